@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS audit_events_verify_chain();
