@@ -99,6 +99,16 @@ public class BackupSmoke implements Callable<Integer> {
             description = "number of audit rows to insert (workload only; default: ${DEFAULT-VALUE})")
     int rows;
 
+    @Option(names = "--id-prefix", paramLabel = "PREFIX", defaultValue = "audit-smoke-",
+            description = "prefix of the workload row ids (default: ${DEFAULT-VALUE}); distinct prefixes let"
+                    + " several workloads write to one database")
+    String idPrefix;
+
+    @Option(names = "--start-time", paramLabel = "TIMESTAMP",
+            description = "base timestamp of the workload rows, ISO-8601 with offset (e.g. 2026-05-16T12:00:00Z);"
+                    + " default: the server's NOW(). A fixed value makes the chain head reproducible.")
+    OffsetDateTime startTime;
+
     @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "2m", converter = DurationConverter.class,
             description = "bound on the whole run, e.g. 90s, 2m (default: ${DEFAULT-VALUE})")
     Duration timeout;
@@ -630,7 +640,7 @@ public class BackupSmoke implements Callable<Integer> {
         new MigrationRunner(migrationsPath).run(
                 deadline.watch(connect(target, MigrationRunner.CONNECTION_PROPERTIES)), deadline);
         try (Connection connection = deadline.watch(connect(target, Map.of()))) {
-            new Workload(rows).insert(connection, deadline);
+            new Workload(rows, idPrefix, startTime).insert(connection, deadline);
             return Snapshot.read(connection, MODE_WORKLOAD, deadline);
         } catch (SQLException e) {
             throw deadline.failure("closing the connection", e);
@@ -802,7 +812,7 @@ public class BackupSmoke implements Callable<Integer> {
          */
         static final String INSERT_BATCH = """
                 INSERT INTO audit_events (id, actor, actor_type, action, resource_type, resource_id, details, "timestamp")
-                SELECT 'audit-smoke-' || lpad(i::text, greatest(4, length(i::text)), '0'),
+                SELECT ?::text || lpad(i::text, greatest(4, length(i::text)), '0'),
                        'smoke-actor', 'User',
                        (ARRAY['certificate.issue', 'certificate.renew', 'certificate.revoke', 'auth.login'])[i % 4 + 1],
                        (ARRAY['certificate', 'certificate', 'certificate', 'session'])[i % 4 + 1],
@@ -814,22 +824,32 @@ public class BackupSmoke implements Callable<Integer> {
                 """;
 
         private final int rows;
+        private final String idPrefix;
+        private final OffsetDateTime startTime;
 
-        Workload(int rows) {
+        /** startTime null: the server's NOW(). */
+        Workload(int rows, String idPrefix, OffsetDateTime startTime) {
             this.rows = rows;
+            this.idPrefix = idPrefix;
+            this.startTime = startTime;
         }
 
         void insert(Connection connection, Deadline deadline) throws Failure {
-            OffsetDateTime base = serverNow(connection, deadline);
+            OffsetDateTime base = startTime != null ? startTime : serverNow(connection, deadline);
             try (PreparedStatement batch = connection.prepareStatement(INSERT_BATCH)) {
                 for (long first = 0; first < rows; first += BATCH_ROWS) {
                     long last = Math.min(rows, first + BATCH_ROWS) - 1;
-                    batch.setObject(1, base);
-                    batch.setLong(2, first);
-                    batch.setLong(3, last);
+                    batch.setString(1, idPrefix);
+                    batch.setObject(2, base);
+                    batch.setLong(3, first);
+                    batch.setLong(4, last);
                     batch.executeUpdate();
                 }
             } catch (SQLException e) {
+                if ("23505".equals(e.getSQLState())) {
+                    throw new Failure("inserting audit rows failed: rows with ids " + idPrefix + "0000… already exist"
+                            + " in this database (" + oneLine(e) + "); use a fresh database or another --id-prefix");
+                }
                 throw deadline.failure("inserting audit rows", e);
             }
         }
