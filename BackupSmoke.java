@@ -3,6 +3,9 @@
 //DEPS org.postgresql:postgresql:42.7.14
 //DEPS info.picocli:picocli:4.7.7
 //DEPS com.fasterxml.jackson.core:jackson-databind:2.23.0
+//SOURCES deploy/tool/Failure.java
+//SOURCES deploy/tool/ConnectionTarget.java
+//SOURCES deploy/tool/ChainWalker.java
 
 // BackupSmoke: the workload and verifier halves of a backup/restore gate for
 // PostgreSQL databases that keep a hash-chained audit log. The harness
@@ -16,11 +19,10 @@ import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import com.fasterxml.jackson.core.util.DefaultIndenter;
 import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
 import com.fasterxml.jackson.core.util.Separators;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,14 +35,11 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.Set;
-import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -72,7 +71,8 @@ import picocli.CommandLine.Spec;
         exitCodeList = {
             "0:success (verify: the chain could be inspected, whatever the verdict)",
             "1:failure (connection, migration, query, timeout, bad mode or URL)",
-            "2:usage error (unknown flag, malformed value)"
+            "2:usage error (unknown flag, malformed value)",
+            "3:verify with --fail-on-break: a verdict is broken or an expectation does not hold"
         })
 public class BackupSmoke implements Callable<Integer> {
 
@@ -109,6 +109,19 @@ public class BackupSmoke implements Callable<Integer> {
                     + " default: the server's NOW(). A fixed value makes the chain head reproducible.")
     OffsetDateTime startTime;
 
+    @Option(names = "--client-verify", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "verify: recompute every hash in Java and follow the chain by its links"
+                    + " (default: on; --no-client-verify leaves only the server's verdict)")
+    boolean clientVerify;
+
+    @CommandLine.ArgGroup(exclusive = false, heading = "%nAnchoring (verify): values recorded outside the database%n")
+    Expectations expectations = new Expectations();
+
+    @Option(names = "--fail-on-break",
+            description = "verify: exit 3 when either verdict is broken or an expectation does not hold"
+                    + " (default: exit 0 whenever the chain could be inspected)")
+    boolean failOnBreak;
+
     @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "2m", converter = DurationConverter.class,
             description = "bound on the whole run, e.g. 90s, 2m (default: ${DEFAULT-VALUE})")
     Duration timeout;
@@ -141,7 +154,7 @@ public class BackupSmoke implements Callable<Integer> {
             throw new Failure("--mode is required (workload | verify)");
         }
         if (!mode.equals(MODE_WORKLOAD) && !mode.equals(MODE_VERIFY)) {
-            throw new Failure("unknown --mode=" + goQuoted(mode) + " (workload | verify)");
+            throw new Failure("unknown --mode=" + Failure.quoted(mode) + " (workload | verify)");
         }
         ConnectionTarget target = ConnectionTarget.parse(dbUrl, System.getenv());
         Snapshot snapshot;
@@ -149,7 +162,60 @@ public class BackupSmoke implements Callable<Integer> {
             snapshot = mode.equals(MODE_WORKLOAD) ? runWorkloadMode(target, deadline) : runVerifyMode(target, deadline);
         }
         printSnapshot(snapshot);
-        return 0;
+        return failOnBreak && snapshot.isBroken() ? EXIT_BROKEN : 0;
+    }
+
+    static final int EXIT_BROKEN = 3;
+
+    /** --expect-head / --expect-rows, or both at once from a workload snapshot with --expect. */
+    static final class Expectations {
+        @Option(names = "--expect-head", paramLabel = "HASH",
+                description = "the chain head recorded before the backup: it must be the hash of the row at"
+                        + " position rows-1 (or anywhere in the chain without --expect-rows)")
+        String head;
+
+        @Option(names = "--expect-rows", paramLabel = "N",
+                description = "the number of rows recorded before the backup: the chain must still hold them")
+        Long rows;
+
+        @Option(names = "--expect", paramLabel = "FILE",
+                description = "a workload snapshot: its chain_head_hash and row_count (flags above win)")
+        Path snapshotFile;
+
+        ChainWalker.Expectation read() throws Failure {
+            String expectedHead = head;
+            Long expectedRows = rows;
+            if (snapshotFile != null) {
+                JsonNode snapshot = readSnapshot(snapshotFile);
+                if (expectedHead == null) {
+                    expectedHead = snapshot.get("chain_head_hash").asText();
+                }
+                if (expectedRows == null) {
+                    expectedRows = snapshot.get("row_count").asLong();
+                }
+            }
+            if (expectedRows != null && expectedRows < 0) {
+                throw new Failure("--expect-rows must be 0 or more, got " + expectedRows);
+            }
+            if (expectedHead != null && !expectedHead.matches("([0-9a-f]{64})?")) {
+                throw new Failure("--expect-head must be a chain head: 64 lowercase hex digits (or empty for an"
+                        + " empty chain), got " + Failure.quoted(expectedHead));
+            }
+            return new ChainWalker.Expectation(expectedHead, expectedRows);
+        }
+
+        private static JsonNode readSnapshot(Path file) throws Failure {
+            JsonNode snapshot;
+            try {
+                snapshot = new ObjectMapper().readTree(file.toFile());
+            } catch (IOException e) {
+                throw new Failure("cannot read --expect " + file + ": " + e.getMessage().lines().findFirst().orElse(""));
+            }
+            if (snapshot == null || !snapshot.path("chain_head_hash").isTextual() || !snapshot.path("row_count").isIntegralNumber()) {
+                throw new Failure("--expect " + file + " is not a snapshot: it needs chain_head_hash and row_count");
+            }
+            return snapshot;
+        }
     }
 
     /** Malformed numbers are usage errors (exit 2), like an unknown flag. */
@@ -164,21 +230,6 @@ public class BackupSmoke implements Callable<Integer> {
         if (timeout.isNegative() || timeout.isZero()) {
             throw new ParameterException(spec.commandLine(), "--timeout must be positive");
         }
-    }
-
-    /** Quotes like Go's %q for the common cases, so messages match the original tool's. */
-    static String goQuoted(String text) {
-        StringBuilder quoted = new StringBuilder("\"");
-        for (char c : text.toCharArray()) {
-            switch (c) {
-                case '"' -> quoted.append("\\\"");
-                case '\\' -> quoted.append("\\\\");
-                case '\n' -> quoted.append("\\n");
-                case '\t' -> quoted.append("\\t");
-                default -> quoted.append(c);
-            }
-        }
-        return quoted.append('"').toString();
     }
 
     /** Accepts 90s, 2m, 1h, 500ms or a plain number of seconds. */
@@ -222,328 +273,6 @@ public class BackupSmoke implements Callable<Integer> {
     }
 
     // ---------------------------------------------------------------- connection
-
-    /** An expected failure: printed as one line, exit 1. */
-    static final class Failure extends Exception {
-        Failure(String message) {
-            super(message);
-        }
-    }
-
-    /**
-     * Where to connect, from a libpq-style URL or key=value string completed by
-     * the PG* environment variables the way libpq completes it. pgjdbc speaks
-     * neither form, so this translates them into a JDBC URL plus properties.
-     * ~/.pgpass (or PGPASSFILE) is left to pgjdbc, which reads it itself when
-     * no password is given.
-     */
-    record ConnectionTarget(String host, int port, String database, String user, String password,
-                            Map<String, String> driverOptions) {
-
-        /** libpq keyword -> environment variable that supplies it when the string does not. */
-        static final Map<String, String> ENVIRONMENT = orderedMap(
-                "host", "PGHOST", "hostaddr", "PGHOSTADDR", "port", "PGPORT", "dbname", "PGDATABASE",
-                "user", "PGUSER", "password", "PGPASSWORD", "passfile", "PGPASSFILE", "sslmode", "PGSSLMODE",
-                "sslrootcert", "PGSSLROOTCERT", "sslcert", "PGSSLCERT", "sslkey", "PGSSLKEY",
-                "connect_timeout", "PGCONNECT_TIMEOUT", "application_name", "PGAPPNAME", "options", "PGOPTIONS",
-                "target_session_attrs", "PGTARGETSESSIONATTRS");
-
-        /** libpq keywords that become pgjdbc properties, under pgjdbc's names. */
-        static final Map<String, String> DRIVER_PROPERTY = orderedMap(
-                "sslmode", "sslmode", "sslrootcert", "sslrootcert", "sslcert", "sslcert", "sslkey", "sslkey",
-                "sslpassword", "sslpassword", "connect_timeout", "connectTimeout",
-                "application_name", "ApplicationName", "options", "options",
-                "target_session_attrs", "targetServerType");
-
-        static final Set<String> SSL_MODES = Set.of("disable", "allow", "prefer", "require", "verify-ca", "verify-full");
-
-        /** libpq's target_session_attrs values and pgjdbc's targetServerType equivalents. */
-        static final Map<String, String> SESSION_ATTRS = Map.of(
-                "any", "any", "read-write", "primary", "primary", "primary",
-                "read-only", "secondary", "standby", "secondary", "prefer-standby", "preferSecondary");
-
-        static ConnectionTarget parse(String text, Map<String, String> environment) throws Failure {
-            Map<String, String> keywords = text.contains("://") ? parseUrl(text.trim()) : parseKeyValue(text);
-            ENVIRONMENT.forEach((keyword, variable) -> {
-                String value = environment.get(variable);
-                if (!keywords.containsKey(keyword) && value != null && !value.isEmpty()) {
-                    keywords.put(keyword, value);
-                }
-            });
-            return fromKeywords(keywords);
-        }
-
-        private static ConnectionTarget fromKeywords(Map<String, String> keywords) throws Failure {
-            String host = keywords.getOrDefault("host", keywords.getOrDefault("hostaddr", ""));
-            if (host.isEmpty()) {
-                host = "localhost"; // libpq would try a Unix socket; pgjdbc speaks TCP only
-            }
-            if (host.contains(",")) {
-                throw new Failure("several hosts in --db-url (" + host + ") are not supported: give one host");
-            }
-            if (host.startsWith("/") || host.startsWith("@")) {
-                throw new Failure("Unix-domain socket host " + goQuoted(host)
-                        + " is not supported: connect over TCP, e.g. host 127.0.0.1 or localhost");
-            }
-            int port = parsePort(keywords.getOrDefault("port", "5432"));
-            String user = keywords.getOrDefault("user", System.getProperty("user.name"));
-            String database = keywords.getOrDefault("dbname", user);
-            Map<String, String> options = new LinkedHashMap<>();
-            for (var entry : DRIVER_PROPERTY.entrySet()) {
-                String value = keywords.get(entry.getKey());
-                if (value != null) {
-                    options.put(entry.getValue(), driverValue(entry.getKey(), value));
-                }
-            }
-            if (keywords.containsKey("passfile")) {
-                // pgjdbc's own .pgpass reader takes its file from this system property.
-                System.setProperty("org.postgresql.pgpassfile", keywords.get("passfile"));
-            }
-            return new ConnectionTarget(host, port, database, user, keywords.get("password"), options);
-        }
-
-        private static String driverValue(String keyword, String value) throws Failure {
-            switch (keyword) {
-                case "sslmode" -> {
-                    if (!SSL_MODES.contains(value)) {
-                        throw new Failure("invalid sslmode " + goQuoted(value) + " in --db-url (one of "
-                                + String.join(", ", new TreeSet<>(SSL_MODES)) + ")");
-                    }
-                }
-                case "connect_timeout" -> {
-                    if (!value.matches("\\d+")) {
-                        throw new Failure("invalid connect_timeout " + goQuoted(value) + " in --db-url (whole seconds)");
-                    }
-                }
-                case "target_session_attrs" -> {
-                    String mapped = SESSION_ATTRS.get(value);
-                    if (mapped == null) {
-                        throw new Failure("invalid target_session_attrs " + goQuoted(value) + " in --db-url");
-                    }
-                    return mapped;
-                }
-                default -> { }
-            }
-            return value;
-        }
-
-        private static int parsePort(String text) throws Failure {
-            try {
-                int port = Integer.parseInt(text);
-                if (port >= 1 && port <= 65535) {
-                    return port;
-                }
-            } catch (NumberFormatException ignored) {
-                // reported below
-            }
-            throw new Failure("invalid port " + goQuoted(text) + " in --db-url or PGPORT (1-65535)");
-        }
-
-        /** postgres[ql]://[user[:password]@][host][:port][/dbname][?key=value&...] */
-        static Map<String, String> parseUrl(String url) throws Failure {
-            int schemeEnd = url.indexOf("://");
-            String scheme = url.substring(0, schemeEnd);
-            if (!scheme.equals("postgres") && !scheme.equals("postgresql")) {
-                throw new Failure("unsupported URL scheme " + goQuoted(scheme)
-                        + " in --db-url: use postgres:// or postgresql://");
-            }
-            String rest = url.substring(schemeEnd + 3);
-            Map<String, String> keywords = new LinkedHashMap<>();
-            int queryStart = rest.indexOf('?');
-            if (queryStart >= 0) {
-                parseQuery(rest.substring(queryStart + 1), keywords);
-                rest = rest.substring(0, queryStart);
-            }
-            int pathStart = rest.indexOf('/', Math.max(0, rest.lastIndexOf('@')));
-            if (pathStart >= 0) {
-                putIfNotEmpty(keywords, "dbname", percentDecode(rest.substring(pathStart + 1)));
-                rest = rest.substring(0, pathStart);
-            }
-            int at = rest.lastIndexOf('@');
-            if (at >= 0) {
-                String userInfo = rest.substring(0, at);
-                int colon = userInfo.indexOf(':');
-                putIfNotEmpty(keywords, "user", percentDecode(colon >= 0 ? userInfo.substring(0, colon) : userInfo));
-                if (colon >= 0) {
-                    keywords.put("password", percentDecode(userInfo.substring(colon + 1)));
-                }
-                rest = rest.substring(at + 1);
-            }
-            parseHostPort(rest, keywords);
-            return keywords;
-        }
-
-        /** host, host:port, [ipv6] or [ipv6]:port; query parameters named host/port win. */
-        private static void parseHostPort(String hostPort, Map<String, String> keywords) throws Failure {
-            String host = hostPort;
-            String port = null;
-            if (hostPort.startsWith("[")) {
-                int close = hostPort.indexOf(']');
-                if (close < 0) {
-                    throw new Failure("malformed IPv6 host in --db-url: missing ']'");
-                }
-                host = hostPort.substring(1, close);
-                String after = hostPort.substring(close + 1);
-                if (after.startsWith(":")) {
-                    port = after.substring(1);
-                } else if (!after.isEmpty()) {
-                    throw new Failure("malformed host in --db-url after ']'");
-                }
-            } else if (hostPort.lastIndexOf(':') >= 0) {
-                host = hostPort.substring(0, hostPort.lastIndexOf(':'));
-                port = hostPort.substring(hostPort.lastIndexOf(':') + 1);
-            }
-            if (!keywords.containsKey("host")) {
-                putIfNotEmpty(keywords, "host", percentDecode(host));
-            }
-            if (port != null && !keywords.containsKey("port")) {
-                putIfNotEmpty(keywords, "port", port);
-            }
-        }
-
-        private static void parseQuery(String query, Map<String, String> keywords) throws Failure {
-            for (String pair : query.split("&")) {
-                if (pair.isEmpty()) {
-                    continue;
-                }
-                int equals = pair.indexOf('=');
-                if (equals < 0) {
-                    throw new Failure("malformed parameter " + goQuoted(pair) + " in --db-url: expected key=value");
-                }
-                putKeyword(keywords, percentDecode(pair.substring(0, equals)), percentDecode(pair.substring(equals + 1)));
-            }
-        }
-
-        /** libpq's key=value form: values may be single-quoted, with \' and \\ escapes. */
-        static Map<String, String> parseKeyValue(String text) throws Failure {
-            Map<String, String> keywords = new LinkedHashMap<>();
-            int i = 0;
-            int length = text.length();
-            while (true) {
-                while (i < length && Character.isWhitespace(text.charAt(i))) {
-                    i++;
-                }
-                if (i >= length) {
-                    return keywords;
-                }
-                int keyStart = i;
-                while (i < length && text.charAt(i) != '=' && !Character.isWhitespace(text.charAt(i))) {
-                    i++;
-                }
-                String key = text.substring(keyStart, i);
-                while (i < length && Character.isWhitespace(text.charAt(i))) {
-                    i++;
-                }
-                if (i >= length || text.charAt(i) != '=') {
-                    throw new Failure("--db-url is neither a postgres:// URL nor key=value pairs: missing '=' after "
-                            + goQuoted(key));
-                }
-                i++;
-                while (i < length && Character.isWhitespace(text.charAt(i))) {
-                    i++;
-                }
-                StringBuilder value = new StringBuilder();
-                boolean quoted = i < length && text.charAt(i) == '\'';
-                if (quoted) {
-                    i++;
-                }
-                while (i < length) {
-                    char c = text.charAt(i);
-                    if (quoted ? c == '\'' : Character.isWhitespace(c)) {
-                        break;
-                    }
-                    if (c == '\\' && i + 1 < length) {
-                        c = text.charAt(++i);
-                    }
-                    value.append(c);
-                    i++;
-                }
-                if (quoted) {
-                    if (i >= length) {
-                        throw new Failure("unterminated quoted value for " + goQuoted(key) + " in --db-url");
-                    }
-                    i++;
-                }
-                putKeyword(keywords, key, value.toString());
-            }
-        }
-
-        private static void putKeyword(Map<String, String> keywords, String key, String value) throws Failure {
-            if (!ENVIRONMENT.containsKey(key) && !DRIVER_PROPERTY.containsKey(key)) {
-                var supported = new TreeSet<>(ENVIRONMENT.keySet());
-                supported.addAll(DRIVER_PROPERTY.keySet());
-                throw new Failure("unsupported connection parameter " + goQuoted(key) + " in --db-url (supported: "
-                        + String.join(", ", supported) + ")");
-            }
-            keywords.put(key, value);
-        }
-
-        private static void putIfNotEmpty(Map<String, String> keywords, String key, String value) {
-            if (!value.isEmpty()) {
-                keywords.put(key, value);
-            }
-        }
-
-        /** RFC 3986 percent-decoding as libpq does it: '+' stays '+'. */
-        static String percentDecode(String text) throws Failure {
-            var bytes = new ByteArrayOutputStream();
-            for (int i = 0; i < text.length(); i++) {
-                char c = text.charAt(i);
-                if (c != '%') {
-                    bytes.writeBytes(String.valueOf(c).getBytes(StandardCharsets.UTF_8));
-                    continue;
-                }
-                if (i + 2 >= text.length()) {
-                    throw new Failure("malformed percent-encoding in --db-url");
-                }
-                int high = Character.digit(text.charAt(i + 1), 16);
-                int low = Character.digit(text.charAt(i + 2), 16);
-                if (high < 0 || low < 0) {
-                    throw new Failure("malformed percent-encoding in --db-url");
-                }
-                bytes.write(high * 16 + low);
-                i += 2;
-            }
-            return bytes.toString(StandardCharsets.UTF_8);
-        }
-
-        /** The connection as JDBC wants it; the database name is encoded because pgjdbc decodes it. */
-        String jdbcUrl() {
-            String urlHost = host.contains(":") ? "[" + host + "]" : host;
-            return "jdbc:postgresql://" + urlHost + ":" + port + "/"
-                    + URLEncoder.encode(database, StandardCharsets.UTF_8);
-        }
-
-        Properties jdbcProperties() {
-            var properties = new Properties();
-            properties.setProperty("user", user);
-            if (password != null) {
-                properties.setProperty("password", password);
-            }
-            driverOptions.forEach(properties::setProperty);
-            return properties;
-        }
-
-        /** For messages: everything but the password. */
-        String describe() {
-            String urlHost = host.contains(":") ? "[" + host + "]" : host;
-            return "postgres://" + user + "@" + urlHost + ":" + port + "/" + database;
-        }
-
-        @Override
-        public String toString() {
-            return describe();
-        }
-
-        private static Map<String, String> orderedMap(String... keysAndValues) {
-            Map<String, String> map = new LinkedHashMap<>();
-            for (int i = 0; i < keysAndValues.length; i += 2) {
-                map.put(keysAndValues[i], keysAndValues[i + 1]);
-            }
-            return Collections.unmodifiableMap(map);
-        }
-    }
-
 
     /** Opens a connection; failures name the target (never the password) and the cause. */
     Connection connect(ConnectionTarget target, Map<String, String> extraProperties) throws Failure {
@@ -641,21 +370,37 @@ public class BackupSmoke implements Callable<Integer> {
                 deadline.watch(connect(target, MigrationRunner.CONNECTION_PROPERTIES)), deadline);
         try (Connection connection = deadline.watch(connect(target, Map.of()))) {
             new Workload(rows, idPrefix, startTime).insert(connection, deadline);
-            return Snapshot.read(connection, MODE_WORKLOAD, deadline);
+            return Snapshot.read(connection, MODE_WORKLOAD, deadline).withIntegrity(Integrity.read(connection, deadline));
         } catch (SQLException e) {
             throw deadline.failure("closing the connection", e);
         }
     }
 
+    /**
+     * Everything verify reads comes from one read-only REPEATABLE READ
+     * transaction: the counts, the sentinel, the server's verdict and the rows
+     * the client walks all describe the same state of the database, and a
+     * rewritten verifier function could not write either.
+     */
     private Snapshot runVerifyMode(ConnectionTarget target, Deadline deadline) throws Failure {
+        ChainWalker.Expectation expectation = expectations.read();
         try (Connection connection = deadline.watch(connect(target, Map.of()))) {
-            // Verify is read-only by contract; a read-only transaction makes that hold
-            // even if a verifier function in the database were rewritten to write.
+            connection.setAutoCommit(false);
+            connection.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
             connection.setReadOnly(true);
             Snapshot snapshot = Snapshot.read(connection, MODE_VERIFY, deadline);
-            return snapshot.withServerVerdict(ServerVerifier.run(connection, deadline));
+            ServerVerdict server = ServerVerifier.run(connection, deadline);
+            snapshot = snapshot.withServerVerdict(server);
+            if (clientVerify) {
+                ChainWalker.Verdict client = ClientVerifier.run(connection, snapshot.rowCount(),
+                        snapshot.chainHeadHash(), expectation, deadline);
+                snapshot = snapshot.withClient(ClientReport.of(client, server));
+            }
+            snapshot = snapshot.withIntegrity(Integrity.read(connection, deadline));
+            connection.rollback();
+            return snapshot;
         } catch (SQLException e) {
-            throw deadline.failure("closing the connection", e);
+            throw deadline.failure("ending the verify transaction", e);
         }
     }
 
@@ -869,7 +614,11 @@ public class BackupSmoke implements Callable<Integer> {
     // ---------------------------------------------------------------- verification
 
     /** What the database's own audit_events_verify_chain() reports. */
-    record ServerVerdict(String firstBreakId, int firstBreakPos, int walked) {}
+    record ServerVerdict(String firstBreakId, int firstBreakPos, int walked) {
+        boolean isBroken() {
+            return firstBreakId != null;
+        }
+    }
 
     static final class ServerVerifier {
         static ServerVerdict run(Connection connection, Deadline deadline) throws Failure {
@@ -884,6 +633,46 @@ public class BackupSmoke implements Callable<Integer> {
         }
     }
 
+    /**
+     * Reads the raw columns and recomputes every hash in Java, so the verdict
+     * does not depend on any function in the database under test. Rows are
+     * streamed through a cursor; the walker keeps only hashes and ids.
+     */
+    static final class ClientVerifier {
+        static final int FETCH_ROWS = 10_000;
+
+        static ChainWalker.Verdict run(Connection connection, long rowCount, String sentinel,
+                                       ChainWalker.Expectation expectation, Deadline deadline) throws Failure {
+            ChainWalker walker = new ChainWalker((int) Math.min(rowCount, Integer.MAX_VALUE - 8));
+            try (Statement statement = connection.createStatement()) {
+                statement.setFetchSize(FETCH_ROWS);
+                try (ResultSet row = statement.executeQuery("SELECT id, actor, actor_type, action, resource_type,"
+                        + " resource_id, details::text, \"timestamp\", event_category, prev_hash, row_hash"
+                        + " FROM audit_events")) {
+                    while (row.next()) {
+                        addRow(walker, row);
+                    }
+                }
+            } catch (SQLException e) {
+                throw schemaAwareFailure(deadline, "reading audit_events for client verification", e);
+            }
+            return walker.verdict(sentinel, expectation);
+        }
+
+        private static void addRow(ChainWalker walker, ResultSet row) throws SQLException {
+            String id = row.getString(1);
+            String prevHash = row.getString(10);
+            String details = row.getString(7);
+            String category = row.getString(9);
+            String payload = ChainWalker.canonicalPayload(prevHash, id, row.getString(2), row.getString(3),
+                    row.getString(4), row.getString(5), row.getString(6), details,
+                    row.getObject(8, OffsetDateTime.class), category);
+            boolean ambiguous = ChainWalker.isAmbiguous(id, row.getString(2), row.getString(3), row.getString(4),
+                    row.getString(5), row.getString(6), details, category);
+            walker.add(id, prevHash, row.getString(11), ChainWalker.sha256(payload), ambiguous);
+        }
+    }
+
     /** Missing tables or functions mean the database was never migrated: say so. */
     static Failure schemaAwareFailure(Deadline deadline, String doing, SQLException e) {
         String state = e.getSQLState();
@@ -894,31 +683,119 @@ public class BackupSmoke implements Callable<Integer> {
         return deadline.failure(doing, e);
     }
 
+    /**
+     * A fingerprint of the integrity machinery: every trigger on audit_events
+     * (enabled or not, its events, its function and the SHA-256 of that
+     * function's full definition, pinned settings included) and the verifier
+     * function. The harness compares the fingerprints taken before the backup
+     * and after the restore and names each entry that differs.
+     */
+    static final class Integrity {
+        /** tgtype bits: 2 BEFORE, 4 INSERT, 8 DELETE, 16 UPDATE, 32 TRUNCATE; tgenabled 'D' is disabled. */
+        static final String TRIGGERS = """
+                SELECT 'trigger ' || t.tgname,
+                       concat_ws(' ', CASE WHEN t.tgenabled = 'D' THEN 'disabled' ELSE 'enabled' END,
+                                 CASE WHEN t.tgtype & 2 = 2 THEN 'BEFORE' ELSE 'AFTER' END,
+                                 CASE WHEN t.tgtype & 4 = 4 THEN 'INSERT' END,
+                                 CASE WHEN t.tgtype & 16 = 16 THEN 'UPDATE' END,
+                                 CASE WHEN t.tgtype & 8 = 8 THEN 'DELETE' END,
+                                 CASE WHEN t.tgtype & 32 = 32 THEN 'TRUNCATE' END,
+                                 t.tgfoid::regprocedure::text),
+                       pg_get_functiondef(t.tgfoid)
+                FROM pg_trigger t
+                WHERE t.tgrelid = 'audit_events'::regclass AND NOT t.tgisinternal
+                UNION ALL
+                SELECT 'verifier ' || p.oid::regprocedure::text, NULL, pg_get_functiondef(p.oid)
+                FROM pg_proc p
+                WHERE p.oid = to_regprocedure('audit_events_verify_chain()')
+                ORDER BY 1
+                """;
+
+        static Map<String, String> read(Connection connection, Deadline deadline) throws Failure {
+            Map<String, String> fingerprint = new LinkedHashMap<>();
+            try (Statement statement = connection.createStatement();
+                 ResultSet row = statement.executeQuery(TRIGGERS)) {
+                while (row.next()) {
+                    String definitionHash = "sha256:" + ChainWalker.sha256Hex(row.getString(3));
+                    String description = row.getString(2);
+                    fingerprint.put(row.getString(1), description == null ? definitionHash : description + " " + definitionHash);
+                }
+                return fingerprint;
+            } catch (SQLException e) {
+                throw schemaAwareFailure(deadline, "fingerprinting the integrity machinery", e);
+            }
+        }
+    }
+
     // ---------------------------------------------------------------- snapshot
 
-    /** The JSON printed on stdout (SPEC section 3); null fields are left out. */
+    /**
+     * The JSON printed on stdout: the keys of SPEC section 3 in their order,
+     * then the extensions (client verdict, integrity fingerprint). Null fields
+     * are left out.
+     */
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    @JsonPropertyOrder({"phase", "row_count", "chain_head_hash", "first_break_id", "first_break_pos", "verifier_walked"})
+    @JsonPropertyOrder({"phase", "row_count", "chain_head_hash", "first_break_id", "first_break_pos",
+            "verifier_walked", "client", "integrity"})
     record Snapshot(
             @JsonProperty("phase") String phase,
             @JsonProperty("row_count") long rowCount,
             @JsonProperty("chain_head_hash") String chainHeadHash,
             @JsonProperty("first_break_id") String firstBreakId,
             @JsonProperty("first_break_pos") Integer firstBreakPos,
-            @JsonProperty("verifier_walked") Integer verifierWalked) {
+            @JsonProperty("verifier_walked") Integer verifierWalked,
+            @JsonProperty("client") ClientReport client,
+            @JsonProperty("integrity") Map<String, String> integrity) {
 
         static Snapshot read(Connection connection, String phase, Deadline deadline) throws Failure {
             String rowCount = queryOne(connection, "SELECT COUNT(*) FROM audit_events", deadline,
                     "counting audit_events");
             String head = queryOne(connection, "SELECT row_hash FROM audit_chain_head WHERE id = 1", deadline,
                     "reading audit_chain_head");
-            return new Snapshot(phase, Long.parseLong(rowCount), head, null, null, null);
+            return new Snapshot(phase, Long.parseLong(rowCount), head, null, null, null, null, null);
         }
 
         /** first_break_pos is always present in verify (-1 when clean); verifier_walked only when non-zero. */
         Snapshot withServerVerdict(ServerVerdict verdict) {
             return new Snapshot(phase, rowCount, chainHeadHash, verdict.firstBreakId(), verdict.firstBreakPos(),
-                    verdict.walked() == 0 ? null : verdict.walked());
+                    verdict.walked() == 0 ? null : verdict.walked(), client, integrity);
+        }
+
+        Snapshot withClient(ClientReport report) {
+            return new Snapshot(phase, rowCount, chainHeadHash, firstBreakId, firstBreakPos, verifierWalked,
+                    report, integrity);
+        }
+
+        Snapshot withIntegrity(Map<String, String> fingerprint) {
+            return new Snapshot(phase, rowCount, chainHeadHash, firstBreakId, firstBreakPos, verifierWalked,
+                    client, fingerprint);
+        }
+
+        /** Whether --fail-on-break should fail: either verdict broken (an unmet expectation breaks the client's). */
+        boolean isBroken() {
+            return firstBreakId != null || (client != null && ChainWalker.BROKEN.equals(client.verdict()));
+        }
+    }
+
+    /** The "client" object of SPEC section 9.2; expectations_met is there only when expectations were given. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    @JsonPropertyOrder({"walked", "verdict", "first_break_id", "first_break_pos", "break_kind",
+            "sentinel_matches", "ambiguous_rows", "agrees_with_server", "expectations_met"})
+    record ClientReport(
+            @JsonProperty("walked") int walked,
+            @JsonProperty("verdict") String verdict,
+            @JsonProperty("first_break_id") String firstBreakId,
+            @JsonProperty("first_break_pos") Integer firstBreakPos,
+            @JsonProperty("break_kind") String breakKind,
+            @JsonProperty("sentinel_matches") boolean sentinelMatches,
+            @JsonProperty("ambiguous_rows") int ambiguousRows,
+            @JsonProperty("agrees_with_server") boolean agreesWithServer,
+            @JsonProperty("expectations_met") Boolean expectationsMet) {
+
+        static ClientReport of(ChainWalker.Verdict client, ServerVerdict server) {
+            return new ClientReport(client.walked(), client.verdict(), client.firstBreakId(), client.firstBreakPos(),
+                    client.breakKind(), client.sentinelMatches(), client.ambiguousRows(),
+                    client.isBroken() == server.isBroken(), client.expectationsMet());
         }
     }
 

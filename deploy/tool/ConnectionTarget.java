@@ -1,0 +1,326 @@
+// Where to connect: libpq-style URLs and key=value strings, completed from
+// the PG* environment variables, translated into what pgjdbc understands.
+
+import java.io.ByteArrayOutputStream;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * Where to connect, from a libpq-style URL or key=value string completed by
+ * the PG* environment variables the way libpq completes it. pgjdbc speaks
+ * neither form, so this translates them into a JDBC URL plus properties.
+ * ~/.pgpass (or PGPASSFILE) is left to pgjdbc, which reads it itself when
+ * no password is given.
+ */
+record ConnectionTarget(String host, int port, String database, String user, String password,
+                        Map<String, String> driverOptions) {
+
+    /** libpq keyword -> environment variable that supplies it when the string does not. */
+    static final Map<String, String> ENVIRONMENT = orderedMap(
+            "host", "PGHOST", "hostaddr", "PGHOSTADDR", "port", "PGPORT", "dbname", "PGDATABASE",
+            "user", "PGUSER", "password", "PGPASSWORD", "passfile", "PGPASSFILE", "sslmode", "PGSSLMODE",
+            "sslrootcert", "PGSSLROOTCERT", "sslcert", "PGSSLCERT", "sslkey", "PGSSLKEY",
+            "connect_timeout", "PGCONNECT_TIMEOUT", "application_name", "PGAPPNAME", "options", "PGOPTIONS",
+            "target_session_attrs", "PGTARGETSESSIONATTRS");
+
+    /** libpq keywords that become pgjdbc properties, under pgjdbc's names. */
+    static final Map<String, String> DRIVER_PROPERTY = orderedMap(
+            "sslmode", "sslmode", "sslrootcert", "sslrootcert", "sslcert", "sslcert", "sslkey", "sslkey",
+            "sslpassword", "sslpassword", "connect_timeout", "connectTimeout",
+            "application_name", "ApplicationName", "options", "options",
+            "target_session_attrs", "targetServerType");
+
+    static final Set<String> SSL_MODES = Set.of("disable", "allow", "prefer", "require", "verify-ca", "verify-full");
+
+    /** libpq's target_session_attrs values and pgjdbc's targetServerType equivalents. */
+    static final Map<String, String> SESSION_ATTRS = Map.of(
+            "any", "any", "read-write", "primary", "primary", "primary",
+            "read-only", "secondary", "standby", "secondary", "prefer-standby", "preferSecondary");
+
+    static ConnectionTarget parse(String text, Map<String, String> environment) throws Failure {
+        Map<String, String> keywords = text.contains("://") ? parseUrl(text.trim()) : parseKeyValue(text);
+        ENVIRONMENT.forEach((keyword, variable) -> {
+            String value = environment.get(variable);
+            if (!keywords.containsKey(keyword) && value != null && !value.isEmpty()) {
+                keywords.put(keyword, value);
+            }
+        });
+        return fromKeywords(keywords);
+    }
+
+    private static ConnectionTarget fromKeywords(Map<String, String> keywords) throws Failure {
+        String host = keywords.getOrDefault("host", keywords.getOrDefault("hostaddr", ""));
+        if (host.isEmpty()) {
+            host = "localhost"; // libpq would try a Unix socket; pgjdbc speaks TCP only
+        }
+        if (host.contains(",")) {
+            throw new Failure("several hosts in --db-url (" + host + ") are not supported: give one host");
+        }
+        if (host.startsWith("/") || host.startsWith("@")) {
+            throw new Failure("Unix-domain socket host " + Failure.quoted(host)
+                    + " is not supported: connect over TCP, e.g. host 127.0.0.1 or localhost");
+        }
+        int port = parsePort(keywords.getOrDefault("port", "5432"));
+        String user = keywords.getOrDefault("user", System.getProperty("user.name"));
+        String database = keywords.getOrDefault("dbname", user);
+        Map<String, String> options = new LinkedHashMap<>();
+        for (var entry : DRIVER_PROPERTY.entrySet()) {
+            String value = keywords.get(entry.getKey());
+            if (value != null) {
+                options.put(entry.getValue(), driverValue(entry.getKey(), value));
+            }
+        }
+        if (keywords.containsKey("passfile")) {
+            // pgjdbc's own .pgpass reader takes its file from this system property.
+            System.setProperty("org.postgresql.pgpassfile", keywords.get("passfile"));
+        }
+        return new ConnectionTarget(host, port, database, user, keywords.get("password"), options);
+    }
+
+    private static String driverValue(String keyword, String value) throws Failure {
+        switch (keyword) {
+            case "sslmode" -> {
+                if (!SSL_MODES.contains(value)) {
+                    throw new Failure("invalid sslmode " + Failure.quoted(value) + " in --db-url (one of "
+                            + String.join(", ", new TreeSet<>(SSL_MODES)) + ")");
+                }
+            }
+            case "connect_timeout" -> {
+                if (!value.matches("\\d+")) {
+                    throw new Failure("invalid connect_timeout " + Failure.quoted(value) + " in --db-url (whole seconds)");
+                }
+            }
+            case "target_session_attrs" -> {
+                String mapped = SESSION_ATTRS.get(value);
+                if (mapped == null) {
+                    throw new Failure("invalid target_session_attrs " + Failure.quoted(value) + " in --db-url");
+                }
+                return mapped;
+            }
+            default -> { }
+        }
+        return value;
+    }
+
+    private static int parsePort(String text) throws Failure {
+        try {
+            int port = Integer.parseInt(text);
+            if (port >= 1 && port <= 65535) {
+                return port;
+            }
+        } catch (NumberFormatException ignored) {
+            // reported below
+        }
+        throw new Failure("invalid port " + Failure.quoted(text) + " in --db-url or PGPORT (1-65535)");
+    }
+
+    /** postgres[ql]://[user[:password]@][host][:port][/dbname][?key=value&...] */
+    static Map<String, String> parseUrl(String url) throws Failure {
+        int schemeEnd = url.indexOf("://");
+        String scheme = url.substring(0, schemeEnd);
+        if (!scheme.equals("postgres") && !scheme.equals("postgresql")) {
+            throw new Failure("unsupported URL scheme " + Failure.quoted(scheme)
+                    + " in --db-url: use postgres:// or postgresql://");
+        }
+        String rest = url.substring(schemeEnd + 3);
+        Map<String, String> keywords = new LinkedHashMap<>();
+        int queryStart = rest.indexOf('?');
+        if (queryStart >= 0) {
+            parseQuery(rest.substring(queryStart + 1), keywords);
+            rest = rest.substring(0, queryStart);
+        }
+        int pathStart = rest.indexOf('/', Math.max(0, rest.lastIndexOf('@')));
+        if (pathStart >= 0) {
+            putIfNotEmpty(keywords, "dbname", percentDecode(rest.substring(pathStart + 1)));
+            rest = rest.substring(0, pathStart);
+        }
+        int at = rest.lastIndexOf('@');
+        if (at >= 0) {
+            String userInfo = rest.substring(0, at);
+            int colon = userInfo.indexOf(':');
+            putIfNotEmpty(keywords, "user", percentDecode(colon >= 0 ? userInfo.substring(0, colon) : userInfo));
+            if (colon >= 0) {
+                keywords.put("password", percentDecode(userInfo.substring(colon + 1)));
+            }
+            rest = rest.substring(at + 1);
+        }
+        parseHostPort(rest, keywords);
+        return keywords;
+    }
+
+    /** host, host:port, [ipv6] or [ipv6]:port; query parameters named host/port win. */
+    private static void parseHostPort(String hostPort, Map<String, String> keywords) throws Failure {
+        String host = hostPort;
+        String port = null;
+        if (hostPort.startsWith("[")) {
+            int close = hostPort.indexOf(']');
+            if (close < 0) {
+                throw new Failure("malformed IPv6 host in --db-url: missing ']'");
+            }
+            host = hostPort.substring(1, close);
+            String after = hostPort.substring(close + 1);
+            if (after.startsWith(":")) {
+                port = after.substring(1);
+            } else if (!after.isEmpty()) {
+                throw new Failure("malformed host in --db-url after ']'");
+            }
+        } else if (hostPort.lastIndexOf(':') >= 0) {
+            host = hostPort.substring(0, hostPort.lastIndexOf(':'));
+            port = hostPort.substring(hostPort.lastIndexOf(':') + 1);
+        }
+        if (!keywords.containsKey("host")) {
+            putIfNotEmpty(keywords, "host", percentDecode(host));
+        }
+        if (port != null && !keywords.containsKey("port")) {
+            putIfNotEmpty(keywords, "port", port);
+        }
+    }
+
+    private static void parseQuery(String query, Map<String, String> keywords) throws Failure {
+        for (String pair : query.split("&")) {
+            if (pair.isEmpty()) {
+                continue;
+            }
+            int equals = pair.indexOf('=');
+            if (equals < 0) {
+                throw new Failure("malformed parameter " + Failure.quoted(pair) + " in --db-url: expected key=value");
+            }
+            putKeyword(keywords, percentDecode(pair.substring(0, equals)), percentDecode(pair.substring(equals + 1)));
+        }
+    }
+
+    /** libpq's key=value form: values may be single-quoted, with \' and \\ escapes. */
+    static Map<String, String> parseKeyValue(String text) throws Failure {
+        Map<String, String> keywords = new LinkedHashMap<>();
+        int i = 0;
+        int length = text.length();
+        while (true) {
+            while (i < length && Character.isWhitespace(text.charAt(i))) {
+                i++;
+            }
+            if (i >= length) {
+                return keywords;
+            }
+            int keyStart = i;
+            while (i < length && text.charAt(i) != '=' && !Character.isWhitespace(text.charAt(i))) {
+                i++;
+            }
+            String key = text.substring(keyStart, i);
+            while (i < length && Character.isWhitespace(text.charAt(i))) {
+                i++;
+            }
+            if (i >= length || text.charAt(i) != '=') {
+                throw new Failure("--db-url is neither a postgres:// URL nor key=value pairs: missing '=' after "
+                        + Failure.quoted(key));
+            }
+            i++;
+            while (i < length && Character.isWhitespace(text.charAt(i))) {
+                i++;
+            }
+            StringBuilder value = new StringBuilder();
+            boolean quoted = i < length && text.charAt(i) == '\'';
+            if (quoted) {
+                i++;
+            }
+            while (i < length) {
+                char c = text.charAt(i);
+                if (quoted ? c == '\'' : Character.isWhitespace(c)) {
+                    break;
+                }
+                if (c == '\\' && i + 1 < length) {
+                    c = text.charAt(++i);
+                }
+                value.append(c);
+                i++;
+            }
+            if (quoted) {
+                if (i >= length) {
+                    throw new Failure("unterminated quoted value for " + Failure.quoted(key) + " in --db-url");
+                }
+                i++;
+            }
+            putKeyword(keywords, key, value.toString());
+        }
+    }
+
+    private static void putKeyword(Map<String, String> keywords, String key, String value) throws Failure {
+        if (!ENVIRONMENT.containsKey(key) && !DRIVER_PROPERTY.containsKey(key)) {
+            var supported = new TreeSet<>(ENVIRONMENT.keySet());
+            supported.addAll(DRIVER_PROPERTY.keySet());
+            throw new Failure("unsupported connection parameter " + Failure.quoted(key) + " in --db-url (supported: "
+                    + String.join(", ", supported) + ")");
+        }
+        keywords.put(key, value);
+    }
+
+    private static void putIfNotEmpty(Map<String, String> keywords, String key, String value) {
+        if (!value.isEmpty()) {
+            keywords.put(key, value);
+        }
+    }
+
+    /** RFC 3986 percent-decoding as libpq does it: '+' stays '+'. */
+    static String percentDecode(String text) throws Failure {
+        var bytes = new ByteArrayOutputStream();
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (c != '%') {
+                bytes.writeBytes(String.valueOf(c).getBytes(StandardCharsets.UTF_8));
+                continue;
+            }
+            if (i + 2 >= text.length()) {
+                throw new Failure("malformed percent-encoding in --db-url");
+            }
+            int high = Character.digit(text.charAt(i + 1), 16);
+            int low = Character.digit(text.charAt(i + 2), 16);
+            if (high < 0 || low < 0) {
+                throw new Failure("malformed percent-encoding in --db-url");
+            }
+            bytes.write(high * 16 + low);
+            i += 2;
+        }
+        return bytes.toString(StandardCharsets.UTF_8);
+    }
+
+    /** The connection as JDBC wants it; the database name is encoded because pgjdbc decodes it. */
+    String jdbcUrl() {
+        String urlHost = host.contains(":") ? "[" + host + "]" : host;
+        return "jdbc:postgresql://" + urlHost + ":" + port + "/"
+                + URLEncoder.encode(database, StandardCharsets.UTF_8);
+    }
+
+    Properties jdbcProperties() {
+        var properties = new Properties();
+        properties.setProperty("user", user);
+        if (password != null) {
+            properties.setProperty("password", password);
+        }
+        driverOptions.forEach(properties::setProperty);
+        return properties;
+    }
+
+    /** For messages: everything but the password. */
+    String describe() {
+        String urlHost = host.contains(":") ? "[" + host + "]" : host;
+        return "postgres://" + user + "@" + urlHost + ":" + port + "/" + database;
+    }
+
+    @Override
+    public String toString() {
+        return describe();
+    }
+
+    private static Map<String, String> orderedMap(String... keysAndValues) {
+        Map<String, String> map = new LinkedHashMap<>();
+        for (int i = 0; i < keysAndValues.length; i += 2) {
+            map.put(keysAndValues[i], keysAndValues[i + 1]);
+        }
+        return Collections.unmodifiableMap(map);
+    }
+}
