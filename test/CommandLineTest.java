@@ -1,0 +1,174 @@
+// The command line of SPEC section 2, through the same command users run:
+// jbang BackupSmoke.java, ./BackupSmoke.java and the catalog alias.
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.sql.Connection;
+import java.sql.Statement;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class CommandLineTest {
+
+    @Test
+    void missingUrlExits1WithTheOriginalMessage() {
+        var result = Support.tool("--mode=workload");
+        assertEquals(1, result.exit(), result.describe());
+        assertEquals("backupsmoke: --db-url or DATABASE_URL is required\n", result.err());
+        assertEquals("", result.out());
+    }
+
+    @Test
+    void missingModeExits1WithTheOriginalMessage() {
+        var result = Support.tool("--db-url=" + Support.url("postgres"));
+        assertEquals(1, result.exit(), result.describe());
+        assertEquals("backupsmoke: --mode is required (workload | verify)\n", result.err());
+    }
+
+    @Test
+    void unknownModeExits1QuotingIt() {
+        var result = Support.tool("--db-url=" + Support.url("postgres"), "--mode=backup");
+        assertEquals(1, result.exit(), result.describe());
+        assertEquals("backupsmoke: unknown --mode=\"backup\" (workload | verify)\n", result.err());
+    }
+
+    @Test
+    void databaseUrlVariableIsTheDefault() throws Exception {
+        String database = Support.migratedWithWorkload(3);
+        var result = Support.tool(Support.env("DATABASE_URL", Support.url(database)), "--mode=verify");
+        assertEquals(0, result.exit(), result.describe());
+        assertTrue(result.out().contains("\"row_count\": 3,"), result.out());
+    }
+
+    @Test
+    void flagWinsOverDatabaseUrlVariable() throws Exception {
+        String database = Support.migratedWithWorkload(2);
+        var result = Support.tool(Support.env("DATABASE_URL", Support.url("no_such_database")),
+                "--mode", "verify", "--db-url", Support.url(database));
+        assertEquals(0, result.exit(), result.describe());
+        assertTrue(result.out().contains("\"row_count\": 2,"), result.out());
+    }
+
+    @Test
+    void pgVariablesCompleteAUrlWithoutHostOrPort() throws Exception {
+        String database = Support.migratedWithWorkload(1);
+        var env = Support.env("PGHOST", Support.HOST, "PGPORT", Support.PORT, "PGUSER", Support.USER);
+        var result = Support.tool(env, "--mode=verify", "--db-url=postgres:///" + database);
+        assertEquals(0, result.exit(), result.describe());
+        var keyValue = Support.tool(env, "--mode=verify", "--db-url=dbname=" + database + " sslmode=disable");
+        assertEquals(0, keyValue.exit(), keyValue.describe());
+        assertEquals(result.out(), keyValue.out());
+    }
+
+    @Test
+    void spaceAndEqualsFormsAreEquivalent() throws Exception {
+        String first = Support.scratchDatabase();
+        String second = Support.scratchDatabase();
+        var equalsForm = Support.tool("--mode=workload", "--db-url=" + Support.url(first), "--rows=5",
+                "--migrations-path=" + Support.MIGRATIONS, "--start-time=" + Support.FIXED_START);
+        var spaceForm = Support.tool("--mode", "workload", "--db-url", Support.url(second), "--rows", "5",
+                "--migrations-path", Support.MIGRATIONS.toString(), "--start-time", Support.FIXED_START);
+        assertEquals(0, equalsForm.exit(), equalsForm.describe());
+        assertEquals(equalsForm.out(), spaceForm.out());
+        assertTrue(equalsForm.out().contains("\"row_count\": 5,"));
+    }
+
+    @Test
+    void defaultsAre24RowsAndTheMigrationsFolderOfTheWorkingDirectory() throws Exception {
+        String database = Support.scratchDatabase();
+        var result = Support.tool("--mode=workload", "--db-url=" + Support.url(database), "--start-time=" + Support.FIXED_START);
+        assertEquals(0, result.exit(), result.describe());
+        assertEquals(Support.snapshotJson("workload", 24, Support.FIXED_HEAD_24), Support.withoutIntegrity(result.out()));
+        // ./migrations relative to the working directory (the repository root here) was applied.
+        assertEquals("4", Support.one(database, "SELECT count(*) FROM schema_migrations"));
+    }
+
+    @Test
+    void negativeRowsIsAUsageError() {
+        var result = Support.tool("--mode=workload", "--db-url=" + Support.url("postgres"), "--rows=-1");
+        assertEquals(2, result.exit(), result.describe());
+        assertTrue(result.err().startsWith("--rows must be 0 or more, got -1\nUsage: backupsmoke"), result.err());
+    }
+
+    @Test
+    void nonNumericRowsIsAUsageError() {
+        var result = Support.tool("--mode=workload", "--rows", "many");
+        assertEquals(2, result.exit(), result.describe());
+        assertTrue(result.err().startsWith("Invalid value for option '--rows': 'many' is not an int\nUsage:"), result.err());
+    }
+
+    @Test
+    void unknownFlagIsAUsageError() {
+        var result = Support.tool("--mode=verify", "--frobnicate");
+        assertEquals(2, result.exit(), result.describe());
+        assertTrue(result.err().startsWith("Unknown option: '--frobnicate'\nUsage: backupsmoke"), result.err());
+        assertEquals("", result.out());
+    }
+
+    @Test
+    void helpListsEveryFlagAndExits0() {
+        var result = Support.tool("--help");
+        assertEquals(0, result.exit(), result.describe());
+        for (String flag : List.of("--mode", "--db-url", "--migrations-path", "--rows", "--start-time",
+                "--timeout", "--connect-timeout", "--verbose")) {
+            assertTrue(result.out().contains(flag), "help mentions " + flag);
+        }
+    }
+
+    @Test
+    void theWholeRunIsBoundedByTimeout() throws Exception {
+        String database = Support.scratchDatabase();
+        // Another session holds the migration lock, so the runner would wait forever.
+        try (Connection holder = Support.connect(database); Statement statement = holder.createStatement()) {
+            statement.execute("SELECT pg_advisory_lock(" + BackupSmoke.MigrationRunner.ADVISORY_LOCK_KEY + ")");
+            long started = System.nanoTime();
+            var result = Support.tool("--mode=workload", "--db-url=" + Support.url(database), "--timeout=2s");
+            long seconds = (System.nanoTime() - started) / 1_000_000_000L;
+            assertEquals(1, result.exit(), result.describe());
+            assertEquals("backupsmoke: timed out after 2s while taking the migration lock (raise the bound with --timeout)\n",
+                    result.err());
+            assertTrue(seconds < 60, "returned after " + seconds + " s");
+        }
+    }
+
+    @Test
+    void connectionFailureNamesTheTargetButNeverThePassword() {
+        var result = Support.tool("--mode=verify", "--db-url=postgres://smoke:S3cr3t-pw@127.0.0.1:1/ledger");
+        assertEquals(1, result.exit(), result.describe());
+        assertTrue(result.err().startsWith("backupsmoke: cannot connect to postgres://smoke@127.0.0.1:1/ledger: "),
+                result.err());
+        assertFalse(result.err().contains("S3cr3t-pw"), result.err());
+        assertEquals(1, result.err().lines().count(), result.err());
+    }
+
+    @Test
+    void verifyOnAnUnmigratedDatabaseSaysToRunTheMigrations() throws Exception {
+        String database = Support.scratchDatabase();
+        var result = Support.tool("--mode=verify", "--db-url=" + Support.url(database));
+        assertEquals(1, result.exit(), result.describe());
+        assertEquals("backupsmoke: counting audit_events failed: relation \"audit_events\" does not exist; this "
+                + "database lacks the audit chain schema: run --mode=workload (the migrations) first\n", result.err());
+    }
+
+    @Test
+    void runsAsAnExecutableScriptThroughItsShebang() throws Exception {
+        String database = Support.migratedWithWorkload(4);
+        String path = Support.REPO.resolve("deploy/bin") + ":" + System.getenv("PATH");
+        var result = Support.run(List.of("./BackupSmoke.java", "--mode=verify", "--db-url=" + Support.url(database)),
+                Map.of("PATH", path), Support.REPO, 180);
+        assertEquals(0, result.exit(), result.describe());
+        assertTrue(result.out().contains("\"row_count\": 4,"), result.out());
+    }
+
+    @Test
+    void runsThroughTheCatalogAlias() throws Exception {
+        String database = Support.migratedWithWorkload(4);
+        var result = Support.run(List.of(Support.JBANG.toString(), "backupsmoke", "--mode=verify",
+                "--db-url=" + Support.url(database)), Map.of(), Support.REPO, 180);
+        assertEquals(0, result.exit(), result.describe());
+        assertTrue(result.out().contains("\"row_count\": 4,"), result.out());
+    }
+}

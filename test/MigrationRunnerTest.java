@@ -1,0 +1,218 @@
+// The migration runner of SPEC section 5, through --mode=workload.
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.Statement;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class MigrationRunnerTest {
+    static final List<String> OUR_MIGRATIONS = List.of(
+            "000001_audit_events.up.sql", "000002_audit_append_only.up.sql",
+            "000003_audit_hash_chain.up.sql", "000004_audit_verify_chain.up.sql");
+
+    @TempDir Path folder;
+
+    /** A copy of our migrations plus extra files, so each test can add its own. */
+    private Path ourMigrationsPlus(String... namesAndContents) throws Exception {
+        for (Path file : Files.list(Support.MIGRATIONS).toList()) {
+            Files.copy(file, folder.resolve(file.getFileName()));
+        }
+        for (int i = 0; i < namesAndContents.length; i += 2) {
+            Support.write(folder.resolve(namesAndContents[i]), namesAndContents[i + 1]);
+        }
+        return folder;
+    }
+
+    private static Support.Result workload(String database, Path migrations, int rows) {
+        return workload(database, migrations, rows, "audit-smoke-");
+    }
+
+    private static Support.Result workload(String database, Path migrations, int rows, String idPrefix) {
+        return Support.tool("--mode=workload", "--db-url=" + Support.url(database),
+                "--migrations-path=" + migrations, "--rows=" + rows, "--id-prefix=" + idPrefix);
+    }
+
+    private static List<String> ledger(String database) throws Exception {
+        return Support.rows(database, "SELECT version FROM schema_migrations ORDER BY version");
+    }
+
+    @Test
+    void ledgerRecordsEveryAppliedFileByItsFullName() throws Exception {
+        String database = Support.migratedWithWorkload(1);
+        assertEquals(OUR_MIGRATIONS, ledger(database));
+        assertEquals("version|text|NO|applied_at|timestamp with time zone|NO", String.join("|", Support.rows(database,
+                "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
+                        + "WHERE table_name = 'schema_migrations' ORDER BY ordinal_position")));
+    }
+
+    @Test
+    void rerunSkipsAppliedFilesAndExtendsTheChain() throws Exception {
+        String database = Support.migratedWithWorkload(24);
+        String firstApplied = Support.one(database, "SELECT max(applied_at) FROM schema_migrations");
+        var second = workload(database, Support.MIGRATIONS, 24, "second-run-");
+        assertEquals(0, second.exit(), second.describe());
+        assertEquals(firstApplied, Support.one(database, "SELECT max(applied_at) FROM schema_migrations"));
+        assertEquals("48", Support.one(database, "SELECT count(*) FROM audit_events"));
+        assertEquals("-1|48", Support.one(database, "SELECT first_break_pos, row_count FROM audit_events_verify_chain()"));
+    }
+
+    @Test
+    void rerunWithTheSameIdsSaysWhatToDo() throws Exception {
+        String database = Support.migratedWithWorkload(3);
+        var again = workload(database, Support.MIGRATIONS, 3);
+        assertEquals(1, again.exit(), again.describe());
+        assertEquals("backupsmoke: inserting audit rows failed: rows with ids audit-smoke-0000… already exist in this "
+                + "database (duplicate key value violates unique constraint \"audit_events_pkey\" (Key (id)="
+                + "(audit-smoke-0000) already exists.)); use a fresh database or another --id-prefix\n", again.err());
+        assertEquals("3", Support.one(database, "SELECT count(*) FROM audit_events"));
+    }
+
+    @Test
+    void ourMigrationsAreIdempotentWhenRunAgainWithoutTheLedger() throws Exception {
+        String database = Support.migratedWithWorkload(5);
+        Support.execute(database, "DELETE FROM schema_migrations");
+        var again = workload(database, Support.MIGRATIONS, 5, "again-");
+        assertEquals(0, again.exit(), again.describe());
+        assertEquals(OUR_MIGRATIONS, ledger(database));
+        assertEquals("-1|10", Support.one(database, "SELECT first_break_pos, row_count FROM audit_events_verify_chain()"));
+    }
+
+    @Test
+    void filesRunInLexicalNotNumericOrder() throws Exception {
+        // "10_..." sorts before "9_...": 9 depends on the table 10 creates.
+        Path migrations = ourMigrationsPlus(
+                "9_use.up.sql", "INSERT INTO ordering_probe VALUES ('nine');",
+                "10_create.up.sql", "CREATE TABLE ordering_probe (step TEXT);");
+        String database = Support.scratchDatabase();
+        var result = workload(database, migrations, 0);
+        assertEquals(0, result.exit(), result.describe());
+        assertEquals("nine", Support.one(database, "SELECT step FROM ordering_probe"));
+        assertEquals(List.of("000001_audit_events.up.sql", "000002_audit_append_only.up.sql",
+                "000003_audit_hash_chain.up.sql", "000004_audit_verify_chain.up.sql", "10_create.up.sql", "9_use.up.sql"),
+                Support.rows(database, "SELECT version FROM schema_migrations ORDER BY applied_at, version"));
+    }
+
+    @Test
+    void downFilesSeedFilesAndFoldersAreIgnored() throws Exception {
+        Path migrations = ourMigrationsPlus(
+                "000005_probe.down.sql", "SELECT must_not_run();",
+                "seed.sql", "SELECT must_not_run();",
+                "notes.txt", "SELECT must_not_run();",
+                "000006_folder.up.sql/inner.up.sql", "SELECT must_not_run();");
+        String database = Support.scratchDatabase();
+        var result = workload(database, migrations, 1);
+        assertEquals(0, result.exit(), result.describe());
+        assertEquals(OUR_MIGRATIONS, ledger(database));
+    }
+
+    @Test
+    void aFailingFileAppliesNothingIsNotRecordedAndIsRetriedAfterTheFix() throws Exception {
+        String broken = """
+                CREATE TABLE half_applied (x INT);
+                DO $$ BEGIN PERFORM 1; END $$;
+                SELECT no_such_column
+                  FROM audit_events;
+                """;
+        Path migrations = ourMigrationsPlus("000005_broken.up.sql", broken, "000006_after.up.sql",
+                "CREATE TABLE after_broken (x INT);");
+        String database = Support.scratchDatabase();
+        var failed = workload(database, migrations, 3);
+        assertEquals(1, failed.exit(), failed.describe());
+        assertEquals("backupsmoke: failed to execute migration 000005_broken.up.sql: column \"no_such_column\" "
+                + "does not exist (line 3)\n", failed.err());
+        assertEquals("", failed.out());
+        assertEquals("null|null", Support.one(database, "SELECT to_regclass('half_applied'), to_regclass('after_broken')"));
+        assertEquals(OUR_MIGRATIONS, ledger(database));
+        assertEquals("0", Support.one(database, "SELECT count(*) FROM audit_events"));
+
+        Support.write(migrations.resolve("000005_broken.up.sql"), "CREATE TABLE half_applied (x INT);");
+        var fixed = workload(database, migrations, 3);
+        assertEquals(0, fixed.exit(), fixed.describe());
+        assertEquals("half_applied|after_broken", Support.one(database,
+                "SELECT to_regclass('half_applied'), to_regclass('after_broken')"));
+        assertTrue(ledger(database).containsAll(List.of("000005_broken.up.sql", "000006_after.up.sql")));
+    }
+
+    @Test
+    void aFileWithItsOwnTransactionsRunsAsWritten() throws Exception {
+        Path migrations = ourMigrationsPlus("000005_own_tx.up.sql", """
+                BEGIN;
+                CREATE TABLE first_tx (x INT);
+                COMMIT;
+                BEGIN;
+                CREATE TABLE second_tx (x INT);
+                COMMIT;
+                """);
+        String database = Support.scratchDatabase();
+        var result = workload(database, migrations, 1);
+        assertEquals(0, result.exit(), result.describe());
+        assertEquals("first_tx|second_tx", Support.one(database, "SELECT to_regclass('first_tx'), to_regclass('second_tx')"));
+    }
+
+    @Test
+    void aFileThatFailsInsideItsOwnTransactionLeavesNothingOfThatTransaction() throws Exception {
+        Path migrations = ourMigrationsPlus("000005_own_tx.up.sql", """
+                BEGIN;
+                CREATE TABLE inside_tx (x INT);
+                SELECT missing_column FROM inside_tx;
+                COMMIT;
+                """);
+        String database = Support.scratchDatabase();
+        var result = workload(database, migrations, 1);
+        assertEquals(1, result.exit(), result.describe());
+        assertEquals("backupsmoke: failed to execute migration 000005_own_tx.up.sql: column \"missing_column\" "
+                + "does not exist (line 3)\n",
+                result.err());
+        assertEquals("null", Support.one(database, "SELECT to_regclass('inside_tx')"));
+        assertEquals(OUR_MIGRATIONS, ledger(database));
+    }
+
+    @Test
+    void missingFolderIsReportedByPath() throws Exception {
+        String database = Support.scratchDatabase();
+        var result = workload(database, folder.resolve("nope"), 1);
+        assertEquals(1, result.exit(), result.describe());
+        assertEquals("backupsmoke: migrations directory not found: " + folder.resolve("nope") + "\n", result.err());
+    }
+
+    @Test
+    void concurrentRunnersQueueOnTheAdvisoryLock() throws Exception {
+        String database = Support.scratchDatabase();
+        try (Connection holder = Support.connect(database); Statement statement = holder.createStatement()) {
+            statement.execute("SELECT pg_advisory_lock(7283164759461502341)");
+            CompletableFuture<Support.Result> first = CompletableFuture.supplyAsync(() -> workload(database, Support.MIGRATIONS, 10, "first-"));
+            CompletableFuture<Support.Result> second = CompletableFuture.supplyAsync(() -> workload(database, Support.MIGRATIONS, 10, "second-"));
+            awaitLockWaiters(database, 2);
+            // While the lock is held, neither runner has created anything.
+            assertEquals("null", Support.one(database, "SELECT to_regclass('schema_migrations')"));
+            statement.execute("SELECT pg_advisory_unlock(7283164759461502341)");
+            assertEquals(0, first.join().exit(), first.join().describe());
+            assertEquals(0, second.join().exit(), second.join().describe());
+        }
+        assertEquals(OUR_MIGRATIONS, ledger(database));
+        // One genesis row and every other row with a predecessor of its own: no fork.
+        assertEquals("20|19|1", Support.one(database, "SELECT count(*), count(DISTINCT prev_hash), "
+                + "count(*) FILTER (WHERE prev_hash IS NULL) FROM audit_events"));
+    }
+
+    /** Waits until the given number of sessions wait for an advisory lock on the database. */
+    private static void awaitLockWaiters(String database, int waiters) throws Exception {
+        for (int attempt = 0; attempt < 600; attempt++) {
+            String waiting = Support.one(database, "SELECT count(*) FROM pg_locks l JOIN pg_database d "
+                    + "ON d.oid = l.database WHERE l.locktype = 'advisory' AND NOT l.granted AND d.datname = '"
+                    + database + "'");
+            if (Integer.parseInt(waiting) >= waiters) {
+                return;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("the runners never queued on the advisory lock");
+    }
+}

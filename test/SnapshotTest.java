@@ -1,0 +1,91 @@
+// The snapshot of SPEC section 3, byte for byte, for workload and for verify
+// (clean, broken in the middle, broken at the very first row, empty chain).
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import org.junit.jupiter.api.Test;
+
+class SnapshotTest {
+
+    @Test
+    void workloadSnapshotIsExact() throws Exception {
+        String database = Support.scratchDatabase();
+        var result = Support.toolOk("--mode=workload", "--db-url=" + Support.url(database),
+                "--start-time=" + Support.FIXED_START);
+        assertEquals(Support.snapshotJson("workload", 24, Support.FIXED_HEAD_24), Support.withoutIntegrity(result.out()));
+        assertEquals("", result.err());
+    }
+
+    @Test
+    void workloadRowsFollowTheSpec() throws Exception {
+        String database = Support.migratedWithWorkload(6);
+        assertEquals(java.util.List.of(
+                "audit-smoke-0000|smoke-actor|User|certificate.issue|certificate|mc-smoke|{}|2026-05-16T12:00:00.000000Z|cert_lifecycle",
+                "audit-smoke-0001|smoke-actor|User|certificate.renew|certificate|mc-smoke|{}|2026-05-16T12:00:00.000001Z|cert_lifecycle",
+                "audit-smoke-0002|smoke-actor|User|certificate.revoke|certificate|mc-smoke|{}|2026-05-16T12:00:00.000002Z|cert_lifecycle",
+                "audit-smoke-0003|smoke-actor|User|auth.login|session|sess-smoke|{}|2026-05-16T12:00:00.000003Z|cert_lifecycle",
+                "audit-smoke-0004|smoke-actor|User|certificate.issue|certificate|mc-smoke|{}|2026-05-16T12:00:00.000004Z|cert_lifecycle",
+                "audit-smoke-0005|smoke-actor|User|certificate.renew|certificate|mc-smoke|{}|2026-05-16T12:00:00.000005Z|cert_lifecycle"),
+                Support.rows(database, "SELECT id, actor, actor_type, action, resource_type, resource_id, details, "
+                        + "to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), event_category "
+                        + "FROM audit_events ORDER BY id"));
+    }
+
+    @Test
+    void idsKeepAllDigitsPastFourAndTimesStrictlyIncrease() throws Exception {
+        String database = Support.migratedWithWorkload(10_002);
+        assertEquals("audit-smoke-10001", Support.one(database,
+                "SELECT id FROM audit_events ORDER BY \"timestamp\" DESC LIMIT 1"));
+        assertEquals("10002", Support.one(database, "SELECT count(DISTINCT \"timestamp\") FROM audit_events"));
+    }
+
+    @Test
+    void verifySnapshotOfACleanChainIsExact() throws Exception {
+        String database = Support.migratedWithWorkload(24);
+        var result = Support.toolOk("--mode=verify", "--db-url=" + Support.url(database));
+        assertEquals(Support.snapshotJson("verify", 24, Support.FIXED_HEAD_24,
+                "\"first_break_pos\": -1", "\"verifier_walked\": 24", Support.cleanClientJson(24)),
+                Support.withoutIntegrity(result.out()));
+    }
+
+    @Test
+    void verifySnapshotOfABreakInTheMiddleIsExact() throws Exception {
+        String database = Support.migratedWithWorkload(24);
+        Support.tamper(database, "UPDATE audit_events SET actor = 'mallory' WHERE id = 'audit-smoke-0007'");
+        var result = Support.toolOk("--mode=verify", "--db-url=" + Support.url(database));
+        assertEquals(Support.snapshotJson("verify", 24, Support.FIXED_HEAD_24,
+                "\"first_break_id\": \"audit-smoke-0007\"", "\"first_break_pos\": 7", "\"verifier_walked\": 8",
+                Support.clientJson(24, "audit-smoke-0007", 7, "modified", true, 0, true)),
+                Support.withoutIntegrity(result.out()));
+    }
+
+    @Test
+    void verifySnapshotOfABreakAtTheFirstRowKeepsPositionZero() throws Exception {
+        String database = Support.migratedWithWorkload(24);
+        Support.tamper(database, "UPDATE audit_events SET details = '{\"forged\": true}' WHERE id = 'audit-smoke-0000'");
+        var result = Support.toolOk("--mode=verify", "--db-url=" + Support.url(database));
+        assertEquals(Support.snapshotJson("verify", 24, Support.FIXED_HEAD_24,
+                "\"first_break_id\": \"audit-smoke-0000\"", "\"first_break_pos\": 0", "\"verifier_walked\": 1",
+                Support.clientJson(24, "audit-smoke-0000", 0, "modified", true, 0, true)),
+                Support.withoutIntegrity(result.out()));
+    }
+
+    @Test
+    void verifySnapshotOfAnEmptyChainOmitsVerifierWalked() throws Exception {
+        String database = Support.migratedWithWorkload(0);
+        var result = Support.toolOk("--mode=verify", "--db-url=" + Support.url(database));
+        assertEquals(Support.snapshotJson("verify", 0, "", "\"first_break_pos\": -1", Support.cleanClientJson(0)),
+                Support.withoutIntegrity(result.out()));
+    }
+
+    @Test
+    void verifyChangesNothing() throws Exception {
+        String database = Support.migratedWithWorkload(5);
+        String before = Support.rows(database, "SELECT * FROM audit_events ORDER BY id") + "/"
+                + Support.rows(database, "SELECT * FROM audit_chain_head");
+        Support.toolOk("--mode=verify", "--db-url=" + Support.url(database));
+        String after = Support.rows(database, "SELECT * FROM audit_events ORDER BY id") + "/"
+                + Support.rows(database, "SELECT * FROM audit_chain_head");
+        assertEquals(before, after);
+    }
+}

@@ -1,0 +1,250 @@
+// Shared plumbing for the tests: the repository, the test server, scratch
+// databases and running the tool or the harness as a user would.
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+final class Support {
+    private Support() {}
+
+    static final Path REPO = Path.of("").toAbsolutePath();
+    static final Path JBANG = REPO.resolve("deploy/bin/jbang");
+    static final Path TOOL = REPO.resolve("BackupSmoke.java");
+    static final Path MIGRATIONS = REPO.resolve("migrations");
+
+    static final String HOST = requiredEnv("SMOKE_TEST_PGHOST");
+    static final String PORT = requiredEnv("SMOKE_TEST_PGPORT");
+    static final String USER = requiredEnv("SMOKE_TEST_PGUSER");
+
+    /** The chain head of the default 24-row workload started at FIXED_START (checked independently with Python). */
+    static final String FIXED_START = "2026-05-16T12:00:00Z";
+    static final String FIXED_HEAD_24 = "03101834d4c1101d1104bd5fc473ee0b14490bb25b74fc100a9eb72b6bb06a38";
+
+    private static final AtomicInteger SCRATCH_COUNTER = new AtomicInteger();
+
+    private static String requiredEnv(String name) {
+        String value = System.getenv(name);
+        if (value == null || value.isEmpty()) {
+            throw new IllegalStateException(name + " is not set: run the tests through test/run");
+        }
+        return value;
+    }
+
+    // ------------------------------------------------------------ database
+
+    static String url(String database) {
+        return "postgres://" + USER + "@" + HOST + ":" + PORT + "/" + database + "?sslmode=disable";
+    }
+
+    static Connection connect(String database) throws SQLException {
+        Properties properties = new Properties();
+        properties.setProperty("user", USER);
+        return DriverManager.getConnection("jdbc:postgresql://" + HOST + ":" + PORT + "/" + database, properties);
+    }
+
+    /** A new empty database, unique to this run; the test server is thrown away afterwards. */
+    static String scratchDatabase() throws SQLException {
+        String name = "t_" + ProcessHandle.current().pid() + "_" + SCRATCH_COUNTER.incrementAndGet();
+        execute("postgres", "CREATE DATABASE " + name);
+        return name;
+    }
+
+    static void execute(String database, String... statements) throws SQLException {
+        try (Connection connection = connect(database); Statement statement = connection.createStatement()) {
+            for (String sql : statements) {
+                statement.execute(sql);
+            }
+        }
+    }
+
+    /** Every row of a query, each row's columns joined with '|', NULL as "null". */
+    static List<String> rows(String database, String sql) throws SQLException {
+        List<String> rows = new ArrayList<>();
+        try (Connection connection = connect(database);
+             Statement statement = connection.createStatement();
+             ResultSet result = statement.executeQuery(sql)) {
+            int columns = result.getMetaData().getColumnCount();
+            while (result.next()) {
+                StringBuilder row = new StringBuilder();
+                for (int i = 1; i <= columns; i++) {
+                    row.append(i > 1 ? "|" : "").append(result.getString(i));
+                }
+                rows.add(row.toString());
+            }
+        }
+        return rows;
+    }
+
+    static String one(String database, String sql) throws SQLException {
+        List<String> rows = rows(database, sql);
+        assertEquals(1, rows.size(), "rows of " + sql);
+        return rows.get(0);
+    }
+
+    /** Rewrites the audit log the way a privileged user would: append-only trigger off, change, back on. */
+    static void tamper(String database, String sql) throws SQLException {
+        execute(database,
+                "ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only",
+                sql,
+                "ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only");
+    }
+
+    // ------------------------------------------------------------ processes
+
+    record Result(int exit, String out, String err) {
+        String describe() {
+            return "exit " + exit + "\n--- stdout\n" + out + "--- stderr\n" + err;
+        }
+    }
+
+    /** Runs the tool as users do: jbang BackupSmoke.java ARGS, with only the given PG variables set. */
+    static Result tool(Map<String, String> env, String... args) {
+        List<String> command = new ArrayList<>(List.of(JBANG.toString(), TOOL.toString()));
+        command.addAll(List.of(args));
+        return run(command, env, REPO, 180);
+    }
+
+    static Result tool(String... args) {
+        return tool(Map.of(), args);
+    }
+
+    static Result toolOk(String... args) {
+        Result result = tool(args);
+        if (result.exit() != 0) {
+            fail("tool failed: " + String.join(" ", args) + "\n" + result.describe());
+        }
+        return result;
+    }
+
+    /** Migrates a new scratch database and writes the fixed 24-row workload; returns its name. */
+    static String migratedWithWorkload(int rows) throws SQLException {
+        String database = scratchDatabase();
+        toolOk("--mode=workload", "--db-url=" + url(database), "--rows=" + rows, "--start-time=" + FIXED_START);
+        return database;
+    }
+
+    /**
+     * Runs a command with a clean environment: the caller's, minus every PG*
+     * and DATABASE_URL / SMOKE_* variable, plus the given ones.
+     */
+    static Result run(List<String> command, Map<String, String> env, Path directory, int timeoutSeconds) {
+        ProcessBuilder builder = new ProcessBuilder(command).directory(directory.toFile());
+        Map<String, String> environment = builder.environment();
+        environment.keySet().removeIf(name -> name.startsWith("PG") || name.equals("DATABASE_URL")
+                || (name.startsWith("SMOKE_") && !name.startsWith("SMOKE_TEST_")));
+        environment.putAll(env);
+        try {
+            Process process = builder.start();
+            process.getOutputStream().close();
+            CompletableFuture<String> out = readAsync(process.getInputStream());
+            CompletableFuture<String> err = readAsync(process.getErrorStream());
+            if (!process.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+                process.descendants().forEach(ProcessHandle::destroyForcibly);
+                process.destroyForcibly();
+                fail("timed out after " + timeoutSeconds + " s: " + command);
+            }
+            return new Result(process.exitValue(), out.join(), err.join());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static CompletableFuture<String> readAsync(InputStream stream) {
+        return CompletableFuture.supplyAsync(() -> {
+            try (stream) {
+                return new String(stream.readAllBytes(), StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+    }
+
+    static Map<String, String> env(String... keysAndValues) {
+        Map<String, String> env = new HashMap<>();
+        for (int i = 0; i < keysAndValues.length; i += 2) {
+            env.put(keysAndValues[i], keysAndValues[i + 1]);
+        }
+        return env;
+    }
+
+    static Path write(Path file, String content) {
+        try {
+            Files.createDirectories(file.getParent());
+            return Files.writeString(file, content, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The snapshot the tool prints, byte for byte, up to the integrity fingerprint (see withoutIntegrity). */
+    static String snapshotJson(String phase, long rows, String head, String... verifyLines) {
+        StringBuilder json = new StringBuilder("{\n")
+                .append("  \"phase\": \"").append(phase).append("\",\n")
+                .append("  \"row_count\": ").append(rows).append(",\n")
+                .append("  \"chain_head_hash\": \"").append(head).append('"');
+        for (String line : verifyLines) {
+            json.append(",\n  ").append(line);
+        }
+        return json.append("\n}\n").toString();
+    }
+
+    /** The "client" object of a verify snapshot; a null breakId means clean. */
+    static String clientJson(int walked, String breakId, Integer breakPos, String breakKind, boolean sentinelMatches,
+                             int ambiguousRows, boolean agreesWithServer) {
+        StringBuilder json = new StringBuilder("\"client\": {\n")
+                .append("    \"walked\": ").append(walked).append(",\n")
+                .append("    \"verdict\": \"").append(breakKind == null ? "clean" : "broken").append("\",\n");
+        if (breakKind != null) {
+            if (breakId != null) {
+                json.append("    \"first_break_id\": \"").append(breakId).append("\",\n");
+            }
+            if (breakPos != null) {
+                json.append("    \"first_break_pos\": ").append(breakPos).append(",\n");
+            }
+            json.append("    \"break_kind\": \"").append(breakKind).append("\",\n");
+        }
+        return json.append("    \"sentinel_matches\": ").append(sentinelMatches).append(",\n")
+                .append("    \"ambiguous_rows\": ").append(ambiguousRows).append(",\n")
+                .append("    \"agrees_with_server\": ").append(agreesWithServer).append("\n  }")
+                .toString();
+    }
+
+    static String cleanClientJson(int walked) {
+        return clientJson(walked, null, null, null, true, 0, true);
+    }
+
+    /**
+     * The snapshot without its trailing "integrity" object, which the
+     * fingerprint tests check on their own; fails when it is missing.
+     */
+    static String withoutIntegrity(String snapshot) {
+        int at = snapshot.indexOf(",\n  \"integrity\": {\n");
+        if (at < 0 || !snapshot.endsWith("  }\n}\n")) {
+            fail("no integrity fingerprint at the end of the snapshot:\n" + snapshot);
+        }
+        return snapshot.substring(0, at) + "\n}\n";
+    }
+}

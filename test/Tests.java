@@ -1,0 +1,113 @@
+///usr/bin/env jbang "$0" "$@" ; exit $?
+//JAVA 17+
+//SOURCES ../BackupSmoke.java
+//SOURCES Support.java
+//SOURCES ConnectionTargetTest.java
+//SOURCES ChainWalkerTest.java
+//SOURCES CommandLineTest.java
+//SOURCES SnapshotTest.java
+//SOURCES SchemaTest.java
+//SOURCES MigrationRunnerTest.java
+//SOURCES HarnessTest.java
+//DEPS org.junit.jupiter:junit-jupiter:5.14.1
+//DEPS org.junit.platform:junit-platform-launcher:1.14.1
+
+// The test suite: JUnit 5 run through the JUnit Platform launcher, so no build
+// project is needed. It expects a PostgreSQL server described by
+// SMOKE_TEST_PGHOST / SMOKE_TEST_PGPORT / SMOKE_TEST_PGUSER (test/run starts a
+// throwaway one) and runs from the repository root. Arguments, if any, are
+// test class names to run instead of all of them.
+
+import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
+
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.platform.engine.TestExecutionResult;
+import org.junit.platform.engine.discovery.ClassSelector;
+import org.junit.platform.launcher.LauncherDiscoveryRequest;
+import org.junit.platform.launcher.TestExecutionListener;
+import org.junit.platform.launcher.TestIdentifier;
+import org.junit.platform.launcher.core.LauncherDiscoveryRequestBuilder;
+import org.junit.platform.launcher.core.LauncherFactory;
+import org.junit.platform.launcher.listeners.SummaryGeneratingListener;
+import org.junit.platform.launcher.listeners.TestExecutionSummary;
+
+public class Tests {
+    static final List<Class<?>> ALL = List.of(
+            ConnectionTargetTest.class,
+            ChainWalkerTest.class,
+            CommandLineTest.class,
+            SnapshotTest.class,
+            SchemaTest.class,
+            MigrationRunnerTest.class,
+            HarnessTest.class);
+
+    public static void main(String[] args) throws Exception {
+        List<ClassSelector> selectors = new ArrayList<>();
+        if (args.length == 0) {
+            ALL.forEach(type -> selectors.add(selectClass(type)));
+        } else {
+            for (String name : args) {
+                selectors.add(selectClass(Class.forName(name)));
+            }
+        }
+        LauncherDiscoveryRequest request = LauncherDiscoveryRequestBuilder.request().selectors(selectors).build();
+        SummaryGeneratingListener summary = new SummaryGeneratingListener();
+        LauncherFactory.create().execute(request, summary, new ProgressListener());
+
+        TestExecutionSummary result = summary.getSummary();
+        PrintWriter out = new PrintWriter(System.out, true);
+        if (!result.getFailures().isEmpty()) {
+            out.println();
+            out.println("Failures:");
+            for (TestExecutionSummary.Failure failure : result.getFailures()) {
+                out.println("  " + failure.getTestIdentifier().getDisplayName() + " ("
+                        + failure.getTestIdentifier().getUniqueId() + ")");
+                out.println("    " + failure.getException());
+            }
+        }
+        long failed = result.getTestsFailedCount() + result.getContainersFailedCount();
+        out.println();
+        out.println(result.getTestsSucceededCount() + " passed, " + failed + " failed, "
+                + (result.getTestsSkippedCount() + result.getTestsAbortedCount()) + " skipped");
+        System.exit(failed == 0 && result.getTestsSucceededCount() > 0 ? 0 : 1);
+    }
+
+    /** One line per finished test, so a CI log shows where time goes and what broke. */
+    static final class ProgressListener implements TestExecutionListener {
+        private final java.util.Map<String, Long> started = new java.util.concurrent.ConcurrentHashMap<>();
+
+        @Override
+        public void executionStarted(TestIdentifier test) {
+            started.put(test.getUniqueId(), System.nanoTime());
+        }
+
+        @Override
+        public void executionSkipped(TestIdentifier test, String reason) {
+            System.out.println("SKIP  " + name(test) + ": " + reason);
+        }
+
+        @Override
+        public void executionFinished(TestIdentifier test, TestExecutionResult result) {
+            long millis = (System.nanoTime() - started.getOrDefault(test.getUniqueId(), System.nanoTime())) / 1_000_000;
+            if (test.isTest() || result.getStatus() != TestExecutionResult.Status.SUCCESSFUL) {
+                String status = switch (result.getStatus()) {
+                    case SUCCESSFUL -> "ok  ";
+                    case ABORTED -> "SKIP";
+                    case FAILED -> "FAIL";
+                };
+                System.out.println(status + "  " + name(test) + "  (" + millis + " ms)");
+                result.getThrowable().filter(t -> result.getStatus() == TestExecutionResult.Status.FAILED)
+                        .ifPresent(t -> System.out.println("      " + t.toString().replace("\n", "\n      ")));
+            }
+        }
+
+        private static String name(TestIdentifier test) {
+            String id = test.getUniqueId();
+            int classStart = id.indexOf("[class:");
+            String className = classStart < 0 ? "" : id.substring(classStart + 7, id.indexOf(']', classStart));
+            return (className.isEmpty() ? "" : className + ".") + test.getDisplayName();
+        }
+    }
+}
