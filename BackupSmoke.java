@@ -6,6 +6,7 @@
 //SOURCES deploy/tool/Failure.java
 //SOURCES deploy/tool/ConnectionTarget.java
 //SOURCES deploy/tool/ChainWalker.java
+//SOURCES deploy/tool/SelfTest.java
 
 // BackupSmoke: the workload and verifier halves of a backup/restore gate for
 // PostgreSQL databases that keep a hash-chained audit log. The harness
@@ -72,7 +73,8 @@ import picocli.CommandLine.Spec;
             "0:success (verify: the chain could be inspected, whatever the verdict)",
             "1:failure (connection, migration, query, timeout, bad mode or URL)",
             "2:usage error (unknown flag, malformed value)",
-            "3:verify with --fail-on-break: a verdict is broken or an expectation does not hold"
+            "3:verify with --fail-on-break: a verdict is broken or an expectation does not hold",
+            "4:selftest: a case behaved otherwise than expected"
         })
 public class BackupSmoke implements Callable<Integer> {
 
@@ -80,10 +82,13 @@ public class BackupSmoke implements Callable<Integer> {
 
     static final String MODE_WORKLOAD = "workload";
     static final String MODE_VERIFY = "verify";
+    static final String MODE_SELFTEST = "selftest";
 
     @Spec CommandSpec spec;
 
-    @Option(names = "--mode", paramLabel = "MODE", description = "workload | verify (required)")
+    @Option(names = "--mode", paramLabel = "MODE",
+            description = "workload | verify (required); selftest tampers with scratch databases on the server"
+                    + " and shows what verification catches")
     String mode;
 
     @Option(names = "--db-url", paramLabel = "URL", defaultValue = "${env:DATABASE_URL}",
@@ -153,12 +158,15 @@ public class BackupSmoke implements Callable<Integer> {
         if (mode == null || mode.isEmpty()) {
             throw new Failure("--mode is required (workload | verify)");
         }
-        if (!mode.equals(MODE_WORKLOAD) && !mode.equals(MODE_VERIFY)) {
+        if (!mode.equals(MODE_WORKLOAD) && !mode.equals(MODE_VERIFY) && !mode.equals(MODE_SELFTEST)) {
             throw new Failure("unknown --mode=" + Failure.quoted(mode) + " (workload | verify)");
         }
         ConnectionTarget target = ConnectionTarget.parse(dbUrl, System.getenv());
         Snapshot snapshot;
         try (Deadline deadline = new Deadline(timeout)) {
+            if (mode.equals(MODE_SELFTEST)) {
+                return new SelfTest(this, target, migrationsPath, deadline).run(System.out) ? 0 : EXIT_SELFTEST_FAILED;
+            }
             snapshot = mode.equals(MODE_WORKLOAD) ? runWorkloadMode(target, deadline) : runVerifyMode(target, deadline);
         }
         printSnapshot(snapshot);
@@ -166,6 +174,7 @@ public class BackupSmoke implements Callable<Integer> {
     }
 
     static final int EXIT_BROKEN = 3;
+    static final int EXIT_SELFTEST_FAILED = 4;
 
     /** --expect-head / --expect-rows, or both at once from a workload snapshot with --expect. */
     static final class Expectations {
@@ -385,6 +394,21 @@ public class BackupSmoke implements Callable<Integer> {
     private Snapshot runVerifyMode(ConnectionTarget target, Deadline deadline) throws Failure {
         ChainWalker.Expectation expectation = expectations.read();
         try (Connection connection = deadline.watch(connect(target, Map.of()))) {
+            return verify(connection, expectation, clientVerify, deadline);
+        } catch (SQLException e) {
+            throw deadline.failure("closing the connection", e);
+        }
+    }
+
+    /**
+     * Everything verify reads comes from one read-only REPEATABLE READ
+     * transaction: the counts, the sentinel, the server's verdict and the rows
+     * the client walks all describe the same state of the database, and a
+     * rewritten verifier function could not write either.
+     */
+    static Snapshot verify(Connection connection, ChainWalker.Expectation expectation, boolean clientVerify,
+                           Deadline deadline) throws Failure {
+        try {
             connection.setAutoCommit(false);
             connection.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
             connection.setReadOnly(true);
@@ -400,7 +424,7 @@ public class BackupSmoke implements Callable<Integer> {
             connection.rollback();
             return snapshot;
         } catch (SQLException e) {
-            throw deadline.failure("ending the verify transaction", e);
+            throw deadline.failure("setting up the verify transaction", e);
         }
     }
 

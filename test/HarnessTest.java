@@ -30,6 +30,13 @@ class HarnessTest {
         Map<String, String> environment = new java.util.HashMap<>(env);
         environment.putIfAbsent("TMPDIR", temp.resolve("tmp").toString());
         Support.write(temp.resolve("tmp/.keep"), "");
+        // The throwaway cluster runs as an unprivileged user, who must be able to enter TMPDIR.
+        try {
+            Files.setPosixFilePermissions(temp, PosixFilePermissions.fromString("rwxr-xr-x"));
+            Files.setPosixFilePermissions(temp.resolve("tmp"), PosixFilePermissions.fromString("rwxr-xr-x"));
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
         return Support.run(List.of("bash", HARNESS.toString()), environment, Support.REPO, 300);
     }
 
@@ -99,9 +106,12 @@ class HarnessTest {
         assertEquals("24", pass.group(1));
         assertPhasesInOrder(result.out());
         assertEquals(List.of(), leftoverTempFiles());
-        String clusters = Support.run(List.of("bash", "-c", "pgrep -f -- \"-D " + temp.resolve("tmp") + "\" || true"),
-                Map.of(), Support.REPO, 30).out();
-        assertEquals("", clusters.trim(), "no server of the harness still runs");
+        String dataFolder = temp.resolve("tmp").toString();
+        List<String> servers = ProcessHandle.allProcesses()
+                .map(process -> process.info().commandLine().orElse(""))
+                .filter(command -> command.contains("postgres") && command.contains(dataFolder))
+                .toList();
+        assertEquals(List.of(), servers, "no server of the harness still runs");
     }
 
     @Test
@@ -123,8 +133,8 @@ class HarnessTest {
         List<String> before = databases();
         var result = harness(env);
         assertEquals(1, result.exit(), result.describe());
-        assertTrue(result.err().contains("::error::backup-restore-smoke: "), result.err());
-        assertTrue(result.err().contains("row_count"), result.err());
+        assertTrue(result.err().contains("::error::backup-restore-smoke: row_count differs: pre=24 post=23\n"),
+                result.err());
         assertTrue(!result.out().contains("PASS"), result.out());
         assertEquals(before, databases());
         assertEquals(List.of(), leftoverTempFiles());
@@ -136,16 +146,52 @@ class HarnessTest {
         env.putAll(damagingRestore("UPDATE audit_events SET actor = 'mallory' WHERE id = 'audit-smoke-0009';"));
         var result = harness(env);
         assertEquals(1, result.exit(), result.describe());
-        assertTrue(result.err().contains("::error::backup-restore-smoke: "), result.err());
-        assertTrue(result.err().contains("audit-smoke-0009"), result.err());
+        assertTrue(result.err().contains("::error::backup-restore-smoke: verifier reports a break at "
+                + "first_break_id=audit-smoke-0009 first_break_pos=9\n"), result.err());
     }
 
     @Test
     void failsOnAThrowawayClusterWhenTheRestoreLosesARowAndStillCleansUp() throws Exception {
         var result = harness(damagingRestore("DELETE FROM audit_events WHERE id = 'audit-smoke-0023';"));
         assertEquals(1, result.exit(), result.describe());
-        assertTrue(result.err().contains("::error::backup-restore-smoke: "), result.err());
+        assertTrue(result.err().contains("::error::backup-restore-smoke: row_count differs: pre=24 post=23\n"),
+                result.err());
         assertEquals(List.of(), leftoverTempFiles());
+    }
+
+    @Test
+    void failsOnTheClientVerdictWhenTheRestoredVerifierIsRiggedToSayClean() throws Exception {
+        Map<String, String> env = configuredServer();
+        env.putAll(damagingRestore("""
+                CREATE OR REPLACE FUNCTION audit_events_verify_chain(
+                    OUT first_break_id TEXT, OUT first_break_pos INT, OUT row_count INT)
+                LANGUAGE sql STABLE AS $$ SELECT NULL::TEXT, -1, (SELECT count(*)::INT FROM audit_events) $$;
+                UPDATE audit_events SET actor = 'mallory' WHERE id = 'audit-smoke-0009';"""));
+        var result = harness(env);
+        assertEquals(1, result.exit(), result.describe());
+        assertTrue(result.err().contains("::error::backup-restore-smoke: client verification: modified at "
+                + "audit-smoke-0009 position 9\n"), result.err());
+    }
+
+    @Test
+    void failsWhenTheRestoreLeavesATriggerDisabledNamingIt() throws Exception {
+        Map<String, String> env = configuredServer();
+        env.putAll(damagingRestore("ALTER TABLE audit_events DISABLE TRIGGER audit_events_chain;"));
+        var result = harness(env);
+        assertEquals(1, result.exit(), result.describe());
+        assertTrue(result.err().contains("::error::backup-restore-smoke: integrity machinery changed by the restore: "
+                + "trigger audit_events_chain: enabled BEFORE INSERT audit_events_chain_hash() sha256:"), result.err());
+        assertTrue(result.err().contains(" -> disabled BEFORE INSERT audit_events_chain_hash() sha256:"), result.err());
+    }
+
+    @Test
+    void failsWhenTheRestoreChangesTheVerifierFunctionNamingIt() throws Exception {
+        Map<String, String> env = configuredServer();
+        env.putAll(damagingRestore("ALTER FUNCTION audit_events_verify_chain() SET search_path = pg_catalog, public;"));
+        var result = harness(env);
+        assertEquals(1, result.exit(), result.describe());
+        assertTrue(result.err().contains("::error::backup-restore-smoke: integrity machinery changed by the restore: "
+                + "verifier audit_events_verify_chain(): sha256:"), result.err());
     }
 
     @Test

@@ -214,6 +214,12 @@ final class Support {
     /** The "client" object of a verify snapshot; a null breakId means clean. */
     static String clientJson(int walked, String breakId, Integer breakPos, String breakKind, boolean sentinelMatches,
                              int ambiguousRows, boolean agreesWithServer) {
+        return clientJson(walked, breakId, breakPos, breakKind, sentinelMatches, ambiguousRows, agreesWithServer, null);
+    }
+
+    /** The same, with expectations_met when expectations were given. */
+    static String clientJson(int walked, String breakId, Integer breakPos, String breakKind, boolean sentinelMatches,
+                             int ambiguousRows, boolean agreesWithServer, Boolean expectationsMet) {
         StringBuilder json = new StringBuilder("\"client\": {\n")
                 .append("    \"walked\": ").append(walked).append(",\n")
                 .append("    \"verdict\": \"").append(breakKind == null ? "clean" : "broken").append("\",\n");
@@ -228,7 +234,9 @@ final class Support {
         }
         return json.append("    \"sentinel_matches\": ").append(sentinelMatches).append(",\n")
                 .append("    \"ambiguous_rows\": ").append(ambiguousRows).append(",\n")
-                .append("    \"agrees_with_server\": ").append(agreesWithServer).append("\n  }")
+                .append("    \"agrees_with_server\": ").append(agreesWithServer)
+                .append(expectationsMet == null ? "" : ",\n    \"expectations_met\": " + expectationsMet)
+                .append("\n  }")
                 .toString();
     }
 

@@ -6,6 +6,7 @@
 //SOURCES ChainWalkerTest.java
 //SOURCES CommandLineTest.java
 //SOURCES SnapshotTest.java
+//SOURCES ClientVerifyTest.java
 //SOURCES SchemaTest.java
 //SOURCES MigrationRunnerTest.java
 //SOURCES HarnessTest.java
@@ -39,6 +40,7 @@ public class Tests {
             ChainWalkerTest.class,
             CommandLineTest.class,
             SnapshotTest.class,
+            ClientVerifyTest.class,
             SchemaTest.class,
             MigrationRunnerTest.class,
             HarnessTest.class);

@@ -305,6 +305,11 @@ record ConnectionTarget(String host, int port, String database, String user, Str
         return properties;
     }
 
+    /** The same server and credentials, another database (for scratch databases). */
+    ConnectionTarget withDatabase(String otherDatabase) {
+        return new ConnectionTarget(host, port, otherDatabase, user, password, driverOptions);
+    }
+
     /** For messages: everything but the password. */
     String describe() {
         String urlHost = host.contains(":") ? "[" + host + "]" : host;
