@@ -104,6 +104,10 @@ public class BackupSmoke implements Callable<Integer> {
             description = "number of audit rows to insert (workload only; default: ${DEFAULT-VALUE})")
     int rows;
 
+    @Option(names = "--batch-rows", paramLabel = "N", defaultValue = "" + Workload.DEFAULT_BATCH_ROWS,
+            description = "workload rows per transaction (default: ${DEFAULT-VALUE})")
+    int batchRows;
+
     @Option(names = "--id-prefix", paramLabel = "PREFIX", defaultValue = "audit-smoke-",
             description = "prefix of the workload row ids (default: ${DEFAULT-VALUE}); distinct prefixes let"
                     + " several workloads write to one database")
@@ -139,7 +143,10 @@ public class BackupSmoke implements Callable<Integer> {
     boolean verbose;
 
     public static void main(String[] args) {
-        System.exit(commandLine().execute(args));
+        Progress.reportInterruptions();
+        int exitCode = commandLine().execute(args);
+        Progress.finished = true;
+        System.exit(exitCode);
     }
 
     static CommandLine commandLine() {
@@ -232,6 +239,9 @@ public class BackupSmoke implements Callable<Integer> {
         if (rows < 0) {
             throw new ParameterException(spec.commandLine(), "--rows must be 0 or more, got " + rows);
         }
+        if (batchRows < 1) {
+            throw new ParameterException(spec.commandLine(), "--batch-rows must be at least 1, got " + batchRows);
+        }
         if (connectTimeoutSeconds < 1) {
             throw new ParameterException(spec.commandLine(),
                     "--connect-timeout must be at least 1 second, got " + connectTimeoutSeconds);
@@ -294,7 +304,10 @@ public class BackupSmoke implements Callable<Integer> {
         try {
             return DriverManager.getConnection(target.jdbcUrl(), properties);
         } catch (SQLException e) {
-            throw new Failure("cannot connect to " + target.describe() + ": " + oneLine(e));
+            String cause = "Connection attempt timed out.".equals(e.getMessage())
+                    ? "no answer within " + properties.getProperty("loginTimeout") + " s (see --connect-timeout)"
+                    : oneLine(e);
+            throw new Failure("cannot connect to " + target.describe() + ": " + cause);
         }
     }
 
@@ -307,11 +320,24 @@ public class BackupSmoke implements Callable<Integer> {
             if (server.getDetail() != null) {
                 message += " (" + server.getDetail() + ")";
             }
-        }
-        if (message == null) {
-            message = e.getClass().getSimpleName();
+            if (server.getHint() != null) {
+                message += " (hint: " + server.getHint() + ")";
+            }
+        } else if (message == null || message.equals("The connection attempt failed.")) {
+            // The driver's generic words; the cause (unknown host, timeout, ...) says what happened.
+            message = describeCause(e.getCause() != null ? e.getCause() : e);
         }
         return message.replaceAll("\\s*\\R\\s*", " ").trim();
+    }
+
+    private static String describeCause(Throwable cause) {
+        if (cause instanceof java.net.UnknownHostException) {
+            return "unknown host " + cause.getMessage();
+        }
+        if (cause instanceof java.net.SocketTimeoutException) {
+            return "no answer from the server in time (" + cause.getMessage() + "; see --connect-timeout)";
+        }
+        return cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
     }
 
     /**
@@ -378,7 +404,7 @@ public class BackupSmoke implements Callable<Integer> {
         new MigrationRunner(migrationsPath).run(
                 deadline.watch(connect(target, MigrationRunner.CONNECTION_PROPERTIES)), deadline);
         try (Connection connection = deadline.watch(connect(target, Map.of()))) {
-            new Workload(rows, idPrefix, startTime).insert(connection, deadline);
+            new Workload(rows, idPrefix, startTime, batchRows).insert(connection, deadline);
             return Snapshot.read(connection, MODE_WORKLOAD, deadline).withIntegrity(Integrity.read(connection, deadline));
         } catch (SQLException e) {
             throw deadline.failure("closing the connection", e);
@@ -412,6 +438,7 @@ public class BackupSmoke implements Callable<Integer> {
             connection.setAutoCommit(false);
             connection.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
             connection.setReadOnly(true);
+            SchemaCheck.require(connection, deadline);
             Snapshot snapshot = Snapshot.read(connection, MODE_VERIFY, deadline);
             ServerVerdict server = ServerVerifier.run(connection, deadline);
             snapshot = snapshot.withServerVerdict(server);
@@ -571,8 +598,11 @@ public class BackupSmoke implements Callable<Integer> {
 
     /** Writes the known set of audit rows of SPEC section 4. */
     static final class Workload {
-        /** Rows per INSERT ... SELECT statement, each committed on its own. */
-        static final int BATCH_ROWS = 500;
+        /** Rows per transaction by default (see deploy/bench/RESULTS.md for how it was chosen). */
+        static final int DEFAULT_BATCH_ROWS = 500;
+
+        /** How often a long workload reports its progress on stderr. */
+        static final Duration PROGRESS_EVERY = Duration.ofSeconds(5);
 
         /**
          * Row i takes the action i mod 4, its id zero-padded to at least four
@@ -592,35 +622,62 @@ public class BackupSmoke implements Callable<Integer> {
                 ORDER BY i
                 """;
 
-        private final int rows;
+        private final long rows;
         private final String idPrefix;
         private final OffsetDateTime startTime;
+        private final int batchRows;
 
         /** startTime null: the server's NOW(). */
-        Workload(int rows, String idPrefix, OffsetDateTime startTime) {
+        Workload(long rows, String idPrefix, OffsetDateTime startTime, int batchRows) {
             this.rows = rows;
             this.idPrefix = idPrefix;
             this.startTime = startTime;
+            this.batchRows = batchRows;
         }
 
+        /**
+         * Each batch is one statement in its own transaction: a transaction
+         * per row costs a round trip each, and one huge transaction piles up
+         * dead versions of the one-row sentinel. A batch that fails leaves every
+         * earlier one committed and the chain verifiable.
+         */
         void insert(Connection connection, Deadline deadline) throws Failure {
+            SchemaCheck.require(connection, deadline);
             OffsetDateTime base = startTime != null ? startTime : serverNow(connection, deadline);
+            long started = System.nanoTime();
+            long nextReport = started + PROGRESS_EVERY.toNanos();
+            Progress.activity = "inserting audit rows";
             try (PreparedStatement batch = connection.prepareStatement(INSERT_BATCH)) {
-                for (long first = 0; first < rows; first += BATCH_ROWS) {
-                    long last = Math.min(rows, first + BATCH_ROWS) - 1;
+                for (long first = 0; first < rows; first += batchRows) {
+                    long last = Math.min(rows, first + batchRows) - 1;
                     batch.setString(1, idPrefix);
                     batch.setObject(2, base);
                     batch.setLong(3, first);
                     batch.setLong(4, last);
                     batch.executeUpdate();
+                    Progress.committedRows = last + 1;
+                    if (System.nanoTime() >= nextReport) {
+                        reportProgress(last + 1, System.nanoTime() - started);
+                        nextReport += PROGRESS_EVERY.toNanos();
+                    }
                 }
             } catch (SQLException e) {
                 if ("23505".equals(e.getSQLState())) {
                     throw new Failure("inserting audit rows failed: rows with ids " + idPrefix + "0000… already exist"
                             + " in this database (" + oneLine(e) + "); use a fresh database or another --id-prefix");
                 }
-                throw deadline.failure("inserting audit rows", e);
+                Failure failure = deadline.failure("inserting audit rows", e);
+                throw new Failure(failure.getMessage() + "; " + Progress.committedSummary());
             }
+        }
+
+        /** One line a few seconds apart, readable in a terminal and in a CI log alike. */
+        private void reportProgress(long done, long elapsedNanos) {
+            double seconds = elapsedNanos / 1e9;
+            long perSecond = Math.round(done / seconds);
+            long left = perSecond == 0 ? 0 : (rows - done) / perSecond;
+            System.err.printf("backupsmoke: workload %d/%d rows (%d%%), %d rows/s, about %d s left%n",
+                    done, rows, done * 100 / rows, perSecond, left);
         }
 
         /** The base timestamp: the server's NOW(), read once so the rows' times strictly increase. */
@@ -631,6 +688,68 @@ public class BackupSmoke implements Callable<Integer> {
                 return result.getObject(1, OffsetDateTime.class);
             } catch (SQLException e) {
                 throw deadline.failure("reading the server time", e);
+            }
+        }
+    }
+
+    /**
+     * What the run is doing, for the message printed when it is interrupted
+     * (Ctrl-C, a kill) and for failures mid-workload.
+     */
+    static final class Progress {
+        static volatile String activity = "starting";
+        static volatile long committedRows;
+        static volatile boolean finished;
+
+        static String committedSummary() {
+            // The server may have committed the batch in flight just before the cut, so this is a floor.
+            return committedRows == 0
+                    ? "no batch had been confirmed as committed"
+                    : "at least " + committedRows + " audit rows were committed and verify as a chain; the batch in"
+                            + " flight was cut off";
+        }
+
+        /** Installed once: a run that ends without finishing says where it stopped. */
+        static void reportInterruptions() {
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                if (!finished) {
+                    System.err.println("backupsmoke: interrupted while " + activity
+                            + (activity.equals("inserting audit rows") ? "; " + committedSummary() : ""));
+                }
+            }, "backupsmoke-interrupted"));
+        }
+    }
+
+    /**
+     * The columns and tables of the schema contract (SPEC section 6): checked
+     * before any work, so a database that lacks them is named for what it
+     * lacks instead of failing half-way with a bare SQL error.
+     */
+    static final class SchemaCheck {
+        static final List<String> AUDIT_COLUMNS = List.of("id", "actor", "actor_type", "action", "resource_type",
+                "resource_id", "details", "timestamp", "event_category", "prev_hash", "row_hash");
+
+        static void require(Connection connection, Deadline deadline) throws Failure {
+            String missingTables = queryOne(connection, """
+                    SELECT coalesce(string_agg(name, ', '), '')
+                    FROM unnest(ARRAY['audit_events', 'audit_chain_head']) AS name
+                    WHERE to_regclass(name) IS NULL
+                    """, deadline, "looking for the audit tables");
+            if (!missingTables.isEmpty()) {
+                throw new Failure("this database has no " + missingTables + ": it lacks the audit chain schema;"
+                        + " run the migrations first (--mode=workload)");
+            }
+            String missingColumns = queryOne(connection, """
+                    SELECT coalesce(string_agg(name, ', ' ORDER BY position), '')
+                    FROM unnest(?::text[]) WITH ORDINALITY AS wanted(name, position)
+                    WHERE NOT EXISTS (SELECT 1 FROM pg_attribute a
+                                      WHERE a.attrelid = to_regclass('audit_events') AND a.attname = wanted.name
+                                        AND a.attnum > 0 AND NOT a.attisdropped)
+                    """.replace("?::text[]", "'{" + String.join(",", AUDIT_COLUMNS) + "}'::text[]"),
+                    deadline, "checking the columns of audit_events");
+            if (!missingColumns.isEmpty()) {
+                throw new Failure("audit_events lacks the schema contract's columns " + missingColumns
+                        + " (SPEC section 6): these migrations do not install the contract");
             }
         }
     }
@@ -700,7 +819,8 @@ public class BackupSmoke implements Callable<Integer> {
     /** Missing tables or functions mean the database was never migrated: say so. */
     static Failure schemaAwareFailure(Deadline deadline, String doing, SQLException e) {
         String state = e.getSQLState();
-        if ("42P01".equals(state) || "42883".equals(state)) {
+        // undefined_table, undefined_function, undefined_column
+        if ("42P01".equals(state) || "42883".equals(state) || "42703".equals(state)) {
             return new Failure(doing + " failed: " + oneLine(e)
                     + "; this database lacks the audit chain schema: run --mode=workload (the migrations) first");
         }

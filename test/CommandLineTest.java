@@ -149,8 +149,8 @@ class CommandLineTest {
         String database = Support.scratchDatabase();
         var result = Support.tool("--mode=verify", "--db-url=" + Support.url(database));
         assertEquals(1, result.exit(), result.describe());
-        assertEquals("backupsmoke: counting audit_events failed: relation \"audit_events\" does not exist; this "
-                + "database lacks the audit chain schema: run --mode=workload (the migrations) first\n", result.err());
+        assertEquals("backupsmoke: this database has no audit_events, audit_chain_head: it lacks the audit chain "
+                + "schema; run the migrations first (--mode=workload)\n", result.err());
     }
 
     @Test

@@ -42,6 +42,14 @@ final class Support {
 
     private static final AtomicInteger SCRATCH_COUNTER = new AtomicInteger();
 
+    /** Builds the tool once up front, so JBang's "Building jar" note never lands in a test's stderr. */
+    static void buildTool() {
+        Result build = run(List.of(JBANG.toString(), "build", TOOL.toString()), Map.of(), REPO, 600);
+        if (build.exit() != 0) {
+            throw new IllegalStateException("jbang build BackupSmoke.java failed:\n" + build.describe());
+        }
+    }
+
     private static String requiredEnv(String name) {
         String value = System.getenv(name);
         if (value == null || value.isEmpty()) {

@@ -9,6 +9,7 @@
 //SOURCES ClientVerifyTest.java
 //SOURCES SchemaTest.java
 //SOURCES MigrationRunnerTest.java
+//SOURCES FaultsTest.java
 //SOURCES HarnessTest.java
 //DEPS org.junit.jupiter:junit-jupiter:5.14.1
 //DEPS org.junit.platform:junit-platform-launcher:1.14.1
@@ -43,6 +44,7 @@ public class Tests {
             ClientVerifyTest.class,
             SchemaTest.class,
             MigrationRunnerTest.class,
+            FaultsTest.class,
             HarnessTest.class);
 
     public static void main(String[] args) throws Exception {
@@ -54,6 +56,7 @@ public class Tests {
                 selectors.add(selectClass(Class.forName(name)));
             }
         }
+        Support.buildTool();
         LauncherDiscoveryRequest request = LauncherDiscoveryRequestBuilder.request().selectors(selectors).build();
         SummaryGeneratingListener summary = new SummaryGeneratingListener();
         LauncherFactory.create().execute(request, summary, new ProgressListener());

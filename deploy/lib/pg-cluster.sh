@@ -129,8 +129,9 @@ pgc__show_log() {
 }
 
 # initdb into DIR/data with settings fit for a throwaway: trust auth for the
-# postgres superuser, UTF-8 without locale, loopback only, the unix socket
-# inside DIR (never the shared system folder) and no durability.
+# postgres superuser, passwords (SCRAM) for every other role, UTF-8 without
+# locale, loopback only, the unix socket inside DIR (never the shared system
+# folder) and no durability.
 pgc__init() {
   local bindir=$1 dir=$2
   # The subshell keeps the redirection off the caller's shell, where a
@@ -146,6 +147,12 @@ pgc__init() {
     printf 'unix_socket_directories = %s\n' "$(pgc__conf_string "$dir")"
     printf 'fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n'
   } >>"$dir/data/postgresql.conf"
+  # Truncating the file keeps its owner (the server user).
+  printf '%s\n' \
+    'local all postgres trust' \
+    'host  all postgres 127.0.0.1/32 trust' \
+    'local all all scram-sha-256' \
+    'host  all all 127.0.0.1/32 scram-sha-256' >"$dir/data/pg_hba.conf"
 }
 
 # True when the last start failed because the port was taken.

@@ -295,7 +295,10 @@ preflight() {
   if [[ "$SERVER" == throwaway ]]; then
     pgc_bindir >/dev/null || fail "no server configured (PGHOST or DATABASE_URL) and no PostgreSQL server binaries to start a throwaway one"
   fi
-  WORK=$(mktemp -d "${TMPDIR:-/tmp}/backupsmoke.XXXXXXXX") || fail "mktemp -d failed"
+  local made
+  made=$(mktemp -d "${TMPDIR:-/tmp}/backupsmoke.XXXXXXXX" 2>&1) ||
+    fail "cannot create a work folder in ${TMPDIR:-/tmp} for the snapshots and the backup: ${made##*: }"
+  WORK=$made
   say "server: $SERVER; in place: $IN_PLACE; rows: $ROWS; migrations: $MIGRATIONS"
 }
 

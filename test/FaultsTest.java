@@ -1,0 +1,301 @@
+// Bad input and faults: one clear line naming the problem, the right exit
+// code, bounded waits, nothing lost, and never a password in any output.
+// The test cluster trusts only the postgres role; every other role logs in
+// with a SCRAM password, so wrong passwords are real failures here.
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class FaultsTest {
+    static final String ROLE = "smoke_app";
+    static final String PASSWORD = "Pa55:w@rd/%é";
+    static final String WRONG_PASSWORD = "Wr0ng-Secret-77";
+
+    @TempDir Path folder;
+
+    @BeforeAll
+    static void createPasswordRole() throws Exception {
+        Support.execute("postgres",
+                "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '" + ROLE + "') THEN "
+                        + "CREATE ROLE " + ROLE + " LOGIN; END IF; END $$",
+                "ALTER ROLE " + ROLE + " PASSWORD '" + PASSWORD + "' NOCREATEDB");
+    }
+
+    /** A database the password role owns, so it may create what the migrations need. */
+    private static String databaseOwnedByRole() throws Exception {
+        String database = Support.scratchDatabase();
+        Support.execute("postgres", "ALTER DATABASE " + database + " OWNER TO " + ROLE);
+        Support.execute(database, "ALTER SCHEMA public OWNER TO " + ROLE);
+        return database;
+    }
+
+    private static String percentEncoded(String text) {
+        return java.net.URLEncoder.encode(text, java.nio.charset.StandardCharsets.UTF_8).replace("+", "%20");
+    }
+
+    private static String roleUrl(String database, String password) {
+        return "postgres://" + ROLE + ":" + percentEncoded(password) + "@" + Support.HOST + ":" + Support.PORT + "/"
+                + database + "?sslmode=disable";
+    }
+
+    private static void assertNoPassword(Support.Result result) {
+        for (String secret : List.of(PASSWORD, percentEncoded(PASSWORD), WRONG_PASSWORD)) {
+            assertFalse(result.out().contains(secret) || result.err().contains(secret), "password leaked:\n" + result.describe());
+        }
+    }
+
+    // ------------------------------------------------------------ connection strings and credentials
+
+    @Test
+    void aPercentEncodedPasswordInTheUrlLogsIn() throws Exception {
+        String database = databaseOwnedByRole();
+        var result = Support.tool("--mode=workload", "--db-url=" + roleUrl(database, PASSWORD), "--rows=2");
+        assertEquals(0, result.exit(), result.describe());
+        assertNoPassword(result);
+    }
+
+    @Test
+    void thePasswordMayComeFromPgpasswordOrThePasswordFile() throws Exception {
+        String database = databaseOwnedByRole();
+        String url = "postgres://" + ROLE + "@" + Support.HOST + ":" + Support.PORT + "/" + database + "?sslmode=disable";
+        var viaVariable = Support.tool(Support.env("PGPASSWORD", PASSWORD), "--mode=workload", "--db-url=" + url, "--rows=1");
+        assertEquals(0, viaVariable.exit(), viaVariable.describe());
+
+        Path passfile = folder.resolve("pgpass");
+        Files.writeString(passfile, Support.HOST + ":" + Support.PORT + ":*:" + ROLE + ":"
+                + PASSWORD.replace("\\", "\\\\").replace(":", "\\:") + "\n");
+        Files.setPosixFilePermissions(passfile, PosixFilePermissions.fromString("rw-------"));
+        var viaFile = Support.tool(Support.env("PGPASSFILE", passfile.toString()), "--mode=verify", "--db-url=" + url);
+        assertEquals(0, viaFile.exit(), viaFile.describe());
+        assertNoPassword(viaFile);
+    }
+
+    @Test
+    void aWrongPasswordNamesTheTargetAndTheCauseButNeverThePassword() throws Exception {
+        String database = databaseOwnedByRole();
+        var result = Support.tool("--mode=verify", "--db-url=" + roleUrl(database, WRONG_PASSWORD));
+        assertEquals(1, result.exit(), result.describe());
+        assertEquals("backupsmoke: cannot connect to postgres://" + ROLE + "@" + Support.HOST + ":" + Support.PORT + "/"
+                + database + ": password authentication failed for user \"" + ROLE + "\"\n", result.err());
+        assertNoPassword(result);
+    }
+
+    @Test
+    void anUnknownHostIsNamed() {
+        var result = Support.tool("--mode=verify", "--db-url=postgres://u@no-such-host.invalid:5432/ledger");
+        assertEquals(1, result.exit(), result.describe());
+        assertEquals("backupsmoke: cannot connect to postgres://u@no-such-host.invalid:5432/ledger: unknown host "
+                + "no-such-host.invalid\n", result.err());
+    }
+
+    @Test
+    void aMissingDatabaseIsNamed() {
+        var result = Support.tool("--mode=verify", "--db-url=" + Support.url("no_such_database"));
+        assertEquals(1, result.exit(), result.describe());
+        assertEquals("backupsmoke: cannot connect to postgres://" + Support.USER + "@" + Support.HOST + ":" + Support.PORT
+                + "/no_such_database: database \"no_such_database\" does not exist\n", result.err());
+    }
+
+    @Test
+    void aServerThatNeverAnswersTimesOutWithinTheConnectTimeout() throws Exception {
+        try (ServerSocket silent = new ServerSocket(0, 5, InetAddress.getLoopbackAddress())) {
+            List<Socket> accepted = new ArrayList<>();
+            CompletableFuture.runAsync(() -> {
+                try {
+                    accepted.add(silent.accept()); // accept, then never say a word
+                } catch (IOException ignored) {
+                    // closed at the end of the test
+                }
+            });
+            long started = System.nanoTime();
+            var result = Support.tool("--mode=verify", "--connect-timeout=2",
+                    "--db-url=postgres://u@127.0.0.1:" + silent.getLocalPort() + "/d");
+            long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - started);
+            assertEquals(1, result.exit(), result.describe());
+            assertEquals("backupsmoke: cannot connect to postgres://u@127.0.0.1:" + silent.getLocalPort()
+                    + "/d: no answer within 2 s (see --connect-timeout)\n", result.err());
+            assertTrue(seconds < 30, "took " + seconds + " s");
+        }
+    }
+
+    // ------------------------------------------------------------ privileges and database state
+
+    @Test
+    void withoutTheRightToCreatePgcryptoTheMigrationSaysSo() throws Exception {
+        String database = Support.scratchDatabase(); // owned by postgres: the role may not create extensions
+        Support.execute(database, "GRANT CREATE ON SCHEMA public TO " + ROLE);
+        var result = Support.tool("--mode=workload", "--db-url=" + roleUrl(database, PASSWORD));
+        assertEquals(1, result.exit(), result.describe());
+        assertEquals("backupsmoke: failed to execute migration 000003_audit_hash_chain.up.sql: permission denied to "
+                + "create extension \"pgcrypto\" (hint: Must have CREATE privilege on current database to create this "
+                + "extension.)\n", result.err());
+        assertEquals(List.of("000001_audit_events.up.sql", "000002_audit_append_only.up.sql"),
+                Support.rows(database, "SELECT version FROM schema_migrations ORDER BY 1"));
+        assertEquals("null", Support.one(database, "SELECT to_regclass('audit_chain_head')"));
+    }
+
+    @Test
+    void selftestWithoutCreatedbSaysTheRoleNeedsIt() throws Exception {
+        var result = Support.tool("--mode=selftest", "--db-url=" + roleUrl("postgres", PASSWORD));
+        assertEquals(1, result.exit(), result.describe());
+        assertTrue(result.err().matches("backupsmoke: selftest cannot create its scratch database "
+                + "backupsmoke_selftest_\\d+_template on postgres://" + ROLE + "@[^ ]+/postgres: permission denied to "
+                + "create database \\(the role needs CREATEDB\\)\n"), result.err());
+        assertNoPassword(result);
+    }
+
+    @Test
+    void workloadOnAnAuditTableWithoutTheContractColumnsNamesThem() throws Exception {
+        Path migrations = Support.write(folder.resolve("m/001_partial.up.sql"), """
+                CREATE TABLE audit_events (id TEXT PRIMARY KEY, actor TEXT, action TEXT, "timestamp" TIMESTAMPTZ);
+                CREATE TABLE audit_chain_head (id INT PRIMARY KEY, row_hash TEXT);
+                """).getParent();
+        String database = Support.scratchDatabase();
+        var result = Support.tool("--mode=workload", "--db-url=" + Support.url(database), "--migrations-path=" + migrations);
+        assertEquals(1, result.exit(), result.describe());
+        assertEquals("backupsmoke: audit_events lacks the schema contract's columns actor_type, resource_type, "
+                + "resource_id, details, event_category, prev_hash, row_hash (SPEC section 6): these migrations do not "
+                + "install the contract\n", result.err());
+    }
+
+    // ------------------------------------------------------------ concurrency and faults mid-run
+
+    @Test
+    void fourWorkloadsAtOnceLeaveOneCleanChain() throws Exception {
+        String database = Support.migratedWithWorkload(0);
+        List<CompletableFuture<Support.Result>> runs = new ArrayList<>();
+        for (String prefix : List.of("w1-", "w2-", "w3-", "w4-")) {
+            runs.add(CompletableFuture.supplyAsync(() -> Support.tool("--mode=workload", "--db-url=" + Support.url(database),
+                    "--rows=300", "--batch-rows=7", "--id-prefix=" + prefix)));
+        }
+        for (CompletableFuture<Support.Result> run : runs) {
+            assertEquals(0, run.join().exit(), run.join().describe());
+        }
+        var verify = Support.toolOk("--mode=verify", "--db-url=" + Support.url(database), "--fail-on-break");
+        assertTrue(verify.out().contains("\"first_break_pos\": -1,\n  \"verifier_walked\": 1200,"), verify.out());
+        assertTrue(verify.out().contains(Support.cleanClientJson(1200)), verify.out());
+    }
+
+    @Test
+    void aBackendTerminatedMidWorkloadFailsCleanlyAndKeepsEveryCommittedBatch() throws Exception {
+        String database = Support.migratedWithWorkload(0);
+        CompletableFuture<Support.Result> workload = CompletableFuture.supplyAsync(() -> Support.tool(
+                "--mode=workload", "--db-url=" + Support.url(database), "--rows=5000000", "--batch-rows=100"));
+        awaitRows(database, 2000);
+        Support.execute("postgres", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                + "WHERE datname = '" + database + "' AND application_name = 'backupsmoke'");
+        var result = workload.join();
+        assertEquals(1, result.exit(), result.describe());
+        assertTrue(result.err().matches("(?s)(backupsmoke: workload [^\n]*\n)*backupsmoke: inserting audit rows failed: "
+                + "terminating connection due to administrator command; at least \\d+ audit rows were committed and "
+                + "verify as a chain; the batch in flight was cut off\n"), result.err());
+        assertFalse(result.err().contains("\tat "), "no stack trace");
+        assertCommittedRowsVerify(database);
+    }
+
+    @Test
+    void anInterruptMidWorkloadSaysWhereItStoppedAndKeepsEveryCommittedBatch() throws Exception {
+        String database = Support.migratedWithWorkload(0);
+        ProcessBuilder builder = new ProcessBuilder(Support.JBANG.toString(), Support.TOOL.toString(), "--mode=workload",
+                "--db-url=" + Support.url(database), "--rows=5000000", "--batch-rows=100")
+                .directory(Support.REPO.toFile())
+                .redirectOutput(folder.resolve("out").toFile())
+                .redirectError(folder.resolve("err").toFile());
+        Process process = builder.start();
+        awaitRows(database, 2000);
+        // The bootstrap execs the JVM, so the process is java itself: Ctrl-C is SIGINT to it.
+        new ProcessBuilder("kill", "-INT", Long.toString(process.pid())).start().waitFor();
+        assertTrue(process.waitFor(60, TimeUnit.SECONDS), "the tool stopped");
+        String err = Files.readString(folder.resolve("err"));
+        assertEquals(130, process.exitValue(), err);
+        assertTrue(err.matches("(?s)(backupsmoke: workload [^\n]*\n)*backupsmoke: interrupted while inserting audit "
+                + "rows; at least \\d+ audit rows were committed and verify as a chain; the batch in flight was cut off\n"),
+                err);
+        assertCommittedRowsVerify(database);
+    }
+
+    private static void awaitRows(String database, int rows) throws Exception {
+        for (int attempt = 0; attempt < 600; attempt++) {
+            if (Long.parseLong(Support.one(database, "SELECT count(*) FROM audit_events")) >= rows) {
+                return;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("the workload never reached " + rows + " rows");
+    }
+
+    private static void assertCommittedRowsVerify(String database) throws Exception {
+        // Let the server finish rolling back the batch that was cut off.
+        Thread.sleep(500);
+        String rows = Support.one(database, "SELECT count(*) FROM audit_events");
+        var verify = Support.toolOk("--mode=verify", "--db-url=" + Support.url(database), "--fail-on-break");
+        assertTrue(verify.out().contains("\"verifier_walked\": " + rows + ","), verify.out());
+        assertTrue(verify.out().contains(Support.cleanClientJson(Integer.parseInt(rows))), verify.out());
+    }
+
+    // ------------------------------------------------------------ the harness
+
+    @Test
+    void theHarnessNeverPrintsThePassword() throws Exception {
+        Support.execute("postgres", "ALTER ROLE " + ROLE + " CREATEDB");
+        try {
+            var result = Support.run(List.of("bash", Support.REPO.resolve("deploy/test/backup-restore-smoke.sh").toString()),
+                    Map.of("DATABASE_URL", roleUrl("postgres", PASSWORD)), Support.REPO, 300);
+            assertEquals(0, result.exit(), result.describe());
+            assertNoPassword(result);
+            var wrong = Support.run(List.of("bash", Support.REPO.resolve("deploy/test/backup-restore-smoke.sh").toString()),
+                    Map.of("DATABASE_URL", roleUrl("postgres", WRONG_PASSWORD)), Support.REPO, 300);
+            assertEquals(1, wrong.exit(), wrong.describe());
+            assertTrue(wrong.err().contains("::error::backup-restore-smoke: "), wrong.err());
+            assertNoPassword(wrong);
+        } finally {
+            Support.execute("postgres", "ALTER ROLE " + ROLE + " NOCREATEDB");
+        }
+    }
+
+    @Test
+    void anEmptyBackupFailsTheGate() throws Exception {
+        Path bin = folder.resolve("bin");
+        Path shim = Support.write(bin.resolve("pg_dump"), """
+                #!/usr/bin/env bash
+                # Pretends to succeed and writes nothing.
+                for arg in "$@"; do
+                  case "$arg" in --file=*) : > "${arg#--file=}" ;; esac
+                done
+                """);
+        Files.setPosixFilePermissions(shim, PosixFilePermissions.fromString("rwxr-xr-x"));
+        var result = Support.run(List.of("bash", Support.REPO.resolve("deploy/test/backup-restore-smoke.sh").toString()),
+                Map.of("PGHOST", Support.HOST, "PGPORT", Support.PORT, "PGUSER", Support.USER,
+                        "PATH", bin + ":" + System.getenv("PATH")), Support.REPO, 300);
+        assertEquals(1, result.exit(), result.describe());
+        assertTrue(result.err().contains("::error::backup-restore-smoke: pg_dump left an empty or no backup file\n"),
+                result.err());
+    }
+
+    @Test
+    void aWorkFolderThatCannotBeWrittenFailsTheGateWithTheReason() {
+        var result = Support.run(List.of("bash", Support.REPO.resolve("deploy/test/backup-restore-smoke.sh").toString()),
+                Map.of("PGHOST", Support.HOST, "PGPORT", Support.PORT, "PGUSER", Support.USER,
+                        "TMPDIR", "/proc/no-such-folder"), Support.REPO, 300);
+        assertEquals(1, result.exit(), result.describe());
+        assertTrue(result.err().contains("::error::backup-restore-smoke: cannot create a work folder in "
+                + "/proc/no-such-folder"), result.err());
+    }
+}
