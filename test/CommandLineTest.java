@@ -171,4 +171,25 @@ class CommandLineTest {
         assertEquals(0, result.exit(), result.describe());
         assertTrue(result.out().contains("\"row_count\": 4,"), result.out());
     }
+
+    @Test
+    void theBootstrapPrefersAnInstalledJbang() throws Exception {
+        java.nio.file.Path bin = java.nio.file.Files.createTempDirectory("fake-jbang");
+        java.nio.file.Path fake = Support.write(bin.resolve("jbang"), "#!/usr/bin/env bash\necho \"installed jbang: $*\"\n");
+        java.nio.file.Files.setPosixFilePermissions(fake, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        var result = Support.run(List.of(Support.JBANG.toString(), "--version"),
+                Map.of("PATH", bin + ":" + System.getenv("PATH")), Support.REPO, 60);
+        assertEquals(0, result.exit(), result.describe());
+        assertEquals("installed jbang: --version\n", result.out());
+    }
+
+    @Test
+    void theBootstrapFetchesJbangFromMavenCentralWhenNoneIsInstalled() throws Exception {
+        java.nio.file.Path cache = java.nio.file.Files.createTempDirectory("jbang-cache");
+        var result = Support.run(List.of(Support.JBANG.toString(), "--version"),
+                Map.of("BACKUPSMOKE_CACHE", cache.toString()), Support.REPO, 600);
+        assertEquals(0, result.exit(), result.describe());
+        assertEquals("0.132.1", (result.out() + result.err()).trim());
+        assertTrue(java.nio.file.Files.size(cache.resolve("jbang/jbang-cli-0.132.1-all.jar")) > 1_000_000);
+    }
 }

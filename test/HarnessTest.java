@@ -195,6 +195,27 @@ class HarnessTest {
     }
 
     @Test
+    void anInterruptedRunStillRemovesItsClusterAndFiles() throws Exception {
+        Support.write(temp.resolve("tmp/.keep"), "");
+        Files.setPosixFilePermissions(temp, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.setPosixFilePermissions(temp.resolve("tmp"), PosixFilePermissions.fromString("rwxr-xr-x"));
+        ProcessBuilder builder = new ProcessBuilder("bash", HARNESS.toString()).directory(Support.REPO.toFile())
+                .redirectOutput(temp.resolve("out").toFile()).redirectError(temp.resolve("err").toFile());
+        builder.environment().keySet().removeIf(name -> name.startsWith("PG") || name.equals("DATABASE_URL"));
+        builder.environment().put("TMPDIR", temp.resolve("tmp").toString());
+        Process harness = builder.start();
+        for (int attempt = 0; attempt < 600 && !Files.readString(temp.resolve("out")).contains("=== workload ==="); attempt++) {
+            Thread.sleep(100);
+        }
+        new ProcessBuilder("kill", "-TERM", Long.toString(harness.pid())).start().waitFor();
+        assertTrue(harness.waitFor(120, java.util.concurrent.TimeUnit.SECONDS), "the harness stopped");
+        assertEquals(1, harness.exitValue());
+        assertTrue(Files.readString(temp.resolve("err")).contains("::error::backup-restore-smoke: interrupted by SIGTERM"),
+                Files.readString(temp.resolve("err")));
+        assertEquals(List.of(), leftoverTempFiles());
+    }
+
+    @Test
     void inPlaceModeRefusesADatabaseWithForeignTables() throws Exception {
         String database = Support.scratchDatabase();
         Support.execute(database, "CREATE TABLE customers (id INT)", "INSERT INTO customers VALUES (1)");
