@@ -192,4 +192,35 @@ class CommandLineTest {
         assertEquals("0.132.1", (result.out() + result.err()).trim());
         assertTrue(java.nio.file.Files.size(cache.resolve("jbang/jbang-cli-0.132.1-all.jar")) > 1_000_000);
     }
+
+    @Test
+    void theFastLauncherBehavesLikeJbangItself() throws Exception {
+        String database = Support.migratedWithWorkload(5);
+        java.nio.file.Path cache = java.nio.file.Files.createTempDirectory("launcher-cache");
+        Map<String, String> env = Map.of("BACKUPSMOKE_CACHE", cache.toString());
+        String launcher = Support.REPO.resolve("deploy/bin/backupsmoke").toString();
+        var warmUp = Support.run(List.of(launcher, "--version"), env, Support.REPO, 600); // resolves through JBang once
+        assertEquals(0, warmUp.exit(), warmUp.describe());
+        for (List<String> args : List.of(
+                List.of("--mode=verify", "--db-url=" + Support.url(database)),
+                List.of("--mode=verify", "--db-url=" + Support.url(database), "--expect-rows=9", "--fail-on-break"),
+                List.of("--mode=verify"),
+                List.of("--mode=verify", "--rows=x"))) {
+            var viaJbang = Support.tool(args.toArray(String[]::new));
+            List<String> command = new java.util.ArrayList<>(List.of(launcher));
+            command.addAll(args);
+            try (var archives = java.nio.file.Files.newDirectoryStream(cache.resolve("launch"), "*.jsa")) {
+                for (java.nio.file.Path archive : archives) {
+                    java.nio.file.Files.delete(archive);
+                }
+            }
+            // Twice: the first run records the class archive, the second runs with it.
+            for (int run = 0; run < 2; run++) {
+                var fast = Support.run(command, env, Support.REPO, 300);
+                assertEquals(viaJbang.exit(), fast.exit(), fast.describe());
+                assertEquals(viaJbang.out(), fast.out());
+                assertEquals(viaJbang.err(), fast.err());
+            }
+        }
+    }
 }

@@ -32,6 +32,19 @@ class SnapshotTest {
     }
 
     @Test
+    void theBatchSizeDoesNotChangeTheChain() throws Exception {
+        String oneByOne = Support.scratchDatabase();
+        String batched = Support.scratchDatabase();
+        var single = Support.toolOk("--mode=workload", "--db-url=" + Support.url(oneByOne), "--rows=60",
+                "--batch-rows=1", "--start-time=" + Support.FIXED_START);
+        var defaults = Support.toolOk("--mode=workload", "--db-url=" + Support.url(batched), "--rows=60",
+                "--start-time=" + Support.FIXED_START);
+        assertEquals(defaults.out(), single.out());
+        String rows = "SELECT id, prev_hash, row_hash, chain_seq FROM audit_events ORDER BY chain_seq";
+        assertEquals(Support.rows(batched, rows), Support.rows(oneByOne, rows));
+    }
+
+    @Test
     void idsKeepAllDigitsPastFourAndTimesStrictlyIncrease() throws Exception {
         String database = Support.migratedWithWorkload(10_002);
         assertEquals("audit-smoke-10001", Support.one(database,

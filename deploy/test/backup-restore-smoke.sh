@@ -15,9 +15,11 @@
 #
 # Knobs: PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE, DATABASE_URL (instead of
 # PGHOST), SMOKE_ROWS (24), MIGRATIONS_PATH (<repo>/migrations),
-# SMOKE_IN_PLACE (0), SMOKE_TOOL (a shell command run instead of the
-# BackupSmoke.java through deploy/bin/jbang; the arguments are appended),
-# SMOKE_PG_BINDIR and SMOKE_PG_OS_USER (throwaway server, see pg-cluster.sh).
+# SMOKE_IN_PLACE (0), SMOKE_TOOL (a shell command run instead of
+# deploy/bin/backupsmoke, the fast launcher of BackupSmoke.java; the
+# arguments are appended),
+# SMOKE_PG_BINDIR and SMOKE_PG_OS_USER (throwaway server, see pg-cluster.sh),
+# SMOKE_TIMEOUT (the tool's --timeout, for large SMOKE_ROWS).
 #
 # stdout carries only the phase banners, the two snapshots and the final
 # PASS line; diagnostics go to stderr. Any failure ends with
@@ -529,10 +531,15 @@ confirm_no_tables() {
 # Runs BackupSmoke with ARGS. SMOKE_TOOL, when set, is a shell command line
 # (quotes allowed) to which the arguments are appended.
 run_tool() {
+  # SMOKE_TIMEOUT raises the tool's bound on one call (2 minutes by default).
+  if [[ -n "${SMOKE_TIMEOUT:-}" ]]; then
+    set -- "$@" --timeout="$SMOKE_TIMEOUT"
+  fi
   if [[ -n "${SMOKE_TOOL:-}" ]]; then
     run_child bash -c "$SMOKE_TOOL"' "$@"' backupsmoke "$@"
   else
-    run_child "$REPO/deploy/bin/jbang" "$REPO/BackupSmoke.java" "$@"
+    # JBang resolves the tool once; the calls run the cached application directly.
+    run_child "$REPO/deploy/bin/backupsmoke" "$@"
   fi
 }
 
