@@ -11,6 +11,7 @@
 //SOURCES MigrationRunnerTest.java
 //SOURCES FaultsTest.java
 //SOURCES HarnessTest.java
+//SOURCES BackupMethodsTest.java
 //DEPS org.junit.jupiter:junit-jupiter:5.14.1
 //DEPS org.junit.platform:junit-platform-launcher:1.14.1
 
@@ -45,7 +46,8 @@ public class Tests {
             SchemaTest.class,
             MigrationRunnerTest.class,
             FaultsTest.class,
-            HarnessTest.class);
+            HarnessTest.class,
+            BackupMethodsTest.class);
 
     public static void main(String[] args) throws Exception {
         List<ClassSelector> selectors = new ArrayList<>();

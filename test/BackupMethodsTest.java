@@ -1,0 +1,157 @@
+// The backups people really take: every method, a newer major, the
+// operator's own commands, continuity after the restore, and the reports.
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class BackupMethodsTest {
+    static final Path HARNESS = Support.REPO.resolve("deploy/test/backup-restore-smoke.sh");
+
+    /** A faithful backup and restore, written as an operator would for SMOKE_BACKUP_CMD / SMOKE_RESTORE_CMD. */
+    static final String BACKUP_CMD = "pg_dump --format=custom --file=\"$SMOKE_BACKUP_DIR/db.dump\" \"$SMOKE_SOURCE_URL\"";
+    static final String RESTORE_CMD = "pg_restore --exit-on-error --no-owner --dbname=\"$SMOKE_TARGET_URL\" "
+            + "\"$SMOKE_BACKUP_DIR/db.dump\"";
+
+    @TempDir Path temp;
+
+    private Support.Result harness(Map<String, String> env) throws Exception {
+        Path tmp = Files.createDirectories(temp.resolve("tmp"));
+        Files.setPosixFilePermissions(temp, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Map<String, String> environment = new HashMap<>(env);
+        environment.put("TMPDIR", tmp.toString());
+        return Support.run(List.of("bash", HARNESS.toString()), environment, Support.REPO, 900);
+    }
+
+    private List<String> leftovers() throws Exception {
+        try (Stream<Path> files = Files.list(temp.resolve("tmp"))) {
+            return files.map(path -> path.getFileName().toString()).toList();
+        }
+    }
+
+    private static Map<String, String> commandMethod(String restoreCommand) {
+        return Map.of("SMOKE_METHODS", "command", "SMOKE_BACKUP_CMD", BACKUP_CMD, "SMOKE_RESTORE_CMD", restoreCommand);
+    }
+
+    private static String lastLine(String text) {
+        List<String> lines = text.lines().toList();
+        return lines.get(lines.size() - 1);
+    }
+
+    @Test
+    void everyMethodIntoTheSameAndANewerMajorPassesAndReports() throws Exception {
+        Path reports = temp.resolve("reports");
+        var result = harness(Map.of("SMOKE_METHODS", "custom,directory,tar,plain,basebackup",
+                "SMOKE_TARGET_MAJORS", "15,17", "SMOKE_REPORT_DIR", reports.toString(), "SMOKE_JOBS", "3"));
+        assertEquals(0, result.exit(), result.describe());
+        assertTrue(HarnessTest.PASS_LINE.matcher(lastLine(result.out())).matches(), result.out());
+        assertEquals(List.of(), leftovers());
+
+        JsonNode report = new ObjectMapper().readTree(reports.resolve("report.json").toFile());
+        assertTrue(report.get("passed").asBoolean());
+        assertTrue(report.at("/versions/pg_dump").asText().startsWith("pg_dump (PostgreSQL) 15."), report.toString());
+        assertEquals("backupsmoke 0.1.0", report.at("/versions/tool").asText());
+        List<String> verdicts = new ArrayList<>();
+        for (JsonNode combination : report.get("combinations")) {
+            verdicts.add(combination.get("name").asText() + "=" + combination.get("verdict").asText());
+            if (combination.get("verdict").asText().equals("pass")) {
+                assertEquals(combination.get("expected_chain_head"), combination.get("restored_chain_head"));
+                assertTrue(combination.get("backup_sha256").asText().matches("[0-9a-f]{64}"), combination.toString());
+                assertTrue(combination.get("backup_bytes").asLong() > 0);
+                assertTrue(combination.at("/seconds/restore").isNumber(), combination.toString());
+            }
+        }
+        assertEquals(List.of("custom-pg15=pass", "directory-pg15=pass", "tar-pg15=pass", "plain-pg15=pass",
+                "basebackup-pg15=pass", "custom-pg17=pass", "directory-pg17=pass", "tar-pg17=pass", "plain-pg17=pass",
+                "basebackup-pg17=skipped"), verdicts);
+        assertEquals("compared", report.at("/combinations/0/oracle").asText());
+        assertEquals("skipped: pg_dump 15 cannot dump a server of major 17", report.at("/combinations/5/oracle").asText());
+        assertEquals("a physical backup only starts under its own major (15)", report.at("/combinations/9/reason").asText());
+
+        String junit = Files.readString(reports.resolve("junit.xml"));
+        assertTrue(junit.contains("<testsuite name=\"backup-restore-smoke\" tests=\"10\" failures=\"0\" skipped=\"1\">"), junit);
+        assertTrue(junit.contains("<testcase classname=\"backup-restore-smoke\" name=\"directory-pg17\""), junit);
+        assertTrue(junit.contains("<skipped message=\"a physical backup only starts under its own major (15)\"/>"), junit);
+        assertTrue(result.out().contains("\nbasebackup   15    pass     24       "), result.out());
+    }
+
+    @Test
+    void theOperatorsOwnCommandsPassWhenFaithful() throws Exception {
+        var result = harness(commandMethod(RESTORE_CMD));
+        assertEquals(0, result.exit(), result.describe());
+        assertTrue(HarnessTest.PASS_LINE.matcher(lastLine(result.out())).matches(), result.out());
+    }
+
+    @Test
+    void aCustomRestoreThatLosesARowFailsTheGate() throws Exception {
+        var result = harness(commandMethod(RESTORE_CMD + " && psql -qX -d \"$SMOKE_TARGET_URL\" -c "
+                + "\"ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only; "
+                + "DELETE FROM audit_events WHERE id = 'audit-smoke-0003'\""));
+        assertEquals(1, result.exit(), result.describe());
+        assertTrue(result.err().contains("::error::backup-restore-smoke: row_count differs: pre=24 post=23\n"), result.err());
+        assertEquals(List.of(), leftovers());
+    }
+
+    @Test
+    void continuityCatchesARestoreWhoseChainCannotGoOn() throws Exception {
+        // The restored rows verify, but the chain position starts over: appended rows land in the middle.
+        var result = harness(commandMethod(RESTORE_CMD + " && psql -qX -d \"$SMOKE_TARGET_URL\" -c "
+                + "\"SELECT setval('audit_events_chain_seq', 1)\" >/dev/null"));
+        assertEquals(1, result.exit(), result.describe());
+        assertTrue(result.err().contains("::error::backup-restore-smoke: continuity: after appending 8 rows the chain "
+                + "does not verify: {\"row_count\":32,\"first_break_id\":\"continuity-0000\""), result.err());
+    }
+
+    @Test
+    void aRestoreWithoutTheChainTriggerFails() throws Exception {
+        var result = harness(commandMethod(RESTORE_CMD + " && psql -qX -d \"$SMOKE_TARGET_URL\" -c "
+                + "\"DROP TRIGGER audit_events_chain ON audit_events\""));
+        assertEquals(1, result.exit(), result.describe());
+        assertTrue(result.err().contains("::error::backup-restore-smoke: integrity machinery changed by the restore: "
+                + "trigger audit_events_chain: enabled BEFORE INSERT audit_events_chain_hash() sha256:"), result.err());
+        assertTrue(result.err().contains(" -> absent\n"), result.err());
+    }
+
+    @Test
+    void continuityAloneCatchesALostTriggerWhenTheFingerprintIsNotCompared() throws Exception {
+        // SMOKE_TOOL runs the tool without the integrity fingerprint in the verify snapshot, so only the
+        // appended rows can show that the trigger did not come back.
+        var result = harness(Map.of("SMOKE_METHODS", "command", "SMOKE_BACKUP_CMD", BACKUP_CMD,
+                "SMOKE_RESTORE_CMD", RESTORE_CMD + " && psql -qX -d \"$SMOKE_TARGET_URL\" -c "
+                        + "\"DROP TRIGGER audit_events_chain ON audit_events\"",
+                "SMOKE_TOOL", "set -o pipefail; " + Support.REPO.resolve("deploy/bin/backupsmoke")
+                        + " \"$@\" | jq 'del(.integrity)' #"));
+        assertEquals(1, result.exit(), result.describe());
+        assertTrue(result.err().contains("::error::backup-restore-smoke: continuity: appending 8 rows to the restored "
+                + "database failed\n"), result.err());
+    }
+
+    @Test
+    void badMethodKnobsAreRefusedUpFront() throws Exception {
+        var unknown = harness(Map.of("SMOKE_METHODS", "custom,rsync"));
+        assertEquals(1, unknown.exit(), unknown.describe());
+        assertTrue(unknown.err().contains("::error::backup-restore-smoke: unknown backup method 'rsync' in SMOKE_METHODS "
+                + "(custom, directory, tar, plain, basebackup, command)\n"), unknown.err());
+        var noCommands = harness(Map.of("SMOKE_METHODS", "command"));
+        assertTrue(noCommands.err().contains("::error::backup-restore-smoke: the command method needs SMOKE_BACKUP_CMD "
+                + "and SMOKE_RESTORE_CMD\n"), noCommands.err());
+        var older = harness(Map.of("SMOKE_TARGET_MAJORS", "14"));
+        assertEquals(1, older.exit(), older.describe());
+        assertTrue(older.err().contains("::error::backup-restore-smoke: SMOKE_TARGET_MAJORS: 14 is older than the source "
+                + "server (15); restores go to the same or newer majors\n"), older.err());
+        assertEquals(List.of(), leftovers());
+    }
+}
