@@ -123,7 +123,7 @@ class CommandLineTest {
         String database = Support.scratchDatabase();
         // Another session holds the migration lock, so the runner would wait forever.
         try (Connection holder = Support.connect(database); Statement statement = holder.createStatement()) {
-            statement.execute("SELECT pg_advisory_lock(" + BackupSmoke.MigrationRunner.ADVISORY_LOCK_KEY + ")");
+            statement.execute("SELECT pg_advisory_lock(" + MigrationRunner.ADVISORY_LOCK_KEY + ")");
             long started = System.nanoTime();
             var result = Support.tool("--mode=workload", "--db-url=" + Support.url(database), "--timeout=2s");
             long seconds = (System.nanoTime() - started) / 1_000_000_000L;

@@ -205,8 +205,8 @@ final class SelfTest {
     /** Migrates the template and writes the fixed 24-row chain; returns its head. */
     private String buildChain(String database) throws Failure {
         ConnectionTarget target = server.withDatabase(database);
-        new BackupSmoke.MigrationRunner(migrations).run(
-                deadline.watch(tool.connect(target, BackupSmoke.MigrationRunner.CONNECTION_PROPERTIES)), deadline);
+        new MigrationRunner(migrations).run(
+                deadline.watch(tool.connect(target, MigrationRunner.CONNECTION_PROPERTIES)), deadline);
         try (Connection connection = deadline.watch(tool.connect(target, Map.of()))) {
             new BackupSmoke.Workload(ROWS, "audit-smoke-", java.time.OffsetDateTime.parse(START),
                     BackupSmoke.Workload.DEFAULT_BATCH_ROWS).insert(connection, deadline);

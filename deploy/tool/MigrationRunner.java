@@ -1,0 +1,156 @@
+// The migration runner of SPEC section 5: applies the *.up.sql files of a
+// folder in lexical order, once each, recorded in schema_migrations, under
+// an advisory lock so concurrent runners queue instead of racing.
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Stream;
+import org.postgresql.util.PSQLException;
+
+/** Applies *.up.sql files in lexical order, once each, under an advisory lock (SPEC section 5). */
+final class MigrationRunner {
+    static final long ADVISORY_LOCK_KEY = 7283164759461502341L;
+
+    /**
+     * Simple query mode sends a file as one Query message, so the server runs it
+     * the way it runs any multi-statement string: atomically unless the file
+     * itself says BEGIN/COMMIT.
+     */
+    static final Map<String, String> CONNECTION_PROPERTIES = Map.of("preferQueryMode", "simple");
+
+    private final Path folder;
+
+    MigrationRunner(Path folder) {
+        this.folder = folder;
+    }
+
+    void run(Connection connection, BackupSmoke.Deadline deadline) throws Failure {
+        List<Path> files = upMigrations();
+        try (connection) {
+            execute(connection, "SELECT pg_advisory_lock(" + ADVISORY_LOCK_KEY + ")", deadline, "taking the migration lock");
+            execute(connection, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                    + "version TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT NOW())",
+                    deadline, "creating the schema_migrations ledger");
+            Set<String> applied = appliedVersions(connection, deadline);
+            for (Path file : files) {
+                String version = file.getFileName().toString();
+                if (!applied.contains(version)) {
+                    apply(connection, file, version, deadline);
+                }
+            }
+            execute(connection, "SELECT pg_advisory_unlock(" + ADVISORY_LOCK_KEY + ")", deadline, "releasing the migration lock");
+        } catch (SQLException e) {
+            throw deadline.failure("closing the migration connection", e);
+        }
+    }
+
+    /** Regular files ending in .up.sql, sorted by file name; everything else is ignored. */
+    List<Path> upMigrations() throws Failure {
+        if (!Files.isDirectory(folder)) {
+            throw new Failure("migrations directory not found: " + folder);
+        }
+        try (Stream<Path> entries = Files.list(folder)) {
+            return entries
+                    .filter(Files::isRegularFile)
+                    .filter(path -> path.getFileName().toString().endsWith(".up.sql"))
+                    .sorted((a, b) -> a.getFileName().toString().compareTo(b.getFileName().toString()))
+                    .toList();
+        } catch (IOException e) {
+            throw new Failure("cannot list migrations directory " + folder + ": " + e.getMessage());
+        }
+    }
+
+    private Set<String> appliedVersions(Connection connection, BackupSmoke.Deadline deadline) throws Failure {
+        Set<String> versions = new HashSet<>();
+        try (Statement statement = connection.createStatement();
+             ResultSet result = statement.executeQuery("SELECT version FROM schema_migrations")) {
+            while (result.next()) {
+                versions.add(result.getString(1));
+            }
+            return versions;
+        } catch (SQLException e) {
+            throw deadline.failure("reading schema_migrations", e);
+        }
+    }
+
+    private void apply(Connection connection, Path file, String version, BackupSmoke.Deadline deadline) throws Failure {
+        String script;
+        try {
+            script = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new Failure("cannot read migration " + version + ": " + e.getMessage());
+        }
+        try (Statement statement = connection.createStatement()) {
+            statement.setEscapeProcessing(false);
+            statement.execute(script);
+        } catch (SQLException e) {
+            if (deadline.hasExpired()) {
+                throw deadline.failure("executing migration " + version, e);
+            }
+            rollBackOpenTransaction(connection);
+            throw new Failure("failed to execute migration " + version + ": " + describeScriptError(e, script));
+        }
+        try (PreparedStatement record = connection.prepareStatement(
+                "INSERT INTO schema_migrations (version) VALUES (?) ON CONFLICT (version) DO NOTHING")) {
+            record.setString(1, version);
+            record.executeUpdate();
+        } catch (SQLException e) {
+            throw deadline.failure("recording migration " + version, e);
+        }
+    }
+
+    /**
+     * A file that opened its own transaction and failed inside it leaves the
+     * session in an aborted transaction; end it so nothing half-done commits.
+     */
+    private static void rollBackOpenTransaction(Connection connection) {
+        try (Statement statement = connection.createStatement()) {
+            statement.execute("ROLLBACK");
+        } catch (SQLException ignored) {
+            // No transaction was open: the server already rolled the file back.
+        }
+    }
+
+    /** The server's error, with the line of the file it points at when it says. */
+    static String describeScriptError(SQLException e, String script) {
+        String message = BackupSmoke.oneLine(e);
+        if (e instanceof PSQLException psql && psql.getServerErrorMessage() != null) {
+            int position = psql.getServerErrorMessage().getPosition();
+            if (position > 0) {
+                message += " (line " + lineOf(script, position) + ")";
+            }
+        }
+        return message;
+    }
+
+    /** The 1-based line holding the 1-based character position the server reported. */
+    static int lineOf(String script, int position) {
+        int line = 1;
+        int limit = Math.min(position - 1, script.length());
+        for (int i = 0; i < limit; i++) {
+            if (script.charAt(i) == '\n') {
+                line++;
+            }
+        }
+        return line;
+    }
+
+    private static void execute(Connection connection, String sql, BackupSmoke.Deadline deadline, String doing) throws Failure {
+        try (Statement statement = connection.createStatement()) {
+            statement.execute(sql);
+        } catch (SQLException e) {
+            throw deadline.failure(doing, e);
+        }
+    }
+}
