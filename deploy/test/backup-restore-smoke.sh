@@ -58,6 +58,7 @@ SOURCE_MAJOR=''     # major version of the source server
 DUMP_MAJOR=''       # major version of the system pg_dump
 COMBOS=()           # "METHOD MAJOR" of every combination, in order
 WIPED_DB_FREE=1     # 1 until a combination has restored into the wiped source database
+SNAPSHOT_ID=''      # the source snapshot every pg_dump of this run reads
 
 say() {
   printf 'backup-restore-smoke: %s\n' "$*" >&2
@@ -639,9 +640,10 @@ backup_with() {
   url=$(db_url "$TARGET_DB")
   case "$method" in
     custom | tar | plain)
-      run_child pg_dump --format="$method" --no-owner --no-acl --file="$path" --dbname="$url" ;;
+      run_child pg_dump --format="$method" --snapshot="$SNAPSHOT_ID" --no-owner --no-acl --file="$path" --dbname="$url" ;;
     directory)
-      run_child pg_dump --format=directory --jobs="$JOBS" --no-owner --no-acl --file="$path" --dbname="$url" ;;
+      run_child pg_dump --format=directory --jobs="$JOBS" --snapshot="$SNAPSHOT_ID" --no-owner --no-acl \
+        --file="$path" --dbname="$url" ;;
     command)
       mkdir -p -- "$path" &&
         SMOKE_BACKUP_DIR=$path SMOKE_SOURCE_URL=$url run_child bash -c "$SMOKE_BACKUP_CMD" ;;
@@ -686,9 +688,10 @@ backup_bytes() {
 
 # A plain dump for the second oracle: source and restored database must dump
 # the same (same binary, same flags), once the lines that differ by design
-# (the random \restrict key, the version banner) are set aside.
+# (the random \restrict key, the version banner) are set aside. Extra
+# arguments go to pg_dump (the source's snapshot).
 oracle_dump() {
-  pg_dump --format=plain --no-owner --no-acl --dbname="$(db_url "$1")" |
+  pg_dump --format=plain --no-owner --no-acl --dbname="$(db_url "$1")" "${@:3}" |
     grep -v -E '^(\\(un)?restrict |-- Dumped (from|by) )' >"$2"
 }
 
@@ -697,9 +700,37 @@ elapsed() {
   awk -v start="$1" -v now="$EPOCHREALTIME" 'BEGIN { printf "%.2f", now - start }'
 }
 
+# Opens a session on the source that exports its snapshot and keeps it
+# open: the pg_dump backups, the oracle dump and the expected row count and
+# chain head are all read in that one snapshot, so writes racing the backup
+# cannot make the comparison flaky. The expectation goes to expected.json.
+open_source_snapshot() {
+  local rows head
+  coproc SNAPSHOT_SESSION { psql -X -q -At -v ON_ERROR_STOP=1 -d "$(db_url "$TARGET_DB")" 2>&1; }
+  printf '%s\n' 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;' 'SELECT pg_export_snapshot();' \
+    'SELECT count(*) FROM audit_events;' 'SELECT row_hash FROM audit_chain_head WHERE id = 1;' \
+    >&"${SNAPSHOT_SESSION[1]}"
+  read -r -t 60 SNAPSHOT_ID <&"${SNAPSHOT_SESSION[0]}" || SNAPSHOT_ID=''
+  [[ "$SNAPSHOT_ID" =~ ^[0-9A-F-]+$ ]] || fail "cannot export a snapshot of $TARGET_DB: ${SNAPSHOT_ID:-no answer}"
+  if ! read -r -t 60 rows <&"${SNAPSHOT_SESSION[0]}" || ! read -r -t 60 head <&"${SNAPSHOT_SESSION[0]}"; then
+    fail "cannot read the expected chain head in the backup's snapshot"
+  fi
+  jq -n --argjson rows "$rows" --arg head "$head" '{row_count: $rows, chain_head_hash: $head}' >"$WORK/expected.json"
+  if ! jq -e -n --slurpfile a "$WORK/pre.json" --slurpfile b "$WORK/expected.json" \
+    '$a[0].row_count == $b[0].row_count and $a[0].chain_head_hash == $b[0].chain_head_hash' >/dev/null; then
+    say "writes after the workload: the expectation is the backup's own snapshot ($rows rows)"
+  fi
+}
+
+close_source_snapshot() {
+  printf 'COMMIT;\n\\q\n' >&"${SNAPSHOT_SESSION[1]}"
+  wait "$SNAPSHOT_SESSION_PID" 2>/dev/null || true
+}
+
 # Takes every method's backup from the same source, and the oracle dump.
 backup() {
   local method started size
+  open_source_snapshot
   for method in "${METHODS[@]}"; do
     started=$EPOCHREALTIME
     if [[ "$method" == basebackup && "$SERVER" != throwaway ]]; then
@@ -717,7 +748,9 @@ backup() {
       >"$WORK/backup.$method.facts"
     say "$(tag "$method")backup: $size bytes"
   done
-  oracle_dump "$TARGET_DB" "$WORK/oracle.source.sql" || fail "pg_dump of the source for the oracle failed"
+  oracle_dump "$TARGET_DB" "$WORK/oracle.source.sql" --snapshot="$SNAPSHOT_ID" ||
+    fail "pg_dump of the source for the oracle failed"
+  close_source_snapshot
 }
 
 wipe() {
@@ -775,7 +808,7 @@ run_combination() {
   verify_into "$name" "$db" || return 1
   verify_s=$(elapsed "$started")
   banner assert
-  assert_round_trip "$name" "$WORK/pre.json" "$WORK/post.$name.json" || return 1
+  assert_round_trip "$name" "$WORK/expected.json" "$WORK/post.$name.json" || return 1
   # The oracle dump is taken before the continuity rows go in, and compared after.
   if ((major > DUMP_MAJOR)); then
     oracle="skipped: pg_dump $DUMP_MAJOR cannot dump a server of major $major"
@@ -797,7 +830,7 @@ run_combination() {
 # the recorded head at the recorded position (SPEC 9.3).
 verify_into() {
   local name=$1 db=$2 post=$WORK/post.$1.json
-  run_tool --mode=verify --db-url="$(db_url "$db")" --expect="$WORK/pre.json" >"$post" ||
+  run_tool --mode=verify --db-url="$(db_url "$db")" --expect="$WORK/expected.json" >"$post" ||
     combo_fail "$name" "BackupSmoke --mode=verify failed (exit $?)" || return 1
   check_snapshot "$post" "BackupSmoke --mode=verify"
   cat -- "$post"
@@ -812,9 +845,9 @@ check_continuity() {
   run_tool --mode=workload --db-url="$(db_url "$db")" --migrations-path="$MIGRATIONS" \
     --rows="$APPEND_ROWS" --id-prefix=continuity- >/dev/null ||
     combo_fail "$name" "continuity: appending $APPEND_ROWS rows to the restored database failed" || return 1
-  run_tool --mode=verify --db-url="$(db_url "$db")" --expect="$WORK/pre.json" >"$after" ||
+  run_tool --mode=verify --db-url="$(db_url "$db")" --expect="$WORK/expected.json" >"$after" ||
     combo_fail "$name" "continuity: verify after appending failed" || return 1
-  expected=$(($(jq -r .row_count "$WORK/pre.json") + APPEND_ROWS))
+  expected=$(($(jq -r .row_count "$WORK/expected.json") + APPEND_ROWS))
   jq -e --argjson rows "$expected" '.row_count == $rows and (.first_break_id // "") == ""
       and .verifier_walked == $rows and (.client.verdict // "clean") == "clean"' "$after" >/dev/null ||
     combo_fail "$name" "continuity: after appending $APPEND_ROWS rows the chain does not verify: $(jq -c '{row_count, first_break_id, verifier_walked, client: .client.break_kind}' "$after")" ||
@@ -841,7 +874,7 @@ assert_round_trip() {
   walked=$(jq -r '.verifier_walked // 0' "$post")
   [[ "$walked" == "$rows" ]] || combo_fail "$name" "verifier walked $walked rows, expected $rows" || return 1
   assert_client_verdict "$name" "$post" || return 1
-  assert_same_machinery "$name" "$pre" "$post" || return 1
+  assert_same_machinery "$name" "$WORK/pre.json" "$post" || return 1
 }
 
 # The client recomputes every hash and follows the links (SPEC 9.2): its
@@ -1015,7 +1048,7 @@ combination_json() {
   fi
   jq -n --arg name "$name" --arg method "$method" --argjson major "$major" --arg verdict "$verdict" \
     --arg reason "$reason" --arg sha "$sha" --argjson bytes "${bytes:-0}" --arg head "$head" --arg oracle "$oracle" \
-    --argjson rows "$(jq .row_count "$WORK/pre.json")" --arg expected "$(jq -r .chain_head_hash "$WORK/pre.json")" \
+    --argjson rows "$(jq .row_count "$WORK/expected.json")" --arg expected "$(jq -r .chain_head_hash "$WORK/expected.json")" \
     --arg backup_s "$backup_s" --arg restore_s "$restore_s" --arg verify_s "$verify_s" \
     --arg continuity_s "$continuity_s" '
     def number: tonumber? // null;
@@ -1088,8 +1121,8 @@ conclude() {
     [[ -f "$WORK/result.$method-pg$major.skipped" ]] || passed=$((passed + 1))
   done
   ((passed > 0)) || fail "no combination could run: every one was skipped"
-  head=$(jq -r '.chain_head_hash' "$WORK/pre.json")
-  printf 'PASS  rows=%s  chain_head=%s%s  verifier=clean\n' "$(jq -r .row_count "$WORK/pre.json")" "${head:0:16}" "$ELLIPSIS"
+  head=$(jq -r '.chain_head_hash' "$WORK/expected.json")
+  printf 'PASS  rows=%s  chain_head=%s%s  verifier=clean\n' "$(jq -r .row_count "$WORK/expected.json")" "${head:0:16}" "$ELLIPSIS"
 }
 
 main() {
