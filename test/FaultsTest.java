@@ -276,6 +276,7 @@ class FaultsTest {
         Path shim = Support.write(bin.resolve("pg_dump"), """
                 #!/usr/bin/env bash
                 # Pretends to succeed and writes nothing.
+                if [ "$1" = --version ]; then echo "pg_dump (PostgreSQL) 15.18"; exit 0; fi
                 for arg in "$@"; do
                   case "$arg" in --file=*) : > "${arg#--file=}" ;; esac
                 done

@@ -229,10 +229,13 @@ class HarnessTest {
     @Test
     void inPlaceModeRoundTripsAnEmptyDatabase() throws Exception {
         String database = Support.scratchDatabase();
-        var result = harness(configuredServer("PGDATABASE", database, "SMOKE_IN_PLACE", "1"));
-        assertEquals(0, result.exit(), result.describe());
-        assertTrue(PASS_LINE.matcher(lastLine(result.out())).matches(), result.out());
-        assertEquals("24", Support.one(database, "SELECT count(*) FROM audit_events"));
+        for (int run = 0; run < 2; run++) { // a second run finds only what the first one left, and goes ahead
+            var result = harness(configuredServer("PGDATABASE", database, "SMOKE_IN_PLACE", "1"));
+            assertEquals(0, result.exit(), result.describe());
+            assertTrue(PASS_LINE.matcher(lastLine(result.out())).matches(), result.out());
+            // The restored 24 rows plus the 8 the continuity check appended.
+            assertEquals("32", Support.one(database, "SELECT count(*) FROM audit_events"));
+        }
     }
 
     @Test

@@ -16,10 +16,12 @@
 #   harness         the round trip at 24 rows and at BENCH_ROWS rows
 #   startup         a warm --mode=verify on 24 rows through jbang and
 #                   through deploy/bin/backupsmoke
+#   batch sizes     the workload's rate at several --batch-rows, on
+#                   BENCH_SWEEP_ROWS rows (how the default was chosen)
 #
 # Knobs: BENCH_ROWS (1000000), BENCH_RUNS (3), BENCH_BATCH (500),
 # BENCH_PER_ROW_ROWS (20000), BENCH_HARNESS_BIG (1: also the round trip at
-# BENCH_ROWS; 0 skips it).
+# BENCH_ROWS; 0 skips it), BENCH_SWEEP_ROWS (200000).
 set -euo pipefail
 
 REPO=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd -P)
@@ -31,6 +33,7 @@ RUNS=${BENCH_RUNS:-3}
 BATCH=${BENCH_BATCH:-500}
 PER_ROW_ROWS=${BENCH_PER_ROW_ROWS:-20000}
 HARNESS_BIG=${BENCH_HARNESS_BIG:-1}
+SWEEP_ROWS=${BENCH_SWEEP_ROWS:-200000}
 TOOL=$REPO/deploy/bin/backupsmoke
 WORK=''
 
@@ -132,6 +135,23 @@ main() {
   done
 
   report
+  sweep_batch_sizes
+}
+
+# The workload's rate at several transaction sizes (median of RUNS each):
+# small batches pay round trips, huge ones pile up dead sentinel versions.
+sweep_batch_sizes() {
+  local size rates run
+  printf '\n| --batch-rows | rows/s (median of %s, %s rows) |\n|---|---|\n' "$RUNS" "$SWEEP_ROWS"
+  for size in 50 100 500 2000 10000 50000; do
+    rates=()
+    for ((run = 1; run <= RUNS; run++)); do
+      fresh_database bench_sweep
+      rates+=("$(awk -v rows="$SWEEP_ROWS" -v t="$(seconds "$TOOL" --mode=workload --db-url="$(url bench_sweep)" \
+        --rows="$SWEEP_ROWS" --batch-rows="$size" --timeout=30m)" 'BEGIN { printf "%.0f", rows / t }')")
+    done
+    printf '| %s | %s |\n' "$size" "$(median "${rates[@]}")"
+  done
 }
 
 report() {

@@ -527,14 +527,15 @@ refuse_foreign_objects() {
 }
 
 # The workload's row ids are fixed (SPEC §4), so an in-place run starts from
-# an empty log. Rows of an earlier smoke run (audit-smoke-NNNN) may go with
-# it; any other audit row is somebody's data, and the run refuses.
+# an empty log. Rows of an earlier smoke run (audit-smoke-NNNN, and the
+# continuity-NNNN rows it appended) may go with it; any other audit row is
+# somebody's data, and the run refuses.
 refuse_foreign_audit_rows() {
   local present foreign
   present=$(sql "$TARGET_DB" -c "SELECT to_regclass('audit_events') IS NOT NULL") ||
     fail "cannot inspect database $TARGET_DB on $(server_label)"
   [[ "$present" == t ]] || return 0
-  foreign=$(sql "$TARGET_DB" -c "SELECT count(*) FROM audit_events WHERE id !~ '^audit-smoke-[0-9]{4,}\$'") ||
+  foreign=$(sql "$TARGET_DB" -c "SELECT count(*) FROM audit_events WHERE id !~ '^(audit-smoke|continuity)-[0-9]{4,}\$'") ||
     fail "cannot read audit_events in $TARGET_DB"
   [[ "$foreign" == 0 ]] ||
     fail "SMOKE_IN_PLACE=1 refused: audit_events in $TARGET_DB holds $foreign row(s) not written by this smoke test"
@@ -910,7 +911,8 @@ assert_same_machinery() {
 plan_combinations() {
   local major method
   SOURCE_MAJOR=$(server_major) || fail "cannot read the server version of $(server_label)"
-  DUMP_MAJOR=$(pg_dump --version | grep -oE '[0-9]+' | head -n 1)
+  DUMP_MAJOR=$(pg_dump --version | grep -oE '[0-9]+' | head -n 1) || true
+  [[ "$DUMP_MAJOR" =~ ^[0-9]+$ ]] || fail "cannot tell the version of pg_dump from 'pg_dump --version'"
   # pg_dump refuses servers newer than itself: say so before anything runs.
   ((SOURCE_MAJOR <= DUMP_MAJOR)) ||
     fail "pg_dump $DUMP_MAJOR cannot dump a server of major $SOURCE_MAJOR (newer than itself): install pg_dump $SOURCE_MAJOR or newer"
