@@ -140,6 +140,24 @@ class BackupMethodsTest {
     }
 
     @Test
+    void aSourceNewerThanPgDumpIsRefusedPlainly() throws Exception {
+        // Server binaries of major 17 (from Maven Central, as the harness fetches them) run the source.
+        var fetched = Support.run(List.of("bash", "-c", ". deploy/lib/pg-cluster.sh && pgc__fetch_major 17"),
+                Map.of(), Support.REPO, 600);
+        assertEquals(0, fetched.exit(), fetched.describe());
+        Path binaries = Files.createDirectories(temp.resolve("pg17"));
+        var unpacked = Support.run(List.of("tar", "-xJf", fetched.out().trim(), "-C", binaries.toString()),
+                Map.of(), Support.REPO, 120);
+        assertEquals(0, unpacked.exit(), unpacked.describe());
+        Support.run(List.of("chmod", "-R", "a+rX", binaries.toString()), Map.of(), Support.REPO, 60);
+        var result = harness(Map.of("SMOKE_PG_BINDIR", binaries.resolve("bin").toString()));
+        assertEquals(1, result.exit(), result.describe());
+        assertTrue(result.err().contains("::error::backup-restore-smoke: pg_dump 15 cannot dump a server of major 17 "
+                + "(newer than itself): install pg_dump 17 or newer\n"), result.err());
+        assertEquals(List.of(), leftovers());
+    }
+
+        @Test
     void badMethodKnobsAreRefusedUpFront() throws Exception {
         var unknown = harness(Map.of("SMOKE_METHODS", "custom,rsync"));
         assertEquals(1, unknown.exit(), unknown.describe());

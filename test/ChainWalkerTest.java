@@ -42,6 +42,16 @@ class ChainWalkerTest {
     }
 
     @Test
+    void aRowThatCannotBeHashedHasNoHash() {
+        assertEquals(null, ChainWalker.rowHashOrNull(null, "id", "a", "User", "x", "r", "i", "{}", OffsetDateTime.MAX, null));
+        assertEquals(null, ChainWalker.rowHashOrNull(null, "id", null, "User", "x", "r", "i", "{}",
+                OffsetDateTime.parse("2026-05-16T12:00:00Z"), null));
+        assertEquals(SchemaTest.TV1, java.util.HexFormat.of().formatHex(ChainWalker.rowHashOrNull(null, "tv-0001", "alice",
+                "User", "certificate.issue", "certificate", "mc-1", "{}", OffsetDateTime.parse("2026-05-16T12:00:00.000001Z"),
+                "cert_lifecycle")));
+    }
+
+    @Test
     void aPipeInAnyFieldMakesARowAmbiguous() {
         assertTrue(ChainWalker.isAmbiguous("id", "ac|tor"));
         assertTrue(ChainWalker.isAmbiguous("id", null, "{\"k\": \"a|b\"}"));

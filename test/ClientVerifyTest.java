@@ -46,6 +46,15 @@ class ClientVerifyTest {
     }
 
     @Test
+    void aTimestampWithoutUtcTextIsAModifiedRowNotACrash() throws Exception {
+        String database = Support.migratedWithWorkload(10);
+        Support.tamper(database, "UPDATE audit_events SET \"timestamp\" = 'infinity' WHERE id = 'audit-smoke-0005'");
+        var result = Support.toolOk("--mode=verify", "--db-url=" + Support.url(database));
+        assertEquals(Support.clientJson(10, "audit-smoke-0005", 5, "modified", true, 0, true), clientOf(result));
+        assertEquals("", result.err());
+    }
+
+    @Test
     void failOnBreakExits3AndStillPrintsTheSnapshot() throws Exception {
         String database = Support.migratedWithWorkload(24);
         var clean = Support.tool("--mode=verify", "--db-url=" + Support.url(database), "--fail-on-break");

@@ -83,7 +83,7 @@ class CommandLineTest {
         assertEquals(0, result.exit(), result.describe());
         assertEquals(Support.snapshotJson("workload", 24, Support.FIXED_HEAD_24), Support.withoutIntegrity(result.out()));
         // ./migrations relative to the working directory (the repository root here) was applied.
-        assertEquals("5", Support.one(database, "SELECT count(*) FROM schema_migrations"));
+        assertEquals("6", Support.one(database, "SELECT count(*) FROM schema_migrations"));
     }
 
     @Test

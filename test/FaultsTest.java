@@ -291,6 +291,38 @@ class FaultsTest {
     }
 
     @Test
+    void aFailingBackupFailsTheGate() throws Exception {
+        Path bin = folder.resolve("failing-bin");
+        Path shim = Support.write(bin.resolve("pg_dump"), """
+                #!/usr/bin/env bash
+                if [ "$1" = --version ]; then echo "pg_dump (PostgreSQL) 15.18"; exit 0; fi
+                echo "pg_dump: error: connection lost" >&2
+                exit 1
+                """);
+        Files.setPosixFilePermissions(shim, PosixFilePermissions.fromString("rwxr-xr-x"));
+        List<String> before = Support.rows("postgres", "SELECT datname FROM pg_database ORDER BY 1");
+        var result = Support.run(List.of("bash", Support.REPO.resolve("deploy/test/backup-restore-smoke.sh").toString()),
+                Map.of("PGHOST", Support.HOST, "PGPORT", Support.PORT, "PGUSER", Support.USER,
+                        "PATH", bin + ":" + System.getenv("PATH")), Support.REPO, 300);
+        assertEquals(1, result.exit(), result.describe());
+        assertTrue(result.err().contains("pg_dump: error: connection lost\n"), result.err());
+        assertTrue(result.err().matches("(?s).*::error::backup-restore-smoke: backup of backupsmoke_[0-9a-f]+ failed "
+                + "\\(exit 1\\)\n.*"), result.err());
+        assertEquals(before, Support.rows("postgres", "SELECT datname FROM pg_database ORDER BY 1"));
+    }
+
+    @Test
+    void theHarnessWithoutCreatedbSaysWhatItNeeds() throws Exception {
+        var result = Support.run(List.of("bash", Support.REPO.resolve("deploy/test/backup-restore-smoke.sh").toString()),
+                Map.of("DATABASE_URL", roleUrl("postgres", PASSWORD)), Support.REPO, 300);
+        assertEquals(1, result.exit(), result.describe());
+        assertTrue(result.err().matches("(?s).*::error::backup-restore-smoke: cannot create scratch database "
+                + "backupsmoke_[0-9a-f]+ on smoke_app@127\\.0\\.0\\.1:\\d+ \\(does smoke_app have CREATEDB\\?\\)\n.*"),
+                result.err());
+        assertNoPassword(result);
+    }
+
+    @Test
     void aWorkFolderThatCannotBeWrittenFailsTheGateWithTheReason() {
         var result = Support.run(List.of("bash", Support.REPO.resolve("deploy/test/backup-restore-smoke.sh").toString()),
                 Map.of("PGHOST", Support.HOST, "PGPORT", Support.PORT, "PGUSER", Support.USER,

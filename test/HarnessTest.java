@@ -245,7 +245,8 @@ class HarnessTest {
         assumeTrue(installed, "shellcheck is not installed (.ci/run installs it)");
         List<String> command = new ArrayList<>(List.of("shellcheck", "-x"));
         command.addAll(List.of("deploy/test/backup-restore-smoke.sh", "deploy/bin/jbang", "deploy/bin/backupsmoke",
-                "deploy/lib/pg-cluster.sh", "deploy/bench/run.sh", "test/run", ".ci/run"));
+                "deploy/lib/pg-cluster.sh", "deploy/lib/smoke-in-place.sh", "deploy/lib/smoke-reports.sh",
+                "deploy/bench/run.sh", "test/run", ".ci/run"));
         var result = Support.run(command, Map.of(), Support.REPO, 120);
         assertEquals(0, result.exit(), result.describe());
     }

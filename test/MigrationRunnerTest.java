@@ -16,7 +16,7 @@ class MigrationRunnerTest {
     static final List<String> OUR_MIGRATIONS = List.of(
             "000001_audit_events.up.sql", "000002_audit_append_only.up.sql",
             "000003_audit_hash_chain.up.sql", "000004_audit_verify_chain.up.sql",
-            "000005_audit_chain_position.up.sql");
+            "000005_audit_chain_position.up.sql", "000006_audit_chain_statement_head.up.sql");
 
     @TempDir Path folder;
 
@@ -103,10 +103,10 @@ class MigrationRunnerTest {
     @Test
     void downFilesSeedFilesAndFoldersAreIgnored() throws Exception {
         Path migrations = ourMigrationsPlus(
-                "000005_probe.down.sql", "SELECT must_not_run();",
+                "000100_probe.down.sql", "SELECT must_not_run();",
                 "seed.sql", "SELECT must_not_run();",
                 "notes.txt", "SELECT must_not_run();",
-                "000006_folder.up.sql/inner.up.sql", "SELECT must_not_run();");
+                "000101_folder.up.sql/inner.up.sql", "SELECT must_not_run();");
         String database = Support.scratchDatabase();
         var result = workload(database, migrations, 1);
         assertEquals(0, result.exit(), result.describe());
@@ -121,29 +121,29 @@ class MigrationRunnerTest {
                 SELECT no_such_column
                   FROM audit_events;
                 """;
-        Path migrations = ourMigrationsPlus("000005_broken.up.sql", broken, "000006_after.up.sql",
+        Path migrations = ourMigrationsPlus("000100_broken.up.sql", broken, "000101_after.up.sql",
                 "CREATE TABLE after_broken (x INT);");
         String database = Support.scratchDatabase();
         var failed = workload(database, migrations, 3);
         assertEquals(1, failed.exit(), failed.describe());
-        assertEquals("backupsmoke: failed to execute migration 000005_broken.up.sql: column \"no_such_column\" "
+        assertEquals("backupsmoke: failed to execute migration 000100_broken.up.sql: column \"no_such_column\" "
                 + "does not exist (line 3)\n", failed.err());
         assertEquals("", failed.out());
         assertEquals("null|null", Support.one(database, "SELECT to_regclass('half_applied'), to_regclass('after_broken')"));
         assertEquals(OUR_MIGRATIONS, ledger(database));
         assertEquals("0", Support.one(database, "SELECT count(*) FROM audit_events"));
 
-        Support.write(migrations.resolve("000005_broken.up.sql"), "CREATE TABLE half_applied (x INT);");
+        Support.write(migrations.resolve("000100_broken.up.sql"), "CREATE TABLE half_applied (x INT);");
         var fixed = workload(database, migrations, 3);
         assertEquals(0, fixed.exit(), fixed.describe());
         assertEquals("half_applied|after_broken", Support.one(database,
                 "SELECT to_regclass('half_applied'), to_regclass('after_broken')"));
-        assertTrue(ledger(database).containsAll(List.of("000005_broken.up.sql", "000006_after.up.sql")));
+        assertTrue(ledger(database).containsAll(List.of("000100_broken.up.sql", "000101_after.up.sql")));
     }
 
     @Test
     void aFileWithItsOwnTransactionsRunsAsWritten() throws Exception {
-        Path migrations = ourMigrationsPlus("000005_own_tx.up.sql", """
+        Path migrations = ourMigrationsPlus("000100_own_tx.up.sql", """
                 BEGIN;
                 CREATE TABLE first_tx (x INT);
                 COMMIT;
@@ -159,7 +159,7 @@ class MigrationRunnerTest {
 
     @Test
     void aFileThatFailsInsideItsOwnTransactionLeavesNothingOfThatTransaction() throws Exception {
-        Path migrations = ourMigrationsPlus("000005_own_tx.up.sql", """
+        Path migrations = ourMigrationsPlus("000100_own_tx.up.sql", """
                 BEGIN;
                 CREATE TABLE inside_tx (x INT);
                 SELECT missing_column FROM inside_tx;
@@ -168,7 +168,7 @@ class MigrationRunnerTest {
         String database = Support.scratchDatabase();
         var result = workload(database, migrations, 1);
         assertEquals(1, result.exit(), result.describe());
-        assertEquals("backupsmoke: failed to execute migration 000005_own_tx.up.sql: column \"missing_column\" "
+        assertEquals("backupsmoke: failed to execute migration 000100_own_tx.up.sql: column \"missing_column\" "
                 + "does not exist (line 3)\n",
                 result.err());
         assertEquals("null", Support.one(database, "SELECT to_regclass('inside_tx')"));

@@ -19,7 +19,7 @@
 #   batch sizes     the workload's rate at several --batch-rows, on
 #                   BENCH_SWEEP_ROWS rows (how the default was chosen)
 #
-# Knobs: BENCH_ROWS (1000000), BENCH_RUNS (3), BENCH_BATCH (500),
+# Knobs: BENCH_ROWS (1000000), BENCH_RUNS (3), BENCH_BATCH (10000),
 # BENCH_PER_ROW_ROWS (20000), BENCH_HARNESS_BIG (1: also the round trip at
 # BENCH_ROWS; 0 skips it), BENCH_SWEEP_ROWS (200000).
 set -euo pipefail
@@ -30,7 +30,7 @@ REPO=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd -P)
 
 ROWS=${BENCH_ROWS:-1000000}
 RUNS=${BENCH_RUNS:-3}
-BATCH=${BENCH_BATCH:-500}
+BATCH=${BENCH_BATCH:-10000}
 PER_ROW_ROWS=${BENCH_PER_ROW_ROWS:-20000}
 HARNESS_BIG=${BENCH_HARNESS_BIG:-1}
 SWEEP_ROWS=${BENCH_SWEEP_ROWS:-200000}

@@ -30,6 +30,10 @@ HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
 REPO=$(cd -- "$HERE/../.." && pwd -P)
 # shellcheck source-path=SCRIPTDIR source=../lib/pg-cluster.sh disable=SC1091
 . "$REPO/deploy/lib/pg-cluster.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/smoke-in-place.sh disable=SC1091
+. "$REPO/deploy/lib/smoke-in-place.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/smoke-reports.sh disable=SC1091
+. "$REPO/deploy/lib/smoke-reports.sh"
 
 # U+2026 as UTF-8 bytes, so the PASS line does not depend on the locale.
 readonly ELLIPSIS=$'\xe2\x80\xa6'
@@ -123,6 +127,7 @@ cleanup() {
     printf '::error::backup-restore-smoke: %s failed: %s\n' "$PHASE" "${LAST_ERR:-exit status $rc}" >&2
   fi
   stop_child
+  abort_source_snapshot
   drop_scratch_db
   pgc_stop_all
   remove_work
@@ -405,166 +410,6 @@ new_scratch_db() {
   say "scratch database $name created"
 }
 
-# Prints "KIND NAME" for every object the up-migrations create: KIND is
-# table, relation (view, sequence), routine (function, procedure) or type
-# (type, domain); NAME is lower-cased unless quoted, schema kept when given.
-# Line comments go and lines are joined first, so that a name on the line
-# after CREATE TABLE is still found.
-declared_objects() {
-  local file create_re
-  create_re='create[[:space:]]+(or[[:space:]]+replace[[:space:]]+)?((unlogged|temporary|temp|materialized)[[:space:]]+)?(table|view|sequence|function|procedure|type|domain)[[:space:]]+(if[[:space:]]+not[[:space:]]+exists[[:space:]]+)?(("[^" ]+"|[[:alnum:]_$]+)\.)?("[^" ]+"|[[:alnum:]_$]+)'
-  printf 'table schema_migrations\n' # the tool's own ledger (SPEC §5)
-  for file in "$MIGRATIONS"/*.up.sql; do
-    if [[ -f "$file" ]]; then
-      sed 's/--.*$//' "$file"
-      printf '\n'
-    fi
-  done | tr '\n\r\t' '   ' | { grep -oiE "$create_re" || true; } | awk '
-    {
-      kind = ""
-      for (i = 2; i < NF && kind == ""; i++) {
-        w = tolower($i)
-        if (w == "table") kind = "table"
-        else if (w == "view" || w == "sequence") kind = "relation"
-        else if (w == "function" || w == "procedure") kind = "routine"
-        else if (w == "type" || w == "domain") kind = "type"
-      }
-      n = split($NF, part, ".")
-      name = ""
-      for (j = 1; j <= n; j++) {
-        p = part[j]
-        if (p ~ /^"/) p = substr(p, 2, length(p) - 2); else p = tolower(p)
-        name = name (j > 1 ? "." : "") p
-      }
-      print kind, name
-    }' | sort -u
-}
-
-# Writes SQL defining the temporary view smoke_objects: the database's own
-# objects outside the system schemas and extensions (tables, views,
-# sequences not owned by a column, routines, types), each with its DROP
-# statement and whether the migrations declare it (psql variable :declared,
-# the output of declared_objects).
-write_objects_view() {
-  cat <<'SQL'
-SET client_min_messages = warning;
-CREATE TEMP VIEW smoke_objects AS
-WITH declared(kind, name) AS (
-  SELECT split_part(line, ' ', 1), split_part(line, ' ', 2)
-    FROM unnest(string_to_array(:'declared', E'\n')) AS line
-   WHERE line <> ''
-), objects(ord, kind, sch, name, label, drop_cmd) AS (
-  SELECT CASE WHEN c.relkind IN ('r', 'p', 'f') THEN 1 ELSE 2 END,
-         CASE WHEN c.relkind IN ('r', 'p', 'f') THEN 'table' ELSE 'relation' END,
-         n.nspname::text, c.relname::text,
-         format('%I.%I', n.nspname, c.relname),
-         format('DROP %s IF EXISTS %I.%I CASCADE',
-                CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
-                               WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE'
-                               ELSE 'TABLE' END,
-                n.nspname, c.relname)
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-   WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S')
-     AND NOT EXISTS (SELECT 1 FROM pg_depend d
-                      WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
-                        AND (d.deptype = 'e'
-                             OR (c.relkind = 'S' AND d.deptype IN ('a', 'i'))))
-  UNION ALL
-  SELECT 3, 'routine', n.nspname::text, p.proname::text,
-         format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)),
-         format('DROP %s IF EXISTS %I.%I(%s) CASCADE',
-                CASE p.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE'
-                               ELSE 'FUNCTION' END,
-                n.nspname, p.proname, pg_get_function_identity_arguments(p.oid))
-    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-   WHERE NOT EXISTS (SELECT 1 FROM pg_depend d
-                      WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
-                        AND d.deptype = 'e')
-  UNION ALL
-  SELECT 4, 'type', n.nspname::text, t.typname::text,
-         format('%I.%I', n.nspname, t.typname),
-         format('DROP %s IF EXISTS %I.%I CASCADE',
-                CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END,
-                n.nspname, t.typname)
-    FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-   WHERE t.typtype IN ('b', 'c', 'd', 'e', 'r')
-     AND t.typcategory <> 'A'
-     AND (t.typrelid = 0
-          OR (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c')
-     AND NOT EXISTS (SELECT 1 FROM pg_depend d
-                      WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid
-                        AND d.deptype = 'e')
-)
-SELECT o.ord, o.kind, o.label, o.drop_cmd,
-       EXISTS (SELECT 1 FROM declared k
-                WHERE k.kind = o.kind AND k.name IN (o.name, o.sch || '.' || o.name)) AS declared
-  FROM objects o
- WHERE o.sch NOT IN ('pg_catalog', 'information_schema')
-   AND o.sch NOT LIKE 'pg\_%';
-SQL
-}
-
-# Runs an objects-view query file on the target database.
-objects_query() {
-  sql "$TARGET_DB" -v declared="$(declared_objects)" -f "$1"
-}
-
-# In place, the run would wipe the target database; it refuses, changing
-# nothing, when the database holds anything the migrations do not create.
-# Foreign tables hold data the wipe must not take; any other foreign object
-# would survive the wipe and make pg_restore fail on "already exists".
-refuse_foreign_objects() {
-  local foreign
-  {
-    write_objects_view
-    printf '%s\n' "SELECT coalesce(string_agg(kind || ' ' || label, ', ' ORDER BY ord, label), '') FROM smoke_objects WHERE NOT declared;"
-  } >"$WORK/foreign.sql"
-  foreign=$(objects_query "$WORK/foreign.sql") ||
-    fail "cannot inspect database $TARGET_DB on $(server_label)"
-  [[ -z "$foreign" ]] ||
-    fail "SMOKE_IN_PLACE=1 refused: database $TARGET_DB holds objects the migrations in $MIGRATIONS do not create: $foreign"
-  say "in place: database $TARGET_DB holds only what the migrations create"
-}
-
-# The workload's row ids are fixed (SPEC §4), so an in-place run starts from
-# an empty log. Rows of an earlier smoke run (audit-smoke-NNNN, and the
-# continuity-NNNN rows it appended) may go with it; any other audit row is
-# somebody's data, and the run refuses.
-refuse_foreign_audit_rows() {
-  local present foreign
-  present=$(sql "$TARGET_DB" -c "SELECT to_regclass('audit_events') IS NOT NULL") ||
-    fail "cannot inspect database $TARGET_DB on $(server_label)"
-  [[ "$present" == t ]] || return 0
-  foreign=$(sql "$TARGET_DB" -c "SELECT count(*) FROM audit_events WHERE id !~ '^(audit-smoke|continuity)-[0-9]{4,}\$'") ||
-    fail "cannot read audit_events in $TARGET_DB"
-  [[ "$foreign" == 0 ]] ||
-    fail "SMOKE_IN_PLACE=1 refused: audit_events in $TARGET_DB holds $foreign row(s) not written by this smoke test"
-}
-
-# In place, the clean start empties the database of the migrations' objects
-# (refusing first when anything else is there), like the original harness.
-clean_in_place() {
-  refuse_foreign_objects
-  refuse_foreign_audit_rows
-  wipe_in_place
-  say "in place: database $TARGET_DB reset"
-}
-
-# The in-place wipe drops, in one transaction, exactly the objects the
-# migrations declare (tables first; CASCADE takes what they own: indexes,
-# triggers, constraints, owned sequences) plus the functions and types they
-# declare, which pg_restore would otherwise trip over. Extensions stay: the
-# dump re-creates them with IF NOT EXISTS. refuse_foreign_objects has made
-# sure nothing else is there, so this amounts to emptying the schema of the
-# migrations' objects and nothing more.
-wipe_in_place() {
-  {
-    write_objects_view
-    printf '%s\n' 'SELECT drop_cmd FROM smoke_objects WHERE declared ORDER BY ord, label \gexec'
-  } >"$WORK/wipe.sql"
-  objects_query "$WORK/wipe.sql" -1 >&2 || fail "wiping database $TARGET_DB in place failed"
-}
-
 # Drop and re-create from template0: nothing of the workload can survive.
 wipe_scratch_db() {
   sql "$MAINT_DB" -c "DROP DATABASE \"$TARGET_DB\"" \
@@ -726,6 +571,16 @@ open_source_snapshot() {
 close_source_snapshot() {
   printf 'COMMIT;\n\\q\n' >&"${SNAPSHOT_SESSION[1]}"
   wait "$SNAPSHOT_SESSION_PID" 2>/dev/null || true
+  SNAPSHOT_SESSION_PID=''
+}
+
+# Ends a snapshot session a failure left open, so it cannot block the DROP
+# DATABASE of the cleanup; nothing to do when none is open.
+abort_source_snapshot() {
+  [[ -n "${SNAPSHOT_SESSION_PID:-}" ]] || return 0
+  kill "$SNAPSHOT_SESSION_PID" 2>/dev/null
+  wait "$SNAPSHOT_SESSION_PID" 2>/dev/null || true
+  SNAPSHOT_SESSION_PID=''
 }
 
 # Takes every method's backup from the same source, and the oracle dump.
@@ -739,7 +594,9 @@ backup() {
       printf '0\t\t0\n' >"$WORK/backup.$method.facts"
       continue
     fi
-    backup_with "$method" || fail "$(tag "$method")backup of $TARGET_DB failed (exit $?)"
+    local status=0
+    backup_with "$method" || status=$?
+    ((status == 0)) || fail "$(tag "$method")backup of $TARGET_DB failed (exit $status)"
     size=0
     if [[ -n "$(find "$(backup_path "$method")" -type f -size +0 -print -quit 2>/dev/null)" ]]; then
       size=$(backup_bytes "$(backup_path "$method")")
@@ -1024,92 +881,6 @@ on_throwaway() {
   MAINT_DB=postgres
   shift
   "$@"
-}
-
-# --- reports -------------------------------------------------------------------
-
-server_major() {
-  sql "$MAINT_DB" -c 'SHOW server_version_num' | awk '{ print int($1 / 10000) }'
-}
-
-# One JSON object for the combination of METHOD and MAJOR, from the facts
-# its phases left behind in the work folder.
-combination_json() {
-  local method=$1 major=$2 name=$1-pg$2 backup_s sha bytes restore_s='' verify_s='' continuity_s='' head='' oracle=''
-  local verdict=pass reason=''
-  IFS=$'\t' read -r backup_s sha bytes <"$WORK/backup.$method.facts"
-  if [[ -f "$WORK/result.$name.times" ]]; then
-    IFS=$'\t' read -r restore_s verify_s continuity_s head oracle <"$WORK/result.$name.times"
-  fi
-  if [[ -f "$WORK/result.$name.reason" ]]; then
-    verdict=fail
-    reason=$(<"$WORK/result.$name.reason")
-  elif [[ -f "$WORK/result.$name.skipped" ]]; then
-    verdict=skipped
-    reason=$(<"$WORK/result.$name.skipped")
-  fi
-  jq -n --arg name "$name" --arg method "$method" --argjson major "$major" --arg verdict "$verdict" \
-    --arg reason "$reason" --arg sha "$sha" --argjson bytes "${bytes:-0}" --arg head "$head" --arg oracle "$oracle" \
-    --argjson rows "$(jq .row_count "$WORK/expected.json")" --arg expected "$(jq -r .chain_head_hash "$WORK/expected.json")" \
-    --arg backup_s "$backup_s" --arg restore_s "$restore_s" --arg verify_s "$verify_s" \
-    --arg continuity_s "$continuity_s" '
-    def number: tonumber? // null;
-    {
-      name: $name, method: $method, target_major: $major, verdict: $verdict,
-      reason: (if $reason == "" then null else $reason end),
-      rows: $rows, expected_chain_head: $expected,
-      restored_chain_head: (if $head == "" then null else $head end),
-      oracle: (if $oracle == "" then null else $oracle end),
-      backup_sha256: (if $sha == "" then null else $sha end), backup_bytes: $bytes,
-      seconds: {backup: ($backup_s | number), restore: ($restore_s | number),
-                verify: ($verify_s | number), continuity: ($continuity_s | number)}
-    }'
-}
-
-# The summary table on stdout and, with SMOKE_REPORT_DIR, report.json and
-# junit.xml: the evidence an auditor can keep.
-write_reports() {
-  local combo combos method major
-  combos=$(for combo in "${COMBOS[@]}"; do
-    read -r method major <<<"$combo"
-    combination_json "$method" "$major"
-  done | jq -s .)
-  print_summary "$combos"
-  [[ -n "$REPORT_DIR" ]] || return 0
-  jq -n --argjson combinations "$combos" --arg pg_dump "$(pg_dump --version)" \
-    --arg server "$(sql "$MAINT_DB" -c 'SHOW server_version')" \
-    --arg tool "$(run_tool --version 2>/dev/null || true)" \
-    '{gate: "backup-restore-smoke",
-      passed: ([$combinations[] | select(.verdict == "fail")] | length == 0),
-      versions: {pg_dump: $pg_dump, source_server: $server, tool: $tool},
-      combinations: $combinations}' \
-    >"$REPORT_DIR/report.json" || fail "cannot write $REPORT_DIR/report.json"
-  junit_xml "$combos" >"$REPORT_DIR/junit.xml" || fail "cannot write $REPORT_DIR/junit.xml"
-  say "reports: $REPORT_DIR/report.json, $REPORT_DIR/junit.xml"
-}
-
-print_summary() {
-  printf '%-12s %-5s %-8s %-8s %-18s %s\n' method major verdict rows chain_head 'seconds backup/restore/verify/continuity'
-  jq -r '.[] | [.method, (.target_major | tostring), .verdict, (.rows | tostring),
-                ((.restored_chain_head // "-") | .[0:16]),
-                ([.seconds.backup, .seconds.restore, .seconds.verify, .seconds.continuity]
-                 | map(if . == null then "-" else tostring end) | join("/"))] | @tsv' <<<"$1" |
-    while IFS=$'\t' read -r method major verdict rows head times; do
-      printf '%-12s %-5s %-8s %-8s %-18s %s\n' "$method" "$major" "$verdict" "$rows" "$head" "$times"
-    done
-}
-
-# JUnit XML, one testcase per combination, for CI systems that show tests.
-junit_xml() {
-  jq -r '
-    def esc: tostring | gsub("&"; "&amp;") | gsub("<"; "&lt;") | gsub(">"; "&gt;") | gsub("\""; "&quot;");
-    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>",
-    "<testsuite name=\"backup-restore-smoke\" tests=\"\(length)\" failures=\"\([.[] | select(.verdict == "fail")] | length)\" skipped=\"\([.[] | select(.verdict == "skipped")] | length)\">",
-    (.[] | "  <testcase classname=\"backup-restore-smoke\" name=\"\(.name | esc)\" time=\"\([.seconds[] // 0] | add)\">"
-           + (if .verdict == "fail" then "<failure message=\"\(.reason | esc)\"/>"
-              elif .verdict == "skipped" then "<skipped message=\"\(.reason | esc)\"/>" else "" end)
-           + "</testcase>"),
-    "</testsuite>"' <<<"$1"
 }
 
 # The PASS line (the last line of stdout) when every combination that could

@@ -38,6 +38,26 @@ final class ChainWalker {
                 orEmpty(detailsText), utcMicros(timestamp), orEmpty(eventCategory));
     }
 
+    /**
+     * The payload's hash, or null for a row no trigger could have hashed: a
+     * missing field, or a timestamp such as 'infinity' that has no UTC text
+     * (the server's to_char gives NULL there, and NULL cannot be a row_hash).
+     */
+    static byte[] rowHashOrNull(String prevHash, String id, String actor, String actorType, String action,
+                                String resourceType, String resourceId, String detailsText,
+                                OffsetDateTime timestamp, String eventCategory) {
+        if (id == null || actor == null || actorType == null || action == null || resourceType == null
+                || resourceId == null || timestamp == null) {
+            return null;
+        }
+        try {
+            return sha256(canonicalPayload(prevHash, id, actor, actorType, action, resourceType, resourceId,
+                    detailsText, timestamp, eventCategory));
+        } catch (java.time.DateTimeException outOfRange) {
+            return null;
+        }
+    }
+
     static String utcMicros(OffsetDateTime timestamp) {
         return timestamp.withOffsetSameInstant(ZoneOffset.UTC).format(UTC_MICROS);
     }
@@ -131,8 +151,9 @@ final class ChainWalker {
     }
 
     /**
-     * One row as stored, with the hash recomputed from its fields. Rows may
-     * come in any order: the walk orders them by their links.
+     * One row as stored, with the hash recomputed from its fields (null when
+     * it cannot be: the row counts as modified). Rows may come in any order:
+     * the walk orders them by their links.
      */
     void add(String id, String prevHash, String rowHash, byte[] recomputedHash, boolean ambiguous) {
         ensureCapacity(rows + 1);
@@ -144,7 +165,8 @@ final class ChainWalker {
         }
         if (!parseHash(rowHash, rowHashes, rows)) {
             flag |= UNLINKABLE_ROW | MODIFIED_ROW;
-        } else if (!Arrays.equals(rowHashes, rows * HASH_BYTES, (rows + 1) * HASH_BYTES, recomputedHash, 0, HASH_BYTES)) {
+        } else if (recomputedHash == null
+                || !Arrays.equals(rowHashes, rows * HASH_BYTES, (rows + 1) * HASH_BYTES, recomputedHash, 0, HASH_BYTES)) {
             flag |= MODIFIED_ROW;
         }
         flags[rows] = flag;
