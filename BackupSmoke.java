@@ -26,6 +26,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.security.MessageDigest;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
@@ -39,6 +40,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -419,38 +422,86 @@ public class BackupSmoke implements Callable<Integer> {
     private Snapshot runVerifyMode(ConnectionTarget target, Deadline deadline) throws Failure {
         ChainWalker.Expectation expectation = expectations.read();
         try (Connection connection = deadline.watch(connect(target, Map.of()))) {
-            return verify(connection, expectation, clientVerify, deadline);
+            return verify(connection, () -> deadline.watch(connect(target, Map.of())), expectation, clientVerify,
+                    deadline);
         } catch (SQLException e) {
             throw deadline.failure("closing the connection", e);
         }
     }
 
+    /** Opens one more connection to the same database. */
+    interface ConnectionOpener {
+        Connection open() throws Failure;
+    }
+
     /**
-     * Everything verify reads comes from one read-only REPEATABLE READ
-     * transaction: the counts, the sentinel, the server's verdict and the rows
-     * the client walks all describe the same state of the database, and a
-     * rewritten verifier function could not write either.
+     * Everything verify reads describes one state of the database: the counts,
+     * the sentinel and the server's verdict come from one read-only REPEATABLE
+     * READ transaction, and the client walks the rows on a second connection
+     * that imports that transaction's snapshot. The two run side by side, so
+     * the client's walk adds little to the time the server's function takes;
+     * a rewritten verifier function could not write either.
      */
-    static Snapshot verify(Connection connection, ChainWalker.Expectation expectation, boolean clientVerify,
-                           Deadline deadline) throws Failure {
+    static Snapshot verify(Connection connection, ConnectionOpener second, ChainWalker.Expectation expectation,
+                           boolean clientVerify, Deadline deadline) throws Failure {
         try {
-            connection.setAutoCommit(false);
-            connection.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
-            connection.setReadOnly(true);
+            beginReadOnlySnapshot(connection);
             SchemaCheck.require(connection, deadline);
             Snapshot snapshot = Snapshot.read(connection, MODE_VERIFY, deadline);
+            CompletableFuture<ChainWalker.Verdict> client = clientVerify
+                    ? walkInSnapshot(second, exportSnapshot(connection, deadline), snapshot, expectation, deadline)
+                    : null;
             ServerVerdict server = ServerVerifier.run(connection, deadline);
             snapshot = snapshot.withServerVerdict(server);
-            if (clientVerify) {
-                ChainWalker.Verdict client = ClientVerifier.run(connection, snapshot.rowCount(),
-                        snapshot.chainHeadHash(), expectation, deadline);
-                snapshot = snapshot.withClient(ClientReport.of(client, server));
+            if (client != null) {
+                snapshot = snapshot.withClient(ClientReport.of(joinWalk(client), server));
             }
             snapshot = snapshot.withIntegrity(Integrity.read(connection, deadline));
             connection.rollback();
             return snapshot;
         } catch (SQLException e) {
             throw deadline.failure("setting up the verify transaction", e);
+        }
+    }
+
+    private static void beginReadOnlySnapshot(Connection connection) throws SQLException {
+        connection.setAutoCommit(false);
+        connection.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
+        connection.setReadOnly(true);
+    }
+
+    private static String exportSnapshot(Connection connection, Deadline deadline) throws Failure {
+        return queryOne(connection, "SELECT pg_export_snapshot()", deadline, "exporting the verify snapshot");
+    }
+
+    /** The client walk on its own connection and thread, in the snapshot the server's side reads. */
+    private static CompletableFuture<ChainWalker.Verdict> walkInSnapshot(ConnectionOpener second, String snapshotId,
+            Snapshot snapshot, ChainWalker.Expectation expectation, Deadline deadline) throws Failure {
+        Connection walkConnection = second.open();
+        return CompletableFuture.supplyAsync(() -> {
+            try (walkConnection; Statement statement = walkConnection.createStatement()) {
+                beginReadOnlySnapshot(walkConnection);
+                statement.execute("SET TRANSACTION SNAPSHOT '" + snapshotId + "'");
+                ChainWalker.Verdict verdict = ClientVerifier.run(walkConnection, snapshot.rowCount(),
+                        snapshot.chainHeadHash(), expectation, deadline);
+                walkConnection.rollback();
+                return verdict;
+            } catch (SQLException e) {
+                throw new CompletionException(deadline.failure("importing the verify snapshot", e));
+            } catch (Failure e) {
+                throw new CompletionException(e);
+            }
+        });
+    }
+
+    private static ChainWalker.Verdict joinWalk(CompletableFuture<ChainWalker.Verdict> walk) throws Failure {
+        try {
+            return walk.join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof Failure failure) {
+                throw failure;
+            }
+            throw e;
         }
     }
 
@@ -644,16 +695,25 @@ public class BackupSmoke implements Callable<Integer> {
     static final class ClientVerifier {
         static final int FETCH_ROWS = 10_000;
 
+        /**
+         * The timestamp comes as text in UTC with ISO dates, which this
+         * transaction pins for itself (the payload must not depend on the
+         * caller's settings): turning that into the payload's form is a few
+         * character moves, far cheaper than parsing a timestamp a row.
+         */
         static ChainWalker.Verdict run(Connection connection, long rowCount, String sentinel,
                                        ChainWalker.Expectation expectation, Deadline deadline) throws Failure {
             ChainWalker walker = new ChainWalker((int) Math.min(rowCount, Integer.MAX_VALUE - 8));
+            MessageDigest sha256 = ChainWalker.newSha256();
             try (Statement statement = connection.createStatement()) {
+                statement.execute("SET LOCAL TimeZone = 'UTC'");
+                statement.execute("SET LOCAL DateStyle = 'ISO, YMD'");
                 statement.setFetchSize(FETCH_ROWS);
                 try (ResultSet row = statement.executeQuery("SELECT id, actor, actor_type, action, resource_type,"
                         + " resource_id, details::text, \"timestamp\", event_category, prev_hash, row_hash"
                         + " FROM audit_events")) {
                     while (row.next()) {
-                        addRow(walker, row);
+                        addRow(walker, row, sha256);
                     }
                 }
             } catch (SQLException e) {
@@ -662,16 +722,20 @@ public class BackupSmoke implements Callable<Integer> {
             return walker.verdict(sentinel, expectation);
         }
 
-        private static void addRow(ChainWalker walker, ResultSet row) throws SQLException {
+        private static void addRow(ChainWalker walker, ResultSet row, MessageDigest sha256) throws SQLException {
             String id = row.getString(1);
-            String prevHash = row.getString(10);
+            String actor = row.getString(2);
+            String actorType = row.getString(3);
+            String action = row.getString(4);
+            String resourceType = row.getString(5);
+            String resourceId = row.getString(6);
             String details = row.getString(7);
             String category = row.getString(9);
-            byte[] recomputed = ChainWalker.rowHashOrNull(prevHash, id, row.getString(2), row.getString(3),
-                    row.getString(4), row.getString(5), row.getString(6), details,
-                    row.getObject(8, OffsetDateTime.class), category);
-            boolean ambiguous = ChainWalker.isAmbiguous(id, row.getString(2), row.getString(3), row.getString(4),
-                    row.getString(5), row.getString(6), details, category);
+            String prevHash = row.getString(10);
+            byte[] recomputed = ChainWalker.rowHashOrNull(sha256, prevHash, id, actor, actorType, action,
+                    resourceType, resourceId, details, ChainWalker.utcMicrosFromIsoText(row.getString(8)), category);
+            boolean ambiguous = ChainWalker.isAmbiguous(id, actor, actorType, action, resourceType, resourceId,
+                    details, category);
             walker.add(id == null ? "" : id, prevHash, row.getString(11), recomputed, ambiguous);
         }
     }

@@ -52,6 +52,16 @@ class ChainWalkerTest {
     }
 
     @Test
+    void isoTextInUtcBecomesThePayloadsTimestamp() {
+        assertEquals("2026-05-16T12:00:00.000001Z", ChainWalker.utcMicrosFromIsoText("2026-05-16 12:00:00.000001+00"));
+        assertEquals("2026-05-16T10:00:00.500000Z", ChainWalker.utcMicrosFromIsoText("2026-05-16 10:00:00.5+00"));
+        assertEquals("2026-05-16T12:00:01.000000Z", ChainWalker.utcMicrosFromIsoText("2026-05-16 12:00:01+00"));
+        assertEquals("0044-03-15T12:00:00.000000Z", ChainWalker.utcMicrosFromIsoText("0044-03-15 12:00:00+00 BC"));
+        assertEquals(null, ChainWalker.utcMicrosFromIsoText("infinity"));
+        assertEquals(null, ChainWalker.utcMicrosFromIsoText("-infinity"));
+    }
+
+    @Test
     void aPipeInAnyFieldMakesARowAmbiguous() {
         assertTrue(ChainWalker.isAmbiguous("id", "ac|tor"));
         assertTrue(ChainWalker.isAmbiguous("id", null, "{\"k\": \"a|b\"}"));

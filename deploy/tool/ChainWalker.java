@@ -42,19 +42,64 @@ final class ChainWalker {
      * The payload's hash, or null for a row no trigger could have hashed: a
      * missing field, or a timestamp such as 'infinity' that has no UTC text
      * (the server's to_char gives NULL there, and NULL cannot be a row_hash).
+     * utcTimestamp is the payload's form of the timestamp (see utcMicros).
      */
+    static byte[] rowHashOrNull(MessageDigest sha256, String prevHash, String id, String actor, String actorType,
+                                String action, String resourceType, String resourceId, String detailsText,
+                                String utcTimestamp, String eventCategory) {
+        if (id == null || actor == null || actorType == null || action == null || resourceType == null
+                || resourceId == null || utcTimestamp == null) {
+            return null;
+        }
+        String payload = String.join("|", orEmpty(prevHash), id, actor, actorType, action, resourceType, resourceId,
+                orEmpty(detailsText), utcTimestamp, orEmpty(eventCategory));
+        return sha256.digest(payload.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** The same, from a timestamp value. */
     static byte[] rowHashOrNull(String prevHash, String id, String actor, String actorType, String action,
                                 String resourceType, String resourceId, String detailsText,
                                 OffsetDateTime timestamp, String eventCategory) {
-        if (id == null || actor == null || actorType == null || action == null || resourceType == null
-                || resourceId == null || timestamp == null) {
+        String utc;
+        try {
+            utc = timestamp == null ? null : utcMicros(timestamp);
+        } catch (java.time.DateTimeException outOfRange) {
+            utc = null;
+        }
+        return rowHashOrNull(newSha256(), prevHash, id, actor, actorType, action, resourceType, resourceId,
+                detailsText, utc, eventCategory);
+    }
+
+    /**
+     * The payload's form of a timestamptz that the server printed with
+     * TimeZone UTC and DateStyle ISO ("2026-05-16 12:00:00.5+00"): six
+     * fraction digits, a T and a Z, as to_char(... AT TIME ZONE 'UTC',
+     * 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') prints it. Null for 'infinity' and
+     * '-infinity', which have no such text (to_char gives NULL).
+     */
+    static String utcMicrosFromIsoText(String text) {
+        if (text == null || text.endsWith("infinity")) {
             return null;
         }
+        // " BC" years print as plain digits in the payload, as to_char's YYYY does.
+        String value = text.endsWith(" BC") ? text.substring(0, text.length() - 3) : text;
+        int space = value.indexOf(' ');
+        int zone = value.lastIndexOf('+');
+        if (space < 0 || zone < space || !value.startsWith("00", zone + 1) || zone + 3 != value.length()) {
+            throw new IllegalStateException("unexpected timestamp text with TimeZone UTC: " + text);
+        }
+        String time = value.substring(space + 1, zone);
+        int dot = time.indexOf('.');
+        String fraction = dot < 0 ? "" : time.substring(dot + 1);
+        return value.substring(0, space) + "T" + (dot < 0 ? time : time.substring(0, dot)) + "."
+                + fraction + "000000".substring(fraction.length()) + "Z";
+    }
+
+    static MessageDigest newSha256() {
         try {
-            return sha256(canonicalPayload(prevHash, id, actor, actorType, action, resourceType, resourceId,
-                    detailsText, timestamp, eventCategory));
-        } catch (java.time.DateTimeException outOfRange) {
-            return null;
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every Java runtime has SHA-256", e);
         }
     }
 
@@ -63,11 +108,7 @@ final class ChainWalker {
     }
 
     static byte[] sha256(String payload) {
-        try {
-            return MessageDigest.getInstance("SHA-256").digest(payload.getBytes(StandardCharsets.UTF_8));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("every Java runtime has SHA-256", e);
-        }
+        return newSha256().digest(payload.getBytes(StandardCharsets.UTF_8));
     }
 
     static String sha256Hex(String payload) {

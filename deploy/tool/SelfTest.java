@@ -232,7 +232,8 @@ final class SelfTest {
                     return deadline.watch(tool.connect(target, Map.of()));
                 }
             });
-            BackupSmoke.Snapshot snapshot = BackupSmoke.verify(connection, testCase.anchor(), true, deadline);
+            BackupSmoke.Snapshot snapshot = BackupSmoke.verify(connection,
+                    () -> deadline.watch(tool.connect(target, Map.of())), testCase.anchor(), true, deadline);
             String client = clientNotation(snapshot.client());
             String serverVerdict = snapshot.firstBreakId() == null ? "clean"
                     : "broken " + snapshot.firstBreakId() + "@" + snapshot.firstBreakPos();
