@@ -273,7 +273,7 @@ public class BackupSmoke implements Callable<Integer> {
      * Expected failures print one line; unexpected ones print their cause in one
      * line too, and the stack trace only with --verbose.
      */
-    private static int reportFailure(Exception failure, CommandLine cli, CommandLine.ParseResult parsed) {
+    static int reportFailure(Exception failure, CommandLine cli, CommandLine.ParseResult parsed) {
         PrintWriter err = cli.getErr();
         if (failure instanceof Failure) {
             err.println("backupsmoke: " + failure.getMessage());

@@ -10,6 +10,7 @@ import java.sql.Statement;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
 
 class CommandLineTest {
 
@@ -222,5 +223,30 @@ class CommandLineTest {
                 assertEquals(viaJbang.err(), fast.err());
             }
         }
+    }
+
+    /** A run whose work throws what no code path expects: the failure handler of the real command line. */
+    private static String unexpectedFailure(String... args) {
+        BackupSmoke failing = new BackupSmoke() {
+            @Override
+            public Integer call() {
+                throw new IllegalStateException("boom\nsecond line");
+            }
+        };
+        java.io.StringWriter err = new java.io.StringWriter();
+        CommandLine cli = new CommandLine(failing);
+        cli.setExecutionExceptionHandler(BackupSmoke::reportFailure);
+        cli.setErr(new java.io.PrintWriter(err, true));
+        assertEquals(1, cli.execute(args));
+        return err.toString();
+    }
+
+    @Test
+    void anUnexpectedErrorIsOneLineAndTheTraceComesOnlyWithVerbose() {
+        assertEquals("backupsmoke: unexpected error: java.lang.IllegalStateException: boom second line "
+                + "(run with --verbose for the stack trace)\n", unexpectedFailure());
+        String verbose = unexpectedFailure("--verbose");
+        assertTrue(verbose.startsWith("backupsmoke: unexpected error: java.lang.IllegalStateException: boom second "
+                + "line\njava.lang.IllegalStateException: boom\nsecond line\n\tat "), verbose);
     }
 }
