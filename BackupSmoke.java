@@ -6,6 +6,7 @@
 //SOURCES deploy/tool/Failure.java
 //SOURCES deploy/tool/ConnectionTarget.java
 //SOURCES deploy/tool/MigrationRunner.java
+//SOURCES deploy/tool/Workload.java
 //SOURCES deploy/tool/ChainWalker.java
 //SOURCES deploy/tool/SelfTest.java
 
@@ -29,7 +30,6 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.sql.Connection;
 import java.sql.DriverManager;
-import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -505,103 +505,8 @@ public class BackupSmoke implements Callable<Integer> {
         }
     }
 
-    // ---------------------------------------------------------------- workload
-
-    /** Writes the known set of audit rows of SPEC section 4. */
-    static final class Workload {
-        /** Rows per transaction by default (see deploy/bench/RESULTS.md for how it was chosen). */
-        static final int DEFAULT_BATCH_ROWS = 10_000;
-
-        /** How often a long workload reports its progress on stderr. */
-        static final Duration PROGRESS_EVERY = Duration.ofSeconds(5);
-
-        /**
-         * Row i takes the action i mod 4, its id zero-padded to at least four
-         * digits (as Go's %04d), and the base time plus i microseconds. The rows
-         * come from generate_series in order, so the trigger chains them in order.
-         */
-        static final String INSERT_BATCH = """
-                INSERT INTO audit_events (id, actor, actor_type, action, resource_type, resource_id, details, "timestamp")
-                SELECT ?::text || lpad(i::text, greatest(4, length(i::text)), '0'),
-                       'smoke-actor', 'User',
-                       (ARRAY['certificate.issue', 'certificate.renew', 'certificate.revoke', 'auth.login'])[i % 4 + 1],
-                       (ARRAY['certificate', 'certificate', 'certificate', 'session'])[i % 4 + 1],
-                       (ARRAY['mc-smoke', 'mc-smoke', 'mc-smoke', 'sess-smoke'])[i % 4 + 1],
-                       '{}'::jsonb,
-                       ?::timestamptz + i * INTERVAL '1 microsecond'
-                FROM generate_series(?::bigint, ?::bigint) AS i
-                ORDER BY i
-                """;
-
-        private final long rows;
-        private final String idPrefix;
-        private final OffsetDateTime startTime;
-        private final int batchRows;
-
-        /** startTime null: the server's NOW(). */
-        Workload(long rows, String idPrefix, OffsetDateTime startTime, int batchRows) {
-            this.rows = rows;
-            this.idPrefix = idPrefix;
-            this.startTime = startTime;
-            this.batchRows = batchRows;
-        }
-
-        /**
-         * Each batch is one statement in its own transaction: a transaction
-         * per row costs a round trip each, and one huge transaction piles up
-         * dead versions of the one-row sentinel. A batch that fails leaves every
-         * earlier one committed and the chain verifiable.
-         */
-        void insert(Connection connection, Deadline deadline) throws Failure {
-            SchemaCheck.require(connection, deadline);
-            OffsetDateTime base = startTime != null ? startTime : serverNow(connection, deadline);
-            long started = System.nanoTime();
-            long nextReport = started + PROGRESS_EVERY.toNanos();
-            Progress.activity = "inserting audit rows";
-            try (PreparedStatement batch = connection.prepareStatement(INSERT_BATCH)) {
-                for (long first = 0; first < rows; first += batchRows) {
-                    long last = Math.min(rows, first + batchRows) - 1;
-                    batch.setString(1, idPrefix);
-                    batch.setObject(2, base);
-                    batch.setLong(3, first);
-                    batch.setLong(4, last);
-                    batch.executeUpdate();
-                    Progress.committedRows = last + 1;
-                    if (System.nanoTime() >= nextReport) {
-                        reportProgress(last + 1, System.nanoTime() - started);
-                        nextReport += PROGRESS_EVERY.toNanos();
-                    }
-                }
-            } catch (SQLException e) {
-                if ("23505".equals(e.getSQLState())) {
-                    throw new Failure("inserting audit rows failed: rows with ids " + idPrefix + "0000… already exist"
-                            + " in this database (" + oneLine(e) + "); use a fresh database or another --id-prefix");
-                }
-                Failure failure = deadline.failure("inserting audit rows", e);
-                throw new Failure(failure.getMessage() + "; " + Progress.committedSummary());
-            }
-        }
-
-        /** One line a few seconds apart, readable in a terminal and in a CI log alike. */
-        private void reportProgress(long done, long elapsedNanos) {
-            double seconds = elapsedNanos / 1e9;
-            long perSecond = Math.round(done / seconds);
-            long left = perSecond == 0 ? 0 : (rows - done) / perSecond;
-            System.err.printf("backupsmoke: workload %d/%d rows (%d%%), %d rows/s, about %d s left%n",
-                    done, rows, done * 100 / rows, perSecond, left);
-        }
-
-        /** The base timestamp: the server's NOW(), read once so the rows' times strictly increase. */
-        private static OffsetDateTime serverNow(Connection connection, Deadline deadline) throws Failure {
-            try (Statement statement = connection.createStatement();
-                 ResultSet result = statement.executeQuery("SELECT NOW()")) {
-                result.next();
-                return result.getObject(1, OffsetDateTime.class);
-            } catch (SQLException e) {
-                throw deadline.failure("reading the server time", e);
-            }
-        }
-    }
+    // ---------------------------------------------------------------- progress and the schema check
+    // (the workload itself is deploy/tool/Workload.java)
 
     /**
      * What the run is doing, for the message printed when it is interrupted

@@ -208,8 +208,8 @@ final class SelfTest {
         new MigrationRunner(migrations).run(
                 deadline.watch(tool.connect(target, MigrationRunner.CONNECTION_PROPERTIES)), deadline);
         try (Connection connection = deadline.watch(tool.connect(target, Map.of()))) {
-            new BackupSmoke.Workload(ROWS, "audit-smoke-", java.time.OffsetDateTime.parse(START),
-                    BackupSmoke.Workload.DEFAULT_BATCH_ROWS).insert(connection, deadline);
+            new Workload(ROWS, "audit-smoke-", java.time.OffsetDateTime.parse(START),
+                    Workload.DEFAULT_BATCH_ROWS).insert(connection, deadline);
             return BackupSmoke.queryOne(connection, "SELECT row_hash FROM audit_chain_head WHERE id = 1", deadline,
                     "reading the selftest chain head");
         } catch (SQLException e) {
