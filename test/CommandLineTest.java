@@ -249,4 +249,19 @@ class CommandLineTest {
         assertTrue(verbose.startsWith("backupsmoke: unexpected error: java.lang.IllegalStateException: boom second "
                 + "line\njava.lang.IllegalStateException: boom\nsecond line\n\tat "), verbose);
     }
+
+    @Test
+    void longWorkloadsReportProgressOnStderr() throws Exception {
+        String database = Support.scratchDatabase();
+        var result = Support.tool("--mode=workload", "--db-url=" + Support.url(database), "--rows=400000",
+                "--batch-rows=100", "--timeout=10m");
+        assertEquals(0, result.exit(), result.describe());
+        List<String> lines = result.err().lines().toList();
+        assertTrue(!lines.isEmpty(), "at least one progress line in a run of several seconds");
+        for (String line : lines) {
+            assertTrue(line.matches("backupsmoke: workload \\d+/400000 rows \\(\\d+%\\), \\d+ rows/s, about \\d+ s left"),
+                    line);
+        }
+        assertTrue(result.out().contains("\"row_count\": 400000,"), result.out());
+    }
 }
