@@ -34,8 +34,16 @@ final class ChainWalker {
     static String canonicalPayload(String prevHash, String id, String actor, String actorType, String action,
                                    String resourceType, String resourceId, String detailsText,
                                    OffsetDateTime timestamp, String eventCategory) {
+        return canonicalPayload(prevHash, id, actor, actorType, action, resourceType, resourceId, detailsText,
+                utcMicros(timestamp), eventCategory);
+    }
+
+    /** The same, with the timestamp already in the payload's UTC form (see utcMicros). */
+    static String canonicalPayload(String prevHash, String id, String actor, String actorType, String action,
+                                   String resourceType, String resourceId, String detailsText,
+                                   String utcTimestamp, String eventCategory) {
         return String.join("|", orEmpty(prevHash), id, actor, actorType, action, resourceType, resourceId,
-                orEmpty(detailsText), utcMicros(timestamp), orEmpty(eventCategory));
+                orEmpty(detailsText), utcTimestamp, orEmpty(eventCategory));
     }
 
     /**
@@ -51,8 +59,8 @@ final class ChainWalker {
                 || resourceId == null || utcTimestamp == null) {
             return null;
         }
-        String payload = String.join("|", orEmpty(prevHash), id, actor, actorType, action, resourceType, resourceId,
-                orEmpty(detailsText), utcTimestamp, orEmpty(eventCategory));
+        String payload = canonicalPayload(prevHash, id, actor, actorType, action, resourceType, resourceId,
+                detailsText, utcTimestamp, eventCategory);
         return sha256.digest(payload.getBytes(StandardCharsets.UTF_8));
     }
 
