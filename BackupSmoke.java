@@ -3,12 +3,7 @@
 //DEPS org.postgresql:postgresql:42.7.14
 //DEPS info.picocli:picocli:4.7.7
 //DEPS com.fasterxml.jackson.core:jackson-databind:2.23.0
-//SOURCES deploy/tool/Failure.java
-//SOURCES deploy/tool/ConnectionTarget.java
-//SOURCES deploy/tool/MigrationRunner.java
-//SOURCES deploy/tool/Workload.java
-//SOURCES deploy/tool/ChainWalker.java
-//SOURCES deploy/tool/SelfTest.java
+//SOURCES deploy/tool/*.java
 
 // BackupSmoke: the workload and verifier halves of a backup/restore gate for
 // PostgreSQL databases that keep a hash-chained audit log. The harness

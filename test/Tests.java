@@ -2,16 +2,7 @@
 //JAVA 17+
 //SOURCES ../BackupSmoke.java
 //SOURCES Support.java
-//SOURCES ConnectionTargetTest.java
-//SOURCES ChainWalkerTest.java
-//SOURCES CommandLineTest.java
-//SOURCES SnapshotTest.java
-//SOURCES ClientVerifyTest.java
-//SOURCES SchemaTest.java
-//SOURCES MigrationRunnerTest.java
-//SOURCES FaultsTest.java
-//SOURCES HarnessTest.java
-//SOURCES BackupMethodsTest.java
+//SOURCES *Test.java
 //DEPS org.junit.jupiter:junit-jupiter:5.14.1
 //DEPS org.junit.platform:junit-platform-launcher:1.14.1
 
@@ -21,13 +12,17 @@
 // throwaway one) and runs from the repository root. Arguments, if any, are
 // test class names to run instead of all of them.
 
+import static org.junit.platform.engine.discovery.ClassNameFilter.includeClassNamePatterns;
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
+import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClasspathRoots;
 
 import java.io.PrintWriter;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import org.junit.platform.engine.TestExecutionResult;
-import org.junit.platform.engine.discovery.ClassSelector;
+import org.junit.platform.engine.DiscoverySelector;
 import org.junit.platform.launcher.LauncherDiscoveryRequest;
 import org.junit.platform.launcher.TestExecutionListener;
 import org.junit.platform.launcher.TestIdentifier;
@@ -37,29 +32,21 @@ import org.junit.platform.launcher.listeners.SummaryGeneratingListener;
 import org.junit.platform.launcher.listeners.TestExecutionSummary;
 
 public class Tests {
-    static final List<Class<?>> ALL = List.of(
-            ConnectionTargetTest.class,
-            ChainWalkerTest.class,
-            CommandLineTest.class,
-            SnapshotTest.class,
-            ClientVerifyTest.class,
-            SchemaTest.class,
-            MigrationRunnerTest.class,
-            FaultsTest.class,
-            HarnessTest.class,
-            BackupMethodsTest.class);
-
     public static void main(String[] args) throws Exception {
-        List<ClassSelector> selectors = new ArrayList<>();
+        // Every *Test class that //SOURCES brought in, found by scanning this
+        // script's own jar, so a new test file is one new file and nothing else.
+        List<DiscoverySelector> selectors = new ArrayList<>();
         if (args.length == 0) {
-            ALL.forEach(type -> selectors.add(selectClass(type)));
+            Path ownJar = Path.of(Tests.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+            selectors.addAll(selectClasspathRoots(Set.of(ownJar)));
         } else {
             for (String name : args) {
                 selectors.add(selectClass(Class.forName(name)));
             }
         }
         Support.buildTool();
-        LauncherDiscoveryRequest request = LauncherDiscoveryRequestBuilder.request().selectors(selectors).build();
+        LauncherDiscoveryRequest request = LauncherDiscoveryRequestBuilder.request().selectors(selectors)
+                .filters(includeClassNamePatterns(".*Test")).build();
         SummaryGeneratingListener summary = new SummaryGeneratingListener();
         LauncherFactory.create().execute(request, summary, new ProgressListener());
 
