@@ -1,17 +1,18 @@
 # shellcheck shell=bash
 # The semantic second oracle (SPEC §9.7, SMOKE_ORACLE=semantic), sourced by
-# deploy/test/backup-restore-smoke.sh; usable on its own as well:
+# the harness's oracle dispatch (deploy/lib/smoke-oracle.sh); usable on its
+# own as well:
 #
-#   oracle_capture URL FILE [SNAPSHOT]   writes one JSON document of the
+#   semantic_oracle_capture URL FILE [SNAPSHOT]   writes one JSON document of the
 #       database at URL to FILE: every user table's row count and content
 #       digest, and the inventory of its schema objects. With SNAPSHOT (an
 #       id from pg_export_snapshot() in a session still open), it reads that
 #       snapshot, the one the backup was taken in.
-#   oracle_compare SOURCE RESTORED       prints one line per difference
+#   semantic_oracle_compare SOURCE RESTORED  prints one line per difference
 #       between two such documents, naming the table or object, and returns
 #       1 when there is any; lines starting with "note: " are facts worth
 #       telling that do not fail the comparison.
-#   oracle_tables_json FILE              prints the per-table {rows, digest}
+#   semantic_oracle_tables_json FILE     prints the per-table {rows, digest}
 #       object of a document, the evidence report.json keeps.
 #
 # Why not compare pg_dump text: the server's deparse of some expressions is
@@ -27,7 +28,7 @@
 
 # The SQL that prints the document. Session settings pin every output
 # format a row's text depends on, so both sides spell a value the same.
-oracle__capture_sql() {
+semantic_oracle__capture_sql() {
   cat <<'SQL'
 SET search_path = pg_catalog;
 SET TimeZone = 'UTC';
@@ -64,7 +65,9 @@ col AS (
   SELECT a.attrelid, a.attnum,
          concat_ws(' ', quote_ident(a.attname), format_type(a.atttypid, a.atttypmod),
                    CASE WHEN a.attcollation <> t.typcollation
-                        THEN 'collate ' || a.attcollation::regcollation::text END,
+                        THEN (SELECT format('collate %I.%I', cn.nspname, co.collname)
+                                FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace
+                               WHERE co.oid = a.attcollation) END,
                    CASE WHEN a.attnotnull THEN 'not null' END,
                    CASE WHEN a.atthasdef AND a.attgenerated = '' THEN 'default' END,
                    CASE a.attidentity WHEN 'a' THEN 'identity always' WHEN 'd' THEN 'identity by default' END,
@@ -154,7 +157,8 @@ constraints AS (
       LEFT JOIN rel r ON r.oid = con.conrelid
       LEFT JOIN pg_type t ON t.oid = con.contypid AND con.contypid <> 0
       LEFT JOIN pg_namespace tn ON tn.oid = t.typnamespace
-     WHERE (r.oid IS NOT NULL
+     WHERE con.contype <> 'n' -- NOT NULL (PostgreSQL 18+) is a column's property above
+       AND (r.oid IS NOT NULL
             OR (t.oid IS NOT NULL AND t.typnamespace IN (SELECT oid FROM nsp)
                 AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass
                                    AND d.objid = t.oid AND d.deptype = 'e')))
@@ -203,14 +207,15 @@ triggers AS (
 ),
 -- Functions and procedures by signature; a digest of what defines them:
 -- the source text as written (prosrc), not a deparse, for every language
--- but SQL-standard bodies, which only exist as a parse tree.
+-- but SQL-standard bodies (BEGIN ATOMIC, an empty prosrc), which only exist
+-- as a parse tree. (No prosqlbody column: it is missing before PostgreSQL 14.)
 functions AS (
   SELECT jsonb_object_agg(p.oid::regprocedure::text, concat_ws(' ',
            CASE p.prokind WHEN 'f' THEN 'function' WHEN 'p' THEN 'procedure'
                           WHEN 'a' THEN 'aggregate' WHEN 'w' THEN 'window function' END,
            'language', l.lanname, 'definition sha256',
            encode(sha256(convert_to(concat_ws(E'\n',
-             CASE WHEN p.prosqlbody IS NULL THEN p.prosrc ELSE pg_get_functiondef(p.oid) END,
+             CASE WHEN l.lanname = 'sql' AND p.prosrc = '' THEN pg_get_functiondef(p.oid) ELSE p.prosrc END,
              p.probin, pg_get_function_result(p.oid), p.provolatile, p.proisstrict, p.prosecdef,
              p.proleakproof, p.proparallel, p.proretset, p.pronargdefaults, array_to_string(p.proconfig, E'\n')),
              'UTF8')), 'hex'))) AS doc
@@ -273,17 +278,17 @@ COMMIT;
 SQL
 }
 
-oracle_capture() {
+semantic_oracle_capture() {
   local url=$1 file=$2 snapshot=${3:-} vars=()
   [[ -z "$snapshot" ]] || vars=(-v "snapshot=$snapshot")
-  oracle__capture_sql |
+  semantic_oracle__capture_sql |
     psql -X -q -At -v ON_ERROR_STOP=1 ${vars[@]+"${vars[@]}"} -d "$url" -f - |
     jq -S . >"$file"
 }
 
 # The comparison, in jq: one line per difference, by kind of object.
 # shellcheck disable=SC2016 # $src, $dst are jq's variables
-oracle__compare_jq() {
+semantic_oracle__compare_jq() {
   cat <<'JQ'
 def short: if type == "string" and length > 16 then .[0:16] + "…" else tostring end;
 # A spelled object, its SHA-256 digests shortened to 16 digits.
@@ -350,14 +355,14 @@ $src[0] as $a | $dst[0] as $b
 JQ
 }
 
-oracle_compare() {
+semantic_oracle_compare() {
   local source=$1 restored=$2 lines
-  lines=$(jq -n -r --slurpfile src "$source" --slurpfile dst "$restored" "$(oracle__compare_jq)") || return 2
+  lines=$(jq -n -r --slurpfile src "$source" --slurpfile dst "$restored" "$(semantic_oracle__compare_jq)") || return 2
   [[ -n "$lines" ]] || return 0
   printf '%s\n' "$lines"
   ! grep -q -v '^note: ' <<<"$lines"
 }
 
-oracle_tables_json() {
+semantic_oracle_tables_json() {
   jq -c '.tables | with_entries(select(.value.digest != null) | .value |= {rows, digest})' "$1"
 }
