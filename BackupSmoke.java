@@ -16,15 +16,13 @@
 // usage. This file is the command line; the work is done by the helper
 // sources in deploy/tool/ (Workload, Verification, Snapshot, Connector, ...).
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.OffsetDateTime;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.regex.Pattern;
 import picocli.CommandLine;
@@ -101,13 +99,24 @@ public class BackupSmoke implements Callable<Integer> {
                     + " (default: on; --no-client-verify leaves only the server's verdict)")
     boolean clientVerify;
 
+    @Option(names = "--schema", paramLabel = "NAME",
+            description = "the schema that holds audit_events and audit_chain_head (default: the one schema"
+                    + " that holds both; public when several do or none does yet)")
+    String schema;
+
     @CommandLine.ArgGroup(exclusive = false, heading = "%nAnchoring (verify): values recorded outside the database%n")
     Expectations expectations = new Expectations();
 
     @Option(names = "--fail-on-break",
-            description = "verify: exit 3 when either verdict is broken or an expectation does not hold"
+            description = "verify: exit 3 when either verdict is broken, an expectation does not hold, the"
+                    + " verifier function or the sentinel row is missing, or other schemas also hold audit tables"
                     + " (default: exit 0 whenever the chain could be inspected)")
     boolean failOnBreak;
+
+    @Option(names = "--fail-on-ambiguous",
+            description = "verify: exit 3 when a row holds a '|' in a field, so that another row could share its"
+                    + " payload (client.ambiguous_rows > 0; the snapshot names the first such row)")
+    boolean failOnAmbiguous;
 
     @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "2m", converter = DurationConverter.class,
             description = "bound on the whole run, e.g. 90s, 2m (default: ${DEFAULT-VALUE})")
@@ -136,6 +145,7 @@ public class BackupSmoke implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         validateNumbers();
+        refuseFlagsOfAnotherMode();
         // The order of these two checks is the original tool's: URL first, then mode.
         if (dbUrl == null || dbUrl.isBlank()) {
             throw new Failure("--db-url or DATABASE_URL is required");
@@ -156,13 +166,14 @@ public class BackupSmoke implements Callable<Integer> {
             snapshot = mode.equals(MODE_WORKLOAD) ? runWorkloadMode(connector) : runVerifyMode(connector);
         }
         printSnapshot(snapshot);
-        return failOnBreak && snapshot.isBroken() ? EXIT_BROKEN : 0;
+        boolean fails = (failOnBreak && snapshot.isBroken()) || (failOnAmbiguous && snapshot.hasAmbiguousRows());
+        return fails ? EXIT_BROKEN : 0;
     }
 
     static final int EXIT_BROKEN = 3;
     static final int EXIT_SELFTEST_FAILED = 4;
 
-    /** --expect-head / --expect-rows, or both at once from a workload snapshot with --expect. */
+    /** --expect-head / --expect-rows, or both at once from a snapshot with --expect; --expect-exact. */
     static final class Expectations {
         @Option(names = "--expect-head", paramLabel = "HASH",
                 description = "the chain head recorded before the backup: it must be the hash of the row at"
@@ -174,20 +185,26 @@ public class BackupSmoke implements Callable<Integer> {
         Long rows;
 
         @Option(names = "--expect", paramLabel = "FILE",
-                description = "a workload snapshot: its chain_head_hash and row_count (flags above win)")
+                description = "a snapshot of a clean chain (workload, or a clean verify): its chain_head_hash"
+                        + " and row_count (flags above win)")
         Path snapshotFile;
+
+        @Option(names = "--expect-exact",
+                description = "the chain holds exactly the expected rows, the expected head as its last row"
+                        + " (not a chain that grew since), e.g. for a point-in-time restore")
+        boolean exact;
+
+        boolean isGiven() {
+            return head != null || rows != null || snapshotFile != null;
+        }
 
         ChainWalker.Expectation read() throws Failure {
             String expectedHead = head;
             Long expectedRows = rows;
             if (snapshotFile != null) {
-                JsonNode snapshot = readSnapshot(snapshotFile);
-                if (expectedHead == null) {
-                    expectedHead = snapshot.get("chain_head_hash").asText();
-                }
-                if (expectedRows == null) {
-                    expectedRows = snapshot.get("row_count").asLong();
-                }
+                AnchorFile anchor = AnchorFile.read(snapshotFile);
+                expectedHead = expectedHead != null ? expectedHead : anchor.head();
+                expectedRows = expectedRows != null ? expectedRows : anchor.rows();
             }
             if (expectedRows != null && expectedRows < 0) {
                 throw new Failure("--expect-rows must be 0 or more, got " + expectedRows);
@@ -196,22 +213,30 @@ public class BackupSmoke implements Callable<Integer> {
                 throw new Failure("--expect-head must be a chain head: 64 lowercase hex digits (or empty for an"
                         + " empty chain), got " + Failure.quoted(expectedHead));
             }
-            return new ChainWalker.Expectation(expectedHead, expectedRows);
-        }
-
-        private static JsonNode readSnapshot(Path file) throws Failure {
-            JsonNode snapshot;
-            try {
-                snapshot = new ObjectMapper().readTree(file.toFile());
-            } catch (IOException e) {
-                throw new Failure("cannot read --expect " + file + ": " + e.getMessage().lines().findFirst().orElse(""));
-            }
-            if (snapshot == null || !snapshot.path("chain_head_hash").isTextual() || !snapshot.path("row_count").isIntegralNumber()) {
-                throw new Failure("--expect " + file + " is not a snapshot: it needs chain_head_hash and row_count");
-            }
-            return snapshot;
+            return new ChainWalker.Expectation(expectedHead, expectedRows, exact);
         }
     }
+
+    /** Flags only verify reads are refused elsewhere (exit 2) rather than silently ignored. */
+    private void refuseFlagsOfAnotherMode() {
+        if (expectations.exact && !expectations.isGiven()) {
+            throw new ParameterException(spec.commandLine(),
+                    "--expect-exact needs --expect, --expect-head or --expect-rows");
+        }
+        if (mode == null || mode.equals(MODE_VERIFY)) {
+            return;
+        }
+        CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
+        List<String> given = VERIFY_ONLY.stream().filter(parsed::hasMatchedOption)
+                .map(name -> name.equals("--client-verify") ? "--[no-]client-verify" : name).toList();
+        if (!given.isEmpty()) {
+            throw new ParameterException(spec.commandLine(), String.join(", ", given)
+                    + (given.size() == 1 ? " applies" : " apply") + " to --mode=verify only");
+        }
+    }
+
+    static final List<String> VERIFY_ONLY = List.of("--expect", "--expect-head", "--expect-rows", "--expect-exact",
+            "--fail-on-break", "--fail-on-ambiguous", "--client-verify");
 
     /** Malformed numbers are usage errors (exit 2), like an unknown flag. */
     private void validateNumbers() {
@@ -238,14 +263,20 @@ public class BackupSmoke implements Callable<Integer> {
             if (!matcher.matches()) {
                 throw new CommandLine.TypeConversionException("'" + value + "' is not a duration such as 90s or 2m");
             }
-            long amount = Long.parseLong(matcher.group(1));
             String unit = matcher.group(2) == null ? "s" : matcher.group(2);
-            return switch (unit) {
-                case "ms" -> Duration.ofMillis(amount);
-                case "m" -> Duration.ofMinutes(amount);
-                case "h" -> Duration.ofHours(amount);
-                default -> Duration.ofSeconds(amount);
-            };
+            try {
+                long amount = Long.parseLong(matcher.group(1));
+                Duration duration = switch (unit) {
+                    case "ms" -> Duration.ofMillis(amount);
+                    case "m" -> Duration.ofMinutes(amount);
+                    case "h" -> Duration.ofHours(amount);
+                    default -> Duration.ofSeconds(amount);
+                };
+                duration.toNanos();  // the deadline counts in nanoseconds: about 292 years at most
+                return duration;
+            } catch (ArithmeticException | NumberFormatException tooLong) {
+                throw new CommandLine.TypeConversionException("'" + value + "' is too long a duration");
+            }
         }
     }
 
@@ -271,20 +302,83 @@ public class BackupSmoke implements Callable<Integer> {
 
     // ---------------------------------------------------------------- modes
 
+    /**
+     * The migrations create the audit tables in the schema chosen here, the
+     * workload writes there, and the snapshot reads there; every connection's
+     * search_path names that schema and the catalogs only.
+     */
     private Snapshot runWorkloadMode(Connector connector) throws Failure {
         Deadline deadline = connector.deadline();
-        new MigrationRunner(migrationsFolder()).run(connector.open(MigrationRunner.CONNECTION_PROPERTIES), deadline);
-        try (Connection connection = connector.open()) {
+        AuditSchema audit = workloadSchema(connector);
+        new MigrationRunner(migrationsFolder()).run(
+                connector.withSearchPath(audit.migrationPath()).open(MigrationRunner.CONNECTION_PROPERTIES), deadline);
+        try (Connection connection = connector.withSearchPath(audit.queryPath()).open()) {
+            SchemaCheck.require(connection, audit, deadline);
             new Workload(rows, idPrefix, startTime, batchRows).insert(connection, deadline);
-            return Snapshot.read(connection, MODE_WORKLOAD, deadline).withIntegrity(Integrity.read(connection, deadline));
+            deadline.check("reading the workload snapshot");
+            return Snapshot.read(connection, audit, MODE_WORKLOAD, deadline)
+                    .withIntegrity(Integrity.read(connection, audit, deadline));
         } catch (SQLException e) {
             throw deadline.failure("closing the connection", e);
         }
     }
 
+    /** --schema (created when missing), else the one schema holding the audit tables, else public. */
+    private AuditSchema workloadSchema(Connector connector) throws Failure {
+        Deadline deadline = connector.deadline();
+        try (Connection connection = connector.open()) {
+            AuditSchema audit = AuditSchema.resolve(connection, schema, deadline);
+            audit.requireUnambiguous();
+            boolean missing = schema != null && "t".equals(Sql.queryOne(connection,
+                    "SELECT pg_catalog.to_regnamespace(?) IS NULL", deadline, "looking for schema " + schema,
+                    AuditSchema.quoted(schema)));
+            if (missing) {
+                try (var statement = connection.createStatement()) {
+                    statement.execute("CREATE SCHEMA " + AuditSchema.quoted(schema));
+                }
+            }
+            return audit;
+        } catch (SQLException e) {
+            throw deadline.failure("creating schema " + schema, e);
+        }
+    }
+
     /** Both verdicts, the anchor and the fingerprint, read in one snapshot of the database. */
     private Snapshot runVerifyMode(Connector connector) throws Failure {
-        return Verification.run(connector, expectations.read(), clientVerify);
+        ChainWalker.Expectation expectation = expectations.read();
+        if (!clientVerify && expectation.isGiven()) {
+            note("--expect… is checked on the client's walk of the chain: it runs despite --no-client-verify");
+        }
+        Snapshot snapshot = Verification.run(connector,
+                new Verification.Request(schema, expectation, clientVerify || failOnAmbiguous));
+        reportOnStderr(snapshot);
+        return snapshot;
+    }
+
+    /** What the JSON says that a reader of the log should not miss. */
+    private static void reportOnStderr(Snapshot snapshot) {
+        if (snapshot.shadowSchemas() != null) {
+            note("warning: " + String.join(", ", snapshot.shadowSchemas()) + " also hold"
+                    + (snapshot.shadowSchemas().size() == 1 ? "s" : "") + " audit_events or audit_chain_head:"
+                    + " a session whose search_path lists it first sees those tables instead; name the audit"
+                    + " schema with --schema (shadow_schemas in the snapshot)");
+        }
+        if (snapshot.verifierMissing() != null) {
+            note("warning: audit_events_verify_chain() is missing: only the client's verdict is given"
+                    + " (verifier_missing in the snapshot; the integrity fingerprint no longer lists it)");
+        }
+        if (snapshot.chainHeadHash() == null) {
+            note("warning: audit_chain_head has no row with id = 1: the chain has no sentinel");
+        }
+        Snapshot.Client client = snapshot.client();
+        if (client != null && client.likelyCause() != null) {
+            note("client verification: " + client.breakKind() + " at " + client.firstBreakId() + " position "
+                    + client.firstBreakPos() + ": " + client.likelyCause());
+        }
+    }
+
+    private static void note(String line) {
+        System.err.println("backupsmoke: " + line);
     }
 
     private boolean runSelfTest(Connector connector) throws Failure {

@@ -121,7 +121,8 @@ class BackupMethodsTest {
                 + "\"DROP TRIGGER audit_events_chain ON audit_events\""));
         assertEquals(1, result.exit(), result.describe());
         assertTrue(result.err().contains("::error::backup-restore-smoke: integrity machinery changed by the restore: "
-                + "trigger audit_events_chain: enabled BEFORE INSERT audit_events_chain_hash() sha256:"), result.err());
+                + "trigger audit_events_chain on public.audit_events: enabled BEFORE INSERT public.audit_events_chain_hash()"
+                + " sha256:"), result.err());
         assertTrue(result.err().contains(" -> absent\n"), result.err());
     }
 

@@ -129,14 +129,14 @@ class ClientVerifyTest {
         var result = Support.toolOk("--mode=verify", "--db-url=" + Support.url(database));
         String definitionHash = Support.one(database, "SELECT encode(sha256(convert_to(pg_get_functiondef("
                 + "'audit_events_chain_hash()'::regprocedure), 'UTF8')), 'hex')");
-        assertTrue(result.out().contains("\"trigger audit_events_chain\": \"enabled BEFORE INSERT "
-                + "audit_events_chain_hash() sha256:" + definitionHash + "\""), result.out());
-        assertTrue(result.out().contains("\"trigger audit_events_append_only\": \"enabled BEFORE UPDATE DELETE "
-                + "audit_events_reject_change() sha256:"), result.out());
-        assertTrue(result.out().contains("\"verifier audit_events_verify_chain()\": \"sha256:"), result.out());
+        assertTrue(result.out().contains("\"trigger audit_events_chain on public.audit_events\": \"enabled BEFORE INSERT "
+                + "public.audit_events_chain_hash() sha256:" + definitionHash + "\""), result.out());
+        assertTrue(result.out().contains("\"trigger audit_events_append_only on public.audit_events\": \"enabled BEFORE UPDATE DELETE "
+                + "public.audit_events_reject_change() sha256:"), result.out());
+        assertTrue(result.out().contains("\"verifier public.audit_events_verify_chain()\": \"sha256:"), result.out());
         Support.execute(database, "ALTER TABLE audit_events DISABLE TRIGGER audit_events_chain");
         var disabled = Support.toolOk("--mode=verify", "--db-url=" + Support.url(database));
-        assertTrue(disabled.out().contains("\"trigger audit_events_chain\": \"disabled BEFORE INSERT"), disabled.out());
+        assertTrue(disabled.out().contains("\"trigger audit_events_chain on public.audit_events\": \"disabled BEFORE INSERT"), disabled.out());
     }
 
     @Test

@@ -179,6 +179,15 @@ class ConnectionTargetTest {
                 failure("host=h1,h2 dbname=d", Map.of()));
     }
 
+    /** Issue 11 item 15: the message named "127.0.0.1:55433,127.0.0.1", the last port split off as the port. */
+    @Test
+    void severalHostsInAUrlAreNamedWithEveryPort() {
+        assertEquals("several hosts in --db-url (127.0.0.1:55433,127.0.0.1:55434) are not supported: give one host",
+                failure("postgres://u@127.0.0.1:55433,127.0.0.1:55434/d", Map.of()));
+        assertEquals("several hosts in --db-url (h1,h2 port 5433,5434) are not supported: give one host",
+                failure("host=h1,h2 port=5433,5434 dbname=d", Map.of()));
+    }
+
     @Test
     void keyValueWithoutEqualsIsRefused() {
         assertEquals("--db-url is neither a postgres:// URL nor key=value pairs: missing '=' after \"mydb\"",

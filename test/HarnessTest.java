@@ -180,8 +180,9 @@ class HarnessTest {
         var result = harness(env);
         assertEquals(1, result.exit(), result.describe());
         assertTrue(result.err().contains("::error::backup-restore-smoke: integrity machinery changed by the restore: "
-                + "trigger audit_events_chain: enabled BEFORE INSERT audit_events_chain_hash() sha256:"), result.err());
-        assertTrue(result.err().contains(" -> disabled BEFORE INSERT audit_events_chain_hash() sha256:"), result.err());
+                + "trigger audit_events_chain on public.audit_events: enabled BEFORE INSERT public.audit_events_chain_hash()"
+                + " sha256:"), result.err());
+        assertTrue(result.err().contains(" -> disabled BEFORE INSERT public.audit_events_chain_hash() sha256:"), result.err());
     }
 
     @Test
@@ -191,7 +192,7 @@ class HarnessTest {
         var result = harness(env);
         assertEquals(1, result.exit(), result.describe());
         assertTrue(result.err().contains("::error::backup-restore-smoke: integrity machinery changed by the restore: "
-                + "verifier audit_events_verify_chain(): sha256:"), result.err());
+                + "verifier public.audit_events_verify_chain(): sha256:"), result.err());
     }
 
     @Test

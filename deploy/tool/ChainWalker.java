@@ -35,9 +35,17 @@ final class ChainWalker {
     static final String SENTINEL_MISMATCH = "sentinel_mismatch";
     static final String EXPECTATION_MISMATCH = "expectation_mismatch";
 
-    /** Values recorded outside the database (SPEC section 9.3); null means not given. */
-    record Expectation(String head, Long rows) {
+    /**
+     * Values recorded outside the database (SPEC section 9.3); null means not
+     * given. exact (--expect-exact): the chain holds exactly these rows, the
+     * expected head its last, not a chain that grew since.
+     */
+    record Expectation(String head, Long rows, boolean exact) {
         static final Expectation NONE = new Expectation(null, null);
+
+        Expectation(String head, Long rows) {
+            this(head, rows, false);
+        }
 
         boolean isGiven() {
             return head != null || rows != null;
@@ -333,11 +341,20 @@ final class ChainWalker {
                 return walk.walked;
             }
             if (expectedRows == 0) {
-                return expectation.head() == null || expectation.head().isEmpty() ? -1 : 0;
+                boolean holds = expectation.head() == null || expectation.head().isEmpty();
+                return holds && !(expectation.exact() && walk.walked > 0) ? -1 : 0;
             }
             int position = (int) expectedRows - 1;
             boolean holds = expectation.head() == null || walk.hashEquals(walk.order[position], expectation.head());
+            if (holds && expectation.exact() && walk.walked > expectedRows) {
+                return (int) expectedRows;  // the first row the anchor does not know
+            }
             return holds ? -1 : position;
+        }
+        if (expectation.exact()) {
+            boolean headIsLast = expectation.head().isEmpty()
+                    ? walk.walked == 0 : walk.last >= 0 && walk.hashEquals(walk.last, expectation.head());
+            return headIsLast ? -1 : Math.max(0, walk.walked - 1);
         }
         if (expectation.head().isEmpty()) {
             return -1;

@@ -60,7 +60,7 @@ record ConnectionTarget(String host, int port, String database, String user, Str
             host = "localhost"; // libpq would try a Unix socket; pgjdbc speaks TCP only
         }
         if (host.contains(",")) {
-            throw new Failure("several hosts in --db-url (" + host + ") are not supported: give one host");
+            throw severalHosts(host + (keywords.containsKey("port") ? " port " + keywords.get("port") : ""));
         }
         if (host.startsWith("/") || host.startsWith("@")) {
             throw new Failure("Unix-domain socket host " + Failure.quoted(host)
@@ -106,6 +106,10 @@ record ConnectionTarget(String host, int port, String database, String user, Str
             default -> { }
         }
         return value;
+    }
+
+    private static Failure severalHosts(String hosts) {
+        return new Failure("several hosts in --db-url (" + hosts + ") are not supported: give one host");
     }
 
     private static int parsePort(String text) throws Failure {
@@ -156,6 +160,10 @@ record ConnectionTarget(String host, int port, String database, String user, Str
 
     /** host, host:port, [ipv6] or [ipv6]:port; query parameters named host/port win. */
     private static void parseHostPort(String hostPort, Map<String, String> keywords) throws Failure {
+        if (hostPort.contains(",")) {
+            // Named whole: splitting at the last ':' would drop the last host's port from the message.
+            throw severalHosts(hostPort);
+        }
         String host = hostPort;
         String port = null;
         if (hostPort.startsWith("[")) {

@@ -24,19 +24,45 @@ final class Deadline implements AutoCloseable {
     });
     private final List<Connection> watched = new ArrayList<>();
     private final AtomicBoolean expired = new AtomicBoolean();
+    private final long endsAtNanos;
 
     Deadline(Duration limit) {
         this.limit = limit;
+        this.endsAtNanos = System.nanoTime() + limit.toNanos();
         timer.schedule(this::expire, limit.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     boolean hasExpired() {
-        return expired.get();
+        return expired.get() || remainingMillis() <= 0;
     }
 
-    synchronized Connection watch(Connection connection) {
+    long remainingMillis() {
+        return TimeUnit.NANOSECONDS.toMillis(endsAtNanos - System.nanoTime());
+    }
+
+    /**
+     * Watches a new connection; one that arrives after the time is up is
+     * closed at once and the run fails with the timeout message, so no phase
+     * starts past the deadline.
+     */
+    synchronized Connection watch(Connection connection, String doing) throws Failure {
+        if (hasExpired()) {
+            try {
+                connection.abort(Runnable::run);
+            } catch (SQLException ignored) {
+                // Going away anyway.
+            }
+            throw timedOut(doing);
+        }
         watched.add(connection);
         return connection;
+    }
+
+    /** Fails with the timeout message once the time is up: called between phases. */
+    void check(String doing) throws Failure {
+        if (hasExpired()) {
+            throw timedOut(doing);
+        }
     }
 
     private synchronized void expire() {
@@ -52,7 +78,7 @@ final class Deadline implements AutoCloseable {
 
     /** Turns an error caused by the deadline into the timeout message. */
     Failure failure(String doing, SQLException cause) {
-        if (expired.get()) {
+        if (hasExpired()) {
             return timedOut(doing);
         }
         return new Failure(doing + " failed: " + Sql.oneLine(cause));

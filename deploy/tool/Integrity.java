@@ -3,7 +3,7 @@
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
+import java.sql.PreparedStatement;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -17,34 +17,44 @@ import java.util.Map;
 final class Integrity {
     private Integrity() {}
 
-    /** tgtype bits: 2 BEFORE, 4 INSERT, 8 DELETE, 16 UPDATE, 32 TRUNCATE; tgenabled 'D' is disabled. */
+    /**
+     * tgtype bits: 2 BEFORE, 4 INSERT, 8 DELETE, 16 UPDATE, 32 TRUNCATE; tgenabled 'D' is disabled.
+     * Every object is named with its schema. Parameter: the audit schema.
+     */
     static final String TRIGGERS = """
-            SELECT 'trigger ' || t.tgname,
+            WITH audit AS (SELECT ?::text AS schema)
+            SELECT 'trigger ' || t.tgname || ' on ' || format('%I.%I', audit.schema, 'audit_events'),
                    concat_ws(' ', CASE WHEN t.tgenabled = 'D' THEN 'disabled' ELSE 'enabled' END,
                              CASE WHEN t.tgtype & 2 = 2 THEN 'BEFORE' ELSE 'AFTER' END,
                              CASE WHEN t.tgtype & 4 = 4 THEN 'INSERT' END,
                              CASE WHEN t.tgtype & 16 = 16 THEN 'UPDATE' END,
                              CASE WHEN t.tgtype & 8 = 8 THEN 'DELETE' END,
                              CASE WHEN t.tgtype & 32 = 32 THEN 'TRUNCATE' END,
-                             t.tgfoid::regprocedure::text),
+                             format('%I.%I(%s)', n.nspname, p.proname, oidvectortypes(p.proargtypes))),
                    pg_get_functiondef(t.tgfoid)
-            FROM pg_trigger t
-            WHERE t.tgrelid = 'audit_events'::regclass AND NOT t.tgisinternal
+            FROM audit, pg_trigger t
+                 JOIN pg_proc p ON p.oid = t.tgfoid
+                 JOIN pg_namespace n ON n.oid = p.pronamespace
+            WHERE t.tgrelid = to_regclass(format('%I.%I', audit.schema, 'audit_events')) AND NOT t.tgisinternal
             UNION ALL
-            SELECT 'verifier ' || p.oid::regprocedure::text, NULL, pg_get_functiondef(p.oid)
-            FROM pg_proc p
-            WHERE p.oid = to_regprocedure('audit_events_verify_chain()')
+            SELECT 'verifier ' || format('%I.%I(%s)', n.nspname, p.proname, oidvectortypes(p.proargtypes)),
+                   NULL, pg_get_functiondef(p.oid)
+            FROM audit, pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+            WHERE p.oid = to_regprocedure(format('%I.audit_events_verify_chain()', audit.schema))
             ORDER BY 1
             """;
 
-    static Map<String, String> read(Connection connection, Deadline deadline) throws Failure {
+    static Map<String, String> read(Connection connection, AuditSchema schema, Deadline deadline) throws Failure {
         Map<String, String> fingerprint = new LinkedHashMap<>();
-        try (Statement statement = connection.createStatement();
-             ResultSet row = statement.executeQuery(TRIGGERS)) {
-            while (row.next()) {
-                String definitionHash = "sha256:" + AuditRow.sha256Hex(row.getString(3));
-                String description = row.getString(2);
-                fingerprint.put(row.getString(1), description == null ? definitionHash : description + " " + definitionHash);
+        try (PreparedStatement statement = connection.prepareStatement(TRIGGERS)) {
+            statement.setString(1, schema.name());
+            try (ResultSet row = statement.executeQuery()) {
+                while (row.next()) {
+                    String definitionHash = "sha256:" + AuditRow.sha256Hex(row.getString(3));
+                    String description = row.getString(2);
+                    fingerprint.put(row.getString(1),
+                            description == null ? definitionHash : description + " " + definitionHash);
+                }
             }
             return fingerprint;
         } catch (SQLException e) {

@@ -161,8 +161,11 @@ final class SelfTest {
     private final String prefix = "backupsmoke_selftest_" + ProcessHandle.current().pid() + "_";
     private final List<String> created = new ArrayList<>();
 
+    /** The scratch databases are new: the migrations install into public, as on any fresh database. */
+    private static final AuditSchema SCHEMA = new AuditSchema(AuditSchema.DEFAULT, false, List.of());
+
     SelfTest(Connector server, Path migrations) {
-        this.server = server;
+        this.server = server.withSearchPath(SCHEMA.queryPath());
         this.migrations = migrations;
         this.deadline = server.deadline();
     }
@@ -202,7 +205,8 @@ final class SelfTest {
     /** Migrates the template and writes the fixed 24-row chain; returns its head. */
     private String buildChain(String database) throws Failure {
         Connector target = server.forDatabase(database);
-        new MigrationRunner(migrations).run(target.open(MigrationRunner.CONNECTION_PROPERTIES), deadline);
+        new MigrationRunner(migrations).run(
+                target.withSearchPath(SCHEMA.migrationPath()).open(MigrationRunner.CONNECTION_PROPERTIES), deadline);
         try (Connection connection = target.open()) {
             new Workload(ROWS, "audit-smoke-", java.time.OffsetDateTime.parse(START),
                     Workload.DEFAULT_BATCH_ROWS).insert(connection, deadline);
@@ -228,7 +232,7 @@ final class SelfTest {
                     return target.open();
                 }
             });
-            Snapshot snapshot = Verification.run(target, testCase.anchor(), true);
+            Snapshot snapshot = Verification.run(target, new Verification.Request(null, testCase.anchor(), true));
             String client = clientNotation(snapshot.client());
             String serverVerdict = snapshot.firstBreakId() == null ? "clean"
                     : "broken " + snapshot.firstBreakId() + "@" + snapshot.firstBreakPos();

@@ -2,9 +2,9 @@
 // queries, and failures that say when the database was never migrated.
 
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import org.postgresql.util.PSQLException;
 import org.postgresql.util.ServerErrorMessage;
 
@@ -40,14 +40,19 @@ final class Sql {
         return cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
     }
 
-    /** The first column of a query's one row, as text; no row at all is a failure. */
-    static String queryOne(Connection connection, String sql, Deadline deadline, String doing) throws Failure {
-        try (Statement statement = connection.createStatement();
-             ResultSet result = statement.executeQuery(sql)) {
-            if (!result.next()) {
-                throw new Failure(doing + " failed: the query returned no row (" + sql + ")");
+    /** The first column of a query's one row, as text; no row at all is a failure. Parameters are text. */
+    static String queryOne(Connection connection, String sql, Deadline deadline, String doing, String... parameters)
+            throws Failure {
+        try (PreparedStatement statement = connection.prepareStatement(sql)) {
+            for (int i = 0; i < parameters.length; i++) {
+                statement.setString(i + 1, parameters[i]);
             }
-            return result.getString(1);
+            try (ResultSet result = statement.executeQuery()) {
+                if (!result.next()) {
+                    throw new Failure(doing + " failed: the query returned no row (" + sql + ")");
+                }
+                return result.getString(1);
+            }
         } catch (SQLException e) {
             throw schemaAwareFailure(deadline, doing, e);
         }

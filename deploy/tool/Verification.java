@@ -15,29 +15,47 @@ final class Verification {
     static final String PHASE = "verify";
 
     /**
+     * What verify is asked: --schema (null: find it), the anchor, whether
+     * the client walks the chain, and --expect-exact. The walk also runs
+     * under --no-client-verify when an anchor is given, as the anchor can
+     * only be checked on the walked chain.
+     */
+    record Request(String schema, ChainWalker.Expectation expectation, boolean clientWalk) {
+        boolean walks() {
+            return clientWalk || expectation.isGiven();
+        }
+    }
+
+    /**
      * Everything verify reads describes one state of the database: the counts,
      * the sentinel and the server's verdict come from one read-only REPEATABLE
      * READ transaction, and the client walks the rows on a second connection
      * that imports that transaction's snapshot. The two run side by side, so
      * the client's walk adds little to the time the server's function takes;
-     * a rewritten verifier function could not write either.
+     * a rewritten verifier function could not write either. Every name is
+     * qualified with the audit schema, and every connection's search_path is
+     * the catalogs and that schema only.
      */
-    static Snapshot run(Connector connector, ChainWalker.Expectation expectation, boolean clientVerify)
-            throws Failure {
+    static Snapshot run(Connector connector, Request request) throws Failure {
         Deadline deadline = connector.deadline();
         try (Connection connection = connector.open()) {
             beginReadOnlySnapshot(connection);
-            SchemaCheck.require(connection, deadline);
-            Snapshot snapshot = Snapshot.read(connection, PHASE, deadline);
-            CompletableFuture<ChainWalker.Verdict> client = clientVerify
-                    ? walkInSnapshot(connector, exportSnapshot(connection, deadline), snapshot, expectation)
+            AuditSchema schema = AuditSchema.resolve(connection, request.schema(), deadline);
+            setSearchPath(connection, schema.queryPath(), deadline);
+            SchemaCheck.require(connection, schema, deadline);
+            Snapshot snapshot = Snapshot.read(connection, schema, PHASE, deadline);
+            CompletableFuture<ClientWalk> client = request.walks()
+                    ? walkInSnapshot(connector.withSearchPath(schema.queryPath()), schema,
+                            exportSnapshot(connection, deadline), snapshot, request.expectation())
                     : null;
-            ServerVerdict server = ServerVerifier.run(connection, deadline);
+            ServerVerdict server = ServerVerifier.run(connection, schema, deadline);
             snapshot = snapshot.withServerVerdict(server);
             if (client != null) {
-                snapshot = snapshot.withClient(Snapshot.Client.of(joinWalk(client), server));
+                snapshot = snapshot.withClient(clientReport(connection, schema, joinWalk(client), server,
+                        snapshot.chainHeadHash(), request.expectation(), deadline));
             }
-            snapshot = snapshot.withIntegrity(Integrity.read(connection, deadline));
+            deadline.check("fingerprinting the integrity machinery");
+            snapshot = snapshot.withIntegrity(Integrity.read(connection, schema, deadline));
             connection.rollback();
             return snapshot;
         } catch (SQLException e) {
@@ -51,23 +69,28 @@ final class Verification {
         connection.setReadOnly(true);
     }
 
+    private static void setSearchPath(Connection connection, String path, Deadline deadline) throws Failure {
+        Sql.queryOne(connection, "SELECT pg_catalog.set_config('search_path', ?, false)", deadline,
+                "setting the search_path to " + path, path);
+    }
+
     private static String exportSnapshot(Connection connection, Deadline deadline) throws Failure {
         return Sql.queryOne(connection, "SELECT pg_export_snapshot()", deadline, "exporting the verify snapshot");
     }
 
     /** The client walk on its own connection and thread, in the snapshot the server's side reads. */
-    private static CompletableFuture<ChainWalker.Verdict> walkInSnapshot(Connector connector, String snapshotId,
-            Snapshot snapshot, ChainWalker.Expectation expectation) throws Failure {
+    private static CompletableFuture<ClientWalk> walkInSnapshot(Connector connector, AuditSchema schema,
+            String snapshotId, Snapshot snapshot, ChainWalker.Expectation expectation) throws Failure {
         Deadline deadline = connector.deadline();
         Connection walkConnection = connector.open();
         return CompletableFuture.supplyAsync(() -> {
             try (walkConnection; Statement statement = walkConnection.createStatement()) {
                 beginReadOnlySnapshot(walkConnection);
                 statement.execute("SET TRANSACTION SNAPSHOT '" + snapshotId + "'");
-                ChainWalker.Verdict verdict = ClientVerifier.run(walkConnection, snapshot.rowCount(),
+                ClientWalk walk = ClientVerifier.run(walkConnection, schema, snapshot.rowCount(),
                         snapshot.chainHeadHash(), expectation, deadline);
                 walkConnection.rollback();
-                return verdict;
+                return walk;
             } catch (SQLException e) {
                 throw new CompletionException(deadline.failure("importing the verify snapshot", e));
             } catch (Failure e) {
@@ -76,7 +99,7 @@ final class Verification {
         });
     }
 
-    private static ChainWalker.Verdict joinWalk(CompletableFuture<ChainWalker.Verdict> walk) throws Failure {
+    private static ClientWalk joinWalk(CompletableFuture<ClientWalk> walk) throws Failure {
         try {
             return walk.join();
         } catch (CompletionException e) {
@@ -87,22 +110,68 @@ final class Verification {
         }
     }
 
+    /** The walker's verdict with what only verify can add: exact anchoring, the likely cause, the first ambiguous row. */
+    private static Snapshot.Client clientReport(Connection connection, AuditSchema schema, ClientWalk walk,
+            ServerVerdict server, String sentinel, ChainWalker.Expectation expectation, Deadline deadline)
+            throws Failure {
+        Snapshot.Client report = Snapshot.Client.of(walk.verdict(), server)
+                .withFirstAmbiguousId(walk.firstAmbiguousId());
+        if (expectation.exact() && expectation.rows() != null && walk.verdict().walked() > expectation.rows()) {
+            report = report.withExtraRows(walk.verdict().walked() - expectation.rows());
+        }
+        if (namesAHashNoRowHas(connection, schema, report, sentinel, deadline)) {
+            report = report.withLikelyCause(SKIPPED_INSERT);
+        }
+        return report;
+    }
+
+    /** Issue 11 item 2: what an insert skipped after the chain trigger had linked it leaves behind. */
+    static final String SKIPPED_INSERT = "a hash no row has: likely an insert that ON CONFLICT DO NOTHING skipped"
+            + " after a chain trigger older than migration 000007 had linked it (or rows were deleted)";
+
+    /** A link (missing_predecessor) or the sentinel (sentinel_mismatch) naming a hash no row has. */
+    private static boolean namesAHashNoRowHas(Connection connection, AuditSchema schema, Snapshot.Client report,
+                                              String sentinel, Deadline deadline) throws Failure {
+        if (ChainWalker.MISSING_PREDECESSOR.equals(report.breakKind())) {
+            return true;
+        }
+        if (!ChainWalker.SENTINEL_MISMATCH.equals(report.breakKind()) || sentinel == null || sentinel.isEmpty()) {
+            return false;
+        }
+        return "f".equals(Sql.queryOne(connection, "SELECT EXISTS (SELECT 1 FROM " + schema.qualified("audit_events")
+                + " WHERE row_hash = ?)", deadline, "looking for the row the sentinel names", sentinel));
+    }
+
     // ------------------------------------------------------------ the server's verdict
 
-    /** What the database's own audit_events_verify_chain() reports. */
-    record ServerVerdict(String firstBreakId, int firstBreakPos, int walked) {
+    /** What the database's own audit_events_verify_chain() reports; missing when the function is gone. */
+    record ServerVerdict(String firstBreakId, int firstBreakPos, int walked, boolean isMissing) {
+        static final ServerVerdict MISSING = new ServerVerdict(null, -1, 0, true);
+
         boolean isBroken() {
             return firstBreakId != null;
         }
     }
 
     static final class ServerVerifier {
-        static ServerVerdict run(Connection connection, Deadline deadline) throws Failure {
+        /**
+         * Looked up before it is called: a call that fails would abort the
+         * transaction the fingerprint is still to be read in, and a dropped
+         * verifier leaves the client's verdict to give.
+         */
+        static ServerVerdict run(Connection connection, AuditSchema schema, Deadline deadline) throws Failure {
+            deadline.check("running audit_events_verify_chain()");
+            String verifier = schema.qualified("audit_events_verify_chain") + "()";
+            String exists = Sql.queryOne(connection, "SELECT to_regprocedure(?) IS NOT NULL", deadline,
+                    "looking for audit_events_verify_chain()", verifier);
+            if (!"t".equals(exists)) {
+                return ServerVerdict.MISSING;
+            }
             try (Statement statement = connection.createStatement();
                  ResultSet result = statement.executeQuery(
-                         "SELECT first_break_id, first_break_pos, row_count FROM audit_events_verify_chain()")) {
+                         "SELECT first_break_id, first_break_pos, row_count FROM " + verifier)) {
                 result.next();
-                return new ServerVerdict(result.getString(1), result.getInt(2), result.getInt(3));
+                return new ServerVerdict(result.getString(1), result.getInt(2), result.getInt(3), false);
             } catch (SQLException e) {
                 throw Sql.schemaAwareFailure(deadline, "running audit_events_verify_chain()", e);
             }
@@ -116,6 +185,9 @@ final class Verification {
      * does not depend on any function in the database under test. Rows are
      * streamed through a cursor; the walker keeps only hashes and ids.
      */
+    /** The walker's verdict and the first row, in the order read, whose payload another row could share. */
+    record ClientWalk(ChainWalker.Verdict verdict, String firstAmbiguousId) {}
+
     static final class ClientVerifier {
         static final int FETCH_ROWS = 10_000;
 
@@ -125,34 +197,38 @@ final class Verification {
          * caller's settings): turning that into the payload's form is a few
          * character moves, far cheaper than parsing a timestamp a row.
          */
-        static ChainWalker.Verdict run(Connection connection, long rowCount, String sentinel,
-                                       ChainWalker.Expectation expectation, Deadline deadline) throws Failure {
+        static ClientWalk run(Connection connection, AuditSchema schema, long rowCount, String sentinel,
+                              ChainWalker.Expectation expectation, Deadline deadline) throws Failure {
             ChainWalker walker = new ChainWalker((int) Math.min(rowCount, Integer.MAX_VALUE - 8));
             MessageDigest sha256 = AuditRow.newSha256();
+            String firstAmbiguousId = null;
             try (Statement statement = connection.createStatement()) {
                 statement.execute("SET LOCAL TimeZone = 'UTC'");
                 statement.execute("SET LOCAL DateStyle = 'ISO, YMD'");
                 statement.setFetchSize(FETCH_ROWS);
                 try (ResultSet row = statement.executeQuery("SELECT id, actor, actor_type, action, resource_type,"
                         + " resource_id, details::text, \"timestamp\", event_category, prev_hash, row_hash"
-                        + " FROM audit_events")) {
+                        + " FROM " + schema.qualified("audit_events"))) {
                     while (row.next()) {
-                        addRow(walker, row, sha256);
+                        AuditRow fields = fields(row);
+                        boolean ambiguous = fields.isAmbiguous();
+                        walker.add(fields.id() == null ? "" : fields.id(), fields.prevHash(), row.getString(11),
+                                fields.hashOrNull(sha256), ambiguous);
+                        if (ambiguous && firstAmbiguousId == null) {
+                            firstAmbiguousId = fields.id();
+                        }
                     }
                 }
             } catch (SQLException e) {
                 throw Sql.schemaAwareFailure(deadline, "reading audit_events for client verification", e);
             }
-            return walker.verdict(sentinel, expectation);
+            return new ClientWalk(walker.verdict(sentinel, expectation), firstAmbiguousId);
         }
 
-        private static void addRow(ChainWalker walker, ResultSet row, MessageDigest sha256) throws SQLException {
-            AuditRow fields = new AuditRow(row.getString(10), row.getString(1), row.getString(2), row.getString(3),
+        private static AuditRow fields(ResultSet row) throws SQLException {
+            return new AuditRow(row.getString(10), row.getString(1), row.getString(2), row.getString(3),
                     row.getString(4), row.getString(5), row.getString(6), row.getString(7),
                     AuditRow.utcMicrosFromIsoText(row.getString(8)), row.getString(9));
-            String id = fields.id();
-            walker.add(id == null ? "" : id, fields.prevHash(), row.getString(11), fields.hashOrNull(sha256),
-                    fields.isAmbiguous());
         }
     }
 }

@@ -55,7 +55,6 @@ final class Workload {
      * earlier one committed and the chain verifiable.
      */
     void insert(Connection connection, Deadline deadline) throws Failure {
-        SchemaCheck.require(connection, deadline);
         OffsetDateTime base = startTime != null ? startTime : serverNow(connection, deadline);
         long started = System.nanoTime();
         long nextReport = started + PROGRESS_EVERY.toNanos();
