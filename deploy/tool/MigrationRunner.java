@@ -92,7 +92,7 @@ final class MigrationRunner {
      * the runner would re-run 000001 over a migrated schema. Refuse before
      * running anything.
      */
-    private static void refuseForeignLedger(Connection connection, BackupSmoke.Deadline deadline) throws Failure {
+    private static void refuseForeignLedger(Connection connection, Deadline deadline) throws Failure {
         String columns;
         try (Statement statement = connection.createStatement();
              ResultSet result = statement.executeQuery("""
