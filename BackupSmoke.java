@@ -22,7 +22,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
@@ -477,8 +476,8 @@ public class BackupSmoke implements Callable<Integer> {
             try (walkConnection; Statement statement = walkConnection.createStatement()) {
                 beginReadOnlySnapshot(walkConnection);
                 statement.execute("SET TRANSACTION SNAPSHOT '" + snapshotId + "'");
-                ChainWalker.Verdict verdict = ClientVerifier.run(walkConnection, snapshot.rowCount(),
-                        snapshot.chainHeadHash(), expectation, deadline);
+                ChainWalker.Verdict verdict = ClientVerifier.run(walkConnection, snapshot.chainHeadHash(),
+                        expectation, deadline);
                 walkConnection.rollback();
                 return verdict;
             } catch (SQLException e) {
@@ -590,53 +589,18 @@ public class BackupSmoke implements Callable<Integer> {
     /**
      * Reads the raw columns and recomputes every hash in Java, so the verdict
      * does not depend on any function in the database under test. Rows are
-     * streamed through a cursor; the walker keeps only hashes and ids.
+     * streamed through COPY (CopyRows); the walker keeps only what rows out
+     * of link order need, and reads them again in the same transaction when
+     * there are such rows.
      */
     static final class ClientVerifier {
-        static final int FETCH_ROWS = 10_000;
-
-        /**
-         * The timestamp comes as text in UTC with ISO dates, which this
-         * transaction pins for itself (the payload must not depend on the
-         * caller's settings): turning that into the payload's form is a few
-         * character moves, far cheaper than parsing a timestamp a row.
-         */
-        static ChainWalker.Verdict run(Connection connection, long rowCount, String sentinel,
-                                       ChainWalker.Expectation expectation, Deadline deadline) throws Failure {
-            ChainWalker walker = new ChainWalker((int) Math.min(rowCount, Integer.MAX_VALUE - 8));
-            MessageDigest sha256 = ChainWalker.newSha256();
-            try (Statement statement = connection.createStatement()) {
-                statement.execute("SET LOCAL TimeZone = 'UTC'");
-                statement.execute("SET LOCAL DateStyle = 'ISO, YMD'");
-                statement.setFetchSize(FETCH_ROWS);
-                try (ResultSet row = statement.executeQuery("SELECT id, actor, actor_type, action, resource_type,"
-                        + " resource_id, details::text, \"timestamp\", event_category, prev_hash, row_hash"
-                        + " FROM audit_events")) {
-                    while (row.next()) {
-                        addRow(walker, row, sha256);
-                    }
-                }
-            } catch (SQLException e) {
-                throw schemaAwareFailure(deadline, "reading audit_events for client verification", e);
-            }
-            return walker.verdict(sentinel, expectation);
-        }
-
-        private static void addRow(ChainWalker walker, ResultSet row, MessageDigest sha256) throws SQLException {
-            String id = row.getString(1);
-            String actor = row.getString(2);
-            String actorType = row.getString(3);
-            String action = row.getString(4);
-            String resourceType = row.getString(5);
-            String resourceId = row.getString(6);
-            String details = row.getString(7);
-            String category = row.getString(9);
-            String prevHash = row.getString(10);
-            byte[] recomputed = ChainWalker.rowHashOrNull(sha256, prevHash, id, actor, actorType, action,
-                    resourceType, resourceId, details, ChainWalker.utcMicrosFromIsoText(row.getString(8)), category);
-            boolean ambiguous = ChainWalker.isAmbiguous(id, actor, actorType, action, resourceType, resourceId,
-                    details, category);
-            walker.add(id == null ? "" : id, prevHash, row.getString(11), recomputed, ambiguous);
+        static ChainWalker.Verdict run(Connection connection, String sentinel, ChainWalker.Expectation expectation,
+                                       Deadline deadline) throws Failure {
+            String doing = "reading audit_events for client verification";
+            CopyRows rows = new CopyRows(connection, "audit_events", e -> schemaAwareFailure(deadline, doing, e));
+            ChainWalker walker = new ChainWalker(sentinel, expectation);
+            rows.stream(true, walker::add);
+            return walker.verdict(rows);
         }
     }
 
