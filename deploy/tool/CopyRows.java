@@ -122,7 +122,7 @@ final class CopyRows implements ChainWalker.RowSource {
      */
     static final class RowParser {
         private final boolean rehash;
-        private final MessageDigest sha256 = ChainWalker.newSha256();
+        private final MessageDigest sha256 = AuditRow.newSha256();
         private final int[] starts = new int[FIELDS];
         private final int[] ends = new int[FIELDS];
         private byte[] field = new byte[256];
@@ -238,7 +238,7 @@ final class CopyRows implements ChainWalker.RowSource {
                     && line[end - 3] == '+' && line[end - 2] == '0' && line[end - 1] == '0'
                     && (length == 22 || line[start + 19] == '.');
             if (!common) {
-                String utc = ChainWalker.utcMicrosFromIsoText(text(line, TIMESTAMP));
+                String utc = AuditRow.utcMicrosFromIsoText(text(line, TIMESTAMP));
                 if (utc == null) {
                     return false;
                 }
