@@ -64,7 +64,9 @@ col AS (
   SELECT a.attrelid, a.attnum,
          concat_ws(' ', quote_ident(a.attname), format_type(a.atttypid, a.atttypmod),
                    CASE WHEN a.attcollation <> t.typcollation
-                        THEN 'collate ' || a.attcollation::regcollation::text END,
+                        THEN (SELECT format('collate %I.%I', cn.nspname, co.collname)
+                                FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace
+                               WHERE co.oid = a.attcollation) END,
                    CASE WHEN a.attnotnull THEN 'not null' END,
                    CASE WHEN a.atthasdef AND a.attgenerated = '' THEN 'default' END,
                    CASE a.attidentity WHEN 'a' THEN 'identity always' WHEN 'd' THEN 'identity by default' END,
@@ -154,7 +156,8 @@ constraints AS (
       LEFT JOIN rel r ON r.oid = con.conrelid
       LEFT JOIN pg_type t ON t.oid = con.contypid AND con.contypid <> 0
       LEFT JOIN pg_namespace tn ON tn.oid = t.typnamespace
-     WHERE (r.oid IS NOT NULL
+     WHERE con.contype <> 'n' -- NOT NULL (PostgreSQL 18+) is a column's property above
+       AND (r.oid IS NOT NULL
             OR (t.oid IS NOT NULL AND t.typnamespace IN (SELECT oid FROM nsp)
                 AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass
                                    AND d.objid = t.oid AND d.deptype = 'e')))
@@ -203,14 +206,15 @@ triggers AS (
 ),
 -- Functions and procedures by signature; a digest of what defines them:
 -- the source text as written (prosrc), not a deparse, for every language
--- but SQL-standard bodies, which only exist as a parse tree.
+-- but SQL-standard bodies (BEGIN ATOMIC, an empty prosrc), which only exist
+-- as a parse tree. (No prosqlbody column: it is missing before PostgreSQL 14.)
 functions AS (
   SELECT jsonb_object_agg(p.oid::regprocedure::text, concat_ws(' ',
            CASE p.prokind WHEN 'f' THEN 'function' WHEN 'p' THEN 'procedure'
                           WHEN 'a' THEN 'aggregate' WHEN 'w' THEN 'window function' END,
            'language', l.lanname, 'definition sha256',
            encode(sha256(convert_to(concat_ws(E'\n',
-             CASE WHEN p.prosqlbody IS NULL THEN p.prosrc ELSE pg_get_functiondef(p.oid) END,
+             CASE WHEN l.lanname = 'sql' AND p.prosrc = '' THEN pg_get_functiondef(p.oid) ELSE p.prosrc END,
              p.probin, pg_get_function_result(p.oid), p.provolatile, p.proisstrict, p.prosecdef,
              p.proleakproof, p.proparallel, p.proretset, p.pronargdefaults, array_to_string(p.proconfig, E'\n')),
              'UTF8')), 'hex'))) AS doc
