@@ -1,9 +1,9 @@
-// The semantic second oracle (deploy/lib/smoke-oracle.sh) on its own:
-// oracle_capture on real databases, oracle_compare on the documents. A
-// database goes through pg_dump and pg_restore once; each damage is then
-// done to a copy of the restored database, which must fail naming the
-// table or object, while the untouched copy compares clean although its
-// pg_dump text differs (a varchar column's IN (...) CHECK).
+// The semantic second oracle (deploy/lib/smoke-oracle-semantic.sh) on its own:
+// semantic_oracle_capture on real databases, semantic_oracle_compare on the
+// documents. A database goes through pg_dump and pg_restore once; each
+// damage is then done to a copy of the restored database, which must fail
+// naming the table or object, while the untouched copy compares clean
+// although its pg_dump text differs (a varchar column's IN (...) CHECK).
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -23,7 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class OracleTest {
-    static final String LIB = Support.REPO.resolve("deploy/lib/smoke-oracle.sh").toString();
+    static final String LIB = Support.REPO.resolve("deploy/lib/smoke-oracle-semantic.sh").toString();
 
     /** Another application's schema: no audit log, every kind of object the oracle lists. */
     static final String[] SCHEMA = {
@@ -76,13 +76,13 @@ class OracleTest {
     }
 
     private static void capture(String database, Path document, String snapshot) {
-        shellOk("oracle_capture \"$1\" \"$2\" \"$3\"", Support.url(database), document.toString(), snapshot);
+        shellOk("semantic_oracle_capture \"$1\" \"$2\" \"$3\"", Support.url(database), document.toString(), snapshot);
     }
 
     private Support.Result compareWith(String database) {
         Path document = temp.resolve(database + ".json");
         capture(database, document, "");
-        return shell("oracle_compare \"$1\" \"$2\"", sourceDocument.toString(), document.toString());
+        return shell("semantic_oracle_compare \"$1\" \"$2\"", sourceDocument.toString(), document.toString());
     }
 
     /** A copy of the restored database with SQL applied, compared with the source. */
@@ -112,7 +112,7 @@ class OracleTest {
 
     @Test
     void recordsEveryTableAndTheInventory() throws Exception {
-        String tables = shellOk("oracle_tables_json \"$1\"", sourceDocument.toString()).out();
+        String tables = shellOk("semantic_oracle_tables_json \"$1\"", sourceDocument.toString()).out();
         assertTrue(tables.matches("\\{\"billing\\.accounts\":\\{\"rows\":5,\"digest\":\"[0-9a-f]{64}\"},"
                 + "\"billing\\.invoices\":\\{\"rows\":20,\"digest\":\"[0-9a-f]{64}\"},"
                 + "\"public\\.events_log\":\\{\"rows\":3,\"digest\":\"[0-9a-f]{64}\"}}\n"), tables);
@@ -132,7 +132,7 @@ class OracleTest {
         String expected = Support.one(source, """
                 SELECT encode(sha256(string_agg(sha256(convert_to(a::text, 'UTF8')), ''::bytea ORDER BY a.id)), 'hex')
                 FROM billing.accounts a""");
-        String tables = shellOk("oracle_tables_json \"$1\"", sourceDocument.toString()).out();
+        String tables = shellOk("semantic_oracle_tables_json \"$1\"", sourceDocument.toString()).out();
         assertTrue(tables.contains("\"billing.accounts\":{\"rows\":5,\"digest\":\"" + expected + "\"}"), tables);
     }
 
@@ -226,8 +226,8 @@ class OracleTest {
                 Path latest = temp.resolve("latest.json");
                 capture(source, inSnapshot, snapshot);
                 capture(source, latest, "");
-                assertEquals(0, shell("oracle_compare \"$1\" \"$2\"", sourceDocument.toString(), inSnapshot.toString()).exit());
-                var moved = shell("oracle_compare \"$1\" \"$2\"", inSnapshot.toString(), latest.toString());
+                assertEquals(0, shell("semantic_oracle_compare \"$1\" \"$2\"", sourceDocument.toString(), inSnapshot.toString()).exit());
+                var moved = shell("semantic_oracle_compare \"$1\" \"$2\"", inSnapshot.toString(), latest.toString());
                 assertTrue(moved.out().startsWith("table billing.invoices: 20 rows in the source, 21 restored\n"), moved.out());
             } finally {
                 exporter.rollback();

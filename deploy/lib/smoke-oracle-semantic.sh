@@ -1,17 +1,18 @@
 # shellcheck shell=bash
 # The semantic second oracle (SPEC §9.7, SMOKE_ORACLE=semantic), sourced by
-# deploy/test/backup-restore-smoke.sh; usable on its own as well:
+# the harness's oracle dispatch (deploy/lib/smoke-oracle.sh); usable on its
+# own as well:
 #
-#   oracle_capture URL FILE [SNAPSHOT]   writes one JSON document of the
+#   semantic_oracle_capture URL FILE [SNAPSHOT]   writes one JSON document of the
 #       database at URL to FILE: every user table's row count and content
 #       digest, and the inventory of its schema objects. With SNAPSHOT (an
 #       id from pg_export_snapshot() in a session still open), it reads that
 #       snapshot, the one the backup was taken in.
-#   oracle_compare SOURCE RESTORED       prints one line per difference
+#   semantic_oracle_compare SOURCE RESTORED  prints one line per difference
 #       between two such documents, naming the table or object, and returns
 #       1 when there is any; lines starting with "note: " are facts worth
 #       telling that do not fail the comparison.
-#   oracle_tables_json FILE              prints the per-table {rows, digest}
+#   semantic_oracle_tables_json FILE     prints the per-table {rows, digest}
 #       object of a document, the evidence report.json keeps.
 #
 # Why not compare pg_dump text: the server's deparse of some expressions is
@@ -27,7 +28,7 @@
 
 # The SQL that prints the document. Session settings pin every output
 # format a row's text depends on, so both sides spell a value the same.
-oracle__capture_sql() {
+semantic_oracle__capture_sql() {
   cat <<'SQL'
 SET search_path = pg_catalog;
 SET TimeZone = 'UTC';
@@ -277,17 +278,17 @@ COMMIT;
 SQL
 }
 
-oracle_capture() {
+semantic_oracle_capture() {
   local url=$1 file=$2 snapshot=${3:-} vars=()
   [[ -z "$snapshot" ]] || vars=(-v "snapshot=$snapshot")
-  oracle__capture_sql |
+  semantic_oracle__capture_sql |
     psql -X -q -At -v ON_ERROR_STOP=1 ${vars[@]+"${vars[@]}"} -d "$url" -f - |
     jq -S . >"$file"
 }
 
 # The comparison, in jq: one line per difference, by kind of object.
 # shellcheck disable=SC2016 # $src, $dst are jq's variables
-oracle__compare_jq() {
+semantic_oracle__compare_jq() {
   cat <<'JQ'
 def short: if type == "string" and length > 16 then .[0:16] + "…" else tostring end;
 # A spelled object, its SHA-256 digests shortened to 16 digits.
@@ -354,14 +355,14 @@ $src[0] as $a | $dst[0] as $b
 JQ
 }
 
-oracle_compare() {
+semantic_oracle_compare() {
   local source=$1 restored=$2 lines
-  lines=$(jq -n -r --slurpfile src "$source" --slurpfile dst "$restored" "$(oracle__compare_jq)") || return 2
+  lines=$(jq -n -r --slurpfile src "$source" --slurpfile dst "$restored" "$(semantic_oracle__compare_jq)") || return 2
   [[ -n "$lines" ]] || return 0
   printf '%s\n' "$lines"
   ! grep -q -v '^note: ' <<<"$lines"
 }
 
-oracle_tables_json() {
+semantic_oracle_tables_json() {
   jq -c '.tables | with_entries(select(.value.digest != null) | .value |= {rows, digest})' "$1"
 }
