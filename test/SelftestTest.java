@@ -15,7 +15,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class SelftestTest {
-    /** Another application's migrations: its own trigger and function names, a verifier walking (timestamp, id). */
+    /**
+     * Two other applications' migrations: their own trigger and function names (ledger-app: a trigger that
+     * moves the sentinel per row, another that writes a bookkeeping table), verifiers walking (timestamp, id).
+     */
+    static final Path LEDGER_APP = Support.REPO.resolve("test/fixtures/ledger-app");
     static final Path OTHER_APP = Support.REPO.resolve("test/fixtures/other-app");
     static final String FINDING = "finding: the server's verifier audit_events_verify_chain() reports %s on a"
             + " legitimate history (%s), where the client's walk by the links is clean";
@@ -37,7 +41,7 @@ class SelftestTest {
 
     @Test
     void catchesEveryTamperingOnAnotherSchemaAndReportsItsVerifiersFalseAlarmsAsFindings() throws Exception {
-        var result = Support.tool("--mode=selftest", "--db-url=" + Support.url("postgres"), "--migrations-path=" + OTHER_APP);
+        var result = Support.tool("--mode=selftest", "--db-url=" + Support.url("postgres"), "--migrations-path=" + LEDGER_APP);
         assertEquals(0, result.exit(), result.describe());
         assertEquals(List.of(
                 "change one field of a middle row|modified audit-smoke-0007@7|broken audit-smoke-0007@7|ok",
