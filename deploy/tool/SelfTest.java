@@ -22,7 +22,6 @@ import java.sql.Statement;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 
 final class SelfTest {
     static final String START = "2026-05-16T12:00:00Z";
@@ -161,8 +160,8 @@ final class SelfTest {
     static String rowHash(String prevHash, String id, String actor, String actorType, String action,
                           String resourceType, String resourceId, String details, OffsetDateTime timestamp,
                           String eventCategory) {
-        return ChainWalker.sha256Hex(ChainWalker.canonicalPayload(prevHash, id, actor, actorType, action,
-                resourceType, resourceId, details, timestamp, eventCategory));
+        return AuditRow.sha256Hex(new AuditRow(prevHash, id, actor, actorType, action, resourceType, resourceId,
+                details, AuditRow.utcMicros(timestamp), eventCategory).canonicalPayload());
     }
 
     /** A row with a valid hash of its own that names row 10 as predecessor, written past the chain trigger. */
@@ -255,10 +254,9 @@ final class SelfTest {
 
     // ------------------------------------------------------------ running
 
-    private final BackupSmoke tool;
-    private final ConnectionTarget server;
+    private final Connector server;
     private final Path migrations;
-    private final BackupSmoke.Deadline deadline;
+    private final Deadline deadline;
     private final String prefix = "backupsmoke_selftest_" + ProcessHandle.current().pid() + "_";
     /** Every database this run made or is making: a name goes in before its CREATE DATABASE. */
     private final List<String> created = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -267,11 +265,10 @@ final class SelfTest {
     private volatile int adminPid;
     private volatile boolean interrupted;
 
-    SelfTest(BackupSmoke tool, ConnectionTarget server, Path migrations, BackupSmoke.Deadline deadline) {
-        this.tool = tool;
+    SelfTest(Connector server, Path migrations) {
         this.server = server;
         this.migrations = migrations;
-        this.deadline = deadline;
+        this.deadline = server.deadline();
     }
 
     /**
@@ -280,9 +277,9 @@ final class SelfTest {
      * included, through the shutdown hook.
      */
     Result run(PrintStream out) throws Failure {
-        BackupSmoke.Progress.onInterrupt = this::dropAfterInterrupt;
-        try (Connection admin = tool.connect(server, Map.of())) {
-            adminPid = Integer.parseInt(BackupSmoke.queryOne(admin, "SELECT pg_backend_pid()", deadline,
+        Progress.onInterrupt = this::dropAfterInterrupt;
+        try (Connection admin = server.openForCleanUp()) {
+            adminPid = Integer.parseInt(Sql.queryOne(admin, "SELECT pg_backend_pid()", deadline,
                     "starting the selftest"));
             try {
                 String template = createDatabase(admin, "template");
@@ -302,12 +299,12 @@ final class SelfTest {
             }
         } catch (SQLException e) {
             awaitHaltIfInterrupted();
-            throw new Failure("selftest could not close its connection: " + BackupSmoke.oneLine(e));
+            throw new Failure("selftest could not close its connection: " + Sql.oneLine(e));
         } catch (Failure | RuntimeException e) {
             awaitHaltIfInterrupted();
             throw e;
         } finally {
-            BackupSmoke.Progress.onInterrupt = null;
+            Progress.onInterrupt = null;
         }
     }
 
@@ -325,20 +322,19 @@ final class SelfTest {
         } catch (SQLException e) {
             created.remove(name); // not made: nothing to drop, and nothing of someone else's to drop either
             awaitHaltIfInterrupted();
-            throw new Failure("selftest cannot create its scratch database " + name + " on " + server.describe() + ": "
-                    + BackupSmoke.oneLine(e) + ("42501".equals(e.getSQLState()) ? " (the role needs CREATEDB)" : ""));
+            throw new Failure("selftest cannot create its scratch database " + name + " on " + server.target().describe() + ": "
+                    + Sql.oneLine(e) + ("42501".equals(e.getSQLState()) ? " (the role needs CREATEDB)" : ""));
         }
     }
 
     /** Migrates the template and writes the fixed 24-row chain; returns its head. */
     private String buildChain(String database) throws Failure {
-        ConnectionTarget target = server.withDatabase(database);
-        new MigrationRunner(migrations).run(
-                deadline.watch(tool.connect(target, MigrationRunner.CONNECTION_PROPERTIES)), deadline);
-        try (Connection connection = deadline.watch(tool.connect(target, Map.of()))) {
+        Connector target = server.forDatabase(database);
+        new MigrationRunner(migrations).run(target.open(MigrationRunner.CONNECTION_PROPERTIES), deadline);
+        try (Connection connection = target.open()) {
             new Workload(ROWS, "audit-smoke-", java.time.OffsetDateTime.parse(START),
                     Workload.DEFAULT_BATCH_ROWS).insert(connection, deadline);
-            return BackupSmoke.queryOne(connection, "SELECT row_hash FROM audit_chain_head WHERE id = 1", deadline,
+            return Sql.queryOne(connection, "SELECT row_hash FROM audit_chain_head WHERE id = 1", deadline,
                     "reading the selftest chain head");
         } catch (SQLException e) {
             throw deadline.failure("building the selftest chain", e);
@@ -348,8 +344,8 @@ final class SelfTest {
     private Outcome runCase(Connection admin, Case testCase) throws Failure {
         String database = createDatabase(admin, "case" + created.size());
         step = "running selftest case \"" + testCase.name() + "\" in " + database;
-        ConnectionTarget target = server.withDatabase(database);
-        try (Connection connection = deadline.watch(tool.connect(target, Map.of()))) {
+        Connector target = server.forDatabase(database);
+        try (Connection connection = target.open()) {
             testCase.tampering().apply(new CaseDatabase() {
                 @Override
                 public Connection connection() {
@@ -358,18 +354,17 @@ final class SelfTest {
 
                 @Override
                 public Connection openAnother() throws Failure {
-                    return deadline.watch(tool.connect(target, Map.of()));
+                    return target.open();
                 }
             });
-            BackupSmoke.Snapshot snapshot = BackupSmoke.verify(connection,
-                    () -> deadline.watch(tool.connect(target, Map.of())), testCase.anchor(), true, deadline);
+            Snapshot snapshot = Verification.run(target, testCase.anchor(), true);
             String client = clientNotation(snapshot.client());
             String serverVerdict = snapshot.firstBreakId() == null ? "clean"
                     : "broken " + snapshot.firstBreakId() + "@" + snapshot.firstBreakPos();
             return new Outcome(testCase, client, serverVerdict, judge(testCase, client, serverVerdict, snapshot));
         } catch (SQLException e) {
             awaitHaltIfInterrupted();
-            throw new Failure("selftest case \"" + testCase.name() + "\" failed to run: " + BackupSmoke.oneLine(e));
+            throw new Failure("selftest case \"" + testCase.name() + "\" failed to run: " + Sql.oneLine(e));
         }
     }
 
@@ -379,7 +374,7 @@ final class SelfTest {
      * break there, on a history that is legitimate, that is a finding about
      * the verifier (a false alarm), which the client's verdict does not share.
      */
-    static Judgement judge(Case testCase, String client, String serverVerdict, BackupSmoke.Snapshot snapshot) {
+    static Judgement judge(Case testCase, String client, String serverVerdict, Snapshot snapshot) {
         if (!client.equals(testCase.expectedClient())) {
             return Judgement.MISS;
         }
@@ -389,7 +384,7 @@ final class SelfTest {
         return Judgement.OK;
     }
 
-    static String clientNotation(BackupSmoke.ClientReport client) {
+    static String clientNotation(Snapshot.Client client) {
         if (ChainWalker.CLEAN.equals(client.verdict())) {
             return client.ambiguousRows() == 0 ? "clean" : "clean, " + client.ambiguousRows() + " ambiguous";
         }
@@ -404,7 +399,7 @@ final class SelfTest {
             try (Statement statement = admin.createStatement()) {
                 statement.execute("DROP DATABASE IF EXISTS " + created.get(i));
             } catch (SQLException e) {
-                System.err.println("backupsmoke: selftest could not drop " + created.get(i) + ": " + BackupSmoke.oneLine(e));
+                System.err.println("backupsmoke: selftest could not drop " + created.get(i) + ": " + Sql.oneLine(e));
             }
         }
     }
@@ -426,7 +421,7 @@ final class SelfTest {
             System.err.println("backupsmoke: interrupted while " + doing + "; no selftest database had been created");
             return;
         }
-        try (Connection cleaner = tool.connect(server, Map.of())) {
+        try (Connection cleaner = server.openForCleanUp()) {
             endOwnSessions(cleaner, names);
             boolean force = Integer.parseInt(queryText(cleaner, "SHOW server_version_num")) >= 130000;
             try (Statement statement = cleaner.createStatement()) {
