@@ -310,8 +310,7 @@ sql() {
 # an sslpassword is kept aside (SSL_PASSWORD); other query parameters
 # (sslmode, ...) are carried along untouched.
 adopt_database_url() {
-  local url=$1 rest authority userinfo='' host port='' db='' query param key value
-  local params=() kept=()
+  local url=$1 rest authority userinfo='' host port='' db='' query
   [[ "$url" =~ ^postgres(ql)?://(.*)$ ]] ||
     fail "DATABASE_URL must start with postgres:// or postgresql://"
   rest=${BASH_REMATCH[2]%%#*}
@@ -338,26 +337,32 @@ adopt_database_url() {
       PGPASSWORD=$(url_decode "${userinfo#*:}")
     fi
   fi
-  if [[ -n "$query" ]]; then
-    IFS='&' read -r -a params <<<"$query"
-    for param in "${params[@]}"; do
-      key=$(url_decode "${param%%=*}")
-      value=$(url_decode "${param#*=}")
-      case "$key" in
-        host) host=$value ;;
-        port) port=$value ;;
-        dbname) db=$value ;;
-        user) export PGUSER=$value ;;
-        password) export PGPASSWORD=$value ;;
-        sslpassword) SSL_PASSWORD=$value ;;
-        *) kept+=("$param") ;;
-      esac
-    done
-  fi
   [[ -z "$host" ]] || export PGHOST=$host
   [[ -z "$port" ]] || export PGPORT=$port
   [[ -z "$db" ]] || export PGDATABASE=$db
+  adopt_url_query "$query"
   [[ -n "${PGHOST:-}" ]] || fail "DATABASE_URL names no host"
+}
+
+# The query string of DATABASE_URL: its connection parameters win over the
+# URL's other parts, as in libpq; the rest is kept in URL_QUERY.
+adopt_url_query() {
+  local param key value params=() kept=()
+  [[ -n "$1" ]] || return 0
+  IFS='&' read -r -a params <<<"$1"
+  for param in "${params[@]}"; do
+    key=$(url_decode "${param%%=*}")
+    value=$(url_decode "${param#*=}")
+    case "$key" in
+      host) export PGHOST=$value ;;
+      port) export PGPORT=$value ;;
+      dbname) export PGDATABASE=$value ;;
+      user) export PGUSER=$value ;;
+      password) export PGPASSWORD=$value ;;
+      sslpassword) SSL_PASSWORD=$value ;;
+      *) kept+=("$param") ;;
+    esac
+  done
   URL_QUERY=$(
     IFS='&'
     printf '%s' "${kept[*]}"
