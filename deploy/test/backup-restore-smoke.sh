@@ -771,8 +771,9 @@ backup_all() {
     fi
     backup_one "$method"
   done
-  run_child oracle_capture "$(db_url "$TARGET_DB")" "$WORK/oracle.source" "$SNAPSHOT_ID" ||
-    fail "the oracle's capture of the source failed"
+  local status=0
+  run_child oracle_capture "$(db_url "$TARGET_DB")" "$WORK/oracle.source" "$SNAPSHOT_ID" || status=$?
+  ((status == 0 || status == 3)) || fail "the oracle's capture of the source failed"
   close_source_snapshot
 }
 
@@ -854,7 +855,8 @@ judge_combination() {
 # C[method], C[major], C[verdict] pass | fail | skipped, C[reason],
 # C[url] the database it is judged in, C[target] where that is (for the
 # report), C[restore_s] C[verify_s] C[continuity_s] phase times,
-# C[restored_head], C[oracle], C[evidence] a JSON object plug-ins may add to
+# C[restored_head], C[oracle] (captured, compared, differs or skipped: why),
+# C[evidence] a JSON object plug-ins may add to
 # (combo_evidence).
 combo_begin() {
   C=([method]=$1 [major]=$2 [name]=$1-pg$2 [verdict]=pass [reason]='' [url]='' [target]=''
@@ -984,12 +986,13 @@ combo_oracle_capture() {
     C[oracle]="skipped: $(oracle_skip_reason "${C[major]}")"
     return 0
   fi
-  ((status == 0)) || combo_fail "the oracle's capture of ${C[target]} failed"
+  ((status == 0)) || combo_fail "the oracle's capture of ${C[target]} failed" || return 1
+  C[oracle]=captured
 }
 
 combo_oracle_compare() {
   local difference
-  [[ -z "${C[oracle]}" ]] || return 0 # skipped
+  [[ "${C[oracle]}" == captured ]] || return 0 # skipped
   if ! difference=$(oracle_compare "$WORK/oracle.source" "$WORK/oracle.${C[name]}"); then
     C[oracle]=differs
     combo_fail "$difference" || return 1
