@@ -18,54 +18,64 @@ class ChainWalkerTest {
 
     // ------------------------------------------------------------ payload
 
+    /** The payload of a row whose timestamp is given as a value. */
+    static AuditRow row(String prev, String id, String actor, String actorType, String action, String resourceType,
+                        String resourceId, String details, OffsetDateTime time, String category) {
+        return new AuditRow(prev, id, actor, actorType, action, resourceType, resourceId, details,
+                AuditRow.utcMicros(time), category);
+    }
+
     @Test
     void testVectorsHashAsTheSpecSays() {
-        String tv1 = ChainWalker.sha256Hex(ChainWalker.canonicalPayload(null, "tv-0001", "alice", "User",
+        String tv1 = AuditRow.sha256Hex(row(null, "tv-0001", "alice", "User",
                 "certificate.issue", "certificate", "mc-1", "{}",
-                OffsetDateTime.parse("2026-05-16T12:00:00.000001Z"), "cert_lifecycle"));
+                OffsetDateTime.parse("2026-05-16T12:00:00.000001Z"), "cert_lifecycle").canonicalPayload());
         assertEquals(SchemaTest.TV1, tv1);
-        String tv2Payload = ChainWalker.canonicalPayload(tv1, "tv-0002", "bob", "APIKey", "auth.login", "session",
+        String tv2Payload = row(tv1, "tv-0002", "bob", "APIKey", "auth.login", "session",
                 "sess-9", "{\"a\": [true, null, \"é\"], \"m\": {\"b\": \"x|y\", \"y\": 2.50}, \"z\": 1}",
-                OffsetDateTime.parse("2026-05-16T12:00:00.5+02:00"), "auth");
+                OffsetDateTime.parse("2026-05-16T12:00:00.5+02:00"), "auth").canonicalPayload();
         assertTrue(tv2Payload.endsWith("|2026-05-16T10:00:00.500000Z|auth"), tv2Payload);
-        String tv2 = ChainWalker.sha256Hex(tv2Payload);
+        String tv2 = AuditRow.sha256Hex(tv2Payload);
         assertEquals(SchemaTest.TV2, tv2);
-        assertEquals(SchemaTest.TV3, ChainWalker.sha256Hex(ChainWalker.canonicalPayload(tv2, "tv-0003", "carol",
+        assertEquals(SchemaTest.TV3, AuditRow.sha256Hex(row(tv2, "tv-0003", "carol",
                 "System", "certificate.revoke", "certificate", "mc-1", null,
-                OffsetDateTime.parse("2026-05-16T12:00:01Z"), "cert_lifecycle")));
+                OffsetDateTime.parse("2026-05-16T12:00:01Z"), "cert_lifecycle").canonicalPayload()));
     }
 
     @Test
     void timestampsAreRenderedInUtcWithSixFractionDigits() {
-        assertEquals("2026-05-16T17:00:00.000000Z", ChainWalker.utcMicros(OffsetDateTime.parse("2026-05-16T12:00-05:00")));
-        assertEquals("1999-12-31T23:59:59.123456Z", ChainWalker.utcMicros(OffsetDateTime.parse("2000-01-01T00:59:59.123456+01:00")));
+        assertEquals("2026-05-16T17:00:00.000000Z", AuditRow.utcMicros(OffsetDateTime.parse("2026-05-16T12:00-05:00")));
+        assertEquals("1999-12-31T23:59:59.123456Z", AuditRow.utcMicros(OffsetDateTime.parse("2000-01-01T00:59:59.123456+01:00")));
     }
 
     @Test
     void aRowThatCannotBeHashedHasNoHash() {
-        assertEquals(null, ChainWalker.rowHashOrNull(null, "id", "a", "User", "x", "r", "i", "{}", OffsetDateTime.MAX, null));
-        assertEquals(null, ChainWalker.rowHashOrNull(null, "id", null, "User", "x", "r", "i", "{}",
-                OffsetDateTime.parse("2026-05-16T12:00:00Z"), null));
-        assertEquals(SchemaTest.TV1, java.util.HexFormat.of().formatHex(ChainWalker.rowHashOrNull(null, "tv-0001", "alice",
+        var sha256 = AuditRow.newSha256();
+        // 'infinity' has no UTC text: the payload's timestamp is null.
+        assertEquals(null, new AuditRow(null, "id", "a", "User", "x", "r", "i", "{}",
+                AuditRow.utcMicrosFromIsoText("infinity"), null).hashOrNull(sha256));
+        assertEquals(null, row(null, "id", null, "User", "x", "r", "i", "{}",
+                OffsetDateTime.parse("2026-05-16T12:00:00Z"), null).hashOrNull(sha256));
+        assertEquals(SchemaTest.TV1, java.util.HexFormat.of().formatHex(row(null, "tv-0001", "alice",
                 "User", "certificate.issue", "certificate", "mc-1", "{}", OffsetDateTime.parse("2026-05-16T12:00:00.000001Z"),
-                "cert_lifecycle")));
+                "cert_lifecycle").hashOrNull(sha256)));
     }
 
     @Test
     void isoTextInUtcBecomesThePayloadsTimestamp() {
-        assertEquals("2026-05-16T12:00:00.000001Z", ChainWalker.utcMicrosFromIsoText("2026-05-16 12:00:00.000001+00"));
-        assertEquals("2026-05-16T10:00:00.500000Z", ChainWalker.utcMicrosFromIsoText("2026-05-16 10:00:00.5+00"));
-        assertEquals("2026-05-16T12:00:01.000000Z", ChainWalker.utcMicrosFromIsoText("2026-05-16 12:00:01+00"));
-        assertEquals("0044-03-15T12:00:00.000000Z", ChainWalker.utcMicrosFromIsoText("0044-03-15 12:00:00+00 BC"));
-        assertEquals(null, ChainWalker.utcMicrosFromIsoText("infinity"));
-        assertEquals(null, ChainWalker.utcMicrosFromIsoText("-infinity"));
+        assertEquals("2026-05-16T12:00:00.000001Z", AuditRow.utcMicrosFromIsoText("2026-05-16 12:00:00.000001+00"));
+        assertEquals("2026-05-16T10:00:00.500000Z", AuditRow.utcMicrosFromIsoText("2026-05-16 10:00:00.5+00"));
+        assertEquals("2026-05-16T12:00:01.000000Z", AuditRow.utcMicrosFromIsoText("2026-05-16 12:00:01+00"));
+        assertEquals("0044-03-15T12:00:00.000000Z", AuditRow.utcMicrosFromIsoText("0044-03-15 12:00:00+00 BC"));
+        assertEquals(null, AuditRow.utcMicrosFromIsoText("infinity"));
+        assertEquals(null, AuditRow.utcMicrosFromIsoText("-infinity"));
     }
 
     @Test
     void aPipeInAnyFieldMakesARowAmbiguous() {
-        assertTrue(ChainWalker.isAmbiguous("id", "ac|tor"));
-        assertTrue(ChainWalker.isAmbiguous("id", null, "{\"k\": \"a|b\"}"));
-        assertFalse(ChainWalker.isAmbiguous("id", null, "{}"));
+        assertTrue(new AuditRow(null, "id", "ac|tor", "User", "x", "r", "i", "{}", "t", null).isAmbiguous());
+        assertTrue(new AuditRow(null, "id", null, "User", "x", "r", "i", "{\"k\": \"a|b\"}", "t", null).isAmbiguous());
+        assertFalse(new AuditRow(null, "id", null, "User", "x", "r", "i", "{}", "t", null).isAmbiguous());
     }
 
     // ------------------------------------------------------------ walking
@@ -73,7 +83,7 @@ class ChainWalkerTest {
     /** A row as the database holds it; prev and hash may be tampered with. */
     record Row(String id, String actor, OffsetDateTime time, String prev, String hash) {
         String payload() {
-            return ChainWalker.canonicalPayload(prev, id, actor, "User", "act", "rt", "ri", "{}", time, "cert_lifecycle");
+            return row(prev, id, actor, "User", "act", "rt", "ri", "{}", time, "cert_lifecycle").canonicalPayload();
         }
 
         Row withActor(String newActor) {
@@ -83,7 +93,7 @@ class ChainWalkerTest {
         /** The same fields, re-linked and re-hashed consistently, as a forger with the formula would. */
         Row relinked(String newPrev) {
             Row row = new Row(id, actor, time, newPrev, null);
-            return new Row(id, actor, time, newPrev, ChainWalker.sha256Hex(row.payload()));
+            return new Row(id, actor, time, newPrev, AuditRow.sha256Hex(row.payload()));
         }
     }
 
@@ -103,8 +113,8 @@ class ChainWalkerTest {
     static ChainWalker.Verdict walk(List<Row> rows, String sentinel, ChainWalker.Expectation expectation) {
         ChainWalker walker = new ChainWalker(rows.size());
         for (Row row : rows) {
-            walker.add(row.id(), row.prev(), row.hash(), ChainWalker.sha256(row.payload()),
-                    ChainWalker.isAmbiguous(row.id(), row.actor()));
+            walker.add(row.id(), row.prev(), row.hash(), AuditRow.sha256(row.payload()),
+                    row.id().contains("|") || row.actor().contains("|"));
         }
         return walker.verdict(sentinel, expectation);
     }

@@ -84,7 +84,44 @@ class CommandLineTest {
         assertEquals(0, result.exit(), result.describe());
         assertEquals(Support.snapshotJson("workload", 24, Support.FIXED_HEAD_24), Support.withoutIntegrity(result.out()));
         // ./migrations relative to the working directory (the repository root here) was applied.
-        assertEquals("6", Support.one(database, "SELECT count(*) FROM schema_migrations"));
+        assertEquals(ourMigrationCount(), Support.one(database, "SELECT count(*) FROM schema_migrations"));
+    }
+
+    /** How many *.up.sql files the repository's migrations/ holds, as the ledger counts them. */
+    static String ourMigrationCount() throws java.io.IOException {
+        try (var files = java.nio.file.Files.list(Support.MIGRATIONS)) {
+            return Long.toString(files.filter(file -> file.getFileName().toString().endsWith(".up.sql")).count());
+        }
+    }
+
+    /** Issue 12 item 12: without ./migrations, the folder next to BackupSmoke.java is the default. */
+    @Test
+    void fromAnotherFolderTheMigrationsNextToTheScriptAreTheDefault() throws Exception {
+        java.nio.file.Path elsewhere = java.nio.file.Files.createTempDirectory("elsewhere");
+        try {
+            String byPath = Support.scratchDatabase();
+            var direct = Support.run(List.of(Support.JBANG.toString(), Support.TOOL.toString(), "--mode=workload",
+                    "--db-url=" + Support.url(byPath), "--start-time=" + Support.FIXED_START), Map.of(), elsewhere, 180);
+            assertEquals(0, direct.exit(), direct.describe());
+            assertEquals(Support.snapshotJson("workload", 24, Support.FIXED_HEAD_24), Support.withoutIntegrity(direct.out()));
+            assertEquals(ourMigrationCount(), Support.one(byPath, "SELECT count(*) FROM schema_migrations"));
+
+            String byAlias = Support.scratchDatabase();
+            var alias = Support.run(List.of(Support.JBANG.toString(), "backupsmoke@" + Support.REPO, "--mode=workload",
+                    "--db-url=" + Support.url(byAlias), "--rows=3"), Map.of(), elsewhere, 180);
+            assertEquals(0, alias.exit(), alias.describe());
+            assertEquals(ourMigrationCount(), Support.one(byAlias, "SELECT count(*) FROM schema_migrations"));
+        } finally {
+            java.nio.file.Files.deleteIfExists(elsewhere);
+        }
+    }
+
+    @Test
+    void helpSaysWhereTheDefaultMigrationsAre() {
+        var result = Support.tool("--help");
+        // Compared without white space: the help wraps its lines to the terminal's width.
+        assertTrue(result.out().replaceAll("\\s+", "").contains("default:./migrationswhenthatfolderexists,"
+                + "elsethemigrations/foldernexttoBackupSmoke.java"), result.out());
     }
 
     @Test

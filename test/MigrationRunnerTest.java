@@ -16,7 +16,8 @@ class MigrationRunnerTest {
     static final List<String> OUR_MIGRATIONS = List.of(
             "000001_audit_events.up.sql", "000002_audit_append_only.up.sql",
             "000003_audit_hash_chain.up.sql", "000004_audit_verify_chain.up.sql",
-            "000005_audit_chain_position.up.sql", "000006_audit_chain_statement_head.up.sql");
+            "000005_audit_chain_position.up.sql", "000006_audit_chain_statement_head.up.sql",
+            "000007_audit_chain_skipped_inserts.up.sql");
 
     @TempDir Path folder;
 

@@ -10,11 +10,12 @@
 // project is needed. It expects a PostgreSQL server described by
 // SMOKE_TEST_PGHOST / SMOKE_TEST_PGPORT / SMOKE_TEST_PGUSER (test/run starts a
 // throwaway one) and runs from the repository root. Arguments, if any, are
-// test class names to run instead of all of them.
+// test class names (or Class#method) to run instead of all of them.
 
 import static org.junit.platform.engine.discovery.ClassNameFilter.includeClassNamePatterns;
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClasspathRoots;
+import static org.junit.platform.engine.discovery.DiscoverySelectors.selectMethod;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -40,8 +41,9 @@ public class Tests {
             Path ownJar = Path.of(Tests.class.getProtectionDomain().getCodeSource().getLocation().toURI());
             selectors.addAll(selectClasspathRoots(Set.of(ownJar)));
         } else {
+            // A class name, or Class#method for one test.
             for (String name : args) {
-                selectors.add(selectClass(Class.forName(name)));
+                selectors.add(name.contains("#") ? selectMethod(name) : selectClass(Class.forName(name)));
             }
         }
         Support.buildTool();

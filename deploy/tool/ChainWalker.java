@@ -1,18 +1,14 @@
 // Client-side verification of the hash chain (SPEC section 9.2), as pure
-// logic: the canonical payload, and a walk that follows the chain by its
-// links (genesis row first, then the row whose prev_hash is the current
-// row_hash) instead of trusting timestamps, ids or the server's verifier.
+// logic: a walk that follows the chain by its links (genesis row first, then
+// the row whose prev_hash is the current row_hash) instead of trusting
+// timestamps, ids or the server's verifier. The canonical payload each row's
+// hash is recomputed from is AuditRow.java.
 //
 // Memory stays small for millions of rows: per row it keeps the two hashes
 // as 32 raw bytes each, a flag byte, the id's UTF-8 bytes and a few ints,
 // never the row itself.
 
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.time.OffsetDateTime;
-import java.time.ZoneOffset;
-import java.time.format.DateTimeFormatter;
 import java.util.Arrays;
 import java.util.BitSet;
 import java.util.Comparator;
@@ -22,123 +18,7 @@ import java.util.stream.IntStream;
 
 final class ChainWalker {
 
-    // ------------------------------------------------------------ canonical payload
-
-    private static final DateTimeFormatter UTC_MICROS = DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss.SSSSSS'Z'");
     private static final HexFormat HEX = HexFormat.of();
-
-    /**
-     * The ten fields of SPEC section 6 joined by '|'. detailsText must be the
-     * server's own jsonb output (key order and number spelling are the server's).
-     */
-    static String canonicalPayload(String prevHash, String id, String actor, String actorType, String action,
-                                   String resourceType, String resourceId, String detailsText,
-                                   OffsetDateTime timestamp, String eventCategory) {
-        return canonicalPayload(prevHash, id, actor, actorType, action, resourceType, resourceId, detailsText,
-                utcMicros(timestamp), eventCategory);
-    }
-
-    /** The same, with the timestamp already in the payload's UTC form (see utcMicros). */
-    static String canonicalPayload(String prevHash, String id, String actor, String actorType, String action,
-                                   String resourceType, String resourceId, String detailsText,
-                                   String utcTimestamp, String eventCategory) {
-        return String.join("|", orEmpty(prevHash), id, actor, actorType, action, resourceType, resourceId,
-                orEmpty(detailsText), utcTimestamp, orEmpty(eventCategory));
-    }
-
-    /**
-     * The payload's hash, or null for a row no trigger could have hashed: a
-     * missing field, or a timestamp such as 'infinity' that has no UTC text
-     * (the server's to_char gives NULL there, and NULL cannot be a row_hash).
-     * utcTimestamp is the payload's form of the timestamp (see utcMicros).
-     */
-    static byte[] rowHashOrNull(MessageDigest sha256, String prevHash, String id, String actor, String actorType,
-                                String action, String resourceType, String resourceId, String detailsText,
-                                String utcTimestamp, String eventCategory) {
-        if (id == null || actor == null || actorType == null || action == null || resourceType == null
-                || resourceId == null || utcTimestamp == null) {
-            return null;
-        }
-        String payload = canonicalPayload(prevHash, id, actor, actorType, action, resourceType, resourceId,
-                detailsText, utcTimestamp, eventCategory);
-        return sha256.digest(payload.getBytes(StandardCharsets.UTF_8));
-    }
-
-    /** The same, from a timestamp value. */
-    static byte[] rowHashOrNull(String prevHash, String id, String actor, String actorType, String action,
-                                String resourceType, String resourceId, String detailsText,
-                                OffsetDateTime timestamp, String eventCategory) {
-        String utc;
-        try {
-            utc = timestamp == null ? null : utcMicros(timestamp);
-        } catch (java.time.DateTimeException outOfRange) {
-            utc = null;
-        }
-        return rowHashOrNull(newSha256(), prevHash, id, actor, actorType, action, resourceType, resourceId,
-                detailsText, utc, eventCategory);
-    }
-
-    /**
-     * The payload's form of a timestamptz that the server printed with
-     * TimeZone UTC and DateStyle ISO ("2026-05-16 12:00:00.5+00"): six
-     * fraction digits, a T and a Z, as to_char(... AT TIME ZONE 'UTC',
-     * 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') prints it. Null for 'infinity' and
-     * '-infinity', which have no such text (to_char gives NULL).
-     */
-    static String utcMicrosFromIsoText(String text) {
-        if (text == null || text.endsWith("infinity")) {
-            return null;
-        }
-        // " BC" years print as plain digits in the payload, as to_char's YYYY does.
-        String value = text.endsWith(" BC") ? text.substring(0, text.length() - 3) : text;
-        int space = value.indexOf(' ');
-        int zone = value.lastIndexOf('+');
-        if (space < 0 || zone < space || !value.startsWith("00", zone + 1) || zone + 3 != value.length()) {
-            throw new IllegalStateException("unexpected timestamp text with TimeZone UTC: " + text);
-        }
-        String time = value.substring(space + 1, zone);
-        int dot = time.indexOf('.');
-        String fraction = dot < 0 ? "" : time.substring(dot + 1);
-        return value.substring(0, space) + "T" + (dot < 0 ? time : time.substring(0, dot)) + "."
-                + fraction + "000000".substring(fraction.length()) + "Z";
-    }
-
-    static MessageDigest newSha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("every Java runtime has SHA-256", e);
-        }
-    }
-
-    static String utcMicros(OffsetDateTime timestamp) {
-        return timestamp.withOffsetSameInstant(ZoneOffset.UTC).format(UTC_MICROS);
-    }
-
-    static byte[] sha256(String payload) {
-        return newSha256().digest(payload.getBytes(StandardCharsets.UTF_8));
-    }
-
-    static String sha256Hex(String payload) {
-        return HEX.formatHex(sha256(payload));
-    }
-
-    /**
-     * A '|' inside a field lets two different rows share one payload (the
-     * separator is not escaped), so such rows are counted, not trusted less.
-     */
-    static boolean isAmbiguous(String... fields) {
-        for (String field : fields) {
-            if (field != null && field.indexOf('|') >= 0) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    private static String orEmpty(String text) {
-        return text == null ? "" : text;
-    }
 
     // ------------------------------------------------------------ verdict
 

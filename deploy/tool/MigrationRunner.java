@@ -35,7 +35,7 @@ final class MigrationRunner {
         this.folder = folder;
     }
 
-    void run(Connection connection, BackupSmoke.Deadline deadline) throws Failure {
+    void run(Connection connection, Deadline deadline) throws Failure {
         List<Path> files = upMigrations();
         try (connection) {
             execute(connection, "SELECT pg_advisory_lock(" + ADVISORY_LOCK_KEY + ")", deadline, "taking the migration lock");
@@ -71,7 +71,7 @@ final class MigrationRunner {
         }
     }
 
-    private Set<String> appliedVersions(Connection connection, BackupSmoke.Deadline deadline) throws Failure {
+    private Set<String> appliedVersions(Connection connection, Deadline deadline) throws Failure {
         Set<String> versions = new HashSet<>();
         try (Statement statement = connection.createStatement();
              ResultSet result = statement.executeQuery("SELECT version FROM schema_migrations")) {
@@ -84,7 +84,7 @@ final class MigrationRunner {
         }
     }
 
-    private void apply(Connection connection, Path file, String version, BackupSmoke.Deadline deadline) throws Failure {
+    private void apply(Connection connection, Path file, String version, Deadline deadline) throws Failure {
         String script;
         try {
             script = Files.readString(file, StandardCharsets.UTF_8);
@@ -124,7 +124,7 @@ final class MigrationRunner {
 
     /** The server's error, with the line of the file it points at when it says. */
     static String describeScriptError(SQLException e, String script) {
-        String message = BackupSmoke.oneLine(e);
+        String message = Sql.oneLine(e);
         if (e instanceof PSQLException psql && psql.getServerErrorMessage() != null) {
             int position = psql.getServerErrorMessage().getPosition();
             if (position > 0) {
@@ -146,7 +146,7 @@ final class MigrationRunner {
         return line;
     }
 
-    private static void execute(Connection connection, String sql, BackupSmoke.Deadline deadline, String doing) throws Failure {
+    private static void execute(Connection connection, String sql, Deadline deadline, String doing) throws Failure {
         try (Statement statement = connection.createStatement()) {
             statement.execute(sql);
         } catch (SQLException e) {

@@ -12,7 +12,6 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 
 final class SelfTest {
     static final String START = "2026-05-16T12:00:00Z";
@@ -156,23 +155,21 @@ final class SelfTest {
 
     // ------------------------------------------------------------ running
 
-    private final BackupSmoke tool;
-    private final ConnectionTarget server;
+    private final Connector server;
     private final Path migrations;
-    private final BackupSmoke.Deadline deadline;
+    private final Deadline deadline;
     private final String prefix = "backupsmoke_selftest_" + ProcessHandle.current().pid() + "_";
     private final List<String> created = new ArrayList<>();
 
-    SelfTest(BackupSmoke tool, ConnectionTarget server, Path migrations, BackupSmoke.Deadline deadline) {
-        this.tool = tool;
+    SelfTest(Connector server, Path migrations) {
         this.server = server;
         this.migrations = migrations;
-        this.deadline = deadline;
+        this.deadline = server.deadline();
     }
 
     /** Runs every case, prints the table, and drops every database it made, whatever happens. */
     boolean run(PrintStream out) throws Failure {
-        try (Connection admin = tool.connect(server, Map.of())) {
+        try (Connection admin = server.openForCleanUp()) {
             try {
                 String template = createDatabase(admin, "template");
                 String head = buildChain(template);
@@ -186,7 +183,7 @@ final class SelfTest {
                 dropCreated(admin);
             }
         } catch (SQLException e) {
-            throw new Failure("selftest could not close its connection: " + BackupSmoke.oneLine(e));
+            throw new Failure("selftest could not close its connection: " + Sql.oneLine(e));
         }
     }
 
@@ -197,20 +194,19 @@ final class SelfTest {
             created.add(name);
             return name;
         } catch (SQLException e) {
-            throw new Failure("selftest cannot create its scratch database " + name + " on " + server.describe() + ": "
-                    + BackupSmoke.oneLine(e) + (e.getSQLState().equals("42501") ? " (the role needs CREATEDB)" : ""));
+            throw new Failure("selftest cannot create its scratch database " + name + " on " + server.target().describe() + ": "
+                    + Sql.oneLine(e) + (e.getSQLState().equals("42501") ? " (the role needs CREATEDB)" : ""));
         }
     }
 
     /** Migrates the template and writes the fixed 24-row chain; returns its head. */
     private String buildChain(String database) throws Failure {
-        ConnectionTarget target = server.withDatabase(database);
-        new MigrationRunner(migrations).run(
-                deadline.watch(tool.connect(target, MigrationRunner.CONNECTION_PROPERTIES)), deadline);
-        try (Connection connection = deadline.watch(tool.connect(target, Map.of()))) {
+        Connector target = server.forDatabase(database);
+        new MigrationRunner(migrations).run(target.open(MigrationRunner.CONNECTION_PROPERTIES), deadline);
+        try (Connection connection = target.open()) {
             new Workload(ROWS, "audit-smoke-", java.time.OffsetDateTime.parse(START),
                     Workload.DEFAULT_BATCH_ROWS).insert(connection, deadline);
-            return BackupSmoke.queryOne(connection, "SELECT row_hash FROM audit_chain_head WHERE id = 1", deadline,
+            return Sql.queryOne(connection, "SELECT row_hash FROM audit_chain_head WHERE id = 1", deadline,
                     "reading the selftest chain head");
         } catch (SQLException e) {
             throw deadline.failure("building the selftest chain", e);
@@ -219,8 +215,8 @@ final class SelfTest {
 
     private Outcome runCase(Connection admin, String template, Case testCase) throws Failure {
         String database = createDatabase(admin, "case" + created.size());
-        ConnectionTarget target = server.withDatabase(database);
-        try (Connection connection = deadline.watch(tool.connect(target, Map.of()))) {
+        Connector target = server.forDatabase(database);
+        try (Connection connection = target.open()) {
             testCase.tampering().apply(new CaseDatabase() {
                 @Override
                 public Connection connection() {
@@ -229,11 +225,10 @@ final class SelfTest {
 
                 @Override
                 public Connection openAnother() throws Failure {
-                    return deadline.watch(tool.connect(target, Map.of()));
+                    return target.open();
                 }
             });
-            BackupSmoke.Snapshot snapshot = BackupSmoke.verify(connection,
-                    () -> deadline.watch(tool.connect(target, Map.of())), testCase.anchor(), true, deadline);
+            Snapshot snapshot = Verification.run(target, testCase.anchor(), true);
             String client = clientNotation(snapshot.client());
             String serverVerdict = snapshot.firstBreakId() == null ? "clean"
                     : "broken " + snapshot.firstBreakId() + "@" + snapshot.firstBreakPos();
@@ -241,11 +236,11 @@ final class SelfTest {
                     && (!testCase.control() || (serverVerdict.equals("clean") && snapshot.client().agreesWithServer()));
             return new Outcome(testCase, client, serverVerdict, asExpected);
         } catch (SQLException e) {
-            throw new Failure("selftest case \"" + testCase.name() + "\" failed to run: " + BackupSmoke.oneLine(e));
+            throw new Failure("selftest case \"" + testCase.name() + "\" failed to run: " + Sql.oneLine(e));
         }
     }
 
-    static String clientNotation(BackupSmoke.ClientReport client) {
+    static String clientNotation(Snapshot.Client client) {
         if (ChainWalker.CLEAN.equals(client.verdict())) {
             return client.ambiguousRows() == 0 ? "clean" : "clean, " + client.ambiguousRows() + " ambiguous";
         }
@@ -260,7 +255,7 @@ final class SelfTest {
             try (Statement statement = admin.createStatement()) {
                 statement.execute("DROP DATABASE IF EXISTS " + created.get(i));
             } catch (SQLException e) {
-                System.err.println("backupsmoke: selftest could not drop " + created.get(i) + ": " + BackupSmoke.oneLine(e));
+                System.err.println("backupsmoke: selftest could not drop " + created.get(i) + ": " + Sql.oneLine(e));
             }
         }
     }

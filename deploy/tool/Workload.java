@@ -54,12 +54,12 @@ final class Workload {
      * dead versions of the one-row sentinel. A batch that fails leaves every
      * earlier one committed and the chain verifiable.
      */
-    void insert(Connection connection, BackupSmoke.Deadline deadline) throws Failure {
-        BackupSmoke.SchemaCheck.require(connection, deadline);
+    void insert(Connection connection, Deadline deadline) throws Failure {
+        SchemaCheck.require(connection, deadline);
         OffsetDateTime base = startTime != null ? startTime : serverNow(connection, deadline);
         long started = System.nanoTime();
         long nextReport = started + PROGRESS_EVERY.toNanos();
-        BackupSmoke.Progress.activity = "inserting audit rows";
+        Progress.activity = "inserting audit rows";
         try (PreparedStatement batch = connection.prepareStatement(INSERT_BATCH)) {
             for (long first = 0; first < rows; first += batchRows) {
                 long last = Math.min(rows, first + batchRows) - 1;
@@ -68,7 +68,7 @@ final class Workload {
                 batch.setLong(3, first);
                 batch.setLong(4, last);
                 batch.executeUpdate();
-                BackupSmoke.Progress.committedRows = last + 1;
+                Progress.committedRows = last + 1;
                 if (System.nanoTime() >= nextReport) {
                     reportProgress(last + 1, System.nanoTime() - started);
                     nextReport += PROGRESS_EVERY.toNanos();
@@ -77,10 +77,10 @@ final class Workload {
         } catch (SQLException e) {
             if ("23505".equals(e.getSQLState())) {
                 throw new Failure("inserting audit rows failed: rows with ids " + idPrefix + "0000… already exist"
-                        + " in this database (" + BackupSmoke.oneLine(e) + "); use a fresh database or another --id-prefix");
+                        + " in this database (" + Sql.oneLine(e) + "); use a fresh database or another --id-prefix");
             }
             Failure failure = deadline.failure("inserting audit rows", e);
-            throw new Failure(failure.getMessage() + "; " + BackupSmoke.Progress.committedSummary());
+            throw new Failure(failure.getMessage() + "; " + Progress.committedSummary());
         }
     }
 
@@ -94,7 +94,7 @@ final class Workload {
     }
 
     /** The base timestamp: the server's NOW(), read once so the rows' times strictly increase. */
-    private static OffsetDateTime serverNow(Connection connection, BackupSmoke.Deadline deadline) throws Failure {
+    private static OffsetDateTime serverNow(Connection connection, Deadline deadline) throws Failure {
         try (Statement statement = connection.createStatement();
              ResultSet result = statement.executeQuery("SELECT NOW()")) {
             result.next();

@@ -1,0 +1,28 @@
+// What the run is doing, for the message printed when it is interrupted
+// (Ctrl-C, a kill) and for failures mid-workload.
+
+final class Progress {
+    private Progress() {}
+
+    static volatile String activity = "starting";
+    static volatile long committedRows;
+    static volatile boolean finished;
+
+    static String committedSummary() {
+        // The server may have committed the batch in flight just before the cut, so this is a floor.
+        return committedRows == 0
+                ? "no batch had been confirmed as committed"
+                : "at least " + committedRows + " audit rows were committed and verify as a chain; the batch in"
+                        + " flight was cut off";
+    }
+
+    /** Installed once: a run that ends without finishing says where it stopped. */
+    static void reportInterruptions() {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            if (!finished) {
+                System.err.println("backupsmoke: interrupted while " + activity
+                        + (activity.equals("inserting audit rows") ? "; " + committedSummary() : ""));
+            }
+        }, "backupsmoke-interrupted"));
+    }
+}

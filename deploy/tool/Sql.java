@@ -1,0 +1,66 @@
+// Small helpers every query uses: the server's error on one line, one-value
+// queries, and failures that say when the database was never migrated.
+
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import org.postgresql.util.PSQLException;
+import org.postgresql.util.ServerErrorMessage;
+
+final class Sql {
+    private Sql() {}
+
+    /** The server's message with its detail, or the driver's, on one line. */
+    static String oneLine(SQLException e) {
+        String message = e.getMessage();
+        if (e instanceof PSQLException psql && psql.getServerErrorMessage() != null) {
+            ServerErrorMessage server = psql.getServerErrorMessage();
+            message = server.getMessage();
+            if (server.getDetail() != null) {
+                message += " (" + server.getDetail() + ")";
+            }
+            if (server.getHint() != null) {
+                message += " (hint: " + server.getHint() + ")";
+            }
+        } else if (message == null || message.equals("The connection attempt failed.")) {
+            // The driver's generic words; the cause (unknown host, timeout, ...) says what happened.
+            message = describeCause(e.getCause() != null ? e.getCause() : e);
+        }
+        return message.replaceAll("\\s*\\R\\s*", " ").trim();
+    }
+
+    private static String describeCause(Throwable cause) {
+        if (cause instanceof java.net.UnknownHostException) {
+            return "unknown host " + cause.getMessage();
+        }
+        if (cause instanceof java.net.SocketTimeoutException) {
+            return "no answer from the server in time (" + cause.getMessage() + "; see --connect-timeout)";
+        }
+        return cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
+    }
+
+    /** The first column of a query's one row, as text; no row at all is a failure. */
+    static String queryOne(Connection connection, String sql, Deadline deadline, String doing) throws Failure {
+        try (Statement statement = connection.createStatement();
+             ResultSet result = statement.executeQuery(sql)) {
+            if (!result.next()) {
+                throw new Failure(doing + " failed: the query returned no row (" + sql + ")");
+            }
+            return result.getString(1);
+        } catch (SQLException e) {
+            throw schemaAwareFailure(deadline, doing, e);
+        }
+    }
+
+    /** Missing tables or functions mean the database was never migrated: say so. */
+    static Failure schemaAwareFailure(Deadline deadline, String doing, SQLException e) {
+        String state = e.getSQLState();
+        // undefined_table, undefined_function, undefined_column
+        if ("42P01".equals(state) || "42883".equals(state) || "42703".equals(state)) {
+            return new Failure(doing + " failed: " + oneLine(e)
+                    + "; this database lacks the audit chain schema: run --mode=workload (the migrations) first");
+        }
+        return deadline.failure(doing, e);
+    }
+}
