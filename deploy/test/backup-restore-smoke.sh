@@ -897,6 +897,13 @@ tag() {
 #     combination (SPEC 7), a new scratch database for the others;
 #   - another major: a new database on a throwaway cluster of that major;
 #   - basebackup: the copy started as a cluster of its own (the restore).
+# A target function sets C[url] (a libpq URL without secrets) and C[target]
+# (words for messages and the report); one that restores by itself (a data
+# directory started as a cluster, a URL a command hands back) also sets
+# C[restore_s] and leaves restore_with a no-op for its method. Clusters it
+# starts with pgc_start* are stopped at exit, by the watchdog too; evidence
+# of its own goes into the record with combo_evidence KEY JSON. On failure
+# it returns combo_fail "why" (or combo_skip "why").
 pick_target() {
   local method=${C[method]} major=${C[major]}
   if [[ "$method" == basebackup ]]; then
@@ -938,8 +945,10 @@ target_on_major() {
 # A physical backup's data directory DATA started as a cluster of its own
 # on another port; the combination is judged in the source database's copy.
 target_started_copy() {
+  local started=$EPOCHREALTIME
   say "$(tag "${C[name]}")starting the base backup as a cluster of its own"
   pgc_start_copy "$1" "$(pgc_bindir)" || combo_fail "the base backup does not start as a cluster" || return 1
+  C[restore_s]=$(elapsed "$started")
   C[url]=$(cluster_url "$PGC_PORT" "$TARGET_DB")
   C[target]="database $TARGET_DB on a cluster started from the backup"
 }
@@ -947,6 +956,7 @@ target_started_copy() {
 combo_restore() {
   local started=$EPOCHREALTIME status=0
   banner restore
+  [[ -z "${C[restore_s]}" ]] || return 0 # pick_target restored it already
   say "$(tag "${C[name]}")restoring into ${C[target]}"
   restore_with "${C[method]}" "${C[url]}" || status=$?
   C[restore_s]=$(elapsed "$started")
