@@ -82,9 +82,10 @@ public class BackupSmoke implements Callable<Integer> {
             description = "number of audit rows to insert (workload only; default: ${DEFAULT-VALUE})")
     int rows;
 
-    @Option(names = "--batch-rows", paramLabel = "N", defaultValue = "" + Workload.DEFAULT_BATCH_ROWS,
-            description = "workload rows per transaction (default: ${DEFAULT-VALUE})")
-    int batchRows;
+    @Option(names = "--batch-rows", paramLabel = "N",
+            description = "workload rows per transaction (default: chosen from the first batches' cost per row;"
+                    + " " + Workload.DEFAULT_BATCH_ROWS + " with this project's trigger)")
+    Integer batchRows;
 
     @Option(names = "--id-prefix", paramLabel = "PREFIX", defaultValue = "audit-smoke-",
             description = "prefix of the workload row ids (default: ${DEFAULT-VALUE}); distinct prefixes let"
@@ -218,7 +219,7 @@ public class BackupSmoke implements Callable<Integer> {
         if (rows < 0) {
             throw new ParameterException(spec.commandLine(), "--rows must be 0 or more, got " + rows);
         }
-        if (batchRows < 1) {
+        if (batchRows != null && batchRows < 1) {
             throw new ParameterException(spec.commandLine(), "--batch-rows must be at least 1, got " + batchRows);
         }
         if (connectTimeoutSeconds < 1) {

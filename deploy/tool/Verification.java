@@ -5,7 +5,6 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.security.MessageDigest;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 
@@ -64,8 +63,8 @@ final class Verification {
             try (walkConnection; Statement statement = walkConnection.createStatement()) {
                 beginReadOnlySnapshot(walkConnection);
                 statement.execute("SET TRANSACTION SNAPSHOT '" + snapshotId + "'");
-                ChainWalker.Verdict verdict = ClientVerifier.run(walkConnection, snapshot.rowCount(),
-                        snapshot.chainHeadHash(), expectation, deadline);
+                ChainWalker.Verdict verdict = ClientVerifier.run(walkConnection, snapshot.chainHeadHash(),
+                        expectation, deadline);
                 walkConnection.rollback();
                 return verdict;
             } catch (SQLException e) {
@@ -114,45 +113,18 @@ final class Verification {
     /**
      * Reads the raw columns and recomputes every hash in Java, so the verdict
      * does not depend on any function in the database under test. Rows are
-     * streamed through a cursor; the walker keeps only hashes and ids.
+     * streamed through COPY (CopyRows); the walker keeps only what rows out
+     * of link order need, and reads them again in the same transaction when
+     * there are such rows.
      */
     static final class ClientVerifier {
-        static final int FETCH_ROWS = 10_000;
-
-        /**
-         * The timestamp comes as text in UTC with ISO dates, which this
-         * transaction pins for itself (the payload must not depend on the
-         * caller's settings): turning that into the payload's form is a few
-         * character moves, far cheaper than parsing a timestamp a row.
-         */
-        static ChainWalker.Verdict run(Connection connection, long rowCount, String sentinel,
-                                       ChainWalker.Expectation expectation, Deadline deadline) throws Failure {
-            ChainWalker walker = new ChainWalker((int) Math.min(rowCount, Integer.MAX_VALUE - 8));
-            MessageDigest sha256 = AuditRow.newSha256();
-            try (Statement statement = connection.createStatement()) {
-                statement.execute("SET LOCAL TimeZone = 'UTC'");
-                statement.execute("SET LOCAL DateStyle = 'ISO, YMD'");
-                statement.setFetchSize(FETCH_ROWS);
-                try (ResultSet row = statement.executeQuery("SELECT id, actor, actor_type, action, resource_type,"
-                        + " resource_id, details::text, \"timestamp\", event_category, prev_hash, row_hash"
-                        + " FROM audit_events")) {
-                    while (row.next()) {
-                        addRow(walker, row, sha256);
-                    }
-                }
-            } catch (SQLException e) {
-                throw Sql.schemaAwareFailure(deadline, "reading audit_events for client verification", e);
-            }
-            return walker.verdict(sentinel, expectation);
-        }
-
-        private static void addRow(ChainWalker walker, ResultSet row, MessageDigest sha256) throws SQLException {
-            AuditRow fields = new AuditRow(row.getString(10), row.getString(1), row.getString(2), row.getString(3),
-                    row.getString(4), row.getString(5), row.getString(6), row.getString(7),
-                    AuditRow.utcMicrosFromIsoText(row.getString(8)), row.getString(9));
-            String id = fields.id();
-            walker.add(id == null ? "" : id, fields.prevHash(), row.getString(11), fields.hashOrNull(sha256),
-                    fields.isAmbiguous());
+        static ChainWalker.Verdict run(Connection connection, String sentinel, ChainWalker.Expectation expectation,
+                                       Deadline deadline) throws Failure {
+            String doing = "reading audit_events for client verification";
+            CopyRows rows = new CopyRows(connection, "audit_events", e -> Sql.schemaAwareFailure(deadline, doing, e));
+            ChainWalker walker = new ChainWalker(sentinel, expectation);
+            rows.stream(true, walker::add);
+            return walker.verdict(rows);
         }
     }
 }
