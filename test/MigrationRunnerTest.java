@@ -17,7 +17,8 @@ class MigrationRunnerTest {
             "000001_audit_events.up.sql", "000002_audit_append_only.up.sql",
             "000003_audit_hash_chain.up.sql", "000004_audit_verify_chain.up.sql",
             "000005_audit_chain_position.up.sql", "000006_audit_chain_statement_head.up.sql",
-            "000007_audit_chain_skipped_inserts.up.sql");
+            "000007_audit_chain_skipped_inserts.up.sql", "000008_audit_pin_search_path.up.sql",
+            "000009_audit_verify_chain_parallel.up.sql");
 
     @TempDir Path folder;
 
@@ -182,6 +183,42 @@ class MigrationRunnerTest {
         var result = workload(database, folder.resolve("nope"), 1);
         assertEquals(1, result.exit(), result.describe());
         assertEquals("backupsmoke: migrations directory not found: " + folder.resolve("nope") + "\n", result.err());
+    }
+
+    @Test
+    void aFolderWithoutUpFilesSaysSoAndTouchesNothing() throws Exception {
+        Support.write(folder.resolve("000001_x.down.sql"), "SELECT must_not_run();");
+        Support.write(folder.resolve("seed.sql"), "SELECT must_not_run();");
+        String database = Support.scratchDatabase();
+        var result = workload(database, folder, 1);
+        assertEquals(1, result.exit(), result.describe());
+        assertEquals("backupsmoke: migrations directory " + folder + " holds no *.up.sql files: point --migrations-path"
+                + " (MIGRATIONS_PATH for the harness) at the folder with your migrations\n", result.err());
+        assertEquals("null", Support.one(database, "SELECT to_regclass('schema_migrations')"));
+    }
+
+    @Test
+    void aLedgerOfGolangMigrateIsRecognisedBeforeAnythingRuns() throws Exception {
+        String database = Support.scratchDatabase();
+        Support.execute(database,
+                "CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL)",
+                "INSERT INTO schema_migrations VALUES (47, false)");
+        var result = workload(database, Support.MIGRATIONS, 1);
+        assertEquals(1, result.exit(), result.describe());
+        assertEquals("backupsmoke: schema_migrations in this database is golang-migrate's ledger (version bigint, "
+                + "dirty boolean), not BackupSmoke's (version text, applied_at timestamp with time zone); nothing was "
+                + "run: migrate this database with that tool and use --mode=verify, or run the workload on a fresh "
+                + "database\n", result.err());
+        assertEquals("", result.out());
+        assertEquals("null|47|f", Support.one(database, "SELECT to_regclass('audit_events'), version, dirty "
+                + "FROM schema_migrations"));
+
+        Support.execute(database, "DROP TABLE schema_migrations",
+                "CREATE TABLE schema_migrations (id serial, name text, run_on timestamp)");
+        var other = workload(database, Support.MIGRATIONS, 1);
+        assertEquals(1, other.exit(), other.describe());
+        assertTrue(other.err().startsWith("backupsmoke: schema_migrations in this database is another tool's ledger "
+                + "(id integer, name text, run_on timestamp without time zone), not BackupSmoke's"), other.err());
     }
 
     @Test

@@ -39,6 +39,7 @@ final class MigrationRunner {
         List<Path> files = upMigrations();
         try (connection) {
             execute(connection, "SELECT pg_advisory_lock(" + ADVISORY_LOCK_KEY + ")", deadline, "taking the migration lock");
+            refuseForeignLedger(connection, deadline);
             execute(connection, "CREATE TABLE IF NOT EXISTS schema_migrations ("
                     + "version TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT NOW())",
                     deadline, "creating the schema_migrations ledger");
@@ -55,13 +56,17 @@ final class MigrationRunner {
         }
     }
 
-    /** Regular files ending in .up.sql, sorted by file name; everything else is ignored. */
+    /**
+     * Regular files ending in .up.sql, sorted by file name; everything else is
+     * ignored. A folder without any is a wrong path, not a migrated schema.
+     */
     List<Path> upMigrations() throws Failure {
         if (!Files.isDirectory(folder)) {
             throw new Failure("migrations directory not found: " + folder);
         }
+        List<Path> files;
         try (Stream<Path> entries = Files.list(folder)) {
-            return entries
+            files = entries
                     .filter(Files::isRegularFile)
                     .filter(path -> path.getFileName().toString().endsWith(".up.sql"))
                     .sorted((a, b) -> a.getFileName().toString().compareTo(b.getFileName().toString()))
@@ -69,6 +74,44 @@ final class MigrationRunner {
         } catch (IOException e) {
             throw new Failure("cannot list migrations directory " + folder + ": " + e.getMessage());
         }
+        if (files.isEmpty()) {
+            throw new Failure("migrations directory " + folder + " holds no *.up.sql files: point --migrations-path"
+                    + " (MIGRATIONS_PATH for the harness) at the folder with your migrations");
+        }
+        return files;
+    }
+
+    /** The columns of our ledger, as format_type names them. */
+    static final String OUR_LEDGER_COLUMNS = "version text, applied_at timestamp with time zone";
+    /** golang-migrate's ledger, the one the original Go tool's users are most likely to meet. */
+    static final String GOLANG_MIGRATE_COLUMNS = "version bigint, dirty boolean";
+
+    /**
+     * A schema_migrations table written by another tool (golang-migrate keeps
+     * one version number and a dirty flag) would make every file look new:
+     * the runner would re-run 000001 over a migrated schema. Refuse before
+     * running anything.
+     */
+    private static void refuseForeignLedger(Connection connection, Deadline deadline) throws Failure {
+        String columns;
+        try (Statement statement = connection.createStatement();
+             ResultSet result = statement.executeQuery("""
+                     SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum)
+                     FROM pg_attribute a
+                     WHERE a.attrelid = to_regclass('schema_migrations') AND a.attnum > 0 AND NOT a.attisdropped
+                     """)) {
+            result.next();
+            columns = result.getString(1);
+        } catch (SQLException e) {
+            throw deadline.failure("reading the columns of schema_migrations", e);
+        }
+        if (columns == null || columns.equals(OUR_LEDGER_COLUMNS)) {
+            return;
+        }
+        String whose = columns.equals(GOLANG_MIGRATE_COLUMNS) ? "golang-migrate's ledger" : "another tool's ledger";
+        throw new Failure("schema_migrations in this database is " + whose + " (" + columns + "), not BackupSmoke's ("
+                + OUR_LEDGER_COLUMNS + "); nothing was run: migrate this database with that tool and use"
+                + " --mode=verify, or run the workload on a fresh database");
     }
 
     private Set<String> appliedVersions(Connection connection, Deadline deadline) throws Failure {

@@ -5,7 +5,6 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.security.MessageDigest;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 
@@ -87,8 +86,8 @@ final class Verification {
             try (walkConnection; Statement statement = walkConnection.createStatement()) {
                 beginReadOnlySnapshot(walkConnection);
                 statement.execute("SET TRANSACTION SNAPSHOT '" + snapshotId + "'");
-                ClientWalk walk = ClientVerifier.run(walkConnection, schema, snapshot.rowCount(),
-                        snapshot.chainHeadHash(), expectation, deadline);
+                ClientWalk walk = ClientVerifier.run(walkConnection, schema, snapshot.chainHeadHash(), expectation,
+                        deadline);
                 walkConnection.rollback();
                 return walk;
             } catch (SQLException e) {
@@ -180,55 +179,31 @@ final class Verification {
 
     // ------------------------------------------------------------ the client's verdict
 
-    /**
-     * Reads the raw columns and recomputes every hash in Java, so the verdict
-     * does not depend on any function in the database under test. Rows are
-     * streamed through a cursor; the walker keeps only hashes and ids.
-     */
     /** The walker's verdict and the first row, in the order read, whose payload another row could share. */
     record ClientWalk(ChainWalker.Verdict verdict, String firstAmbiguousId) {}
 
+    /**
+     * Reads the raw columns and recomputes every hash in Java, so the verdict
+     * does not depend on any function in the database under test. Rows are
+     * streamed through COPY (CopyRows); the walker keeps only what rows out
+     * of link order need, and reads them again in the same transaction when
+     * there are such rows.
+     */
     static final class ClientVerifier {
-        static final int FETCH_ROWS = 10_000;
-
-        /**
-         * The timestamp comes as text in UTC with ISO dates, which this
-         * transaction pins for itself (the payload must not depend on the
-         * caller's settings): turning that into the payload's form is a few
-         * character moves, far cheaper than parsing a timestamp a row.
-         */
-        static ClientWalk run(Connection connection, AuditSchema schema, long rowCount, String sentinel,
+        static ClientWalk run(Connection connection, AuditSchema schema, String sentinel,
                               ChainWalker.Expectation expectation, Deadline deadline) throws Failure {
-            ChainWalker walker = new ChainWalker((int) Math.min(rowCount, Integer.MAX_VALUE - 8));
-            MessageDigest sha256 = AuditRow.newSha256();
-            String firstAmbiguousId = null;
-            try (Statement statement = connection.createStatement()) {
-                statement.execute("SET LOCAL TimeZone = 'UTC'");
-                statement.execute("SET LOCAL DateStyle = 'ISO, YMD'");
-                statement.setFetchSize(FETCH_ROWS);
-                try (ResultSet row = statement.executeQuery("SELECT id, actor, actor_type, action, resource_type,"
-                        + " resource_id, details::text, \"timestamp\", event_category, prev_hash, row_hash"
-                        + " FROM " + schema.qualified("audit_events"))) {
-                    while (row.next()) {
-                        AuditRow fields = fields(row);
-                        boolean ambiguous = fields.isAmbiguous();
-                        walker.add(fields.id() == null ? "" : fields.id(), fields.prevHash(), row.getString(11),
-                                fields.hashOrNull(sha256), ambiguous);
-                        if (ambiguous && firstAmbiguousId == null) {
-                            firstAmbiguousId = fields.id();
-                        }
-                    }
+            String doing = "reading audit_events for client verification";
+            CopyRows rows = new CopyRows(connection, schema.qualified("audit_events"),
+                    e -> Sql.schemaAwareFailure(deadline, doing, e));
+            ChainWalker walker = new ChainWalker(sentinel, expectation);
+            String[] firstAmbiguousId = new String[1];
+            rows.stream(true, (id, prevHash, rowHash, recomputed, ambiguous) -> {
+                if (ambiguous && firstAmbiguousId[0] == null) {
+                    firstAmbiguousId[0] = id;
                 }
-            } catch (SQLException e) {
-                throw Sql.schemaAwareFailure(deadline, "reading audit_events for client verification", e);
-            }
-            return new ClientWalk(walker.verdict(sentinel, expectation), firstAmbiguousId);
-        }
-
-        private static AuditRow fields(ResultSet row) throws SQLException {
-            return new AuditRow(row.getString(10), row.getString(1), row.getString(2), row.getString(3),
-                    row.getString(4), row.getString(5), row.getString(6), row.getString(7),
-                    AuditRow.utcMicrosFromIsoText(row.getString(8)), row.getString(9));
+                walker.add(id, prevHash, rowHash, recomputed, ambiguous);
+            });
+            return new ClientWalk(walker.verdict(rows), firstAmbiguousId[0]);
         }
     }
 }

@@ -1,0 +1,314 @@
+// The rows of audit_events for the client walk, streamed at COPY speed:
+// `COPY (SELECT the contract's columns) TO STDOUT` in text format through
+// the driver's COPY support, instead of a result set a row at a time. One
+// thread receives the rows; the calling thread parses them and hashes each
+// payload straight from the received bytes, so the two overlap.
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.function.Function;
+import org.postgresql.PGConnection;
+import org.postgresql.copy.CopyOut;
+
+/**
+ * Streams the eleven contract columns of every row, in the table's physical
+ * order (the same order on every read inside one transaction), as rows for
+ * ChainWalker. Run inside the verify transaction: every read sees the
+ * snapshot of that transaction.
+ */
+final class CopyRows implements ChainWalker.RowSource {
+
+    /** The columns in the order parsed below; details as the server prints jsonb. */
+    static final String COLUMNS = "id, actor, actor_type, action, resource_type, resource_id, details::text,"
+            + " \"timestamp\", event_category, prev_hash, row_hash";
+
+    private static final int ID = 0;
+    private static final int DETAILS = 6;
+    private static final int TIMESTAMP = 7;
+    private static final int CATEGORY = 8;
+    private static final int PREV_HASH = 9;
+    private static final int ROW_HASH = 10;
+    private static final int FIELDS = 11;
+
+    private static final int BATCH_ROWS = 512;
+    private static final byte[][] END = new byte[0][];
+
+    private final Connection connection;
+    private final String table;
+    private final Function<SQLException, Failure> onError;
+
+    /**
+     * Pins what the rows' text and order depend on for this transaction:
+     * timestamps in UTC with ISO dates (the payload's form is then a few byte
+     * moves), one plain sequential scan from the first block (no scan joining
+     * another one half-way, no parallel workers), so every read returns the
+     * rows in the same order.
+     */
+    CopyRows(Connection connection, String table, Function<SQLException, Failure> onError) throws Failure {
+        this.connection = connection;
+        this.table = table;
+        this.onError = onError;
+        try (Statement statement = connection.createStatement()) {
+            statement.execute("SET LOCAL TimeZone = 'UTC'");
+            statement.execute("SET LOCAL DateStyle = 'ISO, YMD'");
+            statement.execute("SET LOCAL synchronize_seqscans = off");
+            statement.execute("SET LOCAL max_parallel_workers_per_gather = 0");
+        } catch (SQLException e) {
+            throw onError.apply(e);
+        }
+    }
+
+    @Override
+    public void stream(boolean rehash, ChainWalker.RowSink sink) throws Failure {
+        BlockingQueue<byte[][]> batches = new ArrayBlockingQueue<>(16);
+        SQLException[] failed = new SQLException[1];
+        Thread receiver = new Thread(() -> receive(batches, failed), "backupsmoke-copy");
+        receiver.setDaemon(true);
+        receiver.start();
+        RowParser parser = new RowParser(rehash);
+        try {
+            for (byte[][] batch = batches.take(); batch != END; batch = batches.take()) {
+                for (byte[] line : batch) {
+                    parser.parse(line, sink);
+                }
+            }
+            receiver.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new Failure("interrupted while reading audit_events");
+        }
+        if (failed[0] != null) {
+            throw onError.apply(failed[0]);
+        }
+    }
+
+    /** The receiving thread: COPY data messages (one row each) in batches, then END. */
+    private void receive(BlockingQueue<byte[][]> batches, SQLException[] failed) {
+        try {
+            try {
+                CopyOut copy = connection.unwrap(PGConnection.class).getCopyAPI()
+                        .copyOut("COPY (SELECT " + COLUMNS + " FROM " + table + ") TO STDOUT");
+                List<byte[]> batch = new ArrayList<>(BATCH_ROWS);
+                for (byte[] line = copy.readFromCopy(); line != null; line = copy.readFromCopy()) {
+                    batch.add(line);
+                    if (batch.size() == BATCH_ROWS) {
+                        batches.put(batch.toArray(new byte[0][]));
+                        batch.clear();
+                    }
+                }
+                batches.put(batch.toArray(new byte[0][]));
+            } catch (SQLException e) {
+                failed[0] = e;
+            } finally {
+                batches.put(END);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * One line of COPY's text format: fields separated by tabs, \N for NULL,
+     * backslash escapes for backslash, tab, newline and a few more. The
+     * payload is built from the unescaped bytes, which are the fields' UTF-8
+     * text, exactly what the trigger hashes.
+     */
+    static final class RowParser {
+        private final boolean rehash;
+        private final MessageDigest sha256 = AuditRow.newSha256();
+        private final int[] starts = new int[FIELDS];
+        private final int[] ends = new int[FIELDS];
+        private byte[] field = new byte[256];
+        private byte[] payload = new byte[1024];
+        private int payloadLength;
+
+        RowParser(boolean rehash) {
+            this.rehash = rehash;
+        }
+
+        void parse(byte[] line, ChainWalker.RowSink sink) {
+            split(line);
+            String id = text(line, ID);
+            String prevHash = text(line, PREV_HASH);
+            String rowHash = text(line, ROW_HASH);
+            boolean ambiguous = false;
+            for (int f = ID; f <= CATEGORY; f++) {
+                if (f != TIMESTAMP && contains(line, f, (byte) '|')) {
+                    ambiguous = true;
+                }
+            }
+            byte[] recomputed = rehash ? hashOrNull(line) : null;
+            sink.row(id == null ? "" : id, prevHash, rowHash, recomputed, ambiguous);
+        }
+
+        private void split(byte[] line) {
+            int length = line.length > 0 && line[line.length - 1] == '\n' ? line.length - 1 : line.length;
+            int f = 0;
+            starts[0] = 0;
+            for (int i = 0; i < length && f < FIELDS; i++) {
+                if (line[i] == '\t') {
+                    ends[f] = i;
+                    if (++f < FIELDS) {
+                        starts[f] = i + 1;
+                    }
+                }
+            }
+            if (f != FIELDS - 1) {
+                throw new IllegalStateException("COPY gave a row of " + (f + 1) + " fields, not " + FIELDS);
+            }
+            ends[f] = length;
+        }
+
+        private boolean isNull(byte[] line, int f) {
+            return ends[f] - starts[f] == 2 && line[starts[f]] == '\\' && line[starts[f] + 1] == 'N';
+        }
+
+        private boolean contains(byte[] line, int f, byte wanted) {
+            for (int i = starts[f]; i < ends[f]; i++) {
+                if (line[i] == wanted) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        /** The field's text, or null for NULL. */
+        private String text(byte[] line, int f) {
+            if (isNull(line, f)) {
+                return null;
+            }
+            int length = unescape(line, f);
+            return new String(field, 0, length, StandardCharsets.UTF_8);
+        }
+
+        /** The payload of SPEC section 6 from the row's fields, hashed; null when no trigger could hash it. */
+        private byte[] hashOrNull(byte[] line) {
+            for (int f = ID; f < DETAILS; f++) {
+                if (isNull(line, f)) {
+                    return null;
+                }
+            }
+            if (isNull(line, TIMESTAMP)) {
+                return null;
+            }
+            payloadLength = 0;
+            appendField(line, PREV_HASH);
+            for (int f = ID; f <= DETAILS; f++) {
+                appendByte((byte) '|');
+                appendField(line, f);
+            }
+            appendByte((byte) '|');
+            if (!appendUtcTimestamp(line)) {
+                return null;
+            }
+            appendByte((byte) '|');
+            appendField(line, CATEGORY);
+            sha256.update(payload, 0, payloadLength);
+            return sha256.digest();
+        }
+
+        /** A NULL field adds nothing (the payload's coalesce(..., '')). */
+        private void appendField(byte[] line, int f) {
+            if (isNull(line, f)) {
+                return;
+            }
+            int length = unescape(line, f);
+            ensurePayload(length);
+            System.arraycopy(field, 0, payload, payloadLength, length);
+            payloadLength += length;
+        }
+
+        /**
+         * "2026-05-16 12:00:00.5+00" becomes "2026-05-16T12:00:00.500000Z";
+         * anything else (BC years, infinity, long years) takes the general
+         * conversion. False when the timestamp has no UTC text.
+         */
+        private boolean appendUtcTimestamp(byte[] line) {
+            int start = starts[TIMESTAMP];
+            int end = ends[TIMESTAMP];
+            int length = end - start;
+            boolean common = length >= 22 && length <= 29 && line[start + 10] == ' ' && line[start + 4] == '-'
+                    && line[end - 3] == '+' && line[end - 2] == '0' && line[end - 1] == '0'
+                    && (length == 22 || line[start + 19] == '.');
+            if (!common) {
+                String utc = AuditRow.utcMicrosFromIsoText(text(line, TIMESTAMP));
+                if (utc == null) {
+                    return false;
+                }
+                byte[] bytes = utc.getBytes(StandardCharsets.UTF_8);
+                ensurePayload(bytes.length);
+                System.arraycopy(bytes, 0, payload, payloadLength, bytes.length);
+                payloadLength += bytes.length;
+                return true;
+            }
+            ensurePayload(27);
+            System.arraycopy(line, start, payload, payloadLength, 19);
+            payload[payloadLength + 10] = 'T';
+            payload[payloadLength + 19] = '.';
+            int digits = length == 22 ? 0 : length - 23;
+            System.arraycopy(line, start + 20, payload, payloadLength + 20, digits);
+            for (int i = digits; i < 6; i++) {
+                payload[payloadLength + 20 + i] = '0';
+            }
+            payload[payloadLength + 26] = 'Z';
+            payloadLength += 27;
+            return true;
+        }
+
+        private void appendByte(byte value) {
+            ensurePayload(1);
+            payload[payloadLength++] = value;
+        }
+
+        private void ensurePayload(int more) {
+            if (payloadLength + more > payload.length) {
+                payload = java.util.Arrays.copyOf(payload, Math.max(payload.length * 2, payloadLength + more));
+            }
+        }
+
+        /** Unescapes field f into `field`; returns its length. */
+        private int unescape(byte[] line, int f) {
+            int start = starts[f];
+            int end = ends[f];
+            if (field.length < end - start) {
+                field = new byte[Math.max(field.length * 2, end - start)];
+            }
+            int length = 0;
+            for (int i = start; i < end; i++) {
+                byte b = line[i];
+                if (b != '\\' || i + 1 == end) {
+                    field[length++] = b;
+                    continue;
+                }
+                byte escaped = line[++i];
+                switch (escaped) {
+                    case 'b' -> field[length++] = '\b';
+                    case 'f' -> field[length++] = '\f';
+                    case 'n' -> field[length++] = '\n';
+                    case 'r' -> field[length++] = '\r';
+                    case 't' -> field[length++] = '\t';
+                    case 'v' -> field[length++] = 0x0b;
+                    default -> {
+                        if (escaped >= '0' && escaped <= '7') {
+                            int value = escaped - '0';
+                            for (int digits = 1; digits < 3 && i + 1 < end && line[i + 1] >= '0' && line[i + 1] <= '7'; digits++) {
+                                value = value * 8 + line[++i] - '0';
+                            }
+                            field[length++] = (byte) value;
+                        } else {
+                            field[length++] = escaped; // \\ and any other escaped character stand for themselves
+                        }
+                    }
+                }
+            }
+            return length;
+        }
+    }
+}

@@ -1,0 +1,86 @@
+// Issue 11 item 1, the migrations' side: every function of ours pins
+// `search_path = <its own schema>, pg_catalog`, so a schema that comes
+// first in a session's path (one named after the role, or a database-wide
+// search_path) cannot change what the trigger writes or the verifier reads.
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class PinnedSearchPathTest {
+    static final List<String> OUR_FUNCTIONS = List.of("audit_events_canonical_payload", "audit_events_chain_flush",
+            "audit_events_chain_hash", "audit_events_reject_change", "audit_events_reject_truncate",
+            "audit_events_row_hash", "audit_events_verify_chain", "audit_events_verify_chain_walk");
+
+    static List<String> pins(String database, String schema) throws Exception {
+        return Support.rows(database, "SELECT p.proname || ' ' || (SELECT c FROM unnest(p.proconfig) AS c WHERE c LIKE 'search_path=%') FROM pg_proc p "
+                + "WHERE p.pronamespace = '" + schema + "'::regnamespace AND p.proname LIKE 'audit_events%' ORDER BY 1");
+    }
+
+    static List<String> expectedPins(String schema) {
+        return OUR_FUNCTIONS.stream().map(name -> name + " search_path=" + schema + ", pg_catalog").toList();
+    }
+
+    @Test
+    void everyFunctionIsPinnedToItsOwnSchemaAndStillHashesTheTestVectors() throws Exception {
+        String database = Support.migratedWithWorkload(0);
+        assertEquals(expectedPins("public"), pins(database, "public"));
+        SchemaTest.insertTestVectors(database);
+        SchemaTest.assertTestVectorHashes(database);
+        // audit_events_row_hash() no longer needs pgcrypto on its path.
+        assertEquals("3", Support.one(database, "SELECT count(*) FROM audit_events WHERE row_hash = "
+                + "audit_events_row_hash(prev_hash, id, actor, actor_type, action, resource_type, resource_id, details, "
+                + "\"timestamp\", event_category)"));
+    }
+
+    @Test
+    void aShadowSchemaNamedAfterTheRoleChangesNothingTheTriggerAndVerifierRead() throws Exception {
+        String database = Support.migratedWithWorkload(5);
+        String shadow = Support.USER;
+        String headBefore = Support.one(database, "SELECT row_hash FROM public.audit_chain_head");
+        Support.execute(database,
+                "CREATE SCHEMA \"" + shadow + "\"",
+                "CREATE TABLE \"" + shadow + "\".audit_events AS SELECT * FROM public.audit_events",
+                "CREATE TABLE \"" + shadow + "\".audit_chain_head AS SELECT * FROM public.audit_chain_head");
+        assertEquals(shadow, Support.one(database, "SELECT current_schema()"));
+
+        // The trigger links to and advances the real sentinel, not the copy's.
+        Support.execute(database, "INSERT INTO public.audit_events (id, actor, actor_type, action, resource_type, "
+                + "resource_id) VALUES ('late', 'a', 'User', 'act', 'rt', 'ri')");
+        assertEquals(headBefore, Support.one(database, "SELECT prev_hash FROM public.audit_events WHERE id = 'late'"));
+        assertEquals("t|" + headBefore, Support.one(database, "SELECT (SELECT row_hash FROM public.audit_chain_head) = "
+                + "(SELECT row_hash FROM public.audit_events WHERE id = 'late'), (SELECT row_hash FROM audit_chain_head)"));
+
+        // Tampering with the real table shows although the copy is clean.
+        Support.execute(database,
+                "ALTER TABLE public.audit_events DISABLE TRIGGER audit_events_append_only",
+                "DELETE FROM public.audit_events WHERE id = 'audit-smoke-0002'",
+                "ALTER TABLE public.audit_events ENABLE TRIGGER audit_events_append_only");
+        assertEquals("audit-smoke-0003|2|3", Support.one(database,
+                "SELECT first_break_id, first_break_pos, row_count FROM public.audit_events_verify_chain()"));
+        Support.execute(database, "ALTER DATABASE " + database + " SET search_path = \"" + shadow + "\", public");
+        assertEquals("audit-smoke-0003|2|3", Support.one(database,
+                "SELECT first_break_id, first_break_pos, row_count FROM public.audit_events_verify_chain()"));
+    }
+
+    @Test
+    void migrationsRunInAnotherSchemaPinThatSchema() throws Exception {
+        String database = Support.scratchDatabase();
+        Support.execute(database, "CREATE SCHEMA tenant");
+        String options = URLEncoder.encode("-c search_path=tenant", StandardCharsets.UTF_8).replace("+", "%20");
+        Support.toolOk("--mode=workload", "--db-url=" + Support.url(database) + "&options=" + options, "--rows=4");
+        assertEquals(expectedPins("tenant"), pins(database, "tenant"));
+        // A session on another path still links and verifies in tenant.
+        Support.execute(database,
+                "CREATE TABLE public.audit_chain_head (id INTEGER PRIMARY KEY, row_hash TEXT NOT NULL, updated_at TIMESTAMPTZ)",
+                "INSERT INTO public.audit_chain_head VALUES (1, 'decoy', NOW())",
+                "INSERT INTO tenant.audit_events (id, actor, actor_type, action, resource_type, resource_id) "
+                        + "VALUES ('late', 'a', 'User', 'act', 'rt', 'ri')");
+        assertEquals("null|-1|5", Support.one(database,
+                "SELECT first_break_id, first_break_pos, row_count FROM tenant.audit_events_verify_chain()"));
+        assertEquals("decoy", Support.one(database, "SELECT row_hash FROM public.audit_chain_head"));
+    }
+}
