@@ -225,12 +225,14 @@ main() {
   batches=$(batch_sizes)
   python3 "$REPO/deploy/bench/plot.py" "$WORK/results.tsv" "$SVG"
   write_results "$started" "$machine_text" "$server" "$small" "$batches" >"$WORK/results.md"
+  if ((CLASSIC)); then
+    say "the first benchmark (deploy/bench/classic.sh)"
+    pgc_stop_all
+    printf '\n## The first benchmark (deploy/bench/classic.sh, same run)\n' >>"$WORK/results.md"
+    "$REPO/deploy/bench/classic.sh" >>"$WORK/results.md"
+  fi
   cp -- "$WORK/results.md" "$OUT"
   cat -- "$OUT"
-  if ((CLASSIC)); then
-    pgc_stop_all
-    "$REPO/deploy/bench/classic.sh"
-  fi
 }
 
 write_results() {
