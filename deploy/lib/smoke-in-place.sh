@@ -127,15 +127,17 @@ refuse_foreign_objects() {
 }
 
 # The workload's row ids are fixed (SPEC §4), so an in-place run starts from
-# an empty log. Rows of an earlier smoke run (audit-smoke-NNNN, and the
-# continuity-NNNN rows it appended) may go with it; any other audit row is
-# somebody's data, and the run refuses.
+# an empty log. Rows of an earlier smoke run may go with it: those the
+# workload wrote (audit-smoke-NNNN) and the continuity check appended
+# (audit-smoke-continuity-NNNN), all by the workload's actor smoke-actor.
+# Any other audit row is somebody's data, even with a look-alike id
+# (continuity-0001 by an application's actor), and the run refuses.
 refuse_foreign_audit_rows() {
   local present foreign
   present=$(sql "$TARGET_DB" -c "SELECT to_regclass('audit_events') IS NOT NULL") ||
     fail "cannot inspect database $TARGET_DB on $(server_label)"
   [[ "$present" == t ]] || return 0
-  foreign=$(sql "$TARGET_DB" -c "SELECT count(*) FROM audit_events WHERE id !~ '^(audit-smoke|continuity)-[0-9]{4,}\$'") ||
+  foreign=$(sql "$TARGET_DB" -c "SELECT count(*) FROM audit_events WHERE NOT (id ~ '^audit-smoke-(continuity-)?[0-9]{4,}\$' AND actor = 'smoke-actor')") ||
     fail "cannot read audit_events in $TARGET_DB"
   [[ "$foreign" == 0 ]] ||
     fail "SMOKE_IN_PLACE=1 refused: audit_events in $TARGET_DB holds $foreign row(s) not written by this smoke test"

@@ -1,90 +1,86 @@
 # shellcheck shell=bash
 # The harness's reports, sourced by deploy/test/backup-restore-smoke.sh:
 # the summary table on stdout and, with SMOKE_REPORT_DIR, report.json and
-# junit.xml. They are built from the facts each phase leaves in the work
-# folder (backup.METHOD.facts, result.NAME.times / .reason / .skipped) and
-# use the harness's globals (WORK, COMBOS, REPORT_DIR, MAINT_DB).
+# junit.xml. All three are made from the same records: one JSON line per
+# combination in WORK/results.jsonl (combo_record writes them). They use the
+# harness's globals (WORK, REPORT_DIR, MAINT_DB, STARTED_AT, REPO) and
+# helpers (sql, run_tool, say, fail, oracle_report_json).
 
 server_major() {
   sql "$MAINT_DB" -c 'SHOW server_version_num' | awk '{ print int($1 / 10000) }'
 }
 
-# One JSON object for the combination of METHOD and MAJOR, from the facts
-# its phases left behind in the work folder.
-combination_json() {
-  local method=$1 major=$2 name=$1-pg$2 backup_s sha bytes restore_s='' verify_s='' continuity_s='' head='' oracle=''
-  local verdict=pass reason=''
-  IFS=$'\t' read -r backup_s sha bytes <"$WORK/backup.$method.facts"
-  if [[ -f "$WORK/result.$name.times" ]]; then
-    IFS=$'\t' read -r restore_s verify_s continuity_s head oracle <"$WORK/result.$name.times"
-  fi
-  if [[ -f "$WORK/result.$name.reason" ]]; then
-    verdict=fail
-    reason=$(<"$WORK/result.$name.reason")
-  elif [[ -f "$WORK/result.$name.skipped" ]]; then
-    verdict=skipped
-    reason=$(<"$WORK/result.$name.skipped")
-  fi
-  jq -n --arg name "$name" --arg method "$method" --argjson major "$major" --arg verdict "$verdict" \
-    --arg reason "$reason" --arg sha "$sha" --argjson bytes "${bytes:-0}" --arg head "$head" --arg oracle "$oracle" \
-    --argjson rows "$(jq .row_count "$WORK/expected.json")" --arg expected "$(jq -r .chain_head_hash "$WORK/expected.json")" \
-    --arg backup_s "$backup_s" --arg restore_s "$restore_s" --arg verify_s "$verify_s" \
-    --arg continuity_s "$continuity_s" '
-    def number: tonumber? // null;
-    {
-      name: $name, method: $method, target_major: $major, verdict: $verdict,
-      reason: (if $reason == "" then null else $reason end),
-      rows: $rows, expected_chain_head: $expected,
-      restored_chain_head: (if $head == "" then null else $head end),
-      oracle: (if $oracle == "" then null else $oracle end),
-      backup_sha256: (if $sha == "" then null else $sha end), backup_bytes: $bytes,
-      seconds: {backup: ($backup_s | number), restore: ($restore_s | number),
-                verify: ($verify_s | number), continuity: ($continuity_s | number)}
-    }'
-}
-
 # The summary table on stdout and, with SMOKE_REPORT_DIR, report.json and
 # junit.xml: the evidence an auditor can keep.
 write_reports() {
-  local combo judged method major
-  judged=$(for combo in "${COMBOS[@]}"; do
-    read -r method major <<<"$combo"
-    combination_json "$method" "$major"
-  done | jq -s .)
-  print_summary "$judged"
+  print_summary "$WORK/results.jsonl"
   [[ -n "$REPORT_DIR" ]] || return 0
-  jq -n --argjson combinations "$judged" --arg pg_dump "$(pg_dump --version)" \
-    --arg server "$(sql "$MAINT_DB" -c 'SHOW server_version')" \
-    --arg tool "$(run_tool --version 2>/dev/null || true)" \
-    '{gate: "backup-restore-smoke",
-      passed: ([$combinations[] | select(.verdict == "fail")] | length == 0),
-      versions: {pg_dump: $pg_dump, source_server: $server, tool: $tool},
-      combinations: $combinations}' \
-    >"$REPORT_DIR/report.json" || fail "cannot write $REPORT_DIR/report.json"
-  junit_xml "$judged" >"$REPORT_DIR/junit.xml" || fail "cannot write $REPORT_DIR/junit.xml"
+  run_description | jq --slurpfile combinations "$WORK/results.jsonl" --argjson oracle "$(oracle_report_json)" '
+      . + {passed: ([$combinations[] | select(.verdict == "fail")] | length == 0),
+           second_oracle: $oracle, combinations: $combinations}' >"$REPORT_DIR/report.json" ||
+    fail "cannot write $REPORT_DIR/report.json"
+  junit_xml "$WORK/results.jsonl" >"$REPORT_DIR/junit.xml" || fail "cannot write $REPORT_DIR/junit.xml"
   say "reports: $REPORT_DIR/report.json, $REPORT_DIR/junit.xml"
 }
 
+# What ran, where and with what: the report's header as one JSON object.
+run_description() {
+  local commit='' java jbang
+  commit=$(git -C "$REPO" rev-parse HEAD 2>/dev/null) || commit=''
+  java=$(java -version 2>&1 | head -n 1) || java=''
+  jbang=$("$REPO/deploy/bin/jbang" --version 2>&1 </dev/null | tail -n 1) || jbang=''
+  jq -n --arg started "$STARTED_AT" --arg finished "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+    --arg host "$(uname -n)" --arg commit "$commit" \
+    --arg pg_dump "$(pg_dump --version)" --arg server "$(sql "$MAINT_DB" -c 'SHOW server_version')" \
+    --arg tool "$(run_tool --version 2>/dev/null || true)" --arg java "$java" --arg jbang "$jbang" '
+    def text: if . == "" then null else . end;
+    {gate: "backup-restore-smoke", started_at: $started, finished_at: $finished, host: $host,
+     repository_commit: ($commit | text),
+     versions: {tool: ($tool | text), jbang: ($jbang | text), java: ($java | text),
+                pg_dump: $pg_dump, source_server: $server}}'
+}
+
+# One row per combination; every time with two decimals, "-" for a phase
+# that did not run.
 print_summary() {
   printf '%-12s %-5s %-8s %-8s %-18s %s\n' method major verdict rows chain_head 'seconds backup/restore/verify/continuity'
-  jq -r '.[] | [.method, (.target_major | tostring), .verdict, (.rows | tostring),
-                ((.restored_chain_head // "-") | .[0:16]),
-                ([.seconds.backup, .seconds.restore, .seconds.verify, .seconds.continuity]
-                 | map(if . == null then "-" else tostring end) | join("/"))] | @tsv' <<<"$1" |
+  jq -r '[.method, (.target_major | tostring), .verdict, (.rows | tostring),
+          ((.restored_chain_head // "-") | .[0:16]),
+          (.seconds | [.backup, .restore, .verify, .continuity] | map(. // "-" | tostring) | join(" "))] | @tsv' "$1" |
     while IFS=$'\t' read -r method major verdict rows head times; do
-      printf '%-12s %-5s %-8s %-8s %-18s %s\n' "$method" "$major" "$verdict" "$rows" "$head" "$times"
+      printf '%-12s %-5s %-8s %-8s %-18s %s\n' "$method" "$major" "$verdict" "$rows" "$head" "$(two_decimals "$times")"
     done
 }
 
+# "1.5 - 0.25" -> "1.50/-/0.25": each number with two decimals.
+two_decimals() {
+  awk '{ for (i = 1; i <= NF; i++) printf "%s%s", (i > 1 ? "/" : ""), ($i == "-" ? "-" : sprintf("%.2f", $i)) }' <<<"$1"
+}
+
 # JUnit XML, one testcase per combination, for CI systems that show tests.
+# The time is the sum of the phases, added by awk so it prints as 1.43,
+# not as jq's 1.4300000000000002.
 junit_xml() {
-  jq -r '
-    def esc: tostring | gsub("&"; "&amp;") | gsub("<"; "&lt;") | gsub(">"; "&gt;") | gsub("\""; "&quot;");
-    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>",
-    "<testsuite name=\"backup-restore-smoke\" tests=\"\(length)\" failures=\"\([.[] | select(.verdict == "fail")] | length)\" skipped=\"\([.[] | select(.verdict == "skipped")] | length)\">",
-    (.[] | "  <testcase classname=\"backup-restore-smoke\" name=\"\(.name | esc)\" time=\"\([.seconds[] // 0] | add)\">"
-           + (if .verdict == "fail" then "<failure message=\"\(.reason | esc)\"/>"
-              elif .verdict == "skipped" then "<skipped message=\"\(.reason | esc)\"/>" else "" end)
-           + "</testcase>"),
-    "</testsuite>"' <<<"$1"
+  local records=$1 name verdict seconds reason
+  jq -r -s '"<?xml version=\"1.0\" encoding=\"UTF-8\"?>",
+    "<testsuite name=\"backup-restore-smoke\" tests=\"\(length)\" failures=\"\([.[] | select(.verdict == "fail")] | length)\" skipped=\"\([.[] | select(.verdict == "skipped")] | length)\">"' "$records"
+  # The reason goes last: read folds empty fields between tabs.
+  jq -r '[.name, .verdict, ([.seconds[] // 0] | map(tostring) | join(" ")), (.reason // "")] | @tsv' "$records" |
+    while IFS=$'\t' read -r name verdict seconds reason; do
+      printf '  <testcase classname="backup-restore-smoke" name="%s" time="%s">' "$(xml_escape "$name")" \
+        "$(awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; printf "%.2f", s }' <<<"$seconds")"
+      case "$verdict" in
+        fail) printf '<failure message="%s"/>' "$(xml_escape "$reason")" ;;
+        skipped) printf '<skipped message="%s"/>' "$(xml_escape "$reason")" ;;
+      esac
+      printf '</testcase>\n'
+    done
+  printf '</testsuite>\n'
+}
+
+xml_escape() {
+  local s=${1//&/&amp;}
+  s=${s//</&lt;}
+  s=${s//>/&gt;}
+  printf '%s' "${s//\"/&quot;}"
 }

@@ -26,6 +26,8 @@ record ConnectionTarget(String host, int port, String database, String user, Str
             "host", "PGHOST", "hostaddr", "PGHOSTADDR", "port", "PGPORT", "dbname", "PGDATABASE",
             "user", "PGUSER", "password", "PGPASSWORD", "passfile", "PGPASSFILE", "sslmode", "PGSSLMODE",
             "sslrootcert", "PGSSLROOTCERT", "sslcert", "PGSSLCERT", "sslkey", "PGSSLKEY",
+            // Not libpq's (it has none for sslpassword): ours, so a secret never needs the command line.
+            "sslpassword", "PGSSLPASSWORD",
             "connect_timeout", "PGCONNECT_TIMEOUT", "application_name", "PGAPPNAME", "options", "PGOPTIONS",
             "target_session_attrs", "PGTARGETSESSIONATTRS");
 

@@ -7,6 +7,8 @@ final class Progress {
     static volatile String activity = "starting";
     static volatile long committedRows;
     static volatile boolean finished;
+    /** Set while a run has something to undo when interrupted (the selftest's databases): it says so itself. */
+    static volatile Runnable onInterrupt;
 
     static String committedSummary() {
         // The server may have committed the batch in flight just before the cut, so this is a floor.
@@ -19,7 +21,10 @@ final class Progress {
     /** Installed once: a run that ends without finishing says where it stopped. */
     static void reportInterruptions() {
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            if (!finished) {
+            Runnable undo = onInterrupt;
+            if (!finished && undo != null) {
+                undo.run();
+            } else if (!finished) {
                 System.err.println("backupsmoke: interrupted while " + activity
                         + (activity.equals("inserting audit rows") ? "; " + committedSummary() : ""));
             }

@@ -1,0 +1,84 @@
+// The server verifier audit_events_verify_chain() (issue 13 item 2): the
+// set-based implementation of 000009 must give exactly the verdicts of the
+// PL/pgSQL loop of 000005 on every kind of break. Each case tampers inside a
+// transaction that is rolled back, and compares the function with that loop,
+// installed under another name as the reference.
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.nio.file.Files;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class ServerVerifierTest {
+    /** A row inserted past the trigger, as a privileged forger would, with a correct hash over its own prev_hash. */
+    static String forged(String id, String prevHashSql, String chainSeqSql) {
+        return "INSERT INTO audit_events (id, actor, actor_type, action, resource_type, resource_id, details, "
+                + "\"timestamp\", prev_hash, row_hash, chain_seq) SELECT '" + id + "', 'forger', 'User', 'act', 'rt', "
+                + "'ri', '{}', TIMESTAMPTZ '2026-05-16 12:00:00+00', p, audit_events_row_hash(p, '" + id + "', "
+                + "'forger', 'User', 'act', 'rt', 'ri', '{}', TIMESTAMPTZ '2026-05-16 12:00:00+00', 'cert_lifecycle'), "
+                + chainSeqSql + " FROM (SELECT " + prevHashSql + " AS p) AS forged_prev";
+    }
+
+    static String hashOf(String id) {
+        return "(SELECT row_hash FROM audit_events WHERE id = '" + id + "')";
+    }
+
+    @Test
+    void everyKindOfBreakGetsTheVerdictOfThe000005Loop() throws Exception {
+        String database = Support.migratedWithWorkload(6);
+        String loop = Files.readString(Support.MIGRATIONS.resolve("000005_audit_chain_position.up.sql"));
+        String reference = loop.substring(loop.lastIndexOf("CREATE OR REPLACE FUNCTION audit_events_verify_chain("))
+                .replace("FUNCTION audit_events_verify_chain(", "FUNCTION reference_verify_chain(");
+        Support.execute(database, reference);
+
+        Map<String, String> cases = new LinkedHashMap<>();
+        cases.put("clean", "null|-1|6");
+        cases.put("DELETE FROM audit_events", "null|-1|0");
+        cases.put("UPDATE audit_events SET actor = 'mallory' WHERE id = 'audit-smoke-0003'", "audit-smoke-0003|3|4");
+        cases.put("UPDATE audit_events SET details = '{\"x\": 1}' WHERE id = 'audit-smoke-0005'", "audit-smoke-0005|5|6");
+        cases.put("DELETE FROM audit_events WHERE id = 'audit-smoke-0002'", "audit-smoke-0003|2|3");
+        cases.put("DELETE FROM audit_events WHERE id = 'audit-smoke-0000'", "audit-smoke-0001|0|1");
+        cases.put("DELETE FROM audit_events WHERE id = 'audit-smoke-0005'", "null|-1|5");
+        // A second child of row 2, without a chain position: it sorts last and links to the wrong row.
+        cases.put(forged("fork", hashOf("audit-smoke-0002"), "NULL"), "fork|6|7");
+        // A row whose predecessor is nowhere.
+        cases.put(forged("orphan", "repeat('ab', 32)", "NULL"), "orphan|6|7");
+        // A second genesis row numbered before the first.
+        cases.put(forged("genesis-2", "NULL", "0"), "audit-smoke-0000|1|2");
+        // A consistent rewrite of the newest row: only the sentinel could tell, and that is not this function's job.
+        cases.put("DELETE FROM audit_events WHERE id = 'audit-smoke-0005'; " + forged("rewritten", hashOf("audit-smoke-0004"), "99"),
+                "null|-1|6");
+        // Two rows swapped in chain position.
+        cases.put("UPDATE audit_events SET chain_seq = 103 WHERE id = 'audit-smoke-0002'; "
+                + "UPDATE audit_events SET chain_seq = 3 WHERE id = 'audit-smoke-0003'", "audit-smoke-0003|2|3");
+        // A tie in chain position falls back to ("timestamp", id): still the true order here.
+        cases.put("UPDATE audit_events SET chain_seq = 3 WHERE id = 'audit-smoke-0003'", "null|-1|6");
+
+        try (Connection connection = Support.connect(database); Statement statement = connection.createStatement()) {
+            connection.setAutoCommit(false);
+            for (Map.Entry<String, String> kase : cases.entrySet()) {
+                statement.execute("SET LOCAL session_replication_role = replica"); // no trigger of ours fires
+                if (!kase.getKey().equals("clean")) {
+                    statement.execute(kase.getKey());
+                }
+                assertEquals(kase.getValue(), verdict(statement, "audit_events_verify_chain"), kase.getKey());
+                assertEquals(kase.getValue(), verdict(statement, "reference_verify_chain"), kase.getKey());
+                connection.rollback();
+            }
+        }
+    }
+
+    private static String verdict(Statement statement, String function) throws SQLException {
+        try (ResultSet result = statement.executeQuery(
+                "SELECT first_break_id, first_break_pos, row_count FROM " + function + "()")) {
+            result.next();
+            return result.getString(1) + "|" + result.getInt(2) + "|" + result.getInt(3);
+        }
+    }
+}
