@@ -108,6 +108,17 @@ public class BackupSmoke implements Callable<Integer> {
     @CommandLine.ArgGroup(exclusive = false, heading = "%nAnchoring (verify): values recorded outside the database%n")
     Expectations expectations = new Expectations();
 
+    @Option(names = "--since", paramLabel = "FILE",
+            description = "verify: check only the rows appended after a snapshot recorded earlier (its"
+                    + " chain_head_hash at position row_count-1); earlier rows are trusted, not re-hashed,"
+                    + " and the server's verifier is skipped unless --full-server-verify")
+    Path since;
+
+    @Option(names = "--full-server-verify",
+            description = "verify with --since: also run the server's audit_events_verify_chain(), which walks"
+                    + " the whole chain")
+    boolean fullServerVerify;
+
     @Option(names = "--fail-on-break",
             description = "verify: exit 3 when either verdict is broken, an expectation does not hold, the"
                     + " verifier function or the sentinel row is missing, or other schemas also hold audit tables"
@@ -254,7 +265,7 @@ public class BackupSmoke implements Callable<Integer> {
     }
 
     static final List<String> VERIFY_ONLY = List.of("--expect", "--expect-head", "--expect-rows", "--expect-exact",
-            "--fail-on-break", "--fail-on-ambiguous", "--client-verify");
+            "--fail-on-break", "--fail-on-ambiguous", "--client-verify", "--since", "--full-server-verify");
 
     /** Malformed numbers are usage errors (exit 2), like an unknown flag. */
     private void validateNumbers() {
@@ -367,8 +378,16 @@ public class BackupSmoke implements Callable<Integer> {
         if (!clientVerify && expectation.isGiven()) {
             note("--expect… is checked on the client's walk of the chain: it runs despite --no-client-verify");
         }
-        Snapshot snapshot = Verification.run(connector,
-                new Verification.Request(schema, expectation, clientVerify || failOnAmbiguous));
+        IncrementalVerify.Checkpoint checkpoint = null;
+        if (since != null) {
+            if (expectation.isGiven()) {
+                throw new Failure("--since cannot be combined with --expect, --expect-head or --expect-rows:"
+                        + " the checkpoint is the anchor");
+            }
+            checkpoint = IncrementalVerify.Checkpoint.read(since);
+        }
+        Snapshot snapshot = Verification.run(connector, new Verification.Request(schema, expectation,
+                clientVerify || failOnAmbiguous, checkpoint, since == null || fullServerVerify));
         reportOnStderr(snapshot);
         return snapshot;
     }

@@ -17,24 +17,33 @@
 #   oracle_compare SOURCE_FILE RESTORED_FILE
 #       returns 0 when they agree; else prints one line naming the first
 #       difference (the combination's failure reason) and returns 1.
+#   oracle_report_json
+#       prints the JSON object report.json keeps as "second_oracle".
 #
-# SMOKE_ORACLE=text (today's default): a plain pg_dump of both sides, same
-# binary and flags, compared line by line; off: no second oracle.
-# Uses the harness's globals ORACLE and DUMP_MAJOR.
+# SMOKE_ORACLE=semantic (the default, smoke-oracle-semantic.sh): per table
+# a row count and a content digest, and the inventory of schema objects by
+# name, kind and covered columns, compared object by object; sequences may
+# be ahead. text: a plain pg_dump of both sides, same binary and flags,
+# compared line by line. off: no second oracle.
+# Uses the harness's globals ORACLE, DUMP_MAJOR and WORK and its say.
+
+# shellcheck source-path=SCRIPTDIR source=smoke-oracle-semantic.sh disable=SC1091
+. "$(dirname -- "${BASH_SOURCE[0]}")/smoke-oracle-semantic.sh"
 
 oracle_names() {
-  printf 'text, off'
+  printf 'semantic, text, off'
 }
 
 oracle_known() {
   case "$1" in
-    text | off) return 0 ;;
+    semantic | text | off) return 0 ;;
     *) return 1 ;;
   esac
 }
 
 oracle_capture() {
   case "$ORACLE" in
+    semantic) semantic_oracle_capture "$1" "$2" "${3:-}" ;;
     text) text_oracle_capture "$@" ;;
     off) return 3 ;;
   esac
@@ -42,9 +51,19 @@ oracle_capture() {
 
 oracle_compare() {
   case "$ORACLE" in
+    semantic) semantic_oracle_judge "$@" ;;
     text) text_oracle_compare "$@" ;;
     off) return 0 ;;
   esac
+}
+
+oracle_report_json() {
+  if [[ "$ORACLE" == semantic && -s "$WORK/oracle.source" ]]; then
+    jq -c '{name: "semantic", source_tables: (.tables | with_entries(select(.value.digest != null)
+                                                | .value |= {rows, digest}))}' "$WORK/oracle.source"
+  else
+    jq -n -c --arg name "$ORACLE" '{name: $name}'
+  fi
 }
 
 oracle_skip_reason() {
@@ -71,5 +90,34 @@ text_oracle_compare() {
   cmp -s -- "$1" "$2" && return 0
   printf 'the restored database does not dump like the source: %s\n' \
     "$(diff -- "$1" "$2" | grep -m1 -E '^[<>]' | cut -c1-160)"
+  return 1
+}
+
+# --- semantic: contents and inventory ----------------------------------------------
+
+# The semantic comparison in the harness's terms: every difference (and
+# note) on stderr as a line of its own, naming the table or object, and all
+# of them in the one reason line of the combination.
+semantic_oracle_judge() {
+  local lines status=0 line count=0 joined=''
+  lines=$(semantic_oracle_compare "$1" "$2") || status=$?
+  if ((status > 1)); then
+    printf 'the second oracle could not compare the captures %s and %s\n' "$1" "$2"
+    return 1
+  fi
+  while IFS= read -r line; do
+    [[ -n "$line" ]] || continue
+    say "second oracle: $line"
+    if [[ "$line" != 'note: '* ]]; then
+      count=$((count + 1))
+      joined+="${joined:+; }$line"
+    fi
+  done <<<"$lines"
+  ((count > 0)) || return 0
+  if ((count == 1)); then
+    printf 'the second oracle found a difference: %s\n' "$joined"
+  else
+    printf 'the second oracle found %s differences: %s\n' "$count" "$joined"
+  fi
   return 1
 }

@@ -4,7 +4,7 @@
 # junit.xml. All three are made from the same records: one JSON line per
 # combination in WORK/results.jsonl (combo_record writes them). They use the
 # harness's globals (WORK, REPORT_DIR, MAINT_DB, STARTED_AT, REPO) and
-# helpers (sql, run_tool, say, fail).
+# helpers (sql, run_tool, say, fail, oracle_report_json).
 
 server_major() {
   sql "$MAINT_DB" -c 'SHOW server_version_num' | awk '{ print int($1 / 10000) }'
@@ -15,9 +15,9 @@ server_major() {
 write_reports() {
   print_summary "$WORK/results.jsonl"
   [[ -n "$REPORT_DIR" ]] || return 0
-  run_description | jq --slurpfile combinations "$WORK/results.jsonl" '
+  run_description | jq --slurpfile combinations "$WORK/results.jsonl" --argjson oracle "$(oracle_report_json)" '
       . + {passed: ([$combinations[] | select(.verdict == "fail")] | length == 0),
-           combinations: $combinations}' >"$REPORT_DIR/report.json" ||
+           second_oracle: $oracle, combinations: $combinations}' >"$REPORT_DIR/report.json" ||
     fail "cannot write $REPORT_DIR/report.json"
   junit_xml "$WORK/results.jsonl" >"$REPORT_DIR/junit.xml" || fail "cannot write $REPORT_DIR/junit.xml"
   say "reports: $REPORT_DIR/report.json, $REPORT_DIR/junit.xml"

@@ -26,10 +26,11 @@ import java.util.Map;
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
 @JsonPropertyOrder({"phase", "row_count", "chain_head_hash", "first_break_id", "first_break_pos",
-        "verifier_walked", "verifier_missing", "shadow_schemas", "client", "integrity"})
+        "verifier_walked", "verifier_missing", "shadow_schemas", "client", "incremental", "integrity"})
 record Snapshot(String phase, long rowCount, @JsonInclude(JsonInclude.Include.ALWAYS) String chainHeadHash,
                 String firstBreakId, Integer firstBreakPos, Integer verifierWalked, Boolean verifierMissing,
-                List<String> shadowSchemas, Client client, Map<String, String> integrity) {
+                List<String> shadowSchemas, Client client, IncrementalVerify.Report incremental,
+                Map<String, String> integrity) {
 
     /**
      * row_count and chain_head_hash in one statement, so one snapshot of the
@@ -42,7 +43,7 @@ record Snapshot(String phase, long rowCount, @JsonInclude(JsonInclude.Include.AL
         try (Statement statement = connection.createStatement(); ResultSet row = statement.executeQuery(sql)) {
             row.next();
             List<String> shadows = schema.shadows().isEmpty() ? null : schema.shadows();
-            return new Snapshot(phase, row.getLong(1), row.getString(2), null, null, null, null, shadows, null, null);
+            return new Snapshot(phase, row.getLong(1), row.getString(2), null, null, null, null, shadows, null, null, null);
         } catch (SQLException e) {
             throw Sql.schemaAwareFailure(deadline, "counting audit_events and reading audit_chain_head", e);
         }
@@ -52,20 +53,26 @@ record Snapshot(String phase, long rowCount, @JsonInclude(JsonInclude.Include.AL
     Snapshot withServerVerdict(Verification.ServerVerdict verdict) {
         if (verdict.isMissing()) {
             return new Snapshot(phase, rowCount, chainHeadHash, null, null, null, true, shadowSchemas, client,
-                    integrity);
+                    incremental, integrity);
         }
         return new Snapshot(phase, rowCount, chainHeadHash, verdict.firstBreakId(), verdict.firstBreakPos(),
-                verdict.walked() == 0 ? null : verdict.walked(), null, shadowSchemas, client, integrity);
+                verdict.walked() == 0 ? null : verdict.walked(), null, shadowSchemas, client, incremental,
+                integrity);
     }
 
     Snapshot withClient(Client report) {
         return new Snapshot(phase, rowCount, chainHeadHash, firstBreakId, firstBreakPos, verifierWalked,
-                verifierMissing, shadowSchemas, report, integrity);
+                verifierMissing, shadowSchemas, report, incremental, integrity);
+    }
+
+    Snapshot withIncremental(IncrementalVerify.Report report) {
+        return new Snapshot(phase, rowCount, chainHeadHash, firstBreakId, firstBreakPos, verifierWalked,
+                verifierMissing, shadowSchemas, client, report, integrity);
     }
 
     Snapshot withIntegrity(Map<String, String> fingerprint) {
         return new Snapshot(phase, rowCount, chainHeadHash, firstBreakId, firstBreakPos, verifierWalked,
-                verifierMissing, shadowSchemas, client, fingerprint);
+                verifierMissing, shadowSchemas, client, incremental, fingerprint);
     }
 
     /**
@@ -101,7 +108,8 @@ record Snapshot(String phase, long rowCount, @JsonInclude(JsonInclude.Include.AL
         static Client of(ChainWalker.Verdict client, Verification.ServerVerdict server) {
             return new Client(client.walked(), client.verdict(), client.firstBreakId(), client.firstBreakPos(),
                     client.breakKind(), null, client.sentinelMatches(), client.ambiguousRows(), null,
-                    server.isMissing() ? null : client.isBroken() == server.isBroken(), client.expectationsMet(),
+                    server == null || server.isMissing() ? null : client.isBroken() == server.isBroken(),
+                    client.expectationsMet(),
                     null);
         }
 

@@ -19,7 +19,12 @@ final class Verification {
      * under --no-client-verify when an anchor is given, as the anchor can
      * only be checked on the walked chain.
      */
-    record Request(String schema, ChainWalker.Expectation expectation, boolean clientWalk) {
+    record Request(String schema, ChainWalker.Expectation expectation, boolean clientWalk,
+                   IncrementalVerify.Checkpoint checkpoint, boolean serverVerify) {
+        Request(String schema, ChainWalker.Expectation expectation, boolean clientWalk) {
+            this(schema, expectation, clientWalk, null, true);
+        }
+
         boolean walks() {
             return clientWalk || expectation.isGiven();
         }
@@ -33,7 +38,10 @@ final class Verification {
      * the client's walk adds little to the time the server's function takes;
      * a rewritten verifier function could not write either. Every name is
      * qualified with the audit schema, and every connection's search_path is
-     * the catalogs and that schema only.
+     * the catalogs and that schema only. With a checkpoint (--since), the
+     * client walks only the rows from the checkpoint on (IncrementalVerify),
+     * and the server's verifier, which always walks the whole chain, runs
+     * only when serverVerify is set.
      */
     static Snapshot run(Connector connector, Request request) throws Failure {
         Deadline deadline = connector.deadline();
@@ -43,15 +51,33 @@ final class Verification {
             setSearchPath(connection, schema.queryPath(), deadline);
             SchemaCheck.require(connection, schema, deadline);
             Snapshot snapshot = Snapshot.read(connection, schema, PHASE, deadline);
-            CompletableFuture<ClientWalk> client = request.walks()
-                    ? walkInSnapshot(connector.withSearchPath(schema.queryPath()), schema,
-                            exportSnapshot(connection, deadline), snapshot, request.expectation())
-                    : null;
-            ServerVerdict server = ServerVerifier.run(connection, schema, deadline);
-            snapshot = snapshot.withServerVerdict(server);
+            String sentinel = snapshot.chainHeadHash();
+            IncrementalVerify.Report[] incremental = new IncrementalVerify.Report[1];
+            CompletableFuture<ClientWalk> client = null;
+            if (request.walks()) {
+                IncrementalVerify.Checkpoint checkpoint = request.checkpoint();
+                Walk walk = checkpoint == null
+                        ? walkConnection -> ClientVerifier.run(walkConnection, schema, sentinel,
+                                request.expectation(), deadline)
+                        : walkConnection -> {
+                            var result = IncrementalVerify.walk(walkConnection, checkpoint, sentinel,
+                                    request.serverVerify(), deadline);
+                            incremental[0] = result.report();
+                            return new ClientWalk(result.verdict(), null);
+                        };
+                client = walkInSnapshot(connector.withSearchPath(schema.queryPath()),
+                        exportSnapshot(connection, deadline), walk);
+            }
+            ServerVerdict server = request.serverVerify() ? ServerVerifier.run(connection, schema, deadline) : null;
+            if (server != null) {
+                snapshot = snapshot.withServerVerdict(server);
+            }
             if (client != null) {
                 snapshot = snapshot.withClient(clientReport(connection, schema, joinWalk(client), server,
-                        snapshot.chainHeadHash(), request.expectation(), deadline));
+                        sentinel, request.expectation(), deadline));
+            }
+            if (incremental[0] != null) {
+                snapshot = snapshot.withIncremental(incremental[0]);
             }
             deadline.check("fingerprinting the integrity machinery");
             snapshot = snapshot.withIntegrity(Integrity.read(connection, schema, deadline));
@@ -77,19 +103,23 @@ final class Verification {
         return Sql.queryOne(connection, "SELECT pg_export_snapshot()", deadline, "exporting the verify snapshot");
     }
 
+    /** A client walk over the rows a connection sees. */
+    interface Walk {
+        ClientWalk on(Connection connection) throws Failure;
+    }
+
     /** The client walk on its own connection and thread, in the snapshot the server's side reads. */
-    private static CompletableFuture<ClientWalk> walkInSnapshot(Connector connector, AuditSchema schema,
-            String snapshotId, Snapshot snapshot, ChainWalker.Expectation expectation) throws Failure {
+    private static CompletableFuture<ClientWalk> walkInSnapshot(Connector connector, String snapshotId, Walk walk)
+            throws Failure {
         Deadline deadline = connector.deadline();
         Connection walkConnection = connector.open();
         return CompletableFuture.supplyAsync(() -> {
             try (walkConnection; Statement statement = walkConnection.createStatement()) {
                 beginReadOnlySnapshot(walkConnection);
                 statement.execute("SET TRANSACTION SNAPSHOT '" + snapshotId + "'");
-                ClientWalk walk = ClientVerifier.run(walkConnection, schema, snapshot.chainHeadHash(), expectation,
-                        deadline);
+                ClientWalk result = walk.on(walkConnection);
                 walkConnection.rollback();
-                return walk;
+                return result;
             } catch (SQLException e) {
                 throw new CompletionException(deadline.failure("importing the verify snapshot", e));
             } catch (Failure e) {
@@ -193,7 +223,7 @@ final class Verification {
         static ClientWalk run(Connection connection, AuditSchema schema, String sentinel,
                               ChainWalker.Expectation expectation, Deadline deadline) throws Failure {
             String doing = "reading audit_events for client verification";
-            CopyRows rows = new CopyRows(connection, schema.qualified("audit_events"),
+            CopyRows rows = new CopyRows(connection, "FROM " + schema.qualified("audit_events"),
                     e -> Sql.schemaAwareFailure(deadline, doing, e));
             ChainWalker walker = new ChainWalker(sentinel, expectation);
             String[] firstAmbiguousId = new String[1];
