@@ -211,6 +211,21 @@ class OracleTest {
     }
 
     @Test
+    void anExtensionsVersionIsANoteOnAnotherMajorAndADifferenceOnTheSame() throws Exception {
+        Path sameMajor = temp.resolve("same.json");
+        Path newerMajor = temp.resolve("newer.json");
+        shellOk("jq '.extensions.plpgsql = \"9.9\"' \"$1\" >\"$2\"", sourceDocument.toString(), sameMajor.toString());
+        shellOk("jq '.extensions.plpgsql = \"9.9\" | .server_version = \"99.1\"' \"$1\" >\"$2\"",
+                sourceDocument.toString(), newerMajor.toString());
+        assertFails(shell("semantic_oracle_compare \"$1\" \"$2\"", sourceDocument.toString(), sameMajor.toString()),
+                "extension plpgsql: source \"1.0\", restored \"9.9\"");
+        var newer = shell("semantic_oracle_compare \"$1\" \"$2\"", sourceDocument.toString(), newerMajor.toString());
+        assertEquals(0, newer.exit(), newer.describe());
+        assertTrue(newer.out().matches("note: extension plpgsql: source \"1\\.0\", restored \"9\\.9\" \\(PostgreSQL \\d+ to 99\\)\n"),
+                newer.out());
+    }
+
+    @Test
     void readsTheExportedSnapshotNotTheLatestRows() throws Exception {
         try (Connection exporter = Support.connect(source); Statement statement = exporter.createStatement()) {
             exporter.setAutoCommit(false);

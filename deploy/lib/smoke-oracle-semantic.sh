@@ -339,6 +339,17 @@ def sequence($name; $a; $b):
   then "sequence \($name): at \($b.value) after the restore, behind the source's \($a.value)"
   else empty end;
 
+# Restored into another major, an extension comes back at that server's own
+# default version: a note then, a difference on the same major.
+def major: split(".")[0] | split(" ")[0];
+def extensions($a; $b):
+  if ($a.server_version | major) == ($b.server_version | major)
+  then inventory("extension"; $a.extensions; $b.extensions)
+  else inventory("extension"; $a.extensions; $b.extensions)
+       | if test(": source \"[^\"]*\", restored \"[^\"]*\"$")
+         then "note: \(.) (PostgreSQL \($a.server_version | major) to \($b.server_version | major))" else . end
+  end;
+
 $src[0] as $a | $dst[0] as $b
 | (($a.tables + $b.tables) | keys[] | . as $n | table($n; $a.tables[$n]; $b.tables[$n])),
   (($a.sequences + $b.sequences) | keys[] | . as $n | sequence($n; $a.sequences[$n]; $b.sequences[$n])),
@@ -349,7 +360,7 @@ $src[0] as $a | $dst[0] as $b
   inventory("trigger"; $a.triggers; $b.triggers),
   inventory("function"; $a.functions; $b.functions),
   inventory("type"; $a.types; $b.types),
-  inventory("extension"; $a.extensions; $b.extensions),
+  extensions($a; $b),
   (if $a.large_objects != $b.large_objects
    then "large objects: \($a.large_objects) in the source, \($b.large_objects) restored" else empty end)
 JQ
