@@ -105,6 +105,17 @@ public class BackupSmoke implements Callable<Integer> {
     @CommandLine.ArgGroup(exclusive = false, heading = "%nAnchoring (verify): values recorded outside the database%n")
     Expectations expectations = new Expectations();
 
+    @Option(names = "--since", paramLabel = "FILE",
+            description = "verify: check only the rows appended after a snapshot recorded earlier (its"
+                    + " chain_head_hash at position row_count-1); earlier rows are trusted, not re-hashed,"
+                    + " and the server's verifier is skipped unless --full-server-verify")
+    Path since;
+
+    @Option(names = "--full-server-verify",
+            description = "verify with --since: also run the server's audit_events_verify_chain(), which walks"
+                    + " the whole chain")
+    boolean fullServerVerify;
+
     @Option(names = "--fail-on-break",
             description = "verify: exit 3 when either verdict is broken or an expectation does not hold"
                     + " (default: exit 0 whenever the chain could be inspected)")
@@ -302,7 +313,16 @@ public class BackupSmoke implements Callable<Integer> {
 
     /** Both verdicts, the anchor and the fingerprint, read in one snapshot of the database. */
     private Snapshot runVerifyMode(Connector connector) throws Failure {
-        return Verification.run(connector, expectations.read(), clientVerify);
+        ChainWalker.Expectation expectation = expectations.read();
+        IncrementalVerify.Checkpoint checkpoint = null;
+        if (since != null) {
+            if (expectation.isGiven()) {
+                throw new Failure("--since cannot be combined with --expect, --expect-head or --expect-rows:"
+                        + " the checkpoint is the anchor");
+            }
+            checkpoint = IncrementalVerify.Checkpoint.read(since);
+        }
+        return Verification.run(connector, expectation, clientVerify, checkpoint, since == null || fullServerVerify);
     }
 
     private SelfTest.Result runSelfTest(Connector connector) throws Failure {

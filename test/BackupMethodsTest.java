@@ -210,7 +210,8 @@ class BackupMethodsTest {
         var unknown = harness(Map.of("SMOKE_METHODS", "custom,rsync"));
         assertEquals(1, unknown.exit(), unknown.describe());
         assertTrue(unknown.err().contains("::error::backup-restore-smoke: unknown backup method 'rsync' in SMOKE_METHODS "
-                + "(custom, directory, tar, plain, basebackup, command)\n"), unknown.err());
+                + "(custom, directory, tar, plain, basebackup, pgbackrest, barman, command, command-cluster, command-url)\n"),
+                unknown.err());
         var noCommands = harness(Map.of("SMOKE_METHODS", "command"));
         assertTrue(noCommands.err().contains("::error::backup-restore-smoke: the command method needs SMOKE_BACKUP_CMD "
                 + "and SMOKE_RESTORE_CMD\n"), noCommands.err());

@@ -30,7 +30,9 @@
 # SMOKE_PG_BINDIR and SMOKE_PG_OS_USER (throwaway server, see pg-cluster.sh),
 # SMOKE_TIMEOUT (the tool's --timeout), SMOKE_METHODS, SMOKE_JOBS,
 # SMOKE_TARGET_MAJORS, SMOKE_APPEND_ROWS, SMOKE_ORACLE, SMOKE_REPORT_DIR,
-# SMOKE_BACKUP_CMD, SMOKE_RESTORE_CMD.
+# SMOKE_BACKUP_CMD, SMOKE_RESTORE_CMD, SMOKE_TEARDOWN_CMD, SMOKE_PITR,
+# SMOKE_PITR_TARGET, SMOKE_PITR_ROWS, SMOKE_RECOVERY_TIMEOUT (physical
+# methods and PITR, see smoke-physical.sh).
 #
 # stdout carries only the phase banners, the two snapshots, the summary table
 # and the final PASS line; diagnostics (and the command method's output) go
@@ -48,6 +50,8 @@ REPO=$(cd -- "$HERE/../.." && pwd -P)
 . "$REPO/deploy/lib/smoke-reports.sh"
 # shellcheck source-path=SCRIPTDIR source=../lib/smoke-oracle.sh disable=SC1091
 . "$REPO/deploy/lib/smoke-oracle.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/smoke-physical.sh disable=SC1091
+. "$REPO/deploy/lib/smoke-physical.sh"
 
 # U+2026 as UTF-8 bytes, so the PASS line does not depend on the locale.
 readonly ELLIPSIS=$'\xe2\x80\xa6'
@@ -169,6 +173,7 @@ cleanup() {
   fi
   stop_child
   abort_source_snapshot
+  phys_teardown
   drop_scratch_dbs
   pgc_stop_all
   remove_work
@@ -439,14 +444,15 @@ read_method_knobs() {
   ((${#METHODS[@]} > 0)) || fail "SMOKE_METHODS names no method"
   for method in "${METHODS[@]}"; do
     case "$method" in
-      custom | directory | tar | plain | basebackup) ;;
+      custom | directory | tar | plain | basebackup | pgbackrest | barman | command-cluster | command-url) ;;
       command)
         [[ -n "${SMOKE_BACKUP_CMD:-}" && -n "${SMOKE_RESTORE_CMD:-}" ]] ||
           fail "the command method needs SMOKE_BACKUP_CMD and SMOKE_RESTORE_CMD" ;;
-      *) fail "unknown backup method '$method' in SMOKE_METHODS (custom, directory, tar, plain, basebackup, command)" ;;
+      *) fail "unknown backup method '$method' in SMOKE_METHODS (custom, directory, tar, plain, basebackup, pgbackrest, barman, command, command-cluster, command-url)" ;;
     esac
   done
   ((IN_PLACE == 0 || ${#METHODS[@]} == 1)) || fail "SMOKE_IN_PLACE=1 runs one method only"
+  phys_read_knobs
 }
 
 # Decides where the round trip runs: a server named by DATABASE_URL or by
@@ -529,6 +535,7 @@ start_throwaway() {
     TARGET_DB=postgres
   fi
   say "throwaway server on $(server_label), data in $PGC_DATA"
+  phys_setup_source "$PGC_DIR" "$PGC_PORT"
 }
 
 # pg_isready waits for the server to accept connections; one psql login
@@ -672,9 +679,9 @@ backup_with() {
     command)
       mkdir -p -- "$path" &&
         SMOKE_BACKUP_DIR=$path SMOKE_SOURCE_URL=$url run_child bash -c "$SMOKE_BACKUP_CMD" >&2 ;;
-    basebackup)
-      # A physical copy of the whole cluster, with the WAL to make it consistent.
-      run_child pg_basebackup --pgdata="$path" --wal-method=stream --checkpoint=fast --no-password ;;
+    basebackup | pgbackrest | barman | command-cluster | command-url)
+      # A physical copy of the whole cluster (smoke-physical.sh).
+      phys_backup "$method" "$path" ;;
   esac
 }
 
@@ -692,15 +699,16 @@ restore_with() {
       run_child psql -X -q -v ON_ERROR_STOP=1 --single-transaction -d "$url" -f "$path" >/dev/null ;;
     command)
       SMOKE_BACKUP_DIR=$path SMOKE_TARGET_URL=$url run_child bash -c "$SMOKE_RESTORE_CMD" >&2 ;;
-    basebackup) ;; # the cluster started from the copy is the restore (pick_target)
+    basebackup | pgbackrest | barman | command-cluster | command-url) ;; # restored by combo_restore_physical
   esac
 }
 
 # What takes the backup of METHOD, for messages.
 backup_tool() {
   case "$1" in
-    command) printf 'SMOKE_BACKUP_CMD' ;;
+    command | command-cluster | command-url) printf 'SMOKE_BACKUP_CMD' ;;
     basebackup) printf 'pg_basebackup' ;;
+    pgbackrest | barman) printf '%s' "$1" ;;
     *) printf 'pg_dump' ;;
   esac
 }
@@ -763,14 +771,16 @@ abort_source_snapshot() {
 # capture of the source, all in the backup's exported snapshot.
 backup_all() {
   local method
-  open_source_snapshot
+  # In PITR mode the backups come first, before workload A (pitr_workloads).
+  ((PHYS_PITR)) || open_source_snapshot
   for method in "${METHODS[@]}"; do
-    if [[ "$method" == basebackup && "$SERVER" != throwaway ]]; then
-      say "basebackup: skipped: a physical backup is only taken of the throwaway cluster"
+    if [[ "$method" =~ ^(basebackup|pgbackrest|barman)$ && "$SERVER" != throwaway ]]; then
+      say "$method: skipped: a physical backup is only taken of the throwaway cluster"
       continue
     fi
     backup_one "$method"
   done
+  ((PHYS_PITR == 0)) || return 0
   local status=0
   run_child oracle_capture "$(db_url "$TARGET_DB")" "$WORK/oracle.source" "$SNAPSHOT_ID" || status=$?
   ((status == 0 || status == 3)) || fail "the oracle's capture of the source failed"
@@ -784,17 +794,50 @@ backup_one() {
   path=$(backup_path "$method")
   backup_with "$method" || status=$?
   ((status == 0)) || fail "$(tag "$method")backup of $TARGET_DB failed (exit $status)"
+  BACKUP_S[$method]=$(elapsed "$started")
+  if [[ "$method" =~ ^(pgbackrest|barman|command-cluster|command-url)$ ]]; then
+    # Their backup lives in a repository (or wherever the command put it):
+    # no file of ours describes it, so no hash; the tool's own size.
+    BACKUP_BYTES[$method]=$(jq -r '.repository_bytes // 0' "$WORK/physical.$method.json" 2>/dev/null || printf 0)
+    say "$(tag "$method")backup: $(phys_backup_label "$method")"
+    return 0
+  fi
   if [[ -n "$(find "$path" -type f -size +0 -print -quit 2>/dev/null)" ]]; then
     size=$(du -sb -- "$path" | cut -f1)
   fi
   ((size > 0)) || fail "$(tag "$method")$(backup_tool "$method") left an empty or no backup file"
-  BACKUP_S[$method]=$(elapsed "$started")
   BACKUP_SHA[$method]=$(backup_sha256 "$path")
   BACKUP_BYTES[$method]=$size
   say "$(tag "$method")backup: $size bytes"
 }
 
+# PITR (smoke-physical.sh): workload A after the backups, the target and
+# A's snapshot, the oracle's capture of A, then workload B, which no
+# restore may bring back, archived.
+pitr_workloads() {
+  banner workload
+  workload
+  phys_pitr_mark
+  local status=0
+  run_child oracle_capture "$(db_url "$TARGET_DB")" "$WORK/oracle.source" '' || status=$?
+  ((status == 0 || status == 3)) || fail "the oracle's capture of the source failed"
+  phys_pitr_workload_b
+}
+
+# True when some method restores into a database on the source server.
+restores_into_source() {
+  local method
+  for method in "${METHODS[@]}"; do
+    phys_is_physical "$method" || return 0
+  done
+  return 1
+}
+
 wipe() {
+  if ! restores_into_source; then
+    say "wipe: skipped: every method restores into a server of its own"
+    return 0
+  fi
   if ((IN_PLACE)); then
     # A throwaway server goes at exit anyway; a real one keeps its dump.
     if [[ "$SERVER" != throwaway ]]; then
@@ -844,11 +887,13 @@ judge_all() {
 judge_combination() {
   local step
   combo_begin "$1" "$2"
-  for step in pick_target combo_restore combo_verify combo_assert combo_oracle_capture combo_continuity \
-    combo_oracle_compare; do
+  for step in pick_target combo_restore combo_pitr combo_verify combo_assert combo_oracle_capture \
+    combo_continuity combo_oracle_compare; do
     "$step" || break
   done
+  combo_physical_evidence
   combo_record
+  combo_release_physical
 }
 
 # The state of one combination, reset for each: C[name] METHOD-pgMAJOR,
@@ -896,7 +941,8 @@ tag() {
 #   - the source's major: the wiped source database for the first
 #     combination (SPEC 7), a new scratch database for the others;
 #   - another major: a new database on a throwaway cluster of that major;
-#   - basebackup: the copy started as a cluster of its own (the restore).
+#   - basebackup, pgbackrest, barman, command-cluster, command-url: a
+#     server of its own, restored here (target_restored_physically).
 # A target function sets C[url] (a libpq URL without secrets) and C[target]
 # (words for messages and the report); one that restores by itself (a data
 # directory started as a cluster, a URL a command hands back) also sets
@@ -906,11 +952,12 @@ tag() {
 # it returns combo_fail "why" (or combo_skip "why").
 pick_target() {
   local method=${C[method]} major=${C[major]}
-  if [[ "$method" == basebackup ]]; then
+  if phys_is_physical "$method"; then
     [[ "$major" == "$SOURCE_MAJOR" ]] ||
       combo_skip "a physical backup only starts under its own major ($SOURCE_MAJOR)" || return 1
-    [[ "$SERVER" == throwaway ]] || combo_skip "a physical backup is only taken of the throwaway cluster" || return 1
-    target_started_copy "$(backup_path basebackup)"
+    [[ "$method" =~ ^command- || "$SERVER" == throwaway ]] ||
+      combo_skip "a physical backup is only taken of the throwaway cluster" || return 1
+    target_restored_physically
   elif [[ "$major" != "$SOURCE_MAJOR" ]]; then
     target_on_major "$major"
   elif ((WIPED_DB_FREE)); then
@@ -942,21 +989,10 @@ target_on_major() {
   C[target]="database $NEW_DB on a PostgreSQL $major cluster"
 }
 
-# A physical backup's data directory DATA started as a cluster of its own
-# on another port; the combination is judged in the source database's copy.
-target_started_copy() {
-  local started=$EPOCHREALTIME
-  say "$(tag "${C[name]}")starting the base backup as a cluster of its own"
-  pgc_start_copy "$1" "$(pgc_bindir)" || combo_fail "the base backup does not start as a cluster" || return 1
-  C[restore_s]=$(elapsed "$started")
-  C[url]=$(cluster_url "$PGC_PORT" "$TARGET_DB")
-  C[target]="database $TARGET_DB on a cluster started from the backup"
-}
-
 combo_restore() {
   local started=$EPOCHREALTIME status=0
-  banner restore
   [[ -z "${C[restore_s]}" ]] || return 0 # pick_target restored it already
+  banner restore
   say "$(tag "${C[name]}")restoring into ${C[target]}"
   restore_with "${C[method]}" "${C[url]}" || status=$?
   C[restore_s]=$(elapsed "$started")
@@ -965,6 +1001,58 @@ combo_restore() {
     # The wiped source database holds its data again: no dump to keep.
     KEEP_DUMP=0
     rm -f -- "$WORK/keep"
+  fi
+}
+
+# A physical restore (smoke-physical.sh) lands in a server of its own: a
+# fresh data directory the tool or the operator's command fills and the
+# harness starts, or a server the command brings up itself (command-url).
+# Its time runs up to the end of recovery (RTO). The combination is judged
+# in the scratch database there; a password the restored URL carries is
+# used for this combination only.
+target_restored_physically() {
+  local started=$EPOCHREALTIME status=0
+  banner restore
+  say "$(tag "${C[name]}")restoring into a server of its own"
+  phys_restore_for "${C[name]}" "${C[method]}" || status=$?
+  C[restore_s]=$(elapsed "$started")
+  ((status == 0)) || combo_fail "$PHYS_REASON" || return 1
+  C[url]=$PHYS_JUDGE_URL
+  C[target]="database $(phys_url_database "$PHYS_JUDGE_URL") on the restored server"
+  if [[ "$PHYS_JUDGE_PASSWORD" != "${PGPASSWORD:-}" ]]; then
+    C[source_password]=${PGPASSWORD-}
+    export PGPASSWORD=$PHYS_JUDGE_PASSWORD
+  fi
+}
+
+# PITR: the restored audit log holds exactly workload A (smoke-physical.sh);
+# the extra or missing rows are named.
+combo_pitr() {
+  local reason
+  phys_is_physical "${C[method]}" || return 0
+  reason=$(phys_pitr_reason) || combo_fail "$reason" || return 1
+}
+
+# The backup's label, LSNs, timeline and the tool's verdict, the restored
+# server's timeline and end of recovery, and in PITR mode the target and
+# the rows lost (RPO): evidence in the record (smoke-physical.sh).
+combo_physical_evidence() {
+  local facts
+  phys_is_physical "${C[method]}" || return 0
+  facts=$(phys_combination_json "${C[name]}" "${C[method]}") || return 0
+  combo_evidence physical "$(jq -c .physical <<<"$facts")"
+  combo_evidence pitr "$(jq -c .pitr <<<"$facts")"
+}
+
+# After the record: the restored cluster goes, the operator's teardown runs,
+# the source's password is back.
+combo_release_physical() {
+  phys_is_physical "${C[method]}" || return 0
+  [[ -z "$PHYS_RESTORED_DIR" ]] || pgc_stop "$PHYS_RESTORED_DIR"
+  PHYS_RESTORED_DIR=''
+  phys_teardown
+  if [[ -n "${C[source_password]+set}" ]]; then
+    export PGPASSWORD=${C[source_password]}
   fi
 }
 
@@ -997,6 +1085,7 @@ combo_oracle_capture() {
     return 0
   fi
   ((status == 0)) || combo_fail "the oracle's capture of ${C[target]} failed" || return 1
+  phys_oracle_after_replay "$WORK/oracle.source" "$WORK/oracle.${C[name]}"
   C[oracle]=captured
 }
 
@@ -1139,11 +1228,18 @@ main() {
   else
     create_scratch_db
   fi
-  banner workload
-  workload
-  plan_combinations
-  banner backup
-  backup_all
+  if ((PHYS_PITR)); then
+    plan_combinations
+    banner backup
+    backup_all
+    pitr_workloads
+  else
+    banner workload
+    workload
+    plan_combinations
+    banner backup
+    backup_all
+  fi
   banner wipe
   wipe
   judge_all

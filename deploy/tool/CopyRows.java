@@ -41,7 +41,7 @@ final class CopyRows implements ChainWalker.RowSource {
     private static final byte[][] END = new byte[0][];
 
     private final Connection connection;
-    private final String table;
+    private final String rowsClause;
     private final Function<SQLException, Failure> onError;
 
     /**
@@ -51,9 +51,10 @@ final class CopyRows implements ChainWalker.RowSource {
      * another one half-way, no parallel workers), so every read returns the
      * rows in the same order.
      */
-    CopyRows(Connection connection, String table, Function<SQLException, Failure> onError) throws Failure {
+    /** rowsClause follows SELECT columns: "FROM audit_events" and whatever WHERE and ORDER BY it needs. */
+    CopyRows(Connection connection, String rowsClause, Function<SQLException, Failure> onError) throws Failure {
         this.connection = connection;
-        this.table = table;
+        this.rowsClause = rowsClause;
         this.onError = onError;
         try (Statement statement = connection.createStatement()) {
             statement.execute("SET LOCAL TimeZone = 'UTC'");
@@ -94,7 +95,7 @@ final class CopyRows implements ChainWalker.RowSource {
         try {
             try {
                 CopyOut copy = connection.unwrap(PGConnection.class).getCopyAPI()
-                        .copyOut("COPY (SELECT " + COLUMNS + " FROM " + table + ") TO STDOUT");
+                        .copyOut("COPY (SELECT " + COLUMNS + " " + rowsClause + ") TO STDOUT");
                 List<byte[]> batch = new ArrayList<>(BATCH_ROWS);
                 for (byte[] line = copy.readFromCopy(); line != null; line = copy.readFromCopy()) {
                     batch.add(line);

@@ -23,18 +23,44 @@ final class Verification {
      */
     static Snapshot run(Connector connector, ChainWalker.Expectation expectation, boolean clientVerify)
             throws Failure {
+        return run(connector, expectation, clientVerify, null, true);
+    }
+
+    /**
+     * With a checkpoint (--since), the client walks only the rows from the
+     * checkpoint on (IncrementalVerify), and the server's verifier, which
+     * always walks the whole chain, runs only when serverVerify is set.
+     */
+    static Snapshot run(Connector connector, ChainWalker.Expectation expectation, boolean clientVerify,
+                        IncrementalVerify.Checkpoint checkpoint, boolean serverVerify) throws Failure {
         Deadline deadline = connector.deadline();
         try (Connection connection = connector.open()) {
             beginReadOnlySnapshot(connection);
             SchemaCheck.require(connection, deadline);
             Snapshot snapshot = Snapshot.read(connection, PHASE, deadline);
-            CompletableFuture<ChainWalker.Verdict> client = clientVerify
-                    ? walkInSnapshot(connector, exportSnapshot(connection, deadline), snapshot, expectation)
-                    : null;
-            ServerVerdict server = ServerVerifier.run(connection, deadline);
-            snapshot = snapshot.withServerVerdict(server);
+            String sentinel = snapshot.chainHeadHash();
+            CompletableFuture<ChainWalker.Verdict> client = null;
+            IncrementalVerify.Report[] incremental = new IncrementalVerify.Report[1];
+            if (clientVerify) {
+                Walk walk = checkpoint == null
+                        ? walkConnection -> ClientVerifier.run(walkConnection, sentinel, expectation, deadline)
+                        : walkConnection -> {
+                            var result = IncrementalVerify.walk(walkConnection, checkpoint, sentinel, serverVerify,
+                                    deadline);
+                            incremental[0] = result.report();
+                            return result.verdict();
+                        };
+                client = walkInSnapshot(connector, exportSnapshot(connection, deadline), walk);
+            }
+            ServerVerdict server = serverVerify ? ServerVerifier.run(connection, deadline) : null;
+            if (server != null) {
+                snapshot = snapshot.withServerVerdict(server);
+            }
             if (client != null) {
                 snapshot = snapshot.withClient(Snapshot.Client.of(joinWalk(client), server));
+            }
+            if (incremental[0] != null) {
+                snapshot = snapshot.withIncremental(incremental[0]);
             }
             snapshot = snapshot.withIntegrity(Integrity.read(connection, deadline));
             connection.rollback();
@@ -54,17 +80,21 @@ final class Verification {
         return Sql.queryOne(connection, "SELECT pg_export_snapshot()", deadline, "exporting the verify snapshot");
     }
 
+    /** A client walk over the rows a connection sees. */
+    interface Walk {
+        ChainWalker.Verdict on(Connection connection) throws Failure;
+    }
+
     /** The client walk on its own connection and thread, in the snapshot the server's side reads. */
     private static CompletableFuture<ChainWalker.Verdict> walkInSnapshot(Connector connector, String snapshotId,
-            Snapshot snapshot, ChainWalker.Expectation expectation) throws Failure {
+            Walk walk) throws Failure {
         Deadline deadline = connector.deadline();
         Connection walkConnection = connector.open();
         return CompletableFuture.supplyAsync(() -> {
             try (walkConnection; Statement statement = walkConnection.createStatement()) {
                 beginReadOnlySnapshot(walkConnection);
                 statement.execute("SET TRANSACTION SNAPSHOT '" + snapshotId + "'");
-                ChainWalker.Verdict verdict = ClientVerifier.run(walkConnection, snapshot.chainHeadHash(),
-                        expectation, deadline);
+                ChainWalker.Verdict verdict = walk.on(walkConnection);
                 walkConnection.rollback();
                 return verdict;
             } catch (SQLException e) {
@@ -121,7 +151,7 @@ final class Verification {
         static ChainWalker.Verdict run(Connection connection, String sentinel, ChainWalker.Expectation expectation,
                                        Deadline deadline) throws Failure {
             String doing = "reading audit_events for client verification";
-            CopyRows rows = new CopyRows(connection, "audit_events", e -> Sql.schemaAwareFailure(deadline, doing, e));
+            CopyRows rows = new CopyRows(connection, "FROM audit_events", e -> Sql.schemaAwareFailure(deadline, doing, e));
             ChainWalker walker = new ChainWalker(sentinel, expectation);
             rows.stream(true, walker::add);
             return walker.verdict(rows);

@@ -1,0 +1,130 @@
+// --since FILE (SPEC section 9.8): verify only what was appended after a
+// checkpoint, a snapshot recorded earlier outside the database. The row at
+// the checkpoint's position must still carry the checkpoint's head, and every
+// later row must link from it and hash correctly, up to the sentinel. Rows
+// before the checkpoint are trusted, not read.
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.annotation.JsonNaming;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+
+final class IncrementalVerify {
+    private IncrementalVerify() {}
+
+    /** A snapshot recorded earlier: its head was the hash of the row at position rowCount-1. */
+    record Checkpoint(String head, long rowCount) {
+        long position() {
+            return rowCount - 1;
+        }
+
+        static Checkpoint read(Path file) throws Failure {
+            JsonNode snapshot;
+            try {
+                snapshot = new ObjectMapper().readTree(file.toFile());
+            } catch (IOException e) {
+                throw new Failure("cannot read --since " + file + ": " + e.getMessage().lines().findFirst().orElse(""));
+            }
+            if (snapshot == null || !snapshot.path("chain_head_hash").isTextual()
+                    || !snapshot.path("row_count").isIntegralNumber()) {
+                throw new Failure("--since " + file + " is not a snapshot: it needs chain_head_hash and row_count");
+            }
+            String head = snapshot.get("chain_head_hash").asText();
+            long rowCount = snapshot.get("row_count").asLong();
+            if (rowCount < 1 || !head.matches("[0-9a-f]{64}")) {
+                throw new Failure("--since " + file + " records an empty chain (row_count " + rowCount
+                        + "): verify the whole chain instead");
+            }
+            return new Checkpoint(head, rowCount);
+        }
+    }
+
+    /** The "incremental" object of the snapshot (SPEC section 9.8). */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
+    @JsonPropertyOrder({"since_position", "since_head", "checkpoint_found", "rows_hashed", "earlier_rows_rehashed",
+            "server_verifier"})
+    record Report(long sincePosition, String sinceHead, boolean checkpointFound, long rowsHashed,
+                  boolean earlierRowsRehashed, String serverVerifier) {}
+
+    /** The client's verdict, positions counted from the chain's start, and what this run did. */
+    record Result(ChainWalker.Verdict verdict, Report report) {}
+
+    /**
+     * Finds the checkpoint's row by the chain position our trigger records
+     * (chain_seq): the row just before the first row that links from the
+     * checkpoint's head, or the last row when nothing was appended. Then
+     * walks it and every row after it (and any row with no position, which
+     * someone inserted behind the trigger's back) in position order, the
+     * checkpoint's row standing in for the genesis row.
+     */
+    static Result walk(Connection connection, Checkpoint checkpoint, String sentinel, boolean serverRuns,
+                       Deadline deadline) throws Failure {
+        String doing = "reading audit_events after the --since checkpoint";
+        Long checkpointSeq = checkpointPosition(connection, checkpoint, deadline, doing);
+        String serverVerifier = serverRuns ? "run" : "skipped";
+        if (checkpointSeq == null) {
+            ChainWalker.Verdict notFound = new ChainWalker.Verdict((int) checkpoint.position(), ChainWalker.BROKEN,
+                    null, (int) checkpoint.position(), ChainWalker.EXPECTATION_MISMATCH, false, 0, null);
+            return new Result(notFound, new Report(checkpoint.position(), checkpoint.head(), false, 0, false,
+                    serverVerifier));
+        }
+        CopyRows rows = new CopyRows(connection, "FROM audit_events WHERE chain_seq >= " + checkpointSeq
+                + " OR chain_seq IS NULL ORDER BY chain_seq NULLS LAST, ctid",
+                e -> Sql.schemaAwareFailure(deadline, doing, e));
+        ChainWalker.RowSource fromCheckpoint = (rehash, sink) -> {
+            boolean[] first = {true};
+            rows.stream(rehash, (id, prevHash, rowHash, recomputed, ambiguous) -> {
+                sink.row(id, first[0] ? null : prevHash, rowHash, recomputed, ambiguous);
+                first[0] = false;
+            });
+        };
+        ChainWalker walker = new ChainWalker(sentinel, ChainWalker.Expectation.NONE);
+        fromCheckpoint.stream(true, walker::add);
+        ChainWalker.Verdict verdict = walker.verdict(fromCheckpoint);
+        int offset = (int) checkpoint.position();
+        ChainWalker.Verdict shifted = new ChainWalker.Verdict(offset + verdict.walked(), verdict.verdict(),
+                verdict.firstBreakId(), verdict.firstBreakPos() == null ? null : offset + verdict.firstBreakPos(),
+                verdict.breakKind(), verdict.sentinelMatches(), verdict.ambiguousRows(), null);
+        return new Result(shifted, new Report(checkpoint.position(), checkpoint.head(), true, verdict.walked(), false,
+                serverVerifier));
+    }
+
+    /** The checkpoint row's chain_seq when it still carries the checkpoint's head; null when it does not. */
+    private static Long checkpointPosition(Connection connection, Checkpoint checkpoint, Deadline deadline,
+                                           String doing) throws Failure {
+        try (PreparedStatement hasPosition = connection.prepareStatement(
+                "SELECT 1 FROM pg_attribute WHERE attrelid = 'audit_events'::regclass AND attname = 'chain_seq'"
+                        + " AND NOT attisdropped");
+             ResultSet found = hasPosition.executeQuery()) {
+            if (!found.next()) {
+                throw new Failure("--since needs the chain position column audit_events.chain_seq (our migration"
+                        + " 000005) to find the checkpoint without reading the whole chain; verify without --since");
+            }
+        } catch (SQLException e) {
+            throw Sql.schemaAwareFailure(deadline, doing, e);
+        }
+        String sql = """
+                SELECT chain_seq, row_hash FROM audit_events
+                WHERE chain_seq < coalesce((SELECT min(chain_seq) FROM audit_events WHERE prev_hash = ?),
+                                           9223372036854775807)
+                ORDER BY chain_seq DESC LIMIT 1
+                """;
+        try (PreparedStatement statement = connection.prepareStatement(sql)) {
+            statement.setString(1, checkpoint.head());
+            try (ResultSet row = statement.executeQuery()) {
+                return row.next() && checkpoint.head().equals(row.getString(2)) ? row.getLong(1) : null;
+            }
+        } catch (SQLException e) {
+            throw Sql.schemaAwareFailure(deadline, doing, e);
+        }
+    }
+}

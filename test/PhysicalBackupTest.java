@@ -1,0 +1,196 @@
+// Physical backups and point-in-time recovery through the harness (issue 9,
+// SPEC 9.6): pgBackRest, Barman and pg_basebackup with the harness's WAL
+// archive on the throwaway cluster, with and without PITR; the operator's
+// own restores through command-cluster and command-url; and the negative
+// controls: a restore left paused in recovery, a PITR restore that ignores
+// its target. Each run leaves no process and no file behind.
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class PhysicalBackupTest {
+    static final Path HARNESS = Support.REPO.resolve("deploy/test/backup-restore-smoke.sh");
+
+    @TempDir Path temp;
+
+    /** Runs the harness on its own throwaway cluster with reports in temp/report. */
+    private Support.Result harness(Map<String, String> env) {
+        Map<String, String> environment = new HashMap<>(env);
+        environment.put("SMOKE_REPORT_DIR", temp.resolve("report").toString());
+        return Support.harness(temp, environment);
+    }
+
+    private JsonNode combination(String name) throws Exception {
+        JsonNode report = new ObjectMapper().readTree(temp.resolve("report/report.json").toFile());
+        for (JsonNode combination : report.get("combinations")) {
+            if (combination.get("name").asText().equals(name)) {
+                return combination;
+            }
+        }
+        throw new AssertionError("no combination " + name + " in " + report);
+    }
+
+    /** Nothing of the run is left: no file in its TMPDIR, no process naming the test's folder. */
+    private void assertNothingLeft() throws Exception {
+        assertEquals(List.of(), Support.harnessLeftovers(temp));
+        String folder = temp.toString();
+        List<String> processes = ProcessHandle.allProcesses()
+                .map(process -> process.info().commandLine().orElse(""))
+                .filter(command -> command.contains(folder))
+                .toList();
+        assertEquals(List.of(), processes, "no process of the run still runs");
+    }
+
+    private static void assertPassed(Support.Result result) {
+        assertEquals(0, result.exit(), result.describe());
+        List<String> lines = result.out().lines().toList();
+        assertTrue(lines.get(lines.size() - 1).startsWith("PASS  rows=24  chain_head="), result.out());
+    }
+
+    /** The evidence every repository-based method leaves per combination. */
+    private void assertBackupEvidence(JsonNode combination, String verdictKey) {
+        JsonNode physical = combination.get("evidence").get("physical");
+        assertTrue(physical.get("backup_id").isTextual(), physical.toString());
+        assertTrue(physical.get("start_lsn").asText().matches("[0-9A-F]+/[0-9A-F]+"), physical.toString());
+        assertTrue(physical.get("stop_lsn").asText().matches("[0-9A-F]+/[0-9A-F]+"), physical.toString());
+        assertEquals(1, physical.get("timeline").asInt(), physical.toString());
+        assertEquals("passed", physical.get("tool_verdict").get(verdictKey).asText(), physical.toString());
+        assertTrue(combination.get("seconds").get("restore").asDouble() > 0, combination.toString());
+    }
+
+    @Test
+    void pgBackRestBarmanAndBaseBackupRestoreExactlyToThePointInTime() throws Exception {
+        var result = harness(Map.of("SMOKE_METHODS", "pgbackrest,barman,basebackup", "SMOKE_PITR", "1"));
+        assertPassed(result);
+        for (String method : List.of("pgbackrest", "barman", "basebackup")) {
+            JsonNode combination = combination(method + "-pg15");
+            assertEquals("pass", combination.get("verdict").asText(), combination.toString());
+            JsonNode pitr = combination.get("evidence").get("pitr");
+            assertEquals("time", pitr.get("target_kind").asText(), pitr.toString());
+            assertTrue(pitr.get("target").get("time").asText().matches("\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d+\\+00"),
+                    pitr.toString());
+            assertEquals(8, pitr.get("rpo_rows").asInt(), pitr.toString());
+            assertEquals(2, combination.get("evidence").get("physical").get("restored_timeline").asInt(), combination.toString());
+            assertTrue(combination.get("evidence").get("physical").get("end_of_recovery_lsn").asText().matches("[0-9A-F]+/[0-9A-F]+"),
+                    combination.toString());
+            assertTrue(combination.get("evidence").get("physical").get("recovery_stop").asText().startsWith("recovery stopping before commit"),
+                    combination.toString());
+        }
+        assertBackupEvidence(combination("pgbackrest-pg15"), "verify");
+        assertBackupEvidence(combination("barman-pg15"), "check_backup");
+        assertBackupEvidence(combination("basebackup-pg15"), "pg_verifybackup");
+        assertNothingLeft();
+    }
+
+    @Test
+    void pitrRefusesALogicalMethodBeforeAnythingRuns() throws Exception {
+        var result = harness(Map.of("SMOKE_METHODS", "basebackup,custom", "SMOKE_PITR", "1"));
+        assertEquals(1, result.exit(), result.describe());
+        assertTrue(result.err().contains("::error::backup-restore-smoke: SMOKE_PITR=1 restores to a point in time, which a"
+                + " custom backup cannot: use basebackup, pgbackrest, barman, command-cluster or command-url\n"), result.err());
+        assertNothingLeft();
+    }
+
+    /** The PITR row check alone, on the test server: a restore that stopped early names the missing rows. */
+    @Test
+    void aRestoreThatStoppedEarlyNamesTheMissingRowsOfWorkloadA() throws Exception {
+        String database = Support.scratchDatabase();
+        String check = ". deploy/lib/pg-cluster.sh && . deploy/lib/smoke-physical.sh && phys_pitr_rows \"$1\" audit-smoke- 24 pitr-b-";
+        var noTable = Support.run(List.of("bash", "-c", check, "check", Support.url(database)), Map.of(), Support.REPO, 30);
+        assertEquals(1, noTable.exit(), noTable.describe());
+        assertEquals("the restore stopped early: audit_events does not exist (recovery ended before workload A created it)\n",
+                noTable.out());
+        Support.execute(database, "CREATE TABLE audit_events (id TEXT PRIMARY KEY)",
+                "INSERT INTO audit_events SELECT 'audit-smoke-' || lpad(i::text, 4, '0') FROM generate_series(0, 20) AS i");
+        var early = Support.run(List.of("bash", "-c", check, "check", Support.url(database)), Map.of(), Support.REPO, 30);
+        assertEquals(1, early.exit(), early.describe());
+        assertEquals("the restore stopped early: 3 row(s) of workload A are missing (audit-smoke-0021 … audit-smoke-0023)\n",
+                early.out());
+        Support.execute(database, "INSERT INTO audit_events VALUES ('audit-smoke-0021'), ('audit-smoke-0022'), ('audit-smoke-0023')");
+        var exact = Support.run(List.of("bash", "-c", check, "check", Support.url(database)), Map.of(), Support.REPO, 30);
+        assertEquals(0, exact.exit(), exact.describe());
+        assertEquals("", exact.out());
+    }
+
+    /** A base backup as the operator's backup; restores that fill a data directory or start their own server. */
+    private Map<String, String> operatorCommands(String clusterRestore, String urlRestore) {
+        String repo = Support.REPO.toString();
+        return Map.of(
+                "SMOKE_BACKUP_CMD", "pg_basebackup -d \"$SMOKE_SOURCE_URL\" -D \"$SMOKE_BACKUP_DIR/base\" -X stream -c fast",
+                "SMOKE_RESTORE_CMD", """
+                        set -eu
+                        if [ -n "${SMOKE_RESTORE_PGDATA:-}" ]; then
+                          cp -a "$SMOKE_BACKUP_DIR/base/." "$SMOKE_RESTORE_PGDATA/"
+                          %s
+                        else
+                          # A server of its own, from a copy that neither archives nor keeps the source's socket.
+                          staging=$(mktemp -d "$TMPDIR/own-staging.XXXXXX")
+                          cp -a "$SMOKE_BACKUP_DIR/base/." "$staging/"
+                          echo "archive_mode = off" >>"$staging/postgresql.conf"
+                          %s
+                          . "%s/deploy/lib/pg-cluster.sh"
+                          pgc_start_copy "$staging" >&2
+                          rm -rf "$staging"
+                          printf '%%s\\n' "$PGC_DIR" >"%s"
+                          printf 'postgres://postgres@127.0.0.1:%%s/%%s?sslmode=disable\\n' "$PGC_PORT" "$SMOKE_SOURCE_DB" >"$SMOKE_RESTORED_URL_FILE"
+                        fi
+                        """.formatted(clusterRestore, urlRestore, repo, temp.resolve("own-server")),
+                "SMOKE_TEARDOWN_CMD", "bash %s/deploy/lib/pg-cluster.sh stop \"$(cat %s)\""
+                        .formatted(repo, temp.resolve("own-server")));
+    }
+
+    @Test
+    void withoutPitrEveryPhysicalMethodRestoresItsBackupIncludingTheOperatorsOwn() throws Exception {
+        Map<String, String> env = new HashMap<>(operatorCommands(":", ":"));
+        env.put("SMOKE_METHODS", "pgbackrest,barman,command-cluster,command-url");
+        var result = harness(env);
+        assertPassed(result);
+        assertBackupEvidence(combination("pgbackrest-pg15"), "verify");
+        assertBackupEvidence(combination("barman-pg15"), "check_backup");
+        for (String name : List.of("pgbackrest-pg15", "barman-pg15", "command-cluster-pg15",
+                "command-url-pg15")) {
+            assertEquals("pass", combination(name).get("verdict").asText(), combination(name).toString());
+            assertTrue(combination(name).get("evidence").get("pitr").isNull(), combination(name).toString());
+        }
+        // A repository holds these backups, not a file of ours: no hash is claimed for them.
+        assertTrue(combination("pgbackrest-pg15").get("backup_sha256").isNull());
+        assertTrue(combination("barman-pg15").get("backup_sha256").isNull());
+        assertTrue(result.err().contains("wipe: skipped: every method restores into a server of its own"), result.err());
+        assertNothingLeft();
+    }
+
+    @Test
+    void aRestorePausedInRecoveryAndAPitrRestoreToLatestFailNamingWhy() throws Exception {
+        // command-cluster: stops at the target but pauses there (PostgreSQL's default action).
+        String paused = """
+                printf "restore_command = 'cp %s/%%f %%p'\\nrecovery_target_time = '%s'\\n" \\
+                  "$SMOKE_WAL_ARCHIVE" "$SMOKE_RECOVERY_TARGET_TIME" >>"$SMOKE_RESTORE_PGDATA/postgresql.conf"
+                touch "$SMOKE_RESTORE_PGDATA/recovery.signal\"
+                """;
+        // command-url: replays the whole archive, ignoring the target.
+        String latest = """
+                printf "restore_command = 'cp %s/%%f %%p'\\n" "$SMOKE_WAL_ARCHIVE" >>"$staging/postgresql.conf"
+                touch "$staging/recovery.signal\"
+                """;
+        Map<String, String> env = new HashMap<>(operatorCommands(paused, latest));
+        env.put("SMOKE_METHODS", "command-cluster,command-url");
+        env.put("SMOKE_PITR", "1");
+        var result = harness(env);
+        assertEquals(1, result.exit(), result.describe());
+        assertTrue(result.err().contains("::error::backup-restore-smoke: [command-cluster-pg15] the restored server is paused"
+                + " in recovery (pg_is_wal_replay_paused() = true)"), result.err());
+        assertTrue(result.err().contains("::error::backup-restore-smoke: [command-url-pg15] the restore ignored its target:"
+                + " 8 row(s) written after it came back (pitr-b-0000 … pitr-b-0007)"), result.err());
+        assertTrue(!result.out().contains("PASS"), result.out());
+        assertNothingLeft();
+    }
+}
