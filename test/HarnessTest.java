@@ -190,13 +190,15 @@ class HarnessTest {
 
     @Test
     void anInterruptedRunStillRemovesItsClusterAndFiles() throws Exception {
-        Process harness = Support.startHarness(temp, Map.of());
+        Process harness = Support.startHarness(temp, Map.of("SMOKE_ROWS", "4999998", "SMOKE_BATCH_ROWS", "1000"));
         Support.awaitText(temp.resolve("out"), "=== workload ===");
+        Thread.sleep(1500); // the tool's JVM is writing rows by now
         Support.signal(harness, "TERM");
         assertTrue(harness.waitFor(120, TimeUnit.SECONDS), "the harness stopped");
         assertEquals(1, harness.exitValue());
         String err = Files.readString(temp.resolve("err"));
         assertTrue(err.contains("::error::backup-restore-smoke: interrupted by SIGTERM during workload\n"), err);
+        assertEquals(List.of(), processesWith("--rows=4999998"), "the tool's JVM was stopped too");
         assertEquals(List.of(), leftoverTempFiles());
     }
 
