@@ -4,15 +4,21 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.PreparedStatement;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.regex.Pattern;
 
 /**
  * A fingerprint of the integrity machinery: every trigger on audit_events
  * (enabled or not, its events, its function and the SHA-256 of that
- * function's full definition, pinned settings included) and the verifier
- * function. The harness compares the fingerprints taken before the backup
- * and after the restore and names each entry that differs.
+ * function's full definition, pinned settings included), the verifier
+ * function, and every function those call by name (our verifier hands its
+ * walk to audit_events_verify_chain_walk(), the trigger may hash through a
+ * helper): replacing a helper changes a verdict as surely as replacing the
+ * function that calls it. The harness compares the fingerprints taken before
+ * the backup and after the restore and names each entry that differs.
  */
 final class Integrity {
     private Integrity() {}
@@ -44,21 +50,98 @@ final class Integrity {
             ORDER BY 1
             """;
 
+    /**
+     * The functions that could be called from the fingerprinted ones: every
+     * function in the audit schema or in a schema that holds one of them.
+     * Parameter: the audit schema. Columns: key, name, definition.
+     */
+    static final String CANDIDATE_HELPERS = """
+            WITH audit AS (SELECT ?::text AS schema),
+            schemas AS (
+                SELECT audit.schema AS nspname FROM audit
+                UNION
+                SELECT n.nspname
+                FROM audit, pg_trigger t
+                     JOIN pg_proc p ON p.oid = t.tgfoid
+                     JOIN pg_namespace n ON n.oid = p.pronamespace
+                WHERE t.tgrelid = to_regclass(format('%I.%I', audit.schema, 'audit_events')) AND NOT t.tgisinternal)
+            SELECT 'function ' || format('%I.%I(%s)', n.nspname, p.proname, oidvectortypes(p.proargtypes)),
+                   p.proname, pg_get_functiondef(p.oid)
+            FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+            WHERE n.nspname IN (SELECT nspname FROM schemas) AND p.prokind = 'f'
+            ORDER BY 1
+            """;
+
+    /** A function as the fingerprint sees it: its key, its bare name and its full definition. */
+    private record Function(String key, String name, String definition) {}
+
     static Map<String, String> read(Connection connection, AuditSchema schema, Deadline deadline) throws Failure {
-        Map<String, String> fingerprint = new LinkedHashMap<>();
-        try (PreparedStatement statement = connection.prepareStatement(TRIGGERS)) {
-            statement.setString(1, schema.name());
-            try (ResultSet row = statement.executeQuery()) {
-                while (row.next()) {
-                    String definitionHash = "sha256:" + AuditRow.sha256Hex(row.getString(3));
-                    String description = row.getString(2);
-                    fingerprint.put(row.getString(1),
-                            description == null ? definitionHash : description + " " + definitionHash);
+        try {
+            Map<String, String> fingerprint = new LinkedHashMap<>();
+            List<String> definitions = new ArrayList<>();
+            try (PreparedStatement statement = connection.prepareStatement(TRIGGERS)) {
+                statement.setString(1, schema.name());
+                try (ResultSet row = statement.executeQuery()) {
+                    while (row.next()) {
+                        String definitionHash = definitionHash(row.getString(3));
+                        String description = row.getString(2);
+                        fingerprint.put(row.getString(1),
+                                description == null ? definitionHash : description + " " + definitionHash);
+                        definitions.add(row.getString(3));
+                    }
                 }
+            }
+            for (Function helper : helpersCalledFrom(definitions, candidateHelpers(connection, schema))) {
+                fingerprint.put(helper.key(), definitionHash(helper.definition()));
             }
             return fingerprint;
         } catch (SQLException e) {
             throw Sql.schemaAwareFailure(deadline, "fingerprinting the integrity machinery", e);
         }
+    }
+
+    private static List<Function> candidateHelpers(Connection connection, AuditSchema schema) throws SQLException {
+        List<Function> candidates = new ArrayList<>();
+        try (PreparedStatement statement = connection.prepareStatement(CANDIDATE_HELPERS)) {
+            statement.setString(1, schema.name());
+            try (ResultSet row = statement.executeQuery()) {
+                while (row.next()) {
+                    candidates.add(new Function(row.getString(1), row.getString(2), row.getString(3)));
+                }
+            }
+        }
+        return candidates;
+    }
+
+    /**
+     * The candidates named in a definition followed by "(", and in turn those
+     * named in theirs, until nothing new is found. A name in a comment counts
+     * too: fingerprinting one function too many is harmless.
+     */
+    static List<Function> helpersCalledFrom(List<String> definitions, List<Function> candidates) {
+        List<Function> called = new ArrayList<>();
+        List<String> toSearch = new ArrayList<>(definitions);
+        boolean grew = true;
+        while (grew) {
+            grew = false;
+            for (Function candidate : candidates) {
+                boolean alreadyFingerprinted = definitions.contains(candidate.definition());
+                if (!alreadyFingerprinted && !called.contains(candidate) && callsByName(toSearch, candidate.name())) {
+                    called.add(candidate);
+                    toSearch.add(candidate.definition());
+                    grew = true;
+                }
+            }
+        }
+        return called;
+    }
+
+    private static boolean callsByName(List<String> definitions, String name) {
+        Pattern call = Pattern.compile("(?<![A-Za-z0-9_$])\"?" + Pattern.quote(name) + "\"?\\s*\\(");
+        return definitions.stream().anyMatch(definition -> call.matcher(definition).find());
+    }
+
+    private static String definitionHash(String definition) {
+        return "sha256:" + AuditRow.sha256Hex(definition);
     }
 }
