@@ -164,6 +164,12 @@ class PhysicalBackupTest {
         // A repository holds these backups, not a file of ours: no hash is claimed for them.
         assertTrue(combination("pgbackrest-pg15").get("backup_sha256").isNull());
         assertTrue(combination("barman-pg15").get("backup_sha256").isNull());
+        assertTrue(combination("pgbackrest-pg15").get("backup_bytes").asLong() > 0);
+        // The operator's own commands put their backup where we cannot see it: no size either.
+        for (String name : List.of("command-cluster-pg15", "command-url-pg15")) {
+            assertTrue(combination(name).get("backup_sha256").isNull(), combination(name).toString());
+            assertTrue(combination(name).get("backup_bytes").isNull(), combination(name).toString());
+        }
         assertTrue(result.err().contains("wipe: skipped: every method restores into a server of its own"), result.err());
         assertNothingLeft();
     }

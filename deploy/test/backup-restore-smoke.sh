@@ -798,7 +798,8 @@ backup_one() {
   if [[ "$method" =~ ^(pgbackrest|barman|command-cluster|command-url)$ ]]; then
     # Their backup lives in a repository (or wherever the command put it):
     # no file of ours describes it, so no hash; the tool's own size.
-    BACKUP_BYTES[$method]=$(jq -r '.repository_bytes // 0' "$WORK/physical.$method.json" 2>/dev/null || printf 0)
+    # A command method's backup has no size we know of: left out (null).
+    BACKUP_BYTES[$method]=$(jq -r '.repository_bytes // empty' "$WORK/physical.$method.json" 2>/dev/null || true)
     say "$(tag "$method")backup: $(phys_backup_label "$method")"
     return 0
   fi
@@ -1129,7 +1130,7 @@ combo_record() {
   jq -n -c --arg name "${C[name]}" --arg method "$method" --argjson major "${C[major]}" \
     --arg verdict "${C[verdict]}" --arg reason "${C[reason]}" --arg target "${C[target]}" \
     --slurpfile expected "$WORK/expected.json" --arg head "${C[restored_head]}" --arg oracle "${C[oracle]}" \
-    --arg sha "${BACKUP_SHA[$method]:-}" --arg bytes "${BACKUP_BYTES[$method]:-0}" \
+    --arg sha "${BACKUP_SHA[$method]:-}" --arg bytes "${BACKUP_BYTES[$method]:-}" \
     --arg backup_s "${BACKUP_S[$method]:-}" --arg restore_s "${C[restore_s]}" --arg verify_s "${C[verify_s]}" \
     --arg continuity_s "${C[continuity_s]}" --argjson evidence "${C[evidence]}" '
     def text: if . == "" then null else . end;
@@ -1137,7 +1138,7 @@ combo_record() {
     {name: $name, method: $method, target_major: $major, verdict: $verdict, reason: ($reason | text),
      target: ($target | text), rows: $expected[0].row_count, expected_chain_head: $expected[0].chain_head_hash,
      restored_chain_head: ($head | text), oracle: ($oracle | text),
-     backup_sha256: ($sha | text), backup_bytes: ($bytes | tonumber),
+     backup_sha256: ($sha | text), backup_bytes: ($bytes | number),
      seconds: {backup: ($backup_s | number), restore: ($restore_s | number),
                verify: ($verify_s | number), continuity: ($continuity_s | number)}}
     + (if $evidence == {} then {} else {evidence: $evidence} end)' >>"$WORK/results.jsonl"
