@@ -192,11 +192,20 @@ final class SelfTest {
     }
 
     private static void rigVerifierAndChangeARow(Connection connection) throws SQLException {
+        // Replaced where the real one lives: the tool's search_path puts
+        // pg_catalog first, so an unqualified CREATE would land there instead.
         execute(connection, """
-                CREATE OR REPLACE FUNCTION audit_events_verify_chain(
-                    OUT first_break_id TEXT, OUT first_break_pos INT, OUT row_count INT)
-                LANGUAGE sql STABLE
-                AS $$ SELECT NULL::TEXT, -1, (SELECT count(*)::INT FROM audit_events) $$
+                DO $rig$
+                BEGIN
+                    EXECUTE format($create$
+                        CREATE OR REPLACE FUNCTION %s.audit_events_verify_chain(
+                            OUT first_break_id TEXT, OUT first_break_pos INT, OUT row_count INT)
+                        LANGUAGE sql STABLE
+                        AS $$ SELECT NULL::TEXT, -1, (SELECT count(*)::INT FROM audit_events) $$
+                        $create$, (SELECT relnamespace::regnamespace FROM pg_class
+                                    WHERE oid = 'audit_events'::regclass));
+                END
+                $rig$
                 """);
         bypassingTriggers(connection, "UPDATE audit_events SET actor = 'mallory' WHERE id = 'audit-smoke-0015'");
     }
