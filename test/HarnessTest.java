@@ -9,7 +9,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -54,31 +53,10 @@ class HarnessTest {
                 .toList();
     }
 
-    /** A pg_restore that runs the real one, then applies SQL to the restored database. */
+    /** A restore that applies SQL afterwards, with the append-only trigger off as a privileged user would. */
     private Map<String, String> damagingRestore(String sql) throws Exception {
-        String realRestore = Support.run(List.of("bash", "-c", "command -v pg_restore"), Map.of(), Support.REPO, 30)
-                .out().trim();
-        Path bin = temp.resolve("bin");
-        Path shim = Support.write(bin.resolve("pg_restore"), """
-                #!/usr/bin/env bash
-                set -euo pipefail
-                "%s" "$@"
-                database=""
-                while [ "$#" -gt 0 ]; do
-                  case "$1" in
-                    -d|--dbname) database="$2"; shift ;;
-                    --dbname=*) database="${1#--dbname=}" ;;
-                  esac
-                  shift
-                done
-                psql -X -q -v ON_ERROR_STOP=1 -d "$database" <<'SQL'
-                ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only;
-                %s
-                ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only;
-                SQL
-                """.formatted(realRestore, sql));
-        Files.setPosixFilePermissions(shim, PosixFilePermissions.fromString("rwxr-xr-x"));
-        return Map.of("PATH", bin + ":" + System.getenv("PATH"));
+        return Support.damagingRestore(temp, "ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only;\n"
+                + sql + "\nALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only;");
     }
 
     private static void assertPhasesInOrder(String out) {

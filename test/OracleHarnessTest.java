@@ -11,7 +11,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -27,30 +26,6 @@ class OracleHarnessTest {
         Map<String, String> environment = new HashMap<>(env);
         environment.put("MIGRATIONS_PATH", LEDGER_APP);
         return Support.harness(temp, environment);
-    }
-
-    /** A pg_restore that runs the real one, then applies SQL to the restored database. */
-    private Map<String, String> damagingRestore(String sql) throws Exception {
-        String realRestore = Support.run(List.of("bash", "-c", "command -v pg_restore"), Map.of(), Support.REPO, 30)
-                .out().trim();
-        Path shim = Support.write(temp.resolve("bin/pg_restore"), """
-                #!/usr/bin/env bash
-                set -euo pipefail
-                "%s" "$@"
-                database=""
-                while [ "$#" -gt 0 ]; do
-                  case "$1" in
-                    -d|--dbname) database="$2"; shift ;;
-                    --dbname=*) database="${1#--dbname=}" ;;
-                  esac
-                  shift
-                done
-                psql -X -q -v ON_ERROR_STOP=1 -d "$database" <<'SQL'
-                %s
-                SQL
-                """.formatted(realRestore, sql));
-        Files.setPosixFilePermissions(shim, PosixFilePermissions.fromString("rwxr-xr-x"));
-        return Map.of("PATH", temp.resolve("bin") + ":" + System.getenv("PATH"));
     }
 
     @Test
@@ -88,7 +63,7 @@ class OracleHarnessTest {
         // (A trigger dropped from audit_events is named by the integrity fingerprint before the oracle runs,
         // see HarnessTest; triggers of other tables by the oracle, see OracleTest.)
         Map<String, String> env = Support.configuredServer("SMOKE_APPEND_ROWS", "0"); // continuity is not the point here
-        env.putAll(damagingRestore("""
+        env.putAll(Support.damagingRestore(temp, """
                 DELETE FROM public.certificates WHERE serial = '02:01';
                 ALTER TABLE public.accounts DROP CONSTRAINT accounts_plan_check;
                 DROP INDEX public.certificates_not_after_idx;"""));

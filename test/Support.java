@@ -10,6 +10,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
@@ -293,6 +294,34 @@ final class Support {
             env.put(keysAndValues[i], keysAndValues[i + 1]);
         }
         return env;
+    }
+
+    /**
+     * The environment for a harness run whose pg_restore is a shim: the real
+     * one, then SQL applied to the restored database. The shim lives in
+     * FOLDER/bin, which goes first on PATH.
+     */
+    static Map<String, String> damagingRestore(Path folder, String sql) throws IOException {
+        String realRestore = run(List.of("bash", "-c", "command -v pg_restore"), Map.of(), REPO, 30).out().trim();
+        Path bin = folder.resolve("bin");
+        Path shim = write(bin.resolve("pg_restore"), """
+                #!/usr/bin/env bash
+                set -euo pipefail
+                "%s" "$@"
+                database=""
+                while [ "$#" -gt 0 ]; do
+                  case "$1" in
+                    -d|--dbname) database="$2"; shift ;;
+                    --dbname=*) database="${1#--dbname=}" ;;
+                  esac
+                  shift
+                done
+                psql -X -q -v ON_ERROR_STOP=1 -d "$database" <<'SQL'
+                %s
+                SQL
+                """.formatted(realRestore, sql));
+        Files.setPosixFilePermissions(shim, PosixFilePermissions.fromString("rwxr-xr-x"));
+        return Map.of("PATH", bin + ":" + System.getenv("PATH"));
     }
 
     static Path write(Path file, String content) {
