@@ -129,7 +129,8 @@ refuse_foreign_objects() {
 # The workload's row ids are fixed (SPEC §4), so an in-place run starts from
 # an empty log. Rows of an earlier smoke run may go with it: those the
 # workload wrote (audit-smoke-NNNN) and the continuity check appended
-# (audit-smoke-continuity-NNNN), all by the workload's actor smoke-actor.
+# (audit-smoke-continuity-NNNN), all by the workload's actor smoke-actor;
+# under SMOKE_SINCE their ids carry the run's tag (audit-smoke-rTAG-…).
 # Any other audit row is somebody's data, even with a look-alike id
 # (continuity-0001 by an application's actor), and the run refuses.
 refuse_foreign_audit_rows() {
@@ -137,7 +138,7 @@ refuse_foreign_audit_rows() {
   present=$(sql "$TARGET_DB" -c "SELECT to_regclass('audit_events') IS NOT NULL") ||
     fail "cannot inspect database $TARGET_DB on $(server_label)"
   [[ "$present" == t ]] || return 0
-  foreign=$(sql "$TARGET_DB" -c "SELECT count(*) FROM audit_events WHERE NOT (id ~ '^audit-smoke-(continuity-)?[0-9]{4,}\$' AND actor = 'smoke-actor')") ||
+  foreign=$(sql "$TARGET_DB" -c "SELECT count(*) FROM audit_events WHERE NOT (id ~ '^audit-smoke-(r[0-9]{8}t[0-9]{6}z-)?(continuity-)?[0-9]{4,}\$' AND actor = 'smoke-actor')") ||
     fail "cannot read audit_events in $TARGET_DB"
   [[ "$foreign" == 0 ]] ||
     fail "SMOKE_IN_PLACE=1 refused: audit_events in $TARGET_DB holds $foreign row(s) not written by this smoke test"
@@ -165,4 +166,80 @@ wipe_in_place() {
     printf '%s\n' 'SELECT drop_cmd FROM smoke_objects WHERE declared ORDER BY ord, label \gexec'
   } >"$WORK/wipe.sql"
   objects_query "$WORK/wipe.sql" -1 >&2 || fail "wiping database $TARGET_DB in place failed"
+}
+
+# --- SMOKE_SINCE: a long-lived in-place log, verified from a checkpoint ------
+#
+# With SMOKE_SINCE=FILE the in-place database keeps its audit log from run to
+# run and grows by SMOKE_ROWS rows a run (ids tagged with the run's start,
+# so runs never collide). FILE is the checkpoint: {row_count,
+# chain_head_hash} of the log as the last passing run backed it up. When it
+# exists, the clean start keeps the log, and every verify of the restored
+# database runs with --since FILE: the checkpoint's row must still carry its
+# head, and only the rows after it are hashed (SPEC §9.8). When it does not
+# exist yet, the run starts from an empty log and verifies everything. A
+# passing run writes its own expectation to FILE for the next one.
+
+SINCE_FILE=''   # SMOKE_SINCE, empty: every verify walks the whole chain
+SINCE_FOUND=0   # 1 when SINCE_FILE held a checkpoint at the start
+ID_TAG=''       # "rYYYYMMDDtHHMMSSz-" under SMOKE_SINCE: this run's row ids
+
+# Reads SMOKE_SINCE (after SMOKE_IN_PLACE and SMOKE_PITR).
+since_read_knob() {
+  SINCE_FILE=${SMOKE_SINCE:-}
+  [[ -n "$SINCE_FILE" ]] || return 0
+  ((IN_PLACE)) ||
+    fail "SMOKE_SINCE needs SMOKE_IN_PLACE=1: the checkpoint follows one long-lived database, and a scratch database starts empty every run"
+  ((PHYS_PITR == 0)) || fail "SMOKE_SINCE cannot be combined with SMOKE_PITR"
+  local folder
+  folder=$(dirname -- "$SINCE_FILE")
+  [[ -d "$folder" && -w "$folder" ]] ||
+    fail "SMOKE_SINCE=$SINCE_FILE: folder $folder does not exist or cannot be written (a passing run writes the next checkpoint there)"
+  if [[ -e "$SINCE_FILE" ]]; then
+    jq -s -e 'length == 1 and (.[0] | type == "object" and (.row_count | type) == "number"
+        and .row_count > 0 and (.chain_head_hash | type) == "string")' "$SINCE_FILE" >/dev/null 2>&1 ||
+      fail "SMOKE_SINCE=$SINCE_FILE is not a checkpoint: it needs row_count (above 0) and chain_head_hash; remove it to start over with a full verify"
+    SINCE_FOUND=1
+  fi
+  # shellcheck disable=SC2034 # read by the harness's workload and continuity
+  ID_TAG="r$(date -u +%Y%m%dt%H%M%Sz)-"
+}
+
+# The clean start of an in-place run: a kept log under a checkpoint, else a reset.
+since_clean_start() {
+  if ((SINCE_FOUND == 0)); then
+    clean_in_place
+    return 0
+  fi
+  refuse_foreign_objects
+  refuse_foreign_audit_rows
+  say "in place: keeping the audit log of earlier runs; checkpoint $SINCE_FILE at row $(jq -r .row_count "$SINCE_FILE")"
+}
+
+# What every verify of a restored database is checked against: the
+# checkpoint (only newer rows hashed) or the whole expectation.
+since_verify_flags() {
+  if ((SINCE_FOUND)); then
+    printf '%s\n' "--since=$SINCE_FILE"
+  else
+    printf '%s\n' "--expect=$WORK/expected.json"
+  fi
+}
+
+# An incremental verify must have found the checkpoint's row with its head;
+# else the log was reset or rewritten since (a failed combination).
+since_checkpoint_found() {
+  jq -e '(has("incremental") | not) or .incremental.checkpoint_found' "$1" >/dev/null && return 0
+  combo_fail "the SMOKE_SINCE checkpoint $SINCE_FILE (row $(jq -r .row_count "$SINCE_FILE")) is not in the restored chain: client verification: $(jq -r '.client | "\(.break_kind) at \(.first_break_id // "-") position \(.first_break_pos // "-")"' "$1")"
+}
+
+# After a passing run: this run's expectation becomes the next checkpoint.
+# Written beside FILE and renamed, so FILE is never half written.
+since_write_checkpoint() {
+  [[ -n "$SINCE_FILE" ]] || return 0
+  if ! jq '{row_count, chain_head_hash}' "$WORK/expected.json" >"$SINCE_FILE.tmp" ||
+    ! mv -f -- "$SINCE_FILE.tmp" "$SINCE_FILE"; then
+    fail "cannot write the next checkpoint to SMOKE_SINCE=$SINCE_FILE"
+  fi
+  say "checkpoint: $SINCE_FILE now at row $(jq -r .row_count "$SINCE_FILE"); the next run hashes only what comes after it"
 }

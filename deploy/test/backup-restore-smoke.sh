@@ -30,6 +30,8 @@
 # SMOKE_PG_BINDIR and SMOKE_PG_OS_USER (throwaway server, see pg-cluster.sh),
 # SMOKE_TIMEOUT (the tool's --timeout), SMOKE_METHODS, SMOKE_JOBS,
 # SMOKE_TARGET_MAJORS, SMOKE_APPEND_ROWS, SMOKE_ORACLE, SMOKE_REPORT_DIR,
+# SMOKE_SINCE (a checkpoint file: with SMOKE_IN_PLACE=1 the log is kept
+# and only rows after the checkpoint are hashed, see smoke-in-place.sh),
 # SMOKE_BACKUP_CMD, SMOKE_RESTORE_CMD, SMOKE_TEARDOWN_CMD, SMOKE_PITR,
 # SMOKE_PITR_TARGET, SMOKE_PITR_ROWS, SMOKE_RECOVERY_TIMEOUT (physical
 # methods and PITR, see smoke-physical.sh).
@@ -417,6 +419,7 @@ read_knobs() {
     *) fail "SMOKE_IN_PLACE must be 1 or 0, got '$SMOKE_IN_PLACE'" ;;
   esac
   read_method_knobs
+  since_read_knob
   JOBS=${SMOKE_JOBS:-2}
   whole_number SMOKE_JOBS "$JOBS" 1
   APPEND_ROWS=${SMOKE_APPEND_ROWS:-8}
@@ -649,7 +652,8 @@ check_snapshot() {
 
 workload() {
   run_tool --mode=workload --db-url="$(db_url "$TARGET_DB")" \
-    --migrations-path="$MIGRATIONS" --rows="$ROWS" ${BATCH_ROWS:+--batch-rows="$BATCH_ROWS"} >"$WORK/pre.json" ||
+    --migrations-path="$MIGRATIONS" --rows="$ROWS" ${BATCH_ROWS:+--batch-rows="$BATCH_ROWS"} \
+    ${ID_TAG:+--id-prefix="audit-smoke-$ID_TAG"} >"$WORK/pre.json" ||
     fail "BackupSmoke --mode=workload failed (exit $?)"
   check_snapshot "$WORK/pre.json" "BackupSmoke --mode=workload"
   cat -- "$WORK/pre.json"
@@ -1062,10 +1066,13 @@ combo_release_physical() {
 combo_verify() {
   local started=$EPOCHREALTIME post=$WORK/post.${C[name]}.json status=0
   banner verify
-  run_tool --mode=verify --db-url="${C[url]}" --expect="$WORK/expected.json" >"$post" || status=$?
+  run_tool --mode=verify --db-url="${C[url]}" "$(since_verify_flags)" >"$post" || status=$?
   C[verify_s]=$(elapsed "$started")
   ((status == 0)) || combo_fail "BackupSmoke --mode=verify failed (exit $status)" || return 1
   check_snapshot "$post" "BackupSmoke --mode=verify"
+  if jq -e 'has("incremental")' "$post" >/dev/null; then
+    say "$(tag "${C[name]}")incremental verify (SMOKE_SINCE): $(jq -r '.incremental | "from position \(.since_position), \(.rows_hashed) row(s) hashed; the earlier rows were trusted from the checkpoint, not re-hashed"' "$post")"
+  fi
   C[restored_head]=$(jq -r .chain_head_hash "$post")
   cat -- "$post"
 }
@@ -1109,15 +1116,15 @@ combo_continuity() {
   ((APPEND_ROWS > 0)) || return 0
   banner continuity
   run_tool --mode=workload --db-url="${C[url]}" --migrations-path="$MIGRATIONS" \
-    --rows="$APPEND_ROWS" --id-prefix=audit-smoke-continuity- >/dev/null || appended=$?
-  ((appended != 0)) || run_tool --mode=verify --db-url="${C[url]}" --expect="$WORK/expected.json" >"$after" ||
+    --rows="$APPEND_ROWS" --id-prefix="audit-smoke-${ID_TAG}continuity-" >/dev/null || appended=$?
+  ((appended != 0)) || run_tool --mode=verify --db-url="${C[url]}" "$(since_verify_flags)" >"$after" ||
     verified=$?
   C[continuity_s]=$(elapsed "$started")
   ((appended == 0)) || combo_fail "continuity: appending $APPEND_ROWS rows to the restored database failed" || return 1
   ((verified == 0)) || combo_fail "continuity: verify after appending failed" || return 1
   expected=$(($(jq -r .row_count "$WORK/expected.json") + APPEND_ROWS))
   jq -e --argjson rows "$expected" '.row_count == $rows and (.first_break_id // "") == ""
-      and .verifier_walked == $rows and (.client.verdict // "clean") == "clean"' "$after" >/dev/null ||
+      and (.verifier_walked // .client.walked) == $rows and (.client.verdict // "clean") == "clean"' "$after" >/dev/null ||
     combo_fail "continuity: after appending $APPEND_ROWS rows the chain does not verify: $(jq -c '{row_count, first_break_id, verifier_walked, client: .client.break_kind}' "$after")" ||
     return 1
   say "$(tag "${C[name]}")continuity: $APPEND_ROWS rows appended, the chain goes on from the restored head"
@@ -1161,7 +1168,10 @@ assert_round_trip() {
   [[ -z "$broken" ]] ||
     combo_fail "verifier reports a break at first_break_id=$broken first_break_pos=$(jq -r '.first_break_pos' "$post")" ||
     return 1
-  walked=$(jq -r '.verifier_walked // 0' "$post")
+  since_checkpoint_found "$post" || return 1
+  # Under SMOKE_SINCE the server's verifier is skipped; the client's walk
+  # counts its positions from the chain's start.
+  walked=$(jq -r '.verifier_walked // .client.walked // 0' "$post")
   [[ "$walked" == "$rows" ]] || combo_fail "verifier walked $walked rows, expected $rows" || return 1
   assert_client_verdict "$post" || return 1
   assert_same_machinery "$WORK/pre.json" "$post" || return 1
@@ -1179,6 +1189,8 @@ assert_client_verdict() {
   [[ "$verdict" == clean ]] ||
     combo_fail "client verification: $(jq -r '.client | "\(.break_kind) at \(.first_break_id // "-") position \(.first_break_pos // "-")"' "$post")" ||
     return 1
+  # Incremental: the server's verifier did not run, so there is nothing to agree with.
+  ! jq -e 'has("incremental")' "$post" >/dev/null || return 0
   jq -e '.client.agrees_with_server' "$post" >/dev/null ||
     combo_fail "client and server verifiers disagree: client clean, server $(jq -r '.first_break_id // "clean"' "$post")"
 }
@@ -1205,6 +1217,7 @@ conclude() {
   ((failed == 0)) || fail "$failed of ${#COMBOS[@]} combination(s) failed"
   ((passed > 0)) || fail "no combination could run: every one was skipped"
   head=$(jq -r '.chain_head_hash' "$WORK/expected.json")
+  since_write_checkpoint
   printf 'PASS  rows=%s  chain_head=%s%s  verifier=clean\n' "$(jq -r .row_count "$WORK/expected.json")" "${head:0:16}" "$ELLIPSIS"
 }
 
@@ -1225,7 +1238,7 @@ main() {
   wait_for_server
   banner 'clean start'
   if ((IN_PLACE)); then
-    clean_in_place
+    since_clean_start
   else
     create_scratch_db
   fi

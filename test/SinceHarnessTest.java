@@ -1,0 +1,111 @@
+// SMOKE_SINCE (SPEC section 9.8): with SMOKE_IN_PLACE=1 the harness keeps a
+// long-lived audit log from run to run and verifies each restore from the
+// checkpoint the last passing run wrote, hashing only the newer rows.
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.regex.Matcher;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class SinceHarnessTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir Path temp;
+
+    private Support.Result harness(String database, Path checkpoint, String... more) {
+        Map<String, String> env = new HashMap<>(Support.configuredServer("PGDATABASE", database,
+                "SMOKE_IN_PLACE", "1", "SMOKE_SINCE", checkpoint.toString()));
+        env.putAll(Support.env(more));
+        return Support.harness(temp, env);
+    }
+
+    private static String headAt(String database, int position) throws Exception {
+        return Support.one(database, "SELECT row_hash FROM audit_events ORDER BY chain_seq OFFSET " + position
+                + " LIMIT 1");
+    }
+
+    private static void assertPass(Support.Result result, int rows) {
+        assertEquals(0, result.exit(), result.describe());
+        Matcher pass = HarnessTest.PASS_LINE.matcher(Support.lastLine(result.out()));
+        assertTrue(pass.matches(), result.out());
+        assertEquals(String.valueOf(rows), pass.group(1), result.out());
+    }
+
+    @Test
+    void aLongLivedLogIsVerifiedFromTheLastRunsCheckpoint() throws Exception {
+        String database = Support.scratchDatabase();
+        Path checkpoint = temp.resolve("checkpoint.json");
+
+        // First run: no checkpoint yet, so a reset, a full verify, and the checkpoint written.
+        var first = harness(database, checkpoint);
+        assertPass(first, 24);
+        assertFalse(first.err().contains("incremental verify"), first.err());
+        JsonNode written = JSON.readTree(checkpoint.toFile());
+        assertEquals(24, written.get("row_count").asInt());
+        assertEquals(headAt(database, 23), written.get("chain_head_hash").asText());
+        assertEquals("32", Support.one(database, "SELECT count(*) FROM audit_events"));
+
+        // Second run: the 32 rows stay, 24 more are added under this run's tag, and only
+        // the rows from the checkpoint on are hashed: its own row, 8 continuity rows, 24 new.
+        var second = harness(database, checkpoint);
+        assertPass(second, 56);
+        assertTrue(second.err().contains("in place: keeping the audit log of earlier runs; checkpoint " + checkpoint
+                + " at row 24\n"), second.err());
+        assertTrue(second.err().contains("incremental verify (SMOKE_SINCE): from position 23, 33 row(s) hashed;"
+                + " the earlier rows were trusted from the checkpoint, not re-hashed\n"), second.err());
+        assertEquals("64", Support.one(database, "SELECT count(*) FROM audit_events"));
+        // Every row carries the tag of the run that wrote it: two runs, two tags.
+        assertEquals("64", Support.one(database,
+                "SELECT count(*) FROM audit_events WHERE id ~ '^audit-smoke-r[0-9]{8}t[0-9]{6}z-'"));
+        assertEquals("2", Support.one(database,
+                "SELECT count(DISTINCT substring(id FROM '^audit-smoke-(r[0-9]{8}t[0-9]{6}z)-')) FROM audit_events"));
+        written = JSON.readTree(checkpoint.toFile());
+        assertEquals(56, written.get("row_count").asInt());
+        assertEquals(headAt(database, 55), written.get("chain_head_hash").asText());
+    }
+
+    @Test
+    void aCheckpointWhoseHeadIsNotInTheLogFailsAndIsKept() throws Exception {
+        String database = Support.scratchDatabase();
+        Path checkpoint = temp.resolve("checkpoint.json");
+        assertPass(harness(database, checkpoint), 24);
+        String forged = "{\"row_count\": 24, \"chain_head_hash\": \"" + "ab".repeat(32) + "\"}\n";
+        Files.writeString(checkpoint, forged);
+
+        var result = harness(database, checkpoint);
+        assertEquals(1, result.exit(), result.describe());
+        assertTrue(result.err().contains("::error::backup-restore-smoke: "), result.err());
+        assertTrue(result.err().contains("::error::backup-restore-smoke: the SMOKE_SINCE checkpoint " + checkpoint
+                + " (row 24) is not in the restored chain: client verification: expectation_mismatch at - position 23\n"),
+                result.err());
+        assertEquals(forged, Files.readString(checkpoint), "a failing run must not move the checkpoint");
+    }
+
+    @Test
+    void sinceNeedsInPlaceAndACheckpointFile() throws Exception {
+        Path checkpoint = temp.resolve("checkpoint.json");
+        var scratch = Support.harness(temp, Support.configuredServer("SMOKE_SINCE", checkpoint.toString()));
+        assertEquals(1, scratch.exit(), scratch.describe());
+        assertTrue(scratch.err().contains("::error::backup-restore-smoke: SMOKE_SINCE needs SMOKE_IN_PLACE=1: the"
+                + " checkpoint follows one long-lived database, and a scratch database starts empty every run\n"),
+                scratch.err());
+
+        String database = Support.scratchDatabase();
+        Files.writeString(checkpoint, "{\"row_count\": 0, \"chain_head_hash\": \"\"}\n");
+        var empty = harness(database, checkpoint);
+        assertEquals(1, empty.exit(), empty.describe());
+        assertTrue(empty.err().contains("::error::backup-restore-smoke: SMOKE_SINCE=" + checkpoint + " is not a"
+                + " checkpoint: it needs row_count (above 0) and chain_head_hash; remove it to start over with a full"
+                + " verify\n"), empty.err());
+        assertEquals("0", Support.one(database, "SELECT count(*) FROM pg_class WHERE relname = 'audit_events'"));
+    }
+}
