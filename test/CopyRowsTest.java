@@ -4,6 +4,7 @@
 // walked in link order.
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
 
@@ -31,8 +32,9 @@ class CopyRowsTest {
 
     @Test
     void rowsStoredOutOfLinkOrderAreWalkedInLinkOrder() throws Exception {
-        // A rewrite of the table (here: every row updated in reverse order)
-        // stores the rows in another physical order than the links.
+        // A rewrite of the table (here: every row deleted and inserted again
+        // in reverse order) stores the rows in another physical order than
+        // the links; the walk reads them by chain position.
         String database = Support.migratedWithWorkload(40);
         Support.execute(database, "ALTER TABLE audit_events DISABLE TRIGGER USER",
                 "CREATE TEMP TABLE copy AS SELECT * FROM audit_events",
@@ -42,6 +44,25 @@ class CopyRowsTest {
         assertEquals(Support.cleanClientJson(40), clientOf(Support.toolOk("--mode=verify",
                 "--db-url=" + Support.url(database))));
         Support.tamper(database, "UPDATE audit_events SET action = 'auth.logout' WHERE id = 'audit-smoke-0031'");
+        assertEquals(Support.clientJson(40, "audit-smoke-0031", 31, "modified", true, 0, true),
+                clientOf(Support.toolOk("--mode=verify", "--db-url=" + Support.url(database))));
+    }
+
+    @Test
+    void rowsWhoseChainPositionsDisagreeWithTheirLinksAreStillWalkedInLinkOrder() throws Exception {
+        // The client streams in chain position order (chain_seq), so a heap
+        // rewrite like the one above is walked in one read. Positions that
+        // were rewritten themselves (here: reversed) make the rows arrive
+        // against their links; the walk still follows the links, through the
+        // walker's extra reads. The server's verifier walks the positions,
+        // so it sees a break at position 0 and the two disagree.
+        String database = Support.migratedWithWorkload(40);
+        Support.tamper(database, "UPDATE audit_events SET chain_seq = 1000 - chain_seq");
+        var reversed = Support.toolOk("--mode=verify", "--db-url=" + Support.url(database));
+        assertEquals(Support.clientJson(40, null, null, null, true, 0, false), clientOf(reversed));
+        assertTrue(reversed.out().contains("\"first_break_pos\": 0,"), reversed.out());
+        Support.tamper(database, "UPDATE audit_events SET action = 'auth.logout' WHERE id = 'audit-smoke-0031'");
+        // Both verdicts are broken now, which is all agrees_with_server compares.
         assertEquals(Support.clientJson(40, "audit-smoke-0031", 31, "modified", true, 0, true),
                 clientOf(Support.toolOk("--mode=verify", "--db-url=" + Support.url(database))));
     }

@@ -66,6 +66,36 @@ final class CopyRows implements ChainWalker.RowSource {
         }
     }
 
+    /** Whether the table has the chain position column our trigger fills (migration 000005). */
+    static boolean hasChainPosition(Connection connection, String table, Deadline deadline, String doing)
+            throws Failure {
+        String found = Sql.queryOne(connection, "SELECT count(*) FROM pg_catalog.pg_attribute WHERE attrelid = ?::regclass"
+                + " AND attname = 'chain_seq' AND NOT attisdropped", deadline, doing, table);
+        return !"0".equals(found);
+    }
+
+    /**
+     * The rows in chain position order, rows without one last. Every read in
+     * the transaction must give the same order, ties included: the planner
+     * is steered to the chain_seq index, whose scan orders equal keys by
+     * their place in the heap, and an ordered plan cannot change between
+     * reads when the statistics do. (A ctid tie-breaker would cost a sort,
+     * about a quarter of the COPY's time.) Without an index it sorts one
+     * sequential scan, which is as repeatable.
+     */
+    static CopyRows inChainOrder(Connection connection, String table, Function<SQLException, Failure> onError)
+            throws Failure {
+        CopyRows rows = new CopyRows(connection, "FROM " + table + " ORDER BY chain_seq", onError);
+        try (Statement statement = connection.createStatement()) {
+            statement.execute("SET LOCAL enable_seqscan = off");
+            statement.execute("SET LOCAL enable_bitmapscan = off");
+            statement.execute("SET LOCAL enable_indexonlyscan = off");
+        } catch (SQLException e) {
+            throw onError.apply(e);
+        }
+        return rows;
+    }
+
     @Override
     public void stream(boolean rehash, ChainWalker.RowSink sink) throws Failure {
         BlockingQueue<byte[][]> batches = new ArrayBlockingQueue<>(16);

@@ -215,16 +215,22 @@ final class Verification {
     /**
      * Reads the raw columns and recomputes every hash in Java, so the verdict
      * does not depend on any function in the database under test. Rows are
-     * streamed through COPY (CopyRows); the walker keeps only what rows out
-     * of link order need, and reads them again in the same transaction when
-     * there are such rows.
+     * streamed through COPY (CopyRows), in chain position order when the
+     * table records one (our migrations' chain_seq) and else in its
+     * physical order; the walker keeps only what rows out of link order
+     * need, and reads them again in the same transaction when there are
+     * such rows. In chain order a clean chain is one run of linked rows,
+     * walked in one read however the heap has been reshuffled.
      */
     static final class ClientVerifier {
         static ClientWalk run(Connection connection, AuditSchema schema, String sentinel,
                               ChainWalker.Expectation expectation, Deadline deadline) throws Failure {
             String doing = "reading audit_events for client verification";
-            CopyRows rows = new CopyRows(connection, "FROM " + schema.qualified("audit_events"),
-                    e -> Sql.schemaAwareFailure(deadline, doing, e));
+            String table = schema.qualified("audit_events");
+            boolean inChainOrder = CopyRows.hasChainPosition(connection, table, deadline, doing);
+            CopyRows rows = inChainOrder
+                    ? CopyRows.inChainOrder(connection, table, e -> Sql.schemaAwareFailure(deadline, doing, e))
+                    : new CopyRows(connection, "FROM " + table, e -> Sql.schemaAwareFailure(deadline, doing, e));
             ChainWalker walker = new ChainWalker(sentinel, expectation);
             String[] firstAmbiguousId = new String[1];
             rows.stream(true, (id, prevHash, rowHash, recomputed, ambiguous) -> {
