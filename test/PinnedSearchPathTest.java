@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
 class PinnedSearchPathTest {
     static final List<String> OUR_FUNCTIONS = List.of("audit_events_canonical_payload", "audit_events_chain_flush",
             "audit_events_chain_hash", "audit_events_reject_change", "audit_events_reject_truncate",
-            "audit_events_row_hash", "audit_events_verify_chain", "audit_events_verify_chain_walk");
+            "audit_events_row_hash", "audit_events_verify_chain", "audit_events_verify_chain_first_modified");
 
     static List<String> pins(String database, String schema) throws Exception {
         return Support.rows(database, "SELECT p.proname || ' ' || (SELECT c FROM unnest(p.proconfig) AS c WHERE c LIKE 'search_path=%') FROM pg_proc p "

@@ -1,5 +1,5 @@
 // The server verifier audit_events_verify_chain() (issue 13 item 2): the
-// set-based implementation of 000009 must give exactly the verdicts of the
+// set-based implementation (000009, two passes since 000010) must give exactly the verdicts of the
 // PL/pgSQL loop of 000005 on every kind of break. Each case tampers inside a
 // transaction that is rolled back, and compares the function with that loop,
 // installed under another name as the reference.
@@ -59,6 +59,14 @@ class ServerVerifierTest {
                 + "UPDATE audit_events SET chain_seq = 3 WHERE id = 'audit-smoke-0003'", "audit-smoke-0003|2|3");
         // A tie in chain position falls back to ("timestamp", id): still the true order here.
         cases.put("UPDATE audit_events SET chain_seq = 3 WHERE id = 'audit-smoke-0003'", "null|-1|6");
+        // Several modified rows: the first in chain order, not in the heap (000010 hashes apart from the walk).
+        cases.put("UPDATE audit_events SET actor = 'mallory' WHERE id = 'audit-smoke-0004'; "
+                + "UPDATE audit_events SET actor = 'mallory' WHERE id = 'audit-smoke-0001'", "audit-smoke-0001|1|2");
+        // A modified row after a broken link, and a broken link after a modified row: the earlier wins.
+        cases.put("DELETE FROM audit_events WHERE id = 'audit-smoke-0001'; "
+                + "UPDATE audit_events SET actor = 'mallory' WHERE id = 'audit-smoke-0004'", "audit-smoke-0002|1|2");
+        cases.put("UPDATE audit_events SET actor = 'mallory' WHERE id = 'audit-smoke-0001'; "
+                + "DELETE FROM audit_events WHERE id = 'audit-smoke-0003'", "audit-smoke-0001|1|2");
 
         try (Connection connection = Support.connect(database); Statement statement = connection.createStatement()) {
             connection.setAutoCommit(false);

@@ -15,7 +15,7 @@ import java.util.regex.Pattern;
  * (enabled or not, its events, its function and the SHA-256 of that
  * function's full definition, pinned settings included), the verifier
  * function, and every function those call by name (our verifier hands its
- * walk to audit_events_verify_chain_walk(), the trigger may hash through a
+ * hashing to audit_events_verify_chain_first_modified(), the trigger may hash through a
  * helper): replacing a helper changes a verdict as surely as replacing the
  * function that calls it. The harness compares the fingerprints taken before
  * the backup and after the restore and names each entry that differs.
