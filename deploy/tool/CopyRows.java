@@ -81,11 +81,17 @@ final class CopyRows implements ChainWalker.RowSource {
      * their place in the heap, and an ordered plan cannot change between
      * reads when the statistics do. (A ctid tie-breaker would cost a sort,
      * about a quarter of the COPY's time.) Without an index it sorts one
-     * sequential scan, which is as repeatable.
+     * sequential scan, which is as repeatable. From a position (--since):
+     * the rows at or after it through the index's range, then the rows
+     * without a position; an OR of the two would read the whole index.
      */
-    static CopyRows inChainOrder(Connection connection, String table, Function<SQLException, Failure> onError)
-            throws Failure {
-        CopyRows rows = new CopyRows(connection, "FROM " + table + " ORDER BY chain_seq", onError);
+    static CopyRows inChainOrder(Connection connection, String table, Long fromPosition,
+                                 Function<SQLException, Failure> onError) throws Failure {
+        String rowsClause = fromPosition == null
+                ? "FROM " + table + " ORDER BY chain_seq"
+                : "FROM ((SELECT * FROM " + table + " WHERE chain_seq >= " + fromPosition + " ORDER BY chain_seq)"
+                        + " UNION ALL (SELECT * FROM " + table + " WHERE chain_seq IS NULL)) AS from_checkpoint";
+        CopyRows rows = new CopyRows(connection, rowsClause, onError);
         try (Statement statement = connection.createStatement()) {
             statement.execute("SET LOCAL enable_seqscan = off");
             statement.execute("SET LOCAL enable_bitmapscan = off");

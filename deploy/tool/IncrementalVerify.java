@@ -77,8 +77,7 @@ final class IncrementalVerify {
             return new Result(notFound, new Report(checkpoint.position(), checkpoint.head(), false, 0, false,
                     serverVerifier));
         }
-        CopyRows rows = new CopyRows(connection, "FROM audit_events WHERE chain_seq >= " + checkpointSeq
-                + " OR chain_seq IS NULL ORDER BY chain_seq NULLS LAST, ctid",
+        CopyRows rows = CopyRows.inChainOrder(connection, "audit_events", checkpointSeq,
                 e -> Sql.schemaAwareFailure(deadline, doing, e));
         ChainWalker.RowSource fromCheckpoint = (rehash, sink) -> {
             boolean[] first = {true};

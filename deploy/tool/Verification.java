@@ -229,7 +229,7 @@ final class Verification {
             String table = schema.qualified("audit_events");
             boolean inChainOrder = CopyRows.hasChainPosition(connection, table, deadline, doing);
             CopyRows rows = inChainOrder
-                    ? CopyRows.inChainOrder(connection, table, e -> Sql.schemaAwareFailure(deadline, doing, e))
+                    ? CopyRows.inChainOrder(connection, table, null, e -> Sql.schemaAwareFailure(deadline, doing, e))
                     : new CopyRows(connection, "FROM " + table, e -> Sql.schemaAwareFailure(deadline, doing, e));
             ChainWalker walker = new ChainWalker(sentinel, expectation);
             String[] firstAmbiguousId = new String[1];
