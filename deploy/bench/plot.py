@@ -3,13 +3,14 @@
 
 Usage: plot.py RESULTS.tsv OUT.svg
 The TSV's first line names the columns; `rows` is the x axis. Two panels:
-seconds (workload, full verify, server function, COPY baseline, incremental
-verify) and peak memory in MiB (full and incremental verify), against rows.
+seconds (workload, full verify, client walk alone, server function, COPY
+baseline, incremental verify) and peak memory in MiB (full and incremental verify), against rows.
 """
 import csv
 import sys
 
 TIME_SERIES = [("workload_s", "workload", "#1f77b4"), ("verify_s", "full verify (both verdicts)", "#d62728"),
+               ("client_s", "client walk alone", "#8c564b"),
                ("server_fn_s", "server function", "#ff7f0e"), ("copy_s", "COPY baseline", "#2ca02c"),
                ("incremental_s", "incremental verify (+increment)", "#9467bd")]
 MEMORY_SERIES = [("verify_peak_mib", "full verify peak RSS", "#d62728"),
