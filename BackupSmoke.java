@@ -407,6 +407,13 @@ public class BackupSmoke implements Callable<Integer> {
         if (snapshot.chainHeadHash() == null) {
             note("warning: audit_chain_head has no row with id = 1: the chain has no sentinel");
         }
+        IncrementalVerify.Report incremental = snapshot.incremental();
+        if (incremental != null && incremental.earlierRowsChanged()) {
+            note("client verification: the checkpoint's chain had " + incremental.sincePosition()
+                    + " rows before position " + incremental.sincePosition() + ", the table now holds "
+                    + incremental.earlierRows() + " rows besides those walked: rows before the checkpoint were"
+                    + " inserted or deleted (earlier_rows in the snapshot); verify without --since to find them");
+        }
         Snapshot.Client client = snapshot.client();
         if (client != null && client.likelyCause() != null) {
             note("client verification: " + client.breakKind() + " at " + client.firstBreakId() + " position "

@@ -39,6 +39,7 @@ class IncrementalVerifyTest {
                 + "    \"since_head\": \"" + Support.FIXED_HEAD_24 + "\",\n"
                 + "    \"checkpoint_found\": " + found + ",\n"
                 + "    \"rows_hashed\": " + rowsHashed + ",\n"
+                + "    \"earlier_rows\": 23,\n"
                 + "    \"earlier_rows_rehashed\": false,\n"
                 + "    \"server_verifier\": \"" + server + "\"\n"
                 + "  }";
@@ -107,6 +108,32 @@ class IncrementalVerifyTest {
         var result = since(forged, checkpoint, "--fail-on-break");
         assertEquals(3, result.exit(), result.describe());
         assertEquals(incrementalClientJson(30, "forged", 26, "fork", true), clientOf(result));
+    }
+
+    @Test
+    void aRowDeletedFromOrForgedIntoTheTrustedPartIsCaughtByItsCount() throws Exception {
+        // Rows before the checkpoint are not read, but they must still be the
+        // 23 the checkpoint's chain had before position 23.
+        Path checkpoint = folder.resolve("checkpoint.json");
+        String deleted = grownSinceCheckpoint(checkpoint);
+        Support.tamper(deleted, "DELETE FROM audit_events WHERE id = 'audit-smoke-0005'");
+        var result = since(deleted, checkpoint, "--fail-on-break");
+        assertEquals(3, result.exit(), result.describe());
+        assertEquals(incrementalClientJson(30, null, 23, "expectation_mismatch", true), clientOf(result));
+        assertTrue(incrementalOf(result).contains("\"earlier_rows\": 22,"), result.out());
+        assertEquals("backupsmoke: client verification: the checkpoint's chain had 23 rows before position 23, the"
+                + " table now holds 22 rows besides those walked: rows before the checkpoint were inserted or deleted"
+                + " (earlier_rows in the snapshot); verify without --since to find them\n", result.err());
+
+        // A forged row given an old chain position, linked to an old row: never read, but counted.
+        String forged = grownSinceCheckpoint(checkpoint);
+        Support.execute(forged, "ALTER TABLE audit_events DISABLE TRIGGER USER",
+                ServerVerifierTest.forged("forged-early", ServerVerifierTest.hashOf("audit-smoke-0002"), "3"),
+                "ALTER TABLE audit_events ENABLE TRIGGER USER");
+        var caught = since(forged, checkpoint, "--fail-on-break");
+        assertEquals(3, caught.exit(), caught.describe());
+        assertEquals(incrementalClientJson(30, null, 23, "expectation_mismatch", true), clientOf(caught));
+        assertTrue(incrementalOf(caught).contains("\"earlier_rows\": 24,"), caught.out());
     }
 
     @Test

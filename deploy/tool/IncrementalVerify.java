@@ -2,7 +2,7 @@
 // checkpoint, a snapshot recorded earlier outside the database. The row at
 // the checkpoint's position must still carry the checkpoint's head, and every
 // later row must link from it and hash correctly, up to the sentinel. Rows
-// before the checkpoint are trusted, not read.
+// before the checkpoint are trusted, not read; only their number is checked.
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
@@ -50,10 +50,15 @@ final class IncrementalVerify {
     /** The "incremental" object of the snapshot (SPEC section 9.8). */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
-    @JsonPropertyOrder({"since_position", "since_head", "checkpoint_found", "rows_hashed", "earlier_rows_rehashed",
-            "server_verifier"})
-    record Report(long sincePosition, String sinceHead, boolean checkpointFound, long rowsHashed,
-                  boolean earlierRowsRehashed, String serverVerifier) {}
+    @JsonPropertyOrder({"since_position", "since_head", "checkpoint_found", "rows_hashed", "earlier_rows",
+            "earlier_rows_rehashed", "server_verifier"})
+    record Report(long sincePosition, String sinceHead, boolean checkpointFound, long rowsHashed, Long earlierRows,
+                  boolean earlierRowsRehashed, String serverVerifier) {
+        /** The chain had sincePosition rows before the checkpoint's; any other number was inserted or deleted. */
+        boolean earlierRowsChanged() {
+            return earlierRows != null && earlierRows != sincePosition;
+        }
+    }
 
     /** The client's verdict, positions counted from the chain's start, and what this run did. */
     record Result(ChainWalker.Verdict verdict, Report report) {}
@@ -64,17 +69,22 @@ final class IncrementalVerify {
      * checkpoint's head, or the last row when nothing was appended. Then
      * walks it and every row after it (and any row with no position, which
      * someone inserted behind the trigger's back) in position order, the
-     * checkpoint's row standing in for the genesis row.
+     * checkpoint's row standing in for the genesis row. The rows it does not
+     * read (rowCount, the snapshot's COUNT(*), less those it reads) must be
+     * as many as the chain had before the checkpoint: a row inserted with
+     * an old position or deleted from before the checkpoint breaks the
+     * walk there (expectation_mismatch), though what those rows hold is
+     * not read.
      */
     static Result walk(Connection connection, Checkpoint checkpoint, String sentinel, boolean serverRuns,
-                       Deadline deadline) throws Failure {
+                       long rowCount, Deadline deadline) throws Failure {
         String doing = "reading audit_events after the --since checkpoint";
         Long checkpointSeq = checkpointPosition(connection, checkpoint, deadline, doing);
         String serverVerifier = serverRuns ? "run" : "skipped";
         if (checkpointSeq == null) {
             ChainWalker.Verdict notFound = new ChainWalker.Verdict((int) checkpoint.position(), ChainWalker.BROKEN,
                     null, (int) checkpoint.position(), ChainWalker.EXPECTATION_MISMATCH, false, 0, null);
-            return new Result(notFound, new Report(checkpoint.position(), checkpoint.head(), false, 0, false,
+            return new Result(notFound, new Report(checkpoint.position(), checkpoint.head(), false, 0, null, false,
                     serverVerifier));
         }
         CopyRows rows = CopyRows.inChainOrder(connection, "audit_events", checkpointSeq,
@@ -87,14 +97,32 @@ final class IncrementalVerify {
             });
         };
         ChainWalker walker = new ChainWalker(sentinel, ChainWalker.Expectation.NONE);
-        fromCheckpoint.stream(true, walker::add);
+        long[] read = {0};
+        fromCheckpoint.stream(true, (id, prevHash, rowHash, recomputed, ambiguous) -> {
+            read[0]++;
+            walker.add(id, prevHash, rowHash, recomputed, ambiguous);
+        });
         ChainWalker.Verdict verdict = walker.verdict(fromCheckpoint);
+        Report report = new Report(checkpoint.position(), checkpoint.head(), true, verdict.walked(),
+                rowCount - read[0], false, serverVerifier);
+        return new Result(fromChainStart(verdict, checkpoint, report), report);
+    }
+
+    /**
+     * The walk's verdict with positions counted from the chain's start; a
+     * clean walk breaks at the checkpoint when the rows before it were not
+     * as many as the checkpoint says.
+     */
+    private static ChainWalker.Verdict fromChainStart(ChainWalker.Verdict verdict, Checkpoint checkpoint,
+                                                      Report report) {
         int offset = (int) checkpoint.position();
-        ChainWalker.Verdict shifted = new ChainWalker.Verdict(offset + verdict.walked(), verdict.verdict(),
+        if (!verdict.isBroken() && report.earlierRowsChanged()) {
+            return new ChainWalker.Verdict(offset + verdict.walked(), ChainWalker.BROKEN, null, offset,
+                    ChainWalker.EXPECTATION_MISMATCH, verdict.sentinelMatches(), verdict.ambiguousRows(), null);
+        }
+        return new ChainWalker.Verdict(offset + verdict.walked(), verdict.verdict(),
                 verdict.firstBreakId(), verdict.firstBreakPos() == null ? null : offset + verdict.firstBreakPos(),
                 verdict.breakKind(), verdict.sentinelMatches(), verdict.ambiguousRows(), null);
-        return new Result(shifted, new Report(checkpoint.position(), checkpoint.head(), true, verdict.walked(), false,
-                serverVerifier));
     }
 
     /** The checkpoint row's chain_seq when it still carries the checkpoint's head; null when it does not. */

@@ -52,6 +52,7 @@ final class Verification {
             SchemaCheck.require(connection, schema, deadline);
             Snapshot snapshot = Snapshot.read(connection, schema, PHASE, deadline);
             String sentinel = snapshot.chainHeadHash();
+            long rowCount = snapshot.rowCount();
             IncrementalVerify.Report[] incremental = new IncrementalVerify.Report[1];
             CompletableFuture<ClientWalk> client = null;
             if (request.walks()) {
@@ -61,7 +62,7 @@ final class Verification {
                                 request.expectation(), deadline)
                         : walkConnection -> {
                             var result = IncrementalVerify.walk(walkConnection, checkpoint, sentinel,
-                                    request.serverVerify(), deadline);
+                                    request.serverVerify(), rowCount, deadline);
                             incremental[0] = result.report();
                             return new ClientWalk(result.verdict(), null);
                         };
