@@ -24,7 +24,6 @@ import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.regex.Pattern;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -202,50 +201,6 @@ public class BackupSmoke implements Callable<Integer> {
         return 0;
     }
 
-    /** --expect-head / --expect-rows, or both at once from a snapshot with --expect; --expect-exact. */
-    static final class Expectations {
-        @Option(names = "--expect-head", paramLabel = "HASH",
-                description = "the chain head recorded before the backup: it must be the hash of the row at"
-                        + " position rows-1 (or anywhere in the chain without --expect-rows)")
-        String head;
-
-        @Option(names = "--expect-rows", paramLabel = "N",
-                description = "the number of rows recorded before the backup: the chain must still hold them")
-        Long rows;
-
-        @Option(names = "--expect", paramLabel = "FILE",
-                description = "a snapshot of a clean chain (workload, or a clean verify): its chain_head_hash"
-                        + " and row_count (flags above win)")
-        Path snapshotFile;
-
-        @Option(names = "--expect-exact",
-                description = "the chain holds exactly the expected rows, the expected head as its last row"
-                        + " (not a chain that grew since), e.g. for a point-in-time restore")
-        boolean exact;
-
-        boolean isGiven() {
-            return head != null || rows != null || snapshotFile != null;
-        }
-
-        ChainWalker.Expectation read() throws Failure {
-            String expectedHead = head;
-            Long expectedRows = rows;
-            if (snapshotFile != null) {
-                AnchorFile anchor = AnchorFile.read(snapshotFile);
-                expectedHead = expectedHead != null ? expectedHead : anchor.head();
-                expectedRows = expectedRows != null ? expectedRows : anchor.rows();
-            }
-            if (expectedRows != null && expectedRows < 0) {
-                throw new Failure("--expect-rows must be 0 or more, got " + expectedRows);
-            }
-            if (expectedHead != null && !expectedHead.matches("([0-9a-f]{64})?")) {
-                throw new Failure("--expect-head must be a chain head: 64 lowercase hex digits (or empty for an"
-                        + " empty chain), got " + Failure.quoted(expectedHead));
-            }
-            return new ChainWalker.Expectation(expectedHead, expectedRows, exact);
-        }
-    }
-
     /** Flags only verify reads are refused elsewhere (exit 2) rather than silently ignored. */
     private void refuseFlagsOfAnotherMode() {
         if (expectations.exact && !expectations.isGiven()) {
@@ -281,31 +236,6 @@ public class BackupSmoke implements Callable<Integer> {
         }
         if (timeout.isNegative() || timeout.isZero()) {
             throw new ParameterException(spec.commandLine(), "--timeout must be positive");
-        }
-    }
-
-    /** Accepts 90s, 2m, 1h, 500ms or a plain number of seconds. */
-    static final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
-        @Override
-        public Duration convert(String value) {
-            var matcher = Pattern.compile("(\\d+)(ms|s|m|h)?").matcher(value.trim());
-            if (!matcher.matches()) {
-                throw new CommandLine.TypeConversionException("'" + value + "' is not a duration such as 90s or 2m");
-            }
-            String unit = matcher.group(2) == null ? "s" : matcher.group(2);
-            try {
-                long amount = Long.parseLong(matcher.group(1));
-                Duration duration = switch (unit) {
-                    case "ms" -> Duration.ofMillis(amount);
-                    case "m" -> Duration.ofMinutes(amount);
-                    case "h" -> Duration.ofHours(amount);
-                    default -> Duration.ofSeconds(amount);
-                };
-                duration.toNanos();  // the deadline counts in nanoseconds: about 292 years at most
-                return duration;
-            } catch (ArithmeticException | NumberFormatException tooLong) {
-                throw new CommandLine.TypeConversionException("'" + value + "' is too long a duration");
-            }
         }
     }
 
@@ -388,41 +318,8 @@ public class BackupSmoke implements Callable<Integer> {
         }
         Snapshot snapshot = Verification.run(connector, new Verification.Request(schema, expectation,
                 clientVerify || failOnAmbiguous, checkpoint, since == null || fullServerVerify));
-        reportOnStderr(snapshot);
+        VerifyNotes.of(snapshot).forEach(line -> System.err.println("backupsmoke: " + line));
         return snapshot;
-    }
-
-    /** What the JSON says that a reader of the log should not miss. */
-    private static void reportOnStderr(Snapshot snapshot) {
-        if (snapshot.shadowSchemas() != null) {
-            note("warning: " + String.join(", ", snapshot.shadowSchemas()) + " also hold"
-                    + (snapshot.shadowSchemas().size() == 1 ? "s" : "") + " audit_events or audit_chain_head:"
-                    + " a session whose search_path lists it first sees those tables instead; name the audit"
-                    + " schema with --schema (shadow_schemas in the snapshot)");
-        }
-        if (snapshot.verifierMissing() != null) {
-            note("warning: audit_events_verify_chain() is missing: only the client's verdict is given"
-                    + " (verifier_missing in the snapshot; the integrity fingerprint no longer lists it)");
-        }
-        if (snapshot.chainHeadHash() == null) {
-            note("warning: audit_chain_head has no row with id = 1: the chain has no sentinel");
-        }
-        IncrementalVerify.Report incremental = snapshot.incremental();
-        if (incremental != null && incremental.earlierRowsChanged()) {
-            note("client verification: the checkpoint's chain had " + incremental.sincePosition()
-                    + " rows before position " + incremental.sincePosition() + ", the table now holds "
-                    + incremental.earlierRows() + " rows besides those walked: rows before the checkpoint were"
-                    + " inserted or deleted (earlier_rows in the snapshot); verify without --since to find them");
-        }
-        Snapshot.Client client = snapshot.client();
-        if (client != null && client.likelyCause() != null) {
-            note("client verification: " + client.breakKind() + " at " + client.firstBreakId() + " position "
-                    + client.firstBreakPos() + ": " + client.likelyCause());
-        }
-    }
-
-    private static void note(String line) {
-        System.err.println("backupsmoke: " + line);
     }
 
     private SelfTest.Result runSelfTest(Connector connector) throws Failure {
