@@ -16,6 +16,8 @@
 #   client alone   the client's walk of every row without the server's
 #                  verifier: --since a checkpoint at the first row
 #   server fn      SELECT * FROM audit_events_verify_chain() alone (psql)
+#   sha256 floor   the server's sha256() of every row_hash, one process: what
+#                  hashing alone costs the server's verifier
 #   COPY baseline  COPY (SELECT the eleven contract columns) TO STDOUT (psql)
 #   COPY halves    the same COPY as two halves by chain position, run at
 #                  once on two connections: what splitting the walk across
@@ -129,17 +131,17 @@ workload_slices() {
   printf '%s %s\n' "$(median "${tool[@]}")" "$(median "${server[@]}")"
 }
 
-# Adds rows to the growing database; prints rows/s. Its snapshot is the checkpoint.
+# Adds rows to the growing database; prints "ROWS_PER_S PEAK_MIB". Its snapshot is the checkpoint.
 grow() {
-  local rows=$1 prefix=$2 t
-  t=$(seconds "$TOOL" --mode=workload --db-url="$(url bench)" --rows="$rows" --id-prefix="$prefix" --timeout=2h)
+  local rows=$1 prefix=$2 line
+  line=$(timed_peak "$TOOL" --mode=workload --db-url="$(url bench)" --rows="$rows" --id-prefix="$prefix" --timeout=2h)
   cp -- "$WORK/out" "$WORK/checkpoint.json"
-  awk -v rows="$rows" -v t="$t" 'BEGIN { printf "%.0f\n", rows / t }'
+  awk -v rows="$rows" -v t="${line% *}" -v peak="${line#* }" 'BEGIN { printf "%.0f %s\n", rows / t, peak }'
 }
 
 # One size: the verify measures (medians of RUNS), dump/restore, incremental.
 measure_size() {
-  local size=$1 run verify=() peak=() client=() fn=() copy=() halves=() incr=() incr_peak=() dump restore line
+  local size=$1 run verify=() peak=() client=() fn=() copy=() halves=() sha=() incr=() incr_peak=() dump restore line
   psql_on bench -c "SELECT json_build_object('row_count', 1, 'chain_head_hash', row_hash) FROM audit_events ORDER BY chain_seq LIMIT 1" >"$WORK/first.json"
   local middle # positions are dense: the middle one splits the rows in halves
   middle=$(psql_on bench -c "SELECT (min(chain_seq) + max(chain_seq)) / 2 FROM audit_events")
@@ -152,6 +154,8 @@ measure_size() {
     fn+=("$(seconds psql_on bench -c 'SELECT * FROM audit_events_verify_chain()')")
     copy+=("$(seconds psql_on bench -c "COPY (SELECT $COLUMNS_SQL FROM audit_events) TO STDOUT")")
     halves+=("$(seconds copy_halves "$middle")")
+    sha+=("$(seconds psql_on bench -c 'SET max_parallel_workers_per_gather = 0' \
+      -c 'SELECT count(*) FROM audit_events WHERE sha256(row_hash::bytea) IS NULL')")
   done
   dump=$(seconds pg_dump -Fc -t audit_events -a -f "$WORK/table.dump" "$(url bench)")
   fresh_database bench_restore
@@ -166,9 +170,9 @@ measure_size() {
     incr+=("${line% *}") incr_peak+=("${line#* }")
   done
   grep -q '"checkpoint_found": true' "$WORK/out" || say "warning: incremental verify at $size rows found no checkpoint"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(median "${verify[@]}")" "$(median "${peak[@]}")" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(median "${verify[@]}")" "$(median "${peak[@]}")" \
     "$(median "${fn[@]}")" "$(median "${copy[@]}")" "$(median "${incr[@]}")" "$(median "${incr_peak[@]}")" \
-    "$dump" "$restore" "$(median "${client[@]}")" "$(median "${halves[@]}")" "$size"
+    "$dump" "$restore" "$(median "${client[@]}")" "$(median "${halves[@]}")" "$(median "${sha[@]}")" "$size"
 }
 
 # The COPY baseline split in two halves at chain position MIDDLE, both at once.
@@ -228,29 +232,30 @@ main() {
   say "cluster on port $PGC_PORT; sizes ${SIZES[*]}; runs $RUNS"
   "$TOOL" --version >/dev/null # build and archive once, outside the timings
 
-  local small have=0 size rate slices
+  local small have=0 size rate workload_peak slices
   say "full verify of a $INCREMENT-row chain"
   small=$(small_chain_verify)
 
   fresh_database bench
-  printf 'rows\tworkload_rows_per_s\tworkload_s\tverify_s\tverify_peak_mib\tserver_fn_s\tcopy_s\tincremental_s\tincremental_peak_mib\tdump_s\trestore_s\tclient_s\tcopy_halves_s\tslice_tool_rows_per_s\tslice_server_rows_per_s\n' >"$WORK/results.tsv"
+  printf 'rows\tworkload_rows_per_s\tworkload_s\tverify_s\tverify_peak_mib\tserver_fn_s\tcopy_s\tincremental_s\tincremental_peak_mib\tdump_s\trestore_s\tclient_s\tcopy_halves_s\tslice_tool_rows_per_s\tslice_server_rows_per_s\tworkload_peak_mib\tserver_sha256_s\n' >"$WORK/results.tsv"
   for size in "${SIZES[@]}"; do
     local step=$((size - have)) started_grow ended_grow
     ((step > 0)) || { say "skipping $size rows: the table already holds $have"; continue; }
     say "growing to $size rows"
     started_grow=$(date +%s%N)
-    rate=$(grow "$step" "g$size-")
+    read -r rate workload_peak <<<"$(grow "$step" "g$size-")"
     ended_grow=$(date +%s%N)
     say "measuring at $size rows"
     local m
     m=$(measure_size "$size")
-    IFS=$'\t' read -r v vp f c i ip d r cl h _ <<<"$m"
+    IFS=$'\t' read -r v vp f c i ip d r cl h sh _ <<<"$m"
     say "workload slices at $size rows"
     slices=$(workload_slices "$size")
     have=$(psql_on bench -c "SELECT count(*) FROM audit_events")
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$size" "$rate" \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$size" "$rate" \
       "$(awk -v ns="$((ended_grow - started_grow))" 'BEGIN { printf "%.3f", ns / 1e9 }')" \
-      "$v" "$vp" "$f" "$c" "$i" "$ip" "$d" "$r" "$cl" "$h" "${slices% *}" "${slices#* }" >>"$WORK/results.tsv"
+      "$v" "$vp" "$f" "$c" "$i" "$ip" "$d" "$r" "$cl" "$h" "${slices% *}" "${slices#* }" "$workload_peak" "$sh" \
+      >>"$WORK/results.tsv"
   done
 
   say "batch sizes on the per-row-sentinel trigger"
@@ -288,17 +293,17 @@ $machine_text
 
 ## Verify, seconds (peak RSS in MiB)
 
-| rows | full verify (both verdicts) | client walk alone | server fn alone | COPY | COPY in two halves at once | incremental (+$INCREMENT) | full verify peak RSS | incremental peak RSS | pg_dump | pg_restore |
-|---|---|---|---|---|---|---|---|---|---|---|
-$(awk -F'\t' 'NR > 1 { printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $4, $12, $6, $7, $13, $8, $5, $9, $10, $11 }' "$WORK/results.tsv")
+| rows | full verify (both verdicts) | client walk alone | server fn alone | server sha256() alone, one process | COPY | COPY in two halves at once | incremental (+$INCREMENT) | full verify peak RSS | incremental peak RSS | pg_dump | pg_restore |
+|---|---|---|---|---|---|---|---|---|---|---|---|
+$(awk -F'\t' 'NR > 1 { printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $4, $12, $6, $17, $7, $13, $8, $5, $9, $10, $11 }' "$WORK/results.tsv")
 
 Full verify of a chain of $INCREMENT rows: $small s.
 
 ## Workload, rows/s
 
-| rows | growth step (tool) | slice of $SLICE_ROWS, tool | slice of $SLICE_ROWS, server's INSERT … SELECT generate_series | tool / server |
-|---|---|---|---|---|
-$(awk -F'\t' 'NR > 1 { printf "| %s | %s | %s | %s | %.2f |\n", $1, $2, $14, $15, $14 / $15 }' "$WORK/results.tsv")
+| rows | growth step (tool) | growth step peak RSS MiB | slice of $SLICE_ROWS, tool | slice of $SLICE_ROWS, server's INSERT … SELECT generate_series | tool / server |
+|---|---|---|---|---|---|
+$(awk -F'\t' 'NR > 1 { printf "| %s | %s | %s | %s | %s | %.2f |\n", $1, $2, $16, $14, $15, $14 / $15 }' "$WORK/results.tsv")
 
 ## Ratios (same run)
 
