@@ -12,7 +12,8 @@
 #                  by the server's own INSERT ... SELECT generate_series
 #                  (10000 rows a statement), medians of BENCH_RUNS
 #   full verify    --mode=verify with both verdicts, through the launcher's
-#                  defaults; peak RSS (GNU time)
+#                  defaults; peak RSS (GNU time); how busy all cores were
+#                  meanwhile (/proc/stat)
 #   client alone   the client's walk of every row without the server's
 #                  verifier: --since a checkpoint at the first row
 #   server fn      SELECT * FROM audit_events_verify_chain() alone (psql)
@@ -84,6 +85,19 @@ timed_peak() {
   awk '{ printf "%.3f %.0f\n", $1, $2 / 1024 }' "$WORK/time"
 }
 
+# "BUSY TOTAL" jiffies of all cores so far (/proc/stat): busy is user, nice,
+# system, irq, softirq and steal; the rest is idle and iowait.
+cpu_jiffies() {
+  awk '/^cpu / { busy = $2 + $3 + $4 + $7 + $8 + $9; print busy, busy + $5 + $6 }' /proc/stat
+}
+
+# Percent of all cores' time busy between two cpu_jiffies readings.
+busy_percent() {
+  local before=$1 after=$2
+  awk -v b0="${before% *}" -v t0="${before#* }" -v b1="${after% *}" -v t1="${after#* }" \
+    'BEGIN { printf "%.0f\n", t1 > t0 ? 100 * (b1 - b0) / (t1 - t0) : 0 }'
+}
+
 median() {
   printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
@@ -144,12 +158,15 @@ grow() {
 
 # One size: the verify measures (medians of RUNS), dump/restore, incremental.
 measure_size() {
-  local size=$1 run verify=() peak=() client=() fn=() copy=() halves=() sha=() incr=() incr_peak=() dump restore line
+  local size=$1 run verify=() peak=() busy=() client=() fn=() copy=() halves=() sha=() incr=() incr_peak=() dump restore line
+  local jiffies
   psql_on bench -c "SELECT json_build_object('row_count', 1, 'chain_head_hash', row_hash) FROM audit_events ORDER BY chain_seq LIMIT 1" >"$WORK/first.json"
   local middle # positions are dense: the middle one splits the rows in halves
   middle=$(psql_on bench -c "SELECT (min(chain_seq) + max(chain_seq)) / 2 FROM audit_events")
   for ((run = 1; run <= RUNS; run++)); do
+    jiffies=$(cpu_jiffies)
     read -r line <<<"$(timed_peak "$TOOL" --mode=verify --db-url="$(url bench)" --timeout=2h)"
+    busy+=("$(busy_percent "$jiffies" "$(cpu_jiffies)")")
     verify+=("${line% *}") peak+=("${line#* }")
     grep -q '"verdict": "clean"' "$WORK/out" || say "warning: verify at $size rows was not clean"
     client+=("$(seconds "$TOOL" --mode=verify --db-url="$(url bench)" --since="$WORK/first.json" --timeout=2h)")
@@ -173,9 +190,9 @@ measure_size() {
     incr+=("${line% *}") incr_peak+=("${line#* }")
   done
   grep -q '"checkpoint_found": true' "$WORK/out" || say "warning: incremental verify at $size rows found no checkpoint"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(median "${verify[@]}")" "$(median "${peak[@]}")" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(median "${verify[@]}")" "$(median "${peak[@]}")" \
     "$(median "${fn[@]}")" "$(median "${copy[@]}")" "$(median "${incr[@]}")" "$(median "${incr_peak[@]}")" \
-    "$dump" "$restore" "$(median "${client[@]}")" "$(median "${halves[@]}")" "$(median "${sha[@]}")" "$size"
+    "$dump" "$restore" "$(median "${client[@]}")" "$(median "${halves[@]}")" "$(median "${sha[@]}")" "$(median "${busy[@]}")" "$size"
 }
 
 # The COPY baseline split in two halves at chain position MIDDLE, both at once.
@@ -240,7 +257,7 @@ main() {
   small=$(small_chain_verify)
 
   fresh_database bench
-  printf 'rows\tworkload_rows_per_s\tworkload_s\tverify_s\tverify_peak_mib\tserver_fn_s\tcopy_s\tincremental_s\tincremental_peak_mib\tdump_s\trestore_s\tclient_s\tcopy_halves_s\tslice_tool_rows_per_s\tslice_server_rows_per_s\tworkload_peak_mib\tserver_sha256_s\tslice_rows\n' >"$WORK/results.tsv"
+  printf 'rows\tworkload_rows_per_s\tworkload_s\tverify_s\tverify_peak_mib\tserver_fn_s\tcopy_s\tincremental_s\tincremental_peak_mib\tdump_s\trestore_s\tclient_s\tcopy_halves_s\tslice_tool_rows_per_s\tslice_server_rows_per_s\tworkload_peak_mib\tserver_sha256_s\tslice_rows\tverify_cpu_busy_pct\n' >"$WORK/results.tsv"
   for size in "${SIZES[@]}"; do
     local step=$((size - have)) started_grow ended_grow
     ((step > 0)) || { say "skipping $size rows: the table already holds $have"; continue; }
@@ -251,14 +268,14 @@ main() {
     say "measuring at $size rows"
     local m
     m=$(measure_size "$size")
-    IFS=$'\t' read -r v vp f c i ip d r cl h sh _ <<<"$m"
+    IFS=$'\t' read -r v vp f c i ip d r cl h sh bz _ <<<"$m"
     say "workload slices at $size rows"
     read -r slice_tool slice_server slice_rows <<<"$(workload_slices "$size")"
     have=$(psql_on bench -c "SELECT count(*) FROM audit_events")
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$size" "$rate" \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$size" "$rate" \
       "$(awk -v ns="$((ended_grow - started_grow))" 'BEGIN { printf "%.3f", ns / 1e9 }')" \
       "$v" "$vp" "$f" "$c" "$i" "$ip" "$d" "$r" "$cl" "$h" "$slice_tool" "$slice_server" "$workload_peak" "$sh" \
-      "$slice_rows" >>"$WORK/results.tsv"
+      "$slice_rows" "$bz" >>"$WORK/results.tsv"
   done
 
   say "batch sizes on the per-row-sentinel trigger"
@@ -297,9 +314,9 @@ $machine_text
 
 ## Verify, seconds (peak RSS in MiB)
 
-| rows | full verify (both verdicts) | client walk alone | server fn alone | server sha256() alone, one process | COPY | COPY in two halves at once | incremental (+$INCREMENT) | full verify peak RSS | incremental peak RSS | pg_dump | pg_restore |
-|---|---|---|---|---|---|---|---|---|---|---|---|
-$(awk -F'\t' 'NR > 1 { printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $4, $12, $6, $17, $7, $13, $8, $5, $9, $10, $11 }' "$WORK/results.tsv")
+| rows | full verify (both verdicts) | cores busy during it | client walk alone | server fn alone | server sha256() alone, one process | COPY | COPY in two halves at once | incremental (+$INCREMENT) | full verify peak RSS | incremental peak RSS | pg_dump | pg_restore |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|
+$(awk -F'\t' 'NR > 1 { printf "| %s | %s | %s%% | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $4, $19, $12, $6, $17, $7, $13, $8, $5, $9, $10, $11 }' "$WORK/results.tsv")
 
 Full verify of a chain of $INCREMENT rows: $small s.
 
