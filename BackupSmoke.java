@@ -318,8 +318,12 @@ public class BackupSmoke implements Callable<Integer> {
         }
         Snapshot snapshot = Verification.run(connector, new Verification.Request(schema, expectation,
                 clientVerify || failOnAmbiguous, checkpoint, since == null || fullServerVerify));
-        VerifyNotes.of(snapshot).forEach(line -> System.err.println("backupsmoke: " + line));
+        VerifyNotes.of(snapshot).forEach(BackupSmoke::note);
         return snapshot;
+    }
+
+    private static void note(String line) {
+        System.err.println("backupsmoke: " + line);
     }
 
     private SelfTest.Result runSelfTest(Connector connector) throws Failure {
