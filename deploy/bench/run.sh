@@ -95,7 +95,7 @@ cpu_jiffies() {
 busy_percent() {
   local before=$1 after=$2
   awk -v b0="${before% *}" -v t0="${before#* }" -v b1="${after% *}" -v t1="${after#* }" \
-    'BEGIN { printf "%.0f\n", t1 > t0 ? 100 * (b1 - b0) / (t1 - t0) : 0 }'
+    'BEGIN { printf "%.0f\n", (t1 > t0 ? 100 * (b1 - b0) / (t1 - t0) : 0) }'
 }
 
 median() {
