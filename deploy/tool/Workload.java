@@ -120,8 +120,11 @@ final class Workload {
      * transaction walks past, so its rows cost more in bigger statements.
      * The first batches measure a few sizes, smallest first; if the largest
      * costs about as little per row as the cheapest, the default is kept,
-     * otherwise the cheapest measured size. (Measured, not modelled: on a
-     * busy machine costs do not follow a clean curve.)
+     * otherwise the cheapest measured size. Once a size costs clearly more
+     * than the cheapest so far, the bigger ones would cost more still (and
+     * probing them is what the adaptive run pays over the best fixed size),
+     * so the probing stops there. (Measured, not modelled: on a busy
+     * machine costs do not follow a clean curve.)
      */
     static final class BatchSizer {
         static final int[] PROBES = {100, 250, 500, 1_000, 4_000};
@@ -178,7 +181,10 @@ final class Workload {
                 probeRows = 0;
                 probeNanos = 0;
                 probeBatches = 0;
-                if (++probe < PROBES.length) {
+                if (clearlyDearer(costs, probe)) {
+                    size = PROBES[cheapest(costs, probe)];
+                    settled = true;
+                } else if (++probe < PROBES.length) {
                     size = PROBES[probe];
                 } else {
                     size = choose(costs);
@@ -189,14 +195,25 @@ final class Workload {
 
         /** The size for the rest of the run, from the cost per row at each probe size. */
         static int choose(double[] costs) {
+            int cheapest = cheapest(costs, costs.length - 2);
+            boolean largestAsCheap = costs[costs.length - 1] <= costs[cheapest] * NOISE;
+            return largestAsCheap ? DEFAULT_BATCH_ROWS : PROBES[cheapest];
+        }
+
+        /** The index of the cheapest cost among costs[0..last]. */
+        static int cheapest(double[] costs, int last) {
             int cheapest = 0;
-            for (int i = 1; i < costs.length - 1; i++) {
+            for (int i = 1; i <= last; i++) {
                 if (costs[i] < costs[cheapest]) {
                     cheapest = i;
                 }
             }
-            boolean largestAsCheap = costs[costs.length - 1] <= costs[cheapest] * NOISE;
-            return largestAsCheap ? DEFAULT_BATCH_ROWS : PROBES[cheapest];
+            return cheapest;
+        }
+
+        /** Whether the probe just measured costs more than the noise above the cheapest before it. */
+        static boolean clearlyDearer(double[] costs, int probe) {
+            return probe > 0 && costs[probe] > costs[cheapest(costs, probe - 1)] * NOISE;
         }
     }
 }
