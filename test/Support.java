@@ -212,9 +212,15 @@ final class Support {
         return run(List.of("bash", HARNESS.toString()), harnessEnvironment(folder, env), REPO, 900);
     }
 
-    /** The harness started in the background, stdout and stderr going to FOLDER/out and FOLDER/err: for tests that signal it. */
+    /**
+     * The harness started in the background, stdout and stderr going to FOLDER/out and FOLDER/err: for
+     * tests that signal it. With SIGINT back to its default: a test run started as a background job of
+     * a shell without job control (nohup … &) ignores SIGINT, and bash cannot trap a signal ignored
+     * on entry, so a Ctrl-C test would wait for the restore instead of stopping it.
+     */
     static Process startHarness(Path folder, Map<String, String> env) {
-        ProcessBuilder builder = withEnvironment(new ProcessBuilder("bash", HARNESS.toString()), harnessEnvironment(folder, env))
+        ProcessBuilder builder = withEnvironment(new ProcessBuilder("env", "--default-signal=INT", "bash",
+                HARNESS.toString()), harnessEnvironment(folder, env))
                 .directory(REPO.toFile())
                 .redirectOutput(folder.resolve("out").toFile())
                 .redirectError(folder.resolve("err").toFile());
