@@ -65,7 +65,7 @@ public class BackupSmoke implements Callable<Integer> {
                     + " and shows what verification catches")
     String mode;
 
-    @Option(names = "--db-url", paramLabel = "URL", defaultValue = "${env:DATABASE_URL}",
+    @Option(names = "--db-url", paramLabel = "URL",
             description = "libpq URL (postgres://user@host:port/db?sslmode=disable) or key=value string;"
                     + " default: $DATABASE_URL. Missing parts come from PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE.")
     String dbUrl;
@@ -145,15 +145,22 @@ public class BackupSmoke implements Callable<Integer> {
     @Option(names = "--verbose", description = "print the stack trace of unexpected errors")
     boolean verbose;
 
+    /** The process environment (PG*, DATABASE_URL); the tests run the command in-process with their own. */
+    private final java.util.Map<String, String> environment;
+
+    BackupSmoke(java.util.Map<String, String> environment) {
+        this.environment = environment;
+    }
+
     public static void main(String[] args) {
         Progress.reportInterruptions();
-        int exitCode = commandLine().execute(args);
+        int exitCode = commandLine(System.getenv()).execute(args);
         Progress.finished = true;
         System.exit(exitCode);
     }
 
-    static CommandLine commandLine() {
-        CommandLine cli = new CommandLine(new BackupSmoke());
+    static CommandLine commandLine(java.util.Map<String, String> environment) {
+        CommandLine cli = new CommandLine(new BackupSmoke(environment));
         cli.setExecutionExceptionHandler(BackupSmoke::reportFailure);
         return cli;
     }
@@ -162,6 +169,9 @@ public class BackupSmoke implements Callable<Integer> {
     public Integer call() throws Exception {
         validateNumbers();
         refuseFlagsOfAnotherMode();
+        if (dbUrl == null) {
+            dbUrl = environment.get("DATABASE_URL");
+        }
         // The order of these two checks is the original tool's: URL first, then mode.
         if (dbUrl == null || dbUrl.isBlank()) {
             throw new Failure("--db-url or DATABASE_URL is required");
@@ -172,7 +182,7 @@ public class BackupSmoke implements Callable<Integer> {
         if (!mode.equals(MODE_WORKLOAD) && !mode.equals(MODE_VERIFY) && !mode.equals(MODE_SELFTEST)) {
             throw new Failure("unknown --mode=" + Failure.quoted(mode) + " (workload | verify)");
         }
-        ConnectionTarget target = ConnectionTarget.parse(dbUrl, System.getenv());
+        ConnectionTarget target = ConnectionTarget.parse(dbUrl, environment);
         Snapshot snapshot;
         try (Deadline deadline = new Deadline(timeout)) {
             Connector connector = new Connector(target, connectTimeoutSeconds, deadline);

@@ -9,6 +9,7 @@ import java.sql.Connection;
 import java.sql.Statement;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
@@ -96,6 +97,7 @@ class CommandLineTest {
 
     /** Issue 12 item 12: without ./migrations, the folder next to BackupSmoke.java is the default. */
     @Test
+    @Tag("e2e")
     void fromAnotherFolderTheMigrationsNextToTheScriptAreTheDefault() throws Exception {
         java.nio.file.Path elsewhere = java.nio.file.Files.createTempDirectory("elsewhere");
         try {
@@ -192,6 +194,7 @@ class CommandLineTest {
     }
 
     @Test
+    @Tag("e2e")
     void runsAsAnExecutableScriptThroughItsShebang() throws Exception {
         String database = Support.migratedWithWorkload(4);
         String path = Support.REPO.resolve("deploy/bin") + ":" + System.getenv("PATH");
@@ -202,6 +205,7 @@ class CommandLineTest {
     }
 
     @Test
+    @Tag("e2e")
     void runsThroughTheCatalogAlias() throws Exception {
         String database = Support.migratedWithWorkload(4);
         var result = Support.run(List.of(Support.JBANG.toString(), "backupsmoke", "--mode=verify",
@@ -211,6 +215,7 @@ class CommandLineTest {
     }
 
     @Test
+    @Tag("e2e")
     void theBootstrapPrefersAnInstalledJbang(@org.junit.jupiter.api.io.TempDir java.nio.file.Path bin) throws Exception {
         java.nio.file.Path fake = Support.write(bin.resolve("jbang"), "#!/usr/bin/env bash\necho \"installed jbang: $*\"\n");
         java.nio.file.Files.setPosixFilePermissions(fake, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
@@ -221,6 +226,7 @@ class CommandLineTest {
     }
 
     @Test
+    @Tag("e2e")
     void theBootstrapFetchesJbangFromMavenCentralWhenNoneIsInstalled(@org.junit.jupiter.api.io.TempDir java.nio.file.Path cache)
             throws Exception {
         var result = Support.run(List.of(Support.JBANG.toString(), "--version"),
@@ -234,6 +240,7 @@ class CommandLineTest {
     }
 
     @Test
+    @Tag("e2e")
     void theFastLauncherBehavesLikeJbangItself(@org.junit.jupiter.api.io.TempDir java.nio.file.Path cache) throws Exception {
         String database = Support.migratedWithWorkload(5);
         Map<String, String> env = Map.of("BACKUPSMOKE_CACHE", cache.toString());
@@ -248,7 +255,7 @@ class CommandLineTest {
                 List.of("--mode=verify", "--db-url=" + Support.url(database), "--expect-rows=9", "--fail-on-break"),
                 List.of("--mode=verify"),
                 List.of("--mode=verify", "--rows=x"))) {
-            var viaJbang = Support.tool(args.toArray(String[]::new));
+            var inProcess = Support.tool(args.toArray(String[]::new));
             List<String> command = new java.util.ArrayList<>(List.of(launcher));
             command.addAll(args);
             try (var archives = java.nio.file.Files.newDirectoryStream(cache.resolve("launch"), "*.jsa")) {
@@ -259,16 +266,16 @@ class CommandLineTest {
             // Twice: the first run records the class archive, the second runs with it.
             for (int run = 0; run < 2; run++) {
                 var fast = Support.run(command, env, Support.REPO, 300);
-                assertEquals(viaJbang.exit(), fast.exit(), fast.describe());
-                assertEquals(viaJbang.out(), fast.out());
-                assertEquals(viaJbang.err(), fast.err());
+                assertEquals(inProcess.exit(), fast.exit(), fast.describe());
+                assertEquals(inProcess.out(), fast.out());
+                assertEquals(inProcess.err(), fast.err());
             }
         }
     }
 
     /** A run whose work throws what no code path expects: the failure handler of the real command line. */
     private static String unexpectedFailure(String... args) {
-        BackupSmoke failing = new BackupSmoke() {
+        BackupSmoke failing = new BackupSmoke(Map.of()) {
             @Override
             public Integer call() {
                 throw new IllegalStateException("boom\nsecond line");

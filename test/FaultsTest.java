@@ -20,6 +20,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -178,11 +179,13 @@ class FaultsTest {
     // ------------------------------------------------------------ concurrency and faults mid-run
 
     @Test
+    @Tag("e2e")
     void fourWorkloadsAtOnceLeaveOneCleanChain() throws Exception {
         String database = Support.migratedWithWorkload(0);
         List<CompletableFuture<Support.Result>> runs = new ArrayList<>();
         for (String prefix : List.of("w1-", "w2-", "w3-", "w4-")) {
-            runs.add(CompletableFuture.supplyAsync(() -> Support.tool("--mode=workload", "--db-url=" + Support.url(database),
+            // Four processes: in-process runs would take turns.
+            runs.add(CompletableFuture.supplyAsync(() -> Support.launched(Map.of(), "--mode=workload", "--db-url=" + Support.url(database),
                     "--rows=300", "--batch-rows=7", "--id-prefix=" + prefix)));
         }
         for (CompletableFuture<Support.Result> run : runs) {
@@ -211,6 +214,7 @@ class FaultsTest {
     }
 
     @Test
+    @Tag("e2e")
     void anInterruptMidWorkloadSaysWhereItStoppedAndKeepsEveryCommittedBatch() throws Exception {
         String database = Support.migratedWithWorkload(0);
         // A process started with SIGINT ignored (a background job of a shell without job control: how test
@@ -257,6 +261,7 @@ class FaultsTest {
     // ------------------------------------------------------------ the harness
 
     @Test
+    @Tag("e2e")
     void theHarnessNeverShowsAPasswordOrSslpasswordInOutputOrInAnyCommandLine() throws Exception {
         String sslPassword = "Ssl-Key-Secret-91";
         Support.execute("postgres", "ALTER ROLE " + ROLE + " CREATEDB");
@@ -296,6 +301,7 @@ class FaultsTest {
     }
 
     @Test
+    @Tag("e2e")
     void theHarnessFailsAtOnceOnAConnectionThatCanNeverWork() {
         long started = System.nanoTime();
         var bogus = Support.harness(folder, Map.of("DATABASE_URL", Support.url("postgres") + "&bogus=1"));
@@ -309,6 +315,7 @@ class FaultsTest {
     }
 
     @Test
+    @Tag("e2e")
     void anEmptyBackupFailsTheGate() throws Exception {
         Path bin = folder.resolve("bin");
         Path shim = Support.write(bin.resolve("pg_dump"), """
@@ -328,6 +335,7 @@ class FaultsTest {
     }
 
     @Test
+    @Tag("e2e")
     void aFailingBackupFailsTheGate() throws Exception {
         Path bin = folder.resolve("failing-bin");
         Path shim = Support.write(bin.resolve("pg_dump"), """
@@ -348,6 +356,7 @@ class FaultsTest {
     }
 
     @Test
+    @Tag("e2e")
     void theHarnessWithoutCreatedbSaysWhatItNeeds() throws Exception {
         var result = Support.harness(folder, Map.of("DATABASE_URL", roleUrl("postgres", PASSWORD)));
         assertEquals(1, result.exit(), result.describe());
@@ -358,6 +367,7 @@ class FaultsTest {
     }
 
     @Test
+    @Tag("e2e")
     void aWorkFolderThatCannotBeWrittenFailsTheGateWithTheReason() {
         var result = Support.harness(folder, Map.of("PGHOST", Support.HOST, "PGPORT", Support.PORT, "PGUSER", Support.USER,
                         "TMPDIR", "/proc/no-such-folder"));

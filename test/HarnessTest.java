@@ -14,9 +14,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+/** End to end: every test runs the whole harness. */
+@Tag("e2e")
 class HarnessTest {
     static final Path HARNESS = Support.HARNESS;
     static final Pattern PASS_LINE = Pattern.compile("PASS  rows=(\\d+)  chain_head=([0-9a-f]{16})…  verifier=clean");

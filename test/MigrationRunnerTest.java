@@ -9,6 +9,7 @@ import java.sql.Connection;
 import java.sql.Statement;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -222,12 +223,16 @@ class MigrationRunnerTest {
     }
 
     @Test
+    @Tag("e2e")
     void concurrentRunnersQueueOnTheAdvisoryLock() throws Exception {
         String database = Support.scratchDatabase();
         try (Connection holder = Support.connect(database); Statement statement = holder.createStatement()) {
             statement.execute("SELECT pg_advisory_lock(7283164759461502341)");
-            CompletableFuture<Support.Result> first = CompletableFuture.supplyAsync(() -> workload(database, Support.MIGRATIONS, 10, "first-"));
-            CompletableFuture<Support.Result> second = CompletableFuture.supplyAsync(() -> workload(database, Support.MIGRATIONS, 10, "second-"));
+            // Two processes, as two deploy jobs would be: in-process runs take turns.
+            CompletableFuture<Support.Result> first = CompletableFuture.supplyAsync(() -> Support.launched(Map.of(),
+                    "--mode=workload", "--db-url=" + Support.url(database), "--rows=10", "--id-prefix=first-"));
+            CompletableFuture<Support.Result> second = CompletableFuture.supplyAsync(() -> Support.launched(Map.of(),
+                    "--mode=workload", "--db-url=" + Support.url(database), "--rows=10", "--id-prefix=second-"));
             awaitLockWaiters(database, 2);
             // While the lock is held, neither runner has created anything.
             assertEquals("null", Support.one(database, "SELECT to_regclass('schema_migrations')"));

@@ -14,9 +14,12 @@ import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+/** End to end: every test runs the whole harness. */
+@Tag("e2e")
 class OracleHarnessTest {
     static final String LEDGER_APP = Support.REPO.resolve("test/fixtures/ledger-app").toString();
 

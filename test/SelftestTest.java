@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -98,6 +99,7 @@ class SelftestTest {
     }
 
     @Test
+    @Tag("e2e")
     void anInterruptedSelftestDropsItsDatabasesAndSaysWhatItWasDoing() throws Exception {
         ProcessBuilder builder = new ProcessBuilder(Support.JBANG.toString(), Support.TOOL.toString(), "--mode=selftest",
                 "--db-url=" + Support.url("postgres"))

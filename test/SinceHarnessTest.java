@@ -13,9 +13,12 @@ import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.regex.Matcher;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+/** End to end: every test runs the whole harness. */
+@Tag("e2e")
 class SinceHarnessTest {
     private static final ObjectMapper JSON = new ObjectMapper();
 

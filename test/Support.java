@@ -4,8 +4,11 @@
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -24,6 +27,7 @@ import java.util.Properties;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import picocli.CommandLine;
 
 final class Support {
     private Support() {}
@@ -136,12 +140,37 @@ final class Support {
     }
 
     /**
-     * Runs the tool as the harness and CI jobs do: deploy/bin/backupsmoke ARGS
-     * (the fast launcher: the jar JBang built, one JVM instead of two), with
-     * only the given PG variables set. CommandLineTest runs it through jbang,
-     * the shebang and the alias, and checks the launcher behaves the same.
+     * Runs the tool's command in this JVM, as `deploy/bin/backupsmoke ARGS` would with only the given
+     * PG variables set: the same picocli command, options, exit code, stdout and stderr, without a JVM
+     * start per call. Tests of what only a process has (signals, the launcher's bounded heap, JBang,
+     * the shebang, the alias) use {@link #launched} instead.
      */
-    static Result tool(Map<String, String> env, String... args) {
+    static synchronized Result tool(Map<String, String> env, String... args) {
+        PrintStream savedOut = System.out;
+        PrintStream savedErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int exit;
+        try (PrintStream toOut = new PrintStream(out, true, StandardCharsets.UTF_8);
+                PrintStream toErr = new PrintStream(err, true, StandardCharsets.UTF_8)) {
+            System.setOut(toOut);
+            System.setErr(toErr);
+            CommandLine command = BackupSmoke.commandLine(Map.copyOf(env));
+            command.setOut(new PrintWriter(toOut, true));
+            command.setErr(new PrintWriter(toErr, true));
+            exit = command.execute(args);
+        } finally {
+            System.setOut(savedOut);
+            System.setErr(savedErr);
+            Progress.activity = "starting";
+            Progress.committedRows = 0;
+            Progress.onInterrupt = null;
+        }
+        return new Result(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    /** Runs the tool as a process through the fast launcher (the jar JBang built), with only ENV's PG variables. */
+    static Result launched(Map<String, String> env, String... args) {
         List<String> command = new ArrayList<>(List.of(LAUNCHER.toString()));
         command.addAll(List.of(args));
         return run(command, env, REPO, 180);

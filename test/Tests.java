@@ -10,9 +10,11 @@
 // project is needed. It expects a PostgreSQL server described by
 // SMOKE_TEST_PGHOST / SMOKE_TEST_PGPORT / SMOKE_TEST_PGUSER (test/run starts a
 // throwaway one) and runs from the repository root. Arguments, if any, are
-// test class names (or Class#method) to run instead of all of them.
+// test class names (or Class#method) to run instead of all of them; a first
+// argument --fast leaves out the end-to-end classes (tagged "e2e").
 
 import static org.junit.platform.engine.discovery.ClassNameFilter.includeClassNamePatterns;
+import static org.junit.platform.launcher.TagFilter.excludeTags;
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClasspathRoots;
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectMethod;
@@ -36,6 +38,12 @@ public class Tests {
     public static void main(String[] args) throws Exception {
         // Every *Test class that //SOURCES brought in, found by scanning this
         // script's own jar, so a new test file is one new file and nothing else.
+        // --fast: the in-process tiers only (pure logic, and the tool's classes against the suite's
+        // cluster); the classes tagged "e2e" start the tool's JVM, JBang or the whole harness.
+        boolean fast = args.length > 0 && args[0].equals("--fast");
+        if (fast) {
+            args = java.util.Arrays.copyOfRange(args, 1, args.length);
+        }
         List<DiscoverySelector> selectors = new ArrayList<>();
         if (args.length == 0) {
             Path ownJar = Path.of(Tests.class.getProtectionDomain().getCodeSource().getLocation().toURI());
@@ -46,9 +54,15 @@ public class Tests {
                 selectors.add(name.contains("#") ? selectMethod(name) : selectClass(Class.forName(name)));
             }
         }
-        Support.buildTool();
-        LauncherDiscoveryRequest request = LauncherDiscoveryRequestBuilder.request().selectors(selectors)
-                .filters(includeClassNamePatterns(".*Test")).build();
+        if (!fast) {
+            Support.buildTool();
+        }
+        LauncherDiscoveryRequestBuilder discovery = LauncherDiscoveryRequestBuilder.request().selectors(selectors)
+                .filters(includeClassNamePatterns(".*Test"));
+        if (fast) {
+            discovery.filters(excludeTags("e2e"));
+        }
+        LauncherDiscoveryRequest request = discovery.build();
         SummaryGeneratingListener summary = new SummaryGeneratingListener();
         LauncherFactory.create().execute(request, summary, new ProgressListener());
 
