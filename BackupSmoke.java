@@ -147,6 +147,7 @@ public class BackupSmoke implements Callable<Integer> {
 
     public static void main(String[] args) {
         Progress.reportInterruptions();
+        Thread.setDefaultUncaughtExceptionHandler(Progress::reportUncaught);
         int exitCode = commandLine().execute(args);
         Progress.finished = true;
         System.exit(exitCode);
@@ -251,6 +252,8 @@ public class BackupSmoke implements Callable<Integer> {
         }
         if (failure instanceof Failure) {
             err.println("backupsmoke: " + failure.getMessage());
+        } else if (Progress.causedByMemory(failure)) {
+            err.println("backupsmoke: " + Progress.outOfMemory());
         } else {
             BackupSmoke command = cli.getCommand();
             err.println("backupsmoke: unexpected error: " + failure.toString().replaceAll("\\s*\\R\\s*", " ")

@@ -111,4 +111,36 @@ final class Progress {
             }
         }
     }
+
+    /** An OutOfMemoryError anywhere in the causes: reported as the memory line below, not a Java error. */
+    static boolean causedByMemory(Throwable failure) {
+        for (Throwable cause = failure; cause != null; cause = cause.getCause()) {
+            if (cause instanceof OutOfMemoryError) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** What to say when the heap ran out: where, how big it is, and how to raise it. */
+    static String outOfMemory() {
+        return "ran out of memory while " + activity + " (the JVM's heap is "
+                + Runtime.getRuntime().maxMemory() / (1024 * 1024) + " MiB: raise it with BACKUPSMOKE_JAVA_OPTS, see"
+                + " README \"Memory\")";
+    }
+
+    /**
+     * A failure no thread caught (a helper thread's): one line, the running
+     * statements cancelled, exit 1, as for any other unexpected error.
+     */
+    static void reportUncaught(Thread thread, Throwable failure) {
+        System.err.println("backupsmoke: " + (causedByMemory(failure) ? outOfMemory()
+                : "unexpected error in thread " + thread.getName() + ": "
+                        + failure.toString().replaceAll("\\s*\\R\\s*", " ")));
+        Runnable stop = stopStatements;
+        if (stop != null) {
+            stop.run();
+        }
+        Runtime.getRuntime().halt(1);
+    }
 }

@@ -72,8 +72,7 @@ final class Workload {
         try (PreparedStatement batch = connection.prepareStatement(INSERT_BATCH)) {
             for (long first = 0; first < rows; ) {
                 long last = Math.min(rows, first + sizer.nextBatchRows()) - 1;
-                deadline.check(Progress.INSERTING);
-                deadline.boundStatements(connection, Progress.INSERTING);
+                boundNextBatch(connection, deadline);
                 batch.setString(1, idPrefix);
                 batch.setObject(2, base);
                 batch.setLong(3, first);
@@ -89,6 +88,16 @@ final class Workload {
             }
         } catch (SQLException e) {
             throw deadline.failure("preparing the workload's insert", e);
+        }
+    }
+
+    /** Between batches: stops at the deadline, and bounds the next batch on the server by the time left. */
+    private static void boundNextBatch(Connection connection, Deadline deadline) throws Failure {
+        try {
+            deadline.check(Progress.INSERTING);
+            deadline.boundStatements(connection, Progress.INSERTING);
+        } catch (Failure failure) {
+            throw new Failure(failure.getMessage() + "; " + Progress.committedSummary());
         }
     }
 
