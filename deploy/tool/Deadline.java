@@ -70,14 +70,8 @@ final class Deadline implements AutoCloseable {
         return connection;
     }
 
-    /**
-     * Fails with the timeout message once the time is up: called between
-     * phases. An interrupted run stops there too (its shutdown hook reports it).
-     */
+    /** Fails with the timeout message once the time is up: called between phases. */
     void check(String doing) throws Failure {
-        if (Progress.interrupted) {
-            throw new Failure("interrupted while " + doing);
-        }
         if (hasExpired()) {
             throw timedOut(doing);
         }

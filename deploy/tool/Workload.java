@@ -171,7 +171,7 @@ final class Workload {
     }
 
     /** Row i's id, as INSERT_BATCH makes it. */
-    String id(long i) {
+    private String id(long i) {
         return idPrefix + String.format("%04d", i);
     }
 
