@@ -212,7 +212,7 @@ class FaultsTest {
         assertTrue(result.err().matches("(?s)(backupsmoke: workload [^\n]*\n)*backupsmoke: inserting audit rows failed: "
                 + "terminating connection due to administrator command; \\d+ audit rows were committed and verify as a "
                 + "chain(; the batch in flight \\(ids audit-smoke-(\\d+) to audit-smoke-\\d+\\) may have committed, all or "
-                + "nothing: look for id audit-smoke-\\2)?\n"), result.err());
+                + "nothing: look for id audit-smoke-\\3)?\n"), result.err());
         assertFalse(result.err().contains("\tat "), "no stack trace");
         assertCommittedRowsVerify(database);
     }
