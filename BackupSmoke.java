@@ -154,6 +154,7 @@ public class BackupSmoke implements Callable<Integer> {
 
     public static void main(String[] args) {
         Progress.reportInterruptions();
+        Thread.setDefaultUncaughtExceptionHandler(Progress::reportUncaught);
         int exitCode = commandLine(System.getenv()).execute(args);
         Progress.finished = true;
         System.exit(exitCode);
@@ -186,6 +187,7 @@ public class BackupSmoke implements Callable<Integer> {
         Snapshot snapshot;
         try (Deadline deadline = new Deadline(timeout)) {
             Connector connector = new Connector(target, connectTimeoutSeconds, deadline);
+            Progress.stopStatements = deadline::stopStatements;
             if (mode.equals(MODE_SELFTEST)) {
                 return selftestExit(runSelfTest(connector));
             }
@@ -255,8 +257,13 @@ public class BackupSmoke implements Callable<Integer> {
      */
     static int reportFailure(Exception failure, CommandLine cli, CommandLine.ParseResult parsed) {
         PrintWriter err = cli.getErr();
+        if (Progress.interrupted) {
+            return 1; // the failure is the interruption, which the shutdown hook reports
+        }
         if (failure instanceof Failure) {
             err.println("backupsmoke: " + failure.getMessage());
+        } else if (Progress.causedByMemory(failure)) {
+            err.println("backupsmoke: " + Progress.outOfMemory());
         } else {
             BackupSmoke command = cli.getCommand();
             err.println("backupsmoke: unexpected error: " + failure.toString().replaceAll("\\s*\\R\\s*", " ")
@@ -279,12 +286,14 @@ public class BackupSmoke implements Callable<Integer> {
     private Snapshot runWorkloadMode(Connector connector) throws Failure {
         Deadline deadline = connector.deadline();
         AuditSchema audit = workloadSchema(connector);
+        Progress.activity = "applying migrations";
         new MigrationRunner(migrationsFolder()).run(
                 connector.withSearchPath(audit.migrationPath()).open(MigrationRunner.CONNECTION_PROPERTIES), deadline);
         try (Connection connection = connector.withSearchPath(audit.queryPath()).open()) {
             SchemaCheck.require(connection, audit, deadline);
             new Workload(rows, idPrefix, startTime, batchRows).insert(connection, deadline);
-            deadline.check("reading the workload snapshot");
+            Progress.activity = "reading the workload snapshot";
+            deadline.check(Progress.activity);
             return Snapshot.read(connection, audit, MODE_WORKLOAD, deadline)
                     .withIntegrity(Integrity.read(connection, audit, deadline));
         } catch (SQLException e) {
@@ -326,6 +335,7 @@ public class BackupSmoke implements Callable<Integer> {
             }
             checkpoint = IncrementalVerify.Checkpoint.read(since);
         }
+        Progress.activity = "verifying the chain";
         Snapshot snapshot = Verification.run(connector, new Verification.Request(schema, expectation,
                 clientVerify || failOnAmbiguous, checkpoint, since == null || fullServerVerify));
         VerifyNotes.of(snapshot).forEach(BackupSmoke::note);

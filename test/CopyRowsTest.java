@@ -3,9 +3,13 @@
 // trigger hashed, and rows the table stores out of link order must still be
 // walked in link order.
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 class CopyRowsTest {
@@ -65,6 +69,59 @@ class CopyRowsTest {
         // Both verdicts are broken now, which is all agrees_with_server compares.
         assertEquals(Support.clientJson(40, "audit-smoke-0031", 31, "modified", true, 0, true),
                 clientOf(Support.toolOk("--mode=verify", "--db-url=" + Support.url(database))));
+    }
+
+    @Test
+    void aFieldLargerThanAPieceHashesAsTheWholePayloadWould() {
+        // Fields longer than CopyRows.LARGE_FIELD go through the digest in pieces; escapes and multi-byte
+        // characters fall on every side of the pieces' ends, and the hash is still the payload's.
+        StringBuilder details = new StringBuilder();
+        for (int i = 0; details.length() < 3 * CopyRows.LARGE_FIELD; i++) {
+            details.append(i % 7 == 0 ? "\t" : i % 5 == 0 ? "\\" : i % 3 == 0 ? "\n" : i % 2 == 0 ? "é" : "x");
+        }
+        String prev = "ab".repeat(32);
+        String longId = "i".repeat(CopyRows.MAX_TEXT + 10);
+        String payload = String.join("|", prev, longId, "actor", "User", "auth.login", "session", "s-1", details,
+                "2026-05-16T12:00:00.500000Z", "auth");
+        String line = String.join("\t", longId, "actor", "User", "auth.login", "session", "s-1",
+                details.toString().replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n"),
+                "2026-05-16 12:00:00.5+00", "auth", prev, "cd".repeat(32)) + "\n";
+        Object[] seen = new Object[2];
+        new CopyRows.RowParser(true).parse(line.getBytes(StandardCharsets.UTF_8), (id, prevHash, rowHash, hash, ambiguous) -> {
+            seen[0] = id;
+            seen[1] = hash;
+        });
+        assertArrayEquals(AuditRow.sha256(payload), (byte[]) seen[1]);
+        // An id is only reported: past MAX_TEXT bytes it is cut and marked.
+        assertEquals("i".repeat(CopyRows.MAX_TEXT) + "…", seen[0]);
+    }
+
+    @Test
+    @Tag("e2e")
+    void aRowOf64MegabytesVerifiesWithTheLaunchersHeapAndItsChangeIsCaught() throws Exception {
+        // Issue 18 item 7: 32 MB of details ran the launcher's 160 MiB heap out; a field is now hashed in
+        // pieces from the received row, and at most one huge row is held at a time.
+        String database = Support.migratedWithWorkload(2);
+        Support.execute(database, "INSERT INTO audit_events (id, actor, actor_type, action, resource_type, resource_id,"
+                + " details, \"timestamp\") VALUES ('huge', 'a', 'User', 'x', 'y', 'z',"
+                + " jsonb_build_object('blob', repeat('x', 64 * 1024 * 1024)), '2026-05-16 13:00:00+00')");
+        // Run as users run it: the launcher's own heap, not the test JVM's.
+        var verified = Support.launched(Map.of(), "--mode=verify", "--db-url=" + Support.url(database), "--fail-on-break");
+        assertEquals(0, verified.exit(), verified.describe());
+        assertEquals(Support.cleanClientJson(3), clientOf(verified));
+
+        // A heap too small for the row: the receiving thread's OutOfMemoryError is one line and exit 1.
+        var starved = Support.launched(Support.env("BACKUPSMOKE_JAVA_OPTS", "-XX:+UseSerialGC -Xmx40m"),
+                "--mode=verify", "--db-url=" + Support.url(database));
+        assertEquals(1, starved.exit(), starved.describe());
+        assertTrue(starved.err().matches("backupsmoke: ran out of memory while verifying the chain \\(the JVM's heap is "
+                + "\\d+ MiB: raise it with BACKUPSMOKE_JAVA_OPTS, see README \"Memory\"\\)\n"), starved.err());
+
+        Support.tamper(database, "UPDATE audit_events SET details = jsonb_build_object('blob',"
+                + " repeat('x', 64 * 1024 * 1024 - 1) || 'y') WHERE id = 'huge'");
+        var tampered = Support.launched(Map.of(), "--mode=verify", "--db-url=" + Support.url(database));
+        assertEquals(0, tampered.exit(), tampered.describe());
+        assertEquals(Support.clientJson(3, "huge", 2, "modified", true, 0, true), clientOf(tampered));
     }
 
     private static String clientOf(Support.Result result) {

@@ -75,7 +75,8 @@ class MigrationRunnerTest {
         assertEquals(1, again.exit(), again.describe());
         assertEquals("backupsmoke: inserting audit rows failed: rows with ids audit-smoke-0000… already exist in this "
                 + "database (duplicate key value violates unique constraint \"audit_events_pkey\" (Key (id)="
-                + "(audit-smoke-0000) already exists.)); use a fresh database or another --id-prefix\n", again.err());
+                + "(audit-smoke-0000) already exists.)); use a fresh database or another --id-prefix; no audit row was committed; "
+                + "the batch in flight (ids audit-smoke-0000 to audit-smoke-0002) was rolled back\n", again.err());
         assertEquals("3", Support.one(database, "SELECT count(*) FROM audit_events"));
     }
 

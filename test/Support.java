@@ -162,9 +162,7 @@ final class Support {
         } finally {
             System.setOut(savedOut);
             System.setErr(savedErr);
-            Progress.activity = "starting";
-            Progress.committedRows = 0;
-            Progress.onInterrupt = null;
+            Progress.reset();
         }
         return new Result(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }

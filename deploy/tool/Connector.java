@@ -8,8 +8,8 @@ import java.util.Map;
 
 /**
  * Where to connect, how long to wait, and the search_path every connection
- * gets: connections it opens are watched by the run's deadline, which aborts
- * them when the time is up, and never see a search_path the server, the
+ * gets: connections it opens are watched by the run's deadline, which cancels
+ * their statements when the time is up (and bounds them on the server), and never see a search_path the server, the
  * database or the role chose (ALTER DATABASE … SET search_path = decoy, …).
  */
 record Connector(ConnectionTarget target, int connectTimeoutSeconds, Deadline deadline, String searchPath) {
@@ -31,6 +31,12 @@ record Connector(ConnectionTarget target, int connectTimeoutSeconds, Deadline de
         String doing = "connecting to " + target.describe();
         Connection connection = deadline.watch(connect(extraProperties), doing);
         pinSearchPath(connection);
+        try {
+            deadline.boundStatements(connection, "bounding statements by --timeout on " + target.describe());
+        } catch (Failure e) {
+            closeQuietly(connection);
+            throw e;
+        }
         return connection;
     }
 

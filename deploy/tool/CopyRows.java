@@ -38,6 +38,17 @@ final class CopyRows implements ChainWalker.RowSource {
     private static final int FIELDS = 11;
 
     private static final int BATCH_ROWS = 512;
+    /** Fields longer than this (as COPY sends them) are hashed in pieces of this size, never copied whole. */
+    static final int LARGE_FIELD = 1 << 16;
+    /** Ids and hashes longer than this are cut when read as text (see RowParser.text). */
+    static final int MAX_TEXT = 4096;
+    /** A batch is handed over once its rows hold this many bytes, whatever their number. */
+    private static final long BATCH_BYTES = 1L << 20;
+    /**
+     * Rows received but not yet parsed, at most (plus the row being received):
+     * with rows of any size the heap holds this and one row.
+     */
+    private static final long BYTES_IN_FLIGHT = 16L << 20;
     private static final byte[][] END = new byte[0][];
 
     private final Connection connection;
@@ -105,49 +116,114 @@ final class CopyRows implements ChainWalker.RowSource {
     @Override
     public void stream(boolean rehash, ChainWalker.RowSink sink) throws Failure {
         BlockingQueue<byte[][]> batches = new ArrayBlockingQueue<>(16);
-        SQLException[] failed = new SQLException[1];
-        Thread receiver = new Thread(() -> receive(batches, failed), "backupsmoke-copy");
+        Throwable[] failed = new Throwable[1];
+        InFlight inFlight = new InFlight();
+        Thread receiver = new Thread(() -> receive(batches, inFlight, failed), "backupsmoke-copy");
         receiver.setDaemon(true);
         receiver.start();
         RowParser parser = new RowParser(rehash);
         try {
             for (byte[][] batch = batches.take(); batch != END; batch = batches.take()) {
-                for (byte[] line : batch) {
-                    parser.parse(line, sink);
+                long bytes = 0;
+                for (int i = 0; i < batch.length; i++) {
+                    parser.parse(batch[i], sink);
+                    bytes += batch[i].length;
+                    batch[i] = null; // parsed: a huge row must not outlive its turn
                 }
+                inFlight.release(bytes);
             }
             receiver.join();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new Failure("interrupted while reading audit_events");
         }
+        if (failed[0] instanceof SQLException e) {
+            throw onError.apply(e);
+        }
         if (failed[0] != null) {
-            throw onError.apply(failed[0]);
+            throw receiverFailure(failed[0]);
         }
     }
 
-    /** The receiving thread: COPY data messages (one row each) in batches, then END. */
-    private void receive(BlockingQueue<byte[][]> batches, SQLException[] failed) {
+    /** Anything else the receiving thread met (the heap running out, a driver bug) ends the run in one line. */
+    private static Failure receiverFailure(Throwable failure) {
+        if (failure instanceof OutOfMemoryError) {
+            return new Failure(Progress.outOfMemory());
+        }
+        return new Failure("reading audit_events failed: " + failure.toString().replaceAll("\\s*\\R\\s*", " "));
+    }
+
+    /**
+     * The receiving thread: COPY data messages (one row each) in batches,
+     * then END. It reads the next row only while the rows received and not
+     * yet parsed hold less than BYTES_IN_FLIGHT, so a few huge rows never sit
+     * in memory together (the driver hands each row over as one array). Any
+     * failure ends the rows (END) and is handed to the parsing thread, which
+     * reports it: this thread never dies with a stack trace.
+     */
+    private void receive(BlockingQueue<byte[][]> batches, InFlight inFlight, Throwable[] failed) {
         try {
             try {
                 CopyOut copy = connection.unwrap(PGConnection.class).getCopyAPI()
                         .copyOut("COPY (SELECT " + COLUMNS + " " + rowsClause + ") TO STDOUT");
                 List<byte[]> batch = new ArrayList<>(BATCH_ROWS);
-                for (byte[] line = copy.readFromCopy(); line != null; line = copy.readFromCopy()) {
+                long batchBytes = 0;
+                byte[] line = nextLine(copy, inFlight);
+                while (line != null) {
                     batch.add(line);
-                    if (batch.size() == BATCH_ROWS) {
+                    batchBytes += line.length;
+                    if (batch.size() == BATCH_ROWS || batchBytes >= BATCH_BYTES) {
                         batches.put(batch.toArray(new byte[0][]));
                         batch.clear();
+                        batchBytes = 0;
                     }
+                    line = null; // while the next row arrives, only the parser may hold this one
+                    line = nextLine(copy, inFlight);
                 }
                 batches.put(batch.toArray(new byte[0][]));
-            } catch (SQLException e) {
+            } catch (InterruptedException e) {
+                throw e;
+            } catch (Throwable e) {
                 failed[0] = e;
             } finally {
                 batches.put(END);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+    }
+
+    /** The next row, once there is room for it; null after the last. */
+    private static byte[] nextLine(CopyOut copy, InFlight inFlight) throws SQLException, InterruptedException {
+        inFlight.awaitRoom();
+        byte[] line = copy.readFromCopy();
+        if (line != null) {
+            inFlight.add(line.length);
+        }
+        return line;
+    }
+
+    /**
+     * Bytes of rows received and not yet parsed. The unsent batch stays below
+     * BATCH_BYTES, less than BYTES_IN_FLIGHT, so while the receiver waits for
+     * room the parser always has rows to free it.
+     */
+    private static final class InFlight {
+        private long bytes;
+
+        synchronized void awaitRoom() throws InterruptedException {
+            while (bytes >= BYTES_IN_FLIGHT) {
+                wait();
+            }
+        }
+
+        synchronized void add(long more) {
+            bytes += more;
+        }
+
+        synchronized void release(long parsed) {
+            bytes -= parsed;
+            notifyAll();
         }
     }
 
@@ -163,6 +239,7 @@ final class CopyRows implements ChainWalker.RowSource {
         private final int[] starts = new int[FIELDS];
         private final int[] ends = new int[FIELDS];
         private byte[] field = new byte[256];
+        private int pieceLength;
         private byte[] payload = new byte[1024];
         private int payloadLength;
 
@@ -216,13 +293,25 @@ final class CopyRows implements ChainWalker.RowSource {
             return false;
         }
 
-        /** The field's text, or null for NULL. */
+        /**
+         * The field's text, or null for NULL. Only ids and hashes are read as
+         * text, to be reported or compared: past MAX_TEXT bytes a value is
+         * cut and marked with "…", so a huge one costs no more memory
+         * (a hash that long is no hash anyway).
+         */
         private String text(byte[] line, int f) {
             if (isNull(line, f)) {
                 return null;
             }
-            int length = unescape(line, f);
-            return new String(field, 0, length, StandardCharsets.UTF_8);
+            if (ends[f] - starts[f] <= MAX_TEXT) {
+                int length = unescape(line, f);
+                return new String(field, 0, length, StandardCharsets.UTF_8);
+            }
+            if (field.length < MAX_TEXT) {
+                field = new byte[MAX_TEXT];
+            }
+            unescapePiece(line, starts[f], ends[f], MAX_TEXT);
+            return new String(field, 0, pieceLength, StandardCharsets.UTF_8) + "…";
         }
 
         /** The payload of SPEC section 6 from the row's fields, hashed; null when no trigger could hash it. */
@@ -254,6 +343,10 @@ final class CopyRows implements ChainWalker.RowSource {
         /** A NULL field adds nothing (the payload's coalesce(..., '')). */
         private void appendField(byte[] line, int f) {
             if (isNull(line, f)) {
+                return;
+            }
+            if (ends[f] - starts[f] > LARGE_FIELD) {
+                digestLargeField(line, f);
                 return;
             }
             int length = unescape(line, f);
@@ -310,6 +403,24 @@ final class CopyRows implements ChainWalker.RowSource {
             }
         }
 
+        /**
+         * A large field goes into the digest a piece at a time, straight
+         * from the line: the payload so far first, then the field's
+         * unescaped bytes. The digest sees the same bytes in the same order,
+         * so the hash is the same, and no copy of the field is made.
+         */
+        private void digestLargeField(byte[] line, int f) {
+            sha256.update(payload, 0, payloadLength);
+            payloadLength = 0;
+            if (field.length < LARGE_FIELD) {
+                field = new byte[LARGE_FIELD];
+            }
+            for (int at = starts[f]; at < ends[f]; ) {
+                at = unescapePiece(line, at, ends[f], LARGE_FIELD);
+                sha256.update(field, 0, pieceLength);
+            }
+        }
+
         /** Unescapes field f into `field`; returns its length. */
         private int unescape(byte[] line, int f) {
             int start = starts[f];
@@ -317,8 +428,19 @@ final class CopyRows implements ChainWalker.RowSource {
             if (field.length < end - start) {
                 field = new byte[Math.max(field.length * 2, end - start)];
             }
+            unescapePiece(line, start, end, end - start);
+            return pieceLength;
+        }
+
+        /**
+         * Unescapes line[start, end) into `field` until it holds most bytes
+         * (each escape gives one byte, so a piece never splits one); sets
+         * pieceLength and returns where the next piece starts.
+         */
+        private int unescapePiece(byte[] line, int start, int end, int most) {
             int length = 0;
-            for (int i = start; i < end; i++) {
+            int i = start;
+            for (; i < end && length < most; i++) {
                 byte b = line[i];
                 if (b != '\\' || i + 1 == end) {
                     field[length++] = b;
@@ -345,7 +467,8 @@ final class CopyRows implements ChainWalker.RowSource {
                     }
                 }
             }
-            return length;
+            pieceLength = length;
+            return i;
         }
     }
 }

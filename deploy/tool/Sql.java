@@ -30,6 +30,18 @@ final class Sql {
         return message.replaceAll("\\s*\\R\\s*", " ").trim();
     }
 
+    /**
+     * Whether a statement run in autocommit provably did not commit: the
+     * server answered it with an error, which ends its transaction without a
+     * commit. A broken connection (class 08) or a terminated backend (57P…)
+     * proves nothing: the commit may have happened just before.
+     */
+    static boolean endedWithoutCommit(SQLException e) {
+        String state = e.getSQLState();
+        return e instanceof PSQLException psql && psql.getServerErrorMessage() != null && state != null
+                && !state.startsWith("08") && !state.startsWith("57P");
+    }
+
     private static String describeCause(Throwable cause) {
         if (cause instanceof java.net.UnknownHostException) {
             return "unknown host " + cause.getMessage();

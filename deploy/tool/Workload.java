@@ -10,6 +10,9 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.List;
+import org.postgresql.util.PSQLException;
 
 /** Writes the known set of audit rows of SPEC section 4. */
 final class Workload {
@@ -63,33 +66,113 @@ final class Workload {
         OffsetDateTime base = startTime != null ? startTime : serverNow(connection, deadline);
         long started = System.nanoTime();
         long nextReport = started + PROGRESS_EVERY.toNanos();
-        Progress.activity = "inserting audit rows";
+        Progress.activity = Progress.INSERTING;
+        Progress.workloadStarted();
         BatchSizer sizer = batchRows != null ? BatchSizer.fixed(batchRows) : BatchSizer.adaptive();
         try (PreparedStatement batch = connection.prepareStatement(INSERT_BATCH)) {
             for (long first = 0; first < rows; ) {
                 long last = Math.min(rows, first + sizer.nextBatchRows()) - 1;
+                boundNextBatch(connection, deadline);
                 batch.setString(1, idPrefix);
                 batch.setObject(2, base);
                 batch.setLong(3, first);
                 batch.setLong(4, last);
                 long batchStarted = System.nanoTime();
-                batch.executeUpdate();
+                send(batch, first, last, deadline);
                 sizer.record(last + 1 - first, System.nanoTime() - batchStarted);
                 first = last + 1;
-                Progress.committedRows = last + 1;
                 if (System.nanoTime() >= nextReport) {
                     reportProgress(last + 1, System.nanoTime() - started);
                     nextReport += PROGRESS_EVERY.toNanos();
                 }
             }
         } catch (SQLException e) {
-            if ("23505".equals(e.getSQLState())) {
-                throw new Failure("inserting audit rows failed: rows with ids " + idPrefix + "0000… already exist"
-                        + " in this database (" + Sql.oneLine(e) + "); use a fresh database or another --id-prefix");
-            }
-            Failure failure = deadline.failure("inserting audit rows", e);
+            throw deadline.failure("preparing the workload's insert", e);
+        }
+    }
+
+    /** Between batches: stops at the deadline, and bounds the next batch on the server by the time left. */
+    private static void boundNextBatch(Connection connection, Deadline deadline) throws Failure {
+        try {
+            deadline.check(Progress.INSERTING);
+            deadline.boundStatements(connection, Progress.INSERTING);
+        } catch (Failure failure) {
             throw new Failure(failure.getMessage() + "; " + Progress.committedSummary());
         }
+    }
+
+    /**
+     * One batch. Its outcome is recorded before anything else happens, for
+     * the messages (here and the interrupted run's): committed when the
+     * server confirms it, rolled back when the server answers with an error,
+     * unknown when the connection broke before an answer.
+     */
+    private void send(PreparedStatement batch, long first, long last, Deadline deadline)
+            throws Failure, SQLException {
+        Progress.batchStarted(id(first), id(last));
+        if (Progress.interrupted) {
+            Progress.batchNotSent();
+            throw new Failure("interrupted while " + Progress.INSERTING);
+        }
+        try {
+            batch.executeUpdate();
+        } catch (SQLException e) {
+            Progress.batchFailed(Sql.endedWithoutCommit(e));
+            if ("23505".equals(e.getSQLState())) {
+                throw new Failure("inserting audit rows failed: " + uniqueClash(batch.getConnection(), e)
+                        + "; " + Progress.committedSummary());
+            }
+            Failure failure = deadline.failure(Progress.INSERTING, e);
+            throw new Failure(failure.getMessage() + "; " + Progress.committedSummary());
+        }
+        Progress.batchCommitted(last + 1);
+    }
+
+    /**
+     * A unique index refused the batch. The ids' own key (an index on id
+     * alone) means the workload ran here before; any other is named with its
+     * columns, from the server's error, as another --id-prefix would not help.
+     */
+    private String uniqueClash(Connection connection, SQLException e) {
+        String constraint = e instanceof PSQLException psql && psql.getServerErrorMessage() != null
+                ? psql.getServerErrorMessage().getConstraint() : null;
+        List<String> columns = constraint == null ? List.of() : indexColumns(connection, constraint);
+        if (constraint == null || columns.equals(List.of("id"))) {
+            return "rows with ids " + idPrefix + "0000… already exist in this database (" + Sql.oneLine(e)
+                    + "); use a fresh database or another --id-prefix";
+        }
+        return "unique constraint " + Failure.quoted(constraint)
+                + (columns.isEmpty() ? "" : " on audit_events (" + String.join(", ", columns) + ")")
+                + " refuses the workload's rows, which repeat actor, action and resource values (" + Sql.oneLine(e)
+                + "); another --id-prefix would not help";
+    }
+
+    /** The columns of audit_events' index of that name, in order; empty when it is not one of them. */
+    private static List<String> indexColumns(Connection connection, String index) {
+        List<String> columns = new ArrayList<>();
+        try (PreparedStatement statement = connection.prepareStatement("""
+                SELECT a.attname
+                FROM pg_catalog.pg_index i
+                JOIN pg_catalog.pg_class x ON x.oid = i.indexrelid
+                CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, n)
+                JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                WHERE i.indrelid = 'audit_events'::pg_catalog.regclass AND x.relname = ?
+                ORDER BY k.n""")) {
+            statement.setString(1, index);
+            try (ResultSet result = statement.executeQuery()) {
+                while (result.next()) {
+                    columns.add(result.getString(1));
+                }
+            }
+        } catch (SQLException ignored) {
+            // The name from the server's error is enough to go on.
+        }
+        return columns;
+    }
+
+    /** Row i's id, as INSERT_BATCH makes it. */
+    private String id(long i) {
+        return idPrefix + String.format("%04d", i);
     }
 
     /** One line a few seconds apart, readable in a terminal and in a CI log alike. */
