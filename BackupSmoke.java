@@ -119,8 +119,9 @@ public class BackupSmoke implements Callable<Integer> {
     boolean fullServerVerify;
 
     @Option(names = "--fail-on-break",
-            description = "verify: exit 3 when either verdict is broken, an expectation does not hold, the"
-                    + " verifier function or the sentinel row is missing, or other schemas also hold audit tables"
+            description = "verify: exit 3 when either verdict is broken, an expectation does not hold (the"
+                    + " anchor's fingerprint included), an append-only trigger, the verifier function or the"
+                    + " sentinel row is missing, or other schemas hold bare audit tables"
                     + " (default: exit 0 whenever the chain could be inspected)")
     boolean failOnBreak;
 
@@ -128,6 +129,11 @@ public class BackupSmoke implements Callable<Integer> {
             description = "verify: exit 3 when a row holds a '|' in a field, so that another row could share its"
                     + " payload (client.ambiguous_rows > 0; the snapshot names the first such row)")
     boolean failOnAmbiguous;
+
+    @Option(names = "--fail-on-unhashed",
+            description = "verify: exit 3 when audit_events has columns outside the hash (unhashed_columns),"
+                    + " which can be rewritten without breaking the chain")
+    boolean failOnUnhashed;
 
     @Option(names = "--fail-on-findings",
             description = "selftest: exit 4 also when the server's verifier raises a false alarm on a legitimate"
@@ -194,8 +200,12 @@ public class BackupSmoke implements Callable<Integer> {
             snapshot = mode.equals(MODE_WORKLOAD) ? runWorkloadMode(connector) : runVerifyMode(connector);
         }
         printSnapshot(snapshot);
-        boolean fails = (failOnBreak && snapshot.isBroken()) || (failOnAmbiguous && snapshot.hasAmbiguousRows());
-        return fails ? EXIT_BROKEN : 0;
+        String fatal = new FatalVerdicts(failOnBreak, failOnAmbiguous, failOnUnhashed).firstOf(snapshot);
+        if (fatal != null) {
+            note(fatal);
+            return EXIT_BROKEN;
+        }
+        return 0;
     }
 
     static final int EXIT_BROKEN = 3;
@@ -232,7 +242,8 @@ public class BackupSmoke implements Callable<Integer> {
     }
 
     static final List<String> VERIFY_ONLY = List.of("--expect", "--expect-head", "--expect-rows", "--expect-exact",
-            "--fail-on-break", "--fail-on-ambiguous", "--client-verify", "--since", "--full-server-verify");
+            "--fail-on-break", "--fail-on-ambiguous", "--fail-on-unhashed", "--client-verify", "--since",
+            "--full-server-verify");
 
     /** Malformed numbers are usage errors (exit 2), like an unknown flag. */
     private void validateNumbers() {
@@ -337,7 +348,8 @@ public class BackupSmoke implements Callable<Integer> {
         }
         Progress.activity = "verifying the chain";
         Snapshot snapshot = Verification.run(connector, new Verification.Request(schema, expectation,
-                clientVerify || failOnAmbiguous, checkpoint, since == null || fullServerVerify));
+                clientVerify || failOnAmbiguous, checkpoint, since == null || fullServerVerify,
+                expectations.fingerprint()));
         VerifyNotes.of(snapshot).forEach(BackupSmoke::note);
         return snapshot;
     }

@@ -50,8 +50,12 @@ class ClientVerifyTest {
         String database = Support.migratedWithWorkload(10);
         Support.tamper(database, "UPDATE audit_events SET \"timestamp\" = 'infinity' WHERE id = 'audit-smoke-0005'");
         var result = Support.toolOk("--mode=verify", "--db-url=" + Support.url(database));
-        assertEquals(Support.clientJson(10, "audit-smoke-0005", 5, "modified", true, 0, true), clientOf(result));
-        assertEquals("", result.err());
+        // Issue 18 item 6: a timestamp the payload cannot express is also ambiguous, and said so.
+        assertEquals(Support.clientJson(10, "audit-smoke-0005", 5, "modified", true, 1, true).replace(
+                "\"ambiguous_rows\": 1,\n", "\"ambiguous_rows\": 1,\n    \"first_ambiguous_id\": \"audit-smoke-0005\",\n"),
+                clientOf(result));
+        assertEquals("backupsmoke: client verification: 1 ambiguous row, whose payload another row could share;"
+                + " the first, audit-smoke-0005: its timestamp infinity has no text in the payload\n", result.err());
     }
 
     @Test
@@ -98,7 +102,8 @@ class ClientVerifyTest {
         var anchored = Support.tool("--mode=verify", "--db-url=" + Support.url(database), "--fail-on-break",
                 "--expect-head=" + Support.FIXED_HEAD_24, "--expect-rows=24");
         assertEquals(3, anchored.exit(), anchored.describe());
-        assertEquals(Support.clientJson(24, "audit-smoke-0023", 23, "expectation_mismatch", true, 0, false, false),
+        // The server's verdict (clean) agrees on the chain; the anchor is the client's alone (issue 18 item 10).
+        assertEquals(Support.clientJson(24, "audit-smoke-0023", 23, "expectation_mismatch", true, 0, true, false),
                 clientOf(anchored));
     }
 

@@ -123,7 +123,9 @@ class IncrementalVerifyTest {
         assertTrue(incrementalOf(result).contains("\"earlier_rows\": 22,"), result.out());
         assertEquals("backupsmoke: client verification: the checkpoint's chain had 23 rows before position 23, the"
                 + " table now holds 22 rows besides those walked: rows before the checkpoint were inserted or deleted"
-                + " (earlier_rows in the snapshot); verify without --since to find them\n", result.err());
+                + " (earlier_rows in the snapshot); verify without --since to find them\n"
+                + "backupsmoke: --fail-on-break: the chain does not hold the expected rows: expectation_mismatch"
+                + " position 23\n", result.err());
 
         // A forged row given an old chain position, linked to an old row: never read, but counted.
         String forged = grownSinceCheckpoint(checkpoint);

@@ -122,7 +122,8 @@ class VerifyHardeningTest {
         assertTrue(result.out().contains("\"break_kind\": \"expectation_mismatch\""), result.out());
         assertTrue(result.out().contains("\"expectations_met\": false"), result.out());
         assertEquals("backupsmoke: --expect… is checked on the client's walk of the chain: it runs despite"
-                + " --no-client-verify\n", result.err());
+                + " --no-client-verify\nbackupsmoke: --fail-on-break: the chain does not hold the expected rows:"
+                + " expectation_mismatch at audit-smoke-0023 position 23\n", result.err());
     }
 
     @Test
@@ -272,7 +273,8 @@ class VerifyHardeningTest {
         assertTrue(result.out().contains("  \"row_count\": 5,\n  \"chain_head_hash\": null,\n"), result.out());
         assertTrue(result.out().contains(Support.clientJson(5, "audit-smoke-0004", 4, "sentinel_mismatch", false, 0,
                 false)), result.out());
-        assertEquals("backupsmoke: warning: audit_chain_head has no row with id = 1: the chain has no sentinel\n",
+        assertEquals("backupsmoke: warning: audit_chain_head has no row with id = 1: the chain has no sentinel\n"
+                + "backupsmoke: --fail-on-break: client verification: sentinel_mismatch at audit-smoke-0004 position 4\n",
                 result.err());
     }
 

@@ -10,9 +10,16 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
-/** The chain_head_hash and row_count of one clean snapshot (or of an object holding just those two). */
-record AnchorFile(String head, long rows) {
+/**
+ * The chain_head_hash and row_count of one clean snapshot (or of an object
+ * holding just those two), and its integrity fingerprint when it holds one
+ * (null otherwise): verify compares today's fingerprint with it (issue 18
+ * item 8).
+ */
+record AnchorFile(String head, long rows, Map<String, String> integrity) {
 
     static AnchorFile read(Path file) throws Failure {
         JsonNode snapshot = parseOne(file);
@@ -37,7 +44,26 @@ record AnchorFile(String head, long rows) {
             throw new Failure(prefix + " records a broken chain (" + broken + "): anchor to a workload snapshot"
                     + " or to a verify snapshot of a clean chain");
         }
-        return new AnchorFile(snapshot.get("chain_head_hash").asText(), rows.asLong());
+        return new AnchorFile(snapshot.get("chain_head_hash").asText(), rows.asLong(),
+                fingerprint(snapshot.get("integrity"), prefix));
+    }
+
+    /** The "integrity" object: entry name to description, every value a string; null when absent. */
+    private static Map<String, String> fingerprint(JsonNode integrity, String prefix) throws Failure {
+        if (integrity == null || integrity.isNull()) {
+            return null;
+        }
+        if (!integrity.isObject()) {
+            throw new Failure(prefix + ": integrity is not an object of fingerprint entries");
+        }
+        Map<String, String> entries = new LinkedHashMap<>();
+        for (Map.Entry<String, JsonNode> entry : integrity.properties()) {
+            if (!entry.getValue().isTextual()) {
+                throw new Failure(prefix + ": integrity entry " + Failure.quoted(entry.getKey()) + " is not a string");
+            }
+            entries.put(entry.getKey(), entry.getValue().asText());
+        }
+        return entries;
     }
 
     /** Exactly one JSON value: two snapshots one after the other are refused, not read as the first. */

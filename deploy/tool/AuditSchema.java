@@ -13,19 +13,42 @@ import java.util.List;
 /**
  * The schema the tool reads and writes (name), and every other schema that
  * also holds a table named audit_events or audit_chain_head (shadows):
- * verify reports those, and --fail-on-break fails on them.
+ * verify reports those, and --fail-on-break fails on them. With --schema
+ * named, another schema holding a complete audit chain of its own (both
+ * tables, a BEFORE INSERT row trigger on its audit_events and its own
+ * verifier) is another tenant's log, not a shadow (otherChains, issue 18
+ * item 5): a bare copy of a table can stand in for ours, a whole chain
+ * schema is there for its own writers.
  */
-record AuditSchema(String name, boolean requested, List<String> shadows) {
+record AuditSchema(String name, boolean requested, List<String> shadows, List<String> otherChains) {
+
+    AuditSchema(String name, boolean requested, List<String> shadows) {
+        this(name, requested, shadows, List.of());
+    }
 
     static final String DEFAULT = "public";
 
-    /** Schemas holding a table (or view) called audit_events or audit_chain_head; other sessions' temp schemas aside. */
+    /**
+     * Schemas holding a table (or view) called audit_events or audit_chain_head,
+     * other sessions' temp schemas aside; whether they hold both; and whether
+     * they hold a complete chain: both as tables, a BEFORE INSERT row trigger
+     * on audit_events (tgtype bits 1 ROW, 2 BEFORE, 4 INSERT) and
+     * audit_events_verify_chain() of their own.
+     */
     static final String HOLDERS = """
-            SELECT n.nspname, bool_or(c.relname = 'audit_events') AND bool_or(c.relname = 'audit_chain_head')
+            SELECT n.nspname,
+                   bool_or(c.relname = 'audit_events') AND bool_or(c.relname = 'audit_chain_head'),
+                   bool_or(c.relname = 'audit_events' AND c.relkind IN ('r', 'p') AND EXISTS (
+                               SELECT 1 FROM pg_catalog.pg_trigger t
+                               WHERE t.tgrelid = c.oid AND NOT t.tgisinternal AND t.tgtype & 7 = 7))
+                   AND bool_or(c.relname = 'audit_chain_head' AND c.relkind IN ('r', 'p'))
+                   AND EXISTS (SELECT 1 FROM pg_catalog.pg_proc p
+                               WHERE p.pronamespace = n.oid AND p.proname = 'audit_events_verify_chain'
+                                 AND p.pronargs = 0)
             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relname IN ('audit_events', 'audit_chain_head') AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
               AND (n.nspname !~ '^pg_(toast_)?temp_' OR n.oid = pg_catalog.pg_my_temp_schema())
-            GROUP BY n.nspname
+            GROUP BY n.oid, n.nspname
             ORDER BY n.nspname COLLATE "C"
             """;
 
@@ -56,6 +79,7 @@ record AuditSchema(String name, boolean requested, List<String> shadows) {
      */
     static AuditSchema resolve(Connection connection, String requested, Deadline deadline) throws Failure {
         List<String> complete = new ArrayList<>();
+        List<String> chains = new ArrayList<>();
         List<String> holders = new ArrayList<>();
         try (Statement statement = connection.createStatement(); ResultSet row = statement.executeQuery(HOLDERS)) {
             while (row.next()) {
@@ -63,13 +87,20 @@ record AuditSchema(String name, boolean requested, List<String> shadows) {
                 if (row.getBoolean(2)) {
                     complete.add(row.getString(1));
                 }
+                if (row.getBoolean(3)) {
+                    chains.add(row.getString(1));
+                }
             }
         } catch (SQLException e) {
             throw deadline.failure("looking for the schema of the audit tables", e);
         }
         String chosen = requested != null ? requested : byDefault(complete);
-        List<String> shadows = holders.stream().filter(schema -> !schema.equals(chosen)).toList();
-        return new AuditSchema(chosen, requested != null, shadows);
+        List<String> others = holders.stream().filter(schema -> !schema.equals(chosen)).toList();
+        if (requested == null) {
+            return new AuditSchema(chosen, false, others);
+        }
+        return new AuditSchema(chosen, true, others.stream().filter(schema -> !chains.contains(schema)).toList(),
+                others.stream().filter(chains::contains).toList());
     }
 
     private static String byDefault(List<String> holdingBoth) {

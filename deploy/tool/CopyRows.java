@@ -252,7 +252,7 @@ final class CopyRows implements ChainWalker.RowSource {
             String id = text(line, ID);
             String prevHash = text(line, PREV_HASH);
             String rowHash = text(line, ROW_HASH);
-            boolean ambiguous = false;
+            boolean ambiguous = timestampOutsideThePayload(line);
             for (int f = ID; f <= CATEGORY; f++) {
                 if (f != TIMESTAMP && contains(line, f, (byte) '|')) {
                     ambiguous = true;
@@ -260,6 +260,16 @@ final class CopyRows implements ChainWalker.RowSource {
             }
             byte[] recomputed = rehash ? hashOrNull(line) : null;
             sink.row(id == null ? "" : id, prevHash, rowHash, recomputed, ambiguous);
+        }
+
+        /**
+         * 'infinity', '-infinity' and BC dates ("0044-03-15 10:00:00+00 BC"):
+         * the payload has no text for the first two and omits the era of
+         * the last, so such a row is ambiguous (issue 18 item 6).
+         */
+        private boolean timestampOutsideThePayload(byte[] line) {
+            int end = ends[TIMESTAMP];
+            return end - starts[TIMESTAMP] >= 3 && (line[end - 1] == 'y' || (line[end - 1] == 'C' && line[end - 2] == 'B'));
         }
 
         private void split(byte[] line) {

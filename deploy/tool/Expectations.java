@@ -2,6 +2,7 @@
 // of BackupSmoke's command line.
 
 import java.nio.file.Path;
+import java.util.Map;
 import picocli.CommandLine.Option;
 
 /** --expect-head / --expect-rows, or both at once from a snapshot with --expect; --expect-exact. */
@@ -17,7 +18,8 @@ final class Expectations {
 
     @Option(names = "--expect", paramLabel = "FILE",
             description = "a snapshot of a clean chain (workload, or a clean verify): its chain_head_hash"
-                    + " and row_count (flags above win)")
+                    + " and row_count (flags above win); its integrity fingerprint, when it holds one, must"
+                    + " still hold (each trigger and function present, in the same state, with the same definition)")
     Path snapshotFile;
 
     @Option(names = "--expect-exact",
@@ -27,6 +29,11 @@ final class Expectations {
 
     boolean isGiven() {
         return head != null || rows != null || snapshotFile != null;
+    }
+
+    /** The integrity fingerprint of the --expect snapshot; null without --expect or when it holds none. */
+    Map<String, String> fingerprint() throws Failure {
+        return snapshotFile == null ? null : AnchorFile.read(snapshotFile).integrity();
     }
 
     ChainWalker.Expectation read() throws Failure {

@@ -24,13 +24,15 @@ final class Integrity {
     private Integrity() {}
 
     /**
-     * tgtype bits: 2 BEFORE, 4 INSERT, 8 DELETE, 16 UPDATE, 32 TRUNCATE; tgenabled 'D' is disabled.
+     * tgtype bits: 2 BEFORE, 4 INSERT, 8 DELETE, 16 UPDATE, 32 TRUNCATE; tgenabled 'D' is disabled,
+     * 'R' fires only under session_replication_role = replica (so not for ordinary sessions), 'A' always.
      * Every object is named with its schema. Parameter: the audit schema.
      */
     static final String TRIGGERS = """
             WITH audit AS (SELECT ?::text AS schema)
             SELECT 'trigger ' || t.tgname || ' on ' || format('%I.%I', audit.schema, 'audit_events'),
-                   concat_ws(' ', CASE WHEN t.tgenabled = 'D' THEN 'disabled' ELSE 'enabled' END,
+                   concat_ws(' ', CASE t.tgenabled WHEN 'D' THEN 'disabled' WHEN 'R' THEN 'replica-only'
+                                                   WHEN 'A' THEN 'always' ELSE 'enabled' END,
                              CASE WHEN t.tgtype & 2 = 2 THEN 'BEFORE' ELSE 'AFTER' END,
                              CASE WHEN t.tgtype & 4 = 4 THEN 'INSERT' END,
                              CASE WHEN t.tgtype & 16 = 16 THEN 'UPDATE' END,
@@ -139,6 +141,50 @@ final class Integrity {
     private static boolean callsByName(List<String> definitions, String name) {
         Pattern call = Pattern.compile("(?<![A-Za-z0-9_$])\"?" + Pattern.quote(name) + "\"?\\s*\\(");
         return definitions.stream().anyMatch(definition -> call.matcher(definition).find());
+    }
+
+    /**
+     * Each entry of the anchor's fingerprint that is missing or different
+     * today, and each entry added since, one line each naming it (issue 18
+     * item 8): a dropped, disabled or replaced trigger or function. Pure
+     * logic; both fingerprints come from this class.
+     */
+    static List<String> changes(Map<String, String> anchor, Map<String, String> now) {
+        List<String> changes = new ArrayList<>();
+        anchor.forEach((key, before) -> {
+            String after = now.get(key);
+            if (after == null) {
+                changes.add(key + ": missing");
+            } else if (!after.equals(before)) {
+                changes.add(key + ": " + howItChanged(before, after));
+            }
+        });
+        now.forEach((key, after) -> {
+            if (!anchor.containsKey(key)) {
+                changes.add(key + ": added" + (description(after).isEmpty() ? "" : " (" + description(after) + ")"));
+            }
+        });
+        return changes;
+    }
+
+    /** "disabled BEFORE UPDATE DELETE f()" became another state or function, or only its definition changed. */
+    private static String howItChanged(String before, String after) {
+        if (description(before).equals(description(after))) {
+            return "definition changed";
+        }
+        return "was " + description(before) + ", now " + description(after)
+                + (definitionOf(before).equals(definitionOf(after)) ? "" : " (definition changed)");
+    }
+
+    /** An entry's value without its definition hash: "enabled BEFORE INSERT s.f()", or "" for a function. */
+    private static String description(String value) {
+        int hash = value.lastIndexOf("sha256:");
+        return hash < 0 ? value : value.substring(0, hash).strip();
+    }
+
+    private static String definitionOf(String value) {
+        int hash = value.lastIndexOf("sha256:");
+        return hash < 0 ? "" : value.substring(hash);
     }
 
     private static String definitionHash(String definition) {

@@ -26,11 +26,13 @@ import java.util.Map;
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
 @JsonPropertyOrder({"phase", "row_count", "chain_head_hash", "first_break_id", "first_break_pos",
-        "verifier_walked", "verifier_missing", "shadow_schemas", "client", "incremental", "integrity"})
+        "verifier_walked", "verifier_missing", "shadow_schemas", "other_audit_schemas", "unhashed_columns",
+        "missing_triggers", "integrity_changes", "client", "incremental", "integrity"})
 record Snapshot(String phase, long rowCount, @JsonInclude(JsonInclude.Include.ALWAYS) String chainHeadHash,
                 String firstBreakId, Integer firstBreakPos, Integer verifierWalked, Boolean verifierMissing,
-                List<String> shadowSchemas, Client client, IncrementalVerify.Report incremental,
-                Map<String, String> integrity) {
+                List<String> shadowSchemas, List<String> otherAuditSchemas, List<String> unhashedColumns,
+                List<String> missingTriggers, List<String> integrityChanges, Client client,
+                IncrementalVerify.Report incremental, Map<String, String> integrity) {
 
     /**
      * row_count and chain_head_hash in one statement, so one snapshot of the
@@ -42,47 +44,101 @@ record Snapshot(String phase, long rowCount, @JsonInclude(JsonInclude.Include.AL
                 + " (SELECT row_hash FROM " + schema.qualified("audit_chain_head") + " WHERE id = 1)";
         try (Statement statement = connection.createStatement(); ResultSet row = statement.executeQuery(sql)) {
             row.next();
-            List<String> shadows = schema.shadows().isEmpty() ? null : schema.shadows();
-            return new Snapshot(phase, row.getLong(1), row.getString(2), null, null, null, null, shadows, null, null, null);
+            return new Snapshot(phase, row.getLong(1), row.getString(2), null, null, null, null,
+                    nullIfEmpty(schema.shadows()), nullIfEmpty(schema.otherChains()), null, null, null, null, null,
+                    null);
         } catch (SQLException e) {
             throw Sql.schemaAwareFailure(deadline, "counting audit_events and reading audit_chain_head", e);
         }
     }
 
+    private static List<String> nullIfEmpty(List<String> list) {
+        return list == null || list.isEmpty() ? null : list;
+    }
+
     /** first_break_pos is always present in verify (-1 when clean); verifier_walked only when non-zero. */
     Snapshot withServerVerdict(Verification.ServerVerdict verdict) {
         if (verdict.isMissing()) {
-            return new Snapshot(phase, rowCount, chainHeadHash, null, null, null, true, shadowSchemas, client,
-                    incremental, integrity);
+            return new Snapshot(phase, rowCount, chainHeadHash, null, null, null, true, shadowSchemas,
+                    otherAuditSchemas, unhashedColumns, missingTriggers, integrityChanges, client, incremental,
+                    integrity);
         }
         return new Snapshot(phase, rowCount, chainHeadHash, verdict.firstBreakId(), verdict.firstBreakPos(),
-                verdict.walked() == 0 ? null : verdict.walked(), null, shadowSchemas, client, incremental,
-                integrity);
+                verdict.walked() == 0 ? null : verdict.walked(), null, shadowSchemas, otherAuditSchemas,
+                unhashedColumns, missingTriggers, integrityChanges, client, incremental, integrity);
     }
 
     Snapshot withClient(Client report) {
         return new Snapshot(phase, rowCount, chainHeadHash, firstBreakId, firstBreakPos, verifierWalked,
-                verifierMissing, shadowSchemas, report, incremental, integrity);
+                verifierMissing, shadowSchemas, otherAuditSchemas, unhashedColumns, missingTriggers,
+                integrityChanges, report, incremental, integrity);
     }
 
     Snapshot withIncremental(IncrementalVerify.Report report) {
         return new Snapshot(phase, rowCount, chainHeadHash, firstBreakId, firstBreakPos, verifierWalked,
-                verifierMissing, shadowSchemas, client, report, integrity);
+                verifierMissing, shadowSchemas, otherAuditSchemas, unhashedColumns, missingTriggers,
+                integrityChanges, client, report, integrity);
     }
 
     Snapshot withIntegrity(Map<String, String> fingerprint) {
         return new Snapshot(phase, rowCount, chainHeadHash, firstBreakId, firstBreakPos, verifierWalked,
-                verifierMissing, shadowSchemas, client, incremental, fingerprint);
+                verifierMissing, shadowSchemas, otherAuditSchemas, unhashedColumns, missingTriggers,
+                integrityChanges, client, incremental, fingerprint);
+    }
+
+    /**
+     * What verify found about the machinery around the chain (issue 18 items
+     * 8 and 9): columns outside the hash, protections missing, and the
+     * differences from the anchor's fingerprint; empty lists are left out.
+     */
+    Snapshot withFindings(List<String> unhashed, List<String> missing, List<String> changes) {
+        return new Snapshot(phase, rowCount, chainHeadHash, firstBreakId, firstBreakPos, verifierWalked,
+                verifierMissing, shadowSchemas, otherAuditSchemas, nullIfEmpty(unhashed), nullIfEmpty(missing),
+                nullIfEmpty(changes), client, incremental, integrity);
     }
 
     /**
      * Whether --fail-on-break should fail: either verdict broken (an unmet
-     * expectation breaks the client's), no server verdict, no sentinel, or
-     * other schemas that could stand in for the audit tables.
+     * expectation breaks the client's), the machinery unlike the anchor's
+     * fingerprint or lacking the append-only row triggers, no server verdict, no
+     * sentinel, or other schemas that could stand in for the audit tables.
      */
     boolean isBroken() {
-        return firstBreakId != null || (client != null && ChainWalker.BROKEN.equals(client.verdict()))
-                || verifierMissing != null || chainHeadHash == null || shadowSchemas != null;
+        return whyBroken() != null;
+    }
+
+    /** The first reason --fail-on-break fails, as one line for stderr; null when it does not. */
+    @JsonIgnore
+    String whyBroken() {
+        if (firstBreakId != null) {
+            return "the server's verifier breaks at " + firstBreakId + " position " + firstBreakPos;
+        }
+        if (client != null && ChainWalker.BROKEN.equals(client.verdict())) {
+            String where = (client.firstBreakId() == null ? "" : " at " + client.firstBreakId())
+                    + (client.firstBreakPos() == null ? "" : " position " + client.firstBreakPos());
+            return ChainWalker.EXPECTATION_MISMATCH.equals(client.breakKind())
+                    ? "the chain does not hold the expected rows: expectation_mismatch" + where
+                    : "client verification: " + client.breakKind() + where;
+        }
+        if (integrityChanges != null) {
+            return "the integrity machinery is not the anchor's: " + String.join("; ", integrityChanges);
+        }
+        List<String> required = missingTriggers == null ? List.of()
+                : missingTriggers.stream().filter(ChainFindings::isRequired).toList();
+        if (!required.isEmpty()) {
+            return "audit_events is not append-only: no enabled " + String.join(", no enabled ", required);
+        }
+        if (verifierMissing != null) {
+            return "audit_events_verify_chain() is missing: no server verdict";
+        }
+        if (chainHeadHash == null) {
+            return "audit_chain_head has no row with id = 1: the chain has no sentinel";
+        }
+        if (shadowSchemas != null) {
+            return String.join(", ", shadowSchemas) + " also hold" + (shadowSchemas.size() == 1 ? "s" : "")
+                    + " audit_events or audit_chain_head";
+        }
+        return null;
     }
 
     /** Whether --fail-on-ambiguous should fail: rows whose payload another row could share. */
@@ -103,29 +159,47 @@ record Snapshot(String phase, long rowCount, @JsonInclude(JsonInclude.Include.AL
             "extra_rows"})
     record Client(int walked, String verdict, String firstBreakId, Integer firstBreakPos, String breakKind,
                   @JsonIgnore String likelyCause, boolean sentinelMatches, int ambiguousRows, String firstAmbiguousId,
-                  Boolean agreesWithServer, Boolean expectationsMet, Long extraRows) {
+                  @JsonIgnore String ambiguity, Boolean agreesWithServer, Boolean expectationsMet, Long extraRows) {
 
+        /**
+         * agrees_with_server compares the two verdicts on the chain: an
+         * anchor the chain does not meet (expectation_mismatch, which the
+         * walker reports only on an otherwise clean chain) is no
+         * disagreement, as the server's verifier knows no anchor.
+         */
         static Client of(ChainWalker.Verdict client, Verification.ServerVerdict server) {
+            boolean chainBroken = client.isBroken() && !ChainWalker.EXPECTATION_MISMATCH.equals(client.breakKind());
             return new Client(client.walked(), client.verdict(), client.firstBreakId(), client.firstBreakPos(),
-                    client.breakKind(), null, client.sentinelMatches(), client.ambiguousRows(), null,
-                    server == null || server.isMissing() ? null : client.isBroken() == server.isBroken(),
+                    client.breakKind(), null, client.sentinelMatches(), client.ambiguousRows(), null, null,
+                    server == null || server.isMissing() ? null : chainBroken == server.isBroken(),
                     client.expectationsMet(),
                     null);
         }
 
         Client withLikelyCause(String cause) {
             return new Client(walked, verdict, firstBreakId, firstBreakPos, breakKind, cause, sentinelMatches,
-                    ambiguousRows, firstAmbiguousId, agreesWithServer, expectationsMet, extraRows);
+                    ambiguousRows, firstAmbiguousId, ambiguity, agreesWithServer, expectationsMet, extraRows);
         }
 
         Client withExtraRows(long extra) {
             return new Client(walked, verdict, firstBreakId, firstBreakPos, breakKind, likelyCause, sentinelMatches,
-                    ambiguousRows, firstAmbiguousId, agreesWithServer, expectationsMet, extra);
+                    ambiguousRows, firstAmbiguousId, ambiguity, agreesWithServer, expectationsMet, extra);
         }
 
         Client withFirstAmbiguousId(String id) {
             return new Client(walked, verdict, firstBreakId, firstBreakPos, breakKind, likelyCause, sentinelMatches,
-                    ambiguousRows, id, agreesWithServer, expectationsMet, extraRows);
+                    ambiguousRows, id, ambiguity, agreesWithServer, expectationsMet, extraRows);
+        }
+
+        /** Why the first ambiguous row is ambiguous, for stderr. */
+        Client withAmbiguity(String why) {
+            return new Client(walked, verdict, firstBreakId, firstBreakPos, breakKind, likelyCause, sentinelMatches,
+                    ambiguousRows, firstAmbiguousId, why, agreesWithServer, expectationsMet, extraRows);
+        }
+
+        Client withExpectationsMet(boolean met) {
+            return new Client(walked, verdict, firstBreakId, firstBreakPos, breakKind, likelyCause, sentinelMatches,
+                    ambiguousRows, firstAmbiguousId, ambiguity, agreesWithServer, met, extraRows);
         }
     }
 

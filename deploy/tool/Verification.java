@@ -5,6 +5,8 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 
@@ -20,9 +22,10 @@ final class Verification {
      * only be checked on the walked chain.
      */
     record Request(String schema, ChainWalker.Expectation expectation, boolean clientWalk,
-                   IncrementalVerify.Checkpoint checkpoint, boolean serverVerify) {
+                   IncrementalVerify.Checkpoint checkpoint, boolean serverVerify,
+                   Map<String, String> anchorFingerprint) {
         Request(String schema, ChainWalker.Expectation expectation, boolean clientWalk) {
-            this(schema, expectation, clientWalk, null, true);
+            this(schema, expectation, clientWalk, null, true, null);
         }
 
         boolean walks() {
@@ -81,12 +84,32 @@ final class Verification {
                 snapshot = snapshot.withIncremental(incremental[0]);
             }
             deadline.check("fingerprinting the integrity machinery");
-            snapshot = snapshot.withIntegrity(Integrity.read(connection, schema, deadline));
+            Map<String, String> fingerprint = Integrity.read(connection, schema, deadline);
+            snapshot = withFindings(snapshot.withIntegrity(fingerprint), connection, schema,
+                    request.anchorFingerprint(), deadline);
             connection.rollback();
             return snapshot;
         } catch (SQLException e) {
             throw deadline.failure("setting up the verify transaction", e);
         }
+    }
+
+    /**
+     * Columns outside the hash, missing append-only protections, and how
+     * the machinery differs from the anchor's fingerprint; a difference is
+     * an unmet expectation (expectations_met false) although the chain's
+     * own verdict stays as walked.
+     */
+    private static Snapshot withFindings(Snapshot snapshot, Connection connection, AuditSchema schema,
+                                         Map<String, String> anchorFingerprint, Deadline deadline) throws Failure {
+        List<String> changes = anchorFingerprint == null ? List.of()
+                : Integrity.changes(anchorFingerprint, snapshot.integrity());
+        Snapshot found = snapshot.withFindings(ChainFindings.unhashedColumns(connection, schema, deadline),
+                ChainFindings.missingProtections(connection, schema, deadline), changes);
+        if (!changes.isEmpty() && found.client() != null) {
+            found = found.withClient(found.client().withExpectationsMet(false));
+        }
+        return found;
     }
 
     private static void beginReadOnlySnapshot(Connection connection) throws SQLException {
@@ -152,7 +175,30 @@ final class Verification {
         if (namesAHashNoRowHas(connection, schema, report, sentinel, deadline)) {
             report = report.withLikelyCause(SKIPPED_INSERT);
         }
+        if (walk.firstAmbiguousId() != null) {
+            report = report.withAmbiguity(whyAmbiguous(connection, schema, walk.firstAmbiguousId(), deadline));
+        }
         return report;
+    }
+
+    /**
+     * Why a row's payload could be another row's (issue 18 item 6): a
+     * timestamp with no payload text (infinity), a BC date (the payload
+     * omits the era, so it reads as the same date AD), or a '|' in a field.
+     */
+    private static String whyAmbiguous(Connection connection, AuditSchema schema, String id, Deadline deadline)
+            throws Failure {
+        return Sql.queryOne(connection, """
+                SELECT CASE
+                    WHEN NOT isfinite("timestamp") THEN
+                        'its timestamp ' || "timestamp"::text || ' has no text in the payload'
+                    WHEN to_char("timestamp" AT TIME ZONE 'UTC', 'BC') = 'BC' THEN
+                        'its timestamp ' || to_char("timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')
+                        || ' BC (UTC) has the payload of the same date AD: the payload omits the era'
+                    ELSE 'a field holds ''|'', the payload''s separator, unescaped'
+                END
+                FROM """ + schema.qualified("audit_events") + " WHERE id = ? LIMIT 1",
+                deadline, "reading the first ambiguous row", id);
     }
 
     /** Issue 11 item 2: what an insert skipped after the chain trigger had linked it leaves behind. */

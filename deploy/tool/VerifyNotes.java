@@ -23,6 +23,21 @@ final class VerifyNotes {
         if (snapshot.chainHeadHash() == null) {
             notes.add("warning: audit_chain_head has no row with id = 1: the chain has no sentinel");
         }
+        if (snapshot.unhashedColumns() != null) {
+            boolean one = snapshot.unhashedColumns().size() == 1;
+            notes.add("warning: audit_events column" + (one ? " " : "s ") + String.join(", ", snapshot.unhashedColumns())
+                    + (one ? " is" : " are") + " outside the hash: rewriting " + (one ? "it" : "them")
+                    + " leaves the chain clean"
+                    + " (unhashed_columns in the snapshot; --fail-on-unhashed makes it fatal)");
+        }
+        if (snapshot.missingTriggers() != null) {
+            notes.add("warning: audit_events has no enabled " + String.join(", no enabled ", snapshot.missingTriggers())
+                    + " (missing_triggers in the snapshot)");
+        }
+        if (snapshot.integrityChanges() != null) {
+            snapshot.integrityChanges().forEach(change -> notes.add("expectation: the anchor's integrity fingerprint"
+                    + " no longer holds: " + change));
+        }
         IncrementalVerify.Report incremental = snapshot.incremental();
         if (incremental != null && incremental.earlierRowsChanged()) {
             notes.add("client verification: the checkpoint's chain had " + incremental.sincePosition()
@@ -34,6 +49,11 @@ final class VerifyNotes {
         if (client != null && client.likelyCause() != null) {
             notes.add("client verification: " + client.breakKind() + " at " + client.firstBreakId() + " position "
                     + client.firstBreakPos() + ": " + client.likelyCause());
+        }
+        if (client != null && client.ambiguity() != null) {
+            notes.add("client verification: " + client.ambiguousRows() + " ambiguous row"
+                    + (client.ambiguousRows() == 1 ? "" : "s") + ", whose payload another row could share;"
+                    + " the first, " + client.firstAmbiguousId() + ": " + client.ambiguity());
         }
         return notes;
     }
