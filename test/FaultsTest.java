@@ -288,6 +288,7 @@ class FaultsTest {
     }
 
     @Test
+    @Tag("e2e")
     void aSigtermDuringVerifyNamesThatPhaseAndLeavesNoQueryOnTheServer() throws Exception {
         String database = Support.migratedWithWorkload(3);
         try (Connection locker = Support.connect(database)) {
