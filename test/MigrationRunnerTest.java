@@ -261,4 +261,12 @@ class MigrationRunnerTest {
         }
         throw new AssertionError("the runners never queued on the advisory lock");
     }
+
+    @Test
+    void aFailedRunSaysWhatItAppliedBeforeAndHowToGoOn() {
+        assertEquals("nothing was applied in this run: fix it and rerun", MigrationRunner.howToGoOn("000003_x.up.sql", List.of()));
+        assertEquals("this run applied 000002_y.up.sql before it (recorded in schema_migrations): fix it and rerun to "
+                + "continue from 000003_x.up.sql, or undo them with their .down.sql files, newest first, and delete their "
+                + "rows from schema_migrations", MigrationRunner.howToGoOn("000003_x.up.sql", List.of("000002_y.up.sql")));
+    }
 }
