@@ -38,9 +38,18 @@
 -- pg_stat_get_xact_tuples_inserted(): it grows by one when the row goes in
 -- and not at all when it is dropped, and no policy hides it. It needs
 -- track_counts (on by default); begin() refuses to link without it rather
--- than fork. Positions still come from audit_events_chain_seq, counted in
--- the state under the sentinel's lock and written back with setval(): the
--- same numbers nextval() gave, with gaps only for dropped rows.
+-- than fork. One case the count cannot tell: within one statement, a row
+-- dropped just before a subtransaction that inserted audit rows and was
+-- rolled back (the count keeps those rows); the next row then links to the
+-- dropped one, and verify reports a missing predecessor.
+-- Positions still come from audit_events_chain_seq, counted in the state
+-- under the sentinel's lock and written back with setval(): the same
+-- numbers nextval() gave, with gaps only for dropped rows.
+-- A session can set audit_chain.state itself, as it could 000007's
+-- settings: that spoils only the links of its own rows, which verify reports.
+-- A partitioned audit_events is not supported: an insert straight into a
+-- partition fires the row trigger cloned there but not the statement
+-- trigger, and --mode=workload refuses such a table.
 
 CREATE OR REPLACE FUNCTION audit_events_chain_begin()
 RETURNS TEXT
