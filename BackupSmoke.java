@@ -318,6 +318,7 @@ public class BackupSmoke implements Callable<Integer> {
         try (Connection connection = connector.open()) {
             AuditSchema audit = AuditSchema.resolve(connection, schema, deadline);
             audit.requireUnambiguous();
+            SchemaCheck.refusePartitioned(connection, audit, deadline);
             boolean missing = schema != null && "t".equals(Sql.queryOne(connection,
                     "SELECT pg_catalog.to_regnamespace(?) IS NULL", deadline, "looking for schema " + schema,
                     AuditSchema.quoted(schema)));

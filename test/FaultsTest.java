@@ -151,7 +151,10 @@ class FaultsTest {
         assertEquals(1, result.exit(), result.describe());
         assertEquals("backupsmoke: failed to execute migration 000003_audit_hash_chain.up.sql: permission denied to "
                 + "create extension \"pgcrypto\" (hint: Must have CREATE privilege on current database to create this "
-                + "extension.)\n", result.err());
+                + "extension.); this run applied 000001_audit_events.up.sql, 000002_audit_append_only.up.sql before it "
+                + "(recorded in schema_migrations): fix it and rerun to continue from 000003_audit_hash_chain.up.sql, or "
+                + "undo them with their .down.sql files, newest first, and delete their rows from schema_migrations\n",
+                result.err());
         assertEquals(List.of("000001_audit_events.up.sql", "000002_audit_append_only.up.sql"),
                 Support.rows(database, "SELECT version FROM schema_migrations ORDER BY 1"));
         assertEquals("null", Support.one(database, "SELECT to_regclass('audit_chain_head')"));

@@ -20,7 +20,8 @@ class MigrationRunnerTest {
             "000003_audit_hash_chain.up.sql", "000004_audit_verify_chain.up.sql",
             "000005_audit_chain_position.up.sql", "000006_audit_chain_statement_head.up.sql",
             "000007_audit_chain_skipped_inserts.up.sql", "000008_audit_pin_search_path.up.sql",
-            "000009_audit_verify_chain_parallel.up.sql", "000010_audit_verify_chain_two_passes.up.sql");
+            "000009_audit_verify_chain_parallel.up.sql", "000010_audit_verify_chain_two_passes.up.sql",
+            "000011_audit_chain_definer.up.sql");
 
     @TempDir Path folder;
 
@@ -132,7 +133,10 @@ class MigrationRunnerTest {
         var failed = workload(database, migrations, 3);
         assertEquals(1, failed.exit(), failed.describe());
         assertEquals("backupsmoke: failed to execute migration 000100_broken.up.sql: column \"no_such_column\" "
-                + "does not exist (line 3)\n", failed.err());
+                + "does not exist (line 3); this run applied 000001_audit_events.up.sql … "
+                + "000011_audit_chain_definer.up.sql (11 files) before it (recorded in schema_migrations): fix it and "
+                + "rerun to continue from 000100_broken.up.sql, or undo them with their .down.sql files, newest first, "
+                + "and delete their rows from schema_migrations\n", failed.err());
         assertEquals("", failed.out());
         assertEquals("null|null", Support.one(database, "SELECT to_regclass('half_applied'), to_regclass('after_broken')"));
         assertEquals(OUR_MIGRATIONS, ledger(database));
@@ -174,7 +178,10 @@ class MigrationRunnerTest {
         var result = workload(database, migrations, 1);
         assertEquals(1, result.exit(), result.describe());
         assertEquals("backupsmoke: failed to execute migration 000100_own_tx.up.sql: column \"missing_column\" "
-                + "does not exist (line 3)\n",
+                + "does not exist (line 3); this run applied 000001_audit_events.up.sql … "
+                + "000011_audit_chain_definer.up.sql (11 files) before it (recorded in schema_migrations): fix it and "
+                + "rerun to continue from 000100_own_tx.up.sql, or undo them with their .down.sql files, newest first, "
+                + "and delete their rows from schema_migrations\n",
                 result.err());
         assertEquals("null", Support.one(database, "SELECT to_regclass('inside_tx')"));
         assertEquals(OUR_MIGRATIONS, ledger(database));
@@ -260,5 +267,13 @@ class MigrationRunnerTest {
             Thread.sleep(100);
         }
         throw new AssertionError("the runners never queued on the advisory lock");
+    }
+
+    @Test
+    void aFailedRunSaysWhatItAppliedBeforeAndHowToGoOn() {
+        assertEquals("nothing was applied in this run: fix it and rerun", MigrationRunner.howToGoOn("000003_x.up.sql", List.of()));
+        assertEquals("this run applied 000002_y.up.sql before it (recorded in schema_migrations): fix it and rerun to "
+                + "continue from 000003_x.up.sql, or undo them with their .down.sql files, newest first, and delete their "
+                + "rows from schema_migrations", MigrationRunner.howToGoOn("000003_x.up.sql", List.of("000002_y.up.sql")));
     }
 }

@@ -9,17 +9,26 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class PinnedSearchPathTest {
-    static final List<String> OUR_FUNCTIONS = List.of("audit_events_canonical_payload", "audit_events_chain_flush",
-            "audit_events_chain_hash", "audit_events_reject_change", "audit_events_reject_truncate",
-            "audit_events_row_hash", "audit_events_verify_chain", "audit_events_verify_chain_first_modified");
+    static final List<String> OUR_FUNCTIONS = List.of("audit_events_canonical_payload", "audit_events_chain_begin",
+            "audit_events_chain_flush", "audit_events_chain_hash", "audit_events_reject_change",
+            "audit_events_reject_truncate", "audit_events_row_hash", "audit_events_verify_chain",
+            "audit_events_verify_chain_first_modified");
+
+    /**
+     * The row trigger (000011) is the one exception: a pin cost as much as the
+     * hash on every row, so it names pg_catalog.* and its own schema instead.
+     */
+    static final String UNPINNED = "audit_events_chain_hash";
 
     static List<String> pins(String database, String schema) throws Exception {
-        return Support.rows(database, "SELECT p.proname || ' ' || (SELECT c FROM unnest(p.proconfig) AS c WHERE c LIKE 'search_path=%') FROM pg_proc p "
+        return Support.rows(database, "SELECT p.proname || ' ' || coalesce((SELECT c FROM unnest(p.proconfig) AS c "
+                + "WHERE c LIKE 'search_path=%'), 'unpinned') FROM pg_proc p "
                 + "WHERE p.pronamespace = '" + schema + "'::regnamespace AND p.proname LIKE 'audit_events%' ORDER BY 1");
     }
 
     static List<String> expectedPins(String schema) {
-        return OUR_FUNCTIONS.stream().map(name -> name + " search_path=" + schema + ", pg_catalog").toList();
+        return OUR_FUNCTIONS.stream().map(name -> name + " "
+                + (name.equals(UNPINNED) ? "unpinned" : "search_path=" + schema + ", pg_catalog")).toList();
     }
 
     @Test

@@ -11,6 +11,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -44,10 +45,13 @@ final class MigrationRunner {
                     + "version TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT NOW())",
                     deadline, "creating the schema_migrations ledger");
             Set<String> applied = appliedVersions(connection, deadline);
+            putPgcryptoOnThePath(connection, deadline);
+            List<String> appliedNow = new ArrayList<>();
             for (Path file : files) {
                 String version = file.getFileName().toString();
                 if (!applied.contains(version)) {
-                    apply(connection, file, version, deadline);
+                    apply(connection, file, version, appliedNow, deadline);
+                    appliedNow.add(version);
                 }
             }
             execute(connection, "SELECT pg_advisory_unlock(" + ADVISORY_LOCK_KEY + ")", deadline, "releasing the migration lock");
@@ -127,7 +131,27 @@ final class MigrationRunner {
         }
     }
 
-    private void apply(Connection connection, Path file, String version, Deadline deadline) throws Failure {
+    /**
+     * 000003 calls pgcrypto's digest() unqualified. When another schema of
+     * this database got pgcrypto first (an earlier --schema), CREATE
+     * EXTENSION IF NOT EXISTS leaves it there, and migrating a second schema
+     * failed half-way on "function digest(bytea, unknown) does not exist".
+     * The migrations may not be edited, so the runner appends pgcrypto's
+     * schema to the path, after the schema being migrated: objects are still
+     * created in, and found first in, that one. (From 000008 on our functions
+     * use the built-in sha256() and need pgcrypto no more.)
+     */
+    private static void putPgcryptoOnThePath(Connection connection, Deadline deadline) throws Failure {
+        execute(connection, """
+                SELECT pg_catalog.set_config('search_path',
+                       pg_catalog.current_setting('search_path') || ', ' || pg_catalog.quote_ident(n.nspname), false)
+                FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+                WHERE e.extname = 'pgcrypto' AND n.nspname <> ALL (pg_catalog.current_schemas(true))
+                """, deadline, "looking for the schema of pgcrypto");
+    }
+
+    private void apply(Connection connection, Path file, String version, List<String> appliedBefore, Deadline deadline)
+            throws Failure {
         String script;
         try {
             script = Files.readString(file, StandardCharsets.UTF_8);
@@ -142,7 +166,8 @@ final class MigrationRunner {
                 throw deadline.failure("executing migration " + version, e);
             }
             rollBackOpenTransaction(connection);
-            throw new Failure("failed to execute migration " + version + ": " + describeScriptError(e, script));
+            throw new Failure("failed to execute migration " + version + ": " + describeScriptError(e, script)
+                    + "; " + howToGoOn(version, appliedBefore));
         }
         try (PreparedStatement record = connection.prepareStatement(
                 "INSERT INTO schema_migrations (version) VALUES (?) ON CONFLICT (version) DO NOTHING")) {
@@ -151,6 +176,25 @@ final class MigrationRunner {
         } catch (SQLException e) {
             throw deadline.failure("recording migration " + version, e);
         }
+    }
+
+    /**
+     * What a failed run left behind and what the user can do about it: the
+     * failed file left nothing, the ones before it in this run stay applied.
+     */
+    static String howToGoOn(String failed, List<String> appliedBefore) {
+        if (appliedBefore.isEmpty()) {
+            return "nothing was applied in this run: fix it and rerun";
+        }
+        String which = switch (appliedBefore.size()) {
+            case 1 -> appliedBefore.get(0);
+            case 2 -> appliedBefore.get(0) + ", " + appliedBefore.get(1);
+            default -> appliedBefore.get(0) + " … " + appliedBefore.get(appliedBefore.size() - 1)
+                    + " (" + appliedBefore.size() + " files)";
+        };
+        return "this run applied " + which + " before it (recorded in schema_migrations): fix it and rerun to continue"
+                + " from " + failed + ", or undo them with their .down.sql files, newest first, and delete their rows"
+                + " from schema_migrations";
     }
 
     /**

@@ -35,4 +35,23 @@ final class SchemaCheck {
                     + " (SPEC section 6): these migrations do not install the contract");
         }
     }
+
+    /**
+     * The chain's statement trigger, which writes the head to the sentinel,
+     * fires on the table named in the INSERT: an insert straight into a
+     * partition runs the row trigger cloned there but never that trigger, and
+     * the next statement forks the chain (issue 18 item 4). The workload
+     * refuses such a table before migrating or writing anything.
+     */
+    static void refusePartitioned(Connection connection, AuditSchema schema, Deadline deadline) throws Failure {
+        String partitioned = Sql.queryOne(connection, """
+                SELECT count(*) FROM pg_catalog.pg_class
+                WHERE oid = pg_catalog.to_regclass(pg_catalog.format('%I.audit_events', ?::text)) AND relkind = 'p'
+                """, deadline, "checking whether audit_events is partitioned", schema.name());
+        if (!"0".equals(partitioned)) {
+            throw new Failure("audit_events in schema " + schema.name() + " is partitioned: an insert straight into a"
+                    + " partition would skip the chain's statement trigger and fork the chain, so the workload supports"
+                    + " an unpartitioned audit_events only; nothing was changed");
+        }
+    }
 }

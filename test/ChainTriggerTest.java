@@ -1,0 +1,181 @@
+// Migration 000011's chain trigger (issue 18 items 3-6, issue 20 item 3):
+// the chain stays right under row-level security and minimal grants, two
+// schemas of one database migrate and chain side by side, timestamps the
+// payload cannot write are refused, a partitioned audit_events is refused by
+// the workload, and a database built by 000010 upgrades in place and goes on
+// chaining. Migrations run in-process through MigrationRunner.
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.List;
+import java.util.Properties;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ChainTriggerTest {
+    static final String INSERT = "INSERT INTO %s.audit_events (id, actor, actor_type, action, resource_type, resource_id)"
+            + " VALUES ";
+
+    /** Runs the migrations of a folder into one schema of a database, as --mode=workload --schema does. */
+    static void migrate(String database, String schema, Path migrations) throws Exception {
+        Support.execute(database, "CREATE SCHEMA IF NOT EXISTS " + schema);
+        Properties properties = new Properties();
+        properties.setProperty("user", Support.USER);
+        properties.putAll(MigrationRunner.CONNECTION_PROPERTIES);
+        Connection connection = DriverManager.getConnection(
+                "jdbc:postgresql://" + Support.HOST + ":" + Support.PORT + "/" + database, properties);
+        try (Statement statement = connection.createStatement()) {
+            statement.execute("SET search_path = " + schema);
+        }
+        try (Deadline deadline = new Deadline(Duration.ofMinutes(2))) {
+            new MigrationRunner(migrations).run(connection, deadline);
+        }
+    }
+
+    static String row(String id, String actor) {
+        return "('" + id + "', '" + actor + "', 'User', 'certificate.issue', 'certificate', 'mc-1')";
+    }
+
+    /** The server's verdict, the ids in chain order, and whether the sentinel holds the newest row's hash. */
+    static String chain(String database, String schema) throws SQLException {
+        return Support.one(database, "SELECT v.first_break_id, v.first_break_pos, v.row_count FROM "
+                + schema + ".audit_events_verify_chain() v") + " "
+                + Support.one(database, "SELECT string_agg(id, ',' ORDER BY chain_seq) FROM " + schema + ".audit_events")
+                + " " + Support.one(database, "SELECT (SELECT row_hash FROM " + schema + ".audit_chain_head) = "
+                + "(SELECT row_hash FROM " + schema + ".audit_events ORDER BY chain_seq DESC LIMIT 1)");
+    }
+
+    static String cleanVerdict(int rows) {
+        return "null|-1|" + rows;
+    }
+
+    @Test
+    void aRoleThatSeesOnlyItsOwnRowsUnderRowLevelSecurityChainsCleanWithInsertRightsAlone() throws Exception {
+        String database = Support.scratchDatabase();
+        migrate(database, "public", Support.MIGRATIONS);
+        String role = database + "_app";
+        Support.execute(database,
+                "CREATE ROLE " + role,
+                "GRANT USAGE ON SCHEMA public TO " + role,
+                "GRANT INSERT ON audit_events TO " + role,
+                "ALTER TABLE audit_events ENABLE ROW LEVEL SECURITY",
+                "CREATE POLICY app_inserts ON audit_events FOR INSERT TO " + role + " WITH CHECK (true)",
+                "CREATE POLICY app_reads_own ON audit_events FOR SELECT TO " + role + " USING (actor = current_user)");
+        // No UPDATE on audit_chain_head, nothing on the sequence, and a path without our schema.
+        Support.execute(database,
+                "SET ROLE " + role,
+                "SET search_path = ''",
+                String.format(INSERT, "public") + row("r1", "alice"),
+                String.format(INSERT, "public") + row("r2", "bob"),
+                String.format(INSERT, "public") + row("r3", "carol") + ", " + row("r4", "dave")
+                        + ", " + row("r1", "alice") + " ON CONFLICT DO NOTHING",
+                String.format(INSERT, "public") + row("r5", "erin"));
+        assertEquals(cleanVerdict(5) + " r1,r2,r3,r4,r5 t", chain(database, "public"));
+    }
+
+    @Test
+    void twoSchemasOfOneDatabaseMigrateAndChainSideBySide() throws Exception {
+        String database = Support.scratchDatabase();
+        migrate(database, "tenant_a", Support.MIGRATIONS);
+        // pgcrypto now lives in tenant_a; 000003 of tenant_b calls digest() unqualified.
+        migrate(database, "tenant_b", Support.MIGRATIONS);
+        assertEquals(List.of("tenant_a|11", "tenant_b|11"), Support.rows(database,
+                "SELECT 'tenant_a', count(*) FROM tenant_a.schema_migrations UNION ALL "
+                        + "SELECT 'tenant_b', count(*) FROM tenant_b.schema_migrations"));
+        Support.execute(database,
+                String.format(INSERT, "tenant_a") + row("a1", "x") + ", " + row("a2", "x"),
+                String.format(INSERT, "tenant_b") + row("b1", "x"),
+                String.format(INSERT, "tenant_a") + row("a3", "x"),
+                String.format(INSERT, "tenant_b") + row("b2", "x"));
+        assertEquals(cleanVerdict(3) + " a1,a2,a3 t", chain(database, "tenant_a"));
+        assertEquals(cleanVerdict(2) + " b1,b2 t", chain(database, "tenant_b"));
+    }
+
+    @Test
+    void timestampsThePayloadCannotWriteAreRefusedAtInsert() throws Exception {
+        String database = Support.scratchDatabase();
+        migrate(database, "public", Support.MIGRATIONS);
+        for (String timestamp : List.of("infinity", "-infinity", "0044-03-15 00:00:00+00 BC",
+                "0001-01-01 00:59:59+01")) {
+            SQLException refused = assertThrows(SQLException.class, () -> Support.execute(database,
+                    "INSERT INTO audit_events (id, actor, actor_type, action, resource_type, resource_id, \"timestamp\")"
+                            + " VALUES ('t', 'a', 'User', 'act', 'rt', 'ri', '" + timestamp + "')"));
+            assertEquals("22008", refused.getSQLState(), timestamp);
+            String shown = Support.one(database, "SELECT '" + timestamp + "'::timestamptz");
+            assertEquals("ERROR: audit_events cannot hold timestamp " + shown + " (row t): the hash chain's payload"
+                    + " writes only finite timestamps from 0001-01-01 UTC on", refused.getMessage().lines().findFirst()
+                    .orElseThrow(), timestamp);
+        }
+        Support.execute(database, "INSERT INTO audit_events (id, actor, actor_type, action, resource_type, resource_id,"
+                + " \"timestamp\") VALUES ('first-day', 'a', 'User', 'act', 'rt', 'ri', '0001-01-01 00:00:00+00')");
+        assertEquals(cleanVerdict(1) + " first-day t", chain(database, "public"));
+    }
+
+    @Test
+    void withoutTrackCountsTheTriggerRefusesRatherThanGuess() throws Exception {
+        String database = Support.scratchDatabase();
+        migrate(database, "public", Support.MIGRATIONS);
+        SQLException refused = assertThrows(SQLException.class, () -> Support.execute(database,
+                "SET track_counts = off", String.format(INSERT, "public") + row("n1", "a")));
+        assertEquals("ERROR: audit_events needs track_counts = on: the chain trigger tells inserted rows from skipped"
+                + " ones by the transaction's insert count", refused.getMessage().lines().findFirst().orElseThrow());
+    }
+
+    @Test
+    void aDatabaseBuiltByMigration10UpgradesInPlaceAndGoesOnChaining(@TempDir Path upTo10) throws Exception {
+        for (Path file : Files.list(Support.MIGRATIONS).toList()) {
+            String name = file.getFileName().toString();
+            if (name.compareTo("000011") < 0) {
+                Files.copy(file, upTo10.resolve(name));
+            }
+        }
+        String database = Support.scratchDatabase();
+        migrate(database, "public", upTo10);
+        SchemaTest.insertTestVectors(database);
+        Support.execute(database, String.format(INSERT, "public") + row("old-1", "a") + ", " + row("old-2", "a"));
+        String hashesBefore = String.join(",", Support.rows(database,
+                "SELECT id || ':' || row_hash FROM audit_events ORDER BY chain_seq"));
+
+        migrate(database, "public", Support.MIGRATIONS);
+        assertEquals("f", Support.one(database, "SELECT prosecdef FROM pg_proc WHERE proname = 'audit_events_chain_hash'"));
+        assertEquals("t", Support.one(database, "SELECT prosecdef FROM pg_proc WHERE proname = 'audit_events_chain_begin'"));
+        assertEquals(cleanVerdict(5) + " tv-0001,tv-0002,tv-0003,old-1,old-2 t", chain(database, "public"));
+        Support.execute(database, String.format(INSERT, "public") + row("new-1", "a") + ", " + row("new-2", "a"));
+        assertEquals(cleanVerdict(7) + " tv-0001,tv-0002,tv-0003,old-1,old-2,new-1,new-2 t", chain(database, "public"));
+        assertEquals(hashesBefore, String.join(",", Support.rows(database,
+                "SELECT id || ':' || row_hash FROM audit_events WHERE id NOT LIKE 'new-%' ORDER BY chain_seq")));
+        assertEquals(List.of("new-1|6|old-2", "new-2|7|new-1"), Support.rows(database,
+                "SELECT e.id, e.chain_seq, p.id FROM audit_events e JOIN audit_events p ON p.row_hash = e.prev_hash "
+                        + "WHERE e.id LIKE 'new-%' ORDER BY e.chain_seq"));
+    }
+
+    @Test
+    void theWorkloadRefusesAPartitionedAuditTableBeforeChangingAnything() throws Exception {
+        String database = Support.scratchDatabase();
+        Support.execute(database, """
+                CREATE TABLE audit_events (
+                    id TEXT, actor VARCHAR(255) NOT NULL, actor_type VARCHAR(50) NOT NULL,
+                    action VARCHAR(255) NOT NULL, resource_type VARCHAR(255) NOT NULL,
+                    resource_id VARCHAR(255) NOT NULL, details JSONB,
+                    "timestamp" TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+                    event_category TEXT NOT NULL DEFAULT 'cert_lifecycle', prev_hash TEXT, row_hash TEXT NOT NULL,
+                    PRIMARY KEY (id, "timestamp")
+                ) PARTITION BY RANGE ("timestamp")""",
+                "CREATE TABLE audit_events_2026_01 PARTITION OF audit_events"
+                        + " FOR VALUES FROM ('2026-01-01') TO ('2026-02-01')");
+        var refused = Support.tool("--mode=workload", "--db-url=" + Support.url(database), "--rows=1");
+        assertEquals(1, refused.exit(), refused.describe());
+        assertEquals("backupsmoke: audit_events in schema public is partitioned: an insert straight into a partition"
+                + " would skip the chain's statement trigger and fork the chain, so the workload supports an"
+                + " unpartitioned audit_events only; nothing was changed\n", refused.err());
+        assertEquals("null", Support.one(database, "SELECT to_regclass('schema_migrations')"));
+    }
+}
