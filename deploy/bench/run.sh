@@ -148,6 +148,7 @@ measure_size() {
   local size=$1 run verify=() peak=() busy=() client=() fn=() copy=() loads=() incr=() incr_peak=() dump restore line
   psql_on bench -c "SELECT json_build_object('row_count', 1, 'chain_head_hash', row_hash) FROM audit_events ORDER BY chain_seq LIMIT 1" >"$WORK/first.json"
   psql_on bench -c "VACUUM ANALYZE audit_events" # every repetition reads the same settled table
+  copy_to_null >/dev/null                         # and the table from a warm cache
   for ((run = 1; run <= VERIFY_RUNS; run++)); do
     loads+=("$(load1)")
     copy+=("$(interleaved_measure "$size" "$run" copy copy_to_null)")
