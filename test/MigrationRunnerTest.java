@@ -21,7 +21,7 @@ class MigrationRunnerTest {
             "000005_audit_chain_position.up.sql", "000006_audit_chain_statement_head.up.sql",
             "000007_audit_chain_skipped_inserts.up.sql", "000008_audit_pin_search_path.up.sql",
             "000009_audit_verify_chain_parallel.up.sql", "000010_audit_verify_chain_two_passes.up.sql",
-            "000011_audit_chain_definer.up.sql");
+            "000011_audit_chain_definer.up.sql", "000012_audit_verify_chain_cheaper_passes.up.sql");
 
     @TempDir Path folder;
 

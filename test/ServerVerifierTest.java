@@ -1,8 +1,10 @@
 // The server verifier audit_events_verify_chain() (issue 13 item 2): the
-// set-based implementation (000009, two passes since 000010) must give exactly the verdicts of the
-// PL/pgSQL loop of 000005 on every kind of break. Each case tampers inside a
-// transaction that is rolled back, and compares the function with that loop,
-// installed under another name as the reference.
+// set-based implementation (000009, two passes since 000010, cheaper passes
+// since 000012) must give exactly the verdicts of the PL/pgSQL loop of
+// 000005 on every kind of break. Each case tampers inside a transaction that
+// is rolled back, and compares the function with that loop, installed under
+// another name as the reference, and with the client's walk of the same
+// rows (issue 20: a faster server verifier must not drift from the client).
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -12,6 +14,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -37,7 +40,7 @@ class ServerVerifierTest {
                 .replace("FUNCTION audit_events_verify_chain(", "FUNCTION reference_verify_chain(");
         Support.execute(database, reference);
 
-        Map<String, String> cases = new LinkedHashMap<>();
+        Map<String, String> cases = new LinkedHashMap<>();   // tampering -> the server's verdict
         cases.put("clean", "null|-1|6");
         cases.put("DELETE FROM audit_events", "null|-1|0");
         cases.put("UPDATE audit_events SET actor = 'mallory' WHERE id = 'audit-smoke-0003'", "audit-smoke-0003|3|4");
@@ -68,8 +71,30 @@ class ServerVerifierTest {
         cases.put("UPDATE audit_events SET actor = 'mallory' WHERE id = 'audit-smoke-0001'; "
                 + "DELETE FROM audit_events WHERE id = 'audit-smoke-0003'", "audit-smoke-0001|1|2");
 
+        // A shared position (which of the two rows the index lists first follows the heap): 000012 walks
+        // in chain_seq order alone, so it must notice the tie and walk the full order (clean here).
+        String tieAgainstTheIndex = "UPDATE audit_events SET chain_seq = (SELECT chain_seq FROM audit_events"
+                + " WHERE id = 'audit-smoke-0002') WHERE id = 'audit-smoke-0003'; "
+                + "UPDATE audit_events SET chain_seq = chain_seq WHERE id = 'audit-smoke-0002'";
+        cases.put(tieAgainstTheIndex, "null|-1|6");
+        // The same tie after a modified row: the break before the tie is found by the fast walk.
+        cases.put("UPDATE audit_events SET actor = 'mallory' WHERE id = 'audit-smoke-0001'; " + tieAgainstTheIndex,
+                "audit-smoke-0001|1|2");
+        // The same tie with the later of the two rows modified: found in the full order.
+        cases.put(tieAgainstTheIndex + "; UPDATE audit_events SET actor = 'mallory' WHERE id = 'audit-smoke-0003'",
+                "audit-smoke-0003|3|4");
+        // Two rows without a position, stored against ("timestamp", id): the index lists them in the heap's
+        // order (the client, reading the index, meets z-orphan first), so 000012 must walk the full order.
+        cases.put(forged("z-orphan", "repeat('cd', 32)", "NULL") + "; " + forged("a-orphan", "repeat('ab', 32)", "NULL"),
+                "a-orphan|6|7");
+        // The tie the other way round in the heap (which of the two the index lists first follows it).
+        cases.put("UPDATE audit_events SET chain_seq = (SELECT chain_seq FROM audit_events WHERE id = 'audit-smoke-0003')"
+                + " WHERE id = 'audit-smoke-0002'; UPDATE audit_events SET actor = 'mallory' WHERE id = 'audit-smoke-0002'",
+                "audit-smoke-0002|2|3");
+
         try (Connection connection = Support.connect(database); Statement statement = connection.createStatement()) {
             connection.setAutoCommit(false);
+            int index = 0;
             for (Map.Entry<String, String> kase : cases.entrySet()) {
                 statement.execute("SET LOCAL session_replication_role = replica"); // no trigger of ours fires
                 if (!kase.getKey().equals("clean")) {
@@ -77,9 +102,55 @@ class ServerVerifierTest {
                 }
                 assertEquals(kase.getValue(), verdict(statement, "audit_events_verify_chain"), kase.getKey());
                 assertEquals(kase.getValue(), verdict(statement, "reference_verify_chain"), kase.getKey());
+                assertEquals(CLIENT_VERDICTS.get(index++), clientVerdict(connection), kase.getKey());
                 connection.rollback();
             }
         }
+    }
+
+    /**
+     * The client's walk of the same cases (kind|id|position|walked), in their
+     * order: broken exactly where the server is, except where only the
+     * sentinel or the links can tell (the newest row deleted or consistently
+     * rewritten, a fork, rows out of position order), which the server's
+     * verifier does not judge (SPEC 9.2).
+     */
+    private static final List<String> CLIENT_VERDICTS = List.of(   // in the order of the cases
+            "null|null|null|6",
+            "sentinel_mismatch|null|null|0",
+            "modified|audit-smoke-0003|3|6",
+            "modified|audit-smoke-0005|5|6",
+            "missing_predecessor|audit-smoke-0003|2|5",
+            "no_genesis|audit-smoke-0001|0|5",
+            "sentinel_mismatch|audit-smoke-0004|4|5",
+            "fork|fork|3|6",
+            "missing_predecessor|orphan|6|7",
+            "multiple_genesis|genesis-2|0|6",
+            "sentinel_mismatch|rewritten|5|6",
+            "null|null|null|6",
+            "null|null|null|6",
+            "modified|audit-smoke-0001|1|6",
+            "missing_predecessor|audit-smoke-0002|1|5",
+            "modified|audit-smoke-0001|1|5",
+            "null|null|null|6",
+            "modified|audit-smoke-0001|1|6",
+            "modified|audit-smoke-0003|3|6",
+            "missing_predecessor|z-orphan|6|8",
+            "modified|audit-smoke-0002|2|6");
+
+    /** The client's verdict on the rows this transaction sees, walked in-process as verify walks them. */
+    private static String clientVerdict(Connection connection) throws Exception {
+        String sentinel;
+        try (Statement statement = connection.createStatement();
+             ResultSet result = statement.executeQuery("SELECT row_hash FROM audit_chain_head WHERE id = 1")) {
+            result.next();
+            sentinel = result.getString(1);
+        }
+        CopyRows rows = CopyRows.inChainOrder(connection, "audit_events", null, e -> new Failure(e.getMessage()));
+        ChainWalker walker = new ChainWalker(sentinel, ChainWalker.Expectation.NONE);
+        rows.stream(true, walker::add);
+        ChainWalker.Verdict verdict = walker.verdict(rows);
+        return verdict.breakKind() + "|" + verdict.firstBreakId() + "|" + verdict.firstBreakPos() + "|" + verdict.walked();
     }
 
     private static String verdict(Statement statement, String function) throws SQLException {
