@@ -134,7 +134,7 @@ class MigrationRunnerTest {
         assertEquals(1, failed.exit(), failed.describe());
         assertEquals("backupsmoke: failed to execute migration 000100_broken.up.sql: column \"no_such_column\" "
                 + "does not exist (line 3); this run applied 000001_audit_events.up.sql … "
-                + "000011_audit_chain_definer.up.sql (11 files) before it (recorded in schema_migrations): fix it and "
+                + "000012_audit_verify_chain_cheaper_passes.up.sql (12 files) before it (recorded in schema_migrations): fix it and "
                 + "rerun to continue from 000100_broken.up.sql, or undo them with their .down.sql files, newest first, "
                 + "and delete their rows from schema_migrations\n", failed.err());
         assertEquals("", failed.out());
@@ -179,7 +179,7 @@ class MigrationRunnerTest {
         assertEquals(1, result.exit(), result.describe());
         assertEquals("backupsmoke: failed to execute migration 000100_own_tx.up.sql: column \"missing_column\" "
                 + "does not exist (line 3); this run applied 000001_audit_events.up.sql … "
-                + "000011_audit_chain_definer.up.sql (11 files) before it (recorded in schema_migrations): fix it and "
+                + "000012_audit_verify_chain_cheaper_passes.up.sql (12 files) before it (recorded in schema_migrations): fix it and "
                 + "rerun to continue from 000100_own_tx.up.sql, or undo them with their .down.sql files, newest first, "
                 + "and delete their rows from schema_migrations\n",
                 result.err());
