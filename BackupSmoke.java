@@ -47,7 +47,8 @@ import picocli.CommandLine.Spec;
             "0:success (verify: the chain could be inspected, whatever the verdict)",
             "1:failure (connection, migration, query, timeout, bad mode or URL)",
             "2:usage error (unknown flag, malformed value)",
-            "3:verify with --fail-on-break: a verdict is broken or an expectation does not hold",
+            "3:verify with --fail-on-break: a verdict is broken or an expectation does not hold;"
+                    + " checkpoint, drill-verify: the chain or the ledger fails a verdict",
             "4:selftest: the gate missed a case (or, with --fail-on-findings, the server's verifier raised a false alarm)"
         })
 public class BackupSmoke implements Callable<Integer> {
@@ -57,12 +58,16 @@ public class BackupSmoke implements Callable<Integer> {
     static final String MODE_WORKLOAD = "workload";
     static final String MODE_VERIFY = "verify";
     static final String MODE_SELFTEST = "selftest";
+    static final String MODE_CHECKPOINT = "checkpoint";
+    static final String MODE_DRILL = "drill-verify";
+    static final List<String> MODES = List.of(MODE_WORKLOAD, MODE_VERIFY, MODE_SELFTEST, MODE_CHECKPOINT, MODE_DRILL);
 
     @Spec CommandSpec spec;
 
     @Option(names = "--mode", paramLabel = "MODE",
             description = "workload | verify (required); selftest tampers with scratch databases on the server"
-                    + " and shows what verification catches")
+                    + " and shows what verification catches; checkpoint appends to a ledger (--ledger),"
+                    + " drill-verify judges a restored backup against it")
     String mode;
 
     @Option(names = "--db-url", paramLabel = "URL", defaultValue = "${env:DATABASE_URL}",
@@ -106,6 +111,9 @@ public class BackupSmoke implements Callable<Integer> {
 
     @CommandLine.ArgGroup(exclusive = false, heading = "%nAnchoring (verify): values recorded outside the database%n")
     Expectations expectations = new Expectations();
+
+    @CommandLine.ArgGroup(exclusive = false, heading = "%nCheckpoint ledger (checkpoint, drill-verify)%n")
+    LedgerOptions ledgerOptions = new LedgerOptions();
 
     @Option(names = "--since", paramLabel = "FILE",
             description = "verify: check only the rows appended after a snapshot recorded earlier (its"
@@ -169,7 +177,7 @@ public class BackupSmoke implements Callable<Integer> {
         if (mode == null || mode.isEmpty()) {
             throw new Failure("--mode is required (workload | verify)");
         }
-        if (!mode.equals(MODE_WORKLOAD) && !mode.equals(MODE_VERIFY) && !mode.equals(MODE_SELFTEST)) {
+        if (!MODES.contains(mode)) {
             throw new Failure("unknown --mode=" + Failure.quoted(mode) + " (workload | verify)");
         }
         ConnectionTarget target = ConnectionTarget.parse(dbUrl, System.getenv());
@@ -178,6 +186,10 @@ public class BackupSmoke implements Callable<Integer> {
             Connector connector = new Connector(target, connectTimeoutSeconds, deadline);
             if (mode.equals(MODE_SELFTEST)) {
                 return selftestExit(runSelfTest(connector));
+            }
+            if (mode.equals(MODE_CHECKPOINT)) {
+                System.out.println(CheckpointRecorder.run(connector, ledgerOptions.checkpointRequest(schema)).line());
+                return 0;
             }
             snapshot = mode.equals(MODE_WORKLOAD) ? runWorkloadMode(connector) : runVerifyMode(connector);
         }
@@ -247,6 +259,7 @@ public class BackupSmoke implements Callable<Integer> {
         PrintWriter err = cli.getErr();
         if (failure instanceof Failure) {
             err.println("backupsmoke: " + failure.getMessage());
+            return failure instanceof Refusal ? Refusal.EXIT : 1;
         } else {
             BackupSmoke command = cli.getCommand();
             err.println("backupsmoke: unexpected error: " + failure.toString().replaceAll("\\s*\\R\\s*", " ")
