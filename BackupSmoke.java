@@ -115,6 +115,9 @@ public class BackupSmoke implements Callable<Integer> {
     @CommandLine.ArgGroup(exclusive = false, heading = "%nCheckpoint ledger (checkpoint, drill-verify)%n")
     LedgerOptions ledgerOptions = new LedgerOptions();
 
+    @CommandLine.ArgGroup(exclusive = false, heading = "%nRestore drill (drill-verify): the restored backup%n")
+    DrillOptions drillOptions = new DrillOptions();
+
     @Option(names = "--since", paramLabel = "FILE",
             description = "verify: check only the rows appended after a snapshot recorded earlier (its"
                     + " chain_head_hash at position row_count-1); earlier rows are trusted, not re-hashed,"
@@ -190,6 +193,9 @@ public class BackupSmoke implements Callable<Integer> {
             if (mode.equals(MODE_CHECKPOINT)) {
                 System.out.println(CheckpointRecorder.run(connector, ledgerOptions.checkpointRequest(schema)).line());
                 return 0;
+            }
+            if (mode.equals(MODE_DRILL)) {
+                return DrillVerify.run(connector, ledgerOptions, drillOptions, spec.version()[0], System.getenv());
             }
             snapshot = mode.equals(MODE_WORKLOAD) ? runWorkloadMode(connector) : runVerifyMode(connector);
         }

@@ -50,4 +50,32 @@ final class ChainPositions {
             throw connector.deadline().failure("reading row hashes at ledger positions", e);
         }
     }
+
+    /** count(*) of the audit table, read-only. */
+    static long rowCount(Connector connector, AuditSchema schema) throws Failure {
+        try (Connection connection = connector.open()) {
+            connection.setReadOnly(true);
+            return Long.parseLong(Sql.queryOne(connection, "SELECT count(*) FROM " + schema.qualified("audit_events"),
+                    connector.deadline(), "counting audit_events"));
+        } catch (SQLException e) {
+            throw connector.deadline().failure("counting audit_events", e);
+        }
+    }
+
+    /**
+     * A value about the row with this hash, by an expression over the row
+     * (e.g. pg_xact_commit_timestamp(xmin)); null when no row has it or the
+     * value is NULL.
+     */
+    static String aboutRow(Connector connector, AuditSchema schema, String rowHash, String expression)
+            throws Failure {
+        String sql = "SELECT (SELECT (" + expression + ")::text FROM " + schema.qualified("audit_events")
+                + " WHERE row_hash = ? LIMIT 1)";
+        try (Connection connection = connector.open()) {
+            connection.setReadOnly(true);
+            return Sql.queryOne(connection, sql, connector.deadline(), "reading " + expression + " of a row", rowHash);
+        } catch (SQLException e) {
+            throw connector.deadline().failure("reading " + expression + " of a row", e);
+        }
+    }
 }
