@@ -7,6 +7,8 @@ import java.util.Map;
 final class DrillVerify {
     private DrillVerify() {}
 
+    static final String CANNOT_JUDGE = "cannot judge: ";
+
     /**
      * 0 when every verdict passed, 3 when one failed (Refusal.EXIT). When
      * the judge cannot judge (exit 1), the report still says so, with
@@ -26,7 +28,8 @@ final class DrillVerify {
             findings = DrillJudge.judge(restored, live, request, verifyKeys != null ? verifyKeys : signingKeys, now);
         } catch (Failure cannotJudge) {
             DrillJudge.Findings unjudged = new DrillJudge.Findings();
-            unjudged.failure = "cannot judge: " + cannotJudge.getMessage();
+            String reason = cannotJudge.getMessage();
+            unjudged.failure = reason.startsWith(CANNOT_JUDGE) ? reason : CANNOT_JUDGE + reason;
             publish(request, unjudged, signingKeys, options, now);
             throw cannotJudge;
         }
@@ -44,7 +47,7 @@ final class DrillVerify {
         }
         System.out.print(report);
         System.out.flush();
-        if (!findings.passed() && !findings.failure.startsWith("cannot judge: ")) {
+        if (!findings.passed() && !findings.failure.startsWith(CANNOT_JUDGE)) {
             System.err.println("backupsmoke: " + findings.failure);
         }
     }
