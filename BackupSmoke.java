@@ -225,6 +225,8 @@ public class BackupSmoke implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(),
                     "--expect-exact needs --expect, --expect-head or --expect-rows");
         }
+        refuseFlagsOutside(List.of(MODE_CHECKPOINT, MODE_DRILL), LedgerOptions.FLAGS);
+        refuseFlagsOutside(List.of(MODE_DRILL), DrillOptions.FLAGS);
         if (mode == null || mode.equals(MODE_VERIFY)) {
             return;
         }
@@ -234,6 +236,14 @@ public class BackupSmoke implements Callable<Integer> {
         if (!given.isEmpty()) {
             throw new ParameterException(spec.commandLine(), String.join(", ", given)
                     + (given.size() == 1 ? " applies" : " apply") + " to --mode=verify only");
+        }
+    }
+
+    private void refuseFlagsOutside(List<String> modes, List<String> flags) {
+        List<String> given = flags.stream().filter(spec.commandLine().getParseResult()::hasMatchedOption).toList();
+        if (mode != null && !modes.contains(mode) && !given.isEmpty()) {
+            throw new ParameterException(spec.commandLine(), String.join(", ", given) + (given.size() == 1
+                    ? " applies" : " apply") + " to --mode=" + String.join(" and --mode=", modes) + " only");
         }
     }
 

@@ -84,9 +84,10 @@ class CheckpointLedgerTest {
                 first.systemIdentifier());
         assertEquals(1, first.timeline());
         assertTrue(first.walLsn().matches("[0-9A-F]+/[0-9A-F]+"), first.walLsn());
-        assertTrue(first.integrity().containsKey("verifier \"public\".audit_events_verify_chain()")
-                || first.integrity().keySet().stream().anyMatch(key -> key.startsWith("verifier ")), first.integrity()
-                .toString());
+        assertEquals(Verification.run(connector(database, deadline),
+                new Verification.Request(null, ChainWalker.Expectation.NONE, false)).integrity(), first.integrity());
+        assertTrue(first.integrity().containsKey("verifier public.audit_events_verify_chain()"),
+                first.integrity().toString());
 
         grow(database, 6, "more-", deadline);
         LedgerEntry second = checkpoint(database, ledger);
@@ -196,6 +197,33 @@ class CheckpointLedgerTest {
         assertArrayEquals(before, Files.readAllBytes(ledger));
     }
 
+    @Test
+    void aSignatureByAnotherKeyIsRefusedWithVerifyKey() throws Exception {
+        String database = Support.migratedWithWorkload(24);
+        Path ledger = folder.resolve("ledger.jsonl");
+        checkpoint(database, ledger, Ed25519Keys.readPrivate(LedgerTest.newKey(folder)));
+        Path otherKey = LedgerTest.newKey(folder);
+        Path otherPublic = Files.writeString(folder.resolve("other.pub.pem"),
+                Ed25519Keys.readPrivate(otherKey).publicPem());
+        byte[] before = Files.readAllBytes(ledger);
+        Refusal refusal = assertThrows(Refusal.class, () -> CheckpointRecorder.run(connector(database, deadline),
+                new CheckpointRecorder.Request(ledger, null, null, Ed25519Keys.readPublic(otherPublic))));
+        assertEquals("the ledger " + ledger + " is broken: the signature of line 1 does not verify with the given key",
+                refusal.getMessage());
+        assertArrayEquals(before, Files.readAllBytes(ledger));
+    }
+
+    /** What checkpoint and drill-verify connect with cannot write, autocommit statements included. */
+    @Test
+    void theModesConnectionsAreReadOnly() throws Exception {
+        String database = Support.scratchDatabase();
+        try (Connection connection = connector(database, deadline).readOnly().open();
+             var statement = connection.createStatement()) {
+            var refused = assertThrows(java.sql.SQLException.class, () -> statement.execute("CREATE TABLE t (i int)"));
+            assertEquals("cannot execute CREATE TABLE in a read-only transaction", Sql.oneLine(refused));
+        }
+    }
+
     /** Through the command: exit 0 and the entry on stdout, then exit 3 and one line, the ledger unchanged. */
     @Test
     void theCommandAppendsSignedEntriesOpensslVerifiesAndRefusesWithExit3() throws Exception {
@@ -219,5 +247,11 @@ class CheckpointLedgerTest {
                 + " audit-smoke-0003, modified), at or before the head of checkpoint 1 of 1 (position 23)\n",
                 refused.err());
         assertEquals(line, Files.readString(ledger));
+
+        var misplaced = Support.tool("--mode=verify", "--db-url=" + Support.url(database), "--ledger=" + ledger,
+                "--max-rpo=1h");
+        assertEquals(2, misplaced.exit(), misplaced.describe());
+        assertEquals("--ledger applies to --mode=checkpoint and --mode=drill-verify only",
+                misplaced.err().lines().findFirst().orElse(""));
     }
 }

@@ -186,6 +186,24 @@ class DrillJudgeTest {
     }
 
     @Test
+    void theBackupsStartLsnChoosesTheEntryReliedOn() throws Exception {
+        String live = Support.migratedWithWorkload(24);
+        LedgerEntry first = checkpoint(live);
+        CheckpointLedgerTest.grow(live, 6, "more-", deadline);
+        LedgerEntry second = checkpoint(live);
+        String restored = restoredCopyOf(live);
+        DrillJudge.Request byLsn = new DrillJudge.Request(ledger, "backupsmoke test", "test",
+                new DrillJudge.Backup(null, null, null, first.walLsn(), null, null, null), null,
+                new DrillJudge.Target(null, null, null), null);
+        DrillJudge.Findings findings = judge(restored, null, byLsn, Instant.now());
+        assertNull(findings.failure);
+        assertEquals(first, findings.reliedOn);
+        assertEquals("1 reached, all match", findings.verdicts.get("later_checkpoints"));
+        assertEquals(new Rpo(0, 0.0, "ledger"), findings.rpo);
+        assertEquals(second.rowCount(), findings.snapshot.rowCount());
+    }
+
+    @Test
     void noEntryBeforeTheBackupCannotBeJudged() throws Exception {
         String live = Support.migratedWithWorkload(24);
         LedgerEntry first = checkpoint(live);

@@ -26,7 +26,8 @@ final class CheckpointRecorder {
      * counted was committed before the recorded time and LSN. Nothing is
      * written to the database: every transaction is read-only.
      */
-    static LedgerEntry run(Connector connector, Request request) throws Failure {
+    static LedgerEntry run(Connector anyConnector, Request request) throws Failure {
+        Connector connector = anyConnector.readOnly();
         try (Ledger ledger = Ledger.openForAppend(request.ledger())) {
             ledger.check(request.checkingKeys());
             LedgerEntry last = ledger.last();

@@ -66,7 +66,7 @@ final class DrillJudge {
     /** live may be null; ledgerKeys (null: signatures not checked) check the ledger's signatures. */
     static Findings judge(Connector restored, Connector live, Request request, Ed25519Keys ledgerKeys, Instant now)
             throws Failure {
-        DrillJudge judge = new DrillJudge(restored, live, request, now);
+        DrillJudge judge = new DrillJudge(restored.readOnly(), live == null ? null : live.readOnly(), request, now);
         try {
             judge.judgeAll(ledgerKeys);
         } catch (Refusal refusal) {
