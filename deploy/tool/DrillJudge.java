@@ -55,6 +55,8 @@ final class DrillJudge {
     private final Findings findings = new Findings();
     private List<LedgerEntry> entries;
     private AuditSchema schema;
+    /** The live chain's count(*), once --live-url was judged: the RPO's reference then. */
+    private Long liveRowCount;
 
     private DrillJudge(Connector restored, Connector live, Request request, Instant now) {
         this.restored = restored;
@@ -228,8 +230,6 @@ final class DrillJudge {
         findings.verdicts.put("live", "the restored chain is a prefix of the live chain (" + liveRows + " rows)");
         liveRowCount = liveRows;
     }
-
-    private Long liveRowCount;
 
     /** A row's commit time as an ISO instant; NULL when it was not recorded. */
     static final String COMMITTED_AT = "pg_catalog.to_char(pg_catalog.pg_xact_commit_timestamp(xmin) AT TIME ZONE 'UTC',"
