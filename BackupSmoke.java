@@ -47,7 +47,8 @@ import picocli.CommandLine.Spec;
             "0:success (verify: the chain could be inspected, whatever the verdict)",
             "1:failure (connection, migration, query, timeout, bad mode or URL)",
             "2:usage error (unknown flag, malformed value)",
-            "3:verify with --fail-on-break: a verdict is broken or an expectation does not hold",
+            "3:verify with --fail-on-break: a verdict is broken or an expectation does not hold;"
+                    + " checkpoint, drill-verify: the chain or the ledger fails a verdict",
             "4:selftest: the gate missed a case (or, with --fail-on-findings, the server's verifier raised a false alarm)"
         })
 public class BackupSmoke implements Callable<Integer> {
@@ -57,12 +58,16 @@ public class BackupSmoke implements Callable<Integer> {
     static final String MODE_WORKLOAD = "workload";
     static final String MODE_VERIFY = "verify";
     static final String MODE_SELFTEST = "selftest";
+    static final String MODE_CHECKPOINT = "checkpoint";
+    static final String MODE_DRILL = "drill-verify";
+    static final List<String> MODES = List.of(MODE_WORKLOAD, MODE_VERIFY, MODE_SELFTEST, MODE_CHECKPOINT, MODE_DRILL);
 
     @Spec CommandSpec spec;
 
     @Option(names = "--mode", paramLabel = "MODE",
             description = "workload | verify (required); selftest tampers with scratch databases on the server"
-                    + " and shows what verification catches")
+                    + " and shows what verification catches; checkpoint appends to a ledger (--ledger),"
+                    + " drill-verify judges a restored backup against it")
     String mode;
 
     @Option(names = "--db-url", paramLabel = "URL",
@@ -106,6 +111,12 @@ public class BackupSmoke implements Callable<Integer> {
 
     @CommandLine.ArgGroup(exclusive = false, heading = "%nAnchoring (verify): values recorded outside the database%n")
     Expectations expectations = new Expectations();
+
+    @CommandLine.ArgGroup(exclusive = false, heading = "%nCheckpoint ledger (checkpoint, drill-verify)%n")
+    LedgerOptions ledgerOptions = new LedgerOptions();
+
+    @CommandLine.ArgGroup(exclusive = false, heading = "%nRestore drill (drill-verify): the restored backup%n")
+    DrillOptions drillOptions = new DrillOptions();
 
     @Option(names = "--since", paramLabel = "FILE",
             description = "verify: check only the rows appended after a snapshot recorded earlier (its"
@@ -186,7 +197,7 @@ public class BackupSmoke implements Callable<Integer> {
         if (mode == null || mode.isEmpty()) {
             throw new Failure("--mode is required (workload | verify)");
         }
-        if (!mode.equals(MODE_WORKLOAD) && !mode.equals(MODE_VERIFY) && !mode.equals(MODE_SELFTEST)) {
+        if (!MODES.contains(mode)) {
             throw new Failure("unknown --mode=" + Failure.quoted(mode) + " (workload | verify)");
         }
         ConnectionTarget target = ConnectionTarget.parse(dbUrl, environment);
@@ -196,6 +207,13 @@ public class BackupSmoke implements Callable<Integer> {
             Progress.stopStatements = deadline::stopStatements;
             if (mode.equals(MODE_SELFTEST)) {
                 return selftestExit(runSelfTest(connector));
+            }
+            if (mode.equals(MODE_CHECKPOINT)) {
+                System.out.println(CheckpointRecorder.run(connector, ledgerOptions.checkpointRequest(schema)).line());
+                return 0;
+            }
+            if (mode.equals(MODE_DRILL)) {
+                return DrillVerify.run(connector, ledgerOptions, drillOptions, spec.version()[0], environment);
             }
             snapshot = mode.equals(MODE_WORKLOAD) ? runWorkloadMode(connector) : runVerifyMode(connector);
         }
@@ -229,6 +247,8 @@ public class BackupSmoke implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(),
                     "--expect-exact needs --expect, --expect-head or --expect-rows");
         }
+        refuseFlagsOutside(List.of(MODE_CHECKPOINT, MODE_DRILL), LedgerOptions.FLAGS);
+        refuseFlagsOutside(List.of(MODE_DRILL), DrillOptions.FLAGS);
         if (mode == null || mode.equals(MODE_VERIFY)) {
             return;
         }
@@ -238,6 +258,14 @@ public class BackupSmoke implements Callable<Integer> {
         if (!given.isEmpty()) {
             throw new ParameterException(spec.commandLine(), String.join(", ", given)
                     + (given.size() == 1 ? " applies" : " apply") + " to --mode=verify only");
+        }
+    }
+
+    private void refuseFlagsOutside(List<String> modes, List<String> flags) {
+        List<String> given = flags.stream().filter(spec.commandLine().getParseResult()::hasMatchedOption).toList();
+        if (mode != null && !modes.contains(mode) && !given.isEmpty()) {
+            throw new ParameterException(spec.commandLine(), String.join(", ", given) + (given.size() == 1
+                    ? " applies" : " apply") + " to --mode=" + String.join(" and --mode=", modes) + " only");
         }
     }
 
@@ -273,6 +301,8 @@ public class BackupSmoke implements Callable<Integer> {
         }
         if (failure instanceof Failure) {
             err.println("backupsmoke: " + failure.getMessage());
+            err.flush();
+            return failure instanceof Refusal ? Refusal.EXIT : 1;
         } else if (Progress.causedByMemory(failure)) {
             err.println("backupsmoke: " + Progress.outOfMemory());
         } else {

@@ -320,6 +320,17 @@ record ConnectionTarget(String host, int port, String database, String user, Str
         return new ConnectionTarget(host, port, otherDatabase, user, password, driverOptions);
     }
 
+    /**
+     * Every session read-only, autocommit statements included (pgjdbc's
+     * readOnlyMode=always): checkpoint and drill-verify must not write.
+     */
+    ConnectionTarget readOnly() {
+        Map<String, String> options = new LinkedHashMap<>(driverOptions);
+        options.put("readOnly", "true");
+        options.put("readOnlyMode", "always");
+        return new ConnectionTarget(host, port, database, user, password, options);
+    }
+
     /** For messages: everything but the password. */
     String describe() {
         String urlHost = host.contains(":") ? "[" + host + "]" : host;

@@ -52,6 +52,11 @@ record Connector(ConnectionTarget target, int connectTimeoutSeconds, Deadline de
         return new Connector(target.withDatabase(database), connectTimeoutSeconds, deadline, searchPath);
     }
 
+    /** The same, every session read-only (ConnectionTarget.readOnly). */
+    Connector readOnly() {
+        return new Connector(target.readOnly(), connectTimeoutSeconds, deadline, searchPath);
+    }
+
     /** The same database, with another search_path on every connection (AuditSchema says which). */
     Connector withSearchPath(String path) {
         return new Connector(target, connectTimeoutSeconds, deadline, path);

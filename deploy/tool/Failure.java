@@ -2,7 +2,7 @@
 // on stderr and the run exits 1, without a stack trace.
 
 /** An expected failure: printed as one line, exit 1. */
-final class Failure extends Exception {
+class Failure extends Exception {
     Failure(String message) {
         super(message);
     }

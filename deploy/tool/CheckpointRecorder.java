@@ -1,0 +1,71 @@
+// --mode=checkpoint (SPEC section 9.9): verify the whole live chain, check it
+// extends the ledger's last entry, and append one entry to the ledger.
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+final class CheckpointRecorder {
+    private CheckpointRecorder() {}
+
+    /**
+     * The ledger file; --schema (null: find it); the key to sign the new
+     * entry with (null: unsigned); the key to check the ledger's signatures
+     * with (the signing key's public half unless --verify-key is given).
+     */
+    record Request(Path ledger, String schema, Ed25519Keys signingKeys, Ed25519Keys verifyKeys) {
+        Ed25519Keys checkingKeys() {
+            return verifyKeys != null ? verifyKeys : signingKeys;
+        }
+    }
+
+    /**
+     * Under the ledger's lock: the ledger's own chain and signatures, then
+     * both verdicts on every row (the walk anchored at the last entry's
+     * head), then the server's position, read after the rows so every row
+     * counted was committed before the recorded time and LSN. Nothing is
+     * written to the database: every transaction is read-only.
+     */
+    static LedgerEntry run(Connector anyConnector, Request request) throws Failure {
+        Connector connector = anyConnector.readOnly();
+        try (Ledger ledger = Ledger.openForAppend(request.ledger())) {
+            ledger.check(request.checkingKeys());
+            LedgerEntry last = ledger.last();
+            AuditSchema schema = LedgerCheck.schemaOf(connector, request.schema());
+            Snapshot snapshot = Verification.run(connector,
+                    new Verification.Request(schema.name(), LedgerCheck.expectationOf(last), true));
+            ServerPosition position = ServerPosition.read(connector);
+            requireExtends(connector, schema, ledger.entries(), last, snapshot, position);
+            LedgerEntry entry = new LedgerEntry(position.time(), position.systemIdentifier(), position.database(),
+                    schema.name(), position.timeline(), position.walLsn(), snapshot.rowCount(),
+                    snapshot.chainHeadHash(), snapshot.rowCount() - 1, ledger.nextPrevDigest(),
+                    snapshot.integrity() == null ? Map.of() : snapshot.integrity(), null);
+            if (request.signingKeys() != null) {
+                entry = entry.signedWith(request.signingKeys());
+            }
+            ledger.append(entry);
+            return entry;
+        }
+    }
+
+    /** Exit 3 naming the first reason the live chain is not the last entry's chain grown. */
+    private static void requireExtends(Connector connector, AuditSchema schema, List<LedgerEntry> entries,
+                                       LedgerEntry last, Snapshot snapshot, ServerPosition position) throws Failure {
+        String live = "the live chain";
+        if (last != null) {
+            LedgerCheck.requireSameCluster("the server's", position.systemIdentifier(), entries, last);
+            if (!last.database().equals(position.database()) || !last.schema().equals(schema.name())) {
+                throw new Refusal("another database: this is database " + position.database() + " schema "
+                        + schema.name() + ", the ledger records database " + last.database() + " schema "
+                        + last.schema());
+            }
+        }
+        LedgerCheck.requireCleanVerdicts(live, snapshot, entries, last);
+        if (last != null && Boolean.FALSE.equals(snapshot.client().expectationsMet())) {
+            Map<Long, String> hashes = ChainPositions.hashesAt(connector, schema,
+                    LedgerCheck.positionsUpTo(entries, last));
+            throw LedgerCheck.notHolding(live, snapshot.rowCount(), hashes, entries, last,
+                    "rollback of the database");
+        }
+    }
+}

@@ -1,0 +1,390 @@
+// --mode=drill-verify (issue 17 items 2 and 4, SPEC section 9.9): judges a
+// restored backup against the checkpoint ledger of the live audit log.
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Predicate;
+
+/**
+ * The verdicts in the order they are judged; the first that fails ends the
+ * judgement (a Refusal: exit 3), a question that cannot be answered is a
+ * Failure (exit 1). Every database is only read.
+ */
+final class DrillJudge {
+
+    /** The backup as its tool (or the operator) describes it; null when not given. */
+    record Backup(String id, String label, Instant start, String startLsn, String stopLsn, Long timeline,
+                  String systemIdentifier) {}
+
+    /** The point-in-time recovery target the restore was asked for; all null outside PITR. */
+    record Target(Instant time, String lsn, Long xid) {
+        boolean isGiven() {
+            return time != null || lsn != null || xid != null;
+        }
+    }
+
+    record Request(Path ledger, String toolVersion, String method, Backup backup, Duration maxRpo, Target target,
+                   Double restoreSeconds) {}
+
+    /** What the judgement found; failure is null when every verdict passed. */
+    static final class Findings {
+        final Map<String, String> verdicts = new LinkedHashMap<>();
+        final Map<String, Object> pitr = new LinkedHashMap<>();
+        String failure;
+        int entryCount;
+        LedgerEntry reliedOn;
+        int reliedNumber;
+        ServerPosition restored;
+        Snapshot snapshot;
+        Rpo rpo;
+
+        boolean passed() {
+            return failure == null;
+        }
+    }
+
+    private final Connector restored;
+    private final Connector live;
+    private final Request request;
+    private final Instant now;
+    private final Findings findings = new Findings();
+    private List<LedgerEntry> entries;
+    private AuditSchema schema;
+    /** The live chain's count(*), once --live-url was judged: the RPO's reference then. */
+    private Long liveRowCount;
+
+    private DrillJudge(Connector restored, Connector live, Request request, Instant now) {
+        this.restored = restored;
+        this.live = live;
+        this.request = request;
+        this.now = now;
+    }
+
+    /** live may be null; ledgerKeys (null: signatures not checked) check the ledger's signatures. */
+    static Findings judge(Connector restored, Connector live, Request request, Ed25519Keys ledgerKeys, Instant now)
+            throws Failure {
+        DrillJudge judge = new DrillJudge(restored.readOnly(), live == null ? null : live.readOnly(), request, now);
+        try {
+            judge.judgeAll(ledgerKeys);
+        } catch (Refusal refusal) {
+            judge.findings.failure = refusal.getMessage();
+        }
+        judge.measureRpo();
+        return judge.findings;
+    }
+
+    private void judgeAll(Ed25519Keys ledgerKeys) throws Failure {
+        Ledger ledger = Ledger.read(request.ledger());
+        ledger.check(ledgerKeys);
+        entries = ledger.entries();
+        findings.entryCount = entries.size();
+        findings.verdicts.put("ledger", "intact, " + entries.size() + " entries"
+                + (ledgerKeys == null ? "" : ", signatures verified"));
+        LedgerEntry relied = reliedOn();
+        findings.reliedOn = relied;
+        findings.reliedNumber = entries.indexOf(relied) + 1;
+        if (request.backup().systemIdentifier() != null) {
+            LedgerCheck.requireSameCluster("the backup's", request.backup().systemIdentifier(), entries, relied);
+        }
+        schema = LedgerCheck.schemaOf(restored, relied.schema());
+        Snapshot snapshot = Verification.run(restored,
+                new Verification.Request(schema.name(), LedgerCheck.expectationOf(relied), true));
+        findings.snapshot = snapshot;
+        findings.restored = ServerPosition.read(restored);
+        LedgerCheck.requireSameCluster("the restored server's", findings.restored.systemIdentifier(), entries, relied);
+        findings.verdicts.put("system_identifier", "the ledger's");
+        LedgerCheck.requireCleanVerdicts("the restored chain", snapshot, entries, relied);
+        findings.verdicts.put("server_verdict", "clean");
+        findings.verdicts.put("client_verdict", "clean");
+        requireHolds(relied, snapshot);
+        requireLaterEntriesMatch(relied, snapshot.rowCount());
+        requireIntegrity(snapshot);
+        if (live != null) {
+            requirePrefixOfLive(snapshot);
+        }
+        if (request.maxRpo() != null) {
+            requireMaxRpo(snapshot.rowCount());
+        }
+        if (request.target().isGiven()) {
+            new TargetCheck().run(snapshot);
+        }
+    }
+
+    /**
+     * The newest entry recorded before the restore's bound: the PITR target
+     * when one is given, else the backup's start (its LSN when given, which
+     * no clock skew can move, else its time). Every row such an entry
+     * counts was committed before the bound, so the restore must hold it.
+     */
+    private LedgerEntry reliedOn() throws Failure {
+        Target target = request.target();
+        Backup backup = request.backup();
+        Predicate<LedgerEntry> before;
+        String bound;
+        if (target.lsn() != null) {
+            before = entry -> LedgerEntry.lsnValue(entry.walLsn()) <= LedgerEntry.lsnValue(target.lsn());
+            bound = "the recovery target LSN " + target.lsn();
+        } else if (target.time() != null) {
+            before = entry -> entry.time().isBefore(target.time());
+            bound = "the recovery target time " + target.time();
+        } else if (backup.startLsn() != null) {
+            before = entry -> LedgerEntry.lsnValue(entry.walLsn()) <= LedgerEntry.lsnValue(backup.startLsn());
+            bound = "the backup's start LSN " + backup.startLsn();
+        } else {
+            before = entry -> entry.time().isBefore(backup.start());
+            bound = "the backup's start " + backup.start();
+        }
+        LedgerEntry newest = null;
+        for (LedgerEntry entry : entries) {
+            if (before.test(entry)) {
+                newest = entry;
+            }
+        }
+        if (newest == null) {
+            throw new Failure("cannot judge: no entry of the ledger " + request.ledger() + " was recorded before "
+                    + bound + " (run --mode=checkpoint before each backup)");
+        }
+        return newest;
+    }
+
+    private void requireHolds(LedgerEntry relied, Snapshot snapshot) throws Refusal {
+        if (Boolean.FALSE.equals(snapshot.client().expectationsMet())) {
+            throw new Refusal("rollback or lost rows: the restore lacks " + LedgerCheck.name(entries, relied)
+                    + " (head " + relied.chainHeadHash() + " at position " + relied.headPosition() + "); it holds "
+                    + snapshot.rowCount() + " rows");
+        }
+        findings.verdicts.put("checkpoint", "holds " + LedgerCheck.name(entries, relied));
+    }
+
+    /** Every later entry the restore reaches (its head position within the restored chain) must match. */
+    private void requireLaterEntriesMatch(LedgerEntry relied, long rowCount) throws Failure {
+        List<LedgerEntry> reached = new ArrayList<>();
+        for (LedgerEntry entry : entries.subList(entries.indexOf(relied) + 1, entries.size())) {
+            if (entry.rowCount() <= rowCount && entry.rowCount() > 0) {
+                reached.add(entry);
+            }
+        }
+        Map<Long, String> hashes = ChainPositions.hashesAt(restored, schema,
+                reached.stream().map(LedgerEntry::headPosition).toList());
+        for (LedgerEntry entry : reached) {
+            if (!entry.chainHeadHash().equals(hashes.get(entry.headPosition()))) {
+                throw new Refusal("fork: the restored chain disagrees with " + LedgerCheck.name(entries, entry)
+                        + " at position " + entry.headPosition() + " (the ledger's head " + entry.chainHeadHash()
+                        + ", the restore's " + hashes.get(entry.headPosition()) + ")");
+            }
+        }
+        findings.verdicts.put("later_checkpoints", reached.size() + " reached, all match");
+    }
+
+    /** The integrity machinery (SPEC 9.5) must be what the ledger's last entry recorded. */
+    private void requireIntegrity(Snapshot snapshot) throws Refusal {
+        LedgerEntry last = entries.get(entries.size() - 1);
+        Map<String, String> restoredFingerprint = snapshot.integrity() == null ? Map.of() : snapshot.integrity();
+        List<String> differing = new ArrayList<>();
+        last.integrity().forEach((key, value) -> {
+            if (!value.equals(restoredFingerprint.get(key))) {
+                differing.add(key);
+            }
+        });
+        restoredFingerprint.keySet().stream().filter(key -> !last.integrity().containsKey(key)).forEach(differing::add);
+        if (!differing.isEmpty()) {
+            throw new Refusal("the integrity machinery differs from " + LedgerCheck.name(entries, last) + ": "
+                    + String.join("; ", differing));
+        }
+        findings.verdicts.put("integrity", "as in " + LedgerCheck.name(entries, last));
+    }
+
+    /**
+     * The live chain must continue the restored one: the same hash at the
+     * restored head's position (each hash covers every row before it); when
+     * not, the first differing position, found by bisection.
+     */
+    private void requirePrefixOfLive(Snapshot snapshot) throws Failure {
+        ServerPosition livePosition = ServerPosition.read(live);
+        LedgerCheck.requireSameCluster("the live server's", livePosition.systemIdentifier(), entries,
+                findings.reliedOn);
+        long restoredRows = snapshot.rowCount();
+        long liveRows = ChainPositions.rowCount(live, schema);
+        if (liveRows < restoredRows) {
+            throw new Refusal("fork: the restore holds " + restoredRows + " rows, the live chain only " + liveRows
+                    + " (the live database was rolled back, or this is not its backup)");
+        }
+        if (restoredRows > 0 && !sameHashAt(restoredRows - 1)) {
+            long low = 0;
+            long high = restoredRows - 1;
+            while (low < high) {
+                long middle = (low + high) / 2;
+                if (sameHashAt(middle)) {
+                    low = middle + 1;
+                } else {
+                    high = middle;
+                }
+            }
+            throw new Refusal("fork at position " + low + ": the restored chain is not a prefix of the live chain");
+        }
+        findings.verdicts.put("live", "the restored chain is a prefix of the live chain (" + liveRows + " rows)");
+        liveRowCount = liveRows;
+    }
+
+    /** A row's commit time as an ISO instant; NULL when it was not recorded. */
+    static final String COMMITTED_AT = "pg_catalog.to_char(pg_catalog.pg_xact_commit_timestamp(xmin) AT TIME ZONE 'UTC',"
+            + " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
+
+    /** 26h, 90m, 45s: the largest unit that states the duration exactly. */
+    static String describe(Duration duration) {
+        long seconds = duration.toSeconds();
+        if (seconds % 3600 == 0) {
+            return seconds / 3600 + "h";
+        }
+        return seconds % 60 == 0 ? seconds / 60 + "m" : seconds + "s";
+    }
+
+    private boolean sameHashAt(long position) throws Failure {
+        String restoredHash = ChainPositions.hashesAt(restored, schema, List.of(position)).get(position);
+        String liveHash = ChainPositions.hashesAt(live, schema, List.of(position)).get(position);
+        return restoredHash != null && restoredHash.equals(liveHash);
+    }
+
+    /** The restore must hold the newest entry recorded before now - DURATION (a backup job that stopped fails). */
+    private void requireMaxRpo(long rowCount) throws Refusal {
+        Instant cutoff = now.minus(request.maxRpo());
+        LedgerEntry required = null;
+        for (LedgerEntry entry : entries) {
+            if (!entry.time().isAfter(cutoff)) {
+                required = entry;
+            }
+        }
+        if (required != null && rowCount < required.rowCount()) {
+            throw new Refusal("RPO exceeded: the restore holds " + rowCount + " rows, " + LedgerCheck.name(entries,
+                    required) + ", recorded at " + required.time() + " (more than " + describe(request.maxRpo())
+                    + " ago), held " + required.rowCount());
+        }
+        findings.verdicts.put("max_rpo", "met (" + describe(request.maxRpo()) + ")");
+    }
+
+    /**
+     * rpo_rows and rpo_seconds against the live head (with --live-url) or
+     * the ledger's newest entry; the restore is dated by the newest ledger
+     * entry it holds.
+     */
+    private void measureRpo() {
+        if (findings.snapshot == null || entries == null) {
+            return;
+        }
+        long restoredRows = findings.snapshot.rowCount();
+        Instant restoredTime = null;
+        for (LedgerEntry entry : entries) {
+            if (entry.rowCount() <= restoredRows) {
+                restoredTime = entry.time();
+            }
+        }
+        LedgerEntry newest = entries.get(entries.size() - 1);
+        findings.rpo = liveRowCount != null
+                ? Rpo.between(restoredRows, restoredTime, liveRowCount, now, "live")
+                : Rpo.between(restoredRows, restoredTime, newest.rowCount(), newest.time(), "ledger");
+    }
+
+    /**
+     * PITR: the restored head must be the last row committed before the
+     * target. With track_commit_timestamp on, the head's commit time proves
+     * it is not past the target (and, with --live-url, the next live row's
+     * that it is not short of it); otherwise the ledger brackets it: the
+     * restore holds every entry recorded before the target (reliedOn) and
+     * no more rows than the first entry recorded after it.
+     */
+    private final class TargetCheck {
+        void run(Snapshot snapshot) throws Failure {
+            Target target = request.target();
+            long rowCount = snapshot.rowCount();
+            String head = snapshot.chainHeadHash();
+            findings.pitr.put("target", target.time() != null ? target.time().toString()
+                    : target.lsn() != null ? target.lsn() : target.xid().toString());
+            String proof = "ledger_bracket";
+            if (target.xid() != null) {
+                proof = byTransaction(target.xid(), head, rowCount);
+            } else if (target.time() != null && commitTimestampsOn(restored)) {
+                proof = byCommitTime(target.time(), head, rowCount);
+            }
+            bracketByLedger(target, rowCount);
+            findings.pitr.put("proof", proof);
+            findings.verdicts.put("pitr", "the restored head is the last row committed before the target ("
+                    + proof + ")");
+        }
+
+        private String byCommitTime(Instant target, String head, long rowCount) throws Failure {
+            String committed = rowCount == 0 ? null
+                    : ChainPositions.aboutRow(restored, schema, head, COMMITTED_AT);
+            if (committed == null) {
+                return "ledger_bracket";
+            }
+            Instant headCommitted = Instant.parse(committed);
+            findings.pitr.put("head_committed_at", headCommitted.toString());
+            if (headCommitted.isAfter(target)) {
+                throw new Refusal("restored past the target: the head (position " + (rowCount - 1) + ") was committed"
+                        + " at " + headCommitted + ", after the recovery target " + target);
+            }
+            if (live != null && commitTimestampsOn(live)) {
+                String next = ChainPositions.hashesAt(live, schema, List.of(rowCount)).get(rowCount);
+                String nextCommitted = next == null ? null
+                        : ChainPositions.aboutRow(live, schema, next, COMMITTED_AT);
+                if (nextCommitted != null && !Instant.parse(nextCommitted).isAfter(target)) {
+                    throw new Refusal("short of the target: the live row at position " + rowCount + " was committed at "
+                            + Instant.parse(nextCommitted) + ", not after the recovery target " + target
+                            + ", and the restore lacks it");
+                }
+            }
+            return "commit_timestamp";
+        }
+
+        /** The head's inserting transaction must not be later than the target (32-bit XIDs, no wraparound). */
+        private String byTransaction(long targetXid, String head, long rowCount) throws Failure {
+            String xmin = rowCount == 0 ? null : ChainPositions.aboutRow(restored, schema, head, "xmin");
+            if (xmin != null && Long.parseLong(xmin) > targetXid) {
+                throw new Refusal("restored past the target: the head (position " + (rowCount - 1) + ") was written by"
+                        + " transaction " + xmin + ", after the recovery target XID " + targetXid);
+            }
+            findings.pitr.put("head_xmin", xmin);
+            return "head_xmin";
+        }
+
+        private void bracketByLedger(Target target, long rowCount) throws Refusal {
+            if (target.time() == null && target.lsn() == null) {
+                return;
+            }
+            LedgerEntry after = null;
+            for (LedgerEntry entry : entries) {
+                boolean recordedAfter = target.lsn() != null
+                        ? LedgerEntry.lsnValue(entry.walLsn()) > LedgerEntry.lsnValue(target.lsn())
+                        : entry.time().isAfter(target.time());
+                if (recordedAfter) {
+                    after = entry;
+                    break;
+                }
+            }
+            findings.pitr.put("bracket_before", LedgerCheck.name(entries, findings.reliedOn));
+            if (after == null) {
+                return;
+            }
+            findings.pitr.put("bracket_after", LedgerCheck.name(entries, after));
+            if (rowCount > after.rowCount()) {
+                throw new Refusal("restored past the target: the restore holds " + rowCount + " rows, "
+                        + LedgerCheck.name(entries, after) + ", recorded at " + after.time()
+                        + " after the recovery target, held only " + after.rowCount());
+            }
+        }
+
+        private boolean commitTimestampsOn(Connector connector) throws Failure {
+            try (var connection = connector.open()) {
+                return "on".equals(Sql.queryOne(connection, "SELECT pg_catalog.current_setting('track_commit_timestamp')",
+                        connector.deadline(), "reading track_commit_timestamp"));
+            } catch (java.sql.SQLException e) {
+                throw connector.deadline().failure("reading track_commit_timestamp", e);
+            }
+        }
+    }
+}

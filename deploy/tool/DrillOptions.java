@@ -1,0 +1,97 @@
+// The flags of --mode=drill-verify (SPEC section 9.9), as one picocli argument
+// group of BackupSmoke's command line: what the harness (or an operator)
+// knows about the backup that was restored, and where the evidence goes.
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import picocli.CommandLine.Option;
+
+final class DrillOptions {
+    static final java.util.List<String> FLAGS = java.util.List.of("--backup-start", "--backup-lsn",
+            "--backup-stop-lsn", "--backup-id", "--backup-label", "--backup-timeline", "--backup-system-identifier",
+            "--live-url", "--max-rpo", "--recovery-target-time", "--recovery-target-lsn", "--recovery-target-xid",
+            "--restore-seconds", "--method", "--report-dir");
+
+    @Option(names = "--backup-start", paramLabel = "TIMESTAMP",
+            description = "drill-verify: when the restored backup began (ISO-8601 with offset); the restore must hold"
+                    + " the newest ledger entry recorded before it")
+    OffsetDateTime backupStart;
+
+    @Option(names = "--backup-lsn", paramLabel = "LSN",
+            description = "drill-verify: the backup's start LSN; when given, entries recorded at or before it count"
+                    + " as recorded before the backup (instead of --backup-start)")
+    String backupLsn;
+
+    @Option(names = "--backup-stop-lsn", paramLabel = "LSN", description = "drill-verify: the backup's stop LSN (evidence)")
+    String backupStopLsn;
+
+    @Option(names = "--backup-id", paramLabel = "ID", description = "drill-verify: the backup's id (evidence)")
+    String backupId;
+
+    @Option(names = "--backup-label", paramLabel = "LABEL", description = "drill-verify: the backup's label (evidence)")
+    String backupLabel;
+
+    @Option(names = "--backup-timeline", paramLabel = "N", description = "drill-verify: the backup's timeline (evidence)")
+    Long backupTimeline;
+
+    @Option(names = "--backup-system-identifier", paramLabel = "ID",
+            description = "drill-verify: the backup's system identifier as its tool reports it; must be the ledger's")
+    String backupSystemIdentifier;
+
+    @Option(names = "--live-url", paramLabel = "URL",
+            description = "drill-verify: the live database (read-only): the restored chain must be a prefix of its chain")
+    String liveUrl;
+
+    @Option(names = "--max-rpo", paramLabel = "DURATION", converter = DurationConverter.class,
+            description = "drill-verify: fail when the restore lacks the newest ledger entry recorded before now"
+                    + " minus DURATION (e.g. 26h)")
+    Duration maxRpo;
+
+    @Option(names = "--recovery-target-time", paramLabel = "TIMESTAMP",
+            description = "drill-verify: the PITR target the restore was asked for (ISO-8601 with offset)")
+    OffsetDateTime recoveryTargetTime;
+
+    @Option(names = "--recovery-target-lsn", paramLabel = "LSN", description = "drill-verify: the PITR target LSN")
+    String recoveryTargetLsn;
+
+    @Option(names = "--recovery-target-xid", paramLabel = "XID", description = "drill-verify: the PITR target XID")
+    Long recoveryTargetXid;
+
+    @Option(names = "--restore-seconds", paramLabel = "SECONDS",
+            description = "drill-verify: how long the restore took (RTO evidence)")
+    Double restoreSeconds;
+
+    @Option(names = "--method", paramLabel = "NAME", defaultValue = "command",
+            description = "drill-verify: the restore method, the metrics' method label (default: ${DEFAULT-VALUE})")
+    String method;
+
+    @Option(names = "--report-dir", paramLabel = "DIR",
+            description = "drill-verify: write report.json, report.json.sig (with --signing-key) and metrics.prom there")
+    Path reportDir;
+
+    DrillJudge.Request request(Path ledger, String toolVersion) throws Failure {
+        if (backupStart == null && backupLsn == null) {
+            throw new Failure("--mode=drill-verify needs --backup-start=TIMESTAMP or --backup-lsn=LSN");
+        }
+        requireLsn("--backup-lsn", backupLsn);
+        requireLsn("--backup-stop-lsn", backupStopLsn);
+        requireLsn("--recovery-target-lsn", recoveryTargetLsn);
+        return new DrillJudge.Request(ledger, toolVersion, method,
+                new DrillJudge.Backup(backupId, backupLabel, instant(backupStart), backupLsn, backupStopLsn,
+                        backupTimeline, backupSystemIdentifier),
+                maxRpo, new DrillJudge.Target(instant(recoveryTargetTime), recoveryTargetLsn, recoveryTargetXid),
+                restoreSeconds);
+    }
+
+    private static Instant instant(OffsetDateTime time) {
+        return time == null ? null : time.toInstant();
+    }
+
+    private static void requireLsn(String flag, String lsn) throws Failure {
+        if (lsn != null && !lsn.matches("[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}")) {
+            throw new Failure(flag + " must be an LSN such as 0/3000148, got " + Failure.quoted(lsn));
+        }
+    }
+}

@@ -1,0 +1,54 @@
+// --mode=drill-verify as a whole (SPEC section 9.9): judge the restored
+// database, write the evidence, print report.json, and say the exit code.
+
+import java.time.Instant;
+import java.util.Map;
+
+final class DrillVerify {
+    private DrillVerify() {}
+
+    static final String CANNOT_JUDGE = "cannot judge: ";
+
+    /**
+     * 0 when every verdict passed, 3 when one failed (Refusal.EXIT). When
+     * the judge cannot judge (exit 1), the report still says so, with
+     * "passed": false, before the failure is reported.
+     */
+    static int run(Connector restored, LedgerOptions ledgerOptions, DrillOptions options, String toolVersion,
+                   Map<String, String> environment) throws Failure {
+        DrillJudge.Request request = options.request(ledgerOptions.requiredLedger("drill-verify"), toolVersion);
+        Ed25519Keys signingKeys = ledgerOptions.signingKeys();
+        Ed25519Keys verifyKeys = ledgerOptions.verifyKeys();
+        Connector live = options.liveUrl == null ? null : new Connector(
+                ConnectionTarget.parse(options.liveUrl, environment), restored.connectTimeoutSeconds(),
+                restored.deadline());
+        Instant now = Instant.now();
+        DrillJudge.Findings findings;
+        try {
+            findings = DrillJudge.judge(restored, live, request, verifyKeys != null ? verifyKeys : signingKeys, now);
+        } catch (Failure cannotJudge) {
+            DrillJudge.Findings unjudged = new DrillJudge.Findings();
+            String reason = cannotJudge.getMessage();
+            unjudged.failure = reason.startsWith(CANNOT_JUDGE) ? reason : CANNOT_JUDGE + reason;
+            publish(request, unjudged, signingKeys, options, now);
+            throw cannotJudge;
+        }
+        publish(request, findings, signingKeys, options, now);
+        return findings.passed() ? 0 : Refusal.EXIT;
+    }
+
+    private static void publish(DrillJudge.Request request, DrillJudge.Findings findings, Ed25519Keys signingKeys,
+                                DrillOptions options, Instant now) throws Failure {
+        String report = DrillEvidence.reportJson(request, findings, now);
+        if (options.reportDir != null) {
+            DrillEvidence.write(options.reportDir, report, signingKeys,
+                    DrillEvidence.metrics(request.method(), findings.passed(), now, request.restoreSeconds(),
+                            findings.rpo));
+        }
+        System.out.print(report);
+        System.out.flush();
+        if (!findings.passed() && !findings.failure.startsWith(CANNOT_JUDGE)) {
+            System.err.println("backupsmoke: " + findings.failure);
+        }
+    }
+}

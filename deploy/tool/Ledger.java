@@ -1,0 +1,187 @@
+// The checkpoint ledger file (SPEC section 9.9): one JSON line per
+// checkpoint, each naming the SHA-256 of the line before it, so the ledger is
+// itself a hash chain; optionally each line is signed (Ed25519).
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A ledger opened for appending: the file is locked exclusively (so two
+ * cron runs cannot interleave: the second waits and then sees the first's
+ * entry), read, and checked; append() writes one line with one write and
+ * fsyncs it. The lines are kept as read, so digests are of the exact bytes.
+ */
+final class Ledger implements AutoCloseable {
+    private final Path file;
+    private final FileChannel channel;
+    private final FileLock lock;
+    private final List<String> lines;
+    private final List<LedgerEntry> entries;
+
+    private Ledger(Path file, FileChannel channel, FileLock lock, List<String> lines, List<LedgerEntry> entries) {
+        this.file = file;
+        this.channel = channel;
+        this.lock = lock;
+        this.lines = lines;
+        this.entries = entries;
+    }
+
+    /** Opens (creating an empty ledger when missing) and locks the file; parses its lines. */
+    static Ledger openForAppend(Path file) throws Failure {
+        FileChannel channel = null;
+        try {
+            channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
+                    StandardOpenOption.WRITE);
+            FileLock lock = channel.lock();
+            ByteBuffer content = ByteBuffer.allocate(Math.toIntExact(channel.size()));
+            while (content.hasRemaining() && channel.read(content, content.position()) > 0) {
+                // read until full
+            }
+            String text = new String(content.array(), StandardCharsets.UTF_8);
+            List<String> lines = splitLines(file, text);
+            return new Ledger(file, channel, lock, lines, parse(file, lines));
+        } catch (IOException e) {
+            closeQuietly(channel);
+            throw new Failure("cannot open the ledger " + file + ": " + e.getMessage());
+        } catch (Failure e) {
+            closeQuietly(channel);
+            throw e;
+        }
+    }
+
+    /** Reads a ledger without locking or creating it (drill-verify only reads). */
+    static Ledger read(Path file) throws Failure {
+        try {
+            String text = java.nio.file.Files.readString(file);
+            List<String> lines = splitLines(file, text);
+            return new Ledger(file, null, null, lines, parse(file, lines));
+        } catch (IOException e) {
+            throw new Failure("cannot read the ledger " + file + ": " + e.getMessage());
+        }
+    }
+
+    /** Every line ends with a newline; a last line without one is a torn write. */
+    private static List<String> splitLines(Path file, String text) throws Failure {
+        if (!text.isEmpty() && !text.endsWith("\n")) {
+            throw new Refusal("the ledger " + file + " is broken: its last line has no newline"
+                    + " (an interrupted write or an edit)");
+        }
+        return text.isEmpty() ? new ArrayList<>() : new ArrayList<>(List.of(text.split("\n", -1)))
+                .subList(0, (int) text.chars().filter(c -> c == '\n').count());
+    }
+
+    private static List<LedgerEntry> parse(Path file, List<String> lines) throws Failure {
+        List<LedgerEntry> entries = new ArrayList<>();
+        for (int i = 0; i < lines.size(); i++) {
+            try {
+                entries.add(LedgerEntry.parse(lines.get(i)));
+            } catch (IllegalArgumentException e) {
+                throw new Refusal("the ledger " + file + " is broken: line " + (i + 1) + ": " + e.getMessage());
+            }
+        }
+        return entries;
+    }
+
+    List<LedgerEntry> entries() {
+        return entries;
+    }
+
+    List<String> lines() {
+        return lines;
+    }
+
+    LedgerEntry last() {
+        return entries.isEmpty() ? null : entries.get(entries.size() - 1);
+    }
+
+    /** The prev_digest the next entry must carry: null for the first entry. */
+    String nextPrevDigest() {
+        return lines.isEmpty() ? null : LedgerEntry.digestOf(lines.get(lines.size() - 1));
+    }
+
+    /**
+     * The ledger's own chain: each line's prev_digest is the digest of the
+     * line before (the first has none). With a key, every signed line must
+     * verify, and once a line is signed every later one must be: a line
+     * whose signature was stripped or forged is refused.
+     */
+    void check(Ed25519Keys keys) throws Refusal {
+        for (int i = 0; i < entries.size(); i++) {
+            String expected = i == 0 ? null : LedgerEntry.digestOf(lines.get(i - 1));
+            String recorded = entries.get(i).prevDigest();
+            if (expected == null ? recorded != null : !expected.equals(recorded)) {
+                throw new Refusal("the ledger " + file + " is broken: line " + (i + 1) + " has prev_digest "
+                        + recorded + ", the SHA-256 of line " + i + " is " + expected + " (an entry was edited,"
+                        + " removed or inserted)");
+            }
+        }
+        if (keys != null) {
+            checkSignatures(keys);
+        }
+    }
+
+    private void checkSignatures(Ed25519Keys keys) throws Refusal {
+        boolean signedBefore = false;
+        for (int i = 0; i < lines.size(); i++) {
+            byte[] signedBytes = LedgerEntry.signedBytes(lines.get(i));
+            if (signedBytes == null) {
+                if (signedBefore) {
+                    throw new Refusal("the ledger " + file + " is broken: line " + (i + 1)
+                            + " is not signed, though earlier lines are");
+                }
+                continue;
+            }
+            signedBefore = true;
+            if (!keys.verifies(signedBytes, LedgerEntry.signatureOf(lines.get(i)))) {
+                throw new Refusal("the ledger " + file + " is broken: the signature of line " + (i + 1)
+                        + " does not verify with the given key");
+            }
+        }
+    }
+
+    /** One write of the line and its newline at the end of the file, then fsync. */
+    void append(LedgerEntry entry) throws Failure {
+        String line = entry.line();
+        ByteBuffer bytes = ByteBuffer.wrap((line + "\n").getBytes(StandardCharsets.UTF_8));
+        try {
+            long at = channel.size();
+            while (bytes.hasRemaining()) {
+                at += channel.write(bytes, at);
+            }
+            channel.force(true);
+        } catch (IOException e) {
+            throw new Failure("cannot append to the ledger " + file + ": " + e.getMessage());
+        }
+        lines.add(line);
+        entries.add(entry);
+    }
+
+    @Override
+    public void close() {
+        try {
+            if (lock != null) {
+                lock.release();
+            }
+        } catch (IOException ignored) {
+            // Closing the channel releases it too.
+        }
+        closeQuietly(channel);
+    }
+
+    private static void closeQuietly(FileChannel channel) {
+        try {
+            if (channel != null) {
+                channel.close();
+            }
+        } catch (IOException ignored) {
+            // Nothing was written through it that is not already on disk.
+        }
+    }
+}

@@ -1,0 +1,257 @@
+// --mode=checkpoint (issue 17 item 1, SPEC section 9.9): the checkpoint ledger
+// of the live audit log, in-process against the suite's cluster, and a few
+// runs of the command for its exit codes and openssl's view of a signature.
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class CheckpointLedgerTest {
+    @TempDir Path folder;
+
+    private final Deadline deadline = new Deadline(Duration.ofMinutes(2));
+
+    @AfterEach
+    void stopDeadline() {
+        deadline.close();
+    }
+
+    static Connector connector(String database, Deadline deadline) throws Failure {
+        return new Connector(ConnectionTarget.parse(Support.url(database), Map.of()), 10, deadline);
+    }
+
+    /** Appends rows the way an application does: through the chain trigger. */
+    static void grow(String database, int rows, String idPrefix, Deadline deadline) throws Exception {
+        try (Connection connection = Support.connect(database)) {
+            new Workload(rows, idPrefix, null, null).insert(connection, deadline);
+        }
+    }
+
+    /** Changes the audit log as a superuser can: triggers off for the session. */
+    static void asReplica(String database, String... statements) throws Exception {
+        String[] all = new String[statements.length + 1];
+        all[0] = "SET session_replication_role = replica";
+        System.arraycopy(statements, 0, all, 1, statements.length);
+        Support.execute(database, all);
+    }
+
+    private LedgerEntry checkpoint(String database, Path ledger) throws Failure {
+        return CheckpointRecorder.run(connector(database, deadline),
+                new CheckpointRecorder.Request(ledger, null, null, null));
+    }
+
+    private LedgerEntry checkpoint(String database, Path ledger, Ed25519Keys keys) throws Failure {
+        return CheckpointRecorder.run(connector(database, deadline),
+                new CheckpointRecorder.Request(ledger, null, keys, null));
+    }
+
+    /** The refusal's line, and the ledger byte for byte as before the attempt. */
+    private String refusal(String database, Path ledger) throws Exception {
+        byte[] before = Files.readAllBytes(ledger);
+        Refusal refusal = assertThrows(Refusal.class, () -> checkpoint(database, ledger));
+        assertArrayEquals(before, Files.readAllBytes(ledger), "the ledger must be unchanged");
+        return refusal.getMessage();
+    }
+
+    static String hashAt(String database, String id) throws Exception {
+        return Support.one(database, "SELECT row_hash FROM audit_events WHERE id = '" + id + "'");
+    }
+
+    @Test
+    void twoCleanCheckpointsChainTheirLines() throws Exception {
+        String database = Support.migratedWithWorkload(24);
+        Path ledger = folder.resolve("ledger.jsonl");
+        LedgerEntry first = checkpoint(database, ledger);
+        assertEquals(24, first.rowCount());
+        assertEquals(Support.FIXED_HEAD_24, first.chainHeadHash());
+        assertEquals(23, first.headPosition());
+        assertEquals(null, first.prevDigest());
+        assertEquals(database, first.database());
+        assertEquals("public", first.schema());
+        assertEquals(Support.one("postgres", "SELECT system_identifier FROM pg_control_system()"),
+                first.systemIdentifier());
+        assertEquals(1, first.timeline());
+        assertTrue(first.walLsn().matches("[0-9A-F]+/[0-9A-F]+"), first.walLsn());
+        assertEquals(Verification.run(connector(database, deadline),
+                new Verification.Request(null, ChainWalker.Expectation.NONE, false)).integrity(), first.integrity());
+        assertTrue(first.integrity().containsKey("verifier public.audit_events_verify_chain()"),
+                first.integrity().toString());
+
+        grow(database, 6, "more-", deadline);
+        LedgerEntry second = checkpoint(database, ledger);
+        List<String> lines = Files.readAllLines(ledger, StandardCharsets.UTF_8);
+        assertEquals(2, lines.size());
+        assertEquals(first.line(), lines.get(0));
+        assertEquals(second.line(), lines.get(1));
+        assertEquals("sha256:" + AuditRow.sha256Hex(lines.get(0)), second.prevDigest());
+        assertEquals(30, second.rowCount());
+        assertEquals(29, second.headPosition());
+        assertEquals(hashAt(database, "more-0005"), second.chainHeadHash());
+        assertTrue(LedgerEntry.lsnValue(second.walLsn()) >= LedgerEntry.lsnValue(first.walLsn()));
+    }
+
+    @Test
+    void aChangedEarlierRowIsRefused() throws Exception {
+        String database = Support.migratedWithWorkload(24);
+        Path ledger = folder.resolve("ledger.jsonl");
+        checkpoint(database, ledger);
+        asReplica(database, "UPDATE audit_events SET actor = 'mallory' WHERE id = 'audit-smoke-0005'");
+        assertEquals("the live chain: a row was changed: the chain breaks at position 5 (row audit-smoke-0005,"
+                + " modified), at or before the head of checkpoint 1 of 1 (position 23)", refusal(database, ledger));
+    }
+
+    @Test
+    void aDeletedRowIsRefused() throws Exception {
+        String database = Support.migratedWithWorkload(24);
+        Path ledger = folder.resolve("ledger.jsonl");
+        checkpoint(database, ledger);
+        asReplica(database, "DELETE FROM audit_events WHERE id = 'audit-smoke-0005'");
+        assertEquals("the live chain: a row was deleted: the chain breaks at position 5 (row audit-smoke-0006,"
+                + " missing_predecessor), at or before the head of checkpoint 1 of 1 (position 23)",
+                refusal(database, ledger));
+    }
+
+    @Test
+    void aForkIsRefusedAndPlacedBetweenTheEntries() throws Exception {
+        String database = Support.migratedWithWorkload(24);
+        Path ledger = folder.resolve("ledger.jsonl");
+        checkpoint(database, ledger);
+        grow(database, 6, "more-", deadline);
+        LedgerEntry second = checkpoint(database, ledger);
+        // Rewritten from position 24 on: the rows after the first checkpoint go, other rows follow.
+        asReplica(database, "DELETE FROM audit_events WHERE id LIKE 'more-%'",
+                "UPDATE audit_chain_head SET row_hash = '" + Support.FIXED_HEAD_24 + "' WHERE id = 1");
+        grow(database, 8, "fork-", deadline);
+        assertEquals("fork: the live chain holds another row at position 29 than the head " + second.chainHeadHash()
+                + " of checkpoint 2 of 2; the chains part after position 23 and at or before 29",
+                refusal(database, ledger));
+    }
+
+    @Test
+    void aRollbackOfTheDatabaseIsRefused() throws Exception {
+        String database = Support.migratedWithWorkload(24);
+        Path ledger = folder.resolve("ledger.jsonl");
+        checkpoint(database, ledger);
+        grow(database, 6, "more-", deadline);
+        LedgerEntry second = checkpoint(database, ledger);
+        // The state of the first checkpoint again, as a restore of an older backup would leave it.
+        asReplica(database, "DELETE FROM audit_events WHERE id LIKE 'more-%'",
+                "UPDATE audit_chain_head SET row_hash = '" + Support.FIXED_HEAD_24 + "' WHERE id = 1");
+        assertEquals("rollback of the database: the live chain holds 24 rows, checkpoint 2 of 2 recorded 30 (head "
+                + second.chainHeadHash() + " at position 29)", refusal(database, ledger));
+    }
+
+    @Test
+    void anotherClusterIsRefusedNamingBothIdentifiers() throws Exception {
+        String database = Support.migratedWithWorkload(24);
+        Path ledger = folder.resolve("ledger.jsonl");
+        LedgerEntry first = checkpoint(database, ledger);
+        String ours = first.systemIdentifier();
+        Files.writeString(ledger, Files.readString(ledger).replace("\"system_identifier\":\"" + ours + "\"",
+                "\"system_identifier\":\"7000000000000000001\""));
+        assertEquals("another cluster: the server's system_identifier is " + ours + ", the ledger's checkpoint 1 of 1"
+                + " was recorded on system_identifier 7000000000000000001", refusal(database, ledger));
+    }
+
+    @Test
+    void aLedgerWhoseOwnChainIsBrokenIsRefused() throws Exception {
+        String database = Support.migratedWithWorkload(24);
+        Path ledger = folder.resolve("ledger.jsonl");
+        checkpoint(database, ledger);
+        grow(database, 6, "more-", deadline);
+        LedgerEntry second = checkpoint(database, ledger);
+        // The first entry "corrected" to 25 rows: its digest is no longer what the second names.
+        String edited = Files.readString(ledger).replaceFirst("\"row_count\":24", "\"row_count\":25");
+        Files.writeString(ledger, edited);
+        String actual = LedgerEntry.digestOf(edited.lines().findFirst().orElseThrow());
+        assertEquals("the ledger " + ledger + " is broken: line 2 has prev_digest " + second.prevDigest()
+                + ", the SHA-256 of line 1 is " + actual + " (an entry was edited, removed or inserted)",
+                refusal(database, ledger));
+    }
+
+    @Test
+    void aLedgerWhoseSignatureIsBrokenIsRefused() throws Exception {
+        String database = Support.migratedWithWorkload(24);
+        Path ledger = folder.resolve("ledger.jsonl");
+        Ed25519Keys keys = Ed25519Keys.readPrivate(LedgerTest.newKey(folder));
+        checkpoint(database, ledger, keys);
+        // The only entry's head rewritten: no prev_digest covers the last line, its signature does.
+        String edited = Files.readString(ledger).replace(Support.FIXED_HEAD_24, "0".repeat(64));
+        Files.writeString(ledger, edited);
+        byte[] before = Files.readAllBytes(ledger);
+        Refusal refusal = assertThrows(Refusal.class, () -> checkpoint(database, ledger, keys));
+        assertEquals("the ledger " + ledger + " is broken: the signature of line 1 does not verify with the given key",
+                refusal.getMessage());
+        assertArrayEquals(before, Files.readAllBytes(ledger));
+    }
+
+    @Test
+    void aSignatureByAnotherKeyIsRefusedWithVerifyKey() throws Exception {
+        String database = Support.migratedWithWorkload(24);
+        Path ledger = folder.resolve("ledger.jsonl");
+        checkpoint(database, ledger, Ed25519Keys.readPrivate(LedgerTest.newKey(folder)));
+        Path otherKey = LedgerTest.newKey(folder);
+        Path otherPublic = Files.writeString(folder.resolve("other.pub.pem"),
+                Ed25519Keys.readPrivate(otherKey).publicPem());
+        byte[] before = Files.readAllBytes(ledger);
+        Refusal refusal = assertThrows(Refusal.class, () -> CheckpointRecorder.run(connector(database, deadline),
+                new CheckpointRecorder.Request(ledger, null, null, Ed25519Keys.readPublic(otherPublic))));
+        assertEquals("the ledger " + ledger + " is broken: the signature of line 1 does not verify with the given key",
+                refusal.getMessage());
+        assertArrayEquals(before, Files.readAllBytes(ledger));
+    }
+
+    /** What checkpoint and drill-verify connect with cannot write, autocommit statements included. */
+    @Test
+    void theModesConnectionsAreReadOnly() throws Exception {
+        String database = Support.scratchDatabase();
+        try (Connection connection = connector(database, deadline).readOnly().open();
+             var statement = connection.createStatement()) {
+            var refused = assertThrows(java.sql.SQLException.class, () -> statement.execute("CREATE TABLE t (i int)"));
+            assertEquals("cannot execute CREATE TABLE in a read-only transaction", Sql.oneLine(refused));
+        }
+    }
+
+    /** Through the command: exit 0 and the entry on stdout, then exit 3 and one line, the ledger unchanged. */
+    @Test
+    void theCommandAppendsSignedEntriesOpensslVerifiesAndRefusesWithExit3() throws Exception {
+        String database = Support.migratedWithWorkload(24);
+        Path ledger = folder.resolve("ledger.jsonl");
+        Path key = LedgerTest.newKey(folder);
+        var appended = Support.tool("--mode=checkpoint", "--db-url=" + Support.url(database), "--ledger=" + ledger,
+                "--signing-key=" + key);
+        assertEquals(0, appended.exit(), appended.describe());
+        String line = Files.readString(ledger);
+        assertEquals(line, appended.out());
+        assertEquals("", appended.err());
+        LedgerTest.assertOpensslVerifies(folder, key, LedgerEntry.signedBytes(line.strip()),
+                LedgerEntry.signatureOf(line.strip()));
+
+        asReplica(database, "UPDATE audit_events SET actor = 'mallory' WHERE id = 'audit-smoke-0003'");
+        var refused = Support.tool("--mode=checkpoint", "--db-url=" + Support.url(database), "--ledger=" + ledger,
+                "--signing-key=" + key);
+        assertEquals(3, refused.exit(), refused.describe());
+        assertEquals("backupsmoke: the live chain: a row was changed: the chain breaks at position 3 (row"
+                + " audit-smoke-0003, modified), at or before the head of checkpoint 1 of 1 (position 23)\n",
+                refused.err());
+        assertEquals(line, Files.readString(ledger));
+
+        var misplaced = Support.tool("--mode=verify", "--db-url=" + Support.url(database), "--ledger=" + ledger,
+                "--max-rpo=1h");
+        assertEquals(2, misplaced.exit(), misplaced.describe());
+        assertEquals("--ledger applies to --mode=checkpoint and --mode=drill-verify only",
+                misplaced.err().lines().findFirst().orElse(""));
+    }
+}

@@ -1,0 +1,156 @@
+// The checkpoint ledger's pure parts (SPEC section 9.9): entry lines, the
+// ledger's own hash chain, Ed25519 signing with keys openssl made, and
+// openssl's verification of what the tool signed. No database.
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class LedgerTest {
+    @TempDir Path folder;
+
+    static final String HEAD = "ab".repeat(32);
+
+    /** A new key as the README says to make one. */
+    static Path newKey(Path folder) {
+        Path key = folder.resolve("key-" + System.nanoTime() + ".pem");
+        var made = Support.run(List.of("openssl", "genpkey", "-algorithm", "ed25519", "-out", key.toString()),
+                Map.of(), folder, 30);
+        assertEquals(0, made.exit(), made.describe());
+        return key;
+    }
+
+    /** openssl pkeyutl -verify, with the public key openssl derives, on exactly these bytes. */
+    static void assertOpensslVerifies(Path folder, Path key, byte[] data, byte[] signature) throws Exception {
+        Path publicKey = folder.resolve("pub-" + System.nanoTime() + ".pem");
+        var derived = Support.run(List.of("openssl", "pkey", "-in", key.toString(), "-pubout", "-out",
+                publicKey.toString()), Map.of(), folder, 30);
+        assertEquals(0, derived.exit(), derived.describe());
+        Path dataFile = Files.write(folder.resolve("data-" + System.nanoTime()), data);
+        Path signatureFile = Files.write(folder.resolve("sig-" + System.nanoTime()), signature);
+        var verified = Support.run(List.of("openssl", "pkeyutl", "-verify", "-pubin", "-inkey", publicKey.toString(),
+                "-rawin", "-in", dataFile.toString(), "-sigfile", signatureFile.toString()), Map.of(), folder, 30);
+        assertEquals(0, verified.exit(), verified.describe());
+        assertEquals("Signature Verified Successfully\n", verified.out());
+    }
+
+    static LedgerEntry entry(long rows, String prevDigest) {
+        Map<String, String> integrity = new LinkedHashMap<>();
+        integrity.put("verifier \"public\".audit_events_verify_chain()", "sha256:" + "cd".repeat(32));
+        return new LedgerEntry(Instant.parse("2026-12-05T13:00:00.123456Z"), "7412345678901234567", "app", "public",
+                1, "0/3000148", rows, HEAD, rows - 1, prevDigest, integrity, null);
+    }
+
+    @Test
+    void anEntryLineHasItsKeysInOrderAndParsesBack() {
+        LedgerEntry entry = entry(24, null);
+        assertEquals("{\"time\":\"2026-12-05T13:00:00.123456Z\",\"system_identifier\":\"7412345678901234567\","
+                + "\"database\":\"app\",\"schema\":\"public\",\"timeline\":1,\"wal_lsn\":\"0/3000148\","
+                + "\"row_count\":24,\"chain_head_hash\":\"" + HEAD + "\",\"head_position\":23,\"prev_digest\":null,"
+                + "\"integrity\":{\"verifier \\\"public\\\".audit_events_verify_chain()\":\"sha256:" + "cd".repeat(32)
+                + "\"}}", entry.line());
+        assertEquals(entry, LedgerEntry.parse(entry.line()));
+    }
+
+    @Test
+    void aSignedLineEndsWithItsSignatureOverTheUnsignedLine() throws Exception {
+        Ed25519Keys keys = Ed25519Keys.readPrivate(newKey(folder));
+        LedgerEntry signed = entry(24, null).signedWith(keys);
+        String line = signed.line();
+        assertTrue(line.startsWith(entry(24, null).unsignedLine().replaceFirst("}}$", "}")), line);
+        assertTrue(line.matches(".*,\"signature\":\"[A-Za-z0-9+/]{86}==\"}"), line);
+        assertArrayEquals(signed.unsignedLine().getBytes(StandardCharsets.UTF_8), LedgerEntry.signedBytes(line));
+        assertTrue(keys.verifies(LedgerEntry.signedBytes(line), LedgerEntry.signatureOf(line)));
+        assertFalse(keys.verifies(LedgerEntry.signedBytes(line.replace("\"row_count\":24", "\"row_count\":25")),
+                LedgerEntry.signatureOf(line)));
+        assertEquals(signed, LedgerEntry.parse(line));
+        assertNull(LedgerEntry.signedBytes(entry(24, null).line()));
+    }
+
+    @Test
+    void theDerivedPublicKeyIsOpensslsAndOpensslVerifiesTheSignature() throws Exception {
+        Path key = newKey(folder);
+        Ed25519Keys keys = Ed25519Keys.readPrivate(key);
+        var pub = Support.run(List.of("openssl", "pkey", "-in", key.toString(), "-pubout"), Map.of(), folder, 30);
+        assertEquals(pub.out(), keys.publicPem());
+        Path publicFile = Files.writeString(folder.resolve("pub.pem"), pub.out());
+        LedgerEntry signed = entry(24, null).signedWith(keys);
+        assertTrue(Ed25519Keys.readPublic(publicFile).verifies(LedgerEntry.signedBytes(signed.line()),
+                LedgerEntry.signatureOf(signed.line())));
+        assertOpensslVerifies(folder, key, LedgerEntry.signedBytes(signed.line()),
+                LedgerEntry.signatureOf(signed.line()));
+    }
+
+    @Test
+    void theLedgerChainsEachLineToTheDigestOfTheOneBefore() throws Exception {
+        Path file = folder.resolve("ledger.jsonl");
+        try (Ledger ledger = Ledger.openForAppend(file)) {
+            assertNull(ledger.nextPrevDigest());
+            ledger.append(entry(24, null));
+            String digest = ledger.nextPrevDigest();
+            assertEquals("sha256:" + AuditRow.sha256Hex(entry(24, null).line()), digest);
+            ledger.append(entry(30, digest));
+        }
+        try (Ledger reopened = Ledger.openForAppend(file)) {
+            reopened.check(null);
+            assertEquals(List.of(entry(24, null), entry(30, "sha256:" + AuditRow.sha256Hex(entry(24, null).line()))),
+                    reopened.entries());
+        }
+        assertEquals(entry(24, null).line() + "\n" + entry(30, LedgerEntry.digestOf(entry(24, null).line())).line()
+                + "\n", Files.readString(file));
+    }
+
+    @Test
+    void aRemovedOrTornLineBreaksTheLedger() throws Exception {
+        Path file = folder.resolve("ledger.jsonl");
+        String first = entry(24, null).line();
+        String second = entry(30, LedgerEntry.digestOf(first)).line();
+        String third = entry(36, LedgerEntry.digestOf(second)).line();
+        Files.writeString(file, first + "\n" + third + "\n");
+        try (Ledger ledger = Ledger.openForAppend(file)) {
+            Refusal removed = assertThrows(Refusal.class, () -> ledger.check(null));
+            assertEquals("the ledger " + file + " is broken: line 2 has prev_digest " + LedgerEntry.digestOf(second)
+                    + ", the SHA-256 of line 1 is " + LedgerEntry.digestOf(first)
+                    + " (an entry was edited, removed or inserted)", removed.getMessage());
+        }
+        Files.writeString(file, first + "\n" + second.substring(0, 40));
+        Refusal torn = assertThrows(Refusal.class, () -> Ledger.openForAppend(file));
+        assertEquals("the ledger " + file + " is broken: its last line has no newline (an interrupted write or an edit)",
+                torn.getMessage());
+    }
+
+    @Test
+    void aStrippedSignatureAfterSignedLinesBreaksTheLedger() throws Exception {
+        Ed25519Keys keys = Ed25519Keys.readPrivate(newKey(folder));
+        Path file = folder.resolve("ledger.jsonl");
+        String first = entry(24, null).signedWith(keys).line();
+        String second = entry(30, LedgerEntry.digestOf(first)).line();
+        Files.writeString(file, first + "\n" + second + "\n");
+        try (Ledger ledger = Ledger.openForAppend(file)) {
+            ledger.check(null);
+            Refusal stripped = assertThrows(Refusal.class, () -> ledger.check(keys));
+            assertEquals("the ledger " + file + " is broken: line 2 is not signed, though earlier lines are",
+                    stripped.getMessage());
+        }
+    }
+
+    @Test
+    void lsnsCompareAsNumbers() {
+        assertEquals(0x3000148L, LedgerEntry.lsnValue("0/3000148"));
+        assertEquals((0x1AL << 32) | 0x10L, LedgerEntry.lsnValue("1A/10"));
+        assertTrue(LedgerEntry.lsnValue("1/0") > LedgerEntry.lsnValue("0/FFFFFFFF"));
+    }
+}
