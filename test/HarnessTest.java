@@ -318,7 +318,7 @@ class HarnessTest {
         List<String> command = new ArrayList<>(List.of("shellcheck", "-x"));
         command.addAll(List.of("deploy/test/backup-restore-smoke.sh", "deploy/bin/jbang", "deploy/bin/backupsmoke",
                 "deploy/lib/pg-cluster.sh", "deploy/lib/smoke-in-place.sh", "deploy/lib/smoke-reports.sh",
-                "deploy/lib/smoke-oracle.sh", "deploy/lib/smoke-oracle-semantic.sh", "deploy/lib/smoke-physical.sh",
+                "deploy/lib/smoke-oracle.sh", "deploy/lib/smoke-physical.sh",
                 "deploy/bench/run.sh", "test/run", ".ci/run"));
         var result = Support.run(command, Map.of(), Support.REPO, 120);
         assertEquals(0, result.exit(), result.describe());
