@@ -63,7 +63,7 @@ public class BackupSmoke implements Callable<Integer> {
     @Option(names = "--mode", paramLabel = "MODE",
             description = "workload | verify (required); selftest tampers with scratch databases on the server"
                     + " and shows what verification catches; judge, oracle-capture, pitr-check answer the harness"
-                    + " (SPEC 9.8)")
+                    + " (SPEC 9.9)")
     String mode;
 
     @Option(names = "--db-url", paramLabel = "URL", defaultValue = "${env:DATABASE_URL}",
@@ -146,7 +146,7 @@ public class BackupSmoke implements Callable<Integer> {
     @Option(names = "--verbose", description = "print the stack trace of unexpected errors")
     boolean verbose;
 
-    /** The harness's questions: --mode=judge, oracle-capture, pitr-check (SPEC 9.8). */
+    /** The harness's questions: --mode=judge, oracle-capture, pitr-check (SPEC 9.9). */
     @CommandLine.Mixin
     JudgeModes judgeModes = new JudgeModes();
 

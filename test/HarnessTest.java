@@ -1,7 +1,8 @@
 // The harness of SPEC section 7 end to end: on its own throwaway cluster, on
 // a configured server (scratch databases only), and failing with ::error::
 // when the restore loses or alters a row (a pg_restore shim on PATH does the
-// damage after the real pg_restore has run).
+// damage after the real pg_restore has run). Every line of the judge on its
+// own, without a harness: RoundTripJudgeTest.
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -17,6 +18,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+@org.junit.jupiter.api.Tag("e2e")
 class HarnessTest {
     static final Path HARNESS = Support.HARNESS;
     static final Pattern PASS_LINE = Pattern.compile("PASS  rows=(\\d+)  chain_head=([0-9a-f]{16})…  verifier=clean");
@@ -97,28 +99,24 @@ class HarnessTest {
         assertEquals(List.of(), leftoverTempFiles());
     }
 
+    /**
+     * Issue 18 item 10: a restore without the verifier function is named as
+     * such, not as "client and server verifiers disagree: client clean,
+     * server clean". (The judge's other lines: RoundTripJudgeTest.)
+     */
     @Test
-    void failsWhenTheRestoreLosesARow() throws Exception {
+    void failsNamingTheVerifierFunctionWhenTheRestoreLosesIt() throws Exception {
         Map<String, String> env = configuredServer();
-        env.putAll(damagingRestore("DELETE FROM audit_events WHERE id = 'audit-smoke-0005';"));
+        env.putAll(damagingRestore("DROP FUNCTION audit_events_verify_chain();"));
         List<String> before = databases();
         var result = harness(env);
         assertEquals(1, result.exit(), result.describe());
-        assertTrue(result.err().contains("::error::backup-restore-smoke: row_count differs: pre=24 post=23\n"),
-                result.err());
+        assertTrue(result.err().contains("::error::backup-restore-smoke: the server's verifier function"
+                + " audit_events_verify_chain() is missing from the restored database: only the client's walk judged"
+                + " the chain\n"), result.err());
         assertTrue(!result.out().contains("PASS"), result.out());
         assertEquals(before, databases());
         assertEquals(List.of(), leftoverTempFiles());
-    }
-
-    @Test
-    void failsWhenTheRestoreAltersARow() throws Exception {
-        Map<String, String> env = configuredServer();
-        env.putAll(damagingRestore("UPDATE audit_events SET actor = 'mallory' WHERE id = 'audit-smoke-0009';"));
-        var result = harness(env);
-        assertEquals(1, result.exit(), result.describe());
-        assertTrue(result.err().contains("::error::backup-restore-smoke: verifier reports a break at "
-                + "first_break_id=audit-smoke-0009 first_break_pos=9\n"), result.err());
     }
 
     @Test

@@ -17,6 +17,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+@org.junit.jupiter.api.Tag("e2e")
 class OracleHarnessTest {
     static final String LEDGER_APP = Support.REPO.resolve("test/fixtures/ledger-app").toString();
 

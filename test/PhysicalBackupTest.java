@@ -17,6 +17,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+@org.junit.jupiter.api.Tag("e2e")
 class PhysicalBackupTest {
     static final Path HARNESS = Support.REPO.resolve("deploy/test/backup-restore-smoke.sh");
 

@@ -4,6 +4,7 @@
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -25,6 +26,8 @@ class RoundTripJudgeTest {
             + "\", " + INTEGRITY + "}";
     static final String CLEAN_CLIENT = "\"client\": {\"walked\": 24, \"verdict\": \"clean\", \"sentinel_matches\": true,"
             + " \"ambiguous_rows\": 0, \"agrees_with_server\": true}";
+
+    @TempDir Path temp;
 
     static JsonNode json(String text) throws Exception {
         return new ObjectMapper().readTree(text);
@@ -160,7 +163,7 @@ class RoundTripJudgeTest {
 
     /** --mode=judge in process: the parts given are judged in order, the first failure is the answer. */
     @Test
-    void theModeJudgesThePartsGivenAndPrintsOneVerdict(@TempDir Path temp) throws Exception {
+    void theModeJudgesThePartsGivenAndPrintsOneVerdict() throws Exception {
         JudgeModes modes = new JudgeModes();
         modes.snapshot = Support.write(temp.resolve("post.json"), post("\"row_count\": 23"));
         modes.workloadSnapshot = Support.write(temp.resolve("pre.json"), WORKLOAD);
@@ -174,5 +177,22 @@ class RoundTripJudgeTest {
                 () -> modes.judge(null, null, System.out));
         assertEquals("--mode=judge needs --expect FILE (the expectation) with --snapshot or --continuity",
                 noExpectation.getMessage());
+    }
+
+    /** Through the launcher: no --db-url or DATABASE_URL needed, one verdict on stdout, exit 3 on a failure. */
+    @Test
+    @org.junit.jupiter.api.Tag("e2e")
+    void theLauncherJudgesWithoutADatabase() throws Exception {
+        Path expect = Support.write(temp.resolve("expected.json"), EXPECTED);
+        Path post = Support.write(temp.resolve("post.json"), post("\"first_break_id\": \"audit-smoke-0009\"",
+                "\"first_break_pos\": 9"));
+        var result = Support.tool("--mode=judge", "--expect=" + expect, "--snapshot=" + post);
+        assertEquals(3, result.exit(), result.describe());
+        assertEquals("{\"verdict\":\"fail\",\"reason\":\"verifier reports a break at first_break_id=audit-smoke-0009"
+                + " first_break_pos=9\",\"say\":[]}\n", result.out());
+        assertEquals("", result.err());
+        var misused = Support.tool("--mode=judge", "--snapshot=" + post, "--fail-on-break");
+        assertEquals(2, misused.exit(), misused.describe());
+        assertTrue(misused.err().startsWith("--fail-on-break applies to --mode=verify only"), misused.err());
     }
 }

@@ -1031,7 +1031,7 @@ target_restored_physically() {
 }
 
 # PITR: the restored audit log holds exactly workload A; the tool names the
-# extra or missing rows (--mode=pitr-check, SPEC 9.8).
+# extra or missing rows (--mode=pitr-check, SPEC 9.9).
 combo_pitr() {
   ((PHYS_PITR)) && phys_is_physical "${C[method]}" || return 0
   combo_ask --mode=pitr-check --db-url="${C[url]}" --id-prefix="${PHYS_A_PREFIX:-audit-smoke-}" \
@@ -1089,7 +1089,7 @@ combo_assert() {
 }
 
 # Asks the tool for a verdict (--mode=judge or pitr-check with ARGS, SPEC
-# 9.8) and acts on it: its lines are said; a failing verdict fails the
+# 9.9) and acts on it: its lines are said; a failing verdict fails the
 # combination with the tool's reason.
 combo_ask() {
   local verdict=$WORK/verdict.${C[name]}.json status=0 line

@@ -1,4 +1,4 @@
-// The harness's questions to the tool (SPEC section 9.8): --mode=judge
+// The harness's questions to the tool (SPEC section 9.9): --mode=judge
 // (the round trip, continuity and the semantic oracle's comparison, on JSON
 // files; no database), --mode=oracle-capture (the semantic oracle's document
 // of one database) and --mode=pitr-check (a point-in-time restore holds

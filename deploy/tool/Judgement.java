@@ -1,6 +1,6 @@
 // The answer of the harness's judges (--mode=judge, --mode=pitr-check): one
 // JSON object on stdout, exit 0 when it passes and 3 when it fails (SPEC
-// section 9.8). The harness prints each "say" line and, on a failure, the
+// section 9.9). The harness prints each "say" line and, on a failure, the
 // reason as the combination's ::error:: line; it decides nothing itself.
 
 import com.fasterxml.jackson.databind.JsonNode;

@@ -5,12 +5,15 @@
 // Pure logic on JSON, so every kind of difference has a unit test.
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.IntNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.regex.Pattern;
 
@@ -191,7 +194,7 @@ final class OracleComparison {
     }
 
     private static ObjectNode schemas(JsonNode document) {
-        ObjectNode byName = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
+        ObjectNode byName = JsonNodeFactory.instance.objectNode();
         document.path("schemas").forEach(schema -> byName.put(schema.asText(), "schema"));
         return byName;
     }
@@ -203,9 +206,9 @@ final class OracleComparison {
     }
 
     private static ObjectNode sortedCopy(ObjectNode node) {
-        Map<String, JsonNode> fields = new java.util.TreeMap<>();
+        Map<String, JsonNode> fields = new TreeMap<>();
         node.fields().forEachRemaining(field -> fields.put(field.getKey(), field.getValue()));
-        ObjectNode copy = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
+        ObjectNode copy = JsonNodeFactory.instance.objectNode();
         fields.forEach(copy::set);
         return copy;
     }
@@ -217,7 +220,7 @@ final class OracleComparison {
             JsonNode spelled = it.next();
             fields.put(spelled.asText().split(" ", -1)[0], spelled);
         }
-        ObjectNode byName = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
+        ObjectNode byName = JsonNodeFactory.instance.objectNode();
         fields.forEach(byName::set);
         return byName;
     }
@@ -229,7 +232,7 @@ final class OracleComparison {
     }
 
     private static String rowsOrZero(JsonNode table) {
-        return Judgement.text(Judgement.or(table.path("rows"), com.fasterxml.jackson.databind.node.IntNode.valueOf(0)));
+        return Judgement.text(Judgement.or(table.path("rows"), IntNode.valueOf(0)));
     }
 
     /** A digest cut to 16 digits and an ellipsis. */

@@ -1,4 +1,4 @@
-// The round-trip judge (SPEC sections 7 and 9.8): the expectation recorded in
+// The round-trip judge (SPEC sections 7 and 9.9): the expectation recorded in
 // the backup's snapshot against the verify snapshot of the restored database,
 // and the continuity check after rows were appended to it. Pure logic on the
 // JSON snapshots; the harness runs it through --mode=judge and acts on the
@@ -7,6 +7,8 @@
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.IntNode;
+import com.fasterxml.jackson.databind.node.NullNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
 import java.util.ArrayList;
@@ -57,7 +59,7 @@ final class RoundTripJudge {
         }
         // Under SMOKE_SINCE the server's verifier is skipped; the client's walk
         // counts its positions from the chain's start.
-        String walked = Judgement.text(walked(post, new com.fasterxml.jackson.databind.node.IntNode(0)));
+        String walked = Judgement.text(walked(post, IntNode.valueOf(0)));
         if (!walked.equals(rows)) {
             return "verifier walked " + walked + " rows, expected " + rows;
         }
@@ -169,6 +171,6 @@ final class RoundTripJudge {
     }
 
     private static JsonNode nullIfMissing(JsonNode value) {
-        return value.isMissingNode() ? com.fasterxml.jackson.databind.node.NullNode.getInstance() : value;
+        return value.isMissingNode() ? NullNode.getInstance() : value;
     }
 }

@@ -12,6 +12,7 @@
 // text) and never by their deparsed text; contents by digests the server
 // computes; sequences by the last value handed out.
 
+import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.util.DefaultIndenter;
 import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
@@ -121,7 +122,7 @@ final class SemanticOracle {
         }
 
         @Override
-        public void writeEndObject(com.fasterxml.jackson.core.JsonGenerator g, int entries) throws IOException {
+        public void writeEndObject(JsonGenerator g, int entries) throws IOException {
             if (entries == 0) {
                 _nesting--;
                 g.writeRaw('}');
@@ -131,7 +132,7 @@ final class SemanticOracle {
         }
 
         @Override
-        public void writeEndArray(com.fasterxml.jackson.core.JsonGenerator g, int values) throws IOException {
+        public void writeEndArray(JsonGenerator g, int values) throws IOException {
             if (values == 0) {
                 _nesting--;
                 g.writeRaw(']');
