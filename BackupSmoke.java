@@ -222,10 +222,14 @@ public class BackupSmoke implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(),
                     "--expect-exact needs --expect, --expect-head or --expect-rows");
         }
+        CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
+        String misplaced = JudgeModes.misplacedFlag(mode, parsed::hasMatchedOption);
+        if (misplaced != null) {
+            throw new ParameterException(spec.commandLine(), misplaced);
+        }
         if (mode == null || mode.equals(MODE_VERIFY)) {
             return;
         }
-        CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
         List<String> given = VERIFY_ONLY.stream().filter(parsed::hasMatchedOption)
                 .filter(name -> !(JudgeModes.needsNoDatabase(mode) && JudgeModes.SHARED_WITH_VERIFY.contains(name)))
                 .map(name -> name.equals("--client-verify") ? "--[no-]client-verify" : name).toList();

@@ -179,6 +179,21 @@ class RoundTripJudgeTest {
                 noExpectation.getMessage());
     }
 
+    @Test
+    void eachModesFlagsAreRefusedInTheOtherModes() throws Exception {
+        assertNull(JudgeModes.misplacedFlag("judge", flag -> flag.equals("--snapshot")));
+        assertEquals("--snapshot applies to --mode=judge only",
+                JudgeModes.misplacedFlag("verify", flag -> flag.equals("--snapshot")));
+        assertEquals("--later-prefix applies to --mode=pitr-check only",
+                JudgeModes.misplacedFlag("judge", flag -> flag.equals("--later-prefix")));
+        assertEquals("--snapshot-id applies to --mode=oracle-capture only",
+                JudgeModes.misplacedFlag("workload", flag -> flag.equals("--snapshot-id")));
+        Failure noLaterPrefix = org.junit.jupiter.api.Assertions.assertThrows(Failure.class,
+                () -> new JudgeModes().checkPitr(null, "audit-smoke-", 24, System.out));
+        assertEquals("--mode=pitr-check needs --later-prefix (the ids written after the recovery target)",
+                noLaterPrefix.getMessage());
+    }
+
     /** Through the launcher: no --db-url or DATABASE_URL needed, one verdict on stdout, exit 3 on a failure. */
     @Test
     @org.junit.jupiter.api.Tag("e2e")

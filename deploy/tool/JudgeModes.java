@@ -13,6 +13,8 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
+import java.util.function.Predicate;
 import picocli.CommandLine.Option;
 
 final class JudgeModes {
@@ -55,6 +57,20 @@ final class JudgeModes {
     @Option(names = "--later-prefix", paramLabel = "PREFIX",
             description = "pitr-check: the id prefix of the rows written after the recovery target")
     String laterPrefix;
+
+    /** Each flag above and the one mode that reads it. */
+    static final Map<String, String> MODE_OF_FLAG = Map.of(
+            "--snapshot", JUDGE, "--workload-snapshot", JUDGE, "--continuity", JUDGE, "--appended", JUDGE,
+            "--oracle-source", JUDGE, "--oracle-restored", JUDGE, "--snapshot-id", ORACLE_CAPTURE,
+            "--later-prefix", PITR_CHECK);
+
+    /** "--snapshot applies to --mode=judge only" for the first flag GIVEN that MODE does not read, else null. */
+    static String misplacedFlag(String mode, Predicate<String> given) {
+        return MODE_OF_FLAG.entrySet().stream().sorted(Map.Entry.comparingByKey())
+                .filter(flag -> given.test(flag.getKey()) && !flag.getValue().equals(mode))
+                .map(flag -> flag.getKey() + " applies to --mode=" + flag.getValue() + " only")
+                .findFirst().orElse(null);
+    }
 
     static boolean needsNoDatabase(String mode) {
         return JUDGE.equals(mode);
