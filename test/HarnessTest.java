@@ -1,7 +1,8 @@
 // The harness of SPEC section 7 end to end: on its own throwaway cluster, on
 // a configured server (scratch databases only), and failing with ::error::
 // when the restore loses or alters a row (a pg_restore shim on PATH does the
-// damage after the real pg_restore has run).
+// damage after the real pg_restore has run). Every line of the judge on its
+// own, without a harness: RoundTripJudgeTest.
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -100,28 +101,24 @@ class HarnessTest {
         assertEquals(List.of(), leftoverTempFiles());
     }
 
+    /**
+     * Issue 18 item 10: a restore without the verifier function is named as
+     * such, not as "client and server verifiers disagree: client clean,
+     * server clean". (The judge's other lines: RoundTripJudgeTest.)
+     */
     @Test
-    void failsWhenTheRestoreLosesARow() throws Exception {
+    void failsNamingTheVerifierFunctionWhenTheRestoreLosesIt() throws Exception {
         Map<String, String> env = configuredServer();
-        env.putAll(damagingRestore("DELETE FROM audit_events WHERE id = 'audit-smoke-0005';"));
+        env.putAll(damagingRestore("DROP FUNCTION audit_events_verify_chain();"));
         List<String> before = databases();
         var result = harness(env);
         assertEquals(1, result.exit(), result.describe());
-        assertTrue(result.err().contains("::error::backup-restore-smoke: row_count differs: pre=24 post=23\n"),
-                result.err());
+        assertTrue(result.err().contains("::error::backup-restore-smoke: the server's verifier function"
+                + " audit_events_verify_chain() is missing from the restored database: only the client's walk judged"
+                + " the chain\n"), result.err());
         assertTrue(!result.out().contains("PASS"), result.out());
         assertEquals(before, databases());
         assertEquals(List.of(), leftoverTempFiles());
-    }
-
-    @Test
-    void failsWhenTheRestoreAltersARow() throws Exception {
-        Map<String, String> env = configuredServer();
-        env.putAll(damagingRestore("UPDATE audit_events SET actor = 'mallory' WHERE id = 'audit-smoke-0009';"));
-        var result = harness(env);
-        assertEquals(1, result.exit(), result.describe());
-        assertTrue(result.err().contains("::error::backup-restore-smoke: verifier reports a break at "
-                + "first_break_id=audit-smoke-0009 first_break_pos=9\n"), result.err());
     }
 
     @Test
@@ -321,7 +318,7 @@ class HarnessTest {
         List<String> command = new ArrayList<>(List.of("shellcheck", "-x"));
         command.addAll(List.of("deploy/test/backup-restore-smoke.sh", "deploy/bin/jbang", "deploy/bin/backupsmoke",
                 "deploy/lib/pg-cluster.sh", "deploy/lib/smoke-in-place.sh", "deploy/lib/smoke-reports.sh",
-                "deploy/lib/smoke-oracle.sh", "deploy/lib/smoke-oracle-semantic.sh", "deploy/lib/smoke-physical.sh",
+                "deploy/lib/smoke-oracle.sh", "deploy/lib/smoke-physical.sh",
                 "deploy/bench/run.sh", "test/run", ".ci/run"));
         var result = Support.run(command, Map.of(), Support.REPO, 120);
         assertEquals(0, result.exit(), result.describe());

@@ -1,19 +1,21 @@
-// The semantic second oracle (deploy/lib/smoke-oracle-semantic.sh) on its own:
-// semantic_oracle_capture on real databases, semantic_oracle_compare on the
-// documents. A database goes through pg_dump and pg_restore once; each
-// damage is then done to a copy of the restored database, which must fail
-// naming the table or object, while the untouched copy compares clean
-// although its pg_dump text differs (a varchar column's IN (...) CHECK).
+// The semantic second oracle's capture (SemanticOracle, in process) on real
+// databases, compared with OracleComparison. A database goes through pg_dump
+// and pg_restore once; each damage is then done to a copy of the restored
+// database, which must fail naming the table or object, while the untouched
+// copy compares clean although its pg_dump text differs (a varchar column's
+// IN (...) CHECK). Every kind of difference on its own: OracleComparisonTest.
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.file.Files;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
@@ -23,8 +25,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class OracleTest {
-    static final String LIB = Support.REPO.resolve("deploy/lib/smoke-oracle-semantic.sh").toString();
-
     /** Another application's schema: no audit log, every kind of object the oracle lists. */
     static final String[] SCHEMA = {
         "CREATE SCHEMA billing",
@@ -46,10 +46,9 @@ class OracleTest {
                 + " ('b', NULL, NULL)",
     };
 
-    @TempDir Path temp;
     String source;
     String restored;
-    Path sourceDocument;
+    ObjectNode sourceDocument;
 
     @BeforeAll
     void sourceAndRestoredCopy(@TempDir Path setup) throws Exception {
@@ -59,50 +58,48 @@ class OracleTest {
         Path dump = setup.resolve("source.dump");
         shellOk("pg_dump --format=custom --no-owner --no-acl --file=\"$2\" --dbname=\"$1\"", Support.url(source), dump.toString());
         shellOk("pg_restore --no-owner --no-acl --exit-on-error --dbname=\"$1\" \"$2\"", Support.url(restored), dump.toString());
-        sourceDocument = setup.resolve("source.json");
-        capture(source, sourceDocument, "");
-    }
-
-    private static Support.Result shell(String script, String... args) {
-        List<String> command = new java.util.ArrayList<>(List.of("bash", "-c", "set -euo pipefail; . \"$LIB\"; " + script, "oracle"));
-        command.addAll(List.of(args));
-        return Support.run(command, Map.of("LIB", LIB), Support.REPO, 120);
+        sourceDocument = capture(source, null);
     }
 
     private static Support.Result shellOk(String script, String... args) {
-        Support.Result result = shell(script, args);
+        List<String> command = new java.util.ArrayList<>(List.of("bash", "-c", "set -euo pipefail; " + script, "oracle"));
+        command.addAll(List.of(args));
+        Support.Result result = Support.run(command, Map.of(), Support.REPO, 120);
         assertEquals(0, result.exit(), result.describe());
         return result;
     }
 
-    private static void capture(String database, Path document, String snapshot) {
-        shellOk("semantic_oracle_capture \"$1\" \"$2\" \"$3\"", Support.url(database), document.toString(), snapshot);
+    static ObjectNode capture(String database, String snapshot) throws Failure {
+        try (Deadline deadline = new Deadline(Duration.ofMinutes(1))) {
+            Connector connector = new Connector(ConnectionTarget.parse(Support.url(database), Map.of()), 10, deadline);
+            return SemanticOracle.capture(connector, snapshot);
+        }
     }
 
-    private Support.Result compareWith(String database) {
-        Path document = temp.resolve(database + ".json");
-        capture(database, document, "");
-        return shell("semantic_oracle_compare \"$1\" \"$2\"", sourceDocument.toString(), document.toString());
+    private List<String> compareWith(String database) throws Exception {
+        return OracleComparison.differences(sourceDocument, capture(database, null));
     }
 
     /** A copy of the restored database with SQL applied, compared with the source. */
-    private Support.Result damaged(String... sql) throws Exception {
+    private List<String> damaged(String... sql) throws Exception {
         String copy = "copy_" + ProcessHandle.current().pid() + "_" + System.nanoTime();
         Support.execute("postgres", "CREATE DATABASE " + copy + " TEMPLATE " + restored);
         Support.execute(copy, sql);
         return compareWith(copy);
     }
 
-    private static void assertFails(Support.Result result, String... lines) {
-        assertEquals(1, result.exit(), result.describe());
-        assertEquals(String.join("\n", lines) + "\n", result.out());
+    private static void assertFails(List<String> differences, String... lines) {
+        assertEquals(List.of(lines), differences);
+    }
+
+    private static void assertOneMatching(List<String> differences, String regex) {
+        assertEquals(1, differences.size(), differences.toString());
+        assertTrue(differences.get(0).matches(regex), differences.get(0));
     }
 
     @Test
     void aRestoredDatabaseComparesCleanThoughItsDumpTextDiffers() throws Exception {
-        var clean = compareWith(restored);
-        assertEquals(0, clean.exit(), clean.describe());
-        assertEquals("", clean.out());
+        assertEquals(List.of(), compareWith(restored));
         String sourceCheck = shellOk("pg_dump --schema-only --table=billing.accounts --dbname=\"$1\" | grep CHECK",
                 Support.url(source)).out();
         String restoredCheck = shellOk("pg_dump --schema-only --table=billing.accounts --dbname=\"$1\" | grep CHECK",
@@ -112,11 +109,13 @@ class OracleTest {
 
     @Test
     void recordsEveryTableAndTheInventory() throws Exception {
-        String tables = shellOk("semantic_oracle_tables_json \"$1\"", sourceDocument.toString()).out();
-        assertTrue(tables.matches("\\{\"billing\\.accounts\":\\{\"rows\":5,\"digest\":\"[0-9a-f]{64}\"},"
-                + "\"billing\\.invoices\":\\{\"rows\":20,\"digest\":\"[0-9a-f]{64}\"},"
-                + "\"public\\.events_log\":\\{\"rows\":3,\"digest\":\"[0-9a-f]{64}\"}}\n"), tables);
-        String document = Files.readString(sourceDocument);
+        String document = SemanticOracle.toJson(sourceDocument);
+        assertTrue(document.matches("(?s).*\"billing\\.accounts\": \\{\n      \"columns\": \\[\n"
+                + "        \"id integer not null default\",\n.*\"digest\": \"[0-9a-f]{64}\",\n      \"kind\": \"table\",\n"
+                + "      \"order\": \"primary key\",\n      \"rows\": 5\n    },.*"), document);
+        assertEquals(List.of("billing.accounts 5", "billing.invoices 20", "public.events_log 3"),
+                List.of("billing.accounts", "billing.invoices", "public.events_log").stream()
+                        .map(table -> table + " " + sourceDocument.at("/tables/" + table + "/rows").asText()).toList());
         assertTrue(document.contains("\"billing.accounts.accounts_state_check\": \"check (state)\""), document);
         assertTrue(document.contains("\"billing.invoices.invoices_account_id_fkey\": \"foreign key (account_id)"
                 + " references billing.accounts (id) match s on update a on delete a\""), document);
@@ -124,6 +123,8 @@ class OracleTest {
                 + " execute billing.touch()\""), document);
         assertTrue(document.contains("\"billing.accounts_id_seq\": {\n      \"definition\": \"integer start 1"
                 + " increment 1 min 1 max 2147483647 cache 1\",\n      \"increment\": 1,\n      \"value\": 5\n"), document);
+        assertTrue(document.contains("\"large_objects\": 0,\n  \"oracle\": \"semantic\",\n  \"schemas\": [\n"
+                + "    \"billing\",\n    \"public\"\n  ],"), document);
     }
 
     @Test
@@ -132,8 +133,7 @@ class OracleTest {
         String expected = Support.one(source, """
                 SELECT encode(sha256(string_agg(sha256(convert_to(a::text, 'UTF8')), ''::bytea ORDER BY a.id)), 'hex')
                 FROM billing.accounts a""");
-        String tables = shellOk("semantic_oracle_tables_json \"$1\"", sourceDocument.toString()).out();
-        assertTrue(tables.contains("\"billing.accounts\":{\"rows\":5,\"digest\":\"" + expected + "\"}"), tables);
+        assertEquals(expected, sourceDocument.at("/tables/billing.accounts/digest").asText());
     }
 
     @Test
@@ -144,18 +144,16 @@ class OracleTest {
 
     @Test
     void aChangedValueFailsNamingItsTable() throws Exception {
-        var result = damaged("UPDATE public.events_log SET kind = 'c' WHERE kind = 'b'");
-        assertEquals(1, result.exit(), result.describe());
-        assertTrue(result.out().matches("table public\\.events_log: content differs with the same 3 rows"
-                + " \\(digest [0-9a-f]{16}… in the source, [0-9a-f]{16}… restored\\)\n"), result.out());
+        assertOneMatching(damaged("UPDATE public.events_log SET kind = 'c' WHERE kind = 'b'"),
+                "table public\\.events_log: content differs with the same 3 rows"
+                        + " \\(digest [0-9a-f]{16}… in the source, [0-9a-f]{16}… restored\\)");
     }
 
     @Test
     void aDuplicateInsteadOfAnotherRowFailsInATableWithoutKey() throws Exception {
-        var result = damaged("DELETE FROM public.events_log WHERE kind = 'b'",
-                "INSERT INTO public.events_log VALUES ('a', '2026-01-01', '{\"n\": 1}')");
-        assertEquals(1, result.exit(), result.describe());
-        assertTrue(result.out().startsWith("table public.events_log: content differs with the same 3 rows"), result.out());
+        assertOneMatching(damaged("DELETE FROM public.events_log WHERE kind = 'b'",
+                "INSERT INTO public.events_log VALUES ('a', '2026-01-01', '{\"n\": 1}')"),
+                "table public\\.events_log: content differs with the same 3 rows .*");
     }
 
     @Test
@@ -186,12 +184,10 @@ class OracleTest {
 
     @Test
     void aChangedFunctionFailsNamingIt() throws Exception {
-        var result = damaged("CREATE OR REPLACE FUNCTION billing.touch() RETURNS trigger LANGUAGE plpgsql"
-                + " AS $$ BEGIN RETURN NULL; END $$");
-        assertEquals(1, result.exit(), result.describe());
-        assertTrue(result.out().matches("function billing\\.touch\\(\\): source \"function language plpgsql definition"
-                + " sha256 [0-9a-f]{16}…\", restored \"function language plpgsql definition sha256 [0-9a-f]{16}…\"\n"),
-                result.out());
+        assertOneMatching(damaged("CREATE OR REPLACE FUNCTION billing.touch() RETURNS trigger LANGUAGE plpgsql"
+                + " AS $$ BEGIN RETURN NULL; END $$"),
+                "function billing\\.touch\\(\\): source \"function language plpgsql definition"
+                        + " sha256 [0-9a-f]{16}…\", restored \"function language plpgsql definition sha256 [0-9a-f]{16}…\"");
     }
 
     @Test
@@ -201,9 +197,15 @@ class OracleTest {
     }
 
     @Test
+    void aChangedTypeAndANewSchemaAreNamed() throws Exception {
+        assertFails(damaged("ALTER TYPE billing.mood ADD VALUE 'idle'", "CREATE SCHEMA extra"),
+                "schema extra: not in the source (restored: \"schema\")",
+                "type billing.mood: source \"enum ('calm', 'busy')\", restored \"enum ('calm', 'busy', 'idle')\"");
+    }
+
+    @Test
     void aSequenceAheadPassesAndOneBehindFails() throws Exception {
-        var ahead = damaged("SELECT setval('billing.accounts_id_seq', 5 + 32)");
-        assertEquals(0, ahead.exit(), ahead.describe());
+        assertEquals(List.of(), damaged("SELECT setval('billing.accounts_id_seq', 5 + 32)"));
         assertFails(damaged("SELECT setval('billing.accounts_id_seq', 4)"),
                 "sequence billing.accounts_id_seq: at 4 after the restore, behind the source's 5");
         assertFails(damaged("SELECT setval('billing.invoices_id_seq', 1, false)"),
@@ -211,18 +213,10 @@ class OracleTest {
     }
 
     @Test
-    void anExtensionsVersionIsANoteOnAnotherMajorAndADifferenceOnTheSame() throws Exception {
-        Path sameMajor = temp.resolve("same.json");
-        Path newerMajor = temp.resolve("newer.json");
-        shellOk("jq '.extensions.plpgsql = \"9.9\"' \"$1\" >\"$2\"", sourceDocument.toString(), sameMajor.toString());
-        shellOk("jq '.extensions.plpgsql = \"9.9\" | .server_version = \"99.1\"' \"$1\" >\"$2\"",
-                sourceDocument.toString(), newerMajor.toString());
-        assertFails(shell("semantic_oracle_compare \"$1\" \"$2\"", sourceDocument.toString(), sameMajor.toString()),
-                "extension plpgsql: source \"1.0\", restored \"9.9\"");
-        var newer = shell("semantic_oracle_compare \"$1\" \"$2\"", sourceDocument.toString(), newerMajor.toString());
-        assertEquals(0, newer.exit(), newer.describe());
-        assertTrue(newer.out().matches("note: extension plpgsql: source \"1\\.0\", restored \"9\\.9\" \\(PostgreSQL \\d+ to 99\\)\n"),
-                newer.out());
+    void aMalformedSnapshotIdIsRefusedBeforeConnecting() {
+        Failure refused = assertThrows(Failure.class, () -> capture(source, "1'; DROP TABLE x; --"));
+        assertEquals("--snapshot-id \"1'; DROP TABLE x; --\" is not an exported snapshot's id (pg_export_snapshot(),"
+                + " e.g. 00000003-0000001B-1)", refused.getMessage());
     }
 
     @Test
@@ -237,13 +231,11 @@ class OracleTest {
             }
             Support.execute(source, "INSERT INTO billing.invoices (account_id, amount, issued) VALUES (1, 1, now())");
             try {
-                Path inSnapshot = temp.resolve("snapshot.json");
-                Path latest = temp.resolve("latest.json");
-                capture(source, inSnapshot, snapshot);
-                capture(source, latest, "");
-                assertEquals(0, shell("semantic_oracle_compare \"$1\" \"$2\"", sourceDocument.toString(), inSnapshot.toString()).exit());
-                var moved = shell("semantic_oracle_compare \"$1\" \"$2\"", inSnapshot.toString(), latest.toString());
-                assertTrue(moved.out().startsWith("table billing.invoices: 20 rows in the source, 21 restored\n"), moved.out());
+                ObjectNode inSnapshot = capture(source, snapshot);
+                ObjectNode latest = capture(source, null);
+                assertEquals(List.of(), OracleComparison.differences(sourceDocument, inSnapshot));
+                List<String> moved = OracleComparison.differences(inSnapshot, latest);
+                assertEquals("table billing.invoices: 20 rows in the source, 21 restored", moved.get(0));
             } finally {
                 exporter.rollback();
                 Support.execute(source, "DELETE FROM billing.invoices WHERE id > 20",

@@ -103,27 +103,6 @@ class PhysicalBackupTest {
         assertNothingLeft();
     }
 
-    /** The PITR row check alone, on the test server: a restore that stopped early names the missing rows. */
-    @Test
-    void aRestoreThatStoppedEarlyNamesTheMissingRowsOfWorkloadA() throws Exception {
-        String database = Support.scratchDatabase();
-        String check = ". deploy/lib/pg-cluster.sh && . deploy/lib/smoke-physical.sh && phys_pitr_rows \"$1\" audit-smoke- 24 pitr-b-";
-        var noTable = Support.run(List.of("bash", "-c", check, "check", Support.url(database)), Map.of(), Support.REPO, 30);
-        assertEquals(1, noTable.exit(), noTable.describe());
-        assertEquals("the restore stopped early: audit_events does not exist (recovery ended before workload A created it)\n",
-                noTable.out());
-        Support.execute(database, "CREATE TABLE audit_events (id TEXT PRIMARY KEY)",
-                "INSERT INTO audit_events SELECT 'audit-smoke-' || lpad(i::text, 4, '0') FROM generate_series(0, 20) AS i");
-        var early = Support.run(List.of("bash", "-c", check, "check", Support.url(database)), Map.of(), Support.REPO, 30);
-        assertEquals(1, early.exit(), early.describe());
-        assertEquals("the restore stopped early: 3 row(s) of workload A are missing (audit-smoke-0021 … audit-smoke-0023)\n",
-                early.out());
-        Support.execute(database, "INSERT INTO audit_events VALUES ('audit-smoke-0021'), ('audit-smoke-0022'), ('audit-smoke-0023')");
-        var exact = Support.run(List.of("bash", "-c", check, "check", Support.url(database)), Map.of(), Support.REPO, 30);
-        assertEquals(0, exact.exit(), exact.describe());
-        assertEquals("", exact.out());
-    }
-
     /** A base backup as the operator's backup; restores that fill a data directory or start their own server. */
     private Map<String, String> operatorCommands(String clusterRestore, String urlRestore) {
         String repo = Support.REPO.toString();

@@ -226,13 +226,6 @@ since_verify_flags() {
   fi
 }
 
-# An incremental verify must have found the checkpoint's row with its head;
-# else the log was reset or rewritten since (a failed combination).
-since_checkpoint_found() {
-  jq -e '(has("incremental") | not) or .incremental.checkpoint_found' "$1" >/dev/null && return 0
-  combo_fail "the SMOKE_SINCE checkpoint $SINCE_FILE (row $(jq -r .row_count "$SINCE_FILE")) is not in the restored chain: client verification: $(jq -r '.client | "\(.break_kind) at \(.first_break_id // "-") position \(.first_break_pos // "-")"' "$1")"
-}
-
 # After a passing run: this run's expectation becomes the next checkpoint.
 # Written beside FILE and renamed, so FILE is never half written.
 since_write_checkpoint() {

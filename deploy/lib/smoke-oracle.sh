@@ -13,22 +13,24 @@
 #       it), on the restored side it is empty and MAJOR is the restored
 #       server's major. Returns 0 when captured, 3 when this oracle cannot
 #       judge that server (oracle_skip_reason MAJOR says why), else failed.
-#       The harness runs it as a child (run_child), so a signal stops it.
-#   oracle_compare SOURCE_FILE RESTORED_FILE
+#       Its programs run as children (run_child, run_tool), so a signal
+#       stops them.
+#   oracle_compare SOURCE_FILE RESTORED_FILE (text, off)
 #       returns 0 when they agree; else prints one line naming the first
-#       difference (the combination's failure reason) and returns 1.
+#       difference (the combination's failure reason) and returns 1. The
+#       semantic oracle's comparison is the tool's (--mode=judge
+#       --oracle-source --oracle-restored), which the harness asks itself.
 #   oracle_report_json
 #       prints the JSON object report.json keeps as "second_oracle".
 #
-# SMOKE_ORACLE=semantic (the default, smoke-oracle-semantic.sh): per table
-# a row count and a content digest, and the inventory of schema objects by
+# SMOKE_ORACLE=semantic (the default; the tool's --mode=oracle-capture and
+# --mode=judge, SemanticOracle.java and OracleComparison.java): per table a
+# row count and a content digest, and the inventory of schema objects by
 # name, kind and covered columns, compared object by object; sequences may
 # be ahead. text: a plain pg_dump of both sides, same binary and flags,
 # compared line by line. off: no second oracle.
-# Uses the harness's globals ORACLE, DUMP_MAJOR and WORK and its say.
-
-# shellcheck source-path=SCRIPTDIR source=smoke-oracle-semantic.sh disable=SC1091
-. "$(dirname -- "${BASH_SOURCE[0]}")/smoke-oracle-semantic.sh"
+# Uses the harness's globals ORACLE, DUMP_MAJOR and WORK and its run_child
+# and run_tool.
 
 oracle_names() {
   printf 'semantic, text, off'
@@ -43,17 +45,16 @@ oracle_known() {
 
 oracle_capture() {
   case "$ORACLE" in
-    semantic) semantic_oracle_capture "$1" "$2" "${3:-}" ;;
-    text) text_oracle_capture "$@" ;;
+    semantic) run_tool --mode=oracle-capture --db-url="$1" ${3:+--snapshot-id="$3"} >"$2" ;;
+    text) run_child text_oracle_capture "$@" ;;
     off) return 3 ;;
   esac
 }
 
 oracle_compare() {
   case "$ORACLE" in
-    semantic) semantic_oracle_judge "$@" ;;
     text) text_oracle_compare "$@" ;;
-    off) return 0 ;;
+    *) return 0 ;;
   esac
 }
 
@@ -90,34 +91,5 @@ text_oracle_compare() {
   cmp -s -- "$1" "$2" && return 0
   printf 'the restored database does not dump like the source: %s\n' \
     "$(diff -- "$1" "$2" | grep -m1 -E '^[<>]' | cut -c1-160)"
-  return 1
-}
-
-# --- semantic: contents and inventory ----------------------------------------------
-
-# The semantic comparison in the harness's terms: every difference (and
-# note) on stderr as a line of its own, naming the table or object, and all
-# of them in the one reason line of the combination.
-semantic_oracle_judge() {
-  local lines status=0 line count=0 joined=''
-  lines=$(semantic_oracle_compare "$1" "$2") || status=$?
-  if ((status > 1)); then
-    printf 'the second oracle could not compare the captures %s and %s\n' "$1" "$2"
-    return 1
-  fi
-  while IFS= read -r line; do
-    [[ -n "$line" ]] || continue
-    say "second oracle: $line"
-    if [[ "$line" != 'note: '* ]]; then
-      count=$((count + 1))
-      joined+="${joined:+; }$line"
-    fi
-  done <<<"$lines"
-  ((count > 0)) || return 0
-  if ((count == 1)); then
-    printf 'the second oracle found a difference: %s\n' "$joined"
-  else
-    printf 'the second oracle found %s differences: %s\n' "$count" "$joined"
-  fi
   return 1
 }

@@ -17,9 +17,9 @@
 #     backup's end or to the PITR target; phys_start_restored starts it on
 #     a free port, phys_await_recovery_end waits until recovery has ended
 #     and names a server that stays in recovery, is paused, or is read-only.
-#   - phys_record_target / phys_archive_now / phys_pitr_rows: the PITR
-#     target after workload A, the WAL up to the end of workload B archived,
-#     and the check that exactly A came back.
+#   - phys_record_target / phys_archive_now: the PITR target after
+#     workload A and the WAL up to the end of workload B archived (the tool's
+#     --mode=pitr-check judges that exactly A came back).
 # Those explain a failure on stderr (or in one line on stdout where the
 # harness uses it as the reason) and return 1; none exits. The plug point
 # at the end (phys_read_knobs … phys_combination_json) is what the harness
@@ -465,42 +465,6 @@ phys_recovery_facts() {
       recovery_stop: (if $stopping == "" then null else $stopping end)}'
 }
 
-# phys_pitr_rows URL A_PREFIX A_ROWS B_PREFIX: checks that the restored
-# audit log holds exactly workload A: prints one line naming the rows of B
-# that came back (the target was ignored) or the rows of A that are missing
-# (it stopped early), and returns 1; prints nothing when exact. Ids are
-# PREFIX followed by the row number, four digits at least (SPEC §4).
-phys_pitr_rows() {
-  local url=$1 a_prefix=$2 a_rows=$3 b_prefix=$4 line table
-  table=$(psql -X -q -At -d "$url" -c "SELECT to_regclass('audit_events') IS NOT NULL") ||
-    { printf 'cannot read the restored database: %s\n' "${table//$'\n'/ }"; return 1; }
-  if [[ "$table" != t ]]; then
-    printf 'the restore stopped early: audit_events does not exist (recovery ended before workload A created it)\n'
-    return 1
-  fi
-  line=$(psql -X -q -At -F ' ' -d "$url" -v a="$a_prefix" -v b="$b_prefix" -v n="$a_rows" <<'SQL'
-WITH extra AS (
-  SELECT id FROM audit_events WHERE left(id, length(:'b')) = :'b'
-), missing AS (
-  SELECT :'a' || lpad(i::text, greatest(4, length(i::text)), '0') AS id FROM generate_series(0, :n - 1) AS i
-  EXCEPT SELECT id FROM audit_events
-)
-SELECT (SELECT count(*) FROM extra), coalesce((SELECT min(id) FROM extra), '-'), coalesce((SELECT max(id) FROM extra), '-'),
-       (SELECT count(*) FROM missing), coalesce((SELECT min(id) FROM missing), '-'), coalesce((SELECT max(id) FROM missing), '-');
-SQL
-  ) || { printf 'cannot read the restored audit log: %s\n' "${line//$'\n'/ }"; return 1; }
-  local extra extra_first extra_last missing missing_first missing_last
-  read -r extra extra_first extra_last missing missing_first missing_last <<<"$line"
-  if ((extra > 0)); then
-    printf 'the restore ignored its target: %s row(s) written after it came back (%s … %s)\n' "$extra" "$extra_first" "$extra_last"
-    return 1
-  fi
-  if ((missing > 0)); then
-    printf 'the restore stopped early: %s row(s) of workload A are missing (%s … %s)\n' "$missing" "$missing_first" "$missing_last"
-    return 1
-  fi
-}
-
 # --- restores by the operator's own command ------------------------------------
 
 # phys_restore_command MODE URL_FILE: runs SMOKE_RESTORE_CMD with bash for
@@ -751,14 +715,6 @@ phys__split_password() {
     PHYS_JUDGE_PASSWORD=$(url_decode "${BASH_REMATCH[3]}")
     PHYS_JUDGE_URL="${BASH_REMATCH[1]}@${BASH_REMATCH[4]}"
   fi
-}
-
-# phys_pitr_reason: in PITR mode, one line when the restored database at
-# PHYS_JUDGE_URL does not hold exactly workload A.
-phys_pitr_reason() {
-  ((PHYS_PITR)) || return 0
-  PGPASSWORD=$PHYS_JUDGE_PASSWORD phys_pitr_rows "$PHYS_JUDGE_URL" "${PHYS_A_PREFIX:-audit-smoke-}" \
-    "$(jq .row_count "$WORK/expected.json")" "$PHYS_B_PREFIX"
 }
 
 # phys_combination_json NAME METHOD: the physical and PITR evidence of a

@@ -786,7 +786,7 @@ backup_all() {
   done
   ((PHYS_PITR == 0)) || return 0
   local status=0
-  run_child oracle_capture "$(db_url "$TARGET_DB")" "$WORK/oracle.source" "$SNAPSHOT_ID" || status=$?
+  oracle_capture "$(db_url "$TARGET_DB")" "$WORK/oracle.source" "$SNAPSHOT_ID" || status=$?
   ((status == 0 || status == 3)) || fail "the oracle's capture of the source failed"
   close_source_snapshot
 }
@@ -824,7 +824,7 @@ pitr_workloads() {
   workload
   phys_pitr_mark
   local status=0
-  run_child oracle_capture "$(db_url "$TARGET_DB")" "$WORK/oracle.source" '' || status=$?
+  oracle_capture "$(db_url "$TARGET_DB")" "$WORK/oracle.source" '' || status=$?
   ((status == 0 || status == 3)) || fail "the oracle's capture of the source failed"
   phys_pitr_workload_b
 }
@@ -1030,12 +1030,12 @@ target_restored_physically() {
   fi
 }
 
-# PITR: the restored audit log holds exactly workload A (smoke-physical.sh);
-# the extra or missing rows are named.
+# PITR: the restored audit log holds exactly workload A; the tool names the
+# extra or missing rows (--mode=pitr-check, SPEC 9.9).
 combo_pitr() {
-  local reason
-  phys_is_physical "${C[method]}" || return 0
-  reason=$(phys_pitr_reason) || combo_fail "$reason" || return 1
+  ((PHYS_PITR)) && phys_is_physical "${C[method]}" || return 0
+  combo_ask --mode=pitr-check --db-url="${C[url]}" --id-prefix="${PHYS_A_PREFIX:-audit-smoke-}" \
+    --rows="$(jq .row_count "$WORK/expected.json")" --later-prefix="$PHYS_B_PREFIX"
 }
 
 # The backup's label, LSNs, timeline and the tool's verdict, the restored
@@ -1077,9 +1077,28 @@ combo_verify() {
   cat -- "$post"
 }
 
+# The pre-backup expectation against the restored snapshot, judged by the
+# tool (SPEC 7's four assertions, the SMOKE_SINCE checkpoint, the client's
+# verdict and its agreement with the server's, the integrity machinery).
 combo_assert() {
+  local since=()
   banner assert
-  assert_round_trip "$WORK/expected.json" "$WORK/post.${C[name]}.json"
+  ((SINCE_FOUND == 0)) || since=(--since="$SINCE_FILE")
+  combo_ask --mode=judge --expect="$WORK/expected.json" --snapshot="$WORK/post.${C[name]}.json" \
+    --workload-snapshot="$WORK/pre.json" ${since[@]+"${since[@]}"}
+}
+
+# Asks the tool for a verdict (--mode=judge or pitr-check with ARGS, SPEC
+# 9.9) and acts on it: its lines are said; a failing verdict fails the
+# combination with the tool's reason.
+combo_ask() {
+  local verdict=$WORK/verdict.${C[name]}.json status=0 line
+  run_tool "$@" >"$verdict" || status=$?
+  ((status == 0 || status == 3)) || combo_fail "BackupSmoke $1 failed (exit $status)" || return 1
+  while IFS= read -r line; do
+    say "$line"
+  done < <(jq -r '.say[]' "$verdict")
+  ((status == 0)) || combo_fail "$(jq -r .reason "$verdict")"
 }
 
 # The second oracle (smoke-oracle.sh): the restored database is captured
@@ -1087,7 +1106,7 @@ combo_assert() {
 # after continuity (whose finding, when both fail, is the more telling).
 combo_oracle_capture() {
   local status=0
-  run_child oracle_capture "${C[url]}" "$WORK/oracle.${C[name]}" '' "${C[major]}" || status=$?
+  oracle_capture "${C[url]}" "$WORK/oracle.${C[name]}" '' "${C[major]}" || status=$?
   if ((status == 3)); then
     C[oracle]="skipped: $(oracle_skip_reason "${C[major]}")"
     return 0
@@ -1098,9 +1117,12 @@ combo_oracle_capture() {
 }
 
 combo_oracle_compare() {
-  local difference
+  local difference source=$WORK/oracle.source restored=$WORK/oracle.${C[name]}
   [[ "${C[oracle]}" == captured ]] || return 0 # skipped
-  if ! difference=$(oracle_compare "$WORK/oracle.source" "$WORK/oracle.${C[name]}"); then
+  if [[ "$ORACLE" == semantic ]]; then
+    C[oracle]=differs
+    combo_ask --mode=judge --oracle-source="$source" --oracle-restored="$restored" || return 1
+  elif ! difference=$(oracle_compare "$source" "$restored"); then
     C[oracle]=differs
     combo_fail "$difference" || return 1
   fi
@@ -1112,7 +1134,7 @@ combo_oracle_compare() {
 # sentinel, or let the trigger rewrite hashes, cannot do. They carry the
 # smoke run's own prefix, so an in-place rerun tells them from real rows.
 combo_continuity() {
-  local started=$EPOCHREALTIME after=$WORK/after.${C[name]}.json expected appended=0 verified=0
+  local started=$EPOCHREALTIME after=$WORK/after.${C[name]}.json appended=0 verified=0
   ((APPEND_ROWS > 0)) || return 0
   banner continuity
   run_tool --mode=workload --db-url="${C[url]}" --migrations-path="$MIGRATIONS" \
@@ -1122,11 +1144,7 @@ combo_continuity() {
   C[continuity_s]=$(elapsed "$started")
   ((appended == 0)) || combo_fail "continuity: appending $APPEND_ROWS rows to the restored database failed" || return 1
   ((verified == 0)) || combo_fail "continuity: verify after appending failed" || return 1
-  expected=$(($(jq -r .row_count "$WORK/expected.json") + APPEND_ROWS))
-  jq -e --argjson rows "$expected" '.row_count == $rows and (.first_break_id // "") == ""
-      and (.verifier_walked // .client.walked) == $rows and (.client.verdict // "clean") == "clean"' "$after" >/dev/null ||
-    combo_fail "continuity: after appending $APPEND_ROWS rows the chain does not verify: $(jq -c '{row_count, first_break_id, verifier_walked, client: .client.break_kind}' "$after")" ||
-    return 1
+  combo_ask --mode=judge --expect="$WORK/expected.json" --continuity="$after" --appended="$APPEND_ROWS" || return 1
   say "$(tag "${C[name]}")continuity: $APPEND_ROWS rows appended, the chain goes on from the restored head"
 }
 
@@ -1149,63 +1167,6 @@ combo_record() {
      seconds: {backup: ($backup_s | number), restore: ($restore_s | number),
                verify: ($verify_s | number), continuity: ($continuity_s | number)}}
     + (if $evidence == {} then {} else {evidence: $evidence} end)' >>"$WORK/results.jsonl"
-}
-
-# The pre-backup expectation against the restored snapshot: SPEC 7's four
-# assertions, then the client's verdict and the integrity machinery.
-# Returns 1 on the first that fails (already reported).
-assert_round_trip() {
-  local pre=$1 post=$2 rows post_rows broken walked
-  rows=$(jq -r '.row_count' "$pre")
-  post_rows=$(jq -r '.row_count' "$post")
-  [[ "$rows" == "$post_rows" ]] || combo_fail "row_count differs: pre=$rows post=$post_rows" || return 1
-  # Compared inside jq: byte-exact, no newline trimming by the shell.
-  jq -n -e --slurpfile a "$pre" --slurpfile b "$post" \
-    '$a[0].chain_head_hash == $b[0].chain_head_hash' >/dev/null ||
-    combo_fail "chain_head_hash differs: pre=$(jq -c '.chain_head_hash' "$pre") post=$(jq -c '.chain_head_hash' "$post")" ||
-    return 1
-  broken=$(jq -r '.first_break_id // ""' "$post")
-  [[ -z "$broken" ]] ||
-    combo_fail "verifier reports a break at first_break_id=$broken first_break_pos=$(jq -r '.first_break_pos' "$post")" ||
-    return 1
-  since_checkpoint_found "$post" || return 1
-  # Under SMOKE_SINCE the server's verifier is skipped; the client's walk
-  # counts its positions from the chain's start.
-  walked=$(jq -r '.verifier_walked // .client.walked // 0' "$post")
-  [[ "$walked" == "$rows" ]] || combo_fail "verifier walked $walked rows, expected $rows" || return 1
-  assert_client_verdict "$post" || return 1
-  assert_same_machinery "$WORK/pre.json" "$post" || return 1
-}
-
-# The client recomputes every hash and follows the links (SPEC 9.2): its
-# verdict must be clean, and it must agree with the server's verifier.
-assert_client_verdict() {
-  local post=$1 verdict
-  if ! jq -e 'has("client")' "$post" >/dev/null; then
-    say "warning: the verify snapshot has no client verdict; only the server's verifier was checked"
-    return 0
-  fi
-  verdict=$(jq -r '.client.verdict' "$post")
-  [[ "$verdict" == clean ]] ||
-    combo_fail "client verification: $(jq -r '.client | "\(.break_kind) at \(.first_break_id // "-") position \(.first_break_pos // "-")"' "$post")" ||
-    return 1
-  # Incremental: the server's verifier did not run, so there is nothing to agree with.
-  ! jq -e 'has("incremental")' "$post" >/dev/null || return 0
-  jq -e '.client.agrees_with_server' "$post" >/dev/null ||
-    combo_fail "client and server verifiers disagree: client clean, server $(jq -r '.first_break_id // "clean"' "$post")"
-}
-
-# The triggers and the verifier function must come back as they were:
-# enabled, with the same definitions and pinned settings. Names each entry
-# of the fingerprint that differs.
-assert_same_machinery() {
-  local pre=$1 post=$2 changed
-  changed=$(jq -n -r --slurpfile a "$pre" --slurpfile b "$post" '
-      ($a[0].integrity // {}) as $before | ($b[0].integrity // {}) as $after
-      | [($before + $after) | keys[] | select($before[.] != $after[.])
-         | "\(.): \($before[.] // "absent") -> \($after[.] // "absent")"]
-      | join("; ")')
-  [[ -z "$changed" ]] || combo_fail "integrity machinery changed by the restore: $changed"
 }
 
 # The PASS line (the last line of stdout) when every combination that could

@@ -1,0 +1,158 @@
+// The harness's questions to the tool (SPEC section 9.9): --mode=judge
+// (the round trip, continuity and the semantic oracle's comparison, on JSON
+// files; no database), --mode=oracle-capture (the semantic oracle's document
+// of one database) and --mode=pitr-check (a point-in-time restore holds
+// exactly workload A). A picocli mixin of BackupSmoke's command line.
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Predicate;
+import picocli.CommandLine.Option;
+
+final class JudgeModes {
+    static final String JUDGE = "judge";
+    static final String ORACLE_CAPTURE = "oracle-capture";
+    static final String PITR_CHECK = "pitr-check";
+    static final List<String> NAMES = List.of(JUDGE, ORACLE_CAPTURE, PITR_CHECK);
+
+    /** The verify flags --mode=judge reads too: the expectation and the incremental checkpoint. */
+    static final List<String> SHARED_WITH_VERIFY = List.of("--expect", "--since");
+
+    @Option(names = "--snapshot", paramLabel = "FILE",
+            description = "judge: the verify snapshot of the restored database, judged against --expect")
+    Path snapshot;
+
+    @Option(names = "--workload-snapshot", paramLabel = "FILE",
+            description = "judge: the workload snapshot whose integrity fingerprint the restore must keep")
+    Path workloadSnapshot;
+
+    @Option(names = "--continuity", paramLabel = "FILE",
+            description = "judge: the verify snapshot after --appended rows were added to the restored database")
+    Path continuity;
+
+    @Option(names = "--appended", paramLabel = "N", defaultValue = "0",
+            description = "judge: how many rows were appended before --continuity's verify")
+    long appended;
+
+    @Option(names = "--oracle-source", paramLabel = "FILE",
+            description = "judge: the semantic oracle's document of the source (--mode=oracle-capture)")
+    Path oracleSource;
+
+    @Option(names = "--oracle-restored", paramLabel = "FILE",
+            description = "judge: the semantic oracle's document of the restored database")
+    Path oracleRestored;
+
+    @Option(names = "--snapshot-id", paramLabel = "ID",
+            description = "oracle-capture: read inside this exported snapshot (pg_export_snapshot())")
+    String snapshotId;
+
+    @Option(names = "--later-prefix", paramLabel = "PREFIX",
+            description = "pitr-check: the id prefix of the rows written after the recovery target")
+    String laterPrefix;
+
+    /** Each flag above and the one mode that reads it. */
+    static final Map<String, String> MODE_OF_FLAG = Map.of(
+            "--snapshot", JUDGE, "--workload-snapshot", JUDGE, "--continuity", JUDGE, "--appended", JUDGE,
+            "--oracle-source", JUDGE, "--oracle-restored", JUDGE, "--snapshot-id", ORACLE_CAPTURE,
+            "--later-prefix", PITR_CHECK);
+
+    /** "--snapshot applies to --mode=judge only" for the first flag GIVEN that MODE does not read, else null. */
+    static String misplacedFlag(String mode, Predicate<String> given) {
+        return MODE_OF_FLAG.entrySet().stream().sorted(Map.Entry.comparingByKey())
+                .filter(flag -> given.test(flag.getKey()) && !flag.getValue().equals(mode))
+                .map(flag -> flag.getKey() + " applies to --mode=" + flag.getValue() + " only")
+                .findFirst().orElse(null);
+    }
+
+    static boolean needsNoDatabase(String mode) {
+        return JUDGE.equals(mode);
+    }
+
+    /**
+     * Judges whichever parts are given, in the harness's order: the round
+     * trip (--snapshot against --expect), continuity, the oracle. Prints one
+     * verdict; 0 when it passes, 3 when it fails.
+     */
+    int judge(Path expect, Path since, PrintStream out) throws Failure {
+        if (snapshot == null && continuity == null && oracleSource == null) {
+            throw new Failure("--mode=judge needs --snapshot, --continuity or --oracle-source and --oracle-restored");
+        }
+        if ((oracleSource == null) != (oracleRestored == null)) {
+            throw new Failure("--oracle-source and --oracle-restored go together");
+        }
+        Judgement verdict = Judgement.pass(List.of());
+        if (snapshot != null || continuity != null) {
+            if (expect == null) {
+                throw new Failure("--mode=judge needs --expect FILE (the expectation) with --snapshot or --continuity");
+            }
+            JsonNode expected = readJson(expect, "--expect");
+            if (snapshot != null) {
+                JsonNode workload = workloadSnapshot == null ? null : readJson(workloadSnapshot, "--workload-snapshot");
+                verdict = verdict.then(RoundTripJudge.roundTrip(expected, workload, readJson(snapshot, "--snapshot"),
+                        since == null ? null : checkpoint(since)));
+            }
+            if (continuity != null) {
+                verdict = verdict.then(RoundTripJudge.continuity(expected, readJson(continuity, "--continuity"),
+                        appended));
+            }
+        }
+        if (oracleSource != null) {
+            verdict = verdict.then(OracleComparison.judge(
+                    SemanticOracle.parse(readText(oracleSource, "--oracle-source")),
+                    SemanticOracle.parse(readText(oracleRestored, "--oracle-restored"))));
+        }
+        out.print(verdict.toJson());
+        out.flush();
+        return verdict.exitCode();
+    }
+
+    int captureOracle(Connector connector, PrintStream out) throws Failure {
+        out.print(SemanticOracle.toJson(SemanticOracle.capture(connector, snapshotId)));
+        out.flush();
+        return 0;
+    }
+
+    int checkPitr(Connector connector, String aPrefix, long aRows, PrintStream out) throws Failure {
+        if (laterPrefix == null || laterPrefix.isEmpty()) {
+            throw new Failure("--mode=pitr-check needs --later-prefix (the ids written after the recovery target)");
+        }
+        Judgement verdict = PitrRows.read(connector, aPrefix, aRows, laterPrefix).judgement();
+        out.print(verdict.toJson());
+        out.flush();
+        return verdict.exitCode();
+    }
+
+    private static RoundTripJudge.Checkpoint checkpoint(Path since) throws Failure {
+        return new RoundTripJudge.Checkpoint(since.toString(), readJson(since, "--since").path("row_count").asLong());
+    }
+
+    static JsonNode readJson(Path file, String flag) throws Failure {
+        try {
+            JsonNode node = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+                    .readTree(readText(file, flag));
+            if (node == null || !node.isObject()) {
+                throw new Failure(flag + " " + file + " is not one JSON object");
+            }
+            return node;
+        } catch (JsonProcessingException e) {
+            throw new Failure("cannot read " + flag + " " + file + ": "
+                    + e.getOriginalMessage().lines().findFirst().orElse(""));
+        }
+    }
+
+    private static String readText(Path file, String flag) throws Failure {
+        try {
+            return Files.readString(file);
+        } catch (IOException e) {
+            throw new Failure("cannot read " + flag + " " + file + ": " + e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,381 @@
+// The semantic second oracle's capture (SPEC section 9.7, SMOKE_ORACLE=semantic):
+// one JSON document of a database, read in one REPEATABLE READ, read-only
+// transaction (on the source inside the backup's exported snapshot): every
+// user table's row count and content digest, and the inventory of its schema
+// objects. OracleComparison compares two such documents.
+//
+// Why not compare pg_dump text: the server's deparse of some expressions is
+// not stable across a dump and restore (a varchar column's CHECK (x IN
+// (...)) comes back spelled differently), and pg_dump reads sequences
+// outside its snapshot. So objects are recorded by what they are (name,
+// kind, the columns they cover, enabled state, a hash of a function's source
+// text) and never by their deparsed text; contents by digests the server
+// computes; sequences by the last value handed out.
+
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.util.DefaultIndenter;
+import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
+import com.fasterxml.jackson.core.util.Separators;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.List;
+import java.util.TreeMap;
+
+final class SemanticOracle {
+    private SemanticOracle() {}
+
+    /**
+     * Session settings pin every output format a row's text depends on, so
+     * both sides spell a value the same; pg_catalog alone on the search_path
+     * makes regclass and regprocedure names schema-qualified.
+     */
+    static final List<String> SESSION = List.of(
+            "SET search_path = pg_catalog", "SET TimeZone = 'UTC'", "SET DateStyle = 'ISO, YMD'",
+            "SET IntervalStyle = 'postgres'", "SET extra_float_digits = 3", "SET bytea_output = 'hex'",
+            "SET lc_monetary = 'C'");
+
+    /** What pg_export_snapshot() returns, e.g. 00000003-0000001B-1. */
+    static final String SNAPSHOT_ID = "[0-9A-F]+(-[0-9A-F]+)+";
+
+    /** The document of the database CONNECTOR names; inside SNAPSHOT (an exported snapshot's id) when not null. */
+    static ObjectNode capture(Connector connector, String snapshot) throws Failure {
+        if (snapshot != null && !snapshot.matches(SNAPSHOT_ID)) {
+            throw new Failure("--snapshot-id " + Failure.quoted(snapshot)
+                    + " is not an exported snapshot's id (pg_export_snapshot(), e.g. 00000003-0000001B-1)");
+        }
+        Deadline deadline = connector.deadline();
+        String doing = "capturing the semantic oracle's document of " + connector.target().describe();
+        try (Connection connection = connector.open(); Statement statement = connection.createStatement()) {
+            for (String setting : SESSION) {
+                statement.execute(setting);
+            }
+            statement.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+            if (snapshot != null) {
+                statement.execute("SET TRANSACTION SNAPSHOT '" + snapshot + "'");
+            }
+            String document = Sql.queryOne(connection, CAPTURE, deadline, doing);
+            statement.execute("COMMIT");
+            return parse(document);
+        } catch (SQLException e) {
+            throw deadline.failure(doing, e);
+        }
+    }
+
+    /** A document as JSON, its keys sorted at every level (as jq -S printed it). */
+    static ObjectNode parse(String json) throws Failure {
+        try {
+            JsonNode tree = new ObjectMapper().enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS).readTree(json);
+            if (tree == null || !tree.isObject()) {
+                throw new Failure("a semantic oracle document must be one JSON object");
+            }
+            return (ObjectNode) sorted(tree);
+        } catch (JsonProcessingException e) {
+            throw new Failure("cannot read a semantic oracle document: "
+                    + e.getOriginalMessage().lines().findFirst().orElse(""));
+        }
+    }
+
+    private static JsonNode sorted(JsonNode node) {
+        if (node.isObject()) {
+            TreeMap<String, JsonNode> fields = new TreeMap<>();
+            node.fields().forEachRemaining(field -> fields.put(field.getKey(), sorted(field.getValue())));
+            ObjectNode copy = JsonNodeFactory.instance.objectNode();
+            fields.forEach(copy::set);
+            return copy;
+        }
+        if (node.isArray()) {
+            ArrayNode copy = JsonNodeFactory.instance.arrayNode();
+            node.forEach(element -> copy.add(sorted(element)));
+            return copy;
+        }
+        return node;
+    }
+
+    /** Two-space indentation, "key": value, empty containers as {} and [] (jq's layout). */
+    static String toJson(JsonNode document) {
+        try {
+            return new ObjectMapper().writer(new JqLayout()).writeValueAsString(document) + "\n";
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot encode the oracle's document", e);
+        }
+    }
+
+    private static final class JqLayout extends DefaultPrettyPrinter {
+        JqLayout() {
+            super(Separators.createDefaultInstance().withObjectFieldValueSpacing(Separators.Spacing.AFTER));
+            indentArraysWith(new DefaultIndenter("  ", "\n"));
+            indentObjectsWith(new DefaultIndenter("  ", "\n"));
+        }
+
+        @Override
+        public JqLayout createInstance() {
+            return new JqLayout();
+        }
+
+        @Override
+        public void writeEndObject(JsonGenerator g, int entries) throws IOException {
+            if (entries == 0) {
+                _nesting--;
+                g.writeRaw('}');
+                return;
+            }
+            super.writeEndObject(g, entries);
+        }
+
+        @Override
+        public void writeEndArray(JsonGenerator g, int values) throws IOException {
+            if (values == 0) {
+                _nesting--;
+                g.writeRaw(']');
+                return;
+            }
+            super.writeEndArray(g, values);
+        }
+    }
+
+    /** The one statement that prints the document (PostgreSQL 11 and later). */
+    static final String CAPTURE = """
+            WITH
+            -- Schemas of the user: not the system's, not an extension's.
+            nsp AS (
+              SELECT n.oid, n.nspname
+                FROM pg_namespace n
+               WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
+                 AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                                  WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e')
+            ),
+            -- Relations of those schemas that no extension owns (its members come
+            -- back with the extension, whose version is compared instead).
+            rel AS (
+              SELECT c.oid, c.relname, c.relkind, c.relpersistence, c.relrowsecurity, c.relispopulated,
+                     n.nspname, format('%I.%I', n.nspname, c.relname) AS name
+                FROM pg_class c JOIN nsp n ON n.oid = c.relnamespace
+               WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+                 AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                                  WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+            ),
+            -- A column as it is declared, without its default's deparsed text.
+            col AS (
+              SELECT a.attrelid, a.attnum,
+                     concat_ws(' ', quote_ident(a.attname), format_type(a.atttypid, a.atttypmod),
+                               CASE WHEN a.attcollation <> t.typcollation
+                                    THEN (SELECT format('collate %I.%I', cn.nspname, co.collname)
+                                            FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace
+                                           WHERE co.oid = a.attcollation) END,
+                               CASE WHEN a.attnotnull THEN 'not null' END,
+                               CASE WHEN a.atthasdef AND a.attgenerated = '' THEN 'default' END,
+                               CASE a.attidentity WHEN 'a' THEN 'identity always' WHEN 'd' THEN 'identity by default' END,
+                               CASE a.attgenerated WHEN 's' THEN 'generated stored' END) AS spelled
+                FROM pg_attribute a JOIN rel r ON r.oid = a.attrelid JOIN pg_type t ON t.oid = a.atttypid
+               WHERE a.attnum > 0 AND NOT a.attisdropped AND r.relkind <> 'S'
+            ),
+            -- How a table's rows are put in order for its digest: by the primary key
+            -- (collatable columns in the C collation, so the database's locale does
+            -- not matter), else by each row's own digest (order-independent). The key
+            -- columns travel as __k1, __k2, ... next to the row's digest __h.
+            row_order AS (
+              SELECT r.oid,
+                     (SELECT string_agg(format('__row.%I AS __k%s', a.attname, k.ord), ', ' ORDER BY k.ord)
+                        FROM pg_index i
+                        CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+                        JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                       WHERE i.indrelid = r.oid AND i.indisprimary) AS key_columns,
+                     (SELECT string_agg(format('__d.__k%s', k.ord)
+                                        || CASE WHEN a.attcollation <> 0 THEN ' COLLATE "C"' ELSE '' END,
+                                        ', ' ORDER BY k.ord)
+                        FROM pg_index i
+                        CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+                        JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                       WHERE i.indrelid = r.oid AND i.indisprimary) AS by_key
+                FROM rel r
+               WHERE r.relkind = 'r'
+            ),
+            -- Row count and digest, computed by the server: SHA-256 over the SHA-256
+            -- of every row's text, in the order above (32 bytes per row in the
+            -- aggregate). query_to_xml runs the per-table query inside this one
+            -- read-only statement.
+            content AS (
+              SELECT o.oid, o.by_key,
+                     query_to_xml(format(
+                       'SELECT count(*) AS n, encode(sha256(coalesce(string_agg(__d.__h, %L::bytea ORDER BY %s), %L::bytea)), %L)'
+                       ' AS digest FROM (SELECT sha256(convert_to(ROW(__row.*)::text, %L)) AS __h%s FROM ONLY %I.%I AS __row) AS __d',
+                       '', coalesce(o.by_key, '__d.__h'), '', 'hex', 'UTF8', coalesce(', ' || o.key_columns, ''),
+                       r.nspname, r.relname), false, true, '') AS x
+                FROM row_order o JOIN rel r ON r.oid = o.oid
+            ),
+            tables AS (
+              SELECT jsonb_object_agg(r.name, jsonb_strip_nulls(jsonb_build_object(
+                       'kind', CASE r.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'partitioned table'
+                                              WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
+                                              WHEN 'f' THEN 'foreign table' END,
+                       'unlogged', CASE WHEN r.relpersistence = 'u' THEN true END,
+                       'row_security', CASE WHEN r.relrowsecurity THEN true END,
+                       'populated', CASE WHEN r.relkind = 'm' THEN r.relispopulated END,
+                       'columns', (SELECT coalesce(jsonb_agg(c.spelled ORDER BY c.attnum), '[]')
+                                     FROM col c WHERE c.attrelid = r.oid),
+                       'rows', (xpath('/row/n/text()', ct.x))[1]::text::bigint,
+                       'digest', (xpath('/row/digest/text()', ct.x))[1]::text,
+                       'order', CASE WHEN r.relkind = 'r'
+                                     THEN CASE WHEN ct.by_key IS NULL THEN 'row digests' ELSE 'primary key' END END
+                     ))) AS doc
+                FROM rel r LEFT JOIN content ct ON ct.oid = r.oid
+               WHERE r.relkind <> 'S'
+            ),
+            -- Column names of a relation by attribute number, for constraints and indexes.
+            attname_of AS (
+              SELECT a.attrelid, a.attnum, quote_ident(a.attname) AS name
+                FROM pg_attribute a JOIN rel r ON r.oid = a.attrelid
+               WHERE a.attnum > 0
+            ),
+            constraints AS (
+              SELECT jsonb_object_agg(k.name, k.spelled) AS doc FROM (
+                SELECT format('%s.%I', coalesce(r.name, format('%I.%I', tn.nspname, t.typname)), con.conname) AS name,
+                       concat_ws(' ',
+                         CASE con.contype WHEN 'c' THEN 'check' WHEN 'f' THEN 'foreign key' WHEN 'p' THEN 'primary key'
+                                          WHEN 'u' THEN 'unique' WHEN 't' THEN 'trigger' WHEN 'x' THEN 'exclusion' END,
+                         CASE WHEN t.oid IS NOT NULL THEN 'on domain' END,
+                         '(' || (SELECT string_agg(coalesce(an.name, '?'), ', ' ORDER BY k.ord)
+                                   FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
+                                   LEFT JOIN attname_of an ON an.attrelid = con.conrelid AND an.attnum = k.attnum) || ')',
+                         CASE WHEN con.contype = 'f' THEN
+                           format('references %s (%s) match %s on update %s on delete %s', con.confrelid::regclass,
+                                  (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.ord)
+                                     FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
+                                     JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum),
+                                  con.confmatchtype, con.confupdtype, con.confdeltype) END,
+                         CASE WHEN con.condeferrable THEN 'deferrable' END,
+                         CASE WHEN con.condeferred THEN 'initially deferred' END,
+                         CASE WHEN NOT con.convalidated THEN 'not valid' END,
+                         CASE WHEN con.connoinherit AND con.contype = 'c' THEN 'no inherit' END) AS spelled
+                  FROM pg_constraint con
+                  LEFT JOIN rel r ON r.oid = con.conrelid
+                  LEFT JOIN pg_type t ON t.oid = con.contypid AND con.contypid <> 0
+                  LEFT JOIN pg_namespace tn ON tn.oid = t.typnamespace
+                 WHERE con.contype <> 'n' -- NOT NULL (PostgreSQL 18+) is a column's property above
+                   AND (r.oid IS NOT NULL
+                        OR (t.oid IS NOT NULL AND t.typnamespace IN (SELECT oid FROM nsp)
+                            AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass
+                                               AND d.objid = t.oid AND d.deptype = 'e')))
+              ) k
+            ),
+            indexes AS (
+              SELECT jsonb_object_agg(format('%I.%I', r.nspname, ic.relname), concat_ws(' ',
+                       'on', r.name, 'using', am.amname,
+                       CASE WHEN i.indisunique THEN 'unique' END,
+                       '(' || (SELECT string_agg(coalesce(an.name, '(expression)'), ', ' ORDER BY k.ord)
+                                 FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+                                 LEFT JOIN attname_of an ON an.attrelid = i.indrelid AND an.attnum = k.attnum
+                                WHERE k.ord <= i.indnkeyatts) || ')',
+                       CASE WHEN i.indnatts > i.indnkeyatts THEN
+                         'include (' || (SELECT string_agg(an.name, ', ' ORDER BY k.ord)
+                                           FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+                                           JOIN attname_of an ON an.attrelid = i.indrelid AND an.attnum = k.attnum
+                                          WHERE k.ord > i.indnkeyatts) || ')' END,
+                       CASE WHEN i.indpred IS NOT NULL THEN 'partial' END)) AS doc
+                FROM pg_index i
+                JOIN rel r ON r.oid = i.indrelid
+                JOIN pg_class ic ON ic.oid = i.indexrelid
+                JOIN pg_am am ON am.oid = ic.relam
+            ),
+            -- Row-level triggers the user made (not the ones behind foreign keys),
+            -- with their enabled state: O enabled, D disabled, R replica, A always.
+            triggers AS (
+              SELECT jsonb_object_agg(format('%s.%I', r.name, tg.tgname), concat_ws(' ',
+                       CASE tg.tgenabled WHEN 'O' THEN 'enabled' WHEN 'D' THEN 'disabled'
+                                         WHEN 'R' THEN 'enabled replica' WHEN 'A' THEN 'enabled always' END,
+                       CASE WHEN tg.tgtype & 2 <> 0 THEN 'before' WHEN tg.tgtype & 64 <> 0 THEN 'instead of' ELSE 'after' END,
+                       concat_ws(' or ', CASE WHEN tg.tgtype & 4 <> 0 THEN 'insert' END,
+                                         CASE WHEN tg.tgtype & 16 <> 0 THEN 'update' END,
+                                         CASE WHEN tg.tgtype & 8 <> 0 THEN 'delete' END,
+                                         CASE WHEN tg.tgtype & 32 <> 0 THEN 'truncate' END),
+                       CASE WHEN tg.tgattr <> '' THEN
+                         'of (' || (SELECT string_agg(an.name, ', ' ORDER BY k.ord)
+                                      FROM unnest(tg.tgattr::int2[]) WITH ORDINALITY AS k(attnum, ord)
+                                      JOIN attname_of an ON an.attrelid = tg.tgrelid AND an.attnum = k.attnum) || ')' END,
+                       CASE WHEN tg.tgtype & 1 <> 0 THEN 'for each row' ELSE 'for each statement' END,
+                       CASE WHEN tg.tgqual IS NOT NULL THEN 'when (...)' END,
+                       CASE WHEN tg.tgconstraint <> 0 THEN 'constraint trigger' END,
+                       'execute', tg.tgfoid::regprocedure::text)) AS doc
+                FROM pg_trigger tg JOIN rel r ON r.oid = tg.tgrelid
+               WHERE NOT tg.tgisinternal
+            ),
+            -- Functions and procedures by signature; a digest of what defines them:
+            -- the source text as written (prosrc), not a deparse, for every language
+            -- but SQL-standard bodies (BEGIN ATOMIC, an empty prosrc), which only exist
+            -- as a parse tree. (No prosqlbody column: it is missing before PostgreSQL 14.)
+            functions AS (
+              SELECT jsonb_object_agg(p.oid::regprocedure::text, concat_ws(' ',
+                       CASE p.prokind WHEN 'f' THEN 'function' WHEN 'p' THEN 'procedure'
+                                      WHEN 'a' THEN 'aggregate' WHEN 'w' THEN 'window function' END,
+                       'language', l.lanname, 'definition sha256',
+                       encode(sha256(convert_to(concat_ws(E'\\n',
+                         CASE WHEN l.lanname = 'sql' AND p.prosrc = '' THEN pg_get_functiondef(p.oid) ELSE p.prosrc END,
+                         p.probin, pg_get_function_result(p.oid), p.provolatile, p.proisstrict, p.prosecdef,
+                         p.proleakproof, p.proparallel, p.proretset, p.pronargdefaults, array_to_string(p.proconfig, E'\\n')),
+                         'UTF8')), 'hex'))) AS doc
+                FROM pg_proc p JOIN nsp n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
+               WHERE NOT EXISTS (SELECT 1 FROM pg_depend d
+                                  WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+            ),
+            -- Enums (labels in order), domains, composite and range types.
+            types AS (
+              SELECT jsonb_object_agg(format('%I.%I', n.nspname, t.typname), concat_ws(' ',
+                       CASE t.typtype WHEN 'e' THEN 'enum' WHEN 'd' THEN 'domain' WHEN 'c' THEN 'composite'
+                                      WHEN 'r' THEN 'range' END,
+                       CASE t.typtype
+                         WHEN 'e' THEN (SELECT '(' || string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) || ')'
+                                          FROM pg_enum e WHERE e.enumtypid = t.oid)
+                         WHEN 'd' THEN concat_ws(' ', format_type(t.typbasetype, t.typtypmod),
+                                                 CASE WHEN t.typnotnull THEN 'not null' END)
+                         WHEN 'c' THEN (SELECT '(' || string_agg(format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod)),
+                                                                 ', ' ORDER BY a.attnum) || ')'
+                                          FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped)
+                         WHEN 'r' THEN (SELECT format_type(rg.rngsubtype, NULL) FROM pg_range rg WHERE rg.rngtypid = t.oid)
+                       END)) AS doc
+                FROM pg_type t JOIN nsp n ON n.oid = t.typnamespace
+               WHERE (t.typtype IN ('e', 'd', 'r')
+                      OR (t.typtype = 'c' AND (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c'))
+                 AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                                  WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid AND d.deptype = 'e')
+            ),
+            -- Sequences: their definition, compared exactly, and the last value handed
+            -- out (null before the first nextval), read from the sequence itself.
+            sequences AS (
+              SELECT jsonb_object_agg(r.name, jsonb_build_object(
+                       'definition', format('%s start %s increment %s min %s max %s cache %s%s',
+                                            format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, s.seqmin, s.seqmax,
+                                            s.seqcache, CASE WHEN s.seqcycle THEN ' cycle' ELSE '' END),
+                       'increment', s.seqincrement,
+                       'value', CASE WHEN (xpath('/row/is_called/text()', v.x))[1]::text = 'true'
+                                     THEN (xpath('/row/last_value/text()', v.x))[1]::text::numeric END)) AS doc
+                FROM rel r
+                JOIN pg_sequence s ON s.seqrelid = r.oid
+                CROSS JOIN LATERAL (SELECT query_to_xml(format('SELECT last_value, is_called FROM %I.%I', r.nspname, r.relname),
+                                                        false, true, '') AS x) v
+               WHERE r.relkind = 'S'
+            )
+            SELECT jsonb_build_object(
+              'oracle', 'semantic',
+              'server_version', current_setting('server_version'),
+              'schemas', (SELECT coalesce(jsonb_agg(nspname ORDER BY nspname), '[]') FROM nsp),
+              'tables', coalesce((SELECT doc FROM tables), '{}'),
+              'constraints', coalesce((SELECT doc FROM constraints), '{}'),
+              'indexes', coalesce((SELECT doc FROM indexes), '{}'),
+              'triggers', coalesce((SELECT doc FROM triggers), '{}'),
+              'functions', coalesce((SELECT doc FROM functions), '{}'),
+              'types', coalesce((SELECT doc FROM types), '{}'),
+              'sequences', coalesce((SELECT doc FROM sequences), '{}'),
+              'extensions', (SELECT coalesce(jsonb_object_agg(e.extname, e.extversion), '{}') FROM pg_extension e),
+              'large_objects', (SELECT count(*) FROM pg_largeobject_metadata)
+            )::text;
+            """;
+}
