@@ -1,4 +1,4 @@
-// --mode=checkpoint (issue 17 item 1, SPEC section 9.9): the checkpoint ledger
+// --mode=checkpoint (issue 17 item 1, SPEC section 9.10): the checkpoint ledger
 // of the live audit log, in-process against the suite's cluster, and a few
 // runs of the command for its exit codes and openssl's view of a signature.
 

@@ -1,4 +1,4 @@
-// The drill's evidence (issue 17 item 4, SPEC section 9.9): RPO arithmetic,
+// The drill's evidence (issue 17 item 4, SPEC section 9.10): RPO arithmetic,
 // metrics.prom and report.json as pure logic, then the command as a scheduler
 // runs it: exit 0 / 3 / 1, report.json.sig verified by openssl, metrics.prom.
 

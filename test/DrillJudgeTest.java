@@ -1,4 +1,4 @@
-// --mode=drill-verify's judgement (issue 17 item 2, SPEC section 9.9), in-process
+// --mode=drill-verify's judgement (issue 17 item 2, SPEC section 9.10), in-process
 // against the suite's cluster: a restored backup is simulated by a copy of the
 // live database (CREATE DATABASE … TEMPLATE, same cluster, so the same
 // system_identifier) taken at the moment of the "backup".

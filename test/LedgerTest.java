@@ -1,4 +1,4 @@
-// The checkpoint ledger's pure parts (SPEC section 9.9): entry lines, the
+// The checkpoint ledger's pure parts (SPEC section 9.10): entry lines, the
 // ledger's own hash chain, Ed25519 signing with keys openssl made, and
 // openssl's verification of what the tool signed. No database.
 

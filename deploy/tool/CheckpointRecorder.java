@@ -1,4 +1,4 @@
-// --mode=checkpoint (SPEC section 9.9): verify the whole live chain, check it
+// --mode=checkpoint (SPEC section 9.10): verify the whole live chain, check it
 // extends the ledger's last entry, and append one entry to the ledger.
 
 import java.nio.file.Path;

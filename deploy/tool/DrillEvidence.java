@@ -1,4 +1,4 @@
-// The drill's evidence (issue 17 item 4, SPEC section 9.9): report.json, its
+// The drill's evidence (issue 17 item 4, SPEC section 9.10): report.json, its
 // Ed25519 signature report.json.sig, and metrics.prom for node_exporter's
 // textfile collector. An auditor checks them without us:
 //   openssl pkeyutl -verify -pubin -inkey pub.pem -rawin -in report.json -sigfile report.json.sig

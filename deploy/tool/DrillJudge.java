@@ -1,4 +1,4 @@
-// --mode=drill-verify (issue 17 items 2 and 4, SPEC section 9.9): judges a
+// --mode=drill-verify (issue 17 items 2 and 4, SPEC section 9.10): judges a
 // restored backup against the checkpoint ledger of the live audit log.
 
 import java.nio.file.Path;

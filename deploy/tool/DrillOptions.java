@@ -1,4 +1,4 @@
-// The flags of --mode=drill-verify (SPEC section 9.9), as one picocli argument
+// The flags of --mode=drill-verify (SPEC section 9.10), as one picocli argument
 // group of BackupSmoke's command line: what the harness (or an operator)
 // knows about the backup that was restored, and where the evidence goes.
 

@@ -1,4 +1,4 @@
-// --mode=drill-verify as a whole (SPEC section 9.9): judge the restored
+// --mode=drill-verify as a whole (SPEC section 9.10): judge the restored
 // database, write the evidence, print report.json, and say the exit code.
 
 import java.time.Instant;

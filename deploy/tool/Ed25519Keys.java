@@ -1,5 +1,5 @@
 // Ed25519 signatures with the JDK's own EdDSA (java.security), for the
-// checkpoint ledger and the drill's report.json.sig (SPEC section 9.9). Keys
+// checkpoint ledger and the drill's report.json.sig (SPEC section 9.10). Keys
 // are PEM files as openssl makes them: `openssl genpkey -algorithm ed25519`
 // (PKCS#8 "PRIVATE KEY") and `openssl pkey -pubout` (X.509 "PUBLIC KEY").
 

@@ -1,4 +1,4 @@
-// The checkpoint ledger file (SPEC section 9.9): one JSON line per
+// The checkpoint ledger file (SPEC section 9.10): one JSON line per
 // checkpoint, each naming the SHA-256 of the line before it, so the ledger is
 // itself a hash chain; optionally each line is signed (Ed25519).
 

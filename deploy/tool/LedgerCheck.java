@@ -1,5 +1,5 @@
 // Whether a verified chain holds what a ledger entry recorded, and if not,
-// why, in one line (SPEC section 9.9): the verdicts of --mode=checkpoint and
+// why, in one line (SPEC section 9.10): the verdicts of --mode=checkpoint and
 // --mode=drill-verify.
 
 import java.sql.Connection;

@@ -1,4 +1,4 @@
-// One line of the checkpoint ledger (SPEC section 9.9): what the live audit
+// One line of the checkpoint ledger (SPEC section 9.10): what the live audit
 // log was at a moment, written by --mode=checkpoint and relied on by
 // --mode=drill-verify.
 

@@ -1,4 +1,4 @@
-// The checkpoint ledger flags of SPEC section 9.9, as one picocli argument
+// The checkpoint ledger flags of SPEC section 9.10, as one picocli argument
 // group of BackupSmoke's command line (checkpoint and drill-verify).
 
 import java.nio.file.Path;

@@ -1,4 +1,4 @@
-// The recovery point a drill measured (SPEC section 9.9): how far the
+// The recovery point a drill measured (SPEC section 9.10): how far the
 // restored chain is behind the newest state known, in rows and in seconds.
 
 /**

@@ -1,5 +1,5 @@
 // Where a server is in its history, as a ledger entry records it (SPEC
-// section 9.9): which cluster, which timeline, which WAL position, when.
+// section 9.10): which cluster, which timeline, which WAL position, when.
 
 import java.sql.Connection;
 import java.sql.ResultSet;
