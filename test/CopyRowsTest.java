@@ -14,6 +14,7 @@ import org.junit.jupiter.api.Test;
 
 class CopyRowsTest {
 
+    // BC timestamps are refused by the trigger since 000011: VerdictsTest covers rows written before it.
     @Test
     void escapesNullsJsonAndUnusualTimestampsHashAsTheTriggerDid() throws Exception {
         String database = Support.migratedWithWorkload(2);
@@ -23,7 +24,7 @@ class CopyRowsTest {
                 VALUES ('tab' || E'\\t' || 'id', E'back\\\\slash', E'new\\nline', E'cr\\rret', E'bell\\x07',
                         E'ff\\fvt\\x0b', '{"k": "tab\\tquote\\" é 💡", "n": 1.50, "a": [null, true]}',
                         '2026-05-16 12:00:00.5+02', DEFAULT),
-                       ('no-details', 'a|b', 'User', 'x', 'y', 'z', NULL, '0044-03-15 12:00:00 BC', 'auth'),
+                       ('no-details', 'a|b', 'User', 'x', 'y', 'z', NULL, '0044-03-15 12:00:00+00', 'auth'),
                        ('far-future', 'a', 'User', 'x', 'y', 'z', '{}', '12345-01-01 00:00:00.000001+00', 'config'),
                        ('whole-second', 'a', 'User', 'x', 'y', 'z', '"just a string"', '2026-05-16 12:00:00+00', 'auth')
                 """);
