@@ -47,7 +47,7 @@ import picocli.CommandLine.Spec;
             "0:success (verify: the chain could be inspected, whatever the verdict)",
             "1:failure (connection, migration, query, timeout, bad mode or URL)",
             "2:usage error (unknown flag, malformed value)",
-            "3:verify with --fail-on-break: a verdict is broken or an expectation does not hold",
+            "3:verify with --fail-on-break: a verdict is broken or an expectation does not hold; report: a combination failed",
             "4:selftest: the gate missed a case (or, with --fail-on-findings, the server's verifier raised a false alarm)"
         })
 public class BackupSmoke implements Callable<Integer> {
@@ -62,7 +62,7 @@ public class BackupSmoke implements Callable<Integer> {
 
     @Option(names = "--mode", paramLabel = "MODE",
             description = "workload | verify (required); selftest tampers with scratch databases on the server"
-                    + " and shows what verification catches")
+                    + " and shows what verification catches; knobs and report answer the harness (SPEC 7)")
     String mode;
 
     @Option(names = "--db-url", paramLabel = "URL", defaultValue = "${env:DATABASE_URL}",
@@ -145,6 +145,13 @@ public class BackupSmoke implements Callable<Integer> {
     @Option(names = "--verbose", description = "print the stack trace of unexpected errors")
     boolean verbose;
 
+    @Option(names = "--run-record", paramLabel = "DIR",
+            description = "report: the harness's work folder (results.jsonl, run.facts)")
+    Path runRecord;
+
+    @Option(names = "--report-dir", paramLabel = "DIR", description = "report: where report.json and junit.xml go")
+    Path reportDir;
+
     public static void main(String[] args) {
         Progress.reportInterruptions();
         int exitCode = commandLine().execute(args);
@@ -162,6 +169,10 @@ public class BackupSmoke implements Callable<Integer> {
     public Integer call() throws Exception {
         validateNumbers();
         refuseFlagsOfAnotherMode();
+        if (HarnessModes.handles(mode)) { // the harness's own questions: no database
+            return mode.equals(HarnessModes.KNOBS) ? HarnessModes.knobs(System.getenv(), System.out)
+                    : HarnessModes.report(runRecord, reportDir, System.out, System.err);
+        }
         // The order of these two checks is the original tool's: URL first, then mode.
         if (dbUrl == null || dbUrl.isBlank()) {
             throw new Failure("--db-url or DATABASE_URL is required");

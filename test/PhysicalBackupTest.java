@@ -17,6 +17,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+@org.junit.jupiter.api.Tag("e2e")
 class PhysicalBackupTest {
     static final Path HARNESS = Support.REPO.resolve("deploy/test/backup-restore-smoke.sh");
 
@@ -91,14 +92,8 @@ class PhysicalBackupTest {
         assertNothingLeft();
     }
 
-    @Test
-    void pitrRefusesALogicalMethodBeforeAnythingRuns() throws Exception {
-        var result = harness(Map.of("SMOKE_METHODS", "basebackup,custom", "SMOKE_PITR", "1"));
-        assertEquals(1, result.exit(), result.describe());
-        assertTrue(result.err().contains("::error::backup-restore-smoke: SMOKE_PITR=1 restores to a point in time, which a"
-                + " custom backup cannot: use basebackup, pgbackrest, barman, command-cluster or command-url\n"), result.err());
-        assertNothingLeft();
-    }
+    // SMOKE_PITR=1 refusing a logical method is decided by Knobs.java: see
+    // KnobsTest.methodsAreCheckedAgainstTheTableAndWhatTheyNeed.
 
     /** The PITR row check alone, on the test server: a restore that stopped early names the missing rows. */
     @Test
@@ -191,7 +186,7 @@ class PhysicalBackupTest {
         env.put("SMOKE_METHODS", "command-cluster,command-url");
         env.put("SMOKE_PITR", "1");
         var result = harness(env);
-        assertEquals(1, result.exit(), result.describe());
+        assertEquals(3, result.exit(), result.describe());
         assertTrue(result.err().contains("::error::backup-restore-smoke: [command-cluster-pg15] the restored server is paused"
                 + " in recovery (pg_is_wal_replay_paused() = true)"), result.err());
         assertTrue(result.err().contains("::error::backup-restore-smoke: [command-url-pg15] the restore ignored its target:"
