@@ -626,8 +626,12 @@ phys_pitr_workload_b() {
     phys_archive_now "$(pgc_port "$PHYS_SOURCE_DIR")" || fail "the WAL of workload B was not archived"
   else
     # The operator's archiving takes it from here; a switch closes the segment.
-    sql "$MAINT_DB" -c 'SELECT pg_switch_wal()' >/dev/null 2>&1 ||
-      say "warning: cannot switch WAL on $(server_label) (needs pg_switch_wal rights): the restore command must wait for the archive itself"
+    local refused
+    if refused=$(phys_switch_wal_reason "$(db_url "$MAINT_DB")"); then
+      sql "$MAINT_DB" -c 'SELECT pg_switch_wal()' >/dev/null
+    else
+      say "warning: no WAL switch on $(server_label): $refused; the restore command must wait for the archive itself"
+    fi
   fi
   say "workload B: $PHYS_PITR_ROWS rows after the target ($PHYS_B_PREFIX*), $(jq .row_count "$WORK/pitr.latest.json") rows in all"
 }
@@ -666,6 +670,7 @@ phys_restore_for() {
         SMOKE_BACKUP_DIR=$WORK/backup.$method SMOKE_METHOD=$method phys_restore_command cluster '' ;;
     esac || status=$?
     ((status == 0)) || { PHYS_REASON="$restored_by failed (exit $status)"; return 1; }
+    PHYS_REASON=$(phys_other_cluster_reason "$PHYS_RESTORED_DIR/data" "$(db_url "$TARGET_DB")") || return 1
     phys_start_restored >&2 ||
       { PHYS_REASON="the restored data directory does not start as a server (its log is above)"; return 1; }
     # The role the harness works as owns the scratch database on the copy too.
@@ -676,6 +681,33 @@ phys_restore_for() {
   PHYS_REASON=$(PGPASSWORD=$PHYS_JUDGE_PASSWORD phys_await_recovery_end "$PHYS_JUDGE_URL" "$PHYS_RECOVERY_TIMEOUT") ||
     return 1
   PGPASSWORD=$PHYS_JUDGE_PASSWORD phys_recovery_facts "$PHYS_JUDGE_URL" "$log" >"$WORK/restored.$name.json"
+}
+
+# phys_other_cluster_reason DATA SOURCE_URL: one line, and status 1, when
+# the data directory DATA is of another cluster than the source server at
+# SOURCE_URL (their system_identifier differ: a backup of another server, a
+# wrong stanza or Barman server), rather than let the judge find a database
+# missing. Nothing when they agree, or when either cannot be read.
+phys_other_cluster_reason() {
+  local data=$1 url=$2 restored source
+  source=$(psql -X -q -At -d "$url" -c 'SELECT system_identifier FROM pg_control_system()' 2>/dev/null) || return 0
+  restored=$("$PHYS_BINDIR/pg_controldata" "$data" 2>/dev/null |
+    sed -n 's/^Database system identifier: *//p') || return 0
+  [[ -n "$restored" && -n "$source" && "$restored" != "$source" ]] || return 0
+  printf 'the restore is of another cluster: its system identifier is %s, the source'"'"'s is %s (a backup of another server: check the stanza or server the restore reads)\n' "$restored" "$source"
+  return 1
+}
+
+# phys_switch_wal_reason URL: one line, and status 1, when the role at URL
+# may not run pg_switch_wal() (asked before, so the server logs no refusal).
+phys_switch_wal_reason() {
+  local url=$1 allowed
+  allowed=$(psql -X -q -At -d "$url" -c "SELECT has_function_privilege('pg_catalog.pg_switch_wal()', 'EXECUTE')" 2>&1) ||
+    { printf 'cannot ask whether pg_switch_wal() may run: %s\n' "${allowed//$'\n'/ }"; return 1; }
+  [[ "$allowed" == t ]] && return 0
+  printf 'role %s may not run pg_switch_wal() (it needs superuser, or GRANT EXECUTE ON FUNCTION pg_catalog.pg_switch_wal() TO %s)\n' \
+    "$(psql -X -q -At -d "$url" -c 'SELECT current_user')" "$(psql -X -q -At -d "$url" -c 'SELECT quote_ident(current_user)')"
+  return 1
 }
 
 phys__export_target_env() {

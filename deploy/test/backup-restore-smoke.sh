@@ -74,6 +74,8 @@ IN_PLACE=0
 MAINT_DB=''         # database to connect to for CREATE/DROP DATABASE
 TARGET_DB=''        # the source database: workload, backup, wipe
 SCRATCH_DBS=()      # databases this run created on the source server and must drop
+NEW_DB=''           # the scratch database new_scratch_db made last
+WHY=''              # why the last helper that returned 1 did (new_scratch_db, confirm_no_tables)
 KEEP_DUMP=0         # 1 while an in-place database is wiped but not restored
 URL_QUERY=''        # query string (sslmode, ...) carried into every URL
 ROWS=''
@@ -556,7 +558,7 @@ random_hex() {
 
 # A database of our own to run in.
 create_scratch_db() {
-  new_scratch_db "$(db_url "$MAINT_DB")" source
+  new_scratch_db "$(db_url "$MAINT_DB")" source || fail "$WHY"
   TARGET_DB=$NEW_DB
 }
 
@@ -565,19 +567,20 @@ create_scratch_db() {
 # CREATE, in SCRATCH_DBS and for the watchdog, so an interrupt during CREATE
 # still drops it; it was checked to be free just before, so the drop can
 # only ever hit what this run made. On a throwaway cluster the cluster goes
-# as a whole.
+# as a whole. On failure WHY says why: the caller decides whether that ends
+# the run or one combination.
 new_scratch_db() {
   local maint=$1 where=$2 name taken
   name="backupsmoke_$(random_hex)"
   taken=$(sql_url "$maint" -c "SELECT 1 FROM pg_database WHERE datname = '$name'") ||
-    fail "cannot list databases on $(server_label)"
-  [[ -z "$taken" ]] || fail "database $name exists already; run again"
+    { WHY="cannot list databases on $(server_label)"; return 1; }
+  [[ -z "$taken" ]] || { WHY="database $name exists already; run again"; return 1; }
   if [[ "$where" == source && "$SERVER" != throwaway ]]; then
     SCRATCH_DBS+=("$name")
     printf '%s\n' "$name" >>"$WORK/scratch-dbs"
   fi
   sql_url "$maint" -c "CREATE DATABASE \"$name\" TEMPLATE template0" ||
-    fail "cannot create scratch database $name on $(server_label) (does $PGUSER have CREATEDB?)"
+    { WHY="cannot create scratch database $name on $(server_label) (does $PGUSER have CREATEDB?)"; return 1; }
   NEW_DB=$name
   say "scratch database $name created"
 }
@@ -597,12 +600,13 @@ count_tables() {
       AND n.nspname NOT LIKE 'pg\\_%'"
 }
 
+# Returns 1 with the reason in WHY.
 confirm_no_tables() {
   local url=$1 count db
   db=${url##*/}
   db=${db%%\?*}
-  count=$(count_tables "$url") || fail "cannot count tables in $db"
-  [[ "$count" == 0 ]] || fail "wipe left $count table(s) in $db"
+  count=$(count_tables "$url") || { WHY="cannot count tables in $db"; return 1; }
+  [[ "$count" == 0 ]] || { WHY="wipe left $count table(s) in $db"; return 1; }
   say "confirmed: no tables in $db"
 }
 
@@ -837,7 +841,7 @@ wipe() {
   else
     wipe_scratch_db
   fi
-  confirm_no_tables "$(db_url "$TARGET_DB")"
+  confirm_no_tables "$(db_url "$TARGET_DB")" || fail "$WHY"
 }
 
 # --- one combination, top to bottom ------------------------------------------
@@ -954,10 +958,10 @@ pick_target() {
     C[url]=$(db_url "$TARGET_DB")
     C[target]="source database $TARGET_DB"
   else
-    new_scratch_db "$(db_url "$MAINT_DB")" source
+    new_scratch_db "$(db_url "$MAINT_DB")" source || combo_fail "$WHY" || return 1
     C[url]=$(db_url "$NEW_DB")
     C[target]="scratch database $NEW_DB"
-    confirm_no_tables "${C[url]}"
+    confirm_no_tables "${C[url]}" || combo_fail "$WHY" || return 1
   fi
 }
 
@@ -973,7 +977,7 @@ target_on_major() {
   fi
   [[ "${MAJOR_PORT[$major]}" != none ]] ||
     combo_fail "cannot start a PostgreSQL $major server to restore into" || return 1
-  new_scratch_db "$(cluster_url "${MAJOR_PORT[$major]}" postgres)" cluster
+  new_scratch_db "$(cluster_url "${MAJOR_PORT[$major]}" postgres)" cluster || combo_fail "$WHY" || return 1
   C[url]=$(cluster_url "${MAJOR_PORT[$major]}" "$NEW_DB")
   C[target]="database $NEW_DB on a PostgreSQL $major cluster"
 }
