@@ -1,5 +1,5 @@
-// The harness's run record and its reports (RunRecord, SummaryTable,
-// ReportJson, JunitXml), in process, on JSON fixtures of results.jsonl: the
+// The harness's run record and its reports (RunRecord, CombinationRecord,
+// SummaryTable, ReportJson, JunitXml), in process, on JSON fixtures: the
 // exit status a scheduler acts on (issue 17 item 3), a skipped combination
 // never counted as passed, and the report keys of SPEC 9.6.
 
@@ -23,25 +23,24 @@ class ReportTest {
 
     @TempDir Path temp;
 
-    /** A work folder holding the fixture as results.jsonl (none: no combination ran) and a few facts. */
-    private Path runRecord(String fixture, String passingLine) throws Exception {
-        Path folder = Files.createDirectories(temp.resolve("work"));
-        if (fixture != null) {
-            Files.writeString(folder.resolve(RunRecord.RESULTS), Files.readString(FIXTURES.resolve(fixture)));
+    static final java.util.Map<String, String> FACTS = java.util.Map.of("started_at", "2026-12-05T13:00:00Z",
+            "host", "ci-7", "repository_commit", "", "tool", "backupsmoke 0.1.0",
+            "java", "openjdk version \"17.0.9\"", "second_oracle", "{\"name\":\"semantic\"}");
+
+    /** The records of FIXTURE (JSON lines; none: no combination ran), or only LINE. */
+    private static RunRecord runRecord(String fixture, String line) throws Exception {
+        List<JsonNode> combinations = new ArrayList<>();
+        String lines = fixture != null ? Files.readString(FIXTURES.resolve(fixture)) : line == null ? "" : line;
+        for (String json : lines.lines().toList()) {
+            combinations.add(RunRecord.JSON.readTree(json));
         }
-        if (passingLine != null) {
-            Files.writeString(folder.resolve(RunRecord.RESULTS), passingLine + "\n");
-        }
-        Files.writeString(folder.resolve(RunRecord.FACTS), "started_at=2026-12-05T13:00:00Z\0host=ci-7\0"
-                + "repository_commit=\0tool=backupsmoke 0.1.0\0java=openjdk version \"17.0.9\"\0"
-                + "second_oracle={\"name\":\"semantic\"}\0");
-        return folder;
+        return new RunRecord(combinations, new java.util.LinkedHashMap<>(new java.util.TreeMap<>(FACTS)));
     }
 
     private record Outcome(int exit, String out, String err) {
     }
 
-    private Outcome report(Path record, Path reportDir) throws Exception {
+    private Outcome report(RunRecord record, Path reportDir) throws Exception {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         int exit = HarnessModes.report(record, reportDir, new PrintStream(out, true, StandardCharsets.UTF_8),
@@ -115,8 +114,7 @@ class ReportTest {
 
     @Test
     void reportJsonKeepsItsKeysAndEveryRecordAsWritten() throws Exception {
-        Path record = runRecord("mixed.jsonl", null);
-        JsonNode report = ReportJson.of(RunRecord.read(record));
+        JsonNode report = ReportJson.of(runRecord("mixed.jsonl", null));
         List<String> keys = new ArrayList<>();
         report.fieldNames().forEachRemaining(keys::add);
         assertEquals(List.of("gate", "started_at", "finished_at", "host", "repository_commit", "versions", "passed",
@@ -148,10 +146,37 @@ class ReportTest {
     }
 
     @Test
-    void aBrokenRecordLineIsOneClearFailure() throws Exception {
-        Path folder = runRecord(null, "{\"name\": ");
+    void theHarnesssFactsBecomeTheRecordsOfTheReport() throws Exception {
+        // What the harness writes: WORK/combinations/NNN and WORK/run.facts, NUL-separated NAME=VALUE.
+        Path work = Files.createDirectories(temp.resolve("work/combinations"));
+        Files.writeString(work.resolve("../expected.json"), "{\"row_count\": 24, \"chain_head_hash\": \"0310\"}");
+        Files.writeString(work.resolve("000"), "name=custom-pg15\0method=custom\0target_major=15\0verdict=pass\0"
+                + "reason=\0target=source database b\0restored_chain_head=0310\0oracle=compared\0backup_sha256=1f2e\0"
+                + "backup_bytes=4096\0seconds.backup=0.50\0seconds.restore=1.25\0seconds.verify=\0seconds.continuity=2\0");
+        Files.writeString(work.resolve("001"), "name=basebackup-pg15\0method=basebackup\0target_major=15\0"
+                + "verdict=fail\0reason=the restore is of another cluster\0evidence.pitr=null\0"
+                + "evidence.physical={\"timeline\": 2}\0backup_bytes=\0");
+        Files.writeString(work.resolve("../run.facts"), "host=ci-7\0second_oracle=null\0");
+        RunRecord record = RunRecord.read(temp.resolve("work"));
+        assertEquals(RunRecord.JSON.readTree("""
+                {"name":"custom-pg15","method":"custom","target_major":15,"verdict":"pass","reason":null,
+                 "target":"source database b","rows":24,"expected_chain_head":"0310","restored_chain_head":"0310",
+                 "oracle":"compared","backup_sha256":"1f2e","backup_bytes":4096,
+                 "seconds":{"backup":0.50,"restore":1.25,"verify":null,"continuity":2}}"""), record.combinations().get(0));
+        JsonNode failed = record.combinations().get(1);
+        assertEquals("the restore is of another cluster", failed.get("reason").asText());
+        assertEquals("{\"physical\":{\"timeline\":2},\"pitr\":null}", failed.get("evidence").toString());
+        assertTrue(failed.get("backup_bytes").isNull() && failed.at("/seconds/restore").isNull(), failed.toString());
+        assertEquals("ci-7", record.fact("host"));
+        assertEquals(3, record.exitStatus());
+    }
+
+    @Test
+    void evidenceThatIsNotJsonIsOneClearFailure() throws Exception {
+        Path work = Files.createDirectories(temp.resolve("work/combinations"));
+        Files.writeString(work.resolve("000"), "name=x\0evidence.physical={\"timeline\": \0");
         Failure failure = org.junit.jupiter.api.Assertions.assertThrows(Failure.class,
-                () -> RunRecord.read(folder));
-        assertEquals(folder.resolve("results.jsonl") + ": a line is not JSON: {\"name\": ", failure.getMessage());
+                () -> RunRecord.read(temp.resolve("work")));
+        assertEquals("evidence physical is not JSON: {\"timeline\": ", failure.getMessage());
     }
 }

@@ -19,8 +19,8 @@
 # judge_combination for every (method, target major): pick_target → restore
 # → verify → assert → oracle capture → continuity → oracle compare → one
 # result record. The records
-# (results.jsonl in the work folder) feed the summary table, report.json and
-# junit.xml (deploy/lib/smoke-reports.sh).
+# (WORK/combinations) feed the summary table, report.json and junit.xml
+# (the tool's --mode=report).
 #
 # Knobs (README.md has the table): PGHOST PGPORT PGUSER PGPASSWORD
 # PGDATABASE, DATABASE_URL (instead of PGHOST), SMOKE_ROWS (24),
@@ -101,6 +101,7 @@ declare -A K=()
 declare -A BACKUP_S=() BACKUP_SHA=() BACKUP_BYTES=() # per method, from the backup phase
 declare -A MAJOR_PORT=() # throwaway cluster of each target major, started once ("none": failed)
 declare -A C=()     # the combination being judged (see combo_begin)
+RECORDED=0          # combinations recorded so far (combo_record)
 
 say() {
   printf 'backup-restore-smoke: %s\n' "$*" >&2
@@ -894,11 +895,10 @@ judge_combination() {
 # C[url] the database it is judged in, C[target] where that is (for the
 # report), C[restore_s] C[verify_s] C[continuity_s] phase times,
 # C[restored_head], C[oracle] (captured, compared, differs or skipped: why),
-# C[evidence] a JSON object plug-ins may add to
-# (combo_evidence).
+# C[evidence.KEY] JSON evidence plug-ins add (combo_evidence).
 combo_begin() {
   C=([method]=$1 [major]=$2 [name]=$1-pg$2 [verdict]=pass [reason]='' [url]='' [target]=''
-    [restore_s]='' [verify_s]='' [continuity_s]='' [restored_head]='' [oracle]='' [evidence]='{}')
+    [restore_s]='' [verify_s]='' [continuity_s]='' [restored_head]='' [oracle]='')
 }
 
 # One combination's failure: the ::error:: line now, the gate fails at the end.
@@ -918,7 +918,7 @@ combo_skip() {
 
 # Adds KEY with JSON VALUE to the combination's evidence in the report.
 combo_evidence() {
-  C[evidence]=$(jq -c --arg key "$1" --argjson value "$2" '. + {($key): $value}' <<<"${C[evidence]}")
+  C[evidence.$1]=$2
 }
 
 # "[NAME] " in front of messages when several combinations run, else nothing.
@@ -1118,25 +1118,26 @@ combo_continuity() {
   say "$(tag "${C[name]}")continuity: $APPEND_ROWS rows appended, the chain goes on from the restored head"
 }
 
-# The combination's one result record: a JSON line in results.jsonl, which
-# the summary table, report.json and junit.xml are made from.
+# The combination's one result record: NUL-separated NAME=VALUE facts in
+# WORK/combinations/NNN (no secret among them), which the tool turns into the
+# JSON records of report.json, the summary and junit.xml (RunRecord.java).
 combo_record() {
-  local method=${C[method]}
-  jq -n -c --arg name "${C[name]}" --arg method "$method" --argjson major "${C[major]}" \
-    --arg verdict "${C[verdict]}" --arg reason "${C[reason]}" --arg target "${C[target]}" \
-    --slurpfile expected "$WORK/expected.json" --arg head "${C[restored_head]}" --arg oracle "${C[oracle]}" \
-    --arg sha "${BACKUP_SHA[$method]:-}" --arg bytes "${BACKUP_BYTES[$method]:-}" \
-    --arg backup_s "${BACKUP_S[$method]:-}" --arg restore_s "${C[restore_s]}" --arg verify_s "${C[verify_s]}" \
-    --arg continuity_s "${C[continuity_s]}" --argjson evidence "${C[evidence]}" '
-    def text: if . == "" then null else . end;
-    def number: tonumber? // null;
-    {name: $name, method: $method, target_major: $major, verdict: $verdict, reason: ($reason | text),
-     target: ($target | text), rows: $expected[0].row_count, expected_chain_head: $expected[0].chain_head_hash,
-     restored_chain_head: ($head | text), oracle: ($oracle | text),
-     backup_sha256: ($sha | text), backup_bytes: ($bytes | number),
-     seconds: {backup: ($backup_s | number), restore: ($restore_s | number),
-               verify: ($verify_s | number), continuity: ($continuity_s | number)}}
-    + (if $evidence == {} then {} else {evidence: $evidence} end)' >>"$WORK/results.jsonl"
+  local method=${C[method]} key file
+  file=$WORK/combinations/$(printf '%03d' "$RECORDED")
+  RECORDED=$((RECORDED + 1))
+  mkdir -p -- "$WORK/combinations"
+  {
+    printf '%s=%s\0' name "${C[name]}" method "$method" target_major "${C[major]}" verdict "${C[verdict]}" \
+      reason "${C[reason]}" target "${C[target]}" restored_chain_head "${C[restored_head]}" oracle "${C[oracle]}" \
+      backup_sha256 "${BACKUP_SHA[$method]:-}" backup_bytes "${BACKUP_BYTES[$method]:-}" \
+      seconds.backup "${BACKUP_S[$method]:-}" seconds.restore "${C[restore_s]}" seconds.verify "${C[verify_s]}" \
+      seconds.continuity "${C[continuity_s]}"
+    for key in "${!C[@]}"; do
+      if [[ "$key" == evidence.* ]]; then
+        printf '%s=%s\0' "$key" "${C[$key]}"
+      fi
+    done
+  } >"$file"
 }
 
 # The pre-backup expectation against the restored snapshot: SPEC 7's four
@@ -1197,7 +1198,7 @@ assert_same_machinery() {
 }
 
 # The summary table on stdout and, with SMOKE_REPORT_DIR, report.json and
-# junit.xml, all made by the tool from the run record (results.jsonl and
+# junit.xml, all made by the tool from the run record (combinations/ and
 # run.facts in WORK); its exit status is the run's: 0 every combination
 # passed, 3 one failed, 1 none ran. Prints the PASS line (the last line of
 # stdout) on 0; otherwise ends the run with the tool's reason.

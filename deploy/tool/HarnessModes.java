@@ -4,7 +4,8 @@
 //                  answer on stdout as NUL-separated NAME=VALUE entries.
 //   --mode=report  the summary table on stdout and, with --report-dir,
 //                  report.json and junit.xml, from the run record in
-//                  --run-record=DIR; the exit status is the harness's.
+//                  --run-record=DIR (RunRecord); the exit status is the
+//                  harness's.
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -35,7 +36,10 @@ final class HarnessModes {
         if (runRecord == null) {
             throw new Failure("--mode=report needs --run-record=DIR (the harness's work folder)");
         }
-        RunRecord record = RunRecord.read(runRecord);
+        return report(RunRecord.read(runRecord), reportDir, out, err);
+    }
+
+    static int report(RunRecord record, Path reportDir, PrintStream out, PrintStream err) throws Failure {
         SummaryTable.write(record, out);
         out.flush();
         if (reportDir != null) {

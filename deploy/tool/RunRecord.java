@@ -1,7 +1,7 @@
-// The run record behind the harness's reports: one JSON line per
-// combination in results.jsonl (written as each combination ends) and the
-// facts of the run (run.facts: NUL-separated NAME=VALUE entries the harness
-// gathers: versions, host, times). The outcome decides the harness's exit
+// The run record behind the harness's reports: one record per combination
+// (combinations/NNN, written as each combination ends, see
+// CombinationRecord) and the facts of the run (run.facts: NUL-separated
+// NAME=VALUE entries the harness gathers: versions, host, times). The outcome decides the harness's exit
 // status (SPEC 7): 0 every combination passed, 3 one failed a verdict, 1
 // nothing could be judged.
 
@@ -19,7 +19,8 @@ import java.util.Map;
 
 /** The combinations' result records, in order, and the facts of the run. */
 record RunRecord(List<JsonNode> combinations, Map<String, String> facts) {
-    static final String RESULTS = "results.jsonl";
+    static final String COMBINATIONS = "combinations";
+    static final String EXPECTED = "expected.json";
     static final String FACTS = "run.facts";
 
     static final int EXIT_PASSED = 0;
@@ -28,27 +29,45 @@ record RunRecord(List<JsonNode> combinations, Map<String, String> facts) {
 
     static final ObjectMapper JSON = new ObjectMapper();
 
-    /** Reads FOLDER/results.jsonl (absent: no combination ran) and FOLDER/run.facts (absent: no facts). */
+    /**
+     * Reads FOLDER/combinations/* in name order (none: no combination ran), the expectation in
+     * FOLDER/expected.json and the facts in FOLDER/run.facts (absent: no facts).
+     */
     static RunRecord read(Path folder) throws Failure {
         List<JsonNode> combinations = new ArrayList<>();
-        for (String line : readText(folder.resolve(RESULTS)).lines().toList()) {
-            if (line.isBlank()) {
-                continue;
-            }
-            try {
-                combinations.add(JSON.readTree(line));
+        Path records = folder.resolve(COMBINATIONS);
+        if (Files.isDirectory(records)) {
+            JsonNode expected = expectation(folder.resolve(EXPECTED));
+            try (var files = Files.list(records)) {
+                for (Path file : files.sorted().toList()) {
+                    combinations.add(CombinationRecord.of(facts(file), expected));
+                }
             } catch (IOException e) {
-                throw new Failure(folder.resolve(RESULTS) + ": a line is not JSON: " + Knobs.printable(line));
+                throw new Failure("cannot read " + records + ": " + e.getMessage());
             }
         }
+        return new RunRecord(combinations, facts(folder.resolve(FACTS)));
+    }
+
+    /** NUL-separated NAME=VALUE entries, in order; an absent file has none. */
+    static Map<String, String> facts(Path file) throws Failure {
         Map<String, String> facts = new LinkedHashMap<>();
-        for (String entry : readText(folder.resolve(FACTS)).split("\0")) {
+        for (String entry : readText(file).split("\0")) {
             int equals = entry.indexOf('=');
             if (equals > 0) {
                 facts.put(entry.substring(0, equals), entry.substring(equals + 1));
             }
         }
-        return new RunRecord(combinations, facts);
+        return facts;
+    }
+
+    private static JsonNode expectation(Path file) throws Failure {
+        String text = readText(file);
+        try {
+            return text.isBlank() ? JSON.createObjectNode() : JSON.readTree(text);
+        } catch (IOException e) {
+            throw new Failure(file + " is not JSON");
+        }
     }
 
     private static String readText(Path file) throws Failure {
