@@ -76,7 +76,7 @@ class BackupMethodsTest {
         assertEquals("a physical backup only starts under its own major (15)", report.at("/combinations/9/reason").asText());
 
         String junit = Files.readString(reports.resolve("junit.xml"));
-        assertTrue(junit.contains("<testsuite name=\"backup-restore-smoke\" tests=\"10\" failures=\"0\" skipped=\"1\">"), junit);
+        assertTrue(junit.contains("<testsuite name=\"backup-restore-smoke\" tests=\"10\" failures=\"0\" errors=\"0\" skipped=\"1\">"), junit);
         assertTrue(junit.contains("<testcase classname=\"backup-restore-smoke\" name=\"directory-pg17\""), junit);
         assertTrue(junit.contains("<skipped message=\"a physical backup only starts under its own major (15)\"/>"), junit);
         assertTrue(result.out().contains("\nbasebackup   15    pass     24       "), result.out());
