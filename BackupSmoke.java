@@ -48,7 +48,7 @@ import picocli.CommandLine.Spec;
             "1:failure (connection, migration, query, timeout, bad mode or URL)",
             "2:usage error (unknown flag, malformed value)",
             "3:verify with --fail-on-break: a verdict is broken or an expectation does not hold;"
-                    + " checkpoint, drill-verify: the chain or the ledger fails a verdict",
+                    + " checkpoint, drill-verify: the chain or the ledger fails a verdict; report: a combination failed",
             "4:selftest: the gate missed a case (or, with --fail-on-findings, the server's verifier raised a false alarm)"
         })
 public class BackupSmoke implements Callable<Integer> {
@@ -68,7 +68,7 @@ public class BackupSmoke implements Callable<Integer> {
             description = "workload | verify (required); selftest tampers with scratch databases on the server"
                     + " and shows what verification catches; checkpoint appends to a ledger (--ledger),"
                     + " drill-verify judges a restored backup against it; judge, oracle-capture, pitr-check"
-                    + " answer the harness (SPEC 9.9)")
+                    + " (SPEC 9.9), knobs and report (SPEC 7) answer the harness")
     String mode;
 
     @Option(names = "--db-url", paramLabel = "URL",
@@ -174,6 +174,14 @@ public class BackupSmoke implements Callable<Integer> {
     @CommandLine.Mixin
     JudgeModes judgeModes = new JudgeModes();
 
+    @Option(names = "--run-record", paramLabel = "DIR",
+            description = "report: the harness's work folder (results.jsonl, run.facts)")
+    Path runRecord;
+
+    @Option(names = "--report-dir", paramLabel = "DIR", description = "report: where report.json and junit.xml go;"
+            + " drill-verify: where report.json, report.json.sig (with --signing-key) and metrics.prom go")
+    Path reportDir;
+
     public static void main(String[] args) {
         Progress.reportInterruptions();
         Thread.setDefaultUncaughtExceptionHandler(Progress::reportUncaught);
@@ -192,6 +200,10 @@ public class BackupSmoke implements Callable<Integer> {
     public Integer call() throws Exception {
         validateNumbers();
         refuseFlagsOfAnotherMode();
+        if (HarnessModes.handles(mode)) { // the harness's own questions: no database
+            return mode.equals(HarnessModes.KNOBS) ? HarnessModes.knobs(environment, System.out)
+                    : HarnessModes.report(runRecord, reportDir, System.out, System.err);
+        }
         if (JudgeModes.needsNoDatabase(mode)) {
             return judgeModes.judge(expectations.snapshotFile, since, System.out);
         }
@@ -221,6 +233,7 @@ public class BackupSmoke implements Callable<Integer> {
                 return 0;
             }
             if (mode.equals(MODE_DRILL)) {
+                drillOptions.reportDir = reportDir;
                 return DrillVerify.run(connector, ledgerOptions, drillOptions, spec.version()[0], environment);
             }
             if (mode.equals(JudgeModes.ORACLE_CAPTURE)) {
@@ -263,6 +276,8 @@ public class BackupSmoke implements Callable<Integer> {
         }
         refuseFlagsOutside(List.of(MODE_CHECKPOINT, MODE_DRILL), LedgerOptions.FLAGS);
         refuseFlagsOutside(List.of(MODE_DRILL), DrillOptions.FLAGS);
+        refuseFlagsOutside(List.of(HarnessModes.REPORT), List.of("--run-record"));
+        refuseFlagsOutside(List.of(HarnessModes.REPORT, MODE_DRILL), List.of("--report-dir"));
         CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
         String misplaced = JudgeModes.misplacedFlag(mode, parsed::hasMatchedOption);
         if (misplaced != null) {

@@ -73,6 +73,21 @@ class HarnessTest {
     }
 
     @Test
+    void aKnobHoldingACommandIsRefusedNamingItAndNeverRun() throws Exception {
+        // Issue 18 item 1: this value once reached shell arithmetic, ran its command and still passed.
+        Path pwned = Support.REPO.resolve("pwned");
+        var result = harness(Map.of("SMOKE_METHODS", "basebackup",
+                "SMOKE_RECOVERY_TIMEOUT", "BASH_VERSINFO[$(touch pwned)0]+120"));
+        boolean created = Files.deleteIfExists(pwned);
+        assertEquals(1, result.exit(), result.describe());
+        assertTrue(result.err().contains("::error::backup-restore-smoke: SMOKE_RECOVERY_TIMEOUT must be a whole number "
+                + "from 1, got 'BASH_VERSINFO[$(touch pwned)0]+120'\n"), result.err());
+        assertTrue(!created, "the command in the knob ran");
+        assertTrue(!result.out().contains("=== wait for server ==="), result.out());
+        assertEquals(List.of(), leftoverTempFiles());
+    }
+
+    @Test
     void passesOnAThrowawayClusterAndLeavesNothingBehind() throws Exception {
         var result = harness(Map.of());
         assertEquals(0, result.exit(), result.describe());
@@ -112,7 +127,7 @@ class HarnessTest {
         env.putAll(damagingRestore("DROP FUNCTION audit_events_verify_chain();"));
         List<String> before = databases();
         var result = harness(env);
-        assertEquals(1, result.exit(), result.describe());
+        assertEquals(3, result.exit(), result.describe());
         assertTrue(result.err().contains("::error::backup-restore-smoke: the server's verifier function"
                 + " audit_events_verify_chain() is missing from the restored database: only the client's walk judged"
                 + " the chain\n"), result.err());
@@ -122,9 +137,19 @@ class HarnessTest {
     }
 
     @Test
+    void failsWhenTheRestoreAltersARow() throws Exception {
+        Map<String, String> env = configuredServer();
+        env.putAll(damagingRestore("UPDATE audit_events SET actor = 'mallory' WHERE id = 'audit-smoke-0009';"));
+        var result = harness(env);
+        assertEquals(3, result.exit(), result.describe());
+        assertTrue(result.err().contains("::error::backup-restore-smoke: verifier reports a break at "
+                + "first_break_id=audit-smoke-0009 first_break_pos=9\n"), result.err());
+    }
+
+    @Test
     void failsOnAThrowawayClusterWhenTheRestoreLosesARowAndStillCleansUp() throws Exception {
         var result = harness(damagingRestore("DELETE FROM audit_events WHERE id = 'audit-smoke-0023';"));
-        assertEquals(1, result.exit(), result.describe());
+        assertEquals(3, result.exit(), result.describe());
         assertTrue(result.err().contains("::error::backup-restore-smoke: row_count differs: pre=24 post=23\n"),
                 result.err());
         assertEquals(List.of(), leftoverTempFiles());
@@ -139,7 +164,7 @@ class HarnessTest {
                 LANGUAGE sql STABLE AS $$ SELECT NULL::TEXT, -1, (SELECT count(*)::INT FROM audit_events) $$;
                 UPDATE audit_events SET actor = 'mallory' WHERE id = 'audit-smoke-0009';"""));
         var result = harness(env);
-        assertEquals(1, result.exit(), result.describe());
+        assertEquals(3, result.exit(), result.describe());
         assertTrue(result.err().contains("::error::backup-restore-smoke: client verification: modified at "
                 + "audit-smoke-0009 position 9\n"), result.err());
     }
@@ -149,7 +174,7 @@ class HarnessTest {
         Map<String, String> env = configuredServer();
         env.putAll(damagingRestore("ALTER TABLE audit_events DISABLE TRIGGER audit_events_chain;"));
         var result = harness(env);
-        assertEquals(1, result.exit(), result.describe());
+        assertEquals(3, result.exit(), result.describe());
         assertTrue(result.err().contains("::error::backup-restore-smoke: integrity machinery changed by the restore: "
                 + "trigger audit_events_chain on public.audit_events: enabled BEFORE INSERT public.audit_events_chain_hash()"
                 + " sha256:"), result.err());
@@ -161,7 +186,7 @@ class HarnessTest {
         Map<String, String> env = configuredServer();
         env.putAll(damagingRestore("ALTER FUNCTION audit_events_verify_chain() SET search_path = pg_catalog, public;"));
         var result = harness(env);
-        assertEquals(1, result.exit(), result.describe());
+        assertEquals(3, result.exit(), result.describe());
         assertTrue(result.err().contains("::error::backup-restore-smoke: integrity machinery changed by the restore: "
                 + "verifier public.audit_events_verify_chain(): sha256:"), result.err());
     }
@@ -317,7 +342,7 @@ class HarnessTest {
         assumeTrue(installed, "shellcheck is not installed (.ci/run installs it)");
         List<String> command = new ArrayList<>(List.of("shellcheck", "-x"));
         command.addAll(List.of("deploy/test/backup-restore-smoke.sh", "deploy/bin/jbang", "deploy/bin/backupsmoke",
-                "deploy/lib/pg-cluster.sh", "deploy/lib/smoke-in-place.sh", "deploy/lib/smoke-reports.sh",
+                "deploy/lib/pg-cluster.sh", "deploy/lib/smoke-in-place.sh",
                 "deploy/lib/smoke-oracle.sh", "deploy/lib/smoke-physical.sh",
                 "deploy/bench/run.sh", "test/run", ".ci/run"));
         var result = Support.run(command, Map.of(), Support.REPO, 120);

@@ -94,13 +94,61 @@ class PhysicalBackupTest {
         assertNothingLeft();
     }
 
+    // SMOKE_PITR=1 refusing a logical method is decided by Knobs.java: see
+    // KnobsTest.methodsAreCheckedAgainstTheTableAndWhatTheyNeed.
+
+    /** Issue 18 item 11: a restore of another cluster (a wrong stanza) is named as such, not as a missing database. */
     @Test
-    void pitrRefusesALogicalMethodBeforeAnythingRuns() throws Exception {
-        var result = harness(Map.of("SMOKE_METHODS", "basebackup,custom", "SMOKE_PITR", "1"));
-        assertEquals(1, result.exit(), result.describe());
-        assertTrue(result.err().contains("::error::backup-restore-smoke: SMOKE_PITR=1 restores to a point in time, which a"
-                + " custom backup cannot: use basebackup, pgbackrest, barman, command-cluster or command-url\n"), result.err());
+    void aRestoreOfAnotherClusterIsNamedBySystemIdentifier() throws Exception {
+        // The "backup" restored is a base backup of the suite's own server, not of the harness's source.
+        var result = harness(Map.of("SMOKE_METHODS", "command-cluster", "SMOKE_BACKUP_CMD", "true",
+                "SMOKE_RESTORE_CMD", "pg_basebackup -h %s -p %s -U %s -D \"$SMOKE_RESTORE_PGDATA\" -X stream -c fast"
+                        .formatted(Support.HOST, Support.PORT, Support.USER)));
+        assertEquals(3, result.exit(), result.describe());
+        String suiteId = Support.one("postgres", "SELECT system_identifier FROM pg_control_system()");
+        assertTrue(result.err().matches("(?s).*::error::backup-restore-smoke: the restore is of another cluster: its system "
+                + "identifier is " + suiteId + ", the source's is \\d+ \\(a backup of another server: check the stanza or "
+                + "server the restore reads\\)\n.*"), result.err());
+        assertTrue(!result.err().contains("does not exist"), result.err());
         assertNothingLeft();
+    }
+
+    /** Issue 18 item 11: PITR on a configured server asks for pg_switch_wal() before calling it. */
+    @Test
+    void theRightToSwitchWalIsAskedForBeforeItIsUsed() throws Exception {
+        String role = "smoke_no_switch_wal";
+        Support.execute("postgres", "DROP ROLE IF EXISTS " + role, "CREATE ROLE " + role + " LOGIN PASSWORD 'no-wal'");
+        try {
+            String check = ". deploy/lib/pg-cluster.sh && . deploy/lib/smoke-physical.sh && phys_switch_wal_reason \"$1\"";
+            String unprivileged = "postgres://" + role + "@" + Support.HOST + ":" + Support.PORT + "/postgres?sslmode=disable";
+            var refused = Support.run(List.of("bash", "-c", check, "check", unprivileged), Map.of("PGPASSWORD", "no-wal"),
+                    Support.REPO, 30);
+            assertEquals(1, refused.exit(), refused.describe());
+            assertEquals("role " + role + " may not run pg_switch_wal() (it needs superuser, or GRANT EXECUTE ON FUNCTION "
+                    + "pg_catalog.pg_switch_wal() TO " + role + ")\n", refused.out());
+            var allowed = Support.run(List.of("bash", "-c", check, "check", Support.url("postgres")), Map.of(),
+                    Support.REPO, 30);
+            assertEquals(0, allowed.exit(), allowed.describe());
+            assertEquals("", allowed.out());
+        } finally {
+            Support.execute("postgres", "DROP ROLE " + role);
+        }
+    }
+
+    /** Issue 18 item 11: run as root, a repository command runs as the repository's owner (deploy/bin/as-owner). */
+    @Test
+    void repositoryCommandsRunAsTheRepositorysOwner() throws Exception {
+        // The owner must be able to enter the test's folder.
+        java.nio.file.Files.setPosixFilePermissions(temp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path repository = java.nio.file.Files.createDirectories(temp.resolve("repository"));
+        var root = Support.run(List.of("id", "-u"), Map.of(), Support.REPO, 30);
+        org.junit.jupiter.api.Assumptions.assumeTrue(root.out().trim().equals("0"), "only root hands commands over");
+        Support.run(List.of("chown", "postgres", repository.toString()), Map.of(), Support.REPO, 30);
+        var asOwner = Support.run(List.of("deploy/bin/as-owner", repository.toString(), "bash", "-c",
+                "id -un; touch \"$0/backup.info\"", repository.toString()), Map.of(), Support.REPO, 30);
+        assertEquals(0, asOwner.exit(), asOwner.describe());
+        assertEquals("postgres\n", asOwner.out());
+        assertEquals("postgres", java.nio.file.Files.getOwner(repository.resolve("backup.info")).getName());
     }
 
     /** A base backup as the operator's backup; restores that fill a data directory or start their own server. */
@@ -173,7 +221,7 @@ class PhysicalBackupTest {
         env.put("SMOKE_METHODS", "command-cluster,command-url");
         env.put("SMOKE_PITR", "1");
         var result = harness(env);
-        assertEquals(1, result.exit(), result.describe());
+        assertEquals(3, result.exit(), result.describe());
         assertTrue(result.err().contains("::error::backup-restore-smoke: [command-cluster-pg15] the restored server is paused"
                 + " in recovery (pg_is_wal_replay_paused() = true)"), result.err());
         assertTrue(result.err().contains("::error::backup-restore-smoke: [command-url-pg15] the restore ignored its target:"

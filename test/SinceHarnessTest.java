@@ -85,30 +85,14 @@ class SinceHarnessTest {
         Files.writeString(checkpoint, forged);
 
         var result = harness(database, checkpoint);
-        assertEquals(1, result.exit(), result.describe());
+        assertEquals(3, result.exit(), result.describe());
         assertTrue(result.err().contains("::error::backup-restore-smoke: "), result.err());
         assertTrue(result.err().contains("::error::backup-restore-smoke: the SMOKE_SINCE checkpoint " + checkpoint
                 + " (row 24) is not in the restored chain: client verification: expectation_mismatch at - position 23\n"),
                 result.err());
         assertEquals(forged, Files.readString(checkpoint), "a failing run must not move the checkpoint");
     }
-
-    @Test
-    void sinceNeedsInPlaceAndACheckpointFile() throws Exception {
-        Path checkpoint = temp.resolve("checkpoint.json");
-        var scratch = Support.harness(temp, Support.configuredServer("SMOKE_SINCE", checkpoint.toString()));
-        assertEquals(1, scratch.exit(), scratch.describe());
-        assertTrue(scratch.err().contains("::error::backup-restore-smoke: SMOKE_SINCE needs SMOKE_IN_PLACE=1: the"
-                + " checkpoint follows one long-lived database, and a scratch database starts empty every run\n"),
-                scratch.err());
-
-        String database = Support.scratchDatabase();
-        Files.writeString(checkpoint, "{\"row_count\": 0, \"chain_head_hash\": \"\"}\n");
-        var empty = harness(database, checkpoint);
-        assertEquals(1, empty.exit(), empty.describe());
-        assertTrue(empty.err().contains("::error::backup-restore-smoke: SMOKE_SINCE=" + checkpoint + " is not a"
-                + " checkpoint: it needs row_count (above 0) and chain_head_hash; remove it to start over with a full"
-                + " verify\n"), empty.err());
-        assertEquals("0", Support.one(database, "SELECT count(*) FROM pg_class WHERE relname = 'audit_events'"));
-    }
+    // SMOKE_SINCE needing SMOKE_IN_PLACE=1 and a usable checkpoint is decided by Knobs.java: see
+    // KnobsTest.sinceNeedsInPlaceAndAFileThatIsACheckpoint; that a refused knob stops the harness before it
+    // touches anything: HarnessTest.aKnobHoldingACommandIsRefusedNamingItAndNeverRun.
 }

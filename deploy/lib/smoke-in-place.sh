@@ -180,30 +180,12 @@ wipe_in_place() {
 # exist yet, the run starts from an empty log and verifies everything. A
 # passing run writes its own expectation to FILE for the next one.
 
+# The harness sets these from the knobs (the tool checks SMOKE_SINCE and the
+# checkpoint it names, Knobs.java):
 SINCE_FILE=''   # SMOKE_SINCE, empty: every verify walks the whole chain
 SINCE_FOUND=0   # 1 when SINCE_FILE held a checkpoint at the start
+# shellcheck disable=SC2034 # set by the harness, read here and by it
 ID_TAG=''       # "rYYYYMMDDtHHMMSSz-" under SMOKE_SINCE: this run's row ids
-
-# Reads SMOKE_SINCE (after SMOKE_IN_PLACE and SMOKE_PITR).
-since_read_knob() {
-  SINCE_FILE=${SMOKE_SINCE:-}
-  [[ -n "$SINCE_FILE" ]] || return 0
-  ((IN_PLACE)) ||
-    fail "SMOKE_SINCE needs SMOKE_IN_PLACE=1: the checkpoint follows one long-lived database, and a scratch database starts empty every run"
-  ((PHYS_PITR == 0)) || fail "SMOKE_SINCE cannot be combined with SMOKE_PITR"
-  local folder
-  folder=$(dirname -- "$SINCE_FILE")
-  [[ -d "$folder" && -w "$folder" ]] ||
-    fail "SMOKE_SINCE=$SINCE_FILE: folder $folder does not exist or cannot be written (a passing run writes the next checkpoint there)"
-  if [[ -e "$SINCE_FILE" ]]; then
-    jq -s -e 'length == 1 and (.[0] | type == "object" and (.row_count | type) == "number"
-        and .row_count > 0 and (.chain_head_hash | type) == "string")' "$SINCE_FILE" >/dev/null 2>&1 ||
-      fail "SMOKE_SINCE=$SINCE_FILE is not a checkpoint: it needs row_count (above 0) and chain_head_hash; remove it to start over with a full verify"
-    SINCE_FOUND=1
-  fi
-  # shellcheck disable=SC2034 # read by the harness's workload and continuity
-  ID_TAG="r$(date -u +%Y%m%dt%H%M%Sz)-"
-}
 
 # The clean start of an in-place run: a kept log under a checkpoint, else a reset.
 since_clean_start() {

@@ -22,7 +22,7 @@
 #     --mode=pitr-check judges that exactly A came back).
 # Those explain a failure on stderr (or in one line on stdout where the
 # harness uses it as the reason) and return 1; none exits. The plug point
-# at the end (phys_read_knobs … phys_combination_json) is what the harness
+# at the end (phys_setup_source … phys_combination_json) is what the harness
 # calls; it uses the harness's helpers, fail included.
 #
 # No daemon is used: pgBackRest archives synchronously (archive-push in
@@ -241,11 +241,6 @@ phys_archive_now() {
 
 # --- backups -----------------------------------------------------------------
 
-# Timeline number (decimal) from a WAL file name.
-phys__timeline_of() {
-  printf '%d' "$((16#${1:0:8}))"
-}
-
 # phys_backup_pgbackrest: a full backup, then pgBackRest's own verdicts:
 # info (status) and verify (checksums of every file and WAL segment).
 phys_backup_pgbackrest() {
@@ -418,11 +413,11 @@ phys_start_restored() {
 }
 
 # phys_await_recovery_end URL [SECONDS]: waits until the server at URL has
-# left recovery (SMOKE_RECOVERY_TIMEOUT, 120 s). Prints nothing and returns
+# left recovery (SECONDS: SMOKE_RECOVERY_TIMEOUT, checked digits; 120). Prints nothing and returns
 # 0 when it is a writable primary; else prints one line saying why not
 # (paused, still in recovery, read-only) and returns 1.
 phys_await_recovery_end() {
-  local url=$1 limit=${2:-${SMOKE_RECOVERY_TIMEOUT:-120}} deadline state
+  local url=$1 limit=${2:-120} deadline state
   deadline=$((SECONDS + limit))
   while :; do
     if ! state=$(psql -X -q -At -F ' ' -d "$url" -c \
@@ -521,63 +516,18 @@ PHYS_PITR=0            # SMOKE_PITR
 PHYS_PITR_KIND='time'  # SMOKE_PITR_TARGET: time | lsn | xid
 PHYS_PITR_ROWS=8       # SMOKE_PITR_ROWS: rows of workload B, written after the target
 PHYS_B_PREFIX=pitr-b-  # their id prefix
+PHYS_RECOVERY_TIMEOUT=120 # SMOKE_RECOVERY_TIMEOUT: seconds a restored server may take to leave recovery
 
-# True for the methods whose restore is a whole cluster (or server).
-phys_is_physical() {
-  case "$1" in
-    basebackup | pgbackrest | barman | command-cluster | command-url) return 0 ;;
-    *) return 1 ;;
-  esac
-}
-
-# Reads SMOKE_PITR, SMOKE_PITR_TARGET, SMOKE_PITR_ROWS and checks what the
-# physical methods in METHODS need.
-phys_read_knobs() {
-  local method
-  case "${SMOKE_PITR:-0}" in
-    1) PHYS_PITR=1 ;;
-    0 | '') PHYS_PITR=0 ;;
-    *) fail "SMOKE_PITR must be 1 or 0, got '$SMOKE_PITR'" ;;
-  esac
-  PHYS_PITR_KIND=${SMOKE_PITR_TARGET:-time}
-  [[ "$PHYS_PITR_KIND" =~ ^(time|lsn|xid)$ ]] || fail "SMOKE_PITR_TARGET must be time, lsn or xid, got '$PHYS_PITR_KIND'"
-  PHYS_PITR_ROWS=${SMOKE_PITR_ROWS:-8}
-  [[ "$PHYS_PITR_ROWS" =~ ^[1-9][0-9]*$ ]] || fail "SMOKE_PITR_ROWS must be a whole number from 1, got '$PHYS_PITR_ROWS'"
-  for method in "${METHODS[@]}"; do
-    if ((PHYS_PITR)) && ! phys_is_physical "$method"; then
-      fail "SMOKE_PITR=1 restores to a point in time, which a $method backup cannot: use basebackup, pgbackrest, barman, command-cluster or command-url"
-    fi
-    case "$method" in
-      pgbackrest | barman)
-        command -v "$method" >/dev/null 2>&1 || fail "the $method method needs $method on PATH (Debian package $method)" ;;
-      command-cluster | command-url)
-        [[ -n "${SMOKE_BACKUP_CMD:-}" && -n "${SMOKE_RESTORE_CMD:-}" ]] ||
-          fail "the $method method needs SMOKE_BACKUP_CMD and SMOKE_RESTORE_CMD" ;;
-    esac
-  done
-}
-
-# The built-in physical methods asked for: they need the physical folder
-# and archiving on the throwaway source.
-phys__source_tools() {
-  local method
-  for method in "${METHODS[@]}"; do
-    case "$method" in
-      basebackup | pgbackrest | barman) printf '%s\n' "$method" ;;
-    esac
-  done
-}
-
-# On the throwaway cluster, once it runs: archiving into the harness's own
-# WAL archive (PITR) and the pgBackRest / Barman set-up, when wanted.
+# phys_setup_source DIR PORT METHODS...: on the throwaway cluster, once it
+# runs, archiving into the harness's own WAL archive (PITR) and the set-up
+# of the METHODS backed up from it (basebackup, pgbackrest, barman).
 phys_setup_source() {
-  local dir=$1 port=$2 tools
-  tools=$(phys__source_tools)
+  local dir=$1 port=$2
+  shift 2
   PHYS_BINDIR=$(cat "$dir/$PGC_MARKER_FILE") || fail "cannot read the throwaway cluster's binaries folder"
-  [[ -n "$tools" ]] || ((PHYS_PITR)) || return 0
-  say "physical backups: archiving on the throwaway cluster${tools:+ for $(tr '\n' ' ' <<<"$tools")}"
-  # shellcheck disable=SC2086 # one tool name per word
-  phys_prepare_source "$dir" "$port" archive $tools || fail "cannot prepare the throwaway cluster for physical backups"
+  (($# > 0)) || ((PHYS_PITR)) || return 0
+  say "physical backups: archiving on the throwaway cluster${1:+ for $*}"
+  phys_prepare_source "$dir" "$port" archive "$@" || fail "cannot prepare the throwaway cluster for physical backups"
 }
 
 # The environment every backup and restore command of the operator gets.
@@ -640,13 +590,18 @@ phys_pitr_workload_b() {
     phys_archive_now "$(pgc_port "$PHYS_SOURCE_DIR")" || fail "the WAL of workload B was not archived"
   else
     # The operator's archiving takes it from here; a switch closes the segment.
-    sql "$MAINT_DB" -c 'SELECT pg_switch_wal()' >/dev/null 2>&1 ||
-      say "warning: cannot switch WAL on $(server_label) (needs pg_switch_wal rights): the restore command must wait for the archive itself"
+    local refused
+    if refused=$(phys_switch_wal_reason "$(db_url "$MAINT_DB")"); then
+      sql "$MAINT_DB" -c 'SELECT pg_switch_wal()' >/dev/null
+    else
+      say "warning: no WAL switch on $(server_label): $refused; the restore command must wait for the archive itself"
+    fi
   fi
   say "workload B: $PHYS_PITR_ROWS rows after the target ($PHYS_B_PREFIX*), $(jq .row_count "$WORK/pitr.latest.json") rows in all"
 }
 
-# phys_restore_for NAME METHOD: restores the backup of METHOD and brings the
+# phys_restore_for NAME METHOD RESTORED_BY: restores the backup of METHOD
+# (RESTORED_BY: what does it, for the reason) and brings the
 # restored server up to where it can be judged. On success sets
 # PHYS_JUDGE_URL (the restored server's URL of the scratch database, no
 # password: that goes to PHYS_JUDGE_PASSWORD) and writes
@@ -656,10 +611,10 @@ PHYS_JUDGE_URL=''
 PHYS_JUDGE_PASSWORD=''
 PHYS_REASON=''
 phys_restore_for() {
-  local name=$1 method=$2 kind='' target=$WORK/pitr.target.json log='' status=0
+  local name=$1 method=$2 restored_by=$3 kind='' target=$WORK/pitr.target.json log='' status=0
   ((PHYS_PITR == 0)) || kind=$PHYS_PITR_KIND
   PHYS_JUDGE_PASSWORD='' PHYS_RESTORED_DIR='' PHYS_REASON=''
-  phys__export_command_env
+  phys__export_command_env || { PHYS_REASON="no server binaries to start the restored cluster with"; return 1; }
   phys__export_target_env
   if [[ "$method" == command-url ]]; then
     SMOKE_BACKUP_DIR=$WORK/backup.$method SMOKE_METHOD=$method \
@@ -678,7 +633,8 @@ phys_restore_for() {
       command-cluster)
         SMOKE_BACKUP_DIR=$WORK/backup.$method SMOKE_METHOD=$method phys_restore_command cluster '' ;;
     esac || status=$?
-    ((status == 0)) || { PHYS_REASON="$(phys__restore_tool "$method") failed (exit $status)"; return 1; }
+    ((status == 0)) || { PHYS_REASON="$restored_by failed (exit $status)"; return 1; }
+    PHYS_REASON=$(phys_other_cluster_reason "$PHYS_RESTORED_DIR/data" "$(db_url "$TARGET_DB")") || return 1
     phys_start_restored >&2 ||
       { PHYS_REASON="the restored data directory does not start as a server (its log is above)"; return 1; }
     # The role the harness works as owns the scratch database on the copy too.
@@ -686,17 +642,36 @@ phys_restore_for() {
     PHYS_JUDGE_PASSWORD=${PGPASSWORD:-}
     log=$PHYS_RESTORED_DIR/server.log
   fi
-  PHYS_REASON=$(PGPASSWORD=$PHYS_JUDGE_PASSWORD phys_await_recovery_end "$PHYS_JUDGE_URL") || return 1
+  PHYS_REASON=$(PGPASSWORD=$PHYS_JUDGE_PASSWORD phys_await_recovery_end "$PHYS_JUDGE_URL" "$PHYS_RECOVERY_TIMEOUT") ||
+    return 1
   PGPASSWORD=$PHYS_JUDGE_PASSWORD phys_recovery_facts "$PHYS_JUDGE_URL" "$log" >"$WORK/restored.$name.json"
 }
 
-phys__restore_tool() {
-  case "$1" in
-    pgbackrest) printf 'pgbackrest restore' ;;
-    barman) printf 'barman recover' ;;
-    basebackup) printf 'copying the base backup' ;;
-    *) printf 'the restore command (SMOKE_RESTORE_CMD)' ;;
-  esac
+# phys_other_cluster_reason DATA SOURCE_URL: one line, and status 1, when
+# the data directory DATA is of another cluster than the source server at
+# SOURCE_URL (their system_identifier differ: a backup of another server, a
+# wrong stanza or Barman server), rather than let the judge find a database
+# missing. Nothing when they agree, or when either cannot be read.
+phys_other_cluster_reason() {
+  local data=$1 url=$2 restored source
+  source=$(psql -X -q -At -d "$url" -c 'SELECT system_identifier FROM pg_control_system()' 2>/dev/null) || return 0
+  restored=$("$PHYS_BINDIR/pg_controldata" "$data" 2>/dev/null |
+    sed -n 's/^Database system identifier: *//p') || return 0
+  [[ -n "$restored" && -n "$source" && "$restored" != "$source" ]] || return 0
+  printf 'the restore is of another cluster: its system identifier is %s, the source'"'"'s is %s (a backup of another server: check the stanza or server the restore reads)\n' "$restored" "$source"
+  return 1
+}
+
+# phys_switch_wal_reason URL: one line, and status 1, when the role at URL
+# may not run pg_switch_wal() (asked before, so the server logs no refusal).
+phys_switch_wal_reason() {
+  local url=$1 allowed
+  allowed=$(psql -X -q -At -d "$url" -c "SELECT has_function_privilege('pg_catalog.pg_switch_wal()', 'EXECUTE')" 2>&1) ||
+    { printf 'cannot ask whether pg_switch_wal() may run: %s\n' "${allowed//$'\n'/ }"; return 1; }
+  [[ "$allowed" == t ]] && return 0
+  printf 'role %s may not run pg_switch_wal() (it needs superuser, or GRANT EXECUTE ON FUNCTION pg_catalog.pg_switch_wal() TO %s)\n' \
+    "$(psql -X -q -At -d "$url" -c 'SELECT current_user')" "$(psql -X -q -At -d "$url" -c 'SELECT quote_ident(current_user)')"
+  return 1
 }
 
 phys__export_target_env() {
@@ -723,7 +698,7 @@ phys_combination_json() {
   local name=$1 method=$2 backup=null restored=null target=null latest=null restored_rows=null
   [[ -f "$WORK/physical.$method.json" ]] && backup=$(<"$WORK/physical.$method.json")
   [[ -f "$WORK/restored.$name.json" ]] && restored=$(<"$WORK/restored.$name.json")
-  if ((PHYS_PITR)) && phys_is_physical "$method"; then
+  if ((PHYS_PITR)); then
     target=$(<"$WORK/pitr.target.json")
     latest=$(jq .row_count "$WORK/pitr.latest.json" 2>/dev/null || printf null)
     [[ -f "$WORK/post.$name.json" ]] && restored_rows=$(jq .row_count "$WORK/post.$name.json")

@@ -19,8 +19,8 @@
 # judge_combination for every (method, target major): pick_target → restore
 # → verify → assert → oracle capture → continuity → oracle compare → one
 # result record. The records
-# (results.jsonl in the work folder) feed the summary table, report.json and
-# junit.xml (deploy/lib/smoke-reports.sh).
+# (WORK/combinations) feed the summary table, report.json and junit.xml
+# (the tool's --mode=report).
 #
 # Knobs (README.md has the table): PGHOST PGPORT PGUSER PGPASSWORD
 # PGDATABASE, DATABASE_URL (instead of PGHOST), SMOKE_ROWS (24),
@@ -36,10 +36,16 @@
 # SMOKE_PITR_TARGET, SMOKE_PITR_ROWS, SMOKE_RECOVERY_TIMEOUT (physical
 # methods and PITR, see smoke-physical.sh).
 #
+# Every knob is parsed and checked once, by the tool (--mode=knobs,
+# deploy/tool/Knobs.java), before any use; its answer, the run's record K,
+# also carries the method table (deploy/tool/BackupMethod.java). The summary,
+# report.json and junit.xml come from the tool too (--mode=report).
+#
 # stdout carries only the phase banners, the two snapshots, the summary table
 # and the final PASS line; diagnostics (and the command method's output) go
 # to stderr. Any failure ends with "::error::backup-restore-smoke: REASON" on
-# stderr and exit status 1.
+# stderr; the exit status is 0 when every combination passed, 3 when a
+# backup or restore failed a verdict, 1 when the gate could not judge.
 set -Eeuo pipefail
 
 HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
@@ -48,8 +54,6 @@ REPO=$(cd -- "$HERE/../.." && pwd -P)
 . "$REPO/deploy/lib/pg-cluster.sh"
 # shellcheck source-path=SCRIPTDIR source=../lib/smoke-in-place.sh disable=SC1091
 . "$REPO/deploy/lib/smoke-in-place.sh"
-# shellcheck source-path=SCRIPTDIR source=../lib/smoke-reports.sh disable=SC1091
-. "$REPO/deploy/lib/smoke-reports.sh"
 # shellcheck source-path=SCRIPTDIR source=../lib/smoke-oracle.sh disable=SC1091
 . "$REPO/deploy/lib/smoke-oracle.sh"
 # shellcheck source-path=SCRIPTDIR source=../lib/smoke-physical.sh disable=SC1091
@@ -61,6 +65,7 @@ readonly ELLIPSIS=$'\xe2\x80\xa6'
 PHASE=setup         # the phase running, named in unexpected failures and on signals
 LAST_ERR=''         # the last failing command, recorded by the ERR trap
 REPORTED=0          # 1 once the ::error:: line is out
+VERDICT_FAILED=0    # 1 when a combination failed a verdict: the exit status is 3
 CHILD_PID=''        # a long-running client being waited for (its own process group)
 WATCHDOG_PID=''     # the watchdog that cleans up should this shell be killed
 WORK=''             # temporary work folder (snapshots, backups, records)
@@ -69,6 +74,8 @@ IN_PLACE=0
 MAINT_DB=''         # database to connect to for CREATE/DROP DATABASE
 TARGET_DB=''        # the source database: workload, backup, wipe
 SCRATCH_DBS=()      # databases this run created on the source server and must drop
+NEW_DB=''           # the scratch database new_scratch_db made last
+WHY=''              # why the last helper that returned 1 did (new_scratch_db, confirm_no_tables)
 KEEP_DUMP=0         # 1 while an in-place database is wiped but not restored
 URL_QUERY=''        # query string (sslmode, ...) carried into every URL
 ROWS=''
@@ -86,9 +93,15 @@ COMBOS=()           # "METHOD MAJOR" of every combination, in order
 WIPED_DB_FREE=1     # 1 until a combination has restored into the wiped source database
 SNAPSHOT_ID=''      # the source snapshot every pg_dump of this run reads
 STARTED_AT=''       # when the run started (UTC, ISO 8601), for the report
+# K: the run's knobs as the tool normalized them (read_knobs): K[SMOKE_ROWS]
+# and every other knob by its variable's name, and per chosen method its row
+# of the method table: K[method.NAME.kind|target|taken_by|restored_by|
+# throwaway_only|fingerprint] (SPEC 7).
+declare -A K=()
 declare -A BACKUP_S=() BACKUP_SHA=() BACKUP_BYTES=() # per method, from the backup phase
 declare -A MAJOR_PORT=() # throwaway cluster of each target major, started once ("none": failed)
 declare -A C=()     # the combination being judged (see combo_begin)
+RECORDED=0          # combinations recorded so far (combo_record)
 
 say() {
   printf 'backup-restore-smoke: %s\n' "$*" >&2
@@ -102,6 +115,12 @@ fail() {
   REPORTED=1
   printf '::error::backup-restore-smoke: %s\n' "$*" >&2
   exit 1
+}
+
+# The end of a run in which a combination failed a verdict: exit status 3.
+fail_verdict() {
+  VERDICT_FAILED=1
+  fail "$@"
 }
 
 banner() {
@@ -182,6 +201,7 @@ cleanup() {
   # Everything is undone: the watchdog has nothing left to do.
   [[ -z "$WATCHDOG_PID" ]] || kill "$WATCHDOG_PID" 2>/dev/null
   if ((rc != 0)); then
+    ((VERDICT_FAILED)) && exit 3
     exit 1
   fi
 }
@@ -396,66 +416,45 @@ keep_secrets_off_command_lines() {
 
 # --- knobs -------------------------------------------------------------------
 
-# "VALUE" must be a whole number (from MIN, default 0) or the run stops.
-whole_number() {
-  local name=$1 value=$2 min=${3:-0}
-  local from=''
-  ((min == 0)) || from=" from $min"
-  if [[ ! "$value" =~ ^[0-9]+$ ]] || ((10#$value < min)); then
-    fail "$name must be a whole number$from, got '$value'"
-  fi
-}
-
-# Reads and checks every SMOKE_* knob and MIGRATIONS_PATH.
+# Every knob, parsed and checked by the tool (Knobs.java) before any use: its
+# answer is NUL-separated NAME=VALUE entries, read into K, never evaluated.
+# A bad value stops the run with the tool's line naming the variable.
 read_knobs() {
-  ROWS=${SMOKE_ROWS:-24}
-  whole_number SMOKE_ROWS "$ROWS" 0
-  BATCH_ROWS=${SMOKE_BATCH_ROWS:-}
-  [[ -z "$BATCH_ROWS" ]] || whole_number SMOKE_BATCH_ROWS "$BATCH_ROWS" 1
-  MIGRATIONS=${MIGRATIONS_PATH:-$REPO/migrations}
-  case "${SMOKE_IN_PLACE:-0}" in
-    1) IN_PLACE=1 ;;
-    0 | '') IN_PLACE=0 ;;
-    *) fail "SMOKE_IN_PLACE must be 1 or 0, got '$SMOKE_IN_PLACE'" ;;
-  esac
-  read_method_knobs
-  since_read_knob
-  JOBS=${SMOKE_JOBS:-2}
-  whole_number SMOKE_JOBS "$JOBS" 1
-  APPEND_ROWS=${SMOKE_APPEND_ROWS:-8}
-  whole_number SMOKE_APPEND_ROWS "$APPEND_ROWS" 0
-  ORACLE=${SMOKE_ORACLE:-$ORACLE}
-  oracle_known "$ORACLE" || fail "SMOKE_ORACLE must be one of $(oracle_names), got '$ORACLE'"
-  MAJORS_WANTED=${SMOKE_TARGET_MAJORS:-}
-  [[ "$MAJORS_WANTED" =~ ^([0-9]+(,[0-9]+)*)?$ ]] ||
-    fail "SMOKE_TARGET_MAJORS must be a comma list of major versions, got '$MAJORS_WANTED'"
-  REPORT_DIR=${SMOKE_REPORT_DIR:-}
-  if [[ -n "$REPORT_DIR" ]]; then
-    if ! mkdir -p -- "$REPORT_DIR" || [[ ! -w "$REPORT_DIR" ]]; then
-      fail "SMOKE_REPORT_DIR $REPORT_DIR cannot be written"
-    fi
+  local entry status=0
+  MIGRATIONS_PATH=${MIGRATIONS_PATH:-$REPO/migrations} gate_tool --mode=knobs >"$WORK/knobs" 2>"$WORK/knobs.err" ||
+    status=$?
+  if ((status != 0)); then
+    entry=$(tail -n 1 "$WORK/knobs.err")
+    fail "${entry#backupsmoke: }"
   fi
+  while IFS= read -r -d '' entry; do
+    K[${entry%%=*}]=${entry#*=}
+  done <"$WORK/knobs"
+  ROWS=${K[SMOKE_ROWS]} BATCH_ROWS=${K[SMOKE_BATCH_ROWS]} MIGRATIONS=${K[MIGRATIONS_PATH]}
+  IN_PLACE=${K[SMOKE_IN_PLACE]} JOBS=${K[SMOKE_JOBS]} APPEND_ROWS=${K[SMOKE_APPEND_ROWS]} ORACLE=${K[SMOKE_ORACLE]}
+  MAJORS_WANTED=${K[SMOKE_TARGET_MAJORS]} REPORT_DIR=${K[SMOKE_REPORT_DIR]}
+  IFS=',' read -r -a METHODS <<<"${K[SMOKE_METHODS]}"
+  # The plug points of smoke-physical.sh and smoke-in-place.sh.
+  PHYS_PITR=${K[SMOKE_PITR]} PHYS_PITR_KIND=${K[SMOKE_PITR_TARGET]} PHYS_PITR_ROWS=${K[SMOKE_PITR_ROWS]}
+  PHYS_RECOVERY_TIMEOUT=${K[SMOKE_RECOVERY_TIMEOUT]}
+  SINCE_FILE=${K[SMOKE_SINCE]} SINCE_FOUND=${K[since.found]} ID_TAG=${K[since.id_tag]}
+  export PGCONNECT_TIMEOUT=${K[PGCONNECT_TIMEOUT]}
 }
 
-# SMOKE_METHODS (custom), and for the command method SMOKE_BACKUP_CMD and
-# SMOKE_RESTORE_CMD. A new method is a name here plus its case in
-# backup_with, restore_with and, when it is not restored into an empty
-# database on the source server, pick_target.
-read_method_knobs() {
+# True when METHOD's ATTRIBUTE in the method table is VALUE.
+method_is() {
+  [[ "${K[method.$1.$2]}" == "$3" ]]
+}
+
+# The methods backed up from the throwaway cluster by a tool it must be set
+# up for (smoke-physical.sh: archiving, pgBackRest, Barman).
+throwaway_tools() {
   local method
-  IFS=',' read -r -a METHODS <<<"${SMOKE_METHODS:-custom}"
-  ((${#METHODS[@]} > 0)) || fail "SMOKE_METHODS names no method"
   for method in "${METHODS[@]}"; do
-    case "$method" in
-      custom | directory | tar | plain | basebackup | pgbackrest | barman | command-cluster | command-url) ;;
-      command)
-        [[ -n "${SMOKE_BACKUP_CMD:-}" && -n "${SMOKE_RESTORE_CMD:-}" ]] ||
-          fail "the command method needs SMOKE_BACKUP_CMD and SMOKE_RESTORE_CMD" ;;
-      *) fail "unknown backup method '$method' in SMOKE_METHODS (custom, directory, tar, plain, basebackup, pgbackrest, barman, command, command-cluster, command-url)" ;;
-    esac
+    if method_is "$method" throwaway_only 1; then
+      printf '%s\n' "$method"
+    fi
   done
-  ((IN_PLACE == 0 || ${#METHODS[@]} == 1)) || fail "SMOKE_IN_PLACE=1 runs one method only"
-  phys_read_knobs
 }
 
 # Decides where the round trip runs: a server named by DATABASE_URL or by
@@ -479,8 +478,6 @@ choose_server() {
     fail "invalid port '$PGPORT' (1-65535)"
   fi
   export PGUSER=${PGUSER:-$(id -un)}
-  # Bounds every connection attempt, the cleanup's included.
-  export PGCONNECT_TIMEOUT=${PGCONNECT_TIMEOUT:-10}
   MAINT_DB=${PGDATABASE:-postgres}
   if ((IN_PLACE)); then
     [[ -n "${PGDATABASE:-}" ]] ||
@@ -491,13 +488,10 @@ choose_server() {
 
 # --- phases ----------------------------------------------------------------------
 
-# Every program the run will need, checked before anything starts.
+# What another major's server binaries need, checked before anything starts
+# (the tool checked the other programs with the knobs).
 check_programs() {
-  local tool major missing=() majors=()
-  for tool in pg_dump pg_restore psql pg_isready jq; do
-    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
-  done
-  ((${#missing[@]} == 0)) || fail "not on PATH: ${missing[*]}"
+  local major missing=() majors=()
   IFS=',' read -r -a majors <<<"$MAJORS_WANTED"
   for major in ${majors[@]+"${majors[@]}"}; do
     read -r -a missing <<<"$(pgc_major_needs "$major")"
@@ -507,22 +501,18 @@ check_programs() {
 }
 
 preflight() {
-  STARTED_AT=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-  read_knobs
-  check_programs
-  choose_server
-  [[ -d "$MIGRATIONS" ]] || fail "migrations folder not found: $MIGRATIONS"
-  MIGRATIONS=$(cd -- "$MIGRATIONS" && pwd -P)
-  if [[ -z "${SMOKE_TOOL:-}" && ! -f "$REPO/BackupSmoke.java" ]]; then
-    fail "tool not found: $REPO/BackupSmoke.java"
-  fi
-  if [[ "$SERVER" == throwaway ]]; then
-    pgc_bindir >/dev/null || fail "no server configured (PGHOST or DATABASE_URL) and no PostgreSQL server binaries to start a throwaway one"
-  fi
   local made
+  STARTED_AT=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  [[ -f "$REPO/BackupSmoke.java" ]] || fail "tool not found: $REPO/BackupSmoke.java"
   made=$(mktemp -d "${TMPDIR:-/tmp}/backupsmoke.XXXXXXXX" 2>&1) ||
     fail "cannot create a work folder in ${TMPDIR:-/tmp} for the snapshots and the backup: ${made##*: }"
   WORK=$made
+  read_knobs
+  check_programs
+  choose_server
+  if [[ "$SERVER" == throwaway ]]; then
+    pgc_bindir >/dev/null || fail "no server configured (PGHOST or DATABASE_URL) and no PostgreSQL server binaries to start a throwaway one"
+  fi
   keep_secrets_off_command_lines
   start_watchdog
   say "server: $SERVER; in place: $IN_PLACE; rows: $ROWS; migrations: $MIGRATIONS"
@@ -538,7 +528,8 @@ start_throwaway() {
     TARGET_DB=postgres
   fi
   say "throwaway server on $(server_label), data in $PGC_DATA"
-  phys_setup_source "$PGC_DIR" "$PGC_PORT"
+  # shellcheck disable=SC2046 # one method name per word
+  phys_setup_source "$PGC_DIR" "$PGC_PORT" $(throwaway_tools)
 }
 
 # pg_isready waits for the server to accept connections; one psql login
@@ -568,7 +559,7 @@ random_hex() {
 
 # A database of our own to run in.
 create_scratch_db() {
-  new_scratch_db "$(db_url "$MAINT_DB")" source
+  new_scratch_db "$(db_url "$MAINT_DB")" source || fail "$WHY"
   TARGET_DB=$NEW_DB
 }
 
@@ -577,19 +568,20 @@ create_scratch_db() {
 # CREATE, in SCRATCH_DBS and for the watchdog, so an interrupt during CREATE
 # still drops it; it was checked to be free just before, so the drop can
 # only ever hit what this run made. On a throwaway cluster the cluster goes
-# as a whole.
+# as a whole. On failure WHY says why: the caller decides whether that ends
+# the run or one combination.
 new_scratch_db() {
   local maint=$1 where=$2 name taken
   name="backupsmoke_$(random_hex)"
   taken=$(sql_url "$maint" -c "SELECT 1 FROM pg_database WHERE datname = '$name'") ||
-    fail "cannot list databases on $(server_label)"
-  [[ -z "$taken" ]] || fail "database $name exists already; run again"
+    { WHY="cannot list databases on $(server_label)"; return 1; }
+  [[ -z "$taken" ]] || { WHY="database $name exists already; run again"; return 1; }
   if [[ "$where" == source && "$SERVER" != throwaway ]]; then
     SCRATCH_DBS+=("$name")
     printf '%s\n' "$name" >>"$WORK/scratch-dbs"
   fi
   sql_url "$maint" -c "CREATE DATABASE \"$name\" TEMPLATE template0" ||
-    fail "cannot create scratch database $name on $(server_label) (does $PGUSER have CREATEDB?)"
+    { WHY="cannot create scratch database $name on $(server_label) (does $PGUSER have CREATEDB?)"; return 1; }
   NEW_DB=$name
   say "scratch database $name created"
 }
@@ -609,12 +601,13 @@ count_tables() {
       AND n.nspname NOT LIKE 'pg\\_%'"
 }
 
+# Returns 1 with the reason in WHY.
 confirm_no_tables() {
   local url=$1 count db
   db=${url##*/}
   db=${db%%\?*}
-  count=$(count_tables "$url") || fail "cannot count tables in $db"
-  [[ "$count" == 0 ]] || fail "wipe left $count table(s) in $db"
+  count=$(count_tables "$url") || { WHY="cannot count tables in $db"; return 1; }
+  [[ "$count" == 0 ]] || { WHY="wipe left $count table(s) in $db"; return 1; }
   say "confirmed: no tables in $db"
 }
 
@@ -622,8 +615,8 @@ confirm_no_tables() {
 # (quotes allowed) to which the arguments are appended.
 run_tool() {
   # SMOKE_TIMEOUT raises the tool's bound on one call (2 minutes by default).
-  if [[ -n "${SMOKE_TIMEOUT:-}" ]]; then
-    set -- "$@" --timeout="$SMOKE_TIMEOUT"
+  if [[ -n "${K[SMOKE_TIMEOUT]:-}" ]]; then
+    set -- "$@" --timeout="${K[SMOKE_TIMEOUT]}"
   fi
   if [[ -n "${SMOKE_TOOL:-}" ]]; then
     run_child bash -c "$SMOKE_TOOL"' "$@"' backupsmoke "$@"
@@ -631,6 +624,12 @@ run_tool() {
     # JBang resolves the tool once; the calls run the cached application directly.
     run_child "$REPO/deploy/bin/backupsmoke" "$@"
   fi
+}
+
+# Asks the tool one of the harness's own questions (--mode=knobs, report):
+# always this repository's tool, whatever SMOKE_TOOL stands in for.
+gate_tool() {
+  run_child "$REPO/deploy/bin/backupsmoke" "$@"
 }
 
 # A snapshot must be exactly one JSON object with the section-3 basics, or
@@ -707,16 +706,6 @@ restore_with() {
   esac
 }
 
-# What takes the backup of METHOD, for messages.
-backup_tool() {
-  case "$1" in
-    command | command-cluster | command-url) printf 'SMOKE_BACKUP_CMD' ;;
-    basebackup) printf 'pg_basebackup' ;;
-    pgbackrest | barman) printf '%s' "$1" ;;
-    *) printf 'pg_dump' ;;
-  esac
-}
-
 # A fingerprint of a backup an auditor can keep: SHA-256 of the file, or of
 # the sorted list of file hashes for a folder.
 backup_sha256() {
@@ -778,7 +767,7 @@ backup_all() {
   # In PITR mode the backups come first, before workload A (pitr_workloads).
   ((PHYS_PITR)) || open_source_snapshot
   for method in "${METHODS[@]}"; do
-    if [[ "$method" =~ ^(basebackup|pgbackrest|barman)$ && "$SERVER" != throwaway ]]; then
+    if method_is "$method" throwaway_only 1 && [[ "$SERVER" != throwaway ]]; then
       say "$method: skipped: a physical backup is only taken of the throwaway cluster"
       continue
     fi
@@ -799,7 +788,7 @@ backup_one() {
   backup_with "$method" || status=$?
   ((status == 0)) || fail "$(tag "$method")backup of $TARGET_DB failed (exit $status)"
   BACKUP_S[$method]=$(elapsed "$started")
-  if [[ "$method" =~ ^(pgbackrest|barman|command-cluster|command-url)$ ]]; then
+  if ! method_is "$method" fingerprint file; then
     # Their backup lives in a repository (or wherever the command put it):
     # no file of ours describes it, so no hash; the tool's own size.
     # A command method's backup has no size we know of: left out (null).
@@ -810,7 +799,7 @@ backup_one() {
   if [[ -n "$(find "$path" -type f -size +0 -print -quit 2>/dev/null)" ]]; then
     size=$(du -sb -- "$path" | cut -f1)
   fi
-  ((size > 0)) || fail "$(tag "$method")$(backup_tool "$method") left an empty or no backup file"
+  ((size > 0)) || fail "$(tag "$method")${K[method.$method.taken_by]} left an empty or no backup file"
   BACKUP_SHA[$method]=$(backup_sha256 "$path")
   BACKUP_BYTES[$method]=$size
   say "$(tag "$method")backup: $size bytes"
@@ -833,7 +822,7 @@ pitr_workloads() {
 restores_into_source() {
   local method
   for method in "${METHODS[@]}"; do
-    phys_is_physical "$method" || return 0
+    ! method_is "$method" target database || return 0
   done
   return 1
 }
@@ -853,7 +842,7 @@ wipe() {
   else
     wipe_scratch_db
   fi
-  confirm_no_tables "$(db_url "$TARGET_DB")"
+  confirm_no_tables "$(db_url "$TARGET_DB")" || fail "$WHY"
 }
 
 # --- one combination, top to bottom ------------------------------------------
@@ -906,11 +895,10 @@ judge_combination() {
 # C[url] the database it is judged in, C[target] where that is (for the
 # report), C[restore_s] C[verify_s] C[continuity_s] phase times,
 # C[restored_head], C[oracle] (captured, compared, differs or skipped: why),
-# C[evidence] a JSON object plug-ins may add to
-# (combo_evidence).
+# C[evidence.KEY] JSON evidence plug-ins add (combo_evidence).
 combo_begin() {
   C=([method]=$1 [major]=$2 [name]=$1-pg$2 [verdict]=pass [reason]='' [url]='' [target]=''
-    [restore_s]='' [verify_s]='' [continuity_s]='' [restored_head]='' [oracle]='' [evidence]='{}')
+    [restore_s]='' [verify_s]='' [continuity_s]='' [restored_head]='' [oracle]='')
 }
 
 # One combination's failure: the ::error:: line now, the gate fails at the end.
@@ -930,7 +918,7 @@ combo_skip() {
 
 # Adds KEY with JSON VALUE to the combination's evidence in the report.
 combo_evidence() {
-  C[evidence]=$(jq -c --arg key "$1" --argjson value "$2" '. + {($key): $value}' <<<"${C[evidence]}")
+  C[evidence.$1]=$2
 }
 
 # "[NAME] " in front of messages when several combinations run, else nothing.
@@ -957,10 +945,10 @@ tag() {
 # it returns combo_fail "why" (or combo_skip "why").
 pick_target() {
   local method=${C[method]} major=${C[major]}
-  if phys_is_physical "$method"; then
+  if ! method_is "$method" target database; then
     [[ "$major" == "$SOURCE_MAJOR" ]] ||
       combo_skip "a physical backup only starts under its own major ($SOURCE_MAJOR)" || return 1
-    [[ "$method" =~ ^command- || "$SERVER" == throwaway ]] ||
+    method_is "$method" throwaway_only 0 || [[ "$SERVER" == throwaway ]] ||
       combo_skip "a physical backup is only taken of the throwaway cluster" || return 1
     target_restored_physically
   elif [[ "$major" != "$SOURCE_MAJOR" ]]; then
@@ -970,10 +958,10 @@ pick_target() {
     C[url]=$(db_url "$TARGET_DB")
     C[target]="source database $TARGET_DB"
   else
-    new_scratch_db "$(db_url "$MAINT_DB")" source
+    new_scratch_db "$(db_url "$MAINT_DB")" source || combo_fail "$WHY" || return 1
     C[url]=$(db_url "$NEW_DB")
     C[target]="scratch database $NEW_DB"
-    confirm_no_tables "${C[url]}"
+    confirm_no_tables "${C[url]}" || combo_fail "$WHY" || return 1
   fi
 }
 
@@ -989,7 +977,7 @@ target_on_major() {
   fi
   [[ "${MAJOR_PORT[$major]}" != none ]] ||
     combo_fail "cannot start a PostgreSQL $major server to restore into" || return 1
-  new_scratch_db "$(cluster_url "${MAJOR_PORT[$major]}" postgres)" cluster
+  new_scratch_db "$(cluster_url "${MAJOR_PORT[$major]}" postgres)" cluster || combo_fail "$WHY" || return 1
   C[url]=$(cluster_url "${MAJOR_PORT[$major]}" "$NEW_DB")
   C[target]="database $NEW_DB on a PostgreSQL $major cluster"
 }
@@ -1019,7 +1007,7 @@ target_restored_physically() {
   local started=$EPOCHREALTIME status=0
   banner restore
   say "$(tag "${C[name]}")restoring into a server of its own"
-  phys_restore_for "${C[name]}" "${C[method]}" || status=$?
+  phys_restore_for "${C[name]}" "${C[method]}" "${K[method.${C[method]}.restored_by]}" || status=$?
   C[restore_s]=$(elapsed "$started")
   ((status == 0)) || combo_fail "$PHYS_REASON" || return 1
   C[url]=$PHYS_JUDGE_URL
@@ -1033,7 +1021,8 @@ target_restored_physically() {
 # PITR: the restored audit log holds exactly workload A; the tool names the
 # extra or missing rows (--mode=pitr-check, SPEC 9.9).
 combo_pitr() {
-  ((PHYS_PITR)) && phys_is_physical "${C[method]}" || return 0
+  ((PHYS_PITR)) || return 0
+  ! method_is "${C[method]}" target database || return 0
   combo_ask --mode=pitr-check --db-url="${C[url]}" --id-prefix="${PHYS_A_PREFIX:-audit-smoke-}" \
     --rows="$(jq .row_count "$WORK/expected.json")" --later-prefix="$PHYS_B_PREFIX"
 }
@@ -1043,7 +1032,7 @@ combo_pitr() {
 # the rows lost (RPO): evidence in the record (smoke-physical.sh).
 combo_physical_evidence() {
   local facts
-  phys_is_physical "${C[method]}" || return 0
+  ! method_is "${C[method]}" target database || return 0
   facts=$(phys_combination_json "${C[name]}" "${C[method]}") || return 0
   combo_evidence physical "$(jq -c .physical <<<"$facts")"
   combo_evidence pitr "$(jq -c .pitr <<<"$facts")"
@@ -1052,7 +1041,7 @@ combo_physical_evidence() {
 # After the record: the restored cluster goes, the operator's teardown runs,
 # the source's password is back.
 combo_release_physical() {
-  phys_is_physical "${C[method]}" || return 0
+  ! method_is "${C[method]}" target database || return 0
   [[ -z "$PHYS_RESTORED_DIR" ]] || pgc_stop "$PHYS_RESTORED_DIR"
   PHYS_RESTORED_DIR=''
   phys_teardown
@@ -1148,38 +1137,64 @@ combo_continuity() {
   say "$(tag "${C[name]}")continuity: $APPEND_ROWS rows appended, the chain goes on from the restored head"
 }
 
-# The combination's one result record: a JSON line in results.jsonl, which
-# the summary table, report.json and junit.xml are made from.
+# The combination's one result record: NUL-separated NAME=VALUE facts in
+# WORK/combinations/NNN (no secret among them), which the tool turns into the
+# JSON records of report.json, the summary and junit.xml (RunRecord.java).
 combo_record() {
-  local method=${C[method]}
-  jq -n -c --arg name "${C[name]}" --arg method "$method" --argjson major "${C[major]}" \
-    --arg verdict "${C[verdict]}" --arg reason "${C[reason]}" --arg target "${C[target]}" \
-    --slurpfile expected "$WORK/expected.json" --arg head "${C[restored_head]}" --arg oracle "${C[oracle]}" \
-    --arg sha "${BACKUP_SHA[$method]:-}" --arg bytes "${BACKUP_BYTES[$method]:-}" \
-    --arg backup_s "${BACKUP_S[$method]:-}" --arg restore_s "${C[restore_s]}" --arg verify_s "${C[verify_s]}" \
-    --arg continuity_s "${C[continuity_s]}" --argjson evidence "${C[evidence]}" '
-    def text: if . == "" then null else . end;
-    def number: tonumber? // null;
-    {name: $name, method: $method, target_major: $major, verdict: $verdict, reason: ($reason | text),
-     target: ($target | text), rows: $expected[0].row_count, expected_chain_head: $expected[0].chain_head_hash,
-     restored_chain_head: ($head | text), oracle: ($oracle | text),
-     backup_sha256: ($sha | text), backup_bytes: ($bytes | number),
-     seconds: {backup: ($backup_s | number), restore: ($restore_s | number),
-               verify: ($verify_s | number), continuity: ($continuity_s | number)}}
-    + (if $evidence == {} then {} else {evidence: $evidence} end)' >>"$WORK/results.jsonl"
+  local method=${C[method]} key file
+  file=$WORK/combinations/$(printf '%03d' "$RECORDED")
+  RECORDED=$((RECORDED + 1))
+  mkdir -p -- "$WORK/combinations"
+  {
+    printf '%s=%s\0' name "${C[name]}" method "$method" target_major "${C[major]}" verdict "${C[verdict]}" \
+      reason "${C[reason]}" target "${C[target]}" restored_chain_head "${C[restored_head]}" oracle "${C[oracle]}" \
+      backup_sha256 "${BACKUP_SHA[$method]:-}" backup_bytes "${BACKUP_BYTES[$method]:-}" \
+      seconds.backup "${BACKUP_S[$method]:-}" seconds.restore "${C[restore_s]}" seconds.verify "${C[verify_s]}" \
+      seconds.continuity "${C[continuity_s]}"
+    for key in "${!C[@]}"; do
+      if [[ "$key" == evidence.* ]]; then
+        printf '%s=%s\0' "$key" "${C[$key]}"
+      fi
+    done
+  } >"$file"
 }
 
-# The PASS line (the last line of stdout) when every combination that could
-# run passed.
-conclude() {
-  local failed passed head
-  failed=$(jq -s '[.[] | select(.verdict == "fail")] | length' "$WORK/results.jsonl")
-  passed=$(jq -s '[.[] | select(.verdict == "pass")] | length' "$WORK/results.jsonl")
-  ((failed == 0)) || fail "$failed of ${#COMBOS[@]} combination(s) failed"
-  ((passed > 0)) || fail "no combination could run: every one was skipped"
+# The summary table on stdout and, with SMOKE_REPORT_DIR, report.json and
+# junit.xml, all made by the tool from the run record (combinations/ and
+# run.facts in WORK); its exit status is the run's: 0 every combination
+# passed, 3 one failed, 1 none ran. Prints the PASS line (the last line of
+# stdout) on 0; otherwise ends the run with the tool's reason.
+report_and_conclude() {
+  local status=0 reason head
+  [[ -z "$REPORT_DIR" ]] || write_run_facts
+  gate_tool --mode=report --run-record="$WORK" ${REPORT_DIR:+--report-dir="$REPORT_DIR"} 2>"$WORK/report.err" ||
+    status=$?
+  [[ -z "$REPORT_DIR" || ! -f "$REPORT_DIR/report.json" ]] || say "reports: $REPORT_DIR/report.json, $REPORT_DIR/junit.xml"
+  if ((status != 0)); then
+    reason=$(tail -n 1 "$WORK/report.err")
+    ((status != 3)) || fail_verdict "${reason#backupsmoke: }"
+    fail "${reason#backupsmoke: }"
+  fi
   head=$(jq -r '.chain_head_hash' "$WORK/expected.json")
   since_write_checkpoint
   printf 'PASS  rows=%s  chain_head=%s%s  verifier=clean\n' "$(jq -r .row_count "$WORK/expected.json")" "${head:0:16}" "$ELLIPSIS"
+}
+
+# What ran, where and with what: the facts the report's header is made of,
+# NUL-separated NAME=VALUE entries in WORK/run.facts.
+write_run_facts() {
+  local commit java jbang
+  commit=$(git -C "$REPO" rev-parse HEAD 2>/dev/null) || commit=''
+  java=$(java -version 2>&1 | head -n 1) || java=''
+  jbang=$("$REPO/deploy/bin/jbang" --version 2>&1 </dev/null | tail -n 1) || jbang=''
+  printf '%s=%s\0' started_at "$STARTED_AT" finished_at "$(date -u +%Y-%m-%dT%H:%M:%SZ)" host "$(uname -n)" \
+    repository_commit "$commit" tool "$(run_tool --version 2>/dev/null || true)" jbang "$jbang" java "$java" \
+    pg_dump "$(pg_dump --version)" source_server "$(sql "$MAINT_DB" -c 'SHOW server_version')" \
+    second_oracle "$(oracle_report_json)" >"$WORK/run.facts"
+}
+
+server_major() {
+  sql "$MAINT_DB" -c 'SHOW server_version_num' | awk '{ print int($1 / 10000) }'
 }
 
 main() {
@@ -1219,8 +1234,7 @@ main() {
   wipe
   judge_all
   banner report
-  write_reports
-  conclude
+  report_and_conclude
 }
 
 main "$@"

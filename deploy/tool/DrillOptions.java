@@ -12,7 +12,7 @@ final class DrillOptions {
     static final java.util.List<String> FLAGS = java.util.List.of("--backup-start", "--backup-lsn",
             "--backup-stop-lsn", "--backup-id", "--backup-label", "--backup-timeline", "--backup-system-identifier",
             "--live-url", "--max-rpo", "--recovery-target-time", "--recovery-target-lsn", "--recovery-target-xid",
-            "--restore-seconds", "--method", "--report-dir");
+            "--restore-seconds", "--method");
 
     @Option(names = "--backup-start", paramLabel = "TIMESTAMP",
             description = "drill-verify: when the restored backup began (ISO-8601 with offset); the restore must hold"
@@ -67,8 +67,7 @@ final class DrillOptions {
             description = "drill-verify: the restore method, the metrics' method label (default: ${DEFAULT-VALUE})")
     String method;
 
-    @Option(names = "--report-dir", paramLabel = "DIR",
-            description = "drill-verify: write report.json, report.json.sig (with --signing-key) and metrics.prom there")
+    /** BackupSmoke's --report-dir, which --mode=report shares: report.json, report.json.sig, metrics.prom. */
     Path reportDir;
 
     DrillJudge.Request request(Path ledger, String toolVersion) throws Failure {

@@ -1,0 +1,73 @@
+// One combination's result record, as report.json keeps it (SPEC 9.6), made
+// from the facts the harness wrote when the combination ended
+// (WORK/combinations/NNN: NUL-separated NAME=VALUE) and the expectation it
+// was judged against (WORK/expected.json). Text left empty is null; a number
+// that is not one is null; evidence.KEY values are JSON.
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.util.Map;
+import java.util.TreeMap;
+
+final class CombinationRecord {
+    private CombinationRecord() {
+    }
+
+    static ObjectNode of(Map<String, String> facts, JsonNode expected) throws Failure {
+        ObjectNode record = RunRecord.JSON.createObjectNode();
+        record.put("name", facts.getOrDefault("name", ""));
+        record.put("method", facts.getOrDefault("method", ""));
+        record.set("target_major", number(facts.get("target_major")));
+        record.put("verdict", facts.getOrDefault("verdict", ""));
+        record.set("reason", text(facts.get("reason")));
+        record.set("target", text(facts.get("target")));
+        record.set("rows", expected.path("row_count").isMissingNode() ? RunRecord.JSON.nullNode() : expected.get("row_count"));
+        record.set("expected_chain_head", text(expected.path("chain_head_hash").asText("")));
+        record.set("restored_chain_head", text(facts.get("restored_chain_head")));
+        record.set("oracle", text(facts.get("oracle")));
+        record.set("backup_sha256", text(facts.get("backup_sha256")));
+        record.set("backup_bytes", number(facts.get("backup_bytes")));
+        ObjectNode seconds = record.putObject("seconds");
+        for (String phase : SummaryTable.PHASES) {
+            seconds.set(phase, number(facts.get("seconds." + phase)));
+        }
+        Map<String, String> evidence = new TreeMap<>();
+        facts.forEach((name, value) -> {
+            if (name.startsWith("evidence.")) {
+                evidence.put(name.substring("evidence.".length()), value);
+            }
+        });
+        if (!evidence.isEmpty()) {
+            ObjectNode node = record.putObject("evidence");
+            for (var entry : evidence.entrySet()) {
+                node.set(entry.getKey(), json(entry.getKey(), entry.getValue()));
+            }
+        }
+        return record;
+    }
+
+    private static JsonNode text(String value) {
+        return value == null || value.isEmpty() ? RunRecord.JSON.nullNode() : RunRecord.JSON.getNodeFactory().textNode(value);
+    }
+
+    /** A decimal number as JSON (integers stay integers), else null. */
+    private static JsonNode number(String value) {
+        if (value == null || !value.matches("[0-9]{1,15}(\\.[0-9]{1,9})?")) {
+            return RunRecord.JSON.nullNode();
+        }
+        try {
+            return RunRecord.JSON.readTree(value); // as JSON reads it: an int stays an int
+        } catch (IOException notANumber) {
+            return RunRecord.JSON.nullNode();
+        }
+    }
+
+    private static JsonNode json(String key, String value) throws Failure {
+        try {
+            return RunRecord.JSON.readTree(value.isEmpty() ? "null" : value);
+        } catch (IOException e) {
+            throw new Failure("evidence " + key + " is not JSON: " + Knobs.printable(value));
+        }
+    }
+}

@@ -1,0 +1,314 @@
+// The harness's knobs (SMOKE_* and the PG* it reads), parsed once, here,
+// before the harness uses any of them: numbers are decimal digits before
+// any arithmetic sees them, names are one of a list, and a bad value stops
+// the run with one line naming the variable. The harness reads the answer
+// (--mode=knobs) as NUL-separated NAME=VALUE entries with `read`; nothing
+// of it is ever evaluated by the shell.
+//
+// Not validated: the knobs that are commands by design (SMOKE_BACKUP_CMD,
+// SMOKE_RESTORE_CMD, SMOKE_TEARDOWN_CMD, SMOKE_TOOL) and the passwords;
+// those are never part of the answer.
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.ZoneOffset;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+
+/** The normalized knobs, in the order they are read: NAME (or method.NAME.ATTRIBUTE) to value. */
+final class Knobs {
+    static final List<String> ORACLES = List.of("semantic", "text", "off");
+    static final List<String> PITR_TARGETS = List.of("time", "lsn", "xid");
+    /** Programs every run needs, whatever the methods. */
+    static final List<String> ALWAYS_NEEDED = List.of("pg_dump", "pg_restore", "psql", "pg_isready", "jq");
+
+    private static final Pattern DIGITS = Pattern.compile("[0-9]{1,9}");
+    private static final Pattern MAJORS = Pattern.compile("[0-9]{1,3}(,[0-9]{1,3})*");
+    private static final Pattern DURATION = Pattern.compile("[0-9]{1,12}(ms|s|m|h)?");
+    private static final Pattern OS_USER = Pattern.compile("[A-Za-z_][A-Za-z0-9_.-]{0,31}");
+
+    private final Map<String, String> env;
+    private final Map<String, String> values = new LinkedHashMap<>();
+
+    private Knobs(Map<String, String> env) {
+        this.env = env;
+    }
+
+    /** Parses every knob of ENV; the first bad one is a Failure naming it. */
+    static Knobs parse(Map<String, String> env) throws Failure {
+        Knobs knobs = new Knobs(env);
+        knobs.readCounts();
+        knobs.readModes();
+        knobs.readMethods();
+        knobs.readSince();
+        knobs.readPaths();
+        knobs.readServer();
+        knobs.requirePrograms();
+        return knobs;
+    }
+
+    Map<String, String> values() {
+        return values;
+    }
+
+    String get(String name) {
+        return values.get(name);
+    }
+
+    /** The answer for the harness: NAME=VALUE entries, each ended by a NUL byte. */
+    String toNulRecord() {
+        StringBuilder out = new StringBuilder();
+        values.forEach((name, value) -> out.append(name).append('=').append(value).append('\0'));
+        return out.toString();
+    }
+
+    // ------------------------------------------------------------ the knobs
+
+    private void readCounts() throws Failure {
+        wholeNumber("SMOKE_ROWS", "24", 0);
+        optionalWholeNumber("SMOKE_BATCH_ROWS", 1);
+        wholeNumber("SMOKE_JOBS", "2", 1);
+        wholeNumber("SMOKE_APPEND_ROWS", "8", 0);
+        wholeNumber("SMOKE_PITR_ROWS", "8", 1);
+        wholeNumber("SMOKE_RECOVERY_TIMEOUT", "120", 1);
+        String timeout = raw("SMOKE_TIMEOUT");
+        if (!timeout.isEmpty() && !DURATION.matcher(timeout).matches()) {
+            throw bad("SMOKE_TIMEOUT", "must be a duration such as 90s or 2m", timeout);
+        }
+        values.put("SMOKE_TIMEOUT", timeout);
+    }
+
+    private void readModes() throws Failure {
+        flag("SMOKE_IN_PLACE");
+        flag("SMOKE_PITR");
+        oneOf("SMOKE_PITR_TARGET", "time", PITR_TARGETS, "time, lsn or xid");
+        oneOf("SMOKE_ORACLE", "semantic", ORACLES, "one of " + String.join(", ", ORACLES));
+        String majors = raw("SMOKE_TARGET_MAJORS");
+        if (!majors.isEmpty() && !MAJORS.matcher(majors).matches()) {
+            throw bad("SMOKE_TARGET_MAJORS", "must be a comma list of major versions", majors);
+        }
+        values.put("SMOKE_TARGET_MAJORS", majors);
+    }
+
+    /** SMOKE_METHODS, each checked against the method table and what it needs; then the table's rows. */
+    private void readMethods() throws Failure {
+        String given = raw("SMOKE_METHODS").isEmpty() ? "custom" : raw("SMOKE_METHODS");
+        List<BackupMethod> methods = new ArrayList<>();
+        for (String name : given.split(",")) {
+            BackupMethod method = BackupMethod.named(name).orElseThrow(() -> new Failure("unknown backup method '"
+                    + printable(name) + "' in SMOKE_METHODS (" + BackupMethod.names() + ")"));
+            requireWhatItNeeds(method);
+            methods.add(method);
+        }
+        if (methods.isEmpty()) {
+            throw new Failure("SMOKE_METHODS names no method");
+        }
+        if (isOn("SMOKE_IN_PLACE") && methods.size() > 1) {
+            throw new Failure("SMOKE_IN_PLACE=1 runs one method only");
+        }
+        values.put("SMOKE_METHODS", String.join(",", methods.stream().map(BackupMethod::name).toList()));
+        for (BackupMethod method : methods) {
+            String prefix = "method." + method.name() + ".";
+            values.put(prefix + "kind", method.kind());
+            values.put(prefix + "target", method.target());
+            values.put(prefix + "taken_by", method.takenBy());
+            values.put(prefix + "restored_by", method.restoredBy());
+            values.put(prefix + "throwaway_only", method.throwawayOnly() ? "1" : "0");
+            values.put(prefix + "fingerprint", method.fingerprint());
+        }
+    }
+
+    private void requireWhatItNeeds(BackupMethod method) throws Failure {
+        if (isOn("SMOKE_PITR") && !method.restoresAServer()) {
+            throw new Failure("SMOKE_PITR=1 restores to a point in time, which a " + method.name()
+                    + " backup cannot: use " + BackupMethod.pitrNames());
+        }
+        if (method.commands().stream().anyMatch(name -> raw(name).isEmpty())) {
+            throw new Failure("the " + method.name() + " method needs " + String.join(" and ", method.commands()));
+        }
+        for (String program : method.programs()) {
+            if (!ALWAYS_NEEDED.contains(program) && !onPath(program)) {
+                throw new Failure("the " + method.name() + " method needs " + program
+                        + " on PATH (Debian package " + program + ")");
+            }
+        }
+    }
+
+    /** SMOKE_SINCE: a checkpoint file for in-place runs; its folder must take the next one. */
+    private void readSince() throws Failure {
+        String since = raw("SMOKE_SINCE");
+        values.put("SMOKE_SINCE", since);
+        values.put("since.found", "0");
+        values.put("since.id_tag", "");
+        if (since.isEmpty()) {
+            return;
+        }
+        if (!isOn("SMOKE_IN_PLACE")) {
+            throw new Failure("SMOKE_SINCE needs SMOKE_IN_PLACE=1: the checkpoint follows one long-lived database,"
+                    + " and a scratch database starts empty every run");
+        }
+        if (isOn("SMOKE_PITR")) {
+            throw new Failure("SMOKE_SINCE cannot be combined with SMOKE_PITR");
+        }
+        Path file = Path.of(since).toAbsolutePath();
+        Path folder = file.getParent();
+        if (!Files.isDirectory(folder) || !Files.isWritable(folder)) {
+            throw new Failure("SMOKE_SINCE=" + since + ": folder " + Path.of(since).toAbsolutePath().getParent()
+                    + " does not exist or cannot be written (a passing run writes the next checkpoint there)");
+        }
+        if (Files.exists(file)) {
+            requireCheckpoint(file, since);
+            values.put("since.found", "1");
+        }
+        values.put("since.id_tag", "r" + ZonedDateTime.now(ZoneOffset.UTC)
+                .format(DateTimeFormatter.ofPattern("yyyyMMdd't'HHmmss'z'")) + "-");
+    }
+
+    private static void requireCheckpoint(Path file, String given) throws Failure {
+        JsonNode checkpoint;
+        try {
+            checkpoint = new ObjectMapper().readTree(file.toFile());
+        } catch (IOException unreadable) {
+            checkpoint = null;
+        }
+        boolean usable = checkpoint != null && checkpoint.isObject() && checkpoint.path("row_count").isNumber()
+                && checkpoint.get("row_count").asLong() > 0 && checkpoint.path("chain_head_hash").isTextual();
+        if (!usable) {
+            throw new Failure("SMOKE_SINCE=" + given + " is not a checkpoint: it needs row_count (above 0) and"
+                    + " chain_head_hash; remove it to start over with a full verify");
+        }
+    }
+
+    private void readPaths() throws Failure {
+        String migrations = raw("MIGRATIONS_PATH");
+        if (!migrations.isEmpty()) {
+            Path folder = Path.of(migrations);
+            if (!Files.isDirectory(folder)) {
+                throw new Failure("MIGRATIONS_PATH: migrations folder not found: " + printable(migrations));
+            }
+            try {
+                migrations = folder.toRealPath().toString();
+            } catch (IOException e) {
+                throw new Failure("MIGRATIONS_PATH: migrations folder cannot be read: " + printable(migrations));
+            }
+        }
+        values.put("MIGRATIONS_PATH", migrations);
+        String reports = raw("SMOKE_REPORT_DIR");
+        if (!reports.isEmpty() && !canBeMadeAndWritten(Path.of(reports).toAbsolutePath())) {
+            throw new Failure("SMOKE_REPORT_DIR " + printable(reports) + " cannot be written");
+        }
+        values.put("SMOKE_REPORT_DIR", reports);
+        values.put("SMOKE_PG_BINDIR", raw("SMOKE_PG_BINDIR"));
+        String osUser = raw("SMOKE_PG_OS_USER");
+        if (!osUser.isEmpty() && !OS_USER.matcher(osUser).matches()) {
+            throw bad("SMOKE_PG_OS_USER", "must be a user name", osUser);
+        }
+        values.put("SMOKE_PG_OS_USER", osUser.isEmpty() ? "postgres" : osUser);
+    }
+
+    /** The PG* the harness itself reads; libpq and the tool read the others (and the password) themselves. */
+    private void readServer() throws Failure {
+        String port = raw("PGPORT");
+        if (!port.isEmpty() && (!DIGITS.matcher(port).matches() || Integer.parseInt(port) < 1
+                || Integer.parseInt(port) > 65535)) {
+            throw bad("PGPORT", "must be a port number (1-65535)", port);
+        }
+        values.put("PGPORT", port);
+        wholeNumber("PGCONNECT_TIMEOUT", "10", 0);
+        for (String name : List.of("PGHOST", "PGUSER", "PGDATABASE")) {
+            String value = raw(name);
+            if (value.indexOf('\n') >= 0 || value.indexOf('\0') >= 0) {
+                throw new Failure(name + " cannot hold a line break");
+            }
+            values.put(name, value);
+        }
+    }
+
+    private void requirePrograms() throws Failure {
+        List<String> missing = ALWAYS_NEEDED.stream().filter(program -> !onPath(program)).toList();
+        if (!missing.isEmpty()) {
+            throw new Failure("not on PATH: " + String.join(" ", missing));
+        }
+    }
+
+    // ------------------------------------------------------------ value kinds
+
+    private String raw(String name) {
+        String value = env.get(name);
+        return value == null ? "" : value;
+    }
+
+    private boolean isOn(String name) {
+        return "1".equals(values.get(name));
+    }
+
+    private void wholeNumber(String name, String fallback, int min) throws Failure {
+        String value = raw(name).isEmpty() ? fallback : raw(name);
+        values.put(name, checkedWholeNumber(name, value, min));
+    }
+
+    private void optionalWholeNumber(String name, int min) throws Failure {
+        String value = raw(name);
+        values.put(name, value.isEmpty() ? "" : checkedWholeNumber(name, value, min));
+    }
+
+    /** Decimal digits only, and at least MIN; leading zeros are dropped (bash would read 010 as octal). */
+    static String checkedWholeNumber(String name, String value, int min) throws Failure {
+        if (!DIGITS.matcher(value).matches() || Integer.parseInt(value) < min) {
+            throw bad(name, "must be a whole number" + (min == 0 ? "" : " from " + min), value);
+        }
+        return Integer.toString(Integer.parseInt(value));
+    }
+
+    private void flag(String name) throws Failure {
+        String value = raw(name);
+        if (!value.isEmpty() && !value.equals("0") && !value.equals("1")) {
+            throw bad(name, "must be 1 or 0", value);
+        }
+        values.put(name, value.equals("1") ? "1" : "0");
+    }
+
+    private void oneOf(String name, String fallback, List<String> allowed, String described) throws Failure {
+        String value = raw(name).isEmpty() ? fallback : raw(name);
+        if (!allowed.contains(value)) {
+            throw bad(name, "must be " + described, value);
+        }
+        values.put(name, value);
+    }
+
+    private static Failure bad(String name, String rule, String value) {
+        return new Failure(name + " " + rule + ", got '" + printable(value) + "'");
+    }
+
+    /** A bad value in a message: on one line, and no longer than a line should be. */
+    static String printable(String value) {
+        String oneLine = value.replaceAll("\\p{Cntrl}", "?");
+        return oneLine.length() <= 80 ? oneLine : oneLine.substring(0, 77) + "...";
+    }
+
+    /** FOLDER is a writable folder, or the nearest that exists above it is (the report mode makes it). */
+    private static boolean canBeMadeAndWritten(Path folder) {
+        Path existing = folder;
+        while (existing != null && !Files.exists(existing)) {
+            existing = existing.getParent();
+        }
+        return existing != null && Files.isDirectory(existing) && Files.isWritable(existing);
+    }
+
+    private boolean onPath(String program) {
+        for (String folder : raw("PATH").split(":")) {
+            if (!folder.isEmpty() && Files.isExecutable(Path.of(folder, program))) {
+                return true;
+            }
+        }
+        return false;
+    }
+}

@@ -1,0 +1,117 @@
+// The run record behind the harness's reports: one record per combination
+// (combinations/NNN, written as each combination ends, see
+// CombinationRecord) and the facts of the run (run.facts: NUL-separated
+// NAME=VALUE entries the harness gathers: versions, host, times). The outcome decides the harness's exit
+// status (SPEC 7): 0 every combination passed, 3 one failed a verdict, 1
+// nothing could be judged.
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** The combinations' result records, in order, and the facts of the run. */
+record RunRecord(List<JsonNode> combinations, Map<String, String> facts) {
+    static final String COMBINATIONS = "combinations";
+    static final String EXPECTED = "expected.json";
+    static final String FACTS = "run.facts";
+
+    static final int EXIT_PASSED = 0;
+    static final int EXIT_CANNOT_JUDGE = 1;
+    static final int EXIT_FAILED = 3;
+
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    /**
+     * Reads FOLDER/combinations/* in name order (none: no combination ran), the expectation in
+     * FOLDER/expected.json and the facts in FOLDER/run.facts (absent: no facts).
+     */
+    static RunRecord read(Path folder) throws Failure {
+        List<JsonNode> combinations = new ArrayList<>();
+        Path records = folder.resolve(COMBINATIONS);
+        if (Files.isDirectory(records)) {
+            JsonNode expected = expectation(folder.resolve(EXPECTED));
+            try (var files = Files.list(records)) {
+                for (Path file : files.sorted().toList()) {
+                    combinations.add(CombinationRecord.of(facts(file), expected));
+                }
+            } catch (IOException e) {
+                throw new Failure("cannot read " + records + ": " + e.getMessage());
+            }
+        }
+        return new RunRecord(combinations, facts(folder.resolve(FACTS)));
+    }
+
+    /** NUL-separated NAME=VALUE entries, in order; an absent file has none. */
+    static Map<String, String> facts(Path file) throws Failure {
+        Map<String, String> facts = new LinkedHashMap<>();
+        for (String entry : readText(file).split("\0")) {
+            int equals = entry.indexOf('=');
+            if (equals > 0) {
+                facts.put(entry.substring(0, equals), entry.substring(equals + 1));
+            }
+        }
+        return facts;
+    }
+
+    private static JsonNode expectation(Path file) throws Failure {
+        String text = readText(file);
+        try {
+            return text.isBlank() ? JSON.createObjectNode() : JSON.readTree(text);
+        } catch (IOException e) {
+            throw new Failure(file + " is not JSON");
+        }
+    }
+
+    private static String readText(Path file) throws Failure {
+        try {
+            return Files.readString(file, StandardCharsets.UTF_8);
+        } catch (NoSuchFileException absent) {
+            return "";
+        } catch (IOException e) {
+            throw new Failure("cannot read " + file + ": " + e.getMessage());
+        }
+    }
+
+    long count(String verdict) {
+        return combinations.stream().filter(combination -> verdict.equals(combination.path("verdict").asText()))
+                .count();
+    }
+
+    /** Passed: at least one combination ran, and none failed. Skipped ones count for neither. */
+    boolean passed() {
+        return count("fail") == 0 && count("pass") > 0;
+    }
+
+    int exitStatus() {
+        if (count("fail") > 0) {
+            return EXIT_FAILED;
+        }
+        return count("pass") > 0 ? EXIT_PASSED : EXIT_CANNOT_JUDGE;
+    }
+
+    /** One line saying why the run did not pass; empty when it did. */
+    String verdictLine() {
+        long failed = count("fail");
+        if (failed > 0) {
+            return failed + " of " + combinations.size() + " combination(s) failed";
+        }
+        if (count("pass") == 0) {
+            return combinations.isEmpty() ? "no combination ran"
+                    : "no combination could run: every one was skipped";
+        }
+        return "";
+    }
+
+    String fact(String name) {
+        String value = facts.get(name);
+        return value == null || value.isEmpty() ? null : value;
+    }
+}

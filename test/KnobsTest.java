@@ -1,0 +1,203 @@
+// The harness's knobs (Knobs.java) and method table (BackupMethod.java), in
+// process, without a server: every knob is parsed once, numbers are digits
+// before any arithmetic sees them, a bad value names its variable, and no
+// hostile value comes back changed (issue 18 item 1).
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class KnobsTest {
+    static final List<String> HOSTILE = List.of("$(touch pwned)", "`touch pwned`", "a[$(touch pwned)]", "1; touch pwned");
+    /** Knobs that hold a number or a name from a list: each hostile value is refused, naming the knob. */
+    static final List<String> CHECKED = List.of("SMOKE_ROWS", "SMOKE_BATCH_ROWS", "SMOKE_JOBS", "SMOKE_APPEND_ROWS",
+            "SMOKE_PITR_ROWS", "SMOKE_RECOVERY_TIMEOUT", "SMOKE_TIMEOUT", "SMOKE_IN_PLACE", "SMOKE_PITR",
+            "SMOKE_PITR_TARGET", "SMOKE_ORACLE", "SMOKE_TARGET_MAJORS", "SMOKE_METHODS", "SMOKE_SINCE",
+            "SMOKE_PG_OS_USER", "PGPORT", "PGCONNECT_TIMEOUT", "MIGRATIONS_PATH");
+    /** Knobs that hold free text (a host, a role, a database, a folder): taken as given, never evaluated. */
+    static final List<String> VERBATIM = List.of("PGHOST", "PGUSER", "PGDATABASE", "SMOKE_PG_BINDIR", "SMOKE_REPORT_DIR");
+
+    @TempDir Path temp;
+
+    /** An environment with PATH holding the programs every run needs, plus KEYS_AND_VALUES. */
+    private Map<String, String> env(String... keysAndValues) throws Exception {
+        Path bin = temp.resolve("bin");
+        if (!Files.isDirectory(bin)) {
+            Files.createDirectories(bin);
+            for (String program : List.of("pg_dump", "pg_restore", "psql", "pg_isready", "jq", "pgbackrest")) {
+                Files.setPosixFilePermissions(Files.writeString(bin.resolve(program), "#!/bin/sh\n"),
+                        java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+            }
+        }
+        Map<String, String> env = new HashMap<>(Map.of("PATH", bin.toString()));
+        for (int i = 0; i < keysAndValues.length; i += 2) {
+            env.put(keysAndValues[i], keysAndValues[i + 1]);
+        }
+        return env;
+    }
+
+    private String refusal(String... keysAndValues) throws Exception {
+        Map<String, String> env = env(keysAndValues);
+        return assertThrows(Failure.class, () -> Knobs.parse(env)).getMessage();
+    }
+
+    @Test
+    void defaultsAreTheDocumentedOnes() throws Exception {
+        Knobs knobs = Knobs.parse(env());
+        assertEquals("24", knobs.get("SMOKE_ROWS"));
+        assertEquals("", knobs.get("SMOKE_BATCH_ROWS"));
+        assertEquals("2", knobs.get("SMOKE_JOBS"));
+        assertEquals("8", knobs.get("SMOKE_APPEND_ROWS"));
+        assertEquals("120", knobs.get("SMOKE_RECOVERY_TIMEOUT"));
+        assertEquals("custom", knobs.get("SMOKE_METHODS"));
+        assertEquals("semantic", knobs.get("SMOKE_ORACLE"));
+        assertEquals("time", knobs.get("SMOKE_PITR_TARGET"));
+        assertEquals("0", knobs.get("SMOKE_IN_PLACE"));
+        assertEquals("10", knobs.get("PGCONNECT_TIMEOUT"));
+        assertEquals("postgres", knobs.get("SMOKE_PG_OS_USER"));
+    }
+
+    @Test
+    void everyCheckedKnobRefusesEveryHostileValueNamingItself() throws Exception {
+        for (String knob : CHECKED) {
+            for (String value : HOSTILE) {
+                String message = refusal(knob, value);
+                assertTrue(message.startsWith(knob + " ") || message.startsWith(knob + ":")
+                        || message.contains(" in " + knob + " ") , knob + "=" + value + ": " + message);
+            }
+        }
+        assertEquals(List.of(), List.of(temp.toFile().list()).stream().filter(name -> name.contains("pwned")).toList());
+    }
+
+    @Test
+    void freeTextKnobsComeBackExactlyAsGiven() throws Exception {
+        for (String knob : VERBATIM) {
+            for (String value : HOSTILE) {
+                assertEquals(value, Knobs.parse(env(knob, value)).get(knob), knob);
+            }
+        }
+    }
+
+    @Test
+    void theInjectionOfIssue18IsRefusedNamingTheKnob() throws Exception {
+        assertEquals("SMOKE_RECOVERY_TIMEOUT must be a whole number from 1, got 'BASH_VERSINFO[$(touch pwned)0]+120'",
+                refusal("SMOKE_RECOVERY_TIMEOUT", "BASH_VERSINFO[$(touch pwned)0]+120"));
+    }
+
+    @Test
+    void numbersAreDecimalDigitsAndComeBackWithoutLeadingZeros() throws Exception {
+        // bash would read 010 as octal 8 and 08 as an error.
+        assertEquals("10", Knobs.parse(env("SMOKE_ROWS", "010")).get("SMOKE_ROWS"));
+        assertEquals("8", Knobs.parse(env("SMOKE_APPEND_ROWS", "08")).get("SMOKE_APPEND_ROWS"));
+        assertEquals("SMOKE_ROWS must be a whole number, got '-1'", refusal("SMOKE_ROWS", "-1"));
+        assertEquals("SMOKE_ROWS must be a whole number, got '0x10'", refusal("SMOKE_ROWS", "0x10"));
+        assertEquals("SMOKE_ROWS must be a whole number, got '9999999999'", refusal("SMOKE_ROWS", "9999999999"));
+        assertEquals("SMOKE_BATCH_ROWS must be a whole number from 1, got '0'", refusal("SMOKE_BATCH_ROWS", "0"));
+        assertEquals("PGPORT must be a port number (1-65535), got '70000'", refusal("PGPORT", "70000"));
+        assertEquals("SMOKE_TIMEOUT must be a duration such as 90s or 2m, got '2 min'", refusal("SMOKE_TIMEOUT", "2 min"));
+        assertEquals("90s", Knobs.parse(env("SMOKE_TIMEOUT", "90s")).get("SMOKE_TIMEOUT"));
+        assertEquals("SMOKE_ROWS must be a whole number, got '1?2'", refusal("SMOKE_ROWS", "1\n2"));
+    }
+
+    @Test
+    void namesFromAListAndFlags() throws Exception {
+        assertEquals("SMOKE_IN_PLACE must be 1 or 0, got 'yes'", refusal("SMOKE_IN_PLACE", "yes"));
+        assertEquals("SMOKE_PITR_TARGET must be time, lsn or xid, got 'name'", refusal("SMOKE_PITR_TARGET", "name"));
+        assertEquals("SMOKE_ORACLE must be one of semantic, text, off, got 'both'", refusal("SMOKE_ORACLE", "both"));
+        assertEquals("SMOKE_TARGET_MAJORS must be a comma list of major versions, got '15,'",
+                refusal("SMOKE_TARGET_MAJORS", "15,"));
+        assertEquals("15,17", Knobs.parse(env("SMOKE_TARGET_MAJORS", "15,17")).get("SMOKE_TARGET_MAJORS"));
+    }
+
+    @Test
+    void methodsAreCheckedAgainstTheTableAndWhatTheyNeed() throws Exception {
+        assertEquals("unknown backup method 'rsync' in SMOKE_METHODS (custom, directory, tar, plain, basebackup, "
+                + "pgbackrest, barman, command, command-cluster, command-url)", refusal("SMOKE_METHODS", "custom,rsync"));
+        assertEquals("the command method needs SMOKE_BACKUP_CMD and SMOKE_RESTORE_CMD", refusal("SMOKE_METHODS", "command"));
+        assertEquals("the command-url method needs SMOKE_BACKUP_CMD and SMOKE_RESTORE_CMD",
+                refusal("SMOKE_METHODS", "command-url", "SMOKE_BACKUP_CMD", "true"));
+        assertEquals("the barman method needs barman on PATH (Debian package barman)", refusal("SMOKE_METHODS", "barman"));
+        assertEquals("pgbackrest", Knobs.parse(env("SMOKE_METHODS", "pgbackrest")).get("SMOKE_METHODS"));
+        assertEquals("SMOKE_PITR=1 restores to a point in time, which a custom backup cannot: use basebackup, "
+                + "pgbackrest, barman, command-cluster or command-url", refusal("SMOKE_METHODS", "basebackup,custom",
+                "SMOKE_PITR", "1"));
+        assertEquals("SMOKE_IN_PLACE=1 runs one method only", refusal("SMOKE_METHODS", "custom,plain",
+                "SMOKE_IN_PLACE", "1"));
+        assertEquals("not on PATH: pg_dump pg_restore psql pg_isready jq", refusal("PATH", temp.toString()));
+    }
+
+    @Test
+    void theAnswerCarriesEachChosenMethodsRowOfTheTable() throws Exception {
+        Knobs knobs = Knobs.parse(env("SMOKE_METHODS", "directory,pgbackrest,command-url",
+                "SMOKE_BACKUP_CMD", "b", "SMOKE_RESTORE_CMD", "r"));
+        assertEquals("logical database pg_dump pg_restore 0 file", row(knobs, "directory"));
+        assertEquals("physical cluster pgbackrest pgbackrest restore 1 repository", row(knobs, "pgbackrest"));
+        assertEquals("command server SMOKE_BACKUP_CMD the restore command (SMOKE_RESTORE_CMD) 0 none",
+                row(knobs, "command-url"));
+        assertEquals(null, knobs.get("method.custom.kind"), "only the methods asked for");
+        // The commands themselves are never part of the answer.
+        assertTrue(knobs.values().values().stream().noneMatch(value -> value.equals("b") || value.equals("r")));
+        String record = knobs.toNulRecord();
+        assertTrue(record.startsWith("SMOKE_ROWS=24\0SMOKE_BATCH_ROWS=\0"), record);
+        assertTrue(record.endsWith("\0"));
+    }
+
+    private static String row(Knobs knobs, String method) {
+        return String.join(" ", List.of("kind", "target", "taken_by", "restored_by", "throwaway_only", "fingerprint")
+                .stream().map(attribute -> knobs.get("method." + method + "." + attribute)).toList());
+    }
+
+    @Test
+    void theMethodTableSaysWhichRestoreLandsWhere() {
+        assertEquals(List.of("custom", "directory", "tar", "plain", "command"), BackupMethod.ALL.stream()
+                .filter(method -> !method.restoresAServer()).map(BackupMethod::name).toList());
+        assertEquals(List.of("basebackup", "pgbackrest", "barman"), BackupMethod.ALL.stream()
+                .filter(BackupMethod::throwawayOnly).map(BackupMethod::name).toList());
+        assertEquals("psql", BackupMethod.named("plain").orElseThrow().restoredBy());
+        assertEquals(List.of("pgbackrest"), BackupMethod.named("pgbackrest").orElseThrow().programs());
+    }
+
+    @Test
+    void sinceNeedsInPlaceAndAFileThatIsACheckpoint() throws Exception {
+        Path checkpoint = temp.resolve("checkpoint.json");
+        assertEquals("SMOKE_SINCE needs SMOKE_IN_PLACE=1: the checkpoint follows one long-lived database, and a "
+                + "scratch database starts empty every run", refusal("SMOKE_SINCE", checkpoint.toString()));
+        assertEquals("SMOKE_SINCE cannot be combined with SMOKE_PITR", refusal("SMOKE_SINCE", checkpoint.toString(),
+                "SMOKE_IN_PLACE", "1", "SMOKE_PITR", "1", "SMOKE_METHODS", "basebackup"));
+        Knobs first = Knobs.parse(env("SMOKE_SINCE", checkpoint.toString(), "SMOKE_IN_PLACE", "1"));
+        assertEquals("0", first.get("since.found"));
+        assertTrue(first.get("since.id_tag").matches("r\\d{8}t\\d{6}z-"), first.get("since.id_tag"));
+        Files.writeString(checkpoint, "{\"row_count\": 0, \"chain_head_hash\": \"\"}\n");
+        assertEquals("SMOKE_SINCE=" + checkpoint + " is not a checkpoint: it needs row_count (above 0) and "
+                + "chain_head_hash; remove it to start over with a full verify",
+                refusal("SMOKE_SINCE", checkpoint.toString(), "SMOKE_IN_PLACE", "1"));
+        Files.writeString(checkpoint, "{\"row_count\": 3, \"chain_head_hash\": \"ab\"}\n");
+        assertEquals("1", Knobs.parse(env("SMOKE_SINCE", checkpoint.toString(), "SMOKE_IN_PLACE", "1")).get("since.found"));
+        String missingFolder = temp.resolve("nowhere/checkpoint.json").toString();
+        assertEquals("SMOKE_SINCE=" + missingFolder + ": folder " + temp.resolve("nowhere") + " does not exist or "
+                + "cannot be written (a passing run writes the next checkpoint there)",
+                refusal("SMOKE_SINCE", missingFolder, "SMOKE_IN_PLACE", "1"));
+    }
+
+    @Test
+    void pathsAreCheckedWithoutMakingAnything() throws Exception {
+        Path reports = temp.resolve("reports/nested");
+        assertEquals(reports.toString(), Knobs.parse(env("SMOKE_REPORT_DIR", reports.toString())).get("SMOKE_REPORT_DIR"));
+        assertTrue(!Files.exists(reports), "the report mode makes it, not the validator");
+        Files.writeString(temp.resolve("file"), "");
+        assertEquals("SMOKE_REPORT_DIR " + temp.resolve("file/reports") + " cannot be written",
+                refusal("SMOKE_REPORT_DIR", temp.resolve("file/reports").toString()));
+        assertEquals("MIGRATIONS_PATH: migrations folder not found: " + temp.resolve("none"),
+                refusal("MIGRATIONS_PATH", temp.resolve("none").toString()));
+        assertEquals(Support.MIGRATIONS.toRealPath().toString(),
+                Knobs.parse(env("MIGRATIONS_PATH", Support.MIGRATIONS.toString())).get("MIGRATIONS_PATH"));
+    }
+}

@@ -1,0 +1,182 @@
+// The harness's run record and its reports (RunRecord, CombinationRecord,
+// SummaryTable, ReportJson, JunitXml), in process, on JSON fixtures: the
+// exit status a scheduler acts on (issue 17 item 3), a skipped combination
+// never counted as passed, and the report keys of SPEC 9.6.
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ReportTest {
+    static final Path FIXTURES = Support.REPO.resolve("test/fixtures/run-record");
+
+    @TempDir Path temp;
+
+    static final java.util.Map<String, String> FACTS = java.util.Map.of("started_at", "2026-12-05T13:00:00Z",
+            "host", "ci-7", "repository_commit", "", "tool", "backupsmoke 0.1.0",
+            "java", "openjdk version \"17.0.9\"", "second_oracle", "{\"name\":\"semantic\"}");
+
+    /** The records of FIXTURE (JSON lines; none: no combination ran), or only LINE. */
+    private static RunRecord runRecord(String fixture, String line) throws Exception {
+        List<JsonNode> combinations = new ArrayList<>();
+        String lines = fixture != null ? Files.readString(FIXTURES.resolve(fixture)) : line == null ? "" : line;
+        for (String json : lines.lines().toList()) {
+            combinations.add(RunRecord.JSON.readTree(json));
+        }
+        return new RunRecord(combinations, new java.util.LinkedHashMap<>(new java.util.TreeMap<>(FACTS)));
+    }
+
+    private record Outcome(int exit, String out, String err) {
+    }
+
+    private Outcome report(RunRecord record, Path reportDir) throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int exit = HarnessModes.report(record, reportDir, new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8));
+        return new Outcome(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    private static String passingLine() throws Exception {
+        return Files.readString(FIXTURES.resolve("mixed.jsonl")).lines().findFirst().orElseThrow();
+    }
+
+    @Test
+    void everyCombinationPassedExitsZeroAndSaysSo() throws Exception {
+        Path reports = temp.resolve("reports");
+        Outcome outcome = report(runRecord(null, passingLine()), reports);
+        assertEquals(0, outcome.exit());
+        assertEquals("", outcome.err());
+        JsonNode report = RunRecord.JSON.readTree(reports.resolve("report.json").toFile());
+        assertTrue(report.get("passed").asBoolean());
+        assertEquals("passed", report.get("outcome").asText());
+        String junit = Files.readString(reports.resolve("junit.xml"));
+        assertTrue(junit.contains("<testsuite name=\"backup-restore-smoke\" tests=\"1\" failures=\"0\" errors=\"0\""
+                + " skipped=\"0\">"), junit);
+        assertTrue(junit.contains("<testcase classname=\"backup-restore-smoke\" name=\"custom-pg15\" time=\"4.08\">"
+                + "</testcase>"), junit);
+    }
+
+    @Test
+    void aFailedCombinationExitsThreeNamingHowManyFailed() throws Exception {
+        Path reports = temp.resolve("reports");
+        Outcome outcome = report(runRecord("mixed.jsonl", null), reports);
+        assertEquals(3, outcome.exit());
+        assertEquals("backupsmoke: 1 of 3 combination(s) failed\n", outcome.err());
+        JsonNode report = RunRecord.JSON.readTree(reports.resolve("report.json").toFile());
+        assertFalse(report.get("passed").asBoolean());
+        assertEquals("failed", report.get("outcome").asText());
+        String junit = Files.readString(reports.resolve("junit.xml"));
+        assertTrue(junit.contains(" tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"1\">"), junit);
+        assertTrue(junit.contains("<failure message=\"row_count differs: pre=24 post=23 &lt;&amp;&quot;quoted&quot;&gt;\"/>"),
+                junit);
+        assertTrue(junit.contains("name=\"plain-pg15\" time=\"0.30\">"), junit);
+        assertTrue(junit.contains("<skipped message=\"a physical backup only starts under its own major (15)\"/>"), junit);
+    }
+
+    @Test
+    void everyCombinationSkippedIsNotAPassButAnErrorExitingOne() throws Exception {
+        // A configured server skips the built-in pgbackrest method: nothing ran, so nothing passed.
+        Path reports = temp.resolve("reports");
+        Outcome outcome = report(runRecord("all-skipped.jsonl", null), reports);
+        assertEquals(1, outcome.exit());
+        assertEquals("backupsmoke: no combination could run: every one was skipped\n", outcome.err());
+        JsonNode report = RunRecord.JSON.readTree(reports.resolve("report.json").toFile());
+        assertFalse(report.get("passed").asBoolean());
+        assertEquals("nothing_ran", report.get("outcome").asText());
+        assertEquals("skipped", report.at("/combinations/0/verdict").asText());
+        String junit = Files.readString(reports.resolve("junit.xml"));
+        assertTrue(junit.contains(" tests=\"2\" failures=\"0\" errors=\"1\" skipped=\"1\">"), junit);
+        assertTrue(junit.contains("<testcase classname=\"backup-restore-smoke\" name=\"run\" time=\"0.00\"><error message="
+                + "\"no combination could run: every one was skipped\"/></testcase>"), junit);
+    }
+
+    @Test
+    void noRecordAtAllIsAnErrorToo() throws Exception {
+        Path reports = temp.resolve("reports");
+        Outcome outcome = report(runRecord(null, null), reports);
+        assertEquals(1, outcome.exit());
+        assertEquals("backupsmoke: no combination ran\n", outcome.err());
+        assertFalse(RunRecord.JSON.readTree(reports.resolve("report.json").toFile()).get("passed").asBoolean());
+        assertTrue(Files.readString(reports.resolve("junit.xml")).contains("<error message=\"no combination ran\"/>"));
+    }
+
+    @Test
+    void reportJsonKeepsItsKeysAndEveryRecordAsWritten() throws Exception {
+        JsonNode report = ReportJson.of(runRecord("mixed.jsonl", null));
+        List<String> keys = new ArrayList<>();
+        report.fieldNames().forEachRemaining(keys::add);
+        assertEquals(List.of("gate", "started_at", "finished_at", "host", "repository_commit", "versions", "passed",
+                "outcome", "second_oracle", "combinations"), keys);
+        assertEquals("backup-restore-smoke", report.get("gate").asText());
+        assertEquals("2026-12-05T13:00:00Z", report.get("started_at").asText());
+        assertTrue(report.get("repository_commit").isNull(), "an empty fact is null");
+        assertTrue(report.get("finished_at").isNull());
+        assertEquals("backupsmoke 0.1.0", report.at("/versions/tool").asText());
+        assertEquals("openjdk version \"17.0.9\"", report.at("/versions/java").asText());
+        assertTrue(report.at("/versions/pg_dump").isNull());
+        assertEquals("semantic", report.at("/second_oracle/name").asText());
+        List<String> lines = Files.readString(FIXTURES.resolve("mixed.jsonl")).lines().toList();
+        for (int i = 0; i < lines.size(); i++) {
+            assertEquals(RunRecord.JSON.readTree(lines.get(i)), report.get("combinations").get(i));
+        }
+    }
+
+    @Test
+    void theSummaryTableHasOneRowPerCombinationWithTwoDecimals() throws Exception {
+        Outcome outcome = report(runRecord("mixed.jsonl", null), null);
+        assertEquals("""
+                method       major verdict  rows     chain_head         seconds backup/restore/verify/continuity
+                custom       15    pass     24       03101834d4c1101d   0.50/1.25/0.33/2.00
+                plain        15    fail     24       -                  0.10/0.20/-/-
+                basebackup   17    skipped  24       -                  1.50/-/-/-
+                """, outcome.out());
+        assertFalse(Files.exists(temp.resolve("reports")), "no report files without --report-dir");
+    }
+
+    @Test
+    void theHarnesssFactsBecomeTheRecordsOfTheReport() throws Exception {
+        // What the harness writes: WORK/combinations/NNN and WORK/run.facts, NUL-separated NAME=VALUE.
+        Path work = Files.createDirectories(temp.resolve("work/combinations"));
+        Files.writeString(work.resolve("../expected.json"), "{\"row_count\": 24, \"chain_head_hash\": \"0310\"}");
+        Files.writeString(work.resolve("000"), "name=custom-pg15\0method=custom\0target_major=15\0verdict=pass\0"
+                + "reason=\0target=source database b\0restored_chain_head=0310\0oracle=compared\0backup_sha256=1f2e\0"
+                + "backup_bytes=4096\0seconds.backup=0.50\0seconds.restore=1.25\0seconds.verify=\0seconds.continuity=2\0");
+        Files.writeString(work.resolve("001"), "name=basebackup-pg15\0method=basebackup\0target_major=15\0"
+                + "verdict=fail\0reason=the restore is of another cluster\0evidence.pitr=null\0"
+                + "evidence.physical={\"timeline\": 2}\0backup_bytes=\0");
+        Files.writeString(work.resolve("../run.facts"), "host=ci-7\0second_oracle=null\0");
+        RunRecord record = RunRecord.read(temp.resolve("work"));
+        assertEquals(RunRecord.JSON.readTree("""
+                {"name":"custom-pg15","method":"custom","target_major":15,"verdict":"pass","reason":null,
+                 "target":"source database b","rows":24,"expected_chain_head":"0310","restored_chain_head":"0310",
+                 "oracle":"compared","backup_sha256":"1f2e","backup_bytes":4096,
+                 "seconds":{"backup":0.50,"restore":1.25,"verify":null,"continuity":2}}"""), record.combinations().get(0));
+        JsonNode failed = record.combinations().get(1);
+        assertEquals("the restore is of another cluster", failed.get("reason").asText());
+        assertEquals("{\"physical\":{\"timeline\":2},\"pitr\":null}", failed.get("evidence").toString());
+        assertTrue(failed.get("backup_bytes").isNull() && failed.at("/seconds/restore").isNull(), failed.toString());
+        assertEquals("ci-7", record.fact("host"));
+        assertEquals(3, record.exitStatus());
+    }
+
+    @Test
+    void evidenceThatIsNotJsonIsOneClearFailure() throws Exception {
+        Path work = Files.createDirectories(temp.resolve("work/combinations"));
+        Files.writeString(work.resolve("000"), "name=x\0evidence.physical={\"timeline\": \0");
+        Failure failure = org.junit.jupiter.api.Assertions.assertThrows(Failure.class,
+                () -> RunRecord.read(temp.resolve("work")));
+        assertEquals("evidence physical is not JSON: {\"timeline\": ", failure.getMessage());
+    }
+}
