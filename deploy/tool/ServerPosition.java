@@ -10,7 +10,10 @@ import java.time.Instant;
 /**
  * database is current_database(); systemIdentifier is pg_control_system()'s, the same in every physical
  * copy of the cluster and different in any other; on a standby the timeline
- * is the last checkpoint's and the LSN the last replayed one. Reading the
+ * is the last checkpoint's and the LSN the last replayed one. On a primary
+ * the LSN is the insert position: every commit the chain read saw lies
+ * before it, even while the WAL writer has yet to write it out (the write
+ * position can lag a commit made without waiting for the flush). Reading the
  * control functions needs a superuser or a role granted pg_monitor (or
  * EXECUTE on pg_control_system and pg_control_checkpoint).
  */
@@ -24,7 +27,7 @@ record ServerPosition(String database, String systemIdentifier, long timeline, S
                         ELSE ('x' || substr(pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()), 1, 8))
                              ::bit(32)::bigint END,
                    CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn()
-                        ELSE pg_catalog.pg_current_wal_lsn() END::text,
+                        ELSE pg_catalog.pg_current_wal_insert_lsn() END::text,
                    pg_catalog.pg_is_in_recovery(),
                    pg_catalog.to_char(pg_catalog.clock_timestamp() AT TIME ZONE 'UTC',
                                       'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
