@@ -12,8 +12,8 @@
 // PostgreSQL databases that keep a hash-chained audit log. The harness
 // (deploy/test/backup-restore-smoke.sh) runs --mode=workload before a backup
 // and --mode=verify after the restore, and compares the two JSON snapshots.
-// The contract (flags, JSON, exit codes) is deploy/SPEC.md; README.md explains
-// usage. This file is the command line; the work is done by the helper
+// The contract (flags, JSON, exit codes) is deploy/SPEC.md; deploy/docs/tool.md
+// explains usage. This file is the command line; the work is done by the helper
 // sources in deploy/tool/ (Workload, Verification, Snapshot, Connector, ...).
 
 import java.io.PrintWriter;

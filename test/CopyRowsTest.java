@@ -116,7 +116,8 @@ class CopyRowsTest {
                 "--mode=verify", "--db-url=" + Support.url(database));
         assertEquals(1, starved.exit(), starved.describe());
         assertTrue(starved.err().matches("backupsmoke: ran out of memory while verifying the chain \\(the JVM's heap is "
-                + "\\d+ MiB: raise it with BACKUPSMOKE_JAVA_OPTS, see README \"Memory\"\\)\n"), starved.err());
+                + "\\d+ MiB: raise it with BACKUPSMOKE_JAVA_OPTS, see deploy/docs/tool.md \"Memory\"\\)\n"),
+                starved.err());
 
         Support.tamper(database, "UPDATE audit_events SET details = jsonb_build_object('blob',"
                 + " repeat('x', 64 * 1024 * 1024 - 1) || 'y') WHERE id = 'huge'");

@@ -24,7 +24,7 @@ class LedgerTest {
 
     static final String HEAD = "ab".repeat(32);
 
-    /** A new key as the README says to make one. */
+    /** A new key as deploy/docs/tool.md says to make one. */
     static Path newKey(Path folder) {
         Path key = folder.resolve("key-" + System.nanoTime() + ".pem");
         var made = Support.run(List.of("openssl", "genpkey", "-algorithm", "ed25519", "-out", key.toString()),

@@ -22,7 +22,7 @@
 # (WORK/combinations) feed the summary table, report.json and junit.xml
 # (the tool's --mode=report).
 #
-# Knobs (README.md has the table): PGHOST PGPORT PGUSER PGPASSWORD
+# Knobs (deploy/docs/harness.md has the table): PGHOST PGPORT PGUSER PGPASSWORD
 # PGDATABASE, DATABASE_URL (instead of PGHOST), SMOKE_ROWS (24),
 # SMOKE_BATCH_ROWS (the tool's --batch-rows), MIGRATIONS_PATH
 # (<repo>/migrations), SMOKE_IN_PLACE (0), SMOKE_TOOL (a shell command run

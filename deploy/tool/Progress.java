@@ -138,7 +138,7 @@ final class Progress {
     static String outOfMemory() {
         return "ran out of memory while " + activity + " (the JVM's heap is "
                 + Runtime.getRuntime().maxMemory() / (1024 * 1024) + " MiB: raise it with BACKUPSMOKE_JAVA_OPTS, see"
-                + " README \"Memory\")";
+                + " deploy/docs/tool.md \"Memory\")";
     }
 
     /**
