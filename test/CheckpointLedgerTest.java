@@ -102,6 +102,44 @@ class CheckpointLedgerTest {
         assertTrue(LedgerEntry.lsnValue(second.walLsn()) >= LedgerEntry.lsnValue(first.walLsn()));
     }
 
+    /** The semantic oracle's inventory of the audit schema, without contents or anything of the cluster. */
+    @Test
+    void theEntryRecordsTheCatalogInventoryOfTheAuditSchema() throws Exception {
+        String database = Support.migratedWithWorkload(24);
+        Support.execute(database, "CREATE SCHEMA other", "CREATE TABLE other.elsewhere (i int)");
+        Path ledger = folder.resolve("ledger.jsonl");
+        LedgerEntry entry = checkpoint(database, ledger);
+        var catalog = entry.catalog();
+        assertEquals(SemanticOracle.inventory(connector(database, deadline), "public"), catalog);
+        assertEquals("[\"public\"]", catalog.get("schemas").toString());
+        assertEquals(List.of("constraints", "functions", "indexes", "schemas", "sequences", "tables", "triggers",
+                "types"), iterable(catalog.fieldNames()));
+        assertEquals("on public.audit_events using btree (actor)",
+                catalog.get("indexes").get("public.idx_audit_events_actor").asText());
+        var events = catalog.get("tables").get("public.audit_events");
+        assertEquals(List.of("columns", "kind"), iterable(events.fieldNames()));
+        assertTrue(events.get("columns").toString().contains("\"actor "), events.toString());
+        assertEquals("{\"definition\":\"bigint start 1 increment 1 min 1 max 9223372036854775807 cache 1\"}",
+                catalog.get("sequences").get("public.audit_events_chain_seq").toString());
+        assertTrue(catalog.get("functions").has("public.audit_events_verify_chain()"), catalog.toString());
+        assertTrue(!catalog.toString().contains("other."), catalog.toString());
+
+        String line = Files.readString(ledger).strip();
+        assertTrue(line.contains(",\"catalog_sha256\":\"" + entry.catalogDigest() + "\",\"catalog\":{"), line);
+        assertEquals("sha256:" + AuditRow.sha256Hex(LedgerEntry.canonical(catalog)), entry.catalogDigest());
+        assertEquals(entry, LedgerEntry.parse(line));
+        // The next checkpoint, more rows and a new sequence value later, records the same catalog.
+        grow(database, 6, "more-", deadline);
+        LedgerEntry next = checkpoint(database, ledger);
+        assertEquals(entry.catalogDigest(), next.catalogDigest());
+    }
+
+    private static List<String> iterable(java.util.Iterator<String> names) {
+        List<String> list = new java.util.ArrayList<>();
+        names.forEachRemaining(list::add);
+        return list;
+    }
+
     @Test
     void aChangedEarlierRowIsRefused() throws Exception {
         String database = Support.migratedWithWorkload(24);

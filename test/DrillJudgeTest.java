@@ -83,6 +83,7 @@ class DrillJudgeTest {
                 "checkpoint", "holds checkpoint 1 of 2",
                 "later_checkpoints", "0 reached, all match",
                 "integrity", "as in checkpoint 2 of 2",
+                "catalog", "as in checkpoint 1 of 2 (" + first.catalogDigest() + ")",
                 "live", "the restored chain is a prefix of the live chain (30 rows)",
                 "max_rpo", "met (1h)"), findings.verdicts);
         assertEquals(new Rpo(6, null, "live").rows(), findings.rpo.rows());
@@ -201,6 +202,108 @@ class DrillJudgeTest {
         assertEquals("1 reached, all match", findings.verdicts.get("later_checkpoints"));
         assertEquals(new Rpo(0, 0.0, "ledger"), findings.rpo);
         assertEquals(second.rowCount(), findings.snapshot.rowCount());
+    }
+
+    /** A restore whose audit schema was changed as DDL would change it, judged against one clean checkpoint. */
+    private String catalogFailure(String... ddl) throws Exception {
+        String live = Support.migratedWithWorkload(24);
+        checkpoint(live);
+        Instant backupStart = instantNow();
+        String restored = restoredCopyOf(live);
+        Support.execute(restored, ddl);
+        return judge(restored, null, request(backupStart, null, null), Instant.now()).failure;
+    }
+
+    @Test
+    void aRestoreMissingAnIndexFailsNamingIt() throws Exception {
+        assertEquals("the catalog of the audit schema public differs from checkpoint 1 of 1: index"
+                + " public.idx_audit_events_actor: missing after the restore (checkpoint: \"on public.audit_events"
+                + " using btree (actor)\")", catalogFailure("DROP INDEX idx_audit_events_actor"));
+    }
+
+    @Test
+    void aRestoreWithAnAddedColumnFailsNamingIt() throws Exception {
+        assertEquals("the catalog of the audit schema public differs from checkpoint 1 of 1: table"
+                + " public.audit_events: column note: not in the checkpoint (restored: \"note text\")",
+                catalogFailure("ALTER TABLE audit_events ADD COLUMN note text"));
+    }
+
+    @Test
+    void aRestoreWithAChangedConstraintFailsNamingIt() throws Exception {
+        assertEquals("the catalog of the audit schema public differs from checkpoint 1 of 1: constraint"
+                + " public.audit_events.audit_events_event_category_check: checkpoint \"check (event_category)\","
+                + " restored \"check (event_category) not valid\"",
+                catalogFailure("ALTER TABLE audit_events DROP CONSTRAINT audit_events_event_category_check,"
+                        + " ADD CONSTRAINT audit_events_event_category_check"
+                        + " CHECK (event_category IN ('cert_lifecycle', 'auth', 'config', 'other')) NOT VALID"));
+    }
+
+    @Test
+    void manyCatalogDifferencesAreCountedAfterTheFirst() throws Exception {
+        String failure = catalogFailure("DROP INDEX idx_audit_events_actor", "DROP INDEX idx_audit_events_action",
+                "DROP INDEX idx_audit_events_timestamp", "DROP INDEX idx_audit_events_resource");
+        assertTrue(failure.startsWith("the catalog of the audit schema public differs from checkpoint 1 of 1: index"
+                + " public.idx_audit_events_action: missing after the restore"), failure);
+        assertTrue(failure.endsWith("; and 1 more"), failure);
+    }
+
+    /**
+     * A migration after the backup: the restore is judged against the entry
+     * it relies on, not the ledger's last (whose catalog has the new column),
+     * and a restore that reached the migration passes against that later entry.
+     */
+    @Test
+    void aMigrationAfterTheBackupIsNotHeldAgainstTheRestore() throws Exception {
+        String live = Support.migratedWithWorkload(24);
+        LedgerEntry first = checkpoint(live);
+        Instant backupStart = instantNow();
+        String restored = restoredCopyOf(live);
+        Support.execute(live, "ALTER TABLE audit_events ADD COLUMN note text");
+        LedgerEntry second = checkpoint(live);
+        assertTrue(!first.catalog().equals(second.catalog()));
+        DrillJudge.Findings findings = judge(restored, null, request(backupStart, null, null), Instant.now());
+        assertNull(findings.failure);
+        assertEquals("as in checkpoint 1 of 2 (" + first.catalogDigest() + ")", findings.verdicts.get("catalog"));
+
+        String migrated = restoredCopyOf(live);
+        DrillJudge.Findings reachedIt = judge(migrated, null, request(backupStart, null, null), Instant.now());
+        assertNull(reachedIt.failure);
+        assertEquals("as in checkpoint 2 of 2 (" + second.catalogDigest() + ")", reachedIt.verdicts.get("catalog"));
+    }
+
+    /**
+     * A ledger written before the catalog was recorded: its lines hold no
+     * catalog, still verify and chain, a new checkpoint extends them, and a
+     * drill relying on an old line says the catalog was not compared.
+     */
+    @Test
+    void aLedgerOfLinesWithoutTheCatalogStillWorks() throws Exception {
+        String live = Support.migratedWithWorkload(24);
+        Ed25519Keys keys = Ed25519Keys.readPrivate(LedgerTest.newKey(folder));
+        LedgerEntry recorded = checkpoint(live);
+        LedgerEntry old = new LedgerEntry(recorded.time(), recorded.systemIdentifier(), recorded.database(),
+                recorded.schema(), recorded.timeline(), recorded.walLsn(), recorded.rowCount(),
+                recorded.chainHeadHash(), recorded.headPosition(), null, recorded.integrity(), null, null)
+                .signedWith(keys);
+        Files.writeString(ledger, old.line() + "\n");
+        assertTrue(!old.line().contains("catalog"), old.line());
+        Instant backupStart = instantNow();
+        String restored = restoredCopyOf(live);
+
+        DrillJudge.Findings findings = DrillJudge.judge(CheckpointLedgerTest.connector(restored, deadline), null,
+                request(backupStart, null, null), keys, Instant.now());
+        assertNull(findings.failure);
+        assertEquals("not recorded in checkpoint 1 of 1 (a line older than the field): not compared",
+                findings.verdicts.get("catalog"));
+        assertEquals("intact, 1 entries, signatures verified", findings.verdicts.get("ledger"));
+
+        CheckpointLedgerTest.grow(live, 6, "more-", deadline);
+        LedgerEntry next = CheckpointRecorder.run(CheckpointLedgerTest.connector(live, deadline),
+                new CheckpointRecorder.Request(ledger, null, keys, null));
+        assertEquals(LedgerEntry.digestOf(old.line()), next.prevDigest());
+        assertEquals(old.line(), Files.readAllLines(ledger).get(0));
+        assertTrue(next.line().contains("\"catalog_sha256\":\"" + next.catalogDigest() + "\",\"catalog\":{"),
+                next.line());
     }
 
     @Test
