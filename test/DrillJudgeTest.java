@@ -10,9 +10,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Properties;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -168,6 +176,8 @@ class DrillJudgeTest {
 
     @Test
     void pitrToATimeIsBracketedByTheLedgerAndARestoreToLatestFails() throws Exception {
+        // The suite's cluster records no commit times: the ledger is the only proof.
+        assertEquals("off", Support.one("postgres", "SHOW track_commit_timestamp"));
         String live = Support.migratedWithWorkload(24);
         checkpoint(live);
         Instant target = instantNow();
@@ -304,6 +314,184 @@ class DrillJudgeTest {
         assertEquals(old.line(), Files.readAllLines(ledger).get(0));
         assertTrue(next.line().contains("\"catalog_sha256\":\"" + next.catalogDigest() + "\",\"catalog\":{"),
                 next.line());
+    }
+
+    // ------------------------------------------------ PITR with track_commit_timestamp
+
+    /**
+     * A cluster of its own with track_commit_timestamp on (a setting only a
+     * restart takes, so not the suite's cluster, whose other tests expect
+     * it off), started through the suite's shell library on first use and
+     * removed after the class.
+     */
+    private static final class CommitTimestampCluster {
+        private static CommitTimestampCluster started;
+        final String dir;
+        final String port;
+
+        private CommitTimestampCluster(String dir, String port) {
+            this.dir = dir;
+            this.port = port;
+        }
+
+        static synchronized CommitTimestampCluster get() {
+            if (started == null) {
+                Map<String, String> env = new HashMap<>();
+                env.put("PGC_SETTINGS", "track_commit_timestamp = on");
+                if (System.getenv("SMOKE_PG_BINDIR") != null) {
+                    env.put("SMOKE_PG_BINDIR", System.getenv("SMOKE_PG_BINDIR"));
+                }
+                var result = Support.run(List.of("bash", "deploy/lib/pg-cluster.sh", "start"), env, Support.REPO, 120);
+                assertEquals(0, result.exit(), result.describe());
+                Map<String, String> assigned = new HashMap<>();
+                result.out().lines().filter(line -> line.startsWith("PGC_")).forEach(line ->
+                        assigned.put(line.substring(0, line.indexOf('=')), line.substring(line.indexOf('=') + 1)));
+                started = new CommitTimestampCluster(assigned.get("PGC_DIR"), assigned.get("PGC_PORT"));
+            }
+            return started;
+        }
+
+        static synchronized void stop() {
+            if (started != null) {
+                Support.run(List.of("bash", "deploy/lib/pg-cluster.sh", "stop", started.dir), Map.of(), Support.REPO,
+                        60);
+                started = null;
+            }
+        }
+
+        String url(String database) {
+            return "postgres://postgres@127.0.0.1:" + port + "/" + database + "?sslmode=disable";
+        }
+
+        Connection connect(String database) throws Exception {
+            Properties properties = new Properties();
+            properties.setProperty("user", "postgres");
+            return DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + port + "/" + database, properties);
+        }
+
+        void execute(String database, String... statements) throws Exception {
+            try (Connection connection = connect(database); Statement statement = connection.createStatement()) {
+                for (String sql : statements) {
+                    statement.execute(sql);
+                }
+            }
+        }
+
+        String one(String database, String sql) throws Exception {
+            try (Connection connection = connect(database); Statement statement = connection.createStatement();
+                 ResultSet result = statement.executeQuery(sql)) {
+                assertTrue(result.next(), sql);
+                return result.getString(1);
+            }
+        }
+
+        String migratedWithWorkload(int rows) throws Exception {
+            String database = "ct_" + System.nanoTime() % 1000000000L;
+            execute("postgres", "CREATE DATABASE " + database);
+            Support.toolOk("--mode=workload", "--db-url=" + url(database), "--rows=" + rows,
+                    "--start-time=" + Support.FIXED_START);
+            return database;
+        }
+
+        void grow(String database, int rows, String idPrefix, Deadline deadline) throws Exception {
+            try (Connection connection = connect(database)) {
+                new Workload(rows, idPrefix, null, null).insert(connection, deadline);
+            }
+        }
+
+        String copyOf(String database) throws Exception {
+            String copy = database + "_restored_" + System.nanoTime() % 100000;
+            execute("postgres", "CREATE DATABASE " + copy + " TEMPLATE " + database);
+            return copy;
+        }
+
+        /** A PITR simulated in a copy: the rows from FIRST_GONE on deleted, the sentinel back at the row before. */
+        String recoveredTo(String database, String lastKept, String idsGone) throws Exception {
+            String copy = copyOf(database);
+            String head = one(copy, "SELECT row_hash FROM audit_events WHERE id = '" + lastKept + "'");
+            execute(copy, "SET session_replication_role = replica", "DELETE FROM audit_events WHERE " + idsGone,
+                    "UPDATE audit_chain_head SET row_hash = '" + head + "' WHERE id = 1");
+            return copy;
+        }
+
+        Connector connector(String database, Deadline deadline) throws Failure {
+            return new Connector(ConnectionTarget.parse(url(database), Map.of()), 10, deadline);
+        }
+
+        Instant committedAt(String database, String id) throws Exception {
+            return Instant.parse(one(database, "SELECT " + DrillJudge.COMMITTED_AT + " FROM audit_events WHERE id = '"
+                    + id + "'"));
+        }
+    }
+
+    @AfterAll
+    static void stopCommitTimestampCluster() {
+        CommitTimestampCluster.stop();
+    }
+
+    /**
+     * 24 rows and a checkpoint, 3 rows ("pre-"), the target, 6 rows
+     * ("more-") and a checkpoint: the last row committed before the target
+     * is pre-0002, at position 26.
+     */
+    private record CommitTimestampScene(CommitTimestampCluster cluster, String live, Instant target) {}
+
+    private CommitTimestampScene commitTimestampScene() throws Exception {
+        CommitTimestampCluster cluster = CommitTimestampCluster.get();
+        assertEquals("on", cluster.one("postgres", "SHOW track_commit_timestamp"));
+        String live = cluster.migratedWithWorkload(24);
+        ledger = folder.resolve("ledger.jsonl");
+        CheckpointRecorder.run(cluster.connector(live, deadline), new CheckpointRecorder.Request(ledger, null, null, null));
+        cluster.grow(live, 3, "pre-", deadline);
+        Instant target = instantNow();
+        cluster.grow(live, 6, "more-", deadline);
+        CheckpointRecorder.run(cluster.connector(live, deadline), new CheckpointRecorder.Request(ledger, null, null, null));
+        return new CommitTimestampScene(cluster, live, target);
+    }
+
+    private DrillJudge.Findings judgeOn(CommitTimestampScene scene, String restored, boolean withLive) throws Exception {
+        return DrillJudge.judge(scene.cluster().connector(restored, deadline),
+                withLive ? scene.cluster().connector(scene.live(), deadline) : null,
+                request(scene.target().minusSeconds(3600), null, scene.target()), null, Instant.now());
+    }
+
+    @Test
+    void pitrWithCommitTimestampsIsProvenByTheHeadsCommitTime() throws Exception {
+        CommitTimestampScene scene = commitTimestampScene();
+        CommitTimestampCluster cluster = scene.cluster();
+        String atTarget = cluster.recoveredTo(scene.live(), "pre-0002", "id LIKE 'more-%'");
+        DrillJudge.Findings findings = judgeOn(scene, atTarget, true);
+        assertNull(findings.failure);
+        assertEquals(Map.of("target", scene.target().toString(), "head_committed_at",
+                cluster.committedAt(atTarget, "pre-0002").toString(), "bracket_before", "checkpoint 1 of 2",
+                "bracket_after", "checkpoint 2 of 2", "proof", "commit_timestamp"), findings.pitr);
+        assertEquals("the restored head is the last row committed before the target (commit_timestamp)",
+                findings.verdicts.get("pitr"));
+        // Without the live database the next row cannot be read: the head's own time still proves it.
+        DrillJudge.Findings alone = judgeOn(scene, atTarget, false);
+        assertNull(alone.failure);
+        assertEquals("commit_timestamp", alone.pitr.get("proof"));
+    }
+
+    @Test
+    void pitrWithCommitTimestampsFailsARestorePastTheTargetNamingTheHead() throws Exception {
+        CommitTimestampScene scene = commitTimestampScene();
+        String latest = scene.cluster().copyOf(scene.live());
+        DrillJudge.Findings findings = judgeOn(scene, latest, false);
+        assertEquals("restored past the target: the head (position 32) was committed at "
+                + scene.cluster().committedAt(latest, "more-0005") + ", after the recovery target " + scene.target(),
+                findings.failure);
+    }
+
+    @Test
+    void pitrWithCommitTimestampsFailsARestoreShortOfTheTargetNamingTheRowItLacks() throws Exception {
+        CommitTimestampScene scene = commitTimestampScene();
+        CommitTimestampCluster cluster = scene.cluster();
+        String early = cluster.recoveredTo(scene.live(), "audit-smoke-0023", "id LIKE 'more-%' OR id LIKE 'pre-%'");
+        DrillJudge.Findings findings = judgeOn(scene, early, true);
+        assertEquals("short of the target: the live row at position 24 was committed at "
+                + cluster.committedAt(scene.live(), "pre-0000") + ", not after the recovery target " + scene.target()
+                + ", and the restore lacks it", findings.failure);
     }
 
     @Test
