@@ -125,13 +125,24 @@ class CheckpointLedgerTest {
         assertTrue(!catalog.toString().contains("other."), catalog.toString());
 
         String line = Files.readString(ledger).strip();
-        assertTrue(line.contains(",\"catalog_sha256\":\"" + entry.catalogDigest() + "\",\"catalog\":{"), line);
-        assertEquals("sha256:" + AuditRow.sha256Hex(LedgerEntry.canonical(catalog)), entry.catalogDigest());
+        assertTrue(line.contains(",\"catalog_sha256\":\"" + entry.catalogSha256() + "\",\"catalog\":{"), line);
+        assertEquals("sha256:" + AuditRow.sha256Hex(LedgerEntry.canonical(catalog)), entry.catalogSha256());
         assertEquals(entry, LedgerEntry.parse(line));
-        // The next checkpoint, more rows and a new sequence value later, records the same catalog.
+        assertTrue(line.length() < 8000, "a ledger line of " + line.length() + " characters");
+
+        // More rows and a new sequence value later, the same catalog: its digest only.
         grow(database, 6, "more-", deadline);
-        LedgerEntry next = checkpoint(database, ledger);
-        assertEquals(entry.catalogDigest(), next.catalogDigest());
+        LedgerEntry same = checkpoint(database, ledger);
+        assertEquals(entry.catalogSha256(), same.catalogSha256());
+        assertEquals(null, same.catalog());
+        assertTrue(same.line().endsWith(",\"catalog_sha256\":\"" + entry.catalogSha256() + "\"}"), same.line());
+        assertTrue(same.line().length() < line.length() / 2, same.line());
+        // A migration: the new inventory in full.
+        Support.execute(database, "CREATE INDEX audit_events_note_idx ON audit_events (actor, action)");
+        LedgerEntry migrated = checkpoint(database, ledger);
+        assertEquals(SemanticOracle.inventory(connector(database, deadline), "public"), migrated.catalog());
+        assertEquals(LedgerEntry.catalogDigest(migrated.catalog()), migrated.catalogSha256());
+        assertTrue(!migrated.catalogSha256().equals(entry.catalogSha256()));
     }
 
     private static List<String> iterable(java.util.Iterator<String> names) {

@@ -91,7 +91,7 @@ class DrillJudgeTest {
                 "checkpoint", "holds checkpoint 1 of 2",
                 "later_checkpoints", "0 reached, all match",
                 "integrity", "as in checkpoint 2 of 2",
-                "catalog", "as in checkpoint 1 of 2 (" + first.catalogDigest() + ")",
+                "catalog", "as in checkpoint 1 of 2 (" + first.catalogSha256() + ")",
                 "live", "the restored chain is a prefix of the live chain (30 rows)",
                 "max_rpo", "met (1h)"), findings.verdicts);
         assertEquals(new Rpo(6, null, "live").rows(), findings.rpo.rows());
@@ -248,6 +248,23 @@ class DrillJudgeTest {
                         + " CHECK (event_category IN ('cert_lifecycle', 'auth', 'config', 'other')) NOT VALID"));
     }
 
+    /** The entry relied on holds only the digest: the differences are named from the line that holds the inventory. */
+    @Test
+    void aCatalogDifferenceIsNamedFromTheEarlierLineHoldingTheInventory() throws Exception {
+        String live = Support.migratedWithWorkload(24);
+        checkpoint(live);
+        CheckpointLedgerTest.grow(live, 6, "more-", deadline);
+        LedgerEntry second = checkpoint(live);
+        assertNull(second.catalog());
+        Instant backupStart = instantNow();
+        String restored = restoredCopyOf(live);
+        Support.execute(restored, "DROP INDEX idx_audit_events_actor");
+        assertEquals("the catalog of the audit schema public differs from checkpoint 2 of 2: index"
+                + " public.idx_audit_events_actor: missing after the restore (checkpoint: \"on public.audit_events"
+                + " using btree (actor)\")",
+                judge(restored, null, request(backupStart, null, null), Instant.now()).failure);
+    }
+
     @Test
     void manyCatalogDifferencesAreCountedAfterTheFirst() throws Exception {
         String failure = catalogFailure("DROP INDEX idx_audit_events_actor", "DROP INDEX idx_audit_events_action",
@@ -270,15 +287,16 @@ class DrillJudgeTest {
         String restored = restoredCopyOf(live);
         Support.execute(live, "ALTER TABLE audit_events ADD COLUMN note text");
         LedgerEntry second = checkpoint(live);
-        assertTrue(!first.catalog().equals(second.catalog()));
+        assertTrue(!first.catalogSha256().equals(second.catalogSha256()));
+        assertTrue(second.catalog() != null);
         DrillJudge.Findings findings = judge(restored, null, request(backupStart, null, null), Instant.now());
         assertNull(findings.failure);
-        assertEquals("as in checkpoint 1 of 2 (" + first.catalogDigest() + ")", findings.verdicts.get("catalog"));
+        assertEquals("as in checkpoint 1 of 2 (" + first.catalogSha256() + ")", findings.verdicts.get("catalog"));
 
         String migrated = restoredCopyOf(live);
         DrillJudge.Findings reachedIt = judge(migrated, null, request(backupStart, null, null), Instant.now());
         assertNull(reachedIt.failure);
-        assertEquals("as in checkpoint 2 of 2 (" + second.catalogDigest() + ")", reachedIt.verdicts.get("catalog"));
+        assertEquals("as in checkpoint 2 of 2 (" + second.catalogSha256() + ")", reachedIt.verdicts.get("catalog"));
     }
 
     /**
@@ -293,7 +311,7 @@ class DrillJudgeTest {
         LedgerEntry recorded = checkpoint(live);
         LedgerEntry old = new LedgerEntry(recorded.time(), recorded.systemIdentifier(), recorded.database(),
                 recorded.schema(), recorded.timeline(), recorded.walLsn(), recorded.rowCount(),
-                recorded.chainHeadHash(), recorded.headPosition(), null, recorded.integrity(), null, null)
+                recorded.chainHeadHash(), recorded.headPosition(), null, recorded.integrity(), null, null, null)
                 .signedWith(keys);
         Files.writeString(ledger, old.line() + "\n");
         assertTrue(!old.line().contains("catalog"), old.line());
@@ -312,7 +330,7 @@ class DrillJudgeTest {
                 new CheckpointRecorder.Request(ledger, null, keys, null));
         assertEquals(LedgerEntry.digestOf(old.line()), next.prevDigest());
         assertEquals(old.line(), Files.readAllLines(ledger).get(0));
-        assertTrue(next.line().contains("\"catalog_sha256\":\"" + next.catalogDigest() + "\",\"catalog\":{"),
+        assertTrue(next.line().contains("\"catalog_sha256\":\"" + next.catalogSha256() + "\",\"catalog\":{"),
                 next.line());
     }
 

@@ -37,12 +37,17 @@ final class CheckpointRecorder {
             Snapshot snapshot = Verification.run(connector,
                     new Verification.Request(schema.name(), LedgerCheck.expectationOf(last), true));
             ObjectNode catalog = SemanticOracle.inventory(connector, schema.name());
+            String catalogSha256 = LedgerEntry.catalogDigest(catalog);
+            // The inventory itself only when it changed: else the ledger already holds it.
+            boolean unchanged = last != null && catalogSha256.equals(last.catalogSha256())
+                    && LedgerCheck.inventoryOf(ledger.entries(), last) != null;
             ServerPosition position = ServerPosition.read(connector);
             requireExtends(connector, schema, ledger.entries(), last, snapshot, position);
             LedgerEntry entry = new LedgerEntry(position.time(), position.systemIdentifier(), position.database(),
                     schema.name(), position.timeline(), position.walLsn(), snapshot.rowCount(),
                     snapshot.chainHeadHash(), snapshot.rowCount() - 1, ledger.nextPrevDigest(),
-                    snapshot.integrity() == null ? Map.of() : snapshot.integrity(), catalog, null);
+                    snapshot.integrity() == null ? Map.of() : snapshot.integrity(), catalogSha256,
+                    unchanged ? null : catalog, null);
             if (request.signingKeys() != null) {
                 entry = entry.signedWith(request.signingKeys());
             }

@@ -18,16 +18,20 @@ import java.util.regex.Pattern;
  * clock when the entry was recorded, after the chain was read; walLsn the
  * WAL position then (the rows the entry counts were committed before both).
  * prevDigest is "sha256:" + the hex SHA-256 of the previous line's bytes
- * (without its newline), null on the first line. catalog is the semantic
- * oracle's catalog inventory of the audit schema (SemanticOracle.inventory),
- * written with its digest (catalogDigest()) after integrity; null in lines
- * written before it was recorded, which then hold neither member, so their
- * bytes (and so their digests and signatures) are as they were. signature
- * (base64) is over the bytes of the line without it (unsignedLine()).
+ * (without its newline), null on the first line. catalogSha256 is the
+ * digest (catalogDigest(inventory)) of the semantic oracle's catalog inventory of the
+ * audit schema (SemanticOracle.inventory); catalog is that inventory, written
+ * only when the previous line does not record the same digest (so a ledger
+ * holds each inventory once per change, and the inventory of a line without
+ * it is that of the nearest earlier line with its digest that has one). Both
+ * null in lines written before they were recorded, which then hold neither
+ * member, so their bytes (and so their digests and signatures) are as they
+ * were. signature (base64) is over the bytes of the line without it
+ * (unsignedLine()).
  */
 record LedgerEntry(Instant time, String systemIdentifier, String database, String schema, long timeline,
                    String walLsn, long rowCount, String chainHeadHash, long headPosition, String prevDigest,
-                   Map<String, String> integrity, JsonNode catalog, String signature) {
+                   Map<String, String> integrity, String catalogSha256, JsonNode catalog, String signature) {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -49,9 +53,11 @@ record LedgerEntry(Instant time, String systemIdentifier, String database, Strin
         line.put("prev_digest", prevDigest);
         ObjectNode fingerprint = line.putObject("integrity");
         integrity.forEach(fingerprint::put);
+        if (catalogSha256 != null) {
+            line.put("catalog_sha256", catalogSha256);
+        }
         if (catalog != null) {
-            line.put("catalog_sha256", catalogDigest());
-            line.set("catalog", sortedCatalog());
+            line.set("catalog", SemanticOracle.sorted(catalog));
         }
         try {
             return JSON.writeValueAsString(line);
@@ -70,7 +76,7 @@ record LedgerEntry(Instant time, String systemIdentifier, String database, Strin
     LedgerEntry signedWith(Ed25519Keys keys) {
         byte[] signed = keys.sign((unsignedLine()).getBytes(java.nio.charset.StandardCharsets.UTF_8));
         return new LedgerEntry(time, systemIdentifier, database, schema, timeline, walLsn, rowCount, chainHeadHash,
-                headPosition, prevDigest, integrity, catalog, java.util.Base64.getEncoder().encodeToString(signed));
+                headPosition, prevDigest, integrity, catalogSha256, catalog, java.util.Base64.getEncoder().encodeToString(signed));
     }
 
     /**
@@ -88,11 +94,11 @@ record LedgerEntry(Instant time, String systemIdentifier, String database, Strin
     }
 
     /**
-     * "sha256:" + the hex SHA-256 of the catalog's canonical JSON: compact,
-     * keys sorted at every level, arrays in their order; null without one.
+     * "sha256:" + the hex SHA-256 of an inventory's canonical JSON: compact,
+     * keys sorted at every level, arrays in their order.
      */
-    String catalogDigest() {
-        return catalog == null ? null : "sha256:" + AuditRow.sha256Hex(canonical(catalog));
+    static String catalogDigest(JsonNode inventory) {
+        return "sha256:" + AuditRow.sha256Hex(canonical(inventory));
     }
 
     static String canonical(JsonNode node) {
@@ -101,10 +107,6 @@ record LedgerEntry(Instant time, String systemIdentifier, String database, Strin
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("cannot encode a catalog inventory", e);
         }
-    }
-
-    private JsonNode sortedCatalog() {
-        return SemanticOracle.sorted(catalog);
     }
 
     /** The digest the next line's prev_digest must hold. */
@@ -125,13 +127,14 @@ record LedgerEntry(Instant time, String systemIdentifier, String database, Strin
         }
         Map<String, String> integrity = new LinkedHashMap<>();
         entry.path("integrity").properties().forEach(field -> integrity.put(field.getKey(), field.getValue().asText()));
+        String catalogSha256 = entry.has("catalog_sha256") ? text(entry, "catalog_sha256") : null;
         JsonNode catalog = null;
-        if (entry.has("catalog") || entry.has("catalog_sha256")) {
-            if (!entry.path("catalog").isObject()) {
-                throw new IllegalArgumentException("catalog is missing or not an object");
+        if (entry.has("catalog")) {
+            if (!entry.get("catalog").isObject()) {
+                throw new IllegalArgumentException("catalog is not an object");
             }
             catalog = entry.get("catalog");
-            if (!("sha256:" + AuditRow.sha256Hex(canonical(catalog))).equals(text(entry, "catalog_sha256"))) {
+            if (!catalogDigest(catalog).equals(text(entry, "catalog_sha256"))) {
                 throw new IllegalArgumentException("catalog_sha256 is not the SHA-256 of catalog");
             }
         }
@@ -139,7 +142,8 @@ record LedgerEntry(Instant time, String systemIdentifier, String database, Strin
             return new LedgerEntry(Instant.parse(text(entry, "time")), text(entry, "system_identifier"),
                     text(entry, "database"), text(entry, "schema"), number(entry, "timeline"), text(entry, "wal_lsn"),
                     number(entry, "row_count"), text(entry, "chain_head_hash"), number(entry, "head_position"),
-                    entry.path("prev_digest").isNull() ? null : text(entry, "prev_digest"), integrity, catalog,
+                    entry.path("prev_digest").isNull() ? null : text(entry, "prev_digest"), integrity,
+                    catalogSha256, catalog,
                     entry.has("signature") ? text(entry, "signature") : null);
         } catch (DateTimeParseException e) {
             throw new IllegalArgumentException("time is not an ISO-8601 instant");
