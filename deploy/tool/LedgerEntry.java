@@ -19,15 +19,14 @@ import java.util.regex.Pattern;
  * WAL position then (the rows the entry counts were committed before both).
  * prevDigest is "sha256:" + the hex SHA-256 of the previous line's bytes
  * (without its newline), null on the first line. catalogSha256 is the
- * digest (catalogDigest(inventory)) of the semantic oracle's catalog inventory of the
- * audit schema (SemanticOracle.inventory); catalog is that inventory, written
- * only when the previous line does not record the same digest (so a ledger
- * holds each inventory once per change, and the inventory of a line without
- * it is that of the nearest earlier line with its digest that has one). Both
- * null in lines written before they were recorded, which then hold neither
- * member, so their bytes (and so their digests and signatures) are as they
- * were. signature (base64) is over the bytes of the line without it
- * (unsignedLine()).
+ * digest (catalogDigest) of the semantic oracle's catalog inventory of the
+ * audit schema (SemanticOracle.inventory); catalog is that inventory,
+ * written only when the previous line does not record the same digest (so
+ * a ledger holds each inventory once per change; LedgerCheck.inventoryOf
+ * finds a line's). Both null in lines written before they were recorded,
+ * which then hold neither member, so their bytes (and so their digests and
+ * signatures) are as they were. signature (base64) is over the bytes of the
+ * line without it (unsignedLine()).
  */
 record LedgerEntry(Instant time, String systemIdentifier, String database, String schema, long timeline,
                    String walLsn, long rowCount, String chainHeadHash, long headPosition, String prevDigest,
@@ -76,7 +75,8 @@ record LedgerEntry(Instant time, String systemIdentifier, String database, Strin
     LedgerEntry signedWith(Ed25519Keys keys) {
         byte[] signed = keys.sign((unsignedLine()).getBytes(java.nio.charset.StandardCharsets.UTF_8));
         return new LedgerEntry(time, systemIdentifier, database, schema, timeline, walLsn, rowCount, chainHeadHash,
-                headPosition, prevDigest, integrity, catalogSha256, catalog, java.util.Base64.getEncoder().encodeToString(signed));
+                headPosition, prevDigest, integrity, catalogSha256, catalog,
+                java.util.Base64.getEncoder().encodeToString(signed));
     }
 
     /**

@@ -82,6 +82,11 @@ final class SemanticOracle {
 
     /** CAPTURE with its marked places changed for inventory(). */
     static String inventorySql(String schema) {
+        for (String marker : List.of("/*schema*/", "/*contents*/", "/*values*/ true")) {
+            if (!CAPTURE.contains(marker)) {
+                throw new IllegalStateException("the capture statement lost its marker " + marker);
+            }
+        }
         return CAPTURE
                 .replace("/*schema*/", "AND n.nspname = '" + schema.replace("'", "''") + "'")
                 .replace("/*contents*/", "AND false")
@@ -180,7 +185,11 @@ final class SemanticOracle {
         }
     }
 
-    /** The one statement that prints the document (PostgreSQL 11 and later). */
+    /**
+     * The one statement that prints the document (PostgreSQL 11 and later).
+     * The comments schema, contents and values mark where inventory()
+     * changes it (inventorySql): keep them.
+     */
     static final String CAPTURE = """
             WITH
             -- Schemas of the user: not the system's, not an extension's.
