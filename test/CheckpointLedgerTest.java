@@ -102,6 +102,55 @@ class CheckpointLedgerTest {
         assertTrue(LedgerEntry.lsnValue(second.walLsn()) >= LedgerEntry.lsnValue(first.walLsn()));
     }
 
+    /** The semantic oracle's inventory of the audit schema, without contents or anything of the cluster. */
+    @Test
+    void theEntryRecordsTheCatalogInventoryOfTheAuditSchema() throws Exception {
+        String database = Support.migratedWithWorkload(24);
+        Support.execute(database, "CREATE SCHEMA other", "CREATE TABLE other.elsewhere (i int)");
+        Path ledger = folder.resolve("ledger.jsonl");
+        LedgerEntry entry = checkpoint(database, ledger);
+        var catalog = entry.catalog();
+        assertEquals(SemanticOracle.inventory(connector(database, deadline), "public"), catalog);
+        assertEquals("[\"public\"]", catalog.get("schemas").toString());
+        assertEquals(List.of("constraints", "functions", "indexes", "schemas", "sequences", "tables", "triggers",
+                "types"), iterable(catalog.fieldNames()));
+        assertEquals("on public.audit_events using btree (actor)",
+                catalog.get("indexes").get("public.idx_audit_events_actor").asText());
+        var events = catalog.get("tables").get("public.audit_events");
+        assertEquals(List.of("columns", "kind"), iterable(events.fieldNames()));
+        assertTrue(events.get("columns").toString().contains("\"actor "), events.toString());
+        assertEquals("{\"definition\":\"bigint start 1 increment 1 min 1 max 9223372036854775807 cache 1\"}",
+                catalog.get("sequences").get("public.audit_events_chain_seq").toString());
+        assertTrue(catalog.get("functions").has("public.audit_events_verify_chain()"), catalog.toString());
+        assertTrue(!catalog.toString().contains("other."), catalog.toString());
+
+        String line = Files.readString(ledger).strip();
+        assertTrue(line.contains(",\"catalog_sha256\":\"" + entry.catalogSha256() + "\",\"catalog\":{"), line);
+        assertEquals("sha256:" + AuditRow.sha256Hex(LedgerEntry.canonical(catalog)), entry.catalogSha256());
+        assertEquals(entry, LedgerEntry.parse(line));
+        assertTrue(line.length() < 8000, "a ledger line of " + line.length() + " characters");
+
+        // More rows and a new sequence value later, the same catalog: its digest only.
+        grow(database, 6, "more-", deadline);
+        LedgerEntry same = checkpoint(database, ledger);
+        assertEquals(entry.catalogSha256(), same.catalogSha256());
+        assertEquals(null, same.catalog());
+        assertTrue(same.line().endsWith(",\"catalog_sha256\":\"" + entry.catalogSha256() + "\"}"), same.line());
+        assertTrue(same.line().length() < line.length() / 2, same.line());
+        // A migration: the new inventory in full.
+        Support.execute(database, "CREATE INDEX audit_events_note_idx ON audit_events (actor, action)");
+        LedgerEntry migrated = checkpoint(database, ledger);
+        assertEquals(SemanticOracle.inventory(connector(database, deadline), "public"), migrated.catalog());
+        assertEquals(LedgerEntry.catalogDigest(migrated.catalog()), migrated.catalogSha256());
+        assertTrue(!migrated.catalogSha256().equals(entry.catalogSha256()));
+    }
+
+    private static List<String> iterable(java.util.Iterator<String> names) {
+        List<String> list = new java.util.ArrayList<>();
+        names.forEachRemaining(list::add);
+        return list;
+    }
+
     @Test
     void aChangedEarlierRowIsRefused() throws Exception {
         String database = Support.migratedWithWorkload(24);

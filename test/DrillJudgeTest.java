@@ -10,9 +10,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Properties;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -83,6 +91,7 @@ class DrillJudgeTest {
                 "checkpoint", "holds checkpoint 1 of 2",
                 "later_checkpoints", "0 reached, all match",
                 "integrity", "as in checkpoint 2 of 2",
+                "catalog", "as in checkpoint 1 of 2 (" + first.catalogSha256() + ")",
                 "live", "the restored chain is a prefix of the live chain (30 rows)",
                 "max_rpo", "met (1h)"), findings.verdicts);
         assertEquals(new Rpo(6, null, "live").rows(), findings.rpo.rows());
@@ -167,6 +176,8 @@ class DrillJudgeTest {
 
     @Test
     void pitrToATimeIsBracketedByTheLedgerAndARestoreToLatestFails() throws Exception {
+        // The suite's cluster records no commit times: the ledger is the only proof.
+        assertEquals("off", Support.one("postgres", "SHOW track_commit_timestamp"));
         String live = Support.migratedWithWorkload(24);
         checkpoint(live);
         Instant target = instantNow();
@@ -201,6 +212,304 @@ class DrillJudgeTest {
         assertEquals("1 reached, all match", findings.verdicts.get("later_checkpoints"));
         assertEquals(new Rpo(0, 0.0, "ledger"), findings.rpo);
         assertEquals(second.rowCount(), findings.snapshot.rowCount());
+    }
+
+    /** A restore whose audit schema was changed as DDL would change it, judged against one clean checkpoint. */
+    private String catalogFailure(String... ddl) throws Exception {
+        String live = Support.migratedWithWorkload(24);
+        checkpoint(live);
+        Instant backupStart = instantNow();
+        String restored = restoredCopyOf(live);
+        Support.execute(restored, ddl);
+        return judge(restored, null, request(backupStart, null, null), Instant.now()).failure;
+    }
+
+    @Test
+    void aRestoreMissingAnIndexFailsNamingIt() throws Exception {
+        assertEquals("the catalog of the audit schema public differs from checkpoint 1 of 1: index"
+                + " public.idx_audit_events_actor: missing after the restore (checkpoint: \"on public.audit_events"
+                + " using btree (actor)\")", catalogFailure("DROP INDEX idx_audit_events_actor"));
+    }
+
+    @Test
+    void aRestoreWithAnAddedColumnFailsNamingIt() throws Exception {
+        assertEquals("the catalog of the audit schema public differs from checkpoint 1 of 1: table"
+                + " public.audit_events: column note: not in the checkpoint (restored: \"note text\")",
+                catalogFailure("ALTER TABLE audit_events ADD COLUMN note text"));
+    }
+
+    @Test
+    void aRestoreWithAChangedConstraintFailsNamingIt() throws Exception {
+        assertEquals("the catalog of the audit schema public differs from checkpoint 1 of 1: constraint"
+                + " public.audit_events.audit_events_event_category_check: checkpoint \"check (event_category)\","
+                + " restored \"check (event_category) not valid\"",
+                catalogFailure("ALTER TABLE audit_events DROP CONSTRAINT audit_events_event_category_check,"
+                        + " ADD CONSTRAINT audit_events_event_category_check"
+                        + " CHECK (event_category IN ('cert_lifecycle', 'auth', 'config', 'other')) NOT VALID"));
+    }
+
+    /** The entry relied on holds only the digest: the differences are named from the line that holds the inventory. */
+    @Test
+    void aCatalogDifferenceIsNamedFromTheEarlierLineHoldingTheInventory() throws Exception {
+        String live = Support.migratedWithWorkload(24);
+        checkpoint(live);
+        CheckpointLedgerTest.grow(live, 6, "more-", deadline);
+        LedgerEntry second = checkpoint(live);
+        assertNull(second.catalog());
+        Instant backupStart = instantNow();
+        String restored = restoredCopyOf(live);
+        Support.execute(restored, "DROP INDEX idx_audit_events_actor");
+        assertEquals("the catalog of the audit schema public differs from checkpoint 2 of 2: index"
+                + " public.idx_audit_events_actor: missing after the restore (checkpoint: \"on public.audit_events"
+                + " using btree (actor)\")",
+                judge(restored, null, request(backupStart, null, null), Instant.now()).failure);
+    }
+
+    @Test
+    void manyCatalogDifferencesAreCountedAfterTheFirst() throws Exception {
+        String failure = catalogFailure("DROP INDEX idx_audit_events_actor", "DROP INDEX idx_audit_events_action",
+                "DROP INDEX idx_audit_events_timestamp", "DROP INDEX idx_audit_events_resource");
+        assertTrue(failure.startsWith("the catalog of the audit schema public differs from checkpoint 1 of 1: index"
+                + " public.idx_audit_events_action: missing after the restore"), failure);
+        assertTrue(failure.endsWith("; and 1 more"), failure);
+    }
+
+    /**
+     * A migration after the backup: the restore is judged against the entry
+     * it relies on, not the ledger's last (whose catalog has the new column),
+     * and a restore that reached the migration passes against that later entry.
+     */
+    @Test
+    void aMigrationAfterTheBackupIsNotHeldAgainstTheRestore() throws Exception {
+        String live = Support.migratedWithWorkload(24);
+        LedgerEntry first = checkpoint(live);
+        Instant backupStart = instantNow();
+        String restored = restoredCopyOf(live);
+        Support.execute(live, "ALTER TABLE audit_events ADD COLUMN note text");
+        LedgerEntry second = checkpoint(live);
+        assertTrue(!first.catalogSha256().equals(second.catalogSha256()));
+        assertTrue(second.catalog() != null);
+        DrillJudge.Findings findings = judge(restored, null, request(backupStart, null, null), Instant.now());
+        assertNull(findings.failure);
+        assertEquals("as in checkpoint 1 of 2 (" + first.catalogSha256() + ")", findings.verdicts.get("catalog"));
+
+        String migrated = restoredCopyOf(live);
+        DrillJudge.Findings reachedIt = judge(migrated, null, request(backupStart, null, null), Instant.now());
+        assertNull(reachedIt.failure);
+        assertEquals("as in checkpoint 2 of 2 (" + second.catalogSha256() + ")", reachedIt.verdicts.get("catalog"));
+    }
+
+    /**
+     * A ledger written before the catalog was recorded: its lines hold no
+     * catalog, still verify and chain, a new checkpoint extends them, and a
+     * drill relying on an old line says the catalog was not compared.
+     */
+    @Test
+    void aLedgerOfLinesWithoutTheCatalogStillWorks() throws Exception {
+        String live = Support.migratedWithWorkload(24);
+        Ed25519Keys keys = Ed25519Keys.readPrivate(LedgerTest.newKey(folder));
+        LedgerEntry recorded = checkpoint(live);
+        LedgerEntry old = new LedgerEntry(recorded.time(), recorded.systemIdentifier(), recorded.database(),
+                recorded.schema(), recorded.timeline(), recorded.walLsn(), recorded.rowCount(),
+                recorded.chainHeadHash(), recorded.headPosition(), null, recorded.integrity(), null, null, null)
+                .signedWith(keys);
+        Files.writeString(ledger, old.line() + "\n");
+        assertTrue(!old.line().contains("catalog"), old.line());
+        Instant backupStart = instantNow();
+        String restored = restoredCopyOf(live);
+
+        DrillJudge.Findings findings = DrillJudge.judge(CheckpointLedgerTest.connector(restored, deadline), null,
+                request(backupStart, null, null), keys, Instant.now());
+        assertNull(findings.failure);
+        assertEquals("not recorded in checkpoint 1 of 1 (a line older than the field): not compared",
+                findings.verdicts.get("catalog"));
+        assertEquals("intact, 1 entries, signatures verified", findings.verdicts.get("ledger"));
+
+        CheckpointLedgerTest.grow(live, 6, "more-", deadline);
+        LedgerEntry next = CheckpointRecorder.run(CheckpointLedgerTest.connector(live, deadline),
+                new CheckpointRecorder.Request(ledger, null, keys, null));
+        assertEquals(LedgerEntry.digestOf(old.line()), next.prevDigest());
+        assertEquals(old.line(), Files.readAllLines(ledger).get(0));
+        assertTrue(next.line().contains("\"catalog_sha256\":\"" + next.catalogSha256() + "\",\"catalog\":{"),
+                next.line());
+    }
+
+    // ------------------------------------------------ PITR with track_commit_timestamp
+
+    /**
+     * A cluster of its own with track_commit_timestamp on (a setting only a
+     * restart takes, so not the suite's cluster, whose other tests expect
+     * it off), started through the suite's shell library on first use and
+     * removed after the class.
+     */
+    private static final class CommitTimestampCluster {
+        private static CommitTimestampCluster started;
+        final String dir;
+        final String port;
+
+        private CommitTimestampCluster(String dir, String port) {
+            this.dir = dir;
+            this.port = port;
+        }
+
+        static synchronized CommitTimestampCluster get() {
+            if (started == null) {
+                Map<String, String> env = new HashMap<>();
+                env.put("PGC_SETTINGS", "track_commit_timestamp = on");
+                if (System.getenv("SMOKE_PG_BINDIR") != null) {
+                    env.put("SMOKE_PG_BINDIR", System.getenv("SMOKE_PG_BINDIR"));
+                }
+                var result = Support.run(List.of("bash", "deploy/lib/pg-cluster.sh", "start"), env, Support.REPO, 120);
+                assertEquals(0, result.exit(), result.describe());
+                Map<String, String> assigned = new HashMap<>();
+                result.out().lines().filter(line -> line.startsWith("PGC_")).forEach(line ->
+                        assigned.put(line.substring(0, line.indexOf('=')), line.substring(line.indexOf('=') + 1)));
+                started = new CommitTimestampCluster(assigned.get("PGC_DIR"), assigned.get("PGC_PORT"));
+            }
+            return started;
+        }
+
+        static synchronized void stop() {
+            if (started != null) {
+                Support.run(List.of("bash", "deploy/lib/pg-cluster.sh", "stop", started.dir), Map.of(), Support.REPO,
+                        60);
+                started = null;
+            }
+        }
+
+        String url(String database) {
+            return "postgres://postgres@127.0.0.1:" + port + "/" + database + "?sslmode=disable";
+        }
+
+        Connection connect(String database) throws Exception {
+            Properties properties = new Properties();
+            properties.setProperty("user", "postgres");
+            return DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + port + "/" + database, properties);
+        }
+
+        void execute(String database, String... statements) throws Exception {
+            try (Connection connection = connect(database); Statement statement = connection.createStatement()) {
+                for (String sql : statements) {
+                    statement.execute(sql);
+                }
+            }
+        }
+
+        String one(String database, String sql) throws Exception {
+            try (Connection connection = connect(database); Statement statement = connection.createStatement();
+                 ResultSet result = statement.executeQuery(sql)) {
+                assertTrue(result.next(), sql);
+                return result.getString(1);
+            }
+        }
+
+        String migratedWithWorkload(int rows) throws Exception {
+            String database = "ct_" + System.nanoTime() % 1000000000L;
+            execute("postgres", "CREATE DATABASE " + database);
+            Support.toolOk("--mode=workload", "--db-url=" + url(database), "--rows=" + rows,
+                    "--start-time=" + Support.FIXED_START);
+            return database;
+        }
+
+        void grow(String database, int rows, String idPrefix, Deadline deadline) throws Exception {
+            try (Connection connection = connect(database)) {
+                new Workload(rows, idPrefix, null, null).insert(connection, deadline);
+            }
+        }
+
+        String copyOf(String database) throws Exception {
+            String copy = database + "_restored_" + System.nanoTime() % 100000;
+            execute("postgres", "CREATE DATABASE " + copy + " TEMPLATE " + database);
+            return copy;
+        }
+
+        /** A PITR simulated in a copy: the rows from FIRST_GONE on deleted, the sentinel back at the row before. */
+        String recoveredTo(String database, String lastKept, String idsGone) throws Exception {
+            String copy = copyOf(database);
+            String head = one(copy, "SELECT row_hash FROM audit_events WHERE id = '" + lastKept + "'");
+            execute(copy, "SET session_replication_role = replica", "DELETE FROM audit_events WHERE " + idsGone,
+                    "UPDATE audit_chain_head SET row_hash = '" + head + "' WHERE id = 1");
+            return copy;
+        }
+
+        Connector connector(String database, Deadline deadline) throws Failure {
+            return new Connector(ConnectionTarget.parse(url(database), Map.of()), 10, deadline);
+        }
+
+        Instant committedAt(String database, String id) throws Exception {
+            return Instant.parse(one(database, "SELECT " + DrillJudge.COMMITTED_AT + " FROM audit_events WHERE id = '"
+                    + id + "'"));
+        }
+    }
+
+    @AfterAll
+    static void stopCommitTimestampCluster() {
+        CommitTimestampCluster.stop();
+    }
+
+    /**
+     * 24 rows and a checkpoint, 3 rows ("pre-"), the target, 6 rows
+     * ("more-") and a checkpoint: the last row committed before the target
+     * is pre-0002, at position 26.
+     */
+    private record CommitTimestampScene(CommitTimestampCluster cluster, String live, Instant target) {}
+
+    private CommitTimestampScene commitTimestampScene() throws Exception {
+        CommitTimestampCluster cluster = CommitTimestampCluster.get();
+        assertEquals("on", cluster.one("postgres", "SHOW track_commit_timestamp"));
+        String live = cluster.migratedWithWorkload(24);
+        ledger = folder.resolve("ledger.jsonl");
+        CheckpointRecorder.run(cluster.connector(live, deadline), new CheckpointRecorder.Request(ledger, null, null, null));
+        cluster.grow(live, 3, "pre-", deadline);
+        Instant target = instantNow();
+        cluster.grow(live, 6, "more-", deadline);
+        CheckpointRecorder.run(cluster.connector(live, deadline), new CheckpointRecorder.Request(ledger, null, null, null));
+        return new CommitTimestampScene(cluster, live, target);
+    }
+
+    private DrillJudge.Findings judgeOn(CommitTimestampScene scene, String restored, boolean withLive) throws Exception {
+        return DrillJudge.judge(scene.cluster().connector(restored, deadline),
+                withLive ? scene.cluster().connector(scene.live(), deadline) : null,
+                request(scene.target().minusSeconds(3600), null, scene.target()), null, Instant.now());
+    }
+
+    @Test
+    void pitrWithCommitTimestampsIsProvenByTheHeadsCommitTime() throws Exception {
+        CommitTimestampScene scene = commitTimestampScene();
+        CommitTimestampCluster cluster = scene.cluster();
+        String atTarget = cluster.recoveredTo(scene.live(), "pre-0002", "id LIKE 'more-%'");
+        DrillJudge.Findings findings = judgeOn(scene, atTarget, true);
+        assertNull(findings.failure);
+        assertEquals(Map.of("target", scene.target().toString(), "head_committed_at",
+                cluster.committedAt(atTarget, "pre-0002").toString(), "bracket_before", "checkpoint 1 of 2",
+                "bracket_after", "checkpoint 2 of 2", "proof", "commit_timestamp"), findings.pitr);
+        assertEquals("the restored head is the last row committed before the target (commit_timestamp)",
+                findings.verdicts.get("pitr"));
+        // Without the live database the next row cannot be read: the head's own time still proves it.
+        DrillJudge.Findings alone = judgeOn(scene, atTarget, false);
+        assertNull(alone.failure);
+        assertEquals("commit_timestamp", alone.pitr.get("proof"));
+    }
+
+    @Test
+    void pitrWithCommitTimestampsFailsARestorePastTheTargetNamingTheHead() throws Exception {
+        CommitTimestampScene scene = commitTimestampScene();
+        String latest = scene.cluster().copyOf(scene.live());
+        DrillJudge.Findings findings = judgeOn(scene, latest, false);
+        assertEquals("restored past the target: the head (position 32) was committed at "
+                + scene.cluster().committedAt(latest, "more-0005") + ", after the recovery target " + scene.target(),
+                findings.failure);
+    }
+
+    @Test
+    void pitrWithCommitTimestampsFailsARestoreShortOfTheTargetNamingTheRowItLacks() throws Exception {
+        CommitTimestampScene scene = commitTimestampScene();
+        CommitTimestampCluster cluster = scene.cluster();
+        String early = cluster.recoveredTo(scene.live(), "audit-smoke-0023", "id LIKE 'more-%' OR id LIKE 'pre-%'");
+        DrillJudge.Findings findings = judgeOn(scene, early, true);
+        assertEquals("short of the target: the live row at position 24 was committed at "
+                + cluster.committedAt(scene.live(), "pre-0000") + ", not after the recovery target " + scene.target()
+                + ", and the restore lacks it", findings.failure);
     }
 
     @Test

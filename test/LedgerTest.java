@@ -51,7 +51,7 @@ class LedgerTest {
         Map<String, String> integrity = new LinkedHashMap<>();
         integrity.put("verifier \"public\".audit_events_verify_chain()", "sha256:" + "cd".repeat(32));
         return new LedgerEntry(Instant.parse("2026-12-05T13:00:00.123456Z"), "7412345678901234567", "app", "public",
-                1, "0/3000148", rows, HEAD, rows - 1, prevDigest, integrity, null);
+                1, "0/3000148", rows, HEAD, rows - 1, prevDigest, integrity, null, null, null);
     }
 
     @Test
@@ -63,6 +63,55 @@ class LedgerTest {
                 + "\"integrity\":{\"verifier \\\"public\\\".audit_events_verify_chain()\":\"sha256:" + "cd".repeat(32)
                 + "\"}}", entry.line());
         assertEquals(entry, LedgerEntry.parse(entry.line()));
+    }
+
+    /**
+     * The catalog's digest and (when it changed) the catalog follow
+     * integrity; the digest must be the catalog's; a line may hold the
+     * digest alone.
+     */
+    @Test
+    void anEntryWithACatalogCarriesItsDigestAndParsesBack() throws Exception {
+        LedgerEntry old = entry(24, null);
+        var catalog = SemanticOracle.parse("{\"schemas\":[\"public\"],\"indexes\":{\"public.i\":\"on public.t using"
+                + " btree (a)\"},\"tables\":{}}");
+        LedgerEntry entry = new LedgerEntry(old.time(), old.systemIdentifier(), old.database(), old.schema(),
+                old.timeline(), old.walLsn(), old.rowCount(), old.chainHeadHash(), old.headPosition(), null,
+                old.integrity(), LedgerEntry.catalogDigest(catalog), catalog, null);
+        String canonical = "{\"indexes\":{\"public.i\":\"on public.t using btree (a)\"},\"schemas\":[\"public\"],"
+                + "\"tables\":{}}";
+        assertEquals("sha256:" + AuditRow.sha256Hex(canonical), entry.catalogSha256());
+        assertEquals(old.line().substring(0, old.line().length() - 1) + ",\"catalog_sha256\":\""
+                + entry.catalogSha256() + "\",\"catalog\":" + canonical + "}", entry.line());
+        assertEquals(entry, LedgerEntry.parse(entry.line()));
+        IllegalArgumentException edited = assertThrows(IllegalArgumentException.class,
+                () -> LedgerEntry.parse(entry.line().replace("btree (a)", "btree (b)")));
+        assertEquals("catalog_sha256 is not the SHA-256 of catalog", edited.getMessage());
+        IllegalArgumentException withoutDigest = assertThrows(IllegalArgumentException.class,
+                () -> LedgerEntry.parse(entry.line().replaceFirst(",\"catalog_sha256\":\"sha256:[0-9a-f]{64}\"", "")));
+        assertEquals("catalog_sha256 is missing or not a string", withoutDigest.getMessage());
+
+        LedgerEntry unchanged = new LedgerEntry(old.time(), old.systemIdentifier(), old.database(), old.schema(),
+                old.timeline(), old.walLsn(), old.rowCount(), old.chainHeadHash(), old.headPosition(), null,
+                old.integrity(), entry.catalogSha256(), null, null);
+        assertEquals(old.line().substring(0, old.line().length() - 1) + ",\"catalog_sha256\":\""
+                + entry.catalogSha256() + "\"}", unchanged.line());
+        assertEquals(unchanged, LedgerEntry.parse(unchanged.line()));
+        assertEquals(catalog, LedgerCheck.inventoryOf(List.of(entry, unchanged), unchanged));
+        assertNull(LedgerCheck.inventoryOf(List.of(old, unchanged), unchanged));
+    }
+
+    /** A line written before the catalog was recorded: the same bytes back, its signature still verifies. */
+    @Test
+    void aLineWithoutTheCatalogParsesAndVerifiesAsBefore() throws Exception {
+        Ed25519Keys keys = Ed25519Keys.readPrivate(newKey(folder));
+        String line = entry(24, null).signedWith(keys).line();
+        assertTrue(!line.contains("catalog"), line);
+        LedgerEntry parsed = LedgerEntry.parse(line);
+        assertNull(parsed.catalog());
+        assertNull(parsed.catalogSha256());
+        assertEquals(line, parsed.line());
+        assertTrue(keys.verifies(LedgerEntry.signedBytes(line), LedgerEntry.signatureOf(line)));
     }
 
     @Test

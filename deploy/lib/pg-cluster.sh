@@ -17,7 +17,10 @@
 # clusters of a caller that was killed before its EXIT trap could run.
 #
 # Knobs: SMOKE_PG_BINDIR (server binaries), SMOKE_PG_OS_USER (who runs the
-# server when the caller is root; default postgres), TMPDIR.
+# server when the caller is root; default postgres), TMPDIR, PGC_SETTINGS
+# (lines pgc_start appends to a new cluster's postgresql.conf after its own,
+# for a setting that needs a restart, e.g. 'track_commit_timestamp = on';
+# empty: none).
 
 # Marks a folder as made by pgc_start; pgc_stop deletes nothing without it.
 # The file holds the bindir the cluster was started with.
@@ -150,6 +153,7 @@ pgc__init() {
     printf 'listen_addresses = %s\n' "$(pgc__conf_string 127.0.0.1)"
     printf 'unix_socket_directories = %s\n' "$(pgc__conf_string "$dir")"
     printf 'fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n'
+    [[ -z "${PGC_SETTINGS:-}" ]] || printf '%s\n' "$PGC_SETTINGS"
   } >>"$dir/data/postgresql.conf"
   # Truncating the file keeps its owner (the server user).
   printf '%s\n' \

@@ -1,6 +1,7 @@
 // --mode=checkpoint (SPEC section 9.10): verify the whole live chain, check it
 // extends the ledger's last entry, and append one entry to the ledger.
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -22,9 +23,10 @@ final class CheckpointRecorder {
     /**
      * Under the ledger's lock: the ledger's own chain and signatures, then
      * both verdicts on every row (the walk anchored at the last entry's
-     * head), then the server's position, read after the rows so every row
-     * counted was committed before the recorded time and LSN. Nothing is
-     * written to the database: every transaction is read-only.
+     * head), the catalog inventory of the audit schema, then the server's
+     * position, read after the rows so every row counted was committed
+     * before the recorded time and LSN. Nothing is written to the database:
+     * every transaction is read-only.
      */
     static LedgerEntry run(Connector anyConnector, Request request) throws Failure {
         Connector connector = anyConnector.readOnly();
@@ -34,12 +36,18 @@ final class CheckpointRecorder {
             AuditSchema schema = LedgerCheck.schemaOf(connector, request.schema());
             Snapshot snapshot = Verification.run(connector,
                     new Verification.Request(schema.name(), LedgerCheck.expectationOf(last), true));
+            ObjectNode catalog = SemanticOracle.inventory(connector, schema.name());
+            String catalogSha256 = LedgerEntry.catalogDigest(catalog);
+            // The inventory itself only when it changed: else the ledger already holds it.
+            boolean unchanged = last != null && catalogSha256.equals(last.catalogSha256())
+                    && LedgerCheck.inventoryOf(ledger.entries(), last) != null;
             ServerPosition position = ServerPosition.read(connector);
             requireExtends(connector, schema, ledger.entries(), last, snapshot, position);
             LedgerEntry entry = new LedgerEntry(position.time(), position.systemIdentifier(), position.database(),
                     schema.name(), position.timeline(), position.walLsn(), snapshot.rowCount(),
                     snapshot.chainHeadHash(), snapshot.rowCount() - 1, ledger.nextPrevDigest(),
-                    snapshot.integrity() == null ? Map.of() : snapshot.integrity(), null);
+                    snapshot.integrity() == null ? Map.of() : snapshot.integrity(), catalogSha256,
+                    unchanged ? null : catalog, null);
             if (request.signingKeys() != null) {
                 entry = entry.signedWith(request.signingKeys());
             }

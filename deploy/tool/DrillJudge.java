@@ -104,6 +104,7 @@ final class DrillJudge {
         requireHolds(relied, snapshot);
         requireLaterEntriesMatch(relied, snapshot.rowCount());
         requireIntegrity(snapshot);
+        requireCatalog(relied, snapshot.rowCount());
         if (live != null) {
             requirePrefixOfLive(snapshot);
         }
@@ -197,6 +198,75 @@ final class DrillJudge {
                     + String.join("; ", differing));
         }
         findings.verdicts.put("integrity", "as in " + LedgerCheck.name(entries, last));
+    }
+
+    /** How many catalog differences a failure names before "and N more". */
+    static final int CATALOG_DIFFERENCES_NAMED = 3;
+
+    /**
+     * The catalog inventory of the audit schema (SemanticOracle.inventory)
+     * must be one an entry recorded at a point the restore may stand at:
+     * the entry relied on, a later one the restore reaches (it holds that
+     * entry's rows), or the first later one it does not reach (a migration
+     * between that entry and the end of the restore's WAL). Not the ledger's
+     * last entry: a schema migrated after the restore's point legitimately
+     * differs. Entries are compared by catalog_sha256; those without one
+     * (lines older than the field) are passed over, and when none has one
+     * there is nothing to compare. A failure names the first differences
+     * from the newest entry the restore reaches, whose inventory the ledger
+     * holds (LedgerCheck.inventoryOf).
+     */
+    private void requireCatalog(LedgerEntry relied, long rowCount) throws Failure {
+        List<LedgerEntry> candidates = new ArrayList<>();
+        LedgerEntry newestReached = null;
+        for (LedgerEntry entry : entries.subList(entries.indexOf(relied), entries.size())) {
+            boolean reached = entry == relied || entry.rowCount() <= rowCount;
+            if (entry.catalogSha256() != null) {
+                candidates.add(entry);
+                if (reached) {
+                    newestReached = entry;
+                }
+            }
+            if (!reached) {
+                break;
+            }
+        }
+        if (candidates.isEmpty()) {
+            findings.verdicts.put("catalog", "not recorded in " + LedgerCheck.name(entries, relied)
+                    + " (a line older than the field): not compared");
+            return;
+        }
+        com.fasterxml.jackson.databind.node.ObjectNode inventory = SemanticOracle.inventory(restored, schema.name());
+        String restoredSha256 = LedgerEntry.catalogDigest(inventory);
+        for (LedgerEntry candidate : candidates) {
+            if (candidate.catalogSha256().equals(restoredSha256)) {
+                findings.verdicts.put("catalog", "as in " + LedgerCheck.name(entries, candidate) + " ("
+                        + restoredSha256 + ")");
+                return;
+            }
+        }
+        LedgerEntry reference = newestReached != null ? newestReached : candidates.get(0);
+        com.fasterxml.jackson.databind.JsonNode recorded = LedgerCheck.inventoryOf(entries, reference);
+        List<String> differences = recorded == null ? List.of()
+                : OracleComparison.differences(recorded, inventory).stream()
+                        .filter(line -> !line.startsWith(OracleComparison.NOTE)).map(DrillJudge::asCheckpoint).toList();
+        String named = String.join("; ", differences.subList(0, Math.min(differences.size(),
+                CATALOG_DIFFERENCES_NAMED)));
+        if (differences.size() > CATALOG_DIFFERENCES_NAMED) {
+            named += "; and " + (differences.size() - CATALOG_DIFFERENCES_NAMED) + " more";
+        }
+        throw new Refusal("the catalog of the audit schema " + schema.name() + " differs from "
+                + LedgerCheck.name(entries, reference) + ": " + (differences.isEmpty()
+                        ? "catalog_sha256 " + reference.catalogSha256() + " recorded, " + restoredSha256 + " restored"
+                        + (recorded == null ? " (no line of the ledger holds that inventory)" : "")
+                        : named));
+    }
+
+    /** OracleComparison's line with the checkpoint in the place of its "source". */
+    static String asCheckpoint(String line) {
+        return line.replace(": missing after the restore (source: ", ": missing after the restore (checkpoint: ")
+                .replace(": not in the source (restored: ", ": not in the checkpoint (restored: ")
+                .replace(": source ", ": checkpoint ");
     }
 
     /**

@@ -110,6 +110,24 @@ final class LedgerCheck {
                 + forkAfter + " and at or before " + entry.headPosition());
     }
 
+    /**
+     * The catalog inventory ENTRY records: its own, else that of the nearest
+     * earlier entry with the same catalog_sha256 that holds one (a line
+     * holds the inventory only when it changed); null when none does.
+     */
+    static com.fasterxml.jackson.databind.JsonNode inventoryOf(List<LedgerEntry> entries, LedgerEntry entry) {
+        if (entry.catalogSha256() == null) {
+            return null;
+        }
+        for (int i = entries.indexOf(entry); i >= 0; i--) {
+            LedgerEntry earlier = entries.get(i);
+            if (earlier.catalog() != null && entry.catalogSha256().equals(earlier.catalogSha256())) {
+                return earlier.catalog();
+            }
+        }
+        return null;
+    }
+
     /** Head positions of the entries up to and including this one, for notHolding. */
     static List<Long> positionsUpTo(List<LedgerEntry> entries, LedgerEntry entry) {
         List<Long> positions = new ArrayList<>();

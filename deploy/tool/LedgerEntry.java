@@ -18,12 +18,19 @@ import java.util.regex.Pattern;
  * clock when the entry was recorded, after the chain was read; walLsn the
  * WAL position then (the rows the entry counts were committed before both).
  * prevDigest is "sha256:" + the hex SHA-256 of the previous line's bytes
- * (without its newline), null on the first line. signature (base64) is over
- * the bytes of the line without it (unsignedLine()).
+ * (without its newline), null on the first line. catalogSha256 is the
+ * digest (catalogDigest) of the semantic oracle's catalog inventory of the
+ * audit schema (SemanticOracle.inventory); catalog is that inventory,
+ * written only when the previous line does not record the same digest (so
+ * a ledger holds each inventory once per change; LedgerCheck.inventoryOf
+ * finds a line's). Both null in lines written before they were recorded,
+ * which then hold neither member, so their bytes (and so their digests and
+ * signatures) are as they were. signature (base64) is over the bytes of the
+ * line without it (unsignedLine()).
  */
 record LedgerEntry(Instant time, String systemIdentifier, String database, String schema, long timeline,
                    String walLsn, long rowCount, String chainHeadHash, long headPosition, String prevDigest,
-                   Map<String, String> integrity, String signature) {
+                   Map<String, String> integrity, String catalogSha256, JsonNode catalog, String signature) {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -45,6 +52,12 @@ record LedgerEntry(Instant time, String systemIdentifier, String database, Strin
         line.put("prev_digest", prevDigest);
         ObjectNode fingerprint = line.putObject("integrity");
         integrity.forEach(fingerprint::put);
+        if (catalogSha256 != null) {
+            line.put("catalog_sha256", catalogSha256);
+        }
+        if (catalog != null) {
+            line.set("catalog", SemanticOracle.sorted(catalog));
+        }
         try {
             return JSON.writeValueAsString(line);
         } catch (JsonProcessingException e) {
@@ -62,7 +75,8 @@ record LedgerEntry(Instant time, String systemIdentifier, String database, Strin
     LedgerEntry signedWith(Ed25519Keys keys) {
         byte[] signed = keys.sign((unsignedLine()).getBytes(java.nio.charset.StandardCharsets.UTF_8));
         return new LedgerEntry(time, systemIdentifier, database, schema, timeline, walLsn, rowCount, chainHeadHash,
-                headPosition, prevDigest, integrity, java.util.Base64.getEncoder().encodeToString(signed));
+                headPosition, prevDigest, integrity, catalogSha256, catalog,
+                java.util.Base64.getEncoder().encodeToString(signed));
     }
 
     /**
@@ -77,6 +91,22 @@ record LedgerEntry(Instant time, String systemIdentifier, String database, Strin
     static byte[] signatureOf(String line) {
         Matcher signed = SIGNED.matcher(line);
         return signed.matches() ? java.util.Base64.getDecoder().decode(signed.group(2)) : null;
+    }
+
+    /**
+     * "sha256:" + the hex SHA-256 of an inventory's canonical JSON: compact,
+     * keys sorted at every level, arrays in their order.
+     */
+    static String catalogDigest(JsonNode inventory) {
+        return "sha256:" + AuditRow.sha256Hex(canonical(inventory));
+    }
+
+    static String canonical(JsonNode node) {
+        try {
+            return JSON.writeValueAsString(SemanticOracle.sorted(node));
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot encode a catalog inventory", e);
+        }
     }
 
     /** The digest the next line's prev_digest must hold. */
@@ -97,11 +127,23 @@ record LedgerEntry(Instant time, String systemIdentifier, String database, Strin
         }
         Map<String, String> integrity = new LinkedHashMap<>();
         entry.path("integrity").properties().forEach(field -> integrity.put(field.getKey(), field.getValue().asText()));
+        String catalogSha256 = entry.has("catalog_sha256") ? text(entry, "catalog_sha256") : null;
+        JsonNode catalog = null;
+        if (entry.has("catalog")) {
+            if (!entry.get("catalog").isObject()) {
+                throw new IllegalArgumentException("catalog is not an object");
+            }
+            catalog = entry.get("catalog");
+            if (!catalogDigest(catalog).equals(text(entry, "catalog_sha256"))) {
+                throw new IllegalArgumentException("catalog_sha256 is not the SHA-256 of catalog");
+            }
+        }
         try {
             return new LedgerEntry(Instant.parse(text(entry, "time")), text(entry, "system_identifier"),
                     text(entry, "database"), text(entry, "schema"), number(entry, "timeline"), text(entry, "wal_lsn"),
                     number(entry, "row_count"), text(entry, "chain_head_hash"), number(entry, "head_position"),
                     entry.path("prev_digest").isNull() ? null : text(entry, "prev_digest"), integrity,
+                    catalogSha256, catalog,
                     entry.has("signature") ? text(entry, "signature") : null);
         } catch (DateTimeParseException e) {
             throw new IllegalArgumentException("time is not an ISO-8601 instant");

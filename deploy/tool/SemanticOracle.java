@@ -52,8 +52,50 @@ final class SemanticOracle {
             throw new Failure("--snapshot-id " + Failure.quoted(snapshot)
                     + " is not an exported snapshot's id (pg_export_snapshot(), e.g. 00000003-0000001B-1)");
         }
+        return document(connector, snapshot, CAPTURE,
+                "capturing the semantic oracle's document of " + connector.target().describe());
+    }
+
+    /**
+     * The catalog inventory of one schema (SPEC section 9.10, the checkpoint
+     * ledger's "catalog"): the document capture() prints, read by the same
+     * statement restricted to SCHEMA, without contents. The statement's
+     * marked places change: only that schema; no table is read (no row
+     * count, no digest: the audit log grows between checkpoints, and only
+     * the catalog needs privileges); no sequence's value. What is left is
+     * the schema's objects as the document spells them: "schemas", "tables"
+     * (kind, properties, columns), "constraints", "indexes", "triggers",
+     * "functions", "types", "sequences" (definition). Nothing of the cluster
+     * (server version, extensions, large objects). OracleComparison compares
+     * two of them as it compares documents.
+     */
+    static ObjectNode inventory(Connector connector, String schema) throws Failure {
+        ObjectNode document = document(connector, null, inventorySql(schema),
+                "reading the catalog inventory of schema " + schema + " in " + connector.target().describe());
+        for (String cluster : List.of("oracle", "server_version", "extensions", "large_objects")) {
+            document.remove(cluster);
+        }
+        document.path("tables").forEach(table -> ((ObjectNode) table).remove(List.of("rows", "digest", "order")));
+        document.path("sequences").forEach(sequence -> ((ObjectNode) sequence).retain("definition"));
+        return document;
+    }
+
+    /** CAPTURE with its marked places changed for inventory(). */
+    static String inventorySql(String schema) {
+        for (String marker : List.of("/*schema*/", "/*contents*/", "/*values*/ true")) {
+            if (!CAPTURE.contains(marker)) {
+                throw new IllegalStateException("the capture statement lost its marker " + marker);
+            }
+        }
+        return CAPTURE
+                .replace("/*schema*/", "AND n.nspname = '" + schema.replace("'", "''") + "'")
+                .replace("/*contents*/", "AND false")
+                .replace("/*values*/ true", "false");
+    }
+
+    /** Runs SQL, a statement printing one JSON document, in one read-only REPEATABLE READ transaction. */
+    private static ObjectNode document(Connector connector, String snapshot, String sql, String doing) throws Failure {
         Deadline deadline = connector.deadline();
-        String doing = "capturing the semantic oracle's document of " + connector.target().describe();
         try (Connection connection = connector.open(); Statement statement = connection.createStatement()) {
             for (String setting : SESSION) {
                 statement.execute(setting);
@@ -62,7 +104,7 @@ final class SemanticOracle {
             if (snapshot != null) {
                 statement.execute("SET TRANSACTION SNAPSHOT '" + snapshot + "'");
             }
-            String document = Sql.queryOne(connection, CAPTURE, deadline, doing);
+            String document = Sql.queryOne(connection, sql, deadline, doing);
             statement.execute("COMMIT");
             return parse(document);
         } catch (SQLException e) {
@@ -84,7 +126,8 @@ final class SemanticOracle {
         }
     }
 
-    private static JsonNode sorted(JsonNode node) {
+    /** A copy of NODE with every object's keys sorted. */
+    static JsonNode sorted(JsonNode node) {
         if (node.isObject()) {
             TreeMap<String, JsonNode> fields = new TreeMap<>();
             node.fields().forEachRemaining(field -> fields.put(field.getKey(), sorted(field.getValue())));
@@ -142,14 +185,18 @@ final class SemanticOracle {
         }
     }
 
-    /** The one statement that prints the document (PostgreSQL 11 and later). */
+    /**
+     * The one statement that prints the document (PostgreSQL 11 and later).
+     * The comments schema, contents and values mark where inventory()
+     * changes it (inventorySql): keep them.
+     */
     static final String CAPTURE = """
             WITH
             -- Schemas of the user: not the system's, not an extension's.
             nsp AS (
               SELECT n.oid, n.nspname
                 FROM pg_namespace n
-               WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
+               WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema' /*schema*/
                  AND NOT EXISTS (SELECT 1 FROM pg_depend d
                                   WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e')
             ),
@@ -197,7 +244,7 @@ final class SemanticOracle {
                         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
                        WHERE i.indrelid = r.oid AND i.indisprimary) AS by_key
                 FROM rel r
-               WHERE r.relkind = 'r'
+               WHERE r.relkind = 'r' /*contents*/
             ),
             -- Row count and digest, computed by the server: SHA-256 over the SHA-256
             -- of every row's text, in the order above (32 bytes per row in the
@@ -359,8 +406,9 @@ final class SemanticOracle {
                                      THEN (xpath('/row/last_value/text()', v.x))[1]::text::numeric END)) AS doc
                 FROM rel r
                 JOIN pg_sequence s ON s.seqrelid = r.oid
-                CROSS JOIN LATERAL (SELECT query_to_xml(format('SELECT last_value, is_called FROM %I.%I', r.nspname, r.relname),
-                                                        false, true, '') AS x) v
+                CROSS JOIN LATERAL (SELECT CASE WHEN /*values*/ true
+                                        THEN query_to_xml(format('SELECT last_value, is_called FROM %I.%I', r.nspname, r.relname),
+                                                          false, true, '') END AS x) v
                WHERE r.relkind = 'S'
             )
             SELECT jsonb_build_object(
