@@ -36,6 +36,8 @@ class DrillHarnessTest {
     static String clusterDir;
     static String port;
     static Path config;
+    static Path barmanConfig;
+    static Path catalog;
     static Path repository;
     static Path ledger;
     static Path otherLedger;
@@ -61,7 +63,7 @@ class DrillHarnessTest {
     /** A command as the cluster's OS user (postgres), as cron would run it; pgBackRest finds its configuration. */
     private static String owner(String command) {
         return ok(Support.run(List.of("runuser", "-u", "postgres", "--", "bash", "-c", "cd / && " + command),
-                Map.of("PGBACKREST_CONFIG", config.toString()), Support.REPO, 300));
+                ownerEnvironment(), Support.REPO, 300));
     }
 
     private static String sql(String database, String statement) {
@@ -97,7 +99,8 @@ class DrillHarnessTest {
         // pgBackRest: a repository in a folder of the cluster's OS user; archive_command pushes to it.
         repository = base.resolve("repo");
         config = base.resolve("pgbackrest.conf");
-        for (String folder : List.of("repo", "pgbackrest-log", "pgbackrest-lock", "pgbackrest-spool")) {
+        for (String folder : List.of("repo", "pgbackrest-log", "pgbackrest-lock", "pgbackrest-spool",
+                "barman/" + STANZA + "/incoming")) {
             Files.createDirectories(base.resolve(folder));
         }
         Files.writeString(config, """
@@ -118,15 +121,37 @@ class DrillHarnessTest {
                 pg1-user=postgres
                 """.formatted(repository, base.resolve("pgbackrest-log"), base.resolve("pgbackrest-lock"),
                 base.resolve("pgbackrest-spool"), STANZA, clusterDir, port, clusterDir));
-        ok(Support.run(List.of("chown", "-R", "postgres:", repository.toString(), base.resolve("pgbackrest-log").toString(),
-                base.resolve("pgbackrest-lock").toString(), base.resolve("pgbackrest-spool").toString(), config.toString()),
-                Map.of(), Support.REPO, 30));
-        Files.writeString(Path.of(clusterDir, "data/postgresql.conf"), "archive_mode = on\narchive_command = '"
-                + "pgbackrest --config=" + config + " --stanza=" + STANZA + " archive-push %p'\n",
-                java.nio.file.StandardOpenOption.APPEND);
+        // Barman: its home (the catalog) in a folder of the same user, which Barman runs as; WAL by archive_command.
         String bindir = Files.readString(Path.of(clusterDir, ".pgc-cluster")).trim();
+        catalog = base.resolve("barman");
+        barmanConfig = base.resolve("barman.conf");
+        Files.writeString(barmanConfig, """
+                [barman]
+                barman_user = postgres
+                barman_home = %s
+                log_file = %s
+                log_level = INFO
+                path_prefix = %s
+
+                [%s]
+                description = the drill's source
+                conninfo = host=127.0.0.1 port=%s user=postgres dbname=postgres
+                streaming_conninfo = host=127.0.0.1 port=%s user=postgres
+                backup_method = postgres
+                archiver = on
+                streaming_archiver = off
+                """.formatted(catalog, base.resolve("barman.log"), bindir, STANZA, port, port));
+        ok(Support.run(List.of("chown", "-R", "postgres:", repository.toString(), base.resolve("pgbackrest-log").toString(),
+                base.resolve("pgbackrest-lock").toString(), base.resolve("pgbackrest-spool").toString(), config.toString(),
+                catalog.toString(), barmanConfig.toString()), Map.of(), Support.REPO, 30));
+        Path incoming = catalog.resolve(STANZA + "/incoming");
+        Files.writeString(Path.of(clusterDir, "data/postgresql.conf"), "archive_mode = on\narchive_command = '"
+                + "pgbackrest --config=" + config + " --stanza=" + STANZA + " archive-push %p && test ! -f " + incoming
+                + "/%f && cp %p " + incoming + "/.%f.part && mv " + incoming + "/.%f.part " + incoming + "/%f'\n",
+                java.nio.file.StandardOpenOption.APPEND);
         owner(bindir + "/pg_ctl restart -D " + clusterDir + "/data -l " + clusterDir + "/server.log -m fast -w -t 60 -s");
         owner("pgbackrest --stanza=" + STANZA + " stanza-create && pgbackrest --stanza=" + STANZA + " check");
+        owner(BARMAN + "archive-wal " + STANZA);
         // The signing key, and the public half an auditor checks the evidence with.
         key = base.resolve("key.pem");
         publicKey = base.resolve("pub.pem");
@@ -155,12 +180,39 @@ class DrillHarnessTest {
                 + " UPDATE audit_events SET actor = 'mallory' WHERE id = 'audit-smoke-0005'");
         owner("pgbackrest --stanza=" + STANZA + " --type=incr backup");
         checkpoint("app", ledger);
+        workload("app", 4, "last-");
+        checkpoint("app", ledger);
+        barmanBackup();
+        checkpoint("app", ledger);
         // A ledger of another cluster: the suite's own server.
         otherLedger = base.resolve("other-cluster-ledger.jsonl");
         Support.Result other = Support.tool("--mode=checkpoint", "--db-url="
                 + Support.url(Support.migratedWithWorkload(24)), "--ledger=" + otherLedger, "--signing-key=" + key);
         assertEquals(0, other.exit(), other.describe());
         sourceState = sourceState();
+    }
+
+    static final String BARMAN = "barman -q -c \"$BARMAN_CONFIG\" ";
+
+    /** barman backup, then its WAL moved in until check-backup finds every segment the backup needs. */
+    private static void barmanBackup() throws Exception {
+        owner(BARMAN + "backup " + STANZA);
+        for (int attempt = 0; ; attempt++) {
+            var checked = Support.run(List.of("runuser", "-u", "postgres", "--", "bash", "-c", "cd / && " + BARMAN
+                    + "archive-wal " + STANZA + " && " + BARMAN + "check-backup " + STANZA + " latest"),
+                    ownerEnvironment(), Support.REPO, 120);
+            if (checked.exit() == 0) {
+                return;
+            }
+            if (attempt > 60) {
+                throw new AssertionError(checked.describe());
+            }
+            Thread.sleep(500);
+        }
+    }
+
+    private static Map<String, String> ownerEnvironment() {
+        return Map.of("PGBACKREST_CONFIG", config.toString(), "BARMAN_CONFIG", barmanConfig.toString());
     }
 
     @AfterAll
@@ -187,6 +239,24 @@ class DrillHarnessTest {
         return files;
     }
 
+    /**
+     * Barman's recover takes its server's archive-wal and xlogdb locks: it rewrites the PID in those lock
+     * files (barman_lock_directory, barman_home by default). They may be touched, not made or removed;
+     * every backup, WAL file and xlog.db must stay as it was.
+     */
+    private static List<String> withoutLockTimes(List<String> files) {
+        return files.stream().map(line -> line.matches("\\.[^/ ]+\\.lock .*") ? line.substring(0, line.indexOf(' '))
+                : line).toList();
+    }
+
+    /** The lines only one of two file lists has, marked - (before) and + (after). */
+    private static List<String> difference(List<String> before, List<String> after) {
+        List<String> lines = new ArrayList<>();
+        before.stream().filter(line -> !after.contains(line)).forEach(line -> lines.add("- " + line));
+        after.stream().filter(line -> !before.contains(line)).forEach(line -> lines.add("+ " + line));
+        return lines;
+    }
+
     /** The source's audit logs: row counts and chain heads, and its databases. */
     private static String sourceState() {
         return sql("postgres", "SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database") + " app "
@@ -205,8 +275,10 @@ class DrillHarnessTest {
             env.put(more[i], more[i + 1]);
         }
         List<String> repositoryBefore = fileList(repository);
+        List<String> catalogBefore = withoutLockTimes(fileList(catalog));
         Support.Result result = Support.harness(temp, env);
-        assertEquals(repositoryBefore, fileList(repository), "the repository must be unchanged");
+        assertEquals(List.of(), difference(repositoryBefore, fileList(repository)), "the repository must be unchanged");
+        assertEquals(List.of(), difference(catalogBefore, withoutLockTimes(fileList(catalog))), "the Barman catalog must be unchanged");
         assertEquals(sourceState, sourceState(), "the source must be unchanged");
         assertEquals(List.of(), Support.harnessLeftovers(temp), "nothing left in TMPDIR");
         return result;
@@ -230,7 +302,7 @@ class DrillHarnessTest {
         var result = drill();
         assertEquals(0, result.exit(), result.describe());
         assertTrue(Support.lastLine(result.out()).matches("PASS  drill=pgbackrest  rows=32  chain_head=[0-9a-f]{16}\u2026"
-                + "  checkpoint=3 of 4  verifier=clean"), result.out());
+                + "  checkpoint=3 of 6  verifier=clean"), result.out());
         JsonNode report = report();
         assertEquals(true, report.get("passed").asBoolean(), report.toString());
         assertEquals(3, report.get("ledger").get("relied_on").asInt(), report.toString());
@@ -238,13 +310,26 @@ class DrillHarnessTest {
                 report.get("backup").get("system_identifier").asText());
         assertTrue(report.get("backup").get("start_lsn").asText().matches("[0-9A-F]+/[0-9A-F]+"), report.toString());
         assertTrue(report.get("rto_seconds").asDouble() > 0, report.toString());
-        assertEquals(0, report.get("rpo_rows").asInt(), report.toString());
+        // The rows written after the incremental backup, which the ledger's newest entry counts.
+        assertEquals(4, report.get("rpo_rows").asInt(), report.toString());
         var verified = Support.run(List.of("openssl", "pkeyutl", "-verify", "-pubin", "-inkey", publicKey.toString(),
                 "-rawin", "-in", temp.resolve("report/report.json").toString(), "-sigfile",
                 temp.resolve("report/report.json.sig").toString()), Map.of(), Support.REPO, 30);
         assertEquals(0, verified.exit(), verified.describe());
         assertTrue(Files.readString(temp.resolve("report/metrics.prom"))
                 .contains("backupsmoke_drill_success{method=\"pgbackrest\"} 1\n"));
+    }
+
+    @Test
+    void theBarmanBackupPasses() throws Exception {
+        var result = drill("SMOKE_METHODS", "barman", "SMOKE_BARMAN_SERVER", STANZA, "SMOKE_BARMAN_CONFIG",
+                barmanConfig.toString());
+        assertEquals(0, result.exit(), result.describe());
+        assertTrue(Support.lastLine(result.out()).matches("PASS  drill=barman  rows=36  chain_head=[0-9a-f]{16}\u2026"
+                + "  checkpoint=5 of 6  verifier=clean"), result.out());
+        assertEquals(true, report().get("passed").asBoolean(), report().toString());
+        assertTrue(Files.readString(temp.resolve("report/metrics.prom"))
+                .contains("backupsmoke_drill_success{method=\"barman\"} 1\n"));
     }
 
     @Test
@@ -268,6 +353,17 @@ class DrillHarnessTest {
                 + " pgbackrest --stanza=" + STANZA + " --pg1-path=\"$SMOKE_RESTORE_PGDATA\" --type=immediate"
                 + " --target-action=pause --archive-mode=off restore");
         assertFailed(result, 3, "the restored server is paused in recovery (pg_is_wal_replay_paused() = true)");
+    }
+
+    @Test
+    void aRestoreToTheLatestWhenAPointInTimeWasAskedFails() throws Exception {
+        // The target: when checkpoint 2 (24 rows, after the full backup) was taken; the restore ignores it
+        // and replays the whole archive.
+        String target = new ObjectMapper().readTree(Files.readAllLines(ledger).get(1)).get("time").asText();
+        var result = drill("SMOKE_METHODS", "command-cluster", "SMOKE_RECOVERY_TARGET_TIME", target,
+                "SMOKE_RESTORE_CMD", "cd / && runuser -u postgres -- pgbackrest --stanza=" + STANZA
+                        + " --pg1-path=\"$SMOKE_RESTORE_PGDATA\" --type=default --archive-mode=off restore");
+        assertFailed(result, 3, "restored past the target: the restore holds 36 rows, checkpoint 3 of 6");
     }
 
     @Test

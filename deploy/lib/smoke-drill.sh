@@ -58,13 +58,24 @@ drill__verify() {
 # evidence says so (KIND restore: the restore is not what it must be, exit
 # 3; cannot: the drill could not run, exit 1), then the harness fails.
 drill__give_up() {
-  local kind=$1 reason=$2
+  local kind=$1 reason=$2 facts=()
+  mapfile -t facts < <(drill__backup_facts)
   if [[ "$kind" == restore ]]; then
-    drill__verify --restore-failed="$reason" || true
+    drill__verify --restore-failed="$reason" ${facts[@]+"${facts[@]}"} || true
     fail_verdict "$reason"
   fi
-  drill__verify --cannot-judge="$reason" || true
+  drill__verify --cannot-judge="$reason" ${facts[@]+"${facts[@]}"} || true
   fail "$reason"
+}
+
+# The backup's facts read so far, as drill-verify's flags, one per line.
+drill__backup_facts() {
+  local sysid
+  [[ ! -f "$DRILL_DIR/backup_label" ]] || printf -- '--backup-label-file=%s\n' "$DRILL_DIR/backup_label"
+  if sysid=$(cat "$DRILL_DIR/system_identifier" 2>/dev/null); then
+    printf -- '--backup-system-identifier=%s\n' "$sysid"
+  fi
+  [[ "${K[SMOKE_BACKUP_SET]}" == latest ]] || printf -- '--backup-id=%s\n' "${K[SMOKE_BACKUP_SET]}"
 }
 
 # drill__kind STATUS: 3 is a restore that failed, anything else a drill that could not judge.
@@ -259,7 +270,7 @@ drill__restore() {
 # drill_main: the whole drill; returns 0 after printing the PASS line, or
 # ends the run through fail / fail_verdict.
 drill_main() {
-  local started seconds status=0 reason args=() sysid
+  local started seconds status=0 reason args=()
   DRILL_DIR=$WORK/drill
   mkdir -m 700 -- "$DRILL_DIR" || fail "cannot make $DRILL_DIR"
   DRILL_ACTIVE=1
@@ -272,11 +283,7 @@ drill_main() {
   seconds=$(awk -v a="$started" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }')
   say "drill: restored and out of recovery in $seconds s"
   banner 'drill: verify'
-  [[ ! -f "$DRILL_DIR/backup_label" ]] || args+=(--backup-label-file="$DRILL_DIR/backup_label")
-  if sysid=$(cat "$DRILL_DIR/system_identifier" 2>/dev/null); then
-    args+=(--backup-system-identifier="$sysid")
-  fi
-  [[ "${K[SMOKE_BACKUP_SET]}" == latest ]] || args+=(--backup-id="${K[SMOKE_BACKUP_SET]}")
+  mapfile -t args < <(drill__backup_facts)
   [[ -z "${K[SMOKE_LIVE_URL]}" ]] || args+=(--live-url="${K[SMOKE_LIVE_URL]}")
   [[ -z "${K[SMOKE_MAX_RPO]}" ]] || args+=(--max-rpo="${K[SMOKE_MAX_RPO]}")
   case "${K[drill.target_kind]}" in

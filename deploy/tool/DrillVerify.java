@@ -46,6 +46,13 @@ final class DrillVerify {
         DrillJudge.Request request = options.request(ledgerOptions.ledger, toolVersion);
         DrillJudge.Findings findings = new DrillJudge.Findings();
         findings.failure = options.unjudged();
+        if (request.ledger() != null) {
+            try {
+                findings.entryCount = Ledger.read(request.ledger()).entries().size();
+            } catch (Failure unreadable) {
+                // the failure given is the report's; an unreadable ledger counts no entries
+            }
+        }
         Ed25519Keys signingKeys = null;
         try {
             signingKeys = ledgerOptions.signingKeys();
