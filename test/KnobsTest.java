@@ -267,6 +267,8 @@ class KnobsTest {
         assertEquals("26h", Knobs.parse(env(drill("SMOKE_MAX_RPO", "26h"))).get("SMOKE_MAX_RPO"));
         assertEquals("SMOKE_SIGNING_KEY=" + temp.resolve("key.pem") + " is not a readable file",
                 refusal(drill("SMOKE_SIGNING_KEY", temp.resolve("key.pem").toString())));
+        assertEquals("SMOKE_VERIFY_KEY=" + temp.resolve("pub.pem") + " is not a readable file",
+                refusal(drill("SMOKE_VERIFY_KEY", temp.resolve("pub.pem").toString())));
         assertEquals("SMOKE_BACKUP_SET must be a backup set's label or id, or latest, got '$(touch pwned)'",
                 refusal(drill("SMOKE_BACKUP_SET", "$(touch pwned)")));
         assertEquals("20261205-163000F_20261205-163100I", Knobs.parse(env(drill("SMOKE_BACKUP_SET",

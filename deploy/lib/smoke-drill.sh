@@ -26,7 +26,7 @@
 # What it reads of the harness: K (the knobs as the tool normalized them:
 # SMOKE_METHODS, SMOKE_LEDGER, drill.database, SMOKE_BACKUP_SET, the
 # stanza, Barman server and config, SMOKE_LIVE_URL, SMOKE_MAX_RPO,
-# SMOKE_SIGNING_KEY, SMOKE_REPORT_DIR, SMOKE_RECOVERY_TARGET_*,
+# SMOKE_SIGNING_KEY, SMOKE_VERIFY_KEY, SMOKE_REPORT_DIR, SMOKE_RECOVERY_TARGET_*,
 # drill.target_kind, drill.target_time_iso, SMOKE_RECOVERY_TIMEOUT,
 # SMOKE_TIMEOUT, PGUSER) and WORK (its work folder, removed at exit); the
 # helpers it calls: banner, say, fail, fail_verdict, gate_tool, run_child,
@@ -49,6 +49,7 @@ drill__verify() {
   gate_tool --mode=drill-verify --ledger="${K[SMOKE_LEDGER]}" --method="${K[SMOKE_METHODS]}" \
     ${K[SMOKE_REPORT_DIR]:+--report-dir="${K[SMOKE_REPORT_DIR]}"} \
     ${K[SMOKE_SIGNING_KEY]:+--signing-key="${K[SMOKE_SIGNING_KEY]}"} \
+    ${K[SMOKE_VERIFY_KEY]:+--verify-key="${K[SMOKE_VERIFY_KEY]}"} \
     ${K[SMOKE_TIMEOUT]:+--timeout="${K[SMOKE_TIMEOUT]}"} "$@" 2>"$DRILL_DIR/verify.err" || status=$?
   DRILL_ACTIVE=0
   return "$status"

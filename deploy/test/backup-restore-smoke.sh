@@ -37,8 +37,9 @@
 # methods and PITR, see smoke-physical.sh); SMOKE_DRILL=1 with SMOKE_LEDGER,
 # SMOKE_PGBACKREST_STANZA, SMOKE_BARMAN_SERVER, SMOKE_BARMAN_CONFIG,
 # SMOKE_BACKUP_SET, SMOKE_DRILL_DATABASE, SMOKE_LIVE_URL, SMOKE_MAX_RPO,
-# SMOKE_SIGNING_KEY, SMOKE_RECOVERY_TARGET_TIME/_LSN/_XID: a restore drill
-# of an existing backup instead of the round trip (smoke-drill.sh).
+# SMOKE_SIGNING_KEY, SMOKE_VERIFY_KEY, SMOKE_RECOVERY_TARGET_TIME/_LSN/_XID:
+# a restore drill of an existing backup instead of the round trip
+# (smoke-drill.sh, deploy/docs/drill.md).
 #
 # Every knob is parsed and checked once, by the tool (--mode=knobs,
 # deploy/tool/Knobs.java), before any use; its answer, the run's record K,

@@ -215,6 +215,11 @@ final class Knobs {
             readableFile("SMOKE_SIGNING_KEY", key);
         }
         values.put("SMOKE_SIGNING_KEY", key);
+        String verifyKey = raw("SMOKE_VERIFY_KEY");
+        if (!verifyKey.isEmpty()) {
+            readableFile("SMOKE_VERIFY_KEY", verifyKey);
+        }
+        values.put("SMOKE_VERIFY_KEY", verifyKey);
         String live = raw("SMOKE_LIVE_URL");
         if (live.indexOf('\n') >= 0 || live.indexOf('\0') >= 0) {
             throw new Failure("SMOKE_LIVE_URL cannot hold a line break");
