@@ -357,6 +357,18 @@ class DrillHarnessTest {
     }
 
     @Test
+    void aPointInTimeRestoreEndsAtTheLastRowCommittedBeforeTheTarget() throws Exception {
+        // When checkpoint 2 was taken: after the full backup, before the next 8 rows.
+        String target = new ObjectMapper().readTree(Files.readAllLines(ledger).get(1)).get("time").asText()
+                .replace('T', ' ').replace("Z", "+00");
+        // The set named: pgBackRest's own choice compares whole seconds of its stop time.
+        var result = drill("SMOKE_RECOVERY_TARGET_TIME", target, "SMOKE_BACKUP_SET", fullSet);
+        assertEquals(0, result.exit(), result.describe());
+        assertTrue(Support.lastLine(result.out()).startsWith("PASS  drill=pgbackrest  rows=24  "), result.out());
+        assertEquals("ledger_bracket", report().get("pitr").get("proof").asText(), report().toString());
+    }
+
+    @Test
     void aRestoreToTheLatestWhenAPointInTimeWasAskedFails() throws Exception {
         // The target: when checkpoint 2 (24 rows, after the full backup) was taken; the restore ignores it
         // and replays the whole archive.
