@@ -277,10 +277,10 @@ class DrillHarnessTest {
         List<String> repositoryBefore = fileList(repository);
         List<String> catalogBefore = withoutLockTimes(fileList(catalog));
         Support.Result result = Support.harness(temp, env);
-        assertEquals(List.of(), difference(repositoryBefore, fileList(repository)), "the repository must be unchanged");
-        assertEquals(List.of(), difference(catalogBefore, withoutLockTimes(fileList(catalog))), "the Barman catalog must be unchanged");
-        assertEquals(sourceState, sourceState(), "the source must be unchanged");
-        assertEquals(List.of(), Support.harnessLeftovers(temp), "nothing left in TMPDIR");
+        assertEquals(List.of(), difference(repositoryBefore, fileList(repository)), "the repository must be unchanged\n" + result.describe());
+        assertEquals(List.of(), difference(catalogBefore, withoutLockTimes(fileList(catalog))), "the Barman catalog must be unchanged\n" + result.describe());
+        assertEquals(sourceState, sourceState(), "the source must be unchanged\n" + result.describe());
+        assertEquals(List.of(), Support.harnessLeftovers(temp), "nothing left in TMPDIR\n" + result.describe());
         return result;
     }
 
@@ -331,6 +331,32 @@ class DrillHarnessTest {
         assertEquals(true, report().get("passed").asBoolean(), report().toString());
         assertTrue(Files.readString(temp.resolve("report/metrics.prom"))
                 .contains("backupsmoke_drill_success{method=\"barman\"} 1\n"));
+    }
+
+    /** command-url: the operator's restore brings up a server of its own and says when the backup began. */
+    @Test
+    void aServerOfTheOperatorsOwnPassesThroughCommandUrl() throws Exception {
+        String repo = Support.REPO.toString();
+        Path ownServer = temp.resolve("own-server");
+        var result = drill("SMOKE_METHODS", "command-url", "SMOKE_RESTORE_CMD", """
+                set -eu
+                . "%s/deploy/lib/pg-cluster.sh"
+                # pgBackRest's restore_command names the data directory: the server runs where it was restored.
+                dir=$(mktemp -d "$TMPDIR/own-server.XXXXXX")
+                printf '%%s\n' "$dir" >"%s"
+                chmod 755 "$dir" && chown postgres "$dir"
+                (cd / && runuser -u postgres -- pgbackrest --stanza=%s --pg1-path="$dir/data" --type=immediate \
+                  --target-action=promote --archive-mode=off restore)
+                cp "$dir/data/backup_label" "$SMOKE_BACKUP_LABEL_FILE"
+                printf "unix_socket_directories = '%%s'\n" "$dir" >>"$dir/data/postgresql.conf"
+                pgc_bindir >"$dir/.pgc-cluster"
+                pgc__launch_on_free_port "$(pgc_bindir)" "$dir" >&2
+                printf 'postgres://postgres@127.0.0.1:%%s/app?sslmode=disable\n' "$PGC_PORT" >"$SMOKE_RESTORED_URL_FILE"
+                """.formatted(repo, ownServer, STANZA),
+                "SMOKE_TEARDOWN_CMD", "bash %s/deploy/lib/pg-cluster.sh stop \"$(cat %s)\"".formatted(repo, ownServer));
+        assertEquals(0, result.exit(), result.describe());
+        assertTrue(Support.lastLine(result.out()).startsWith("PASS  drill=command-url  rows=32  "), result.out());
+        assertTrue(report().get("backup").get("start_lsn").asText().matches("[0-9A-F]+/[0-9A-F]+"), report().toString());
     }
 
     @Test

@@ -32,7 +32,9 @@
 # helpers it calls: banner, say, fail, fail_verdict, gate_tool, run_child,
 # url_encode, and smoke-physical.sh's and pg-cluster.sh's functions. The
 # restore commands get SMOKE_RESTORE_PGDATA (command-cluster) or
-# SMOKE_RESTORED_URL_FILE (command-url), SMOKE_METHOD, SMOKE_BACKUP_SET,
+# SMOKE_RESTORED_URL_FILE and SMOKE_BACKUP_LABEL_FILE (command-url: it
+# writes the backup's backup_label there, at least its START TIME line),
+# SMOKE_METHOD, SMOKE_BACKUP_SET,
 # SMOKE_PG_BINDIR, and SMOKE_RECOVERY_TARGET (time, lsn or xid) with its
 # SMOKE_RECOVERY_TARGET_TIME, _LSN or _XID.
 
@@ -231,7 +233,8 @@ drill__await_recovery_end() {
 drill__restore() {
   local method=${K[SMOKE_METHODS]} status=0 data sysid
   if [[ "$method" == command-url ]]; then
-    phys_restore_command url "$DRILL_DIR/restored-url" || status=$?
+    # A server of the operator's: no data directory to read, so the command says when the backup began.
+    SMOKE_BACKUP_LABEL_FILE=$DRILL_DIR/backup_label phys_restore_command url "$DRILL_DIR/restored-url" || status=$?
     ((status == 0)) || drill__give_up restore "the restore command (SMOKE_RESTORE_CMD) failed (exit $status)"
     DRILL_URL=$(phys_read_restored_url "$DRILL_DIR/restored-url" 2>/dev/null) ||
       drill__give_up restore "the restore command wrote no postgres:// URL to SMOKE_RESTORED_URL_FILE"
@@ -293,7 +296,7 @@ drill_main() {
     xid) args+=(--recovery-target-xid="${K[SMOKE_RECOVERY_TARGET_XID]}") ;;
   esac
   if [[ ! -f "$DRILL_DIR/backup_label" ]]; then
-    drill__give_up cannot "the restore left no backup_label in the data directory: the backup's start is unknown"
+    drill__give_up cannot "the restore left no backup_label (in the data directory, or for command-url in SMOKE_BACKUP_LABEL_FILE): the backup's start is unknown"
   fi
   drill__verify --db-url="$DRILL_URL" "${args[@]}" --restore-seconds="$seconds" >"$DRILL_DIR/report.json" || status=$?
   cat -- "$DRILL_DIR/report.json"

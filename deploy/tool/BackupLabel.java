@@ -23,7 +23,10 @@ import java.time.format.DateTimeParseException;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** startLsn and startTime are always there; label and timeline may be null (old servers write no timeline). */
+/**
+ * startTime is always there; startLsn, label and timeline may be null (old servers write no timeline, and
+ * the label a command-url restore writes for a managed snapshot may know only the time).
+ */
 record BackupLabel(String startLsn, Instant startTime, String label, Long timeline) {
 
     private static final Pattern START_WAL = Pattern.compile("(?m)^START WAL LOCATION: ([0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8})\\b");
@@ -47,12 +50,13 @@ record BackupLabel(String startLsn, Instant startTime, String label, Long timeli
     static BackupLabel parse(String text, String name) throws Failure {
         Matcher lsn = START_WAL.matcher(text);
         Matcher time = START_TIME.matcher(text);
-        if (!lsn.find() || !time.find()) {
-            throw new Failure(name + " is not a backup label: it needs START WAL LOCATION and START TIME lines");
+        if (!time.find()) {
+            throw new Failure(name + " is not a backup label: it needs a START TIME line");
         }
         Matcher label = LABEL.matcher(text);
         Matcher timeline = TIMELINE.matcher(text);
-        return new BackupLabel(lsn.group(1).toUpperCase(java.util.Locale.ROOT), instant(time.group(1), name),
+        return new BackupLabel(lsn.find() ? lsn.group(1).toUpperCase(java.util.Locale.ROOT) : null,
+                instant(time.group(1), name),
                 label.find() ? label.group(1) : null, timeline.find() ? Long.parseLong(timeline.group(1)) : null);
     }
 
