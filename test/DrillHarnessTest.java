@@ -413,6 +413,22 @@ class DrillHarnessTest {
     }
 
     @Test
+    void aDrillCutShortBySigtermStillSaysItDidNotPass() throws Exception {
+        Map<String, String> env = new HashMap<>(Map.of("SMOKE_DRILL", "1", "SMOKE_METHODS", "command-cluster",
+                "SMOKE_RESTORE_CMD", "sleep 60", "SMOKE_LEDGER", ledger.toString(),
+                "SMOKE_REPORT_DIR", temp.resolve("report").toString()));
+        Process harness = Support.startHarness(temp, env);
+        Support.awaitText(temp.resolve("out"), "=== drill: restore ===");
+        Support.signal(harness, "TERM");
+        assertTrue(harness.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "the harness ends");
+        assertEquals(1, harness.exitValue(), Files.readString(temp.resolve("err")));
+        assertTrue(report().get("failure").asText().startsWith("cannot judge: the drill was cut short: "),
+                report().toString());
+        assertEquals(false, report().get("passed").asBoolean());
+        assertEquals(List.of(), Support.harnessLeftovers(temp));
+    }
+
+    @Test
     void aDrillWithNothingToRunExitsOneAndSaysItDidNotPass() throws Exception {
         var result = drill("SMOKE_METHODS", "custom");
         assertFailed(result, 1, "SMOKE_DRILL=1 restores with exactly one of pgbackrest, barman, command-cluster,"
