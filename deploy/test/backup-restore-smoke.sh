@@ -523,7 +523,7 @@ preflight() {
   fi
   keep_secrets_off_command_lines
   start_watchdog
-  say "server: $SERVER; in place: $IN_PLACE; rows: $ROWS; migrations: $MIGRATIONS"
+  [[ "${K[SMOKE_DRILL]}" == 1 ]] || say "server: $SERVER; in place: $IN_PLACE; rows: $ROWS; migrations: $MIGRATIONS"
 }
 
 start_throwaway() {
