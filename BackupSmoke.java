@@ -190,6 +190,11 @@ public class BackupSmoke implements Callable<Integer> {
         System.exit(exitCode);
     }
 
+    /** The tool's version line, as --version prints it. */
+    static String versionOf() {
+        return BackupSmoke.class.getAnnotation(Command.class).version()[0];
+    }
+
     static CommandLine commandLine(java.util.Map<String, String> environment) {
         CommandLine cli = new CommandLine(new BackupSmoke(environment));
         cli.setExecutionExceptionHandler(BackupSmoke::reportFailure);
@@ -206,6 +211,10 @@ public class BackupSmoke implements Callable<Integer> {
         }
         if (JudgeModes.needsNoDatabase(mode)) {
             return judgeModes.judge(expectations.snapshotFile, since, System.out);
+        }
+        if (MODE_DRILL.equals(mode) && drillOptions.unjudged() != null) { // nothing was restored: no database
+            drillOptions.reportDir = reportDir;
+            return DrillVerify.unjudged(ledgerOptions, drillOptions, spec.version()[0]);
         }
         if (dbUrl == null) {
             dbUrl = environment.get("DATABASE_URL");

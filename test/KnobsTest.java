@@ -200,4 +200,140 @@ class KnobsTest {
         assertEquals(Support.MIGRATIONS.toRealPath().toString(),
                 Knobs.parse(env("MIGRATIONS_PATH", Support.MIGRATIONS.toString())).get("MIGRATIONS_PATH"));
     }
+
+    // ------------------------------------------------------------ SMOKE_DRILL=1 (SPEC 9.10)
+
+    /** A ledger whose last entry was recorded in database app. */
+    private Path ledger() throws Exception {
+        return Files.writeString(temp.resolve("ledger.jsonl"), "{\"time\":\"2026-12-05T13:00:00Z\",\"database\":\"other\"}\n"
+                + "{\"time\":\"2026-12-05T14:00:00Z\",\"database\":\"app\"}\n");
+    }
+
+    private String[] drill(String... more) throws Exception {
+        List<String> pairs = new java.util.ArrayList<>(List.of("SMOKE_DRILL", "1", "SMOKE_METHODS", "pgbackrest",
+                "SMOKE_PGBACKREST_STANZA", "main", "SMOKE_LEDGER", ledger().toString()));
+        for (int i = 0; i < more.length; i += 2) {
+            int at = pairs.indexOf(more[i]);
+            if (at >= 0 && at % 2 == 0) {
+                pairs.set(at + 1, more[i + 1]);
+            } else {
+                pairs.add(more[i]);
+                pairs.add(more[i + 1]);
+            }
+        }
+        return pairs.toArray(String[]::new);
+    }
+
+    @Test
+    void aDrillNeedsALedgerAndExactlyOneRestoreMethodAndTakesNoBackup() throws Exception {
+        Knobs knobs = Knobs.parse(env(drill()));
+        assertEquals("1", knobs.get("SMOKE_DRILL"));
+        assertEquals("pgbackrest", knobs.get("SMOKE_METHODS"));
+        assertEquals("main", knobs.get("SMOKE_PGBACKREST_STANZA"));
+        assertEquals("latest", knobs.get("SMOKE_BACKUP_SET"));
+        assertEquals(temp.resolve("ledger.jsonl").toString(), knobs.get("SMOKE_LEDGER"));
+        assertEquals("app", knobs.get("drill.database"), "the database of the ledger's last entry");
+        assertEquals("", knobs.get("drill.target_kind"));
+        assertEquals("0", Knobs.parse(env()).get("SMOKE_DRILL"));
+        assertEquals("SMOKE_BACKUP_CMD is refused in a drill (SMOKE_DRILL=1): the drill restores an existing backup"
+                + " and takes none", refusal(drill("SMOKE_BACKUP_CMD", "pgbackrest backup")));
+        assertEquals("SMOKE_DRILL=1 restores with exactly one of pgbackrest, barman, command-cluster, command-url in"
+                + " SMOKE_METHODS, got 'custom'", refusal(drill("SMOKE_METHODS", "custom")));
+        assertEquals("SMOKE_DRILL=1 restores with exactly one of pgbackrest, barman, command-cluster, command-url in"
+                + " SMOKE_METHODS, got 'pgbackrest,barman'", refusal(drill("SMOKE_METHODS", "pgbackrest,barman")));
+        assertEquals("SMOKE_DRILL=1 restores with exactly one of pgbackrest, barman, command-cluster, command-url in"
+                + " SMOKE_METHODS, got 'basebackup'", refusal(drill("SMOKE_METHODS", "basebackup")));
+        assertEquals("SMOKE_DRILL=1 with SMOKE_METHODS=pgbackrest needs SMOKE_PGBACKREST_STANZA",
+                refusal(drill("SMOKE_PGBACKREST_STANZA", "")));
+        assertEquals("SMOKE_DRILL=1 with SMOKE_METHODS=barman needs SMOKE_BARMAN_SERVER",
+                refusal(drill("SMOKE_METHODS", "barman")));
+        assertEquals("the command-cluster method needs SMOKE_RESTORE_CMD", refusal(drill("SMOKE_METHODS", "command-cluster")));
+        assertEquals("command-url", Knobs.parse(env(drill("SMOKE_METHODS", "command-url", "SMOKE_RESTORE_CMD", "r")))
+                .get("SMOKE_METHODS"));
+        assertEquals("SMOKE_DRILL=1 needs SMOKE_LEDGER: the checkpoint ledger (--mode=checkpoint) the restore is"
+                + " judged against", refusal(drill("SMOKE_LEDGER", "")));
+        assertEquals("SMOKE_LEDGER=" + temp.resolve("none") + " is not a readable file",
+                refusal(drill("SMOKE_LEDGER", temp.resolve("none").toString())));
+        assertEquals("SMOKE_PITR=1 cannot be combined with SMOKE_DRILL=1 (a drill restores to SMOKE_RECOVERY_TARGET_TIME,"
+                + " _LSN or _XID)", refusal(drill("SMOKE_PITR", "1")));
+        assertEquals("SMOKE_IN_PLACE=1 cannot be combined with SMOKE_DRILL=1", refusal(drill("SMOKE_IN_PLACE", "1")));
+        assertEquals("SMOKE_DRILL must be 1 or 0, got 'yes'", refusal("SMOKE_DRILL", "yes"));
+    }
+
+    @Test
+    void theDrillsOwnKnobsAreCheckedNamingThemselves() throws Exception {
+        assertEquals("SMOKE_MAX_RPO must be a duration such as 26h or 90m, got '1 day'",
+                refusal(drill("SMOKE_MAX_RPO", "1 day")));
+        assertEquals("26h", Knobs.parse(env(drill("SMOKE_MAX_RPO", "26h"))).get("SMOKE_MAX_RPO"));
+        assertEquals("SMOKE_SIGNING_KEY=" + temp.resolve("key.pem") + " is not a readable file",
+                refusal(drill("SMOKE_SIGNING_KEY", temp.resolve("key.pem").toString())));
+        assertEquals("SMOKE_VERIFY_KEY=" + temp.resolve("pub.pem") + " is not a readable file",
+                refusal(drill("SMOKE_VERIFY_KEY", temp.resolve("pub.pem").toString())));
+        assertEquals("SMOKE_BACKUP_SET must be a backup set's label or id, or latest, got '$(touch pwned)'",
+                refusal(drill("SMOKE_BACKUP_SET", "$(touch pwned)")));
+        assertEquals("20261205-163000F_20261205-163100I", Knobs.parse(env(drill("SMOKE_BACKUP_SET",
+                "20261205-163000F_20261205-163100I"))).get("SMOKE_BACKUP_SET"));
+        assertEquals("SMOKE_PGBACKREST_STANZA must be a name, got 'a b'", refusal(drill("SMOKE_PGBACKREST_STANZA", "a b")));
+        assertEquals("other", Knobs.parse(env(drill("SMOKE_DRILL_DATABASE", "other"))).get("drill.database"));
+        Files.writeString(temp.resolve("empty.jsonl"), "");
+        assertEquals("SMOKE_LEDGER=" + temp.resolve("empty.jsonl") + " holds no checkpoint naming its database (run"
+                + " --mode=checkpoint, or set SMOKE_DRILL_DATABASE)",
+                refusal(drill("SMOKE_LEDGER", temp.resolve("empty.jsonl").toString())));
+    }
+
+    @Test
+    void aDrillsRecoveryTargetIsOneTimeLsnOrXid() throws Exception {
+        Knobs time = Knobs.parse(env(drill("SMOKE_RECOVERY_TARGET_TIME", "2026-12-05 16:30:00.25+00")));
+        assertEquals("time", time.get("drill.target_kind"));
+        assertEquals("2026-12-05 16:30:00.25+00", time.get("SMOKE_RECOVERY_TARGET_TIME"));
+        assertEquals("2026-12-05T16:30:00.250Z", time.get("drill.target_time_iso"));
+        assertEquals("2026-12-05T16:30+05:30", Knobs.parse(env(drill("SMOKE_RECOVERY_TARGET_TIME",
+                "2026-12-05T16:30:00+0530"))).get("drill.target_time_iso"));
+        assertEquals("lsn", Knobs.parse(env(drill("SMOKE_RECOVERY_TARGET_LSN", "0/3000148"))).get("drill.target_kind"));
+        assertEquals("xid", Knobs.parse(env(drill("SMOKE_RECOVERY_TARGET_XID", "745"))).get("drill.target_kind"));
+        assertEquals("SMOKE_RECOVERY_TARGET_TIME must be a time with its offset such as 2026-12-05 16:30:00+00, got"
+                + " 'yesterday'", refusal(drill("SMOKE_RECOVERY_TARGET_TIME", "yesterday")));
+        assertEquals("SMOKE_RECOVERY_TARGET_LSN must be an LSN such as 0/3000148, got '3000148'",
+                refusal(drill("SMOKE_RECOVERY_TARGET_LSN", "3000148")));
+        assertEquals("SMOKE_RECOVERY_TARGET_XID must be a transaction id, got '-1'",
+                refusal(drill("SMOKE_RECOVERY_TARGET_XID", "-1")));
+        assertEquals("SMOKE_RECOVERY_TARGET_TIME, _LSN and _XID: give one target at most",
+                refusal(drill("SMOKE_RECOVERY_TARGET_LSN", "0/1", "SMOKE_RECOVERY_TARGET_XID", "7")));
+    }
+
+    @Test
+    void aDrillStoppedByAKnobStillWritesItsReportSayingItDidNotPass() throws Exception {
+        Path reports = temp.resolve("reports");
+        Map<String, String> env = env(drill("SMOKE_METHODS", "custom", "SMOKE_REPORT_DIR", reports.toString()));
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        assertThrows(Failure.class, () -> HarnessModes.knobs(env, new java.io.PrintStream(out)));
+        assertEquals(0, out.size(), "no answer on stdout");
+        var report = new com.fasterxml.jackson.databind.ObjectMapper().readTree(reports.resolve("report.json").toFile());
+        assertEquals(false, report.get("passed").asBoolean());
+        assertTrue(report.get("failure").asText().startsWith("cannot judge: SMOKE_DRILL=1 restores with exactly one"),
+                report.toString());
+        assertTrue(Files.readString(reports.resolve("metrics.prom")).contains("backupsmoke_drill_success{method=\"custom\"} 0"));
+    }
+
+    @Test
+    void aBackupLabelGivesTheBackupsStartLsnTimeLabelAndTimeline() throws Exception {
+        BackupLabel label = BackupLabel.parse("""
+                START WAL LOCATION: 0/2000028 (file 000000010000000000000002)
+                CHECKPOINT LOCATION: 0/2000060
+                BACKUP METHOD: streamed
+                BACKUP FROM: primary
+                START TIME: 2026-12-05 16:30:07 UTC
+                LABEL: pgBackRest backup 20261205-163007F
+                START TIMELINE: 1
+                """, "backup_label");
+        assertEquals(new BackupLabel("0/2000028", java.time.Instant.parse("2026-12-05T16:30:07Z"),
+                "pgBackRest backup 20261205-163007F", 1L), label);
+        assertEquals(java.time.Instant.parse("2026-12-05T15:30:07Z"), BackupLabel.parse(
+                "START WAL LOCATION: 1A/FF000028 (file x)\nSTART TIME: 2026-12-05 16:30:07 +01\n", "f").startTime());
+        assertEquals(null, BackupLabel.parse("START WAL LOCATION: 0/5 (file x)\nSTART TIME: 2026-12-05 16:30:07 UTC\n",
+                "f").timeline());
+        assertEquals(null, BackupLabel.parse("START TIME: 2026-12-05 16:30:07 UTC\n", "f").startLsn());
+        assertEquals("f is not a backup label: it needs a START TIME line",
+                assertThrows(Failure.class, () -> BackupLabel.parse("LABEL: x\n", "f")).getMessage());
+    }
 }

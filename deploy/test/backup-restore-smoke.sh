@@ -34,7 +34,12 @@
 # and only rows after the checkpoint are hashed, see smoke-in-place.sh),
 # SMOKE_BACKUP_CMD, SMOKE_RESTORE_CMD, SMOKE_TEARDOWN_CMD, SMOKE_PITR,
 # SMOKE_PITR_TARGET, SMOKE_PITR_ROWS, SMOKE_RECOVERY_TIMEOUT (physical
-# methods and PITR, see smoke-physical.sh).
+# methods and PITR, see smoke-physical.sh); SMOKE_DRILL=1 with SMOKE_LEDGER,
+# SMOKE_PGBACKREST_STANZA, SMOKE_BARMAN_SERVER, SMOKE_BARMAN_CONFIG,
+# SMOKE_BACKUP_SET, SMOKE_DRILL_DATABASE, SMOKE_LIVE_URL, SMOKE_MAX_RPO,
+# SMOKE_SIGNING_KEY, SMOKE_VERIFY_KEY, SMOKE_RECOVERY_TARGET_TIME/_LSN/_XID:
+# a restore drill of an existing backup instead of the round trip
+# (smoke-drill.sh, deploy/docs/drill.md).
 #
 # Every knob is parsed and checked once, by the tool (--mode=knobs,
 # deploy/tool/Knobs.java), before any use; its answer, the run's record K,
@@ -58,6 +63,8 @@ REPO=$(cd -- "$HERE/../.." && pwd -P)
 . "$REPO/deploy/lib/smoke-oracle.sh"
 # shellcheck source-path=SCRIPTDIR source=../lib/smoke-physical.sh disable=SC1091
 . "$REPO/deploy/lib/smoke-physical.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/smoke-drill.sh disable=SC1091
+. "$REPO/deploy/lib/smoke-drill.sh"
 
 # U+2026 as UTF-8 bytes, so the PASS line does not depend on the locale.
 readonly ELLIPSIS=$'\xe2\x80\xa6'
@@ -193,6 +200,7 @@ cleanup() {
     printf '::error::backup-restore-smoke: %s failed: %s\n' "$PHASE" "${LAST_ERR:-exit status $rc}" >&2
   fi
   stop_child
+  ((rc == 0)) || drill_abandoned "${LAST_ERR:-exit status $rc} during $PHASE"
   abort_source_snapshot
   phys_teardown
   drop_scratch_dbs
@@ -515,7 +523,7 @@ preflight() {
   fi
   keep_secrets_off_command_lines
   start_watchdog
-  say "server: $SERVER; in place: $IN_PLACE; rows: $ROWS; migrations: $MIGRATIONS"
+  [[ "${K[SMOKE_DRILL]}" == 1 ]] || say "server: $SERVER; in place: $IN_PLACE; rows: $ROWS; migrations: $MIGRATIONS"
 }
 
 start_throwaway() {
@@ -1207,6 +1215,12 @@ main() {
 
   banner preflight
   preflight
+  if [[ "${K[SMOKE_DRILL]}" == 1 ]]; then
+    # A restore drill of an existing backup: no workload, no backup, no
+    # database of ours on any server (smoke-drill.sh).
+    drill_main
+    return 0
+  fi
   banner 'wait for server'
   if [[ "$SERVER" == throwaway ]]; then
     start_throwaway

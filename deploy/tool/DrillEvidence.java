@@ -37,7 +37,7 @@ final class DrillEvidence {
         report.put("passed", findings.passed());
         report.put("failure", findings.failure);
         ObjectNode ledger = report.putObject("ledger");
-        ledger.put("file", request.ledger().toString());
+        ledger.put("file", request.ledger() == null ? null : request.ledger().toString());
         ledger.put("entries", findings.entryCount);
         if (findings.reliedOn != null) {
             ledger.put("relied_on", findings.reliedNumber);

@@ -85,12 +85,14 @@ final class DrillJudge {
         findings.entryCount = entries.size();
         findings.verdicts.put("ledger", "intact, " + entries.size() + " entries"
                 + (ledgerKeys == null ? "" : ", signatures verified"));
+        if (request.backup().systemIdentifier() != null && !entries.isEmpty()) {
+            // Before the entry relied on is chosen: another cluster's LSNs and times bound nothing.
+            LedgerCheck.requireSameCluster("the backup's", request.backup().systemIdentifier(), entries,
+                    entries.get(entries.size() - 1));
+        }
         LedgerEntry relied = reliedOn();
         findings.reliedOn = relied;
         findings.reliedNumber = entries.indexOf(relied) + 1;
-        if (request.backup().systemIdentifier() != null) {
-            LedgerCheck.requireSameCluster("the backup's", request.backup().systemIdentifier(), entries, relied);
-        }
         schema = LedgerCheck.schemaOf(restored, relied.schema());
         Snapshot snapshot = Verification.run(restored,
                 new Verification.Request(schema.name(), LedgerCheck.expectationOf(relied), true));

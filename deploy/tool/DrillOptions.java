@@ -12,7 +12,7 @@ final class DrillOptions {
     static final java.util.List<String> FLAGS = java.util.List.of("--backup-start", "--backup-lsn",
             "--backup-stop-lsn", "--backup-id", "--backup-label", "--backup-timeline", "--backup-system-identifier",
             "--live-url", "--max-rpo", "--recovery-target-time", "--recovery-target-lsn", "--recovery-target-xid",
-            "--restore-seconds", "--method");
+            "--restore-seconds", "--method", "--backup-label-file", "--restore-failed", "--cannot-judge");
 
     @Option(names = "--backup-start", paramLabel = "TIMESTAMP",
             description = "drill-verify: when the restored backup began (ISO-8601 with offset); the restore must hold"
@@ -23,6 +23,22 @@ final class DrillOptions {
             description = "drill-verify: the backup's start LSN; when given, entries recorded at or before it count"
                     + " as recorded before the backup (instead of --backup-start)")
     String backupLsn;
+
+    @Option(names = "--backup-label-file", paramLabel = "FILE",
+            description = "drill-verify: the backup_label the restore left in the data directory (read before the"
+                    + " server started): fills --backup-lsn, --backup-start, --backup-label and --backup-timeline"
+                    + " where they are not given")
+    Path backupLabelFile;
+
+    @Option(names = "--restore-failed", paramLabel = "REASON",
+            description = "drill-verify: the restore failed before it could be judged (a paused recovery, say):"
+                    + " write the evidence with \"passed\": false and REASON, connect to nothing, exit 3")
+    String restoreFailed;
+
+    @Option(names = "--cannot-judge", paramLabel = "REASON",
+            description = "drill-verify: the drill could not run (configuration, a missing tool): write the"
+                    + " evidence with \"passed\": false and \"cannot judge: REASON\", connect to nothing, exit 1")
+    String cannotJudge;
 
     @Option(names = "--backup-stop-lsn", paramLabel = "LSN", description = "drill-verify: the backup's stop LSN (evidence)")
     String backupStopLsn;
@@ -70,8 +86,23 @@ final class DrillOptions {
     /** BackupSmoke's --report-dir, which --mode=report shares: report.json, report.json.sig, metrics.prom. */
     Path reportDir;
 
+    /** The failure given instead of a restore to judge (--restore-failed, --cannot-judge), or null. */
+    String unjudged() {
+        if (cannotJudge != null) {
+            return cannotJudge.startsWith(DrillVerify.CANNOT_JUDGE) ? cannotJudge : DrillVerify.CANNOT_JUDGE + cannotJudge;
+        }
+        return restoreFailed;
+    }
+
     DrillJudge.Request request(Path ledger, String toolVersion) throws Failure {
-        if (backupStart == null && backupLsn == null) {
+        if (backupLabelFile != null) {
+            BackupLabel label = BackupLabel.read(backupLabelFile);
+            backupLsn = backupLsn != null ? backupLsn : label.startLsn();
+            backupStart = backupStart != null ? backupStart : label.startTime().atOffset(java.time.ZoneOffset.UTC);
+            backupLabel = backupLabel != null ? backupLabel : label.label();
+            backupTimeline = backupTimeline != null ? backupTimeline : label.timeline();
+        }
+        if (unjudged() == null && backupStart == null && backupLsn == null) {
             throw new Failure("--mode=drill-verify needs --backup-start=TIMESTAMP or --backup-lsn=LSN");
         }
         requireLsn("--backup-lsn", backupLsn);

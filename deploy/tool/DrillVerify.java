@@ -37,6 +37,35 @@ final class DrillVerify {
         return findings.passed() ? 0 : Refusal.EXIT;
     }
 
+    /**
+     * --restore-failed or --cannot-judge: the evidence of a drill that
+     * failed before there was a restored server to judge, without
+     * connecting to anything; exit 3 (the restore failed) or 1.
+     */
+    static int unjudged(LedgerOptions ledgerOptions, DrillOptions options, String toolVersion) throws Failure {
+        DrillJudge.Request request = options.request(ledgerOptions.ledger, toolVersion);
+        DrillJudge.Findings findings = new DrillJudge.Findings();
+        findings.failure = options.unjudged();
+        if (request.ledger() != null) {
+            try {
+                findings.entryCount = Ledger.read(request.ledger()).entries().size();
+            } catch (Failure unreadable) {
+                // the failure given is the report's; an unreadable ledger counts no entries
+            }
+        }
+        Ed25519Keys signingKeys = null;
+        try {
+            signingKeys = ledgerOptions.signingKeys();
+        } catch (Failure unreadable) {
+            System.err.println("backupsmoke: warning: report.json is not signed: " + unreadable.getMessage());
+        }
+        publish(request, findings, signingKeys, options, Instant.now());
+        if (findings.failure.startsWith(CANNOT_JUDGE)) {
+            throw new Failure(findings.failure);
+        }
+        return Refusal.EXIT;
+    }
+
     private static void publish(DrillJudge.Request request, DrillJudge.Findings findings, Ed25519Keys signingKeys,
                                 DrillOptions options, Instant now) throws Failure {
         String report = DrillEvidence.reportJson(request, findings, now);

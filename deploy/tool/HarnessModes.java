@@ -26,9 +26,48 @@ final class HarnessModes {
     }
 
     static int knobs(Map<String, String> env, PrintStream out) throws Failure {
-        out.print(Knobs.parse(env).toNulRecord());
+        Knobs knobs;
+        try {
+            knobs = Knobs.parse(env);
+        } catch (Failure bad) {
+            drillCannotJudge(env, bad.getMessage());
+            throw bad;
+        }
+        out.print(knobs.toNulRecord());
         out.flush();
         return 0;
+    }
+
+    /**
+     * A drill (SMOKE_DRILL=1) writes its report.json on every exit: when a
+     * knob stops it before anything ran, "passed": false and the reason,
+     * signed with SMOKE_SIGNING_KEY when that key can be read.
+     */
+    private static void drillCannotJudge(Map<String, String> env, String reason) {
+        String reports = env.getOrDefault("SMOKE_REPORT_DIR", "");
+        if (!"1".equals(env.get("SMOKE_DRILL")) || reports.isEmpty()) {
+            return;
+        }
+        LedgerOptions ledger = new LedgerOptions();
+        String ledgerFile = env.getOrDefault("SMOKE_LEDGER", "");
+        ledger.ledger = ledgerFile.isEmpty() ? null : Path.of(ledgerFile).toAbsolutePath();
+        String key = env.getOrDefault("SMOKE_SIGNING_KEY", "");
+        ledger.signingKey = key.isEmpty() || !Files.isReadable(Path.of(key)) ? null : Path.of(key);
+        DrillOptions options = new DrillOptions();
+        String method = env.getOrDefault("SMOKE_METHODS", "");
+        options.method = method.isEmpty() ? "none" : Knobs.printable(method);
+        options.cannotJudge = reason;
+        options.reportDir = Path.of(reports);
+        PrintStream saved = System.out;
+        try {
+            // The harness reads stdout as the knobs' answer: the report goes to the file only.
+            System.setOut(new PrintStream(java.io.OutputStream.nullOutputStream()));
+            DrillVerify.unjudged(ledger, options, BackupSmoke.versionOf());
+        } catch (Failure expected) {
+            // the knob's failure is what the harness reports
+        } finally {
+            System.setOut(saved);
+        }
     }
 
     /** 0 every combination passed, 3 one failed, 1 none ran; the reason on stderr. */

@@ -47,7 +47,11 @@ final class Knobs {
         Knobs knobs = new Knobs(env);
         knobs.readCounts();
         knobs.readModes();
-        knobs.readMethods();
+        if (knobs.isOn("SMOKE_DRILL")) {
+            knobs.readDrill();
+        } else {
+            knobs.readMethods();
+        }
         knobs.readSince();
         knobs.readPaths();
         knobs.readServer();
@@ -87,6 +91,7 @@ final class Knobs {
     }
 
     private void readModes() throws Failure {
+        flag("SMOKE_DRILL");
         flag("SMOKE_IN_PLACE");
         flag("SMOKE_PITR");
         oneOf("SMOKE_PITR_TARGET", "time", PITR_TARGETS, "time, lsn or xid");
@@ -124,6 +129,219 @@ final class Knobs {
             values.put(prefix + "throwaway_only", method.throwawayOnly() ? "1" : "0");
             values.put(prefix + "fingerprint", method.fingerprint());
         }
+    }
+
+    private void putMethodRow(BackupMethod method) {
+        String prefix = "method." + method.name() + ".";
+        values.put(prefix + "kind", method.kind());
+        values.put(prefix + "target", method.target());
+        values.put(prefix + "taken_by", method.takenBy());
+        values.put(prefix + "restored_by", method.restoredBy());
+        values.put(prefix + "throwaway_only", method.throwawayOnly() ? "1" : "0");
+        values.put(prefix + "fingerprint", method.fingerprint());
+    }
+
+    // ------------------------------------------------------------ the drill
+
+    /** The methods a drill restores an existing backup with (SPEC 9.10): exactly one of them. */
+    static final List<String> DRILL_METHODS = List.of("pgbackrest", "barman", "command-cluster", "command-url");
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}");
+    private static final Pattern LSN = Pattern.compile("[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}");
+    private static final Pattern TIME = Pattern.compile(
+            "([0-9]{4}-[0-9]{2}-[0-9]{2})[ T]([0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,6})?)"
+                    + "(Z|[+-][0-9]{2}(:?[0-9]{2})?)");
+
+    /**
+     * SMOKE_DRILL=1: a restore of an existing backup judged against
+     * SMOKE_LEDGER. No workload, no backup: SMOKE_BACKUP_CMD, SMOKE_IN_PLACE,
+     * SMOKE_PITR and SMOKE_SINCE are refused; SMOKE_METHODS names exactly one
+     * of DRILL_METHODS and what it needs.
+     */
+    private void readDrill() throws Failure {
+        if (!raw("SMOKE_BACKUP_CMD").isEmpty()) {
+            throw new Failure("SMOKE_BACKUP_CMD is refused in a drill (SMOKE_DRILL=1): the drill restores an existing"
+                    + " backup and takes none");
+        }
+        for (String refused : List.of("SMOKE_IN_PLACE", "SMOKE_PITR")) {
+            if (isOn(refused)) {
+                throw new Failure(refused + "=1 cannot be combined with SMOKE_DRILL=1"
+                        + (refused.equals("SMOKE_PITR") ? " (a drill restores to SMOKE_RECOVERY_TARGET_TIME, _LSN or _XID)" : ""));
+            }
+        }
+        if (!raw("SMOKE_SINCE").isEmpty()) {
+            throw new Failure("SMOKE_SINCE cannot be combined with SMOKE_DRILL=1 (the drill's reference is SMOKE_LEDGER)");
+        }
+        String given = raw("SMOKE_METHODS");
+        if (given.isEmpty() || given.contains(",") || !DRILL_METHODS.contains(given)) {
+            throw new Failure("SMOKE_DRILL=1 restores with exactly one of " + String.join(", ", DRILL_METHODS)
+                    + " in SMOKE_METHODS, got '" + printable(given) + "'");
+        }
+        BackupMethod method = BackupMethod.named(given).orElseThrow();
+        values.put("SMOKE_METHODS", given);
+        putMethodRow(method);
+        switch (given) {
+            case "pgbackrest" -> {
+                name("SMOKE_PGBACKREST_STANZA", true);
+                requireProgram(method, "pgbackrest");
+            }
+            case "barman" -> {
+                name("SMOKE_BARMAN_SERVER", true);
+                requireProgram(method, "barman");
+                String config = raw("SMOKE_BARMAN_CONFIG");
+                if (!config.isEmpty()) {
+                    readableFile("SMOKE_BARMAN_CONFIG", config);
+                }
+                values.put("SMOKE_BARMAN_CONFIG", config);
+            }
+            default -> {
+                if (raw("SMOKE_RESTORE_CMD").isEmpty()) {
+                    throw new Failure("the " + given + " method needs SMOKE_RESTORE_CMD");
+                }
+            }
+        }
+        String set = raw("SMOKE_BACKUP_SET").isEmpty() ? "latest" : raw("SMOKE_BACKUP_SET");
+        if (!NAME.matcher(set).matches()) {
+            throw bad("SMOKE_BACKUP_SET", "must be a backup set's label or id, or latest", set);
+        }
+        values.put("SMOKE_BACKUP_SET", set);
+        readLedger();
+        String maxRpo = raw("SMOKE_MAX_RPO");
+        if (!maxRpo.isEmpty() && !DURATION.matcher(maxRpo).matches()) {
+            throw bad("SMOKE_MAX_RPO", "must be a duration such as 26h or 90m", maxRpo);
+        }
+        values.put("SMOKE_MAX_RPO", maxRpo);
+        String key = raw("SMOKE_SIGNING_KEY");
+        if (!key.isEmpty()) {
+            readableFile("SMOKE_SIGNING_KEY", key);
+        }
+        values.put("SMOKE_SIGNING_KEY", key);
+        String verifyKey = raw("SMOKE_VERIFY_KEY");
+        if (!verifyKey.isEmpty()) {
+            readableFile("SMOKE_VERIFY_KEY", verifyKey);
+        }
+        values.put("SMOKE_VERIFY_KEY", verifyKey);
+        String live = raw("SMOKE_LIVE_URL");
+        if (live.indexOf('\n') >= 0 || live.indexOf('\0') >= 0) {
+            throw new Failure("SMOKE_LIVE_URL cannot hold a line break");
+        }
+        values.put("SMOKE_LIVE_URL", live);
+        readRecoveryTarget();
+    }
+
+    private void requireProgram(BackupMethod method, String program) throws Failure {
+        if (!onPath(program)) {
+            throw new Failure("the " + method.name() + " method needs " + program + " on PATH (Debian package "
+                    + program + ")");
+        }
+    }
+
+    private void name(String knob, boolean required) throws Failure {
+        String value = raw(knob);
+        if (value.isEmpty() && required) {
+            throw new Failure("SMOKE_DRILL=1 with SMOKE_METHODS=" + raw("SMOKE_METHODS") + " needs " + knob);
+        }
+        if (!value.isEmpty() && !NAME.matcher(value).matches()) {
+            throw bad(knob, "must be a name", value);
+        }
+        values.put(knob, value);
+    }
+
+    private static void readableFile(String knob, String value) throws Failure {
+        Path file = Path.of(value);
+        if (!Files.isRegularFile(file) || !Files.isReadable(file)) {
+            throw new Failure(knob + "=" + printable(value) + " is not a readable file");
+        }
+    }
+
+    /**
+     * SMOKE_LEDGER, required, readable; the database the restored audit
+     * log is in (SMOKE_DRILL_DATABASE, else the one the ledger's last entry
+     * was recorded in) as drill.database.
+     */
+    private void readLedger() throws Failure {
+        String ledger = raw("SMOKE_LEDGER");
+        if (ledger.isEmpty()) {
+            throw new Failure("SMOKE_DRILL=1 needs SMOKE_LEDGER: the checkpoint ledger (--mode=checkpoint) the restore"
+                    + " is judged against");
+        }
+        readableFile("SMOKE_LEDGER", ledger);
+        values.put("SMOKE_LEDGER", Path.of(ledger).toAbsolutePath().toString());
+        String database = raw("SMOKE_DRILL_DATABASE");
+        if (database.indexOf('\n') >= 0 || database.indexOf('\0') >= 0) {
+            throw new Failure("SMOKE_DRILL_DATABASE cannot hold a line break");
+        }
+        if (database.isEmpty()) {
+            database = lastLedgerDatabase(Path.of(ledger), ledger);
+        }
+        values.put("drill.database", database);
+    }
+
+    private static String lastLedgerDatabase(Path file, String given) throws Failure {
+        List<String> lines;
+        try {
+            lines = Files.readAllLines(file, java.nio.charset.StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new Failure("SMOKE_LEDGER=" + printable(given) + " cannot be read: " + e.getMessage());
+        }
+        for (int i = lines.size() - 1; i >= 0; i--) {
+            if (lines.get(i).isBlank()) {
+                continue;
+            }
+            try {
+                JsonNode entry = new ObjectMapper().readTree(lines.get(i));
+                if (entry.path("database").isTextual() && !entry.get("database").asText().isEmpty()) {
+                    return entry.get("database").asText();
+                }
+            } catch (IOException unparsable) {
+                // named below
+            }
+            break;
+        }
+        throw new Failure("SMOKE_LEDGER=" + printable(given) + " holds no checkpoint naming its database"
+                + " (run --mode=checkpoint, or set SMOKE_DRILL_DATABASE)");
+    }
+
+    /** At most one of SMOKE_RECOVERY_TARGET_TIME, _LSN, _XID; the time also as ISO-8601 for the judge. */
+    private void readRecoveryTarget() throws Failure {
+        String time = raw("SMOKE_RECOVERY_TARGET_TIME");
+        String lsn = raw("SMOKE_RECOVERY_TARGET_LSN");
+        String xid = raw("SMOKE_RECOVERY_TARGET_XID");
+        if (List.of(time, lsn, xid).stream().filter(value -> !value.isEmpty()).count() > 1) {
+            throw new Failure("SMOKE_RECOVERY_TARGET_TIME, _LSN and _XID: give one target at most");
+        }
+        String kind = "";
+        String iso = "";
+        if (!time.isEmpty()) {
+            var matcher = TIME.matcher(time);
+            if (!matcher.matches()) {
+                throw bad("SMOKE_RECOVERY_TARGET_TIME", "must be a time with its offset such as 2026-12-05 16:30:00+00",
+                        time);
+            }
+            String offset = matcher.group(4).equals("Z") ? "Z" : matcher.group(4).length() == 3
+                    ? matcher.group(4) + ":00" : matcher.group(4).substring(0, 3) + ":" + matcher.group(4).substring(
+                            matcher.group(4).length() - 2);
+            try {
+                iso = java.time.OffsetDateTime.parse(matcher.group(1) + "T" + matcher.group(2) + offset).toString();
+            } catch (java.time.format.DateTimeParseException e) {
+                throw bad("SMOKE_RECOVERY_TARGET_TIME", "is not a valid time", time);
+            }
+            kind = "time";
+        } else if (!lsn.isEmpty()) {
+            if (!LSN.matcher(lsn).matches()) {
+                throw bad("SMOKE_RECOVERY_TARGET_LSN", "must be an LSN such as 0/3000148", lsn);
+            }
+            kind = "lsn";
+        } else if (!xid.isEmpty()) {
+            if (!xid.matches("[0-9]{1,10}") || Long.parseLong(xid) > 4294967295L) {
+                throw bad("SMOKE_RECOVERY_TARGET_XID", "must be a transaction id", xid);
+            }
+            kind = "xid";
+        }
+        values.put("SMOKE_RECOVERY_TARGET_TIME", time);
+        values.put("SMOKE_RECOVERY_TARGET_LSN", lsn);
+        values.put("SMOKE_RECOVERY_TARGET_XID", xid);
+        values.put("drill.target_kind", kind);
+        values.put("drill.target_time_iso", iso);
     }
 
     private void requireWhatItNeeds(BackupMethod method) throws Failure {

@@ -1,0 +1,440 @@
+// The restore drill of an existing backup (issue 17 "Done when", SPEC 9.10):
+// a source cluster configured as an operator would, before the harness
+// runs (WAL archiving to a pgBackRest stanza, the audit schema, a signed
+// checkpoint ledger around a full and an incremental backup), then
+// SMOKE_DRILL=1 restores those backups into a sandbox and judges them. It
+// passes with signed evidence and leaves the repository, the source and
+// TMPDIR as they were; the negative controls fail with exit 3 naming the
+// cause; a drill with nothing to run exits 1 with "passed": false.
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** End to end: one configured source for the class, the whole harness per test. */
+@Tag("e2e")
+class DrillHarnessTest {
+    static final String STANZA = "drill";
+
+    static Path base;
+    static String clusterDir;
+    static String port;
+    static Path config;
+    static Path barmanConfig;
+    static Path catalog;
+    static Path repository;
+    static Path ledger;
+    static Path otherLedger;
+    static Path tamperedLedger;
+    static Path key;
+    static Path publicKey;
+    static String fullSet;
+    static String sourceState;
+
+    @TempDir Path temp;
+
+    // ------------------------------------------------------------ the operator's set-up
+
+    private static Support.Result sh(String script, Map<String, String> env) {
+        return Support.run(List.of("bash", "-c", script), env, Support.REPO, 300);
+    }
+
+    private static String ok(Support.Result result) {
+        assertEquals(0, result.exit(), result.describe());
+        return result.out();
+    }
+
+    /** A command as the cluster's OS user (postgres), as cron would run it; pgBackRest finds its configuration. */
+    private static String owner(String command) {
+        return ok(Support.run(List.of("runuser", "-u", "postgres", "--", "bash", "-c", "cd / && " + command),
+                ownerEnvironment(), Support.REPO, 300));
+    }
+
+    private static String sql(String database, String statement) {
+        return ok(Support.run(List.of("psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", clusterDir, "-p", port,
+                "-U", "postgres", "-d", database, "-c", statement), Map.of(), Support.REPO, 60)).trim();
+    }
+
+    private static String url(String database) {
+        return "postgres://postgres@127.0.0.1:" + port + "/" + database + "?sslmode=disable";
+    }
+
+    private static void checkpoint(String database, Path file) {
+        Support.Result result = Support.tool("--mode=checkpoint", "--db-url=" + url(database), "--ledger=" + file,
+                "--signing-key=" + key);
+        assertEquals(0, result.exit(), result.describe());
+    }
+
+    private static void workload(String database, int rows, String prefix) {
+        Support.Result result = Support.tool("--mode=workload", "--db-url=" + url(database), "--rows=" + rows,
+                "--id-prefix=" + prefix);
+        assertEquals(0, result.exit(), result.describe());
+    }
+
+    @BeforeAll
+    static void configureTheSource() throws Exception {
+        base = Files.createTempDirectory("drill-source");
+        Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwxr-xr-x"));
+        String started = ok(Support.run(List.of("bash", "-c", ". deploy/lib/pg-cluster.sh && pgc_start >&2"
+                + " && printf '%s\\n%s\\n' \"$PGC_DIR\" \"$PGC_PORT\""), Map.of("TMPDIR", base.toString()),
+                Support.REPO, 120));
+        clusterDir = started.lines().toList().get(0);
+        port = started.lines().toList().get(1);
+        // pgBackRest: a repository in a folder of the cluster's OS user; archive_command pushes to it.
+        repository = base.resolve("repo");
+        config = base.resolve("pgbackrest.conf");
+        for (String folder : List.of("repo", "pgbackrest-log", "pgbackrest-lock", "pgbackrest-spool",
+                "barman/" + STANZA + "/incoming")) {
+            Files.createDirectories(base.resolve(folder));
+        }
+        Files.writeString(config, """
+                [global]
+                repo1-path=%s
+                repo1-retention-full=2
+                log-path=%s
+                lock-path=%s
+                spool-path=%s
+                log-level-console=warn
+                start-fast=y
+                compress-type=none
+
+                [%s]
+                pg1-path=%s/data
+                pg1-port=%s
+                pg1-socket-path=%s
+                pg1-user=postgres
+                """.formatted(repository, base.resolve("pgbackrest-log"), base.resolve("pgbackrest-lock"),
+                base.resolve("pgbackrest-spool"), STANZA, clusterDir, port, clusterDir));
+        // Barman: its home (the catalog) in a folder of the same user, which Barman runs as; WAL by archive_command.
+        String bindir = Files.readString(Path.of(clusterDir, ".pgc-cluster")).trim();
+        catalog = base.resolve("barman");
+        barmanConfig = base.resolve("barman.conf");
+        Files.writeString(barmanConfig, """
+                [barman]
+                barman_user = postgres
+                barman_home = %s
+                log_file = %s
+                log_level = INFO
+                path_prefix = %s
+
+                [%s]
+                description = the drill's source
+                conninfo = host=127.0.0.1 port=%s user=postgres dbname=postgres
+                streaming_conninfo = host=127.0.0.1 port=%s user=postgres
+                backup_method = postgres
+                archiver = on
+                streaming_archiver = off
+                """.formatted(catalog, base.resolve("barman.log"), bindir, STANZA, port, port));
+        ok(Support.run(List.of("chown", "-R", "postgres:", repository.toString(), base.resolve("pgbackrest-log").toString(),
+                base.resolve("pgbackrest-lock").toString(), base.resolve("pgbackrest-spool").toString(), config.toString(),
+                catalog.toString(), barmanConfig.toString()), Map.of(), Support.REPO, 30));
+        Path incoming = catalog.resolve(STANZA + "/incoming");
+        Files.writeString(Path.of(clusterDir, "data/postgresql.conf"), "archive_mode = on\narchive_command = '"
+                + "pgbackrest --config=" + config + " --stanza=" + STANZA + " archive-push %p && test ! -f " + incoming
+                + "/%f && cp %p " + incoming + "/.%f.part && mv " + incoming + "/.%f.part " + incoming + "/%f'\n",
+                java.nio.file.StandardOpenOption.APPEND);
+        owner(bindir + "/pg_ctl restart -D " + clusterDir + "/data -l " + clusterDir + "/server.log -m fast -w -t 60 -s");
+        owner("pgbackrest --stanza=" + STANZA + " stanza-create && pgbackrest --stanza=" + STANZA + " check");
+        owner(BARMAN + "archive-wal " + STANZA);
+        // The signing key, and the public half an auditor checks the evidence with.
+        key = base.resolve("key.pem");
+        publicKey = base.resolve("pub.pem");
+        ok(Support.run(List.of("openssl", "genpkey", "-algorithm", "ed25519", "-out", key.toString()), Map.of(),
+                Support.REPO, 30));
+        ok(Support.run(List.of("openssl", "pkey", "-in", key.toString(), "-pubout", "-out", publicKey.toString()),
+                Map.of(), Support.REPO, 30));
+        // The audit log, a checkpoint before each backup and after it.
+        sql("postgres", "CREATE DATABASE app");
+        sql("postgres", "CREATE DATABASE other");
+        ledger = base.resolve("ledger.jsonl");
+        tamperedLedger = base.resolve("tampered-ledger.jsonl");
+        workload("app", 24, "audit-smoke-");
+        checkpoint("app", ledger);
+        owner("pgbackrest --stanza=" + STANZA + " --type=full backup");
+        fullSet = new ObjectMapper().readTree(owner("pgbackrest --stanza=" + STANZA + " --output=json info"))
+                .get(0).get("backup").get(0).get("label").asText();
+        checkpoint("app", ledger);
+        workload("app", 8, "more-");
+        checkpoint("app", ledger);
+        // Another database: checkpointed, then a row rewritten by a superuser with the triggers bypassed,
+        // before the incremental backup (a checkpoint after it would refuse).
+        workload("other", 12, "audit-smoke-");
+        checkpoint("other", tamperedLedger);
+        sql("other", "SET session_replication_role = replica;"
+                + " UPDATE audit_events SET actor = 'mallory' WHERE id = 'audit-smoke-0005'");
+        owner("pgbackrest --stanza=" + STANZA + " --type=incr backup");
+        checkpoint("app", ledger);
+        workload("app", 4, "last-");
+        checkpoint("app", ledger);
+        barmanBackup();
+        checkpoint("app", ledger);
+        // A ledger of another cluster: the suite's own server.
+        otherLedger = base.resolve("other-cluster-ledger.jsonl");
+        Support.Result other = Support.tool("--mode=checkpoint", "--db-url="
+                + Support.url(Support.migratedWithWorkload(24)), "--ledger=" + otherLedger, "--signing-key=" + key);
+        assertEquals(0, other.exit(), other.describe());
+        sourceState = sourceState();
+    }
+
+    static final String BARMAN = "barman -q -c \"$BARMAN_CONFIG\" ";
+
+    /** barman backup, then its WAL moved in until check-backup finds every segment the backup needs. */
+    private static void barmanBackup() throws Exception {
+        owner(BARMAN + "backup " + STANZA);
+        for (int attempt = 0; ; attempt++) {
+            var checked = Support.run(List.of("runuser", "-u", "postgres", "--", "bash", "-c", "cd / && " + BARMAN
+                    + "archive-wal " + STANZA + " && " + BARMAN + "check-backup " + STANZA + " latest"),
+                    ownerEnvironment(), Support.REPO, 120);
+            if (checked.exit() == 0) {
+                return;
+            }
+            if (attempt > 60) {
+                throw new AssertionError(checked.describe());
+            }
+            Thread.sleep(500);
+        }
+    }
+
+    private static Map<String, String> ownerEnvironment() {
+        return Map.of("PGBACKREST_CONFIG", config.toString(), "BARMAN_CONFIG", barmanConfig.toString());
+    }
+
+    @AfterAll
+    static void removeTheSource() {
+        if (clusterDir != null) {
+            sh(". deploy/lib/pg-cluster.sh && pgc_stop \"$0\"".replace("$0", clusterDir), Map.of());
+        }
+        if (base != null) {
+            sh("rm -rf -- " + base, Map.of());
+        }
+    }
+
+    // ------------------------------------------------------------ what must not change
+
+    /** Path, size and modification time of every file under ROOT. */
+    private static List<String> fileList(Path root) throws IOException {
+        List<String> files = new ArrayList<>();
+        try (Stream<Path> walk = Files.walk(root)) {
+            for (Path path : walk.sorted().toList()) {
+                files.add(root.relativize(path) + " " + (Files.isDirectory(path) ? "dir"
+                        : Files.size(path) + " " + Files.getLastModifiedTime(path).toMillis()));
+            }
+        }
+        return files;
+    }
+
+    /**
+     * Barman's recover takes its server's archive-wal and xlogdb locks: it rewrites the PID in those lock
+     * files (barman_lock_directory, barman_home by default). They may be touched, not made or removed;
+     * every backup, WAL file and xlog.db must stay as it was.
+     */
+    private static List<String> withoutLockTimes(List<String> files) {
+        return files.stream().map(line -> line.matches("\\.[^/ ]+\\.lock .*") ? line.substring(0, line.indexOf(' '))
+                : line).toList();
+    }
+
+    /** The lines only one of two file lists has, marked - (before) and + (after). */
+    private static List<String> difference(List<String> before, List<String> after) {
+        List<String> lines = new ArrayList<>();
+        before.stream().filter(line -> !after.contains(line)).forEach(line -> lines.add("- " + line));
+        after.stream().filter(line -> !before.contains(line)).forEach(line -> lines.add("+ " + line));
+        return lines;
+    }
+
+    /** The source's audit logs: row counts and chain heads, and its databases. */
+    private static String sourceState() {
+        return sql("postgres", "SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database") + " app "
+                + sql("app", "SELECT count(*) || ' ' || (SELECT row_hash FROM audit_chain_head) FROM audit_events")
+                + " other " + sql("other", "SELECT count(*) FROM audit_events");
+    }
+
+    // ------------------------------------------------------------ the drill
+
+    private Support.Result drill(String... more) throws IOException {
+        Map<String, String> env = new HashMap<>(Map.of("SMOKE_DRILL", "1", "SMOKE_METHODS", "pgbackrest",
+                "SMOKE_PGBACKREST_STANZA", STANZA, "SMOKE_LEDGER", ledger.toString(), "SMOKE_SIGNING_KEY", key.toString(),
+                "SMOKE_REPORT_DIR", temp.resolve("report").toString(), "PGBACKREST_CONFIG", config.toString(),
+                "SMOKE_RECOVERY_TIMEOUT", "60"));
+        for (int i = 0; i < more.length; i += 2) {
+            env.put(more[i], more[i + 1]);
+        }
+        List<String> repositoryBefore = fileList(repository);
+        List<String> catalogBefore = withoutLockTimes(fileList(catalog));
+        Support.Result result = Support.harness(temp, env);
+        assertEquals(List.of(), difference(repositoryBefore, fileList(repository)), "the repository must be unchanged\n" + result.describe());
+        assertEquals(List.of(), difference(catalogBefore, withoutLockTimes(fileList(catalog))), "the Barman catalog must be unchanged\n" + result.describe());
+        assertEquals(sourceState, sourceState(), "the source must be unchanged\n" + result.describe());
+        assertEquals(List.of(), Support.harnessLeftovers(temp), "nothing left in TMPDIR\n" + result.describe());
+        return result;
+    }
+
+    private JsonNode report() throws IOException {
+        return new ObjectMapper().readTree(temp.resolve("report/report.json").toFile());
+    }
+
+    private void assertFailed(Support.Result result, int exit, String cause) throws IOException {
+        assertEquals(exit, result.exit(), result.describe());
+        assertTrue(result.err().contains("::error::backup-restore-smoke: " + cause), result.err());
+        assertTrue(!result.out().contains("PASS"), result.out());
+        assertEquals(false, report().get("passed").asBoolean(), report().toString());
+        assertTrue(Files.readString(temp.resolve("report/metrics.prom"))
+                .contains("backupsmoke_drill_success{method=\"" + report().get("method").asText() + "\"} 0"));
+    }
+
+    @Test
+    void theLatestBackupPassesWithSignedEvidenceAndNothingChanged() throws Exception {
+        var result = drill();
+        assertEquals(0, result.exit(), result.describe());
+        assertTrue(Support.lastLine(result.out()).matches("PASS  drill=pgbackrest  rows=32  chain_head=[0-9a-f]{16}\u2026"
+                + "  checkpoint=3 of 6  verifier=clean"), result.out());
+        JsonNode report = report();
+        assertEquals(true, report.get("passed").asBoolean(), report.toString());
+        assertEquals(3, report.get("ledger").get("relied_on").asInt(), report.toString());
+        assertEquals(sql("postgres", "SELECT system_identifier FROM pg_control_system()"),
+                report.get("backup").get("system_identifier").asText());
+        assertTrue(report.get("backup").get("start_lsn").asText().matches("[0-9A-F]+/[0-9A-F]+"), report.toString());
+        assertTrue(report.get("rto_seconds").asDouble() > 0, report.toString());
+        // The rows written after the incremental backup, which the ledger's newest entry counts.
+        assertEquals(4, report.get("rpo_rows").asInt(), report.toString());
+        var verified = Support.run(List.of("openssl", "pkeyutl", "-verify", "-pubin", "-inkey", publicKey.toString(),
+                "-rawin", "-in", temp.resolve("report/report.json").toString(), "-sigfile",
+                temp.resolve("report/report.json.sig").toString()), Map.of(), Support.REPO, 30);
+        assertEquals(0, verified.exit(), verified.describe());
+        assertTrue(Files.readString(temp.resolve("report/metrics.prom"))
+                .contains("backupsmoke_drill_success{method=\"pgbackrest\"} 1\n"));
+    }
+
+    @Test
+    void theBarmanBackupPasses() throws Exception {
+        // The ledger's signatures checked with its public key alone.
+        var result = drill("SMOKE_METHODS", "barman", "SMOKE_BARMAN_SERVER", STANZA, "SMOKE_BARMAN_CONFIG",
+                barmanConfig.toString(), "SMOKE_VERIFY_KEY", publicKey.toString());
+        assertEquals(0, result.exit(), result.describe());
+        assertTrue(Support.lastLine(result.out()).matches("PASS  drill=barman  rows=36  chain_head=[0-9a-f]{16}\u2026"
+                + "  checkpoint=5 of 6  verifier=clean"), result.out());
+        assertEquals(true, report().get("passed").asBoolean(), report().toString());
+        assertTrue(Files.readString(temp.resolve("report/metrics.prom"))
+                .contains("backupsmoke_drill_success{method=\"barman\"} 1\n"));
+    }
+
+    /** command-url: the operator's restore brings up a server of its own and says when the backup began. */
+    @Test
+    void aServerOfTheOperatorsOwnPassesThroughCommandUrl() throws Exception {
+        String repo = Support.REPO.toString();
+        Path ownServer = temp.resolve("own-server");
+        var result = drill("SMOKE_METHODS", "command-url", "SMOKE_RESTORE_CMD", """
+                set -eu
+                . "%s/deploy/lib/pg-cluster.sh"
+                # pgBackRest's restore_command names the data directory: the server runs where it was restored.
+                dir=$(mktemp -d "$TMPDIR/own-server.XXXXXX")
+                printf '%%s\n' "$dir" >"%s"
+                chmod 755 "$dir" && chown postgres "$dir"
+                (cd / && runuser -u postgres -- pgbackrest --stanza=%s --pg1-path="$dir/data" --type=immediate \
+                  --target-action=promote --archive-mode=off restore)
+                cp "$dir/data/backup_label" "$SMOKE_BACKUP_LABEL_FILE"
+                printf "unix_socket_directories = '%%s'\n" "$dir" >>"$dir/data/postgresql.conf"
+                pgc_bindir >"$dir/.pgc-cluster"
+                pgc__launch_on_free_port "$(pgc_bindir)" "$dir" >&2
+                printf 'postgres://postgres@127.0.0.1:%%s/app?sslmode=disable\n' "$PGC_PORT" >"$SMOKE_RESTORED_URL_FILE"
+                """.formatted(repo, ownServer, STANZA),
+                "SMOKE_TEARDOWN_CMD", "bash %s/deploy/lib/pg-cluster.sh stop \"$(cat %s)\"".formatted(repo, ownServer));
+        assertEquals(0, result.exit(), result.describe());
+        assertTrue(Support.lastLine(result.out()).startsWith("PASS  drill=command-url  rows=32  "), result.out());
+        assertTrue(report().get("backup").get("start_lsn").asText().matches("[0-9A-F]+/[0-9A-F]+"), report().toString());
+    }
+
+    @Test
+    void anOlderBackupSetFailsAMaxRpoItDoesNotMeet() throws Exception {
+        Thread.sleep(1100); // the later checkpoints are more than 1 s old
+        var result = drill("SMOKE_BACKUP_SET", fullSet, "SMOKE_MAX_RPO", "1s");
+        assertFailed(result, 3, "RPO exceeded: the restore holds 24 rows, checkpoint ");
+        assertEquals(fullSet, report().get("backup").get("id").asText());
+    }
+
+    @Test
+    void aRowRewrittenBeforeTheBackupIsNamed() throws Exception {
+        var result = drill("SMOKE_LEDGER", tamperedLedger.toString());
+        assertFailed(result, 3, "the restored chain: a row was changed");
+        assertTrue(result.err().contains("audit-smoke-0005"), result.err());
+    }
+
+    @Test
+    void aRestoreLeftPausedFailsNamingIt() throws Exception {
+        var result = drill("SMOKE_METHODS", "command-cluster", "SMOKE_RESTORE_CMD", "cd / && runuser -u postgres --"
+                + " pgbackrest --stanza=" + STANZA + " --pg1-path=\"$SMOKE_RESTORE_PGDATA\" --type=immediate"
+                + " --target-action=pause --archive-mode=off restore");
+        assertFailed(result, 3, "the restored server is paused in recovery (pg_is_wal_replay_paused() = true)");
+    }
+
+    @Test
+    void aPointInTimeRestoreEndsAtTheLastRowCommittedBeforeTheTarget() throws Exception {
+        // When checkpoint 2 was taken: after the full backup, before the next 8 rows.
+        String target = new ObjectMapper().readTree(Files.readAllLines(ledger).get(1)).get("time").asText()
+                .replace('T', ' ').replace("Z", "+00");
+        // The set named: pgBackRest's own choice compares whole seconds of its stop time.
+        var result = drill("SMOKE_RECOVERY_TARGET_TIME", target, "SMOKE_BACKUP_SET", fullSet);
+        assertEquals(0, result.exit(), result.describe());
+        assertTrue(Support.lastLine(result.out()).startsWith("PASS  drill=pgbackrest  rows=24  "), result.out());
+        assertEquals("ledger_bracket", report().get("pitr").get("proof").asText(), report().toString());
+    }
+
+    @Test
+    void aRestoreToTheLatestWhenAPointInTimeWasAskedFails() throws Exception {
+        // The target: when checkpoint 2 (24 rows, after the full backup) was taken; the restore ignores it
+        // and replays the whole archive.
+        String target = new ObjectMapper().readTree(Files.readAllLines(ledger).get(1)).get("time").asText();
+        var result = drill("SMOKE_METHODS", "command-cluster", "SMOKE_RECOVERY_TARGET_TIME", target,
+                "SMOKE_RESTORE_CMD", "cd / && runuser -u postgres -- pgbackrest --stanza=" + STANZA
+                        + " --pg1-path=\"$SMOKE_RESTORE_PGDATA\" --type=default --archive-mode=off restore");
+        assertFailed(result, 3, "restored past the target: the restore holds 36 rows, checkpoint 3 of 6");
+    }
+
+    @Test
+    void aLedgerOfAnotherClusterIsNamedBySystemIdentifier() throws Exception {
+        var result = drill("SMOKE_LEDGER", otherLedger.toString());
+        String ours = sql("postgres", "SELECT system_identifier FROM pg_control_system()");
+        assertFailed(result, 3, "another cluster: the backup's system_identifier is " + ours);
+    }
+
+    @Test
+    void aDrillCutShortBySigtermStillSaysItDidNotPass() throws Exception {
+        Map<String, String> env = new HashMap<>(Map.of("SMOKE_DRILL", "1", "SMOKE_METHODS", "command-cluster",
+                "SMOKE_RESTORE_CMD", "sleep 60", "SMOKE_LEDGER", ledger.toString(),
+                "SMOKE_REPORT_DIR", temp.resolve("report").toString()));
+        Process harness = Support.startHarness(temp, env);
+        Support.awaitText(temp.resolve("out"), "=== drill: restore ===");
+        Support.signal(harness, "TERM");
+        assertTrue(harness.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "the harness ends");
+        assertEquals(1, harness.exitValue(), Files.readString(temp.resolve("err")));
+        assertTrue(report().get("failure").asText().startsWith("cannot judge: the drill was cut short: "),
+                report().toString());
+        assertEquals(false, report().get("passed").asBoolean());
+        assertEquals(List.of(), Support.harnessLeftovers(temp));
+    }
+
+    @Test
+    void aDrillWithNothingToRunExitsOneAndSaysItDidNotPass() throws Exception {
+        var result = drill("SMOKE_METHODS", "custom");
+        assertFailed(result, 1, "SMOKE_DRILL=1 restores with exactly one of pgbackrest, barman, command-cluster,"
+                + " command-url in SMOKE_METHODS, got 'custom'");
+        assertTrue(report().get("failure").asText().startsWith("cannot judge: "), report().toString());
+        var backupCommand = drill("SMOKE_BACKUP_CMD", "pgbackrest backup");
+        assertFailed(backupCommand, 1, "SMOKE_BACKUP_CMD is refused in a drill (SMOKE_DRILL=1)");
+    }
+}

@@ -1,0 +1,75 @@
+// drill-verify's evidence of a drill that ended before there was a restore
+// to judge (--restore-failed, --cannot-judge: SPEC 9.10), and the backup's
+// facts read from the backup_label a restore leaves (--backup-label-file):
+// in process, without a database.
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class DrillUnjudgedTest {
+    @TempDir Path folder;
+
+    private Path label() throws Exception {
+        return Files.writeString(folder.resolve("backup_label"), """
+                START WAL LOCATION: 0/5000028 (file 000000010000000000000005)
+                CHECKPOINT LOCATION: 0/5000060
+                BACKUP METHOD: streamed
+                BACKUP FROM: primary
+                START TIME: 2026-12-05 16:32:16 UTC
+                LABEL: pgBackRest backup started at 2026-12-05 16:32:16.59021+00
+                START TIMELINE: 1
+                """);
+    }
+
+    private JsonNode report() throws Exception {
+        return new ObjectMapper().readTree(folder.resolve("report/report.json").toFile());
+    }
+
+    @Test
+    void aRestoreThatFailedIsReportedWithoutConnectingAndExitsThree() throws Exception {
+        var result = Support.tool("--mode=drill-verify", "--ledger=" + folder.resolve("ledger.jsonl"),
+                "--method=pgbackrest", "--report-dir=" + folder.resolve("report"), "--backup-label-file=" + label(),
+                "--backup-system-identifier=7715858619524972889",
+                "--restore-failed=the restored server is paused in recovery");
+        assertEquals(3, result.exit(), result.describe());
+        assertEquals("backupsmoke: the restored server is paused in recovery\n", result.err());
+        JsonNode report = report();
+        assertEquals(false, report.get("passed").asBoolean());
+        assertEquals("the restored server is paused in recovery", report.get("failure").asText());
+        assertEquals("0/5000028", report.get("backup").get("start_lsn").asText());
+        assertEquals("2026-12-05T16:32:16Z", report.get("backup").get("start_time").asText());
+        assertEquals(1, report.get("backup").get("timeline").asInt());
+        assertEquals("pgBackRest backup started at 2026-12-05 16:32:16.59021+00", report.get("backup").get("label").asText());
+        assertEquals("7715858619524972889", report.get("backup").get("system_identifier").asText());
+        assertTrue(report.get("restored") == null, report.toString());
+        assertTrue(Files.readString(folder.resolve("report/metrics.prom"))
+                .contains("backupsmoke_drill_success{method=\"pgbackrest\"} 0\n"));
+        assertEquals(result.out(), Files.readString(folder.resolve("report/report.json")));
+    }
+
+    @Test
+    void aDrillThatCouldNotRunSaysCannotJudgeAndExitsOne() throws Exception {
+        var result = Support.tool("--mode=drill-verify", "--ledger=" + folder.resolve("ledger.jsonl"),
+                "--report-dir=" + folder.resolve("report"), "--cannot-judge=no server binaries");
+        assertEquals(1, result.exit(), result.describe());
+        assertEquals("backupsmoke: cannot judge: no server binaries\n", result.err());
+        assertEquals("cannot judge: no server binaries", report().get("failure").asText());
+        assertEquals(0, report().get("ledger").get("entries").asInt());
+        assertTrue(report().get("backup").get("start_lsn").isNull(), report().toString());
+    }
+
+    @Test
+    void theRestoreFlagsBelongToDrillVerifyOnly() {
+        var result = Support.tool("--mode=verify", "--db-url=postgres://x@127.0.0.1:1/x",
+                "--backup-label-file=backup_label");
+        assertEquals(2, result.exit(), result.describe());
+        assertTrue(result.err().contains("--backup-label-file applies to --mode=drill-verify only"), result.err());
+    }
+}
