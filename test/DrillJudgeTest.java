@@ -299,6 +299,28 @@ class DrillJudgeTest {
         assertEquals("as in checkpoint 2 of 2 (" + second.catalogSha256() + ")", reachedIt.verdicts.get("catalog"));
     }
 
+    @Test
+    void aTriggerUpgradedAfterTheBackupIsNotHeldAgainstTheRestoreButOneLostInItIs() throws Exception {
+        String live = Support.migratedWithWorkload(24);
+        checkpoint(live);
+        Instant backupStart = instantNow();
+        String restored = restoredCopyOf(live);
+        String lostTrigger = restoredCopyOf(live);
+        Support.execute(lostTrigger, "DROP TRIGGER audit_events_no_truncate ON audit_events");
+        // After the backup, the live append-only trigger is upgraded (a new migration): a later checkpoint records it.
+        Support.execute(live, "CREATE OR REPLACE FUNCTION audit_events_reject_truncate() RETURNS trigger"
+                + " LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit_events is append-only (v2)'; END $$");
+        CheckpointLedgerTest.grow(live, 6, "more-", deadline);
+        checkpoint(live);
+        DrillJudge.Findings findings = judge(restored, null, request(backupStart, null, null), Instant.now());
+        assertNull(findings.failure);
+        assertEquals("as in checkpoint 1 of 2", findings.verdicts.get("integrity"));
+
+        DrillJudge.Findings lost = judge(lostTrigger, null, request(backupStart, null, null), Instant.now());
+        assertEquals("the integrity machinery differs from checkpoint 1 of 2:"
+                + " trigger audit_events_no_truncate on public.audit_events", lost.failure);
+    }
+
     /**
      * A ledger written before the catalog was recorded: its lines hold no
      * catalog, still verify and chain, a new checkpoint extends them, and a

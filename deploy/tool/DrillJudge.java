@@ -105,7 +105,7 @@ final class DrillJudge {
         findings.verdicts.put("client_verdict", "clean");
         requireHolds(relied, snapshot);
         requireLaterEntriesMatch(relied, snapshot.rowCount());
-        requireIntegrity(snapshot);
+        requireIntegrity(relied, snapshot);
         requireCatalog(relied, snapshot.rowCount());
         if (live != null) {
             requirePrefixOfLive(snapshot);
@@ -184,22 +184,51 @@ final class DrillJudge {
         findings.verdicts.put("later_checkpoints", reached.size() + " reached, all match");
     }
 
-    /** The integrity machinery (SPEC 9.5) must be what the ledger's last entry recorded. */
-    private void requireIntegrity(Snapshot snapshot) throws Refusal {
-        LedgerEntry last = entries.get(entries.size() - 1);
+    /**
+     * The entries recorded at a point the restore may stand at, oldest
+     * first: the entry relied on, the later ones the restore reaches (it
+     * holds their rows), and the first later one it does not reach (a
+     * change between that entry and the end of the restore's WAL).
+     */
+    private List<LedgerEntry> pointsTheRestoreMayStandAt(LedgerEntry relied, long rowCount) {
+        List<LedgerEntry> points = new ArrayList<>();
+        for (LedgerEntry entry : entries.subList(entries.indexOf(relied), entries.size())) {
+            points.add(entry);
+            if (entry != relied && entry.rowCount() > rowCount) {
+                break;
+            }
+        }
+        return points;
+    }
+
+    /**
+     * The integrity machinery (SPEC 9.5) must be what an entry recorded at a
+     * point the restore may stand at: not the ledger's last entry, for a
+     * trigger or verifier upgraded after the backup legitimately differs.
+     * A failure names what differs from the newest entry the restore reaches.
+     */
+    private void requireIntegrity(LedgerEntry relied, Snapshot snapshot) throws Refusal {
         Map<String, String> restoredFingerprint = snapshot.integrity() == null ? Map.of() : snapshot.integrity();
+        List<LedgerEntry> points = pointsTheRestoreMayStandAt(relied, snapshot.rowCount());
+        for (int i = points.size() - 1; i >= 0; i--) { // the newest that matches, for the report
+            LedgerEntry point = points.get(i);
+            if (point.integrity().equals(restoredFingerprint)) {
+                findings.verdicts.put("integrity", "as in " + LedgerCheck.name(entries, point));
+                return;
+            }
+        }
+        LedgerEntry reference = points.stream().filter(point -> point == relied
+                || point.rowCount() <= snapshot.rowCount()).reduce((older, newer) -> newer).orElse(relied);
         List<String> differing = new ArrayList<>();
-        last.integrity().forEach((key, value) -> {
+        reference.integrity().forEach((key, value) -> {
             if (!value.equals(restoredFingerprint.get(key))) {
                 differing.add(key);
             }
         });
-        restoredFingerprint.keySet().stream().filter(key -> !last.integrity().containsKey(key)).forEach(differing::add);
-        if (!differing.isEmpty()) {
-            throw new Refusal("the integrity machinery differs from " + LedgerCheck.name(entries, last) + ": "
-                    + String.join("; ", differing));
-        }
-        findings.verdicts.put("integrity", "as in " + LedgerCheck.name(entries, last));
+        restoredFingerprint.keySet().stream().filter(key -> !reference.integrity().containsKey(key))
+                .forEach(differing::add);
+        throw new Refusal("the integrity machinery differs from " + LedgerCheck.name(entries, reference) + ": "
+                + String.join("; ", differing));
     }
 
     /** How many catalog differences a failure names before "and N more". */
@@ -207,12 +236,9 @@ final class DrillJudge {
 
     /**
      * The catalog inventory of the audit schema (SemanticOracle.inventory)
-     * must be one an entry recorded at a point the restore may stand at:
-     * the entry relied on, a later one the restore reaches (it holds that
-     * entry's rows), or the first later one it does not reach (a migration
-     * between that entry and the end of the restore's WAL). Not the ledger's
-     * last entry: a schema migrated after the restore's point legitimately
-     * differs. Entries are compared by catalog_sha256; those without one
+     * must be one an entry recorded at a point the restore may stand at
+     * (pointsTheRestoreMayStandAt). Not the ledger's last entry: a schema
+     * migrated after the restore's point legitimately differs. Entries are compared by catalog_sha256; those without one
      * (lines older than the field) are passed over, and when none has one
      * there is nothing to compare. A failure names the first differences
      * from the newest entry the restore reaches, whose inventory the ledger
@@ -221,16 +247,12 @@ final class DrillJudge {
     private void requireCatalog(LedgerEntry relied, long rowCount) throws Failure {
         List<LedgerEntry> candidates = new ArrayList<>();
         LedgerEntry newestReached = null;
-        for (LedgerEntry entry : entries.subList(entries.indexOf(relied), entries.size())) {
-            boolean reached = entry == relied || entry.rowCount() <= rowCount;
+        for (LedgerEntry entry : pointsTheRestoreMayStandAt(relied, rowCount)) {
             if (entry.catalogSha256() != null) {
                 candidates.add(entry);
-                if (reached) {
+                if (entry == relied || entry.rowCount() <= rowCount) {
                     newestReached = entry;
                 }
-            }
-            if (!reached) {
-                break;
             }
         }
         if (candidates.isEmpty()) {
