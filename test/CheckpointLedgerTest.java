@@ -172,16 +172,26 @@ class CheckpointLedgerTest {
                 refusal(database, ledger));
     }
 
+    /**
+     * Checkpoints 24 rows, appends 6 and checkpoints again, then takes the
+     * database back to the first checkpoint's state behind the triggers'
+     * back; returns the second entry.
+     */
+    private LedgerEntry backToTheFirstOfTwoCheckpoints(String database, Path ledger) throws Exception {
+        checkpoint(database, ledger);
+        grow(database, 6, "more-", deadline);
+        LedgerEntry second = checkpoint(database, ledger);
+        asReplica(database, "DELETE FROM audit_events WHERE id LIKE 'more-%'",
+                "UPDATE audit_chain_head SET row_hash = '" + Support.FIXED_HEAD_24 + "' WHERE id = 1");
+        return second;
+    }
+
     @Test
     void aForkIsRefusedAndPlacedBetweenTheEntries() throws Exception {
         String database = Support.migratedWithWorkload(24);
         Path ledger = folder.resolve("ledger.jsonl");
-        checkpoint(database, ledger);
-        grow(database, 6, "more-", deadline);
-        LedgerEntry second = checkpoint(database, ledger);
-        // Rewritten from position 24 on: the rows after the first checkpoint go, other rows follow.
-        asReplica(database, "DELETE FROM audit_events WHERE id LIKE 'more-%'",
-                "UPDATE audit_chain_head SET row_hash = '" + Support.FIXED_HEAD_24 + "' WHERE id = 1");
+        LedgerEntry second = backToTheFirstOfTwoCheckpoints(database, ledger);
+        // Rewritten from position 24 on: other rows follow the first checkpoint's.
         grow(database, 8, "fork-", deadline);
         assertEquals("fork: the live chain holds another row at position 29 than the head " + second.chainHeadHash()
                 + " of checkpoint 2 of 2; the chains part after position 23 and at or before 29",
@@ -192,12 +202,8 @@ class CheckpointLedgerTest {
     void aRollbackOfTheDatabaseIsRefused() throws Exception {
         String database = Support.migratedWithWorkload(24);
         Path ledger = folder.resolve("ledger.jsonl");
-        checkpoint(database, ledger);
-        grow(database, 6, "more-", deadline);
-        LedgerEntry second = checkpoint(database, ledger);
         // The state of the first checkpoint again, as a restore of an older backup would leave it.
-        asReplica(database, "DELETE FROM audit_events WHERE id LIKE 'more-%'",
-                "UPDATE audit_chain_head SET row_hash = '" + Support.FIXED_HEAD_24 + "' WHERE id = 1");
+        LedgerEntry second = backToTheFirstOfTwoCheckpoints(database, ledger);
         assertEquals("rollback of the database: the live chain holds 24 rows, checkpoint 2 of 2 recorded 30 (head "
                 + second.chainHeadHash() + " at position 29)", refusal(database, ledger));
     }
