@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -70,6 +72,39 @@ class CopyRowsTest {
         // Both verdicts are broken now, which is all agrees_with_server compares.
         assertEquals(Support.clientJson(40, "audit-smoke-0031", 31, "modified", true, 0, true),
                 clientOf(Support.toolOk("--mode=verify", "--db-url=" + Support.url(database))));
+    }
+
+    @Test
+    void fieldsWithAndWithoutEscapesHashAndReadAsTheirText() {
+        // Fields without a backslash are copied as they arrive; the others are
+        // unescaped. One parser reads the rows in turn, so nothing one row
+        // found (an escape, a '|', a NULL) may leak into the next.
+        String prev = "ab".repeat(32);
+        String escapedLine = String.join("\t", "id\\t1", "a|b", "User", "auth.login", "session", "s-1",
+                "{\"k\": \"back\\\\\\\\slash\"}", "2026-05-16 12:00:00.5+00", "auth", prev, "cd".repeat(32)) + "\n";
+        String plainLine = String.join("\t", "id-2", "actor é", "User", "auth.login", "session", "s-2",
+                "\\N", "2026-05-16 12:00:00.123456+00", "auth", "\\N", "ef".repeat(32)) + "\n";
+        List<Object[]> seen = new ArrayList<>();
+        CopyRows.RowParser parser = new CopyRows.RowParser(true);
+        for (String line : List.of(escapedLine, plainLine, escapedLine)) {
+            parser.parse(line.getBytes(StandardCharsets.UTF_8), (id, prevHash, rowHash, hash, ambiguous) ->
+                    seen.add(new Object[] {id, prevHash, rowHash, hash, ambiguous}));
+        }
+        byte[] escapedHash = AuditRow.sha256(String.join("|", prev, "id\t1", "a|b", "User", "auth.login", "session",
+                "s-1", "{\"k\": \"back\\\\slash\"}", "2026-05-16T12:00:00.500000Z", "auth"));
+        byte[] plainHash = AuditRow.sha256(String.join("|", "", "id-2", "actor é", "User", "auth.login", "session",
+                "s-2", "", "2026-05-16T12:00:00.123456Z", "auth"));
+        assertEquals("id\t1", seen.get(0)[0]);
+        assertEquals(prev, seen.get(0)[1]);
+        assertArrayEquals(escapedHash, (byte[]) seen.get(0)[3]);
+        assertEquals(true, seen.get(0)[4]);
+        assertEquals("id-2", seen.get(1)[0]);
+        assertEquals(null, seen.get(1)[1]);
+        assertEquals("ef".repeat(32), seen.get(1)[2]);
+        assertArrayEquals(plainHash, (byte[]) seen.get(1)[3]);
+        assertEquals(false, seen.get(1)[4]);
+        assertArrayEquals(escapedHash, (byte[]) seen.get(2)[3]);
+        assertEquals(true, seen.get(2)[4]);
     }
 
     @Test

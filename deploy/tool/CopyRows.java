@@ -36,6 +36,8 @@ final class CopyRows implements ChainWalker.RowSource {
     private static final int PREV_HASH = 9;
     private static final int ROW_HASH = 10;
     private static final int FIELDS = 11;
+    /** The fields whose text the payload holds as it is (all but the timestamp), as bits by index. */
+    private static final int PAYLOAD_TEXT_FIELDS = ((1 << (CATEGORY + 1)) - 1) & ~(1 << TIMESTAMP);
 
     private static final int BATCH_ROWS = 512;
     /** Fields longer than this (as COPY sends them) are hashed in pieces of this size, never copied whole. */
@@ -238,6 +240,10 @@ final class CopyRows implements ChainWalker.RowSource {
         private final MessageDigest sha256 = AuditRow.newSha256();
         private final int[] starts = new int[FIELDS];
         private final int[] ends = new int[FIELDS];
+        /** Bit f set: field f holds a backslash (an escape, or \\N), so its bytes are not its text. */
+        private int escapedFields;
+        /** Bit f set: field f holds a '|', the payload's separator. */
+        private int pipedFields;
         private byte[] field = new byte[256];
         private int pieceLength;
         private byte[] payload = new byte[1024];
@@ -252,12 +258,7 @@ final class CopyRows implements ChainWalker.RowSource {
             String id = text(line, ID);
             String prevHash = text(line, PREV_HASH);
             String rowHash = text(line, ROW_HASH);
-            boolean ambiguous = timestampOutsideThePayload(line);
-            for (int f = ID; f <= CATEGORY; f++) {
-                if (f != TIMESTAMP && contains(line, f, (byte) '|')) {
-                    ambiguous = true;
-                }
-            }
+            boolean ambiguous = timestampOutsideThePayload(line) || (pipedFields & PAYLOAD_TEXT_FIELDS) != 0;
             byte[] recomputed = rehash ? hashOrNull(line) : null;
             sink.row(id == null ? "" : id, prevHash, rowHash, recomputed, ambiguous);
         }
@@ -272,35 +273,44 @@ final class CopyRows implements ChainWalker.RowSource {
             return end - starts[TIMESTAMP] >= 3 && (line[end - 1] == 'y' || (line[end - 1] == 'C' && line[end - 2] == 'B'));
         }
 
+        /**
+         * Finds the fields, and in the same pass which of them hold a
+         * backslash or a '|': most fields hold neither, and are then copied
+         * or read as they are, without a second look at their bytes.
+         */
         private void split(byte[] line) {
             int length = line.length > 0 && line[line.length - 1] == '\n' ? line.length - 1 : line.length;
             int f = 0;
             starts[0] = 0;
+            int escaped = 0;
+            int piped = 0;
             for (int i = 0; i < length && f < FIELDS; i++) {
-                if (line[i] == '\t') {
+                byte b = line[i];
+                if (b == '\t') {
                     ends[f] = i;
                     if (++f < FIELDS) {
                         starts[f] = i + 1;
                     }
+                } else if (b == '\\') {
+                    escaped |= 1 << f;
+                } else if (b == '|') {
+                    piped |= 1 << f;
                 }
             }
+            escapedFields = escaped;
+            pipedFields = piped;
             if (f != FIELDS - 1) {
                 throw new IllegalStateException("COPY gave a row of " + (f + 1) + " fields, not " + FIELDS);
             }
             ends[f] = length;
         }
 
-        private boolean isNull(byte[] line, int f) {
-            return ends[f] - starts[f] == 2 && line[starts[f]] == '\\' && line[starts[f] + 1] == 'N';
+        private boolean isEscaped(int f) {
+            return (escapedFields & 1 << f) != 0;
         }
 
-        private boolean contains(byte[] line, int f, byte wanted) {
-            for (int i = starts[f]; i < ends[f]; i++) {
-                if (line[i] == wanted) {
-                    return true;
-                }
-            }
-            return false;
+        private boolean isNull(byte[] line, int f) {
+            return isEscaped(f) && ends[f] - starts[f] == 2 && line[starts[f]] == '\\' && line[starts[f] + 1] == 'N';
         }
 
         /**
@@ -312,6 +322,9 @@ final class CopyRows implements ChainWalker.RowSource {
         private String text(byte[] line, int f) {
             if (isNull(line, f)) {
                 return null;
+            }
+            if (ends[f] - starts[f] <= MAX_TEXT && !isEscaped(f)) {
+                return new String(line, starts[f], ends[f] - starts[f], StandardCharsets.UTF_8);
             }
             if (ends[f] - starts[f] <= MAX_TEXT) {
                 int length = unescape(line, f);
@@ -359,6 +372,10 @@ final class CopyRows implements ChainWalker.RowSource {
                 digestLargeField(line, f);
                 return;
             }
+            if (!isEscaped(f)) {
+                appendBytes(line, starts[f], ends[f] - starts[f]);
+                return;
+            }
             int length = unescape(line, f);
             ensurePayload(length);
             System.arraycopy(field, 0, payload, payloadLength, length);
@@ -400,6 +417,12 @@ final class CopyRows implements ChainWalker.RowSource {
             payload[payloadLength + 26] = 'Z';
             payloadLength += 27;
             return true;
+        }
+
+        private void appendBytes(byte[] from, int start, int length) {
+            ensurePayload(length);
+            System.arraycopy(from, start, payload, payloadLength, length);
+            payloadLength += length;
         }
 
         private void appendByte(byte value) {
