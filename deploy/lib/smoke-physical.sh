@@ -476,8 +476,8 @@ phys_restore_command() {
     SMOKE_RESTORE_PGDATA=$PHYS_RESTORED_DIR/data phys__run bash -c "$SMOKE_RESTORE_CMD" >&2
   else
     : >"$url_file" || return 1
-    # From here on, whatever happens, the teardown runs.
-    PHYS_TEARDOWN_FILE=$url_file
+    # From here on, whatever happens, the teardown runs (phys_teardown_pending).
+    : >"$url_file.teardown" || return 1
     SMOKE_RESTORED_URL_FILE=$url_file phys__run bash -c "$SMOKE_RESTORE_CMD" >&2
   fi
 }
@@ -494,18 +494,21 @@ phys_read_restored_url() {
   printf '%s\n' "$url"
 }
 
-# phys_teardown: SMOKE_TEARDOWN_CMD, once, after a command-url restore ran,
-# whatever happened (the harness calls it from its cleanup too), with
-# SMOKE_RESTORED_URL_FILE still naming the URL file.
-PHYS_TEARDOWN_FILE='' # the URL file of a command-url restore not torn down yet
-phys_teardown() {
-  local file=$PHYS_TEARDOWN_FILE status=0
-  [[ -n "$file" ]] || return 0
-  PHYS_TEARDOWN_FILE=''
-  [[ -n "${SMOKE_TEARDOWN_CMD:-}" ]] || return 0
-  SMOKE_RESTORED_URL_FILE=$file bash -c "$SMOKE_TEARDOWN_CMD" </dev/null >&2 || status=$?
-  ((status == 0)) ||
-    phys__say "warning: SMOKE_TEARDOWN_CMD failed (exit $status); the restored server may still exist"
+# phys_teardown_pending FOLDER: SMOKE_TEARDOWN_CMD, once, for every
+# command-url restore under FOLDER not torn down yet (URL_FILE.teardown
+# marks one), with SMOKE_RESTORED_URL_FILE naming its URL file. The marker
+# is a file, so the teardown runs whichever shell gets there first: the
+# combination's own, or the harness's cleanup should that one be killed.
+phys_teardown_pending() {
+  local marker status
+  while IFS= read -r -d '' marker; do
+    rm -f -- "$marker"
+    [[ -n "${SMOKE_TEARDOWN_CMD:-}" ]] || continue
+    status=0
+    SMOKE_RESTORED_URL_FILE=${marker%.teardown} bash -c "$SMOKE_TEARDOWN_CMD" </dev/null >&2 || status=$?
+    ((status == 0)) ||
+      phys__say "warning: SMOKE_TEARDOWN_CMD failed (exit $status); the restored server may still exist"
+  done < <(find "$1" -name '*.teardown' -print0 2>/dev/null)
 }
 
 # --- the harness's plug point ----------------------------------------------------
