@@ -373,72 +373,6 @@ sql() {
   sql_url "$(db_url "$db")" "$@"
 }
 
-# Takes DATABASE_URL apart into PGHOST, PGPORT, PGUSER, PGPASSWORD and
-# PGDATABASE, so that psql, pg_dump, pg_restore and the tool are all pointed
-# at the server by db_url alone and the password travels only in the
-# environment. Parts the URL leaves out keep their PG* value, as in libpq;
-# an sslpassword is kept aside (SSL_PASSWORD); other query parameters
-# (sslmode, ...) are carried along untouched.
-adopt_database_url() {
-  local url=$1 rest authority userinfo='' host port='' db='' query
-  [[ "$url" =~ ^postgres(ql)?://(.*)$ ]] ||
-    fail "DATABASE_URL must start with postgres:// or postgresql://"
-  rest=${BASH_REMATCH[2]%%#*}
-  [[ "$rest" =~ ^([^/?]*)(/([^?]*))?(\?(.*))?$ ]] || fail "DATABASE_URL cannot be parsed"
-  authority=${BASH_REMATCH[1]}
-  db=$(url_decode "${BASH_REMATCH[3]}")
-  query=${BASH_REMATCH[5]}
-  if [[ "$authority" == *@* ]]; then
-    userinfo=${authority%@*}
-    authority=${authority##*@}
-  fi
-  [[ "$authority" != *,* ]] || fail "DATABASE_URL with several hosts is not supported"
-  if [[ "$authority" =~ ^\[([^]]*)\](:([0-9]*))?$ || "$authority" =~ ^([^:]*)(:([0-9]*))?$ ]]; then
-    host=$(url_decode "${BASH_REMATCH[1]}")
-    port=${BASH_REMATCH[3]}
-  else
-    fail "DATABASE_URL has a malformed host:port"
-  fi
-  if [[ -n "$userinfo" ]]; then
-    export PGUSER
-    PGUSER=$(url_decode "${userinfo%%:*}")
-    if [[ "$userinfo" == *:* ]]; then
-      export PGPASSWORD
-      PGPASSWORD=$(url_decode "${userinfo#*:}")
-    fi
-  fi
-  [[ -z "$host" ]] || export PGHOST=$host
-  [[ -z "$port" ]] || export PGPORT=$port
-  [[ -z "$db" ]] || export PGDATABASE=$db
-  adopt_url_query "$query"
-  [[ -n "${PGHOST:-}" ]] || fail "DATABASE_URL names no host"
-}
-
-# The query string of DATABASE_URL: its connection parameters win over the
-# URL's other parts, as in libpq; the rest is kept in URL_QUERY.
-adopt_url_query() {
-  local param key value params=() kept=()
-  [[ -n "$1" ]] || return 0
-  IFS='&' read -r -a params <<<"$1"
-  for param in "${params[@]}"; do
-    key=$(url_decode "${param%%=*}")
-    value=$(url_decode "${param#*=}")
-    case "$key" in
-      host) export PGHOST=$value ;;
-      port) export PGPORT=$value ;;
-      dbname) export PGDATABASE=$value ;;
-      user) export PGUSER=$value ;;
-      password) export PGPASSWORD=$value ;;
-      sslpassword) SSL_PASSWORD=$value ;;
-      *) kept+=("$param") ;;
-    esac
-  done
-  URL_QUERY=$(
-    IFS='&'
-    printf '%s' "${kept[*]}"
-  )
-}
-
 # Secrets never go into a command line, where `ps` shows them to every user
 # of the machine: the password is in PGPASSWORD (libpq and the tool read
 # it); libpq has no variable for sslpassword, so it goes into a connection
@@ -446,32 +380,33 @@ adopt_url_query() {
 # PGSERVICE: libpq reads any connection parameter from there), and to the
 # tool in PGSSLPASSWORD, BackupSmoke's own variable for it.
 keep_secrets_off_command_lines() {
-  [[ -n "${SSL_PASSWORD:-}" ]] || return 0
-  [[ "$SSL_PASSWORD" != *$'\n'* ]] || fail "DATABASE_URL: sslpassword cannot hold a line break"
+  [[ -n "${K[server.sslpassword]+set}" ]] || return 0
   (
     umask 077
-    printf '[backupsmoke]\nsslpassword=%s\n' "$SSL_PASSWORD" >"$WORK/pg_service.conf"
+    printf '[backupsmoke]\nsslpassword=%s\n' "${K[server.sslpassword]}" >"$WORK/pg_service.conf"
   ) || fail "cannot write the connection service file in $WORK"
-  export PGSERVICEFILE=$WORK/pg_service.conf PGSERVICE=backupsmoke PGSSLPASSWORD=$SSL_PASSWORD
-  unset SSL_PASSWORD
+  export PGSERVICEFILE=$WORK/pg_service.conf PGSERVICE=backupsmoke PGSSLPASSWORD=${K[server.sslpassword]}
+  unset 'K[server.sslpassword]'
 }
 
 # --- knobs -------------------------------------------------------------------
 
 # Every knob, parsed and checked by the tool (Knobs.java) before any use: its
-# answer is NUL-separated NAME=VALUE entries, read into K, never evaluated.
-# A bad value stops the run with the tool's line naming the variable.
+# answer is NUL-separated NAME=VALUE entries, read into K, never evaluated,
+# and read from a pipe: it carries the passwords DATABASE_URL holds, which
+# must never reach a file. A bad value stops the run with the tool's line
+# naming the variable.
 read_knobs() {
   local entry status=0
-  MIGRATIONS_PATH=${MIGRATIONS_PATH:-$REPO/migrations} gate_tool --mode=knobs >"$WORK/knobs" 2>"$WORK/knobs.err" ||
-    status=$?
+  while IFS= read -r -d '' entry; do
+    K[${entry%%=*}]=${entry#*=}
+  done < <(MIGRATIONS_PATH=${MIGRATIONS_PATH:-$REPO/migrations} "$REPO/deploy/bin/backupsmoke" --mode=knobs \
+    </dev/null 2>"$WORK/knobs.err")
+  wait "$!" || status=$?
   if ((status != 0)); then
     entry=$(tail -n 1 "$WORK/knobs.err")
     fail "${entry#backupsmoke: }"
   fi
-  while IFS= read -r -d '' entry; do
-    K[${entry%%=*}]=${entry#*=}
-  done <"$WORK/knobs"
   ROWS=${K[SMOKE_ROWS]} BATCH_ROWS=${K[SMOKE_BATCH_ROWS]} MIGRATIONS=${K[MIGRATIONS_PATH]}
   IN_PLACE=${K[SMOKE_IN_PLACE]} JOBS=${K[SMOKE_JOBS]} APPEND_ROWS=${K[SMOKE_APPEND_ROWS]} ORACLE=${K[SMOKE_ORACLE]}
   MAJORS_WANTED=${K[SMOKE_TARGET_MAJORS]} REPORT_DIR=${K[SMOKE_REPORT_DIR]}
@@ -499,33 +434,23 @@ throwaway_tools() {
   done
 }
 
-# Decides where the round trip runs: a server named by DATABASE_URL or by
-# PGHOST, or else a throwaway one (started later, in "wait for server").
+# Where the round trip runs, as the tool decided (ServerChoice.java): a
+# server named by DATABASE_URL or by PGHOST, or else a throwaway one
+# (started later, in "wait for server"). Every client then gets an explicit
+# URL (db_url); the password travels only in PGPASSWORD.
 choose_server() {
-  if [[ -n "${DATABASE_URL:-}" ]]; then
-    SERVER=url
-    adopt_database_url "$DATABASE_URL"
-    # From here on every client gets an explicit URL; nothing below should
-    # fall back on the caller's database.
-    unset DATABASE_URL
-  elif [[ -n "${PGHOST:-}" ]]; then
-    SERVER=pgvars
-  else
-    SERVER=throwaway
-    return 0
+  SERVER=${K[server.kind]}
+  [[ "$SERVER" != throwaway ]] || return 0
+  export PGHOST=${K[server.host]} PGPORT=${K[server.port]} PGUSER=${K[server.user]}
+  [[ -z "${K[server.database]}" ]] || export PGDATABASE=${K[server.database]}
+  if [[ -n "${K[server.password]+set}" ]]; then
+    export PGPASSWORD=${K[server.password]}
+    unset 'K[server.password]'
   fi
-  export PGPORT=${PGPORT:-5432}
-  # A port that can never work fails now, not after a minute of retries.
-  if [[ ! "$PGPORT" =~ ^[0-9]+$ ]] || ((10#$PGPORT < 1 || 10#$PGPORT > 65535)); then
-    fail "invalid port '$PGPORT' (1-65535)"
-  fi
-  export PGUSER=${PGUSER:-$(id -un)}
-  MAINT_DB=${PGDATABASE:-postgres}
-  if ((IN_PLACE)); then
-    [[ -n "${PGDATABASE:-}" ]] ||
-      fail "SMOKE_IN_PLACE=1 needs PGDATABASE (or a database in DATABASE_URL): the database to test in place"
-    TARGET_DB=$PGDATABASE
-  fi
+  URL_QUERY=${K[server.query]}
+  MAINT_DB=${K[server.maintenance_db]}
+  TARGET_DB=${K[server.in_place_db]}
+  unset DATABASE_URL
 }
 
 # --- phases ----------------------------------------------------------------------
