@@ -2,8 +2,20 @@
 # The harness's opt-in in-place mode (SMOKE_IN_PLACE=1), sourced by
 # deploy/test/backup-restore-smoke.sh: it wipes PGDATABASE itself, so it
 # first makes sure that database holds nothing but what the migrations
-# create. The functions use the harness's globals (MIGRATIONS, TARGET_DB,
-# WORK) and helpers (sql, say, fail).
+# create. The harness gives it the run's facts once (in_place_use); the
+# functions also use its helpers (sql, say, fail, server_label).
+
+IP_DB=''          # the database tested in place
+IP_MIGRATIONS=''  # the migrations folder: what the database may hold
+IP_WORK=''        # the harness's work folder (SQL files, expected.json)
+SINCE_FILE=''     # SMOKE_SINCE, empty: every verify walks the whole chain
+SINCE_FOUND=0     # 1 when SINCE_FILE held a checkpoint at the start
+
+# in_place_use DB MIGRATIONS WORK SINCE_FILE SINCE_FOUND: the run's facts
+# (the tool checked SMOKE_SINCE and the checkpoint it names, Knobs.java).
+in_place_use() {
+  IP_DB=$1 IP_MIGRATIONS=$2 IP_WORK=$3 SINCE_FILE=$4 SINCE_FOUND=$5
+}
 
 # Prints "KIND NAME" for every object the up-migrations create: KIND is
 # table, relation (view, sequence), routine (function, procedure) or type
@@ -14,7 +26,7 @@ declared_objects() {
   local file create_re
   create_re='create[[:space:]]+(or[[:space:]]+replace[[:space:]]+)?((unlogged|temporary|temp|materialized)[[:space:]]+)?(table|view|sequence|function|procedure|type|domain)[[:space:]]+(if[[:space:]]+not[[:space:]]+exists[[:space:]]+)?(("[^" ]+"|[[:alnum:]_$]+)\.)?("[^" ]+"|[[:alnum:]_$]+)'
   printf 'table schema_migrations\n' # the tool's own ledger (SPEC §5)
-  for file in "$MIGRATIONS"/*.up.sql; do
+  for file in "$IP_MIGRATIONS"/*.up.sql; do
     if [[ -f "$file" ]]; then
       sed 's/--.*$//' "$file"
       printf '\n'
@@ -106,7 +118,7 @@ SQL
 
 # Runs an objects-view query file on the target database.
 objects_query() {
-  sql "$TARGET_DB" -v declared="$(declared_objects)" -f "$1"
+  sql "$IP_DB" -v declared="$(declared_objects)" -f "$1"
 }
 
 # In place, the run would wipe the target database; it refuses, changing
@@ -118,12 +130,12 @@ refuse_foreign_objects() {
   {
     write_objects_view
     printf '%s\n' "SELECT coalesce(string_agg(kind || ' ' || label, ', ' ORDER BY ord, label), '') FROM smoke_objects WHERE NOT declared;"
-  } >"$WORK/foreign.sql"
-  foreign=$(objects_query "$WORK/foreign.sql") ||
-    fail "cannot inspect database $TARGET_DB on $(server_label)"
+  } >"$IP_WORK/foreign.sql"
+  foreign=$(objects_query "$IP_WORK/foreign.sql") ||
+    fail "cannot inspect database $IP_DB on $(server_label)"
   [[ -z "$foreign" ]] ||
-    fail "SMOKE_IN_PLACE=1 refused: database $TARGET_DB holds objects the migrations in $MIGRATIONS do not create: $foreign"
-  say "in place: database $TARGET_DB holds only what the migrations create"
+    fail "SMOKE_IN_PLACE=1 refused: database $IP_DB holds objects the migrations in $IP_MIGRATIONS do not create: $foreign"
+  say "in place: database $IP_DB holds only what the migrations create"
 }
 
 # The workload's row ids are fixed (SPEC §4), so an in-place run starts from
@@ -135,13 +147,13 @@ refuse_foreign_objects() {
 # (continuity-0001 by an application's actor), and the run refuses.
 refuse_foreign_audit_rows() {
   local present foreign
-  present=$(sql "$TARGET_DB" -c "SELECT to_regclass('audit_events') IS NOT NULL") ||
-    fail "cannot inspect database $TARGET_DB on $(server_label)"
+  present=$(sql "$IP_DB" -c "SELECT to_regclass('audit_events') IS NOT NULL") ||
+    fail "cannot inspect database $IP_DB on $(server_label)"
   [[ "$present" == t ]] || return 0
-  foreign=$(sql "$TARGET_DB" -c "SELECT count(*) FROM audit_events WHERE NOT (id ~ '^audit-smoke-(r[0-9]{8}t[0-9]{6}z-)?(continuity-)?[0-9]{4,}\$' AND actor = 'smoke-actor')") ||
-    fail "cannot read audit_events in $TARGET_DB"
+  foreign=$(sql "$IP_DB" -c "SELECT count(*) FROM audit_events WHERE NOT (id ~ '^audit-smoke-(r[0-9]{8}t[0-9]{6}z-)?(continuity-)?[0-9]{4,}\$' AND actor = 'smoke-actor')") ||
+    fail "cannot read audit_events in $IP_DB"
   [[ "$foreign" == 0 ]] ||
-    fail "SMOKE_IN_PLACE=1 refused: audit_events in $TARGET_DB holds $foreign row(s) not written by this smoke test"
+    fail "SMOKE_IN_PLACE=1 refused: audit_events in $IP_DB holds $foreign row(s) not written by this smoke test"
 }
 
 # In place, the clean start empties the database of the migrations' objects
@@ -150,7 +162,7 @@ clean_in_place() {
   refuse_foreign_objects
   refuse_foreign_audit_rows
   wipe_in_place
-  say "in place: database $TARGET_DB reset"
+  say "in place: database $IP_DB reset"
 }
 
 # The in-place wipe drops, in one transaction, exactly the objects the
@@ -164,8 +176,8 @@ wipe_in_place() {
   {
     write_objects_view
     printf '%s\n' 'SELECT drop_cmd FROM smoke_objects WHERE declared ORDER BY ord, label \gexec'
-  } >"$WORK/wipe.sql"
-  objects_query "$WORK/wipe.sql" -1 >&2 || fail "wiping database $TARGET_DB in place failed"
+  } >"$IP_WORK/wipe.sql"
+  objects_query "$IP_WORK/wipe.sql" -1 >&2 || fail "wiping database $IP_DB in place failed"
 }
 
 # --- SMOKE_SINCE: a long-lived in-place log, verified from a checkpoint ------
@@ -179,13 +191,6 @@ wipe_in_place() {
 # head, and only the rows after it are hashed (SPEC §9.8). When it does not
 # exist yet, the run starts from an empty log and verifies everything. A
 # passing run writes its own expectation to FILE for the next one.
-
-# The harness sets these from the knobs (the tool checks SMOKE_SINCE and the
-# checkpoint it names, Knobs.java):
-SINCE_FILE=''   # SMOKE_SINCE, empty: every verify walks the whole chain
-SINCE_FOUND=0   # 1 when SINCE_FILE held a checkpoint at the start
-# shellcheck disable=SC2034 # set by the harness, read here and by it
-ID_TAG=''       # "rYYYYMMDDtHHMMSSz-" under SMOKE_SINCE: this run's row ids
 
 # The clean start of an in-place run: a kept log under a checkpoint, else a reset.
 since_clean_start() {
@@ -204,7 +209,7 @@ since_verify_flags() {
   if ((SINCE_FOUND)); then
     printf '%s\n' "--since=$SINCE_FILE"
   else
-    printf '%s\n' "--expect=$WORK/expected.json"
+    printf '%s\n' "--expect=$IP_WORK/expected.json"
   fi
 }
 
@@ -212,7 +217,7 @@ since_verify_flags() {
 # Written beside FILE and renamed, so FILE is never half written.
 since_write_checkpoint() {
   [[ -n "$SINCE_FILE" ]] || return 0
-  if ! jq '{row_count, chain_head_hash}' "$WORK/expected.json" >"$SINCE_FILE.tmp" ||
+  if ! jq '{row_count, chain_head_hash}' "$IP_WORK/expected.json" >"$SINCE_FILE.tmp" ||
     ! mv -f -- "$SINCE_FILE.tmp" "$SINCE_FILE"; then
     fail "cannot write the next checkpoint to SMOKE_SINCE=$SINCE_FILE"
   fi

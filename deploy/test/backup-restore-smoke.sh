@@ -98,6 +98,9 @@ COMBOS=()           # "METHOD MAJOR" of every combination, in order
 WIPED_DB_FREE=1     # 1 until a combination has restored into the wiped source database
 SNAPSHOT_ID=''      # the source snapshot every pg_dump of this run reads
 STARTED_AT=''       # when the run started (UTC, ISO 8601), for the report
+ID_TAG=''           # "rYYYYMMDDtHHMMSSz-" under SMOKE_SINCE: this run's row ids
+PITR=0              # 1 under SMOKE_PITR: backups first, then workloads A and B
+readonly PITR_B_PREFIX=pitr-b- # the id prefix of workload B's rows
 # K: the run's knobs as the tool normalized them (read_knobs): K[SMOKE_ROWS]
 # and every other knob by its variable's name, and per chosen method its row
 # of the method table: K[method.NAME.kind|target|taken_by|restored_by|
@@ -411,10 +414,9 @@ read_knobs() {
   IN_PLACE=${K[SMOKE_IN_PLACE]} JOBS=${K[SMOKE_JOBS]} APPEND_ROWS=${K[SMOKE_APPEND_ROWS]} ORACLE=${K[SMOKE_ORACLE]}
   MAJORS_WANTED=${K[SMOKE_TARGET_MAJORS]} REPORT_DIR=${K[SMOKE_REPORT_DIR]}
   IFS=',' read -r -a METHODS <<<"${K[SMOKE_METHODS]}"
-  # The plug points of smoke-physical.sh and smoke-in-place.sh.
-  PHYS_PITR=${K[SMOKE_PITR]} PHYS_PITR_KIND=${K[SMOKE_PITR_TARGET]} PHYS_PITR_ROWS=${K[SMOKE_PITR_ROWS]}
-  PHYS_RECOVERY_TIMEOUT=${K[SMOKE_RECOVERY_TIMEOUT]}
-  SINCE_FILE=${K[SMOKE_SINCE]} SINCE_FOUND=${K[since.found]} ID_TAG=${K[since.id_tag]}
+  PITR=${K[SMOKE_PITR]}
+  phys_configure "$PITR" "${K[SMOKE_PITR_TARGET]}" "${K[SMOKE_RECOVERY_TIMEOUT]}"
+  ID_TAG=${K[since.id_tag]}
   export PGCONNECT_TIMEOUT=${K[PGCONNECT_TIMEOUT]}
 }
 
@@ -731,7 +733,7 @@ abort_source_snapshot() {
 backup_all() {
   local method
   # In PITR mode the backups come first, before workload A (pitr_workloads).
-  ((PHYS_PITR)) || open_source_snapshot
+  ((PITR)) || open_source_snapshot
   for method in "${METHODS[@]}"; do
     if method_is "$method" throwaway_only 1 && [[ "$SERVER" != throwaway ]]; then
       say "$method: skipped: a physical backup is only taken of the throwaway cluster"
@@ -739,9 +741,9 @@ backup_all() {
     fi
     backup_one "$method"
   done
-  ((PHYS_PITR == 0)) || return 0
+  ((PITR == 0)) || return 0
   local status=0
-  oracle_capture "$(db_url "$TARGET_DB")" "$WORK/oracle.source" "$SNAPSHOT_ID" || status=$?
+  oracle_capture "$ORACLE" "$(db_url "$TARGET_DB")" "$WORK/oracle.source" "$SNAPSHOT_ID" || status=$?
   ((status == 0 || status == 3)) || fail "the oracle's capture of the source failed"
   close_source_snapshot
 }
@@ -777,11 +779,39 @@ backup_one() {
 pitr_workloads() {
   banner workload
   workload
-  phys_pitr_mark
+  pitr_mark
   local status=0
-  oracle_capture "$(db_url "$TARGET_DB")" "$WORK/oracle.source" '' || status=$?
+  oracle_capture "$ORACLE" "$(db_url "$TARGET_DB")" "$WORK/oracle.source" '' || status=$?
   ((status == 0 || status == 3)) || fail "the oracle's capture of the source failed"
-  phys_pitr_workload_b
+  pitr_workload_b
+}
+
+# After workload A: the target and A's snapshot (WORK/pitr.target.json, and
+# WORK/expected.json, the expectation every restore is judged against).
+pitr_mark() {
+  local kind=${K[SMOKE_PITR_TARGET]}
+  phys_record_target "$(db_url "$TARGET_DB")" "$WORK/pitr.target.json" ||
+    fail "cannot record the PITR target after workload A"
+  jq '{row_count, chain_head_hash}' "$WORK/pitr.target.json" >"$WORK/expected.json"
+  say "PITR target ($kind): $(phys_target_value "$WORK/pitr.target.json" "$kind") after $(jq .row_count "$WORK/expected.json") rows of workload A"
+}
+
+# Workload B: rows written after the target, which no restore may bring
+# back, and its WAL archived: by the throwaway cluster's archiving, or by
+# the operator's, which a WAL switch closes the segment for.
+pitr_workload_b() {
+  local refused
+  run_tool --mode=workload --db-url="$(db_url "$TARGET_DB")" --migrations-path="$MIGRATIONS" \
+    --rows="${K[SMOKE_PITR_ROWS]}" --id-prefix="$PITR_B_PREFIX" >"$WORK/pitr.latest.json" ||
+    fail "workload B (after the PITR target) failed"
+  if [[ "$SERVER" == throwaway ]]; then
+    phys_archive_source_now || fail "the WAL of workload B was not archived"
+  elif refused=$(phys_switch_wal_reason "$(db_url "$MAINT_DB")"); then
+    sql "$MAINT_DB" -c 'SELECT pg_switch_wal()' >/dev/null
+  else
+    say "warning: no WAL switch on $(server_label): $refused; the restore command must wait for the archive itself"
+  fi
+  say "workload B: ${K[SMOKE_PITR_ROWS]} rows after the target ($PITR_B_PREFIX*), $(jq .row_count "$WORK/pitr.latest.json") rows in all"
 }
 
 # True when some method restores into a database on the source server.
@@ -1023,23 +1053,24 @@ combo_restore() {
 # used for this combination only (its subshell's environment).
 target_restored_physically() {
   local started=$EPOCHREALTIME status=0
+  local -A restored_server=()
   banner restore
   say "$(tag "${C[name]}")restoring into a server of its own"
-  phys_restore_for "${C[name]}" "${C[method]}" "${K[method.${C[method]}.restored_by]}" || status=$?
+  phys_restore_for "${C[name]}" "${C[method]}" "${K[method.${C[method]}.restored_by]}" restored_server || status=$?
   C[restore_s]=$(elapsed "$started")
-  ((status == 0)) || combo_fail "$PHYS_REASON"
-  C[url]=$PHYS_JUDGE_URL
-  C[target]="database $(phys_url_database "$PHYS_JUDGE_URL") on the restored server"
-  export PGPASSWORD=$PHYS_JUDGE_PASSWORD
+  ((status == 0)) || combo_fail "${restored_server[reason]}"
+  C[url]=${restored_server[url]}
+  C[target]="database $(phys_url_database "${C[url]}") on the restored server"
+  export PGPASSWORD=${restored_server[password]}
 }
 
 # PITR: the restored audit log holds exactly workload A; the tool names the
 # extra or missing rows (--mode=pitr-check, SPEC 9.9).
 combo_pitr() {
-  ((PHYS_PITR)) || return 0
+  ((PITR)) || return 0
   ! method_is "${C[method]}" target database || return 0
-  combo_ask --mode=pitr-check --db-url="${C[url]}" --id-prefix="${PHYS_A_PREFIX:-audit-smoke-}" \
-    --rows="$(jq .row_count "$WORK/expected.json")" --later-prefix="$PHYS_B_PREFIX"
+  combo_ask --mode=pitr-check --db-url="${C[url]}" --id-prefix=audit-smoke- \
+    --rows="$(jq .row_count "$WORK/expected.json")" --later-prefix="$PITR_B_PREFIX"
 }
 
 # The backup's label, LSNs, timeline and the tool's verdict, the restored
@@ -1056,9 +1087,7 @@ combo_physical_evidence() {
 # After the record: the restored cluster goes, the operator's teardown runs.
 combo_release_physical() {
   ! method_is "${C[method]}" target database || return 0
-  [[ -z "$PHYS_RESTORED_DIR" ]] || pgc_stop "$PHYS_RESTORED_DIR"
-  PHYS_RESTORED_DIR=''
-  phys_teardown_pending "$WORK"
+  phys_release
 }
 
 # The pre-backup snapshot is the anchor: the restored chain must still hold
@@ -1083,7 +1112,7 @@ combo_verify() {
 combo_assert() {
   local since=()
   banner assert
-  ((SINCE_FOUND == 0)) || since=(--since="$SINCE_FILE")
+  [[ "${K[since.found]}" == 0 ]] || since=(--since="${K[SMOKE_SINCE]}")
   combo_ask --mode=judge --expect="$WORK/expected.json" --snapshot="$WORK/post.${C[name]}.json" \
     --workload-snapshot="$WORK/pre.json" ${since[@]+"${since[@]}"}
 }
@@ -1106,13 +1135,13 @@ combo_ask() {
 # after continuity (whose finding, when both fail, is the more telling).
 combo_oracle_capture() {
   local status=0
-  oracle_capture "${C[url]}" "$WORK/oracle.${C[name]}" '' "${C[major]}" || status=$?
+  oracle_capture "$ORACLE" "${C[url]}" "$WORK/oracle.${C[name]}" '' "${C[major]}" "$DUMP_MAJOR" || status=$?
   if ((status == 3)); then
-    C[oracle]="skipped: $(oracle_skip_reason "${C[major]}")"
+    C[oracle]="skipped: $(oracle_skip_reason "$ORACLE" "${C[major]}" "$DUMP_MAJOR")"
     return 0
   fi
   ((status == 0)) || combo_fail "the oracle's capture of ${C[target]} failed"
-  phys_oracle_after_replay "$WORK/oracle.source" "$WORK/oracle.${C[name]}"
+  phys_oracle_after_replay "$ORACLE" "$WORK/oracle.source" "$WORK/oracle.${C[name]}"
   C[oracle]=captured
 }
 
@@ -1122,7 +1151,7 @@ combo_oracle_compare() {
   C[oracle]=differs
   if [[ "$ORACLE" == semantic ]]; then
     combo_ask --mode=judge --oracle-source="$source" --oracle-restored="$restored"
-  elif ! difference=$(oracle_compare "$source" "$restored"); then
+  elif ! difference=$(oracle_compare "$ORACLE" "$source" "$restored"); then
     combo_fail "$difference"
   fi
   C[oracle]=compared
@@ -1198,7 +1227,7 @@ write_run_facts() {
   printf '%s=%s\0' started_at "$STARTED_AT" finished_at "$(date -u +%Y-%m-%dT%H:%M:%SZ)" host "$(uname -n)" \
     repository_commit "$commit" tool "$(run_tool --version 2>/dev/null || true)" jbang "$jbang" java "$java" \
     pg_dump "$(pg_dump --version)" source_server "$(sql "$MAINT_DB" -c 'SHOW server_version')" \
-    second_oracle "$(oracle_report_json)" >"$WORK/run.facts"
+    second_oracle "$(oracle_report_json "$ORACLE" "$WORK/oracle.source")" >"$WORK/run.facts"
 }
 
 server_major() {
@@ -1218,7 +1247,7 @@ main() {
   if [[ "${K[SMOKE_DRILL]}" == 1 ]]; then
     # A restore drill of an existing backup: no workload, no backup, no
     # database of ours on any server (smoke-drill.sh).
-    drill_main
+    drill_main "$WORK"
     return 0
   fi
   banner 'wait for server'
@@ -1227,13 +1256,15 @@ main() {
   fi
   wait_for_server
   banner 'clean start'
+  in_place_use "$TARGET_DB" "$MIGRATIONS" "$WORK" "${K[SMOKE_SINCE]}" "${K[since.found]}"
   if ((IN_PLACE)); then
     since_clean_start
   else
     create_scratch_db
   fi
-  if ((PHYS_PITR)); then
+  if ((PITR)); then
     plan_combinations
+    phys_use "$WORK" "$TARGET_DB" "$(db_url "$TARGET_DB")" "$SOURCE_MAJOR"
     banner backup
     backup_all
     pitr_workloads
@@ -1241,6 +1272,7 @@ main() {
     banner workload
     workload
     plan_combinations
+    phys_use "$WORK" "$TARGET_DB" "$(db_url "$TARGET_DB")" "$SOURCE_MAJOR"
     banner backup
     backup_all
   fi
