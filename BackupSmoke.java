@@ -68,7 +68,7 @@ public class BackupSmoke implements Callable<Integer> {
             description = "workload | verify (required); selftest tampers with scratch databases on the server"
                     + " and shows what verification catches; checkpoint appends to a ledger (--ledger),"
                     + " drill-verify judges a restored backup against it; judge, oracle-capture, pitr-check"
-                    + " (SPEC 9.9), knobs and report (SPEC 7) answer the harness")
+                    + " (SPEC 9.9), knobs, report, in-place-check and in-place-wipe (SPEC 7) answer the harness")
     String mode;
 
     @Option(names = "--db-url", paramLabel = "URL",
@@ -77,7 +77,7 @@ public class BackupSmoke implements Callable<Integer> {
     String dbUrl;
 
     @Option(names = "--migrations-path", paramLabel = "DIR",
-            description = "folder of *.up.sql migrations (workload, selftest; default: ./migrations when that"
+            description = "folder of *.up.sql migrations (workload, selftest, in-place-*; default: ./migrations when that"
                     + " folder exists, else the migrations/ folder next to BackupSmoke.java)")
     Path migrationsPath;
 
@@ -226,7 +226,7 @@ public class BackupSmoke implements Callable<Integer> {
         if (mode == null || mode.isEmpty()) {
             throw new Failure("--mode is required (workload | verify)");
         }
-        if (!MODES.contains(mode) && !JudgeModes.NAMES.contains(mode)) {
+        if (!MODES.contains(mode) && !JudgeModes.NAMES.contains(mode) && !InPlace.NAMES.contains(mode)) {
             throw new Failure("unknown --mode=" + Failure.quoted(mode) + " (workload | verify)");
         }
         ConnectionTarget target = ConnectionTarget.parse(dbUrl, environment);
@@ -247,6 +247,9 @@ public class BackupSmoke implements Callable<Integer> {
             }
             if (mode.equals(JudgeModes.ORACLE_CAPTURE)) {
                 return judgeModes.captureOracle(connector, System.out);
+            }
+            if (InPlace.NAMES.contains(mode)) {
+                return InPlace.run(mode, connector, migrationsFolder(), System.err);
             }
             if (mode.equals(JudgeModes.PITR_CHECK)) {
                 return judgeModes.checkPitr(connector, idPrefix, rows, System.out);

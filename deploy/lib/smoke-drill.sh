@@ -28,7 +28,8 @@
 # stanza, Barman server and config, SMOKE_LIVE_URL, SMOKE_MAX_RPO,
 # SMOKE_SIGNING_KEY, SMOKE_VERIFY_KEY, SMOKE_REPORT_DIR, SMOKE_RECOVERY_TARGET_*,
 # drill.target_kind, drill.target_time_iso, SMOKE_RECOVERY_TIMEOUT,
-# SMOKE_TIMEOUT, PGUSER) and WORK (its work folder, removed at exit); the
+# SMOKE_TIMEOUT, PGUSER), the documented record of the run; its work folder
+# comes as drill_main's argument; the
 # helpers it calls: banner, say, fail, fail_verdict, gate_tool, run_child,
 # url_encode, and smoke-physical.sh's and pg-cluster.sh's functions. The
 # restore commands get SMOKE_RESTORE_PGDATA (command-cluster) or
@@ -271,11 +272,12 @@ drill__restore() {
   DRILL_URL="postgres://$(url_encode "$DRILL_ROLE")@127.0.0.1:$PHYS_RESTORED_PORT/$(url_encode "${K[drill.database]}")?sslmode=disable"
 }
 
-# drill_main: the whole drill; returns 0 after printing the PASS line, or
-# ends the run through fail / fail_verdict.
+# drill_main WORK: the whole drill, its files in the run's work folder
+# WORK; returns 0 after printing the PASS line, or ends the run through
+# fail / fail_verdict.
 drill_main() {
   local started seconds status=0 reason args=()
-  DRILL_DIR=$WORK/drill
+  DRILL_DIR=$1/drill
   mkdir -m 700 -- "$DRILL_DIR" || fail "cannot make $DRILL_DIR"
   DRILL_ACTIVE=1
   phys__ensure_bindir || drill__give_up cannot "no PostgreSQL server binaries to start the restored cluster with"
@@ -307,8 +309,9 @@ drill_main() {
     ((status != 3)) || fail_verdict "${reason:-drill-verify failed a verdict}"
     fail "${reason:-drill-verify could not judge (exit $status)}"
   fi
-  printf 'PASS  drill=%s  rows=%s  chain_head=%s%s  checkpoint=%s of %s  verifier=clean\n' "${K[SMOKE_METHODS]}" \
+  # \xe2\x80\xa6 is U+2026 as UTF-8, so the PASS line does not depend on the locale.
+  printf 'PASS  drill=%s  rows=%s  chain_head=%s\xe2\x80\xa6  checkpoint=%s of %s  verifier=clean\n' "${K[SMOKE_METHODS]}" \
     "$(jq -r '.restored.row_count' "$DRILL_DIR/report.json")" \
-    "$(jq -r '.restored.chain_head_hash[0:16]' "$DRILL_DIR/report.json")" "$ELLIPSIS" \
+    "$(jq -r '.restored.chain_head_hash[0:16]' "$DRILL_DIR/report.json")" \
     "$(jq -r '.ledger.relied_on' "$DRILL_DIR/report.json")" "$(jq -r '.ledger.entries' "$DRILL_DIR/report.json")"
 }

@@ -476,8 +476,8 @@ phys_restore_command() {
     SMOKE_RESTORE_PGDATA=$PHYS_RESTORED_DIR/data phys__run bash -c "$SMOKE_RESTORE_CMD" >&2
   else
     : >"$url_file" || return 1
-    # From here on, whatever happens, the teardown runs.
-    PHYS_TEARDOWN_FILE=$url_file
+    # From here on, whatever happens, the teardown runs (phys_teardown_pending).
+    : >"$url_file.teardown" || return 1
     SMOKE_RESTORED_URL_FILE=$url_file phys__run bash -c "$SMOKE_RESTORE_CMD" >&2
   fi
 }
@@ -494,29 +494,46 @@ phys_read_restored_url() {
   printf '%s\n' "$url"
 }
 
-# phys_teardown: SMOKE_TEARDOWN_CMD, once, after a command-url restore ran,
-# whatever happened (the harness calls it from its cleanup too), with
-# SMOKE_RESTORED_URL_FILE still naming the URL file.
-PHYS_TEARDOWN_FILE='' # the URL file of a command-url restore not torn down yet
-phys_teardown() {
-  local file=$PHYS_TEARDOWN_FILE status=0
-  [[ -n "$file" ]] || return 0
-  PHYS_TEARDOWN_FILE=''
-  [[ -n "${SMOKE_TEARDOWN_CMD:-}" ]] || return 0
-  SMOKE_RESTORED_URL_FILE=$file bash -c "$SMOKE_TEARDOWN_CMD" </dev/null >&2 || status=$?
-  ((status == 0)) ||
-    phys__say "warning: SMOKE_TEARDOWN_CMD failed (exit $status); the restored server may still exist"
+# phys_teardown_pending FOLDER: SMOKE_TEARDOWN_CMD, once, for every
+# command-url restore under FOLDER not torn down yet (URL_FILE.teardown
+# marks one), with SMOKE_RESTORED_URL_FILE naming its URL file. The marker
+# is a file, so the teardown runs whichever shell gets there first: the
+# combination's own, or the harness's cleanup should that one be killed.
+phys_teardown_pending() {
+  local marker status
+  while IFS= read -r -d '' marker; do
+    rm -f -- "$marker"
+    [[ -n "${SMOKE_TEARDOWN_CMD:-}" ]] || continue
+    status=0
+    SMOKE_RESTORED_URL_FILE=${marker%.teardown} bash -c "$SMOKE_TEARDOWN_CMD" </dev/null >&2 || status=$?
+    ((status == 0)) ||
+      phys__say "warning: SMOKE_TEARDOWN_CMD failed (exit $status); the restored server may still exist"
+  done < <(find "$1" -name '*.teardown' -print0 2>/dev/null)
 }
 
 # --- the harness's plug point ----------------------------------------------------
-# These use the harness's helpers and globals (say, fail, run_tool, db_url,
-# pgc_*, WORK, TARGET_DB, SERVER, METHODS, MIGRATIONS), like smoke-in-place.sh.
+# What the harness calls. The run's facts come in through phys_configure
+# (the knobs) and phys_use (the source); results go back as return values,
+# printed lines or the caller's array (phys_restore_for). The helpers used
+# are the harness's functions: say, fail, db_url, url_encode, url_decode.
 
 PHYS_PITR=0            # SMOKE_PITR
 PHYS_PITR_KIND='time'  # SMOKE_PITR_TARGET: time | lsn | xid
-PHYS_PITR_ROWS=8       # SMOKE_PITR_ROWS: rows of workload B, written after the target
-PHYS_B_PREFIX=pitr-b-  # their id prefix
 PHYS_RECOVERY_TIMEOUT=120 # SMOKE_RECOVERY_TIMEOUT: seconds a restored server may take to leave recovery
+PHYS_WORK=''           # the harness's work folder: backups, evidence, the PITR target
+PHYS_SOURCE_DB=''      # the source database (the one backed up)
+PHYS_SOURCE_URL=''     # its URL, without a password
+PHYS_SOURCE_MAJOR=''   # the source server's major version
+
+# phys_configure PITR KIND RECOVERY_TIMEOUT: the knobs this file follows.
+phys_configure() {
+  PHYS_PITR=$1 PHYS_PITR_KIND=$2 PHYS_RECOVERY_TIMEOUT=$3
+}
+
+# phys_use WORK SOURCE_DB SOURCE_URL SOURCE_MAJOR: the source, once known.
+phys_use() {
+  PHYS_WORK=$1 PHYS_SOURCE_DB=$2 PHYS_SOURCE_URL=$3 PHYS_SOURCE_MAJOR=$4
+}
 
 # phys_setup_source DIR PORT METHODS...: on the throwaway cluster, once it
 # runs, archiving into the harness's own WAL archive (PITR) and the set-up
@@ -534,8 +551,8 @@ phys_setup_source() {
 phys__export_command_env() {
   export SMOKE_SOURCE_URL SMOKE_SOURCE_DB SMOKE_PG_BINDIR
   phys__ensure_bindir || return 1
-  SMOKE_SOURCE_URL=$(db_url "$TARGET_DB")
-  SMOKE_SOURCE_DB=$TARGET_DB
+  SMOKE_SOURCE_URL=$PHYS_SOURCE_URL
+  SMOKE_SOURCE_DB=$PHYS_SOURCE_DB
   SMOKE_PG_BINDIR=$PHYS_BINDIR
   if [[ -n "$PHYS_DIR" ]]; then
     export SMOKE_WAL_ARCHIVE=$PHYS_DIR/wal-archive
@@ -548,16 +565,16 @@ phys__ensure_bindir() {
   [[ -z "$PHYS_BINDIR" ]] || return 0
   if [[ -n "${SMOKE_PG_BINDIR:-}" ]]; then
     PHYS_BINDIR=$SMOKE_PG_BINDIR
-  elif [[ -x "/usr/lib/postgresql/${SOURCE_MAJOR:-}/bin/initdb" ]]; then
-    PHYS_BINDIR=/usr/lib/postgresql/$SOURCE_MAJOR/bin
+  elif [[ -x "/usr/lib/postgresql/$PHYS_SOURCE_MAJOR/bin/initdb" ]]; then
+    PHYS_BINDIR=/usr/lib/postgresql/$PHYS_SOURCE_MAJOR/bin
   else
     PHYS_BINDIR=$(pgc_bindir) || return 1
   fi
 }
 
 # phys_backup METHOD PATH: the backup of a physical METHOD (PATH: its folder
-# in WORK, for basebackup and the command methods). The evidence goes to
-# WORK/physical.METHOD.json.
+# in the work folder, for basebackup and the command methods). The evidence
+# goes to physical.METHOD.json in the work folder.
 phys_backup() {
   local method=$1 path=$2 port
   port=$(pgc_port "$PHYS_SOURCE_DIR" 2>/dev/null) || port=''
@@ -570,57 +587,48 @@ phys_backup() {
         SMOKE_BACKUP_DIR=$path SMOKE_METHOD=$method phys__run bash -c "$SMOKE_BACKUP_CMD" >&2 || return 1
       return 0 ;;
   esac
-  cp -- "$PHYS_DIR/evidence.$method.json" "$WORK/physical.$method.json"
+  cp -- "$PHYS_DIR/evidence.$method.json" "$PHYS_WORK/physical.$method.json"
 }
 
-# After workload A (PITR): the target and A's snapshot (WORK/pitr.target.json,
-# and WORK/expected.json, the expectation every restore is judged against).
-phys_pitr_mark() {
-  phys_record_target "$(db_url "$TARGET_DB")" "$WORK/pitr.target.json" || fail "cannot record the PITR target after workload A"
-  jq '{row_count, chain_head_hash}' "$WORK/pitr.target.json" >"$WORK/expected.json"
-  say "PITR target ($PHYS_PITR_KIND): $(phys_target_value "$WORK/pitr.target.json" "$PHYS_PITR_KIND") after $(jq .row_count "$WORK/expected.json") rows of workload A"
+# phys_archive_source_now: the WAL written so far archived (PITR, the
+# throwaway source).
+phys_archive_source_now() {
+  phys_archive_now "$(pgc_port "$PHYS_SOURCE_DIR")"
 }
 
-# Workload B: rows written after the target, which no restore may bring back.
-phys_pitr_workload_b() {
-  run_tool --mode=workload --db-url="$(db_url "$TARGET_DB")" --migrations-path="$MIGRATIONS" \
-    --rows="$PHYS_PITR_ROWS" --id-prefix="$PHYS_B_PREFIX" >"$WORK/pitr.latest.json" ||
-    fail "workload B (after the PITR target) failed"
-  if [[ "$SERVER" == throwaway ]]; then
-    phys_archive_now "$(pgc_port "$PHYS_SOURCE_DIR")" || fail "the WAL of workload B was not archived"
-  else
-    # The operator's archiving takes it from here; a switch closes the segment.
-    local refused
-    if refused=$(phys_switch_wal_reason "$(db_url "$MAINT_DB")"); then
-      sql "$MAINT_DB" -c 'SELECT pg_switch_wal()' >/dev/null
-    else
-      say "warning: no WAL switch on $(server_label): $refused; the restore command must wait for the archive itself"
-    fi
-  fi
-  say "workload B: $PHYS_PITR_ROWS rows after the target ($PHYS_B_PREFIX*), $(jq .row_count "$WORK/pitr.latest.json") rows in all"
-}
-
-# phys_restore_for NAME METHOD RESTORED_BY: restores the backup of METHOD
-# (RESTORED_BY: what does it, for the reason) and brings the
+# phys_restore_for NAME METHOD RESTORED_BY RESULT: restores the backup of
+# METHOD (RESTORED_BY: what does it, for the reason) and brings the
 # restored server up to where it can be judged. On success sets
-# PHYS_JUDGE_URL (the restored server's URL of the scratch database, no
-# password: that goes to PHYS_JUDGE_PASSWORD) and writes
-# WORK/restored.NAME.json (recovery facts); on failure sets PHYS_REASON to
-# one line and returns 1. Call it in the current shell.
-PHYS_JUDGE_URL=''
-PHYS_JUDGE_PASSWORD=''
-PHYS_REASON=''
+# RESULT[url] (the caller's associative array: the restored server's URL of
+# the scratch database, no password) and RESULT[password], and writes
+# restored.NAME.json (recovery facts) in the work folder; on failure sets
+# RESULT[reason] to one line and returns 1. Call it in the current shell:
+# the restored cluster is released by phys_release.
+# shellcheck disable=SC2034,SC2154 # phys__result is the caller's associative array
 phys_restore_for() {
-  local name=$1 method=$2 restored_by=$3 kind='' target=$WORK/pitr.target.json log='' status=0
+  local -n phys__result=$4
+  local status=0
+  phys__restore "$1" "$2" "$3" || status=$?
+  phys__result[url]=$PHYS_JUDGE_URL
+  phys__result[password]=$PHYS_JUDGE_PASSWORD
+  phys__result[reason]=$PHYS_REASON
+  return "$status"
+}
+
+PHYS_JUDGE_URL=''      # what phys__restore found: the URL to judge,
+PHYS_JUDGE_PASSWORD='' # the password it needs,
+PHYS_REASON=''         # or why there is none
+phys__restore() {
+  local name=$1 method=$2 restored_by=$3 kind='' target=$PHYS_WORK/pitr.target.json log='' status=0
   ((PHYS_PITR == 0)) || kind=$PHYS_PITR_KIND
   PHYS_JUDGE_PASSWORD='' PHYS_RESTORED_DIR='' PHYS_REASON=''
   phys__export_command_env || { PHYS_REASON="no server binaries to start the restored cluster with"; return 1; }
   phys__export_target_env
   if [[ "$method" == command-url ]]; then
-    SMOKE_BACKUP_DIR=$WORK/backup.$method SMOKE_METHOD=$method \
-      phys_restore_command url "$WORK/restored-url.$name" || status=$?
+    SMOKE_BACKUP_DIR=$PHYS_WORK/backup.$method SMOKE_METHOD=$method \
+      phys_restore_command url "$PHYS_WORK/restored-url.$name" || status=$?
     ((status == 0)) || { PHYS_REASON="the restore command (SMOKE_RESTORE_CMD) failed (exit $status)"; return 1; }
-    PHYS_JUDGE_URL=$(phys_read_restored_url "$WORK/restored-url.$name" 2>/dev/null) ||
+    PHYS_JUDGE_URL=$(phys_read_restored_url "$PHYS_WORK/restored-url.$name" 2>/dev/null) ||
       { PHYS_REASON="the restore command wrote no postgres:// URL to SMOKE_RESTORED_URL_FILE"; return 1; }
     PHYS_JUDGE_PASSWORD=${PGPASSWORD:-}
     phys__split_password
@@ -629,22 +637,22 @@ phys_restore_for() {
     case "$method" in
       pgbackrest) phys_restore_pgbackrest "$kind" "$target" ;;
       barman) phys_restore_barman "$kind" "$target" ;;
-      basebackup) phys_restore_base "$WORK/backup.basebackup" "$kind" "$target" ;;
+      basebackup) phys_restore_base "$PHYS_WORK/backup.basebackup" "$kind" "$target" ;;
       command-cluster)
-        SMOKE_BACKUP_DIR=$WORK/backup.$method SMOKE_METHOD=$method phys_restore_command cluster '' ;;
+        SMOKE_BACKUP_DIR=$PHYS_WORK/backup.$method SMOKE_METHOD=$method phys_restore_command cluster '' ;;
     esac || status=$?
     ((status == 0)) || { PHYS_REASON="$restored_by failed (exit $status)"; return 1; }
-    PHYS_REASON=$(phys_other_cluster_reason "$PHYS_RESTORED_DIR/data" "$(db_url "$TARGET_DB")") || return 1
+    PHYS_REASON=$(phys_other_cluster_reason "$PHYS_RESTORED_DIR/data" "$PHYS_SOURCE_URL") || return 1
     phys_start_restored >&2 ||
       { PHYS_REASON="the restored data directory does not start as a server (its log is above)"; return 1; }
     # The role the harness works as owns the scratch database on the copy too.
-    PHYS_JUDGE_URL="postgres://$(url_encode "${PGUSER:-postgres}")@127.0.0.1:$PHYS_RESTORED_PORT/$(url_encode "$TARGET_DB")?sslmode=disable"
+    PHYS_JUDGE_URL="postgres://$(url_encode "${PGUSER:-postgres}")@127.0.0.1:$PHYS_RESTORED_PORT/$(url_encode "$PHYS_SOURCE_DB")?sslmode=disable"
     PHYS_JUDGE_PASSWORD=${PGPASSWORD:-}
     log=$PHYS_RESTORED_DIR/server.log
   fi
   PHYS_REASON=$(PGPASSWORD=$PHYS_JUDGE_PASSWORD phys_await_recovery_end "$PHYS_JUDGE_URL" "$PHYS_RECOVERY_TIMEOUT") ||
     return 1
-  PGPASSWORD=$PHYS_JUDGE_PASSWORD phys_recovery_facts "$PHYS_JUDGE_URL" "$log" >"$WORK/restored.$name.json"
+  PGPASSWORD=$PHYS_JUDGE_PASSWORD phys_recovery_facts "$PHYS_JUDGE_URL" "$log" >"$PHYS_WORK/restored.$name.json"
 }
 
 # phys_other_cluster_reason DATA SOURCE_URL: one line, and status 1, when
@@ -677,9 +685,9 @@ phys_switch_wal_reason() {
 phys__export_target_env() {
   ((PHYS_PITR)) || return 0
   export SMOKE_RECOVERY_TARGET=$PHYS_PITR_KIND
-  SMOKE_RECOVERY_TARGET_TIME=$(phys_target_value "$WORK/pitr.target.json" time)
-  SMOKE_RECOVERY_TARGET_LSN=$(phys_target_value "$WORK/pitr.target.json" lsn)
-  SMOKE_RECOVERY_TARGET_XID=$(phys_target_value "$WORK/pitr.target.json" xid)
+  SMOKE_RECOVERY_TARGET_TIME=$(phys_target_value "$PHYS_WORK/pitr.target.json" time)
+  SMOKE_RECOVERY_TARGET_LSN=$(phys_target_value "$PHYS_WORK/pitr.target.json" lsn)
+  SMOKE_RECOVERY_TARGET_XID=$(phys_target_value "$PHYS_WORK/pitr.target.json" xid)
   export SMOKE_RECOVERY_TARGET_TIME SMOKE_RECOVERY_TARGET_LSN SMOKE_RECOVERY_TARGET_XID
 }
 
@@ -696,12 +704,12 @@ phys__split_password() {
 # combination, {physical: …, pitr: …}, null where there is none.
 phys_combination_json() {
   local name=$1 method=$2 backup=null restored=null target=null latest=null restored_rows=null
-  [[ -f "$WORK/physical.$method.json" ]] && backup=$(<"$WORK/physical.$method.json")
-  [[ -f "$WORK/restored.$name.json" ]] && restored=$(<"$WORK/restored.$name.json")
+  [[ -f "$PHYS_WORK/physical.$method.json" ]] && backup=$(<"$PHYS_WORK/physical.$method.json")
+  [[ -f "$PHYS_WORK/restored.$name.json" ]] && restored=$(<"$PHYS_WORK/restored.$name.json")
   if ((PHYS_PITR)); then
-    target=$(<"$WORK/pitr.target.json")
-    latest=$(jq .row_count "$WORK/pitr.latest.json" 2>/dev/null || printf null)
-    [[ -f "$WORK/post.$name.json" ]] && restored_rows=$(jq .row_count "$WORK/post.$name.json")
+    target=$(<"$PHYS_WORK/pitr.target.json")
+    latest=$(jq .row_count "$PHYS_WORK/pitr.latest.json" 2>/dev/null || printf null)
+    [[ -f "$PHYS_WORK/post.$name.json" ]] && restored_rows=$(jq .row_count "$PHYS_WORK/post.$name.json")
   fi
   jq -n --argjson backup "$backup" --argjson restored "$restored" --argjson target "$target" \
     --arg kind "$PHYS_PITR_KIND" --argjson latest "${latest:-null}" --argjson rows "${restored_rows:-null}" '{
@@ -714,7 +722,7 @@ phys_combination_json() {
 
 # phys_backup_label METHOD: how the backup phase names a repository backup.
 phys_backup_label() {
-  local facts=$WORK/physical.$1.json
+  local facts=$PHYS_WORK/physical.$1.json
   if [[ -f "$facts" ]]; then
     jq -r '"\(.backup_id) (\(.start_lsn) - \(.stop_lsn), timeline \(.timeline)), \(.tool_verdict | del(.verify_output) | to_entries | map("\(.key): \(.value)") | join(", "))"' "$facts"
   else
@@ -729,11 +737,19 @@ phys_url_database() {
   url_decode "${rest%%\?*}"
 }
 
-# phys_oracle_after_replay SOURCE RESTORED: in PITR mode, the text oracle's
+# phys_oracle_after_replay ORACLE SOURCE RESTORED: in PITR mode, the text oracle's
 # dumps without their sequence values: WAL replay brings a sequence back up
 # to 32 values ahead of the source (nextval logs ahead), which is correct.
 # The semantic oracle already lets a sequence be ahead.
 phys_oracle_after_replay() {
-  ((PHYS_PITR)) && [[ "${ORACLE:-}" == text && -f "$1" && -f "$2" ]] || return 0
-  sed -i '/^SELECT pg_catalog.setval(/d' "$1" "$2"
+  ((PHYS_PITR)) && [[ "$1" == text && -f "$2" && -f "$3" ]] || return 0
+  sed -i '/^SELECT pg_catalog.setval(/d' "$2" "$3"
+}
+
+# phys_release: after a combination's record, its restored cluster goes
+# and the operator's teardown runs.
+phys_release() {
+  [[ -z "$PHYS_RESTORED_DIR" ]] || pgc_stop "$PHYS_RESTORED_DIR"
+  PHYS_RESTORED_DIR=''
+  phys_teardown_pending "$PHYS_WORK"
 }

@@ -80,10 +80,8 @@ SERVER=''           # throwaway | url | pgvars
 IN_PLACE=0
 MAINT_DB=''         # database to connect to for CREATE/DROP DATABASE
 TARGET_DB=''        # the source database: workload, backup, wipe
-SCRATCH_DBS=()      # databases this run created on the source server and must drop
 NEW_DB=''           # the scratch database new_scratch_db made last
 WHY=''              # why the last helper that returned 1 did (new_scratch_db, confirm_no_tables)
-KEEP_DUMP=0         # 1 while an in-place database is wiped but not restored
 URL_QUERY=''        # query string (sslmode, ...) carried into every URL
 ROWS=''
 BATCH_ROWS=''       # the tool's --batch-rows (SMOKE_BATCH_ROWS), empty: its default
@@ -100,6 +98,9 @@ COMBOS=()           # "METHOD MAJOR" of every combination, in order
 WIPED_DB_FREE=1     # 1 until a combination has restored into the wiped source database
 SNAPSHOT_ID=''      # the source snapshot every pg_dump of this run reads
 STARTED_AT=''       # when the run started (UTC, ISO 8601), for the report
+ID_TAG=''           # "rYYYYMMDDtHHMMSSz-" under SMOKE_SINCE: this run's row ids
+PITR=0              # 1 under SMOKE_PITR: backups first, then workloads A and B
+readonly PITR_B_PREFIX=pitr-b- # the id prefix of workload B's rows
 # K: the run's knobs as the tool normalized them (read_knobs): K[SMOKE_ROWS]
 # and every other knob by its variable's name, and per chosen method its row
 # of the method table: K[method.NAME.kind|target|taken_by|restored_by|
@@ -108,7 +109,14 @@ declare -A K=()
 declare -A BACKUP_S=() BACKUP_SHA=() BACKUP_BYTES=() # per method, from the backup phase
 declare -A MAJOR_PORT=() # throwaway cluster of each target major, started once ("none": failed)
 declare -A C=()     # the combination being judged (see combo_begin)
-RECORDED=0          # combinations recorded so far (combo_record)
+RECORDED=0          # combinations judged so far (judge_combination)
+IN_COMBO=0          # 1 inside a combination's subshell (judge_combination)
+STEP=''             # the step of the combination running, named when it fails unexpectedly
+# What outlives a combination's subshell lives in files in WORK, the run's
+# one shared record: scratch-dbs and clusters (registered before creation,
+# read by the cleanup and the watchdog), keep (an in-place dump to keep),
+# phase (the phase running, for the signal message), child.pid (the process
+# group being waited for), combinations/NNN (the results).
 
 say() {
   printf 'backup-restore-smoke: %s\n' "$*" >&2
@@ -118,6 +126,8 @@ say() {
 # (DIAG_FD, opened in main): a signal trap can run while a function's stderr
 # is redirected to a file.
 fail() {
+  # Inside a combination, a failure is that combination's, not the run's.
+  ((IN_COMBO == 0)) || combo_fail "$*"
   exec 2>&"$DIAG_FD"
   REPORTED=1
   printf '::error::backup-restore-smoke: %s\n' "$*" >&2
@@ -132,6 +142,7 @@ fail_verdict() {
 
 banner() {
   PHASE=$1
+  [[ -z "$WORK" ]] || printf '%s\n' "$1" >"$WORK/phase"
   printf '=== %s ===\n' "$1"
 }
 
@@ -170,17 +181,25 @@ drop_database() {
 drop_scratch_dbs() {
   local name
   [[ "$SERVER" != throwaway ]] || return 0
-  for name in ${SCRATCH_DBS[@]+"${SCRATCH_DBS[@]}"}; do
+  while IFS= read -r name; do
     drop_database "$(db_url "$MAINT_DB")" "$name" ||
       say "warning: could not drop scratch database $name on $(server_label); drop it by hand"
-  done
+  done < <(cat "$WORK/scratch-dbs" 2>/dev/null)
+}
+
+# Every cluster registered in the work folder, whichever shell started it.
+stop_registered_clusters() {
+  local dir
+  while IFS= read -r dir; do
+    pgc_stop "$dir"
+  done < <(cat "$WORK/clusters" 2>/dev/null)
 }
 
 # An in-place database wiped but not restored lives on only in the dump, so
 # the work folder is kept then and the way back is printed.
 remove_work() {
   [[ -n "$WORK" ]] || return 0
-  if ((KEEP_DUMP)); then
+  if [[ -f "$WORK/keep" ]]; then
     say "database $TARGET_DB was wiped and not restored; its dump is kept:"
     say "  pg_restore --no-owner --no-acl --dbname='$(db_url "$TARGET_DB")' '$(backup_path "${METHODS[0]}")'"
     return 0
@@ -202,9 +221,10 @@ cleanup() {
   stop_child
   ((rc == 0)) || drill_abandoned "${LAST_ERR:-exit status $rc} during $PHASE"
   abort_source_snapshot
-  phys_teardown
+  [[ -z "$WORK" ]] || phys_teardown_pending "$WORK"
   drop_scratch_dbs
   pgc_stop_all
+  stop_registered_clusters
   remove_work
   # Everything is undone: the watchdog has nothing left to do.
   [[ -z "$WATCHDOG_PID" ]] || kill "$WATCHDOG_PID" 2>/dev/null
@@ -218,6 +238,8 @@ cleanup() {
 # stopped by the cleanup, and the message names the phase it came in.
 on_signal() {
   trap '' INT TERM HUP
+  # A combination's subshell names the phase it is in.
+  [[ ! -s "$WORK/phase" ]] || PHASE=$(<"$WORK/phase")
   fail "interrupted by SIG$1 during $PHASE"
 }
 
@@ -228,12 +250,29 @@ on_signal() {
 # (the JVM behind the launcher, psql under a stand-in tool). The group is
 # also written down for the watchdog.
 run_child() {
-  local rc=0
+  if ((IN_COMBO)); then
+    # In a combination's subshell, itself a process group of its own that
+    # stop_child and the watchdog end as a whole: its children stay in it.
+    "$@" </dev/null
+    return
+  fi
+  start_child "$@"
+  await_child
+}
+
+# The two halves of run_child. A caller that needs set -e in force in the
+# child (judge_combination) calls start_child where its status is not
+# tested: bash ignores -e in whatever a function tested by || or if runs.
+start_child() {
   set -m
   "$@" </dev/null &
   CHILD_PID=$!
   set +m
   printf '%s\n' "$CHILD_PID" >"$WORK/child.pid"
+}
+
+await_child() {
+  local rc=0
   wait "$CHILD_PID" || rc=$?
   CHILD_PID=''
   rm -f -- "$WORK/child.pid"
@@ -264,14 +303,12 @@ start_watchdog() {
 }
 
 watchdog_cleanup() {
-  local pid dir name
+  local pid name
   [[ -d "$WORK" ]] || return 0
   if pid=$(cat "$WORK/child.pid" 2>/dev/null) && [[ -n "$pid" ]]; then
     kill -KILL -- "-$pid" 2>/dev/null
   fi
-  while IFS= read -r dir; do
-    pgc_stop "$dir"
-  done < <(cat "$WORK/clusters" 2>/dev/null)
+  stop_registered_clusters
   while IFS= read -r name; do
     drop_database "$(db_url "$MAINT_DB")" "$name"
   done < <(cat "$WORK/scratch-dbs" 2>/dev/null)
@@ -339,72 +376,6 @@ sql() {
   sql_url "$(db_url "$db")" "$@"
 }
 
-# Takes DATABASE_URL apart into PGHOST, PGPORT, PGUSER, PGPASSWORD and
-# PGDATABASE, so that psql, pg_dump, pg_restore and the tool are all pointed
-# at the server by db_url alone and the password travels only in the
-# environment. Parts the URL leaves out keep their PG* value, as in libpq;
-# an sslpassword is kept aside (SSL_PASSWORD); other query parameters
-# (sslmode, ...) are carried along untouched.
-adopt_database_url() {
-  local url=$1 rest authority userinfo='' host port='' db='' query
-  [[ "$url" =~ ^postgres(ql)?://(.*)$ ]] ||
-    fail "DATABASE_URL must start with postgres:// or postgresql://"
-  rest=${BASH_REMATCH[2]%%#*}
-  [[ "$rest" =~ ^([^/?]*)(/([^?]*))?(\?(.*))?$ ]] || fail "DATABASE_URL cannot be parsed"
-  authority=${BASH_REMATCH[1]}
-  db=$(url_decode "${BASH_REMATCH[3]}")
-  query=${BASH_REMATCH[5]}
-  if [[ "$authority" == *@* ]]; then
-    userinfo=${authority%@*}
-    authority=${authority##*@}
-  fi
-  [[ "$authority" != *,* ]] || fail "DATABASE_URL with several hosts is not supported"
-  if [[ "$authority" =~ ^\[([^]]*)\](:([0-9]*))?$ || "$authority" =~ ^([^:]*)(:([0-9]*))?$ ]]; then
-    host=$(url_decode "${BASH_REMATCH[1]}")
-    port=${BASH_REMATCH[3]}
-  else
-    fail "DATABASE_URL has a malformed host:port"
-  fi
-  if [[ -n "$userinfo" ]]; then
-    export PGUSER
-    PGUSER=$(url_decode "${userinfo%%:*}")
-    if [[ "$userinfo" == *:* ]]; then
-      export PGPASSWORD
-      PGPASSWORD=$(url_decode "${userinfo#*:}")
-    fi
-  fi
-  [[ -z "$host" ]] || export PGHOST=$host
-  [[ -z "$port" ]] || export PGPORT=$port
-  [[ -z "$db" ]] || export PGDATABASE=$db
-  adopt_url_query "$query"
-  [[ -n "${PGHOST:-}" ]] || fail "DATABASE_URL names no host"
-}
-
-# The query string of DATABASE_URL: its connection parameters win over the
-# URL's other parts, as in libpq; the rest is kept in URL_QUERY.
-adopt_url_query() {
-  local param key value params=() kept=()
-  [[ -n "$1" ]] || return 0
-  IFS='&' read -r -a params <<<"$1"
-  for param in "${params[@]}"; do
-    key=$(url_decode "${param%%=*}")
-    value=$(url_decode "${param#*=}")
-    case "$key" in
-      host) export PGHOST=$value ;;
-      port) export PGPORT=$value ;;
-      dbname) export PGDATABASE=$value ;;
-      user) export PGUSER=$value ;;
-      password) export PGPASSWORD=$value ;;
-      sslpassword) SSL_PASSWORD=$value ;;
-      *) kept+=("$param") ;;
-    esac
-  done
-  URL_QUERY=$(
-    IFS='&'
-    printf '%s' "${kept[*]}"
-  )
-}
-
 # Secrets never go into a command line, where `ps` shows them to every user
 # of the machine: the password is in PGPASSWORD (libpq and the tool read
 # it); libpq has no variable for sslpassword, so it goes into a connection
@@ -412,40 +383,40 @@ adopt_url_query() {
 # PGSERVICE: libpq reads any connection parameter from there), and to the
 # tool in PGSSLPASSWORD, BackupSmoke's own variable for it.
 keep_secrets_off_command_lines() {
-  [[ -n "${SSL_PASSWORD:-}" ]] || return 0
-  [[ "$SSL_PASSWORD" != *$'\n'* ]] || fail "DATABASE_URL: sslpassword cannot hold a line break"
+  [[ -n "${K[server.sslpassword]+set}" ]] || return 0
   (
     umask 077
-    printf '[backupsmoke]\nsslpassword=%s\n' "$SSL_PASSWORD" >"$WORK/pg_service.conf"
+    printf '[backupsmoke]\nsslpassword=%s\n' "${K[server.sslpassword]}" >"$WORK/pg_service.conf"
   ) || fail "cannot write the connection service file in $WORK"
-  export PGSERVICEFILE=$WORK/pg_service.conf PGSERVICE=backupsmoke PGSSLPASSWORD=$SSL_PASSWORD
-  unset SSL_PASSWORD
+  export PGSERVICEFILE=$WORK/pg_service.conf PGSERVICE=backupsmoke PGSSLPASSWORD=${K[server.sslpassword]}
+  unset 'K[server.sslpassword]'
 }
 
 # --- knobs -------------------------------------------------------------------
 
 # Every knob, parsed and checked by the tool (Knobs.java) before any use: its
-# answer is NUL-separated NAME=VALUE entries, read into K, never evaluated.
-# A bad value stops the run with the tool's line naming the variable.
+# answer is NUL-separated NAME=VALUE entries, read into K, never evaluated,
+# and read from a pipe: it carries the passwords DATABASE_URL holds, which
+# must never reach a file. A bad value stops the run with the tool's line
+# naming the variable.
 read_knobs() {
   local entry status=0
-  MIGRATIONS_PATH=${MIGRATIONS_PATH:-$REPO/migrations} gate_tool --mode=knobs >"$WORK/knobs" 2>"$WORK/knobs.err" ||
-    status=$?
+  while IFS= read -r -d '' entry; do
+    K[${entry%%=*}]=${entry#*=}
+  done < <(MIGRATIONS_PATH=${MIGRATIONS_PATH:-$REPO/migrations} "$REPO/deploy/bin/backupsmoke" --mode=knobs \
+    </dev/null 2>"$WORK/knobs.err")
+  wait "$!" || status=$?
   if ((status != 0)); then
     entry=$(tail -n 1 "$WORK/knobs.err")
     fail "${entry#backupsmoke: }"
   fi
-  while IFS= read -r -d '' entry; do
-    K[${entry%%=*}]=${entry#*=}
-  done <"$WORK/knobs"
   ROWS=${K[SMOKE_ROWS]} BATCH_ROWS=${K[SMOKE_BATCH_ROWS]} MIGRATIONS=${K[MIGRATIONS_PATH]}
   IN_PLACE=${K[SMOKE_IN_PLACE]} JOBS=${K[SMOKE_JOBS]} APPEND_ROWS=${K[SMOKE_APPEND_ROWS]} ORACLE=${K[SMOKE_ORACLE]}
   MAJORS_WANTED=${K[SMOKE_TARGET_MAJORS]} REPORT_DIR=${K[SMOKE_REPORT_DIR]}
   IFS=',' read -r -a METHODS <<<"${K[SMOKE_METHODS]}"
-  # The plug points of smoke-physical.sh and smoke-in-place.sh.
-  PHYS_PITR=${K[SMOKE_PITR]} PHYS_PITR_KIND=${K[SMOKE_PITR_TARGET]} PHYS_PITR_ROWS=${K[SMOKE_PITR_ROWS]}
-  PHYS_RECOVERY_TIMEOUT=${K[SMOKE_RECOVERY_TIMEOUT]}
-  SINCE_FILE=${K[SMOKE_SINCE]} SINCE_FOUND=${K[since.found]} ID_TAG=${K[since.id_tag]}
+  PITR=${K[SMOKE_PITR]}
+  phys_configure "$PITR" "${K[SMOKE_PITR_TARGET]}" "${K[SMOKE_RECOVERY_TIMEOUT]}"
+  ID_TAG=${K[since.id_tag]}
   export PGCONNECT_TIMEOUT=${K[PGCONNECT_TIMEOUT]}
 }
 
@@ -465,33 +436,23 @@ throwaway_tools() {
   done
 }
 
-# Decides where the round trip runs: a server named by DATABASE_URL or by
-# PGHOST, or else a throwaway one (started later, in "wait for server").
+# Where the round trip runs, as the tool decided (ServerChoice.java): a
+# server named by DATABASE_URL or by PGHOST, or else a throwaway one
+# (started later, in "wait for server"). Every client then gets an explicit
+# URL (db_url); the password travels only in PGPASSWORD.
 choose_server() {
-  if [[ -n "${DATABASE_URL:-}" ]]; then
-    SERVER=url
-    adopt_database_url "$DATABASE_URL"
-    # From here on every client gets an explicit URL; nothing below should
-    # fall back on the caller's database.
-    unset DATABASE_URL
-  elif [[ -n "${PGHOST:-}" ]]; then
-    SERVER=pgvars
-  else
-    SERVER=throwaway
-    return 0
+  SERVER=${K[server.kind]}
+  [[ "$SERVER" != throwaway ]] || return 0
+  export PGHOST=${K[server.host]} PGPORT=${K[server.port]} PGUSER=${K[server.user]}
+  [[ -z "${K[server.database]}" ]] || export PGDATABASE=${K[server.database]}
+  if [[ -n "${K[server.password]+set}" ]]; then
+    export PGPASSWORD=${K[server.password]}
+    unset 'K[server.password]'
   fi
-  export PGPORT=${PGPORT:-5432}
-  # A port that can never work fails now, not after a minute of retries.
-  if [[ ! "$PGPORT" =~ ^[0-9]+$ ]] || ((10#$PGPORT < 1 || 10#$PGPORT > 65535)); then
-    fail "invalid port '$PGPORT' (1-65535)"
-  fi
-  export PGUSER=${PGUSER:-$(id -un)}
-  MAINT_DB=${PGDATABASE:-postgres}
-  if ((IN_PLACE)); then
-    [[ -n "${PGDATABASE:-}" ]] ||
-      fail "SMOKE_IN_PLACE=1 needs PGDATABASE (or a database in DATABASE_URL): the database to test in place"
-    TARGET_DB=$PGDATABASE
-  fi
+  URL_QUERY=${K[server.query]}
+  MAINT_DB=${K[server.maintenance_db]}
+  TARGET_DB=${K[server.in_place_db]}
+  unset DATABASE_URL
 }
 
 # --- phases ----------------------------------------------------------------------
@@ -573,7 +534,7 @@ create_scratch_db() {
 
 # Creates an empty database through maintenance URL MAINT and names it in
 # NEW_DB. On the source server (WHERE=source) its name is registered before
-# CREATE, in SCRATCH_DBS and for the watchdog, so an interrupt during CREATE
+# CREATE, in WORK/scratch-dbs for the cleanup and the watchdog, so an interrupt during CREATE
 # still drops it; it was checked to be free just before, so the drop can
 # only ever hit what this run made. On a throwaway cluster the cluster goes
 # as a whole. On failure WHY says why: the caller decides whether that ends
@@ -585,7 +546,6 @@ new_scratch_db() {
     { WHY="cannot list databases on $(server_label)"; return 1; }
   [[ -z "$taken" ]] || { WHY="database $name exists already; run again"; return 1; }
   if [[ "$where" == source && "$SERVER" != throwaway ]]; then
-    SCRATCH_DBS+=("$name")
     printf '%s\n' "$name" >>"$WORK/scratch-dbs"
   fi
   sql_url "$maint" -c "CREATE DATABASE \"$name\" TEMPLATE template0" ||
@@ -773,7 +733,7 @@ abort_source_snapshot() {
 backup_all() {
   local method
   # In PITR mode the backups come first, before workload A (pitr_workloads).
-  ((PHYS_PITR)) || open_source_snapshot
+  ((PITR)) || open_source_snapshot
   for method in "${METHODS[@]}"; do
     if method_is "$method" throwaway_only 1 && [[ "$SERVER" != throwaway ]]; then
       say "$method: skipped: a physical backup is only taken of the throwaway cluster"
@@ -781,9 +741,9 @@ backup_all() {
     fi
     backup_one "$method"
   done
-  ((PHYS_PITR == 0)) || return 0
+  ((PITR == 0)) || return 0
   local status=0
-  oracle_capture "$(db_url "$TARGET_DB")" "$WORK/oracle.source" "$SNAPSHOT_ID" || status=$?
+  oracle_capture "$ORACLE" "$(db_url "$TARGET_DB")" "$WORK/oracle.source" "$SNAPSHOT_ID" || status=$?
   ((status == 0 || status == 3)) || fail "the oracle's capture of the source failed"
   close_source_snapshot
 }
@@ -819,11 +779,39 @@ backup_one() {
 pitr_workloads() {
   banner workload
   workload
-  phys_pitr_mark
+  pitr_mark
   local status=0
-  oracle_capture "$(db_url "$TARGET_DB")" "$WORK/oracle.source" '' || status=$?
+  oracle_capture "$ORACLE" "$(db_url "$TARGET_DB")" "$WORK/oracle.source" '' || status=$?
   ((status == 0 || status == 3)) || fail "the oracle's capture of the source failed"
-  phys_pitr_workload_b
+  pitr_workload_b
+}
+
+# After workload A: the target and A's snapshot (WORK/pitr.target.json, and
+# WORK/expected.json, the expectation every restore is judged against).
+pitr_mark() {
+  local kind=${K[SMOKE_PITR_TARGET]}
+  phys_record_target "$(db_url "$TARGET_DB")" "$WORK/pitr.target.json" ||
+    fail "cannot record the PITR target after workload A"
+  jq '{row_count, chain_head_hash}' "$WORK/pitr.target.json" >"$WORK/expected.json"
+  say "PITR target ($kind): $(phys_target_value "$WORK/pitr.target.json" "$kind") after $(jq .row_count "$WORK/expected.json") rows of workload A"
+}
+
+# Workload B: rows written after the target, which no restore may bring
+# back, and its WAL archived: by the throwaway cluster's archiving, or by
+# the operator's, which a WAL switch closes the segment for.
+pitr_workload_b() {
+  local refused
+  run_tool --mode=workload --db-url="$(db_url "$TARGET_DB")" --migrations-path="$MIGRATIONS" \
+    --rows="${K[SMOKE_PITR_ROWS]}" --id-prefix="$PITR_B_PREFIX" >"$WORK/pitr.latest.json" ||
+    fail "workload B (after the PITR target) failed"
+  if [[ "$SERVER" == throwaway ]]; then
+    phys_archive_source_now || fail "the WAL of workload B was not archived"
+  elif refused=$(phys_switch_wal_reason "$(db_url "$MAINT_DB")"); then
+    sql "$MAINT_DB" -c 'SELECT pg_switch_wal()' >/dev/null
+  else
+    say "warning: no WAL switch on $(server_label): $refused; the restore command must wait for the archive itself"
+  fi
+  say "workload B: ${K[SMOKE_PITR_ROWS]} rows after the target ($PITR_B_PREFIX*), $(jq .row_count "$WORK/pitr.latest.json") rows in all"
 }
 
 # True when some method restores into a database on the source server.
@@ -843,7 +831,6 @@ wipe() {
   if ((IN_PLACE)); then
     # A throwaway server goes at exit anyway; a real one keeps its dump.
     if [[ "$SERVER" != throwaway ]]; then
-      KEEP_DUMP=1
       : >"$WORK/keep"
     fi
     wipe_in_place
@@ -882,20 +869,68 @@ judge_all() {
   done
 }
 
-# Judges one combination in this shell, so its phase, its child and its
-# scratch database are the cleanup's and the signal traps' to see. Each step
-# returns 1 after recording why (combo_fail or combo_skip); whatever ran is
-# in the result record.
+# Judges one combination in a subshell of its own, so that set -e is in
+# force in every step: bash ignores -e inside a function called where its
+# status is tested ("$step" || break), and a command failing unexpectedly
+# must end that combination, not the run. The subshell is run like any
+# client (run_child: a process group of its own, waited for), so a signal
+# reaches the harness's traps at once and stop_child or the watchdog end it
+# with whatever it runs. It leaves its result in one file, the record
+# WORK/combinations/NNN; expected failures are recorded by combo_fail or
+# combo_skip, unexpected ones by its EXIT trap (combo_conclude), which names
+# the step and the command. Everything else it leaves for the rest of the run
+# goes through the files listed with the globals (scratch-dbs, clusters,
+# keep); the shared state it reads (the cluster of another major, whether the
+# wiped source database is still free) is decided here, before it starts.
 judge_combination() {
-  local step
+  local method=$1 major=$2 record status=0
+  record=$WORK/combinations/$(printf '%03d' "$RECORDED")
+  RECORDED=$((RECORDED + 1))
+  mkdir -p -- "$WORK/combinations"
+  start_major_for "$method" "$major"
+  start_child judge_in_subshell "$method" "$major" "$record"
+  await_child || status=$?
+  if method_is "$method" target database && [[ "$major" == "$SOURCE_MAJOR" ]]; then
+    WIPED_DB_FREE=0
+  fi
+  if [[ ! -s "$record" ]]; then
+    combo_begin "$method" "$major"
+    C[verdict]=fail C[reason]="the combination ended without a result (exit $status)"
+    printf '::error::backup-restore-smoke: %s%s\n' "$(tag "${C[name]}")" "${C[reason]}" >&2
+    combo_record "$record"
+  fi
+}
+
+# The subshell of judge_combination: the steps in order, each with -e in
+# force, until one fails or every one has run.
+judge_in_subshell() {
+  set +m
+  IN_COMBO=1
   combo_begin "$1" "$2"
-  for step in pick_target combo_restore combo_pitr combo_verify combo_assert combo_oracle_capture \
+  C[record]=$3
+  trap 'combo_conclude $?' EXIT
+  for STEP in pick_target combo_restore combo_pitr combo_verify combo_assert combo_oracle_capture \
     combo_continuity combo_oracle_compare; do
-    "$step" || break
+    "$STEP"
   done
+}
+
+# The subshell's EXIT trap: a combination still passing that exits non-zero
+# failed unexpectedly (set -e, a signal); its record is written whatever
+# happened, and what it restored into is released.
+combo_conclude() {
+  local rc=$1 step=${STEP#combo_}
+  set +eE
+  trap - ERR EXIT
+  if ((rc != 0)) && [[ "${C[verdict]}" == pass ]]; then
+    C[verdict]=fail
+    C[reason]="the ${step//_/ } step failed unexpectedly: ${LAST_ERR:-exit status $rc}"
+    printf '::error::backup-restore-smoke: %s%s\n' "$(tag "${C[name]}")" "${C[reason]}" >&2
+  fi
   combo_physical_evidence
-  combo_record
+  combo_record "${C[record]}"
   combo_release_physical
+  exit 0
 }
 
 # The state of one combination, reset for each: C[name] METHOD-pgMAJOR,
@@ -903,25 +938,27 @@ judge_combination() {
 # C[url] the database it is judged in, C[target] where that is (for the
 # report), C[restore_s] C[verify_s] C[continuity_s] phase times,
 # C[restored_head], C[oracle] (captured, compared, differs or skipped: why),
-# C[evidence.KEY] JSON evidence plug-ins add (combo_evidence).
+# C[evidence.KEY] JSON evidence plug-ins add (combo_evidence), C[record]
+# the file its result goes to.
 combo_begin() {
   C=([method]=$1 [major]=$2 [name]=$1-pg$2 [verdict]=pass [reason]='' [url]='' [target]=''
     [restore_s]='' [verify_s]='' [continuity_s]='' [restored_head]='' [oracle]='')
 }
 
-# One combination's failure: the ::error:: line now, the gate fails at the end.
+# One combination's failure: the ::error:: line now, the gate fails at the
+# end. It ends the combination's subshell (its record is written on exit).
 combo_fail() {
   printf '::error::backup-restore-smoke: %s%s\n' "$(tag "${C[name]}")" "$1" >&2
   C[verdict]=fail
   C[reason]=$1
-  return 1
+  exit 0
 }
 
 combo_skip() {
   say "$(tag "${C[name]}")skipped: $1"
   C[verdict]=skipped
   C[reason]=$1
-  return 1
+  exit 0
 }
 
 # Adds KEY with JSON VALUE to the combination's evidence in the report.
@@ -933,6 +970,19 @@ combo_evidence() {
 tag() {
   if ((${#COMBOS[@]} > 1 || ${#METHODS[@]} > 1)); then
     printf '[%s] ' "$1"
+  fi
+}
+
+# The throwaway cluster of MAJOR a database method restores into, started
+# once, before the first combination that needs it ("none": it failed).
+start_major_for() {
+  local method=$1 major=$2
+  method_is "$method" target database && [[ "$major" != "$SOURCE_MAJOR" && -z "${MAJOR_PORT[$major]:-}" ]] ||
+    return 0
+  say "starting a throwaway PostgreSQL $major cluster for the restores"
+  MAJOR_PORT[$major]=none
+  if pgc_start_major "$major"; then
+    MAJOR_PORT[$major]=$PGC_PORT
   fi
 }
 
@@ -948,44 +998,35 @@ tag() {
 # (words for messages and the report); one that restores by itself (a data
 # directory started as a cluster, a URL a command hands back) also sets
 # C[restore_s] and leaves restore_with a no-op for its method. Clusters it
-# starts with pgc_start* are stopped at exit, by the watchdog too; evidence
-# of its own goes into the record with combo_evidence KEY JSON. On failure
-# it returns combo_fail "why" (or combo_skip "why").
+# starts with pgc_start* are registered, so stopped at exit, by the watchdog
+# too; evidence of its own goes into the record with combo_evidence KEY JSON.
+# On failure it calls combo_fail "why" (or combo_skip "why").
 pick_target() {
   local method=${C[method]} major=${C[major]}
   if ! method_is "$method" target database; then
     [[ "$major" == "$SOURCE_MAJOR" ]] ||
-      combo_skip "a physical backup only starts under its own major ($SOURCE_MAJOR)" || return 1
+      combo_skip "a physical backup only starts under its own major ($SOURCE_MAJOR)"
     method_is "$method" throwaway_only 0 || [[ "$SERVER" == throwaway ]] ||
-      combo_skip "a physical backup is only taken of the throwaway cluster" || return 1
+      combo_skip "a physical backup is only taken of the throwaway cluster"
     target_restored_physically
   elif [[ "$major" != "$SOURCE_MAJOR" ]]; then
     target_on_major "$major"
   elif ((WIPED_DB_FREE)); then
-    WIPED_DB_FREE=0
     C[url]=$(db_url "$TARGET_DB")
     C[target]="source database $TARGET_DB"
   else
-    new_scratch_db "$(db_url "$MAINT_DB")" source || combo_fail "$WHY" || return 1
+    new_scratch_db "$(db_url "$MAINT_DB")" source || combo_fail "$WHY"
     C[url]=$(db_url "$NEW_DB")
     C[target]="scratch database $NEW_DB"
-    confirm_no_tables "${C[url]}" || combo_fail "$WHY" || return 1
+    confirm_no_tables "${C[url]}" || combo_fail "$WHY"
   fi
 }
 
-# A new empty database on a throwaway cluster of MAJOR, started once.
+# A new empty database on the throwaway cluster of MAJOR (start_major_for).
 target_on_major() {
   local major=$1
-  if [[ -z "${MAJOR_PORT[$major]:-}" ]]; then
-    say "starting a throwaway PostgreSQL $major cluster for the restores"
-    MAJOR_PORT[$major]=none
-    if pgc_start_major "$major"; then
-      MAJOR_PORT[$major]=$PGC_PORT
-    fi
-  fi
-  [[ "${MAJOR_PORT[$major]}" != none ]] ||
-    combo_fail "cannot start a PostgreSQL $major server to restore into" || return 1
-  new_scratch_db "$(cluster_url "${MAJOR_PORT[$major]}" postgres)" cluster || combo_fail "$WHY" || return 1
+  [[ "${MAJOR_PORT[$major]}" != none ]] || combo_fail "cannot start a PostgreSQL $major server to restore into"
+  new_scratch_db "$(cluster_url "${MAJOR_PORT[$major]}" postgres)" cluster || combo_fail "$WHY"
   C[url]=$(cluster_url "${MAJOR_PORT[$major]}" "$NEW_DB")
   C[target]="database $NEW_DB on a PostgreSQL $major cluster"
 }
@@ -997,10 +1038,9 @@ combo_restore() {
   say "$(tag "${C[name]}")restoring into ${C[target]}"
   restore_with "${C[method]}" "${C[url]}" || status=$?
   C[restore_s]=$(elapsed "$started")
-  ((status == 0)) || combo_fail "restore into ${C[target]} failed (exit $status)" || return 1
+  ((status == 0)) || combo_fail "restore into ${C[target]} failed (exit $status)"
   if [[ "${C[url]}" == "$(db_url "$TARGET_DB")" ]]; then
     # The wiped source database holds its data again: no dump to keep.
-    KEEP_DUMP=0
     rm -f -- "$WORK/keep"
   fi
 }
@@ -1010,29 +1050,27 @@ combo_restore() {
 # harness starts, or a server the command brings up itself (command-url).
 # Its time runs up to the end of recovery (RTO). The combination is judged
 # in the scratch database there; a password the restored URL carries is
-# used for this combination only.
+# used for this combination only (its subshell's environment).
 target_restored_physically() {
   local started=$EPOCHREALTIME status=0
+  local -A restored_server=()
   banner restore
   say "$(tag "${C[name]}")restoring into a server of its own"
-  phys_restore_for "${C[name]}" "${C[method]}" "${K[method.${C[method]}.restored_by]}" || status=$?
+  phys_restore_for "${C[name]}" "${C[method]}" "${K[method.${C[method]}.restored_by]}" restored_server || status=$?
   C[restore_s]=$(elapsed "$started")
-  ((status == 0)) || combo_fail "$PHYS_REASON" || return 1
-  C[url]=$PHYS_JUDGE_URL
-  C[target]="database $(phys_url_database "$PHYS_JUDGE_URL") on the restored server"
-  if [[ "$PHYS_JUDGE_PASSWORD" != "${PGPASSWORD:-}" ]]; then
-    C[source_password]=${PGPASSWORD-}
-    export PGPASSWORD=$PHYS_JUDGE_PASSWORD
-  fi
+  ((status == 0)) || combo_fail "${restored_server[reason]}"
+  C[url]=${restored_server[url]}
+  C[target]="database $(phys_url_database "${C[url]}") on the restored server"
+  export PGPASSWORD=${restored_server[password]}
 }
 
 # PITR: the restored audit log holds exactly workload A; the tool names the
 # extra or missing rows (--mode=pitr-check, SPEC 9.9).
 combo_pitr() {
-  ((PHYS_PITR)) || return 0
+  ((PITR)) || return 0
   ! method_is "${C[method]}" target database || return 0
-  combo_ask --mode=pitr-check --db-url="${C[url]}" --id-prefix="${PHYS_A_PREFIX:-audit-smoke-}" \
-    --rows="$(jq .row_count "$WORK/expected.json")" --later-prefix="$PHYS_B_PREFIX"
+  combo_ask --mode=pitr-check --db-url="${C[url]}" --id-prefix=audit-smoke- \
+    --rows="$(jq .row_count "$WORK/expected.json")" --later-prefix="$PITR_B_PREFIX"
 }
 
 # The backup's label, LSNs, timeline and the tool's verdict, the restored
@@ -1046,16 +1084,10 @@ combo_physical_evidence() {
   combo_evidence pitr "$(jq -c .pitr <<<"$facts")"
 }
 
-# After the record: the restored cluster goes, the operator's teardown runs,
-# the source's password is back.
+# After the record: the restored cluster goes, the operator's teardown runs.
 combo_release_physical() {
   ! method_is "${C[method]}" target database || return 0
-  [[ -z "$PHYS_RESTORED_DIR" ]] || pgc_stop "$PHYS_RESTORED_DIR"
-  PHYS_RESTORED_DIR=''
-  phys_teardown
-  if [[ -n "${C[source_password]+set}" ]]; then
-    export PGPASSWORD=${C[source_password]}
-  fi
+  phys_release
 }
 
 # The pre-backup snapshot is the anchor: the restored chain must still hold
@@ -1065,7 +1097,7 @@ combo_verify() {
   banner verify
   run_tool --mode=verify --db-url="${C[url]}" "$(since_verify_flags)" >"$post" || status=$?
   C[verify_s]=$(elapsed "$started")
-  ((status == 0)) || combo_fail "BackupSmoke --mode=verify failed (exit $status)" || return 1
+  ((status == 0)) || combo_fail "BackupSmoke --mode=verify failed (exit $status)"
   check_snapshot "$post" "BackupSmoke --mode=verify"
   if jq -e 'has("incremental")' "$post" >/dev/null; then
     say "$(tag "${C[name]}")incremental verify (SMOKE_SINCE): $(jq -r '.incremental | "from position \(.since_position), \(.rows_hashed) row(s) hashed; the earlier rows were trusted from the checkpoint, not re-hashed"' "$post")"
@@ -1080,7 +1112,7 @@ combo_verify() {
 combo_assert() {
   local since=()
   banner assert
-  ((SINCE_FOUND == 0)) || since=(--since="$SINCE_FILE")
+  [[ "${K[since.found]}" == 0 ]] || since=(--since="${K[SMOKE_SINCE]}")
   combo_ask --mode=judge --expect="$WORK/expected.json" --snapshot="$WORK/post.${C[name]}.json" \
     --workload-snapshot="$WORK/pre.json" ${since[@]+"${since[@]}"}
 }
@@ -1091,7 +1123,7 @@ combo_assert() {
 combo_ask() {
   local verdict=$WORK/verdict.${C[name]}.json status=0 line
   run_tool "$@" >"$verdict" || status=$?
-  ((status == 0 || status == 3)) || combo_fail "BackupSmoke $1 failed (exit $status)" || return 1
+  ((status == 0 || status == 3)) || combo_fail "BackupSmoke $1 failed (exit $status)"
   while IFS= read -r line; do
     say "$line"
   done < <(jq -r '.say[]' "$verdict")
@@ -1103,25 +1135,24 @@ combo_ask() {
 # after continuity (whose finding, when both fail, is the more telling).
 combo_oracle_capture() {
   local status=0
-  oracle_capture "${C[url]}" "$WORK/oracle.${C[name]}" '' "${C[major]}" || status=$?
+  oracle_capture "$ORACLE" "${C[url]}" "$WORK/oracle.${C[name]}" '' "${C[major]}" "$DUMP_MAJOR" || status=$?
   if ((status == 3)); then
-    C[oracle]="skipped: $(oracle_skip_reason "${C[major]}")"
+    C[oracle]="skipped: $(oracle_skip_reason "$ORACLE" "${C[major]}" "$DUMP_MAJOR")"
     return 0
   fi
-  ((status == 0)) || combo_fail "the oracle's capture of ${C[target]} failed" || return 1
-  phys_oracle_after_replay "$WORK/oracle.source" "$WORK/oracle.${C[name]}"
+  ((status == 0)) || combo_fail "the oracle's capture of ${C[target]} failed"
+  phys_oracle_after_replay "$ORACLE" "$WORK/oracle.source" "$WORK/oracle.${C[name]}"
   C[oracle]=captured
 }
 
 combo_oracle_compare() {
   local difference source=$WORK/oracle.source restored=$WORK/oracle.${C[name]}
   [[ "${C[oracle]}" == captured ]] || return 0 # skipped
+  C[oracle]=differs
   if [[ "$ORACLE" == semantic ]]; then
-    C[oracle]=differs
-    combo_ask --mode=judge --oracle-source="$source" --oracle-restored="$restored" || return 1
-  elif ! difference=$(oracle_compare "$source" "$restored"); then
-    C[oracle]=differs
-    combo_fail "$difference" || return 1
+    combo_ask --mode=judge --oracle-source="$source" --oracle-restored="$restored"
+  elif ! difference=$(oracle_compare "$ORACLE" "$source" "$restored"); then
+    combo_fail "$difference"
   fi
   C[oracle]=compared
 }
@@ -1139,20 +1170,18 @@ combo_continuity() {
   ((appended != 0)) || run_tool --mode=verify --db-url="${C[url]}" "$(since_verify_flags)" >"$after" ||
     verified=$?
   C[continuity_s]=$(elapsed "$started")
-  ((appended == 0)) || combo_fail "continuity: appending $APPEND_ROWS rows to the restored database failed" || return 1
-  ((verified == 0)) || combo_fail "continuity: verify after appending failed" || return 1
-  combo_ask --mode=judge --expect="$WORK/expected.json" --continuity="$after" --appended="$APPEND_ROWS" || return 1
+  ((appended == 0)) || combo_fail "continuity: appending $APPEND_ROWS rows to the restored database failed"
+  ((verified == 0)) || combo_fail "continuity: verify after appending failed"
+  combo_ask --mode=judge --expect="$WORK/expected.json" --continuity="$after" --appended="$APPEND_ROWS"
   say "$(tag "${C[name]}")continuity: $APPEND_ROWS rows appended, the chain goes on from the restored head"
 }
 
 # The combination's one result record: NUL-separated NAME=VALUE facts in
-# WORK/combinations/NNN (no secret among them), which the tool turns into the
-# JSON records of report.json, the summary and junit.xml (RunRecord.java).
+# FILE (WORK/combinations/NNN; no secret among them), which the tool turns
+# into the JSON records of report.json, the summary and junit.xml
+# (RunRecord.java).
 combo_record() {
-  local method=${C[method]} key file
-  file=$WORK/combinations/$(printf '%03d' "$RECORDED")
-  RECORDED=$((RECORDED + 1))
-  mkdir -p -- "$WORK/combinations"
+  local method=${C[method]} key
   {
     printf '%s=%s\0' name "${C[name]}" method "$method" target_major "${C[major]}" verdict "${C[verdict]}" \
       reason "${C[reason]}" target "${C[target]}" restored_chain_head "${C[restored_head]}" oracle "${C[oracle]}" \
@@ -1164,7 +1193,7 @@ combo_record() {
         printf '%s=%s\0' "$key" "${C[$key]}"
       fi
     done
-  } >"$file"
+  } >"$1"
 }
 
 # The summary table on stdout and, with SMOKE_REPORT_DIR, report.json and
@@ -1198,7 +1227,7 @@ write_run_facts() {
   printf '%s=%s\0' started_at "$STARTED_AT" finished_at "$(date -u +%Y-%m-%dT%H:%M:%SZ)" host "$(uname -n)" \
     repository_commit "$commit" tool "$(run_tool --version 2>/dev/null || true)" jbang "$jbang" java "$java" \
     pg_dump "$(pg_dump --version)" source_server "$(sql "$MAINT_DB" -c 'SHOW server_version')" \
-    second_oracle "$(oracle_report_json)" >"$WORK/run.facts"
+    second_oracle "$(oracle_report_json "$ORACLE" "$WORK/oracle.source")" >"$WORK/run.facts"
 }
 
 server_major() {
@@ -1218,7 +1247,7 @@ main() {
   if [[ "${K[SMOKE_DRILL]}" == 1 ]]; then
     # A restore drill of an existing backup: no workload, no backup, no
     # database of ours on any server (smoke-drill.sh).
-    drill_main
+    drill_main "$WORK"
     return 0
   fi
   banner 'wait for server'
@@ -1227,13 +1256,15 @@ main() {
   fi
   wait_for_server
   banner 'clean start'
+  in_place_use "$TARGET_DB" "$MIGRATIONS" "$WORK" "${K[SMOKE_SINCE]}" "${K[since.found]}"
   if ((IN_PLACE)); then
     since_clean_start
   else
     create_scratch_db
   fi
-  if ((PHYS_PITR)); then
+  if ((PITR)); then
     plan_combinations
+    phys_use "$WORK" "$TARGET_DB" "$(db_url "$TARGET_DB")" "$SOURCE_MAJOR"
     banner backup
     backup_all
     pitr_workloads
@@ -1241,6 +1272,7 @@ main() {
     banner workload
     workload
     plan_combinations
+    phys_use "$WORK" "$TARGET_DB" "$(db_url "$TARGET_DB")" "$SOURCE_MAJOR"
     banner backup
     backup_all
   fi

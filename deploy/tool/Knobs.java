@@ -7,7 +7,9 @@
 //
 // Not validated: the knobs that are commands by design (SMOKE_BACKUP_CMD,
 // SMOKE_RESTORE_CMD, SMOKE_TEARDOWN_CMD, SMOKE_TOOL) and the passwords;
-// those are never part of the answer.
+// those are never part of the answer, but for the password and sslpassword
+// DATABASE_URL carries (server.password, server.sslpassword: ServerChoice),
+// which the harness reads from a pipe, never a file.
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -448,6 +450,7 @@ final class Knobs {
             }
             values.put(name, value);
         }
+        values.putAll(ServerChoice.of(env, isOn("SMOKE_IN_PLACE")).entries());
     }
 
     private void requirePrograms() throws Failure {

@@ -1,0 +1,279 @@
+// The harness's in-place mode (SMOKE_IN_PLACE=1, SPEC 7) wipes the database
+// it is given, so it first makes sure that database holds nothing but what
+// the migrations create: --mode=in-place-check refuses, changing nothing, a
+// database holding any other object (foreign tables hold data the wipe must
+// not take; any other object would survive the wipe and make pg_restore
+// fail on "already exists") or audit rows the smoke test did not write;
+// --mode=in-place-wipe then drops, in one transaction, exactly the objects
+// the migrations declare. Extensions stay: the dump re-creates them with IF
+// NOT EXISTS.
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+final class InPlace {
+    static final String CHECK = "in-place-check";
+    static final String WIPE = "in-place-wipe";
+    static final List<String> NAMES = List.of(CHECK, WIPE);
+
+    /** CREATE [OR REPLACE] [UNLOGGED|TEMP|MATERIALIZED] KIND [IF NOT EXISTS] [schema.]name */
+    private static final Pattern CREATE = Pattern.compile("create\\s+(?:or\\s+replace\\s+)?"
+            + "(?:(?:unlogged|temporary|temp|materialized)\\s+)?(table|view|sequence|function|procedure|type|domain)\\s+"
+            + "(?:if\\s+not\\s+exists\\s+)?((?:(?:\"[^\" ]+\"|[\\p{L}\\p{N}_$]+)\\.)?(?:\"[^\" ]+\"|[\\p{L}\\p{N}_$]+))",
+            Pattern.CASE_INSENSITIVE);
+
+    /**
+     * The rows of an earlier smoke run, which a reset may take: the workload's
+     * (audit-smoke-NNNN) and the continuity check's (audit-smoke-continuity-NNNN),
+     * under SMOKE_SINCE with the run's tag, all by the workload's actor.
+     */
+    static final String SMOKE_ROW_ID = "^audit-smoke-(r[0-9]{8}t[0-9]{6}z-)?(continuity-)?[0-9]{4,}$";
+
+    private InPlace() {
+    }
+
+    /**
+     * --mode=in-place-check: 0 when DATABASE may be wiped in place, 3 with the
+     * refusal on ERR when it may not. --mode=in-place-wipe: 0 once wiped.
+     */
+    static int run(String mode, Connector connector, Path migrations, PrintStream err) throws Failure {
+        String database = connector.target().database();
+        Deadline deadline = connector.deadline();
+        if (WIPE.equals(mode)) {
+            try (Connection connection = connector.open()) {
+                wipe(connection, migrations);
+                return 0;
+            } catch (SQLException e) {
+                throw deadline.failure("wiping database " + database + " in place", e);
+            }
+        }
+        String refusal;
+        try (Connection connection = connector.open()) {
+            refusal = foreignObjects(connection, database, migrations);
+        } catch (SQLException e) {
+            throw deadline.failure("inspecting database " + database, e);
+        }
+        if (refusal == null) {
+            refusal = foreignAuditRows(connector, database);
+        }
+        if (refusal == null) {
+            return 0;
+        }
+        err.println("backupsmoke: " + refusal);
+        return BackupSmoke.EXIT_BROKEN;
+    }
+
+    /** A schema object the migrations may create: KIND is table, relation, routine or type. */
+    record Declared(String kind, String name) implements Comparable<Declared> {
+        @Override
+        public int compareTo(Declared other) {
+            return (kind + " " + name).compareTo(other.kind + " " + other.name);
+        }
+    }
+
+    /** An object of the database: ORD orders the drops (tables first), LABEL names it. */
+    record DatabaseObject(int ord, String kind, String schema, String name, String label, String dropCommand) {
+        boolean isDeclaredIn(Set<Declared> declared) {
+            return declared.contains(new Declared(kind, name)) || declared.contains(new Declared(kind, schema + "." + name));
+        }
+
+        String described() {
+            return kind + " " + label;
+        }
+    }
+
+    /**
+     * What the up-migrations in FOLDER create, plus the tool's own ledger
+     * (schema_migrations, SPEC 5). Line comments go and lines are joined
+     * first, so that a name on the line after CREATE TABLE is still found;
+     * a name is lower-cased unless quoted, its schema kept when given.
+     */
+    static Set<Declared> declared(Path folder) throws Failure {
+        Set<Declared> declared = new TreeSet<>();
+        declared.add(new Declared("table", "schema_migrations"));
+        StringBuilder text = new StringBuilder();
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(folder, "*.up.sql")) {
+            List<Path> sorted = new ArrayList<>();
+            files.forEach(sorted::add);
+            sorted.sort(null);
+            for (Path file : sorted) {
+                for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+                    int comment = line.indexOf("--");
+                    text.append(comment < 0 ? line : line.substring(0, comment)).append(' ');
+                }
+            }
+        } catch (IOException e) {
+            throw new Failure("cannot read the migrations in " + folder + ": " + e.getMessage());
+        }
+        Matcher create = CREATE.matcher(text.toString().replace('\t', ' ').replace('\r', ' '));
+        while (create.find()) {
+            declared.add(new Declared(kindOf(create.group(1).toLowerCase(Locale.ROOT)), nameOf(create.group(2))));
+        }
+        return declared;
+    }
+
+    private static String kindOf(String keyword) {
+        return switch (keyword) {
+            case "table" -> "table";
+            case "view", "sequence" -> "relation";
+            case "function", "procedure" -> "routine";
+            default -> "type";
+        };
+    }
+
+    private static String nameOf(String qualified) {
+        List<String> parts = new ArrayList<>();
+        for (String part : qualified.split("\\.")) {
+            parts.add(part.startsWith("\"") ? part.substring(1, part.length() - 1) : part.toLowerCase(Locale.ROOT));
+        }
+        return String.join(".", parts);
+    }
+
+    /**
+     * The database's own objects outside the system schemas and extensions
+     * (tables, views, sequences not owned by a column, routines, types), in
+     * the order they are dropped, each with its DROP statement.
+     */
+    static final String OBJECTS = """
+            WITH objects(ord, kind, sch, name, label, drop_cmd) AS (
+              SELECT CASE WHEN c.relkind IN ('r', 'p', 'f') THEN 1 ELSE 2 END,
+                     CASE WHEN c.relkind IN ('r', 'p', 'f') THEN 'table' ELSE 'relation' END,
+                     n.nspname::text, c.relname::text,
+                     format('%I.%I', n.nspname, c.relname),
+                     format('DROP %s IF EXISTS %I.%I CASCADE',
+                            CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
+                                           WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE'
+                                           ELSE 'TABLE' END,
+                            n.nspname, c.relname)
+                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S')
+                 AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                                  WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                                    AND (d.deptype = 'e'
+                                         OR (c.relkind = 'S' AND d.deptype IN ('a', 'i'))))
+              UNION ALL
+              SELECT 3, 'routine', n.nspname::text, p.proname::text,
+                     format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)),
+                     format('DROP %s IF EXISTS %I.%I(%s) CASCADE',
+                            CASE p.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE'
+                                           ELSE 'FUNCTION' END,
+                            n.nspname, p.proname, pg_get_function_identity_arguments(p.oid))
+                FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+               WHERE NOT EXISTS (SELECT 1 FROM pg_depend d
+                                  WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+                                    AND d.deptype = 'e')
+              UNION ALL
+              SELECT 4, 'type', n.nspname::text, t.typname::text,
+                     format('%I.%I', n.nspname, t.typname),
+                     format('DROP %s IF EXISTS %I.%I CASCADE',
+                            CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END,
+                            n.nspname, t.typname)
+                FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+               WHERE t.typtype IN ('b', 'c', 'd', 'e', 'r')
+                 AND t.typcategory <> 'A'
+                 AND (t.typrelid = 0
+                      OR (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c')
+                 AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                                  WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid
+                                    AND d.deptype = 'e')
+            )
+            SELECT ord, kind, sch, name, label, drop_cmd FROM objects
+             WHERE sch NOT IN ('pg_catalog', 'information_schema') AND sch NOT LIKE 'pg\\_%'
+             ORDER BY ord, label COLLATE "C"
+            """;
+
+    static List<DatabaseObject> objects(Connection connection) throws SQLException {
+        List<DatabaseObject> objects = new ArrayList<>();
+        try (Statement statement = connection.createStatement(); ResultSet rows = statement.executeQuery(OBJECTS)) {
+            while (rows.next()) {
+                objects.add(new DatabaseObject(rows.getInt(1), rows.getString(2), rows.getString(3), rows.getString(4),
+                        rows.getString(5), rows.getString(6)));
+            }
+        }
+        return objects;
+    }
+
+    /** Null when DATABASE holds only what the migrations create; else the one-line refusal. */
+    static String foreignObjects(Connection connection, String database, Path migrations) throws Failure, SQLException {
+        Set<Declared> declared = declared(migrations);
+        List<String> foreign = objects(connection).stream().filter(object -> !object.isDeclaredIn(declared))
+                .map(DatabaseObject::described).toList();
+        if (foreign.isEmpty()) {
+            return null;
+        }
+        return "SMOKE_IN_PLACE=1 refused: database " + database + " holds objects the migrations in " + migrations
+                + " do not create: " + String.join(", ", foreign);
+    }
+
+    /**
+     * Null when every audit row is the smoke test's (or there is no log);
+     * else the one-line refusal. A row is somebody's data without the smoke
+     * test's id and actor (smoke-actor), even with a look-alike id.
+     */
+    static String foreignAuditRows(Connector connector, String database) throws Failure {
+        Deadline deadline = connector.deadline();
+        try (Connection connection = connector.open()) {
+            AuditSchema audit = AuditSchema.resolve(connection, null, deadline);
+            try (Connection inSchema = connector.withSearchPath(audit.queryPath()).open();
+                 Statement statement = inSchema.createStatement()) {
+                try (ResultSet present = statement.executeQuery("SELECT to_regclass('audit_events') IS NOT NULL")) {
+                    present.next();
+                    if (!present.getBoolean(1)) {
+                        return null;
+                    }
+                }
+                try (ResultSet count = statement.executeQuery("SELECT count(*) FROM audit_events WHERE NOT (id ~ '"
+                        + SMOKE_ROW_ID + "' AND actor = 'smoke-actor')")) {
+                    count.next();
+                    long rows = count.getLong(1);
+                    return rows == 0 ? null : "SMOKE_IN_PLACE=1 refused: audit_events in " + database + " holds "
+                            + rows + " row(s) not written by this smoke test";
+                }
+            }
+        } catch (SQLException e) {
+            throw deadline.failure("reading audit_events in " + database, e);
+        }
+    }
+
+    /**
+     * Drops, in one transaction, exactly the objects the migrations declare
+     * (tables first; CASCADE takes what they own: indexes, triggers,
+     * constraints, owned sequences), plus their functions and types, which
+     * pg_restore would otherwise trip over. Returns how many it dropped.
+     */
+    static int wipe(Connection connection, Path migrations) throws Failure, SQLException {
+        Set<Declared> declared = declared(migrations);
+        List<DatabaseObject> dropped = objects(connection).stream().filter(object -> object.isDeclaredIn(declared))
+                .toList();
+        boolean autoCommit = connection.getAutoCommit();
+        connection.setAutoCommit(false);
+        try (Statement statement = connection.createStatement()) {
+            statement.execute("SET LOCAL client_min_messages = warning");
+            for (DatabaseObject object : dropped) {
+                statement.execute(object.dropCommand());
+            }
+            connection.commit();
+        } catch (SQLException e) {
+            connection.rollback();
+            throw e;
+        } finally {
+            connection.setAutoCommit(autoCommit);
+        }
+        return dropped.size();
+    }
+}

@@ -1,0 +1,180 @@
+// Where the harness runs its round trip (SPEC 7), decided once from the
+// environment: a server named by DATABASE_URL, one named by PGHOST, or else
+// a throwaway cluster of its own. DATABASE_URL is taken apart the way libpq
+// reads it (parts it leaves out keep their PG* value; its query's connection
+// parameters win over its other parts), so that psql, pg_dump, pg_restore
+// and the tool are all pointed at the server by the harness's URLs alone and
+// the password travels only in the environment. Query parameters the
+// harness does not take apart (sslmode, ...) are carried into every URL
+// untouched, for the clients to accept or refuse.
+
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The server the harness works on. KIND is url, pgvars or throwaway (then
+ * nothing else is set); the maintenance database is where CREATE and DROP
+ * DATABASE run, the in-place database (SMOKE_IN_PLACE=1) the one tested in
+ * place. PASSWORD and SSL_PASSWORD are null unless DATABASE_URL gives them.
+ */
+record ServerChoice(String kind, String host, String port, String user, String password, String sslPassword,
+                    String database, String query, String maintenanceDatabase, String inPlaceDatabase) {
+
+    private static final Pattern URL = Pattern.compile("postgres(?:ql)?://(.*)", Pattern.DOTALL);
+    private static final Pattern PARTS = Pattern.compile("([^/?]*)(?:/([^?]*))?(?:\\?(.*))?", Pattern.DOTALL);
+    private static final Pattern BRACKETED = Pattern.compile("\\[([^\\]]*)\\](?::([0-9]*))?");
+    private static final Pattern PLAIN = Pattern.compile("([^:]*)(?::([0-9]*))?");
+    private static final Pattern PORT = Pattern.compile("[0-9]{1,5}");
+
+    static ServerChoice of(Map<String, String> env, boolean inPlace) throws Failure {
+        String url = env.getOrDefault("DATABASE_URL", "");
+        Map<String, String> parts = new LinkedHashMap<>();
+        String kind;
+        if (!url.isEmpty()) {
+            kind = "url";
+            parts = parseUrl(url);
+        } else if (!env.getOrDefault("PGHOST", "").isEmpty()) {
+            kind = "pgvars";
+        } else {
+            return new ServerChoice("throwaway", "", "", "", null, null, "", "", "", "");
+        }
+        String host = parts.getOrDefault("host", env.getOrDefault("PGHOST", ""));
+        if (host.isEmpty()) {
+            throw new Failure("DATABASE_URL names no host");
+        }
+        String port = parts.getOrDefault("port", env.getOrDefault("PGPORT", ""));
+        port = port.isEmpty() ? "5432" : port;
+        if (!PORT.matcher(port).matches() || Integer.parseInt(port) < 1 || Integer.parseInt(port) > 65535) {
+            throw new Failure("invalid port '" + Knobs.printable(port) + "' (1-65535)");
+        }
+        String user = parts.getOrDefault("user", env.getOrDefault("PGUSER", ""));
+        user = user.isEmpty() ? System.getProperty("user.name") : user;
+        String database = parts.getOrDefault("dbname", env.getOrDefault("PGDATABASE", ""));
+        String sslPassword = parts.get("sslpassword");
+        if (sslPassword != null && sslPassword.indexOf('\n') >= 0) {
+            throw new Failure("DATABASE_URL: sslpassword cannot hold a line break");
+        }
+        if (inPlace && database.isEmpty()) {
+            throw new Failure("SMOKE_IN_PLACE=1 needs PGDATABASE (or a database in DATABASE_URL): "
+                    + "the database to test in place");
+        }
+        return new ServerChoice(kind, host, port, user, parts.get("password"), sslPassword, database,
+                parts.getOrDefault("query", ""), database.isEmpty() ? "postgres" : database, inPlace ? database : "");
+    }
+
+    /**
+     * The parts DATABASE_URL gives, by libpq keyword (host, port, user,
+     * password, dbname, sslpassword), plus "query": the parameters kept for
+     * every URL, still encoded.
+     */
+    static Map<String, String> parseUrl(String url) throws Failure {
+        Matcher scheme = URL.matcher(url);
+        if (!scheme.matches()) {
+            throw new Failure("DATABASE_URL must start with postgres:// or postgresql://");
+        }
+        String rest = scheme.group(1);
+        int fragment = rest.indexOf('#');
+        Matcher parts = PARTS.matcher(fragment < 0 ? rest : rest.substring(0, fragment));
+        if (!parts.matches()) {
+            throw new Failure("DATABASE_URL cannot be parsed");
+        }
+        String authority = parts.group(1);
+        Map<String, String> keywords = new LinkedHashMap<>();
+        int at = authority.lastIndexOf('@');
+        if (at >= 0) {
+            String userInfo = authority.substring(0, at);
+            int colon = userInfo.indexOf(':');
+            keywords.put("user", decode(colon < 0 ? userInfo : userInfo.substring(0, colon)));
+            if (colon >= 0) {
+                keywords.put("password", decode(userInfo.substring(colon + 1)));
+            }
+            authority = authority.substring(at + 1);
+        }
+        hostAndPort(authority, keywords);
+        putIfNotEmpty(keywords, "dbname", decode(parts.group(2) == null ? "" : parts.group(2)));
+        query(parts.group(3) == null ? "" : parts.group(3), keywords);
+        return keywords;
+    }
+
+    private static void hostAndPort(String authority, Map<String, String> keywords) throws Failure {
+        if (authority.contains(",")) {
+            throw new Failure("DATABASE_URL with several hosts is not supported");
+        }
+        Matcher hostPort = BRACKETED.matcher(authority);
+        if (!hostPort.matches()) {
+            hostPort = PLAIN.matcher(authority);
+            if (!hostPort.matches()) {
+                throw new Failure("DATABASE_URL has a malformed host:port");
+            }
+        }
+        putIfNotEmpty(keywords, "host", decode(hostPort.group(1)));
+        putIfNotEmpty(keywords, "port", hostPort.group(2) == null ? "" : hostPort.group(2));
+    }
+
+    /** The query's connection parameters win over the URL's other parts; the rest is kept as given. */
+    private static void query(String query, Map<String, String> keywords) {
+        List<String> kept = new ArrayList<>();
+        if (!query.isEmpty()) {
+            for (String parameter : query.split("&", -1)) {
+                int equals = parameter.indexOf('=');
+                String key = decode(equals < 0 ? parameter : parameter.substring(0, equals));
+                String value = decode(equals < 0 ? parameter : parameter.substring(equals + 1));
+                switch (key) {
+                    case "host", "port", "user", "password", "sslpassword" -> keywords.put(key, value);
+                    case "dbname" -> keywords.put("dbname", value);
+                    default -> kept.add(parameter);
+                }
+            }
+        }
+        keywords.put("query", String.join("&", kept));
+    }
+
+    private static void putIfNotEmpty(Map<String, String> keywords, String key, String value) {
+        if (!value.isEmpty()) {
+            keywords.put(key, value);
+        }
+    }
+
+    /** Percent-decoding as the harness always did it: %XX is a byte, anything else stays as it is. */
+    static String decode(String text) {
+        var bytes = new ByteArrayOutputStream();
+        for (int i = 0; i < text.length(); i++) {
+            boolean escape = text.charAt(i) == '%' && i + 2 < text.length();
+            int high = escape ? Character.digit(text.charAt(i + 1), 16) : -1;
+            int low = high >= 0 ? Character.digit(text.charAt(i + 2), 16) : -1;
+            if (low >= 0) {
+                bytes.write(high * 16 + low);
+                i += 2;
+            } else {
+                bytes.writeBytes(String.valueOf(text.charAt(i)).getBytes(StandardCharsets.UTF_8));
+            }
+        }
+        return bytes.toString(StandardCharsets.UTF_8);
+    }
+
+    /** The harness's answer: server.NAME entries; the secrets only when DATABASE_URL gives them. */
+    Map<String, String> entries() {
+        Map<String, String> entries = new LinkedHashMap<>();
+        entries.put("server.kind", kind);
+        entries.put("server.host", host);
+        entries.put("server.port", port);
+        entries.put("server.user", user);
+        entries.put("server.database", database);
+        entries.put("server.query", query);
+        entries.put("server.maintenance_db", maintenanceDatabase);
+        entries.put("server.in_place_db", inPlaceDatabase);
+        if (password != null) {
+            entries.put("server.password", password);
+        }
+        if (sslPassword != null) {
+            entries.put("server.sslpassword", sslPassword);
+        }
+        return entries;
+    }
+}

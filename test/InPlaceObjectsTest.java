@@ -1,0 +1,133 @@
+// The in-place mode's decisions (InPlace.java, --mode=in-place-check and
+// in-place-wipe), which the harness asks instead of reading migrations and
+// catalogs in bash: what the migrations declare (pure, from files), and
+// against the suite's server in process what a database holds beyond that,
+// whose audit rows are somebody's, and what the wipe drops. The harness's
+// own in-place runs: HarnessTest, SinceHarnessTest.
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class InPlaceObjectsTest {
+    @TempDir Path temp;
+
+    private static Set<String> described(Set<InPlace.Declared> declared) {
+        return declared.stream().map(object -> object.kind() + " " + object.name()).collect(Collectors.toSet());
+    }
+
+    @Test
+    void theMigrationsDeclareWhatTheyCreateWhateverTheSpelling() throws Exception {
+        Files.writeString(temp.resolve("000001_first.up.sql"), """
+                CREATE TABLE audit_events (id TEXT);
+                create table if not exists "Mixed"."Case" (x int);
+                CREATE OR REPLACE FUNCTION
+                  Public.Chain_Hash() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+                -- CREATE TABLE commented_out (x int);
+                CREATE UNLOGGED TABLE\tlog_copy (x int);
+                """);
+        Files.writeString(temp.resolve("000002_second.up.sql"), """
+                CREATE MATERIALIZED VIEW totals AS SELECT 1;
+                CREATE SEQUENCE numbers;
+                CREATE PROCEDURE tidy() LANGUAGE sql AS 'SELECT 1';
+                CREATE DOMAIN positive AS int CHECK (VALUE > 0);
+                CREATE TYPE mood AS ENUM ('ok');
+                """);
+        Files.writeString(temp.resolve("000001_first.down.sql"), "CREATE TABLE only_down (x int);");
+        assertEquals(Set.of("table schema_migrations", "table audit_events", "table Mixed.Case",
+                "routine public.chain_hash", "table log_copy", "relation totals", "relation numbers", "routine tidy",
+                "type positive", "type mood"), described(InPlace.declared(temp)));
+    }
+
+    @Test
+    void theProjectsMigrationsDeclareTheAuditLogAndItsMachinery() throws Exception {
+        Set<String> declared = described(InPlace.declared(Support.MIGRATIONS));
+        assertTrue(declared.containsAll(List.of("table audit_events", "table audit_chain_head",
+                "routine audit_events_verify_chain", "routine audit_events_chain_hash")), declared.toString());
+    }
+
+    /** A database migrated by the project's migrations, with ROWS of the workload's, all in process. */
+    private static String migrated(int rows) throws Exception {
+        String database = Support.scratchDatabase();
+        ChainTriggerTest.migrate(database, "public", Support.MIGRATIONS);
+        try (Deadline deadline = new Deadline(Duration.ofMinutes(1))) {
+            CheckpointLedgerTest.grow(database, rows, "audit-smoke-", deadline);
+        }
+        return database;
+    }
+
+    private static int check(String database, PrintStream err) throws Exception {
+        try (Deadline deadline = new Deadline(Duration.ofMinutes(1))) {
+            Connector connector = new Connector(ConnectionTarget.parse(Support.url(database), Map.of()), 10, deadline);
+            return InPlace.run(InPlace.CHECK, connector, Support.MIGRATIONS, err);
+        }
+    }
+
+    /** Null when the check passes and says nothing; else its exit status and what it said. */
+    private static String refusal(String database) throws Exception {
+        var err = new ByteArrayOutputStream();
+        int status = check(database, new PrintStream(err, true, StandardCharsets.UTF_8));
+        String said = err.toString(StandardCharsets.UTF_8);
+        return status == 0 && said.isEmpty() ? null : status + " " + said;
+    }
+
+    @Test
+    void aDatabaseHoldingOnlyTheMigrationsAndSmokeRowsMayBeWiped() throws Exception {
+        assertNull(refusal(migrated(3)));
+        assertNull(refusal(Support.scratchDatabase()), "an empty database");
+    }
+
+    @Test
+    void anyOtherObjectIsRefusedNamingEachInTheOrderTheyWouldBeDropped() throws Exception {
+        String database = migrated(1);
+        Support.execute(database, "CREATE TABLE customers (id INT)", "CREATE VIEW recent AS SELECT 1 AS one",
+                "CREATE FUNCTION helper(a int) RETURNS int LANGUAGE sql AS 'SELECT a'", "CREATE TYPE colour AS ENUM ('red')");
+        assertEquals("3 backupsmoke: SMOKE_IN_PLACE=1 refused: database " + database + " holds objects the migrations in "
+                + Support.MIGRATIONS + " do not create: table public.customers, relation public.recent, "
+                + "routine public.helper(a integer), type public.colour\n", refusal(database));
+        assertEquals("1", Support.one(database, "SELECT count(*) FROM pg_class WHERE relname = 'customers'"),
+                "nothing was changed");
+    }
+
+    @Test
+    void anAuditRowTheSmokeTestDidNotWriteIsRefusedEvenWithALookAlikeId() throws Exception {
+        String database = migrated(2);
+        Support.execute(database, "INSERT INTO audit_events (id, actor, actor_type, action, resource_type, resource_id, "
+                + "details, \"timestamp\") VALUES ('audit-smoke-continuity-0001', 'alice', 'User', 'invoice.pay', "
+                + "'invoice', 'inv-7', '{}', now())");
+        assertEquals("3 backupsmoke: SMOKE_IN_PLACE=1 refused: audit_events in " + database
+                + " holds 1 row(s) not written by this smoke test\n", refusal(database));
+    }
+
+    @Test
+    void theWipeDropsWhatTheMigrationsDeclareAndKeepsExtensions() throws Exception {
+        String database = migrated(2);
+        try (Deadline deadline = new Deadline(Duration.ofMinutes(1))) {
+            Connector connector = new Connector(ConnectionTarget.parse(Support.url(database), Map.of()), 10, deadline);
+            assertEquals(0, InPlace.run(InPlace.WIPE, connector, Support.MIGRATIONS, System.err));
+        }
+        assertEquals("0", Support.one(database, "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = "
+                + "c.relnamespace WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'S')"));
+        assertEquals("0", Support.one(database, "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = "
+                + "p.pronamespace WHERE n.nspname = 'public' AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE "
+                + "d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')"));
+        assertEquals("1", Support.one(database, "SELECT count(*) FROM pg_extension WHERE extname = 'pgcrypto'"));
+        try (Connection connection = Support.connect(database)) {
+            assertEquals(List.of(), InPlace.objects(connection), "nothing of the migrations is left");
+        }
+    }
+}

@@ -1,0 +1,121 @@
+// Where the harness runs (ServerChoice.java), in process, without a server:
+// DATABASE_URL taken apart the way libpq reads it, the PG* variables filling
+// what it leaves out, and one line for every URL that can never work. The
+// harness asks this through --mode=knobs instead of parsing URLs in bash.
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.util.HashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class ServerChoiceTest {
+    private static Map<String, String> env(String... keysAndValues) {
+        Map<String, String> env = new HashMap<>();
+        for (int i = 0; i < keysAndValues.length; i += 2) {
+            env.put(keysAndValues[i], keysAndValues[i + 1]);
+        }
+        return env;
+    }
+
+    private static ServerChoice url(String url, String... more) throws Failure {
+        Map<String, String> env = env(more);
+        env.put("DATABASE_URL", url);
+        return ServerChoice.of(env, false);
+    }
+
+    private static String refusal(Map<String, String> env, boolean inPlace) {
+        return assertThrows(Failure.class, () -> ServerChoice.of(env, inPlace)).getMessage();
+    }
+
+    @Test
+    void withoutAServerTheHarnessStartsItsOwn() throws Exception {
+        ServerChoice choice = ServerChoice.of(env("PGPORT", "6000", "PGUSER", "bob"), false);
+        assertEquals("throwaway", choice.kind());
+        assertEquals(Map.of("server.kind", "throwaway", "server.host", "", "server.port", "", "server.user", "",
+                "server.database", "", "server.query", "", "server.maintenance_db", "", "server.in_place_db", ""),
+                choice.entries());
+    }
+
+    @Test
+    void pghostNamesTheServerWithLibpqsDefaults() throws Exception {
+        ServerChoice choice = ServerChoice.of(env("PGHOST", "db.example"), false);
+        assertEquals("pgvars", choice.kind());
+        assertEquals("db.example", choice.host());
+        assertEquals("5432", choice.port());
+        assertEquals(System.getProperty("user.name"), choice.user());
+        assertEquals("postgres", choice.maintenanceDatabase());
+        assertEquals(null, choice.password(), "PGPASSWORD stays where it is, in the environment");
+        assertFalse(choice.entries().containsKey("server.password"));
+    }
+
+    @Test
+    void aUrlIsTakenApartAndDecoded() throws Exception {
+        ServerChoice choice = url("postgresql://al%20ice:p%40ss%3Aword@db.example:6543/my%2Fdb"
+                + "?sslmode=require&application_name=gate%20check#fragment");
+        assertEquals("url", choice.kind());
+        assertEquals("db.example", choice.host());
+        assertEquals("6543", choice.port());
+        assertEquals("al ice", choice.user());
+        assertEquals("p@ss:word", choice.password());
+        assertEquals("my/db", choice.database());
+        assertEquals("my/db", choice.maintenanceDatabase());
+        // Kept as given, for every URL the harness builds.
+        assertEquals("sslmode=require&application_name=gate%20check", choice.query());
+        assertEquals("p@ss:word", choice.entries().get("server.password"));
+    }
+
+    @Test
+    void theQuerysConnectionParametersWinAndTheSslPasswordIsKeptAside() throws Exception {
+        ServerChoice choice = url("postgres://u:pw@h:1/d?host=other&port=7000&dbname=e&user=v&password=w"
+                + "&sslpassword=s%26cret&bogus=1");
+        assertEquals("other", choice.host());
+        assertEquals("7000", choice.port());
+        assertEquals("v", choice.user());
+        assertEquals("w", choice.password());
+        assertEquals("e", choice.database());
+        assertEquals("s&cret", choice.sslPassword());
+        assertEquals("s&cret", choice.entries().get("server.sslpassword"));
+        // Not the harness's to judge: the clients refuse it, naming it.
+        assertEquals("bogus=1", choice.query());
+    }
+
+    @Test
+    void partsTheUrlLeavesOutKeepTheirPgValues() throws Exception {
+        ServerChoice choice = url("postgres:///?sslmode=disable", "PGHOST", "h", "PGPORT", "6000", "PGUSER", "bob",
+                "PGDATABASE", "app");
+        assertEquals("h", choice.host());
+        assertEquals("6000", choice.port());
+        assertEquals("bob", choice.user());
+        assertEquals("app", choice.database());
+        assertEquals("::1", url("postgres://[::1]:5433/d").host());
+        assertEquals("5433", url("postgres://[::1]:5433/d").port());
+        assertEquals("%zz", url("postgres://h/%zz").database(), "not an escape: taken as it is");
+    }
+
+    @Test
+    void aUrlThatCanNeverWorkIsOneLine() {
+        assertEquals("DATABASE_URL must start with postgres:// or postgresql://",
+                refusal(env("DATABASE_URL", "mysql://h/d"), false));
+        assertEquals("DATABASE_URL with several hosts is not supported",
+                refusal(env("DATABASE_URL", "postgres://a,b/d"), false));
+        assertEquals("DATABASE_URL has a malformed host:port", refusal(env("DATABASE_URL", "postgres://h:port/d"), false));
+        assertEquals("DATABASE_URL names no host", refusal(env("DATABASE_URL", "postgres:///d"), false));
+        assertEquals("invalid port '99999' (1-65535)", refusal(env("DATABASE_URL", "postgres://u@127.0.0.1:99999/d"), false));
+        assertEquals("invalid port '0' (1-65535)", refusal(env("DATABASE_URL", "postgres://h/d?port=0"), false));
+        assertEquals("DATABASE_URL: sslpassword cannot hold a line break",
+                refusal(env("DATABASE_URL", "postgres://h/d?sslpassword=a%0Ab"), false));
+    }
+
+    @Test
+    void inPlaceNeedsADatabaseAndTestsThatOne() throws Exception {
+        assertEquals("SMOKE_IN_PLACE=1 needs PGDATABASE (or a database in DATABASE_URL): the database to test in place",
+                refusal(env("PGHOST", "h"), true));
+        ServerChoice choice = ServerChoice.of(env("DATABASE_URL", "postgres://h/app"), true);
+        assertEquals("app", choice.inPlaceDatabase());
+        assertEquals("app", choice.maintenanceDatabase());
+        assertEquals("", url("postgres://h/app").inPlaceDatabase());
+    }
+}

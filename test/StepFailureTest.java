@@ -1,0 +1,71 @@
+// Issue 19 item 2: set -e is in force in every step of a combination, and a
+// command failing where nothing expected it fails that combination only. A
+// jq shim on PATH fails the one call that reads the chain head from the plain
+// method's restored snapshot, a command whose status the step does not test;
+// the custom method's combination never touches that file.
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** End to end: the whole harness, one of its commands made to fail. */
+@Tag("e2e")
+class StepFailureTest {
+    @TempDir Path temp;
+
+    /** A jq that fails (exit 5) when given FILTER and a file named FILE_NAME, else the real one. */
+    private Map<String, String> jqFailingOn(String filter, String fileName) throws Exception {
+        String realJq = Support.run(List.of("bash", "-c", "command -v jq"), Map.of(), Support.REPO, 30).out().trim();
+        Path bin = temp.resolve("bin");
+        Path shim = Support.write(bin.resolve("jq"), """
+                #!/usr/bin/env bash
+                filter=0 file=0
+                for argument in "$@"; do
+                  case "$argument" in '%s') filter=1 ;; */%s) file=1 ;; esac
+                done
+                [ "$filter$file" != 11 ] || exit 5
+                exec "%s" "$@"
+                """.formatted(filter, fileName, realJq));
+        Files.setPosixFilePermissions(shim, PosixFilePermissions.fromString("rwxr-xr-x"));
+        return Map.of("PATH", bin + ":" + System.getenv("PATH"));
+    }
+
+    @Test
+    void anUnexpectedFailureInsideAStepFailsOnlyItsCombinationNamingTheStep() throws Exception {
+        List<String> before = Support.databases();
+        Map<String, String> env = new HashMap<>(jqFailingOn(".chain_head_hash", "post.plain-pg15.json"));
+        env.putAll(Support.configuredServer("SMOKE_METHODS", "plain,custom", "SMOKE_ROWS", "5",
+                "SMOKE_APPEND_ROWS", "2", "SMOKE_REPORT_DIR", temp.resolve("report").toString()));
+        var result = Support.harness(temp, env);
+
+        assertEquals(3, result.exit(), result.describe());
+        String reason = "the verify step failed unexpectedly: C[restored_head]=$(jq -r .chain_head_hash \"$post\")"
+                + " (exit 5)";
+        assertTrue(result.err().contains("::error::backup-restore-smoke: [plain-pg15] " + reason + "\n"), result.err());
+        assertTrue(!result.out().contains("PASS  rows="), result.out());
+        // The other combination was judged after the failing one, and passed.
+        JsonNode report = new ObjectMapper().readTree(temp.resolve("report/report.json").toFile());
+        JsonNode plain = report.get("combinations").get(0);
+        JsonNode custom = report.get("combinations").get(1);
+        assertEquals("plain-pg15", plain.get("name").asText());
+        assertEquals("fail", plain.get("verdict").asText(), plain.toString());
+        assertEquals(reason, plain.get("reason").asText());
+        assertEquals("custom-pg15", custom.get("name").asText());
+        assertEquals("pass", custom.get("verdict").asText(), custom.toString());
+        assertTrue(Files.readString(temp.resolve("report/junit.xml")).contains("plain-pg15"));
+        // Its scratch database and the run's files are gone all the same.
+        assertEquals(before, Support.databases());
+        assertEquals(List.of(), Support.harnessLeftovers(temp));
+    }
+}
