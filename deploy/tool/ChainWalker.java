@@ -537,7 +537,7 @@ final class ChainWalker {
             if (index != null && index.failure() != null) {
                 throw new Failure("could not keep the chain's links in a temporary file in "
                         + System.getProperty("java.io.tmpdir") + " (set another with -Djava.io.tmpdir in"
-                        + " BACKUPSMOKE_JAVA_OPTS): " + index.failure().getMessage());
+                        + " BACKUPSMOKE_JAVA_OPTS): " + HashSpill.describe(index.failure()));
             }
         }
 

@@ -10,7 +10,9 @@
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
@@ -76,6 +78,17 @@ final class HashSpill implements AutoCloseable {
     /** The first error writing or reading the file, if any; what it held is then unknown. */
     IOException failure() {
         return failure;
+    }
+
+    /** An error of the file in words: Java names a missing or forbidden path only by the path. */
+    static String describe(IOException failure) {
+        if (failure instanceof NoSuchFileException) {
+            return "no such folder: " + failure.getMessage();
+        }
+        if (failure instanceof AccessDeniedException) {
+            return "permission denied: " + failure.getMessage();
+        }
+        return String.valueOf(failure.getMessage()).replaceAll("\\s*\\R\\s*", " ");
     }
 
     /** Whether any record went to the file (for tests). */
