@@ -91,12 +91,13 @@ final class ChainWalker {
     /**
      * Runs of consecutive rows in which each row links to the one before it
      * ("segments"), in arrival order; together they hold every row. By
-     * segment: its first row, its head's flags and the offset of its first
-     * modified row (-1 when none).
+     * segment: its first row and its head's flags; for the few segments
+     * holding a modified row, the offset of the first.
      */
     private final IntList segmentStarts = new IntList();
     private final ByteList headFlags = new ByteList();
-    private final IntList firstModified = new IntList();
+    private final IntList modifiedSegments = new IntList();
+    private final IntList modifiedOffsets = new IntList();
     /** Each segment's head's prev_hash (null when it names no row), numbered by segment; null while not needed. */
     private FirstRowIndex headLinks;
     /** Rows (arrival order) whose row_hash is the sentinel, and the expected head: almost always one or none. */
@@ -143,8 +144,10 @@ final class ChainWalker {
             startSegment(id, (byte) (flags & HEAD_FLAGS));
         }
         int segment = segmentStarts.size() - 1;
-        if ((flags & MODIFIED_ROW) != 0 && firstModified.get(segment) < 0) {
-            firstModified.set(segment, rows - segmentStarts.get(segment));
+        int modified = modifiedSegments.size();
+        if ((flags & MODIFIED_ROW) != 0 && (modified == 0 || modifiedSegments.get(modified - 1) != segment)) {
+            modifiedSegments.add(segment);
+            modifiedOffsets.add(rows - segmentStarts.get(segment));
             knowId(rows, id);
         }
         if ((flags & UNLINKABLE_ROW) == 0) {
@@ -175,7 +178,6 @@ final class ChainWalker {
         int segment = segmentStarts.size();
         segmentStarts.add(rows);
         headFlags.add(flags);
-        firstModified.add(-1);
         byte[] linksTo = flags == 0 ? prev : null;
         if (headLinks == null && (segment > 0 || linksTo != null)) {
             headLinks = newIndex();
@@ -254,22 +256,26 @@ final class ChainWalker {
      * The segments once resolved: consecutive rows (in arrival order) where
      * each row's prev_hash is the row_hash of the row before it, and the row
      * each head links to. Inside a segment the links need no memory; only its
-     * start, its head's flags, its first modified row and its head's
-     * predecessor are kept, in one array each.
+     * start, its head's flags, its head's predecessor and, for the few that
+     * have one, its first modified row are kept. The arrays may be longer
+     * than count (they are the lists' own).
      */
     private static final class Segments {
         final int count;
         final int[] start;
         final byte[] flags;
-        final int[] firstModified;      // offset of the first modified row, -1 when none
-        final int[] predecessor;        // the row the head links to, -1 when none
+        final IntList modifiedSegments;     // segments holding a modified row, ascending, ...
+        final IntList modifiedOffsets;      // ... and the offset of the first one in each
+        final int[] predecessor;            // the row the head links to, -1 when none
         private final int rows;
 
-        Segments(int[] start, byte[] flags, int[] firstModified, int[] predecessor, int rows) {
-            this.count = start.length;
+        Segments(int count, int[] start, byte[] flags, IntList modifiedSegments, IntList modifiedOffsets,
+                 int[] predecessor, int rows) {
+            this.count = count;
             this.start = start;
             this.flags = flags;
-            this.firstModified = firstModified;
+            this.modifiedSegments = modifiedSegments;
+            this.modifiedOffsets = modifiedOffsets;
             this.predecessor = predecessor;
             this.rows = rows;
         }
@@ -286,9 +292,15 @@ final class ChainWalker {
             return (flags[segment] & GENESIS) != 0;
         }
 
+        /** The offset of the segment's first modified row, -1 when none. */
+        int firstModified(int segment) {
+            int at = modifiedSegments.indexOfSorted(segment);
+            return at < 0 ? -1 : modifiedOffsets.get(at);
+        }
+
         /** The segment holding a row. */
         int of(int row) {
-            int found = Arrays.binarySearch(start, row);
+            int found = Arrays.binarySearch(start, 0, count, row);
             return found >= 0 ? found : -found - 2;
         }
     }
@@ -313,10 +325,6 @@ final class ChainWalker {
             return values[i];
         }
 
-        void set(int i, int value) {
-            values[i] = value;
-        }
-
         void clear() {
             size = 0;
         }
@@ -331,10 +339,6 @@ final class ChainWalker {
             int found = Arrays.binarySearch(values, 0, size, value);
             return found >= 0 ? found : -1;
         }
-
-        int[] toArray() {
-            return Arrays.copyOf(values, size);
-        }
     }
 
     /** A growable list of bytes. */
@@ -347,10 +351,6 @@ final class ChainWalker {
                 values = Arrays.copyOf(values, size + (size >> 1));
             }
             values[size++] = value;
-        }
-
-        byte[] toArray() {
-            return Arrays.copyOf(values, size);
         }
     }
 
@@ -376,9 +376,9 @@ final class ChainWalker {
 
     private Verdict judge(RowSource again) throws Failure {
         int count = segmentStarts.size();
-        boolean oneCleanSegment = count == 1 && (headFlags.values[0] & GENESIS) != 0 && firstModified.get(0) < 0;
+        boolean oneCleanSegment = count == 1 && (headFlags.values[0] & GENESIS) != 0 && modifiedSegments.size() == 0;
         Segments resolved = count == 0 || oneCleanSegment ? unresolved() : new Resolver(again).resolve();
-        Walk walk = new Walk(resolved);
+        Walk walk = new Walk(resolved, watchedPositions());
         walk.run();
         boolean sentinelMatches = walk.last < 0 ? "".equals(sentinel) : sentinelRows.containsSorted(walk.last);
         if (!sentinelMatches) {
@@ -398,6 +398,15 @@ final class ChainWalker {
                 broken && walk.breakRow >= 0 ? idOf(walk.breakRow, again) : null,
                 broken ? walk.breakPosition : null,
                 walk.kind, sentinelMatches, ambiguousRows, expectationsMet);
+    }
+
+    /** The positions anchorPosition may ask the walk for, besides the last: 0 and either side of the anchor. */
+    private int[] watchedPositions() {
+        Long expectedRows = expectation.rows();
+        if (expectedRows == null || expectedRows < 1 || expectedRows > Integer.MAX_VALUE - 1) {
+            return new int[] {0};
+        }
+        return new int[] {0, (int) (expectedRows - 1), (int) (long) expectedRows};
     }
 
     /**
@@ -443,7 +452,8 @@ final class ChainWalker {
     private Segments unresolved() {
         int[] noPredecessors = new int[segmentStarts.size()];
         Arrays.fill(noPredecessors, -1);
-        return new Segments(segmentStarts.toArray(), headFlags.toArray(), firstModified.toArray(), noPredecessors, rows);
+        return new Segments(noPredecessors.length, segmentStarts.values, headFlags.values, modifiedSegments,
+                modifiedOffsets, noPredecessors, rows);
     }
 
     /** A row's id: the last row's and a few segment ends' and modified rows' are known; any other costs a read. */
@@ -493,8 +503,9 @@ final class ChainWalker {
         }
 
         Segments resolve() throws Failure {
-            int[] starts = segmentStarts.toArray();
-            Segments arrived = new Segments(starts, headFlags.toArray(), firstModified.toArray(), null, rows);
+            int count = segmentStarts.size();
+            Segments arrived = new Segments(count, segmentStarts.values, headFlags.values, modifiedSegments,
+                    modifiedOffsets, null, rows);
             requireIntact(headLinks);
             FirstRowIndex links = headLinks != null ? headLinks : newIndex();
             try (FirstRowIndex repeats = newIndex()) {
@@ -524,7 +535,8 @@ final class ChainWalker {
                 requireSameRows(index[0]);
                 requireIntact(links);
                 requireIntact(repeats);
-                Segments resolved = new Segments(starts, arrived.flags, arrived.firstModified, links.firstRows(), rows);
+                Segments resolved = new Segments(count, segmentStarts.values, headFlags.values, modifiedSegments,
+                        modifiedOffsets, links.firstRows(), rows);
                 links.close();
                 return candidates.size() == 0 ? resolved : splitAtRepeatedHashes(resolved, candidates, repeats);
             } finally {
@@ -596,21 +608,25 @@ final class ChainWalker {
         private Segments split(Segments segments, IntList candidates, int[] firstWithHash, int[] nextModified) {
             IntList starts = new IntList();
             ByteList flags = new ByteList();
-            IntList modified = new IntList();
+            IntList modifiedSegments = new IntList();
+            IntList modifiedOffsets = new IntList();
             IntList predecessors = new IntList();
             int next = 0;
             for (int s = 0; s < segments.count; s++) {
                 int start = segments.start[s];
                 byte headFlags = segments.flags[s];
-                int firstModified = segments.firstModified[s];
+                int firstModified = segments.firstModified(s);
                 int predecessor = segments.predecessor[s];
                 int end = segments.end(s);
                 for (; next < candidates.size() && candidates.get(next) < end; next++) {
                     int row = candidates.get(next);
                     if (firstWithHash[next] < row) {
+                        if (firstModified >= 0 && firstModified < row + 1 - start) {
+                            modifiedSegments.add(starts.size());
+                            modifiedOffsets.add(firstModified);
+                        }
                         starts.add(start);
                         flags.add(headFlags);
-                        modified.add(firstModified < row + 1 - start ? firstModified : -1);
                         predecessors.add(predecessor);
                         start = row + 1;
                         headFlags = 0;
@@ -618,12 +634,16 @@ final class ChainWalker {
                         predecessor = firstWithHash[next];
                     }
                 }
+                if (firstModified >= 0) {
+                    modifiedSegments.add(starts.size());
+                    modifiedOffsets.add(firstModified);
+                }
                 starts.add(start);
                 flags.add(headFlags);
-                modified.add(firstModified);
                 predecessors.add(predecessor);
             }
-            return new Segments(starts.toArray(), flags.toArray(), modified.toArray(), predecessors.toArray(), rows);
+            return new Segments(starts.size(), starts.values, flags.values, modifiedSegments, modifiedOffsets,
+                    predecessors.values, rows);
         }
     }
 
@@ -679,16 +699,20 @@ final class ChainWalker {
         final long[] links;
         final int[] leadsToSentinel;    // by segment: rows at offsets 0..this lie on the way to the sentinel
         final int[] visited;            // by segment: rows at offsets 0..visited-1 were walked
-        final IntList runSegments = new IntList();      // walk order: segment entered ...
-        final IntList runPositions = new IntList();     // ... at this position
+        /** Positions whose row the verdict may ask for (rowAt), and the rows walked there (-1 until then). */
+        final int[] watched;
+        final int[] watchedRows;
         int walked;
         int last = -1;
         String kind;
         int breakRow = -1;
         Integer breakPosition;
 
-        Walk(Segments segments) {
+        Walk(Segments segments, int[] watched) {
             this.segments = segments;
+            this.watched = watched;
+            watchedRows = new int[watched.length];
+            Arrays.fill(watchedRows, -1);
             starts = segments.start;
             int linked = 0;
             for (int s = 0; s < segments.count; s++) {
@@ -743,11 +767,26 @@ final class ChainWalker {
             return row - starts[segment] < visited[segment];
         }
 
-        /** The row walked at a position. */
+        /** The row walked at a position: the last one or a watched one. */
         int rowAt(int position) {
-            int found = Arrays.binarySearch(runPositions.values, 0, runPositions.size(), position);
-            int run = found >= 0 ? found : -found - 2;
-            return starts[runSegments.get(run)] + position - runPositions.get(run);
+            if (position == walked - 1) {
+                return last;
+            }
+            for (int i = 0; i < watched.length; i++) {
+                if (watched[i] == position && watchedRows[i] >= 0) {
+                    return watchedRows[i];
+                }
+            }
+            throw new IllegalStateException("no row was kept for position " + position);
+        }
+
+        /** Rows first..first+count-1 are walked at positions walked..: keeps those at watched positions. */
+        private void watch(int first, int count) {
+            for (int i = 0; i < watched.length; i++) {
+                if (watched[i] >= walked && watched[i] < walked + count) {
+                    watchedRows[i] = first + watched[i] - walked;
+                }
+            }
         }
 
         void breakAt(String breakKind, int row, Integer position) {
@@ -819,10 +858,8 @@ final class ChainWalker {
         /** Walks from a segment's head along the links until no unwalked row follows. */
         private void followLinks(int s) {
             while (s >= 0 && visited[s] == 0) {
-                runSegments.add(s);
-                runPositions.add(walked);
                 int length = segments.length(s);
-                int firstModified = segments.firstModified[s];
+                int firstModified = segments.firstModified(s);
                 int offset = 0;
                 int nextSegment = -1;
                 while (nextSegment < 0) {
@@ -830,6 +867,7 @@ final class ChainWalker {
                     if (firstModified >= offset && firstModified <= stop) {
                         breakAt(MODIFIED, starts[s] + firstModified, walked + firstModified - offset);
                     }
+                    watch(starts[s] + offset, stop - offset + 1);
                     walked += stop - offset;
                     visited[s] = stop + 1;
                     int row = starts[s] + stop;

@@ -1,10 +1,12 @@
 // For a set of 32-byte hashes (the keys), the first row, in the order rows
 // arrive, whose row_hash is each: what a HashMap from hash to row did for the
-// walker, in 16 bytes of heap a key instead of some 150. The keys themselves
-// wait in a HashSpill (on disk past its first records).
+// walker, in 16 bytes of heap a key (and none while keys are added) instead of
+// some 150. The keys themselves wait in a HashSpill (on disk past its first
+// records).
 //
-// A key is kept as a 31-bit fingerprint of its hash packed with its number in
-// one long, and the longs are sorted. A row whose fingerprint matches a key's
+// Once all keys are in, each is kept as a 31-bit fingerprint of its hash
+// packed with its number in one long, and the longs are sorted (an array
+// sized once, from a read of the spill). A row whose fingerprint matches a key's
 // is compared with the full key from the spill, so hashes that share a
 // fingerprint never count as one. The default fingerprint is keyed by a
 // random seed: row_hash values written by hand cannot be chosen to share one,
@@ -15,6 +17,7 @@ import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
 import java.security.SecureRandom;
 import java.util.Arrays;
+import java.util.BitSet;
 
 final class FirstRowIndex implements AutoCloseable {
 
@@ -45,9 +48,10 @@ final class FirstRowIndex implements AutoCloseable {
 
     private final Fingerprint fingerprint;
     private final HashSpill keys;
-    private long[] entries = new long[16];      // fingerprint << 32 | key, ascending once sealed
-    private int entryCount;
+    private final BitSet noHash = new BitSet(); // keys no row has
     private int keyCount;
+    private long[] entries;                     // fingerprint << 32 | key for each key with a hash, ascending
+    private int entryCount;
     private int[] firstRow;                     // by key, -1 until a row has its hash
     private int[] nextOpen;                     // by entry: the next entry from it on whose key has no row yet
 
@@ -61,11 +65,8 @@ final class FirstRowIndex implements AutoCloseable {
     int add(byte[] hash) {
         int key = keyCount++;
         keys.append(hash);
-        if (hash != null) {
-            if (entryCount == entries.length) {
-                entries = Arrays.copyOf(entries, entryCount + (entryCount >> 1));
-            }
-            entries[entryCount++] = (long) fingerprint.of(hash) << 32 | key;
+        if (hash == null) {
+            noHash.set(key);
         }
         return key;
     }
@@ -76,8 +77,13 @@ final class FirstRowIndex implements AutoCloseable {
 
     /** Ends the keys: from now on rows are offered. */
     void seal() {
-        entries = Arrays.copyOf(entries, entryCount);
-        Arrays.sort(entries);
+        entries = new long[keyCount - noHash.cardinality()];
+        keys.forEach((key, hash) -> {
+            if (!noHash.get((int) key)) {
+                entries[entryCount++] = (long) fingerprint.of(hash) << 32 | key;
+            }
+        });
+        Arrays.sort(entries, 0, entryCount);
         firstRow = new int[keyCount];
         Arrays.fill(firstRow, -1);
         nextOpen = new int[entryCount + 1];
@@ -89,7 +95,7 @@ final class FirstRowIndex implements AutoCloseable {
     /** A row's hash, rows in arrival order: it becomes the first row of every key it equals that has none yet. */
     void offer(int row, byte[] rowHash) {
         long group = (long) fingerprint.of(rowHash) << 32;
-        int found = Arrays.binarySearch(entries, group);
+        int found = Arrays.binarySearch(entries, 0, entryCount, group);
         int first = found >= 0 ? found : -found - 1;
         for (int i = open(first); i < entryCount && (entries[i] & 0xffffffff00000000L) == group; i = open(i + 1)) {
             int key = (int) entries[i];

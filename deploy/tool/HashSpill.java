@@ -75,6 +75,40 @@ final class HashSpill implements AutoCloseable {
         return Arrays.equals(block.array(), at, at + HASH_BYTES, hash, 0, HASH_BYTES);
     }
 
+    /** What each record holds, in order. */
+    interface RecordVisitor {
+        /** hash is a buffer the next record overwrites. */
+        void record(long record, byte[] hash);
+    }
+
+    /** Reads every record back in order: the file's in large pieces, then those still pending. */
+    void forEach(RecordVisitor visitor) {
+        byte[] hash = new byte[HASH_BYTES];
+        ByteBuffer piece = ByteBuffer.allocate(64 * READ_BLOCK_RECORDS * HASH_BYTES);
+        try {
+            for (long first = 0; first < onDisk && failure == null; first += piece.capacity() / HASH_BYTES) {
+                int records = (int) Math.min(piece.capacity() / HASH_BYTES, onDisk - first);
+                piece.clear().limit(records * HASH_BYTES);
+                while (piece.hasRemaining()) {
+                    if (file.read(piece, first * HASH_BYTES + piece.position()) < 0) {
+                        throw new IOException("the temporary file ended before record " + (first + records));
+                    }
+                }
+                for (int i = 0; i < records; i++) {
+                    System.arraycopy(piece.array(), i * HASH_BYTES, hash, 0, HASH_BYTES);
+                    visitor.record(first + i, hash);
+                }
+            }
+        } catch (IOException e) {
+            failure = e;
+            return;
+        }
+        for (long record = onDisk; record < count; record++) {
+            System.arraycopy(pending, (int) (record - onDisk) * HASH_BYTES, hash, 0, HASH_BYTES);
+            visitor.record(record, hash);
+        }
+    }
+
     /** The first error writing or reading the file, if any; what it held is then unknown. */
     IOException failure() {
         return failure;
