@@ -140,7 +140,10 @@ class ChainWalkerTest {
     }
 
     static ChainWalker.Verdict walk(ListSource source, String sentinel, ChainWalker.Expectation expectation) {
-        ChainWalker walker = new ChainWalker(sentinel, expectation);
+        return walk(source, new ChainWalker(sentinel, expectation));
+    }
+
+    static ChainWalker.Verdict walk(ListSource source, ChainWalker walker) {
         source.stream(true, walker::add);
         try {
             return walker.verdict(source);
@@ -403,6 +406,81 @@ class ChainWalkerTest {
                     + (row.prev() == null ? "-" : row.prev().substring(0, 2)) + ">" + row.hash().substring(0, 2)
                     + (row.hash().equals(AuditRow.sha256Hex(row.payload())) ? "" : "*")).toList()
                     + " sentinel " + sentinel.substring(0, Math.min(2, sentinel.length())) + " " + expectation);
+        }
+    }
+
+    /**
+     * The same trials with a fingerprint every hash shares and two hashes
+     * on the heap: every head is told apart from the others by its full
+     * hash, read back from the temporary file, and nothing else changes.
+     */
+    @Test
+    void theWalkAgreesWithTheInMemoryWalkWhenEveryFingerprintCollides() {
+        Random random = new Random(20261205);
+        for (int trial = 0; trial < 5000; trial++) {
+            int n = random.nextInt(25);
+            List<Row> original = chain(n);
+            List<Row> rows = new ArrayList<>(original);
+            int tamperings = random.nextInt(4);
+            for (int t = 0; t < tamperings && !rows.isEmpty(); t++) {
+                tamperAtRandom(rows, random);
+            }
+            reorderAtRandom(rows, random);
+            String sentinel = randomSentinel(original, rows, random);
+            ChainWalker.Expectation expectation = randomExpectation(original, random);
+            assertEquals(reference(rows, sentinel, expectation),
+                    walk(new ListSource(rows), new ChainWalker(sentinel, expectation, hash -> 7, 2)),
+                    "trial " + trial);
+        }
+    }
+
+    /**
+     * Long chains whose rows arrive wholly against their links (reversed, a
+     * random permutation, every other row first), with forks, gaps, changed
+     * rows and repeated hashes inside: more segment heads than the walk keeps
+     * on the heap, so their hashes go through the temporary file.
+     */
+    @Test
+    void longChainsInAdversarialOrdersAgreeWithTheInMemoryWalk() {
+        int n = 3 * ChainWalker.PENDING_HASHES;
+        List<Row> original = chain(n);
+        String head = head(original);
+        Random random = new Random(5);
+        for (int order = 0; order < 3; order++) {
+            for (int tampering = 0; tampering < 5; tampering++) {
+                List<Row> rows = new ArrayList<>(original);
+                switch (tampering) {
+                    case 1 -> rows.add(new Row("forged", "mallory", rows.get(2000).time(), null, null)
+                            .relinked(rows.get(2000).hash()));
+                    case 2 -> rows.remove(1234);
+                    case 3 -> rows.set(2500, rows.get(2500).withActor("mallory"));
+                    case 4 -> rows.addAll(List.copyOf(rows.subList(100, 110)));
+                    default -> { } // clean
+                }
+                switch (order) {
+                    case 0 -> Collections.reverse(rows);
+                    case 1 -> Collections.shuffle(rows, random);
+                    default -> {
+                        List<Row> odd = new ArrayList<>();
+                        List<Row> even = new ArrayList<>();
+                        for (int i = 0; i < rows.size(); i++) {
+                            (i % 2 == 0 ? even : odd).add(rows.get(i));
+                        }
+                        rows = odd;
+                        rows.addAll(even);
+                    }
+                }
+                ChainWalker.Verdict verdict = walk(rows, head);
+                assertEquals(reference(rows, head, ChainWalker.Expectation.NONE), verdict,
+                        "order " + order + ", tampering " + tampering);
+                switch (tampering) {
+                    case 0 -> assertEquals(new ChainWalker.Verdict(n, "clean", null, null, null, true, 0, null), verdict);
+                    case 1 -> assertBreak(verdict, "fork", "forged", 2001);
+                    case 2 -> assertBreak(verdict, "missing_predecessor", "r-1235", 1234);
+                    case 3 -> assertBreak(verdict, "modified", "r-2500", 2500);
+                    default -> assertEquals("broken", verdict.verdict());
+                }
+            }
         }
     }
 

@@ -108,6 +108,46 @@ class CopyRowsTest {
     }
 
     @Test
+    void aChainWhosePositionsAreAllRewrittenIsWalkedByItsLinks() throws Exception {
+        // Issue 18 item 7: positions permuted so that no row arrives after its
+        // predecessor (each is a segment of its own, more than the walker keeps
+        // on the heap: the heads' hashes go through its temporary file).
+        String database = Support.migratedWithWorkload(2000);
+        Support.tamper(database, "UPDATE audit_events SET chain_seq = chain_seq * 1009 % 2003");
+        assertEquals("0", Support.one(database, """
+                SELECT count(*) FROM (SELECT prev_hash, lag(row_hash) OVER (ORDER BY chain_seq) AS before
+                                      FROM audit_events) AS arrival
+                WHERE prev_hash = before"""), "no row arrives right after its predecessor");
+        var permuted = Support.toolOk("--mode=verify", "--db-url=" + Support.url(database));
+        assertEquals(Support.clientJson(2000, null, null, null, true, 0, false), clientOf(permuted));
+        Support.tamper(database, "UPDATE audit_events SET action = 'auth.logout' WHERE id = 'audit-smoke-1500'");
+        Support.execute(database, "ALTER TABLE audit_events DISABLE TRIGGER audit_events_chain", """
+                INSERT INTO audit_events (id, actor, actor_type, action, resource_type, resource_id, details,
+                                          "timestamp", prev_hash, row_hash, chain_seq)
+                SELECT 'forged', 'mallory', 'User', 'x', 'y', 'z', '{}', e."timestamp", e.row_hash,
+                       audit_events_row_hash(e.row_hash, 'forged', 'mallory', 'User', 'x', 'y', 'z', '{}',
+                                             e."timestamp", 'cert_lifecycle'), 0
+                FROM audit_events e WHERE e.id = 'audit-smoke-0700'""",
+                "ALTER TABLE audit_events ENABLE TRIGGER audit_events_chain");
+        assertEquals(Support.clientJson(2000, "forged", 701, "fork", true, 0, true),
+                clientOf(Support.toolOk("--mode=verify", "--db-url=" + Support.url(database))));
+    }
+
+    @Test
+    @Tag("e2e")
+    void aTemporaryFolderThatCannotBeWrittenEndsAnOutOfOrderWalkInOneLine() throws Exception {
+        String database = Support.migratedWithWorkload(1200);
+        Support.tamper(database, "UPDATE audit_events SET chain_seq = 10000 - chain_seq");
+        var result = Support.launched(Support.env("BACKUPSMOKE_JAVA_OPTS",
+                "-XX:+UseSerialGC -Xmx160m -Djava.io.tmpdir=/nonexistent/backupsmoke"),
+                "--mode=verify", "--db-url=" + Support.url(database));
+        assertEquals(1, result.exit(), result.describe());
+        assertTrue(result.err().matches("backupsmoke: could not keep the chain's links in a temporary file in"
+                + " /nonexistent/backupsmoke \\(set another with -Djava.io.tmpdir in BACKUPSMOKE_JAVA_OPTS\\):"
+                + " no such folder: /nonexistent/backupsmoke/backupsmoke-chain-\\d+\\.hashes\n"), result.describe());
+    }
+
+    @Test
     void aFieldLargerThanAPieceHashesAsTheWholePayloadWould() {
         // Fields longer than CopyRows.LARGE_FIELD go through the digest in pieces; escapes and multi-byte
         // characters fall on every side of the pieces' ends, and the hash is still the payload's.

@@ -6,16 +6,12 @@
 //
 // Memory stays flat whatever the row count: rows arrive as a stream (usually
 // already in link order) and are checked against the row before them; only
-// runs of rows that do not follow each other ("segments") are remembered,
-// and finding what a segment's head links to reads the rows again.
+// runs of rows that do not follow each other ("segments") are remembered, in
+// parallel arrays of a few ints each, and finding what a segment's head links
+// to reads the rows again (FirstRowIndex, whose hashes wait in a temporary
+// file: HashSpill).
 
-import java.nio.ByteBuffer;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
-import java.util.HashMap;
-import java.util.List;
-import java.util.Map;
 
 final class ChainWalker {
 
@@ -83,13 +79,34 @@ final class ChainWalker {
     private static final byte UNLINKABLE_ROW = 8;   // row_hash is not 64 lowercase hex digits
     private static final byte HEAD_FLAGS = GENESIS | UNLINKABLE_PREV;
 
+    /** Hashes of segment heads kept on the heap before they go to a temporary file (32 KiB). */
+    static final int PENDING_HASHES = 1024;
+    /** Ids of segment ends and first modified rows kept for the report, so a break there needs no extra read. */
+    private static final int KNOWN_IDS = 256;
+
     private final String sentinel;
     private final Expectation expectation;
-    /** Runs of consecutive rows in which each row links to the one before it, in arrival order. */
-    private final List<Segment> segments = new ArrayList<>();
+    private final FirstRowIndex.Fingerprint fingerprint;   // null: a randomly seeded one, made when first needed
+    private final int pendingHashes;
+    /**
+     * Runs of consecutive rows in which each row links to the one before it
+     * ("segments"), in arrival order; together they hold every row. By
+     * segment: its first row and its head's flags; for the few segments
+     * holding a modified row, the offset of the first.
+     */
+    private final IntList segmentStarts = new IntList();
+    private final ByteList headFlags = new ByteList();
+    private final IntList modifiedSegments = new IntList();
+    private final IntList modifiedOffsets = new IntList();
+    /** Each segment's head's prev_hash (null when it names no row), numbered by segment; null while not needed. */
+    private FirstRowIndex headLinks;
     /** Rows (arrival order) whose row_hash is the sentinel, and the expected head: almost always one or none. */
     private final IntList sentinelRows = new IntList();
     private final IntList expectedHeadRows = new IntList();
+    /** Ids of the first segments' heads, tails and first modified rows, ascending by row; the last row's id. */
+    private final IntList knownIdRows = new IntList();
+    private final String[] knownIds = new String[KNOWN_IDS];
+    private String lastId;
     private int rows;
     private int ambiguousRows;
     private byte[] lastHash = new byte[HASH_BYTES];
@@ -103,8 +120,15 @@ final class ChainWalker {
      * the rows arrive, so the rows themselves need not be kept.
      */
     ChainWalker(String sentinel, Expectation expectation) {
+        this(sentinel, expectation, null, PENDING_HASHES);
+    }
+
+    /** For tests: a chosen fingerprint (one that collides, say) and how many hashes stay on the heap. */
+    ChainWalker(String sentinel, Expectation expectation, FirstRowIndex.Fingerprint fingerprint, int pendingHashes) {
         this.sentinel = sentinel;
         this.expectation = expectation;
+        this.fingerprint = fingerprint;
+        this.pendingHashes = pendingHashes;
     }
 
     /**
@@ -116,18 +140,15 @@ final class ChainWalker {
     void add(String id, String prevHash, String rowHash, byte[] recomputedHash, boolean ambiguous) {
         byte flags = flagsOf(prevHash, rowHash, recomputedHash, prev, hash);
         boolean continues = rows > 0 && lastLinkable && (flags & HEAD_FLAGS) == 0 && Arrays.equals(prev, lastHash);
-        Segment segment;
-        if (continues) {
-            segment = segments.get(segments.size() - 1);
-        } else {
-            segment = new Segment(rows, id, (byte) (flags & HEAD_FLAGS), (flags & HEAD_FLAGS) == 0 ? prev.clone() : null);
-            segments.add(segment);
+        if (!continues) {
+            startSegment(id, (byte) (flags & HEAD_FLAGS));
         }
-        segment.length++;
-        segment.tailId = id;
-        if ((flags & MODIFIED_ROW) != 0 && segment.firstModified < 0) {
-            segment.firstModified = rows - segment.start;
-            segment.firstModifiedId = id;
+        int segment = segmentStarts.size() - 1;
+        int modified = modifiedSegments.size();
+        if ((flags & MODIFIED_ROW) != 0 && (modified == 0 || modifiedSegments.get(modified - 1) != segment)) {
+            modifiedSegments.add(segment);
+            modifiedOffsets.add(rows - segmentStarts.get(segment));
+            knowId(rows, id);
         }
         if ((flags & UNLINKABLE_ROW) == 0) {
             if (rowHash.equals(sentinel)) {
@@ -144,7 +165,42 @@ final class ChainWalker {
         byte[] swap = lastHash;
         lastHash = hash;
         hash = swap;
+        lastId = id;
         rows++;
+    }
+
+    /** A segment from this row on; its head's prev_hash (in prev) joins headLinks when it can name a row. */
+    private void startSegment(String id, byte flags) {
+        if (rows > 0) {
+            knowId(rows - 1, lastId);
+        }
+        knowId(rows, id);
+        int segment = segmentStarts.size();
+        segmentStarts.add(rows);
+        headFlags.add(flags);
+        byte[] linksTo = flags == 0 ? prev : null;
+        if (headLinks == null && (segment > 0 || linksTo != null)) {
+            headLinks = newIndex();
+            for (int before = 0; before < segment; before++) {
+                headLinks.add(null);
+            }
+        }
+        if (headLinks != null) {
+            headLinks.add(linksTo);
+        }
+    }
+
+    private FirstRowIndex newIndex() {
+        return new FirstRowIndex(fingerprint != null ? fingerprint : FirstRowIndex.randomlySeeded(), pendingHashes);
+    }
+
+    /** Keeps a row's id for the report while there is room; rows come in ascending order. */
+    private void knowId(int row, String id) {
+        int known = knownIdRows.size();
+        if (known < KNOWN_IDS && (known == 0 || knownIdRows.get(known - 1) < row)) {
+            knownIdRows.add(row);
+            knownIds[known] = id;
+        }
     }
 
     /** The row's flags; its parsed prev_hash and row_hash land in the two buffers. */
@@ -197,38 +253,55 @@ final class ChainWalker {
     }
 
     /**
-     * Consecutive rows (in arrival order) where each row's prev_hash is the
-     * row_hash of the row before it. Inside a segment the links need no
-     * memory; only its ends, its first modified row and the rows other
-     * segments link to are remembered.
+     * The segments once resolved: consecutive rows (in arrival order) where
+     * each row's prev_hash is the row_hash of the row before it, and the row
+     * each head links to. Inside a segment the links need no memory; only its
+     * start, its head's flags, its head's predecessor and, for the few that
+     * have one, its first modified row are kept. The arrays may be longer
+     * than count (they are the lists' own).
      */
-    private static final class Segment {
-        final int start;
-        final String headId;
-        final byte headFlags;
-        final byte[] headPrev;          // the head's prev_hash, when it can name a row
-        int length;
-        String tailId;
-        int firstModified = -1;         // offset of the first modified row, -1 when none
-        String firstModifiedId;
-        int predecessor = -1;           // the row the head links to, -1 when none
-        int[] branches = new int[0];    // offsets of rows that heads of other segments link to, ascending
-        int leadsToSentinel = -1;       // rows at offsets 0..this lie on the way to the sentinel
-        int visited;                    // rows at offsets 0..visited-1 were walked
+    private static final class Segments {
+        final int count;
+        final int[] start;
+        final byte[] flags;
+        final IntList modifiedSegments;     // segments holding a modified row, ascending, ...
+        final IntList modifiedOffsets;      // ... and the offset of the first one in each
+        final int[] predecessor;            // the row the head links to, -1 when none
+        private final int rows;
 
-        Segment(int start, String headId, byte headFlags, byte[] headPrev) {
+        Segments(int count, int[] start, byte[] flags, IntList modifiedSegments, IntList modifiedOffsets,
+                 int[] predecessor, int rows) {
+            this.count = count;
             this.start = start;
-            this.headId = headId;
-            this.headFlags = headFlags;
-            this.headPrev = headPrev;
+            this.flags = flags;
+            this.modifiedSegments = modifiedSegments;
+            this.modifiedOffsets = modifiedOffsets;
+            this.predecessor = predecessor;
+            this.rows = rows;
         }
 
-        int end() {
-            return start + length;
+        int end(int segment) {
+            return segment + 1 < count ? start[segment + 1] : rows;
         }
 
-        boolean isGenesis() {
-            return (headFlags & GENESIS) != 0;
+        int length(int segment) {
+            return end(segment) - start[segment];
+        }
+
+        boolean isGenesis(int segment) {
+            return (flags[segment] & GENESIS) != 0;
+        }
+
+        /** The offset of the segment's first modified row, -1 when none. */
+        int firstModified(int segment) {
+            int at = modifiedSegments.indexOfSorted(segment);
+            return at < 0 ? -1 : modifiedOffsets.get(at);
+        }
+
+        /** The segment holding a row. */
+        int of(int row) {
+            int found = Arrays.binarySearch(start, 0, count, row);
+            return found >= 0 ? found : -found - 2;
         }
     }
 
@@ -239,7 +312,7 @@ final class ChainWalker {
 
         void add(int value) {
             if (size == values.length) {
-                values = Arrays.copyOf(values, size * 2);
+                values = Arrays.copyOf(values, size + (size >> 1));
             }
             values[size++] = value;
         }
@@ -252,9 +325,32 @@ final class ChainWalker {
             return values[i];
         }
 
+        void clear() {
+            size = 0;
+        }
+
         /** For lists filled in ascending order. */
         boolean containsSorted(int value) {
             return Arrays.binarySearch(values, 0, size, value) >= 0;
+        }
+
+        /** For lists filled in ascending order: where the value is, or -1. */
+        int indexOfSorted(int value) {
+            int found = Arrays.binarySearch(values, 0, size, value);
+            return found >= 0 ? found : -1;
+        }
+    }
+
+    /** A growable list of bytes. */
+    private static final class ByteList {
+        private byte[] values = new byte[4];
+        private int size;
+
+        void add(byte value) {
+            if (size == values.length) {
+                values = Arrays.copyOf(values, size + (size >> 1));
+            }
+            values[size++] = value;
         }
     }
 
@@ -269,9 +365,20 @@ final class ChainWalker {
      * `again` (see Resolver) to find what each segment's head links to.
      */
     Verdict verdict(RowSource again) throws Failure {
-        boolean oneCleanSegment = segments.size() == 1 && segments.get(0).isGenesis() && segments.get(0).firstModified < 0;
-        List<Segment> resolved = segments.isEmpty() || oneCleanSegment ? segments : new Resolver(again).resolve();
-        Walk walk = new Walk(resolved);
+        try {
+            return judge(again);
+        } finally {
+            if (headLinks != null) {
+                headLinks.close();
+            }
+        }
+    }
+
+    private Verdict judge(RowSource again) throws Failure {
+        int count = segmentStarts.size();
+        boolean oneCleanSegment = count == 1 && (headFlags.values[0] & GENESIS) != 0 && modifiedSegments.size() == 0;
+        Segments resolved = count == 0 || oneCleanSegment ? unresolved() : new Resolver(again).resolve();
+        Walk walk = new Walk(resolved, watchedPositions());
         walk.run();
         boolean sentinelMatches = walk.last < 0 ? "".equals(sentinel) : sentinelRows.containsSorted(walk.last);
         if (!sentinelMatches) {
@@ -288,9 +395,18 @@ final class ChainWalker {
         }
         boolean broken = walk.kind != null;
         return new Verdict(walk.walked, broken ? BROKEN : CLEAN,
-                broken && walk.breakRow >= 0 ? idOf(walk.breakRow, resolved, again) : null,
+                broken && walk.breakRow >= 0 ? idOf(walk.breakRow, again) : null,
                 broken ? walk.breakPosition : null,
                 walk.kind, sentinelMatches, ambiguousRows, expectationsMet);
+    }
+
+    /** The positions anchorPosition may ask the walk for, besides the last: 0 and either side of the anchor. */
+    private int[] watchedPositions() {
+        Long expectedRows = expectation.rows();
+        if (expectedRows == null || expectedRows < 1 || expectedRows > Integer.MAX_VALUE - 1) {
+            return new int[] {0};
+        }
+        return new int[] {0, (int) (expectedRows - 1), (int) (long) expectedRows};
     }
 
     /**
@@ -332,18 +448,22 @@ final class ChainWalker {
         return Math.max(0, walk.walked - 1);
     }
 
-    /** A row's id: the ends of segments and first modified rows are known; any other costs one more read. */
-    private String idOf(int row, List<Segment> resolved, RowSource again) throws Failure {
-        for (Segment segment : resolved) {
-            if (row == segment.start) {
-                return segment.headId;
-            }
-            if (row == segment.end() - 1) {
-                return segment.tailId;
-            }
-            if (segment.firstModified >= 0 && row == segment.start + segment.firstModified) {
-                return segment.firstModifiedId;
-            }
+    /** The segments as they arrived, none linking anywhere: all a walk needs when there is at most one, clean. */
+    private Segments unresolved() {
+        int[] noPredecessors = new int[segmentStarts.size()];
+        Arrays.fill(noPredecessors, -1);
+        return new Segments(noPredecessors.length, segmentStarts.values, headFlags.values, modifiedSegments,
+                modifiedOffsets, noPredecessors, rows);
+    }
+
+    /** A row's id: the last row's and a few segment ends' and modified rows' are known; any other costs a read. */
+    private String idOf(int row, RowSource again) throws Failure {
+        if (row == rows - 1) {
+            return lastId;
+        }
+        int known = knownIdRows.indexOfSorted(row);
+        if (known >= 0) {
+            return knownIds[known];
         }
         String[] found = new String[1];
         int[] index = {0};
@@ -367,12 +487,13 @@ final class ChainWalker {
     /**
      * Finds, for every segment's head, the row it links to: the first row (in
      * arrival order) whose row_hash is its prev_hash, as an index over all
-     * rows would. A second read collects those rows for the heads' hashes,
-     * and a bounded Bloom filter over every row_hash spots rows whose hash
-     * may have appeared earlier; a third read settles those candidates, and
-     * a segment whose inner row repeats an earlier hash is split there (the
-     * next row links to the earlier row, as with an index). Memory: the
-     * filter (at most 32 MiB) and a few words per segment and candidate.
+     * rows would. A second read offers every row to the heads' index, and a
+     * bounded Bloom filter over every row_hash spots rows whose hash may have
+     * appeared earlier; a third read settles those candidates, and a segment
+     * whose inner row repeats an earlier hash is split there (the next row
+     * links to the earlier row, as with an index). Memory: the filter (at
+     * most 32 MiB) and some 16 bytes of index per segment and candidate
+     * (FirstRowIndex), their hashes in a temporary file.
      */
     private final class Resolver {
         private final RowSource again;
@@ -381,61 +502,68 @@ final class ChainWalker {
             this.again = again;
         }
 
-        List<Segment> resolve() throws Failure {
-            Map<ByteBuffer, int[]> firstRowWith = new HashMap<>();
-            for (Segment segment : segments) {
-                if (segment.headPrev != null) {
-                    firstRowWith.putIfAbsent(ByteBuffer.wrap(segment.headPrev), new int[] {-1});
+        Segments resolve() throws Failure {
+            int count = segmentStarts.size();
+            Segments arrived = new Segments(count, segmentStarts.values, headFlags.values, modifiedSegments,
+                    modifiedOffsets, null, rows);
+            requireIntact(headLinks);
+            FirstRowIndex links = headLinks != null ? headLinks : newIndex();
+            try (FirstRowIndex repeats = newIndex()) {
+                if (headLinks == null) {
+                    links.add(null);    // the one segment, a genesis row's
                 }
+                links.seal();
+                Bloom seen = new Bloom(rows);
+                IntList candidates = new IntList();
+                byte[] parsed = new byte[HASH_BYTES];
+                int[] index = {0};
+                int[] segment = {0};
+                again.stream(false, (id, prevHash, rowHash, recomputed, ambiguous) -> {
+                    int row = index[0]++;
+                    if (row >= rows || !parseHash(rowHash, parsed)) {
+                        return;
+                    }
+                    while (arrived.end(segment[0]) <= row) {
+                        segment[0]++;
+                    }
+                    links.offer(row, parsed);
+                    if (seen.addAndWasPresent(parsed) && row != arrived.end(segment[0]) - 1) {
+                        candidates.add(row);
+                        repeats.add(parsed);
+                    }
+                });
+                requireSameRows(index[0]);
+                requireIntact(links);
+                requireIntact(repeats);
+                Segments resolved = new Segments(count, segmentStarts.values, headFlags.values, modifiedSegments,
+                        modifiedOffsets, links.firstRows(), rows);
+                links.close();
+                return candidates.size() == 0 ? resolved : splitAtRepeatedHashes(resolved, candidates, repeats);
+            } finally {
+                links.close();
             }
-            Bloom seen = new Bloom(rows);
-            IntList candidates = new IntList();
-            List<byte[]> candidateHashes = new ArrayList<>();
-            byte[] parsed = new byte[HASH_BYTES];
-            int[] index = {0};
-            int[] segment = {0};
-            again.stream(false, (id, prevHash, rowHash, recomputed, ambiguous) -> {
-                int row = index[0]++;
-                while (segments.get(segment[0]).end() <= row) {
-                    segment[0]++;
-                }
-                if (!parseHash(rowHash, parsed)) {
-                    return;
-                }
-                int[] first = firstRowWith.get(ByteBuffer.wrap(parsed));
-                if (first != null && first[0] < 0) {
-                    first[0] = row;
-                }
-                if (seen.addAndWasPresent(parsed) && row != segments.get(segment[0]).end() - 1) {
-                    candidates.add(row);
-                    candidateHashes.add(parsed.clone());
-                }
-            });
-            requireSameRows(index[0]);
-            for (Segment each : segments) {
-                if (each.headPrev != null) {
-                    each.predecessor = firstRowWith.get(ByteBuffer.wrap(each.headPrev))[0];
-                }
+        }
+
+        /** A temporary file that could not be written or read ends the walk in one line. */
+        private void requireIntact(FirstRowIndex index) throws Failure {
+            if (index != null && index.failure() != null) {
+                throw new Failure("could not keep the chain's links in a temporary file in "
+                        + System.getProperty("java.io.tmpdir") + " (set another with -Djava.io.tmpdir in"
+                        + " BACKUPSMOKE_JAVA_OPTS): " + HashSpill.describe(index.failure()));
             }
-            return candidates.size() == 0 ? segments : splitAtRepeatedHashes(candidates, candidateHashes);
         }
 
         /**
          * Reads the rows once more (with their hashes recomputed) to learn
          * which candidates repeat an earlier row's hash, and splits their
-         * segments after them; the new heads' ids and first modified rows
-         * come from the same read.
+         * segments after them; the new heads' first modified rows come from
+         * the same read.
          */
-        private List<Segment> splitAtRepeatedHashes(IntList candidates, List<byte[]> candidateHashes) throws Failure {
+        private Segments splitAtRepeatedHashes(Segments segments, IntList candidates, FirstRowIndex repeats)
+                throws Failure {
             int count = candidates.size();
-            Map<ByteBuffer, int[]> firstRowWith = new HashMap<>();
-            for (byte[] candidateHash : candidateHashes) {
-                firstRowWith.putIfAbsent(ByteBuffer.wrap(candidateHash), new int[] {-1});
-            }
-            String[] candidateIds = new String[count];
-            String[] nextIds = new String[count];
+            repeats.seal();
             int[] nextModified = new int[count];
-            String[] nextModifiedIds = new String[count];
             Arrays.fill(nextModified, -1);
             IntList open = new IntList();      // candidates of the current segment still looking for a modified row
             int[] state = {0, 0, 0};           // row, segment, next candidate
@@ -443,68 +571,79 @@ final class ChainWalker {
             byte[] parsed = new byte[HASH_BYTES];
             again.stream(true, (id, prevHash, rowHash, recomputed, ambiguous) -> {
                 int row = state[0]++;
-                if (segments.get(state[1]).end() <= row) {
-                    open.size = 0;
-                    while (segments.get(state[1]).end() <= row) {
+                if (row >= rows) {
+                    return;
+                }
+                if (segments.end(state[1]) <= row) {
+                    open.clear();
+                    while (segments.end(state[1]) <= row) {
                         state[1]++;
                     }
                 }
                 byte flags = flagsOf(prevHash, rowHash, recomputed, parsedPrev, parsed);
-                if (state[2] > 0 && candidates.get(state[2] - 1) == row - 1) {
-                    nextIds[state[2] - 1] = id;
-                }
                 if ((flags & MODIFIED_ROW) != 0) {
                     for (int i = 0; i < open.size(); i++) {
                         nextModified[open.get(i)] = row;
-                        nextModifiedIds[open.get(i)] = id;
                     }
-                    open.size = 0;
+                    open.clear();
                 }
                 if ((flags & UNLINKABLE_ROW) == 0) {
-                    int[] first = firstRowWith.get(ByteBuffer.wrap(parsed));
-                    if (first != null && first[0] < 0) {
-                        first[0] = row;
-                    }
+                    repeats.offer(row, parsed);
                 }
                 if (state[2] < count && candidates.get(state[2]) == row) {
-                    candidateIds[state[2]] = id;
                     open.add(state[2]);
                     state[2]++;
                 }
             });
             requireSameRows(state[0]);
+            requireIntact(repeats);
+            return split(segments, candidates, repeats.firstRows(), nextModified);
+        }
 
-            List<Segment> split = new ArrayList<>();
+        /**
+         * The segments cut after each candidate that repeats an earlier row's
+         * hash: the part after it is a segment whose head links to that
+         * earlier row, and keeps the first modified row after the cut.
+         */
+        private Segments split(Segments segments, IntList candidates, int[] firstWithHash, int[] nextModified) {
+            IntList starts = new IntList();
+            ByteList flags = new ByteList();
+            IntList modifiedSegments = new IntList();
+            IntList modifiedOffsets = new IntList();
+            IntList predecessors = new IntList();
             int next = 0;
-            for (Segment segment : segments) {
-                Segment part = segment;
-                int end = segment.end();
-                while (next < count && candidates.get(next) < end) {
+            for (int s = 0; s < segments.count; s++) {
+                int start = segments.start[s];
+                byte headFlags = segments.flags[s];
+                int firstModified = segments.firstModified(s);
+                int predecessor = segments.predecessor[s];
+                int end = segments.end(s);
+                for (; next < candidates.size() && candidates.get(next) < end; next++) {
                     int row = candidates.get(next);
-                    int firstWithHash = firstRowWith.get(ByteBuffer.wrap(candidateHashes.get(next)))[0];
-                    if (firstWithHash < row) {
-                        Segment rest = new Segment(row + 1, nextIds[next], (byte) 0, candidateHashes.get(next));
-                        rest.predecessor = firstWithHash;
-                        rest.length = end - (row + 1);
-                        rest.tailId = part.tailId;
-                        if (nextModified[next] >= 0) {
-                            rest.firstModified = nextModified[next] - rest.start;
-                            rest.firstModifiedId = nextModifiedIds[next];
+                    if (firstWithHash[next] < row) {
+                        if (firstModified >= 0 && firstModified < row + 1 - start) {
+                            modifiedSegments.add(starts.size());
+                            modifiedOffsets.add(firstModified);
                         }
-                        part.length = row + 1 - part.start;
-                        part.tailId = candidateIds[next];
-                        if (part.firstModified >= part.length) {
-                            part.firstModified = -1;
-                            part.firstModifiedId = null;
-                        }
-                        split.add(part);
-                        part = rest;
+                        starts.add(start);
+                        flags.add(headFlags);
+                        predecessors.add(predecessor);
+                        start = row + 1;
+                        headFlags = 0;
+                        firstModified = nextModified[next] >= 0 ? nextModified[next] - start : -1;
+                        predecessor = firstWithHash[next];
                     }
-                    next++;
                 }
-                split.add(part);
+                if (firstModified >= 0) {
+                    modifiedSegments.add(starts.size());
+                    modifiedOffsets.add(firstModified);
+                }
+                starts.add(start);
+                flags.add(headFlags);
+                predecessors.add(predecessor);
             }
-            return split;
+            return new Segments(starts.size(), starts.values, flags.values, modifiedSegments, modifiedOffsets,
+                    predecessors.values, rows);
         }
     }
 
@@ -550,73 +689,104 @@ final class ChainWalker {
      * arrival order, preferring the one on the way to the sentinel, carry
      * on after gaps, and report the first break met. A segment is always
      * entered at its head, so what was walked of it is a prefix, and rows
-     * between its branch points are stepped over in one go.
+     * between its branch points (rows other heads link to) are stepped over
+     * in one go.
      */
     private final class Walk {
-        final List<Segment> segments;
+        final Segments segments;
         final int[] starts;
-        final Map<Integer, IntList> headsLinkingTo = new HashMap<>();   // row -> segments whose head links to it
-        final IntList runSegments = new IntList();                     // walk order: segment entered ...
-        final IntList runPositions = new IntList();                    // ... at this position
+        /** predecessor << 32 | segment for every head that links to a row, ascending: who links to a row. */
+        final long[] links;
+        final int[] leadsToSentinel;    // by segment: rows at offsets 0..this lie on the way to the sentinel
+        final int[] visited;            // by segment: rows at offsets 0..visited-1 were walked
+        /** Positions whose row the verdict may ask for (rowAt), and the rows walked there (-1 until then). */
+        final int[] watched;
+        final int[] watchedRows;
         int walked;
         int last = -1;
         String kind;
         int breakRow = -1;
         Integer breakPosition;
 
-        Walk(List<Segment> segments) {
+        Walk(Segments segments, int[] watched) {
             this.segments = segments;
-            starts = new int[segments.size()];
-            for (int s = 0; s < segments.size(); s++) {
-                starts[s] = segments.get(s).start;
-            }
-            Map<Integer, IntList> branches = new HashMap<>();
-            for (int s = 0; s < segments.size(); s++) {
-                int predecessor = segments.get(s).predecessor;
-                if (predecessor >= 0) {
-                    headsLinkingTo.computeIfAbsent(predecessor, row -> new IntList()).add(s);
-                    int owner = segmentOf(predecessor);
-                    branches.computeIfAbsent(owner, o -> new IntList()).add(predecessor - starts[owner]);
+            this.watched = watched;
+            watchedRows = new int[watched.length];
+            Arrays.fill(watchedRows, -1);
+            starts = segments.start;
+            int linked = 0;
+            for (int s = 0; s < segments.count; s++) {
+                if (segments.predecessor[s] >= 0) {
+                    linked++;
                 }
             }
-            branches.forEach((owner, offsets) -> segments.get(owner).branches =
-                    Arrays.stream(offsets.values, 0, offsets.size()).sorted().distinct().toArray());
+            links = new long[linked];
+            linked = 0;
+            for (int s = 0; s < segments.count; s++) {
+                if (segments.predecessor[s] >= 0) {
+                    links[linked++] = (long) segments.predecessor[s] << 32 | s;
+                }
+            }
+            Arrays.sort(links);
+            leadsToSentinel = new int[segments.count];
+            Arrays.fill(leadsToSentinel, -1);
+            visited = new int[segments.count];
             markTheWayToTheSentinel();
         }
 
         private void markTheWayToTheSentinel() {
             int row = sentinelRows.size() == 0 ? -1 : sentinelRows.get(0);
             while (row >= 0) {
-                Segment segment = segments.get(segmentOf(row));
-                int offset = row - segment.start;
-                if (segment.leadsToSentinel >= offset) {
+                int segment = segments.of(row);
+                int offset = row - starts[segment];
+                if (leadsToSentinel[segment] >= offset) {
                     return; // a loop: the rest is marked already
                 }
-                segment.leadsToSentinel = offset;
-                row = segment.predecessor;
+                leadsToSentinel[segment] = offset;
+                row = segments.predecessor[segment];
             }
         }
 
-        int segmentOf(int row) {
-            int found = Arrays.binarySearch(starts, row);
-            return found >= 0 ? found : -found - 2;
+        /** The first entry of links for heads linking to this row or a later one. */
+        private int firstLinkFrom(int row) {
+            int found = Arrays.binarySearch(links, (long) row << 32);
+            return found >= 0 ? found : -found - 1;
+        }
+
+        private int linkedRow(int link) {
+            return (int) (links[link] >>> 32);
         }
 
         boolean leadsToSentinel(int row) {
-            Segment segment = segments.get(segmentOf(row));
-            return row - segment.start <= segment.leadsToSentinel;
+            int segment = segments.of(row);
+            return row - starts[segment] <= leadsToSentinel[segment];
         }
 
         boolean isVisited(int row) {
-            Segment segment = segments.get(segmentOf(row));
-            return row - segment.start < segment.visited;
+            int segment = segments.of(row);
+            return row - starts[segment] < visited[segment];
         }
 
-        /** The row walked at a position. */
+        /** The row walked at a position: the last one or a watched one. */
         int rowAt(int position) {
-            int found = Arrays.binarySearch(runPositions.values, 0, runPositions.size(), position);
-            int run = found >= 0 ? found : -found - 2;
-            return starts[runSegments.get(run)] + position - runPositions.get(run);
+            if (position == walked - 1) {
+                return last;
+            }
+            for (int i = 0; i < watched.length; i++) {
+                if (watched[i] == position && watchedRows[i] >= 0) {
+                    return watchedRows[i];
+                }
+            }
+            throw new IllegalStateException("no row was kept for position " + position);
+        }
+
+        /** Rows first..first+count-1 are walked at positions walked..: keeps those at watched positions. */
+        private void watch(int first, int count) {
+            for (int i = 0; i < watched.length; i++) {
+                if (watched[i] >= walked && watched[i] < walked + count) {
+                    watchedRows[i] = first + watched[i] - walked;
+                }
+            }
         }
 
         void breakAt(String breakKind, int row, Integer position) {
@@ -628,14 +798,13 @@ final class ChainWalker {
         }
 
         /** Unwalked heads passing a test, the one on the way to the sentinel first; -1 when none. */
-        int preferred(java.util.function.Predicate<Segment> test, int besides) {
+        int preferred(java.util.function.IntPredicate test, int besides) {
             int fallback = -1;
-            for (int s = 0; s < segments.size(); s++) {
-                Segment segment = segments.get(s);
-                if (s == besides || segment.visited > 0 || !test.test(segment)) {
+            for (int s = 0; s < segments.count; s++) {
+                if (s == besides || visited[s] > 0 || !test.test(s)) {
                     continue;
                 }
-                if (segment.leadsToSentinel >= 0) {
+                if (leadsToSentinel[s] >= 0) {
                     return s;
                 }
                 if (fallback < 0) {
@@ -649,15 +818,15 @@ final class ChainWalker {
             if (rows == 0) {
                 return -1;
             }
-            int genesis = preferred(Segment::isGenesis, -1);
+            int genesis = preferred(segments::isGenesis, -1);
             if (genesis >= 0) {
-                int second = preferred(Segment::isGenesis, genesis);
+                int second = preferred(segments::isGenesis, genesis);
                 if (second >= 0) {
                     breakAt(MULTIPLE_GENESIS, starts[second], 0);
                 }
                 return genesis;
             }
-            int head = preferred(segment -> segment.predecessor < 0, -1);
+            int head = preferred(s -> segments.predecessor[s] < 0, -1);
             breakAt(NO_GENESIS, head >= 0 ? starts[head] : 0, 0);
             return head;
         }
@@ -669,22 +838,18 @@ final class ChainWalker {
          */
         void run() {
             followLinks(start());
-            List<Integer> gapHeads = new ArrayList<>();
-            for (int s = 0; s < segments.size(); s++) {
-                if (segments.get(s).predecessor < 0 && !segments.get(s).isGenesis()) {
-                    gapHeads.add(s);
+            for (boolean towardsSentinel : new boolean[] {true, false}) {
+                for (int s = 0; s < segments.count; s++) {
+                    boolean gapHead = segments.predecessor[s] < 0 && !segments.isGenesis(s);
+                    if (gapHead && (leadsToSentinel[s] >= 0) == towardsSentinel && visited[s] == 0) {
+                        breakAt(MISSING_PREDECESSOR, starts[s], walked);
+                        followLinks(s);
+                    }
                 }
             }
-            gapHeads.sort(Comparator.comparing(s -> segments.get(s).leadsToSentinel < 0));
-            for (int s : gapHeads) {
-                if (segments.get(s).visited == 0) {
-                    breakAt(MISSING_PREDECESSOR, starts[s], walked);
-                    followLinks(s);
-                }
-            }
-            for (Segment segment : segments) {
-                if (segment.visited < segment.length) {
-                    breakAt(ORPHAN, segment.start + segment.visited, null);
+            for (int s = 0; s < segments.count; s++) {
+                if (visited[s] < segments.length(s)) {
+                    breakAt(ORPHAN, starts[s] + visited[s], null);
                     break;
                 }
             }
@@ -692,22 +857,21 @@ final class ChainWalker {
 
         /** Walks from a segment's head along the links until no unwalked row follows. */
         private void followLinks(int s) {
-            while (s >= 0 && segments.get(s).visited == 0) {
-                Segment segment = segments.get(s);
-                runSegments.add(s);
-                runPositions.add(walked);
+            while (s >= 0 && visited[s] == 0) {
+                int length = segments.length(s);
+                int firstModified = segments.firstModified(s);
                 int offset = 0;
                 int nextSegment = -1;
                 while (nextSegment < 0) {
-                    int branch = nextBranch(segment, offset);
-                    int stop = Math.min(branch, segment.length - 1);
-                    if (segment.firstModified >= offset && segment.firstModified <= stop) {
-                        breakAt(MODIFIED, segment.start + segment.firstModified, walked + segment.firstModified - offset);
+                    int stop = Math.min(nextBranch(s, offset), length - 1);
+                    if (firstModified >= offset && firstModified <= stop) {
+                        breakAt(MODIFIED, starts[s] + firstModified, walked + firstModified - offset);
                     }
+                    watch(starts[s] + offset, stop - offset + 1);
                     walked += stop - offset;
-                    segment.visited = stop + 1;
-                    int row = segment.start + stop;
-                    int next = chooseChild(row, stop + 1 < segment.length);
+                    visited[s] = stop + 1;
+                    int row = starts[s] + stop;
+                    int next = chooseChild(row, stop + 1 < length);
                     last = row;
                     walked++;
                     if (next < 0) {
@@ -716,17 +880,20 @@ final class ChainWalker {
                     if (next == row + 1) {
                         offset = stop + 1;
                     } else {
-                        nextSegment = segmentOf(next);
+                        nextSegment = segments.of(next);
                     }
                 }
                 s = nextSegment;
             }
         }
 
-        private int nextBranch(Segment segment, int offset) {
-            int found = Arrays.binarySearch(segment.branches, offset);
-            int at = found >= 0 ? found : -found - 1;
-            return at < segment.branches.length ? segment.branches[at] : Integer.MAX_VALUE;
+        /** The offset of the segment's first row, from offset on, that another head links to; MAX_VALUE when none. */
+        private int nextBranch(int s, int offset) {
+            int link = firstLinkFrom(starts[s] + offset);
+            if (link < links.length && linkedRow(link) < segments.end(s)) {
+                return linkedRow(link) - starts[s];
+            }
+            return Integer.MAX_VALUE;
         }
 
         /**
@@ -734,11 +901,14 @@ final class ChainWalker {
          * another one leads to the sentinel; any other child is a fork.
          */
         private int chooseChild(int row, boolean hasInnerChild) {
-            IntList heads = headsLinkingTo.get(row);
-            int headCount = heads == null ? 0 : heads.size();
+            int first = firstLinkFrom(row);
+            int headCount = 0;
+            while (first + headCount < links.length && linkedRow(first + headCount) == row) {
+                headCount++;
+            }
             int[] children = new int[headCount + (hasInnerChild ? 1 : 0)];
             for (int i = 0; i < headCount; i++) {
-                children[i] = starts[heads.get(i)];
+                children[i] = starts[(int) links[first + i]];
             }
             if (hasInnerChild) {
                 children[headCount] = row + 1;
