@@ -390,16 +390,10 @@ class ChainWalkerTest {
     void theStreamingWalkAgreesWithTheInMemoryWalkOnRandomTampering() {
         Random random = new Random(20261130);
         for (int trial = 0; trial < 20000; trial++) {
-            int n = random.nextInt(25);
-            List<Row> original = chain(n);
-            List<Row> rows = new ArrayList<>(original);
-            int tamperings = random.nextInt(4);
-            for (int t = 0; t < tamperings && !rows.isEmpty(); t++) {
-                tamperAtRandom(rows, random);
-            }
-            reorderAtRandom(rows, random);
-            String sentinel = randomSentinel(original, rows, random);
-            ChainWalker.Expectation expectation = randomExpectation(original, random);
+            Trial drawn = Trial.draw(random);
+            List<Row> rows = drawn.rows();
+            String sentinel = drawn.sentinel();
+            ChainWalker.Expectation expectation = drawn.expectation();
             ChainWalker.Verdict expected = reference(rows, sentinel, expectation);
             ChainWalker.Verdict actual = walk(rows, sentinel, expectation);
             assertEquals(expected, actual, "trial " + trial + ": " + rows.stream().map(row -> row.id() + "/"
@@ -418,19 +412,25 @@ class ChainWalkerTest {
     void theWalkAgreesWithTheInMemoryWalkWhenEveryFingerprintCollides() {
         Random random = new Random(20261205);
         for (int trial = 0; trial < 5000; trial++) {
-            int n = random.nextInt(25);
-            List<Row> original = chain(n);
+            Trial drawn = Trial.draw(random);
+            assertEquals(reference(drawn.rows(), drawn.sentinel(), drawn.expectation()),
+                    walk(new ListSource(drawn.rows()),
+                            new ChainWalker(drawn.sentinel(), drawn.expectation(), hash -> 7, 2)),
+                    "trial " + trial);
+        }
+    }
+
+    /** One random trial: a small chain tampered up to three times, reordered, with a sentinel and an expectation. */
+    private record Trial(List<Row> rows, String sentinel, ChainWalker.Expectation expectation) {
+        static Trial draw(Random random) {
+            List<Row> original = chain(random.nextInt(25));
             List<Row> rows = new ArrayList<>(original);
             int tamperings = random.nextInt(4);
             for (int t = 0; t < tamperings && !rows.isEmpty(); t++) {
                 tamperAtRandom(rows, random);
             }
             reorderAtRandom(rows, random);
-            String sentinel = randomSentinel(original, rows, random);
-            ChainWalker.Expectation expectation = randomExpectation(original, random);
-            assertEquals(reference(rows, sentinel, expectation),
-                    walk(new ListSource(rows), new ChainWalker(sentinel, expectation, hash -> 7, 2)),
-                    "trial " + trial);
+            return new Trial(rows, randomSentinel(original, rows, random), randomExpectation(original, random));
         }
     }
 
