@@ -174,6 +174,25 @@ class DrillJudgeTest {
                 findings.failure);
     }
 
+    /**
+     * The backup's own identifier (the harness reads it with pg_controldata before the restored server
+     * starts) is checked first, against the ledger's newest entry: another cluster's times bound nothing.
+     */
+    @Test
+    void aBackupOfAnotherClusterFailsNamingItsIdentifierFirst() throws Exception {
+        String live = Support.migratedWithWorkload(24);
+        LedgerEntry first = checkpoint(live);
+        Instant backupStart = instantNow();
+        String restored = restoredCopyOf(live);
+        DrillJudge.Request ofAnotherCluster = new DrillJudge.Request(ledger, "backupsmoke test", "test",
+                new DrillJudge.Backup(null, null, backupStart, null, null, null, "7000000000000000002"), null,
+                new DrillJudge.Target(null, null, null), null);
+        DrillJudge.Findings findings = judge(restored, null, ofAnotherCluster, Instant.now());
+        assertEquals("another cluster: the backup's system_identifier is 7000000000000000002, the ledger's checkpoint"
+                + " 1 of 1 was recorded on system_identifier " + first.systemIdentifier(), findings.failure);
+        assertNull(findings.snapshot, "the restored database is not read");
+    }
+
     @Test
     void pitrToATimeIsBracketedByTheLedgerAndARestoreToLatestFails() throws Exception {
         // The suite's cluster records no commit times: the ledger is the only proof.

@@ -100,14 +100,23 @@ class PhysicalBackupTest {
     /** Issue 18 item 11: a restore of another cluster (a wrong stanza) is named as such, not as a missing database. */
     @Test
     void aRestoreOfAnotherClusterIsNamedBySystemIdentifier() throws Exception {
-        // The "backup" restored is a base backup of the suite's own server, not of the harness's source.
+        // The "restore" is a new cluster of its own (initdb: as good as a backup of another server, and a
+        // second rather than a copy of the suite's server); it writes down its system identifier.
+        Path restoredId = temp.resolve("restored-system-identifier");
         var result = harness(Map.of("SMOKE_METHODS", "command-cluster", "SMOKE_BACKUP_CMD", "true",
-                "SMOKE_RESTORE_CMD", "pg_basebackup -h %s -p %s -U %s -D \"$SMOKE_RESTORE_PGDATA\" -X stream -c fast"
-                        .formatted(Support.HOST, Support.PORT, Support.USER)));
+                "SMOKE_RESTORE_CMD", """
+                        set -eu
+                        initdb=("$SMOKE_PG_BINDIR/initdb" --no-sync -D "$SMOKE_RESTORE_PGDATA")
+                        owner=$(stat -c %%U "$SMOKE_RESTORE_PGDATA")
+                        if [ "$(id -un)" = "$owner" ]; then "${initdb[@]}"; else runuser -u "$owner" -- "${initdb[@]}"; fi >/dev/null
+                        "$SMOKE_PG_BINDIR/pg_controldata" "$SMOKE_RESTORE_PGDATA" \\
+                          | sed -n 's/^Database system identifier: *//p' >"%s"
+                        """.formatted(restoredId)));
         assertEquals(3, result.exit(), result.describe());
-        String suiteId = Support.one("postgres", "SELECT system_identifier FROM pg_control_system()");
+        String otherId = java.nio.file.Files.readString(restoredId).trim();
+        assertTrue(otherId.matches("\\d+"), otherId);
         assertTrue(result.err().matches("(?s).*::error::backup-restore-smoke: the restore is of another cluster: its system "
-                + "identifier is " + suiteId + ", the source's is \\d+ \\(a backup of another server: check the stanza or "
+                + "identifier is " + otherId + ", the source's is \\d+ \\(a backup of another server: check the stanza or "
                 + "server the restore reads\\)\n.*"), result.err());
         assertTrue(!result.err().contains("does not exist"), result.err());
         assertNothingLeft();

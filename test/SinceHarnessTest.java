@@ -1,6 +1,8 @@
 // SMOKE_SINCE (SPEC section 9.8): with SMOKE_IN_PLACE=1 the harness keeps a
 // long-lived audit log from run to run and verifies each restore from the
-// checkpoint the last passing run wrote, hashing only the newer rows.
+// checkpoint the last passing run wrote, hashing only the newer rows. The
+// same database's first run is a plain in-place round trip (SMOKE_IN_PLACE=1
+// alone), which the next run finds and resets.
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -43,14 +45,26 @@ class SinceHarnessTest {
         assertEquals(String.valueOf(rows), pass.group(1), result.out());
     }
 
+    /**
+     * One database, four runs: in place without SMOKE_SINCE, then three with it (the first resets, the
+     * second verifies from the checkpoint, the third has a forged one).
+     */
     @Test
-    void aLongLivedLogIsVerifiedFromTheLastRunsCheckpoint() throws Exception {
+    void aLongLivedLogIsVerifiedFromTheLastRunsCheckpointAndAForgedOneFailsAndIsKept() throws Exception {
         String database = Support.scratchDatabase();
         Path checkpoint = temp.resolve("checkpoint.json");
 
-        // First run: no checkpoint yet, so a reset, a full verify, and the checkpoint written.
+        // SMOKE_IN_PLACE=1 alone round-trips the empty database: the restored 24 rows plus the 8 the
+        // continuity check appended stay.
+        var inPlace = Support.harness(temp, Support.configuredServer("PGDATABASE", database, "SMOKE_IN_PLACE", "1"));
+        assertPass(inPlace, 24);
+        assertEquals("32", Support.one(database, "SELECT count(*) FROM audit_events"));
+
+        // First run with SMOKE_SINCE: no checkpoint yet, so the clean start of any in-place run (it finds
+        // only what the run before left, and resets it), a full verify, and the checkpoint written.
         var first = harness(database, checkpoint);
         assertPass(first, 24);
+        assertTrue(first.err().contains("in place: database " + database + " reset\n"), first.err());
         assertFalse(first.err().contains("incremental verify"), first.err());
         JsonNode written = JSON.readTree(checkpoint.toFile());
         assertEquals(24, written.get("row_count").asInt());
@@ -74,24 +88,19 @@ class SinceHarnessTest {
         written = JSON.readTree(checkpoint.toFile());
         assertEquals(56, written.get("row_count").asInt());
         assertEquals(headAt(database, 55), written.get("chain_head_hash").asText());
-    }
 
-    @Test
-    void aCheckpointWhoseHeadIsNotInTheLogFailsAndIsKept() throws Exception {
-        String database = Support.scratchDatabase();
-        Path checkpoint = temp.resolve("checkpoint.json");
-        assertPass(harness(database, checkpoint), 24);
-        String forged = "{\"row_count\": 24, \"chain_head_hash\": \"" + "ab".repeat(32) + "\"}\n";
+        // Third run: a checkpoint whose head is not in the log fails the run, which leaves it as it was.
+        String forged = "{\"row_count\": 56, \"chain_head_hash\": \"" + "ab".repeat(32) + "\"}\n";
         Files.writeString(checkpoint, forged);
-
-        var result = harness(database, checkpoint);
-        assertEquals(3, result.exit(), result.describe());
-        assertTrue(result.err().contains("::error::backup-restore-smoke: "), result.err());
-        assertTrue(result.err().contains("::error::backup-restore-smoke: the SMOKE_SINCE checkpoint " + checkpoint
-                + " (row 24) is not in the restored chain: client verification: expectation_mismatch at - position 23\n"),
-                result.err());
+        var third = harness(database, checkpoint);
+        assertEquals(3, third.exit(), third.describe());
+        assertTrue(third.err().contains("::error::backup-restore-smoke: the SMOKE_SINCE checkpoint " + checkpoint
+                + " (row 56) is not in the restored chain: client verification: expectation_mismatch at - position 55\n"),
+                third.err());
+        assertFalse(third.out().contains("PASS"), third.out());
         assertEquals(forged, Files.readString(checkpoint), "a failing run must not move the checkpoint");
     }
+
     // SMOKE_SINCE needing SMOKE_IN_PLACE=1 and a usable checkpoint is decided by Knobs.java: see
     // KnobsTest.sinceNeedsInPlaceAndAFileThatIsACheckpoint; that a refused knob stops the harness before it
     // touches anything: HarnessTest.aKnobHoldingACommandIsRefusedNamingItAndNeverRun.
