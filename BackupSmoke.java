@@ -249,7 +249,7 @@ public class BackupSmoke implements Callable<Integer> {
                 return judgeModes.captureOracle(connector, System.out);
             }
             if (InPlace.NAMES.contains(mode)) {
-                return InPlace.run(mode, connector, migrationsFolder(), System.err);
+                return InPlace.run(mode, connector, migrationsFolder());
             }
             if (mode.equals(JudgeModes.PITR_CHECK)) {
                 return judgeModes.checkPitr(connector, idPrefix, rows, System.out);

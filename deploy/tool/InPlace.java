@@ -9,7 +9,6 @@
 // NOT EXISTS.
 
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -48,10 +47,10 @@ final class InPlace {
     }
 
     /**
-     * --mode=in-place-check: 0 when DATABASE may be wiped in place, 3 with the
-     * refusal on ERR when it may not. --mode=in-place-wipe: 0 once wiped.
+     * --mode=in-place-check: 0 when DATABASE may be wiped in place, a Refusal
+     * (one line, exit 3) when it may not. --mode=in-place-wipe: 0 once wiped.
      */
-    static int run(String mode, Connector connector, Path migrations, PrintStream err) throws Failure {
+    static int run(String mode, Connector connector, Path migrations) throws Failure {
         String database = connector.target().database();
         Deadline deadline = connector.deadline();
         if (WIPE.equals(mode)) {
@@ -71,11 +70,10 @@ final class InPlace {
         if (refusal == null) {
             refusal = foreignAuditRows(connector, database);
         }
-        if (refusal == null) {
-            return 0;
+        if (refusal != null) {
+            throw new Refusal(refusal);
         }
-        err.println("backupsmoke: " + refusal);
-        return BackupSmoke.EXIT_BROKEN;
+        return 0;
     }
 
     /** A schema object the migrations may create: KIND is table, relation, routine or type. */
