@@ -68,7 +68,7 @@ public class BackupSmoke implements Callable<Integer> {
             description = "workload | verify (required); selftest tampers with scratch databases on the server"
                     + " and shows what verification catches; checkpoint appends to a ledger (--ledger),"
                     + " drill-verify judges a restored backup against it; judge, oracle-capture, pitr-check"
-                    + " (SPEC 9.9), knobs, report, in-place-check and in-place-wipe (SPEC 7) answer the harness")
+                    + " (SPEC 9.9), knobs, report, backup-evidence, in-place-check and in-place-wipe (SPEC 7) answer the harness")
     String mode;
 
     @Option(names = "--db-url", paramLabel = "URL",
@@ -175,7 +175,8 @@ public class BackupSmoke implements Callable<Integer> {
     JudgeModes judgeModes = new JudgeModes();
 
     @Option(names = "--run-record", paramLabel = "DIR",
-            description = "report: the harness's work folder (results.jsonl, run.facts)")
+            description = "report: the harness's work folder (combinations/, run.facts);"
+                    + " backup-evidence: its evidence.METHOD folder")
     Path runRecord;
 
     @Option(names = "--report-dir", paramLabel = "DIR", description = "report: where report.json and junit.xml go;"
@@ -206,8 +207,11 @@ public class BackupSmoke implements Callable<Integer> {
         validateNumbers();
         refuseFlagsOfAnotherMode();
         if (HarnessModes.handles(mode)) { // the harness's own questions: no database
-            return mode.equals(HarnessModes.KNOBS) ? HarnessModes.knobs(environment, System.out)
-                    : HarnessModes.report(runRecord, reportDir, System.out, System.err);
+            return switch (mode) {
+                case HarnessModes.KNOBS -> HarnessModes.knobs(environment, System.out);
+                case PhysicalEvidence.MODE -> PhysicalEvidence.backupEvidence(runRecord, System.out);
+                default -> HarnessModes.report(runRecord, reportDir, System.out, System.err);
+            };
         }
         if (JudgeModes.needsNoDatabase(mode)) {
             return judgeModes.judge(expectations.snapshotFile, since, System.out);
@@ -288,7 +292,7 @@ public class BackupSmoke implements Callable<Integer> {
         }
         refuseFlagsOutside(List.of(MODE_CHECKPOINT, MODE_DRILL), LedgerOptions.FLAGS);
         refuseFlagsOutside(List.of(MODE_DRILL), DrillOptions.FLAGS);
-        refuseFlagsOutside(List.of(HarnessModes.REPORT), List.of("--run-record"));
+        refuseFlagsOutside(List.of(HarnessModes.REPORT, PhysicalEvidence.MODE), List.of("--run-record"));
         refuseFlagsOutside(List.of(HarnessModes.REPORT, MODE_DRILL), List.of("--report-dir"));
         CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
         String misplaced = JudgeModes.misplacedFlag(mode, parsed::hasMatchedOption);

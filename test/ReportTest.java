@@ -154,8 +154,9 @@ class ReportTest {
                 + "reason=\0target=source database b\0restored_chain_head=0310\0oracle=compared\0backup_sha256=1f2e\0"
                 + "backup_bytes=4096\0seconds.backup=0.50\0seconds.restore=1.25\0seconds.verify=\0seconds.continuity=2\0");
         Files.writeString(work.resolve("001"), "name=basebackup-pg15\0method=basebackup\0target_major=15\0"
-                + "verdict=fail\0reason=the restore is of another cluster\0evidence.pitr=null\0"
-                + "evidence.physical={\"timeline\": 2}\0backup_bytes=\0");
+                + "verdict=fail\0reason=the restore is of another cluster\0backup_bytes=\0");
+        // A physical method's evidence comes from the files the harness keeps (PhysicalEvidence).
+        Files.writeString(work.resolve("../physical.basebackup.json"), "{\"timeline\": 2}");
         Files.writeString(work.resolve("../run.facts"), "host=ci-7\0second_oracle=null\0");
         RunRecord record = RunRecord.read(temp.resolve("work"));
         assertEquals(RunRecord.JSON.readTree("""

@@ -6,7 +6,7 @@
 # backup and creates no database. It
 #   1. restores the backup (SMOKE_METHODS: pgbackrest, barman,
 #      command-cluster or command-url) into a sandbox cluster of the
-#      harness's own (phys_new_restore_dir: registered, so the harness's
+#      harness's own (DRILL_SANDBOX, made by phys_new_restore_dir: registered, so the harness's
 #      cleanup and watchdog remove it) or, for command-url, into the
 #      operator's server;
 #   2. reads the restored data directory's system identifier
@@ -28,8 +28,9 @@
 # stanza, Barman server and config, SMOKE_LIVE_URL, SMOKE_MAX_RPO,
 # SMOKE_SIGNING_KEY, SMOKE_VERIFY_KEY, SMOKE_REPORT_DIR, SMOKE_RECOVERY_TARGET_*,
 # drill.target_kind, drill.target_time_iso, SMOKE_RECOVERY_TIMEOUT,
-# SMOKE_TIMEOUT, PGUSER), the documented record of the run; its work folder
-# comes as drill_main's argument; the
+# SMOKE_TIMEOUT, PGUSER), the documented record of the run, and
+# PHYS_BINDIR of smoke-physical.sh's record; its work folder comes as
+# drill_main's argument; the
 # helpers it calls: banner, say, fail, fail_verdict, gate_tool, run_child,
 # url_encode, and smoke-physical.sh's and pg-cluster.sh's functions. The
 # restore commands get SMOKE_RESTORE_PGDATA (command-cluster) or
@@ -43,6 +44,7 @@ DRILL_DIR=''        # the drill's files inside WORK (restore log, backup_label c
 DRILL_ACTIVE=0      # 1 from drill_main's start until report.json is written
 DRILL_URL=''        # the restored database's URL (no password)
 DRILL_REASON=''     # why the last drill__ helper that returned 1 did
+DRILL_SANDBOX=''    # the sandbox cluster's folder (pg-cluster.sh; its port: pgc_port)
 
 # drill__verify ARGS...: the tool's --mode=drill-verify with the knobs every
 # call shares (ledger, method, evidence folder, signing key); report.json on
@@ -113,17 +115,17 @@ drill__export_command_env() {
 drill__logged() {
   local log=$1
   shift
-  if ! run_child pgc__as_owner "$PHYS_RESTORED_DIR" "$@" >>"$log" 2>&1; then
+  if ! run_child pgc__as_owner "$DRILL_SANDBOX" "$@" >>"$log" 2>&1; then
     tail -n 15 -- "$log" >&2 || true
     return 1
   fi
 }
 
-# The built-in restores into PHYS_RESTORED_DIR/data: to the end of the
+# The built-in restores into DRILL_SANDBOX/data: to the end of the
 # backup (immediate) or to the recovery target, then promote.
 drill__restore_pgbackrest() {
   local kind=${K[drill.target_kind]} args=()
-  args=(--stanza="${K[SMOKE_PGBACKREST_STANZA]}" --pg1-path="$PHYS_RESTORED_DIR/data")
+  args=(--stanza="${K[SMOKE_PGBACKREST_STANZA]}" --pg1-path="$DRILL_SANDBOX/data")
   [[ "${K[SMOKE_BACKUP_SET]}" == latest ]] || args+=(--set="${K[SMOKE_BACKUP_SET]}")
   if [[ -n "$kind" ]]; then
     args+=(--type="$kind" --target="$(drill__target_value)")
@@ -143,7 +145,7 @@ drill__restore_barman() {
     args+=(--target-immediate)
   fi
   drill__logged "$DRILL_DIR/restore.log" barman "${args[@]}" --target-action promote \
-    "${K[SMOKE_BARMAN_SERVER]}" "${K[SMOKE_BACKUP_SET]}" "$PHYS_RESTORED_DIR/data"
+    "${K[SMOKE_BARMAN_SERVER]}" "${K[SMOKE_BACKUP_SET]}" "$DRILL_SANDBOX/data"
 }
 
 drill__target_value() {
@@ -159,10 +161,10 @@ drill__target_value() {
 # stops it with the same pg_ctl.
 drill__pick_bindir() {
   local major
-  major=$(cat "$PHYS_RESTORED_DIR/data/PG_VERSION" 2>/dev/null) || major=''
+  major=$(cat "$DRILL_SANDBOX/data/PG_VERSION" 2>/dev/null) || major=''
   [[ -z "${SMOKE_PG_BINDIR:-}" && "$major" =~ ^[0-9]+$ && -x "/usr/lib/postgresql/$major/bin/postgres" ]] || return 0
   PHYS_BINDIR=/usr/lib/postgresql/$major/bin
-  printf '%s\n' "$PHYS_BINDIR" >"$PHYS_RESTORED_DIR/$PGC_MARKER_FILE"
+  printf '%s\n' "$PHYS_BINDIR" >"$DRILL_SANDBOX/$PGC_MARKER_FILE"
 }
 
 # drill__await_recovery_end URL|'' : polls the restored server until it
@@ -182,14 +184,14 @@ drill__await_recovery_end() {
   deadline=$((SECONDS + limit))
   if [[ -z "$url" ]]; then
     [[ -z "${K[PGUSER]}" ]] || roles+=("${K[PGUSER]}")
-    roles+=("$(stat -c %U "$PHYS_RESTORED_DIR")" postgres)
+    roles+=("$(stat -c %U "$DRILL_SANDBOX")" postgres)
   else
     roles=('')
   fi
   while :; do
     for role in "${roles[@]}"; do
       if [[ -z "$url" ]]; then
-        state=$(psql -X -q -At -F ' ' -h "$PHYS_RESTORED_DIR" -p "$PHYS_RESTORED_PORT" -U "$role" -d template1 \
+        state=$(psql -X -q -At -F ' ' -h "$DRILL_SANDBOX" -p "$(pgc_port "$DRILL_SANDBOX")" -U "$role" -d template1 \
           -c "$query" 2>&1) || { last=${state//$'\n'/ }; continue; }
       else
         state=$(psql -X -q -At -F ' ' -d "$url" -c "$query" 2>&1) || { last=${state//$'\n'/ }; continue; }
@@ -208,9 +210,9 @@ drill__await_recovery_end() {
       break
     done
     if [[ -z "$url" ]]; then
-      pid=$(head -n 1 "$PHYS_RESTORED_DIR/data/postmaster.pid" 2>/dev/null) || pid=''
+      pid=$(head -n 1 "$DRILL_SANDBOX/data/postmaster.pid" 2>/dev/null) || pid=''
       if [[ ! "$pid" =~ ^[0-9]+$ ]] || ! kill -0 "$pid" 2>/dev/null; then
-        tail -n 15 "$PHYS_RESTORED_DIR/server.log" >&2 || true
+        tail -n 15 "$DRILL_SANDBOX/server.log" >&2 || true
         DRILL_REASON="the restored server stopped during recovery (its log is above): the backup cannot be restored"
         return 3
       fi
@@ -244,12 +246,12 @@ drill__restore() {
     ((status == 0)) || drill__give_up "$(drill__kind "$status")" "$DRILL_REASON"
     return 0
   fi
-  phys_new_restore_dir || drill__give_up cannot "cannot make a folder for the restored cluster in ${TMPDIR:-/tmp}"
-  data=$PHYS_RESTORED_DIR/data
+  phys_new_restore_dir DRILL_SANDBOX || drill__give_up cannot "cannot make a folder for the restored cluster in ${TMPDIR:-/tmp}"
+  data=$DRILL_SANDBOX/data
   case "$method" in
     pgbackrest) drill__restore_pgbackrest || status=$? ;;
     barman) drill__restore_barman || status=$? ;;
-    command-cluster) phys_restore_command cluster '' || status=$? ;;
+    command-cluster) phys_restore_command cluster "$DRILL_SANDBOX" || status=$? ;;
   esac
   ((status == 0)) || drill__give_up restore "${K[method.$method.restored_by]} failed (exit $status)"
   [[ -f "$data/PG_VERSION" ]] ||
@@ -264,12 +266,12 @@ drill__restore() {
     cp -- "$data/backup_label" "$DRILL_DIR/backup_label"
   fi
   # trust over the sandbox's own socket and loopback, whatever PGPASSWORD holds.
-  PGPASSWORD='' phys_start_restored >&2 ||
+  PGPASSWORD='' phys_start_restored "$DRILL_SANDBOX" >&2 ||
     drill__give_up restore "the restored data directory does not start as a server (its log is above)"
   status=0
   drill__await_recovery_end '' || status=$?
   ((status == 0)) || drill__give_up "$(drill__kind "$status")" "$DRILL_REASON"
-  DRILL_URL="postgres://$(url_encode "$DRILL_ROLE")@127.0.0.1:$PHYS_RESTORED_PORT/$(url_encode "${K[drill.database]}")?sslmode=disable"
+  DRILL_URL="postgres://$(url_encode "$DRILL_ROLE")@127.0.0.1:$(pgc_port "$DRILL_SANDBOX")/$(url_encode "${K[drill.database]}")?sslmode=disable"
 }
 
 # drill_main WORK: the whole drill, its files in the run's work folder
@@ -309,9 +311,5 @@ drill_main() {
     ((status != 3)) || fail_verdict "${reason:-drill-verify failed a verdict}"
     fail "${reason:-drill-verify could not judge (exit $status)}"
   fi
-  # \xe2\x80\xa6 is U+2026 as UTF-8, so the PASS line does not depend on the locale.
-  printf 'PASS  drill=%s  rows=%s  chain_head=%s\xe2\x80\xa6  checkpoint=%s of %s  verifier=clean\n' "${K[SMOKE_METHODS]}" \
-    "$(jq -r '.restored.row_count' "$DRILL_DIR/report.json")" \
-    "$(jq -r '.restored.chain_head_hash[0:16]' "$DRILL_DIR/report.json")" \
-    "$(jq -r '.ledger.relied_on' "$DRILL_DIR/report.json")" "$(jq -r '.ledger.entries' "$DRILL_DIR/report.json")"
+  jq -r --arg method "${K[SMOKE_METHODS]}" '"PASS  drill=\($method)  rows=\(.restored.row_count)  chain_head=\(.restored.chain_head_hash[0:16])\u2026  checkpoint=\(.ledger.relied_on) of \(.ledger.entries)  verifier=clean"' "$DRILL_DIR/report.json"
 }

@@ -927,7 +927,6 @@ combo_conclude() {
     C[reason]="the ${step//_/ } step failed unexpectedly: ${LAST_ERR:-exit status $rc}"
     printf '::error::backup-restore-smoke: %s%s\n' "$(tag "${C[name]}")" "${C[reason]}" >&2
   fi
-  combo_physical_evidence
   combo_record "${C[record]}"
   combo_release_physical
   exit 0
@@ -1052,16 +1051,22 @@ combo_restore() {
 # in the scratch database there; a password the restored URL carries is
 # used for this combination only (its subshell's environment).
 target_restored_physically() {
-  local started=$EPOCHREALTIME status=0
+  local started=$EPOCHREALTIME
   local -A restored_server=()
   banner restore
   say "$(tag "${C[name]}")restoring into a server of its own"
-  phys_restore_for "${C[name]}" "${C[method]}" "${K[method.${C[method]}.restored_by]}" restored_server || status=$?
+  phys_restore_for "${C[name]}" "${C[method]}" "${K[method.${C[method]}.restored_by]}" restored_server
   C[restore_s]=$(elapsed "$started")
-  ((status == 0)) || combo_fail "${restored_server[reason]}"
   C[url]=${restored_server[url]}
   C[target]="database $(phys_url_database "${C[url]}") on the restored server"
   export PGPASSWORD=${restored_server[password]}
+}
+
+# How a physical restore's failure ends (smoke-physical.sh): the
+# combination fails, with the time the restore took.
+restore_failed() {
+  C[restore_s]=$(elapsed "$started")
+  combo_fail "$1"
 }
 
 # PITR: the restored audit log holds exactly workload A; the tool names the
@@ -1071,17 +1076,6 @@ combo_pitr() {
   ! method_is "${C[method]}" target database || return 0
   combo_ask --mode=pitr-check --db-url="${C[url]}" --id-prefix=audit-smoke- \
     --rows="$(jq .row_count "$WORK/expected.json")" --later-prefix="$PITR_B_PREFIX"
-}
-
-# The backup's label, LSNs, timeline and the tool's verdict, the restored
-# server's timeline and end of recovery, and in PITR mode the target and
-# the rows lost (RPO): evidence in the record (smoke-physical.sh).
-combo_physical_evidence() {
-  local facts
-  ! method_is "${C[method]}" target database || return 0
-  facts=$(phys_combination_json "${C[name]}" "${C[method]}") || return 0
-  combo_evidence physical "$(jq -c .physical <<<"$facts")"
-  combo_evidence pitr "$(jq -c .pitr <<<"$facts")"
 }
 
 # After the record: the restored cluster goes, the operator's teardown runs.

@@ -2,7 +2,9 @@
 // from the facts the harness wrote when the combination ended
 // (WORK/combinations/NNN: NUL-separated NAME=VALUE) and the expectation it
 // was judged against (WORK/expected.json). Text left empty is null; a number
-// that is not one is null; evidence.KEY values are JSON.
+// that is not one is null; evidence.KEY values are JSON. A physical
+// method's combination also gets its physical and pitr evidence from the
+// files in WORK (PhysicalEvidence).
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -14,7 +16,7 @@ final class CombinationRecord {
     private CombinationRecord() {
     }
 
-    static ObjectNode of(Map<String, String> facts, JsonNode expected) throws Failure {
+    static ObjectNode of(Map<String, String> facts, JsonNode expected, java.nio.file.Path work) throws Failure {
         ObjectNode record = RunRecord.JSON.createObjectNode();
         record.put("name", facts.getOrDefault("name", ""));
         record.put("method", facts.getOrDefault("method", ""));
@@ -38,13 +40,22 @@ final class CombinationRecord {
                 evidence.put(name.substring("evidence.".length()), value);
             }
         });
-        if (!evidence.isEmpty()) {
-            ObjectNode node = record.putObject("evidence");
-            for (var entry : evidence.entrySet()) {
-                node.set(entry.getKey(), json(entry.getKey(), entry.getValue()));
-            }
+        Map<String, JsonNode> found = new TreeMap<>();
+        for (var entry : evidence.entrySet()) {
+            found.put(entry.getKey(), json(entry.getKey(), entry.getValue()));
+        }
+        if (isPhysical(record.get("method").asText())) {
+            found.putAll(PhysicalEvidence.ofCombination(work, record.get("name").asText(), record.get("method").asText()));
+        }
+        if (!found.isEmpty()) {
+            record.putObject("evidence").setAll(found);
         }
         return record;
+    }
+
+    /** A method whose restore lands in a server of its own has physical and PITR evidence (PhysicalEvidence). */
+    private static boolean isPhysical(String method) {
+        return BackupMethod.named(method).map(known -> !known.target().equals(BackupMethod.DATABASE)).orElse(false);
     }
 
     private static JsonNode text(String value) {

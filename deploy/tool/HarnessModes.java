@@ -6,6 +6,9 @@
 //                  report.json and junit.xml, from the run record in
 //                  --run-record=DIR (RunRecord); the exit status is the
 //                  harness's.
+//   --mode=backup-evidence  a physical backup's evidence from its tool's
+//                  output in --run-record=WORK/evidence.METHOD
+//                  (PhysicalEvidence).
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -22,7 +25,7 @@ final class HarnessModes {
     }
 
     static boolean handles(String mode) {
-        return KNOBS.equals(mode) || REPORT.equals(mode);
+        return KNOBS.equals(mode) || REPORT.equals(mode) || PhysicalEvidence.MODE.equals(mode);
     }
 
     static int knobs(Map<String, String> env, PrintStream out) throws Failure {

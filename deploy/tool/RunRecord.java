@@ -40,7 +40,7 @@ record RunRecord(List<JsonNode> combinations, Map<String, String> facts) {
             JsonNode expected = expectation(folder.resolve(EXPECTED));
             try (var files = Files.list(records)) {
                 for (Path file : files.sorted().toList()) {
-                    combinations.add(CombinationRecord.of(facts(file), expected));
+                    combinations.add(CombinationRecord.of(facts(file), expected, folder));
                 }
             } catch (IOException e) {
                 throw new Failure("cannot read " + records + ": " + e.getMessage());
