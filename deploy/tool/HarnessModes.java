@@ -99,7 +99,7 @@ final class HarnessModes {
         return record.exitStatus();
     }
 
-    private static void write(Path file, String text) throws Failure {
+    static void write(Path file, String text) throws Failure {
         try {
             Files.writeString(file, text, StandardCharsets.UTF_8);
         } catch (IOException e) {

@@ -21,9 +21,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -52,15 +50,16 @@ final class PhysicalEvidence {
             throw new Failure("--mode=" + MODE + " needs --run-record=WORK/" + FOLDER_PREFIX + "METHOD");
         }
         String method = folder.getFileName().toString().substring(FOLDER_PREFIX.length());
-        boolean verified = "passed".equals(read(folder.resolve("verdict")).strip());
+        boolean verified = "passed".equals(RunRecord.readText(folder.resolve("verdict")).strip());
         ObjectNode evidence = switch (method) {
-            case "pgbackrest" -> pgbackrest(json(folder.resolve("info.json")), read(folder.resolve("verify.out")), verified);
+            case "pgbackrest" -> pgbackrest(json(folder.resolve("info.json")),
+                    RunRecord.readText(folder.resolve("verify.out")), verified);
             case "barman" -> barman(json(folder.resolve("show-backup.json")), SERVER, verified);
-            case "basebackup" -> basebackup(read(folder.resolve("backup_label")), json(folder.resolve("backup_manifest")),
-                    verified);
+            case "basebackup" -> basebackup(RunRecord.readText(folder.resolve("backup_label")),
+                    json(folder.resolve("backup_manifest")), verified);
             default -> throw new Failure("no evidence is made for method " + Failure.quoted(method));
         };
-        write(folder.resolveSibling("physical." + method + ".json"), evidence.toString() + "\n");
+        HarnessModes.write(folder.resolveSibling("physical." + method + ".json"), evidence.toString() + "\n");
         if (!verified) {
             throw new Failure(problemsFound(method));
         }
@@ -199,7 +198,8 @@ final class PhysicalEvidence {
         }
         Path wal = work.resolve("restored." + name + ".wal");
         if (Files.exists(wal)) {
-            physical.setAll(recovery(read(wal), read(work.resolve("restored." + name + ".log"))));
+            String log = RunRecord.readText(work.resolve("restored." + name + ".log"));
+            physical.setAll(recovery(RunRecord.readText(wal), log));
         }
         JsonNode target = jsonIfThere(work.resolve("pitr.target.json"));
         return Map.of("physical", physical.isEmpty() ? NODES.nullNode() : physical,
@@ -230,12 +230,12 @@ final class PhysicalEvidence {
     }
 
     private static JsonNode jsonIfThere(Path file) throws Failure {
-        String text = read(file);
+        String text = RunRecord.readText(file);
         return text.isBlank() ? null : parse(file, text);
     }
 
     private static JsonNode json(Path file) throws Failure {
-        String text = read(file);
+        String text = RunRecord.readText(file);
         if (text.isBlank()) {
             throw new Failure(file + " is empty or missing");
         }
@@ -247,24 +247,6 @@ final class PhysicalEvidence {
             return RunRecord.JSON.readTree(text);
         } catch (IOException e) {
             throw new Failure(file + " is not JSON");
-        }
-    }
-
-    private static String read(Path file) throws Failure {
-        try {
-            return Files.readString(file, StandardCharsets.UTF_8);
-        } catch (NoSuchFileException absent) {
-            return "";
-        } catch (IOException e) {
-            throw new Failure("cannot read " + file + ": " + e.getMessage());
-        }
-    }
-
-    private static void write(Path file, String text) throws Failure {
-        try {
-            Files.writeString(file, text, StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new Failure("cannot write " + file + ": " + e.getMessage());
         }
     }
 }

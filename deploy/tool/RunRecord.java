@@ -70,7 +70,8 @@ record RunRecord(List<JsonNode> combinations, Map<String, String> facts) {
         }
     }
 
-    private static String readText(Path file) throws Failure {
+    /** The text of FILE; an absent file is empty. */
+    static String readText(Path file) throws Failure {
         try {
             return Files.readString(file, StandardCharsets.UTF_8);
         } catch (NoSuchFileException absent) {
