@@ -440,9 +440,9 @@ phys_use() {
 # runs, archiving into the harness's own WAL archive (PITR) and the set-up
 # of the METHODS backed up from it (basebackup, pgbackrest, barman).
 phys_setup_source() {
-  PHYS_SOURCE_DIR=$1 PHYS_DIR=$1/physical
   PHYS_BINDIR=$(cat "$1/$PGC_MARKER_FILE") || fail "cannot read the throwaway cluster's binaries folder"
   (($# > 2)) || ((PHYS_PITR)) || return 0
+  PHYS_SOURCE_DIR=$1 PHYS_DIR=$1/physical
   say "physical backups: archiving on the throwaway cluster${3:+ for ${*:3}}"
   phys__strict phys__prepare "${@:2}" || fail "cannot prepare the throwaway cluster for physical backups"
 }
