@@ -5,6 +5,7 @@
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.charset.StandardCharsets;
@@ -145,6 +146,56 @@ class CopyRowsTest {
         assertTrue(result.err().matches("backupsmoke: could not keep the chain's links in a temporary file in"
                 + " /nonexistent/backupsmoke \\(set another with -Djava.io.tmpdir in BACKUPSMOKE_JAVA_OPTS\\):"
                 + " no such folder: /nonexistent/backupsmoke/backupsmoke-chain-\\d+\\.hashes\n"), result.describe());
+    }
+
+    @Test
+    void equalBytesMarksExactlyTheBytesEqualToThePattern() {
+        // Every byte value at every place in a word, among neighbours one above and one below the
+        // pattern's byte (where a borrow or a carry between bytes would show).
+        for (int pattern : new int[] {'\t', '\\', '|'}) {
+            long repeated = 0x0101010101010101L * pattern;
+            for (int place = 0; place < Long.BYTES; place++) {
+                for (int value = 0; value < 256; value++) {
+                    long word = 0;
+                    for (int b = 0; b < Long.BYTES; b++) {
+                        long byteValue = b == place ? value : b % 2 == 0 ? pattern + 1 : pattern - 1;
+                        word |= byteValue << (8 * b);
+                    }
+                    long expected = value == pattern ? 0x80L << (8 * place) : 0;
+                    assertEquals(expected, CopyRows.RowParser.equalBytes(word, repeated),
+                            "value " + value + " at byte " + place + " against " + pattern);
+                }
+            }
+        }
+    }
+
+    @Test
+    void tabsEscapesAndPipesAreFoundWhereverTheyFallInAWord() {
+        // The line is read eight bytes at a time: a longer id moves every separator, escape and '|'
+        // through each place in a word and across the words' ends, and into the bytes after the last word.
+        String prev = "ab".repeat(32);
+        for (int shift = 0; shift < 2 * Long.BYTES; shift++) {
+            String id = "i".repeat(shift + 1);
+            String line = String.join("\t", id, "a|b", "User", "auth\\tlogin", "session", "s-1", "{}",
+                    "2026-05-16 12:00:00.5+00", "auth", prev, "cd".repeat(32)) + "\n";
+            Object[] seen = new Object[3];
+            new CopyRows.RowParser(true).parse(line.getBytes(StandardCharsets.UTF_8),
+                    (readId, prevHash, rowHash, hash, ambiguous) -> {
+                        seen[0] = readId;
+                        seen[1] = hash;
+                        seen[2] = ambiguous;
+                    });
+            byte[] expected = AuditRow.sha256(String.join("|", prev, id, "a|b", "User", "auth\tlogin", "session",
+                    "s-1", "{}", "2026-05-16T12:00:00.500000Z", "auth"));
+            assertEquals(id, seen[0], "shift " + shift);
+            assertArrayEquals(expected, (byte[]) seen[1], "shift " + shift);
+            assertEquals(true, seen[2], "shift " + shift);
+            String shortLine = line.substring(0, line.lastIndexOf('\t')) + "\n";
+            IllegalStateException refused = assertThrows(IllegalStateException.class,
+                    () -> new CopyRows.RowParser(true).parse(shortLine.getBytes(StandardCharsets.UTF_8),
+                            (readId, prevHash, rowHash, hash, ambiguous) -> {}));
+            assertEquals("COPY gave a row of 10 fields, not 11", refused.getMessage());
+        }
     }
 
     @Test

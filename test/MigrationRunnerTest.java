@@ -21,7 +21,8 @@ class MigrationRunnerTest {
             "000005_audit_chain_position.up.sql", "000006_audit_chain_statement_head.up.sql",
             "000007_audit_chain_skipped_inserts.up.sql", "000008_audit_pin_search_path.up.sql",
             "000009_audit_verify_chain_parallel.up.sql", "000010_audit_verify_chain_two_passes.up.sql",
-            "000011_audit_chain_definer.up.sql", "000012_audit_verify_chain_cheaper_passes.up.sql");
+            "000011_audit_chain_definer.up.sql", "000012_audit_verify_chain_cheaper_passes.up.sql",
+            "000013_audit_verify_chain_heap_order.up.sql");
 
     @TempDir Path folder;
 
@@ -134,7 +135,7 @@ class MigrationRunnerTest {
         assertEquals(1, failed.exit(), failed.describe());
         assertEquals("backupsmoke: failed to execute migration 000100_broken.up.sql: column \"no_such_column\" "
                 + "does not exist (line 3); this run applied 000001_audit_events.up.sql … "
-                + "000012_audit_verify_chain_cheaper_passes.up.sql (12 files) before it (recorded in schema_migrations): fix it and "
+                + "000013_audit_verify_chain_heap_order.up.sql (13 files) before it (recorded in schema_migrations): fix it and "
                 + "rerun to continue from 000100_broken.up.sql, or undo them with their .down.sql files, newest first, "
                 + "and delete their rows from schema_migrations\n", failed.err());
         assertEquals("", failed.out());
@@ -179,7 +180,7 @@ class MigrationRunnerTest {
         assertEquals(1, result.exit(), result.describe());
         assertEquals("backupsmoke: failed to execute migration 000100_own_tx.up.sql: column \"missing_column\" "
                 + "does not exist (line 3); this run applied 000001_audit_events.up.sql … "
-                + "000012_audit_verify_chain_cheaper_passes.up.sql (12 files) before it (recorded in schema_migrations): fix it and "
+                + "000013_audit_verify_chain_heap_order.up.sql (13 files) before it (recorded in schema_migrations): fix it and "
                 + "rerun to continue from 000100_own_tx.up.sql, or undo them with their .down.sql files, newest first, "
                 + "and delete their rows from schema_migrations\n",
                 result.err());

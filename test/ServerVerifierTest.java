@@ -92,6 +92,17 @@ class ServerVerifierTest {
                 + " WHERE id = 'audit-smoke-0002'; UPDATE audit_events SET actor = 'mallory' WHERE id = 'audit-smoke-0002'",
                 "audit-smoke-0002|2|3");
 
+        // The same breaks with the heap still in chain order (the rows reloaded in chain_seq order, as a
+        // restore would): 000013 judges these from one sequential scan, in the heap's order.
+        cases.put(inHeapOrder("UPDATE reloaded SET actor = 'mallory' WHERE id = 'audit-smoke-0003'"), "audit-smoke-0003|3|4");
+        cases.put(inHeapOrder("UPDATE reloaded SET actor = 'mallory' WHERE id IN ('audit-smoke-0004', 'audit-smoke-0001')"),
+                "audit-smoke-0001|1|2");
+        cases.put(inHeapOrder("DELETE FROM reloaded WHERE id = 'audit-smoke-0001'; "
+                + "UPDATE reloaded SET actor = 'mallory' WHERE id = 'audit-smoke-0004'"), "audit-smoke-0002|1|2");
+        cases.put(inHeapOrder("UPDATE reloaded SET chain_seq = 103 WHERE id = 'audit-smoke-0002'; "
+                + "UPDATE reloaded SET chain_seq = 3 WHERE id = 'audit-smoke-0003'"), "audit-smoke-0003|2|3");
+        cases.put(forged("late-fork", hashOf("audit-smoke-0002"), "1000"), "late-fork|6|7");
+
         try (Connection connection = Support.connect(database); Statement statement = connection.createStatement()) {
             connection.setAutoCommit(false);
             int index = 0;
@@ -136,7 +147,53 @@ class ServerVerifierTest {
             "modified|audit-smoke-0001|1|6",
             "modified|audit-smoke-0003|3|6",
             "missing_predecessor|z-orphan|6|8",
-            "modified|audit-smoke-0002|2|6");
+            "modified|audit-smoke-0002|2|6",
+            "modified|audit-smoke-0003|3|6",
+            "modified|audit-smoke-0001|1|6",
+            "missing_predecessor|audit-smoke-0002|1|5",
+            "null|null|null|6",
+            "fork|late-fork|3|6");
+
+    /**
+     * Tampering done on a copy of the rows, which then replace the table's
+     * in chain_seq order: the heap holds them in that order afterwards (an
+     * UPDATE in place would move the row to the end of the heap).
+     */
+    static String inHeapOrder(String tampering) {
+        return "CREATE TEMP TABLE reloaded AS SELECT * FROM audit_events; " + tampering + "; "
+                + "DELETE FROM audit_events; INSERT INTO audit_events SELECT * FROM reloaded ORDER BY chain_seq";
+    }
+
+    @Test
+    void aHeapInChainOrderIsWalkedWithoutTheIndexAndAnyOtherWithIt() throws Exception {
+        // The heap-order walk stands only when it proves the heap's order is the chain's; an UPDATE moves
+        // the row to the heap's end, and the walk of 000012 through the chain_seq index gives the verdict.
+        // (enable_sort off: that walk reads the index even for six rows.)
+        String database = Support.migratedWithWorkload(6);
+        try (Connection connection = Support.connect(database); Statement statement = connection.createStatement()) {
+            connection.setAutoCommit(false);
+            statement.execute("SET LOCAL session_replication_role = replica");
+            statement.execute("SET LOCAL enable_sort = off");
+            long before = indexScansThisTransaction(statement);
+            assertEquals("null|-1|6", verdict(statement, "audit_events_verify_chain"));
+            long inHeapOrder = indexScansThisTransaction(statement) - before;
+            statement.execute("UPDATE audit_events SET actor = actor WHERE id = 'audit-smoke-0002'");
+            before = indexScansThisTransaction(statement);
+            assertEquals("null|-1|6", verdict(statement, "audit_events_verify_chain"));
+            long moved = indexScansThisTransaction(statement) - before;
+            assertEquals(inHeapOrder + 1, moved);
+            connection.rollback();
+        }
+    }
+
+    /** Index scans of audit_events this transaction started (pg_stat_xact_user_tables counts them at once). */
+    private static long indexScansThisTransaction(Statement statement) throws SQLException {
+        try (ResultSet result = statement.executeQuery(
+                "SELECT coalesce(idx_scan, 0) FROM pg_stat_xact_user_tables WHERE relid = 'audit_events'::regclass")) {
+            result.next();
+            return result.getLong(1);
+        }
+    }
 
     /** The client's verdict on the rows this transaction sees, walked in-process as verify walks them. */
     private static String clientVerdict(Connection connection) throws Exception {

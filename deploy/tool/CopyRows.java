@@ -4,6 +4,9 @@
 // thread receives the rows; the calling thread parses them and hashes each
 // payload straight from the received bytes, so the two overlap.
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.sql.Connection;
@@ -240,6 +243,11 @@ final class CopyRows implements ChainWalker.RowSource {
         private static final byte TAB = 1;
         private static final byte BACKSLASH = 2;
         private static final byte PIPE = 3;
+        private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+        private static final long LOW_SEVEN_BITS = 0x7f7f7f7f7f7f7f7fL;
+        private static final long TABS = 0x0909090909090909L;
+        private static final long BACKSLASHES = 0x5c5c5c5c5c5c5c5cL;
+        private static final long PIPES = 0x7c7c7c7c7c7c7c7cL;
         /** What split() must notice about each byte value: almost all are PLAIN. */
         private static final byte[] BYTE_KINDS = new byte[256];
 
@@ -253,6 +261,8 @@ final class CopyRows implements ChainWalker.RowSource {
         private final MessageDigest sha256 = AuditRow.newSha256();
         private final int[] starts = new int[FIELDS];
         private final int[] ends = new int[FIELDS];
+        /** The field split() is in. */
+        private int splitField;
         /** Bit f set: field f holds a backslash (an escape, or \\N), so its bytes are not its text. */
         private int escapedFields;
         /** Bit f set: field f holds a '|', the payload's separator. */
@@ -289,36 +299,60 @@ final class CopyRows implements ChainWalker.RowSource {
         /**
          * Finds the fields, and in the same pass which of them hold a
          * backslash or a '|': most fields hold neither, and are then copied
-         * or read as they are, without a second look at their bytes.
+         * or read as they are, without a second look at their bytes. The
+         * line is read eight bytes at a time: a word without a tab, a
+         * backslash or a '|' (most of them) costs a few arithmetic steps
+         * instead of eight loads and tests, a third of the parsing thread's
+         * time when read a byte at a time.
          */
         private void split(byte[] line) {
             int length = line.length > 0 && line[line.length - 1] == '\n' ? line.length - 1 : line.length;
-            int f = 0;
+            splitField = 0;
             starts[0] = 0;
-            int escaped = 0;
-            int piped = 0;
-            for (int i = 0; i < length && f < FIELDS; i++) {
-                byte kind = BYTE_KINDS[line[i] & 0xff];
-                if (kind == PLAIN) {
-                    continue; // one load and one test for almost every byte
-                }
-                if (kind == TAB) {
-                    ends[f] = i;
-                    if (++f < FIELDS) {
-                        starts[f] = i + 1;
-                    }
-                } else if (kind == BACKSLASH) {
-                    escaped |= 1 << f;
-                } else {
-                    piped |= 1 << f;
+            escapedFields = 0;
+            pipedFields = 0;
+            int i = 0;
+            for (; i + Long.BYTES <= length && splitField < FIELDS; i += Long.BYTES) {
+                long word = (long) LONGS.get(line, i);
+                long special = equalBytes(word, TABS) | equalBytes(word, BACKSLASHES) | equalBytes(word, PIPES);
+                for (; special != 0 && splitField < FIELDS; special &= special - 1) {
+                    note(line, i + (Long.numberOfTrailingZeros(special) >>> 3));
                 }
             }
-            escapedFields = escaped;
-            pipedFields = piped;
-            if (f != FIELDS - 1) {
-                throw new IllegalStateException("COPY gave a row of " + (f + 1) + " fields, not " + FIELDS);
+            for (; i < length && splitField < FIELDS; i++) {
+                if (BYTE_KINDS[line[i] & 0xff] != PLAIN) {
+                    note(line, i);
+                }
             }
-            ends[f] = length;
+            if (splitField != FIELDS - 1) {
+                throw new IllegalStateException("COPY gave a row of " + (splitField + 1) + " fields, not " + FIELDS);
+            }
+            ends[splitField] = length;
+        }
+
+        /** A tab ends the field being split; a backslash or a '|' marks it. */
+        private void note(byte[] line, int at) {
+            byte kind = BYTE_KINDS[line[at] & 0xff];
+            if (kind == TAB) {
+                ends[splitField] = at;
+                if (++splitField < FIELDS) {
+                    starts[splitField] = at + 1;
+                }
+            } else if (kind == BACKSLASH) {
+                escapedFields |= 1 << splitField;
+            } else {
+                pipedFields |= 1 << splitField;
+            }
+        }
+
+        /**
+         * 0x80 in each byte of the word that equals the byte the pattern
+         * repeats, 0 in every other: exact, as no step carries from one byte
+         * into the next (the low seven bits of a byte plus 0x7f stay within it).
+         */
+        static long equalBytes(long word, long pattern) {
+            long differs = word ^ pattern;
+            return ~(((differs & LOW_SEVEN_BITS) + LOW_SEVEN_BITS) | differs | LOW_SEVEN_BITS);
         }
 
         private boolean isEscaped(int f) {
