@@ -2,7 +2,8 @@
 // from the facts the harness wrote when the combination ended
 // (WORK/combinations/NNN: NUL-separated NAME=VALUE) and the expectation it
 // was judged against (WORK/expected.json). Text left empty is null; a number
-// that is not one is null; evidence.KEY values are JSON.
+// that is not one is null; evidence.KEY values are JSON; restored_snapshot
+// names the restored database's verify snapshot, whose chain head it keeps.
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -24,7 +25,7 @@ final class CombinationRecord {
         record.set("target", text(facts.get("target")));
         record.set("rows", expected.path("row_count").isMissingNode() ? RunRecord.JSON.nullNode() : expected.get("row_count"));
         record.set("expected_chain_head", text(expected.path("chain_head_hash").asText("")));
-        record.set("restored_chain_head", text(facts.get("restored_chain_head")));
+        record.set("restored_chain_head", restoredHead(facts.get("restored_snapshot")));
         record.set("oracle", text(facts.get("oracle")));
         record.set("backup_sha256", text(facts.get("backup_sha256")));
         record.set("backup_bytes", number(facts.get("backup_bytes")));
@@ -45,6 +46,18 @@ final class CombinationRecord {
             }
         }
         return record;
+    }
+
+    /** The chain head of the verify snapshot in FILE; null when no snapshot was judged. */
+    private static JsonNode restoredHead(String file) throws Failure {
+        if (file == null || file.isEmpty()) {
+            return RunRecord.JSON.nullNode();
+        }
+        try {
+            return text(RunRecord.JSON.readTree(java.nio.file.Path.of(file).toFile()).path("chain_head_hash").asText(""));
+        } catch (IOException e) {
+            throw new Failure("cannot read the restored snapshot " + file + ": " + e.getMessage());
+        }
     }
 
     private static JsonNode text(String value) {
