@@ -53,9 +53,7 @@ declare -A C=()    # the combination being judged (combo_begin)
 # group being waited for), expected.json, pre.json, post.NAME.json,
 # oracle.source and oracle.NAME, and combinations/NNN (the records).
 
-say() {
-  printf 'backup-restore-smoke: %s\n' "$*" >&2
-}
+say() { printf 'backup-restore-smoke: %s\n' "$*" >&2; }
 
 # Failures write to the stderr the script was started with (DIAG_FD): a
 # signal trap can run while a function's stderr goes to a file. Inside a
@@ -68,10 +66,7 @@ fail() {
   exit 1
 }
 
-fail_verdict() {
-  VERDICT_FAILED=1
-  fail "$@"
-}
+fail_verdict() { VERDICT_FAILED=1 && fail "$@"; }
 
 banner() {
   PHASE=$1
@@ -80,11 +75,7 @@ banner() {
 }
 
 # The tool's one-line reason, the last line of its stderr in FILE.
-tool_reason() {
-  local line
-  line=$(tail -n 1 "$1")
-  printf '%s' "${line#backupsmoke: }"
-}
+tool_reason() { tail -n 1 "$1" | sed 's/^backupsmoke: //'; }
 
 # --- cleanup -----------------------------------------------------------------
 
@@ -271,15 +262,11 @@ db_url() {
   server_url "$PGHOST" "$PGPORT" "$PGUSER" "$URL_QUERY" "$1"
 }
 
-cluster_url() {
-  server_url 127.0.0.1 "$1" postgres sslmode=disable "$2"
-}
+cluster_url() { server_url 127.0.0.1 "$1" postgres sslmode=disable "$2"; }
 
-# psql on URL: no psqlrc, quiet, bare values, stop at the first error.
+# psql on URL ($1): no psqlrc, quiet, bare values, stop at the first error.
 sql_url() {
-  local url=$1
-  shift
-  psql -X -q -At -v ON_ERROR_STOP=1 -d "$url" "$@"
+  psql -X -q -At -v ON_ERROR_STOP=1 -d "$@"
 }
 
 # Secrets never go into a command line, where `ps` shows them: libpq has no
@@ -312,9 +299,7 @@ run_tool() {
 
 # The harness's own questions go to this repository's tool, whatever
 # SMOKE_TOOL stands in for.
-gate_tool() {
-  run_child "$REPO/deploy/bin/backupsmoke" "$@"
-}
+gate_tool() { run_child "$REPO/deploy/bin/backupsmoke" "$@"; }
 
 # Adds the tool's answer to ARGS (--mode=knobs or plan: NUL-separated
 # NAME=VALUE entries) to K, never evaluated, read from a pipe: the knobs
@@ -329,19 +314,13 @@ ask_into_k() {
   ((status == 0)) || fail "$(tool_reason "$WORK/ask.err")"
 }
 
-method_is() {
-  [[ "${K[method.$1.$2]}" == "$3" ]]
-}
+method_is() { [[ "${K[method.$1.$2]}" == "$3" ]]; }
 
 # "[NAME] " in front of messages when several combinations run.
-tag() {
-  [[ "${K[plan.tagged]:-0}" == 0 ]] || printf '[%s] ' "$1"
-}
+tag() { [[ "${K[plan.tagged]:-0}" == 0 ]] || printf '[%s] ' "$1"; }
 
 # Seconds since START (an $EPOCHREALTIME reading), with two decimals.
-elapsed() {
-  awk -v start="$1" -v now="$EPOCHREALTIME" 'BEGIN { printf "%.2f", now - start }'
-}
+elapsed() { awk -v start="$1" -v now="$EPOCHREALTIME" 'BEGIN { printf "%.2f", now - start }'; }
 
 # A snapshot must be one JSON object with the section-3 basics, or the
 # judge would compare nothing.
@@ -729,14 +708,12 @@ combo_begin() {
 # end. Both end the combination's subshell (its record is written on exit).
 combo_fail() {
   printf '::error::backup-restore-smoke: %s%s\n' "$(tag "${C[name]}")" "$1" >&2
-  C[verdict]=fail C[reason]=$1
-  exit 0
+  C[verdict]=fail C[reason]=$1 && exit 0
 }
 
 combo_skip() {
   say "$(tag "${C[name]}")skipped: $1"
-  C[verdict]=skipped C[reason]=$1
-  exit 0
+  C[verdict]=skipped C[reason]=$1 && exit 0
 }
 
 # Where the combination is judged, as planned (HarnessPlan.java): the wiped
