@@ -44,7 +44,8 @@ STEP=''            # the combination's step running, named when it fails unexpec
 # K[method.NAME.kind|target|taken_by|restored_by|throwaway_only|fingerprint]),
 # the server (K[server.*]) and the plan (K[plan.*], K[combination.I.*]:
 # HarnessPlan.java), then what the run learns: K[run.started_at],
-# K[backup.METHOD.seconds|sha256|bytes], K[major.N.port] ("none": failed).
+# K[run.verify_against], K[backup.METHOD.seconds|sha256|bytes],
+# K[major.N.port] ("none": failed).
 declare -A K=()
 declare -A C=()    # the combination being judged (combo_begin)
 # What outlives a combination's subshell lives in files in WORK: scratch-dbs
@@ -150,10 +151,7 @@ cleanup() {
   pgc_stop_all
   remove_work
   [[ -z "$WATCHDOG_PID" ]] || kill "$WATCHDOG_PID" 2>/dev/null
-  if ((rc != 0)); then
-    ((VERDICT_FAILED)) && exit 3
-    exit 1
-  fi
+  ((rc == 0)) || exit $((VERDICT_FAILED ? 3 : 1))
 }
 
 # A combination's subshell names the phase it is in.
@@ -345,6 +343,10 @@ preflight() {
   WORK=$made
   MIGRATIONS_PATH=${MIGRATIONS_PATH:-$REPO/migrations} ask_into_k --mode=knobs
   phys_configure "${K[SMOKE_PITR]}" "${K[SMOKE_PITR_TARGET]}" "${K[SMOKE_RECOVERY_TIMEOUT]}"
+  # What every verify of a restored database is checked against: the
+  # SMOKE_SINCE checkpoint (only newer rows hashed) or the whole expectation.
+  K[run.verify_against]=--expect=$WORK/expected.json
+  [[ "${K[since.found]}" == 0 ]] || K[run.verify_against]=--since=${K[SMOKE_SINCE]}
   export PGCONNECT_TIMEOUT=${K[PGCONNECT_TIMEOUT]}
   # Another major's server binaries come from Maven Central: what that needs.
   IFS=',' read -r -a majors <<<"${K[SMOKE_TARGET_MAJORS]}"
@@ -642,9 +644,7 @@ judge_combination() {
   if [[ "${K[combination.$index.target]}" == major && -z "${K[major.$major.port]:-}" ]]; then
     say "starting a throwaway PostgreSQL $major cluster for the restores"
     K[major.$major.port]=none
-    if pgc_start_major "$major"; then
-      K[major.$major.port]=$PGC_PORT
-    fi
+    ! pgc_start_major "$major" || K[major.$major.port]=$PGC_PORT
   fi
   start_child judge_in_subshell "$index" "$record"
   await_child || status=$?
@@ -775,22 +775,12 @@ combo_pitr() {
     --rows="$(jq .row_count "$WORK/expected.json")" --later-prefix="$PITR_B_PREFIX"
 }
 
-# What a verify of the restored database is checked against: the
-# SMOKE_SINCE checkpoint (only newer rows hashed) or the whole expectation.
-verify_flags() {
-  if [[ "${K[since.found]}" == 1 ]]; then
-    printf '%s\n' "--since=${K[SMOKE_SINCE]}"
-  else
-    printf '%s\n' "--expect=$WORK/expected.json"
-  fi
-}
-
 # The expectation is the anchor: the restored chain must still hold the
 # recorded head at the recorded position (SPEC 9.3).
 combo_verify() {
   local started=$EPOCHREALTIME post=$WORK/post.${C[name]}.json status=0
   banner verify
-  run_tool --mode=verify --db-url="${C[url]}" "$(verify_flags)" >"$post" || status=$?
+  run_tool --mode=verify --db-url="${C[url]}" "${K[run.verify_against]}" >"$post" || status=$?
   C[verify_s]=$(elapsed "$started")
   ((status == 0)) || combo_fail "BackupSmoke --mode=verify failed (exit $status)"
   check_snapshot "$post" "BackupSmoke --mode=verify"
@@ -843,7 +833,7 @@ combo_continuity() {
   banner continuity
   run_tool --mode=workload --db-url="${C[url]}" --migrations-path="${K[MIGRATIONS_PATH]}" \
     --rows="$rows" --id-prefix="audit-smoke-${K[since.id_tag]}continuity-" >/dev/null || appended=$?
-  ((appended != 0)) || run_tool --mode=verify --db-url="${C[url]}" "$(verify_flags)" \
+  ((appended != 0)) || run_tool --mode=verify --db-url="${C[url]}" "${K[run.verify_against]}" \
     >"$WORK/after.${C[name]}.json" || verified=$?
   C[continuity_s]=$(elapsed "$started")
   ((appended == 0)) || combo_fail "continuity: appending $rows rows to the restored database failed"
