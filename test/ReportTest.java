@@ -220,7 +220,12 @@ class ReportTest {
                  "public.audit_chain_head": {"rows": 1, "digest": null}}}""");
         assertEquals("{\"name\":\"semantic\",\"source_tables\":{\"public.audit_events\":{\"rows\":24,"
                 + "\"digest\":\"ab12\"}}}", RunRecord.read(work).fact("second_oracle"));
-        Files.writeString(work.resolve("run.facts"), "second_oracle=off\0");
+        Files.writeString(work.resolve("run.facts"), "second_oracle=off\0tool=\0");
         assertEquals("{\"name\":\"off\"}", RunRecord.read(work).fact("second_oracle"));
+        // Without SMOKE_TOOL the harness leaves the tool's version to the report, which is that tool.
+        HarnessModes.report(work, temp.resolve("reports"), null, new PrintStream(new ByteArrayOutputStream(), true,
+                StandardCharsets.UTF_8), new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
+        assertEquals("backupsmoke 0.1.0", RunRecord.JSON.readTree(temp.resolve("reports/report.json").toFile())
+                .at("/versions/tool").asText());
     }
 }

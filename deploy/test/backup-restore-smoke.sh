@@ -4,7 +4,7 @@
 # combinations, every verdict and the reports are the tool's answers
 # (--mode=knobs, plan, judge, pitr-check, report).
 #
-# main() reads as the flow: preflight → wait for server → plan → clean start
+# main() reads as the flow: preflight → wait for server → clean start → plan
 # → workload → backup (every method, in one exported snapshot) → wipe → for
 # every combination of method and target major, in a subshell of its own with
 # set -e in force: target → restore → verify → assert → oracle capture →
@@ -893,14 +893,15 @@ report_and_conclude() {
 }
 
 # What ran, where and with what: the report's header, NUL-separated
-# NAME=VALUE entries in WORK/run.facts.
+# NAME=VALUE entries in WORK/run.facts (the tool's version is the report's
+# own unless SMOKE_TOOL stands in for it).
 write_run_facts() {
   local commit java jbang
   commit=$(git -C "$REPO" rev-parse HEAD 2>/dev/null) || commit=''
   java=$(java -version 2>&1 | head -n 1) || java=''
   jbang=$("$REPO/deploy/bin/jbang" --version 2>&1 </dev/null | tail -n 1) || jbang=''
   printf '%s=%s\0' started_at "${K[run.started_at]}" finished_at "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-    host "$(uname -n)" repository_commit "$commit" tool "$(run_tool --version 2>/dev/null || true)" \
+    host "$(uname -n)" repository_commit "$commit" tool "${SMOKE_TOOL:+$(run_tool --version 2>/dev/null)}" \
     jbang "$jbang" java "$java" pg_dump "$(pg_dump --version)" \
     source_server "$(sql_url "$(db_url "$MAINT_DB")" -c 'SHOW server_version')" \
     second_oracle "${K[SMOKE_ORACLE]}" >"$WORK/run.facts"
@@ -924,9 +925,9 @@ main() {
   banner 'wait for server'
   [[ "${K[server.kind]}" != throwaway ]] || start_throwaway
   wait_for_server
-  plan
   banner 'clean start'
   clean_start
+  plan
   phys_use "$WORK" "$TARGET_DB" "$(db_url "$TARGET_DB")" "${K[plan.source_major]}"
   if [[ "${K[SMOKE_PITR]}" == 1 ]]; then
     banner backup

@@ -83,6 +83,9 @@ final class HarnessModes {
             throw new Failure("--mode=report needs --run-record=DIR (the harness's work folder)");
         }
         RunRecord record = RunRecord.read(runRecord);
+        if (!record.facts().isEmpty() && record.fact("tool") == null) {
+            record.facts().put("tool", BackupSmoke.versionOf()); // no SMOKE_TOOL: the tool is this one
+        }
         int status = report(record, reportDir, out, err);
         if (status == RunRecord.EXIT_PASSED) {
             if (checkpoint != null) {
