@@ -122,7 +122,8 @@ public class BackupSmoke implements Callable<Integer> {
     @Option(names = "--since", paramLabel = "FILE",
             description = "verify: check only the rows appended after a snapshot recorded earlier (its"
                     + " chain_head_hash at position row_count-1); earlier rows are trusted, not re-hashed,"
-                    + " and the server's verifier is skipped unless --full-server-verify")
+                    + " and the server's verifier is skipped unless --full-server-verify; report: a passing run"
+                    + " writes its expectation there, the next run's checkpoint")
     Path since;
 
     @Option(names = "--full-server-verify",
@@ -174,6 +175,10 @@ public class BackupSmoke implements Callable<Integer> {
     @CommandLine.Mixin
     JudgeModes judgeModes = new JudgeModes();
 
+    /** The harness's plan: --mode=plan (SPEC 7). */
+    @CommandLine.Mixin
+    HarnessPlan.Options planOptions = new HarnessPlan.Options();
+
     @Option(names = "--run-record", paramLabel = "DIR",
             description = "report: the harness's work folder (combinations/, run.facts);"
                     + " backup-evidence: its evidence.METHOD folder")
@@ -210,7 +215,7 @@ public class BackupSmoke implements Callable<Integer> {
             return switch (mode) {
                 case HarnessModes.KNOBS -> HarnessModes.knobs(environment, System.out);
                 case PhysicalEvidence.MODE -> PhysicalEvidence.backupEvidence(runRecord, System.out);
-                default -> HarnessModes.report(runRecord, reportDir, System.out, System.err);
+                default -> HarnessModes.report(runRecord, reportDir, since, System.out, System.err);
             };
         }
         if (JudgeModes.needsNoDatabase(mode)) {
@@ -230,7 +235,8 @@ public class BackupSmoke implements Callable<Integer> {
         if (mode == null || mode.isEmpty()) {
             throw new Failure("--mode is required (workload | verify)");
         }
-        if (!MODES.contains(mode) && !JudgeModes.NAMES.contains(mode) && !InPlace.NAMES.contains(mode)) {
+        if (!MODES.contains(mode) && !JudgeModes.NAMES.contains(mode) && !InPlace.NAMES.contains(mode)
+                && !HarnessPlan.MODE.equals(mode)) {
             throw new Failure("unknown --mode=" + Failure.quoted(mode) + " (workload | verify)");
         }
         ConnectionTarget target = ConnectionTarget.parse(dbUrl, environment);
@@ -254,6 +260,9 @@ public class BackupSmoke implements Callable<Integer> {
             }
             if (InPlace.NAMES.contains(mode)) {
                 return InPlace.run(mode, connector, migrationsFolder());
+            }
+            if (mode.equals(HarnessPlan.MODE)) {
+                return HarnessPlan.run(planOptions, connector, environment, System.out);
             }
             if (mode.equals(JudgeModes.PITR_CHECK)) {
                 return judgeModes.checkPitr(connector, idPrefix, rows, System.out);
@@ -293,6 +302,7 @@ public class BackupSmoke implements Callable<Integer> {
         refuseFlagsOutside(List.of(MODE_CHECKPOINT, MODE_DRILL), LedgerOptions.FLAGS);
         refuseFlagsOutside(List.of(MODE_DRILL), DrillOptions.FLAGS);
         refuseFlagsOutside(List.of(HarnessModes.REPORT, PhysicalEvidence.MODE), List.of("--run-record"));
+        refuseFlagsOutside(List.of(HarnessPlan.MODE), HarnessPlan.Options.FLAGS);
         refuseFlagsOutside(List.of(HarnessModes.REPORT, MODE_DRILL), List.of("--report-dir"));
         CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
         String misplaced = JudgeModes.misplacedFlag(mode, parsed::hasMatchedOption);
@@ -304,6 +314,7 @@ public class BackupSmoke implements Callable<Integer> {
         }
         List<String> given = VERIFY_ONLY.stream().filter(parsed::hasMatchedOption)
                 .filter(name -> !(JudgeModes.needsNoDatabase(mode) && JudgeModes.SHARED_WITH_VERIFY.contains(name)))
+                .filter(name -> !(HarnessModes.REPORT.equals(mode) && name.equals("--since")))
                 .map(name -> name.equals("--client-verify") ? "--[no-]client-verify" : name).toList();
         if (!given.isEmpty()) {
             throw new ParameterException(spec.commandLine(), String.join(", ", given)

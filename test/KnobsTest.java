@@ -180,7 +180,9 @@ class KnobsTest {
                 + "chain_head_hash; remove it to start over with a full verify",
                 refusal("SMOKE_SINCE", checkpoint.toString(), "SMOKE_IN_PLACE", "1"));
         Files.writeString(checkpoint, "{\"row_count\": 3, \"chain_head_hash\": \"ab\"}\n");
-        assertEquals("1", Knobs.parse(env("SMOKE_SINCE", checkpoint.toString(), "SMOKE_IN_PLACE", "1")).get("since.found"));
+        Knobs found = Knobs.parse(env("SMOKE_SINCE", checkpoint.toString(), "SMOKE_IN_PLACE", "1"));
+        assertEquals("1", found.get("since.found"));
+        assertEquals("3", found.get("since.row_count"));
         String missingFolder = temp.resolve("nowhere/checkpoint.json").toString();
         assertEquals("SMOKE_SINCE=" + missingFolder + ": folder " + temp.resolve("nowhere") + " does not exist or "
                 + "cannot be written (a passing run writes the next checkpoint there)",

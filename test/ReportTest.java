@@ -150,8 +150,9 @@ class ReportTest {
         // What the harness writes: WORK/combinations/NNN and WORK/run.facts, NUL-separated NAME=VALUE.
         Path work = Files.createDirectories(temp.resolve("work/combinations"));
         Files.writeString(work.resolve("../expected.json"), "{\"row_count\": 24, \"chain_head_hash\": \"0310\"}");
+        Path post = Files.writeString(temp.resolve("work/post.custom-pg15.json"), "{\"row_count\": 24, \"chain_head_hash\": \"0310\"}");
         Files.writeString(work.resolve("000"), "name=custom-pg15\0method=custom\0target_major=15\0verdict=pass\0"
-                + "reason=\0target=source database b\0restored_chain_head=0310\0oracle=compared\0backup_sha256=1f2e\0"
+                + "reason=\0target=source database b\0restored_snapshot=" + post + "\0oracle=compared\0backup_sha256=1f2e\0"
                 + "backup_bytes=4096\0seconds.backup=0.50\0seconds.restore=1.25\0seconds.verify=\0seconds.continuity=2\0");
         Files.writeString(work.resolve("001"), "name=basebackup-pg15\0method=basebackup\0target_major=15\0"
                 + "verdict=fail\0reason=the restore is of another cluster\0backup_bytes=\0");
@@ -179,5 +180,53 @@ class ReportTest {
         Failure failure = org.junit.jupiter.api.Assertions.assertThrows(Failure.class,
                 () -> RunRecord.read(temp.resolve("work")));
         assertEquals("evidence physical is not JSON: {\"timeline\": ", failure.getMessage());
+    }
+
+    /** A passing run: the next SMOKE_SINCE checkpoint is written, and PASS ends stdout whatever the locale. */
+    @Test
+    void aPassingRunWritesTheCheckpointAndEndsWithThePassLine() throws Exception {
+        Path work = Files.createDirectories(temp.resolve("work/combinations"));
+        Files.writeString(work.resolve("../expected.json"), "{\"row_count\": 24, \"chain_head_hash\": "
+                + "\"03101834d4c1101d77aa\"}");
+        Files.writeString(work.resolve("000"), "name=custom-pg15\0method=custom\0target_major=15\0verdict=pass\0");
+        Path checkpoint = temp.resolve("since.json");
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int exit = HarnessModes.report(temp.resolve("work"), null, checkpoint, new PrintStream(out, true,
+                StandardCharsets.US_ASCII), new PrintStream(err, true, StandardCharsets.UTF_8));
+        assertEquals(0, exit);
+        String stdout = out.toString(StandardCharsets.UTF_8);
+        assertTrue(stdout.endsWith("\nPASS  rows=24  chain_head=03101834d4c1101d\u2026  verifier=clean\n"), stdout);
+        assertEquals(RunRecord.JSON.readTree("{\"row_count\": 24, \"chain_head_hash\": \"03101834d4c1101d77aa\"}"),
+                RunRecord.JSON.readTree(checkpoint.toFile()));
+        assertEquals("checkpoint: " + checkpoint + " now at row 24; the next run hashes only what comes after it\n",
+                err.toString(StandardCharsets.UTF_8));
+        // A failing run leaves both alone.
+        Files.writeString(work.resolve("001"), "name=plain-pg15\0method=plain\0target_major=15\0verdict=fail\0");
+        Files.delete(checkpoint);
+        out.reset();
+        assertEquals(3, HarnessModes.report(temp.resolve("work"), null, checkpoint, new PrintStream(out, true,
+                StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8)));
+        assertFalse(out.toString(StandardCharsets.UTF_8).contains("PASS"));
+        assertFalse(Files.exists(checkpoint));
+    }
+
+    /** run.facts names the oracle; the semantic one's source tables come from WORK/oracle.source. */
+    @Test
+    void theSecondOracleKeepsTheSourcesTablesWithADigest() throws Exception {
+        Path work = Files.createDirectories(temp.resolve("work"));
+        Files.writeString(work.resolve("run.facts"), "host=ci-7\0second_oracle=semantic\0");
+        Files.writeString(work.resolve("oracle.source"), """
+                {"schemas": [], "tables": {"public.audit_events": {"rows": 24, "digest": "ab12", "order": "key"},
+                 "public.audit_chain_head": {"rows": 1, "digest": null}}}""");
+        assertEquals("{\"name\":\"semantic\",\"source_tables\":{\"public.audit_events\":{\"rows\":24,"
+                + "\"digest\":\"ab12\"}}}", RunRecord.read(work).fact("second_oracle"));
+        Files.writeString(work.resolve("run.facts"), "second_oracle=off\0tool=\0");
+        assertEquals("{\"name\":\"off\"}", RunRecord.read(work).fact("second_oracle"));
+        // Without SMOKE_TOOL the harness leaves the tool's version to the report, which is that tool.
+        HarnessModes.report(work, temp.resolve("reports"), null, new PrintStream(new ByteArrayOutputStream(), true,
+                StandardCharsets.UTF_8), new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
+        assertEquals("backupsmoke 0.1.0", RunRecord.JSON.readTree(temp.resolve("reports/report.json").toFile())
+                .at("/versions/tool").asText());
     }
 }

@@ -171,12 +171,38 @@ class RoundTripJudgeTest {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         int exit = modes.judge(expect, null, new PrintStream(out, true, StandardCharsets.UTF_8));
         assertEquals(3, exit);
-        assertEquals("{\"verdict\":\"fail\",\"reason\":\"row_count differs: pre=24 post=23\",\"say\":[]}\n",
-                out.toString(StandardCharsets.UTF_8));
+        assertEquals("{\"verdict\":\"fail\",\"reason\":\"row_count differs: pre=24 post=23\",\"part\":\"round_trip\","
+                + "\"say\":[]}\n", out.toString(StandardCharsets.UTF_8));
         Failure noExpectation = org.junit.jupiter.api.Assertions.assertThrows(Failure.class,
                 () -> modes.judge(null, null, System.out));
         assertEquals("--mode=judge needs --expect FILE (the expectation) with --snapshot or --continuity",
                 noExpectation.getMessage());
+    }
+
+    /** The harness asks continuity and the oracle in one question: the answer names the part that failed. */
+    @Test
+    void oneQuestionForContinuityAndTheOracleNamesThePartThatFailed() throws Exception {
+        Path expect = Support.write(temp.resolve("expected.json"), EXPECTED);
+        JudgeModes modes = new JudgeModes();
+        modes.continuity = Support.write(temp.resolve("after.json"), "{\"row_count\": 31, \"verifier_walked\": 31}");
+        modes.appended = 8;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        assertEquals(3, modes.judge(expect, null, new PrintStream(out, true, StandardCharsets.UTF_8)));
+        assertTrue(out.toString(StandardCharsets.UTF_8).contains("\"part\":\"continuity\""), out.toString());
+        modes.continuity = Support.write(temp.resolve("after.json"), "{\"row_count\": 32, \"verifier_walked\": 32}");
+        out.reset();
+        assertEquals(0, modes.judge(expect, null, new PrintStream(out, true, StandardCharsets.UTF_8)));
+        assertEquals("{\"verdict\":\"pass\",\"reason\":null,\"say\":[]}\n", out.toString(StandardCharsets.UTF_8));
+    }
+
+    /** What an incremental verify hashed is said by the judge, before any verdict. */
+    @Test
+    void anIncrementalVerifyIsSaidWithWhatItHashed() throws Exception {
+        JsonNode post = json(post("\"incremental\": {\"since_position\": 23, \"rows_hashed\": 33,"
+                + " \"checkpoint_found\": true}"));
+        assertEquals("incremental verify (SMOKE_SINCE): from position 23, 33 row(s) hashed; the earlier rows were"
+                + " trusted from the checkpoint, not re-hashed",
+                RoundTripJudge.roundTrip(json(EXPECTED), null, post, null).say().get(0));
     }
 
     @Test
@@ -204,7 +230,7 @@ class RoundTripJudgeTest {
         var result = Support.tool("--mode=judge", "--expect=" + expect, "--snapshot=" + post);
         assertEquals(3, result.exit(), result.describe());
         assertEquals("{\"verdict\":\"fail\",\"reason\":\"verifier reports a break at first_break_id=audit-smoke-0009"
-                + " first_break_pos=9\",\"say\":[]}\n", result.out());
+                + " first_break_pos=9\",\"part\":\"round_trip\",\"say\":[]}\n", result.out());
         assertEquals("", result.err());
         var misused = Support.tool("--mode=judge", "--snapshot=" + post, "--fail-on-break");
         assertEquals(2, misused.exit(), misused.describe());

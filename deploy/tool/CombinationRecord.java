@@ -2,9 +2,10 @@
 // from the facts the harness wrote when the combination ended
 // (WORK/combinations/NNN: NUL-separated NAME=VALUE) and the expectation it
 // was judged against (WORK/expected.json). Text left empty is null; a number
-// that is not one is null; evidence.KEY values are JSON. A physical
-// method's combination also gets its physical and pitr evidence from the
-// files in WORK (PhysicalEvidence).
+// that is not one is null; evidence.KEY values are JSON; restored_snapshot
+// names the restored database's verify snapshot, whose chain head it keeps.
+// A physical method's combination also gets its physical and pitr evidence
+// from the files in WORK (PhysicalEvidence).
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -26,7 +27,7 @@ final class CombinationRecord {
         record.set("target", text(facts.get("target")));
         record.set("rows", expected.path("row_count").isMissingNode() ? RunRecord.JSON.nullNode() : expected.get("row_count"));
         record.set("expected_chain_head", text(expected.path("chain_head_hash").asText("")));
-        record.set("restored_chain_head", text(facts.get("restored_chain_head")));
+        record.set("restored_chain_head", restoredHead(facts.get("restored_snapshot")));
         record.set("oracle", text(facts.get("oracle")));
         record.set("backup_sha256", text(facts.get("backup_sha256")));
         record.set("backup_bytes", number(facts.get("backup_bytes")));
@@ -56,6 +57,18 @@ final class CombinationRecord {
     /** A method whose restore lands in a server of its own has physical and PITR evidence (PhysicalEvidence). */
     private static boolean isPhysical(String method) {
         return BackupMethod.named(method).map(known -> !known.target().equals(BackupMethod.DATABASE)).orElse(false);
+    }
+
+    /** The chain head of the verify snapshot in FILE; null when no snapshot was judged. */
+    private static JsonNode restoredHead(String file) throws Failure {
+        if (file == null || file.isEmpty()) {
+            return RunRecord.JSON.nullNode();
+        }
+        try {
+            return text(RunRecord.JSON.readTree(java.nio.file.Path.of(file).toFile()).path("chain_head_hash").asText(""));
+        } catch (IOException e) {
+            throw new Failure("cannot read the restored snapshot " + file + ": " + e.getMessage());
+        }
     }
 
     private static JsonNode text(String value) {

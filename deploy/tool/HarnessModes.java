@@ -5,17 +5,23 @@
 //   --mode=report  the summary table on stdout and, with --report-dir,
 //                  report.json and junit.xml, from the run record in
 //                  --run-record=DIR (RunRecord); the exit status is the
-//                  harness's.
+//                  harness's. A passing run writes its expectation to
+//                  --since=FILE (SMOKE_SINCE: the next run's checkpoint)
+//                  and ends stdout with the PASS line.
 //   --mode=backup-evidence  a physical backup's evidence from its tool's
 //                  output in --run-record=WORK/evidence.METHOD
 //                  (PhysicalEvidence).
+// The plan (--mode=plan, HarnessPlan) needs the source server.
 
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.Map;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 
 final class HarnessModes {
     static final String KNOBS = "knobs";
@@ -74,11 +80,47 @@ final class HarnessModes {
     }
 
     /** 0 every combination passed, 3 one failed, 1 none ran; the reason on stderr. */
-    static int report(Path runRecord, Path reportDir, PrintStream out, PrintStream err) throws Failure {
+    static int report(Path runRecord, Path reportDir, Path checkpoint, PrintStream out, PrintStream err)
+            throws Failure {
         if (runRecord == null) {
             throw new Failure("--mode=report needs --run-record=DIR (the harness's work folder)");
         }
-        return report(RunRecord.read(runRecord), reportDir, out, err);
+        RunRecord record = RunRecord.read(runRecord);
+        if (!record.facts().isEmpty() && record.fact("tool") == null) {
+            record.facts().put("tool", BackupSmoke.versionOf()); // no SMOKE_TOOL: the tool is this one
+        }
+        int status = report(record, reportDir, out, err);
+        if (status == RunRecord.EXIT_PASSED) {
+            if (checkpoint != null) {
+                writeCheckpoint(record.expectation(), checkpoint, err);
+            }
+            out.writeBytes(passLine(record.expectation()).getBytes(StandardCharsets.UTF_8));
+            out.flush();
+        }
+        return status;
+    }
+
+    /** The last line of a passing run's stdout; U+2026 as UTF-8 whatever the locale. */
+    static String passLine(JsonNode expected) {
+        String head = expected.path("chain_head_hash").asText("");
+        return "PASS  rows=" + Judgement.text(expected.path("row_count")) + "  chain_head="
+                + head.substring(0, Math.min(16, head.length())) + "\u2026  verifier=clean\n";
+    }
+
+    /** This run's expectation becomes the next checkpoint: written beside FILE and renamed, never half written. */
+    static void writeCheckpoint(JsonNode expected, Path file, PrintStream err) throws Failure {
+        ObjectNode checkpoint = RunRecord.JSON.createObjectNode();
+        checkpoint.set("row_count", expected.path("row_count"));
+        checkpoint.set("chain_head_hash", expected.path("chain_head_hash"));
+        Path temporary = file.resolveSibling(file.getFileName() + ".tmp");
+        try {
+            Files.writeString(temporary, checkpoint.toPrettyString() + "\n", StandardCharsets.UTF_8);
+            Files.move(temporary, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new Failure("cannot write the next checkpoint to SMOKE_SINCE=" + file);
+        }
+        err.println("checkpoint: " + file + " now at row " + Judgement.text(expected.path("row_count"))
+                + "; the next run hashes only what comes after it");
     }
 
     static int report(RunRecord record, Path reportDir, PrintStream out, PrintStream err) throws Failure {

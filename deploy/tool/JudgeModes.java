@@ -89,6 +89,7 @@ final class JudgeModes {
             throw new Failure("--oracle-source and --oracle-restored go together");
         }
         Judgement verdict = Judgement.pass(List.of());
+        String part = null; // the part that failed
         if (snapshot != null || continuity != null) {
             if (expect == null) {
                 throw new Failure("--mode=judge needs --expect FILE (the expectation) with --snapshot or --continuity");
@@ -98,18 +99,21 @@ final class JudgeModes {
                 JsonNode workload = workloadSnapshot == null ? null : readJson(workloadSnapshot, "--workload-snapshot");
                 verdict = verdict.then(RoundTripJudge.roundTrip(expected, workload, readJson(snapshot, "--snapshot"),
                         since == null ? null : checkpoint(since)));
+                part = verdict.passed() ? null : "round_trip";
             }
-            if (continuity != null) {
+            if (continuity != null && verdict.passed()) {
                 verdict = verdict.then(RoundTripJudge.continuity(expected, readJson(continuity, "--continuity"),
                         appended));
+                part = verdict.passed() ? null : "continuity";
             }
         }
-        if (oracleSource != null) {
+        if (oracleSource != null && verdict.passed()) {
             verdict = verdict.then(OracleComparison.judge(
                     SemanticOracle.parse(readText(oracleSource, "--oracle-source")),
                     SemanticOracle.parse(readText(oracleRestored, "--oracle-restored"))));
+            part = verdict.passed() ? null : "oracle";
         }
-        out.print(verdict.toJson());
+        out.print(verdict.toJson(part));
         out.flush();
         return verdict.exitCode();
     }

@@ -41,9 +41,17 @@ record Judgement(String reason, List<String> say) {
 
     /** {"verdict": "pass" | "fail", "reason": …, "say": [...]} on one line. */
     String toJson() {
+        return toJson(null);
+    }
+
+    /** The same, with "part": which of several judged parts failed (round_trip, continuity, oracle), when one did. */
+    String toJson(String part) {
         ObjectNode json = new ObjectMapper().createObjectNode();
         json.put("verdict", passed() ? "pass" : "fail");
         json.put("reason", reason);
+        if (part != null) {
+            json.put("part", part);
+        }
         say.forEach(json.putArray("say")::add);
         return json.toString() + "\n";
     }

@@ -122,15 +122,7 @@ final class Knobs {
             throw new Failure("SMOKE_IN_PLACE=1 runs one method only");
         }
         values.put("SMOKE_METHODS", String.join(",", methods.stream().map(BackupMethod::name).toList()));
-        for (BackupMethod method : methods) {
-            String prefix = "method." + method.name() + ".";
-            values.put(prefix + "kind", method.kind());
-            values.put(prefix + "target", method.target());
-            values.put(prefix + "taken_by", method.takenBy());
-            values.put(prefix + "restored_by", method.restoredBy());
-            values.put(prefix + "throwaway_only", method.throwawayOnly() ? "1" : "0");
-            values.put(prefix + "fingerprint", method.fingerprint());
-        }
+        methods.forEach(this::putMethodRow);
     }
 
     private void putMethodRow(BackupMethod method) {
@@ -385,14 +377,15 @@ final class Knobs {
                     + " does not exist or cannot be written (a passing run writes the next checkpoint there)");
         }
         if (Files.exists(file)) {
-            requireCheckpoint(file, since);
+            values.put("since.row_count", requireCheckpoint(file, since));
             values.put("since.found", "1");
         }
         values.put("since.id_tag", "r" + ZonedDateTime.now(ZoneOffset.UTC)
                 .format(DateTimeFormatter.ofPattern("yyyyMMdd't'HHmmss'z'")) + "-");
     }
 
-    private static void requireCheckpoint(Path file, String given) throws Failure {
+    /** The checkpoint's row count, for messages; a Failure when FILE is not a checkpoint. */
+    private static String requireCheckpoint(Path file, String given) throws Failure {
         JsonNode checkpoint;
         try {
             checkpoint = new ObjectMapper().readTree(file.toFile());
@@ -405,6 +398,7 @@ final class Knobs {
             throw new Failure("SMOKE_SINCE=" + given + " is not a checkpoint: it needs row_count (above 0) and"
                     + " chain_head_hash; remove it to start over with a full verify");
         }
+        return checkpoint.get("row_count").asText();
     }
 
     private void readPaths() throws Failure {

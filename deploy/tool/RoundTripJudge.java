@@ -32,6 +32,9 @@ final class RoundTripJudge {
      */
     static Judgement roundTrip(JsonNode expected, JsonNode workload, JsonNode post, Checkpoint since) {
         List<String> say = new ArrayList<>();
+        if (isIncremental(post)) {
+            say.add(incrementalLine(post.path("incremental")));
+        }
         String reason = firstFailure(expected, workload, post, since, say);
         return reason == null ? Judgement.pass(say) : Judgement.fail(reason, say);
     }
@@ -68,6 +71,13 @@ final class RoundTripJudge {
             return client;
         }
         return workload == null ? null : machineryChange(workload, post);
+    }
+
+    /** What an incremental verify (SMOKE_SINCE) hashed, and what it trusted. */
+    static String incrementalLine(JsonNode incremental) {
+        return "incremental verify (SMOKE_SINCE): from position " + Judgement.text(incremental.path("since_position"))
+                + ", " + Judgement.text(incremental.path("rows_hashed")) + " row(s) hashed; the earlier rows were"
+                + " trusted from the checkpoint, not re-hashed";
     }
 
     /**

@@ -17,17 +17,23 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** The combinations' result records, in order, and the facts of the run. */
-record RunRecord(List<JsonNode> combinations, Map<String, String> facts) {
+/** The combinations' result records, in order, the facts of the run and the expectation they were judged against. */
+record RunRecord(List<JsonNode> combinations, Map<String, String> facts, JsonNode expectation) {
     static final String COMBINATIONS = "combinations";
     static final String EXPECTED = "expected.json";
     static final String FACTS = "run.facts";
+    /** The semantic oracle's document of the source (--mode=oracle-capture). */
+    static final String ORACLE_SOURCE = "oracle.source";
 
     static final int EXIT_PASSED = 0;
     static final int EXIT_CANNOT_JUDGE = 1;
     static final int EXIT_FAILED = 3;
 
     static final ObjectMapper JSON = new ObjectMapper();
+
+    RunRecord(List<JsonNode> combinations, Map<String, String> facts) {
+        this(combinations, facts, JSON.createObjectNode());
+    }
 
     /**
      * Reads FOLDER/combinations/* in name order (none: no combination ran), the expectation in
@@ -36,8 +42,8 @@ record RunRecord(List<JsonNode> combinations, Map<String, String> facts) {
     static RunRecord read(Path folder) throws Failure {
         List<JsonNode> combinations = new ArrayList<>();
         Path records = folder.resolve(COMBINATIONS);
+        JsonNode expected = expectation(folder.resolve(EXPECTED));
         if (Files.isDirectory(records)) {
-            JsonNode expected = expectation(folder.resolve(EXPECTED));
             try (var files = Files.list(records)) {
                 for (Path file : files.sorted().toList()) {
                     combinations.add(CombinationRecord.of(facts(file), expected, folder));
@@ -46,7 +52,39 @@ record RunRecord(List<JsonNode> combinations, Map<String, String> facts) {
                 throw new Failure("cannot read " + records + ": " + e.getMessage());
             }
         }
-        return new RunRecord(combinations, facts(folder.resolve(FACTS)));
+        Map<String, String> facts = facts(folder.resolve(FACTS));
+        String oracle = facts.get("second_oracle");
+        if (oracle != null && !oracle.isEmpty() && !oracle.startsWith("{")) {
+            facts.put("second_oracle", secondOracle(oracle, folder.resolve(ORACLE_SOURCE)).toString());
+        }
+        return new RunRecord(combinations, facts, expected);
+    }
+
+    /**
+     * report.json's "second_oracle": the oracle's NAME and, for the semantic
+     * one, the row count and digest of every table of the source (evidence of
+     * the whole database's content).
+     */
+    static JsonNode secondOracle(String name, Path source) throws Failure {
+        var oracle = JSON.createObjectNode().put("name", name);
+        String text = name.equals("semantic") ? readText(source) : "";
+        if (text.isBlank()) {
+            return oracle;
+        }
+        var tables = oracle.putObject("source_tables");
+        try {
+            JSON.readTree(text).path("tables").fields().forEachRemaining(table -> {
+                JsonNode digest = table.getValue().path("digest");
+                if (!digest.isNull() && !digest.isMissingNode()) {
+                    var row = tables.putObject(table.getKey());
+                    row.set("rows", table.getValue().path("rows"));
+                    row.set("digest", digest);
+                }
+            });
+        } catch (IOException e) {
+            throw new Failure(source + " is not JSON");
+        }
+        return oracle;
     }
 
     /** NUL-separated NAME=VALUE entries, in order; an absent file has none. */

@@ -1,0 +1,198 @@
+// The plan of a round trip (SPEC 7), decided here once the source server is
+// up so that the harness only acts on it (--mode=plan): which backups are
+// taken, whether the source is wiped, and for every combination of method
+// and target major, in order, where it is restored or why it is skipped, and
+// why its second oracle cannot judge it. The answer is NUL-separated
+// NAME=VALUE entries, which the harness adds to its record K.
+
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import picocli.CommandLine.Option;
+
+/** The plan: the source's and pg_dump's majors, and every combination in order. */
+record HarnessPlan(int sourceMajor, int dumpMajor, Map<String, String> entries) {
+    static final String MODE = "plan";
+
+    /** Where a combination is judged. */
+    static final String SOURCE = "source";   // the wiped source database
+    static final String SCRATCH = "scratch"; // a new scratch database on the source server
+    static final String MAJOR = "major";     // a new database on a throwaway cluster of another major
+    static final String SERVER = "server";   // a server of its own, restored by the method
+    static final String SKIP = "skip";
+
+    static final String THROWAWAY_ONLY = "a physical backup is only taken of the throwaway cluster";
+
+    /** What the harness tells the plan: the knobs as --mode=knobs normalized them, and where it runs. */
+    static final class Options {
+        static final List<String> FLAGS = List.of("--methods", "--target-majors", "--server-kind", "--oracle");
+
+        @Option(names = "--methods", paramLabel = "LIST", description = "plan: SMOKE_METHODS as --mode=knobs answered")
+        String methods = "";
+
+        @Option(names = "--target-majors", paramLabel = "LIST", description = "plan: SMOKE_TARGET_MAJORS (empty: the source's)")
+        String targetMajors = "";
+
+        @Option(names = "--server-kind", paramLabel = "KIND", description = "plan: throwaway, url or pgvars")
+        String serverKind = "";
+
+        @Option(names = "--oracle", paramLabel = "NAME", description = "plan: SMOKE_ORACLE")
+        String oracle = "semantic";
+    }
+
+    /** Asks the source server its major and pg_dump (on the PATH of ENV) its own, then plans. */
+    static int run(Options options, Connector connector, Map<String, String> env, java.io.PrintStream out)
+            throws Failure {
+        HarnessPlan plan = of(options, sourceMajor(connector), pgDumpVersion(env));
+        StringBuilder answer = new StringBuilder();
+        plan.entries.forEach((name, value) -> answer.append(name).append('=').append(value).append('\0'));
+        out.print(answer);
+        out.flush();
+        return 0;
+    }
+
+    /** The plan for OPTIONS on a source of SOURCE_MAJOR, backed up by the pg_dump that printed DUMP_VERSION. */
+    static HarnessPlan of(Options options, int sourceMajor, String dumpVersion) throws Failure {
+        int dumpMajor = dumpMajor(dumpVersion);
+        if (sourceMajor > dumpMajor) {
+            throw new Failure("pg_dump " + dumpMajor + " cannot dump a server of major " + sourceMajor
+                    + " (newer than itself): install pg_dump " + sourceMajor + " or newer");
+        }
+        List<BackupMethod> methods = new ArrayList<>();
+        for (String name : options.methods.split(",")) {
+            methods.add(BackupMethod.named(name).orElseThrow(() -> new Failure("unknown backup method '"
+                    + Knobs.printable(name) + "' in --methods (" + BackupMethod.names() + ")")));
+        }
+        boolean throwaway = options.serverKind.equals("throwaway");
+        Map<String, String> entries = new LinkedHashMap<>();
+        entries.put("plan.source_major", Integer.toString(sourceMajor));
+        entries.put("plan.dump_major", Integer.toString(dumpMajor));
+        entries.put("plan.wipe", methods.stream().anyMatch(method -> !method.restoresAServer()) ? "1" : "0");
+        entries.put("plan.throwaway_tools", throwaway ? String.join(" ",
+                methods.stream().filter(BackupMethod::throwawayOnly).map(BackupMethod::name).toList()) : "");
+        for (BackupMethod method : methods) {
+            entries.put("plan.backup_skip." + method.name(), method.throwawayOnly() && !throwaway ? THROWAWAY_ONLY : "");
+        }
+        List<Integer> majors = targetMajors(options.targetMajors, sourceMajor);
+        entries.put("plan.tagged", majors.size() * methods.size() > 1 ? "1" : "0");
+        entries.put("plan.combinations", Integer.toString(majors.size() * methods.size()));
+        boolean wipedSourceFree = true;
+        int index = 0;
+        for (int major : majors) {
+            for (BackupMethod method : methods) {
+                String prefix = "combination." + index++ + ".";
+                String target = target(method, major, sourceMajor, throwaway, wipedSourceFree);
+                wipedSourceFree &= !target.equals(SOURCE);
+                entries.put(prefix + "method", method.name());
+                entries.put(prefix + "major", Integer.toString(major));
+                entries.put(prefix + "target", target);
+                entries.put(prefix + "skip", skipReason(method, major, sourceMajor, throwaway));
+                entries.put(prefix + "oracle_skip", oracleSkipReason(options.oracle, major, dumpMajor));
+            }
+        }
+        return new HarnessPlan(sourceMajor, dumpMajor, entries);
+    }
+
+    /** SMOKE_TARGET_MAJORS in order (empty: the source's), each the source's or newer. */
+    static List<Integer> targetMajors(String wanted, int sourceMajor) throws Failure {
+        List<Integer> majors = new ArrayList<>();
+        for (String major : (wanted.isEmpty() ? Integer.toString(sourceMajor) : wanted).split(",")) {
+            int value = Integer.parseInt(major);
+            if (value < sourceMajor) {
+                throw new Failure("SMOKE_TARGET_MAJORS: " + major + " is older than the source server (" + sourceMajor
+                        + "); restores go to the same or newer majors");
+            }
+            majors.add(value);
+        }
+        return majors;
+    }
+
+    /**
+     * A physical method restores a server of its own; a database method the
+     * wiped source for the first combination of the source's major (SPEC 7),
+     * a new scratch database for the others, or a database on a throwaway
+     * cluster of another major.
+     */
+    private static String target(BackupMethod method, int major, int sourceMajor, boolean throwaway,
+                                 boolean wipedSourceFree) {
+        if (method.restoresAServer()) {
+            return skipReason(method, major, sourceMajor, throwaway).isEmpty() ? SERVER : SKIP;
+        }
+        if (major != sourceMajor) {
+            return MAJOR;
+        }
+        return wipedSourceFree ? SOURCE : SCRATCH;
+    }
+
+    private static String skipReason(BackupMethod method, int major, int sourceMajor, boolean throwaway) {
+        if (!method.restoresAServer()) {
+            return "";
+        }
+        if (major != sourceMajor) {
+            return "a physical backup only starts under its own major (" + sourceMajor + ")";
+        }
+        return method.throwawayOnly() && !throwaway ? THROWAWAY_ONLY : "";
+    }
+
+    /** Why the second oracle cannot judge a restore into MAJOR; empty when it can. */
+    static String oracleSkipReason(String oracle, int major, int dumpMajor) {
+        if (oracle.equals("off")) {
+            return "SMOKE_ORACLE=off";
+        }
+        if (oracle.equals("text") && major > dumpMajor) {
+            return "pg_dump " + dumpMajor + " cannot dump a server of major " + major;
+        }
+        return "";
+    }
+
+    private static final Pattern FIRST_NUMBER = Pattern.compile("([0-9]+)");
+
+    /** The major in "pg_dump (PostgreSQL) 15.5 (Debian 15.5-1)": its first number. */
+    static int dumpMajor(String version) throws Failure {
+        Matcher number = FIRST_NUMBER.matcher(version);
+        if (!number.find() || number.group(1).length() > 4) {
+            throw new Failure("cannot tell the version of pg_dump from 'pg_dump --version'");
+        }
+        return Integer.parseInt(number.group(1));
+    }
+
+    private static int sourceMajor(Connector connector) throws Failure {
+        try (Connection connection = connector.open();
+             ResultSet version = connection.createStatement().executeQuery("SHOW server_version_num")) {
+            version.next();
+            return Integer.parseInt(version.getString(1)) / 10000;
+        } catch (SQLException | NumberFormatException e) {
+            throw new Failure("cannot read the server version: " + e.getMessage());
+        }
+    }
+
+    /** What the first pg_dump on ENV's PATH says of itself ("" when it says nothing). */
+    private static String pgDumpVersion(Map<String, String> env) throws Failure {
+        for (String folder : env.getOrDefault("PATH", "").split(":")) {
+            java.nio.file.Path program = java.nio.file.Path.of(folder.isEmpty() ? "." : folder, "pg_dump");
+            if (!java.nio.file.Files.isExecutable(program)) {
+                continue;
+            }
+            try {
+                Process process = new ProcessBuilder(program.toString(), "--version").redirectErrorStream(true)
+                        .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+                String text = new String(process.getInputStream().readAllBytes(),
+                        java.nio.charset.StandardCharsets.UTF_8);
+                process.waitFor();
+                return text;
+            } catch (java.io.IOException e) {
+                throw new Failure("cannot run " + program + " --version: " + e.getMessage());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new Failure("interrupted while asking pg_dump its version");
+            }
+        }
+        return "";
+    }
+}

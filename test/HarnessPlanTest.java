@@ -1,0 +1,106 @@
+// The harness's plan (--mode=plan, HarnessPlan.java), in process, without a
+// server: which backups are taken, which combinations run where or are
+// skipped and why, whether the source is wiped, and what is refused before
+// anything starts.
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class HarnessPlanTest {
+    static final String PG_DUMP_15 = "pg_dump (PostgreSQL) 15.14 (Debian 15.14-0+deb12u1)\n";
+
+    private static Map<String, String> plan(String methods, String majors, String server, String oracle)
+            throws Failure {
+        HarnessPlan.Options options = new HarnessPlan.Options();
+        options.methods = methods;
+        options.targetMajors = majors;
+        options.serverKind = server;
+        options.oracle = oracle;
+        return HarnessPlan.of(options, 15, PG_DUMP_15).entries();
+    }
+
+    /** NAME: target (skip reason) [oracle skip reason] for every combination, in order. */
+    private static String combinations(Map<String, String> plan) {
+        StringBuilder out = new StringBuilder();
+        for (int i = 0; i < Integer.parseInt(plan.get("plan.combinations")); i++) {
+            String prefix = "combination." + i + ".";
+            out.append(plan.get(prefix + "method")).append("-pg").append(plan.get(prefix + "major")).append(": ")
+                    .append(plan.get(prefix + "target")).append(" (").append(plan.get(prefix + "skip")).append(") [")
+                    .append(plan.get(prefix + "oracle_skip")).append("]\n");
+        }
+        return out.toString();
+    }
+
+    @Test
+    void theFirstDatabaseCombinationOfTheSourcesMajorGetsTheWipedSourceTheOthersScratchDatabases() throws Exception {
+        Map<String, String> plan = plan("custom,plain,basebackup", "15,16", "throwaway", "text");
+        assertEquals("""
+                custom-pg15: source () []
+                plain-pg15: scratch () []
+                basebackup-pg15: server () []
+                custom-pg16: major () [pg_dump 15 cannot dump a server of major 16]
+                plain-pg16: major () [pg_dump 15 cannot dump a server of major 16]
+                basebackup-pg16: skip (a physical backup only starts under its own major (15)) [pg_dump 15 cannot dump a server of major 16]
+                """, combinations(plan));
+        assertEquals("15", plan.get("plan.source_major"));
+        assertEquals("15", plan.get("plan.dump_major"));
+        assertEquals("1", plan.get("plan.wipe"));
+        assertEquals("1", plan.get("plan.tagged"));
+        assertEquals("basebackup", plan.get("plan.throwaway_tools"));
+        assertEquals("", plan.get("plan.backup_skip.basebackup"));
+    }
+
+    @Test
+    void onAConfiguredServerTheThrowawayOnlyMethodsAreSkippedAndNothingIsWipedWithoutADatabaseMethod()
+            throws Exception {
+        Map<String, String> plan = plan("pgbackrest,command-url", "", "pgvars", "off");
+        assertEquals("""
+                pgbackrest-pg15: skip (a physical backup is only taken of the throwaway cluster) [SMOKE_ORACLE=off]
+                command-url-pg15: server () [SMOKE_ORACLE=off]
+                """, combinations(plan));
+        assertEquals("a physical backup is only taken of the throwaway cluster", plan.get("plan.backup_skip.pgbackrest"));
+        assertEquals("", plan.get("plan.backup_skip.command-url"));
+        assertEquals("0", plan.get("plan.wipe"));
+        assertEquals("", plan.get("plan.throwaway_tools"));
+        assertEquals("1", plan.get("plan.tagged"));
+    }
+
+    @Test
+    void oneCombinationIsNotTagged() throws Exception {
+        Map<String, String> plan = plan("custom", "", "url", "semantic");
+        assertEquals("custom-pg15: source () []\n", combinations(plan));
+        assertEquals("0", plan.get("plan.tagged"));
+    }
+
+    @Test
+    void whatCannotWorkIsRefusedBeforeAnythingStarts() {
+        assertEquals("SMOKE_TARGET_MAJORS: 14 is older than the source server (15); restores go to the same or newer"
+                + " majors", assertThrows(Failure.class, () -> plan("custom", "15,14", "url", "semantic")).getMessage());
+        HarnessPlan.Options options = new HarnessPlan.Options();
+        options.methods = "custom";
+        assertEquals("pg_dump 15 cannot dump a server of major 17 (newer than itself): install pg_dump 17 or newer",
+                assertThrows(Failure.class, () -> HarnessPlan.of(options, 17, PG_DUMP_15)).getMessage());
+        assertEquals("cannot tell the version of pg_dump from 'pg_dump --version'",
+                assertThrows(Failure.class, () -> HarnessPlan.of(options, 15, "")).getMessage());
+    }
+
+    /** Against the suite's server: its major, and the pg_dump on PATH. */
+    @Test
+    void theModeAsksTheServerAndPgDump() throws Exception {
+        var result = Support.tool(Map.of("PATH", System.getenv("PATH")), "--mode=plan", "--db-url=" + Support.url("postgres"),
+                "--methods=custom", "--server-kind=url");
+        assertEquals(0, result.exit(), result.describe());
+        Map<String, String> answer = new LinkedHashMap<>();
+        for (String entry : result.out().split("\0")) {
+            answer.put(entry.substring(0, entry.indexOf('=')), entry.substring(entry.indexOf('=') + 1));
+        }
+        assertEquals("source", answer.get("combination.0.target"));
+        assertEquals(answer.get("plan.source_major"), answer.get("combination.0.major"));
+        var misplaced = Support.tool("--mode=verify", "--methods=custom");
+        assertEquals(2, misplaced.exit(), misplaced.describe());
+    }
+}
