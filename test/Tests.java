@@ -18,7 +18,8 @@
 // Progress are global. Then the end-to-end tests (processes: the launcher,
 // JBang, the harness), their classes concurrently (E2E_JOBS at once, or
 // SMOKE_TEST_JOBS); tests that share something of the suite's server say so
-// with @ResourceLock (see Support.SUITE_DATABASES).
+// with @ResourceLock (see Support.SUITE_DATABASES); the classes holding the
+// longest runs let their own tests run at once too (@Execution(CONCURRENT)).
 
 import static org.junit.platform.engine.discovery.ClassNameFilter.includeClassNamePatterns;
 import static org.junit.platform.launcher.TagFilter.excludeTags;
@@ -45,8 +46,12 @@ import org.junit.platform.launcher.listeners.SummaryGeneratingListener;
 import org.junit.platform.launcher.listeners.TestExecutionSummary;
 
 public class Tests {
-    /** How many end-to-end classes run at once: the machine has 2 cores, and these tests wait on processes. */
-    static final int E2E_JOBS = 3;
+    /**
+     * How many end-to-end tests run at once: one per core. They are CPU-bound (a harness run is mostly
+     * JVM starts of the tool, about a second each); a sequential run already keeps 1.5 of 2 cores busy,
+     * and more at once than cores made every run slower (figures: deploy/docs/extending.md).
+     */
+    static final int E2E_JOBS = Math.max(2, Runtime.getRuntime().availableProcessors());
 
     /** The real stdout, kept before any in-process tool call swaps System.out for a capture. */
     static final PrintStream OUT = System.out;
