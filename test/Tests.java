@@ -48,8 +48,8 @@ import org.junit.platform.launcher.listeners.TestExecutionSummary;
 public class Tests {
     /**
      * How many end-to-end tests run at once: one per core. They are CPU-bound (a harness run is mostly
-     * JVM starts of the tool, about a second each); a sequential run already keeps 1.5 of 2 cores busy,
-     * and more at once than cores made every run slower (figures: deploy/docs/extending.md).
+     * JVM starts of the tool, about a second each; a sequential run keeps 1.5 of 2 cores busy), so more
+     * at once than cores only makes each slower (figures: deploy/docs/extending.md).
      */
     static final int E2E_JOBS = Math.max(2, Runtime.getRuntime().availableProcessors());
 
@@ -100,6 +100,10 @@ public class Tests {
      */
     private static LauncherDiscoveryRequestBuilder concurrentClasses(LauncherDiscoveryRequestBuilder discovery) {
         String jobs = System.getenv().getOrDefault("SMOKE_TEST_JOBS", Integer.toString(E2E_JOBS));
+        if (!jobs.matches("[1-9][0-9]{0,2}")) {
+            OUT.println("Tests: SMOKE_TEST_JOBS must be a whole number from 1, got '" + jobs + "'");
+            System.exit(1);
+        }
         return discovery.configurationParameter("junit.jupiter.execution.parallel.enabled", "true")
                 .configurationParameter("junit.jupiter.execution.parallel.mode.default", "same_thread")
                 .configurationParameter("junit.jupiter.execution.parallel.mode.classes.default", "concurrent")
