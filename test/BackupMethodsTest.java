@@ -16,10 +16,16 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 import org.junit.jupiter.api.io.TempDir;
 
-/** End to end: every test runs the whole harness. */
+/**
+ * End to end: every test runs the whole harness. The longest of the suite, so its tests run at once
+ * (each has its own folder and cluster), not one after the other in one thread.
+ */
 @Tag("e2e")
+@Execution(ExecutionMode.CONCURRENT)
 class BackupMethodsTest {
     static final Path HARNESS = Support.REPO.resolve("deploy/test/backup-restore-smoke.sh");
 

@@ -27,6 +27,8 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.parallel.ResourceAccessMode;
+import org.junit.jupiter.api.parallel.ResourceLock;
 import org.junit.jupiter.api.io.TempDir;
 
 class FaultsTest {
@@ -380,6 +382,7 @@ class FaultsTest {
 
     // ------------------------------------------------------------ the harness
 
+    @ResourceLock(value = Support.SUITE_DATABASES, mode = ResourceAccessMode.READ)
     @Test
     @Tag("e2e")
     void theHarnessNeverShowsAPasswordOrSslpasswordInOutputOrInAnyCommandLine() throws Exception {
@@ -434,6 +437,7 @@ class FaultsTest {
         assertTrue(TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - started) < 20, "no minute of retries");
     }
 
+    @ResourceLock(value = Support.SUITE_DATABASES, mode = ResourceAccessMode.READ)
     @Test
     @Tag("e2e")
     void anEmptyBackupFailsTheGate() throws Exception {
@@ -454,6 +458,7 @@ class FaultsTest {
                 result.err());
     }
 
+    @ResourceLock(value = Support.SUITE_DATABASES, mode = ResourceAccessMode.READ_WRITE)
     @Test
     @Tag("e2e")
     void aFailingBackupFailsTheGate() throws Exception {
@@ -465,14 +470,14 @@ class FaultsTest {
                 exit 1
                 """);
         Files.setPosixFilePermissions(shim, PosixFilePermissions.fromString("rwxr-xr-x"));
-        List<String> before = Support.rows("postgres", "SELECT datname FROM pg_database ORDER BY 1");
+        List<String> before = Support.databases();
         var result = Support.harness(folder, Map.of("PGHOST", Support.HOST, "PGPORT", Support.PORT, "PGUSER", Support.USER,
                         "PATH", bin + ":" + System.getenv("PATH")));
         assertEquals(1, result.exit(), result.describe());
         assertTrue(result.err().contains("pg_dump: error: connection lost\n"), result.err());
         assertTrue(result.err().matches("(?s).*::error::backup-restore-smoke: backup of backupsmoke_[0-9a-f]+ failed "
                 + "\\(exit 1\\)\n.*"), result.err());
-        assertEquals(before, Support.rows("postgres", "SELECT datname FROM pg_database ORDER BY 1"));
+        assertEquals(before, Support.databases());
     }
 
     @Test

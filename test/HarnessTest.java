@@ -19,6 +19,8 @@ import java.util.regex.Pattern;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.parallel.ResourceAccessMode;
+import org.junit.jupiter.api.parallel.ResourceLock;
 import org.junit.jupiter.api.io.TempDir;
 
 /** End to end: every test runs the whole harness. */
@@ -107,6 +109,7 @@ class HarnessTest {
     }
 
     /** Two methods, continuity off (SMOKE_APPEND_ROWS=0): both pass, and no scratch database is left. */
+    @ResourceLock(value = Support.SUITE_DATABASES, mode = ResourceAccessMode.READ_WRITE)
     @Test
     void severalMethodsPassOnAConfiguredServerTouchingOnlyItsScratchDatabases() throws Exception {
         List<String> before = databases();
@@ -128,6 +131,7 @@ class HarnessTest {
      * A failing round trip on a configured server: named, no PASS, and its scratch databases gone. (What
      * the tool finds in other damaged restores, without a harness: RestoreDamageTest.)
      */
+    @ResourceLock(value = Support.SUITE_DATABASES, mode = ResourceAccessMode.READ_WRITE)
     @Test
     void failsWhenTheRestoreAltersARow() throws Exception {
         Map<String, String> env = configuredServer();
@@ -165,6 +169,7 @@ class HarnessTest {
         assertEquals(List.of(), leftoverTempFiles());
     }
 
+    @ResourceLock(value = Support.SUITE_DATABASES, mode = ResourceAccessMode.READ_WRITE)
     @Test
     void ctrlCDuringTheRestoreStopsItAtOnceAndDropsTheScratchDatabaseItWasUsing() throws Exception {
         // The restore holds a session in the target database, as a slow pg_restore would.
@@ -186,6 +191,7 @@ class HarnessTest {
         assertEquals(List.of(), leftoverTempFiles());
     }
 
+    @ResourceLock(value = Support.SUITE_DATABASES, mode = ResourceAccessMode.READ)
     @Test
     void sigtermDuringVerifyStopsTheToolAtOnceAndNamesThePhase() throws Exception {
         // A stand-in tool whose verify hangs; it also records the arguments it was given.
@@ -249,6 +255,7 @@ class HarnessTest {
         throw new AssertionError("no session ran " + query);
     }
 
+    @ResourceLock(value = Support.SUITE_DATABASES, mode = ResourceAccessMode.READ)
     @Test
     void inPlaceModeRefusesADatabaseWithForeignTables() throws Exception {
         String database = Support.scratchDatabase();
@@ -263,6 +270,7 @@ class HarnessTest {
     // SMOKE_IN_PLACE=1 round-tripping an empty database, and a second run resetting what the first left:
     // the first two runs of SinceHarnessTest.aLongLivedLogIsVerifiedFromTheLastRunsCheckpoint….
 
+    @ResourceLock(value = Support.SUITE_DATABASES, mode = ResourceAccessMode.READ)
     @Test
     void inPlaceModeNeverTakesAnApplicationsRowForOneOfItsOwn() throws Exception {
         String database = Support.scratchDatabase();

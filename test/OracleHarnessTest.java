@@ -21,6 +21,8 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.parallel.ResourceAccessMode;
+import org.junit.jupiter.api.parallel.ResourceLock;
 import org.junit.jupiter.api.io.TempDir;
 
 /** End to end: every test runs the whole harness. */
@@ -66,6 +68,7 @@ class OracleHarnessTest {
                 """, oracles.out(), oracles.describe());
     }
 
+    @ResourceLock(value = Support.SUITE_DATABASES, mode = ResourceAccessMode.READ)
     @Test
     void theTextOracleStillComparesDumpsAndRaisesTheDeparseFalseAlarm() throws Exception {
         var result = harness(Support.configuredServer("SMOKE_ORACLE", "text", "SMOKE_APPEND_ROWS", "0"));

@@ -13,6 +13,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.parallel.ResourceAccessMode;
+import org.junit.jupiter.api.parallel.ResourceLock;
 import org.junit.jupiter.api.io.TempDir;
 
 class SelftestTest {
@@ -98,6 +100,7 @@ class SelftestTest {
         assertEquals(List.of(), selftestDatabases());
     }
 
+    @ResourceLock(value = Support.SUITE_DATABASES, mode = ResourceAccessMode.READ)
     @Test
     @Tag("e2e")
     void anInterruptedSelftestDropsItsDatabasesAndSaysWhatItWasDoing() throws Exception {

@@ -17,6 +17,8 @@ import java.util.Map;
 import java.util.regex.Matcher;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.parallel.ResourceAccessMode;
+import org.junit.jupiter.api.parallel.ResourceLock;
 import org.junit.jupiter.api.io.TempDir;
 
 /** End to end: every test runs the whole harness. */
@@ -49,6 +51,7 @@ class SinceHarnessTest {
      * One database, four runs: in place without SMOKE_SINCE, then three with it (the first resets, the
      * second verifies from the checkpoint, the third has a forged one).
      */
+    @ResourceLock(value = Support.SUITE_DATABASES, mode = ResourceAccessMode.READ)
     @Test
     void aLongLivedLogIsVerifiedFromTheLastRunsCheckpointAndAForgedOneFailsAndIsKept() throws Exception {
         String database = Support.scratchDatabase();

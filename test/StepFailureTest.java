@@ -17,6 +17,8 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.parallel.ResourceAccessMode;
+import org.junit.jupiter.api.parallel.ResourceLock;
 import org.junit.jupiter.api.io.TempDir;
 
 /** End to end: the whole harness, one of its commands made to fail. */
@@ -39,6 +41,7 @@ class StepFailureTest {
         return Map.of("PATH", bin + ":" + System.getenv("PATH"));
     }
 
+    @ResourceLock(value = Support.SUITE_DATABASES, mode = ResourceAccessMode.READ_WRITE)
     @Test
     void anUnexpectedFailureInsideAStepFailsOnlyItsCombinationNamingTheStep() throws Exception {
         List<String> before = Support.databases();

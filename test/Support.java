@@ -47,6 +47,7 @@ final class Support {
     static final String FIXED_HEAD_24 = "03101834d4c1101d1104bd5fc473ee0b14490bb25b74fc100a9eb72b6bb06a38";
 
     private static final AtomicInteger SCRATCH_COUNTER = new AtomicInteger();
+    private static final String SCRATCH_PREFIX = "t_" + ProcessHandle.current().pid() + "_";
 
     /**
      * Builds the tool once up front, and primes the fast launcher with it, so
@@ -86,7 +87,7 @@ final class Support {
 
     /** A new empty database, unique to this run; the test server is thrown away afterwards. */
     static String scratchDatabase() throws SQLException {
-        String name = "t_" + ProcessHandle.current().pid() + "_" + SCRATCH_COUNTER.incrementAndGet();
+        String name = SCRATCH_PREFIX + SCRATCH_COUNTER.incrementAndGet();
         execute("postgres", "CREATE DATABASE " + name);
         return name;
     }
@@ -293,9 +294,19 @@ final class Support {
         return lines.isEmpty() ? "" : lines.get(lines.size() - 1);
     }
 
+    /**
+     * The suite server's databases, less this run's scratch databases (scratchDatabase: t_PID_N), which
+     * concurrent classes create at any time and no harness touches. A test comparing the list before and
+     * after a run holds SUITE_DATABASES for writing; a test whose harness or selftest makes databases on
+     * the suite's server holds it for reading.
+     */
     static List<String> databases() throws SQLException {
-        return rows("postgres", "SELECT datname FROM pg_database ORDER BY datname");
+        return rows("postgres", "SELECT datname FROM pg_database WHERE datname NOT LIKE '" + SCRATCH_PREFIX.replace("_", "\\_")
+                + "%' ORDER BY datname");
     }
+
+    /** The lock (JUnit @ResourceLock) on the list of the suite server's databases; see databases(). */
+    static final String SUITE_DATABASES = "the suite server's list of databases";
 
     /** The throwaway cluster runs as an unprivileged user, who must be able to enter TMPDIR. */
     private static Map<String, String> harnessEnvironment(Path folder, Map<String, String> env) {

@@ -11,19 +11,30 @@
 // SMOKE_TEST_PGHOST / SMOKE_TEST_PGPORT / SMOKE_TEST_PGUSER (test/run starts a
 // throwaway one) and runs from the repository root. Arguments, if any, are
 // test class names (or Class#method) to run instead of all of them; a first
-// argument --fast leaves out the end-to-end classes (tagged "e2e").
+// argument --fast leaves out the end-to-end tests (tagged "e2e").
+//
+// Two phases, one after the other. First the in-process tiers, one class at a
+// time: they run the tool's classes in this JVM, whose System.out/err and
+// Progress are global. Then the end-to-end tests (processes: the launcher,
+// JBang, the harness), their classes concurrently (E2E_JOBS at once, or
+// SMOKE_TEST_JOBS); tests that share something of the suite's server say so
+// with @ResourceLock (see Support.SUITE_DATABASES); the classes holding the
+// longest runs let their own tests run at once too (@Execution(CONCURRENT)).
 
 import static org.junit.platform.engine.discovery.ClassNameFilter.includeClassNamePatterns;
 import static org.junit.platform.launcher.TagFilter.excludeTags;
+import static org.junit.platform.launcher.TagFilter.includeTags;
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClasspathRoots;
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectMethod;
 
+import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import org.junit.platform.engine.TestExecutionResult;
 import org.junit.platform.engine.DiscoverySelector;
 import org.junit.platform.launcher.LauncherDiscoveryRequest;
@@ -35,56 +46,101 @@ import org.junit.platform.launcher.listeners.SummaryGeneratingListener;
 import org.junit.platform.launcher.listeners.TestExecutionSummary;
 
 public class Tests {
+    /**
+     * How many end-to-end tests run at once: one per core. They are CPU-bound (a harness run is mostly
+     * JVM starts of the tool, about a second each; a sequential run keeps 1.5 of 2 cores busy), so more
+     * at once than cores only makes each slower (figures: deploy/docs/extending.md).
+     */
+    static final int E2E_JOBS = Math.max(2, Runtime.getRuntime().availableProcessors());
+
+    /** The real stdout, kept before any in-process tool call swaps System.out for a capture. */
+    static final PrintStream OUT = System.out;
+
     public static void main(String[] args) throws Exception {
-        // Every *Test class that //SOURCES brought in, found by scanning this
-        // script's own jar, so a new test file is one new file and nothing else.
         // --fast: the in-process tiers only (pure logic, and the tool's classes against the suite's
-        // cluster); the classes tagged "e2e" start the tool's JVM, JBang or the whole harness.
+        // cluster); the tests tagged "e2e" start the tool's JVM, JBang or the whole harness.
         boolean fast = args.length > 0 && args[0].equals("--fast");
         if (fast) {
             args = java.util.Arrays.copyOfRange(args, 1, args.length);
         }
+        List<DiscoverySelector> selectors = selectors(args);
+        // The end-to-end tests need the tool built and the launcher primed: done while the first phase runs.
+        CompletableFuture<Void> built = fast ? CompletableFuture.completedFuture(null)
+                : CompletableFuture.runAsync(Support::buildTool);
+        List<TestExecutionSummary> summaries = new ArrayList<>();
+        summaries.add(execute(discovery(selectors).filters(excludeTags("e2e")).build()));
+        if (!fast) {
+            built.join();
+            summaries.add(execute(concurrentClasses(discovery(selectors).filters(includeTags("e2e"))).build()));
+        }
+        report(summaries);
+    }
+
+    /** Every *Test class that //SOURCES brought in, or the classes (or Class#method) named. */
+    private static List<DiscoverySelector> selectors(String[] names) throws Exception {
         List<DiscoverySelector> selectors = new ArrayList<>();
-        if (args.length == 0) {
+        if (names.length == 0) {
+            // Found by scanning this script's own jar, so a new test file is one new file and nothing else.
             Path ownJar = Path.of(Tests.class.getProtectionDomain().getCodeSource().getLocation().toURI());
             selectors.addAll(selectClasspathRoots(Set.of(ownJar)));
-        } else {
-            // A class name, or Class#method for one test.
-            for (String name : args) {
-                selectors.add(name.contains("#") ? selectMethod(name) : selectClass(Class.forName(name)));
-            }
         }
-        if (!fast) {
-            Support.buildTool();
+        for (String name : names) {
+            selectors.add(name.contains("#") ? selectMethod(name) : selectClass(Class.forName(name)));
         }
-        LauncherDiscoveryRequestBuilder discovery = LauncherDiscoveryRequestBuilder.request().selectors(selectors)
-                .filters(includeClassNamePatterns(".*Test"));
-        if (fast) {
-            discovery.filters(excludeTags("e2e"));
+        return selectors;
+    }
+
+    private static LauncherDiscoveryRequestBuilder discovery(List<DiscoverySelector> selectors) {
+        return LauncherDiscoveryRequestBuilder.request().selectors(selectors).filters(includeClassNamePatterns(".*Test"));
+    }
+
+    /**
+     * Jupiter's parallel execution: classes at once, a class's own tests one after the other (they share
+     * its @TempDir and static state), never more than the fixed number of threads.
+     */
+    private static LauncherDiscoveryRequestBuilder concurrentClasses(LauncherDiscoveryRequestBuilder discovery) {
+        String jobs = System.getenv().getOrDefault("SMOKE_TEST_JOBS", Integer.toString(E2E_JOBS));
+        if (!jobs.matches("[1-9][0-9]{0,2}")) {
+            OUT.println("Tests: SMOKE_TEST_JOBS must be a whole number from 1, got '" + jobs + "'");
+            System.exit(1);
         }
-        LauncherDiscoveryRequest request = discovery.build();
+        return discovery.configurationParameter("junit.jupiter.execution.parallel.enabled", "true")
+                .configurationParameter("junit.jupiter.execution.parallel.mode.default", "same_thread")
+                .configurationParameter("junit.jupiter.execution.parallel.mode.classes.default", "concurrent")
+                .configurationParameter("junit.jupiter.execution.parallel.config.strategy", "fixed")
+                .configurationParameter("junit.jupiter.execution.parallel.config.fixed.parallelism", jobs)
+                .configurationParameter("junit.jupiter.execution.parallel.config.fixed.max-pool-size", jobs)
+                .configurationParameter("junit.jupiter.execution.parallel.config.fixed.saturate", "true");
+    }
+
+    private static TestExecutionSummary execute(LauncherDiscoveryRequest request) {
         SummaryGeneratingListener summary = new SummaryGeneratingListener();
         LauncherFactory.create().execute(request, summary, new ProgressListener());
+        return summary.getSummary();
+    }
 
-        TestExecutionSummary result = summary.getSummary();
-        PrintWriter out = new PrintWriter(System.out, true);
-        if (!result.getFailures().isEmpty()) {
+    /** The failures again, then the last line "N passed, N failed, N skipped"; exit 0 only when all passed. */
+    private static void report(List<TestExecutionSummary> summaries) {
+        PrintWriter out = new PrintWriter(OUT, true);
+        List<TestExecutionSummary.Failure> failures = summaries.stream().flatMap(s -> s.getFailures().stream()).toList();
+        if (!failures.isEmpty()) {
             out.println();
             out.println("Failures:");
-            for (TestExecutionSummary.Failure failure : result.getFailures()) {
+            for (TestExecutionSummary.Failure failure : failures) {
                 out.println("  " + failure.getTestIdentifier().getDisplayName() + " ("
                         + failure.getTestIdentifier().getUniqueId() + ")");
                 out.println("    " + failure.getException());
             }
         }
-        long failed = result.getTestsFailedCount() + result.getContainersFailedCount();
+        long passed = summaries.stream().mapToLong(TestExecutionSummary::getTestsSucceededCount).sum();
+        long failed = summaries.stream().mapToLong(s -> s.getTestsFailedCount() + s.getContainersFailedCount()).sum();
+        long skipped = summaries.stream().mapToLong(s -> s.getTestsSkippedCount() + s.getTestsAbortedCount()).sum();
         out.println();
-        out.println(result.getTestsSucceededCount() + " passed, " + failed + " failed, "
-                + (result.getTestsSkippedCount() + result.getTestsAbortedCount()) + " skipped");
-        System.exit(failed == 0 && result.getTestsSucceededCount() > 0 ? 0 : 1);
+        out.println(passed + " passed, " + failed + " failed, " + skipped + " skipped");
+        System.exit(failed == 0 && passed > 0 ? 0 : 1);
     }
 
-    /** One line per finished test, so a CI log shows where time goes and what broke. */
+    /** One line per finished test, so a CI log shows where time goes and what broke; on the real stdout. */
     static final class ProgressListener implements TestExecutionListener {
         private final java.util.Map<String, Long> started = new java.util.concurrent.ConcurrentHashMap<>();
 
@@ -95,7 +151,7 @@ public class Tests {
 
         @Override
         public void executionSkipped(TestIdentifier test, String reason) {
-            System.out.println("SKIP  " + name(test) + ": " + reason);
+            OUT.println("SKIP  " + name(test) + ": " + reason);
         }
 
         @Override
@@ -107,9 +163,10 @@ public class Tests {
                     case ABORTED -> "SKIP";
                     case FAILED -> "FAIL";
                 };
-                System.out.println(status + "  " + name(test) + "  (" + millis + " ms)");
-                result.getThrowable().filter(t -> result.getStatus() == TestExecutionResult.Status.FAILED)
-                        .ifPresent(t -> System.out.println("      " + t.toString().replace("\n", "\n      ")));
+                // One println per test, so concurrent classes' lines never interleave within a test's report.
+                String failure = result.getThrowable().filter(t -> result.getStatus() == TestExecutionResult.Status.FAILED)
+                        .map(t -> "\n      " + t.toString().replace("\n", "\n      ")).orElse("");
+                OUT.println(status + "  " + name(test) + "  (" + millis + " ms)" + failure);
             }
         }
 
