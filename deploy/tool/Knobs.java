@@ -122,15 +122,7 @@ final class Knobs {
             throw new Failure("SMOKE_IN_PLACE=1 runs one method only");
         }
         values.put("SMOKE_METHODS", String.join(",", methods.stream().map(BackupMethod::name).toList()));
-        for (BackupMethod method : methods) {
-            String prefix = "method." + method.name() + ".";
-            values.put(prefix + "kind", method.kind());
-            values.put(prefix + "target", method.target());
-            values.put(prefix + "taken_by", method.takenBy());
-            values.put(prefix + "restored_by", method.restoredBy());
-            values.put(prefix + "throwaway_only", method.throwawayOnly() ? "1" : "0");
-            values.put(prefix + "fingerprint", method.fingerprint());
-        }
+        methods.forEach(this::putMethodRow);
     }
 
     private void putMethodRow(BackupMethod method) {
