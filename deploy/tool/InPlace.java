@@ -258,20 +258,14 @@ final class InPlace {
         Set<Declared> declared = declared(migrations);
         List<DatabaseObject> dropped = objects(connection).stream().filter(object -> object.isDeclaredIn(declared))
                 .toList();
-        boolean autoCommit = connection.getAutoCommit();
-        connection.setAutoCommit(false);
-        try (Statement statement = connection.createStatement()) {
-            statement.execute("SET LOCAL client_min_messages = warning");
-            for (DatabaseObject object : dropped) {
-                statement.execute(object.dropCommand());
+        Sql.inTransaction(connection, () -> {
+            try (Statement statement = connection.createStatement()) {
+                statement.execute("SET LOCAL client_min_messages = warning");
+                for (DatabaseObject object : dropped) {
+                    statement.execute(object.dropCommand());
+                }
             }
-            connection.commit();
-        } catch (SQLException e) {
-            connection.rollback();
-            throw e;
-        } finally {
-            connection.setAutoCommit(autoCommit);
-        }
+        });
         return dropped.size();
     }
 }

@@ -135,19 +135,11 @@ final class SelfTest {
                 restore.add(triggers.getString(2));
             }
         }
-        boolean autoCommit = connection.getAutoCommit();
-        connection.setAutoCommit(false);
-        try {
+        Sql.inTransaction(connection, () -> {
             execute(connection, disable.toArray(String[]::new));
             change.apply();
             execute(connection, restore.toArray(String[]::new));
-            connection.commit();
-        } catch (SQLException e) {
-            connection.rollback();
-            throw e;
-        } finally {
-            connection.setAutoCommit(autoCommit);
-        }
+        });
     }
 
     private static String insert(String id, String actor, String timestamp) {

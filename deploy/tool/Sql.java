@@ -11,6 +11,29 @@ import org.postgresql.util.ServerErrorMessage;
 final class Sql {
     private Sql() {}
 
+    /** Work that runs inside one transaction. */
+    interface Work {
+        void run() throws SQLException;
+    }
+
+    /**
+     * Runs work in one transaction on a connection and commits it, or rolls
+     * it back and rethrows; the connection's autocommit is put back as it was.
+     */
+    static void inTransaction(Connection connection, Work work) throws SQLException {
+        boolean autoCommit = connection.getAutoCommit();
+        connection.setAutoCommit(false);
+        try {
+            work.run();
+            connection.commit();
+        } catch (SQLException | RuntimeException e) {
+            connection.rollback();
+            throw e;
+        } finally {
+            connection.setAutoCommit(autoCommit);
+        }
+    }
+
     /** The server's message with its detail, or the driver's, on one line. */
     static String oneLine(SQLException e) {
         String message = e.getMessage();
