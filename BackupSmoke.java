@@ -213,9 +213,10 @@ public class BackupSmoke implements Callable<Integer> {
         refuseFlagsOfAnotherMode();
         if (HarnessModes.handles(mode)) { // the harness's own questions: no database
             return switch (mode) {
-                case HarnessModes.KNOBS -> HarnessModes.knobs(environment, System.out);
+                case HarnessModes.KNOBS -> HarnessModes.knobs(environment, versionOf(), System.out);
                 case PhysicalEvidence.MODE -> PhysicalEvidence.backupEvidence(runRecord, System.out);
-                default -> HarnessModes.report(runRecord, reportDir, since, System.out, System.err);
+                default -> HarnessModes.report(runRecord, reportDir, since, versionOf(), System.out,
+                        System.err);
             };
         }
         if (JudgeModes.needsNoDatabase(mode)) {

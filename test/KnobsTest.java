@@ -308,7 +308,7 @@ class KnobsTest {
         Path reports = temp.resolve("reports");
         Map<String, String> env = env(drill("SMOKE_METHODS", "custom", "SMOKE_REPORT_DIR", reports.toString()));
         java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
-        assertThrows(Failure.class, () -> HarnessModes.knobs(env, new java.io.PrintStream(out)));
+        assertThrows(Failure.class, () -> HarnessModes.knobs(env, "backupsmoke 0.1.0", new java.io.PrintStream(out)));
         assertEquals(0, out.size(), "no answer on stdout");
         var report = new com.fasterxml.jackson.databind.ObjectMapper().readTree(reports.resolve("report.json").toFile());
         assertEquals(false, report.get("passed").asBoolean());

@@ -192,7 +192,7 @@ class ReportTest {
         Path checkpoint = temp.resolve("since.json");
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int exit = HarnessModes.report(temp.resolve("work"), null, checkpoint, new PrintStream(out, true,
+        int exit = HarnessModes.report(temp.resolve("work"), null, checkpoint, "backupsmoke 0.1.0", new PrintStream(out, true,
                 StandardCharsets.US_ASCII), new PrintStream(err, true, StandardCharsets.UTF_8));
         assertEquals(0, exit);
         String stdout = out.toString(StandardCharsets.UTF_8);
@@ -205,7 +205,7 @@ class ReportTest {
         Files.writeString(work.resolve("001"), "name=plain-pg15\0method=plain\0target_major=15\0verdict=fail\0");
         Files.delete(checkpoint);
         out.reset();
-        assertEquals(3, HarnessModes.report(temp.resolve("work"), null, checkpoint, new PrintStream(out, true,
+        assertEquals(3, HarnessModes.report(temp.resolve("work"), null, checkpoint, "backupsmoke 0.1.0", new PrintStream(out, true,
                 StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8)));
         assertFalse(out.toString(StandardCharsets.UTF_8).contains("PASS"));
         assertFalse(Files.exists(checkpoint));
@@ -224,7 +224,7 @@ class ReportTest {
         Files.writeString(work.resolve("run.facts"), "second_oracle=off\0tool=\0");
         assertEquals("{\"name\":\"off\"}", RunRecord.read(work).fact("second_oracle"));
         // Without SMOKE_TOOL the harness leaves the tool's version to the report, which is that tool.
-        HarnessModes.report(work, temp.resolve("reports"), null, new PrintStream(new ByteArrayOutputStream(), true,
+        HarnessModes.report(work, temp.resolve("reports"), null, "backupsmoke 0.1.0", new PrintStream(new ByteArrayOutputStream(), true,
                 StandardCharsets.UTF_8), new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
         assertEquals("backupsmoke 0.1.0", RunRecord.JSON.readTree(temp.resolve("reports/report.json").toFile())
                 .at("/versions/tool").asText());

@@ -34,12 +34,13 @@ final class HarnessModes {
         return KNOBS.equals(mode) || REPORT.equals(mode) || PhysicalEvidence.MODE.equals(mode);
     }
 
-    static int knobs(Map<String, String> env, PrintStream out) throws Failure {
+    /** TOOL_VERSION: the calling tool's version line, for a drill's report. */
+    static int knobs(Map<String, String> env, String toolVersion, PrintStream out) throws Failure {
         Knobs knobs;
         try {
             knobs = Knobs.parse(env);
         } catch (Failure bad) {
-            drillCannotJudge(env, bad.getMessage());
+            drillCannotJudge(env, bad.getMessage(), toolVersion);
             throw bad;
         }
         out.print(knobs.toNulRecord());
@@ -52,7 +53,7 @@ final class HarnessModes {
      * knob stops it before anything ran, "passed": false and the reason,
      * signed with SMOKE_SIGNING_KEY when that key can be read.
      */
-    private static void drillCannotJudge(Map<String, String> env, String reason) {
+    private static void drillCannotJudge(Map<String, String> env, String reason, String toolVersion) {
         String reports = env.getOrDefault("SMOKE_REPORT_DIR", "");
         if (!"1".equals(env.get("SMOKE_DRILL")) || reports.isEmpty()) {
             return;
@@ -71,7 +72,7 @@ final class HarnessModes {
         try {
             // The harness reads stdout as the knobs' answer: the report goes to the file only.
             System.setOut(new PrintStream(java.io.OutputStream.nullOutputStream()));
-            DrillVerify.unjudged(ledger, options, BackupSmoke.versionOf());
+            DrillVerify.unjudged(ledger, options, toolVersion);
         } catch (Failure expected) {
             // the knob's failure is what the harness reports
         } finally {
@@ -79,15 +80,19 @@ final class HarnessModes {
         }
     }
 
-    /** 0 every combination passed, 3 one failed, 1 none ran; the reason on stderr. */
-    static int report(Path runRecord, Path reportDir, Path checkpoint, PrintStream out, PrintStream err)
-            throws Failure {
+    /**
+     * 0 every combination passed, 3 one failed, 1 none ran; the reason on
+     * stderr. TOOL_VERSION names the tool in the report when the harness
+     * ran this one (no SMOKE_TOOL).
+     */
+    static int report(Path runRecord, Path reportDir, Path checkpoint, String toolVersion, PrintStream out,
+            PrintStream err) throws Failure {
         if (runRecord == null) {
             throw new Failure("--mode=report needs --run-record=DIR (the harness's work folder)");
         }
         RunRecord record = RunRecord.read(runRecord);
         if (!record.facts().isEmpty() && record.fact("tool") == null) {
-            record.facts().put("tool", BackupSmoke.versionOf()); // no SMOKE_TOOL: the tool is this one
+            record.facts().put("tool", toolVersion); // no SMOKE_TOOL: the tool is this one
         }
         int status = report(record, reportDir, out, err);
         if (status == RunRecord.EXIT_PASSED) {
