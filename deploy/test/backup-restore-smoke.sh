@@ -672,7 +672,7 @@ judge_in_subshell() {
 # failed unexpectedly (set -e, a signal). Its record is written whatever
 # happened, and what it restored into is released.
 combo_conclude() {
-  local rc=$1 step=${STEP#combo_} facts
+  local rc=$1 step=${STEP#combo_}
   set +eE
   trap - ERR EXIT
   [[ "${C[failed]:-}" != oracle ]] || C[oracle]=differs
