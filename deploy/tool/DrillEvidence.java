@@ -11,7 +11,6 @@ import java.math.BigDecimal;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Instant;
 
 final class DrillEvidence {
@@ -149,19 +148,13 @@ final class DrillEvidence {
         try {
             Files.createDirectories(folder);
             byte[] report = reportJson.getBytes(StandardCharsets.UTF_8);
-            replace(folder.resolve(REPORT), report);
+            RunRecord.replace(folder.resolve(REPORT), report);
             if (signingKeys != null) {
-                replace(folder.resolve(SIGNATURE), signingKeys.sign(report));
+                RunRecord.replace(folder.resolve(SIGNATURE), signingKeys.sign(report));
             }
-            replace(folder.resolve(METRICS), metricsText.getBytes(StandardCharsets.UTF_8));
+            RunRecord.replace(folder.resolve(METRICS), metricsText.getBytes(StandardCharsets.UTF_8));
         } catch (IOException e) {
             throw new Failure("cannot write the drill's evidence into " + folder + ": " + e.getMessage());
         }
-    }
-
-    private static void replace(Path file, byte[] content) throws IOException {
-        Path partial = file.resolveSibling("." + file.getFileName() + ".partial");
-        Files.write(partial, content);
-        Files.move(partial, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
 }

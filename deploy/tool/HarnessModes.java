@@ -18,7 +18,6 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Map;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -117,10 +116,8 @@ final class HarnessModes {
         ObjectNode checkpoint = RunRecord.JSON.createObjectNode();
         checkpoint.set("row_count", expected.path("row_count"));
         checkpoint.set("chain_head_hash", expected.path("chain_head_hash"));
-        Path temporary = file.resolveSibling(file.getFileName() + ".tmp");
         try {
-            Files.writeString(temporary, checkpoint.toPrettyString() + "\n", StandardCharsets.UTF_8);
-            Files.move(temporary, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            RunRecord.replace(file, (checkpoint.toPrettyString() + "\n").getBytes(StandardCharsets.UTF_8));
         } catch (IOException e) {
             throw new Failure("cannot write the next checkpoint to SMOKE_SINCE=" + file);
         }

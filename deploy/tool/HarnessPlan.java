@@ -77,7 +77,7 @@ record HarnessPlan(int sourceMajor, int dumpMajor, Map<String, String> entries) 
         entries.put("plan.throwaway_tools", throwaway ? String.join(" ",
                 methods.stream().filter(BackupMethod::throwawayOnly).map(BackupMethod::name).toList()) : "");
         for (BackupMethod method : methods) {
-            entries.put("plan.backup_skip." + method.name(), method.throwawayOnly() && !throwaway ? THROWAWAY_ONLY : "");
+            entries.put("plan.backup_skip." + method.name(), backupSkipReason(method, throwaway));
         }
         List<Integer> majors = targetMajors(options.targetMajors, sourceMajor);
         entries.put("plan.tagged", majors.size() * methods.size() > 1 ? "1" : "0");
@@ -137,6 +137,11 @@ record HarnessPlan(int sourceMajor, int dumpMajor, Map<String, String> entries) 
         if (major != sourceMajor) {
             return "a physical backup only starts under its own major (" + sourceMajor + ")";
         }
+        return backupSkipReason(method, throwaway);
+    }
+
+    /** Why METHOD's backup is not taken (empty: it is): a throwaway-only method away from the throwaway cluster. */
+    private static String backupSkipReason(BackupMethod method, boolean throwaway) {
         return method.throwawayOnly() && !throwaway ? THROWAWAY_ONLY : "";
     }
 

@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -117,6 +118,16 @@ record RunRecord(List<JsonNode> combinations, Map<String, String> facts, JsonNod
         } catch (IOException e) {
             throw new Failure("cannot read " + file + ": " + e.getMessage());
         }
+    }
+
+    /**
+     * Writes CONTENT beside FILE and renames it into place, so a reader never
+     * sees a half-written file.
+     */
+    static void replace(Path file, byte[] content) throws IOException {
+        Path partial = file.resolveSibling("." + file.getFileName() + ".partial");
+        Files.write(partial, content);
+        Files.move(partial, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
 
     long count(String verdict) {
