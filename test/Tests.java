@@ -63,6 +63,7 @@ public class Tests {
         if (fast) {
             args = java.util.Arrays.copyOfRange(args, 1, args.length);
         }
+        String jobs = e2eJobs(); // checked before any test runs, not after the first phase
         List<DiscoverySelector> selectors = selectors(args);
         // The end-to-end tests need the tool built and the launcher primed: done while the first phase runs.
         CompletableFuture<Void> built = fast ? CompletableFuture.completedFuture(null)
@@ -71,9 +72,19 @@ public class Tests {
         summaries.add(execute(discovery(selectors).filters(excludeTags("e2e")).build()));
         if (!fast) {
             built.join();
-            summaries.add(execute(concurrentClasses(discovery(selectors).filters(includeTags("e2e"))).build()));
+            summaries.add(execute(concurrentClasses(discovery(selectors).filters(includeTags("e2e")), jobs).build()));
         }
         report(summaries);
+    }
+
+    /** SMOKE_TEST_JOBS, or E2E_JOBS; a value that is not a whole number from 1 ends the run with one line. */
+    private static String e2eJobs() {
+        String jobs = System.getenv().getOrDefault("SMOKE_TEST_JOBS", Integer.toString(E2E_JOBS));
+        if (!jobs.matches("[1-9][0-9]{0,2}")) {
+            OUT.println("Tests: SMOKE_TEST_JOBS must be a whole number from 1, got '" + jobs + "'");
+            System.exit(1);
+        }
+        return jobs;
     }
 
     /** Every *Test class that //SOURCES brought in, or the classes (or Class#method) named. */
@@ -98,12 +109,8 @@ public class Tests {
      * Jupiter's parallel execution: classes at once, a class's own tests one after the other (they share
      * its @TempDir and static state), never more than the fixed number of threads.
      */
-    private static LauncherDiscoveryRequestBuilder concurrentClasses(LauncherDiscoveryRequestBuilder discovery) {
-        String jobs = System.getenv().getOrDefault("SMOKE_TEST_JOBS", Integer.toString(E2E_JOBS));
-        if (!jobs.matches("[1-9][0-9]{0,2}")) {
-            OUT.println("Tests: SMOKE_TEST_JOBS must be a whole number from 1, got '" + jobs + "'");
-            System.exit(1);
-        }
+    private static LauncherDiscoveryRequestBuilder concurrentClasses(LauncherDiscoveryRequestBuilder discovery,
+                                                                     String jobs) {
         return discovery.configurationParameter("junit.jupiter.execution.parallel.enabled", "true")
                 .configurationParameter("junit.jupiter.execution.parallel.mode.default", "same_thread")
                 .configurationParameter("junit.jupiter.execution.parallel.mode.classes.default", "concurrent")
