@@ -68,7 +68,7 @@ public class BackupSmoke implements Callable<Integer> {
             description = "workload | verify (required); selftest tampers with scratch databases on the server"
                     + " and shows what verification catches; checkpoint appends to a ledger (--ledger),"
                     + " drill-verify judges a restored backup against it; judge, oracle-capture, pitr-check"
-                    + " (SPEC 9.9), knobs, report, backup-evidence, in-place-check and in-place-wipe (SPEC 7) answer the harness")
+                    + " (SPEC 9.9), knobs, report, backup-evidence, await-recovery, pitr-target, switch-wal, in-place-check and in-place-wipe (SPEC 7) answer the harness")
     String mode;
 
     @Option(names = "--db-url", paramLabel = "URL",
@@ -179,6 +179,10 @@ public class BackupSmoke implements Callable<Integer> {
     @CommandLine.Mixin
     HarnessPlan.Options planOptions = new HarnessPlan.Options();
 
+    /** The harness's questions about physical restores: --mode=await-recovery, pitr-target, switch-wal. */
+    @CommandLine.Mixin
+    PhysicalModes.Options physicalOptions = new PhysicalModes.Options();
+
     @Option(names = "--run-record", paramLabel = "DIR",
             description = "report: the harness's work folder (combinations/, run.facts);"
                     + " backup-evidence: its evidence.METHOD folder")
@@ -226,6 +230,9 @@ public class BackupSmoke implements Callable<Integer> {
             drillOptions.reportDir = reportDir;
             return DrillVerify.unjudged(ledgerOptions, drillOptions, spec.version()[0]);
         }
+        if (PhysicalModes.AWAIT.equals(mode)) { // the restored server's URL is the answer, not a flag
+            return PhysicalModes.await(physicalOptions, environment, connectTimeoutSeconds, System.out);
+        }
         if (dbUrl == null) {
             dbUrl = environment.get("DATABASE_URL");
         }
@@ -237,7 +244,7 @@ public class BackupSmoke implements Callable<Integer> {
             throw new Failure("--mode is required (workload | verify)");
         }
         if (!MODES.contains(mode) && !JudgeModes.NAMES.contains(mode) && !InPlace.NAMES.contains(mode)
-                && !HarnessPlan.MODE.equals(mode)) {
+                && !HarnessPlan.MODE.equals(mode) && !PhysicalModes.NAMES.contains(mode)) {
             throw new Failure("unknown --mode=" + Failure.quoted(mode) + " (workload | verify)");
         }
         ConnectionTarget target = ConnectionTarget.parse(dbUrl, environment);
@@ -264,6 +271,12 @@ public class BackupSmoke implements Callable<Integer> {
             }
             if (mode.equals(HarnessPlan.MODE)) {
                 return HarnessPlan.run(planOptions, connector, environment, System.out);
+            }
+            if (mode.equals(PhysicalModes.PITR_TARGET)) {
+                return PhysicalModes.pitrTarget(physicalOptions, connector, System.out);
+            }
+            if (mode.equals(PhysicalModes.SWITCH_WAL)) {
+                return PhysicalModes.switchWal(connector);
             }
             if (mode.equals(JudgeModes.PITR_CHECK)) {
                 return judgeModes.checkPitr(connector, idPrefix, rows, System.out);
@@ -304,6 +317,7 @@ public class BackupSmoke implements Callable<Integer> {
         refuseFlagsOutside(List.of(MODE_DRILL), DrillOptions.FLAGS);
         refuseFlagsOutside(List.of(HarnessModes.REPORT, PhysicalEvidence.MODE), List.of("--run-record"));
         refuseFlagsOutside(List.of(HarnessPlan.MODE), HarnessPlan.Options.FLAGS);
+        refuseFlagsOutside(PhysicalModes.NAMES, PhysicalModes.Options.FLAGS);
         refuseFlagsOutside(List.of(HarnessModes.REPORT, MODE_DRILL), List.of("--report-dir"));
         CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
         String misplaced = JudgeModes.misplacedFlag(mode, parsed::hasMatchedOption);

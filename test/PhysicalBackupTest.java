@@ -128,27 +128,7 @@ class PhysicalBackupTest {
         assertNothingLeft();
     }
 
-    /** Issue 18 item 11: PITR on a configured server asks for pg_switch_wal() before calling it. */
-    @Test
-    void theRightToSwitchWalIsAskedForBeforeItIsUsed() throws Exception {
-        String role = "smoke_no_switch_wal";
-        Support.execute("postgres", "DROP ROLE IF EXISTS " + role, "CREATE ROLE " + role + " LOGIN PASSWORD 'no-wal'");
-        try {
-            String check = ". deploy/lib/pg-cluster.sh && . deploy/lib/smoke-physical.sh && phys_switch_wal_reason \"$1\"";
-            String unprivileged = "postgres://" + role + "@" + Support.HOST + ":" + Support.PORT + "/postgres?sslmode=disable";
-            var refused = Support.run(List.of("bash", "-c", check, "check", unprivileged), Map.of("PGPASSWORD", "no-wal"),
-                    Support.REPO, 30);
-            assertEquals(1, refused.exit(), refused.describe());
-            assertEquals("role " + role + " may not run pg_switch_wal() (it needs superuser, or GRANT EXECUTE ON FUNCTION "
-                    + "pg_catalog.pg_switch_wal() TO " + role + ")\n", refused.out());
-            var allowed = Support.run(List.of("bash", "-c", check, "check", Support.url("postgres")), Map.of(),
-                    Support.REPO, 30);
-            assertEquals(0, allowed.exit(), allowed.describe());
-            assertEquals("", allowed.out());
-        } finally {
-            Support.execute("postgres", "DROP ROLE " + role);
-        }
-    }
+    // Asking for pg_switch_wal() before calling it: PhysicalModesTest.theRightToSwitchWalIsAskedForBeforeItIsUsed.
 
     /** Issue 18 item 11: run as root, a repository command runs as the repository's owner (deploy/bin/as-owner). */
     @Test

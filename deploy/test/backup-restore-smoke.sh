@@ -594,16 +594,14 @@ pitr_workloads() {
   phys_record_target "$(db_url "$TARGET_DB")" "$WORK/pitr.target.json" ||
     fail "cannot record the PITR target after workload A"
   jq '{row_count, chain_head_hash}' "$WORK/pitr.target.json" >"$WORK/expected.json"
-  say "PITR target ($kind): $(phys_target_value "$WORK/pitr.target.json" "$kind") after $(jq .row_count "$WORK/expected.json") rows of workload A"
+  say "PITR target ($kind): $(phys_target_value "$kind") after $(jq .row_count "$WORK/expected.json") rows of workload A"
   capture_source_oracle ''
   run_tool --mode=workload --db-url="$(db_url "$TARGET_DB")" --migrations-path="${K[MIGRATIONS_PATH]}" \
     --rows="${K[SMOKE_PITR_ROWS]}" --id-prefix="$PITR_B_PREFIX" >"$WORK/pitr.latest.json" ||
     fail "workload B (after the PITR target) failed"
   if [[ "${K[server.kind]}" == throwaway ]]; then
     phys_archive_source_now || fail "the WAL of workload B was not archived"
-  elif refused=$(phys_switch_wal_reason "$(db_url "$MAINT_DB")"); then
-    sql_url "$(db_url "$MAINT_DB")" -c 'SELECT pg_switch_wal()' >/dev/null
-  else
+  elif ! refused=$(phys_switch_wal "$(db_url "$MAINT_DB")"); then
     say "warning: no WAL switch on $(server_label): $refused; the restore command must wait for the archive itself"
   fi
   say "workload B: ${K[SMOKE_PITR_ROWS]} rows after the target ($PITR_B_PREFIX*), $(jq .row_count "$WORK/pitr.latest.json") rows in all"
@@ -746,7 +744,7 @@ target_restored_physically() {
   phys_restore_for "${C[name]}" "${C[method]}" "${K[method.${C[method]}.restored_by]}" restored_server
   C[restore_s]=$(elapsed "$started")
   C[url]=${restored_server[url]}
-  C[target]="database $(phys_url_database "${C[url]}") on the restored server"
+  C[target]="database ${restored_server[database]} on the restored server"
   export PGPASSWORD=${restored_server[password]}
 }
 

@@ -7,7 +7,9 @@
 //                  --run-record=DIR (RunRecord); the exit status is the
 //                  harness's. A passing run writes its expectation to
 //                  --since=FILE (SMOKE_SINCE: the next run's checkpoint)
-//                  and ends stdout with the PASS line.
+//                  and ends stdout with the PASS line. A drill's folder
+//                  (WORK/drill, holding drill-verify's report.json) gets
+//                  the drill's PASS line.
 //   --mode=backup-evidence  a physical backup's evidence from its tool's
 //                  output in --run-record=WORK/evidence.METHOD
 //                  (PhysicalEvidence).
@@ -25,6 +27,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 final class HarnessModes {
     static final String KNOBS = "knobs";
     static final String REPORT = "report";
+    static final String DRILL_REPORT = "report.json";
 
     private HarnessModes() {
     }
@@ -89,6 +92,12 @@ final class HarnessModes {
         if (runRecord == null) {
             throw new Failure("--mode=report needs --run-record=DIR (the harness's work folder)");
         }
+        if (Files.isRegularFile(runRecord.resolve(DRILL_REPORT))) {
+            out.writeBytes(drillPassLine(JudgeModes.readJson(runRecord.resolve(DRILL_REPORT), "--run-record"))
+                    .getBytes(StandardCharsets.UTF_8));
+            out.flush();
+            return 0;
+        }
         RunRecord record = RunRecord.read(runRecord);
         if (!record.facts().isEmpty() && record.fact("tool") == null) {
             record.facts().put("tool", toolVersion); // no SMOKE_TOOL: the tool is this one
@@ -109,6 +118,16 @@ final class HarnessModes {
         String head = expected.path("chain_head_hash").asText("");
         return "PASS  rows=" + Judgement.text(expected.path("row_count")) + "  chain_head="
                 + head.substring(0, Math.min(16, head.length())) + "\u2026  verifier=clean\n";
+    }
+
+    /** The last line of a passing drill's stdout, from its report.json. */
+    static String drillPassLine(JsonNode report) {
+        JsonNode restored = report.path("restored");
+        String head = restored.path("chain_head_hash").asText("");
+        return "PASS  drill=" + report.path("method").asText() + "  rows=" + Judgement.text(restored.path("row_count"))
+                + "  chain_head=" + head.substring(0, Math.min(16, head.length())) + "\u2026  checkpoint="
+                + Judgement.text(report.path("ledger").path("relied_on")) + " of "
+                + Judgement.text(report.path("ledger").path("entries")) + "  verifier=clean\n";
     }
 
     /** This run's expectation becomes the next checkpoint: written beside FILE and renamed, never half written. */

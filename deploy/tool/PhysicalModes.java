@@ -1,0 +1,420 @@
+// The harness's questions about physical restores and PITR that need a
+// server (SPEC 9.6, 9.10), asked by deploy/lib/smoke-physical.sh and
+// smoke-drill.sh; answers are NUL-separated NAME=VALUE entries on stdout,
+// a failure one line on stderr (exit 3: the restore is not what it must be;
+// exit 1: it cannot be judged).
+//   --mode=await-recovery  waits until a restored server has left recovery
+//                  and names its database's URL (no password in it).
+//   --mode=pitr-target     records the PITR target on the source.
+//   --mode=switch-wal      pg_switch_wal() when the role may run it.
+
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import picocli.CommandLine.Option;
+
+final class PhysicalModes {
+    static final String AWAIT = "await-recovery";
+    static final String PITR_TARGET = "pitr-target";
+    static final String SWITCH_WAL = "switch-wal";
+    static final List<String> NAMES = List.of(AWAIT, PITR_TARGET, SWITCH_WAL);
+    static final Duration POLL = Duration.ofMillis(500);
+
+    private static final Pattern URL_PASSWORD = Pattern.compile("^(postgres(?:ql)?://[^:@/]*):([^@/]*)@(.*)$");
+    private static final Pattern SYSTEM_IDENTIFIER = Pattern.compile("(?m)^Database system identifier: *(\\d+)$");
+    private static final String STATE = """
+            SELECT coalesce((SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user), false),
+                   pg_catalog.pg_is_in_recovery(),
+                   CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_is_wal_replay_paused() ELSE false END,
+                   pg_catalog.current_setting('transaction_read_only') = 'on',
+                   coalesce(pg_catalog.pg_last_wal_replay_lsn()::text, '-')""";
+
+    private PhysicalModes() {
+    }
+
+    /** The options of these modes (picocli mixin); elsewhere they are usage errors. */
+    static final class Options {
+        static final List<String> FLAGS = List.of("--restored-url-file", "--cluster", "--database", "--roles",
+                "--need-superuser", "--need-writes", "--source-url", "--controldata", "--recovery-timeout",
+                "--target-kind", "--target-file");
+
+        @Option(names = "--restored-url-file", paramLabel = "FILE",
+                description = "await-recovery: the file a restore command wrote the restored server's URL to")
+        Path restoredUrlFile;
+
+        @Option(names = "--cluster", paramLabel = "DIR",
+                description = "await-recovery: the restored cluster's folder (pg-cluster.sh), served on 127.0.0.1")
+        Path cluster;
+
+        @Option(names = "--database", paramLabel = "NAME", description = "await-recovery: the database the URL names")
+        String database = "postgres";
+
+        @Option(names = "--roles", paramLabel = "LIST", split = ",",
+                description = "await-recovery: the roles to try on the restored cluster, in order")
+        List<String> roles = List.of("postgres");
+
+        @Option(names = "--need-superuser", description = "await-recovery: a role must be a superuser there")
+        boolean needSuperuser;
+
+        @Option(names = "--need-writes", description = "await-recovery: the server must not be read-only")
+        boolean needWrites;
+
+        @Option(names = "--source-url", paramLabel = "URL",
+                description = "await-recovery: the source, whose system identifier the restore must have")
+        String sourceUrl;
+
+        @Option(names = "--controldata", paramLabel = "FILE",
+                description = "await-recovery: pg_controldata's output for the restored data directory")
+        Path controldata;
+
+        @Option(names = "--recovery-timeout", paramLabel = "SECONDS", defaultValue = "120",
+                description = "await-recovery: how long recovery may take (default: ${DEFAULT-VALUE})")
+        int recoveryTimeout;
+
+        @Option(names = "--target-kind", paramLabel = "KIND", defaultValue = "time",
+                description = "pitr-target: time, lsn or xid (default: ${DEFAULT-VALUE})")
+        String targetKind;
+
+        @Option(names = "--target-file", paramLabel = "FILE", description = "pitr-target: where the target's JSON goes")
+        Path targetFile;
+    }
+
+    /** One place to try: the URL answered (no password) and where to connect. */
+    record Candidate(String url, String role, ConnectionTarget target) {
+    }
+
+    /** A poll's answer (the STATE query). */
+    record State(boolean superuser, boolean inRecovery, boolean paused, boolean readOnly, String replayLsn) {
+    }
+
+    // ---------------------------------------------------------------- await-recovery
+
+    static int await(Options options, Map<String, String> env, int connectTimeout, PrintStream out)
+            throws Failure {
+        Duration limit = Duration.ofSeconds(options.recoveryTimeout);
+        try (Deadline deadline = new Deadline(limit.plusSeconds(30))) {
+            List<Candidate> candidates = candidates(options, env);
+            if (options.controldata != null && options.sourceUrl != null) {
+                String reason = otherClusterReason(RunRecord.readText(options.controldata),
+                        sourceSystemIdentifier(new Connector(ConnectionTarget.parse(options.sourceUrl, env),
+                                connectTimeout, deadline)));
+                if (reason != null) {
+                    throw new Refusal(reason);
+                }
+            }
+            Candidate found = pollUntilOutOfRecovery(options, candidates, connectTimeout, deadline, limit);
+            Map<String, String> answer = new LinkedHashMap<>();
+            answer.put("url", found.url());
+            answer.put("database", found.target().database());
+            answer.put("role", found.role());
+            answer.put("password", found.target().password() == null ? "" : found.target().password());
+            answer.put("wal", currentWalFile(new Connector(found.target(), connectTimeout, deadline)));
+            answer.forEach((name, value) -> out.print(name + "=" + value + "\0"));
+            out.flush();
+            return 0;
+        }
+    }
+
+    /** The restore command's URL, or each role on the restored cluster's loopback port. */
+    static List<Candidate> candidates(Options options, Map<String, String> env) throws Failure {
+        List<Candidate> candidates = new ArrayList<>();
+        if (options.restoredUrlFile != null) {
+            String text = firstUrl(RunRecord.readText(options.restoredUrlFile));
+            if (text == null) {
+                throw new Refusal("the restore command wrote no postgres:// URL to SMOKE_RESTORED_URL_FILE");
+            }
+            ConnectionTarget target = ConnectionTarget.parse(text, env);
+            candidates.add(new Candidate(withoutPassword(text), target.user(), target));
+            return candidates;
+        }
+        if (options.cluster == null) {
+            throw new Failure("--mode=" + AWAIT + " needs --restored-url-file=FILE or --cluster=DIR");
+        }
+        int port = port(RunRecord.readText(options.cluster.resolve("data/postmaster.pid")));
+        for (String role : options.roles) {
+            String url = sandboxUrl(role, port, options.database);
+            candidates.add(new Candidate(url, role, ConnectionTarget.parse(url, env)));
+        }
+        return candidates;
+    }
+
+    /** The first line of FILE's text that is not blank, when it is a postgres:// URL; its blanks removed. */
+    static String firstUrl(String text) {
+        String line = text.lines().filter(l -> !l.isBlank()).findFirst().orElse("").replaceAll("\\s", "");
+        return line.matches("^postgres(ql)?://.*") ? line : null;
+    }
+
+    /** A password in the URL is used, never shown: the URL without it. */
+    static String withoutPassword(String url) {
+        Matcher password = URL_PASSWORD.matcher(url);
+        return password.matches() ? password.group(1) + "@" + password.group(3) : url;
+    }
+
+    static String sandboxUrl(String role, int port, String database) {
+        return "postgres://" + percentEncoded(role) + "@127.0.0.1:" + port + "/" + percentEncoded(database)
+                + "?sslmode=disable";
+    }
+
+    /** Every byte but the unreserved characters as %XX (RFC 3986). */
+    static String percentEncoded(String text) {
+        StringBuilder encoded = new StringBuilder();
+        for (byte b : text.getBytes(StandardCharsets.UTF_8)) {
+            char c = (char) (b & 0xff);
+            if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || "-._~".indexOf(c) >= 0) {
+                encoded.append(c);
+            } else {
+                encoded.append('%').append(String.format("%02X", b & 0xff));
+            }
+        }
+        return encoded.toString();
+    }
+
+    /** The port on the fourth line of a postmaster.pid. */
+    static int port(String postmasterPid) throws Failure {
+        List<String> lines = postmasterPid.lines().toList();
+        if (lines.size() < 4 || !lines.get(3).strip().matches("\\d+")) {
+            throw new Failure("the restored server names no port in its postmaster.pid");
+        }
+        return Integer.parseInt(lines.get(3).strip());
+    }
+
+    /** Why the restore is of another cluster than the source, or null (they agree, or either is unknown). */
+    static String otherClusterReason(String controldata, String sourceIdentifier) {
+        Matcher restored = SYSTEM_IDENTIFIER.matcher(controldata);
+        if (!restored.find() || sourceIdentifier == null || restored.group(1).equals(sourceIdentifier)) {
+            return null;
+        }
+        return "the restore is of another cluster: its system identifier is " + restored.group(1)
+                + ", the source's is " + sourceIdentifier
+                + " (a backup of another server: check the stanza or server the restore reads)";
+    }
+
+    private static String sourceSystemIdentifier(Connector source) {
+        try (Connection connection = source.open(); Statement statement = connection.createStatement();
+                ResultSet row = statement.executeQuery("SELECT system_identifier FROM pg_catalog.pg_control_system()")) {
+            return row.next() ? row.getString(1) : null;
+        } catch (Failure | SQLException unknown) {
+            return null; // nothing to compare with: the judge still checks the restore
+        }
+    }
+
+    /**
+     * Polls every POLL until one candidate answers out of recovery. A refused
+     * connection is retried (recovery may not have replayed the role yet);
+     * a paused replay, a server that stopped, or one still in recovery at
+     * the end fail (Refusal); one that never answered cannot be judged.
+     */
+    static Candidate pollUntilOutOfRecovery(Options options, List<Candidate> candidates, int connectTimeout,
+            Deadline deadline, Duration limit) throws Failure {
+        long end = System.nanoTime() + limit.toNanos();
+        long caller = callerPid();
+        String last = "";
+        while (callerPid() == caller) { // a harness killed outright leaves no poller behind
+            for (Candidate candidate : candidates) {
+                State state;
+                try {
+                    state = state(new Connector(candidate.target().withDatabase(pollDatabase(options, candidate)),
+                            connectTimeout, deadline));
+                } catch (Failure refused) {
+                    last = refused.getMessage();
+                    continue;
+                }
+                String unfit = unfitRole(options, candidate, state);
+                if (unfit != null) {
+                    last = unfit;
+                    continue;
+                }
+                if (outOfRecovery(options, state)) {
+                    return candidate;
+                }
+                last = "still in recovery, replayed up to " + state.replayLsn();
+                break;
+            }
+            if (options.cluster != null && !serverRuns(options.cluster)) {
+                System.err.print(tail(options.cluster.resolve("server.log"), 15));
+                throw new Refusal("the restored server stopped during recovery (its log is above): the backup "
+                        + "cannot be restored");
+            }
+            if (System.nanoTime() >= end) {
+                throw timedOut(last, options.recoveryTimeout);
+            }
+            sleep();
+        }
+        throw new Failure("the caller is gone: no longer waiting for the end of recovery");
+    }
+
+    private static long callerPid() {
+        return ProcessHandle.current().parent().map(ProcessHandle::pid).orElse(-1L);
+    }
+
+    /** The sandbox is polled in template1: a missing database is the judge's finding, not a wait. */
+    private static String pollDatabase(Options options, Candidate candidate) {
+        return options.cluster != null ? "template1" : candidate.target().database();
+    }
+
+    static String unfitRole(Options options, Candidate candidate, State state) {
+        return options.needSuperuser && !state.superuser()
+                ? "role " + candidate.role() + " is not a superuser of the restored cluster" : null;
+    }
+
+    /** True when it left recovery; a paused replay or (for continuity) a read-only server fails. */
+    static boolean outOfRecovery(Options options, State state) throws Refusal {
+        if (state.paused()) {
+            throw new Refusal("the restored server is paused in recovery (pg_is_wal_replay_paused() = true) at "
+                    + "replay LSN " + state.replayLsn() + ": the restore must end with recovery_target_action = promote");
+        }
+        if (state.inRecovery()) {
+            return false;
+        }
+        if (options.needWrites && state.readOnly()) {
+            throw new Refusal("the restored server is read-only (transaction_read_only = on): continuity cannot "
+                    + "write on it");
+        }
+        return true;
+    }
+
+    static Failure timedOut(String last, int seconds) {
+        if (last.startsWith("still")) {
+            return new Refusal("the restored server is still in recovery after " + seconds
+                    + " s (SMOKE_RECOVERY_TIMEOUT): " + last);
+        }
+        return new Failure("the restored server does not answer within " + seconds + " s (SMOKE_RECOVERY_TIMEOUT): "
+                + last);
+    }
+
+    private static State state(Connector connector) throws Failure {
+        try (Connection connection = connector.open(); Statement statement = connection.createStatement();
+                ResultSet row = statement.executeQuery(STATE)) {
+            row.next();
+            return new State(row.getBoolean(1), row.getBoolean(2), row.getBoolean(3), row.getBoolean(4),
+                    row.getString(5));
+        } catch (SQLException e) {
+            throw new Failure(Sql.oneLine(e));
+        }
+    }
+
+    /** The postmaster of cluster folder DIR still runs (its pid file names a live process). */
+    static boolean serverRuns(Path cluster) {
+        try {
+            String first = Files.readAllLines(cluster.resolve("data/postmaster.pid")).get(0).strip();
+            return ProcessHandle.of(Long.parseLong(first)).map(ProcessHandle::isAlive).orElse(false);
+        } catch (Exception gone) {
+            return false;
+        }
+    }
+
+    static String tail(Path file, int lines) {
+        try {
+            List<String> all = Files.readAllLines(file, StandardCharsets.UTF_8);
+            return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size())) + "\n";
+        } catch (Exception unreadable) {
+            return "";
+        }
+    }
+
+    /** The restored server's current WAL file, for the report; empty when it cannot be read. */
+    private static String currentWalFile(Connector connector) {
+        try (Connection connection = connector.open(); Statement statement = connection.createStatement();
+                ResultSet row = statement.executeQuery("SELECT pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn())")) {
+            return row.next() ? row.getString(1) : "";
+        } catch (Failure | SQLException unreadable) {
+            return "";
+        }
+    }
+
+    private static void sleep() throws Failure {
+        try {
+            Thread.sleep(POLL.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new Failure("interrupted while waiting for the end of recovery");
+        }
+    }
+
+    // ---------------------------------------------------------------- pitr-target
+
+    /**
+     * A marker transaction of its own records, once every commit of workload
+     * A is done, its xid, the WAL insert position and the clock, with A's row
+     * count and chain head: every commit of A lies before all three, every
+     * later one after them. The JSON goes to --target-file; stdout names the
+     * kind and the three values.
+     */
+    static int pitrTarget(Options options, Connector source, PrintStream out) throws Failure {
+        if (!List.of("time", "lsn", "xid").contains(options.targetKind) || options.targetFile == null) {
+            throw new Failure("--mode=" + PITR_TARGET + " needs --target-kind=time|lsn|xid and --target-file=FILE");
+        }
+        AuditSchema audit;
+        try (Connection connection = source.open()) {
+            audit = AuditSchema.resolve(connection, null, source.deadline());
+        } catch (SQLException e) {
+            throw new Failure("cannot record the PITR target: " + Sql.oneLine(e));
+        }
+        ObjectNode target;
+        try (Connection connection = source.withSearchPath(audit.queryPath()).open()) {
+            connection.setAutoCommit(false);
+            try (Statement statement = connection.createStatement(); ResultSet row = statement.executeQuery("""
+                    SELECT pg_current_xact_id()::text, pg_current_wal_insert_lsn()::text,
+                           to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00',
+                           (SELECT count(*) FROM audit_events), (SELECT row_hash FROM audit_chain_head WHERE id = 1)""")) {
+                row.next();
+                target = targetJson(options.targetKind, row.getString(3), row.getString(2), row.getString(1),
+                        row.getLong(4), row.getString(5));
+            }
+            connection.commit();
+        } catch (SQLException e) {
+            throw new Failure("cannot record the PITR target: " + Sql.oneLine(e));
+        }
+        HarnessModes.write(options.targetFile, target.toPrettyString() + "\n");
+        for (String name : List.of("kind", "time", "lsn", "xid")) {
+            out.print(name + "=" + target.get(name).asText() + "\0");
+        }
+        out.flush();
+        return 0;
+    }
+
+    static ObjectNode targetJson(String kind, String time, String lsn, String xid, long rows, String head) {
+        ObjectNode target = JsonNodeFactory.instance.objectNode();
+        target.put("kind", kind).put("time", time).put("lsn", lsn).put("xid", xid).put("row_count", rows)
+                .put("chain_head_hash", head);
+        return target;
+    }
+
+    // ---------------------------------------------------------------- switch-wal
+
+    /** Asked before it is called, so the server logs no refusal. */
+    static int switchWal(Connector connector) throws Failure {
+        try (Connection connection = connector.open(); Statement statement = connection.createStatement()) {
+            try (ResultSet row = statement.executeQuery("SELECT pg_catalog.has_function_privilege("
+                    + "'pg_catalog.pg_switch_wal()', 'EXECUTE'), current_user, pg_catalog.quote_ident(current_user)")) {
+                row.next();
+                if (!row.getBoolean(1)) {
+                    throw new Failure(switchWalRefused(row.getString(2), row.getString(3)));
+                }
+            }
+            statement.execute("SELECT pg_catalog.pg_switch_wal()");
+            return 0;
+        } catch (SQLException e) {
+            throw new Failure("cannot switch the WAL: " + Sql.oneLine(e));
+        }
+    }
+
+    static String switchWalRefused(String role, String quotedRole) {
+        return "role " + role + " may not run pg_switch_wal() (it needs superuser, or GRANT EXECUTE ON FUNCTION "
+                + "pg_catalog.pg_switch_wal() TO " + quotedRole + ")";
+    }
+}

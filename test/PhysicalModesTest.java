@@ -1,0 +1,250 @@
+// The harness's questions about physical restores and PITR (PhysicalModes:
+// --mode=await-recovery, pitr-target, switch-wal) and the drill's PASS line,
+// in process: the decisions on fixed values, the modes against the suite's
+// server. Exact values throughout.
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class PhysicalModesTest {
+    @TempDir Path temp;
+
+    static final String CONTROLDATA = """
+            pg_control version number:            1300
+            Database system identifier:           7000000000000000001
+            Database cluster state:               shut down
+            """;
+
+    /** The tool's NUL-separated answer. */
+    static Map<String, String> answer(String out) {
+        Map<String, String> entries = new LinkedHashMap<>();
+        for (String entry : out.split("\0")) {
+            entries.put(entry.substring(0, entry.indexOf('=')), entry.substring(entry.indexOf('=') + 1));
+        }
+        return entries;
+    }
+
+    // ---------------------------------------------------------------- decisions
+
+    @Test
+    void aRestoreOfAnotherClusterIsNamedByBothSystemIdentifiers() {
+        assertEquals("the restore is of another cluster: its system identifier is 7000000000000000001, the source's"
+                + " is 7000000000000000002 (a backup of another server: check the stanza or server the restore reads)",
+                PhysicalModes.otherClusterReason(CONTROLDATA, "7000000000000000002"));
+        assertNull(PhysicalModes.otherClusterReason(CONTROLDATA, "7000000000000000001"));
+        assertNull(PhysicalModes.otherClusterReason(CONTROLDATA, null), "the source's unknown: nothing to compare");
+        assertNull(PhysicalModes.otherClusterReason("pg_controldata: error\n", "7000000000000000002"));
+    }
+
+    @Test
+    void theRestoredUrlIsTheFirstLineAndItsPasswordIsNeverShown() {
+        assertEquals("postgres://app:s3cr%40t@db:5432/app", PhysicalModes.firstUrl("\n  \n postgres://app:s3cr%40t@db:5432/app \nx\n"));
+        assertNull(PhysicalModes.firstUrl("mysql://db/app\n"));
+        assertNull(PhysicalModes.firstUrl(""));
+        assertEquals("postgres://app@db:5432/app?sslmode=require",
+                PhysicalModes.withoutPassword("postgres://app:s3cr%40t@db:5432/app?sslmode=require"));
+        assertEquals("postgresql://app@db/app", PhysicalModes.withoutPassword("postgresql://app@db/app"));
+    }
+
+    @Test
+    void theSandboxUrlEncodesTheRoleAndTheDatabase() {
+        assertEquals("postgres://a%20b%40c@127.0.0.1:5433/d%C3%A9j%C3%A0-vu_1.~?sslmode=disable",
+                PhysicalModes.sandboxUrl("a b@c", 5433, "déjà-vu_1.~"));
+        assertEquals(5433, assertDoesNotFail(() -> PhysicalModes.port("4242\n/data\n1700000000\n5433\n/tmp\n")));
+        Failure noPort = assertThrows(Failure.class, () -> PhysicalModes.port("4242\n"));
+        assertEquals("the restored server names no port in its postmaster.pid", noPort.getMessage());
+    }
+
+    interface Call<T> {
+        T call() throws Exception;
+    }
+
+    static <T> T assertDoesNotFail(Call<T> call) {
+        try {
+            return call.call();
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    @Test
+    void recoveryStatesAreJudgedPausedAndReadOnlyFail() throws Exception {
+        PhysicalModes.Options writes = new PhysicalModes.Options();
+        writes.needWrites = true;
+        PhysicalModes.Options reads = new PhysicalModes.Options();
+        assertTrue(PhysicalModes.outOfRecovery(writes, new PhysicalModes.State(true, false, false, false, "-")));
+        assertFalse(PhysicalModes.outOfRecovery(writes, new PhysicalModes.State(true, true, false, true, "0/3000000")));
+        Refusal paused = assertThrows(Refusal.class, () -> PhysicalModes.outOfRecovery(reads,
+                new PhysicalModes.State(true, true, true, true, "0/30000A0")));
+        assertEquals("the restored server is paused in recovery (pg_is_wal_replay_paused() = true) at replay LSN"
+                + " 0/30000A0: the restore must end with recovery_target_action = promote", paused.getMessage());
+        Refusal readOnly = assertThrows(Refusal.class, () -> PhysicalModes.outOfRecovery(writes,
+                new PhysicalModes.State(true, false, false, true, "-")));
+        assertEquals("the restored server is read-only (transaction_read_only = on): continuity cannot write on it",
+                readOnly.getMessage());
+        assertTrue(PhysicalModes.outOfRecovery(reads, new PhysicalModes.State(false, false, false, true, "-")),
+                "a drill only reads");
+    }
+
+    @Test
+    void aDrillWantsASuperuserAndTheEndOfTheWaitSaysWhy() {
+        PhysicalModes.Options drill = new PhysicalModes.Options();
+        drill.needSuperuser = true;
+        var candidate = new PhysicalModes.Candidate("postgres://app@127.0.0.1:1/x", "app", null);
+        var plain = new PhysicalModes.State(false, false, false, false, "-");
+        assertEquals("role app is not a superuser of the restored cluster", PhysicalModes.unfitRole(drill, candidate, plain));
+        assertNull(PhysicalModes.unfitRole(new PhysicalModes.Options(), candidate, plain));
+        Failure still = PhysicalModes.timedOut("still in recovery, replayed up to 0/5000000", 7);
+        assertTrue(still instanceof Refusal);
+        assertEquals("the restored server is still in recovery after 7 s (SMOKE_RECOVERY_TIMEOUT): still in recovery,"
+                + " replayed up to 0/5000000", still.getMessage());
+        Failure silent = PhysicalModes.timedOut("cannot connect to postgres://x@127.0.0.1:1/x: refused", 7);
+        assertFalse(silent instanceof Refusal);
+        assertEquals("the restored server does not answer within 7 s (SMOKE_RECOVERY_TIMEOUT): cannot connect to"
+                + " postgres://x@127.0.0.1:1/x: refused", silent.getMessage());
+    }
+
+    @Test
+    void thePitrTargetIsOneJsonObject() {
+        assertEquals("""
+                {"kind":"lsn","time":"2026-12-06 01:02:03.456789+00","lsn":"0/3000060","xid":"747","row_count":24,\
+                "chain_head_hash":"ab"}""", PhysicalModes.targetJson("lsn", "2026-12-06 01:02:03.456789+00",
+                "0/3000060", "747", 24, "ab").toString());
+        assertEquals("role \"Mixed\" may not run pg_switch_wal() (it needs superuser, or GRANT EXECUTE ON FUNCTION"
+                + " pg_catalog.pg_switch_wal() TO \"Mixed\")", PhysicalModes.switchWalRefused("\"Mixed\"", "\"Mixed\""));
+    }
+
+    @Test
+    void aPassingDrillsLastLineComesFromItsReport() throws Exception {
+        Path drill = Files.createDirectories(temp.resolve("drill"));
+        Files.writeString(drill.resolve("report.json"), """
+                {"method":"pgbackrest","passed":true,"restored":{"row_count":32,
+                 "chain_head_hash":"0123456789abcdef0123"},"ledger":{"relied_on":2,"entries":3}}
+                """);
+        var result = Support.tool("--mode=report", "--run-record=" + drill);
+        assertEquals(0, result.exit(), result.describe());
+        assertEquals("PASS  drill=pgbackrest  rows=32  chain_head=0123456789abcdef\u2026  checkpoint=2 of 3"
+                + "  verifier=clean\n", result.out());
+    }
+
+    // ---------------------------------------------------------------- against the suite's server
+
+    @Test
+    void theRightToSwitchWalIsAskedForBeforeItIsUsed() throws Exception {
+        String role = "smoke_no_switch_wal";
+        Support.execute("postgres", "DROP ROLE IF EXISTS " + role, "CREATE ROLE " + role + " LOGIN PASSWORD 'no-wal'");
+        try {
+            String unprivileged = "postgres://" + role + "@" + Support.HOST + ":" + Support.PORT + "/postgres?sslmode=disable";
+            var refused = Support.tool(Map.of("PGPASSWORD", "no-wal"), "--mode=switch-wal", "--db-url=" + unprivileged);
+            assertEquals(1, refused.exit(), refused.describe());
+            assertEquals("backupsmoke: role " + role + " may not run pg_switch_wal() (it needs superuser, or GRANT EXECUTE"
+                    + " ON FUNCTION pg_catalog.pg_switch_wal() TO " + role + ")\n", refused.err());
+            var allowed = Support.tool("--mode=switch-wal", "--db-url=" + Support.url("postgres"));
+            assertEquals(0, allowed.exit(), allowed.describe());
+            assertEquals("", allowed.out() + allowed.err());
+        } finally {
+            Support.execute("postgres", "DROP ROLE " + role);
+        }
+    }
+
+    @Test
+    void aServerOutOfRecoveryIsNamedWithoutThePasswordItsUrlCarried() throws Exception {
+        String role = "smoke_restored_owner";
+        Support.execute("postgres", "DROP ROLE IF EXISTS " + role, "CREATE ROLE " + role + " LOGIN PASSWORD 'p@ss'");
+        try {
+            Path urlFile = Support.write(temp.resolve("restored-url"), "\npostgres://" + role + ":p%40ss@" + Support.HOST
+                    + ":" + Support.PORT + "/postgres?sslmode=disable\n");
+            var result = Support.tool("--mode=await-recovery", "--need-writes", "--recovery-timeout=5",
+                    "--restored-url-file=" + urlFile);
+            assertEquals(0, result.exit(), result.describe());
+            Map<String, String> answer = answer(result.out());
+            assertEquals("postgres://" + role + "@" + Support.HOST + ":" + Support.PORT + "/postgres?sslmode=disable",
+                    answer.get("url"));
+            assertEquals("postgres", answer.get("database"));
+            assertEquals(role, answer.get("role"));
+            assertEquals("p@ss", answer.get("password"));
+            assertTrue(answer.get("wal").matches("[0-9A-F]{24}"), answer.toString());
+        } finally {
+            Support.execute("postgres", "DROP ROLE " + role);
+        }
+    }
+
+    @Test
+    void aRestoreOfAnotherClusterFailsBeforeTheWait() throws Exception {
+        String source = Support.one("postgres", "SELECT system_identifier FROM pg_control_system()");
+        Path urlFile = Support.write(temp.resolve("restored-url"), Support.url("postgres") + "\n");
+        Path controldata = Support.write(temp.resolve("controldata"), CONTROLDATA);
+        var result = Support.tool("--mode=await-recovery", "--restored-url-file=" + urlFile,
+                "--source-url=" + Support.url("postgres"), "--controldata=" + controldata);
+        assertEquals(3, result.exit(), result.describe());
+        assertEquals("backupsmoke: the restore is of another cluster: its system identifier is 7000000000000000001,"
+                + " the source's is " + source + " (a backup of another server: check the stanza or server the restore"
+                + " reads)\n", result.err());
+        assertEquals("", result.out());
+    }
+
+    @Test
+    void aRestoreCommandThatWroteNoUrlFails() throws Exception {
+        Path urlFile = Support.write(temp.resolve("restored-url"), "\n");
+        var result = Support.tool("--mode=await-recovery", "--restored-url-file=" + urlFile);
+        assertEquals(3, result.exit(), result.describe());
+        assertEquals("backupsmoke: the restore command wrote no postgres:// URL to SMOKE_RESTORED_URL_FILE\n", result.err());
+    }
+
+    @Test
+    void aRestoredServerThatStoppedFailsWithTheEndOfItsLog() throws Exception {
+        Path cluster = temp.resolve("cluster");
+        Files.createDirectories(cluster.resolve("data"));
+        // No process has this pid (above the kernel's pid_max), nothing listens on port 1.
+        Support.write(cluster.resolve("data/postmaster.pid"), "99999999\n" + cluster + "/data\n1700000000\n1\n");
+        Support.write(cluster.resolve("server.log"), "LOG:  starting\nFATAL:  could not locate a valid checkpoint record\n");
+        var result = Support.tool("--mode=await-recovery", "--cluster=" + cluster, "--recovery-timeout=30");
+        assertEquals(3, result.exit(), result.describe());
+        assertEquals("LOG:  starting\nFATAL:  could not locate a valid checkpoint record\nbackupsmoke: the restored server"
+                + " stopped during recovery (its log is above): the backup cannot be restored\n", result.err());
+    }
+
+    @Test
+    void thePitrTargetHoldsWorkloadAsRowsAndHead() throws Exception {
+        String database = Support.migratedWithWorkload(24);
+        Path target = temp.resolve("pitr.target.json");
+        var result = Support.tool("--mode=pitr-target", "--db-url=" + Support.url(database), "--target-kind=xid",
+                "--target-file=" + target);
+        assertEquals(0, result.exit(), result.describe());
+        Map<String, String> answer = answer(result.out());
+        assertEquals("xid", answer.get("kind"));
+        JsonNode json = new ObjectMapper().readTree(target.toFile());
+        assertEquals(24, json.get("row_count").asInt());
+        assertEquals(Support.one(database, "SELECT row_hash FROM audit_chain_head WHERE id = 1"),
+                json.get("chain_head_hash").asText());
+        for (String kind : new String[] {"time", "lsn", "xid"}) {
+            assertEquals(json.get(kind).asText(), answer.get(kind), kind);
+        }
+        assertTrue(json.get("time").asText().matches("\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{6}\\+00"), json.toString());
+        assertTrue(json.get("lsn").asText().matches("[0-9A-F]+/[0-9A-F]+"), json.toString());
+        assertTrue(json.get("xid").asText().matches("\\d+"), json.toString());
+        var bad = Support.tool("--mode=pitr-target", "--db-url=" + Support.url(database), "--target-kind=now",
+                "--target-file=" + target);
+        assertEquals("backupsmoke: --mode=pitr-target needs --target-kind=time|lsn|xid and --target-file=FILE\n", bad.err());
+    }
+
+    @Test
+    void theseFlagsBelongToTheirModes() {
+        var misplaced = Support.tool("--mode=verify", "--db-url=" + Support.url("postgres"), "--cluster=/x");
+        assertEquals(2, misplaced.exit(), misplaced.describe());
+        assertTrue(misplaced.err().startsWith("--cluster applies to --mode=await-recovery and --mode=pitr-target and"
+                + " --mode=switch-wal only"), misplaced.err());
+    }
+}
