@@ -68,7 +68,7 @@ public class BackupSmoke implements Callable<Integer> {
             description = "workload | verify (required); selftest tampers with scratch databases on the server"
                     + " and shows what verification catches; checkpoint appends to a ledger (--ledger),"
                     + " drill-verify judges a restored backup against it; judge, oracle-capture, pitr-check"
-                    + " (SPEC 9.9), knobs, report, backup-evidence, await-recovery, pitr-target, switch-wal, in-place-check and in-place-wipe (SPEC 7) answer the harness")
+                    + " (SPEC 9.9), knobs, report, backup-evidence, await-recovery, pitr-target, switch-wal, physical-setup, in-place-check and in-place-wipe (SPEC 7) answer the harness")
     String mode;
 
     @Option(names = "--db-url", paramLabel = "URL",
@@ -232,6 +232,10 @@ public class BackupSmoke implements Callable<Integer> {
         }
         if (PhysicalModes.AWAIT.equals(mode)) { // the restored server's URL is the answer, not a flag
             return PhysicalModes.await(physicalOptions, environment, connectTimeoutSeconds, System.out);
+        }
+        if (PhysicalSetup.MODE.equals(mode)) { // files only
+            return PhysicalSetup.run(physicalOptions.cluster, physicalOptions.bindir, physicalOptions.tools,
+                    PhysicalModes.Options.osUser());
         }
         if (dbUrl == null) {
             dbUrl = environment.get("DATABASE_URL");

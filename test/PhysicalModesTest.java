@@ -245,6 +245,6 @@ class PhysicalModesTest {
         var misplaced = Support.tool("--mode=verify", "--db-url=" + Support.url("postgres"), "--cluster=/x");
         assertEquals(2, misplaced.exit(), misplaced.describe());
         assertTrue(misplaced.err().startsWith("--cluster applies to --mode=await-recovery and --mode=pitr-target and"
-                + " --mode=switch-wal only"), misplaced.err());
+                + " --mode=switch-wal and --mode=physical-setup only"), misplaced.err());
     }
 }

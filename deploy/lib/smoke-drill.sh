@@ -11,8 +11,7 @@ DRILL_ACTIVE=0   # 1 from drill_main's start until report.json is written
 DRILL_SANDBOX='' # the sandbox cluster's folder (pg-cluster.sh)
 declare -A DRILL_RESTORED=() # the tool's answer: url, database, role, password
 
-# drill__verify ARGS...: --mode=drill-verify with the knobs every call
-# shares; report.json on stdout, the reason in DRILL_DIR/verify.err.
+# --mode=drill-verify with the shared knobs; report.json on stdout, the reason in verify.err.
 drill__verify() {
   local status=0
   gate_tool --mode=drill-verify --ledger="${K[SMOKE_LEDGER]}" --method="${K[SMOKE_METHODS]}" \
@@ -24,8 +23,7 @@ drill__verify() {
   return "$status"
 }
 
-# drill__give_up restore|cannot REASON: the evidence of a drill ended before
-# the judge (the restore failed: exit 3; it could not run: exit 1).
+# drill__give_up restore|cannot REASON: the evidence of a drill ended before the judge.
 drill__give_up() {
   local facts=()
   mapfile -t facts < <(drill__backup_facts)
@@ -45,7 +43,7 @@ drill__backup_facts() {
   [[ "${K[SMOKE_BACKUP_SET]}" == latest ]] || printf -- '--backup-id=%s\n' "${K[SMOKE_BACKUP_SET]}"
 }
 
-# drill_abandoned REASON: from the harness's cleanup, before report.json was written.
+# drill_abandoned REASON: from the harness's cleanup, before report.json exists.
 drill_abandoned() {
   ((DRILL_ACTIVE)) || return 0
   drill__verify --cannot-judge="the drill was cut short: $1" >/dev/null 2>&1 || true
@@ -63,7 +61,7 @@ drill__target_value() {
   [[ -z "$kind" ]] || printf '%s' "${K[SMOKE_RECOVERY_TARGET_$kind]}"
 }
 
-# The built-in restores into the sandbox: to the end of the backup or to the target, then promote.
+# The built-in restores: to the end of the backup or to the target, then promote.
 drill__restore_pgbackrest() {
   local kind=${K[drill.target_kind]} args=(--stanza="${K[SMOKE_PGBACKREST_STANZA]}" --pg1-path="$DRILL_SANDBOX/data")
   [[ "${K[SMOKE_BACKUP_SET]}" == latest ]] || args+=(--set="${K[SMOKE_BACKUP_SET]}")
@@ -80,8 +78,7 @@ drill__restore_barman() {
     "${K[SMOKE_BARMAN_SERVER]}" "${K[SMOKE_BACKUP_SET]}" "$DRILL_SANDBOX/data"
 }
 
-# The restored data directory's major picks the binaries (unless
-# SMOKE_PG_BINDIR), and the marker follows, so cleanup uses the same pg_ctl.
+# The restored major picks the binaries (unless SMOKE_PG_BINDIR); the marker follows (cleanup's pg_ctl).
 drill__pick_bindir() {
   local major
   major=$(cat "$DRILL_SANDBOX/data/PG_VERSION" 2>/dev/null) || major=''
@@ -90,8 +87,7 @@ drill__pick_bindir() {
   printf '%s\n' "$PHYS_BINDIR" >"$DRILL_SANDBOX/$PGC_MARKER_FILE"
 }
 
-# drill__restore: the restore of the method chosen, out of recovery
-# (DRILL_RESTORED); the backup's facts for the judge go to DRILL_DIR.
+# The restore, out of recovery (DRILL_RESTORED); the backup's facts for the judge in DRILL_DIR.
 drill__restore() {
   local method=${K[SMOKE_METHODS]} status=0 data server=()
   if [[ "$method" == command-url ]]; then
@@ -127,7 +123,7 @@ drill__restore() {
   ((status == 0)) || drill__give_up cannot "$(phys_reason "$DRILL_DIR/await.err")"
 }
 
-# drill_main WORK: the whole drill; 0 after the PASS line, else fail / fail_verdict.
+# drill_main WORK: the whole drill; 0 after the PASS line, else fail or fail_verdict.
 drill_main() {
   local started seconds status=0 reason args=()
   DRILL_DIR=$1/drill

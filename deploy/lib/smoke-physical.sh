@@ -31,9 +31,8 @@ phys__strict() {
     "$PHYS_LIB" "$(declare -p PHYS_DIR PHYS_SOURCE_DIR PHYS_BINDIR PHYS_WORK PHYS_TARGET)" "$@"
 }
 
-# phys_ask ARRAY ERR ARGS...: the tool's NUL-separated answer in the
-# caller's associative array, read from a pipe (it may hold a password);
-# its stderr in ERR, its status returned.
+# phys_ask ARRAY ERR ARGS...: the tool's NUL-separated answer in the caller's
+# array, from a pipe (it may hold a password); stderr in ERR.
 # shellcheck disable=SC2034 # phys__answer is the caller's array
 phys_ask() {
   local -n phys__answer=$1
@@ -45,8 +44,7 @@ phys_ask() {
   return "$status"
 }
 
-# phys_reason ERR: the tool's one-line reason (its last line); what came
-# before it (a server log's end) goes to stderr.
+# The tool's reason (the last line of ERR); the lines before (a log's end) to stderr.
 phys_reason() {
   head -n -1 -- "$1" >&2
   tail -n 1 -- "$1" | sed 's/^backupsmoke: //'
@@ -68,25 +66,14 @@ phys__barman() { phys__logged "$PHYS_DIR/barman.out" barman -c "$PHYS_DIR/barman
 
 phys__sql() { psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$1" -U postgres -d postgres -c "$2"; }
 
-# Writes stdin to FILE, owned by the owner of folder OWNER_DIR.
-phys__write_owned() {
-  cat >"$1"
-  [[ "$(id -u)" -ne 0 ]] || chown "$(stat -c %U "$2"):" "$1"
-}
-
-# --- the source (strict) -------------------------------------------------------
-
-# phys__prepare PORT TOOLS...: archiving on (the harness's WAL archive, and
-# the TOOLS' set-up), the cluster restarted on the same port, then checked.
+# phys__prepare PORT TOOLS...: the tool readies the folder "physical" and
+# turns archiving on (PhysicalSetup.java); the cluster restarts and is checked.
 phys__prepare() {
   local port=$1 tools=" ${*:2} "
   pgc__as_owner "$PHYS_SOURCE_DIR" mkdir -m 700 -- "$PHYS_DIR"
-  pgc__as_owner "$PHYS_DIR" mkdir -p -m 700 -- "$PHYS_DIR/wal-archive"
-  [[ "$tools" != *' pgbackrest '* ]] || phys__pgbackrest_conf "$port"
-  [[ "$tools" != *' barman '* ]] || phys__barman_conf "$port"
-  phys__archive_script
-  printf 'archive_mode = on\narchive_command = %s\n' "$(pgc__conf_string "$(phys__archive_command "$tools")")" \
-    >>"$PHYS_SOURCE_DIR/data/postgresql.conf"
+  "$PHYS_LIB/../bin/backupsmoke" --mode=physical-setup --cluster="$PHYS_SOURCE_DIR" --bindir="$PHYS_BINDIR" \
+    --tools="$(IFS=, && printf '%s' "${*:2}")"
+  [[ "$(id -u)" -ne 0 ]] || chown -R "$(stat -c %U "$PHYS_SOURCE_DIR"):" "$PHYS_DIR"
   if ! pgc__as_owner "$PHYS_SOURCE_DIR" "$PHYS_BINDIR/pg_ctl" restart -D "$PHYS_SOURCE_DIR/data" \
     -l "$PHYS_SOURCE_DIR/server.log" -m fast -w -t 60 -s >/dev/null 2>&1; then
     phys__say "could not restart the throwaway cluster with archiving on"
@@ -98,77 +85,10 @@ phys__prepare() {
     phys__pgbackrest stanza-create
     phys__pgbackrest check
   fi
-  if [[ -f "$PHYS_DIR/barman/barman.conf" ]]; then
+  if [[ "$tools" == *' barman '* ]]; then
     phys__archive_now "$port" # Barman's check wants at least one WAL file received.
     phys__barman check "$PHYS_STANZA"
   fi
-}
-
-phys__pgbackrest_conf() {
-  local base=$PHYS_DIR/pgbackrest
-  pgc__as_owner "$PHYS_DIR" mkdir -p -m 700 -- "$base/repo" "$base/spool" "$base/log" "$base/lock"
-  phys__write_owned "$base/pgbackrest.conf" "$PHYS_DIR" <<EOF
-[global]
-repo1-path=$base/repo
-repo1-retention-full=1
-spool-path=$base/spool
-log-path=$base/log
-lock-path=$base/lock
-log-level-console=warn
-log-level-file=detail
-start-fast=y
-compress-type=none
-
-[$PHYS_STANZA]
-pg1-path=$PHYS_SOURCE_DIR/data
-pg1-port=$1
-pg1-socket-path=$PHYS_SOURCE_DIR
-pg1-user=postgres
-EOF
-}
-
-phys__barman_conf() {
-  local base=$PHYS_DIR/barman owner=postgres
-  [[ "$(id -u)" -eq 0 ]] || owner=$(id -un)
-  pgc__as_owner "$PHYS_DIR" mkdir -p -m 700 -- "$base/home/$PHYS_STANZA/incoming"
-  phys__write_owned "$base/barman.conf" "$PHYS_DIR" <<EOF
-[barman]
-barman_user = $owner
-barman_home = $base/home
-log_file = $base/barman.log
-log_level = INFO
-path_prefix = $PHYS_BINDIR
-
-[$PHYS_STANZA]
-description = BackupSmoke throwaway cluster
-conninfo = host=127.0.0.1 port=$1 user=postgres dbname=postgres
-streaming_conninfo = host=127.0.0.1 port=$1 user=postgres
-backup_method = postgres
-archiver = on
-streaming_archiver = off
-EOF
-}
-
-# The archive_command's script: a WAL file into the harness's archive and
-# Barman's incoming folder, under a temporary name first (no half segment).
-phys__archive_script() {
-  local script=$PHYS_DIR/archive-wal.sh
-  # shellcheck disable=SC2016 # $1 and $2 are the written script's arguments
-  {
-    printf '#!/bin/sh\n# archive_command of the BackupSmoke throwaway cluster: %%p %%f\nset -e\n'
-    printf 'copy() { test -f "$2/$1" || { cp "$3" "$2/.$1.part" && mv "$2/.$1.part" "$2/$1"; }; }\n'
-    printf 'copy "$2" %q "$1"\n' "$PHYS_DIR/wal-archive"
-    [[ ! -f "$PHYS_DIR/barman/barman.conf" ]] ||
-      printf 'copy "$2" %q "$1"\n' "$PHYS_DIR/barman/home/$PHYS_STANZA/incoming"
-  } | phys__write_owned "$script" "$PHYS_DIR"
-  chmod 700 "$script"
-}
-
-# pgBackRest first: its check insists on seeing itself in archive_command.
-phys__archive_command() {
-  [[ "$1" != *' pgbackrest '* ]] ||
-    printf 'pgbackrest --config=%s --stanza=%s archive-push %%p && ' "$PHYS_DIR/pgbackrest/pgbackrest.conf" "$PHYS_STANZA"
-  printf '%s %%p %%f' "$PHYS_DIR/archive-wal.sh"
 }
 
 # phys__archive_now PORT: a WAL switch, then a wait (60 s) until the segment
@@ -188,8 +108,7 @@ phys__archive_now() {
   [[ ! -f "$PHYS_DIR/barman/barman.conf" ]] || phys__barman archive-wal "$PHYS_STANZA"
 }
 
-# --- backups (strict): the tool's output into WORK/evidence.METHOD ------------
-
+# Backups (strict): the tools' output into WORK/evidence.METHOD, their own verdict in it.
 phys__backup_pgbackrest() {
   phys__pgbackrest --type=full backup
   pgc__as_owner "$PHYS_DIR" pgbackrest --config="$PHYS_DIR/pgbackrest/pgbackrest.conf" --stanza="$PHYS_STANZA" \
@@ -226,8 +145,6 @@ phys__backup() {
   "$PHYS_LIB/../bin/backupsmoke" --mode=backup-evidence --run-record="$out" >"$PHYS_WORK/physical.$method.label"
 }
 
-# --- restores ------------------------------------------------------------------
-
 # DATA to the cluster's user with PostgreSQL's modes, whatever the restore left.
 phys__own_data() {
   chmod 700 "$1"
@@ -248,17 +165,17 @@ phys__restore_tool() {
       phys__barman recover "${stop[@]}" --target-action promote "$PHYS_STANZA" latest "$data" ;;
     basebackup)
       cp -a -- "$PHYS_WORK/backup.basebackup/." "$data/"
-      phys__own_data "$data"
-      [[ -n "$kind" ]] || return 0
-      printf "restore_command = %s\nrecovery_target_%s = %s\nrecovery_target_action = 'promote'\n" \
-        "$(pgc__conf_string "cp $PHYS_DIR/wal-archive/%f %p")" "$kind" "$(pgc__conf_string "$value")" \
-        >>"$data/postgresql.conf"
-      phys__write_owned "$data/recovery.signal" "$2" </dev/null ;;
+      if [[ -n "$kind" ]]; then
+        printf "restore_command = %s\nrecovery_target_%s = %s\nrecovery_target_action = 'promote'\n" \
+          "$(pgc__conf_string "cp $PHYS_DIR/wal-archive/%f %p")" "$kind" "$(pgc__conf_string "$value")" \
+          >>"$data/postgresql.conf"
+        : >"$data/recovery.signal"
+      fi
+      phys__own_data "$data" ;;
   esac
 }
 
-# phys_new_restore_dir VAR: a new registered cluster folder with an empty
-# data directory owned by the cluster's user, named in the caller's VAR.
+# phys_new_restore_dir VAR: a registered cluster folder with an empty data directory.
 # shellcheck disable=SC2034 # phys__dir is the caller's variable
 phys_new_restore_dir() {
   local -n phys__dir=$1
@@ -266,18 +183,18 @@ phys_new_restore_dir() {
     pgc__as_owner "$PGC_NEW" mkdir -m 700 -- "$PGC_NEW/data" && phys__dir=$PGC_NEW
 }
 
-# phys_start_restored DIR: its data directory served as a private copy
-# (settings last in postgresql.conf, so they win; physical.md lists them).
+# phys_start_restored DIR: DIR/data served as a private copy (physical.md);
+# the settings come last in postgresql.conf, so they win.
 phys_start_restored() { phys__strict phys__start_restored "$1"; }
 
 phys__start_restored() {
   local dir=$1 data=$1/data method=trust
   [[ -f "$data/PG_VERSION" ]] || { phys__say "the restore left no data directory in $data (no PG_VERSION)"; return 1; }
   [[ -z "${PGPASSWORD:-}" ]] || method=md5 # the copy keeps the source's roles and passwords
-  printf 'local all all trust\nhost all all 127.0.0.1/32 %s\n' "$method" | phys__write_owned "$dir/pg_hba.smoke.conf" "$dir"
-  printf 'listen_addresses = %s\nunix_socket_directories = %s\nhba_file = %s\n' "$(pgc__conf_string 127.0.0.1)" \
-    "$(pgc__conf_string "$dir")" "$(pgc__conf_string "$dir/pg_hba.smoke.conf")" >>"$data/postgresql.conf"
-  printf "archive_mode = off\nhot_standby = on\nssl = off\nlogging_collector = off\n" >>"$data/postgresql.conf"
+  printf 'local all all trust\nhost all all 127.0.0.1/32 %s\n' "$method" >"$data/pg_hba.smoke.conf"
+  printf "listen_addresses = %s\nunix_socket_directories = %s\nhba_file = %s\narchive_mode = off\nhot_standby = on\nssl = off\nlogging_collector = off\n" \
+    "$(pgc__conf_string 127.0.0.1)" "$(pgc__conf_string "$dir")" "$(pgc__conf_string "$data/pg_hba.smoke.conf")" \
+    >>"$data/postgresql.conf"
   phys__own_data "$data"
   rm -f -- "$data/postmaster.pid" "$data/postmaster.opts"
   pgc__launch_on_free_port "$PHYS_BINDIR" "$dir"
@@ -294,8 +211,8 @@ phys_restore_command() {
   : >"$2" && : >"$2.teardown" && SMOKE_RESTORED_URL_FILE=$2 phys__run bash -c "$SMOKE_RESTORE_CMD" >&2
 }
 
-# phys_teardown_pending FOLDER: SMOKE_TEARDOWN_CMD once per URL_FILE.teardown
-# marker under FOLDER, by whichever shell gets there first.
+# SMOKE_TEARDOWN_CMD once per URL_FILE.teardown marker under FOLDER, by
+# whichever shell gets there first (a combination's, or the cleanup).
 phys_teardown_pending() {
   local marker status
   while IFS= read -r -d '' marker; do
@@ -308,15 +225,13 @@ phys_teardown_pending() {
   done < <(find "$1" -name '*.teardown' -print0 2>/dev/null)
 }
 
-# --- the harness's plug point ----------------------------------------------------
-
+# --- the harness's plug point --------------------------------------------------
 phys_configure() { PHYS_PITR=$1 PHYS_PITR_KIND=$2 PHYS_RECOVERY_TIMEOUT=$3; }
 
 # phys_use WORK SOURCE_DB SOURCE_URL SOURCE_MAJOR: the source, once known.
 phys_use() { PHYS_WORK=$1 PHYS_SOURCE_DB=$2 PHYS_SOURCE_URL=$3 PHYS_SOURCE_MAJOR=$4; }
 
-# phys_setup_source DIR PORT METHODS...: archiving on the running throwaway
-# cluster (PITR) and the set-up of the METHODS backed up from it.
+# phys_setup_source DIR PORT METHODS...: the running throwaway cluster readied.
 phys_setup_source() {
   PHYS_BINDIR=$(cat "$1/$PGC_MARKER_FILE") || fail "cannot read the throwaway cluster's binaries folder"
   (($# > 2)) || ((PHYS_PITR)) || return 0
@@ -335,8 +250,7 @@ phys__export_command_env() {
     SMOKE_RECOVERY_TARGET_LSN=${PHYS_TARGET[lsn]} SMOKE_RECOVERY_TARGET_XID=${PHYS_TARGET[xid]}
 }
 
-# Restores start with the throwaway source's binaries, else those of the
-# source's major (SMOKE_PG_BINDIR first).
+# Restores start with the throwaway source's binaries, else the source major's.
 phys__ensure_bindir() {
   if [[ -n "$PHYS_BINDIR" ]]; then
     return 0
@@ -363,8 +277,7 @@ phys_backup_label() { cat -- "$PHYS_WORK/physical.$1.label" 2>/dev/null || print
 
 phys_archive_source_now() { phys__strict phys__archive_now "$(pgc_port "$PHYS_SOURCE_DIR")"; }
 
-# phys_record_target URL FILE: the PITR target after workload A (the tool's
-# --mode=pitr-target), its JSON in FILE.
+# phys_record_target URL FILE: the PITR target after workload A, its JSON in FILE.
 phys_record_target() {
   phys_ask PHYS_TARGET "$PHYS_WORK/pitr.target.err" --mode=pitr-target --db-url="$1" \
     --target-kind="$PHYS_PITR_KIND" --target-file="$2" ||
@@ -380,11 +293,9 @@ phys_switch_wal() {
     { phys_reason "$PHYS_WORK/switch-wal.err"; return 1; }
 }
 
-# phys_restore_for NAME METHOD RESTORED_BY RESULT: restores the backup of
-# METHOD and waits until the restored server can be judged; the caller's
-# associative array RESULT gets the tool's answer (url, database, password).
-# A failure ends through the caller's restore_failed REASON. Call it in the
-# current shell: phys_release stops the restored cluster.
+# phys_restore_for NAME METHOD RESTORED_BY RESULT: the restore, out of
+# recovery; the caller's array RESULT gets the tool's answer (url, database,
+# password). Failures end through the caller's restore_failed REASON.
 phys_restore_for() {
   local name=$1 method=$2 status=0 server=() err=$PHYS_WORK/await.$1.err
   phys__export_command_env || restore_failed "no server binaries to start the restored cluster with"
@@ -422,8 +333,7 @@ phys_oracle_after_replay() {
   sed -i '/^SELECT pg_catalog.setval(/d' "$2" "$3"
 }
 
-# phys_release: after a combination's record, its restored cluster goes
-# and the operator's teardown runs.
+# After a combination's record: its restored cluster goes, the operator's teardown runs.
 phys_release() {
   [[ -z "$PHYS_RESTORED_DIR" ]] || pgc_stop "$PHYS_RESTORED_DIR"
   PHYS_RESTORED_DIR=''

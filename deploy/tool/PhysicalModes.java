@@ -7,6 +7,7 @@
 //                  and names its database's URL (no password in it).
 //   --mode=pitr-target     records the PITR target on the source.
 //   --mode=switch-wal      pg_switch_wal() when the role may run it.
+// --mode=physical-setup (PhysicalSetup) shares their options.
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -31,7 +32,7 @@ final class PhysicalModes {
     static final String AWAIT = "await-recovery";
     static final String PITR_TARGET = "pitr-target";
     static final String SWITCH_WAL = "switch-wal";
-    static final List<String> NAMES = List.of(AWAIT, PITR_TARGET, SWITCH_WAL);
+    static final List<String> NAMES = List.of(AWAIT, PITR_TARGET, SWITCH_WAL, PhysicalSetup.MODE);
     static final Duration POLL = Duration.ofMillis(500);
 
     private static final Pattern URL_PASSWORD = Pattern.compile("^(postgres(?:ql)?://[^:@/]*):([^@/]*)@(.*)$");
@@ -50,7 +51,7 @@ final class PhysicalModes {
     static final class Options {
         static final List<String> FLAGS = List.of("--restored-url-file", "--cluster", "--database", "--roles",
                 "--need-superuser", "--need-writes", "--source-url", "--controldata", "--recovery-timeout",
-                "--target-kind", "--target-file");
+                "--target-kind", "--target-file", "--tools", "--bindir");
 
         @Option(names = "--restored-url-file", paramLabel = "FILE",
                 description = "await-recovery: the file a restore command wrote the restored server's URL to")
@@ -91,6 +92,19 @@ final class PhysicalModes {
 
         @Option(names = "--target-file", paramLabel = "FILE", description = "pitr-target: where the target's JSON goes")
         Path targetFile;
+
+        @Option(names = "--tools", paramLabel = "LIST", split = ",",
+                description = "physical-setup: pgbackrest, barman (the WAL archive is always set up)")
+        List<String> tools = List.of();
+
+        @Option(names = "--bindir", paramLabel = "DIR", description = "physical-setup: the cluster's server binaries")
+        Path bindir;
+
+        /** Who runs barman: the cluster's owner, postgres when the harness runs as root. */
+        static String osUser() {
+            String user = System.getProperty("user.name");
+            return "root".equals(user) ? "postgres" : user;
+        }
     }
 
     /** One place to try: the URL answered (no password) and where to connect. */
