@@ -24,6 +24,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import picocli.CommandLine.Option;
@@ -124,8 +125,8 @@ final class PhysicalModes {
             List<Candidate> candidates = candidates(options, env);
             if (options.controldata != null && options.sourceUrl != null) {
                 String reason = otherClusterReason(RunRecord.readText(options.controldata),
-                        sourceSystemIdentifier(new Connector(ConnectionTarget.parse(options.sourceUrl, env),
-                                connectTimeout, deadline)));
+                        valueOrNull(new Connector(ConnectionTarget.parse(options.sourceUrl, env), connectTimeout,
+                                deadline), "SELECT system_identifier FROM pg_catalog.pg_control_system()"));
                 if (reason != null) {
                     throw new Refusal(reason);
                 }
@@ -136,7 +137,8 @@ final class PhysicalModes {
             answer.put("database", found.target().database());
             answer.put("role", found.role());
             answer.put("password", found.target().password() == null ? "" : found.target().password());
-            answer.put("wal", currentWalFile(new Connector(found.target(), connectTimeout, deadline)));
+            answer.put("wal", Objects.requireNonNullElse(valueOrNull(new Connector(found.target(), connectTimeout,
+                    deadline), "SELECT pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn())"), ""));
             answer.forEach((name, value) -> out.print(name + "=" + value + "\0"));
             out.flush();
             return 0;
@@ -217,12 +219,13 @@ final class PhysicalModes {
                 + " (a backup of another server: check the stanza or server the restore reads)";
     }
 
-    private static String sourceSystemIdentifier(Connector source) {
-        try (Connection connection = source.open(); Statement statement = connection.createStatement();
-                ResultSet row = statement.executeQuery("SELECT system_identifier FROM pg_catalog.pg_control_system()")) {
+    /** The first value SQL returns on CONNECTOR; null when it cannot be read (nothing to compare, report). */
+    private static String valueOrNull(Connector connector, String sql) {
+        try (Connection connection = connector.open(); Statement statement = connection.createStatement();
+                ResultSet row = statement.executeQuery(sql)) {
             return row.next() ? row.getString(1) : null;
-        } catch (Failure | SQLException unknown) {
-            return null; // nothing to compare with: the judge still checks the restore
+        } catch (Failure | SQLException unreadable) {
+            return null;
         }
     }
 
@@ -336,16 +339,6 @@ final class PhysicalModes {
             List<String> all = Files.readAllLines(file, StandardCharsets.UTF_8);
             return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size())) + "\n";
         } catch (Exception unreadable) {
-            return "";
-        }
-    }
-
-    /** The restored server's current WAL file, for the report; empty when it cannot be read. */
-    private static String currentWalFile(Connector connector) {
-        try (Connection connection = connector.open(); Statement statement = connection.createStatement();
-                ResultSet row = statement.executeQuery("SELECT pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn())")) {
-            return row.next() ? row.getString(1) : "";
-        } catch (Failure | SQLException unreadable) {
             return "";
         }
     }
