@@ -332,6 +332,21 @@ final class Support {
         });
     }
 
+    /**
+     * ANSWER holds each KEY, VALUE pair given (and maybe more): compared as one map, so a
+     * failure shows every value that differs, not only the first.
+     */
+    static void assertAnswers(java.util.function.Function<String, ?> answer, Object... keysAndValues) {
+        Map<String, Object> expected = new java.util.LinkedHashMap<>();
+        Map<String, Object> actual = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < keysAndValues.length; i += 2) {
+            String key = (String) keysAndValues[i];
+            expected.put(key, keysAndValues[i + 1]);
+            actual.put(key, answer.apply(key));
+        }
+        assertEquals(expected, actual);
+    }
+
     static Map<String, String> env(String... keysAndValues) {
         Map<String, String> env = new HashMap<>();
         for (int i = 0; i < keysAndValues.length; i += 2) {
