@@ -437,6 +437,11 @@ final class Support {
         return clientJson(walked, null, null, null, true, 0, true);
     }
 
+    /** What a plain --mode=verify of DATABASE prints, without the integrity fingerprint (it must exit 0). */
+    static String verifySnapshot(String database) {
+        return withoutIntegrity(toolOk("--mode=verify", "--db-url=" + url(database)).out());
+    }
+
     /**
      * The snapshot without its trailing "integrity" object, which the
      * fingerprint tests check on their own; fails when it is missing.
