@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -14,19 +15,14 @@ class JsonFileTest {
     @TempDir Path temp;
 
     @Test
-    void aMissingFileIsAbsentWhenOptionalAndAFailureWhenRequired() throws Exception {
+    void aMissingOrBlankFileIsAbsentWhenOptionalAndAFailureWhenRequired() throws Exception {
         Path missing = temp.resolve("missing.json");
-        assertNull(JsonFile.optional(missing));
-        assertEquals(missing + " is empty or missing",
-                assertThrows(Failure.class, () -> JsonFile.required(missing)).getMessage());
-    }
-
-    @Test
-    void aBlankFileCountsAsMissing() throws Exception {
         Path blank = Files.writeString(temp.resolve("blank.json"), " \n");
-        assertNull(JsonFile.optional(blank));
-        assertEquals(blank + " is empty or missing",
-                assertThrows(Failure.class, () -> JsonFile.required(blank)).getMessage());
+        for (Path file : List.of(missing, blank)) {
+            assertNull(JsonFile.optional(file));
+            assertEquals(file + " is empty or missing",
+                    assertThrows(Failure.class, () -> JsonFile.required(file)).getMessage());
+        }
     }
 
     @Test
