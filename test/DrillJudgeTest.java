@@ -485,7 +485,12 @@ class DrillJudgeTest {
      * ("more-") and a checkpoint: the last row committed before the target
      * is pre-0002, at position 26.
      */
-    private record CommitTimestampScene(CommitTimestampCluster cluster, String live, Instant target) {}
+    private record CommitTimestampScene(CommitTimestampCluster cluster, String live, Instant target) {
+        /** A copy of the live database as a recovery that kept LAST_KEPT and lost the rows IDS_GONE would leave. */
+        String recoveredTo(String lastKept, String idsGone) throws Exception {
+            return cluster.recoveredTo(live, lastKept, idsGone);
+        }
+    }
 
     private CommitTimestampScene commitTimestampScene() throws Exception {
         CommitTimestampCluster cluster = CommitTimestampCluster.get();
@@ -509,12 +514,11 @@ class DrillJudgeTest {
     @Test
     void pitrWithCommitTimestampsIsProvenByTheHeadsCommitTime() throws Exception {
         CommitTimestampScene scene = commitTimestampScene();
-        CommitTimestampCluster cluster = scene.cluster();
-        String atTarget = cluster.recoveredTo(scene.live(), "pre-0002", "id LIKE 'more-%'");
+        String atTarget = scene.recoveredTo("pre-0002", "id LIKE 'more-%'");
         DrillJudge.Findings findings = judgeOn(scene, atTarget, true);
         assertNull(findings.failure);
         assertEquals(Map.of("target", scene.target().toString(), "head_committed_at",
-                cluster.committedAt(atTarget, "pre-0002").toString(), "bracket_before", "checkpoint 1 of 2",
+                scene.cluster().committedAt(atTarget, "pre-0002").toString(), "bracket_before", "checkpoint 1 of 2",
                 "bracket_after", "checkpoint 2 of 2", "proof", "commit_timestamp"), findings.pitr);
         assertEquals("the restored head is the last row committed before the target (commit_timestamp)",
                 findings.verdicts.get("pitr"));
@@ -537,11 +541,10 @@ class DrillJudgeTest {
     @Test
     void pitrWithCommitTimestampsFailsARestoreShortOfTheTargetNamingTheRowItLacks() throws Exception {
         CommitTimestampScene scene = commitTimestampScene();
-        CommitTimestampCluster cluster = scene.cluster();
-        String early = cluster.recoveredTo(scene.live(), "audit-smoke-0023", "id LIKE 'more-%' OR id LIKE 'pre-%'");
+        String early = scene.recoveredTo("audit-smoke-0023", "id LIKE 'more-%' OR id LIKE 'pre-%'");
         DrillJudge.Findings findings = judgeOn(scene, early, true);
         assertEquals("short of the target: the live row at position 24 was committed at "
-                + cluster.committedAt(scene.live(), "pre-0000") + ", not after the recovery target " + scene.target()
+                + scene.cluster().committedAt(scene.live(), "pre-0000") + ", not after the recovery target " + scene.target()
                 + ", and the restore lacks it", findings.failure);
     }
 
