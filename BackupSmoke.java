@@ -16,10 +16,7 @@
 // explains usage. This file is the command line; the work is done by the helper
 // sources in deploy/tool/ (Workload, Verification, Snapshot, Connector, ...).
 
-import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.SQLException;
 import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.List;
@@ -55,7 +52,7 @@ public class BackupSmoke implements Callable<Integer> {
 
     // ---------------------------------------------------------------- command line
 
-    static final String MODE_WORKLOAD = "workload";
+    static final String MODE_WORKLOAD = WorkloadMode.MODE;
     static final String MODE_VERIFY = "verify";
     static final String MODE_SELFTEST = "selftest";
     static final String MODE_CHECKPOINT = "checkpoint";
@@ -100,11 +97,6 @@ public class BackupSmoke implements Callable<Integer> {
                     + " default: the server's NOW(). A fixed value makes the chain head reproducible.")
     OffsetDateTime startTime;
 
-    @Option(names = "--client-verify", negatable = true, defaultValue = "true", fallbackValue = "true",
-            description = "verify: recompute every hash in Java and follow the chain by its links"
-                    + " (default: on; --no-client-verify leaves only the server's verdict)")
-    boolean clientVerify;
-
     @Option(names = "--schema", paramLabel = "NAME",
             description = "the schema that holds audit_events and audit_chain_head (default: the one schema"
                     + " that holds both; public when several do or none does yet)")
@@ -119,34 +111,9 @@ public class BackupSmoke implements Callable<Integer> {
     @CommandLine.ArgGroup(exclusive = false, heading = "%nRestore drill (drill-verify): the restored backup%n")
     DrillOptions drillOptions = new DrillOptions();
 
-    @Option(names = "--since", paramLabel = "FILE",
-            description = "verify: check only the rows appended after a snapshot recorded earlier (its"
-                    + " chain_head_hash at position row_count-1); earlier rows are trusted, not re-hashed,"
-                    + " and the server's verifier is skipped unless --full-server-verify; report: a passing run"
-                    + " writes its expectation there, the next run's checkpoint")
-    Path since;
-
-    @Option(names = "--full-server-verify",
-            description = "verify with --since: also run the server's audit_events_verify_chain(), which walks"
-                    + " the whole chain")
-    boolean fullServerVerify;
-
-    @Option(names = "--fail-on-break",
-            description = "verify: exit 3 when either verdict is broken, an expectation does not hold (the"
-                    + " anchor's fingerprint included), an append-only trigger, the verifier function or the"
-                    + " sentinel row is missing, or other schemas hold bare audit tables"
-                    + " (default: exit 0 whenever the chain could be inspected)")
-    boolean failOnBreak;
-
-    @Option(names = "--fail-on-ambiguous",
-            description = "verify: exit 3 when a row holds a '|' in a field, so that another row could share its"
-                    + " payload (client.ambiguous_rows > 0; the snapshot names the first such row)")
-    boolean failOnAmbiguous;
-
-    @Option(names = "--fail-on-unhashed",
-            description = "verify: exit 3 when audit_events has columns outside the hash (unhashed_columns),"
-                    + " which can be rewritten without breaking the chain")
-    boolean failOnUnhashed;
+    /** The verify flags besides the anchor: --[no-]client-verify, --since, --full-server-verify, --fail-on-*. */
+    @CommandLine.Mixin
+    VerifyOptions verifyOptions = new VerifyOptions();
 
     @Option(names = "--fail-on-findings",
             description = "selftest: exit 4 also when the server's verifier raises a false alarm on a legitimate"
@@ -207,7 +174,7 @@ public class BackupSmoke implements Callable<Integer> {
 
     static CommandLine commandLine(java.util.Map<String, String> environment) {
         CommandLine cli = new CommandLine(new BackupSmoke(environment));
-        cli.setExecutionExceptionHandler(BackupSmoke::reportFailure);
+        cli.setExecutionExceptionHandler(FailureReport::report);
         return cli;
     }
 
@@ -219,12 +186,12 @@ public class BackupSmoke implements Callable<Integer> {
             return switch (mode) {
                 case HarnessModes.KNOBS -> HarnessModes.knobs(environment, versionOf(), System.out);
                 case PhysicalEvidence.MODE -> PhysicalEvidence.backupEvidence(runRecord, System.out);
-                default -> HarnessModes.report(runRecord, reportDir, since, versionOf(), System.out,
+                default -> HarnessModes.report(runRecord, reportDir, verifyOptions.since, versionOf(), System.out,
                         System.err);
             };
         }
         if (JudgeModes.needsNoDatabase(mode)) {
-            return judgeModes.judge(expectations.snapshotFile, since, System.out);
+            return judgeModes.judge(expectations.snapshotFile, verifyOptions.since, System.out);
         }
         if (MODE_DRILL.equals(mode) && drillOptions.unjudged() != null) { // nothing was restored: no database
             drillOptions.reportDir = reportDir;
@@ -285,10 +252,12 @@ public class BackupSmoke implements Callable<Integer> {
             if (mode.equals(JudgeModes.PITR_CHECK)) {
                 return judgeModes.checkPitr(connector, idPrefix, rows, System.out);
             }
-            snapshot = mode.equals(MODE_WORKLOAD) ? runWorkloadMode(connector) : runVerifyMode(connector);
+            snapshot = mode.equals(MODE_WORKLOAD) ? WorkloadMode.run(connector, schema, migrationsFolder(),
+                    new Workload(rows, idPrefix, startTime, batchRows))
+                    : verifyOptions.verify(connector, schema, expectations, BackupSmoke::note);
         }
         printSnapshot(snapshot);
-        String fatal = new FatalVerdicts(failOnBreak, failOnAmbiguous, failOnUnhashed).firstOf(snapshot);
+        String fatal = verifyOptions.fatalVerdicts().firstOf(snapshot);
         if (fatal != null) {
             note(fatal);
             return EXIT_BROKEN;
@@ -331,7 +300,7 @@ public class BackupSmoke implements Callable<Integer> {
         if (mode == null || mode.equals(MODE_VERIFY)) {
             return;
         }
-        List<String> given = VERIFY_ONLY.stream().filter(parsed::hasMatchedOption)
+        List<String> given = VerifyOptions.FLAGS.stream().filter(parsed::hasMatchedOption)
                 .filter(name -> !(JudgeModes.needsNoDatabase(mode) && JudgeModes.SHARED_WITH_VERIFY.contains(name)))
                 .filter(name -> !(HarnessModes.REPORT.equals(mode) && name.equals("--since")))
                 .map(name -> name.equals("--client-verify") ? "--[no-]client-verify" : name).toList();
@@ -348,10 +317,6 @@ public class BackupSmoke implements Callable<Integer> {
                     ? " applies" : " apply") + " to --mode=" + String.join(" and --mode=", modes) + " only");
         }
     }
-
-    static final List<String> VERIFY_ONLY = List.of("--expect", "--expect-head", "--expect-rows", "--expect-exact",
-            "--fail-on-break", "--fail-on-ambiguous", "--fail-on-unhashed", "--client-verify", "--since",
-            "--full-server-verify");
 
     /** Malformed numbers are usage errors (exit 2), like an unknown flag. */
     private void validateNumbers() {
@@ -370,100 +335,7 @@ public class BackupSmoke implements Callable<Integer> {
         }
     }
 
-    /**
-     * Expected failures print one line; unexpected ones print their cause in one
-     * line too, and the stack trace only with --verbose.
-     */
-    static int reportFailure(Exception failure, CommandLine cli, CommandLine.ParseResult parsed) {
-        PrintWriter err = cli.getErr();
-        if (Progress.interrupted) {
-            return 1; // the failure is the interruption, which the shutdown hook reports
-        }
-        if (failure instanceof Failure) {
-            err.println("backupsmoke: " + failure.getMessage());
-            err.flush();
-            return failure instanceof Refusal ? Refusal.EXIT : 1;
-        } else if (Progress.causedByMemory(failure)) {
-            err.println("backupsmoke: " + Progress.outOfMemory());
-        } else {
-            BackupSmoke command = cli.getCommand();
-            err.println("backupsmoke: unexpected error: " + failure.toString().replaceAll("\\s*\\R\\s*", " ")
-                    + (command.verbose ? "" : " (run with --verbose for the stack trace)"));
-            if (command.verbose) {
-                failure.printStackTrace(err);
-            }
-        }
-        err.flush();
-        return 1;
-    }
-
     // ---------------------------------------------------------------- modes
-
-    /**
-     * The migrations create the audit tables in the schema chosen here, the
-     * workload writes there, and the snapshot reads there; every connection's
-     * search_path names that schema and the catalogs only.
-     */
-    private Snapshot runWorkloadMode(Connector connector) throws Failure {
-        Deadline deadline = connector.deadline();
-        AuditSchema audit = workloadSchema(connector);
-        Progress.activity = "applying migrations";
-        new MigrationRunner(migrationsFolder()).run(
-                connector.withSearchPath(audit.migrationPath()).open(MigrationRunner.CONNECTION_PROPERTIES), deadline);
-        try (Connection connection = connector.withSearchPath(audit.queryPath()).open()) {
-            SchemaCheck.require(connection, audit, deadline);
-            new Workload(rows, idPrefix, startTime, batchRows).insert(connection, deadline);
-            Progress.activity = "reading the workload snapshot";
-            deadline.check(Progress.activity);
-            return Snapshot.read(connection, audit, MODE_WORKLOAD, deadline)
-                    .withIntegrity(Integrity.read(connection, audit, deadline));
-        } catch (SQLException e) {
-            throw deadline.failure("closing the connection", e);
-        }
-    }
-
-    /** --schema (created when missing), else the one schema holding the audit tables, else public. */
-    private AuditSchema workloadSchema(Connector connector) throws Failure {
-        Deadline deadline = connector.deadline();
-        try (Connection connection = connector.open()) {
-            AuditSchema audit = AuditSchema.resolve(connection, schema, deadline);
-            audit.requireUnambiguous();
-            SchemaCheck.refusePartitioned(connection, audit, deadline);
-            boolean missing = schema != null && "t".equals(Sql.queryOne(connection,
-                    "SELECT pg_catalog.to_regnamespace(?) IS NULL", deadline, "looking for schema " + schema,
-                    AuditSchema.quoted(schema)));
-            if (missing) {
-                try (var statement = connection.createStatement()) {
-                    statement.execute("CREATE SCHEMA " + AuditSchema.quoted(schema));
-                }
-            }
-            return audit;
-        } catch (SQLException e) {
-            throw deadline.failure("creating schema " + schema, e);
-        }
-    }
-
-    /** Both verdicts, the anchor and the fingerprint, read in one snapshot of the database. */
-    private Snapshot runVerifyMode(Connector connector) throws Failure {
-        ChainWalker.Expectation expectation = expectations.read();
-        if (!clientVerify && expectation.isGiven()) {
-            note("--expect… is checked on the client's walk of the chain: it runs despite --no-client-verify");
-        }
-        IncrementalVerify.Checkpoint checkpoint = null;
-        if (since != null) {
-            if (expectation.isGiven()) {
-                throw new Failure("--since cannot be combined with --expect, --expect-head or --expect-rows:"
-                        + " the checkpoint is the anchor");
-            }
-            checkpoint = IncrementalVerify.Checkpoint.read(since);
-        }
-        Progress.activity = "verifying the chain";
-        Snapshot snapshot = Verification.run(connector, new Verification.Request(schema, expectation,
-                clientVerify || failOnAmbiguous, checkpoint, since == null || fullServerVerify,
-                expectations.fingerprint()));
-        VerifyNotes.of(snapshot).forEach(BackupSmoke::note);
-        return snapshot;
-    }
 
     private static void note(String line) {
         System.err.println("backupsmoke: " + line);

@@ -176,6 +176,14 @@ class ChainWalkerTest {
         assertEquals(position, verdict.firstBreakPos(), verdict.toString());
     }
 
+    /** assertBreak, and the walk went over WALKED rows and did (or did not) reach the sentinel. */
+    static void assertBreak(ChainWalker.Verdict verdict, String kind, String id, Integer position, int walked,
+                            boolean sentinelMatches) {
+        assertBreak(verdict, kind, id, position);
+        assertEquals(walked, verdict.walked(), verdict.toString());
+        assertEquals(sentinelMatches, verdict.sentinelMatches(), verdict.toString());
+    }
+
     @Test
     void aCleanChainIsCleanInWhateverOrderTheRowsArrive() {
         List<Row> rows = chain(50);
@@ -198,9 +206,7 @@ class ChainWalkerTest {
         List<Row> rows = chain(24);
         rows.set(7, rows.get(7).withActor("mallory"));
         ChainWalker.Verdict verdict = walk(rows, head(rows));
-        assertBreak(verdict, "modified", "r-007", 7);
-        assertEquals(24, verdict.walked());
-        assertTrue(verdict.sentinelMatches());
+        assertBreak(verdict, "modified", "r-007", 7, 24, true);
     }
 
     @Test
@@ -216,9 +222,7 @@ class ChainWalkerTest {
         List<Row> rows = chain(24);
         rows.remove(10);
         ChainWalker.Verdict verdict = walk(rows, head(rows));
-        assertBreak(verdict, "missing_predecessor", "r-011", 10);
-        assertEquals(23, verdict.walked());
-        assertTrue(verdict.sentinelMatches());
+        assertBreak(verdict, "missing_predecessor", "r-011", 10, 23, true);
     }
 
     @Test
@@ -236,9 +240,7 @@ class ChainWalkerTest {
         String sentinel = head(rows);
         rows.subList(21, 24).clear();
         ChainWalker.Verdict verdict = walk(rows, sentinel);
-        assertBreak(verdict, "sentinel_mismatch", "r-020", 20);
-        assertFalse(verdict.sentinelMatches());
-        assertEquals(21, verdict.walked());
+        assertBreak(verdict, "sentinel_mismatch", "r-020", 20, 21, false);
     }
 
     @Test

@@ -15,11 +15,20 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class CheckpointLedgerTest {
     @TempDir Path folder;
+
+    /** The ledger each test writes, in its folder. */
+    private Path ledger;
+
+    @BeforeEach
+    void nameTheLedger() {
+        ledger = folder.resolve("ledger.jsonl");
+    }
 
     private final Deadline deadline = new Deadline(Duration.ofMinutes(2));
 
@@ -72,7 +81,6 @@ class CheckpointLedgerTest {
     @Test
     void twoCleanCheckpointsChainTheirLines() throws Exception {
         String database = Support.migratedWithWorkload(24);
-        Path ledger = folder.resolve("ledger.jsonl");
         LedgerEntry first = checkpoint(database, ledger);
         assertEquals(24, first.rowCount());
         assertEquals(Support.FIXED_HEAD_24, first.chainHeadHash());
@@ -107,7 +115,6 @@ class CheckpointLedgerTest {
     void theEntryRecordsTheCatalogInventoryOfTheAuditSchema() throws Exception {
         String database = Support.migratedWithWorkload(24);
         Support.execute(database, "CREATE SCHEMA other", "CREATE TABLE other.elsewhere (i int)");
-        Path ledger = folder.resolve("ledger.jsonl");
         LedgerEntry entry = checkpoint(database, ledger);
         var catalog = entry.catalog();
         assertEquals(SemanticOracle.inventory(connector(database, deadline), "public"), catalog);
@@ -154,7 +161,6 @@ class CheckpointLedgerTest {
     @Test
     void aChangedEarlierRowIsRefused() throws Exception {
         String database = Support.migratedWithWorkload(24);
-        Path ledger = folder.resolve("ledger.jsonl");
         checkpoint(database, ledger);
         asReplica(database, "UPDATE audit_events SET actor = 'mallory' WHERE id = 'audit-smoke-0005'");
         assertEquals("the live chain: a row was changed: the chain breaks at position 5 (row audit-smoke-0005,"
@@ -164,7 +170,6 @@ class CheckpointLedgerTest {
     @Test
     void aDeletedRowIsRefused() throws Exception {
         String database = Support.migratedWithWorkload(24);
-        Path ledger = folder.resolve("ledger.jsonl");
         checkpoint(database, ledger);
         asReplica(database, "DELETE FROM audit_events WHERE id = 'audit-smoke-0005'");
         assertEquals("the live chain: a row was deleted: the chain breaks at position 5 (row audit-smoke-0006,"
@@ -189,7 +194,6 @@ class CheckpointLedgerTest {
     @Test
     void aForkIsRefusedAndPlacedBetweenTheEntries() throws Exception {
         String database = Support.migratedWithWorkload(24);
-        Path ledger = folder.resolve("ledger.jsonl");
         LedgerEntry second = backToTheFirstOfTwoCheckpoints(database, ledger);
         // Rewritten from position 24 on: other rows follow the first checkpoint's.
         grow(database, 8, "fork-", deadline);
@@ -201,7 +205,6 @@ class CheckpointLedgerTest {
     @Test
     void aRollbackOfTheDatabaseIsRefused() throws Exception {
         String database = Support.migratedWithWorkload(24);
-        Path ledger = folder.resolve("ledger.jsonl");
         // The state of the first checkpoint again, as a restore of an older backup would leave it.
         LedgerEntry second = backToTheFirstOfTwoCheckpoints(database, ledger);
         assertEquals("rollback of the database: the live chain holds 24 rows, checkpoint 2 of 2 recorded 30 (head "
@@ -211,7 +214,6 @@ class CheckpointLedgerTest {
     @Test
     void anotherClusterIsRefusedNamingBothIdentifiers() throws Exception {
         String database = Support.migratedWithWorkload(24);
-        Path ledger = folder.resolve("ledger.jsonl");
         LedgerEntry first = checkpoint(database, ledger);
         String ours = first.systemIdentifier();
         Files.writeString(ledger, Files.readString(ledger).replace("\"system_identifier\":\"" + ours + "\"",
@@ -223,7 +225,6 @@ class CheckpointLedgerTest {
     @Test
     void aLedgerWhoseOwnChainIsBrokenIsRefused() throws Exception {
         String database = Support.migratedWithWorkload(24);
-        Path ledger = folder.resolve("ledger.jsonl");
         checkpoint(database, ledger);
         grow(database, 6, "more-", deadline);
         LedgerEntry second = checkpoint(database, ledger);
@@ -239,7 +240,6 @@ class CheckpointLedgerTest {
     @Test
     void aLedgerWhoseSignatureIsBrokenIsRefused() throws Exception {
         String database = Support.migratedWithWorkload(24);
-        Path ledger = folder.resolve("ledger.jsonl");
         Ed25519Keys keys = Ed25519Keys.readPrivate(LedgerTest.newKey(folder));
         checkpoint(database, ledger, keys);
         // The only entry's head rewritten: no prev_digest covers the last line, its signature does.
@@ -255,7 +255,6 @@ class CheckpointLedgerTest {
     @Test
     void aSignatureByAnotherKeyIsRefusedWithVerifyKey() throws Exception {
         String database = Support.migratedWithWorkload(24);
-        Path ledger = folder.resolve("ledger.jsonl");
         checkpoint(database, ledger, Ed25519Keys.readPrivate(LedgerTest.newKey(folder)));
         Path otherKey = LedgerTest.newKey(folder);
         Path otherPublic = Files.writeString(folder.resolve("other.pub.pem"),
@@ -283,7 +282,6 @@ class CheckpointLedgerTest {
     @Test
     void theCommandAppendsSignedEntriesOpensslVerifiesAndRefusesWithExit3() throws Exception {
         String database = Support.migratedWithWorkload(24);
-        Path ledger = folder.resolve("ledger.jsonl");
         Path key = LedgerTest.newKey(folder);
         var appended = Support.tool("--mode=checkpoint", "--db-url=" + Support.url(database), "--ledger=" + ledger,
                 "--signing-key=" + key);

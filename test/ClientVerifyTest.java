@@ -19,27 +19,35 @@ class ClientVerifyTest {
         return start < 0 ? "" : out.substring(start, out.indexOf('}', start) + 1);
     }
 
-    @Test
-    void deletedNewestRowsPassTheServerButNotTheClient() throws Exception {
-        String database = Support.migratedWithWorkload(24);
-        Support.tamper(database, "DELETE FROM audit_events WHERE id > 'audit-smoke-0020'");
-        var result = Support.toolOk("--mode=verify", "--db-url=" + Support.url(database));
-        assertEquals(Support.snapshotJson("verify", 21, Support.FIXED_HEAD_24,
-                "\"first_break_pos\": -1", "\"verifier_walked\": 21",
-                Support.clientJson(21, "audit-smoke-0020", 20, "sentinel_mismatch", false, 0, false)),
-                Support.withoutIntegrity(result.out()));
-    }
-
-    @Test
-    void aForgedRowIsAForkAtItsClaimedPosition() throws Exception {
-        String database = Support.migratedWithWorkload(24);
-        Support.execute(database, "ALTER TABLE audit_events DISABLE TRIGGER audit_events_chain", """
+    /**
+     * An INSERT of a row "forged" whose prev_hash is the hash of row ID and whose row_hash is right for
+     * it: a fork at ID's successor (run with the chain trigger off, which would link it to the head).
+     */
+    static String forgedAfter(String id) {
+        return """
                 INSERT INTO audit_events (id, actor, actor_type, action, resource_type, resource_id, details,
                                           "timestamp", prev_hash, row_hash)
                 SELECT 'forged', 'mallory', 'User', 'x', 'y', 'z', '{}', e."timestamp", e.row_hash,
                        audit_events_row_hash(e.row_hash, 'forged', 'mallory', 'User', 'x', 'y', 'z', '{}',
                                              e."timestamp", 'cert_lifecycle')
-                FROM audit_events e WHERE e.id = 'audit-smoke-0004'""",
+                FROM audit_events e WHERE e.id = '""" + id + "'";
+    }
+
+    @Test
+    void deletedNewestRowsPassTheServerButNotTheClient() throws Exception {
+        String database = Support.migratedWithWorkload(24);
+        Support.tamper(database, "DELETE FROM audit_events WHERE id > 'audit-smoke-0020'");
+        assertEquals(Support.snapshotJson("verify", 21, Support.FIXED_HEAD_24,
+                "\"first_break_pos\": -1", "\"verifier_walked\": 21",
+                Support.clientJson(21, "audit-smoke-0020", 20, "sentinel_mismatch", false, 0, false)),
+                Support.verifySnapshot(database));
+    }
+
+    @Test
+    void aForgedRowIsAForkAtItsClaimedPosition() throws Exception {
+        String database = Support.migratedWithWorkload(24);
+        Support.execute(database, "ALTER TABLE audit_events DISABLE TRIGGER audit_events_chain",
+                forgedAfter("audit-smoke-0004"),
                 "ALTER TABLE audit_events ENABLE TRIGGER audit_events_chain");
         var result = Support.toolOk("--mode=verify", "--db-url=" + Support.url(database));
         assertEquals(Support.clientJson(24, "forged", 5, "fork", true, 0, true), clientOf(result));

@@ -283,7 +283,7 @@ class CommandLineTest {
         };
         java.io.StringWriter err = new java.io.StringWriter();
         CommandLine cli = new CommandLine(failing);
-        cli.setExecutionExceptionHandler(BackupSmoke::reportFailure);
+        cli.setExecutionExceptionHandler(FailureReport::report);
         cli.setErr(new java.io.PrintWriter(err, true));
         assertEquals(1, cli.execute(args));
         return err.toString();

@@ -3,10 +3,10 @@
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.util.Map;
+import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 
 class ConnectionTargetTest {
@@ -18,28 +18,35 @@ class ConnectionTargetTest {
         return parse(text, Map.of());
     }
 
+    /** What TARGET connects with, by name, for Support.assertAnswers; any other name is a driver property. */
+    private static Function<String, Object> parts(ConnectionTarget target) {
+        return part -> switch (part) {
+            case "host" -> target.host();
+            case "port" -> target.port();
+            case "database" -> target.database();
+            case "user" -> target.user();
+            case "password" -> target.password();
+            case "jdbc_url" -> target.jdbcUrl();
+            case "described" -> target.describe();
+            default -> target.jdbcProperties().getProperty(part);
+        };
+    }
+
     private static String failure(String text, Map<String, String> env) {
         return assertThrows(Failure.class, () -> parse(text, env)).getMessage();
     }
 
     @Test
     void urlWithEveryPartPercentDecoded() throws Exception {
-        var target = parse("postgres://us%40er:p%3As%2Fs%20w@db.example.com:6543/my%20db?sslmode=require");
-        assertEquals("db.example.com", target.host());
-        assertEquals(6543, target.port());
-        assertEquals("my db", target.database());
-        assertEquals("us@er", target.user());
-        assertEquals("p:s/s w", target.password());
-        assertEquals("require", target.jdbcProperties().getProperty("sslmode"));
-        assertEquals("jdbc:postgresql://db.example.com:6543/my+db", target.jdbcUrl());
+        Support.assertAnswers(parts(parse("postgres://us%40er:p%3As%2Fs%20w@db.example.com:6543/my%20db?sslmode=require")),
+                "host", "db.example.com", "port", 6543, "database", "my db", "user", "us@er", "password", "p:s/s w",
+                "sslmode", "require", "jdbc_url", "jdbc:postgresql://db.example.com:6543/my+db");
     }
 
     @Test
     void postgresqlSchemeIsAcceptedToo() throws Exception {
-        var target = parse("postgresql://alice@10.0.0.5/ledger");
-        assertEquals("10.0.0.5", target.host());
-        assertEquals(5432, target.port());
-        assertEquals("ledger", target.database());
+        Support.assertAnswers(parts(parse("postgresql://alice@10.0.0.5/ledger")),
+                "host", "10.0.0.5", "port", 5432, "database", "ledger");
     }
 
     @Test
@@ -49,54 +56,36 @@ class ConnectionTargetTest {
 
     @Test
     void ipv6LiteralHost() throws Exception {
-        var target = parse("postgres://u@[::1]:5433/d");
-        assertEquals("::1", target.host());
-        assertEquals(5433, target.port());
-        assertEquals("jdbc:postgresql://[::1]:5433/d", target.jdbcUrl());
-        assertEquals("postgres://u@[::1]:5433/d", target.describe());
+        Support.assertAnswers(parts(parse("postgres://u@[::1]:5433/d")), "host", "::1", "port", 5433,
+                "jdbc_url", "jdbc:postgresql://[::1]:5433/d", "described", "postgres://u@[::1]:5433/d");
     }
 
     @Test
     void missingPartsComeFromPgVariables() throws Exception {
         var env = Map.of("PGHOST", "envhost", "PGPORT", "7777", "PGUSER", "envuser",
                 "PGPASSWORD", "envpass", "PGDATABASE", "envdb", "PGSSLMODE", "verify-full");
-        var target = parse("postgres:///urldb", env);
-        assertEquals("envhost", target.host());
-        assertEquals(7777, target.port());
-        assertEquals("urldb", target.database());
-        assertEquals("envuser", target.user());
-        assertEquals("envpass", target.password());
-        assertEquals("verify-full", target.jdbcProperties().getProperty("sslmode"));
+        Support.assertAnswers(parts(parse("postgres:///urldb", env)), "host", "envhost", "port", 7777,
+                "database", "urldb", "user", "envuser", "password", "envpass", "sslmode", "verify-full");
     }
 
     @Test
     void urlPartsWinOverPgVariables() throws Exception {
         var env = Map.of("PGHOST", "envhost", "PGPORT", "7777", "PGUSER", "envuser", "PGPASSWORD", "envpass");
-        var target = parse("postgres://urluser:urlpass@urlhost:1234/d", env);
-        assertEquals("urlhost", target.host());
-        assertEquals(1234, target.port());
-        assertEquals("urluser", target.user());
-        assertEquals("urlpass", target.password());
+        Support.assertAnswers(parts(parse("postgres://urluser:urlpass@urlhost:1234/d", env)),
+                "host", "urlhost", "port", 1234, "user", "urluser", "password", "urlpass");
     }
 
     @Test
     void defaultsAreLocalhostPort5432AndDatabaseNamedAfterUser() throws Exception {
         var target = parse("postgres://bob@");
-        assertEquals("localhost", target.host());
-        assertEquals(5432, target.port());
-        assertEquals("bob", target.database());
-        assertNull(target.password());
+        Support.assertAnswers(parts(target), "host", "localhost", "port", 5432, "database", "bob", "password", null);
         assertFalse(target.jdbcProperties().containsKey("password"));
     }
 
     @Test
     void keyValueStringWithQuotingAndEscapes() throws Exception {
-        var target = parse("host=db.internal port=6000 dbname='my db' user=carol password='it\\'s \\\\ok'");
-        assertEquals("db.internal", target.host());
-        assertEquals(6000, target.port());
-        assertEquals("my db", target.database());
-        assertEquals("carol", target.user());
-        assertEquals("it's \\ok", target.password());
+        Support.assertAnswers(parts(parse("host=db.internal port=6000 dbname='my db' user=carol password='it\\'s \\\\ok'")),
+                "host", "db.internal", "port", 6000, "database", "my db", "user", "carol", "password", "it's \\ok");
     }
 
     @Test
@@ -110,18 +99,14 @@ class ConnectionTargetTest {
     void queryParametersMapToDriverProperties() throws Exception {
         var properties = parse("postgres://u@h/d?connect_timeout=3&application_name=gate"
                 + "&target_session_attrs=read-write&options=-c%20TimeZone%3DUTC").jdbcProperties();
-        assertEquals("3", properties.getProperty("connectTimeout"));
-        assertEquals("gate", properties.getProperty("ApplicationName"));
-        assertEquals("primary", properties.getProperty("targetServerType"));
-        assertEquals("-c TimeZone=UTC", properties.getProperty("options"));
+        Support.assertAnswers(properties::getProperty, "connectTimeout", "3", "ApplicationName", "gate",
+                "targetServerType", "primary", "options", "-c TimeZone=UTC");
     }
 
     @Test
     void hostAndPortAsQueryParameters() throws Exception {
-        var target = parse("postgres:///d?host=qhost&port=6001&user=q");
-        assertEquals("qhost", target.host());
-        assertEquals(6001, target.port());
-        assertEquals("q", target.user());
+        Support.assertAnswers(parts(parse("postgres:///d?host=qhost&port=6001&user=q")),
+                "host", "qhost", "port", 6001, "user", "q");
     }
 
     @Test

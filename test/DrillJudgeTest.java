@@ -64,6 +64,25 @@ class DrillJudgeTest {
                 new DrillJudge.Target(targetTime, null, null), null);
     }
 
+    /** What backUpAfterACheckpoint() made: the live database, its first checkpoint, the backup's start and copy. */
+    private String live;
+    private LedgerEntry first;
+    private Instant backupStart;
+    private String restored;
+
+    /** A live database of 24 rows and a checkpoint of it, then a backup: when it began, and its restored copy. */
+    private void backUpAfterACheckpoint() throws Exception {
+        live = Support.migratedWithWorkload(24);
+        first = checkpoint(live);
+        backupStart = instantNow();
+        restored = restoredCopyOf(live);
+    }
+
+    /** The drill's verdict on RESTORED against the ledger alone (no live database, RPO or target), now. */
+    private DrillJudge.Findings judgeAgainstTheLedger(String restored, Instant backupStart) throws Exception {
+        return judge(restored, null, request(backupStart, null, null), Instant.now());
+    }
+
     private DrillJudge.Findings judge(String restored, String live, DrillJudge.Request request, Instant now)
             throws Exception {
         return DrillJudge.judge(CheckpointLedgerTest.connector(restored, deadline),
@@ -72,10 +91,7 @@ class DrillJudgeTest {
 
     @Test
     void aRestoreHoldingTheCheckpointBeforeTheBackupPassesAndMeasuresTheRpo() throws Exception {
-        String live = Support.migratedWithWorkload(24);
-        LedgerEntry first = checkpoint(live);
-        Instant backupStart = instantNow();
-        String restored = restoredCopyOf(live);
+        backUpAfterACheckpoint();
         CheckpointLedgerTest.grow(live, 6, "more-", deadline);
         LedgerEntry second = checkpoint(live);
         DrillJudge.Findings findings = judge(restored, live, request(backupStart, Duration.ofHours(1), null),
@@ -97,7 +113,7 @@ class DrillJudgeTest {
         assertEquals(new Rpo(6, null, "live").rows(), findings.rpo.rows());
         assertEquals("live", findings.rpo.reference());
 
-        DrillJudge.Findings againstLedger = judge(restored, null, request(backupStart, null, null), Instant.now());
+        DrillJudge.Findings againstLedger = judgeAgainstTheLedger(restored, backupStart);
         assertEquals(new Rpo(6, Duration.between(first.time(), second.time()).toMillis() / 1000.0, "ledger"),
                 againstLedger.rpo);
     }
@@ -117,10 +133,7 @@ class DrillJudgeTest {
 
     @Test
     void aRestoreThatIsNotAPrefixOfTheLiveChainFailsNamingTheFork() throws Exception {
-        String live = Support.migratedWithWorkload(24);
-        checkpoint(live);
-        Instant backupStart = instantNow();
-        String restored = restoredCopyOf(live);
+        backUpAfterACheckpoint();
         String head11 = CheckpointLedgerTest.hashAt(live, "audit-smoke-0011");
         CheckpointLedgerTest.asReplica(live, "DELETE FROM audit_events WHERE id > 'audit-smoke-0011'",
                 "UPDATE audit_chain_head SET row_hash = '" + head11 + "' WHERE id = 1");
@@ -131,10 +144,7 @@ class DrillJudgeTest {
 
     @Test
     void aRestoreOlderThanMaxRpoFails() throws Exception {
-        String live = Support.migratedWithWorkload(24);
-        checkpoint(live);
-        Instant backupStart = instantNow();
-        String restored = restoredCopyOf(live);
+        backUpAfterACheckpoint();
         CheckpointLedgerTest.grow(live, 6, "more-", deadline);
         LedgerEntry second = checkpoint(live);
         Instant now = second.time().plus(Duration.ofHours(1));
@@ -148,27 +158,21 @@ class DrillJudgeTest {
 
     @Test
     void aRowRewrittenInTheRestoreFails() throws Exception {
-        String live = Support.migratedWithWorkload(24);
-        checkpoint(live);
-        Instant backupStart = instantNow();
-        String restored = restoredCopyOf(live);
+        backUpAfterACheckpoint();
         CheckpointLedgerTest.asReplica(restored,
                 "UPDATE audit_events SET actor = 'mallory' WHERE id = 'audit-smoke-0005'");
-        DrillJudge.Findings findings = judge(restored, null, request(backupStart, null, null), Instant.now());
+        DrillJudge.Findings findings = judgeAgainstTheLedger(restored, backupStart);
         assertEquals("the restored chain: a row was changed: the chain breaks at position 5 (row audit-smoke-0005,"
                 + " modified), at or before the head of checkpoint 1 of 1 (position 23)", findings.failure);
     }
 
     @Test
     void aRestoreOfAnotherClusterFailsNamingBothIdentifiers() throws Exception {
-        String live = Support.migratedWithWorkload(24);
-        LedgerEntry first = checkpoint(live);
-        Instant backupStart = instantNow();
-        String restored = restoredCopyOf(live);
+        backUpAfterACheckpoint();
         Files.writeString(ledger, Files.readString(ledger).replace(
                 "\"system_identifier\":\"" + first.systemIdentifier() + "\"",
                 "\"system_identifier\":\"7000000000000000001\""));
-        DrillJudge.Findings findings = judge(restored, null, request(backupStart, null, null), Instant.now());
+        DrillJudge.Findings findings = judgeAgainstTheLedger(restored, backupStart);
         assertEquals("another cluster: the restored server's system_identifier is " + first.systemIdentifier()
                 + ", the ledger's checkpoint 1 of 1 was recorded on system_identifier 7000000000000000001",
                 findings.failure);
@@ -180,10 +184,7 @@ class DrillJudgeTest {
      */
     @Test
     void aBackupOfAnotherClusterFailsNamingItsIdentifierFirst() throws Exception {
-        String live = Support.migratedWithWorkload(24);
-        LedgerEntry first = checkpoint(live);
-        Instant backupStart = instantNow();
-        String restored = restoredCopyOf(live);
+        backUpAfterACheckpoint();
         DrillJudge.Request ofAnotherCluster = new DrillJudge.Request(ledger, "backupsmoke test", "test",
                 new DrillJudge.Backup(null, null, backupStart, null, null, null, "7000000000000000002"), null,
                 new DrillJudge.Target(null, null, null), null);
@@ -235,12 +236,9 @@ class DrillJudgeTest {
 
     /** A restore whose audit schema was changed as DDL would change it, judged against one clean checkpoint. */
     private String catalogFailure(String... ddl) throws Exception {
-        String live = Support.migratedWithWorkload(24);
-        checkpoint(live);
-        Instant backupStart = instantNow();
-        String restored = restoredCopyOf(live);
+        backUpAfterACheckpoint();
         Support.execute(restored, ddl);
-        return judge(restored, null, request(backupStart, null, null), Instant.now()).failure;
+        return judgeAgainstTheLedger(restored, backupStart).failure;
     }
 
     @Test
@@ -281,7 +279,7 @@ class DrillJudgeTest {
         assertEquals("the catalog of the audit schema public differs from checkpoint 2 of 2: index"
                 + " public.idx_audit_events_actor: missing after the restore (checkpoint: \"on public.audit_events"
                 + " using btree (actor)\")",
-                judge(restored, null, request(backupStart, null, null), Instant.now()).failure);
+                judgeAgainstTheLedger(restored, backupStart).failure);
     }
 
     @Test
@@ -300,30 +298,24 @@ class DrillJudgeTest {
      */
     @Test
     void aMigrationAfterTheBackupIsNotHeldAgainstTheRestore() throws Exception {
-        String live = Support.migratedWithWorkload(24);
-        LedgerEntry first = checkpoint(live);
-        Instant backupStart = instantNow();
-        String restored = restoredCopyOf(live);
+        backUpAfterACheckpoint();
         Support.execute(live, "ALTER TABLE audit_events ADD COLUMN note text");
         LedgerEntry second = checkpoint(live);
         assertTrue(!first.catalogSha256().equals(second.catalogSha256()));
         assertTrue(second.catalog() != null);
-        DrillJudge.Findings findings = judge(restored, null, request(backupStart, null, null), Instant.now());
+        DrillJudge.Findings findings = judgeAgainstTheLedger(restored, backupStart);
         assertNull(findings.failure);
         assertEquals("as in checkpoint 1 of 2 (" + first.catalogSha256() + ")", findings.verdicts.get("catalog"));
 
         String migrated = restoredCopyOf(live);
-        DrillJudge.Findings reachedIt = judge(migrated, null, request(backupStart, null, null), Instant.now());
+        DrillJudge.Findings reachedIt = judgeAgainstTheLedger(migrated, backupStart);
         assertNull(reachedIt.failure);
         assertEquals("as in checkpoint 2 of 2 (" + second.catalogSha256() + ")", reachedIt.verdicts.get("catalog"));
     }
 
     @Test
     void aTriggerUpgradedAfterTheBackupIsNotHeldAgainstTheRestoreButOneLostInItIs() throws Exception {
-        String live = Support.migratedWithWorkload(24);
-        checkpoint(live);
-        Instant backupStart = instantNow();
-        String restored = restoredCopyOf(live);
+        backUpAfterACheckpoint();
         String lostTrigger = restoredCopyOf(live);
         Support.execute(lostTrigger, "DROP TRIGGER audit_events_no_truncate ON audit_events");
         // After the backup, the live append-only trigger is upgraded (a new migration): a later checkpoint records it.
@@ -331,11 +323,11 @@ class DrillJudgeTest {
                 + " LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit_events is append-only (v2)'; END $$");
         CheckpointLedgerTest.grow(live, 6, "more-", deadline);
         checkpoint(live);
-        DrillJudge.Findings findings = judge(restored, null, request(backupStart, null, null), Instant.now());
+        DrillJudge.Findings findings = judgeAgainstTheLedger(restored, backupStart);
         assertNull(findings.failure);
         assertEquals("as in checkpoint 1 of 2", findings.verdicts.get("integrity"));
 
-        DrillJudge.Findings lost = judge(lostTrigger, null, request(backupStart, null, null), Instant.now());
+        DrillJudge.Findings lost = judgeAgainstTheLedger(lostTrigger, backupStart);
         assertEquals("the integrity machinery differs from checkpoint 1 of 2:"
                 + " trigger audit_events_no_truncate on public.audit_events", lost.failure);
     }
@@ -493,7 +485,12 @@ class DrillJudgeTest {
      * ("more-") and a checkpoint: the last row committed before the target
      * is pre-0002, at position 26.
      */
-    private record CommitTimestampScene(CommitTimestampCluster cluster, String live, Instant target) {}
+    private record CommitTimestampScene(CommitTimestampCluster cluster, String live, Instant target) {
+        /** A copy of the live database as a recovery that kept LAST_KEPT and lost the rows IDS_GONE would leave. */
+        String recoveredTo(String lastKept, String idsGone) throws Exception {
+            return cluster.recoveredTo(live, lastKept, idsGone);
+        }
+    }
 
     private CommitTimestampScene commitTimestampScene() throws Exception {
         CommitTimestampCluster cluster = CommitTimestampCluster.get();
@@ -517,12 +514,11 @@ class DrillJudgeTest {
     @Test
     void pitrWithCommitTimestampsIsProvenByTheHeadsCommitTime() throws Exception {
         CommitTimestampScene scene = commitTimestampScene();
-        CommitTimestampCluster cluster = scene.cluster();
-        String atTarget = cluster.recoveredTo(scene.live(), "pre-0002", "id LIKE 'more-%'");
+        String atTarget = scene.recoveredTo("pre-0002", "id LIKE 'more-%'");
         DrillJudge.Findings findings = judgeOn(scene, atTarget, true);
         assertNull(findings.failure);
         assertEquals(Map.of("target", scene.target().toString(), "head_committed_at",
-                cluster.committedAt(atTarget, "pre-0002").toString(), "bracket_before", "checkpoint 1 of 2",
+                scene.cluster().committedAt(atTarget, "pre-0002").toString(), "bracket_before", "checkpoint 1 of 2",
                 "bracket_after", "checkpoint 2 of 2", "proof", "commit_timestamp"), findings.pitr);
         assertEquals("the restored head is the last row committed before the target (commit_timestamp)",
                 findings.verdicts.get("pitr"));
@@ -545,11 +541,10 @@ class DrillJudgeTest {
     @Test
     void pitrWithCommitTimestampsFailsARestoreShortOfTheTargetNamingTheRowItLacks() throws Exception {
         CommitTimestampScene scene = commitTimestampScene();
-        CommitTimestampCluster cluster = scene.cluster();
-        String early = cluster.recoveredTo(scene.live(), "audit-smoke-0023", "id LIKE 'more-%' OR id LIKE 'pre-%'");
+        String early = scene.recoveredTo("audit-smoke-0023", "id LIKE 'more-%' OR id LIKE 'pre-%'");
         DrillJudge.Findings findings = judgeOn(scene, early, true);
         assertEquals("short of the target: the live row at position 24 was committed at "
-                + cluster.committedAt(scene.live(), "pre-0000") + ", not after the recovery target " + scene.target()
+                + scene.cluster().committedAt(scene.live(), "pre-0000") + ", not after the recovery target " + scene.target()
                 + ", and the restore lacks it", findings.failure);
     }
 

@@ -437,22 +437,25 @@ class FaultsTest {
         assertTrue(TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - started) < 20, "no minute of retries");
     }
 
+    /** A harness run on the suite's server whose pg_dump (in FOLDER/BIN) says it is 15.18, else runs SCRIPT. */
+    private Support.Result harnessWithPgDump(String bin, String script) {
+        String path = Support.pathWithShim(folder.resolve(bin), "pg_dump", """
+                #!/usr/bin/env bash
+                if [ "$1" = --version ]; then echo "pg_dump (PostgreSQL) 15.18"; exit 0; fi
+                """ + script);
+        return Support.harness(folder, Support.configuredServer("PATH", path));
+    }
+
     @ResourceLock(value = Support.SUITE_DATABASES, mode = ResourceAccessMode.READ)
     @Test
     @Tag("e2e")
     void anEmptyBackupFailsTheGate() throws Exception {
-        Path bin = folder.resolve("bin");
-        Path shim = Support.write(bin.resolve("pg_dump"), """
-                #!/usr/bin/env bash
-                # Pretends to succeed and writes nothing.
-                if [ "$1" = --version ]; then echo "pg_dump (PostgreSQL) 15.18"; exit 0; fi
+        // Pretends to succeed and writes nothing.
+        var result = harnessWithPgDump("bin", """
                 for arg in "$@"; do
                   case "$arg" in --file=*) : > "${arg#--file=}" ;; esac
                 done
                 """);
-        Files.setPosixFilePermissions(shim, PosixFilePermissions.fromString("rwxr-xr-x"));
-        var result = Support.harness(folder, Map.of("PGHOST", Support.HOST, "PGPORT", Support.PORT, "PGUSER", Support.USER,
-                        "PATH", bin + ":" + System.getenv("PATH")));
         assertEquals(1, result.exit(), result.describe());
         assertTrue(result.err().contains("::error::backup-restore-smoke: pg_dump left an empty or no backup file\n"),
                 result.err());
@@ -462,17 +465,11 @@ class FaultsTest {
     @Test
     @Tag("e2e")
     void aFailingBackupFailsTheGate() throws Exception {
-        Path bin = folder.resolve("failing-bin");
-        Path shim = Support.write(bin.resolve("pg_dump"), """
-                #!/usr/bin/env bash
-                if [ "$1" = --version ]; then echo "pg_dump (PostgreSQL) 15.18"; exit 0; fi
+        List<String> before = Support.databases();
+        var result = harnessWithPgDump("failing-bin", """
                 echo "pg_dump: error: connection lost" >&2
                 exit 1
                 """);
-        Files.setPosixFilePermissions(shim, PosixFilePermissions.fromString("rwxr-xr-x"));
-        List<String> before = Support.databases();
-        var result = Support.harness(folder, Map.of("PGHOST", Support.HOST, "PGPORT", Support.PORT, "PGUSER", Support.USER,
-                        "PATH", bin + ":" + System.getenv("PATH")));
         assertEquals(1, result.exit(), result.describe());
         assertTrue(result.err().contains("pg_dump: error: connection lost\n"), result.err());
         assertTrue(result.err().matches("(?s).*::error::backup-restore-smoke: backup of backupsmoke_[0-9a-f]+ failed "

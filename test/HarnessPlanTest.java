@@ -46,12 +46,8 @@ class HarnessPlanTest {
                 plain-pg16: major () [pg_dump 15 cannot dump a server of major 16]
                 basebackup-pg16: skip (a physical backup only starts under its own major (15)) [pg_dump 15 cannot dump a server of major 16]
                 """, combinations(plan));
-        assertEquals("15", plan.get("plan.source_major"));
-        assertEquals("15", plan.get("plan.dump_major"));
-        assertEquals("1", plan.get("plan.wipe"));
-        assertEquals("1", plan.get("plan.tagged"));
-        assertEquals("basebackup", plan.get("plan.throwaway_tools"));
-        assertEquals("", plan.get("plan.backup_skip.basebackup"));
+        Support.assertAnswers(plan::get, "plan.source_major", "15", "plan.dump_major", "15", "plan.wipe", "1",
+                "plan.tagged", "1", "plan.throwaway_tools", "basebackup", "plan.backup_skip.basebackup", "");
     }
 
     @Test
@@ -62,11 +58,9 @@ class HarnessPlanTest {
                 pgbackrest-pg15: skip (a physical backup is only taken of the throwaway cluster) [SMOKE_ORACLE=off]
                 command-url-pg15: server () [SMOKE_ORACLE=off]
                 """, combinations(plan));
-        assertEquals("a physical backup is only taken of the throwaway cluster", plan.get("plan.backup_skip.pgbackrest"));
-        assertEquals("", plan.get("plan.backup_skip.command-url"));
-        assertEquals("0", plan.get("plan.wipe"));
-        assertEquals("", plan.get("plan.throwaway_tools"));
-        assertEquals("1", plan.get("plan.tagged"));
+        Support.assertAnswers(plan::get,
+                "plan.backup_skip.pgbackrest", "a physical backup is only taken of the throwaway cluster",
+                "plan.backup_skip.command-url", "", "plan.wipe", "0", "plan.throwaway_tools", "", "plan.tagged", "1");
     }
 
     @Test

@@ -6,14 +6,23 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class IncrementalVerifyTest {
     @TempDir Path folder;
 
+    /** The file grownSinceCheckpoint() records its checkpoint in. */
+    private Path checkpoint;
+
+    @BeforeEach
+    void nameTheCheckpoint() {
+        checkpoint = folder.resolve("checkpoint.json");
+    }
+
     /** 24 rows, a checkpoint of them in a file, then 6 more rows (positions 24-29, ids more-0000 to more-0005). */
-    private String grownSinceCheckpoint(Path checkpoint) throws Exception {
+    private String grownSinceCheckpoint() throws Exception {
         String database = Support.migratedWithWorkload(24);
         var verify = Support.toolOk("--mode=verify", "--db-url=" + Support.url(database));
         Support.write(checkpoint, verify.out());
@@ -61,10 +70,22 @@ class IncrementalVerifyTest {
         return Support.tool(args);
     }
 
+    /** RESULT's client object is CLIENT and its incremental object holds INCREMENTAL (a part of it). */
+    private static void assertMismatch(Support.Result result, String client, String incremental) {
+        assertEquals(client, clientOf(result));
+        assertTrue(incrementalOf(result).contains(incremental), result.out());
+    }
+
+    /** since(DATABASE, CHECKPOINT, "--fail-on-break"), which must exit 3: the incremental walk found a break. */
+    private Support.Result brokenSince(String database, Path checkpoint) {
+        var result = since(database, checkpoint, "--fail-on-break");
+        assertEquals(3, result.exit(), result.describe());
+        return result;
+    }
+
     @Test
     void aCleanChainGrownSinceTheCheckpointIsCleanAndOnlyTheNewRowsAreHashed() throws Exception {
-        Path checkpoint = folder.resolve("checkpoint.json");
-        String database = grownSinceCheckpoint(checkpoint);
+        String database = grownSinceCheckpoint();
         var result = since(database, checkpoint, "--fail-on-break");
         assertEquals(0, result.exit(), result.describe());
         assertEquals(incrementalClientJson(30, null, null, null, true), clientOf(result));
@@ -74,8 +95,7 @@ class IncrementalVerifyTest {
 
     @Test
     void aRowBeforeTheCheckpointIsNotSeenAndTheSnapshotSaysSo() throws Exception {
-        Path checkpoint = folder.resolve("checkpoint.json");
-        String database = grownSinceCheckpoint(checkpoint);
+        String database = grownSinceCheckpoint();
         Support.tamper(database, "UPDATE audit_events SET actor = 'mallory' WHERE id = 'audit-smoke-0005'");
         var result = since(database, checkpoint);
         assertEquals(incrementalClientJson(30, null, null, null, true), clientOf(result));
@@ -86,27 +106,19 @@ class IncrementalVerifyTest {
 
     @Test
     void aChangedDeletedOrForgedRowAfterTheCheckpointIsCaught() throws Exception {
-        Path checkpoint = folder.resolve("checkpoint.json");
-        String changed = grownSinceCheckpoint(checkpoint);
+        String changed = grownSinceCheckpoint();
         Support.tamper(changed, "UPDATE audit_events SET actor = 'mallory' WHERE id = 'more-0002'");
         assertEquals(incrementalClientJson(30, "more-0002", 26, "modified", true), clientOf(since(changed, checkpoint)));
 
-        String deleted = grownSinceCheckpoint(checkpoint);
+        String deleted = grownSinceCheckpoint();
         Support.tamper(deleted, "DELETE FROM audit_events WHERE id = 'more-0003'");
         assertEquals(incrementalClientJson(29, "more-0004", 27, "missing_predecessor", true),
                 clientOf(since(deleted, checkpoint)));
 
-        String forged = grownSinceCheckpoint(checkpoint);
-        Support.execute(forged, "ALTER TABLE audit_events DISABLE TRIGGER USER", """
-                INSERT INTO audit_events (id, actor, actor_type, action, resource_type, resource_id, details,
-                                          "timestamp", prev_hash, row_hash)
-                SELECT 'forged', 'mallory', 'User', 'x', 'y', 'z', '{}', e."timestamp", e.row_hash,
-                       audit_events_row_hash(e.row_hash, 'forged', 'mallory', 'User', 'x', 'y', 'z', '{}',
-                                             e."timestamp", 'cert_lifecycle')
-                FROM audit_events e WHERE e.id = 'more-0001'""",
+        String forged = grownSinceCheckpoint();
+        Support.execute(forged, "ALTER TABLE audit_events DISABLE TRIGGER USER", ClientVerifyTest.forgedAfter("more-0001"),
                 "ALTER TABLE audit_events ENABLE TRIGGER USER");
-        var result = since(forged, checkpoint, "--fail-on-break");
-        assertEquals(3, result.exit(), result.describe());
+        var result = brokenSince(forged, checkpoint);
         assertEquals(incrementalClientJson(30, "forged", 26, "fork", true), clientOf(result));
     }
 
@@ -114,13 +126,11 @@ class IncrementalVerifyTest {
     void aRowDeletedFromOrForgedIntoTheTrustedPartIsCaughtByItsCount() throws Exception {
         // Rows before the checkpoint are not read, but they must still be the
         // 23 the checkpoint's chain had before position 23.
-        Path checkpoint = folder.resolve("checkpoint.json");
-        String deleted = grownSinceCheckpoint(checkpoint);
+        String deleted = grownSinceCheckpoint();
         Support.tamper(deleted, "DELETE FROM audit_events WHERE id = 'audit-smoke-0005'");
-        var result = since(deleted, checkpoint, "--fail-on-break");
-        assertEquals(3, result.exit(), result.describe());
-        assertEquals(incrementalClientJson(30, null, 23, "expectation_mismatch", true), clientOf(result));
-        assertTrue(incrementalOf(result).contains("\"earlier_rows\": 22,"), result.out());
+        var result = brokenSince(deleted, checkpoint);
+        assertMismatch(result, incrementalClientJson(30, null, 23, "expectation_mismatch", true),
+                "\"earlier_rows\": 22,");
         assertEquals("backupsmoke: client verification: the checkpoint's chain had 23 rows before position 23, the"
                 + " table now holds 22 rows besides those walked: rows before the checkpoint were inserted or deleted"
                 + " (earlier_rows in the snapshot); verify without --since to find them\n"
@@ -128,32 +138,26 @@ class IncrementalVerifyTest {
                 + " position 23\n", result.err());
 
         // A forged row given an old chain position, linked to an old row: never read, but counted.
-        String forged = grownSinceCheckpoint(checkpoint);
+        String forged = grownSinceCheckpoint();
         Support.execute(forged, "ALTER TABLE audit_events DISABLE TRIGGER USER",
                 ServerVerifierTest.forged("forged-early", ServerVerifierTest.hashOf("audit-smoke-0002"), "3"),
                 "ALTER TABLE audit_events ENABLE TRIGGER USER");
-        var caught = since(forged, checkpoint, "--fail-on-break");
-        assertEquals(3, caught.exit(), caught.describe());
-        assertEquals(incrementalClientJson(30, null, 23, "expectation_mismatch", true), clientOf(caught));
-        assertTrue(incrementalOf(caught).contains("\"earlier_rows\": 24,"), caught.out());
+        assertMismatch(brokenSince(forged, checkpoint),
+                incrementalClientJson(30, null, 23, "expectation_mismatch", true), "\"earlier_rows\": 24,");
     }
 
     @Test
     void aCheckpointWhoseHeadIsNotInTheChainFails() throws Exception {
-        Path checkpoint = folder.resolve("checkpoint.json");
-        String database = grownSinceCheckpoint(checkpoint);
+        String database = grownSinceCheckpoint();
         Path foreign = Support.write(folder.resolve("foreign.json"),
                 "{\"row_count\": 24, \"chain_head_hash\": \"" + "ab".repeat(32) + "\"}");
-        var result = since(database, foreign, "--fail-on-break");
-        assertEquals(3, result.exit(), result.describe());
-        assertEquals(incrementalClientJson(23, null, 23, "expectation_mismatch", false), clientOf(result));
-        assertTrue(incrementalOf(result).contains("\"checkpoint_found\": false"), result.out());
+        assertMismatch(brokenSince(database, foreign),
+                incrementalClientJson(23, null, 23, "expectation_mismatch", false), "\"checkpoint_found\": false");
     }
 
     @Test
     void theServersFullVerifierRunsWhenAskedFor() throws Exception {
-        Path checkpoint = folder.resolve("checkpoint.json");
-        String database = grownSinceCheckpoint(checkpoint);
+        String database = grownSinceCheckpoint();
         var result = since(database, checkpoint, "--full-server-verify");
         assertEquals(0, result.exit(), result.describe());
         assertTrue(result.out().contains("\"first_break_pos\": -1,\n  \"verifier_walked\": 30,"), result.out());

@@ -51,18 +51,10 @@ class KnobsTest {
 
     @Test
     void defaultsAreTheDocumentedOnes() throws Exception {
-        Knobs knobs = Knobs.parse(env());
-        assertEquals("24", knobs.get("SMOKE_ROWS"));
-        assertEquals("", knobs.get("SMOKE_BATCH_ROWS"));
-        assertEquals("2", knobs.get("SMOKE_JOBS"));
-        assertEquals("8", knobs.get("SMOKE_APPEND_ROWS"));
-        assertEquals("120", knobs.get("SMOKE_RECOVERY_TIMEOUT"));
-        assertEquals("custom", knobs.get("SMOKE_METHODS"));
-        assertEquals("semantic", knobs.get("SMOKE_ORACLE"));
-        assertEquals("time", knobs.get("SMOKE_PITR_TARGET"));
-        assertEquals("0", knobs.get("SMOKE_IN_PLACE"));
-        assertEquals("10", knobs.get("PGCONNECT_TIMEOUT"));
-        assertEquals("postgres", knobs.get("SMOKE_PG_OS_USER"));
+        Support.assertAnswers(Knobs.parse(env())::get, "SMOKE_ROWS", "24", "SMOKE_BATCH_ROWS", "", "SMOKE_JOBS", "2",
+                "SMOKE_APPEND_ROWS", "8", "SMOKE_RECOVERY_TIMEOUT", "120", "SMOKE_METHODS", "custom",
+                "SMOKE_ORACLE", "semantic", "SMOKE_PITR_TARGET", "time", "SMOKE_IN_PLACE", "0",
+                "PGCONNECT_TIMEOUT", "10", "SMOKE_PG_OS_USER", "postgres");
     }
 
     @Test
@@ -239,12 +231,10 @@ class KnobsTest {
         assertEquals("0", Knobs.parse(env()).get("SMOKE_DRILL"));
         assertEquals("SMOKE_BACKUP_CMD is refused in a drill (SMOKE_DRILL=1): the drill restores an existing backup"
                 + " and takes none", refusal(drill("SMOKE_BACKUP_CMD", "pgbackrest backup")));
-        assertEquals("SMOKE_DRILL=1 restores with exactly one of pgbackrest, barman, command-cluster, command-url in"
-                + " SMOKE_METHODS, got 'custom'", refusal(drill("SMOKE_METHODS", "custom")));
-        assertEquals("SMOKE_DRILL=1 restores with exactly one of pgbackrest, barman, command-cluster, command-url in"
-                + " SMOKE_METHODS, got 'pgbackrest,barman'", refusal(drill("SMOKE_METHODS", "pgbackrest,barman")));
-        assertEquals("SMOKE_DRILL=1 restores with exactly one of pgbackrest, barman, command-cluster, command-url in"
-                + " SMOKE_METHODS, got 'basebackup'", refusal(drill("SMOKE_METHODS", "basebackup")));
+        for (String methods : List.of("custom", "pgbackrest,barman", "basebackup")) {
+            assertEquals("SMOKE_DRILL=1 restores with exactly one of pgbackrest, barman, command-cluster, command-url"
+                    + " in SMOKE_METHODS, got '" + methods + "'", refusal(drill("SMOKE_METHODS", methods)));
+        }
         assertEquals("SMOKE_DRILL=1 with SMOKE_METHODS=pgbackrest needs SMOKE_PGBACKREST_STANZA",
                 refusal(drill("SMOKE_PGBACKREST_STANZA", "")));
         assertEquals("SMOKE_DRILL=1 with SMOKE_METHODS=barman needs SMOKE_BARMAN_SERVER",

@@ -46,8 +46,24 @@ class MigrationRunnerTest {
                 "--migrations-path=" + migrations, "--rows=" + rows, "--id-prefix=" + idPrefix);
     }
 
+    /** workload(DATABASE, MIGRATIONS, ROWS), which must fail (exit 1). */
+    private static Support.Result failedWorkload(String database, Path migrations, int rows) {
+        var result = workload(database, migrations, rows);
+        assertEquals(1, result.exit(), result.describe());
+        return result;
+    }
+
     private static List<String> ledger(String database) throws Exception {
         return Support.rows(database, "SELECT version FROM schema_migrations ORDER BY version");
+    }
+
+    /** What workload prints when FILE, run after this project's migrations, fails with ERROR. */
+    private static String failedAfterOurMigrations(String file, String error) {
+        return "backupsmoke: failed to execute migration " + file + ": " + error + "; this run applied "
+                + OUR_MIGRATIONS.get(0) + " … " + OUR_MIGRATIONS.get(OUR_MIGRATIONS.size() - 1) + " ("
+                + OUR_MIGRATIONS.size() + " files) before it (recorded in schema_migrations): fix it and rerun to"
+                + " continue from " + file + ", or undo them with their .down.sql files, newest first, and delete"
+                + " their rows from schema_migrations\n";
     }
 
     @Test
@@ -73,8 +89,7 @@ class MigrationRunnerTest {
     @Test
     void rerunWithTheSameIdsSaysWhatToDo() throws Exception {
         String database = Support.migratedWithWorkload(3);
-        var again = workload(database, Support.MIGRATIONS, 3);
-        assertEquals(1, again.exit(), again.describe());
+        var again = failedWorkload(database, Support.MIGRATIONS, 3);
         assertEquals("backupsmoke: inserting audit rows failed: rows with ids audit-smoke-0000… already exist in this "
                 + "database (duplicate key value violates unique constraint \"audit_events_pkey\" (Key (id)="
                 + "(audit-smoke-0000) already exists.)); use a fresh database or another --id-prefix; no audit row was committed; "
@@ -131,13 +146,9 @@ class MigrationRunnerTest {
         Path migrations = ourMigrationsPlus("000100_broken.up.sql", broken, "000101_after.up.sql",
                 "CREATE TABLE after_broken (x INT);");
         String database = Support.scratchDatabase();
-        var failed = workload(database, migrations, 3);
-        assertEquals(1, failed.exit(), failed.describe());
-        assertEquals("backupsmoke: failed to execute migration 000100_broken.up.sql: column \"no_such_column\" "
-                + "does not exist (line 3); this run applied 000001_audit_events.up.sql … "
-                + "000013_audit_verify_chain_heap_order.up.sql (13 files) before it (recorded in schema_migrations): fix it and "
-                + "rerun to continue from 000100_broken.up.sql, or undo them with their .down.sql files, newest first, "
-                + "and delete their rows from schema_migrations\n", failed.err());
+        var failed = failedWorkload(database, migrations, 3);
+        assertEquals(failedAfterOurMigrations("000100_broken.up.sql",
+                "column \"no_such_column\" does not exist (line 3)"), failed.err());
         assertEquals("", failed.out());
         assertEquals("null|null", Support.one(database, "SELECT to_regclass('half_applied'), to_regclass('after_broken')"));
         assertEquals(OUR_MIGRATIONS, ledger(database));
@@ -176,14 +187,9 @@ class MigrationRunnerTest {
                 COMMIT;
                 """);
         String database = Support.scratchDatabase();
-        var result = workload(database, migrations, 1);
-        assertEquals(1, result.exit(), result.describe());
-        assertEquals("backupsmoke: failed to execute migration 000100_own_tx.up.sql: column \"missing_column\" "
-                + "does not exist (line 3); this run applied 000001_audit_events.up.sql … "
-                + "000013_audit_verify_chain_heap_order.up.sql (13 files) before it (recorded in schema_migrations): fix it and "
-                + "rerun to continue from 000100_own_tx.up.sql, or undo them with their .down.sql files, newest first, "
-                + "and delete their rows from schema_migrations\n",
-                result.err());
+        var result = failedWorkload(database, migrations, 1);
+        assertEquals(failedAfterOurMigrations("000100_own_tx.up.sql",
+                "column \"missing_column\" does not exist (line 3)"), result.err());
         assertEquals("null", Support.one(database, "SELECT to_regclass('inside_tx')"));
         assertEquals(OUR_MIGRATIONS, ledger(database));
     }
@@ -191,8 +197,7 @@ class MigrationRunnerTest {
     @Test
     void missingFolderIsReportedByPath() throws Exception {
         String database = Support.scratchDatabase();
-        var result = workload(database, folder.resolve("nope"), 1);
-        assertEquals(1, result.exit(), result.describe());
+        var result = failedWorkload(database, folder.resolve("nope"), 1);
         assertEquals("backupsmoke: migrations directory not found: " + folder.resolve("nope") + "\n", result.err());
     }
 
@@ -201,8 +206,7 @@ class MigrationRunnerTest {
         Support.write(folder.resolve("000001_x.down.sql"), "SELECT must_not_run();");
         Support.write(folder.resolve("seed.sql"), "SELECT must_not_run();");
         String database = Support.scratchDatabase();
-        var result = workload(database, folder, 1);
-        assertEquals(1, result.exit(), result.describe());
+        var result = failedWorkload(database, folder, 1);
         assertEquals("backupsmoke: migrations directory " + folder + " holds no *.up.sql files: point --migrations-path"
                 + " (MIGRATIONS_PATH for the harness) at the folder with your migrations\n", result.err());
         assertEquals("null", Support.one(database, "SELECT to_regclass('schema_migrations')"));
@@ -214,8 +218,7 @@ class MigrationRunnerTest {
         Support.execute(database,
                 "CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL)",
                 "INSERT INTO schema_migrations VALUES (47, false)");
-        var result = workload(database, Support.MIGRATIONS, 1);
-        assertEquals(1, result.exit(), result.describe());
+        var result = failedWorkload(database, Support.MIGRATIONS, 1);
         assertEquals("backupsmoke: schema_migrations in this database is golang-migrate's ledger (version bigint, "
                 + "dirty boolean), not BackupSmoke's (version text, applied_at timestamp with time zone); nothing was "
                 + "run: migrate this database with that tool and use --mode=verify, or run the workload on a fresh "
@@ -226,8 +229,7 @@ class MigrationRunnerTest {
 
         Support.execute(database, "DROP TABLE schema_migrations",
                 "CREATE TABLE schema_migrations (id serial, name text, run_on timestamp)");
-        var other = workload(database, Support.MIGRATIONS, 1);
-        assertEquals(1, other.exit(), other.describe());
+        var other = failedWorkload(database, Support.MIGRATIONS, 1);
         assertTrue(other.err().startsWith("backupsmoke: schema_migrations in this database is another tool's ledger "
                 + "(id integer, name text, run_on timestamp without time zone), not BackupSmoke's"), other.err());
     }

@@ -221,8 +221,7 @@ class OracleTest {
 
     @Test
     void readsTheExportedSnapshotNotTheLatestRows() throws Exception {
-        try (Connection exporter = Support.connect(source); Statement statement = exporter.createStatement()) {
-            exporter.setAutoCommit(false);
+        try (Connection exporter = Support.connectInTransaction(source); Statement statement = exporter.createStatement()) {
             statement.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
             String snapshot;
             try (ResultSet result = statement.executeQuery("SELECT pg_export_snapshot()")) {

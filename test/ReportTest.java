@@ -48,20 +48,34 @@ class ReportTest {
         return new Outcome(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
 
+    /** What the report mode made of RECORD: its exit and output, report.json and junit.xml. */
+    private record Reports(Outcome outcome, JsonNode json, String junit) {
+    }
+
+    private Reports reportsOf(RunRecord record) throws Exception {
+        Path folder = temp.resolve("reports");
+        Outcome outcome = report(record, folder);
+        return new Reports(outcome, RunRecord.JSON.readTree(folder.resolve("report.json").toFile()),
+                Files.readString(folder.resolve("junit.xml")));
+    }
+
+    /** The mode exited EXIT printing ERR on stderr, and report.json says PASSED and OUTCOME. */
+    private static void assertOutcome(Reports reports, int exit, String err, boolean passed, String outcome) {
+        assertEquals(exit, reports.outcome().exit());
+        assertEquals(err, reports.outcome().err());
+        assertEquals(passed, reports.json().get("passed").asBoolean());
+        assertEquals(outcome, reports.json().get("outcome").asText());
+    }
+
     private static String passingLine() throws Exception {
         return Files.readString(FIXTURES.resolve("mixed.jsonl")).lines().findFirst().orElseThrow();
     }
 
     @Test
     void everyCombinationPassedExitsZeroAndSaysSo() throws Exception {
-        Path reports = temp.resolve("reports");
-        Outcome outcome = report(runRecord(null, passingLine()), reports);
-        assertEquals(0, outcome.exit());
-        assertEquals("", outcome.err());
-        JsonNode report = RunRecord.JSON.readTree(reports.resolve("report.json").toFile());
-        assertTrue(report.get("passed").asBoolean());
-        assertEquals("passed", report.get("outcome").asText());
-        String junit = Files.readString(reports.resolve("junit.xml"));
+        Reports reports = reportsOf(runRecord(null, passingLine()));
+        assertOutcome(reports, 0, "", true, "passed");
+        String junit = reports.junit();
         assertTrue(junit.contains("<testsuite name=\"backup-restore-smoke\" tests=\"1\" failures=\"0\" errors=\"0\""
                 + " skipped=\"0\">"), junit);
         assertTrue(junit.contains("<testcase classname=\"backup-restore-smoke\" name=\"custom-pg15\" time=\"4.08\">"
@@ -70,14 +84,9 @@ class ReportTest {
 
     @Test
     void aFailedCombinationExitsThreeNamingHowManyFailed() throws Exception {
-        Path reports = temp.resolve("reports");
-        Outcome outcome = report(runRecord("mixed.jsonl", null), reports);
-        assertEquals(3, outcome.exit());
-        assertEquals("backupsmoke: 1 of 3 combination(s) failed\n", outcome.err());
-        JsonNode report = RunRecord.JSON.readTree(reports.resolve("report.json").toFile());
-        assertFalse(report.get("passed").asBoolean());
-        assertEquals("failed", report.get("outcome").asText());
-        String junit = Files.readString(reports.resolve("junit.xml"));
+        Reports reports = reportsOf(runRecord("mixed.jsonl", null));
+        assertOutcome(reports, 3, "backupsmoke: 1 of 3 combination(s) failed\n", false, "failed");
+        String junit = reports.junit();
         assertTrue(junit.contains(" tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"1\">"), junit);
         assertTrue(junit.contains("<failure message=\"row_count differs: pre=24 post=23 &lt;&amp;&quot;quoted&quot;&gt;\"/>"),
                 junit);
@@ -88,15 +97,11 @@ class ReportTest {
     @Test
     void everyCombinationSkippedIsNotAPassButAnErrorExitingOne() throws Exception {
         // A configured server skips the built-in pgbackrest method: nothing ran, so nothing passed.
-        Path reports = temp.resolve("reports");
-        Outcome outcome = report(runRecord("all-skipped.jsonl", null), reports);
-        assertEquals(1, outcome.exit());
-        assertEquals("backupsmoke: no combination could run: every one was skipped\n", outcome.err());
-        JsonNode report = RunRecord.JSON.readTree(reports.resolve("report.json").toFile());
-        assertFalse(report.get("passed").asBoolean());
-        assertEquals("nothing_ran", report.get("outcome").asText());
-        assertEquals("skipped", report.at("/combinations/0/verdict").asText());
-        String junit = Files.readString(reports.resolve("junit.xml"));
+        Reports reports = reportsOf(runRecord("all-skipped.jsonl", null));
+        assertOutcome(reports, 1, "backupsmoke: no combination could run: every one was skipped\n", false,
+                "nothing_ran");
+        assertEquals("skipped", reports.json().at("/combinations/0/verdict").asText());
+        String junit = reports.junit();
         assertTrue(junit.contains(" tests=\"2\" failures=\"0\" errors=\"1\" skipped=\"1\">"), junit);
         assertTrue(junit.contains("<testcase classname=\"backup-restore-smoke\" name=\"run\" time=\"0.00\"><error message="
                 + "\"no combination could run: every one was skipped\"/></testcase>"), junit);
@@ -104,12 +109,11 @@ class ReportTest {
 
     @Test
     void noRecordAtAllIsAnErrorToo() throws Exception {
-        Path reports = temp.resolve("reports");
-        Outcome outcome = report(runRecord(null, null), reports);
-        assertEquals(1, outcome.exit());
-        assertEquals("backupsmoke: no combination ran\n", outcome.err());
-        assertFalse(RunRecord.JSON.readTree(reports.resolve("report.json").toFile()).get("passed").asBoolean());
-        assertTrue(Files.readString(reports.resolve("junit.xml")).contains("<error message=\"no combination ran\"/>"));
+        Reports reports = reportsOf(runRecord(null, null));
+        assertEquals(1, reports.outcome().exit());
+        assertEquals("backupsmoke: no combination ran\n", reports.outcome().err());
+        assertFalse(reports.json().get("passed").asBoolean());
+        assertTrue(reports.junit().contains("<error message=\"no combination ran\"/>"));
     }
 
     @Test

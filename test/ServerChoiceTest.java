@@ -42,11 +42,8 @@ class ServerChoiceTest {
     @Test
     void pghostNamesTheServerWithLibpqsDefaults() throws Exception {
         ServerChoice choice = ServerChoice.of(env("PGHOST", "db.example"), false);
-        assertEquals("pgvars", choice.kind());
-        assertEquals("db.example", choice.host());
-        assertEquals("5432", choice.port());
-        assertEquals(System.getProperty("user.name"), choice.user());
-        assertEquals("postgres", choice.maintenanceDatabase());
+        Support.assertAnswers(choice.entries()::get, "server.kind", "pgvars", "server.host", "db.example",
+                "server.port", "5432", "server.user", System.getProperty("user.name"), "server.maintenance_db", "postgres");
         assertEquals(null, choice.password(), "PGPASSWORD stays where it is, in the environment");
         assertFalse(choice.entries().containsKey("server.password"));
     }
@@ -55,41 +52,29 @@ class ServerChoiceTest {
     void aUrlIsTakenApartAndDecoded() throws Exception {
         ServerChoice choice = url("postgresql://al%20ice:p%40ss%3Aword@db.example:6543/my%2Fdb"
                 + "?sslmode=require&application_name=gate%20check#fragment");
-        assertEquals("url", choice.kind());
-        assertEquals("db.example", choice.host());
-        assertEquals("6543", choice.port());
-        assertEquals("al ice", choice.user());
-        assertEquals("p@ss:word", choice.password());
-        assertEquals("my/db", choice.database());
-        assertEquals("my/db", choice.maintenanceDatabase());
-        // Kept as given, for every URL the harness builds.
-        assertEquals("sslmode=require&application_name=gate%20check", choice.query());
-        assertEquals("p@ss:word", choice.entries().get("server.password"));
+        Support.assertAnswers(choice.entries()::get, "server.kind", "url", "server.host", "db.example",
+                "server.port", "6543", "server.user", "al ice", "server.password", "p@ss:word", "server.database", "my/db",
+                "server.maintenance_db", "my/db",
+                // Kept as given, for every URL the harness builds.
+                "server.query", "sslmode=require&application_name=gate%20check");
     }
 
     @Test
     void theQuerysConnectionParametersWinAndTheSslPasswordIsKeptAside() throws Exception {
         ServerChoice choice = url("postgres://u:pw@h:1/d?host=other&port=7000&dbname=e&user=v&password=w"
                 + "&sslpassword=s%26cret&bogus=1");
-        assertEquals("other", choice.host());
-        assertEquals("7000", choice.port());
-        assertEquals("v", choice.user());
-        assertEquals("w", choice.password());
-        assertEquals("e", choice.database());
-        assertEquals("s&cret", choice.sslPassword());
-        assertEquals("s&cret", choice.entries().get("server.sslpassword"));
-        // Not the harness's to judge: the clients refuse it, naming it.
-        assertEquals("bogus=1", choice.query());
+        Support.assertAnswers(choice.entries()::get, "server.host", "other", "server.port", "7000", "server.user", "v",
+                "server.password", "w", "server.database", "e", "server.sslpassword", "s&cret",
+                // Not the harness's to judge: the clients refuse it, naming it.
+                "server.query", "bogus=1");
     }
 
     @Test
     void partsTheUrlLeavesOutKeepTheirPgValues() throws Exception {
         ServerChoice choice = url("postgres:///?sslmode=disable", "PGHOST", "h", "PGPORT", "6000", "PGUSER", "bob",
                 "PGDATABASE", "app");
-        assertEquals("h", choice.host());
-        assertEquals("6000", choice.port());
-        assertEquals("bob", choice.user());
-        assertEquals("app", choice.database());
+        Support.assertAnswers(choice.entries()::get, "server.host", "h", "server.port", "6000", "server.user", "bob",
+                "server.database", "app");
         assertEquals("::1", url("postgres://[::1]:5433/d").host());
         assertEquals("5433", url("postgres://[::1]:5433/d").port());
         assertEquals("%zz", url("postgres://h/%zz").database(), "not an escape: taken as it is");

@@ -103,8 +103,7 @@ class ServerVerifierTest {
                 + "UPDATE reloaded SET chain_seq = 3 WHERE id = 'audit-smoke-0003'"), "audit-smoke-0003|2|3");
         cases.put(forged("late-fork", hashOf("audit-smoke-0002"), "1000"), "late-fork|6|7");
 
-        try (Connection connection = Support.connect(database); Statement statement = connection.createStatement()) {
-            connection.setAutoCommit(false);
+        try (Connection connection = Support.connectInTransaction(database); Statement statement = connection.createStatement()) {
             int index = 0;
             for (Map.Entry<String, String> kase : cases.entrySet()) {
                 statement.execute("SET LOCAL session_replication_role = replica"); // no trigger of ours fires
@@ -170,8 +169,7 @@ class ServerVerifierTest {
         // the row to the heap's end, and the walk of 000012 through the chain_seq index gives the verdict.
         // (enable_sort off: that walk reads the index even for six rows.)
         String database = Support.migratedWithWorkload(6);
-        try (Connection connection = Support.connect(database); Statement statement = connection.createStatement()) {
-            connection.setAutoCommit(false);
+        try (Connection connection = Support.connectInTransaction(database); Statement statement = connection.createStatement()) {
             statement.execute("SET LOCAL session_replication_role = replica");
             statement.execute("SET LOCAL enable_sort = off");
             long before = indexScansThisTransaction(statement);

@@ -11,7 +11,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -29,16 +28,13 @@ class StepFailureTest {
     /** A cat that fails (exit 5) when given a file named FILE_NAME, else the real one. */
     private Map<String, String> catFailingOn(String fileName) throws Exception {
         String realCat = Support.run(List.of("bash", "-c", "command -v cat"), Map.of(), Support.REPO, 30).out().trim();
-        Path bin = temp.resolve("bin");
-        Path shim = Support.write(bin.resolve("cat"), """
+        return Map.of("PATH", Support.pathWithShim(temp.resolve("bin"), "cat", """
                 #!/bin/sh
                 for argument in "$@"; do
                   case "$argument" in */%s) exit 5 ;; esac
                 done
                 exec "%s" "$@"
-                """.formatted(fileName, realCat));
-        Files.setPosixFilePermissions(shim, PosixFilePermissions.fromString("rwxr-xr-x"));
-        return Map.of("PATH", bin + ":" + System.getenv("PATH"));
+                """.formatted(fileName, realCat)));
     }
 
     @ResourceLock(value = Support.SUITE_DATABASES, mode = ResourceAccessMode.READ_WRITE)

@@ -85,6 +85,13 @@ final class Support {
         return DriverManager.getConnection("jdbc:postgresql://" + HOST + ":" + PORT + "/" + database, properties);
     }
 
+    /** A connection to DATABASE with autocommit off: its statements share one transaction until it commits. */
+    static Connection connectInTransaction(String database) throws SQLException {
+        Connection connection = connect(database);
+        connection.setAutoCommit(false);
+        return connection;
+    }
+
     /** A new empty database, unique to this run; the test server is thrown away afterwards. */
     static String scratchDatabase() throws SQLException {
         String name = SCRATCH_PREFIX + SCRATCH_COUNTER.incrementAndGet();
@@ -332,6 +339,21 @@ final class Support {
         });
     }
 
+    /**
+     * ANSWER holds each KEY, VALUE pair given (and maybe more): compared as one map, so a
+     * failure shows every value that differs, not only the first.
+     */
+    static void assertAnswers(java.util.function.Function<String, ?> answer, Object... keysAndValues) {
+        Map<String, Object> expected = new java.util.LinkedHashMap<>();
+        Map<String, Object> actual = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < keysAndValues.length; i += 2) {
+            String key = (String) keysAndValues[i];
+            expected.put(key, keysAndValues[i + 1]);
+            actual.put(key, answer.apply(key));
+        }
+        assertEquals(expected, actual);
+    }
+
     static Map<String, String> env(String... keysAndValues) {
         Map<String, String> env = new HashMap<>();
         for (int i = 0; i < keysAndValues.length; i += 2) {
@@ -345,10 +367,9 @@ final class Support {
      * one, then SQL applied to the restored database. The shim lives in
      * FOLDER/bin, which goes first on PATH.
      */
-    static Map<String, String> damagingRestore(Path folder, String sql) throws IOException {
+    static Map<String, String> damagingRestore(Path folder, String sql) {
         String realRestore = run(List.of("bash", "-c", "command -v pg_restore"), Map.of(), REPO, 30).out().trim();
-        Path bin = folder.resolve("bin");
-        Path shim = write(bin.resolve("pg_restore"), """
+        return Map.of("PATH", pathWithShim(folder.resolve("bin"), "pg_restore", """
                 #!/usr/bin/env bash
                 set -euo pipefail
                 "%s" "$@"
@@ -363,9 +384,18 @@ final class Support {
                 psql -X -q -v ON_ERROR_STOP=1 -d "$database" <<'SQL'
                 %s
                 SQL
-                """.formatted(realRestore, sql));
-        Files.setPosixFilePermissions(shim, PosixFilePermissions.fromString("rwxr-xr-x"));
-        return Map.of("PATH", bin + ":" + System.getenv("PATH"));
+                """.formatted(realRestore, sql)));
+    }
+
+    /** Writes SCRIPT as the executable PROGRAM in BIN; returns a PATH that finds it there first, then the real PATH's. */
+    static String pathWithShim(Path bin, String program, String script) {
+        try {
+            Files.setPosixFilePermissions(write(bin.resolve(program), script),
+                    PosixFilePermissions.fromString("rwxr-xr-x"));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return bin + ":" + System.getenv("PATH");
     }
 
     static Path write(Path file, String content) {
@@ -420,6 +450,11 @@ final class Support {
 
     static String cleanClientJson(int walked) {
         return clientJson(walked, null, null, null, true, 0, true);
+    }
+
+    /** What a plain --mode=verify of DATABASE prints, without the integrity fingerprint (it must exit 0). */
+    static String verifySnapshot(String database) {
+        return withoutIntegrity(toolOk("--mode=verify", "--db-url=" + url(database)).out());
     }
 
     /**

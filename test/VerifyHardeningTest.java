@@ -27,6 +27,19 @@ class VerifyHardeningTest {
         return Support.tool(args.toArray(String[]::new));
     }
 
+    /** RESULT's snapshot names BREAK_KIND, and NOTES is all it printed on stderr. */
+    private static void assertBreakAndNotes(Support.Result result, String breakKind, String notes) {
+        assertTrue(result.out().contains("\"break_kind\": \"" + breakKind + "\""), result.out());
+        assertEquals(notes, result.err());
+    }
+
+    /** verify(DATABASE, FLAGS), which must exit EXIT. */
+    private static Support.Result verifyExiting(int exit, String database, String... flags) {
+        var result = verify(database, flags);
+        assertEquals(exit, result.exit(), result.describe());
+        return result;
+    }
+
     private Path workloadSnapshot(String database) throws Exception {
         var workload = Support.toolOk("--mode=workload", "--db-url=" + Support.url(database), "--rows=0");
         return Support.write(folder.resolve(database + ".json"), workload.out());
@@ -50,8 +63,7 @@ class VerifyHardeningTest {
                 "DELETE FROM public.audit_events WHERE id = 'audit-smoke-0010'",
                 "ALTER TABLE public.audit_events ENABLE TRIGGER USER");
 
-        var result = verify(database, "--expect=" + pre, "--fail-on-break");
-        assertEquals(3, result.exit(), result.describe());
+        var result = verifyExiting(3, database, "--expect=" + pre, "--fail-on-break");
         assertTrue(result.out().contains("  \"first_break_id\": \"audit-smoke-0011\",\n  \"first_break_pos\": 10,\n"
                 + "  \"verifier_walked\": 11,\n  \"shadow_schemas\": [\n    \"" + Support.USER + "\"\n  ],\n"),
                 result.out());
@@ -63,8 +75,7 @@ class VerifyHardeningTest {
 
         // A database-wide search_path that puts the copy first changes nothing either.
         Support.execute(database, "ALTER DATABASE " + database + " SET search_path = \"" + Support.USER + "\", public");
-        var pinned = verify(database, "--schema=public", "--expect=" + pre, "--fail-on-break");
-        assertEquals(3, pinned.exit(), pinned.describe());
+        var pinned = verifyExiting(3, database, "--schema=public", "--expect=" + pre, "--fail-on-break");
         assertTrue(pinned.out().contains("\"first_break_id\": \"audit-smoke-0011\""), pinned.out());
     }
 
@@ -78,12 +89,10 @@ class VerifyHardeningTest {
         assertEquals("ledger", Support.one(database, "SELECT relnamespace::regnamespace FROM pg_class"
                 + " WHERE relname = 'audit_events'"));
         // The only schema holding both tables is found without --schema.
-        var found = verify(database, "--fail-on-break");
-        assertEquals(0, found.exit(), found.describe());
+        var found = verifyExiting(0, database, "--fail-on-break");
         assertTrue(found.out().contains(Support.cleanClientJson(24)), found.out());
         assertTrue(found.out().contains("\"verifier ledger.audit_events_verify_chain()\": "), found.out());
-        var wrong = verify(database, "--schema=public");
-        assertEquals(1, wrong.exit(), wrong.describe());
+        var wrong = verifyExiting(1, database, "--schema=public");
         assertEquals("backupsmoke: schema public has no audit_events, audit_chain_head: it lacks the audit chain schema;"
                 + " run the migrations first (--mode=workload)\n", wrong.err());
     }
@@ -104,12 +113,9 @@ class VerifyHardeningTest {
         Support.toolOk("--mode=workload", "--db-url=" + Support.url(database), "--rows=3", "--migrations-path=" + earlier);
         Support.execute(database, "INSERT INTO audit_events (id, actor, actor_type, action, resource_type, resource_id)"
                 + " VALUES ('audit-smoke-0001', 'app', 'User', 'x', 'r', 'i') ON CONFLICT (id) DO NOTHING");
-        var result = verify(database);
-        assertEquals(0, result.exit(), result.describe());
-        assertTrue(result.out().contains("\"break_kind\": \"sentinel_mismatch\""), result.out());
-        assertEquals("backupsmoke: client verification: sentinel_mismatch at audit-smoke-0002 position 2: "
+        assertBreakAndNotes(verifyExiting(0, database), "sentinel_mismatch", "backupsmoke: client verification: sentinel_mismatch at audit-smoke-0002 position 2: "
                 + "a hash no row has: likely an insert that ON CONFLICT DO NOTHING skipped after a chain trigger"
-                + " older than migration 000007 had linked it (or rows were deleted)\n", result.err());
+                + " older than migration 000007 had linked it (or rows were deleted)\n");
     }
 
     // ------------------------------------------------------------ 11.3, 9.4 anchors
@@ -117,13 +123,11 @@ class VerifyHardeningTest {
     @Test
     void noClientVerifyStillChecksTheAnchor() throws Exception {
         String database = Support.migratedWithWorkload(24);
-        var result = verify(database, "--no-client-verify", "--expect-rows=30", "--fail-on-break");
-        assertEquals(3, result.exit(), result.describe());
-        assertTrue(result.out().contains("\"break_kind\": \"expectation_mismatch\""), result.out());
+        var result = verifyExiting(3, database, "--no-client-verify", "--expect-rows=30", "--fail-on-break");
         assertTrue(result.out().contains("\"expectations_met\": false"), result.out());
-        assertEquals("backupsmoke: --expect… is checked on the client's walk of the chain: it runs despite"
-                + " --no-client-verify\nbackupsmoke: --fail-on-break: the chain does not hold the expected rows:"
-                + " expectation_mismatch at audit-smoke-0023 position 23\n", result.err());
+        assertBreakAndNotes(result, "expectation_mismatch", "backupsmoke: --expect… is checked on the client's walk"
+                + " of the chain: it runs despite --no-client-verify\nbackupsmoke: --fail-on-break: the chain does not"
+                + " hold the expected rows: expectation_mismatch at audit-smoke-0023 position 23\n");
     }
 
     @Test
@@ -131,15 +135,12 @@ class VerifyHardeningTest {
         String database = Support.migratedWithWorkload(24);
         Path anchor = workloadSnapshot(database);
         Support.toolOk("--mode=workload", "--db-url=" + Support.url(database), "--rows=8", "--id-prefix=later-");
-        var grown = verify(database, "--expect=" + anchor, "--fail-on-break");
-        assertEquals(0, grown.exit(), grown.describe());
-        var exact = verify(database, "--expect=" + anchor, "--expect-exact", "--fail-on-break");
-        assertEquals(3, exact.exit(), exact.describe());
+        var grown = verifyExiting(0, database, "--expect=" + anchor, "--fail-on-break");
+        var exact = verifyExiting(3, database, "--expect=" + anchor, "--expect-exact", "--fail-on-break");
         assertTrue(exact.out().contains("    \"first_break_id\": \"later-0000\",\n    \"first_break_pos\": 24,\n"
                 + "    \"break_kind\": \"expectation_mismatch\","), exact.out());
         assertTrue(exact.out().contains("    \"expectations_met\": false,\n    \"extra_rows\": 8\n"), exact.out());
-        var alone = verify(database, "--expect-exact");
-        assertEquals(2, alone.exit(), alone.describe());
+        var alone = verifyExiting(2, database, "--expect-exact");
         assertTrue(alone.err().startsWith("--expect-exact needs --expect, --expect-head or --expect-rows\n"), alone.err());
     }
 
@@ -164,14 +165,12 @@ class VerifyHardeningTest {
         // Yesterday's clean verify is a fair anchor for today's.
         Path clean = Support.write(folder.resolve("clean.json"), Support.toolOk("--mode=verify",
                 "--db-url=" + Support.url(database)).out());
-        var anchored = verify(database, "--expect=" + clean, "--fail-on-break");
-        assertEquals(0, anchored.exit(), anchored.describe());
+        var anchored = verifyExiting(0, database, "--expect=" + clean, "--fail-on-break");
         assertTrue(anchored.out().contains("\"expectations_met\": true"), anchored.out());
     }
 
     private static void assertRefused(String database, Path file, String why) {
-        var result = verify(database, "--expect=" + file);
-        assertEquals(1, result.exit(), result.describe());
+        var result = verifyExiting(1, database, "--expect=" + file);
         assertEquals("backupsmoke: --expect " + file + why + "\n", result.err());
         assertEquals("", result.out());
     }
@@ -186,8 +185,7 @@ class VerifyHardeningTest {
     @Test
     void theWorkloadSnapshotReadsCountAndHeadTogether() throws Exception {
         String database = Support.migratedWithWorkload(24);
-        try (Connection writer = Support.connect(database); Statement statement = writer.createStatement()) {
-            writer.setAutoCommit(false);
+        try (Connection writer = Support.connectInTransaction(database); Statement statement = writer.createStatement()) {
             statement.execute("LOCK TABLE audit_chain_head IN ACCESS EXCLUSIVE MODE");
             CompletableFuture<Support.Result> workload = CompletableFuture.supplyAsync(() ->
                     Support.tool("--mode=workload", "--db-url=" + Support.url(database), "--rows=0"));
@@ -218,16 +216,14 @@ class VerifyHardeningTest {
     @Test
     void theTimeoutBoundsConnectingAndSelftestAndRefusesWhatCannotBeCounted() throws Exception {
         String database = Support.migratedWithWorkload(3);
-        var tiny = verify(database, "--timeout=1ms");
-        assertEquals(1, tiny.exit(), tiny.describe());
+        var tiny = verifyExiting(1, database, "--timeout=1ms");
         assertEquals("backupsmoke: timed out after 1ms while connecting to postgres://" + Support.USER + "@"
                 + Support.HOST + ":" + Support.PORT + "/" + database + " (raise the bound with --timeout)\n", tiny.err());
         assertEquals("", tiny.out());
         var selftest = Support.tool("--mode=selftest", "--db-url=" + Support.url("postgres"), "--timeout=1ms");
         assertEquals(1, selftest.exit(), selftest.describe());
         assertTrue(selftest.err().startsWith("backupsmoke: timed out after 1ms while connecting to "), selftest.err());
-        var huge = verify(database, "--timeout=99999999999999h");
-        assertEquals(2, huge.exit(), huge.describe());
+        var huge = verifyExiting(2, database, "--timeout=99999999999999h");
         assertTrue(huge.err().startsWith("Invalid value for option '--timeout': '99999999999999h' is too long a"
                 + " duration\n"), huge.err());
     }
@@ -268,8 +264,7 @@ class VerifyHardeningTest {
     void aDeletedSentinelIsASentinelMismatchNotAFailure() throws Exception {
         String database = Support.migratedWithWorkload(5);
         Support.execute(database, "DELETE FROM audit_chain_head");
-        var result = verify(database, "--fail-on-break");
-        assertEquals(3, result.exit(), result.describe());
+        var result = verifyExiting(3, database, "--fail-on-break");
         assertTrue(result.out().contains("  \"row_count\": 5,\n  \"chain_head_hash\": null,\n"), result.out());
         assertTrue(result.out().contains(Support.clientJson(5, "audit-smoke-0004", 4, "sentinel_mismatch", false, 0,
                 false)), result.out());
@@ -282,8 +277,7 @@ class VerifyHardeningTest {
     void aDroppedVerifierLeavesTheClientsVerdictAndNoAdviceToWrite() throws Exception {
         String database = Support.migratedWithWorkload(5);
         Support.execute(database, "DROP FUNCTION audit_events_verify_chain()");
-        var result = verify(database);
-        assertEquals(0, result.exit(), result.describe());
+        var result = verifyExiting(0, database);
         assertTrue(result.out().contains("  \"chain_head_hash\": \"" + Support.one(database,
                 "SELECT row_hash FROM audit_chain_head") + "\",\n  \"verifier_missing\": true,\n  \"client\": {\n"
                 + "    \"walked\": 5,\n    \"verdict\": \"clean\",\n    \"sentinel_matches\": true,\n"
@@ -312,10 +306,8 @@ class VerifyHardeningTest {
         String database = Support.migratedWithWorkload(3);
         Support.execute(database, "INSERT INTO audit_events (id, actor, actor_type, action, resource_type, resource_id)"
                 + " VALUES ('pipe-1', 'alice|bob', 'User', 'x', 'r', 'i')");
-        var lenient = verify(database, "--fail-on-break");
-        assertEquals(0, lenient.exit(), lenient.describe());
-        var strict = verify(database, "--fail-on-ambiguous");
-        assertEquals(3, strict.exit(), strict.describe());
+        var lenient = verifyExiting(0, database, "--fail-on-break");
+        var strict = verifyExiting(3, database, "--fail-on-ambiguous");
         assertTrue(strict.out().contains("    \"ambiguous_rows\": 1,\n    \"first_ambiguous_id\": \"pipe-1\",\n"),
                 strict.out());
     }

@@ -64,11 +64,7 @@ final class CombinationRecord {
         if (file == null || file.isEmpty()) {
             return RunRecord.JSON.nullNode();
         }
-        try {
-            return text(RunRecord.JSON.readTree(java.nio.file.Path.of(file).toFile()).path("chain_head_hash").asText(""));
-        } catch (IOException e) {
-            throw new Failure("cannot read the restored snapshot " + file + ": " + e.getMessage());
-        }
+        return text(JsonFile.required(java.nio.file.Path.of(file)).path("chain_head_hash").asText(""));
     }
 
     private static JsonNode text(String value) {

@@ -179,25 +179,22 @@ record HarnessPlan(int sourceMajor, int dumpMajor, Map<String, String> entries) 
 
     /** What the first pg_dump on ENV's PATH says of itself ("" when it says nothing). */
     private static String pgDumpVersion(Map<String, String> env) throws Failure {
-        for (String folder : env.getOrDefault("PATH", "").split(":")) {
-            java.nio.file.Path program = java.nio.file.Path.of(folder.isEmpty() ? "." : folder, "pg_dump");
-            if (!java.nio.file.Files.isExecutable(program)) {
-                continue;
-            }
-            try {
-                Process process = new ProcessBuilder(program.toString(), "--version").redirectErrorStream(true)
-                        .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
-                String text = new String(process.getInputStream().readAllBytes(),
-                        java.nio.charset.StandardCharsets.UTF_8);
-                process.waitFor();
-                return text;
-            } catch (java.io.IOException e) {
-                throw new Failure("cannot run " + program + " --version: " + e.getMessage());
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new Failure("interrupted while asking pg_dump its version");
-            }
+        java.nio.file.Path program = ProgramSearch.find(env.get("PATH"), "pg_dump");
+        if (program == null) {
+            return "";
         }
-        return "";
+        try {
+            Process process = new ProcessBuilder(program.toString(), "--version").redirectErrorStream(true)
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+            String text = new String(process.getInputStream().readAllBytes(),
+                    java.nio.charset.StandardCharsets.UTF_8);
+            process.waitFor();
+            return text;
+        } catch (java.io.IOException e) {
+            throw new Failure("cannot run " + program + " --version: " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new Failure("interrupted while asking pg_dump its version");
+        }
     }
 }

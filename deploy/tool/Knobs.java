@@ -519,11 +519,6 @@ final class Knobs {
     }
 
     private boolean onPath(String program) {
-        for (String folder : raw("PATH").split(":")) {
-            if (!folder.isEmpty() && Files.isExecutable(Path.of(folder, program))) {
-                return true;
-            }
-        }
-        return false;
+        return ProgramSearch.find(env.get("PATH"), program) != null;
     }
 }

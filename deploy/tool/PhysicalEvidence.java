@@ -19,7 +19,6 @@
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -52,11 +51,11 @@ final class PhysicalEvidence {
         String method = folder.getFileName().toString().substring(FOLDER_PREFIX.length());
         boolean verified = "passed".equals(RunRecord.readText(folder.resolve("verdict")).strip());
         ObjectNode evidence = switch (method) {
-            case "pgbackrest" -> pgbackrest(json(folder.resolve("info.json")),
+            case "pgbackrest" -> pgbackrest(JsonFile.required(folder.resolve("info.json")),
                     RunRecord.readText(folder.resolve("verify.out")), verified);
-            case "barman" -> barman(json(folder.resolve("show-backup.json")), SERVER, verified);
+            case "barman" -> barman(JsonFile.required(folder.resolve("show-backup.json")), SERVER, verified);
             case "basebackup" -> basebackup(RunRecord.readText(folder.resolve("backup_label")),
-                    json(folder.resolve("backup_manifest")), verified);
+                    JsonFile.required(folder.resolve("backup_manifest")), verified);
             default -> throw new Failure("no evidence is made for method " + Failure.quoted(method));
         };
         HarnessModes.write(folder.resolveSibling("physical." + method + ".json"), evidence.toString() + "\n");
@@ -192,7 +191,7 @@ final class PhysicalEvidence {
      */
     static Map<String, JsonNode> ofCombination(Path work, String name, String method) throws Failure {
         ObjectNode physical = NODES.objectNode();
-        JsonNode backup = jsonIfThere(work.resolve("physical." + method + ".json"));
+        JsonNode backup = JsonFile.optional(work.resolve("physical." + method + ".json"));
         if (backup != null) {
             physical.setAll((ObjectNode) backup);
         }
@@ -201,10 +200,10 @@ final class PhysicalEvidence {
             String log = RunRecord.readText(work.resolve("restored." + name + ".log"));
             physical.setAll(recovery(RunRecord.readText(wal), log));
         }
-        JsonNode target = jsonIfThere(work.resolve("pitr.target.json"));
+        JsonNode target = JsonFile.optional(work.resolve("pitr.target.json"));
         return Map.of("physical", physical.isEmpty() ? NODES.nullNode() : physical,
-                "pitr", target == null ? NODES.nullNode() : pitr(target, jsonIfThere(work.resolve("pitr.latest.json")),
-                        jsonIfThere(work.resolve("post." + name + ".json"))));
+                "pitr", target == null ? NODES.nullNode() : pitr(target, JsonFile.optional(work.resolve("pitr.latest.json")),
+                        JsonFile.optional(work.resolve("post." + name + ".json"))));
     }
 
     /** The PITR evidence: target (kind and its three forms), rows after workload B and restored, rows lost. */
@@ -227,26 +226,5 @@ final class PhysicalEvidence {
     /** A row count as JSON reads one back: an int when it fits. */
     private static JsonNode rows(long count) {
         return count == (int) count ? NODES.numberNode((int) count) : NODES.numberNode(count);
-    }
-
-    private static JsonNode jsonIfThere(Path file) throws Failure {
-        String text = RunRecord.readText(file);
-        return text.isBlank() ? null : parse(file, text);
-    }
-
-    private static JsonNode json(Path file) throws Failure {
-        String text = RunRecord.readText(file);
-        if (text.isBlank()) {
-            throw new Failure(file + " is empty or missing");
-        }
-        return parse(file, text);
-    }
-
-    private static JsonNode parse(Path file, String text) throws Failure {
-        try {
-            return RunRecord.JSON.readTree(text);
-        } catch (IOException e) {
-            throw new Failure(file + " is not JSON");
-        }
     }
 }

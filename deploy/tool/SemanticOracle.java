@@ -166,22 +166,26 @@ final class SemanticOracle {
 
         @Override
         public void writeEndObject(JsonGenerator g, int entries) throws IOException {
-            if (entries == 0) {
-                _nesting--;
-                g.writeRaw('}');
-                return;
+            if (!closedEmpty(g, entries, '}')) {
+                super.writeEndObject(g, entries);
             }
-            super.writeEndObject(g, entries);
         }
 
         @Override
         public void writeEndArray(JsonGenerator g, int values) throws IOException {
-            if (values == 0) {
-                _nesting--;
-                g.writeRaw(']');
-                return;
+            if (!closedEmpty(g, values, ']')) {
+                super.writeEndArray(g, values);
             }
-            super.writeEndArray(g, values);
+        }
+
+        /** An empty container closes on its own line's bracket, {} or [], as jq writes it; false when not empty. */
+        private boolean closedEmpty(JsonGenerator g, int members, char bracket) throws IOException {
+            if (members > 0) {
+                return false;
+            }
+            _nesting--;
+            g.writeRaw(bracket);
+            return true;
         }
     }
 

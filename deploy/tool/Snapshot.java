@@ -176,25 +176,13 @@ record Snapshot(String phase, long rowCount, @JsonInclude(JsonInclude.Include.AL
                     null);
         }
 
-        Client withLikelyCause(String cause) {
-            return new Client(walked, verdict, firstBreakId, firstBreakPos, breakKind, cause, sentinelMatches,
+        /**
+         * What only verify adds to the walker's verdict: the first ambiguous row and why it is
+         * ambiguous (for stderr), the likely cause of the break (for stderr), the rows past an exact anchor.
+         */
+        Client withVerifyFacts(String firstAmbiguousId, String ambiguity, String likelyCause, Long extraRows) {
+            return new Client(walked, verdict, firstBreakId, firstBreakPos, breakKind, likelyCause, sentinelMatches,
                     ambiguousRows, firstAmbiguousId, ambiguity, agreesWithServer, expectationsMet, extraRows);
-        }
-
-        Client withExtraRows(long extra) {
-            return new Client(walked, verdict, firstBreakId, firstBreakPos, breakKind, likelyCause, sentinelMatches,
-                    ambiguousRows, firstAmbiguousId, ambiguity, agreesWithServer, expectationsMet, extra);
-        }
-
-        Client withFirstAmbiguousId(String id) {
-            return new Client(walked, verdict, firstBreakId, firstBreakPos, breakKind, likelyCause, sentinelMatches,
-                    ambiguousRows, id, ambiguity, agreesWithServer, expectationsMet, extraRows);
-        }
-
-        /** Why the first ambiguous row is ambiguous, for stderr. */
-        Client withAmbiguity(String why) {
-            return new Client(walked, verdict, firstBreakId, firstBreakPos, breakKind, likelyCause, sentinelMatches,
-                    ambiguousRows, firstAmbiguousId, why, agreesWithServer, expectationsMet, extraRows);
         }
 
         Client withExpectationsMet(boolean met) {

@@ -167,18 +167,15 @@ final class Verification {
     private static Snapshot.Client clientReport(Connection connection, AuditSchema schema, ClientWalk walk,
             ServerVerdict server, String sentinel, ChainWalker.Expectation expectation, Deadline deadline)
             throws Failure {
-        Snapshot.Client report = Snapshot.Client.of(walk.verdict(), server)
-                .withFirstAmbiguousId(walk.firstAmbiguousId());
+        Snapshot.Client report = Snapshot.Client.of(walk.verdict(), server);
+        Long extraRows = null;
         if (expectation.exact() && expectation.rows() != null && walk.verdict().walked() > expectation.rows()) {
-            report = report.withExtraRows(walk.verdict().walked() - expectation.rows());
+            extraRows = walk.verdict().walked() - expectation.rows();
         }
-        if (namesAHashNoRowHas(connection, schema, report, sentinel, deadline)) {
-            report = report.withLikelyCause(SKIPPED_INSERT);
-        }
-        if (walk.firstAmbiguousId() != null) {
-            report = report.withAmbiguity(whyAmbiguous(connection, schema, walk.firstAmbiguousId(), deadline));
-        }
-        return report;
+        String likelyCause = namesAHashNoRowHas(connection, schema, report, sentinel, deadline) ? SKIPPED_INSERT : null;
+        String ambiguity = walk.firstAmbiguousId() == null ? null
+                : whyAmbiguous(connection, schema, walk.firstAmbiguousId(), deadline);
+        return report.withVerifyFacts(walk.firstAmbiguousId(), ambiguity, likelyCause, extraRows);
     }
 
     /**

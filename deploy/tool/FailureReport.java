@@ -1,0 +1,36 @@
+// How the command line reports a failure (SPEC section 2): an expected one
+// (Failure) in one line, exit 1 (a Refusal its own code); an unexpected one
+// in one line too, its stack trace only with --verbose. BackupSmoke installs
+// it as picocli's execution exception handler.
+
+import java.io.PrintWriter;
+import picocli.CommandLine;
+
+final class FailureReport {
+    private FailureReport() {
+    }
+
+    /** picocli's IExecutionExceptionHandler: the line on the command's stderr, and the exit code. */
+    static int report(Exception failure, CommandLine cli, CommandLine.ParseResult parsed) {
+        PrintWriter err = cli.getErr();
+        if (Progress.interrupted) {
+            return 1; // the failure is the interruption, which the shutdown hook reports
+        }
+        if (failure instanceof Failure) {
+            err.println("backupsmoke: " + failure.getMessage());
+            err.flush();
+            return failure instanceof Refusal ? Refusal.EXIT : 1;
+        } else if (Progress.causedByMemory(failure)) {
+            err.println("backupsmoke: " + Progress.outOfMemory());
+        } else {
+            boolean verbose = parsed.hasMatchedOption("--verbose");
+            err.println("backupsmoke: unexpected error: " + failure.toString().replaceAll("\\s*\\R\\s*", " ")
+                    + (verbose ? "" : " (run with --verbose for the stack trace)"));
+            if (verbose) {
+                failure.printStackTrace(err);
+            }
+        }
+        err.flush();
+        return 1;
+    }
+}
