@@ -1,7 +1,9 @@
 // One combination's result record, as report.json keeps it (SPEC 9.6), made
 // from the facts the harness wrote when the combination ended
 // (WORK/combinations/NNN: NUL-separated NAME=VALUE) and the expectation it
-// was judged against (WORK/expected.json). Text left empty is null; a number
+// was judged against (WORK/expected.json). A file backup's size and SHA-256
+// come from the backup itself (BackupFingerprint), a repository's size from
+// its tool's evidence, unless the facts give them. Text left empty is null; a number
 // that is not one is null; evidence.KEY values are JSON; restored_snapshot
 // names the restored database's verify snapshot, whose chain head it keeps.
 // A physical method's combination also gets its physical and pitr evidence
@@ -29,8 +31,14 @@ final class CombinationRecord {
         record.set("expected_chain_head", text(expected.path("chain_head_hash").asText("")));
         record.set("restored_chain_head", restoredHead(facts.get("restored_snapshot")));
         record.set("oracle", text(facts.get("oracle")));
-        record.set("backup_sha256", text(facts.get("backup_sha256")));
-        record.set("backup_bytes", number(facts.get("backup_bytes")));
+        String method = facts.getOrDefault("method", "");
+        BackupFingerprint file = facts.containsKey("backup_sha256") || work == null ? null
+                : BackupMethod.named(method).filter(known -> known.fingerprint().equals("file"))
+                        .map(known -> BackupFingerprint.of(work.resolve("backup." + method))).orElse(null);
+        record.set("backup_sha256", text(file == null ? facts.get("backup_sha256") : file.sha256()));
+        record.set("backup_bytes", number(file != null ? Long.toString(file.bytes())
+                : facts.getOrDefault("backup_bytes", "").isEmpty() ? repositoryBytes(work, method)
+                : facts.get("backup_bytes")));
         ObjectNode seconds = record.putObject("seconds");
         for (String phase : SummaryTable.PHASES) {
             seconds.set(phase, number(facts.get("seconds." + phase)));
@@ -59,6 +67,20 @@ final class CombinationRecord {
         return BackupMethod.named(method).map(known -> !known.target().equals(BackupMethod.DATABASE)).orElse(false);
     }
 
+    /** A backup kept in a repository: the size its tool reported (WORK/physical.METHOD.json), else null. */
+    static String repositoryBytes(java.nio.file.Path work, String method) {
+        java.nio.file.Path file = work == null || method.isEmpty() ? null : work.resolve("physical." + method + ".json");
+        if (file == null || !java.nio.file.Files.isRegularFile(file)) {
+            return null;
+        }
+        try {
+            JsonNode bytes = RunRecord.JSON.readTree(file.toFile()).path("repository_bytes");
+            return bytes.isNumber() ? bytes.asText() : null;
+        } catch (IOException unreadable) {
+            return null;
+        }
+    }
+
     /** The chain head of the verify snapshot in FILE; null when no snapshot was judged. */
     private static JsonNode restoredHead(String file) throws Failure {
         if (file == null || file.isEmpty()) {
@@ -66,6 +88,8 @@ final class CombinationRecord {
         }
         try {
             return text(RunRecord.JSON.readTree(java.nio.file.Path.of(file).toFile()).path("chain_head_hash").asText(""));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException notASnapshot) {
+            return RunRecord.JSON.nullNode(); // the judge failed the combination for it
         } catch (IOException e) {
             throw new Failure("cannot read the restored snapshot " + file + ": " + e.getMessage());
         }
