@@ -21,9 +21,8 @@ declare -A K=() C=() # the run's record and the combination's (harness.md)
 
 say() { printf 'backup-restore-smoke: %s\n' "$*" >&2; }
 
-# Failures go to the stderr the script was started with (DIAG_FD): a signal
-# trap can run while stderr goes to a file. Inside a combination a failure
-# is that combination's, not the run's.
+# To the stderr the script started with (a trap can run while stderr goes
+# to a file); inside a combination, that combination's failure.
 fail() {
   ((IN_COMBO == 0)) || combo_fail "$*"
   exec 2>&"$DIAG_FD"
@@ -60,9 +59,7 @@ stop_child() {
   rm -f -- "$WORK/child.pid"
 }
 
-# Only what this run registered before creating it (scratch databases on
-# the source server, clusters), whichever shell made it; the sessions on a
-# database end first, or DROP DATABASE would refuse.
+# What this run registered before creating it, whichever shell made it.
 drop_registered() {
   local name dir try
   while IFS= read -r name; do
@@ -79,10 +76,8 @@ drop_registered() {
   done < <(cat "$WORK/clusters" 2>/dev/null)
 }
 
-# EXIT trap: reports an unexpected failure, then undoes everything this run
-# made, whatever state it is in; nothing here may cut the cleanup short. An
-# in-place database wiped but not restored lives on only in its dump: the
-# work folder is kept then, and the way back printed.
+# EXIT trap: undoes all this run made, whatever its state; a wiped in-place
+# database not restored yet lives on in its dump, kept with the way back.
 cleanup() {
   local rc=$?
   set +eE
@@ -108,19 +103,15 @@ cleanup() {
   ((rc == 0)) || exit $((VERDICT_FAILED ? 3 : 1))
 }
 
-# A combination's subshell names the phase it is in.
 on_signal() {
   trap '' INT TERM HUP
   [[ ! -s "$WORK/phase" ]] || PHASE=$(<"$WORK/phase")
   fail "interrupted by SIG$1 during $PHASE"
 }
 
-# Runs a client in a process group of its own and waits for it: a
-# foreground child would hold INT/TERM back until it ended; this way the
-# trap runs at once and stop_child ends the client with whatever it started
-# (the JVM behind the launcher). Inside a combination's subshell, itself
-# such a group, children just run in it. judge_combination calls the halves
-# where its status is not tested (bash ignores -e in a tested function).
+# A client in a process group of its own, so a signal's trap runs at once
+# and stop_child ends the client's whole group; in a combination's subshell
+# (itself such a group) it just runs.
 run_child() {
   if ((IN_COMBO)); then
     "$@" </dev/null
@@ -146,10 +137,8 @@ await_child() {
   return "$rc"
 }
 
-# The watchdog outlives this shell should it be killed outright (SIGKILL,
-# the OOM killer): it then kills the client, stops the clusters, drops the
-# scratch databases and removes WORK. In a process group of its own, so a
-# Ctrl-C aimed at the harness spares it.
+# Outlives a harness killed outright (SIGKILL) to clean up after it; in a
+# process group of its own, which a Ctrl-C spares.
 start_watchdog() {
   local harness=$BASHPID
   PGC_REGISTRY=$WORK/clusters
@@ -174,8 +163,7 @@ start_watchdog() {
 
 # --- connections and the tool ---------------------------------------------------
 
-# The URL of database NAME on the source server. The tool built the parts
-# (--mode=knobs: LibpqUrl.java); the scratch databases' names need no encoding.
+# Database NAME (a scratch one: no encoding needed) on the source server.
 db_url() { printf '%s%s%s' "$URL_BASE" "$1" "$URL_QUERY"; }
 
 cluster_url() { printf 'postgres://postgres@127.0.0.1:%s/%s?sslmode=disable' "$1" "$2"; }
@@ -183,18 +171,14 @@ cluster_url() { printf 'postgres://postgres@127.0.0.1:%s/%s?sslmode=disable' "$1
 # psql on URL ($1): no psqlrc, quiet, bare values, stop at the first error.
 sql_url() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$@"; }
 
-# Percent-encoding for smoke-physical.sh and smoke-drill.sh, which build the
-# URLs of the clusters they start.
+# For smoke-physical.sh and smoke-drill.sh, which build their clusters' URLs.
 url_encode() {
-  local LC_ALL=C s=$1 out='' c i
+  local LC_ALL=C s=$1 c i
   for ((i = 0; i < ${#s}; i++)); do
     c=${s:i:1}
-    case "$c" in
-      [A-Za-z0-9._~-]) out+=$c ;;
-      *) printf -v c '%%%02X' "'$c" && out+=$c ;;
-    esac
+    [[ "$c" == [A-Za-z0-9._~-] ]] || printf -v c '%%%02X' "'$c"
+    printf '%s' "$c"
   done
-  printf '%s' "$out"
 }
 
 url_decode() {
@@ -202,9 +186,7 @@ url_decode() {
   printf '%b' "${s//%/\\x}"
 }
 
-# Secrets never go into a command line, where `ps` shows them: libpq has no
-# variable for sslpassword, so it goes into a service file only we can read
-# (PGSERVICEFILE, PGSERVICE), and to the tool in PGSSLPASSWORD.
+# Never a secret on a command line: an sslpassword goes into a service file.
 keep_secrets_off_command_lines() {
   [[ -n "${K[server.sslpassword]+set}" ]] || return 0
   (
@@ -215,8 +197,7 @@ keep_secrets_off_command_lines() {
   unset 'K[server.sslpassword]'
 }
 
-# Runs BackupSmoke with ARGS: SMOKE_TOOL, when set, is a shell command line
-# the arguments are appended to; SMOKE_TIMEOUT raises the tool's --timeout.
+# The tool under test (SMOKE_TOOL: a command line ARGS are appended to).
 run_tool() {
   set -- "$@" ${K[SMOKE_TIMEOUT]:+--timeout="${K[SMOKE_TIMEOUT]}"}
   if [[ -n "${SMOKE_TOOL:-}" ]]; then
@@ -226,15 +207,12 @@ run_tool() {
   fi
 }
 
-# The harness's own questions go to this repository's tool, whatever
-# SMOKE_TOOL stands in for.
+# The harness's own questions: always this repository's tool.
 gate_tool() { run_child "$REPO/deploy/bin/backupsmoke" "$@"; }
 
-# ask ARRAY ARGS...: the tool's answer to ARGS (NUL-separated NAME=VALUE
-# entries: knobs, plan, judge --nul) into ARRAY, with ARRAY[status] its exit
-# status; say=LINE entries are said. Read from a pipe and never evaluated:
-# the knobs carry the passwords DATABASE_URL holds, which must never reach a
-# file. A status other than 0, or 3 with a verdict, fails with the tool's line.
+# ask ARRAY ARGS...: the tool's NUL-separated NAME=VALUE answer into ARRAY
+# (from a pipe: it may hold passwords), ARRAY[status] its exit status, the
+# say= lines said; any status but 0 (or 3 with a verdict) fails.
 ask() {
   local -n answer=$1
   local entry
@@ -250,17 +228,13 @@ ask() {
     fail "$(tool_reason "$WORK/ask.err")"
 }
 
-# "[NAME] " in front of messages when several combinations run.
 tag() { [[ "${K[plan.tagged]:-0}" == 0 ]] || printf '[%s] ' "$1"; }
 
-# Seconds since START (an $EPOCHREALTIME reading), with two decimals.
 elapsed() { awk -v start="$1" -v now="$EPOCHREALTIME" 'BEGIN { printf "%.2f", now - start }'; }
 
 # --- phases --------------------------------------------------------------------
 
-# The knobs, then where the round trip runs, as the tool decided
-# (ServerChoice.java): a server named by DATABASE_URL or PGHOST, or a
-# throwaway one started in "wait for server".
+# The knobs, then the server the tool chose (a throwaway one starts later).
 preflight() {
   local made major missing=()
   K[run.started_at]=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -270,7 +244,6 @@ preflight() {
   WORK=$made
   MIGRATIONS_PATH=${MIGRATIONS_PATH:-$REPO/migrations} ask K --mode=knobs
   phys_configure "${K[SMOKE_PITR]}" "${K[SMOKE_PITR_TARGET]}" "${K[SMOKE_RECOVERY_TIMEOUT]}"
-  # Every verify of a restore is anchored to the SMOKE_SINCE checkpoint or the whole expectation.
   K[run.verify_against]=--expect=$WORK/expected.json
   [[ "${K[since.found]}" == 0 ]] || K[run.verify_against]=--since=${K[SMOKE_SINCE]}
   export PGCONNECT_TIMEOUT=${K[PGCONNECT_TIMEOUT]}
@@ -305,9 +278,7 @@ start_throwaway() {
   say "throwaway server on $LABEL, data in $PGC_DATA"
 }
 
-# pg_isready waits for the server; one psql login then checks the
-# credentials, so a wrong password fails at once. Its status 3 (a refused
-# parameter in the URL) cannot get better by waiting.
+# Up, then one login: a wrong password or URL parameter fails at once.
 wait_for_server() {
   local deadline=$((SECONDS + 60)) status rc
   while true; do
@@ -323,10 +294,8 @@ wait_for_server() {
   say "server $LABEL is up"
 }
 
-# The source database: a new scratch database, or with SMOKE_IN_PLACE=1
-# PGDATABASE itself, once the tool has made sure it holds nothing but what
-# the migrations create and smoke rows (InPlace.java), reset unless its log
-# is kept from run to run (SMOKE_SINCE). Then the tool plans the run.
+# The source: a scratch database, or PGDATABASE once the tool allows it
+# (SMOKE_IN_PLACE=1); then the tool's plan of the run.
 clean_start() {
   if [[ "${K[SMOKE_IN_PLACE]}" == 0 ]]; then
     TARGET_DB=$(new_scratch_db "$MAINT_URL" source) || fail "$TARGET_DB"
@@ -350,11 +319,8 @@ clean_start() {
   phys_use "$WORK" "$TARGET_DB" "$SOURCE_URL" "${K[plan.source_major]}"
 }
 
-# Creates an empty database through maintenance URL MAINT and prints its
-# name, or else why not (returning 1: the caller decides whose failure it
-# is). On the source server (WHERE=source) the name is registered before
-# CREATE, so an interrupt during CREATE still drops it; it was checked to be
-# free just before, so the drop only ever hits what this run made.
+# new_scratch_db MAINT WHERE: prints a new database's name, or why not (1).
+# On the source a free name is registered before CREATE (harness.md).
 new_scratch_db() {
   local maint=$1 where=$2 name taken
   name="backupsmoke_$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
@@ -368,8 +334,7 @@ new_scratch_db() {
   printf '%s' "$name"
 }
 
-# The wipe is only proven by looking: a no-op wipe must not fake a pass.
-# Prints why not when tables are left in database NAME at URL (returning 1).
+# confirm_no_tables URL NAME: a no-op wipe must not fake a pass.
 confirm_no_tables() {
   local count
   count=$(sql_url "$1" -c "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -394,9 +359,7 @@ workload_a() {
 
 # --- backups -------------------------------------------------------------------
 
-# Takes the backup of METHOD into PATH. The command method runs the
-# operator's SMOKE_BACKUP_CMD with an empty SMOKE_BACKUP_DIR and
-# SMOKE_SOURCE_URL; its output goes to stderr (stdout is the harness's).
+# backup_with METHOD PATH; a command's output goes to stderr.
 backup_with() {
   local method=$1 path=$2 jobs=()
   [[ "$method" != directory ]] || jobs=(--jobs="${K[SMOKE_JOBS]}")
@@ -411,8 +374,7 @@ backup_with() {
   esac
 }
 
-# Restores the backup of METHOD into the empty database at URL; every
-# restore stops at its first error (SPEC 7: no "errors ignored").
+# restore_with METHOD URL: stops at the first error (SPEC 7).
 restore_with() {
   local method=$1 url=$2 path=$WORK/backup.$1 jobs=()
   [[ "$method" != directory ]] || jobs=(--jobs="${K[SMOKE_JOBS]}")
@@ -426,10 +388,8 @@ restore_with() {
   esac
 }
 
-# A session on the source that exports its snapshot and stays open: the
-# pg_dump backups, the oracle's capture and the expectation (expected.json)
-# are all read in it, so writes racing the backup cannot make the
-# comparison flaky.
+# A session exporting its snapshot, in which the backups, the oracle's
+# capture and the expectation are read: racing writes cannot make it flaky.
 open_source_snapshot() {
   local rows head
   coproc SNAPSHOT_SESSION { psql -X -q -At -v ON_ERROR_STOP=1 -d "$SOURCE_URL" 2>&1; }
@@ -445,8 +405,6 @@ open_source_snapshot() {
   printf '{"row_count": %s, "chain_head_hash": "%s"}\n' "$rows" "$head" >"$WORK/expected.json"
 }
 
-# Ends the snapshot session (a failure's too, so it cannot block the DROP
-# DATABASE of the cleanup); nothing to do when none is open.
 abort_source_snapshot() {
   [[ -n "${SNAPSHOT_SESSION_PID:-}" ]] || return 0
   printf 'COMMIT;\n\\q\n' 2>/dev/null 1>&"${SNAPSHOT_SESSION[1]}" || kill "$SNAPSHOT_SESSION_PID" 2>/dev/null
@@ -454,9 +412,7 @@ abort_source_snapshot() {
   SNAPSHOT_SESSION_PID=''
 }
 
-# Every method's backup from the same source and the oracle's capture of
-# the source, in the backup's exported snapshot (in PITR mode the backups
-# come first, before workload A, and the capture after it).
+# Every backup, then the oracle's capture of the source, in one snapshot.
 backup_all() {
   local method
   [[ "${K[SMOKE_PITR]}" == 1 ]] || open_source_snapshot
@@ -472,8 +428,7 @@ backup_all() {
   abort_source_snapshot
 }
 
-# One method's backup and its time; the report reads a file backup's size
-# and SHA-256, a repository's size from its tool's evidence.
+# One backup and its time (the report reads its size and hash).
 backup_one() {
   local method=$1 started=$EPOCHREALTIME status=0 path=$WORK/backup.$1
   backup_with "$method" "$path" || status=$?
@@ -488,10 +443,8 @@ backup_one() {
   fi
 }
 
-# PITR (physical.md): after the backups, workload A, the target and A's
-# snapshot (the expectation), the oracle's capture of A, then workload B,
-# which no restore may bring back, archived: by the throwaway cluster's
-# archiving, or by the operator's, which a WAL switch closes the segment for.
+# PITR (physical.md): after the backups, workload A, the target (the
+# expectation), the oracle's capture, then workload B, archived.
 pitr_workloads() {
   local refused
   workload_a
@@ -516,7 +469,6 @@ wipe() {
     say "wipe: skipped: every method restores into a server of its own"
     return 0
   elif [[ "${K[SMOKE_IN_PLACE]}" == 1 ]]; then
-    # A throwaway server goes at exit anyway; a real one keeps the dump.
     [[ "${K[server.kind]}" == throwaway ]] || : >"$WORK/keep"
     ask K --mode=in-place-wipe --db-url="$SOURCE_URL" --migrations-path="${K[MIGRATIONS_PATH]}"
   else
@@ -529,10 +481,8 @@ wipe() {
 
 # --- the second oracle (SMOKE_ORACLE) -------------------------------------------
 
-# oracle_capture URL FILE SNAPSHOT: what the oracle compares of the database
-# at URL, into FILE; on the source inside the exported SNAPSHOT. semantic is
-# the tool's (compared by --mode=judge); text a plain dump without the lines
-# that differ by design (the random \restrict key, the version banner).
+# oracle_capture URL FILE SNAPSHOT; text's dump drops the lines that differ
+# by design (the random \restrict key, the version banner).
 oracle_capture() {
   case "${K[SMOKE_ORACLE]}" in
     semantic) run_tool --mode=oracle-capture --db-url="$1" ${3:+--snapshot-id="$3"} >"$2" ;;
@@ -547,12 +497,9 @@ text_oracle_capture() {
 
 # --- one combination, top to bottom ------------------------------------------
 
-# Judges combination I in a subshell of its own, so that set -e is in force
-# in every step and a command failing unexpectedly ends that combination,
-# not the run. The subshell runs like any client (its own process group),
-# so a signal reaches the traps at once. It leaves its result in
-# WORK/combinations/NNN: expected failures through combo_fail or
-# combo_skip, unexpected ones through its EXIT trap (combo_conclude).
+# Judges combination I in a subshell (a client of its own) with set -e in
+# force: an unexpected failure ends that combination only. Its record goes
+# to WORK/combinations/NNN whatever happens.
 judge_combination() {
   local index=$1 major=${K[combination.$1.major]} record status=0
   record=$WORK/combinations/$(printf '%03d' "$index")
@@ -564,12 +511,8 @@ judge_combination() {
   fi
   start_child judge_in_subshell "$index" "$record"
   await_child || status=$?
-  if [[ ! -s "$record" ]]; then
-    combo_begin "$index"
-    C[verdict]=fail C[reason]="the combination ended without a result (exit $status)"
-    printf '::error::backup-restore-smoke: %s%s\n' "$(tag "${C[name]}")" "${C[reason]}" >&2
-    combo_record "$record"
-  fi
+  [[ -s "$record" ]] || (combo_begin "$index" && trap 'combo_record "$record"' EXIT &&
+    combo_fail "the combination ended without a result (exit $status)")
 }
 
 judge_in_subshell() {
@@ -584,9 +527,8 @@ judge_in_subshell() {
   done
 }
 
-# The subshell's EXIT trap: a combination still passing that exits non-zero
-# failed unexpectedly (set -e, a signal). Its record is written whatever
-# happened, and what it restored into is released.
+# The subshell's EXIT trap: a passing combination exiting non-zero failed
+# unexpectedly; the record is written, the restored server released.
 combo_conclude() {
   local rc=$1 step=${STEP#combo_}
   set +eE
@@ -594,14 +536,14 @@ combo_conclude() {
   [[ "${C[part]:-}" != oracle ]] || C[oracle]=differs
   if ((rc != 0)) && [[ "${C[verdict]}" == pass ]]; then
     C[verdict]=fail C[reason]="the ${step//_/ } step failed unexpectedly: ${LAST_ERR:-exit status $rc}"
-    printf '::error::backup-restore-smoke: %s%s\n' "$(tag "${C[name]}")" "${C[reason]}" >&2
+    error_line "${C[reason]}"
   fi
   combo_record "${C[record]}"
   [[ "${K[method.${C[method]}.target]}" == database ]] || phys_release
   exit 0
 }
 
-# The state of combination I (harness.md lists its keys).
+# C: combination I's record (harness.md lists its keys).
 combo_begin() {
   local i=$1 method=${K[combination.$1.method]}
   C=([method]=$method [target_major]=${K[combination.$i.major]} [name]=$method-pg${K[combination.$i.major]}
@@ -610,10 +552,11 @@ combo_begin() {
     [seconds.backup]=${K[backup.$method.seconds]:-} [restored_snapshot]='' [oracle]='')
 }
 
-# One combination's failure: the ::error:: line now, the gate fails at the
-# end. Both end the combination's subshell (its record is written on exit).
+error_line() { printf '::error::backup-restore-smoke: %s%s\n' "$(tag "${C[name]}")" "$1" >&2; }
+
+# A combination's failure (the gate fails at the end) or skip: both end it.
 combo_fail() {
-  printf '::error::backup-restore-smoke: %s%s\n' "$(tag "${C[name]}")" "$1" >&2
+  error_line "$1"
   C[verdict]=fail C[reason]=$1 && exit 0
 }
 
@@ -622,8 +565,7 @@ combo_skip() {
   C[verdict]=skipped C[reason]=$1 && exit 0
 }
 
-# Where the combination is judged, as planned (HarnessPlan.java): C[url] (a
-# libpq URL without secrets) and C[target] (words).
+# Where the combination is judged, as planned: C[url] and C[target].
 combo_target() {
   local port db why
   case "${C[target_kind]}" in
@@ -642,9 +584,8 @@ combo_target() {
   esac
 }
 
-# A physical restore (smoke-physical.sh) lands in a server of its own; its
-# time runs to the end of recovery (RTO). A password the restored URL
-# carries is for this combination only (its subshell's environment).
+# A physical restore: a server of its own, timed to the end of recovery;
+# a password its URL carries stays in this subshell.
 target_restored_physically() {
   local started=$EPOCHREALTIME
   local -A restored_server=()
@@ -657,7 +598,7 @@ target_restored_physically() {
   export PGPASSWORD=${restored_server[password]}
 }
 
-# How a physical restore's failure ends (smoke-physical.sh).
+# How a physical restore fails (smoke-physical.sh).
 restore_failed() {
   C[seconds.restore]=$(elapsed "$started")
   combo_fail "$1"
@@ -674,16 +615,14 @@ combo_restore() {
   [[ "${C[target_kind]}" != source ]] || rm -f -- "$WORK/keep" # the wiped source holds its data again
 }
 
-# PITR: the restored log holds exactly workload A (the tool names the
-# extra or missing rows).
+# PITR: the restored log holds exactly workload A.
 combo_pitr() {
   [[ "${K[SMOKE_PITR]}" == 1 && "${C[target_kind]}" == server ]] || return 0
   combo_ask --mode=pitr-check --db-url="${C[url]}" --id-prefix=audit-smoke- --rows="${K[SMOKE_ROWS]}" \
     --later-prefix="$PITR_B_PREFIX"
 }
 
-# The expectation is the anchor: the restored chain must still hold the
-# recorded head at the recorded position (SPEC 9.3).
+# Anchored to the expectation (SPEC 9.3) or the SMOKE_SINCE checkpoint.
 combo_verify() {
   local started=$EPOCHREALTIME post=$WORK/post.${C[name]}.json status=0
   banner verify
@@ -700,15 +639,13 @@ combo_assert() {
     --workload-snapshot="$WORK/pre.json" ${K[SMOKE_SINCE]:+--since="${K[SMOKE_SINCE]}"}
 }
 
-# Asks the tool for a verdict (SPEC 9.9): its lines are said, and a failing
-# verdict fails the combination with the tool's reason (C[part]: the part).
+# A verdict of the tool's (SPEC 9.9); a failing one fails the combination.
 combo_ask() {
   ask C "$@" --nul
   [[ "${C[status]}" == 0 ]] || combo_fail "${C[reason]}"
 }
 
-# The second oracle captures the restored database before the continuity
-# rows go in; combo_judge compares it with the source's.
+# The restored database's capture, before the continuity rows go in.
 combo_oracle_capture() {
   if [[ -n "${C[oracle_skip]}" ]]; then
     C[oracle]="skipped: ${C[oracle_skip]}"
@@ -719,9 +656,7 @@ combo_oracle_capture() {
   C[oracle]=captured
 }
 
-# Continuity (SMOKE_APPEND_ROWS): rows appended after the restore, with the
-# smoke run's own prefix, must chain on from the restored head, which a
-# restore that lost the trigger or the sentinel cannot do (combo_judge).
+# Continuity: rows appended to the restored database must chain on.
 combo_continuity() {
   local started=$EPOCHREALTIME appended=0 verified=0 rows=${K[SMOKE_APPEND_ROWS]}
   ((rows > 0)) || return 0
@@ -735,9 +670,8 @@ combo_continuity() {
   ((verified == 0)) || combo_fail "continuity: verify after appending failed"
 }
 
-# One question for continuity and the semantic oracle (continuity first:
-# when both fail, its finding is the more telling); the text oracle is
-# compared here: silent when the dumps agree, else the first difference.
+# One question for continuity, then the semantic oracle; the text oracle's
+# dumps must be the same (else the first difference is the reason).
 combo_judge() {
   local ask=() rows=${K[SMOKE_APPEND_ROWS]} restored=$WORK/oracle.${C[name]}
   ((rows == 0)) || ask=(--expect="$WORK/expected.json" --continuity="$WORK/after.${C[name]}.json" --appended="$rows")
@@ -765,9 +699,8 @@ combo_record() {
 
 # --- the end -------------------------------------------------------------------
 
-# The summary table, the reports, the next SMOKE_SINCE checkpoint and the
-# PASS line are the tool's (--mode=report); its exit status is the run's.
-# The report's header (WORK/run.facts) names what ran, where and with what.
+# The summary, reports, next checkpoint and PASS line are the tool's
+# (--mode=report), from the records and the run's facts (WORK/run.facts).
 report_and_conclude() {
   local status=0 reports=${K[SMOKE_REPORT_DIR]} line
   if [[ -n "$reports" ]]; then
