@@ -58,6 +58,11 @@ final class JudgeModes {
             description = "pitr-check: the id prefix of the rows written after the recovery target")
     String laterPrefix;
 
+    @Option(names = "--capture-restored", paramLabel = "FILE",
+            description = "judge: once the round trip passes, the semantic oracle's document of the --db-url"
+                    + " database into FILE (what --mode=oracle-capture prints): one question fewer for the harness")
+    Path captureRestored;
+
     @Option(names = "--nul",
             description = "judge, pitr-check: answer as NUL-separated NAME=VALUE entries (say=LINE, verdict, part,"
                     + " reason) instead of the JSON line: what the harness reads")
@@ -67,7 +72,7 @@ final class JudgeModes {
     static final Map<String, String> MODE_OF_FLAG = Map.of(
             "--snapshot", JUDGE, "--workload-snapshot", JUDGE, "--continuity", JUDGE, "--appended", JUDGE,
             "--oracle-source", JUDGE, "--oracle-restored", JUDGE, "--snapshot-id", ORACLE_CAPTURE,
-            "--later-prefix", PITR_CHECK, "--nul", JUDGE);
+            "--later-prefix", PITR_CHECK, "--nul", JUDGE, "--capture-restored", JUDGE);
 
     /** "--snapshot applies to --mode=judge only" for the first flag GIVEN that MODE does not read, else null. */
     static String misplacedFlag(String mode, Predicate<String> given) {
@@ -79,8 +84,9 @@ final class JudgeModes {
                 .findFirst().orElse(null);
     }
 
-    static boolean needsNoDatabase(String mode) {
-        return JUDGE.equals(mode);
+    /** Judge needs no database, unless it captures the restored database's oracle too. */
+    boolean needsNoDatabase(String mode) {
+        return JUDGE.equals(mode) && captureRestored == null;
     }
 
     /**
@@ -89,6 +95,11 @@ final class JudgeModes {
      * verdict; 0 when it passes, 3 when it fails.
      */
     int judge(Path expect, Path since, PrintStream out) throws Failure {
+        return judge(null, expect, since, out);
+    }
+
+    /** The same; then, when it passed and --capture-restored names a file, the oracle of CONNECTOR's database. */
+    int judge(Connector connector, Path expect, Path since, PrintStream out) throws Failure {
         if (snapshot == null && continuity == null && oracleSource == null) {
             throw new Failure("--mode=judge needs --snapshot, --continuity or --oracle-source and --oracle-restored");
         }
@@ -123,6 +134,16 @@ final class JudgeModes {
                     SemanticOracle.parse(readText(oracleSource, "--oracle-source")),
                     SemanticOracle.parse(readText(oracleRestored, "--oracle-restored"))));
             part = verdict.passed() ? null : "oracle";
+        }
+        if (verdict.passed() && captureRestored != null) {
+            if (connector == null) {
+                throw new Failure("--capture-restored needs --db-url (the restored database)");
+            }
+            try {
+                Files.writeString(captureRestored, SemanticOracle.toJson(SemanticOracle.capture(connector, null)));
+            } catch (IOException e) {
+                throw new Failure("cannot write --capture-restored " + captureRestored + ": " + e.getMessage());
+            }
         }
         return answer(verdict, part, out);
     }
