@@ -639,7 +639,7 @@ combo_assert() {
     capture=(--db-url="${C[url]}" --capture-restored="$WORK/oracle.${C[name]}")
   banner assert
   combo_ask --mode=judge --expect="$WORK/expected.json" --snapshot="${C[restored_snapshot]}" \
-    --workload-snapshot="$WORK/pre.json" ${K[SMOKE_SINCE]:+--since="${K[SMOKE_SINCE]}"} ${capture[@]+"${capture[@]}"}
+    --workload-snapshot="$WORK/pre.json" ${K[since.row_count]:+--since="${K[SMOKE_SINCE]}"} ${capture[@]+"${capture[@]}"}
 }
 
 # A verdict of the tool's (SPEC 9.9); a failing one fails the combination.
