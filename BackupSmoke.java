@@ -190,7 +190,7 @@ public class BackupSmoke implements Callable<Integer> {
                         System.err);
             };
         }
-        if (JudgeModes.needsNoDatabase(mode)) {
+        if (judgeModes.needsNoDatabase(mode)) {
             return judgeModes.judge(expectations.snapshotFile, verifyOptions.since, System.out);
         }
         if (MODE_DRILL.equals(mode) && drillOptions.unjudged() != null) { // nothing was restored: no database
@@ -233,6 +233,9 @@ public class BackupSmoke implements Callable<Integer> {
             if (mode.equals(MODE_DRILL)) {
                 drillOptions.reportDir = reportDir;
                 return DrillVerify.run(connector, ledgerOptions, drillOptions, spec.version()[0], environment);
+            }
+            if (mode.equals(JudgeModes.JUDGE)) { // with --capture-restored
+                return judgeModes.judge(connector, expectations.snapshotFile, verifyOptions.since, System.out);
             }
             if (mode.equals(JudgeModes.ORACLE_CAPTURE)) {
                 return judgeModes.captureOracle(connector, System.out);
@@ -301,7 +304,7 @@ public class BackupSmoke implements Callable<Integer> {
             return;
         }
         List<String> given = VerifyOptions.FLAGS.stream().filter(parsed::hasMatchedOption)
-                .filter(name -> !(JudgeModes.needsNoDatabase(mode) && JudgeModes.SHARED_WITH_VERIFY.contains(name)))
+                .filter(name -> !(JudgeModes.JUDGE.equals(mode) && JudgeModes.SHARED_WITH_VERIFY.contains(name)))
                 .filter(name -> !(HarnessModes.REPORT.equals(mode) && name.equals("--since")))
                 .map(name -> name.equals("--client-verify") ? "--[no-]client-verify" : name).toList();
         if (!given.isEmpty()) {

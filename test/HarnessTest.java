@@ -292,8 +292,7 @@ class HarnessTest {
         assumeTrue(installed, "shellcheck is not installed (.ci/run installs it)");
         List<String> command = new ArrayList<>(List.of("shellcheck", "-x"));
         command.addAll(List.of("deploy/test/backup-restore-smoke.sh", "deploy/bin/jbang", "deploy/bin/backupsmoke",
-                "deploy/lib/pg-cluster.sh", "deploy/lib/smoke-in-place.sh",
-                "deploy/lib/smoke-oracle.sh", "deploy/lib/smoke-physical.sh",
+                "deploy/lib/pg-cluster.sh", "deploy/lib/smoke-physical.sh", "deploy/lib/smoke-drill.sh",
                 "deploy/bench/run.sh", "test/run", ".ci/run"));
         var result = Support.run(command, Map.of(), Support.REPO, 120);
         assertEquals(0, result.exit(), result.describe());

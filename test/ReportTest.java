@@ -177,6 +177,33 @@ class ReportTest {
         assertEquals(3, record.exitStatus());
     }
 
+    /** Without them in the facts, a file backup's size and SHA-256 are read from it, a repository's size from its evidence. */
+    @Test
+    void theReportFingerprintsTheBackupsItself() throws Exception {
+        Path work = Files.createDirectories(temp.resolve("work/combinations"));
+        Files.writeString(work.resolve("../backup.custom"), "abc");
+        Path folder = Files.createDirectories(temp.resolve("work/backup.directory/sub"));
+        Files.writeString(folder.resolve("../toc.dat"), "abc");
+        Files.writeString(folder.resolve("3.dat"), "de");
+        Files.writeString(work.resolve("../physical.pgbackrest.json"), "{\"repository_bytes\": 12345}");
+        Files.writeString(work.resolve("000"), "name=custom-pg15\0method=custom\0verdict=pass\0url=postgres://x\0");
+        Files.writeString(work.resolve("001"), "name=directory-pg15\0method=directory\0verdict=pass\0");
+        Files.writeString(work.resolve("002"), "name=pgbackrest-pg15\0method=pgbackrest\0verdict=pass\0");
+        Files.writeString(work.resolve("003"), "name=command-pg15\0method=command\0verdict=pass\0");
+        List<JsonNode> combinations = RunRecord.read(temp.resolve("work")).combinations();
+        // sha256("abc"), as sha256sum prints it
+        String abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        assertEquals(abc, combinations.get(0).get("backup_sha256").asText());
+        assertEquals(3, combinations.get(0).get("backup_bytes").asLong());
+        // (cd backup.directory && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum
+        assertEquals("aaa98b6b63824b128a5dbb586d9d22fc485b5c78ef687fd5a203f5453a8b1d7f",
+                combinations.get(1).get("backup_sha256").asText());
+        assertEquals(5, combinations.get(1).get("backup_bytes").asLong());
+        assertEquals(12345, combinations.get(2).get("backup_bytes").asLong());
+        assertTrue(combinations.get(2).get("backup_sha256").isNull());
+        assertTrue(combinations.get(3).get("backup_sha256").isNull() && combinations.get(3).get("backup_bytes").isNull());
+    }
+
     @Test
     void evidenceThatIsNotJsonIsOneClearFailure() throws Exception {
         Path work = Files.createDirectories(temp.resolve("work/combinations"));

@@ -195,6 +195,48 @@ class RoundTripJudgeTest {
         assertEquals("{\"verdict\":\"pass\",\"reason\":null,\"say\":[]}\n", out.toString(StandardCharsets.UTF_8));
     }
 
+    /** The harness's form of the answer (--nul): say lines, then verdict, part and reason, each NUL-ended. */
+    @Test
+    void theHarnessReadsTheVerdictAsNulSeparatedEntries() throws Exception {
+        JudgeModes modes = new JudgeModes();
+        modes.nul = true;
+        modes.snapshot = Support.write(temp.resolve("post.json"), post("\"row_count\": 23"));
+        Path expect = Support.write(temp.resolve("expected.json"), EXPECTED);
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        assertEquals(3, modes.judge(expect, null, new PrintStream(out, true, StandardCharsets.UTF_8)));
+        assertEquals("verdict=fail\0part=round_trip\0reason=row_count differs: pre=24 post=23\0",
+                out.toString(StandardCharsets.UTF_8));
+        assertEquals("say=a line\0verdict=pass\0part=\0reason=\0",
+                Judgement.pass(List.of("a line")).toNul(null));
+        assertNull(JudgeModes.misplacedFlag("pitr-check", flag -> flag.equals("--nul")));
+        assertEquals("--nul applies to --mode=judge and --mode=pitr-check only",
+                JudgeModes.misplacedFlag("verify", flag -> flag.equals("--nul")));
+    }
+
+    /** A workload or verify that printed no snapshot fails the round trip, naming the mode and showing its output. */
+    @Test
+    void whatIsNotASnapshotFailsNamingTheModeThatPrintedIt() throws Exception {
+        JudgeModes modes = new JudgeModes();
+        modes.snapshot = Support.write(temp.resolve("post.json"), post());
+        modes.workloadSnapshot = Support.write(temp.resolve("pre.json"), "oops\n{\"row_count\": 1}");
+        Path expect = Support.write(temp.resolve("expected.json"), EXPECTED);
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        modes.nul = true;
+        assertEquals(3, modes.judge(expect, null, new PrintStream(out, true, StandardCharsets.UTF_8)));
+        assertEquals("say=BackupSmoke --mode=workload output was:\0say=oops\0say={\"row_count\": 1}\0verdict=fail\0"
+                + "part=round_trip\0reason=BackupSmoke --mode=workload did not print one JSON snapshot with row_count"
+                + " and chain_head_hash\0", out.toString(StandardCharsets.UTF_8));
+        assertEquals("BackupSmoke --mode=verify did not print one JSON snapshot with row_count and chain_head_hash",
+                JudgeModes.notASnapshot(Support.write(temp.resolve("empty.json"), ""), "verify").reason());
+        assertEquals("BackupSmoke --mode=verify did not print one JSON snapshot with row_count and chain_head_hash",
+                JudgeModes.notASnapshot(Support.write(temp.resolve("two.json"), EXPECTED + EXPECTED), "verify")
+                        .reason());
+        assertEquals("BackupSmoke --mode=verify did not print one JSON snapshot with row_count and chain_head_hash",
+                JudgeModes.notASnapshot(Support.write(temp.resolve("text.json"),
+                        "{\"row_count\": \"24\", \"chain_head_hash\": \"ab\"}"), "verify").reason());
+        assertTrue(JudgeModes.notASnapshot(Support.write(temp.resolve("ok.json"), EXPECTED), "verify").passed());
+    }
+
     /** What an incremental verify hashed is said by the judge, before any verdict. */
     @Test
     void anIncrementalVerifyIsSaidWithWhatItHashed() throws Exception {

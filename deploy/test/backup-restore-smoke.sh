@@ -1,64 +1,28 @@
 #!/usr/bin/env bash
-# Backup/restore smoke test (SPEC §7, §9.1; deploy/docs/harness.md has the
-# knobs and what is asserted). It only orchestrates: every knob, the plan of
-# combinations, every verdict and the reports are the tool's answers
-# (--mode=knobs, plan, judge, pitr-check, report).
-#
-# main() reads as the flow: preflight → wait for server → clean start → plan
-# → workload → backup (every method, in one exported snapshot) → wipe → for
-# every combination of method and target major, in a subshell of its own with
-# set -e in force: target → restore → verify → assert → oracle capture →
-# continuity → judge → one result record (WORK/combinations/NNN) → report.
-# stdout carries only the banners, the snapshots, the summary and PASS.
+# Backup/restore smoke test (SPEC §7, §9.1). It only orchestrates: the knobs,
+# the URLs, the plan, every verdict and the reports are the tool's answers.
+# main() reads as the flow; deploy/docs/harness.md ("How the harness is
+# built") has its state (K, C) and the files of its work folder.
 set -Eeuo pipefail
 
 HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
 REPO=$(cd -- "$HERE/../.." && pwd -P)
 # shellcheck source-path=SCRIPTDIR source=../lib/pg-cluster.sh disable=SC1091
 . "$REPO/deploy/lib/pg-cluster.sh"
-# shellcheck source-path=SCRIPTDIR source=../lib/smoke-in-place.sh disable=SC1091
-. "$REPO/deploy/lib/smoke-in-place.sh"
-# shellcheck source-path=SCRIPTDIR source=../lib/smoke-oracle.sh disable=SC1091
-. "$REPO/deploy/lib/smoke-oracle.sh"
 # shellcheck source-path=SCRIPTDIR source=../lib/smoke-physical.sh disable=SC1091
 . "$REPO/deploy/lib/smoke-physical.sh"
 # shellcheck source-path=SCRIPTDIR source=../lib/smoke-drill.sh disable=SC1091
 . "$REPO/deploy/lib/smoke-drill.sh"
 
 readonly PITR_B_PREFIX=pitr-b- # the id prefix of workload B's rows
-PHASE=setup        # the phase running, named in unexpected failures and on signals
-LAST_ERR=''        # the last failing command, recorded by the ERR trap
-REPORTED=0         # 1 once the ::error:: line is out
-VERDICT_FAILED=0   # 1 when the run failed a verdict: exit status 3
-CHILD_PID=''       # the client being waited for (a process group of its own)
-WATCHDOG_PID=''
-WORK=''            # the work folder: the run's files, listed below
-URL_QUERY=''       # query string (sslmode, ...) carried into every URL (db_url)
-MAINT_DB=''        # the database CREATE/DROP DATABASE connect to
-TARGET_DB=''       # the source database: workload, backup, wipe
-SNAPSHOT_ID=''     # the exported snapshot every pg_dump of the run reads
-IN_COMBO=0         # 1 inside a combination's subshell
-STEP=''            # the combination's step running, named when it fails unexpectedly
-# K, the run's one record: the knobs as the tool normalized them
-# (K[SMOKE_ROWS], ...; per method its row of the method table,
-# K[method.NAME.kind|target|taken_by|restored_by|throwaway_only|fingerprint]),
-# the server (K[server.*]) and the plan (K[plan.*], K[combination.I.*]:
-# HarnessPlan.java), then what the run learns: K[run.started_at],
-# K[run.verify_against], K[backup.METHOD.seconds|sha256|bytes],
-# K[major.N.port] ("none": failed).
-declare -A K=()
-declare -A C=()    # the combination being judged (combo_begin)
-# What outlives a combination's subshell lives in files in WORK: scratch-dbs
-# and clusters (registered before creation, read by the cleanup and the
-# watchdog), keep (an in-place dump to keep), phase, child.pid (the process
-# group being waited for), expected.json, pre.json, post.NAME.json,
-# oracle.source and oracle.NAME, and combinations/NNN (the records).
+PHASE=setup LAST_ERR='' REPORTED=0 VERDICT_FAILED=0 CHILD_PID='' WATCHDOG_PID='' WORK='' SNAPSHOT_ID='' IN_COMBO=0 STEP=''
+MAINT_URL='' SOURCE_URL='' TARGET_DB='' URL_BASE='' URL_QUERY='' LABEL='' # the source server and database
+declare -A K=() C=() # the run's record and the combination's (harness.md)
 
 say() { printf 'backup-restore-smoke: %s\n' "$*" >&2; }
 
-# Failures write to the stderr the script was started with (DIAG_FD): a
-# signal trap can run while a function's stderr goes to a file. Inside a
-# combination a failure is that combination's, not the run's.
+# To the stderr the script started with (a trap can run while stderr goes
+# to a file); inside a combination, that combination's failure.
 fail() {
   ((IN_COMBO == 0)) || combo_fail "$*"
   exec 2>&"$DIAG_FD"
@@ -95,45 +59,25 @@ stop_child() {
   rm -f -- "$WORK/child.pid"
 }
 
-# Ends the sessions on database NAME first, or DROP DATABASE would refuse.
-drop_database() {
-  local maint=$1 name=$2 try
-  for try in 1 2 3 4 5; do
-    sql_url "$maint" -c 'SET client_min_messages = warning' \
-      -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '$name' AND pid <> pg_backend_pid()" \
-      -c "DROP DATABASE IF EXISTS \"$name\"" >/dev/null 2>&1 && return 0
-    sleep "0.$try"
-  done
-  return 1
-}
-
-# Only the databases this run registered (a throwaway server goes as a
-# whole), then every registered cluster, whichever shell started it.
+# What this run registered before creating it, whichever shell made it.
 drop_registered() {
-  local name dir
+  local name dir try
   while IFS= read -r name; do
-    drop_database "$(db_url "$MAINT_DB")" "$name" ||
-      say "warning: could not drop scratch database $name on $(server_label); drop it by hand"
+    for try in 1 2 3 4 5; do
+      sql_url "$MAINT_URL" -c 'SET client_min_messages = warning' -c "SELECT count(pg_terminate_backend(pid))
+        FROM pg_stat_activity WHERE datname = '$name' AND pid <> pg_backend_pid()" \
+        -c "DROP DATABASE IF EXISTS \"$name\"" >/dev/null 2>&1 && continue 2
+      sleep "0.$try"
+    done
+    say "warning: could not drop scratch database $name on $LABEL; drop it by hand"
   done < <(cat "$WORK/scratch-dbs" 2>/dev/null)
   while IFS= read -r dir; do
     pgc_stop "$dir"
   done < <(cat "$WORK/clusters" 2>/dev/null)
 }
 
-# An in-place database wiped but not restored lives on only in its dump:
-# the work folder is kept then, and the way back printed.
-remove_work() {
-  [[ -n "$WORK" ]] || return 0
-  if [[ -f "$WORK/keep" ]]; then
-    say "database $TARGET_DB was wiped and not restored; its dump is kept:"
-    say "  pg_restore --no-owner --no-acl --dbname='$(db_url "$TARGET_DB")' '$WORK/backup.${K[SMOKE_METHODS]}'"
-    return 0
-  fi
-  rm -rf -- "$WORK"
-}
-
-# EXIT trap: reports an unexpected failure, then undoes everything this run
-# made, whatever state it is in; nothing here may cut the cleanup short.
+# EXIT trap: undoes all this run made, whatever its state; a wiped in-place
+# database not restored yet lives on in its dump, kept with the way back.
 cleanup() {
   local rc=$?
   set +eE
@@ -149,23 +93,25 @@ cleanup() {
   [[ -z "$WORK" ]] || phys_teardown_pending "$WORK"
   [[ -z "$WORK" ]] || drop_registered
   pgc_stop_all
-  remove_work
+  if [[ -n "$WORK" && -f "$WORK/keep" ]]; then
+    say "database $TARGET_DB was wiped and not restored; its dump is kept:"
+    say "  pg_restore --no-owner --no-acl --dbname='$SOURCE_URL' '$WORK/backup.${K[SMOKE_METHODS]}'"
+  elif [[ -n "$WORK" ]]; then
+    rm -rf -- "$WORK"
+  fi
   [[ -z "$WATCHDOG_PID" ]] || kill "$WATCHDOG_PID" 2>/dev/null
   ((rc == 0)) || exit $((VERDICT_FAILED ? 3 : 1))
 }
 
-# A combination's subshell names the phase it is in.
 on_signal() {
   trap '' INT TERM HUP
   [[ ! -s "$WORK/phase" ]] || PHASE=$(<"$WORK/phase")
   fail "interrupted by SIG$1 during $PHASE"
 }
 
-# Runs a client in a process group of its own and waits for it: a
-# foreground child would hold INT/TERM back until it ended; this way the
-# trap runs at once and stop_child ends the client with whatever it started
-# (the JVM behind the launcher). Inside a combination's subshell, itself
-# such a group, children just run in it.
+# A client in a process group of its own, so a signal's trap runs at once
+# and stop_child ends the client's whole group; in a combination's subshell
+# (itself such a group) it just runs.
 run_child() {
   if ((IN_COMBO)); then
     "$@" </dev/null
@@ -175,8 +121,6 @@ run_child() {
   await_child
 }
 
-# The halves of run_child: judge_combination calls start_child where its
-# status is not tested, since bash ignores -e in whatever a tested function runs.
 start_child() {
   set -m
   "$@" </dev/null &
@@ -193,10 +137,8 @@ await_child() {
   return "$rc"
 }
 
-# The watchdog outlives this shell should it be killed outright (SIGKILL
-# after a CI runner's grace period, the OOM killer): it then kills the client,
-# stops the clusters, drops the scratch databases and removes WORK. In a
-# process group of its own, so a Ctrl-C aimed at the harness spares it.
+# Outlives a harness killed outright (SIGKILL) to clean up after it; in a
+# process group of its own, which a Ctrl-C spares.
 start_watchdog() {
   local harness=$BASHPID
   PGC_REGISTRY=$WORK/clusters
@@ -219,57 +161,17 @@ start_watchdog() {
   set +m
 }
 
-# --- connections ---------------------------------------------------------------
+# --- connections and the tool ---------------------------------------------------
 
-url_encode() {
-  local LC_ALL=C s=$1 out='' c i
-  for ((i = 0; i < ${#s}; i++)); do
-    c=${s:i:1}
-    case "$c" in
-      [A-Za-z0-9._~-]) out+=$c ;;
-      *) printf -v c '%%%02X' "'$c" && out+=$c ;;
-    esac
-  done
-  printf '%s' "$out"
-}
+# Database NAME (a scratch one: no encoding needed) on the source server.
+db_url() { printf '%s%s%s' "$URL_BASE" "$1" "$URL_QUERY"; }
 
-url_decode() {
-  local s=${1//\\/\\\\}
-  printf '%b' "${s//%/\\x}"
-}
-
-server_label() {
-  printf '%s@%s:%s' "$PGUSER" "$PGHOST" "$PGPORT"
-}
-
-# A URL for database DB on HOST:PORT as USER, with QUERY; never a secret in
-# it (the password is in PGPASSWORD, an sslpassword in the service file).
-server_url() {
-  local host=$1 port=$2 user=$3 query=$4 db=$5
-  if [[ "$host" == *:* ]]; then
-    host="[$host]"
-  else
-    host=$(url_encode "$host")
-  fi
-  printf 'postgres://%s@%s:%s/%s%s\n' "$(url_encode "$user")" "$host" "$port" \
-    "$(url_encode "$db")" "${query:+?$query}"
-}
-
-# A URL for database DB on the source server.
-db_url() {
-  server_url "$PGHOST" "$PGPORT" "$PGUSER" "$URL_QUERY" "$1"
-}
-
-cluster_url() { server_url 127.0.0.1 "$1" postgres sslmode=disable "$2"; }
+cluster_url() { printf 'postgres://postgres@127.0.0.1:%s/%s?sslmode=disable' "$1" "$2"; }
 
 # psql on URL ($1): no psqlrc, quiet, bare values, stop at the first error.
-sql_url() {
-  psql -X -q -At -v ON_ERROR_STOP=1 -d "$@"
-}
+sql_url() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$@"; }
 
-# Secrets never go into a command line, where `ps` shows them: libpq has no
-# variable for sslpassword, so it goes into a service file only we can read
-# (PGSERVICEFILE, PGSERVICE), and to the tool in PGSSLPASSWORD.
+# Never a secret on a command line: an sslpassword goes into a service file.
 keep_secrets_off_command_lines() {
   [[ -n "${K[server.sslpassword]+set}" ]] || return 0
   (
@@ -280,217 +182,183 @@ keep_secrets_off_command_lines() {
   unset 'K[server.sslpassword]'
 }
 
-# --- asking the tool -----------------------------------------------------------
-
-# Runs BackupSmoke with ARGS: SMOKE_TOOL, when set, is a shell command line
-# the arguments are appended to; SMOKE_TIMEOUT raises the tool's --timeout.
+# The tool under test (SMOKE_TOOL: a command line ARGS are appended to).
 run_tool() {
-  if [[ -n "${K[SMOKE_TIMEOUT]:-}" ]]; then
-    set -- "$@" --timeout="${K[SMOKE_TIMEOUT]}"
-  fi
-  if [[ -n "${SMOKE_TOOL:-}" ]]; then
-    run_child bash -c "$SMOKE_TOOL"' "$@"' backupsmoke "$@"
+  if [[ -z "${SMOKE_TOOL:-}" ]]; then
+    gate_tool "$@"
   else
-    run_child "$REPO/deploy/bin/backupsmoke" "$@"
+    run_child bash -c "$SMOKE_TOOL"' "$@"' backupsmoke "$@" ${K[SMOKE_TIMEOUT]:+--timeout="${K[SMOKE_TIMEOUT]}"}
   fi
 }
 
-# The harness's own questions go to this repository's tool, whatever
-# SMOKE_TOOL stands in for.
-gate_tool() { run_child "$REPO/deploy/bin/backupsmoke" "$@"; }
+# The harness's own questions: always this repository's tool.
+gate_tool() { run_child "$REPO/deploy/bin/backupsmoke" "$@" ${K[SMOKE_TIMEOUT]:+--timeout="${K[SMOKE_TIMEOUT]}"}; }
 
-# Adds the tool's answer to ARGS (--mode=knobs or plan: NUL-separated
-# NAME=VALUE entries) to K, never evaluated, read from a pipe: the knobs
-# carry the passwords DATABASE_URL holds, which must never reach a file. A
-# refusal ends the run with the tool's line.
-ask_into_k() {
-  local entry status=0
+# ask ARRAY ARGS...: the tool's NUL-separated NAME=VALUE answer into ARRAY
+# (from a pipe: it may hold passwords), ARRAY[status] its exit status, the
+# say= lines said; any status but 0 (or 3 with a verdict) fails.
+ask() {
+  local -n answer=$1
+  local entry
+  unset 'answer[status]' 'answer[part]'
   while IFS= read -r -d '' entry; do
-    K[${entry%%=*}]=${entry#*=}
-  done < <("$REPO/deploy/bin/backupsmoke" "$@" </dev/null 2>"$WORK/ask.err")
-  wait "$!" || status=$?
-  ((status == 0)) || fail "$(tool_reason "$WORK/ask.err")"
+    case "$entry" in
+      say=*) say "${entry#say=}" ;;
+      *) answer[${entry%%=*}]=${entry#*=} ;;
+    esac
+  done < <(rc=0 && "$REPO/deploy/bin/backupsmoke" "${@:2}" ${K[SMOKE_TIMEOUT]:+--timeout="${K[SMOKE_TIMEOUT]}"} \
+    </dev/null 2>"$WORK/ask.err" || rc=$? && printf 'status=%s\0' "$rc")
+  [[ "${answer[status]}" == 0 || ("${answer[status]}" == 3 && -n "${answer[part]+set}") ]] ||
+    fail "$(tool_reason "$WORK/ask.err")"
 }
 
-method_is() { [[ "${K[method.$1.$2]}" == "$3" ]]; }
-
-# "[NAME] " in front of messages when several combinations run.
 tag() { [[ "${K[plan.tagged]:-0}" == 0 ]] || printf '[%s] ' "$1"; }
 
-# Seconds since START (an $EPOCHREALTIME reading), with two decimals.
 elapsed() { awk -v start="$1" -v now="$EPOCHREALTIME" 'BEGIN { printf "%.2f", now - start }'; }
-
-# A snapshot must be one JSON object with the section-3 basics, or the
-# judge would compare nothing.
-check_snapshot() {
-  local file=$1 what=$2
-  if ! jq -s -e 'length == 1 and (.[0] | type == "object" and (.row_count | type) == "number"
-        and (.chain_head_hash | type) == "string")' "$file" >/dev/null 2>&1; then
-    say "$what output was:"
-    cat -- "$file" >&2
-    fail "$what did not print one JSON snapshot with row_count and chain_head_hash"
-  fi
-}
 
 # --- phases --------------------------------------------------------------------
 
+# The knobs, then the server the tool chose (a throwaway one starts later).
 preflight() {
-  local made major missing=() majors=()
+  local made major missing=()
   K[run.started_at]=$(date -u +%Y-%m-%dT%H:%M:%SZ)
   [[ -f "$REPO/BackupSmoke.java" ]] || fail "tool not found: $REPO/BackupSmoke.java"
   made=$(mktemp -d "${TMPDIR:-/tmp}/backupsmoke.XXXXXXXX" 2>&1) ||
     fail "cannot create a work folder in ${TMPDIR:-/tmp} for the snapshots and the backup: ${made##*: }"
   WORK=$made
-  MIGRATIONS_PATH=${MIGRATIONS_PATH:-$REPO/migrations} ask_into_k --mode=knobs
+  MIGRATIONS_PATH=${MIGRATIONS_PATH:-$REPO/migrations} ask K --mode=knobs
   phys_configure "${K[SMOKE_PITR]}" "${K[SMOKE_PITR_TARGET]}" "${K[SMOKE_RECOVERY_TIMEOUT]}"
-  # What every verify of a restored database is checked against: the
-  # SMOKE_SINCE checkpoint (only newer rows hashed) or the whole expectation.
   K[run.verify_against]=--expect=$WORK/expected.json
   [[ "${K[since.found]}" == 0 ]] || K[run.verify_against]=--since=${K[SMOKE_SINCE]}
   export PGCONNECT_TIMEOUT=${K[PGCONNECT_TIMEOUT]}
-  # Another major's server binaries come from Maven Central: what that needs.
-  IFS=',' read -r -a majors <<<"${K[SMOKE_TARGET_MAJORS]}"
-  for major in ${majors[@]+"${majors[@]}"}; do
+  for major in ${K[SMOKE_TARGET_MAJORS]//,/ }; do # another major's binaries may come from Maven Central
     read -r -a missing <<<"$(pgc_major_needs "$major")"
     ((${#missing[@]} == 0)) ||
       fail "SMOKE_TARGET_MAJORS=${K[SMOKE_TARGET_MAJORS]}: PostgreSQL $major server binaries come from Maven Central and need ${missing[*]}, not on PATH"
   done
-  choose_server
+  if [[ "${K[server.kind]}" == throwaway ]]; then
+    pgc_bindir >/dev/null || fail "no server configured (PGHOST or DATABASE_URL) and no PostgreSQL server binaries to start a throwaway one"
+  else
+    export PGHOST=${K[server.host]} PGPORT=${K[server.port]} PGUSER=${K[server.user]}
+    [[ -z "${K[server.database]}" ]] || export PGDATABASE=${K[server.database]}
+    [[ -z "${K[server.password]+set}" ]] || export PGPASSWORD=${K[server.password]}
+    unset 'K[server.password]' DATABASE_URL
+    MAINT_URL=${K[url.maintenance]} SOURCE_URL=${K[url.in_place]} TARGET_DB=${K[server.in_place_db]}
+    URL_BASE=${K[url.base]} URL_QUERY=${K[url.query]} LABEL=${K[server.label]}
+  fi
   keep_secrets_off_command_lines
   start_watchdog
   [[ "${K[SMOKE_DRILL]}" == 1 ]] ||
     say "server: ${K[server.kind]}; in place: ${K[SMOKE_IN_PLACE]}; rows: ${K[SMOKE_ROWS]}; migrations: ${K[MIGRATIONS_PATH]}"
 }
 
-# Where the round trip runs, as the tool decided (ServerChoice.java): a
-# server named by DATABASE_URL or PGHOST, or a throwaway one started in
-# "wait for server". Every client then gets an explicit URL (db_url).
-choose_server() {
-  if [[ "${K[server.kind]}" == throwaway ]]; then
-    pgc_bindir >/dev/null || fail "no server configured (PGHOST or DATABASE_URL) and no PostgreSQL server binaries to start a throwaway one"
-    return 0
-  fi
-  export PGHOST=${K[server.host]} PGPORT=${K[server.port]} PGUSER=${K[server.user]}
-  [[ -z "${K[server.database]}" ]] || export PGDATABASE=${K[server.database]}
-  if [[ -n "${K[server.password]+set}" ]]; then
-    export PGPASSWORD=${K[server.password]}
-    unset 'K[server.password]'
-  fi
-  URL_QUERY=${K[server.query]} MAINT_DB=${K[server.maintenance_db]} TARGET_DB=${K[server.in_place_db]}
-  unset DATABASE_URL
-}
-
 start_throwaway() {
   pgc_start || fail "could not start a throwaway PostgreSQL server"
   export PGHOST=$PGC_HOST PGPORT=$PGC_PORT PGUSER=$PGC_USER PGDATABASE=postgres
   unset PGPASSWORD
-  URL_QUERY=sslmode=disable MAINT_DB=postgres
-  [[ "${K[SMOKE_IN_PLACE]}" == 0 ]] || TARGET_DB=postgres
-  say "throwaway server on $(server_label), data in $PGC_DATA"
+  URL_BASE="postgres://$PGC_USER@$PGC_HOST:$PGC_PORT/" URL_QUERY='?sslmode=disable' LABEL=$PGC_USER@$PGC_HOST:$PGC_PORT
+  MAINT_URL=$(db_url postgres)
+  [[ "${K[SMOKE_IN_PLACE]}" == 0 ]] || TARGET_DB=postgres SOURCE_URL=$MAINT_URL
+  say "throwaway server on $LABEL, data in $PGC_DATA"
 }
 
-# pg_isready waits for the server; one psql login then checks the
-# credentials, so a wrong password fails at once. Its status 3 (a refused
-# parameter in the URL) cannot get better by waiting.
+# Up, then one login: a wrong password or URL parameter fails at once.
 wait_for_server() {
   local deadline=$((SECONDS + 60)) status rc
   while true; do
     rc=0
-    status=$(pg_isready -d "$(db_url "$MAINT_DB")" -t 5 2>&1) || rc=$?
+    status=$(pg_isready -d "$MAINT_URL" -t 5 2>&1) || rc=$?
     ((rc != 0)) || break
-    ((rc != 3)) || fail "cannot connect to $(server_label): ${status#pg_isready: error: }"
-    ((SECONDS < deadline)) || fail "server $(server_label) not ready within 60 s: $status"
+    ((rc != 3)) || fail "cannot connect to $LABEL: ${status#pg_isready: error: }"
+    ((SECONDS < deadline)) || fail "server $LABEL not ready within 60 s: $status"
     sleep 1
   done
-  sql_url "$(db_url "$MAINT_DB")" -c 'SELECT 1' >/dev/null ||
-    fail "server $(server_label) is up, but connecting to database $MAINT_DB failed"
-  say "server $(server_label) is up"
+  sql_url "$MAINT_URL" -c 'SELECT 1' >/dev/null ||
+    fail "server $LABEL is up, but connecting to database ${K[server.maintenance_db]:-postgres} failed"
+  say "server $LABEL is up"
 }
 
-# The tool plans the combinations once the source is up (HarnessPlan.java).
-plan() {
-  ask_into_k --mode=plan --db-url="$(db_url "$MAINT_DB")" --methods="${K[SMOKE_METHODS]}" \
+# The source: a scratch database, or PGDATABASE once the tool allows it
+# (SMOKE_IN_PLACE=1); then the tool's plan of the run.
+clean_start() {
+  if [[ "${K[SMOKE_IN_PLACE]}" == 0 ]]; then
+    TARGET_DB=$(new_scratch_db "$MAINT_URL" source) || fail "$TARGET_DB"
+    SOURCE_URL=$(db_url "$TARGET_DB")
+  else
+    ask K --mode=in-place-check --db-url="$SOURCE_URL" --migrations-path="${K[MIGRATIONS_PATH]}"
+    say "in place: database $TARGET_DB holds only what the migrations create"
+    if [[ "${K[since.found]}" == 1 ]]; then
+      say "in place: keeping the audit log of earlier runs; checkpoint ${K[SMOKE_SINCE]} at row ${K[since.row_count]}"
+    else
+      ask K --mode=in-place-wipe --db-url="$SOURCE_URL" --migrations-path="${K[MIGRATIONS_PATH]}"
+      say "in place: database $TARGET_DB reset"
+    fi
+  fi
+  ask K --mode=plan --db-url="$MAINT_URL" --methods="${K[SMOKE_METHODS]}" \
     --target-majors="${K[SMOKE_TARGET_MAJORS]}" --server-kind="${K[server.kind]}" --oracle="${K[SMOKE_ORACLE]}"
   if [[ "${K[server.kind]}" == throwaway ]]; then
     # shellcheck disable=SC2086 # one method name per word
     phys_setup_source "$PGC_DIR" "$PGC_PORT" ${K[plan.throwaway_tools]}
   fi
+  phys_use "$WORK" "$TARGET_DB" "$SOURCE_URL" "${K[plan.source_major]}"
 }
 
-clean_start() {
-  if [[ "${K[SMOKE_IN_PLACE]}" == 1 ]]; then
-    in_place_clean_start "$(db_url "$TARGET_DB")" "${K[MIGRATIONS_PATH]}" "$WORK" "${K[since.found]}" \
-      "${K[SMOKE_SINCE]}" "${K[since.row_count]:-}"
-  else
-    TARGET_DB=$(new_scratch_db "$(db_url "$MAINT_DB")" source) || fail "$TARGET_DB"
-  fi
-}
-
-# Creates an empty database through maintenance URL MAINT and prints its
-# name, or else why not (returning 1: the caller decides whose failure it
-# is). On the source server (WHERE=source) the name is registered before
-# CREATE, so an interrupt during CREATE still drops it; it was checked to be
-# free just before, so the drop only ever hits what this run made.
+# new_scratch_db MAINT WHERE: prints a new database's name, or why not (1).
+# On the source a free name is registered before CREATE (harness.md).
 new_scratch_db() {
   local maint=$1 where=$2 name taken
   name="backupsmoke_$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
   taken=$(sql_url "$maint" -c "SELECT 1 FROM pg_database WHERE datname = '$name'") ||
-    { echo "cannot list databases on $(server_label)"; return 1; }
+    { echo "cannot list databases on $LABEL"; return 1; }
   [[ -z "$taken" ]] || { echo "database $name exists already; run again"; return 1; }
-  if [[ "$where" == source && "${K[server.kind]}" != throwaway ]]; then
-    printf '%s\n' "$name" >>"$WORK/scratch-dbs"
-  fi
+  [[ "$where" != source || "${K[server.kind]}" == throwaway ]] || printf '%s\n' "$name" >>"$WORK/scratch-dbs"
   sql_url "$maint" -c "CREATE DATABASE \"$name\" TEMPLATE template0" >&2 ||
-    { echo "cannot create scratch database $name on $(server_label) (does $PGUSER have CREATEDB?)"; return 1; }
+    { echo "cannot create scratch database $name on $LABEL (does $PGUSER have CREATEDB?)"; return 1; }
   say "scratch database $name created"
   printf '%s' "$name"
 }
 
-# The wipe is only proven by looking: a no-op wipe must not fake a pass.
-# Prints why not when tables are left (returning 1).
+# confirm_no_tables URL NAME: a no-op wipe must not fake a pass.
 confirm_no_tables() {
-  local url=$1 count db
-  db=${url##*/}
-  db=${db%%\?*}
-  count=$(sql_url "$url" -c "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  local count
+  count=$(sql_url "$1" -c "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-      AND n.nspname NOT LIKE 'pg\\_%'") || { echo "cannot count tables in $db"; return 1; }
-  [[ "$count" == 0 ]] || { echo "wipe left $count table(s) in $db"; return 1; }
-  say "confirmed: no tables in $db"
+      AND n.nspname NOT LIKE 'pg\\_%'") || { echo "cannot count tables in $2"; return 1; }
+  [[ "$count" == 0 ]] || { echo "wipe left $count table(s) in $2"; return 1; }
+  say "confirmed: no tables in $2"
 }
 
-# The workload, into the source; its snapshot is WORK/pre.json.
+# workload FILE ARGS...: a workload into the source, its snapshot into FILE.
 workload() {
-  run_tool --mode=workload --db-url="$(db_url "$TARGET_DB")" --migrations-path="${K[MIGRATIONS_PATH]}" \
-    --rows="${K[SMOKE_ROWS]}" ${K[SMOKE_BATCH_ROWS]:+--batch-rows="${K[SMOKE_BATCH_ROWS]}"} \
-    ${K[since.id_tag]:+--id-prefix="audit-smoke-${K[since.id_tag]}"} >"$WORK/pre.json" ||
-    fail "BackupSmoke --mode=workload failed (exit $?)"
-  check_snapshot "$WORK/pre.json" "BackupSmoke --mode=workload"
+  run_tool --mode=workload --db-url="$SOURCE_URL" --migrations-path="${K[MIGRATIONS_PATH]}" "${@:2}" >"$1"
+}
+
+# Workload A, whose snapshot (pre.json) goes to stdout; the judge checks it.
+workload_a() {
+  banner workload
+  workload "$WORK/pre.json" --rows="${K[SMOKE_ROWS]}" ${K[SMOKE_BATCH_ROWS]:+--batch-rows="${K[SMOKE_BATCH_ROWS]}"} \
+    ${K[since.id_tag]:+--id-prefix="audit-smoke-${K[since.id_tag]}"} || fail "BackupSmoke --mode=workload failed (exit $?)"
   cat -- "$WORK/pre.json"
 }
 
 # --- backups -------------------------------------------------------------------
 
-# Takes the backup of METHOD into PATH. The command method runs the
-# operator's SMOKE_BACKUP_CMD with an empty SMOKE_BACKUP_DIR and
-# SMOKE_SOURCE_URL; its output goes to stderr (stdout is the harness's).
+# backup_with METHOD PATH; a command's output goes to stderr.
 backup_with() {
-  local method=$1 path=$2 url jobs=()
-  url=$(db_url "$TARGET_DB")
+  local method=$1 path=$2 jobs=()
   [[ "$method" != directory ]] || jobs=(--jobs="${K[SMOKE_JOBS]}")
   case "$method" in
     custom | tar | plain | directory)
       run_child pg_dump --format="$method" ${jobs[@]+"${jobs[@]}"} --snapshot="$SNAPSHOT_ID" --no-owner --no-acl \
-        --file="$path" --dbname="$url" ;;
+        --file="$path" --dbname="$SOURCE_URL" ;;
     command)
       mkdir -p -- "$path" &&
-        SMOKE_BACKUP_DIR=$path SMOKE_SOURCE_URL=$url run_child bash -c "$SMOKE_BACKUP_CMD" >&2 ;;
+        SMOKE_BACKUP_DIR=$path SMOKE_SOURCE_URL=$SOURCE_URL run_child bash -c "$SMOKE_BACKUP_CMD" >&2 ;;
     *) phys_backup "$method" "$path" ;; # a copy of the whole cluster
   esac
 }
 
-# Restores the backup of METHOD into the empty database at URL; every
-# restore stops at its first error (SPEC 7: no "errors ignored").
+# restore_with METHOD URL: stops at the first error (SPEC 7).
 restore_with() {
   local method=$1 url=$2 path=$WORK/backup.$1 jobs=()
   [[ "$method" != directory ]] || jobs=(--jobs="${K[SMOKE_JOBS]}")
@@ -504,13 +372,11 @@ restore_with() {
   esac
 }
 
-# A session on the source that exports its snapshot and stays open: the
-# pg_dump backups, the oracle's capture and the expectation (expected.json)
-# are all read in it, so writes racing the backup cannot make the
-# comparison flaky.
+# A session exporting its snapshot, in which the backups, the oracle's
+# capture and the expectation are read: racing writes cannot make it flaky.
 open_source_snapshot() {
   local rows head
-  coproc SNAPSHOT_SESSION { psql -X -q -At -v ON_ERROR_STOP=1 -d "$(db_url "$TARGET_DB")" 2>&1; }
+  coproc SNAPSHOT_SESSION { psql -X -q -At -v ON_ERROR_STOP=1 -d "$SOURCE_URL" 2>&1; }
   printf '%s\n' 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;' 'SELECT pg_export_snapshot();' \
     'SELECT count(*) FROM audit_events;' 'SELECT row_hash FROM audit_chain_head WHERE id = 1;' \
     >&"${SNAPSHOT_SESSION[1]}"
@@ -523,8 +389,6 @@ open_source_snapshot() {
   printf '{"row_count": %s, "chain_head_hash": "%s"}\n' "$rows" "$head" >"$WORK/expected.json"
 }
 
-# Ends the snapshot session (a failure's too, so it cannot block the DROP
-# DATABASE of the cleanup); nothing to do when none is open.
 abort_source_snapshot() {
   [[ -n "${SNAPSHOT_SESSION_PID:-}" ]] || return 0
   printf 'COMMIT;\n\\q\n' 2>/dev/null 1>&"${SNAPSHOT_SESSION[1]}" || kill "$SNAPSHOT_SESSION_PID" 2>/dev/null
@@ -532,14 +396,11 @@ abort_source_snapshot() {
   SNAPSHOT_SESSION_PID=''
 }
 
-# Every method's backup from the same source and the oracle's capture of
-# the source, in the backup's exported snapshot (in PITR mode the backups
-# come first, before workload A, and the capture after it).
+# Every backup, then the oracle's capture of the source, in one snapshot.
 backup_all() {
-  local method methods=()
+  local method
   [[ "${K[SMOKE_PITR]}" == 1 ]] || open_source_snapshot
-  IFS=',' read -r -a methods <<<"${K[SMOKE_METHODS]}"
-  for method in "${methods[@]}"; do
+  for method in ${K[SMOKE_METHODS]//,/ }; do
     if [[ -n "${K[plan.backup_skip.$method]}" ]]; then
       say "$method: skipped: ${K[plan.backup_skip.$method]}"
     else
@@ -547,96 +408,82 @@ backup_all() {
     fi
   done
   [[ "${K[SMOKE_PITR]}" == 0 ]] || return 0
-  capture_source_oracle "$SNAPSHOT_ID"
+  oracle_capture "$SOURCE_URL" "$WORK/oracle.source" "$SNAPSHOT_ID" || fail "the oracle's capture of the source failed"
   abort_source_snapshot
 }
 
-capture_source_oracle() {
-  oracle_capture "${K[SMOKE_ORACLE]}" "$(db_url "$TARGET_DB")" "$WORK/oracle.source" "$1" ||
-    fail "the oracle's capture of the source failed"
-}
-
-# One method's backup, with its time, size and SHA-256 for the report (a
-# folder's: of the sorted list of its files' hashes). A backup in a
-# repository has the tool's size and no hash; a command's, neither.
+# One backup and its time (the report reads its size and hash).
 backup_one() {
-  local method=$1 started=$EPOCHREALTIME status=0 path=$WORK/backup.$1 size=0
+  local method=$1 started=$EPOCHREALTIME status=0 path=$WORK/backup.$1
   backup_with "$method" "$path" || status=$?
   ((status == 0)) || fail "$(tag "$method")backup of $TARGET_DB failed (exit $status)"
   K[backup.$method.seconds]=$(elapsed "$started")
-  if ! method_is "$method" fingerprint file; then
-    K[backup.$method.bytes]=$(jq -r '.repository_bytes // empty' "$WORK/physical.$method.json" 2>/dev/null || true)
+  if [[ "${K[method.$method.fingerprint]}" != file ]]; then
     say "$(tag "$method")backup: $(phys_backup_label "$method")"
-    return 0
-  fi
-  if [[ -n "$(find "$path" -type f -size +0 -print -quit 2>/dev/null)" ]]; then
-    size=$(du -sb -- "$path" | cut -f1)
-  fi
-  ((size > 0)) || fail "$(tag "$method")${K[method.$method.taken_by]} left an empty or no backup file"
-  if [[ -d "$path" ]]; then
-    K[backup.$method.sha256]=$( (cd -- "$path" && find . -type f -print0 | sort -z | xargs -0 -r sha256sum) |
-      sha256sum | cut -d' ' -f1)
+  elif [[ -z "$(find "$path" -type f -size +0 -print -quit 2>/dev/null)" ]]; then
+    fail "$(tag "$method")${K[method.$method.taken_by]} left an empty or no backup file"
   else
-    K[backup.$method.sha256]=$(sha256sum -- "$path" | cut -d' ' -f1)
+    say "$(tag "$method")backup: $(du -sb -- "$path" | cut -f1) bytes"
   fi
-  K[backup.$method.bytes]=$size
-  say "$(tag "$method")backup: $size bytes"
 }
 
-# PITR (smoke-physical.sh): after the backups, workload A, the target and
-# A's snapshot (the expectation), the oracle's capture of A, then workload B,
-# which no restore may bring back, archived: by the throwaway cluster's
-# archiving, or by the operator's, which a WAL switch closes the segment for.
+# PITR (physical.md): after the backups, workload A, the target (the
+# expectation), the oracle's capture, then workload B, archived.
 pitr_workloads() {
-  local kind=${K[SMOKE_PITR_TARGET]} refused
-  banner workload
-  workload
-  phys_record_target "$(db_url "$TARGET_DB")" "$WORK/pitr.target.json" ||
-    fail "cannot record the PITR target after workload A"
-  jq '{row_count, chain_head_hash}' "$WORK/pitr.target.json" >"$WORK/expected.json"
-  say "PITR target ($kind): $(phys_target_value "$kind") after $(jq .row_count "$WORK/expected.json") rows of workload A"
-  capture_source_oracle ''
-  run_tool --mode=workload --db-url="$(db_url "$TARGET_DB")" --migrations-path="${K[MIGRATIONS_PATH]}" \
-    --rows="${K[SMOKE_PITR_ROWS]}" --id-prefix="$PITR_B_PREFIX" >"$WORK/pitr.latest.json" ||
+  local refused
+  workload_a
+  phys_record_target "$SOURCE_URL" "$WORK/pitr.target.json" || fail "cannot record the PITR target after workload A"
+  cp -- "$WORK/pitr.target.json" "$WORK/expected.json"
+  say "PITR target (${K[SMOKE_PITR_TARGET]}): $(phys_target_value "${K[SMOKE_PITR_TARGET]}") after ${K[SMOKE_ROWS]} rows of workload A"
+  oracle_capture "$SOURCE_URL" "$WORK/oracle.source" '' || fail "the oracle's capture of the source failed"
+  workload "$WORK/pitr.latest.json" --rows="${K[SMOKE_PITR_ROWS]}" --id-prefix="$PITR_B_PREFIX" ||
     fail "workload B (after the PITR target) failed"
   if [[ "${K[server.kind]}" == throwaway ]]; then
     phys_archive_source_now || fail "the WAL of workload B was not archived"
-  elif ! refused=$(phys_switch_wal "$(db_url "$MAINT_DB")"); then
-    say "warning: no WAL switch on $(server_label): $refused; the restore command must wait for the archive itself"
+  elif ! refused=$(phys_switch_wal "$MAINT_URL"); then
+    say "warning: no WAL switch on $LABEL: $refused; the restore command must wait for the archive itself"
   fi
-  say "workload B: ${K[SMOKE_PITR_ROWS]} rows after the target ($PITR_B_PREFIX*), $(jq .row_count "$WORK/pitr.latest.json") rows in all"
+  say "workload B: ${K[SMOKE_PITR_ROWS]} rows after the target ($PITR_B_PREFIX*), $((K[SMOKE_ROWS] + K[SMOKE_PITR_ROWS])) rows in all"
 }
 
 wipe() {
   if [[ "${K[plan.wipe]}" == 0 ]]; then
     say "wipe: skipped: every method restores into a server of its own"
     return 0
-  fi
-  if [[ "${K[SMOKE_IN_PLACE]}" == 1 ]]; then
-    # A throwaway server goes at exit anyway; a real one keeps the dump.
+  elif [[ "${K[SMOKE_IN_PLACE]}" == 1 ]]; then
     [[ "${K[server.kind]}" == throwaway ]] || : >"$WORK/keep"
-    in_place_ask in-place-wipe "$(db_url "$TARGET_DB")" "${K[MIGRATIONS_PATH]}" "$WORK"
+    ask K --mode=in-place-wipe --db-url="$SOURCE_URL" --migrations-path="${K[MIGRATIONS_PATH]}"
   else
-    sql_url "$(db_url "$MAINT_DB")" -c "DROP DATABASE \"$TARGET_DB\"" \
-      -c "CREATE DATABASE \"$TARGET_DB\" TEMPLATE template0" ||
+    sql_url "$MAINT_URL" -c "DROP DATABASE \"$TARGET_DB\"" -c "CREATE DATABASE \"$TARGET_DB\" TEMPLATE template0" ||
       fail "dropping and re-creating scratch database $TARGET_DB failed"
   fi
   local why
-  why=$(confirm_no_tables "$(db_url "$TARGET_DB")") || fail "$why"
+  why=$(confirm_no_tables "$SOURCE_URL" "$TARGET_DB") || fail "$why"
+}
+
+# --- the second oracle (SMOKE_ORACLE) -------------------------------------------
+
+# oracle_capture URL FILE SNAPSHOT; text's dump drops the lines that differ
+# by design (the random \restrict key, the version banner).
+oracle_capture() {
+  case "${K[SMOKE_ORACLE]}" in
+    semantic) gate_tool --mode=oracle-capture --db-url="$1" ${3:+--snapshot-id="$3"} >"$2" ;;
+    text) run_child text_oracle_capture "$@" ;;
+  esac
+}
+
+text_oracle_capture() {
+  pg_dump --format=plain --no-owner --no-acl --dbname="$1" ${3:+--snapshot="$3"} |
+    grep -v -E '^(\\(un)?restrict |-- Dumped (from|by) )' >"$2"
 }
 
 # --- one combination, top to bottom ------------------------------------------
 
-# Judges combination I in a subshell of its own, so that set -e is in force
-# in every step (bash ignores -e inside a function whose status is tested)
-# and a command failing unexpectedly ends that combination, not the run. The
-# subshell runs like any client (start_child: its own process group), so a
-# signal reaches the traps at once and stop_child or the watchdog end it. It
-# leaves its result in WORK/combinations/NNN: expected failures through
-# combo_fail or combo_skip, unexpected ones through its EXIT trap
-# (combo_conclude), which names the step and the command.
+# Judges combination I in a subshell (a client of its own) with set -e in
+# force: an unexpected failure ends that combination only. Its record goes
+# to WORK/combinations/NNN whatever happens.
 judge_combination() {
-  local index=$1 method=${K[combination.$1.method]} major=${K[combination.$1.major]} record status=0
+  local index=$1 major=${K[combination.$1.major]} record status=0
   record=$WORK/combinations/$(printf '%03d' "$index")
   mkdir -p -- "$WORK/combinations"
   if [[ "${K[combination.$index.target]}" == major && -z "${K[major.$major.port]:-}" ]]; then
@@ -646,12 +493,8 @@ judge_combination() {
   fi
   start_child judge_in_subshell "$index" "$record"
   await_child || status=$?
-  if [[ ! -s "$record" ]]; then
-    combo_begin "$index"
-    C[verdict]=fail C[reason]="the combination ended without a result (exit $status)"
-    printf '::error::backup-restore-smoke: %s%s\n' "$(tag "${C[name]}")" "${C[reason]}" >&2
-    combo_record "$record"
-  fi
+  [[ -s "$record" ]] || (combo_begin "$index" && trap 'combo_record "$record"' EXIT &&
+    combo_fail "the combination ended without a result (exit $status)")
 }
 
 judge_in_subshell() {
@@ -666,42 +509,36 @@ judge_in_subshell() {
   done
 }
 
-# The subshell's EXIT trap: a combination still passing that exits non-zero
-# failed unexpectedly (set -e, a signal). Its record is written whatever
-# happened, and what it restored into is released.
+# The subshell's EXIT trap: a passing combination exiting non-zero failed
+# unexpectedly; the record is written, the restored server released.
 combo_conclude() {
   local rc=$1 step=${STEP#combo_}
   set +eE
   trap - ERR EXIT
-  [[ "${C[failed]:-}" != oracle ]] || C[oracle]=differs
+  [[ "${C[part]:-}" != oracle ]] || C[oracle]=differs
   if ((rc != 0)) && [[ "${C[verdict]}" == pass ]]; then
-    C[verdict]=fail
-    C[reason]="the ${step//_/ } step failed unexpectedly: ${LAST_ERR:-exit status $rc}"
-    printf '::error::backup-restore-smoke: %s%s\n' "$(tag "${C[name]}")" "${C[reason]}" >&2
+    C[verdict]=fail C[reason]="the ${step//_/ } step failed unexpectedly: ${LAST_ERR:-exit status $rc}"
+    error_line "${C[reason]}"
   fi
   combo_record "${C[record]}"
-  method_is "${C[method]}" target database || phys_release
+  [[ "${K[method.${C[method]}.target]}" == database ]] || phys_release
   exit 0
 }
 
-# The state of combination I: C[name] METHOD-pgMAJOR, C[method], C[major],
-# C[target_kind] (the plan's), C[verdict] pass | fail | skipped, C[reason],
-# C[url] the database it is judged in, C[target] where that is, in words,
-# C[restore_s] C[verify_s] C[continuity_s], C[restored_snapshot], C[oracle]
-# (captured, compared, differs or skipped: why), C[failed] the part of the
-# judge's that failed, C[evidence.KEY] (JSON), C[record] its result's file.
+# C: combination I's record (harness.md lists its keys).
 combo_begin() {
-  local i=$1
-  C=([method]=${K[combination.$i.method]} [major]=${K[combination.$i.major]}
-    [name]=${K[combination.$i.method]}-pg${K[combination.$i.major]} [target_kind]=${K[combination.$i.target]}
-    [skip]=${K[combination.$i.skip]} [oracle_skip]=${K[combination.$i.oracle_skip]} [verdict]=pass [reason]=''
-    [url]='' [target]='' [restore_s]='' [verify_s]='' [continuity_s]='' [restored_snapshot]='' [oracle]='')
+  local i=$1 method=${K[combination.$1.method]}
+  C=([method]=$method [target_major]=${K[combination.$i.major]} [name]=$method-pg${K[combination.$i.major]}
+    [target_kind]=${K[combination.$i.target]} [skip]=${K[combination.$i.skip]}
+    [oracle_skip]=${K[combination.$i.oracle_skip]} [verdict]=pass [reason]='' [url]='' [target]=''
+    [seconds.backup]=${K[backup.$method.seconds]:-} [restored_snapshot]='' [oracle]='')
 }
 
-# One combination's failure: the ::error:: line now, the gate fails at the
-# end. Both end the combination's subshell (its record is written on exit).
+error_line() { printf '::error::backup-restore-smoke: %s%s\n' "$(tag "${C[name]}")" "$1" >&2; }
+
+# A combination's failure (the gate fails at the end) or skip: both end it.
 combo_fail() {
-  printf '::error::backup-restore-smoke: %s%s\n' "$(tag "${C[name]}")" "$1" >&2
+  error_line "$1"
   C[verdict]=fail C[reason]=$1 && exit 0
 }
 
@@ -710,48 +547,42 @@ combo_skip() {
   C[verdict]=skipped C[reason]=$1 && exit 0
 }
 
-# Where the combination is judged, as planned (HarnessPlan.java): the wiped
-# source database, a new scratch database, a new database on a throwaway
-# cluster of another major, or a server of its own its method restores.
-# Sets C[url] (a libpq URL without secrets) and C[target] (words).
+# Where the combination is judged, as planned: C[url] and C[target].
 combo_target() {
   local port db why
   case "${C[target_kind]}" in
     skip) combo_skip "${C[skip]}" ;;
     server) target_restored_physically ;;
-    source)
-      C[url]=$(db_url "$TARGET_DB") C[target]="source database $TARGET_DB" ;;
+    source) C[url]=$SOURCE_URL C[target]="source database $TARGET_DB" ;;
     scratch)
-      db=$(new_scratch_db "$(db_url "$MAINT_DB")" source) || combo_fail "$db"
+      db=$(new_scratch_db "$MAINT_URL" source) || combo_fail "$db"
       C[url]=$(db_url "$db") C[target]="scratch database $db"
-      why=$(confirm_no_tables "${C[url]}") || combo_fail "$why" ;;
+      why=$(confirm_no_tables "${C[url]}" "$db") || combo_fail "$why" ;;
     major)
-      port=${K[major.${C[major]}.port]}
-      [[ "$port" != none ]] || combo_fail "cannot start a PostgreSQL ${C[major]} server to restore into"
+      port=${K[major.${C[target_major]}.port]}
+      [[ "$port" != none ]] || combo_fail "cannot start a PostgreSQL ${C[target_major]} server to restore into"
       db=$(new_scratch_db "$(cluster_url "$port" postgres)" cluster) || combo_fail "$db"
-      C[url]=$(cluster_url "$port" "$db") C[target]="database $db on a PostgreSQL ${C[major]} cluster" ;;
+      C[url]=$(cluster_url "$port" "$db") C[target]="database $db on a PostgreSQL ${C[target_major]} cluster" ;;
   esac
 }
 
-# A physical restore (smoke-physical.sh) lands in a server of its own; its
-# time runs to the end of recovery (RTO). A password the restored URL
-# carries is for this combination only (its subshell's environment).
+# A physical restore: a server of its own, timed to the end of recovery;
+# a password its URL carries stays in this subshell.
 target_restored_physically() {
   local started=$EPOCHREALTIME
   local -A restored_server=()
   banner restore
   say "$(tag "${C[name]}")restoring into a server of its own"
   phys_restore_for "${C[name]}" "${C[method]}" "${K[method.${C[method]}.restored_by]}" restored_server
-  C[restore_s]=$(elapsed "$started")
+  C[seconds.restore]=$(elapsed "$started")
   C[url]=${restored_server[url]}
   C[target]="database ${restored_server[database]} on the restored server"
   export PGPASSWORD=${restored_server[password]}
 }
 
-# How a physical restore's failure ends (smoke-physical.sh): the
-# combination fails, with the time the restore took.
+# How a physical restore fails (smoke-physical.sh).
 restore_failed() {
-  C[restore_s]=$(elapsed "$started")
+  C[seconds.restore]=$(elapsed "$started")
   combo_fail "$1"
 }
 
@@ -761,72 +592,58 @@ combo_restore() {
   banner restore
   say "$(tag "${C[name]}")restoring into ${C[target]}"
   restore_with "${C[method]}" "${C[url]}" || status=$?
-  C[restore_s]=$(elapsed "$started")
+  C[seconds.restore]=$(elapsed "$started")
   ((status == 0)) || combo_fail "restore into ${C[target]} failed (exit $status)"
-  # The wiped source database holds its data again: no dump to keep.
-  [[ "${C[target_kind]}" != source ]] || rm -f -- "$WORK/keep"
+  [[ "${C[target_kind]}" != source ]] || rm -f -- "$WORK/keep" # the wiped source holds its data again
 }
 
-# PITR: the restored log holds exactly workload A (the tool names the
-# extra or missing rows).
+# PITR: the restored log holds exactly workload A.
 combo_pitr() {
   [[ "${K[SMOKE_PITR]}" == 1 && "${C[target_kind]}" == server ]] || return 0
-  combo_ask --mode=pitr-check --db-url="${C[url]}" --id-prefix=audit-smoke- \
-    --rows="$(jq .row_count "$WORK/expected.json")" --later-prefix="$PITR_B_PREFIX"
+  combo_ask --mode=pitr-check --db-url="${C[url]}" --id-prefix=audit-smoke- --rows="${K[SMOKE_ROWS]}" \
+    --later-prefix="$PITR_B_PREFIX"
 }
 
-# The expectation is the anchor: the restored chain must still hold the
-# recorded head at the recorded position (SPEC 9.3).
+# Anchored to the expectation (SPEC 9.3) or the SMOKE_SINCE checkpoint.
 combo_verify() {
   local started=$EPOCHREALTIME post=$WORK/post.${C[name]}.json status=0
   banner verify
   run_tool --mode=verify --db-url="${C[url]}" "${K[run.verify_against]}" >"$post" || status=$?
-  C[verify_s]=$(elapsed "$started")
+  C[seconds.verify]=$(elapsed "$started")
   ((status == 0)) || combo_fail "BackupSmoke --mode=verify failed (exit $status)"
-  check_snapshot "$post" "BackupSmoke --mode=verify"
   C[restored_snapshot]=$post
   cat -- "$post"
 }
 
+# The round trip; the semantic oracle's capture comes with it (one JVM fewer).
 combo_assert() {
-  local since=()
+  local capture=()
+  [[ "${K[SMOKE_ORACLE]}" != semantic || -n "${C[oracle_skip]}" ]] ||
+    capture=(--db-url="${C[url]}" --capture-restored="$WORK/oracle.${C[name]}")
   banner assert
-  [[ "${K[since.found]}" == 0 ]] || since=(--since="${K[SMOKE_SINCE]}")
   combo_ask --mode=judge --expect="$WORK/expected.json" --snapshot="${C[restored_snapshot]}" \
-    --workload-snapshot="$WORK/pre.json" ${since[@]+"${since[@]}"}
+    --workload-snapshot="$WORK/pre.json" ${K[since.row_count]:+--since="${K[SMOKE_SINCE]}"} ${capture[@]+"${capture[@]}"}
 }
 
-# Asks the tool for a verdict (SPEC 9.9) and acts on it: its lines are said,
-# and a failing verdict fails the combination with the tool's reason. The
-# part that failed (judge: round_trip, continuity, oracle) goes to C[failed].
+# A verdict of the tool's (SPEC 9.9); a failing one fails the combination.
 combo_ask() {
-  local verdict=$WORK/verdict.${C[name]}.json status=0 line
-  run_tool "$@" >"$verdict" || status=$?
-  ((status == 0 || status == 3)) || combo_fail "BackupSmoke $1 failed (exit $status)"
-  while IFS= read -r line; do
-    say "$line"
-  done < <(jq -r '.say[]' "$verdict")
-  ((status != 0)) || return 0
-  C[failed]=$(jq -r '.part // ""' "$verdict")
-  combo_fail "$(jq -r .reason "$verdict")"
+  ask C "$@" --nul
+  [[ "${C[status]}" == 0 ]] || combo_fail "${C[reason]}"
 }
 
-# The second oracle captures the restored database before the continuity
-# rows go in; combo_judge compares it with the source's.
+# The restored database's capture, before the continuity rows go in.
 combo_oracle_capture() {
   if [[ -n "${C[oracle_skip]}" ]]; then
     C[oracle]="skipped: ${C[oracle_skip]}"
     return 0
   fi
-  oracle_capture "${K[SMOKE_ORACLE]}" "${C[url]}" "$WORK/oracle.${C[name]}" '' ||
+  [[ "${K[SMOKE_ORACLE]}" == semantic ]] || oracle_capture "${C[url]}" "$WORK/oracle.${C[name]}" '' ||
     combo_fail "the oracle's capture of ${C[target]} failed"
   phys_oracle_after_replay "${K[SMOKE_ORACLE]}" "$WORK/oracle.source" "$WORK/oracle.${C[name]}"
   C[oracle]=captured
 }
 
-# Continuity (SMOKE_APPEND_ROWS): rows appended after the restore, with the
-# smoke run's own prefix, must chain on from the restored head, which a
-# restore that lost the trigger or the sentinel cannot do (combo_judge).
+# Continuity: rows appended to the restored database must chain on.
 combo_continuity() {
   local started=$EPOCHREALTIME appended=0 verified=0 rows=${K[SMOKE_APPEND_ROWS]}
   ((rows > 0)) || return 0
@@ -835,53 +652,52 @@ combo_continuity() {
     --rows="$rows" --id-prefix="audit-smoke-${K[since.id_tag]}continuity-" >/dev/null || appended=$?
   ((appended != 0)) || run_tool --mode=verify --db-url="${C[url]}" "${K[run.verify_against]}" \
     >"$WORK/after.${C[name]}.json" || verified=$?
-  C[continuity_s]=$(elapsed "$started")
+  C[seconds.continuity]=$(elapsed "$started")
   ((appended == 0)) || combo_fail "continuity: appending $rows rows to the restored database failed"
   ((verified == 0)) || combo_fail "continuity: verify after appending failed"
 }
 
-# One question for continuity and the semantic oracle (continuity first:
-# when both fail, its finding is the more telling); the text oracle is
-# compared here.
+# One question for continuity, then the semantic oracle; the text oracle's
+# dumps must be the same (else the first difference is the reason).
 combo_judge() {
-  local ask=() difference rows=${K[SMOKE_APPEND_ROWS]}
+  local ask=() rows=${K[SMOKE_APPEND_ROWS]} restored=$WORK/oracle.${C[name]}
   ((rows == 0)) || ask=(--expect="$WORK/expected.json" --continuity="$WORK/after.${C[name]}.json" --appended="$rows")
   if [[ "${C[oracle]}" == captured && "${K[SMOKE_ORACLE]}" == semantic ]]; then
-    ask+=(--oracle-source="$WORK/oracle.source" --oracle-restored="$WORK/oracle.${C[name]}")
+    ask+=(--oracle-source="$WORK/oracle.source" --oracle-restored="$restored")
   fi
   ((${#ask[@]} == 0)) || combo_ask --mode=judge "${ask[@]}"
   ((rows == 0)) || say "$(tag "${C[name]}")continuity: $rows rows appended, the chain goes on from the restored head"
-  if [[ "${C[oracle]}" == captured && "${K[SMOKE_ORACLE]}" == text ]]; then
+  if [[ "${C[oracle]}" == captured && "${K[SMOKE_ORACLE]}" == text ]] && ! cmp -s -- "$WORK/oracle.source" "$restored"; then
     C[oracle]=differs
-    difference=$(oracle_compare_text "$WORK/oracle.source" "$WORK/oracle.${C[name]}") || combo_fail "$difference"
+    combo_fail "the restored database does not dump like the source: $(diff -- "$WORK/oracle.source" "$restored" |
+      grep -m1 -E '^[<>]' | cut -c1-160)"
   fi
-  [[ "${C[oracle]}" != captured && "${C[oracle]}" != differs ]] || C[oracle]=compared
+  [[ "${C[oracle]}" != captured ]] || C[oracle]=compared
 }
 
-# The combination's one result record: NUL-separated NAME=VALUE facts in
-# FILE (no secret among them), which the tool turns into report.json, the
-# summary and junit.xml (CombinationRecord.java).
+# The combination's one result record: C as NUL-separated NAME=VALUE facts
+# in FILE (no secret among them), for the report (CombinationRecord.java).
 combo_record() {
-  local method=${C[method]} key
-  {
-    printf '%s=%s\0' name "${C[name]}" method "$method" target_major "${C[major]}" verdict "${C[verdict]}" \
-      reason "${C[reason]}" target "${C[target]}" restored_snapshot "${C[restored_snapshot]}" oracle "${C[oracle]}" \
-      backup_sha256 "${K[backup.$method.sha256]:-}" backup_bytes "${K[backup.$method.bytes]:-}" \
-      seconds.backup "${K[backup.$method.seconds]:-}" seconds.restore "${C[restore_s]}" \
-      seconds.verify "${C[verify_s]}" seconds.continuity "${C[continuity_s]}"
-    for key in "${!C[@]}"; do
-      [[ "$key" != evidence.* ]] || printf '%s=%s\0' "$key" "${C[$key]}"
-    done
-  } >"$1"
+  local key
+  for key in "${!C[@]}"; do
+    printf '%s=%s\0' "$key" "${C[$key]}"
+  done >"$1"
 }
 
 # --- the end -------------------------------------------------------------------
 
-# The summary table, the reports, the next SMOKE_SINCE checkpoint and the
-# PASS line are the tool's (--mode=report); its exit status is the run's.
+# The summary, reports, next checkpoint and PASS line are the tool's
+# (--mode=report), from the records and the run's facts (WORK/run.facts).
 report_and_conclude() {
   local status=0 reports=${K[SMOKE_REPORT_DIR]} line
-  [[ -z "$reports" ]] || write_run_facts
+  if [[ -n "$reports" ]]; then
+    printf '%s=%s\0' started_at "${K[run.started_at]}" finished_at "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+      host "$(uname -n)" repository_commit "$(git -C "$REPO" rev-parse HEAD 2>/dev/null || true)" \
+      tool "${SMOKE_TOOL:+$(run_tool --version 2>/dev/null)}" \
+      jbang "$("$REPO/deploy/bin/jbang" --version 2>&1 </dev/null | tail -n 1 || true)" \
+      java "$(java -version 2>&1 | head -n 1 || true)" pg_dump "$(pg_dump --version)" \
+      source_server "$(sql_url "$MAINT_URL" -c 'SHOW server_version')" second_oracle "${K[SMOKE_ORACLE]}" >"$WORK/run.facts"
+  fi
   gate_tool --mode=report --run-record="$WORK" ${reports:+--report-dir="$reports"} \
     ${K[SMOKE_SINCE]:+--since="${K[SMOKE_SINCE]}"} 2>"$WORK/report.err" || status=$?
   [[ -z "$reports" || ! -f "$reports/report.json" ]] || say "reports: $reports/report.json, $reports/junit.xml"
@@ -890,21 +706,6 @@ report_and_conclude() {
   while IFS= read -r line; do
     say "$line"
   done <"$WORK/report.err"
-}
-
-# What ran, where and with what: the report's header, NUL-separated
-# NAME=VALUE entries in WORK/run.facts (the tool's version is the report's
-# own unless SMOKE_TOOL stands in for it).
-write_run_facts() {
-  local commit java jbang
-  commit=$(git -C "$REPO" rev-parse HEAD 2>/dev/null) || commit=''
-  java=$(java -version 2>&1 | head -n 1) || java=''
-  jbang=$("$REPO/deploy/bin/jbang" --version 2>&1 </dev/null | tail -n 1) || jbang=''
-  printf '%s=%s\0' started_at "${K[run.started_at]}" finished_at "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-    host "$(uname -n)" repository_commit "$commit" tool "${SMOKE_TOOL:+$(run_tool --version 2>/dev/null)}" \
-    jbang "$jbang" java "$java" pg_dump "$(pg_dump --version)" \
-    source_server "$(sql_url "$(db_url "$MAINT_DB")" -c 'SHOW server_version')" \
-    second_oracle "${K[SMOKE_ORACLE]}" >"$WORK/run.facts"
 }
 
 main() {
@@ -927,15 +728,12 @@ main() {
   wait_for_server
   banner 'clean start'
   clean_start
-  plan
-  phys_use "$WORK" "$TARGET_DB" "$(db_url "$TARGET_DB")" "${K[plan.source_major]}"
   if [[ "${K[SMOKE_PITR]}" == 1 ]]; then
     banner backup
     backup_all
     pitr_workloads
   else
-    banner workload
-    workload
+    workload_a
     banner backup
     backup_all
   fi

@@ -1,7 +1,9 @@
 // One combination's result record, as report.json keeps it (SPEC 9.6), made
 // from the facts the harness wrote when the combination ended
 // (WORK/combinations/NNN: NUL-separated NAME=VALUE) and the expectation it
-// was judged against (WORK/expected.json). Text left empty is null; a number
+// was judged against (WORK/expected.json). A file backup's size and SHA-256
+// come from the backup itself (BackupFingerprint), a repository's size from
+// its tool's evidence, unless the facts give them. Text left empty is null; a number
 // that is not one is null; evidence.KEY values are JSON; restored_snapshot
 // names the restored database's verify snapshot, whose chain head it keeps.
 // A physical method's combination also gets its physical and pitr evidence
@@ -29,8 +31,14 @@ final class CombinationRecord {
         record.set("expected_chain_head", text(expected.path("chain_head_hash").asText("")));
         record.set("restored_chain_head", restoredHead(facts.get("restored_snapshot")));
         record.set("oracle", text(facts.get("oracle")));
-        record.set("backup_sha256", text(facts.get("backup_sha256")));
-        record.set("backup_bytes", number(facts.get("backup_bytes")));
+        String method = facts.getOrDefault("method", "");
+        BackupFingerprint file = facts.containsKey("backup_sha256") || work == null ? null
+                : BackupMethod.named(method).filter(known -> known.fingerprint().equals("file"))
+                        .map(known -> BackupFingerprint.of(work.resolve("backup." + method))).orElse(null);
+        record.set("backup_sha256", text(file == null ? facts.get("backup_sha256") : file.sha256()));
+        record.set("backup_bytes", number(file != null ? Long.toString(file.bytes())
+                : facts.getOrDefault("backup_bytes", "").isEmpty() ? repositoryBytes(work, method)
+                : facts.get("backup_bytes")));
         ObjectNode seconds = record.putObject("seconds");
         for (String phase : SummaryTable.PHASES) {
             seconds.set(phase, number(facts.get("seconds." + phase)));
@@ -59,12 +67,33 @@ final class CombinationRecord {
         return BackupMethod.named(method).map(known -> !known.target().equals(BackupMethod.DATABASE)).orElse(false);
     }
 
+    /** A backup kept in a repository: the size its tool reported (WORK/physical.METHOD.json), else null. */
+    static String repositoryBytes(java.nio.file.Path work, String method) {
+        if (work == null || method.isEmpty()) {
+            return null;
+        }
+        JsonNode evidence;
+        try {
+            evidence = JsonFile.optional(work.resolve("physical." + method + ".json"));
+        } catch (Failure unreadable) {
+            return null; // the evidence itself names the damage (PhysicalEvidence)
+        }
+        JsonNode bytes = evidence == null ? null : evidence.path("repository_bytes");
+        return bytes != null && bytes.isNumber() ? bytes.asText() : null;
+    }
+
     /** The chain head of the verify snapshot in FILE; null when no snapshot was judged. */
     private static JsonNode restoredHead(String file) throws Failure {
         if (file == null || file.isEmpty()) {
             return RunRecord.JSON.nullNode();
         }
-        return text(JsonFile.required(java.nio.file.Path.of(file)).path("chain_head_hash").asText(""));
+        JsonNode snapshot;
+        try {
+            snapshot = JsonFile.optional(java.nio.file.Path.of(file));
+        } catch (Failure notASnapshot) {
+            return RunRecord.JSON.nullNode(); // the judge failed the combination for it
+        }
+        return snapshot == null ? RunRecord.JSON.nullNode() : text(snapshot.path("chain_head_hash").asText(""));
     }
 
     private static JsonNode text(String value) {

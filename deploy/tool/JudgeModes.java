@@ -58,22 +58,35 @@ final class JudgeModes {
             description = "pitr-check: the id prefix of the rows written after the recovery target")
     String laterPrefix;
 
-    /** Each flag above and the one mode that reads it. */
+    @Option(names = "--capture-restored", paramLabel = "FILE",
+            description = "judge: once the round trip passes, the semantic oracle's document of the --db-url"
+                    + " database into FILE (what --mode=oracle-capture prints): one question fewer for the harness")
+    Path captureRestored;
+
+    @Option(names = "--nul",
+            description = "judge, pitr-check: answer as NUL-separated NAME=VALUE entries (say=LINE, verdict, part,"
+                    + " reason) instead of the JSON line: what the harness reads")
+    boolean nul;
+
+    /** Each flag above and the one mode that reads it (--nul: the two that judge). */
     static final Map<String, String> MODE_OF_FLAG = Map.of(
             "--snapshot", JUDGE, "--workload-snapshot", JUDGE, "--continuity", JUDGE, "--appended", JUDGE,
             "--oracle-source", JUDGE, "--oracle-restored", JUDGE, "--snapshot-id", ORACLE_CAPTURE,
-            "--later-prefix", PITR_CHECK);
+            "--later-prefix", PITR_CHECK, "--nul", JUDGE, "--capture-restored", JUDGE);
 
     /** "--snapshot applies to --mode=judge only" for the first flag GIVEN that MODE does not read, else null. */
     static String misplacedFlag(String mode, Predicate<String> given) {
         return MODE_OF_FLAG.entrySet().stream().sorted(Map.Entry.comparingByKey())
-                .filter(flag -> given.test(flag.getKey()) && !flag.getValue().equals(mode))
-                .map(flag -> flag.getKey() + " applies to --mode=" + flag.getValue() + " only")
+                .filter(flag -> given.test(flag.getKey()) && !flag.getValue().equals(mode)
+                        && !(flag.getKey().equals("--nul") && PITR_CHECK.equals(mode)))
+                .map(flag -> flag.getKey() + " applies to --mode=" + flag.getValue()
+                        + (flag.getKey().equals("--nul") ? " and --mode=" + PITR_CHECK : "") + " only")
                 .findFirst().orElse(null);
     }
 
-    static boolean needsNoDatabase(String mode) {
-        return JUDGE.equals(mode);
+    /** Judge needs no database, unless it captures the restored database's oracle too. */
+    boolean needsNoDatabase(String mode) {
+        return JUDGE.equals(mode) && captureRestored == null;
     }
 
     /**
@@ -82,6 +95,11 @@ final class JudgeModes {
      * verdict; 0 when it passes, 3 when it fails.
      */
     int judge(Path expect, Path since, PrintStream out) throws Failure {
+        return judge(null, expect, since, out);
+    }
+
+    /** The same; then, when it passed and --capture-restored names a file, the oracle of CONNECTOR's database. */
+    int judge(Connector connector, Path expect, Path since, PrintStream out) throws Failure {
         if (snapshot == null && continuity == null && oracleSource == null) {
             throw new Failure("--mode=judge needs --snapshot, --continuity or --oracle-source and --oracle-restored");
         }
@@ -96,9 +114,13 @@ final class JudgeModes {
             }
             JsonNode expected = readJson(expect, "--expect");
             if (snapshot != null) {
-                JsonNode workload = workloadSnapshot == null ? null : readJson(workloadSnapshot, "--workload-snapshot");
-                verdict = verdict.then(RoundTripJudge.roundTrip(expected, workload, readJson(snapshot, "--snapshot"),
-                        since == null ? null : checkpoint(since)));
+                verdict = verdict.then(notASnapshot(workloadSnapshot, "workload")).then(notASnapshot(snapshot, "verify"));
+                if (verdict.passed()) {
+                    JsonNode workload = workloadSnapshot == null ? null
+                            : readJson(workloadSnapshot, "--workload-snapshot");
+                    verdict = verdict.then(RoundTripJudge.roundTrip(expected, workload,
+                            readJson(snapshot, "--snapshot"), since == null ? null : checkpoint(since)));
+                }
                 part = verdict.passed() ? null : "round_trip";
             }
             if (continuity != null && verdict.passed()) {
@@ -113,9 +135,55 @@ final class JudgeModes {
                     SemanticOracle.parse(readText(oracleRestored, "--oracle-restored"))));
             part = verdict.passed() ? null : "oracle";
         }
-        out.print(verdict.toJson(part));
+        if (verdict.passed() && captureRestored != null) {
+            if (connector == null) {
+                throw new Failure("--capture-restored needs --db-url (the restored database)");
+            }
+            try {
+                Files.writeString(captureRestored, SemanticOracle.toJson(SemanticOracle.capture(connector, null)));
+            } catch (IOException e) {
+                throw new Failure("cannot write --capture-restored " + captureRestored + ": " + e.getMessage());
+            }
+        }
+        return answer(verdict, part, out);
+    }
+
+    private int answer(Judgement verdict, String part, PrintStream out) {
+        out.print(nul ? verdict.toNul(part) : verdict.toJson(part));
         out.flush();
         return verdict.exitCode();
+    }
+
+    /**
+     * A snapshot must be one JSON object with the section-3 basics, or the
+     * judge would compare nothing: a failing verdict naming the MODE that
+     * printed FILE, with what it printed; a passing one otherwise (or with
+     * no FILE).
+     */
+    static Judgement notASnapshot(Path file, String mode) {
+        String text;
+        try {
+            text = file == null ? null : Files.readString(file);
+        } catch (IOException e) {
+            text = "";
+        }
+        if (text == null || isSnapshot(text)) {
+            return Judgement.pass(List.of());
+        }
+        List<String> say = new java.util.ArrayList<>(List.of("BackupSmoke --mode=" + mode + " output was:"));
+        text.lines().forEach(say::add);
+        return Judgement.fail("BackupSmoke --mode=" + mode
+                + " did not print one JSON snapshot with row_count and chain_head_hash", say);
+    }
+
+    private static boolean isSnapshot(String text) {
+        try {
+            JsonNode node = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).readTree(text);
+            return node != null && node.isObject() && node.path("row_count").isNumber()
+                    && node.path("chain_head_hash").isTextual();
+        } catch (JsonProcessingException e) {
+            return false;
+        }
     }
 
     int captureOracle(Connector connector, PrintStream out) throws Failure {
@@ -128,10 +196,7 @@ final class JudgeModes {
         if (laterPrefix == null || laterPrefix.isEmpty()) {
             throw new Failure("--mode=pitr-check needs --later-prefix (the ids written after the recovery target)");
         }
-        Judgement verdict = PitrRows.read(connector, aPrefix, aRows, laterPrefix).judgement();
-        out.print(verdict.toJson());
-        out.flush();
-        return verdict.exitCode();
+        return answer(PitrRows.read(connector, aPrefix, aRows, laterPrefix).judgement(), null, out);
     }
 
     private static RoundTripJudge.Checkpoint checkpoint(Path since) throws Failure {

@@ -56,6 +56,19 @@ record Judgement(String reason, List<String> say) {
         return json.toString() + "\n";
     }
 
+    /**
+     * The same answer for the harness (--nul): NUL-separated NAME=VALUE
+     * entries, say=LINE for each line, then verdict, part and reason (empty
+     * when none); read with `read -d ''`, never evaluated.
+     */
+    String toNul(String part) {
+        StringBuilder out = new StringBuilder();
+        say.forEach(line -> out.append("say=").append(line).append('\0'));
+        out.append("verdict=").append(passed() ? "pass" : "fail").append('\0');
+        out.append("part=").append(part == null ? "" : part).append('\0');
+        return out.append("reason=").append(passed() ? "" : reason).append('\0').toString();
+    }
+
     // ------------------------------------------------ jq's rendering, for messages kept byte for byte
 
     /** What jq -r prints for a value: a string raw, a missing value "null", the rest as JSON. */

@@ -444,7 +444,9 @@ final class Knobs {
             }
             values.put(name, value);
         }
-        values.putAll(ServerChoice.of(env, isOn("SMOKE_IN_PLACE")).entries());
+        ServerChoice server = ServerChoice.of(env, isOn("SMOKE_IN_PLACE"));
+        values.putAll(server.entries());
+        values.putAll(LibpqUrl.entries(server));
     }
 
     private void requirePrograms() throws Failure {

@@ -1,0 +1,60 @@
+// The libpq URLs the harness hands to psql, pg_dump, pg_restore, the tool
+// and the operator's commands (SPEC 7): built here once, in --mode=knobs,
+// so that the harness never encodes a URL itself. None carries a secret:
+// the password travels in PGPASSWORD, an sslpassword in the service file.
+
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+final class LibpqUrl {
+    private LibpqUrl() {
+    }
+
+    /** postgres://USER@HOST:PORT/DATABASE?QUERY, every part percent-encoded but the query (kept as given). */
+    static String of(String user, String host, String port, String database, String query) {
+        return base(user, host, port) + encode(database) + (query.isEmpty() ? "" : "?" + query);
+    }
+
+    /** postgres://USER@HOST:PORT/ (an IPv6 address in brackets): a database name that needs no encoding goes after it. */
+    static String base(String user, String host, String port) {
+        return "postgres://" + encode(user) + "@" + (host.contains(":") ? "[" + host + "]" : encode(host)) + ":" + port
+                + "/";
+    }
+
+    /** Every byte of TEXT's UTF-8 but A-Z a-z 0-9 . _ ~ - as %XX. */
+    static String encode(String text) {
+        StringBuilder out = new StringBuilder();
+        for (byte b : text.getBytes(StandardCharsets.UTF_8)) {
+            char c = (char) (b & 0xff);
+            if (c < 128 && (Character.isLetterOrDigit(c) || ".-_~".indexOf(c) >= 0)) {
+                out.append(c);
+            } else {
+                out.append(String.format("%%%02X", b & 0xff));
+            }
+        }
+        return out.toString();
+    }
+
+    /**
+     * The harness's URLs of a configured server (none for a throwaway one,
+     * whose port is known only once it runs): url.base and url.query (for
+     * its scratch databases), url.maintenance and url.in_place, and
+     * server.label (USER@HOST:PORT, for messages).
+     */
+    static Map<String, String> entries(ServerChoice server) {
+        Map<String, String> entries = new LinkedHashMap<>();
+        if (server.kind().equals("throwaway")) {
+            return entries;
+        }
+        String user = server.user();
+        entries.put("url.base", base(user, server.host(), server.port()));
+        entries.put("url.query", server.query().isEmpty() ? "" : "?" + server.query());
+        entries.put("url.maintenance", of(user, server.host(), server.port(), server.maintenanceDatabase(),
+                server.query()));
+        entries.put("url.in_place", server.inPlaceDatabase().isEmpty() ? "" : of(user, server.host(), server.port(),
+                server.inPlaceDatabase(), server.query()));
+        entries.put("server.label", user + "@" + server.host() + ":" + server.port());
+        return entries;
+    }
+}
