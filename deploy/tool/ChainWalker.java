@@ -169,6 +169,17 @@ final class ChainWalker {
         rows++;
     }
 
+    /**
+     * Whether the rows so far are one segment from a genesis row with no
+     * modified and no ambiguous row (none at all counts too). Such rows are a
+     * chain whatever order they were stored in, and its verdict does not
+     * depend on the order they were read in (see judge).
+     */
+    boolean isOneCleanRun() {
+        return rows == 0 || (segmentStarts.size() == 1 && (headFlags.values[0] & GENESIS) != 0
+                && modifiedSegments.size() == 0 && ambiguousRows == 0);
+    }
+
     /** A segment from this row on; its head's prev_hash (in prev) joins headLinks when it can name a row. */
     private void startSegment(String id, byte flags) {
         if (rows > 0) {
