@@ -32,6 +32,27 @@ class ChainWalkerTest {
     }
 
     @Test
+    void parseHashTakesExactlySixtyFourLowercaseHexDigits() {
+        String digits = "0123456789abcdef";
+        byte[] parsed = new byte[32];
+        for (int high = 0; high < 300; high++) {
+            for (int low = 0; low < 300; low++) {
+                String pair = "" + (char) high + (char) low;
+                boolean hex = digits.indexOf(high) >= 0 && digits.indexOf(low) >= 0;
+                String text = "00".repeat(17) + pair + "ff".repeat(14);
+                assertEquals(hex, ChainWalker.parseHash(text, parsed), "pair " + high + "," + low);
+                if (hex) {
+                    assertEquals((byte) Integer.parseInt(pair, 16), parsed[17]);
+                    assertEquals((byte) 0xff, parsed[31]);
+                }
+            }
+        }
+        assertFalse(ChainWalker.parseHash("ab".repeat(31), parsed));
+        assertFalse(ChainWalker.parseHash("ab".repeat(33), parsed));
+        assertFalse(ChainWalker.parseHash(null, parsed));
+    }
+
+    @Test
     void testVectorsHashAsTheSpecSays() {
         String tv1 = AuditRow.sha256Hex(row(null, "tv-0001", "alice", "User",
                 "certificate.issue", "certificate", "mc-1", "{}",

@@ -39,6 +39,33 @@ class CopyRowsTest {
     }
 
     @Test
+    void aSinkCanStopTheReadAndTheConnectionServesTheNextStatement() throws Exception {
+        String database = Support.migratedWithWorkload(3000);
+        try (java.sql.Connection connection = Support.connect(database)) {
+            connection.setAutoCommit(false);
+            CopyRows rows = CopyRows.inChainOrder(connection, "audit_events", null, e -> new Failure(e.getMessage()));
+            List<String> seen = new ArrayList<>();
+            boolean readAll = rows.streamUntilStopped(false, (id, prevHash, rowHash, hash, ambiguous) -> {
+                if (seen.size() == 3) {
+                    throw new CopyRows.StopReading();
+                }
+                seen.add(id);
+            });
+            assertEquals(false, readAll);
+            assertEquals(List.of("audit-smoke-0000", "audit-smoke-0001", "audit-smoke-0002"), seen);
+            int[] count = {0};
+            assertEquals(true, rows.streamUntilStopped(false, (id, prevHash, rowHash, hash, ambiguous) -> count[0]++));
+            assertEquals(3000, count[0]);
+            try (var statement = connection.createStatement();
+                 var result = statement.executeQuery("SELECT count(*) FROM audit_events")) {
+                result.next();
+                assertEquals(3000, result.getInt(1));
+            }
+            connection.rollback();
+        }
+    }
+
+    @Test
     void rowsStoredOutOfLinkOrderAreWalkedInLinkOrder() throws Exception {
         // A rewrite of the table (here: every row deleted and inserted again
         // in reverse order) stores the rows in another physical order than

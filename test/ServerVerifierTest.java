@@ -13,6 +13,7 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -107,12 +108,17 @@ class ServerVerifierTest {
             int index = 0;
             for (Map.Entry<String, String> kase : cases.entrySet()) {
                 statement.execute("SET LOCAL session_replication_role = replica"); // no trigger of ours fires
+                // Statistics of the untampered heap, left stale by the tampering: verify's client first walks
+                // the heap's order and must fall back to chain order wherever that walk is not one clean run.
+                statement.execute("ANALYZE audit_events");
                 if (!kase.getKey().equals("clean")) {
                     statement.execute(kase.getKey());
                 }
                 assertEquals(kase.getValue(), verdict(statement, "audit_events_verify_chain"), kase.getKey());
                 assertEquals(kase.getValue(), verdict(statement, "reference_verify_chain"), kase.getKey());
-                assertEquals(CLIENT_VERDICTS.get(index++), clientVerdict(connection), kase.getKey());
+                String clientVerdict = CLIENT_VERDICTS.get(index++);
+                assertEquals(clientVerdict, clientVerdict(connection), kase.getKey());
+                assertEquals(clientVerdict, verifysClientVerdict(connection), kase.getKey());
                 connection.rollback();
             }
         }
@@ -206,6 +212,52 @@ class ServerVerifierTest {
         rows.stream(true, walker::add);
         ChainWalker.Verdict verdict = walker.verdict(rows);
         return verdict.breakKind() + "|" + verdict.firstBreakId() + "|" + verdict.firstBreakPos() + "|" + verdict.walked();
+    }
+
+    /** The client's verdict as verify gives it (Verification.ClientVerifier: the heap's order first when it may do). */
+    private static String verifysClientVerdict(Connection connection) throws Exception {
+        String sentinel;
+        try (Statement statement = connection.createStatement();
+             ResultSet result = statement.executeQuery("SELECT row_hash FROM audit_chain_head WHERE id = 1")) {
+            result.next();
+            sentinel = result.getString(1);
+        }
+        try (Deadline deadline = new Deadline(Duration.ofMinutes(2))) {
+            ChainWalker.Verdict verdict = Verification.ClientVerifier.run(connection,
+                    new AuditSchema("public", false, List.of()), sentinel, ChainWalker.Expectation.NONE, deadline).verdict();
+            return verdict.breakKind() + "|" + verdict.firstBreakId() + "|" + verdict.firstBreakPos() + "|"
+                    + verdict.walked();
+        }
+    }
+
+    @Test
+    void verifysClientReadsTheHeapWhenItsStatisticsSayChainOrderAndTheIndexOtherwise() throws Exception {
+        String database = Support.migratedWithWorkload(6);
+        try (Connection connection = Support.connect(database); Statement statement = connection.createStatement();
+             Deadline deadline = new Deadline(Duration.ofMinutes(2))) {
+            connection.setAutoCommit(false);
+            assertEquals(false, CopyRows.heapLooksInChainOrder(connection, "public", deadline, "test"));
+            assertEquals(List.of("null|null|null|6", "1"), clientWalkAndIndexScans(connection, statement));
+            statement.execute("ANALYZE audit_events");
+            assertEquals(true, CopyRows.heapLooksInChainOrder(connection, "public", deadline, "test"));
+            assertEquals(List.of("null|null|null|6", "0"), clientWalkAndIndexScans(connection, statement));
+            // Row 3 rewritten in place lands at the heap's end: the heap's walk stops there, and the walk in chain
+            // order gives the verdict, reading the index twice (a modified row: the walker reads the rows again).
+            statement.execute("SET LOCAL session_replication_role = replica");
+            statement.execute("UPDATE audit_events SET actor = 'mallory' WHERE id = 'audit-smoke-0003'");
+            assertEquals(List.of("modified|audit-smoke-0003|3|6", "2"), clientWalkAndIndexScans(connection, statement));
+            assertEquals("modified|audit-smoke-0003|3|6", clientVerdict(connection));
+            statement.execute("ANALYZE audit_events");  // the heap is no longer in chain order
+            assertEquals(false, CopyRows.heapLooksInChainOrder(connection, "public", deadline, "test"));
+            connection.rollback();
+        }
+    }
+
+    /** verify's client verdict and how many index scans of audit_events it took. */
+    private static List<String> clientWalkAndIndexScans(Connection connection, Statement statement) throws Exception {
+        long before = indexScansThisTransaction(statement);
+        String verdict = verifysClientVerdict(connection);
+        return List.of(verdict, String.valueOf(indexScansThisTransaction(statement) - before));
     }
 
     private static String verdict(Statement statement, String function) throws SQLException {

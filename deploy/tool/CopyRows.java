@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import org.postgresql.PGConnection;
 import org.postgresql.copy.CopyOut;
@@ -91,6 +92,23 @@ final class CopyRows implements ChainWalker.RowSource {
     }
 
     /**
+     * Whether the planner's statistics say the heap holds the rows in
+     * chain_seq order (a log appended by one writer at a time): then the
+     * client first walks them in heap order (Verification.ClientVerifier),
+     * which a row out of place only makes stop early. Without statistics,
+     * or with rows reshuffled (CLUSTER, rows filling freed space), no.
+     */
+    static boolean heapLooksInChainOrder(Connection connection, String schema, Deadline deadline, String doing)
+            throws Failure {
+        return "t".equals(Sql.queryOne(connection, "SELECT coalesce(max(correlation), 0) > " + HEAP_ORDER_CORRELATION
+                + " FROM pg_catalog.pg_stats WHERE schemaname = ? AND tablename = 'audit_events'"
+                + " AND attname = 'chain_seq' AND NOT inherited", deadline, doing, schema));
+    }
+
+    /** pg_stats.correlation of chain_seq above which the heap is read first: 1 is the heap in chain_seq order. */
+    static final double HEAP_ORDER_CORRELATION = 0.99;
+
+    /**
      * The rows in chain position order, rows without one last. Every read in
      * the transaction must give the same order, ties included: the planner
      * is steered to the chain_seq index, whose scan orders equal keys by
@@ -120,6 +138,25 @@ final class CopyRows implements ChainWalker.RowSource {
 
     @Override
     public void stream(boolean rehash, ChainWalker.RowSink sink) throws Failure {
+        streamUntilStopped(rehash, sink);
+    }
+
+    /**
+     * Thrown by a sink to end a read early (streamUntilStopped): it carries
+     * no stack trace, as it is an answer, not a failure.
+     */
+    static final class StopReading extends RuntimeException {
+        StopReading() {
+            super("the rows need not be read further", null, false, false);
+        }
+    }
+
+    /**
+     * Like stream, but the sink may end the read by throwing StopReading:
+     * false then. The rows still coming are received and dropped unparsed,
+     * so the connection is ready for the next statement of the transaction.
+     */
+    boolean streamUntilStopped(boolean rehash, ChainWalker.RowSink sink) throws Failure {
         BlockingQueue<byte[][]> batches = new ArrayBlockingQueue<>(16);
         Throwable[] failed = new Throwable[1];
         InFlight inFlight = new InFlight();
@@ -127,11 +164,17 @@ final class CopyRows implements ChainWalker.RowSource {
         receiver.setDaemon(true);
         receiver.start();
         RowParser parser = new RowParser(rehash);
+        boolean stopped = false;
         try {
             for (byte[][] batch = batches.take(); batch != END; batch = batches.take()) {
                 long bytes = 0;
                 for (int i = 0; i < batch.length; i++) {
-                    parser.parse(batch[i], sink);
+                    if (!stopped) {
+                        stopped = !parse(parser, batch[i], sink);
+                    }
+                    if (stopped) {
+                        inFlight.dropTheRest();
+                    }
                     bytes += batch[i].length;
                     batch[i] = null; // parsed: a huge row must not outlive its turn
                 }
@@ -148,6 +191,17 @@ final class CopyRows implements ChainWalker.RowSource {
         if (failed[0] != null) {
             throw receiverFailure(failed[0]);
         }
+        return !stopped;
+    }
+
+    /** Hands one row to the sink; false when the sink wants no more rows. */
+    private static boolean parse(RowParser parser, byte[] line, ChainWalker.RowSink sink) {
+        try {
+            parser.parse(line, sink);
+            return true;
+        } catch (StopReading stop) {
+            return false;
+        }
     }
 
     /** Anything else the receiving thread met (the heap running out, a driver bug) ends the run in one line. */
@@ -162,9 +216,10 @@ final class CopyRows implements ChainWalker.RowSource {
      * The receiving thread: COPY data messages (one row each) in batches,
      * then END. It reads the next row only while the rows received and not
      * yet parsed hold less than BYTES_IN_FLIGHT, so a few huge rows never sit
-     * in memory together (the driver hands each row over as one array). Any
-     * failure ends the rows (END) and is handed to the parsing thread, which
-     * reports it: this thread never dies with a stack trace.
+     * in memory together (the driver hands each row over as one array). Once
+     * the parser has stopped (streamUntilStopped), the rest is read and
+     * dropped. Any failure ends the rows (END) and is handed to the parsing
+     * thread, which reports it: this thread never dies with a stack trace.
      */
     private void receive(BlockingQueue<byte[][]> batches, InFlight inFlight, Throwable[] failed) {
         try {
@@ -173,18 +228,22 @@ final class CopyRows implements ChainWalker.RowSource {
                         .copyOut("COPY (SELECT " + COLUMNS + " " + rowsClause + ") TO STDOUT");
                 List<byte[]> batch = new ArrayList<>(BATCH_ROWS);
                 long batchBytes = 0;
-                byte[] line = nextLine(copy, inFlight);
-                while (line != null) {
+                inFlight.awaitRoom(0);
+                for (byte[] line = copy.readFromCopy(); line != null; line = nextLine(copy, inFlight, batchBytes)) {
+                    if (inFlight.isDropping()) {
+                        continue;
+                    }
                     batch.add(line);
                     batchBytes += line.length;
                     if (batch.size() == BATCH_ROWS || batchBytes >= BATCH_BYTES) {
+                        inFlight.add(batchBytes);
                         batches.put(batch.toArray(new byte[0][]));
                         batch.clear();
                         batchBytes = 0;
                     }
                     line = null; // while the next row arrives, only the parser may hold this one
-                    line = nextLine(copy, inFlight);
                 }
+                inFlight.add(batchBytes);
                 batches.put(batch.toArray(new byte[0][]));
             } catch (InterruptedException e) {
                 throw e;
@@ -198,37 +257,59 @@ final class CopyRows implements ChainWalker.RowSource {
         }
     }
 
-    /** The next row, once there is room for it; null after the last. */
-    private static byte[] nextLine(CopyOut copy, InFlight inFlight) throws SQLException, InterruptedException {
-        inFlight.awaitRoom();
-        byte[] line = copy.readFromCopy();
-        if (line != null) {
-            inFlight.add(line.length);
-        }
-        return line;
+    /** The next row, once there is room for it beside the batch not yet handed over; null after the last. */
+    private static byte[] nextLine(CopyOut copy, InFlight inFlight, long unsentBytes)
+            throws SQLException, InterruptedException {
+        inFlight.awaitRoom(unsentBytes);
+        return copy.readFromCopy();
     }
 
     /**
-     * Bytes of rows received and not yet parsed. The unsent batch stays below
-     * BATCH_BYTES, less than BYTES_IN_FLIGHT, so while the receiver waits for
-     * room the parser always has rows to free it.
+     * Bytes of rows handed to the parser and not yet parsed. The receiver
+     * counts a batch when it hands it over, and checks for room before each
+     * row with one volatile read; it waits only when the parser is far
+     * behind. The unsent batch stays below BATCH_BYTES, less than
+     * BYTES_IN_FLIGHT, so while the receiver waits for room the parser
+     * always has rows to free it.
      */
     private static final class InFlight {
-        private long bytes;
+        private final AtomicLong bytes = new AtomicLong();
+        private volatile boolean dropping;
 
-        synchronized void awaitRoom() throws InterruptedException {
-            while (bytes >= BYTES_IN_FLIGHT) {
-                wait();
+        void awaitRoom(long unsent) throws InterruptedException {
+            if (bytes.get() + unsent < BYTES_IN_FLIGHT || dropping) {
+                return;
+            }
+            synchronized (this) {
+                while (bytes.get() + unsent >= BYTES_IN_FLIGHT && !dropping) {
+                    wait();
+                }
             }
         }
 
-        synchronized void add(long more) {
-            bytes += more;
+        void add(long more) {
+            bytes.addAndGet(more);
         }
 
-        synchronized void release(long parsed) {
-            bytes -= parsed;
-            notifyAll();
+        void release(long parsed) {
+            bytes.addAndGet(-parsed);
+            synchronized (this) {
+                notifyAll();
+            }
+        }
+
+        /** The parser wants no more rows: the receiver stops keeping them. */
+        void dropTheRest() {
+            if (!dropping) {
+                dropping = true;
+                synchronized (this) {
+                    notifyAll();
+                }
+            }
+        }
+
+        boolean isDropping() {
+            return dropping;
         }
     }
 

@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.function.Function;
 
 final class Verification {
     private Verification() {}
@@ -271,10 +272,18 @@ final class Verification {
                               ChainWalker.Expectation expectation, Deadline deadline) throws Failure {
             String doing = "reading audit_events for client verification";
             String table = schema.qualified("audit_events");
+            Function<SQLException, Failure> onError = e -> Sql.schemaAwareFailure(deadline, doing, e);
             boolean inChainOrder = CopyRows.hasChainPosition(connection, table, deadline, doing);
+            if (inChainOrder && CopyRows.heapLooksInChainOrder(connection, schema.name(), deadline, doing)) {
+                ClientWalk walk = walkIfOneCleanRun(new CopyRows(connection, "FROM " + table, onError), sentinel,
+                        expectation);
+                if (walk != null) {
+                    return walk;
+                }
+            }
             CopyRows rows = inChainOrder
-                    ? CopyRows.inChainOrder(connection, table, null, e -> Sql.schemaAwareFailure(deadline, doing, e))
-                    : new CopyRows(connection, "FROM " + table, e -> Sql.schemaAwareFailure(deadline, doing, e));
+                    ? CopyRows.inChainOrder(connection, table, null, onError)
+                    : new CopyRows(connection, "FROM " + table, onError);
             ChainWalker walker = new ChainWalker(sentinel, expectation);
             String[] firstAmbiguousId = new String[1];
             rows.stream(true, (id, prevHash, rowHash, recomputed, ambiguous) -> {
@@ -284,6 +293,28 @@ final class Verification {
                 walker.add(id, prevHash, rowHash, recomputed, ambiguous);
             });
             return new ClientWalk(walker.verdict(rows), firstAmbiguousId[0]);
+        }
+
+        /**
+         * The walk over the rows in the heap's own order (one sequential
+         * scan, what a plain COPY of the table reads; the chain_seq index's
+         * order costs the server about a fifth more), kept only while every
+         * row continues one clean run from the genesis row: such rows are a
+         * chain whatever order they are read in, so the verdict is the one
+         * the walk in chain order gives. At the first row that does not
+         * continue it the read stops; null then, and the caller walks in
+         * chain order.
+         */
+        private static ClientWalk walkIfOneCleanRun(CopyRows heapOrder, String sentinel,
+                                                    ChainWalker.Expectation expectation) throws Failure {
+            ChainWalker walker = new ChainWalker(sentinel, expectation);
+            boolean readAll = heapOrder.streamUntilStopped(true, (id, prevHash, rowHash, recomputed, ambiguous) -> {
+                walker.add(id, prevHash, rowHash, recomputed, ambiguous);
+                if (!walker.isOneCleanRun()) {
+                    throw new CopyRows.StopReading();
+                }
+            });
+            return readAll ? new ClientWalk(walker.verdict(heapOrder), null) : null;
         }
     }
 }
