@@ -1,13 +1,6 @@
 #!/usr/bin/env bash
-# Throwaway PostgreSQL clusters (SPEC §9.1; deploy/docs/harness.md): initdb
-# into a temporary folder, serve on a free loopback port, stop and remove it
-# all again. Sourced, it only defines functions and leaves the caller's
-# options, traps and variables alone; every function checks its own steps.
-# Run directly, it is a small command line (pgc__main).
-#
-# Each cluster is its folder: pgc_start records it in PGC_CLUSTERS (for one
-# pgc_stop_all in an EXIT trap) and, before it exists, in the file
-# PGC_REGISTRY names, if any, for a watchdog that outlives a killed caller.
+# Throwaway PostgreSQL clusters (SPEC §9.1; deploy/docs/harness.md). Sourced,
+# it only defines functions; run directly, it is a small command line.
 
 # Marks a folder as made here (pgc_stop deletes nothing without it); holds the bindir.
 PGC_MARKER_FILE=.pgc-cluster
@@ -35,23 +28,8 @@ pgc_bindir() {
   return 1
 }
 
-# The unprivileged user owning the cluster when the caller is root
-# (PostgreSQL refuses to run as root); nothing otherwise.
-pgc__os_user() {
-  local user=${SMOKE_PG_OS_USER:-postgres}
-  [[ "$(id -u)" -eq 0 ]] || return 0
-  if ! id -u "$user" >/dev/null 2>&1; then
-    pgc__say "running as root, but user '$user' does not exist to run the server (set SMOKE_PG_OS_USER)"
-    return 1
-  elif [[ "$(id -u "$user")" -eq 0 ]]; then
-    pgc__say "SMOKE_PG_OS_USER=$user is root; PostgreSQL needs an unprivileged user"
-    return 1
-  fi
-  printf '%s\n' "$user"
-}
-
-# pgc__as_owner DIR COMMAND...: COMMAND in DIR as DIR's owner (root hands it
-# over); working in DIR keeps the server user off a cwd it may not read.
+# pgc__as_owner DIR COMMAND...: COMMAND in DIR (a cwd the server user can
+# read) as DIR's owner; root hands it over (PostgreSQL refuses root).
 pgc__as_owner() {
   local dir=$1 owner
   shift
@@ -60,24 +38,17 @@ pgc__as_owner() {
     return
   fi
   owner=$(stat -c %U "$dir")
-  if [[ "$owner" == root ]]; then
-    pgc__say "refusing to run the server as root ($dir is owned by root)"
-    return 1
-  elif command -v runuser >/dev/null 2>&1; then
-    (cd "$dir" && runuser -u "$owner" -- "$@")
-  else
-    (cd "$dir" && setpriv --reuid="$owner" --regid="$(id -g "$owner")" --init-groups -- "$@")
-  fi
+  [[ "$owner" != root ]] || { pgc__say "refusing to run the server as root ($dir is owned by root)"; return 1; }
+  (cd "$dir" && runuser -u "$owner" -- "$@")
 }
+
+# pgc__give PATH: when root runs this, PATH goes to its folder's owner (the server user).
+pgc__give() { [[ "$(id -u)" -ne 0 ]] || chown -R "$(stat -c %U "$(dirname -- "$1")"):" "$1"; }
 
 # VALUE as a single-quoted postgresql.conf string.
 pgc__conf_string() { printf "'%s'" "${1//\'/\'\'}"; }
 
-pgc__show_log() {
-  [[ -s "$1" ]] || return 0
-  pgc__say "last lines of $1:"
-  tail -n 20 -- "$1" >&2 || true
-}
+pgc__show_log() { [[ ! -s "$1" ]] || { pgc__say "last lines of $1:" && tail -n 20 -- "$1" >&2; } || true; }
 
 # pgc__init DIR BINDIR (strict): initdb into DIR/data, settings for a
 # throwaway (harness.md: trust for postgres, SCRAM for other roles, the
@@ -111,22 +82,28 @@ pgc__launch() {
   done
 }
 
-# pgc__strict FUNCTION ARGS...: in a new bash with set -euo pipefail (bash
-# ignores -e inside a function whose status is tested, as pgc_start's is).
+# FUNCTION ARGS... in a new bash with set -e in force (bash ignores -e inside a tested function).
 pgc__strict() {
   # shellcheck disable=SC2016 # expanded by the new bash
   bash -c 'set -euo pipefail; . "$1"; "${@:2}"' pgc-strict "$PGC_LIB/pg-cluster.sh" "$@"
 }
 
-# pgc__own_folder DIR BINDIR (strict): the marker, and the folder handed to the server user.
+# pgc__own_folder DIR BINDIR (strict): the marker; as root, the folder goes
+# to the unprivileged SMOKE_PG_OS_USER (postgres).
 pgc__own_folder() {
-  local dir=$1 os_user
-  os_user=$(pgc__os_user)
+  local dir=$1 user=${SMOKE_PG_OS_USER:-postgres}
   printf '%s\n' "$2" >"$dir/$PGC_MARKER_FILE"
-  [[ -n "$os_user" ]] || return 0
-  chown "$os_user:" "$dir"
+  [[ "$(id -u)" -eq 0 ]] || return 0
+  if ! id -u "$user" >/dev/null 2>&1; then
+    pgc__say "running as root, but user '$user' does not exist to run the server (set SMOKE_PG_OS_USER)"
+    return 1
+  elif [[ "$(id -u "$user")" -eq 0 ]]; then
+    pgc__say "SMOKE_PG_OS_USER=$user is root; PostgreSQL needs an unprivileged user"
+    return 1
+  fi
+  chown "$user:" "$dir"
   pgc__as_owner "$dir" test -w "$dir" || # a private TMPDIR (/root/tmp) locks it out
-    { pgc__say "user $os_user cannot reach $dir; point TMPDIR at a folder it can enter"; return 1; }
+    { pgc__say "user $user cannot reach $dir; point TMPDIR at a folder it can enter"; return 1; }
 }
 
 # pgc_start [BINDIR]: a new throwaway cluster; sets PGC_DIR (give it to
@@ -193,11 +170,10 @@ pgc__launch_on_free_port() {
 # pgc__copy DIR BINDIR DATA (strict): a copy of DATA, the server user's,
 # with its own socket folder (the copy's settings name the original's).
 pgc__copy() {
-  local dir=$1 os_user
-  os_user=$(pgc__os_user)
+  local dir=$1
   cp -a -- "$3" "$dir/data"
   chmod 700 "$dir/data"
-  [[ -z "$os_user" ]] || chown -R "$os_user:" "$dir/data"
+  pgc__give "$dir/data"
   printf 'unix_socket_directories = %s\n' "$(pgc__conf_string "$dir")" >>"$dir/data/postgresql.conf"
   rm -f -- "$dir/data/postmaster.pid" "$dir/data/postmaster.opts"
 }
@@ -217,12 +193,11 @@ pgc_start_major() {
 # pgc__unpack DIR BINDIR ARCHIVE (strict): bin/, lib/, share/ side by side
 # in DIR/pg (the binaries find the rest from their own folder), then initdb.
 pgc__unpack() {
-  local dir=$1 os_user
-  os_user=$(pgc__os_user)
+  local dir=$1
   mkdir -- "$dir/pg"
   tar -xJf "$3" -C "$dir/pg" || { pgc__say "cannot unpack the PostgreSQL binaries into $dir"; return 1; }
   printf '%s\n' "$dir/pg/bin" >"$dir/$PGC_MARKER_FILE"
-  [[ -z "$os_user" ]] || chown -R "$os_user:" "$dir/pg"
+  pgc__give "$dir/pg"
   pgc__init "$dir" "$dir/pg/bin"
 }
 
@@ -305,22 +280,14 @@ pgc_stop_all() {
   done
 }
 
-# Command line: start (prints PGC_*=... assignments; the cluster keeps
-# running), stop DIR, bindir.
-pgc__main() {
-  case "${1:-}" in
-    start)
-      pgc_start
-      printf 'PGC_%s=%q\n' DIR "$PGC_DIR" DATA "$PGC_DATA" LOG "$PGC_LOG" HOST "$PGC_HOST" PORT "$PGC_PORT" USER "$PGC_USER" ;;
-    stop) pgc_stop "${2:?usage: pg-cluster.sh stop DIR}" ;;
-    bindir) pgc_bindir ;;
-    *)
-      printf 'usage: pg-cluster.sh start | stop DIR | bindir\n' >&2
-      return 2 ;;
-  esac
-}
-
+# Run directly: start (prints PGC_*=... assignments; the cluster keeps running), stop DIR, bindir.
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
   set -euo pipefail
-  pgc__main "$@"
+  case "${1:-}" in
+    start) pgc_start && printf 'PGC_%s=%q\n' DIR "$PGC_DIR" DATA "$PGC_DATA" LOG "$PGC_LOG" HOST "$PGC_HOST" \
+      PORT "$PGC_PORT" USER "$PGC_USER" ;;
+    stop) pgc_stop "${2:?usage: pg-cluster.sh stop DIR}" ;;
+    bindir) pgc_bindir ;;
+    *) printf 'usage: pg-cluster.sh start | stop DIR | bindir\n' >&2 && exit 2 ;;
+  esac
 fi
