@@ -1,8 +1,6 @@
 # shellcheck shell=bash
-# The restore drill of an existing backup (SMOKE_DRILL=1, SPEC §9.10;
-# deploy/docs/drill.md), sourced by the harness after smoke-physical.sh;
-# every decision is the tool's (--mode=drill-verify). A drill ended before
-# the judge still writes report.json ("passed": false).
+# The restore drill of an existing backup (SMOKE_DRILL=1, SPEC §9.10; deploy/docs/drill.md),
+# sourced after smoke-physical.sh; a drill ended before the judge still writes report.json.
 
 DRILL_DIR=''   # the drill's files inside WORK
 DRILL_ACTIVE=0 # 1 from drill_main's start until report.json is written
