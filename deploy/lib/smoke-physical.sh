@@ -1,8 +1,6 @@
 # shellcheck shell=bash
-# Physical backups and point-in-time recovery (SPEC §9.6), sourced by the
-# harness after pg-cluster.sh. deploy/docs/physical.md describes the folder
-# "physical" of the throwaway cluster (archives, repositories, logs), the
-# files this leaves in the work folder, and what the tool decides.
+# Physical backups and point-in-time recovery (SPEC §9.6; deploy/docs/physical.md),
+# sourced by the harness after pg-cluster.sh.
 
 PHYS_LIB=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
 PHYS_STANZA=smoke # pgBackRest stanza and Barman server name (PhysicalEvidence.SERVER)
@@ -10,15 +8,13 @@ PHYS_STANZA=smoke # pgBackRest stanza and Barman server name (PhysicalEvidence.S
 # The run's record (phys_configure, phys_use, phys_setup_source, phys_record_target):
 PHYS_PITR=0 PHYS_PITR_KIND='time' PHYS_RECOVERY_TIMEOUT=120
 PHYS_WORK='' PHYS_SOURCE_DB='' PHYS_SOURCE_URL='' PHYS_SOURCE_MAJOR=''
-PHYS_SOURCE_DIR='' # the throwaway source cluster's folder, if any
-PHYS_DIR=''        # the physical folder inside it
-PHYS_BINDIR=''     # server binaries for the source and the restores
-PHYS_RESTORED_DIR='' # the cluster folder of the restore being judged (phys_release stops it)
-declare -A PHYS_TARGET=() # the PITR target: kind, time, lsn, xid
+PHYS_SOURCE_DIR='' PHYS_DIR='' # the throwaway source cluster's folder and its folder "physical"
+PHYS_BINDIR=''                 # server binaries for the source and the restores
+PHYS_RESTORED_DIR=''           # the restored cluster being judged (phys_release stops it)
+declare -A PHYS_TARGET=()      # the PITR target: kind, time, lsn, xid
 
 phys__say() { printf 'backup-restore-smoke: %s\n' "$*" >&2; }
 
-# Runs a command the way the harness runs its children, when it can.
 phys__run() {
   if declare -F run_child >/dev/null; then run_child "$@"; else "$@" </dev/null; fi
 }
@@ -31,8 +27,7 @@ phys__strict() {
     "$PHYS_LIB" "$(declare -p PHYS_DIR PHYS_SOURCE_DIR PHYS_BINDIR PHYS_WORK PHYS_TARGET)" "$@"
 }
 
-# phys_ask ARRAY ERR ARGS...: the tool's NUL-separated answer in the caller's
-# array, from a pipe (it may hold a password); stderr in ERR.
+# phys_ask ARRAY ERR ARGS...: the tool's NUL-separated answer (from a pipe: it may hold a password); stderr in ERR.
 # shellcheck disable=SC2034 # phys__answer is the caller's array
 phys_ask() {
   local -n phys__answer=$1
@@ -50,30 +45,29 @@ phys_reason() {
   tail -n 1 -- "$1" | sed 's/^backupsmoke: //'
 }
 
-# COMMAND as the cluster's owner in PHYS_DIR, output to LOG, shown on failure.
+# phys__logged LOG DIR COMMAND...: COMMAND as DIR's owner, its output in LOG, shown on failure.
 phys__logged() {
-  local log=$1
-  shift
-  pgc__as_owner "$PHYS_DIR" "$@" >>"$log" 2>&1 || { phys__say "failed: $*"; tail -n 15 -- "$log" >&2; return 1; }
+  local log=$1 dir=$2
+  shift 2
+  pgc__as_owner "$dir" "$@" >>"$log" 2>&1 || { phys__say "failed: $*"; tail -n 15 -- "$log" >&2; return 1; }
 }
 
 phys__pgbackrest() {
-  phys__logged "$PHYS_DIR/pgbackrest.out" pgbackrest --config="$PHYS_DIR/pgbackrest/pgbackrest.conf" \
+  phys__logged "$PHYS_DIR/pgbackrest.out" "$PHYS_DIR" pgbackrest --config="$PHYS_DIR/pgbackrest/pgbackrest.conf" \
     --stanza="$PHYS_STANZA" "$@"
 }
 
-phys__barman() { phys__logged "$PHYS_DIR/barman.out" barman -c "$PHYS_DIR/barman/barman.conf" "$@"; }
+phys__barman() { phys__logged "$PHYS_DIR/barman.out" "$PHYS_DIR" barman -c "$PHYS_DIR/barman/barman.conf" "$@"; }
 
 phys__sql() { psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$1" -U postgres -d postgres -c "$2"; }
 
-# phys__prepare PORT TOOLS...: the tool readies the folder "physical" and
-# turns archiving on (PhysicalSetup.java); the cluster restarts and is checked.
+# phys__prepare PORT TOOLS... (strict): the folder "physical" and archiving (PhysicalSetup.java), checked.
 phys__prepare() {
   local port=$1 tools=" ${*:2} "
   pgc__as_owner "$PHYS_SOURCE_DIR" mkdir -m 700 -- "$PHYS_DIR"
   "$PHYS_LIB/../bin/backupsmoke" --mode=physical-setup --cluster="$PHYS_SOURCE_DIR" --bindir="$PHYS_BINDIR" \
     --tools="$(IFS=, && printf '%s' "${*:2}")"
-  [[ "$(id -u)" -ne 0 ]] || chown -R "$(stat -c %U "$PHYS_SOURCE_DIR"):" "$PHYS_DIR"
+  pgc__give "$PHYS_DIR"
   if ! pgc__as_owner "$PHYS_SOURCE_DIR" "$PHYS_BINDIR/pg_ctl" restart -D "$PHYS_SOURCE_DIR/data" \
     -l "$PHYS_SOURCE_DIR/server.log" -m fast -w -t 60 -s >/dev/null 2>&1; then
     phys__say "could not restart the throwaway cluster with archiving on"
@@ -91,8 +85,7 @@ phys__prepare() {
   fi
 }
 
-# phys__archive_now PORT: a WAL switch, then a wait (60 s) until the segment
-# just closed is archived; Barman's incoming WAL then moves into its archive.
+# phys__archive_now PORT (strict): a WAL switch, archived within 60 s, then into Barman's archive.
 phys__archive_now() {
   local port=$1 segment deadline=$((SECONDS + 60)) done_segment
   segment=$(phys__sql "$port" 'SELECT pg_walfile_name(pg_switch_wal())')
@@ -108,111 +101,138 @@ phys__archive_now() {
   [[ ! -f "$PHYS_DIR/barman/barman.conf" ]] || phys__barman archive-wal "$PHYS_STANZA"
 }
 
-# Backups (strict): the tools' output into WORK/evidence.METHOD, their own verdict in it.
-phys__backup_pgbackrest() {
-  phys__pgbackrest --type=full backup
-  pgc__as_owner "$PHYS_DIR" pgbackrest --config="$PHYS_DIR/pgbackrest/pgbackrest.conf" --stanza="$PHYS_STANZA" \
-    --output=json info >"$1/info.json" 2>>"$PHYS_DIR/pgbackrest.out"
-  phys__logged "$1/verify.out" pgbackrest --config="$PHYS_DIR/pgbackrest/pgbackrest.conf" \
-    --stanza="$PHYS_STANZA" --output=text --verbose verify || printf failed >"$1/verdict"
-}
-
-phys__backup_barman() {
-  phys__barman backup "$PHYS_STANZA"
-  phys__barman archive-wal "$PHYS_STANZA"
-  pgc__as_owner "$PHYS_DIR" barman -c "$PHYS_DIR/barman/barman.conf" -f json show-backup "$PHYS_STANZA" latest \
-    >"$1/show-backup.json" 2>>"$PHYS_DIR/barman.out"
-  phys__barman check-backup "$PHYS_STANZA" latest || printf failed >"$1/verdict"
-}
-
-# phys__backup_basebackup OUT DEST: the whole cluster with the WAL that makes it consistent.
-phys__backup_basebackup() {
-  local out=$1 dest=$2
-  "$PHYS_BINDIR/pg_basebackup" -h 127.0.0.1 -p "$(pgc_port "$PHYS_SOURCE_DIR")" -U postgres --pgdata="$dest" \
-    --wal-method=stream --checkpoint=fast --no-password >>"$PHYS_DIR/basebackup.out" 2>&1 ||
-    { phys__say "pg_basebackup failed"; tail -n 5 "$PHYS_DIR/basebackup.out" >&2; return 1; }
-  cp -- "$dest/backup_label" "$dest/backup_manifest" "$out/"
-  "$PHYS_BINDIR/pg_verifybackup" "$dest" >>"$PHYS_DIR/basebackup.out" 2>&1 ||
-    { printf failed >"$out/verdict"; tail -n 5 "$PHYS_DIR/basebackup.out" >&2; }
-}
-
-# phys__backup METHOD PATH: the backup, then the tool's evidence and label.
+# phys__backup METHOD DEST (strict): the backup; its tool's output and own verdict in
+# WORK/evidence.METHOD, read by --mode=backup-evidence.
 phys__backup() {
-  local method=$1 out=$PHYS_WORK/evidence.$1
+  local method=$1 out=$PHYS_WORK/evidence.$1 conf=$PHYS_DIR/pgbackrest/pgbackrest.conf
   mkdir -m 700 -- "$out"
   printf passed >"$out/verdict"
-  "phys__backup_$method" "$out" "$2"
+  case "$method" in
+    pgbackrest)
+      phys__pgbackrest --type=full backup
+      pgc__as_owner "$PHYS_DIR" pgbackrest --config="$conf" --stanza="$PHYS_STANZA" --output=json info \
+        >"$out/info.json" 2>>"$PHYS_DIR/pgbackrest.out"
+      phys__logged "$out/verify.out" "$PHYS_DIR" pgbackrest --config="$conf" --stanza="$PHYS_STANZA" --output=text \
+        --verbose verify || printf failed >"$out/verdict" ;;
+    barman)
+      phys__barman backup "$PHYS_STANZA"
+      phys__barman archive-wal "$PHYS_STANZA"
+      pgc__as_owner "$PHYS_DIR" barman -c "$PHYS_DIR/barman/barman.conf" -f json show-backup "$PHYS_STANZA" latest \
+        >"$out/show-backup.json" 2>>"$PHYS_DIR/barman.out"
+      phys__barman check-backup "$PHYS_STANZA" latest || printf failed >"$out/verdict" ;;
+    basebackup) # the whole cluster with the WAL that makes it consistent
+      "$PHYS_BINDIR/pg_basebackup" -h 127.0.0.1 -p "$(pgc_port "$PHYS_SOURCE_DIR")" -U postgres --pgdata="$2" \
+        --wal-method=stream --checkpoint=fast --no-password >>"$PHYS_DIR/basebackup.out" 2>&1 ||
+        { phys__say "pg_basebackup failed"; tail -n 5 "$PHYS_DIR/basebackup.out" >&2; return 1; }
+      cp -- "$2/backup_label" "$2/backup_manifest" "$out/"
+      "$PHYS_BINDIR/pg_verifybackup" "$2" >>"$PHYS_DIR/basebackup.out" 2>&1 ||
+        { printf failed >"$out/verdict"; tail -n 5 "$PHYS_DIR/basebackup.out" >&2; } ;;
+  esac
   "$PHYS_LIB/../bin/backupsmoke" --mode=backup-evidence --run-record="$out" >"$PHYS_WORK/physical.$method.label"
 }
 
-# DATA to the cluster's user with PostgreSQL's modes, whatever the restore left.
-phys__own_data() {
-  chmod 700 "$1"
-  [[ "$(id -u)" -ne 0 ]] || chown -R "$(stat -c %U "$(dirname -- "$1")"):" "$1"
+# phys_tool_argv VAR METHOD DATA SET NAME [OPTIONS...]: pgBackRest's or Barman's restore of
+# backup SET of NAME (stanza, server) into DATA, to the backup's end or PHYS_TARGET, promoted.
+# shellcheck disable=SC2034 # phys__argv is the caller's array
+phys_tool_argv() {
+  local -n phys__argv=$1
+  local method=$2 data=$3 set=$4 name=$5 kind=${PHYS_TARGET[kind]:-} stop=()
+  shift 5
+  if [[ "$method" == pgbackrest ]]; then
+    [[ "$set" == latest ]] || stop=(--set="$set")
+    if [[ -n "$kind" ]]; then stop+=(--type="$kind" --target="${PHYS_TARGET[$kind]}"); else stop+=(--type=immediate); fi
+    phys__argv=(pgbackrest "$@" --stanza="$name" --pg1-path="$data" "${stop[@]}" --target-action=promote
+      --archive-mode=off restore)
+  else
+    if [[ -n "$kind" ]]; then stop=(--target-"$kind" "${PHYS_TARGET[$kind]}"); else stop=(--target-immediate); fi
+    phys__argv=(barman "$@" recover "${stop[@]}" --target-action promote "$name" "$set" "$data")
+  fi
 }
 
-# phys__restore_tool METHOD DIR (strict): into DIR/data, to the end of the
-# backup or to the PITR target, then promote.
-phys__restore_tool() {
-  local data=$2/data kind=${PHYS_TARGET[kind]:-} value='' stop=()
-  [[ -z "$kind" ]] || value=${PHYS_TARGET[$kind]}
-  case "$1" in
-    pgbackrest)
-      if [[ -n "$kind" ]]; then stop=(--type="$kind" --target="$value"); else stop=(--type=immediate); fi
-      phys__pgbackrest --pg1-path="$data" "${stop[@]}" --target-action=promote restore ;;
-    barman)
-      if [[ -n "$kind" ]]; then stop=(--target-"$kind" "$value"); else stop=(--target-immediate); fi
-      phys__barman recover "${stop[@]}" --target-action promote "$PHYS_STANZA" latest "$data" ;;
-    basebackup)
-      cp -a -- "$PHYS_WORK/backup.basebackup/." "$data/"
-      if [[ -n "$kind" ]]; then
-        printf "restore_command = %s\nrecovery_target_%s = %s\nrecovery_target_action = 'promote'\n" \
-          "$(pgc__conf_string "cp $PHYS_DIR/wal-archive/%f %p")" "$kind" "$(pgc__conf_string "$value")" \
-          >>"$data/postgresql.conf"
-        : >"$data/recovery.signal"
-      fi
-      phys__own_data "$data" ;;
-  esac
+phys__source_tool_argv() {
+  local options=(--config="$PHYS_DIR/pgbackrest/pgbackrest.conf")
+  [[ "$2" == pgbackrest ]] || options=(-c "$PHYS_DIR/barman/barman.conf")
+  phys_tool_argv "$1" "$2" "$3" latest "$PHYS_STANZA" "${options[@]}"
 }
 
-# phys_new_restore_dir VAR: a registered cluster folder with an empty data directory.
-# shellcheck disable=SC2034 # phys__dir is the caller's variable
-phys_new_restore_dir() {
-  local -n phys__dir=$1
-  phys__ensure_bindir && pgc__new_folder "$PHYS_BINDIR" &&
-    pgc__as_owner "$PGC_NEW" mkdir -m 700 -- "$PGC_NEW/data" && phys__dir=$PGC_NEW
+# phys__restore_basebackup DATA (strict): the copy, with the PITR target's recovery settings.
+phys__restore_basebackup() {
+  local data=$1 kind=${PHYS_TARGET[kind]:-}
+  cp -a -- "$PHYS_WORK/backup.basebackup/." "$data/"
+  [[ -n "$kind" ]] || return 0
+  printf "restore_command = %s\nrecovery_target_%s = %s\nrecovery_target_action = 'promote'\n" \
+    "$(pgc__conf_string "cp $PHYS_DIR/wal-archive/%f %p")" "$kind" "$(pgc__conf_string "${PHYS_TARGET[$kind]}")" \
+    >>"$data/postgresql.conf"
+  : >"$data/recovery.signal"
 }
 
-# phys_start_restored DIR: DIR/data served as a private copy (physical.md);
-# the settings come last in postgresql.conf, so they win.
-phys_start_restored() { phys__strict phys__start_restored "$1"; }
-
+# phys__start_restored DIR AUTH (strict): DIR/data served as a private copy; the settings come last, so they win.
 phys__start_restored() {
-  local dir=$1 data=$1/data method=trust
-  [[ -f "$data/PG_VERSION" ]] || { phys__say "the restore left no data directory in $data (no PG_VERSION)"; return 1; }
-  [[ -z "${PGPASSWORD:-}" ]] || method=md5 # the copy keeps the source's roles and passwords
-  printf 'local all all trust\nhost all all 127.0.0.1/32 %s\n' "$method" >"$data/pg_hba.smoke.conf"
+  local dir=$1 data=$1/data
+  printf 'local all all trust\nhost all all 127.0.0.1/32 %s\n' "$2" >"$data/pg_hba.smoke.conf"
   printf "listen_addresses = %s\nunix_socket_directories = %s\nhba_file = %s\narchive_mode = off\nhot_standby = on\nssl = off\nlogging_collector = off\n" \
     "$(pgc__conf_string 127.0.0.1)" "$(pgc__conf_string "$dir")" "$(pgc__conf_string "$data/pg_hba.smoke.conf")" \
     >>"$data/postgresql.conf"
-  phys__own_data "$data"
+  chmod 700 "$data"
+  pgc__give "$data"
   rm -f -- "$data/postmaster.pid" "$data/postmaster.opts"
   pgc__launch_on_free_port "$PHYS_BINDIR" "$dir"
 }
 
-# phys_restore_command cluster DIR | url URL_FILE: SMOKE_RESTORE_CMD fills
-# DIR/data, or writes a URL to URL_FILE; its output goes to stderr.
-phys_restore_command() {
-  if [[ "$1" == cluster ]]; then
-    SMOKE_RESTORE_PGDATA=$2/data phys__run bash -c "$SMOKE_RESTORE_CMD" >&2
-    return
-  fi
-  # From here on, whatever happens, the teardown runs (phys_teardown_pending).
-  : >"$2" && : >"$2.teardown" && SMOKE_RESTORED_URL_FILE=$2 phys__run bash -c "$SMOKE_RESTORE_CMD" >&2
+# The restored major picks the binaries (unless SMOKE_PG_BINDIR); the marker follows (cleanup's pg_ctl).
+phys__pick_bindir() {
+  local major
+  major=$(cat "$1/data/PG_VERSION" 2>/dev/null) || major=''
+  [[ -z "${SMOKE_PG_BINDIR:-}" && "$major" =~ ^[0-9]+$ && -x "/usr/lib/postgresql/$major/bin/postgres" ]] || return 0
+  PHYS_BINDIR=/usr/lib/postgresql/$major/bin
+  printf '%s\n' "$PHYS_BINDIR" >"$1/$PGC_MARKER_FILE"
 }
 
-# SMOKE_TEARDOWN_CMD once per URL_FILE.teardown marker under FOLDER, by
-# whichever shell gets there first (a combination's, or the cleanup).
+# phys_restore REQUEST ANSWER: a combination's or the drill's restore, out of
+# recovery; the tool's answer (url, database, password, wal) in the caller's
+# array ANSWER. REQUEST (the caller's associative array) is described in
+# physical.md; failures end through its on_fail restore|cannot REASON.
+phys_restore() {
+  local -n phys__request=$1
+  local method=${phys__request[method]} on_fail=${phys__request[on_fail]} status=0 data argv=() server=()
+  local dir=${phys__request[dir]} name=${phys__request[name]:+.${phys__request[name]}}
+  if [[ "$method" == command-url ]]; then
+    # From here on, whatever happens, the teardown runs (phys_teardown_pending).
+    : >"$dir/restored-url$name" && : >"$dir/restored-url$name.teardown" &&
+      SMOKE_RESTORED_URL_FILE=$dir/restored-url$name phys__run bash -c "$SMOKE_RESTORE_CMD" >&2 || status=$?
+    ((status == 0)) || "$on_fail" restore "the restore command (SMOKE_RESTORE_CMD) failed (exit $status)"
+    server=(--restored-url-file="$dir/restored-url$name")
+  else
+    { phys__ensure_bindir && pgc__new_folder "$PHYS_BINDIR" && pgc__as_owner "$PGC_NEW" mkdir -m 700 -- "$PGC_NEW/data"; } ||
+      "$on_fail" cannot "cannot make a folder for the restored cluster in ${TMPDIR:-/tmp}"
+    PHYS_RESTORED_DIR=$PGC_NEW data=$PGC_NEW/data
+    case "$method" in
+      command-cluster) SMOKE_RESTORE_PGDATA=$data phys__run bash -c "$SMOKE_RESTORE_CMD" >&2 || status=$? ;;
+      basebackup) phys__strict phys__restore_basebackup "$data" || status=$? ;;
+      *)
+        "${phys__request[argv]}" argv "$method" "$data"
+        phys__run phys__logged "$dir/restore$name.log" "$PHYS_RESTORED_DIR" "${argv[@]}" || status=$? ;;
+    esac
+    ((status == 0)) || "$on_fail" restore "${phys__request[restored_by]} failed (exit $status)"
+    [[ -f "$data/PG_VERSION" ]] || "$on_fail" restore "the restore left no data directory in $data (no PG_VERSION)"
+    phys__pick_bindir "$PHYS_RESTORED_DIR"
+    # Read before the server starts (it renames backup_label), trusting no tool's catalog.
+    "$PHYS_BINDIR/pg_controldata" "$data" >"$dir/controldata$name" 2>&1 || true
+    [[ ! -f "$data/backup_label" ]] || cp -- "$data/backup_label" "$dir/backup_label$name"
+    [[ -z "${phys__request[check]:-}" ]] || "${phys__request[check]}" "$PHYS_RESTORED_DIR"
+    phys__strict phys__start_restored "$PHYS_RESTORED_DIR" "${phys__request[auth]}" >&2 ||
+      "$on_fail" restore "the restored data directory does not start as a server (its log is above)"
+    server=(--cluster="$PHYS_RESTORED_DIR" --database="${phys__request[database]}" --roles="${phys__request[roles]}"
+      --controldata="$dir/controldata$name" ${phys__request[cluster_need]:+"${phys__request[cluster_need]}"})
+  fi
+  [[ -z "${phys__request[source_url]:-}" ]] || server+=(--source-url="${phys__request[source_url]}")
+  phys_ask "$2" "$dir/await$name.err" --mode=await-recovery --recovery-timeout="${phys__request[timeout]}" \
+    ${phys__request[need]:+"${phys__request[need]}"} "${server[@]}" || status=$?
+  ((status != 3)) || "$on_fail" restore "$(phys_reason "$dir/await$name.err")"
+  ((status == 0)) || "$on_fail" cannot "$(phys_reason "$dir/await$name.err")"
+}
+
+# phys_teardown_pending FOLDER: SMOKE_TEARDOWN_CMD once per URL_FILE.teardown marker under FOLDER.
 phys_teardown_pending() {
   local marker status
   while IFS= read -r -d '' marker; do
@@ -252,15 +272,9 @@ phys__export_command_env() {
 
 # Restores start with the throwaway source's binaries, else the source major's.
 phys__ensure_bindir() {
-  if [[ -n "$PHYS_BINDIR" ]]; then
-    return 0
-  elif [[ -n "${SMOKE_PG_BINDIR:-}" ]]; then
-    PHYS_BINDIR=$SMOKE_PG_BINDIR
-  elif [[ -x "/usr/lib/postgresql/$PHYS_SOURCE_MAJOR/bin/initdb" ]]; then
-    PHYS_BINDIR=/usr/lib/postgresql/$PHYS_SOURCE_MAJOR/bin
-  else
-    PHYS_BINDIR=$(pgc_bindir)
-  fi
+  [[ -z "$PHYS_BINDIR" ]] || return 0
+  PHYS_BINDIR=${SMOKE_PG_BINDIR:-/usr/lib/postgresql/$PHYS_SOURCE_MAJOR/bin}
+  [[ -n "${SMOKE_PG_BINDIR:-}" || -x "$PHYS_BINDIR/initdb" ]] || PHYS_BINDIR=$(pgc_bindir)
 }
 
 # phys_backup METHOD PATH: PATH is the backup's folder for basebackup and the command methods.
@@ -284,7 +298,6 @@ phys_record_target() {
     { phys__say "cannot record the PITR target: $(phys_reason "$PHYS_WORK/pitr.target.err")"; return 1; }
 }
 
-# phys_target_value KIND: the recorded target of KIND (time, lsn, xid).
 phys_target_value() { printf '%s\n' "${PHYS_TARGET[$1]}"; }
 
 # phys_switch_wal URL: pg_switch_wal() when the role at URL may run it; else prints why not and returns 1.
@@ -293,41 +306,25 @@ phys_switch_wal() {
     { phys_reason "$PHYS_WORK/switch-wal.err"; return 1; }
 }
 
-# phys_restore_for NAME METHOD RESTORED_BY RESULT: the restore, out of
-# recovery; the caller's array RESULT gets the tool's answer (url, database,
-# password). Failures end through the caller's restore_failed REASON.
+# phys_restore_for NAME METHOD RESTORED_BY RESULT: a combination's restore; failures end in restore_failed REASON.
 phys_restore_for() {
-  local name=$1 method=$2 status=0 server=() err=$PHYS_WORK/await.$1.err
+  local method=$2 auth=trust
+  [[ -z "${PGPASSWORD:-}" ]] || auth=md5 # the copy keeps the source's roles and passwords
+  # shellcheck disable=SC2034 # read by phys_restore
+  local -A request=([on_fail]=phys__restore_failed [method]=$method [restored_by]=$3 [dir]=$PHYS_WORK [name]=$1
+    [argv]=phys__source_tool_argv [auth]=$auth [database]=$PHYS_SOURCE_DB [roles]=${PGUSER:-postgres}
+    [timeout]=$PHYS_RECOVERY_TIMEOUT [need]=--need-writes [source_url]=$PHYS_SOURCE_URL)
   phys__export_command_env || restore_failed "no server binaries to start the restored cluster with"
   export SMOKE_BACKUP_DIR=$PHYS_WORK/backup.$method SMOKE_METHOD=$method
-  if [[ "$method" == command-url ]]; then
-    phys_restore_command url "$PHYS_WORK/restored-url.$name" || status=$?
-    ((status == 0)) || restore_failed "the restore command (SMOKE_RESTORE_CMD) failed (exit $status)"
-    server=(--restored-url-file="$PHYS_WORK/restored-url.$name")
-  else
-    phys_new_restore_dir PHYS_RESTORED_DIR || restore_failed "cannot make a folder for the restored cluster"
-    if [[ "$method" == command-cluster ]]; then
-      phys_restore_command cluster "$PHYS_RESTORED_DIR" || status=$?
-    else
-      phys__strict phys__restore_tool "$method" "$PHYS_RESTORED_DIR" || status=$?
-    fi
-    ((status == 0)) || restore_failed "$3 failed (exit $status)"
-    "$PHYS_BINDIR/pg_controldata" "$PHYS_RESTORED_DIR/data" >"$PHYS_WORK/controldata.$name" 2>&1 || true
-    phys_start_restored "$PHYS_RESTORED_DIR" >&2 ||
-      restore_failed "the restored data directory does not start as a server (its log is above)"
-    # The role the harness works as owns the scratch database on the copy too.
-    server=(--cluster="$PHYS_RESTORED_DIR" --roles="${PGUSER:-postgres}" --database="$PHYS_SOURCE_DB"
-      --source-url="$PHYS_SOURCE_URL" --controldata="$PHYS_WORK/controldata.$name")
-  fi
-  phys_ask "$4" "$err" --mode=await-recovery --need-writes --recovery-timeout="$PHYS_RECOVERY_TIMEOUT" "${server[@]}" ||
-    restore_failed "$(phys_reason "$err")"
+  phys_restore request "$4"
   local -n phys__result=$4
-  printf '%s\n' "${phys__result[wal]}" >"$PHYS_WORK/restored.$name.wal"
-  [[ -z "$PHYS_RESTORED_DIR" ]] || cp -- "$PHYS_RESTORED_DIR/server.log" "$PHYS_WORK/restored.$name.log"
+  printf '%s\n' "${phys__result[wal]}" >"$PHYS_WORK/restored.$1.wal"
+  [[ -z "$PHYS_RESTORED_DIR" ]] || cp -- "$PHYS_RESTORED_DIR/server.log" "$PHYS_WORK/restored.$1.log"
 }
 
-# In PITR mode the text oracle's dumps lose their sequence values: WAL
-# replay brings a sequence up to 32 values ahead (nextval logs ahead).
+phys__restore_failed() { restore_failed "$2"; }
+
+# PITR: the text oracle's dumps lose their sequence values (WAL replay brings one up to 32 ahead).
 phys_oracle_after_replay() {
   ((PHYS_PITR)) && [[ "$1" == text && -f "$2" && -f "$3" ]] || return 0
   sed -i '/^SELECT pg_catalog.setval(/d' "$2" "$3"

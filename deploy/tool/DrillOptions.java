@@ -12,7 +12,8 @@ final class DrillOptions {
     static final java.util.List<String> FLAGS = java.util.List.of("--backup-start", "--backup-lsn",
             "--backup-stop-lsn", "--backup-id", "--backup-label", "--backup-timeline", "--backup-system-identifier",
             "--live-url", "--max-rpo", "--recovery-target-time", "--recovery-target-lsn", "--recovery-target-xid",
-            "--restore-seconds", "--method", "--backup-label-file", "--restore-failed", "--cannot-judge");
+            "--restore-seconds", "--method", "--backup-label-file", "--backup-controldata", "--restore-failed",
+            "--cannot-judge");
 
     @Option(names = "--backup-start", paramLabel = "TIMESTAMP",
             description = "drill-verify: when the restored backup began (ISO-8601 with offset); the restore must hold"
@@ -29,6 +30,11 @@ final class DrillOptions {
                     + " server started): fills --backup-lsn, --backup-start, --backup-label and --backup-timeline"
                     + " where they are not given")
     Path backupLabelFile;
+
+    @Option(names = "--backup-controldata", paramLabel = "FILE",
+            description = "drill-verify: pg_controldata's output for the restored data directory (read before the"
+                    + " server started): fills --backup-system-identifier where it is not given")
+    Path backupControldata;
 
     @Option(names = "--restore-failed", paramLabel = "REASON",
             description = "drill-verify: the restore failed before it could be judged (a paused recovery, say):"
@@ -101,6 +107,9 @@ final class DrillOptions {
             backupStart = backupStart != null ? backupStart : label.startTime().atOffset(java.time.ZoneOffset.UTC);
             backupLabel = backupLabel != null ? backupLabel : label.label();
             backupTimeline = backupTimeline != null ? backupTimeline : label.timeline();
+        }
+        if (backupControldata != null && backupSystemIdentifier == null) {
+            backupSystemIdentifier = PhysicalModes.systemIdentifier(RunRecord.readText(backupControldata));
         }
         if (unjudged() == null && backupStart == null && backupLsn == null) {
             throw new Failure("--mode=drill-verify needs --backup-start=TIMESTAMP or --backup-lsn=LSN");

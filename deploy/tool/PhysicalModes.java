@@ -208,13 +208,19 @@ final class PhysicalModes {
         return Integer.parseInt(lines.get(3).strip());
     }
 
+    /** The system identifier in pg_controldata's output, or null when it names none. */
+    static String systemIdentifier(String controldata) {
+        Matcher found = SYSTEM_IDENTIFIER.matcher(controldata);
+        return found.find() ? found.group(1) : null;
+    }
+
     /** Why the restore is of another cluster than the source, or null (they agree, or either is unknown). */
     static String otherClusterReason(String controldata, String sourceIdentifier) {
-        Matcher restored = SYSTEM_IDENTIFIER.matcher(controldata);
-        if (!restored.find() || sourceIdentifier == null || restored.group(1).equals(sourceIdentifier)) {
+        String restored = systemIdentifier(controldata);
+        if (restored == null || sourceIdentifier == null || restored.equals(sourceIdentifier)) {
             return null;
         }
-        return "the restore is of another cluster: its system identifier is " + restored.group(1)
+        return "the restore is of another cluster: its system identifier is " + restored
                 + ", the source's is " + sourceIdentifier
                 + " (a backup of another server: check the stanza or server the restore reads)";
     }
