@@ -293,7 +293,8 @@ class HarnessTest {
         List<String> command = new ArrayList<>(List.of("shellcheck", "-x"));
         command.addAll(List.of("deploy/test/backup-restore-smoke.sh", "deploy/bin/jbang", "deploy/bin/backupsmoke",
                 "deploy/lib/pg-cluster.sh", "deploy/lib/smoke-physical.sh", "deploy/lib/smoke-drill.sh",
-                "deploy/bench/run.sh", "test/run", ".ci/run"));
+                "deploy/bench/run.sh", "deploy/bench/common.sh", "deploy/bench/classic.sh", "deploy/bench/insert.sh",
+                "test/run", ".ci/run"));
         var result = Support.run(command, Map.of(), Support.REPO, 120);
         assertEquals(0, result.exit(), result.describe());
     }
