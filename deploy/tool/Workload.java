@@ -22,8 +22,8 @@ final class Workload {
      */
     static final int DEFAULT_BATCH_ROWS = 10_000;
 
-    /** How often a long workload reports its progress on stderr. */
-    static final Duration PROGRESS_EVERY = Duration.ofSeconds(5);
+    /** How often a long workload reports its progress on stderr (a test shortens it to see lines sooner). */
+    static volatile Duration progressEvery = Duration.ofSeconds(5);
 
     /**
      * Row i takes the action i mod 4, its id zero-padded to at least four
@@ -65,7 +65,8 @@ final class Workload {
     void insert(Connection connection, Deadline deadline) throws Failure {
         OffsetDateTime base = startTime != null ? startTime : serverNow(connection, deadline);
         long started = System.nanoTime();
-        long nextReport = started + PROGRESS_EVERY.toNanos();
+        long reportEvery = progressEvery.toNanos();
+        long nextReport = started + reportEvery;
         Progress.activity = Progress.INSERTING;
         Progress.workloadStarted();
         BatchSizer sizer = batchRows != null ? BatchSizer.fixed(batchRows) : BatchSizer.adaptive();
@@ -83,7 +84,7 @@ final class Workload {
                 first = last + 1;
                 if (System.nanoTime() >= nextReport) {
                     reportProgress(last + 1, System.nanoTime() - started);
-                    nextReport += PROGRESS_EVERY.toNanos();
+                    nextReport += reportEvery;
                 }
             }
         } catch (SQLException e) {
