@@ -199,14 +199,18 @@ class ServerVerifierTest {
         }
     }
 
-    /** The client's verdict on the rows this transaction sees, walked in-process as verify walks them. */
-    private static String clientVerdict(Connection connection) throws Exception {
-        String sentinel;
+    /** The sentinel's row_hash: the chain head the client's walk must end on. */
+    private static String sentinelOf(Connection connection) throws Exception {
         try (Statement statement = connection.createStatement();
              ResultSet result = statement.executeQuery("SELECT row_hash FROM audit_chain_head WHERE id = 1")) {
             result.next();
-            sentinel = result.getString(1);
+            return result.getString(1);
         }
+    }
+
+    /** The client's verdict on the rows this transaction sees, walked in-process as verify walks them. */
+    private static String clientVerdict(Connection connection) throws Exception {
+        String sentinel = sentinelOf(connection);
         CopyRows rows = CopyRows.inChainOrder(connection, "audit_events", null, e -> new Failure(e.getMessage()));
         ChainWalker walker = new ChainWalker(sentinel, ChainWalker.Expectation.NONE);
         rows.stream(true, walker::add);
@@ -216,12 +220,7 @@ class ServerVerifierTest {
 
     /** The client's verdict as verify gives it (Verification.ClientVerifier: the heap's order first when it may do). */
     private static String verifysClientVerdict(Connection connection) throws Exception {
-        String sentinel;
-        try (Statement statement = connection.createStatement();
-             ResultSet result = statement.executeQuery("SELECT row_hash FROM audit_chain_head WHERE id = 1")) {
-            result.next();
-            sentinel = result.getString(1);
-        }
+        String sentinel = sentinelOf(connection);
         try (Deadline deadline = new Deadline(Duration.ofMinutes(2))) {
             ChainWalker.Verdict verdict = Verification.ClientVerifier.run(connection,
                     new AuditSchema("public", false, List.of()), sentinel, ChainWalker.Expectation.NONE, deadline).verdict();
