@@ -64,8 +64,8 @@ public class BackupSmoke implements Callable<Integer> {
     @Option(names = "--mode", paramLabel = "MODE",
             description = "workload | verify (required); selftest tampers with scratch databases on the server"
                     + " and shows what verification catches; checkpoint appends to a ledger (--ledger),"
-                    + " drill-verify judges a restored backup against it; judge, oracle-capture, pitr-check"
-                    + " (SPEC 9.9), knobs, report, backup-evidence, await-recovery, pitr-target, switch-wal, physical-setup, in-place-check and in-place-wipe (SPEC 7) answer the harness")
+                    + " drill-verify judges a restored backup against it; judge, oracle-capture, pitr-check,"
+                    + " judge-restored (SPEC 9.9), knobs, report, backup-evidence, await-recovery, pitr-target, switch-wal, physical-setup, in-place-check and in-place-wipe (SPEC 7) answer the harness")
     String mode;
 
     @Option(names = "--db-url", paramLabel = "URL",
@@ -150,9 +150,13 @@ public class BackupSmoke implements Callable<Integer> {
     @CommandLine.Mixin
     PhysicalModes.Options physicalOptions = new PhysicalModes.Options();
 
+    /** The harness's one question about a restored database: --mode=judge-restored (SPEC 9.9). */
+    @CommandLine.Mixin
+    RestoredJudge.Options restoredOptions = new RestoredJudge.Options();
+
     @Option(names = "--run-record", paramLabel = "DIR",
             description = "report: the harness's work folder (combinations/, run.facts);"
-                    + " backup-evidence: its evidence.METHOD folder")
+                    + " backup-evidence: its evidence.METHOD folder; judge-restored: the work folder")
     Path runRecord;
 
     @Option(names = "--report-dir", paramLabel = "DIR", description = "report: where report.json and junit.xml go;"
@@ -215,7 +219,8 @@ public class BackupSmoke implements Callable<Integer> {
             throw new Failure("--mode is required (workload | verify)");
         }
         if (!MODES.contains(mode) && !JudgeModes.NAMES.contains(mode) && !InPlace.NAMES.contains(mode)
-                && !HarnessPlan.MODE.equals(mode) && !PhysicalModes.NAMES.contains(mode)) {
+                && !HarnessPlan.MODE.equals(mode) && !PhysicalModes.NAMES.contains(mode)
+                && !RestoredJudge.MODE.equals(mode)) {
             throw new Failure("unknown --mode=" + Failure.quoted(mode) + " (workload | verify)");
         }
         ConnectionTarget target = ConnectionTarget.parse(dbUrl, environment);
@@ -236,6 +241,13 @@ public class BackupSmoke implements Callable<Integer> {
             }
             if (mode.equals(JudgeModes.JUDGE)) { // with --capture-restored
                 return judgeModes.judge(connector, expectations.snapshotFile, verifyOptions.since, System.out);
+            }
+            if (mode.equals(RestoredJudge.MODE)) {
+                return RestoredJudge.run(restoredOptions, runRecord, dbUrl, connector, verifyOptions.since, System.out);
+            }
+            if (mode.equals(JudgeModes.ORACLE_CAPTURE) && RestoredJudge.isText(restoredOptions)) {
+                TextOracle.dump(dbUrl, judgeModes.snapshotId, System.out);
+                return 0;
             }
             if (mode.equals(JudgeModes.ORACLE_CAPTURE)) {
                 return judgeModes.captureOracle(connector, System.out);
@@ -291,7 +303,9 @@ public class BackupSmoke implements Callable<Integer> {
         }
         refuseFlagsOutside(List.of(MODE_CHECKPOINT, MODE_DRILL), LedgerOptions.FLAGS);
         refuseFlagsOutside(List.of(MODE_DRILL), DrillOptions.FLAGS);
-        refuseFlagsOutside(List.of(HarnessModes.REPORT, PhysicalEvidence.MODE), List.of("--run-record"));
+        refuseFlagsOutside(List.of(HarnessModes.REPORT, PhysicalEvidence.MODE, RestoredJudge.MODE), List.of("--run-record"));
+        refuseFlagsOutside(List.of(RestoredJudge.MODE), RestoredJudge.COMBINATION_FLAGS);
+        refuseFlagsOutside(List.of(RestoredJudge.MODE, JudgeModes.ORACLE_CAPTURE), RestoredJudge.ORACLE_FLAGS);
         refuseFlagsOutside(List.of(HarnessPlan.MODE), HarnessPlan.Options.FLAGS);
         refuseFlagsOutside(PhysicalModes.NAMES, PhysicalModes.Options.FLAGS);
         refuseFlagsOutside(List.of(HarnessModes.REPORT, MODE_DRILL), List.of("--report-dir"));
@@ -305,6 +319,7 @@ public class BackupSmoke implements Callable<Integer> {
         }
         List<String> given = VerifyOptions.FLAGS.stream().filter(parsed::hasMatchedOption)
                 .filter(name -> !(JudgeModes.JUDGE.equals(mode) && JudgeModes.SHARED_WITH_VERIFY.contains(name)))
+                .filter(name -> !(RestoredJudge.MODE.equals(mode) && name.equals("--since")))
                 .filter(name -> !(HarnessModes.REPORT.equals(mode) && name.equals("--since")))
                 .map(name -> name.equals("--client-verify") ? "--[no-]client-verify" : name).toList();
         if (!given.isEmpty()) {

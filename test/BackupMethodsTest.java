@@ -110,10 +110,12 @@ class BackupMethodsTest {
     @Test
     void continuityCatchesARestoreWhoseChainCannotGoOnAndTheReportKeepsEveryPhase() throws Exception {
         // The restored rows verify, but the chain position starts over: appended rows land in the middle.
+        // The second oracle, asked before continuity, would name the sequence first: it is off here.
         Path reports = temp.resolve("reports");
         Map<String, String> env = new HashMap<>(commandMethod(RESTORE_CMD + " && psql -qX -d \"$SMOKE_TARGET_URL\" -c "
                 + "\"SELECT setval('audit_events_chain_seq', 1)\" >/dev/null"));
         env.put("SMOKE_REPORT_DIR", reports.toString());
+        env.put("SMOKE_ORACLE", "off");
         var result = harness(env);
         assertEquals(3, result.exit(), result.describe());
         assertTrue(result.err().contains("::error::backup-restore-smoke: continuity: after appending 8 rows the chain "
@@ -124,7 +126,7 @@ class BackupMethodsTest {
         JsonNode combination = report.at("/combinations/0");
         assertEquals("fail", combination.get("verdict").asText());
         assertEquals(combination.get("expected_chain_head"), combination.get("restored_chain_head"));
-        assertEquals("captured", combination.get("oracle").asText()); // compared only after continuity
+        assertEquals("skipped: SMOKE_ORACLE=off", combination.get("oracle").asText());
         for (String phase : List.of("backup", "restore", "verify", "continuity")) {
             assertTrue(combination.at("/seconds/" + phase).isNumber(), combination.toString());
         }

@@ -408,7 +408,7 @@ backup_all() {
     fi
   done
   [[ "${K[SMOKE_PITR]}" == 0 ]] || return 0
-  oracle_capture "$SOURCE_URL" "$WORK/oracle.source" "$SNAPSHOT_ID" || fail "the oracle's capture of the source failed"
+  source_oracle_capture "$SNAPSHOT_ID"
   abort_source_snapshot
 }
 
@@ -435,7 +435,7 @@ pitr_workloads() {
   phys_record_target "$SOURCE_URL" "$WORK/pitr.target.json" || fail "cannot record the PITR target after workload A"
   cp -- "$WORK/pitr.target.json" "$WORK/expected.json"
   say "PITR target (${K[SMOKE_PITR_TARGET]}): $(phys_target_value "${K[SMOKE_PITR_TARGET]}") after ${K[SMOKE_ROWS]} rows of workload A"
-  oracle_capture "$SOURCE_URL" "$WORK/oracle.source" '' || fail "the oracle's capture of the source failed"
+  source_oracle_capture ''
   workload "$WORK/pitr.latest.json" --rows="${K[SMOKE_PITR_ROWS]}" --id-prefix="$PITR_B_PREFIX" ||
     fail "workload B (after the PITR target) failed"
   if [[ "${K[server.kind]}" == throwaway ]]; then
@@ -461,20 +461,10 @@ wipe() {
   why=$(confirm_no_tables "$SOURCE_URL" "$TARGET_DB") || fail "$why"
 }
 
-# --- the second oracle (SMOKE_ORACLE) -------------------------------------------
-
-# oracle_capture URL FILE SNAPSHOT; text's dump drops the lines that differ
-# by design (the random \restrict key, the version banner).
-oracle_capture() {
-  case "${K[SMOKE_ORACLE]}" in
-    semantic) gate_tool --mode=oracle-capture --db-url="$1" ${3:+--snapshot-id="$3"} >"$2" ;;
-    text) run_child text_oracle_capture "$@" ;;
-  esac
-}
-
-text_oracle_capture() {
-  pg_dump --format=plain --no-owner --no-acl --dbname="$1" ${3:+--snapshot="$3"} |
-    grep -v -E '^(\\(un)?restrict |-- Dumped (from|by) )' >"$2"
+# The source's capture for the second oracle (SMOKE_ORACLE), in SNAPSHOT ($1) when given.
+source_oracle_capture() {
+  [[ "${K[SMOKE_ORACLE]}" == off ]] || gate_tool --mode=oracle-capture --second-oracle="${K[SMOKE_ORACLE]}" \
+    --db-url="$SOURCE_URL" ${1:+--snapshot-id="$1"} >"$WORK/oracle.source" || fail "the oracle's capture of the source failed"
 }
 
 # --- one combination, top to bottom ------------------------------------------
@@ -503,8 +493,7 @@ judge_in_subshell() {
   combo_begin "$1"
   C[record]=$2
   trap 'combo_conclude $?' EXIT
-  for STEP in combo_target combo_restore combo_pitr combo_verify combo_assert combo_oracle_capture \
-    combo_continuity combo_judge; do
+  for STEP in combo_target combo_restore combo_pitr combo_verify combo_assert combo_continuity; do
     "$STEP"
   done
 }
@@ -601,7 +590,7 @@ combo_restore() {
 combo_pitr() {
   [[ "${K[SMOKE_PITR]}" == 1 && "${C[target_kind]}" == server ]] || return 0
   combo_ask --mode=pitr-check --db-url="${C[url]}" --id-prefix=audit-smoke- --rows="${K[SMOKE_ROWS]}" \
-    --later-prefix="$PITR_B_PREFIX"
+    --later-prefix="$PITR_B_PREFIX" --nul
 }
 
 # Anchored to the expectation (SPEC 9.3) or the SMOKE_SINCE checkpoint.
@@ -615,32 +604,21 @@ combo_verify() {
   cat -- "$post"
 }
 
-# The round trip; the semantic oracle's capture comes with it (one JVM fewer).
+# The round trip and the second oracle, one question (SPEC 9.9), before continuity.
 combo_assert() {
-  local capture=()
-  [[ "${K[SMOKE_ORACLE]}" != semantic || -n "${C[oracle_skip]}" ]] ||
-    capture=(--db-url="${C[url]}" --capture-restored="$WORK/oracle.${C[name]}")
+  local oracle=${K[SMOKE_ORACLE]}
+  [[ -z "${C[oracle_skip]}" ]] || oracle=off
   banner assert
-  combo_ask --mode=judge --expect="$WORK/expected.json" --snapshot="${C[restored_snapshot]}" \
-    --workload-snapshot="$WORK/pre.json" ${K[since.row_count]:+--since="${K[SMOKE_SINCE]}"} ${capture[@]+"${capture[@]}"}
+  combo_ask --mode=judge-restored --run-record="$WORK" --combination="${C[name]}" --db-url="${C[url]}" \
+    --second-oracle="$oracle" ${K[since.row_count]:+--since="${K[SMOKE_SINCE]}"}
+  C[oracle]=compared
+  [[ -z "${C[oracle_skip]}" ]] || C[oracle]="skipped: ${C[oracle_skip]}"
 }
 
 # A verdict of the tool's (SPEC 9.9); a failing one fails the combination.
 combo_ask() {
-  ask C "$@" --nul
+  ask C "$@"
   [[ "${C[status]}" == 0 ]] || combo_fail "${C[reason]}"
-}
-
-# The restored database's capture, before the continuity rows go in.
-combo_oracle_capture() {
-  if [[ -n "${C[oracle_skip]}" ]]; then
-    C[oracle]="skipped: ${C[oracle_skip]}"
-    return 0
-  fi
-  [[ "${K[SMOKE_ORACLE]}" == semantic ]] || oracle_capture "${C[url]}" "$WORK/oracle.${C[name]}" '' ||
-    combo_fail "the oracle's capture of ${C[target]} failed"
-  phys_oracle_after_replay "${K[SMOKE_ORACLE]}" "$WORK/oracle.source" "$WORK/oracle.${C[name]}"
-  C[oracle]=captured
 }
 
 # Continuity: rows appended to the restored database must chain on.
@@ -655,24 +633,8 @@ combo_continuity() {
   C[seconds.continuity]=$(elapsed "$started")
   ((appended == 0)) || combo_fail "continuity: appending $rows rows to the restored database failed"
   ((verified == 0)) || combo_fail "continuity: verify after appending failed"
-}
-
-# One question for continuity, then the semantic oracle; the text oracle's
-# dumps must be the same (else the first difference is the reason).
-combo_judge() {
-  local ask=() rows=${K[SMOKE_APPEND_ROWS]} restored=$WORK/oracle.${C[name]}
-  ((rows == 0)) || ask=(--expect="$WORK/expected.json" --continuity="$WORK/after.${C[name]}.json" --appended="$rows")
-  if [[ "${C[oracle]}" == captured && "${K[SMOKE_ORACLE]}" == semantic ]]; then
-    ask+=(--oracle-source="$WORK/oracle.source" --oracle-restored="$restored")
-  fi
-  ((${#ask[@]} == 0)) || combo_ask --mode=judge "${ask[@]}"
-  ((rows == 0)) || say "$(tag "${C[name]}")continuity: $rows rows appended, the chain goes on from the restored head"
-  if [[ "${C[oracle]}" == captured && "${K[SMOKE_ORACLE]}" == text ]] && ! cmp -s -- "$WORK/oracle.source" "$restored"; then
-    C[oracle]=differs
-    combo_fail "the restored database does not dump like the source: $(diff -- "$WORK/oracle.source" "$restored" |
-      grep -m1 -E '^[<>]' | cut -c1-160)"
-  fi
-  [[ "${C[oracle]}" != captured ]] || C[oracle]=compared
+  combo_ask --mode=judge --expect="$WORK/expected.json" --continuity="$WORK/after.${C[name]}.json" --appended="$rows" --nul
+  say "$(tag "${C[name]}")continuity: $rows rows appended, the chain goes on from the restored head"
 }
 
 # The combination's one result record: C as NUL-separated NAME=VALUE facts

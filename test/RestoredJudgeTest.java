@@ -1,0 +1,186 @@
+// --mode=judge-restored (RestoredJudge, in process): the harness's one
+// question about a restored database, on a work folder laid out as the
+// harness leaves it, against real databases (OracleTest's schema, restored
+// once with pg_dump and pg_restore); and the text oracle (TextOracle): its
+// capture through --mode=oracle-capture and its comparison, on files.
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class RestoredJudgeTest {
+    static final String NAME = "custom-pg15";
+    static final String PASSED = "verdict=pass\0part=\0reason=\0";
+
+    String source;
+    String restored;
+
+    @BeforeAll
+    void sourceAndRestoredCopy(@TempDir Path setup) throws Exception {
+        source = Support.scratchDatabase();
+        Support.execute(source, OracleTest.SCHEMA);
+        restored = Support.scratchDatabase();
+        Path dump = setup.resolve("source.dump");
+        var copied = Support.run(List.of("bash", "-c", "pg_dump -Fc --no-owner --no-acl -f \"$2\" -d \"$1\" && "
+                + "pg_restore --no-owner --no-acl --exit-on-error -d \"$3\" \"$2\"", "copy", Support.url(source),
+                dump.toString(), Support.url(restored)), Map.of(), Support.REPO, 120);
+        assertEquals(0, copied.exit(), copied.describe());
+    }
+
+    /** A work folder as the harness leaves it before the question: expectation, both snapshots, the source's capture. */
+    static Path work(Path temp, String post, String oracle, String database) {
+        Support.write(temp.resolve("expected.json"), RoundTripJudgeTest.EXPECTED);
+        Support.write(temp.resolve("pre.json"), RoundTripJudgeTest.WORKLOAD);
+        Support.write(temp.resolve("post." + NAME + ".json"), post);
+        Support.write(temp.resolve("oracle.source"), Support.toolOk("--mode=oracle-capture",
+                "--second-oracle=" + oracle, "--db-url=" + Support.url(database)).out());
+        return temp;
+    }
+
+    static Support.Result judge(Path work, String oracle, String database) {
+        return Support.tool("--mode=judge-restored", "--run-record=" + work, "--combination=" + NAME,
+                "--second-oracle=" + oracle, "--db-url=" + Support.url(database));
+    }
+
+    @Test
+    void theRoundTripAndTheSemanticOracleAreOneQuestion(@TempDir Path temp) {
+        Path work = work(temp, RoundTripJudgeTest.post(), "semantic", source);
+        var judged = judge(work, "semantic", restored);
+        assertEquals(0, judged.exit(), judged.describe());
+        assertEquals(PASSED, judged.out());
+        assertEquals(Support.toolOk("--mode=oracle-capture", "--db-url=" + Support.url(restored)).out(),
+                read(work.resolve("oracle." + NAME)));
+    }
+
+    @Test
+    void theRoundTripsLinesComeWithTheOraclesVerdict(@TempDir Path temp) {
+        String withoutClient = "{\"phase\": \"verify\", \"row_count\": 24, \"chain_head_hash\": \""
+                + RoundTripJudgeTest.HEAD + "\", \"first_break_pos\": -1, \"verifier_walked\": 24, "
+                + RoundTripJudgeTest.INTEGRITY + "}";
+        Path work = work(temp, withoutClient, "semantic", source);
+        var judged = judge(work, "semantic", restored);
+        assertEquals(0, judged.exit(), judged.describe());
+        assertEquals("say=" + RoundTripJudge.NO_CLIENT_WARNING + "\0" + PASSED, judged.out());
+    }
+
+    @Test
+    void aFailingRoundTripCapturesNothing(@TempDir Path temp) {
+        Path work = work(temp, RoundTripJudgeTest.post("\"row_count\": 23"), "semantic", source);
+        var judged = judge(work, "semantic", restored);
+        assertEquals(3, judged.exit(), judged.describe());
+        assertEquals("verdict=fail\0part=round_trip\0reason=row_count differs: pre=24 post=23\0", judged.out());
+        assertFalse(Files.exists(work.resolve("oracle." + NAME)));
+    }
+
+    @Test
+    void theSemanticOracleFailsNamingTheDifference(@TempDir Path temp) throws Exception {
+        Path work = work(temp, RoundTripJudgeTest.post(), "semantic", source);
+        String other = Support.scratchDatabase();
+        var judged = judge(work, "semantic", other);
+        assertEquals(3, judged.exit(), judged.describe());
+        assertTrue(judged.out().contains("verdict=fail\0part=oracle\0reason=the second oracle found "), judged.out());
+        assertTrue(judged.out().contains("billing"), judged.out());
+    }
+
+    @Test
+    void theTextOracleDumpsWithoutTheLinesThatDifferByDesignAndRaisesTheDeparseFalseAlarm(@TempDir Path temp) {
+        Path work = work(temp, RoundTripJudgeTest.post(), "text", source);
+        String dump = read(work.resolve("oracle.source"));
+        assertTrue(dump.contains("CREATE TABLE billing.accounts ("), dump);
+        assertFalse(dump.lines().anyMatch(line -> TextOracle.BY_DESIGN.matcher(line).find()), dump);
+
+        var same = judge(work, "text", source);
+        assertEquals(0, same.exit(), same.describe());
+        assertEquals(PASSED, same.out());
+        assertEquals(dump, read(work.resolve("oracle." + NAME)));
+
+        var copy = judge(work, "text", restored);
+        assertEquals(3, copy.exit(), copy.describe());
+        assertTrue(copy.out().startsWith("verdict=fail\0part=oracle\0reason=the restored database does not dump like"
+                + " the source: "), copy.out());
+        assertTrue(copy.out().contains("ANY"), copy.out());
+    }
+
+    @Test
+    void offJudgesTheRoundTripOnly(@TempDir Path temp) {
+        Support.write(temp.resolve("expected.json"), RoundTripJudgeTest.EXPECTED);
+        Support.write(temp.resolve("pre.json"), RoundTripJudgeTest.WORKLOAD);
+        Support.write(temp.resolve("post." + NAME + ".json"), RoundTripJudgeTest.post());
+        var judged = judge(temp, "off", "no_such_database");
+        assertEquals(0, judged.exit(), judged.describe());
+        assertEquals(PASSED, judged.out());
+        assertFalse(Files.exists(temp.resolve("oracle." + NAME)));
+    }
+
+    @Test
+    void itsFlagsAreRefusedElsewhereAndItNeedsItsFiles(@TempDir Path temp) {
+        var misplaced = Support.tool("--mode=verify", "--db-url=" + Support.url(source), "--combination=x");
+        assertEquals(2, misplaced.exit(), misplaced.describe());
+        assertTrue(misplaced.err().startsWith("--combination applies to --mode=judge-restored only"), misplaced.err());
+        var oracle = Support.tool("--mode=workload", "--db-url=" + Support.url(source), "--second-oracle=text");
+        assertEquals(2, oracle.exit(), oracle.describe());
+        assertTrue(oracle.err().startsWith("--second-oracle applies to --mode=judge-restored and --mode=oracle-capture"
+                + " only"), oracle.err());
+        var bogus = judge(temp, "bogus", source);
+        assertEquals(1, bogus.exit(), bogus.describe());
+        assertEquals("backupsmoke: --second-oracle must be one of semantic, text, off, got \"bogus\"\n", bogus.err());
+        var unnamed = Support.tool("--mode=judge-restored", "--run-record=" + temp, "--db-url=" + Support.url(source));
+        assertEquals(1, unnamed.exit(), unnamed.describe());
+        assertEquals("backupsmoke: --mode=judge-restored needs --run-record=DIR (the harness's work folder) and"
+                + " --combination=NAME\n", unnamed.err());
+        Support.write(temp.resolve("pre.json"), RoundTripJudgeTest.WORKLOAD);
+        Support.write(temp.resolve("post." + NAME + ".json"), RoundTripJudgeTest.post());
+        var missing = judge(temp, "off", source);
+        assertEquals(1, missing.exit(), missing.describe());
+        assertTrue(missing.err().startsWith("backupsmoke: cannot read --run-record " + temp.resolve("expected.json")),
+                missing.err());
+    }
+
+    static String read(Path file) {
+        try {
+            return Files.readString(file);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    // ------------------------------------------------ the text comparison, on files
+
+    Judgement compare(Path temp, String source, String restored, boolean replayed) throws Failure {
+        return TextOracle.compare(Support.write(temp.resolve("a"), source), Support.write(temp.resolve("b"), restored),
+                replayed);
+    }
+
+    static final String REASON = "the restored database does not dump like the source: ";
+
+    @Test
+    void theTextComparisonQuotesTheFirstDifferenceAsDiffWould(@TempDir Path temp) throws Exception {
+        assertTrue(compare(temp, "a\nb\n", "a\nb\n", false).passed());
+        assertEquals(REASON + "< b", compare(temp, "a\nb\nc\n", "a\nB\nc\n", false).reason()); // changed
+        assertEquals(REASON + "> x", compare(temp, "a\nb\n", "a\nx\nb\n", false).reason()); // inserted
+        assertEquals(REASON + "< b", compare(temp, "a\nb\nc\n", "a\nc\n", false).reason()); // deleted
+        assertEquals(REASON + "> c", compare(temp, "a\nb\n", "a\nb\nc\n", false).reason()); // appended
+        assertEquals(REASON + "< c", compare(temp, "a\nb\nc\n", "a\nb\n", false).reason()); // cut short
+        String longLine = "x".repeat(300);
+        assertEquals(REASON + "< " + "x".repeat(158), compare(temp, longLine + "\n", "y\n", false).reason());
+    }
+
+    @Test
+    void afterAReplayTheSequencesValuesAreLeftOut(@TempDir Path temp) throws Exception {
+        String source = "CREATE SEQUENCE s;\nSELECT pg_catalog.setval('public.s', 3, true);\n";
+        String replayed = "CREATE SEQUENCE s;\nSELECT pg_catalog.setval('public.s', 35, true);\n";
+        assertTrue(compare(temp, source, replayed, true).passed());
+        assertEquals(REASON + "< SELECT pg_catalog.setval('public.s', 3, true);",
+                compare(temp, source, replayed, false).reason());
+    }
+}
