@@ -154,6 +154,10 @@ public class BackupSmoke implements Callable<Integer> {
     @CommandLine.Mixin
     RestoredJudge.Options restoredOptions = new RestoredJudge.Options();
 
+    /** The harness's report gathers the run's facts: --source-server. */
+    @CommandLine.Mixin
+    RunFacts.Options factsOptions = new RunFacts.Options();
+
     @Option(names = "--run-record", paramLabel = "DIR",
             description = "report: the harness's work folder (combinations/, run.facts);"
                     + " backup-evidence: its evidence.METHOD folder; judge-restored: the work folder")
@@ -186,6 +190,10 @@ public class BackupSmoke implements Callable<Integer> {
     public Integer call() throws Exception {
         validateNumbers();
         refuseFlagsOfAnotherMode();
+        if (HarnessModes.REPORT.equals(mode)) { // the run's facts first, with --source-server
+            RunFacts.complete(factsOptions, runRecord, RestoredJudge.oracle(restoredOptions), environment,
+                    connectTimeoutSeconds, timeout);
+        }
         if (HarnessModes.handles(mode)) { // the harness's own questions: no database
             return switch (mode) {
                 case HarnessModes.KNOBS -> HarnessModes.knobs(environment, versionOf(), System.out);
@@ -305,7 +313,9 @@ public class BackupSmoke implements Callable<Integer> {
         refuseFlagsOutside(List.of(MODE_DRILL), DrillOptions.FLAGS);
         refuseFlagsOutside(List.of(HarnessModes.REPORT, PhysicalEvidence.MODE, RestoredJudge.MODE), List.of("--run-record"));
         refuseFlagsOutside(List.of(RestoredJudge.MODE), RestoredJudge.COMBINATION_FLAGS);
-        refuseFlagsOutside(List.of(RestoredJudge.MODE, JudgeModes.ORACLE_CAPTURE), RestoredJudge.ORACLE_FLAGS);
+        refuseFlagsOutside(List.of(RestoredJudge.MODE, JudgeModes.ORACLE_CAPTURE, HarnessModes.REPORT),
+                RestoredJudge.ORACLE_FLAGS);
+        refuseFlagsOutside(List.of(HarnessModes.REPORT), RunFacts.Options.FLAGS);
         refuseFlagsOutside(List.of(HarnessPlan.MODE), HarnessPlan.Options.FLAGS);
         refuseFlagsOutside(PhysicalModes.NAMES, PhysicalModes.Options.FLAGS);
         refuseFlagsOutside(List.of(HarnessModes.REPORT, MODE_DRILL), List.of("--report-dir"));

@@ -260,4 +260,35 @@ class ReportTest {
         assertEquals("backupsmoke 0.1.0", RunRecord.JSON.readTree(temp.resolve("reports/report.json").toFile())
                 .at("/versions/tool").asText());
     }
+
+    /** --source-server: the report adds the run's facts to the started_at the harness wrote; without it, nothing. */
+    @Test
+    void theReportGathersTheRunsFactsWhenTheHarnessNamesTheSourceServer() throws Exception {
+        Path work = Files.createDirectories(temp.resolve("work"));
+        Path facts = Files.writeString(work.resolve("run.facts"), "started_at=2026-12-06T10:00:00Z\0");
+        Support.tool("--mode=report", "--run-record=" + work);
+        assertEquals("started_at=2026-12-06T10:00:00Z\0", Files.readString(facts));
+
+        var report = Support.tool(java.util.Map.of("SMOKE_TOOL", "echo other-tool 2.0 #"), "--mode=report",
+                "--run-record=" + work, "--report-dir=" + temp.resolve("reports"),
+                "--source-server=" + Support.url("postgres"), "--second-oracle=text");
+        assertEquals(1, report.exit(), report.describe()); // no combination ran; the facts are there all the same
+        java.util.Map<String, String> gathered = RunRecord.facts(facts);
+        assertEquals(List.of("started_at", "finished_at", "host", "repository_commit", "tool", "jbang", "java",
+                "pg_dump", "source_server", "second_oracle"), List.copyOf(gathered.keySet()));
+        assertEquals("2026-12-06T10:00:00Z", gathered.get("started_at"));
+        assertTrue(gathered.get("finished_at").matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ"), gathered.toString());
+        assertEquals(Files.readString(Path.of("/proc/sys/kernel/hostname")).trim(), gathered.get("host"));
+        assertTrue(gathered.get("repository_commit").matches("[0-9a-f]{40}"), gathered.toString());
+        assertEquals("other-tool 2.0", gathered.get("tool"));
+        assertTrue(gathered.get("jbang").matches("\\d+\\.\\d+\\.\\d+"), gathered.toString());
+        assertTrue(gathered.get("java").contains(" version \""), gathered.toString());
+        assertTrue(gathered.get("pg_dump").startsWith("pg_dump (PostgreSQL) "), gathered.toString());
+        assertEquals(Support.one("postgres", "SHOW server_version"), gathered.get("source_server"));
+        assertEquals("text", gathered.get("second_oracle"));
+
+        var misplaced = Support.tool("--mode=verify", "--db-url=" + Support.url("postgres"), "--source-server=x");
+        assertEquals(2, misplaced.exit(), misplaced.describe());
+        assertTrue(misplaced.err().startsWith("--source-server applies to --mode=report only"), misplaced.err());
+    }
 }

@@ -130,7 +130,7 @@ class RestoredJudgeTest {
         var oracle = Support.tool("--mode=workload", "--db-url=" + Support.url(source), "--second-oracle=text");
         assertEquals(2, oracle.exit(), oracle.describe());
         assertTrue(oracle.err().startsWith("--second-oracle applies to --mode=judge-restored and --mode=oracle-capture"
-                + " only"), oracle.err());
+                + " and --mode=report only"), oracle.err());
         var bogus = judge(temp, "bogus", source);
         assertEquals(1, bogus.exit(), bogus.describe());
         assertEquals("backupsmoke: --second-oracle must be one of semantic, text, off, got \"bogus\"\n", bogus.err());

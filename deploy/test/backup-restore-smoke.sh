@@ -221,11 +221,11 @@ elapsed() { awk -v start="$1" -v now="$EPOCHREALTIME" 'BEGIN { printf "%.2f", no
 # The knobs, then the server the tool chose (a throwaway one starts later).
 preflight() {
   local made major missing=()
-  K[run.started_at]=$(date -u +%Y-%m-%dT%H:%M:%SZ)
   [[ -f "$REPO/BackupSmoke.java" ]] || fail "tool not found: $REPO/BackupSmoke.java"
   made=$(mktemp -d "${TMPDIR:-/tmp}/backupsmoke.XXXXXXXX" 2>&1) ||
     fail "cannot create a work folder in ${TMPDIR:-/tmp} for the snapshots and the backup: ${made##*: }"
   WORK=$made
+  printf 'started_at=%s\0' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$WORK/run.facts" # the rest: the report's
   MIGRATIONS_PATH=${MIGRATIONS_PATH:-$REPO/migrations} ask K --mode=knobs
   phys_configure "${K[SMOKE_PITR]}" "${K[SMOKE_PITR_TARGET]}" "${K[SMOKE_RECOVERY_TIMEOUT]}"
   K[run.verify_against]=--expect=$WORK/expected.json
@@ -648,19 +648,12 @@ combo_record() {
 
 # --- the end -------------------------------------------------------------------
 
-# The summary, reports, next checkpoint and PASS line are the tool's
-# (--mode=report), from the records and the run's facts (WORK/run.facts).
+# The summary, reports (with the run's facts), next checkpoint and PASS line
+# are the tool's (--mode=report), from the records in WORK.
 report_and_conclude() {
-  local status=0 reports=${K[SMOKE_REPORT_DIR]} line
-  if [[ -n "$reports" ]]; then
-    printf '%s=%s\0' started_at "${K[run.started_at]}" finished_at "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-      host "$(uname -n)" repository_commit "$(git -C "$REPO" rev-parse HEAD 2>/dev/null || true)" \
-      tool "${SMOKE_TOOL:+$(run_tool --version 2>/dev/null)}" \
-      jbang "$("$REPO/deploy/bin/jbang" --version 2>&1 </dev/null | tail -n 1 || true)" \
-      java "$(java -version 2>&1 | head -n 1 || true)" pg_dump "$(pg_dump --version)" \
-      source_server "$(sql_url "$MAINT_URL" -c 'SHOW server_version')" second_oracle "${K[SMOKE_ORACLE]}" >"$WORK/run.facts"
-  fi
-  gate_tool --mode=report --run-record="$WORK" ${reports:+--report-dir="$reports"} \
+  local status=0 reports=${K[SMOKE_REPORT_DIR]} line facts=()
+  [[ -z "$reports" ]] || facts=(--report-dir="$reports" --source-server="$MAINT_URL" --second-oracle="${K[SMOKE_ORACLE]}")
+  gate_tool --mode=report --run-record="$WORK" ${facts[@]+"${facts[@]}"} \
     ${K[SMOKE_SINCE]:+--since="${K[SMOKE_SINCE]}"} 2>"$WORK/report.err" || status=$?
   [[ -z "$reports" || ! -f "$reports/report.json" ]] || say "reports: $reports/report.json, $reports/junit.xml"
   ((status != 3)) || fail_verdict "$(tool_reason "$WORK/report.err")"

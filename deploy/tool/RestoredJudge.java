@@ -28,7 +28,8 @@ final class RestoredJudge {
         String combination;
 
         @Option(names = "--second-oracle", paramLabel = "NAME", defaultValue = SEMANTIC,
-                description = "judge-restored, oracle-capture: the second oracle, semantic (default), text or off")
+                description = "judge-restored, oracle-capture: the second oracle, semantic (default), text or off;"
+                        + " report: its name in run.facts")
         String secondOracle;
     }
 
