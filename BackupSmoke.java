@@ -160,7 +160,7 @@ public class BackupSmoke implements Callable<Integer> {
 
     @Option(names = "--run-record", paramLabel = "DIR",
             description = "report: the harness's work folder (combinations/, run.facts);"
-                    + " backup-evidence: its evidence.METHOD folder; judge-restored: the work folder")
+                    + " backup-evidence: its evidence.METHOD folder; judge-restored, oracle-capture: the work folder")
     Path runRecord;
 
     @Option(names = "--report-dir", paramLabel = "DIR", description = "report: where report.json and junit.xml go;"
@@ -253,9 +253,9 @@ public class BackupSmoke implements Callable<Integer> {
             if (mode.equals(RestoredJudge.MODE)) {
                 return RestoredJudge.run(restoredOptions, runRecord, dbUrl, connector, verifyOptions.since, System.out);
             }
-            if (mode.equals(JudgeModes.ORACLE_CAPTURE) && RestoredJudge.isText(restoredOptions)) {
-                TextOracle.dump(dbUrl, judgeModes.snapshotId, System.out);
-                return 0;
+            if (mode.equals(JudgeModes.ORACLE_CAPTURE) && SourceCapture.handles(runRecord, restoredOptions)) {
+                return SourceCapture.run(runRecord, judgeModes.snapshotId, RestoredJudge.oracle(restoredOptions),
+                        dbUrl, connector);
             }
             if (mode.equals(JudgeModes.ORACLE_CAPTURE)) {
                 return judgeModes.captureOracle(connector, System.out);
@@ -311,7 +311,8 @@ public class BackupSmoke implements Callable<Integer> {
         }
         refuseFlagsOutside(List.of(MODE_CHECKPOINT, MODE_DRILL), LedgerOptions.FLAGS);
         refuseFlagsOutside(List.of(MODE_DRILL), DrillOptions.FLAGS);
-        refuseFlagsOutside(List.of(HarnessModes.REPORT, PhysicalEvidence.MODE, RestoredJudge.MODE), List.of("--run-record"));
+        refuseFlagsOutside(List.of(HarnessModes.REPORT, PhysicalEvidence.MODE, RestoredJudge.MODE,
+                JudgeModes.ORACLE_CAPTURE), List.of("--run-record"));
         refuseFlagsOutside(List.of(RestoredJudge.MODE), RestoredJudge.COMBINATION_FLAGS);
         refuseFlagsOutside(List.of(RestoredJudge.MODE, JudgeModes.ORACLE_CAPTURE, HarnessModes.REPORT),
                 RestoredJudge.ORACLE_FLAGS);

@@ -1,7 +1,10 @@
-// --mode=judge-restored (RestoredJudge, in process): the harness's one
-// question about a restored database, on a work folder laid out as the
-// harness leaves it, against real databases (OracleTest's schema, restored
-// once with pg_dump and pg_restore); and the text oracle (TextOracle): its
+// The harness's questions about each side of a round trip, in process:
+// --mode=oracle-capture --run-record (SourceCapture: the expectation and the
+// source's capture, inside the backups' exported snapshot) and
+// --mode=judge-restored (RestoredJudge: the round trip and the second
+// oracle of a restored database), on a work folder laid out as the harness
+// leaves it, against real databases (OracleTest's schema, restored once
+// with pg_dump and pg_restore); and the text oracle (TextOracle): its
 // capture through --mode=oracle-capture and its comparison, on files.
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -9,6 +12,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -152,6 +158,50 @@ class RestoredJudgeTest {
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException(e);
         }
+    }
+
+    @Test
+    void theSourceIsReadInsideTheBackupsSnapshotNotAsItIsLater(@TempDir Path temp) throws Exception {
+        String database = Support.migratedWithWorkload(24);
+        String head = Support.one(database, "SELECT row_hash FROM audit_chain_head WHERE id = 1");
+        try (Connection exporter = Support.connectInTransaction(database);
+                Statement statement = exporter.createStatement()) {
+            statement.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+            String snapshot;
+            try (ResultSet result = statement.executeQuery("SELECT pg_export_snapshot()")) {
+                result.next();
+                snapshot = result.getString(1);
+            }
+            Support.toolOk("--mode=workload", "--db-url=" + Support.url(database), "--rows=3", "--id-prefix=later-");
+            for (String oracle : List.of("semantic", "text", "off")) {
+                Path work = Files.createDirectories(temp.resolve(oracle));
+                Support.toolOk("--mode=oracle-capture", "--run-record=" + work, "--snapshot-id=" + snapshot,
+                        "--second-oracle=" + oracle, "--db-url=" + Support.url(database));
+                assertEquals("{\"row_count\": 24, \"chain_head_hash\": \"" + head + "\"}\n",
+                        read(work.resolve("expected.json")));
+                Path document = work.resolve("oracle.source");
+                if (oracle.equals("off")) {
+                    assertFalse(Files.exists(document));
+                    continue;
+                }
+                String inSnapshot = oracle.equals("text")
+                        ? Support.toolOk("--mode=oracle-capture", "--second-oracle=text", "--snapshot-id=" + snapshot,
+                                "--db-url=" + Support.url(database)).out()
+                        : Support.toolOk("--mode=oracle-capture", "--snapshot-id=" + snapshot,
+                                "--db-url=" + Support.url(database)).out();
+                assertEquals(inSnapshot, read(document));
+            }
+            // Without the snapshot (PITR, whose target is the expectation): the capture of the source as it is.
+            Path latest = Files.createDirectories(temp.resolve("latest"));
+            Support.toolOk("--mode=oracle-capture", "--run-record=" + latest, "--db-url=" + Support.url(database));
+            assertFalse(Files.exists(latest.resolve("expected.json")));
+            assertTrue(read(latest.resolve("oracle.source")).contains("\"rows\": 27"), read(latest.resolve("oracle.source")));
+            exporter.rollback();
+        }
+        var refused = Support.tool("--mode=oracle-capture", "--run-record=" + temp, "--snapshot-id=1'; --",
+                "--db-url=" + Support.url(database));
+        assertEquals(1, refused.exit(), refused.describe());
+        assertEquals("backupsmoke: --snapshot-id \"1'; --\" is not an exported snapshot's id\n", refused.err());
     }
 
     // ------------------------------------------------ the text comparison, on files

@@ -372,21 +372,13 @@ restore_with() {
   esac
 }
 
-# A session exporting its snapshot, in which the backups, the oracle's
-# capture and the expectation are read: racing writes cannot make it flaky.
+# A session exporting its snapshot, in which the backups, then the
+# expectation and the oracle's capture are read: racing writes cannot make it flaky.
 open_source_snapshot() {
-  local rows head
   coproc SNAPSHOT_SESSION { psql -X -q -At -v ON_ERROR_STOP=1 -d "$SOURCE_URL" 2>&1; }
-  printf '%s\n' 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;' 'SELECT pg_export_snapshot();' \
-    'SELECT count(*) FROM audit_events;' 'SELECT row_hash FROM audit_chain_head WHERE id = 1;' \
-    >&"${SNAPSHOT_SESSION[1]}"
+  printf '%s\n' 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;' 'SELECT pg_export_snapshot();' >&"${SNAPSHOT_SESSION[1]}"
   read -r -t 60 SNAPSHOT_ID <&"${SNAPSHOT_SESSION[0]}" || SNAPSHOT_ID=''
   [[ "$SNAPSHOT_ID" =~ ^[0-9A-F-]+$ ]] || fail "cannot export a snapshot of $TARGET_DB: ${SNAPSHOT_ID:-no answer}"
-  if ! read -r -t 60 rows <&"${SNAPSHOT_SESSION[0]}" || ! read -r -t 60 head <&"${SNAPSHOT_SESSION[0]}" ||
-    [[ ! "$rows" =~ ^[0-9]+$ || "$head" == *[\"\\]* ]]; then
-    fail "cannot read the expected chain head in the backup's snapshot"
-  fi
-  printf '{"row_count": %s, "chain_head_hash": "%s"}\n' "$rows" "$head" >"$WORK/expected.json"
 }
 
 abort_source_snapshot() {
@@ -396,7 +388,7 @@ abort_source_snapshot() {
   SNAPSHOT_SESSION_PID=''
 }
 
-# Every backup, then the oracle's capture of the source, in one snapshot.
+# Every backup, then the expectation and the oracle's capture, in one snapshot.
 backup_all() {
   local method
   [[ "${K[SMOKE_PITR]}" == 1 ]] || open_source_snapshot
@@ -408,7 +400,7 @@ backup_all() {
     fi
   done
   [[ "${K[SMOKE_PITR]}" == 0 ]] || return 0
-  source_oracle_capture "$SNAPSHOT_ID"
+  source_capture --snapshot-id="$SNAPSHOT_ID"
   abort_source_snapshot
 }
 
@@ -435,7 +427,7 @@ pitr_workloads() {
   phys_record_target "$SOURCE_URL" "$WORK/pitr.target.json" || fail "cannot record the PITR target after workload A"
   cp -- "$WORK/pitr.target.json" "$WORK/expected.json"
   say "PITR target (${K[SMOKE_PITR_TARGET]}): $(phys_target_value "${K[SMOKE_PITR_TARGET]}") after ${K[SMOKE_ROWS]} rows of workload A"
-  source_oracle_capture ''
+  source_capture
   workload "$WORK/pitr.latest.json" --rows="${K[SMOKE_PITR_ROWS]}" --id-prefix="$PITR_B_PREFIX" ||
     fail "workload B (after the PITR target) failed"
   if [[ "${K[server.kind]}" == throwaway ]]; then
@@ -461,10 +453,10 @@ wipe() {
   why=$(confirm_no_tables "$SOURCE_URL" "$TARGET_DB") || fail "$why"
 }
 
-# The source's capture for the second oracle (SMOKE_ORACLE), in SNAPSHOT ($1) when given.
-source_oracle_capture() {
-  [[ "${K[SMOKE_ORACLE]}" == off ]] || gate_tool --mode=oracle-capture --second-oracle="${K[SMOKE_ORACLE]}" \
-    --db-url="$SOURCE_URL" ${1:+--snapshot-id="$1"} >"$WORK/oracle.source" || fail "the oracle's capture of the source failed"
+# source_capture [--snapshot-id=ID]: WORK/expected.json (in the snapshot) and WORK/oracle.source.
+source_capture() {
+  gate_tool --mode=oracle-capture --run-record="$WORK" --db-url="$SOURCE_URL" --second-oracle="${K[SMOKE_ORACLE]}" "$@" ||
+    fail "reading the source for the expectation and the second oracle failed"
 }
 
 # --- one combination, top to bottom ------------------------------------------
