@@ -98,50 +98,49 @@ class ConnectionTargetTest {
         assertEquals("postgres://u@h:5/d", target.toString());
     }
 
-    /** Connection strings refused with one line: the case, the string, the environment, the message. */
+    /** A connection string refused with MESSAGE, in the company of the PG* variables ENV. */
+    static Arguments refused(String text, Map<String, String> env, String message) {
+        return Arguments.of(text, env, message);
+    }
+
+    static Arguments refused(String text, String message) {
+        return refused(text, Map.of(), message);
+    }
+
+    /** Connection strings refused with one line, and the line. */
     static Stream<Arguments> refusals() {
         String socket = "Unix-domain socket host \"/var/run/postgresql\" is not supported: connect over TCP, "
                 + "e.g. host 127.0.0.1 or localhost";
+        String scheme = "in --db-url: use postgres:// or postgresql://";
+        String badPort = "in --db-url or PGPORT (1-65535)";
+        String oneHost = "are not supported: give one host";
         return Stream.of(
-                Arguments.of("another scheme", "mysql://u@h/d", Map.of(),
-                        "unsupported URL scheme \"mysql\" in --db-url: use postgres:// or postgresql://"),
-                Arguments.of("a JDBC URL", "jdbc:postgresql://h/d", Map.of(),
-                        "unsupported URL scheme \"jdbc:postgresql\" in --db-url: use postgres:// or postgresql://"),
-                Arguments.of("an unknown parameter, by name", "postgres://u@h/d?sslmdoe=disable", Map.of(),
-                        "unsupported connection parameter \"sslmdoe\" in --db-url (supported: application_name, "
-                                + "connect_timeout, dbname, host, hostaddr, options, passfile, password, port, sslcert,"
-                                + " sslkey, sslmode, sslpassword, sslrootcert, target_session_attrs, user)"),
-                Arguments.of("an invalid sslmode", "postgres://u@h/d?sslmode=sometimes", Map.of(),
-                        "invalid sslmode \"sometimes\" in --db-url (one of allow, disable, prefer, require,"
-                                + " verify-ca, verify-full)"),
-                Arguments.of("a Unix-domain socket host", "host=/var/run/postgresql dbname=d", Map.of(), socket),
-                Arguments.of("a Unix-domain socket in PGHOST", "postgres:///d", Map.of("PGHOST", "/var/run/postgresql"),
-                        socket),
-                Arguments.of("a port that is not a number", "postgres://u@h:http/d", Map.of(),
-                        "invalid port \"http\" in --db-url or PGPORT (1-65535)"),
-                Arguments.of("a port out of range in PGPORT", "postgres://u@h/d", Map.of("PGPORT", "70000"),
-                        "invalid port \"70000\" in --db-url or PGPORT (1-65535)"),
-                Arguments.of("malformed percent-encoding", "postgres://u:%zz@h/d", Map.of(),
-                        "malformed percent-encoding in --db-url"),
-                Arguments.of("truncated percent-encoding", "postgres://u:abc%4@h/d", Map.of(),
-                        "malformed percent-encoding in --db-url"),
-                Arguments.of("several hosts", "host=h1,h2 dbname=d", Map.of(),
-                        "several hosts in --db-url (h1,h2) are not supported: give one host"),
+                refused("mysql://u@h/d", "unsupported URL scheme \"mysql\" " + scheme),
+                refused("jdbc:postgresql://h/d", "unsupported URL scheme \"jdbc:postgresql\" " + scheme),
+                refused("postgres://u@h/d?sslmdoe=disable", "unsupported connection parameter \"sslmdoe\" in --db-url"
+                        + " (supported: application_name, connect_timeout, dbname, host, hostaddr, options, passfile,"
+                        + " password, port, sslcert, sslkey, sslmode, sslpassword, sslrootcert, target_session_attrs,"
+                        + " user)"),
+                refused("postgres://u@h/d?sslmode=sometimes", "invalid sslmode \"sometimes\" in --db-url (one of allow,"
+                        + " disable, prefer, require, verify-ca, verify-full)"),
+                refused("host=/var/run/postgresql dbname=d", socket),
+                refused("postgres:///d", Map.of("PGHOST", "/var/run/postgresql"), socket),
+                refused("postgres://u@h:http/d", "invalid port \"http\" " + badPort),
+                refused("postgres://u@h/d", Map.of("PGPORT", "70000"), "invalid port \"70000\" " + badPort),
+                refused("postgres://u:%zz@h/d", "malformed percent-encoding in --db-url"),
+                refused("postgres://u:abc%4@h/d", "malformed percent-encoding in --db-url"),
+                refused("host=h1,h2 dbname=d", "several hosts in --db-url (h1,h2) " + oneHost),
                 // Issue 11 item 15: the message named "127.0.0.1:55433,127.0.0.1", the last port split off as the port.
-                Arguments.of("several hosts in a URL, named with every port",
-                        "postgres://u@127.0.0.1:55433,127.0.0.1:55434/d", Map.of(),
-                        "several hosts in --db-url (127.0.0.1:55433,127.0.0.1:55434) are not supported: give one host"),
-                Arguments.of("several hosts and ports in key=value pairs", "host=h1,h2 port=5433,5434 dbname=d", Map.of(),
-                        "several hosts in --db-url (h1,h2 port 5433,5434) are not supported: give one host"),
-                Arguments.of("a word without '='", "mydb", Map.of(),
-                        "--db-url is neither a postgres:// URL nor key=value pairs: missing '=' after \"mydb\""),
-                Arguments.of("an unterminated quoted value", "host=h password='abc", Map.of(),
-                        "unterminated quoted value for \"password\" in --db-url"));
+                refused("postgres://u@127.0.0.1:55433,127.0.0.1:55434/d",
+                        "several hosts in --db-url (127.0.0.1:55433,127.0.0.1:55434) " + oneHost),
+                refused("host=h1,h2 port=5433,5434 dbname=d", "several hosts in --db-url (h1,h2 port 5433,5434) " + oneHost),
+                refused("mydb", "--db-url is neither a postgres:// URL nor key=value pairs: missing '=' after \"mydb\""),
+                refused("host=h password='abc", "unterminated quoted value for \"password\" in --db-url"));
     }
 
-    @ParameterizedTest(name = "{0}")
+    @ParameterizedTest(name = "refuses {0} (PG* variables: {1})")
     @MethodSource("refusals")
-    void refusesTheConnectionStringInOneLine(String description, String text, Map<String, String> env, String message) {
+    void refusesTheConnectionStringInOneLine(String text, Map<String, String> env, String message) {
         assertEquals(message, assertThrows(Failure.class, () -> parse(text, env)).getMessage());
     }
 }
