@@ -4,6 +4,7 @@
 // belongs to a group or is one all modes share. Pure: no server.
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
@@ -85,10 +86,11 @@ class ModeFlagsTest {
 
     @Test
     void aModeThatReadsTheFlagsOrNoModeRefusesNothing() {
-        ModeFlags drill = BackupSmoke.FLAG_GROUPS.get(1);
-        assertEquals(null, drill.refusal("drill-verify", List.of("--backup-id")));
-        assertEquals(null, drill.refusal(null, List.of("--backup-id")));
-        assertEquals(null, drill.refusal("verify", List.of()));
+        ModeFlags drill = ModeFlags.declaredIn(List.of("drill-verify"), DrillOptions.class);
+        assertNull(drill.refusal("drill-verify", List.of("--backup-id")));
+        assertNull(drill.refusal(null, List.of("--backup-id")));
+        assertNull(drill.refusal("verify", List.of()));
+        assertEquals("--backup-id applies to --mode=drill-verify only", drill.refusal("verify", List.of("--backup-id")));
         assertTrue(BackupSmoke.FLAG_GROUPS.stream().allMatch(group -> !group.options(SPEC).isEmpty()));
     }
 }
