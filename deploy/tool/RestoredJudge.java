@@ -11,7 +11,6 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import picocli.CommandLine.Option;
 
 final class RestoredJudge {
@@ -32,9 +31,6 @@ final class RestoredJudge {
                         + " report: its name in run.facts")
         String secondOracle;
     }
-
-    static final List<String> COMBINATION_FLAGS = List.of("--combination");
-    static final List<String> ORACLE_FLAGS = List.of("--second-oracle");
 
     /** The oracle's name, checked: one of Knobs.ORACLES. */
     static String oracle(Options options) throws Failure {
