@@ -372,8 +372,7 @@ restore_with() {
   esac
 }
 
-# A session exporting its snapshot, in which the backups, then the
-# expectation and the oracle's capture are read: racing writes cannot make it flaky.
+# The one exported snapshot of the source (harness.md: Backup methods).
 open_source_snapshot() {
   coproc SNAPSHOT_SESSION { psql -X -q -At -v ON_ERROR_STOP=1 -d "$SOURCE_URL" 2>&1; }
   printf '%s\n' 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;' 'SELECT pg_export_snapshot();' >&"${SNAPSHOT_SESSION[1]}"
@@ -386,6 +385,12 @@ abort_source_snapshot() {
   printf 'COMMIT;\n\\q\n' 2>/dev/null 1>&"${SNAPSHOT_SESSION[1]}" || kill "$SNAPSHOT_SESSION_PID" 2>/dev/null
   wait "$SNAPSHOT_SESSION_PID" 2>/dev/null || true
   SNAPSHOT_SESSION_PID=''
+}
+
+# source_capture [--snapshot-id=ID]: WORK/expected.json (in the snapshot) and WORK/oracle.source.
+source_capture() {
+  gate_tool --mode=oracle-capture --run-record="$WORK" --db-url="$SOURCE_URL" --second-oracle="${K[SMOKE_ORACLE]}" "$@" ||
+    fail "reading the source for the expectation and the second oracle failed"
 }
 
 # Every backup, then the expectation and the oracle's capture, in one snapshot.
@@ -451,12 +456,6 @@ wipe() {
   fi
   local why
   why=$(confirm_no_tables "$SOURCE_URL" "$TARGET_DB") || fail "$why"
-}
-
-# source_capture [--snapshot-id=ID]: WORK/expected.json (in the snapshot) and WORK/oracle.source.
-source_capture() {
-  gate_tool --mode=oracle-capture --run-record="$WORK" --db-url="$SOURCE_URL" --second-oracle="${K[SMOKE_ORACLE]}" "$@" ||
-    fail "reading the source for the expectation and the second oracle failed"
 }
 
 # --- one combination, top to bottom ------------------------------------------
