@@ -7,6 +7,7 @@
 //DEPS com.fasterxml.jackson.core:jackson-databind:2.23.0
 //SOURCES deploy/tool/*.java
 //FILES migrations/=migrations/*.up.sql
+//FILES usage.properties=deploy/tool/usage.properties
 
 // BackupSmoke: the workload and verifier halves of a backup/restore gate for
 // PostgreSQL databases that keep a hash-chained audit log. The harness
@@ -34,6 +35,7 @@ import picocli.CommandLine.Spec;
         version = "backupsmoke 0.1.0",
         sortOptions = false,
         usageHelpAutoWidth = true,
+        resourceBundle = "usage", // every flag's help and the groups' headings: deploy/tool/usage.properties
         description = {
             "Prove that a backup of a PostgreSQL database with a hash-chained audit log restores byte-for-byte.",
             "--mode=workload applies the migrations and writes audit rows; --mode=verify checks the chain.",
@@ -61,74 +63,53 @@ public class BackupSmoke implements Callable<Integer> {
 
     @Spec CommandSpec spec;
 
-    @Option(names = "--mode", paramLabel = "MODE",
-            description = "workload | verify (required); selftest tampers with scratch databases on the server"
-                    + " and shows what verification catches; checkpoint appends to a ledger (--ledger),"
-                    + " drill-verify judges a restored backup against it; judge, oracle-capture, pitr-check,"
-                    + " judge-restored (SPEC 9.9), knobs, report, backup-evidence, await-recovery, pitr-target, switch-wal, physical-setup, in-place-check and in-place-wipe (SPEC 7) answer the harness")
+    @Option(names = "--mode", paramLabel = "MODE")
     String mode;
 
-    @Option(names = "--db-url", paramLabel = "URL",
-            description = "libpq URL (postgres://user@host:port/db?sslmode=disable) or key=value string;"
-                    + " default: $DATABASE_URL. Missing parts come from PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE.")
+    @Option(names = "--db-url", paramLabel = "URL")
     String dbUrl;
 
-    @Option(names = "--migrations-path", paramLabel = "DIR",
-            description = "folder of *.up.sql migrations (workload, selftest, in-place-*; default: ./migrations when that"
-                    + " folder exists, else the migrations/ folder next to BackupSmoke.java)")
+    @Option(names = "--migrations-path", paramLabel = "DIR")
     Path migrationsPath;
 
-    @Option(names = "--rows", paramLabel = "N", defaultValue = "24",
-            description = "number of audit rows to insert (workload only; default: ${DEFAULT-VALUE})")
+    @Option(names = "--rows", paramLabel = "N", defaultValue = "24")
     int rows;
 
-    @Option(names = "--batch-rows", paramLabel = "N",
-            description = "workload rows per transaction (default: chosen from the first batches' cost per row;"
-                    + " " + Workload.DEFAULT_BATCH_ROWS + " with this project's trigger)")
+    @Option(names = "--batch-rows", paramLabel = "N")
     Integer batchRows;
 
-    @Option(names = "--id-prefix", paramLabel = "PREFIX", defaultValue = "audit-smoke-",
-            description = "prefix of the workload row ids (default: ${DEFAULT-VALUE}); distinct prefixes let"
-                    + " several workloads write to one database")
+    @Option(names = "--id-prefix", paramLabel = "PREFIX", defaultValue = "audit-smoke-")
     String idPrefix;
 
-    @Option(names = "--start-time", paramLabel = "TIMESTAMP",
-            description = "base timestamp of the workload rows, ISO-8601 with offset (e.g. 2026-05-16T12:00:00Z);"
-                    + " default: the server's NOW(). A fixed value makes the chain head reproducible.")
+    @Option(names = "--start-time", paramLabel = "TIMESTAMP")
     OffsetDateTime startTime;
 
-    @Option(names = "--schema", paramLabel = "NAME",
-            description = "the schema that holds audit_events and audit_chain_head (default: the one schema"
-                    + " that holds both; public when several do or none does yet)")
+    @Option(names = "--schema", paramLabel = "NAME")
     String schema;
 
-    @CommandLine.ArgGroup(exclusive = false, heading = "%nAnchoring (verify): values recorded outside the database%n")
+    @CommandLine.ArgGroup(exclusive = false, headingKey = "group.anchoring")
     Expectations expectations = new Expectations();
 
-    @CommandLine.ArgGroup(exclusive = false, heading = "%nCheckpoint ledger (checkpoint, drill-verify)%n")
+    @CommandLine.ArgGroup(exclusive = false, headingKey = "group.ledger")
     LedgerOptions ledgerOptions = new LedgerOptions();
 
-    @CommandLine.ArgGroup(exclusive = false, heading = "%nRestore drill (drill-verify): the restored backup%n")
+    @CommandLine.ArgGroup(exclusive = false, headingKey = "group.drill")
     DrillOptions drillOptions = new DrillOptions();
 
     /** The verify flags besides the anchor: --[no-]client-verify, --since, --full-server-verify, --fail-on-*. */
     @CommandLine.Mixin
     VerifyOptions verifyOptions = new VerifyOptions();
 
-    @Option(names = "--fail-on-findings",
-            description = "selftest: exit 4 also when the server's verifier raises a false alarm on a legitimate"
-                    + " history (a finding about that verifier; by default reported, exit 0)")
+    @Option(names = "--fail-on-findings")
     boolean failOnFindings;
 
-    @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "2m", converter = DurationConverter.class,
-            description = "bound on the whole run, e.g. 90s, 2m (default: ${DEFAULT-VALUE})")
+    @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "2m", converter = DurationConverter.class)
     Duration timeout;
 
-    @Option(names = "--connect-timeout", paramLabel = "SECONDS", defaultValue = "10",
-            description = "bound on establishing a connection (default: ${DEFAULT-VALUE})")
+    @Option(names = "--connect-timeout", paramLabel = "SECONDS", defaultValue = "10")
     int connectTimeoutSeconds;
 
-    @Option(names = "--verbose", description = "print the stack trace of unexpected errors")
+    @Option(names = "--verbose")
     boolean verbose;
 
     /** The process environment (PG*, DATABASE_URL); the tests run the command in-process with their own. */
@@ -158,13 +139,10 @@ public class BackupSmoke implements Callable<Integer> {
     @CommandLine.Mixin
     RunFacts.Options factsOptions = new RunFacts.Options();
 
-    @Option(names = "--run-record", paramLabel = "DIR",
-            description = "report: the harness's work folder (combinations/, run.facts);"
-                    + " backup-evidence: its evidence.METHOD folder; judge-restored, oracle-capture: the work folder")
+    @Option(names = "--run-record", paramLabel = "DIR")
     Path runRecord;
 
-    @Option(names = "--report-dir", paramLabel = "DIR", description = "report: where report.json and junit.xml go;"
-            + " drill-verify: where report.json, report.json.sig (with --signing-key) and metrics.prom go")
+    @Option(names = "--report-dir", paramLabel = "DIR")
     Path reportDir;
 
     public static void main(String[] args) {

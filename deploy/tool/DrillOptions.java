@@ -1,6 +1,7 @@
 // The flags of --mode=drill-verify (SPEC section 9.10), as one picocli argument
 // group of BackupSmoke's command line: what the harness (or an operator)
 // knows about the backup that was restored, and where the evidence goes.
+// Their help texts are in usage.properties.
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -9,78 +10,58 @@ import java.time.OffsetDateTime;
 import picocli.CommandLine.Option;
 
 final class DrillOptions {
-    @Option(names = "--backup-start", paramLabel = "TIMESTAMP",
-            description = "drill-verify: when the restored backup began (ISO-8601 with offset); the restore must hold"
-                    + " the newest ledger entry recorded before it")
+    @Option(names = "--backup-start", paramLabel = "TIMESTAMP")
     OffsetDateTime backupStart;
 
-    @Option(names = "--backup-lsn", paramLabel = "LSN",
-            description = "drill-verify: the backup's start LSN; when given, entries recorded at or before it count"
-                    + " as recorded before the backup (instead of --backup-start)")
+    @Option(names = "--backup-lsn", paramLabel = "LSN")
     String backupLsn;
 
-    @Option(names = "--backup-label-file", paramLabel = "FILE",
-            description = "drill-verify: the backup_label the restore left in the data directory (read before the"
-                    + " server started): fills --backup-lsn, --backup-start, --backup-label and --backup-timeline"
-                    + " where they are not given")
+    @Option(names = "--backup-label-file", paramLabel = "FILE")
     Path backupLabelFile;
 
-    @Option(names = "--backup-controldata", paramLabel = "FILE",
-            description = "drill-verify: pg_controldata's output for the restored data directory (read before the"
-                    + " server started): fills --backup-system-identifier where it is not given")
+    @Option(names = "--backup-controldata", paramLabel = "FILE")
     Path backupControldata;
 
-    @Option(names = "--restore-failed", paramLabel = "REASON",
-            description = "drill-verify: the restore failed before it could be judged (a paused recovery, say):"
-                    + " write the evidence with \"passed\": false and REASON, connect to nothing, exit 3")
+    @Option(names = "--restore-failed", paramLabel = "REASON")
     String restoreFailed;
 
-    @Option(names = "--cannot-judge", paramLabel = "REASON",
-            description = "drill-verify: the drill could not run (configuration, a missing tool): write the"
-                    + " evidence with \"passed\": false and \"cannot judge: REASON\", connect to nothing, exit 1")
+    @Option(names = "--cannot-judge", paramLabel = "REASON")
     String cannotJudge;
 
-    @Option(names = "--backup-stop-lsn", paramLabel = "LSN", description = "drill-verify: the backup's stop LSN (evidence)")
+    @Option(names = "--backup-stop-lsn", paramLabel = "LSN")
     String backupStopLsn;
 
-    @Option(names = "--backup-id", paramLabel = "ID", description = "drill-verify: the backup's id (evidence)")
+    @Option(names = "--backup-id", paramLabel = "ID")
     String backupId;
 
-    @Option(names = "--backup-label", paramLabel = "LABEL", description = "drill-verify: the backup's label (evidence)")
+    @Option(names = "--backup-label", paramLabel = "LABEL")
     String backupLabel;
 
-    @Option(names = "--backup-timeline", paramLabel = "N", description = "drill-verify: the backup's timeline (evidence)")
+    @Option(names = "--backup-timeline", paramLabel = "N")
     Long backupTimeline;
 
-    @Option(names = "--backup-system-identifier", paramLabel = "ID",
-            description = "drill-verify: the backup's system identifier as its tool reports it; must be the ledger's")
+    @Option(names = "--backup-system-identifier", paramLabel = "ID")
     String backupSystemIdentifier;
 
-    @Option(names = "--live-url", paramLabel = "URL",
-            description = "drill-verify: the live database (read-only): the restored chain must be a prefix of its chain")
+    @Option(names = "--live-url", paramLabel = "URL")
     String liveUrl;
 
-    @Option(names = "--max-rpo", paramLabel = "DURATION", converter = DurationConverter.class,
-            description = "drill-verify: fail when the restore lacks the newest ledger entry recorded before now"
-                    + " minus DURATION (e.g. 26h)")
+    @Option(names = "--max-rpo", paramLabel = "DURATION", converter = DurationConverter.class)
     Duration maxRpo;
 
-    @Option(names = "--recovery-target-time", paramLabel = "TIMESTAMP",
-            description = "drill-verify: the PITR target the restore was asked for (ISO-8601 with offset)")
+    @Option(names = "--recovery-target-time", paramLabel = "TIMESTAMP")
     OffsetDateTime recoveryTargetTime;
 
-    @Option(names = "--recovery-target-lsn", paramLabel = "LSN", description = "drill-verify: the PITR target LSN")
+    @Option(names = "--recovery-target-lsn", paramLabel = "LSN")
     String recoveryTargetLsn;
 
-    @Option(names = "--recovery-target-xid", paramLabel = "XID", description = "drill-verify: the PITR target XID")
+    @Option(names = "--recovery-target-xid", paramLabel = "XID")
     Long recoveryTargetXid;
 
-    @Option(names = "--restore-seconds", paramLabel = "SECONDS",
-            description = "drill-verify: how long the restore took (RTO evidence)")
+    @Option(names = "--restore-seconds", paramLabel = "SECONDS")
     Double restoreSeconds;
 
-    @Option(names = "--method", paramLabel = "NAME", defaultValue = "command",
-            description = "drill-verify: the restore method, the metrics' method label (default: ${DEFAULT-VALUE})")
+    @Option(names = "--method", paramLabel = "NAME", defaultValue = "command")
     String method;
 
     /** BackupSmoke's --report-dir, which --mode=report shares: report.json, report.json.sig, metrics.prom. */

@@ -1,5 +1,5 @@
 // The verify anchor flags of SPEC section 9.3, as one picocli argument group
-// of BackupSmoke's command line.
+// of BackupSmoke's command line. Their help texts are in usage.properties.
 
 import java.nio.file.Path;
 import java.util.Map;
@@ -7,24 +7,16 @@ import picocli.CommandLine.Option;
 
 /** --expect-head / --expect-rows, or both at once from a snapshot with --expect; --expect-exact. */
 final class Expectations {
-    @Option(names = "--expect-head", paramLabel = "HASH",
-            description = "the chain head recorded before the backup: it must be the hash of the row at"
-                    + " position rows-1 (or anywhere in the chain without --expect-rows)")
+    @Option(names = "--expect-head", paramLabel = "HASH")
     String head;
 
-    @Option(names = "--expect-rows", paramLabel = "N",
-            description = "the number of rows recorded before the backup: the chain must still hold them")
+    @Option(names = "--expect-rows", paramLabel = "N")
     Long rows;
 
-    @Option(names = "--expect", paramLabel = "FILE",
-            description = "a snapshot of a clean chain (workload, or a clean verify): its chain_head_hash"
-                    + " and row_count (flags above win); its integrity fingerprint, when it holds one, must"
-                    + " still hold (each trigger and function present, in the same state, with the same definition)")
+    @Option(names = "--expect", paramLabel = "FILE")
     Path snapshotFile;
 
-    @Option(names = "--expect-exact",
-            description = "the chain holds exactly the expected rows, the expected head as its last row"
-                    + " (not a chain that grew since), e.g. for a point-in-time restore")
+    @Option(names = "--expect-exact")
     boolean exact;
 
     boolean isGiven() {

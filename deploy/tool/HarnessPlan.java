@@ -29,18 +29,21 @@ record HarnessPlan(int sourceMajor, int dumpMajor, Map<String, String> entries) 
 
     static final String THROWAWAY_ONLY = "a physical backup is only taken of the throwaway cluster";
 
-    /** What the harness tells the plan: the knobs as --mode=knobs normalized them, and where it runs. */
+    /**
+     * What the harness tells the plan: the knobs as --mode=knobs normalized them, and where it runs (help texts:
+     * usage.properties).
+     */
     static final class Options {
-        @Option(names = "--methods", paramLabel = "LIST", description = "plan: SMOKE_METHODS as --mode=knobs answered")
+        @Option(names = "--methods", paramLabel = "LIST")
         String methods = "";
 
-        @Option(names = "--target-majors", paramLabel = "LIST", description = "plan: SMOKE_TARGET_MAJORS (empty: the source's)")
+        @Option(names = "--target-majors", paramLabel = "LIST")
         String targetMajors = "";
 
-        @Option(names = "--server-kind", paramLabel = "KIND", description = "plan: throwaway, url or pgvars")
+        @Option(names = "--server-kind", paramLabel = "KIND")
         String serverKind = "";
 
-        @Option(names = "--oracle", paramLabel = "NAME", description = "plan: SMOKE_ORACLE")
+        @Option(names = "--oracle", paramLabel = "NAME")
         String oracle = "semantic";
     }
 

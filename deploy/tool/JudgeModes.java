@@ -2,7 +2,8 @@
 // (the round trip, continuity and the semantic oracle's comparison, on JSON
 // files; no database), --mode=oracle-capture (the semantic oracle's document
 // of one database) and --mode=pitr-check (a point-in-time restore holds
-// exactly workload A). A picocli mixin of BackupSmoke's command line.
+// exactly workload A). A picocli mixin of BackupSmoke's command line; the
+// flags' help texts are in usage.properties.
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
@@ -26,46 +27,34 @@ final class JudgeModes {
     /** The verify flags --mode=judge reads too: the expectation and the incremental checkpoint. */
     static final List<String> SHARED_WITH_VERIFY = List.of("--expect", "--since");
 
-    @Option(names = "--snapshot", paramLabel = "FILE",
-            description = "judge: the verify snapshot of the restored database, judged against --expect")
+    @Option(names = "--snapshot", paramLabel = "FILE")
     Path snapshot;
 
-    @Option(names = "--workload-snapshot", paramLabel = "FILE",
-            description = "judge: the workload snapshot whose integrity fingerprint the restore must keep")
+    @Option(names = "--workload-snapshot", paramLabel = "FILE")
     Path workloadSnapshot;
 
-    @Option(names = "--continuity", paramLabel = "FILE",
-            description = "judge: the verify snapshot after --appended rows were added to the restored database")
+    @Option(names = "--continuity", paramLabel = "FILE")
     Path continuity;
 
-    @Option(names = "--appended", paramLabel = "N", defaultValue = "0",
-            description = "judge: how many rows were appended before --continuity's verify")
+    @Option(names = "--appended", paramLabel = "N", defaultValue = "0")
     long appended;
 
-    @Option(names = "--oracle-source", paramLabel = "FILE",
-            description = "judge: the semantic oracle's document of the source (--mode=oracle-capture)")
+    @Option(names = "--oracle-source", paramLabel = "FILE")
     Path oracleSource;
 
-    @Option(names = "--oracle-restored", paramLabel = "FILE",
-            description = "judge: the semantic oracle's document of the restored database")
+    @Option(names = "--oracle-restored", paramLabel = "FILE")
     Path oracleRestored;
 
-    @Option(names = "--snapshot-id", paramLabel = "ID",
-            description = "oracle-capture: read inside this exported snapshot (pg_export_snapshot())")
+    @Option(names = "--snapshot-id", paramLabel = "ID")
     String snapshotId;
 
-    @Option(names = "--later-prefix", paramLabel = "PREFIX",
-            description = "pitr-check: the id prefix of the rows written after the recovery target")
+    @Option(names = "--later-prefix", paramLabel = "PREFIX")
     String laterPrefix;
 
-    @Option(names = "--capture-restored", paramLabel = "FILE",
-            description = "judge: once the round trip passes, the semantic oracle's document of the --db-url"
-                    + " database into FILE (what --mode=oracle-capture prints): one question fewer for the harness")
+    @Option(names = "--capture-restored", paramLabel = "FILE")
     Path captureRestored;
 
-    @Option(names = "--nul",
-            description = "judge, pitr-check: answer as NUL-separated NAME=VALUE entries (say=LINE, verdict, part,"
-                    + " reason) instead of the JSON line: what the harness reads")
+    @Option(names = "--nul")
     boolean nul;
 
     /** Each flag above and the one mode that reads it (--nul: the two that judge). */

@@ -1,23 +1,18 @@
 // The checkpoint ledger flags of SPEC section 9.10, as one picocli argument
-// group of BackupSmoke's command line (checkpoint and drill-verify).
+// group of BackupSmoke's command line (checkpoint and drill-verify). Their
+// help texts are in usage.properties.
 
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
 final class LedgerOptions {
-    @Option(names = "--ledger", paramLabel = "FILE",
-            description = "checkpoint, drill-verify: the checkpoint ledger, one JSON line per checkpoint"
-                    + " (checkpoint creates it when missing)")
+    @Option(names = "--ledger", paramLabel = "FILE")
     Path ledger;
 
-    @Option(names = "--signing-key", paramLabel = "PEM",
-            description = "an Ed25519 private key (openssl genpkey -algorithm ed25519): checkpoint signs the new"
-                    + " entry, drill-verify signs report.json; the ledger's signatures are checked with its public key")
+    @Option(names = "--signing-key", paramLabel = "PEM")
     Path signingKey;
 
-    @Option(names = "--verify-key", paramLabel = "PEM",
-            description = "an Ed25519 public key (openssl pkey -pubout) to check the ledger's signatures with"
-                    + " (instead of --signing-key's)")
+    @Option(names = "--verify-key", paramLabel = "PEM")
     Path verifyKey;
 
     Path requiredLedger(String mode) throws Failure {

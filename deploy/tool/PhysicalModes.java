@@ -48,53 +48,45 @@ final class PhysicalModes {
     private PhysicalModes() {
     }
 
-    /** The options of these modes (picocli mixin); elsewhere they are usage errors. */
+    /** The options of these modes (picocli mixin; help in usage.properties); elsewhere they are usage errors. */
     static final class Options {
-        @Option(names = "--restored-url-file", paramLabel = "FILE",
-                description = "await-recovery: the file a restore command wrote the restored server's URL to")
+        @Option(names = "--restored-url-file", paramLabel = "FILE")
         Path restoredUrlFile;
 
-        @Option(names = "--cluster", paramLabel = "DIR",
-                description = "await-recovery: the restored cluster's folder (pg-cluster.sh), served on 127.0.0.1")
+        @Option(names = "--cluster", paramLabel = "DIR")
         Path cluster;
 
-        @Option(names = "--database", paramLabel = "NAME", description = "await-recovery: the database the URL names")
+        @Option(names = "--database", paramLabel = "NAME")
         String database = "postgres";
 
-        @Option(names = "--roles", paramLabel = "LIST", split = ",",
-                description = "await-recovery: the roles to try on the restored cluster, in order")
+        @Option(names = "--roles", paramLabel = "LIST", split = ",")
         List<String> roles = List.of("postgres");
 
-        @Option(names = "--need-superuser", description = "await-recovery: a role must be a superuser there")
+        @Option(names = "--need-superuser")
         boolean needSuperuser;
 
-        @Option(names = "--need-writes", description = "await-recovery: the server must not be read-only")
+        @Option(names = "--need-writes")
         boolean needWrites;
 
-        @Option(names = "--source-url", paramLabel = "URL",
-                description = "await-recovery: the source, whose system identifier the restore must have")
+        @Option(names = "--source-url", paramLabel = "URL")
         String sourceUrl;
 
-        @Option(names = "--controldata", paramLabel = "FILE",
-                description = "await-recovery: pg_controldata's output for the restored data directory")
+        @Option(names = "--controldata", paramLabel = "FILE")
         Path controldata;
 
-        @Option(names = "--recovery-timeout", paramLabel = "SECONDS", defaultValue = "120",
-                description = "await-recovery: how long recovery may take (default: ${DEFAULT-VALUE})")
+        @Option(names = "--recovery-timeout", paramLabel = "SECONDS", defaultValue = "120")
         int recoveryTimeout;
 
-        @Option(names = "--target-kind", paramLabel = "KIND", defaultValue = "time",
-                description = "pitr-target: time, lsn or xid (default: ${DEFAULT-VALUE})")
+        @Option(names = "--target-kind", paramLabel = "KIND", defaultValue = "time")
         String targetKind;
 
-        @Option(names = "--target-file", paramLabel = "FILE", description = "pitr-target: where the target's JSON goes")
+        @Option(names = "--target-file", paramLabel = "FILE")
         Path targetFile;
 
-        @Option(names = "--tools", paramLabel = "LIST", split = ",",
-                description = "physical-setup: pgbackrest, barman (the WAL archive is always set up)")
+        @Option(names = "--tools", paramLabel = "LIST", split = ",")
         List<String> tools = List.of();
 
-        @Option(names = "--bindir", paramLabel = "DIR", description = "physical-setup: the cluster's server binaries")
+        @Option(names = "--bindir", paramLabel = "DIR")
         Path bindir;
 
         /** Who runs barman: the cluster's owner, postgres when the harness runs as root. */

@@ -22,13 +22,10 @@ final class RestoredJudge {
 
     /** The flags of this mode (--run-record, --db-url and --since are the command's). */
     static final class Options {
-        @Option(names = "--combination", paramLabel = "NAME",
-                description = "judge-restored: the combination (METHOD-pgMAJOR) whose files in --run-record are judged")
+        @Option(names = "--combination", paramLabel = "NAME")
         String combination;
 
-        @Option(names = "--second-oracle", paramLabel = "NAME", defaultValue = SEMANTIC,
-                description = "judge-restored, oracle-capture: the second oracle, semantic (default), text or off;"
-                        + " report: its name in run.facts")
+        @Option(names = "--second-oracle", paramLabel = "NAME", defaultValue = SEMANTIC)
         String secondOracle;
     }
 

@@ -27,9 +27,7 @@ final class RunFacts {
 
     /** The harness's flag: where the source server is, and that the run's facts are to be gathered. */
     static final class Options {
-        @Option(names = "--source-server", paramLabel = "URL",
-                description = "report: the source server (its maintenance database), whose version and the run's"
-                        + " other facts (host, commit, versions) are added to --run-record's run.facts")
+        @Option(names = "--source-server", paramLabel = "URL")
         String sourceServer;
     }
 
