@@ -65,7 +65,7 @@ public class BackupSmoke implements Callable<Integer> {
             description = "workload | verify (required); selftest tampers with scratch databases on the server"
                     + " and shows what verification catches; checkpoint appends to a ledger (--ledger),"
                     + " drill-verify judges a restored backup against it; judge, oracle-capture, pitr-check"
-                    + " (SPEC 9.9), knobs, report, backup-evidence, await-recovery, pitr-target, switch-wal, physical-setup, in-place-check and in-place-wipe (SPEC 7) answer the harness")
+                    + " (SPEC 9.9), knobs, report, backup-evidence, await-recovery, pitr-target, switch-wal, physical-setup, server-binaries, in-place-check and in-place-wipe (SPEC 7) answer the harness")
     String mode;
 
     @Option(names = "--db-url", paramLabel = "URL",
@@ -150,6 +150,10 @@ public class BackupSmoke implements Callable<Integer> {
     @CommandLine.Mixin
     PhysicalModes.Options physicalOptions = new PhysicalModes.Options();
 
+    /** Where a throwaway cluster of another major gets its binaries: --mode=server-binaries (SPEC 7). */
+    @CommandLine.Mixin
+    ServerBinaries.Options serverBinariesOptions = new ServerBinaries.Options();
+
     @Option(names = "--run-record", paramLabel = "DIR",
             description = "report: the harness's work folder (combinations/, run.facts);"
                     + " backup-evidence: its evidence.METHOD folder")
@@ -199,6 +203,9 @@ public class BackupSmoke implements Callable<Integer> {
         }
         if (PhysicalModes.AWAIT.equals(mode)) { // the restored server's URL is the answer, not a flag
             return PhysicalModes.await(physicalOptions, environment, connectTimeoutSeconds, System.out);
+        }
+        if (ServerBinaries.MODE.equals(mode)) { // files and Maven only
+            return ServerBinaries.run(serverBinariesOptions, environment, System.out, System.err);
         }
         if (PhysicalSetup.MODE.equals(mode)) { // files only
             return PhysicalSetup.run(physicalOptions.cluster, physicalOptions.bindir, physicalOptions.tools,
@@ -294,6 +301,7 @@ public class BackupSmoke implements Callable<Integer> {
         refuseFlagsOutside(List.of(HarnessModes.REPORT, PhysicalEvidence.MODE), List.of("--run-record"));
         refuseFlagsOutside(List.of(HarnessPlan.MODE), HarnessPlan.Options.FLAGS);
         refuseFlagsOutside(PhysicalModes.NAMES, PhysicalModes.Options.FLAGS);
+        refuseFlagsOutside(List.of(ServerBinaries.MODE), ServerBinaries.Options.FLAGS);
         refuseFlagsOutside(List.of(HarnessModes.REPORT, MODE_DRILL), List.of("--report-dir"));
         CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
         String misplaced = JudgeModes.misplacedFlag(mode, parsed::hasMatchedOption);
