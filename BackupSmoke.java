@@ -65,7 +65,7 @@ public class BackupSmoke implements Callable<Integer> {
             description = "workload | verify (required); selftest tampers with scratch databases on the server"
                     + " and shows what verification catches; checkpoint appends to a ledger (--ledger),"
                     + " drill-verify judges a restored backup against it; judge, oracle-capture, pitr-check"
-                    + " (SPEC 9.9), knobs, report, backup-evidence, await-recovery, pitr-target, switch-wal, physical-setup, server-binaries, in-place-check and in-place-wipe (SPEC 7) answer the harness")
+                    + " (SPEC 9.9), knobs, report, backup-evidence, await-recovery, pitr-target, switch-wal, physical-setup, server-binaries, archive-now, in-place-check and in-place-wipe (SPEC 7) answer the harness")
     String mode;
 
     @Option(names = "--db-url", paramLabel = "URL",
@@ -154,6 +154,10 @@ public class BackupSmoke implements Callable<Integer> {
     @CommandLine.Mixin
     ServerBinaries.Options serverBinariesOptions = new ServerBinaries.Options();
 
+    /** A WAL switch, archived before the answer: --mode=archive-now (SPEC 7). */
+    @CommandLine.Mixin
+    ArchiveNow.Options archiveNowOptions = new ArchiveNow.Options();
+
     @Option(names = "--run-record", paramLabel = "DIR",
             description = "report: the harness's work folder (combinations/, run.facts);"
                     + " backup-evidence: its evidence.METHOD folder")
@@ -222,7 +226,8 @@ public class BackupSmoke implements Callable<Integer> {
             throw new Failure("--mode is required (workload | verify)");
         }
         if (!MODES.contains(mode) && !JudgeModes.NAMES.contains(mode) && !InPlace.NAMES.contains(mode)
-                && !HarnessPlan.MODE.equals(mode) && !PhysicalModes.NAMES.contains(mode)) {
+                && !HarnessPlan.MODE.equals(mode) && !PhysicalModes.NAMES.contains(mode)
+                && !ArchiveNow.MODE.equals(mode)) {
             throw new Failure("unknown --mode=" + Failure.quoted(mode) + " (workload | verify)");
         }
         ConnectionTarget target = ConnectionTarget.parse(dbUrl, environment);
@@ -258,6 +263,9 @@ public class BackupSmoke implements Callable<Integer> {
             }
             if (mode.equals(PhysicalModes.SWITCH_WAL)) {
                 return PhysicalModes.switchWal(connector);
+            }
+            if (mode.equals(ArchiveNow.MODE)) {
+                return ArchiveNow.run(archiveNowOptions, connector);
             }
             if (mode.equals(JudgeModes.PITR_CHECK)) {
                 return judgeModes.checkPitr(connector, idPrefix, rows, System.out);
@@ -302,6 +310,7 @@ public class BackupSmoke implements Callable<Integer> {
         refuseFlagsOutside(List.of(HarnessPlan.MODE), HarnessPlan.Options.FLAGS);
         refuseFlagsOutside(PhysicalModes.NAMES, PhysicalModes.Options.FLAGS);
         refuseFlagsOutside(List.of(ServerBinaries.MODE), ServerBinaries.Options.FLAGS);
+        refuseFlagsOutside(List.of(ArchiveNow.MODE), ArchiveNow.Options.FLAGS);
         refuseFlagsOutside(List.of(HarnessModes.REPORT, MODE_DRILL), List.of("--report-dir"));
         CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
         String misplaced = JudgeModes.misplacedFlag(mode, parsed::hasMatchedOption);

@@ -85,19 +85,10 @@ phys__prepare() {
   fi
 }
 
-# phys__archive_now PORT (strict): a WAL switch, archived within 60 s, then into Barman's archive.
+# phys__archive_now PORT (strict): a WAL switch, archived within 60 s (--mode=archive-now), then into Barman's archive.
 phys__archive_now() {
-  local port=$1 segment deadline=$((SECONDS + 60)) done_segment
-  segment=$(phys__sql "$port" 'SELECT pg_walfile_name(pg_switch_wal())')
-  until done_segment=$(phys__sql "$port" 'SELECT coalesce(last_archived_wal, $$$$) FROM pg_stat_archiver') &&
-    [[ ! "${done_segment:0:24}" < "$segment" ]]; do
-    if ((SECONDS >= deadline)); then
-      phys__say "WAL segment $segment was not archived within 60 s: $(phys__sql "$port" 'SELECT last_failed_wal FROM pg_stat_archiver' 2>&1) failed last"
-      tail -n 5 "$PHYS_SOURCE_DIR/server.log" >&2
-      return 1
-    fi
-    sleep 0.2
-  done
+  "$PHYS_LIB/../bin/backupsmoke" --mode=archive-now --db-url="postgres://postgres@127.0.0.1:$1/postgres?sslmode=disable" \
+    </dev/null || { tail -n 5 "$PHYS_SOURCE_DIR/server.log" >&2; return 1; }
   [[ ! -f "$PHYS_DIR/barman/barman.conf" ]] || phys__barman archive-wal "$PHYS_STANZA"
 }
 
