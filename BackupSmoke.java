@@ -65,7 +65,7 @@ public class BackupSmoke implements Callable<Integer> {
             description = "workload | verify (required); selftest tampers with scratch databases on the server"
                     + " and shows what verification catches; checkpoint appends to a ledger (--ledger),"
                     + " drill-verify judges a restored backup against it; judge, oracle-capture, pitr-check"
-                    + " (SPEC 9.9), knobs, report, backup-evidence, await-recovery, pitr-target, switch-wal, physical-setup, server-binaries, archive-now, in-place-check and in-place-wipe (SPEC 7) answer the harness")
+                    + " (SPEC 9.9), knobs, report, backup-evidence, await-recovery, pitr-target, switch-wal, physical-setup, restore-command, restored-setup, server-binaries, archive-now, in-place-check and in-place-wipe (SPEC 7) answer the harness")
     String mode;
 
     @Option(names = "--db-url", paramLabel = "URL",
@@ -158,6 +158,10 @@ public class BackupSmoke implements Callable<Integer> {
     @CommandLine.Mixin
     ArchiveNow.Options archiveNowOptions = new ArchiveNow.Options();
 
+    /** A physical backup's restore command and its restored data directory: --mode=restore-command, restored-setup. */
+    @CommandLine.Mixin
+    RestoredCluster.Options restoredOptions = new RestoredCluster.Options();
+
     @Option(names = "--run-record", paramLabel = "DIR",
             description = "report: the harness's work folder (combinations/, run.facts);"
                     + " backup-evidence: its evidence.METHOD folder")
@@ -210,6 +214,9 @@ public class BackupSmoke implements Callable<Integer> {
         }
         if (ServerBinaries.MODE.equals(mode)) { // files and Maven only
             return ServerBinaries.run(serverBinariesOptions, environment, System.out, System.err);
+        }
+        if (RestoredCluster.MODES.contains(mode)) { // files only
+            return RestoredCluster.run(mode, restoredOptions, System.out);
         }
         if (PhysicalSetup.MODE.equals(mode)) { // files only
             return PhysicalSetup.run(physicalOptions.cluster, physicalOptions.bindir, physicalOptions.tools,
@@ -311,6 +318,7 @@ public class BackupSmoke implements Callable<Integer> {
         refuseFlagsOutside(PhysicalModes.NAMES, PhysicalModes.Options.FLAGS);
         refuseFlagsOutside(List.of(ServerBinaries.MODE), ServerBinaries.Options.FLAGS);
         refuseFlagsOutside(List.of(ArchiveNow.MODE), ArchiveNow.Options.FLAGS);
+        refuseFlagsOutside(RestoredCluster.MODES, RestoredCluster.Options.FLAGS);
         refuseFlagsOutside(List.of(HarnessModes.REPORT, MODE_DRILL), List.of("--report-dir"));
         CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
         String misplaced = JudgeModes.misplacedFlag(mode, parsed::hasMatchedOption);

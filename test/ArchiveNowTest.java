@@ -9,8 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.Statement;
-import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -38,15 +36,7 @@ class ArchiveNowTest {
 
     @Test
     void theModeWaitsForTheArchiverAndNamesTheSegmentItFailedOn() throws Exception {
-        Map<String, String> env = new HashMap<>(Map.of("PGC_SETTINGS", "archive_mode = on\narchive_command = 'false'"));
-        if (System.getenv("SMOKE_PG_BINDIR") != null) {
-            env.put("SMOKE_PG_BINDIR", System.getenv("SMOKE_PG_BINDIR"));
-        }
-        var started = Support.run(List.of("bash", "deploy/lib/pg-cluster.sh", "start"), env, Support.REPO, 120);
-        assertEquals(0, started.exit(), started.describe());
-        Map<String, String> assigned = new HashMap<>();
-        started.out().lines().filter(line -> line.startsWith("PGC_")).forEach(line ->
-                assigned.put(line.substring(0, line.indexOf('=')), line.substring(line.indexOf('=') + 1)));
+        Map<String, String> assigned = Support.startCluster("archive_mode = on\narchive_command = 'false'");
         String url = "postgres://postgres@127.0.0.1:" + assigned.get("PGC_PORT") + "/postgres?sslmode=disable";
         try {
             var failing = Support.tool("--mode=archive-now", "--db-url=" + url, "--archive-timeout=1");
@@ -63,8 +53,7 @@ class ArchiveNowTest {
             assertEquals(0, archived.exit(), archived.describe());
             assertEquals("", archived.out() + archived.err());
         } finally {
-            Support.run(List.of("bash", "deploy/lib/pg-cluster.sh", "stop", assigned.get("PGC_DIR")), Map.of(),
-                    Support.REPO, 60);
+            Support.stopCluster(assigned.get("PGC_DIR"));
         }
     }
 
