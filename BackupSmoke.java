@@ -305,44 +305,42 @@ public class BackupSmoke implements Callable<Integer> {
         return 0;
     }
 
-    /** Flags only verify reads are refused elsewhere (exit 2) rather than silently ignored. */
+    /** Which modes read each group of flags; elsewhere they are usage errors (exit 2), checked in this order. */
+    static final List<ModeFlags> FLAG_GROUPS = List.of(
+            ModeFlags.declaredIn(List.of(MODE_CHECKPOINT, MODE_DRILL), LedgerOptions.class),
+            ModeFlags.declaredIn(List.of(MODE_DRILL), DrillOptions.class),
+            ModeFlags.named("--run-record", HarnessModes.REPORT, PhysicalEvidence.MODE),
+            ModeFlags.declaredIn(List.of(HarnessPlan.MODE), HarnessPlan.Options.class),
+            ModeFlags.declaredIn(PhysicalModes.NAMES, PhysicalModes.Options.class),
+            ModeFlags.declaredIn(List.of(ServerBinaries.MODE), ServerBinaries.Options.class),
+            ModeFlags.declaredIn(List.of(ArchiveNow.MODE), ArchiveNow.Options.class),
+            ModeFlags.declaredIn(RestoredCluster.MODES, RestoredCluster.Options.class),
+            ModeFlags.named("--report-dir", HarnessModes.REPORT, MODE_DRILL));
+
+    /** The verify flags, the anchor's too; judge and report read some of them as well (below). */
+    static final ModeFlags VERIFY_FLAGS = ModeFlags.declaredIn(List.of(MODE_VERIFY), Expectations.class,
+            VerifyOptions.class);
+
+    /** Flags of another mode are refused (exit 2) rather than silently ignored. */
     private void refuseFlagsOfAnotherMode() {
         if (expectations.exact && !expectations.isGiven()) {
             throw new ParameterException(spec.commandLine(),
                     "--expect-exact needs --expect, --expect-head or --expect-rows");
         }
-        refuseFlagsOutside(List.of(MODE_CHECKPOINT, MODE_DRILL), LedgerOptions.FLAGS);
-        refuseFlagsOutside(List.of(MODE_DRILL), DrillOptions.FLAGS);
-        refuseFlagsOutside(List.of(HarnessModes.REPORT, PhysicalEvidence.MODE), List.of("--run-record"));
-        refuseFlagsOutside(List.of(HarnessPlan.MODE), HarnessPlan.Options.FLAGS);
-        refuseFlagsOutside(PhysicalModes.NAMES, PhysicalModes.Options.FLAGS);
-        refuseFlagsOutside(List.of(ServerBinaries.MODE), ServerBinaries.Options.FLAGS);
-        refuseFlagsOutside(List.of(ArchiveNow.MODE), ArchiveNow.Options.FLAGS);
-        refuseFlagsOutside(RestoredCluster.MODES, RestoredCluster.Options.FLAGS);
-        refuseFlagsOutside(List.of(HarnessModes.REPORT, MODE_DRILL), List.of("--report-dir"));
         CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
-        String misplaced = JudgeModes.misplacedFlag(mode, parsed::hasMatchedOption);
-        if (misplaced != null) {
-            throw new ParameterException(spec.commandLine(), misplaced);
+        for (ModeFlags group : FLAG_GROUPS) {
+            refuse(group.refusal(mode, group.given(parsed)));
         }
-        if (mode == null || mode.equals(MODE_VERIFY)) {
-            return;
-        }
-        List<String> given = VerifyOptions.FLAGS.stream().filter(parsed::hasMatchedOption)
+        refuse(JudgeModes.misplacedFlag(mode, parsed::hasMatchedOption));
+        refuse(VERIFY_FLAGS.refusal(mode, VERIFY_FLAGS.given(parsed).stream()
                 .filter(name -> !(JudgeModes.JUDGE.equals(mode) && JudgeModes.SHARED_WITH_VERIFY.contains(name)))
                 .filter(name -> !(HarnessModes.REPORT.equals(mode) && name.equals("--since")))
-                .map(name -> name.equals("--client-verify") ? "--[no-]client-verify" : name).toList();
-        if (!given.isEmpty()) {
-            throw new ParameterException(spec.commandLine(), String.join(", ", given)
-                    + (given.size() == 1 ? " applies" : " apply") + " to --mode=verify only");
-        }
+                .toList()));
     }
 
-    private void refuseFlagsOutside(List<String> modes, List<String> flags) {
-        List<String> given = flags.stream().filter(spec.commandLine().getParseResult()::hasMatchedOption).toList();
-        if (mode != null && !modes.contains(mode) && !given.isEmpty()) {
-            throw new ParameterException(spec.commandLine(), String.join(", ", given) + (given.size() == 1
-                    ? " applies" : " apply") + " to --mode=" + String.join(" and --mode=", modes) + " only");
+    private void refuse(String refusal) {
+        if (refusal != null) {
+            throw new ParameterException(spec.commandLine(), refusal);
         }
     }
 

@@ -713,38 +713,20 @@ class ChainWalkerTest {
                 }
             }
 
-            /** Rows matching a test, the one on the way to the sentinel first; -1 when none. */
-            int preferred(IntPredicate test, int besides) {
-                int fallback = -1;
-                for (int row = 0; row < rows; row++) {
-                    if (row == besides || visited.get(row) || !test.test(row)) {
-                        continue;
-                    }
-                    if (leadsToSentinel.get(row)) {
-                        return row;
-                    }
-                    if (fallback < 0) {
-                        fallback = row;
-                    }
-                }
-                return fallback;
-            }
-
+            /** The first row: a genesis row (a second one is a break), else a row whose prev_hash names no row. */
             int start() {
-                if (rows == 0) {
-                    return -1;
+                int[] genesisRows = unvisitedSentinelSideFirst(row -> has(row, GENESIS));
+                if (genesisRows.length > 1) {
+                    breakAt(ChainWalker.MULTIPLE_GENESIS, genesisRows[1], 0);
                 }
-                int genesis = preferred(row -> has(row, GENESIS), -1);
-                if (genesis >= 0) {
-                    int second = preferred(row -> has(row, GENESIS), genesis);
-                    if (second >= 0) {
-                        breakAt(ChainWalker.MULTIPLE_GENESIS, second, 0);
-                    }
-                    return genesis;
+                if (genesisRows.length > 0) {
+                    return genesisRows[0];
                 }
-                int head = preferred(row -> predecessor[row] < 0, -1);
-                breakAt(ChainWalker.NO_GENESIS, head >= 0 ? head : 0, 0);
-                return head;
+                int[] heads = unvisitedSentinelSideFirst(row -> predecessor[row] < 0); // none in a cycle
+                if (rows > 0) {
+                    breakAt(ChainWalker.NO_GENESIS, heads.length > 0 ? heads[0] : 0, 0);
+                }
+                return heads.length > 0 ? heads[0] : -1;
             }
 
             /**
@@ -766,8 +748,13 @@ class ChainWalkerTest {
             }
 
             private int[] gapHeadsSentinelSideFirst() {
+                return unvisitedSentinelSideFirst(row -> predecessor[row] < 0 && !has(row, GENESIS));
+            }
+
+            /** The rows not walked yet that pass TEST: those on the way to the sentinel first, each part in table order. */
+            private int[] unvisitedSentinelSideFirst(IntPredicate test) {
                 return IntStream.range(0, rows)
-                        .filter(row -> predecessor[row] < 0 && !has(row, GENESIS))
+                        .filter(row -> !visited.get(row) && test.test(row))
                         .boxed()
                         .sorted(Comparator.comparing(row -> !leadsToSentinel.get(row)))
                         .mapToInt(Integer::intValue)

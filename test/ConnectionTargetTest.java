@@ -5,9 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 class ConnectionTargetTest {
     private static ConnectionTarget parse(String text, Map<String, String> env) throws Exception {
@@ -32,47 +37,43 @@ class ConnectionTargetTest {
         };
     }
 
-    private static String failure(String text, Map<String, String> env) {
-        return assertThrows(Failure.class, () -> parse(text, env)).getMessage();
-    }
-
-    @Test
-    void urlWithEveryPartPercentDecoded() throws Exception {
-        Support.assertAnswers(parts(parse("postgres://us%40er:p%3As%2Fs%20w@db.example.com:6543/my%20db?sslmode=require")),
-                "host", "db.example.com", "port", 6543, "database", "my db", "user", "us@er", "password", "p:s/s w",
-                "sslmode", "require", "jdbc_url", "jdbc:postgresql://db.example.com:6543/my+db");
-    }
-
-    @Test
-    void postgresqlSchemeIsAcceptedToo() throws Exception {
-        Support.assertAnswers(parts(parse("postgresql://alice@10.0.0.5/ledger")),
-                "host", "10.0.0.5", "port", 5432, "database", "ledger");
-    }
-
-    @Test
-    void plusSignStaysAPlusSign() throws Exception {
-        assertEquals("a+b", parse("postgres://u:a+b@h/d").password());
-    }
-
-    @Test
-    void ipv6LiteralHost() throws Exception {
-        Support.assertAnswers(parts(parse("postgres://u@[::1]:5433/d")), "host", "::1", "port", 5433,
-                "jdbc_url", "jdbc:postgresql://[::1]:5433/d", "described", "postgres://u@[::1]:5433/d");
-    }
-
-    @Test
-    void missingPartsComeFromPgVariables() throws Exception {
-        var env = Map.of("PGHOST", "envhost", "PGPORT", "7777", "PGUSER", "envuser",
+    /** What a connection string and the PG* variables come to: the case, the string, the environment, the answers. */
+    static Stream<Arguments> translations() {
+        var pgVariables = Map.of("PGHOST", "envhost", "PGPORT", "7777", "PGUSER", "envuser",
                 "PGPASSWORD", "envpass", "PGDATABASE", "envdb", "PGSSLMODE", "verify-full");
-        Support.assertAnswers(parts(parse("postgres:///urldb", env)), "host", "envhost", "port", 7777,
-                "database", "urldb", "user", "envuser", "password", "envpass", "sslmode", "verify-full");
+        return Stream.of(
+                Arguments.of("every part of a URL, percent-decoded",
+                        "postgres://us%40er:p%3As%2Fs%20w@db.example.com:6543/my%20db?sslmode=require", Map.of(),
+                        List.of("host", "db.example.com", "port", 6543, "database", "my db", "user", "us@er",
+                                "password", "p:s/s w", "sslmode", "require",
+                                "jdbc_url", "jdbc:postgresql://db.example.com:6543/my+db")),
+                Arguments.of("the postgresql scheme", "postgresql://alice@10.0.0.5/ledger", Map.of(),
+                        List.of("host", "10.0.0.5", "port", 5432, "database", "ledger")),
+                Arguments.of("a plus sign stays a plus sign", "postgres://u:a+b@h/d", Map.of(),
+                        List.of("password", "a+b")),
+                Arguments.of("an IPv6 literal host", "postgres://u@[::1]:5433/d", Map.of(),
+                        List.of("host", "::1", "port", 5433, "jdbc_url", "jdbc:postgresql://[::1]:5433/d",
+                                "described", "postgres://u@[::1]:5433/d")),
+                Arguments.of("missing parts come from the PG* variables", "postgres:///urldb", pgVariables,
+                        List.of("host", "envhost", "port", 7777, "database", "urldb", "user", "envuser",
+                                "password", "envpass", "sslmode", "verify-full")),
+                Arguments.of("the URL's parts win over the PG* variables", "postgres://urluser:urlpass@urlhost:1234/d",
+                        pgVariables, List.of("host", "urlhost", "port", 1234, "user", "urluser", "password", "urlpass")),
+                Arguments.of("key=value pairs with quoting and escapes",
+                        "host=db.internal port=6000 dbname='my db' user=carol password='it\\'s \\\\ok'", Map.of(),
+                        List.of("host", "db.internal", "port", 6000, "database", "my db", "user", "carol",
+                                "password", "it's \\ok")),
+                Arguments.of("key = value with spaces around the equals sign", "host = h  dbname = d user=u", Map.of(),
+                        List.of("host", "h", "database", "d")),
+                Arguments.of("host and port as query parameters", "postgres:///d?host=qhost&port=6001&user=q", Map.of(),
+                        List.of("host", "qhost", "port", 6001, "user", "q")));
     }
 
-    @Test
-    void urlPartsWinOverPgVariables() throws Exception {
-        var env = Map.of("PGHOST", "envhost", "PGPORT", "7777", "PGUSER", "envuser", "PGPASSWORD", "envpass");
-        Support.assertAnswers(parts(parse("postgres://urluser:urlpass@urlhost:1234/d", env)),
-                "host", "urlhost", "port", 1234, "user", "urluser", "password", "urlpass");
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("translations")
+    void translatesTheConnectionString(String description, String text, Map<String, String> env, List<Object> answers)
+            throws Exception {
+        Support.assertAnswers(parts(parse(text, env)), answers.toArray());
     }
 
     @Test
@@ -80,19 +81,6 @@ class ConnectionTargetTest {
         var target = parse("postgres://bob@");
         Support.assertAnswers(parts(target), "host", "localhost", "port", 5432, "database", "bob", "password", null);
         assertFalse(target.jdbcProperties().containsKey("password"));
-    }
-
-    @Test
-    void keyValueStringWithQuotingAndEscapes() throws Exception {
-        Support.assertAnswers(parts(parse("host=db.internal port=6000 dbname='my db' user=carol password='it\\'s \\\\ok'")),
-                "host", "db.internal", "port", 6000, "database", "my db", "user", "carol", "password", "it's \\ok");
-    }
-
-    @Test
-    void keyValueWithSpacesAroundEquals() throws Exception {
-        var target = parse("host = h  dbname = d user=u");
-        assertEquals("h", target.host());
-        assertEquals("d", target.database());
     }
 
     @Test
@@ -104,80 +92,55 @@ class ConnectionTargetTest {
     }
 
     @Test
-    void hostAndPortAsQueryParameters() throws Exception {
-        Support.assertAnswers(parts(parse("postgres:///d?host=qhost&port=6001&user=q")),
-                "host", "qhost", "port", 6001, "user", "q");
-    }
-
-    @Test
     void describeNeverShowsThePassword() throws Exception {
         var target = parse("postgres://u:hunter2@h:5/d");
         assertEquals("postgres://u@h:5/d", target.describe());
         assertEquals("postgres://u@h:5/d", target.toString());
     }
 
-    @Test
-    void otherSchemeIsRefusedByName() {
-        assertEquals("unsupported URL scheme \"mysql\" in --db-url: use postgres:// or postgresql://",
-                failure("mysql://u@h/d", Map.of()));
-        assertEquals("unsupported URL scheme \"jdbc:postgresql\" in --db-url: use postgres:// or postgresql://",
-                failure("jdbc:postgresql://h/d", Map.of()));
+    /** A connection string refused with MESSAGE, in the company of the PG* variables ENV. */
+    static Arguments refused(String text, Map<String, String> env, String message) {
+        return Arguments.of(text, env, message);
     }
 
-    @Test
-    void unknownParameterIsRefusedByName() {
-        String message = failure("postgres://u@h/d?sslmdoe=disable", Map.of());
-        assertEquals("unsupported connection parameter \"sslmdoe\" in --db-url (supported: application_name, "
-                + "connect_timeout, dbname, host, hostaddr, options, passfile, password, port, sslcert, sslkey, "
-                + "sslmode, sslpassword, sslrootcert, target_session_attrs, user)", message);
+    static Arguments refused(String text, String message) {
+        return refused(text, Map.of(), message);
     }
 
-    @Test
-    void invalidSslModeIsRefused() {
-        assertEquals("invalid sslmode \"sometimes\" in --db-url (one of allow, disable, prefer, require, verify-ca, "
-                + "verify-full)", failure("postgres://u@h/d?sslmode=sometimes", Map.of()));
-    }
-
-    @Test
-    void unixSocketHostIsRefusedWithAdviceToUseTcp() {
-        String expected = "Unix-domain socket host \"/var/run/postgresql\" is not supported: connect over TCP, "
+    /** Connection strings refused with one line, and the line. */
+    static Stream<Arguments> refusals() {
+        String socket = "Unix-domain socket host \"/var/run/postgresql\" is not supported: connect over TCP, "
                 + "e.g. host 127.0.0.1 or localhost";
-        assertEquals(expected, failure("host=/var/run/postgresql dbname=d", Map.of()));
-        assertEquals(expected, failure("postgres:///d", Map.of("PGHOST", "/var/run/postgresql")));
+        String scheme = "in --db-url: use postgres:// or postgresql://";
+        String badPort = "in --db-url or PGPORT (1-65535)";
+        String oneHost = "are not supported: give one host";
+        return Stream.of(
+                refused("mysql://u@h/d", "unsupported URL scheme \"mysql\" " + scheme),
+                refused("jdbc:postgresql://h/d", "unsupported URL scheme \"jdbc:postgresql\" " + scheme),
+                refused("postgres://u@h/d?sslmdoe=disable", "unsupported connection parameter \"sslmdoe\" in --db-url"
+                        + " (supported: application_name, connect_timeout, dbname, host, hostaddr, options, passfile,"
+                        + " password, port, sslcert, sslkey, sslmode, sslpassword, sslrootcert, target_session_attrs,"
+                        + " user)"),
+                refused("postgres://u@h/d?sslmode=sometimes", "invalid sslmode \"sometimes\" in --db-url (one of allow,"
+                        + " disable, prefer, require, verify-ca, verify-full)"),
+                refused("host=/var/run/postgresql dbname=d", socket),
+                refused("postgres:///d", Map.of("PGHOST", "/var/run/postgresql"), socket),
+                refused("postgres://u@h:http/d", "invalid port \"http\" " + badPort),
+                refused("postgres://u@h/d", Map.of("PGPORT", "70000"), "invalid port \"70000\" " + badPort),
+                refused("postgres://u:%zz@h/d", "malformed percent-encoding in --db-url"),
+                refused("postgres://u:abc%4@h/d", "malformed percent-encoding in --db-url"),
+                refused("host=h1,h2 dbname=d", "several hosts in --db-url (h1,h2) " + oneHost),
+                // Issue 11 item 15: the message named "127.0.0.1:55433,127.0.0.1", the last port split off as the port.
+                refused("postgres://u@127.0.0.1:55433,127.0.0.1:55434/d",
+                        "several hosts in --db-url (127.0.0.1:55433,127.0.0.1:55434) " + oneHost),
+                refused("host=h1,h2 port=5433,5434 dbname=d", "several hosts in --db-url (h1,h2 port 5433,5434) " + oneHost),
+                refused("mydb", "--db-url is neither a postgres:// URL nor key=value pairs: missing '=' after \"mydb\""),
+                refused("host=h password='abc", "unterminated quoted value for \"password\" in --db-url"));
     }
 
-    @Test
-    void badPortIsRefused() {
-        assertEquals("invalid port \"http\" in --db-url or PGPORT (1-65535)", failure("postgres://u@h:http/d", Map.of()));
-        assertEquals("invalid port \"70000\" in --db-url or PGPORT (1-65535)", failure("postgres://u@h/d", Map.of("PGPORT", "70000")));
-    }
-
-    @Test
-    void malformedPercentEncodingIsRefused() {
-        assertEquals("malformed percent-encoding in --db-url", failure("postgres://u:%zz@h/d", Map.of()));
-        assertEquals("malformed percent-encoding in --db-url", failure("postgres://u:abc%4@h/d", Map.of()));
-    }
-
-    @Test
-    void severalHostsAreRefused() {
-        assertEquals("several hosts in --db-url (h1,h2) are not supported: give one host",
-                failure("host=h1,h2 dbname=d", Map.of()));
-    }
-
-    /** Issue 11 item 15: the message named "127.0.0.1:55433,127.0.0.1", the last port split off as the port. */
-    @Test
-    void severalHostsInAUrlAreNamedWithEveryPort() {
-        assertEquals("several hosts in --db-url (127.0.0.1:55433,127.0.0.1:55434) are not supported: give one host",
-                failure("postgres://u@127.0.0.1:55433,127.0.0.1:55434/d", Map.of()));
-        assertEquals("several hosts in --db-url (h1,h2 port 5433,5434) are not supported: give one host",
-                failure("host=h1,h2 port=5433,5434 dbname=d", Map.of()));
-    }
-
-    @Test
-    void keyValueWithoutEqualsIsRefused() {
-        assertEquals("--db-url is neither a postgres:// URL nor key=value pairs: missing '=' after \"mydb\"",
-                failure("mydb", Map.of()));
-        assertEquals("unterminated quoted value for \"password\" in --db-url",
-                failure("host=h password='abc", Map.of()));
+    @ParameterizedTest(name = "refuses {0} (PG* variables: {1})")
+    @MethodSource("refusals")
+    void refusesTheConnectionStringInOneLine(String text, Map<String, String> env, String message) {
+        assertEquals(message, assertThrows(Failure.class, () -> parse(text, env)).getMessage());
     }
 }

@@ -105,23 +105,26 @@ class DrillHarnessTest {
             Files.createDirectories(base.resolve(folder));
         }
         Files.writeString(config, """
+                # The stanza: the throwaway cluster, reached on its socket.
+                [%s]
+                pg1-path=%s/data
+                pg1-port=%s
+                pg1-socket-path=%s
+                pg1-user=postgres
+
+                # Two full backups kept; logs, locks and the async spool beside the repository.
                 [global]
                 repo1-path=%s
                 repo1-retention-full=2
                 log-path=%s
                 lock-path=%s
                 spool-path=%s
+                # Quiet, quick and plain: warnings only, an immediate checkpoint, no compression.
                 log-level-console=warn
                 start-fast=y
                 compress-type=none
-
-                [%s]
-                pg1-path=%s/data
-                pg1-port=%s
-                pg1-socket-path=%s
-                pg1-user=postgres
-                """.formatted(repository, base.resolve("pgbackrest-log"), base.resolve("pgbackrest-lock"),
-                base.resolve("pgbackrest-spool"), STANZA, clusterDir, port, clusterDir));
+                """.formatted(STANZA, clusterDir, port, clusterDir, repository, base.resolve("pgbackrest-log"),
+                base.resolve("pgbackrest-lock"), base.resolve("pgbackrest-spool")));
         // Barman: its home (the catalog) in a folder of the same user, which Barman runs as; WAL by archive_command.
         String bindir = Files.readString(Path.of(clusterDir, ".pgc-cluster")).trim();
         catalog = base.resolve("barman");

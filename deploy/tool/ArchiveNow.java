@@ -10,7 +10,6 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.util.List;
 import picocli.CommandLine.Option;
 
 final class ArchiveNow {
@@ -24,8 +23,6 @@ final class ArchiveNow {
 
     /** The mode's options (picocli mixin); elsewhere they are usage errors. */
     static final class Options {
-        static final List<String> FLAGS = List.of("--archive-timeout");
-
         @Option(names = "--archive-timeout", paramLabel = "SECONDS", defaultValue = "60",
                 description = "archive-now: how long the archiver may take (default: ${DEFAULT-VALUE})")
         int timeoutSeconds;

@@ -95,7 +95,7 @@ final class ChainWalker {
      * holding a modified row, the offset of the first.
      */
     private final IntList segmentStarts = new IntList();
-    private final ByteList headFlags = new ByteList();
+    private final IntList headFlags = new IntList();
     private final IntList modifiedSegments = new IntList();
     private final IntList modifiedOffsets = new IntList();
     /** Each segment's head's prev_hash (null when it names no row), numbered by segment; null while not needed. */
@@ -278,13 +278,13 @@ final class ChainWalker {
     private static final class Segments {
         final int count;
         final int[] start;
-        final byte[] flags;
+        final int[] flags;
         final IntList modifiedSegments;     // segments holding a modified row, ascending, ...
         final IntList modifiedOffsets;      // ... and the offset of the first one in each
         final int[] predecessor;            // the row the head links to, -1 when none
         private final int rows;
 
-        Segments(int count, int[] start, byte[] flags, IntList modifiedSegments, IntList modifiedOffsets,
+        Segments(int count, int[] start, int[] flags, IntList modifiedSegments, IntList modifiedOffsets,
                  int[] predecessor, int rows) {
             this.count = count;
             this.start = start;
@@ -353,19 +353,6 @@ final class ChainWalker {
         int indexOfSorted(int value) {
             int found = Arrays.binarySearch(values, 0, size, value);
             return found >= 0 ? found : -1;
-        }
-    }
-
-    /** A growable list of bytes. */
-    private static final class ByteList {
-        private byte[] values = new byte[4];
-        private int size;
-
-        void add(byte value) {
-            if (size == values.length) {
-                values = Arrays.copyOf(values, size + (size >> 1));
-            }
-            values[size++] = value;
         }
     }
 
@@ -622,14 +609,14 @@ final class ChainWalker {
          */
         private Segments split(Segments segments, IntList candidates, int[] firstWithHash, int[] nextModified) {
             IntList starts = new IntList();
-            ByteList flags = new ByteList();
+            IntList flags = new IntList();
             IntList modifiedSegments = new IntList();
             IntList modifiedOffsets = new IntList();
             IntList predecessors = new IntList();
             int next = 0;
             for (int s = 0; s < segments.count; s++) {
                 int start = segments.start[s];
-                byte headFlags = segments.flags[s];
+                int headFlags = segments.flags[s];
                 int firstModified = segments.firstModified(s);
                 int predecessor = segments.predecessor[s];
                 int end = segments.end(s);

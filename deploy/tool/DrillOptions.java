@@ -9,12 +9,6 @@ import java.time.OffsetDateTime;
 import picocli.CommandLine.Option;
 
 final class DrillOptions {
-    static final java.util.List<String> FLAGS = java.util.List.of("--backup-start", "--backup-lsn",
-            "--backup-stop-lsn", "--backup-id", "--backup-label", "--backup-timeline", "--backup-system-identifier",
-            "--live-url", "--max-rpo", "--recovery-target-time", "--recovery-target-lsn", "--recovery-target-xid",
-            "--restore-seconds", "--method", "--backup-label-file", "--backup-controldata", "--restore-failed",
-            "--cannot-judge");
-
     @Option(names = "--backup-start", paramLabel = "TIMESTAMP",
             description = "drill-verify: when the restored backup began (ISO-8601 with offset); the restore must hold"
                     + " the newest ledger entry recorded before it")

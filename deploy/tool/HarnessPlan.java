@@ -31,8 +31,6 @@ record HarnessPlan(int sourceMajor, int dumpMajor, Map<String, String> entries) 
 
     /** What the harness tells the plan: the knobs as --mode=knobs normalized them, and where it runs. */
     static final class Options {
-        static final List<String> FLAGS = List.of("--methods", "--target-majors", "--server-kind", "--oracle");
-
         @Option(names = "--methods", paramLabel = "LIST", description = "plan: SMOKE_METHODS as --mode=knobs answered")
         String methods = "";
 

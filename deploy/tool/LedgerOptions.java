@@ -5,8 +5,6 @@ import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
 final class LedgerOptions {
-    static final java.util.List<String> FLAGS = java.util.List.of("--ledger", "--signing-key", "--verify-key");
-
     @Option(names = "--ledger", paramLabel = "FILE",
             description = "checkpoint, drill-verify: the checkpoint ledger, one JSON line per checkpoint"
                     + " (checkpoint creates it when missing)")

@@ -50,10 +50,6 @@ final class PhysicalModes {
 
     /** The options of these modes (picocli mixin); elsewhere they are usage errors. */
     static final class Options {
-        static final List<String> FLAGS = List.of("--restored-url-file", "--cluster", "--database", "--roles",
-                "--need-superuser", "--need-writes", "--source-url", "--controldata", "--recovery-timeout",
-                "--target-kind", "--target-file", "--tools", "--bindir");
-
         @Option(names = "--restored-url-file", paramLabel = "FILE",
                 description = "await-recovery: the file a restore command wrote the restored server's URL to")
         Path restoredUrlFile;

@@ -43,9 +43,6 @@ final class RestoredCluster {
 
     /** The modes' options (picocli mixin); elsewhere they are usage errors. */
     static final class Options {
-        static final List<String> FLAGS = List.of("--restored-cluster", "--auth", "--recovery-target", "--wal-archive",
-                "--tool", "--pgdata", "--repository", "--backup-set", "--tool-config");
-
         @Option(names = "--restored-cluster", paramLabel = "DIR",
                 description = "restored-setup: the restored cluster's folder (its data directory in DIR/data)")
         Path cluster;

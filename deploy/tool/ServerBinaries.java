@@ -39,8 +39,6 @@ final class ServerBinaries {
 
     /** The mode's options (picocli mixin); elsewhere they are usage errors. */
     static final class Options {
-        static final List<String> FLAGS = List.of("--major", "--needs");
-
         @Option(names = "--major", paramLabel = "N", description = "server-binaries: the PostgreSQL major")
         Integer major;
 

@@ -8,6 +8,10 @@
 // harness does not take apart (sslmode, ...) are carried into every URL
 // untouched, for the clients to accept or refuse.
 
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -23,8 +27,14 @@ import java.util.regex.Pattern;
  * DATABASE run, the in-place database (SMOKE_IN_PLACE=1) the one tested in
  * place. PASSWORD and SSL_PASSWORD are null unless DATABASE_URL gives them.
  */
-record ServerChoice(String kind, String host, String port, String user, String password, String sslPassword,
-                    String database, String query, String maintenanceDatabase, String inPlaceDatabase) {
+record ServerChoice(String kind, String host, String port, String user,
+                    @JsonInclude(JsonInclude.Include.NON_NULL) String password,
+                    @JsonInclude(JsonInclude.Include.NON_NULL) @JsonProperty("sslpassword") String sslPassword,
+                    String database, String query, @JsonProperty("maintenance_db") String maintenanceDatabase,
+                    @JsonProperty("in_place_db") String inPlaceDatabase) {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final TypeReference<LinkedHashMap<String, String>> ENTRIES = new TypeReference<>() { };
 
     private static final Pattern URL = Pattern.compile("postgres(?:ql)?://(.*)", Pattern.DOTALL);
     private static final Pattern PARTS = Pattern.compile("([^/?]*)(?:/([^?]*))?(?:\\?(.*))?", Pattern.DOTALL);
@@ -158,23 +168,10 @@ record ServerChoice(String kind, String host, String port, String user, String p
         return bytes.toString(StandardCharsets.UTF_8);
     }
 
-    /** The harness's answer: server.NAME entries; the secrets only when DATABASE_URL gives them. */
+    /** The harness's answer: server.NAME, NAME each component's JSON name; the secrets only when DATABASE_URL gives them. */
     Map<String, String> entries() {
         Map<String, String> entries = new LinkedHashMap<>();
-        entries.put("server.kind", kind);
-        entries.put("server.host", host);
-        entries.put("server.port", port);
-        entries.put("server.user", user);
-        entries.put("server.database", database);
-        entries.put("server.query", query);
-        entries.put("server.maintenance_db", maintenanceDatabase);
-        entries.put("server.in_place_db", inPlaceDatabase);
-        if (password != null) {
-            entries.put("server.password", password);
-        }
-        if (sslPassword != null) {
-            entries.put("server.sslpassword", sslPassword);
-        }
+        JSON.convertValue(this, ENTRIES).forEach((name, value) -> entries.put("server." + name, value));
         return entries;
     }
 }

@@ -4,16 +4,10 @@
 // the verify mode itself.
 
 import java.nio.file.Path;
-import java.util.List;
 import java.util.function.Consumer;
 import picocli.CommandLine.Option;
 
 final class VerifyOptions {
-    /** The flags only verify reads (the anchor's too): other modes refuse them (exit 2) rather than ignore them. */
-    static final List<String> FLAGS = List.of("--expect", "--expect-head", "--expect-rows", "--expect-exact",
-            "--fail-on-break", "--fail-on-ambiguous", "--fail-on-unhashed", "--client-verify", "--since",
-            "--full-server-verify");
-
     @Option(names = "--client-verify", negatable = true, defaultValue = "true", fallbackValue = "true",
             description = "verify: recompute every hash in Java and follow the chain by its links"
                     + " (default: on; --no-client-verify leaves only the server's verdict)")

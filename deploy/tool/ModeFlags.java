@@ -1,0 +1,50 @@
+// Which flags belong to which modes, read from picocli's model of the
+// command rather than from lists of names: a group is the options one class
+// declares (a mixin or an argument group of BackupSmoke) or one flag of the
+// command itself. Given to a mode that does not read them, a group's flags
+// are a usage error (exit 2) rather than silently ignored.
+
+import java.lang.reflect.Field;
+import java.util.List;
+import java.util.function.Predicate;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.ParseResult;
+
+/** MODES read the options MEMBER accepts. */
+record ModeFlags(List<String> modes, Predicate<OptionSpec> member) {
+
+    /** The options declared by HOLDERS (the classes of a mixin or an argument group), read by MODES. */
+    static ModeFlags declaredIn(List<String> modes, Class<?>... holders) {
+        List<Class<?>> classes = List.of(holders);
+        return new ModeFlags(modes, option -> option.userObject() instanceof Field field
+                && classes.contains(field.getDeclaringClass()));
+    }
+
+    /** One option of the command, by its long name, read by MODES. */
+    static ModeFlags named(String flag, String... modes) {
+        return new ModeFlags(List.of(modes), option -> option.longestName().equals(flag));
+    }
+
+    /** The group's options in the command's model, in the order it holds them. */
+    List<OptionSpec> options(CommandSpec spec) {
+        return spec.options().stream().filter(member).toList();
+    }
+
+    /** The group's flags on the command line, in the order given; a negatable one as --[no-]NAME. */
+    List<String> given(ParseResult parsed) {
+        return parsed.matchedOptions().stream().filter(member).distinct()
+                .map(option -> option.negatable() ? "--[no-]" + option.longestName().substring(2)
+                        : option.longestName())
+                .toList();
+    }
+
+    /** "--a, --b apply to --mode=x and --mode=y only" when MODE is given and reads none of GIVEN; else null. */
+    String refusal(String mode, List<String> given) {
+        if (mode == null || modes.contains(mode) || given.isEmpty()) {
+            return null;
+        }
+        return String.join(", ", given) + (given.size() == 1 ? " applies" : " apply") + " to --mode="
+                + String.join(" and --mode=", modes) + " only";
+    }
+}
