@@ -215,7 +215,7 @@ public class BackupSmoke implements Callable<Integer> {
         if (ServerBinaries.MODE.equals(mode)) { // files and Maven only
             return ServerBinaries.run(serverBinariesOptions, environment, System.out, System.err);
         }
-        if (RestoredCluster.MODES.contains(mode)) { // files only
+        if (mode != null && RestoredCluster.MODES.contains(mode)) { // files only (List.of refuses null)
             return RestoredCluster.run(mode, restoredOptions, System.out);
         }
         if (PhysicalSetup.MODE.equals(mode)) { // files only
