@@ -139,6 +139,18 @@ public class BackupSmoke implements Callable<Integer> {
     @CommandLine.Mixin
     RunFacts.Options factsOptions = new RunFacts.Options();
 
+    /** Where a throwaway cluster of another major gets its binaries: --mode=server-binaries (SPEC 7). */
+    @CommandLine.Mixin
+    ServerBinaries.Options serverBinariesOptions = new ServerBinaries.Options();
+
+    /** A WAL switch, archived before the answer: --mode=archive-now (SPEC 7). */
+    @CommandLine.Mixin
+    ArchiveNow.Options archiveNowOptions = new ArchiveNow.Options();
+
+    /** A physical backup's restore command and its restored data directory: --mode=restore-command, restored-setup. */
+    @CommandLine.Mixin
+    RestoredCluster.Options restoredClusterOptions = new RestoredCluster.Options();
+
     @Option(names = "--run-record", paramLabel = "DIR")
     Path runRecord;
 
@@ -190,6 +202,12 @@ public class BackupSmoke implements Callable<Integer> {
         if (PhysicalModes.AWAIT.equals(mode)) { // the restored server's URL is the answer, not a flag
             return PhysicalModes.await(physicalOptions, environment, connectTimeoutSeconds, System.out);
         }
+        if (ServerBinaries.MODE.equals(mode)) { // files and Maven only
+            return ServerBinaries.run(serverBinariesOptions, environment, System.out, System.err);
+        }
+        if (mode != null && RestoredCluster.MODES.contains(mode)) { // files only (List.of refuses null)
+            return RestoredCluster.run(mode, restoredClusterOptions, System.out);
+        }
         if (PhysicalSetup.MODE.equals(mode)) { // files only
             return PhysicalSetup.run(physicalOptions.cluster, physicalOptions.bindir, physicalOptions.tools,
                     PhysicalModes.Options.osUser());
@@ -206,7 +224,7 @@ public class BackupSmoke implements Callable<Integer> {
         }
         if (!MODES.contains(mode) && !JudgeModes.NAMES.contains(mode) && !InPlace.NAMES.contains(mode)
                 && !HarnessPlan.MODE.equals(mode) && !PhysicalModes.NAMES.contains(mode)
-                && !RestoredJudge.MODE.equals(mode)) {
+                && !RestoredJudge.MODE.equals(mode) && !ArchiveNow.MODE.equals(mode)) {
             throw new Failure("unknown --mode=" + Failure.quoted(mode) + " (workload | verify)");
         }
         ConnectionTarget target = ConnectionTarget.parse(dbUrl, environment);
@@ -250,6 +268,9 @@ public class BackupSmoke implements Callable<Integer> {
             if (mode.equals(PhysicalModes.SWITCH_WAL)) {
                 return PhysicalModes.switchWal(connector);
             }
+            if (mode.equals(ArchiveNow.MODE)) {
+                return ArchiveNow.run(archiveNowOptions, connector);
+            }
             if (mode.equals(JudgeModes.PITR_CHECK)) {
                 return judgeModes.checkPitr(connector, idPrefix, rows, System.out);
             }
@@ -292,6 +313,9 @@ public class BackupSmoke implements Callable<Integer> {
             ModeFlags.declaredIn(List.of(HarnessModes.REPORT), RunFacts.Options.class),
             ModeFlags.declaredIn(List.of(HarnessPlan.MODE), HarnessPlan.Options.class),
             ModeFlags.declaredIn(PhysicalModes.NAMES, PhysicalModes.Options.class),
+            ModeFlags.declaredIn(List.of(ServerBinaries.MODE), ServerBinaries.Options.class),
+            ModeFlags.declaredIn(List.of(ArchiveNow.MODE), ArchiveNow.Options.class),
+            ModeFlags.declaredIn(RestoredCluster.MODES, RestoredCluster.Options.class),
             ModeFlags.named("--report-dir", HarnessModes.REPORT, MODE_DRILL));
 
     /** The verify flags, the anchor's too; judge and report read some of them as well (below). */

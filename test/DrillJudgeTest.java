@@ -16,8 +16,6 @@ import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import org.junit.jupiter.api.AfterAll;
@@ -387,16 +385,7 @@ class DrillJudgeTest {
 
         static synchronized CommitTimestampCluster get() {
             if (started == null) {
-                Map<String, String> env = new HashMap<>();
-                env.put("PGC_SETTINGS", "track_commit_timestamp = on");
-                if (System.getenv("SMOKE_PG_BINDIR") != null) {
-                    env.put("SMOKE_PG_BINDIR", System.getenv("SMOKE_PG_BINDIR"));
-                }
-                var result = Support.run(List.of("bash", "deploy/lib/pg-cluster.sh", "start"), env, Support.REPO, 120);
-                assertEquals(0, result.exit(), result.describe());
-                Map<String, String> assigned = new HashMap<>();
-                result.out().lines().filter(line -> line.startsWith("PGC_")).forEach(line ->
-                        assigned.put(line.substring(0, line.indexOf('=')), line.substring(line.indexOf('=') + 1)));
+                Map<String, String> assigned = Support.startCluster("track_commit_timestamp = on");
                 started = new CommitTimestampCluster(assigned.get("PGC_DIR"), assigned.get("PGC_PORT"));
             }
             return started;
@@ -404,8 +393,7 @@ class DrillJudgeTest {
 
         static synchronized void stop() {
             if (started != null) {
-                Support.run(List.of("bash", "deploy/lib/pg-cluster.sh", "stop", started.dir), Map.of(), Support.REPO,
-                        60);
+                Support.stopCluster(started.dir);
                 started = null;
             }
         }

@@ -243,6 +243,27 @@ final class Support {
      * Runs the harness as users do (bash deploy/test/backup-restore-smoke.sh) with ENV, and with
      * TMPDIR in the test's own FOLDER unless ENV sets it (see harnessLeftovers).
      */
+    /**
+     * A cluster of its own (pg-cluster.sh start, SMOKE_PG_BINDIR's binaries when set) with SETTINGS
+     * appended to its postgresql.conf: the PGC_* values it printed (PGC_DIR for stopCluster, PGC_PORT).
+     */
+    static Map<String, String> startCluster(String settings) {
+        Map<String, String> env = new HashMap<>(Map.of("PGC_SETTINGS", settings));
+        if (System.getenv("SMOKE_PG_BINDIR") != null) {
+            env.put("SMOKE_PG_BINDIR", System.getenv("SMOKE_PG_BINDIR"));
+        }
+        Result result = run(List.of("bash", "deploy/lib/pg-cluster.sh", "start"), env, REPO, 120);
+        assertEquals(0, result.exit(), result.describe());
+        Map<String, String> assigned = new HashMap<>();
+        result.out().lines().filter(line -> line.startsWith("PGC_")).forEach(line ->
+                assigned.put(line.substring(0, line.indexOf('=')), line.substring(line.indexOf('=') + 1)));
+        return assigned;
+    }
+
+    static void stopCluster(String dir) {
+        run(List.of("bash", "deploy/lib/pg-cluster.sh", "stop", dir), Map.of(), REPO, 60);
+    }
+
     static Result harness(Path folder, Map<String, String> env) {
         return run(List.of("bash", HARNESS.toString()), harnessEnvironment(folder, env), REPO, 900);
     }

