@@ -7,6 +7,7 @@
 // rows (issue 20: a faster server verifier must not drift from the client).
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
 import java.nio.file.Files;
 import java.sql.Connection;
@@ -36,10 +37,7 @@ class ServerVerifierTest {
     @Test
     void everyKindOfBreakGetsTheVerdictOfThe000005Loop() throws Exception {
         String database = Support.migratedWithWorkload(6);
-        String loop = Files.readString(Support.MIGRATIONS.resolve("000005_audit_chain_position.up.sql"));
-        String reference = loop.substring(loop.lastIndexOf("CREATE OR REPLACE FUNCTION audit_events_verify_chain("))
-                .replace("FUNCTION audit_events_verify_chain(", "FUNCTION reference_verify_chain(");
-        Support.execute(database, reference);
+        installReference(database);
 
         Map<String, String> cases = new LinkedHashMap<>();   // tampering -> the server's verdict
         cases.put("clean", "null|-1|6");
@@ -104,6 +102,18 @@ class ServerVerifierTest {
                 + "UPDATE reloaded SET chain_seq = 3 WHERE id = 'audit-smoke-0003'"), "audit-smoke-0003|2|3");
         cases.put(forged("late-fork", hashOf("audit-smoke-0002"), "1000"), "late-fork|6|7");
 
+        // Rows 2 and 3 stored after rows 4 and 5, as pages the table grew by and filled later hold them: the
+        // heap holds three runs of consecutive positions, which 000014 puts back in chain order itself.
+        cases.put(displaced(""), "null|-1|6");
+        cases.put(displaced("UPDATE reloaded SET actor = 'mallory' WHERE id = 'audit-smoke-0002'"), "audit-smoke-0002|2|3");
+        cases.put(displaced("UPDATE reloaded SET actor = 'mallory' WHERE id = 'audit-smoke-0004'"), "audit-smoke-0004|4|5");
+        cases.put(displaced("DELETE FROM reloaded WHERE id = 'audit-smoke-0003'"), "audit-smoke-0004|3|4");
+        // A displaced row sharing its position with the row before it: two runs overlap, the full order decides.
+        cases.put(displaced("UPDATE reloaded SET chain_seq = chain_seq - 1 WHERE id = 'audit-smoke-0002'"), "null|-1|6");
+        // Positions at bigint's ends: a row appended at the greatest, a second genesis row at the least.
+        cases.put(forged("far-future", hashOf("audit-smoke-0005"), "9223372036854775807"), "null|-1|7");
+        cases.put(forged("before-all", "NULL", "-9223372036854775808"), "audit-smoke-0000|1|2");
+
         try (Connection connection = Support.connectInTransaction(database); Statement statement = connection.createStatement()) {
             int index = 0;
             for (Map.Entry<String, String> kase : cases.entrySet()) {
@@ -122,6 +132,13 @@ class ServerVerifierTest {
                 connection.rollback();
             }
         }
+    }
+
+    /** The PL/pgSQL loop of 000005, as reference_verify_chain(). */
+    private static void installReference(String database) throws Exception {
+        String loop = Files.readString(Support.MIGRATIONS.resolve("000005_audit_chain_position.up.sql"));
+        Support.execute(database, loop.substring(loop.lastIndexOf("CREATE OR REPLACE FUNCTION audit_events_verify_chain("))
+                .replace("FUNCTION audit_events_verify_chain(", "FUNCTION reference_verify_chain("));
     }
 
     /**
@@ -157,7 +174,14 @@ class ServerVerifierTest {
             "modified|audit-smoke-0001|1|6",
             "missing_predecessor|audit-smoke-0002|1|5",
             "null|null|null|6",
-            "fork|late-fork|3|6");
+            "fork|late-fork|3|6",
+            "null|null|null|6",
+            "modified|audit-smoke-0002|2|6",
+            "modified|audit-smoke-0004|4|6",
+            "missing_predecessor|audit-smoke-0004|3|5",
+            "null|null|null|6",
+            "sentinel_mismatch|far-future|6|7",
+            "multiple_genesis|before-all|0|6");
 
     /**
      * Tampering done on a copy of the rows, which then replace the table's
@@ -165,29 +189,91 @@ class ServerVerifierTest {
      * UPDATE in place would move the row to the end of the heap).
      */
     static String inHeapOrder(String tampering) {
-        return "CREATE TEMP TABLE reloaded AS SELECT * FROM audit_events; " + tampering + "; "
-                + "DELETE FROM audit_events; INSERT INTO audit_events SELECT * FROM reloaded ORDER BY chain_seq";
+        return reloaded(tampering, "chain_seq");
+    }
+
+    /** The same, with rows 2 and 3 stored after rows 4 and 5. */
+    static String displaced(String tampering) {
+        return reloaded(tampering, "id IN ('audit-smoke-0002', 'audit-smoke-0003'), chain_seq");
+    }
+
+    /** Tampering done on a copy of the rows, which then replace the table's in the given order. */
+    static String reloaded(String tampering, String order) {
+        return "CREATE TEMP TABLE reloaded AS SELECT * FROM audit_events; " + (tampering.isEmpty() ? "" : tampering + "; ")
+                + "DELETE FROM audit_events; INSERT INTO audit_events SELECT * FROM reloaded ORDER BY " + order;
     }
 
     @Test
-    void aHeapInChainOrderIsWalkedWithoutTheIndexAndAnyOtherWithIt() throws Exception {
-        // The heap-order walk stands only when it proves the heap's order is the chain's; an UPDATE moves
-        // the row to the heap's end, and the walk of 000012 through the chain_seq index gives the verdict.
-        // (enable_sort off: that walk reads the index even for six rows.)
+    void theHeapsRunsAreWalkedWithoutTheIndexAndASharedPositionWithIt() throws Exception {
+        // 000014 puts the heap's runs in chain order itself: a row that an UPDATE moved to the heap's end is
+        // walked without the index (000013 needed it); a position shared by two rows leaves the verdict to
+        // 000012's walks through the chain_seq index. (enable_sort off: those read the index even for six rows.)
         String database = Support.migratedWithWorkload(6);
         try (Connection connection = Support.connectInTransaction(database); Statement statement = connection.createStatement()) {
             statement.execute("SET LOCAL session_replication_role = replica");
             statement.execute("SET LOCAL enable_sort = off");
-            long before = indexScansThisTransaction(statement);
-            assertEquals("null|-1|6", verdict(statement, "audit_events_verify_chain"));
-            long inHeapOrder = indexScansThisTransaction(statement) - before;
+            assertEquals(List.of("null|-1|6", "0"), verdictAndIndexScans(statement));
             statement.execute("UPDATE audit_events SET actor = actor WHERE id = 'audit-smoke-0002'");
-            before = indexScansThisTransaction(statement);
-            assertEquals("null|-1|6", verdict(statement, "audit_events_verify_chain"));
-            long moved = indexScansThisTransaction(statement) - before;
-            assertEquals(inHeapOrder + 1, moved);
+            assertEquals(List.of("null|-1|6", "0"), verdictAndIndexScans(statement));
+            statement.execute("UPDATE audit_events SET chain_seq = chain_seq - 1 WHERE id = 'audit-smoke-0002'");
+            assertEquals(List.of("null|-1|6", "2"), verdictAndIndexScans(statement));
             connection.rollback();
         }
+    }
+
+    @Test
+    void moreThanTenThousandRowsAtTheRunsEndsLeaveTheVerdictToTheIndexWalks() throws Exception {
+        // Even positions stored first, then odd ones: every row is a run of its own, so every row leaves the
+        // heap's scan. Up to 10,000 of them 000014 puts in order itself (no index scan); above, 000012's walks
+        // give the verdict, the 000005 loop's. (enable_sort off: those walks read the index, not a sorted scan.)
+        String database = Support.migratedWithWorkload(10001);
+        installReference(database);
+        try (Connection connection = Support.connectInTransaction(database); Statement statement = connection.createStatement()) {
+            statement.execute("SET LOCAL session_replication_role = replica");
+            statement.execute("SET LOCAL enable_sort = off");
+            statement.execute(reloaded("DELETE FROM reloaded WHERE chain_seq = (SELECT max(chain_seq) FROM reloaded)",
+                    "chain_seq % 2, chain_seq"));
+            assertEquals(List.of("null|-1|10000", "0"), verdictAndIndexScans(statement));
+            connection.rollback();
+
+            statement.execute("SET LOCAL session_replication_role = replica");
+            statement.execute("SET LOCAL enable_sort = off");
+            statement.execute(reloaded("", "chain_seq % 2, chain_seq"));
+            assertEquals(List.of("null|-1|10001", "1"), verdictAndIndexScans(statement));
+            statement.execute("UPDATE audit_events SET actor = 'mallory' WHERE id = 'audit-smoke-5000'");
+            assertEquals(List.of("audit-smoke-5000|5000|5001", "1"), verdictAndIndexScans(statement));
+            assertEquals("audit-smoke-5000|5000|5001", verdict(statement, "reference_verify_chain"));
+            connection.rollback();
+        }
+    }
+
+    @Test
+    void migration000014sDownRestores000013sVerifier() throws Exception {
+        String database = Support.migratedWithWorkload(0);
+        try (Connection connection = Support.connectInTransaction(database); Statement statement = connection.createStatement()) {
+            String up = verifierDefinition(statement);
+            statement.execute(Files.readString(Support.MIGRATIONS.resolve("000014_audit_verify_chain_heap_runs.down.sql")));
+            String down = verifierDefinition(statement);
+            statement.execute(Files.readString(Support.MIGRATIONS.resolve("000013_audit_verify_chain_heap_order.up.sql")));
+            assertEquals(verifierDefinition(statement), down);
+            assertNotEquals(up, down);
+            connection.rollback();
+        }
+    }
+
+    /** The verifier's whole definition: its body, settings and attributes. */
+    private static String verifierDefinition(Statement statement) throws SQLException {
+        try (ResultSet result = statement.executeQuery("SELECT pg_get_functiondef('audit_events_verify_chain()'::regprocedure)")) {
+            result.next();
+            return result.getString(1);
+        }
+    }
+
+    /** The server's verdict and how many index scans of audit_events it took. */
+    private static List<String> verdictAndIndexScans(Statement statement) throws SQLException {
+        long before = indexScansThisTransaction(statement);
+        String verdict = verdict(statement, "audit_events_verify_chain");
+        return List.of(verdict, String.valueOf(indexScansThisTransaction(statement) - before));
     }
 
     /** Index scans of audit_events this transaction started (pg_stat_xact_user_tables counts them at once). */
