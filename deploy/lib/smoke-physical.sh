@@ -285,12 +285,6 @@ phys_restore_for() {
 
 phys__restore_failed() { restore_failed "$2"; }
 
-# PITR: the text oracle's dumps lose their sequence values (WAL replay brings one up to 32 ahead).
-phys_oracle_after_replay() {
-  ((PHYS_PITR)) && [[ "$1" == text && -f "$2" && -f "$3" ]] || return 0
-  sed -i '/^SELECT pg_catalog.setval(/d' "$2" "$3"
-}
-
 # After a combination's record: its restored cluster goes, the operator's teardown runs.
 phys_release() {
   [[ -z "$PHYS_RESTORED_DIR" ]] || pgc_stop "$PHYS_RESTORED_DIR"
