@@ -159,7 +159,7 @@ public class BackupSmoke implements Callable<Integer> {
     RunFacts.Options factsOptions = new RunFacts.Options();
 
     @Option(names = "--run-record", paramLabel = "DIR",
-            description = "report: the harness's work folder (combinations/, run.facts);"
+            description = "report: the harness's work folder (combinations/, run.facts); knobs: where pg_service.conf goes;"
                     + " backup-evidence: its evidence.METHOD folder; judge-restored, oracle-capture: the work folder")
     Path runRecord;
 
@@ -196,7 +196,7 @@ public class BackupSmoke implements Callable<Integer> {
         }
         if (HarnessModes.handles(mode)) { // the harness's own questions: no database
             return switch (mode) {
-                case HarnessModes.KNOBS -> HarnessModes.knobs(environment, versionOf(), System.out);
+                case HarnessModes.KNOBS -> HarnessModes.knobs(environment, runRecord, versionOf(), System.out);
                 case PhysicalEvidence.MODE -> PhysicalEvidence.backupEvidence(runRecord, System.out);
                 default -> HarnessModes.report(runRecord, reportDir, verifyOptions.since, versionOf(), System.out,
                         System.err);
@@ -230,6 +230,9 @@ public class BackupSmoke implements Callable<Integer> {
                 && !HarnessPlan.MODE.equals(mode) && !PhysicalModes.NAMES.contains(mode)
                 && !RestoredJudge.MODE.equals(mode)) {
             throw new Failure("unknown --mode=" + Failure.quoted(mode) + " (workload | verify)");
+        }
+        if (mode.equals(HarnessPlan.MODE)) { // as libpq sees the URL: one it refuses fails at once, as it says
+            SourceServer.awaitReady(dbUrl, planOptions.serverLabel, environment);
         }
         ConnectionTarget target = ConnectionTarget.parse(dbUrl, environment);
         Snapshot snapshot;
@@ -308,7 +311,7 @@ public class BackupSmoke implements Callable<Integer> {
             ModeFlags.declaredIn(List.of(MODE_CHECKPOINT, MODE_DRILL), LedgerOptions.class),
             ModeFlags.declaredIn(List.of(MODE_DRILL), DrillOptions.class),
             ModeFlags.named("--run-record", HarnessModes.REPORT, PhysicalEvidence.MODE, RestoredJudge.MODE,
-                    JudgeModes.ORACLE_CAPTURE),
+                    JudgeModes.ORACLE_CAPTURE, HarnessModes.KNOBS),
             ModeFlags.named("--combination", RestoredJudge.MODE),
             ModeFlags.named("--second-oracle", RestoredJudge.MODE, JudgeModes.ORACLE_CAPTURE, HarnessModes.REPORT),
             ModeFlags.declaredIn(List.of(HarnessModes.REPORT), RunFacts.Options.class),

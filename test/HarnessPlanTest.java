@@ -1,14 +1,20 @@
 // The harness's plan (--mode=plan, HarnessPlan.java), in process, without a
-// server: which backups are taken, which combinations run where or are
+// server (and with the suite's: the wait, the source's scratch database): which backups are taken, which combinations run where or are
 // skipped and why, whether the source is wiped, and what is refused before
 // anything starts.
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.ResourceAccessMode;
+import org.junit.jupiter.api.parallel.ResourceLock;
 
 class HarnessPlanTest {
     static final String PG_DUMP_15 = "pg_dump (PostgreSQL) 15.14 (Debian 15.14-0+deb12u1)\n";
@@ -83,18 +89,74 @@ class HarnessPlanTest {
     }
 
     /** Against the suite's server: its major, and the pg_dump on PATH. */
-    @Test
-    void theModeAsksTheServerAndPgDump() throws Exception {
-        var result = Support.tool(Map.of("PATH", System.getenv("PATH")), "--mode=plan", "--db-url=" + Support.url("postgres"),
-                "--methods=custom", "--server-kind=url");
-        assertEquals(0, result.exit(), result.describe());
+    private static Map<String, String> answer(String out) {
         Map<String, String> answer = new LinkedHashMap<>();
-        for (String entry : result.out().split("\0")) {
-            answer.put(entry.substring(0, entry.indexOf('=')), entry.substring(entry.indexOf('=') + 1));
+        for (String entry : out.split("\0")) {
+            answer.merge(entry.substring(0, entry.indexOf('=')), entry.substring(entry.indexOf('=') + 1),
+                    (first, next) -> first + "\n" + next);
         }
+        return answer;
+    }
+
+    private static final String LABEL = Support.USER + "@" + Support.HOST + ":" + Support.PORT;
+
+    @Test
+    void theModeWaitsForTheServerThenAsksItAndPgDump() throws Exception {
+        var result = Support.tool(Map.of("PATH", System.getenv("PATH")), "--mode=plan", "--db-url=" + Support.url("postgres"),
+                "--methods=custom", "--server-kind=url", "--server-label=" + LABEL);
+        assertEquals(0, result.exit(), result.describe());
+        Map<String, String> answer = answer(result.out());
+        assertEquals("server " + LABEL + " is up", answer.get("say"));
         assertEquals("source", answer.get("combination.0.target"));
         assertEquals(answer.get("plan.source_major"), answer.get("combination.0.major"));
+        assertEquals(null, answer.get("source.database"));
         var misplaced = Support.tool("--mode=verify", "--methods=custom");
         assertEquals(2, misplaced.exit(), misplaced.describe());
+    }
+
+    @Test
+    void aUrlLibpqRefusesFailsAtOnceWithPgIsReadysReason() {
+        var result = Support.tool(Map.of("PATH", System.getenv("PATH")), "--mode=plan",
+                "--db-url=" + Support.url("postgres") + "&bogus=1", "--methods=custom", "--server-kind=url",
+                "--server-label=" + LABEL);
+        assertEquals(1, result.exit(), result.describe());
+        assertEquals("backupsmoke: cannot connect to " + LABEL + ": invalid URI query parameter: \"bogus\"\n",
+                result.err());
+    }
+
+    @ResourceLock(value = Support.SUITE_DATABASES, mode = ResourceAccessMode.READ)
+    @Test
+    void theSourcesScratchDatabaseIsRegisteredThenCreated(@TempDir Path work) throws Exception {
+        Path registry = work.resolve("scratch-dbs");
+        var result = Support.tool(Map.of("PATH", System.getenv("PATH")), "--mode=plan",
+                "--db-url=" + Support.url("postgres"), "--methods=custom", "--server-kind=url", "--server-label=" + LABEL,
+                "--scratch-source=" + registry);
+        assertEquals(0, result.exit(), result.describe());
+        String name = answer(result.out()).get("source.database");
+        assertTrue(name.matches("backupsmoke_[0-9a-f]{12}"), name);
+        assertEquals("server " + LABEL + " is up\nscratch database " + name + " created", answer(result.out()).get("say"));
+        assertEquals(name + "\n", Files.readString(registry));
+        assertTrue(Support.databases().contains(name), name);
+        Support.execute("postgres", "DROP DATABASE " + name);
+    }
+
+    @ResourceLock(value = Support.SUITE_DATABASES, mode = ResourceAccessMode.READ)
+    @Test
+    void aThrowawayServersScratchDatabaseIsNotRegisteredAndATakenNameIsRefused(@TempDir Path work)
+            throws Exception {
+        Path registry = work.resolve("scratch-dbs");
+        var result = Support.tool(Map.of("PATH", System.getenv("PATH")), "--mode=plan",
+                "--db-url=" + Support.url("postgres"), "--methods=custom", "--server-kind=throwaway", "--server-label=" + LABEL,
+                "--scratch-source=" + registry);
+        assertEquals(0, result.exit(), result.describe());
+        String name = answer(result.out()).get("source.database");
+        assertTrue(!Files.exists(registry));
+        try (Deadline deadline = new Deadline(java.time.Duration.ofMinutes(1))) {
+            var connector = new Connector(ConnectionTarget.parse(Support.url("postgres"), Map.of()), 5, deadline);
+            assertEquals("database " + name + " exists already; run again", assertThrows(Failure.class,
+                    () -> SourceServer.createScratch(connector, name, registry, "x@y:1")).getMessage());
+        }
+        assertTrue(!Files.exists(registry));
+        Support.execute("postgres", "DROP DATABASE " + name);
     }
 }

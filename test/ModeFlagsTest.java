@@ -61,7 +61,7 @@ class ModeFlagsTest {
                 checked++;
             }
         }
-        assertEquals(53, checked);
+        assertEquals(55, checked);
     }
 
     @Test

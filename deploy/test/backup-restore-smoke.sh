@@ -171,17 +171,6 @@ cluster_url() { printf 'postgres://postgres@127.0.0.1:%s/%s?sslmode=disable' "$1
 # psql on URL ($1): no psqlrc, quiet, bare values, stop at the first error.
 sql_url() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$@"; }
 
-# Never a secret on a command line: an sslpassword goes into a service file.
-keep_secrets_off_command_lines() {
-  [[ -n "${K[server.sslpassword]+set}" ]] || return 0
-  (
-    umask 077
-    printf '[backupsmoke]\nsslpassword=%s\n' "${K[server.sslpassword]}" >"$WORK/pg_service.conf"
-  ) || fail "cannot write the connection service file in $WORK"
-  export PGSERVICEFILE=$WORK/pg_service.conf PGSERVICE=backupsmoke PGSSLPASSWORD=${K[server.sslpassword]}
-  unset 'K[server.sslpassword]'
-}
-
 # The tool under test (SMOKE_TOOL: a command line ARGS are appended to).
 run_tool() {
   if [[ -z "${SMOKE_TOOL:-}" ]]; then
@@ -226,7 +215,7 @@ preflight() {
     fail "cannot create a work folder in ${TMPDIR:-/tmp} for the snapshots and the backup: ${made##*: }"
   WORK=$made
   printf 'started_at=%s\0' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$WORK/run.facts" # the rest: the report's
-  MIGRATIONS_PATH=${MIGRATIONS_PATH:-$REPO/migrations} ask K --mode=knobs
+  MIGRATIONS_PATH=${MIGRATIONS_PATH:-$REPO/migrations} ask K --mode=knobs --run-record="$WORK"
   phys_configure "${K[SMOKE_PITR]}" "${K[SMOKE_PITR_TARGET]}" "${K[SMOKE_RECOVERY_TIMEOUT]}"
   K[run.verify_against]=--expect=$WORK/expected.json
   [[ "${K[since.found]}" == 0 ]] || K[run.verify_against]=--since=${K[SMOKE_SINCE]}
@@ -246,7 +235,10 @@ preflight() {
     MAINT_URL=${K[url.maintenance]} SOURCE_URL=${K[url.in_place]} TARGET_DB=${K[server.in_place_db]}
     URL_BASE=${K[url.base]} URL_QUERY=${K[url.query]} LABEL=${K[server.label]}
   fi
-  keep_secrets_off_command_lines
+  if [[ -n "${K[server.service_file]+set}" ]]; then # never a secret on a command line
+    export PGSERVICEFILE=${K[server.service_file]} PGSERVICE=backupsmoke PGSSLPASSWORD=${K[server.sslpassword]}
+    unset 'K[server.sslpassword]'
+  fi
   start_watchdog
   [[ "${K[SMOKE_DRILL]}" == 1 ]] ||
     say "server: ${K[server.kind]}; in place: ${K[SMOKE_IN_PLACE]}; rows: ${K[SMOKE_ROWS]}; migrations: ${K[MIGRATIONS_PATH]}"
@@ -262,28 +254,17 @@ start_throwaway() {
   say "throwaway server on $LABEL, data in $PGC_DATA"
 }
 
-# Up, then one login: a wrong password or URL parameter fails at once.
-wait_for_server() {
-  local deadline=$((SECONDS + 60)) status rc
-  while true; do
-    rc=0
-    status=$(pg_isready -d "$MAINT_URL" -t 5 2>&1) || rc=$?
-    ((rc != 0)) || break
-    ((rc != 3)) || fail "cannot connect to $LABEL: ${status#pg_isready: error: }"
-    ((SECONDS < deadline)) || fail "server $LABEL not ready within 60 s: $status"
-    sleep 1
-  done
-  sql_url "$MAINT_URL" -c 'SELECT 1' >/dev/null ||
-    fail "server $LABEL is up, but connecting to database ${K[server.maintenance_db]:-postgres} failed"
-  say "server $LABEL is up"
-}
-
-# The source: a scratch database, or PGDATABASE once the tool allows it
-# (SMOKE_IN_PLACE=1); then the tool's plan of the run.
-clean_start() {
+# The tool waits for the server and plans the run (harness.md); the source
+# is a scratch database it makes, or PGDATABASE once it allows that (SMOKE_IN_PLACE=1).
+plan_and_clean_start() {
+  local scratch=(--scratch-source="$WORK/scratch-dbs")
+  [[ "${K[SMOKE_IN_PLACE]}" == 0 ]] || scratch=()
+  ask K --mode=plan --db-url="$MAINT_URL" --server-label="$LABEL" --methods="${K[SMOKE_METHODS]}" \
+    --target-majors="${K[SMOKE_TARGET_MAJORS]}" --server-kind="${K[server.kind]}" --oracle="${K[SMOKE_ORACLE]}" \
+    ${scratch[@]+"${scratch[@]}"}
+  banner 'clean start'
   if [[ "${K[SMOKE_IN_PLACE]}" == 0 ]]; then
-    TARGET_DB=$(new_scratch_db "$MAINT_URL" source) || fail "$TARGET_DB"
-    SOURCE_URL=$(db_url "$TARGET_DB")
+    TARGET_DB=${K[source.database]} SOURCE_URL=$(db_url "${K[source.database]}")
   else
     ask K --mode=in-place-check --db-url="$SOURCE_URL" --migrations-path="${K[MIGRATIONS_PATH]}"
     say "in place: database $TARGET_DB holds only what the migrations create"
@@ -294,8 +275,6 @@ clean_start() {
       say "in place: database $TARGET_DB reset"
     fi
   fi
-  ask K --mode=plan --db-url="$MAINT_URL" --methods="${K[SMOKE_METHODS]}" \
-    --target-majors="${K[SMOKE_TARGET_MAJORS]}" --server-kind="${K[server.kind]}" --oracle="${K[SMOKE_ORACLE]}"
   if [[ "${K[server.kind]}" == throwaway ]]; then
     # shellcheck disable=SC2086 # one method name per word
     phys_setup_source "$PGC_DIR" "$PGC_PORT" ${K[plan.throwaway_tools]}
@@ -671,9 +650,7 @@ main() {
   fi
   banner 'wait for server'
   [[ "${K[server.kind]}" != throwaway ]] || start_throwaway
-  wait_for_server
-  banner 'clean start'
-  clean_start
+  plan_and_clean_start
   if [[ "${K[SMOKE_PITR]}" == 1 ]]; then
     banner backup
     backup_all

@@ -42,14 +42,33 @@ record HarnessPlan(int sourceMajor, int dumpMajor, Map<String, String> entries) 
 
         @Option(names = "--oracle", paramLabel = "NAME", description = "plan: SMOKE_ORACLE")
         String oracle = "semantic";
+
+        @Option(names = "--scratch-source", paramLabel = "FILE",
+                description = "plan: create the source's scratch database, registered first in FILE")
+        java.nio.file.Path scratchSource;
+
+        @Option(names = "--server-label", paramLabel = "LABEL", description = "plan: USER@HOST:PORT, for messages")
+        String serverLabel = "";
     }
 
-    /** Asks the source server its major and pg_dump (on the PATH of ENV) its own, then plans. */
+    /**
+     * Once the source server is up (SourceServer.awaitReady), asks it its
+     * major and pg_dump (on the PATH of ENV) its own, plans, then creates the
+     * source's scratch database when asked (source.database: its name).
+     */
     static int run(Options options, Connector connector, Map<String, String> env, java.io.PrintStream out)
             throws Failure {
+        String label = options.serverLabel;
         HarnessPlan plan = of(options, sourceMajor(connector), pgDumpVersion(env));
-        StringBuilder answer = new StringBuilder();
+        StringBuilder answer = new StringBuilder("say=server " + label + " is up\0");
         plan.entries.forEach((name, value) -> answer.append(name).append('=').append(value).append('\0'));
+        if (options.scratchSource != null) {
+            String name = SourceServer.scratchName();
+            SourceServer.createScratch(connector, name,
+                    options.serverKind.equals("throwaway") ? null : options.scratchSource, label);
+            answer.append("source.database=").append(name).append("\0say=scratch database ").append(name)
+                    .append(" created\0");
+        }
         out.print(answer);
         out.flush();
         return 0;
