@@ -65,7 +65,7 @@ public class BackupSmoke implements Callable<Integer> {
             description = "workload | verify (required); selftest tampers with scratch databases on the server"
                     + " and shows what verification catches; checkpoint appends to a ledger (--ledger),"
                     + " drill-verify judges a restored backup against it; judge, oracle-capture, pitr-check,"
-                    + " judge-restored (SPEC 9.9), knobs, report, backup-evidence, await-recovery, pitr-target, switch-wal, physical-setup, in-place-check and in-place-wipe (SPEC 7) answer the harness")
+                    + " judge-restored (SPEC 9.9), knobs, report, backup-evidence, await-recovery, pitr-target, switch-wal, physical-setup, in-place-check, in-place-wipe, new-scratch-db and drop-scratch-dbs (SPEC 7) answer the harness")
     String mode;
 
     @Option(names = "--db-url", paramLabel = "URL",
@@ -145,6 +145,10 @@ public class BackupSmoke implements Callable<Integer> {
     /** The harness's plan: --mode=plan (SPEC 7). */
     @CommandLine.Mixin
     HarnessPlan.Options planOptions = new HarnessPlan.Options();
+
+    /** The harness's server and its scratch databases: --mode=plan, new-scratch-db, drop-scratch-dbs. */
+    @CommandLine.Mixin
+    SourceServer.Options serverOptions = new SourceServer.Options();
 
     /** The harness's questions about physical restores: --mode=await-recovery, pitr-target, switch-wal. */
     @CommandLine.Mixin
@@ -228,11 +232,11 @@ public class BackupSmoke implements Callable<Integer> {
         }
         if (!MODES.contains(mode) && !JudgeModes.NAMES.contains(mode) && !InPlace.NAMES.contains(mode)
                 && !HarnessPlan.MODE.equals(mode) && !PhysicalModes.NAMES.contains(mode)
-                && !RestoredJudge.MODE.equals(mode)) {
+                && !RestoredJudge.MODE.equals(mode) && !SourceServer.NAMES.contains(mode)) {
             throw new Failure("unknown --mode=" + Failure.quoted(mode) + " (workload | verify)");
         }
         if (mode.equals(HarnessPlan.MODE)) { // as libpq sees the URL: one it refuses fails at once, as it says
-            SourceServer.awaitReady(dbUrl, planOptions.serverLabel, environment);
+            SourceServer.awaitReady(dbUrl, serverOptions.serverLabel, environment);
         }
         ConnectionTarget target = ConnectionTarget.parse(dbUrl, environment);
         Snapshot snapshot;
@@ -267,7 +271,13 @@ public class BackupSmoke implements Callable<Integer> {
                 return InPlace.run(mode, connector, migrationsFolder());
             }
             if (mode.equals(HarnessPlan.MODE)) {
-                return HarnessPlan.run(planOptions, connector, environment, System.out);
+                return HarnessPlan.run(planOptions, serverOptions.serverLabel, connector, environment, System.out);
+            }
+            if (mode.equals(SourceServer.NEW_SCRATCH_DB)) {
+                return SourceServer.newScratchDb(serverOptions, connector, System.out);
+            }
+            if (mode.equals(SourceServer.DROP_SCRATCH_DBS)) {
+                return SourceServer.dropRegistered(serverOptions, connector, System.err);
             }
             if (mode.equals(PhysicalModes.PITR_TARGET)) {
                 return PhysicalModes.pitrTarget(physicalOptions, connector, System.out);
@@ -316,6 +326,9 @@ public class BackupSmoke implements Callable<Integer> {
             ModeFlags.named("--second-oracle", RestoredJudge.MODE, JudgeModes.ORACLE_CAPTURE, HarnessModes.REPORT),
             ModeFlags.declaredIn(List.of(HarnessModes.REPORT), RunFacts.Options.class),
             ModeFlags.declaredIn(List.of(HarnessPlan.MODE), HarnessPlan.Options.class),
+            ModeFlags.named("--server-label", HarnessPlan.MODE, SourceServer.NEW_SCRATCH_DB,
+                    SourceServer.DROP_SCRATCH_DBS),
+            ModeFlags.named("--registry", SourceServer.NEW_SCRATCH_DB, SourceServer.DROP_SCRATCH_DBS),
             ModeFlags.declaredIn(PhysicalModes.NAMES, PhysicalModes.Options.class),
             ModeFlags.named("--report-dir", HarnessModes.REPORT, MODE_DRILL));
 

@@ -159,4 +159,35 @@ class HarnessPlanTest {
         assertTrue(!Files.exists(registry));
         Support.execute("postgres", "DROP DATABASE " + name);
     }
+
+    @ResourceLock(value = Support.SUITE_DATABASES, mode = ResourceAccessMode.READ)
+    @Test
+    void aCombinationsScratchDatabaseIsRegisteredCreatedConfirmedEmptyAndDroppedWithItsSessions(@TempDir Path work)
+            throws Exception {
+        Path registry = work.resolve("scratch-dbs");
+        var made = Support.tool("--mode=new-scratch-db", "--db-url=" + Support.url("postgres"),
+                "--server-label=" + LABEL, "--registry=" + registry);
+        assertEquals(0, made.exit(), made.describe());
+        Map<String, String> answer = answer(made.out());
+        String name = answer.get("database");
+        assertEquals("scratch database " + name + " created\nconfirmed: no tables in " + name, answer.get("say"));
+        assertEquals(name + "\n", Files.readString(registry));
+        Support.execute(name, "CREATE TABLE left_over (id int)");
+        try (Deadline deadline = new Deadline(java.time.Duration.ofMinutes(1))) {
+            var connector = new Connector(ConnectionTarget.parse(Support.url(name), Map.of()), 5, deadline);
+            assertEquals(1, SourceServer.tableCount(connector, name));
+        }
+        String template = Support.scratchDatabase(); // a template database cannot be dropped
+        Support.execute("postgres", "ALTER DATABASE " + template + " IS_TEMPLATE true");
+        Files.writeString(registry, template + "\n", java.nio.file.StandardOpenOption.APPEND);
+        try (var session = Support.connect(name)) {
+            var dropped = Support.tool("--mode=drop-scratch-dbs", "--db-url=" + Support.url("postgres"),
+                    "--server-label=" + LABEL, "--registry=" + registry);
+            assertEquals(1, dropped.exit(), dropped.describe());
+            assertEquals("warning: could not drop scratch database " + template + " on " + LABEL
+                    + "; drop it by hand\n", dropped.err());
+        }
+        assertTrue(!Support.databases().contains(name), name);
+        Support.execute("postgres", "ALTER DATABASE " + template + " IS_TEMPLATE false");
+    }
 }

@@ -61,7 +61,7 @@ class ModeFlagsTest {
                 checked++;
             }
         }
-        assertEquals(55, checked);
+        assertEquals(56, checked);
     }
 
     @Test

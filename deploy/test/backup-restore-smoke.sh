@@ -61,16 +61,11 @@ stop_child() {
 
 # What this run registered before creating it, whichever shell made it.
 drop_registered() {
-  local name dir try
-  while IFS= read -r name; do
-    for try in 1 2 3 4 5; do
-      sql_url "$MAINT_URL" -c 'SET client_min_messages = warning' -c "SELECT count(pg_terminate_backend(pid))
-        FROM pg_stat_activity WHERE datname = '$name' AND pid <> pg_backend_pid()" \
-        -c "DROP DATABASE IF EXISTS \"$name\"" >/dev/null 2>&1 && continue 2
-      sleep "0.$try"
-    done
-    say "warning: could not drop scratch database $name on $LABEL; drop it by hand"
-  done < <(cat "$WORK/scratch-dbs" 2>/dev/null)
+  local dir
+  if [[ -s "$WORK/scratch-dbs" ]]; then
+    "$REPO/deploy/bin/backupsmoke" --mode=drop-scratch-dbs --db-url="$MAINT_URL" --server-label="$LABEL" \
+      --registry="$WORK/scratch-dbs" </dev/null 2>&1 | sed 's/^\(backupsmoke: \)\{0,1\}/backup-restore-smoke: /' >&2
+  fi
   while IFS= read -r dir; do
     pgc_stop "$dir"
   done < <(cat "$WORK/clusters" 2>/dev/null)
@@ -232,7 +227,7 @@ preflight() {
     [[ -z "${K[server.database]}" ]] || export PGDATABASE=${K[server.database]}
     [[ -z "${K[server.password]+set}" ]] || export PGPASSWORD=${K[server.password]}
     unset 'K[server.password]' DATABASE_URL
-    MAINT_URL=${K[url.maintenance]} SOURCE_URL=${K[url.in_place]} TARGET_DB=${K[server.in_place_db]}
+    MAINT_URL=${K[url.maintenance]} SOURCE_URL=${K[url.in_place]} TARGET_DB=${K[server.in_place_db]} K[run.registry]=1
     URL_BASE=${K[url.base]} URL_QUERY=${K[url.query]} LABEL=${K[server.label]}
   fi
   if [[ -n "${K[server.service_file]+set}" ]]; then # never a secret on a command line
@@ -280,21 +275,6 @@ plan_and_clean_start() {
     phys_setup_source "$PGC_DIR" "$PGC_PORT" ${K[plan.throwaway_tools]}
   fi
   phys_use "$WORK" "$TARGET_DB" "$SOURCE_URL" "${K[plan.source_major]}"
-}
-
-# new_scratch_db MAINT WHERE: prints a new database's name, or why not (1).
-# On the source a free name is registered before CREATE (harness.md).
-new_scratch_db() {
-  local maint=$1 where=$2 name taken
-  name="backupsmoke_$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
-  taken=$(sql_url "$maint" -c "SELECT 1 FROM pg_database WHERE datname = '$name'") ||
-    { echo "cannot list databases on $LABEL"; return 1; }
-  [[ -z "$taken" ]] || { echo "database $name exists already; run again"; return 1; }
-  [[ "$where" != source || "${K[server.kind]}" == throwaway ]] || printf '%s\n' "$name" >>"$WORK/scratch-dbs"
-  sql_url "$maint" -c "CREATE DATABASE \"$name\" TEMPLATE template0" >&2 ||
-    { echo "cannot create scratch database $name on $LABEL (does $PGUSER have CREATEDB?)"; return 1; }
-  say "scratch database $name created"
-  printf '%s' "$name"
 }
 
 # confirm_no_tables URL NAME: a no-op wipe must not fake a pass.
@@ -508,20 +488,21 @@ combo_skip() {
 
 # Where the combination is judged, as planned: C[url] and C[target].
 combo_target() {
-  local port db why
+  local port
   case "${C[target_kind]}" in
     skip) combo_skip "${C[skip]}" ;;
     server) target_restored_physically ;;
     source) C[url]=$SOURCE_URL C[target]="source database $TARGET_DB" ;;
     scratch)
-      db=$(new_scratch_db "$MAINT_URL" source) || combo_fail "$db"
-      C[url]=$(db_url "$db") C[target]="scratch database $db"
-      why=$(confirm_no_tables "${C[url]}" "$db") || combo_fail "$why" ;;
+      ask C --mode=new-scratch-db --db-url="$MAINT_URL" --server-label="$LABEL" \
+        ${K[run.registry]:+--registry="$WORK/scratch-dbs"}
+      C[url]=$(db_url "${C[database]}") C[target]="scratch database ${C[database]}" ;;
     major)
       port=${K[major.${C[target_major]}.port]}
       [[ "$port" != none ]] || combo_fail "cannot start a PostgreSQL ${C[target_major]} server to restore into"
-      db=$(new_scratch_db "$(cluster_url "$port" postgres)" cluster) || combo_fail "$db"
-      C[url]=$(cluster_url "$port" "$db") C[target]="database $db on a PostgreSQL ${C[target_major]} cluster" ;;
+      ask C --mode=new-scratch-db --db-url="$(cluster_url "$port" postgres)" --server-label="postgres@127.0.0.1:$port"
+      C[url]=$(cluster_url "$port" "${C[database]}")
+      C[target]="database ${C[database]} on a PostgreSQL ${C[target_major]} cluster" ;;
   esac
 }
 

@@ -46,9 +46,6 @@ record HarnessPlan(int sourceMajor, int dumpMajor, Map<String, String> entries) 
         @Option(names = "--scratch-source", paramLabel = "FILE",
                 description = "plan: create the source's scratch database, registered first in FILE")
         java.nio.file.Path scratchSource;
-
-        @Option(names = "--server-label", paramLabel = "LABEL", description = "plan: USER@HOST:PORT, for messages")
-        String serverLabel = "";
     }
 
     /**
@@ -56,9 +53,8 @@ record HarnessPlan(int sourceMajor, int dumpMajor, Map<String, String> entries) 
      * major and pg_dump (on the PATH of ENV) its own, plans, then creates the
      * source's scratch database when asked (source.database: its name).
      */
-    static int run(Options options, Connector connector, Map<String, String> env, java.io.PrintStream out)
-            throws Failure {
-        String label = options.serverLabel;
+    static int run(Options options, String label, Connector connector, Map<String, String> env,
+            java.io.PrintStream out) throws Failure {
         HarnessPlan plan = of(options, sourceMajor(connector), pgDumpVersion(env));
         StringBuilder answer = new StringBuilder("say=server " + label + " is up\0");
         plan.entries.forEach((name, value) -> answer.append(name).append('=').append(value).append('\0'));

@@ -1,9 +1,13 @@
-// The source server before the plan (--mode=plan, SPEC 7): up within 60 s as
-// libpq sees the URL (pg_isready, so a URL libpq refuses fails at once, its
-// status 3), then one login; with --scratch-source=FILE, the source's scratch
-// database, its name appended to FILE before CREATE DATABASE on a configured
+// The harness's server and its scratch databases (SPEC 7). Before the plan
+// (--mode=plan): up within 60 s as libpq sees the URL (pg_isready, so a URL
+// libpq refuses fails at once, its status 3), then one login; with
+// --scratch-source=FILE, the source's scratch database. A scratch database's
+// name is appended to the registry before CREATE DATABASE on a configured
 // server, so that the harness's cleanup and its watchdog drop exactly what
 // this run made, even when the CREATE is interrupted (harness.md).
+//   --mode=new-scratch-db   a combination's scratch database, confirmed empty.
+//   --mode=drop-scratch-dbs every database the registry names, its sessions
+//                           ended first; a warning for one that stays.
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -17,9 +21,95 @@ import java.sql.SQLException;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import picocli.CommandLine.Option;
 
 final class SourceServer {
     static final int READY_WITHIN_SECONDS = 60;
+    static final String NEW_SCRATCH_DB = "new-scratch-db";
+    static final String DROP_SCRATCH_DBS = "drop-scratch-dbs";
+    static final List<String> NAMES = List.of(NEW_SCRATCH_DB, DROP_SCRATCH_DBS);
+
+    /** Where the harness's server is, for messages, and where its scratch databases are registered. */
+    static final class Options {
+        @Option(names = "--server-label", paramLabel = "LABEL",
+                description = "plan, new-scratch-db, drop-scratch-dbs: USER@HOST:PORT, for messages")
+        String serverLabel = "";
+
+        @Option(names = "--registry", paramLabel = "FILE",
+                description = "new-scratch-db, drop-scratch-dbs: the harness's list of its scratch databases")
+        Path registry;
+    }
+
+    /** A combination's scratch database: NUL-separated database=NAME and say= lines on OUT. */
+    static int newScratchDb(Options options, Connector connector, java.io.PrintStream out) throws Failure {
+        String name = scratchName();
+        createScratch(connector, name, options.registry, options.serverLabel);
+        int tables = tableCount(connector.forDatabase(name), name);
+        if (tables != 0) {
+            throw new Failure("wipe left " + tables + " table(s) in " + name);
+        }
+        out.print("database=" + name + "\0say=scratch database " + name + " created\0say=confirmed: no tables in "
+                + name + "\0");
+        out.flush();
+        return 0;
+    }
+
+    /** Tables and partitioned tables outside the system schemas: a no-op wipe must not fake a pass. */
+    static int tableCount(Connector connector, String name) throws Failure {
+        try (Connection connection = connector.open();
+             java.sql.ResultSet count = connection.createStatement().executeQuery("""
+                     SELECT count(*) FROM pg_catalog.pg_class c
+                     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                     WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+                       AND n.nspname NOT LIKE 'pg\\_%'""")) {
+            count.next();
+            return count.getInt(1);
+        } catch (SQLException e) {
+            throw new Failure("cannot count tables in " + name);
+        }
+    }
+
+    /** Drops every database the registry names (5 tries each); a warning on ERR for one that stays. */
+    static int dropRegistered(Options options, Connector connector, java.io.PrintStream err) throws Failure {
+        List<String> names;
+        try {
+            names = options.registry == null || !Files.exists(options.registry) ? List.of()
+                    : Files.readAllLines(options.registry, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new Failure("cannot read " + options.registry);
+        }
+        int left = 0;
+        for (String name : names) {
+            if (!name.isEmpty() && !dropped(connector, name)) {
+                err.println("warning: could not drop scratch database " + name + " on " + options.serverLabel
+                        + "; drop it by hand");
+                left++;
+            }
+        }
+        return left == 0 ? 0 : 1;
+    }
+
+    private static boolean dropped(Connector connector, String name) {
+        for (int attempt = 1; attempt <= 5; attempt++) {
+            try (Connection connection = connector.openForCleanUp();
+                 PreparedStatement end = connection.prepareStatement("SELECT count(pg_catalog.pg_terminate_backend(pid))"
+                         + " FROM pg_catalog.pg_stat_activity WHERE datname = ? AND pid <> pg_catalog.pg_backend_pid()")) {
+                connection.createStatement().execute("SET client_min_messages = warning");
+                end.setString(1, name);
+                end.execute();
+                connection.createStatement().execute("DROP DATABASE IF EXISTS \"" + name.replace("\"", "\"\"") + "\"");
+                return true;
+            } catch (Failure | SQLException e) {
+                try {
+                    Thread.sleep(100L * attempt);
+                } catch (InterruptedException stop) {
+                    Thread.currentThread().interrupt();
+                    return false;
+                }
+            }
+        }
+        return false;
+    }
 
     private SourceServer() {
     }
