@@ -124,40 +124,41 @@ class HarnessPlanTest {
                 result.err());
     }
 
+    /** --mode=plan on the suite's server of KIND, asked to make the source's scratch database. */
+    private static Support.Result planWithScratchSource(String kind, Path registry) {
+        var result = Support.tool(Map.of("PATH", System.getenv("PATH")), "--mode=plan",
+                "--db-url=" + Support.url("postgres"), "--methods=custom", "--server-kind=" + kind,
+                "--server-label=" + LABEL, "--scratch-source=" + registry);
+        assertEquals(0, result.exit(), result.describe());
+        return result;
+    }
+
+    private static Connector connector(String database, Deadline deadline) throws Failure {
+        return new Connector(ConnectionTarget.parse(Support.url(database), Map.of()), 5, deadline);
+    }
+
     @ResourceLock(value = Support.SUITE_DATABASES, mode = ResourceAccessMode.READ)
     @Test
-    void theSourcesScratchDatabaseIsRegisteredThenCreated(@TempDir Path work) throws Exception {
+    void theSourcesScratchDatabaseIsRegisteredThenCreatedButNotOnAThrowawayServer(@TempDir Path work) throws Exception {
         Path registry = work.resolve("scratch-dbs");
-        var result = Support.tool(Map.of("PATH", System.getenv("PATH")), "--mode=plan",
-                "--db-url=" + Support.url("postgres"), "--methods=custom", "--server-kind=url", "--server-label=" + LABEL,
-                "--scratch-source=" + registry);
-        assertEquals(0, result.exit(), result.describe());
+        var result = planWithScratchSource("url", registry);
         String name = answer(result.out()).get("source.database");
         assertTrue(name.matches("backupsmoke_[0-9a-f]{12}"), name);
         assertEquals("server " + LABEL + " is up\nscratch database " + name + " created", answer(result.out()).get("say"));
         assertEquals(name + "\n", Files.readString(registry));
         assertTrue(Support.databases().contains(name), name);
         Support.execute("postgres", "DROP DATABASE " + name);
-    }
-
-    @ResourceLock(value = Support.SUITE_DATABASES, mode = ResourceAccessMode.READ)
-    @Test
-    void aThrowawayServersScratchDatabaseIsNotRegisteredAndATakenNameIsRefused(@TempDir Path work)
-            throws Exception {
-        Path registry = work.resolve("scratch-dbs");
-        var result = Support.tool(Map.of("PATH", System.getenv("PATH")), "--mode=plan",
-                "--db-url=" + Support.url("postgres"), "--methods=custom", "--server-kind=throwaway", "--server-label=" + LABEL,
-                "--scratch-source=" + registry);
-        assertEquals(0, result.exit(), result.describe());
-        String name = answer(result.out()).get("source.database");
-        assertTrue(!Files.exists(registry));
+        // On the throwaway server nothing is registered: the cluster goes as a whole.
+        Path unused = work.resolve("unused");
+        String thrown = answer(planWithScratchSource("throwaway", unused).out()).get("source.database");
+        assertTrue(!Files.exists(unused));
         try (Deadline deadline = new Deadline(java.time.Duration.ofMinutes(1))) {
-            var connector = new Connector(ConnectionTarget.parse(Support.url("postgres"), Map.of()), 5, deadline);
-            assertEquals("database " + name + " exists already; run again", assertThrows(Failure.class,
-                    () -> SourceServer.createScratch(connector, name, registry, "x@y:1")).getMessage());
+            var connector = connector("postgres", deadline);
+            assertEquals("database " + thrown + " exists already; run again", assertThrows(Failure.class,
+                    () -> SourceServer.createScratch(connector, thrown, unused, "x@y:1")).getMessage());
         }
-        assertTrue(!Files.exists(registry));
-        Support.execute("postgres", "DROP DATABASE " + name);
+        assertTrue(!Files.exists(unused), "a taken name is not registered");
+        Support.execute("postgres", "DROP DATABASE " + thrown);
     }
 
     @ResourceLock(value = Support.SUITE_DATABASES, mode = ResourceAccessMode.READ)
@@ -174,8 +175,7 @@ class HarnessPlanTest {
         assertEquals(name + "\n", Files.readString(registry));
         Support.execute(name, "CREATE TABLE left_over (id int)");
         try (Deadline deadline = new Deadline(java.time.Duration.ofMinutes(1))) {
-            var connector = new Connector(ConnectionTarget.parse(Support.url(name), Map.of()), 5, deadline);
-            assertEquals(1, SourceServer.tableCount(connector, name));
+            assertEquals(1, SourceServer.tableCount(connector(name, deadline), name));
         }
         String template = Support.scratchDatabase(); // a template database cannot be dropped
         Support.execute("postgres", "ALTER DATABASE " + template + " IS_TEMPLATE true");
