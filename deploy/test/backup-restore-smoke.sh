@@ -42,8 +42,6 @@ banner() {
 # The tool's one-line reason, the last line of its stderr in FILE.
 tool_reason() { tail -n 1 "$1" | sed 's/^backupsmoke: //'; }
 
-# --- cleanup -----------------------------------------------------------------
-
 # Stops the running client and its process group: TERM, KILL after 2 s.
 stop_child() {
   local pid=$CHILD_PID tries
@@ -156,8 +154,6 @@ start_watchdog() {
   set +m
 }
 
-# --- connections and the tool ---------------------------------------------------
-
 # Database NAME (a scratch one: no encoding needed) on the source server.
 db_url() { printf '%s%s%s' "$URL_BASE" "$1" "$URL_QUERY"; }
 
@@ -199,8 +195,6 @@ ask() {
 tag() { [[ "${K[plan.tagged]:-0}" == 0 ]] || printf '[%s] ' "$1"; }
 
 elapsed() { awk -v start="$1" -v now="$EPOCHREALTIME" 'BEGIN { printf "%.2f", now - start }'; }
-
-# --- phases --------------------------------------------------------------------
 
 # The knobs, then the server the tool chose (a throwaway one starts later).
 preflight() {
@@ -277,16 +271,6 @@ plan_and_clean_start() {
   phys_use "$WORK" "$TARGET_DB" "$SOURCE_URL" "${K[plan.source_major]}"
 }
 
-# confirm_no_tables URL NAME: a no-op wipe must not fake a pass.
-confirm_no_tables() {
-  local count
-  count=$(sql_url "$1" -c "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-      AND n.nspname NOT LIKE 'pg\\_%'") || { echo "cannot count tables in $2"; return 1; }
-  [[ "$count" == 0 ]] || { echo "wipe left $count table(s) in $2"; return 1; }
-  say "confirmed: no tables in $2"
-}
-
 # workload FILE ARGS...: a workload into the source, its snapshot into FILE.
 workload() {
   run_tool --mode=workload --db-url="$SOURCE_URL" --migrations-path="${K[MIGRATIONS_PATH]}" "${@:2}" >"$1"
@@ -299,8 +283,6 @@ workload_a() {
     ${K[since.id_tag]:+--id-prefix="audit-smoke-${K[since.id_tag]}"} || fail "BackupSmoke --mode=workload failed (exit $?)"
   cat -- "$WORK/pre.json"
 }
-
-# --- backups -------------------------------------------------------------------
 
 # backup_with METHOD PATH; a command's output goes to stderr.
 backup_with() {
@@ -402,7 +384,9 @@ pitr_workloads() {
   say "workload B: ${K[SMOKE_PITR_ROWS]} rows after the target ($PITR_B_PREFIX*), $((K[SMOKE_ROWS] + K[SMOKE_PITR_ROWS])) rows in all"
 }
 
+# Then zero tables must remain: a no-op wipe must not fake a pass.
 wipe() {
+  local count
   if [[ "${K[plan.wipe]}" == 0 ]]; then
     say "wipe: skipped: every method restores into a server of its own"
     return 0
@@ -413,11 +397,12 @@ wipe() {
     sql_url "$MAINT_URL" -c "DROP DATABASE \"$TARGET_DB\"" -c "CREATE DATABASE \"$TARGET_DB\" TEMPLATE template0" ||
       fail "dropping and re-creating scratch database $TARGET_DB failed"
   fi
-  local why
-  why=$(confirm_no_tables "$SOURCE_URL" "$TARGET_DB") || fail "$why"
+  count=$(sql_url "$SOURCE_URL" -c "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+      AND n.nspname NOT LIKE 'pg\\_%'") || fail "cannot count tables in $TARGET_DB"
+  [[ "$count" == 0 ]] || fail "wipe left $count table(s) in $TARGET_DB"
+  say "confirmed: no tables in $TARGET_DB"
 }
-
-# --- one combination, top to bottom ------------------------------------------
 
 # Judges combination I in a subshell (a client of its own) with set -e in
 # force: an unexpected failure ends that combination only. Its record goes
@@ -596,8 +581,6 @@ combo_record() {
     printf '%s=%s\0' "$key" "${C[$key]}"
   done >"$1"
 }
-
-# --- the end -------------------------------------------------------------------
 
 # The summary, reports (with the run's facts), next checkpoint and PASS line
 # are the tool's (--mode=report), from the records in WORK.
