@@ -127,6 +127,10 @@ public class BackupSmoke implements Callable<Integer> {
     @CommandLine.Mixin
     HarnessPlan.Options planOptions = new HarnessPlan.Options();
 
+    /** The harness's server and its scratch databases: --mode=plan, new-scratch-db, drop-scratch-dbs. */
+    @CommandLine.Mixin
+    SourceServer.Options serverOptions = new SourceServer.Options();
+
     /** The harness's questions about physical restores: --mode=await-recovery, pitr-target, switch-wal. */
     @CommandLine.Mixin
     PhysicalModes.Options physicalOptions = new PhysicalModes.Options();
@@ -186,7 +190,7 @@ public class BackupSmoke implements Callable<Integer> {
         }
         if (HarnessModes.handles(mode)) { // the harness's own questions: no database
             return switch (mode) {
-                case HarnessModes.KNOBS -> HarnessModes.knobs(environment, versionOf(), System.out);
+                case HarnessModes.KNOBS -> HarnessModes.knobs(environment, runRecord, versionOf(), System.out);
                 case PhysicalEvidence.MODE -> PhysicalEvidence.backupEvidence(runRecord, System.out);
                 default -> HarnessModes.report(runRecord, reportDir, verifyOptions.since, versionOf(), System.out,
                         System.err);
@@ -224,8 +228,12 @@ public class BackupSmoke implements Callable<Integer> {
         }
         if (!MODES.contains(mode) && !JudgeModes.NAMES.contains(mode) && !InPlace.NAMES.contains(mode)
                 && !HarnessPlan.MODE.equals(mode) && !PhysicalModes.NAMES.contains(mode)
-                && !RestoredJudge.MODE.equals(mode) && !ArchiveNow.MODE.equals(mode)) {
+                && !RestoredJudge.MODE.equals(mode) && !ArchiveNow.MODE.equals(mode)
+                && !SourceServer.NAMES.contains(mode)) {
             throw new Failure("unknown --mode=" + Failure.quoted(mode) + " (workload | verify)");
+        }
+        if (mode.equals(HarnessPlan.MODE)) { // as libpq sees the URL: one it refuses fails at once, as it says
+            SourceServer.awaitReady(dbUrl, serverOptions.serverLabel, environment);
         }
         ConnectionTarget target = ConnectionTarget.parse(dbUrl, environment);
         Snapshot snapshot;
@@ -260,7 +268,13 @@ public class BackupSmoke implements Callable<Integer> {
                 return InPlace.run(mode, connector, migrationsFolder());
             }
             if (mode.equals(HarnessPlan.MODE)) {
-                return HarnessPlan.run(planOptions, connector, environment, System.out);
+                return HarnessPlan.run(planOptions, serverOptions.serverLabel, connector, environment, System.out);
+            }
+            if (mode.equals(SourceServer.NEW_SCRATCH_DB)) {
+                return SourceServer.newScratchDb(serverOptions, connector, System.out);
+            }
+            if (mode.equals(SourceServer.DROP_SCRATCH_DBS)) {
+                return SourceServer.dropRegistered(serverOptions, connector, System.err);
             }
             if (mode.equals(PhysicalModes.PITR_TARGET)) {
                 return PhysicalModes.pitrTarget(physicalOptions, connector, System.out);
@@ -307,11 +321,14 @@ public class BackupSmoke implements Callable<Integer> {
             ModeFlags.declaredIn(List.of(MODE_CHECKPOINT, MODE_DRILL), LedgerOptions.class),
             ModeFlags.declaredIn(List.of(MODE_DRILL), DrillOptions.class),
             ModeFlags.named("--run-record", HarnessModes.REPORT, PhysicalEvidence.MODE, RestoredJudge.MODE,
-                    JudgeModes.ORACLE_CAPTURE),
+                    JudgeModes.ORACLE_CAPTURE, HarnessModes.KNOBS),
             ModeFlags.named("--combination", RestoredJudge.MODE),
             ModeFlags.named("--second-oracle", RestoredJudge.MODE, JudgeModes.ORACLE_CAPTURE, HarnessModes.REPORT),
             ModeFlags.declaredIn(List.of(HarnessModes.REPORT), RunFacts.Options.class),
             ModeFlags.declaredIn(List.of(HarnessPlan.MODE), HarnessPlan.Options.class),
+            ModeFlags.named("--server-label", HarnessPlan.MODE, SourceServer.NEW_SCRATCH_DB,
+                    SourceServer.DROP_SCRATCH_DBS),
+            ModeFlags.named("--registry", SourceServer.NEW_SCRATCH_DB, SourceServer.DROP_SCRATCH_DBS),
             ModeFlags.declaredIn(PhysicalModes.NAMES, PhysicalModes.Options.class),
             ModeFlags.declaredIn(List.of(ServerBinaries.MODE), ServerBinaries.Options.class),
             ModeFlags.declaredIn(List.of(ArchiveNow.MODE), ArchiveNow.Options.class),

@@ -1,14 +1,20 @@
 // The harness's plan (--mode=plan, HarnessPlan.java), in process, without a
-// server: which backups are taken, which combinations run where or are
+// server (and with the suite's: the wait, the source's scratch database): which backups are taken, which combinations run where or are
 // skipped and why, whether the source is wiped, and what is refused before
 // anything starts.
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.ResourceAccessMode;
+import org.junit.jupiter.api.parallel.ResourceLock;
 
 class HarnessPlanTest {
     static final String PG_DUMP_15 = "pg_dump (PostgreSQL) 15.14 (Debian 15.14-0+deb12u1)\n";
@@ -83,18 +89,105 @@ class HarnessPlanTest {
     }
 
     /** Against the suite's server: its major, and the pg_dump on PATH. */
-    @Test
-    void theModeAsksTheServerAndPgDump() throws Exception {
-        var result = Support.tool(Map.of("PATH", System.getenv("PATH")), "--mode=plan", "--db-url=" + Support.url("postgres"),
-                "--methods=custom", "--server-kind=url");
-        assertEquals(0, result.exit(), result.describe());
+    private static Map<String, String> answer(String out) {
         Map<String, String> answer = new LinkedHashMap<>();
-        for (String entry : result.out().split("\0")) {
-            answer.put(entry.substring(0, entry.indexOf('=')), entry.substring(entry.indexOf('=') + 1));
+        for (String entry : out.split("\0")) {
+            answer.merge(entry.substring(0, entry.indexOf('=')), entry.substring(entry.indexOf('=') + 1),
+                    (first, next) -> first + "\n" + next);
         }
+        return answer;
+    }
+
+    private static final String LABEL = Support.USER + "@" + Support.HOST + ":" + Support.PORT;
+
+    @Test
+    void theModeWaitsForTheServerThenAsksItAndPgDump() throws Exception {
+        var result = Support.tool(Map.of("PATH", System.getenv("PATH")), "--mode=plan", "--db-url=" + Support.url("postgres"),
+                "--methods=custom", "--server-kind=url", "--server-label=" + LABEL);
+        assertEquals(0, result.exit(), result.describe());
+        Map<String, String> answer = answer(result.out());
+        assertEquals("server " + LABEL + " is up", answer.get("say"));
         assertEquals("source", answer.get("combination.0.target"));
         assertEquals(answer.get("plan.source_major"), answer.get("combination.0.major"));
+        assertEquals(null, answer.get("source.database"));
         var misplaced = Support.tool("--mode=verify", "--methods=custom");
         assertEquals(2, misplaced.exit(), misplaced.describe());
+    }
+
+    @Test
+    void aUrlLibpqRefusesFailsAtOnceWithPgIsReadysReason() {
+        var result = Support.tool(Map.of("PATH", System.getenv("PATH")), "--mode=plan",
+                "--db-url=" + Support.url("postgres") + "&bogus=1", "--methods=custom", "--server-kind=url",
+                "--server-label=" + LABEL);
+        assertEquals(1, result.exit(), result.describe());
+        assertEquals("backupsmoke: cannot connect to " + LABEL + ": invalid URI query parameter: \"bogus\"\n",
+                result.err());
+    }
+
+    /** --mode=plan on the suite's server of KIND, asked to make the source's scratch database. */
+    private static Support.Result planWithScratchSource(String kind, Path registry) {
+        var result = Support.tool(Map.of("PATH", System.getenv("PATH")), "--mode=plan",
+                "--db-url=" + Support.url("postgres"), "--methods=custom", "--server-kind=" + kind,
+                "--server-label=" + LABEL, "--scratch-source=" + registry);
+        assertEquals(0, result.exit(), result.describe());
+        return result;
+    }
+
+    private static Connector connector(String database, Deadline deadline) throws Failure {
+        return new Connector(ConnectionTarget.parse(Support.url(database), Map.of()), 5, deadline);
+    }
+
+    @ResourceLock(value = Support.SUITE_DATABASES, mode = ResourceAccessMode.READ)
+    @Test
+    void theSourcesScratchDatabaseIsRegisteredThenCreatedButNotOnAThrowawayServer(@TempDir Path work) throws Exception {
+        Path registry = work.resolve("scratch-dbs");
+        var result = planWithScratchSource("url", registry);
+        String name = answer(result.out()).get("source.database");
+        assertTrue(name.matches("backupsmoke_[0-9a-f]{12}"), name);
+        assertEquals("server " + LABEL + " is up\nscratch database " + name + " created", answer(result.out()).get("say"));
+        assertEquals(name + "\n", Files.readString(registry));
+        assertTrue(Support.databases().contains(name), name);
+        Support.execute("postgres", "DROP DATABASE " + name);
+        // On the throwaway server nothing is registered: the cluster goes as a whole.
+        Path unused = work.resolve("unused");
+        String thrown = answer(planWithScratchSource("throwaway", unused).out()).get("source.database");
+        assertTrue(!Files.exists(unused));
+        try (Deadline deadline = new Deadline(java.time.Duration.ofMinutes(1))) {
+            var connector = connector("postgres", deadline);
+            assertEquals("database " + thrown + " exists already; run again", assertThrows(Failure.class,
+                    () -> SourceServer.createScratch(connector, thrown, unused, "x@y:1")).getMessage());
+        }
+        assertTrue(!Files.exists(unused), "a taken name is not registered");
+        Support.execute("postgres", "DROP DATABASE " + thrown);
+    }
+
+    @ResourceLock(value = Support.SUITE_DATABASES, mode = ResourceAccessMode.READ)
+    @Test
+    void aCombinationsScratchDatabaseIsRegisteredCreatedConfirmedEmptyAndDroppedWithItsSessions(@TempDir Path work)
+            throws Exception {
+        Path registry = work.resolve("scratch-dbs");
+        var made = Support.tool("--mode=new-scratch-db", "--db-url=" + Support.url("postgres"),
+                "--server-label=" + LABEL, "--registry=" + registry);
+        assertEquals(0, made.exit(), made.describe());
+        Map<String, String> answer = answer(made.out());
+        String name = answer.get("database");
+        assertEquals("scratch database " + name + " created\nconfirmed: no tables in " + name, answer.get("say"));
+        assertEquals(name + "\n", Files.readString(registry));
+        Support.execute(name, "CREATE TABLE left_over (id int)");
+        try (Deadline deadline = new Deadline(java.time.Duration.ofMinutes(1))) {
+            assertEquals(1, SourceServer.tableCount(connector(name, deadline), name));
+        }
+        String template = Support.scratchDatabase(); // a template database cannot be dropped
+        Support.execute("postgres", "ALTER DATABASE " + template + " IS_TEMPLATE true");
+        Files.writeString(registry, template + "\n", java.nio.file.StandardOpenOption.APPEND);
+        try (var session = Support.connect(name)) {
+            var dropped = Support.tool("--mode=drop-scratch-dbs", "--db-url=" + Support.url("postgres"),
+                    "--server-label=" + LABEL, "--registry=" + registry);
+            assertEquals(1, dropped.exit(), dropped.describe());
+            assertEquals("warning: could not drop scratch database " + template + " on " + LABEL
+                    + "; drop it by hand\n", dropped.err());
+        }
+        assertTrue(!Support.databases().contains(name), name);
+        Support.execute("postgres", "ALTER DATABASE " + template + " IS_TEMPLATE false");
     }
 }

@@ -294,11 +294,29 @@ class KnobsTest {
     }
 
     @Test
+    void anSslpasswordGoesToAServiceFileOnlyItsOwnerReads() throws Exception {
+        Map<String, String> env = env("DATABASE_URL", "postgres://u@h/d?sslpassword=s%26cret");
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        HarnessModes.knobs(env, temp, "backupsmoke 0.1.0", new java.io.PrintStream(out));
+        Path file = temp.resolve("pg_service.conf");
+        assertTrue(out.toString().endsWith("\0server.service_file=" + file + "\0"), out.toString());
+        assertEquals("[backupsmoke]\nsslpassword=s&cret\n", Files.readString(file));
+        assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(
+                Files.getPosixFilePermissions(file)));
+        java.io.ByteArrayOutputStream plain = new java.io.ByteArrayOutputStream();
+        HarnessModes.knobs(env("DATABASE_URL", "postgres://u@h/d"), temp.resolve("none"), "v",
+                new java.io.PrintStream(plain));
+        assertTrue(!plain.toString().contains("service_file"), plain.toString());
+        assertEquals("cannot write the connection service file in " + temp.resolve("none"), assertThrows(
+                Failure.class, () -> HarnessModes.writeServiceFile(temp.resolve("none"), "x")).getMessage());
+    }
+
+    @Test
     void aDrillStoppedByAKnobStillWritesItsReportSayingItDidNotPass() throws Exception {
         Path reports = temp.resolve("reports");
         Map<String, String> env = env(drill("SMOKE_METHODS", "custom", "SMOKE_REPORT_DIR", reports.toString()));
         java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
-        assertThrows(Failure.class, () -> HarnessModes.knobs(env, "backupsmoke 0.1.0", new java.io.PrintStream(out)));
+        assertThrows(Failure.class, () -> HarnessModes.knobs(env, null, "backupsmoke 0.1.0", new java.io.PrintStream(out)));
         assertEquals(0, out.size(), "no answer on stdout");
         var report = new com.fasterxml.jackson.databind.ObjectMapper().readTree(reports.resolve("report.json").toFile());
         assertEquals(false, report.get("passed").asBoolean());

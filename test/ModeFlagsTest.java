@@ -61,7 +61,7 @@ class ModeFlagsTest {
                 checked++;
             }
         }
-        assertEquals(65, checked);
+        assertEquals(68, checked);
     }
 
     @Test

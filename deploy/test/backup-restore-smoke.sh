@@ -42,8 +42,6 @@ banner() {
 # The tool's one-line reason, the last line of its stderr in FILE.
 tool_reason() { tail -n 1 "$1" | sed 's/^backupsmoke: //'; }
 
-# --- cleanup -----------------------------------------------------------------
-
 # Stops the running client and its process group: TERM, KILL after 2 s.
 stop_child() {
   local pid=$CHILD_PID tries
@@ -61,16 +59,11 @@ stop_child() {
 
 # What this run registered before creating it, whichever shell made it.
 drop_registered() {
-  local name dir try
-  while IFS= read -r name; do
-    for try in 1 2 3 4 5; do
-      sql_url "$MAINT_URL" -c 'SET client_min_messages = warning' -c "SELECT count(pg_terminate_backend(pid))
-        FROM pg_stat_activity WHERE datname = '$name' AND pid <> pg_backend_pid()" \
-        -c "DROP DATABASE IF EXISTS \"$name\"" >/dev/null 2>&1 && continue 2
-      sleep "0.$try"
-    done
-    say "warning: could not drop scratch database $name on $LABEL; drop it by hand"
-  done < <(cat "$WORK/scratch-dbs" 2>/dev/null)
+  local dir
+  if [[ -s "$WORK/scratch-dbs" ]]; then
+    "$REPO/deploy/bin/backupsmoke" --mode=drop-scratch-dbs --db-url="$MAINT_URL" --server-label="$LABEL" \
+      --registry="$WORK/scratch-dbs" </dev/null 2>&1 | sed 's/^\(backupsmoke: \)\{0,1\}/backup-restore-smoke: /' >&2
+  fi
   while IFS= read -r dir; do
     pgc_stop "$dir"
   done < <(cat "$WORK/clusters" 2>/dev/null)
@@ -161,8 +154,6 @@ start_watchdog() {
   set +m
 }
 
-# --- connections and the tool ---------------------------------------------------
-
 # Database NAME (a scratch one: no encoding needed) on the source server.
 db_url() { printf '%s%s%s' "$URL_BASE" "$1" "$URL_QUERY"; }
 
@@ -170,17 +161,6 @@ cluster_url() { printf 'postgres://postgres@127.0.0.1:%s/%s?sslmode=disable' "$1
 
 # psql on URL ($1): no psqlrc, quiet, bare values, stop at the first error.
 sql_url() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$@"; }
-
-# Never a secret on a command line: an sslpassword goes into a service file.
-keep_secrets_off_command_lines() {
-  [[ -n "${K[server.sslpassword]+set}" ]] || return 0
-  (
-    umask 077
-    printf '[backupsmoke]\nsslpassword=%s\n' "${K[server.sslpassword]}" >"$WORK/pg_service.conf"
-  ) || fail "cannot write the connection service file in $WORK"
-  export PGSERVICEFILE=$WORK/pg_service.conf PGSERVICE=backupsmoke PGSSLPASSWORD=${K[server.sslpassword]}
-  unset 'K[server.sslpassword]'
-}
 
 # The tool under test (SMOKE_TOOL: a command line ARGS are appended to).
 run_tool() {
@@ -216,8 +196,6 @@ tag() { [[ "${K[plan.tagged]:-0}" == 0 ]] || printf '[%s] ' "$1"; }
 
 elapsed() { awk -v start="$1" -v now="$EPOCHREALTIME" 'BEGIN { printf "%.2f", now - start }'; }
 
-# --- phases --------------------------------------------------------------------
-
 # The knobs, then the server the tool chose (a throwaway one starts later).
 preflight() {
   local made major missing=()
@@ -226,7 +204,7 @@ preflight() {
     fail "cannot create a work folder in ${TMPDIR:-/tmp} for the snapshots and the backup: ${made##*: }"
   WORK=$made
   printf 'started_at=%s\0' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$WORK/run.facts" # the rest: the report's
-  MIGRATIONS_PATH=${MIGRATIONS_PATH:-$REPO/migrations} ask K --mode=knobs
+  MIGRATIONS_PATH=${MIGRATIONS_PATH:-$REPO/migrations} ask K --mode=knobs --run-record="$WORK"
   phys_configure "${K[SMOKE_PITR]}" "${K[SMOKE_PITR_TARGET]}" "${K[SMOKE_RECOVERY_TIMEOUT]}"
   K[run.verify_against]=--expect=$WORK/expected.json
   [[ "${K[since.found]}" == 0 ]] || K[run.verify_against]=--since=${K[SMOKE_SINCE]}
@@ -243,10 +221,13 @@ preflight() {
     [[ -z "${K[server.database]}" ]] || export PGDATABASE=${K[server.database]}
     [[ -z "${K[server.password]+set}" ]] || export PGPASSWORD=${K[server.password]}
     unset 'K[server.password]' DATABASE_URL
-    MAINT_URL=${K[url.maintenance]} SOURCE_URL=${K[url.in_place]} TARGET_DB=${K[server.in_place_db]}
+    MAINT_URL=${K[url.maintenance]} SOURCE_URL=${K[url.in_place]} TARGET_DB=${K[server.in_place_db]} K[run.registry]=1
     URL_BASE=${K[url.base]} URL_QUERY=${K[url.query]} LABEL=${K[server.label]}
   fi
-  keep_secrets_off_command_lines
+  if [[ -n "${K[server.service_file]+set}" ]]; then # never a secret on a command line
+    export PGSERVICEFILE=${K[server.service_file]} PGSERVICE=backupsmoke PGSSLPASSWORD=${K[server.sslpassword]}
+    unset 'K[server.sslpassword]'
+  fi
   start_watchdog
   [[ "${K[SMOKE_DRILL]}" == 1 ]] ||
     say "server: ${K[server.kind]}; in place: ${K[SMOKE_IN_PLACE]}; rows: ${K[SMOKE_ROWS]}; migrations: ${K[MIGRATIONS_PATH]}"
@@ -262,28 +243,17 @@ start_throwaway() {
   say "throwaway server on $LABEL, data in $PGC_DATA"
 }
 
-# Up, then one login: a wrong password or URL parameter fails at once.
-wait_for_server() {
-  local deadline=$((SECONDS + 60)) status rc
-  while true; do
-    rc=0
-    status=$(pg_isready -d "$MAINT_URL" -t 5 2>&1) || rc=$?
-    ((rc != 0)) || break
-    ((rc != 3)) || fail "cannot connect to $LABEL: ${status#pg_isready: error: }"
-    ((SECONDS < deadline)) || fail "server $LABEL not ready within 60 s: $status"
-    sleep 1
-  done
-  sql_url "$MAINT_URL" -c 'SELECT 1' >/dev/null ||
-    fail "server $LABEL is up, but connecting to database ${K[server.maintenance_db]:-postgres} failed"
-  say "server $LABEL is up"
-}
-
-# The source: a scratch database, or PGDATABASE once the tool allows it
-# (SMOKE_IN_PLACE=1); then the tool's plan of the run.
-clean_start() {
+# The tool waits for the server and plans the run (harness.md); the source
+# is a scratch database it makes, or PGDATABASE once it allows that (SMOKE_IN_PLACE=1).
+plan_and_clean_start() {
+  local scratch=(--scratch-source="$WORK/scratch-dbs")
+  [[ "${K[SMOKE_IN_PLACE]}" == 0 ]] || scratch=()
+  ask K --mode=plan --db-url="$MAINT_URL" --server-label="$LABEL" --methods="${K[SMOKE_METHODS]}" \
+    --target-majors="${K[SMOKE_TARGET_MAJORS]}" --server-kind="${K[server.kind]}" --oracle="${K[SMOKE_ORACLE]}" \
+    ${scratch[@]+"${scratch[@]}"}
+  banner 'clean start'
   if [[ "${K[SMOKE_IN_PLACE]}" == 0 ]]; then
-    TARGET_DB=$(new_scratch_db "$MAINT_URL" source) || fail "$TARGET_DB"
-    SOURCE_URL=$(db_url "$TARGET_DB")
+    TARGET_DB=${K[source.database]} SOURCE_URL=$(db_url "${K[source.database]}")
   else
     ask K --mode=in-place-check --db-url="$SOURCE_URL" --migrations-path="${K[MIGRATIONS_PATH]}"
     say "in place: database $TARGET_DB holds only what the migrations create"
@@ -294,38 +264,11 @@ clean_start() {
       say "in place: database $TARGET_DB reset"
     fi
   fi
-  ask K --mode=plan --db-url="$MAINT_URL" --methods="${K[SMOKE_METHODS]}" \
-    --target-majors="${K[SMOKE_TARGET_MAJORS]}" --server-kind="${K[server.kind]}" --oracle="${K[SMOKE_ORACLE]}"
   if [[ "${K[server.kind]}" == throwaway ]]; then
     # shellcheck disable=SC2086 # one method name per word
     phys_setup_source "$PGC_DIR" "$PGC_PORT" ${K[plan.throwaway_tools]}
   fi
   phys_use "$WORK" "$TARGET_DB" "$SOURCE_URL" "${K[plan.source_major]}"
-}
-
-# new_scratch_db MAINT WHERE: prints a new database's name, or why not (1).
-# On the source a free name is registered before CREATE (harness.md).
-new_scratch_db() {
-  local maint=$1 where=$2 name taken
-  name="backupsmoke_$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
-  taken=$(sql_url "$maint" -c "SELECT 1 FROM pg_database WHERE datname = '$name'") ||
-    { echo "cannot list databases on $LABEL"; return 1; }
-  [[ -z "$taken" ]] || { echo "database $name exists already; run again"; return 1; }
-  [[ "$where" != source || "${K[server.kind]}" == throwaway ]] || printf '%s\n' "$name" >>"$WORK/scratch-dbs"
-  sql_url "$maint" -c "CREATE DATABASE \"$name\" TEMPLATE template0" >&2 ||
-    { echo "cannot create scratch database $name on $LABEL (does $PGUSER have CREATEDB?)"; return 1; }
-  say "scratch database $name created"
-  printf '%s' "$name"
-}
-
-# confirm_no_tables URL NAME: a no-op wipe must not fake a pass.
-confirm_no_tables() {
-  local count
-  count=$(sql_url "$1" -c "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-      AND n.nspname NOT LIKE 'pg\\_%'") || { echo "cannot count tables in $2"; return 1; }
-  [[ "$count" == 0 ]] || { echo "wipe left $count table(s) in $2"; return 1; }
-  say "confirmed: no tables in $2"
 }
 
 # workload FILE ARGS...: a workload into the source, its snapshot into FILE.
@@ -340,8 +283,6 @@ workload_a() {
     ${K[since.id_tag]:+--id-prefix="audit-smoke-${K[since.id_tag]}"} || fail "BackupSmoke --mode=workload failed (exit $?)"
   cat -- "$WORK/pre.json"
 }
-
-# --- backups -------------------------------------------------------------------
 
 # backup_with METHOD PATH; a command's output goes to stderr.
 backup_with() {
@@ -443,7 +384,9 @@ pitr_workloads() {
   say "workload B: ${K[SMOKE_PITR_ROWS]} rows after the target ($PITR_B_PREFIX*), $((K[SMOKE_ROWS] + K[SMOKE_PITR_ROWS])) rows in all"
 }
 
+# Then zero tables must remain: a no-op wipe must not fake a pass.
 wipe() {
+  local count
   if [[ "${K[plan.wipe]}" == 0 ]]; then
     say "wipe: skipped: every method restores into a server of its own"
     return 0
@@ -454,11 +397,12 @@ wipe() {
     sql_url "$MAINT_URL" -c "DROP DATABASE \"$TARGET_DB\"" -c "CREATE DATABASE \"$TARGET_DB\" TEMPLATE template0" ||
       fail "dropping and re-creating scratch database $TARGET_DB failed"
   fi
-  local why
-  why=$(confirm_no_tables "$SOURCE_URL" "$TARGET_DB") || fail "$why"
+  count=$(sql_url "$SOURCE_URL" -c "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+      AND n.nspname NOT LIKE 'pg\\_%'") || fail "cannot count tables in $TARGET_DB"
+  [[ "$count" == 0 ]] || fail "wipe left $count table(s) in $TARGET_DB"
+  say "confirmed: no tables in $TARGET_DB"
 }
-
-# --- one combination, top to bottom ------------------------------------------
 
 # Judges combination I in a subshell (a client of its own) with set -e in
 # force: an unexpected failure ends that combination only. Its record goes
@@ -529,20 +473,21 @@ combo_skip() {
 
 # Where the combination is judged, as planned: C[url] and C[target].
 combo_target() {
-  local port db why
+  local port
   case "${C[target_kind]}" in
     skip) combo_skip "${C[skip]}" ;;
     server) target_restored_physically ;;
     source) C[url]=$SOURCE_URL C[target]="source database $TARGET_DB" ;;
     scratch)
-      db=$(new_scratch_db "$MAINT_URL" source) || combo_fail "$db"
-      C[url]=$(db_url "$db") C[target]="scratch database $db"
-      why=$(confirm_no_tables "${C[url]}" "$db") || combo_fail "$why" ;;
+      ask C --mode=new-scratch-db --db-url="$MAINT_URL" --server-label="$LABEL" \
+        ${K[run.registry]:+--registry="$WORK/scratch-dbs"}
+      C[url]=$(db_url "${C[database]}") C[target]="scratch database ${C[database]}" ;;
     major)
       port=${K[major.${C[target_major]}.port]}
       [[ "$port" != none ]] || combo_fail "cannot start a PostgreSQL ${C[target_major]} server to restore into"
-      db=$(new_scratch_db "$(cluster_url "$port" postgres)" cluster) || combo_fail "$db"
-      C[url]=$(cluster_url "$port" "$db") C[target]="database $db on a PostgreSQL ${C[target_major]} cluster" ;;
+      ask C --mode=new-scratch-db --db-url="$(cluster_url "$port" postgres)" --server-label="postgres@127.0.0.1:$port"
+      C[url]=$(cluster_url "$port" "${C[database]}")
+      C[target]="database ${C[database]} on a PostgreSQL ${C[target_major]} cluster" ;;
   esac
 }
 
@@ -637,8 +582,6 @@ combo_record() {
   done >"$1"
 }
 
-# --- the end -------------------------------------------------------------------
-
 # The summary, reports (with the run's facts), next checkpoint and PASS line
 # are the tool's (--mode=report), from the records in WORK.
 report_and_conclude() {
@@ -671,9 +614,7 @@ main() {
   fi
   banner 'wait for server'
   [[ "${K[server.kind]}" != throwaway ]] || start_throwaway
-  wait_for_server
-  banner 'clean start'
-  clean_start
+  plan_and_clean_start
   if [[ "${K[SMOKE_PITR]}" == 1 ]]; then
     banner backup
     backup_all

@@ -2,6 +2,9 @@
 // needs a database, so neither asks for --db-url.
 //   --mode=knobs   every knob of the environment parsed and checked; the
 //                  answer on stdout as NUL-separated NAME=VALUE entries.
+//                  With --run-record=WORK, an sslpassword DATABASE_URL
+//                  carries goes to WORK/pg_service.conf (server.service_file),
+//                  so that no client gets it on its command line.
 //   --mode=report  the summary table on stdout and, with --report-dir,
 //                  report.json and junit.xml, from the run record in
 //                  --run-record=DIR (RunRecord); the exit status is the
@@ -36,8 +39,10 @@ final class HarnessModes {
         return KNOBS.equals(mode) || REPORT.equals(mode) || PhysicalEvidence.MODE.equals(mode);
     }
 
-    /** TOOL_VERSION: the calling tool's version line, for a drill's report. */
-    static int knobs(Map<String, String> env, String toolVersion, PrintStream out) throws Failure {
+    static final String SERVICE_FILE = "pg_service.conf";
+
+    /** TOOL_VERSION: the calling tool's version line, for a drill's report; WORK (or null) the harness's folder. */
+    static int knobs(Map<String, String> env, Path work, String toolVersion, PrintStream out) throws Failure {
         Knobs knobs;
         try {
             knobs = Knobs.parse(env);
@@ -46,8 +51,26 @@ final class HarnessModes {
             throw bad;
         }
         out.print(knobs.toNulRecord());
+        String sslPassword = knobs.get("server.sslpassword");
+        if (work != null && sslPassword != null) {
+            out.print("server.service_file=" + writeServiceFile(work, sslPassword) + "\0");
+        }
         out.flush();
         return 0;
+    }
+
+    /** WORK/pg_service.conf, readable by its owner only: service backupsmoke with the sslpassword. */
+    static Path writeServiceFile(Path work, String sslPassword) throws Failure {
+        Path file = work.resolve(SERVICE_FILE);
+        try {
+            Files.deleteIfExists(file);
+            Files.createFile(file, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                    java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+            Files.writeString(file, "[backupsmoke]\nsslpassword=" + sslPassword + "\n", StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new Failure("cannot write the connection service file in " + work);
+        }
+        return file;
     }
 
     /**

@@ -45,14 +45,28 @@ record HarnessPlan(int sourceMajor, int dumpMajor, Map<String, String> entries) 
 
         @Option(names = "--oracle", paramLabel = "NAME")
         String oracle = "semantic";
+
+        @Option(names = "--scratch-source", paramLabel = "FILE")
+        java.nio.file.Path scratchSource;
     }
 
-    /** Asks the source server its major and pg_dump (on the PATH of ENV) its own, then plans. */
-    static int run(Options options, Connector connector, Map<String, String> env, java.io.PrintStream out)
-            throws Failure {
+    /**
+     * Once the source server is up (SourceServer.awaitReady), asks it its
+     * major and pg_dump (on the PATH of ENV) its own, plans, then creates the
+     * source's scratch database when asked (source.database: its name).
+     */
+    static int run(Options options, String label, Connector connector, Map<String, String> env,
+            java.io.PrintStream out) throws Failure {
         HarnessPlan plan = of(options, sourceMajor(connector), pgDumpVersion(env));
-        StringBuilder answer = new StringBuilder();
+        StringBuilder answer = new StringBuilder("say=server " + label + " is up\0");
         plan.entries.forEach((name, value) -> answer.append(name).append('=').append(value).append('\0'));
+        if (options.scratchSource != null) {
+            String name = SourceServer.scratchName();
+            SourceServer.createScratch(connector, name,
+                    options.serverKind.equals("throwaway") ? null : options.scratchSource, label);
+            answer.append("source.database=").append(name).append("\0say=scratch database ").append(name)
+                    .append(" created\0");
+        }
         out.print(answer);
         out.flush();
         return 0;

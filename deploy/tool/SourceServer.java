@@ -1,0 +1,209 @@
+// The harness's server and its scratch databases (SPEC 7). Before the plan
+// (--mode=plan): up within 60 s as libpq sees the URL (pg_isready, so a URL
+// libpq refuses fails at once, its status 3), then one login; with
+// --scratch-source=FILE, the source's scratch database. A scratch database's
+// name is appended to the registry before CREATE DATABASE on a configured
+// server, so that the harness's cleanup and its watchdog drop exactly what
+// this run made, even when the CREATE is interrupted (harness.md).
+//   --mode=new-scratch-db   a combination's scratch database, confirmed empty.
+//   --mode=drop-scratch-dbs every database the registry names, its sessions
+//                           ended first; a warning for one that stays.
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.security.SecureRandom;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import picocli.CommandLine.Option;
+
+final class SourceServer {
+    static final int READY_WITHIN_SECONDS = 60;
+    static final String NEW_SCRATCH_DB = "new-scratch-db";
+    static final String DROP_SCRATCH_DBS = "drop-scratch-dbs";
+    static final List<String> NAMES = List.of(NEW_SCRATCH_DB, DROP_SCRATCH_DBS);
+
+    /** Where the harness's server is, for messages, and where its scratch databases are registered. */
+    static final class Options {
+        @Option(names = "--server-label", paramLabel = "LABEL")
+        String serverLabel = "";
+
+        @Option(names = "--registry", paramLabel = "FILE")
+        Path registry;
+    }
+
+    /** A combination's scratch database: NUL-separated database=NAME and say= lines on OUT. */
+    static int newScratchDb(Options options, Connector connector, java.io.PrintStream out) throws Failure {
+        String name = scratchName();
+        createScratch(connector, name, options.registry, options.serverLabel);
+        int tables = tableCount(connector.forDatabase(name), name);
+        if (tables != 0) {
+            throw new Failure("wipe left " + tables + " table(s) in " + name);
+        }
+        out.print("database=" + name + "\0say=scratch database " + name + " created\0say=confirmed: no tables in "
+                + name + "\0");
+        out.flush();
+        return 0;
+    }
+
+    /** Tables and partitioned tables outside the system schemas: a no-op wipe must not fake a pass. */
+    static int tableCount(Connector connector, String name) throws Failure {
+        try (Connection connection = connector.open();
+             java.sql.ResultSet count = connection.createStatement().executeQuery("""
+                     SELECT count(*) FROM pg_catalog.pg_class c
+                     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                     WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+                       AND n.nspname NOT LIKE 'pg\\_%'""")) {
+            count.next();
+            return count.getInt(1);
+        } catch (SQLException e) {
+            throw new Failure("cannot count tables in " + name);
+        }
+    }
+
+    /** Drops every database the registry names (5 tries each); a warning on ERR for one that stays. */
+    static int dropRegistered(Options options, Connector connector, java.io.PrintStream err) throws Failure {
+        List<String> names;
+        try {
+            names = options.registry == null || !Files.exists(options.registry) ? List.of()
+                    : Files.readAllLines(options.registry, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new Failure("cannot read " + options.registry);
+        }
+        int left = 0;
+        for (String name : names) {
+            if (!name.isEmpty() && !dropped(connector, name)) {
+                err.println("warning: could not drop scratch database " + name + " on " + options.serverLabel
+                        + "; drop it by hand");
+                left++;
+            }
+        }
+        return left == 0 ? 0 : 1;
+    }
+
+    private static boolean dropped(Connector connector, String name) {
+        for (int attempt = 1; attempt <= 5; attempt++) {
+            try (Connection connection = connector.openForCleanUp();
+                 PreparedStatement end = connection.prepareStatement("SELECT count(pg_catalog.pg_terminate_backend(pid))"
+                         + " FROM pg_catalog.pg_stat_activity WHERE datname = ? AND pid <> pg_catalog.pg_backend_pid()")) {
+                connection.createStatement().execute("SET client_min_messages = warning");
+                end.setString(1, name);
+                end.execute();
+                connection.createStatement().execute("DROP DATABASE IF EXISTS \"" + name.replace("\"", "\"\"") + "\"");
+                return true;
+            } catch (Failure | SQLException e) {
+                try {
+                    Thread.sleep(100L * attempt);
+                } catch (InterruptedException stop) {
+                    Thread.currentThread().interrupt();
+                    return false;
+                }
+            }
+        }
+        return false;
+    }
+
+    private SourceServer() {
+    }
+
+    /** Until pg_isready (on ENV's PATH) says URL is up: status 3 (a URL libpq refuses) fails at once. */
+    static void awaitReady(String url, String label, Map<String, String> env) throws Failure {
+        long deadline = System.nanoTime() + READY_WITHIN_SECONDS * 1_000_000_000L;
+        while (true) {
+            Ready answer = pgIsReady(url, env);
+            if (answer.status() == 0) {
+                return;
+            }
+            if (answer.status() == 3) {
+                throw new Failure("cannot connect to " + label + ": " + answer.said().replaceFirst(
+                        "^pg_isready: error: ", ""));
+            }
+            if (System.nanoTime() > deadline) {
+                throw new Failure("server " + label + " not ready within " + READY_WITHIN_SECONDS + " s: "
+                        + answer.said());
+            }
+            pause();
+        }
+    }
+
+    record Ready(int status, String said) {
+    }
+
+    private static Ready pgIsReady(String url, Map<String, String> env) throws Failure {
+        Path program = ProgramSearch.find(env.get("PATH"), "pg_isready");
+        if (program == null) {
+            throw new Failure("pg_isready not on PATH");
+        }
+        ProcessBuilder builder = new ProcessBuilder(List.of(program.toString(), "-d", url, "-t", "5"))
+                .redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        builder.environment().clear();
+        builder.environment().putAll(env); // PGSSLMODE, PGCONNECT_TIMEOUT … as the harness set them
+        try {
+            Process process = builder.start();
+            String said = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+            return new Ready(process.waitFor(), said);
+        } catch (IOException e) {
+            throw new Failure("cannot run " + program + ": " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new Failure("interrupted while waiting for the server");
+        }
+    }
+
+    private static void pause() throws Failure {
+        try {
+            Thread.sleep(1000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new Failure("interrupted while waiting for the server");
+        }
+    }
+
+    /** A new scratch database's name: backupsmoke_ and 12 random hex digits. */
+    static String scratchName() {
+        byte[] random = new byte[6];
+        new SecureRandom().nextBytes(random);
+        return "backupsmoke_" + HexFormat.of().formatHex(random);
+    }
+
+    /** Creates database NAME from template0, registered first in REGISTRY unless that is null. */
+    static void createScratch(Connector connector, String name, Path registry, String label) throws Failure {
+        try (Connection connection = connector.open()) {
+            try (PreparedStatement taken = connection.prepareStatement(
+                    "SELECT 1 FROM pg_catalog.pg_database WHERE datname = ?")) {
+                taken.setString(1, name);
+                if (taken.executeQuery().next()) {
+                    throw new Failure("database " + name + " exists already; run again");
+                }
+            } catch (SQLException e) {
+                throw new Failure("cannot list databases on " + label);
+            }
+            if (registry != null) {
+                register(registry, name);
+            }
+            try {
+                connection.createStatement().execute("CREATE DATABASE \"" + name + "\" TEMPLATE template0");
+            } catch (SQLException e) {
+                throw new Failure("cannot create scratch database " + name + " on " + label + " (does "
+                        + connector.target().user() + " have CREATEDB?)");
+            }
+        } catch (SQLException e) {
+            throw new Failure("cannot connect to " + label + ": " + Sql.oneLine(e));
+        }
+    }
+
+    private static void register(Path registry, String name) throws Failure {
+        try {
+            Files.writeString(registry, name + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE,
+                    StandardOpenOption.APPEND);
+        } catch (IOException e) {
+            throw new Failure("cannot register scratch database " + name + " in " + registry);
+        }
+    }
+}
