@@ -370,15 +370,28 @@ class ChainWalkerTest {
         assertEquals(1, source.reads, "a chain arriving in link order is not read again");
     }
 
+    /** The chain's rows from..to (exclusive) for each pair of bounds, in the order given. */
+    private static List<Row> runs(List<Row> chain, int... bounds) {
+        List<Row> rows = new ArrayList<>();
+        for (int i = 0; i < bounds.length; i += 2) {
+            rows.addAll(chain.subList(bounds[i], bounds[i + 1]));
+        }
+        return rows;
+    }
+
+    /** A walker that has been given the rows, not yet judged. */
+    private static ChainWalker fed(List<Row> rows, String sentinel) {
+        ChainWalker walker = new ChainWalker(sentinel, ChainWalker.Expectation.NONE);
+        new ListSource(rows).stream(true, walker::add);
+        return walker;
+    }
+
     @Test
     void cleanRunsStoredOutOfOrderAreStitchedWithoutASecondRead() {
         // A heap filled in three runs out of chain order (a spare page filled late): the runs' ends join them.
         List<Row> chain = chain(1000);
-        List<Row> rows = new ArrayList<>(chain.subList(0, 400));
-        rows.addAll(chain.subList(700, 1000));
-        rows.addAll(chain.subList(400, 700));
-        ChainWalker walker = new ChainWalker(head(chain), ChainWalker.Expectation.NONE);
-        new ListSource(rows).stream(true, walker::add);
+        List<Row> rows = runs(chain, 0, 400, 700, 1000, 400, 700);
+        ChainWalker walker = fed(rows, head(chain));
         assertTrue(walker.mayBeOneChainInRuns());
         assertTrue(walker.isOneChainInRuns());
         ListSource source = new ListSource(rows);
@@ -396,12 +409,8 @@ class ChainWalkerTest {
     void runsThatDoNotJoinIntoOneChainAreResolvedByReadingAgain() {
         // A gap (row 500 deleted) and a fork (a copy of row 300 linking to 299's hash) stop the stitching.
         List<Row> chain = chain(1000);
-        List<Row> gap = new ArrayList<>(chain.subList(0, 400));
-        gap.addAll(chain.subList(700, 1000));
-        gap.addAll(chain.subList(400, 500));
-        gap.addAll(chain.subList(501, 700));
-        ChainWalker walker = new ChainWalker(head(chain), ChainWalker.Expectation.NONE);
-        new ListSource(gap).stream(true, walker::add);
+        List<Row> gap = runs(chain, 0, 400, 700, 1000, 400, 500, 501, 700);
+        ChainWalker walker = fed(gap, head(chain));
         assertTrue(walker.mayBeOneChainInRuns());
         assertFalse(walker.isOneChainInRuns());
         ListSource source = new ListSource(gap);
