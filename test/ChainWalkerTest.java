@@ -370,6 +370,57 @@ class ChainWalkerTest {
         assertEquals(1, source.reads, "a chain arriving in link order is not read again");
     }
 
+    /** The chain's rows from..to (exclusive) for each pair of bounds, in the order given. */
+    private static List<Row> runs(List<Row> chain, int... bounds) {
+        List<Row> rows = new ArrayList<>();
+        for (int i = 0; i < bounds.length; i += 2) {
+            rows.addAll(chain.subList(bounds[i], bounds[i + 1]));
+        }
+        return rows;
+    }
+
+    /** A walker that has been given the rows, not yet judged. */
+    private static ChainWalker fed(List<Row> rows, String sentinel) {
+        ChainWalker walker = new ChainWalker(sentinel, ChainWalker.Expectation.NONE);
+        new ListSource(rows).stream(true, walker::add);
+        return walker;
+    }
+
+    @Test
+    void cleanRunsStoredOutOfOrderAreStitchedWithoutASecondRead() {
+        // A heap filled in three runs out of chain order (a spare page filled late): the runs' ends join them.
+        List<Row> chain = chain(1000);
+        List<Row> rows = runs(chain, 0, 400, 700, 1000, 400, 700);
+        ChainWalker walker = fed(rows, head(chain));
+        assertTrue(walker.mayBeOneChainInRuns());
+        assertTrue(walker.isOneChainInRuns());
+        ListSource source = new ListSource(rows);
+        assertEquals(new ChainWalker.Verdict(1000, "clean", null, null, null, true, 0, null),
+                walk(source, head(chain), ChainWalker.Expectation.NONE));
+        assertEquals(1, source.reads, "runs that stitch into one chain are not read again");
+        // The anchor's head at position 549 (in the last run read) and a wrong sentinel: still one read.
+        ListSource again = new ListSource(rows);
+        assertBreak(walk(again, chain.get(10).hash(), new ChainWalker.Expectation(chain.get(549).hash(), 550L)),
+                "sentinel_mismatch", "r-999", 999);
+        assertEquals(1, again.reads);
+    }
+
+    @Test
+    void runsThatDoNotJoinIntoOneChainAreResolvedByReadingAgain() {
+        // A gap (row 500 deleted) and a fork (a copy of row 300 linking to 299's hash) stop the stitching.
+        List<Row> chain = chain(1000);
+        List<Row> gap = runs(chain, 0, 400, 700, 1000, 400, 500, 501, 700);
+        ChainWalker walker = fed(gap, head(chain));
+        assertTrue(walker.mayBeOneChainInRuns());
+        assertFalse(walker.isOneChainInRuns());
+        ListSource source = new ListSource(gap);
+        assertBreak(walk(source, head(chain), ChainWalker.Expectation.NONE), "missing_predecessor", "r-501", 500);
+        assertTrue(source.reads > 1);
+        List<Row> fork = new ArrayList<>(chain);
+        fork.add(new Row("forged", "mallory", chain.get(300).time(), null, null).relinked(chain.get(299).hash()));
+        assertBreak(walk(fork, head(chain)), "fork", "forged", 300);
+    }
+
     @Test
     void anUpdatedRowThatMovedToTheEndIsStillModifiedAtItsChainPosition() {
         // An UPDATE writes a new row version at the end of the table, so a

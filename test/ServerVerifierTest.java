@@ -338,6 +338,40 @@ class ServerVerifierTest {
         }
     }
 
+    @Test
+    void verifysClientStitchesTheHeapsRunsInOneReadAndWalksTheChainOrderOnlyForABreak() throws Exception {
+        // 3000 rows, positions 2500-2519 stored last (a spare page filled late): three runs the client's heap walk
+        // stitches without reading the index; before, it stopped at row 2500 and read everything again in chain
+        // order. Tampered runs still end in the walk in chain order, with the verdict it gives.
+        String database = Support.migratedWithWorkload(3000);
+        String displaced = "chain_seq BETWEEN (SELECT min(chain_seq) + 2500 FROM reloaded)"
+                + " AND (SELECT min(chain_seq) + 2519 FROM reloaded), chain_seq";
+        Map<String, List<String>> cases = new LinkedHashMap<>();
+        cases.put("", List.of("null|null|null|3000", "0"));
+        cases.put("UPDATE reloaded SET actor = 'mallory' WHERE id = 'audit-smoke-2505'",
+                List.of("modified|audit-smoke-2505|2505|3000", "3"));
+        cases.put("DELETE FROM reloaded WHERE id = 'audit-smoke-2510'",
+                List.of("missing_predecessor|audit-smoke-2511|2510|2999", "3"));
+        cases.put("AFTER " + ClientVerifyTest.forgedAfter("audit-smoke-2499"), List.of("fork|forged|2500|3000", "3"));
+        for (var tampering : cases.entrySet()) {
+            boolean after = tampering.getKey().startsWith("AFTER ");
+            try (Connection connection = Support.connect(database); Statement statement = connection.createStatement();
+                 Deadline deadline = new Deadline(Duration.ofMinutes(2))) {
+                connection.setAutoCommit(false);
+                statement.execute("SET LOCAL session_replication_role = replica");
+                statement.execute(reloaded(after ? "" : tampering.getKey(), displaced));
+                if (after) {
+                    statement.execute(tampering.getKey().substring("AFTER ".length()));
+                }
+                statement.execute("ANALYZE audit_events");
+                assertEquals(true, CopyRows.heapLooksInChainOrder(connection, "public", deadline, "test"));
+                assertEquals(tampering.getValue(), clientWalkAndIndexScans(connection, statement), tampering.getKey());
+                assertEquals(tampering.getValue().get(0), clientVerdict(connection), tampering.getKey());
+                connection.rollback();
+            }
+        }
+    }
+
     /** verify's client verdict and how many index scans of audit_events it took. */
     private static List<String> clientWalkAndIndexScans(Connection connection, Statement statement) throws Exception {
         long before = indexScansThisTransaction(statement);

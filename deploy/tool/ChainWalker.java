@@ -11,7 +11,10 @@
 // to reads the rows again (FirstRowIndex, whose hashes wait in a temporary
 // file: HashSpill).
 
+import java.nio.ByteBuffer;
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
 
 final class ChainWalker {
 
@@ -83,6 +86,13 @@ final class ChainWalker {
     static final int PENDING_HASHES = 1024;
     /** Ids of segment ends and first modified rows kept for the report, so a break there needs no extra read. */
     private static final int KNOWN_IDS = 256;
+    /**
+     * Segments whose ends (head's prev_hash, tail's row_hash) are kept so
+     * that clean runs can be stitched into one chain without a second read:
+     * 10,000 end rows, the bound migration 000014 gives the server's verifier.
+     */
+    static final int STITCHED_RUNS = 5000;
+    private static final int RUN_END_BYTES = 2 * HASH_BYTES;
 
     private final String sentinel;
     private final Expectation expectation;
@@ -103,6 +113,15 @@ final class ChainWalker {
     /** Rows (arrival order) whose row_hash is the sentinel, and the expected head: almost always one or none. */
     private final IntList sentinelRows = new IntList();
     private final IntList expectedHeadRows = new IntList();
+    /** By segment while there are at most STITCHED_RUNS: its head's prev_hash, then its tail's row_hash (the last one's is lastHash). */
+    private byte[] runEnds = new byte[4 * RUN_END_BYTES];
+    private boolean runEndsDropped;
+    /** Heads that are genesis rows, and heads whose prev_hash names no row: a stitched chain has one and none. */
+    private int genesisHeads;
+    private int unlinkableHeads;
+    /** The row each segment's head links to when the runs stitch into one chain (see stitched); null when not (yet) known. */
+    private int[] stitched;
+    private boolean stitchTried;
     /** Ids of the first segments' heads, tails and first modified rows, ascending by row; the last row's id. */
     private final IntList knownIdRows = new IntList();
     private final String[] knownIds = new String[KNOWN_IDS];
@@ -180,6 +199,28 @@ final class ChainWalker {
                 && modifiedSegments.size() == 0 && ambiguousRows == 0);
     }
 
+    /**
+     * Whether the rows so far may still be runs of one clean chain that
+     * stitched ends to heads (see isOneChainInRuns): no modified or
+     * ambiguous row, at most one genesis head, every other head naming a
+     * hash, and at most STITCHED_RUNS runs. Cheap enough for every row.
+     */
+    boolean mayBeOneChainInRuns() {
+        return rows == 0 || (!runEndsDropped && modifiedSegments.size() == 0 && ambiguousRows == 0
+                && genesisHeads <= 1 && unlinkableHeads == 0);
+    }
+
+    /**
+     * Whether all the rows are one clean chain: one clean run from the
+     * genesis row, or clean runs (at most STITCHED_RUNS) whose heads each
+     * link to another run's last row so that they join into one line from
+     * the genesis run. Such rows are a chain whatever order they were
+     * stored in, and judging them needs no second read (see stitched).
+     */
+    boolean isOneChainInRuns() {
+        return isOneCleanRun() || stitched() != null;
+    }
+
     /** A segment from this row on; its head's prev_hash (in prev) joins headLinks when it can name a row. */
     private void startSegment(String id, byte flags) {
         if (rows > 0) {
@@ -187,8 +228,16 @@ final class ChainWalker {
         }
         knowId(rows, id);
         int segment = segmentStarts.size();
+        keepRunEnds(segment, flags);
+        stitchTried = false;    // a new segment: whether the runs stitch is to be seen again
         segmentStarts.add(rows);
         headFlags.add(flags);
+        if ((flags & GENESIS) != 0) {
+            genesisHeads++;
+        }
+        if ((flags & UNLINKABLE_PREV) != 0) {
+            unlinkableHeads++;
+        }
         byte[] linksTo = flags == 0 ? prev : null;
         if (headLinks == null && (segment > 0 || linksTo != null)) {
             headLinks = newIndex();
@@ -199,6 +248,86 @@ final class ChainWalker {
         if (headLinks != null) {
             headLinks.add(linksTo);
         }
+    }
+
+    /** Keeps the previous segment's tail hash and this head's prev_hash, while there are few segments. */
+    private void keepRunEnds(int segment, byte flags) {
+        if (runEndsDropped) {
+            return;
+        }
+        if (segment >= STITCHED_RUNS) {
+            runEndsDropped = true;
+            runEnds = null;
+            return;
+        }
+        if (runEnds.length < (segment + 1) * RUN_END_BYTES) {
+            runEnds = Arrays.copyOf(runEnds, Math.min(STITCHED_RUNS, 2 * (segment + 1)) * RUN_END_BYTES);
+        }
+        if (segment > 0) {
+            System.arraycopy(lastHash, 0, runEnds, (segment - 1) * RUN_END_BYTES + HASH_BYTES, HASH_BYTES);
+        }
+        if (flags == 0) {
+            System.arraycopy(prev, 0, runEnds, segment * RUN_END_BYTES, HASH_BYTES);
+        }
+    }
+
+    /**
+     * The row each segment's head links to, when the segments are clean runs
+     * that join into one chain: exactly one genesis head, every other head's
+     * prev_hash the row_hash of exactly one run's last row, and following
+     * those links from the genesis run reaches every run once. Every hash was
+     * recomputed, so the rows are then one chain and its hashes are all
+     * distinct (equal hashes would need equal payloads, hence equal
+     * predecessors down to the genesis row, and no row is ambiguous): no
+     * inner row shares a tail's hash, and the walk over these links is the
+     * walk an index would give. Null otherwise (and the Resolver reads again).
+     */
+    private int[] stitched() {
+        if (!stitchTried) {
+            stitchTried = true;
+            stitched = stitch();
+        }
+        return stitched;
+    }
+
+    private int[] stitch() {
+        int count = segmentStarts.size();
+        if (count < 2 || !mayBeOneChainInRuns() || genesisHeads != 1 || !lastLinkable) {
+            return null;
+        }
+        Map<ByteBuffer, Integer> runByTail = new HashMap<>(2 * count);
+        int genesis = -1;
+        for (int s = 0; s < count; s++) {
+            if ((headFlags.get(s) & GENESIS) != 0) {
+                genesis = s;
+            }
+            ByteBuffer tail = s + 1 < count
+                    ? ByteBuffer.wrap(runEnds, s * RUN_END_BYTES + HASH_BYTES, HASH_BYTES).slice()
+                    : ByteBuffer.wrap(lastHash.clone());
+            if (runByTail.put(tail, s) != null) {
+                return null;   // two runs end on one hash: not one chain
+            }
+        }
+        int[] predecessor = new int[count];
+        int[] successor = new int[count];
+        Arrays.fill(predecessor, -1);
+        Arrays.fill(successor, -1);
+        for (int s = 0; s < count; s++) {
+            if (s == genesis) {
+                continue;
+            }
+            Integer before = runByTail.get(ByteBuffer.wrap(runEnds, s * RUN_END_BYTES, HASH_BYTES).slice());
+            if (before == null || successor[before] >= 0) {
+                return null;   // a head linking to no run's end, or a second head on one end
+            }
+            successor[before] = s;
+            predecessor[s] = (before + 1 < count ? segmentStarts.get(before + 1) : rows) - 1;
+        }
+        int reached = 0;
+        for (int s = genesis; s >= 0 && reached <= count; s = successor[s]) {
+            reached++;
+        }
+        return reached == count ? predecessor : null;
     }
 
     private FirstRowIndex newIndex() {
@@ -376,10 +505,20 @@ final class ChainWalker {
         }
     }
 
+    /** Ends a walk that will not be judged: frees what it kept (its temporary file). */
+    void discard() {
+        if (headLinks != null) {
+            headLinks.close();
+        }
+    }
+
     private Verdict judge(RowSource again) throws Failure {
         int count = segmentStarts.size();
         boolean oneCleanSegment = count == 1 && (headFlags.values[0] & GENESIS) != 0 && modifiedSegments.size() == 0;
-        Segments resolved = count == 0 || oneCleanSegment ? unresolved() : new Resolver(again).resolve();
+        Segments resolved = count == 0 || oneCleanSegment ? unresolved()
+                : stitched() != null ? new Segments(count, segmentStarts.values, headFlags.values, modifiedSegments,
+                        modifiedOffsets, stitched(), rows)
+                : new Resolver(again).resolve();
         Walk walk = new Walk(resolved, watchedPositions());
         walk.run();
         boolean sentinelMatches = walk.last < 0 ? "".equals(sentinel) : sentinelRows.containsSorted(walk.last);

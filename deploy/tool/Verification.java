@@ -275,7 +275,7 @@ final class Verification {
             Function<SQLException, Failure> onError = e -> Sql.schemaAwareFailure(deadline, doing, e);
             boolean inChainOrder = CopyRows.hasChainPosition(connection, table, deadline, doing);
             if (inChainOrder && CopyRows.heapLooksInChainOrder(connection, schema.name(), deadline, doing)) {
-                ClientWalk walk = walkIfOneCleanRun(new CopyRows(connection, "FROM " + table, onError), sentinel,
+                ClientWalk walk = walkIfOneChainInRuns(new CopyRows(connection, "FROM " + table, onError), sentinel,
                         expectation);
                 if (walk != null) {
                     return walk;
@@ -298,23 +298,32 @@ final class Verification {
         /**
          * The walk over the rows in the heap's own order (one sequential
          * scan, what a plain COPY of the table reads; the chain_seq index's
-         * order costs the server about a fifth more), kept only while every
-         * row continues one clean run from the genesis row: such rows are a
-         * chain whatever order they are read in, so the verdict is the one
-         * the walk in chain order gives. At the first row that does not
-         * continue it the read stops; null then, and the caller walks in
-         * chain order.
+         * order costs the server about a fifth more), kept while the rows
+         * may be one clean chain stored as a few runs out of order (a table
+         * that grew while autovacuum waited on its extension lock fills a
+         * spare page millions of rows later): the walker keeps the runs'
+         * ends and stitches them (ChainWalker.isOneChainInRuns). Such rows
+         * are a chain whatever order they are read in, so the verdict is the
+         * one the walk in chain order gives. At the first modified or
+         * ambiguous row, second genesis row or head naming no hash, or past
+         * ChainWalker.STITCHED_RUNS runs, the read stops; null then, and
+         * also when the runs do not join into one chain (a fork, a gap):
+         * the caller walks in chain order, whose verdict names the break.
          */
-        private static ClientWalk walkIfOneCleanRun(CopyRows heapOrder, String sentinel,
-                                                    ChainWalker.Expectation expectation) throws Failure {
+        private static ClientWalk walkIfOneChainInRuns(CopyRows heapOrder, String sentinel,
+                                                       ChainWalker.Expectation expectation) throws Failure {
             ChainWalker walker = new ChainWalker(sentinel, expectation);
             boolean readAll = heapOrder.streamUntilStopped(true, (id, prevHash, rowHash, recomputed, ambiguous) -> {
                 walker.add(id, prevHash, rowHash, recomputed, ambiguous);
-                if (!walker.isOneCleanRun()) {
+                if (!walker.mayBeOneChainInRuns()) {
                     throw new CopyRows.StopReading();
                 }
             });
-            return readAll ? new ClientWalk(walker.verdict(heapOrder), null) : null;
+            if (!readAll || !walker.isOneChainInRuns()) {
+                walker.discard();
+                return null;
+            }
+            return new ClientWalk(walker.verdict(heapOrder), null);
         }
     }
 }
