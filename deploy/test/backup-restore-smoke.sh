@@ -174,20 +174,12 @@ run_tool() {
 # The harness's own questions: always this repository's tool.
 gate_tool() { run_child "$REPO/deploy/bin/backupsmoke" "$@" ${K[SMOKE_TIMEOUT]:+--timeout="${K[SMOKE_TIMEOUT]}"}; }
 
-# ask ARRAY ARGS...: the tool's NUL-separated NAME=VALUE answer into ARRAY
-# (from a pipe: it may hold passwords), ARRAY[status] its exit status, the
-# say= lines said; any status but 0 (or 3 with a verdict) fails.
+# ask ARRAY ARGS...: the tool's answer into ARRAY (phys_ask, with the run's
+# timeout); any status but 0 (or 3 with a verdict) fails.
 ask() {
   local -n answer=$1
-  local entry
   unset 'answer[status]' 'answer[part]'
-  while IFS= read -r -d '' entry; do
-    case "$entry" in
-      say=*) say "${entry#say=}" ;;
-      *) answer[${entry%%=*}]=${entry#*=} ;;
-    esac
-  done < <(rc=0 && "$REPO/deploy/bin/backupsmoke" "${@:2}" ${K[SMOKE_TIMEOUT]:+--timeout="${K[SMOKE_TIMEOUT]}"} \
-    </dev/null 2>"$WORK/ask.err" || rc=$? && printf 'status=%s\0' "$rc")
+  phys_ask "$1" "$WORK/ask.err" "${@:2}" ${K[SMOKE_TIMEOUT]:+--timeout="${K[SMOKE_TIMEOUT]}"} || true
   [[ "${answer[status]}" == 0 || ("${answer[status]}" == 3 && -n "${answer[part]+set}") ]] ||
     fail "$(tool_reason "$WORK/ask.err")"
 }
@@ -585,16 +577,14 @@ combo_record() {
 # The summary, reports (with the run's facts), next checkpoint and PASS line
 # are the tool's (--mode=report), from the records in WORK.
 report_and_conclude() {
-  local status=0 reports=${K[SMOKE_REPORT_DIR]} line facts=()
+  local status=0 reports=${K[SMOKE_REPORT_DIR]} facts=()
   [[ -z "$reports" ]] || facts=(--report-dir="$reports" --source-server="$MAINT_URL" --second-oracle="${K[SMOKE_ORACLE]}")
   gate_tool --mode=report --run-record="$WORK" ${facts[@]+"${facts[@]}"} \
     ${K[SMOKE_SINCE]:+--since="${K[SMOKE_SINCE]}"} 2>"$WORK/report.err" || status=$?
   [[ -z "$reports" || ! -f "$reports/report.json" ]] || say "reports: $reports/report.json, $reports/junit.xml"
   ((status != 3)) || fail_verdict "$(tool_reason "$WORK/report.err")"
   ((status == 0)) || fail "$(tool_reason "$WORK/report.err")"
-  while IFS= read -r line; do
-    say "$line"
-  done <"$WORK/report.err"
+  sed 's/^/backup-restore-smoke: /' -- "$WORK/report.err" >&2
 }
 
 main() {
