@@ -463,7 +463,7 @@ class ChainWalkerTest {
     @Test
     void theStreamingWalkAgreesWithTheInMemoryWalkOnRandomTampering() {
         Random random = new Random(20261130);
-        for (int trial = 0; trial < 20000; trial++) {
+        for (int trial = 0; trial < 10000; trial++) {
             Trial drawn = Trial.draw(random);
             List<Row> rows = drawn.rows();
             String sentinel = drawn.sentinel();
@@ -485,7 +485,7 @@ class ChainWalkerTest {
     @Test
     void theWalkAgreesWithTheInMemoryWalkWhenEveryFingerprintCollides() {
         Random random = new Random(20261205);
-        for (int trial = 0; trial < 5000; trial++) {
+        for (int trial = 0; trial < 2500; trial++) {
             Trial drawn = Trial.draw(random);
             assertEquals(reference(drawn.rows(), drawn.sentinel(), drawn.expectation()),
                     walk(new ListSource(drawn.rows()),

@@ -166,10 +166,10 @@ class CommandLineTest {
         try (Connection holder = Support.connect(database); Statement statement = holder.createStatement()) {
             statement.execute("SELECT pg_advisory_lock(" + MigrationRunner.ADVISORY_LOCK_KEY + ")");
             long started = System.nanoTime();
-            var result = Support.tool("--mode=workload", "--db-url=" + Support.url(database), "--timeout=2s");
+            var result = Support.tool("--mode=workload", "--db-url=" + Support.url(database), "--timeout=1s");
             long seconds = (System.nanoTime() - started) / 1_000_000_000L;
             assertEquals(1, result.exit(), result.describe());
-            assertEquals("backupsmoke: timed out after 2s while taking the migration lock (raise the bound with --timeout)\n",
+            assertEquals("backupsmoke: timed out after 1s while taking the migration lock (raise the bound with --timeout)\n",
                     result.err());
             assertTrue(seconds < 60, "returned after " + seconds + " s");
         }

@@ -264,11 +264,11 @@ class FaultsTest {
         try (Connection locker = Support.connect(database)) {
             holdLock(locker, "audit_chain_head");
             Failure failure;
-            try (Deadline deadline = new Deadline(Duration.ofSeconds(2));
+            try (Deadline deadline = new Deadline(Duration.ofSeconds(1));
                  Connection connection = queryConnector(database, deadline).open()) {
                 failure = assertThrows(Failure.class, () -> new Workload(3, "lk-", null, null).insert(connection, deadline));
             }
-            assertEquals("timed out after 2s while inserting audit rows (raise the bound with --timeout); no audit row "
+            assertEquals("timed out after 1s while inserting audit rows (raise the bound with --timeout); no audit row "
                     + "was committed; the batch in flight (ids lk-0000 to lk-0002) was rolled back", failure.getMessage());
             assertEquals(List.of(), runningStatements(database));
             locker.commit();
@@ -281,11 +281,11 @@ class FaultsTest {
         String database = Support.migratedWithWorkload(3);
         try (Connection locker = Support.connect(database)) {
             holdLock(locker, "audit_events");
-            try (Deadline deadline = new Deadline(Duration.ofSeconds(2))) {
+            try (Deadline deadline = new Deadline(Duration.ofSeconds(1))) {
                 Connector connector = new Connector(ConnectionTarget.parse(Support.url(database), Map.of()), 10, deadline);
                 Failure failure = assertThrows(Failure.class, () -> Verification.run(connector,
                         new Verification.Request(null, ChainWalker.Expectation.NONE, true)));
-                assertEquals("timed out after 2s while counting audit_events and reading audit_chain_head (raise the "
+                assertEquals("timed out after 1s while counting audit_events and reading audit_chain_head (raise the "
                         + "bound with --timeout)", failure.getMessage());
             }
             assertEquals(List.of(), runningStatements(database));

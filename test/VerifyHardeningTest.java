@@ -246,10 +246,10 @@ class VerifyHardeningTest {
             acceptor.start();
             long started = System.nanoTime();
             var result = Support.tool("--mode=verify", "--db-url=postgres://u@127.0.0.1:" + silent.getLocalPort()
-                    + "/d?sslmode=disable", "--timeout=2s", "--connect-timeout=30");
+                    + "/d?sslmode=disable", "--timeout=1s", "--connect-timeout=30");
             long seconds = (System.nanoTime() - started) / 1_000_000_000L;
             assertEquals(1, result.exit(), result.describe());
-            assertEquals("backupsmoke: timed out after 2s while connecting to postgres://u@127.0.0.1:"
+            assertEquals("backupsmoke: timed out after 1s while connecting to postgres://u@127.0.0.1:"
                     + silent.getLocalPort() + "/d (raise the bound with --timeout)\n", result.err());
             assertTrue(seconds < 25, "returned after " + seconds + " s");
             for (Socket socket : accepted) {
