@@ -7,7 +7,6 @@
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -78,11 +77,7 @@ final class RunFacts {
     static void write(Map<String, String> facts, Path file) throws Failure {
         StringBuilder text = new StringBuilder();
         facts.forEach((name, value) -> text.append(name).append('=').append(value).append('\0'));
-        try {
-            Files.writeString(file, text, StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new Failure("cannot write " + file + ": " + e.getMessage());
-        }
+        HarnessModes.write(file, text.toString());
     }
 
     /** SHOW server_version; empty when the server does not answer (the report still gets written). */

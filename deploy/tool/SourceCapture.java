@@ -8,7 +8,6 @@
 
 import java.io.IOException;
 import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -29,7 +28,7 @@ final class SourceCapture {
             return 0;
         }
         if (snapshot != null) {
-            write(work.resolve("expected.json"), expectation(connector, snapshot));
+            HarnessModes.write(work.resolve("expected.json"), expectation(connector, snapshot));
         }
         Path document = work.resolve(RunRecord.ORACLE_SOURCE);
         if (oracle.equals(TextOracle.NAME)) {
@@ -39,7 +38,7 @@ final class SourceCapture {
                 throw new Failure("cannot write " + document + ": " + e.getMessage());
             }
         } else if (!oracle.equals(RestoredJudge.OFF)) {
-            write(document, SemanticOracle.toJson(SemanticOracle.capture(connector, snapshot)));
+            HarnessModes.write(document, SemanticOracle.toJson(SemanticOracle.capture(connector, snapshot)));
         }
         return 0;
     }
@@ -62,14 +61,6 @@ final class SourceCapture {
             return "{\"row_count\": " + rows + ", \"chain_head_hash\": " + RunRecord.JSON.valueToTree(head) + "}\n";
         } catch (SQLException e) {
             throw connector.deadline().failure(doing, e);
-        }
-    }
-
-    private static void write(Path file, String text) throws Failure {
-        try {
-            Files.writeString(file, text, StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new Failure("cannot write " + file + ": " + e.getMessage());
         }
     }
 }
