@@ -251,9 +251,6 @@ public class BackupSmoke implements Callable<Integer> {
                 drillOptions.reportDir = reportDir;
                 return DrillVerify.run(connector, ledgerOptions, drillOptions, spec.version()[0], environment);
             }
-            if (mode.equals(JudgeModes.JUDGE)) { // with --capture-restored
-                return judgeModes.judge(connector, expectations.snapshotFile, verifyOptions.since, System.out);
-            }
             if (mode.equals(RestoredJudge.MODE)) {
                 return RestoredJudge.run(restoredOptions, runRecord, dbUrl, connector, verifyOptions.since, System.out);
             }

@@ -242,27 +242,4 @@ class OracleTest {
             }
         }
     }
-
-    /** --mode=judge --capture-restored: the restored database's document comes with a passing verdict, none with a failing one. */
-    @Test
-    void theJudgeCapturesTheRestoredDatabaseOnceTheRoundTripPasses(@TempDir Path temp) throws Exception {
-        Path expect = Support.write(temp.resolve("expected.json"), RoundTripJudgeTest.EXPECTED);
-        Path post = Support.write(temp.resolve("post.json"), RoundTripJudgeTest.post());
-        Path captured = temp.resolve("oracle.restored");
-        var judged = Support.tool("--mode=judge", "--expect=" + expect, "--snapshot=" + post,
-                "--db-url=" + Support.url(restored), "--capture-restored=" + captured, "--nul");
-        assertEquals(0, judged.exit(), judged.describe());
-        assertEquals("verdict=pass\0part=\0reason=\0", judged.out());
-        assertEquals(Support.toolOk("--mode=oracle-capture", "--db-url=" + Support.url(restored)).out(),
-                java.nio.file.Files.readString(captured));
-        Path failing = Support.write(temp.resolve("post-23.json"), RoundTripJudgeTest.post("\"row_count\": 23"));
-        Path none = temp.resolve("oracle.none");
-        var failed = Support.tool("--mode=judge", "--expect=" + expect, "--snapshot=" + failing,
-                "--db-url=" + Support.url(restored), "--capture-restored=" + none);
-        assertEquals(3, failed.exit(), failed.describe());
-        assertTrue(!java.nio.file.Files.exists(none), "no capture after a failing round trip");
-        var misplaced = Support.tool("--mode=verify", "--db-url=" + Support.url(restored), "--capture-restored=" + none);
-        assertEquals(2, misplaced.exit(), misplaced.describe());
-        assertTrue(misplaced.err().startsWith("--capture-restored applies to --mode=judge only"), misplaced.err());
-    }
 }

@@ -51,9 +51,6 @@ final class JudgeModes {
     @Option(names = "--later-prefix", paramLabel = "PREFIX")
     String laterPrefix;
 
-    @Option(names = "--capture-restored", paramLabel = "FILE")
-    Path captureRestored;
-
     @Option(names = "--nul")
     boolean nul;
 
@@ -61,7 +58,7 @@ final class JudgeModes {
     static final Map<String, String> MODE_OF_FLAG = Map.of(
             "--snapshot", JUDGE, "--workload-snapshot", JUDGE, "--continuity", JUDGE, "--appended", JUDGE,
             "--oracle-source", JUDGE, "--oracle-restored", JUDGE, "--snapshot-id", ORACLE_CAPTURE,
-            "--later-prefix", PITR_CHECK, "--nul", JUDGE, "--capture-restored", JUDGE);
+            "--later-prefix", PITR_CHECK, "--nul", JUDGE);
 
     /** "--snapshot applies to --mode=judge only" for the first flag GIVEN that MODE does not read, else null. */
     static String misplacedFlag(String mode, Predicate<String> given) {
@@ -73,9 +70,9 @@ final class JudgeModes {
                 .findFirst().orElse(null);
     }
 
-    /** Judge needs no database, unless it captures the restored database's oracle too. */
+    /** Judge reads only files. */
     boolean needsNoDatabase(String mode) {
-        return JUDGE.equals(mode) && captureRestored == null;
+        return JUDGE.equals(mode);
     }
 
     /**
@@ -84,11 +81,6 @@ final class JudgeModes {
      * verdict; 0 when it passes, 3 when it fails.
      */
     int judge(Path expect, Path since, PrintStream out) throws Failure {
-        return judge(null, expect, since, out);
-    }
-
-    /** The same; then, when it passed and --capture-restored names a file, the oracle of CONNECTOR's database. */
-    int judge(Connector connector, Path expect, Path since, PrintStream out) throws Failure {
         if (snapshot == null && continuity == null && oracleSource == null) {
             throw new Failure("--mode=judge needs --snapshot, --continuity or --oracle-source and --oracle-restored");
         }
@@ -123,16 +115,6 @@ final class JudgeModes {
                     SemanticOracle.parse(readText(oracleSource, "--oracle-source")),
                     SemanticOracle.parse(readText(oracleRestored, "--oracle-restored"))));
             part = verdict.passed() ? null : "oracle";
-        }
-        if (verdict.passed() && captureRestored != null) {
-            if (connector == null) {
-                throw new Failure("--capture-restored needs --db-url (the restored database)");
-            }
-            try {
-                Files.writeString(captureRestored, SemanticOracle.toJson(SemanticOracle.capture(connector, null)));
-            } catch (IOException e) {
-                throw new Failure("cannot write --capture-restored " + captureRestored + ": " + e.getMessage());
-            }
         }
         return answer(verdict, part, out);
     }
