@@ -109,6 +109,17 @@ class KnobsTest {
         assertEquals("15,17", Knobs.parse(env("SMOKE_TARGET_MAJORS", "15,17")).get("SMOKE_TARGET_MAJORS"));
     }
 
+    /** major.N.needs: what a major's binaries still take from PATH (here neither xz nor mvn), before anything runs. */
+    @Test
+    void eachTargetMajorIsAnsweredWithTheProgramsItsBinariesStillNeed() throws Exception {
+        Knobs knobs = Knobs.parse(env("SMOKE_TARGET_MAJORS", "15,18", "BACKUPSMOKE_CACHE", temp.resolve("c").toString()));
+        for (String major : List.of("15", "18")) {
+            boolean installed = Files.isExecutable(Path.of("/usr/lib/postgresql/" + major + "/bin/initdb"));
+            assertEquals(installed ? "" : "xz mvn", knobs.get("major." + major + ".needs"), "major " + major);
+        }
+        assertEquals(null, Knobs.parse(env()).get("major.15.needs"));
+    }
+
     @Test
     void methodsAreCheckedAgainstTheTableAndWhatTheyNeed() throws Exception {
         assertEquals("unknown backup method 'rsync' in SMOKE_METHODS (custom, directory, tar, plain, basebackup, "

@@ -165,9 +165,6 @@ pgc__unpack() {
   pgc__init "$dir" "$dir/pg/bin"
 }
 
-# pgc_major_needs MAJOR: the programs missing from PATH that a cluster of MAJOR needs.
-pgc_major_needs() { "$PGC_LIB/../bin/backupsmoke" --mode=server-binaries --major="$1" --needs </dev/null; }
-
 # The port the server of DIR listens on (line 4 of its postmaster.pid).
 pgc_port() {
   local port

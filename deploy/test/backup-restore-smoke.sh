@@ -202,7 +202,7 @@ preflight() {
   [[ "${K[since.found]}" == 0 ]] || K[run.verify_against]=--since=${K[SMOKE_SINCE]}
   export PGCONNECT_TIMEOUT=${K[PGCONNECT_TIMEOUT]}
   for major in ${K[SMOKE_TARGET_MAJORS]//,/ }; do # another major's binaries may come from Maven Central
-    read -r -a missing <<<"$(pgc_major_needs "$major")"
+    read -r -a missing <<<"${K[major.$major.needs]}"
     ((${#missing[@]} == 0)) ||
       fail "SMOKE_TARGET_MAJORS=${K[SMOKE_TARGET_MAJORS]}: PostgreSQL $major server binaries come from Maven Central and need ${missing[*]}, not on PATH"
   done

@@ -103,6 +103,15 @@ final class Knobs {
             throw bad("SMOKE_TARGET_MAJORS", "must be a comma list of major versions", majors);
         }
         values.put("SMOKE_TARGET_MAJORS", majors);
+        readMajorsNeeds(majors);
+    }
+
+    /** major.N.needs: the programs missing from PATH that a cluster of major N takes (ServerBinaries). */
+    private void readMajorsNeeds(String majors) {
+        ServerBinaries binaries = new ServerBinaries(ServerBinaries.DEBIAN, ServerBinaries.cacheOf(env), env.get("PATH"));
+        for (String major : majors.isEmpty() ? new String[0] : majors.split(",")) {
+            values.put("major." + major + ".needs", String.join(" ", binaries.missingPrograms(Integer.parseInt(major))));
+        }
     }
 
     /** SMOKE_METHODS, each checked against the method table and what it needs; then the table's rows. */

