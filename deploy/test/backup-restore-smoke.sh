@@ -190,7 +190,7 @@ elapsed() { awk -v start="$1" -v now="$EPOCHREALTIME" 'BEGIN { printf "%.2f", no
 
 # The knobs, then the server the tool chose (a throwaway one starts later).
 preflight() {
-  local made major missing=()
+  local made
   [[ -f "$REPO/BackupSmoke.java" ]] || fail "tool not found: $REPO/BackupSmoke.java"
   made=$(mktemp -d "${TMPDIR:-/tmp}/backupsmoke.XXXXXXXX" 2>&1) ||
     fail "cannot create a work folder in ${TMPDIR:-/tmp} for the snapshots and the backup: ${made##*: }"
@@ -201,11 +201,6 @@ preflight() {
   K[run.verify_against]=--expect=$WORK/expected.json
   [[ "${K[since.found]}" == 0 ]] || K[run.verify_against]=--since=${K[SMOKE_SINCE]}
   export PGCONNECT_TIMEOUT=${K[PGCONNECT_TIMEOUT]}
-  for major in ${K[SMOKE_TARGET_MAJORS]//,/ }; do # another major's binaries may come from Maven Central
-    read -r -a missing <<<"${K[major.$major.needs]}"
-    ((${#missing[@]} == 0)) ||
-      fail "SMOKE_TARGET_MAJORS=${K[SMOKE_TARGET_MAJORS]}: PostgreSQL $major server binaries come from Maven Central and need ${missing[*]}, not on PATH"
-  done
   if [[ "${K[server.kind]}" == throwaway ]]; then
     pgc_bindir >/dev/null || fail "no server configured (PGHOST or DATABASE_URL) and no PostgreSQL server binaries to start a throwaway one"
   else

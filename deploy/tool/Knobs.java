@@ -58,6 +58,7 @@ final class Knobs {
         knobs.readPaths();
         knobs.readServer();
         knobs.requirePrograms();
+        knobs.requireMajorsPrograms();
         return knobs;
     }
 
@@ -103,15 +104,6 @@ final class Knobs {
             throw bad("SMOKE_TARGET_MAJORS", "must be a comma list of major versions", majors);
         }
         values.put("SMOKE_TARGET_MAJORS", majors);
-        readMajorsNeeds(majors);
-    }
-
-    /** major.N.needs: the programs missing from PATH that a cluster of major N takes (ServerBinaries). */
-    private void readMajorsNeeds(String majors) {
-        ServerBinaries binaries = new ServerBinaries(ServerBinaries.DEBIAN, ServerBinaries.cacheOf(env), env.get("PATH"));
-        for (String major : majors.isEmpty() ? new String[0] : majors.split(",")) {
-            values.put("major." + major + ".needs", String.join(" ", binaries.missingPrograms(Integer.parseInt(major))));
-        }
     }
 
     /** SMOKE_METHODS, each checked against the method table and what it needs; then the table's rows. */
@@ -462,6 +454,23 @@ final class Knobs {
         List<String> missing = ALWAYS_NEEDED.stream().filter(program -> !onPath(program)).toList();
         if (!missing.isEmpty()) {
             throw new Failure("not on PATH: " + String.join(" ", missing));
+        }
+    }
+
+    /**
+     * A target major the system lacks comes from Maven Central (ServerBinaries):
+     * the programs that takes (xz; mvn while not cached) must be on PATH
+     * before anything runs, not when the restores start.
+     */
+    private void requireMajorsPrograms() throws Failure {
+        String majors = values.get("SMOKE_TARGET_MAJORS");
+        ServerBinaries binaries = new ServerBinaries(ServerBinaries.DEBIAN, ServerBinaries.cacheOf(env), env.get("PATH"));
+        for (String major : majors.isEmpty() ? new String[0] : majors.split(",")) {
+            List<String> missing = binaries.missingPrograms(Integer.parseInt(major));
+            if (!missing.isEmpty()) {
+                throw new Failure("SMOKE_TARGET_MAJORS=" + majors + ": PostgreSQL " + major + " server binaries come"
+                        + " from Maven Central and need " + String.join(" ", missing) + ", not on PATH");
+            }
         }
     }
 
