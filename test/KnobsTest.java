@@ -193,6 +193,9 @@ class KnobsTest {
         Knobs found = Knobs.parse(env("SMOKE_SINCE", checkpoint.toString(), "SMOKE_IN_PLACE", "1"));
         assertEquals("1", found.get("since.found"));
         assertEquals("3", found.get("since.row_count"));
+        // Every verify is anchored to the checkpoint once it exists, else to the run's expectation.
+        assertEquals("--since=" + checkpoint, HarnessModes.verifyAgainst(found, temp));
+        assertEquals("--expect=" + temp.resolve("expected.json"), HarnessModes.verifyAgainst(first, temp));
         String missingFolder = temp.resolve("nowhere/checkpoint.json").toString();
         assertEquals("SMOKE_SINCE=" + missingFolder + ": folder " + temp.resolve("nowhere") + " does not exist or "
                 + "cannot be written (a passing run writes the next checkpoint there)",
@@ -242,10 +245,13 @@ class KnobsTest {
         assertEquals("1", knobs.get("SMOKE_DRILL"));
         assertEquals("pgbackrest", knobs.get("SMOKE_METHODS"));
         assertEquals("main", knobs.get("SMOKE_PGBACKREST_STANZA"));
+        assertEquals("main", knobs.get("drill.repository"), "the stanza pgBackRest restores from");
+        assertEquals("", knobs.get("drill.tool_config"));
         assertEquals("latest", knobs.get("SMOKE_BACKUP_SET"));
         assertEquals(temp.resolve("ledger.jsonl").toString(), knobs.get("SMOKE_LEDGER"));
         assertEquals("app", knobs.get("drill.database"), "the database of the ledger's last entry");
         assertEquals("", knobs.get("drill.target_kind"));
+        assertEquals("", knobs.get("drill.target_flag"));
         assertEquals("0", Knobs.parse(env()).get("SMOKE_DRILL"));
         assertEquals("SMOKE_BACKUP_CMD is refused in a drill (SMOKE_DRILL=1): the drill restores an existing backup"
                 + " and takes none", refusal(drill("SMOKE_BACKUP_CMD", "pgbackrest backup")));
@@ -258,8 +264,16 @@ class KnobsTest {
         assertEquals("SMOKE_DRILL=1 with SMOKE_METHODS=barman needs SMOKE_BARMAN_SERVER",
                 refusal(drill("SMOKE_METHODS", "barman")));
         assertEquals("the command-cluster method needs SMOKE_RESTORE_CMD", refusal(drill("SMOKE_METHODS", "command-cluster")));
-        assertEquals("command-url", Knobs.parse(env(drill("SMOKE_METHODS", "command-url", "SMOKE_RESTORE_CMD", "r")))
-                .get("SMOKE_METHODS"));
+        Knobs command = Knobs.parse(env(drill("SMOKE_METHODS", "command-url", "SMOKE_RESTORE_CMD", "r")));
+        assertEquals("command-url", command.get("SMOKE_METHODS"));
+        assertEquals("", command.get("drill.repository") + command.get("drill.tool_config"), "a command needs neither");
+        Files.writeString(temp.resolve("bin/barman"), "#!/bin/sh\n");
+        temp.resolve("bin/barman").toFile().setExecutable(true);
+        Path config = Files.writeString(temp.resolve("barman.conf"), "[barman]\n");
+        Knobs barman = Knobs.parse(env(drill("SMOKE_METHODS", "barman", "SMOKE_BARMAN_SERVER", "pg",
+                "SMOKE_BARMAN_CONFIG", config.toString())));
+        assertEquals("pg " + config, barman.get("drill.repository") + " " + barman.get("drill.tool_config"),
+                "the server Barman restores from, and its configuration");
         assertEquals("SMOKE_DRILL=1 needs SMOKE_LEDGER: the checkpoint ledger (--mode=checkpoint) the restore is"
                 + " judged against", refusal(drill("SMOKE_LEDGER", "")));
         assertEquals("SMOKE_LEDGER=" + temp.resolve("none") + " is not a readable file",
@@ -296,11 +310,14 @@ class KnobsTest {
         Knobs time = Knobs.parse(env(drill("SMOKE_RECOVERY_TARGET_TIME", "2026-12-05 16:30:00.25+00")));
         assertEquals("time", time.get("drill.target_kind"));
         assertEquals("2026-12-05 16:30:00.25+00", time.get("SMOKE_RECOVERY_TARGET_TIME"));
-        assertEquals("2026-12-05T16:30:00.250Z", time.get("drill.target_time_iso"));
-        assertEquals("2026-12-05T16:30+05:30", Knobs.parse(env(drill("SMOKE_RECOVERY_TARGET_TIME",
-                "2026-12-05T16:30:00+0530"))).get("drill.target_time_iso"));
-        assertEquals("lsn", Knobs.parse(env(drill("SMOKE_RECOVERY_TARGET_LSN", "0/3000148"))).get("drill.target_kind"));
-        assertEquals("xid", Knobs.parse(env(drill("SMOKE_RECOVERY_TARGET_XID", "745"))).get("drill.target_kind"));
+        assertEquals("--recovery-target-time=2026-12-05T16:30:00.250Z", time.get("drill.target_flag"));
+        assertEquals("--recovery-target-time=2026-12-05T16:30+05:30", Knobs.parse(env(drill(
+                "SMOKE_RECOVERY_TARGET_TIME", "2026-12-05T16:30:00+0530"))).get("drill.target_flag"));
+        Knobs lsn = Knobs.parse(env(drill("SMOKE_RECOVERY_TARGET_LSN", "0/3000148")));
+        assertEquals("lsn --recovery-target-lsn=0/3000148", lsn.get("drill.target_kind") + " "
+                + lsn.get("drill.target_flag"));
+        Knobs xid = Knobs.parse(env(drill("SMOKE_RECOVERY_TARGET_XID", "745")));
+        assertEquals("xid --recovery-target-xid=745", xid.get("drill.target_kind") + " " + xid.get("drill.target_flag"));
         assertEquals("SMOKE_RECOVERY_TARGET_TIME must be a time with its offset such as 2026-12-05 16:30:00+00, got"
                 + " 'yesterday'", refusal(drill("SMOKE_RECOVERY_TARGET_TIME", "yesterday")));
         assertEquals("SMOKE_RECOVERY_TARGET_LSN must be an LSN such as 0/3000148, got '3000148'",
@@ -317,7 +334,8 @@ class KnobsTest {
         java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
         HarnessModes.knobs(env, temp, "backupsmoke 0.1.0", new java.io.PrintStream(out));
         Path file = temp.resolve("pg_service.conf");
-        assertTrue(out.toString().endsWith("\0server.service_file=" + file + "\0"), out.toString());
+        assertTrue(out.toString().endsWith("\0run.verify_against=--expect=" + temp.resolve("expected.json")
+                + "\0server.service_file=" + file + "\0"), out.toString());
         assertEquals("[backupsmoke]\nsslpassword=s&cret\n", Files.readString(file));
         assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(
                 Files.getPosixFilePermissions(file)));

@@ -194,6 +194,11 @@ final class Knobs {
                 }
             }
         }
+        // The repository a tool's restore reads (phys_tool_argv): pgBackRest's stanza, or Barman's server and
+        // configuration; none for a command.
+        values.put("drill.repository", values.getOrDefault(given.equals("barman") ? "SMOKE_BARMAN_SERVER"
+                : "SMOKE_PGBACKREST_STANZA", ""));
+        values.put("drill.tool_config", values.getOrDefault("SMOKE_BARMAN_CONFIG", ""));
         String set = raw("SMOKE_BACKUP_SET").isEmpty() ? "latest" : raw("SMOKE_BACKUP_SET");
         if (!NAME.matcher(set).matches()) {
             throw bad("SMOKE_BACKUP_SET", "must be a backup set's label or id, or latest", set);
@@ -296,7 +301,10 @@ final class Knobs {
                 + " (run --mode=checkpoint, or set SMOKE_DRILL_DATABASE)");
     }
 
-    /** At most one of SMOKE_RECOVERY_TARGET_TIME, _LSN, _XID; the time also as ISO-8601 for the judge. */
+    /**
+     * At most one of SMOKE_RECOVERY_TARGET_TIME, _LSN, _XID; drill.target_flag
+     * is drill-verify's flag for it (the time as ISO-8601), or empty.
+     */
     private void readRecoveryTarget() throws Failure {
         String time = raw("SMOKE_RECOVERY_TARGET_TIME");
         String lsn = raw("SMOKE_RECOVERY_TARGET_LSN");
@@ -336,7 +344,8 @@ final class Knobs {
         values.put("SMOKE_RECOVERY_TARGET_LSN", lsn);
         values.put("SMOKE_RECOVERY_TARGET_XID", xid);
         values.put("drill.target_kind", kind);
-        values.put("drill.target_time_iso", iso);
+        values.put("drill.target_flag", kind.isEmpty() ? "" : "--recovery-target-" + kind + "="
+                + (kind.equals("time") ? iso : kind.equals("lsn") ? lsn : xid));
     }
 
     private void requireWhatItNeeds(BackupMethod method) throws Failure {
