@@ -262,7 +262,7 @@ public class BackupSmoke implements Callable<Integer> {
                 return judgeModes.captureOracle(connector, System.out);
             }
             if (InPlace.NAMES.contains(mode)) {
-                return InPlace.run(mode, connector, migrationsFolder());
+                return InPlace.run(mode, connector, migrationsFolder(), System.out);
             }
             if (mode.equals(HarnessPlan.MODE)) {
                 return HarnessPlan.run(planOptions, serverOptions.serverLabel, connector, environment, System.out);
@@ -326,6 +326,7 @@ public class BackupSmoke implements Callable<Integer> {
             ModeFlags.named("--server-label", HarnessPlan.MODE, SourceServer.NEW_SCRATCH_DB,
                     SourceServer.DROP_SCRATCH_DBS),
             ModeFlags.named("--registry", SourceServer.NEW_SCRATCH_DB, SourceServer.DROP_SCRATCH_DBS),
+            ModeFlags.named("--renew", SourceServer.NEW_SCRATCH_DB),
             ModeFlags.declaredIn(PhysicalModes.NAMES, PhysicalModes.Options.class),
             ModeFlags.declaredIn(List.of(ServerBinaries.MODE), ServerBinaries.Options.class),
             ModeFlags.declaredIn(List.of(ArchiveNow.MODE), ArchiveNow.Options.class),
