@@ -421,6 +421,54 @@ class ChainWalkerTest {
         assertBreak(walk(fork, head(chain)), "fork", "forged", 300);
     }
 
+    /** The chain cut into runs of runLength rows, the runs in reverse order: one segment a run. */
+    private static List<Row> runsReversed(List<Row> chain, int runLength) {
+        List<Row> rows = new ArrayList<>();
+        for (int start = chain.size() - runLength; start >= 0; start -= runLength) {
+            rows.addAll(chain.subList(start, start + runLength));
+        }
+        return rows;
+    }
+
+    @Test
+    void runsThatStitchKeepTheirHeadsOnTheHeapPastThePendingHashes() {
+        // 2,000 runs: more heads than PENDING_HASHES, fewer than STITCHED_RUNS. The
+        // runs' ends join them, so no head goes to a temporary file (review of
+        // issue 20: they were written there and never read).
+        List<Row> chain = chain(4000);
+        List<Row> rows = runsReversed(chain, 2);
+        ChainWalker walker = fed(rows, head(chain));
+        assertTrue(walker.isOneChainInRuns());
+        assertFalse(walker.keptHeadsInAFile());
+        ListSource source = new ListSource(rows);
+        assertEquals(new ChainWalker.Verdict(4000, "clean", null, null, null, true, 0, null),
+                walk(source, head(chain), ChainWalker.Expectation.NONE));
+        assertEquals(1, source.reads);
+    }
+
+    @Test
+    void runsBeyondTheStitchedOnesMoveTheirHeadsToTheIndexAndAgreeWithTheInMemoryWalk() {
+        // 6,000 runs (past STITCHED_RUNS): the kept heads join the index, and a break after
+        // the 5,000th head is found where a walk over every row in memory finds it.
+        int runs = ChainWalker.STITCHED_RUNS + 1000;
+        List<Row> chain = chain(2 * runs);
+        String head = head(chain);
+        List<Row> clean = runsReversed(chain, 2);
+        ChainWalker walker = fed(clean, head);
+        assertFalse(walker.mayBeOneChainInRuns());
+        assertTrue(walker.keptHeadsInAFile(), "past STITCHED_RUNS the heads are the index's, spilled as before");
+        walker.discard();
+        assertEquals(new ChainWalker.Verdict(2 * runs, "clean", null, null, null, true, 0, null), walk(clean, head));
+        List<Row> gap = new ArrayList<>(clean);
+        gap.remove(2 * (runs - 1) - 1);     // the second row of the run holding positions 2 and 3
+        assertEquals(reference(gap, head, ChainWalker.Expectation.NONE), walk(gap, head));
+        assertBreak(walk(gap, head), "missing_predecessor", "r-004", 3);
+        List<Row> forked = new ArrayList<>(clean);
+        forked.add(new Row("forged", "mallory", chain.get(10).time(), null, null).relinked(chain.get(10).hash()));
+        assertEquals(reference(forked, head, ChainWalker.Expectation.NONE), walk(forked, head));
+        assertBreak(walk(forked, head), "fork", "forged", 11);
+    }
+
     @Test
     void anUpdatedRowThatMovedToTheEndIsStillModifiedAtItsChainPosition() {
         // An UPDATE writes a new row version at the end of the table, so a

@@ -108,7 +108,12 @@ final class ChainWalker {
     private final IntList headFlags = new IntList();
     private final IntList modifiedSegments = new IntList();
     private final IntList modifiedOffsets = new IntList();
-    /** Each segment's head's prev_hash (null when it names no row), numbered by segment; null while not needed. */
+    /**
+     * Each segment's head's prev_hash (null when it names no row), numbered
+     * by segment; null while runEnds still holds them (a walk whose runs
+     * stitch never needs it, and with more than PENDING_HASHES heads it
+     * would write them to a temporary file).
+     */
     private FirstRowIndex headLinks;
     /** Rows (arrival order) whose row_hash is the sentinel, and the expected head: almost always one or none. */
     private final IntList sentinelRows = new IntList();
@@ -221,7 +226,7 @@ final class ChainWalker {
         return isOneCleanRun() || stitched() != null;
     }
 
-    /** A segment from this row on; its head's prev_hash (in prev) joins headLinks when it can name a row. */
+    /** A segment from this row on; its head's prev_hash (in prev) is kept in runEnds, or in headLinks past them. */
     private void startSegment(String id, byte flags) {
         if (rows > 0) {
             knowId(rows - 1, lastId);
@@ -238,15 +243,8 @@ final class ChainWalker {
         if ((flags & UNLINKABLE_PREV) != 0) {
             unlinkableHeads++;
         }
-        byte[] linksTo = flags == 0 ? prev : null;
-        if (headLinks == null && (segment > 0 || linksTo != null)) {
-            headLinks = newIndex();
-            for (int before = 0; before < segment; before++) {
-                headLinks.add(null);
-            }
-        }
         if (headLinks != null) {
-            headLinks.add(linksTo);
+            headLinks.add(flags == 0 ? prev : null);
         }
     }
 
@@ -256,6 +254,7 @@ final class ChainWalker {
             return;
         }
         if (segment >= STITCHED_RUNS) {
+            headLinks = headLinksFromRunEnds(segment);
             runEndsDropped = true;
             runEnds = null;
             return;
@@ -328,6 +327,26 @@ final class ChainWalker {
             reached++;
         }
         return reached == count ? predecessor : null;
+    }
+
+    /** The first segments' heads' prev_hash, as runEnds holds them, as the keys of a new headLinks. */
+    private FirstRowIndex headLinksFromRunEnds(int segments) {
+        FirstRowIndex heads = newIndex();
+        byte[] linksTo = new byte[HASH_BYTES];
+        for (int s = 0; s < segments; s++) {
+            if (headFlags.get(s) == 0) {
+                System.arraycopy(runEnds, s * RUN_END_BYTES, linksTo, 0, HASH_BYTES);
+                heads.add(linksTo);
+            } else {
+                heads.add(null);
+            }
+        }
+        return heads;
+    }
+
+    /** For tests: whether the heads' links went to a temporary file. */
+    boolean keptHeadsInAFile() {
+        return headLinks != null && headLinks.usedFile();
     }
 
     private FirstRowIndex newIndex() {
@@ -648,11 +667,8 @@ final class ChainWalker {
             Segments arrived = new Segments(count, segmentStarts.values, headFlags.values, modifiedSegments,
                     modifiedOffsets, null, rows);
             requireIntact(headLinks);
-            FirstRowIndex links = headLinks != null ? headLinks : newIndex();
+            FirstRowIndex links = headLinks != null ? headLinks : headLinksFromRunEnds(count);
             try (FirstRowIndex repeats = newIndex()) {
-                if (headLinks == null) {
-                    links.add(null);    // the one segment, a genesis row's
-                }
                 links.seal();
                 Bloom seen = new Bloom(rows);
                 IntList candidates = new IntList();
