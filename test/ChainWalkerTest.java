@@ -386,18 +386,23 @@ class ChainWalkerTest {
         return walker;
     }
 
+    /** A clean chain's rows stored as runs: they stitch, and the walk judges them clean in one read. */
+    private static ChainWalker assertStitchedInOneRead(List<Row> chain, List<Row> rows) {
+        ChainWalker walker = fed(rows, head(chain));
+        assertTrue(walker.isOneChainInRuns());
+        ListSource source = new ListSource(rows);
+        assertEquals(new ChainWalker.Verdict(chain.size(), "clean", null, null, null, true, 0, null),
+                walk(source, head(chain), ChainWalker.Expectation.NONE));
+        assertEquals(1, source.reads, "runs that stitch into one chain are not read again");
+        return walker;
+    }
+
     @Test
     void cleanRunsStoredOutOfOrderAreStitchedWithoutASecondRead() {
         // A heap filled in three runs out of chain order (a spare page filled late): the runs' ends join them.
         List<Row> chain = chain(1000);
         List<Row> rows = runs(chain, 0, 400, 700, 1000, 400, 700);
-        ChainWalker walker = fed(rows, head(chain));
-        assertTrue(walker.mayBeOneChainInRuns());
-        assertTrue(walker.isOneChainInRuns());
-        ListSource source = new ListSource(rows);
-        assertEquals(new ChainWalker.Verdict(1000, "clean", null, null, null, true, 0, null),
-                walk(source, head(chain), ChainWalker.Expectation.NONE));
-        assertEquals(1, source.reads, "runs that stitch into one chain are not read again");
+        assertTrue(assertStitchedInOneRead(chain, rows).mayBeOneChainInRuns());
         // The anchor's head at position 549 (in the last run read) and a wrong sentinel: still one read.
         ListSource again = new ListSource(rows);
         assertBreak(walk(again, chain.get(10).hash(), new ChainWalker.Expectation(chain.get(549).hash(), 550L)),
@@ -436,14 +441,7 @@ class ChainWalkerTest {
         // runs' ends join them, so no head goes to a temporary file (review of
         // issue 20: they were written there and never read).
         List<Row> chain = chain(4000);
-        List<Row> rows = runsReversed(chain, 2);
-        ChainWalker walker = fed(rows, head(chain));
-        assertTrue(walker.isOneChainInRuns());
-        assertFalse(walker.keptHeadsInAFile());
-        ListSource source = new ListSource(rows);
-        assertEquals(new ChainWalker.Verdict(4000, "clean", null, null, null, true, 0, null),
-                walk(source, head(chain), ChainWalker.Expectation.NONE));
-        assertEquals(1, source.reads);
+        assertFalse(assertStitchedInOneRead(chain, runsReversed(chain, 2)).keptHeadsInAFile());
     }
 
     @Test
