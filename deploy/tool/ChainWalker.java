@@ -666,9 +666,9 @@ final class ChainWalker {
             int count = segmentStarts.size();
             Segments arrived = new Segments(count, segmentStarts.values, headFlags.values, modifiedSegments,
                     modifiedOffsets, null, rows);
-            requireIntact(headLinks);
             FirstRowIndex links = headLinks != null ? headLinks : headLinksFromRunEnds(count);
             try (FirstRowIndex repeats = newIndex()) {
+                requireIntact(links);
                 links.seal();
                 Bloom seen = new Bloom(rows);
                 IntList candidates = new IntList();
