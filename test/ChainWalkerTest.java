@@ -467,6 +467,37 @@ class ChainWalkerTest {
         assertBreak(walk(forked, head), "fork", "forged", 11);
     }
 
+    /** The rows with each prev_hash a String of its own, as a source that does not share the last row_hash's gives them. */
+    private static List<Row> withOwnPrevStrings(List<Row> rows) {
+        return rows.stream().map(row -> new Row(row.id(), row.actor(), row.time(),
+                row.prev() == null ? null : new String(row.prev().toCharArray()), row.hash())).toList();
+    }
+
+    @Test
+    void aPrevHashSharingTheLastRowHashsStringIsJudgedAsAnEqualOne() {
+        // CopyRows hands on one String for a row_hash and the next row's equal prev_hash, and the
+        // walker then takes the hash it parsed already: the verdicts are those of Strings of their own.
+        List<Row> chain = chain(50);
+        String head = head(chain);
+        List<Row> modified = new ArrayList<>(chain);
+        modified.set(20, chain.get(20).withActor("mallory"));
+        List<Row> gap = new ArrayList<>(chain);
+        gap.remove(30);
+        List<Row> forked = new ArrayList<>(chain);
+        forked.add(26, new Row("forged", "mallory", chain.get(25).time(), null, null).relinked(chain.get(25).hash()));
+        List<Row> unlinkable = new ArrayList<>(chain);
+        unlinkable.set(10, new Row("r-010", "actor", chain.get(10).time(), chain.get(10).prev(), "zz".repeat(32)));
+        unlinkable.set(11, new Row("r-011", "actor", chain.get(11).time(), "zz".repeat(32), chain.get(11).hash()));
+        for (List<Row> rows : List.of(chain, modified, gap, forked, unlinkable)) {
+            assertEquals(walk(withOwnPrevStrings(rows), head), walk(rows, head));
+            assertEquals(reference(rows, head, ChainWalker.Expectation.NONE), walk(rows, head));
+        }
+        assertBreak(walk(modified, head), "modified", "r-020", 20);
+        assertBreak(walk(gap, head), "missing_predecessor", "r-031", 30);
+        assertBreak(walk(forked, head), "fork", "forged", 26);
+        assertBreak(walk(unlinkable, head), "modified", "r-010", 10);
+    }
+
     @Test
     void anUpdatedRowThatMovedToTheEndIsStillModifiedAtItsChainPosition() {
         // An UPDATE writes a new row version at the end of the table, so a

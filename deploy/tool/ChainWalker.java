@@ -137,6 +137,8 @@ final class ChainWalker {
     private byte[] hash = new byte[HASH_BYTES];
     private final byte[] prev = new byte[HASH_BYTES];
     private boolean lastLinkable;
+    /** The last row's row_hash as given: a prev_hash that is the same String needs no parsing (see add). */
+    private String lastRowHash;
 
     /**
      * A walk judged against the sentinel (the head the database claims) and,
@@ -162,7 +164,9 @@ final class ChainWalker {
      * segment, which costs nothing; any other row starts a segment.
      */
     void add(String id, String prevHash, String rowHash, byte[] recomputedHash, boolean ambiguous) {
-        byte flags = flagsOf(prevHash, rowHash, recomputedHash, prev, hash);
+        byte flags = prevHash != null && prevHash == lastRowHash && lastLinkable
+                ? followerFlags(rowHash, recomputedHash)
+                : flagsOf(prevHash, rowHash, recomputedHash, prev, hash);
         boolean continues = rows > 0 && lastLinkable && (flags & HEAD_FLAGS) == 0 && Arrays.equals(prev, lastHash);
         if (!continues) {
             startSegment(id, (byte) (flags & HEAD_FLAGS));
@@ -186,6 +190,7 @@ final class ChainWalker {
             ambiguousRows++;
         }
         lastLinkable = (flags & UNLINKABLE_ROW) == 0;
+        lastRowHash = rowHash;
         byte[] swap = lastHash;
         lastHash = hash;
         hash = swap;
@@ -362,20 +367,33 @@ final class ChainWalker {
         }
     }
 
+    /**
+     * The flags of a row whose prev_hash is the very String of the last
+     * row's row_hash, which parsed as a hash (CopyRows hands on one String
+     * for both): its prev_hash is lastHash, as flagsOf would parse it.
+     */
+    private byte followerFlags(String rowHash, byte[] recomputedHash) {
+        System.arraycopy(lastHash, 0, prev, 0, HASH_BYTES);
+        return rowFlags(rowHash, recomputedHash, hash);
+    }
+
     /** The row's flags; its parsed prev_hash and row_hash land in the two buffers. */
     private static byte flagsOf(String prevHash, String rowHash, byte[] recomputedHash, byte[] prevInto, byte[] hashInto) {
-        byte flags = 0;
+        byte flags = rowFlags(rowHash, recomputedHash, hashInto);
         if (prevHash == null) {
             flags |= GENESIS;
         } else if (!parseHash(prevHash, prevInto)) {
             flags |= UNLINKABLE_PREV;
         }
-        if (!parseHash(rowHash, hashInto)) {
-            flags |= UNLINKABLE_ROW | MODIFIED_ROW;
-        } else if (recomputedHash == null || !Arrays.equals(hashInto, recomputedHash)) {
-            flags |= MODIFIED_ROW;
-        }
         return flags;
+    }
+
+    /** The flags the row's own hash gives it; the parsed row_hash lands in the buffer. */
+    private static byte rowFlags(String rowHash, byte[] recomputedHash, byte[] hashInto) {
+        if (!parseHash(rowHash, hashInto)) {
+            return UNLINKABLE_ROW | MODIFIED_ROW;
+        }
+        return recomputedHash == null || !Arrays.equals(hashInto, recomputedHash) ? MODIFIED_ROW : 0;
     }
 
     /**
