@@ -386,18 +386,23 @@ class ChainWalkerTest {
         return walker;
     }
 
+    /** A clean chain's rows stored as runs: they stitch, and the walk judges them clean in one read. */
+    private static ChainWalker assertStitchedInOneRead(List<Row> chain, List<Row> rows) {
+        ChainWalker walker = fed(rows, head(chain));
+        assertTrue(walker.isOneChainInRuns());
+        ListSource source = new ListSource(rows);
+        assertEquals(new ChainWalker.Verdict(chain.size(), "clean", null, null, null, true, 0, null),
+                walk(source, head(chain), ChainWalker.Expectation.NONE));
+        assertEquals(1, source.reads, "runs that stitch into one chain are not read again");
+        return walker;
+    }
+
     @Test
     void cleanRunsStoredOutOfOrderAreStitchedWithoutASecondRead() {
         // A heap filled in three runs out of chain order (a spare page filled late): the runs' ends join them.
         List<Row> chain = chain(1000);
         List<Row> rows = runs(chain, 0, 400, 700, 1000, 400, 700);
-        ChainWalker walker = fed(rows, head(chain));
-        assertTrue(walker.mayBeOneChainInRuns());
-        assertTrue(walker.isOneChainInRuns());
-        ListSource source = new ListSource(rows);
-        assertEquals(new ChainWalker.Verdict(1000, "clean", null, null, null, true, 0, null),
-                walk(source, head(chain), ChainWalker.Expectation.NONE));
-        assertEquals(1, source.reads, "runs that stitch into one chain are not read again");
+        assertTrue(assertStitchedInOneRead(chain, rows).mayBeOneChainInRuns());
         // The anchor's head at position 549 (in the last run read) and a wrong sentinel: still one read.
         ListSource again = new ListSource(rows);
         assertBreak(walk(again, chain.get(10).hash(), new ChainWalker.Expectation(chain.get(549).hash(), 550L)),
@@ -419,6 +424,78 @@ class ChainWalkerTest {
         List<Row> fork = new ArrayList<>(chain);
         fork.add(new Row("forged", "mallory", chain.get(300).time(), null, null).relinked(chain.get(299).hash()));
         assertBreak(walk(fork, head(chain)), "fork", "forged", 300);
+    }
+
+    /** The chain cut into runs of runLength rows, the runs in reverse order: one segment a run. */
+    private static List<Row> runsReversed(List<Row> chain, int runLength) {
+        List<Row> rows = new ArrayList<>();
+        for (int start = chain.size() - runLength; start >= 0; start -= runLength) {
+            rows.addAll(chain.subList(start, start + runLength));
+        }
+        return rows;
+    }
+
+    @Test
+    void runsThatStitchKeepTheirHeadsOnTheHeapPastThePendingHashes() {
+        // 2,000 runs: more heads than PENDING_HASHES, fewer than STITCHED_RUNS. The
+        // runs' ends join them, so no head goes to a temporary file (review of
+        // issue 20: they were written there and never read).
+        List<Row> chain = chain(4000);
+        assertFalse(assertStitchedInOneRead(chain, runsReversed(chain, 2)).keptHeadsInAFile());
+    }
+
+    @Test
+    void runsBeyondTheStitchedOnesMoveTheirHeadsToTheIndexAndAgreeWithTheInMemoryWalk() {
+        // 6,000 runs (past STITCHED_RUNS): the kept heads join the index, and a break after
+        // the 5,000th head is found where a walk over every row in memory finds it.
+        int runs = ChainWalker.STITCHED_RUNS + 1000;
+        List<Row> chain = chain(2 * runs);
+        String head = head(chain);
+        List<Row> clean = runsReversed(chain, 2);
+        ChainWalker walker = fed(clean, head);
+        assertFalse(walker.mayBeOneChainInRuns());
+        assertTrue(walker.keptHeadsInAFile(), "past STITCHED_RUNS the heads are the index's, spilled as before");
+        walker.discard();
+        assertEquals(new ChainWalker.Verdict(2 * runs, "clean", null, null, null, true, 0, null), walk(clean, head));
+        List<Row> gap = new ArrayList<>(clean);
+        gap.remove(2 * (runs - 1) - 1);     // the second row of the run holding positions 2 and 3
+        assertEquals(reference(gap, head, ChainWalker.Expectation.NONE), walk(gap, head));
+        assertBreak(walk(gap, head), "missing_predecessor", "r-004", 3);
+        List<Row> forked = new ArrayList<>(clean);
+        forked.add(new Row("forged", "mallory", chain.get(10).time(), null, null).relinked(chain.get(10).hash()));
+        assertEquals(reference(forked, head, ChainWalker.Expectation.NONE), walk(forked, head));
+        assertBreak(walk(forked, head), "fork", "forged", 11);
+    }
+
+    /** The rows with each prev_hash a String of its own, as a source that does not share the last row_hash's gives them. */
+    private static List<Row> withOwnPrevStrings(List<Row> rows) {
+        return rows.stream().map(row -> new Row(row.id(), row.actor(), row.time(),
+                row.prev() == null ? null : new String(row.prev().toCharArray()), row.hash())).toList();
+    }
+
+    @Test
+    void aPrevHashSharingTheLastRowHashsStringIsJudgedAsAnEqualOne() {
+        // CopyRows hands on one String for a row_hash and the next row's equal prev_hash, and the
+        // walker then takes the hash it parsed already: the verdicts are those of Strings of their own.
+        List<Row> chain = chain(50);
+        String head = head(chain);
+        List<Row> modified = new ArrayList<>(chain);
+        modified.set(20, chain.get(20).withActor("mallory"));
+        List<Row> gap = new ArrayList<>(chain);
+        gap.remove(30);
+        List<Row> forked = new ArrayList<>(chain);
+        forked.add(26, new Row("forged", "mallory", chain.get(25).time(), null, null).relinked(chain.get(25).hash()));
+        List<Row> unlinkable = new ArrayList<>(chain);
+        unlinkable.set(10, new Row("r-010", "actor", chain.get(10).time(), chain.get(10).prev(), "zz".repeat(32)));
+        unlinkable.set(11, new Row("r-011", "actor", chain.get(11).time(), "zz".repeat(32), chain.get(11).hash()));
+        for (List<Row> rows : List.of(chain, modified, gap, forked, unlinkable)) {
+            assertEquals(walk(withOwnPrevStrings(rows), head), walk(rows, head));
+            assertEquals(reference(rows, head, ChainWalker.Expectation.NONE), walk(rows, head));
+        }
+        assertBreak(walk(modified, head), "modified", "r-020", 20);
+        assertBreak(walk(gap, head), "missing_predecessor", "r-031", 30);
+        assertBreak(walk(forked, head), "fork", "forged", 26);
+        assertBreak(walk(unlinkable, head), "modified", "r-010", 10);
     }
 
     @Test

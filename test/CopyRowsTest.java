@@ -5,6 +5,8 @@
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -133,6 +135,37 @@ class CopyRowsTest {
         assertEquals(false, seen.get(1)[4]);
         assertArrayEquals(escapedHash, (byte[]) seen.get(2)[3]);
         assertEquals(true, seen.get(2)[4]);
+    }
+
+    @Test
+    void aPrevHashEqualToTheLastRowHashIsHandedOnAsTheSameString() {
+        // In a chain read in order each prev_hash repeats the row_hash before it: one String serves both,
+        // and ChainWalker need not parse it twice. A prev_hash one byte off, or after a NULL row_hash, is its own.
+        String first = "ab".repeat(32);
+        String second = "cd".repeat(32);
+        List<String> lines = List.of(
+                rowLine("id-1", "\\N", first), rowLine("id-2", first, second),
+                rowLine("id-3", "cd".repeat(31) + "ce", "ef".repeat(32)), rowLine("id-4", "\\N", "\\N"),
+                rowLine("id-5", "\\N", second));
+        List<String[]> seen = new ArrayList<>();
+        CopyRows.RowParser parser = new CopyRows.RowParser(true);
+        for (String line : lines) {
+            parser.parse(line.getBytes(StandardCharsets.UTF_8), (id, prevHash, rowHash, hash, ambiguous) ->
+                    seen.add(new String[] {prevHash, rowHash}));
+        }
+        assertSame(seen.get(0)[1], seen.get(1)[0]);
+        assertEquals(first, seen.get(1)[0]);
+        assertEquals("cd".repeat(31) + "ce", seen.get(2)[0]);
+        assertNotSame(seen.get(1)[1], seen.get(2)[0]);
+        assertEquals(null, seen.get(3)[1]);
+        assertEquals(null, seen.get(4)[0]);
+        assertEquals(second, seen.get(4)[1]);
+    }
+
+    /** A COPY line with this id, prev_hash and row_hash, as COPY sends them (\N for NULL). */
+    private static String rowLine(String id, String prevHash, String rowHash) {
+        return String.join("\t", id, "actor", "User", "auth.login", "session", "s-1", "{}",
+                "2026-05-16 12:00:00.5+00", "auth", prevHash, rowHash) + "\n";
     }
 
     @Test

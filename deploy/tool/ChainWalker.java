@@ -108,7 +108,12 @@ final class ChainWalker {
     private final IntList headFlags = new IntList();
     private final IntList modifiedSegments = new IntList();
     private final IntList modifiedOffsets = new IntList();
-    /** Each segment's head's prev_hash (null when it names no row), numbered by segment; null while not needed. */
+    /**
+     * Each segment's head's prev_hash (null when it names no row), numbered
+     * by segment; null while runEnds still holds them (a walk whose runs
+     * stitch never needs it, and with more than PENDING_HASHES heads it
+     * would write them to a temporary file).
+     */
     private FirstRowIndex headLinks;
     /** Rows (arrival order) whose row_hash is the sentinel, and the expected head: almost always one or none. */
     private final IntList sentinelRows = new IntList();
@@ -132,6 +137,8 @@ final class ChainWalker {
     private byte[] hash = new byte[HASH_BYTES];
     private final byte[] prev = new byte[HASH_BYTES];
     private boolean lastLinkable;
+    /** The last row's row_hash as given: a prev_hash that is the same String needs no parsing (see add). */
+    private String lastRowHash;
 
     /**
      * A walk judged against the sentinel (the head the database claims) and,
@@ -157,7 +164,9 @@ final class ChainWalker {
      * segment, which costs nothing; any other row starts a segment.
      */
     void add(String id, String prevHash, String rowHash, byte[] recomputedHash, boolean ambiguous) {
-        byte flags = flagsOf(prevHash, rowHash, recomputedHash, prev, hash);
+        byte flags = prevHash != null && prevHash == lastRowHash && lastLinkable
+                ? followerFlags(rowHash, recomputedHash)
+                : flagsOf(prevHash, rowHash, recomputedHash, prev, hash);
         boolean continues = rows > 0 && lastLinkable && (flags & HEAD_FLAGS) == 0 && Arrays.equals(prev, lastHash);
         if (!continues) {
             startSegment(id, (byte) (flags & HEAD_FLAGS));
@@ -181,6 +190,7 @@ final class ChainWalker {
             ambiguousRows++;
         }
         lastLinkable = (flags & UNLINKABLE_ROW) == 0;
+        lastRowHash = rowHash;
         byte[] swap = lastHash;
         lastHash = hash;
         hash = swap;
@@ -221,7 +231,7 @@ final class ChainWalker {
         return isOneCleanRun() || stitched() != null;
     }
 
-    /** A segment from this row on; its head's prev_hash (in prev) joins headLinks when it can name a row. */
+    /** A segment from this row on; its head's prev_hash (in prev) is kept in runEnds, or in headLinks past them. */
     private void startSegment(String id, byte flags) {
         if (rows > 0) {
             knowId(rows - 1, lastId);
@@ -238,15 +248,8 @@ final class ChainWalker {
         if ((flags & UNLINKABLE_PREV) != 0) {
             unlinkableHeads++;
         }
-        byte[] linksTo = flags == 0 ? prev : null;
-        if (headLinks == null && (segment > 0 || linksTo != null)) {
-            headLinks = newIndex();
-            for (int before = 0; before < segment; before++) {
-                headLinks.add(null);
-            }
-        }
         if (headLinks != null) {
-            headLinks.add(linksTo);
+            headLinks.add(flags == 0 ? prev : null);
         }
     }
 
@@ -256,6 +259,7 @@ final class ChainWalker {
             return;
         }
         if (segment >= STITCHED_RUNS) {
+            headLinks = headLinksFromRunEnds(segment);
             runEndsDropped = true;
             runEnds = null;
             return;
@@ -330,6 +334,26 @@ final class ChainWalker {
         return reached == count ? predecessor : null;
     }
 
+    /** The first segments' heads' prev_hash, as runEnds holds them, as the keys of a new headLinks. */
+    private FirstRowIndex headLinksFromRunEnds(int segments) {
+        FirstRowIndex heads = newIndex();
+        byte[] linksTo = new byte[HASH_BYTES];
+        for (int s = 0; s < segments; s++) {
+            if (headFlags.get(s) == 0) {
+                System.arraycopy(runEnds, s * RUN_END_BYTES, linksTo, 0, HASH_BYTES);
+                heads.add(linksTo);
+            } else {
+                heads.add(null);
+            }
+        }
+        return heads;
+    }
+
+    /** For tests: whether the heads' links went to a temporary file. */
+    boolean keptHeadsInAFile() {
+        return headLinks != null && headLinks.usedFile();
+    }
+
     private FirstRowIndex newIndex() {
         return new FirstRowIndex(fingerprint != null ? fingerprint : FirstRowIndex.randomlySeeded(), pendingHashes);
     }
@@ -343,20 +367,33 @@ final class ChainWalker {
         }
     }
 
+    /**
+     * The flags of a row whose prev_hash is the very String of the last
+     * row's row_hash, which parsed as a hash (CopyRows hands on one String
+     * for both): its prev_hash is lastHash, as flagsOf would parse it.
+     */
+    private byte followerFlags(String rowHash, byte[] recomputedHash) {
+        System.arraycopy(lastHash, 0, prev, 0, HASH_BYTES);
+        return rowFlags(rowHash, recomputedHash, hash);
+    }
+
     /** The row's flags; its parsed prev_hash and row_hash land in the two buffers. */
     private static byte flagsOf(String prevHash, String rowHash, byte[] recomputedHash, byte[] prevInto, byte[] hashInto) {
-        byte flags = 0;
+        byte flags = rowFlags(rowHash, recomputedHash, hashInto);
         if (prevHash == null) {
             flags |= GENESIS;
         } else if (!parseHash(prevHash, prevInto)) {
             flags |= UNLINKABLE_PREV;
         }
-        if (!parseHash(rowHash, hashInto)) {
-            flags |= UNLINKABLE_ROW | MODIFIED_ROW;
-        } else if (recomputedHash == null || !Arrays.equals(hashInto, recomputedHash)) {
-            flags |= MODIFIED_ROW;
-        }
         return flags;
+    }
+
+    /** The flags the row's own hash gives it; the parsed row_hash lands in the buffer. */
+    private static byte rowFlags(String rowHash, byte[] recomputedHash, byte[] hashInto) {
+        if (!parseHash(rowHash, hashInto)) {
+            return UNLINKABLE_ROW | MODIFIED_ROW;
+        }
+        return recomputedHash == null || !Arrays.equals(hashInto, recomputedHash) ? MODIFIED_ROW : 0;
     }
 
     /**
@@ -647,12 +684,9 @@ final class ChainWalker {
             int count = segmentStarts.size();
             Segments arrived = new Segments(count, segmentStarts.values, headFlags.values, modifiedSegments,
                     modifiedOffsets, null, rows);
-            requireIntact(headLinks);
-            FirstRowIndex links = headLinks != null ? headLinks : newIndex();
+            FirstRowIndex links = headLinks != null ? headLinks : headLinksFromRunEnds(count);
             try (FirstRowIndex repeats = newIndex()) {
-                if (headLinks == null) {
-                    links.add(null);    // the one segment, a genesis row's
-                }
+                requireIntact(links);
                 links.seal();
                 Bloom seen = new Bloom(rows);
                 IntList candidates = new IntList();

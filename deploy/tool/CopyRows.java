@@ -13,6 +13,7 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
@@ -48,6 +49,8 @@ final class CopyRows implements ChainWalker.RowSource {
     static final int LARGE_FIELD = 1 << 16;
     /** Ids and hashes longer than this are cut when read as text (see RowParser.text). */
     static final int MAX_TEXT = 4096;
+    /** The length of a hash's text: 64 hex digits. */
+    private static final int HASH_TEXT = 64;
     /** A batch is handed over once its rows hold this many bytes, whatever their number. */
     private static final long BATCH_BYTES = 1L << 20;
     /**
@@ -352,6 +355,10 @@ final class CopyRows implements ChainWalker.RowSource {
         private int pieceLength;
         private byte[] payload = new byte[1024];
         private int payloadLength;
+        /** The last row's row_hash as sent (when plain text of at most HASH_TEXT bytes) and as the String handed on. */
+        private final byte[] lastRowHashBytes = new byte[HASH_TEXT];
+        private int lastRowHashLength = -1;
+        private String lastRowHash;
 
         RowParser(boolean rehash) {
             this.rehash = rehash;
@@ -360,11 +367,39 @@ final class CopyRows implements ChainWalker.RowSource {
         void parse(byte[] line, ChainWalker.RowSink sink) {
             split(line);
             String id = text(line, ID);
-            String prevHash = text(line, PREV_HASH);
+            String prevHash = linksToTheLastRow(line) ? lastRowHash : text(line, PREV_HASH);
             String rowHash = text(line, ROW_HASH);
+            keepRowHash(line, rowHash);
             boolean ambiguous = timestampOutsideThePayload(line) || (pipedFields & PAYLOAD_TEXT_FIELDS) != 0;
             byte[] recomputed = rehash ? hashOrNull(line) : null;
             sink.row(id == null ? "" : id, prevHash, rowHash, recomputed, ambiguous);
+        }
+
+        /**
+         * Whether prev_hash holds the bytes of the last row's row_hash, as it
+         * does in a chain read in order: its String is then that row's, made
+         * once for both (and ChainWalker, seeing the same String, need not
+         * parse it again).
+         */
+        private boolean linksToTheLastRow(byte[] line) {
+            int start = starts[PREV_HASH];
+            int length = ends[PREV_HASH] - start;
+            return length == lastRowHashLength && !isEscaped(PREV_HASH)
+                    && Arrays.equals(line, start, start + length, lastRowHashBytes, 0, length);
+        }
+
+        /** Keeps this row's row_hash for the next row's linksToTheLastRow: only plain text that fits. */
+        private void keepRowHash(byte[] line, String rowHash) {
+            int start = starts[ROW_HASH];
+            int length = ends[ROW_HASH] - start;
+            if (rowHash == null || isEscaped(ROW_HASH) || length > HASH_TEXT) {
+                lastRowHashLength = -1;
+                lastRowHash = null;
+                return;
+            }
+            System.arraycopy(line, start, lastRowHashBytes, 0, length);
+            lastRowHashLength = length;
+            lastRowHash = rowHash;
         }
 
         /**

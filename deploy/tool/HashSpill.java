@@ -81,8 +81,15 @@ final class HashSpill implements AutoCloseable {
         void record(long record, byte[] hash);
     }
 
-    /** Reads every record back in order: the file's in large pieces, then those still pending. */
+    /**
+     * Reads every record back in order: the file's in large pieces, then
+     * those still pending. None once the spill has failed (records after the
+     * failure were counted, not kept).
+     */
     void forEach(RecordVisitor visitor) {
+        if (failure != null) {
+            return;
+        }
         byte[] hash = new byte[HASH_BYTES];
         ByteBuffer piece = ByteBuffer.allocate(64 * READ_BLOCK_RECORDS * HASH_BYTES);
         try {
