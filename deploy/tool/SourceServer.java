@@ -27,7 +27,6 @@ final class SourceServer {
     static final int READY_WITHIN_SECONDS = 60;
     static final String NEW_SCRATCH_DB = "new-scratch-db";
     static final String DROP_SCRATCH_DBS = "drop-scratch-dbs";
-    static final List<String> NAMES = List.of(NEW_SCRATCH_DB, DROP_SCRATCH_DBS);
 
     /** Where the harness's server is, for messages, and where its scratch databases are registered. */
     static final class Options {
