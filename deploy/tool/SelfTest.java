@@ -63,7 +63,7 @@ final class SelfTest {
     record Result(long misses, long findings) {
         static final int EXIT_FAILED = 4;
 
-        /** 4 when the gate missed a case; findings about the server's verifier only with FAIL_ON_FINDINGS (said on OUT). */
+        /** 4 when the gate missed a case; the server verifier's findings only with FAIL_ON_FINDINGS (said on OUT). */
         int exitStatus(boolean failOnFindings, PrintStream out) {
             if (misses > 0) {
                 return EXIT_FAILED;
