@@ -189,12 +189,12 @@ class BackupMethodsTest {
 
     @Test
     void anotherMajorWithoutXzIsRefusedUpFrontNamingIt() throws Exception {
-        // PATH holds what the harness runs before it starts anything (the tool's launcher, which checks the
-        // knobs and names the programs a major needs, included), and mvn, but not xz.
+        // PATH holds what the harness runs before it starts anything (the tool's launcher, whose knobs refuse
+        // a major missing the programs its binaries need, and what reads its reason), and mvn, but not xz.
         Path bin = Files.createDirectories(temp.resolve("bin-without-xz"));
         List<Path> links = new ArrayList<>();
-        for (String program : List.of("bash", "dirname", "date", "mkdir", "mktemp", "rm", "mv", "cat", "tail", "cut",
-                "sha256sum", "java", "jq", "pg_dump", "pg_restore", "psql", "pg_isready", "mvn")) {
+        for (String program : List.of("bash", "dirname", "date", "mkdir", "mktemp", "rm", "mv", "cat", "tail", "sed",
+                "cut", "sha256sum", "java", "jq", "pg_dump", "pg_restore", "psql", "pg_isready", "mvn")) {
             String path = Support.run(List.of("bash", "-c", "command -v " + program), Map.of(), Support.REPO, 30).out().trim();
             links.add(Files.createSymbolicLink(bin.resolve(program), Path.of(path)));
         }

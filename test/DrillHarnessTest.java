@@ -312,9 +312,9 @@ class DrillHarnessTest {
 
     @Test
     void theBarmanBackupPasses() throws Exception {
-        // The ledger's signatures checked with its public key alone.
+        // The ledger's signatures checked with its public key alone; SMOKE_TIMEOUT reaches drill-verify once.
         var result = drill("SMOKE_METHODS", "barman", "SMOKE_BARMAN_SERVER", STANZA, "SMOKE_BARMAN_CONFIG",
-                barmanConfig.toString(), "SMOKE_VERIFY_KEY", publicKey.toString());
+                barmanConfig.toString(), "SMOKE_VERIFY_KEY", publicKey.toString(), "SMOKE_TIMEOUT", "5m");
         assertEquals(0, result.exit(), result.describe());
         assertTrue(Support.lastLine(result.out()).matches("PASS  drill=barman  rows=36  chain_head=[0-9a-f]{16}\u2026"
                 + "  checkpoint=5 of 6  verifier=clean"), result.out());

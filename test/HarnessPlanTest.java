@@ -190,4 +190,31 @@ class HarnessPlanTest {
         assertTrue(!Support.databases().contains(name), name);
         Support.execute("postgres", "ALTER DATABASE " + template + " IS_TEMPLATE false");
     }
+
+    /** The source's wipe: its scratch database dropped and made again from template0, confirmed empty. */
+    @ResourceLock(value = Support.SUITE_DATABASES, mode = ResourceAccessMode.READ)
+    @Test
+    void theSourcesScratchDatabaseIsWipedByMakingItAgainAndNothingElseIsEverDropped(@TempDir Path work)
+            throws Exception {
+        Path registry = work.resolve("scratch-dbs");
+        String name = answer(planWithScratchSource("url", registry).out()).get("source.database");
+        Support.execute(name, "CREATE TABLE kept (id int)");
+        var renewed = Support.tool("--mode=new-scratch-db", "--db-url=" + Support.url("postgres"),
+                "--server-label=" + LABEL, "--renew=" + name);
+        assertEquals(0, renewed.exit(), renewed.describe());
+        assertEquals("say=scratch database " + name + " dropped and created again\0say=confirmed: no tables in " + name
+                + "\0", renewed.out());
+        assertEquals(name + "\n", Files.readString(registry), "registered once, by the plan");
+        var refused = Support.tool("--mode=new-scratch-db", "--db-url=" + Support.url("postgres"),
+                "--server-label=" + LABEL, "--renew=postgres");
+        assertEquals(1, refused.exit(), refused.describe());
+        assertEquals("backupsmoke: --renew=\"postgres\" is not a scratch database (backupsmoke_ and 12 hex digits)\n",
+                refused.err());
+        var held = Support.tool("--mode=new-scratch-db", "--db-url=" + Support.url("postgres"),
+                "--server-label=" + LABEL, "--renew=backupsmoke_000000000000");
+        assertEquals(1, held.exit(), held.describe());
+        assertTrue(held.err().startsWith("backupsmoke: cannot drop scratch database backupsmoke_000000000000 on " + LABEL
+                + ": "), held.err());
+        Support.execute("postgres", "DROP DATABASE " + name);
+    }
 }

@@ -7,6 +7,7 @@
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
@@ -70,7 +71,8 @@ class InPlaceObjectsTest {
     private static int check(String database) throws Exception {
         try (Deadline deadline = new Deadline(Duration.ofMinutes(1))) {
             Connector connector = new Connector(ConnectionTarget.parse(Support.url(database), Map.of()), 10, deadline);
-            return InPlace.run(InPlace.CHECK, connector, Support.MIGRATIONS);
+            return InPlace.run(InPlace.CHECK, connector, Support.MIGRATIONS,
+                    new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
         }
     }
 
@@ -112,13 +114,21 @@ class InPlaceObjectsTest {
                 + " holds 1 row(s) not written by this smoke test\n", refusal(database));
     }
 
+    /** --mode=in-place-wipe's exit status and its answer (NUL-separated say= entries, NULs shown as |). */
+    private static String wipe(String database) throws Exception {
+        var answer = new java.io.ByteArrayOutputStream();
+        try (Deadline deadline = new Deadline(Duration.ofMinutes(1))) {
+            Connector connector = new Connector(ConnectionTarget.parse(Support.url(database), Map.of()), 10, deadline);
+            int status = InPlace.run(InPlace.WIPE, connector, Support.MIGRATIONS, new java.io.PrintStream(answer));
+            return status + " " + answer.toString(java.nio.charset.StandardCharsets.UTF_8).replace('\0', '|');
+        }
+    }
+
     @Test
     void theWipeDropsWhatTheMigrationsDeclareAndKeepsExtensions() throws Exception {
         String database = migrated(2);
-        try (Deadline deadline = new Deadline(Duration.ofMinutes(1))) {
-            Connector connector = new Connector(ConnectionTarget.parse(Support.url(database), Map.of()), 10, deadline);
-            assertEquals(0, InPlace.run(InPlace.WIPE, connector, Support.MIGRATIONS));
-        }
+        assertEquals("0 say=in place: database " + database + " holds only what the migrations create|say=confirmed:"
+                + " no tables in " + database + "|", wipe(database));
         assertEquals("0", Support.one(database, "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = "
                 + "c.relnamespace WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'S')"));
         assertEquals("0", Support.one(database, "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = "
@@ -127,6 +137,27 @@ class InPlaceObjectsTest {
         assertEquals("1", Support.one(database, "SELECT count(*) FROM pg_extension WHERE extname = 'pgcrypto'"));
         try (Connection connection = Support.connect(database)) {
             assertEquals(List.of(), InPlace.objects(connection), "nothing of the migrations is left");
+        }
+    }
+
+    /** The wipe checks first, changing nothing when the check refuses; a table left after it fails it. */
+    @Test
+    void theWipeRefusesWhatTheCheckRefusesAndATableLeftFailsIt() throws Exception {
+        String database = migrated(1);
+        Support.execute(database, "CREATE SCHEMA other", "CREATE TABLE other.kept (id int)");
+        assertEquals("SMOKE_IN_PLACE=1 refused: database " + database + " holds objects the migrations in "
+                + Support.MIGRATIONS + " do not create: table other.kept",
+                assertThrows(Refusal.class, () -> wipe(database)).getMessage());
+        assertEquals("1", Support.one(database, "SELECT count(*) FROM pg_class WHERE relname = 'audit_events'"),
+                "nothing was changed");
+        String leftOver = Support.scratchDatabase();
+        Support.execute(leftOver, "CREATE TABLE kept (id int)");
+        try (Deadline deadline = new Deadline(Duration.ofMinutes(1))) {
+            Connector connector = new Connector(ConnectionTarget.parse(Support.url(leftOver), Map.of()), 10, deadline);
+            var said = new java.io.ByteArrayOutputStream();
+            assertEquals("wipe left 1 table(s) in " + leftOver, assertThrows(Failure.class,
+                    () -> SourceServer.confirmNoTables(connector, leftOver, new java.io.PrintStream(said))).getMessage());
+            assertEquals("", said.toString(), "nothing confirmed");
         }
     }
 }

@@ -106,18 +106,25 @@ class KnobsTest {
         assertEquals("SMOKE_ORACLE must be one of semantic, text, off, got 'both'", refusal("SMOKE_ORACLE", "both"));
         assertEquals("SMOKE_TARGET_MAJORS must be a comma list of major versions, got '15,'",
                 refusal("SMOKE_TARGET_MAJORS", "15,"));
-        assertEquals("15,17", Knobs.parse(env("SMOKE_TARGET_MAJORS", "15,17")).get("SMOKE_TARGET_MAJORS"));
+        // 11 has no build on Maven Central, so no program is needed to fetch it (refused later, by the plan).
+        assertEquals("15,11", Knobs.parse(env("SMOKE_TARGET_MAJORS", "15,11")).get("SMOKE_TARGET_MAJORS"));
     }
 
-    /** major.N.needs: what a major's binaries still take from PATH (here neither xz nor mvn), before anything runs. */
+    /** A target major whose binaries come from Maven Central needs xz and mvn (here neither), refused up front. */
     @Test
-    void eachTargetMajorIsAnsweredWithTheProgramsItsBinariesStillNeed() throws Exception {
-        Knobs knobs = Knobs.parse(env("SMOKE_TARGET_MAJORS", "15,18", "BACKUPSMOKE_CACHE", temp.resolve("c").toString()));
+    void aTargetMajorWhoseBinariesNeedProgramsNotOnPathIsRefusedNamingThem() throws Exception {
+        String cache = temp.resolve("c").toString();
         for (String major : List.of("15", "18")) {
             boolean installed = Files.isExecutable(Path.of("/usr/lib/postgresql/" + major + "/bin/initdb"));
-            assertEquals(installed ? "" : "xz mvn", knobs.get("major." + major + ".needs"), "major " + major);
+            if (installed) {
+                assertEquals(major, Knobs.parse(env("SMOKE_TARGET_MAJORS", major, "BACKUPSMOKE_CACHE", cache))
+                        .get("SMOKE_TARGET_MAJORS"), "major " + major);
+            } else {
+                assertEquals("SMOKE_TARGET_MAJORS=" + major + ": PostgreSQL " + major + " server binaries come from"
+                        + " Maven Central and need xz mvn, not on PATH",
+                        refusal("SMOKE_TARGET_MAJORS", major, "BACKUPSMOKE_CACHE", cache), "major " + major);
+            }
         }
-        assertEquals(null, Knobs.parse(env()).get("major.15.needs"));
     }
 
     @Test
@@ -186,6 +193,9 @@ class KnobsTest {
         Knobs found = Knobs.parse(env("SMOKE_SINCE", checkpoint.toString(), "SMOKE_IN_PLACE", "1"));
         assertEquals("1", found.get("since.found"));
         assertEquals("3", found.get("since.row_count"));
+        // Every verify is anchored to the checkpoint once it exists, else to the run's expectation.
+        assertEquals("--since=" + checkpoint, HarnessModes.verifyAgainst(found, temp));
+        assertEquals("--expect=" + temp.resolve("expected.json"), HarnessModes.verifyAgainst(first, temp));
         String missingFolder = temp.resolve("nowhere/checkpoint.json").toString();
         assertEquals("SMOKE_SINCE=" + missingFolder + ": folder " + temp.resolve("nowhere") + " does not exist or "
                 + "cannot be written (a passing run writes the next checkpoint there)",
@@ -235,10 +245,13 @@ class KnobsTest {
         assertEquals("1", knobs.get("SMOKE_DRILL"));
         assertEquals("pgbackrest", knobs.get("SMOKE_METHODS"));
         assertEquals("main", knobs.get("SMOKE_PGBACKREST_STANZA"));
+        assertEquals("main", knobs.get("drill.repository"), "the stanza pgBackRest restores from");
+        assertEquals("", knobs.get("drill.tool_config"));
         assertEquals("latest", knobs.get("SMOKE_BACKUP_SET"));
         assertEquals(temp.resolve("ledger.jsonl").toString(), knobs.get("SMOKE_LEDGER"));
         assertEquals("app", knobs.get("drill.database"), "the database of the ledger's last entry");
         assertEquals("", knobs.get("drill.target_kind"));
+        assertEquals("", knobs.get("drill.target_flag"));
         assertEquals("0", Knobs.parse(env()).get("SMOKE_DRILL"));
         assertEquals("SMOKE_BACKUP_CMD is refused in a drill (SMOKE_DRILL=1): the drill restores an existing backup"
                 + " and takes none", refusal(drill("SMOKE_BACKUP_CMD", "pgbackrest backup")));
@@ -251,8 +264,16 @@ class KnobsTest {
         assertEquals("SMOKE_DRILL=1 with SMOKE_METHODS=barman needs SMOKE_BARMAN_SERVER",
                 refusal(drill("SMOKE_METHODS", "barman")));
         assertEquals("the command-cluster method needs SMOKE_RESTORE_CMD", refusal(drill("SMOKE_METHODS", "command-cluster")));
-        assertEquals("command-url", Knobs.parse(env(drill("SMOKE_METHODS", "command-url", "SMOKE_RESTORE_CMD", "r")))
-                .get("SMOKE_METHODS"));
+        Knobs command = Knobs.parse(env(drill("SMOKE_METHODS", "command-url", "SMOKE_RESTORE_CMD", "r")));
+        assertEquals("command-url", command.get("SMOKE_METHODS"));
+        assertEquals("", command.get("drill.repository") + command.get("drill.tool_config"), "a command needs neither");
+        Files.writeString(temp.resolve("bin/barman"), "#!/bin/sh\n");
+        temp.resolve("bin/barman").toFile().setExecutable(true);
+        Path config = Files.writeString(temp.resolve("barman.conf"), "[barman]\n");
+        Knobs barman = Knobs.parse(env(drill("SMOKE_METHODS", "barman", "SMOKE_BARMAN_SERVER", "pg",
+                "SMOKE_BARMAN_CONFIG", config.toString())));
+        assertEquals("pg " + config, barman.get("drill.repository") + " " + barman.get("drill.tool_config"),
+                "the server Barman restores from, and its configuration");
         assertEquals("SMOKE_DRILL=1 needs SMOKE_LEDGER: the checkpoint ledger (--mode=checkpoint) the restore is"
                 + " judged against", refusal(drill("SMOKE_LEDGER", "")));
         assertEquals("SMOKE_LEDGER=" + temp.resolve("none") + " is not a readable file",
@@ -289,11 +310,14 @@ class KnobsTest {
         Knobs time = Knobs.parse(env(drill("SMOKE_RECOVERY_TARGET_TIME", "2026-12-05 16:30:00.25+00")));
         assertEquals("time", time.get("drill.target_kind"));
         assertEquals("2026-12-05 16:30:00.25+00", time.get("SMOKE_RECOVERY_TARGET_TIME"));
-        assertEquals("2026-12-05T16:30:00.250Z", time.get("drill.target_time_iso"));
-        assertEquals("2026-12-05T16:30+05:30", Knobs.parse(env(drill("SMOKE_RECOVERY_TARGET_TIME",
-                "2026-12-05T16:30:00+0530"))).get("drill.target_time_iso"));
-        assertEquals("lsn", Knobs.parse(env(drill("SMOKE_RECOVERY_TARGET_LSN", "0/3000148"))).get("drill.target_kind"));
-        assertEquals("xid", Knobs.parse(env(drill("SMOKE_RECOVERY_TARGET_XID", "745"))).get("drill.target_kind"));
+        assertEquals("--recovery-target-time=2026-12-05T16:30:00.250Z", time.get("drill.target_flag"));
+        assertEquals("--recovery-target-time=2026-12-05T16:30+05:30", Knobs.parse(env(drill(
+                "SMOKE_RECOVERY_TARGET_TIME", "2026-12-05T16:30:00+0530"))).get("drill.target_flag"));
+        Knobs lsn = Knobs.parse(env(drill("SMOKE_RECOVERY_TARGET_LSN", "0/3000148")));
+        assertEquals("lsn --recovery-target-lsn=0/3000148", lsn.get("drill.target_kind") + " "
+                + lsn.get("drill.target_flag"));
+        Knobs xid = Knobs.parse(env(drill("SMOKE_RECOVERY_TARGET_XID", "745")));
+        assertEquals("xid --recovery-target-xid=745", xid.get("drill.target_kind") + " " + xid.get("drill.target_flag"));
         assertEquals("SMOKE_RECOVERY_TARGET_TIME must be a time with its offset such as 2026-12-05 16:30:00+00, got"
                 + " 'yesterday'", refusal(drill("SMOKE_RECOVERY_TARGET_TIME", "yesterday")));
         assertEquals("SMOKE_RECOVERY_TARGET_LSN must be an LSN such as 0/3000148, got '3000148'",
@@ -310,7 +334,8 @@ class KnobsTest {
         java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
         HarnessModes.knobs(env, temp, "backupsmoke 0.1.0", new java.io.PrintStream(out));
         Path file = temp.resolve("pg_service.conf");
-        assertTrue(out.toString().endsWith("\0server.service_file=" + file + "\0"), out.toString());
+        assertTrue(out.toString().endsWith("\0run.verify_against=--expect=" + temp.resolve("expected.json")
+                + "\0server.service_file=" + file + "\0"), out.toString());
         assertEquals("[backupsmoke]\nsslpassword=s&cret\n", Files.readString(file));
         assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(
                 Files.getPosixFilePermissions(file)));

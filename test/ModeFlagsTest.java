@@ -61,7 +61,7 @@ class ModeFlagsTest {
                 checked++;
             }
         }
-        assertEquals(67, checked);
+        assertEquals(68, checked);
     }
 
     @Test

@@ -232,6 +232,7 @@ class PhysicalModesTest {
         for (String kind : new String[] {"time", "lsn", "xid"}) {
             assertEquals(json.get(kind).asText(), answer.get(kind), kind);
         }
+        assertEquals("PITR target (xid): " + json.get("xid").asText() + " after 24 rows of workload A", answer.get("say"));
         assertTrue(json.get("time").asText().matches("\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{6}\\+00"), json.toString());
         assertTrue(json.get("lsn").asText().matches("[0-9A-F]+/[0-9A-F]+"), json.toString());
         assertTrue(json.get("xid").asText().matches("\\d+"), json.toString());

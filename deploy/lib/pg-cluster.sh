@@ -165,12 +165,6 @@ pgc__unpack() {
   pgc__init "$dir" "$dir/pg/bin"
 }
 
-# The port the server of DIR listens on (line 4 of its postmaster.pid).
-pgc_port() {
-  local port
-  port=$(sed -n 4p "$1/data/postmaster.pid" 2>/dev/null) && [[ "$port" =~ ^[0-9]+$ ]] && printf '%s\n' "$port"
-}
-
 # Stops DIR's server at once (immediate: the data goes anyway); a missing or dead one is fine.
 pgc__stop_server() {
   local dir=$1 bindir

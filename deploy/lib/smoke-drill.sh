@@ -4,7 +4,6 @@
 
 DRILL_DIR=''   # the drill's files inside WORK
 DRILL_ACTIVE=0 # 1 from drill_main's start until report.json is written
-declare -A DRILL_RESTORED=() # the tool's answer: url, database, role, password
 
 # --mode=drill-verify with the shared knobs and the backup's facts read so far;
 # report.json on stdout, the reason in verify.err.
@@ -16,8 +15,7 @@ drill__verify() {
   gate_tool --mode=drill-verify --ledger="${K[SMOKE_LEDGER]}" --method="${K[SMOKE_METHODS]}" \
     ${facts[@]+"${facts[@]}"} ${K[SMOKE_REPORT_DIR]:+--report-dir="${K[SMOKE_REPORT_DIR]}"} \
     ${K[SMOKE_SIGNING_KEY]:+--signing-key="${K[SMOKE_SIGNING_KEY]}"} \
-    ${K[SMOKE_VERIFY_KEY]:+--verify-key="${K[SMOKE_VERIFY_KEY]}"} \
-    ${K[SMOKE_TIMEOUT]:+--timeout="${K[SMOKE_TIMEOUT]}"} "$@" 2>"$DRILL_DIR/verify.err" || status=$?
+    ${K[SMOKE_VERIFY_KEY]:+--verify-key="${K[SMOKE_VERIFY_KEY]}"} "$@" 2>"$DRILL_DIR/verify.err" || status=$?
   DRILL_ACTIVE=0
   return "$status"
 }
@@ -38,12 +36,8 @@ drill_abandoned() {
   drill__verify --cannot-judge="the drill was cut short: $1" >/dev/null 2>&1 || true
 }
 
-# The operator's repository: SMOKE_PGBACKREST_STANZA, or Barman's SMOKE_BARMAN_SERVER and config.
-drill__tool_argv() {
-  local name=${K[SMOKE_PGBACKREST_STANZA]:-} config=''
-  [[ "$2" == pgbackrest ]] || name=${K[SMOKE_BARMAN_SERVER]} config=${K[SMOKE_BARMAN_CONFIG]}
-  phys_tool_argv "$1" "$2" "$3" "${K[SMOKE_BACKUP_SET]}" "$name" "$config"
-}
+# The operator's repository, as the knobs name it: pgBackRest's stanza, or Barman's server and config.
+drill__tool_argv() { phys_tool_argv "$@" "${K[SMOKE_BACKUP_SET]}" "${K[drill.repository]}" "${K[drill.tool_config]}"; }
 
 # After the restore, before the server starts: the backup's identifier read, the sandbox's owner may connect.
 drill__restored() {
@@ -54,13 +48,14 @@ drill__restored() {
 
 # drill_main WORK: the whole drill; 0 after the PASS line, else fail or fail_verdict.
 drill_main() {
-  local started seconds status=0 reason args=() kind=${K[drill.target_kind]}
+  local started seconds status=0 reason kind=${K[drill.target_kind]}
+  local -A restored=() # the tool's answer: url, database, role, password
   DRILL_DIR=$1/drill
   mkdir -m 700 -- "$DRILL_DIR" || fail "cannot make $DRILL_DIR"
   DRILL_ACTIVE=1
   PHYS_TARGET=([kind]=$kind [time]=${K[SMOKE_RECOVERY_TARGET_TIME]} [lsn]=${K[SMOKE_RECOVERY_TARGET_LSN]}
     [xid]=${K[SMOKE_RECOVERY_TARGET_XID]})
-  phys__export_command_env || drill__give_up cannot "no PostgreSQL server binaries to start the restored cluster with"
+  phys_export_command_env || drill__give_up cannot "no PostgreSQL server binaries to start the restored cluster with"
   export SMOKE_METHOD=${K[SMOKE_METHODS]} SMOKE_BACKUP_SET=${K[SMOKE_BACKUP_SET]}
   say "drill: ${K[SMOKE_METHODS]} restore of backup set ${K[SMOKE_BACKUP_SET]}${kind:+ to the ${PHYS_TARGET[$kind]} target}, judged against ${K[SMOKE_LEDGER]}"
   banner 'drill: restore'
@@ -70,24 +65,19 @@ drill_main() {
   local -A request=([on_fail]=drill__give_up [method]=${K[SMOKE_METHODS]} [dir]=$DRILL_DIR [auth]=trust
     [restored_by]=${K[method.${K[SMOKE_METHODS]}.restored_by]} [argv]=drill__tool_argv [check]=drill__restored
     [database]=${K[drill.database]} [cluster_need]=--need-superuser [timeout]=${K[SMOKE_RECOVERY_TIMEOUT]})
-  SMOKE_BACKUP_LABEL_FILE=$DRILL_DIR/backup_label phys_restore request DRILL_RESTORED
+  SMOKE_BACKUP_LABEL_FILE=$DRILL_DIR/backup_label phys_restore request restored
   seconds=$(awk -v a="$started" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }')
   say "drill: restored and out of recovery in $seconds s"
   banner 'drill: verify'
-  [[ -z "${K[SMOKE_LIVE_URL]}" ]] || args+=(--live-url="${K[SMOKE_LIVE_URL]}")
-  [[ -z "${K[SMOKE_MAX_RPO]}" ]] || args+=(--max-rpo="${K[SMOKE_MAX_RPO]}")
-  case "$kind" in
-    time) args+=(--recovery-target-time="${K[drill.target_time_iso]}") ;;
-    lsn | xid) args+=("--recovery-target-$kind=${PHYS_TARGET[$kind]}") ;;
-  esac
   [[ -f "$DRILL_DIR/backup_label" ]] ||
     drill__give_up cannot "the restore left no backup_label (in the data directory, or for command-url in SMOKE_BACKUP_LABEL_FILE): the backup's start is unknown"
-  PGPASSWORD=${DRILL_RESTORED[password]} drill__verify --db-url="${DRILL_RESTORED[url]}" "${args[@]}" \
+  PGPASSWORD=${restored[password]} drill__verify --db-url="${restored[url]}" ${K[drill.target_flag]:+"${K[drill.target_flag]}"} \
+    ${K[SMOKE_LIVE_URL]:+--live-url="${K[SMOKE_LIVE_URL]}"} ${K[SMOKE_MAX_RPO]:+--max-rpo="${K[SMOKE_MAX_RPO]}"} \
     --restore-seconds="$seconds" >"$DRILL_DIR/report.json" || status=$?
   cat -- "$DRILL_DIR/report.json"
   [[ -z "${K[SMOKE_REPORT_DIR]}" ]] || say "reports: ${K[SMOKE_REPORT_DIR]}/report.json, report.json.sig, metrics.prom"
   if ((status != 0)); then
-    reason=$(tail -n 1 "$DRILL_DIR/verify.err" 2>/dev/null | sed 's/^backupsmoke: //') || reason=''
+    reason=$(tool_reason "$DRILL_DIR/verify.err")
     ((status != 3)) || fail_verdict "${reason:-drill-verify failed a verdict}"
     fail "${reason:-drill-verify could not judge (exit $status)}"
   fi

@@ -5,10 +5,9 @@
 PHYS_LIB=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
 PHYS_STANZA=smoke # pgBackRest stanza and Barman server name (PhysicalEvidence.SERVER)
 
-# The run's record (phys_configure, phys_use, phys_setup_source, phys_record_target):
-PHYS_PITR=0 PHYS_PITR_KIND='time' PHYS_RECOVERY_TIMEOUT=120
+# The run's record (phys_use, phys_setup_source, phys_record_target):
 PHYS_WORK='' PHYS_SOURCE_DB='' PHYS_SOURCE_URL='' PHYS_SOURCE_MAJOR=''
-PHYS_SOURCE_DIR='' PHYS_DIR='' # the throwaway source cluster's folder and its folder "physical"
+PHYS_SOURCE_DIR='' PHYS_DIR='' PHYS_SOURCE_PORT='' # the throwaway source cluster's folder, its "physical", its port
 PHYS_BINDIR=''                 # server binaries for the source and the restores
 PHYS_RESTORED_DIR=''           # the restored cluster being judged (phys_release stops it)
 declare -A PHYS_TARGET=()      # the PITR target: kind, time, lsn, xid
@@ -22,7 +21,7 @@ phys__run() { if declare -F run_child >/dev/null; then run_child "$@"; else "$@"
 phys__strict() {
   # shellcheck disable=SC2016 # expanded by the new bash
   phys__run bash -c 'set -euo pipefail; . "$0/pg-cluster.sh"; . "$0/smoke-physical.sh"; eval "$1"; "${@:2}"' \
-    "$PHYS_LIB" "$(declare -p PHYS_DIR PHYS_SOURCE_DIR PHYS_BINDIR PHYS_WORK PHYS_TARGET)" "$@"
+    "$PHYS_LIB" "$(declare -p PHYS_DIR PHYS_SOURCE_DIR PHYS_SOURCE_PORT PHYS_BINDIR PHYS_WORK PHYS_TARGET)" "$@"
 }
 
 # phys_ask ARRAY ERR ARGS...: the tool's NUL-separated NAME=VALUE answer into ARRAY (from a pipe: it may hold
@@ -60,12 +59,12 @@ phys__pgbackrest() {
 
 phys__barman() { phys__logged "$PHYS_DIR/barman.out" "$PHYS_DIR" barman -c "$PHYS_DIR/barman/barman.conf" "$@"; }
 
-# phys__prepare PORT TOOLS... (strict): the folder "physical" and archiving (PhysicalSetup.java), checked.
+# phys__prepare TOOLS... (strict): the folder "physical" and archiving (PhysicalSetup.java), checked.
 phys__prepare() {
-  local port=$1 tools=" ${*:2} "
+  local tools=" $* "
   pgc__as_owner "$PHYS_SOURCE_DIR" mkdir -m 700 -- "$PHYS_DIR"
   "$PHYS_LIB/../bin/backupsmoke" --mode=physical-setup --cluster="$PHYS_SOURCE_DIR" --bindir="$PHYS_BINDIR" \
-    --tools="$(IFS=, && printf '%s' "${*:2}")"
+    --tools="$(IFS=, && printf '%s' "$*")"
   pgc__give "$PHYS_DIR"
   pgc__as_owner "$PHYS_SOURCE_DIR" "$PHYS_BINDIR/pg_ctl" restart -D "$PHYS_SOURCE_DIR/data" \
     -l "$PHYS_SOURCE_DIR/server.log" -m fast -w -t 60 -s >/dev/null 2>&1 || {
@@ -73,16 +72,17 @@ phys__prepare() {
     pgc__show_log "$PHYS_SOURCE_DIR/server.log"
     return 1
   }
-  [[ "$(psql -X -At -h 127.0.0.1 -p "$port" -U postgres -d postgres -c 'SHOW archive_mode')" == on ]]
+  [[ "$(psql -X -At -h 127.0.0.1 -p "$PHYS_SOURCE_PORT" -U postgres -d postgres -c 'SHOW archive_mode')" == on ]]
   [[ "$tools" != *' pgbackrest '* ]] || { phys__pgbackrest stanza-create && phys__pgbackrest check; }
   # Barman's check wants at least one WAL file received.
-  [[ "$tools" != *' barman '* ]] || { phys__archive_now "$port" && phys__barman check "$PHYS_STANZA"; }
+  [[ "$tools" != *' barman '* ]] || { phys__archive_now && phys__barman check "$PHYS_STANZA"; }
 }
 
-# phys__archive_now PORT (strict): a WAL switch, archived within 60 s (--mode=archive-now), then into Barman's archive.
+# phys__archive_now (strict): a WAL switch, archived within 60 s (--mode=archive-now), then into Barman's archive.
 phys__archive_now() {
-  "$PHYS_LIB/../bin/backupsmoke" --mode=archive-now --db-url="postgres://postgres@127.0.0.1:$1/postgres?sslmode=disable" \
-    </dev/null || { tail -n 5 "$PHYS_SOURCE_DIR/server.log" >&2; return 1; }
+  "$PHYS_LIB/../bin/backupsmoke" --mode=archive-now \
+    --db-url="postgres://postgres@127.0.0.1:$PHYS_SOURCE_PORT/postgres?sslmode=disable" </dev/null ||
+    { tail -n 5 "$PHYS_SOURCE_DIR/server.log" >&2; return 1; }
   [[ ! -f "$PHYS_DIR/barman/barman.conf" ]] || phys__barman archive-wal "$PHYS_STANZA"
 }
 
@@ -106,7 +106,7 @@ phys__backup() {
         >"$out/show-backup.json" 2>>"$PHYS_DIR/barman.out"
       phys__barman check-backup "$PHYS_STANZA" latest || printf failed >"$out/verdict" ;;
     basebackup) # the whole cluster with the WAL that makes it consistent
-      "$PHYS_BINDIR/pg_basebackup" -h 127.0.0.1 -p "$(pgc_port "$PHYS_SOURCE_DIR")" -U postgres --pgdata="$2" \
+      "$PHYS_BINDIR/pg_basebackup" -h 127.0.0.1 -p "$PHYS_SOURCE_PORT" -U postgres --pgdata="$2" \
         --wal-method=stream --checkpoint=fast --no-password >>"$PHYS_DIR/basebackup.out" 2>&1 ||
         { phys__say "pg_basebackup failed"; tail -n 5 "$PHYS_DIR/basebackup.out" >&2; return 1; }
       cp -- "$2/backup_label" "$2/backup_manifest" "$out/"
@@ -126,11 +126,8 @@ phys_tool_argv() {
     --backup-set="$4" --repository="$5" ${6:+--tool-config="$6"} ${kind:+--recovery-target="$kind=${PHYS_TARGET[$kind]}"})
 }
 
-phys__source_tool_argv() {
-  local config=$PHYS_DIR/pgbackrest/pgbackrest.conf
-  [[ "$2" == pgbackrest ]] || config=$PHYS_DIR/barman/barman.conf
-  phys_tool_argv "$1" "$2" "$3" latest "$PHYS_STANZA" "$config"
-}
+# The throwaway source's repository: TOOL's configuration in PHYS_DIR/TOOL/TOOL.conf (PhysicalSetup.java).
+phys__source_tool_argv() { phys_tool_argv "$@" latest "$PHYS_STANZA" "$PHYS_DIR/$2/$2.conf"; }
 
 # phys__start_restored DIR AUTH [RECOVERY...] (strict): DIR/data served as a private copy (--mode=restored-setup).
 phys__start_restored() {
@@ -207,22 +204,21 @@ phys_teardown_pending() {
 }
 
 # --- the harness's plug point --------------------------------------------------
-phys_configure() { PHYS_PITR=$1 PHYS_PITR_KIND=$2 PHYS_RECOVERY_TIMEOUT=$3; }
-
 # phys_use WORK SOURCE_DB SOURCE_URL SOURCE_MAJOR: the source, once known.
 phys_use() { PHYS_WORK=$1 PHYS_SOURCE_DB=$2 PHYS_SOURCE_URL=$3 PHYS_SOURCE_MAJOR=$4; }
 
-# phys_setup_source DIR PORT METHODS...: the running throwaway cluster readied.
+# phys_setup_source DIR PORT PITR METHODS...: the running throwaway cluster readied
+# (archiving for the methods' tools, or for PITR=1).
 phys_setup_source() {
   PHYS_BINDIR=$(cat "$1/$PGC_MARKER_FILE") || fail "cannot read the throwaway cluster's binaries folder"
-  (($# > 2)) || ((PHYS_PITR)) || return 0
-  PHYS_SOURCE_DIR=$1 PHYS_DIR=$1/physical
-  say "physical backups: archiving on the throwaway cluster${3:+ for ${*:3}}"
-  phys__strict phys__prepare "${@:2}" || fail "cannot prepare the throwaway cluster for physical backups"
+  (($# > 3)) || (($3)) || return 0
+  PHYS_SOURCE_DIR=$1 PHYS_SOURCE_PORT=$2 PHYS_DIR=$1/physical
+  say "physical backups: archiving on the throwaway cluster${4:+ for ${*:4}}"
+  phys__strict phys__prepare "${@:4}" || fail "cannot prepare the throwaway cluster for physical backups"
 }
 
 # What every backup and restore command of the operator gets (physical.md; the drill's: drill.md).
-phys__export_command_env() {
+phys_export_command_env() {
   [[ -z "$PHYS_DIR" ]] || export SMOKE_WAL_ARCHIVE=$PHYS_DIR/wal-archive
   phys__ensure_bindir || return
   export SMOKE_SOURCE_URL=$PHYS_SOURCE_URL SMOKE_SOURCE_DB=$PHYS_SOURCE_DB SMOKE_PG_BINDIR=$PHYS_BINDIR
@@ -238,52 +234,36 @@ phys__ensure_bindir() {
   [[ -n "${SMOKE_PG_BINDIR:-}" || -x "$PHYS_BINDIR/initdb" ]] || PHYS_BINDIR=$(pgc_bindir)
 }
 
-# phys_backup METHOD PATH: PATH is the backup's folder for basebackup and the command methods.
-phys_backup() {
-  case "$1" in
-    command-cluster | command-url)
-      phys__export_command_env && mkdir -p -- "$2" &&
-        SMOKE_BACKUP_DIR=$2 SMOKE_METHOD=$1 phys__run bash -c "$SMOKE_BACKUP_CMD" >&2 ;;
-    *) phys__strict phys__backup "$1" "$2" ;;
-  esac
-}
+# phys_backup METHOD PATH: pgBackRest's, Barman's or pg_basebackup's backup (into the folder PATH).
+phys_backup() { phys__strict phys__backup "$1" "$2"; }
 
 phys_backup_label() { cat -- "$PHYS_WORK/physical.$1.label" 2>/dev/null || printf 'taken by SMOKE_BACKUP_CMD'; }
 
-phys_archive_source_now() { phys__strict phys__archive_now "$(pgc_port "$PHYS_SOURCE_DIR")"; }
+phys_archive_source_now() { phys__strict phys__archive_now; }
 
-# phys_record_target URL FILE: the PITR target after workload A, its JSON in FILE.
+# phys_record_target URL FILE KIND: the PITR target (time, lsn or xid) after workload A, its JSON in FILE.
 phys_record_target() {
   phys_ask PHYS_TARGET "$PHYS_WORK/pitr.target.err" --mode=pitr-target --db-url="$1" \
-    --target-kind="$PHYS_PITR_KIND" --target-file="$2" ||
+    --target-kind="$3" --target-file="$2" ||
     { phys__say "cannot record the PITR target: $(phys_reason "$PHYS_WORK/pitr.target.err")"; return 1; }
 }
 
-phys_target_value() { printf '%s\n' "${PHYS_TARGET[$1]}"; }
-
-# phys_switch_wal URL: pg_switch_wal() when the role at URL may run it; else prints why not and returns 1.
-phys_switch_wal() {
-  "$PHYS_LIB/../bin/backupsmoke" --mode=switch-wal --db-url="$1" </dev/null >/dev/null 2>"$PHYS_WORK/switch-wal.err" ||
-    { phys_reason "$PHYS_WORK/switch-wal.err"; return 1; }
-}
-
-# phys_restore_for NAME METHOD RESTORED_BY RESULT: a combination's restore; failures end in restore_failed REASON.
+# phys_restore_for NAME METHOD RESTORED_BY TIMEOUT RESULT: a combination's restore, out of recovery
+# within TIMEOUT s; failures end in the harness's restore_failed restore|cannot REASON (phys_restore's on_fail).
 phys_restore_for() {
   local method=$2 auth=trust
   [[ -z "${PGPASSWORD:-}" ]] || auth=md5 # the copy keeps the source's roles and passwords
   # shellcheck disable=SC2034 # read by phys_restore
-  local -A request=([on_fail]=phys__restore_failed [method]=$method [restored_by]=$3 [dir]=$PHYS_WORK [name]=$1
+  local -A request=([on_fail]=restore_failed [method]=$method [restored_by]=$3 [dir]=$PHYS_WORK [name]=$1
     [argv]=phys__source_tool_argv [auth]=$auth [database]=$PHYS_SOURCE_DB [roles]=${PGUSER:-postgres}
-    [timeout]=$PHYS_RECOVERY_TIMEOUT [need]=--need-writes [source_url]=$PHYS_SOURCE_URL)
-  phys__export_command_env || restore_failed "no server binaries to start the restored cluster with"
+    [timeout]=$4 [need]=--need-writes [source_url]=$PHYS_SOURCE_URL)
+  phys_export_command_env || restore_failed cannot "no server binaries to start the restored cluster with"
   export SMOKE_BACKUP_DIR=$PHYS_WORK/backup.$method SMOKE_METHOD=$method
-  phys_restore request "$4"
-  local -n phys__result=$4
+  phys_restore request "$5"
+  local -n phys__result=$5
   printf '%s\n' "${phys__result[wal]}" >"$PHYS_WORK/restored.$1.wal"
   [[ -z "$PHYS_RESTORED_DIR" ]] || cp -- "$PHYS_RESTORED_DIR/server.log" "$PHYS_WORK/restored.$1.log"
 }
-
-phys__restore_failed() { restore_failed "$2"; }
 
 # After a combination's record: its restored cluster goes, the operator's teardown runs.
 phys_release() {

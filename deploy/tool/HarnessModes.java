@@ -2,7 +2,8 @@
 // needs a database, so neither asks for --db-url.
 //   --mode=knobs   every knob of the environment parsed and checked; the
 //                  answer on stdout as NUL-separated NAME=VALUE entries.
-//                  With --run-record=WORK, an sslpassword DATABASE_URL
+//                  With --run-record=WORK, also run.verify_against (the
+//                  anchor of every verify), and an sslpassword DATABASE_URL
 //                  carries goes to WORK/pg_service.conf (server.service_file),
 //                  so that no client gets it on its command line.
 //   --mode=report  the summary table on stdout and, with --report-dir,
@@ -47,12 +48,25 @@ final class HarnessModes {
             throw bad;
         }
         out.print(knobs.toNulRecord());
+        if (work != null) {
+            out.print("run.verify_against=" + verifyAgainst(knobs, work) + "\0");
+        }
         String sslPassword = knobs.get("server.sslpassword");
         if (work != null && sslPassword != null) {
             out.print("server.service_file=" + writeServiceFile(work, sslPassword) + "\0");
         }
         out.flush();
         return 0;
+    }
+
+    /**
+     * What every verify of the run is anchored to (SPEC 9.3): the expectation
+     * read in the backups' snapshot (WORK/expected.json), or the SMOKE_SINCE
+     * checkpoint once one exists.
+     */
+    static String verifyAgainst(Knobs knobs, Path work) {
+        return "1".equals(knobs.get("since.found")) ? "--since=" + knobs.get("SMOKE_SINCE")
+                : "--expect=" + work.resolve("expected.json");
     }
 
     /** WORK/pg_service.conf, readable by its owner only: service backupsmoke with the sslpassword. */

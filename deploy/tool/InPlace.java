@@ -4,9 +4,9 @@
 // database holding any other object (foreign tables hold data the wipe must
 // not take; any other object would survive the wipe and make pg_restore
 // fail on "already exists") or audit rows the smoke test did not write;
-// --mode=in-place-wipe then drops, in one transaction, exactly the objects
-// the migrations declare. Extensions stay: the dump re-creates them with IF
-// NOT EXISTS.
+// --mode=in-place-wipe checks the same, then drops, in one transaction,
+// exactly the objects the migrations declare and confirms no table is left.
+// Extensions stay: the dump re-creates them with IF NOT EXISTS.
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -47,24 +47,33 @@ final class InPlace {
 
     /**
      * --mode=in-place-check: 0 when DATABASE may be wiped in place, a Refusal
-     * (one line, exit 3) when it may not. --mode=in-place-wipe: 0 once wiped.
+     * (one line, exit 3) when it may not. --mode=in-place-wipe: the same
+     * check, then 0 once wiped and no table is left (a no-op wipe must not
+     * fake a pass). What passed is said on OUT as NUL-separated say= entries.
      */
-    static int run(String mode, Connector connector, Path migrations) throws Failure {
+    static int run(String mode, Connector connector, Path migrations, java.io.PrintStream out) throws Failure {
         String database = connector.target().database();
-        Deadline deadline = connector.deadline();
+        refuseForeign(connector, database, migrations);
+        out.print("say=in place: database " + database + " holds only what the migrations create\0");
         if (WIPE.equals(mode)) {
             try (Connection connection = connector.open()) {
                 wipe(connection, migrations);
-                return 0;
             } catch (SQLException e) {
-                throw deadline.failure("wiping database " + database + " in place", e);
+                throw connector.deadline().failure("wiping database " + database + " in place", e);
             }
+            SourceServer.confirmNoTables(connector, database, out);
         }
+        out.flush();
+        return 0;
+    }
+
+    /** A Refusal naming the foreign objects, else the foreign audit rows, that DATABASE holds. */
+    private static void refuseForeign(Connector connector, String database, Path migrations) throws Failure {
         String refusal;
         try (Connection connection = connector.open()) {
             refusal = foreignObjects(connection, database, migrations);
         } catch (SQLException e) {
-            throw deadline.failure("inspecting database " + database, e);
+            throw connector.deadline().failure("inspecting database " + database, e);
         }
         if (refusal == null) {
             refusal = foreignAuditRows(connector, database);
@@ -72,7 +81,6 @@ final class InPlace {
         if (refusal != null) {
             throw new Refusal(refusal);
         }
-        return 0;
     }
 
     /** A schema object the migrations may create: KIND is table, relation, routine or type. */

@@ -58,6 +58,7 @@ final class Knobs {
         knobs.readPaths();
         knobs.readServer();
         knobs.requirePrograms();
+        knobs.requireMajorsPrograms();
         return knobs;
     }
 
@@ -103,15 +104,6 @@ final class Knobs {
             throw bad("SMOKE_TARGET_MAJORS", "must be a comma list of major versions", majors);
         }
         values.put("SMOKE_TARGET_MAJORS", majors);
-        readMajorsNeeds(majors);
-    }
-
-    /** major.N.needs: the programs missing from PATH that a cluster of major N takes (ServerBinaries). */
-    private void readMajorsNeeds(String majors) {
-        ServerBinaries binaries = new ServerBinaries(ServerBinaries.DEBIAN, ServerBinaries.cacheOf(env), env.get("PATH"));
-        for (String major : majors.isEmpty() ? new String[0] : majors.split(",")) {
-            values.put("major." + major + ".needs", String.join(" ", binaries.missingPrograms(Integer.parseInt(major))));
-        }
     }
 
     /** SMOKE_METHODS, each checked against the method table and what it needs; then the table's rows. */
@@ -202,6 +194,11 @@ final class Knobs {
                 }
             }
         }
+        // The repository a tool's restore reads (phys_tool_argv): pgBackRest's stanza, or Barman's server and
+        // configuration; none for a command.
+        values.put("drill.repository", values.getOrDefault(given.equals("barman") ? "SMOKE_BARMAN_SERVER"
+                : "SMOKE_PGBACKREST_STANZA", ""));
+        values.put("drill.tool_config", values.getOrDefault("SMOKE_BARMAN_CONFIG", ""));
         String set = raw("SMOKE_BACKUP_SET").isEmpty() ? "latest" : raw("SMOKE_BACKUP_SET");
         if (!NAME.matcher(set).matches()) {
             throw bad("SMOKE_BACKUP_SET", "must be a backup set's label or id, or latest", set);
@@ -304,7 +301,10 @@ final class Knobs {
                 + " (run --mode=checkpoint, or set SMOKE_DRILL_DATABASE)");
     }
 
-    /** At most one of SMOKE_RECOVERY_TARGET_TIME, _LSN, _XID; the time also as ISO-8601 for the judge. */
+    /**
+     * At most one of SMOKE_RECOVERY_TARGET_TIME, _LSN, _XID; drill.target_flag
+     * is drill-verify's flag for it (the time as ISO-8601), or empty.
+     */
     private void readRecoveryTarget() throws Failure {
         String time = raw("SMOKE_RECOVERY_TARGET_TIME");
         String lsn = raw("SMOKE_RECOVERY_TARGET_LSN");
@@ -344,7 +344,8 @@ final class Knobs {
         values.put("SMOKE_RECOVERY_TARGET_LSN", lsn);
         values.put("SMOKE_RECOVERY_TARGET_XID", xid);
         values.put("drill.target_kind", kind);
-        values.put("drill.target_time_iso", iso);
+        values.put("drill.target_flag", kind.isEmpty() ? "" : "--recovery-target-" + kind + "="
+                + (kind.equals("time") ? iso : kind.equals("lsn") ? lsn : xid));
     }
 
     private void requireWhatItNeeds(BackupMethod method) throws Failure {
@@ -462,6 +463,23 @@ final class Knobs {
         List<String> missing = ALWAYS_NEEDED.stream().filter(program -> !onPath(program)).toList();
         if (!missing.isEmpty()) {
             throw new Failure("not on PATH: " + String.join(" ", missing));
+        }
+    }
+
+    /**
+     * A target major the system lacks comes from Maven Central (ServerBinaries):
+     * the programs that takes (xz; mvn while not cached) must be on PATH
+     * before anything runs, not when the restores start.
+     */
+    private void requireMajorsPrograms() throws Failure {
+        String majors = values.get("SMOKE_TARGET_MAJORS");
+        ServerBinaries binaries = new ServerBinaries(ServerBinaries.DEBIAN, ServerBinaries.cacheOf(env), env.get("PATH"));
+        for (String major : majors.isEmpty() ? new String[0] : majors.split(",")) {
+            List<String> missing = binaries.missingPrograms(Integer.parseInt(major));
+            if (!missing.isEmpty()) {
+                throw new Failure("SMOKE_TARGET_MAJORS=" + majors + ": PostgreSQL " + major + " server binaries come"
+                        + " from Maven Central and need " + String.join(" ", missing) + ", not on PATH");
+            }
         }
     }
 

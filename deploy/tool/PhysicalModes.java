@@ -353,7 +353,7 @@ final class PhysicalModes {
      * A is done, its xid, the WAL insert position and the clock, with A's row
      * count and chain head: every commit of A lies before all three, every
      * later one after them. The JSON goes to --target-file; stdout names the
-     * kind and the three values.
+     * kind and the three values, and says the target.
      */
     static int pitrTarget(Options options, Connector source, PrintStream out) throws Failure {
         if (!List.of("time", "lsn", "xid").contains(options.targetKind) || options.targetFile == null) {
@@ -384,6 +384,8 @@ final class PhysicalModes {
         for (String name : List.of("kind", "time", "lsn", "xid")) {
             out.print(name + "=" + target.get(name).asText() + "\0");
         }
+        out.print("say=PITR target (" + options.targetKind + "): " + target.get(options.targetKind).asText() + " after "
+                + target.get("row_count").asText() + " rows of workload A\0");
         out.flush();
         return 0;
     }

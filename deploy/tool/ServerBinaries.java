@@ -8,8 +8,7 @@
 // the cluster's folder, which the server user can read, unlike root's cache.
 // It answers the bindir, or the cached archive, on stdout. The programs
 // missing from PATH that this will take (xz for the unpacking; mvn too while
-// the archive is not cached) are --mode=knobs's major.N.needs, so the
-// preflight refuses before anything runs.
+// the archive is not cached) make --mode=knobs refuse before anything runs.
 
 import java.io.IOException;
 import java.io.InputStream;

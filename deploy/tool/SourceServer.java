@@ -5,7 +5,10 @@
 // name is appended to the registry before CREATE DATABASE on a configured
 // server, so that the harness's cleanup and its watchdog drop exactly what
 // this run made, even when the CREATE is interrupted (harness.md).
-//   --mode=new-scratch-db   a combination's scratch database, confirmed empty.
+//   --mode=new-scratch-db   a combination's scratch database, confirmed empty;
+//                           with --renew=NAME, the wipe of the source's: this
+//                           run's scratch database NAME dropped, created
+//                           again, confirmed empty.
 //   --mode=drop-scratch-dbs every database the registry names, its sessions
 //                           ended first; a warning for one that stays.
 
@@ -35,20 +38,55 @@ final class SourceServer {
 
         @Option(names = "--registry", paramLabel = "FILE")
         Path registry;
+
+        @Option(names = "--renew", paramLabel = "NAME")
+        String renew;
     }
 
-    /** A combination's scratch database: NUL-separated database=NAME and say= lines on OUT. */
+    /** A scratch database's name as scratchName() makes it: nothing else is ever dropped by --renew. */
+    private static final java.util.regex.Pattern SCRATCH_NAME = java.util.regex.Pattern.compile(
+            "backupsmoke_[0-9a-f]{12}");
+
+    /** A combination's scratch database (or --renew's): NUL-separated database=NAME and say= lines on OUT. */
     static int newScratchDb(Options options, Connector connector, java.io.PrintStream out) throws Failure {
+        if (options.renew != null) {
+            renew(options.renew, options.serverLabel, connector, out);
+            return 0;
+        }
         String name = scratchName();
         createScratch(connector, name, options.registry, options.serverLabel);
-        int tables = tableCount(connector.forDatabase(name), name);
+        out.print("database=" + name + "\0say=scratch database " + name + " created\0");
+        confirmNoTables(connector.forDatabase(name), name, out);
+        return 0;
+    }
+
+    /**
+     * The source's wipe: NAME (this run's, so already registered, or on a
+     * throwaway server) dropped and created again from template0.
+     */
+    static void renew(String name, String label, Connector connector, java.io.PrintStream out) throws Failure {
+        if (!SCRATCH_NAME.matcher(name).matches()) {
+            throw new Failure("--renew=" + Failure.quoted(name) + " is not a scratch database (backupsmoke_ and 12 hex"
+                    + " digits)");
+        }
+        try (Connection connection = connector.open(); java.sql.Statement statement = connection.createStatement()) {
+            statement.execute("DROP DATABASE \"" + name + "\"");
+        } catch (SQLException e) {
+            throw new Failure("cannot drop scratch database " + name + " on " + label + ": " + Sql.oneLine(e));
+        }
+        createScratch(connector, name, null, label);
+        out.print("say=scratch database " + name + " dropped and created again\0");
+        confirmNoTables(connector.forDatabase(name), name, out);
+    }
+
+    /** No table left in NAME (CONNECTOR's database), said on OUT; else the Failure the harness reports. */
+    static void confirmNoTables(Connector connector, String name, java.io.PrintStream out) throws Failure {
+        int tables = tableCount(connector, name);
         if (tables != 0) {
             throw new Failure("wipe left " + tables + " table(s) in " + name);
         }
-        out.print("database=" + name + "\0say=scratch database " + name + " created\0say=confirmed: no tables in "
-                + name + "\0");
+        out.print("say=confirmed: no tables in " + name + "\0");
         out.flush();
-        return 0;
     }
 
     /** Tables and partitioned tables outside the system schemas: a no-op wipe must not fake a pass. */
