@@ -59,7 +59,6 @@ public class BackupSmoke implements Callable<Integer> {
     static final String MODE_SELFTEST = "selftest";
     static final String MODE_CHECKPOINT = "checkpoint";
     static final String MODE_DRILL = "drill-verify";
-    static final List<String> MODES = List.of(MODE_WORKLOAD, MODE_VERIFY, MODE_SELFTEST, MODE_CHECKPOINT, MODE_DRILL);
 
     @Spec CommandSpec spec;
 
@@ -180,116 +179,121 @@ public class BackupSmoke implements Callable<Integer> {
         return cli;
     }
 
+    /**
+     * Every mode: its name, what it needs and what runs it; call() looks --mode up here. Those on files
+     * (Mode.files) never ask for --db-url. A new mode is one entry here, its flags a group in FLAG_GROUPS
+     * (deploy/docs/extending.md).
+     */
+    List<Mode> modes() {
+        return List.of(
+                Mode.files(HarnessModes.REPORT, this::report),
+                Mode.files(HarnessModes.KNOBS, () -> HarnessModes.knobs(environment, runRecord, versionOf(),
+                        System.out)),
+                Mode.files(PhysicalEvidence.MODE, () -> PhysicalEvidence.backupEvidence(runRecord, System.out)),
+                Mode.files(JudgeModes.JUDGE, () -> judgeModes.judge(expectations.snapshotFile, verifyOptions.since,
+                        System.out)),
+                // the restored server's URL is the answer, not a flag
+                Mode.files(PhysicalModes.AWAIT, () -> PhysicalModes.await(physicalOptions, environment,
+                        connectTimeoutSeconds, System.out)),
+                Mode.files(ServerBinaries.MODE, () -> ServerBinaries.run(serverBinariesOptions, environment,
+                        System.out, System.err)),
+                Mode.files(RestoredCluster.SETUP, () -> RestoredCluster.run(RestoredCluster.SETUP,
+                        restoredClusterOptions, System.out)),
+                Mode.files(RestoredCluster.COMMAND, () -> RestoredCluster.run(RestoredCluster.COMMAND,
+                        restoredClusterOptions, System.out)),
+                Mode.files(PhysicalSetup.MODE, () -> PhysicalSetup.run(physicalOptions.cluster,
+                        physicalOptions.bindir, physicalOptions.tools, PhysicalModes.Options.osUser())),
+                Mode.database(MODE_WORKLOAD, this::workload),
+                Mode.database(MODE_VERIFY, this::verify),
+                Mode.database(MODE_SELFTEST, connector -> new SelfTest(connector, migrationsFolder()).run(System.out)
+                        .exitStatus(failOnFindings, System.out)),
+                Mode.database(MODE_CHECKPOINT, this::checkpoint),
+                Mode.database(MODE_DRILL, this::drillVerify)
+                        .filesOnlyWhen(() -> drillOptions.unjudged() != null), // nothing was restored
+                Mode.database(RestoredJudge.MODE, connector -> RestoredJudge.run(restoredOptions, runRecord, dbUrl,
+                        connector, verifyOptions.since, System.out)),
+                Mode.database(JudgeModes.ORACLE_CAPTURE, this::captureOracle),
+                Mode.database(JudgeModes.PITR_CHECK, connector -> judgeModes.checkPitr(connector, idPrefix, rows,
+                        System.out)),
+                Mode.database(InPlace.CHECK, connector -> InPlace.run(InPlace.CHECK, connector, migrationsFolder(),
+                        System.out)),
+                Mode.database(InPlace.WIPE, connector -> InPlace.run(InPlace.WIPE, connector, migrationsFolder(),
+                        System.out)),
+                Mode.readyServer(HarnessPlan.MODE, connector -> HarnessPlan.run(planOptions,
+                        serverOptions.serverLabel, connector, environment, System.out)),
+                Mode.database(SourceServer.NEW_SCRATCH_DB, connector -> SourceServer.newScratchDb(serverOptions,
+                        connector, System.out)),
+                Mode.database(SourceServer.DROP_SCRATCH_DBS, connector -> SourceServer.dropRegistered(serverOptions,
+                        connector, System.err)),
+                Mode.database(PhysicalModes.PITR_TARGET, connector -> PhysicalModes.pitrTarget(physicalOptions,
+                        connector, System.out)),
+                Mode.database(PhysicalModes.SWITCH_WAL, PhysicalModes::switchWal),
+                Mode.database(ArchiveNow.MODE, connector -> ArchiveNow.run(archiveNowOptions, connector)));
+    }
+
     @Override
     public Integer call() throws Exception {
         validateNumbers();
         refuseFlagsOfAnotherMode();
-        if (HarnessModes.REPORT.equals(mode)) { // the run's facts first, with --source-server
-            RunFacts.complete(factsOptions, runRecord, RestoredJudge.oracle(restoredOptions), environment,
-                    connectTimeoutSeconds, timeout);
+        Mode chosen = Mode.named(modes(), mode);
+        if (chosen != null && chosen.needsNow() == Mode.Needs.FILES) {
+            return chosen.handler().run(null);
         }
-        if (HarnessModes.handles(mode)) { // the harness's own questions: no database
-            return switch (mode) {
-                case HarnessModes.KNOBS -> HarnessModes.knobs(environment, runRecord, versionOf(), System.out);
-                case PhysicalEvidence.MODE -> PhysicalEvidence.backupEvidence(runRecord, System.out);
-                default -> HarnessModes.report(runRecord, reportDir, verifyOptions.since, versionOf(), System.out,
-                        System.err);
-            };
+        // The order of these checks is the original tool's: URL first, then mode.
+        dbUrl = databaseUrl();
+        if (chosen == null) {
+            throw new Failure(mode == null || mode.isEmpty() ? "--mode is required (workload | verify)"
+                    : "unknown --mode=" + Failure.quoted(mode) + " (workload | verify)");
         }
-        if (judgeModes.needsNoDatabase(mode)) {
-            return judgeModes.judge(expectations.snapshotFile, verifyOptions.since, System.out);
-        }
-        if (MODE_DRILL.equals(mode) && drillOptions.unjudged() != null) { // nothing was restored: no database
-            drillOptions.reportDir = reportDir;
-            return DrillVerify.unjudged(ledgerOptions, drillOptions, spec.version()[0]);
-        }
-        if (PhysicalModes.AWAIT.equals(mode)) { // the restored server's URL is the answer, not a flag
-            return PhysicalModes.await(physicalOptions, environment, connectTimeoutSeconds, System.out);
-        }
-        if (ServerBinaries.MODE.equals(mode)) { // files and Maven only
-            return ServerBinaries.run(serverBinariesOptions, environment, System.out, System.err);
-        }
-        if (mode != null && RestoredCluster.MODES.contains(mode)) { // files only (List.of refuses null)
-            return RestoredCluster.run(mode, restoredClusterOptions, System.out);
-        }
-        if (PhysicalSetup.MODE.equals(mode)) { // files only
-            return PhysicalSetup.run(physicalOptions.cluster, physicalOptions.bindir, physicalOptions.tools,
-                    PhysicalModes.Options.osUser());
-        }
-        if (dbUrl == null) {
-            dbUrl = environment.get("DATABASE_URL");
-        }
-        // The order of these two checks is the original tool's: URL first, then mode.
-        if (dbUrl == null || dbUrl.isBlank()) {
+        return runWithDatabase(chosen);
+    }
+
+    /** --db-url, else DATABASE_URL; neither is a failure. */
+    private String databaseUrl() throws Failure {
+        String url = dbUrl != null ? dbUrl : environment.get("DATABASE_URL");
+        if (url == null || url.isBlank()) {
             throw new Failure("--db-url or DATABASE_URL is required");
         }
-        if (mode == null || mode.isEmpty()) {
-            throw new Failure("--mode is required (workload | verify)");
-        }
-        if (!MODES.contains(mode) && !JudgeModes.NAMES.contains(mode) && !InPlace.NAMES.contains(mode)
-                && !HarnessPlan.MODE.equals(mode) && !PhysicalModes.NAMES.contains(mode)
-                && !RestoredJudge.MODE.equals(mode) && !ArchiveNow.MODE.equals(mode)
-                && !SourceServer.NAMES.contains(mode)) {
-            throw new Failure("unknown --mode=" + Failure.quoted(mode) + " (workload | verify)");
-        }
-        if (mode.equals(HarnessPlan.MODE)) { // as libpq sees the URL: one it refuses fails at once, as it says
+        return url;
+    }
+
+    /** CHOSEN's handler with a connector to --db-url, the whole run bounded by --timeout. */
+    private int runWithDatabase(Mode chosen) throws Exception {
+        if (chosen.needsNow() == Mode.Needs.READY_SERVER) { // as libpq sees the URL: one it refuses fails at once
             SourceServer.awaitReady(dbUrl, serverOptions.serverLabel, environment);
         }
         ConnectionTarget target = ConnectionTarget.parse(dbUrl, environment);
-        Snapshot snapshot;
         try (Deadline deadline = new Deadline(timeout)) {
             Connector connector = new Connector(target, connectTimeoutSeconds, deadline);
             Progress.stopStatements = deadline::stopStatements;
-            if (mode.equals(MODE_SELFTEST)) {
-                return selftestExit(runSelfTest(connector));
-            }
-            if (mode.equals(MODE_CHECKPOINT)) {
-                System.out.println(CheckpointRecorder.run(connector, ledgerOptions.checkpointRequest(schema)).line());
-                return 0;
-            }
-            if (mode.equals(MODE_DRILL)) {
-                drillOptions.reportDir = reportDir;
-                return DrillVerify.run(connector, ledgerOptions, drillOptions, spec.version()[0], environment);
-            }
-            if (mode.equals(RestoredJudge.MODE)) {
-                return RestoredJudge.run(restoredOptions, runRecord, dbUrl, connector, verifyOptions.since, System.out);
-            }
-            if (mode.equals(JudgeModes.ORACLE_CAPTURE) && SourceCapture.handles(runRecord, restoredOptions)) {
-                return SourceCapture.run(runRecord, judgeModes.snapshotId, RestoredJudge.oracle(restoredOptions),
-                        dbUrl, connector);
-            }
-            if (mode.equals(JudgeModes.ORACLE_CAPTURE)) {
-                return judgeModes.captureOracle(connector, System.out);
-            }
-            if (InPlace.NAMES.contains(mode)) {
-                return InPlace.run(mode, connector, migrationsFolder(), System.out);
-            }
-            if (mode.equals(HarnessPlan.MODE)) {
-                return HarnessPlan.run(planOptions, serverOptions.serverLabel, connector, environment, System.out);
-            }
-            if (mode.equals(SourceServer.NEW_SCRATCH_DB)) {
-                return SourceServer.newScratchDb(serverOptions, connector, System.out);
-            }
-            if (mode.equals(SourceServer.DROP_SCRATCH_DBS)) {
-                return SourceServer.dropRegistered(serverOptions, connector, System.err);
-            }
-            if (mode.equals(PhysicalModes.PITR_TARGET)) {
-                return PhysicalModes.pitrTarget(physicalOptions, connector, System.out);
-            }
-            if (mode.equals(PhysicalModes.SWITCH_WAL)) {
-                return PhysicalModes.switchWal(connector);
-            }
-            if (mode.equals(ArchiveNow.MODE)) {
-                return ArchiveNow.run(archiveNowOptions, connector);
-            }
-            if (mode.equals(JudgeModes.PITR_CHECK)) {
-                return judgeModes.checkPitr(connector, idPrefix, rows, System.out);
-            }
-            snapshot = mode.equals(MODE_WORKLOAD) ? WorkloadMode.run(connector, schema, migrationsFolder(),
-                    new Workload(rows, idPrefix, startTime, batchRows))
-                    : verifyOptions.verify(connector, schema, expectations, BackupSmoke::note);
+            return chosen.handler().run(connector);
         }
-        printSnapshot(snapshot);
+    }
+
+    // ---------------------------------------------------------------- modes
+
+    /** The run's facts first, when the harness named the source server (--source-server); then the report. */
+    private int report() throws Failure {
+        RunFacts.complete(factsOptions, runRecord, RestoredJudge.oracle(restoredOptions), environment,
+                connectTimeoutSeconds, timeout);
+        return HarnessModes.report(runRecord, reportDir, verifyOptions.since, versionOf(), System.out, System.err);
+    }
+
+    private int workload(Connector connector) throws Failure {
+        return printed(WorkloadMode.run(connector, schema, migrationsFolder(),
+                new Workload(rows, idPrefix, startTime, batchRows)));
+    }
+
+    private int verify(Connector connector) throws Exception {
+        return printed(verifyOptions.verify(connector, schema, expectations, BackupSmoke::note));
+    }
+
+    static final int EXIT_BROKEN = 3;
+
+    /** SNAPSHOT on stdout; 3 when a verdict that --fail-on-* makes fatal fails. */
+    private int printed(Snapshot snapshot) {
+        System.out.print(snapshot.toJson());
+        System.out.flush();
         String fatal = verifyOptions.fatalVerdicts().firstOf(snapshot);
         if (fatal != null) {
             note(fatal);
@@ -298,19 +302,27 @@ public class BackupSmoke implements Callable<Integer> {
         return 0;
     }
 
-    static final int EXIT_BROKEN = 3;
-    static final int EXIT_SELFTEST_FAILED = 4;
-
-    /** 4 when the gate missed a case; findings about the server's verifier only with --fail-on-findings. */
-    int selftestExit(SelfTest.Result result) {
-        if (result.misses() > 0) {
-            return EXIT_SELFTEST_FAILED;
-        }
-        if (failOnFindings && result.findings() > 0) {
-            System.out.println("selftest: findings are fatal with --fail-on-findings");
-            return EXIT_SELFTEST_FAILED;
-        }
+    private int checkpoint(Connector connector) throws Failure {
+        System.out.println(CheckpointRecorder.run(connector, ledgerOptions.checkpointRequest(schema)).line());
         return 0;
+    }
+
+    /** The restored database judged against the ledger; without RESTORED (nothing was restored) the failure given. */
+    private int drillVerify(Connector restored) throws Failure {
+        drillOptions.reportDir = reportDir;
+        if (restored == null) {
+            return DrillVerify.unjudged(ledgerOptions, drillOptions, versionOf());
+        }
+        return DrillVerify.run(restored, ledgerOptions, drillOptions, versionOf(), environment);
+    }
+
+    /** The source's capture with the expectation when the harness's run record asks for it, else the document. */
+    private int captureOracle(Connector connector) throws Failure {
+        if (SourceCapture.handles(runRecord, restoredOptions)) {
+            return SourceCapture.run(runRecord, judgeModes.snapshotId, RestoredJudge.oracle(restoredOptions), dbUrl,
+                    connector);
+        }
+        return judgeModes.captureOracle(connector, System.out);
     }
 
     /** Which modes read each group of flags; elsewhere they are usage errors (exit 2), checked in this order. */
@@ -378,36 +390,11 @@ public class BackupSmoke implements Callable<Integer> {
         }
     }
 
-    // ---------------------------------------------------------------- modes
-
     private static void note(String line) {
         System.err.println("backupsmoke: " + line);
     }
 
-    private SelfTest.Result runSelfTest(Connector connector) throws Failure {
-        return new SelfTest(connector, migrationsFolder()).run(System.out);
-    }
-
-    /**
-     * --migrations-path, else ./migrations when it exists, else the migrations
-     * folder next to BackupSmoke.java, so the tool and its alias work from any
-     * folder: read where it is when the launcher names the script (the
-     * jbang.source property), otherwise the copy JBang bundled from there
-     * into the build (//FILES above; JBang rebuilds when a file changes).
-     */
     private Path migrationsFolder() throws Failure {
-        if (migrationsPath != null) {
-            return migrationsPath;
-        }
-        Path here = Path.of("migrations");
-        if (java.nio.file.Files.isDirectory(here)) {
-            return here;
-        }
-        return DefaultMigrations.besideTheScript();
-    }
-
-    private static void printSnapshot(Snapshot snapshot) {
-        System.out.print(snapshot.toJson());
-        System.out.flush();
+        return DefaultMigrations.folder(migrationsPath);
     }
 }

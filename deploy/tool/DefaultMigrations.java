@@ -19,6 +19,22 @@ final class DefaultMigrations {
     static final String BUNDLED = "migrations";
 
     /**
+     * GIVEN (--migrations-path), else ./migrations when it exists, else the
+     * migrations folder next to BackupSmoke.java, so the tool and its alias
+     * work from any folder.
+     */
+    static Path folder(Path given) throws Failure {
+        if (given != null) {
+            return given;
+        }
+        Path here = Path.of(BUNDLED);
+        if (Files.isDirectory(here)) {
+            return here;
+        }
+        return besideTheScript();
+    }
+
+    /**
      * The live folder when the launcher said where the script is; otherwise
      * the copy JBang bundled into the build from next to the script (JBang
      * rebuilds when one of those files changes, is added or removed).

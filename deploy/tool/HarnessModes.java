@@ -36,10 +36,6 @@ final class HarnessModes {
     private HarnessModes() {
     }
 
-    static boolean handles(String mode) {
-        return KNOBS.equals(mode) || REPORT.equals(mode) || PhysicalEvidence.MODE.equals(mode);
-    }
-
     static final String SERVICE_FILE = "pg_service.conf";
 
     /** TOOL_VERSION: the calling tool's version line, for a drill's report; WORK (or null) the harness's folder. */

@@ -198,18 +198,7 @@ record HarnessPlan(int sourceMajor, int dumpMajor, Map<String, String> entries) 
         if (program == null) {
             return "";
         }
-        try {
-            Process process = new ProcessBuilder(program.toString(), "--version").redirectErrorStream(true)
-                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
-            String text = new String(process.getInputStream().readAllBytes(),
-                    java.nio.charset.StandardCharsets.UTF_8);
-            process.waitFor();
-            return text;
-        } catch (java.io.IOException e) {
-            throw new Failure("cannot run " + program + " --version: " + e.getMessage());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new Failure("interrupted while asking pg_dump its version");
-        }
+        return new Program(program + " --version", List.of(program.toString(), "--version"))
+                .errors(Program.Errors.MERGED).run().text();
     }
 }

@@ -28,7 +28,6 @@ import java.util.regex.Pattern;
 final class InPlace {
     static final String CHECK = "in-place-check";
     static final String WIPE = "in-place-wipe";
-    static final List<String> NAMES = List.of(CHECK, WIPE);
 
     /** CREATE [OR REPLACE] [UNLOGGED|TEMP|MATERIALIZED] KIND [IF NOT EXISTS] [schema.]name */
     private static final Pattern CREATE = Pattern.compile("create\\s+(?:or\\s+replace\\s+)?"

@@ -22,7 +22,6 @@ final class JudgeModes {
     static final String JUDGE = "judge";
     static final String ORACLE_CAPTURE = "oracle-capture";
     static final String PITR_CHECK = "pitr-check";
-    static final List<String> NAMES = List.of(JUDGE, ORACLE_CAPTURE, PITR_CHECK);
 
     /** The verify flags --mode=judge reads too: the expectation and the incremental checkpoint. */
     static final List<String> SHARED_WITH_VERIFY = List.of("--expect", "--since");
@@ -68,11 +67,6 @@ final class JudgeModes {
                 .map(flag -> flag.getKey() + " applies to --mode=" + flag.getValue()
                         + (flag.getKey().equals("--nul") ? " and --mode=" + PITR_CHECK : "") + " only")
                 .findFirst().orElse(null);
-    }
-
-    /** Judge reads only files. */
-    boolean needsNoDatabase(String mode) {
-        return JUDGE.equals(mode);
     }
 
     /**

@@ -5,8 +5,6 @@
 // pg_dump, the source server's version and the second oracle's name. A
 // program that cannot answer leaves its fact empty.
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -49,7 +47,7 @@ final class RunFacts {
     }
 
     /** How long a program asked for its version may take. */
-    private static final long SECONDS = 60;
+    private static final Duration ANSWER_WITHIN = Duration.ofSeconds(60);
 
     /**
      * The facts after those of FACTS_FILE: REPO the repository of the tool
@@ -97,24 +95,10 @@ final class RunFacts {
     /** COMMAND's stdout (WITH_ERRORS: and stderr) without its last newlines, whatever its status; empty when it cannot run. */
     static String output(List<String> command, boolean withErrors) {
         try {
-            ProcessBuilder builder = new ProcessBuilder(command).redirectInput(ProcessBuilder.Redirect.from(
-                    new java.io.File("/dev/null")));
-            if (withErrors) {
-                builder.redirectErrorStream(true);
-            } else {
-                builder.redirectError(ProcessBuilder.Redirect.DISCARD);
-            }
-            Process process = builder.start();
-            String text = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            if (!process.waitFor(SECONDS, java.util.concurrent.TimeUnit.SECONDS)) {
-                process.destroyForcibly();
-                return "";
-            }
-            return text.replaceAll("\n+$", "");
-        } catch (IOException e) {
-            return "";
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+            Program program = new Program(command.get(0), command).within(ANSWER_WITHIN)
+                    .errors(withErrors ? Program.Errors.MERGED : Program.Errors.DISCARDED);
+            return program.run().text().replaceAll("\n+$", "");
+        } catch (Failure cannotAnswer) {
             return "";
         }
     }

@@ -60,7 +60,21 @@ final class SelfTest {
     record Outcome(Case testCase, String client, String server, Judgement judgement) {}
 
     /** What the run found: the gate's misses (exit 4) and findings about the server's verifier. */
-    record Result(long misses, long findings) {}
+    record Result(long misses, long findings) {
+        static final int EXIT_FAILED = 4;
+
+        /** 4 when the gate missed a case; the server verifier's findings only with FAIL_ON_FINDINGS (said on OUT). */
+        int exitStatus(boolean failOnFindings, PrintStream out) {
+            if (misses > 0) {
+                return EXIT_FAILED;
+            }
+            if (failOnFindings && findings > 0) {
+                out.println("selftest: findings are fatal with --fail-on-findings");
+                return EXIT_FAILED;
+            }
+            return 0;
+        }
+    }
 
     static List<Case> cases(String originalHead) {
         var anchor = new ChainWalker.Expectation(originalHead, (long) ROWS);

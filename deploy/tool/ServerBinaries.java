@@ -141,28 +141,21 @@ final class ServerBinaries {
         }
     }
 
-    private void runMaven(String coordinates, Path work) throws Failure, IOException {
+    private void runMaven(String coordinates, Path work) throws Failure {
         Path mvn = ProgramSearch.find(pathValue, "mvn");
         if (mvn == null) {
             throw new Failure("cannot fetch " + coordinates + ": mvn is not on PATH");
         }
-        Path log = work.resolve("mvn.log");
-        Process maven = new ProcessBuilder(mvn.toString(), "-B", "-q", "dependency:copy", "-Dartifact=" + coordinates,
-                "-DoutputDirectory=" + work).directory(work.toFile()).redirectInput(ProcessBuilder.Redirect.from(
-                        Path.of("/dev/null").toFile())).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        try {
-            if (maven.waitFor() != 0) {
-                throw new Failure("cannot fetch " + coordinates + " with mvn: " + lastLine(log));
-            }
-        } catch (InterruptedException e) {
-            maven.destroy();
-            Thread.currentThread().interrupt();
-            throw new Failure("interrupted while fetching " + coordinates);
+        Program.Outcome maven = new Program("mvn", List.of(mvn.toString(), "-B", "-q", "dependency:copy",
+                "-Dartifact=" + coordinates, "-DoutputDirectory=" + work)).in(work).errors(Program.Errors.MERGED).run();
+        if (maven.status() != 0) {
+            throw new Failure("cannot fetch " + coordinates + " with mvn: " + lastLine(maven.text()));
         }
     }
 
-    private static String lastLine(Path log) throws IOException {
-        List<String> lines = Files.readAllLines(log).stream().filter(line -> !line.isBlank()).toList();
+    /** The last line of Maven's words that says something. */
+    private static String lastLine(String said) {
+        List<String> lines = said.lines().filter(line -> !line.isBlank()).toList();
         return lines.isEmpty() ? "no output" : lines.get(lines.size() - 1).strip();
     }
 

@@ -30,7 +30,6 @@ final class SourceServer {
     static final int READY_WITHIN_SECONDS = 60;
     static final String NEW_SCRATCH_DB = "new-scratch-db";
     static final String DROP_SCRATCH_DBS = "drop-scratch-dbs";
-    static final List<String> NAMES = List.of(NEW_SCRATCH_DB, DROP_SCRATCH_DBS);
 
     /** Where the harness's server is, for messages, and where its scratch databases are registered. */
     static final class Options {
@@ -178,20 +177,10 @@ final class SourceServer {
         if (program == null) {
             throw new Failure("pg_isready not on PATH");
         }
-        ProcessBuilder builder = new ProcessBuilder(List.of(program.toString(), "-d", url, "-t", "5"))
-                .redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
-        builder.environment().clear();
-        builder.environment().putAll(env); // PGSSLMODE, PGCONNECT_TIMEOUT … as the harness set them
-        try {
-            Process process = builder.start();
-            String said = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-            return new Ready(process.waitFor(), said);
-        } catch (IOException e) {
-            throw new Failure("cannot run " + program + ": " + e.getMessage());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new Failure("interrupted while waiting for the server");
-        }
+        // The harness's environment: PGSSLMODE, PGCONNECT_TIMEOUT … as it set them; -t 5 bounds each attempt.
+        Program.Outcome answer = new Program(program.toString(), List.of(program.toString(), "-d", url, "-t", "5"))
+                .errors(Program.Errors.MERGED).environment(env).run();
+        return new Ready(answer.status(), answer.text().strip());
     }
 
     private static void pause() throws Failure {

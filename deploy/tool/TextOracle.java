@@ -4,10 +4,8 @@
 // the version banner); after a WAL replay (PITR) the sequences' setval lines
 // too, since a replay legitimately brings a sequence up to 32 values ahead.
 
-import java.io.BufferedReader;
 import java.io.BufferedWriter;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.io.OutputStreamWriter;
 import java.nio.charset.StandardCharsets;
@@ -48,29 +46,23 @@ final class TextOracle {
         if (snapshot != null) {
             command.add("--snapshot=" + snapshot);
         }
+        // pg_dump says why it failed on stderr, just before the line naming the failure.
+        Program pgDump = new Program("the text oracle's pg_dump of " + url, command).errors(Program.Errors.INHERITED);
+        BufferedWriter kept = new BufferedWriter(new OutputStreamWriter(out, StandardCharsets.UTF_8));
+        Program.Outcome dumped = pgDump.runLines(line -> keep(line, kept));
         try {
-            Process dump = new ProcessBuilder(command).redirectInput(ProcessBuilder.Redirect.from(new java.io.File(
-                    "/dev/null"))).redirectError(ProcessBuilder.Redirect.INHERIT).start();
-            BufferedWriter kept = new BufferedWriter(new OutputStreamWriter(out, StandardCharsets.UTF_8));
-            try (BufferedReader lines = new BufferedReader(new InputStreamReader(dump.getInputStream(),
-                    StandardCharsets.UTF_8))) {
-                for (String line = lines.readLine(); line != null; line = lines.readLine()) {
-                    if (!BY_DESIGN.matcher(line).find()) {
-                        kept.write(line);
-                        kept.write('\n');
-                    }
-                }
-            }
-            kept.flush();
-            int status = dump.waitFor();
-            if (status != 0) { // pg_dump said why on stderr, just before
-                throw new Failure("the text oracle's pg_dump of " + url + " failed (exit " + status + ")");
-            }
+            kept.flush(); // what pg_dump wrote before it failed too
         } catch (IOException e) {
-            throw new Failure("cannot run pg_dump for the text oracle: " + e.getMessage());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new Failure("interrupted while pg_dump ran for the text oracle");
+            throw new Failure("cannot write the text oracle's dump: " + e.getMessage());
+        }
+        dumped.succeeded();
+    }
+
+    /** LINE into KEPT, unless it is one that differs by design. */
+    private static void keep(String line, BufferedWriter kept) throws IOException {
+        if (!BY_DESIGN.matcher(line).find()) {
+            kept.write(line);
+            kept.write('\n');
         }
     }
 
