@@ -364,7 +364,8 @@ wipe() {
     [[ "${K[server.kind]}" == throwaway ]] || : >"$WORK/keep"
     ask K --mode=in-place-wipe --db-url="$SOURCE_URL" --migrations-path="${K[MIGRATIONS_PATH]}"
   else
-    ask K --mode=new-scratch-db --db-url="$MAINT_URL" --server-label="$LABEL" --renew="$TARGET_DB"
+    ask K --mode=new-scratch-db --db-url="$MAINT_URL" --server-label="$LABEL" --renew="$TARGET_DB" \
+      ${K[run.registry]:+--registry="$WORK/scratch-dbs"}
   fi
 }
 
