@@ -235,4 +235,23 @@ class HarnessPlanTest {
         Support.execute(others, "SELECT FROM kept"); // the same database, not one made again
         Support.execute("postgres", "DROP DATABASE " + others);
     }
+
+    /** A drop that waits past --timeout (here for a lock on the database) fails with the timeout's message. */
+    @ResourceLock(value = Support.SUITE_DATABASES, mode = ResourceAccessMode.READ)
+    @Test
+    void aRenewStillWaitingAtTheDeadlineFailsWithTheTimeoutsMessage(@TempDir Path work) throws Exception {
+        Path registry = work.resolve("scratch-dbs");
+        String name = answer(planWithScratchSource("url", registry).out()).get("source.database");
+        try (var holder = Support.connect("postgres"); var statement = holder.createStatement()) {
+            holder.setAutoCommit(false);
+            statement.execute("COMMENT ON DATABASE " + name + " IS 'held'"); // its lock blocks DROP DATABASE
+            var timedOut = Support.tool("--mode=new-scratch-db", "--db-url=" + Support.url("postgres"),
+                    "--server-label=" + LABEL, "--renew=" + name, "--registry=" + registry, "--timeout=1s");
+            assertEquals(1, timedOut.exit(), timedOut.describe());
+            assertEquals("backupsmoke: timed out after 1s while dropping scratch database " + name + " on " + LABEL
+                    + " (raise the bound with --timeout)\n", timedOut.err());
+            holder.rollback();
+        }
+        Support.execute("postgres", "DROP DATABASE " + name);
+    }
 }

@@ -82,6 +82,9 @@ final class SourceServer {
         try (Connection connection = connector.open(); Statement statement = connection.createStatement()) {
             statement.execute("DROP DATABASE \"" + name + "\"");
         } catch (SQLException e) {
+            if (connector.deadline().hasExpired()) { // the cancel, not the server's refusal, ended the drop
+                throw connector.deadline().timedOut("dropping scratch database " + name + " on " + label);
+            }
             throw new Failure("cannot drop scratch database " + name + " on " + label + ": " + Sql.oneLine(e));
         }
         createScratch(connector, name, null, label); // registered already, when at all
