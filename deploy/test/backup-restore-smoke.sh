@@ -85,7 +85,7 @@ cleanup() {
   [[ -z "$WORK" ]] || drop_registered
   pgc_stop_all
   if [[ -n "$WORK" && -f "$WORK/keep" ]]; then
-    say "database $TARGET_DB was wiped and not restored; its dump is kept:"
+    say "database $TARGET_DB may have been wiped (the wipe started) and is not restored; its dump is kept:"
     say "  pg_restore --no-owner --no-acl --dbname='$SOURCE_URL' '$WORK/backup.${K[SMOKE_METHODS]}'"
   elif [[ -n "$WORK" ]]; then
     rm -rf -- "$WORK"
@@ -361,7 +361,7 @@ wipe() {
   if [[ "${K[plan.wipe]}" == 0 ]]; then
     say "wipe: skipped: every method restores into a server of its own"
   elif [[ "${K[SMOKE_IN_PLACE]}" == 1 ]]; then
-    [[ "${K[server.kind]}" == throwaway ]] || : >"$WORK/keep"
+    [[ "${K[server.kind]}" == throwaway ]] || : >"$WORK/keep" # before: the tool may drop, then fail
     ask K --mode=in-place-wipe --db-url="$SOURCE_URL" --migrations-path="${K[MIGRATIONS_PATH]}"
   else
     ask K --mode=new-scratch-db --db-url="$MAINT_URL" --server-label="$LABEL" --renew="$TARGET_DB" \
