@@ -424,11 +424,11 @@ combo_begin() {
 
 error_line() { printf '::error::backup-restore-smoke: %s%s\n' "$(tag "${C[name]}")" "$1" >&2; }
 
-# A combination's failure (the gate fails at the end) ends it; a timed step
-# failing keeps its seconds (from its local $started).
+# A combination's failure (the gate fails at the end) ends it; a failing timed step keeps
+# its seconds (from its local $started) unless taken already (continuity's judge comes after).
 combo_fail() {
   error_line "$1"
-  [[ -z "${started:-}" ]] || C[seconds.${STEP#combo_}]=$(elapsed "$started")
+  [[ -z "${started:-}" || -n "${C[seconds.${STEP#combo_}]:-}" ]] || C[seconds.${STEP#combo_}]=$(elapsed "$started")
   C[verdict]=fail C[reason]=$1 && exit 0
 }
 
