@@ -71,7 +71,7 @@ class InPlaceObjectsTest {
     private static int check(String database) throws Exception {
         try (Deadline deadline = new Deadline(Duration.ofMinutes(1))) {
             Connector connector = new Connector(ConnectionTarget.parse(Support.url(database), Map.of()), 10, deadline);
-            return InPlace.run(InPlace.CHECK, connector, Support.MIGRATIONS,
+            return InPlace.check(connector, Support.MIGRATIONS,
                     new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
         }
     }
@@ -119,7 +119,7 @@ class InPlaceObjectsTest {
         var answer = new java.io.ByteArrayOutputStream();
         try (Deadline deadline = new Deadline(Duration.ofMinutes(1))) {
             Connector connector = new Connector(ConnectionTarget.parse(Support.url(database), Map.of()), 10, deadline);
-            int status = InPlace.run(InPlace.WIPE, connector, Support.MIGRATIONS, new java.io.PrintStream(answer));
+            int status = InPlace.wipe(connector, Support.MIGRATIONS, new java.io.PrintStream(answer));
             return status + " " + answer.toString(java.nio.charset.StandardCharsets.UTF_8).replace('\0', '|');
         }
     }
