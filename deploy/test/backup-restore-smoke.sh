@@ -233,7 +233,7 @@ plan_and_clean_start() {
     say "in place: keeping the audit log of earlier runs; checkpoint ${K[SMOKE_SINCE]} at row ${K[since.row_count]}"
   else # the check, then the wipe
     ask K --mode=in-place-wipe --db-url="$SOURCE_URL" --migrations-path="${K[MIGRATIONS_PATH]}"
-    say "in place: database $TARGET_DB reset"
+    say "in place: database $TARGET_DB held only what the migrations create; reset"
   fi
   if [[ "${K[server.kind]}" == throwaway ]]; then
     # shellcheck disable=SC2086 # one method name per word
