@@ -200,7 +200,7 @@ class HarnessPlanTest {
         String name = answer(planWithScratchSource("url", registry).out()).get("source.database");
         Support.execute(name, "CREATE TABLE kept (id int)");
         var renewed = Support.tool("--mode=new-scratch-db", "--db-url=" + Support.url("postgres"),
-                "--server-label=" + LABEL, "--renew=" + name);
+                "--server-label=" + LABEL, "--renew=" + name, "--registry=" + registry);
         assertEquals(0, renewed.exit(), renewed.describe());
         assertEquals("say=scratch database " + name + " dropped and created again\0say=confirmed: no tables in " + name
                 + "\0", renewed.out());
@@ -215,6 +215,43 @@ class HarnessPlanTest {
         assertEquals(1, held.exit(), held.describe());
         assertTrue(held.err().startsWith("backupsmoke: cannot drop scratch database backupsmoke_000000000000 on " + LABEL
                 + ": "), held.err());
+        Support.execute("postgres", "DROP DATABASE " + name);
+    }
+
+    /** With a registry, --renew drops only a database it lists: another run's scratch database survives. */
+    @ResourceLock(value = Support.SUITE_DATABASES, mode = ResourceAccessMode.READ)
+    @Test
+    void renewRefusesAScratchDatabaseTheRegistryDoesNotList(@TempDir Path work) throws Exception {
+        Path registry = work.resolve("scratch-dbs");
+        Files.writeString(registry, "backupsmoke_000000000000\n");
+        String others = answer(planWithScratchSource("url", work.resolve("other-run")).out()).get("source.database");
+        Support.execute(others, "CREATE TABLE kept (id int)");
+        var refused = Support.tool("--mode=new-scratch-db", "--db-url=" + Support.url("postgres"),
+                "--server-label=" + LABEL, "--renew=" + others, "--registry=" + registry);
+        assertEquals(1, refused.exit(), refused.describe());
+        assertEquals("backupsmoke: --renew=" + others + " is not this run's: " + registry + " does not list it\n",
+                refused.err());
+        assertEquals("", refused.out());
+        Support.execute(others, "SELECT FROM kept"); // the same database, not one made again
+        Support.execute("postgres", "DROP DATABASE " + others);
+    }
+
+    /** A drop that waits past --timeout (here for a lock on the database) fails with the timeout's message. */
+    @ResourceLock(value = Support.SUITE_DATABASES, mode = ResourceAccessMode.READ)
+    @Test
+    void aRenewStillWaitingAtTheDeadlineFailsWithTheTimeoutsMessage(@TempDir Path work) throws Exception {
+        Path registry = work.resolve("scratch-dbs");
+        String name = answer(planWithScratchSource("url", registry).out()).get("source.database");
+        try (var holder = Support.connect("postgres"); var statement = holder.createStatement()) {
+            holder.setAutoCommit(false);
+            statement.execute("COMMENT ON DATABASE " + name + " IS 'held'"); // its lock blocks DROP DATABASE
+            var timedOut = Support.tool("--mode=new-scratch-db", "--db-url=" + Support.url("postgres"),
+                    "--server-label=" + LABEL, "--renew=" + name, "--registry=" + registry, "--timeout=1s");
+            assertEquals(1, timedOut.exit(), timedOut.describe());
+            assertEquals("backupsmoke: timed out after 1s while dropping scratch database " + name + " on " + LABEL
+                    + " (raise the bound with --timeout)\n", timedOut.err());
+            holder.rollback();
+        }
         Support.execute("postgres", "DROP DATABASE " + name);
     }
 }

@@ -84,6 +84,29 @@ class ProgramTest {
     }
 
     @Test
+    void theDeadlineHoldsWhenWhatTheProgramLeftBehindKeepsItsOutputOpen() throws Exception {
+        Path pidFile = temp.resolve("orphan.pid");
+        long started = System.nanoTime();
+        try {
+            // sh exits at once; its background sleep, no longer its child, holds stdout open.
+            Failure overran = assertThrows(Failure.class, () -> sh("sleep 30 & echo $! > '" + pidFile + "'; echo hi")
+                    .within(Duration.ofMillis(500)).run());
+            assertEquals("the script did not finish within 500ms", overran.getMessage());
+            assertTrue(System.nanoTime() - started < Duration.ofSeconds(10).toNanos(), "waited for the orphan");
+        } finally {
+            ProcessHandle.of(Long.parseLong(Files.readString(pidFile).strip())).ifPresent(ProcessHandle::destroyForcibly);
+        }
+    }
+
+    @Test
+    void outputTheCallerCannotKeepFailsWithoutClaimingTheProgramCouldNotRun() {
+        Failure full = assertThrows(Failure.class, () -> sh("yes").runLines(line -> {
+            throw new java.io.IOException("No space left on device");
+        }));
+        assertEquals("the output of the script could not be read or kept: No space left on device", full.getMessage());
+    }
+
+    @Test
     void aProgramWithinItsDeadlineEndsAsUsual() throws Exception {
         assertEquals("quick\n", sh("echo quick").within(Duration.ofSeconds(30)).run().succeeded().text());
     }

@@ -68,6 +68,23 @@ class RestoredJudgeTest {
                 read(work.resolve("oracle." + NAME)));
     }
 
+    /** The text oracle's pg_dump, here waiting for a table's lock, is bounded by the run's --timeout. */
+    @Test
+    void theTextOraclesDumpEndsAtTheRunsDeadline() throws Exception {
+        try (var holder = Support.connect(source); var statement = holder.createStatement()) {
+            holder.setAutoCommit(false);
+            statement.execute("LOCK TABLE public.events_log IN ACCESS EXCLUSIVE MODE"); // pg_dump waits for it
+            long started = System.nanoTime();
+            var dumped = Support.tool("--mode=oracle-capture", "--second-oracle=text", "--timeout=1s",
+                    "--db-url=" + Support.url(source));
+            assertEquals(1, dumped.exit(), dumped.describe());
+            assertEquals("backupsmoke: timed out after 1s while running the text oracle's pg_dump of "
+                    + Support.url(source) + " (raise the bound with --timeout)\n", dumped.err());
+            assertTrue(System.nanoTime() - started < java.time.Duration.ofSeconds(20).toNanos(), "waited for the lock");
+            holder.rollback();
+        }
+    }
+
     @Test
     void theRoundTripsLinesComeWithTheOraclesVerdict(@TempDir Path temp) {
         String withoutClient = "{\"phase\": \"verify\", \"row_count\": 24, \"chain_head_hash\": \""

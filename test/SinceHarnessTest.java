@@ -67,7 +67,9 @@ class SinceHarnessTest {
         // only what the run before left, and resets it), a full verify, and the checkpoint written.
         var first = harness(database, checkpoint);
         assertPass(first, 24);
-        assertTrue(first.err().contains("in place: database " + database + " reset\n"), first.err());
+        assertTrue(first.err().contains("in place: database " + database + " held only what the migrations create;"
+                + " reset\n"), first.err());
+        assertEquals(1, first.err().split("only what the migrations create", -1).length - 1, "said once: " + first.err());
         assertFalse(first.err().contains("incremental verify"), first.err());
         JsonNode written = JSON.readTree(checkpoint.toFile());
         assertEquals(24, written.get("row_count").asInt());
@@ -80,6 +82,7 @@ class SinceHarnessTest {
         assertPass(second, 56);
         assertTrue(second.err().contains("in place: keeping the audit log of earlier runs; checkpoint " + checkpoint
                 + " at row 24\n"), second.err());
+        assertEquals(1, second.err().split("only what the migrations create", -1).length - 1, "said once: " + second.err());
         assertTrue(second.err().contains("incremental verify (SMOKE_SINCE): from position 23, 33 row(s) hashed;"
                 + " the earlier rows were trusted from the checkpoint, not re-hashed\n"), second.err());
         assertEquals("64", Support.one(database, "SELECT count(*) FROM audit_events"));

@@ -85,7 +85,7 @@ cleanup() {
   [[ -z "$WORK" ]] || drop_registered
   pgc_stop_all
   if [[ -n "$WORK" && -f "$WORK/keep" ]]; then
-    say "database $TARGET_DB was wiped and not restored; its dump is kept:"
+    say "database $TARGET_DB may have been wiped (the wipe started) and is not restored; its dump is kept:"
     say "  pg_restore --no-owner --no-acl --dbname='$SOURCE_URL' '$WORK/backup.${K[SMOKE_METHODS]}'"
   elif [[ -n "$WORK" ]]; then
     rm -rf -- "$WORK"
@@ -233,7 +233,7 @@ plan_and_clean_start() {
     say "in place: keeping the audit log of earlier runs; checkpoint ${K[SMOKE_SINCE]} at row ${K[since.row_count]}"
   else # the check, then the wipe
     ask K --mode=in-place-wipe --db-url="$SOURCE_URL" --migrations-path="${K[MIGRATIONS_PATH]}"
-    say "in place: database $TARGET_DB reset"
+    say "in place: database $TARGET_DB held only what the migrations create; reset"
   fi
   if [[ "${K[server.kind]}" == throwaway ]]; then
     # shellcheck disable=SC2086 # one method name per word
@@ -361,10 +361,11 @@ wipe() {
   if [[ "${K[plan.wipe]}" == 0 ]]; then
     say "wipe: skipped: every method restores into a server of its own"
   elif [[ "${K[SMOKE_IN_PLACE]}" == 1 ]]; then
-    [[ "${K[server.kind]}" == throwaway ]] || : >"$WORK/keep"
+    [[ "${K[server.kind]}" == throwaway ]] || : >"$WORK/keep" # before: the tool may drop, then fail
     ask K --mode=in-place-wipe --db-url="$SOURCE_URL" --migrations-path="${K[MIGRATIONS_PATH]}"
   else
-    ask K --mode=new-scratch-db --db-url="$MAINT_URL" --server-label="$LABEL" --renew="$TARGET_DB"
+    ask K --mode=new-scratch-db --db-url="$MAINT_URL" --server-label="$LABEL" --renew="$TARGET_DB" \
+      ${K[run.registry]:+--registry="$WORK/scratch-dbs"}
   fi
 }
 
@@ -423,11 +424,11 @@ combo_begin() {
 
 error_line() { printf '::error::backup-restore-smoke: %s%s\n' "$(tag "${C[name]}")" "$1" >&2; }
 
-# A combination's failure (the gate fails at the end) ends it; a timed step
-# failing keeps its seconds (from its local $started).
+# A combination's failure (the gate fails at the end) ends it; a failing timed step keeps
+# its seconds (from its local $started) unless taken already (continuity's judge comes after).
 combo_fail() {
   error_line "$1"
-  [[ -z "${started:-}" ]] || C[seconds.${STEP#combo_}]=$(elapsed "$started")
+  [[ -z "${started:-}" || -n "${C[seconds.${STEP#combo_}]:-}" ]] || C[seconds.${STEP#combo_}]=$(elapsed "$started")
   C[verdict]=fail C[reason]=$1 && exit 0
 }
 

@@ -9,6 +9,7 @@
 // Extensions stay: the dump re-creates them with IF NOT EXISTS.
 
 import java.io.IOException;
+import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -47,23 +48,31 @@ final class InPlace {
 
     /**
      * --mode=in-place-check: 0 when DATABASE may be wiped in place, a Refusal
-     * (one line, exit 3) when it may not. --mode=in-place-wipe: the same
-     * check, then 0 once wiped and no table is left (a no-op wipe must not
-     * fake a pass). What passed is said on OUT as NUL-separated say= entries.
+     * (one line, exit 3) when it may not. What passed is said on OUT as a
+     * NUL-separated say= entry.
      */
-    static int run(String mode, Connector connector, Path migrations, java.io.PrintStream out) throws Failure {
+    static int check(Connector connector, Path migrations, PrintStream out) throws Failure {
         String database = connector.target().database();
         refuseForeign(connector, database, migrations);
         out.print("say=in place: database " + database + " holds only what the migrations create\0");
-        if (WIPE.equals(mode)) {
-            try (Connection connection = connector.open()) {
-                wipe(connection, migrations);
-            } catch (SQLException e) {
-                throw connector.deadline().failure("wiping database " + database + " in place", e);
-            }
-            SourceServer.confirmNoTables(connector, database, out);
-        }
         out.flush();
+        return 0;
+    }
+
+    /**
+     * --mode=in-place-wipe: the same check, then 0 once wiped and no table is
+     * left (a no-op wipe must not fake a pass), said on OUT. The check's pass
+     * goes unsaid: the harness says the wipe's outcome, once per run.
+     */
+    static int wipe(Connector connector, Path migrations, PrintStream out) throws Failure {
+        String database = connector.target().database();
+        refuseForeign(connector, database, migrations);
+        try (Connection connection = connector.open()) {
+            dropDeclared(connection, migrations);
+        } catch (SQLException e) {
+            throw connector.deadline().failure("wiping database " + database + " in place", e);
+        }
+        SourceServer.confirmNoTables(connector, database, out);
         return 0;
     }
 
@@ -261,7 +270,7 @@ final class InPlace {
      * constraints, owned sequences), plus their functions and types, which
      * pg_restore would otherwise trip over. Returns how many it dropped.
      */
-    static int wipe(Connection connection, Path migrations) throws Failure, SQLException {
+    static int dropDeclared(Connection connection, Path migrations) throws Failure, SQLException {
         Set<Declared> declared = declared(migrations);
         List<DatabaseObject> dropped = objects(connection).stream().filter(object -> object.isDeclaredIn(declared))
                 .toList();

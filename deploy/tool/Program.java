@@ -2,9 +2,12 @@
 // one way it is run: stdin from /dev/null (a program that would read it
 // gets end-of-file at once instead of waiting for a terminal), stdout
 // captured or read line by line, stderr merged, discarded or inherited as
-// the caller needs, and an optional deadline after which the program and
-// every process it started are killed. What cannot be run, overruns or is
-// interrupted ends in a one-line Failure that names the program; a non-zero
+// the caller needs, and an optional deadline: the program must have exited
+// and its stdout reached end-of-file by then, else the program and its
+// descendants are killed and the run fails on time (a process it left
+// behind that still holds stdout open lives on, its read abandoned). What
+// cannot be run, overruns or is interrupted ends in a one-line Failure that
+// names the program, as does output that cannot be read or kept; a non-zero
 // exit is the caller's to judge (some only want the words, whatever the
 // status), or a Failure through Outcome.succeeded.
 
@@ -14,14 +17,13 @@ import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 final class Program {
     /** Where the program's stderr goes. */
@@ -112,47 +114,103 @@ final class Program {
     }
 
     /**
-     * Starts the program, reads its stdout to the end with READER and waits
-     * for its status. The deadline kills the program's process tree, which
-     * closes the pipe, so the read ends too; a program left running by a
-     * failure here is killed the same way.
+     * Starts the program, reads its stdout to the end with READER on a
+     * thread of its own and waits for that and for the program's status,
+     * within the limit when there is one. On overrun the program and its
+     * descendants are killed and the run fails at once, even when something
+     * the program left behind (no longer its descendant) still holds the pipe
+     * open: that read is abandoned on its daemon thread.
      */
     private int runReading(Reader reader) throws Failure {
-        Process process;
+        Process process = start();
+        long endsAt = limit == null ? Long.MAX_VALUE : System.nanoTime() + limit.toNanos();
         try {
-            process = builder.start();
-        } catch (IOException e) {
-            throw new Failure("cannot run " + name + ": " + e.getMessage());
-        }
-        AtomicBoolean overran = new AtomicBoolean();
-        CompletableFuture<Void> deadline = limit == null ? new CompletableFuture<>()
-                : CompletableFuture.runAsync(() -> overran.set(killTree(process)),
-                        CompletableFuture.delayedExecutor(limit.toMillis(), TimeUnit.MILLISECONDS));
-        try (InputStream stdout = process.getInputStream()) {
-            reader.read(stdout);
-            int status = process.waitFor();
-            if (overran.get()) {
+            Reading reading = Reading.start(process, reader, name);
+            boolean readInTime = reading.endedBy(endsAt);
+            if (readInTime) {
+                reading.rethrow(); // before waiting: a program nobody reads any more may never end
+            }
+            if (!readInTime || !exitedBy(process, endsAt)) {
                 throw new Failure(name + " did not finish within " + Deadline.describe(limit));
             }
-            return status;
-        } catch (IOException e) {
-            throw new Failure("cannot run " + name + ": " + e.getMessage());
+            return process.exitValue();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new Failure("interrupted while running " + name);
         } finally {
-            deadline.cancel(false); // a cancelled delayed task never runs
-            killTree(process);
+            killTree(process); // a program still running here overran or was interrupted
         }
     }
 
-    /** Kills PROCESS and its descendants (those first: they are no longer its own once it is gone); true if it ran. */
-    private static boolean killTree(Process process) {
-        if (!process.isAlive()) {
-            return false;
+    private Process start() throws Failure {
+        try {
+            return builder.start();
+        } catch (IOException e) {
+            throw new Failure("cannot run " + name + ": " + e.getMessage());
         }
-        process.descendants().forEach(ProcessHandle::destroyForcibly);
-        process.destroyForcibly();
-        return true;
+    }
+
+    private static boolean exitedBy(Process process, long endsAt) throws InterruptedException {
+        if (endsAt == Long.MAX_VALUE) {
+            process.waitFor();
+            return true;
+        }
+        return process.waitFor(Math.max(0, endsAt - System.nanoTime()), TimeUnit.NANOSECONDS);
+    }
+
+    /** The read of a program's stdout on a daemon thread, which owns the stream and what went wrong. */
+    private static final class Reading {
+        private final String name;
+        private final Thread thread;
+        private volatile IOException failed;
+
+        private Reading(Process process, Reader reader, String name) {
+            this.name = name;
+            this.thread = new Thread(() -> {
+                try (InputStream stdout = process.getInputStream()) {
+                    reader.read(stdout);
+                } catch (IOException | UncheckedIOException e) {
+                    failed = e instanceof UncheckedIOException unchecked ? unchecked.getCause() : (IOException) e;
+                }
+            }, "backupsmoke-read " + name);
+            thread.setDaemon(true); // a read held open by an orphan must not keep the tool alive
+        }
+
+        static Reading start(Process process, Reader reader, String name) {
+            Reading reading = new Reading(process, reader, name);
+            reading.thread.start();
+            return reading;
+        }
+
+        /** True once the read has ended, waiting until ENDS_AT (System.nanoTime(); MAX_VALUE: no end). */
+        boolean endedBy(long endsAt) throws InterruptedException {
+            if (endsAt == Long.MAX_VALUE) {
+                thread.join();
+                return true;
+            }
+            long left = endsAt - System.nanoTime();
+            if (left > 0) {
+                thread.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+            }
+            return !thread.isAlive();
+        }
+
+        /** The read's own failure: reading the pipe, or the caller's READER writing what it read. */
+        void rethrow() throws Failure {
+            if (failed != null) {
+                throw new Failure("the output of " + name + " could not be read or kept: " + failed.getMessage());
+            }
+        }
+    }
+
+    /**
+     * Kills PROCESS and its descendants (those first: they are no longer its
+     * own once it is gone); one it left behind when it exited is not among them.
+     */
+    private static void killTree(Process process) {
+        if (process.isAlive()) {
+            process.descendants().forEach(ProcessHandle::destroyForcibly);
+            process.destroyForcibly();
+        }
     }
 }

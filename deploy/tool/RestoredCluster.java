@@ -71,10 +71,8 @@ final class RestoredCluster {
         Path toolConfig;
     }
 
-    static int run(String mode, Options options, PrintStream out) throws Failure {
-        if (SETUP.equals(mode)) {
-            return setup(options);
-        }
+    /** --mode=restore-command: the restore command line, NUL-separated words on OUT. */
+    static int printCommand(Options options, PrintStream out) throws Failure {
         for (String word : restoreCommand(options)) {
             out.print(word + "\0");
         }
@@ -118,6 +116,7 @@ final class RestoredCluster {
         return argv;
     }
 
+    /** --mode=restored-setup: DIR/data readied to be served as a private copy (the header says how). */
     static int setup(Options options) throws Failure {
         if (options.cluster == null) {
             throw new Failure("--mode=" + SETUP + " needs --restored-cluster=DIR");

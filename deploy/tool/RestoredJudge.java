@@ -88,7 +88,7 @@ final class RestoredJudge {
     static Judgement compareOracle(String oracle, Path source, Path restored, String url, Connector connector,
             boolean replayed) throws Failure {
         if (!oracle.equals(SEMANTIC)) {
-            TextOracle.dump(url, restored);
+            TextOracle.dump(url, connector.deadline(), restored);
             return TextOracle.compare(source, restored, replayed);
         }
         String document = SemanticOracle.toJson(SemanticOracle.capture(connector, null));

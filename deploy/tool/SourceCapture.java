@@ -24,7 +24,7 @@ final class SourceCapture {
 
     static int run(Path work, String snapshot, String oracle, String url, Connector connector) throws Failure {
         if (work == null) { // the text oracle's dump only
-            TextOracle.dump(url, snapshot, System.out);
+            TextOracle.dump(url, snapshot, connector.deadline(), System.out);
             return 0;
         }
         if (snapshot != null) {
@@ -33,7 +33,7 @@ final class SourceCapture {
         Path document = work.resolve(RunRecord.ORACLE_SOURCE);
         if (oracle.equals(TextOracle.NAME)) {
             try (OutputStream out = Files.newOutputStream(document)) {
-                TextOracle.dump(url, snapshot, out);
+                TextOracle.dump(url, snapshot, connector.deadline(), out);
             } catch (IOException e) {
                 throw new Failure("cannot write " + document + ": " + e.getMessage());
             }

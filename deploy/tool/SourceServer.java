@@ -7,12 +7,14 @@
 // this run made, even when the CREATE is interrupted (harness.md).
 //   --mode=new-scratch-db   a combination's scratch database, confirmed empty;
 //                           with --renew=NAME, the wipe of the source's: this
-//                           run's scratch database NAME dropped, created
-//                           again, confirmed empty.
+//                           run's scratch database NAME (listed in
+//                           --registry when given, as on a configured
+//                           server) dropped, created again, confirmed empty.
 //   --mode=drop-scratch-dbs every database the registry names, its sessions
 //                           ended first; a warning for one that stays.
 
 import java.io.IOException;
+import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,10 +22,13 @@ import java.nio.file.StandardOpenOption;
 import java.security.SecureRandom;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Pattern;
 import picocli.CommandLine.Option;
 
 final class SourceServer {
@@ -44,13 +49,12 @@ final class SourceServer {
     }
 
     /** A scratch database's name as scratchName() makes it: nothing else is ever dropped by --renew. */
-    private static final java.util.regex.Pattern SCRATCH_NAME = java.util.regex.Pattern.compile(
-            "backupsmoke_[0-9a-f]{12}");
+    private static final Pattern SCRATCH_NAME = Pattern.compile("backupsmoke_[0-9a-f]{12}");
 
     /** A combination's scratch database (or --renew's): NUL-separated database=NAME and say= lines on OUT. */
-    static int newScratchDb(Options options, Connector connector, java.io.PrintStream out) throws Failure {
+    static int newScratchDb(Options options, Connector connector, PrintStream out) throws Failure {
         if (options.renew != null) {
-            renew(options.renew, options.serverLabel, connector, out);
+            renew(options.renew, options.registry, options.serverLabel, connector, out);
             return 0;
         }
         String name = scratchName();
@@ -61,26 +65,35 @@ final class SourceServer {
     }
 
     /**
-     * The source's wipe: NAME (this run's, so already registered, or on a
-     * throwaway server) dropped and created again from template0.
+     * The source's wipe: NAME dropped and created again from template0. It
+     * must be this run's: listed in REGISTRY when that is given (a configured
+     * server, where the plan registered it), else on a throwaway server that
+     * is all this run's, so only the name's shape is checked.
      */
-    static void renew(String name, String label, Connector connector, java.io.PrintStream out) throws Failure {
+    static void renew(String name, Path registry, String label, Connector connector, PrintStream out)
+            throws Failure {
         if (!SCRATCH_NAME.matcher(name).matches()) {
             throw new Failure("--renew=" + Failure.quoted(name) + " is not a scratch database (backupsmoke_ and 12 hex"
                     + " digits)");
         }
-        try (Connection connection = connector.open(); java.sql.Statement statement = connection.createStatement()) {
+        if (registry != null && !registered(registry).contains(name)) {
+            throw new Failure("--renew=" + name + " is not this run's: " + registry + " does not list it");
+        }
+        try (Connection connection = connector.open(); Statement statement = connection.createStatement()) {
             statement.execute("DROP DATABASE \"" + name + "\"");
         } catch (SQLException e) {
+            if (connector.deadline().hasExpired()) { // the cancel, not the server's refusal, ended the drop
+                throw connector.deadline().timedOut("dropping scratch database " + name + " on " + label);
+            }
             throw new Failure("cannot drop scratch database " + name + " on " + label + ": " + Sql.oneLine(e));
         }
-        createScratch(connector, name, null, label);
+        createScratch(connector, name, null, label); // registered already, when at all
         out.print("say=scratch database " + name + " dropped and created again\0");
         confirmNoTables(connector.forDatabase(name), name, out);
     }
 
     /** No table left in NAME (CONNECTOR's database), said on OUT; else the Failure the harness reports. */
-    static void confirmNoTables(Connector connector, String name, java.io.PrintStream out) throws Failure {
+    static void confirmNoTables(Connector connector, String name, PrintStream out) throws Failure {
         int tables = tableCount(connector, name);
         if (tables != 0) {
             throw new Failure("wipe left " + tables + " table(s) in " + name);
@@ -92,7 +105,7 @@ final class SourceServer {
     /** Tables and partitioned tables outside the system schemas: a no-op wipe must not fake a pass. */
     static int tableCount(Connector connector, String name) throws Failure {
         try (Connection connection = connector.open();
-             java.sql.ResultSet count = connection.createStatement().executeQuery("""
+             ResultSet count = connection.createStatement().executeQuery("""
                      SELECT count(*) FROM pg_catalog.pg_class c
                      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
                      WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -105,14 +118,8 @@ final class SourceServer {
     }
 
     /** Drops every database the registry names (5 tries each); a warning on ERR for one that stays. */
-    static int dropRegistered(Options options, Connector connector, java.io.PrintStream err) throws Failure {
-        List<String> names;
-        try {
-            names = options.registry == null || !Files.exists(options.registry) ? List.of()
-                    : Files.readAllLines(options.registry, StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new Failure("cannot read " + options.registry);
-        }
+    static int dropRegistered(Options options, Connector connector, PrintStream err) throws Failure {
+        List<String> names = options.registry == null ? List.of() : registered(options.registry);
         int left = 0;
         for (String name : names) {
             if (!name.isEmpty() && !dropped(connector, name)) {
@@ -122,6 +129,15 @@ final class SourceServer {
             }
         }
         return left == 0 ? 0 : 1;
+    }
+
+    /** The names REGISTRY lists, one a line (none when it does not exist yet). */
+    private static List<String> registered(Path registry) throws Failure {
+        try {
+            return Files.exists(registry) ? Files.readAllLines(registry, StandardCharsets.UTF_8) : List.of();
+        } catch (IOException e) {
+            throw new Failure("cannot read " + registry);
+        }
     }
 
     private static boolean dropped(Connector connector, String name) {

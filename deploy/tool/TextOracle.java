@@ -11,6 +11,7 @@ import java.io.OutputStreamWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.regex.Pattern;
@@ -35,9 +36,10 @@ final class TextOracle {
     /**
      * pg_dump of URL (no password: PGPASSWORD or the service file of the
      * environment) into OUT, inside the exported SNAPSHOT when not null,
-     * without the lines that differ by design.
+     * without the lines that differ by design; killed, and the run failed
+     * with the timeout's message, when it outlasts DEADLINE (the run's --timeout).
      */
-    static void dump(String url, String snapshot, OutputStream out) throws Failure {
+    static void dump(String url, String snapshot, Deadline deadline, OutputStream out) throws Failure {
         if (snapshot != null && !snapshot.matches(SemanticOracle.SNAPSHOT_ID)) {
             throw new Failure("--snapshot-id " + Failure.quoted(snapshot) + " is not an exported snapshot's id");
         }
@@ -46,10 +48,21 @@ final class TextOracle {
         if (snapshot != null) {
             command.add("--snapshot=" + snapshot);
         }
+        String doing = "running the text oracle's pg_dump of " + url;
+        deadline.check(doing);
         // pg_dump says why it failed on stderr, just before the line naming the failure.
-        Program pgDump = new Program("the text oracle's pg_dump of " + url, command).errors(Program.Errors.INHERITED);
+        Program pgDump = new Program("the text oracle's pg_dump of " + url, command).errors(Program.Errors.INHERITED)
+                .within(Duration.ofMillis(Math.max(1, deadline.remainingMillis())));
         BufferedWriter kept = new BufferedWriter(new OutputStreamWriter(out, StandardCharsets.UTF_8));
-        Program.Outcome dumped = pgDump.runLines(line -> keep(line, kept));
+        Program.Outcome dumped;
+        try {
+            dumped = pgDump.runLines(line -> keep(line, kept));
+        } catch (Failure e) {
+            if (deadline.hasExpired()) { // its overrun is the run's: say so as every other phase does
+                throw deadline.timedOut(doing);
+            }
+            throw e;
+        }
         try {
             kept.flush(); // what pg_dump wrote before it failed too
         } catch (IOException e) {
@@ -67,9 +80,9 @@ final class TextOracle {
     }
 
     /** The same dump into FILE. */
-    static void dump(String url, Path file) throws Failure {
+    static void dump(String url, Deadline deadline, Path file) throws Failure {
         try (OutputStream out = Files.newOutputStream(file)) {
-            dump(url, null, out);
+            dump(url, null, deadline, out);
         } catch (IOException e) {
             throw new Failure("cannot write " + file + ": " + e.getMessage());
         }
