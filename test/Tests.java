@@ -5,6 +5,7 @@
 //SOURCES *Test.java
 //DEPS org.junit.jupiter:junit-jupiter:5.14.1
 //DEPS org.junit.platform:junit-platform-launcher:1.14.1
+//JAVA_OPTIONS -XX:TieredStopAtLevel=1
 
 // The test suite: JUnit 5 run through the JUnit Platform launcher, so no build
 // project is needed. It expects a PostgreSQL server described by
@@ -23,6 +24,9 @@
 // the classes holding the longest runs let their own tests run at once too
 // (@Execution(CONCURRENT)). In both, tests that share something of the suite's
 // server say so with @ResourceLock (see Support.SUITE_DATABASES).
+//
+// C1 only (TieredStopAtLevel=1): a test run is short, and C2 compiling what
+// runs a few times cost more CPU than it saved (deploy/docs/extending.md).
 
 import static org.junit.platform.engine.discovery.ClassNameFilter.includeClassNamePatterns;
 import static org.junit.platform.launcher.TagFilter.excludeTags;
