@@ -44,7 +44,7 @@ class CheckpointLedgerTest {
     /** Appends rows the way an application does: through the chain trigger. */
     static void grow(String database, int rows, String idPrefix, Deadline deadline) throws Exception {
         try (Connection connection = Support.connect(database)) {
-            new Workload(rows, idPrefix, null, null).insert(connection, deadline);
+            Support.insert(new Workload(rows, idPrefix, null, null), connection, deadline);
         }
     }
 

@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.parallel.ResourceAccessMode;
+import org.junit.jupiter.api.parallel.ResourceLock;
 import org.junit.jupiter.api.io.TempDir;
 
 class ClientVerifyTest {
@@ -170,9 +172,10 @@ class ClientVerifyTest {
         assertFalse(after.contains(helper + walkHash + "\""), after);
     }
 
+    @ResourceLock(value = Support.SUITE_DATABASES, mode = ResourceAccessMode.READ_WRITE)
     @Test
     void selftestCatchesEveryTamperingAndKeepsTheControlsClean() throws Exception {
-        List<String> before = Support.rows("postgres", "SELECT datname FROM pg_database ORDER BY 1");
+        List<String> before = Support.databases();
         var result = Support.tool("--mode=selftest", "--db-url=" + Support.url("postgres"));
         assertEquals(0, result.exit(), result.describe());
         List<String> lines = result.out().lines().toList();
@@ -194,7 +197,7 @@ class ClientVerifyTest {
         assertTrue(lines.get(lines.size() - 2).matches("control: a field containing '\\|'\\s+clean, 1 ambiguous\\s+"
                 + "clean, 1 ambiguous\\s+clean\\s+ok"), lines.get(lines.size() - 2));
         assertEquals("selftest: all 13 cases behaved as expected", lines.get(lines.size() - 1));
-        assertEquals(before, Support.rows("postgres", "SELECT datname FROM pg_database ORDER BY 1"));
+        assertEquals(before, Support.databases());
     }
 
     /** "case  expected  client  server  ok" -> "case|client|ok", columns being two or more spaces apart. */

@@ -302,15 +302,17 @@ class CommandLineTest {
     @Test
     void longWorkloadsReportProgressOnStderr() throws Exception {
         String database = Support.scratchDatabase();
-        Duration every = Workload.progressEvery;
-        Workload.progressEvery = Duration.ofMillis(100); // a line every 5 s would need a run of 5 s and more
-        Support.Result result;
-        try {
-            result = Support.tool("--mode=workload", "--db-url=" + Support.url(database), "--rows=20000",
-                    "--batch-rows=100", "--timeout=10m");
-        } finally {
-            Workload.progressEvery = every;
-        }
+        // progressEvery is the JVM's: no other workload runs meanwhile.
+        Support.Result result = Support.oneWorkloadAtATime(() -> {
+            Duration every = Workload.progressEvery;
+            Workload.progressEvery = Duration.ofMillis(100); // a line every 5 s would need a run of 5 s and more
+            try {
+                return Support.tool("--mode=workload", "--db-url=" + Support.url(database), "--rows=20000",
+                        "--batch-rows=100", "--timeout=10m");
+            } finally {
+                Workload.progressEvery = every;
+            }
+        });
         assertEquals(0, result.exit(), result.describe());
         List<String> lines = result.err().lines().toList();
         assertTrue(!lines.isEmpty(), "at least one progress line in a run of 200 statements");

@@ -434,7 +434,7 @@ class DrillJudgeTest {
 
         void grow(String database, int rows, String idPrefix, Deadline deadline) throws Exception {
             try (Connection connection = connect(database)) {
-                new Workload(rows, idPrefix, null, null).insert(connection, deadline);
+                Support.insert(new Workload(rows, idPrefix, null, null), connection, deadline);
             }
         }
 

@@ -266,7 +266,8 @@ class FaultsTest {
             Failure failure;
             try (Deadline deadline = new Deadline(Duration.ofSeconds(1));
                  Connection connection = queryConnector(database, deadline).open()) {
-                failure = assertThrows(Failure.class, () -> new Workload(3, "lk-", null, null).insert(connection, deadline));
+                failure = Support.oneWorkloadAtATime(() -> assertThrows(Failure.class,
+                        () -> new Workload(3, "lk-", null, null).insert(connection, deadline)));
             }
             assertEquals("timed out after 1s while inserting audit rows (raise the bound with --timeout); no audit row "
                     + "was committed; the batch in flight (ids lk-0000 to lk-0002) was rolled back", failure.getMessage());
@@ -319,8 +320,8 @@ class FaultsTest {
         Support.execute(database, "CREATE UNIQUE INDEX audit_events_one_per_action ON audit_events (actor, action)");
         try (Deadline deadline = new Deadline(Duration.ofSeconds(30));
              Connection connection = queryConnector(database, deadline).open()) {
-            Failure failure = assertThrows(Failure.class,
-                    () -> new Workload(5, "app-", null, null).insert(connection, deadline));
+            Failure failure = Support.oneWorkloadAtATime(() -> assertThrows(Failure.class,
+                    () -> new Workload(5, "app-", null, null).insert(connection, deadline)));
             assertEquals("inserting audit rows failed: unique constraint \"audit_events_one_per_action\" on audit_events "
                     + "(actor, action) refuses the workload's rows, which repeat actor, action and resource values "
                     + "(duplicate key value violates unique constraint \"audit_events_one_per_action\" (Key (actor, "

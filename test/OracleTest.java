@@ -82,7 +82,7 @@ class OracleTest {
 
     /** A copy of the restored database with SQL applied, compared with the source. */
     private List<String> damaged(String... sql) throws Exception {
-        String copy = "copy_" + ProcessHandle.current().pid() + "_" + System.nanoTime();
+        String copy = restored + "_copy_" + System.nanoTime(); // a scratch name: see Support.databases()
         Support.execute("postgres", "CREATE DATABASE " + copy + " TEMPLATE " + restored);
         Support.execute(copy, sql);
         return compareWith(copy);

@@ -42,6 +42,7 @@ class SelftestTest {
                 }).toList();
     }
 
+    @ResourceLock(value = Support.SUITE_DATABASES, mode = ResourceAccessMode.READ_WRITE)
     @Test
     void catchesEveryTamperingOnAnotherSchemaAndReportsItsVerifiersFalseAlarmsAsFindings() throws Exception {
         var result = Support.tool("--mode=selftest", "--db-url=" + Support.url("postgres"), "--migrations-path=" + LEDGER_APP);
@@ -69,6 +70,7 @@ class SelftestTest {
         assertEquals(List.of(), selftestDatabases());
     }
 
+    @ResourceLock(value = Support.SUITE_DATABASES, mode = ResourceAccessMode.READ)
     @Test
     void failOnFindingsMakesTheVerifiersFalseAlarmsFatal() throws Exception {
         var result = Support.tool("--mode=selftest", "--db-url=" + Support.url("postgres"), "--migrations-path=" + OTHER_APP,
@@ -78,6 +80,7 @@ class SelftestTest {
                 + "selftest: findings are fatal with --fail-on-findings\n"), result.out());
     }
 
+    @ResourceLock(value = Support.SUITE_DATABASES, mode = ResourceAccessMode.READ_WRITE)
     @Test
     void aTriggerThatHashesAnotherPayloadIsAMissOfTheGateExit4() throws Exception {
         // The other application, but its trigger leaves event_category out of the payload: no row verifies.

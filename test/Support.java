@@ -94,8 +94,13 @@ final class Support {
 
     /** A new empty database, unique to this run; the test server is thrown away afterwards. */
     static String scratchDatabase() throws SQLException {
+        return scratchCopyOf("template1");
+    }
+
+    /** A new scratch database, a copy of TEMPLATE (which nobody may be connected to). */
+    private static String scratchCopyOf(String template) throws SQLException {
         String name = SCRATCH_PREFIX + SCRATCH_COUNTER.incrementAndGet();
-        execute("postgres", "CREATE DATABASE " + name);
+        execute("postgres", "CREATE DATABASE " + name + " TEMPLATE " + template);
         return name;
     }
 
@@ -151,28 +156,126 @@ final class Support {
      * Runs the tool's command in this JVM, as `deploy/bin/backupsmoke ARGS` would with only the given
      * PG variables set: the same picocli command, options, exit code, stdout and stderr, without a JVM
      * start per call. Tests of what only a process has (signals, the launcher's bounded heap, JBang,
-     * the shebang, the alias) use {@link #launched} instead.
+     * the shebang, the alias) use {@link #launched} instead. Calls on several threads run at once, each
+     * with its own stdout and stderr (ThreadOutput); those running a workload take turns (see
+     * oneWorkloadAtATime).
      */
-    static synchronized Result tool(Map<String, String> env, String... args) {
-        PrintStream savedOut = System.out;
-        PrintStream savedErr = System.err;
+    static Result tool(Map<String, String> env, String... args) {
+        return runsAWorkload(args) ? oneWorkloadAtATime(() -> captured(env, args)) : captured(env, args);
+    }
+
+    private static Result captured(Map<String, String> env, String... args) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         int exit;
         try (PrintStream toOut = new PrintStream(out, true, StandardCharsets.UTF_8);
                 PrintStream toErr = new PrintStream(err, true, StandardCharsets.UTF_8)) {
-            System.setOut(toOut);
-            System.setErr(toErr);
             CommandLine command = BackupSmoke.commandLine(Map.copyOf(env));
             command.setOut(new PrintWriter(toOut, true));
             command.setErr(new PrintWriter(toErr, true));
-            exit = command.execute(args);
-        } finally {
-            System.setOut(savedOut);
-            System.setErr(savedErr);
-            Progress.reset();
+            exit = ThreadOutput.capturedIn(toOut, toErr, () -> command.execute(args));
         }
         return new Result(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    /** --mode=workload and --mode=selftest insert rows through Workload, which records them in Progress. */
+    private static boolean runsAWorkload(String... args) {
+        String mode = "";
+        for (int i = 0; i < args.length; i++) {
+            if (args[i].startsWith("--mode=")) {
+                mode = args[i].substring("--mode=".length());
+            } else if (args[i].equals("--mode") && i + 1 < args.length) {
+                mode = args[i + 1];
+            }
+        }
+        return mode.equals("workload") || mode.equals("selftest");
+    }
+
+    private static final java.util.concurrent.locks.ReentrantLock WORKLOAD_TURN = new java.util.concurrent.locks.ReentrantLock();
+
+    /** What a test runs in its turn: an answer, or a failure of type E. */
+    @FunctionalInterface
+    interface Turn<T, E extends Exception> {
+        T run() throws E;
+    }
+
+    /**
+     * Runs TURN while no other workload runs in this JVM. The tool's Progress holds one workload's record
+     * (rows committed, the batch in flight, what its messages say on failure) and Workload.progressEvery
+     * is global, as a process runs one command; so a test calling Workload itself, or changing
+     * progressEvery, goes through here too. Progress starts each turn fresh.
+     */
+    static <T, E extends Exception> T oneWorkloadAtATime(Turn<T, E> turn) throws E {
+        WORKLOAD_TURN.lock();
+        try {
+            Progress.reset();
+            return turn.run();
+        } finally {
+            Progress.reset();
+            WORKLOAD_TURN.unlock();
+        }
+    }
+
+    /** WORKLOAD's rows inserted on CONNECTION, as the tool does, in its turn (oneWorkloadAtATime). */
+    static void insert(Workload workload, Connection connection, Deadline deadline) throws Failure {
+        oneWorkloadAtATime(() -> {
+            workload.insert(connection, deadline);
+            return null;
+        });
+    }
+
+    /**
+     * The test JVM's System.out and System.err, from the first tool call on: what a thread writes while
+     * it runs the tool goes to that call's capture, the rest to the real streams. The tool writes only
+     * on the thread that runs its command (a helper thread's failure travels back to it).
+     */
+    static final class ThreadOutput extends java.io.OutputStream {
+        private final PrintStream real;
+        private final ThreadLocal<PrintStream> capture = new ThreadLocal<>();
+
+        private ThreadOutput(PrintStream real) {
+            this.real = real;
+        }
+
+        private static final ThreadOutput OUT = new ThreadOutput(System.out);
+        private static final ThreadOutput ERR = new ThreadOutput(System.err);
+
+        static {
+            System.setOut(new PrintStream(OUT, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(ERR, true, StandardCharsets.UTF_8));
+        }
+
+        /** CALL's answer, with this thread's System.out going to OUT and System.err to ERR meanwhile. */
+        static <T> T capturedIn(PrintStream out, PrintStream err, java.util.function.Supplier<T> call) {
+            OUT.capture.set(out);
+            ERR.capture.set(err);
+            try {
+                return call.get();
+            } finally {
+                OUT.capture.remove();
+                ERR.capture.remove();
+            }
+        }
+
+        private PrintStream target() {
+            PrintStream captured = capture.get();
+            return captured != null ? captured : real;
+        }
+
+        @Override
+        public void write(int b) {
+            target().write(b);
+        }
+
+        @Override
+        public void write(byte[] bytes, int offset, int length) {
+            target().write(bytes, offset, length);
+        }
+
+        @Override
+        public void flush() {
+            target().flush();
+        }
     }
 
     /** Runs the tool as a process through the fast launcher (the jar JBang built), with only ENV's PG variables. */
@@ -194,11 +297,28 @@ final class Support {
         return result;
     }
 
-    /** Migrates a new scratch database and writes the fixed 24-row workload; returns its name. */
+    /**
+     * A new scratch database migrated and holding the fixed ROWS-row workload started at FIXED_START; returns
+     * its name. The tool makes the first one of each size; the others are copies of it (CREATE DATABASE …
+     * TEMPLATE), the same rows, hashes and migrations at a fraction of the cost: most database tests start here.
+     */
     static String migratedWithWorkload(int rows) throws SQLException {
-        String database = scratchDatabase();
-        toolOk("--mode=workload", "--db-url=" + url(database), "--rows=" + rows, "--start-time=" + FIXED_START);
-        return database;
+        return scratchCopyOf(workloadTemplate(rows));
+    }
+
+    /** The first database of each size migratedWithWorkload made, never handed to a test: the copies' template. */
+    private static final Map<Integer, String> WORKLOAD_TEMPLATES = new HashMap<>();
+
+    private static String workloadTemplate(int rows) throws SQLException {
+        synchronized (WORKLOAD_TEMPLATES) {
+            String template = WORKLOAD_TEMPLATES.get(rows);
+            if (template == null) {
+                template = scratchDatabase();
+                toolOk("--mode=workload", "--db-url=" + url(template), "--rows=" + rows, "--start-time=" + FIXED_START);
+                WORKLOAD_TEMPLATES.put(rows, template);
+            }
+            return template;
+        }
     }
 
     /**

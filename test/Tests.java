@@ -5,6 +5,7 @@
 //SOURCES *Test.java
 //DEPS org.junit.jupiter:junit-jupiter:5.14.1
 //DEPS org.junit.platform:junit-platform-launcher:1.14.1
+//JAVA_OPTIONS -XX:TieredStopAtLevel=1
 
 // The test suite: JUnit 5 run through the JUnit Platform launcher, so no build
 // project is needed. It expects a PostgreSQL server described by
@@ -13,13 +14,19 @@
 // test class names (or Class#method) to run instead of all of them; a first
 // argument --fast leaves out the end-to-end tests (tagged "e2e").
 //
-// Two phases, one after the other. First the in-process tiers, one class at a
-// time: they run the tool's classes in this JVM, whose System.out/err and
-// Progress are global. Then the end-to-end tests (processes: the launcher,
-// JBang, the harness), their classes concurrently (E2E_JOBS at once, or
-// SMOKE_TEST_JOBS); tests that share something of the suite's server say so
-// with @ResourceLock (see Support.SUITE_DATABASES); the classes holding the
-// longest runs let their own tests run at once too (@Execution(CONCURRENT)).
+// Two phases, one after the other, each running its classes concurrently
+// (a class's own tests one after the other). First the in-process tiers
+// (IN_PROCESS_JOBS classes at once): they run the tool's classes in this JVM,
+// each tool call with its own stdout and stderr (Support.ThreadOutput), the
+// calls that run a workload one at a time (the tool's Progress is global:
+// Support.oneWorkloadAtATime). Then the end-to-end tests (processes: the
+// launcher, JBang, the harness), E2E_JOBS classes at once, or SMOKE_TEST_JOBS;
+// the classes holding the longest runs let their own tests run at once too
+// (@Execution(CONCURRENT)). In both, tests that share something of the suite's
+// server say so with @ResourceLock (see Support.SUITE_DATABASES).
+//
+// C1 only (TieredStopAtLevel=1): a test run is short, and C2 compiling what
+// runs a few times cost more CPU than it saved (deploy/docs/extending.md).
 
 import static org.junit.platform.engine.discovery.ClassNameFilter.includeClassNamePatterns;
 import static org.junit.platform.launcher.TagFilter.excludeTags;
@@ -53,7 +60,13 @@ public class Tests {
      */
     static final int E2E_JOBS = Math.max(2, Runtime.getRuntime().availableProcessors());
 
-    /** The real stdout, kept before any in-process tool call swaps System.out for a capture. */
+    /**
+     * How many in-process classes run at once: one more than cores, as a test often waits (on the server,
+     * a timeout it tests) and leaves its core to another (figures: deploy/docs/extending.md).
+     */
+    static final int IN_PROCESS_JOBS = Runtime.getRuntime().availableProcessors() + 1;
+
+    /** The real stdout, kept before the first in-process tool call routes System.out per thread. */
     static final PrintStream OUT = System.out;
 
     public static void main(String[] args) throws Exception {
@@ -69,7 +82,8 @@ public class Tests {
         CompletableFuture<Void> built = fast ? CompletableFuture.completedFuture(null)
                 : CompletableFuture.runAsync(Support::buildTool);
         List<TestExecutionSummary> summaries = new ArrayList<>();
-        summaries.add(execute(discovery(selectors).filters(excludeTags("e2e")).build()));
+        summaries.add(execute(concurrentClasses(discovery(selectors).filters(excludeTags("e2e")),
+                Integer.toString(IN_PROCESS_JOBS)).build()));
         if (!fast) {
             built.join();
             summaries.add(execute(concurrentClasses(discovery(selectors).filters(includeTags("e2e")), jobs).build()));
@@ -107,7 +121,7 @@ public class Tests {
 
     /**
      * Jupiter's parallel execution: classes at once, a class's own tests one after the other (they share
-     * its @TempDir and static state), never more than the fixed number of threads.
+     * its @TempDir and static state), never more than JOBS threads.
      */
     private static LauncherDiscoveryRequestBuilder concurrentClasses(LauncherDiscoveryRequestBuilder discovery,
                                                                      String jobs) {

@@ -41,8 +41,8 @@ class VerdictsTest {
             new MigrationRunner(Support.MIGRATIONS).run(
                     connector.withSearchPath(path).open(MigrationRunner.CONNECTION_PROPERTIES), deadline);
             try (Connection connection = connector.withSearchPath(audit.queryPath()).open()) {
-                new Workload(rows, "audit-smoke-", OffsetDateTime.parse(Support.FIXED_START), null)
-                        .insert(connection, deadline);
+                Support.insert(new Workload(rows, "audit-smoke-", OffsetDateTime.parse(Support.FIXED_START), null),
+                        connection, deadline);
             }
         }
     }

@@ -203,7 +203,8 @@ class VerifyHardeningTest {
     private static void awaitLockWait(String database) throws Exception {
         for (int attempt = 0; attempt < 1200; attempt++) {
             if (!"0".equals(Support.one(database, "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
-                    + " WHERE NOT l.granted AND c.relname = 'audit_chain_head'"))) {
+                    + " WHERE NOT l.granted AND c.relname = 'audit_chain_head' AND l.database = (SELECT oid FROM"
+                    + " pg_database WHERE datname = current_database())"))) {
                 return;
             }
             Thread.sleep(100);

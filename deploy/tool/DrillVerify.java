@@ -1,6 +1,7 @@
 // --mode=drill-verify as a whole (SPEC section 9.10): judge the restored
 // database, write the evidence, print report.json, and say the exit code.
 
+import java.io.PrintStream;
 import java.time.Instant;
 import java.util.Map;
 
@@ -30,10 +31,10 @@ final class DrillVerify {
             DrillJudge.Findings unjudged = new DrillJudge.Findings();
             String reason = cannotJudge.getMessage();
             unjudged.failure = reason.startsWith(CANNOT_JUDGE) ? reason : CANNOT_JUDGE + reason;
-            publish(request, unjudged, signingKeys, options, now);
+            publish(request, unjudged, signingKeys, options, now, System.out);
             throw cannotJudge;
         }
-        publish(request, findings, signingKeys, options, now);
+        publish(request, findings, signingKeys, options, now, System.out);
         return findings.passed() ? 0 : Refusal.EXIT;
     }
 
@@ -43,6 +44,12 @@ final class DrillVerify {
      * connecting to anything; exit 3 (the restore failed) or 1.
      */
     static int unjudged(LedgerOptions ledgerOptions, DrillOptions options, String toolVersion) throws Failure {
+        return unjudged(ledgerOptions, options, toolVersion, System.out);
+    }
+
+    /** The same, with report.json printed to OUT. */
+    static int unjudged(LedgerOptions ledgerOptions, DrillOptions options, String toolVersion, PrintStream out)
+            throws Failure {
         DrillJudge.Request request = options.request(ledgerOptions.ledger, toolVersion);
         DrillJudge.Findings findings = new DrillJudge.Findings();
         findings.failure = options.unjudged();
@@ -59,7 +66,7 @@ final class DrillVerify {
         } catch (Failure unreadable) {
             System.err.println("backupsmoke: warning: report.json is not signed: " + unreadable.getMessage());
         }
-        publish(request, findings, signingKeys, options, Instant.now());
+        publish(request, findings, signingKeys, options, Instant.now(), out);
         if (findings.failure.startsWith(CANNOT_JUDGE)) {
             throw new Failure(findings.failure);
         }
@@ -67,15 +74,15 @@ final class DrillVerify {
     }
 
     private static void publish(DrillJudge.Request request, DrillJudge.Findings findings, Ed25519Keys signingKeys,
-                                DrillOptions options, Instant now) throws Failure {
+                                DrillOptions options, Instant now, PrintStream out) throws Failure {
         String report = DrillEvidence.reportJson(request, findings, now);
         if (options.reportDir != null) {
             DrillEvidence.write(options.reportDir, report, signingKeys,
                     DrillEvidence.metrics(request.method(), findings.passed(), now, request.restoreSeconds(),
                             findings.rpo));
         }
-        System.out.print(report);
-        System.out.flush();
+        out.print(report);
+        out.flush();
         if (!findings.passed() && !findings.failure.startsWith(CANNOT_JUDGE)) {
             System.err.println("backupsmoke: " + findings.failure);
         }
