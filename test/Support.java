@@ -226,12 +226,13 @@ final class Support {
 
     /**
      * The test JVM's System.out and System.err, from the first tool call on: what a thread writes while
-     * it runs the tool goes to that call's capture, the rest to the real streams. The tool writes only
-     * on the thread that runs its command (a helper thread's failure travels back to it).
+     * it runs the tool goes to that call's capture, the rest to the real streams. A thread the call
+     * starts inherits the capture: Program copies a program's stdout (the text oracle's dump) on a
+     * thread of its own.
      */
     static final class ThreadOutput extends java.io.OutputStream {
         private final PrintStream real;
-        private final ThreadLocal<PrintStream> capture = new ThreadLocal<>();
+        private final InheritableThreadLocal<PrintStream> capture = new InheritableThreadLocal<>();
 
         private ThreadOutput(PrintStream real) {
             this.real = real;
