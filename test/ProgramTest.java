@@ -88,10 +88,12 @@ class ProgramTest {
         Path pidFile = temp.resolve("orphan.pid");
         long started = System.nanoTime();
         try {
-            // sh exits at once; its background sleep, no longer its child, holds stdout open.
-            Failure overran = assertThrows(Failure.class, () -> sh("sleep 30 & echo $! > '" + pidFile + "'; echo hi")
-                    .within(Duration.ofMillis(500)).run());
-            assertEquals("the script did not finish within 500ms", overran.getMessage());
+            // sh exits after a second; its background sleep, no longer its child, holds stdout open. The
+            // second lets the read block first: the JDK drains and closes the pipe of a program that exits
+            // while nobody is reading it, and the orphan would then not be waited for at all.
+            Failure overran = assertThrows(Failure.class, () -> sh("sleep 30 & echo $! > '" + pidFile
+                    + "'; echo hi; sleep 1").within(Duration.ofSeconds(3)).run());
+            assertEquals("the script did not finish within 3s", overran.getMessage());
             assertTrue(System.nanoTime() - started < Duration.ofSeconds(10).toNanos(), "waited for the orphan");
         } finally {
             ProcessHandle.of(Long.parseLong(Files.readString(pidFile).strip())).ifPresent(ProcessHandle::destroyForcibly);
