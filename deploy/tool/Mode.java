@@ -1,4 +1,4 @@
-// One --mode of the command (the table of them is BackupSmoke.modes()): its
+// One --mode of the command (the command lists them all in its modes()): its
 // name, what it needs before its handler runs, and the handler. The command
 // looks the mode up once: one that needs no database runs at once and never
 // asks for --db-url; the others get a connection to it, bounded by --timeout.
