@@ -164,7 +164,7 @@ final class JudgeModes {
         return answer(PitrRows.read(connector, aPrefix, aRows, laterPrefix).judgement(), null, out);
     }
 
-    private static RoundTripJudge.Checkpoint checkpoint(Path since) throws Failure {
+    static RoundTripJudge.Checkpoint checkpoint(Path since) throws Failure {
         return new RoundTripJudge.Checkpoint(since.toString(), readJson(since, "--since").path("row_count").asLong());
     }
 

@@ -74,9 +74,8 @@ final class RestoredJudge {
         if (!verdict.passed()) {
             return verdict;
         }
-        RoundTripJudge.Checkpoint checkpoint = since == null ? null : new RoundTripJudge.Checkpoint(
-                since.toString(), JudgeModes.readJson(since, "--since").path("row_count").asLong());
-        return RoundTripJudge.roundTrip(JudgeModes.readJson(work.resolve("expected.json"), "--run-record"),
+        RoundTripJudge.Checkpoint checkpoint = since == null ? null : JudgeModes.checkpoint(since);
+        return RoundTripJudge.roundTrip(JudgeModes.readJson(work.resolve(RunRecord.EXPECTED), "--run-record"),
                 JudgeModes.readJson(workload, "--run-record"), JudgeModes.readJson(post, "--run-record"), checkpoint);
     }
 
@@ -88,7 +87,7 @@ final class RestoredJudge {
     static Judgement compareOracle(String oracle, Path source, Path restored, String url, Connector connector,
             boolean replayed) throws Failure {
         if (!oracle.equals(SEMANTIC)) {
-            TextOracle.dump(url, connector.deadline(), restored);
+            TextOracle.dump(url, null, connector.deadline(), restored);
             return TextOracle.compare(source, restored, replayed);
         }
         String document = SemanticOracle.toJson(SemanticOracle.capture(connector, null));

@@ -6,9 +6,6 @@
 // the target is the expectation) the oracle's document only. Without
 // --run-record, the text oracle's dump on stdout.
 
-import java.io.IOException;
-import java.io.OutputStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -28,15 +25,11 @@ final class SourceCapture {
             return 0;
         }
         if (snapshot != null) {
-            HarnessModes.write(work.resolve("expected.json"), expectation(connector, snapshot));
+            HarnessModes.write(work.resolve(RunRecord.EXPECTED), expectation(connector, snapshot));
         }
         Path document = work.resolve(RunRecord.ORACLE_SOURCE);
         if (oracle.equals(TextOracle.NAME)) {
-            try (OutputStream out = Files.newOutputStream(document)) {
-                TextOracle.dump(url, snapshot, connector.deadline(), out);
-            } catch (IOException e) {
-                throw new Failure("cannot write " + document + ": " + e.getMessage());
-            }
+            TextOracle.dump(url, snapshot, connector.deadline(), document);
         } else if (!oracle.equals(RestoredJudge.OFF)) {
             HarnessModes.write(document, SemanticOracle.toJson(SemanticOracle.capture(connector, snapshot)));
         }

@@ -80,9 +80,9 @@ final class TextOracle {
     }
 
     /** The same dump into FILE. */
-    static void dump(String url, Deadline deadline, Path file) throws Failure {
+    static void dump(String url, String snapshot, Deadline deadline, Path file) throws Failure {
         try (OutputStream out = Files.newOutputStream(file)) {
-            dump(url, null, deadline, out);
+            dump(url, snapshot, deadline, out);
         } catch (IOException e) {
             throw new Failure("cannot write " + file + ": " + e.getMessage());
         }
