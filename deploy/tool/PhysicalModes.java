@@ -356,7 +356,7 @@ final class PhysicalModes {
      * kind and the three values, and says the target.
      */
     static int pitrTarget(Options options, Connector source, PrintStream out) throws Failure {
-        if (!List.of("time", "lsn", "xid").contains(options.targetKind) || options.targetFile == null) {
+        if (!Knobs.PITR_TARGETS.contains(options.targetKind) || options.targetFile == null) {
             throw new Failure("--mode=" + PITR_TARGET + " needs --target-kind=time|lsn|xid and --target-file=FILE");
         }
         AuditSchema audit;

@@ -35,7 +35,6 @@ final class RestoredCluster {
     static final String COMMAND = "restore-command";
     static final List<String> MODES = List.of(SETUP, COMMAND);
     static final String HBA_FILE = "pg_hba.smoke.conf";
-    private static final List<String> TARGET_KINDS = List.of("time", "lsn", "xid");
     private static final Pattern AUTH = Pattern.compile("trust|md5|scram-sha-256");
 
     private RestoredCluster() {
@@ -157,7 +156,7 @@ final class RestoredCluster {
     static String[] target(String target) throws Failure {
         int equals = target.indexOf('=');
         String kind = equals < 0 ? "" : target.substring(0, equals);
-        if (!TARGET_KINDS.contains(kind)) {
+        if (!Knobs.PITR_TARGETS.contains(kind)) {
             throw new Failure("--recovery-target must be time=VALUE, lsn=VALUE or xid=VALUE, got "
                     + Failure.quoted(target));
         }

@@ -80,7 +80,7 @@ final class SourceServer {
             throw new Failure("--renew=" + name + " is not this run's: " + registry + " does not list it");
         }
         try (Connection connection = connector.open(); Statement statement = connection.createStatement()) {
-            statement.execute("DROP DATABASE \"" + name + "\"");
+            statement.execute("DROP DATABASE " + AuditSchema.quoted(name));
         } catch (SQLException e) {
             if (connector.deadline().hasExpired()) { // the cancel, not the server's refusal, ended the drop
                 throw connector.deadline().timedOut("dropping scratch database " + name + " on " + label);
@@ -148,7 +148,7 @@ final class SourceServer {
                 connection.createStatement().execute("SET client_min_messages = warning");
                 end.setString(1, name);
                 end.execute();
-                connection.createStatement().execute("DROP DATABASE IF EXISTS \"" + name.replace("\"", "\"\"") + "\"");
+                connection.createStatement().execute("DROP DATABASE IF EXISTS " + AuditSchema.quoted(name));
                 return true;
             } catch (Failure | SQLException e) {
                 try {
@@ -231,7 +231,8 @@ final class SourceServer {
                 register(registry, name);
             }
             try {
-                connection.createStatement().execute("CREATE DATABASE \"" + name + "\" TEMPLATE template0");
+                connection.createStatement().execute("CREATE DATABASE " + AuditSchema.quoted(name)
+                        + " TEMPLATE template0");
             } catch (SQLException e) {
                 throw new Failure("cannot create scratch database " + name + " on " + label + " (does "
                         + connector.target().user() + " have CREATEDB?)");
