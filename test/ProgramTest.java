@@ -8,10 +8,11 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -54,10 +55,10 @@ class ProgramTest {
     }
 
     @Test
-    void linesArriveOneByOneWithoutTheirNewlines() throws Exception {
-        List<String> lines = new ArrayList<>();
-        Program.Outcome outcome = sh("printf 'a\\n\\nb'; exit 2").runLines(lines::add);
-        assertEquals(List.of("a", "", "b"), lines);
+    void theOutputIsReadAsItComesByTheCallersReader() throws Exception {
+        ByteArrayOutputStream read = new ByteArrayOutputStream();
+        Program.Outcome outcome = sh("printf 'a\\n\\nb'; exit 2").runReading(stdout -> stdout.transferTo(read));
+        assertEquals("a\n\nb", read.toString(StandardCharsets.UTF_8));
         assertEquals(2, outcome.status());
         assertEquals("", outcome.text());
     }
@@ -102,7 +103,7 @@ class ProgramTest {
 
     @Test
     void outputTheCallerCannotKeepFailsWithoutClaimingTheProgramCouldNotRun() {
-        Failure full = assertThrows(Failure.class, () -> sh("yes").runLines(line -> {
+        Failure full = assertThrows(Failure.class, () -> sh("yes").runReading(stdout -> {
             throw new java.io.IOException("No space left on device");
         }));
         assertEquals("the output of the script could not be read or kept: No space left on device", full.getMessage());

@@ -240,6 +240,10 @@ class RestoredJudgeTest {
         assertEquals(REASON + "< c", compare(temp, "a\nb\nc\n", "a\nb\n", false).reason()); // cut short
         String longLine = "x".repeat(300);
         assertEquals(REASON + "< " + "x".repeat(158), compare(temp, longLine + "\n", "y\n", false).reason());
+        // A row's value on one long line: a difference past the first bytes kept of each line still counts.
+        String row = "1\t" + "v".repeat(100_000);
+        assertEquals(REASON + "< 1\t" + "v".repeat(156), compare(temp, row + "A\n", row + "B\n", false).reason());
+        assertEquals(REASON + "> 2", compare(temp, row + "\n", "2\n" + row + "\n", false).reason()); // inserted
     }
 
     @Test

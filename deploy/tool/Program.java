@@ -1,7 +1,7 @@
 // Another program the tool runs (pg_dump, pg_isready, mvn, git, ...), the
 // one way it is run: stdin from /dev/null (a program that would read it
 // gets end-of-file at once instead of waiting for a terminal), stdout
-// captured or read line by line, stderr merged, discarded or inherited as
+// captured or read as it comes, stderr merged, discarded or inherited as
 // the caller needs, and an optional deadline: the program must have exited
 // and its stdout reached end-of-file by then, else the program and its
 // descendants are killed and the run fails on time (a process it left
@@ -11,12 +11,10 @@
 // exit is the caller's to judge (some only want the words, whatever the
 // status), or a Failure through Outcome.succeeded.
 
-import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -47,9 +45,9 @@ final class Program {
         }
     }
 
-    /** Takes the program's stdout one line at a time (without its newline). */
-    interface Lines {
-        void accept(String line) throws IOException;
+    /** Reads the program's stdout as it comes, to its end. */
+    interface Output {
+        void read(InputStream stdout) throws IOException;
     }
 
     private final String name;
@@ -94,23 +92,13 @@ final class Program {
     /** Runs the program to its end: its status and its output as text. */
     Outcome run() throws Failure {
         ByteArrayOutputStream captured = new ByteArrayOutputStream();
-        int status = runReading(stdout -> stdout.transferTo(captured));
+        int status = readToTheEnd(stdout -> stdout.transferTo(captured));
         return new Outcome(name, status, captured.toString(StandardCharsets.UTF_8));
     }
 
-    /** Runs the program to its end, each line of its stdout to EACH as it comes (the outcome's text is empty). */
-    Outcome runLines(Lines each) throws Failure {
-        int status = runReading(stdout -> {
-            BufferedReader reader = new BufferedReader(new InputStreamReader(stdout, StandardCharsets.UTF_8));
-            for (String line = reader.readLine(); line != null; line = reader.readLine()) {
-                each.accept(line);
-            }
-        });
-        return new Outcome(name, status, "");
-    }
-
-    private interface Reader {
-        void read(InputStream stdout) throws IOException;
+    /** Runs the program to its end, its stdout read by OUTPUT as it comes (the outcome's text is empty). */
+    Outcome runReading(Output output) throws Failure {
+        return new Outcome(name, readToTheEnd(output), "");
     }
 
     /**
@@ -121,7 +109,7 @@ final class Program {
      * the program left behind (no longer its descendant) still holds the pipe
      * open: that read is abandoned on its daemon thread.
      */
-    private int runReading(Reader reader) throws Failure {
+    private int readToTheEnd(Output reader) throws Failure {
         Process process = start();
         long endsAt = limit == null ? Long.MAX_VALUE : System.nanoTime() + limit.toNanos();
         try {
@@ -164,7 +152,7 @@ final class Program {
         private final Thread thread;
         private volatile IOException failed;
 
-        private Reading(Process process, Reader reader, String name) {
+        private Reading(Process process, Output reader, String name) {
             this.name = name;
             this.thread = new Thread(() -> {
                 try (InputStream stdout = process.getInputStream()) {
@@ -176,7 +164,7 @@ final class Program {
             thread.setDaemon(true); // a read held open by an orphan must not keep the tool alive
         }
 
-        static Reading start(Process process, Reader reader, String name) {
+        static Reading start(Process process, Output reader, String name) {
             Reading reading = new Reading(process, reader, name);
             reading.thread.start();
             return reading;

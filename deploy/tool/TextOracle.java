@@ -4,11 +4,10 @@
 // the version banner); after a WAL replay (PITR) the sequences' setval lines
 // too, since a replay legitimately brings a sequence up to 32 values ahead.
 
-import java.io.BufferedWriter;
+import java.io.BufferedOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
-import java.io.OutputStreamWriter;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -53,30 +52,22 @@ final class TextOracle {
         // pg_dump says why it failed on stderr, just before the line naming the failure.
         Program pgDump = new Program("the text oracle's pg_dump of " + url, command).errors(Program.Errors.INHERITED)
                 .within(Duration.ofMillis(Math.max(1, deadline.remainingMillis())));
-        BufferedWriter kept = new BufferedWriter(new OutputStreamWriter(out, StandardCharsets.UTF_8));
+        BufferedOutputStream kept = new BufferedOutputStream(out, 64 * 1024);
         Program.Outcome dumped;
         try {
-            dumped = pgDump.runLines(line -> keep(line, kept));
+            dumped = pgDump.runReading(stdout -> DumpLines.copyKeeping(stdout, kept, TextOracle::differsByDesign));
         } catch (Failure e) {
             if (deadline.hasExpired()) { // its overrun is the run's: say so as every other phase does
                 throw deadline.timedOut(doing);
             }
             throw e;
         }
-        try {
-            kept.flush(); // what pg_dump wrote before it failed too
-        } catch (IOException e) {
-            throw new Failure("cannot write the text oracle's dump: " + e.getMessage());
-        }
         dumped.succeeded();
     }
 
-    /** LINE into KEPT, unless it is one that differs by design. */
-    private static void keep(String line, BufferedWriter kept) throws IOException {
-        if (!BY_DESIGN.matcher(line).find()) {
-            kept.write(line);
-            kept.write('\n');
-        }
+    /** Whether the line that starts with HEAD is one two dumps of the same database differ in. */
+    private static boolean differsByDesign(String head) {
+        return BY_DESIGN.matcher(head).find();
     }
 
     /** The same dump into FILE. */
@@ -92,38 +83,84 @@ final class TextOracle {
      * The two dumps must be the same text (REPLAYED: but for the sequences'
      * values); else the reason quotes the first difference as diff would
      * print it: "< LINE" of the source, or "> LINE" of the restored dump when
-     * lines were inserted there.
+     * lines were inserted there. Both are read a line at a time, and a line
+     * is held as its digest and its first bytes (DumpLines), so dumps of any
+     * size compare in the same little memory.
      */
     static Judgement compare(Path source, Path restored, boolean replayed) throws Failure {
-        List<String> a = lines(source, replayed);
-        List<String> b = lines(restored, replayed);
-        int first = 0;
-        while (first < a.size() && first < b.size() && a.get(first).equals(b.get(first))) {
-            first++;
+        try (Dump fromSource = new Dump(source, replayed); Dump fromRestored = new Dump(restored, replayed)) {
+            DumpLines.Line sourceLine;
+            DumpLines.Line restoredLine;
+            do {
+                sourceLine = fromSource.next();
+                restoredLine = fromRestored.next();
+            } while (sourceLine != null && restoredLine != null && sourceLine.sameAs(restoredLine));
+            if (sourceLine == null && restoredLine == null) {
+                return Judgement.pass(List.of());
+            }
+            String difference = sourceLine == null || (restoredLine != null && fromRestored.comesSoon(sourceLine))
+                    ? "> " + restoredLine.head() : "< " + sourceLine.head();
+            return Judgement.fail("the restored database does not dump like the source: "
+                    + difference.substring(0, Math.min(QUOTED, difference.length())), List.of());
         }
-        if (first == a.size() && first == b.size()) {
-            return Judgement.pass(List.of());
-        }
-        String difference = first == a.size() || insertedBefore(a, b, first) ? "> " + b.get(first)
-                : "< " + a.get(first);
-        return Judgement.fail("the restored database does not dump like the source: "
-                + difference.substring(0, Math.min(QUOTED, difference.length())), List.of());
     }
 
-    /** True when B holds lines at FIRST that A lacks: A's line there comes again a little later in B. */
-    private static boolean insertedBefore(List<String> a, List<String> b, int first) {
-        if (first == b.size()) {
+    /** One side's dump, read a line at a time, the sequences' values left out after a replay. */
+    private static final class Dump implements AutoCloseable {
+        private final Path file;
+        private final boolean replayed;
+        private final InputStream in;
+        private final DumpLines lines;
+
+        Dump(Path file, boolean replayed) throws Failure {
+            this.file = file;
+            this.replayed = replayed;
+            try {
+                this.in = Files.newInputStream(file);
+            } catch (IOException e) {
+                throw unreadable(e);
+            }
+            this.lines = new DumpLines(in);
+        }
+
+        /** The next line compared, or null at the end. */
+        DumpLines.Line next() throws Failure {
+            try {
+                DumpLines.Line line = lines.next();
+                while (line != null && replayed && SEQUENCE_VALUE.matcher(line.head()).find()) {
+                    line = lines.next();
+                }
+                return line;
+            } catch (IOException e) {
+                throw unreadable(e);
+            }
+        }
+
+        /** True when LINE is among the next lines (LOOK_AHEAD in all with the one just read): lines were inserted. */
+        boolean comesSoon(DumpLines.Line line) throws Failure {
+            for (int read = 1; read < LOOK_AHEAD; read++) {
+                DumpLines.Line later = next();
+                if (later == null) {
+                    return false;
+                }
+                if (later.sameAs(line)) {
+                    return true;
+                }
+            }
             return false;
         }
-        int end = Math.min(b.size(), first + LOOK_AHEAD);
-        return b.subList(first + 1, end).contains(a.get(first));
-    }
 
-    private static List<String> lines(Path file, boolean replayed) throws Failure {
-        try (var stream = Files.lines(file, StandardCharsets.UTF_8)) {
-            return stream.filter(line -> !(replayed && SEQUENCE_VALUE.matcher(line).find())).toList();
-        } catch (IOException | java.io.UncheckedIOException e) {
-            throw new Failure("cannot read the text oracle's dump " + file + ": " + e.getMessage());
+        private Failure unreadable(IOException e) {
+            return new Failure("cannot read the text oracle's dump " + file + ": " + e.getMessage());
+        }
+
+        @Override
+        public void close() throws Failure {
+            try {
+                in.close();
+            } catch (IOException e) {
+                throw unreadable(e);
+            }
         }
     }
 }
