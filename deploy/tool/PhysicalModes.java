@@ -47,6 +47,7 @@ final class PhysicalModes {
             ModeFlags.namedFor(List.of(AWAIT, PhysicalSetup.MODE), "--cluster"),
             ModeFlags.namedFor(List.of(PITR_TARGET), "--target-kind", "--target-file"),
             ModeFlags.namedFor(List.of(PhysicalSetup.MODE), "--tools", "--bindir"));
+
     static final Duration POLL = Duration.ofMillis(500);
 
     private static final Pattern URL_PASSWORD = Pattern.compile("^(postgres(?:ql)?://[^:@/]*):([^@/]*)@(.*)$");
