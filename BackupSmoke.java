@@ -22,6 +22,7 @@ import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.stream.Stream;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -322,8 +323,11 @@ public class BackupSmoke implements Callable<Integer> {
         return judgeModes.captureOracle(connector, System.out);
     }
 
-    /** Which modes read each group of flags; elsewhere they are usage errors (exit 2), checked in this order. */
-    static final List<ModeFlags> FLAG_GROUPS = List.of(
+    /**
+     * Which modes read each group of flags; elsewhere they are usage errors (exit 2), checked in this order.
+     * PhysicalModes and RestoredCluster list which of their modes read which of their shared options.
+     */
+    static final List<ModeFlags> FLAG_GROUPS = Stream.of(List.of(
             ModeFlags.declaredIn(List.of(MODE_CHECKPOINT, MODE_DRILL), LedgerOptions.class),
             ModeFlags.declaredIn(List.of(MODE_DRILL), DrillOptions.class),
             ModeFlags.named("--run-record", HarnessModes.REPORT, PhysicalEvidence.MODE, RestoredJudge.MODE,
@@ -336,11 +340,10 @@ public class BackupSmoke implements Callable<Integer> {
                     SourceServer.DROP_SCRATCH_DBS),
             ModeFlags.named("--registry", SourceServer.NEW_SCRATCH_DB, SourceServer.DROP_SCRATCH_DBS),
             ModeFlags.named("--renew", SourceServer.NEW_SCRATCH_DB),
-            ModeFlags.declaredIn(PhysicalModes.NAMES, PhysicalModes.Options.class),
             ModeFlags.declaredIn(List.of(ServerBinaries.MODE), ServerBinaries.Options.class),
             ModeFlags.declaredIn(List.of(ArchiveNow.MODE), ArchiveNow.Options.class),
-            ModeFlags.declaredIn(RestoredCluster.MODES, RestoredCluster.Options.class),
-            ModeFlags.named("--report-dir", HarnessModes.REPORT, MODE_DRILL));
+            ModeFlags.named("--report-dir", HarnessModes.REPORT, MODE_DRILL)),
+            PhysicalModes.FLAGS, RestoredCluster.FLAGS).flatMap(List::stream).toList();
 
     /** The verify flags, the anchor's too; judge and report read some of them as well (below). */
     static final ModeFlags VERIFY_FLAGS = ModeFlags.declaredIn(List.of(MODE_VERIFY), Expectations.class,

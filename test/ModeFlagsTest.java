@@ -1,7 +1,8 @@
 // Which flags belong to which modes (BackupSmoke.FLAG_GROUPS, VERIFY_FLAGS),
 // read from picocli's model of the command: every flag of a group is refused
 // by a mode that does not read it, and every flag of the command either
-// belongs to a group or is one all modes share. Pure: no server.
+// belongs to a group or is one all modes share; modes that share a class of
+// options read only their own of them. Pure: no server.
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -12,10 +13,13 @@ import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.ParseResult;
 
 class ModeFlagsTest {
     static final CommandSpec SPEC = BackupSmoke.commandLine(Map.of()).getCommandSpec();
@@ -62,6 +66,58 @@ class ModeFlagsTest {
             }
         }
         assertEquals(68, checked);
+    }
+
+    /** What MODE reads of the options HOLDER declares, which other modes share. */
+    record Reads(String mode, Class<?> holder, List<String> flags) {
+    }
+
+    /** Restated from each mode's code (PhysicalModes, PhysicalSetup, RestoredCluster), in the order of their lists. */
+    static final List<Reads> SIBLINGS = List.of(
+            new Reads("await-recovery", PhysicalModes.Options.class, List.of("--restored-url-file", "--cluster",
+                    "--database", "--roles", "--need-superuser", "--need-writes", "--source-url", "--controldata",
+                    "--recovery-timeout")),
+            new Reads("pitr-target", PhysicalModes.Options.class, List.of("--target-kind", "--target-file")),
+            new Reads("switch-wal", PhysicalModes.Options.class, List.of()),
+            new Reads("physical-setup", PhysicalModes.Options.class, List.of("--cluster", "--tools", "--bindir")),
+            new Reads("restored-setup", RestoredCluster.Options.class, List.of("--restored-cluster", "--auth",
+                    "--recovery-target", "--wal-archive")),
+            new Reads("restore-command", RestoredCluster.Options.class, List.of("--recovery-target", "--tool",
+                    "--pgdata", "--repository", "--backup-set", "--tool-config")));
+
+    /** The first refusal of BackupSmoke.FLAG_GROUPS for --mode=MODE ARG, as the command checks them; else null. */
+    static String groupRefusal(String mode, String arg) {
+        ParseResult parsed = BackupSmoke.commandLine(Map.of()).parseArgs("--mode=" + mode, arg);
+        return BackupSmoke.FLAG_GROUPS.stream().map(group -> group.refusal(mode, group.given(parsed)))
+                .filter(Objects::nonNull).findFirst().orElse(null);
+    }
+
+    @Test
+    void modesSharingOptionsRefuseTheFlagsOnlyASiblingReads() {
+        assertEquals(Stream.concat(PhysicalModes.NAMES.stream(), RestoredCluster.MODES.stream()).toList(),
+                SIBLINGS.stream().map(Reads::mode).toList());
+        int accepted = 0;
+        int refused = 0;
+        for (Reads reads : SIBLINGS) {
+            List<OptionSpec> shared = ModeFlags.declaredIn(List.of(), reads.holder()).options(SPEC);
+            assertTrue(shared.stream().map(OptionSpec::longestName).toList().containsAll(reads.flags()), reads.mode());
+            for (OptionSpec option : shared) {
+                String flag = option.longestName();
+                if (reads.flags().contains(flag)) {
+                    assertNull(groupRefusal(reads.mode(), given(option)), reads.mode() + " " + flag);
+                    accepted++;
+                    continue;
+                }
+                String readers = SIBLINGS.stream().filter(other -> other.flags().contains(flag))
+                        .map(other -> "--mode=" + other.mode()).collect(Collectors.joining(" and "));
+                assertEquals(flag + " applies to " + readers + " only",
+                        refusal("--mode=" + reads.mode(), given(option)), reads.mode());
+                refused++;
+            }
+        }
+        // 13 options shared by 4 modes, 9 by 2: each mode reads 9, 2, 0, 3 and 4, 6 of them.
+        assertEquals(24, accepted);
+        assertEquals(4 * 13 + 2 * 9 - 24, refused);
     }
 
     @Test

@@ -182,6 +182,31 @@ class PhysicalModesTest {
     }
 
     @Test
+    void aRestoredClusterIsAskedAsEachRoleInTurnUntilOneFits() throws Exception {
+        String role = "smoke_sandbox_not_superuser";
+        Support.execute("postgres", "DROP ROLE IF EXISTS " + role, "CREATE ROLE " + role + " LOGIN");
+        try {
+            // The suite's server (on 127.0.0.1) stands in for the restored cluster: its port, a live pid (this JVM's).
+            Path cluster = temp.resolve("cluster");
+            Files.createDirectories(cluster.resolve("data"));
+            Support.write(cluster.resolve("data/postmaster.pid"), ProcessHandle.current().pid() + "\n" + cluster
+                    + "/data\n1700000000\n" + Support.PORT + "\n");
+            var result = Support.tool("--mode=await-recovery", "--cluster=" + cluster, "--database=template1",
+                    "--roles=" + role + "," + Support.USER, "--need-superuser", "--recovery-timeout=5");
+            assertEquals(0, result.exit(), result.describe());
+            Map<String, String> answer = answer(result.out());
+            assertEquals("postgres://" + Support.USER + "@127.0.0.1:" + Support.PORT + "/template1?sslmode=disable",
+                    answer.get("url"));
+            assertEquals("template1", answer.get("database"));
+            assertEquals(Support.USER, answer.get("role"), "the first role is no superuser");
+            assertEquals("", answer.get("password"));
+            assertTrue(answer.get("wal").matches("[0-9A-F]{24}"), answer.toString());
+        } finally {
+            Support.execute("postgres", "DROP ROLE " + role);
+        }
+    }
+
+    @Test
     void aRestoreOfAnotherClusterFailsBeforeTheWait() throws Exception {
         String source = Support.one("postgres", "SELECT system_identifier FROM pg_control_system()");
         Path urlFile = Support.write(temp.resolve("restored-url"), Support.url("postgres") + "\n");
@@ -242,10 +267,18 @@ class PhysicalModesTest {
     }
 
     @Test
-    void theseFlagsBelongToTheirModes() {
+    void theseFlagsBelongToTheModesThatReadThem() {
         var misplaced = Support.tool("--mode=verify", "--db-url=" + Support.url("postgres"), "--cluster=/x");
         assertEquals(2, misplaced.exit(), misplaced.describe());
-        assertTrue(misplaced.err().startsWith("--cluster applies to --mode=await-recovery and --mode=pitr-target and"
-                + " --mode=switch-wal and --mode=physical-setup only"), misplaced.err());
+        assertTrue(misplaced.err().startsWith("--cluster applies to --mode=await-recovery and --mode=physical-setup"
+                + " only\n"), misplaced.err());
+        // A sibling's flag too: switch-wal reads none of them (it once ran, ignoring --bindir).
+        var sibling = Support.tool("--mode=switch-wal", "--db-url=" + Support.url("postgres"), "--bindir=/x");
+        assertEquals(2, sibling.exit(), sibling.describe());
+        assertTrue(sibling.err().startsWith("--bindir applies to --mode=physical-setup only\n"), sibling.err());
+        var targets = Support.tool("--mode=await-recovery", "--cluster=/x", "--target-kind=lsn", "--target-file=/x");
+        assertEquals(2, targets.exit(), targets.describe());
+        assertTrue(targets.err().startsWith("--target-kind, --target-file apply to --mode=pitr-target only\n"),
+                targets.err());
     }
 }

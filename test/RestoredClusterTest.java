@@ -65,8 +65,22 @@ class RestoredClusterTest {
                 target.err());
         var misplaced = Support.tool(Map.of(), "--mode=knobs", "--tool=barman");
         assertEquals(2, misplaced.exit(), misplaced.describe());
-        assertTrue(misplaced.err().startsWith("--tool applies to --mode=restored-setup and --mode=restore-command only"),
-                misplaced.err());
+        assertTrue(misplaced.err().startsWith("--tool applies to --mode=restore-command only\n"), misplaced.err());
+    }
+
+    @Test
+    void eachModeRefusesTheFlagsOnlyTheOtherReads() {
+        // The restore command once printed its line (exit 0), ignoring the two.
+        var command = Support.tool(Map.of(), "--mode=restore-command", "--tool=pgbackrest", "--pgdata=/nonexistent/x",
+                "--repository=r", "--auth=md5", "--wal-archive=/nowhere");
+        assertEquals(2, command.exit(), command.describe());
+        assertEquals("", command.out());
+        assertTrue(command.err().startsWith("--auth, --wal-archive apply to --mode=restored-setup only\n"),
+                command.err());
+        var setup = Support.tool(Map.of(), "--mode=restored-setup", "--restored-cluster=/nonexistent/x",
+                "--backup-set=latest");
+        assertEquals(2, setup.exit(), setup.describe());
+        assertTrue(setup.err().startsWith("--backup-set applies to --mode=restore-command only\n"), setup.err());
     }
 
     /** A restored data directory as a tool leaves it: the source's settings and its postmaster.pid. */

@@ -170,10 +170,14 @@ final class Support {
         int exit;
         try (PrintStream toOut = new PrintStream(out, true, StandardCharsets.UTF_8);
                 PrintStream toErr = new PrintStream(err, true, StandardCharsets.UTF_8)) {
-            CommandLine command = BackupSmoke.commandLine(Map.copyOf(env));
-            command.setOut(new PrintWriter(toOut, true));
-            command.setErr(new PrintWriter(toErr, true));
-            exit = ThreadOutput.capturedIn(toOut, toErr, () -> command.execute(args));
+            // Made inside the capture: made before ThreadOutput was loaded (the JVM's first call), the
+            // command's usage errors and failures went to the real stderr, and the test saw none.
+            exit = ThreadOutput.capturedIn(toOut, toErr, () -> {
+                CommandLine command = BackupSmoke.commandLine(Map.copyOf(env));
+                command.setOut(new PrintWriter(toOut, true));
+                command.setErr(new PrintWriter(toErr, true));
+                return command.execute(args);
+            });
         }
         return new Result(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }

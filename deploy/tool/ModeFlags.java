@@ -1,8 +1,10 @@
-// Which flags belong to which modes, read from picocli's model of the
-// command rather than from lists of names: a group is the options one class
-// declares (a mixin or an argument group of BackupSmoke) or one flag of the
-// command itself. Given to a mode that does not read them, a group's flags
-// are a usage error (exit 2) rather than silently ignored.
+// Which flags belong to which modes, matched against picocli's model of the
+// command: a group is the options one class declares (a mixin or an
+// argument group of BackupSmoke), or flags named by their long names (one
+// flag of the command itself; or those of a class whose modes each read
+// only some of its options, which that class lists). Given to a mode that
+// does not read them, a group's flags are a usage error (exit 2) rather
+// than silently ignored.
 
 import java.lang.reflect.Field;
 import java.util.List;
@@ -23,7 +25,16 @@ record ModeFlags(List<String> modes, Predicate<OptionSpec> member) {
 
     /** One option of the command, by its long name, read by MODES. */
     static ModeFlags named(String flag, String... modes) {
-        return new ModeFlags(List.of(modes), option -> option.longestName().equals(flag));
+        return namedFor(List.of(modes), flag);
+    }
+
+    /**
+     * Options of the command by their long names, read by MODES: for a class
+     * whose options several modes share, each reading only some of them.
+     */
+    static ModeFlags namedFor(List<String> modes, String... flags) {
+        List<String> names = List.of(flags);
+        return new ModeFlags(modes, option -> names.contains(option.longestName()));
     }
 
     /** The group's options in the command's model, in the order it holds them. */

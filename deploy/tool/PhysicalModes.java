@@ -7,7 +7,8 @@
 //                  and names its database's URL (no password in it).
 //   --mode=pitr-target     records the PITR target on the source.
 //   --mode=switch-wal      pg_switch_wal() when the role may run it.
-// --mode=physical-setup (PhysicalSetup) shares their options.
+// --mode=physical-setup (PhysicalSetup) shares their options; FLAGS says
+// which mode reads which.
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -34,6 +35,19 @@ final class PhysicalModes {
     static final String PITR_TARGET = "pitr-target";
     static final String SWITCH_WAL = "switch-wal";
     static final List<String> NAMES = List.of(AWAIT, PITR_TARGET, SWITCH_WAL, PhysicalSetup.MODE);
+
+    /**
+     * Which of these modes read which of the Options (BackupSmoke.FLAG_GROUPS):
+     * each flag is refused (exit 2) by every other mode, a sibling too;
+     * switch-wal reads none of them.
+     */
+    static final List<ModeFlags> FLAGS = List.of(
+            ModeFlags.namedFor(List.of(AWAIT), "--restored-url-file", "--database", "--roles", "--need-superuser",
+                    "--need-writes", "--source-url", "--controldata", "--recovery-timeout"),
+            ModeFlags.namedFor(List.of(AWAIT, PhysicalSetup.MODE), "--cluster"),
+            ModeFlags.namedFor(List.of(PITR_TARGET), "--target-kind", "--target-file"),
+            ModeFlags.namedFor(List.of(PhysicalSetup.MODE), "--tools", "--bindir"));
+
     static final Duration POLL = Duration.ofMillis(500);
 
     private static final Pattern URL_PASSWORD = Pattern.compile("^(postgres(?:ql)?://[^:@/]*):([^@/]*)@(.*)$");
@@ -48,7 +62,7 @@ final class PhysicalModes {
     private PhysicalModes() {
     }
 
-    /** The options of these modes (picocli mixin; help in usage.properties); elsewhere they are usage errors. */
+    /** The options of these modes (picocli mixin; help in usage.properties); FLAGS says which mode reads which. */
     static final class Options {
         @Option(names = "--restored-url-file", paramLabel = "FILE")
         Path restoredUrlFile;

@@ -1,5 +1,6 @@
 // How the harness makes a restored cluster of a physical backup (SPEC 7,
-// 9.6), asked by smoke-physical.sh; the two modes share their options.
+// 9.6), asked by smoke-physical.sh; the two modes share one class of
+// options, of which both read only --recovery-target (FLAGS).
 //   --mode=restore-command --tool=pgbackrest|barman --pgdata=DIR
 //     --repository=NAME [--backup-set=SET] [--tool-config=FILE]
 //     [--recovery-target=KIND=VALUE]: the tool's restore command line,
@@ -34,13 +35,21 @@ final class RestoredCluster {
     static final String SETUP = "restored-setup";
     static final String COMMAND = "restore-command";
     static final List<String> MODES = List.of(SETUP, COMMAND);
+
+    /** Which of the two modes read which of the Options (BackupSmoke.FLAG_GROUPS); other modes refuse it (exit 2). */
+    static final List<ModeFlags> FLAGS = List.of(
+            ModeFlags.namedFor(List.of(SETUP), "--restored-cluster", "--auth", "--wal-archive"),
+            ModeFlags.namedFor(List.of(SETUP, COMMAND), "--recovery-target"),
+            ModeFlags.namedFor(List.of(COMMAND), "--tool", "--pgdata", "--repository", "--backup-set",
+                    "--tool-config"));
+
     static final String HBA_FILE = "pg_hba.smoke.conf";
     private static final Pattern AUTH = Pattern.compile("trust|md5|scram-sha-256");
 
     private RestoredCluster() {
     }
 
-    /** The modes' options (picocli mixin); elsewhere they are usage errors. */
+    /** The modes' options (picocli mixin); FLAGS says which mode reads which. */
     static final class Options {
         @Option(names = "--restored-cluster", paramLabel = "DIR")
         Path cluster;
