@@ -274,6 +274,45 @@ class CommandLineTest {
         }
     }
 
+    /**
+     * The class archive is made at the exit of the first run of these sources; made by a run that
+     * read no rows (--version here, a harness question in CI), it is made again, once, by the first
+     * workload or verify, so that later starts find the driver's classes and the walk's in it too.
+     */
+    @Test
+    @Tag("e2e")
+    void theClassArchiveIsMadeAgainByTheFirstRunThatReadsRows(@org.junit.jupiter.api.io.TempDir java.nio.file.Path cache)
+            throws Exception {
+        String database = Support.migratedWithWorkload(5);
+        Map<String, String> env = Map.of("BACKUPSMOKE_CACHE", cache.toString());
+        String launcher = Support.REPO.resolve("deploy/bin/backupsmoke").toString();
+        List<String> verify = List.of(launcher, "--mode=verify", "--db-url=" + Support.url(database));
+        assertEquals(0, Support.run(List.of(launcher, "--version"), env, Support.REPO, 600).exit());
+        java.nio.file.Path archive = onlyArchive(cache);
+        long madeByVersion = java.nio.file.Files.size(archive);
+        assertFalse(java.nio.file.Files.exists(java.nio.file.Path.of(archive + ".full")));
+
+        var first = Support.run(verify, env, Support.REPO, 300);
+        assertEquals(0, first.exit(), first.describe());
+        assertTrue(java.nio.file.Files.exists(java.nio.file.Path.of(archive + ".full")));
+        long madeByVerify = java.nio.file.Files.size(archive);
+        assertTrue(madeByVerify > madeByVersion + 1_000_000, madeByVersion + " then " + madeByVerify);
+
+        var modified = java.nio.file.Files.getLastModifiedTime(archive);
+        assertEquals(0, Support.run(List.of(launcher, "--version"), env, Support.REPO, 300).exit());
+        assertEquals(0, Support.run(verify, env, Support.REPO, 300).exit());
+        assertEquals(modified, java.nio.file.Files.getLastModifiedTime(archive)); // made once, then only used
+        assertEquals(archive, onlyArchive(cache));
+    }
+
+    private static java.nio.file.Path onlyArchive(java.nio.file.Path cache) throws java.io.IOException {
+        try (var archives = java.nio.file.Files.list(cache.resolve("launch"))) {
+            List<java.nio.file.Path> all = archives.filter(path -> path.toString().endsWith(".jsa")).toList();
+            assertEquals(1, all.size(), all.toString());
+            return all.get(0);
+        }
+    }
+
     /** A run whose work throws what no code path expects: the failure handler of the real command line. */
     private static String unexpectedFailure(String... args) {
         BackupSmoke failing = new BackupSmoke(Map.of()) {
