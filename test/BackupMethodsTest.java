@@ -140,6 +140,23 @@ class BackupMethodsTest {
     }
 
     @Test
+    void aFailingRestoreCommandFailsItsCombinationAndKeepsTheRestoresSeconds() throws Exception {
+        Path reports = temp.resolve("reports");
+        Map<String, String> env = new HashMap<>(commandMethod("echo restoring >&2; exit 7"));
+        env.put("SMOKE_REPORT_DIR", reports.toString());
+        var result = harness(env);
+        assertEquals(3, result.exit(), result.describe());
+        assertTrue(result.err().matches("(?s).*::error::backup-restore-smoke: restore into [^\n]* failed \\(exit 7\\)\n.*"),
+                result.err());
+        JsonNode combination = new ObjectMapper().readTree(reports.resolve("report.json").toFile()).at("/combinations/0");
+        assertEquals("fail", combination.get("verdict").asText());
+        assertTrue(combination.at("/seconds/backup").isNumber(), combination.toString());
+        assertTrue(combination.at("/seconds/restore").isNumber(), combination.toString()); // timed up to the failure
+        assertTrue(combination.at("/seconds/verify").isNull(), combination.toString());
+        assertEquals(List.of(), leftovers());
+    }
+
+    @Test
     void aRestoreWithoutTheChainTriggerFails() throws Exception {
         var result = harness(commandMethod(RESTORE_CMD + " && psql -qX -d \"$SMOKE_TARGET_URL\" -c "
                 + "\"DROP TRIGGER audit_events_chain ON audit_events\""));

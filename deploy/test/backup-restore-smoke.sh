@@ -393,6 +393,7 @@ judge_in_subshell() {
   combo_begin "$1" "$2"
   trap 'combo_conclude $?' EXIT
   for STEP in combo_target combo_restore combo_pitr combo_verify combo_assert combo_continuity; do
+    C[timing]='' # a timed step sets it when it starts
     "$STEP"
   done
 }
@@ -425,10 +426,10 @@ combo_begin() {
 error_line() { printf '::error::backup-restore-smoke: %s%s\n' "$(tag "${C[name]}")" "$1" >&2; }
 
 # A combination's failure (the gate fails at the end) ends it; a failing timed step keeps
-# its seconds (from its local $started) unless taken already (continuity's judge comes after).
+# its seconds (from C[timing], when it started) unless taken already (continuity's judge comes after).
 combo_fail() {
   error_line "$1"
-  [[ -z "${started:-}" || -n "${C[seconds.${STEP#combo_}]:-}" ]] || C[seconds.${STEP#combo_}]=$(elapsed "$started")
+  [[ -z "${C[timing]:-}" || -n "${C[seconds.${STEP#combo_}]:-}" ]] || C[seconds.${STEP#combo_}]=$(elapsed "${C[timing]}")
   C[verdict]=fail C[reason]=$1 && exit 0
 }
 
@@ -460,8 +461,8 @@ restore_failed() { combo_fail "$2"; }
 # A physical restore makes a server of its own, timed to the end of
 # recovery; a password its URL carries stays in this subshell.
 combo_restore() {
-  local started=$EPOCHREALTIME
   local -A restored=()
+  C[timing]=$EPOCHREALTIME
   banner restore
   if [[ "${C[target_kind]}" == server ]]; then
     say "$(tag "${C[name]}")restoring into a server of its own"
@@ -473,7 +474,7 @@ combo_restore() {
     say "$(tag "${C[name]}")restoring into ${C[target]}"
     restore_with "${C[method]}" "${C[url]}" || combo_fail "restore into ${C[target]} failed (exit $?)"
   fi
-  C[seconds.restore]=$(elapsed "$started")
+  C[seconds.restore]=$(elapsed "${C[timing]}")
   [[ "${C[target_kind]}" != source ]] || rm -f -- "$WORK/keep" # the wiped source holds its data again
 }
 
@@ -486,11 +487,12 @@ combo_pitr() {
 
 # Anchored to the expectation (SPEC 9.3) or the SMOKE_SINCE checkpoint.
 combo_verify() {
-  local started=$EPOCHREALTIME post=$WORK/post.${C[name]}.json
+  local post=$WORK/post.${C[name]}.json
+  C[timing]=$EPOCHREALTIME
   banner verify
   run_tool --mode=verify --db-url="${C[url]}" "${K[run.verify_against]}" >"$post" ||
     combo_fail "BackupSmoke --mode=verify failed (exit $?)"
-  C[seconds.verify]=$(elapsed "$started")
+  C[seconds.verify]=$(elapsed "${C[timing]}")
   C[restored_snapshot]=$post
   cat -- "$post"
 }
@@ -514,14 +516,15 @@ combo_ask() {
 
 # Continuity: rows appended to the restored database must chain on.
 combo_continuity() {
-  local started=$EPOCHREALTIME rows=${K[SMOKE_APPEND_ROWS]}
+  local rows=${K[SMOKE_APPEND_ROWS]}
   ((rows > 0)) || return 0
+  C[timing]=$EPOCHREALTIME
   banner continuity
   workload "${C[url]}" --rows="$rows" --id-prefix="audit-smoke-${K[since.id_tag]}continuity-" >/dev/null ||
     combo_fail "continuity: appending $rows rows to the restored database failed"
   run_tool --mode=verify --db-url="${C[url]}" "${K[run.verify_against]}" >"$WORK/after.${C[name]}.json" ||
     combo_fail "continuity: verify after appending failed"
-  C[seconds.continuity]=$(elapsed "$started")
+  C[seconds.continuity]=$(elapsed "${C[timing]}")
   combo_ask --mode=judge --expect="$WORK/expected.json" --continuity="$WORK/after.${C[name]}.json" --appended="$rows" --nul
   say "$(tag "${C[name]}")continuity: $rows rows appended, the chain goes on from the restored head"
 }
