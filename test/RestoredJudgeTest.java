@@ -218,7 +218,13 @@ class RestoredJudgeTest {
         var refused = Support.tool("--mode=oracle-capture", "--run-record=" + temp, "--snapshot-id=1'; --",
                 "--db-url=" + Support.url(database));
         assertEquals(1, refused.exit(), refused.describe());
-        assertEquals("backupsmoke: --snapshot-id \"1'; --\" is not an exported snapshot's id\n", refused.err());
+        assertEquals("backupsmoke: --snapshot-id \"1'; --\" is not an exported snapshot's id (pg_export_snapshot(),"
+                + " e.g. 00000003-0000001B-1)\n", refused.err());
+        var refusedByTheTextOracle = Support.tool("--mode=oracle-capture", "--second-oracle=text",
+                "--snapshot-id=00000003-0000001B-1 --exclude-table=audit_events", "--db-url=" + Support.url(database));
+        assertEquals(1, refusedByTheTextOracle.exit(), refusedByTheTextOracle.describe());
+        assertEquals("backupsmoke: --snapshot-id \"00000003-0000001B-1 --exclude-table=audit_events\" is not an exported"
+                + " snapshot's id (pg_export_snapshot(), e.g. 00000003-0000001B-1)\n", refusedByTheTextOracle.err());
     }
 
     // ------------------------------------------------ the text comparison, on files

@@ -46,12 +46,21 @@ final class SemanticOracle {
     /** What pg_export_snapshot() returns, e.g. 00000003-0000001B-1. */
     static final String SNAPSHOT_ID = "[0-9A-F]+(-[0-9A-F]+)+";
 
-    /** The document of the database CONNECTOR names; inside SNAPSHOT (an exported snapshot's id) when not null. */
-    static ObjectNode capture(Connector connector, String snapshot) throws Failure {
+    /**
+     * SNAPSHOT (--snapshot-id) refused, before anything connects, unless it
+     * is null or an exported snapshot's id: it is written into SET
+     * TRANSACTION SNAPSHOT and pg_dump's command line.
+     */
+    static void requireSnapshotId(String snapshot) throws Failure {
         if (snapshot != null && !snapshot.matches(SNAPSHOT_ID)) {
             throw new Failure("--snapshot-id " + Failure.quoted(snapshot)
                     + " is not an exported snapshot's id (pg_export_snapshot(), e.g. 00000003-0000001B-1)");
         }
+    }
+
+    /** The document of the database CONNECTOR names; inside SNAPSHOT (an exported snapshot's id) when not null. */
+    static ObjectNode capture(Connector connector, String snapshot) throws Failure {
+        requireSnapshotId(snapshot);
         return document(connector, snapshot, CAPTURE,
                 "capturing the semantic oracle's document of " + connector.target().describe());
     }

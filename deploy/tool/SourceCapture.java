@@ -38,9 +38,7 @@ final class SourceCapture {
 
     /** {"row_count": N, "chain_head_hash": "H"} of the audit log, read inside SNAPSHOT. */
     static String expectation(Connector connector, String snapshot) throws Failure {
-        if (!snapshot.matches(SemanticOracle.SNAPSHOT_ID)) {
-            throw new Failure("--snapshot-id " + Failure.quoted(snapshot) + " is not an exported snapshot's id");
-        }
+        SemanticOracle.requireSnapshotId(snapshot);
         String doing = "reading the expected chain head in the backup's snapshot";
         try (Connection connection = connector.open(); Statement statement = connection.createStatement()) {
             statement.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");

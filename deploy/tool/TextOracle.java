@@ -39,9 +39,7 @@ final class TextOracle {
      * with the timeout's message, when it outlasts DEADLINE (the run's --timeout).
      */
     static void dump(String url, String snapshot, Deadline deadline, OutputStream out) throws Failure {
-        if (snapshot != null && !snapshot.matches(SemanticOracle.SNAPSHOT_ID)) {
-            throw new Failure("--snapshot-id " + Failure.quoted(snapshot) + " is not an exported snapshot's id");
-        }
+        SemanticOracle.requireSnapshotId(snapshot);
         List<String> command = new ArrayList<>(List.of("pg_dump", "--format=plain", "--no-owner", "--no-acl",
                 "--dbname=" + url));
         if (snapshot != null) {
