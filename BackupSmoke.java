@@ -234,6 +234,9 @@ public class BackupSmoke implements Callable<Integer> {
         validateNumbers();
         refuseFlagsOfAnotherMode();
         Mode chosen = Mode.named(modes(), mode);
+        if (chosen != null) { // what an interruption or a full heap names, unless the mode says more
+            Progress.activity = "running --mode=" + chosen.name();
+        }
         if (chosen != null && chosen.needsNow() == Mode.Needs.FILES) {
             return chosen.handler().run(null);
         }

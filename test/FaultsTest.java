@@ -315,6 +315,29 @@ class FaultsTest {
     }
 
     @Test
+    @Tag("e2e")
+    void aSigtermDuringAnotherModeNamesThatMode() throws Exception {
+        String database = Support.migratedWithWorkload(3);
+        try (Connection locker = Support.connect(database)) {
+            holdLock(locker, "audit_events");
+            Process process = new ProcessBuilder("env", "--default-signal=INT", Support.LAUNCHER.toString(),
+                    "--mode=checkpoint", "--ledger=" + folder.resolve("ledger.jsonl"), "--db-url=" + Support.url(database))
+                    .directory(Support.REPO.toFile())
+                    .redirectOutput(folder.resolve("out").toFile())
+                    .redirectError(folder.resolve("err").toFile())
+                    .start();
+            awaitLockWait(database);
+            Support.signal(process, "TERM");
+            assertTrue(process.waitFor(60, TimeUnit.SECONDS), "the tool stopped");
+            // It said "interrupted while starting" before the mode was named.
+            assertEquals("backupsmoke: interrupted while running --mode=checkpoint\n",
+                    Files.readString(folder.resolve("err")));
+            assertEquals(143, process.exitValue());
+            assertEquals(List.of(), runningStatements(database));
+        }
+    }
+
+    @Test
     void aClashOnAnApplicationsUniqueIndexNamesIt() throws Exception {
         String database = Support.migratedWithWorkload(0);
         Support.execute(database, "CREATE UNIQUE INDEX audit_events_one_per_action ON audit_events (actor, action)");
