@@ -232,8 +232,8 @@ public class BackupSmoke implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         validateNumbers();
-        refuseFlagsOfAnotherMode();
         Mode chosen = Mode.named(modes(), mode);
+        refuseFlagsOfAnotherMode(chosen);
         if (chosen != null) { // what an interruption or a full heap names, unless the mode says more
             Progress.activity = "running --mode=" + chosen.name();
         }
@@ -326,15 +326,36 @@ public class BackupSmoke implements Callable<Integer> {
         return judgeModes.captureOracle(connector, System.out);
     }
 
+    /** The modes that connect to --db-url, as the table says (drill-verify too: unless nothing was restored). */
+    static final List<String> CONNECTING_MODES = new BackupSmoke(java.util.Map.of()).modes().stream()
+            .filter(each -> each.needs() != Mode.Needs.FILES).map(Mode::name).toList();
+
+    /**
+     * Which modes read the command's own flags. --timeout, --verbose, --help and --version are every mode's:
+     * --timeout bounds the modes that connect, and the harness gives it to its questions alike.
+     */
+    static final List<ModeFlags> COMMAND_FLAGS = List.of(
+            ModeFlags.namedFor(CONNECTING_MODES, "--db-url"),
+            // await-recovery and report open connections of their own (the restored server, --source-server)
+            ModeFlags.namedFor(Stream.concat(CONNECTING_MODES.stream(), Stream.of(PhysicalModes.AWAIT,
+                    HarnessModes.REPORT)).toList(), "--connect-timeout"),
+            ModeFlags.namedFor(List.of(MODE_WORKLOAD, MODE_SELFTEST, InPlace.CHECK, InPlace.WIPE), "--migrations-path"),
+            // pitr-check: the rows of the workload before the target, which the restore must hold
+            ModeFlags.namedFor(List.of(MODE_WORKLOAD, JudgeModes.PITR_CHECK), "--rows", "--id-prefix"),
+            ModeFlags.namedFor(List.of(MODE_WORKLOAD), "--batch-rows", "--start-time"),
+            ModeFlags.named("--schema", MODE_WORKLOAD, MODE_VERIFY, MODE_CHECKPOINT),
+            ModeFlags.named("--fail-on-findings", MODE_SELFTEST),
+            ModeFlags.named("--run-record", HarnessModes.REPORT, PhysicalEvidence.MODE, RestoredJudge.MODE,
+                    JudgeModes.ORACLE_CAPTURE, HarnessModes.KNOBS),
+            ModeFlags.named("--report-dir", HarnessModes.REPORT, MODE_DRILL));
+
     /**
      * Which modes read each group of flags; elsewhere they are usage errors (exit 2), checked in this order.
      * PhysicalModes and RestoredCluster list which of their modes read which of their shared options.
      */
-    static final List<ModeFlags> FLAG_GROUPS = Stream.of(List.of(
+    static final List<ModeFlags> FLAG_GROUPS = Stream.of(COMMAND_FLAGS, List.of(
             ModeFlags.declaredIn(List.of(MODE_CHECKPOINT, MODE_DRILL), LedgerOptions.class),
             ModeFlags.declaredIn(List.of(MODE_DRILL), DrillOptions.class),
-            ModeFlags.named("--run-record", HarnessModes.REPORT, PhysicalEvidence.MODE, RestoredJudge.MODE,
-                    JudgeModes.ORACLE_CAPTURE, HarnessModes.KNOBS),
             ModeFlags.named("--combination", RestoredJudge.MODE),
             ModeFlags.named("--second-oracle", RestoredJudge.MODE, JudgeModes.ORACLE_CAPTURE, HarnessModes.REPORT),
             ModeFlags.declaredIn(List.of(HarnessModes.REPORT), RunFacts.Options.class),
@@ -344,19 +365,21 @@ public class BackupSmoke implements Callable<Integer> {
             ModeFlags.named("--registry", SourceServer.NEW_SCRATCH_DB, SourceServer.DROP_SCRATCH_DBS),
             ModeFlags.named("--renew", SourceServer.NEW_SCRATCH_DB),
             ModeFlags.declaredIn(List.of(ServerBinaries.MODE), ServerBinaries.Options.class),
-            ModeFlags.declaredIn(List.of(ArchiveNow.MODE), ArchiveNow.Options.class),
-            ModeFlags.named("--report-dir", HarnessModes.REPORT, MODE_DRILL)),
+            ModeFlags.declaredIn(List.of(ArchiveNow.MODE), ArchiveNow.Options.class)),
             PhysicalModes.FLAGS, RestoredCluster.FLAGS).flatMap(List::stream).toList();
 
     /** The verify flags, the anchor's too; judge and report read some of them as well (below). */
     static final ModeFlags VERIFY_FLAGS = ModeFlags.declaredIn(List.of(MODE_VERIFY), Expectations.class,
             VerifyOptions.class);
 
-    /** Flags of another mode are refused (exit 2) rather than silently ignored. */
-    private void refuseFlagsOfAnotherMode() {
+    /** Flags of another mode than CHOSEN are refused (exit 2) rather than silently ignored. */
+    private void refuseFlagsOfAnotherMode(Mode chosen) {
         if (expectations.exact && !expectations.isGiven()) {
             throw new ParameterException(spec.commandLine(),
                     "--expect-exact needs --expect, --expect-head or --expect-rows");
+        }
+        if (chosen == null) { // a missing or unknown mode is said as such (call), not as its flags' misplacement
+            return;
         }
         CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
         for (ModeFlags group : FLAG_GROUPS) {

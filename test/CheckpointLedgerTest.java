@@ -301,6 +301,11 @@ class CheckpointLedgerTest {
                 refused.err());
         assertEquals(line, Files.readString(ledger));
 
+        var elsewhere = Support.tool("--mode=checkpoint", "--db-url=" + Support.url(database), "--ledger=" + ledger,
+                "--schema=elsewhere");
+        assertEquals(1, elsewhere.exit(), elsewhere.describe());
+        assertTrue(elsewhere.err().contains("elsewhere"), "--schema is read: " + elsewhere.err());
+
         var misplaced = Support.tool("--mode=verify", "--db-url=" + Support.url(database), "--ledger=" + ledger,
                 "--max-rpo=1h");
         assertEquals(2, misplaced.exit(), misplaced.describe());

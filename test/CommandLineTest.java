@@ -36,6 +36,10 @@ class CommandLineTest {
         var result = Support.tool("--db-url=" + Support.url("postgres"), "--mode=backup");
         assertEquals(1, result.exit(), result.describe());
         assertEquals("backupsmoke: unknown --mode=\"backup\" (workload | verify)\n", result.err());
+        // a flag no mode of that name reads: still the mode is what is wrong
+        var withFlags = Support.tool("--db-url=" + Support.url("postgres"), "--mode=backup", "--rows=5", "--ledger=x");
+        assertEquals(1, withFlags.exit(), withFlags.describe());
+        assertEquals(result.err(), withFlags.err());
     }
 
     @Test

@@ -86,6 +86,21 @@ class InPlaceObjectsTest {
         }
     }
 
+    /** The command checks against the migrations of --migrations-path (which other modes refuse). */
+    @Test
+    void theCommandReadsTheMigrationsOfMigrationsPath() throws Exception {
+        String database = migrated(1);
+        String url = "--db-url=" + Support.url(database);
+        var ours = Support.tool("--mode=in-place-check", url, "--migrations-path=" + Support.MIGRATIONS);
+        assertEquals(0, ours.exit(), ours.describe());
+        Path none = Files.createDirectories(temp.resolve("none"));
+        var elsewhere = Support.tool("--mode=in-place-check", url, "--migrations-path=" + none);
+        assertEquals(3, elsewhere.exit(), elsewhere.describe());
+        assertTrue(elsewhere.err().startsWith("backupsmoke: SMOKE_IN_PLACE=1 refused: database " + database
+                + " holds objects the migrations in " + none + " do not create: table public.audit_chain_head, "),
+                elsewhere.err());
+    }
+
     @Test
     void aDatabaseHoldingOnlyTheMigrationsAndSmokeRowsMayBeWiped() throws Exception {
         assertNull(refusal(migrated(3)));

@@ -51,10 +51,13 @@ class ModeFlagsTest {
         int checked = 0;
         for (ModeFlags group : groups()) {
             String modes = "--mode=" + String.join(" and --mode=", group.modes());
+            // workload, or the first mode of the table that does not read the group
+            String other = Stream.concat(Stream.of("workload"), ModeTableTest.NAMES.stream())
+                    .filter(mode -> !group.modes().contains(mode)).findFirst().orElseThrow();
             for (OptionSpec option : group.options(SPEC)) {
                 String name = option.negatable() ? "--[no-]" + option.longestName().substring(2) : option.longestName();
                 // --expect-exact needs an expectation, which is a verify flag too.
-                List<String> args = new ArrayList<>(List.of("--mode=workload", given(option)));
+                List<String> args = new ArrayList<>(List.of("--mode=" + other, given(option)));
                 String flags = name;
                 if (name.equals("--expect-exact")) {
                     args.add(1, "--expect-rows=1");
@@ -65,7 +68,76 @@ class ModeFlagsTest {
                 checked++;
             }
         }
-        assertEquals(68, checked);
+        assertEquals(77, checked);
+    }
+
+    /** The modes that connect to --db-url: all but those on files (ModeTableTest). */
+    static final List<String> CONNECTING = List.of("workload", "verify", "selftest", "checkpoint", "drill-verify",
+            "judge-restored", "oracle-capture", "pitr-check", "in-place-check", "in-place-wipe", "plan",
+            "new-scratch-db", "drop-scratch-dbs", "pitr-target", "switch-wal", "archive-now");
+
+    /** FLAG is read by MODES. */
+    record Readers(String flag, List<String> modes) {
+    }
+
+    /** Which modes read each flag of the command itself (BackupSmoke's @Options), restated from their handlers. */
+    static final List<Readers> READERS_OF_OWN_FLAGS = List.of(
+            new Readers("--db-url", CONNECTING),
+            // await-recovery connects to the restored server, report to --source-server
+            new Readers("--connect-timeout", Stream.concat(CONNECTING.stream(), Stream.of("await-recovery", "report"))
+                    .toList()),
+            new Readers("--migrations-path", List.of("workload", "selftest", "in-place-check", "in-place-wipe")),
+            new Readers("--rows", List.of("workload", "pitr-check")),
+            new Readers("--id-prefix", List.of("workload", "pitr-check")),
+            new Readers("--batch-rows", List.of("workload")),
+            new Readers("--start-time", List.of("workload")),
+            new Readers("--schema", List.of("workload", "verify", "checkpoint")),
+            new Readers("--fail-on-findings", List.of("selftest")),
+            new Readers("--run-record", List.of("report", "backup-evidence", "judge-restored", "oracle-capture",
+                    "knobs")),
+            new Readers("--report-dir", List.of("report", "drill-verify")));
+
+    @Test
+    void theCommandsOwnFlagsAreRefusedByEveryModeThatDoesNotReadThem() {
+        List<String> own = SPEC.options().stream().filter(option -> option.userObject()
+                instanceof java.lang.reflect.Field field && field.getDeclaringClass() == BackupSmoke.class)
+                .map(OptionSpec::longestName).filter(name -> !List.of("--mode", "--timeout", "--verbose").contains(name))
+                .sorted().toList();
+        assertEquals(own, READERS_OF_OWN_FLAGS.stream().map(Readers::flag).sorted().toList());
+        int accepted = 0;
+        int refused = 0;
+        for (String mode : ModeTableTest.NAMES) {
+            for (Readers readers : READERS_OF_OWN_FLAGS) {
+                String arg = given(SPEC.findOption(readers.flag()));
+                if (readers.modes().contains(mode)) {
+                    assertNull(groupRefusal(mode, arg), mode + " " + arg);
+                    accepted++;
+                    continue;
+                }
+                assertEquals(readers.flag() + " applies to --mode=" + String.join(" and --mode=", readers.modes())
+                        + " only", refusal("--mode=" + mode, arg), mode);
+                refused++;
+            }
+        }
+        // 25 modes; --db-url read by 16, --connect-timeout 18, --run-record 5, --migrations-path 4, --schema 3,
+        // the rest 1 or 2
+        assertEquals(55, accepted);
+        assertEquals(25 * 11 - 55, refused);
+    }
+
+    @Test
+    void aMisplacedFlagOfTheCommandNamesItsModes() {
+        assertEquals("--rows applies to --mode=workload and --mode=pitr-check only", refusal("--mode=verify", "--rows=5"));
+        assertEquals("--id-prefix applies to --mode=workload and --mode=pitr-check only",
+                refusal("--mode=knobs", "--id-prefix=x"));
+        assertEquals("--fail-on-findings applies to --mode=selftest only", refusal("--mode=switch-wal",
+                "--fail-on-findings"));
+        assertEquals("--schema applies to --mode=workload and --mode=verify and --mode=checkpoint only",
+                refusal("--mode=selftest", "--schema=public"));
+        assertEquals("--batch-rows, --start-time apply to --mode=workload only",
+                refusal("--mode=verify", "--batch-rows=5", "--start-time=2026-05-16T12:00:00Z"));
+        assertEquals("--db-url applies to --mode=" + String.join(" and --mode=", CONNECTING) + " only",
+                refusal("--mode=judge", "--db-url=postgres://nobody@localhost/none"));
     }
 
     /** What MODE reads of the options HOLDER declares, which other modes share. */
@@ -135,9 +207,7 @@ class ModeFlagsTest {
         assertEquals(grouped.stream().distinct().toList(), grouped, "a flag in two groups");
         List<String> shared = SPEC.options().stream().map(OptionSpec::longestName)
                 .filter(name -> !grouped.contains(name) && !JudgeModes.MODE_OF_FLAG.containsKey(name)).toList();
-        assertEquals(List.of("--mode", "--db-url", "--migrations-path", "--rows", "--batch-rows", "--id-prefix",
-                "--start-time", "--schema", "--fail-on-findings", "--timeout", "--connect-timeout", "--verbose",
-                "--help", "--version"), shared);
+        assertEquals(List.of("--mode", "--timeout", "--verbose", "--help", "--version"), shared);
     }
 
     @Test

@@ -5,6 +5,7 @@
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
 import java.util.Map;
@@ -43,5 +44,25 @@ class PitrRowsTest {
         assertEquals("the restore ignored its target: 8 row(s) written after it came back (pitr-b-0000 … pitr-b-0007)",
                 rows.reason());
         assertEquals(3, rows.judgement().exitCode());
+    }
+
+    /** The command reads workload A's rows from --id-prefix and --rows (which other modes refuse). */
+    @Test
+    void theCommandTakesWorkloadAFromIdPrefixAndRows() throws Exception {
+        String url = "--db-url=" + Support.url(Support.migratedWithWorkload(3));
+        var exact = Support.tool("--mode=pitr-check", url, "--id-prefix=audit-smoke-", "--rows=3",
+                "--later-prefix=pitr-b-");
+        assertEquals(0, exact.exit(), exact.describe());
+        assertEquals("{\"verdict\":\"pass\",\"reason\":null,\"say\":[]}\n", exact.out());
+        var early = Support.tool("--mode=pitr-check", url, "--id-prefix=audit-smoke-", "--rows=4",
+                "--later-prefix=pitr-b-");
+        assertEquals(3, early.exit(), early.describe());
+        assertEquals("{\"verdict\":\"fail\",\"reason\":\"the restore stopped early: 1 row(s) of workload A are"
+                + " missing (audit-smoke-0003 … audit-smoke-0003)\",\"say\":[]}\n", early.out());
+        var otherPrefix = Support.tool("--mode=pitr-check", url, "--id-prefix=audit-smoke-00", "--rows=1",
+                "--later-prefix=audit-smoke-0002");
+        assertEquals(3, otherPrefix.exit(), otherPrefix.describe());
+        assertTrue(otherPrefix.out().contains("1 row(s) written after it came back (audit-smoke-0002"),
+                otherPrefix.out());
     }
 }

@@ -85,7 +85,8 @@ class UsageHelpTest {
     void theHelpExpandsDefaultValuesAndShowsTheGroupsHeadings() {
         // Compared without line breaks: the help wraps its lines to the terminal's width.
         String usage = BackupSmoke.commandLine(Map.of()).getUsageMessage().replaceAll("\\s+", " ");
-        for (String expected : List.of("--rows=N number of audit rows to insert (workload only; default: 24)",
+        for (String expected : List.of("--rows=N number of audit rows to insert (workload; pitr-check: the rows of"
+                + " --id-prefix the restore must hold; default: 24)",
                 "--method=NAME drill-verify: the restore method, the metrics' method label (default: command)",
                 " Anchoring (verify): values recorded outside the database --expect-head=HASH the chain head",
                 " Checkpoint ledger (checkpoint, drill-verify) --ledger=FILE checkpoint, drill-verify:",
