@@ -50,12 +50,23 @@ record ModeFlags(List<String> modes, Predicate<OptionSpec> member) {
                 .toList();
     }
 
-    /** "--a, --b apply to --mode=x and --mode=y only" when MODE is given and reads none of GIVEN; else null. */
+    /** Groups read by more modes than this are refused naming the mode given, not the list of readers. */
+    static final int READERS_LISTED = 5;
+
+    /**
+     * "--a, --b apply to --mode=x and --mode=y only" when MODE is given and
+     * reads none of GIVEN, or "--a does not apply to --mode=z" when the
+     * group is read by most modes (--db-url: every mode that connects); else null.
+     */
     String refusal(String mode, List<String> given) {
         if (mode == null || modes.contains(mode) || given.isEmpty()) {
             return null;
         }
-        return String.join(", ", given) + (given.size() == 1 ? " applies" : " apply") + " to --mode="
+        String flags = String.join(", ", given);
+        if (modes.size() > READERS_LISTED) {
+            return flags + (given.size() == 1 ? " does" : " do") + " not apply to --mode=" + mode;
+        }
+        return flags + (given.size() == 1 ? " applies" : " apply") + " to --mode="
                 + String.join(" and --mode=", modes) + " only";
     }
 }
