@@ -281,7 +281,8 @@ class CommandLineTest {
     /**
      * The class archive is made at the exit of the first run of these sources; made by a run that
      * read no rows (--version here, a harness question in CI), it is made again, once, by the first
-     * workload or verify, so that later starts find the driver's classes and the walk's in it too.
+     * workload or verify that succeeds, so that later starts find the driver's classes and the walk's
+     * in it too.
      */
     @Test
     @Tag("e2e")
@@ -294,6 +295,10 @@ class CommandLineTest {
         assertEquals(0, Support.run(List.of(launcher, "--version"), env, Support.REPO, 600).exit());
         java.nio.file.Path archive = onlyArchive(cache);
         long madeByVersion = java.nio.file.Files.size(archive);
+        assertFalse(java.nio.file.Files.exists(java.nio.file.Path.of(archive + ".full")));
+        // A verify that fails before it reads anything loads no more than --version did: not the full archive.
+        var failed = Support.run(List.of(launcher, "--mode=verify"), env, Support.REPO, 300);
+        assertEquals(1, failed.exit(), failed.describe());
         assertFalse(java.nio.file.Files.exists(java.nio.file.Path.of(archive + ".full")));
 
         var first = Support.run(verify, env, Support.REPO, 300);

@@ -314,6 +314,44 @@ class FaultsTest {
         }
     }
 
+    /**
+     * A run that records the launcher's class archive cannot exec the JVM (the archive is moved into
+     * place after it): a SIGTERM to the launcher's PID alone, not its process group, once left the JVM
+     * running on as an orphan. It reaches the tool, which stops as it would without the launcher.
+     */
+    @Test
+    @Tag("e2e")
+    void aSigtermToTheLauncherWhileItRecordsTheClassArchiveStopsTheTool() throws Exception {
+        String database = Support.migratedWithWorkload(3);
+        Path cache = folder.resolve("cache");
+        Map<String, String> env = Map.of("BACKUPSMOKE_CACHE", cache.toString());
+        // An archive made by --version: the verify below records the full one.
+        assertEquals(0, Support.run(List.of(Support.LAUNCHER.toString(), "--version"), env, Support.REPO, 600).exit());
+        try (Connection locker = Support.connect(database)) {
+            holdLock(locker, "audit_events");
+            ProcessBuilder builder = new ProcessBuilder(Support.LAUNCHER.toString(), "--mode=verify",
+                    "--db-url=" + Support.url(database))
+                    .directory(Support.REPO.toFile())
+                    .redirectOutput(folder.resolve("out").toFile())
+                    .redirectError(folder.resolve("err").toFile());
+            builder.environment().putAll(env);
+            Process launcher = builder.start();
+            awaitLockWait(database);
+            List<ProcessHandle> tool = launcher.descendants().toList();
+            assertEquals(1, tool.size(), tool.toString()); // the JVM, a child of the launcher's shell
+            Support.signal(launcher, "TERM");
+            assertTrue(launcher.waitFor(60, TimeUnit.SECONDS), "the launcher stopped");
+            assertEquals("backupsmoke: interrupted while verifying the chain\n", Files.readString(folder.resolve("err")));
+            assertEquals(143, launcher.exitValue());
+            assertFalse(tool.get(0).isAlive(), "the tool runs on");
+            assertEquals(List.of(), runningStatements(database));
+            try (var left = Files.list(cache.resolve("launch"))) { // no half-recorded archive
+                assertEquals(List.of(), left.map(path -> path.getFileName().toString())
+                        .filter(name -> name.matches(".*\\.jsa\\.[0-9]+")).toList());
+            }
+        }
+    }
+
     @Test
     @Tag("e2e")
     void aSigtermDuringAnotherModeNamesThatMode() throws Exception {

@@ -250,6 +250,9 @@ class RestoredJudgeTest {
         String row = "1\t" + "v".repeat(100_000);
         assertEquals(REASON + "< 1\t" + "v".repeat(156), compare(temp, row + "A\n", row + "B\n", false).reason());
         assertEquals(REASON + "> 2", compare(temp, row + "\n", "2\n" + row + "\n", false).reason()); // inserted
+        // A function body with CRLF line ends: its carriage return is shown, the reason stays one line.
+        assertEquals(REASON + "< select 1\\r", compare(temp, "select 1\r\n", "select 2\r\n", false).reason());
+        assertEquals(REASON + "< a\tb\\x1b[2J", compare(temp, "a\tb\u001b[2J\n", "c\n", false).reason());
     }
 
     @Test

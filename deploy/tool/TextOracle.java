@@ -97,10 +97,29 @@ final class TextOracle {
                 return Judgement.pass(List.of());
             }
             String difference = sourceLine == null || (restoredLine != null && fromRestored.comesSoon(sourceLine))
-                    ? "> " + restoredLine.head() : "< " + sourceLine.head();
+                    ? "> " + oneLine(restoredLine.head()) : "< " + oneLine(sourceLine.head());
             return Judgement.fail("the restored database does not dump like the source: "
                     + difference.substring(0, Math.min(QUOTED, difference.length())), List.of());
         }
+    }
+
+    /**
+     * TEXT with its control characters shown as escapes (\r, \xNN), tabs
+     * kept: the carriage return of a function written with CRLF line ends,
+     * quoted as it is, would garble the one line the failure is.
+     */
+    static String oneLine(String text) {
+        StringBuilder shown = new StringBuilder(text.length());
+        text.codePoints().forEach(c -> {
+            if (c == '\r') {
+                shown.append("\\r");
+            } else if ((c < 0x20 && c != '\t') || c == 0x7f) {
+                shown.append(String.format("\\x%02x", c));
+            } else {
+                shown.appendCodePoint(c);
+            }
+        });
+        return shown.toString();
     }
 
     /** One side's dump, read a line at a time, the sequences' values left out after a replay. */
