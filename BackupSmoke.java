@@ -176,6 +176,7 @@ public class BackupSmoke implements Callable<Integer> {
 
     static CommandLine commandLine(java.util.Map<String, String> environment) {
         CommandLine cli = new CommandLine(new BackupSmoke(environment));
+        cli.registerConverter(OffsetDateTime.class, new TimestampConverter());
         cli.setExecutionExceptionHandler(FailureReport::report);
         return cli;
     }
@@ -232,6 +233,7 @@ public class BackupSmoke implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         validateNumbers();
+        validateSchema();
         Mode chosen = Mode.named(modes(), mode);
         refuseFlagsOfAnotherMode(chosen);
         if (chosen != null) { // what an interruption or a full heap names, unless the mode says more
@@ -413,6 +415,13 @@ public class BackupSmoke implements Callable<Integer> {
         }
         if (timeout.isNegative() || timeout.isZero()) {
             throw new ParameterException(spec.commandLine(), "--timeout must be positive");
+        }
+    }
+
+    /** An empty --schema would reach the server as a zero-length identifier: a usage error (exit 2) instead. */
+    private void validateSchema() {
+        if (schema != null && schema.isEmpty()) {
+            throw new ParameterException(spec.commandLine(), "--schema must name a schema, got an empty name");
         }
     }
 

@@ -84,7 +84,8 @@ final class DrillOptions {
             backupTimeline = backupTimeline != null ? backupTimeline : label.timeline();
         }
         if (backupControldata != null && backupSystemIdentifier == null) {
-            backupSystemIdentifier = PhysicalModes.systemIdentifier(RunRecord.readText(backupControldata));
+            backupSystemIdentifier = PhysicalModes.systemIdentifier(
+                    RunRecord.readGiven(backupControldata, "--backup-controldata"));
         }
         if (unjudged() == null && backupStart == null && backupLsn == null) {
             throw new Failure("--mode=drill-verify needs --backup-start=TIMESTAMP or --backup-lsn=LSN");
@@ -92,6 +93,12 @@ final class DrillOptions {
         requireLsn("--backup-lsn", backupLsn);
         requireLsn("--backup-stop-lsn", backupStopLsn);
         requireLsn("--recovery-target-lsn", recoveryTargetLsn);
+        if (backupTimeline != null && backupTimeline < 1) {
+            throw new Failure("--backup-timeline must be 1 or more, got " + backupTimeline);
+        }
+        if (restoreSeconds != null && !(restoreSeconds >= 0 && restoreSeconds < Double.POSITIVE_INFINITY)) {
+            throw new Failure("--restore-seconds must be a number of seconds, 0 or more, got " + restoreSeconds);
+        }
         return new DrillJudge.Request(ledger, toolVersion, method,
                 new DrillJudge.Backup(backupId, backupLabel, instant(backupStart), backupLsn, backupStopLsn,
                         backupTimeline, backupSystemIdentifier),

@@ -1,6 +1,14 @@
 // The one kind of error BackupSmoke expects: it is reported as a single line
 // on stderr and the run exits 1, without a stack trace.
 
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
+import java.nio.file.NoSuchFileException;
+
 /** An expected failure: printed as one line, exit 1. */
 class Failure extends Exception {
     Failure(String message) {
@@ -20,5 +28,45 @@ class Failure extends Exception {
             }
         }
         return quoted.append('"').toString();
+    }
+
+    /**
+     * Why a file could not be read or written, in words and one line: Java names a missing or
+     * forbidden file only by its path (which the caller's line names already), and says
+     * "Input length = 1" of bytes that are not UTF-8.
+     */
+    static String reason(IOException failure) {
+        if (failure instanceof NoSuchFileException) {
+            return "no such file or directory";
+        }
+        if (failure instanceof AccessDeniedException) {
+            return "permission denied";
+        }
+        if (failure instanceof CharacterCodingException) {
+            return "not UTF-8 text";
+        }
+        if (failure instanceof JsonProcessingException json) {
+            return "not JSON: " + jsonProblem(json);
+        }
+        String message = String.valueOf(failure.getMessage());
+        if (failure instanceof FileSystemException named && named.getReason() != null) {
+            message = named.getReason();
+        }
+        return message.replaceAll("\\s*\\R\\s*", " ");
+    }
+
+    /** The reason, and which file it is about when the caller names only the folder it was working in. */
+    static String reasonAt(IOException failure) {
+        return failure instanceof FileSystemException named && named.getFile() != null
+                ? reason(failure) + " (" + named.getFile() + ")" : reason(failure);
+    }
+
+    /** Jackson's complaint without its note on the source, and where in the text it is. */
+    private static String jsonProblem(JsonProcessingException json) {
+        String problem = String.valueOf(json.getOriginalMessage()).lines().findFirst().orElse("")
+                .replaceAll("\\s*\\(start marker at \\[Source:.*", "");
+        JsonLocation at = json.getLocation();
+        return at == null || at.getLineNr() < 1 ? problem
+                : problem + " (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")";
     }
 }

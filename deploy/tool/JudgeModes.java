@@ -106,8 +106,8 @@ final class JudgeModes {
         }
         if (oracleSource != null && verdict.passed()) {
             verdict = verdict.then(OracleComparison.judge(
-                    SemanticOracle.parse(readText(oracleSource, "--oracle-source")),
-                    SemanticOracle.parse(readText(oracleRestored, "--oracle-restored"))));
+                    SemanticOracle.parse(RunRecord.readGiven(oracleSource, "--oracle-source")),
+                    SemanticOracle.parse(RunRecord.readGiven(oracleRestored, "--oracle-restored"))));
             part = verdict.passed() ? null : "oracle";
         }
         return answer(verdict, part, out);
@@ -171,22 +171,13 @@ final class JudgeModes {
     static JsonNode readJson(Path file, String flag) throws Failure {
         try {
             JsonNode node = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
-                    .readTree(readText(file, flag));
+                    .readTree(RunRecord.readGiven(file, flag));
             if (node == null || !node.isObject()) {
                 throw new Failure(flag + " " + file + " is not one JSON object");
             }
             return node;
         } catch (JsonProcessingException e) {
-            throw new Failure("cannot read " + flag + " " + file + ": "
-                    + e.getOriginalMessage().lines().findFirst().orElse(""));
-        }
-    }
-
-    private static String readText(Path file, String flag) throws Failure {
-        try {
-            return Files.readString(file);
-        } catch (IOException e) {
-            throw new Failure("cannot read " + flag + " " + file + ": " + e.getMessage());
+            throw new Failure(flag + " " + file + " is " + Failure.reason(e));
         }
     }
 }

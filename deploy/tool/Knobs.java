@@ -281,7 +281,7 @@ final class Knobs {
         try {
             lines = Files.readAllLines(file, java.nio.charset.StandardCharsets.UTF_8);
         } catch (IOException e) {
-            throw new Failure("SMOKE_LEDGER=" + printable(given) + " cannot be read: " + e.getMessage());
+            throw new Failure("SMOKE_LEDGER=" + printable(given) + " cannot be read: " + Failure.reason(e));
         }
         for (int i = lines.size() - 1; i >= 0; i--) {
             if (lines.get(i).isBlank()) {
