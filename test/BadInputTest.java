@@ -132,6 +132,20 @@ class BadInputTest {
     }
 
     @Test
+    void anEmptyReasonForAnUnjudgedDrillSaysNoneWasGiven() throws Exception {
+        var restore = Support.tool("--mode=drill-verify", "--ledger=" + folder.resolve("ledger"),
+                "--report-dir=" + folder.resolve("report"), "--restore-failed=");
+        assertEquals(3, restore.exit(), restore.describe());
+        assertEquals("backupsmoke: the restore failed (no reason given)\n", restore.err());
+        var judge = Support.tool("--mode=drill-verify", "--ledger=" + folder.resolve("ledger"),
+                "--report-dir=" + folder.resolve("report"), "--cannot-judge=");
+        assertEquals(1, judge.exit(), judge.describe());
+        assertEquals("backupsmoke: cannot judge: no reason given\n", judge.err());
+        assertTrue(Files.readString(folder.resolve("report/report.json"))
+                .contains("\"failure\": \"cannot judge: no reason given\""));
+    }
+
+    @Test
     void aMalformedUrlOfAnotherFlagNamesThatFlagAndNotThePassword() throws Exception {
         String badPort = "postgres://smoke:" + PASSWORD + "@127.0.0.1:abc/x";
         var live = Support.tool("--mode=drill-verify", "--db-url=" + Support.url(Support.migratedWithWorkload(2)),

@@ -70,9 +70,15 @@ final class DrillOptions {
     /** The failure given instead of a restore to judge (--restore-failed, --cannot-judge), or null. */
     String unjudged() {
         if (cannotJudge != null) {
-            return cannotJudge.startsWith(DrillVerify.CANNOT_JUDGE) ? cannotJudge : DrillVerify.CANNOT_JUDGE + cannotJudge;
+            String reason = orUnnamed(cannotJudge, "no reason given");
+            return reason.startsWith(DrillVerify.CANNOT_JUDGE) ? reason : DrillVerify.CANNOT_JUDGE + reason;
         }
-        return restoreFailed;
+        return restoreFailed == null ? null : orUnnamed(restoreFailed, "the restore failed (no reason given)");
+    }
+
+    /** An empty REASON is still a failure: the evidence and the line say UNNAMED instead of nothing. */
+    private static String orUnnamed(String reason, String unnamed) {
+        return reason.isBlank() ? unnamed : reason;
     }
 
     DrillJudge.Request request(Path ledger, String toolVersion) throws Failure {
