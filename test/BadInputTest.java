@@ -171,6 +171,18 @@ class BadInputTest {
     }
 
     @Test
+    void aRegistryOrReportFolderThatCannotBeUsedSaysWhy() throws Exception {
+        var registry = Support.tool("--mode=drop-scratch-dbs", "--db-url=" + Support.url("postgres"),
+                "--registry=" + folder);
+        assertEquals(1, registry.exit(), registry.describe());
+        assertEquals("backupsmoke: cannot read " + folder + ": Is a directory\n", registry.err());
+        Path file = Files.writeString(folder.resolve("report"), "");
+        var report = Support.tool("--mode=report", "--run-record=" + folder, "--report-dir=" + file);
+        assertEquals(1, report.exit(), report.describe());
+        assertEquals("backupsmoke: cannot make " + file + ": exists and is not a folder\n", report.err());
+    }
+
+    @Test
     void aFileThatCannotBeWrittenInAFolderNamesTheFile() {
         Path cluster = folder.resolve("none");
         var result = Support.tool("--mode=restored-setup", "--restored-cluster=" + cluster);

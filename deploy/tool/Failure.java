@@ -6,8 +6,10 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import java.io.IOException;
 import java.nio.charset.CharacterCodingException;
 import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
 import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
 
 /** An expected failure: printed as one line, exit 1. */
 class Failure extends Exception {
@@ -48,17 +50,24 @@ class Failure extends Exception {
         if (failure instanceof JsonProcessingException json) {
             return "not JSON: " + jsonProblem(json);
         }
+        if (failure instanceof FileAlreadyExistsException) { // from createDirectories: not as a folder
+            return "exists and is not a folder";
+        }
+        if (failure instanceof NotDirectoryException) {
+            return "not a directory";
+        }
         String message = String.valueOf(failure.getMessage());
-        if (failure instanceof FileSystemException named && named.getReason() != null) {
-            message = named.getReason();
+        if (failure instanceof FileSystemException named) { // its message starts with the path
+            message = named.getReason() != null ? named.getReason() : "cannot be used";
         }
         return message.replaceAll("\\s*\\R\\s*", " ");
     }
 
-    /** The reason, and which file it is about when the caller names only the folder it was working in. */
-    static String reasonAt(IOException failure) {
-        return failure instanceof FileSystemException named && named.getFile() != null
-                ? reason(failure) + " (" + named.getFile() + ")" : reason(failure);
+    /** The reason, and which file it is about when that is not NAMED, the folder the caller's line names. */
+    static String reasonAt(IOException failure, java.nio.file.Path named) {
+        return failure instanceof FileSystemException about && about.getFile() != null
+                && !about.getFile().equals(named.toString()) ? reason(failure) + " (" + about.getFile() + ")"
+                : reason(failure);
     }
 
     /** Jackson's complaint without its note on the source, and where in the text it is. */

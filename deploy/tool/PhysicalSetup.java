@@ -53,7 +53,7 @@ final class PhysicalSetup {
             Files.writeString(cluster.resolve("data/postgresql.conf"), archiving(physical, pgbackrest),
                     StandardOpenOption.APPEND);
         } catch (IOException e) {
-            throw new Failure("cannot ready " + physical + " for physical backups: " + Failure.reasonAt(e));
+            throw new Failure("cannot ready " + physical + " for physical backups: " + Failure.reasonAt(e, physical));
         }
         return 0;
     }
