@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPairGenerator;
 import java.util.Base64;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -19,11 +20,14 @@ class BadInputTest {
     private static final String PASSWORD = "S3cr3t-bad-input";
 
     @Test
-    void aMissingExpectFileIsNamedAsMissing() throws Exception {
+    void aMissingExpectOrSinceFileIsNamedAsMissing() throws Exception {
         Path missing = folder.resolve("missing.json");
-        var result = verify("--expect=" + missing);
-        assertEquals(1, result.exit(), result.describe());
-        assertEquals("backupsmoke: cannot read --expect " + missing + ": no such file or directory\n", result.err());
+        for (String flag : List.of("--expect", "--since")) {
+            var result = verify(flag + "=" + missing);
+            assertEquals(1, result.exit(), result.describe());
+            assertEquals("backupsmoke: cannot read " + flag + " " + missing + ": no such file or directory\n",
+                    result.err());
+        }
     }
 
     @Test
@@ -41,14 +45,6 @@ class BadInputTest {
         assertEquals(1, result.exit(), result.describe());
         assertEquals("backupsmoke: --expect " + truncated + " is not JSON: Unexpected end-of-input: expected close"
                 + " marker for Object (line 1, column 16)\n", result.err());
-    }
-
-    @Test
-    void aMissingSinceFileIsNamedAsMissing() throws Exception {
-        Path missing = folder.resolve("missing.json");
-        var result = verify("--since=" + missing);
-        assertEquals(1, result.exit(), result.describe());
-        assertEquals("backupsmoke: cannot read --since " + missing + ": no such file or directory\n", result.err());
     }
 
     @Test
