@@ -27,11 +27,6 @@ final class PhysicalSetup {
         if (cluster == null || bindir == null) {
             throw new Failure("--mode=" + MODE + " needs --cluster=DIR and --bindir=DIR");
         }
-        for (String tool : tools) {
-            if (!tool.equals("pgbackrest") && !tool.equals("barman")) {
-                throw new Failure("--tools names pgbackrest or barman, got " + Failure.quoted(tool));
-            }
-        }
         Path physical = cluster.resolve("physical");
         int port = runningPort(cluster);
         boolean pgbackrest = tools.contains("pgbackrest");
