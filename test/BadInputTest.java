@@ -48,6 +48,21 @@ class BadInputTest {
     }
 
     @Test
+    void anOracleDocumentThatIsNotOneNamesItsFlagAndFile() throws Exception {
+        Path array = Files.writeString(folder.resolve("array.json"), "[1]");
+        var notAnObject = Support.tool("--mode=judge", "--oracle-source=" + array, "--oracle-restored=" + array);
+        assertEquals(1, notAnObject.exit(), notAnObject.describe());
+        assertEquals("backupsmoke: --oracle-source " + array + ": a semantic oracle document must be one JSON"
+                + " object\n", notAnObject.err());
+        Path empty = Files.writeString(folder.resolve("empty.json"), "{}");
+        Path truncated = Files.writeString(folder.resolve("truncated.json"), "{\"tables\"");
+        var notJson = Support.tool("--mode=judge", "--oracle-source=" + empty, "--oracle-restored=" + truncated);
+        assertEquals(1, notJson.exit(), notJson.describe());
+        assertEquals("backupsmoke: --oracle-restored " + truncated + ": a semantic oracle document is not JSON:"
+                + " Unexpected end-of-input within/between Object entries (line 1, column 10)\n", notJson.err());
+    }
+
+    @Test
     void aMalformedTimestampIsAUsageErrorWithoutJavaText() {
         var start = Support.tool("--mode=workload", "--db-url=" + Support.url("postgres"), "--start-time=yesterday");
         assertEquals(2, start.exit(), start.describe());

@@ -105,9 +105,8 @@ final class JudgeModes {
             }
         }
         if (oracleSource != null && verdict.passed()) {
-            verdict = verdict.then(OracleComparison.judge(
-                    SemanticOracle.parse(RunRecord.readGiven(oracleSource, "--oracle-source")),
-                    SemanticOracle.parse(RunRecord.readGiven(oracleRestored, "--oracle-restored"))));
+            verdict = verdict.then(OracleComparison.judge(oracleDocument(oracleSource, "--oracle-source"),
+                    oracleDocument(oracleRestored, "--oracle-restored")));
             part = verdict.passed() ? null : "oracle";
         }
         return answer(verdict, part, out);
@@ -166,6 +165,17 @@ final class JudgeModes {
 
     static RoundTripJudge.Checkpoint checkpoint(Path since) throws Failure {
         return new RoundTripJudge.Checkpoint(since.toString(), readJson(since, "--since").path("row_count").asLong());
+    }
+
+    /** The semantic oracle's document in FILE, given by FLAG: one that is not names FLAG and FILE. */
+    private static com.fasterxml.jackson.databind.node.ObjectNode oracleDocument(Path file, String flag)
+            throws Failure {
+        String text = RunRecord.readGiven(file, flag);
+        try {
+            return SemanticOracle.parse(text);
+        } catch (Failure malformed) {
+            throw new Failure(flag + " " + file + ": " + malformed.getMessage());
+        }
     }
 
     static JsonNode readJson(Path file, String flag) throws Failure {
