@@ -76,11 +76,16 @@ class BadInputTest {
     }
 
     @Test
-    void anEmptySchemaNameIsAUsageError() {
+    void anEmptyOrTooLongSchemaNameIsAUsageError() {
         var result = Support.tool("--mode=verify", "--db-url=" + Support.url("postgres"), "--schema=");
         assertEquals(2, result.exit(), result.describe());
         assertTrue(result.err().startsWith("--schema must name a schema, got an empty name\nUsage: backupsmoke"),
                 result.err());
+        String tooLong = "s".repeat(64);
+        var longer = Support.tool("--mode=verify", "--db-url=" + Support.url("postgres"), "--schema=" + tooLong);
+        assertEquals(2, longer.exit(), longer.describe());
+        assertTrue(longer.err().startsWith("--schema must be at most 63 bytes (PostgreSQL's limit for names), got \""
+                + tooLong + "\"\nUsage: backupsmoke"), longer.err());
     }
 
     @Test
