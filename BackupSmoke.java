@@ -176,6 +176,7 @@ public class BackupSmoke implements Callable<Integer> {
 
     static CommandLine commandLine(java.util.Map<String, String> environment) {
         CommandLine cli = new CommandLine(new BackupSmoke(environment));
+        cli.registerConverter(OffsetDateTime.class, new TimestampConverter());
         cli.setExecutionExceptionHandler(FailureReport::report);
         return cli;
     }
@@ -232,6 +233,7 @@ public class BackupSmoke implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         validateNumbers();
+        validateSchema();
         Mode chosen = Mode.named(modes(), mode);
         refuseFlagsOfAnotherMode(chosen);
         if (chosen != null) { // what an interruption or a full heap names, unless the mode says more
@@ -415,6 +417,23 @@ public class BackupSmoke implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--timeout must be positive");
         }
     }
+
+    /**
+     * An empty --schema would reach the server as a zero-length identifier, and one past 63 bytes would be
+     * cut short by the server but not by the catalog lookups: usage errors (exit 2) instead.
+     */
+    private void validateSchema() {
+        if (schema != null && schema.isEmpty()) {
+            throw new ParameterException(spec.commandLine(), "--schema must name a schema, got an empty name");
+        }
+        if (schema != null && schema.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > MAX_NAME_BYTES) {
+            throw new ParameterException(spec.commandLine(), "--schema must be at most " + MAX_NAME_BYTES
+                    + " bytes (PostgreSQL's limit for names), got " + Failure.quoted(schema));
+        }
+    }
+
+    /** NAMEDATALEN - 1: the server truncates longer identifiers. */
+    static final int MAX_NAME_BYTES = 63;
 
     private static void note(String line) {
         System.err.println("backupsmoke: " + line);

@@ -124,6 +124,15 @@ class HarnessPlanTest {
                 result.err());
     }
 
+    @Test
+    void aPlanWithoutMethodsAsksForThem() {
+        var result = Support.tool(Map.of("PATH", System.getenv("PATH")), "--mode=plan",
+                "--db-url=" + Support.url("postgres"), "--server-kind=url", "--server-label=" + LABEL);
+        assertEquals(1, result.exit(), result.describe());
+        assertEquals("backupsmoke: --mode=plan needs --methods=LIST (" + BackupMethod.names() + ")\n",
+                result.err());
+    }
+
     /** --mode=plan on the suite's server of KIND, asked to make the source's scratch database. */
     private static Support.Result planWithScratchSource(String kind, Path registry) {
         var result = Support.tool(Map.of("PATH", System.getenv("PATH")), "--mode=plan",

@@ -50,6 +50,13 @@ class KnobsTest {
     }
 
     @Test
+    void aDrillsMaxRpoIsOneTheToolTakes() throws Exception {
+        assertEquals("0", Knobs.parse(env(drill("SMOKE_MAX_RPO", "0"))).get("SMOKE_MAX_RPO"));
+        assertEquals("SMOKE_MAX_RPO must be under 292 years, got '999999999999h'",
+                refusal(drill("SMOKE_MAX_RPO", "999999999999h")));
+    }
+
+    @Test
     void defaultsAreTheDocumentedOnes() throws Exception {
         Support.assertAnswers(Knobs.parse(env())::get, "SMOKE_ROWS", "24", "SMOKE_BATCH_ROWS", "", "SMOKE_JOBS", "2",
                 "SMOKE_APPEND_ROWS", "8", "SMOKE_RECOVERY_TIMEOUT", "120", "SMOKE_METHODS", "custom",
@@ -96,6 +103,10 @@ class KnobsTest {
         assertEquals("PGPORT must be a port number (1-65535), got '70000'", refusal("PGPORT", "70000"));
         assertEquals("SMOKE_TIMEOUT must be a duration such as 90s or 2m, got '2 min'", refusal("SMOKE_TIMEOUT", "2 min"));
         assertEquals("90s", Knobs.parse(env("SMOKE_TIMEOUT", "90s")).get("SMOKE_TIMEOUT"));
+        // what the tool's --timeout would refuse with its usage help, mid-run
+        assertEquals("SMOKE_TIMEOUT must be longer than 0, got '0'", refusal("SMOKE_TIMEOUT", "0"));
+        assertEquals("SMOKE_TIMEOUT must be under 292 years, got '99999999999h'",
+                refusal("SMOKE_TIMEOUT", "99999999999h"));
         assertEquals("SMOKE_ROWS must be a whole number, got '1?2'", refusal("SMOKE_ROWS", "1\n2"));
     }
 

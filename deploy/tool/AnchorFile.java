@@ -73,7 +73,7 @@ record AnchorFile(String head, long rows, Map<String, String> integrity) {
         try {
             text = Files.readString(file);
         } catch (IOException e) {
-            throw new Failure("cannot read --expect " + file + ": " + e.getMessage());
+            throw new Failure("cannot read --expect " + file + ": " + Failure.reason(e));
         }
         try {
             return mapper.readTree(text);
@@ -81,7 +81,7 @@ record AnchorFile(String head, long rows, Map<String, String> integrity) {
             if (e.getOriginalMessage().startsWith("Trailing token")) {
                 throw new Failure("--expect " + file + " holds more than one JSON value: give exactly one snapshot");
             }
-            throw new Failure("cannot read --expect " + file + ": " + e.getOriginalMessage().lines().findFirst().orElse(""));
+            throw new Failure("--expect " + file + " is " + Failure.reason(e));
         }
     }
 

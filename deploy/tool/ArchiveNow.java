@@ -28,8 +28,12 @@ final class ArchiveNow {
     }
 
     static int run(Options options, Connector connector) throws Failure {
+        if (options.timeoutSeconds < 1) {
+            throw new Failure("--archive-timeout must be at least 1 second, got " + options.timeoutSeconds);
+        }
         long deadline = System.nanoTime() + options.timeoutSeconds * 1_000_000_000L;
         try (Connection connection = connector.open(); Statement statement = connection.createStatement()) {
+            requireArchiving(statement);
             String segment;
             try (ResultSet row = statement.executeQuery(
                     "SELECT pg_catalog.pg_walfile_name(pg_catalog.pg_switch_wal())")) {
@@ -55,6 +59,17 @@ final class ArchiveNow {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new Failure("interrupted while waiting for the WAL archiver");
+        }
+    }
+
+    /** Without archive_mode no segment is ever archived: say so now rather than after the wait. */
+    private static void requireArchiving(Statement statement) throws SQLException, Failure {
+        try (ResultSet row = statement.executeQuery("SELECT pg_catalog.current_setting('archive_mode')")) {
+            row.next();
+            if (row.getString(1).equals("off")) {
+                throw new Failure("archive_mode is off on this server: no WAL segment is archived"
+                        + " (--mode=physical-setup turns it on)");
+            }
         }
     }
 

@@ -42,7 +42,7 @@ record BackupLabel(String startLsn, Instant startTime, String label, Long timeli
         try {
             text = Files.readString(file, StandardCharsets.UTF_8);
         } catch (IOException e) {
-            throw new Failure("cannot read the backup label " + file + ": " + e.getMessage());
+            throw new Failure("cannot read the backup label " + file + ": " + Failure.reason(e));
         }
         return parse(text, file.toString());
     }

@@ -45,6 +45,15 @@ record ConnectionTarget(String host, int port, String database, String user, Str
             "any", "any", "read-write", "primary", "primary", "primary",
             "read-only", "secondary", "standby", "secondary", "prefer-standby", "preferSecondary");
 
+    /** TEXT as parse reads it, given by FLAG rather than --db-url: a malformed one names FLAG. */
+    static ConnectionTarget parse(String flag, String text, Map<String, String> environment) throws Failure {
+        try {
+            return parse(text, environment);
+        } catch (Failure malformed) {
+            throw new Failure(malformed.getMessage().replace("--db-url", flag));
+        }
+    }
+
     static ConnectionTarget parse(String text, Map<String, String> environment) throws Failure {
         Map<String, String> keywords = text.contains("://") ? parseUrl(text.trim()) : parseKeyValue(text);
         ENVIRONMENT.forEach((keyword, variable) -> {

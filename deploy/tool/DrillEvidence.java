@@ -154,7 +154,7 @@ final class DrillEvidence {
             }
             RunRecord.replace(folder.resolve(METRICS), metricsText.getBytes(StandardCharsets.UTF_8));
         } catch (IOException e) {
-            throw new Failure("cannot write the drill's evidence into " + folder + ": " + e.getMessage());
+            throw new Failure("cannot write the drill's evidence into " + folder + ": " + Failure.reasonAt(e, folder));
         }
     }
 }

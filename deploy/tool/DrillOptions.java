@@ -70,9 +70,15 @@ final class DrillOptions {
     /** The failure given instead of a restore to judge (--restore-failed, --cannot-judge), or null. */
     String unjudged() {
         if (cannotJudge != null) {
-            return cannotJudge.startsWith(DrillVerify.CANNOT_JUDGE) ? cannotJudge : DrillVerify.CANNOT_JUDGE + cannotJudge;
+            String reason = orUnnamed(cannotJudge, "no reason given");
+            return reason.startsWith(DrillVerify.CANNOT_JUDGE) ? reason : DrillVerify.CANNOT_JUDGE + reason;
         }
-        return restoreFailed;
+        return restoreFailed == null ? null : orUnnamed(restoreFailed, "the restore failed (no reason given)");
+    }
+
+    /** An empty REASON is still a failure: the evidence and the line say UNNAMED instead of nothing. */
+    private static String orUnnamed(String reason, String unnamed) {
+        return reason.isBlank() ? unnamed : reason;
     }
 
     DrillJudge.Request request(Path ledger, String toolVersion) throws Failure {
@@ -84,7 +90,8 @@ final class DrillOptions {
             backupTimeline = backupTimeline != null ? backupTimeline : label.timeline();
         }
         if (backupControldata != null && backupSystemIdentifier == null) {
-            backupSystemIdentifier = PhysicalModes.systemIdentifier(RunRecord.readText(backupControldata));
+            backupSystemIdentifier = PhysicalModes.systemIdentifier(
+                    RunRecord.readGiven(backupControldata, "--backup-controldata"));
         }
         if (unjudged() == null && backupStart == null && backupLsn == null) {
             throw new Failure("--mode=drill-verify needs --backup-start=TIMESTAMP or --backup-lsn=LSN");
@@ -92,6 +99,12 @@ final class DrillOptions {
         requireLsn("--backup-lsn", backupLsn);
         requireLsn("--backup-stop-lsn", backupStopLsn);
         requireLsn("--recovery-target-lsn", recoveryTargetLsn);
+        if (backupTimeline != null && backupTimeline < 1) {
+            throw new Failure("--backup-timeline must be 1 or more, got " + backupTimeline);
+        }
+        if (restoreSeconds != null && !(restoreSeconds >= 0 && restoreSeconds < Double.POSITIVE_INFINITY)) {
+            throw new Failure("--restore-seconds must be a number of seconds, 0 or more, got " + restoreSeconds);
+        }
         return new DrillJudge.Request(ledger, toolVersion, method,
                 new DrillJudge.Backup(backupId, backupLabel, instant(backupStart), backupLsn, backupStopLsn,
                         backupTimeline, backupSystemIdentifier),

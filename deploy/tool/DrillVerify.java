@@ -21,7 +21,7 @@ final class DrillVerify {
         Ed25519Keys signingKeys = ledgerOptions.signingKeys();
         Ed25519Keys verifyKeys = ledgerOptions.verifyKeys();
         Connector live = options.liveUrl == null ? null : new Connector(
-                ConnectionTarget.parse(options.liveUrl, environment), restored.connectTimeoutSeconds(),
+                ConnectionTarget.parse("--live-url", options.liveUrl, environment), restored.connectTimeoutSeconds(),
                 restored.deadline());
         Instant now = Instant.now();
         DrillJudge.Findings findings;

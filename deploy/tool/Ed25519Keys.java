@@ -26,13 +26,13 @@ record Ed25519Keys(PrivateKey privateKey, PublicKey publicKey) {
 
     /** --signing-key: a PKCS#8 PEM private key; its public key is derived from it. */
     static Ed25519Keys readPrivate(Path pem) throws Failure {
+        // The JDK's reason (an OID, "invalid key format") is Java's text, not the user's: the line names the kind.
         byte[] der = pemBody(pem, "PRIVATE KEY");
         try {
             PrivateKey key = KeyFactory.getInstance(ALGORITHM).generatePrivate(new PKCS8EncodedKeySpec(der));
             return new Ed25519Keys(key, publicKeyOf(key));
         } catch (GeneralSecurityException | IllegalArgumentException e) {
-            throw new Failure(pem + " is not an Ed25519 private key (openssl genpkey -algorithm ed25519): "
-                    + e.getMessage());
+            throw new Failure(pem + " is not an Ed25519 private key (openssl genpkey -algorithm ed25519)");
         }
     }
 
@@ -42,7 +42,7 @@ record Ed25519Keys(PrivateKey privateKey, PublicKey publicKey) {
         try {
             return new Ed25519Keys(null, KeyFactory.getInstance(ALGORITHM).generatePublic(new X509EncodedKeySpec(der)));
         } catch (GeneralSecurityException | IllegalArgumentException e) {
-            throw new Failure(pem + " is not an Ed25519 public key (openssl pkey -pubout): " + e.getMessage());
+            throw new Failure(pem + " is not an Ed25519 public key (openssl pkey -pubout)");
         }
     }
 
@@ -104,7 +104,7 @@ record Ed25519Keys(PrivateKey privateKey, PublicKey publicKey) {
         try {
             text = Files.readString(pem);
         } catch (IOException e) {
-            throw new Failure("cannot read key " + pem + ": " + e.getMessage());
+            throw new Failure("cannot read key " + pem + ": " + Failure.reason(e));
         }
         String begin = "-----BEGIN " + label + "-----";
         String end = "-----END " + label + "-----";

@@ -180,7 +180,7 @@ final class HarnessModes {
             try {
                 Files.createDirectories(reportDir);
             } catch (IOException e) {
-                throw new Failure("cannot make " + reportDir + ": " + e.getMessage());
+                throw new Failure("cannot make " + reportDir + ": " + Failure.reasonAt(e, reportDir));
             }
             write(reportDir.resolve("report.json"), ReportJson.toText(record));
             write(reportDir.resolve("junit.xml"), JunitXml.of(record));
@@ -195,7 +195,7 @@ final class HarnessModes {
         try {
             Files.writeString(file, text, StandardCharsets.UTF_8);
         } catch (IOException e) {
-            throw new Failure("cannot write " + file + ": " + e.getMessage());
+            throw new Failure("cannot write " + file + ": " + Failure.reason(e));
         }
     }
 }

@@ -79,6 +79,9 @@ record HarnessPlan(int sourceMajor, int dumpMajor, Map<String, String> entries) 
             throw new Failure("pg_dump " + dumpMajor + " cannot dump a server of major " + sourceMajor
                     + " (newer than itself): install pg_dump " + sourceMajor + " or newer");
         }
+        if (options.methods.isEmpty()) {
+            throw new Failure("--mode=" + MODE + " needs --methods=LIST (" + BackupMethod.names() + ")");
+        }
         List<BackupMethod> methods = new ArrayList<>();
         for (String name : options.methods.split(",")) {
             methods.add(BackupMethod.named(name).orElseThrow(() -> new Failure("unknown backup method '"

@@ -132,7 +132,7 @@ final class InPlace {
                 }
             }
         } catch (IOException e) {
-            throw new Failure("cannot read the migrations in " + folder + ": " + e.getMessage());
+            throw new Failure("cannot read the migrations in " + folder + ": " + Failure.reason(e));
         }
         Matcher create = CREATE.matcher(text.toString().replace('\t', ' ').replace('\r', ' '));
         while (create.find()) {

@@ -11,6 +11,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.annotation.JsonNaming;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -29,9 +30,9 @@ final class IncrementalVerify {
         static Checkpoint read(Path file) throws Failure {
             JsonNode snapshot;
             try {
-                snapshot = new ObjectMapper().readTree(file.toFile());
+                snapshot = new ObjectMapper().readTree(Files.readString(file));
             } catch (IOException e) {
-                throw new Failure("cannot read --since " + file + ": " + e.getMessage().lines().findFirst().orElse(""));
+                throw new Failure("cannot read --since " + file + ": " + Failure.reason(e));
             }
             if (snapshot == null || !snapshot.path("chain_head_hash").isTextual()
                     || !snapshot.path("row_count").isIntegralNumber()) {

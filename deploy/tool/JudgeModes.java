@@ -105,9 +105,8 @@ final class JudgeModes {
             }
         }
         if (oracleSource != null && verdict.passed()) {
-            verdict = verdict.then(OracleComparison.judge(
-                    SemanticOracle.parse(readText(oracleSource, "--oracle-source")),
-                    SemanticOracle.parse(readText(oracleRestored, "--oracle-restored"))));
+            verdict = verdict.then(OracleComparison.judge(oracleDocument(oracleSource, "--oracle-source"),
+                    oracleDocument(oracleRestored, "--oracle-restored")));
             part = verdict.passed() ? null : "oracle";
         }
         return answer(verdict, part, out);
@@ -168,25 +167,27 @@ final class JudgeModes {
         return new RoundTripJudge.Checkpoint(since.toString(), readJson(since, "--since").path("row_count").asLong());
     }
 
+    /** The semantic oracle's document in FILE, given by FLAG: one that is not names FLAG and FILE. */
+    private static com.fasterxml.jackson.databind.node.ObjectNode oracleDocument(Path file, String flag)
+            throws Failure {
+        String text = RunRecord.readGiven(file, flag);
+        try {
+            return SemanticOracle.parse(text);
+        } catch (Failure malformed) {
+            throw new Failure(flag + " " + file + ": " + malformed.getMessage());
+        }
+    }
+
     static JsonNode readJson(Path file, String flag) throws Failure {
         try {
             JsonNode node = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
-                    .readTree(readText(file, flag));
+                    .readTree(RunRecord.readGiven(file, flag));
             if (node == null || !node.isObject()) {
                 throw new Failure(flag + " " + file + " is not one JSON object");
             }
             return node;
         } catch (JsonProcessingException e) {
-            throw new Failure("cannot read " + flag + " " + file + ": "
-                    + e.getOriginalMessage().lines().findFirst().orElse(""));
-        }
-    }
-
-    private static String readText(Path file, String flag) throws Failure {
-        try {
-            return Files.readString(file);
-        } catch (IOException e) {
-            throw new Failure("cannot read " + flag + " " + file + ": " + e.getMessage());
+            throw new Failure(flag + " " + file + " is " + Failure.reason(e));
         }
     }
 }

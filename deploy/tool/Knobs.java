@@ -86,11 +86,7 @@ final class Knobs {
         wholeNumber("SMOKE_APPEND_ROWS", "8", 0);
         wholeNumber("SMOKE_PITR_ROWS", "8", 1);
         wholeNumber("SMOKE_RECOVERY_TIMEOUT", "120", 1);
-        String timeout = raw("SMOKE_TIMEOUT");
-        if (!timeout.isEmpty() && !DURATION.matcher(timeout).matches()) {
-            throw bad("SMOKE_TIMEOUT", "must be a duration such as 90s or 2m", timeout);
-        }
-        values.put("SMOKE_TIMEOUT", timeout);
+        values.put("SMOKE_TIMEOUT", duration("SMOKE_TIMEOUT", "90s or 2m", true));
     }
 
     private void readModes() throws Failure {
@@ -205,11 +201,7 @@ final class Knobs {
         }
         values.put("SMOKE_BACKUP_SET", set);
         readLedger();
-        String maxRpo = raw("SMOKE_MAX_RPO");
-        if (!maxRpo.isEmpty() && !DURATION.matcher(maxRpo).matches()) {
-            throw bad("SMOKE_MAX_RPO", "must be a duration such as 26h or 90m", maxRpo);
-        }
-        values.put("SMOKE_MAX_RPO", maxRpo);
+        values.put("SMOKE_MAX_RPO", duration("SMOKE_MAX_RPO", "26h or 90m", false));
         String key = raw("SMOKE_SIGNING_KEY");
         if (!key.isEmpty()) {
             readableFile("SMOKE_SIGNING_KEY", key);
@@ -281,7 +273,7 @@ final class Knobs {
         try {
             lines = Files.readAllLines(file, java.nio.charset.StandardCharsets.UTF_8);
         } catch (IOException e) {
-            throw new Failure("SMOKE_LEDGER=" + printable(given) + " cannot be read: " + e.getMessage());
+            throw new Failure("SMOKE_LEDGER=" + printable(given) + " cannot be read: " + Failure.reason(e));
         }
         for (int i = lines.size() - 1; i >= 0; i--) {
             if (lines.get(i).isBlank()) {
@@ -484,6 +476,30 @@ final class Knobs {
     }
 
     // ------------------------------------------------------------ value kinds
+
+    /**
+     * NAME as the tool's --timeout or --max-rpo reads it (DurationConverter), or empty: a value the tool
+     * would refuse is refused here, not mid-run as the tool's usage help.
+     */
+    private String duration(String name, String example, boolean positive) throws Failure {
+        String value = raw(name);
+        if (value.isEmpty()) {
+            return value;
+        }
+        if (!DURATION.matcher(value).matches()) {
+            throw bad(name, "must be a duration such as " + example, value);
+        }
+        java.time.Duration duration;
+        try {
+            duration = new DurationConverter().convert(value);
+        } catch (picocli.CommandLine.TypeConversionException tooLong) {
+            throw bad(name, "must be under 292 years", value);
+        }
+        if (positive && duration.isZero()) {
+            throw bad(name, "must be longer than 0", value);
+        }
+        return value;
+    }
 
     private String raw(String name) {
         String value = env.get(name);

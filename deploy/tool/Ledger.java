@@ -49,7 +49,7 @@ final class Ledger implements AutoCloseable {
             return new Ledger(file, channel, lock, lines, parse(file, lines));
         } catch (IOException e) {
             closeQuietly(channel);
-            throw new Failure("cannot open the ledger " + file + ": " + e.getMessage());
+            throw new Failure("cannot open the ledger " + file + ": " + Failure.reason(e));
         } catch (Failure e) {
             closeQuietly(channel);
             throw e;
@@ -63,7 +63,7 @@ final class Ledger implements AutoCloseable {
             List<String> lines = splitLines(file, text);
             return new Ledger(file, null, null, lines, parse(file, lines));
         } catch (IOException e) {
-            throw new Failure("cannot read the ledger " + file + ": " + e.getMessage());
+            throw new Failure("cannot read the ledger " + file + ": " + Failure.reason(e));
         }
     }
 
@@ -157,7 +157,7 @@ final class Ledger implements AutoCloseable {
             }
             channel.force(true);
         } catch (IOException e) {
-            throw new Failure("cannot append to the ledger " + file + ": " + e.getMessage());
+            throw new Failure("cannot append to the ledger " + file + ": " + Failure.reason(e));
         }
         lines.add(line);
         entries.add(entry);

@@ -65,6 +65,9 @@ final class MigrationRunner {
      * ignored. A folder without any is a wrong path, not a migrated schema.
      */
     List<Path> upMigrations() throws Failure {
+        if (Files.exists(folder) && !Files.isDirectory(folder)) {
+            throw new Failure("migrations directory " + folder + " is a file: point at the folder that holds it");
+        }
         if (!Files.isDirectory(folder)) {
             throw new Failure("migrations directory not found: " + folder);
         }
@@ -76,7 +79,7 @@ final class MigrationRunner {
                     .sorted((a, b) -> a.getFileName().toString().compareTo(b.getFileName().toString()))
                     .toList();
         } catch (IOException e) {
-            throw new Failure("cannot list migrations directory " + folder + ": " + e.getMessage());
+            throw new Failure("cannot list migrations directory " + folder + ": " + Failure.reason(e));
         }
         if (files.isEmpty()) {
             throw new Failure("migrations directory " + folder + " holds no *.up.sql files: point --migrations-path"
@@ -156,7 +159,7 @@ final class MigrationRunner {
         try {
             script = Files.readString(file, StandardCharsets.UTF_8);
         } catch (IOException e) {
-            throw new Failure("cannot read migration " + version + ": " + e.getMessage());
+            throw new Failure("cannot read migration " + version + ": " + Failure.reason(e));
         }
         try (Statement statement = connection.createStatement()) {
             statement.setEscapeProcessing(false);

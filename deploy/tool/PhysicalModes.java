@@ -127,8 +127,9 @@ final class PhysicalModes {
             List<Candidate> candidates = candidates(options, env);
             if (options.controldata != null && options.sourceUrl != null) {
                 String reason = otherClusterReason(RunRecord.readText(options.controldata),
-                        valueOrNull(new Connector(ConnectionTarget.parse(options.sourceUrl, env), connectTimeout,
-                                deadline), "SELECT system_identifier FROM pg_catalog.pg_control_system()"));
+                        valueOrNull(new Connector(ConnectionTarget.parse("--source-url", options.sourceUrl, env),
+                                connectTimeout, deadline),
+                                "SELECT system_identifier FROM pg_catalog.pg_control_system()"));
                 if (reason != null) {
                     throw new Refusal(reason);
                 }
@@ -155,7 +156,7 @@ final class PhysicalModes {
             if (text == null) {
                 throw new Refusal("the restore command wrote no postgres:// URL to SMOKE_RESTORED_URL_FILE");
             }
-            ConnectionTarget target = ConnectionTarget.parse(text, env);
+            ConnectionTarget target = ConnectionTarget.parse("the URL in SMOKE_RESTORED_URL_FILE", text, env);
             candidates.add(new Candidate(withoutPassword(text), target.user(), target));
             return candidates;
         }

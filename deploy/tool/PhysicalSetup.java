@@ -28,7 +28,7 @@ final class PhysicalSetup {
             throw new Failure("--mode=" + MODE + " needs --cluster=DIR and --bindir=DIR");
         }
         Path physical = cluster.resolve("physical");
-        int port = PhysicalModes.port(RunRecord.readText(cluster.resolve("data/postmaster.pid")));
+        int port = runningPort(cluster);
         boolean pgbackrest = tools.contains("pgbackrest");
         boolean barman = tools.contains("barman");
         try {
@@ -48,9 +48,19 @@ final class PhysicalSetup {
             Files.writeString(cluster.resolve("data/postgresql.conf"), archiving(physical, pgbackrest),
                     StandardOpenOption.APPEND);
         } catch (IOException e) {
-            throw new Failure("cannot ready " + physical + " for physical backups: " + e.getMessage());
+            throw new Failure("cannot ready " + physical + " for physical backups: " + Failure.reasonAt(e, physical));
         }
         return 0;
+    }
+
+    /** The port of the cluster served from CLUSTER: the one its postmaster.pid names. */
+    private static int runningPort(Path cluster) throws Failure {
+        Path pidFile = cluster.resolve("data/postmaster.pid");
+        try {
+            return PhysicalModes.port(RunRecord.readText(pidFile));
+        } catch (Failure noPort) { // that line speaks of a restored server; this one is the source
+            throw new Failure("--cluster " + cluster + " has no running server: " + pidFile + " names no port");
+        }
     }
 
     private static void privateFolders(Path... folders) throws IOException {

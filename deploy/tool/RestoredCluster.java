@@ -148,7 +148,7 @@ final class RestoredCluster {
             Files.deleteIfExists(data.resolve("postmaster.pid"));
             Files.deleteIfExists(data.resolve("postmaster.opts"));
         } catch (IOException e) {
-            throw new Failure("cannot ready the restored data directory " + data + ": " + e.getMessage());
+            throw new Failure("cannot ready the restored data directory " + data + ": " + Failure.reasonAt(e, data));
         }
         return 0;
     }

@@ -97,7 +97,7 @@ final class RestoredJudge {
                     SemanticOracle.parse(document));
         } catch (IOException e) {
             throw new Failure("cannot keep the second oracle's documents in " + restored.getParent() + ": "
-                    + e.getMessage());
+                    + Failure.reasonAt(e, restored.getParent()));
         }
     }
 }

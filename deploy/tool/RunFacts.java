@@ -41,7 +41,8 @@ final class RunFacts {
         String script = System.getProperty(DefaultMigrations.SOURCE_PROPERTY, "BackupSmoke.java");
         Path repo = Path.of(script).toAbsolutePath().getParent();
         try (Deadline deadline = new Deadline(timeout)) {
-            Connector source = new Connector(ConnectionTarget.parse(options.sourceServer, env), connectTimeout, deadline);
+            Connector source = new Connector(ConnectionTarget.parse("--source-server", options.sourceServer, env),
+                    connectTimeout, deadline);
             write(gather(work.resolve(RunRecord.FACTS), repo, source, oracle, env), work.resolve(RunRecord.FACTS));
         }
     }

@@ -50,7 +50,7 @@ record RunRecord(List<JsonNode> combinations, Map<String, String> facts, JsonNod
                     combinations.add(CombinationRecord.of(facts(file), expected, folder));
                 }
             } catch (IOException e) {
-                throw new Failure("cannot read " + records + ": " + e.getMessage());
+                throw new Failure("cannot read " + records + ": " + Failure.reason(e));
             }
         }
         Map<String, String> facts = facts(folder.resolve(FACTS));
@@ -102,6 +102,15 @@ record RunRecord(List<JsonNode> combinations, Map<String, String> facts, JsonNod
         return expected == null ? JSON.createObjectNode() : expected;
     }
 
+    /** The text of FILE, which the user gave with FLAG: an absent file is a failure. */
+    static String readGiven(Path file, String flag) throws Failure {
+        try {
+            return Files.readString(file);
+        } catch (IOException e) {
+            throw new Failure("cannot read " + flag + " " + file + ": " + Failure.reason(e));
+        }
+    }
+
     /** The text of FILE; an absent file is empty. */
     static String readText(Path file) throws Failure {
         try {
@@ -109,7 +118,7 @@ record RunRecord(List<JsonNode> combinations, Map<String, String> facts, JsonNod
         } catch (NoSuchFileException absent) {
             return "";
         } catch (IOException e) {
-            throw new Failure("cannot read " + file + ": " + e.getMessage());
+            throw new Failure("cannot read " + file + ": " + Failure.reason(e));
         }
     }
 

@@ -130,8 +130,7 @@ final class SemanticOracle {
             }
             return (ObjectNode) sorted(tree);
         } catch (JsonProcessingException e) {
-            throw new Failure("cannot read a semantic oracle document: "
-                    + e.getOriginalMessage().lines().findFirst().orElse(""));
+            throw new Failure("a semantic oracle document is " + Failure.reason(e));
         }
     }
 

@@ -136,7 +136,7 @@ final class SourceServer {
         try {
             return Files.exists(registry) ? Files.readAllLines(registry, StandardCharsets.UTF_8) : List.of();
         } catch (IOException e) {
-            throw new Failure("cannot read " + registry);
+            throw new Failure("cannot read " + registry + ": " + Failure.reason(e));
         }
     }
 
@@ -247,7 +247,8 @@ final class SourceServer {
             Files.writeString(registry, name + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE,
                     StandardOpenOption.APPEND);
         } catch (IOException e) {
-            throw new Failure("cannot register scratch database " + name + " in " + registry);
+            throw new Failure("cannot register scratch database " + name + " in " + registry + ": "
+                    + Failure.reason(e));
         }
     }
 }
