@@ -353,7 +353,7 @@ public class BackupSmoke implements Callable<Integer> {
 
     /**
      * Which modes read each group of flags; elsewhere they are usage errors (exit 2), checked in this order.
-     * PhysicalModes and RestoredCluster list which of their modes read which of their shared options.
+     * JudgeModes, PhysicalModes and RestoredCluster list which of their modes read which of their shared options.
      */
     static final List<ModeFlags> FLAG_GROUPS = Stream.of(COMMAND_FLAGS, List.of(
             ModeFlags.declaredIn(List.of(MODE_CHECKPOINT, MODE_DRILL), LedgerOptions.class),
@@ -368,7 +368,7 @@ public class BackupSmoke implements Callable<Integer> {
             ModeFlags.named("--renew", SourceServer.NEW_SCRATCH_DB),
             ModeFlags.declaredIn(List.of(ServerBinaries.MODE), ServerBinaries.Options.class),
             ModeFlags.declaredIn(List.of(ArchiveNow.MODE), ArchiveNow.Options.class)),
-            PhysicalModes.FLAGS, RestoredCluster.FLAGS).flatMap(List::stream).toList();
+            JudgeModes.FLAGS, PhysicalModes.FLAGS, RestoredCluster.FLAGS).flatMap(List::stream).toList();
 
     /** The verify flags, the anchor's too; judge and report read some of them as well (below). */
     static final ModeFlags VERIFY_FLAGS = ModeFlags.declaredIn(List.of(MODE_VERIFY), Expectations.class,
@@ -387,7 +387,6 @@ public class BackupSmoke implements Callable<Integer> {
         for (ModeFlags group : FLAG_GROUPS) {
             refuse(group.refusal(mode, group.given(parsed)));
         }
-        refuse(JudgeModes.misplacedFlag(mode, parsed::hasMatchedOption));
         refuse(VERIFY_FLAGS.refusal(mode, VERIFY_FLAGS.given(parsed).stream()
                 .filter(name -> !(JudgeModes.JUDGE.equals(mode) && JudgeModes.SHARED_WITH_VERIFY.contains(name)))
                 .filter(name -> !(RestoredJudge.MODE.equals(mode) && name.equals("--since")))

@@ -34,7 +34,6 @@ class ModeTableTest {
         for (ModeFlags group : ModeFlagsTest.groups()) {
             assertTrue(NAMES.containsAll(group.modes()), group.modes() + " not all in " + NAMES);
         }
-        assertTrue(NAMES.containsAll(JudgeModes.MODE_OF_FLAG.values()), JudgeModes.MODE_OF_FLAG.toString());
     }
 
     @Test

@@ -208,9 +208,9 @@ class RoundTripJudgeTest {
                 out.toString(StandardCharsets.UTF_8));
         assertEquals("say=a line\0verdict=pass\0part=\0reason=\0",
                 Judgement.pass(List.of("a line")).toNul(null));
-        assertNull(JudgeModes.misplacedFlag("pitr-check", flag -> flag.equals("--nul")));
+        assertNull(ModeFlagsTest.groupRefusal("pitr-check", "--nul"));
         assertEquals("--nul applies to --mode=judge and --mode=pitr-check only",
-                JudgeModes.misplacedFlag("verify", flag -> flag.equals("--nul")));
+                ModeFlagsTest.groupRefusal("verify", "--nul"));
     }
 
     /** A workload or verify that printed no snapshot fails the round trip, naming the mode and showing its output. */
@@ -249,13 +249,14 @@ class RoundTripJudgeTest {
 
     @Test
     void eachModesFlagsAreRefusedInTheOtherModes() throws Exception {
-        assertNull(JudgeModes.misplacedFlag("judge", flag -> flag.equals("--snapshot")));
-        assertEquals("--snapshot applies to --mode=judge only",
-                JudgeModes.misplacedFlag("verify", flag -> flag.equals("--snapshot")));
+        assertNull(ModeFlagsTest.groupRefusal("judge", "--snapshot=x.json"));
+        assertEquals("--snapshot applies to --mode=judge only", ModeFlagsTest.groupRefusal("verify", "--snapshot=x.json"));
         assertEquals("--later-prefix applies to --mode=pitr-check only",
-                JudgeModes.misplacedFlag("judge", flag -> flag.equals("--later-prefix")));
+                ModeFlagsTest.groupRefusal("judge", "--later-prefix=b-"));
         assertEquals("--snapshot-id applies to --mode=oracle-capture only",
-                JudgeModes.misplacedFlag("workload", flag -> flag.equals("--snapshot-id")));
+                ModeFlagsTest.groupRefusal("workload", "--snapshot-id=00000003-0000001B-1"));
+        // Through the command line: exit 2, the line first.
+        assertEquals("--snapshot applies to --mode=judge only", ModeFlagsTest.refusal("--mode=verify", "--snapshot=x.json"));
         Failure noLaterPrefix = org.junit.jupiter.api.Assertions.assertThrows(Failure.class,
                 () -> new JudgeModes().checkPitr(null, "audit-smoke-", 24, System.out));
         assertEquals("--mode=pitr-check needs --later-prefix (the ids written after the recovery target)",

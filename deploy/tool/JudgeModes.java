@@ -14,8 +14,6 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
-import java.util.function.Predicate;
 import picocli.CommandLine.Option;
 
 final class JudgeModes {
@@ -53,21 +51,13 @@ final class JudgeModes {
     @Option(names = "--nul")
     boolean nul;
 
-    /** Each flag above and the one mode that reads it (--nul: the two that judge). */
-    static final Map<String, String> MODE_OF_FLAG = Map.of(
-            "--snapshot", JUDGE, "--workload-snapshot", JUDGE, "--continuity", JUDGE, "--appended", JUDGE,
-            "--oracle-source", JUDGE, "--oracle-restored", JUDGE, "--snapshot-id", ORACLE_CAPTURE,
-            "--later-prefix", PITR_CHECK, "--nul", JUDGE);
-
-    /** "--snapshot applies to --mode=judge only" for the first flag GIVEN that MODE does not read, else null. */
-    static String misplacedFlag(String mode, Predicate<String> given) {
-        return MODE_OF_FLAG.entrySet().stream().sorted(Map.Entry.comparingByKey())
-                .filter(flag -> given.test(flag.getKey()) && !flag.getValue().equals(mode)
-                        && !(flag.getKey().equals("--nul") && PITR_CHECK.equals(mode)))
-                .map(flag -> flag.getKey() + " applies to --mode=" + flag.getValue()
-                        + (flag.getKey().equals("--nul") ? " and --mode=" + PITR_CHECK : "") + " only")
-                .findFirst().orElse(null);
-    }
+    /** Which of these modes reads each flag above; elsewhere it is a usage error (BackupSmoke.FLAG_GROUPS). */
+    static final List<ModeFlags> FLAGS = List.of(
+            ModeFlags.namedFor(List.of(JUDGE), "--snapshot", "--workload-snapshot", "--continuity", "--appended",
+                    "--oracle-source", "--oracle-restored"),
+            ModeFlags.namedFor(List.of(ORACLE_CAPTURE), "--snapshot-id"),
+            ModeFlags.namedFor(List.of(PITR_CHECK), "--later-prefix"),
+            ModeFlags.namedFor(List.of(JUDGE, PITR_CHECK), "--nul")); // the two that answer a verdict
 
     /**
      * Judges whichever parts are given, in the harness's order: the round
