@@ -314,6 +314,28 @@ class CommandLineTest {
         assertEquals(archive, onlyArchive(cache));
     }
 
+    /** Runs started at once on sources the cache has not seen (a CI job's tests) ask JBang once: the others wait. */
+    @Test
+    @Tag("e2e")
+    void concurrentFirstRunsResolveTheSourcesOnce(@org.junit.jupiter.api.io.TempDir java.nio.file.Path cache)
+            throws Exception {
+        Map<String, String> env = Map.of("BACKUPSMOKE_CACHE", cache.toString());
+        String launcher = Support.REPO.resolve("deploy/bin/backupsmoke").toString();
+        List<java.util.concurrent.CompletableFuture<Support.Result>> runs = new java.util.ArrayList<>();
+        for (int run = 0; run < 3; run++) {
+            runs.add(java.util.concurrent.CompletableFuture.supplyAsync(
+                    () -> Support.run(List.of(launcher, "--version"), env, Support.REPO, 600)));
+        }
+        int resolutions = 0;
+        for (var run : runs) {
+            Support.Result result = run.get();
+            assertEquals(0, result.exit(), result.describe());
+            assertEquals(BackupSmoke.versionOf() + "\n", result.out());
+            resolutions += result.err().contains("backupsmoke launcher: first run of these sources") ? 1 : 0;
+        }
+        assertEquals(1, resolutions);
+    }
+
     private static java.nio.file.Path onlyArchive(java.nio.file.Path cache) throws java.io.IOException {
         try (var archives = java.nio.file.Files.list(cache.resolve("launch"))) {
             List<java.nio.file.Path> all = archives.filter(path -> path.toString().endsWith(".jsa")).toList();
