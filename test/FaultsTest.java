@@ -293,24 +293,24 @@ class FaultsTest {
         }
     }
 
+    /**
+     * A SIGTERM names what the run was doing: verify its phase; another mode itself (it said
+     * "interrupted while starting" before the mode was named). Neither leaves a query on the server.
+     */
     @Test
     @Tag("e2e")
-    void aSigtermDuringVerifyNamesThatPhaseAndLeavesNoQueryOnTheServer() throws Exception {
+    void aSigtermNamesWhatTheRunWasDoingAndLeavesNoQueryOnTheServer() throws Exception {
         String database = Support.migratedWithWorkload(3);
-        try (Connection locker = Support.connect(database)) {
-            holdLock(locker, "audit_events");
-            Process process = new ProcessBuilder("env", "--default-signal=INT", Support.LAUNCHER.toString(),
-                    "--mode=verify", "--db-url=" + Support.url(database))
-                    .directory(Support.REPO.toFile())
-                    .redirectOutput(folder.resolve("out").toFile())
-                    .redirectError(folder.resolve("err").toFile())
-                    .start();
-            awaitLockWait(database);
-            Support.signal(process, "TERM");
-            assertTrue(process.waitFor(60, TimeUnit.SECONDS), "the tool stopped");
-            assertEquals("backupsmoke: interrupted while verifying the chain\n", Files.readString(folder.resolve("err")));
-            assertEquals(143, process.exitValue());
-            assertEquals(List.of(), runningStatements(database));
+        Map<String, List<String>> argsByLine = Map.of(
+                "backupsmoke: interrupted while verifying the chain\n", List.of("--mode=verify"),
+                "backupsmoke: interrupted while running --mode=checkpoint\n",
+                List.of("--mode=checkpoint", "--ledger=" + folder.resolve("ledger.jsonl")));
+        for (var run : argsByLine.entrySet()) {
+            try (Connection locker = Support.connect(database)) {
+                holdLock(locker, "audit_events");
+                Process process = launchedWaitingOnTheLock(database, Map.of(), run.getValue().toArray(String[]::new));
+                assertStoppedBySigterm(process, database, run.getKey());
+            }
         }
     }
 
@@ -329,22 +329,11 @@ class FaultsTest {
         assertEquals(0, Support.run(List.of(Support.LAUNCHER.toString(), "--version"), env, Support.REPO, 600).exit());
         try (Connection locker = Support.connect(database)) {
             holdLock(locker, "audit_events");
-            ProcessBuilder builder = new ProcessBuilder(Support.LAUNCHER.toString(), "--mode=verify",
-                    "--db-url=" + Support.url(database))
-                    .directory(Support.REPO.toFile())
-                    .redirectOutput(folder.resolve("out").toFile())
-                    .redirectError(folder.resolve("err").toFile());
-            builder.environment().putAll(env);
-            Process launcher = builder.start();
-            awaitLockWait(database);
+            Process launcher = launchedWaitingOnTheLock(database, env, "--mode=verify");
             List<ProcessHandle> tool = launcher.descendants().toList();
             assertEquals(1, tool.size(), tool.toString()); // the JVM, a child of the launcher's shell
-            Support.signal(launcher, "TERM");
-            assertTrue(launcher.waitFor(60, TimeUnit.SECONDS), "the launcher stopped");
-            assertEquals("backupsmoke: interrupted while verifying the chain\n", Files.readString(folder.resolve("err")));
-            assertEquals(143, launcher.exitValue());
+            assertStoppedBySigterm(launcher, database, "backupsmoke: interrupted while verifying the chain\n");
             assertFalse(tool.get(0).isAlive(), "the tool runs on");
-            assertEquals(List.of(), runningStatements(database));
             try (var left = Files.list(cache.resolve("launch"))) { // no half-recorded archive
                 assertEquals(List.of(), left.map(path -> path.getFileName().toString())
                         .filter(name -> name.matches(".*\\.jsa\\.[0-9]+")).toList());
@@ -352,27 +341,31 @@ class FaultsTest {
         }
     }
 
-    @Test
-    @Tag("e2e")
-    void aSigtermDuringAnotherModeNamesThatMode() throws Exception {
-        String database = Support.migratedWithWorkload(3);
-        try (Connection locker = Support.connect(database)) {
-            holdLock(locker, "audit_events");
-            Process process = new ProcessBuilder("env", "--default-signal=INT", Support.LAUNCHER.toString(),
-                    "--mode=checkpoint", "--ledger=" + folder.resolve("ledger.jsonl"), "--db-url=" + Support.url(database))
-                    .directory(Support.REPO.toFile())
-                    .redirectOutput(folder.resolve("out").toFile())
-                    .redirectError(folder.resolve("err").toFile())
-                    .start();
-            awaitLockWait(database);
-            Support.signal(process, "TERM");
-            assertTrue(process.waitFor(60, TimeUnit.SECONDS), "the tool stopped");
-            // It said "interrupted while starting" before the mode was named.
-            assertEquals("backupsmoke: interrupted while running --mode=checkpoint\n",
-                    Files.readString(folder.resolve("err")));
-            assertEquals(143, process.exitValue());
-            assertEquals(List.of(), runningStatements(database));
-        }
+    /**
+     * The launcher (its PID the launcher's own: env execs it, SIGINT at its default) with ARGS on
+     * DATABASE and ENV besides the test's, stdout and stderr into the folder's out and err, once its
+     * query waits on the lock held on the table.
+     */
+    private Process launchedWaitingOnTheLock(String database, Map<String, String> env, String... args)
+            throws Exception {
+        List<String> command = new ArrayList<>(List.of("env", "--default-signal=INT", Support.LAUNCHER.toString()));
+        command.addAll(List.of(args));
+        command.add("--db-url=" + Support.url(database));
+        ProcessBuilder builder = new ProcessBuilder(command).directory(Support.REPO.toFile())
+                .redirectOutput(folder.resolve("out").toFile()).redirectError(folder.resolve("err").toFile());
+        builder.environment().putAll(env);
+        Process process = builder.start();
+        awaitLockWait(database);
+        return process;
+    }
+
+    /** SIGTERM to PROCESS alone: it stops with exit 143 and the one line ERR, leaving no query on the server. */
+    private void assertStoppedBySigterm(Process process, String database, String err) throws Exception {
+        Support.signal(process, "TERM");
+        assertTrue(process.waitFor(60, TimeUnit.SECONDS), "the tool stopped");
+        assertEquals(err, Files.readString(folder.resolve("err")));
+        assertEquals(143, process.exitValue());
+        assertEquals(List.of(), runningStatements(database));
     }
 
     @Test

@@ -141,11 +141,25 @@ class PhysicalModesTest {
 
     // ---------------------------------------------------------------- against the suite's server
 
+    /** What a test does while a role of its own exists. */
+    interface RoleBody {
+        void run() throws Exception;
+    }
+
+    /** BODY with ROLE (made with ATTRIBUTES) on the suite's server, dropped afterwards whatever happens. */
+    private static void withRole(String role, String attributes, RoleBody body) throws Exception {
+        Support.execute("postgres", "DROP ROLE IF EXISTS " + role, "CREATE ROLE " + role + " " + attributes);
+        try {
+            body.run();
+        } finally {
+            Support.execute("postgres", "DROP ROLE " + role);
+        }
+    }
+
     @Test
     void theRightToSwitchWalIsAskedForBeforeItIsUsed() throws Exception {
         String role = "smoke_no_switch_wal";
-        Support.execute("postgres", "DROP ROLE IF EXISTS " + role, "CREATE ROLE " + role + " LOGIN PASSWORD 'no-wal'");
-        try {
+        withRole(role, "LOGIN PASSWORD 'no-wal'", () -> {
             String unprivileged = "postgres://" + role + "@" + Support.HOST + ":" + Support.PORT + "/postgres?sslmode=disable";
             var refused = Support.tool(Map.of("PGPASSWORD", "no-wal"), "--mode=switch-wal", "--db-url=" + unprivileged);
             assertEquals(1, refused.exit(), refused.describe());
@@ -154,16 +168,13 @@ class PhysicalModesTest {
             var allowed = Support.tool("--mode=switch-wal", "--db-url=" + Support.url("postgres"));
             assertEquals(0, allowed.exit(), allowed.describe());
             assertEquals("", allowed.out() + allowed.err());
-        } finally {
-            Support.execute("postgres", "DROP ROLE " + role);
-        }
+        });
     }
 
     @Test
     void aServerOutOfRecoveryIsNamedWithoutThePasswordItsUrlCarried() throws Exception {
         String role = "smoke_restored_owner";
-        Support.execute("postgres", "DROP ROLE IF EXISTS " + role, "CREATE ROLE " + role + " LOGIN PASSWORD 'p@ss'");
-        try {
+        withRole(role, "LOGIN PASSWORD 'p@ss'", () -> {
             Path urlFile = Support.write(temp.resolve("restored-url"), "\npostgres://" + role + ":p%40ss@" + Support.HOST
                     + ":" + Support.PORT + "/postgres?sslmode=disable\n");
             var result = Support.tool("--mode=await-recovery", "--need-writes", "--recovery-timeout=5",
@@ -176,16 +187,13 @@ class PhysicalModesTest {
             assertEquals(role, answer.get("role"));
             assertEquals("p@ss", answer.get("password"));
             assertTrue(answer.get("wal").matches("[0-9A-F]{24}"), answer.toString());
-        } finally {
-            Support.execute("postgres", "DROP ROLE " + role);
-        }
+        });
     }
 
     @Test
     void aRestoredClusterIsAskedAsEachRoleInTurnUntilOneFits() throws Exception {
         String role = "smoke_sandbox_not_superuser";
-        Support.execute("postgres", "DROP ROLE IF EXISTS " + role, "CREATE ROLE " + role + " LOGIN");
-        try {
+        withRole(role, "LOGIN", () -> {
             // The suite's server (on 127.0.0.1) stands in for the restored cluster: its port, a live pid (this JVM's).
             Path cluster = temp.resolve("cluster");
             Files.createDirectories(cluster.resolve("data"));
@@ -201,9 +209,7 @@ class PhysicalModesTest {
             assertEquals(Support.USER, answer.get("role"), "the first role is no superuser");
             assertEquals("", answer.get("password"));
             assertTrue(answer.get("wal").matches("[0-9A-F]{24}"), answer.toString());
-        } finally {
-            Support.execute("postgres", "DROP ROLE " + role);
-        }
+        });
     }
 
     @Test
