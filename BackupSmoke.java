@@ -22,7 +22,6 @@ import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.stream.Stream;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -54,12 +53,6 @@ import picocli.CommandLine.Spec;
 public class BackupSmoke implements Callable<Integer> {
 
     // ---------------------------------------------------------------- command line
-
-    static final String MODE_WORKLOAD = WorkloadMode.MODE;
-    static final String MODE_VERIFY = "verify";
-    static final String MODE_SELFTEST = "selftest";
-    static final String MODE_CHECKPOINT = "checkpoint";
-    static final String MODE_DRILL = "drill-verify";
 
     @Spec CommandSpec spec;
 
@@ -183,7 +176,7 @@ public class BackupSmoke implements Callable<Integer> {
 
     /**
      * Every mode: its name, what it needs and what runs it; call() looks --mode up here. Those on files
-     * (Mode.files) never ask for --db-url. A new mode is one entry here, its flags a group in FLAG_GROUPS
+     * (Mode.files) never ask for --db-url. A new mode is one entry here, its flags a group in FlagReaders
      * (deploy/docs/extending.md).
      */
     List<Mode> modes() {
@@ -204,12 +197,12 @@ public class BackupSmoke implements Callable<Integer> {
                         System.out)),
                 Mode.files(PhysicalSetup.MODE, () -> PhysicalSetup.run(physicalOptions.cluster,
                         physicalOptions.bindir, physicalOptions.tools, PhysicalModes.Options.osUser())),
-                Mode.database(MODE_WORKLOAD, this::workload),
-                Mode.database(MODE_VERIFY, this::verify),
-                Mode.database(MODE_SELFTEST, connector -> new SelfTest(connector, migrationsFolder()).run(System.out)
+                Mode.database(WorkloadMode.MODE, this::workload),
+                Mode.database(VerifyOptions.MODE, this::verify),
+                Mode.database(SelfTest.MODE, connector -> new SelfTest(connector, migrationsFolder()).run(System.out)
                         .exitStatus(failOnFindings, System.out)),
-                Mode.database(MODE_CHECKPOINT, this::checkpoint),
-                Mode.database(MODE_DRILL, this::drillVerify)
+                Mode.database(CheckpointRecorder.MODE, this::checkpoint),
+                Mode.database(DrillVerify.MODE, this::drillVerify)
                         .filesOnlyWhen(() -> drillOptions.unjudged() != null), // nothing was restored
                 Mode.database(RestoredJudge.MODE, connector -> RestoredJudge.run(restoredOptions, runRecord, dbUrl,
                         connector, verifyOptions.since, System.out)),
@@ -234,8 +227,9 @@ public class BackupSmoke implements Callable<Integer> {
     public Integer call() throws Exception {
         validateNumbers();
         validateSchema();
-        Mode chosen = Mode.named(modes(), mode);
-        refuseFlagsOfAnotherMode(chosen);
+        List<Mode> modes = modes();
+        Mode chosen = Mode.named(modes, mode);
+        refuseFlagsOfAnotherMode(chosen, modes);
         if (chosen != null) { // what an interruption or a full heap names, unless the mode says more
             Progress.activity = "running --mode=" + chosen.name();
         }
@@ -328,54 +322,8 @@ public class BackupSmoke implements Callable<Integer> {
         return judgeModes.captureOracle(connector, System.out);
     }
 
-    /** The modes that connect to --db-url, as the table says (drill-verify too: unless nothing was restored). */
-    static final List<String> CONNECTING_MODES = new BackupSmoke(java.util.Map.of()).modes().stream()
-            .filter(each -> each.needs() != Mode.Needs.FILES).map(Mode::name).toList();
-
-    /**
-     * Which modes read the command's own flags. --timeout, --verbose, --help and --version are every mode's:
-     * --timeout bounds the modes that connect, and the harness gives it to its questions alike.
-     */
-    static final List<ModeFlags> COMMAND_FLAGS = List.of(
-            ModeFlags.namedFor(CONNECTING_MODES, "--db-url"),
-            // await-recovery and report open connections of their own (the restored server, --source-server)
-            ModeFlags.namedFor(Stream.concat(CONNECTING_MODES.stream(), Stream.of(PhysicalModes.AWAIT,
-                    HarnessModes.REPORT)).toList(), "--connect-timeout"),
-            ModeFlags.namedFor(List.of(MODE_WORKLOAD, MODE_SELFTEST, InPlace.CHECK, InPlace.WIPE), "--migrations-path"),
-            // pitr-check: the rows of the workload before the target, which the restore must hold
-            ModeFlags.namedFor(List.of(MODE_WORKLOAD, JudgeModes.PITR_CHECK), "--rows", "--id-prefix"),
-            ModeFlags.namedFor(List.of(MODE_WORKLOAD), "--batch-rows", "--start-time"),
-            ModeFlags.named("--schema", MODE_WORKLOAD, MODE_VERIFY, MODE_CHECKPOINT),
-            ModeFlags.named("--fail-on-findings", MODE_SELFTEST),
-            ModeFlags.named("--run-record", HarnessModes.REPORT, PhysicalEvidence.MODE, RestoredJudge.MODE,
-                    JudgeModes.ORACLE_CAPTURE, HarnessModes.KNOBS),
-            ModeFlags.named("--report-dir", HarnessModes.REPORT, MODE_DRILL));
-
-    /**
-     * Which modes read each group of flags; elsewhere they are usage errors (exit 2), checked in this order.
-     * JudgeModes, PhysicalModes and RestoredCluster list which of their modes read which of their shared options.
-     */
-    static final List<ModeFlags> FLAG_GROUPS = Stream.of(COMMAND_FLAGS, List.of(
-            ModeFlags.declaredIn(List.of(MODE_CHECKPOINT, MODE_DRILL), LedgerOptions.class),
-            ModeFlags.declaredIn(List.of(MODE_DRILL), DrillOptions.class),
-            ModeFlags.named("--combination", RestoredJudge.MODE),
-            ModeFlags.named("--second-oracle", RestoredJudge.MODE, JudgeModes.ORACLE_CAPTURE, HarnessModes.REPORT),
-            ModeFlags.declaredIn(List.of(HarnessModes.REPORT), RunFacts.Options.class),
-            ModeFlags.declaredIn(List.of(HarnessPlan.MODE), HarnessPlan.Options.class),
-            ModeFlags.named("--server-label", HarnessPlan.MODE, SourceServer.NEW_SCRATCH_DB,
-                    SourceServer.DROP_SCRATCH_DBS),
-            ModeFlags.named("--registry", SourceServer.NEW_SCRATCH_DB, SourceServer.DROP_SCRATCH_DBS),
-            ModeFlags.named("--renew", SourceServer.NEW_SCRATCH_DB),
-            ModeFlags.declaredIn(List.of(ServerBinaries.MODE), ServerBinaries.Options.class),
-            ModeFlags.declaredIn(List.of(ArchiveNow.MODE), ArchiveNow.Options.class)),
-            JudgeModes.FLAGS, PhysicalModes.FLAGS, RestoredCluster.FLAGS).flatMap(List::stream).toList();
-
-    /** The verify flags, the anchor's too; judge and report read some of them as well (below). */
-    static final ModeFlags VERIFY_FLAGS = ModeFlags.declaredIn(List.of(MODE_VERIFY), Expectations.class,
-            VerifyOptions.class);
-
-    /** Flags of another mode than CHOSEN are refused (exit 2) rather than silently ignored. */
-    private void refuseFlagsOfAnotherMode(Mode chosen) {
+    /** Flags of another mode than CHOSEN (one of MODES) are refused (exit 2) rather than silently ignored. */
+    private void refuseFlagsOfAnotherMode(Mode chosen, List<Mode> modes) {
         if (expectations.exact && !expectations.isGiven()) {
             throw new ParameterException(spec.commandLine(),
                     "--expect-exact needs --expect, --expect-head or --expect-rows");
@@ -383,15 +331,7 @@ public class BackupSmoke implements Callable<Integer> {
         if (chosen == null) { // a missing or unknown mode is said as such (call), not as its flags' misplacement
             return;
         }
-        CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
-        for (ModeFlags group : FLAG_GROUPS) {
-            refuse(group.refusal(mode, group.given(parsed)));
-        }
-        refuse(VERIFY_FLAGS.refusal(mode, VERIFY_FLAGS.given(parsed).stream()
-                .filter(name -> !(JudgeModes.JUDGE.equals(mode) && JudgeModes.SHARED_WITH_VERIFY.contains(name)))
-                .filter(name -> !(RestoredJudge.MODE.equals(mode) && name.equals("--since")))
-                .filter(name -> !(HarnessModes.REPORT.equals(mode) && name.equals("--since")))
-                .toList()));
+        refuse(FlagReaders.refusal(chosen.name(), modes, spec.commandLine().getParseResult()));
     }
 
     private void refuse(String refusal) {
@@ -417,22 +357,10 @@ public class BackupSmoke implements Callable<Integer> {
         }
     }
 
-    /**
-     * An empty --schema would reach the server as a zero-length identifier, and one past 63 bytes would be
-     * cut short by the server but not by the catalog lookups: usage errors (exit 2) instead.
-     */
+    /** A --schema no schema can have is a usage error (exit 2). */
     private void validateSchema() {
-        if (schema != null && schema.isEmpty()) {
-            throw new ParameterException(spec.commandLine(), "--schema must name a schema, got an empty name");
-        }
-        if (schema != null && schema.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > MAX_NAME_BYTES) {
-            throw new ParameterException(spec.commandLine(), "--schema must be at most " + MAX_NAME_BYTES
-                    + " bytes (PostgreSQL's limit for names), got " + Failure.quoted(schema));
-        }
+        refuse(schema == null ? null : AuditSchema.unusableName(schema));
     }
-
-    /** NAMEDATALEN - 1: the server truncates longer identifiers. */
-    static final int MAX_NAME_BYTES = 63;
 
     private static void note(String line) {
         System.err.println("backupsmoke: " + line);

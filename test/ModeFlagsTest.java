@@ -1,4 +1,4 @@
-// Which flags belong to which modes (BackupSmoke.FLAG_GROUPS, VERIFY_FLAGS),
+// Which flags belong to which modes (FlagReaders.groups, FlagReaders.VERIFY),
 // read from picocli's model of the command: every flag of a group is refused
 // by a mode that does not read it, and every flag of the command either
 // belongs to a group or is one all modes share; modes that share a class of
@@ -24,9 +24,12 @@ import picocli.CommandLine.ParseResult;
 class ModeFlagsTest {
     static final CommandSpec SPEC = BackupSmoke.commandLine(Map.of()).getCommandSpec();
 
+    /** The command's groups of flags, for its table of modes. */
+    static final List<ModeFlags> GROUPS = FlagReaders.groups(new BackupSmoke(Map.of()).modes());
+
     /** Every group, the verify flags last, as BackupSmoke checks them. */
     static List<ModeFlags> groups() {
-        return Stream.concat(BackupSmoke.FLAG_GROUPS.stream(), Stream.of(BackupSmoke.VERIFY_FLAGS)).toList();
+        return Stream.concat(GROUPS.stream(), Stream.of(FlagReaders.VERIFY)).toList();
     }
 
     /** The flag as given on a command line: a switch alone, anything else with a value of its type. */
@@ -163,10 +166,10 @@ class ModeFlagsTest {
             new Reads("restore-command", RestoredCluster.Options.class, List.of("--recovery-target", "--tool",
                     "--pgdata", "--repository", "--backup-set", "--tool-config")));
 
-    /** The first refusal of BackupSmoke.FLAG_GROUPS for --mode=MODE ARG, as the command checks them; else null. */
+    /** The first refusal of the groups (not the verify flags) for --mode=MODE ARG, as the command checks them; else null. */
     static String groupRefusal(String mode, String arg) {
         ParseResult parsed = BackupSmoke.commandLine(Map.of()).parseArgs("--mode=" + mode, arg);
-        return BackupSmoke.FLAG_GROUPS.stream().map(group -> group.refusal(mode, group.given(parsed)))
+        return GROUPS.stream().map(group -> group.refusal(mode, group.given(parsed)))
                 .filter(Objects::nonNull).findFirst().orElse(null);
     }
 
@@ -223,6 +226,6 @@ class ModeFlagsTest {
         assertNull(drill.refusal(null, List.of("--backup-id")));
         assertNull(drill.refusal("verify", List.of()));
         assertEquals("--backup-id applies to --mode=drill-verify only", drill.refusal("verify", List.of("--backup-id")));
-        assertTrue(BackupSmoke.FLAG_GROUPS.stream().allMatch(group -> !group.options(SPEC).isEmpty()));
+        assertTrue(GROUPS.stream().allMatch(group -> !group.options(SPEC).isEmpty()));
     }
 }

@@ -28,6 +28,25 @@ record AuditSchema(String name, boolean requested, List<String> shadows, List<St
 
     static final String DEFAULT = "public";
 
+    /** NAMEDATALEN - 1: the server truncates longer identifiers. */
+    static final int MAX_NAME_BYTES = 63;
+
+    /**
+     * Why NAME cannot be --schema, or null: an empty name would reach the
+     * server as a zero-length identifier, and one past 63 bytes would be cut
+     * short by the server but not by the catalog lookups.
+     */
+    static String unusableName(String name) {
+        if (name.isEmpty()) {
+            return "--schema must name a schema, got an empty name";
+        }
+        if (name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > MAX_NAME_BYTES) {
+            return "--schema must be at most " + MAX_NAME_BYTES + " bytes (PostgreSQL's limit for names), got "
+                    + Failure.quoted(name);
+        }
+        return null;
+    }
+
     /**
      * Schemas holding a table (or view) called audit_events or audit_chain_head,
      * other sessions' temp schemas aside; whether they hold both; and whether

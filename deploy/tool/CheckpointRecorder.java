@@ -7,6 +7,8 @@ import java.util.List;
 import java.util.Map;
 
 final class CheckpointRecorder {
+    static final String MODE = "checkpoint";
+
     private CheckpointRecorder() {}
 
     /**

@@ -6,6 +6,8 @@ import java.time.Instant;
 import java.util.Map;
 
 final class DrillVerify {
+    static final String MODE = "drill-verify";
+
     private DrillVerify() {}
 
     static final String CANNOT_JUDGE = "cannot judge: ";

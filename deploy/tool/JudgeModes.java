@@ -51,7 +51,7 @@ final class JudgeModes {
     @Option(names = "--nul")
     boolean nul;
 
-    /** Which of these modes reads each flag above; elsewhere it is a usage error (BackupSmoke.FLAG_GROUPS). */
+    /** Which of these modes reads each flag above; elsewhere it is a usage error (FlagReaders). */
     static final List<ModeFlags> FLAGS = List.of(
             ModeFlags.namedFor(List.of(JUDGE), "--snapshot", "--workload-snapshot", "--continuity", "--appended",
                     "--oracle-source", "--oracle-restored"),

@@ -37,7 +37,7 @@ final class PhysicalModes {
     static final List<String> NAMES = List.of(AWAIT, PITR_TARGET, SWITCH_WAL, PhysicalSetup.MODE);
 
     /**
-     * Which of these modes read which of the Options (BackupSmoke.FLAG_GROUPS):
+     * Which of these modes read which of the Options (FlagReaders):
      * each flag is refused (exit 2) by every other mode, a sibling too;
      * switch-wal reads none of them.
      */

@@ -36,7 +36,7 @@ final class RestoredCluster {
     static final String COMMAND = "restore-command";
     static final List<String> MODES = List.of(SETUP, COMMAND);
 
-    /** Which of the two modes read which of the Options (BackupSmoke.FLAG_GROUPS); other modes refuse it (exit 2). */
+    /** Which of the two modes read which of the Options (FlagReaders); other modes refuse it (exit 2). */
     static final List<ModeFlags> FLAGS = List.of(
             ModeFlags.namedFor(List.of(SETUP), "--restored-cluster", "--auth", "--wal-archive"),
             ModeFlags.namedFor(List.of(SETUP, COMMAND), "--recovery-target"),

@@ -24,6 +24,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 final class SelfTest {
+    static final String MODE = "selftest";
+
     static final String START = "2026-05-16T12:00:00Z";
     static final int ROWS = 24;
 

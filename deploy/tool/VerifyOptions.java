@@ -8,6 +8,8 @@ import java.util.function.Consumer;
 import picocli.CommandLine.Option;
 
 final class VerifyOptions {
+    static final String MODE = "verify";
+
     @Option(names = "--client-verify", negatable = true, defaultValue = "true", fallbackValue = "true")
     boolean clientVerify;
 
