@@ -9,6 +9,7 @@
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
@@ -253,6 +254,15 @@ class RestoredJudgeTest {
         // A function body with CRLF line ends: its carriage return is shown, the reason stays one line.
         assertEquals(REASON + "< select 1\\r", compare(temp, "select 1\r\n", "select 2\r\n", false).reason());
         assertEquals(REASON + "< a\tb\\x1b[2J", compare(temp, "a\tb\u001b[2J\n", "c\n", false).reason());
+    }
+
+    @Test
+    void aDumpThatCannotBeReadIsOneLineSayingWhy(@TempDir Path temp) throws Exception {
+        Path missing = temp.resolve("oracle.source");
+        Failure failure = assertThrows(Failure.class,
+                () -> TextOracle.compare(missing, Support.write(temp.resolve("b"), "a\n"), false));
+        assertEquals("cannot read the text oracle's dump " + missing + ": no such file or directory",
+                failure.getMessage());
     }
 
     @Test

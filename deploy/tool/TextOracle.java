@@ -73,7 +73,7 @@ final class TextOracle {
         try (OutputStream out = Files.newOutputStream(file)) {
             dump(url, snapshot, deadline, out);
         } catch (IOException e) {
-            throw new Failure("cannot write " + file + ": " + e.getMessage());
+            throw new Failure("cannot write " + file + ": " + Failure.reason(e));
         }
     }
 
@@ -168,7 +168,7 @@ final class TextOracle {
         }
 
         private Failure unreadable(IOException e) {
-            return new Failure("cannot read the text oracle's dump " + file + ": " + e.getMessage());
+            return new Failure("cannot read the text oracle's dump " + file + ": " + Failure.reason(e));
         }
 
         @Override
