@@ -169,10 +169,8 @@ class IncrementalVerifyTest {
     void sinceRefusesAnExpectationAndAFileThatIsNoSnapshot() throws Exception {
         String database = Support.migratedWithWorkload(1);
         Path notASnapshot = Support.write(folder.resolve("other.json"), "{\"rows\": 3}");
-        var bad = since(database, notASnapshot);
-        assertEquals(1, bad.exit(), bad.describe());
-        assertEquals("backupsmoke: --since " + notASnapshot + " is not a snapshot: it needs chain_head_hash and"
-                + " row_count\n", bad.err());
+        Support.assertRefused(1, "--since " + notASnapshot + " is not a snapshot: it needs chain_head_hash and"
+                + " row_count", since(database, notASnapshot));
         var both = since(database, notASnapshot, "--expect-rows=1");
         assertEquals("backupsmoke: --since cannot be combined with --expect, --expect-head or --expect-rows: the"
                 + " checkpoint is the anchor\n", both.err());

@@ -53,9 +53,8 @@ class RestoredClusterTest {
 
     @Test
     void aRestoreCommandNamesWhatItLacks() {
-        var unknown = Support.tool(Map.of(), "--mode=restore-command", "--tool=wal-g", "--pgdata=/d", "--repository=r");
-        assertEquals(1, unknown.exit(), unknown.describe());
-        assertEquals("backupsmoke: --tool must be pgbackrest or barman, got \"wal-g\"\n", unknown.err());
+        Support.refused(1, "--tool must be pgbackrest or barman, got \"wal-g\"",
+                "--mode=restore-command", "--tool=wal-g", "--pgdata=/d", "--repository=r");
         var missing = Support.tool(Map.of(), "--mode=restore-command", "--tool=barman");
         assertEquals("backupsmoke: --mode=restore-command needs --tool=NAME, --pgdata=DIR and --repository=NAME\n",
                 missing.err());
@@ -63,9 +62,7 @@ class RestoredClusterTest {
                 "--repository=r", "--recovery-target=name=x");
         assertEquals("backupsmoke: --recovery-target must be time=VALUE, lsn=VALUE or xid=VALUE, got \"name=x\"\n",
                 target.err());
-        var misplaced = Support.tool(Map.of(), "--mode=knobs", "--tool=barman");
-        assertEquals(2, misplaced.exit(), misplaced.describe());
-        assertTrue(misplaced.err().startsWith("--tool applies to --mode=restore-command only\n"), misplaced.err());
+        Support.usageError("--tool applies to --mode=restore-command only", "--mode=knobs", "--tool=barman");
     }
 
     @Test
@@ -77,10 +74,8 @@ class RestoredClusterTest {
         assertEquals("", command.out());
         assertTrue(command.err().startsWith("--auth, --wal-archive apply to --mode=restored-setup only\n"),
                 command.err());
-        var setup = Support.tool(Map.of(), "--mode=restored-setup", "--restored-cluster=/nonexistent/x",
-                "--backup-set=latest");
-        assertEquals(2, setup.exit(), setup.describe());
-        assertTrue(setup.err().startsWith("--backup-set applies to --mode=restore-command only\n"), setup.err());
+        Support.usageError("--backup-set applies to --mode=restore-command only",
+                "--mode=restored-setup", "--restored-cluster=/nonexistent/x", "--backup-set=latest");
     }
 
     /** A restored data directory as a tool leaves it: the source's settings and its postmaster.pid. */
