@@ -230,8 +230,7 @@ public class BackupSmoke implements Callable<Integer> {
         List<Mode> modes = modes();
         Mode chosen = Mode.named(modes, mode);
         refuseFlagsOfAnotherMode(chosen, modes);
-        refuse(restoredClusterOptions.recoveryTarget == null ? null
-                : RestoredCluster.targetRefusal(restoredClusterOptions.recoveryTarget));
+        refuseUnusableValues();
         refuseFilesThatAreNotRegular();
         if (chosen != null) { // what an interruption or a full heap names, unless the mode says more
             Progress.activity = "running --mode=" + chosen.name();
@@ -335,6 +334,13 @@ public class BackupSmoke implements Callable<Integer> {
             return;
         }
         refuse(FlagReaders.refusal(chosen.name(), modes, spec.commandLine().getParseResult()));
+    }
+
+    /** Values of a mode's flags that mode cannot use, found before it runs: usage errors (exit 2). */
+    private void refuseUnusableValues() {
+        refuse(restoredClusterOptions.recoveryTarget == null ? null
+                : RestoredCluster.targetRefusal(restoredClusterOptions.recoveryTarget));
+        refuse(RestoredJudge.unknownCombination(restoredOptions, runRecord));
     }
 
     /** A FIFO or device given as a file is refused before anything opens it (FileFlags). */

@@ -155,6 +155,7 @@ class RestoredJudgeTest {
         assertEquals(2, oracle.exit(), oracle.describe());
         assertTrue(oracle.err().startsWith("--second-oracle applies to --mode=judge-restored and --mode=oracle-capture"
                 + " and --mode=report only"), oracle.err());
+        Support.write(temp.resolve("post." + NAME + ".json"), RoundTripJudgeTest.post());
         var bogus = judge(temp, "bogus", source);
         assertEquals(1, bogus.exit(), bogus.describe());
         assertEquals("backupsmoke: --second-oracle must be one of semantic, text, off, got \"bogus\"\n", bogus.err());
@@ -163,11 +164,34 @@ class RestoredJudgeTest {
         assertEquals("backupsmoke: --mode=judge-restored needs --run-record=DIR (the harness's work folder) and"
                 + " --combination=NAME\n", unnamed.err());
         Support.write(temp.resolve("pre.json"), RoundTripJudgeTest.WORKLOAD);
-        Support.write(temp.resolve("post." + NAME + ".json"), RoundTripJudgeTest.post());
         var missing = judge(temp, "off", source);
         assertEquals(1, missing.exit(), missing.describe());
         assertTrue(missing.err().startsWith("backupsmoke: cannot read --run-record " + temp.resolve("expected.json")),
                 missing.err());
+    }
+
+    /**
+     * A --combination the work folder holds no verify snapshot of is a usage error naming the
+     * combinations it has (it was a failed verdict, "BackupSmoke --mode=verify did not print one JSON
+     * snapshot", as if the restore had failed).
+     */
+    @Test
+    void anUnknownCombinationIsAUsageErrorNamingTheKnownOnes(@TempDir Path temp) {
+        var none = Support.tool("--mode=judge-restored", "--run-record=" + temp, "--combination=plain-pg99",
+                "--db-url=" + Support.url(source));
+        assertEquals(2, none.exit(), none.describe());
+        assertEquals("", none.out());
+        assertTrue(none.err().startsWith("unknown --combination=\"plain-pg99\" (" + temp + " holds no combination's"
+                + " verify snapshot, post.NAME.json)\nUsage: backupsmoke"), none.err());
+        work(temp, RoundTripJudgeTest.post(), "off", source);
+        Support.write(temp.resolve("post.tar-pg15.json"), RoundTripJudgeTest.post());
+        var unknown = Support.tool("--mode=judge-restored", "--run-record=" + temp, "--combination=plain-pg99",
+                "--db-url=" + Support.url(source));
+        assertEquals(2, unknown.exit(), unknown.describe());
+        assertEquals("", unknown.out());
+        assertTrue(unknown.err().startsWith("unknown --combination=\"plain-pg99\" (" + NAME
+                + " | tar-pg15)\nUsage: backupsmoke"), unknown.err());
+        assertFalse(Files.exists(temp.resolve("oracle.plain-pg99")));
     }
 
     static String read(Path file) {
