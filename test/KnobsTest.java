@@ -6,6 +6,7 @@
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -74,6 +75,17 @@ class KnobsTest {
             }
         }
         assertEquals(List.of(), List.of(temp.toFile().list()).stream().filter(name -> name.contains("pwned")).toList());
+    }
+
+    /** Root runs the throwaway servers as SMOKE_PG_OS_USER: one that cannot is refused before any starts. */
+    @Test
+    void runByRootTheServerUserMustBeAnUnprivilegedUserOfThisMachine() throws Exception {
+        assumeTrue("root".equals(System.getProperty("user.name")), "only root runs the servers as another user");
+        assertEquals("SMOKE_PG_OS_USER must be a user of this machine (root runs the throwaway servers as it),"
+                + " got 'nosuchuser'", refusal("SMOKE_PG_OS_USER", "nosuchuser"));
+        assertEquals("SMOKE_PG_OS_USER must be an unprivileged user (PostgreSQL refuses to run as root), got 'root'",
+                refusal("SMOKE_PG_OS_USER", "root"));
+        assertEquals("postgres", Knobs.parse(env("SMOKE_PG_OS_USER", "postgres")).get("SMOKE_PG_OS_USER"));
     }
 
     @Test

@@ -440,7 +440,26 @@ final class Knobs {
         if (!osUser.isEmpty() && !OS_USER.matcher(osUser).matches()) {
             throw bad("SMOKE_PG_OS_USER", "must be a user name", osUser);
         }
+        if (!osUser.isEmpty() && "root".equals(System.getProperty("user.name"))) {
+            requireServerUser(osUser);
+        }
         values.put("SMOKE_PG_OS_USER", osUser.isEmpty() ? "postgres" : osUser);
+    }
+
+    /**
+     * Run by root, the throwaway servers run as SMOKE_PG_OS_USER (pg-cluster.sh): a user of this machine
+     * other than root, checked here so a bad one stops the run in one line before any server starts.
+     */
+    private static void requireServerUser(String osUser) throws Failure {
+        if (osUser.equals("root")) {
+            throw bad("SMOKE_PG_OS_USER", "must be an unprivileged user (PostgreSQL refuses to run as root)", osUser);
+        }
+        try {
+            java.nio.file.FileSystems.getDefault().getUserPrincipalLookupService().lookupPrincipalByName(osUser);
+        } catch (IOException noSuchUser) {
+            throw bad("SMOKE_PG_OS_USER", "must be a user of this machine (root runs the throwaway servers as it)",
+                    osUser);
+        }
     }
 
     /** The PG* the harness itself reads; libpq and the tool read the others (and the password) themselves. */
