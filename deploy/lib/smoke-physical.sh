@@ -39,10 +39,17 @@ phys_ask() {
   return "${phys__answer[status]}"
 }
 
-# The tool's reason (the last line of ERR); the lines before (a log's end) to stderr.
+# The tool's one-line reason in its stderr ERR, without "backupsmoke: ": its
+# last line, but after a usage error (exit 2) the line before the usage help
+# that follows it (SPEC 2), not the help's last line.
+tool_reason() {
+  awk '/^Usage: backupsmoke/ && NR > 1 { exit } { reason = $0 } END { sub(/^backupsmoke: /, "", reason); print reason }' "$1"
+}
+
+# The tool's reason (tool_reason of ERR); the lines before (a log's end) to stderr.
 phys_reason() {
   head -n -1 -- "$1" >&2
-  tail -n 1 -- "$1" | sed 's/^backupsmoke: //'
+  tool_reason "$1"
 }
 
 # phys__logged LOG DIR COMMAND...: COMMAND as DIR's owner, its output in LOG, shown on failure.
