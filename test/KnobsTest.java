@@ -5,6 +5,7 @@
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -223,6 +224,16 @@ class KnobsTest {
         assertEquals("SMOKE_SINCE=" + missingFolder + ": folder " + temp.resolve("nowhere") + " does not exist or "
                 + "cannot be written (a passing run writes the next checkpoint there)",
                 refusal("SMOKE_SINCE", missingFolder, "SMOKE_IN_PLACE", "1"));
+    }
+
+    /** A FIFO as the checkpoint was read, and waited on for ever: it is refused unopened. */
+    @Test
+    void aSinceFileThatIsAFifoIsRefusedUnread() throws Exception {
+        Path fifo = temp.resolve("checkpoint.fifo");
+        assertEquals(0, Support.run(List.of("mkfifo", fifo.toString()), Map.of(), temp, 30).exit());
+        String refused = assertTimeoutPreemptively(java.time.Duration.ofSeconds(30),
+                () -> refusal("SMOKE_SINCE", fifo.toString(), "SMOKE_IN_PLACE", "1"));
+        assertEquals("SMOKE_SINCE=" + fifo + " is not a regular file", refused);
     }
 
     @Test

@@ -391,6 +391,9 @@ final class Knobs {
             throw new Failure("SMOKE_SINCE=" + since + ": folder " + Path.of(since).toAbsolutePath().getParent()
                     + " does not exist or cannot be written (a passing run writes the next checkpoint there)");
         }
+        if (Files.exists(file) && !Files.isRegularFile(file)) { // a FIFO would be waited on for ever
+            throw new Failure("SMOKE_SINCE=" + printable(since) + " is not a regular file");
+        }
         if (Files.exists(file)) {
             values.put("since.row_count", requireCheckpoint(file, since));
             values.put("since.found", "1");
