@@ -91,7 +91,7 @@ class HarnessTest {
         assertEquals(List.of(), leftoverTempFiles());
     }
 
-    /** A SMOKE_TOOL that names no command is one line and exit 1 at the knobs (it was bash's, exit 127, at the workload). */
+    /** A SMOKE_TOOL naming no command is one line, exit 1, at the preflight (bash's, exit 127, at the workload once). */
     @Test
     void aToolUnderTestThatIsNotThereIsOneLineBeforeAnythingRuns() throws Exception {
         Path missing = temp.resolve("no-such-tool");

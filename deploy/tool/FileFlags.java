@@ -12,7 +12,7 @@ import picocli.CommandLine.ParseResult;
 final class FileFlags {
     private FileFlags() {}
 
-    /** "--FLAG FILE: not a regular file" for the first file flag of PARSED naming a FIFO, device or socket; else null. */
+    /** "--FLAG FILE: not a regular file" for the first file flag of PARSED naming a FIFO, device or socket, or null. */
     static String notRegular(ParseResult parsed) {
         for (OptionSpec option : parsed.matchedOptions()) {
             if (namesAFile(option) && option.getValue() instanceof Path file && Files.exists(file)
