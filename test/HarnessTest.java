@@ -91,7 +91,7 @@ class HarnessTest {
         assertEquals(List.of(), leftoverTempFiles());
     }
 
-    /** A SMOKE_TOOL naming no command is one line, exit 1, at the preflight (bash's, exit 127, at the workload once). */
+    /** A SMOKE_TOOL naming no command is one line, exit 1, at the preflight (once bash's exit 127 at the workload). */
     @Test
     void aToolUnderTestThatIsNotThereIsOneLineBeforeAnythingRuns() throws Exception {
         Path missing = temp.resolve("no-such-tool");
