@@ -59,23 +59,19 @@ class ArchiveNowTest {
 
     @Test
     void aServerThatArchivesNothingFailsAtOnceSayingSo() {
-        var off = Support.tool("--mode=archive-now", "--db-url=" + Support.url("postgres"));
-        assertEquals(1, off.exit(), off.describe());
-        assertEquals("backupsmoke: archive_mode is off on this server: no WAL segment is archived"
-                + " (--mode=physical-setup turns it on)\n", off.err());
+        Support.refused(1, "archive_mode is off on this server: no WAL segment is archived"
+                + " (--mode=physical-setup turns it on)", "--mode=archive-now", "--db-url=" + Support.url("postgres"));
     }
 
     @Test
     void aTimeoutUnderOneSecondIsRefused() {
-        var zero = Support.tool("--mode=archive-now", "--db-url=" + Support.url("postgres"), "--archive-timeout=0");
-        assertEquals(1, zero.exit(), zero.describe());
-        assertEquals("backupsmoke: --archive-timeout must be at least 1 second, got 0\n", zero.err());
+        Support.refused(1, "--archive-timeout must be at least 1 second, got 0",
+                "--mode=archive-now", "--db-url=" + Support.url("postgres"), "--archive-timeout=0");
     }
 
     @Test
     void itsTimeoutIsItsOwnFlag() {
-        var misplaced = Support.tool("--mode=switch-wal", "--archive-timeout=5", "--db-url=" + Support.url("postgres"));
-        assertEquals(2, misplaced.exit(), misplaced.describe());
-        assertTrue(misplaced.err().startsWith("--archive-timeout applies to --mode=archive-now only"), misplaced.err());
+        Support.usageError("--archive-timeout applies to --mode=archive-now only",
+                "--mode=switch-wal", "--archive-timeout=5", "--db-url=" + Support.url("postgres"));
     }
 }

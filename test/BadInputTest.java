@@ -3,7 +3,6 @@
 // given by a flag other than --db-url. Each is one line naming the problem,
 // exit 1 (2 for a usage error), no Java exception text, no password.
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
@@ -23,79 +22,61 @@ class BadInputTest {
     void aMissingExpectOrSinceFileIsNamedAsMissing() throws Exception {
         Path missing = folder.resolve("missing.json");
         for (String flag : List.of("--expect", "--since")) {
-            var result = verify(flag + "=" + missing);
-            assertEquals(1, result.exit(), result.describe());
-            assertEquals("backupsmoke: cannot read " + flag + " " + missing + ": no such file or directory\n",
-                    result.err());
+            Support.assertRefused(1, "cannot read " + flag + " " + missing + ": no such file or directory",
+                    verify(flag + "=" + missing));
         }
     }
 
     @Test
     void anExpectFileOfBytesThatAreNotUtf8SaysSo() throws Exception {
         Path junk = Files.write(folder.resolve("junk.json"), new byte[] {(byte) 0xff, (byte) 0xfe, '{', '}'});
-        var result = verify("--expect=" + junk);
-        assertEquals(1, result.exit(), result.describe());
-        assertEquals("backupsmoke: cannot read --expect " + junk + ": not UTF-8 text\n", result.err());
+        Support.assertRefused(1, "cannot read --expect " + junk + ": not UTF-8 text", verify("--expect=" + junk));
     }
 
     @Test
     void aTruncatedExpectFileIsNotJsonAndSaysWhere() throws Exception {
         Path truncated = Files.writeString(folder.resolve("truncated.json"), "{\"row_count\": 1");
-        var result = verify("--expect=" + truncated);
-        assertEquals(1, result.exit(), result.describe());
-        assertEquals("backupsmoke: --expect " + truncated + " is not JSON: Unexpected end-of-input: expected close"
-                + " marker for Object (line 1, column 16)\n", result.err());
+        Support.assertRefused(1, "--expect " + truncated + " is not JSON: Unexpected end-of-input: expected close"
+                + " marker for Object (line 1, column 16)", verify("--expect=" + truncated));
     }
 
     @Test
     void anOracleDocumentThatIsNotOneNamesItsFlagAndFile() throws Exception {
         Path array = Files.writeString(folder.resolve("array.json"), "[1]");
-        var notAnObject = Support.tool("--mode=judge", "--oracle-source=" + array, "--oracle-restored=" + array);
-        assertEquals(1, notAnObject.exit(), notAnObject.describe());
-        assertEquals("backupsmoke: --oracle-source " + array + ": a semantic oracle document must be one JSON"
-                + " object\n", notAnObject.err());
+        Support.refused(1, "--oracle-source " + array + ": a semantic oracle document must be one JSON object",
+                "--mode=judge", "--oracle-source=" + array, "--oracle-restored=" + array);
         Path empty = Files.writeString(folder.resolve("empty.json"), "{}");
         Path truncated = Files.writeString(folder.resolve("truncated.json"), "{\"tables\"");
-        var notJson = Support.tool("--mode=judge", "--oracle-source=" + empty, "--oracle-restored=" + truncated);
-        assertEquals(1, notJson.exit(), notJson.describe());
-        assertEquals("backupsmoke: --oracle-restored " + truncated + ": a semantic oracle document is not JSON:"
-                + " Unexpected end-of-input within/between Object entries (line 1, column 10)\n", notJson.err());
+        Support.refused(1, "--oracle-restored " + truncated + ": a semantic oracle document is not JSON:"
+                + " Unexpected end-of-input within/between Object entries (line 1, column 10)",
+                "--mode=judge", "--oracle-source=" + empty, "--oracle-restored=" + truncated);
     }
 
     @Test
     void aMalformedTimestampIsAUsageErrorWithoutJavaText() {
-        var start = Support.tool("--mode=workload", "--db-url=" + Support.url("postgres"), "--start-time=yesterday");
-        assertEquals(2, start.exit(), start.describe());
-        assertTrue(start.err().startsWith("Invalid value for option '--start-time': 'yesterday' is not a timestamp"
-                + " with an offset such as 2026-01-01T00:00:00Z\nUsage: backupsmoke"), start.err());
-        var backup = Support.tool("--mode=drill-verify", "--ledger=" + folder.resolve("ledger"),
-                "--restore-failed=x", "--backup-start=2026-01-01T00:00:00");
-        assertEquals(2, backup.exit(), backup.describe());
-        assertTrue(backup.err().startsWith("Invalid value for option '--backup-start': '2026-01-01T00:00:00' is not"
-                + " a timestamp with an offset such as 2026-01-01T00:00:00Z\nUsage: backupsmoke"), backup.err());
+        Support.usageError("Invalid value for option '--start-time': 'yesterday' is not a timestamp with an offset"
+                + " such as 2026-01-01T00:00:00Z",
+                "--mode=workload", "--db-url=" + Support.url("postgres"), "--start-time=yesterday");
+        Support.usageError("Invalid value for option '--backup-start': '2026-01-01T00:00:00' is not a timestamp with"
+                + " an offset such as 2026-01-01T00:00:00Z",
+                "--mode=drill-verify", "--ledger=" + folder.resolve("ledger"), "--restore-failed=x",
+                "--backup-start=2026-01-01T00:00:00");
     }
 
     @Test
     void anEmptyOrTooLongSchemaNameIsAUsageError() {
-        var result = Support.tool("--mode=verify", "--db-url=" + Support.url("postgres"), "--schema=");
-        assertEquals(2, result.exit(), result.describe());
-        assertTrue(result.err().startsWith("--schema must name a schema, got an empty name\nUsage: backupsmoke"),
-                result.err());
+        Support.usageError("--schema must name a schema, got an empty name",
+                "--mode=verify", "--db-url=" + Support.url("postgres"), "--schema=");
         String tooLong = "s".repeat(64);
-        var longer = Support.tool("--mode=verify", "--db-url=" + Support.url("postgres"), "--schema=" + tooLong);
-        assertEquals(2, longer.exit(), longer.describe());
-        assertTrue(longer.err().startsWith("--schema must be at most 63 bytes (PostgreSQL's limit for names), got \""
-                + tooLong + "\"\nUsage: backupsmoke"), longer.err());
+        Support.usageError("--schema must be at most 63 bytes (PostgreSQL's limit for names), got \"" + tooLong + "\"",
+                "--mode=verify", "--db-url=" + Support.url("postgres"), "--schema=" + tooLong);
     }
 
     @Test
     void migrationsPathThatIsAFileIsNamedAsAFile() throws Exception {
         Path file = Files.writeString(folder.resolve("000001_a.up.sql"), "SELECT 1;");
-        var result = Support.tool("--mode=workload", "--db-url=" + Support.url(Support.scratchDatabase()),
-                "--migrations-path=" + file);
-        assertEquals(1, result.exit(), result.describe());
-        assertEquals("backupsmoke: migrations directory " + file + " is a file: point at the folder that holds it\n",
-                result.err());
+        Support.refused(1, "migrations directory " + file + " is a file: point at the folder that holds it",
+                "--mode=workload", "--db-url=" + Support.url(Support.scratchDatabase()), "--migrations-path=" + file);
     }
 
     @Test
@@ -103,60 +84,43 @@ class BadInputTest {
         byte[] rsa = KeyPairGenerator.getInstance("RSA").generateKeyPair().getPrivate().getEncoded();
         Path pem = Files.writeString(folder.resolve("rsa.pem"), "-----BEGIN PRIVATE KEY-----\n"
                 + Base64.getMimeEncoder().encodeToString(rsa) + "\n-----END PRIVATE KEY-----\n");
-        var result = checkpoint("--signing-key=" + pem);
-        assertEquals(1, result.exit(), result.describe());
-        assertEquals("backupsmoke: " + pem + " is not an Ed25519 private key (openssl genpkey -algorithm ed25519)\n",
-                result.err());
+        Support.assertRefused(1, pem + " is not an Ed25519 private key (openssl genpkey -algorithm ed25519)",
+                checkpoint("--signing-key=" + pem));
         assertTrue(Files.notExists(folder.resolve("ledger")), "nothing was written");
     }
 
     @Test
     void aMissingKeyAndALedgerInAMissingFolderAreNamedAsMissing() throws Exception {
         Path key = folder.resolve("none.pem");
-        var noKey = checkpoint("--verify-key=" + key);
-        assertEquals(1, noKey.exit(), noKey.describe());
-        assertEquals("backupsmoke: cannot read key " + key + ": no such file or directory\n", noKey.err());
+        Support.assertRefused(1, "cannot read key " + key + ": no such file or directory",
+                checkpoint("--verify-key=" + key));
         Path ledger = folder.resolve("none/ledger");
-        var noFolder = Support.tool("--mode=checkpoint", "--db-url=" + Support.url(Support.migratedWithWorkload(2)),
-                "--ledger=" + ledger);
-        assertEquals(1, noFolder.exit(), noFolder.describe());
-        assertEquals("backupsmoke: cannot open the ledger " + ledger + ": no such file or directory\n",
-                noFolder.err());
+        Support.refused(1, "cannot open the ledger " + ledger + ": no such file or directory",
+                "--mode=checkpoint", "--db-url=" + Support.url(Support.migratedWithWorkload(2)), "--ledger=" + ledger);
     }
 
     @Test
     void drillNumbersOutOfRangeAreOneLine() {
-        var notANumber = unjudgedDrill("--restore-seconds=NaN");
-        assertEquals(1, notANumber.exit(), notANumber.describe());
-        assertEquals("backupsmoke: --restore-seconds must be a number of seconds, 0 or more, got NaN\n",
-                notANumber.err());
-        var negative = unjudgedDrill("--restore-seconds=-3");
-        assertEquals("backupsmoke: --restore-seconds must be a number of seconds, 0 or more, got -3.0\n",
-                negative.err());
-        var timeline = unjudgedDrill("--backup-timeline=0");
-        assertEquals(1, timeline.exit(), timeline.describe());
-        assertEquals("backupsmoke: --backup-timeline must be 1 or more, got 0\n", timeline.err());
+        Support.assertRefused(1, "--restore-seconds must be a number of seconds, 0 or more, got NaN",
+                unjudgedDrill("--restore-seconds=NaN"));
+        Support.assertRefused(1, "--restore-seconds must be a number of seconds, 0 or more, got -3.0",
+                unjudgedDrill("--restore-seconds=-3"));
+        Support.assertRefused(1, "--backup-timeline must be 1 or more, got 0", unjudgedDrill("--backup-timeline=0"));
     }
 
     @Test
     void aMissingControldataFileIsNotTakenForAnEmptyOne() {
         Path missing = folder.resolve("controldata");
-        var result = unjudgedDrill("--backup-controldata=" + missing);
-        assertEquals(1, result.exit(), result.describe());
-        assertEquals("backupsmoke: cannot read --backup-controldata " + missing + ": no such file or directory\n",
-                result.err());
+        Support.assertRefused(1, "cannot read --backup-controldata " + missing + ": no such file or directory",
+                unjudgedDrill("--backup-controldata=" + missing));
     }
 
     @Test
     void anEmptyReasonForAnUnjudgedDrillSaysNoneWasGiven() throws Exception {
-        var restore = Support.tool("--mode=drill-verify", "--ledger=" + folder.resolve("ledger"),
-                "--report-dir=" + folder.resolve("report"), "--restore-failed=");
-        assertEquals(3, restore.exit(), restore.describe());
-        assertEquals("backupsmoke: the restore failed (no reason given)\n", restore.err());
-        var judge = Support.tool("--mode=drill-verify", "--ledger=" + folder.resolve("ledger"),
-                "--report-dir=" + folder.resolve("report"), "--cannot-judge=");
-        assertEquals(1, judge.exit(), judge.describe());
-        assertEquals("backupsmoke: cannot judge: no reason given\n", judge.err());
+        Support.refused(3, "the restore failed (no reason given)", "--mode=drill-verify",
+                "--ledger=" + folder.resolve("ledger"), "--report-dir=" + folder.resolve("report"), "--restore-failed=");
+        Support.refused(1, "cannot judge: no reason given", "--mode=drill-verify",
+                "--ledger=" + folder.resolve("ledger"), "--report-dir=" + folder.resolve("report"), "--cannot-judge=");
         assertTrue(Files.readString(folder.resolve("report/report.json"))
                 .contains("\"failure\": \"cannot judge: no reason given\""));
     }
@@ -164,43 +128,35 @@ class BadInputTest {
     @Test
     void aMalformedUrlOfAnotherFlagNamesThatFlagAndNotThePassword() throws Exception {
         String badPort = "postgres://smoke:" + PASSWORD + "@127.0.0.1:abc/x";
-        var live = Support.tool("--mode=drill-verify", "--db-url=" + Support.url(Support.migratedWithWorkload(2)),
+        Support.refused(1, "invalid port \"abc\" in --live-url or PGPORT (1-65535)",
+                "--mode=drill-verify", "--db-url=" + Support.url(Support.migratedWithWorkload(2)),
                 "--ledger=" + folder.resolve("ledger"), "--backup-lsn=0/0", "--live-url=" + badPort);
-        assertEquals(1, live.exit(), live.describe());
-        assertEquals("backupsmoke: invalid port \"abc\" in --live-url or PGPORT (1-65535)\n", live.err());
-        var source = Support.tool("--mode=report", "--run-record=" + folder, "--source-server=" + badPort);
-        assertEquals(1, source.exit(), source.describe());
-        assertEquals("backupsmoke: invalid port \"abc\" in --source-server or PGPORT (1-65535)\n", source.err());
+        Support.refused(1, "invalid port \"abc\" in --source-server or PGPORT (1-65535)",
+                "--mode=report", "--run-record=" + folder, "--source-server=" + badPort);
     }
 
     @Test
     void physicalSetupNamesAFolderWithoutARunningServer() throws Exception {
-        var stopped = Support.tool("--mode=physical-setup", "--cluster=" + folder, "--bindir=" + folder);
-        assertEquals(1, stopped.exit(), stopped.describe());
-        assertEquals("backupsmoke: --cluster " + folder + " has no running server: "
-                + folder.resolve("data/postmaster.pid") + " names no port\n", stopped.err());
+        Support.refused(1, "--cluster " + folder + " has no running server: " + folder.resolve("data/postmaster.pid")
+                + " names no port", "--mode=physical-setup", "--cluster=" + folder, "--bindir=" + folder);
         assertTrue(Files.notExists(folder.resolve("physical")), "nothing was written");
     }
 
     @Test
     void aRegistryOrReportFolderThatCannotBeUsedSaysWhy() throws Exception {
-        var registry = Support.tool("--mode=drop-scratch-dbs", "--db-url=" + Support.url("postgres"),
-                "--registry=" + folder);
-        assertEquals(1, registry.exit(), registry.describe());
-        assertEquals("backupsmoke: cannot read " + folder + ": Is a directory\n", registry.err());
+        Support.refused(1, "cannot read " + folder + ": Is a directory",
+                "--mode=drop-scratch-dbs", "--db-url=" + Support.url("postgres"), "--registry=" + folder);
         Path file = Files.writeString(folder.resolve("report"), "");
-        var report = Support.tool("--mode=report", "--run-record=" + folder, "--report-dir=" + file);
-        assertEquals(1, report.exit(), report.describe());
-        assertEquals("backupsmoke: cannot make " + file + ": exists and is not a folder\n", report.err());
+        Support.refused(1, "cannot make " + file + ": exists and is not a folder",
+                "--mode=report", "--run-record=" + folder, "--report-dir=" + file);
     }
 
     @Test
     void aFileThatCannotBeWrittenInAFolderNamesTheFile() {
         Path cluster = folder.resolve("none");
-        var result = Support.tool("--mode=restored-setup", "--restored-cluster=" + cluster);
-        assertEquals(1, result.exit(), result.describe());
-        assertEquals("backupsmoke: cannot ready the restored data directory " + cluster.resolve("data")
-                + ": no such file or directory (" + cluster.resolve("data/pg_hba.smoke.conf") + ")\n", result.err());
+        Support.refused(1, "cannot ready the restored data directory " + cluster.resolve("data")
+                + ": no such file or directory (" + cluster.resolve("data/pg_hba.smoke.conf") + ")",
+                "--mode=restored-setup", "--restored-cluster=" + cluster);
     }
 
     private static Support.Result verify(String... flags) throws Exception {

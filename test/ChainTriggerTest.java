@@ -171,11 +171,10 @@ class ChainTriggerTest {
                 ) PARTITION BY RANGE ("timestamp")""",
                 "CREATE TABLE audit_events_2026_01 PARTITION OF audit_events"
                         + " FOR VALUES FROM ('2026-01-01') TO ('2026-02-01')");
-        var refused = Support.tool("--mode=workload", "--db-url=" + Support.url(database), "--rows=1");
-        assertEquals(1, refused.exit(), refused.describe());
-        assertEquals("backupsmoke: audit_events in schema public is partitioned: an insert straight into a partition"
+        Support.refused(1, "audit_events in schema public is partitioned: an insert straight into a partition"
                 + " would skip the chain's statement trigger and fork the chain, so the workload supports an"
-                + " unpartitioned audit_events only; nothing was changed\n", refused.err());
+                + " unpartitioned audit_events only; nothing was changed",
+                "--mode=workload", "--db-url=" + Support.url(database), "--rows=1");
         assertEquals("null", Support.one(database, "SELECT to_regclass('schema_migrations')"));
     }
 }

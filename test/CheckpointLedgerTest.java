@@ -293,12 +293,9 @@ class CheckpointLedgerTest {
                 LedgerEntry.signatureOf(line.strip()));
 
         asReplica(database, "UPDATE audit_events SET actor = 'mallory' WHERE id = 'audit-smoke-0003'");
-        var refused = Support.tool("--mode=checkpoint", "--db-url=" + Support.url(database), "--ledger=" + ledger,
-                "--signing-key=" + key);
-        assertEquals(3, refused.exit(), refused.describe());
-        assertEquals("backupsmoke: the live chain: a row was changed: the chain breaks at position 3 (row"
-                + " audit-smoke-0003, modified), at or before the head of checkpoint 1 of 1 (position 23)\n",
-                refused.err());
+        Support.refused(3, "the live chain: a row was changed: the chain breaks at position 3 (row"
+                + " audit-smoke-0003, modified), at or before the head of checkpoint 1 of 1 (position 23)",
+                "--mode=checkpoint", "--db-url=" + Support.url(database), "--ledger=" + ledger, "--signing-key=" + key);
         assertEquals(line, Files.readString(ledger));
 
         var elsewhere = Support.tool("--mode=checkpoint", "--db-url=" + Support.url(database), "--ledger=" + ledger,

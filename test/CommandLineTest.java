@@ -18,24 +18,19 @@ class CommandLineTest {
 
     @Test
     void missingUrlExits1WithTheOriginalMessage() {
-        var result = Support.tool("--mode=workload");
-        assertEquals(1, result.exit(), result.describe());
-        assertEquals("backupsmoke: --db-url or DATABASE_URL is required\n", result.err());
+        var result = Support.refused(1, "--db-url or DATABASE_URL is required", "--mode=workload");
         assertEquals("", result.out());
     }
 
     @Test
     void missingModeExits1WithTheOriginalMessage() {
-        var result = Support.tool("--db-url=" + Support.url("postgres"));
-        assertEquals(1, result.exit(), result.describe());
-        assertEquals("backupsmoke: --mode is required (workload | verify)\n", result.err());
+        Support.refused(1, "--mode is required (workload | verify)", "--db-url=" + Support.url("postgres"));
     }
 
     @Test
     void unknownModeExits1QuotingIt() {
-        var result = Support.tool("--db-url=" + Support.url("postgres"), "--mode=backup");
-        assertEquals(1, result.exit(), result.describe());
-        assertEquals("backupsmoke: unknown --mode=\"backup\" (workload | verify)\n", result.err());
+        var result = Support.refused(1, "unknown --mode=\"backup\" (workload | verify)",
+                "--db-url=" + Support.url("postgres"), "--mode=backup");
         // a flag no mode of that name reads: still the mode is what is wrong
         var withFlags = Support.tool("--db-url=" + Support.url("postgres"), "--mode=backup", "--rows=5", "--ledger=x");
         assertEquals(1, withFlags.exit(), withFlags.describe());
@@ -133,23 +128,19 @@ class CommandLineTest {
 
     @Test
     void negativeRowsIsAUsageError() {
-        var result = Support.tool("--mode=workload", "--db-url=" + Support.url("postgres"), "--rows=-1");
-        assertEquals(2, result.exit(), result.describe());
-        assertTrue(result.err().startsWith("--rows must be 0 or more, got -1\nUsage: backupsmoke"), result.err());
+        Support.usageError("--rows must be 0 or more, got -1",
+                "--mode=workload", "--db-url=" + Support.url("postgres"), "--rows=-1");
     }
 
     @Test
     void nonNumericRowsIsAUsageError() {
-        var result = Support.tool("--mode=workload", "--rows", "many");
-        assertEquals(2, result.exit(), result.describe());
-        assertTrue(result.err().startsWith("Invalid value for option '--rows': 'many' is not an int\nUsage:"), result.err());
+        Support.usageError("Invalid value for option '--rows': 'many' is not an int",
+                "--mode=workload", "--rows", "many");
     }
 
     @Test
     void unknownFlagIsAUsageError() {
-        var result = Support.tool("--mode=verify", "--frobnicate");
-        assertEquals(2, result.exit(), result.describe());
-        assertTrue(result.err().startsWith("Unknown option: '--frobnicate'\nUsage: backupsmoke"), result.err());
+        var result = Support.usageError("Unknown option: '--frobnicate'", "--mode=verify", "--frobnicate");
         assertEquals("", result.out());
     }
 
@@ -170,11 +161,9 @@ class CommandLineTest {
         try (Connection holder = Support.connect(database); Statement statement = holder.createStatement()) {
             statement.execute("SELECT pg_advisory_lock(" + MigrationRunner.ADVISORY_LOCK_KEY + ")");
             long started = System.nanoTime();
-            var result = Support.tool("--mode=workload", "--db-url=" + Support.url(database), "--timeout=1s");
+            Support.refused(1, "timed out after 1s while taking the migration lock (raise the bound with --timeout)",
+                    "--mode=workload", "--db-url=" + Support.url(database), "--timeout=1s");
             long seconds = (System.nanoTime() - started) / 1_000_000_000L;
-            assertEquals(1, result.exit(), result.describe());
-            assertEquals("backupsmoke: timed out after 1s while taking the migration lock (raise the bound with --timeout)\n",
-                    result.err());
             assertTrue(seconds < 60, "returned after " + seconds + " s");
         }
     }
@@ -192,10 +181,9 @@ class CommandLineTest {
     @Test
     void verifyOnAnUnmigratedDatabaseSaysToRunTheMigrations() throws Exception {
         String database = Support.scratchDatabase();
-        var result = Support.tool("--mode=verify", "--db-url=" + Support.url(database));
-        assertEquals(1, result.exit(), result.describe());
-        assertEquals("backupsmoke: this database has no audit_events, audit_chain_head: it lacks the audit chain "
-                + "schema; run the migrations first (--mode=workload)\n", result.err());
+        Support.refused(1, "this database has no audit_events, audit_chain_head: it lacks the audit chain "
+                + "schema; run the migrations first (--mode=workload)",
+                "--mode=verify", "--db-url=" + Support.url(database));
     }
 
     @Test

@@ -98,27 +98,23 @@ class FaultsTest {
     @Test
     void aWrongPasswordNamesTheTargetAndTheCauseButNeverThePassword() throws Exception {
         String database = databaseOwnedByRole();
-        var result = Support.tool("--mode=verify", "--db-url=" + roleUrl(database, WRONG_PASSWORD));
-        assertEquals(1, result.exit(), result.describe());
-        assertEquals("backupsmoke: cannot connect to postgres://" + ROLE + "@" + Support.HOST + ":" + Support.PORT + "/"
-                + database + ": password authentication failed for user \"" + ROLE + "\"\n", result.err());
+        var result = Support.refused(1, "cannot connect to postgres://" + ROLE + "@" + Support.HOST + ":" + Support.PORT
+                + "/" + database + ": password authentication failed for user \"" + ROLE + "\"",
+                "--mode=verify", "--db-url=" + roleUrl(database, WRONG_PASSWORD));
         assertNoPassword(result);
     }
 
     @Test
     void anUnknownHostIsNamed() {
-        var result = Support.tool("--mode=verify", "--db-url=postgres://u@no-such-host.invalid:5432/ledger");
-        assertEquals(1, result.exit(), result.describe());
-        assertEquals("backupsmoke: cannot connect to postgres://u@no-such-host.invalid:5432/ledger: unknown host "
-                + "no-such-host.invalid\n", result.err());
+        Support.refused(1, "cannot connect to postgres://u@no-such-host.invalid:5432/ledger: unknown host "
+                + "no-such-host.invalid", "--mode=verify", "--db-url=postgres://u@no-such-host.invalid:5432/ledger");
     }
 
     @Test
     void aMissingDatabaseIsNamed() {
-        var result = Support.tool("--mode=verify", "--db-url=" + Support.url("no_such_database"));
-        assertEquals(1, result.exit(), result.describe());
-        assertEquals("backupsmoke: cannot connect to postgres://" + Support.USER + "@" + Support.HOST + ":" + Support.PORT
-                + "/no_such_database: database \"no_such_database\" does not exist\n", result.err());
+        Support.refused(1, "cannot connect to postgres://" + Support.USER + "@" + Support.HOST + ":" + Support.PORT
+                + "/no_such_database: database \"no_such_database\" does not exist",
+                "--mode=verify", "--db-url=" + Support.url("no_such_database"));
     }
 
     @Test
@@ -133,12 +129,10 @@ class FaultsTest {
                 }
             });
             long started = System.nanoTime();
-            var result = Support.tool("--mode=verify", "--connect-timeout=2",
+            Support.refused(1, "cannot connect to postgres://u@127.0.0.1:" + silent.getLocalPort()
+                    + "/d: no answer within 2 s (see --connect-timeout)", "--mode=verify", "--connect-timeout=2",
                     "--db-url=postgres://u@127.0.0.1:" + silent.getLocalPort() + "/d");
             long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - started);
-            assertEquals(1, result.exit(), result.describe());
-            assertEquals("backupsmoke: cannot connect to postgres://u@127.0.0.1:" + silent.getLocalPort()
-                    + "/d: no answer within 2 s (see --connect-timeout)\n", result.err());
             assertTrue(seconds < 30, "took " + seconds + " s");
         }
     }
@@ -149,14 +143,12 @@ class FaultsTest {
     void withoutTheRightToCreatePgcryptoTheMigrationSaysSo() throws Exception {
         String database = Support.scratchDatabase(); // owned by postgres: the role may not create extensions
         Support.execute(database, "GRANT CREATE ON SCHEMA public TO " + ROLE);
-        var result = Support.tool("--mode=workload", "--db-url=" + roleUrl(database, PASSWORD));
-        assertEquals(1, result.exit(), result.describe());
-        assertEquals("backupsmoke: failed to execute migration 000003_audit_hash_chain.up.sql: permission denied to "
+        Support.refused(1, "failed to execute migration 000003_audit_hash_chain.up.sql: permission denied to "
                 + "create extension \"pgcrypto\" (hint: Must have CREATE privilege on current database to create this "
                 + "extension.); this run applied 000001_audit_events.up.sql, 000002_audit_append_only.up.sql before it "
                 + "(recorded in schema_migrations): fix it and rerun to continue from 000003_audit_hash_chain.up.sql, or "
-                + "undo them with their .down.sql files, newest first, and delete their rows from schema_migrations\n",
-                result.err());
+                + "undo them with their .down.sql files, newest first, and delete their rows from schema_migrations",
+                "--mode=workload", "--db-url=" + roleUrl(database, PASSWORD));
         assertEquals(List.of("000001_audit_events.up.sql", "000002_audit_append_only.up.sql"),
                 Support.rows(database, "SELECT version FROM schema_migrations ORDER BY 1"));
         assertEquals("null", Support.one(database, "SELECT to_regclass('audit_chain_head')"));
@@ -179,11 +171,10 @@ class FaultsTest {
                 CREATE TABLE audit_chain_head (id INT PRIMARY KEY, row_hash TEXT);
                 """).getParent();
         String database = Support.scratchDatabase();
-        var result = Support.tool("--mode=workload", "--db-url=" + Support.url(database), "--migrations-path=" + migrations);
-        assertEquals(1, result.exit(), result.describe());
-        assertEquals("backupsmoke: audit_events lacks the schema contract's columns actor_type, resource_type, "
+        Support.refused(1, "audit_events lacks the schema contract's columns actor_type, resource_type, "
                 + "resource_id, details, event_category, prev_hash, row_hash (SPEC section 6): these migrations do not "
-                + "install the contract\n", result.err());
+                + "install the contract",
+                "--mode=workload", "--db-url=" + Support.url(database), "--migrations-path=" + migrations);
     }
 
     // ------------------------------------------------------------ concurrency and faults mid-run

@@ -116,21 +116,17 @@ class HarnessPlanTest {
 
     @Test
     void aUrlLibpqRefusesFailsAtOnceWithPgIsReadysReason() {
-        var result = Support.tool(Map.of("PATH", System.getenv("PATH")), "--mode=plan",
+        Support.refused(Map.of("PATH", System.getenv("PATH")), 1,
+                "cannot connect to " + LABEL + ": invalid URI query parameter: \"bogus\"", "--mode=plan",
                 "--db-url=" + Support.url("postgres") + "&bogus=1", "--methods=custom", "--server-kind=url",
                 "--server-label=" + LABEL);
-        assertEquals(1, result.exit(), result.describe());
-        assertEquals("backupsmoke: cannot connect to " + LABEL + ": invalid URI query parameter: \"bogus\"\n",
-                result.err());
     }
 
     @Test
     void aPlanWithoutMethodsAsksForThem() {
-        var result = Support.tool(Map.of("PATH", System.getenv("PATH")), "--mode=plan",
+        Support.refused(Map.of("PATH", System.getenv("PATH")), 1,
+                "--mode=plan needs --methods=LIST (" + BackupMethod.names() + ")", "--mode=plan",
                 "--db-url=" + Support.url("postgres"), "--server-kind=url", "--server-label=" + LABEL);
-        assertEquals(1, result.exit(), result.describe());
-        assertEquals("backupsmoke: --mode=plan needs --methods=LIST (" + BackupMethod.names() + ")\n",
-                result.err());
     }
 
     /** --mode=plan on the suite's server of KIND, asked to make the source's scratch database. */
@@ -214,11 +210,9 @@ class HarnessPlanTest {
         assertEquals("say=scratch database " + name + " dropped and created again\0say=confirmed: no tables in " + name
                 + "\0", renewed.out());
         assertEquals(name + "\n", Files.readString(registry), "registered once, by the plan");
-        var refused = Support.tool("--mode=new-scratch-db", "--db-url=" + Support.url("postgres"),
-                "--server-label=" + LABEL, "--renew=postgres");
-        assertEquals(1, refused.exit(), refused.describe());
-        assertEquals("backupsmoke: --renew=\"postgres\" is not a scratch database (backupsmoke_ and 12 hex digits)\n",
-                refused.err());
+        Support.refused(1, "--renew=\"postgres\" is not a scratch database (backupsmoke_ and 12 hex digits)",
+                "--mode=new-scratch-db", "--db-url=" + Support.url("postgres"), "--server-label=" + LABEL,
+                "--renew=postgres");
         var held = Support.tool("--mode=new-scratch-db", "--db-url=" + Support.url("postgres"),
                 "--server-label=" + LABEL, "--renew=backupsmoke_000000000000");
         assertEquals(1, held.exit(), held.describe());
@@ -235,11 +229,9 @@ class HarnessPlanTest {
         Files.writeString(registry, "backupsmoke_000000000000\n");
         String others = answer(planWithScratchSource("url", work.resolve("other-run")).out()).get("source.database");
         Support.execute(others, "CREATE TABLE kept (id int)");
-        var refused = Support.tool("--mode=new-scratch-db", "--db-url=" + Support.url("postgres"),
-                "--server-label=" + LABEL, "--renew=" + others, "--registry=" + registry);
-        assertEquals(1, refused.exit(), refused.describe());
-        assertEquals("backupsmoke: --renew=" + others + " is not this run's: " + registry + " does not list it\n",
-                refused.err());
+        var refused = Support.refused(1, "--renew=" + others + " is not this run's: " + registry + " does not list it",
+                "--mode=new-scratch-db", "--db-url=" + Support.url("postgres"), "--server-label=" + LABEL,
+                "--renew=" + others, "--registry=" + registry);
         assertEquals("", refused.out());
         Support.execute(others, "SELECT FROM kept"); // the same database, not one made again
         Support.execute("postgres", "DROP DATABASE " + others);
@@ -254,11 +246,10 @@ class HarnessPlanTest {
         try (var holder = Support.connect("postgres"); var statement = holder.createStatement()) {
             holder.setAutoCommit(false);
             statement.execute("COMMENT ON DATABASE " + name + " IS 'held'"); // its lock blocks DROP DATABASE
-            var timedOut = Support.tool("--mode=new-scratch-db", "--db-url=" + Support.url("postgres"),
-                    "--server-label=" + LABEL, "--renew=" + name, "--registry=" + registry, "--timeout=1s");
-            assertEquals(1, timedOut.exit(), timedOut.describe());
-            assertEquals("backupsmoke: timed out after 1s while dropping scratch database " + name + " on " + LABEL
-                    + " (raise the bound with --timeout)\n", timedOut.err());
+            Support.refused(1, "timed out after 1s while dropping scratch database " + name + " on " + LABEL
+                    + " (raise the bound with --timeout)", "--mode=new-scratch-db",
+                    "--db-url=" + Support.url("postgres"), "--server-label=" + LABEL, "--renew=" + name,
+                    "--registry=" + registry, "--timeout=1s");
             holder.rollback();
         }
         Support.execute("postgres", "DROP DATABASE " + name);

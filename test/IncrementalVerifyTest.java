@@ -169,12 +169,27 @@ class IncrementalVerifyTest {
     void sinceRefusesAnExpectationAndAFileThatIsNoSnapshot() throws Exception {
         String database = Support.migratedWithWorkload(1);
         Path notASnapshot = Support.write(folder.resolve("other.json"), "{\"rows\": 3}");
-        var bad = since(database, notASnapshot);
-        assertEquals(1, bad.exit(), bad.describe());
-        assertEquals("backupsmoke: --since " + notASnapshot + " is not a snapshot: it needs chain_head_hash and"
-                + " row_count\n", bad.err());
+        Support.assertRefused(1, "--since " + notASnapshot + " is not a snapshot: it needs chain_head_hash and"
+                + " row_count", since(database, notASnapshot));
         var both = since(database, notASnapshot, "--expect-rows=1");
         assertEquals("backupsmoke: --since cannot be combined with --expect, --expect-head or --expect-rows: the"
                 + " checkpoint is the anchor\n", both.err());
+    }
+
+    @Test
+    void sinceOnALogWithoutChainPositionsSaysWhatItNeeds(@TempDir Path earlier) throws Exception {
+        String database = Support.migratedWithWorkload(24);
+        var verify = Support.toolOk("--mode=verify", "--db-url=" + Support.url(database));
+        Support.write(checkpoint, verify.out());
+        for (String name : java.util.List.of("000001_audit_events.up.sql", "000002_audit_append_only.up.sql",
+                "000003_audit_hash_chain.up.sql", "000004_audit_verify_chain.up.sql")) {
+            java.nio.file.Files.copy(Support.MIGRATIONS.resolve(name), earlier.resolve(name));
+        }
+        String before = Support.scratchDatabase();
+        Support.toolOk("--mode=workload", "--db-url=" + Support.url(before), "--rows=2", "--migrations-path=" + earlier);
+
+        Support.assertRefused(1, "--since needs the chain position column audit_events.chain_seq (our migration"
+                + " 000005) to find the checkpoint without reading the whole chain; verify without --since",
+                since(before, checkpoint));
     }
 }

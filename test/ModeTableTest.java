@@ -38,16 +38,12 @@ class ModeTableTest {
 
     @Test
     void aModeOnFilesNeverAsksForAUrl() {
-        var result = Support.tool("--mode=server-binaries");
-        assertEquals(1, result.exit(), result.describe());
-        assertEquals("backupsmoke: --mode=server-binaries needs --major=N\n", result.err());
+        Support.refused(1, "--mode=server-binaries needs --major=N", "--mode=server-binaries");
     }
 
     @Test
     void drillVerifyNeedsADatabaseOnlyWhenSomethingWasRestored() {
-        var result = Support.tool("--mode=drill-verify", "--backup-lsn=0/3000148");
-        assertEquals(1, result.exit(), result.describe());
-        assertEquals("backupsmoke: --db-url or DATABASE_URL is required\n", result.err());
+        Support.refused(1, "--db-url or DATABASE_URL is required", "--mode=drill-verify", "--backup-lsn=0/3000148");
         BackupSmoke nothingRestored = new BackupSmoke(Map.of());
         nothingRestored.drillOptions.restoreFailed = "pg_restore failed";
         assertEquals(Mode.Needs.FILES, Mode.named(nothingRestored.modes(), "drill-verify").needsNow());
@@ -57,8 +53,7 @@ class ModeTableTest {
     void theUrlIsAskedBeforeTheModeIsFoundMissingOrUnknown() {
         assertEquals("backupsmoke: --db-url or DATABASE_URL is required\n", Support.tool("--mode=backup").err());
         assertEquals("backupsmoke: --db-url or DATABASE_URL is required\n", Support.tool().err());
-        var empty = Support.tool("--db-url=postgres://nobody@localhost/none", "--mode=");
-        assertEquals(1, empty.exit(), empty.describe());
-        assertEquals("backupsmoke: --mode is required (workload | verify)\n", empty.err());
+        Support.refused(1, "--mode is required (workload | verify)", "--db-url=postgres://nobody@localhost/none",
+                "--mode=");
     }
 }

@@ -161,10 +161,9 @@ class PhysicalModesTest {
         String role = "smoke_no_switch_wal";
         withRole(role, "LOGIN PASSWORD 'no-wal'", () -> {
             String unprivileged = "postgres://" + role + "@" + Support.HOST + ":" + Support.PORT + "/postgres?sslmode=disable";
-            var refused = Support.tool(Map.of("PGPASSWORD", "no-wal"), "--mode=switch-wal", "--db-url=" + unprivileged);
-            assertEquals(1, refused.exit(), refused.describe());
-            assertEquals("backupsmoke: role " + role + " may not run pg_switch_wal() (it needs superuser, or GRANT EXECUTE"
-                    + " ON FUNCTION pg_catalog.pg_switch_wal() TO " + role + ")\n", refused.err());
+            Support.refused(Map.of("PGPASSWORD", "no-wal"), 1, "role " + role + " may not run pg_switch_wal() (it needs"
+                    + " superuser, or GRANT EXECUTE ON FUNCTION pg_catalog.pg_switch_wal() TO " + role + ")",
+                    "--mode=switch-wal", "--db-url=" + unprivileged);
             var allowed = Support.tool("--mode=switch-wal", "--db-url=" + Support.url("postgres"));
             assertEquals(0, allowed.exit(), allowed.describe());
             assertEquals("", allowed.out() + allowed.err());
@@ -217,21 +216,18 @@ class PhysicalModesTest {
         String source = Support.one("postgres", "SELECT system_identifier FROM pg_control_system()");
         Path urlFile = Support.write(temp.resolve("restored-url"), Support.url("postgres") + "\n");
         Path controldata = Support.write(temp.resolve("controldata"), CONTROLDATA);
-        var result = Support.tool("--mode=await-recovery", "--restored-url-file=" + urlFile,
+        var result = Support.refused(3, "the restore is of another cluster: its system identifier is"
+                + " 7000000000000000001, the source's is " + source + " (a backup of another server: check the stanza"
+                + " or server the restore reads)", "--mode=await-recovery", "--restored-url-file=" + urlFile,
                 "--source-url=" + Support.url("postgres"), "--controldata=" + controldata);
-        assertEquals(3, result.exit(), result.describe());
-        assertEquals("backupsmoke: the restore is of another cluster: its system identifier is 7000000000000000001,"
-                + " the source's is " + source + " (a backup of another server: check the stanza or server the restore"
-                + " reads)\n", result.err());
         assertEquals("", result.out());
     }
 
     @Test
     void aRestoreCommandThatWroteNoUrlFails() throws Exception {
         Path urlFile = Support.write(temp.resolve("restored-url"), "\n");
-        var result = Support.tool("--mode=await-recovery", "--restored-url-file=" + urlFile);
-        assertEquals(3, result.exit(), result.describe());
-        assertEquals("backupsmoke: the restore command wrote no postgres:// URL to SMOKE_RESTORED_URL_FILE\n", result.err());
+        Support.refused(3, "the restore command wrote no postgres:// URL to SMOKE_RESTORED_URL_FILE",
+                "--mode=await-recovery", "--restored-url-file=" + urlFile);
     }
 
     @Test
@@ -274,17 +270,12 @@ class PhysicalModesTest {
 
     @Test
     void theseFlagsBelongToTheModesThatReadThem() {
-        var misplaced = Support.tool("--mode=verify", "--db-url=" + Support.url("postgres"), "--cluster=/x");
-        assertEquals(2, misplaced.exit(), misplaced.describe());
-        assertTrue(misplaced.err().startsWith("--cluster applies to --mode=await-recovery and --mode=physical-setup"
-                + " only\n"), misplaced.err());
+        Support.usageError("--cluster applies to --mode=await-recovery and --mode=physical-setup only",
+                "--mode=verify", "--db-url=" + Support.url("postgres"), "--cluster=/x");
         // A sibling's flag too: switch-wal reads none of them (it once ran, ignoring --bindir).
-        var sibling = Support.tool("--mode=switch-wal", "--db-url=" + Support.url("postgres"), "--bindir=/x");
-        assertEquals(2, sibling.exit(), sibling.describe());
-        assertTrue(sibling.err().startsWith("--bindir applies to --mode=physical-setup only\n"), sibling.err());
-        var targets = Support.tool("--mode=await-recovery", "--cluster=/x", "--target-kind=lsn", "--target-file=/x");
-        assertEquals(2, targets.exit(), targets.describe());
-        assertTrue(targets.err().startsWith("--target-kind, --target-file apply to --mode=pitr-target only\n"),
-                targets.err());
+        Support.usageError("--bindir applies to --mode=physical-setup only",
+                "--mode=switch-wal", "--db-url=" + Support.url("postgres"), "--bindir=/x");
+        Support.usageError("--target-kind, --target-file apply to --mode=pitr-target only",
+                "--mode=await-recovery", "--cluster=/x", "--target-kind=lsn", "--target-file=/x");
     }
 }

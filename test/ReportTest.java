@@ -287,8 +287,7 @@ class ReportTest {
         assertEquals(Support.one("postgres", "SHOW server_version"), gathered.get("source_server"));
         assertEquals("text", gathered.get("second_oracle"));
 
-        var misplaced = Support.tool("--mode=verify", "--db-url=" + Support.url("postgres"), "--source-server=x");
-        assertEquals(2, misplaced.exit(), misplaced.describe());
-        assertTrue(misplaced.err().startsWith("--source-server applies to --mode=report only"), misplaced.err());
+        Support.usageError("--source-server applies to --mode=report only",
+                "--mode=verify", "--db-url=" + Support.url("postgres"), "--source-server=x");
     }
 }

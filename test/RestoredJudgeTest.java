@@ -76,11 +76,9 @@ class RestoredJudgeTest {
             holder.setAutoCommit(false);
             statement.execute("LOCK TABLE public.events_log IN ACCESS EXCLUSIVE MODE"); // pg_dump waits for it
             long started = System.nanoTime();
-            var dumped = Support.tool("--mode=oracle-capture", "--second-oracle=text", "--timeout=1s",
-                    "--db-url=" + Support.url(source));
-            assertEquals(1, dumped.exit(), dumped.describe());
-            assertEquals("backupsmoke: timed out after 1s while running the text oracle's pg_dump of "
-                    + Support.url(source) + " (raise the bound with --timeout)\n", dumped.err());
+            Support.refused(1, "timed out after 1s while running the text oracle's pg_dump of "
+                    + Support.url(source) + " (raise the bound with --timeout)",
+                    "--mode=oracle-capture", "--second-oracle=text", "--timeout=1s", "--db-url=" + Support.url(source));
             assertTrue(System.nanoTime() - started < java.time.Duration.ofSeconds(20).toNanos(), "waited for the lock");
             holder.rollback();
         }
@@ -148,21 +146,17 @@ class RestoredJudgeTest {
 
     @Test
     void itsFlagsAreRefusedElsewhereAndItNeedsItsFiles(@TempDir Path temp) {
-        var misplaced = Support.tool("--mode=verify", "--db-url=" + Support.url(source), "--combination=x");
-        assertEquals(2, misplaced.exit(), misplaced.describe());
-        assertTrue(misplaced.err().startsWith("--combination applies to --mode=judge-restored only"), misplaced.err());
-        var oracle = Support.tool("--mode=workload", "--db-url=" + Support.url(source), "--second-oracle=text");
-        assertEquals(2, oracle.exit(), oracle.describe());
-        assertTrue(oracle.err().startsWith("--second-oracle applies to --mode=judge-restored and --mode=oracle-capture"
-                + " and --mode=report only"), oracle.err());
+        Support.usageError("--combination applies to --mode=judge-restored only",
+                "--mode=verify", "--db-url=" + Support.url(source), "--combination=x");
+        Support.usageError("--second-oracle applies to --mode=judge-restored and --mode=oracle-capture"
+                + " and --mode=report only",
+                "--mode=workload", "--db-url=" + Support.url(source), "--second-oracle=text");
         Support.write(temp.resolve("post." + NAME + ".json"), RoundTripJudgeTest.post());
-        var bogus = judge(temp, "bogus", source);
-        assertEquals(1, bogus.exit(), bogus.describe());
-        assertEquals("backupsmoke: --second-oracle must be one of semantic, text, off, got \"bogus\"\n", bogus.err());
-        var unnamed = Support.tool("--mode=judge-restored", "--run-record=" + temp, "--db-url=" + Support.url(source));
-        assertEquals(1, unnamed.exit(), unnamed.describe());
-        assertEquals("backupsmoke: --mode=judge-restored needs --run-record=DIR (the harness's work folder) and"
-                + " --combination=NAME\n", unnamed.err());
+        Support.assertRefused(1, "--second-oracle must be one of semantic, text, off, got \"bogus\"",
+                judge(temp, "bogus", source));
+        Support.refused(1, "--mode=judge-restored needs --run-record=DIR (the harness's work folder) and"
+                + " --combination=NAME",
+                "--mode=judge-restored", "--run-record=" + temp, "--db-url=" + Support.url(source));
         Support.write(temp.resolve("pre.json"), RoundTripJudgeTest.WORKLOAD);
         var missing = judge(temp, "off", source);
         assertEquals(1, missing.exit(), missing.describe());
@@ -177,20 +171,14 @@ class RestoredJudgeTest {
      */
     @Test
     void anUnknownCombinationIsAUsageErrorNamingTheKnownOnes(@TempDir Path temp) {
-        var none = Support.tool("--mode=judge-restored", "--run-record=" + temp, "--combination=plain-pg99",
-                "--db-url=" + Support.url(source));
-        assertEquals(2, none.exit(), none.describe());
-        assertEquals("", none.out());
-        assertTrue(none.err().startsWith("unknown --combination=\"plain-pg99\" (" + temp + " holds no combination's"
-                + " verify snapshot, post.NAME.json)\nUsage: backupsmoke"), none.err());
+        String[] unknown = {"--mode=judge-restored", "--run-record=" + temp, "--combination=plain-pg99",
+                "--db-url=" + Support.url(source)};
+        assertEquals("", Support.usageError("unknown --combination=\"plain-pg99\" (" + temp + " holds no"
+                + " combination's verify snapshot, post.NAME.json)", unknown).out());
         work(temp, RoundTripJudgeTest.post(), "off", source);
         Support.write(temp.resolve("post.tar-pg15.json"), RoundTripJudgeTest.post());
-        var unknown = Support.tool("--mode=judge-restored", "--run-record=" + temp, "--combination=plain-pg99",
-                "--db-url=" + Support.url(source));
-        assertEquals(2, unknown.exit(), unknown.describe());
-        assertEquals("", unknown.out());
-        assertTrue(unknown.err().startsWith("unknown --combination=\"plain-pg99\" (" + NAME
-                + " | tar-pg15)\nUsage: backupsmoke"), unknown.err());
+        assertEquals("", Support.usageError("unknown --combination=\"plain-pg99\" (" + NAME + " | tar-pg15)", unknown)
+                .out());
         assertFalse(Files.exists(temp.resolve("oracle.plain-pg99")));
     }
 
@@ -240,16 +228,13 @@ class RestoredJudgeTest {
             assertTrue(read(latest.resolve("oracle.source")).contains("\"rows\": 27"), read(latest.resolve("oracle.source")));
             exporter.rollback();
         }
-        var refused = Support.tool("--mode=oracle-capture", "--run-record=" + temp, "--snapshot-id=1'; --",
+        Support.refused(1, "--snapshot-id \"1'; --\" is not an exported snapshot's id (pg_export_snapshot(),"
+                + " e.g. 00000003-0000001B-1)", "--mode=oracle-capture", "--run-record=" + temp, "--snapshot-id=1'; --",
                 "--db-url=" + Support.url(database));
-        assertEquals(1, refused.exit(), refused.describe());
-        assertEquals("backupsmoke: --snapshot-id \"1'; --\" is not an exported snapshot's id (pg_export_snapshot(),"
-                + " e.g. 00000003-0000001B-1)\n", refused.err());
-        var refusedByTheTextOracle = Support.tool("--mode=oracle-capture", "--second-oracle=text",
-                "--snapshot-id=00000003-0000001B-1 --exclude-table=audit_events", "--db-url=" + Support.url(database));
-        assertEquals(1, refusedByTheTextOracle.exit(), refusedByTheTextOracle.describe());
-        assertEquals("backupsmoke: --snapshot-id \"00000003-0000001B-1 --exclude-table=audit_events\" is not an exported"
-                + " snapshot's id (pg_export_snapshot(), e.g. 00000003-0000001B-1)\n", refusedByTheTextOracle.err());
+        Support.refused(1, "--snapshot-id \"00000003-0000001B-1 --exclude-table=audit_events\" is not an exported"
+                + " snapshot's id (pg_export_snapshot(), e.g. 00000003-0000001B-1)", "--mode=oracle-capture",
+                "--second-oracle=text", "--snapshot-id=00000003-0000001B-1 --exclude-table=audit_events",
+                "--db-url=" + Support.url(database));
     }
 
     // ------------------------------------------------ the text comparison, on files

@@ -133,11 +133,7 @@ class ServerBinariesTest {
 
     @Test
     void theModeRefusesWithoutAMajorAndItsFlagElsewhere() throws Exception {
-        var none = Support.tool(Map.of(), "--mode=server-binaries");
-        assertEquals(1, none.exit(), none.describe());
-        assertEquals("backupsmoke: --mode=server-binaries needs --major=N\n", none.err());
-        var misplaced = Support.tool(Map.of(), "--mode=knobs", "--major=17");
-        assertEquals(2, misplaced.exit(), misplaced.describe());
-        assertTrue(misplaced.err().startsWith("--major applies to --mode=server-binaries only"), misplaced.err());
+        Support.refused(1, "--mode=server-binaries needs --major=N", "--mode=server-binaries");
+        Support.usageError("--major applies to --mode=server-binaries only", "--mode=knobs", "--major=17");
     }
 }

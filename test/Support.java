@@ -2,6 +2,7 @@
 // databases and running the tool or the harness as a user would.
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.ByteArrayOutputStream;
@@ -299,6 +300,37 @@ final class Support {
         if (result.exit() != 0) {
             fail("tool failed: " + String.join(" ", args) + "\n" + result.describe());
         }
+        return result;
+    }
+
+    /**
+     * Runs the tool, which must refuse: exit EXIT and stderr exactly "backupsmoke: LINE\n", the one line
+     * of bad input (SPEC section 2). The result, for more checks (stdout, files left).
+     */
+    static Result refused(int exit, String line, String... args) {
+        return refused(Map.of(), exit, line, args);
+    }
+
+    /** The same, run with ENV's PG variables (see tool). */
+    static Result refused(Map<String, String> env, int exit, String line, String... args) {
+        return assertRefused(exit, line, tool(env, args));
+    }
+
+    /** RESULT, a run a test made its own way, is the refusal of {@link #refused}: exit EXIT, "backupsmoke: LINE\n". */
+    static Result assertRefused(int exit, String line, Result result) {
+        assertEquals(exit, result.exit(), result.describe());
+        assertEquals("backupsmoke: " + line + "\n", result.err());
+        return result;
+    }
+
+    /**
+     * Runs the tool, which must find its command line wrong (picocli's usage error): exit 2 and stderr
+     * LINE, then the usage. The result, for more checks.
+     */
+    static Result usageError(String line, String... args) {
+        Result result = tool(args);
+        assertEquals(2, result.exit(), result.describe());
+        assertTrue(result.err().startsWith(line + "\nUsage: backupsmoke"), result.err());
         return result;
     }
 

@@ -129,16 +129,9 @@ final class IncrementalVerify {
     /** The checkpoint row's chain_seq when it still carries the checkpoint's head; null when it does not. */
     private static Long checkpointPosition(Connection connection, Checkpoint checkpoint, Deadline deadline,
                                            String doing) throws Failure {
-        try (PreparedStatement hasPosition = connection.prepareStatement(
-                "SELECT 1 FROM pg_attribute WHERE attrelid = 'audit_events'::regclass AND attname = 'chain_seq'"
-                        + " AND NOT attisdropped");
-             ResultSet found = hasPosition.executeQuery()) {
-            if (!found.next()) {
-                throw new Failure("--since needs the chain position column audit_events.chain_seq (our migration"
-                        + " 000005) to find the checkpoint without reading the whole chain; verify without --since");
-            }
-        } catch (SQLException e) {
-            throw Sql.schemaAwareFailure(deadline, doing, e);
+        if (!CopyRows.hasChainPosition(connection, "audit_events", deadline, doing)) {
+            throw new Failure("--since needs the chain position column audit_events.chain_seq (our migration"
+                    + " 000005) to find the checkpoint without reading the whole chain; verify without --since");
         }
         String sql = """
                 SELECT chain_seq, row_hash FROM audit_events
