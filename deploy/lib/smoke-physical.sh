@@ -41,9 +41,15 @@ phys_ask() {
 
 # The tool's one-line reason in its stderr ERR, without "backupsmoke: ": its
 # last line, but after a usage error (exit 2) the line before the usage help
-# that follows it (SPEC 2), not the help's last line.
+# that follows it (SPEC 2), not the help's last line. In plain bash: no other
+# program need be on PATH.
 tool_reason() {
-  awk '/^Usage: backupsmoke/ && NR > 1 { exit } { reason = $0 } END { sub(/^backupsmoke: /, "", reason); print reason }' "$1"
+  local line reason=''
+  while IFS= read -r line || [[ -n "$line" ]]; do
+    [[ "$line" != 'Usage: backupsmoke'* || -z "$reason" ]] || break
+    reason=$line
+  done <"$1"
+  printf '%s\n' "${reason#backupsmoke: }"
 }
 
 # The tool's reason (tool_reason of ERR); the lines before (a log's end) to stderr.
