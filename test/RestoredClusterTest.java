@@ -115,6 +115,9 @@ class RestoredClusterTest {
         assertEquals("", Files.readString(data.resolve("recovery.signal")));
         assertEquals("recovery_target_xid = '742'\n",
                 RestoredCluster.recovery("xid=742", Path.of("/w")).lines().skip(1).findFirst().get() + "\n");
+        // With its epoch, as pg_current_xact_id() gives it on a cluster past its first wraparound.
+        assertEquals("recovery_target_xid = '8589935334'\n",
+                RestoredCluster.recovery("xid=8589935334", Path.of("/w")).lines().skip(1).findFirst().get() + "\n");
         assertEquals("--recovery-target=xid must be a transaction id, got '7'42'", assertThrows(Failure.class,
                 () -> RestoredCluster.recovery("xid=7'42", Path.of("/w"))).getMessage());
     }
@@ -138,7 +141,8 @@ class RestoredClusterTest {
                 + "recovery_target_inclusive = 'off'");
         refusals.put("lsn=zz", "--recovery-target=lsn must be an LSN such as 0/3000148, got 'zz'");
         refusals.put("xid=-1", "--recovery-target=xid must be a transaction id, got '-1'");
-        refusals.put("xid=4294967296", "--recovery-target=xid must be a transaction id, got '4294967296'");
+        refusals.put("xid=18446744073709551616", "--recovery-target=xid must be a transaction id, got"
+                + " '18446744073709551616'");
         refusals.put("name=it's", "--recovery-target must be time=VALUE, lsn=VALUE or xid=VALUE, got \"name=it's\"");
         refusals.put("name=a\nb", "--recovery-target must be time=VALUE, lsn=VALUE or xid=VALUE, got \"name=a\\nb\"");
         refusals.put("lsn", "--recovery-target must be time=VALUE, lsn=VALUE or xid=VALUE, got \"lsn\"");

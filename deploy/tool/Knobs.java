@@ -330,11 +330,27 @@ final class Knobs {
                     ? "must be a time with its offset such as 2026-12-05 16:30:00+00"
                     : targetTime(value) == null ? "is not a valid time" : null;
             case "lsn" -> LSN.matcher(value).matches() ? null : "must be an LSN such as 0/3000148";
-            case "xid" -> value.matches("[0-9]{1,10}") && Long.parseLong(value) <= 4294967295L ? null
-                    : "must be a transaction id";
+            case "xid" -> isTransactionId(value) ? null : "must be a transaction id";
             default -> throw new IllegalArgumentException("no kind of recovery target: " + kind);
         };
         return rule == null ? null : name + " " + rule + ", got '" + printable(value) + "'";
+    }
+
+    /**
+     * Digits of an unsigned 64-bit number, as recovery_target_xid takes it: a
+     * 32-bit xid, or one with its epoch as pg_current_xact_id() prints it (a
+     * cluster past its first wraparound gives such numbers).
+     */
+    private static boolean isTransactionId(String value) {
+        if (!value.matches("[0-9]{1,20}")) {
+            return false;
+        }
+        try {
+            Long.parseUnsignedLong(value);
+            return true;
+        } catch (NumberFormatException tooLarge) {
+            return false;
+        }
     }
 
     /** TIME (2026-12-05 16:30:00+00, the TIME pattern) as an instant with its offset; null when it is none. */
