@@ -230,6 +230,8 @@ public class BackupSmoke implements Callable<Integer> {
         List<Mode> modes = modes();
         Mode chosen = Mode.named(modes, mode);
         refuseFlagsOfAnotherMode(chosen, modes);
+        refuseUnusableValues();
+        refuseFilesThatAreNotRegular();
         if (chosen != null) { // what an interruption or a full heap names, unless the mode says more
             Progress.activity = "running --mode=" + chosen.name();
         }
@@ -332,6 +334,21 @@ public class BackupSmoke implements Callable<Integer> {
             return;
         }
         refuse(FlagReaders.refusal(chosen.name(), modes, spec.commandLine().getParseResult()));
+    }
+
+    /** Values of a mode's flags that mode cannot use, found before it runs: usage errors (exit 2). */
+    private void refuseUnusableValues() {
+        refuse(restoredClusterOptions.recoveryTarget == null ? null
+                : RestoredCluster.targetRefusal(restoredClusterOptions.recoveryTarget));
+        refuse(RestoredJudge.unknownCombination(restoredOptions, runRecord));
+    }
+
+    /** A FIFO or device given as a file is refused before anything opens it (FileFlags). */
+    private void refuseFilesThatAreNotRegular() throws Failure {
+        String notRegular = FileFlags.notRegular(spec.commandLine().getParseResult());
+        if (notRegular != null) {
+            throw new Failure(notRegular);
+        }
     }
 
     private void refuse(String refusal) {

@@ -91,6 +91,40 @@ class HarnessTest {
         assertEquals(List.of(), leftoverTempFiles());
     }
 
+    /** A SMOKE_TOOL naming no command is one line, exit 1, at the preflight (once bash's exit 127 at the workload). */
+    @Test
+    void aToolUnderTestThatIsNotThereIsOneLineBeforeAnythingRuns() throws Exception {
+        Path missing = temp.resolve("no-such-tool");
+        Path plain = Files.writeString(temp.resolve("not-executable"), "");
+        Map<String, String> refusals = Map.of(missing + " --flag", "SMOKE_TOOL " + missing + ": no such file",
+                plain.toString(), "SMOKE_TOOL " + plain + ": not an executable file",
+                "no-such-tool-command --flag", "SMOKE_TOOL no-such-tool-command: command not found");
+        for (Map.Entry<String, String> refused : refusals.entrySet()) {
+            var result = harness(Map.of("SMOKE_TOOL", refused.getKey()));
+            assertEquals(1, result.exit(), result.describe());
+            assertEquals("::error::backup-restore-smoke: " + refused.getValue() + "\n", result.err());
+            assertEquals("=== preflight ===\n", result.out());
+        }
+        assertEquals(List.of(), leftoverTempFiles());
+    }
+
+    /**
+     * The harness's reason for a question the tool refuses (ask: phys_ask, then tool_reason) is the
+     * tool's line: after a usage error the line before the usage help, not the help's last line.
+     */
+    @Test
+    void theReasonForAUsageErrorIsItsLineNotTheEndOfTheHelp() {
+        String asked = ". deploy/lib/smoke-physical.sh; declare -A A=(); phys_ask A \"$1\" \"${@:2}\" ||"
+                + " printf '%s %s\\n' \"${A[status]}\" \"$(tool_reason \"$1\")\"";
+        String err = temp.resolve("ask.err").toString();
+        var usage = Support.run(List.of("bash", "-c", asked, "ask", err, "--mode=verify", "--rows=-1"), Map.of(),
+                Support.REPO, 120);
+        assertEquals("2 --rows must be 0 or more, got -1\n", usage.out(), usage.describe());
+        var failure = Support.run(List.of("bash", "-c", asked, "ask", err, "--mode=nosuch", "--db-url=postgres://h/d"),
+                Map.of(), Support.REPO, 120);
+        assertEquals("1 unknown --mode=\"nosuch\" (workload | verify)\n", failure.out(), failure.describe());
+    }
+
     @Test
     void passesOnAThrowawayClusterAndLeavesNothingBehind() throws Exception {
         var result = harness(Map.of());

@@ -5,7 +5,9 @@
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -74,6 +76,17 @@ class KnobsTest {
             }
         }
         assertEquals(List.of(), List.of(temp.toFile().list()).stream().filter(name -> name.contains("pwned")).toList());
+    }
+
+    /** Root runs the throwaway servers as SMOKE_PG_OS_USER: one that cannot is refused before any starts. */
+    @Test
+    void runByRootTheServerUserMustBeAnUnprivilegedUserOfThisMachine() throws Exception {
+        assumeTrue("root".equals(System.getProperty("user.name")), "only root runs the servers as another user");
+        assertEquals("SMOKE_PG_OS_USER must be a user of this machine (root runs the throwaway servers as it),"
+                + " got 'nosuchuser'", refusal("SMOKE_PG_OS_USER", "nosuchuser"));
+        assertEquals("SMOKE_PG_OS_USER must be an unprivileged user (PostgreSQL refuses to run as root), got 'root'",
+                refusal("SMOKE_PG_OS_USER", "root"));
+        assertEquals("postgres", Knobs.parse(env("SMOKE_PG_OS_USER", "postgres")).get("SMOKE_PG_OS_USER"));
     }
 
     @Test
@@ -211,6 +224,16 @@ class KnobsTest {
         assertEquals("SMOKE_SINCE=" + missingFolder + ": folder " + temp.resolve("nowhere") + " does not exist or "
                 + "cannot be written (a passing run writes the next checkpoint there)",
                 refusal("SMOKE_SINCE", missingFolder, "SMOKE_IN_PLACE", "1"));
+    }
+
+    /** A FIFO as the checkpoint was read, and waited on for ever: it is refused unopened. */
+    @Test
+    void aSinceFileThatIsAFifoIsRefusedUnread() throws Exception {
+        Path fifo = temp.resolve("checkpoint.fifo");
+        assertEquals(0, Support.run(List.of("mkfifo", fifo.toString()), Map.of(), temp, 30).exit());
+        String refused = assertTimeoutPreemptively(java.time.Duration.ofSeconds(30),
+                () -> refusal("SMOKE_SINCE", fifo.toString(), "SMOKE_IN_PLACE", "1"));
+        assertEquals("SMOKE_SINCE=" + fifo + " is not a regular file", refused);
     }
 
     @Test

@@ -4,6 +4,7 @@
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
@@ -58,10 +59,6 @@ class RestoredClusterTest {
         var missing = Support.tool(Map.of(), "--mode=restore-command", "--tool=barman");
         assertEquals("backupsmoke: --mode=restore-command needs --tool=NAME, --pgdata=DIR and --repository=NAME\n",
                 missing.err());
-        var target = Support.tool(Map.of(), "--mode=restore-command", "--tool=barman", "--pgdata=/d",
-                "--repository=r", "--recovery-target=name=x");
-        assertEquals("backupsmoke: --recovery-target must be time=VALUE, lsn=VALUE or xid=VALUE, got \"name=x\"\n",
-                target.err());
         Support.usageError("--tool applies to --mode=restore-command only", "--mode=knobs", "--tool=barman");
     }
 
@@ -116,8 +113,48 @@ class RestoredClusterTest {
                 + "restore_command = 'cp /w/wal-archive/%f %p'\nrecovery_target_time = '2026-12-05 03:00:00.5+00'\n"
                 + "recovery_target_action = 'promote'\nlisten_addresses = '127.0.0.1'\n"));
         assertEquals("", Files.readString(data.resolve("recovery.signal")));
-        assertEquals("recovery_target_xid = '7''42'\n",
-                RestoredCluster.recovery("xid=7'42", Path.of("/w")).lines().skip(1).findFirst().get() + "\n");
+        assertEquals("recovery_target_xid = '742'\n",
+                RestoredCluster.recovery("xid=742", Path.of("/w")).lines().skip(1).findFirst().get() + "\n");
+        // With its epoch, as pg_current_xact_id() gives it on a cluster past its first wraparound.
+        assertEquals("recovery_target_xid = '8589935334'\n",
+                RestoredCluster.recovery("xid=8589935334", Path.of("/w")).lines().skip(1).findFirst().get() + "\n");
+        assertEquals("--recovery-target=xid must be a transaction id, got '7'42'", assertThrows(Failure.class,
+                () -> RestoredCluster.recovery("xid=7'42", Path.of("/w"))).getMessage());
+    }
+
+    /**
+     * A --recovery-target the server could not be given, or one that would write more than a setting into
+     * postgresql.conf, is a usage error of both modes, worded as the SMOKE_RECOVERY_TARGET_* knob's refusal
+     * (Knobs.recoveryTargetRefusal): nothing is printed or written.
+     */
+    @Test
+    void aRecoveryTargetTheServerCouldNotTakeIsAUsageErrorOfBothModes() throws Exception {
+        Path data = restored();
+        String conf = Files.readString(data.resolve("postgresql.conf"));
+        Map<String, String> refusals = new java.util.LinkedHashMap<>();
+        refusals.put("time=garbage", "--recovery-target=time must be a time with its offset such as"
+                + " 2026-12-05 16:30:00+00, got 'garbage'");
+        refusals.put("time=2026-02-30 10:00:00+00", "--recovery-target=time is not a valid time, got"
+                + " '2026-02-30 10:00:00+00'");
+        refusals.put("time=2026-12-05 03:00:00+00'\nrecovery_target_inclusive = 'off", "--recovery-target=time must"
+                + " be a time with its offset such as 2026-12-05 16:30:00+00, got '2026-12-05 03:00:00+00'?"
+                + "recovery_target_inclusive = 'off'");
+        refusals.put("lsn=zz", "--recovery-target=lsn must be an LSN such as 0/3000148, got 'zz'");
+        refusals.put("xid=-1", "--recovery-target=xid must be a transaction id, got '-1'");
+        refusals.put("xid=18446744073709551616", "--recovery-target=xid must be a transaction id, got"
+                + " '18446744073709551616'");
+        refusals.put("name=it's", "--recovery-target must be time=VALUE, lsn=VALUE or xid=VALUE, got \"name=it's\"");
+        refusals.put("name=a\nb", "--recovery-target must be time=VALUE, lsn=VALUE or xid=VALUE, got \"name=a\\nb\"");
+        refusals.put("lsn", "--recovery-target must be time=VALUE, lsn=VALUE or xid=VALUE, got \"lsn\"");
+        for (Map.Entry<String, String> refused : refusals.entrySet()) {
+            String flag = "--recovery-target=" + refused.getKey();
+            assertEquals("", Support.usageError(refused.getValue(), "--mode=restore-command", "--tool=pgbackrest",
+                    "--pgdata=/r/data", "--repository=r", flag).out());
+            assertEquals("", Support.usageError(refused.getValue(), "--mode=restored-setup",
+                    "--restored-cluster=" + data.getParent(), "--wal-archive=/w/wal-archive", flag).out());
+        }
+        assertEquals(conf, Files.readString(data.resolve("postgresql.conf")));
+        assertFalse(Files.exists(data.resolve("recovery.signal")));
     }
 
     @Test

@@ -151,17 +151,35 @@ class RestoredJudgeTest {
         Support.usageError("--second-oracle applies to --mode=judge-restored and --mode=oracle-capture"
                 + " and --mode=report only",
                 "--mode=workload", "--db-url=" + Support.url(source), "--second-oracle=text");
+        Support.write(temp.resolve("post." + NAME + ".json"), RoundTripJudgeTest.post());
         Support.assertRefused(1, "--second-oracle must be one of semantic, text, off, got \"bogus\"",
                 judge(temp, "bogus", source));
         Support.refused(1, "--mode=judge-restored needs --run-record=DIR (the harness's work folder) and"
                 + " --combination=NAME",
                 "--mode=judge-restored", "--run-record=" + temp, "--db-url=" + Support.url(source));
         Support.write(temp.resolve("pre.json"), RoundTripJudgeTest.WORKLOAD);
-        Support.write(temp.resolve("post." + NAME + ".json"), RoundTripJudgeTest.post());
         var missing = judge(temp, "off", source);
         assertEquals(1, missing.exit(), missing.describe());
         assertTrue(missing.err().startsWith("backupsmoke: cannot read --run-record " + temp.resolve("expected.json")),
                 missing.err());
+    }
+
+    /**
+     * A --combination the work folder holds no verify snapshot of is a usage error naming the
+     * combinations it has (it was a failed verdict, "BackupSmoke --mode=verify did not print one JSON
+     * snapshot", as if the restore had failed).
+     */
+    @Test
+    void anUnknownCombinationIsAUsageErrorNamingTheKnownOnes(@TempDir Path temp) {
+        String[] unknown = {"--mode=judge-restored", "--run-record=" + temp, "--combination=plain-pg99",
+                "--db-url=" + Support.url(source)};
+        assertEquals("", Support.usageError("unknown --combination=\"plain-pg99\" (" + temp + " holds no"
+                + " combination's verify snapshot, post.NAME.json)", unknown).out());
+        work(temp, RoundTripJudgeTest.post(), "off", source);
+        Support.write(temp.resolve("post.tar-pg15.json"), RoundTripJudgeTest.post());
+        assertEquals("", Support.usageError("unknown --combination=\"plain-pg99\" (" + NAME + " | tar-pg15)", unknown)
+                .out());
+        assertFalse(Files.exists(temp.resolve("oracle.plain-pg99")));
     }
 
     static String read(Path file) {

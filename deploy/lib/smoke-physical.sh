@@ -39,10 +39,23 @@ phys_ask() {
   return "${phys__answer[status]}"
 }
 
-# The tool's reason (the last line of ERR); the lines before (a log's end) to stderr.
+# The tool's one-line reason in its stderr ERR, without "backupsmoke: ": its
+# last line, but after a usage error (exit 2) the line before the usage help
+# that follows it (SPEC 2), not the help's last line. In plain bash: no other
+# program need be on PATH.
+tool_reason() {
+  local line reason=''
+  while IFS= read -r line || [[ -n "$line" ]]; do
+    [[ "$line" != 'Usage: backupsmoke'* || -z "$reason" ]] || break
+    reason=$line
+  done <"$1"
+  printf '%s\n' "${reason#backupsmoke: }"
+}
+
+# The tool's reason (tool_reason of ERR); the lines before (a log's end) to stderr.
 phys_reason() {
   head -n -1 -- "$1" >&2
-  tail -n 1 -- "$1" | sed 's/^backupsmoke: //'
+  tool_reason "$1"
 }
 
 # phys__logged LOG DIR COMMAND...: COMMAND as DIR's owner, its output in LOG, shown on failure.

@@ -39,9 +39,6 @@ banner() {
   printf '=== %s ===\n' "$1"
 }
 
-# The tool's one-line reason, the last line of its stderr in FILE.
-tool_reason() { tail -n 1 "$1" | sed 's/^backupsmoke: //'; }
-
 # Stops the running client and its process group: TERM, KILL after 2 s.
 stop_child() {
   local pid=$CHILD_PID tries
@@ -161,6 +158,22 @@ run_tool() {
   run_child "${tool[@]}" "$@" ${K[SMOKE_TIMEOUT]:+--timeout="${K[SMOKE_TIMEOUT]}"}
 }
 
+# SMOKE_TOOL's first word, when bash would take it as it is (a command name
+# or path: no quote, expansion or assignment), names a command that exists:
+# else one line now, not bash's "No such file" (exit 127) at the workload.
+check_tool_under_test() {
+  local first=''
+  read -r first _ <<<"${SMOKE_TOOL:-}" || true
+  [[ "$first" =~ ^[A-Za-z0-9_./+-]+$ ]] || return 0
+  if [[ "$first" == */* ]]; then
+    [[ -e "$first" ]] || fail "SMOKE_TOOL $first: no such file"
+    [[ -f "$first" && -x "$first" ]] || fail "SMOKE_TOOL $first: not an executable file"
+  else
+    # shellcheck disable=SC2016 # expanded by the new bash
+    bash -c 'command -v -- "$1"' check "$first" >/dev/null || fail "SMOKE_TOOL $first: command not found"
+  fi
+}
+
 # The harness's own questions: always this repository's tool.
 gate_tool() { run_child "$REPO/deploy/bin/backupsmoke" "$@" ${K[SMOKE_TIMEOUT]:+--timeout="${K[SMOKE_TIMEOUT]}"}; }
 
@@ -187,6 +200,7 @@ preflight() {
   WORK=$made
   printf 'started_at=%s\0' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$WORK/run.facts" # the rest: the report's
   MIGRATIONS_PATH=${MIGRATIONS_PATH:-$REPO/migrations} ask K --mode=knobs --run-record="$WORK"
+  check_tool_under_test
   export PGCONNECT_TIMEOUT=${K[PGCONNECT_TIMEOUT]}
   if [[ "${K[server.kind]}" == throwaway ]]; then
     pgc_bindir >/dev/null || fail "no server configured (PGHOST or DATABASE_URL) and no PostgreSQL server binaries to start a throwaway one"

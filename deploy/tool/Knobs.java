@@ -304,40 +304,69 @@ final class Knobs {
         if (List.of(time, lsn, xid).stream().filter(value -> !value.isEmpty()).count() > 1) {
             throw new Failure("SMOKE_RECOVERY_TARGET_TIME, _LSN and _XID: give one target at most");
         }
-        String kind = "";
-        String iso = "";
-        if (!time.isEmpty()) {
-            var matcher = TIME.matcher(time);
-            if (!matcher.matches()) {
-                throw bad("SMOKE_RECOVERY_TARGET_TIME", "must be a time with its offset such as 2026-12-05 16:30:00+00",
-                        time);
-            }
-            String offset = matcher.group(4).equals("Z") ? "Z" : matcher.group(4).length() == 3
-                    ? matcher.group(4) + ":00" : matcher.group(4).substring(0, 3) + ":" + matcher.group(4).substring(
-                            matcher.group(4).length() - 2);
-            try {
-                iso = java.time.OffsetDateTime.parse(matcher.group(1) + "T" + matcher.group(2) + offset).toString();
-            } catch (java.time.format.DateTimeParseException e) {
-                throw bad("SMOKE_RECOVERY_TARGET_TIME", "is not a valid time", time);
-            }
-            kind = "time";
-        } else if (!lsn.isEmpty()) {
-            if (!LSN.matcher(lsn).matches()) {
-                throw bad("SMOKE_RECOVERY_TARGET_LSN", "must be an LSN such as 0/3000148", lsn);
-            }
-            kind = "lsn";
-        } else if (!xid.isEmpty()) {
-            if (!xid.matches("[0-9]{1,10}") || Long.parseLong(xid) > 4294967295L) {
-                throw bad("SMOKE_RECOVERY_TARGET_XID", "must be a transaction id", xid);
-            }
-            kind = "xid";
+        String kind = !time.isEmpty() ? "time" : !lsn.isEmpty() ? "lsn" : !xid.isEmpty() ? "xid" : "";
+        String value = kind.equals("time") ? time : kind.equals("lsn") ? lsn : xid;
+        String refusal = kind.isEmpty() ? null : recoveryTargetRefusal(
+                "SMOKE_RECOVERY_TARGET_" + kind.toUpperCase(java.util.Locale.ROOT), kind, value);
+        if (refusal != null) {
+            throw new Failure(refusal);
         }
         values.put("SMOKE_RECOVERY_TARGET_TIME", time);
         values.put("SMOKE_RECOVERY_TARGET_LSN", lsn);
         values.put("SMOKE_RECOVERY_TARGET_XID", xid);
         values.put("drill.target_kind", kind);
         values.put("drill.target_flag", kind.isEmpty() ? "" : "--recovery-target-" + kind + "="
-                + (kind.equals("time") ? iso : kind.equals("lsn") ? lsn : xid));
+                + (kind.equals("time") ? targetTime(time).toString() : value));
+    }
+
+    /**
+     * Why VALUE is no recovery target of KIND (time, lsn or xid), as NAME's refusal ("NAME must be an LSN
+     * such as 0/3000148, got 'zz'"); null when it is one. The one rule for the SMOKE_RECOVERY_TARGET_*
+     * knobs and --recovery-target (RestoredCluster): what reaches postgresql.conf is one of these.
+     */
+    static String recoveryTargetRefusal(String name, String kind, String value) {
+        String rule = switch (kind) {
+            case "time" -> !TIME.matcher(value).matches()
+                    ? "must be a time with its offset such as 2026-12-05 16:30:00+00"
+                    : targetTime(value) == null ? "is not a valid time" : null;
+            case "lsn" -> LSN.matcher(value).matches() ? null : "must be an LSN such as 0/3000148";
+            case "xid" -> isTransactionId(value) ? null : "must be a transaction id";
+            default -> throw new IllegalArgumentException("no kind of recovery target: " + kind);
+        };
+        return rule == null ? null : name + " " + rule + ", got '" + printable(value) + "'";
+    }
+
+    /**
+     * Digits of an unsigned 64-bit number, as recovery_target_xid takes it: a
+     * 32-bit xid, or one with its epoch as pg_current_xact_id() prints it (a
+     * cluster past its first wraparound gives such numbers).
+     */
+    private static boolean isTransactionId(String value) {
+        if (!value.matches("[0-9]{1,20}")) {
+            return false;
+        }
+        try {
+            Long.parseUnsignedLong(value);
+            return true;
+        } catch (NumberFormatException tooLarge) {
+            return false;
+        }
+    }
+
+    /** TIME (2026-12-05 16:30:00+00, the TIME pattern) as an instant with its offset; null when it is none. */
+    private static java.time.OffsetDateTime targetTime(String time) {
+        var matcher = TIME.matcher(time);
+        if (!matcher.matches()) {
+            return null;
+        }
+        String zone = matcher.group(4);
+        String offset = zone.equals("Z") ? "Z" : zone.length() == 3 ? zone + ":00"
+                : zone.substring(0, 3) + ":" + zone.substring(zone.length() - 2);
+        try {
+            return java.time.OffsetDateTime.parse(matcher.group(1) + "T" + matcher.group(2) + offset);
+        } catch (java.time.format.DateTimeParseException e) {
+            return null;
+        }
     }
 
     private void requireWhatItNeeds(BackupMethod method) throws Failure {
@@ -377,6 +406,9 @@ final class Knobs {
         if (!Files.isDirectory(folder) || !Files.isWritable(folder)) {
             throw new Failure("SMOKE_SINCE=" + since + ": folder " + Path.of(since).toAbsolutePath().getParent()
                     + " does not exist or cannot be written (a passing run writes the next checkpoint there)");
+        }
+        if (Files.exists(file) && !Files.isRegularFile(file)) { // a FIFO would be waited on for ever
+            throw new Failure("SMOKE_SINCE=" + printable(since) + " is not a regular file");
         }
         if (Files.exists(file)) {
             values.put("since.row_count", requireCheckpoint(file, since));
@@ -427,7 +459,26 @@ final class Knobs {
         if (!osUser.isEmpty() && !OS_USER.matcher(osUser).matches()) {
             throw bad("SMOKE_PG_OS_USER", "must be a user name", osUser);
         }
+        if (!osUser.isEmpty() && "root".equals(System.getProperty("user.name"))) {
+            requireServerUser(osUser);
+        }
         values.put("SMOKE_PG_OS_USER", osUser.isEmpty() ? "postgres" : osUser);
+    }
+
+    /**
+     * Run by root, the throwaway servers run as SMOKE_PG_OS_USER (pg-cluster.sh): a user of this machine
+     * other than root, checked here so a bad one stops the run in one line before any server starts.
+     */
+    private static void requireServerUser(String osUser) throws Failure {
+        if (osUser.equals("root")) {
+            throw bad("SMOKE_PG_OS_USER", "must be an unprivileged user (PostgreSQL refuses to run as root)", osUser);
+        }
+        try {
+            java.nio.file.FileSystems.getDefault().getUserPrincipalLookupService().lookupPrincipalByName(osUser);
+        } catch (IOException noSuchUser) {
+            throw bad("SMOKE_PG_OS_USER", "must be a user of this machine (root runs the throwaway servers as it)",
+                    osUser);
+        }
     }
 
     /** The PG* the harness itself reads; libpq and the tool read the others (and the password) themselves. */

@@ -161,15 +161,27 @@ final class RestoredCluster {
                 + "\nrecovery_target_action = 'promote'\n";
     }
 
-    /** KIND=VALUE as its kind (time, lsn or xid) and its value. */
+    /** KIND=VALUE as its kind (time, lsn or xid) and its value; one targetRefusal refuses is a Failure. */
     static String[] target(String target) throws Failure {
+        String refusal = targetRefusal(target);
+        if (refusal != null) {
+            throw new Failure(refusal);
+        }
+        int equals = target.indexOf('=');
+        return new String[] {target.substring(0, equals), target.substring(equals + 1)};
+    }
+
+    /**
+     * Why --recovery-target=TARGET is no KIND=VALUE the server can be given, in one line (the command line's
+     * usage error, exit 2); null when it is one. The value's rule is the SMOKE_RECOVERY_TARGET_* knobs' own.
+     */
+    static String targetRefusal(String target) {
         int equals = target.indexOf('=');
         String kind = equals < 0 ? "" : target.substring(0, equals);
         if (!Knobs.PITR_TARGETS.contains(kind)) {
-            throw new Failure("--recovery-target must be time=VALUE, lsn=VALUE or xid=VALUE, got "
-                    + Failure.quoted(target));
+            return "--recovery-target must be time=VALUE, lsn=VALUE or xid=VALUE, got " + Failure.quoted(target);
         }
-        return new String[] {kind, target.substring(equals + 1)};
+        return Knobs.recoveryTargetRefusal("--recovery-target=" + kind, kind, target.substring(equals + 1));
     }
 
     static String hba(String auth) {

@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import picocli.CommandLine.Option;
 
 final class RestoredJudge {
@@ -36,6 +37,34 @@ final class RestoredJudge {
                     + Failure.quoted(options.secondOracle));
         }
         return options.secondOracle;
+    }
+
+    /**
+     * A --combination the run record WORK holds no verify snapshot of (WORK/post.NAME.json, which the
+     * harness writes before it asks) is unknown: its line, a usage error naming the combinations WORK
+     * has; null when it is known, or when there is no name or no WORK (run says what is missing).
+     */
+    static String unknownCombination(Options options, Path work) {
+        String name = options.combination;
+        if (work == null || name == null || name.isEmpty() || Files.isRegularFile(work.resolve(snapshotOf(name)))) {
+            return null;
+        }
+        List<String> known;
+        try (var files = Files.list(work)) {
+            known = files.map(file -> file.getFileName().toString())
+                    .filter(file -> file.startsWith("post.") && file.endsWith(".json"))
+                    .map(file -> file.substring("post.".length(), file.length() - ".json".length())).sorted().toList();
+        } catch (IOException e) {
+            known = List.of();
+        }
+        return "unknown --combination=" + Failure.quoted(name) + (known.isEmpty()
+                ? " (" + work + " holds no combination's verify snapshot, post.NAME.json)"
+                : " (" + String.join(" | ", known) + ")");
+    }
+
+    /** The file of WORK in which the harness keeps combination NAME's verify snapshot. */
+    private static String snapshotOf(String name) {
+        return "post." + name + ".json";
     }
 
     /** True for the text oracle, whose capture is a pg_dump. */
@@ -68,7 +97,7 @@ final class RestoredJudge {
     /** --mode=judge's round trip on the harness's files: both snapshots are snapshots, then RoundTripJudge. */
     static Judgement roundTrip(Path work, String name, Path since) throws Failure {
         Path workload = work.resolve("pre.json"); // the harness's files: harness.md
-        Path post = work.resolve("post." + name + ".json");
+        Path post = work.resolve(snapshotOf(name));
         Judgement verdict = JudgeModes.notASnapshot(workload, "workload")
                 .then(JudgeModes.notASnapshot(post, "verify"));
         if (!verdict.passed()) {
