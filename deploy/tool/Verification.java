@@ -54,7 +54,11 @@ final class Verification {
             AuditSchema schema = AuditSchema.resolve(connection, request.schema(), deadline);
             setSearchPath(connection, schema.queryPath(), deadline);
             SchemaCheck.require(connection, schema, deadline);
-            Snapshot snapshot = Snapshot.read(connection, schema, PHASE, deadline);
+            // A client walk from the chain's start reads every row in this
+            // snapshot, and counts them; any other run counts them here.
+            boolean walksEveryRow = request.walks() && request.checkpoint() == null;
+            Snapshot snapshot = walksEveryRow ? Snapshot.readHead(connection, schema, PHASE, deadline)
+                    : Snapshot.read(connection, schema, PHASE, deadline);
             String sentinel = snapshot.chainHeadHash();
             long rowCount = snapshot.rowCount();
             IncrementalVerify.Report[] incremental = new IncrementalVerify.Report[1];
@@ -68,7 +72,7 @@ final class Verification {
                             var result = IncrementalVerify.walk(walkConnection, checkpoint, sentinel,
                                     request.serverVerify(), rowCount, deadline);
                             incremental[0] = result.report();
-                            return new ClientWalk(result.verdict(), null);
+                            return new ClientWalk(result.verdict(), null, ClientWalk.ROWS_NOT_COUNTED);
                         };
                 client = walkInSnapshot(connector.withSearchPath(schema.queryPath()),
                         exportSnapshot(connection, deadline), walk);
@@ -78,8 +82,12 @@ final class Verification {
                 snapshot = snapshot.withServerVerdict(server);
             }
             if (client != null) {
-                snapshot = snapshot.withClient(clientReport(connection, schema, joinWalk(client), server,
-                        sentinel, request.expectation(), deadline));
+                ClientWalk walk = joinWalk(client);
+                if (walksEveryRow) {
+                    snapshot = snapshot.withRowCount(walk.rowsRead());
+                }
+                snapshot = snapshot.withClient(clientReport(connection, schema, walk, server, sentinel,
+                        request.expectation(), deadline));
             }
             if (incremental[0] != null) {
                 snapshot = snapshot.withIncremental(incremental[0]);
@@ -254,8 +262,14 @@ final class Verification {
 
     // ------------------------------------------------------------ the client's verdict
 
-    /** The walker's verdict and the first row, in the order read, whose payload another row could share. */
-    record ClientWalk(ChainWalker.Verdict verdict, String firstAmbiguousId) {}
+    /**
+     * The walker's verdict, the first row, in the order read, whose payload
+     * another row could share, and how many rows audit_events holds (all
+     * were read; ROWS_NOT_COUNTED when the walk read only some).
+     */
+    record ClientWalk(ChainWalker.Verdict verdict, String firstAmbiguousId, long rowsRead) {
+        static final long ROWS_NOT_COUNTED = -1;
+    }
 
     /**
      * Reads the raw columns and recomputes every hash in Java, so the verdict
@@ -292,7 +306,8 @@ final class Verification {
                 }
                 walker.add(id, prevHash, rowHash, recomputed, ambiguous);
             });
-            return new ClientWalk(walker.verdict(rows), firstAmbiguousId[0]);
+            ChainWalker.Verdict verdict = walker.verdict(rows);
+            return new ClientWalk(verdict, firstAmbiguousId[0], rows.rowsInLastRead());
         }
 
         /**
@@ -323,7 +338,7 @@ final class Verification {
                 walker.discard();
                 return null;
             }
-            return new ClientWalk(walker.verdict(heapOrder), null);
+            return new ClientWalk(walker.verdict(heapOrder), null, heapOrder.rowsInLastRead());
         }
     }
 }
