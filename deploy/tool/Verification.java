@@ -8,8 +8,13 @@ import java.sql.Statement;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
+import org.postgresql.PGConnection;
 
 final class Verification {
     private Verification() {}
@@ -62,7 +67,7 @@ final class Verification {
             String sentinel = snapshot.chainHeadHash();
             long rowCount = snapshot.rowCount();
             IncrementalVerify.Report[] incremental = new IncrementalVerify.Report[1];
-            CompletableFuture<ClientWalk> client = null;
+            RunningWalk client = null;
             if (request.walks()) {
                 IncrementalVerify.Checkpoint checkpoint = request.checkpoint();
                 Walk walk = checkpoint == null
@@ -77,12 +82,13 @@ final class Verification {
                 client = walkInSnapshot(connector.withSearchPath(schema.queryPath()),
                         exportSnapshot(connection, deadline), walk);
             }
-            ServerVerdict server = request.serverVerify() ? ServerVerifier.run(connection, schema, deadline) : null;
+            ServerVerdict server = request.serverVerify() ? serverVerdictOrStop(connection, schema, client, deadline)
+                    : null;
             if (server != null) {
                 snapshot = snapshot.withServerVerdict(server);
             }
             if (client != null) {
-                ClientWalk walk = joinWalk(client);
+                ClientWalk walk = joinWalk(client.result());
                 if (walksEveryRow) {
                     snapshot = snapshot.withRowCount(walk.rowsRead());
                 }
@@ -141,12 +147,58 @@ final class Verification {
         ClientWalk on(Connection connection) throws Failure;
     }
 
+    /**
+     * The server's verdict; when it fails (the deadline, an error in the
+     * function), the client walk running beside it is stopped first, so a
+     * failed verify leaves no statement of its own on the server.
+     */
+    private static ServerVerdict serverVerdictOrStop(Connection connection, AuditSchema schema, RunningWalk client,
+                                                     Deadline deadline) throws Failure {
+        try {
+            return ServerVerifier.run(connection, schema, deadline);
+        } catch (Failure | RuntimeException e) {
+            if (client != null) {
+                client.stop();
+            }
+            throw e;
+        }
+    }
+
+    /** A client walk under way: its result to come, and the connection it reads on. */
+    private record RunningWalk(CompletableFuture<ClientWalk> result, Connection connection) {
+        /**
+         * Cancels the walk's statement until the walk ends (it closes its
+         * connection), at most Deadline.CANCEL_GRACE, then cuts the
+         * connection. Cancels again while it waits, as Deadline.stopStatements
+         * does: a statement the walk sends just after a cancel request is not
+         * touched by it. Whatever the walk found is of no use any more.
+         */
+        void stop() {
+            long giveUpAt = System.nanoTime() + Deadline.CANCEL_GRACE.toNanos();
+            while (!result.isDone() && System.nanoTime() < giveUpAt) {
+                try {
+                    connection.unwrap(PGConnection.class).cancelQuery();
+                    result.get(200, TimeUnit.MILLISECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                } catch (SQLException | ExecutionException | TimeoutException | CancellationException ended) {
+                    // Not over yet, or over with a failure: the loop's test says which.
+                }
+            }
+            try {
+                connection.abort(Runnable::run);
+            } catch (SQLException alreadyClosed) {
+                // The walk closed it.
+            }
+        }
+    }
+
     /** The client walk on its own connection and thread, in the snapshot the server's side reads. */
-    private static CompletableFuture<ClientWalk> walkInSnapshot(Connector connector, String snapshotId, Walk walk)
-            throws Failure {
+    private static RunningWalk walkInSnapshot(Connector connector, String snapshotId, Walk walk) throws Failure {
         Deadline deadline = connector.deadline();
         Connection walkConnection = connector.open();
-        return CompletableFuture.supplyAsync(() -> {
+        return new RunningWalk(CompletableFuture.supplyAsync(() -> {
             try (walkConnection; Statement statement = walkConnection.createStatement()) {
                 beginReadOnlySnapshot(walkConnection);
                 statement.execute("SET TRANSACTION SNAPSHOT '" + snapshotId + "'");
@@ -158,7 +210,7 @@ final class Verification {
             } catch (Failure e) {
                 throw new CompletionException(e);
             }
-        });
+        }), walkConnection);
     }
 
     private static ClientWalk joinWalk(CompletableFuture<ClientWalk> walk) throws Failure {
