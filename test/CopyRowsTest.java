@@ -55,9 +55,11 @@ class CopyRowsTest {
             });
             assertEquals(false, readAll);
             assertEquals(List.of("audit-smoke-0000", "audit-smoke-0001", "audit-smoke-0002"), seen);
+            assertEquals(3000, rows.rowsInLastRead(), "the rows dropped unparsed count too: verify's row_count");
             int[] count = {0};
             assertEquals(true, rows.streamUntilStopped(false, (id, prevHash, rowHash, hash, ambiguous) -> count[0]++));
             assertEquals(3000, count[0]);
+            assertEquals(3000, rows.rowsInLastRead());
             try (var statement = connection.createStatement();
                  var result = statement.executeQuery("SELECT count(*) FROM audit_events")) {
                 result.next();
@@ -181,6 +183,8 @@ class CopyRowsTest {
                 WHERE prev_hash = before"""), "no row arrives right after its predecessor");
         var permuted = Support.toolOk("--mode=verify", "--db-url=" + Support.url(database));
         assertEquals(Support.clientJson(2000, null, null, null, true, 0, false), clientOf(permuted));
+        // row_count is the rows the walk read (no count(*) of its own), through all its reads.
+        assertTrue(permuted.out().contains("\n  \"row_count\": 2000,\n"), permuted.out());
         Support.tamper(database, "UPDATE audit_events SET action = 'auth.logout' WHERE id = 'audit-smoke-1500'");
         Support.execute(database, "ALTER TABLE audit_events DISABLE TRIGGER audit_events_chain", """
                 INSERT INTO audit_events (id, actor, actor_type, action, resource_type, resource_id, details,
@@ -190,8 +194,9 @@ class CopyRowsTest {
                                              e."timestamp", 'cert_lifecycle'), 0
                 FROM audit_events e WHERE e.id = 'audit-smoke-0700'""",
                 "ALTER TABLE audit_events ENABLE TRIGGER audit_events_chain");
-        assertEquals(Support.clientJson(2000, "forged", 701, "fork", true, 0, true),
-                clientOf(Support.toolOk("--mode=verify", "--db-url=" + Support.url(database))));
+        var forked = Support.toolOk("--mode=verify", "--db-url=" + Support.url(database));
+        assertEquals(Support.clientJson(2000, "forged", 701, "fork", true, 0, true), clientOf(forked));
+        assertTrue(forked.out().contains("\n  \"row_count\": 2001,\n"), forked.out());
     }
 
     @Test

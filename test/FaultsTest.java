@@ -277,8 +277,44 @@ class FaultsTest {
                 Connector connector = new Connector(ConnectionTarget.parse(Support.url(database), Map.of()), 10, deadline);
                 Failure failure = assertThrows(Failure.class, () -> Verification.run(connector,
                         new Verification.Request(null, ChainWalker.Expectation.NONE, true)));
-                assertEquals("timed out after 1s while counting audit_events and reading audit_chain_head (raise the "
+                // The first read of audit_events: the server's verifier (the client walk, which counts the rows,
+                // waits on the same lock on its own connection).
+                assertEquals("timed out after 1s while running audit_events_verify_chain() (raise the "
                         + "bound with --timeout)", failure.getMessage());
+            }
+            assertEquals(List.of(), runningStatements(database));
+        }
+    }
+
+    /**
+     * The server's verifier failing at once (here a replaced function raising) while the client walk
+     * waits for a lock: verify fails with the verifier's error and stops the walk first; the walk's COPY
+     * once stayed queued on the server until its lock_timeout, the run's --timeout later.
+     */
+    @Test
+    void aFailedServerVerdictStopsTheClientWalkOnTheServer() throws Exception {
+        String database = Support.migratedWithWorkload(3);
+        Support.execute(database, """
+                CREATE OR REPLACE FUNCTION audit_events_verify_chain(
+                    OUT first_break_id TEXT, OUT first_break_pos INT, OUT row_count INT)
+                LANGUAGE plpgsql AS $$
+                BEGIN
+                    -- Once the client walk's COPY waits for the lock (at most 10 s).
+                    FOR attempt IN 1..1000 LOOP
+                        EXIT WHEN EXISTS (SELECT FROM pg_catalog.pg_stat_activity
+                                          WHERE wait_event_type = 'Lock' AND query LIKE 'COPY%');
+                        PERFORM pg_catalog.pg_sleep(0.01), pg_catalog.pg_stat_clear_snapshot();
+                    END LOOP;
+                    RAISE EXCEPTION 'no verdict today';
+                END $$""");
+        try (Connection locker = Support.connect(database)) {
+            holdLock(locker, "audit_events");
+            try (Deadline deadline = new Deadline(Duration.ofMinutes(2))) {
+                Connector connector = new Connector(ConnectionTarget.parse(Support.url(database), Map.of()), 10,
+                        deadline);
+                Failure failure = assertThrows(Failure.class, () -> Verification.run(connector,
+                        new Verification.Request(null, ChainWalker.Expectation.NONE, true)));
+                assertEquals("running audit_events_verify_chain() failed: no verdict today", failure.getMessage());
             }
             assertEquals(List.of(), runningStatements(database));
         }

@@ -63,6 +63,8 @@ final class CopyRows implements ChainWalker.RowSource {
     private final Connection connection;
     private final String rowsClause;
     private final Function<SQLException, Failure> onError;
+    /** The rows the last read received, those dropped unparsed included (set by the receiving thread). */
+    private long rowsReceived = -1;
 
     /**
      * Pins what the rows' text and order depend on for this transaction:
@@ -145,6 +147,15 @@ final class CopyRows implements ChainWalker.RowSource {
     }
 
     /**
+     * How many rows the last read received, whether parsed or dropped after
+     * the sink stopped it: with rowsClause over the whole table, its count
+     * in the transaction's snapshot. -1 before the first read.
+     */
+    long rowsInLastRead() {
+        return rowsReceived;
+    }
+
+    /**
      * Thrown by a sink to end a read early (streamUntilStopped): it carries
      * no stack trace, as it is an answer, not a failure.
      */
@@ -163,6 +174,7 @@ final class CopyRows implements ChainWalker.RowSource {
         BlockingQueue<byte[][]> batches = new ArrayBlockingQueue<>(16);
         Throwable[] failed = new Throwable[1];
         InFlight inFlight = new InFlight();
+        rowsReceived = -1;
         Thread receiver = new Thread(() -> receive(batches, inFlight, failed), "backupsmoke-copy");
         receiver.setDaemon(true);
         receiver.start();
@@ -183,7 +195,7 @@ final class CopyRows implements ChainWalker.RowSource {
                 }
                 inFlight.release(bytes);
             }
-            receiver.join();
+            receiver.join(); // after which this thread sees the receiver's rowsReceived
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new Failure("interrupted while reading audit_events");
@@ -231,8 +243,10 @@ final class CopyRows implements ChainWalker.RowSource {
                         .copyOut("COPY (SELECT " + COLUMNS + " " + rowsClause + ") TO STDOUT");
                 List<byte[]> batch = new ArrayList<>(BATCH_ROWS);
                 long batchBytes = 0;
+                long received = 0;
                 inFlight.awaitRoom(0);
                 for (byte[] line = copy.readFromCopy(); line != null; line = nextLine(copy, inFlight, batchBytes)) {
+                    received++;
                     if (inFlight.isDropping()) {
                         continue;
                     }
@@ -248,6 +262,7 @@ final class CopyRows implements ChainWalker.RowSource {
                 }
                 inFlight.add(batchBytes);
                 batches.put(batch.toArray(new byte[0][]));
+                rowsReceived = received;
             } catch (InterruptedException e) {
                 throw e;
             } catch (Throwable e) {

@@ -40,7 +40,24 @@ record Snapshot(String phase, long rowCount, @JsonInclude(JsonInclude.Include.AL
      * was in (the head is the hash of the row_count-th row).
      */
     static Snapshot read(Connection connection, AuditSchema schema, String phase, Deadline deadline) throws Failure {
-        String sql = "SELECT (SELECT count(*) FROM " + schema.qualified("audit_events") + "),"
+        return read(connection, schema, phase, "(SELECT count(*) FROM " + schema.qualified("audit_events") + ")",
+                "counting audit_events and reading audit_chain_head", deadline);
+    }
+
+    /**
+     * chain_head_hash alone, for a run that reads every row of audit_events
+     * in the same snapshot anyway (verify's client walk): withRowCount then
+     * gives the rows it read, and the table is not scanned once more just
+     * to count them.
+     */
+    static Snapshot readHead(Connection connection, AuditSchema schema, String phase, Deadline deadline)
+            throws Failure {
+        return read(connection, schema, phase, "-1", "reading audit_chain_head", deadline);
+    }
+
+    private static Snapshot read(Connection connection, AuditSchema schema, String phase, String rowCount,
+                                 String doing, Deadline deadline) throws Failure {
+        String sql = "SELECT " + rowCount + ","
                 + " (SELECT row_hash FROM " + schema.qualified("audit_chain_head") + " WHERE id = 1)";
         try (Statement statement = connection.createStatement(); ResultSet row = statement.executeQuery(sql)) {
             row.next();
@@ -48,8 +65,14 @@ record Snapshot(String phase, long rowCount, @JsonInclude(JsonInclude.Include.AL
                     nullIfEmpty(schema.shadows()), nullIfEmpty(schema.otherChains()), null, null, null, null, null,
                     null);
         } catch (SQLException e) {
-            throw Sql.schemaAwareFailure(deadline, "counting audit_events and reading audit_chain_head", e);
+            throw Sql.schemaAwareFailure(deadline, doing, e);
         }
+    }
+
+    Snapshot withRowCount(long rows) {
+        return new Snapshot(phase, rows, chainHeadHash, firstBreakId, firstBreakPos, verifierWalked, verifierMissing,
+                shadowSchemas, otherAuditSchemas, unhashedColumns, missingTriggers, integrityChanges, client,
+                incremental, integrity);
     }
 
     private static List<String> nullIfEmpty(List<String> list) {

@@ -8,8 +8,13 @@ import java.sql.Statement;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
+import org.postgresql.PGConnection;
 
 final class Verification {
     private Verification() {}
@@ -54,11 +59,15 @@ final class Verification {
             AuditSchema schema = AuditSchema.resolve(connection, request.schema(), deadline);
             setSearchPath(connection, schema.queryPath(), deadline);
             SchemaCheck.require(connection, schema, deadline);
-            Snapshot snapshot = Snapshot.read(connection, schema, PHASE, deadline);
+            // A client walk from the chain's start reads every row in this
+            // snapshot, and counts them; any other run counts them here.
+            boolean walksEveryRow = request.walks() && request.checkpoint() == null;
+            Snapshot snapshot = walksEveryRow ? Snapshot.readHead(connection, schema, PHASE, deadline)
+                    : Snapshot.read(connection, schema, PHASE, deadline);
             String sentinel = snapshot.chainHeadHash();
             long rowCount = snapshot.rowCount();
             IncrementalVerify.Report[] incremental = new IncrementalVerify.Report[1];
-            CompletableFuture<ClientWalk> client = null;
+            RunningWalk client = null;
             if (request.walks()) {
                 IncrementalVerify.Checkpoint checkpoint = request.checkpoint();
                 Walk walk = checkpoint == null
@@ -68,18 +77,23 @@ final class Verification {
                             var result = IncrementalVerify.walk(walkConnection, checkpoint, sentinel,
                                     request.serverVerify(), rowCount, deadline);
                             incremental[0] = result.report();
-                            return new ClientWalk(result.verdict(), null);
+                            return new ClientWalk(result.verdict(), null, ClientWalk.ROWS_NOT_COUNTED);
                         };
                 client = walkInSnapshot(connector.withSearchPath(schema.queryPath()),
                         exportSnapshot(connection, deadline), walk);
             }
-            ServerVerdict server = request.serverVerify() ? ServerVerifier.run(connection, schema, deadline) : null;
+            ServerVerdict server = request.serverVerify() ? serverVerdictOrStop(connection, schema, client, deadline)
+                    : null;
             if (server != null) {
                 snapshot = snapshot.withServerVerdict(server);
             }
             if (client != null) {
-                snapshot = snapshot.withClient(clientReport(connection, schema, joinWalk(client), server,
-                        sentinel, request.expectation(), deadline));
+                ClientWalk walk = joinWalk(client.result());
+                if (walksEveryRow) {
+                    snapshot = snapshot.withRowCount(walk.rowsRead());
+                }
+                snapshot = snapshot.withClient(clientReport(connection, schema, walk, server, sentinel,
+                        request.expectation(), deadline));
             }
             if (incremental[0] != null) {
                 snapshot = snapshot.withIncremental(incremental[0]);
@@ -133,12 +147,58 @@ final class Verification {
         ClientWalk on(Connection connection) throws Failure;
     }
 
+    /**
+     * The server's verdict; when it fails (the deadline, an error in the
+     * function), the client walk running beside it is stopped first, so a
+     * failed verify leaves no statement of its own on the server.
+     */
+    private static ServerVerdict serverVerdictOrStop(Connection connection, AuditSchema schema, RunningWalk client,
+                                                     Deadline deadline) throws Failure {
+        try {
+            return ServerVerifier.run(connection, schema, deadline);
+        } catch (Failure | RuntimeException e) {
+            if (client != null) {
+                client.stop();
+            }
+            throw e;
+        }
+    }
+
+    /** A client walk under way: its result to come, and the connection it reads on. */
+    private record RunningWalk(CompletableFuture<ClientWalk> result, Connection connection) {
+        /**
+         * Cancels the walk's statement until the walk ends (it closes its
+         * connection), at most Deadline.CANCEL_GRACE, then cuts the
+         * connection. Cancels again while it waits, as Deadline.stopStatements
+         * does: a statement the walk sends just after a cancel request is not
+         * touched by it. Whatever the walk found is of no use any more.
+         */
+        void stop() {
+            long giveUpAt = System.nanoTime() + Deadline.CANCEL_GRACE.toNanos();
+            while (!result.isDone() && System.nanoTime() < giveUpAt) {
+                try {
+                    connection.unwrap(PGConnection.class).cancelQuery();
+                    result.get(200, TimeUnit.MILLISECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                } catch (SQLException | ExecutionException | TimeoutException | CancellationException ended) {
+                    // Not over yet, or over with a failure: the loop's test says which.
+                }
+            }
+            try {
+                connection.abort(Runnable::run);
+            } catch (SQLException alreadyClosed) {
+                // The walk closed it.
+            }
+        }
+    }
+
     /** The client walk on its own connection and thread, in the snapshot the server's side reads. */
-    private static CompletableFuture<ClientWalk> walkInSnapshot(Connector connector, String snapshotId, Walk walk)
-            throws Failure {
+    private static RunningWalk walkInSnapshot(Connector connector, String snapshotId, Walk walk) throws Failure {
         Deadline deadline = connector.deadline();
         Connection walkConnection = connector.open();
-        return CompletableFuture.supplyAsync(() -> {
+        return new RunningWalk(CompletableFuture.supplyAsync(() -> {
             try (walkConnection; Statement statement = walkConnection.createStatement()) {
                 beginReadOnlySnapshot(walkConnection);
                 statement.execute("SET TRANSACTION SNAPSHOT '" + snapshotId + "'");
@@ -150,7 +210,7 @@ final class Verification {
             } catch (Failure e) {
                 throw new CompletionException(e);
             }
-        });
+        }), walkConnection);
     }
 
     private static ClientWalk joinWalk(CompletableFuture<ClientWalk> walk) throws Failure {
@@ -254,8 +314,14 @@ final class Verification {
 
     // ------------------------------------------------------------ the client's verdict
 
-    /** The walker's verdict and the first row, in the order read, whose payload another row could share. */
-    record ClientWalk(ChainWalker.Verdict verdict, String firstAmbiguousId) {}
+    /**
+     * The walker's verdict, the first row, in the order read, whose payload
+     * another row could share, and how many rows audit_events holds (all
+     * were read; ROWS_NOT_COUNTED when the walk read only some).
+     */
+    record ClientWalk(ChainWalker.Verdict verdict, String firstAmbiguousId, long rowsRead) {
+        static final long ROWS_NOT_COUNTED = -1;
+    }
 
     /**
      * Reads the raw columns and recomputes every hash in Java, so the verdict
@@ -292,7 +358,8 @@ final class Verification {
                 }
                 walker.add(id, prevHash, rowHash, recomputed, ambiguous);
             });
-            return new ClientWalk(walker.verdict(rows), firstAmbiguousId[0]);
+            ChainWalker.Verdict verdict = walker.verdict(rows);
+            return new ClientWalk(verdict, firstAmbiguousId[0], rows.rowsInLastRead());
         }
 
         /**
@@ -323,7 +390,7 @@ final class Verification {
                 walker.discard();
                 return null;
             }
-            return new ClientWalk(walker.verdict(heapOrder), null);
+            return new ClientWalk(walker.verdict(heapOrder), null, heapOrder.rowsInLastRead());
         }
     }
 }
