@@ -138,9 +138,15 @@ final class Integrity {
         return called;
     }
 
+    /**
+     * Whether a definition calls NAME. The plain search for the name first:
+     * it rules out most pairs at memory speed, where the pattern, which
+     * starts with a look-behind, tries every position of a long definition
+     * (about 0.1 s of every verify, with the JIT still cold).
+     */
     private static boolean callsByName(List<String> definitions, String name) {
         Pattern call = Pattern.compile("(?<![A-Za-z0-9_$])\"?" + Pattern.quote(name) + "\"?\\s*\\(");
-        return definitions.stream().anyMatch(definition -> call.matcher(definition).find());
+        return definitions.stream().anyMatch(definition -> definition.contains(name) && call.matcher(definition).find());
     }
 
     /**
