@@ -357,6 +357,17 @@ class DrillHarnessTest {
         assertEquals(fullSet, report().get("backup").get("id").asText());
     }
 
+    /** A stanza the repository lacks fails the restore with pgBackRest's own error, which the report keeps. */
+    @Test
+    void aWrongStanzaFailsWithPgBackRestsOwnError() throws Exception {
+        // Named from the harness's folder: it still reaches the restore, which runs from / as the repository's owner.
+        String configFromHere = Support.REPO.toAbsolutePath().relativize(config).toString();
+        var result = drill("SMOKE_PGBACKREST_STANZA", "nope", "PGBACKREST_CONFIG", configFromHere);
+        String cause = "pgbackrest restore failed (exit 1): ERROR: [075]: no backup set found to restore";
+        assertFailed(result, 3, cause + "\n");
+        assertEquals(cause, report().get("failure").asText());
+    }
+
     @Test
     void aRestoreLeftPausedFailsNamingIt() throws Exception {
         var result = drill("SMOKE_METHODS", "command-cluster", "SMOKE_RESTORE_CMD", "cd / && runuser -u postgres --"

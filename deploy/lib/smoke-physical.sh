@@ -45,6 +45,13 @@ phys_reason() {
   tail -n 1 -- "$1" | sed 's/^backupsmoke: //'
 }
 
+# ": " and the last line a tool wrote to LOG (its error, for the failure line and the report), or nothing.
+phys__last_said() {
+  local line
+  line=$(grep -v '^[[:space:]]*$' -- "$1" 2>/dev/null | tail -n 1 | sed 's/^[[:space:]]*//') || true
+  [[ -z "$line" ]] || printf ': %s' "$line"
+}
+
 # phys__logged LOG DIR COMMAND...: COMMAND as DIR's owner, its output in LOG, shown on failure.
 phys__logged() {
   local log=$1 dir=$2
@@ -173,7 +180,7 @@ phys_restore() {
         "${phys__request[argv]}" argv "$method" "$data"
         phys__run phys__logged "$dir/restore$name.log" "$PHYS_RESTORED_DIR" "${argv[@]}" || status=$? ;;
     esac
-    ((status == 0)) || "$on_fail" restore "${phys__request[restored_by]} failed (exit $status)"
+    ((status == 0)) || "$on_fail" restore "${phys__request[restored_by]} failed (exit $status)$(phys__last_said "$dir/restore$name.log")"
     [[ -f "$data/PG_VERSION" ]] || "$on_fail" restore "the restore left no data directory in $data (no PG_VERSION)"
     phys__pick_bindir "$PHYS_RESTORED_DIR"
     # Read before the server starts (it renames backup_label), trusting no tool's catalog.
