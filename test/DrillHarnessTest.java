@@ -388,6 +388,20 @@ class DrillHarnessTest {
         assertEquals("ledger_bracket", report().get("pitr").get("proof").asText(), report().toString());
     }
 
+    /**
+     * A target past the archived WAL: the server ends recovery with a FATAL, before pg_ctl sees it up or
+     * after; either way the failure names PostgreSQL's own line.
+     */
+    @Test
+    void aTargetPastTheArchivedWalFailsNamingPostgresqlsFatalLine() throws Exception {
+        var result = drill("SMOKE_RECOVERY_TARGET_TIME", "2099-01-01 00:00:00+00", "SMOKE_BACKUP_SET", fullSet);
+        assertFailed(result, 3, "the restored ");
+        String cause = report().get("failure").asText();
+        assertTrue(cause.matches("the restored (data directory does not start as a server|server stopped during recovery)"
+                + " \\(its log is above\\): FATAL: recovery ended before configured recovery target was reached"), cause);
+        assertTrue(result.err().endsWith("::error::backup-restore-smoke: " + cause + "\n"), result.err());
+    }
+
     @Test
     void aDrillCutShortBySigtermStillSaysItDidNotPass() throws Exception {
         Map<String, String> env = new HashMap<>(Map.of("SMOKE_DRILL", "1", "SMOKE_METHODS", "command-cluster",

@@ -45,10 +45,13 @@ phys_reason() {
   tail -n 1 -- "$1" | sed 's/^backupsmoke: //'
 }
 
-# ": " and the last line a tool wrote to LOG (its error, for the failure line and the report), or nothing.
+# phys__last_said LOG [FROM]: ": " and the last line written to LOG (a tool's error, for the failure line and
+# the report), or of its lines holding FROM (a server log's "FATAL:") from FROM on; or nothing.
 phys__last_said() {
-  local line
-  line=$(grep -v '^[[:space:]]*$' -- "$1" 2>/dev/null | tail -n 1 | sed 's/^[[:space:]]*//') || true
+  local line from=${2:-}
+  line=$(grep -F -- "$from" "$1" 2>/dev/null | grep -v '^[[:space:]]*$' | tail -n 1) || true
+  if [[ -n "$from" ]]; then line=${line#"${line%%"$from"*}"}; else line=${line#"${line%%[![:space:]]*}"}; fi
+  line=${line//:  /: } # PostgreSQL's two spaces after its "FATAL:"
   [[ -z "$line" ]] || printf ': %s' "$line"
 }
 
@@ -187,8 +190,12 @@ phys_restore() {
     "$PHYS_BINDIR/pg_controldata" "$data" >"$dir/controldata$name" 2>&1 || true
     [[ ! -f "$data/backup_label" ]] || cp -- "$data/backup_label" "$dir/backup_label$name"
     [[ -z "${phys__request[check]:-}" ]] || "${phys__request[check]}" "$PHYS_RESTORED_DIR"
-    phys__strict phys__start_restored "$PHYS_RESTORED_DIR" "${phys__request[auth]}" "${recovery[@]}" >&2 ||
-      "$on_fail" restore "the restored data directory does not start as a server (its log is above)"
+    # Its output kept: a server that does not start takes its folder, and its log, with it.
+    phys__strict phys__start_restored "$PHYS_RESTORED_DIR" "${phys__request[auth]}" "${recovery[@]}" \
+      >"$dir/start$name.log" 2>&1 || status=$?
+    cat -- "$dir/start$name.log" >&2
+    ((status == 0)) || "$on_fail" restore "the restored data directory does not start as a server (its log is above)$(
+      phys__last_said "$dir/start$name.log" FATAL:)"
     server=(--cluster="$PHYS_RESTORED_DIR" --database="${phys__request[database]}" --roles="${phys__request[roles]}"
       --controldata="$dir/controldata$name" ${phys__request[cluster_need]:+"${phys__request[cluster_need]}"})
   fi
