@@ -232,6 +232,16 @@ class CommandLineTest {
         assertTrue(java.nio.file.Files.size(cache.resolve("jbang/jbang-cli-0.132.1-all.jar")) > 1_000_000);
     }
 
+    /** The JVM keeps no performance-data file, which would leave /tmp/hsperfdata_USER behind (a drill leaves nothing). */
+    @Test
+    @Tag("e2e")
+    void theFastLauncherLeavesNoPerformanceDataInTmp() {
+        var flags = Support.launched(Support.env("BACKUPSMOKE_JAVA_OPTS", "-XX:+UseSerialGC -Xmx160m -XX:+PrintFlagsFinal"),
+                "--version");
+        assertEquals(0, flags.exit(), flags.describe());
+        assertTrue(flags.out().lines().anyMatch(line -> line.matches("\\s*bool UsePerfData\\s+= false\\s.*")), flags.out());
+    }
+
     @Test
     @Tag("e2e")
     void theFastLauncherBehavesLikeJbangItself(@org.junit.jupiter.api.io.TempDir java.nio.file.Path cache) throws Exception {

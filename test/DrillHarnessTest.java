@@ -357,6 +357,17 @@ class DrillHarnessTest {
         assertEquals(fullSet, report().get("backup").get("id").asText());
     }
 
+    /** A stanza the repository lacks fails the restore with pgBackRest's own error, which the report keeps. */
+    @Test
+    void aWrongStanzaFailsWithPgBackRestsOwnError() throws Exception {
+        // Named from the harness's folder: it still reaches the restore, which runs from / as the repository's owner.
+        String configFromHere = Support.REPO.toAbsolutePath().relativize(config).toString();
+        var result = drill("SMOKE_PGBACKREST_STANZA", "nope", "PGBACKREST_CONFIG", configFromHere);
+        String cause = "pgbackrest restore failed (exit 1): ERROR: [075]: no backup set found to restore";
+        assertFailed(result, 3, cause + "\n");
+        assertEquals(cause, report().get("failure").asText());
+    }
+
     @Test
     void aRestoreLeftPausedFailsNamingIt() throws Exception {
         var result = drill("SMOKE_METHODS", "command-cluster", "SMOKE_RESTORE_CMD", "cd / && runuser -u postgres --"
@@ -375,6 +386,20 @@ class DrillHarnessTest {
         assertEquals(0, result.exit(), result.describe());
         assertTrue(Support.lastLine(result.out()).startsWith("PASS  drill=pgbackrest  rows=24  "), result.out());
         assertEquals("ledger_bracket", report().get("pitr").get("proof").asText(), report().toString());
+    }
+
+    /**
+     * A target past the archived WAL: the server ends recovery with a FATAL, before pg_ctl sees it up or
+     * after; either way the failure names PostgreSQL's own line.
+     */
+    @Test
+    void aTargetPastTheArchivedWalFailsNamingPostgresqlsFatalLine() throws Exception {
+        var result = drill("SMOKE_RECOVERY_TARGET_TIME", "2099-01-01 00:00:00+00", "SMOKE_BACKUP_SET", fullSet);
+        assertFailed(result, 3, "the restored ");
+        String cause = report().get("failure").asText();
+        assertTrue(cause.matches("the restored (data directory does not start as a server|server stopped during recovery)"
+                + " \\(its log is above\\): FATAL: recovery ended before configured recovery target was reached"), cause);
+        assertTrue(result.err().endsWith("::error::backup-restore-smoke: " + cause + "\n"), result.err());
     }
 
     @Test

@@ -308,6 +308,14 @@ class KnobsTest {
                 "SMOKE_BARMAN_CONFIG", config.toString())));
         assertEquals("pg " + config, barman.get("drill.repository") + " " + barman.get("drill.tool_config"),
                 "the server Barman restores from, and its configuration");
+        // The restore runs as the repository's owner from /: a configuration named from here is passed absolute.
+        String fromHere = Path.of("").toAbsolutePath().relativize(config).toString();
+        assertEquals(config.toString(), Knobs.parse(env(drill("SMOKE_METHODS", "barman", "SMOKE_BARMAN_SERVER", "pg",
+                "SMOKE_BARMAN_CONFIG", fromHere))).get("drill.tool_config"));
+        assertEquals(config.toString(), Knobs.parse(env(drill("PGBACKREST_CONFIG", fromHere))).get("drill.tool_config"),
+                "pgBackRest's configuration, as PGBACKREST_CONFIG names it");
+        assertEquals("PGBACKREST_CONFIG=" + temp.resolve("none") + " is not a readable file",
+                refusal(drill("PGBACKREST_CONFIG", temp.resolve("none").toString())));
         assertEquals("SMOKE_DRILL=1 needs SMOKE_LEDGER: the checkpoint ledger (--mode=checkpoint) the restore is"
                 + " judged against", refusal(drill("SMOKE_LEDGER", "")));
         assertEquals("SMOKE_LEDGER=" + temp.resolve("none") + " is not a readable file",

@@ -240,7 +240,26 @@ class PhysicalModesTest {
         var result = Support.tool("--mode=await-recovery", "--cluster=" + cluster, "--recovery-timeout=30");
         assertEquals(3, result.exit(), result.describe());
         assertEquals("LOG:  starting\nFATAL:  could not locate a valid checkpoint record\nbackupsmoke: the restored server"
-                + " stopped during recovery (its log is above): the backup cannot be restored\n", result.err());
+                + " stopped during recovery (its log is above): FATAL: could not locate a valid checkpoint record\n",
+                result.err());
+        Support.write(cluster.resolve("server.log"), "LOG:  shutting down\n");
+        var silent = Support.tool("--mode=await-recovery", "--cluster=" + cluster, "--recovery-timeout=30");
+        assertEquals("LOG:  shutting down\nbackupsmoke: the restored server stopped during recovery (its log is above):"
+                + " the backup cannot be restored\n", silent.err(), "no FATAL line: the log says no more");
+    }
+
+    /** pg_ctl saw it start; it then ran out of WAL before its target and stopped before the first poll. */
+    @Test
+    void aRestoredServerGoneBeforeTheFirstPollFailsNamingItsFatalLine() throws Exception {
+        Path cluster = temp.resolve("cluster");
+        Files.createDirectories(cluster.resolve("data"));
+        Support.write(cluster.resolve("server.log"), "2026-12-07 01:27:13.294 UTC [18506] FATAL:  recovery ended before"
+                + " configured recovery target was reached\n2026-12-07 01:27:13.314 UTC [18444] LOG:  database system is"
+                + " shut down\n");
+        var result = Support.tool("--mode=await-recovery", "--cluster=" + cluster, "--recovery-timeout=30");
+        assertEquals(3, result.exit(), result.describe());
+        assertTrue(result.err().endsWith("\nbackupsmoke: the restored server stopped during recovery (its log is above):"
+                + " FATAL: recovery ended before configured recovery target was reached\n"), result.err());
     }
 
     @Test

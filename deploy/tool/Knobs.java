@@ -174,15 +174,13 @@ final class Knobs {
             case "pgbackrest" -> {
                 name("SMOKE_PGBACKREST_STANZA", true);
                 requireProgram(method, "pgbackrest");
+                values.put("drill.tool_config", toolConfig("PGBACKREST_CONFIG"));
             }
             case "barman" -> {
                 name("SMOKE_BARMAN_SERVER", true);
                 requireProgram(method, "barman");
-                String config = raw("SMOKE_BARMAN_CONFIG");
-                if (!config.isEmpty()) {
-                    readableFile("SMOKE_BARMAN_CONFIG", config);
-                }
-                values.put("SMOKE_BARMAN_CONFIG", config);
+                values.put("SMOKE_BARMAN_CONFIG", toolConfig("SMOKE_BARMAN_CONFIG"));
+                values.put("drill.tool_config", values.get("SMOKE_BARMAN_CONFIG"));
             }
             default -> {
                 if (raw("SMOKE_RESTORE_CMD").isEmpty()) {
@@ -190,11 +188,11 @@ final class Knobs {
                 }
             }
         }
-        // The repository a tool's restore reads (phys_tool_argv): pgBackRest's stanza, or Barman's server and
-        // configuration; none for a command.
+        // The repository a tool's restore reads (phys_tool_argv): pgBackRest's stanza or Barman's server, and
+        // the tool's configuration when named; none for a command.
         values.put("drill.repository", values.getOrDefault(given.equals("barman") ? "SMOKE_BARMAN_SERVER"
                 : "SMOKE_PGBACKREST_STANZA", ""));
-        values.put("drill.tool_config", values.getOrDefault("SMOKE_BARMAN_CONFIG", ""));
+        values.putIfAbsent("drill.tool_config", "");
         String set = raw("SMOKE_BACKUP_SET").isEmpty() ? "latest" : raw("SMOKE_BACKUP_SET");
         if (!NAME.matcher(set).matches()) {
             throw bad("SMOKE_BACKUP_SET", "must be a backup set's label or id, or latest", set);
@@ -236,6 +234,23 @@ final class Knobs {
             throw bad(knob, "must be a name", value);
         }
         values.put(knob, value);
+    }
+
+    /**
+     * The tool's configuration file named by KNOB, readable, as its real
+     * path (the restore runs as another user from /), or empty when unset.
+     */
+    private String toolConfig(String knob) throws Failure {
+        String config = raw(knob);
+        if (config.isEmpty()) {
+            return "";
+        }
+        readableFile(knob, config);
+        try {
+            return Path.of(config).toRealPath().toString();
+        } catch (IOException e) {
+            throw new Failure(knob + "=" + printable(config) + " cannot be read: " + Failure.reason(e));
+        }
     }
 
     private static void readableFile(String knob, String value) throws Failure {

@@ -163,6 +163,9 @@ final class PhysicalModes {
         if (options.cluster == null) {
             throw new Failure("--mode=" + AWAIT + " needs --restored-url-file=FILE or --cluster=DIR");
         }
+        if (!serverRuns(options.cluster)) { // it started, then ended recovery with a FATAL before this first look
+            throw stoppedDuringRecovery(options.cluster);
+        }
         int port = port(RunRecord.readText(options.cluster.resolve("data/postmaster.pid")));
         for (String role : options.roles) {
             String url = sandboxUrl(role, port, options.database);
@@ -271,9 +274,7 @@ final class PhysicalModes {
                 break;
             }
             if (options.cluster != null && !serverRuns(options.cluster)) {
-                System.err.print(tail(options.cluster.resolve("server.log"), 15));
-                throw new Refusal("the restored server stopped during recovery (its log is above): the backup "
-                        + "cannot be restored");
+                throw stoppedDuringRecovery(options.cluster);
             }
             if (System.nanoTime() >= end) {
                 throw timedOut(last, options.recoveryTimeout);
@@ -331,6 +332,20 @@ final class PhysicalModes {
         } catch (SQLException e) {
             throw new Failure(Sql.oneLine(e));
         }
+    }
+
+    /**
+     * The end of the server's log on stderr, and the failure: its last FATAL
+     * line says why (a recovery target past the archived WAL, a missing
+     * checkpoint record), else the backup cannot be restored.
+     */
+    static Refusal stoppedDuringRecovery(Path cluster) {
+        String end = tail(cluster.resolve("server.log"), 15);
+        System.err.print(end);
+        String why = end.lines().filter(line -> line.contains("FATAL:")).reduce((first, second) -> second)
+                .map(line -> line.substring(line.indexOf("FATAL:")).replaceFirst("FATAL:\\s+", "FATAL: "))
+                .orElse("the backup cannot be restored");
+        return new Refusal("the restored server stopped during recovery (its log is above): " + why);
     }
 
     /** The postmaster of cluster folder DIR still runs (its pid file names a live process). */
