@@ -165,13 +165,11 @@ check_tool_under_test() {
   local first=''
   read -r first _ <<<"${SMOKE_TOOL:-}" || true
   [[ "$first" =~ ^[A-Za-z0-9_./+-]+$ ]] || return 0
-  if [[ "$first" == */* ]]; then
-    [[ -e "$first" ]] || fail "SMOKE_TOOL $first: no such file"
-    [[ -f "$first" && -x "$first" ]] || fail "SMOKE_TOOL $first: not an executable file"
-  else
-    # shellcheck disable=SC2016 # expanded by the new bash
-    bash -c 'command -v -- "$1"' check "$first" >/dev/null || fail "SMOKE_TOOL $first: command not found"
-  fi
+  [[ "$first" != */* || -e "$first" ]] || fail "SMOKE_TOOL $first: no such file"
+  [[ "$first" != */* || (-f "$first" && -x "$first") ]] || fail "SMOKE_TOOL $first: not an executable file"
+  # shellcheck disable=SC2016 # a name as a new bash finds it, not as this script's functions
+  [[ "$first" == */* ]] || bash -c 'command -v -- "$1"' check "$first" >/dev/null ||
+    fail "SMOKE_TOOL $first: command not found"
 }
 
 # The harness's own questions: always this repository's tool.
