@@ -226,44 +226,30 @@ class ServerVerifierTest {
     @Test
     void moreThanTenThousandRowsAtTheRunsEndsLeaveTheVerdictToTheIndexWalks() throws Exception {
         // Even positions stored first, then odd ones: every row is a run of its own, so every row leaves the
-        // heap's scan. Up to 10,000 of them 000014 puts in order itself (no index scan); above, 000012's walks
-        // give the verdict, the 000005 loop's. (enable_sort off: those walks read the index, not a sorted scan.)
+        // heap's scan. Or each pair of positions stored after the next pair: runs of two rows, whose ends are
+        // twice their first rows (000015 takes only the first rows from the scan; the bound counts the ends all
+        // the same, as 000014 did). Up to 10,000 ends are put in order by the function itself (no index scan);
+        // above, 000012's walks give the verdict, the 000005 loop's. (enable_sort off: those walks read the
+        // index, not a sorted scan.)
         String database = Support.migratedWithWorkload(10001);
         installReference(database);
+        String withoutTheLastRow = "DELETE FROM reloaded WHERE chain_seq = (SELECT max(chain_seq) FROM reloaded)";
+        String pairsSwapped = "(chain_seq - (SELECT min(chain_seq) FROM reloaded)) / 2 # 1, chain_seq";
         try (Connection connection = Support.connectInTransaction(database); Statement statement = connection.createStatement()) {
-            statement.execute("SET LOCAL session_replication_role = replica");
-            statement.execute("SET LOCAL enable_sort = off");
-            statement.execute(reloaded("DELETE FROM reloaded WHERE chain_seq = (SELECT max(chain_seq) FROM reloaded)",
-                    "chain_seq % 2, chain_seq"));
-            assertEquals(List.of("null|-1|10000", "0"), verdictAndIndexScans(statement));
-            connection.rollback();
+            for (String storedOrder : List.of("chain_seq % 2, chain_seq", pairsSwapped)) {
+                tamperWithoutTriggersOrSorts(statement, reloaded(withoutTheLastRow, storedOrder));
+                assertEquals(List.of("null|-1|10000", "0"), verdictAndIndexScans(statement), storedOrder);
+                statement.execute("DELETE FROM audit_events WHERE id = 'audit-smoke-7001'");
+                assertEquals(List.of("audit-smoke-7002|7001|7002", "0"), verdictAndIndexScans(statement), storedOrder);
+                connection.rollback();
 
-            statement.execute("SET LOCAL session_replication_role = replica");
-            statement.execute("SET LOCAL enable_sort = off");
-            statement.execute(reloaded("", "chain_seq % 2, chain_seq"));
-            assertEquals(List.of("null|-1|10001", "1"), verdictAndIndexScans(statement));
-            statement.execute("UPDATE audit_events SET actor = 'mallory' WHERE id = 'audit-smoke-5000'");
-            assertEquals(List.of("audit-smoke-5000|5000|5001", "1"), verdictAndIndexScans(statement));
-            assertEquals("audit-smoke-5000|5000|5001", verdict(statement, "reference_verify_chain"));
-            connection.rollback();
-
-            // Runs of two rows (each pair stored after the next pair): the rows at the runs' ends are twice the
-            // runs' first rows, and the bound counts them all, as 000014 did (000015 reads only the first rows).
-            String pairsSwapped = "(chain_seq - (SELECT min(chain_seq) FROM reloaded)) / 2 # 1, chain_seq";
-            statement.execute("SET LOCAL session_replication_role = replica");
-            statement.execute("SET LOCAL enable_sort = off");
-            statement.execute(reloaded("DELETE FROM reloaded WHERE chain_seq = (SELECT max(chain_seq) FROM reloaded)",
-                    pairsSwapped));
-            assertEquals(List.of("null|-1|10000", "0"), verdictAndIndexScans(statement));
-            statement.execute("DELETE FROM audit_events WHERE id = 'audit-smoke-7001'");
-            assertEquals(List.of("audit-smoke-7002|7001|7002", "0"), verdictAndIndexScans(statement));
-            connection.rollback();
-
-            statement.execute("SET LOCAL session_replication_role = replica");
-            statement.execute("SET LOCAL enable_sort = off");
-            statement.execute(reloaded("", pairsSwapped));
-            assertEquals(List.of("null|-1|10001", "1"), verdictAndIndexScans(statement));
-            connection.rollback();
+                tamperWithoutTriggersOrSorts(statement, reloaded("", storedOrder));
+                assertEquals(List.of("null|-1|10001", "1"), verdictAndIndexScans(statement), storedOrder);
+                statement.execute("UPDATE audit_events SET actor = 'mallory' WHERE id = 'audit-smoke-5000'");
+                assertEquals(List.of("audit-smoke-5000|5000|5001", "1"), verdictAndIndexScans(statement), storedOrder);
+                assertEquals("audit-smoke-5000|5000|5001", verdict(statement, "reference_verify_chain"), storedOrder);
+                connection.rollback();
+            }
         }
     }
 
@@ -276,9 +262,7 @@ class ServerVerifierTest {
         installReference(database);
         try (Connection connection = Support.connectInTransaction(database); Statement statement = connection.createStatement()) {
             for (Map.Entry<String, List<String>> kase : RUN_END_CASES.entrySet()) {
-                statement.execute("SET LOCAL session_replication_role = replica");
-                statement.execute("SET LOCAL enable_sort = off");
-                statement.execute(kase.getKey());
+                tamperWithoutTriggersOrSorts(statement, kase.getKey());
                 assertEquals(kase.getValue(), verdictAndIndexScans(statement), kase.getKey());
                 assertEquals(kase.getValue().get(0), verdict(statement, "reference_verify_chain"), kase.getKey());
                 connection.rollback();
@@ -318,28 +302,26 @@ class ServerVerifierTest {
 
     @Test
     void migration000014sDownRestores000013sVerifier() throws Exception {
-        String database = Support.migratedWithWorkload(0);
-        try (Connection connection = Support.connectInTransaction(database); Statement statement = connection.createStatement()) {
-            String up = verifierDefinition(statement);
-            statement.execute(Files.readString(Support.MIGRATIONS.resolve("000014_audit_verify_chain_heap_runs.down.sql")));
-            String down = verifierDefinition(statement);
-            statement.execute(Files.readString(Support.MIGRATIONS.resolve("000013_audit_verify_chain_heap_order.up.sql")));
-            assertEquals(verifierDefinition(statement), down);
-            assertNotEquals(up, down);
-            connection.rollback();
-        }
+        assertDownRestoresTheVerifierOf("000014_audit_verify_chain_heap_runs.down.sql",
+                "000013_audit_verify_chain_heap_order.up.sql");
     }
 
     @Test
     void migration000015sDownRestores000014sVerifier() throws Exception {
+        assertDownRestoresTheVerifierOf("000015_audit_verify_chain_run_starts.down.sql",
+                "000014_audit_verify_chain_heap_runs.up.sql");
+    }
+
+    /** On a fully migrated log, DOWN leaves the verifier exactly as EARLIER_UP writes it, and not as it was. */
+    private static void assertDownRestoresTheVerifierOf(String down, String earlierUp) throws Exception {
         String database = Support.migratedWithWorkload(0);
         try (Connection connection = Support.connectInTransaction(database); Statement statement = connection.createStatement()) {
-            String up = verifierDefinition(statement);
-            statement.execute(Files.readString(Support.MIGRATIONS.resolve("000015_audit_verify_chain_run_starts.down.sql")));
-            String down = verifierDefinition(statement);
-            statement.execute(Files.readString(Support.MIGRATIONS.resolve("000014_audit_verify_chain_heap_runs.up.sql")));
-            assertEquals(verifierDefinition(statement), down);
-            assertNotEquals(up, down);
+            String latest = verifierDefinition(statement);
+            statement.execute(Files.readString(Support.MIGRATIONS.resolve(down)));
+            String afterDown = verifierDefinition(statement);
+            statement.execute(Files.readString(Support.MIGRATIONS.resolve(earlierUp)));
+            assertEquals(verifierDefinition(statement), afterDown);
+            assertNotEquals(latest, afterDown);
             connection.rollback();
         }
     }
@@ -371,14 +353,22 @@ class ServerVerifierTest {
         List<List<String>> verdicts = new java.util.ArrayList<>();
         try (Connection connection = Support.connectInTransaction(database); Statement statement = connection.createStatement()) {
             for (String tampering : RUN_END_CASES.keySet()) {
-                statement.execute("SET LOCAL session_replication_role = replica");
-                statement.execute("SET LOCAL enable_sort = off");
-                statement.execute(tampering);
+                tamperWithoutTriggersOrSorts(statement, tampering);
                 verdicts.add(verdictAndIndexScans(statement));
                 connection.rollback();
             }
         }
         return verdicts;
+    }
+
+    /**
+     * TAMPERING run in this transaction with no trigger of ours firing, and sorts disabled for the verifier
+     * after it (its walks through the index then read the index, not a sorted scan, and count as index scans).
+     */
+    private static void tamperWithoutTriggersOrSorts(Statement statement, String tampering) throws SQLException {
+        statement.execute("SET LOCAL session_replication_role = replica");
+        statement.execute("SET LOCAL enable_sort = off");
+        statement.execute(tampering);
     }
 
     /** The verifier's whole definition: its body, settings and attributes. */
