@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -19,6 +20,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class ServerVerifierTest {
     /** A row inserted past the trigger, as a privileged forger would, with a correct hash over its own prev_hash. */
@@ -224,41 +226,149 @@ class ServerVerifierTest {
     @Test
     void moreThanTenThousandRowsAtTheRunsEndsLeaveTheVerdictToTheIndexWalks() throws Exception {
         // Even positions stored first, then odd ones: every row is a run of its own, so every row leaves the
-        // heap's scan. Up to 10,000 of them 000014 puts in order itself (no index scan); above, 000012's walks
-        // give the verdict, the 000005 loop's. (enable_sort off: those walks read the index, not a sorted scan.)
+        // heap's scan. Or each pair of positions stored after the next pair: runs of two rows, whose ends are
+        // twice their first rows (000015 takes only the first rows from the scan; the bound counts the ends all
+        // the same, as 000014 did). Up to 10,000 ends are put in order by the function itself (no index scan);
+        // above, 000012's walks give the verdict, the 000005 loop's. (enable_sort off: those walks read the
+        // index, not a sorted scan.)
         String database = Support.migratedWithWorkload(10001);
         installReference(database);
+        String withoutTheLastRow = "DELETE FROM reloaded WHERE chain_seq = (SELECT max(chain_seq) FROM reloaded)";
+        String pairsSwapped = "(chain_seq - (SELECT min(chain_seq) FROM reloaded)) / 2 # 1, chain_seq";
         try (Connection connection = Support.connectInTransaction(database); Statement statement = connection.createStatement()) {
-            statement.execute("SET LOCAL session_replication_role = replica");
-            statement.execute("SET LOCAL enable_sort = off");
-            statement.execute(reloaded("DELETE FROM reloaded WHERE chain_seq = (SELECT max(chain_seq) FROM reloaded)",
-                    "chain_seq % 2, chain_seq"));
-            assertEquals(List.of("null|-1|10000", "0"), verdictAndIndexScans(statement));
-            connection.rollback();
+            for (String storedOrder : List.of("chain_seq % 2, chain_seq", pairsSwapped)) {
+                tamperWithoutTriggersOrSorts(statement, reloaded(withoutTheLastRow, storedOrder));
+                assertEquals(List.of("null|-1|10000", "0"), verdictAndIndexScans(statement), storedOrder);
+                statement.execute("DELETE FROM audit_events WHERE id = 'audit-smoke-7001'");
+                assertEquals(List.of("audit-smoke-7002|7001|7002", "0"), verdictAndIndexScans(statement), storedOrder);
+                connection.rollback();
 
-            statement.execute("SET LOCAL session_replication_role = replica");
-            statement.execute("SET LOCAL enable_sort = off");
-            statement.execute(reloaded("", "chain_seq % 2, chain_seq"));
-            assertEquals(List.of("null|-1|10001", "1"), verdictAndIndexScans(statement));
-            statement.execute("UPDATE audit_events SET actor = 'mallory' WHERE id = 'audit-smoke-5000'");
-            assertEquals(List.of("audit-smoke-5000|5000|5001", "1"), verdictAndIndexScans(statement));
-            assertEquals("audit-smoke-5000|5000|5001", verdict(statement, "reference_verify_chain"));
+                tamperWithoutTriggersOrSorts(statement, reloaded("", storedOrder));
+                assertEquals(List.of("null|-1|10001", "1"), verdictAndIndexScans(statement), storedOrder);
+                statement.execute("UPDATE audit_events SET actor = 'mallory' WHERE id = 'audit-smoke-5000'");
+                assertEquals(List.of("audit-smoke-5000|5000|5001", "1"), verdictAndIndexScans(statement), storedOrder);
+                assertEquals("audit-smoke-5000|5000|5001", verdict(statement, "reference_verify_chain"), storedOrder);
+                connection.rollback();
+            }
+        }
+    }
+
+    @Test
+    void theRunsEndsComeFromTheRowsAfterThemInTheHeap() throws Exception {
+        // 000015 reads each run's end from the first row of the run after it in the heap, and the heap's last row
+        // from a row appended to the scan: a last row in the chain's middle, a table of one row or none, a break
+        // in the heap's last row, overlapping runs. Verdict and index scans (0: the heap's walk decided).
+        String database = Support.migratedWithWorkload(6);
+        installReference(database);
+        try (Connection connection = Support.connectInTransaction(database); Statement statement = connection.createStatement()) {
+            for (Map.Entry<String, List<String>> kase : RUN_END_CASES.entrySet()) {
+                tamperWithoutTriggersOrSorts(statement, kase.getKey());
+                assertEquals(kase.getValue(), verdictAndIndexScans(statement), kase.getKey());
+                assertEquals(kase.getValue().get(0), verdict(statement, "reference_verify_chain"), kase.getKey());
+                connection.rollback();
+            }
+        }
+    }
+
+    /** Tampering of the 6-row workload -> the server's verdict and the index scans it took (enable_sort off). */
+    static final Map<String, List<String>> RUN_END_CASES = runEndCases();
+
+    private static Map<String, List<String>> runEndCases() {
+        Map<String, List<String>> cases = new LinkedHashMap<>();
+        cases.put("DELETE FROM audit_events", List.of("null|-1|0", "0"));
+        cases.put("DELETE FROM audit_events WHERE id <> 'audit-smoke-0000'", List.of("null|-1|1", "0"));
+        cases.put("DELETE FROM audit_events WHERE id <> 'audit-smoke-0003'", List.of("audit-smoke-0003|0|1", "0"));
+        cases.put("DELETE FROM audit_events WHERE id <> 'audit-smoke-0000'; "
+                + "UPDATE audit_events SET actor = 'mallory' WHERE id = 'audit-smoke-0000'", List.of("audit-smoke-0000|0|1", "0"));
+        // Rows 2 and 3 stored last: the heap's last row is the chain's fourth.
+        cases.put(displaced(""), List.of("null|-1|6", "0"));
+        cases.put(displaced("UPDATE reloaded SET actor = 'mallory' WHERE id = 'audit-smoke-0003'"),
+                List.of("audit-smoke-0003|3|4", "0"));
+        cases.put(displaced("DELETE FROM reloaded WHERE id = 'audit-smoke-0002'"), List.of("audit-smoke-0003|2|3", "0"));
+        // The heap's last row the chain's last: a broken link into it, a modified one.
+        cases.put(inHeapOrder("DELETE FROM reloaded WHERE id = 'audit-smoke-0004'"), List.of("audit-smoke-0005|4|5", "0"));
+        cases.put(inHeapOrder("UPDATE reloaded SET actor = 'mallory' WHERE id = 'audit-smoke-0005'"),
+                List.of("audit-smoke-0005|5|6", "0"));
+        // The heap in reverse chain order: six runs of one row, the heap's last row the genesis row.
+        cases.put(reloaded("", "chain_seq DESC"), List.of("null|-1|6", "0"));
+        cases.put(reloaded("UPDATE reloaded SET actor = 'mallory' WHERE id IN ('audit-smoke-0004', 'audit-smoke-0002')",
+                "chain_seq DESC"), List.of("audit-smoke-0002|2|3", "0"));
+        // The heap's last row at row 5's position, inside the run of rows 4 and 5: the runs overlap, the index
+        // walk finds row 4's link broken before the shared position.
+        cases.put(displaced("UPDATE reloaded SET chain_seq = chain_seq + 2 WHERE id = 'audit-smoke-0003'"),
+                List.of("audit-smoke-0004|3|4", "1"));
+        return cases;
+    }
+
+    @Test
+    void migration000014sDownRestores000013sVerifier() throws Exception {
+        assertDownRestoresTheVerifierOf("000014_audit_verify_chain_heap_runs.down.sql",
+                "000013_audit_verify_chain_heap_order.up.sql");
+    }
+
+    @Test
+    void migration000015sDownRestores000014sVerifier() throws Exception {
+        assertDownRestoresTheVerifierOf("000015_audit_verify_chain_run_starts.down.sql",
+                "000014_audit_verify_chain_heap_runs.up.sql");
+    }
+
+    /** On a fully migrated log, DOWN leaves the verifier exactly as EARLIER_UP writes it, and not as it was. */
+    private static void assertDownRestoresTheVerifierOf(String down, String earlierUp) throws Exception {
+        String database = Support.migratedWithWorkload(0);
+        try (Connection connection = Support.connectInTransaction(database); Statement statement = connection.createStatement()) {
+            String latest = verifierDefinition(statement);
+            statement.execute(Files.readString(Support.MIGRATIONS.resolve(down)));
+            String afterDown = verifierDefinition(statement);
+            statement.execute(Files.readString(Support.MIGRATIONS.resolve(earlierUp)));
+            assertEquals(verifierDefinition(statement), afterDown);
+            assertNotEquals(latest, afterDown);
             connection.rollback();
         }
     }
 
     @Test
-    void migration000014sDownRestores000013sVerifier() throws Exception {
-        String database = Support.migratedWithWorkload(0);
-        try (Connection connection = Support.connectInTransaction(database); Statement statement = connection.createStatement()) {
-            String up = verifierDefinition(statement);
-            statement.execute(Files.readString(Support.MIGRATIONS.resolve("000014_audit_verify_chain_heap_runs.down.sql")));
-            String down = verifierDefinition(statement);
-            statement.execute(Files.readString(Support.MIGRATIONS.resolve("000013_audit_verify_chain_heap_order.up.sql")));
-            assertEquals(verifierDefinition(statement), down);
-            assertNotEquals(up, down);
-            connection.rollback();
+    void upgradingFrom000014To000015KeepsEveryVerdictAndFallback(@TempDir Path upTo000014) throws Exception {
+        try (var files = Files.list(Support.MIGRATIONS)) {
+            for (Path file : files.filter(f -> f.getFileName().toString().compareTo("000015") < 0).toList()) {
+                Files.copy(file, upTo000014.resolve(file.getFileName()));
+            }
         }
+        String database = Support.scratchDatabase();
+        Support.toolOk("--mode=workload", "--db-url=" + Support.url(database), "--rows=6",
+                "--start-time=" + Support.FIXED_START, "--migrations-path=" + upTo000014);
+        List<List<String>> before = runEndVerdicts(database);
+        String definitionBefore = Support.one(database, "SELECT pg_get_functiondef('audit_events_verify_chain()'::regprocedure)");
+
+        Support.toolOk("--mode=workload", "--db-url=" + Support.url(database), "--rows=0");
+        assertEquals("000015_audit_verify_chain_run_starts.up.sql", Support.one(database,
+                "SELECT max(version) FROM schema_migrations"));
+        assertNotEquals(definitionBefore,
+                Support.one(database, "SELECT pg_get_functiondef('audit_events_verify_chain()'::regprocedure)"));
+        assertEquals(before, runEndVerdicts(database));
+        assertEquals(List.copyOf(RUN_END_CASES.values()), before);
+    }
+
+    /** Each of RUN_END_CASES' tamperings in a transaction rolled back: the server's verdict and its index scans. */
+    private static List<List<String>> runEndVerdicts(String database) throws Exception {
+        List<List<String>> verdicts = new java.util.ArrayList<>();
+        try (Connection connection = Support.connectInTransaction(database); Statement statement = connection.createStatement()) {
+            for (String tampering : RUN_END_CASES.keySet()) {
+                tamperWithoutTriggersOrSorts(statement, tampering);
+                verdicts.add(verdictAndIndexScans(statement));
+                connection.rollback();
+            }
+        }
+        return verdicts;
+    }
+
+    /**
+     * TAMPERING run in this transaction with no trigger of ours firing, and sorts disabled for the verifier
+     * after it (its walks through the index then read the index, not a sorted scan, and count as index scans).
+     */
+    private static void tamperWithoutTriggersOrSorts(Statement statement, String tampering) throws SQLException {
+        statement.execute("SET LOCAL session_replication_role = replica");
+        statement.execute("SET LOCAL enable_sort = off");
+        statement.execute(tampering);
     }
 
     /** The verifier's whole definition: its body, settings and attributes. */
@@ -269,11 +379,17 @@ class ServerVerifierTest {
         }
     }
 
-    /** The server's verdict and how many index scans of audit_events it took. */
+    /**
+     * The server's verdict and how many index scans of audit_events its link walks took: the hashing pass's
+     * own (an index scan or not, as its plan goes: enable_sort off may choose one) are counted by a call of
+     * that pass alone, and left out.
+     */
     private static List<String> verdictAndIndexScans(Statement statement) throws SQLException {
         long before = indexScansThisTransaction(statement);
+        statement.execute("SELECT count(*) FROM audit_events_verify_chain_first_modified()");
+        long hashingPass = indexScansThisTransaction(statement) - before;
         String verdict = verdict(statement, "audit_events_verify_chain");
-        return List.of(verdict, String.valueOf(indexScansThisTransaction(statement) - before));
+        return List.of(verdict, String.valueOf(indexScansThisTransaction(statement) - before - 2 * hashingPass));
     }
 
     /** Index scans of audit_events this transaction started (pg_stat_xact_user_tables counts them at once). */
