@@ -56,4 +56,23 @@ class FileFlagsTest {
         Support.assertRefused(1, "--expect /dev/null: not a regular file",
                 answered("--mode=judge", "--expect=/dev/null", "--snapshot=" + temp.resolve("post.json")));
     }
+
+    /**
+     * A pipe the shell makes is read as the file it stands for: process substitution for --expect (as for a
+     * key kept off the disk), a piped /dev/stdin for the snapshot. The same judgement as from files.
+     */
+    @Test
+    @org.junit.jupiter.api.Tag("e2e")
+    void aPipeTheShellMakesIsTaken() throws Exception {
+        Path snapshot = Support.write(temp.resolve("post.json"), Support.toolOk("--mode=verify",
+                "--db-url=" + Support.url(Support.migratedWithWorkload(24))).out());
+        String judge = Support.LAUNCHER + " --mode=judge --expect=<(cat " + snapshot + ") --snapshot=/dev/stdin <"
+                + " <(cat " + snapshot + ")";
+        var piped = Support.run(List.of("bash", "-c", judge), Map.of(), temp, 60);
+        var fromFiles = Support.launched(Map.of(), "--mode=judge", "--expect=" + snapshot, "--snapshot=" + snapshot);
+        assertEquals(0, piped.exit(), piped.describe());
+        assertEquals("{\"verdict\":\"pass\",\"reason\":null,\"say\":[]}\n", fromFiles.out());
+        assertEquals(fromFiles.out(), piped.out());
+        assertEquals("", piped.err());
+    }
 }

@@ -79,12 +79,15 @@ final class JudgeModes {
             }
             JsonNode expected = readJson(expect, "--expect");
             if (snapshot != null) {
-                verdict = verdict.then(notASnapshot(workloadSnapshot, "workload")).then(notASnapshot(snapshot, "verify"));
+                // Each snapshot read once: a pipe (--snapshot=/dev/stdin) gives its text only once.
+                String workloadText = snapshotText(workloadSnapshot);
+                String verifyText = snapshotText(snapshot);
+                verdict = verdict.then(notASnapshot(workloadText, "workload")).then(notASnapshot(verifyText, "verify"));
                 if (verdict.passed()) {
-                    JsonNode workload = workloadSnapshot == null ? null
-                            : readJson(workloadSnapshot, "--workload-snapshot");
+                    JsonNode workload = workloadText == null ? null
+                            : parseJson(workloadText, workloadSnapshot, "--workload-snapshot");
                     verdict = verdict.then(RoundTripJudge.roundTrip(expected, workload,
-                            readJson(snapshot, "--snapshot"), since == null ? null : checkpoint(since)));
+                            parseJson(verifyText, snapshot, "--snapshot"), since == null ? null : checkpoint(since)));
                 }
                 part = verdict.passed() ? null : "round_trip";
             }
@@ -115,12 +118,20 @@ final class JudgeModes {
      * no FILE).
      */
     static Judgement notASnapshot(Path file, String mode) {
-        String text;
+        return notASnapshot(snapshotText(file), mode);
+    }
+
+    /** FILE's text; "" when it cannot be read (notASnapshot's failure then), null with no FILE. */
+    private static String snapshotText(Path file) {
         try {
-            text = file == null ? null : Files.readString(file);
+            return file == null ? null : Files.readString(file);
         } catch (IOException e) {
-            text = "";
+            return "";
         }
+    }
+
+    /** notASnapshot of a snapshot's TEXT (null: none given, which passes). */
+    private static Judgement notASnapshot(String text, String mode) {
         if (text == null || isSnapshot(text)) {
             return Judgement.pass(List.of());
         }
@@ -169,9 +180,13 @@ final class JudgeModes {
     }
 
     static JsonNode readJson(Path file, String flag) throws Failure {
+        return parseJson(RunRecord.readGiven(file, flag), file, flag);
+    }
+
+    /** TEXT, read from FILE given by FLAG, as one JSON object; one that is not names FLAG and FILE. */
+    private static JsonNode parseJson(String text, Path file, String flag) throws Failure {
         try {
-            JsonNode node = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
-                    .readTree(RunRecord.readGiven(file, flag));
+            JsonNode node = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).readTree(text);
             if (node == null || !node.isObject()) {
                 throw new Failure(flag + " " + file + " is not one JSON object");
             }
