@@ -242,6 +242,28 @@ class CommandLineTest {
         assertTrue(flags.out().lines().anyMatch(line -> line.matches("\\s*bool UsePerfData\\s+= false\\s.*")), flags.out());
     }
 
+    /**
+     * JDK Flight Recorder in BACKUPSMOKE_JAVA_OPTS (profiling) runs without the launcher's class archive:
+     * with it, the JVM crashed (SIGSEGV, exit 134) at every verify once a workload or verify had
+     * recorded the archive.
+     */
+    @Test
+    @Tag("e2e")
+    void theFastLauncherRunsUnderFlightRecorder(@org.junit.jupiter.api.io.TempDir java.nio.file.Path temp)
+            throws Exception {
+        String database = Support.migratedWithWorkload(5);
+        var archived = Support.launched(Map.of(), "--mode=verify", "--db-url=" + Support.url(database));
+        assertEquals(0, archived.exit(), archived.describe()); // the full archive is recorded by now
+        java.nio.file.Path recording = temp.resolve("verify.jfr");
+        var profiled = Support.run(List.of(Support.LAUNCHER.toString(), "--mode=verify", "--db-url="
+                + Support.url(database)), Support.env("BACKUPSMOKE_JAVA_OPTS", "-XX:+UseSerialGC -Xmx160m"
+                + " -XX:StartFlightRecording=filename=" + recording), temp, 120);
+        assertEquals(0, profiled.exit(), profiled.describe());
+        // JDK 17's recorder prints its file's name on stdout first, whatever -Xlog says.
+        assertEquals("filename=" + recording + "\n" + archived.out(), profiled.out());
+        assertTrue(java.nio.file.Files.size(recording) > 0);
+    }
+
     @Test
     @Tag("e2e")
     void theFastLauncherBehavesLikeJbangItself(@org.junit.jupiter.api.io.TempDir java.nio.file.Path cache) throws Exception {
