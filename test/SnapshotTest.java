@@ -11,6 +11,30 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 class SnapshotTest {
 
+    /**
+     * verify's snapshot reads the head without counting the rows (its walk counts them), but still locks
+     * audit_events as count(*) did: no TRUNCATE or rewrite, which older snapshots do not survive, can
+     * commit before the rows are read.
+     */
+    @Test
+    void readingTheHeadAloneHoldsTheTablesShareLock() throws Exception {
+        String database = Support.migratedWithWorkload(3);
+        try (java.sql.Connection connection = Support.connectInTransaction(database);
+             Deadline deadline = new Deadline(java.time.Duration.ofMinutes(1))) {
+            AuditSchema schema = AuditSchema.resolve(connection, null, deadline);
+            Snapshot head = Snapshot.readHead(connection, schema, "verify", deadline);
+            assertEquals(Support.one(database, "SELECT row_hash FROM audit_chain_head WHERE id = 1"),
+                    head.chainHeadHash());
+            try (var statement = connection.createStatement();
+                 var lock = statement.executeQuery("SELECT mode FROM pg_catalog.pg_locks WHERE pid ="
+                         + " pg_catalog.pg_backend_pid() AND relation = 'audit_events'::regclass AND granted")) {
+                assertEquals(true, lock.next());
+                assertEquals("AccessShareLock", lock.getString(1));
+            }
+            connection.rollback();
+        }
+    }
+
     @Test
     void workloadSnapshotIsExact() throws Exception {
         String database = Support.scratchDatabase();

@@ -48,11 +48,15 @@ record Snapshot(String phase, long rowCount, @JsonInclude(JsonInclude.Include.AL
      * chain_head_hash alone, for a run that reads every row of audit_events
      * in the same snapshot anyway (verify's client walk): withRowCount then
      * gives the rows it read, and the table is not scanned once more just
-     * to count them.
+     * to count them. The statement still names audit_events, which takes
+     * its share lock as count(*) did: no TRUNCATE or table rewrite (neither
+     * keeps the rows an older snapshot sees) can commit before the rows are
+     * read.
      */
     static Snapshot readHead(Connection connection, AuditSchema schema, String phase, Deadline deadline)
             throws Failure {
-        return read(connection, schema, phase, "-1", "reading audit_chain_head", deadline);
+        return read(connection, schema, phase, "coalesce((SELECT -1 FROM " + schema.qualified("audit_events")
+                + " LIMIT 0), -1)", "reading audit_chain_head", deadline);
     }
 
     private static Snapshot read(Connection connection, AuditSchema schema, String phase, String rowCount,
