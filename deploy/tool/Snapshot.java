@@ -56,7 +56,7 @@ record Snapshot(String phase, long rowCount, @JsonInclude(JsonInclude.Include.AL
     static Snapshot readHead(Connection connection, AuditSchema schema, String phase, Deadline deadline)
             throws Failure {
         return read(connection, schema, phase, "coalesce((SELECT -1 FROM " + schema.qualified("audit_events")
-                + " LIMIT 0), -1)", "reading audit_chain_head", deadline);
+                + " LIMIT 0), -1)", "locking audit_events and reading audit_chain_head", deadline);
     }
 
     private static Snapshot read(Connection connection, AuditSchema schema, String phase, String rowCount,
