@@ -319,6 +319,47 @@ class FaultsTest {
     }
 
     /**
+     * The client walk failing (here its connection ended by the verifier itself) while the server's verifier
+     * runs on: verify fails at once with the walk's reason, cancelling the verifier, which once ran to its
+     * end (here a minute) before the failure was told.
+     */
+    @Test
+    void aFailedClientWalkCancelsTheServersVerdict() throws Exception {
+        String database = Support.migratedWithWorkload(3);
+        Support.execute(database, """
+                INSERT INTO audit_events (id, actor, actor_type, action, resource_type, resource_id, details)
+                SELECT 'large-' || n, 'a', 'User', 'x', 'y', 'z', jsonb_build_object('pad', repeat('x', 16000000))
+                FROM generate_series(1, 8) AS n""", """
+                CREATE OR REPLACE FUNCTION audit_events_verify_chain(
+                    OUT first_break_id TEXT, OUT first_break_pos INT, OUT row_count INT)
+                LANGUAGE plpgsql AS $$
+                BEGIN
+                    -- Once the client walk's COPY runs (at most 10 s), its connection is ended.
+                    FOR attempt IN 1..1000 LOOP
+                        EXIT WHEN EXISTS (SELECT FROM pg_catalog.pg_stat_activity
+                                          WHERE state = 'active' AND query LIKE 'COPY%');
+                        PERFORM pg_catalog.pg_sleep(0.01), pg_catalog.pg_stat_clear_snapshot();
+                    END LOOP;
+                    PERFORM pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity
+                    WHERE query LIKE 'COPY%' AND pid <> pg_catalog.pg_backend_pid();
+                    PERFORM pg_catalog.pg_sleep(60);
+                    first_break_pos := -1;
+                    row_count := 3;
+                END $$""");
+        try (Deadline deadline = new Deadline(Duration.ofMinutes(2))) {
+            Connector connector = new Connector(ConnectionTarget.parse(Support.url(database), Map.of()), 10, deadline);
+            long started = System.nanoTime();
+            Failure failure = assertThrows(Failure.class, () -> Verification.run(connector,
+                    new Verification.Request(null, ChainWalker.Expectation.NONE, true)));
+            long seconds = Duration.ofNanos(System.nanoTime() - started).toSeconds();
+            assertEquals("reading audit_events for client verification failed: Database connection failed when"
+                    + " reading from copy", failure.getMessage());
+            assertTrue(seconds < 30, seconds + " s");
+        }
+        assertEquals(List.of(), runningStatements(database));
+    }
+
+    /**
      * A SIGTERM names what the run was doing: verify its phase; another mode itself (it said
      * "interrupted while starting" before the mode was named). Neither leaves a query on the server.
      */

@@ -81,6 +81,7 @@ final class Verification {
                         };
                 client = walkInSnapshot(connector.withSearchPath(schema.queryPath()),
                         exportSnapshot(connection, deadline), walk);
+                client.cancelOnFailure(connection);
             }
             ServerVerdict server = request.serverVerify() ? serverVerdictOrStop(connection, schema, client, deadline)
                     : null;
@@ -150,7 +151,9 @@ final class Verification {
     /**
      * The server's verdict; when it fails (the deadline, an error in the
      * function), the client walk running beside it is stopped first, so a
-     * failed verify leaves no statement of its own on the server.
+     * failed verify leaves no statement of its own on the server. A walk
+     * that failed first cancelled it (cancelOnFailure): the walk's failure
+     * is then the one told.
      */
     private static ServerVerdict serverVerdictOrStop(Connection connection, AuditSchema schema, RunningWalk client,
                                                      Deadline deadline) throws Failure {
@@ -158,7 +161,11 @@ final class Verification {
             return ServerVerifier.run(connection, schema, deadline);
         } catch (Failure | RuntimeException e) {
             if (client != null) {
+                boolean walkFailedFirst = client.result().isCompletedExceptionally();
                 client.stop();
+                if (walkFailedFirst) {
+                    joinWalk(client.result());
+                }
             }
             throw e;
         }
@@ -166,6 +173,23 @@ final class Verification {
 
     /** A client walk under way: its result to come, and the connection it reads on. */
     private record RunningWalk(CompletableFuture<ClientWalk> result, Connection connection) {
+        /**
+         * Once the walk fails, the statement running on MAIN (the server's
+         * verifier, minutes on a large log) is cancelled: verify fails at
+         * once, with the walk's reason, instead of after the verifier's end.
+         */
+        void cancelOnFailure(Connection main) {
+            result.whenComplete((walk, failure) -> {
+                if (failure != null) {
+                    try {
+                        main.unwrap(PGConnection.class).cancelQuery();
+                    } catch (SQLException unreachable) {
+                        // The verdict then comes at its own pace; the walk's failure is told after it.
+                    }
+                }
+            });
+        }
+
         /**
          * Cancels the walk's statement until the walk ends (it closes its
          * connection), at most Deadline.CANCEL_GRACE, then cuts the
