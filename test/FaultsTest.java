@@ -292,23 +292,7 @@ class FaultsTest {
      */
     @Test
     void aFailedServerVerdictStopsTheClientWalkOnTheServer() throws Exception {
-        String database = Support.migratedWithWorkload(3);
-        Support.execute(database, """
-                INSERT INTO audit_events (id, actor, actor_type, action, resource_type, resource_id, details)
-                SELECT 'large-' || n, 'a', 'User', 'x', 'y', 'z', jsonb_build_object('pad', repeat('x', 16000000))
-                FROM generate_series(1, 8) AS n""", """
-                CREATE OR REPLACE FUNCTION audit_events_verify_chain(
-                    OUT first_break_id TEXT, OUT first_break_pos INT, OUT row_count INT)
-                LANGUAGE plpgsql AS $$
-                BEGIN
-                    -- Once the client walk's COPY runs (at most 10 s).
-                    FOR attempt IN 1..1000 LOOP
-                        EXIT WHEN EXISTS (SELECT FROM pg_catalog.pg_stat_activity
-                                          WHERE state = 'active' AND query LIKE 'COPY%');
-                        PERFORM pg_catalog.pg_sleep(0.01), pg_catalog.pg_stat_clear_snapshot();
-                    END LOOP;
-                    RAISE EXCEPTION 'no verdict today';
-                END $$""");
+        String database = largeRowsWithAVerifierThatOnceTheWalkRuns("RAISE EXCEPTION 'no verdict today';");
         try (Deadline deadline = new Deadline(Duration.ofMinutes(2))) {
             Connector connector = new Connector(ConnectionTarget.parse(Support.url(database), Map.of()), 10, deadline);
             Failure failure = assertThrows(Failure.class, () -> Verification.run(connector,
@@ -325,27 +309,13 @@ class FaultsTest {
      */
     @Test
     void aFailedClientWalkCancelsTheServersVerdict() throws Exception {
-        String database = Support.migratedWithWorkload(3);
-        Support.execute(database, """
-                INSERT INTO audit_events (id, actor, actor_type, action, resource_type, resource_id, details)
-                SELECT 'large-' || n, 'a', 'User', 'x', 'y', 'z', jsonb_build_object('pad', repeat('x', 16000000))
-                FROM generate_series(1, 8) AS n""", """
-                CREATE OR REPLACE FUNCTION audit_events_verify_chain(
-                    OUT first_break_id TEXT, OUT first_break_pos INT, OUT row_count INT)
-                LANGUAGE plpgsql AS $$
-                BEGIN
-                    -- Once the client walk's COPY runs (at most 10 s), its connection is ended.
-                    FOR attempt IN 1..1000 LOOP
-                        EXIT WHEN EXISTS (SELECT FROM pg_catalog.pg_stat_activity
-                                          WHERE state = 'active' AND query LIKE 'COPY%');
-                        PERFORM pg_catalog.pg_sleep(0.01), pg_catalog.pg_stat_clear_snapshot();
-                    END LOOP;
-                    PERFORM pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity
-                    WHERE query LIKE 'COPY%' AND pid <> pg_catalog.pg_backend_pid();
-                    PERFORM pg_catalog.pg_sleep(60);
-                    first_break_pos := -1;
-                    row_count := 3;
-                END $$""");
+        // The walk's connection ended, the verifier would then sleep a minute.
+        String database = largeRowsWithAVerifierThatOnceTheWalkRuns("""
+                PERFORM pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity
+                WHERE query LIKE 'COPY%' AND pid <> pg_catalog.pg_backend_pid();
+                PERFORM pg_catalog.pg_sleep(60);
+                first_break_pos := -1;
+                row_count := 11;""");
         try (Deadline deadline = new Deadline(Duration.ofMinutes(2))) {
             Connector connector = new Connector(ConnectionTarget.parse(Support.url(database), Map.of()), 10, deadline);
             long started = System.nanoTime();
@@ -357,6 +327,30 @@ class FaultsTest {
             assertTrue(seconds < 30, seconds + " s");
         }
         assertEquals(List.of(), runningStatements(database));
+    }
+
+    /**
+     * A log whose client walk streams for a while (eight more rows of 16 MB) and a verifier replaced by one
+     * that waits until the walk's COPY runs (at most 10 s), then does THEN.
+     */
+    private static String largeRowsWithAVerifierThatOnceTheWalkRuns(String then) throws Exception {
+        String database = Support.migratedWithWorkload(3);
+        Support.execute(database, """
+                INSERT INTO audit_events (id, actor, actor_type, action, resource_type, resource_id, details)
+                SELECT 'large-' || n, 'a', 'User', 'x', 'y', 'z', jsonb_build_object('pad', repeat('x', 16000000))
+                FROM generate_series(1, 8) AS n""", """
+                CREATE OR REPLACE FUNCTION audit_events_verify_chain(
+                    OUT first_break_id TEXT, OUT first_break_pos INT, OUT row_count INT)
+                LANGUAGE plpgsql AS $$
+                BEGIN
+                    FOR attempt IN 1..1000 LOOP
+                        EXIT WHEN EXISTS (SELECT FROM pg_catalog.pg_stat_activity
+                                          WHERE state = 'active' AND query LIKE 'COPY%');
+                        PERFORM pg_catalog.pg_sleep(0.01), pg_catalog.pg_stat_clear_snapshot();
+                    END LOOP;
+                """ + then + """
+                END $$""");
+        return database;
     }
 
     /**
