@@ -10,6 +10,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BooleanSupplier;
 import org.postgresql.PGConnection;
 
 /**
@@ -109,11 +110,21 @@ final class Deadline implements AutoCloseable {
      * a statement sent just after a cancel request is not touched by it.
      */
     void stopStatements() {
+        cancelUntil(this::allClosed, this::cancelRunning);
+        abortAll();
+    }
+
+    /**
+     * Runs CANCEL every 500 ms until ENDED holds, at most CANCEL_GRACE:
+     * cancelling again while it waits, as a statement sent just after a
+     * cancel request is not touched by it.
+     */
+    static void cancelUntil(BooleanSupplier ended, Runnable cancel) {
         long giveUpAt = System.nanoTime() + CANCEL_GRACE.toNanos();
         long nextCancel = 0;
-        while (System.nanoTime() < giveUpAt && !allClosed()) {
+        while (System.nanoTime() < giveUpAt && !ended.getAsBoolean()) {
             if (System.nanoTime() >= nextCancel) {
-                cancelRunning();
+                cancel.run();
                 nextCancel = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(500);
             }
             try {
@@ -123,20 +134,23 @@ final class Deadline implements AutoCloseable {
                 break;
             }
         }
-        abortAll();
     }
 
     /** The protocol's cancel request for whatever each open connection runs (none: no effect). */
     synchronized void cancelRunning() {
         for (Connection connection : watched) {
-            if (isClosed(connection)) {
-                continue;
+            if (!isClosed(connection)) {
+                cancel(connection);
             }
-            try {
-                connection.unwrap(PGConnection.class).cancelQuery();
-            } catch (SQLException ignored) {
-                // The server is unreachable: aborting the connection is all that is left.
-            }
+        }
+    }
+
+    /** The protocol's cancel request for whatever CONNECTION runs (none: no effect). */
+    static void cancel(Connection connection) {
+        try {
+            connection.unwrap(PGConnection.class).cancelQuery();
+        } catch (SQLException ignored) {
+            // The server is unreachable: aborting the connection is all that is left.
         }
     }
 
@@ -150,7 +164,7 @@ final class Deadline implements AutoCloseable {
         }
     }
 
-    private static void abort(Connection connection) {
+    static void abort(Connection connection) {
         try {
             connection.abort(Runnable::run);
         } catch (SQLException ignored) {

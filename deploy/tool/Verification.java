@@ -8,13 +8,8 @@ import java.sql.Statement;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
-import org.postgresql.PGConnection;
 
 final class Verification {
     private Verification() {}
@@ -181,11 +176,7 @@ final class Verification {
         void cancelOnFailure(Connection main) {
             result.whenComplete((walk, failure) -> {
                 if (failure != null) {
-                    try {
-                        main.unwrap(PGConnection.class).cancelQuery();
-                    } catch (SQLException unreachable) {
-                        // The verdict then comes at its own pace; the walk's failure is told after it.
-                    }
+                    Deadline.cancel(main);
                 }
             });
         }
@@ -193,28 +184,12 @@ final class Verification {
         /**
          * Cancels the walk's statement until the walk ends (it closes its
          * connection), at most Deadline.CANCEL_GRACE, then cuts the
-         * connection. Cancels again while it waits, as Deadline.stopStatements
-         * does: a statement the walk sends just after a cancel request is not
-         * touched by it. Whatever the walk found is of no use any more.
+         * connection: Deadline.stopStatements's way, for this connection
+         * alone. Whatever the walk found is of no use any more.
          */
         void stop() {
-            long giveUpAt = System.nanoTime() + Deadline.CANCEL_GRACE.toNanos();
-            while (!result.isDone() && System.nanoTime() < giveUpAt) {
-                try {
-                    connection.unwrap(PGConnection.class).cancelQuery();
-                    result.get(200, TimeUnit.MILLISECONDS);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    break;
-                } catch (SQLException | ExecutionException | TimeoutException | CancellationException ended) {
-                    // Not over yet, or over with a failure: the loop's test says which.
-                }
-            }
-            try {
-                connection.abort(Runnable::run);
-            } catch (SQLException alreadyClosed) {
-                // The walk closed it.
-            }
+            Deadline.cancelUntil(result::isDone, () -> Deadline.cancel(connection));
+            Deadline.abort(connection);
         }
     }
 
