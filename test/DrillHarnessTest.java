@@ -386,6 +386,18 @@ class DrillHarnessTest {
         assertTrue(report().get("backup").get("id").isNull(), "no set was chosen: " + report());
     }
 
+    /**
+     * A set the repository lacks: pgBackRest restores the set named or fails (so a restore of another set
+     * than the one named cannot pass), and the report names the set asked for.
+     */
+    @Test
+    void aBackupSetTheRepositoryLacksFailsWithPgBackRestsOwnError() throws Exception {
+        var result = drill("SMOKE_BACKUP_SET", "20200101-000000F");
+        String cause = "pgbackrest restore failed (exit 1): ERROR: [075]: backup set 20200101-000000F is not valid";
+        assertFailed(result, 3, cause + "\n");
+        assertEquals("20200101-000000F", report().get("backup").get("id").asText(), report().toString());
+    }
+
     @Test
     void aRestoreLeftPausedFailsNamingIt() throws Exception {
         var result = drill("SMOKE_METHODS", "command-cluster", "SMOKE_RESTORE_CMD", "cd / && runuser -u postgres --"
