@@ -7,11 +7,12 @@
 //     2026-12-07 03:08:07.548 P00   INFO: repo1: restore backup set 20261207-030759F_20261207-030802I, recovery will start at 2026-12-07 03:08:02
 //   Barman:
 //     Starting local restore for server main using backup 20261207T030900
-// Not the restored data directory: pgBackRest 2.45 removes the
-// backup.manifest it writes there when the restore ends, and the
-// backup_label of a Barman backup taken with pg_basebackup (backup_method =
-// postgres) says "LABEL: pg_basebackup base backup". Nor the repository
-// asked again afterwards: a backup taken since would be "latest" by then.
+// Not the restored data directory, which does not name it for every
+// backup: pgBackRest 2.45 removes the backup.manifest it writes there when
+// the restore ends, and the backup_label of a Barman backup taken with
+// pg_basebackup (backup_method = postgres) says "LABEL: pg_basebackup base
+// backup". Nor the repository asked again afterwards: a backup taken since
+// would be "latest" by then.
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
