@@ -46,6 +46,9 @@ class DrillHarnessTest {
     static Path key;
     static Path publicKey;
     static String fullSet;
+    /** The newest backup of each repository, as its tool lists it: what a drill of "latest" restores. */
+    static String latestSet;
+    static String latestBarmanBackup;
     static String sourceState;
 
     @TempDir Path temp;
@@ -169,18 +172,27 @@ class DrillHarnessTest {
         workload("app", 24, "audit-smoke-");
         checkpoint("app", ledger);
         owner("pgbackrest --stanza=" + STANZA + " --type=full backup");
-        fullSet = new ObjectMapper().readTree(owner("pgbackrest --stanza=" + STANZA + " --output=json info"))
-                .get(0).get("backup").get(0).get("label").asText();
+        fullSet = backupSets().get(0).get("label").asText();
         checkpoint("app", ledger);
         workload("app", 8, "more-");
         checkpoint("app", ledger);
         owner("pgbackrest --stanza=" + STANZA + " --type=incr backup");
+        JsonNode sets = backupSets();
+        latestSet = sets.get(sets.size() - 1).get("label").asText();
         checkpoint("app", ledger);
         workload("app", 4, "last-");
         checkpoint("app", ledger);
         barmanBackup();
+        latestBarmanBackup = owner("barman -c \"$BARMAN_CONFIG\" list-backup --minimal " + STANZA).lines().findFirst()
+                .orElseThrow();
         checkpoint("app", ledger);
         sourceState = sourceState();
+    }
+
+    /** The stanza's backup sets, oldest first, as `pgbackrest info` lists them. */
+    private static JsonNode backupSets() throws IOException {
+        return new ObjectMapper().readTree(owner("pgbackrest --stanza=" + STANZA + " --output=json info")).get(0)
+                .get("backup");
     }
 
     static final String BARMAN = "barman -q -c \"$BARMAN_CONFIG\" ";
@@ -296,6 +308,9 @@ class DrillHarnessTest {
         JsonNode report = report();
         assertEquals(true, report.get("passed").asBoolean(), report.toString());
         assertEquals(3, report.get("ledger").get("relied_on").asInt(), report.toString());
+        // The incremental backup, as pgBackRest's restore named the set it chose for "latest".
+        assertTrue(latestSet.matches(fullSet + "_[0-9]{8}-[0-9]{6}I"), latestSet);
+        assertEquals(latestSet, report.get("backup").get("id").asText(), report.toString());
         assertEquals(sql("postgres", "SELECT system_identifier FROM pg_control_system()"),
                 report.get("backup").get("system_identifier").asText());
         assertTrue(report.get("backup").get("start_lsn").asText().matches("[0-9A-F]+/[0-9A-F]+"), report.toString());
@@ -319,6 +334,8 @@ class DrillHarnessTest {
         assertTrue(Support.lastLine(result.out()).matches("PASS  drill=barman  rows=36  chain_head=[0-9a-f]{16}\u2026"
                 + "  checkpoint=5 of 6  verifier=clean"), result.out());
         assertEquals(true, report().get("passed").asBoolean(), report().toString());
+        assertTrue(latestBarmanBackup.matches("[0-9]{8}T[0-9]{6}"), latestBarmanBackup);
+        assertEquals(latestBarmanBackup, report().get("backup").get("id").asText(), report().toString());
         assertTrue(Files.readString(temp.resolve("report/metrics.prom"))
                 .contains("backupsmoke_drill_success{method=\"barman\"} 1\n"));
     }
@@ -366,6 +383,19 @@ class DrillHarnessTest {
         String cause = "pgbackrest restore failed (exit 1): ERROR: [075]: no backup set found to restore";
         assertFailed(result, 3, cause + "\n");
         assertEquals(cause, report().get("failure").asText());
+        assertTrue(report().get("backup").get("id").isNull(), "no set was chosen: " + report());
+    }
+
+    /**
+     * A set the repository lacks: pgBackRest restores the set named or fails (so a restore of another set
+     * than the one named cannot pass), and the report names the set asked for.
+     */
+    @Test
+    void aBackupSetTheRepositoryLacksFailsWithPgBackRestsOwnError() throws Exception {
+        var result = drill("SMOKE_BACKUP_SET", "20200101-000000F");
+        String cause = "pgbackrest restore failed (exit 1): ERROR: [075]: backup set 20200101-000000F is not valid";
+        assertFailed(result, 3, cause + "\n");
+        assertEquals("20200101-000000F", report().get("backup").get("id").asText(), report().toString());
     }
 
     @Test

@@ -282,6 +282,7 @@ class KnobsTest {
         assertEquals("main", knobs.get("drill.repository"), "the stanza pgBackRest restores from");
         assertEquals("", knobs.get("drill.tool_config"));
         assertEquals("latest", knobs.get("SMOKE_BACKUP_SET"));
+        assertEquals("", knobs.get("drill.backup_id"), "latest names no id: the restore's output does");
         assertEquals(temp.resolve("ledger.jsonl").toString(), knobs.get("SMOKE_LEDGER"));
         assertEquals("app", knobs.get("drill.database"), "the database of the ledger's last entry");
         assertEquals("", knobs.get("drill.target_kind"));
@@ -337,8 +338,9 @@ class KnobsTest {
                 refusal(drill("SMOKE_VERIFY_KEY", temp.resolve("pub.pem").toString())));
         assertEquals("SMOKE_BACKUP_SET must be a backup set's label or id, or latest, got '$(touch pwned)'",
                 refusal(drill("SMOKE_BACKUP_SET", "$(touch pwned)")));
-        assertEquals("20261205-163000F_20261205-163100I", Knobs.parse(env(drill("SMOKE_BACKUP_SET",
-                "20261205-163000F_20261205-163100I"))).get("SMOKE_BACKUP_SET"));
+        Knobs named = Knobs.parse(env(drill("SMOKE_BACKUP_SET", "20261205-163000F_20261205-163100I")));
+        assertEquals("20261205-163000F_20261205-163100I", named.get("SMOKE_BACKUP_SET"));
+        assertEquals("20261205-163000F_20261205-163100I", named.get("drill.backup_id"));
         assertEquals("SMOKE_PGBACKREST_STANZA must be a name, got 'a b'", refusal(drill("SMOKE_PGBACKREST_STANZA", "a b")));
         assertEquals("other", Knobs.parse(env(drill("SMOKE_DRILL_DATABASE", "other"))).get("drill.database"));
         Files.writeString(temp.resolve("empty.jsonl"), "");

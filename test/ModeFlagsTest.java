@@ -76,7 +76,7 @@ class ModeFlagsTest {
                 checked++;
             }
         }
-        assertEquals(86, checked); // 77 and the nine flags of the judge modes (JudgeModes.FLAGS)
+        assertEquals(87, checked); // 78 and the nine flags of the judge modes (JudgeModes.FLAGS)
     }
 
     /** The modes that connect to --db-url: all but those on files (ModeTableTest). */

@@ -33,12 +33,12 @@ class RestoredClusterTest {
     @Test
     void pgbackrestRestoresTheLatestSetToItsEndOrTheTargetWithoutArchiving() {
         assertEquals(List.of("pgbackrest", "--config=/w/pgbackrest.conf", "--stanza=smoke", "--pg1-path=/r/data",
-                "--type=immediate", "--target-action=promote", "--archive-mode=off", "restore"),
-                restoreCommand("--tool=pgbackrest", "--pgdata=/r/data", "--repository=smoke",
+                "--type=immediate", "--target-action=promote", "--archive-mode=off", "--log-level-console=info",
+                "restore"), restoreCommand("--tool=pgbackrest", "--pgdata=/r/data", "--repository=smoke",
                         "--tool-config=/w/pgbackrest.conf"));
         assertEquals(List.of("pgbackrest", "--stanza=main", "--pg1-path=/r/data", "--set=20261205-030000F",
                 "--type=time", "--target=2026-12-05 03:00:00+00", "--target-action=promote", "--archive-mode=off",
-                "restore"), restoreCommand("--tool=pgbackrest", "--pgdata=/r/data", "--repository=main",
+                "--log-level-console=info", "restore"), restoreCommand("--tool=pgbackrest", "--pgdata=/r/data", "--repository=main",
                         "--backup-set=20261205-030000F", "--recovery-target=time=2026-12-05 03:00:00+00"));
     }
 

@@ -58,11 +58,11 @@ phys_reason() {
   tool_reason "$1"
 }
 
-# phys__last_said LOG [FROM]: ": " and the last line written to LOG (a tool's error, for the failure line and
-# the report), or of its lines holding FROM (a server log's "FATAL:") from FROM on; or nothing.
+# phys__last_said LOG [FROM]: ": " and the last line written to LOG but pgBackRest's INFO lines (a tool's error, for
+# the failure line and the report), or of its lines holding FROM (a server log's "FATAL:") from FROM on; or nothing.
 phys__last_said() {
   local line from=${2:-}
-  line=$(grep -F -- "$from" "$1" 2>/dev/null | grep -v '^[[:space:]]*$' | tail -n 1) || true
+  line=$(grep -F -- "$from" "$1" 2>/dev/null | grep -v -e '^[[:space:]]*$' -e ' P[0-9]\+ \+INFO: ' | tail -n 1) || true
   if [[ -n "$from" ]]; then line=${line#"${line%%"$from"*}"}; else line=${line#"${line%%[![:space:]]*}"}; fi
   line=${line//:  /: } # PostgreSQL's two spaces after its "FATAL:"
   [[ -z "$line" ]] || printf ': %s' "$line"

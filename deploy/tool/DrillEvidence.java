@@ -25,7 +25,8 @@ final class DrillEvidence {
     /**
      * The report: tool, method, when, passed and the failure; the ledger
      * entry relied on (its line as recorded, and its digest); the backup as
-     * given; the restored server and chain; rto_seconds (as given),
+     * given or read from its files (DrillOptions: its id the one the restore
+     * said it restored); the restored server and chain; rto_seconds (as given),
      * rpo_rows, rpo_seconds; each verdict judged; the PITR proof.
      */
     static String reportJson(DrillJudge.Request request, DrillJudge.Findings findings, Instant judgedAt) {

@@ -22,6 +22,9 @@ final class DrillOptions {
     @Option(names = "--backup-controldata", paramLabel = "FILE")
     Path backupControldata;
 
+    @Option(names = "--restore-log", paramLabel = "FILE")
+    Path restoreLog;
+
     @Option(names = "--restore-failed", paramLabel = "REASON")
     String restoreFailed;
 
@@ -88,6 +91,12 @@ final class DrillOptions {
             backupStart = backupStart != null ? backupStart : label.startTime().atOffset(java.time.ZoneOffset.UTC);
             backupLabel = backupLabel != null ? backupLabel : label.label();
             backupTimeline = backupTimeline != null ? backupTimeline : label.timeline();
+        }
+        if (restoreLog != null) {
+            // The restore's own word, over --backup-id: an id given is the one restored (pgBackRest and Barman
+            // restore the set named or none), a shortcut (Barman's last, oldest) or a name is what it resolved to.
+            String restored = RestoreOutput.backupId(restoreLog);
+            backupId = restored != null ? restored : backupId;
         }
         if (backupControldata != null && backupSystemIdentifier == null) {
             backupSystemIdentifier = PhysicalModes.systemIdentifier(

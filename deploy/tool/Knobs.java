@@ -198,6 +198,8 @@ final class Knobs {
             throw bad("SMOKE_BACKUP_SET", "must be a backup set's label or id, or latest", set);
         }
         values.put("SMOKE_BACKUP_SET", set);
+        // drill-verify's --backup-id: the set named; none for latest, which only the restore's output names.
+        values.put("drill.backup_id", set.equals("latest") ? "" : set);
         readLedger();
         values.put("SMOKE_MAX_RPO", duration("SMOKE_MAX_RPO", "26h or 90m", false));
         String key = raw("SMOKE_SIGNING_KEY");

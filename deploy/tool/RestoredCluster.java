@@ -6,7 +6,8 @@
 //     [--recovery-target=KIND=VALUE]: the tool's restore command line,
 //     NUL-separated on stdout: backup SET (default latest) of the stanza or
 //     server NAME into DIR, to the end of the backup or to the target, then
-//     promoted (pgBackRest without archiving on the restored cluster).
+//     promoted (pgBackRest without archiving on the restored cluster, and
+//     saying which backup set it restored).
 //   --mode=restored-setup --restored-cluster=DIR [--auth=METHOD]
 //     [--recovery-target=KIND=VALUE --wal-archive=DIR]: readies the
 //     restored data directory DIR/data to be served as a private copy on
@@ -107,7 +108,9 @@ final class RestoredCluster {
                 }
                 argv.addAll(target == null ? List.of("--type=immediate")
                         : List.of("--type=" + target[0], "--target=" + target[1]));
-                argv.addAll(List.of("--target-action=promote", "--archive-mode=off", "restore"));
+                // info: its output names the backup set it restored (RestoreOutput), "latest" or not.
+                argv.addAll(List.of("--target-action=promote", "--archive-mode=off", "--log-level-console=info",
+                        "restore"));
             }
             case "barman" -> {
                 argv.add("barman");
