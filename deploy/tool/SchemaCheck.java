@@ -37,6 +37,29 @@ final class SchemaCheck {
     }
 
     /**
+     * Row-level security that applies to the verifying role filters what it
+     * reads without a word: a row a policy hides from that role (or from the
+     * table's owner under FORCE ROW LEVEL SECURITY) is in the log for every
+     * other reader but is never walked, so the chain would verify clean
+     * around it. Verify judges only a chain it sees whole.
+     */
+    static void requireEveryRowVisible(Connection connection, AuditSchema schema, Deadline deadline)
+            throws Failure {
+        String filtered = Sql.queryOne(connection, """
+                SELECT coalesce(string_agg(pg_catalog.format('%I.%I', ?::text, name), ' and ' ORDER BY position), '')
+                FROM unnest(ARRAY['audit_events', 'audit_chain_head']) WITH ORDINALITY AS tables(name, position)
+                WHERE pg_catalog.row_security_active(pg_catalog.to_regclass(pg_catalog.format('%I.%I', ?::text, name)))
+                """, deadline, "checking row-level security on the audit tables", schema.name(), schema.name());
+        if (filtered.isEmpty()) {
+            return;
+        }
+        String role = Sql.queryOne(connection, "SELECT current_user", deadline, "naming the verifying role");
+        throw new Failure("row-level security applies to role " + role + " on " + filtered + ": its policies may"
+                + " hide rows from verify, which judges only a chain it sees whole; verify as a superuser, a role with"
+                + " BYPASSRLS, or the table's owner (without FORCE ROW LEVEL SECURITY)");
+    }
+
+    /**
      * The chain's statement trigger, which writes the head to the sentinel,
      * fires on the table named in the INSERT: an insert straight into a
      * partition runs the row trigger cloned there but never that trigger, and

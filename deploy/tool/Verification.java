@@ -54,6 +54,7 @@ final class Verification {
             AuditSchema schema = AuditSchema.resolve(connection, request.schema(), deadline);
             setSearchPath(connection, schema.queryPath(), deadline);
             SchemaCheck.require(connection, schema, deadline);
+            SchemaCheck.requireEveryRowVisible(connection, schema, deadline);
             // A client walk from the chain's start reads every row in this
             // snapshot, and counts them; any other run counts them here.
             boolean walksEveryRow = request.walks() && request.checkpoint() == null;
