@@ -43,7 +43,7 @@ final class ChainPositions {
     /** One connection, read-only, for hashesAt on a database no transaction is open in yet. */
     static Map<Long, String> hashesAt(Connector connector, AuditSchema schema, Collection<Long> positions)
             throws Failure {
-        try (Connection connection = connector.withSearchPath(schema.queryPath()).open()) {
+        try (Connection connection = connector.withSearchPath(Connector.CATALOG_ONLY).open()) {
             connection.setReadOnly(true);
             return hashesAt(connection, schema, positions, connector.deadline());
         } catch (SQLException e) {
@@ -70,8 +70,8 @@ final class ChainPositions {
     static String aboutRow(Connector connector, AuditSchema schema, String rowHash, String expression)
             throws Failure {
         String sql = "SELECT (SELECT (" + expression + ")::text FROM " + schema.qualified("audit_events")
-                + " WHERE row_hash = ? LIMIT 1)";
-        try (Connection connection = connector.open()) {
+                + " WHERE row_hash = ?::text LIMIT 1)";
+        try (Connection connection = connector.withSearchPath(Connector.CATALOG_ONLY).open()) {
             connection.setReadOnly(true);
             return Sql.queryOne(connection, sql, connector.deadline(), "reading " + expression + " of a row", rowHash);
         } catch (SQLException e) {
