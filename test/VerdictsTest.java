@@ -149,6 +149,37 @@ class VerdictsTest {
                 post.missingTriggers());
     }
 
+    /**
+     * The append-only trigger made again with its name, events and function
+     * but a WHEN that never holds (or a column list that leaves the other
+     * columns writable) neither protects nor changed the fingerprint: an
+     * anchor with the fingerprint and --fail-on-break passed (red-team
+     * review). Both are named now, and neither counts as the protection.
+     */
+    @Test
+    void anAppendOnlyTriggerThatNeverFiresIsNoProtectionAndChangesTheFingerprint() throws Exception {
+        String database = migrated(3);
+        Snapshot pre = verify(database);
+        var anchor = new ChainWalker.Expectation(pre.chainHeadHash(), pre.rowCount(), true);
+        Support.execute(database, "DROP TRIGGER audit_events_append_only ON audit_events",
+                "CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events FOR EACH ROW"
+                        + " WHEN (pg_trigger_depth() < 0) EXECUTE FUNCTION audit_events_reject_change()",
+                "CREATE TRIGGER audit_events_reject_id_changes BEFORE UPDATE OF id, actor ON audit_events FOR EACH ROW"
+                        + " EXECUTE FUNCTION audit_events_reject_change('only', 'these')");
+        Snapshot post = verify(database, null, anchor, pre.integrity());
+        assertEquals(List.of("trigger audit_events_append_only on public.audit_events: was enabled "
+                + BEFORE_UPDATE_DELETE + ", now enabled " + BEFORE_UPDATE_DELETE + " WHEN ((pg_trigger_depth() < 0))",
+                "trigger audit_events_reject_id_changes on public.audit_events: added (enabled BEFORE UPDATE OF id,"
+                        + " actor public.audit_events_reject_change() CALLED AS public.audit_events_reject_change('only',"
+                        + " 'these'))"), post.integrityChanges());
+        assertEquals(List.of("BEFORE UPDATE row trigger (append-only)", "BEFORE DELETE row trigger (append-only)"),
+                post.missingTriggers());
+        assertTrue(post.whyBroken().startsWith("the integrity machinery is not the anchor's: "), post.whyBroken());
+        // Without the anchor: no protection.
+        assertEquals("audit_events is not append-only: no enabled BEFORE UPDATE row trigger (append-only),"
+                + " no enabled BEFORE DELETE row trigger (append-only)", verify(database).whyBroken());
+    }
+
     /** Pure logic: each kind of difference, one line naming the entry. */
     @Test
     void integrityChangesNameEachEntry() {

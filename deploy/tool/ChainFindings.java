@@ -51,7 +51,9 @@ final class ChainFindings {
      * provides it: BEFORE UPDATE and BEFORE DELETE row triggers (SPEC
      * section 6's append-only trigger) and a BEFORE TRUNCATE trigger (our
      * migration 000002's audit_events_no_truncate). A trigger enabled
-     * for replica sessions only does not protect ordinary ones. Whether the
+     * for replica sessions only does not protect ordinary ones, nor does one
+     * with a WHEN condition (WHEN (false) never fires) or a column list
+     * (UPDATE OF id leaves every other column writable). Whether the
      * trigger's function really refuses is the fingerprint's matter.
      * tgtype bits: 1 ROW, 2 BEFORE, 8 DELETE, 16 UPDATE, 32 TRUNCATE.
      */
@@ -65,7 +67,8 @@ final class ChainFindings {
                 WHERE NOT EXISTS (
                     SELECT 1 FROM pg_catalog.pg_trigger t
                     WHERE t.tgrelid = pg_catalog.to_regclass(pg_catalog.format('%I.audit_events', ?::text))
-                      AND NOT t.tgisinternal AND t.tgenabled IN ('O', 'A') AND t.tgtype & wanted.bits = wanted.bits)
+                      AND NOT t.tgisinternal AND t.tgenabled IN ('O', 'A') AND t.tgtype & wanted.bits = wanted.bits
+                      AND t.tgqual IS NULL AND cardinality(t.tgattr::int2[]) = 0)
                 ORDER BY wanted.position
                 """, schema.name(), null, deadline, "looking for the append-only triggers");
     }
