@@ -98,6 +98,22 @@ class VerifyHardeningTest {
     }
 
     /**
+     * A "timestamp" column of another type than timestamptz (its zone cut
+     * off) ended verify in an "unexpected error" naming Java's exception;
+     * it is a schema outside the contract, said in one line.
+     */
+    @Test
+    void aTimestampWithoutTimeZoneIsNamedAsOutsideTheContract() throws Exception {
+        String database = Support.migratedWithWorkload(2);
+        Support.execute(database, "ALTER TABLE audit_events ALTER \"timestamp\" TYPE timestamp"
+                + " USING \"timestamp\" AT TIME ZONE 'UTC'");
+        var result = verifyExiting(1, database, "--fail-on-break");
+        assertEquals("backupsmoke: audit_events.\"timestamp\" is timestamp without time zone, not the schema"
+                + " contract's timestamptz (SPEC section 6): the payload's UTC time cannot be read from it\n",
+                result.err());
+    }
+
+    /**
      * The audit schema's owner, no superuser, dropped the append-only
      * trigger and put an &(smallint, integer) in that schema that says every
      * trigger has every bit: verify's check of the triggers (tgtype & bits)

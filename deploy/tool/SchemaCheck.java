@@ -34,6 +34,26 @@ final class SchemaCheck {
             throw new Failure("audit_events lacks the schema contract's columns " + missingColumns
                     + " (SPEC section 6): these migrations do not install the contract");
         }
+        requireInstants(connection, schema, deadline);
+    }
+
+    /**
+     * The payload's time is the instant in UTC, which only a timestamptz
+     * (or a domain over one) holds: a timestamp without time zone prints no
+     * offset, and its hash would follow the inserting session's TimeZone.
+     */
+    private static void requireInstants(Connection connection, AuditSchema schema, Deadline deadline)
+            throws Failure {
+        String type = Sql.queryOne(connection, """
+                SELECT pg_catalog.format_type(coalesce(nullif(t.typbasetype, 0), a.atttypid), NULL)
+                FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+                WHERE a.attrelid = pg_catalog.to_regclass(pg_catalog.format('%I.audit_events', ?::text))
+                  AND a.attname = 'timestamp' AND NOT a.attisdropped
+                """, deadline, "checking the type of audit_events.timestamp", schema.name());
+        if (!"timestamp with time zone".equals(type)) {
+            throw new Failure("audit_events.\"timestamp\" is " + type + ", not the schema contract's timestamptz"
+                    + " (SPEC section 6): the payload's UTC time cannot be read from it");
+        }
     }
 
     /**
