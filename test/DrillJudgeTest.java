@@ -536,6 +536,25 @@ class DrillJudgeTest {
                 + ", and the restore lacks it", findings.failure);
     }
 
+    /**
+     * An XID target is proven by the head's xmin: a superuser's cast from
+     * xid to text (in the restored database, a backup edited to carry it)
+     * answered xmin::text with any number it liked. The value is now printed
+     * by the type's own output.
+     */
+    @Test
+    void aCastFromXidToTextDoesNotChangeTheHeadsXmin() throws Exception {
+        String database = Support.migratedWithWorkload(3);
+        String head = Support.one(database, "SELECT row_hash FROM audit_chain_head");
+        String xmin = Support.one(database, "SELECT pg_catalog.format('%s', xmin) FROM audit_events"
+                + " WHERE row_hash = '" + head + "'");
+        Support.execute(database, "CREATE FUNCTION public.any_xid(xid) RETURNS text LANGUAGE sql AS $$ SELECT '1' $$",
+                "CREATE CAST (xid AS text) WITH FUNCTION public.any_xid(xid)");
+        Connector connector = new Connector(ConnectionTarget.parse(Support.url(database), Map.of()), 10, deadline);
+        assertEquals(xmin, ChainPositions.aboutRow(connector, new AuditSchema("public", true, java.util.List.of()),
+                head, "xmin"));
+    }
+
     @Test
     void noEntryBeforeTheBackupCannotBeJudged() throws Exception {
         String live = Support.migratedWithWorkload(24);

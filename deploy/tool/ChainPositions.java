@@ -65,11 +65,14 @@ final class ChainPositions {
     /**
      * A value about the row with this hash, by an expression over the row
      * (e.g. pg_xact_commit_timestamp(xmin)); null when no row has it or the
-     * value is NULL.
+     * value is NULL (or prints as nothing). The value is printed by its
+     * type's output function (format's %s), not by a cast to text, which a
+     * superuser's CREATE CAST (xid AS text) would answer instead.
      */
     static String aboutRow(Connector connector, AuditSchema schema, String rowHash, String expression)
             throws Failure {
-        String sql = "SELECT (SELECT (" + expression + ")::text FROM " + schema.qualified("audit_events")
+        String sql = "SELECT (SELECT NULLIF(pg_catalog.format('%s', " + expression + "), '') FROM "
+                + schema.qualified("audit_events")
                 + " WHERE row_hash = ?::text LIMIT 1)";
         try (Connection connection = connector.withSearchPath(Connector.CATALOG_ONLY).open()) {
             connection.setReadOnly(true);
