@@ -555,6 +555,31 @@ class DrillJudgeTest {
                 head, "xmin"));
     }
 
+    /**
+     * The server's identity and position as checkpoint and drill-verify
+     * record and judge them: casts to text (and text to bit) that a
+     * superuser added to the database read answered with another cluster's
+     * identifier, timeline and LSN. Each is printed by its type now.
+     */
+    @Test
+    void castsInTheDatabaseDoNotChangeTheServersIdentityOrPosition() throws Exception {
+        String database = Support.scratchDatabase();
+        String identifier = Support.one(database, "SELECT system_identifier FROM pg_catalog.pg_control_system()");
+        Support.execute(database,
+                "CREATE FUNCTION public.other_cluster(bigint) RETURNS text LANGUAGE sql AS $$ SELECT '42' $$",
+                "CREATE CAST (bigint AS text) WITH FUNCTION public.other_cluster(bigint)",
+                "CREATE FUNCTION public.other_lsn(pg_lsn) RETURNS text LANGUAGE sql AS $$ SELECT 'F/F' $$",
+                "CREATE CAST (pg_lsn AS text) WITH FUNCTION public.other_lsn(pg_lsn)",
+                "CREATE FUNCTION public.other_timeline(text) RETURNS bit LANGUAGE sql AS $$ SELECT B'111' $$",
+                "CREATE CAST (text AS bit) WITH FUNCTION public.other_timeline(text)");
+        ServerPosition position = ServerPosition.read(
+                new Connector(ConnectionTarget.parse(Support.url(database), Map.of()), 10, deadline));
+        assertEquals(identifier, position.systemIdentifier());
+        assertEquals(1, position.timeline());
+        assertTrue(position.walLsn().matches("[0-9A-F]+/[0-9A-F]+") && !position.walLsn().equals("F/F"),
+                position.walLsn());
+    }
+
     @Test
     void noEntryBeforeTheBackupCannotBeJudged() throws Exception {
         String live = Support.migratedWithWorkload(24);
