@@ -68,7 +68,7 @@ final class ChainFindings {
                     SELECT 1 FROM pg_catalog.pg_trigger t
                     WHERE t.tgrelid = pg_catalog.to_regclass(pg_catalog.format('%I.audit_events', ?::text))
                       AND NOT t.tgisinternal AND t.tgenabled IN ('O', 'A') AND t.tgtype & wanted.bits = wanted.bits
-                      AND t.tgqual IS NULL AND cardinality(t.tgattr::int2[]) = 0)
+                      AND t.tgqual IS NULL AND t.tgattr[0] IS NULL)
                 ORDER BY wanted.position
                 """, schema.name(), null, deadline, "looking for the append-only triggers");
     }

@@ -29,6 +29,8 @@ final class Integrity {
      * A column list (UPDATE OF), arguments (CALLED AS) and a WHEN condition are named only when present,
      * so a trigger without them is described as before they were: each of them can keep a trigger of the
      * same name, events and function from ever firing (WHEN (false)), or hand its function other orders.
+     * The column list is read by subscript (a table has at most 1600 columns), not through a cast to int2[],
+     * which a superuser's CREATE CAST could answer.
      * Every object is named with its schema. Parameter: the audit schema.
      */
     static final String TRIGGERS = """
@@ -42,8 +44,9 @@ final class Integrity {
                              CASE WHEN t.tgtype & 8 = 8 THEN 'DELETE' END,
                              CASE WHEN t.tgtype & 32 = 32 THEN 'TRUNCATE' END,
                              'OF ' || (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.place)
-                                       FROM unnest(t.tgattr::int2[]) WITH ORDINALITY AS k(attnum, place)
-                                            JOIN pg_attribute a ON a.attrelid = t.tgrelid AND a.attnum = k.attnum),
+                                       FROM generate_series(0, 1599) AS k(place)
+                                            JOIN pg_attribute a ON a.attrelid = t.tgrelid
+                                                               AND a.attnum = t.tgattr[k.place]),
                              format('%I.%I(%s)', n.nspname, p.proname, oidvectortypes(p.proargtypes)),
                              CASE WHEN t.tgnargs > 0
                                   THEN 'CALLED AS ' || substring(pg_get_triggerdef(t.oid) FROM ' EXECUTE FUNCTION (.*)$') END,
