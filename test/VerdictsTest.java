@@ -126,16 +126,21 @@ class VerdictsTest {
                 + " (missing_triggers in the snapshot)"), VerifyNotes.of(snapshot));
     }
 
-    @Test
-    void aDisabledReplicaOnlyOrRewrittenTriggerBreaksTheAnchorNamingIt() throws Exception {
-        String database = migrated(3);
+    /** DATABASE verified, STATEMENTS run, and DATABASE verified against the first snapshot as its anchor. */
+    private static Snapshot verifiedAgainstTheAnchorBefore(String database, String... statements) throws Exception {
         Snapshot pre = verify(database);
         var anchor = new ChainWalker.Expectation(pre.chainHeadHash(), pre.rowCount(), true);
-        Support.execute(database, "ALTER TABLE audit_events DISABLE TRIGGER audit_events_chain",
+        Support.execute(database, statements);
+        return verify(database, null, anchor, pre.integrity());
+    }
+
+    @Test
+    void aDisabledReplicaOnlyOrRewrittenTriggerBreaksTheAnchorNamingIt() throws Exception {
+        Snapshot post = verifiedAgainstTheAnchorBefore(migrated(3),
+                "ALTER TABLE audit_events DISABLE TRIGGER audit_events_chain",
                 "ALTER TABLE audit_events ENABLE REPLICA TRIGGER audit_events_append_only",
                 "CREATE OR REPLACE FUNCTION audit_events_reject_truncate() RETURNS trigger LANGUAGE plpgsql"
                         + " AS $$ BEGIN RETURN NULL; END; $$");
-        Snapshot post = verify(database, null, anchor, pre.integrity());
         List<String> changes = post.integrityChanges();
         assertEquals(3, changes.size(), changes.toString());
         assertEquals("trigger audit_events_append_only on public.audit_events: was enabled " + BEFORE_UPDATE_DELETE
@@ -159,14 +164,11 @@ class VerdictsTest {
     @Test
     void anAppendOnlyTriggerThatNeverFiresIsNoProtectionAndChangesTheFingerprint() throws Exception {
         String database = migrated(3);
-        Snapshot pre = verify(database);
-        var anchor = new ChainWalker.Expectation(pre.chainHeadHash(), pre.rowCount(), true);
-        Support.execute(database, "DROP TRIGGER audit_events_append_only ON audit_events",
+        Snapshot post = verifiedAgainstTheAnchorBefore(database, "DROP TRIGGER audit_events_append_only ON audit_events",
                 "CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events FOR EACH ROW"
                         + " WHEN (pg_trigger_depth() < 0) EXECUTE FUNCTION audit_events_reject_change()",
                 "CREATE TRIGGER audit_events_reject_id_changes BEFORE UPDATE OF id, actor ON audit_events FOR EACH ROW"
                         + " EXECUTE FUNCTION audit_events_reject_change('only', 'these')");
-        Snapshot post = verify(database, null, anchor, pre.integrity());
         assertEquals(List.of("trigger audit_events_append_only on public.audit_events: was enabled "
                 + BEFORE_UPDATE_DELETE + ", now enabled " + BEFORE_UPDATE_DELETE + " WHEN ((pg_trigger_depth() < 0))",
                 "trigger audit_events_reject_id_changes on public.audit_events: added (enabled BEFORE UPDATE OF id,"
