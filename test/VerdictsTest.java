@@ -182,6 +182,23 @@ class VerdictsTest {
                 + " no enabled BEFORE DELETE row trigger (append-only)", verify(database).whyBroken());
     }
 
+    /**
+     * Every read of audit_events returns the rows of a table that inherits
+     * from it (a partition, a child), and the parent's triggers do not guard
+     * a change made there: such a table without an append-only trigger of
+     * its own passed as protected (red-team review).
+     */
+    @Test
+    void aTableInheritingFromAuditEventsNeedsItsOwnAppendOnlyTrigger() throws Exception {
+        String database = migrated(2);
+        Support.execute(database, "CREATE TABLE audit_events_archive () INHERITS (audit_events)");
+        assertEquals(List.of("BEFORE UPDATE row trigger (append-only)", "BEFORE DELETE row trigger (append-only)",
+                "BEFORE TRUNCATE trigger (no-truncate)"), verify(database).missingTriggers());
+        Support.execute(database, "CREATE TRIGGER archive_append_only BEFORE UPDATE OR DELETE ON audit_events_archive"
+                + " FOR EACH ROW EXECUTE FUNCTION audit_events_reject_change()");
+        assertEquals(List.of("BEFORE TRUNCATE trigger (no-truncate)"), verify(database).missingTriggers());
+    }
+
     /** Pure logic: each kind of difference, one line naming the entry. */
     @Test
     void integrityChangesNameEachEntry() {
