@@ -536,6 +536,50 @@ class DrillJudgeTest {
                 + ", and the restore lacks it", findings.failure);
     }
 
+    /**
+     * An XID target is proven by the head's xmin: a superuser's cast from
+     * xid to text (in the restored database, a backup edited to carry it)
+     * answered xmin::text with any number it liked. The value is now printed
+     * by the type's own output.
+     */
+    @Test
+    void aCastFromXidToTextDoesNotChangeTheHeadsXmin() throws Exception {
+        String database = Support.migratedWithWorkload(3);
+        String head = Support.one(database, "SELECT row_hash FROM audit_chain_head");
+        String xmin = Support.one(database, "SELECT pg_catalog.format('%s', xmin) FROM audit_events"
+                + " WHERE row_hash = '" + head + "'");
+        Support.execute(database, "CREATE FUNCTION public.any_xid(xid) RETURNS text LANGUAGE sql AS $$ SELECT '1' $$",
+                "CREATE CAST (xid AS text) WITH FUNCTION public.any_xid(xid)");
+        Connector connector = new Connector(ConnectionTarget.parse(Support.url(database), Map.of()), 10, deadline);
+        assertEquals(xmin, ChainPositions.aboutRow(connector, new AuditSchema("public", true, java.util.List.of()),
+                head, "xmin"));
+    }
+
+    /**
+     * The server's identity and position as checkpoint and drill-verify
+     * record and judge them: casts to text (and text to bit) that a
+     * superuser added to the database read answered with another cluster's
+     * identifier, timeline and LSN. Each is printed by its type now.
+     */
+    @Test
+    void castsInTheDatabaseDoNotChangeTheServersIdentityOrPosition() throws Exception {
+        String database = Support.scratchDatabase();
+        String identifier = Support.one(database, "SELECT system_identifier FROM pg_catalog.pg_control_system()");
+        Support.execute(database,
+                "CREATE FUNCTION public.other_cluster(bigint) RETURNS text LANGUAGE sql AS $$ SELECT '42' $$",
+                "CREATE CAST (bigint AS text) WITH FUNCTION public.other_cluster(bigint)",
+                "CREATE FUNCTION public.other_lsn(pg_lsn) RETURNS text LANGUAGE sql AS $$ SELECT 'F/F' $$",
+                "CREATE CAST (pg_lsn AS text) WITH FUNCTION public.other_lsn(pg_lsn)",
+                "CREATE FUNCTION public.other_timeline(text) RETURNS bit LANGUAGE sql AS $$ SELECT B'111' $$",
+                "CREATE CAST (text AS bit) WITH FUNCTION public.other_timeline(text)");
+        ServerPosition position = ServerPosition.read(
+                new Connector(ConnectionTarget.parse(Support.url(database), Map.of()), 10, deadline));
+        assertEquals(identifier, position.systemIdentifier());
+        assertEquals(1, position.timeline());
+        assertTrue(position.walLsn().matches("[0-9A-F]+/[0-9A-F]+") && !position.walLsn().equals("F/F"),
+                position.walLsn());
+    }
+
     @Test
     void noEntryBeforeTheBackupCannotBeJudged() throws Exception {
         String live = Support.migratedWithWorkload(24);

@@ -1,7 +1,9 @@
 // Issue 11 item 1, the migrations' side: every function of ours pins
-// `search_path = <its own schema>, pg_catalog`, so a schema that comes
-// first in a session's path (one named after the role, or a database-wide
-// search_path) cannot change what the trigger writes or the verifier reads.
+// `search_path = pg_catalog, <its own schema>, pg_temp` (000016; 000008 had
+// `<its own schema>, pg_catalog`), so a schema that comes first in a
+// session's path (one named after the role, or a database-wide
+// search_path), a temporary table or a namesake of a built-in function
+// cannot change what the trigger writes or the verifier reads.
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -28,7 +30,54 @@ class PinnedSearchPathTest {
 
     static List<String> expectedPins(String schema) {
         return OUR_FUNCTIONS.stream().map(name -> name + " "
-                + (name.equals(UNPINNED) ? "unpinned" : "search_path=" + schema + ", pg_catalog")).toList();
+                + (name.equals(UNPINNED) ? "unpinned" : "search_path=pg_catalog, " + schema + ", pg_temp")).toList();
+    }
+
+    /**
+     * A role with INSERT (and CREATE in the schema, which every role had in
+     * public up to PostgreSQL 14) made a temporary audit_chain_head for
+     * everyone and a split_part() of its own: the chain's SECURITY DEFINER
+     * functions, pinned to `public, pg_catalog`, searched pg_temp first and
+     * the schema before pg_catalog, so they linked the role's row to the
+     * temporary table's head and ran its split_part() with their owner's
+     * rights (red-team review). 000016 searches pg_catalog first, pg_temp last.
+     */
+    @Test
+    void aTemporarySentinelOrAFunctionOfTheSameNameChangesNothingTheChainFunctionsDo() throws Exception {
+        String database = Support.migratedWithWorkload(3);
+        String role = "inserter_" + database;
+        String head = Support.one(database, "SELECT row_hash FROM audit_chain_head");
+        Support.execute(database, "CREATE ROLE " + role, "GRANT USAGE, CREATE ON SCHEMA public TO " + role,
+                "GRANT INSERT ON audit_events TO " + role);
+        try {
+            Support.execute(database, "SET ROLE " + role,
+                    "CREATE TEMPORARY TABLE audit_chain_head (id INTEGER PRIMARY KEY, row_hash TEXT NOT NULL,"
+                            + " updated_at TIMESTAMPTZ)",
+                    "GRANT ALL ON audit_chain_head TO PUBLIC",
+                    "INSERT INTO audit_chain_head VALUES (1, repeat('f', 64), NOW())",
+                    "CREATE FUNCTION public.split_part(TEXT, TEXT, INTEGER) RETURNS TEXT LANGUAGE sql"
+                            + " AS $$ SELECT pg_catalog.split_part($1, $2, $3) || current_user $$",
+                    "INSERT INTO public.audit_events (id, actor, actor_type, action, resource_type, resource_id)"
+                            + " VALUES ('late', 'a', 'User', 'act', 'rt', 'ri')");
+            assertEquals(head, Support.one(database, "SELECT prev_hash FROM audit_events WHERE id = 'late'"));
+            assertEquals("t", Support.one(database, "SELECT (SELECT row_hash FROM audit_chain_head)"
+                    + " = (SELECT row_hash FROM audit_events WHERE id = 'late')"));
+            assertEquals("null|-1|4", Support.one(database,
+                    "SELECT first_break_id, first_break_pos, row_count FROM public.audit_events_verify_chain()"));
+        } finally {
+            Support.execute(database, "DROP OWNED BY " + role);
+            Support.execute("postgres", "DROP ROLE " + role);
+        }
+    }
+
+    @Test
+    void migration000016sDownRestoresTheEarlierPins() throws Exception {
+        String database = Support.migratedWithWorkload(0);
+        Support.execute(database, java.nio.file.Files.readString(
+                Support.MIGRATIONS.resolve("000016_audit_pin_catalog_first.down.sql")));
+        assertEquals(OUR_FUNCTIONS.stream().map(name -> name + " "
+                + (name.equals(UNPINNED) ? "unpinned" : "search_path=public, pg_catalog")).toList(),
+                pins(database, "public"));
     }
 
     @Test

@@ -208,6 +208,11 @@ class SchemaTest {
                         + "AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%')"));
     }
 
+    /** The snapshot's "integrity" object, as printed. */
+    private static String integrityOf(String snapshot) {
+        return snapshot.substring(snapshot.indexOf("  \"integrity\": {"));
+    }
+
     @Test
     void anotherApplicationsMigrationsOfTheSameContractWorkUnchanged() throws Exception {
         String database = Support.scratchDatabase();
@@ -220,6 +225,11 @@ class SchemaTest {
                 "\"first_break_pos\": -1", "\"verifier_walked\": 24", OTHER_APP_UNHASHED, MISSING_TRUNCATE_TRIGGER,
                 Support.cleanClientJson(24)),
                 Support.withoutIntegrity(verify.out()));
+        // Both fingerprints are read with one search_path: a helper taking the application's
+        // audit_events row is named (and defined) alike, so the workload's anchors the verify.
+        assertTrue(workload.out().contains("\"function public.app_audit_payload(public.audit_events)\""),
+                workload.out());
+        assertEquals(integrityOf(workload.out()), integrityOf(verify.out()));
         assertEquals(List.of("0001_init.up.sql", "0002_chain.up.sql", "0003_verifier.up.sql"),
                 Support.rows(database, "SELECT version FROM schema_migrations ORDER BY version"));
         assertEquals("0", Support.one(database, "SELECT count(*) FROM tenants")); // seed.sql was not run

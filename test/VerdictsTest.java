@@ -126,16 +126,21 @@ class VerdictsTest {
                 + " (missing_triggers in the snapshot)"), VerifyNotes.of(snapshot));
     }
 
-    @Test
-    void aDisabledReplicaOnlyOrRewrittenTriggerBreaksTheAnchorNamingIt() throws Exception {
-        String database = migrated(3);
+    /** DATABASE verified, STATEMENTS run, and DATABASE verified against the first snapshot as its anchor. */
+    private static Snapshot verifiedAgainstTheAnchorBefore(String database, String... statements) throws Exception {
         Snapshot pre = verify(database);
         var anchor = new ChainWalker.Expectation(pre.chainHeadHash(), pre.rowCount(), true);
-        Support.execute(database, "ALTER TABLE audit_events DISABLE TRIGGER audit_events_chain",
+        Support.execute(database, statements);
+        return verify(database, null, anchor, pre.integrity());
+    }
+
+    @Test
+    void aDisabledReplicaOnlyOrRewrittenTriggerBreaksTheAnchorNamingIt() throws Exception {
+        Snapshot post = verifiedAgainstTheAnchorBefore(migrated(3),
+                "ALTER TABLE audit_events DISABLE TRIGGER audit_events_chain",
                 "ALTER TABLE audit_events ENABLE REPLICA TRIGGER audit_events_append_only",
                 "CREATE OR REPLACE FUNCTION audit_events_reject_truncate() RETURNS trigger LANGUAGE plpgsql"
                         + " AS $$ BEGIN RETURN NULL; END; $$");
-        Snapshot post = verify(database, null, anchor, pre.integrity());
         List<String> changes = post.integrityChanges();
         assertEquals(3, changes.size(), changes.toString());
         assertEquals("trigger audit_events_append_only on public.audit_events: was enabled " + BEFORE_UPDATE_DELETE
@@ -147,6 +152,51 @@ class VerdictsTest {
         // The rewritten no-truncate trigger is still there and enabled: only the fingerprint shows it.
         assertEquals(List.of("BEFORE UPDATE row trigger (append-only)", "BEFORE DELETE row trigger (append-only)"),
                 post.missingTriggers());
+    }
+
+    /**
+     * The append-only trigger made again with its name, events and function
+     * but a WHEN that never holds (or a column list that leaves the other
+     * columns writable) neither protects nor changed the fingerprint: an
+     * anchor with the fingerprint and --fail-on-break passed (red-team
+     * review). Both are named now, and neither counts as the protection.
+     */
+    @Test
+    void anAppendOnlyTriggerThatNeverFiresIsNoProtectionAndChangesTheFingerprint() throws Exception {
+        String database = migrated(3);
+        Snapshot post = verifiedAgainstTheAnchorBefore(database, "DROP TRIGGER audit_events_append_only ON audit_events",
+                "CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events FOR EACH ROW"
+                        + " WHEN (pg_trigger_depth() < 0) EXECUTE FUNCTION audit_events_reject_change()",
+                "CREATE TRIGGER audit_events_reject_id_changes BEFORE UPDATE OF id, actor ON audit_events FOR EACH ROW"
+                        + " EXECUTE FUNCTION audit_events_reject_change('only', 'these')");
+        assertEquals(List.of("trigger audit_events_append_only on public.audit_events: was enabled "
+                + BEFORE_UPDATE_DELETE + ", now enabled " + BEFORE_UPDATE_DELETE + " WHEN ((pg_trigger_depth() < 0))",
+                "trigger audit_events_reject_id_changes on public.audit_events: added (enabled BEFORE UPDATE OF id,"
+                        + " actor public.audit_events_reject_change() CALLED AS public.audit_events_reject_change('only',"
+                        + " 'these'))"), post.integrityChanges());
+        assertEquals(List.of("BEFORE UPDATE row trigger (append-only)", "BEFORE DELETE row trigger (append-only)"),
+                post.missingTriggers());
+        assertTrue(post.whyBroken().startsWith("the integrity machinery is not the anchor's: "), post.whyBroken());
+        // Without the anchor: no protection.
+        assertEquals("audit_events is not append-only: no enabled BEFORE UPDATE row trigger (append-only),"
+                + " no enabled BEFORE DELETE row trigger (append-only)", verify(database).whyBroken());
+    }
+
+    /**
+     * Every read of audit_events returns the rows of a table that inherits
+     * from it (a partition, a child), and the parent's triggers do not guard
+     * a change made there: such a table without an append-only trigger of
+     * its own passed as protected (red-team review).
+     */
+    @Test
+    void aTableInheritingFromAuditEventsNeedsItsOwnAppendOnlyTrigger() throws Exception {
+        String database = migrated(2);
+        Support.execute(database, "CREATE TABLE audit_events_archive () INHERITS (audit_events)");
+        assertEquals(List.of("BEFORE UPDATE row trigger (append-only)", "BEFORE DELETE row trigger (append-only)",
+                "BEFORE TRUNCATE trigger (no-truncate)"), verify(database).missingTriggers());
+        Support.execute(database, "CREATE TRIGGER archive_append_only BEFORE UPDATE OR DELETE ON audit_events_archive"
+                + " FOR EACH ROW EXECUTE FUNCTION audit_events_reject_change()");
+        assertEquals(List.of("BEFORE TRUNCATE trigger (no-truncate)"), verify(database).missingTriggers());
     }
 
     /** Pure logic: each kind of difference, one line naming the entry. */
@@ -335,19 +385,28 @@ class VerdictsTest {
         }
     }
 
+    /**
+     * A BC date hashes as the same date AD (the payload omits the era), so
+     * the hash cannot vouch for the row: ambiguous, and modified for the
+     * client, whatever the server's verifier says (ours calls it clean).
+     */
     @Test
-    void aStoredBcDateIsAmbiguous() throws Exception {
+    void aStoredBcDateIsAmbiguousAndModified() throws Exception {
         String database = migrated(0);
         forgeRow(database, "bc", null, "0044-03-15 10:00:00+00 BC", "0044-03-15T10:00:00.000000Z");
         Snapshot snapshot = verify(database);
-        assertEquals("clean", snapshot.client().verdict());
+        assertEquals("broken", snapshot.client().verdict());
+        assertEquals("modified", snapshot.client().breakKind());
+        assertEquals("bc", snapshot.client().firstBreakId());
         assertEquals(1, snapshot.client().ambiguousRows());
         assertEquals("bc", snapshot.client().firstAmbiguousId());
-        assertEquals(List.of("client verification: 1 ambiguous row, whose payload another row could share; the first,"
-                + " bc: its timestamp 0044-03-15 10:00:00.000000 BC (UTC) has the payload of the same date AD:"
-                + " the payload omits the era"), VerifyNotes.of(snapshot));
-        assertEquals("--fail-on-ambiguous: 1 ambiguous row, the first bc",
+        assertTrue(VerifyNotes.of(snapshot).contains("client verification: 1 ambiguous row, whose payload another row"
+                + " could share; the first, bc: its timestamp 0044-03-15 10:00:00.000000 BC (UTC) has the payload of"
+                + " the same date AD: the payload omits the era"), VerifyNotes.of(snapshot).toString());
+        assertEquals("--fail-on-break: client verification: modified at bc position 0",
                 new FatalVerdicts(true, true, false).firstOf(snapshot));
+        assertEquals("--fail-on-ambiguous: 1 ambiguous row, the first bc",
+                new FatalVerdicts(false, true, false).firstOf(snapshot));
     }
 
     @Test

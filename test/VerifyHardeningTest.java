@@ -97,6 +97,44 @@ class VerifyHardeningTest {
                 + " run the migrations first (--mode=workload)\n", wrong.err());
     }
 
+    /**
+     * A "timestamp" column of another type than timestamptz (its zone cut
+     * off) ended verify in an "unexpected error" naming Java's exception;
+     * it is a schema outside the contract, said in one line.
+     */
+    @Test
+    void aTimestampWithoutTimeZoneIsNamedAsOutsideTheContract() throws Exception {
+        String database = Support.migratedWithWorkload(2);
+        Support.execute(database, "ALTER TABLE audit_events ALTER \"timestamp\" TYPE timestamp"
+                + " USING \"timestamp\" AT TIME ZONE 'UTC'");
+        Support.assertRefused(1, "audit_events.\"timestamp\" is timestamp without time zone, not the schema"
+                + " contract's timestamptz (SPEC section 6): the payload's UTC time cannot be read from it",
+                verify(database, "--fail-on-break"));
+    }
+
+    /**
+     * The audit schema's owner, no superuser, dropped the append-only
+     * trigger and put an &(smallint, integer) in that schema that says every
+     * trigger has every bit: verify's check of the triggers (tgtype & bits)
+     * called that one, as PostgreSQL takes an exact match from any schema
+     * on the path, and --fail-on-break passed. Verify's queries now run with
+     * the catalogs alone on the path.
+     */
+    @Test
+    void anOperatorInTheAuditSchemaDoesNotAnswerVerifysQueries() throws Exception {
+        String database = Support.migratedWithWorkload(24);
+        String head = Support.one(database, "SELECT row_hash FROM audit_chain_head");
+        Support.execute(database, "DROP TRIGGER audit_events_append_only ON public.audit_events",
+                "CREATE FUNCTION public.every_bit(smallint, integer) RETURNS integer LANGUAGE sql IMMUTABLE"
+                        + " AS 'SELECT $2'",
+                "CREATE OPERATOR public.& (LEFTARG = smallint, RIGHTARG = integer, FUNCTION = public.every_bit)");
+
+        var result = verifyExiting(3, database, "--expect-head=" + head, "--expect-rows=24", "--fail-on-break");
+        assertTrue(result.err().endsWith("backupsmoke: --fail-on-break: audit_events is not append-only: no enabled"
+                + " BEFORE UPDATE row trigger (append-only), no enabled BEFORE DELETE row trigger (append-only)\n"),
+                result.err());
+    }
+
     // ------------------------------------------------------------ 11.2 the message of a skipped insert
 
     /** Migrations before 000007: ON CONFLICT DO NOTHING left the sentinel on a hash no row has. */

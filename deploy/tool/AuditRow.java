@@ -30,9 +30,11 @@ record AuditRow(String prevHash, String id, String actor, String actorType, Stri
     }
 
     /**
-     * The payload's hash, or null for a row no trigger could have hashed: a
-     * missing field, or a timestamp such as 'infinity' that has no UTC text
-     * (the server's to_char gives NULL there, and NULL cannot be a row_hash).
+     * The payload's hash, or null for a row whose hash cannot vouch for it
+     * (it counts as modified): a missing field, a timestamp such as
+     * 'infinity' that has no UTC text (the server's to_char gives NULL there,
+     * and NULL cannot be a row_hash), or a BC timestamp (see
+     * utcMicrosFromIsoText).
      */
     byte[] hashOrNull(MessageDigest sha256) {
         if (id == null || actor == null || actorType == null || action == null || resourceType == null
@@ -67,14 +69,16 @@ record AuditRow(String prevHash, String id, String actor, String actorType, Stri
      * TimeZone UTC and DateStyle ISO ("2026-05-16 12:00:00.5+00"): six
      * fraction digits, a T and a Z, as to_char(... AT TIME ZONE 'UTC',
      * 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') prints it. Null for 'infinity' and
-     * '-infinity', which have no such text (to_char gives NULL).
+     * '-infinity', which have no such text (to_char gives NULL), and for BC
+     * dates: to_char's YYYY prints the year without its era, so the payload
+     * of 0044 BC is that of 0044 AD, and moving any row's timestamp by whole
+     * eras would keep its hash. No trigger of ours writes one (000011).
      */
     static String utcMicrosFromIsoText(String text) {
-        if (text == null || text.endsWith("infinity")) {
+        if (text == null || text.endsWith("infinity") || text.endsWith(" BC")) {
             return null;
         }
-        // " BC" years print as plain digits in the payload, as to_char's YYYY does.
-        String value = text.endsWith(" BC") ? text.substring(0, text.length() - 3) : text;
+        String value = text;
         int space = value.indexOf(' ');
         int zone = value.lastIndexOf('+');
         if (space < 0 || zone < space || !value.startsWith("00", zone + 1) || zone + 3 != value.length()) {

@@ -51,21 +51,34 @@ final class ChainFindings {
      * provides it: BEFORE UPDATE and BEFORE DELETE row triggers (SPEC
      * section 6's append-only trigger) and a BEFORE TRUNCATE trigger (our
      * migration 000002's audit_events_no_truncate). A trigger enabled
-     * for replica sessions only does not protect ordinary ones. Whether the
-     * trigger's function really refuses is the fingerprint's matter.
+     * for replica sessions only does not protect ordinary ones, nor does one
+     * with a WHEN condition (WHEN (false) never fires) or a column list
+     * (UPDATE OF id leaves every other column writable). Each table that
+     * inherits from audit_events (a partition, a child whose rows every read
+     * of audit_events returns) needs its own: a partition's clone of the
+     * trigger can be disabled alone, and a child's rows are changed without
+     * the parent's triggers. Whether the trigger's function really refuses
+     * is the fingerprint's matter.
      * tgtype bits: 1 ROW, 2 BEFORE, 8 DELETE, 16 UPDATE, 32 TRUNCATE.
      */
     static List<String> missingProtections(Connection connection, AuditSchema schema, Deadline deadline)
             throws Failure {
         return names(connection, """
+                WITH RECURSIVE tree(relid) AS (
+                    SELECT pg_catalog.to_regclass(pg_catalog.format('%I.audit_events', ?::text))::oid
+                    UNION
+                    SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN tree ON i.inhparent = tree.relid
+                )
                 SELECT wanted.name
                 FROM (VALUES (1, 'BEFORE UPDATE row trigger (append-only)', 19),
                              (2, 'BEFORE DELETE row trigger (append-only)', 11),
                              (3, 'BEFORE TRUNCATE trigger (no-truncate)', 34)) AS wanted(position, name, bits)
-                WHERE NOT EXISTS (
-                    SELECT 1 FROM pg_catalog.pg_trigger t
-                    WHERE t.tgrelid = pg_catalog.to_regclass(pg_catalog.format('%I.audit_events', ?::text))
-                      AND NOT t.tgisinternal AND t.tgenabled IN ('O', 'A') AND t.tgtype & wanted.bits = wanted.bits)
+                WHERE EXISTS (
+                    SELECT 1 FROM tree
+                    WHERE NOT EXISTS (
+                        SELECT 1 FROM pg_catalog.pg_trigger t
+                        WHERE t.tgrelid = tree.relid AND NOT t.tgisinternal AND t.tgenabled IN ('O', 'A')
+                          AND t.tgtype & wanted.bits = wanted.bits AND t.tgqual IS NULL AND t.tgattr[0] IS NULL))
                 ORDER BY wanted.position
                 """, schema.name(), null, deadline, "looking for the append-only triggers");
     }

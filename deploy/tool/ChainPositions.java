@@ -43,7 +43,7 @@ final class ChainPositions {
     /** One connection, read-only, for hashesAt on a database no transaction is open in yet. */
     static Map<Long, String> hashesAt(Connector connector, AuditSchema schema, Collection<Long> positions)
             throws Failure {
-        try (Connection connection = connector.withSearchPath(schema.queryPath()).open()) {
+        try (Connection connection = connector.withSearchPath(Connector.CATALOG_ONLY).open()) {
             connection.setReadOnly(true);
             return hashesAt(connection, schema, positions, connector.deadline());
         } catch (SQLException e) {
@@ -65,13 +65,16 @@ final class ChainPositions {
     /**
      * A value about the row with this hash, by an expression over the row
      * (e.g. pg_xact_commit_timestamp(xmin)); null when no row has it or the
-     * value is NULL.
+     * value is NULL (or prints as nothing). The value is printed by its
+     * type's output function (format's %s), not by a cast to text, which a
+     * superuser's CREATE CAST (xid AS text) would answer instead.
      */
     static String aboutRow(Connector connector, AuditSchema schema, String rowHash, String expression)
             throws Failure {
-        String sql = "SELECT (SELECT (" + expression + ")::text FROM " + schema.qualified("audit_events")
-                + " WHERE row_hash = ? LIMIT 1)";
-        try (Connection connection = connector.open()) {
+        String sql = "SELECT (SELECT NULLIF(pg_catalog.format('%s', " + expression + "), '') FROM "
+                + schema.qualified("audit_events")
+                + " WHERE row_hash = ?::text LIMIT 1)";
+        try (Connection connection = connector.withSearchPath(Connector.CATALOG_ONLY).open()) {
             connection.setReadOnly(true);
             return Sql.queryOne(connection, sql, connector.deadline(), "reading " + expression + " of a row", rowHash);
         } catch (SQLException e) {

@@ -30,8 +30,14 @@ import org.postgresql.copy.CopyOut;
  */
 final class CopyRows implements ChainWalker.RowSource {
 
-    /** The columns in the order parsed below; details as the server prints jsonb. */
-    static final String COLUMNS = "id, actor, actor_type, action, resource_type, resource_id, details::text,"
+    /**
+     * The columns in the order parsed below. details goes out as COPY prints
+     * jsonb, through the type's own output function: the text the trigger
+     * hashes (details::text) unless a superuser has added a cast from jsonb
+     * to text, which would make ::text print whatever it likes; COPY uses no
+     * cast.
+     */
+    static final String COLUMNS = "id, actor, actor_type, action, resource_type, resource_id, details,"
             + " \"timestamp\", event_category, prev_hash, row_hash";
 
     private static final int ID = 0;
@@ -83,6 +89,8 @@ final class CopyRows implements ChainWalker.RowSource {
             statement.execute("SET LOCAL DateStyle = 'ISO, YMD'");
             statement.execute("SET LOCAL synchronize_seqscans = off");
             statement.execute("SET LOCAL max_parallel_workers_per_gather = 0");
+            // A policy that would hide rows makes the read fail instead (SchemaCheck.requireEveryRowVisible).
+            statement.execute("SET LOCAL row_security = off");
         } catch (SQLException e) {
             throw onError.apply(e);
         }
@@ -566,7 +574,7 @@ final class CopyRows implements ChainWalker.RowSource {
         /**
          * "2026-05-16 12:00:00.5+00" becomes "2026-05-16T12:00:00.500000Z";
          * anything else (BC years, infinity, long years) takes the general
-         * conversion. False when the timestamp has no UTC text.
+         * conversion. False when the timestamp has no UTC text of its own (infinity, BC).
          */
         private boolean appendUtcTimestamp(byte[] line) {
             int start = starts[TIMESTAMP];

@@ -77,10 +77,11 @@ final class IncrementalVerify {
      * walk there (expectation_mismatch), though what those rows hold is
      * not read.
      */
-    static Result walk(Connection connection, Checkpoint checkpoint, String sentinel, boolean serverRuns,
-                       long rowCount, Deadline deadline) throws Failure {
+    static Result walk(Connection connection, AuditSchema schema, Checkpoint checkpoint, String sentinel,
+                       boolean serverRuns, long rowCount, Deadline deadline) throws Failure {
         String doing = "reading audit_events after the --since checkpoint";
-        Long checkpointSeq = checkpointPosition(connection, checkpoint, deadline, doing);
+        String table = schema.qualified("audit_events");
+        Long checkpointSeq = checkpointPosition(connection, table, checkpoint, deadline, doing);
         String serverVerifier = serverRuns ? "run" : "skipped";
         if (checkpointSeq == null) {
             ChainWalker.Verdict notFound = new ChainWalker.Verdict((int) checkpoint.position(), ChainWalker.BROKEN,
@@ -88,7 +89,7 @@ final class IncrementalVerify {
             return new Result(notFound, new Report(checkpoint.position(), checkpoint.head(), false, 0, null, false,
                     serverVerifier));
         }
-        CopyRows rows = CopyRows.inChainOrder(connection, "audit_events", checkpointSeq,
+        CopyRows rows = CopyRows.inChainOrder(connection, table, checkpointSeq,
                 e -> Sql.schemaAwareFailure(deadline, doing, e));
         ChainWalker.RowSource fromCheckpoint = (rehash, sink) -> {
             boolean[] first = {true};
@@ -127,18 +128,15 @@ final class IncrementalVerify {
     }
 
     /** The checkpoint row's chain_seq when it still carries the checkpoint's head; null when it does not. */
-    private static Long checkpointPosition(Connection connection, Checkpoint checkpoint, Deadline deadline,
-                                           String doing) throws Failure {
-        if (!CopyRows.hasChainPosition(connection, "audit_events", deadline, doing)) {
+    private static Long checkpointPosition(Connection connection, String table, Checkpoint checkpoint,
+                                           Deadline deadline, String doing) throws Failure {
+        if (!CopyRows.hasChainPosition(connection, table, deadline, doing)) {
             throw new Failure("--since needs the chain position column audit_events.chain_seq (our migration"
                     + " 000005) to find the checkpoint without reading the whole chain; verify without --since");
         }
-        String sql = """
-                SELECT chain_seq, row_hash FROM audit_events
-                WHERE chain_seq < coalesce((SELECT min(chain_seq) FROM audit_events WHERE prev_hash = ?),
-                                           9223372036854775807)
-                ORDER BY chain_seq DESC LIMIT 1
-                """;
+        String sql = "SELECT chain_seq, row_hash FROM " + table
+                + " WHERE chain_seq < coalesce((SELECT min(chain_seq) FROM " + table + " WHERE prev_hash = ?::text),"
+                + " 9223372036854775807) ORDER BY chain_seq DESC LIMIT 1";
         try (PreparedStatement statement = connection.prepareStatement(sql)) {
             statement.setString(1, checkpoint.head());
             try (ResultSet row = statement.executeQuery()) {

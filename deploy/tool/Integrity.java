@@ -26,6 +26,11 @@ final class Integrity {
     /**
      * tgtype bits: 2 BEFORE, 4 INSERT, 8 DELETE, 16 UPDATE, 32 TRUNCATE; tgenabled 'D' is disabled,
      * 'R' fires only under session_replication_role = replica (so not for ordinary sessions), 'A' always.
+     * A column list (UPDATE OF), arguments (CALLED AS) and a WHEN condition are named only when present,
+     * so a trigger without them is described as before they were: each of them can keep a trigger of the
+     * same name, events and function from ever firing (WHEN (false)), or hand its function other orders.
+     * The column list is read by subscript (a table has at most 1600 columns), not through a cast to int2[],
+     * which a superuser's CREATE CAST could answer.
      * Every object is named with its schema. Parameter: the audit schema.
      */
     static final String TRIGGERS = """
@@ -38,7 +43,15 @@ final class Integrity {
                              CASE WHEN t.tgtype & 16 = 16 THEN 'UPDATE' END,
                              CASE WHEN t.tgtype & 8 = 8 THEN 'DELETE' END,
                              CASE WHEN t.tgtype & 32 = 32 THEN 'TRUNCATE' END,
-                             format('%I.%I(%s)', n.nspname, p.proname, oidvectortypes(p.proargtypes))),
+                             'OF ' || (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.place)
+                                       FROM generate_series(0, 1599) AS k(place)
+                                            JOIN pg_attribute a ON a.attrelid = t.tgrelid
+                                                               AND a.attnum = t.tgattr[k.place]),
+                             format('%I.%I(%s)', n.nspname, p.proname, oidvectortypes(p.proargtypes)),
+                             CASE WHEN t.tgnargs > 0
+                                  THEN 'CALLED AS ' || substring(pg_get_triggerdef(t.oid) FROM ' EXECUTE FUNCTION (.*)$') END,
+                             CASE WHEN t.tgqual IS NOT NULL
+                                  THEN 'WHEN ' || substring(pg_get_triggerdef(t.oid) FROM ' WHEN ([(].*[)]) EXECUTE ') END),
                    pg_get_functiondef(t.tgfoid)
             FROM audit, pg_trigger t
                  JOIN pg_proc p ON p.oid = t.tgfoid
@@ -77,7 +90,30 @@ final class Integrity {
     /** A function as the fingerprint sees it: its key, its bare name and its full definition. */
     private record Function(String key, String name, String definition) {}
 
+    /**
+     * Read with the catalogs alone on the search_path, whatever the caller's
+     * (workload's has the audit schema): definitions and signatures print a
+     * type with its schema when the path does not show it, so both modes
+     * must read with one path, and only the catalogs' keeps an operator or
+     * function of the audit schema from answering these queries (as an
+     * &(smallint, integer) there would the tgtype tests).
+     */
     static Map<String, String> read(Connection connection, AuditSchema schema, Deadline deadline) throws Failure {
+        String callersPath = Sql.queryOne(connection, "SELECT pg_catalog.current_setting('search_path')", deadline,
+                "reading the search_path");
+        setSearchPath(connection, Connector.CATALOG_ONLY, deadline);
+        Map<String, String> fingerprint = readWithCatalogPath(connection, schema, deadline);
+        setSearchPath(connection, callersPath, deadline);
+        return fingerprint;
+    }
+
+    private static void setSearchPath(Connection connection, String path, Deadline deadline) throws Failure {
+        Sql.queryOne(connection, "SELECT pg_catalog.set_config('search_path', ?, false)", deadline,
+                "setting the search_path to " + path, path);
+    }
+
+    private static Map<String, String> readWithCatalogPath(Connection connection, AuditSchema schema,
+                                                           Deadline deadline) throws Failure {
         try {
             Map<String, String> fingerprint = new LinkedHashMap<>();
             List<String> definitions = new ArrayList<>();

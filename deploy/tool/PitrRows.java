@@ -14,12 +14,13 @@ import java.util.List;
 record PitrRows(boolean tableExists, long extra, String extraFirst, String extraLast,
                 long missing, String missingFirst, String missingLast) {
 
+    /** TABLE stands for the qualified audit_events: run with the catalogs alone on the search_path (see read). */
     static final String EXTRA_AND_MISSING = """
             WITH extra AS (
-              SELECT id FROM audit_events WHERE left(id, length(?)) = ?
+              SELECT id FROM TABLE WHERE left(id, length(?)) = ?
             ), missing AS (
               SELECT ? || lpad(i::text, greatest(4, length(i::text)), '0') AS id FROM generate_series(0, ? - 1) AS i
-              EXCEPT SELECT id FROM audit_events
+              EXCEPT SELECT id FROM TABLE
             )
             SELECT (SELECT count(*) FROM extra), coalesce((SELECT min(id) FROM extra), '-'),
                    coalesce((SELECT max(id) FROM extra), '-'),
@@ -35,13 +36,17 @@ record PitrRows(boolean tableExists, long extra, String extraFirst, String extra
         } catch (SQLException e) {
             throw deadline.failure("reading the restored database", e);
         }
-        try (Connection connection = connector.withSearchPath(audit.queryPath()).open()) {
-            String exists = Sql.queryOne(connection, "SELECT to_regclass('audit_events') IS NOT NULL", deadline,
-                    "reading the restored database");
+        // The catalogs alone: an operator or function of the audit schema that matches the
+        // statement's types more closely (= (text, varchar)) would otherwise be the one called.
+        String table = audit.qualified("audit_events");
+        try (Connection connection = connector.withSearchPath(Connector.CATALOG_ONLY).open()) {
+            String exists = Sql.queryOne(connection, "SELECT to_regclass(?) IS NOT NULL", deadline,
+                    "reading the restored database", table);
             if (!"t".equals(exists)) {
                 return new PitrRows(false, 0, "-", "-", 0, "-", "-");
             }
-            try (PreparedStatement statement = connection.prepareStatement(EXTRA_AND_MISSING)) {
+            try (PreparedStatement statement =
+                         connection.prepareStatement(EXTRA_AND_MISSING.replace("TABLE", table))) {
                 statement.setString(1, laterPrefix);
                 statement.setString(2, laterPrefix);
                 statement.setString(3, aPrefix);

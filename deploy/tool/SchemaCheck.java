@@ -34,6 +34,49 @@ final class SchemaCheck {
             throw new Failure("audit_events lacks the schema contract's columns " + missingColumns
                     + " (SPEC section 6): these migrations do not install the contract");
         }
+        requireInstants(connection, schema, deadline);
+    }
+
+    /**
+     * The payload's time is the instant in UTC, which only a timestamptz
+     * (or a domain over one) holds: a timestamp without time zone prints no
+     * offset, and its hash would follow the inserting session's TimeZone.
+     */
+    private static void requireInstants(Connection connection, AuditSchema schema, Deadline deadline)
+            throws Failure {
+        String type = Sql.queryOne(connection, """
+                SELECT pg_catalog.format_type(coalesce(nullif(t.typbasetype, 0), a.atttypid), NULL)
+                FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+                WHERE a.attrelid = pg_catalog.to_regclass(pg_catalog.format('%I.audit_events', ?::text))
+                  AND a.attname = 'timestamp' AND NOT a.attisdropped
+                """, deadline, "checking the type of audit_events.timestamp", schema.name());
+        if (!"timestamp with time zone".equals(type)) {
+            throw new Failure("audit_events.\"timestamp\" is " + type + ", not the schema contract's timestamptz"
+                    + " (SPEC section 6): the payload's UTC time cannot be read from it");
+        }
+    }
+
+    /**
+     * Row-level security that applies to the verifying role filters what it
+     * reads without a word: a row a policy hides from that role (or from the
+     * table's owner under FORCE ROW LEVEL SECURITY) is in the log for every
+     * other reader but is never walked, so the chain would verify clean
+     * around it. Verify judges only a chain it sees whole.
+     */
+    static void requireEveryRowVisible(Connection connection, AuditSchema schema, Deadline deadline)
+            throws Failure {
+        String filtered = Sql.queryOne(connection, """
+                SELECT coalesce(string_agg(pg_catalog.format('%I.%I', ?::text, name), ' and ' ORDER BY position), '')
+                FROM unnest(ARRAY['audit_events', 'audit_chain_head']) WITH ORDINALITY AS tables(name, position)
+                WHERE pg_catalog.row_security_active(pg_catalog.to_regclass(pg_catalog.format('%I.%I', ?::text, name)))
+                """, deadline, "checking row-level security on the audit tables", schema.name(), schema.name());
+        if (filtered.isEmpty()) {
+            return;
+        }
+        String role = Sql.queryOne(connection, "SELECT current_user", deadline, "naming the verifying role");
+        throw new Failure("row-level security applies to role " + role + " on " + filtered + ": its policies may"
+                + " hide rows from verify, which judges only a chain it sees whole; verify as a superuser, a role with"
+                + " BYPASSRLS, or the table's owner (without FORCE ROW LEVEL SECURITY)");
     }
 
     /**

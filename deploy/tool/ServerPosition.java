@@ -19,15 +19,21 @@ import java.time.Instant;
  */
 record ServerPosition(String database, String systemIdentifier, long timeline, String walLsn, boolean inRecovery, Instant time) {
 
+    /**
+     * Values are printed by their types' own output (format's %s) and the
+     * timeline's hex read in Java, never through a cast to text or bit: a
+     * superuser's CREATE CAST (bigint AS text) in the database read would
+     * answer such a cast with another cluster's identifier.
+     */
     static final String SQL = """
             SELECT pg_catalog.current_database()::text,
-                   (SELECT system_identifier FROM pg_catalog.pg_control_system())::text,
+                   pg_catalog.format('%s', (SELECT system_identifier FROM pg_catalog.pg_control_system())),
                    CASE WHEN pg_catalog.pg_is_in_recovery()
-                        THEN (SELECT timeline_id FROM pg_catalog.pg_control_checkpoint())::bigint
-                        ELSE ('x' || substr(pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()), 1, 8))
-                             ::bit(32)::bigint END,
-                   CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn()
-                        ELSE pg_catalog.pg_current_wal_insert_lsn() END::text,
+                        THEN pg_catalog.to_hex((SELECT timeline_id FROM pg_catalog.pg_control_checkpoint()))
+                        ELSE pg_catalog.substr(pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()), 1, 8) END,
+                   pg_catalog.format('%s', CASE WHEN pg_catalog.pg_is_in_recovery()
+                                                THEN pg_catalog.pg_last_wal_replay_lsn()
+                                                ELSE pg_catalog.pg_current_wal_insert_lsn() END),
                    pg_catalog.pg_is_in_recovery(),
                    pg_catalog.to_char(pg_catalog.clock_timestamp() AT TIME ZONE 'UTC',
                                       'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
@@ -41,8 +47,8 @@ record ServerPosition(String database, String systemIdentifier, long timeline, S
             connection.setReadOnly(true);
             try (Statement statement = connection.createStatement(); ResultSet row = statement.executeQuery(SQL)) {
                 row.next();
-                return new ServerPosition(row.getString(1), row.getString(2), row.getLong(3), row.getString(4),
-                        row.getBoolean(5), Instant.parse(row.getString(6)));
+                return new ServerPosition(row.getString(1), row.getString(2), Long.parseLong(row.getString(3), 16),
+                        row.getString(4), row.getBoolean(5), Instant.parse(row.getString(6)));
             }
         } catch (SQLException e) {
             throw deadline.failure(doing, e);

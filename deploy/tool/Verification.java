@@ -42,7 +42,8 @@ final class Verification {
      * the client's walk adds little to the time the server's function takes;
      * a rewritten verifier function could not write either. Every name is
      * qualified with the audit schema, and every connection's search_path is
-     * the catalogs and that schema only. With a checkpoint (--since), the
+     * the catalogs alone (the server's verifier aside, ServerVerifier.run).
+     * With a checkpoint (--since), the
      * client walks only the rows from the checkpoint on (IncrementalVerify),
      * and the server's verifier, which always walks the whole chain, runs
      * only when serverVerify is set.
@@ -52,8 +53,10 @@ final class Verification {
         try (Connection connection = connector.open()) {
             beginReadOnlySnapshot(connection);
             AuditSchema schema = AuditSchema.resolve(connection, request.schema(), deadline);
-            setSearchPath(connection, schema.queryPath(), deadline);
+            // The catalogs alone, whatever path the caller's connector gives: see ServerVerifier.run.
+            setSearchPath(connection, Connector.CATALOG_ONLY, deadline);
             SchemaCheck.require(connection, schema, deadline);
+            SchemaCheck.requireEveryRowVisible(connection, schema, deadline);
             // A client walk from the chain's start reads every row in this
             // snapshot, and counts them; any other run counts them here.
             boolean walksEveryRow = request.walks() && request.checkpoint() == null;
@@ -69,12 +72,12 @@ final class Verification {
                         ? walkConnection -> ClientVerifier.run(walkConnection, schema, sentinel,
                                 request.expectation(), deadline)
                         : walkConnection -> {
-                            var result = IncrementalVerify.walk(walkConnection, checkpoint, sentinel,
+                            var result = IncrementalVerify.walk(walkConnection, schema, checkpoint, sentinel,
                                     request.serverVerify(), rowCount, deadline);
                             incremental[0] = result.report();
                             return new ClientWalk(result.verdict(), null, ClientWalk.ROWS_NOT_COUNTED);
                         };
-                client = walkInSnapshot(connector.withSearchPath(schema.queryPath()),
+                client = walkInSnapshot(connector.withSearchPath(Connector.CATALOG_ONLY),
                         exportSnapshot(connection, deadline), walk);
                 client.cancelOnFailure(connection);
             }
@@ -290,7 +293,13 @@ final class Verification {
         /**
          * Looked up before it is called: a call that fails would abort the
          * transaction the fingerprint is still to be read in, and a dropped
-         * verifier leaves the client's verdict to give.
+         * verifier leaves the client's verdict to give. The call alone runs
+         * with the audit schema on the search_path (a verifier that does not
+         * pin its own may name the tables unqualified); every other query of
+         * verify runs with the catalogs alone, since the schema's owner could
+         * put a closer match for one of their operators or functions there
+         * (an &(smallint, integer) rigged the trigger checks) and PostgreSQL
+         * takes an exact match from any schema on the path.
          */
         static ServerVerdict run(Connection connection, AuditSchema schema, Deadline deadline) throws Failure {
             deadline.check("running audit_events_verify_chain()");
@@ -300,14 +309,18 @@ final class Verification {
             if (!"t".equals(exists)) {
                 return ServerVerdict.MISSING;
             }
+            setSearchPath(connection, schema.queryPath(), deadline);
+            ServerVerdict verdict;
             try (Statement statement = connection.createStatement();
                  ResultSet result = statement.executeQuery(
                          "SELECT first_break_id, first_break_pos, row_count FROM " + verifier)) {
                 result.next();
-                return new ServerVerdict(result.getString(1), result.getInt(2), result.getInt(3), false);
+                verdict = new ServerVerdict(result.getString(1), result.getInt(2), result.getInt(3), false);
             } catch (SQLException e) {
                 throw Sql.schemaAwareFailure(deadline, "running audit_events_verify_chain()", e);
             }
+            setSearchPath(connection, Connector.CATALOG_ONLY, deadline);
+            return verdict;
         }
     }
 
