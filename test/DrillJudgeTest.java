@@ -154,6 +154,30 @@ class DrillJudgeTest {
         assertEquals("met (2h)", recentEnough.verdicts.get("max_rpo"));
     }
 
+    /**
+     * With a key, a ledger of unsigned lines alone (anyone who can write the file can make one to match a
+     * tampered backup) is refused; once a signed line follows them, its signature vouches for them through
+     * the chain of prev_digests, and a drill relying on an unsigned one passes.
+     */
+    @Test
+    void aLedgerWithoutSignaturesIsRefusedWhenAKeyIsGiven() throws Exception {
+        backUpAfterACheckpoint();
+        Ed25519Keys keys = Ed25519Keys.readPrivate(LedgerTest.newKey(folder));
+        DrillJudge.Findings unsigned = DrillJudge.judge(CheckpointLedgerTest.connector(restored, deadline), null,
+                request(backupStart, null, null), keys, Instant.now());
+        assertEquals("the ledger " + ledger + " is broken: none of its 1 lines is signed, though a key to check"
+                + " their signatures was given", unsigned.failure);
+        assertNull(unsigned.snapshot, "the restored database is not read");
+
+        CheckpointRecorder.run(CheckpointLedgerTest.connector(live, deadline),
+                new CheckpointRecorder.Request(ledger, null, keys, null));
+        DrillJudge.Findings signedAfter = DrillJudge.judge(CheckpointLedgerTest.connector(restored, deadline), null,
+                request(backupStart, null, null), keys, Instant.now());
+        assertNull(signedAfter.failure);
+        assertEquals(first, signedAfter.reliedOn);
+        assertEquals("intact, 2 entries, signatures verified", signedAfter.verdicts.get("ledger"));
+    }
+
     @Test
     void aRowRewrittenInTheRestoreFails() throws Exception {
         backUpAfterACheckpoint();
