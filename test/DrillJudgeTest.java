@@ -178,6 +178,35 @@ class DrillJudgeTest {
         assertEquals("intact, 2 entries, signatures verified", signedAfter.verdicts.get("ledger"));
     }
 
+    /**
+     * A restore holding the ledger's newest entry, recorded more than DURATION ago (checkpoints that stopped
+     * with the backups, or a ledger cut short), shows nothing younger than DURATION: it passed the RPO before.
+     * A restore that lacks only entries recorded since the cutoff, none of which it holds, fails likewise.
+     */
+    @Test
+    void aRestoreHoldingNoEntryWithinMaxRpoFails() throws Exception {
+        backUpAfterACheckpoint();
+        Instant now = first.time().plus(Duration.ofHours(1));
+        DrillJudge.Findings staleLedger = judge(restored, null, request(backupStart, Duration.ofMinutes(30), null),
+                now);
+        assertEquals("RPO exceeded: the newest checkpoint the restore holds, checkpoint 1 of 1, was recorded at "
+                + first.time() + " (more than 30m ago); the ledger holds none since (are checkpoints still"
+                + " recorded?)", staleLedger.failure);
+        DrillJudge.Findings atTheCutoff = judge(restored, null, request(backupStart, Duration.ofMinutes(30), null),
+                first.time().plus(Duration.ofMinutes(30)));
+        assertNull(atTheCutoff.failure);
+        assertEquals("met (30m)", atTheCutoff.verdicts.get("max_rpo"));
+
+        CheckpointLedgerTest.grow(live, 6, "more-", deadline);
+        LedgerEntry second = checkpoint(live);
+        // The cutoff falls just before the second entry: the restore holds the first, older than the cutoff.
+        Instant justBefore = second.time().plus(Duration.ofMinutes(30)).minusNanos(1000);
+        DrillJudge.Findings lacksTheRecent = judge(restored, null,
+                request(backupStart, Duration.ofMinutes(30), null), justBefore);
+        assertEquals("RPO exceeded: the newest checkpoint the restore holds, checkpoint 1 of 2, was recorded at "
+                + first.time() + " (more than 30m ago)", lacksTheRecent.failure);
+    }
+
     @Test
     void aRowRewrittenInTheRestoreFails() throws Exception {
         backUpAfterACheckpoint();

@@ -344,19 +344,35 @@ final class DrillJudge {
         return restoredHash != null && restoredHash.equals(liveHash);
     }
 
-    /** The restore must hold the newest entry recorded before now - DURATION (a backup job that stopped fails). */
+    /**
+     * The restore must hold the newest entry recorded at or before now -
+     * DURATION (a backup job that stopped fails), and an entry recorded
+     * since: else nothing shows it is younger than DURATION (checkpoints
+     * that stopped with the backups, or a ledger cut short, held the
+     * newest entry of a ledger as old as the backup).
+     */
     private void requireMaxRpo(long rowCount) throws Refusal {
         Instant cutoff = now.minus(request.maxRpo());
         LedgerEntry required = null;
+        LedgerEntry newestHeld = null;
         for (LedgerEntry entry : entries) {
             if (!entry.time().isAfter(cutoff)) {
                 required = entry;
+            }
+            if (entry.rowCount() <= rowCount) { // a later entry reached matched (requireLaterEntriesMatch)
+                newestHeld = entry;
             }
         }
         if (required != null && rowCount < required.rowCount()) {
             throw new Refusal("RPO exceeded: the restore holds " + rowCount + " rows, " + LedgerCheck.name(entries,
                     required) + ", recorded at " + required.time() + " (more than " + describe(request.maxRpo())
                     + " ago), held " + required.rowCount());
+        }
+        if (newestHeld.time().isBefore(cutoff)) {
+            boolean newestOfAll = newestHeld == entries.get(entries.size() - 1);
+            throw new Refusal("RPO exceeded: the newest checkpoint the restore holds, " + LedgerCheck.name(entries,
+                    newestHeld) + ", was recorded at " + newestHeld.time() + " (more than " + describe(request.maxRpo())
+                    + " ago)" + (newestOfAll ? "; the ledger holds none since (are checkpoints still recorded?)" : ""));
         }
         findings.verdicts.put("max_rpo", "met (" + describe(request.maxRpo()) + ")");
     }
