@@ -114,6 +114,15 @@ final class DrillOptions {
         if (restoreSeconds != null && !(restoreSeconds >= 0 && restoreSeconds < Double.POSITIVE_INFINITY)) {
             throw new Failure("--restore-seconds must be a number of seconds, 0 or more, got " + restoreSeconds);
         }
+        return requestAsGiven(ledger, toolVersion);
+    }
+
+    /**
+     * The request with the backup's facts as given and read so far, nothing
+     * read or checked: the evidence of a drill whose backup's files could not
+     * be read (DrillVerify), instead of none.
+     */
+    DrillJudge.Request requestAsGiven(Path ledger, String toolVersion) {
         return new DrillJudge.Request(ledger, toolVersion, method,
                 new DrillJudge.Backup(backupId, backupLabel, instant(backupStart), backupLsn, backupStopLsn,
                         backupTimeline, backupSystemIdentifier),
