@@ -88,7 +88,8 @@ final class DrillOptions {
         if (backupLabelFile != null) {
             BackupLabel label = BackupLabel.read(backupLabelFile);
             backupLsn = backupLsn != null ? backupLsn : label.startLsn();
-            backupStart = backupStart != null ? backupStart : label.startTime().atOffset(java.time.ZoneOffset.UTC);
+            backupStart = backupStart != null ? backupStart : label.startTime() == null ? null
+                    : label.startTime().atOffset(java.time.ZoneOffset.UTC);
             backupLabel = backupLabel != null ? backupLabel : label.label();
             backupTimeline = backupTimeline != null ? backupTimeline : label.timeline();
         }
