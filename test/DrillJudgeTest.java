@@ -207,6 +207,23 @@ class DrillJudgeTest {
                 + first.time() + " (more than 30m ago)", lacksTheRecent.failure);
     }
 
+    /**
+     * The report names the entry relied on by the digest of its line as the ledger holds it, which the next
+     * line's prev_digest repeats, not by the digest of the entry encoded again (a line of another writer, or
+     * with a space, parses to the same entry).
+     */
+    @Test
+    void theReportNamesTheEntryReliedOnByItsLinesOwnDigest() throws Exception {
+        backUpAfterACheckpoint();
+        String spaced = first.line().replace(",\"timeline\":", ", \"timeline\":");
+        Files.writeString(ledger, spaced + "\n");
+        DrillJudge.Findings findings = judgeAgainstTheLedger(restored, backupStart);
+        assertNull(findings.failure);
+        var report = new com.fasterxml.jackson.databind.ObjectMapper().readTree(
+                DrillEvidence.reportJson(request(backupStart, null, null), findings, Instant.now()));
+        assertEquals(LedgerEntry.digestOf(spaced), report.get("ledger").get("relied_on_digest").asText());
+    }
+
     @Test
     void aRowRewrittenInTheRestoreFails() throws Exception {
         backUpAfterACheckpoint();

@@ -38,6 +38,8 @@ final class DrillJudge {
         String failure;
         int entryCount;
         LedgerEntry reliedOn;
+        /** reliedOn's line as the ledger holds it: its digest is the next line's prev_digest. */
+        String reliedLine;
         int reliedNumber;
         ServerPosition restored;
         Snapshot snapshot;
@@ -92,6 +94,7 @@ final class DrillJudge {
         }
         LedgerEntry relied = reliedOn();
         findings.reliedOn = relied;
+        findings.reliedLine = ledger.lines().get(entries.indexOf(relied));
         findings.reliedNumber = entries.indexOf(relied) + 1;
         schema = LedgerCheck.schemaOf(restored, relied.schema());
         Snapshot snapshot = Verification.run(restored,
