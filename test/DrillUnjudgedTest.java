@@ -77,8 +77,8 @@ class DrillUnjudgedTest {
     /**
      * A backup_label the judge cannot read (a START TIMELINE of 0, a START TIME in an unknown zone: whoever
      * writes the repository can write it) still replaces the report folder's evidence: the last run's passing
-     * report.json and its metrics stayed there as this run's before. With --restore-failed the evidence keeps
-     * the failure given, the facts as given, and the reason on stderr.
+     * report.json and its metrics stayed there as this run's before. With --restore-failed too: the drill
+     * cannot be judged, its line the label's.
      */
     @Test
     void aBackupLabelThatCannotBeReadStillReplacesTheLastRunsEvidence() throws Exception {
@@ -96,12 +96,12 @@ class DrillUnjudgedTest {
         assertTrue(Files.readString(reports.resolve("metrics.prom"))
                 .contains("backupsmoke_drill_success{method=\"pgbackrest\"} 0\n"));
 
-        var failed = Support.tool("--mode=drill-verify", "--ledger=" + folder.resolve("ledger.jsonl"),
-                "--report-dir=" + reports, "--backup-label-file=" + unreadable, "--restore-failed=the restore failed");
-        assertEquals(3, failed.exit(), failed.describe());
-        assertEquals("backupsmoke: warning: --backup-timeline must be 1 or more, got 0\n"
-                + "backupsmoke: the restore failed\n", failed.err());
-        assertEquals("the restore failed", report().get("failure").asText());
+        Files.writeString(reports.resolve("report.json"), "{\"passed\": true}\n");
+        Support.refused(1, "--backup-timeline must be 1 or more, got 0", "--mode=drill-verify",
+                "--ledger=" + folder.resolve("ledger.jsonl"), "--report-dir=" + reports,
+                "--backup-label-file=" + unreadable, "--restore-failed=the restore failed");
+        assertEquals("cannot judge: --backup-timeline must be 1 or more, got 0", report().get("failure").asText());
+        assertEquals("0/5000028", report().get("backup").get("start_lsn").asText());
     }
 
     @Test

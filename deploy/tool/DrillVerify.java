@@ -72,18 +72,24 @@ final class DrillVerify {
         return unjudged(ledgerOptions, options, toolVersion, System.out);
     }
 
-    /** The same, with report.json printed to OUT; backup facts that cannot be read are left as given. */
+    /**
+     * The same, with report.json printed to OUT. Backup facts that cannot be
+     * read make it a drill that cannot be judged (exit 1, their line), whose
+     * evidence is still written with the facts as given.
+     */
     static int unjudged(LedgerOptions ledgerOptions, DrillOptions options, String toolVersion, PrintStream out)
             throws Failure {
         DrillJudge.Request request;
+        DrillJudge.Findings findings = new DrillJudge.Findings();
+        Failure unreadableFacts = null;
         try {
             request = options.request(ledgerOptions.ledger, toolVersion);
-        } catch (Failure unreadable) {
-            System.err.println("backupsmoke: warning: " + unreadable.getMessage());
+            findings.failure = options.unjudged();
+        } catch (Failure given) {
+            unreadableFacts = given;
             request = options.requestAsGiven(ledgerOptions.ledger, toolVersion);
+            findings.failure = CANNOT_JUDGE + given.getMessage();
         }
-        DrillJudge.Findings findings = new DrillJudge.Findings();
-        findings.failure = options.unjudged();
         if (request.ledger() != null) {
             try {
                 findings.entryCount = Ledger.read(request.ledger()).entries().size();
@@ -92,6 +98,9 @@ final class DrillVerify {
             }
         }
         publish(request, findings, reportKeys(ledgerOptions), options, Instant.now(), out);
+        if (unreadableFacts != null) {
+            throw unreadableFacts;
+        }
         if (findings.failure.startsWith(CANNOT_JUDGE)) {
             throw new Failure(findings.failure);
         }
