@@ -154,6 +154,76 @@ class DrillJudgeTest {
         assertEquals("met (2h)", recentEnough.verdicts.get("max_rpo"));
     }
 
+    /**
+     * With a key, a ledger of unsigned lines alone (anyone who can write the file can make one to match a
+     * tampered backup) is refused; once a signed line follows them, its signature vouches for them through
+     * the chain of prev_digests, and a drill relying on an unsigned one passes.
+     */
+    @Test
+    void aLedgerWithoutSignaturesIsRefusedWhenAKeyIsGiven() throws Exception {
+        backUpAfterACheckpoint();
+        Ed25519Keys keys = Ed25519Keys.readPrivate(LedgerTest.newKey(folder));
+        DrillJudge.Findings unsigned = DrillJudge.judge(CheckpointLedgerTest.connector(restored, deadline), null,
+                request(backupStart, null, null), keys, Instant.now());
+        assertEquals("the ledger " + ledger + " is broken: none of its 1 lines is signed, though a key to check"
+                + " their signatures was given", unsigned.failure);
+        assertNull(unsigned.snapshot, "the restored database is not read");
+
+        CheckpointRecorder.run(CheckpointLedgerTest.connector(live, deadline),
+                new CheckpointRecorder.Request(ledger, null, keys, null));
+        DrillJudge.Findings signedAfter = DrillJudge.judge(CheckpointLedgerTest.connector(restored, deadline), null,
+                request(backupStart, null, null), keys, Instant.now());
+        assertNull(signedAfter.failure);
+        assertEquals(first, signedAfter.reliedOn);
+        assertEquals("intact, 2 entries, signatures verified", signedAfter.verdicts.get("ledger"));
+    }
+
+    /**
+     * A restore holding the ledger's newest entry, recorded more than DURATION ago (checkpoints that stopped
+     * with the backups, or a ledger cut short), shows nothing younger than DURATION: it passed the RPO before.
+     * A restore that lacks only entries recorded since the cutoff, none of which it holds, fails likewise.
+     */
+    @Test
+    void aRestoreHoldingNoEntryWithinMaxRpoFails() throws Exception {
+        backUpAfterACheckpoint();
+        Instant now = first.time().plus(Duration.ofHours(1));
+        DrillJudge.Findings staleLedger = judge(restored, null, request(backupStart, Duration.ofMinutes(30), null),
+                now);
+        assertEquals("RPO exceeded: the newest checkpoint the restore holds, checkpoint 1 of 1, was recorded at "
+                + first.time() + " (more than 30m ago); the ledger holds none since (are checkpoints still"
+                + " recorded?)", staleLedger.failure);
+        DrillJudge.Findings atTheCutoff = judge(restored, null, request(backupStart, Duration.ofMinutes(30), null),
+                first.time().plus(Duration.ofMinutes(30)));
+        assertNull(atTheCutoff.failure);
+        assertEquals("met (30m)", atTheCutoff.verdicts.get("max_rpo"));
+
+        CheckpointLedgerTest.grow(live, 6, "more-", deadline);
+        LedgerEntry second = checkpoint(live);
+        // The cutoff falls just before the second entry: the restore holds the first, older than the cutoff.
+        Instant justBefore = second.time().plus(Duration.ofMinutes(30)).minusNanos(1000);
+        DrillJudge.Findings lacksTheRecent = judge(restored, null,
+                request(backupStart, Duration.ofMinutes(30), null), justBefore);
+        assertEquals("RPO exceeded: the newest checkpoint the restore holds, checkpoint 1 of 2, was recorded at "
+                + first.time() + " (more than 30m ago)", lacksTheRecent.failure);
+    }
+
+    /**
+     * The report names the entry relied on by the digest of its line as the ledger holds it, which the next
+     * line's prev_digest repeats, not by the digest of the entry encoded again (a line of another writer, or
+     * with a space, parses to the same entry).
+     */
+    @Test
+    void theReportNamesTheEntryReliedOnByItsLinesOwnDigest() throws Exception {
+        backUpAfterACheckpoint();
+        String spaced = first.line().replace(",\"timeline\":", ", \"timeline\":");
+        Files.writeString(ledger, spaced + "\n");
+        DrillJudge.Findings findings = judgeAgainstTheLedger(restored, backupStart);
+        assertNull(findings.failure);
+        var report = new com.fasterxml.jackson.databind.ObjectMapper().readTree(
+                DrillEvidence.reportJson(request(backupStart, null, null), findings, Instant.now()));
+        assertEquals(LedgerEntry.digestOf(spaced), report.get("ledger").get("relied_on_digest").asText());
+    }
+
     @Test
     void aRowRewrittenInTheRestoreFails() throws Exception {
         backUpAfterACheckpoint();

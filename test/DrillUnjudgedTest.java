@@ -74,6 +74,36 @@ class DrillUnjudgedTest {
         assertTrue(report().get("backup").get("start_lsn").isNull(), report().toString());
     }
 
+    /**
+     * A backup_label the judge cannot read (a START TIMELINE of 0, a START TIME in an unknown zone: whoever
+     * writes the repository can write it) still replaces the report folder's evidence: the last run's passing
+     * report.json and its metrics stayed there as this run's before. With --restore-failed too: the drill
+     * cannot be judged, its line the label's.
+     */
+    @Test
+    void aBackupLabelThatCannotBeReadStillReplacesTheLastRunsEvidence() throws Exception {
+        Path reports = Files.createDirectories(folder.resolve("report"));
+        Files.writeString(reports.resolve("report.json"), "{\"passed\": true}\n");
+        Files.writeString(reports.resolve("metrics.prom"), "backupsmoke_drill_success{method=\"pgbackrest\"} 1\n");
+        Path unreadable = Files.writeString(folder.resolve("backup_label"),
+                Files.readString(label()).replace("START TIMELINE: 1", "START TIMELINE: 0"));
+        Support.refused(1, "--backup-timeline must be 1 or more, got 0", "--mode=drill-verify",
+                "--db-url=postgres://nobody@127.0.0.1:1/none", "--ledger=" + folder.resolve("ledger.jsonl"),
+                "--method=pgbackrest", "--report-dir=" + reports, "--backup-label-file=" + unreadable);
+        assertEquals(false, report().get("passed").asBoolean());
+        assertEquals("cannot judge: --backup-timeline must be 1 or more, got 0", report().get("failure").asText());
+        assertEquals("0/5000028", report().get("backup").get("start_lsn").asText());
+        assertTrue(Files.readString(reports.resolve("metrics.prom"))
+                .contains("backupsmoke_drill_success{method=\"pgbackrest\"} 0\n"));
+
+        Files.writeString(reports.resolve("report.json"), "{\"passed\": true}\n");
+        Support.refused(1, "--backup-timeline must be 1 or more, got 0", "--mode=drill-verify",
+                "--ledger=" + folder.resolve("ledger.jsonl"), "--report-dir=" + reports,
+                "--backup-label-file=" + unreadable, "--restore-failed=the restore failed");
+        assertEquals("cannot judge: --backup-timeline must be 1 or more, got 0", report().get("failure").asText());
+        assertEquals("0/5000028", report().get("backup").get("start_lsn").asText());
+    }
+
     @Test
     void theRestoreFlagsBelongToDrillVerifyOnly() {
         var result = Support.tool("--mode=verify", "--db-url=postgres://x@127.0.0.1:1/x",

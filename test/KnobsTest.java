@@ -426,4 +426,30 @@ class KnobsTest {
         assertEquals("f is not a backup label: it needs a START TIME line",
                 assertThrows(Failure.class, () -> BackupLabel.parse("LABEL: x\n", "f")).getMessage());
     }
+
+    /**
+     * An abbreviation stands for one offset, whatever region writes it: java.time's own parsing read AEST in
+     * December as Sydney's +11 (AEDT then; Brisbane writes AEST at +10), EST in July as New York's -4 (Panama
+     * writes EST at -5), BST in July as Bougainville's +11, and CST as Chicago's though China's servers write
+     * it at +8. One standing for several offsets is left out beside an LSN (which chooses the entry relied on)
+     * and refused without one.
+     */
+    @Test
+    void aBackupLabelsZoneAbbreviationIsReadAsTheOffsetItStandsFor() throws Exception {
+        assertEquals(java.time.Instant.parse("2026-12-05T06:30:07Z"),
+                BackupLabel.parse("START TIME: 2026-12-05 16:30:07 AEST\n", "f").startTime());
+        assertEquals(java.time.Instant.parse("2026-07-05T21:30:07Z"),
+                BackupLabel.parse("START TIME: 2026-07-05 16:30:07 EST\n", "f").startTime());
+        assertEquals(java.time.Instant.parse("2026-12-05T13:30:07Z"),
+                BackupLabel.parse("START TIME: 2026-12-05 16:30:07 MSK\n", "f").startTime());
+        assertEquals(java.time.Instant.parse("2026-07-05T14:30:07Z"),
+                BackupLabel.parse("START TIME: 2026-07-05 16:30:07 CEST\n", "f").startTime());
+        assertEquals(null, BackupLabel.parse("START WAL LOCATION: 0/5 (file x)\nSTART TIME: 2026-12-05 16:30:07 CST\n",
+                "f").startTime());
+        assertEquals("f: START TIME \"2026-12-05 16:30:07 CST\" names its zone CST, which stands for several offsets"
+                + " then (+08:00, -05:00, -06:00): write it in UTC or with its offset", assertThrows(Failure.class,
+                        () -> BackupLabel.parse("START TIME: 2026-12-05 16:30:07 CST\n", "f")).getMessage());
+        assertEquals("f: START TIME \"2026-12-05 16:30:07 XYZ\" is not a time this tool can read", assertThrows(
+                Failure.class, () -> BackupLabel.parse("START TIME: 2026-12-05 16:30:07 XYZ\n", "f")).getMessage());
+    }
 }

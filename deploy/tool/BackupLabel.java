@@ -17,15 +17,23 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.time.LocalDateTime;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.time.format.DateTimeParseException;
+import java.util.Locale;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 
 /**
- * startTime is always there; startLsn, label and timeline may be null (old servers write no timeline, and
- * the label a command-url restore writes for a managed snapshot may know only the time).
+ * startLsn, label and timeline may be null (old servers write no timeline, and the label a command-url
+ * restore writes for a managed snapshot may know only the time); startTime is null only beside a startLsn,
+ * when its zone's abbreviation stands for several offsets (CST: China's, Cuba's, the US's).
  */
 record BackupLabel(String startLsn, Instant startTime, String label, Long timeline) {
 
@@ -34,8 +42,9 @@ record BackupLabel(String startLsn, Instant startTime, String label, Long timeli
     private static final Pattern LABEL = Pattern.compile("(?m)^LABEL: (.*?)\\s*$");
     private static final Pattern TIMELINE = Pattern.compile("(?m)^START TIMELINE: ([0-9]{1,10})\\s*$");
     /** The server writes the time with %Z of its log_timezone: an abbreviation (UTC, CET) or an offset (+01). */
-    private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss z");
     private static final Pattern OFFSET_TIME = Pattern.compile("(\\S+ \\S+) ([+-][0-9]{2})(?::?([0-9]{2}))?");
+    private static final Pattern NAMED_TIME = Pattern.compile("(\\S+) (\\S+) ([A-Za-z]+)");
+    private static final DateTimeFormatter ZONE_NAME = DateTimeFormatter.ofPattern("z", Locale.ROOT);
 
     static BackupLabel read(Path file) throws Failure {
         String text;
@@ -55,22 +64,60 @@ record BackupLabel(String startLsn, Instant startTime, String label, Long timeli
         }
         Matcher label = LABEL.matcher(text);
         Matcher timeline = TIMELINE.matcher(text);
-        return new BackupLabel(lsn.find() ? lsn.group(1).toUpperCase(java.util.Locale.ROOT) : null,
-                instant(time.group(1), name),
+        String startLsn = lsn.find() ? lsn.group(1).toUpperCase(Locale.ROOT) : null;
+        return new BackupLabel(startLsn, instant(time.group(1), name, startLsn != null),
                 label.find() ? label.group(1) : null, timeline.find() ? Long.parseLong(timeline.group(1)) : null);
     }
 
-    private static Instant instant(String value, String name) throws Failure {
+    /**
+     * START TIME as an instant; null when its abbreviation stands for several
+     * offsets and LSN_KNOWN (the LSN chooses the entry relied on), else such
+     * a time is refused rather than guessed.
+     */
+    private static Instant instant(String value, String name, boolean lsnKnown) throws Failure {
         Matcher offset = OFFSET_TIME.matcher(value);
+        Matcher named = NAMED_TIME.matcher(value);
         try {
             if (offset.matches()) {
                 String minutes = offset.group(3) == null ? "00" : offset.group(3);
                 return java.time.OffsetDateTime.parse(offset.group(1).replace(' ', 'T') + offset.group(2) + ":" + minutes)
                         .toInstant();
             }
-            return ZonedDateTime.parse(value, TIME).toInstant();
+            if (named.matches()) {
+                LocalDateTime local = LocalDateTime.parse(named.group(1) + "T" + named.group(2));
+                Set<ZoneOffset> offsets = offsetsNamed(named.group(3), local);
+                if (offsets.size() == 1) {
+                    return local.toInstant(offsets.iterator().next());
+                }
+                if (offsets.size() > 1) {
+                    if (lsnKnown) {
+                        return null;
+                    }
+                    throw new Failure(name + ": START TIME " + Failure.quoted(value) + " names its zone " + named.group(3)
+                            + ", which stands for several offsets then (" + offsets.stream().map(ZoneOffset::getId)
+                            .collect(Collectors.joining(", ")) + "): write it in UTC or with its offset");
+                }
+            }
         } catch (DateTimeParseException e) {
-            throw new Failure(name + ": START TIME " + Failure.quoted(value) + " is not a time this tool can read");
+            // said below
         }
+        throw new Failure(name + ": START TIME " + Failure.quoted(value) + " is not a time this tool can read");
+    }
+
+    /**
+     * The offsets of the zones that call themselves ABBREVIATION at LOCAL: an
+     * abbreviation stands for an offset, not for a region's rules, so it is
+     * not parsed as one (java.time reads AEST in December as Sydney's +11,
+     * which is AEDT then, and CST as Chicago's though China's servers write it).
+     */
+    static Set<ZoneOffset> offsetsNamed(String abbreviation, LocalDateTime local) {
+        Set<ZoneOffset> offsets = new TreeSet<>();
+        for (String id : ZoneId.getAvailableZoneIds()) {
+            ZonedDateTime there = local.atZone(ZoneId.of(id));
+            if (ZONE_NAME.format(there).equals(abbreviation)) {
+                offsets.add(there.getOffset());
+            }
+        }
+        return offsets;
     }
 }

@@ -41,8 +41,9 @@ final class DrillEvidence {
         ledger.put("entries", findings.entryCount);
         if (findings.reliedOn != null) {
             ledger.put("relied_on", findings.reliedNumber);
-            ledger.put("relied_on_digest", LedgerEntry.digestOf(findings.reliedOn.line()));
-            ledger.set("relied_on_entry", parse(findings.reliedOn.line()));
+            // The exact line, not the entry encoded again: an auditor finds its digest in the ledger.
+            ledger.put("relied_on_digest", LedgerEntry.digestOf(findings.reliedLine));
+            ledger.set("relied_on_entry", parse(findings.reliedLine));
         }
         report.set("backup", backup(request.backup()));
         if (findings.restored != null && findings.snapshot != null) {

@@ -38,6 +38,8 @@ final class DrillJudge {
         String failure;
         int entryCount;
         LedgerEntry reliedOn;
+        /** reliedOn's line as the ledger holds it: its digest is the next line's prev_digest. */
+        String reliedLine;
         int reliedNumber;
         ServerPosition restored;
         Snapshot snapshot;
@@ -80,7 +82,7 @@ final class DrillJudge {
 
     private void judgeAll(Ed25519Keys ledgerKeys) throws Failure {
         Ledger ledger = Ledger.read(request.ledger());
-        ledger.check(ledgerKeys);
+        ledger.checkVouchedFor(ledgerKeys);
         entries = ledger.entries();
         findings.entryCount = entries.size();
         findings.verdicts.put("ledger", "intact, " + entries.size() + " entries"
@@ -92,6 +94,7 @@ final class DrillJudge {
         }
         LedgerEntry relied = reliedOn();
         findings.reliedOn = relied;
+        findings.reliedLine = ledger.lines().get(entries.indexOf(relied));
         findings.reliedNumber = entries.indexOf(relied) + 1;
         schema = LedgerCheck.schemaOf(restored, relied.schema());
         Snapshot snapshot = Verification.run(restored,
@@ -344,19 +347,35 @@ final class DrillJudge {
         return restoredHash != null && restoredHash.equals(liveHash);
     }
 
-    /** The restore must hold the newest entry recorded before now - DURATION (a backup job that stopped fails). */
+    /**
+     * The restore must hold the newest entry recorded at or before now -
+     * DURATION (a backup job that stopped fails), and an entry recorded
+     * since: else nothing shows it is younger than DURATION (checkpoints
+     * that stopped with the backups, or a ledger cut short, held the
+     * newest entry of a ledger as old as the backup).
+     */
     private void requireMaxRpo(long rowCount) throws Refusal {
         Instant cutoff = now.minus(request.maxRpo());
         LedgerEntry required = null;
+        LedgerEntry newestHeld = null;
         for (LedgerEntry entry : entries) {
             if (!entry.time().isAfter(cutoff)) {
                 required = entry;
+            }
+            if (entry.rowCount() <= rowCount) { // a later entry reached matched (requireLaterEntriesMatch)
+                newestHeld = entry;
             }
         }
         if (required != null && rowCount < required.rowCount()) {
             throw new Refusal("RPO exceeded: the restore holds " + rowCount + " rows, " + LedgerCheck.name(entries,
                     required) + ", recorded at " + required.time() + " (more than " + describe(request.maxRpo())
                     + " ago), held " + required.rowCount());
+        }
+        if (newestHeld.time().isBefore(cutoff)) {
+            boolean newestOfAll = newestHeld == entries.get(entries.size() - 1);
+            throw new Refusal("RPO exceeded: the newest checkpoint the restore holds, " + LedgerCheck.name(entries,
+                    newestHeld) + ", was recorded at " + newestHeld.time() + " (more than " + describe(request.maxRpo())
+                    + " ago)" + (newestOfAll ? "; the ledger holds none since (are checkpoints still recorded?)" : ""));
         }
         findings.verdicts.put("max_rpo", "met (" + describe(request.maxRpo()) + ")");
     }

@@ -88,7 +88,8 @@ final class DrillOptions {
         if (backupLabelFile != null) {
             BackupLabel label = BackupLabel.read(backupLabelFile);
             backupLsn = backupLsn != null ? backupLsn : label.startLsn();
-            backupStart = backupStart != null ? backupStart : label.startTime().atOffset(java.time.ZoneOffset.UTC);
+            backupStart = backupStart != null ? backupStart : label.startTime() == null ? null
+                    : label.startTime().atOffset(java.time.ZoneOffset.UTC);
             backupLabel = backupLabel != null ? backupLabel : label.label();
             backupTimeline = backupTimeline != null ? backupTimeline : label.timeline();
         }
@@ -111,14 +112,29 @@ final class DrillOptions {
         if (backupTimeline != null && backupTimeline < 1) {
             throw new Failure("--backup-timeline must be 1 or more, got " + backupTimeline);
         }
-        if (restoreSeconds != null && !(restoreSeconds >= 0 && restoreSeconds < Double.POSITIVE_INFINITY)) {
+        if (restoreSeconds != null && !restoreSecondsInRange()) {
             throw new Failure("--restore-seconds must be a number of seconds, 0 or more, got " + restoreSeconds);
         }
+        return requestAsGiven(ledger, toolVersion);
+    }
+
+    /**
+     * The request with the backup's facts as given and read so far, nothing
+     * read: the evidence of a drill whose backup's files or flags could not
+     * be read (DrillVerify), instead of none; a --restore-seconds out of
+     * range is left out.
+     */
+    DrillJudge.Request requestAsGiven(Path ledger, String toolVersion) {
+        Double seconds = restoreSeconds != null && restoreSecondsInRange() ? restoreSeconds : null;
         return new DrillJudge.Request(ledger, toolVersion, method,
                 new DrillJudge.Backup(backupId, backupLabel, instant(backupStart), backupLsn, backupStopLsn,
                         backupTimeline, backupSystemIdentifier),
                 maxRpo, new DrillJudge.Target(instant(recoveryTargetTime), recoveryTargetLsn, recoveryTargetXid),
-                restoreSeconds);
+                seconds);
+    }
+
+    private boolean restoreSecondsInRange() {
+        return restoreSeconds >= 0 && restoreSeconds < Double.POSITIVE_INFINITY;
     }
 
     private static Instant instant(OffsetDateTime time) {

@@ -2,6 +2,7 @@
 // database, write the evidence, print report.json, and say the exit code.
 
 import java.io.PrintStream;
+import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Map;
 
@@ -15,29 +16,51 @@ final class DrillVerify {
     /**
      * 0 when every verdict passed, 3 when one failed (Refusal.EXIT). When
      * the judge cannot judge (exit 1), the report still says so, with
-     * "passed": false, before the failure is reported.
+     * "passed": false, before the failure is reported: also when the
+     * backup's files or a key cannot be read, so the last run's report
+     * never stays in the report folder as this one's.
      */
     static int run(Connector restored, LedgerOptions ledgerOptions, DrillOptions options, String toolVersion,
                    Map<String, String> environment) throws Failure {
-        DrillJudge.Request request = options.request(ledgerOptions.requiredLedger("drill-verify"), toolVersion);
-        Ed25519Keys signingKeys = ledgerOptions.signingKeys();
-        Ed25519Keys verifyKeys = ledgerOptions.verifyKeys();
-        Connector live = options.liveUrl == null ? null : new Connector(
-                ConnectionTarget.parse("--live-url", options.liveUrl, environment), restored.connectTimeoutSeconds(),
-                restored.deadline());
+        Path ledger = ledgerOptions.requiredLedger("drill-verify");
         Instant now = Instant.now();
+        Ed25519Keys signingKeys = null; // unreadable: the report goes out unsigned, and nothing is judged
+        DrillJudge.Request request = null;
         DrillJudge.Findings findings;
         try {
-            findings = DrillJudge.judge(restored, live, request, verifyKeys != null ? verifyKeys : signingKeys, now);
+            signingKeys = ledgerOptions.signingKeys();
+            request = options.request(ledger, toolVersion);
+            findings = judge(restored, ledgerOptions, options, request, signingKeys, environment, now);
         } catch (Failure cannotJudge) {
             DrillJudge.Findings unjudged = new DrillJudge.Findings();
             String reason = cannotJudge.getMessage();
             unjudged.failure = reason.startsWith(CANNOT_JUDGE) ? reason : CANNOT_JUDGE + reason;
-            publish(request, unjudged, signingKeys, options, now, System.out);
+            publish(request != null ? request : options.requestAsGiven(ledger, toolVersion), unjudged, signingKeys,
+                    options, now, System.out);
             throw cannotJudge;
         }
         publish(request, findings, signingKeys, options, now, System.out);
         return findings.passed() ? 0 : Refusal.EXIT;
+    }
+
+    private static DrillJudge.Findings judge(Connector restored, LedgerOptions ledgerOptions, DrillOptions options,
+                                             DrillJudge.Request request, Ed25519Keys signingKeys,
+                                             Map<String, String> environment, Instant now) throws Failure {
+        Ed25519Keys verifyKeys = ledgerOptions.verifyKeys();
+        Connector live = options.liveUrl == null ? null : new Connector(
+                ConnectionTarget.parse("--live-url", options.liveUrl, environment), restored.connectTimeoutSeconds(),
+                restored.deadline());
+        return DrillJudge.judge(restored, live, request, verifyKeys != null ? verifyKeys : signingKeys, now);
+    }
+
+    /** --signing-key, or null with a warning when it cannot be read: the report then goes out unsigned. */
+    private static Ed25519Keys reportKeys(LedgerOptions ledgerOptions) {
+        try {
+            return ledgerOptions.signingKeys();
+        } catch (Failure unreadable) {
+            System.err.println("backupsmoke: warning: report.json is not signed: " + unreadable.getMessage());
+            return null;
+        }
     }
 
     /**
@@ -49,12 +72,24 @@ final class DrillVerify {
         return unjudged(ledgerOptions, options, toolVersion, System.out);
     }
 
-    /** The same, with report.json printed to OUT. */
+    /**
+     * The same, with report.json printed to OUT. Backup facts that cannot be
+     * read make it a drill that cannot be judged (exit 1, their line), whose
+     * evidence is still written with the facts as given.
+     */
     static int unjudged(LedgerOptions ledgerOptions, DrillOptions options, String toolVersion, PrintStream out)
             throws Failure {
-        DrillJudge.Request request = options.request(ledgerOptions.ledger, toolVersion);
+        DrillJudge.Request request;
         DrillJudge.Findings findings = new DrillJudge.Findings();
-        findings.failure = options.unjudged();
+        Failure unreadableFacts = null;
+        try {
+            request = options.request(ledgerOptions.ledger, toolVersion);
+            findings.failure = options.unjudged();
+        } catch (Failure given) {
+            unreadableFacts = given;
+            request = options.requestAsGiven(ledgerOptions.ledger, toolVersion);
+            findings.failure = CANNOT_JUDGE + given.getMessage();
+        }
         if (request.ledger() != null) {
             try {
                 findings.entryCount = Ledger.read(request.ledger()).entries().size();
@@ -62,13 +97,10 @@ final class DrillVerify {
                 // the failure given is the report's; an unreadable ledger counts no entries
             }
         }
-        Ed25519Keys signingKeys = null;
-        try {
-            signingKeys = ledgerOptions.signingKeys();
-        } catch (Failure unreadable) {
-            System.err.println("backupsmoke: warning: report.json is not signed: " + unreadable.getMessage());
+        publish(request, findings, reportKeys(ledgerOptions), options, Instant.now(), out);
+        if (unreadableFacts != null) {
+            throw unreadableFacts;
         }
-        publish(request, findings, signingKeys, options, Instant.now(), out);
         if (findings.failure.startsWith(CANNOT_JUDGE)) {
             throw new Failure(findings.failure);
         }

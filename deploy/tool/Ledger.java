@@ -127,6 +127,22 @@ final class Ledger implements AutoCloseable {
         }
     }
 
+    /**
+     * What a drill may rely on: check(keys) and, with a key, a signed last
+     * line. Each line's prev_digest fixes the line before it, so the last
+     * line's signature vouches for every line; a ledger of unsigned lines
+     * alone, which anyone who can write the file can make, vouches for
+     * nothing the key's holder recorded. (--mode=checkpoint signs on from an
+     * unsigned ledger: signing may begin on an old one.)
+     */
+    void checkVouchedFor(Ed25519Keys keys) throws Refusal {
+        check(keys);
+        if (keys != null && !lines.isEmpty() && LedgerEntry.signedBytes(lines.get(lines.size() - 1)) == null) {
+            throw new Refusal("the ledger " + file + " is broken: none of its " + lines.size() + " lines is signed,"
+                    + " though a key to check their signatures was given");
+        }
+    }
+
     private void checkSignatures(Ed25519Keys keys) throws Refusal {
         boolean signedBefore = false;
         for (int i = 0; i < lines.size(); i++) {
