@@ -156,8 +156,9 @@ class DrillJudgeTest {
 
     /**
      * With a key, a ledger of unsigned lines alone (anyone who can write the file can make one to match a
-     * tampered backup) is refused; once a signed line follows them, its signature vouches for them through
-     * the chain of prev_digests, and a drill relying on an unsigned one passes.
+     * tampered backup) is refused; once a signed line follows them (a ledger signed on by an earlier version:
+     * checkpoint now refuses to), its signature vouches for them through the chain of prev_digests, and a
+     * drill relying on an unsigned one passes.
      */
     @Test
     void aLedgerWithoutSignaturesIsRefusedWhenAKeyIsGiven() throws Exception {
@@ -169,8 +170,9 @@ class DrillJudgeTest {
                 + " their signatures was given", unsigned.failure);
         assertNull(unsigned.snapshot, "the restored database is not read");
 
-        CheckpointRecorder.run(CheckpointLedgerTest.connector(live, deadline),
-                new CheckpointRecorder.Request(ledger, null, keys, null));
+        String unsignedLine = Files.readString(ledger);
+        String signedLine = LedgerEntry.parse(checkpoint(live).line()).signedWith(keys).line();
+        Files.writeString(ledger, unsignedLine + signedLine + "\n");
         DrillJudge.Findings signedAfter = DrillJudge.judge(CheckpointLedgerTest.connector(restored, deadline), null,
                 request(backupStart, null, null), keys, Instant.now());
         assertNull(signedAfter.failure);
