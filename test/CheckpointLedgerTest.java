@@ -267,6 +267,21 @@ class CheckpointLedgerTest {
         assertArrayEquals(before, Files.readAllBytes(ledger));
     }
 
+    /** With a signing key, an unsigned ledger is refused before the database is read, the ledger unchanged. */
+    @Test
+    void signingOnAnUnsignedLedgerIsRefused() throws Exception {
+        String database = Support.migratedWithWorkload(24);
+        checkpoint(database, ledger, null);
+        byte[] before = Files.readAllBytes(ledger);
+        Path key = LedgerTest.newKey(folder);
+        Support.refused(1, "cannot sign on the ledger " + ledger + ": 1 of its 1 lines are not signed, and a"
+                + " signature appended would vouch for them; start a new ledger for signed checkpoints",
+                "--mode=checkpoint", "--db-url=" + Support.url(database), "--ledger=" + ledger, "--signing-key=" + key);
+        assertArrayEquals(before, Files.readAllBytes(ledger));
+        checkpoint(database, ledger, null); // without a key nothing changes
+        assertEquals(2, Files.readAllLines(ledger).size());
+    }
+
     /** What checkpoint and drill-verify connect with cannot write, autocommit statements included. */
     @Test
     void theModesConnectionsAreReadOnly() throws Exception {

@@ -68,7 +68,7 @@ class DrillEvidenceTest {
     void aReportOfADrillThatCouldNotBeJudgedSaysNotPassed() {
         DrillJudge.Request request = new DrillJudge.Request(Path.of("/srv/ledger.jsonl"), "backupsmoke 0.1.0",
                 "barman", new DrillJudge.Backup("20261205T010000", null, T0, "0/3000028", null, 1L, "7412"),
-                null, new DrillJudge.Target(null, null, null), 61.5);
+                null, new DrillJudge.Target(null, null, null), 61.5, null);
         DrillJudge.Findings findings = new DrillJudge.Findings();
         findings.failure = "cannot judge: no entry";
         assertEquals("""
@@ -107,12 +107,14 @@ class DrillEvidenceTest {
                 "--signing-key=" + key);
         Thread.sleep(5);
         String backupStart = Instant.now().toString();
-        String restored = live + "_restored";
-        Support.execute("postgres", "CREATE DATABASE " + restored + " TEMPLATE " + live);
+        // The "restore" is the ledger's database itself, named as a restore keeps it; the live one goes on as a copy.
+        String restored = live;
+        String liveCopy = live + "_live";
+        Support.execute("postgres", "CREATE DATABASE " + liveCopy + " TEMPLATE " + live);
         Path reports = folder.resolve("reports");
         String[] drill = {"--mode=drill-verify", "--db-url=" + Support.url(restored), "--ledger=" + ledger,
                 "--signing-key=" + key, "--backup-start=" + backupStart, "--method=pgbackrest",
-                "--restore-seconds=12.5", "--live-url=" + Support.url(live), "--report-dir=" + reports};
+                "--restore-seconds=12.5", "--live-url=" + Support.url(liveCopy), "--report-dir=" + reports};
 
         var passed = Support.tool(drill);
         assertEquals(0, passed.exit(), passed.describe());
@@ -126,6 +128,14 @@ class DrillEvidenceTest {
         assertTrue(metrics.contains("\nbackupsmoke_drill_success{method=\"pgbackrest\"} 1\n"), metrics);
         assertTrue(metrics.contains("\nbackupsmoke_restore_seconds{method=\"pgbackrest\"} 12.5\n"), metrics);
         assertTrue(metrics.contains("\nbackupsmoke_rpo_rows{method=\"pgbackrest\"} 0\n"), metrics);
+
+        // Another database than the ledger's (SMOKE_DRILL_DATABASE named wrong): not the backup's fault.
+        String[] anotherDatabase = drill.clone();
+        anotherDatabase[1] = "--db-url=" + Support.url(liveCopy);
+        Support.refused(1, "cannot judge: the restored database is " + liveCopy + ", the ledger's checkpoint 1 of 1"
+                + " was recorded on database " + live + " (connect to that database of the restore:"
+                + " SMOKE_DRILL_DATABASE, --db-url)", anotherDatabase);
+        assertTrue(Files.readString(reports.resolve("report.json")).contains("\n  \"passed\": false,\n"));
 
         CheckpointLedgerTest.asReplica(restored, "DELETE FROM audit_events WHERE id = 'audit-smoke-0007'");
         Support.refused(3, "the restored chain: a row was deleted: the chain breaks at position 7 (row"

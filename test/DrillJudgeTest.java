@@ -59,7 +59,13 @@ class DrillJudgeTest {
     private DrillJudge.Request request(Instant backupStart, Duration maxRpo, Instant targetTime) {
         return new DrillJudge.Request(ledger, "backupsmoke test", "test",
                 new DrillJudge.Backup(null, null, backupStart, null, null, null, null), maxRpo,
-                new DrillJudge.Target(targetTime, null, null), null);
+                new DrillJudge.Target(targetTime, null, null), null, null);
+    }
+
+    /** REQUEST for a restore that is COPY: the ledger's database under the copy's name (restoredCopyOf). */
+    private static DrillJudge.Request asCopy(DrillJudge.Request request, String copy) {
+        return new DrillJudge.Request(request.ledger(), request.toolVersion(), request.method(), request.backup(),
+                request.maxRpo(), request.target(), request.restoreSeconds(), copy);
     }
 
     /** What backUpAfterACheckpoint() made: the live database, its first checkpoint, the backup's start and copy. */
@@ -84,7 +90,8 @@ class DrillJudgeTest {
     private DrillJudge.Findings judge(String restored, String live, DrillJudge.Request request, Instant now)
             throws Exception {
         return DrillJudge.judge(CheckpointLedgerTest.connector(restored, deadline),
-                live == null ? null : CheckpointLedgerTest.connector(live, deadline), request, null, now);
+                live == null ? null : CheckpointLedgerTest.connector(live, deadline), asCopy(request, restored), null,
+                now);
     }
 
     @Test
@@ -156,23 +163,25 @@ class DrillJudgeTest {
 
     /**
      * With a key, a ledger of unsigned lines alone (anyone who can write the file can make one to match a
-     * tampered backup) is refused; once a signed line follows them, its signature vouches for them through
-     * the chain of prev_digests, and a drill relying on an unsigned one passes.
+     * tampered backup) is refused; once a signed line follows them (a ledger signed on by an earlier version:
+     * checkpoint now refuses to), its signature vouches for them through the chain of prev_digests, and a
+     * drill relying on an unsigned one passes.
      */
     @Test
     void aLedgerWithoutSignaturesIsRefusedWhenAKeyIsGiven() throws Exception {
         backUpAfterACheckpoint();
         Ed25519Keys keys = Ed25519Keys.readPrivate(LedgerTest.newKey(folder));
         DrillJudge.Findings unsigned = DrillJudge.judge(CheckpointLedgerTest.connector(restored, deadline), null,
-                request(backupStart, null, null), keys, Instant.now());
+                asCopy(request(backupStart, null, null), restored), keys, Instant.now());
         assertEquals("the ledger " + ledger + " is broken: none of its 1 lines is signed, though a key to check"
                 + " their signatures was given", unsigned.failure);
         assertNull(unsigned.snapshot, "the restored database is not read");
 
-        CheckpointRecorder.run(CheckpointLedgerTest.connector(live, deadline),
-                new CheckpointRecorder.Request(ledger, null, keys, null));
+        String unsignedLine = Files.readString(ledger);
+        String signedLine = LedgerEntry.parse(checkpoint(live).line()).signedWith(keys).line();
+        Files.writeString(ledger, unsignedLine + signedLine + "\n");
         DrillJudge.Findings signedAfter = DrillJudge.judge(CheckpointLedgerTest.connector(restored, deadline), null,
-                request(backupStart, null, null), keys, Instant.now());
+                asCopy(request(backupStart, null, null), restored), keys, Instant.now());
         assertNull(signedAfter.failure);
         assertEquals(first, signedAfter.reliedOn);
         assertEquals("intact, 2 entries, signatures verified", signedAfter.verdicts.get("ledger"));
@@ -224,6 +233,24 @@ class DrillJudgeTest {
         assertEquals(LedgerEntry.digestOf(spaced), report.get("ledger").get("relied_on_digest").asText());
     }
 
+    /**
+     * The database judged must be the one the ledger witnessed: another database's audit log (an operator's
+     * SMOKE_DRILL_DATABASE or --db-url naming it) failed as "rollback or lost rows", which is not the backup's
+     * fault. Cannot judge (exit 1), naming both. (The request does not say the restore is a copy here.)
+     */
+    @Test
+    void anotherDatabaseThanTheLedgersCannotBeJudged() throws Exception {
+        backUpAfterACheckpoint();
+        String other = Support.migratedWithWorkload(2);
+        Failure failure = assertThrows(Failure.class, () -> DrillJudge.judge(
+                CheckpointLedgerTest.connector(other, deadline), null, request(backupStart, null, null), null,
+                Instant.now()));
+        assertTrue(!(failure instanceof Refusal));
+        assertEquals("cannot judge: the restored database is " + other + ", the ledger's checkpoint 1 of 1 was"
+                + " recorded on database " + live + " (connect to that database of the restore: SMOKE_DRILL_DATABASE,"
+                + " --db-url)", failure.getMessage());
+    }
+
     @Test
     void aRowRewrittenInTheRestoreFails() throws Exception {
         backUpAfterACheckpoint();
@@ -255,7 +282,7 @@ class DrillJudgeTest {
         backUpAfterACheckpoint();
         DrillJudge.Request ofAnotherCluster = new DrillJudge.Request(ledger, "backupsmoke test", "test",
                 new DrillJudge.Backup(null, null, backupStart, null, null, null, "7000000000000000002"), null,
-                new DrillJudge.Target(null, null, null), null);
+                new DrillJudge.Target(null, null, null), null, null);
         DrillJudge.Findings findings = judge(restored, null, ofAnotherCluster, Instant.now());
         assertEquals("another cluster: the backup's system_identifier is 7000000000000000002, the ledger's checkpoint"
                 + " 1 of 1 was recorded on system_identifier " + first.systemIdentifier(), findings.failure);
@@ -293,7 +320,7 @@ class DrillJudgeTest {
         String restored = restoredCopyOf(live);
         DrillJudge.Request byLsn = new DrillJudge.Request(ledger, "backupsmoke test", "test",
                 new DrillJudge.Backup(null, null, null, first.walLsn(), null, null, null), null,
-                new DrillJudge.Target(null, null, null), null);
+                new DrillJudge.Target(null, null, null), null, null);
         DrillJudge.Findings findings = judge(restored, null, byLsn, Instant.now());
         assertNull(findings.failure);
         assertEquals(first, findings.reliedOn);
@@ -420,7 +447,7 @@ class DrillJudgeTest {
         String restored = restoredCopyOf(live);
 
         DrillJudge.Findings findings = DrillJudge.judge(CheckpointLedgerTest.connector(restored, deadline), null,
-                request(backupStart, null, null), keys, Instant.now());
+                asCopy(request(backupStart, null, null), restored), keys, Instant.now());
         assertNull(findings.failure);
         assertEquals("not recorded in checkpoint 1 of 1 (a line older than the field): not compared",
                 findings.verdicts.get("catalog"));
@@ -566,7 +593,8 @@ class DrillJudgeTest {
     private DrillJudge.Findings judgeOn(CommitTimestampScene scene, String restored, boolean withLive) throws Exception {
         return DrillJudge.judge(scene.cluster().connector(restored, deadline),
                 withLive ? scene.cluster().connector(scene.live(), deadline) : null,
-                request(scene.target().minusSeconds(3600), null, scene.target()), null, Instant.now());
+                asCopy(request(scene.target().minusSeconds(3600), null, scene.target()), restored), null,
+                Instant.now());
     }
 
     @Test

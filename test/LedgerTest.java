@@ -196,6 +196,34 @@ class LedgerTest {
         }
     }
 
+    /**
+     * To sign, every line must be signed already: a signature appended after unsigned lines would vouch,
+     * through the prev_digest chain, for lines anyone who could write the file may have forged.
+     */
+    @Test
+    void signingOnRequiresEveryLineSigned() throws Exception {
+        Ed25519Keys keys = Ed25519Keys.readPrivate(newKey(folder));
+        Path file = folder.resolve("ledger.jsonl");
+        String unsigned = entry(24, null).line();
+        String signed = entry(30, LedgerEntry.digestOf(unsigned)).signedWith(keys).line();
+        Files.writeString(file, unsigned + "\n" + signed + "\n");
+        try (Ledger ledger = Ledger.openForAppend(file)) {
+            ledger.check(keys);
+            Failure refused = assertThrows(Failure.class, ledger::requireSignedThroughout);
+            assertTrue(!(refused instanceof Refusal), "exit 1, not a verdict");
+            assertEquals("cannot sign on the ledger " + file + ": 1 of its 2 lines are not signed, and a signature"
+                    + " appended would vouch for them; start a new ledger for signed checkpoints", refused.getMessage());
+        }
+        Files.writeString(file, entry(24, null).signedWith(keys).line() + "\n");
+        try (Ledger ledger = Ledger.openForAppend(file)) {
+            ledger.requireSignedThroughout();
+        }
+        Files.delete(file);
+        try (Ledger empty = Ledger.openForAppend(file)) {
+            empty.requireSignedThroughout();
+        }
+    }
+
     @Test
     void lsnsCompareAsNumbers() {
         assertEquals(0x3000148L, LedgerEntry.lsnValue("0/3000148"));

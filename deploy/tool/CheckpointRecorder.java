@@ -23,7 +23,8 @@ final class CheckpointRecorder {
     }
 
     /**
-     * Under the ledger's lock: the ledger's own chain and signatures, then
+     * Under the ledger's lock: the ledger's own chain and signatures (and,
+     * to sign, signatures on every line), then
      * both verdicts on every row (the walk anchored at the last entry's
      * head), the catalog inventory of the audit schema, then the server's
      * position, read after the rows so every row counted was committed
@@ -34,6 +35,9 @@ final class CheckpointRecorder {
         Connector connector = anyConnector.readOnly();
         try (Ledger ledger = Ledger.openForAppend(request.ledger())) {
             ledger.check(request.checkingKeys());
+            if (request.signingKeys() != null) {
+                ledger.requireSignedThroughout();
+            }
             LedgerEntry last = ledger.last();
             AuditSchema schema = LedgerCheck.schemaOf(connector, request.schema());
             Snapshot snapshot = Verification.run(connector,

@@ -28,8 +28,13 @@ final class DrillJudge {
         }
     }
 
+    /**
+     * restoredAs: the name the ledger's database has in the restore; null (every flag's request) for its
+     * own, since a physical restore keeps every database's name. Only a copy made beside the original
+     * (CREATE DATABASE … TEMPLATE, as the tests simulate a restore) has another.
+     */
     record Request(Path ledger, String toolVersion, String method, Backup backup, Duration maxRpo, Target target,
-                   Double restoreSeconds) {}
+                   Double restoreSeconds, String restoredAs) {}
 
     /** What the judgement found; failure is null when every verdict passed. */
     static final class Findings {
@@ -96,13 +101,15 @@ final class DrillJudge {
         findings.reliedOn = relied;
         findings.reliedLine = ledger.lines().get(entries.indexOf(relied));
         findings.reliedNumber = entries.indexOf(relied) + 1;
+        // The restored server is idle: its position read before the chain is the one after it.
+        findings.restored = ServerPosition.read(restored);
+        LedgerCheck.requireSameCluster("the restored server's", findings.restored.systemIdentifier(), entries, relied);
+        findings.verdicts.put("system_identifier", "the ledger's");
+        requireLedgersDatabase(relied);
         schema = LedgerCheck.schemaOf(restored, relied.schema());
         Snapshot snapshot = Verification.run(restored,
                 new Verification.Request(schema.name(), LedgerCheck.expectationOf(relied), true));
         findings.snapshot = snapshot;
-        findings.restored = ServerPosition.read(restored);
-        LedgerCheck.requireSameCluster("the restored server's", findings.restored.systemIdentifier(), entries, relied);
-        findings.verdicts.put("system_identifier", "the ledger's");
         LedgerCheck.requireCleanVerdicts("the restored chain", snapshot, entries, relied);
         findings.verdicts.put("server_verdict", "clean");
         findings.verdicts.put("client_verdict", "clean");
@@ -156,6 +163,19 @@ final class DrillJudge {
                     + bound + " (run --mode=checkpoint before each backup)");
         }
         return newest;
+    }
+
+    /**
+     * The database connected to must be the one the ledger witnessed: another database's audit log (a
+     * database named by mistake) would fail as a rollback, though the backup is not at fault. Cannot judge.
+     */
+    private void requireLedgersDatabase(LedgerEntry relied) throws Failure {
+        String expected = request.restoredAs() != null ? request.restoredAs() : relied.database();
+        if (!expected.equals(findings.restored.database())) {
+            throw new Failure(DrillVerify.CANNOT_JUDGE + "the restored database is " + findings.restored.database()
+                    + ", the ledger's " + LedgerCheck.name(entries, relied) + " was recorded on database "
+                    + relied.database() + " (connect to that database of the restore: SMOKE_DRILL_DATABASE, --db-url)");
+        }
     }
 
     private void requireHolds(LedgerEntry relied, Snapshot snapshot) throws Refusal {

@@ -132,14 +132,28 @@ final class Ledger implements AutoCloseable {
      * line. Each line's prev_digest fixes the line before it, so the last
      * line's signature vouches for every line; a ledger of unsigned lines
      * alone, which anyone who can write the file can make, vouches for
-     * nothing the key's holder recorded. (--mode=checkpoint signs on from an
-     * unsigned ledger: signing may begin on an old one.)
+     * nothing the key's holder recorded. (A ledger signed on from unsigned
+     * lines by an earlier version is still judged: requireSignedThroughout.)
      */
     void checkVouchedFor(Ed25519Keys keys) throws Refusal {
         check(keys);
         if (keys != null && !lines.isEmpty() && LedgerEntry.signedBytes(lines.get(lines.size() - 1)) == null) {
             throw new Refusal("the ledger " + file + " is broken: none of its " + lines.size() + " lines is signed,"
                     + " though a key to check their signatures was given");
+        }
+    }
+
+    /**
+     * Before a signed line is appended: every line is signed already. The
+     * new signature would vouch, through the prev_digest chain, for unsigned
+     * lines before it, which anyone who could write the file may have forged.
+     */
+    void requireSignedThroughout() throws Failure {
+        long unsigned = lines.stream().filter(line -> LedgerEntry.signedBytes(line) == null).count();
+        if (unsigned > 0) {
+            throw new Failure("cannot sign on the ledger " + file + ": " + unsigned + " of its " + lines.size()
+                    + " lines are not signed, and a signature appended would vouch for them; start a new ledger"
+                    + " for signed checkpoints");
         }
     }
 
