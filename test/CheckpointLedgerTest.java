@@ -66,10 +66,15 @@ class CheckpointLedgerTest {
                 new CheckpointRecorder.Request(ledger, null, keys, null));
     }
 
-    /** The refusal's line, and the ledger byte for byte as before the attempt. */
+    /** The refusal's line of a keyless checkpoint, and the ledger byte for byte as before the attempt. */
     private String refusal(String database, Path ledger) throws Exception {
+        return refusal(ledger, () -> checkpoint(database, ledger));
+    }
+
+    /** The refusal's line of ATTEMPT, and the ledger byte for byte as before it. */
+    private static String refusal(Path ledger, org.junit.jupiter.api.function.Executable attempt) throws Exception {
         byte[] before = Files.readAllBytes(ledger);
-        Refusal refusal = assertThrows(Refusal.class, () -> checkpoint(database, ledger));
+        Refusal refusal = assertThrows(Refusal.class, attempt);
         assertArrayEquals(before, Files.readAllBytes(ledger), "the ledger must be unchanged");
         return refusal.getMessage();
     }
@@ -245,11 +250,8 @@ class CheckpointLedgerTest {
         // The only entry's head rewritten: no prev_digest covers the last line, its signature does.
         String edited = Files.readString(ledger).replace(Support.FIXED_HEAD_24, "0".repeat(64));
         Files.writeString(ledger, edited);
-        byte[] before = Files.readAllBytes(ledger);
-        Refusal refusal = assertThrows(Refusal.class, () -> checkpoint(database, ledger, keys));
         assertEquals("the ledger " + ledger + " is broken: the signature of line 1 does not verify with the given key",
-                refusal.getMessage());
-        assertArrayEquals(before, Files.readAllBytes(ledger));
+                refusal(ledger, () -> checkpoint(database, ledger, keys)));
     }
 
     @Test
@@ -259,12 +261,9 @@ class CheckpointLedgerTest {
         Path otherKey = LedgerTest.newKey(folder);
         Path otherPublic = Files.writeString(folder.resolve("other.pub.pem"),
                 Ed25519Keys.readPrivate(otherKey).publicPem());
-        byte[] before = Files.readAllBytes(ledger);
-        Refusal refusal = assertThrows(Refusal.class, () -> CheckpointRecorder.run(connector(database, deadline),
-                new CheckpointRecorder.Request(ledger, null, null, Ed25519Keys.readPublic(otherPublic))));
         assertEquals("the ledger " + ledger + " is broken: the signature of line 1 does not verify with the given key",
-                refusal.getMessage());
-        assertArrayEquals(before, Files.readAllBytes(ledger));
+                refusal(ledger, () -> CheckpointRecorder.run(connector(database, deadline),
+                        new CheckpointRecorder.Request(ledger, null, null, Ed25519Keys.readPublic(otherPublic)))));
     }
 
     /** With a signing key, an unsigned ledger is refused before the database is read, the ledger unchanged. */

@@ -181,17 +181,25 @@ class LedgerTest {
                 torn.getMessage());
     }
 
+    /** A ledger of two entries, the second chained to the first; each signed with KEYS when asked. */
+    private Path twoEntries(Ed25519Keys keys, boolean firstSigned, boolean secondSigned) throws Exception {
+        LedgerEntry first = firstSigned ? entry(24, null).signedWith(keys) : entry(24, null);
+        LedgerEntry second = entry(30, LedgerEntry.digestOf(first.line()));
+        return Files.writeString(ledgerFile(),
+                first.line() + "\n" + (secondSigned ? second.signedWith(keys) : second).line() + "\n");
+    }
+
+    private Path ledgerFile() {
+        return folder.resolve("ledger.jsonl");
+    }
+
     @Test
     void aStrippedSignatureAfterSignedLinesBreaksTheLedger() throws Exception {
         Ed25519Keys keys = Ed25519Keys.readPrivate(newKey(folder));
-        Path file = folder.resolve("ledger.jsonl");
-        String first = entry(24, null).signedWith(keys).line();
-        String second = entry(30, LedgerEntry.digestOf(first)).line();
-        Files.writeString(file, first + "\n" + second + "\n");
-        try (Ledger ledger = Ledger.openForAppend(file)) {
+        try (Ledger ledger = Ledger.openForAppend(twoEntries(keys, true, false))) {
             ledger.check(null);
             Refusal stripped = assertThrows(Refusal.class, () -> ledger.check(keys));
-            assertEquals("the ledger " + file + " is broken: line 2 is not signed, though earlier lines are",
+            assertEquals("the ledger " + ledgerFile() + " is broken: line 2 is not signed, though earlier lines are",
                     stripped.getMessage());
         }
     }
@@ -203,23 +211,19 @@ class LedgerTest {
     @Test
     void signingOnRequiresEveryLineSigned() throws Exception {
         Ed25519Keys keys = Ed25519Keys.readPrivate(newKey(folder));
-        Path file = folder.resolve("ledger.jsonl");
-        String unsigned = entry(24, null).line();
-        String signed = entry(30, LedgerEntry.digestOf(unsigned)).signedWith(keys).line();
-        Files.writeString(file, unsigned + "\n" + signed + "\n");
-        try (Ledger ledger = Ledger.openForAppend(file)) {
+        try (Ledger ledger = Ledger.openForAppend(twoEntries(keys, false, true))) {
             ledger.check(keys);
             Failure refused = assertThrows(Failure.class, ledger::requireSignedThroughout);
             assertTrue(!(refused instanceof Refusal), "exit 1, not a verdict");
-            assertEquals("cannot sign on the ledger " + file + ": 1 of its 2 lines are not signed, and a signature"
+            assertEquals("cannot sign on the ledger " + ledgerFile() + ": 1 of its 2 lines are not signed, and a signature"
                     + " appended would vouch for them; start a new ledger for signed checkpoints", refused.getMessage());
         }
-        Files.writeString(file, entry(24, null).signedWith(keys).line() + "\n");
-        try (Ledger ledger = Ledger.openForAppend(file)) {
+        Path signed = Files.writeString(ledgerFile(), entry(24, null).signedWith(keys).line() + "\n");
+        try (Ledger ledger = Ledger.openForAppend(signed)) {
             ledger.requireSignedThroughout();
         }
-        Files.delete(file);
-        try (Ledger empty = Ledger.openForAppend(file)) {
+        Files.delete(signed);
+        try (Ledger empty = Ledger.openForAppend(signed)) {
             empty.requireSignedThroughout();
         }
     }
