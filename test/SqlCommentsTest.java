@@ -19,6 +19,24 @@ class SqlCommentsTest {
         return SqlComments.replaceUnholdable(script, LATIN1, false);
     }
 
+    /** The server encodings the JDK has a charset for, each with the charset's own name. */
+    @Test
+    void everyServerEncodingFindsTheJdksCharset() {
+        String expected = "LATIN1=ISO-8859-1 LATIN2=ISO-8859-2 LATIN3=ISO-8859-3 LATIN4=ISO-8859-4 LATIN5=ISO-8859-9"
+                + " LATIN7=ISO-8859-13 LATIN9=ISO-8859-15 LATIN10=ISO-8859-16"
+                + " ISO_8859_5=ISO-8859-5 ISO_8859_6=ISO-8859-6 ISO_8859_7=ISO-8859-7 ISO_8859_8=ISO-8859-8"
+                + " WIN866=IBM866 WIN874=x-windows-874 WIN1250=windows-1250 WIN1251=windows-1251"
+                + " WIN1252=windows-1252 WIN1253=windows-1253 WIN1254=windows-1254 WIN1255=windows-1255"
+                + " WIN1256=windows-1256 WIN1257=windows-1257 WIN1258=windows-1258 KOI8R=KOI8-R KOI8U=KOI8-U"
+                + " EUC_JP=EUC-JP EUC_KR=EUC-KR EUC_CN=GB2312 EUC_TW=x-EUC-TW JOHAB=x-Johab";
+        for (String pair : expected.split(" ")) {
+            String[] names = pair.split("=");
+            assertEquals(names[1], java.nio.charset.Charset.forName(SqlComments.javaName(names[0])).name(), names[0]);
+        }
+        // Without a charset (LATIN6 is ISO-8859-10, which the JDK lacks) only ASCII is taken as held.
+        assertEquals("-- ? e", SqlComments.replaceUnholdable("-- é e", SqlComments.holdable("LATIN6"), false));
+    }
+
     @Test
     void lineCommentsLoseWhatLatin1CannotHoldAndKeepWhatItCan() {
         assertEquals("SELECT 1; -- a ? b é ü ?\nSELECT '…';", latin1("SELECT 1; -- a … b é ü €\nSELECT '…';"));

@@ -19,23 +19,30 @@ import java.util.function.IntPredicate;
 final class SqlComments {
     static final char REPLACEMENT = '?';
 
-    /** PostgreSQL's server encoding names and the JDK's names for the same character sets. */
-    private static final Map<String, String> JAVA_NAMES = Map.ofEntries(
-            Map.entry("LATIN1", "ISO-8859-1"), Map.entry("LATIN2", "ISO-8859-2"),
-            Map.entry("LATIN3", "ISO-8859-3"), Map.entry("LATIN4", "ISO-8859-4"),
-            Map.entry("LATIN5", "ISO-8859-9"), Map.entry("LATIN6", "ISO-8859-10"),
-            Map.entry("LATIN7", "ISO-8859-13"), Map.entry("LATIN8", "ISO-8859-14"),
-            Map.entry("LATIN9", "ISO-8859-15"), Map.entry("LATIN10", "ISO-8859-16"),
-            Map.entry("ISO_8859_5", "ISO-8859-5"), Map.entry("ISO_8859_6", "ISO-8859-6"),
-            Map.entry("ISO_8859_7", "ISO-8859-7"), Map.entry("ISO_8859_8", "ISO-8859-8"),
-            Map.entry("WIN866", "IBM866"), Map.entry("WIN874", "x-windows-874"),
-            Map.entry("WIN1250", "windows-1250"), Map.entry("WIN1251", "windows-1251"),
-            Map.entry("WIN1252", "windows-1252"), Map.entry("WIN1253", "windows-1253"),
-            Map.entry("WIN1254", "windows-1254"), Map.entry("WIN1255", "windows-1255"),
-            Map.entry("WIN1256", "windows-1256"), Map.entry("WIN1257", "windows-1257"),
-            Map.entry("WIN1258", "windows-1258"), Map.entry("KOI8R", "KOI8-R"), Map.entry("KOI8U", "KOI8-U"),
-            Map.entry("EUC_JP", "EUC-JP"), Map.entry("EUC_KR", "EUC-KR"), Map.entry("EUC_CN", "GB2312"),
-            Map.entry("EUC_TW", "x-EUC-TW"), Map.entry("JOHAB", "x-Johab"));
+    /**
+     * The server encodings whose PostgreSQL name the JDK knows by no alias,
+     * with the JDK's name; for the others, javaName's rules. (LATIN6 and
+     * LATIN8, ISO-8859-10 and -14, have no charset in the JDK.)
+     */
+    private static final Map<String, String> UNLIKE_JAVA = Map.of("LATIN7", "ISO-8859-13", "WIN866", "IBM866",
+            "KOI8R", "KOI8-R", "KOI8U", "KOI8-U");
+
+    /**
+     * The JDK's name for a PostgreSQL server encoding: WIN1250..WIN1258 and
+     * WIN874 are windows-NNN; the rest (LATIN1..5, 9 and 10, ISO_8859_5..8,
+     * EUC_JP, EUC_KR, EUC_CN, EUC_TW, JOHAB) are aliases the JDK's charsets
+     * answer to, some with '-' for '_'.
+     */
+    static String javaName(String serverEncoding) {
+        String exception = UNLIKE_JAVA.get(serverEncoding);
+        if (exception != null) {
+            return exception;
+        }
+        if (serverEncoding.startsWith("WIN")) {
+            return "windows-" + serverEncoding.substring("WIN".length());
+        }
+        return Charset.isSupported(serverEncoding) ? serverEncoding : serverEncoding.replace('_', '-');
+    }
 
     private SqlComments() {
     }
@@ -43,7 +50,7 @@ final class SqlComments {
     /**
      * Which characters a database of SERVER_ENCODING holds: all for UTF8 and
      * SQL_ASCII (which stores any byte), the JDK charset's for the encodings
-     * above, ASCII only for one Java does not know (MULE_INTERNAL,
+     * above, ASCII only for one Java does not know (LATIN6, MULE_INTERNAL,
      * EUC_JIS_2004, ...), since every server encoding holds ASCII.
      */
     static IntPredicate holdable(String serverEncoding) {
@@ -51,8 +58,8 @@ final class SqlComments {
         if (name.equals("UTF8") || name.equals("SQL_ASCII")) {
             return codePoint -> true;
         }
-        String javaName = JAVA_NAMES.get(name);
-        if (javaName == null || !Charset.isSupported(javaName)) {
+        String javaName = javaName(name);
+        if (!Charset.isSupported(javaName)) {
             return codePoint -> codePoint < 0x80;
         }
         CharsetEncoder encoder = Charset.forName(javaName).newEncoder();
