@@ -59,7 +59,7 @@ class MigrationRunnerTest {
     }
 
     /** What workload prints when FILE, run after this project's migrations, fails with ERROR. */
-    private static String failedAfterOurMigrations(String file, String error) {
+    static String failedAfterOurMigrations(String file, String error) {
         return "backupsmoke: failed to execute migration " + file + ": " + error + "; this run applied "
                 + OUR_MIGRATIONS.get(0) + " … " + OUR_MIGRATIONS.get(OUR_MIGRATIONS.size() - 1) + " ("
                 + OUR_MIGRATIONS.size() + " files) before it (recorded in schema_migrations): fix it and rerun to"

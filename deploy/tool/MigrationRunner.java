@@ -16,6 +16,8 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.IntPredicate;
+import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
 import org.postgresql.util.PSQLException;
 
@@ -46,11 +48,12 @@ final class MigrationRunner {
                     deadline, "creating the schema_migrations ledger");
             Set<String> applied = appliedVersions(connection, deadline);
             putPgcryptoOnThePath(connection, deadline);
+            UnaryOperator<String> toSend = commentsTheDatabaseCanHold(connection, deadline);
             List<String> appliedNow = new ArrayList<>();
             for (Path file : files) {
                 String version = file.getFileName().toString();
                 if (!applied.contains(version)) {
-                    apply(connection, file, version, appliedNow, deadline);
+                    apply(connection, file, version, toSend, appliedNow, deadline);
                     appliedNow.add(version);
                 }
             }
@@ -153,11 +156,36 @@ final class MigrationRunner {
                 """, deadline, "looking for the schema of pgcrypto");
     }
 
-    private void apply(Connection connection, Path file, String version, List<String> appliedBefore, Deadline deadline)
+    /**
+     * The driver sends UTF-8 and the server converts the whole script to the
+     * database's encoding: one character of a comment it has no equivalent
+     * for (the "…" in 000007's) failed the file on a LATIN1 database. Such
+     * characters of comments are sent as '?' (SqlComments); everything
+     * outside comments goes as it is, and fails as before when the database
+     * cannot hold it.
+     */
+    private static UnaryOperator<String> commentsTheDatabaseCanHold(Connection connection, Deadline deadline)
             throws Failure {
+        String encoding;
+        boolean backslashEscapes;
+        try (Statement statement = connection.createStatement();
+             ResultSet result = statement.executeQuery("SELECT pg_catalog.current_setting('server_encoding'),"
+                     + " pg_catalog.current_setting('standard_conforming_strings') = 'off'")) {
+            result.next();
+            encoding = result.getString(1);
+            backslashEscapes = result.getBoolean(2);
+        } catch (SQLException e) {
+            throw deadline.failure("reading the database's encoding", e);
+        }
+        IntPredicate holdable = SqlComments.holdable(encoding);
+        return script -> SqlComments.replaceUnholdable(script, holdable, backslashEscapes);
+    }
+
+    private void apply(Connection connection, Path file, String version, UnaryOperator<String> toSend,
+            List<String> appliedBefore, Deadline deadline) throws Failure {
         String script;
         try {
-            script = Files.readString(file, StandardCharsets.UTF_8);
+            script = toSend.apply(Files.readString(file, StandardCharsets.UTF_8));
         } catch (IOException e) {
             throw new Failure("cannot read migration " + version + ": " + Failure.reason(e));
         }
