@@ -312,7 +312,8 @@ class FaultsTest {
         // The walk's connection ended, the verifier would then sleep a minute.
         String database = largeRowsWithAVerifierThatOnceTheWalkRuns("""
                 PERFORM pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity
-                WHERE query LIKE 'COPY%' AND pid <> pg_catalog.pg_backend_pid();
+                WHERE query LIKE 'COPY%' AND datname = pg_catalog.current_database()
+                  AND pid <> pg_catalog.pg_backend_pid();
                 PERFORM pg_catalog.pg_sleep(60);
                 first_break_pos := -1;
                 row_count := 11;""");
@@ -331,7 +332,8 @@ class FaultsTest {
 
     /**
      * A log whose client walk streams for a while (eight more rows of 16 MB) and a verifier replaced by one
-     * that waits until the walk's COPY runs (at most 10 s), then does THEN.
+     * that waits until the walk's COPY runs (at most 10 s), then does THEN. Only this database's COPY counts:
+     * the suite's other tests walk their own logs at the same time.
      */
     private static String largeRowsWithAVerifierThatOnceTheWalkRuns(String then) throws Exception {
         String database = Support.migratedWithWorkload(3);
@@ -345,7 +347,8 @@ class FaultsTest {
                 BEGIN
                     FOR attempt IN 1..1000 LOOP
                         EXIT WHEN EXISTS (SELECT FROM pg_catalog.pg_stat_activity
-                                          WHERE state = 'active' AND query LIKE 'COPY%');
+                                          WHERE state = 'active' AND query LIKE 'COPY%'
+                                            AND datname = pg_catalog.current_database());
                         PERFORM pg_catalog.pg_sleep(0.01), pg_catalog.pg_stat_clear_snapshot();
                     END LOOP;
                 """ + then + """
