@@ -2,7 +2,6 @@
 
 import java.sql.Connection;
 import java.sql.DriverManager;
-import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.util.Map;
 
@@ -63,13 +62,11 @@ record Connector(ConnectionTarget target, int connectTimeoutSeconds, Deadline de
     }
 
     private void pinSearchPath(Connection connection) throws Failure {
-        try (PreparedStatement statement = connection.prepareStatement(
-                "SELECT pg_catalog.set_config('search_path', ?, false)")) {
-            statement.setString(1, searchPath);
-            statement.execute();
-        } catch (SQLException e) {
+        try {
+            Sql.setSearchPath(connection, searchPath, deadline);
+        } catch (Failure e) {
             closeQuietly(connection);
-            throw deadline.failure("setting the search_path to " + searchPath, e);
+            throw e;
         }
     }
 

@@ -101,15 +101,13 @@ final class Integrity {
     static Map<String, String> read(Connection connection, AuditSchema schema, Deadline deadline) throws Failure {
         String callersPath = Sql.queryOne(connection, "SELECT pg_catalog.current_setting('search_path')", deadline,
                 "reading the search_path");
-        setSearchPath(connection, Connector.CATALOG_ONLY, deadline);
+        if (callersPath.equals(Connector.CATALOG_ONLY)) { // verify's (checkpoint's, drill-verify's): nothing to switch
+            return readWithCatalogPath(connection, schema, deadline);
+        }
+        Sql.setSearchPath(connection, Connector.CATALOG_ONLY, deadline);
         Map<String, String> fingerprint = readWithCatalogPath(connection, schema, deadline);
-        setSearchPath(connection, callersPath, deadline);
+        Sql.setSearchPath(connection, callersPath, deadline);
         return fingerprint;
-    }
-
-    private static void setSearchPath(Connection connection, String path, Deadline deadline) throws Failure {
-        Sql.queryOne(connection, "SELECT pg_catalog.set_config('search_path', ?, false)", deadline,
-                "setting the search_path to " + path, path);
     }
 
     private static Map<String, String> readWithCatalogPath(Connection connection, AuditSchema schema,

@@ -75,6 +75,12 @@ final class Sql {
         return cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
     }
 
+    /** Sets the session's search_path to PATH (for the rest of the session, not only the transaction). */
+    static void setSearchPath(Connection connection, String path, Deadline deadline) throws Failure {
+        queryOne(connection, "SELECT pg_catalog.set_config('search_path', ?, false)", deadline,
+                "setting the search_path to " + path, path);
+    }
+
     /** The first column of a query's one row, as text; no row at all is a failure. Parameters are text. */
     static String queryOne(Connection connection, String sql, Deadline deadline, String doing, String... parameters)
             throws Failure {

@@ -54,7 +54,7 @@ final class Verification {
             beginReadOnlySnapshot(connection);
             AuditSchema schema = AuditSchema.resolve(connection, request.schema(), deadline);
             // The catalogs alone, whatever path the caller's connector gives: see ServerVerifier.run.
-            setSearchPath(connection, Connector.CATALOG_ONLY, deadline);
+            Sql.setSearchPath(connection, Connector.CATALOG_ONLY, deadline);
             SchemaCheck.require(connection, schema, deadline);
             SchemaCheck.requireEveryRowVisible(connection, schema, deadline);
             // A client walk from the chain's start reads every row in this
@@ -130,11 +130,6 @@ final class Verification {
         connection.setAutoCommit(false);
         connection.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
         connection.setReadOnly(true);
-    }
-
-    private static void setSearchPath(Connection connection, String path, Deadline deadline) throws Failure {
-        Sql.queryOne(connection, "SELECT pg_catalog.set_config('search_path', ?, false)", deadline,
-                "setting the search_path to " + path, path);
     }
 
     private static String exportSnapshot(Connection connection, Deadline deadline) throws Failure {
@@ -309,7 +304,7 @@ final class Verification {
             if (!"t".equals(exists)) {
                 return ServerVerdict.MISSING;
             }
-            setSearchPath(connection, schema.queryPath(), deadline);
+            Sql.setSearchPath(connection, schema.queryPath(), deadline);
             ServerVerdict verdict;
             try (Statement statement = connection.createStatement();
                  ResultSet result = statement.executeQuery(
@@ -319,7 +314,7 @@ final class Verification {
             } catch (SQLException e) {
                 throw Sql.schemaAwareFailure(deadline, "running audit_events_verify_chain()", e);
             }
-            setSearchPath(connection, Connector.CATALOG_ONLY, deadline);
+            Sql.setSearchPath(connection, Connector.CATALOG_ONLY, deadline);
             return verdict;
         }
     }
