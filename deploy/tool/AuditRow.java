@@ -78,16 +78,15 @@ record AuditRow(String prevHash, String id, String actor, String actorType, Stri
         if (text == null || text.endsWith("infinity") || text.endsWith(" BC")) {
             return null;
         }
-        String value = text;
-        int space = value.indexOf(' ');
-        int zone = value.lastIndexOf('+');
-        if (space < 0 || zone < space || !value.startsWith("00", zone + 1) || zone + 3 != value.length()) {
+        int space = text.indexOf(' ');
+        int zone = text.lastIndexOf('+');
+        if (space < 0 || zone < space || !text.startsWith("00", zone + 1) || zone + 3 != text.length()) {
             throw new IllegalStateException("unexpected timestamp text with TimeZone UTC: " + text);
         }
-        String time = value.substring(space + 1, zone);
+        String time = text.substring(space + 1, zone);
         int dot = time.indexOf('.');
         String fraction = dot < 0 ? "" : time.substring(dot + 1);
-        return value.substring(0, space) + "T" + (dot < 0 ? time : time.substring(0, dot)) + "."
+        return text.substring(0, space) + "T" + (dot < 0 ? time : time.substring(0, dot)) + "."
                 + fraction + "000000".substring(fraction.length()) + "Z";
     }
 

@@ -99,8 +99,9 @@ final class DrillJudge {
         }
         LedgerEntry relied = reliedOn();
         findings.reliedOn = relied;
-        findings.reliedLine = ledger.lines().get(entries.indexOf(relied));
-        findings.reliedNumber = entries.indexOf(relied) + 1;
+        int reliedIndex = entries.indexOf(relied);
+        findings.reliedLine = ledger.lines().get(reliedIndex);
+        findings.reliedNumber = reliedIndex + 1;
         // The restored server is idle: its position read before the chain is the one after it.
         findings.restored = ServerPosition.read(restored);
         LedgerCheck.requireSameCluster("the restored server's", findings.restored.systemIdentifier(), entries, relied);

@@ -177,6 +177,9 @@ final class MigrationRunner {
         } catch (SQLException e) {
             throw deadline.failure("reading the database's encoding", e);
         }
+        if (SqlComments.holdsEverything(encoding)) {
+            return UnaryOperator.identity(); // most databases: no script need be lexed
+        }
         IntPredicate holdable = SqlComments.holdable(encoding);
         return script -> SqlComments.replaceUnholdable(script, holdable, backslashEscapes);
     }

@@ -47,6 +47,12 @@ final class SqlComments {
     private SqlComments() {
     }
 
+    /** UTF8 holds every character, and SQL_ASCII stores any byte: a script goes to them as it is. */
+    static boolean holdsEverything(String serverEncoding) {
+        String name = serverEncoding.toUpperCase(Locale.ROOT);
+        return name.equals("UTF8") || name.equals("SQL_ASCII");
+    }
+
     /**
      * Which characters a database of SERVER_ENCODING holds: all for UTF8 and
      * SQL_ASCII (which stores any byte), the JDK charset's for the encodings
@@ -55,7 +61,7 @@ final class SqlComments {
      */
     static IntPredicate holdable(String serverEncoding) {
         String name = serverEncoding.toUpperCase(Locale.ROOT);
-        if (name.equals("UTF8") || name.equals("SQL_ASCII")) {
+        if (holdsEverything(serverEncoding)) {
             return codePoint -> true;
         }
         String javaName = javaName(name);
