@@ -163,9 +163,9 @@ class DrillJudgeTest {
 
     /**
      * With a key, a ledger of unsigned lines alone (anyone who can write the file can make one to match a
-     * tampered backup) is refused; once a signed line follows them (a ledger signed on by an earlier version:
-     * checkpoint now refuses to), its signature vouches for them through the chain of prev_digests, and a
-     * drill relying on an unsigned one passes.
+     * tampered backup) is refused; so is one where a signed line follows them (a ledger signed on by an
+     * earlier version: checkpoint now refuses to), whose signature would vouch, through the chain of
+     * prev_digests, for an unsigned line forged before it. Without a key both are judged as before.
      */
     @Test
     void aLedgerWithoutSignaturesIsRefusedWhenAKeyIsGiven() throws Exception {
@@ -182,9 +182,16 @@ class DrillJudgeTest {
         Files.writeString(ledger, unsignedLine + signedLine + "\n");
         DrillJudge.Findings signedAfter = DrillJudge.judge(CheckpointLedgerTest.connector(restored, deadline), null,
                 asCopy(request(backupStart, null, null), restored), keys, Instant.now());
-        assertNull(signedAfter.failure);
-        assertEquals(first, signedAfter.reliedOn);
-        assertEquals("intact, 2 entries, signatures verified", signedAfter.verdicts.get("ledger"));
+        assertEquals("the ledger " + ledger + " is broken: its first 1 of 2 lines are not signed, though a key to"
+                + " check their signatures was given, and the signed lines after them would vouch for them; start a"
+                + " new ledger for signed checkpoints", signedAfter.failure);
+        assertNull(signedAfter.snapshot, "the restored database is not read");
+
+        DrillJudge.Findings withoutKey = DrillJudge.judge(CheckpointLedgerTest.connector(restored, deadline), null,
+                asCopy(request(backupStart, null, null), restored), null, Instant.now());
+        assertNull(withoutKey.failure);
+        assertEquals(first, withoutKey.reliedOn);
+        assertEquals("intact, 2 entries", withoutKey.verdicts.get("ledger"));
     }
 
     /**
