@@ -404,6 +404,25 @@ class DrillHarnessTest {
                 + " pgbackrest --stanza=" + STANZA + " --pg1-path=\"$SMOKE_RESTORE_PGDATA\" --type=immediate"
                 + " --target-action=pause --archive-mode=off restore");
         assertFailed(result, 3, "the restored server is paused in recovery (pg_is_wal_replay_paused() = true)");
+        // The backup as its data directory says, read before the server started: the latest set's backup_label.
+        JsonNode backup = report().get("backup");
+        String label = Files.readString(repository.resolve("backup/" + STANZA + "/" + latestSet + "/pg_data/backup_label"));
+        JsonNode latest = backupSets().get(backupSets().size() - 1);
+        assertEquals(latestSet, latest.get("label").asText());
+        assertEquals(latest.get("lsn").get("start").asText(), backup.get("start_lsn").asText(), backup.toString());
+        assertEquals(labelLine(label, "LABEL"), backup.get("label").asText(), backup.toString());
+        assertEquals(sql("postgres", "SELECT to_char(timestamptz '" + labelLine(label, "START TIME")
+                + "' AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"), backup.get("start_time").asText());
+        assertEquals(1, backup.get("timeline").asInt(), backup.toString());
+        assertEquals(sql("postgres", "SELECT system_identifier FROM pg_control_system()"),
+                backup.get("system_identifier").asText());
+        assertTrue(backup.get("id").isNull(), "command-cluster's output is not read: " + backup);
+    }
+
+    /** The value of a backup_label line "NAME: value". */
+    private static String labelLine(String label, String name) {
+        return label.lines().filter(line -> line.startsWith(name + ": ")).findFirst().orElseThrow()
+                .substring(name.length() + 2);
     }
 
     @Test

@@ -1,7 +1,8 @@
 // --mode=drill-verify's judgement (issue 17 item 2, SPEC section 9.10), in-process
 // against the suite's cluster: a restored backup is simulated by a copy of the
 // live database (CREATE DATABASE … TEMPLATE, same cluster, so the same
-// system_identifier) taken at the moment of the "backup".
+// system_identifier) taken at the moment of the "backup", judged under the
+// live database's name as a physical restore keeps it (judgeAsRestored).
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -44,7 +45,7 @@ class DrillJudgeTest {
 
     /** The "backup": a copy of the live database as it is now. */
     private static String restoredCopyOf(String live) throws Exception {
-        String copy = live + "_restored_" + System.nanoTime() % 100000;
+        String copy = live + COPY_MARK + System.nanoTime() % 100000;
         Support.execute("postgres", "CREATE DATABASE " + copy + " TEMPLATE " + live);
         return copy;
     }
@@ -59,13 +60,55 @@ class DrillJudgeTest {
     private DrillJudge.Request request(Instant backupStart, Duration maxRpo, Instant targetTime) {
         return new DrillJudge.Request(ledger, "backupsmoke test", "test",
                 new DrillJudge.Backup(null, null, backupStart, null, null, null, null), maxRpo,
-                new DrillJudge.Target(targetTime, null, null), null, null);
+                new DrillJudge.Target(targetTime, null, null), null);
     }
 
-    /** REQUEST for a restore that is COPY: the ledger's database under the copy's name (restoredCopyOf). */
-    private static DrillJudge.Request asCopy(DrillJudge.Request request, String copy) {
-        return new DrillJudge.Request(request.ledger(), request.toolVersion(), request.method(), request.backup(),
-                request.maxRpo(), request.target(), request.restoreSeconds(), copy);
+    /** A cluster the test's databases are in: the suite's, or the one with commit timestamps. */
+    private interface Databases {
+        void execute(String database, String... statements) throws Exception;
+
+        Connector connector(String database, Deadline deadline) throws Failure;
+    }
+
+    private static final Databases SUITE = new Databases() {
+        @Override
+        public void execute(String database, String... statements) throws Exception {
+            Support.execute(database, statements);
+        }
+
+        @Override
+        public Connector connector(String database, Deadline deadline) throws Failure {
+            return CheckpointLedgerTest.connector(database, deadline);
+        }
+    };
+
+    /** What restoredCopyOf (and copyOf) add to the live database's name. */
+    private static final String COPY_MARK = "_restored_";
+
+    /**
+     * The judgement of RESTORED as a physical restore would be judged: a
+     * copy (restoredCopyOf) under the live database's name, which a restore
+     * keeps and the ledger records, the live database aside meanwhile (the
+     * live connector, WITH_LIVE, reaches it there); both names given back
+     * after. A database that is no copy is judged under its own name.
+     */
+    private DrillJudge.Findings judgeAsRestored(Databases cluster, String restored, boolean withLive,
+                                                DrillJudge.Request request, Ed25519Keys keys, Instant now)
+            throws Exception {
+        if (!restored.contains(COPY_MARK)) {
+            return DrillJudge.judge(cluster.connector(restored, deadline), null, request, keys, now);
+        }
+        String live = restored.substring(0, restored.indexOf(COPY_MARK));
+        String aside = live + "_aside";
+        cluster.execute("postgres", "ALTER DATABASE " + live + " RENAME TO " + aside,
+                "ALTER DATABASE " + restored + " RENAME TO " + live);
+        try {
+            return DrillJudge.judge(cluster.connector(live, deadline),
+                    withLive ? cluster.connector(aside, deadline) : null, request, keys, now);
+        } finally {
+            cluster.execute("postgres", "ALTER DATABASE " + live + " RENAME TO " + restored,
+                    "ALTER DATABASE " + aside + " RENAME TO " + live);
+        }
     }
 
     /** What backUpAfterACheckpoint() made: the live database, its first checkpoint, the backup's start and copy. */
@@ -84,14 +127,13 @@ class DrillJudgeTest {
 
     /** The drill's verdict on RESTORED against the ledger alone (no live database, RPO or target), now. */
     private DrillJudge.Findings judgeAgainstTheLedger(String restored, Instant backupStart) throws Exception {
-        return judge(restored, null, request(backupStart, null, null), Instant.now());
+        return judge(restored, false, request(backupStart, null, null), Instant.now());
     }
 
-    private DrillJudge.Findings judge(String restored, String live, DrillJudge.Request request, Instant now)
+    /** RESTORED judged (judgeAsRestored), with the live database it is a copy of when WITH_LIVE. */
+    private DrillJudge.Findings judge(String restored, boolean withLive, DrillJudge.Request request, Instant now)
             throws Exception {
-        return DrillJudge.judge(CheckpointLedgerTest.connector(restored, deadline),
-                live == null ? null : CheckpointLedgerTest.connector(live, deadline), asCopy(request, restored), null,
-                now);
+        return judgeAsRestored(SUITE, restored, withLive, request, null, now);
     }
 
     @Test
@@ -99,7 +141,7 @@ class DrillJudgeTest {
         backUpAfterACheckpoint();
         CheckpointLedgerTest.grow(live, 6, "more-", deadline);
         LedgerEntry second = checkpoint(live);
-        DrillJudge.Findings findings = judge(restored, live, request(backupStart, Duration.ofHours(1), null),
+        DrillJudge.Findings findings = judge(restored, true, request(backupStart, Duration.ofHours(1), null),
                 second.time().plusSeconds(60));
         assertNull(findings.failure);
         assertEquals(first, findings.reliedOn);
@@ -130,7 +172,7 @@ class DrillJudgeTest {
         String restored = restoredCopyOf(live);
         CheckpointLedgerTest.grow(live, 6, "more-", deadline);
         LedgerEntry second = checkpoint(live);
-        DrillJudge.Findings findings = judge(restored, null, request(instantNow(), null, null), Instant.now());
+        DrillJudge.Findings findings = judge(restored, false, request(instantNow(), null, null), Instant.now());
         assertEquals("rollback or lost rows: the restore lacks checkpoint 2 of 2 (head " + second.chainHeadHash()
                 + " at position 29); it holds 24 rows", findings.failure);
         assertEquals(6, findings.rpo.rows());
@@ -143,7 +185,7 @@ class DrillJudgeTest {
         CheckpointLedgerTest.asReplica(live, "DELETE FROM audit_events WHERE id > 'audit-smoke-0011'",
                 "UPDATE audit_chain_head SET row_hash = '" + head11 + "' WHERE id = 1");
         CheckpointLedgerTest.grow(live, 20, "fork-", deadline);
-        DrillJudge.Findings findings = judge(restored, live, request(backupStart, null, null), Instant.now());
+        DrillJudge.Findings findings = judge(restored, true, request(backupStart, null, null), Instant.now());
         assertEquals("fork at position 12: the restored chain is not a prefix of the live chain", findings.failure);
     }
 
@@ -153,26 +195,26 @@ class DrillJudgeTest {
         CheckpointLedgerTest.grow(live, 6, "more-", deadline);
         LedgerEntry second = checkpoint(live);
         Instant now = second.time().plus(Duration.ofHours(1));
-        DrillJudge.Findings tooOld = judge(restored, null, request(backupStart, Duration.ofMinutes(30), null), now);
+        DrillJudge.Findings tooOld = judge(restored, false, request(backupStart, Duration.ofMinutes(30), null), now);
         assertEquals("RPO exceeded: the restore holds 24 rows, checkpoint 2 of 2, recorded at " + second.time()
                 + " (more than 30m ago), held 30", tooOld.failure);
-        DrillJudge.Findings recentEnough = judge(restored, null, request(backupStart, Duration.ofHours(2), null), now);
+        DrillJudge.Findings recentEnough = judge(restored, false, request(backupStart, Duration.ofHours(2), null), now);
         assertNull(recentEnough.failure);
         assertEquals("met (2h)", recentEnough.verdicts.get("max_rpo"));
     }
 
     /**
      * With a key, a ledger of unsigned lines alone (anyone who can write the file can make one to match a
-     * tampered backup) is refused; once a signed line follows them (a ledger signed on by an earlier version:
-     * checkpoint now refuses to), its signature vouches for them through the chain of prev_digests, and a
-     * drill relying on an unsigned one passes.
+     * tampered backup) is refused; so is one where a signed line follows them (a ledger signed on by an
+     * earlier version: checkpoint now refuses to), whose signature would vouch, through the chain of
+     * prev_digests, for an unsigned line forged before it. Without a key both are judged as before.
      */
     @Test
     void aLedgerWithoutSignaturesIsRefusedWhenAKeyIsGiven() throws Exception {
         backUpAfterACheckpoint();
         Ed25519Keys keys = Ed25519Keys.readPrivate(LedgerTest.newKey(folder));
-        DrillJudge.Findings unsigned = DrillJudge.judge(CheckpointLedgerTest.connector(restored, deadline), null,
-                asCopy(request(backupStart, null, null), restored), keys, Instant.now());
+        DrillJudge.Findings unsigned = judgeAsRestored(SUITE, restored, false,
+                request(backupStart, null, null), keys, Instant.now());
         assertEquals("the ledger " + ledger + " is broken: none of its 1 lines is signed, though a key to check"
                 + " their signatures was given", unsigned.failure);
         assertNull(unsigned.snapshot, "the restored database is not read");
@@ -180,11 +222,18 @@ class DrillJudgeTest {
         String unsignedLine = Files.readString(ledger);
         String signedLine = LedgerEntry.parse(checkpoint(live).line()).signedWith(keys).line();
         Files.writeString(ledger, unsignedLine + signedLine + "\n");
-        DrillJudge.Findings signedAfter = DrillJudge.judge(CheckpointLedgerTest.connector(restored, deadline), null,
-                asCopy(request(backupStart, null, null), restored), keys, Instant.now());
-        assertNull(signedAfter.failure);
-        assertEquals(first, signedAfter.reliedOn);
-        assertEquals("intact, 2 entries, signatures verified", signedAfter.verdicts.get("ledger"));
+        DrillJudge.Findings signedAfter = judgeAsRestored(SUITE, restored, false,
+                request(backupStart, null, null), keys, Instant.now());
+        assertEquals("the ledger " + ledger + " is broken: its first 1 of 2 lines are not signed, though a key to"
+                + " check their signatures was given, and the signed lines after them would vouch for them; start a"
+                + " new ledger for signed checkpoints", signedAfter.failure);
+        assertNull(signedAfter.snapshot, "the restored database is not read");
+
+        DrillJudge.Findings withoutKey = judgeAsRestored(SUITE, restored, false,
+                request(backupStart, null, null), null, Instant.now());
+        assertNull(withoutKey.failure);
+        assertEquals(first, withoutKey.reliedOn);
+        assertEquals("intact, 2 entries", withoutKey.verdicts.get("ledger"));
     }
 
     /**
@@ -196,12 +245,12 @@ class DrillJudgeTest {
     void aRestoreHoldingNoEntryWithinMaxRpoFails() throws Exception {
         backUpAfterACheckpoint();
         Instant now = first.time().plus(Duration.ofHours(1));
-        DrillJudge.Findings staleLedger = judge(restored, null, request(backupStart, Duration.ofMinutes(30), null),
+        DrillJudge.Findings staleLedger = judge(restored, false, request(backupStart, Duration.ofMinutes(30), null),
                 now);
         assertEquals("RPO exceeded: the newest checkpoint the restore holds, checkpoint 1 of 1, was recorded at "
                 + first.time() + " (more than 30m ago); the ledger holds none since (are checkpoints still"
                 + " recorded?)", staleLedger.failure);
-        DrillJudge.Findings atTheCutoff = judge(restored, null, request(backupStart, Duration.ofMinutes(30), null),
+        DrillJudge.Findings atTheCutoff = judge(restored, false, request(backupStart, Duration.ofMinutes(30), null),
                 first.time().plus(Duration.ofMinutes(30)));
         assertNull(atTheCutoff.failure);
         assertEquals("met (30m)", atTheCutoff.verdicts.get("max_rpo"));
@@ -210,7 +259,7 @@ class DrillJudgeTest {
         LedgerEntry second = checkpoint(live);
         // The cutoff falls just before the second entry: the restore holds the first, older than the cutoff.
         Instant justBefore = second.time().plus(Duration.ofMinutes(30)).minusNanos(1000);
-        DrillJudge.Findings lacksTheRecent = judge(restored, null,
+        DrillJudge.Findings lacksTheRecent = judge(restored, false,
                 request(backupStart, Duration.ofMinutes(30), null), justBefore);
         assertEquals("RPO exceeded: the newest checkpoint the restore holds, checkpoint 1 of 2, was recorded at "
                 + first.time() + " (more than 30m ago)", lacksTheRecent.failure);
@@ -236,7 +285,7 @@ class DrillJudgeTest {
     /**
      * The database judged must be the one the ledger witnessed: another database's audit log (an operator's
      * SMOKE_DRILL_DATABASE or --db-url naming it) failed as "rollback or lost rows", which is not the backup's
-     * fault. Cannot judge (exit 1), naming both. (The request does not say the restore is a copy here.)
+     * fault. Cannot judge (exit 1), naming both.
      */
     @Test
     void anotherDatabaseThanTheLedgersCannotBeJudged() throws Exception {
@@ -282,8 +331,8 @@ class DrillJudgeTest {
         backUpAfterACheckpoint();
         DrillJudge.Request ofAnotherCluster = new DrillJudge.Request(ledger, "backupsmoke test", "test",
                 new DrillJudge.Backup(null, null, backupStart, null, null, null, "7000000000000000002"), null,
-                new DrillJudge.Target(null, null, null), null, null);
-        DrillJudge.Findings findings = judge(restored, null, ofAnotherCluster, Instant.now());
+                new DrillJudge.Target(null, null, null), null);
+        DrillJudge.Findings findings = judge(restored, false, ofAnotherCluster, Instant.now());
         assertEquals("another cluster: the backup's system_identifier is 7000000000000000002, the ledger's checkpoint"
                 + " 1 of 1 was recorded on system_identifier " + first.systemIdentifier(), findings.failure);
         assertNull(findings.snapshot, "the restored database is not read");
@@ -302,11 +351,11 @@ class DrillJudgeTest {
         checkpoint(live);
         String latest = restoredCopyOf(live);
         Instant backupStart = target.minusSeconds(3600);
-        DrillJudge.Findings good = judge(atTarget, null, request(backupStart, null, target), Instant.now());
+        DrillJudge.Findings good = judge(atTarget, false, request(backupStart, null, target), Instant.now());
         assertNull(good.failure);
         assertEquals(Map.of("target", target.toString(), "bracket_before", "checkpoint 1 of 3",
                 "bracket_after", "checkpoint 2 of 3", "proof", "ledger_bracket"), good.pitr);
-        DrillJudge.Findings pastTarget = judge(latest, null, request(backupStart, null, target), Instant.now());
+        DrillJudge.Findings pastTarget = judge(latest, false, request(backupStart, null, target), Instant.now());
         assertEquals("restored past the target: the restore holds 30 rows, checkpoint 2 of 3, recorded at "
                 + afterTarget.time() + " after the recovery target, held only 24", pastTarget.failure);
     }
@@ -320,8 +369,8 @@ class DrillJudgeTest {
         String restored = restoredCopyOf(live);
         DrillJudge.Request byLsn = new DrillJudge.Request(ledger, "backupsmoke test", "test",
                 new DrillJudge.Backup(null, null, null, first.walLsn(), null, null, null), null,
-                new DrillJudge.Target(null, null, null), null, null);
-        DrillJudge.Findings findings = judge(restored, null, byLsn, Instant.now());
+                new DrillJudge.Target(null, null, null), null);
+        DrillJudge.Findings findings = judge(restored, false, byLsn, Instant.now());
         assertNull(findings.failure);
         assertEquals(first, findings.reliedOn);
         assertEquals("1 reached, all match", findings.verdicts.get("later_checkpoints"));
@@ -446,8 +495,8 @@ class DrillJudgeTest {
         Instant backupStart = instantNow();
         String restored = restoredCopyOf(live);
 
-        DrillJudge.Findings findings = DrillJudge.judge(CheckpointLedgerTest.connector(restored, deadline), null,
-                asCopy(request(backupStart, null, null), restored), keys, Instant.now());
+        DrillJudge.Findings findings = judgeAsRestored(SUITE, restored, false,
+                request(backupStart, null, null), keys, Instant.now());
         assertNull(findings.failure);
         assertEquals("not recorded in checkpoint 1 of 1 (a line older than the field): not compared",
                 findings.verdicts.get("catalog"));
@@ -470,7 +519,7 @@ class DrillJudgeTest {
      * it off), started through the suite's shell library on first use and
      * removed after the class.
      */
-    private static final class CommitTimestampCluster {
+    private static final class CommitTimestampCluster implements Databases {
         private static CommitTimestampCluster started;
         final String dir;
         final String port;
@@ -505,7 +554,8 @@ class DrillJudgeTest {
             return DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + port + "/" + database, properties);
         }
 
-        void execute(String database, String... statements) throws Exception {
+        @Override
+        public void execute(String database, String... statements) throws Exception {
             try (Connection connection = connect(database); Statement statement = connection.createStatement()) {
                 for (String sql : statements) {
                     statement.execute(sql);
@@ -536,7 +586,7 @@ class DrillJudgeTest {
         }
 
         String copyOf(String database) throws Exception {
-            String copy = database + "_restored_" + System.nanoTime() % 100000;
+            String copy = database + COPY_MARK + System.nanoTime() % 100000;
             execute("postgres", "CREATE DATABASE " + copy + " TEMPLATE " + database);
             return copy;
         }
@@ -550,7 +600,8 @@ class DrillJudgeTest {
             return copy;
         }
 
-        Connector connector(String database, Deadline deadline) throws Failure {
+        @Override
+        public Connector connector(String database, Deadline deadline) throws Failure {
             return new Connector(ConnectionTarget.parse(url(database), Map.of()), 10, deadline);
         }
 
@@ -591,10 +642,8 @@ class DrillJudgeTest {
     }
 
     private DrillJudge.Findings judgeOn(CommitTimestampScene scene, String restored, boolean withLive) throws Exception {
-        return DrillJudge.judge(scene.cluster().connector(restored, deadline),
-                withLive ? scene.cluster().connector(scene.live(), deadline) : null,
-                asCopy(request(scene.target().minusSeconds(3600), null, scene.target()), restored), null,
-                Instant.now());
+        return judgeAsRestored(scene.cluster(), restored, withLive,
+                request(scene.target().minusSeconds(3600), null, scene.target()), null, Instant.now());
     }
 
     @Test
@@ -682,7 +731,7 @@ class DrillJudgeTest {
     void noEntryBeforeTheBackupCannotBeJudged() throws Exception {
         String live = Support.migratedWithWorkload(24);
         LedgerEntry first = checkpoint(live);
-        Failure failure = assertThrows(Failure.class, () -> judge(live, null,
+        Failure failure = assertThrows(Failure.class, () -> judge(live, false,
                 request(first.time().minusSeconds(1), null, null), Instant.now()));
         assertTrue(!(failure instanceof Refusal));
         assertEquals("cannot judge: no entry of the ledger " + ledger + " was recorded before the backup's start "

@@ -89,6 +89,37 @@ class KnobsTest {
         assertEquals("postgres", Knobs.parse(env("SMOKE_PG_OS_USER", "postgres")).get("SMOKE_PG_OS_USER"));
     }
 
+    /**
+     * SMOKE_PG_OS_USER unset, root runs the servers as postgres: a machine without that user stops the run at
+     * the knobs with one line saying what to set (pg-cluster.sh printed its line, then the harness its own).
+     * This machine has a postgres user, so the decision is shown on a name it lacks.
+     */
+    @Test
+    void anUnsetServerUserThatTheMachineLacksIsOneLineNamingTheKnob() throws Exception {
+        assertEquals("SMOKE_PG_OS_USER is unset and this machine has no user nosuchuser to run the harness's"
+                + " PostgreSQL servers as (root does not): set SMOKE_PG_OS_USER to an unprivileged user of this"
+                + " machine", assertThrows(Failure.class, () -> Knobs.requireServerUser("nosuchuser", false))
+                .getMessage());
+        assertEquals("SMOKE_PG_OS_USER must be a user of this machine (root runs the throwaway servers as it),"
+                + " got 'nosuchuser'", assertThrows(Failure.class, () -> Knobs.requireServerUser("nosuchuser", true))
+                .getMessage());
+        Knobs.requireServerUser(Knobs.DEFAULT_OS_USER, false);
+    }
+
+    /** The default user is looked up only when the run starts a server of its own: else it needs none. */
+    @Test
+    void aRunStartsServersForAThrowawayARestoredClusterATargetMajorOrADrillsSandbox() throws Exception {
+        assertTrue(Knobs.parse(env()).startsServers(), "the throwaway server");
+        assertTrue(!Knobs.parse(env("PGHOST", "db.internal")).startsServers(), "pg_dump against PGHOST");
+        assertTrue(!Knobs.parse(env("PGHOST", "db.internal", "SMOKE_METHODS", "command-url", "SMOKE_BACKUP_CMD", "b",
+                "SMOKE_RESTORE_CMD", "r")).startsServers(), "the command brings its own server up");
+        assertTrue(Knobs.parse(env("PGHOST", "db.internal", "SMOKE_METHODS", "command-cluster", "SMOKE_BACKUP_CMD", "b",
+                "SMOKE_RESTORE_CMD", "r")).startsServers(), "the restored cluster");
+        assertTrue(Knobs.parse(env(drill())).startsServers(), "the drill's sandbox");
+        assertTrue(!Knobs.parse(env(drill("SMOKE_METHODS", "command-url", "SMOKE_RESTORE_CMD", "r"))).startsServers(),
+                "a drill of command-url");
+    }
+
     @Test
     void freeTextKnobsComeBackExactlyAsGiven() throws Exception {
         for (String knob : VERBATIM) {

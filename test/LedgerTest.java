@@ -204,6 +204,19 @@ class LedgerTest {
         }
     }
 
+    /** What a drill relies on with a key: every line signed; without a key, the chain alone. */
+    @Test
+    void aDrillWithAKeyReliesOnNoUnsignedLineBeforeSignedOnes() throws Exception {
+        Ed25519Keys keys = Ed25519Keys.readPrivate(newKey(folder));
+        Ledger signedOn = Ledger.read(twoEntries(keys, false, true));
+        signedOn.checkVouchedFor(null);
+        assertEquals("the ledger " + ledgerFile() + " is broken: its first 1 of 2 lines are not signed, though a key to"
+                + " check their signatures was given, and the signed lines after them would vouch for them; start a"
+                + " new ledger for signed checkpoints",
+                assertThrows(Refusal.class, () -> signedOn.checkVouchedFor(keys)).getMessage());
+        Ledger.read(twoEntries(keys, true, true)).checkVouchedFor(keys);
+    }
+
     /**
      * To sign, every line must be signed already: a signature appended after unsigned lines would vouch,
      * through the prev_digest chain, for lines anyone who could write the file may have forged.

@@ -248,6 +248,39 @@ class PhysicalModesTest {
                 + " the backup cannot be restored\n", silent.err(), "no FATAL line: the log says no more");
     }
 
+    /**
+     * What a failed step of the restore says last (the harness's failure line): a server's last FATAL line,
+     * else a restore tool's last line, pgBackRest's INFO lines and blank lines passed over.
+     */
+    @Test
+    void aFailedStepIsNamedByItsLastFatalLineElseItsLastLine() {
+        assertEquals("FATAL: recovery ended before configured recovery target was reached", PhysicalModes.lastSaid("""
+                2026-12-07 01:27:13.294 UTC [18506] FATAL:  could not locate a valid checkpoint record
+                2026-12-07 01:27:13.294 UTC [18506] FATAL:  recovery ended before configured recovery target was reached
+                2026-12-07 01:27:13.314 UTC [18444] LOG:  database system is shut down
+                pg-cluster: could not start a PostgreSQL server in /tmp/pgc.x
+                """));
+        assertEquals("ERROR: [075]: no backup set found to restore", PhysicalModes.lastSaid("""
+                2026-12-07 03:08:07.548 P00   INFO: restore command begin 2.45: --stanza=nope
+                  ERROR: [075]: no backup set found to restore
+                2026-12-07 03:08:07.551 P00   INFO: restore command end: aborted with exception [075]
+
+                """));
+        assertEquals("ERROR: Unknown server 'pg-nope'", PhysicalModes.lastSaid("ERROR:  Unknown server 'pg-nope'\n"));
+        assertNull(PhysicalModes.lastSaid("\n  \n"));
+    }
+
+    @Test
+    void aStepThatFailedEndsTheWaitAtOnceWithItsReasonAndWhatItSaid() throws Exception {
+        Path output = Support.write(temp.resolve("restore.log"), "stanza: nope\nERROR: [075]: no backup set found"
+                + " to restore\n");
+        Support.refused(3, "pgbackrest restore failed (exit 1): ERROR: [075]: no backup set found to restore",
+                "--mode=await-recovery", "--step-failed=pgbackrest restore failed (exit 1)", "--step-output=" + output);
+        Support.refused(3, "the restore command (SMOKE_RESTORE_CMD) failed (exit 2)", "--mode=await-recovery",
+                "--step-failed=the restore command (SMOKE_RESTORE_CMD) failed (exit 2)",
+                "--step-output=" + temp.resolve("none.log"));
+    }
+
     /** pg_ctl saw it start; it then ran out of WAL before its target and stopped before the first poll. */
     @Test
     void aRestoredServerGoneBeforeTheFirstPollFailsNamingItsFatalLine() throws Exception {

@@ -58,14 +58,10 @@ phys_reason() {
   tool_reason "$1"
 }
 
-# phys__last_said LOG [FROM]: ": " and the last line written to LOG but pgBackRest's INFO lines (a tool's error, for
-# the failure line and the report), or of its lines holding FROM (a server log's "FATAL:") from FROM on; or nothing.
-phys__last_said() {
-  local line from=${2:-}
-  line=$(grep -F -- "$from" "$1" 2>/dev/null | grep -v -e '^[[:space:]]*$' -e ' P[0-9]\+ \+INFO: ' | tail -n 1) || true
-  if [[ -n "$from" ]]; then line=${line#"${line%%"$from"*}"}; else line=${line#"${line%%[![:space:]]*}"}; fi
-  line=${line//:  /: } # PostgreSQL's two spaces after its "FATAL:"
-  [[ -z "$line" ]] || printf ': %s' "$line"
+# phys__failed REASON LOG (phys_restore's): its on_fail restore with REASON and what LOG says last, as the tool reads it.
+phys__failed() {
+  phys__run "$PHYS_LIB/../bin/backupsmoke" --mode=await-recovery --step-failed="$1" --step-output="$2" 2>"$2.err" || true
+  "$on_fail" restore "$(tool_reason "$2.err")"
 }
 
 # phys__logged LOG DIR COMMAND...: COMMAND as DIR's owner, its output in LOG, shown on failure.
@@ -196,7 +192,7 @@ phys_restore() {
         "${phys__request[argv]}" argv "$method" "$data"
         phys__run phys__logged "$dir/restore$name.log" "$PHYS_RESTORED_DIR" "${argv[@]}" || status=$? ;;
     esac
-    ((status == 0)) || "$on_fail" restore "${phys__request[restored_by]} failed (exit $status)$(phys__last_said "$dir/restore$name.log")"
+    ((status == 0)) || phys__failed "${phys__request[restored_by]} failed (exit $status)" "$dir/restore$name.log"
     [[ -f "$data/PG_VERSION" ]] || "$on_fail" restore "the restore left no data directory in $data (no PG_VERSION)"
     phys__pick_bindir "$PHYS_RESTORED_DIR"
     # Read before the server starts (it renames backup_label), trusting no tool's catalog.
@@ -207,8 +203,8 @@ phys_restore() {
     phys__strict phys__start_restored "$PHYS_RESTORED_DIR" "${phys__request[auth]}" "${recovery[@]}" \
       >"$dir/start$name.log" 2>&1 || status=$?
     cat -- "$dir/start$name.log" >&2
-    ((status == 0)) || "$on_fail" restore "the restored data directory does not start as a server (its log is above)$(
-      phys__last_said "$dir/start$name.log" FATAL:)"
+    ((status == 0)) || phys__failed "the restored data directory does not start as a server (its log is above)" \
+      "$dir/start$name.log"
     server=(--cluster="$PHYS_RESTORED_DIR" --database="${phys__request[database]}" --roles="${phys__request[roles]}"
       --controldata="$dir/controldata$name" ${phys__request[cluster_need]:+"${phys__request[cluster_need]}"})
   fi

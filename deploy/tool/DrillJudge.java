@@ -28,13 +28,8 @@ final class DrillJudge {
         }
     }
 
-    /**
-     * restoredAs: the name the ledger's database has in the restore; null (every flag's request) for its
-     * own, since a physical restore keeps every database's name. Only a copy made beside the original
-     * (CREATE DATABASE … TEMPLATE, as the tests simulate a restore) has another.
-     */
     record Request(Path ledger, String toolVersion, String method, Backup backup, Duration maxRpo, Target target,
-                   Double restoreSeconds, String restoredAs) {}
+                   Double restoreSeconds) {}
 
     /** What the judgement found; failure is null when every verdict passed. */
     static final class Findings {
@@ -168,11 +163,11 @@ final class DrillJudge {
 
     /**
      * The database connected to must be the one the ledger witnessed: another database's audit log (a
-     * database named by mistake) would fail as a rollback, though the backup is not at fault. Cannot judge.
+     * database named by mistake) would fail as a rollback, though the backup is not at fault. A physical
+     * restore keeps every database's name. Cannot judge.
      */
     private void requireLedgersDatabase(LedgerEntry relied) throws Failure {
-        String expected = request.restoredAs() != null ? request.restoredAs() : relied.database();
-        if (!expected.equals(findings.restored.database())) {
+        if (!relied.database().equals(findings.restored.database())) {
             throw new Failure(DrillVerify.CANNOT_JUDGE + "the restored database is " + findings.restored.database()
                     + ", the ledger's " + LedgerCheck.name(entries, relied) + " was recorded on database "
                     + relied.database() + " (connect to that database of the restore: SMOKE_DRILL_DATABASE, --db-url)");

@@ -130,7 +130,7 @@ final class DrillOptions {
                 new DrillJudge.Backup(backupId, backupLabel, instant(backupStart), backupLsn, backupStopLsn,
                         backupTimeline, backupSystemIdentifier),
                 maxRpo, new DrillJudge.Target(instant(recoveryTargetTime), recoveryTargetLsn, recoveryTargetXid),
-                seconds, null);
+                seconds);
     }
 
     private boolean restoreSecondsInRange() {

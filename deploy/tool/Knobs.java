@@ -57,6 +57,7 @@ final class Knobs {
         knobs.readSince();
         knobs.readPaths();
         knobs.readServer();
+        knobs.readServerUser();
         knobs.requirePrograms();
         knobs.requireMajorsPrograms();
         return knobs;
@@ -472,29 +473,59 @@ final class Knobs {
         }
         values.put("SMOKE_REPORT_DIR", reports);
         values.put("SMOKE_PG_BINDIR", raw("SMOKE_PG_BINDIR"));
+    }
+
+    /** The user the servers run as when root runs the harness, SMOKE_PG_OS_USER unset. */
+    static final String DEFAULT_OS_USER = "postgres";
+
+    /**
+     * SMOKE_PG_OS_USER (default postgres). Run by root, the servers the
+     * harness starts run as it (pg-cluster.sh): a given name is checked
+     * always, the default only when this run starts a server, so a bad one
+     * stops the run in one line before any starts.
+     */
+    private void readServerUser() throws Failure {
         String osUser = raw("SMOKE_PG_OS_USER");
         if (!osUser.isEmpty() && !OS_USER.matcher(osUser).matches()) {
             throw bad("SMOKE_PG_OS_USER", "must be a user name", osUser);
         }
-        if (!osUser.isEmpty() && "root".equals(System.getProperty("user.name"))) {
-            requireServerUser(osUser);
+        boolean root = "root".equals(System.getProperty("user.name"));
+        if (root && (!osUser.isEmpty() || startsServers())) {
+            requireServerUser(osUser.isEmpty() ? DEFAULT_OS_USER : osUser, !osUser.isEmpty());
         }
-        values.put("SMOKE_PG_OS_USER", osUser.isEmpty() ? "postgres" : osUser);
+        values.put("SMOKE_PG_OS_USER", osUser.isEmpty() ? DEFAULT_OS_USER : osUser);
     }
 
     /**
-     * Run by root, the throwaway servers run as SMOKE_PG_OS_USER (pg-cluster.sh): a user of this machine
-     * other than root, checked here so a bad one stops the run in one line before any server starts.
+     * Whether the harness starts a server of its own: the throwaway server
+     * of a round trip (no PGHOST or DATABASE_URL), one per target major, or
+     * the cluster a method restores into (a drill's sandbox too).
      */
-    private static void requireServerUser(String osUser) throws Failure {
-        if (osUser.equals("root")) {
-            throw bad("SMOKE_PG_OS_USER", "must be an unprivileged user (PostgreSQL refuses to run as root)", osUser);
+    boolean startsServers() {
+        boolean restoresIntoACluster = values.keySet().stream().anyMatch(name -> name.startsWith("method.")
+                && name.endsWith(".target") && values.get(name).equals("cluster"));
+        return restoresIntoACluster || !isOn("SMOKE_DRILL") && ("throwaway".equals(values.get("server.kind"))
+                || !values.get("SMOKE_TARGET_MAJORS").isEmpty());
+    }
+
+    /**
+     * Run by root, the servers run as USER: a user of this machine other than root. GIVEN says whether
+     * SMOKE_PG_OS_USER named it; unset, the line says the default user is missing and what to set.
+     */
+    static void requireServerUser(String user, boolean given) throws Failure {
+        if (user.equals("root")) {
+            throw bad("SMOKE_PG_OS_USER", "must be an unprivileged user (PostgreSQL refuses to run as root)", user);
         }
         try {
-            java.nio.file.FileSystems.getDefault().getUserPrincipalLookupService().lookupPrincipalByName(osUser);
+            java.nio.file.FileSystems.getDefault().getUserPrincipalLookupService().lookupPrincipalByName(user);
         } catch (IOException noSuchUser) {
+            if (!given) {
+                throw new Failure("SMOKE_PG_OS_USER is unset and this machine has no user " + user + " to run the"
+                        + " harness's PostgreSQL servers as (root does not): set SMOKE_PG_OS_USER to an unprivileged"
+                        + " user of this machine");
+            }
             throw bad("SMOKE_PG_OS_USER", "must be a user of this machine (root runs the throwaway servers as it)",
-                    osUser);
+                    user);
         }
     }
 

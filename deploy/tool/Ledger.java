@@ -128,19 +128,33 @@ final class Ledger implements AutoCloseable {
     }
 
     /**
-     * What a drill may rely on: check(keys) and, with a key, a signed last
-     * line. Each line's prev_digest fixes the line before it, so the last
-     * line's signature vouches for every line; a ledger of unsigned lines
-     * alone, which anyone who can write the file can make, vouches for
-     * nothing the key's holder recorded. (A ledger signed on from unsigned
-     * lines by an earlier version is still judged: requireSignedThroughout.)
+     * What a drill may rely on: check(keys) and, with a key, every line
+     * signed. A ledger of unsigned lines alone, which anyone who can write
+     * the file can make, vouches for nothing the key's holder recorded; nor
+     * do unsigned lines that signed ones follow (a ledger an earlier version
+     * signed on from them, before requireSignedThroughout): the first signed
+     * line's prev_digest would vouch for them however they were written.
+     * Either is the ledger's failing verdict, as a broken chain is: its
+     * bytes do not show whether the unsigned lines were forged.
      */
     void checkVouchedFor(Ed25519Keys keys) throws Refusal {
         check(keys);
-        if (keys != null && !lines.isEmpty() && LedgerEntry.signedBytes(lines.get(lines.size() - 1)) == null) {
+        long unsigned = unsignedLines();
+        if (keys == null || unsigned == 0) {
+            return;
+        }
+        if (unsigned == lines.size()) {
             throw new Refusal("the ledger " + file + " is broken: none of its " + lines.size() + " lines is signed,"
                     + " though a key to check their signatures was given");
         }
+        // check(keys) refused an unsigned line after a signed one: the unsigned lines come first.
+        throw new Refusal("the ledger " + file + " is broken: its first " + unsigned + " of " + lines.size()
+                + " lines are not signed, though a key to check their signatures was given, and the signed lines"
+                + " after them would vouch for them; start a new ledger for signed checkpoints");
+    }
+
+    private long unsignedLines() {
+        return lines.stream().filter(line -> LedgerEntry.signedBytes(line) == null).count();
     }
 
     /**
@@ -149,7 +163,7 @@ final class Ledger implements AutoCloseable {
      * lines before it, which anyone who could write the file may have forged.
      */
     void requireSignedThroughout() throws Failure {
-        long unsigned = lines.stream().filter(line -> LedgerEntry.signedBytes(line) == null).count();
+        long unsigned = unsignedLines();
         if (unsigned > 0) {
             throw new Failure("cannot sign on the ledger " + file + ": " + unsigned + " of its " + lines.size()
                     + " lines are not signed, and a signature appended would vouch for them; start a new ledger"

@@ -43,7 +43,8 @@ final class PhysicalModes {
      */
     static final List<ModeFlags> FLAGS = List.of(
             ModeFlags.namedFor(List.of(AWAIT), "--restored-url-file", "--database", "--roles", "--need-superuser",
-                    "--need-writes", "--source-url", "--controldata", "--recovery-timeout"),
+                    "--need-writes", "--source-url", "--controldata", "--recovery-timeout", "--step-failed",
+                    "--step-output"),
             ModeFlags.namedFor(List.of(AWAIT, PhysicalSetup.MODE), "--cluster"),
             ModeFlags.namedFor(List.of(PITR_TARGET), "--target-kind", "--target-file"),
             ModeFlags.namedFor(List.of(PhysicalSetup.MODE), "--tools", "--bindir"));
@@ -91,6 +92,12 @@ final class PhysicalModes {
         @Option(names = "--recovery-timeout", paramLabel = "SECONDS", defaultValue = "120")
         int recoveryTimeout;
 
+        @Option(names = "--step-failed", paramLabel = "REASON")
+        String stepFailed;
+
+        @Option(names = "--step-output", paramLabel = "FILE")
+        Path stepOutput;
+
         @Option(names = "--target-kind", paramLabel = "KIND", defaultValue = "time")
         String targetKind;
 
@@ -122,6 +129,9 @@ final class PhysicalModes {
 
     static int await(Options options, Map<String, String> env, int connectTimeout, PrintStream out)
             throws Failure {
+        if (options.stepFailed != null) {
+            throw stepFailed(options.stepFailed, options.stepOutput);
+        }
         Duration limit = Duration.ofSeconds(options.recoveryTimeout);
         try (Deadline deadline = new Deadline(limit.plusSeconds(30))) {
             List<Candidate> candidates = candidates(options, env);
@@ -342,10 +352,53 @@ final class PhysicalModes {
     static Refusal stoppedDuringRecovery(Path cluster) {
         String end = tail(cluster.resolve("server.log"), 15);
         System.err.print(end);
-        String why = end.lines().filter(line -> line.contains("FATAL:")).reduce((first, second) -> second)
+        String why = lastFatal(end);
+        return new Refusal("the restored server stopped during recovery (its log is above): "
+                + (why != null ? why : "the backup cannot be restored"));
+    }
+
+    /** TEXT's last line saying FATAL:, from there on and with one space after it (PostgreSQL writes two); or null. */
+    static String lastFatal(String text) {
+        return text.lines().filter(line -> line.contains("FATAL:")).reduce((first, second) -> second)
                 .map(line -> line.substring(line.indexOf("FATAL:")).replaceFirst("FATAL:\\s+", "FATAL: "))
-                .orElse("the backup cannot be restored");
-        return new Refusal("the restored server stopped during recovery (its log is above): " + why);
+                .orElse(null);
+    }
+
+    /** A line of pgBackRest's at --log-level-console=info: progress, not the reason it failed. */
+    private static final Pattern PGBACKREST_INFO = Pattern.compile(" P[0-9]+ +INFO: ");
+
+    /**
+     * --step-failed: a restore that failed before there was a server to wait
+     * for (its tool, or the start of the restored data directory), REASON
+     * followed by what the step's OUTPUT says last (lastSaid), when it says
+     * anything.
+     */
+    static Refusal stepFailed(String reason, Path output) {
+        String said = output == null ? null : lastSaid(readLenient(output));
+        return new Refusal(reason + (said == null ? "" : ": " + said));
+    }
+
+    /**
+     * The reason OUTPUT gives: its last FATAL: line (a server's), else its
+     * last line but blank ones and pgBackRest's INFO lines (a restore tool's
+     * error), without leading blanks; null when none.
+     */
+    static String lastSaid(String output) {
+        String fatal = lastFatal(output);
+        if (fatal != null) {
+            return fatal;
+        }
+        return output.lines().filter(line -> !line.isBlank() && !PGBACKREST_INFO.matcher(line).find())
+                .reduce((first, second) -> second).map(line -> line.strip().replace(":  ", ": ")).orElse(null);
+    }
+
+    /** FILE's text, any bytes (a tool may print a path in any encoding); empty when it cannot be read. */
+    private static String readLenient(Path file) {
+        try {
+            return new String(Files.readAllBytes(file), StandardCharsets.UTF_8);
+        } catch (java.io.IOException unreadable) {
+            return "";
+        }
     }
 
     /** The postmaster of cluster folder DIR still runs (its pid file names a live process). */
