@@ -2,8 +2,9 @@
 // the chain stays right under row-level security and minimal grants, two
 // schemas of one database migrate and chain side by side, timestamps the
 // payload cannot write are refused, a partitioned audit_events is refused by
-// the workload, and a database built by 000010 upgrades in place and goes on
-// chaining. Migrations run in-process through MigrationRunner.
+// the workload, a database built by 000010 upgrades in place and goes on
+// chaining, and others' casts and operators do not change what it hashes
+// (000017). Migrations run in-process through MigrationRunner.
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -118,6 +119,29 @@ class ChainTriggerTest {
         Support.execute(database, "INSERT INTO audit_events (id, actor, actor_type, action, resource_type, resource_id,"
                 + " \"timestamp\") VALUES ('first-day', 'a', 'User', 'act', 'rt', 'ri', '0001-01-01 00:00:00+00')");
         assertEquals(cleanVerdict(1) + " first-day t", chain(database, "public"));
+    }
+
+    /**
+     * A cast from jsonb to text (a superuser's) and an ||(text, character varying) in the schema (anyone who may
+     * create there) changed the text the trigger hashed, for every inserting role: the row got the hash of a
+     * payload other than its own, which verify then called modified. Since 000017 the trigger hashes the row as
+     * stored, whatever casts and operators others define.
+     */
+    @Test
+    void castsAndOperatorsOfOthersDoNotChangeWhatTheTriggerHashes() throws Exception {
+        String database = Support.scratchDatabase();
+        migrate(database, "public", Support.MIGRATIONS);
+        Support.execute(database,
+                "CREATE FUNCTION public.printed_otherwise(j jsonb) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT ''{}''::text'",
+                "CREATE CAST (jsonb AS text) WITH FUNCTION public.printed_otherwise(jsonb)",
+                "CREATE FUNCTION public.joined_otherwise(a text, b varchar) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT a'",
+                "CREATE OPERATOR public.|| (LEFTARG = text, RIGHTARG = varchar, FUNCTION = public.joined_otherwise)",
+                "INSERT INTO audit_events (id, actor, actor_type, action, resource_type, resource_id, details, \"timestamp\")"
+                        + " VALUES ('c1', 'alice', 'User', 'act', 'rt', 'ri', '{\"x\": 1}', '2026-05-16 12:00:00+00')");
+        assertEquals("{}|", Support.one(database, "SELECT details::text || ('|'::text || actor_type) FROM audit_events"));
+        assertEquals(AuditRow.sha256Hex("|c1|alice|User|act|rt|ri|{\"x\": 1}|2026-05-16T12:00:00.000000Z|cert_lifecycle"),
+                Support.one(database, "SELECT row_hash FROM audit_events"));
+        assertEquals(cleanVerdict(1) + " c1 t", chain(database, "public"));
     }
 
     @Test
