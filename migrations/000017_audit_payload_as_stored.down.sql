@@ -1,5 +1,7 @@
 -- Back to the hashing pass of 000012 and the row trigger of 000011 (details::text,
--- character varying fields as they are, no test of the era), pinned as 000016 pins them.
+-- character varying fields as they are, no test of the era, no refusal of a row
+-- inserted by a BEFORE trigger), the hashing pass pinned as 000016 pins it, and
+-- audit_events_chain_flush() executable by PUBLIC again.
 
 CREATE OR REPLACE FUNCTION audit_events_verify_chain_first_modified()
 RETURNS SETOF TEXT
@@ -87,3 +89,5 @@ BEGIN
                               'audit_events_verify_chain_first_modified()'::regprocedure, pg_catalog.current_schema());
 END
 $pin$;
+
+GRANT EXECUTE ON FUNCTION audit_events_chain_flush() TO PUBLIC;

@@ -27,6 +27,14 @@
 --    runs under the inserting session's path, gets the same spelling:
 --    under a path that does not put a schema before pg_catalog, a schema's
 --    operator no longer changes what it hashes.
+--
+-- And the trigger refuses a row inserted by a BEFORE INSERT trigger on
+-- audit_events while the row that trigger fires for is linked but not in
+-- yet: it took that row for a dropped one (000007) and linked both to the
+-- same head, a fork verify then reported on a log nobody had tampered with.
+-- The row's trigger depth, kept in the state, tells the two apart: a row
+-- dropped before the next is linked at the same depth, a pending one
+-- deeper. Rows inserted by AFTER triggers chain as before.
 -- The era test costs one comparison a row (bench/RESULTS.md).
 
 CREATE OR REPLACE FUNCTION audit_events_verify_chain_first_modified()
@@ -66,14 +74,16 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
     -- '' or NULL while this statement does not hold the sentinel's lock; else
-    -- L|H|S|R|C: L the row_hash of the row linked last ('' when none),
+    -- L|H|S|R|C|D: L the row_hash of the row linked last ('' when none),
     -- H the confirmed head, S the last chain position handed out, R and C
-    -- the table that row went to and its insert count just before it.
+    -- the table that row went to and its insert count just before it, D the
+    -- trigger depth it was linked at (000017; begin() leaves D out).
     state     TEXT := pg_catalog.current_setting('audit_chain.state', true);
     last_row  TEXT;
     head      TEXT;
     seq       BIGINT;
     inserted  BIGINT := pg_catalog.pg_stat_get_xact_tuples_inserted(TG_RELID);
+    depth     INT := pg_catalog.pg_trigger_depth();
 BEGIN
     -- The payload writes the year as digits only, without era, and cannot write infinity.
     IF NOT pg_catalog.isfinite(NEW."timestamp") OR NEW."timestamp" < '0001-01-01 00:00:00+00'::timestamptz THEN
@@ -88,10 +98,19 @@ BEGIN
     head := pg_catalog.split_part(state, '|', 2);
     seq := pg_catalog.split_part(state, '|', 3)::BIGINT + 1;
 
-    -- The row linked last becomes the head only if it really went in.
-    IF last_row <> '' AND pg_catalog.pg_stat_get_xact_tuples_inserted(pg_catalog.split_part(state, '|', 4)::OID)
-                          > pg_catalog.split_part(state, '|', 5)::BIGINT THEN
-        head := last_row;
+    -- The row linked last becomes the head only if it really went in. Not
+    -- in yet, it was dropped, unless it is still in its BEFORE triggers and
+    -- one of them inserts this row (a deeper trigger): linking this row to
+    -- the head too would fork the chain (000017).
+    IF last_row <> '' THEN
+        IF pg_catalog.pg_stat_get_xact_tuples_inserted(pg_catalog.split_part(state, '|', 4)::OID)
+           > pg_catalog.split_part(state, '|', 5)::BIGINT THEN
+            head := last_row;
+        ELSIF depth > NULLIF(pg_catalog.split_part(state, '|', 6), '')::INT THEN
+            RAISE EXCEPTION 'audit_events cannot chain row % while the row linked before it is still in its BEFORE INSERT triggers: the two would fork the chain; insert audit rows from an AFTER trigger instead',
+                NEW.id
+                USING ERRCODE = 'object_not_in_prerequisite_state';
+        END IF;
     END IF;
 
     NEW.chain_seq := seq;
@@ -108,7 +127,7 @@ BEGIN
 
     -- An assignment, not PERFORM: a plain expression skips the executor.
     state := pg_catalog.set_config('audit_chain.state',
-        NEW.row_hash || '|' || head || '|' || seq || '|' || TG_RELID || '|' || inserted, true);
+        NEW.row_hash || '|' || head || '|' || seq || '|' || TG_RELID || '|' || inserted || '|' || depth, true);
     RETURN NEW;
 END;
 $$;
@@ -121,3 +140,13 @@ BEGIN
                               'audit_events_verify_chain_first_modified()'::regprocedure, pg_catalog.current_schema());
 END
 $pin$;
+
+-- The sentinel's writer runs as its owner, and PUBLIC could execute it: a
+-- role with no right on audit_events made a temporary table, attached
+-- audit_events_chain_flush() to it as a statement trigger, set
+-- audit_chain.state and inserted a row there; the function then wrote that
+-- role's hash into the sentinel and its position into the sequence, and the
+-- next rows linked to it. A trigger fires without asking for EXECUTE on its
+-- function, so audit_events' own statement trigger goes on as before; only
+-- attaching the function to another table now needs a grant.
+REVOKE EXECUTE ON FUNCTION audit_events_chain_flush() FROM PUBLIC;
