@@ -10,7 +10,7 @@
 --    the year without its era, so the row kept its hash. The trigger has
 --    refused such timestamps since 000011; a row holding one now counts as
 --    modified here too, as it does for the client.
---  * A superuser's CREATE CAST (jsonb AS text) WITH FUNCTION …: details::text
+--  * A superuser's CREATE CAST (jsonb AS text) WITH FUNCTION ...: details::text
 --    called that function (jsonb has no cast to text of its own, so any may
 --    be created), which could print the recorded text of changed details.
 --    The details are now printed by jsonb's output function, as COPY prints
