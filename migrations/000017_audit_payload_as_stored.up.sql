@@ -36,6 +36,14 @@
 -- dropped before the next is linked at the same depth, a pending one
 -- deeper. Rows inserted by AFTER triggers chain as before.
 -- The era test costs one comparison a row (bench/RESULTS.md).
+--
+-- Still open by design (deploy/docs/tool.md, "What the chain cannot tell"):
+-- 000011 said a session that sets audit_chain.state spoils only the links
+-- of its own rows. A statement of such a session that inserts no row also
+-- writes the state's head into the sentinel and its position into the
+-- sequence, so the next rows of others link to that head; verify reports
+-- the break there. Only a read of the rows each statement inserted could
+-- refuse it, which the row trigger's design (no table read) leaves out.
 
 CREATE OR REPLACE FUNCTION audit_events_verify_chain_first_modified()
 RETURNS SETOF TEXT
