@@ -42,6 +42,13 @@ class ChainTriggerTest {
         }
     }
 
+    /** A scratch database with our migrations in public. */
+    static String migratedPublic() throws Exception {
+        String database = Support.scratchDatabase();
+        migrate(database, "public", Support.MIGRATIONS);
+        return database;
+    }
+
     static String row(String id, String actor) {
         return "('" + id + "', '" + actor + "', 'User', 'certificate.issue', 'certificate', 'mc-1')";
     }
@@ -61,8 +68,7 @@ class ChainTriggerTest {
 
     @Test
     void aRoleThatSeesOnlyItsOwnRowsUnderRowLevelSecurityChainsCleanWithInsertRightsAlone() throws Exception {
-        String database = Support.scratchDatabase();
-        migrate(database, "public", Support.MIGRATIONS);
+        String database = migratedPublic();
         String role = database + "_app";
         Support.execute(database,
                 "CREATE ROLE " + role,
@@ -104,8 +110,7 @@ class ChainTriggerTest {
 
     @Test
     void timestampsThePayloadCannotWriteAreRefusedAtInsert() throws Exception {
-        String database = Support.scratchDatabase();
-        migrate(database, "public", Support.MIGRATIONS);
+        String database = migratedPublic();
         for (String timestamp : List.of("infinity", "-infinity", "0044-03-15 00:00:00+00 BC",
                 "0001-01-01 00:59:59+01")) {
             SQLException refused = assertThrows(SQLException.class, () -> Support.execute(database,
@@ -130,8 +135,7 @@ class ChainTriggerTest {
      */
     @Test
     void castsAndOperatorsOfOthersDoNotChangeWhatTheTriggerHashes() throws Exception {
-        String database = Support.scratchDatabase();
-        migrate(database, "public", Support.MIGRATIONS);
+        String database = migratedPublic();
         Support.execute(database,
                 "CREATE FUNCTION public.printed_otherwise(j jsonb) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT ''{}''::text'",
                 "CREATE CAST (jsonb AS text) WITH FUNCTION public.printed_otherwise(jsonb)",
@@ -153,8 +157,7 @@ class ChainTriggerTest {
      */
     @Test
     void aBeforeTriggerInsertingAuditRowsIsRefusedAndAnAfterTriggerChains() throws Exception {
-        String database = Support.scratchDatabase();
-        migrate(database, "public", Support.MIGRATIONS);
+        String database = migratedPublic();
         Support.execute(database, """
                 CREATE FUNCTION public.mirror() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
                     IF NEW.id NOT LIKE 'mirror-%' THEN
@@ -185,8 +188,7 @@ class ChainTriggerTest {
      */
     @Test
     void aRoleWithoutRightsCannotAttachTheSentinelsWriterToATableOfItsOwn() throws Exception {
-        String database = Support.scratchDatabase();
-        migrate(database, "public", Support.MIGRATIONS);
+        String database = migratedPublic();
         String role = database + "_nobody";
         Support.execute(database, "CREATE ROLE " + role, "GRANT USAGE ON SCHEMA public TO " + role,
                 "GRANT INSERT ON audit_events TO " + role);
@@ -203,8 +205,7 @@ class ChainTriggerTest {
 
     @Test
     void withoutTrackCountsTheTriggerRefusesRatherThanGuess() throws Exception {
-        String database = Support.scratchDatabase();
-        migrate(database, "public", Support.MIGRATIONS);
+        String database = migratedPublic();
         SQLException refused = assertThrows(SQLException.class, () -> Support.execute(database,
                 "SET track_counts = off", String.format(INSERT, "public") + row("n1", "a")));
         assertEquals("ERROR: audit_events needs track_counts = on: the chain trigger tells inserted rows from skipped"
