@@ -34,7 +34,9 @@
 -- same head, a fork verify then reported on a log nobody had tampered with.
 -- The row's trigger depth, kept in the state, tells the two apart: a row
 -- dropped before the next is linked at the same depth, a pending one
--- deeper. Rows inserted by AFTER triggers chain as before.
+-- deeper. A BEFORE trigger that drops its row and inserts another is
+-- refused too (chained cleanly before): its row's fate is not known yet.
+-- Rows inserted by AFTER triggers chain as before.
 -- The era test costs one comparison a row (bench/RESULTS.md).
 --
 -- Still open by design (deploy/docs/tool.md, "What the chain cannot tell"):
