@@ -2,8 +2,10 @@
 // the chain stays right under row-level security and minimal grants, two
 // schemas of one database migrate and chain side by side, timestamps the
 // payload cannot write are refused, a partitioned audit_events is refused by
-// the workload, and a database built by 000010 upgrades in place and goes on
-// chaining. Migrations run in-process through MigrationRunner.
+// the workload, a database built by 000010 upgrades in place and goes on
+// chaining; others' casts and operators do not change what it hashes, a
+// BEFORE trigger's nested audit insert is refused rather than forked, and
+// only the owner may attach the sentinel's writer to a table (000017). Migrations run in-process through MigrationRunner.
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -40,6 +42,13 @@ class ChainTriggerTest {
         }
     }
 
+    /** A scratch database with our migrations in public. */
+    static String migratedPublic() throws Exception {
+        String database = Support.scratchDatabase();
+        migrate(database, "public", Support.MIGRATIONS);
+        return database;
+    }
+
     static String row(String id, String actor) {
         return "('" + id + "', '" + actor + "', 'User', 'certificate.issue', 'certificate', 'mc-1')";
     }
@@ -59,8 +68,7 @@ class ChainTriggerTest {
 
     @Test
     void aRoleThatSeesOnlyItsOwnRowsUnderRowLevelSecurityChainsCleanWithInsertRightsAlone() throws Exception {
-        String database = Support.scratchDatabase();
-        migrate(database, "public", Support.MIGRATIONS);
+        String database = migratedPublic();
         String role = database + "_app";
         Support.execute(database,
                 "CREATE ROLE " + role,
@@ -102,8 +110,7 @@ class ChainTriggerTest {
 
     @Test
     void timestampsThePayloadCannotWriteAreRefusedAtInsert() throws Exception {
-        String database = Support.scratchDatabase();
-        migrate(database, "public", Support.MIGRATIONS);
+        String database = migratedPublic();
         for (String timestamp : List.of("infinity", "-infinity", "0044-03-15 00:00:00+00 BC",
                 "0001-01-01 00:59:59+01")) {
             SQLException refused = assertThrows(SQLException.class, () -> Support.execute(database,
@@ -120,10 +127,85 @@ class ChainTriggerTest {
         assertEquals(cleanVerdict(1) + " first-day t", chain(database, "public"));
     }
 
+    /**
+     * A cast from jsonb to text (a superuser's) and an ||(text, character varying) in the schema (anyone who may
+     * create there) changed the text the trigger hashed, for every inserting role: the row got the hash of a
+     * payload other than its own, which verify then called modified. Since 000017 the trigger hashes the row as
+     * stored, whatever casts and operators others define.
+     */
+    @Test
+    void castsAndOperatorsOfOthersDoNotChangeWhatTheTriggerHashes() throws Exception {
+        String database = migratedPublic();
+        Support.execute(database,
+                "CREATE FUNCTION public.printed_otherwise(j jsonb) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT ''{}''::text'",
+                "CREATE CAST (jsonb AS text) WITH FUNCTION public.printed_otherwise(jsonb)",
+                "CREATE FUNCTION public.joined_otherwise(a text, b varchar) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT a'",
+                "CREATE OPERATOR public.|| (LEFTARG = text, RIGHTARG = varchar, FUNCTION = public.joined_otherwise)",
+                "INSERT INTO audit_events (id, actor, actor_type, action, resource_type, resource_id, details, \"timestamp\")"
+                        + " VALUES ('c1', 'alice', 'User', 'act', 'rt', 'ri', '{\"x\": 1}', '2026-05-16 12:00:00+00')");
+        assertEquals("{}|", Support.one(database, "SELECT details::text || ('|'::text || actor_type) FROM audit_events"));
+        assertEquals(AuditRow.sha256Hex("|c1|alice|User|act|rt|ri|{\"x\": 1}|2026-05-16T12:00:00.000000Z|cert_lifecycle"),
+                Support.one(database, "SELECT row_hash FROM audit_events"));
+        assertEquals(cleanVerdict(1) + " c1 t", chain(database, "public"));
+    }
+
+    /**
+     * A BEFORE INSERT trigger on audit_events that inserts an audit row of its own ran after ours had linked the
+     * row it fires for, which was not in yet: ours took that row for a dropped one and linked the new row to the
+     * same head, a fork on a log nobody had tampered with. Since 000017 the insert is refused; from an AFTER
+     * trigger, when the first row is in, both chain.
+     */
+    @Test
+    void aBeforeTriggerInsertingAuditRowsIsRefusedAndAnAfterTriggerChains() throws Exception {
+        String database = migratedPublic();
+        Support.execute(database, """
+                CREATE FUNCTION public.mirror() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+                    IF NEW.id NOT LIKE 'mirror-%' THEN
+                        INSERT INTO audit_events (id, actor, actor_type, action, resource_type, resource_id)
+                        VALUES ('mirror-' || NEW.id, 'sys', 'System', 'mirror', 'rt', 'ri');
+                    END IF;
+                    RETURN NEW;
+                END $$""", "CREATE TRIGGER mirror BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION public.mirror()");
+        SQLException refused = assertThrows(SQLException.class, () -> Support.execute(database,
+                String.format(INSERT, "public") + row("m1", "alice")));
+        assertEquals("55000", refused.getSQLState());
+        assertEquals("ERROR: audit_events cannot chain row mirror-m1 while the row linked before it is still in its"
+                + " BEFORE INSERT triggers: the two would fork the chain; insert audit rows from an AFTER trigger"
+                + " instead", refused.getMessage().lines().findFirst().orElseThrow());
+
+        Support.execute(database, "DROP TRIGGER mirror ON audit_events",
+                "CREATE TRIGGER mirror AFTER INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION public.mirror()",
+                String.format(INSERT, "public") + row("m1", "alice") + ", " + row("m2", "bob"),
+                String.format(INSERT, "public") + row("m3", "carol"));
+        assertEquals(cleanVerdict(6) + " m1,m2,mirror-m1,mirror-m2,m3,mirror-m3 t", chain(database, "public"));
+    }
+
+    /**
+     * The sentinel's writer, audit_events_chain_flush(), runs as its owner and PUBLIC could execute it: a role
+     * with no right on audit_events attached it to a temporary table of its own and, with audit_chain.state set,
+     * wrote any hash into the sentinel and any position into the sequence. Since 000017 only its owner (and
+     * those it grants) may attach it; audit_events' own trigger fires as before.
+     */
+    @Test
+    void aRoleWithoutRightsCannotAttachTheSentinelsWriterToATableOfItsOwn() throws Exception {
+        String database = migratedPublic();
+        String role = database + "_nobody";
+        Support.execute(database, "CREATE ROLE " + role, "GRANT USAGE ON SCHEMA public TO " + role,
+                "GRANT INSERT ON audit_events TO " + role);
+        SQLException refused = assertThrows(SQLException.class, () -> Support.execute(database,
+                "SET ROLE " + role, "CREATE TEMPORARY TABLE mine (x int)",
+                "CREATE TRIGGER write_sentinel AFTER INSERT ON mine FOR EACH STATEMENT"
+                        + " EXECUTE FUNCTION public.audit_events_chain_flush()"));
+        assertEquals("ERROR: permission denied for function public.audit_events_chain_flush",
+                refused.getMessage().lines().findFirst().orElseThrow());
+        Support.execute(database, "SET ROLE " + role, String.format(INSERT, "public") + row("n1", "alice"),
+                String.format(INSERT, "public") + row("n2", "bob") + ", " + row("n3", "carol"));
+        assertEquals(cleanVerdict(3) + " n1,n2,n3 t", chain(database, "public"));
+    }
+
     @Test
     void withoutTrackCountsTheTriggerRefusesRatherThanGuess() throws Exception {
-        String database = Support.scratchDatabase();
-        migrate(database, "public", Support.MIGRATIONS);
+        String database = migratedPublic();
         SQLException refused = assertThrows(SQLException.class, () -> Support.execute(database,
                 "SET track_counts = off", String.format(INSERT, "public") + row("n1", "a")));
         assertEquals("ERROR: audit_events needs track_counts = on: the chain trigger tells inserted rows from skipped"

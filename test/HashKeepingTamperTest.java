@@ -25,18 +25,27 @@ class HashKeepingTamperTest {
         return Support.tool("--mode=verify", "--db-url=" + url, "--expect=" + log.snapshot(), "--fail-on-break");
     }
 
-    /** RESULT exited 3 on the client's verdict: audit-smoke-0005 (position 5) modified. */
+    /**
+     * RESULT exited 3 with both verdicts on audit-smoke-0005 (position 5):
+     * the server's verifier broken there, the client's walk modified there.
+     */
     private static void assertModifiedAtTheSixthRow(Support.Result result) {
         assertEquals(3, result.exit(), result.describe());
-        assertTrue(result.out().contains("\"break_kind\": \"modified\""), result.out());
-        assertTrue(result.err().endsWith("backupsmoke: --fail-on-break: client verification: modified at"
+        assertTrue(result.out().contains("  \"first_break_id\": \"audit-smoke-0005\",\n  \"first_break_pos\": 5,\n"
+                + "  \"verifier_walked\": 6,\n"), result.out());
+        assertTrue(result.out().contains("    \"first_break_id\": \"audit-smoke-0005\",\n    \"first_break_pos\": 5,\n"
+                + "    \"break_kind\": \"modified\",\n"), result.out());
+        assertTrue(result.out().contains("\"agrees_with_server\": true"), result.out());
+        assertTrue(result.err().endsWith("backupsmoke: --fail-on-break: the server's verifier breaks at"
                 + " audit-smoke-0005 position 5\n"), result.err());
     }
 
     /**
      * to_char's YYYY prints a year without its era, so a row moved to the
      * same instant BC keeps its hash: any row's timestamp could be moved
-     * 4,000 years back while both verdicts stayed clean.
+     * 4,000 years back while both verdicts stayed clean. The client's walk
+     * called it modified first; since migration 000017 the server's
+     * verifier does too.
      */
     @Test
     void aTimestampMovedToItsEraBcIsAModifiedRow() throws Exception {
@@ -51,7 +60,8 @@ class HashKeepingTamperTest {
     /**
      * A cast from jsonb to text (a superuser's CREATE CAST) makes
      * details::text print what it likes: changed details read back as the
-     * original text, for the server's verifier and, before, for the client.
+     * original text, for the server's verifier (until migration 000017)
+     * and, before, for the client. Both print jsonb as COPY does now.
      */
     @Test
     void aCastFromJsonbToTextDoesNotHideChangedDetails() throws Exception {
@@ -64,10 +74,28 @@ class HashKeepingTamperTest {
                 "CREATE CAST (jsonb AS text) WITH FUNCTION public.as_recorded(jsonb)");
         assertEquals("{}", Support.one(log.database(),
                 "SELECT details::text FROM audit_events WHERE id = 'audit-smoke-0005'"));
-        var result = verify(Support.url(log.database()), log);
-        assertModifiedAtTheSixthRow(result);
-        assertTrue(result.out().contains("  \"first_break_pos\": -1,\n"), result.out());   // the server was fooled
-        assertTrue(result.out().contains("\"agrees_with_server\": false"), result.out());
+        assertModifiedAtTheSixthRow(verify(Support.url(log.database()), log));
+    }
+
+    /**
+     * The audit schema's owner (no superuser) changed a row's actor and put
+     * an ||(text, character varying) in the schema that prints the recorded
+     * actor: PostgreSQL takes that exact match before pg_catalog's ||, which
+     * needs the varchar converted, so the server's verifier hashed the old
+     * text and called the chain clean (the client, hashing in Java, did
+     * not). Since migration 000017 every piece of its payload is text.
+     */
+    @Test
+    void anOperatorInTheAuditSchemaDoesNotHideAChangedActor() throws Exception {
+        Anchored log = anchoredLog();
+        Support.tamper(log.database(), "UPDATE audit_events SET actor = 'mallory' WHERE id = 'audit-smoke-0005'");
+        Support.execute(log.database(), """
+                CREATE FUNCTION public.as_recorded(a text, b varchar) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+                    SELECT pg_catalog.textcat(a, CASE WHEN b::text = 'mallory' THEN 'smoke-actor' ELSE b::text END) $$""",
+                "CREATE OPERATOR public.|| (LEFTARG = text, RIGHTARG = varchar, FUNCTION = public.as_recorded)");
+        assertEquals("|smoke-actor", Support.one(log.database(),
+                "SELECT '|'::text || actor FROM audit_events WHERE id = 'audit-smoke-0005'"));
+        assertModifiedAtTheSixthRow(verify(Support.url(log.database()), log));
     }
 
     /**

@@ -23,7 +23,8 @@ class MigrationRunnerTest {
             "000009_audit_verify_chain_parallel.up.sql", "000010_audit_verify_chain_two_passes.up.sql",
             "000011_audit_chain_definer.up.sql", "000012_audit_verify_chain_cheaper_passes.up.sql",
             "000013_audit_verify_chain_heap_order.up.sql", "000014_audit_verify_chain_heap_runs.up.sql",
-            "000015_audit_verify_chain_run_starts.up.sql", "000016_audit_pin_catalog_first.up.sql");
+            "000015_audit_verify_chain_run_starts.up.sql", "000016_audit_pin_catalog_first.up.sql",
+            "000017_audit_payload_as_stored.up.sql");
 
     @TempDir Path folder;
 

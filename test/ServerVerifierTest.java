@@ -312,6 +312,26 @@ class ServerVerifierTest {
                 "000014_audit_verify_chain_heap_runs.up.sql");
     }
 
+    /** 000017's down file leaves the hashing pass as 000012 and 000016 left it, the row trigger as 000011 did. */
+    @Test
+    void migration000017sDownRestoresTheEarlierHashingPassAndTrigger() throws Exception {
+        String database = Support.migratedWithWorkload(0);
+        String definitions = "SELECT pg_get_functiondef('audit_events_verify_chain_first_modified()'::regprocedure)"
+                + " || pg_get_functiondef('audit_events_chain_hash()'::regprocedure)";
+        try (Connection connection = Support.connectInTransaction(database); Statement statement = connection.createStatement()) {
+            String latest = single(statement, definitions);
+            statement.execute(Files.readString(Support.MIGRATIONS.resolve("000017_audit_payload_as_stored.down.sql")));
+            String afterDown = single(statement, definitions);
+            for (String earlierUp : List.of("000011_audit_chain_definer.up.sql", "000012_audit_verify_chain_cheaper_passes.up.sql",
+                    "000016_audit_pin_catalog_first.up.sql")) {
+                statement.execute(Files.readString(Support.MIGRATIONS.resolve(earlierUp)));
+            }
+            assertEquals(single(statement, definitions), afterDown);
+            assertNotEquals(latest, afterDown);
+            connection.rollback();
+        }
+    }
+
     /** On a fully migrated log, DOWN leaves the verifier exactly as EARLIER_UP writes it, and not as it was. */
     private static void assertDownRestoresTheVerifierOf(String down, String earlierUp) throws Exception {
         String database = Support.migratedWithWorkload(0);
@@ -373,7 +393,12 @@ class ServerVerifierTest {
 
     /** The verifier's whole definition: its body, settings and attributes. */
     private static String verifierDefinition(Statement statement) throws SQLException {
-        try (ResultSet result = statement.executeQuery("SELECT pg_get_functiondef('audit_events_verify_chain()'::regprocedure)")) {
+        return single(statement, "SELECT pg_get_functiondef('audit_events_verify_chain()'::regprocedure)");
+    }
+
+    /** The one value QUERY returns. */
+    private static String single(Statement statement, String query) throws SQLException {
+        try (ResultSet result = statement.executeQuery(query)) {
             result.next();
             return result.getString(1);
         }

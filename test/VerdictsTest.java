@@ -388,7 +388,8 @@ class VerdictsTest {
     /**
      * A BC date hashes as the same date AD (the payload omits the era), so
      * the hash cannot vouch for the row: ambiguous, and modified for the
-     * client, whatever the server's verifier says (ours calls it clean).
+     * client and, since migration 000017, for our server's verifier, which
+     * called it clean before.
      */
     @Test
     void aStoredBcDateIsAmbiguousAndModified() throws Exception {
@@ -400,10 +401,12 @@ class VerdictsTest {
         assertEquals("bc", snapshot.client().firstBreakId());
         assertEquals(1, snapshot.client().ambiguousRows());
         assertEquals("bc", snapshot.client().firstAmbiguousId());
+        assertEquals("bc|0|true", snapshot.firstBreakId() + "|" + snapshot.firstBreakPos() + "|"
+                + snapshot.client().agreesWithServer());
         assertTrue(VerifyNotes.of(snapshot).contains("client verification: 1 ambiguous row, whose payload another row"
                 + " could share; the first, bc: its timestamp 0044-03-15 10:00:00.000000 BC (UTC) has the payload of"
                 + " the same date AD: the payload omits the era"), VerifyNotes.of(snapshot).toString());
-        assertEquals("--fail-on-break: client verification: modified at bc position 0",
+        assertEquals("--fail-on-break: the server's verifier breaks at bc position 0",
                 new FatalVerdicts(true, true, false).firstOf(snapshot));
         assertEquals("--fail-on-ambiguous: 1 ambiguous row, the first bc",
                 new FatalVerdicts(false, true, false).firstOf(snapshot));
