@@ -27,7 +27,7 @@ final class LedgerCheck {
                 : new ChainWalker.Expectation(entry.chainHeadHash(), entry.rowCount(), false);
     }
 
-    /** "checkpoint 3 of 5 (line 3, recorded 2026-…)": how messages name an entry. */
+    /** "checkpoint 3 of 5" (the entry's line, the ledger's line count): how messages name an entry. */
     static String name(List<LedgerEntry> entries, LedgerEntry entry) {
         return "checkpoint " + (entries.indexOf(entry) + 1) + " of " + entries.size();
     }

@@ -14,8 +14,8 @@ import java.time.Instant;
  * the LSN is the insert position: every commit the chain read saw lies
  * before it, even while the WAL writer has yet to write it out (the write
  * position can lag a commit made without waiting for the flush). Reading the
- * control functions needs a superuser or a role granted pg_monitor (or
- * EXECUTE on pg_control_system and pg_control_checkpoint).
+ * control functions needs EXECUTE on pg_control_system and
+ * pg_control_checkpoint: PUBLIC's by default, else a grant or pg_monitor.
  */
 record ServerPosition(String database, String systemIdentifier, long timeline, String walLsn, boolean inRecovery, Instant time) {
 
