@@ -130,7 +130,13 @@ class PhysicalBackupTest {
 
     // Asking for pg_switch_wal() before calling it: PhysicalModesTest.theRightToSwitchWalIsAskedForBeforeItIsUsed.
 
-    /** Issue 18 item 11: run as root, a repository command runs as the repository's owner (deploy/bin/as-owner). */
+    /** cron's PATH, which lacks /usr/sbin and its runuser: what a nightly drill run as root has. */
+    private static final Map<String, String> CRON_PATH = Map.of("PATH", "/usr/bin:/bin");
+
+    /**
+     * Issue 18 item 11: run as root, a repository command runs as the repository's owner (deploy/bin/as-owner),
+     * also from cron.
+     */
     @Test
     void repositoryCommandsRunAsTheRepositorysOwner() throws Exception {
         // The owner must be able to enter the test's folder.
@@ -140,10 +146,28 @@ class PhysicalBackupTest {
         org.junit.jupiter.api.Assumptions.assumeTrue(root.out().trim().equals("0"), "only root hands commands over");
         Support.run(List.of("chown", "postgres", repository.toString()), Map.of(), Support.REPO, 30);
         var asOwner = Support.run(List.of("deploy/bin/as-owner", repository.toString(), "bash", "-c",
-                "id -un; touch \"$0/backup.info\"", repository.toString()), Map.of(), Support.REPO, 30);
+                "id -un; touch \"$0/backup.info\"", repository.toString()), CRON_PATH, Support.REPO, 30);
         assertEquals(0, asOwner.exit(), asOwner.describe());
         assertEquals("postgres\n", asOwner.out());
         assertEquals("postgres", java.nio.file.Files.getOwner(repository.resolve("backup.info")).getName());
+    }
+
+    /** Run as root from cron, a throwaway cluster still starts as its unprivileged owner (runuser in /usr/sbin). */
+    @Test
+    void aThrowawayClusterStartsUnderCronsPath() {
+        var root = Support.run(List.of("id", "-u"), Map.of(), Support.REPO, 30);
+        org.junit.jupiter.api.Assumptions.assumeTrue(root.out().trim().equals("0"), "only root hands the server over");
+        var started = Support.run(List.of("bash", "deploy/lib/pg-cluster.sh", "start"), CRON_PATH, Support.REPO, 120);
+        String dir = started.out().lines().filter(line -> line.startsWith("PGC_DIR=")).map(line -> line.substring(8))
+                .findFirst().orElse(null);
+        try {
+            assertEquals(0, started.exit(), started.describe());
+            assertEquals("", started.err());
+        } finally {
+            if (dir != null) {
+                Support.stopCluster(dir);
+            }
+        }
     }
 
     /** A base backup as the operator's backup; restores that fill a data directory or start their own server. */

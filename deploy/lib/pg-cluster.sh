@@ -21,14 +21,15 @@ pgc_bindir() {
   return 1
 }
 
-# pgc__as_owner DIR COMMAND...: in DIR (a cwd it can read), as DIR's owner (PostgreSQL refuses root).
+# pgc__as_owner DIR COMMAND...: in DIR (a cwd it can read), as DIR's owner (PostgreSQL refuses root);
+# runuser is in /usr/sbin, which cron's PATH (/usr/bin:/bin) lacks.
 pgc__as_owner() {
   local dir=$1 owner
   shift
   [[ "$(id -u)" -eq 0 ]] || { (cd "$dir" && "$@"); return; }
   owner=$(stat -c %U "$dir")
   [[ "$owner" != root ]] || { pgc__say "refusing to run the server as root ($dir is owned by root)"; return 1; }
-  (cd "$dir" && runuser -u "$owner" -- "$@")
+  (cd "$dir" && PATH=$PATH:/usr/sbin:/sbin runuser -u "$owner" -- "$@")
 }
 
 # pgc__give PATH: when root runs this, PATH goes to its folder's owner (the server user).
