@@ -46,6 +46,8 @@ final class CopyRows implements ChainWalker.RowSource {
     private static final int ROW_HASH = 10;
     private static final int FIELDS = 11;
     /** The fields whose text the payload holds as it is (all but the timestamp), as bits by index. */
+    /** id to details: the fields the payload holds one after another, as bits by index. */
+    private static final int TEXT_FIELDS = (1 << (DETAILS + 1)) - 1;
     private static final int PAYLOAD_TEXT_FIELDS = ((1 << (CATEGORY + 1)) - 1) & ~(1 << TIMESTAMP);
 
     /** Fields longer than this (as COPY sends them) are hashed in pieces of this size, never copied whole. */
@@ -427,9 +429,11 @@ final class CopyRows implements ChainWalker.RowSource {
             }
             payloadLength = 0;
             appendField(line, PREV_HASH);
-            for (int f = ID; f <= DETAILS; f++) {
-                appendByte((byte) '|');
-                appendField(line, f);
+            if (!appendPlainTextFields(line)) {
+                for (int f = ID; f <= DETAILS; f++) {
+                    appendByte((byte) '|');
+                    appendField(line, f);
+                }
             }
             appendByte((byte) '|');
             if (!appendUtcTimestamp(line)) {
@@ -439,6 +443,28 @@ final class CopyRows implements ChainWalker.RowSource {
             appendField(line, CATEGORY);
             sha256.update(payload, 0, payloadLength);
             return sha256.digest();
+        }
+
+        /**
+         * "|id|actor|…|details" when none of these fields holds an escape
+         * (or is NULL): their bytes in the line, tabs and all, in one copy,
+         * each tab then made a '|'. False, and nothing appended, otherwise.
+         */
+        private boolean appendPlainTextFields(byte[] line) {
+            int start = starts[ID];
+            int length = ends[DETAILS] - start;
+            if ((escapedFields & TEXT_FIELDS) != 0 || length > LARGE_FIELD) {
+                return false;
+            }
+            ensurePayload(length + 1);
+            payload[payloadLength] = '|';
+            System.arraycopy(line, start, payload, payloadLength + 1, length);
+            int shift = payloadLength + 1 - start;
+            for (int f = ID; f < DETAILS; f++) {
+                payload[ends[f] + shift] = '|';
+            }
+            payloadLength += length + 1;
+            return true;
         }
 
         /** A NULL field adds nothing (the payload's coalesce(..., '')). */
