@@ -140,6 +140,38 @@ class CopyRowsTest {
     }
 
     @Test
+    void fieldsWithoutEscapesGoIntoThePayloadInOneCopyAndHashAsTheirText() {
+        // id to details without a backslash are copied into the payload as one span, each tab then a '|':
+        // a '|' or a multibyte character inside, an escaped prev_hash or category, or fields past 64 KiB
+        // together (hashed field by field, in pieces) give the trigger's hash; an escaped row in between
+        // leaves nothing behind for the next. Below, each row's fields as COPY sends them (\\ a backslash).
+        String prev = "ab".repeat(32);
+        String bigDetails = "{\"k\": \"" + "x".repeat(CopyRows.LARGE_FIELD) + "\"}";
+        List<String[]> rows = List.of(
+                new String[] {"id-1", "a|b", "User", "auth.login", "session", "s-1", "{\"n\": 1.50}", prev, "auth"},
+                new String[] {"id-2", "actor é 💡", "User", "x", "y", "z", "{}", "", "cert\\\\lifecycle"},
+                new String[] {"id\\\\3", "a", "User", "x", "y", "z", "{}", prev, "auth"},
+                new String[] {"id-4", "a", "User", "x", "y", "z", bigDetails, prev, "auth"},
+                new String[] {"id-5", "a", "User", "x", "y", "z", "{}", prev, ""});
+        List<byte[]> hashes = new ArrayList<>();
+        CopyRows.RowParser parser = new CopyRows.RowParser(true);
+        for (String[] row : rows) {
+            String prevHash = row[7].isEmpty() ? "\\N" : row[7];
+            String category = row[8].isEmpty() ? "\\N" : row[8];
+            String line = String.join("\t", row[0], row[1], row[2], row[3], row[4], row[5], row[6],
+                    "2026-05-16 12:00:00.5+00", category, prevHash, "cd".repeat(32)) + "\n";
+            parser.parse(line.getBytes(StandardCharsets.UTF_8), (id, prevHashText, rowHash, hash, ambiguous) ->
+                    hashes.add(hash));
+        }
+        for (int i = 0; i < rows.size(); i++) {
+            String[] row = rows.get(i);
+            String payload = String.join("|", row[7], row[0].replace("\\\\", "\\"), row[1], row[2], row[3], row[4],
+                    row[5], row[6], "2026-05-16T12:00:00.500000Z", row[8].replace("\\\\", "\\"));
+            assertArrayEquals(AuditRow.sha256(payload), hashes.get(i), "row " + (i + 1));
+        }
+    }
+
+    @Test
     void aPrevHashEqualToTheLastRowHashIsHandedOnAsTheSameString() {
         // In a chain read in order each prev_hash repeats the row_hash before it: one String serves both,
         // and ChainWalker need not parse it twice. A prev_hash one byte off, or after a NULL row_hash, is its own.

@@ -1,8 +1,11 @@
 // The rows of audit_events for the client walk, streamed at COPY speed:
 // `COPY (SELECT the contract's columns) TO STDOUT` in text format through
-// the driver's COPY support, instead of a result set a row at a time. One
-// thread receives the rows; the calling thread parses them and hashes each
-// payload straight from the received bytes, so the two overlap.
+// the driver's COPY support, instead of a result set a row at a time. The
+// calling thread receives each row and parses it, hashing the payload
+// straight from the received bytes, before it receives the next: a second
+// thread to receive overlapped the two but cost 0.3 CPU-s more at 2,000,000
+// rows in hand-offs, and a full verify keeps both cores busy without it
+// (deploy/bench/RESULTS.md, 2026-12-07).
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -12,12 +15,7 @@ import java.security.MessageDigest;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import org.postgresql.PGConnection;
 import org.postgresql.copy.CopyOut;
@@ -48,28 +46,21 @@ final class CopyRows implements ChainWalker.RowSource {
     private static final int ROW_HASH = 10;
     private static final int FIELDS = 11;
     /** The fields whose text the payload holds as it is (all but the timestamp), as bits by index. */
+    /** id to details: the fields the payload holds one after another, as bits by index. */
+    private static final int TEXT_FIELDS = (1 << (DETAILS + 1)) - 1;
     private static final int PAYLOAD_TEXT_FIELDS = ((1 << (CATEGORY + 1)) - 1) & ~(1 << TIMESTAMP);
 
-    private static final int BATCH_ROWS = 512;
     /** Fields longer than this (as COPY sends them) are hashed in pieces of this size, never copied whole. */
     static final int LARGE_FIELD = 1 << 16;
     /** Ids and hashes longer than this are cut when read as text (see RowParser.text). */
     static final int MAX_TEXT = 4096;
     /** The length of a hash's text: 64 hex digits. */
     private static final int HASH_TEXT = 64;
-    /** A batch is handed over once its rows hold this many bytes, whatever their number. */
-    private static final long BATCH_BYTES = 1L << 20;
-    /**
-     * Rows received but not yet parsed, at most (plus the row being received):
-     * with rows of any size the heap holds this and one row.
-     */
-    private static final long BYTES_IN_FLIGHT = 16L << 20;
-    private static final byte[][] END = new byte[0][];
 
     private final Connection connection;
     private final String rowsClause;
     private final Function<SQLException, Failure> onError;
-    /** The rows the last read received, those dropped unparsed included (set by the receiving thread). */
+    /** The rows the last read received, those dropped unparsed included. */
     private long rowsReceived = -1;
 
     /**
@@ -179,41 +170,18 @@ final class CopyRows implements ChainWalker.RowSource {
      * so the connection is ready for the next statement of the transaction.
      */
     boolean streamUntilStopped(boolean rehash, ChainWalker.RowSink sink) throws Failure {
-        BlockingQueue<byte[][]> batches = new ArrayBlockingQueue<>(16);
-        Throwable[] failed = new Throwable[1];
-        InFlight inFlight = new InFlight();
-        rowsReceived = -1;
-        Thread receiver = new Thread(() -> receive(batches, inFlight, failed), "backupsmoke-copy");
-        receiver.setDaemon(true);
-        receiver.start();
         RowParser parser = new RowParser(rehash);
+        rowsReceived = -1;
+        CopyOut copy = startCopy();
+        long received = 0;
         boolean stopped = false;
-        try {
-            for (byte[][] batch = batches.take(); batch != END; batch = batches.take()) {
-                long bytes = 0;
-                for (int i = 0; i < batch.length; i++) {
-                    if (!stopped) {
-                        stopped = !parse(parser, batch[i], sink);
-                    }
-                    if (stopped) {
-                        inFlight.dropTheRest();
-                    }
-                    bytes += batch[i].length;
-                    batch[i] = null; // parsed: a huge row must not outlive its turn
-                }
-                inFlight.release(bytes);
+        for (byte[] line = nextRow(copy); line != null; line = nextRow(copy)) {
+            received++;
+            if (!stopped) {
+                stopped = !parse(parser, line, sink);
             }
-            receiver.join(); // after which this thread sees the receiver's rowsReceived
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new Failure("interrupted while reading audit_events");
         }
-        if (failed[0] instanceof SQLException e) {
-            throw onError.apply(e);
-        }
-        if (failed[0] != null) {
-            throw receiverFailure(failed[0]);
-        }
+        rowsReceived = received;
         return !stopped;
     }
 
@@ -227,116 +195,39 @@ final class CopyRows implements ChainWalker.RowSource {
         }
     }
 
-    /** Anything else the receiving thread met (the heap running out, a driver bug) ends the run in one line. */
-    private static Failure receiverFailure(Throwable failure) {
+    private CopyOut startCopy() throws Failure {
+        try {
+            return connection.unwrap(PGConnection.class).getCopyAPI()
+                    .copyOut("COPY (SELECT " + COLUMNS + " " + rowsClause + ") TO STDOUT");
+        } catch (SQLException e) {
+            throw onError.apply(e);
+        } catch (RuntimeException | Error e) {
+            throw readFailure(e);
+        }
+    }
+
+    /**
+     * The next row as the driver hands it over (one array, the COPY data
+     * message), null after the last. Only one row is held at a time: the
+     * next is received once this one is parsed, so a few huge rows never
+     * sit in memory together.
+     */
+    private byte[] nextRow(CopyOut copy) throws Failure {
+        try {
+            return copy.readFromCopy();
+        } catch (SQLException e) {
+            throw onError.apply(e);
+        } catch (RuntimeException | Error e) {
+            throw readFailure(e);
+        }
+    }
+
+    /** Anything else the driver met (the heap running out, a driver bug) ends the run in one line. */
+    private static Failure readFailure(Throwable failure) {
         if (failure instanceof OutOfMemoryError) {
             return new Failure(Progress.outOfMemory());
         }
         return new Failure("reading audit_events failed: " + failure.toString().replaceAll("\\s*\\R\\s*", " "));
-    }
-
-    /**
-     * The receiving thread: COPY data messages (one row each) in batches,
-     * then END. It reads the next row only while the rows received and not
-     * yet parsed hold less than BYTES_IN_FLIGHT, so a few huge rows never sit
-     * in memory together (the driver hands each row over as one array). Once
-     * the parser has stopped (streamUntilStopped), the rest is read and
-     * dropped. Any failure ends the rows (END) and is handed to the parsing
-     * thread, which reports it: this thread never dies with a stack trace.
-     */
-    private void receive(BlockingQueue<byte[][]> batches, InFlight inFlight, Throwable[] failed) {
-        try {
-            try {
-                CopyOut copy = connection.unwrap(PGConnection.class).getCopyAPI()
-                        .copyOut("COPY (SELECT " + COLUMNS + " " + rowsClause + ") TO STDOUT");
-                List<byte[]> batch = new ArrayList<>(BATCH_ROWS);
-                long batchBytes = 0;
-                long received = 0;
-                inFlight.awaitRoom(0);
-                for (byte[] line = copy.readFromCopy(); line != null; line = nextLine(copy, inFlight, batchBytes)) {
-                    received++;
-                    if (inFlight.isDropping()) {
-                        continue;
-                    }
-                    batch.add(line);
-                    batchBytes += line.length;
-                    if (batch.size() == BATCH_ROWS || batchBytes >= BATCH_BYTES) {
-                        inFlight.add(batchBytes);
-                        batches.put(batch.toArray(new byte[0][]));
-                        batch.clear();
-                        batchBytes = 0;
-                    }
-                    line = null; // while the next row arrives, only the parser may hold this one
-                }
-                inFlight.add(batchBytes);
-                batches.put(batch.toArray(new byte[0][]));
-                rowsReceived = received;
-            } catch (InterruptedException e) {
-                throw e;
-            } catch (Throwable e) {
-                failed[0] = e;
-            } finally {
-                batches.put(END);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    /** The next row, once there is room for it beside the batch not yet handed over; null after the last. */
-    private static byte[] nextLine(CopyOut copy, InFlight inFlight, long unsentBytes)
-            throws SQLException, InterruptedException {
-        inFlight.awaitRoom(unsentBytes);
-        return copy.readFromCopy();
-    }
-
-    /**
-     * Bytes of rows handed to the parser and not yet parsed. The receiver
-     * counts a batch when it hands it over, and checks for room before each
-     * row with one volatile read; it waits only when the parser is far
-     * behind. The unsent batch stays below BATCH_BYTES, less than
-     * BYTES_IN_FLIGHT, so while the receiver waits for room the parser
-     * always has rows to free it.
-     */
-    private static final class InFlight {
-        private final AtomicLong bytes = new AtomicLong();
-        private volatile boolean dropping;
-
-        void awaitRoom(long unsent) throws InterruptedException {
-            if (bytes.get() + unsent < BYTES_IN_FLIGHT || dropping) {
-                return;
-            }
-            synchronized (this) {
-                while (bytes.get() + unsent >= BYTES_IN_FLIGHT && !dropping) {
-                    wait();
-                }
-            }
-        }
-
-        void add(long more) {
-            bytes.addAndGet(more);
-        }
-
-        void release(long parsed) {
-            bytes.addAndGet(-parsed);
-            synchronized (this) {
-                notifyAll();
-            }
-        }
-
-        /** The parser wants no more rows: the receiver stops keeping them. */
-        void dropTheRest() {
-            if (!dropping) {
-                dropping = true;
-                synchronized (this) {
-                    notifyAll();
-                }
-            }
-        }
-
-        boolean isDropping() {
-            return dropping;
-        }
     }
 
     /**
@@ -441,7 +332,7 @@ final class CopyRows implements ChainWalker.RowSource {
          * or read as they are, without a second look at their bytes. The
          * line is read eight bytes at a time: a word without a tab, a
          * backslash or a '|' (most of them) costs a few arithmetic steps
-         * instead of eight loads and tests, a third of the parsing thread's
+         * instead of eight loads and tests, a third of the parsing
          * time when read a byte at a time.
          */
         private void split(byte[] line) {
@@ -538,9 +429,11 @@ final class CopyRows implements ChainWalker.RowSource {
             }
             payloadLength = 0;
             appendField(line, PREV_HASH);
-            for (int f = ID; f <= DETAILS; f++) {
-                appendByte((byte) '|');
-                appendField(line, f);
+            if (!appendPlainTextFields(line)) {
+                for (int f = ID; f <= DETAILS; f++) {
+                    appendByte((byte) '|');
+                    appendField(line, f);
+                }
             }
             appendByte((byte) '|');
             if (!appendUtcTimestamp(line)) {
@@ -550,6 +443,28 @@ final class CopyRows implements ChainWalker.RowSource {
             appendField(line, CATEGORY);
             sha256.update(payload, 0, payloadLength);
             return sha256.digest();
+        }
+
+        /**
+         * "|id|actor|…|details" when none of these fields holds an escape
+         * (or is NULL): their bytes in the line, tabs and all, in one copy,
+         * each tab then made a '|'. False, and nothing appended, otherwise.
+         */
+        private boolean appendPlainTextFields(byte[] line) {
+            int start = starts[ID];
+            int length = ends[DETAILS] - start;
+            if ((escapedFields & TEXT_FIELDS) != 0 || length > LARGE_FIELD) {
+                return false;
+            }
+            ensurePayload(length + 1);
+            payload[payloadLength] = '|';
+            System.arraycopy(line, start, payload, payloadLength + 1, length);
+            int shift = payloadLength + 1 - start;
+            for (int f = ID; f < DETAILS; f++) {
+                payload[ends[f] + shift] = '|';
+            }
+            payloadLength += length + 1;
+            return true;
         }
 
         /** A NULL field adds nothing (the payload's coalesce(..., '')). */
