@@ -337,7 +337,7 @@ class CopyRowsTest {
         assertEquals(0, verified.exit(), verified.describe());
         assertEquals(Support.cleanClientJson(3), clientOf(verified));
 
-        // A heap too small for the row: the receiving thread's OutOfMemoryError is one line and exit 1.
+        // A heap too small for the row: the walk's OutOfMemoryError while it receives the row is one line and exit 1.
         var starved = Support.launched(Support.env("BACKUPSMOKE_JAVA_OPTS", "-XX:+UseSerialGC -Xmx40m"),
                 "--mode=verify", "--db-url=" + Support.url(database));
         assertEquals(1, starved.exit(), starved.describe());
