@@ -332,6 +332,26 @@ class ServerVerifierTest {
         }
     }
 
+    /** 000018's down file leaves the row trigger as 000017 wrote it and the flush as 000011 did, pinned by 000016. */
+    @Test
+    void migration000018sDownRestores000017sTriggerAnd000011sFlush() throws Exception {
+        String database = Support.migratedWithWorkload(0);
+        String definitions = "SELECT pg_get_functiondef('audit_events_chain_hash()'::regprocedure)"
+                + " || pg_get_functiondef('audit_events_chain_flush()'::regprocedure)";
+        try (Connection connection = Support.connectInTransaction(database); Statement statement = connection.createStatement()) {
+            String latest = single(statement, definitions);
+            statement.execute(Files.readString(Support.MIGRATIONS.resolve("000018_audit_chain_pending_or_dropped.down.sql")));
+            String afterDown = single(statement, definitions);
+            for (String earlierUp : List.of("000011_audit_chain_definer.up.sql", "000016_audit_pin_catalog_first.up.sql",
+                    "000017_audit_payload_as_stored.up.sql")) {
+                statement.execute(Files.readString(Support.MIGRATIONS.resolve(earlierUp)));
+            }
+            assertEquals(single(statement, definitions), afterDown);
+            assertNotEquals(latest, afterDown);
+            connection.rollback();
+        }
+    }
+
     /** On a fully migrated log, DOWN leaves the verifier exactly as EARLIER_UP writes it, and not as it was. */
     private static void assertDownRestoresTheVerifierOf(String down, String earlierUp) throws Exception {
         String database = Support.migratedWithWorkload(0);
