@@ -12,9 +12,9 @@
 -- nested row is linked the two cases cannot be told apart.
 --
 -- Now such a row is linked as after a dropped row (to the confirmed head,
--- as up to 000016), and audit_chain.suspect remembers it: "R|K|D|ID", R
--- the table, K its insert count with the nested rows in, D the depth the
--- row before was linked at, ID the nested row. Each flush of a deeper
+-- as up to 000016), and the table's suspect setting (below) remembers it:
+-- "R|K|D|ID", R the table, K its insert count with the nested rows in, D
+-- the depth the row before was linked at, ID the nested row. Each flush of a deeper
 -- statement moves K on; at depth D, the next row's trigger or the
 -- statement's flush, whichever comes first, finds out: more rows in than K
 -- means the row before went in after all, and the two rows would fork the
@@ -24,6 +24,14 @@
 -- chains cleanly again. A second such row while one is remembered is
 -- refused at once, as in 000017. The mark is a transaction-local setting:
 -- a subtransaction rolled back takes its changes back with it.
+--
+-- And each audit_events keeps its state in settings of its own,
+-- audit_chain.state_<its oid> and audit_chain.suspect_<its oid>, instead of
+-- one audit_chain.state for all: a trigger on one schema's audit_events
+-- that inserted into another schema's (one schema a tenant) linked that
+-- row to the first table's pending row, and the second table's flush wrote
+-- that hash into its own sentinel and emptied the first table's state;
+-- both chains broke on a log nobody had tampered with.
 
 CREATE OR REPLACE FUNCTION audit_events_chain_hash()
 RETURNS trigger
@@ -35,7 +43,11 @@ DECLARE
     -- H the confirmed head, S the last chain position handed out, R and C
     -- the table that row went to and its insert count just before it, D the
     -- trigger depth it was linked at (000017; begin() leaves D out).
-    state     TEXT := pg_catalog.current_setting('audit_chain.state', true);
+    -- This table's own settings: a trigger of one audit_events inserting
+    -- into another's (a schema each) leaves the first one's alone (000018).
+    state_of  TEXT := 'audit_chain.state_' || TG_RELID;
+    suspect_of TEXT; -- named when needed: most rows never need it
+    state     TEXT := pg_catalog.current_setting(state_of, true);
     last_row  TEXT;
     head      TEXT;
     seq       BIGINT;
@@ -52,7 +64,8 @@ BEGIN
     IF state IS NULL OR state = '' THEN
         -- A deeper statement's flush emptied the state; at the depth of a
         -- row it may have forked from, find out first (000018).
-        suspect := pg_catalog.current_setting('audit_chain.suspect', true);
+        suspect_of := 'audit_chain.suspect_' || TG_RELID;
+        suspect := pg_catalog.current_setting(suspect_of, true);
         IF suspect <> '' AND depth <= pg_catalog.split_part(suspect, '|', 3)::INT THEN
             IF pg_catalog.pg_stat_get_xact_tuples_inserted(pg_catalog.split_part(suspect, '|', 1)::OID)
                > pg_catalog.split_part(suspect, '|', 2)::BIGINT THEN
@@ -61,7 +74,7 @@ BEGIN
                         || pg_catalog.split_part(suspect, '|', 2) || pg_catalog.split_part(suspect, '|', 3)) + 4)
                     USING ERRCODE = 'object_not_in_prerequisite_state';
             END IF;
-            suspect := pg_catalog.set_config('audit_chain.suspect', '', true);
+            suspect := pg_catalog.set_config(suspect_of, '', true);
         END IF;
         EXECUTE 'SELECT ' || pg_catalog.quote_ident(TG_TABLE_SCHEMA) || '.audit_events_chain_begin()' INTO state;
     END IF;
@@ -79,12 +92,13 @@ BEGIN
            > pg_catalog.split_part(state, '|', 5)::BIGINT THEN
             head := last_row;
         ELSIF depth > NULLIF(pg_catalog.split_part(state, '|', 6), '')::INT THEN
-            IF pg_catalog.current_setting('audit_chain.suspect', true) <> '' THEN
+            suspect_of := 'audit_chain.suspect_' || TG_RELID;
+            IF pg_catalog.current_setting(suspect_of, true) <> '' THEN
                 RAISE EXCEPTION 'audit_events cannot chain row % while the row linked before it is still in its BEFORE INSERT triggers: the two would fork the chain; insert audit rows from an AFTER trigger instead',
                     NEW.id
                     USING ERRCODE = 'object_not_in_prerequisite_state';
             END IF;
-            suspect := pg_catalog.set_config('audit_chain.suspect', pg_catalog.split_part(state, '|', 4) || '|'
+            suspect := pg_catalog.set_config(suspect_of, pg_catalog.split_part(state, '|', 4) || '|'
                 || pg_catalog.split_part(state, '|', 5) || '|' || pg_catalog.split_part(state, '|', 6) || '|' || NEW.id,
                 true);
         END IF;
@@ -103,7 +117,7 @@ BEGIN
         || '|'::text || coalesce(NEW.event_category, ''::text), 'UTF8'::name)), 'hex'::text);
 
     -- An assignment, not PERFORM: a plain expression skips the executor.
-    state := pg_catalog.set_config('audit_chain.state',
+    state := pg_catalog.set_config(state_of,
         NEW.row_hash || '|' || head || '|' || seq || '|' || TG_RELID || '|' || inserted || '|' || depth, true);
     RETURN NEW;
 END;
@@ -115,8 +129,10 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 AS $$
 DECLARE
-    state     TEXT := current_setting('audit_chain.state', true);
-    suspect   TEXT := current_setting('audit_chain.suspect', true);
+    state_of  TEXT := 'audit_chain.state_' || TG_RELID;
+    suspect_of TEXT := 'audit_chain.suspect_' || TG_RELID;
+    state     TEXT := current_setting(state_of, true);
+    suspect   TEXT := current_setting(suspect_of, true);
     last_row  TEXT;
     head      TEXT;
 BEGIN
@@ -124,7 +140,7 @@ BEGIN
     -- counts its rows in; the statement of the row before finds out.
     IF suspect <> '' THEN
         IF pg_trigger_depth() > split_part(suspect, '|', 3)::INT THEN
-            suspect := set_config('audit_chain.suspect', split_part(suspect, '|', 1) || '|'
+            suspect := set_config(suspect_of, split_part(suspect, '|', 1) || '|'
                 || pg_stat_get_xact_tuples_inserted(split_part(suspect, '|', 1)::OID) || '|'
                 || substr(suspect, length(split_part(suspect, '|', 1) || split_part(suspect, '|', 2)) + 3), true);
         ELSE
@@ -135,7 +151,7 @@ BEGIN
                         || split_part(suspect, '|', 3)) + 4)
                     USING ERRCODE = 'object_not_in_prerequisite_state';
             END IF;
-            suspect := set_config('audit_chain.suspect', '', true);
+            suspect := set_config(suspect_of, '', true);
         END IF;
     END IF;
     IF state IS NULL OR state = '' THEN
@@ -152,7 +168,7 @@ BEGIN
     IF split_part(state, '|', 3)::BIGINT > 0 THEN
         PERFORM setval('audit_events_chain_seq', split_part(state, '|', 3)::BIGINT, true);
     END IF;
-    state := set_config('audit_chain.state', '', true);
+    state := set_config(state_of, '', true);
     RETURN NULL;
 END;
 $$;

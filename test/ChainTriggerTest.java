@@ -6,7 +6,8 @@
 // chaining; others' casts and operators do not change what it hashes, a
 // BEFORE trigger's nested audit insert is refused rather than forked, and
 // only the owner may attach the sentinel's writer to a table (000017); rows
-// a trigger inserts after a dropped row chain (000018). Migrations run in-process through MigrationRunner.
+// a trigger inserts after a dropped row chain, and each schema's log keeps
+// its own chain state (000018). Migrations run in-process through MigrationRunner.
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -107,6 +108,31 @@ class ChainTriggerTest {
                 String.format(INSERT, "tenant_b") + row("b2", "x"));
         assertEquals(cleanVerdict(3) + " a1,a2,a3 t", chain(database, "tenant_a"));
         assertEquals(cleanVerdict(2) + " b1,b2 t", chain(database, "tenant_b"));
+    }
+
+    /**
+     * A trigger on one schema's audit_events that inserts into another's (a schema a tenant): up to 000017 the
+     * two tables shared one audit_chain.state, so the copy linked to the first table's pending row and the
+     * second table's flush emptied the first one's state; both chains broke. Since 000018 each table keeps its
+     * own.
+     */
+    @Test
+    void aTriggerOfOneSchemasLogInsertingIntoAnothersLeavesBothChainsWhole() throws Exception {
+        String database = Support.scratchDatabase();
+        migrate(database, "tenant_a", Support.MIGRATIONS);
+        migrate(database, "tenant_b", Support.MIGRATIONS);
+        Support.execute(database, """
+                CREATE FUNCTION public.copy_to_b() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+                    INSERT INTO tenant_b.audit_events (id, actor, actor_type, action, resource_type, resource_id)
+                    VALUES ('copy-' || NEW.id, 'sys', 'System', 'copy', 'rt', 'ri');
+                    RETURN NULL;
+                END $$""", "CREATE TRIGGER copy_to_b AFTER INSERT ON tenant_a.audit_events FOR EACH ROW"
+                + " EXECUTE FUNCTION public.copy_to_b()",
+                String.format(INSERT, "tenant_b") + row("b1", "x"),
+                String.format(INSERT, "tenant_a") + row("a1", "x") + ", " + row("a2", "x"),
+                String.format(INSERT, "tenant_a") + row("a3", "x"));
+        assertEquals(cleanVerdict(3) + " a1,a2,a3 t", chain(database, "tenant_a"));
+        assertEquals(cleanVerdict(4) + " b1,copy-a1,copy-a2,copy-a3 t", chain(database, "tenant_b"));
     }
 
     @Test
