@@ -5,7 +5,9 @@
 // the workload, a database built by 000010 upgrades in place and goes on
 // chaining; others' casts and operators do not change what it hashes, a
 // BEFORE trigger's nested audit insert is refused rather than forked, and
-// only the owner may attach the sentinel's writer to a table (000017). Migrations run in-process through MigrationRunner.
+// only the owner may attach the sentinel's writer to a table (000017); rows
+// a trigger inserts after a dropped row chain, and each schema's log keeps
+// its own chain state (000018). Migrations run in-process through MigrationRunner.
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -108,6 +110,31 @@ class ChainTriggerTest {
         assertEquals(cleanVerdict(2) + " b1,b2 t", chain(database, "tenant_b"));
     }
 
+    /**
+     * A trigger on one schema's audit_events that inserts into another's (a schema a tenant): up to 000017 the
+     * two tables shared one audit_chain.state, so the copy linked to the first table's pending row and the
+     * second table's flush emptied the first one's state; both chains broke. Since 000018 each table keeps its
+     * own.
+     */
+    @Test
+    void aTriggerOfOneSchemasLogInsertingIntoAnothersLeavesBothChainsWhole() throws Exception {
+        String database = Support.scratchDatabase();
+        migrate(database, "tenant_a", Support.MIGRATIONS);
+        migrate(database, "tenant_b", Support.MIGRATIONS);
+        Support.execute(database, """
+                CREATE FUNCTION public.copy_to_b() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+                    INSERT INTO tenant_b.audit_events (id, actor, actor_type, action, resource_type, resource_id)
+                    VALUES ('copy-' || NEW.id, 'sys', 'System', 'copy', 'rt', 'ri');
+                    RETURN NULL;
+                END $$""", "CREATE TRIGGER copy_to_b AFTER INSERT ON tenant_a.audit_events FOR EACH ROW"
+                + " EXECUTE FUNCTION public.copy_to_b()",
+                String.format(INSERT, "tenant_b") + row("b1", "x"),
+                String.format(INSERT, "tenant_a") + row("a1", "x") + ", " + row("a2", "x"),
+                String.format(INSERT, "tenant_a") + row("a3", "x"));
+        assertEquals(cleanVerdict(3) + " a1,a2,a3 t", chain(database, "tenant_a"));
+        assertEquals(cleanVerdict(4) + " b1,copy-a1,copy-a2,copy-a3 t", chain(database, "tenant_b"));
+    }
+
     @Test
     void timestampsThePayloadCannotWriteAreRefusedAtInsert() throws Exception {
         String database = migratedPublic();
@@ -178,6 +205,53 @@ class ChainTriggerTest {
                 String.format(INSERT, "public") + row("m1", "alice") + ", " + row("m2", "bob"),
                 String.format(INSERT, "public") + row("m3", "carol"));
         assertEquals(cleanVerdict(6) + " m1,m2,mirror-m1,mirror-m2,m3,mirror-m3 t", chain(database, "public"));
+    }
+
+    /**
+     * 000017 refused these too (review 3): a row dropped last in its statement (ON CONFLICT DO NOTHING) looks,
+     * when the next row is linked from a deeper trigger, like one still in its BEFORE triggers, so the rows an
+     * AFTER trigger of that statement inserts (row or statement trigger) were refused, and so was a BEFORE
+     * trigger's row whose own row it then drops, though 000016 chained all of them cleanly. Since 000018 they
+     * chain, linked as after a dropped row, and only a row before that goes in after all is refused (the test
+     * above).
+     */
+    @Test
+    void rowsInsertedFromTriggersAfterADroppedRowChain() throws Exception {
+        String database = migratedPublic();
+        Support.execute(database, """
+                CREATE FUNCTION public.mirror() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+                    IF NEW.actor_type <> 'System' THEN
+                        INSERT INTO audit_events (id, actor, actor_type, action, resource_type, resource_id)
+                        VALUES ('mirror-' || TG_LEVEL || '-' || NEW.id, 'sys', 'System', 'mirror', 'rt', 'ri');
+                    END IF;
+                    RETURN CASE WHEN TG_WHEN = 'BEFORE' AND NEW.id LIKE 'drop-%' THEN NULL ELSE NEW END;
+                END $$""", """
+                CREATE FUNCTION public.summary() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+                    INSERT INTO audit_events (id, actor, actor_type, action, resource_type, resource_id)
+                    SELECT 'summary-' || count(*), 'sys', 'System', 'summary', 'rt', 'ri' FROM audit_events;
+                    RETURN NULL;
+                END $$""",
+                "CREATE TRIGGER mirror AFTER INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION public.mirror()",
+                "CREATE TRIGGER audit_events_a_summary AFTER INSERT ON audit_events FOR EACH STATEMENT"
+                        + " WHEN (pg_catalog.pg_trigger_depth() < 1) EXECUTE FUNCTION public.summary()",
+                String.format(INSERT, "public") + row("m1", "alice"),
+                String.format(INSERT, "public") + row("m2", "bob") + ", " + row("m1", "alice")
+                        + " ON CONFLICT (id) DO NOTHING",
+                String.format(INSERT, "public") + row("m1", "alice") + " ON CONFLICT (id) DO NOTHING",
+                "DROP TRIGGER mirror ON audit_events", "DROP TRIGGER audit_events_a_summary ON audit_events",
+                "CREATE TRIGGER mirror BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION public.mirror()",
+                String.format(INSERT, "public") + row("drop-1", "carol") + ", " + row("drop-2", "carol"));
+        assertEquals(cleanVerdict(9) + " m1,mirror-ROW-m1,summary-2,m2,mirror-ROW-m2,summary-5,summary-6,"
+                + "mirror-ROW-drop-1,mirror-ROW-drop-2 t", chain(database, "public"));
+
+        // Its first row goes in after all: the next row's trigger finds out and the statement is refused.
+        SQLException refused = assertThrows(SQLException.class, () -> Support.execute(database,
+                String.format(INSERT, "public") + row("m3", "dave") + ", " + row("m4", "dave")));
+        assertEquals("55000", refused.getSQLState());
+        assertEquals("ERROR: audit_events cannot chain row mirror-ROW-m3 while the row linked before it is still in"
+                + " its BEFORE INSERT triggers: the two would fork the chain; insert audit rows from an AFTER trigger"
+                + " instead", refused.getMessage().lines().findFirst().orElseThrow());
+        assertEquals(cleanVerdict(9), chain(database, "public").split(" ")[0]);
     }
 
     /**

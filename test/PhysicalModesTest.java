@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -279,6 +280,25 @@ class PhysicalModesTest {
         Support.refused(3, "the restore command (SMOKE_RESTORE_CMD) failed (exit 2)", "--mode=await-recovery",
                 "--step-failed=the restore command (SMOKE_RESTORE_CMD) failed (exit 2)",
                 "--step-output=" + temp.resolve("none.log"));
+    }
+
+    /**
+     * A step's output may be huge (a restore tool's verbose listing) or hold any bytes: what it says last is
+     * read from its end, and a control character in that line (an ESC, a NUL) is shown as ?. Read whole, an
+     * output of 80 MB ran the launcher's 160 MiB heap out (exit 1, the restore's REASON lost); this one, 2.2 GB
+     * but sparse, does not fit in one array at all.
+     */
+    @Test
+    void aStepsOutputIsReadFromItsEndWhateverItsSizeAndBytes() throws Exception {
+        Path output = temp.resolve("restore.log");
+        try (java.io.RandomAccessFile file = new java.io.RandomAccessFile(output.toFile(), "rw")) {
+            file.setLength(2_200_000_000L);
+            file.seek(file.length());
+            file.write("\nrestored base/1/2619\n\u001b[31mERROR: [055]: unable to write\u0000\n".getBytes(
+                    StandardCharsets.UTF_8));
+        }
+        Support.refused(3, "pgbackrest restore failed (exit 55): ?[31mERROR: [055]: unable to write?",
+                "--mode=await-recovery", "--step-failed=pgbackrest restore failed (exit 55)", "--step-output=" + output);
     }
 
     /** pg_ctl saw it start; it then ran out of WAL before its target and stopped before the first poll. */

@@ -315,15 +315,31 @@ class ServerVerifierTest {
     /** 000017's down file leaves the hashing pass as 000012 and 000016 left it, the row trigger as 000011 did. */
     @Test
     void migration000017sDownRestoresTheEarlierHashingPassAndTrigger() throws Exception {
+        assertDownRestores("000017_audit_payload_as_stored.down.sql",
+                List.of("audit_events_verify_chain_first_modified()", "audit_events_chain_hash()"),
+                List.of("000011_audit_chain_definer.up.sql", "000012_audit_verify_chain_cheaper_passes.up.sql",
+                        "000016_audit_pin_catalog_first.up.sql"));
+    }
+
+    /** 000018's down file leaves the row trigger as 000017 wrote it and the flush as 000011 did, pinned by 000016. */
+    @Test
+    void migration000018sDownRestores000017sTriggerAnd000011sFlush() throws Exception {
+        assertDownRestores("000018_audit_chain_pending_or_dropped.down.sql",
+                List.of("audit_events_chain_hash()", "audit_events_chain_flush()"),
+                List.of("000011_audit_chain_definer.up.sql", "000016_audit_pin_catalog_first.up.sql",
+                        "000017_audit_payload_as_stored.up.sql"));
+    }
+
+    /** On a fully migrated log, DOWN leaves FUNCTIONS exactly as EARLIER_UPS, run in order, write them, and not as they were. */
+    private static void assertDownRestores(String down, List<String> functions, List<String> earlierUps) throws Exception {
         String database = Support.migratedWithWorkload(0);
-        String definitions = "SELECT pg_get_functiondef('audit_events_verify_chain_first_modified()'::regprocedure)"
-                + " || pg_get_functiondef('audit_events_chain_hash()'::regprocedure)";
+        String definitions = "SELECT " + String.join(" || ", functions.stream()
+                .map(function -> "pg_get_functiondef('" + function + "'::regprocedure)").toList());
         try (Connection connection = Support.connectInTransaction(database); Statement statement = connection.createStatement()) {
             String latest = single(statement, definitions);
-            statement.execute(Files.readString(Support.MIGRATIONS.resolve("000017_audit_payload_as_stored.down.sql")));
+            statement.execute(Files.readString(Support.MIGRATIONS.resolve(down)));
             String afterDown = single(statement, definitions);
-            for (String earlierUp : List.of("000011_audit_chain_definer.up.sql", "000012_audit_verify_chain_cheaper_passes.up.sql",
-                    "000016_audit_pin_catalog_first.up.sql")) {
+            for (String earlierUp : earlierUps) {
                 statement.execute(Files.readString(Support.MIGRATIONS.resolve(earlierUp)));
             }
             assertEquals(single(statement, definitions), afterDown);

@@ -374,8 +374,8 @@ final class PhysicalModes {
      * anything.
      */
     static Refusal stepFailed(String reason, Path output) {
-        String said = output == null ? null : lastSaid(readLenient(output));
-        return new Refusal(reason + (said == null ? "" : ": " + said));
+        String said = output == null ? null : lastSaid(readEnd(output));
+        return new Refusal(reason + (said == null ? "" : ": " + printable(said)));
     }
 
     /**
@@ -392,13 +392,31 @@ final class PhysicalModes {
                 .reduce((first, second) -> second).map(line -> line.strip().replace(":  ", ": ")).orElse(null);
     }
 
-    /** FILE's text, any bytes (a tool may print a path in any encoding); empty when it cannot be read. */
-    private static String readLenient(Path file) {
-        try {
-            return new String(Files.readAllBytes(file), StandardCharsets.UTF_8);
+    /** How much of a step's output is read, from its end: what it says last, whatever its size. */
+    static final int STEP_OUTPUT_END = 64 * 1024;
+
+    /**
+     * The whole lines of FILE's last STEP_OUTPUT_END bytes, any bytes (a tool may print a path in any
+     * encoding); empty when it cannot be read. Read whole, a verbose tool's output ran the heap out.
+     */
+    private static String readEnd(Path file) {
+        try (java.nio.channels.SeekableByteChannel channel = Files.newByteChannel(file)) {
+            long from = Math.max(0, channel.size() - STEP_OUTPUT_END);
+            java.nio.ByteBuffer end = java.nio.ByteBuffer.allocate((int) (channel.size() - from));
+            channel.position(from);
+            while (end.hasRemaining() && channel.read(end) > 0) {
+                // until the buffer is full or the file ends
+            }
+            String text = new String(end.array(), 0, end.position(), StandardCharsets.UTF_8);
+            return from == 0 ? text : text.substring(text.indexOf('\n') + 1); // its first line is cut
         } catch (java.io.IOException unreadable) {
             return "";
         }
+    }
+
+    /** LINE with its control characters but tabs (a terminal's escapes, a NUL) shown as ?. */
+    private static String printable(String line) {
+        return line.replaceAll("[\\p{Cntrl}&&[^\t]]", "?");
     }
 
     /** The postmaster of cluster folder DIR still runs (its pid file names a live process). */
