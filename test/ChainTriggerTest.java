@@ -93,10 +93,7 @@ class ChainTriggerTest {
 
     @Test
     void twoSchemasOfOneDatabaseMigrateAndChainSideBySide() throws Exception {
-        String database = Support.scratchDatabase();
-        migrate(database, "tenant_a", Support.MIGRATIONS);
-        // pgcrypto now lives in tenant_a; 000003 of tenant_b calls digest() unqualified.
-        migrate(database, "tenant_b", Support.MIGRATIONS);
+        String database = twoTenants();
         int ours = MigrationRunnerTest.OUR_MIGRATIONS.size();
         assertEquals(List.of("tenant_a|" + ours, "tenant_b|" + ours), Support.rows(database,
                 "SELECT 'tenant_a', count(*) FROM tenant_a.schema_migrations UNION ALL "
@@ -110,6 +107,15 @@ class ChainTriggerTest {
         assertEquals(cleanVerdict(2) + " b1,b2 t", chain(database, "tenant_b"));
     }
 
+    /** A scratch database with our migrations in schema tenant_a, then in tenant_b. */
+    private static String twoTenants() throws Exception {
+        String database = Support.scratchDatabase();
+        migrate(database, "tenant_a", Support.MIGRATIONS);
+        // pgcrypto now lives in tenant_a; 000003 of tenant_b calls digest() unqualified.
+        migrate(database, "tenant_b", Support.MIGRATIONS);
+        return database;
+    }
+
     /**
      * A trigger on one schema's audit_events that inserts into another's (a schema a tenant): up to 000017 the
      * two tables shared one audit_chain.state, so the copy linked to the first table's pending row and the
@@ -118,9 +124,7 @@ class ChainTriggerTest {
      */
     @Test
     void aTriggerOfOneSchemasLogInsertingIntoAnothersLeavesBothChainsWhole() throws Exception {
-        String database = Support.scratchDatabase();
-        migrate(database, "tenant_a", Support.MIGRATIONS);
-        migrate(database, "tenant_b", Support.MIGRATIONS);
+        String database = twoTenants();
         Support.execute(database, """
                 CREATE FUNCTION public.copy_to_b() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
                     INSERT INTO tenant_b.audit_events (id, actor, actor_type, action, resource_type, resource_id)
@@ -185,14 +189,8 @@ class ChainTriggerTest {
     @Test
     void aBeforeTriggerInsertingAuditRowsIsRefusedAndAnAfterTriggerChains() throws Exception {
         String database = migratedPublic();
-        Support.execute(database, """
-                CREATE FUNCTION public.mirror() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
-                    IF NEW.id NOT LIKE 'mirror-%' THEN
-                        INSERT INTO audit_events (id, actor, actor_type, action, resource_type, resource_id)
-                        VALUES ('mirror-' || NEW.id, 'sys', 'System', 'mirror', 'rt', 'ri');
-                    END IF;
-                    RETURN NEW;
-                END $$""", "CREATE TRIGGER mirror BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION public.mirror()");
+        Support.execute(database, mirrorFunction("NEW.id NOT LIKE 'mirror-%'", "NEW.id", "NEW"),
+                "CREATE TRIGGER mirror BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION public.mirror()");
         SQLException refused = assertThrows(SQLException.class, () -> Support.execute(database,
                 String.format(INSERT, "public") + row("m1", "alice")));
         assertEquals("55000", refused.getSQLState());
@@ -218,14 +216,8 @@ class ChainTriggerTest {
     @Test
     void rowsInsertedFromTriggersAfterADroppedRowChain() throws Exception {
         String database = migratedPublic();
-        Support.execute(database, """
-                CREATE FUNCTION public.mirror() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
-                    IF NEW.actor_type <> 'System' THEN
-                        INSERT INTO audit_events (id, actor, actor_type, action, resource_type, resource_id)
-                        VALUES ('mirror-' || TG_LEVEL || '-' || NEW.id, 'sys', 'System', 'mirror', 'rt', 'ri');
-                    END IF;
-                    RETURN CASE WHEN TG_WHEN = 'BEFORE' AND NEW.id LIKE 'drop-%' THEN NULL ELSE NEW END;
-                END $$""", """
+        Support.execute(database, mirrorFunction("NEW.actor_type <> 'System'", "TG_LEVEL || '-' || NEW.id",
+                "CASE WHEN TG_WHEN = 'BEFORE' AND NEW.id LIKE 'drop-%' THEN NULL ELSE NEW END"), """
                 CREATE FUNCTION public.summary() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
                     INSERT INTO audit_events (id, actor, actor_type, action, resource_type, resource_id)
                     SELECT 'summary-' || count(*), 'sys', 'System', 'summary', 'rt', 'ri' FROM audit_events;
@@ -252,6 +244,21 @@ class ChainTriggerTest {
                 + " its BEFORE INSERT triggers: the two would fork the chain; insert audit rows from an AFTER trigger"
                 + " instead", refused.getMessage().lines().findFirst().orElseThrow());
         assertEquals(cleanVerdict(9), chain(database, "public").split(" ")[0]);
+    }
+
+    /**
+     * public.mirror(), a trigger function that, for each row WHEN holds, inserts an audit row of its own,
+     * 'mirror-' || ID, then returns RETURNED.
+     */
+    private static String mirrorFunction(String when, String id, String returned) {
+        return """
+                CREATE FUNCTION public.mirror() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+                    IF %s THEN
+                        INSERT INTO audit_events (id, actor, actor_type, action, resource_type, resource_id)
+                        VALUES ('mirror-' || %s, 'sys', 'System', 'mirror', 'rt', 'ri');
+                    END IF;
+                    RETURN %s;
+                END $$""".formatted(when, id, returned);
     }
 
     /**
