@@ -336,6 +336,7 @@ final class SelfTest {
         String name = prefix + suffix;
         step = "creating the selftest database " + name;
         created.add(name);
+        awaitHaltIfInterrupted(); // recorded before the check: the shutdown hook drops it or it is never made
         try (Statement statement = admin.createStatement()) {
             statement.execute("CREATE DATABASE " + name + (suffix.equals("template") ? "" : " TEMPLATE " + prefix + "template"));
             return name;
@@ -432,18 +433,25 @@ final class SelfTest {
      * the selftest was doing, ends its own sessions (the main thread may be
      * half-way through a CREATE DATABASE, or connected to a case), and drops
      * every database whose name it recorded. It drops nothing else: the
-     * names carry this process's id.
+     * names carry this process's id. The names are read once those sessions
+     * have ended: until then the main thread may still record and create
+     * the next case's database (it did, and that one was left behind).
      */
     void dropAfterInterrupt() {
         interrupted = true;
         String doing = step;
-        List<String> names = List.copyOf(created);
-        if (names.isEmpty()) {
+        if (created.isEmpty() && adminPid == 0) {
             System.err.println("backupsmoke: interrupted while " + doing + "; no selftest database had been created");
             return;
         }
+        List<String> names = List.copyOf(created);
         try (Connection cleaner = server.openForCleanUp()) {
             endOwnSessions(cleaner, names);
+            names = List.copyOf(created);
+            if (names.isEmpty()) {
+                System.err.println("backupsmoke: interrupted while " + doing + "; no selftest database had been created");
+                return;
+            }
             boolean force = Integer.parseInt(queryText(cleaner, "SHOW server_version_num")) >= 130000;
             try (Statement statement = cleaner.createStatement()) {
                 for (int i = names.size() - 1; i >= 0; i--) {
