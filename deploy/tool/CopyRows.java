@@ -45,9 +45,9 @@ final class CopyRows implements ChainWalker.RowSource {
     private static final int PREV_HASH = 9;
     private static final int ROW_HASH = 10;
     private static final int FIELDS = 11;
-    /** The fields whose text the payload holds as it is (all but the timestamp), as bits by index. */
     /** id to details: the fields the payload holds one after another, as bits by index. */
     private static final int TEXT_FIELDS = (1 << (DETAILS + 1)) - 1;
+    /** The fields whose text the payload holds as it is (all but the timestamp), as bits by index. */
     private static final int PAYLOAD_TEXT_FIELDS = ((1 << (CATEGORY + 1)) - 1) & ~(1 << TIMESTAMP);
 
     /** Fields longer than this (as COPY sends them) are hashed in pieces of this size, never copied whole. */
