@@ -19,8 +19,12 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 class ServerVerifierTest {
     /** A row inserted past the trigger, as a privileged forger would, with a correct hash over its own prev_hash. */
@@ -300,38 +304,14 @@ class ServerVerifierTest {
         return cases;
     }
 
-    @Test
-    void migration000014sDownRestores000013sVerifier() throws Exception {
-        assertDownRestoresTheVerifierOf("000014_audit_verify_chain_heap_runs.down.sql",
-                "000013_audit_verify_chain_heap_order.up.sql");
-    }
-
-    @Test
-    void migration000015sDownRestores000014sVerifier() throws Exception {
-        assertDownRestoresTheVerifierOf("000015_audit_verify_chain_run_starts.down.sql",
-                "000014_audit_verify_chain_heap_runs.up.sql");
-    }
-
-    /** 000017's down file leaves the hashing pass as 000012 and 000016 left it, the row trigger as 000011 did. */
-    @Test
-    void migration000017sDownRestoresTheEarlierHashingPassAndTrigger() throws Exception {
-        assertDownRestores("000017_audit_payload_as_stored.down.sql",
-                List.of("audit_events_verify_chain_first_modified()", "audit_events_chain_hash()"),
-                List.of("000011_audit_chain_definer.up.sql", "000012_audit_verify_chain_cheaper_passes.up.sql",
-                        "000016_audit_pin_catalog_first.up.sql"));
-    }
-
-    /** 000018's down file leaves the row trigger as 000017 wrote it and the flush as 000011 did, pinned by 000016. */
-    @Test
-    void migration000018sDownRestores000017sTriggerAnd000011sFlush() throws Exception {
-        assertDownRestores("000018_audit_chain_pending_or_dropped.down.sql",
-                List.of("audit_events_chain_hash()", "audit_events_chain_flush()"),
-                List.of("000011_audit_chain_definer.up.sql", "000016_audit_pin_catalog_first.up.sql",
-                        "000017_audit_payload_as_stored.up.sql"));
-    }
-
-    /** On a fully migrated log, DOWN leaves FUNCTIONS exactly as EARLIER_UPS, run in order, write them, and not as they were. */
-    private static void assertDownRestores(String down, List<String> functions, List<String> earlierUps) throws Exception {
+    /**
+     * On a fully migrated log, each DOWN file of the verifier's and the trigger's migrations leaves FUNCTIONS
+     * exactly as the EARLIER_UPS, run in order, write them, and not as they were.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("downFiles")
+    void aDownFileRestoresWhatItsUpReplaced(String down, List<String> functions, List<String> earlierUps)
+            throws Exception {
         String database = Support.migratedWithWorkload(0);
         String definitions = "SELECT " + String.join(" || ", functions.stream()
                 .map(function -> "pg_get_functiondef('" + function + "'::regprocedure)").toList());
@@ -348,18 +328,23 @@ class ServerVerifierTest {
         }
     }
 
-    /** On a fully migrated log, DOWN leaves the verifier exactly as EARLIER_UP writes it, and not as it was. */
-    private static void assertDownRestoresTheVerifierOf(String down, String earlierUp) throws Exception {
-        String database = Support.migratedWithWorkload(0);
-        try (Connection connection = Support.connectInTransaction(database); Statement statement = connection.createStatement()) {
-            String latest = verifierDefinition(statement);
-            statement.execute(Files.readString(Support.MIGRATIONS.resolve(down)));
-            String afterDown = verifierDefinition(statement);
-            statement.execute(Files.readString(Support.MIGRATIONS.resolve(earlierUp)));
-            assertEquals(verifierDefinition(statement), afterDown);
-            assertNotEquals(latest, afterDown);
-            connection.rollback();
-        }
+    static Stream<Arguments> downFiles() {
+        List<String> verifier = List.of("audit_events_verify_chain()");
+        return Stream.of(
+                Arguments.of("000014_audit_verify_chain_heap_runs.down.sql", verifier,
+                        List.of("000013_audit_verify_chain_heap_order.up.sql")),
+                Arguments.of("000015_audit_verify_chain_run_starts.down.sql", verifier,
+                        List.of("000014_audit_verify_chain_heap_runs.up.sql")),
+                // The hashing pass as 000012 and 000016 left it, the row trigger as 000011 did.
+                Arguments.of("000017_audit_payload_as_stored.down.sql",
+                        List.of("audit_events_verify_chain_first_modified()", "audit_events_chain_hash()"),
+                        List.of("000011_audit_chain_definer.up.sql", "000012_audit_verify_chain_cheaper_passes.up.sql",
+                                "000016_audit_pin_catalog_first.up.sql")),
+                // The row trigger as 000017 wrote it, the flush as 000011 did, pinned by 000016.
+                Arguments.of("000018_audit_chain_pending_or_dropped.down.sql",
+                        List.of("audit_events_chain_hash()", "audit_events_chain_flush()"),
+                        List.of("000011_audit_chain_definer.up.sql", "000016_audit_pin_catalog_first.up.sql",
+                                "000017_audit_payload_as_stored.up.sql")));
     }
 
     @Test
@@ -408,10 +393,6 @@ class ServerVerifierTest {
     }
 
     /** The verifier's whole definition: its body, settings and attributes. */
-    private static String verifierDefinition(Statement statement) throws SQLException {
-        return single(statement, "SELECT pg_get_functiondef('audit_events_verify_chain()'::regprocedure)");
-    }
-
     /** The one value QUERY returns. */
     private static String single(Statement statement, String query) throws SQLException {
         try (ResultSet result = statement.executeQuery(query)) {
