@@ -357,7 +357,7 @@ class DrillHarnessTest {
                 cp "$dir/data/backup_label" "$SMOKE_BACKUP_LABEL_FILE"
                 printf "unix_socket_directories = '%%s'\n" "$dir" >>"$dir/data/postgresql.conf"
                 pgc_bindir >"$dir/.pgc-cluster"
-                pgc__launch_on_free_port "$(pgc_bindir)" "$dir" >&2
+                pgc_launch_on_free_port "$(pgc_bindir)" "$dir" >&2
                 printf 'postgres://postgres@127.0.0.1:%%s/app?sslmode=disable\n' "$PGC_PORT" >"$SMOKE_RESTORED_URL_FILE"
                 """.formatted(repo, ownServer, STANZA),
                 "SMOKE_TEARDOWN_CMD", "bash %s/deploy/lib/pg-cluster.sh stop \"$(cat %s)\"".formatted(repo, ownServer));

@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
-# Throwaway PostgreSQL clusters (SPEC §9.1; deploy/docs/harness.md). Sourced,
-# it only defines functions; run directly, it is a small command line.
+# Throwaway PostgreSQL clusters (SPEC §9.1; deploy/docs/harness.md). Sourced, it only defines
+# functions (pgc_* for its callers, pgc__* its own); run directly, it is a small command line.
 
-# Marks a folder as made here (pgc_stop deletes nothing without it); holds the bindir.
-PGC_MARKER_FILE=.pgc-cluster
+PGC_MARKER_FILE=.pgc-cluster # a folder made here (pgc_stop deletes nothing without it); holds the bindir
 PGC_LIB=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
 
 pgc__say() { printf 'pg-cluster: %s\n' "$*" >&2; }
@@ -21,9 +20,9 @@ pgc_bindir() {
   return 1
 }
 
-# pgc__as_owner DIR COMMAND...: in DIR (a cwd it can read), as DIR's owner (PostgreSQL refuses root);
+# pgc_as_owner DIR COMMAND...: in DIR (a cwd it can read), as DIR's owner (PostgreSQL refuses root);
 # runuser is in /usr/sbin, which cron's PATH (/usr/bin:/bin) lacks.
-pgc__as_owner() {
+pgc_as_owner() {
   local dir=$1 owner
   shift
   [[ "$(id -u)" -eq 0 ]] || { (cd "$dir" && "$@"); return; }
@@ -32,19 +31,19 @@ pgc__as_owner() {
   (cd "$dir" && PATH=$PATH:/usr/sbin:/sbin runuser -u "$owner" -- "$@")
 }
 
-# pgc__give PATH: when root runs this, PATH goes to its folder's owner (the server user).
-pgc__give() { [[ "$(id -u)" -ne 0 ]] || chown -R "$(stat -c %U "$(dirname -- "$1")"):" "$1"; }
+# pgc_give PATH: when root runs this, PATH goes to its folder's owner (the server user).
+pgc_give() { [[ "$(id -u)" -ne 0 ]] || chown -R "$(stat -c %U "$(dirname -- "$1")"):" "$1"; }
 
 # VALUE as a single-quoted postgresql.conf string.
 pgc__conf_string() { printf "'%s'" "${1//\'/\'\'}"; }
 
-pgc__show_log() { [[ ! -s "$1" ]] || { pgc__say "last lines of $1:" && tail -n 20 -- "$1" >&2; } || true; }
+pgc_show_log() { [[ ! -s "$1" ]] || { pgc__say "last lines of $1:" && tail -n 20 -- "$1" >&2; } || true; }
 
 # pgc__init DIR BINDIR (strict): initdb into DIR/data, a throwaway's settings (harness.md), then PGC_SETTINGS.
 pgc__init() {
   local dir=$1
-  pgc__as_owner "$dir" "$2/initdb" -D "$dir/data" -A trust -U postgres --encoding=UTF8 --no-locale --no-sync \
-    >"$dir/initdb.log" 2>&1 || { pgc__say "initdb failed"; pgc__show_log "$dir/initdb.log"; return 1; }
+  pgc_as_owner "$dir" "$2/initdb" -D "$dir/data" -A trust -U postgres --encoding=UTF8 --no-locale --no-sync \
+    >"$dir/initdb.log" 2>&1 || { pgc__say "initdb failed"; pgc_show_log "$dir/initdb.log"; return 1; }
   printf 'listen_addresses = %s\nunix_socket_directories = %s\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\n%s\n' \
     "$(pgc__conf_string 127.0.0.1)" "$(pgc__conf_string "$dir")" "${PGC_SETTINGS:-}" >>"$dir/data/postgresql.conf"
   # Truncating the file keeps its owner (the server user).
@@ -57,7 +56,7 @@ pgc__init() {
 pgc__launch() {
   local bindir=$1 dir=$2 port=$3 deadline=$((SECONDS + 30)) isready=$1/pg_isready
   [[ ! -f "$dir/server.log" ]] || : >"$dir/server.log"
-  pgc__as_owner "$dir" "$bindir/pg_ctl" start -D "$dir/data" -l "$dir/server.log" -o "-p $port" -w -t 30 -s >&2
+  pgc_as_owner "$dir" "$bindir/pg_ctl" start -D "$dir/data" -l "$dir/server.log" -o "-p $port" -w -t 30 -s >&2
   [[ -x "$isready" ]] || isready=pg_isready # Maven Central's server-only builds have none
   until "$isready" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -t 2; do
     ((SECONDS < deadline)) || { pgc__say "server on port $port started but does not answer"; return 1; }
@@ -75,13 +74,13 @@ pgc__strict() {
 # to the unprivileged SMOKE_PG_OS_USER (postgres).
 pgc__own_folder() {
   local dir=$1 user=${SMOKE_PG_OS_USER:-postgres} uid
-  printf '%s\n' "$2" >"$dir/$PGC_MARKER_FILE"
+  pgc_set_bindir "$dir" "$2"
   [[ "$(id -u)" -eq 0 ]] || return 0
   uid=$(id -u "$user" 2>/dev/null) ||
     { pgc__say "running as root, but user '$user' does not exist to run the server (set SMOKE_PG_OS_USER)"; return 1; }
   ((uid != 0)) || { pgc__say "SMOKE_PG_OS_USER=$user is root; PostgreSQL needs an unprivileged user"; return 1; }
   chown "$user:" "$dir"
-  pgc__as_owner "$dir" test -w "$dir" || # a private TMPDIR (/root/tmp) locks it out
+  pgc_as_owner "$dir" test -w "$dir" || # a private TMPDIR (/root/tmp) locks it out
     { pgc__say "user $user cannot reach $dir; point TMPDIR at a folder it can enter"; return 1; }
 }
 
@@ -94,30 +93,34 @@ pgc_start_copy() { pgc__start "${2:-}" pgc__copy "$1"; }
 
 # pgc__start BINDIR FILL ARGS...: a new folder, filled by FILL DIR BINDIR ARGS (strict), started.
 pgc__start() {
-  local bindir=$1
+  local bindir=$1 dir
   [[ -n "$bindir" ]] || bindir=$(pgc_bindir) || return
-  pgc__new_folder "$bindir" || return
-  PGC_SETTINGS=${PGC_SETTINGS:-} pgc__strict "$2" "$PGC_NEW" "$bindir" "${@:3}" || { pgc_stop "$PGC_NEW"; return 1; }
-  pgc__launch_on_free_port "$(cat -- "$PGC_NEW/$PGC_MARKER_FILE")" "$PGC_NEW"
+  pgc_new_folder dir "$bindir" || return
+  PGC_SETTINGS=${PGC_SETTINGS:-} pgc__strict "$2" "$dir" "$bindir" "${@:3}" || { pgc_stop "$dir"; return 1; }
+  pgc_launch_on_free_port "$(pgc_bindir_of "$dir")" "$dir"
 }
 
-# pgc__new_folder BINDIR: a new cluster folder in PGC_NEW, registered before it exists
-# (an interrupt never leaves an unlisted one); mkdir fails on an existing name.
-pgc__new_folder() {
-  local dir
-  dir=$(mktemp -u "${TMPDIR:-/tmp}/pgc.XXXXXXXXXX")
-  PGC_CLUSTERS+=("$dir")
-  if ! printf '%s\n' "$dir" >>"${PGC_REGISTRY:-/dev/null}" || ! mkdir -m 700 -- "$dir"; then
-    pgc__forget "$dir"
-    pgc__say "cannot create $dir${PGC_REGISTRY:+ or record it in $PGC_REGISTRY}"
+# pgc_new_folder VAR BINDIR (not in $(...)): a new cluster folder, named in the caller's VAR, registered
+# before it exists (an interrupt never leaves an unlisted one); mkdir fails on an existing name.
+pgc_new_folder() {
+  local pgc__folder
+  pgc__folder=$(mktemp -u "${TMPDIR:-/tmp}/pgc.XXXXXXXXXX")
+  PGC_CLUSTERS+=("$pgc__folder")
+  if ! printf '%s\n' "$pgc__folder" >>"${PGC_REGISTRY:-/dev/null}" || ! mkdir -m 700 -- "$pgc__folder"; then
+    pgc__forget "$pgc__folder"
+    pgc__say "cannot create $pgc__folder${PGC_REGISTRY:+ or record it in $PGC_REGISTRY}"
     return 1
   fi
-  PGC_NEW=$dir
-  pgc__strict pgc__own_folder "$dir" "$1" || { pgc_stop "$dir"; return 1; }
+  printf -v "$1" '%s' "$pgc__folder"
+  pgc__strict pgc__own_folder "$pgc__folder" "$2" || { pgc_stop "$pgc__folder"; return 1; }
 }
 
-# pgc__launch_on_free_port BINDIR DIR: started on a free port (taken meanwhile: another); sets PGC_*.
-pgc__launch_on_free_port() {
+# pgc_bindir_of DIR, pgc_set_bindir DIR BINDIR: the binaries DIR's cluster runs with (its marker), pgc_stop's too.
+pgc_bindir_of() { cat -- "$1/$PGC_MARKER_FILE" 2>/dev/null; }
+pgc_set_bindir() { printf '%s\n' "$2" >"$1/$PGC_MARKER_FILE"; }
+
+# pgc_launch_on_free_port BINDIR DIR: started on a free port (taken meanwhile: another); sets PGC_*.
+pgc_launch_on_free_port() {
   local bindir=$1 dir=$2 port attempt try
   for attempt in 1 2 3 4 5; do
     for ((try = 0; try < 100; try++)); do # a loopback port in 20000-60000 nothing listens on now
@@ -134,7 +137,7 @@ pgc__launch_on_free_port() {
     pgc__stop_server "$dir"
   done
   pgc__say "could not start a PostgreSQL server in $dir"
-  pgc__show_log "$dir/server.log"
+  pgc_show_log "$dir/server.log"
   pgc_stop "$dir"
   return 1
 }
@@ -143,7 +146,7 @@ pgc__launch_on_free_port() {
 pgc__copy() {
   cp -a -- "$3" "$1/data"
   chmod 700 "$1/data"
-  pgc__give "$1/data"
+  pgc_give "$1/data"
   printf 'unix_socket_directories = %s\n' "$(pgc__conf_string "$1")" >>"$1/data/postgresql.conf"
   rm -f -- "$1/data/postmaster.pid" "$1/data/postmaster.opts"
 }
@@ -161,8 +164,8 @@ pgc__unpack() {
   local dir=$1
   mkdir -- "$dir/pg"
   tar -xJf "$3" -C "$dir/pg" || { pgc__say "cannot unpack the PostgreSQL binaries into $dir"; return 1; }
-  printf '%s\n' "$dir/pg/bin" >"$dir/$PGC_MARKER_FILE"
-  pgc__give "$dir/pg"
+  pgc_set_bindir "$dir" "$dir/pg/bin"
+  pgc_give "$dir/pg"
   pgc__init "$dir" "$dir/pg/bin"
 }
 
@@ -170,9 +173,9 @@ pgc__unpack() {
 pgc__stop_server() {
   local dir=$1 bindir
   [[ -f "$dir/data/postmaster.pid" ]] || return 0
-  bindir=$(cat "$dir/$PGC_MARKER_FILE" 2>/dev/null) || bindir=''
+  bindir=$(pgc_bindir_of "$dir") || bindir=''
   [[ -x "$bindir/pg_ctl" ]] || bindir=$(pgc_bindir) &&
-    { (pgc__as_owner "$dir" "$bindir/pg_ctl" stop -D "$dir/data" -m immediate -w -t 30 -s) >/dev/null 2>&1 ||
+    { (pgc_as_owner "$dir" "$bindir/pg_ctl" stop -D "$dir/data" -m immediate -w -t 30 -s) >/dev/null 2>&1 ||
       [[ ! -f "$dir/data/postmaster.pid" ]] || pgc__say "warning: could not stop the server in $dir"; }
 }
 

@@ -68,7 +68,7 @@ phys__failed() {
 phys__logged() {
   local log=$1 dir=$2
   shift 2
-  pgc__as_owner "$dir" "$@" >>"$log" 2>&1 || { phys__say "failed: $*"; tail -n 15 -- "$log" >&2; return 1; }
+  pgc_as_owner "$dir" "$@" >>"$log" 2>&1 || { phys__say "failed: $*"; tail -n 15 -- "$log" >&2; return 1; }
 }
 
 phys__pgbackrest() {
@@ -81,14 +81,14 @@ phys__barman() { phys__logged "$PHYS_DIR/barman.out" "$PHYS_DIR" barman -c "$PHY
 # phys__prepare TOOLS... (strict): the folder "physical" and archiving (PhysicalSetup.java), checked.
 phys__prepare() {
   local tools=" $* "
-  pgc__as_owner "$PHYS_SOURCE_DIR" mkdir -m 700 -- "$PHYS_DIR"
+  pgc_as_owner "$PHYS_SOURCE_DIR" mkdir -m 700 -- "$PHYS_DIR"
   "$PHYS_LIB/../bin/backupsmoke" --mode=physical-setup --cluster="$PHYS_SOURCE_DIR" --bindir="$PHYS_BINDIR" \
     --tools="$(IFS=, && printf '%s' "$*")"
-  pgc__give "$PHYS_DIR"
-  pgc__as_owner "$PHYS_SOURCE_DIR" "$PHYS_BINDIR/pg_ctl" restart -D "$PHYS_SOURCE_DIR/data" \
+  pgc_give "$PHYS_DIR"
+  pgc_as_owner "$PHYS_SOURCE_DIR" "$PHYS_BINDIR/pg_ctl" restart -D "$PHYS_SOURCE_DIR/data" \
     -l "$PHYS_SOURCE_DIR/server.log" -m fast -w -t 60 -s >/dev/null 2>&1 || {
     phys__say "could not restart the throwaway cluster with archiving on"
-    pgc__show_log "$PHYS_SOURCE_DIR/server.log"
+    pgc_show_log "$PHYS_SOURCE_DIR/server.log"
     return 1
   }
   [[ "$(psql -X -At -h 127.0.0.1 -p "$PHYS_SOURCE_PORT" -U postgres -d postgres -c 'SHOW archive_mode')" == on ]]
@@ -114,14 +114,14 @@ phys__backup() {
   case "$method" in
     pgbackrest)
       phys__pgbackrest --type=full backup
-      pgc__as_owner "$PHYS_DIR" pgbackrest --config="$conf" --stanza="$PHYS_STANZA" --output=json info \
+      pgc_as_owner "$PHYS_DIR" pgbackrest --config="$conf" --stanza="$PHYS_STANZA" --output=json info \
         >"$out/info.json" 2>>"$PHYS_DIR/pgbackrest.out"
       phys__logged "$out/verify.out" "$PHYS_DIR" pgbackrest --config="$conf" --stanza="$PHYS_STANZA" --output=text \
         --verbose verify || printf failed >"$out/verdict" ;;
     barman)
       phys__barman backup "$PHYS_STANZA"
       phys__barman archive-wal "$PHYS_STANZA"
-      pgc__as_owner "$PHYS_DIR" barman -c "$PHYS_DIR/barman/barman.conf" -f json show-backup "$PHYS_STANZA" latest \
+      pgc_as_owner "$PHYS_DIR" barman -c "$PHYS_DIR/barman/barman.conf" -f json show-backup "$PHYS_STANZA" latest \
         >"$out/show-backup.json" 2>>"$PHYS_DIR/barman.out"
       phys__barman check-backup "$PHYS_STANZA" latest || printf failed >"$out/verdict" ;;
     basebackup) # the whole cluster with the WAL that makes it consistent
@@ -151,8 +151,8 @@ phys__source_tool_argv() { phys_tool_argv "$@" latest "$PHYS_STANZA" "$PHYS_DIR/
 # phys__start_restored DIR AUTH [RECOVERY...] (strict): DIR/data served as a private copy (--mode=restored-setup).
 phys__start_restored() {
   "$PHYS_LIB/../bin/backupsmoke" --mode=restored-setup --restored-cluster="$1" --auth="$2" "${@:3}" </dev/null
-  pgc__give "$1/data"
-  pgc__launch_on_free_port "$PHYS_BINDIR" "$1"
+  pgc_give "$1/data"
+  pgc_launch_on_free_port "$PHYS_BINDIR" "$1"
 }
 
 # The restored major picks the binaries (unless SMOKE_PG_BINDIR); the marker follows (cleanup's pg_ctl).
@@ -161,7 +161,7 @@ phys__pick_bindir() {
   major=$(cat "$1/data/PG_VERSION" 2>/dev/null) || major=''
   [[ -z "${SMOKE_PG_BINDIR:-}" && "$major" =~ ^[0-9]+$ && -x "/usr/lib/postgresql/$major/bin/postgres" ]] || return 0
   PHYS_BINDIR=/usr/lib/postgresql/$major/bin
-  printf '%s\n' "$PHYS_BINDIR" >"$1/$PGC_MARKER_FILE"
+  pgc_set_bindir "$1" "$PHYS_BINDIR"
 }
 
 # phys_restore REQUEST ANSWER: a combination's or the drill's restore, out of
@@ -179,9 +179,10 @@ phys_restore() {
     ((status == 0)) || "$on_fail" restore "the restore command (SMOKE_RESTORE_CMD) failed (exit $status)"
     server=(--restored-url-file="$dir/restored-url$name")
   else
-    { phys__ensure_bindir && pgc__new_folder "$PHYS_BINDIR" && pgc__as_owner "$PGC_NEW" mkdir -m 700 -- "$PGC_NEW/data"; } ||
+    { phys__ensure_bindir && pgc_new_folder PHYS_RESTORED_DIR "$PHYS_BINDIR" &&
+      pgc_as_owner "$PHYS_RESTORED_DIR" mkdir -m 700 -- "$PHYS_RESTORED_DIR/data"; } ||
       "$on_fail" cannot "cannot make a folder for the restored cluster in ${TMPDIR:-/tmp}"
-    PHYS_RESTORED_DIR=$PGC_NEW data=$PGC_NEW/data
+    data=$PHYS_RESTORED_DIR/data
     case "$method" in
       command-cluster) SMOKE_RESTORE_PGDATA=$data phys__run bash -c "$SMOKE_RESTORE_CMD" >&2 || status=$? ;;
       basebackup) # a PITR target: replay the WAL archive up to it
@@ -233,7 +234,7 @@ phys_use() { PHYS_WORK=$1 PHYS_SOURCE_DB=$2 PHYS_SOURCE_URL=$3 PHYS_SOURCE_MAJOR
 # phys_setup_source DIR PORT PITR METHODS...: the running throwaway cluster readied
 # (archiving for the methods' tools, or for PITR=1).
 phys_setup_source() {
-  PHYS_BINDIR=$(cat "$1/$PGC_MARKER_FILE") || fail "cannot read the throwaway cluster's binaries folder"
+  PHYS_BINDIR=$(pgc_bindir_of "$1") || fail "cannot read the throwaway cluster's binaries folder"
   (($# > 3)) || (($3)) || return 0
   PHYS_SOURCE_DIR=$1 PHYS_SOURCE_PORT=$2 PHYS_DIR=$1/physical
   say "physical backups: archiving on the throwaway cluster${4:+ for ${*:4}}"
