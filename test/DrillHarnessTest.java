@@ -435,6 +435,8 @@ class DrillHarnessTest {
         assertEquals(0, result.exit(), result.describe());
         assertTrue(Support.lastLine(result.out()).startsWith("PASS  drill=pgbackrest  rows=24  "), result.out());
         assertEquals("ledger_bracket", report().get("pitr").get("proof").asText(), report().toString());
+        assertTrue(result.err().contains("backup-restore-smoke: drill: pgbackrest restore of backup set " + fullSet
+                + " to the " + target + " target, judged against " + ledger + "\n"), result.err());
     }
 
     /**

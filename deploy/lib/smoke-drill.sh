@@ -53,11 +53,10 @@ drill_main() {
   DRILL_DIR=$1/drill
   mkdir -m 700 -- "$DRILL_DIR" || fail "cannot make $DRILL_DIR"
   DRILL_ACTIVE=1
-  PHYS_TARGET=([kind]=$kind [time]=${K[SMOKE_RECOVERY_TARGET_TIME]} [lsn]=${K[SMOKE_RECOVERY_TARGET_LSN]}
-    [xid]=${K[SMOKE_RECOVERY_TARGET_XID]})
+  phys_use_target "$kind" "${K[SMOKE_RECOVERY_TARGET_TIME]}" "${K[SMOKE_RECOVERY_TARGET_LSN]}" "${K[SMOKE_RECOVERY_TARGET_XID]}"
   phys_export_command_env || drill__give_up cannot "no PostgreSQL server binaries to start the restored cluster with"
   export SMOKE_METHOD=${K[SMOKE_METHODS]} SMOKE_BACKUP_SET=${K[SMOKE_BACKUP_SET]}
-  say "drill: ${K[SMOKE_METHODS]} restore of backup set ${K[SMOKE_BACKUP_SET]}${kind:+ to the ${PHYS_TARGET[$kind]} target}, judged against ${K[SMOKE_LEDGER]}"
+  say "drill: ${K[SMOKE_METHODS]} restore of backup set ${K[SMOKE_BACKUP_SET]}${kind:+ to the ${K[SMOKE_RECOVERY_TARGET_${kind^^}]} target}, judged against ${K[SMOKE_LEDGER]}"
   banner 'drill: restore'
   started=$EPOCHREALTIME
   # trust on the sandbox's loopback, whatever PGPASSWORD holds; command-url: the command says when the backup began.

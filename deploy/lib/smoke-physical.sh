@@ -5,7 +5,7 @@
 PHYS_LIB=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
 PHYS_STANZA=smoke # pgBackRest stanza and Barman server name (PhysicalEvidence.SERVER)
 
-# The run's record (phys_use, phys_setup_source, phys_record_target):
+# The run's record (phys_use, phys_setup_source, phys_record_target, phys_use_target):
 PHYS_WORK='' PHYS_SOURCE_DB='' PHYS_SOURCE_URL='' PHYS_SOURCE_MAJOR=''
 PHYS_SOURCE_DIR='' PHYS_DIR='' PHYS_SOURCE_PORT='' # the throwaway source cluster's folder, its "physical", its port
 PHYS_BINDIR=''                 # server binaries for the source and the restores
@@ -67,8 +67,7 @@ phys__failed() {
 # phys__logged LOG DIR COMMAND...: COMMAND as DIR's owner, its output in LOG, shown on failure.
 phys__logged() {
   local log=$1 dir=$2
-  shift 2
-  pgc_as_owner "$dir" "$@" >>"$log" 2>&1 || { phys__say "failed: $*"; tail -n 15 -- "$log" >&2; return 1; }
+  pgc_as_owner "$dir" "${@:3}" >>"$log" 2>&1 || { phys__say "failed: ${*:3}"; tail -n 15 -- "$log" >&2; return 1; }
 }
 
 phys__pgbackrest() {
@@ -230,6 +229,8 @@ phys_teardown_pending() {
 # --- the harness's plug point --------------------------------------------------
 # phys_use WORK SOURCE_DB SOURCE_URL SOURCE_MAJOR: the source, once known.
 phys_use() { PHYS_WORK=$1 PHYS_SOURCE_DB=$2 PHYS_SOURCE_URL=$3 PHYS_SOURCE_MAJOR=$4; }
+# phys_use_target KIND TIME LSN XID: the drill's PITR target as the operator gave it (KIND empty: none).
+phys_use_target() { PHYS_TARGET=([kind]=$1 [time]=$2 [lsn]=$3 [xid]=$4); }
 
 # phys_setup_source DIR PORT PITR METHODS...: the running throwaway cluster readied
 # (archiving for the methods' tools, or for PITR=1).
