@@ -181,6 +181,27 @@ class LedgerTest {
                 torn.getMessage());
     }
 
+    /**
+     * A signature member that is not 64 bytes in base64 (which did not
+     * decode: an unexpected error, exit 1, and no report written over the
+     * last run's passing one) or not the line's last member makes the line
+     * unparsable: the ledger is broken.
+     */
+    @Test
+    void aSignatureThatIsNotOneBreaksTheLedger() throws Exception {
+        Ed25519Keys keys = Ed25519Keys.readPrivate(newKey(folder));
+        String line = entry(24, null).signedWith(keys).line();
+        String signature = line.substring(line.lastIndexOf(",\"signature\":"), line.length() - 1);
+        for (String edited : List.of(line.replaceFirst("\"signature\":\"[^\"]*\"", "\"signature\":\"AAAAA\""),
+                line.replaceFirst("\"signature\":\"[^\"]*\"", "\"signature\":\"" + "A".repeat(84) + "=\""),
+                "{" + signature.substring(1) + "," + line.substring(1, line.length() - signature.length() - 1) + "}")) {
+            Files.writeString(ledgerFile(), edited + "\n");
+            Refusal broken = assertThrows(Refusal.class, () -> Ledger.read(ledgerFile()).checkVouchedFor(keys), edited);
+            assertEquals("the ledger " + ledgerFile() + " is broken: line 1: signature is not the line's last member,"
+                    + " 64 bytes in base64", broken.getMessage());
+        }
+    }
+
     /** A ledger of two entries, the second chained to the first; each signed with KEYS when asked. */
     private Path twoEntries(Ed25519Keys keys, boolean firstSigned, boolean secondSigned) throws Exception {
         LedgerEntry first = firstSigned ? entry(24, null).signedWith(keys) : entry(24, null);

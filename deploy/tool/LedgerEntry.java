@@ -34,8 +34,12 @@ record LedgerEntry(Instant time, String systemIdentifier, String database, Strin
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    /** A signed line ends with this member, the only place it may be. */
-    private static final Pattern SIGNED = Pattern.compile("^(.*),\"signature\":\"([A-Za-z0-9+/]+={0,2})\"}$");
+    /**
+     * A signed line ends with this member, the only place it may be: an
+     * Ed25519 signature is 64 bytes, 86 base64 characters and "==". Any
+     * other value is refused when the line is parsed: it would not decode.
+     */
+    private static final Pattern SIGNED = Pattern.compile("^(.*),\"signature\":\"([A-Za-z0-9+/]{86}==)\"}$");
 
     /** The line without the signature: the bytes that are signed, and the whole line of an unsigned entry. */
     String unsignedLine() {
@@ -124,6 +128,9 @@ record LedgerEntry(Instant time, String systemIdentifier, String database, Strin
         }
         if (entry == null || !entry.isObject()) {
             throw new IllegalArgumentException("not a JSON object");
+        }
+        if (entry.has("signature") && signedBytes(line) == null) {
+            throw new IllegalArgumentException("signature is not the line's last member, 64 bytes in base64");
         }
         Map<String, String> integrity = new LinkedHashMap<>();
         entry.path("integrity").properties().forEach(field -> integrity.put(field.getKey(), field.getValue().asText()));
