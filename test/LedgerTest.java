@@ -202,6 +202,31 @@ class LedgerTest {
         }
     }
 
+    /**
+     * A line holding a line separator the JSON writer leaves unescaped
+     * (U+2028, U+0085 NEL: in a database name or the catalog's text) is
+     * still signed: its signature was not found, so an honest signed ledger
+     * was unsigned to every later check, and refused.
+     */
+    @Test
+    void aLineHoldingALineSeparatorIsStillSigned() throws Exception {
+        Ed25519Keys keys = Ed25519Keys.readPrivate(newKey(folder));
+        for (String database : List.of("ops\u2028log", "ops\u0085log", "ops\u2029log")) {
+            LedgerEntry old = entry(24, null);
+            LedgerEntry signed = new LedgerEntry(old.time(), old.systemIdentifier(), database, old.schema(),
+                    old.timeline(), old.walLsn(), old.rowCount(), old.chainHeadHash(), old.headPosition(), null,
+                    old.integrity(), null, null, null).signedWith(keys);
+            assertTrue(signed.line().contains(database), signed.line());
+            assertArrayEquals(signed.unsignedLine().getBytes(StandardCharsets.UTF_8),
+                    LedgerEntry.signedBytes(signed.line()));
+            Files.writeString(ledgerFile(), signed.line() + "\n");
+            Ledger.read(ledgerFile()).checkVouchedFor(keys);
+            try (Ledger ledger = Ledger.openForAppend(ledgerFile())) {
+                ledger.requireSignedThroughout();
+            }
+        }
+    }
+
     /** A ledger of two entries, the second chained to the first; each signed with KEYS when asked. */
     private Path twoEntries(Ed25519Keys keys, boolean firstSigned, boolean secondSigned) throws Exception {
         LedgerEntry first = firstSigned ? entry(24, null).signedWith(keys) : entry(24, null);

@@ -38,8 +38,11 @@ record LedgerEntry(Instant time, String systemIdentifier, String database, Strin
      * A signed line ends with this member, the only place it may be: an
      * Ed25519 signature is 64 bytes, 86 base64 characters and "==". Any
      * other value is refused when the line is parsed: it would not decode.
+     * DOTALL: the JSON writer leaves U+0085, U+2028 and U+2029 unescaped (a
+     * database name, the catalog's text), and "." stops at them otherwise.
      */
-    private static final Pattern SIGNED = Pattern.compile("^(.*),\"signature\":\"([A-Za-z0-9+/]{86}==)\"}$");
+    private static final Pattern SIGNED = Pattern.compile("^(.*),\"signature\":\"([A-Za-z0-9+/]{86}==)\"}$",
+            Pattern.DOTALL);
 
     /** The line without the signature: the bytes that are signed, and the whole line of an unsigned entry. */
     String unsignedLine() {
