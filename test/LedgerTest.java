@@ -227,6 +227,24 @@ class LedgerTest {
         }
     }
 
+    /**
+     * A wal_lsn that is no LSN, or a number past a long, makes the line
+     * unparsable: the drill's comparisons failed on it with an unexpected
+     * error (exit 1, no report), or read 2^64 + 1 rows as 1.
+     */
+    @Test
+    void aLineWithAFieldOutOfItsRangeIsUnparsable() {
+        String line = entry(24, null).line();
+        for (String lsn : List.of("zz", "1/", "/1", "0/123456789", "-1/0")) {
+            IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                    () -> LedgerEntry.parse(line.replace("\"0/3000148\"", "\"" + lsn + "\"")));
+            assertEquals("wal_lsn is not an LSN (X/Y in hex)", refused.getMessage());
+        }
+        IllegalArgumentException huge = assertThrows(IllegalArgumentException.class,
+                () -> LedgerEntry.parse(line.replace("\"row_count\":24", "\"row_count\":18446744073709551617")));
+        assertEquals("row_count is missing or not an integer", huge.getMessage());
+    }
+
     /** A ledger of two entries, the second chained to the first; each signed with KEYS when asked. */
     private Path twoEntries(Ed25519Keys keys, boolean firstSigned, boolean secondSigned) throws Exception {
         LedgerEntry first = firstSigned ? entry(24, null).signedWith(keys) : entry(24, null);

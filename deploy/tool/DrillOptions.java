@@ -142,7 +142,7 @@ final class DrillOptions {
     }
 
     private static void requireLsn(String flag, String lsn) throws Failure {
-        if (lsn != null && !lsn.matches("[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}")) {
+        if (lsn != null && !LedgerEntry.LSN.matcher(lsn).matches()) {
             throw new Failure(flag + " must be an LSN such as 0/3000148, got " + Failure.quoted(lsn));
         }
     }
