@@ -171,6 +171,20 @@ final class Ledger implements AutoCloseable {
         }
     }
 
+    /**
+     * Before an unsigned line is appended: no line is signed. An unsigned
+     * line after signed ones breaks the ledger for every later check with
+     * the key (checkSignatures), signed checkpoints and drills alike.
+     */
+    void requireUnsignedThroughout() throws Failure {
+        long signed = lines.size() - unsignedLines();
+        if (signed > 0) {
+            throw new Failure("cannot append an unsigned line to the ledger " + file + ": " + signed + " of its "
+                    + lines.size() + " lines are signed, and an unsigned line after them breaks it for every check"
+                    + " with the key; give --signing-key");
+        }
+    }
+
     private void checkSignatures(Ed25519Keys keys) throws Refusal {
         boolean signedBefore = false;
         for (int i = 0; i < lines.size(); i++) {
