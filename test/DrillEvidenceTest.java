@@ -68,7 +68,7 @@ class DrillEvidenceTest {
     void aReportOfADrillThatCouldNotBeJudgedSaysNotPassed() {
         DrillJudge.Request request = new DrillJudge.Request(Path.of("/srv/ledger.jsonl"), "backupsmoke 0.1.0",
                 "barman", new DrillJudge.Backup("20261205T010000", null, T0, "0/3000028", null, 1L, "7412"),
-                null, new DrillJudge.Target(null, null, null), 61.5);
+                null, new DrillJudge.Target(null, null, null), 61.5, null);
         DrillJudge.Findings findings = new DrillJudge.Findings();
         findings.failure = "cannot judge: no entry";
         assertEquals("""

@@ -60,7 +60,7 @@ class DrillJudgeTest {
     private DrillJudge.Request request(Instant backupStart, Duration maxRpo, Instant targetTime) {
         return new DrillJudge.Request(ledger, "backupsmoke test", "test",
                 new DrillJudge.Backup(null, null, backupStart, null, null, null, null), maxRpo,
-                new DrillJudge.Target(targetTime, null, null), null);
+                new DrillJudge.Target(targetTime, null, null), null, null);
     }
 
     /** A cluster the test's databases are in: the suite's, or the one with commit timestamps. */
@@ -331,7 +331,7 @@ class DrillJudgeTest {
         backUpAfterACheckpoint();
         DrillJudge.Request ofAnotherCluster = new DrillJudge.Request(ledger, "backupsmoke test", "test",
                 new DrillJudge.Backup(null, null, backupStart, null, null, null, "7000000000000000002"), null,
-                new DrillJudge.Target(null, null, null), null);
+                new DrillJudge.Target(null, null, null), null, null);
         DrillJudge.Findings findings = judge(restored, false, ofAnotherCluster, Instant.now());
         assertEquals("another cluster: the backup's system_identifier is 7000000000000000002, the ledger's checkpoint"
                 + " 1 of 1 was recorded on system_identifier " + first.systemIdentifier(), findings.failure);
@@ -369,7 +369,7 @@ class DrillJudgeTest {
         String restored = restoredCopyOf(live);
         DrillJudge.Request byLsn = new DrillJudge.Request(ledger, "backupsmoke test", "test",
                 new DrillJudge.Backup(null, null, null, first.walLsn(), null, null, null), null,
-                new DrillJudge.Target(null, null, null), null);
+                new DrillJudge.Target(null, null, null), null, null);
         DrillJudge.Findings findings = judge(restored, false, byLsn, Instant.now());
         assertNull(findings.failure);
         assertEquals(first, findings.reliedOn);
@@ -725,6 +725,34 @@ class DrillJudgeTest {
         assertEquals(1, position.timeline());
         assertTrue(position.walLsn().matches("[0-9A-F]+/[0-9A-F]+") && !position.walLsn().equals("F/F"),
                 position.walLsn());
+    }
+
+    /**
+     * Two tenants' audit schemas in one database, each with its own ledger
+     * signed with one key: t2's ledger put in place of t1's judged t2's log
+     * and passed, t1's rewritten log unread, and drill-verify refused
+     * --schema (exit 2). Named, the schema must be the ledger's, else the
+     * drill cannot judge.
+     */
+    @Test
+    void aLedgerOfAnotherSchemaCannotJudgeTheSchemaNamed() throws Exception {
+        String database = Support.scratchDatabase();
+        Support.execute(database, "CREATE SCHEMA t1", "CREATE SCHEMA t2");
+        String url = "--db-url=" + Support.url(database);
+        Support.toolOk("--mode=workload", url, "--schema=t1", "--rows=4");
+        Support.toolOk("--mode=workload", url, "--schema=t2", "--rows=4");
+        Path key = LedgerTest.newKey(folder);
+        Path ledgerOfT2 = folder.resolve("t2.jsonl");
+        Support.toolOk("--mode=checkpoint", url, "--schema=t2", "--ledger=" + ledgerOfT2, "--signing-key=" + key);
+        CheckpointLedgerTest.asReplica(database, "UPDATE t1.audit_events SET actor = 'mallory'"
+                + " WHERE id = 'audit-smoke-0001'");
+        String backupStart = "--backup-start=" + instantNow();
+
+        Support.refused(1, "cannot judge: the drill judges the audit schema t1, the ledger's checkpoint 1 of 1 was"
+                + " recorded on schema t2 (--schema, SMOKE_DRILL_SCHEMA)", "--mode=drill-verify", url, "--schema=t1",
+                "--ledger=" + ledgerOfT2, "--signing-key=" + key, backupStart);
+        Support.toolOk("--mode=drill-verify", url, "--schema=t2", "--ledger=" + ledgerOfT2, "--signing-key=" + key,
+                backupStart);
     }
 
     @Test

@@ -316,6 +316,7 @@ class KnobsTest {
         assertEquals("", knobs.get("drill.backup_id"), "latest names no id: the restore's output does");
         assertEquals(temp.resolve("ledger.jsonl").toString(), knobs.get("SMOKE_LEDGER"));
         assertEquals("app", knobs.get("drill.database"), "the database of the ledger's last entry");
+        assertEquals("", knobs.get("drill.schema"), "the ledger's: drill-verify gets no --schema");
         assertEquals("", knobs.get("drill.target_kind"));
         assertEquals("", knobs.get("drill.target_flag"));
         assertEquals("0", Knobs.parse(env()).get("SMOKE_DRILL"));
@@ -374,6 +375,9 @@ class KnobsTest {
         assertEquals("20261205-163000F_20261205-163100I", named.get("drill.backup_id"));
         assertEquals("SMOKE_PGBACKREST_STANZA must be a name, got 'a b'", refusal(drill("SMOKE_PGBACKREST_STANZA", "a b")));
         assertEquals("other", Knobs.parse(env(drill("SMOKE_DRILL_DATABASE", "other"))).get("drill.database"));
+        assertEquals("tenant_a", Knobs.parse(env(drill("SMOKE_DRILL_SCHEMA", "tenant_a"))).get("drill.schema"));
+        assertEquals("SMOKE_DRILL_SCHEMA must be a schema's name (at most 63 bytes, no line break), got '"
+                + "s".repeat(64) + "'", refusal(drill("SMOKE_DRILL_SCHEMA", "s".repeat(64))));
         Files.writeString(temp.resolve("empty.jsonl"), "");
         assertEquals("SMOKE_LEDGER=" + temp.resolve("empty.jsonl") + " holds no checkpoint naming its database (run"
                 + " --mode=checkpoint, or set SMOKE_DRILL_DATABASE)",
