@@ -266,6 +266,28 @@ class DrillJudgeTest {
     }
 
     /**
+     * An idle audit log: a checkpoint recorded after the restore's WAL ends
+     * (its wal_lsn past the restored server's position) holds no more rows
+     * than the restore, yet the restore does not hold it. Dated by rows
+     * alone, a backup older than DURATION met the RPO as long as no audit
+     * row was written since (a week-old backup met 26h).
+     */
+    @Test
+    void aCheckpointPastTheRestoresWalPositionDoesNotDateTheRestore() throws Exception {
+        backUpAfterACheckpoint();
+        String firstLine = Files.readString(ledger).strip();
+        LedgerEntry later = new LedgerEntry(first.time().plus(Duration.ofHours(1)), first.systemIdentifier(),
+                first.database(), first.schema(), first.timeline(), "FFFF/0", first.rowCount(),
+                first.chainHeadHash(), first.headPosition(), LedgerEntry.digestOf(firstLine), first.integrity(),
+                first.catalogSha256(), null, null);
+        Files.writeString(ledger, firstLine + "\n" + later.line() + "\n");
+        Instant now = later.time().plus(Duration.ofMinutes(1));
+        DrillJudge.Findings findings = judge(restored, false, request(backupStart, Duration.ofMinutes(30), null), now);
+        assertEquals("RPO exceeded: the newest checkpoint the restore holds, checkpoint 1 of 2, was recorded at "
+                + first.time() + " (more than 30m ago)", findings.failure);
+    }
+
+    /**
      * The report names the entry relied on by the digest of its line as the ledger holds it, which the next
      * line's prev_digest repeats, not by the digest of the entry encoded again (a line of another writer, or
      * with a space, parses to the same entry).

@@ -383,19 +383,20 @@ final class DrillJudge {
     /**
      * The restore must hold the newest entry recorded at or before now -
      * DURATION (a backup job that stopped fails), and an entry recorded
-     * since: else nothing shows it is younger than DURATION (checkpoints
-     * that stopped with the backups, or a ledger cut short, held the
-     * newest entry of a ledger as old as the backup).
+     * since (holds: its rows and its WAL position): else nothing shows it
+     * is younger than DURATION (checkpoints that stopped with the backups,
+     * or a ledger cut short, held the newest entry of a ledger as old as
+     * the backup; an idle audit log's checkpoints, the newest of them).
      */
     private void requireMaxRpo(long rowCount) throws Refusal {
         Instant cutoff = now.minus(request.maxRpo());
         LedgerEntry required = null;
-        LedgerEntry newestHeld = null;
+        LedgerEntry newestHeld = findings.reliedOn; // its rows are held (requireHolds)
         for (LedgerEntry entry : entries) {
             if (!entry.time().isAfter(cutoff)) {
                 required = entry;
             }
-            if (entry.rowCount() <= rowCount) { // a later entry reached matched (requireLaterEntriesMatch)
+            if (holds(entry, rowCount)) {
                 newestHeld = entry;
             }
         }
@@ -411,6 +412,17 @@ final class DrillJudge {
                     + " ago)" + (newestOfAll ? "; the ledger holds none since (are checkpoints still recorded?)" : ""));
         }
         findings.verdicts.put("max_rpo", "met (" + describe(request.maxRpo()) + ")");
+    }
+
+    /**
+     * Whether the restore holds ENTRY: its rows (a later entry reached
+     * matched, requireLaterEntriesMatch) and its WAL position, which the
+     * restored server's reaches only when it replayed past it. Rows alone
+     * dated an idle audit log's old backup by the newest checkpoint.
+     */
+    private boolean holds(LedgerEntry entry, long rowCount) {
+        return entry.rowCount() <= rowCount
+                && LedgerEntry.lsnValue(entry.walLsn()) <= LedgerEntry.lsnValue(findings.restored.walLsn());
     }
 
     /**
