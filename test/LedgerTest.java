@@ -245,6 +245,51 @@ class LedgerTest {
         assertEquals("row_count is missing or not an integer", huge.getMessage());
     }
 
+    /**
+     * A drill reads the ledger while a checkpoint may be appending to it:
+     * another process holding the checkpoint's lock has written half of a
+     * line. The drill's read waits for the lock and sees the whole line; it
+     * read the half line and failed an honest drill with "its last line
+     * has no newline" (exit 3).
+     */
+    @Test
+    void aDrillsReadWaitsForTheCheckpointAppendingALine() throws Exception {
+        String first = entry(24, null).line();
+        String second = entry(30, LedgerEntry.digestOf(first)).line();
+        Files.writeString(ledgerFile(), first + "\n");
+        Path line = Files.writeString(folder.resolve("line"), second + "\n");
+        Path appender = Files.writeString(folder.resolve("AppendUnderLock.java"), """
+                import java.nio.ByteBuffer;
+                import java.nio.channels.FileChannel;
+                import java.nio.file.Files;
+                import java.nio.file.Path;
+                import java.nio.file.StandardOpenOption;
+
+                public class AppendUnderLock {
+                    public static void main(String[] args) throws Exception {
+                        byte[] line = Files.readAllBytes(Path.of(args[1]));
+                        try (FileChannel ledger = FileChannel.open(Path.of(args[0]), StandardOpenOption.READ,
+                                StandardOpenOption.WRITE); var lock = ledger.lock()) {
+                            ledger.write(ByteBuffer.wrap(line, 0, line.length / 2), ledger.size());
+                            System.out.println("half written");
+                            Thread.sleep(1500);
+                            ledger.write(ByteBuffer.wrap(line, line.length / 2, line.length - line.length / 2),
+                                    ledger.size());
+                        }
+                    }
+                }
+                """);
+        Process appending = new ProcessBuilder(ProcessHandle.current().info().command().orElseThrow(),
+                appender.toString(), ledgerFile().toString(), line.toString()).redirectErrorStream(true).start();
+        try (var output = new java.io.BufferedReader(new java.io.InputStreamReader(appending.getInputStream()))) {
+            assertEquals("half written", output.readLine());
+            assertEquals(List.of(entry(24, null), entry(30, LedgerEntry.digestOf(first))),
+                    Ledger.read(ledgerFile()).entries());
+        } finally {
+            assertEquals(0, appending.waitFor());
+        }
+    }
+
     /** A ledger of two entries, the second chained to the first; each signed with KEYS when asked. */
     private Path twoEntries(Ed25519Keys keys, boolean firstSigned, boolean secondSigned) throws Exception {
         LedgerEntry first = firstSigned ? entry(24, null).signedWith(keys) : entry(24, null);

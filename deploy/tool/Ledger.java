@@ -40,11 +40,7 @@ final class Ledger implements AutoCloseable {
             channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
                     StandardOpenOption.WRITE);
             FileLock lock = channel.lock();
-            ByteBuffer content = ByteBuffer.allocate(Math.toIntExact(channel.size()));
-            while (content.hasRemaining() && channel.read(content, content.position()) > 0) {
-                // read until full
-            }
-            String text = new String(content.array(), StandardCharsets.UTF_8);
+            String text = new String(contentOf(channel), StandardCharsets.UTF_8);
             List<String> lines = splitLines(file, text);
             return new Ledger(file, channel, lock, lines, parse(file, lines));
         } catch (IOException e) {
@@ -56,15 +52,30 @@ final class Ledger implements AutoCloseable {
         }
     }
 
-    /** Reads a ledger without locking or creating it (drill-verify only reads). */
+    /**
+     * Reads a ledger without creating it (drill-verify only reads), under a
+     * shared lock: a checkpoint appending holds the exclusive one, and a
+     * read during its write could see half of the new line (a torn line, a
+     * broken ledger to an honest drill). The lock is released once read.
+     */
     static Ledger read(Path file) throws Failure {
-        try {
-            String text = java.nio.file.Files.readString(file);
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ);
+             FileLock shared = channel.lock(0, Long.MAX_VALUE, true)) {
+            String text = StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(contentOf(channel))).toString();
             List<String> lines = splitLines(file, text);
             return new Ledger(file, null, null, lines, parse(file, lines));
         } catch (IOException e) {
             throw new Failure("cannot read the ledger " + file + ": " + Failure.reason(e));
         }
+    }
+
+    /** The whole file, read through the channel that holds its lock. */
+    private static byte[] contentOf(FileChannel channel) throws IOException {
+        ByteBuffer content = ByteBuffer.allocate(Math.toIntExact(channel.size()));
+        while (content.hasRemaining() && channel.read(content, content.position()) > 0) {
+            // read until full
+        }
+        return content.array();
     }
 
     /** Every line ends with a newline; a last line without one is a torn write. */
