@@ -60,12 +60,25 @@ final class Ledger implements AutoCloseable {
      */
     static Ledger read(Path file) throws Failure {
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ);
-             FileLock shared = channel.lock(0, Long.MAX_VALUE, true)) {
+             FileLock shared = sharedLockOrNone(channel)) {
             String text = StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(contentOf(channel))).toString();
             List<String> lines = splitLines(file, text);
             return new Ledger(file, null, null, lines, parse(file, lines));
         } catch (IOException e) {
             throw new Failure("cannot read the ledger " + file + ": " + Failure.reason(e));
+        }
+    }
+
+    /**
+     * A shared lock, or null where the file system has none (a copy of the
+     * ledger on a mount without locks, which no checkpoint appends to): it
+     * is then read unlocked.
+     */
+    private static FileLock sharedLockOrNone(FileChannel channel) {
+        try {
+            return channel.lock(0, Long.MAX_VALUE, true);
+        } catch (IOException noLocks) {
+            return null;
         }
     }
 
