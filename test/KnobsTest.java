@@ -487,4 +487,22 @@ class KnobsTest {
         assertEquals("f: START TIME \"2026-12-05 16:30:07 XYZ\" is not a time this tool can read", assertThrows(
                 Failure.class, () -> BackupLabel.parse("START TIME: 2026-12-05 16:30:07 XYZ\n", "f")).getMessage());
     }
+
+    /**
+     * The hour a zone's clocks go back happens twice, once in each offset, and the server writes the
+     * abbreviation of the one it is in (PostgreSQL at Pacific/Auckland: 02:30:00 NZDT, then 02:30:00 NZST).
+     * Only the first was found, so a backup that began in the second hour there, in Portugal (WET) or in
+     * Newfoundland (NST) could not be judged, its START WAL LOCATION given or not.
+     */
+    @Test
+    void aBackupLabelsTimeInTheRepeatedHourIsReadInTheOffsetItNames() throws Exception {
+        assertEquals(java.time.Instant.parse("2026-04-04T13:30:00Z"),
+                BackupLabel.parse("START TIME: 2026-04-05 02:30:00 NZDT\n", "f").startTime());
+        assertEquals(java.time.Instant.parse("2026-04-04T14:30:00Z"),
+                BackupLabel.parse("START TIME: 2026-04-05 02:30:00 NZST\n", "f").startTime());
+        assertEquals(java.time.Instant.parse("2026-10-25T01:30:00Z"), BackupLabel.parse(
+                "START WAL LOCATION: 0/5 (file x)\nSTART TIME: 2026-10-25 01:30:00 WET\n", "f").startTime());
+        assertEquals(java.time.Instant.parse("2026-11-01T05:00:00Z"),
+                BackupLabel.parse("START TIME: 2026-11-01 01:30:00 NST\n", "f").startTime());
+    }
 }
