@@ -289,6 +289,24 @@ class KnobsTest {
                 + "{\"time\":\"2026-12-05T14:00:00Z\",\"database\":\"app\"}\n");
     }
 
+    /**
+     * The drill's database is read from the ledger's last line while a
+     * checkpoint may be appending it: the read waits for the checkpoint's
+     * lock. Unlocked, it read half a line and stopped the drill ("holds no
+     * checkpoint naming its database").
+     */
+    @Test
+    void theLedgersDatabaseIsReadAfterTheCheckpointAppendingALine() throws Exception {
+        String[] knobs = drill();
+        Process appending = LedgerTest.appendingUnderLock(temp, ledger(), "{\"time\":\"2026-12-05T15:00:00Z\","
+                + "\"database\":\"appended\",\"schema\":\"" + "public".repeat(1000) + "\"}");
+        try {
+            assertEquals("appended", Knobs.parse(env(knobs)).get("drill.database"));
+        } finally {
+            assertEquals(0, appending.waitFor());
+        }
+    }
+
     private String[] drill(String... more) throws Exception {
         List<String> pairs = new java.util.ArrayList<>(List.of("SMOKE_DRILL", "1", "SMOKE_METHODS", "pgbackrest",
                 "SMOKE_PGBACKREST_STANZA", "main", "SMOKE_LEDGER", ledger().toString()));

@@ -246,18 +246,12 @@ class LedgerTest {
     }
 
     /**
-     * A drill reads the ledger while a checkpoint may be appending to it:
-     * another process holding the checkpoint's lock has written half of a
-     * line. The drill's read waits for the lock and sees the whole line; it
-     * read the half line and failed an honest drill with "its last line
-     * has no newline" (exit 3).
+     * Another process (a JVM: a checkpoint's fcntl lock) holding LEDGER's
+     * exclusive lock with half of LINE (and its newline) written; it writes
+     * the rest 1.5 s later and releases the lock. Wait for it to end.
      */
-    @Test
-    void aDrillsReadWaitsForTheCheckpointAppendingALine() throws Exception {
-        String first = entry(24, null).line();
-        String second = entry(30, LedgerEntry.digestOf(first)).line();
-        Files.writeString(ledgerFile(), first + "\n");
-        Path line = Files.writeString(folder.resolve("line"), second + "\n");
+    static Process appendingUnderLock(Path folder, Path ledger, String line) throws Exception {
+        Path lineFile = Files.writeString(folder.resolve("line-" + System.nanoTime()), line + "\n");
         Path appender = Files.writeString(folder.resolve("AppendUnderLock.java"), """
                 import java.nio.ByteBuffer;
                 import java.nio.channels.FileChannel;
@@ -280,9 +274,26 @@ class LedgerTest {
                 }
                 """);
         Process appending = new ProcessBuilder(ProcessHandle.current().info().command().orElseThrow(),
-                appender.toString(), ledgerFile().toString(), line.toString()).redirectErrorStream(true).start();
-        try (var output = new java.io.BufferedReader(new java.io.InputStreamReader(appending.getInputStream()))) {
-            assertEquals("half written", output.readLine());
+                appender.toString(), ledger.toString(), lineFile.toString()).redirectErrorStream(true).start();
+        var output = new java.io.BufferedReader(new java.io.InputStreamReader(appending.getInputStream()));
+        assertEquals("half written", output.readLine());
+        return appending;
+    }
+
+    /**
+     * A drill reads the ledger while a checkpoint may be appending to it:
+     * another process holding the checkpoint's lock has written half of a
+     * line. The drill's read waits for the lock and sees the whole line; it
+     * read the half line and failed an honest drill with "its last line
+     * has no newline" (exit 3).
+     */
+    @Test
+    void aDrillsReadWaitsForTheCheckpointAppendingALine() throws Exception {
+        String first = entry(24, null).line();
+        String second = entry(30, LedgerEntry.digestOf(first)).line();
+        Files.writeString(ledgerFile(), first + "\n");
+        Process appending = appendingUnderLock(folder, ledgerFile(), second);
+        try {
             assertEquals(List.of(entry(24, null), entry(30, LedgerEntry.digestOf(first))),
                     Ledger.read(ledgerFile()).entries());
         } finally {

@@ -301,7 +301,7 @@ final class Knobs {
     private static String lastLedgerDatabase(Path file, String given) throws Failure {
         List<String> lines;
         try {
-            lines = Files.readAllLines(file, java.nio.charset.StandardCharsets.UTF_8);
+            lines = Ledger.textOf(file).lines().toList(); // locked: a checkpoint appending is waited for
         } catch (IOException e) {
             throw new Failure("SMOKE_LEDGER=" + printable(given) + " cannot be read: " + Failure.reason(e));
         }

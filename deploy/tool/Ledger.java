@@ -59,13 +59,21 @@ final class Ledger implements AutoCloseable {
      * broken ledger to an honest drill). The lock is released once read.
      */
     static Ledger read(Path file) throws Failure {
-        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ);
-             FileLock shared = sharedLockOrNone(channel)) {
-            String text = StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(contentOf(channel))).toString();
-            List<String> lines = splitLines(file, text);
-            return new Ledger(file, null, null, lines, parse(file, lines));
+        String text;
+        try {
+            text = textOf(file);
         } catch (IOException e) {
             throw new Failure("cannot read the ledger " + file + ": " + Failure.reason(e));
+        }
+        List<String> lines = splitLines(file, text);
+        return new Ledger(file, null, null, lines, parse(file, lines));
+    }
+
+    /** The ledger's text (UTF-8, strictly) read under a shared lock, for readers that do not append. */
+    static String textOf(Path file) throws IOException {
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ);
+             FileLock shared = sharedLockOrNone(channel)) {
+            return StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(contentOf(channel))).toString();
         }
     }
 
