@@ -309,6 +309,7 @@ public class BackupSmoke implements Callable<Integer> {
     /** The restored database judged against the ledger; without RESTORED (nothing was restored) the failure given. */
     private int drillVerify(Connector restored) throws Failure {
         drillOptions.reportDir = reportDir;
+        drillOptions.schema = schema;
         if (restored == null) {
             return DrillVerify.unjudged(ledgerOptions, drillOptions, versionOf());
         }

@@ -281,6 +281,26 @@ class CheckpointLedgerTest {
         assertEquals(2, Files.readAllLines(ledger).size());
     }
 
+    /**
+     * Without a key, a signed ledger is refused before the database is
+     * read, the ledger unchanged: an unsigned line after signed ones broke
+     * it for every later check with the key (a cron entry missing
+     * --signing-key), signed checkpoints and drills alike.
+     */
+    @Test
+    void appendingUnsignedToASignedLedgerIsRefused() throws Exception {
+        String database = Support.migratedWithWorkload(24);
+        Path key = LedgerTest.newKey(folder);
+        checkpoint(database, ledger, Ed25519Keys.readPrivate(key));
+        byte[] before = Files.readAllBytes(ledger);
+        Support.refused(1, "cannot append an unsigned line to the ledger " + ledger + ": 1 of its 1 lines are signed,"
+                + " and an unsigned line after them breaks it for every check with the key; give --signing-key",
+                "--mode=checkpoint", "--db-url=" + Support.url(database), "--ledger=" + ledger);
+        assertArrayEquals(before, Files.readAllBytes(ledger));
+        checkpoint(database, ledger, Ed25519Keys.readPrivate(key)); // with the key nothing changes
+        assertEquals(2, Files.readAllLines(ledger).size());
+    }
+
     /** What checkpoint and drill-verify connect with cannot write, autocommit statements included. */
     @Test
     void theModesConnectionsAreReadOnly() throws Exception {
@@ -313,7 +333,7 @@ class CheckpointLedgerTest {
         assertEquals(line, Files.readString(ledger));
 
         var elsewhere = Support.tool("--mode=checkpoint", "--db-url=" + Support.url(database), "--ledger=" + ledger,
-                "--schema=elsewhere");
+                "--signing-key=" + key, "--schema=elsewhere");
         assertEquals(1, elsewhere.exit(), elsewhere.describe());
         assertTrue(elsewhere.err().contains("elsewhere"), "--schema is read: " + elsewhere.err());
 

@@ -68,7 +68,7 @@ class DrillEvidenceTest {
     void aReportOfADrillThatCouldNotBeJudgedSaysNotPassed() {
         DrillJudge.Request request = new DrillJudge.Request(Path.of("/srv/ledger.jsonl"), "backupsmoke 0.1.0",
                 "barman", new DrillJudge.Backup("20261205T010000", null, T0, "0/3000028", null, 1L, "7412"),
-                null, new DrillJudge.Target(null, null, null), 61.5);
+                null, new DrillJudge.Target(null, null, null), 61.5, null);
         DrillJudge.Findings findings = new DrillJudge.Findings();
         findings.failure = "cannot judge: no entry";
         assertEquals("""
@@ -95,6 +95,41 @@ class DrillEvidenceTest {
                   "verdicts": { }
                 }
                 """, DrillEvidence.reportJson(request, findings, T0));
+    }
+
+    /**
+     * An unexpected error while judging (here an RPO of 2^63 ms: the time of
+     * an unsigned ledger's line, which anyone who can write the file writes)
+     * still replaces the report folder's evidence with a drill that could not
+     * be judged: it exited before writing any, and the last run's passing
+     * report.json and backupsmoke_drill_success 1 stayed as this run's.
+     */
+    @Test
+    void anUnexpectedErrorStillReplacesTheLastRunsEvidence() throws Exception {
+        String live = Support.migratedWithWorkload(24);
+        Path ledger = folder.resolve("ledger.jsonl");
+        Support.toolOk("--mode=checkpoint", "--db-url=" + Support.url(live), "--ledger=" + ledger);
+        String firstLine = Files.readString(ledger).strip();
+        LedgerEntry first = LedgerEntry.parse(firstLine);
+        LedgerEntry farFuture = new LedgerEntry(Instant.parse("+999999999-12-31T23:59:59Z"), first.systemIdentifier(),
+                first.database(), first.schema(), first.timeline(), first.walLsn(), 30, first.chainHeadHash(), 29,
+                LedgerEntry.digestOf(firstLine), first.integrity(), null, null, null);
+        Files.writeString(ledger, firstLine + "\n" + farFuture.line() + "\n");
+        Path reports = Files.createDirectories(folder.resolve("reports"));
+        Files.writeString(reports.resolve("report.json"), "{\"passed\": true}\n");
+        Files.writeString(reports.resolve("metrics.prom"), "backupsmoke_drill_success{method=\"command\"} 1\n");
+
+        var crashed = Support.tool("--mode=drill-verify", "--db-url=" + Support.url(live), "--ledger=" + ledger,
+                "--backup-start=" + first.time().plusSeconds(1), "--report-dir=" + reports);
+        assertEquals(1, crashed.exit(), crashed.describe());
+        assertEquals("backupsmoke: unexpected error: java.lang.ArithmeticException: long overflow (run with --verbose"
+                + " for the stack trace)\n", crashed.err());
+        String report = Files.readString(reports.resolve("report.json"));
+        assertEquals(report, crashed.out());
+        assertTrue(report.contains("\n  \"passed\": false,\n  \"failure\": \"cannot judge: unexpected error:"
+                + " java.lang.ArithmeticException: long overflow\",\n"), report);
+        assertTrue(Files.readString(reports.resolve("metrics.prom"))
+                .contains("\nbackupsmoke_drill_success{method=\"command\"} 0\n"));
     }
 
     /** The drill through the command, as a scheduler runs it: pass (0), verdict failed (3), cannot judge (1). */

@@ -325,6 +325,14 @@ class DrillHarnessTest {
                 .contains("backupsmoke_drill_success{method=\"pgbackrest\"} 1\n"));
     }
 
+    /** SMOKE_DRILL_SCHEMA reaches drill-verify's --schema: a schema the ledger does not record cannot be judged. */
+    @Test
+    void aSchemaTheLedgerDoesNotRecordCannotBeJudged() throws Exception {
+        var result = drill("SMOKE_DRILL_SCHEMA", "tenant_b");
+        assertFailed(result, 1, "cannot judge: the drill judges the audit schema tenant_b, the ledger's checkpoint 3"
+                + " of 6 was recorded on schema public (--schema, SMOKE_DRILL_SCHEMA)");
+    }
+
     @Test
     void theBarmanBackupPasses() throws Exception {
         // The ledger's signatures checked with its public key alone; SMOKE_TIMEOUT reaches drill-verify once.

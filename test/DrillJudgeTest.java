@@ -60,7 +60,7 @@ class DrillJudgeTest {
     private DrillJudge.Request request(Instant backupStart, Duration maxRpo, Instant targetTime) {
         return new DrillJudge.Request(ledger, "backupsmoke test", "test",
                 new DrillJudge.Backup(null, null, backupStart, null, null, null, null), maxRpo,
-                new DrillJudge.Target(targetTime, null, null), null);
+                new DrillJudge.Target(targetTime, null, null), null, null);
     }
 
     /** A cluster the test's databases are in: the suite's, or the one with commit timestamps. */
@@ -266,6 +266,28 @@ class DrillJudgeTest {
     }
 
     /**
+     * An idle audit log: a checkpoint recorded after the restore's WAL ends
+     * (its wal_lsn past the restored server's position) holds no more rows
+     * than the restore, yet the restore does not hold it. Dated by rows
+     * alone, a backup older than DURATION met the RPO as long as no audit
+     * row was written since (a week-old backup met 26h).
+     */
+    @Test
+    void aCheckpointPastTheRestoresWalPositionDoesNotDateTheRestore() throws Exception {
+        backUpAfterACheckpoint();
+        String firstLine = Files.readString(ledger).strip();
+        LedgerEntry later = new LedgerEntry(first.time().plus(Duration.ofHours(1)), first.systemIdentifier(),
+                first.database(), first.schema(), first.timeline(), "FFFF/0", first.rowCount(),
+                first.chainHeadHash(), first.headPosition(), LedgerEntry.digestOf(firstLine), first.integrity(),
+                first.catalogSha256(), null, null);
+        Files.writeString(ledger, firstLine + "\n" + later.line() + "\n");
+        Instant now = later.time().plus(Duration.ofMinutes(1));
+        DrillJudge.Findings findings = judge(restored, false, request(backupStart, Duration.ofMinutes(30), null), now);
+        assertEquals("RPO exceeded: the newest checkpoint the restore holds, checkpoint 1 of 2, was recorded at "
+                + first.time() + " (more than 30m ago)", findings.failure);
+    }
+
+    /**
      * The report names the entry relied on by the digest of its line as the ledger holds it, which the next
      * line's prev_digest repeats, not by the digest of the entry encoded again (a line of another writer, or
      * with a space, parses to the same entry).
@@ -331,7 +353,7 @@ class DrillJudgeTest {
         backUpAfterACheckpoint();
         DrillJudge.Request ofAnotherCluster = new DrillJudge.Request(ledger, "backupsmoke test", "test",
                 new DrillJudge.Backup(null, null, backupStart, null, null, null, "7000000000000000002"), null,
-                new DrillJudge.Target(null, null, null), null);
+                new DrillJudge.Target(null, null, null), null, null);
         DrillJudge.Findings findings = judge(restored, false, ofAnotherCluster, Instant.now());
         assertEquals("another cluster: the backup's system_identifier is 7000000000000000002, the ledger's checkpoint"
                 + " 1 of 1 was recorded on system_identifier " + first.systemIdentifier(), findings.failure);
@@ -369,7 +391,7 @@ class DrillJudgeTest {
         String restored = restoredCopyOf(live);
         DrillJudge.Request byLsn = new DrillJudge.Request(ledger, "backupsmoke test", "test",
                 new DrillJudge.Backup(null, null, null, first.walLsn(), null, null, null), null,
-                new DrillJudge.Target(null, null, null), null);
+                new DrillJudge.Target(null, null, null), null, null);
         DrillJudge.Findings findings = judge(restored, false, byLsn, Instant.now());
         assertNull(findings.failure);
         assertEquals(first, findings.reliedOn);
@@ -725,6 +747,34 @@ class DrillJudgeTest {
         assertEquals(1, position.timeline());
         assertTrue(position.walLsn().matches("[0-9A-F]+/[0-9A-F]+") && !position.walLsn().equals("F/F"),
                 position.walLsn());
+    }
+
+    /**
+     * Two tenants' audit schemas in one database, each with its own ledger
+     * signed with one key: t2's ledger put in place of t1's judged t2's log
+     * and passed, t1's rewritten log unread, and drill-verify refused
+     * --schema (exit 2). Named, the schema must be the ledger's, else the
+     * drill cannot judge.
+     */
+    @Test
+    void aLedgerOfAnotherSchemaCannotJudgeTheSchemaNamed() throws Exception {
+        String database = Support.scratchDatabase();
+        Support.execute(database, "CREATE SCHEMA t1", "CREATE SCHEMA t2");
+        String url = "--db-url=" + Support.url(database);
+        Support.toolOk("--mode=workload", url, "--schema=t1", "--rows=4");
+        Support.toolOk("--mode=workload", url, "--schema=t2", "--rows=4");
+        Path key = LedgerTest.newKey(folder);
+        Path ledgerOfT2 = folder.resolve("t2.jsonl");
+        Support.toolOk("--mode=checkpoint", url, "--schema=t2", "--ledger=" + ledgerOfT2, "--signing-key=" + key);
+        CheckpointLedgerTest.asReplica(database, "UPDATE t1.audit_events SET actor = 'mallory'"
+                + " WHERE id = 'audit-smoke-0001'");
+        String backupStart = "--backup-start=" + instantNow();
+
+        Support.refused(1, "cannot judge: the drill judges the audit schema t1, the ledger's checkpoint 1 of 1 was"
+                + " recorded on schema t2 (--schema, SMOKE_DRILL_SCHEMA)", "--mode=drill-verify", url, "--schema=t1",
+                "--ledger=" + ledgerOfT2, "--signing-key=" + key, backupStart);
+        Support.toolOk("--mode=drill-verify", url, "--schema=t2", "--ledger=" + ledgerOfT2, "--signing-key=" + key,
+                backupStart);
     }
 
     @Test

@@ -289,6 +289,24 @@ class KnobsTest {
                 + "{\"time\":\"2026-12-05T14:00:00Z\",\"database\":\"app\"}\n");
     }
 
+    /**
+     * The drill's database is read from the ledger's last line while a
+     * checkpoint may be appending it: the read waits for the checkpoint's
+     * lock. Unlocked, it read half a line and stopped the drill ("holds no
+     * checkpoint naming its database").
+     */
+    @Test
+    void theLedgersDatabaseIsReadAfterTheCheckpointAppendingALine() throws Exception {
+        String[] knobs = drill();
+        Process appending = LedgerTest.appendingUnderLock(temp, ledger(), "{\"time\":\"2026-12-05T15:00:00Z\","
+                + "\"database\":\"appended\",\"schema\":\"" + "public".repeat(1000) + "\"}");
+        try {
+            assertEquals("appended", Knobs.parse(env(knobs)).get("drill.database"));
+        } finally {
+            assertEquals(0, appending.waitFor());
+        }
+    }
+
     private String[] drill(String... more) throws Exception {
         List<String> pairs = new java.util.ArrayList<>(List.of("SMOKE_DRILL", "1", "SMOKE_METHODS", "pgbackrest",
                 "SMOKE_PGBACKREST_STANZA", "main", "SMOKE_LEDGER", ledger().toString()));
@@ -316,6 +334,7 @@ class KnobsTest {
         assertEquals("", knobs.get("drill.backup_id"), "latest names no id: the restore's output does");
         assertEquals(temp.resolve("ledger.jsonl").toString(), knobs.get("SMOKE_LEDGER"));
         assertEquals("app", knobs.get("drill.database"), "the database of the ledger's last entry");
+        assertEquals("", knobs.get("drill.schema"), "the ledger's: drill-verify gets no --schema");
         assertEquals("", knobs.get("drill.target_kind"));
         assertEquals("", knobs.get("drill.target_flag"));
         assertEquals("0", Knobs.parse(env()).get("SMOKE_DRILL"));
@@ -374,6 +393,9 @@ class KnobsTest {
         assertEquals("20261205-163000F_20261205-163100I", named.get("drill.backup_id"));
         assertEquals("SMOKE_PGBACKREST_STANZA must be a name, got 'a b'", refusal(drill("SMOKE_PGBACKREST_STANZA", "a b")));
         assertEquals("other", Knobs.parse(env(drill("SMOKE_DRILL_DATABASE", "other"))).get("drill.database"));
+        assertEquals("tenant_a", Knobs.parse(env(drill("SMOKE_DRILL_SCHEMA", "tenant_a"))).get("drill.schema"));
+        assertEquals("SMOKE_DRILL_SCHEMA must be a schema's name (at most 63 bytes, no line break), got '"
+                + "s".repeat(64) + "'", refusal(drill("SMOKE_DRILL_SCHEMA", "s".repeat(64))));
         Files.writeString(temp.resolve("empty.jsonl"), "");
         assertEquals("SMOKE_LEDGER=" + temp.resolve("empty.jsonl") + " holds no checkpoint naming its database (run"
                 + " --mode=checkpoint, or set SMOKE_DRILL_DATABASE)",
@@ -482,5 +504,23 @@ class KnobsTest {
                         () -> BackupLabel.parse("START TIME: 2026-12-05 16:30:07 CST\n", "f")).getMessage());
         assertEquals("f: START TIME \"2026-12-05 16:30:07 XYZ\" is not a time this tool can read", assertThrows(
                 Failure.class, () -> BackupLabel.parse("START TIME: 2026-12-05 16:30:07 XYZ\n", "f")).getMessage());
+    }
+
+    /**
+     * The hour a zone's clocks go back happens twice, once in each offset, and the server writes the
+     * abbreviation of the one it is in (PostgreSQL at Pacific/Auckland: 02:30:00 NZDT, then 02:30:00 NZST).
+     * Only the first was found, so a backup that began in the second hour there, in Portugal (WET) or in
+     * Newfoundland (NST) could not be judged, its START WAL LOCATION given or not.
+     */
+    @Test
+    void aBackupLabelsTimeInTheRepeatedHourIsReadInTheOffsetItNames() throws Exception {
+        assertEquals(java.time.Instant.parse("2026-04-04T13:30:00Z"),
+                BackupLabel.parse("START TIME: 2026-04-05 02:30:00 NZDT\n", "f").startTime());
+        assertEquals(java.time.Instant.parse("2026-04-04T14:30:00Z"),
+                BackupLabel.parse("START TIME: 2026-04-05 02:30:00 NZST\n", "f").startTime());
+        assertEquals(java.time.Instant.parse("2026-10-25T01:30:00Z"), BackupLabel.parse(
+                "START WAL LOCATION: 0/5 (file x)\nSTART TIME: 2026-10-25 01:30:00 WET\n", "f").startTime());
+        assertEquals(java.time.Instant.parse("2026-11-01T05:00:00Z"),
+                BackupLabel.parse("START TIME: 2026-11-01 01:30:00 NST\n", "f").startTime());
     }
 }

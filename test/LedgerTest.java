@@ -181,6 +181,126 @@ class LedgerTest {
                 torn.getMessage());
     }
 
+    /**
+     * A signature member that is not 64 bytes in base64 (which did not
+     * decode: an unexpected error, exit 1, and no report written over the
+     * last run's passing one) or not the line's last member makes the line
+     * unparsable: the ledger is broken.
+     */
+    @Test
+    void aSignatureThatIsNotOneBreaksTheLedger() throws Exception {
+        Ed25519Keys keys = Ed25519Keys.readPrivate(newKey(folder));
+        String line = entry(24, null).signedWith(keys).line();
+        String signature = line.substring(line.lastIndexOf(",\"signature\":"), line.length() - 1);
+        for (String edited : List.of(line.replaceFirst("\"signature\":\"[^\"]*\"", "\"signature\":\"AAAAA\""),
+                line.replaceFirst("\"signature\":\"[^\"]*\"", "\"signature\":\"" + "A".repeat(84) + "=\""),
+                "{" + signature.substring(1) + "," + line.substring(1, line.length() - signature.length() - 1) + "}")) {
+            Files.writeString(ledgerFile(), edited + "\n");
+            Refusal broken = assertThrows(Refusal.class, () -> Ledger.read(ledgerFile()).checkVouchedFor(keys), edited);
+            assertEquals("the ledger " + ledgerFile() + " is broken: line 1: signature is not the line's last member,"
+                    + " 64 bytes in base64", broken.getMessage());
+        }
+    }
+
+    /**
+     * A line holding a line separator the JSON writer leaves unescaped
+     * (U+2028, U+0085 NEL: in a database name or the catalog's text) is
+     * still signed: its signature was not found, so an honest signed ledger
+     * was unsigned to every later check, and refused.
+     */
+    @Test
+    void aLineHoldingALineSeparatorIsStillSigned() throws Exception {
+        Ed25519Keys keys = Ed25519Keys.readPrivate(newKey(folder));
+        for (String database : List.of("ops\u2028log", "ops\u0085log", "ops\u2029log")) {
+            LedgerEntry old = entry(24, null);
+            LedgerEntry signed = new LedgerEntry(old.time(), old.systemIdentifier(), database, old.schema(),
+                    old.timeline(), old.walLsn(), old.rowCount(), old.chainHeadHash(), old.headPosition(), null,
+                    old.integrity(), null, null, null).signedWith(keys);
+            assertTrue(signed.line().contains(database), signed.line());
+            assertArrayEquals(signed.unsignedLine().getBytes(StandardCharsets.UTF_8),
+                    LedgerEntry.signedBytes(signed.line()));
+            Files.writeString(ledgerFile(), signed.line() + "\n");
+            Ledger.read(ledgerFile()).checkVouchedFor(keys);
+            try (Ledger ledger = Ledger.openForAppend(ledgerFile())) {
+                ledger.requireSignedThroughout();
+            }
+        }
+    }
+
+    /**
+     * A wal_lsn that is no LSN, or a number past a long, makes the line
+     * unparsable: the drill's comparisons failed on it with an unexpected
+     * error (exit 1, no report), or read 2^64 + 1 rows as 1.
+     */
+    @Test
+    void aLineWithAFieldOutOfItsRangeIsUnparsable() {
+        String line = entry(24, null).line();
+        for (String lsn : List.of("zz", "1/", "/1", "0/123456789", "-1/0")) {
+            IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                    () -> LedgerEntry.parse(line.replace("\"0/3000148\"", "\"" + lsn + "\"")));
+            assertEquals("wal_lsn is not an LSN (X/Y in hex)", refused.getMessage());
+        }
+        IllegalArgumentException huge = assertThrows(IllegalArgumentException.class,
+                () -> LedgerEntry.parse(line.replace("\"row_count\":24", "\"row_count\":18446744073709551617")));
+        assertEquals("row_count is missing or not an integer", huge.getMessage());
+    }
+
+    /**
+     * Another process (a JVM: a checkpoint's fcntl lock) holding LEDGER's
+     * exclusive lock with half of LINE (and its newline) written; it writes
+     * the rest 1.5 s later and releases the lock. Wait for it to end.
+     */
+    static Process appendingUnderLock(Path folder, Path ledger, String line) throws Exception {
+        Path lineFile = Files.writeString(folder.resolve("line-" + System.nanoTime()), line + "\n");
+        Path appender = Files.writeString(folder.resolve("AppendUnderLock.java"), """
+                import java.nio.ByteBuffer;
+                import java.nio.channels.FileChannel;
+                import java.nio.file.Files;
+                import java.nio.file.Path;
+                import java.nio.file.StandardOpenOption;
+
+                public class AppendUnderLock {
+                    public static void main(String[] args) throws Exception {
+                        byte[] line = Files.readAllBytes(Path.of(args[1]));
+                        try (FileChannel ledger = FileChannel.open(Path.of(args[0]), StandardOpenOption.READ,
+                                StandardOpenOption.WRITE); var lock = ledger.lock()) {
+                            ledger.write(ByteBuffer.wrap(line, 0, line.length / 2), ledger.size());
+                            System.out.println("half written");
+                            Thread.sleep(1500);
+                            ledger.write(ByteBuffer.wrap(line, line.length / 2, line.length - line.length / 2),
+                                    ledger.size());
+                        }
+                    }
+                }
+                """);
+        Process appending = new ProcessBuilder(ProcessHandle.current().info().command().orElseThrow(),
+                appender.toString(), ledger.toString(), lineFile.toString()).redirectErrorStream(true).start();
+        var output = new java.io.BufferedReader(new java.io.InputStreamReader(appending.getInputStream()));
+        assertEquals("half written", output.readLine());
+        return appending;
+    }
+
+    /**
+     * A drill reads the ledger while a checkpoint may be appending to it:
+     * another process holding the checkpoint's lock has written half of a
+     * line. The drill's read waits for the lock and sees the whole line; it
+     * read the half line and failed an honest drill with "its last line
+     * has no newline" (exit 3).
+     */
+    @Test
+    void aDrillsReadWaitsForTheCheckpointAppendingALine() throws Exception {
+        String first = entry(24, null).line();
+        String second = entry(30, LedgerEntry.digestOf(first)).line();
+        Files.writeString(ledgerFile(), first + "\n");
+        Process appending = appendingUnderLock(folder, ledgerFile(), second);
+        try {
+            assertEquals(List.of(entry(24, null), entry(30, LedgerEntry.digestOf(first))),
+                    Ledger.read(ledgerFile()).entries());
+        } finally {
+            assertEquals(0, appending.waitFor());
+        }
+    }
+
     /** A ledger of two entries, the second chained to the first; each signed with KEYS when asked. */
     private Path twoEntries(Ed25519Keys keys, boolean firstSigned, boolean secondSigned) throws Exception {
         LedgerEntry first = firstSigned ? entry(24, null).signedWith(keys) : entry(24, null);

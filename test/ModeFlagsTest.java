@@ -99,7 +99,7 @@ class ModeFlagsTest {
             new Readers("--id-prefix", List.of("workload", "pitr-check")),
             new Readers("--batch-rows", List.of("workload")),
             new Readers("--start-time", List.of("workload")),
-            new Readers("--schema", List.of("workload", "verify", "checkpoint")),
+            new Readers("--schema", List.of("workload", "verify", "checkpoint", "drill-verify")),
             new Readers("--fail-on-findings", List.of("selftest")),
             new Readers("--run-record", List.of("report", "backup-evidence", "judge-restored", "oracle-capture",
                     "knobs")),
@@ -126,10 +126,10 @@ class ModeFlagsTest {
                 refused++;
             }
         }
-        // 25 modes; --db-url read by 16, --connect-timeout 18, --run-record 5, --migrations-path 4, --schema 3,
+        // 25 modes; --db-url read by 16, --connect-timeout 18, --run-record 5, --migrations-path 4, --schema 4,
         // the rest 1 or 2
-        assertEquals(55, accepted);
-        assertEquals(25 * 11 - 55, refused);
+        assertEquals(56, accepted);
+        assertEquals(25 * 11 - 56, refused);
     }
 
     @Test
@@ -139,8 +139,8 @@ class ModeFlagsTest {
                 refusal("--mode=knobs", "--id-prefix=x"));
         assertEquals("--fail-on-findings applies to --mode=selftest only", refusal("--mode=switch-wal",
                 "--fail-on-findings"));
-        assertEquals("--schema applies to --mode=workload and --mode=verify and --mode=checkpoint only",
-                refusal("--mode=selftest", "--schema=public"));
+        assertEquals("--schema applies to --mode=workload and --mode=verify and --mode=checkpoint and"
+                + " --mode=drill-verify only", refusal("--mode=selftest", "--schema=public"));
         assertEquals("--batch-rows, --start-time apply to --mode=workload only",
                 refusal("--mode=verify", "--batch-rows=5", "--start-time=2026-05-16T12:00:00Z"));
         // Read by every mode that connects: the refusal names the mode given, not the 16 readers.

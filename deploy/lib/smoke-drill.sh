@@ -15,6 +15,7 @@ drill__verify() {
   gate_tool --mode=drill-verify --ledger="${K[SMOKE_LEDGER]}" --method="${K[SMOKE_METHODS]}" \
     ${facts[@]+"${facts[@]}"} ${K[SMOKE_REPORT_DIR]:+--report-dir="${K[SMOKE_REPORT_DIR]}"} \
     ${K[SMOKE_SIGNING_KEY]:+--signing-key="${K[SMOKE_SIGNING_KEY]}"} ${K[drill.backup_id]:+--backup-id="${K[drill.backup_id]}"} \
+    ${K[drill.schema]:+--schema="${K[drill.schema]}"} \
     ${K[SMOKE_VERIFY_KEY]:+--verify-key="${K[SMOKE_VERIFY_KEY]}"} "$@" 2>"$DRILL_DIR/verify.err" || status=$?
   DRILL_ACTIVE=0
   return "$status"

@@ -109,13 +109,17 @@ record BackupLabel(String startLsn, Instant startTime, String label, Long timeli
      * abbreviation stands for an offset, not for a region's rules, so it is
      * not parsed as one (java.time reads AEST in December as Sydney's +11,
      * which is AEDT then, and CST as Chicago's though China's servers write it).
+     * Each offset LOCAL has there: the hour a zone's clocks go back comes
+     * twice, and the abbreviation says which (02:30 NZDT, then 02:30 NZST).
      */
     static Set<ZoneOffset> offsetsNamed(String abbreviation, LocalDateTime local) {
         Set<ZoneOffset> offsets = new TreeSet<>();
         for (String id : ZoneId.getAvailableZoneIds()) {
-            ZonedDateTime there = local.atZone(ZoneId.of(id));
-            if (ZONE_NAME.format(there).equals(abbreviation)) {
-                offsets.add(there.getOffset());
+            ZoneId zone = ZoneId.of(id);
+            for (ZoneOffset offset : zone.getRules().getValidOffsets(local)) {
+                if (ZONE_NAME.format(ZonedDateTime.ofLocal(local, zone, offset)).equals(abbreviation)) {
+                    offsets.add(offset);
+                }
             }
         }
         return offsets;

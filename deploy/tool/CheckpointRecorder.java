@@ -24,7 +24,7 @@ final class CheckpointRecorder {
 
     /**
      * Under the ledger's lock: the ledger's own chain and signatures (and,
-     * to sign, signatures on every line), then
+     * to sign, signatures on every line; not to sign, none), then
      * both verdicts on every row (the walk anchored at the last entry's
      * head), the catalog inventory of the audit schema, then the server's
      * position, read after the rows so every row counted was committed
@@ -37,6 +37,8 @@ final class CheckpointRecorder {
             ledger.check(request.checkingKeys());
             if (request.signingKeys() != null) {
                 ledger.requireSignedThroughout();
+            } else {
+                ledger.requireUnsignedThroughout();
             }
             LedgerEntry last = ledger.last();
             AuditSchema schema = LedgerCheck.schemaOf(connector, request.schema());

@@ -28,8 +28,9 @@ final class DrillJudge {
         }
     }
 
+    /** schema: the audit schema --schema names, which the ledger must record; null: the ledger's. */
     record Request(Path ledger, String toolVersion, String method, Backup backup, Duration maxRpo, Target target,
-                   Double restoreSeconds) {}
+                   Double restoreSeconds, String schema) {}
 
     /** What the judgement found; failure is null when every verdict passed. */
     static final class Findings {
@@ -102,6 +103,7 @@ final class DrillJudge {
         LedgerCheck.requireSameCluster("the restored server's", findings.restored.systemIdentifier(), entries, relied);
         findings.verdicts.put("system_identifier", "the ledger's");
         requireLedgersDatabase(relied);
+        requireLedgersSchema(relied);
         schema = LedgerCheck.schemaOf(restored, relied.schema());
         Snapshot snapshot = Verification.run(restored,
                 new Verification.Request(schema.name(), LedgerCheck.expectationOf(relied), true));
@@ -171,6 +173,21 @@ final class DrillJudge {
             throw new Failure(DrillVerify.CANNOT_JUDGE + "the restored database is " + findings.restored.database()
                     + ", the ledger's " + LedgerCheck.name(entries, relied) + " was recorded on database "
                     + relied.database() + " (connect to that database of the restore: SMOKE_DRILL_DATABASE, --db-url)");
+        }
+    }
+
+    /**
+     * With --schema, the ledger must have witnessed that audit schema: the
+     * ledger of another schema's log (another tenant's in the database,
+     * signed with the same key) would have that log judged instead. Cannot
+     * judge, as for another database.
+     */
+    private void requireLedgersSchema(LedgerEntry relied) throws Failure {
+        String named = request.schema();
+        if (named != null && !named.equals(relied.schema())) {
+            throw new Failure(DrillVerify.CANNOT_JUDGE + "the drill judges the audit schema " + named + ", the ledger's "
+                    + LedgerCheck.name(entries, relied) + " was recorded on schema " + relied.schema()
+                    + " (--schema, SMOKE_DRILL_SCHEMA)");
         }
     }
 
@@ -366,19 +383,20 @@ final class DrillJudge {
     /**
      * The restore must hold the newest entry recorded at or before now -
      * DURATION (a backup job that stopped fails), and an entry recorded
-     * since: else nothing shows it is younger than DURATION (checkpoints
-     * that stopped with the backups, or a ledger cut short, held the
-     * newest entry of a ledger as old as the backup).
+     * since (holds: its rows and its WAL position): else nothing shows it
+     * is younger than DURATION (checkpoints that stopped with the backups,
+     * or a ledger cut short, held the newest entry of a ledger as old as
+     * the backup; an idle audit log's checkpoints, the newest of them).
      */
     private void requireMaxRpo(long rowCount) throws Refusal {
         Instant cutoff = now.minus(request.maxRpo());
         LedgerEntry required = null;
-        LedgerEntry newestHeld = null;
+        LedgerEntry newestHeld = findings.reliedOn; // its rows are held (requireHolds)
         for (LedgerEntry entry : entries) {
             if (!entry.time().isAfter(cutoff)) {
                 required = entry;
             }
-            if (entry.rowCount() <= rowCount) { // a later entry reached matched (requireLaterEntriesMatch)
+            if (holds(entry, rowCount)) {
                 newestHeld = entry;
             }
         }
@@ -394,6 +412,17 @@ final class DrillJudge {
                     + " ago)" + (newestOfAll ? "; the ledger holds none since (are checkpoints still recorded?)" : ""));
         }
         findings.verdicts.put("max_rpo", "met (" + describe(request.maxRpo()) + ")");
+    }
+
+    /**
+     * Whether the restore holds ENTRY: its rows (a later entry reached
+     * matched, requireLaterEntriesMatch) and its WAL position, which the
+     * restored server's reaches only when it replayed past it. Rows alone
+     * dated an idle audit log's old backup by the newest checkpoint.
+     */
+    private boolean holds(LedgerEntry entry, long rowCount) {
+        return entry.rowCount() <= rowCount
+                && LedgerEntry.lsnValue(entry.walLsn()) <= LedgerEntry.lsnValue(findings.restored.walLsn());
     }
 
     /**

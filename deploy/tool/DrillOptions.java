@@ -70,6 +70,9 @@ final class DrillOptions {
     /** BackupSmoke's --report-dir, which --mode=report shares: report.json, report.json.sig, metrics.prom. */
     Path reportDir;
 
+    /** BackupSmoke's --schema, which workload, verify and checkpoint share: the audit schema judged, or null. */
+    String schema;
+
     /** The failure given instead of a restore to judge (--restore-failed, --cannot-judge), or null. */
     String unjudged() {
         if (cannotJudge != null) {
@@ -130,7 +133,7 @@ final class DrillOptions {
                 new DrillJudge.Backup(backupId, backupLabel, instant(backupStart), backupLsn, backupStopLsn,
                         backupTimeline, backupSystemIdentifier),
                 maxRpo, new DrillJudge.Target(instant(recoveryTargetTime), recoveryTargetLsn, recoveryTargetXid),
-                seconds);
+                seconds, schema);
     }
 
     private boolean restoreSecondsInRange() {
@@ -142,7 +145,7 @@ final class DrillOptions {
     }
 
     private static void requireLsn(String flag, String lsn) throws Failure {
-        if (lsn != null && !lsn.matches("[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}")) {
+        if (lsn != null && !LedgerEntry.LSN.matcher(lsn).matches()) {
             throw new Failure(flag + " must be an LSN such as 0/3000148, got " + Failure.quoted(lsn));
         }
     }

@@ -32,15 +32,24 @@ final class DrillVerify {
             request = options.request(ledger, toolVersion);
             findings = judge(restored, ledgerOptions, options, request, signingKeys, environment, now);
         } catch (Failure cannotJudge) {
-            DrillJudge.Findings unjudged = new DrillJudge.Findings();
-            String reason = cannotJudge.getMessage();
-            unjudged.failure = reason.startsWith(CANNOT_JUDGE) ? reason : CANNOT_JUDGE + reason;
-            publish(request != null ? request : options.requestAsGiven(ledger, toolVersion), unjudged, signingKeys,
-                    options, now, System.out);
+            publishUnjudged(cannotJudge.getMessage(), request, ledger, toolVersion, signingKeys, options, now);
             throw cannotJudge;
+        } catch (RuntimeException unexpected) {
+            // A bug must not leave the last run's passing evidence as this run's: it says it could not judge.
+            publishUnjudged("unexpected error: " + unexpected, request, ledger, toolVersion, signingKeys, options, now);
+            throw unexpected;
         }
         publish(request, findings, signingKeys, options, now, System.out);
         return findings.passed() ? 0 : Refusal.EXIT;
+    }
+
+    /** The evidence of a drill that could not be judged for REASON; the request as given when none was made. */
+    private static void publishUnjudged(String reason, DrillJudge.Request request, Path ledger, String toolVersion,
+                                        Ed25519Keys signingKeys, DrillOptions options, Instant now) throws Failure {
+        DrillJudge.Findings unjudged = new DrillJudge.Findings();
+        unjudged.failure = reason.startsWith(CANNOT_JUDGE) ? reason : CANNOT_JUDGE + reason;
+        publish(request != null ? request : options.requestAsGiven(ledger, toolVersion), unjudged, signingKeys,
+                options, now, System.out);
     }
 
     private static DrillJudge.Findings judge(Connector restored, LedgerOptions ledgerOptions, DrillOptions options,

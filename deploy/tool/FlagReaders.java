@@ -31,7 +31,8 @@ final class FlagReaders {
                 // pitr-check: the rows of the workload before the target, which the restore must hold
                 ModeFlags.namedFor(List.of(WorkloadMode.MODE, JudgeModes.PITR_CHECK), "--rows", "--id-prefix"),
                 ModeFlags.namedFor(List.of(WorkloadMode.MODE), "--batch-rows", "--start-time"),
-                ModeFlags.named("--schema", WorkloadMode.MODE, VerifyOptions.MODE, CheckpointRecorder.MODE),
+                ModeFlags.named("--schema", WorkloadMode.MODE, VerifyOptions.MODE, CheckpointRecorder.MODE,
+                        DrillVerify.MODE),
                 ModeFlags.named("--fail-on-findings", SelfTest.MODE),
                 ModeFlags.named("--run-record", HarnessModes.REPORT, PhysicalEvidence.MODE, RestoredJudge.MODE,
                         JudgeModes.ORACLE_CAPTURE, HarnessModes.KNOBS),

@@ -266,7 +266,8 @@ final class Knobs {
     /**
      * SMOKE_LEDGER, required, readable; the database the restored audit
      * log is in (SMOKE_DRILL_DATABASE, else the one the ledger's last entry
-     * was recorded in) as drill.database.
+     * was recorded in) as drill.database; its audit schema, when
+     * SMOKE_DRILL_SCHEMA names it (drill-verify's --schema), as drill.schema.
      */
     private void readLedger() throws Failure {
         String ledger = raw("SMOKE_LEDGER");
@@ -284,12 +285,23 @@ final class Knobs {
             database = lastLedgerDatabase(Path.of(ledger), ledger);
         }
         values.put("drill.database", database);
+        values.put("drill.schema", drillSchema());
+    }
+
+    /** Empty, or a name --schema takes: the ledger must record it, else the drill cannot judge. */
+    private String drillSchema() throws Failure {
+        String schema = raw("SMOKE_DRILL_SCHEMA");
+        if (!schema.isEmpty() && (AuditSchema.unusableName(schema) != null || schema.indexOf('\n') >= 0
+                || schema.indexOf('\0') >= 0)) {
+            throw bad("SMOKE_DRILL_SCHEMA", "must be a schema's name (at most 63 bytes, no line break)", schema);
+        }
+        return schema;
     }
 
     private static String lastLedgerDatabase(Path file, String given) throws Failure {
         List<String> lines;
         try {
-            lines = Files.readAllLines(file, java.nio.charset.StandardCharsets.UTF_8);
+            lines = Ledger.textOf(file).lines().toList(); // locked: a checkpoint appending is waited for
         } catch (IOException e) {
             throw new Failure("SMOKE_LEDGER=" + printable(given) + " cannot be read: " + Failure.reason(e));
         }

@@ -40,11 +40,7 @@ final class Ledger implements AutoCloseable {
             channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
                     StandardOpenOption.WRITE);
             FileLock lock = channel.lock();
-            ByteBuffer content = ByteBuffer.allocate(Math.toIntExact(channel.size()));
-            while (content.hasRemaining() && channel.read(content, content.position()) > 0) {
-                // read until full
-            }
-            String text = new String(content.array(), StandardCharsets.UTF_8);
+            String text = new String(contentOf(channel), StandardCharsets.UTF_8);
             List<String> lines = splitLines(file, text);
             return new Ledger(file, channel, lock, lines, parse(file, lines));
         } catch (IOException e) {
@@ -56,15 +52,51 @@ final class Ledger implements AutoCloseable {
         }
     }
 
-    /** Reads a ledger without locking or creating it (drill-verify only reads). */
+    /**
+     * Reads a ledger without creating it (drill-verify only reads), under a
+     * shared lock: a checkpoint appending holds the exclusive one, and a
+     * read during its write could see half of the new line (a torn line, a
+     * broken ledger to an honest drill). The lock is released once read.
+     */
     static Ledger read(Path file) throws Failure {
+        String text;
         try {
-            String text = java.nio.file.Files.readString(file);
-            List<String> lines = splitLines(file, text);
-            return new Ledger(file, null, null, lines, parse(file, lines));
+            text = textOf(file);
         } catch (IOException e) {
             throw new Failure("cannot read the ledger " + file + ": " + Failure.reason(e));
         }
+        List<String> lines = splitLines(file, text);
+        return new Ledger(file, null, null, lines, parse(file, lines));
+    }
+
+    /** The ledger's text (UTF-8, strictly) read under a shared lock, for readers that do not append. */
+    static String textOf(Path file) throws IOException {
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ);
+             FileLock shared = sharedLockOrNone(channel)) {
+            return StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(contentOf(channel))).toString();
+        }
+    }
+
+    /**
+     * A shared lock, or null where the file system has none (a copy of the
+     * ledger on a mount without locks, which no checkpoint appends to): it
+     * is then read unlocked.
+     */
+    private static FileLock sharedLockOrNone(FileChannel channel) {
+        try {
+            return channel.lock(0, Long.MAX_VALUE, true);
+        } catch (IOException noLocks) {
+            return null;
+        }
+    }
+
+    /** The whole file, read through the channel that holds its lock. */
+    private static byte[] contentOf(FileChannel channel) throws IOException {
+        ByteBuffer content = ByteBuffer.allocate(Math.toIntExact(channel.size()));
+        while (content.hasRemaining() && channel.read(content, content.position()) > 0) {
+            // read until full
+        }
+        return content.array();
     }
 
     /** Every line ends with a newline; a last line without one is a torn write. */
@@ -168,6 +200,20 @@ final class Ledger implements AutoCloseable {
             throw new Failure("cannot sign on the ledger " + file + ": " + unsigned + " of its " + lines.size()
                     + " lines are not signed, and a signature appended would vouch for them; start a new ledger"
                     + " for signed checkpoints");
+        }
+    }
+
+    /**
+     * Before an unsigned line is appended: no line is signed. An unsigned
+     * line after signed ones breaks the ledger for every later check with
+     * the key (checkSignatures), signed checkpoints and drills alike.
+     */
+    void requireUnsignedThroughout() throws Failure {
+        long signed = lines.size() - unsignedLines();
+        if (signed > 0) {
+            throw new Failure("cannot append an unsigned line to the ledger " + file + ": " + signed + " of its "
+                    + lines.size() + " lines are signed, and an unsigned line after them breaks it for every check"
+                    + " with the key; give --signing-key");
         }
     }
 

@@ -34,8 +34,18 @@ record LedgerEntry(Instant time, String systemIdentifier, String database, Strin
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    /** A signed line ends with this member, the only place it may be. */
-    private static final Pattern SIGNED = Pattern.compile("^(.*),\"signature\":\"([A-Za-z0-9+/]+={0,2})\"}$");
+    /**
+     * A signed line ends with this member, the only place it may be: an
+     * Ed25519 signature is 64 bytes, 86 base64 characters and "==". Any
+     * other value is refused when the line is parsed: it would not decode.
+     * DOTALL: the JSON writer leaves U+0085, U+2028 and U+2029 unescaped (a
+     * database name, the catalog's text), and "." stops at them otherwise.
+     */
+    private static final Pattern SIGNED = Pattern.compile("^(.*),\"signature\":\"([A-Za-z0-9+/]{86}==)\"}$",
+            Pattern.DOTALL);
+
+    /** An LSN as pg_lsn prints it: X/Y, each half 1 to 8 hex digits. */
+    static final Pattern LSN = Pattern.compile("[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}");
 
     /** The line without the signature: the bytes that are signed, and the whole line of an unsigned entry. */
     String unsignedLine() {
@@ -125,6 +135,9 @@ record LedgerEntry(Instant time, String systemIdentifier, String database, Strin
         if (entry == null || !entry.isObject()) {
             throw new IllegalArgumentException("not a JSON object");
         }
+        if (entry.has("signature") && signedBytes(line) == null) {
+            throw new IllegalArgumentException("signature is not the line's last member, 64 bytes in base64");
+        }
         Map<String, String> integrity = new LinkedHashMap<>();
         entry.path("integrity").properties().forEach(field -> integrity.put(field.getKey(), field.getValue().asText()));
         String catalogSha256 = entry.has("catalog_sha256") ? text(entry, "catalog_sha256") : null;
@@ -140,7 +153,7 @@ record LedgerEntry(Instant time, String systemIdentifier, String database, Strin
         }
         try {
             return new LedgerEntry(Instant.parse(text(entry, "time")), text(entry, "system_identifier"),
-                    text(entry, "database"), text(entry, "schema"), number(entry, "timeline"), text(entry, "wal_lsn"),
+                    text(entry, "database"), text(entry, "schema"), number(entry, "timeline"), lsn(entry, "wal_lsn"),
                     number(entry, "row_count"), text(entry, "chain_head_hash"), number(entry, "head_position"),
                     entry.path("prev_digest").isNull() ? null : text(entry, "prev_digest"), integrity,
                     catalogSha256, catalog,
@@ -157,8 +170,18 @@ record LedgerEntry(Instant time, String systemIdentifier, String database, Strin
         return entry.get(key).asText();
     }
 
+    /** Checked here, so the drill's comparisons (lsnValue) never meet a value that is not one. */
+    private static String lsn(JsonNode entry, String key) {
+        String value = text(entry, key);
+        if (!LSN.matcher(value).matches()) {
+            throw new IllegalArgumentException(key + " is not an LSN (X/Y in hex)");
+        }
+        return value;
+    }
+
+    /** An integer a long holds: asLong() would wrap a bigger one (2^64 + 1 rows read as 1). */
     private static long number(JsonNode entry, String key) {
-        if (!entry.path(key).isIntegralNumber()) {
+        if (!entry.path(key).isIntegralNumber() || !entry.get(key).canConvertToLong()) {
             throw new IllegalArgumentException(key + " is missing or not an integer");
         }
         return entry.get(key).asLong();
