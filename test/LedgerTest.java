@@ -365,6 +365,14 @@ class LedgerTest {
     void lsnsCompareAsNumbers() {
         assertEquals(0x3000148L, LedgerEntry.lsnValue("0/3000148"));
         assertEquals((0x1AL << 32) | 0x10L, LedgerEntry.lsnValue("1A/10"));
-        assertTrue(LedgerEntry.lsnValue("1/0") > LedgerEntry.lsnValue("0/FFFFFFFF"));
+        assertTrue(LedgerEntry.compareLsn("1/0", "0/FFFFFFFF") > 0);
+        assertEquals(0, LedgerEntry.compareLsn("1A/10", "1a/10"));
+    }
+
+    /** From 80000000/0 on, an LSN's 64 bits are a negative long: the server compares them unsigned, so do we. */
+    @Test
+    void lsnsPastHalfTheRangeStillCompareAsTheServerDoes() {
+        assertTrue(LedgerEntry.compareLsn("80000000/0", "7FFFFFFF/FFFFFFFF") > 0);
+        assertTrue(LedgerEntry.compareLsn("0/3000148", "FFFFFFFF/FFFFFFFF") < 0);
     }
 }

@@ -138,13 +138,13 @@ final class DrillJudge {
         Predicate<LedgerEntry> before;
         String bound;
         if (target.lsn() != null) {
-            before = entry -> LedgerEntry.lsnValue(entry.walLsn()) <= LedgerEntry.lsnValue(target.lsn());
+            before = entry -> LedgerEntry.compareLsn(entry.walLsn(), target.lsn()) <= 0;
             bound = "the recovery target LSN " + target.lsn();
         } else if (target.time() != null) {
             before = entry -> entry.time().isBefore(target.time());
             bound = "the recovery target time " + target.time();
         } else if (backup.startLsn() != null) {
-            before = entry -> LedgerEntry.lsnValue(entry.walLsn()) <= LedgerEntry.lsnValue(backup.startLsn());
+            before = entry -> LedgerEntry.compareLsn(entry.walLsn(), backup.startLsn()) <= 0;
             bound = "the backup's start LSN " + backup.startLsn();
         } else {
             before = entry -> entry.time().isBefore(backup.start());
@@ -422,7 +422,7 @@ final class DrillJudge {
      */
     private boolean holds(LedgerEntry entry, long rowCount) {
         return entry.rowCount() <= rowCount
-                && LedgerEntry.lsnValue(entry.walLsn()) <= LedgerEntry.lsnValue(findings.restored.walLsn());
+                && LedgerEntry.compareLsn(entry.walLsn(), findings.restored.walLsn()) <= 0;
     }
 
     /**
@@ -517,7 +517,7 @@ final class DrillJudge {
             LedgerEntry after = null;
             for (LedgerEntry entry : entries) {
                 boolean recordedAfter = target.lsn() != null
-                        ? LedgerEntry.lsnValue(entry.walLsn()) > LedgerEntry.lsnValue(target.lsn())
+                        ? LedgerEntry.compareLsn(entry.walLsn(), target.lsn()) > 0
                         : entry.time().isAfter(target.time());
                 if (recordedAfter) {
                     after = entry;

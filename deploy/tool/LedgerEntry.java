@@ -187,7 +187,15 @@ record LedgerEntry(Instant time, String systemIdentifier, String database, Strin
         return entry.get(key).asLong();
     }
 
-    /** An LSN as pg_lsn prints it (X/Y in hex) as one comparable number. */
+    /**
+     * Two LSNs as pg_lsn prints them, compared as the server does: unsigned
+     * (from 80000000/0 on, the value is a negative long).
+     */
+    static int compareLsn(String lsn, String other) {
+        return Long.compareUnsigned(lsnValue(lsn), lsnValue(other));
+    }
+
+    /** An LSN as pg_lsn prints it (X/Y in hex) as one 64-bit number; compare with compareLsn. */
     static long lsnValue(String lsn) {
         int slash = lsn.indexOf('/');
         if (slash < 1) {
