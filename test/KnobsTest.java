@@ -11,6 +11,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFileAttributes;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -400,6 +402,37 @@ class KnobsTest {
         assertEquals("SMOKE_LEDGER=" + temp.resolve("empty.jsonl") + " holds no checkpoint naming its database (run"
                 + " --mode=checkpoint, or set SMOKE_DRILL_DATABASE)",
                 refusal(drill("SMOKE_LEDGER", temp.resolve("empty.jsonl").toString())));
+    }
+
+    /**
+     * Run by root, the drill's sandbox server runs as SMOKE_PG_OS_USER (postgres) and runs what the backup
+     * holds: a signing key that user may read is said in a warning; one root alone may read is not, nor any
+     * key when the sandbox is the operator's own server (command-url).
+     */
+    @Test
+    void aSigningKeyTheSandboxsUserMayReadIsWarnedOf() throws Exception {
+        assumeTrue("root".equals(System.getProperty("user.name")), "the sandbox runs as another user only for root");
+        Path key = Files.writeString(temp.resolve("report.pem"), "not read here\n");
+        Files.setPosixFilePermissions(key, PosixFilePermissions.fromString("rw-------"));
+        assertEquals(null, sandboxWarning(key, "pgbackrest"));
+        String warning = "warning: SMOKE_SIGNING_KEY=" + key + " can be read by postgres (%s), the OS user the drill's"
+                + " sandbox server runs as: code the backup holds could read it and sign a false report; run the harness"
+                + " as root with the key readable by root alone (drill.md)";
+        Files.setPosixFilePermissions(key, PosixFilePermissions.fromString("rw-r--r--"));
+        assertEquals(warning.formatted("anyone may read it"), sandboxWarning(key, "pgbackrest"));
+        assertEquals(null, sandboxWarning(key, "command-url"));
+        Files.setPosixFilePermissions(key, PosixFilePermissions.fromString("rw-r-----"));
+        String group = Files.readAttributes(key, PosixFileAttributes.class).group().getName();
+        assertEquals(warning.formatted("its group " + group + " may read it"), sandboxWarning(key, "pgbackrest"));
+        Files.setPosixFilePermissions(key, PosixFilePermissions.fromString("r--------"));
+        Files.setOwner(key, key.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName("postgres"));
+        assertEquals(warning.formatted("it owns the file"), sandboxWarning(key, "pgbackrest"));
+    }
+
+    /** The say= line of the knobs of a drill of METHOD signing its report with KEY, or null. */
+    private String sandboxWarning(Path key, String method) throws Exception {
+        return Knobs.parse(env(drill("SMOKE_METHODS", method, "SMOKE_RESTORE_CMD", "r", "SMOKE_SIGNING_KEY",
+                key.toString()))).get("say");
     }
 
     @Test

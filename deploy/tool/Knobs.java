@@ -16,6 +16,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFileAttributes;
+import java.nio.file.attribute.PosixFilePermission;
 import java.time.ZoneOffset;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
@@ -23,6 +25,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.regex.Pattern;
 
 /** The normalized knobs, in the order they are read: NAME (or method.NAME.ATTRIBUTE) to value. */
@@ -58,6 +61,9 @@ final class Knobs {
         knobs.readPaths();
         knobs.readServer();
         knobs.readServerUser();
+        if (knobs.isOn("SMOKE_DRILL")) {
+            knobs.warnOfASigningKeyTheSandboxCanRead();
+        }
         knobs.requirePrograms();
         knobs.requireMajorsPrograms();
         return knobs;
@@ -539,6 +545,51 @@ final class Knobs {
             throw bad("SMOKE_PG_OS_USER", "must be a user of this machine (root runs the throwaway servers as it)",
                     user);
         }
+    }
+
+    /**
+     * The drill's sandbox runs what the backup holds, as its OS user
+     * (drill.md, "OS users: who runs what"): a SMOKE_SIGNING_KEY that user
+     * can read, code planted in the live database or the repository can
+     * read too, and sign a false report with. A warning (say=), not a
+     * refusal: the operator knows who else is on the host.
+     */
+    private void warnOfASigningKeyTheSandboxCanRead() {
+        String key = values.get("SMOKE_SIGNING_KEY");
+        if (key.isEmpty() || !startsServers()) {
+            return; // command-url: the sandbox is the operator's server, not started here
+        }
+        String harnessUser = System.getProperty("user.name");
+        boolean root = "root".equals(harnessUser);
+        String sandboxUser = root ? values.get("SMOKE_PG_OS_USER") : harnessUser;
+        String why = root ? whyReadable(Path.of(key), sandboxUser) : "the harness runs as that user";
+        if (why != null) {
+            values.put("say", "warning: SMOKE_SIGNING_KEY=" + printable(key) + " can be read by " + sandboxUser
+                    + " (" + why + "), the OS user the drill's sandbox server runs as: code the backup holds could"
+                    + " read it and sign a false report; run the harness as root with the key readable by root alone"
+                    + " (drill.md)");
+        }
+    }
+
+    /** Why USER may read FILE by its permission bits, or null (none, or no POSIX attributes to tell). */
+    static String whyReadable(Path file, String user) {
+        PosixFileAttributes attributes;
+        try {
+            attributes = Files.readAttributes(file, PosixFileAttributes.class);
+        } catch (IOException | UnsupportedOperationException unknown) {
+            return null;
+        }
+        Set<PosixFilePermission> permissions = attributes.permissions();
+        if (permissions.contains(PosixFilePermission.OTHERS_READ)) {
+            return "anyone may read it";
+        }
+        if (permissions.contains(PosixFilePermission.GROUP_READ)) {
+            return "its group " + attributes.group().getName() + " may read it";
+        }
+        if (permissions.contains(PosixFilePermission.OWNER_READ) && attributes.owner().getName().equals(user)) {
+            return "it owns the file";
+        }
+        return null;
     }
 
     /** The PG* the harness itself reads; libpq and the tool read the others (and the password) themselves. */
