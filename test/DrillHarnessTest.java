@@ -323,12 +323,20 @@ class DrillHarnessTest {
         assertEquals(0, verified.exit(), verified.describe());
         assertTrue(Files.readString(temp.resolve("report/metrics.prom"))
                 .contains("backupsmoke_drill_success{method=\"pgbackrest\"} 1\n"));
+        assertTrue(!result.err().contains("warning: SMOKE_SIGNING_KEY"), result.err()); // root's alone (0600)
     }
 
-    /** SMOKE_DRILL_SCHEMA reaches drill-verify's --schema: a schema the ledger does not record cannot be judged. */
+    /**
+     * SMOKE_DRILL_SCHEMA reaches drill-verify's --schema: a schema the ledger does not record cannot be judged.
+     * The report is signed with a key anyone may read, which the harness warns of at its start.
+     */
     @Test
     void aSchemaTheLedgerDoesNotRecordCannotBeJudged() throws Exception {
-        var result = drill("SMOKE_DRILL_SCHEMA", "tenant_b");
+        Path openKey = Files.copy(key, temp.resolve("open-key.pem"));
+        Files.setPosixFilePermissions(openKey, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+        var result = drill("SMOKE_DRILL_SCHEMA", "tenant_b", "SMOKE_SIGNING_KEY", openKey.toString());
+        assertTrue(result.err().contains("backup-restore-smoke: warning: SMOKE_SIGNING_KEY=" + openKey
+                + " can be read by postgres (anyone may read it), the OS user the drill's sandbox server runs as: "), result.err());
         assertFailed(result, 1, "cannot judge: the drill judges the audit schema tenant_b, the ledger's checkpoint 3"
                 + " of 6 was recorded on schema public (--schema, SMOKE_DRILL_SCHEMA)");
     }
