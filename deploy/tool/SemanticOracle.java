@@ -368,16 +368,17 @@ final class SemanticOracle {
                WHERE NOT tg.tgisinternal
             ),
             -- Functions and procedures by signature; a digest of what defines them:
-            -- the source text as written (prosrc), not a deparse, for every language
-            -- but SQL-standard bodies (BEGIN ATOMIC, an empty prosrc), which only exist
-            -- as a parse tree. (No prosqlbody column: it is missing before PostgreSQL 14.)
+            -- the source text as written (prosrc), never a deparse. A SQL-standard body
+            -- (BEGIN ATOMIC or RETURN, an empty prosrc) exists only as a parse tree whose
+            -- deparse a dump and restore changes (a varchar's IN (...) comes back with
+            -- other casts): it is left out, its signature, result and settings are not.
             functions AS (
               SELECT jsonb_object_agg(p.oid::regprocedure::text, concat_ws(' ',
                        CASE p.prokind WHEN 'f' THEN 'function' WHEN 'p' THEN 'procedure'
                                       WHEN 'a' THEN 'aggregate' WHEN 'w' THEN 'window function' END,
                        'language', l.lanname, 'definition sha256',
                        encode(sha256(convert_to(concat_ws(E'\\n',
-                         CASE WHEN l.lanname = 'sql' AND p.prosrc = '' THEN pg_get_functiondef(p.oid) ELSE p.prosrc END,
+                         CASE WHEN l.lanname = 'sql' AND p.prosrc = '' THEN NULL ELSE p.prosrc END,
                          p.probin, pg_get_function_result(p.oid), p.provolatile, p.proisstrict, p.prosecdef,
                          p.proleakproof, p.proparallel, p.proretset, p.pronargdefaults, array_to_string(p.proconfig, E'\\n')),
                          'UTF8')), 'hex'))) AS doc
