@@ -42,6 +42,12 @@ class OracleTest {
         // A SQL-standard body: only a parse tree, whose deparse a dump and restore changes like the CHECK's.
         "CREATE FUNCTION billing.is_open(state varchar) RETURNS boolean LANGUAGE sql"
                 + " BEGIN ATOMIC SELECT state IN ('active', 'retiring'); END",
+        // A key referencing a partitioned table: the server adds one row per partition under a name it
+        // chooses by the order the partitions came (periods_1 comes after the key here, first after a restore).
+        "CREATE TABLE billing.periods (id int PRIMARY KEY) PARTITION BY RANGE (id)",
+        "CREATE TABLE billing.periods_2 PARTITION OF billing.periods FOR VALUES FROM (10) TO (20)",
+        "CREATE TABLE billing.closings (period_id int REFERENCES billing.periods (id))",
+        "CREATE TABLE billing.periods_1 PARTITION OF billing.periods FOR VALUES FROM (0) TO (10)",
         "INSERT INTO billing.accounts (name, mood) SELECT 'account ' || g, 'calm' FROM generate_series(1, 5) g",
         "INSERT INTO billing.invoices (account_id, amount, issued)"
                 + " SELECT 1 + g % 5, g * 1.5, '2026-01-01'::timestamptz + g * interval '1 day' FROM generate_series(1, 20) g",
@@ -116,6 +122,25 @@ class OracleTest {
         assertNotEquals(Support.one(source, definition), Support.one(restored, definition));
         assertEquals(sourceDocument.at("/functions/billing.is_open(character varying)"),
                 capture(restored, null).at("/functions/billing.is_open(character varying)"));
+    }
+
+    @Test
+    void aKeyReferencingAPartitionedTableIsOneConstraintOnBothSides() throws Exception {
+        assertEquals("foreign key (period_id) references billing.periods (id) match s on update a on delete a",
+                sourceDocument.at("/constraints/billing.closings.closings_period_id_fkey").asText());
+        assertEquals(List.of("billing.closings.closings_period_id_fkey"), constraintsOf(sourceDocument, "billing.closings."));
+        assertEquals(List.of("billing.closings.closings_period_id_fkey"),
+                constraintsOf(capture(restored, null), "billing.closings."));
+    }
+
+    private static List<String> constraintsOf(ObjectNode document, String tablePrefix) {
+        List<String> names = new java.util.ArrayList<>();
+        document.path("constraints").fieldNames().forEachRemaining(name -> {
+            if (name.startsWith(tablePrefix)) {
+                names.add(name);
+            }
+        });
+        return names;
     }
 
     @Test

@@ -320,6 +320,10 @@ final class SemanticOracle {
                   LEFT JOIN pg_type t ON t.oid = con.contypid AND con.contypid <> 0
                   LEFT JOIN pg_namespace tn ON tn.oid = t.typnamespace
                  WHERE con.contype <> 'n' -- NOT NULL (PostgreSQL 18+) is a column's property above
+                   -- A key referencing a partitioned table is also one row per referenced partition,
+                   -- on the same table, named by the order the partitions came: the key says it all.
+                   AND NOT EXISTS (SELECT 1 FROM pg_constraint parent
+                                    WHERE parent.oid = con.conparentid AND parent.conrelid = con.conrelid)
                    AND (r.oid IS NOT NULL
                         OR (t.oid IS NOT NULL AND t.typnamespace IN (SELECT oid FROM nsp)
                             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass
