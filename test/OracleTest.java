@@ -48,6 +48,11 @@ class OracleTest {
         "CREATE TABLE billing.periods_2 PARTITION OF billing.periods FOR VALUES FROM (10) TO (20)",
         "CREATE TABLE billing.closings (period_id int REFERENCES billing.periods (id))",
         "CREATE TABLE billing.periods_1 PARTITION OF billing.periods FOR VALUES FROM (0) TO (10)",
+        // Row-level security, forced on the owner too, and a policy.
+        "CREATE TABLE billing.notes (id int PRIMARY KEY, author name NOT NULL DEFAULT current_user, body text)",
+        "ALTER TABLE billing.notes ENABLE ROW LEVEL SECURITY",
+        "ALTER TABLE billing.notes FORCE ROW LEVEL SECURITY",
+        "CREATE POLICY own_notes ON billing.notes FOR SELECT TO PUBLIC USING (author = current_user)",
         "INSERT INTO billing.accounts (name, mood) SELECT 'account ' || g, 'calm' FROM generate_series(1, 5) g",
         "INSERT INTO billing.invoices (account_id, amount, issued)"
                 + " SELECT 1 + g % 5, g * 1.5, '2026-01-01'::timestamptz + g * interval '1 day' FROM generate_series(1, 20) g",
@@ -161,6 +166,33 @@ class OracleTest {
                 + " increment 1 min 1 max 2147483647 cache 1\",\n      \"increment\": 1,\n      \"value\": 5\n"), document);
         assertTrue(document.contains("\"large_objects\": 0,\n  \"oracle\": \"semantic\",\n  \"schemas\": [\n"
                 + "    \"billing\",\n    \"public\"\n  ],"), document);
+    }
+
+    @Test
+    void recordsRowSecurityForcedAndPolicies() throws Exception {
+        assertEquals("{\"force_row_security\":true,\"policies\":{\"own_notes\":\"permissive for select to public"
+                + " using (...)\"},\"row_security\":true}", notesProperties(sourceDocument));
+    }
+
+    private static String notesProperties(ObjectNode document) {
+        ObjectNode notes = (ObjectNode) document.at("/tables/billing.notes").deepCopy();
+        notes.remove(List.of("columns", "rows", "digest", "order", "kind"));
+        return notes.toString();
+    }
+
+    @Test
+    void aLostPolicyFailsNamingItsTable() throws Exception {
+        assertFails(damaged("DROP POLICY own_notes ON billing.notes"),
+                "table billing.notes: properties differ: source " + notesProperties(sourceDocument)
+                        + ", restored {\"force_row_security\":true,\"row_security\":true}");
+    }
+
+    @Test
+    void rowSecurityNoLongerForcedFailsNamingItsTable() throws Exception {
+        assertFails(damaged("ALTER TABLE billing.notes NO FORCE ROW LEVEL SECURITY"),
+                "table billing.notes: properties differ: source " + notesProperties(sourceDocument)
+                        + ", restored {\"policies\":{\"own_notes\":\"permissive for select to public using (...)\"},"
+                        + "\"row_security\":true}");
     }
 
     @Test

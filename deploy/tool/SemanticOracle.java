@@ -215,7 +215,7 @@ final class SemanticOracle {
             -- Relations of those schemas that no extension owns (its members come
             -- back with the extension, whose version is compared instead).
             rel AS (
-              SELECT c.oid, c.relname, c.relkind, c.relpersistence, c.relrowsecurity, c.relispopulated,
+              SELECT c.oid, c.relname, c.relkind, c.relpersistence, c.relrowsecurity, c.relforcerowsecurity, c.relispopulated,
                      n.nspname, format('%I.%I', n.nspname, c.relname) AS name
                 FROM pg_class c JOIN nsp n ON n.oid = c.relnamespace
                WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
@@ -271,6 +271,21 @@ final class SemanticOracle {
                        r.nspname, r.relname), false, true, '') AS x
                 FROM row_order o JOIN rel r ON r.oid = o.oid
             ),
+            -- Row-level security policies of a table by name: permissive or restrictive,
+            -- the command, the roles, and whether it has each expression (not its text).
+            policies AS (
+              SELECT pol.polrelid, jsonb_object_agg(pol.polname, concat_ws(' ',
+                       CASE WHEN pol.polpermissive THEN 'permissive' ELSE 'restrictive' END,
+                       'for', CASE pol.polcmd WHEN '*' THEN 'all' WHEN 'r' THEN 'select' WHEN 'a' THEN 'insert'
+                                              WHEN 'w' THEN 'update' WHEN 'd' THEN 'delete' END,
+                       'to', (SELECT string_agg(CASE WHEN role.oid = 0 THEN 'public' ELSE quote_ident(ro.rolname) END,
+                                                ', ' ORDER BY role.oid <> 0, ro.rolname)
+                                FROM unnest(pol.polroles) AS role(oid) LEFT JOIN pg_roles ro ON ro.oid = role.oid),
+                       CASE WHEN pol.polqual IS NOT NULL THEN 'using (...)' END,
+                       CASE WHEN pol.polwithcheck IS NOT NULL THEN 'with check (...)' END)) AS doc
+                FROM pg_policy pol JOIN rel r ON r.oid = pol.polrelid
+               GROUP BY pol.polrelid
+            ),
             tables AS (
               SELECT jsonb_object_agg(r.name, jsonb_strip_nulls(jsonb_build_object(
                        'kind', CASE r.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'partitioned table'
@@ -278,6 +293,8 @@ final class SemanticOracle {
                                               WHEN 'f' THEN 'foreign table' END,
                        'unlogged', CASE WHEN r.relpersistence = 'u' THEN true END,
                        'row_security', CASE WHEN r.relrowsecurity THEN true END,
+                       'force_row_security', CASE WHEN r.relforcerowsecurity THEN true END,
+                       'policies', pol.doc,
                        'populated', CASE WHEN r.relkind = 'm' THEN r.relispopulated END,
                        'columns', (SELECT coalesce(jsonb_agg(c.spelled ORDER BY c.attnum), '[]')
                                      FROM col c WHERE c.attrelid = r.oid),
@@ -286,7 +303,7 @@ final class SemanticOracle {
                        'order', CASE WHEN r.relkind = 'r'
                                      THEN CASE WHEN ct.by_key IS NULL THEN 'row digests' ELSE 'primary key' END END
                      ))) AS doc
-                FROM rel r LEFT JOIN content ct ON ct.oid = r.oid
+                FROM rel r LEFT JOIN content ct ON ct.oid = r.oid LEFT JOIN policies pol ON pol.polrelid = r.oid
                WHERE r.relkind <> 'S'
             ),
             -- Column names of a relation by attribute number, for constraints and indexes.
