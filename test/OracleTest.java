@@ -48,6 +48,7 @@ class OracleTest {
         "CREATE TABLE billing.periods_2 PARTITION OF billing.periods FOR VALUES FROM (10) TO (20)",
         "CREATE TABLE billing.closings (period_id int REFERENCES billing.periods (id))",
         "CREATE TABLE billing.periods_1 PARTITION OF billing.periods FOR VALUES FROM (0) TO (10)",
+        "CREATE TABLE public.events_archive () INHERITS (public.events_log)",
         // Row-level security, forced on the owner too, and a policy.
         "CREATE TABLE billing.notes (id int PRIMARY KEY, author name NOT NULL DEFAULT current_user, body text)",
         "ALTER TABLE billing.notes ENABLE ROW LEVEL SECURITY",
@@ -193,6 +194,20 @@ class OracleTest {
                 "table billing.notes: properties differ: source " + notesProperties(sourceDocument)
                         + ", restored {\"policies\":{\"own_notes\":\"permissive for select to public using (...)\"},"
                         + "\"row_security\":true}");
+    }
+
+    @Test
+    void aDetachedPartitionFailsNamingIt() throws Exception {
+        assertEquals("billing.periods", sourceDocument.at("/tables/billing.periods_1/partition_of").asText());
+        assertFails(damaged("ALTER TABLE billing.periods DETACH PARTITION billing.periods_1"),
+                "table billing.periods_1: properties differ: source {\"partition_of\":\"billing.periods\"}, restored {}");
+    }
+
+    @Test
+    void aLostInheritanceFailsNamingTheChild() throws Exception {
+        assertFails(damaged("ALTER TABLE public.events_archive NO INHERIT public.events_log"),
+                "table public.events_archive: properties differ: source {\"inherits\":[\"public.events_log\"]},"
+                        + " restored {}");
     }
 
     @Test

@@ -216,6 +216,7 @@ final class SemanticOracle {
             -- back with the extension, whose version is compared instead).
             rel AS (
               SELECT c.oid, c.relname, c.relkind, c.relpersistence, c.relrowsecurity, c.relforcerowsecurity, c.relispopulated,
+                     c.relispartition,
                      n.nspname, format('%I.%I', n.nspname, c.relname) AS name
                 FROM pg_class c JOIN nsp n ON n.oid = c.relnamespace
                WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
@@ -295,6 +296,14 @@ final class SemanticOracle {
                        'row_security', CASE WHEN r.relrowsecurity THEN true END,
                        'force_row_security', CASE WHEN r.relforcerowsecurity THEN true END,
                        'policies', pol.doc,
+                       -- A partition's table, or the tables it inherits from (in their order):
+                       -- a restore whose ATTACH PARTITION failed keeps the rows, not the link.
+                       'partition_of', CASE WHEN r.relispartition
+                                            THEN (SELECT i.inhparent::regclass::text FROM pg_inherits i
+                                                   WHERE i.inhrelid = r.oid) END,
+                       'inherits', CASE WHEN NOT r.relispartition
+                                        THEN (SELECT jsonb_agg(i.inhparent::regclass::text ORDER BY i.inhseqno)
+                                                FROM pg_inherits i WHERE i.inhrelid = r.oid) END,
                        'populated', CASE WHEN r.relkind = 'm' THEN r.relispopulated END,
                        'columns', (SELECT coalesce(jsonb_agg(c.spelled ORDER BY c.attnum), '[]')
                                      FROM col c WHERE c.attrelid = r.oid),
