@@ -180,6 +180,17 @@ class OracleComparisonTest {
     }
 
     @Test
+    void largeObjectsOfTheSameNumberWithOtherContentAreOneLine() throws Exception {
+        ObjectNode source = source();
+        source.put("large_objects", 3).put("large_object_digest", DIGEST_A);
+        ObjectNode restored = source.deepCopy().put("large_object_digest", DIGEST_B);
+        assertEquals(List.of("large objects: content differs with the same 3 large objects (digest aaaaaaaaaaaaaaaa…"
+                + " in the source, bbbbbbbbbbbbbbbb… restored)"), OracleComparison.differences(source, restored));
+        restored.put("large_objects", 2);
+        assertEquals(List.of("large objects: 3 in the source, 2 restored"), OracleComparison.differences(source, restored));
+    }
+
+    @Test
     void anExtensionsVersionIsANoteOnAnotherMajorAndADifferenceOnTheSame() throws Exception {
         ObjectNode sameMajor = source();
         at(sameMajor, "extensions").put("plpgsql", "9.9");

@@ -54,6 +54,7 @@ class OracleTest {
         "ALTER TABLE billing.notes ENABLE ROW LEVEL SECURITY",
         "ALTER TABLE billing.notes FORCE ROW LEVEL SECURITY",
         "CREATE POLICY own_notes ON billing.notes FOR SELECT TO PUBLIC USING (author = current_user)",
+        "SELECT lo_from_bytea(424242, 'a signed contract')",
         "INSERT INTO billing.accounts (name, mood) SELECT 'account ' || g, 'calm' FROM generate_series(1, 5) g",
         "INSERT INTO billing.invoices (account_id, amount, issued)"
                 + " SELECT 1 + g % 5, g * 1.5, '2026-01-01'::timestamptz + g * interval '1 day' FROM generate_series(1, 20) g",
@@ -165,7 +166,7 @@ class OracleTest {
                 + " execute billing.touch()\""), document);
         assertTrue(document.contains("\"billing.accounts_id_seq\": {\n      \"definition\": \"integer start 1"
                 + " increment 1 min 1 max 2147483647 cache 1\",\n      \"increment\": 1,\n      \"value\": 5\n"), document);
-        assertTrue(document.contains("\"large_objects\": 0,\n  \"oracle\": \"semantic\",\n  \"schemas\": [\n"
+        assertTrue(document.contains("\"large_objects\": 1,\n  \"oracle\": \"semantic\",\n  \"schemas\": [\n"
                 + "    \"billing\",\n    \"public\"\n  ],"), document);
     }
 
@@ -208,6 +209,15 @@ class OracleTest {
         assertFails(damaged("ALTER TABLE public.events_archive NO INHERIT public.events_log"),
                 "table public.events_archive: properties differ: source {\"inherits\":[\"public.events_log\"]},"
                         + " restored {}");
+    }
+
+    @Test
+    void aLargeObjectsChangedContentFails() throws Exception {
+        String expected = Support.one(source, "SELECT encode(sha256(int8send(424242) || sha256(sha256(lo_get(424242)))), 'hex')");
+        assertEquals(expected, sourceDocument.path("large_object_digest").asText());
+        assertOneMatching(damaged("SELECT lo_put(424242, 2, 'forged')"),
+                "large objects: content differs with the same 1 large objects \\(digest " + expected.substring(0, 16)
+                        + "… in the source, [0-9a-f]{16}… restored\\)");
     }
 
     @Test

@@ -62,11 +62,21 @@ final class OracleComparison {
             inventory(kind, a.path(key), b.path(key), lines);
         }
         extensions(a, b, lines);
-        if (!a.path("large_objects").equals(b.path("large_objects"))) {
-            lines.add("large objects: " + Judgement.text(a.path("large_objects")) + " in the source, "
-                    + Judgement.text(b.path("large_objects")) + " restored");
-        }
+        largeObjects(a, b, lines);
         return lines;
+    }
+
+    /** Large objects: their number, else (the same number) their contents' digest. */
+    private static void largeObjects(JsonNode a, JsonNode b, List<String> lines) {
+        JsonNode count = a.path("large_objects");
+        if (!count.equals(b.path("large_objects"))) {
+            lines.add("large objects: " + Judgement.text(count) + " in the source, "
+                    + Judgement.text(b.path("large_objects")) + " restored");
+        } else if (!a.path("large_object_digest").equals(b.path("large_object_digest"))) {
+            lines.add("large objects: content differs with the same " + Judgement.text(count) + " large objects (digest "
+                    + shortened(a.path("large_object_digest")) + " in the source, "
+                    + shortened(b.path("large_object_digest")) + " restored)");
+        }
     }
 
     /** Objects kept as one spelled value each: missing, extra or changed. */

@@ -71,17 +71,17 @@ final class SemanticOracle {
      * statement restricted to SCHEMA, without contents. The statement's
      * marked places change: only that schema; no table is read (no row
      * count, no digest: the audit log grows between checkpoints, and only
-     * the catalog needs privileges); no sequence's value. What is left is
+     * the catalog needs privileges); no sequence's value, no large object read. What is left is
      * the schema's objects as the document spells them: "schemas", "tables"
      * (kind, properties, columns), "constraints", "indexes", "triggers",
      * "functions", "types", "sequences" (definition). Nothing of the cluster
-     * (server version, extensions, large objects). OracleComparison compares
+     * (server version, extensions, large objects and their digest). OracleComparison compares
      * two of them as it compares documents.
      */
     static ObjectNode inventory(Connector connector, String schema) throws Failure {
         ObjectNode document = document(connector, null, inventorySql(schema),
                 "reading the catalog inventory of schema " + schema + " in " + connector.target().describe());
-        for (String cluster : List.of("oracle", "server_version", "extensions", "large_objects")) {
+        for (String cluster : List.of("oracle", "server_version", "extensions", "large_objects", "large_object_digest")) {
             document.remove(cluster);
         }
         document.path("tables").forEach(table -> ((ObjectNode) table).remove(List.of("rows", "digest", "order")));
@@ -453,6 +453,21 @@ final class SemanticOracle {
                                         THEN query_to_xml(format('SELECT last_value, is_called FROM %I.%I', r.nspname, r.relname),
                                                           false, true, '') END AS x) v
                WHERE r.relkind = 'S'
+            ),
+            -- Large objects' contents, read in 1 MiB pieces (one may hold up to 4 TB):
+            -- SHA-256 over each one's OID and the SHA-256 of its pieces' SHA-256, by OID
+            -- (a restore keeps the OIDs). Reading them needs what pg_dump needs.
+            large_object_digest AS (
+              SELECT encode(sha256(coalesce(string_agg(int8send(m.oid::bigint) || lo.digest, ''::bytea ORDER BY m.oid),
+                                            ''::bytea)), 'hex') AS digest
+                FROM pg_largeobject_metadata m
+                CROSS JOIN LATERAL (
+                  WITH RECURSIVE piece(n, data) AS (
+                    SELECT 0::bigint, lo_get(m.oid, 0, 1048576)
+                    UNION ALL
+                    SELECT p.n + 1, lo_get(m.oid, (p.n + 1) * 1048576, 1048576) FROM piece p WHERE length(p.data) = 1048576)
+                  SELECT sha256(string_agg(sha256(data), ''::bytea ORDER BY n)) AS digest FROM piece) lo
+               WHERE /*values*/ true
             )
             SELECT jsonb_build_object(
               'oracle', 'semantic',
@@ -466,7 +481,8 @@ final class SemanticOracle {
               'types', coalesce((SELECT doc FROM types), '{}'),
               'sequences', coalesce((SELECT doc FROM sequences), '{}'),
               'extensions', (SELECT coalesce(jsonb_object_agg(e.extname, e.extversion), '{}') FROM pg_extension e),
-              'large_objects', (SELECT count(*) FROM pg_largeobject_metadata)
+              'large_objects', (SELECT count(*) FROM pg_largeobject_metadata),
+              'large_object_digest', (SELECT digest FROM large_object_digest)
             )::text;
             """;
 }
