@@ -55,6 +55,8 @@ class OracleTest {
         "ALTER TABLE billing.notes FORCE ROW LEVEL SECURITY",
         "CREATE POLICY own_notes ON billing.notes FOR SELECT TO PUBLIC USING (author = current_user)",
         "SELECT lo_from_bytea(424242, 'a signed contract')",
+        "CREATE SEQUENCE billing.ticket_numbers",
+        "SELECT setval('billing.ticket_numbers', 1000, false)", // hands out 1000 next
         "INSERT INTO billing.accounts (name, mood) SELECT 'account ' || g, 'calm' FROM generate_series(1, 5) g",
         "INSERT INTO billing.invoices (account_id, amount, issued)"
                 + " SELECT 1 + g % 5, g * 1.5, '2026-01-01'::timestamptz + g * interval '1 day' FROM generate_series(1, 20) g",
@@ -303,6 +305,16 @@ class OracleTest {
                 "sequence billing.accounts_id_seq: at 4 after the restore, behind the source's 5");
         assertFails(damaged("SELECT setval('billing.invoices_id_seq', 1, false)"),
                 "sequence billing.invoices_id_seq: at 20 in the source, never used after the restore");
+    }
+
+    @Test
+    void aSequenceSetToHandOutAValueNextIsComparedAsTheOneBefore() throws Exception {
+        assertEquals(999, sourceDocument.at("/sequences/billing.ticket_numbers/value").asInt());
+        assertEquals(List.of(), damaged("SELECT nextval('billing.ticket_numbers')"));
+        assertFails(damaged("SELECT setval('billing.ticket_numbers', 500)"),
+                "sequence billing.ticket_numbers: at 500 after the restore, behind the source's 999");
+        assertFails(damaged("SELECT setval('billing.ticket_numbers', 1, false)"),
+                "sequence billing.ticket_numbers: at 999 in the source, never used after the restore");
     }
 
     @Test

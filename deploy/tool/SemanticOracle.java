@@ -438,7 +438,8 @@ final class SemanticOracle {
                                   WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid AND d.deptype = 'e')
             ),
             -- Sequences: their definition, compared exactly, and the last value handed
-            -- out (null before the first nextval), read from the sequence itself.
+            -- out, read from the sequence itself: for one set to hand out N next
+            -- (setval(s, N, false)) the value before N; null when its start comes next.
             sequences AS (
               SELECT jsonb_object_agg(r.name, jsonb_build_object(
                        'definition', format('%s start %s increment %s min %s max %s cache %s%s',
@@ -446,7 +447,10 @@ final class SemanticOracle {
                                             s.seqcache, CASE WHEN s.seqcycle THEN ' cycle' ELSE '' END),
                        'increment', s.seqincrement,
                        'value', CASE WHEN (xpath('/row/is_called/text()', v.x))[1]::text = 'true'
-                                     THEN (xpath('/row/last_value/text()', v.x))[1]::text::numeric END)) AS doc
+                                     THEN (xpath('/row/last_value/text()', v.x))[1]::text::numeric
+                                     WHEN (xpath('/row/last_value/text()', v.x))[1]::text::numeric <> s.seqstart
+                                     THEN (xpath('/row/last_value/text()', v.x))[1]::text::numeric - s.seqincrement
+                                END)) AS doc
                 FROM rel r
                 JOIN pg_sequence s ON s.seqrelid = r.oid
                 CROSS JOIN LATERAL (SELECT CASE WHEN /*values*/ true
