@@ -317,6 +317,37 @@ class OracleTest {
                 "sequence billing.ticket_numbers: at 999 in the source, never used after the restore");
     }
 
+    /**
+     * A role that policies filter must not capture a filtered table as if it
+     * were whole: both sides would hide the same rows, and whatever the
+     * restore did to them.
+     */
+    @Test
+    void aRoleThatPoliciesFilterIsRefusedRatherThanShownPartOfATable() throws Exception {
+        String copy = source + "_rls";
+        String role = "oracle_reader_" + source;
+        Support.execute("postgres", "CREATE DATABASE " + copy + " TEMPLATE " + source,
+                "CREATE ROLE " + role + " LOGIN PASSWORD 'not-a-secret'");
+        try {
+            Support.execute(copy, "INSERT INTO billing.notes (id, body) VALUES (1, 'the owner''s note')",
+                    "GRANT USAGE ON SCHEMA billing TO " + role,
+                    "GRANT SELECT ON ALL TABLES IN SCHEMA billing, public TO " + role,
+                    "GRANT SELECT ON ALL SEQUENCES IN SCHEMA billing, public TO " + role,
+                    "GRANT SELECT ON LARGE OBJECT 424242 TO " + role);
+            String url = "postgres://" + role + ":not-a-secret@" + Support.HOST + ":" + Support.PORT + "/" + copy
+                    + "?sslmode=disable";
+            try (Deadline deadline = new Deadline(Duration.ofMinutes(1))) {
+                Connector connector = new Connector(ConnectionTarget.parse(url, Map.of()), 10, deadline);
+                Failure refused = assertThrows(Failure.class, () -> SemanticOracle.capture(connector, null));
+                assertEquals("capturing the semantic oracle's document of " + connector.target().describe()
+                        + " failed: query would be affected by row-level security policy for table \"notes\"",
+                        refused.getMessage());
+            }
+        } finally {
+            Support.execute("postgres", "DROP DATABASE " + copy, "DROP ROLE " + role);
+        }
+    }
+
     @Test
     void aMalformedSnapshotIdIsRefusedBeforeConnecting() {
         Failure refused = assertThrows(Failure.class, () -> capture(source, "1'; DROP TABLE x; --"));
