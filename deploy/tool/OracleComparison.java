@@ -23,7 +23,7 @@ final class OracleComparison {
     static final String NOTE = "note: ";
 
     /** The table properties compared as one object: all but these. */
-    private static final List<String> NOT_PROPERTIES = List.of("columns", "rows", "digest", "order", "kind");
+    private static final List<String> NOT_PROPERTIES = List.of("columns", "rows", "digest", "kind");
 
     /** A line naming an object whose spelled value differs, for the other-major extension note. */
     private static final Pattern CHANGED_VALUE = Pattern.compile(": source \"[^\"]*\", restored \"[^\"]*\"$");

@@ -86,7 +86,7 @@ final class SemanticOracle {
         for (String cluster : List.of("oracle", "server_version", "extensions", "large_objects", "large_object_digest")) {
             document.remove(cluster);
         }
-        document.path("tables").forEach(table -> ((ObjectNode) table).remove(List.of("rows", "digest", "order")));
+        document.path("tables").forEach(table -> ((ObjectNode) table).remove(List.of("rows", "digest")));
         document.path("sequences").forEach(sequence -> ((ObjectNode) sequence).retain("definition"));
         return document;
     }
@@ -240,39 +240,19 @@ final class SemanticOracle {
                 FROM pg_attribute a JOIN rel r ON r.oid = a.attrelid JOIN pg_type t ON t.oid = a.atttypid
                WHERE a.attnum > 0 AND NOT a.attisdropped AND r.relkind <> 'S'
             ),
-            -- How a table's rows are put in order for its digest: by the primary key
-            -- (collatable columns in the C collation, so the database's locale does
-            -- not matter), else by each row's own digest (order-independent). The key
-            -- columns travel as __k1, __k2, ... next to the row's digest __h.
-            row_order AS (
+            -- Row count and digest, computed by the server: SHA-256 over the SHA-256
+            -- of every row's text, sorted (32 bytes per row in the aggregate). Sorted
+            -- by those digests, not by the key: a key's order may be the database's
+            -- collation's (a composite or range of text), which a restore may change.
+            -- query_to_xml runs the per-table query inside this one read-only statement.
+            content AS (
               SELECT r.oid,
-                     (SELECT string_agg(format('__row.%I AS __k%s', a.attname, k.ord), ', ' ORDER BY k.ord)
-                        FROM pg_index i
-                        CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
-                        JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-                       WHERE i.indrelid = r.oid AND i.indisprimary) AS key_columns,
-                     (SELECT string_agg(format('__d.__k%s', k.ord)
-                                        || CASE WHEN a.attcollation <> 0 THEN ' COLLATE "C"' ELSE '' END,
-                                        ', ' ORDER BY k.ord)
-                        FROM pg_index i
-                        CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
-                        JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-                       WHERE i.indrelid = r.oid AND i.indisprimary) AS by_key
+                     query_to_xml(format(
+                       'SELECT count(*) AS n, encode(sha256(coalesce(string_agg(__d.__h, %L::bytea ORDER BY __d.__h), %L::bytea)), %L)'
+                       ' AS digest FROM (SELECT sha256(convert_to(ROW(__row.*)::text, %L)) AS __h FROM ONLY %I.%I AS __row) AS __d',
+                       '', '', 'hex', 'UTF8', r.nspname, r.relname), false, true, '') AS x
                 FROM rel r
                WHERE r.relkind = 'r' /*contents*/
-            ),
-            -- Row count and digest, computed by the server: SHA-256 over the SHA-256
-            -- of every row's text, in the order above (32 bytes per row in the
-            -- aggregate). query_to_xml runs the per-table query inside this one
-            -- read-only statement.
-            content AS (
-              SELECT o.oid, o.by_key,
-                     query_to_xml(format(
-                       'SELECT count(*) AS n, encode(sha256(coalesce(string_agg(__d.__h, %L::bytea ORDER BY %s), %L::bytea)), %L)'
-                       ' AS digest FROM (SELECT sha256(convert_to(ROW(__row.*)::text, %L)) AS __h%s FROM ONLY %I.%I AS __row) AS __d',
-                       '', coalesce(o.by_key, '__d.__h'), '', 'hex', 'UTF8', coalesce(', ' || o.key_columns, ''),
-                       r.nspname, r.relname), false, true, '') AS x
-                FROM row_order o JOIN rel r ON r.oid = o.oid
             ),
             -- Row-level security policies of a table by name: permissive or restrictive,
             -- the command, the roles, and whether it has each expression (not its text).
@@ -310,9 +290,7 @@ final class SemanticOracle {
                        'columns', (SELECT coalesce(jsonb_agg(c.spelled ORDER BY c.attnum), '[]')
                                      FROM col c WHERE c.attrelid = r.oid),
                        'rows', (xpath('/row/n/text()', ct.x))[1]::text::bigint,
-                       'digest', (xpath('/row/digest/text()', ct.x))[1]::text,
-                       'order', CASE WHEN r.relkind = 'r'
-                                     THEN CASE WHEN ct.by_key IS NULL THEN 'row digests' ELSE 'primary key' END END
+                       'digest', (xpath('/row/digest/text()', ct.x))[1]::text
                      ))) AS doc
                 FROM rel r LEFT JOIN content ct ON ct.oid = r.oid LEFT JOIN policies pol ON pol.polrelid = r.oid
                WHERE r.relkind <> 'S'
