@@ -55,6 +55,8 @@ class OracleTest {
         "ALTER TABLE billing.notes FORCE ROW LEVEL SECURITY",
         "CREATE POLICY own_notes ON billing.notes FOR SELECT TO PUBLIC USING (author = current_user)",
         "SELECT lo_from_bytea(424242, 'a signed contract')",
+        "CREATE INDEX accounts_name_prefix ON billing.accounts (name text_pattern_ops DESC NULLS LAST)",
+        "CREATE UNIQUE INDEX notes_body_once ON billing.notes (body) NULLS NOT DISTINCT",
         "CREATE SEQUENCE billing.ticket_numbers",
         "SELECT setval('billing.ticket_numbers', 1000, false)", // hands out 1000 next
         "INSERT INTO billing.accounts (name, mood) SELECT 'account ' || g, 'calm' FROM generate_series(1, 5) g",
@@ -287,6 +289,16 @@ class OracleTest {
     void aDroppedIndexFailsNamingIt() throws Exception {
         assertFails(damaged("DROP INDEX billing.invoices_issued"),
                 "index billing.invoices_issued: missing after the restore (source: \"on billing.invoices using btree (issued)\")");
+    }
+
+    @Test
+    void anIndexRebuiltWithoutItsOperatorClassOrderOrNullsNotDistinctFails() throws Exception {
+        assertFails(damaged("DROP INDEX billing.accounts_name_prefix", "CREATE INDEX accounts_name_prefix ON billing.accounts (name)",
+                "DROP INDEX billing.notes_body_once", "CREATE UNIQUE INDEX notes_body_once ON billing.notes (body)"),
+                "index billing.accounts_name_prefix: source \"on billing.accounts using btree (name text_pattern_ops desc"
+                        + " nulls last)\", restored \"on billing.accounts using btree (name)\"",
+                "index billing.notes_body_once: source \"on billing.notes using btree unique (body) nulls not distinct\","
+                        + " restored \"on billing.notes using btree unique (body)\"");
     }
 
     @Test

@@ -336,19 +336,42 @@ final class SemanticOracle {
                                                AND d.objid = t.oid AND d.deptype = 'e')))
               ) k
             ),
+            -- An index's key column as declared: its collation when not the column's, its
+            -- operator class when not the default, its order when not ASC NULLS LAST.
+            index_key AS (
+              SELECT i.indexrelid, k.ord,
+                     concat_ws(' ', coalesce(an.name, '(expression)'),
+                               CASE WHEN k.attnum <> 0 AND k.coll <> a.attcollation THEN
+                                 (SELECT format('collate %I.%I', co.collnamespace::regnamespace, co.collname)
+                                    FROM pg_collation co WHERE co.oid = k.coll) END,
+                               CASE WHEN NOT opc.opcdefault THEN
+                                 CASE WHEN opc.opcnamespace = 'pg_catalog'::regnamespace THEN quote_ident(opc.opcname)
+                                      ELSE format('%I.%I', opc.opcnamespace::regnamespace, opc.opcname) END END,
+                               CASE WHEN k.sort_option & 1 <> 0 THEN 'desc' END,
+                               CASE WHEN k.sort_option & 3 = 2 THEN 'nulls first' WHEN k.sort_option & 3 = 1 THEN 'nulls last' END)
+                       AS spelled
+                FROM pg_index i
+                JOIN rel r ON r.oid = i.indrelid
+                CROSS JOIN LATERAL unnest(i.indkey::int2[], i.indclass::oid[], i.indoption::int2[], i.indcollation::oid[])
+                               WITH ORDINALITY AS k(attnum, opclass, sort_option, coll, ord)
+                LEFT JOIN attname_of an ON an.attrelid = i.indrelid AND an.attnum = k.attnum
+                LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                LEFT JOIN pg_opclass opc ON opc.oid = k.opclass
+               WHERE k.ord <= i.indnkeyatts
+            ),
             indexes AS (
               SELECT jsonb_object_agg(format('%I.%I', r.nspname, ic.relname), concat_ws(' ',
                        'on', r.name, 'using', am.amname,
                        CASE WHEN i.indisunique THEN 'unique' END,
-                       '(' || (SELECT string_agg(coalesce(an.name, '(expression)'), ', ' ORDER BY k.ord)
-                                 FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
-                                 LEFT JOIN attname_of an ON an.attrelid = i.indrelid AND an.attnum = k.attnum
-                                WHERE k.ord <= i.indnkeyatts) || ')',
+                       '(' || (SELECT string_agg(ik.spelled, ', ' ORDER BY ik.ord)
+                                 FROM index_key ik WHERE ik.indexrelid = i.indexrelid) || ')',
                        CASE WHEN i.indnatts > i.indnkeyatts THEN
                          'include (' || (SELECT string_agg(an.name, ', ' ORDER BY k.ord)
                                            FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
                                            JOIN attname_of an ON an.attrelid = i.indrelid AND an.attnum = k.attnum
                                           WHERE k.ord > i.indnkeyatts) || ')' END,
+                       -- (no column before PostgreSQL 15: read through to_jsonb)
+                       CASE WHEN (to_jsonb(i) ->> 'indnullsnotdistinct')::boolean THEN 'nulls not distinct' END,
                        CASE WHEN i.indpred IS NOT NULL THEN 'partial' END)) AS doc
                 FROM pg_index i
                 JOIN rel r ON r.oid = i.indrelid
