@@ -55,6 +55,8 @@ class OracleTest {
         "ALTER TABLE billing.notes FORCE ROW LEVEL SECURITY",
         "CREATE POLICY own_notes ON billing.notes FOR SELECT TO PUBLIC USING (author = current_user)",
         "SELECT lo_from_bytea(424242, 'a signed contract')",
+        "CREATE TRIGGER accounts_changed AFTER UPDATE ON billing.accounts REFERENCING NEW TABLE AS changed"
+                + " FOR EACH STATEMENT EXECUTE FUNCTION billing.touch('accounts', 'v2')",
         "CREATE INDEX accounts_name_prefix ON billing.accounts (name text_pattern_ops DESC NULLS LAST)",
         "CREATE UNIQUE INDEX notes_body_once ON billing.notes (body) NULLS NOT DISTINCT",
         "CREATE SEQUENCE billing.ticket_numbers",
@@ -299,6 +301,15 @@ class OracleTest {
                         + " nulls last)\", restored \"on billing.accounts using btree (name)\"",
                 "index billing.notes_body_once: source \"on billing.notes using btree unique (body) nulls not distinct\","
                         + " restored \"on billing.notes using btree unique (body)\"");
+    }
+
+    @Test
+    void aTriggerRecreatedWithOtherArgumentsOrNoTransitionTableFails() throws Exception {
+        assertFails(damaged("DROP TRIGGER accounts_changed ON billing.accounts", "CREATE TRIGGER accounts_changed AFTER UPDATE"
+                + " ON billing.accounts FOR EACH STATEMENT EXECUTE FUNCTION billing.touch('accounts', 'v1')"),
+                "trigger billing.accounts.accounts_changed: source \"enabled after update for each statement referencing"
+                        + " new table as changed execute billing.touch() arguments ('accounts', 'v2')\", restored \"enabled"
+                        + " after update for each statement execute billing.touch() arguments ('accounts', 'v1')\"");
     }
 
     @Test

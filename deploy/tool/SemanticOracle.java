@@ -394,9 +394,18 @@ final class SemanticOracle {
                                       FROM unnest(tg.tgattr::int2[]) WITH ORDINALITY AS k(attnum, ord)
                                       JOIN attname_of an ON an.attrelid = tg.tgrelid AND an.attnum = k.attnum) || ')' END,
                        CASE WHEN tg.tgtype & 1 <> 0 THEN 'for each row' ELSE 'for each statement' END,
+                       CASE WHEN tg.tgoldtable IS NOT NULL THEN format('referencing old table as %I', tg.tgoldtable) END,
+                       CASE WHEN tg.tgnewtable IS NOT NULL THEN format('referencing new table as %I', tg.tgnewtable) END,
                        CASE WHEN tg.tgqual IS NOT NULL THEN 'when (...)' END,
                        CASE WHEN tg.tgconstraint <> 0 THEN 'constraint trigger' END,
-                       'execute', tg.tgfoid::regprocedure::text)) AS doc
+                       CASE WHEN tg.tgdeferrable THEN 'deferrable' END,
+                       CASE WHEN tg.tginitdeferred THEN 'initially deferred' END,
+                       'execute', tg.tgfoid::regprocedure::text,
+                       -- The arguments, NUL-terminated strings in tgargs, as literals.
+                       CASE WHEN tg.tgnargs > 0 THEN
+                         'arguments (' || (SELECT string_agg(quote_literal(arg), ', ' ORDER BY n)
+                                             FROM unnest((string_to_array(encode(tg.tgargs, 'escape'), '\\000'))[1:tg.tgnargs])
+                                                  WITH ORDINALITY AS a(arg, n)) || ')' END)) AS doc
                 FROM pg_trigger tg JOIN rel r ON r.oid = tg.tgrelid
                WHERE NOT tg.tgisinternal
             ),
