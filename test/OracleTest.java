@@ -49,6 +49,8 @@ class OracleTest {
         "CREATE TABLE billing.closings (period_id int REFERENCES billing.periods (id))",
         "CREATE TABLE billing.periods_1 PARTITION OF billing.periods FOR VALUES FROM (0) TO (10)",
         "CREATE TABLE public.events_archive () INHERITS (public.events_log)",
+        "ALTER TABLE public.events_log REPLICA IDENTITY FULL",
+        "ALTER TABLE billing.invoices REPLICA IDENTITY USING INDEX invoices_pkey",
         // Row-level security, forced on the owner too, and a policy.
         "CREATE TABLE billing.notes (id int PRIMARY KEY, author name NOT NULL DEFAULT current_user, body text)",
         "ALTER TABLE billing.notes ENABLE ROW LEVEL SECURITY",
@@ -208,6 +210,15 @@ class OracleTest {
         assertEquals("billing.periods", sourceDocument.at("/tables/billing.periods_1/partition_of").asText());
         assertFails(damaged("ALTER TABLE billing.periods DETACH PARTITION billing.periods_1"),
                 "table billing.periods_1: properties differ: source {\"partition_of\":\"billing.periods\"}, restored {}");
+    }
+
+    @Test
+    void aLostReplicaIdentityFailsNamingItsTable() throws Exception {
+        assertFails(damaged("ALTER TABLE public.events_log REPLICA IDENTITY DEFAULT",
+                "ALTER TABLE billing.invoices REPLICA IDENTITY NOTHING"),
+                "table billing.invoices: properties differ: source {\"replica_identity\":\"index billing.invoices_pkey\"},"
+                        + " restored {\"replica_identity\":\"nothing\"}",
+                "table public.events_log: properties differ: source {\"replica_identity\":\"full\"}, restored {}");
     }
 
     @Test

@@ -218,7 +218,7 @@ final class SemanticOracle {
             -- back with the extension, whose version is compared instead).
             rel AS (
               SELECT c.oid, c.relname, c.relkind, c.relpersistence, c.relrowsecurity, c.relforcerowsecurity, c.relispopulated,
-                     c.relispartition,
+                     c.relispartition, c.relreplident,
                      n.nspname, format('%I.%I', n.nspname, c.relname) AS name
                 FROM pg_class c JOIN nsp n ON n.oid = c.relnamespace
                WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
@@ -278,6 +278,12 @@ final class SemanticOracle {
                        'row_security', CASE WHEN r.relrowsecurity THEN true END,
                        'force_row_security', CASE WHEN r.relforcerowsecurity THEN true END,
                        'policies', pol.doc,
+                       -- What logical decoding sends of an old row, when not the key (d):
+                       -- every column (f), nothing (n), an index's columns (i).
+                       'replica_identity', CASE WHEN r.relkind IN ('r', 'p') THEN
+                                             CASE r.relreplident WHEN 'f' THEN 'full' WHEN 'n' THEN 'nothing'
+                                               WHEN 'i' THEN (SELECT 'index ' || i.indexrelid::regclass::text FROM pg_index i
+                                                               WHERE i.indrelid = r.oid AND i.indisreplident) END END,
                        -- A partition's table, or the tables it inherits from (in their order):
                        -- a restore whose ATTACH PARTITION failed keeps the rows, not the link.
                        'partition_of', CASE WHEN r.relispartition
