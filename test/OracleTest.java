@@ -50,6 +50,7 @@ class OracleTest {
         "CREATE TABLE billing.periods_1 PARTITION OF billing.periods FOR VALUES FROM (0) TO (10)",
         "CREATE TABLE public.events_archive () INHERITS (public.events_log)",
         "ALTER TABLE public.events_log REPLICA IDENTITY FULL",
+        "CREATE RULE archive_kept AS ON DELETE TO public.events_archive DO INSTEAD NOTHING",
         "ALTER TABLE billing.invoices REPLICA IDENTITY USING INDEX invoices_pkey",
         // Row-level security, forced on the owner too, and a policy.
         "CREATE TABLE billing.notes (id int PRIMARY KEY, author name NOT NULL DEFAULT current_user, body text)",
@@ -222,10 +223,25 @@ class OracleTest {
     }
 
     @Test
+    void aLostOrDisabledRuleFailsNamingItsTable() throws Exception {
+        String inherits = "\"inherits\":[\"public.events_log\"]";
+        assertEquals("{\"archive_kept\":\"enabled on delete do instead\"}",
+                sourceDocument.at("/tables/public.events_archive/rules").toString());
+        assertFails(damaged("DROP RULE archive_kept ON public.events_archive"),
+                "table public.events_archive: properties differ: source {" + inherits
+                        + ",\"rules\":{\"archive_kept\":\"enabled on delete do instead\"}}, restored {" + inherits + "}");
+        assertFails(damaged("ALTER TABLE public.events_archive DISABLE RULE archive_kept"),
+                "table public.events_archive: properties differ: source {" + inherits
+                        + ",\"rules\":{\"archive_kept\":\"enabled on delete do instead\"}}, restored {" + inherits
+                        + ",\"rules\":{\"archive_kept\":\"disabled on delete do instead\"}}");
+    }
+
+    @Test
     void aLostInheritanceFailsNamingTheChild() throws Exception {
         assertFails(damaged("ALTER TABLE public.events_archive NO INHERIT public.events_log"),
-                "table public.events_archive: properties differ: source {\"inherits\":[\"public.events_log\"]},"
-                        + " restored {}");
+                "table public.events_archive: properties differ: source {\"inherits\":[\"public.events_log\"],"
+                        + "\"rules\":{\"archive_kept\":\"enabled on delete do instead\"}}, restored"
+                        + " {\"rules\":{\"archive_kept\":\"enabled on delete do instead\"}}");
     }
 
     @Test

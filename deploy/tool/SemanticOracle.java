@@ -269,6 +269,20 @@ final class SemanticOracle {
                 FROM pg_policy pol JOIN rel r ON r.oid = pol.polrelid
                GROUP BY pol.polrelid
             ),
+            -- Rewrite rules of a table by name (not a view's own _RETURN): enabled state,
+            -- event, instead or also, whether it has a condition (not its text, nor the actions').
+            rules AS (
+              SELECT rw.ev_class, jsonb_object_agg(rw.rulename, concat_ws(' ',
+                       CASE rw.ev_enabled WHEN 'O' THEN 'enabled' WHEN 'D' THEN 'disabled'
+                                          WHEN 'R' THEN 'enabled replica' WHEN 'A' THEN 'enabled always' END,
+                       'on', CASE rw.ev_type WHEN '1' THEN 'select' WHEN '2' THEN 'update' WHEN '3' THEN 'insert'
+                                             WHEN '4' THEN 'delete' END,
+                       CASE WHEN rw.is_instead THEN 'do instead' ELSE 'do also' END,
+                       CASE WHEN rw.ev_qual <> '<>' THEN 'where (...)' END)) AS doc
+                FROM pg_rewrite rw JOIN rel r ON r.oid = rw.ev_class
+               WHERE rw.rulename <> '_RETURN'
+               GROUP BY rw.ev_class
+            ),
             tables AS (
               SELECT jsonb_object_agg(r.name, jsonb_strip_nulls(jsonb_build_object(
                        'kind', CASE r.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'partitioned table'
@@ -278,6 +292,7 @@ final class SemanticOracle {
                        'row_security', CASE WHEN r.relrowsecurity THEN true END,
                        'force_row_security', CASE WHEN r.relforcerowsecurity THEN true END,
                        'policies', pol.doc,
+                       'rules', ru.doc,
                        -- What logical decoding sends of an old row, when not the key (d):
                        -- every column (f), nothing (n), an index's columns (i).
                        'replica_identity', CASE WHEN r.relkind IN ('r', 'p') THEN
@@ -299,6 +314,7 @@ final class SemanticOracle {
                        'digest', (xpath('/row/digest/text()', ct.x))[1]::text
                      ))) AS doc
                 FROM rel r LEFT JOIN content ct ON ct.oid = r.oid LEFT JOIN policies pol ON pol.polrelid = r.oid
+                LEFT JOIN rules ru ON ru.ev_class = r.oid
                WHERE r.relkind <> 'S'
             ),
             -- Column names of a relation by attribute number, for constraints and indexes.
