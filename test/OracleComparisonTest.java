@@ -166,6 +166,7 @@ class OracleComparisonTest {
         at(restored, "triggers").put("billing.accounts.touch", "disabled before insert for each row execute billing.touch()");
         at(restored, "functions").put("billing.touch()", "function language plpgsql definition sha256 " + DIGEST_B);
         at(restored, "types").put("billing.mood", "enum ('calm')");
+        restored.putObject("event_triggers").put("audit_ddl", "enabled on ddl_command_end execute billing.log_ddl()");
         restored.put("large_objects", 2);
         assertEquals(List.of(
                 "schema billing: missing after the restore (source: \"schema\")",
@@ -176,6 +177,8 @@ class OracleComparisonTest {
                 "function billing.touch(): source \"function language plpgsql definition sha256 aaaaaaaaaaaaaaaa…\","
                         + " restored \"function language plpgsql definition sha256 bbbbbbbbbbbbbbbb…\"",
                 "type billing.mood: source \"enum ('calm', 'busy')\", restored \"enum ('calm')\"",
+                "event trigger audit_ddl: not in the source (restored: \"enabled on ddl_command_end execute"
+                        + " billing.log_ddl()\")",
                 "large objects: 0 in the source, 2 restored"), differences(restored));
     }
 

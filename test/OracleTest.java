@@ -38,6 +38,8 @@ class OracleTest {
         "CREATE INDEX invoices_issued ON billing.invoices (issued)",
         "CREATE TABLE public.events_log (kind text, at timestamptz, payload jsonb)", // no key
         "CREATE FUNCTION billing.touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$",
+        "CREATE FUNCTION billing.no_drops() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$",
+        "CREATE EVENT TRIGGER no_drops ON sql_drop WHEN TAG IN ('DROP TABLE') EXECUTE FUNCTION billing.no_drops()",
         "CREATE TRIGGER invoices_touch BEFORE INSERT ON billing.invoices FOR EACH ROW EXECUTE FUNCTION billing.touch()",
         // A SQL-standard body: only a parse tree, whose deparse a dump and restore changes like the CHECK's.
         "CREATE FUNCTION billing.is_open(state varchar) RETURNS boolean LANGUAGE sql"
@@ -344,6 +346,16 @@ class OracleTest {
         assertFails(damaged("DROP TRIGGER invoices_touch ON billing.invoices"),
                 "trigger billing.invoices.invoices_touch: missing after the restore"
                         + " (source: \"enabled before insert for each row execute billing.touch()\")");
+    }
+
+    @Test
+    void aLostOrDisabledEventTriggerFailsNamingIt() throws Exception {
+        assertFails(damaged("ALTER EVENT TRIGGER no_drops DISABLE"),
+                "event trigger no_drops: source \"enabled on sql_drop when tag in ('DROP TABLE') execute billing.no_drops()\","
+                        + " restored \"disabled on sql_drop when tag in ('DROP TABLE') execute billing.no_drops()\"");
+        assertFails(damaged("DROP EVENT TRIGGER no_drops"),
+                "event trigger no_drops: missing after the restore (source: \"enabled on sql_drop when tag in ('DROP TABLE')"
+                        + " execute billing.no_drops()\")");
     }
 
     @Test

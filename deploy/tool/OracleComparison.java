@@ -30,6 +30,11 @@ final class OracleComparison {
 
     private static final Pattern SHA256 = Pattern.compile("([0-9a-f]{16})[0-9a-f]{48}");
 
+    /** The document's keys of objects kept as one spelled value each, by the kind a line names. */
+    private static final Map<String, String> INVENTORY_KEYS = orderedMap(
+            "constraint", "constraints", "index", "indexes", "trigger", "triggers", "function", "functions",
+            "type", "types", "event trigger", "event_triggers");
+
     /**
      * The comparison in the harness's terms: every line (notes too) to be
      * said as "second oracle: LINE", and the differences joined in the one
@@ -57,10 +62,7 @@ final class OracleComparison {
             sequence(name, a.path("sequences").get(name), b.path("sequences").get(name), lines);
         }
         inventory("schema", schemas(a), schemas(b), lines);
-        for (String kind : List.of("constraint", "index", "trigger", "function", "type")) {
-            String key = kind.equals("index") ? "indexes" : kind + "s";
-            inventory(kind, a.path(key), b.path(key), lines);
-        }
+        INVENTORY_KEYS.forEach((kind, key) -> inventory(kind, a.path(key), b.path(key), lines));
         extensions(a, b, lines);
         largeObjects(a, b, lines);
         return lines;
@@ -194,6 +196,14 @@ final class OracleComparison {
     }
 
     // ------------------------------------------------ spelling
+
+    private static Map<String, String> orderedMap(String... keysAndValues) {
+        Map<String, String> map = new LinkedHashMap<>();
+        for (int i = 0; i < keysAndValues.length; i += 2) {
+            map.put(keysAndValues[i], keysAndValues[i + 1]);
+        }
+        return map;
+    }
 
     /** The names of both objects' keys, sorted (a JSON object, or nothing). */
     private static TreeSet<String> names(JsonNode a, JsonNode b) {

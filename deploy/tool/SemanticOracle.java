@@ -77,13 +77,14 @@ final class SemanticOracle {
      * the schema's objects as the document spells them: "schemas", "tables"
      * (kind, properties, columns), "constraints", "indexes", "triggers",
      * "functions", "types", "sequences" (definition). Nothing of the cluster
-     * (server version, extensions, large objects and their digest). OracleComparison compares
+     * (server version, extensions, event triggers, large objects and their digest). OracleComparison compares
      * two of them as it compares documents.
      */
     static ObjectNode inventory(Connector connector, String schema) throws Failure {
         ObjectNode document = document(connector, null, inventorySql(schema),
                 "reading the catalog inventory of schema " + schema + " in " + connector.target().describe());
-        for (String cluster : List.of("oracle", "server_version", "extensions", "large_objects", "large_object_digest")) {
+        for (String cluster : List.of("oracle", "server_version", "extensions", "event_triggers", "large_objects",
+                "large_object_digest")) {
             document.remove(cluster);
         }
         document.path("tables").forEach(table -> ((ObjectNode) table).remove(List.of("rows", "digest")));
@@ -492,6 +493,21 @@ final class SemanticOracle {
                                                           false, true, '') END AS x) v
                WHERE r.relkind = 'S'
             ),
+            -- Event triggers (the database's, in no schema), not an extension's: enabled
+            -- state, event, command tags, function.
+            event_triggers AS (
+              SELECT jsonb_object_agg(et.evtname, concat_ws(' ',
+                       CASE et.evtenabled WHEN 'O' THEN 'enabled' WHEN 'D' THEN 'disabled'
+                                          WHEN 'R' THEN 'enabled replica' WHEN 'A' THEN 'enabled always' END,
+                       'on', et.evtevent,
+                       CASE WHEN et.evttags IS NOT NULL THEN
+                         'when tag in (' || (SELECT string_agg(quote_literal(tag), ', ' ORDER BY tag)
+                                               FROM unnest(et.evttags) AS tag) || ')' END,
+                       'execute', et.evtfoid::regprocedure::text)) AS doc
+                FROM pg_event_trigger et
+               WHERE NOT EXISTS (SELECT 1 FROM pg_depend d
+                                  WHERE d.classid = 'pg_event_trigger'::regclass AND d.objid = et.oid AND d.deptype = 'e')
+            ),
             -- Large objects' contents, read in 1 MiB pieces (one may hold up to 4 TB):
             -- SHA-256 over each one's OID and the SHA-256 of its pieces' SHA-256, by OID
             -- (a restore keeps the OIDs). Reading them needs what pg_dump needs.
@@ -518,6 +534,7 @@ final class SemanticOracle {
               'functions', coalesce((SELECT doc FROM functions), '{}'),
               'types', coalesce((SELECT doc FROM types), '{}'),
               'sequences', coalesce((SELECT doc FROM sequences), '{}'),
+              'event_triggers', coalesce((SELECT doc FROM event_triggers), '{}'),
               'extensions', (SELECT coalesce(jsonb_object_agg(e.extname, e.extversion), '{}') FROM pg_extension e),
               'large_objects', (SELECT count(*) FROM pg_largeobject_metadata),
               'large_object_digest', (SELECT digest FROM large_object_digest)
