@@ -290,6 +290,25 @@ class OracleTest {
         }
     }
 
+    /**
+     * An extension's schema may hold the user's tables too (PostGIS's
+     * tiger_data, which its loader fills): they are not the extension's,
+     * so their rows count.
+     */
+    @Test
+    void aUserTableInAnExtensionsSchemaIsCompared() throws Exception {
+        String database = Support.scratchDatabase();
+        Support.execute(database, "CREATE EXTENSION hstore", "CREATE SCHEMA geo", "ALTER EXTENSION hstore ADD SCHEMA geo",
+                "CREATE TABLE geo.addresses (id int PRIMARY KEY, street text)",
+                "INSERT INTO geo.addresses VALUES (1, 'Main St'), (2, 'Elm St')");
+        ObjectNode before = capture(database, null);
+        assertEquals(2, before.at("/tables/geo.addresses/rows").asInt());
+        assertEquals("[\"public\"]", before.path("schemas").toString());
+        Support.execute(database, "DELETE FROM geo.addresses WHERE id = 2");
+        assertFails(OracleComparison.differences(before, capture(database, null)),
+                "table geo.addresses: 2 rows in the source, 1 restored");
+    }
+
     @Test
     void aLostRowFailsNamingItsTable() throws Exception {
         assertFails(damaged("DELETE FROM billing.invoices WHERE id = 7"),

@@ -207,13 +207,16 @@ final class SemanticOracle {
      */
     static final String CAPTURE = """
             WITH
-            -- Schemas of the user: not the system's, not an extension's.
+            -- Schemas other than the system's. An extension's own schema is not listed,
+            -- but what the user made in it is compared (each object that an extension
+            -- owns is left out on its own, below).
             nsp AS (
-              SELECT n.oid, n.nspname
+              SELECT n.oid, n.nspname,
+                     EXISTS (SELECT 1 FROM pg_depend d
+                              WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e')
+                       AS of_extension
                 FROM pg_namespace n
                WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema' /*schema*/
-                 AND NOT EXISTS (SELECT 1 FROM pg_depend d
-                                  WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e')
             ),
             -- Relations of those schemas that no extension owns (its members come
             -- back with the extension, whose version is compared instead).
@@ -526,7 +529,7 @@ final class SemanticOracle {
             SELECT jsonb_build_object(
               'oracle', 'semantic',
               'server_version', current_setting('server_version'),
-              'schemas', (SELECT coalesce(jsonb_agg(nspname ORDER BY nspname), '[]') FROM nsp),
+              'schemas', (SELECT coalesce(jsonb_agg(nspname ORDER BY nspname), '[]') FROM nsp WHERE NOT of_extension),
               'tables', coalesce((SELECT doc FROM tables), '{}'),
               'constraints', coalesce((SELECT doc FROM constraints), '{}'),
               'indexes', coalesce((SELECT doc FROM indexes), '{}'),
