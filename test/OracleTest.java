@@ -64,6 +64,8 @@ class OracleTest {
                 + " FOR EACH STATEMENT EXECUTE FUNCTION billing.touch('accounts', 'v2')",
         "CREATE INDEX accounts_name_prefix ON billing.accounts (name text_pattern_ops DESC NULLS LAST)",
         "CREATE UNIQUE INDEX notes_body_once ON billing.notes (body) NULLS NOT DISTINCT",
+        "CREATE UNLOGGED TABLE public.scratch (id serial PRIMARY KEY)", // its sequence is unlogged too
+        "INSERT INTO public.scratch DEFAULT VALUES",
         "CREATE SEQUENCE billing.ticket_numbers",
         "SELECT setval('billing.ticket_numbers', 1000, false)", // hands out 1000 next
         "INSERT INTO billing.accounts (name, mood) SELECT 'account ' || g, 'calm' FROM generate_series(1, 5) g",
@@ -453,6 +455,15 @@ class OracleTest {
         } finally {
             Support.execute("postgres", "DROP DATABASE " + copy, "DROP ROLE " + role);
         }
+    }
+
+    @Test
+    void anUnloggedSequenceIsMarked() throws Exception {
+        assertEquals("{\"definition\":\"integer start 1 increment 1 min 1 max 2147483647 cache 1 unlogged\",\"increment\":1,"
+                + "\"unlogged\":true,\"value\":1}", sourceDocument.at("/sequences/public.scratch_id_seq").toString());
+        assertFails(damaged("ALTER SEQUENCE public.scratch_id_seq SET LOGGED"),
+                "sequence public.scratch_id_seq: source integer start 1 increment 1 min 1 max 2147483647 cache 1 unlogged,"
+                        + " restored integer start 1 increment 1 min 1 max 2147483647 cache 1");
     }
 
     @Test

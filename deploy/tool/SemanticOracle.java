@@ -480,15 +480,19 @@ final class SemanticOracle {
             -- (setval(s, N, false)) the value before N; null when its start comes next.
             sequences AS (
               SELECT jsonb_object_agg(r.name, jsonb_build_object(
-                       'definition', format('%s start %s increment %s min %s max %s cache %s%s',
+                       'definition', format('%s start %s increment %s min %s max %s cache %s%s%s',
                                             format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, s.seqmin, s.seqmax,
-                                            s.seqcache, CASE WHEN s.seqcycle THEN ' cycle' ELSE '' END),
+                                            s.seqcache, CASE WHEN s.seqcycle THEN ' cycle' ELSE '' END,
+                                            CASE WHEN r.relpersistence = 'u' THEN ' unlogged' ELSE '' END),
                        'increment', s.seqincrement,
                        'value', CASE WHEN (xpath('/row/is_called/text()', v.x))[1]::text = 'true'
                                      THEN (xpath('/row/last_value/text()', v.x))[1]::text::numeric
                                      WHEN (xpath('/row/last_value/text()', v.x))[1]::text::numeric <> s.seqstart
                                      THEN (xpath('/row/last_value/text()', v.x))[1]::text::numeric - s.seqincrement
-                                END)) AS doc
+                                END)
+                       -- (PostgreSQL 15+) a physical backup brings it back at its start, as an
+                       -- unlogged table empty: said so the comparison can tell.
+                       || CASE WHEN r.relpersistence = 'u' THEN jsonb_build_object('unlogged', true) ELSE '{}' END) AS doc
                 FROM rel r
                 JOIN pg_sequence s ON s.seqrelid = r.oid
                 CROSS JOIN LATERAL (SELECT CASE WHEN /*values*/ true
