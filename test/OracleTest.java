@@ -66,6 +66,11 @@ class OracleTest {
         "CREATE UNIQUE INDEX notes_body_once ON billing.notes (body) NULLS NOT DISTINCT",
         "CREATE UNLOGGED TABLE public.scratch (id serial PRIMARY KEY)", // its sequence is unlogged too
         "INSERT INTO public.scratch DEFAULT VALUES",
+        // Values whose text the session's settings spell.
+        "CREATE TABLE public.measurements (at timestamp, at_zone timestamptz, took interval, ratio float8, raw bytea,"
+                + " price money)",
+        "INSERT INTO public.measurements VALUES ('2026-03-04 05:06:07.5', '2026-03-04 05:06:07.5+01', '1 day 02:03:04',"
+                + " 0.1, '\\x00ff', 12.5), (NULL, NULL, '-1 mon', '-0', '', 0)",
         "CREATE SEQUENCE billing.ticket_numbers",
         "SELECT setval('billing.ticket_numbers', 1000, false)", // hands out 1000 next
         "INSERT INTO billing.accounts (name, mood) SELECT 'account ' || g, 'calm' FROM generate_series(1, 5) g",
@@ -309,6 +314,24 @@ class OracleTest {
         Support.execute(database, "DELETE FROM geo.addresses WHERE id = 2");
         assertFails(OracleComparison.differences(before, capture(database, null)),
                 "table geo.addresses: 2 rows in the source, 1 restored");
+    }
+
+    @Test
+    void aDatabaseWithOtherSettingsComparesClean() throws Exception {
+        String copy = source + "_settings";
+        Support.execute("postgres", "CREATE DATABASE " + copy + " TEMPLATE " + source);
+        try {
+            Support.execute("postgres", "ALTER DATABASE " + copy + " SET standard_conforming_strings = off",
+                    "ALTER DATABASE " + copy + " SET DateStyle = 'SQL, DMY'",
+                    "ALTER DATABASE " + copy + " SET TimeZone = 'Asia/Kolkata'",
+                    "ALTER DATABASE " + copy + " SET IntervalStyle = 'iso_8601'",
+                    "ALTER DATABASE " + copy + " SET extra_float_digits = -3",
+                    "ALTER DATABASE " + copy + " SET bytea_output = 'escape'",
+                    "ALTER DATABASE " + copy + " SET search_path = billing, public");
+            assertEquals(List.of(), OracleComparison.differences(sourceDocument, capture(copy, null)));
+        } finally {
+            Support.execute("postgres", "DROP DATABASE " + copy);
+        }
     }
 
     @Test

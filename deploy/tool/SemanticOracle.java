@@ -36,14 +36,16 @@ final class SemanticOracle {
     /**
      * Session settings pin every output format a row's text depends on, so
      * both sides spell a value the same; pg_catalog alone on the search_path
-     * makes regclass and regprocedure names schema-qualified. Row security
-     * off: a table whose policies would filter the capturing role fails the
-     * capture instead of being read in part on both sides.
+     * makes regclass and regprocedure names schema-qualified; standard
+     * conforming strings read the statement's literals ('\000') as written,
+     * whatever the database's default. Row security off: a table whose
+     * policies would filter the capturing role fails the capture instead of
+     * being read in part on both sides.
      */
     static final List<String> SESSION = List.of(
-            "SET row_security = off", "SET search_path = pg_catalog", "SET TimeZone = 'UTC'",
-            "SET DateStyle = 'ISO, YMD'", "SET IntervalStyle = 'postgres'", "SET extra_float_digits = 3",
-            "SET bytea_output = 'hex'", "SET lc_monetary = 'C'");
+            "SET row_security = off", "SET standard_conforming_strings = on", "SET search_path = pg_catalog",
+            "SET TimeZone = 'UTC'", "SET DateStyle = 'ISO, YMD'", "SET IntervalStyle = 'postgres'",
+            "SET extra_float_digits = 3", "SET bytea_output = 'hex'", "SET lc_monetary = 'C'");
 
     /** What pg_export_snapshot() returns, e.g. 00000003-0000001B-1. */
     static final String SNAPSHOT_ID = "[0-9A-F]+(-[0-9A-F]+)+";
