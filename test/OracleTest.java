@@ -51,6 +51,8 @@ class OracleTest {
         "CREATE TABLE billing.closings (period_id int REFERENCES billing.periods (id))",
         "CREATE TABLE billing.periods_1 PARTITION OF billing.periods FOR VALUES FROM (0) TO (10)",
         "CREATE TABLE public.events_archive () INHERITS (public.events_log)",
+        "CREATE VIEW billing.open_accounts WITH (security_invoker = true) AS"
+                + " SELECT id, name FROM billing.accounts WHERE state = 'active' WITH CHECK OPTION",
         "ALTER TABLE public.events_log REPLICA IDENTITY FULL",
         "CREATE RULE archive_kept AS ON DELETE TO public.events_archive DO INSTEAD NOTHING",
         "ALTER TABLE billing.invoices REPLICA IDENTITY USING INDEX invoices_pkey",
@@ -243,6 +245,13 @@ class OracleTest {
                 "table public.events_archive: properties differ: source {" + inherits
                         + ",\"rules\":{\"archive_kept\":\"enabled on delete do instead\"}}, restored {" + inherits
                         + ",\"rules\":{\"archive_kept\":\"disabled on delete do instead\"}}");
+    }
+
+    @Test
+    void aViewsLostOptionsFailNamingIt() throws Exception {
+        assertFails(damaged("ALTER VIEW billing.open_accounts RESET (security_invoker, check_option)"),
+                "table billing.open_accounts: properties differ: source {\"options\":[\"check_option=cascaded\","
+                        + "\"security_invoker=true\"]}, restored {}");
     }
 
     @Test

@@ -224,7 +224,7 @@ final class SemanticOracle {
             -- back with the extension, whose version is compared instead).
             rel AS (
               SELECT c.oid, c.relname, c.relkind, c.relpersistence, c.relrowsecurity, c.relforcerowsecurity, c.relispopulated,
-                     c.relispartition, c.relreplident,
+                     c.relispartition, c.relreplident, c.reloptions,
                      n.nspname, format('%I.%I', n.nspname, c.relname) AS name
                 FROM pg_class c JOIN nsp n ON n.oid = c.relnamespace
                WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
@@ -298,6 +298,9 @@ final class SemanticOracle {
                        'row_security', CASE WHEN r.relrowsecurity THEN true END,
                        'force_row_security', CASE WHEN r.relforcerowsecurity THEN true END,
                        'policies', pol.doc,
+                       -- Storage parameters, and a view's security_invoker, security_barrier
+                       -- and check_option, which decide what it shows and lets through.
+                       'options', (SELECT jsonb_agg(o ORDER BY o) FROM unnest(r.reloptions) AS o),
                        'rules', ru.doc,
                        -- What logical decoding sends of an old row, when not the key (d):
                        -- every column (f), nothing (n), an index's columns (i).
