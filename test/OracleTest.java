@@ -64,6 +64,7 @@ class OracleTest {
         "SELECT lo_from_bytea(424242, 'a signed contract')",
         "CREATE TRIGGER accounts_changed AFTER UPDATE ON billing.accounts REFERENCING NEW TABLE AS changed"
                 + " FOR EACH STATEMENT EXECUTE FUNCTION billing.touch('accounts', 'v2')",
+        "CREATE AGGREGATE billing.total(numeric) (sfunc = numeric_add, stype = numeric, initcond = '0')",
         "CREATE INDEX accounts_name_prefix ON billing.accounts (name text_pattern_ops DESC NULLS LAST)",
         "CREATE UNIQUE INDEX notes_body_once ON billing.notes (body) NULLS NOT DISTINCT",
         "CREATE UNLOGGED TABLE public.scratch (id serial PRIMARY KEY)", // its sequence is unlogged too
@@ -424,6 +425,14 @@ class OracleTest {
                 + " AS $$ BEGIN RETURN NULL; END $$"),
                 "function billing\\.touch\\(\\): source \"function language plpgsql definition"
                         + " sha256 [0-9a-f]{16}…\", restored \"function language plpgsql definition sha256 [0-9a-f]{16}…\"");
+    }
+
+    @Test
+    void anAggregateRedefinedFailsNamingIt() throws Exception {
+        assertOneMatching(damaged("DROP AGGREGATE billing.total(numeric)",
+                "CREATE AGGREGATE billing.total(numeric) (sfunc = numeric_add, stype = numeric, initcond = '100')"),
+                "function billing\\.total\\(numeric\\): source \"aggregate language internal definition sha256"
+                        + " [0-9a-f]{16}…\", restored \"aggregate language internal definition sha256 [0-9a-f]{16}…\"");
     }
 
     @Test

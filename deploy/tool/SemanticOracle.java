@@ -453,7 +453,12 @@ final class SemanticOracle {
                        encode(sha256(convert_to(concat_ws(E'\\n',
                          CASE WHEN l.lanname = 'sql' AND p.prosrc = '' THEN NULL ELSE p.prosrc END,
                          p.probin, pg_get_function_result(p.oid), p.provolatile, p.proisstrict, p.prosecdef,
-                         p.proleakproof, p.proparallel, p.proretset, p.pronargdefaults, array_to_string(p.proconfig, E'\\n')),
+                         p.proleakproof, p.proparallel, p.proretset, p.pronargdefaults, array_to_string(p.proconfig, E'\\n'),
+                         -- An aggregate's source is a placeholder: what it is is its functions and states.
+                         (SELECT concat_ws(' ', a.aggkind, a.aggnumdirectargs, a.aggtransfn, a.aggfinalfn, a.aggcombinefn,
+                                           a.aggtranstype::regtype, a.agginitval, a.aggmtransfn, a.aggminvtransfn,
+                                           a.aggmfinalfn, a.aggmtranstype::regtype, a.aggminitval, a.aggsortop::regoperator)
+                            FROM pg_aggregate a WHERE a.aggfnoid = p.oid)),
                          'UTF8')), 'hex'))) AS doc
                 FROM pg_proc p JOIN nsp n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
                WHERE NOT EXISTS (SELECT 1 FROM pg_depend d
