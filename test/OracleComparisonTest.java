@@ -179,6 +179,7 @@ class OracleComparisonTest {
         at(restored, "functions").put("billing.touch()", "function language plpgsql definition sha256 " + DIGEST_B);
         at(restored, "types").put("billing.mood", "enum ('calm')");
         restored.putObject("event_triggers").put("audit_ddl", "enabled on ddl_command_end execute billing.log_ddl()");
+        restored.putObject("publications").put("feed", "all tables publish insert");
         restored.put("large_objects", 2);
         assertEquals(List.of(
                 "schema billing: missing after the restore (source: \"schema\")",
@@ -191,6 +192,7 @@ class OracleComparisonTest {
                 "type billing.mood: source \"enum ('calm', 'busy')\", restored \"enum ('calm')\"",
                 "event trigger audit_ddl: not in the source (restored: \"enabled on ddl_command_end execute"
                         + " billing.log_ddl()\")",
+                "publication feed: not in the source (restored: \"all tables publish insert\")",
                 "large objects: 0 in the source, 2 restored"), differences(restored));
     }
 

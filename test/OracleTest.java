@@ -65,6 +65,7 @@ class OracleTest {
         "CREATE TRIGGER accounts_changed AFTER UPDATE ON billing.accounts REFERENCING NEW TABLE AS changed"
                 + " FOR EACH STATEMENT EXECUTE FUNCTION billing.touch('accounts', 'v2')",
         "CREATE AGGREGATE billing.total(numeric) (sfunc = numeric_add, stype = numeric, initcond = '0')",
+        "CREATE PUBLICATION billing_feed FOR TABLE billing.accounts, billing.invoices WITH (publish = 'insert, update')",
         "CREATE INDEX accounts_name_prefix ON billing.accounts (name text_pattern_ops DESC NULLS LAST)",
         "CREATE UNIQUE INDEX notes_body_once ON billing.notes (body) NULLS NOT DISTINCT",
         "CREATE UNLOGGED TABLE public.scratch (id serial PRIMARY KEY)", // its sequence is unlogged too
@@ -187,8 +188,9 @@ class OracleTest {
                 + " execute billing.touch()\""), document);
         assertTrue(document.contains("\"billing.accounts_id_seq\": {\n      \"definition\": \"integer start 1"
                 + " increment 1 min 1 max 2147483647 cache 1\",\n      \"increment\": 1,\n      \"value\": 5\n"), document);
-        assertTrue(document.contains("\"large_objects\": 1,\n  \"oracle\": \"semantic\",\n  \"schemas\": [\n"
-                + "    \"billing\",\n    \"public\"\n  ],"), document);
+        assertTrue(document.contains("\"large_objects\": 1,\n  \"oracle\": \"semantic\",\n  \"publications\": {\n"
+                + "    \"billing_feed\": \"tables (billing.accounts, billing.invoices) publish insert, update\"\n  },\n"
+                + "  \"schemas\": [\n    \"billing\",\n    \"public\"\n  ],"), document);
     }
 
     @Test
@@ -410,6 +412,13 @@ class OracleTest {
         assertFails(damaged("DROP EVENT TRIGGER no_drops"),
                 "event trigger no_drops: missing after the restore (source: \"enabled on sql_drop when tag in ('DROP TABLE')"
                         + " execute billing.no_drops()\")");
+    }
+
+    @Test
+    void aPublicationThatLostATableFailsNamingIt() throws Exception {
+        assertFails(damaged("ALTER PUBLICATION billing_feed DROP TABLE billing.invoices"),
+                "publication billing_feed: source \"tables (billing.accounts, billing.invoices) publish insert, update\","
+                        + " restored \"tables (billing.accounts) publish insert, update\"");
     }
 
     @Test

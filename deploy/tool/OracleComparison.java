@@ -33,7 +33,7 @@ final class OracleComparison {
     /** The document's keys of objects kept as one spelled value each, by the kind a line names. */
     private static final Map<String, String> INVENTORY_KEYS = orderedMap(
             "constraint", "constraints", "index", "indexes", "trigger", "triggers", "function", "functions",
-            "type", "types", "event trigger", "event_triggers");
+            "type", "types", "event trigger", "event_triggers", "publication", "publications");
 
     /**
      * The comparison in the harness's terms: every line (notes too) to be

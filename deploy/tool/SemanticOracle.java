@@ -75,18 +75,19 @@ final class SemanticOracle {
      * statement restricted to SCHEMA, without contents. The statement's
      * marked places change: only that schema; no table is read (no row
      * count, no digest: the audit log grows between checkpoints, and only
-     * the catalog needs privileges); no sequence's value, no large object read. What is left is
-     * the schema's objects as the document spells them: "schemas", "tables"
-     * (kind, properties, columns), "constraints", "indexes", "triggers",
-     * "functions", "types", "sequences" (definition). Nothing of the cluster
-     * (server version, extensions, event triggers, large objects and their digest). OracleComparison compares
-     * two of them as it compares documents.
+     * the catalog needs privileges); no sequence's value, no large object.
+     * What is left is the schema's objects as the document spells them:
+     * "schemas", "tables" (kind, properties, columns), "constraints",
+     * "indexes", "triggers", "functions", "types", "sequences" (definition).
+     * Nothing of the database beyond the schema (server version, extensions,
+     * event triggers, publications, large objects and their digest).
+     * OracleComparison compares two of them as it compares documents.
      */
     static ObjectNode inventory(Connector connector, String schema) throws Failure {
         ObjectNode document = document(connector, null, inventorySql(schema),
                 "reading the catalog inventory of schema " + schema + " in " + connector.target().describe());
-        for (String cluster : List.of("oracle", "server_version", "extensions", "event_triggers", "large_objects",
-                "large_object_digest")) {
+        for (String cluster : List.of("oracle", "server_version", "extensions", "event_triggers", "publications",
+                "large_objects", "large_object_digest")) {
             document.remove(cluster);
         }
         document.path("tables").forEach(table -> ((ObjectNode) table).remove(List.of("rows", "digest")));
@@ -525,6 +526,23 @@ final class SemanticOracle {
                WHERE NOT EXISTS (SELECT 1 FROM pg_depend d
                                   WHERE d.classid = 'pg_event_trigger'::regclass AND d.objid = et.oid AND d.deptype = 'e')
             ),
+            -- Publications (the database's): all tables, or the tables they publish (those
+            -- of a schema they name too), and which changes; not row filters.
+            publications AS (
+              SELECT jsonb_object_agg(pub.pubname, concat_ws(' ',
+                       CASE WHEN pub.puballtables THEN 'all tables'
+                            ELSE 'tables (' || coalesce((SELECT string_agg(format('%I.%I', pt.schemaname, pt.tablename), ', '
+                                                                    ORDER BY pt.schemaname, pt.tablename)
+                                                    FROM pg_publication_tables pt WHERE pt.pubname = pub.pubname), '')
+                                 || ')' END,
+                       'publish', concat_ws(', ', CASE WHEN pub.pubinsert THEN 'insert' END,
+                                                  CASE WHEN pub.pubupdate THEN 'update' END,
+                                                  CASE WHEN pub.pubdelete THEN 'delete' END,
+                                                  CASE WHEN pub.pubtruncate THEN 'truncate' END),
+                       -- (no column before PostgreSQL 13: read through to_jsonb)
+                       CASE WHEN (to_jsonb(pub) ->> 'pubviaroot')::boolean THEN 'via root' END)) AS doc
+                FROM pg_publication pub
+            ),
             -- Large objects' contents, read in 1 MiB pieces (one may hold up to 4 TB):
             -- SHA-256 over each one's OID and the SHA-256 of its pieces' SHA-256, by OID
             -- (a restore keeps the OIDs). Reading them needs what pg_dump needs.
@@ -552,6 +570,7 @@ final class SemanticOracle {
               'types', coalesce((SELECT doc FROM types), '{}'),
               'sequences', coalesce((SELECT doc FROM sequences), '{}'),
               'event_triggers', coalesce((SELECT doc FROM event_triggers), '{}'),
+              'publications', coalesce((SELECT doc FROM publications), '{}'),
               'extensions', (SELECT coalesce(jsonb_object_agg(e.extname, e.extversion), '{}') FROM pg_extension e),
               'large_objects', (SELECT count(*) FROM pg_largeobject_metadata),
               'large_object_digest', (SELECT digest FROM large_object_digest)
