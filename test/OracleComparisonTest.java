@@ -113,6 +113,17 @@ class OracleComparisonTest {
     }
 
     @Test
+    void aQuotedColumnNameWithSpacesIsOneName() throws Exception {
+        ObjectNode source = source();
+        at(source, "tables", "billing.accounts").putArray("columns").add("\"due date\" date").add("\"due \"\"soon\"\"\" boolean");
+        ObjectNode restored = source.deepCopy();
+        at(restored, "tables", "billing.accounts").putArray("columns").add("\"due date\" timestamp without time zone")
+                .add("\"due \"\"soon\"\"\" boolean");
+        assertEquals(List.of("table billing.accounts: column \"due date\": source \"\\\"due date\\\" date\", restored"
+                + " \"\\\"due date\\\" timestamp without time zone\""), OracleComparison.differences(source, restored));
+    }
+
+    @Test
     void columnsInAnotherOrderAreOneLine() throws Exception {
         ObjectNode restored = source();
         at(restored, "tables", "billing.accounts").putArray("columns").add("name text not null")

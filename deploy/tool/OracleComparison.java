@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 final class OracleComparison {
@@ -29,6 +30,9 @@ final class OracleComparison {
     private static final Pattern CHANGED_VALUE = Pattern.compile(": source \"[^\"]*\", restored \"[^\"]*\"$");
 
     private static final Pattern SHA256 = Pattern.compile("([0-9a-f]{16})[0-9a-f]{48}");
+
+    /** A spelled column's name: quote_ident's, a word or a quoted name that may hold spaces ("due date"). */
+    private static final Pattern COLUMN_NAME = Pattern.compile("^(\"(?:[^\"]|\"\")*\"|[^ ]+)");
 
     /** The document's keys of objects kept as one spelled value each, by the kind a line names. */
     private static final Map<String, String> INVENTORY_KEYS = orderedMap(
@@ -237,12 +241,12 @@ final class OracleComparison {
         return copy;
     }
 
-    /** Each column's spelling under its name (the first word). */
+    /** Each column's spelling under its name. */
     private static ObjectNode byName(JsonNode columns) {
         Map<String, JsonNode> fields = new LinkedHashMap<>();
         for (Iterator<JsonNode> it = columns.elements(); it.hasNext(); ) {
             JsonNode spelled = it.next();
-            fields.put(spelled.asText().split(" ", -1)[0], spelled);
+            fields.put(columnName(spelled), spelled);
         }
         ObjectNode byName = JsonNodeFactory.instance.objectNode();
         fields.forEach(byName::set);
@@ -251,8 +255,13 @@ final class OracleComparison {
 
     private static String columnNames(JsonNode columns) {
         List<String> names = new ArrayList<>();
-        columns.forEach(column -> names.add(column.asText().split(" ", -1)[0]));
+        columns.forEach(column -> names.add(columnName(column)));
         return String.join(", ", names);
+    }
+
+    private static String columnName(JsonNode spelled) {
+        Matcher name = COLUMN_NAME.matcher(spelled.asText());
+        return name.find() ? name.group(1) : spelled.asText();
     }
 
     private static String rowsOrZero(JsonNode table) {
