@@ -232,6 +232,17 @@ class OracleComparisonTest {
     }
 
     @Test
+    void anExtensionBackAtTheServersDefaultVersionIsANoteOnTheSameMajor() throws Exception {
+        ObjectNode restored = source();
+        at(restored, "extensions").put("plpgsql", "1.1");
+        restored.putObject("extension_default_versions").put("plpgsql", "1.1");
+        assertEquals(List.of("note: extension plpgsql: source \"1.0\", restored \"1.1\" (the restored server's default"
+                + " version: pg_dump does not record versions)"), differences(restored));
+        restored.putObject("extension_default_versions").put("plpgsql", "1.2");
+        assertEquals(List.of("extension plpgsql: source \"1.0\", restored \"1.1\""), differences(restored));
+    }
+
+    @Test
     void theVerdictSaysEveryLineAndJoinsTheDifferences() throws Exception {
         ObjectNode restored = source();
         at(restored, "tables", "billing.accounts").put("rows", 4);

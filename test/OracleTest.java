@@ -346,6 +346,24 @@ class OracleTest {
         }
     }
 
+    /** pg_dump records no extension's version: its restore installs the server's default. */
+    @Test
+    void anExtensionBehindTheDefaultVersionComesBackAtItAsANote(@TempDir Path work) throws Exception {
+        String older = Support.scratchDatabase();
+        String restoredCopy = Support.scratchDatabase();
+        Support.execute(older, "CREATE EXTENSION hstore VERSION '1.7'", "CREATE TABLE tags (h hstore)",
+                "INSERT INTO tags VALUES ('a=>1')");
+        Path dump = work.resolve("older.dump");
+        shellOk("pg_dump --format=custom --no-owner --no-acl --file=\"$2\" --dbname=\"$1\"", Support.url(older),
+                dump.toString());
+        shellOk("pg_restore --no-owner --no-acl --exit-on-error --dbname=\"$1\" \"$2\"", Support.url(restoredCopy),
+                dump.toString());
+        String defaultVersion = Support.one(restoredCopy, "SELECT default_version FROM pg_available_extensions WHERE name = 'hstore'");
+        assertEquals(List.of("note: extension hstore: source \"1.7\", restored \"" + defaultVersion + "\" (the restored"
+                + " server's default version: pg_dump does not record versions)"),
+                OracleComparison.differences(capture(older, null), capture(restoredCopy, null)));
+    }
+
     @Test
     void aLostRowFailsNamingItsTable() throws Exception {
         assertFails(damaged("DELETE FROM billing.invoices WHERE id = 7"),

@@ -183,8 +183,9 @@ final class OracleComparison {
     }
 
     /**
-     * Restored into another major, an extension comes back at that server's
-     * own default version: a note then, a difference on the same major.
+     * pg_dump records no extension's version: restored, an extension comes
+     * back at the restoring server's default version. A note then, when the
+     * version changed across majors or to that default; a difference else.
      */
     private static void extensions(JsonNode a, JsonNode b, List<String> lines) {
         String majorA = major(a.path("server_version"));
@@ -192,10 +193,29 @@ final class OracleComparison {
         List<String> found = new ArrayList<>();
         inventory("extension", a.path("extensions"), b.path("extensions"), found);
         for (String line : found) {
-            boolean otherMajor = !majorA.equals(majorB);
-            lines.add(otherMajor && CHANGED_VALUE.matcher(line).find()
-                    ? NOTE + line + " (PostgreSQL " + majorA + " to " + majorB + ")" : line);
+            if (!CHANGED_VALUE.matcher(line).find()) {
+                lines.add(line);
+            } else if (!majorA.equals(majorB)) {
+                lines.add(NOTE + line + " (PostgreSQL " + majorA + " to " + majorB + ")");
+            } else if (backAtTheDefaultVersion(b, line)) {
+                lines.add(NOTE + line + " (the restored server's default version: pg_dump does not record versions)");
+            } else {
+                lines.add(line);
+            }
         }
+    }
+
+    /** Whether LINE names an extension that the restored document holds at its server's default version. */
+    private static boolean backAtTheDefaultVersion(JsonNode restored, String line) {
+        JsonNode defaults = restored.path("extension_default_versions");
+        for (Iterator<String> names = defaults.fieldNames(); names.hasNext(); ) {
+            String name = names.next();
+            if (line.startsWith("extension " + name + ": ")
+                    && defaults.get(name).equals(restored.path("extensions").path(name))) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** "15.4 (Debian 15.4-1)" → "15". */

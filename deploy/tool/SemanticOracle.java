@@ -86,8 +86,8 @@ final class SemanticOracle {
     static ObjectNode inventory(Connector connector, String schema) throws Failure {
         ObjectNode document = document(connector, null, inventorySql(schema),
                 "reading the catalog inventory of schema " + schema + " in " + connector.target().describe());
-        for (String cluster : List.of("oracle", "server_version", "extensions", "event_triggers", "publications",
-                "large_objects", "large_object_digest")) {
+        for (String cluster : List.of("oracle", "server_version", "extensions", "extension_default_versions",
+                "event_triggers", "publications", "large_objects", "large_object_digest")) {
             document.remove(cluster);
         }
         document.path("tables").forEach(table -> ((ObjectNode) table).remove(List.of("rows", "digest")));
@@ -572,6 +572,9 @@ final class SemanticOracle {
               'event_triggers', coalesce((SELECT doc FROM event_triggers), '{}'),
               'publications', coalesce((SELECT doc FROM publications), '{}'),
               'extensions', (SELECT coalesce(jsonb_object_agg(e.extname, e.extversion), '{}') FROM pg_extension e),
+              -- The version CREATE EXTENSION installs here, which a pg_dump restore gets.
+              'extension_default_versions', (SELECT coalesce(jsonb_object_agg(e.extname, av.default_version), '{}')
+                                               FROM pg_extension e JOIN pg_available_extensions av ON av.name = e.extname),
               'large_objects', (SELECT count(*) FROM pg_largeobject_metadata),
               'large_object_digest', (SELECT digest FROM large_object_digest)
             )::text;
