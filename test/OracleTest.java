@@ -93,10 +93,14 @@ class OracleTest {
         source = Support.scratchDatabase();
         Support.execute(source, SCHEMA);
         restored = Support.scratchDatabase();
-        Path dump = setup.resolve("source.dump");
-        shellOk("pg_dump --format=custom --no-owner --no-acl --file=\"$2\" --dbname=\"$1\"", Support.url(source), dump.toString());
-        shellOk("pg_restore --no-owner --no-acl --exit-on-error --dbname=\"$1\" \"$2\"", Support.url(restored), dump.toString());
+        dumpAndRestore(source, restored, setup.resolve("source.dump"));
         sourceDocument = capture(source, null);
+    }
+
+    /** FROM through pg_dump --format=custom and pg_restore into INTO (both without owners and grants), by way of DUMP. */
+    private static void dumpAndRestore(String from, String into, Path dump) {
+        shellOk("pg_dump --format=custom --no-owner --no-acl --file=\"$2\" --dbname=\"$1\"", Support.url(from), dump.toString());
+        shellOk("pg_restore --no-owner --no-acl --exit-on-error --dbname=\"$1\" \"$2\"", Support.url(into), dump.toString());
     }
 
     private static Support.Result shellOk(String script, String... args) {
@@ -120,10 +124,16 @@ class OracleTest {
 
     /** A copy of the restored database with SQL applied, compared with the source. */
     private List<String> damaged(String... sql) throws Exception {
-        String copy = restored + "_copy_" + System.nanoTime(); // a scratch name: see Support.databases()
-        Support.execute("postgres", "CREATE DATABASE " + copy + " TEMPLATE " + restored);
+        String copy = copyOf(restored);
         Support.execute(copy, sql);
         return compareWith(copy);
+    }
+
+    /** A new copy of DATABASE, under a scratch name (see Support.databases()): nothing to drop. */
+    private static String copyOf(String database) throws Exception {
+        String copy = database + "_copy_" + System.nanoTime();
+        Support.execute("postgres", "CREATE DATABASE " + copy + " TEMPLATE " + database);
+        return copy;
     }
 
     private static void assertFails(List<String> differences, String... lines) {
@@ -290,23 +300,15 @@ class OracleTest {
      */
     @Test
     void theSameRowsCompareCleanInADatabaseOfAnotherCollation(@TempDir Path work) throws Exception {
-        String icu = source + "_icu";
+        String icu = source + "_icu"; // scratch names (see Support.databases()): nothing to drop
         String plain = source + "_c";
         Support.execute("postgres", "CREATE DATABASE " + icu + " TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"
                 + " LOCALE 'C'", "CREATE DATABASE " + plain + " TEMPLATE template0 LOCALE 'C'");
-        try {
-            Support.execute(icu, "CREATE TYPE full_name AS (first text, last text)",
-                    "CREATE TABLE people (who full_name PRIMARY KEY, note text)",
-                    "INSERT INTO people VALUES (ROW('a', 'x'), '1'), (ROW('B', 'y'), '2'), (ROW('c', 'z'), '3')");
-            Path dump = work.resolve("icu.dump");
-            shellOk("pg_dump --format=custom --no-owner --no-acl --file=\"$2\" --dbname=\"$1\"", Support.url(icu),
-                    dump.toString());
-            shellOk("pg_restore --no-owner --no-acl --exit-on-error --dbname=\"$1\" \"$2\"", Support.url(plain),
-                    dump.toString());
-            assertEquals(List.of(), OracleComparison.differences(capture(icu, null), capture(plain, null)));
-        } finally {
-            Support.execute("postgres", "DROP DATABASE " + icu, "DROP DATABASE " + plain);
-        }
+        Support.execute(icu, "CREATE TYPE full_name AS (first text, last text)",
+                "CREATE TABLE people (who full_name PRIMARY KEY, note text)",
+                "INSERT INTO people VALUES (ROW('a', 'x'), '1'), (ROW('B', 'y'), '2'), (ROW('c', 'z'), '3')");
+        dumpAndRestore(icu, plain, work.resolve("icu.dump"));
+        assertEquals(List.of(), OracleComparison.differences(capture(icu, null), capture(plain, null)));
     }
 
     /**
@@ -330,20 +332,15 @@ class OracleTest {
 
     @Test
     void aDatabaseWithOtherSettingsComparesClean() throws Exception {
-        String copy = source + "_settings";
-        Support.execute("postgres", "CREATE DATABASE " + copy + " TEMPLATE " + source);
-        try {
-            Support.execute("postgres", "ALTER DATABASE " + copy + " SET standard_conforming_strings = off",
-                    "ALTER DATABASE " + copy + " SET DateStyle = 'SQL, DMY'",
-                    "ALTER DATABASE " + copy + " SET TimeZone = 'Asia/Kolkata'",
-                    "ALTER DATABASE " + copy + " SET IntervalStyle = 'iso_8601'",
-                    "ALTER DATABASE " + copy + " SET extra_float_digits = -3",
-                    "ALTER DATABASE " + copy + " SET bytea_output = 'escape'",
-                    "ALTER DATABASE " + copy + " SET search_path = billing, public");
-            assertEquals(List.of(), OracleComparison.differences(sourceDocument, capture(copy, null)));
-        } finally {
-            Support.execute("postgres", "DROP DATABASE " + copy);
-        }
+        String copy = copyOf(source);
+        Support.execute("postgres", "ALTER DATABASE " + copy + " SET standard_conforming_strings = off",
+                "ALTER DATABASE " + copy + " SET DateStyle = 'SQL, DMY'",
+                "ALTER DATABASE " + copy + " SET TimeZone = 'Asia/Kolkata'",
+                "ALTER DATABASE " + copy + " SET IntervalStyle = 'iso_8601'",
+                "ALTER DATABASE " + copy + " SET extra_float_digits = -3",
+                "ALTER DATABASE " + copy + " SET bytea_output = 'escape'",
+                "ALTER DATABASE " + copy + " SET search_path = billing, public");
+        assertEquals(List.of(), OracleComparison.differences(sourceDocument, capture(copy, null)));
     }
 
     /** pg_dump records no extension's version: its restore installs the server's default. */
@@ -353,11 +350,7 @@ class OracleTest {
         String restoredCopy = Support.scratchDatabase();
         Support.execute(older, "CREATE EXTENSION hstore VERSION '1.7'", "CREATE TABLE tags (h hstore)",
                 "INSERT INTO tags VALUES ('a=>1')");
-        Path dump = work.resolve("older.dump");
-        shellOk("pg_dump --format=custom --no-owner --no-acl --file=\"$2\" --dbname=\"$1\"", Support.url(older),
-                dump.toString());
-        shellOk("pg_restore --no-owner --no-acl --exit-on-error --dbname=\"$1\" \"$2\"", Support.url(restoredCopy),
-                dump.toString());
+        dumpAndRestore(older, restoredCopy, work.resolve("older.dump"));
         String defaultVersion = Support.one(restoredCopy, "SELECT default_version FROM pg_available_extensions WHERE name = 'hstore'");
         assertEquals(List.of("note: extension hstore: source \"1.7\", restored \"" + defaultVersion + "\" (the restored"
                 + " server's default version: pg_dump does not record versions)"),
@@ -501,10 +494,9 @@ class OracleTest {
      */
     @Test
     void aRoleThatPoliciesFilterIsRefusedRatherThanShownPartOfATable() throws Exception {
-        String copy = source + "_rls";
+        String copy = copyOf(source);
         String role = "oracle_reader_" + source;
-        Support.execute("postgres", "CREATE DATABASE " + copy + " TEMPLATE " + source,
-                "CREATE ROLE " + role + " LOGIN PASSWORD 'not-a-secret'");
+        Support.execute("postgres", "CREATE ROLE " + role + " LOGIN PASSWORD 'not-a-secret'");
         try {
             Support.execute(copy, "INSERT INTO billing.notes (id, body) VALUES (1, 'the owner''s note')",
                     "GRANT USAGE ON SCHEMA billing TO " + role,
