@@ -18,9 +18,9 @@ class OracleComparisonTest {
             {"oracle": "semantic", "server_version": "15.8 (Debian 15.8-1)", "schemas": ["billing", "public"],
              "tables": {
                "billing.accounts": {"kind": "table", "columns": ["id integer not null default", "name text not null"],
-                                    "rows": 5, "digest": "%1$s", "order": "primary key"},
+                                    "rows": 5, "digest": "%1$s"},
                "public.scratch": {"kind": "table", "unlogged": true, "columns": ["n integer"], "rows": 3,
-                                  "digest": "%2$s", "order": "row digests"}},
+                                  "digest": "%2$s"}},
              "constraints": {"billing.accounts.accounts_pkey": "primary key (id)"},
              "indexes": {"billing.accounts_pkey": "on billing.accounts using btree unique (id)"},
              "triggers": {"billing.accounts.touch": "enabled before insert for each row execute billing.touch()"},
@@ -113,6 +113,17 @@ class OracleComparisonTest {
     }
 
     @Test
+    void aQuotedColumnNameWithSpacesIsOneName() throws Exception {
+        ObjectNode source = source();
+        at(source, "tables", "billing.accounts").putArray("columns").add("\"due date\" date").add("\"due \"\"soon\"\"\" boolean");
+        ObjectNode restored = source.deepCopy();
+        at(restored, "tables", "billing.accounts").putArray("columns").add("\"due date\" timestamp without time zone")
+                .add("\"due \"\"soon\"\"\" boolean");
+        assertEquals(List.of("table billing.accounts: column \"due date\": source \"\\\"due date\\\" date\", restored"
+                + " \"\\\"due date\\\" timestamp without time zone\""), OracleComparison.differences(source, restored));
+    }
+
+    @Test
     void columnsInAnotherOrderAreOneLine() throws Exception {
         ObjectNode restored = source();
         at(restored, "tables", "billing.accounts").putArray("columns").add("name text not null")
@@ -132,6 +143,18 @@ class OracleComparisonTest {
         at(restored, "sequences", "billing.accounts_id_seq").putNull("value");
         assertEquals(List.of("sequence billing.accounts_id_seq: at 5 in the source, never used after the restore"),
                 differences(restored));
+    }
+
+    @Test
+    void anUnloggedSequenceBackAtItsStartIsANote() throws Exception {
+        ObjectNode source = source();
+        at(source, "sequences", "billing.accounts_id_seq").put("unlogged", true);
+        ObjectNode restored = source.deepCopy();
+        at(restored, "sequences", "billing.accounts_id_seq").putNull("value");
+        assertEquals(List.of("note: sequence billing.accounts_id_seq: unlogged, at 5 in the source, back at its start"
+                + " after the restore (a physical backup does not carry unlogged sequences)"),
+                OracleComparison.differences(source, restored));
+        assertNull(OracleComparison.judge(source, restored).reason());
     }
 
     @Test
@@ -166,6 +189,8 @@ class OracleComparisonTest {
         at(restored, "triggers").put("billing.accounts.touch", "disabled before insert for each row execute billing.touch()");
         at(restored, "functions").put("billing.touch()", "function language plpgsql definition sha256 " + DIGEST_B);
         at(restored, "types").put("billing.mood", "enum ('calm')");
+        restored.putObject("event_triggers").put("audit_ddl", "enabled on ddl_command_end execute billing.log_ddl()");
+        restored.putObject("publications").put("feed", "all tables publish insert");
         restored.put("large_objects", 2);
         assertEquals(List.of(
                 "schema billing: missing after the restore (source: \"schema\")",
@@ -176,7 +201,21 @@ class OracleComparisonTest {
                 "function billing.touch(): source \"function language plpgsql definition sha256 aaaaaaaaaaaaaaaa…\","
                         + " restored \"function language plpgsql definition sha256 bbbbbbbbbbbbbbbb…\"",
                 "type billing.mood: source \"enum ('calm', 'busy')\", restored \"enum ('calm')\"",
+                "event trigger audit_ddl: not in the source (restored: \"enabled on ddl_command_end execute"
+                        + " billing.log_ddl()\")",
+                "publication feed: not in the source (restored: \"all tables publish insert\")",
                 "large objects: 0 in the source, 2 restored"), differences(restored));
+    }
+
+    @Test
+    void largeObjectsOfTheSameNumberWithOtherContentAreOneLine() throws Exception {
+        ObjectNode source = source();
+        source.put("large_objects", 3).put("large_object_digest", DIGEST_A);
+        ObjectNode restored = source.deepCopy().put("large_object_digest", DIGEST_B);
+        assertEquals(List.of("large objects: content differs with the same 3 large objects (digest aaaaaaaaaaaaaaaa…"
+                + " in the source, bbbbbbbbbbbbbbbb… restored)"), OracleComparison.differences(source, restored));
+        restored.put("large_objects", 2);
+        assertEquals(List.of("large objects: 3 in the source, 2 restored"), OracleComparison.differences(source, restored));
     }
 
     @Test
@@ -190,6 +229,17 @@ class OracleComparisonTest {
                 differences(newer));
         at(newer, "extensions").remove("plpgsql");
         assertEquals(List.of("extension plpgsql: missing after the restore (source: \"1.0\")"), differences(newer));
+    }
+
+    @Test
+    void anExtensionBackAtTheServersDefaultVersionIsANoteOnTheSameMajor() throws Exception {
+        ObjectNode restored = source();
+        at(restored, "extensions").put("plpgsql", "1.1");
+        restored.putObject("extension_default_versions").put("plpgsql", "1.1");
+        assertEquals(List.of("note: extension plpgsql: source \"1.0\", restored \"1.1\" (the restored server's default"
+                + " version: pg_dump does not record versions)"), differences(restored));
+        restored.putObject("extension_default_versions").put("plpgsql", "1.2");
+        assertEquals(List.of("extension plpgsql: source \"1.0\", restored \"1.1\""), differences(restored));
     }
 
     @Test

@@ -38,7 +38,45 @@ class OracleTest {
         "CREATE INDEX invoices_issued ON billing.invoices (issued)",
         "CREATE TABLE public.events_log (kind text, at timestamptz, payload jsonb)", // no key
         "CREATE FUNCTION billing.touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$",
+        "CREATE FUNCTION billing.no_drops() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$",
+        "CREATE EVENT TRIGGER no_drops ON sql_drop WHEN TAG IN ('DROP TABLE') EXECUTE FUNCTION billing.no_drops()",
         "CREATE TRIGGER invoices_touch BEFORE INSERT ON billing.invoices FOR EACH ROW EXECUTE FUNCTION billing.touch()",
+        // A SQL-standard body: only a parse tree, whose deparse a dump and restore changes like the CHECK's.
+        "CREATE FUNCTION billing.is_open(state varchar) RETURNS boolean LANGUAGE sql"
+                + " BEGIN ATOMIC SELECT state IN ('active', 'retiring'); END",
+        // A key referencing a partitioned table: the server adds one row per partition under a name it
+        // chooses by the order the partitions came (periods_1 comes after the key here, first after a restore).
+        "CREATE TABLE billing.periods (id int PRIMARY KEY) PARTITION BY RANGE (id)",
+        "CREATE TABLE billing.periods_2 PARTITION OF billing.periods FOR VALUES FROM (10) TO (20)",
+        "CREATE TABLE billing.closings (period_id int REFERENCES billing.periods (id))",
+        "CREATE TABLE billing.periods_1 PARTITION OF billing.periods FOR VALUES FROM (0) TO (10)",
+        "CREATE TABLE public.events_archive () INHERITS (public.events_log)",
+        "CREATE VIEW billing.open_accounts WITH (security_invoker = true) AS"
+                + " SELECT id, name FROM billing.accounts WHERE state = 'active' WITH CHECK OPTION",
+        "ALTER TABLE public.events_log REPLICA IDENTITY FULL",
+        "CREATE RULE archive_kept AS ON DELETE TO public.events_archive DO INSTEAD NOTHING",
+        "ALTER TABLE billing.invoices REPLICA IDENTITY USING INDEX invoices_pkey",
+        // Row-level security, forced on the owner too, and a policy.
+        "CREATE TABLE billing.notes (id int PRIMARY KEY, author name NOT NULL DEFAULT current_user, body text)",
+        "ALTER TABLE billing.notes ENABLE ROW LEVEL SECURITY",
+        "ALTER TABLE billing.notes FORCE ROW LEVEL SECURITY",
+        "CREATE POLICY own_notes ON billing.notes FOR SELECT TO PUBLIC USING (author = current_user)",
+        "SELECT lo_from_bytea(424242, 'a signed contract')",
+        "CREATE TRIGGER accounts_changed AFTER UPDATE ON billing.accounts REFERENCING NEW TABLE AS changed"
+                + " FOR EACH STATEMENT EXECUTE FUNCTION billing.touch('accounts', 'v2')",
+        "CREATE AGGREGATE billing.total(numeric) (sfunc = numeric_add, stype = numeric, initcond = '0')",
+        "CREATE PUBLICATION billing_feed FOR TABLE billing.accounts, billing.invoices WITH (publish = 'insert, update')",
+        "CREATE INDEX accounts_name_prefix ON billing.accounts (name text_pattern_ops DESC NULLS LAST)",
+        "CREATE UNIQUE INDEX notes_body_once ON billing.notes (body) NULLS NOT DISTINCT",
+        "CREATE UNLOGGED TABLE public.scratch (id serial PRIMARY KEY)", // its sequence is unlogged too
+        "INSERT INTO public.scratch DEFAULT VALUES",
+        // Values whose text the session's settings spell.
+        "CREATE TABLE public.measurements (at timestamp, at_zone timestamptz, took interval, ratio float8, raw bytea,"
+                + " price money)",
+        "INSERT INTO public.measurements VALUES ('2026-03-04 05:06:07.5', '2026-03-04 05:06:07.5+01', '1 day 02:03:04',"
+                + " 0.1, '\\x00ff', 12.5), (NULL, NULL, '-1 mon', '-0', '', 0)",
+        "CREATE SEQUENCE billing.ticket_numbers",
+        "SELECT setval('billing.ticket_numbers', 1000, false)", // hands out 1000 next
         "INSERT INTO billing.accounts (name, mood) SELECT 'account ' || g, 'calm' FROM generate_series(1, 5) g",
         "INSERT INTO billing.invoices (account_id, amount, issued)"
                 + " SELECT 1 + g % 5, g * 1.5, '2026-01-01'::timestamptz + g * interval '1 day' FROM generate_series(1, 20) g",
@@ -55,10 +93,14 @@ class OracleTest {
         source = Support.scratchDatabase();
         Support.execute(source, SCHEMA);
         restored = Support.scratchDatabase();
-        Path dump = setup.resolve("source.dump");
-        shellOk("pg_dump --format=custom --no-owner --no-acl --file=\"$2\" --dbname=\"$1\"", Support.url(source), dump.toString());
-        shellOk("pg_restore --no-owner --no-acl --exit-on-error --dbname=\"$1\" \"$2\"", Support.url(restored), dump.toString());
+        dumpAndRestore(source, restored, setup.resolve("source.dump"));
         sourceDocument = capture(source, null);
+    }
+
+    /** FROM through pg_dump --format=custom and pg_restore into INTO (both without owners and grants), by way of DUMP. */
+    private static void dumpAndRestore(String from, String into, Path dump) {
+        shellOk("pg_dump --format=custom --no-owner --no-acl --file=\"$2\" --dbname=\"$1\"", Support.url(from), dump.toString());
+        shellOk("pg_restore --no-owner --no-acl --exit-on-error --dbname=\"$1\" \"$2\"", Support.url(into), dump.toString());
     }
 
     private static Support.Result shellOk(String script, String... args) {
@@ -82,10 +124,16 @@ class OracleTest {
 
     /** A copy of the restored database with SQL applied, compared with the source. */
     private List<String> damaged(String... sql) throws Exception {
-        String copy = restored + "_copy_" + System.nanoTime(); // a scratch name: see Support.databases()
-        Support.execute("postgres", "CREATE DATABASE " + copy + " TEMPLATE " + restored);
+        String copy = copyOf(restored);
         Support.execute(copy, sql);
         return compareWith(copy);
+    }
+
+    /** A new copy of DATABASE, under a scratch name (see Support.databases()): nothing to drop. */
+    private static String copyOf(String database) throws Exception {
+        String copy = database + "_copy_" + System.nanoTime();
+        Support.execute("postgres", "CREATE DATABASE " + copy + " TEMPLATE " + database);
+        return copy;
     }
 
     private static void assertFails(List<String> differences, String... lines) {
@@ -108,11 +156,38 @@ class OracleTest {
     }
 
     @Test
+    void aSqlStandardBodyComparesCleanThoughItsDeparseDiffers() throws Exception {
+        String definition = "SELECT pg_get_functiondef('billing.is_open(varchar)'::regprocedure)";
+        assertNotEquals(Support.one(source, definition), Support.one(restored, definition));
+        assertEquals(sourceDocument.at("/functions/billing.is_open(character varying)"),
+                capture(restored, null).at("/functions/billing.is_open(character varying)"));
+    }
+
+    @Test
+    void aKeyReferencingAPartitionedTableIsOneConstraintOnBothSides() throws Exception {
+        assertEquals("foreign key (period_id) references billing.periods (id) match s on update a on delete a",
+                sourceDocument.at("/constraints/billing.closings.closings_period_id_fkey").asText());
+        assertEquals(List.of("billing.closings.closings_period_id_fkey"), constraintsOf(sourceDocument, "billing.closings."));
+        assertEquals(List.of("billing.closings.closings_period_id_fkey"),
+                constraintsOf(capture(restored, null), "billing.closings."));
+    }
+
+    private static List<String> constraintsOf(ObjectNode document, String tablePrefix) {
+        List<String> names = new java.util.ArrayList<>();
+        document.path("constraints").fieldNames().forEachRemaining(name -> {
+            if (name.startsWith(tablePrefix)) {
+                names.add(name);
+            }
+        });
+        return names;
+    }
+
+    @Test
     void recordsEveryTableAndTheInventory() throws Exception {
         String document = SemanticOracle.toJson(sourceDocument);
         assertTrue(document.matches("(?s).*\"billing\\.accounts\": \\{\n      \"columns\": \\[\n"
                 + "        \"id integer not null default\",\n.*\"digest\": \"[0-9a-f]{64}\",\n      \"kind\": \"table\",\n"
-                + "      \"order\": \"primary key\",\n      \"rows\": 5\n    },.*"), document);
+                + "      \"rows\": 5\n    },.*"), document);
         assertEquals(List.of("billing.accounts 5", "billing.invoices 20", "public.events_log 3"),
                 List.of("billing.accounts", "billing.invoices", "public.events_log").stream()
                         .map(table -> table + " " + sourceDocument.at("/tables/" + table + "/rows").asText()).toList());
@@ -123,17 +198,163 @@ class OracleTest {
                 + " execute billing.touch()\""), document);
         assertTrue(document.contains("\"billing.accounts_id_seq\": {\n      \"definition\": \"integer start 1"
                 + " increment 1 min 1 max 2147483647 cache 1\",\n      \"increment\": 1,\n      \"value\": 5\n"), document);
-        assertTrue(document.contains("\"large_objects\": 0,\n  \"oracle\": \"semantic\",\n  \"schemas\": [\n"
-                + "    \"billing\",\n    \"public\"\n  ],"), document);
+        assertTrue(document.contains("\"large_objects\": 1,\n  \"oracle\": \"semantic\",\n  \"publications\": {\n"
+                + "    \"billing_feed\": \"tables (billing.accounts, billing.invoices) publish insert, update\"\n  },\n"
+                + "  \"schemas\": [\n    \"billing\",\n    \"public\"\n  ],"), document);
     }
 
     @Test
-    void theDigestIsTheServersSha256OverRowDigestsInKeyOrder() throws Exception {
-        // Computed independently here: rows in key order, each row's text hashed, the hashes concatenated.
+    void recordsRowSecurityForcedAndPolicies() throws Exception {
+        assertEquals("{\"force_row_security\":true,\"policies\":{\"own_notes\":\"permissive for select to public"
+                + " using (...)\"},\"row_security\":true}", notesProperties(sourceDocument));
+    }
+
+    private static String notesProperties(ObjectNode document) {
+        ObjectNode notes = (ObjectNode) document.at("/tables/billing.notes").deepCopy();
+        notes.remove(List.of("columns", "rows", "digest", "kind"));
+        return notes.toString();
+    }
+
+    @Test
+    void aLostPolicyFailsNamingItsTable() throws Exception {
+        assertFails(damaged("DROP POLICY own_notes ON billing.notes"),
+                "table billing.notes: properties differ: source " + notesProperties(sourceDocument)
+                        + ", restored {\"force_row_security\":true,\"row_security\":true}");
+    }
+
+    @Test
+    void rowSecurityNoLongerForcedFailsNamingItsTable() throws Exception {
+        assertFails(damaged("ALTER TABLE billing.notes NO FORCE ROW LEVEL SECURITY"),
+                "table billing.notes: properties differ: source " + notesProperties(sourceDocument)
+                        + ", restored {\"policies\":{\"own_notes\":\"permissive for select to public using (...)\"},"
+                        + "\"row_security\":true}");
+    }
+
+    @Test
+    void aDetachedPartitionFailsNamingIt() throws Exception {
+        assertEquals("billing.periods", sourceDocument.at("/tables/billing.periods_1/partition_of").asText());
+        assertFails(damaged("ALTER TABLE billing.periods DETACH PARTITION billing.periods_1"),
+                "table billing.periods_1: properties differ: source {\"partition_of\":\"billing.periods\"}, restored {}");
+    }
+
+    @Test
+    void aLostReplicaIdentityFailsNamingItsTable() throws Exception {
+        assertFails(damaged("ALTER TABLE public.events_log REPLICA IDENTITY DEFAULT",
+                "ALTER TABLE billing.invoices REPLICA IDENTITY NOTHING"),
+                "table billing.invoices: properties differ: source {\"replica_identity\":\"index billing.invoices_pkey\"},"
+                        + " restored {\"replica_identity\":\"nothing\"}",
+                "table public.events_log: properties differ: source {\"replica_identity\":\"full\"}, restored {}");
+    }
+
+    @Test
+    void aLostOrDisabledRuleFailsNamingItsTable() throws Exception {
+        String inherits = "\"inherits\":[\"public.events_log\"]";
+        assertEquals("{\"archive_kept\":\"enabled on delete do instead\"}",
+                sourceDocument.at("/tables/public.events_archive/rules").toString());
+        assertFails(damaged("DROP RULE archive_kept ON public.events_archive"),
+                "table public.events_archive: properties differ: source {" + inherits
+                        + ",\"rules\":{\"archive_kept\":\"enabled on delete do instead\"}}, restored {" + inherits + "}");
+        assertFails(damaged("ALTER TABLE public.events_archive DISABLE RULE archive_kept"),
+                "table public.events_archive: properties differ: source {" + inherits
+                        + ",\"rules\":{\"archive_kept\":\"enabled on delete do instead\"}}, restored {" + inherits
+                        + ",\"rules\":{\"archive_kept\":\"disabled on delete do instead\"}}");
+    }
+
+    @Test
+    void aViewsLostOptionsFailNamingIt() throws Exception {
+        assertFails(damaged("ALTER VIEW billing.open_accounts RESET (security_invoker, check_option)"),
+                "table billing.open_accounts: properties differ: source {\"options\":[\"check_option=cascaded\","
+                        + "\"security_invoker=true\"]}, restored {}");
+    }
+
+    @Test
+    void aLostInheritanceFailsNamingTheChild() throws Exception {
+        assertFails(damaged("ALTER TABLE public.events_archive NO INHERIT public.events_log"),
+                "table public.events_archive: properties differ: source {\"inherits\":[\"public.events_log\"],"
+                        + "\"rules\":{\"archive_kept\":\"enabled on delete do instead\"}}, restored"
+                        + " {\"rules\":{\"archive_kept\":\"enabled on delete do instead\"}}");
+    }
+
+    @Test
+    void aLargeObjectsChangedContentFails() throws Exception {
+        String expected = Support.one(source, "SELECT encode(sha256(int8send(424242) || sha256(sha256(lo_get(424242)))), 'hex')");
+        assertEquals(expected, sourceDocument.path("large_object_digest").asText());
+        assertOneMatching(damaged("SELECT lo_put(424242, 2, 'forged')"),
+                "large objects: content differs with the same 1 large objects \\(digest " + expected.substring(0, 16)
+                        + "… in the source, [0-9a-f]{16}… restored\\)");
+    }
+
+    @Test
+    void theDigestIsTheServersSha256OverRowDigestsInTheirOrder() throws Exception {
+        // Computed independently here: each row's text hashed, the hashes sorted and concatenated.
         String expected = Support.one(source, """
-                SELECT encode(sha256(string_agg(sha256(convert_to(a::text, 'UTF8')), ''::bytea ORDER BY a.id)), 'hex')
-                FROM billing.accounts a""");
+                SELECT encode(sha256(string_agg(h, ''::bytea ORDER BY h)), 'hex')
+                FROM (SELECT sha256(convert_to(a::text, 'UTF8')) AS h FROM billing.accounts a) AS rows""");
         assertEquals(expected, sourceDocument.at("/tables/billing.accounts/digest").asText());
+    }
+
+    /**
+     * A key whose order the database's collation decides (a composite of
+     * text here) must not decide the digest: restored into a database of
+     * another collation, the same rows compare clean.
+     */
+    @Test
+    void theSameRowsCompareCleanInADatabaseOfAnotherCollation(@TempDir Path work) throws Exception {
+        String icu = source + "_icu"; // scratch names (see Support.databases()): nothing to drop
+        String plain = source + "_c";
+        Support.execute("postgres", "CREATE DATABASE " + icu + " TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"
+                + " LOCALE 'C'", "CREATE DATABASE " + plain + " TEMPLATE template0 LOCALE 'C'");
+        Support.execute(icu, "CREATE TYPE full_name AS (first text, last text)",
+                "CREATE TABLE people (who full_name PRIMARY KEY, note text)",
+                "INSERT INTO people VALUES (ROW('a', 'x'), '1'), (ROW('B', 'y'), '2'), (ROW('c', 'z'), '3')");
+        dumpAndRestore(icu, plain, work.resolve("icu.dump"));
+        assertEquals(List.of(), OracleComparison.differences(capture(icu, null), capture(plain, null)));
+    }
+
+    /**
+     * An extension's schema may hold the user's tables too (PostGIS's
+     * tiger_data, which its loader fills): they are not the extension's,
+     * so their rows count.
+     */
+    @Test
+    void aUserTableInAnExtensionsSchemaIsCompared() throws Exception {
+        String database = Support.scratchDatabase();
+        Support.execute(database, "CREATE EXTENSION hstore", "CREATE SCHEMA geo", "ALTER EXTENSION hstore ADD SCHEMA geo",
+                "CREATE TABLE geo.addresses (id int PRIMARY KEY, street text)",
+                "INSERT INTO geo.addresses VALUES (1, 'Main St'), (2, 'Elm St')");
+        ObjectNode before = capture(database, null);
+        assertEquals(2, before.at("/tables/geo.addresses/rows").asInt());
+        assertEquals("[\"public\"]", before.path("schemas").toString());
+        Support.execute(database, "DELETE FROM geo.addresses WHERE id = 2");
+        assertFails(OracleComparison.differences(before, capture(database, null)),
+                "table geo.addresses: 2 rows in the source, 1 restored");
+    }
+
+    @Test
+    void aDatabaseWithOtherSettingsComparesClean() throws Exception {
+        String copy = copyOf(source);
+        Support.execute("postgres", "ALTER DATABASE " + copy + " SET standard_conforming_strings = off",
+                "ALTER DATABASE " + copy + " SET DateStyle = 'SQL, DMY'",
+                "ALTER DATABASE " + copy + " SET TimeZone = 'Asia/Kolkata'",
+                "ALTER DATABASE " + copy + " SET IntervalStyle = 'iso_8601'",
+                "ALTER DATABASE " + copy + " SET extra_float_digits = -3",
+                "ALTER DATABASE " + copy + " SET bytea_output = 'escape'",
+                "ALTER DATABASE " + copy + " SET search_path = billing, public");
+        assertEquals(List.of(), OracleComparison.differences(sourceDocument, capture(copy, null)));
+    }
+
+    /** pg_dump records no extension's version: its restore installs the server's default. */
+    @Test
+    void anExtensionBehindTheDefaultVersionComesBackAtItAsANote(@TempDir Path work) throws Exception {
+        String older = Support.scratchDatabase();
+        String restoredCopy = Support.scratchDatabase();
+        Support.execute(older, "CREATE EXTENSION hstore VERSION '1.7'", "CREATE TABLE tags (h hstore)",
+                "INSERT INTO tags VALUES ('a=>1')");
+        dumpAndRestore(older, restoredCopy, work.resolve("older.dump"));
+        String defaultVersion = Support.one(restoredCopy, "SELECT default_version FROM pg_available_extensions WHERE name = 'hstore'");
+        assertEquals(List.of("note: extension hstore: source \"1.7\", restored \"" + defaultVersion + "\" (the restored"
+                + " server's default version: pg_dump does not record versions)"),
+                OracleComparison.differences(capture(older, null), capture(restoredCopy, null)));
     }
 
     @Test
@@ -169,10 +390,46 @@ class OracleTest {
     }
 
     @Test
+    void anIndexRebuiltWithoutItsOperatorClassOrderOrNullsNotDistinctFails() throws Exception {
+        assertFails(damaged("DROP INDEX billing.accounts_name_prefix", "CREATE INDEX accounts_name_prefix ON billing.accounts (name)",
+                "DROP INDEX billing.notes_body_once", "CREATE UNIQUE INDEX notes_body_once ON billing.notes (body)"),
+                "index billing.accounts_name_prefix: source \"on billing.accounts using btree (name text_pattern_ops desc"
+                        + " nulls last)\", restored \"on billing.accounts using btree (name)\"",
+                "index billing.notes_body_once: source \"on billing.notes using btree unique (body) nulls not distinct\","
+                        + " restored \"on billing.notes using btree unique (body)\"");
+    }
+
+    @Test
+    void aTriggerRecreatedWithOtherArgumentsOrNoTransitionTableFails() throws Exception {
+        assertFails(damaged("DROP TRIGGER accounts_changed ON billing.accounts", "CREATE TRIGGER accounts_changed AFTER UPDATE"
+                + " ON billing.accounts FOR EACH STATEMENT EXECUTE FUNCTION billing.touch('accounts', 'v1')"),
+                "trigger billing.accounts.accounts_changed: source \"enabled after update for each statement referencing"
+                        + " new table as changed execute billing.touch() arguments ('accounts', 'v2')\", restored \"enabled"
+                        + " after update for each statement execute billing.touch() arguments ('accounts', 'v1')\"");
+    }
+
+    @Test
     void aDroppedTriggerFailsNamingIt() throws Exception {
         assertFails(damaged("DROP TRIGGER invoices_touch ON billing.invoices"),
                 "trigger billing.invoices.invoices_touch: missing after the restore"
                         + " (source: \"enabled before insert for each row execute billing.touch()\")");
+    }
+
+    @Test
+    void aLostOrDisabledEventTriggerFailsNamingIt() throws Exception {
+        assertFails(damaged("ALTER EVENT TRIGGER no_drops DISABLE"),
+                "event trigger no_drops: source \"enabled on sql_drop when tag in ('DROP TABLE') execute billing.no_drops()\","
+                        + " restored \"disabled on sql_drop when tag in ('DROP TABLE') execute billing.no_drops()\"");
+        assertFails(damaged("DROP EVENT TRIGGER no_drops"),
+                "event trigger no_drops: missing after the restore (source: \"enabled on sql_drop when tag in ('DROP TABLE')"
+                        + " execute billing.no_drops()\")");
+    }
+
+    @Test
+    void aPublicationThatLostATableFailsNamingIt() throws Exception {
+        assertFails(damaged("ALTER PUBLICATION billing_feed DROP TABLE billing.invoices"),
+                "publication billing_feed: source \"tables (billing.accounts, billing.invoices) publish insert, update\","
+                        + " restored \"tables (billing.accounts) publish insert, update\"");
     }
 
     @Test
@@ -188,6 +445,14 @@ class OracleTest {
                 + " AS $$ BEGIN RETURN NULL; END $$"),
                 "function billing\\.touch\\(\\): source \"function language plpgsql definition"
                         + " sha256 [0-9a-f]{16}…\", restored \"function language plpgsql definition sha256 [0-9a-f]{16}…\"");
+    }
+
+    @Test
+    void anAggregateRedefinedFailsNamingIt() throws Exception {
+        assertOneMatching(damaged("DROP AGGREGATE billing.total(numeric)",
+                "CREATE AGGREGATE billing.total(numeric) (sfunc = numeric_add, stype = numeric, initcond = '100')"),
+                "function billing\\.total\\(numeric\\): source \"aggregate language internal definition sha256"
+                        + " [0-9a-f]{16}…\", restored \"aggregate language internal definition sha256 [0-9a-f]{16}…\"");
     }
 
     @Test
@@ -210,6 +475,55 @@ class OracleTest {
                 "sequence billing.accounts_id_seq: at 4 after the restore, behind the source's 5");
         assertFails(damaged("SELECT setval('billing.invoices_id_seq', 1, false)"),
                 "sequence billing.invoices_id_seq: at 20 in the source, never used after the restore");
+    }
+
+    @Test
+    void aSequenceSetToHandOutAValueNextIsComparedAsTheOneBefore() throws Exception {
+        assertEquals(999, sourceDocument.at("/sequences/billing.ticket_numbers/value").asInt());
+        assertEquals(List.of(), damaged("SELECT nextval('billing.ticket_numbers')"));
+        assertFails(damaged("SELECT setval('billing.ticket_numbers', 500)"),
+                "sequence billing.ticket_numbers: at 500 after the restore, behind the source's 999");
+        assertFails(damaged("SELECT setval('billing.ticket_numbers', 1, false)"),
+                "sequence billing.ticket_numbers: at 999 in the source, never used after the restore");
+    }
+
+    /**
+     * A role that policies filter must not capture a filtered table as if it
+     * were whole: both sides would hide the same rows, and whatever the
+     * restore did to them.
+     */
+    @Test
+    void aRoleThatPoliciesFilterIsRefusedRatherThanShownPartOfATable() throws Exception {
+        String copy = copyOf(source);
+        String role = "oracle_reader_" + source;
+        Support.execute("postgres", "CREATE ROLE " + role + " LOGIN PASSWORD 'not-a-secret'");
+        try {
+            Support.execute(copy, "INSERT INTO billing.notes (id, body) VALUES (1, 'the owner''s note')",
+                    "GRANT USAGE ON SCHEMA billing TO " + role,
+                    "GRANT SELECT ON ALL TABLES IN SCHEMA billing, public TO " + role,
+                    "GRANT SELECT ON ALL SEQUENCES IN SCHEMA billing, public TO " + role,
+                    "GRANT SELECT ON LARGE OBJECT 424242 TO " + role);
+            String url = "postgres://" + role + ":not-a-secret@" + Support.HOST + ":" + Support.PORT + "/" + copy
+                    + "?sslmode=disable";
+            try (Deadline deadline = new Deadline(Duration.ofMinutes(1))) {
+                Connector connector = new Connector(ConnectionTarget.parse(url, Map.of()), 10, deadline);
+                Failure refused = assertThrows(Failure.class, () -> SemanticOracle.capture(connector, null));
+                assertEquals("capturing the semantic oracle's document of " + connector.target().describe()
+                        + " failed: query would be affected by row-level security policy for table \"notes\"",
+                        refused.getMessage());
+            }
+        } finally {
+            Support.execute("postgres", "DROP DATABASE " + copy, "DROP ROLE " + role);
+        }
+    }
+
+    @Test
+    void anUnloggedSequenceIsMarked() throws Exception {
+        assertEquals("{\"definition\":\"integer start 1 increment 1 min 1 max 2147483647 cache 1 unlogged\",\"increment\":1,"
+                + "\"unlogged\":true,\"value\":1}", sourceDocument.at("/sequences/public.scratch_id_seq").toString());
+        assertFails(damaged("ALTER SEQUENCE public.scratch_id_seq SET LOGGED"),
+                "sequence public.scratch_id_seq: source integer start 1 increment 1 min 1 max 2147483647 cache 1 unlogged,"
+                        + " restored integer start 1 increment 1 min 1 max 2147483647 cache 1");
     }
 
     @Test

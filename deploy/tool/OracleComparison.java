@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 final class OracleComparison {
@@ -23,12 +24,20 @@ final class OracleComparison {
     static final String NOTE = "note: ";
 
     /** The table properties compared as one object: all but these. */
-    private static final List<String> NOT_PROPERTIES = List.of("columns", "rows", "digest", "order", "kind");
+    private static final List<String> NOT_PROPERTIES = List.of("columns", "rows", "digest", "kind");
 
     /** A line naming an object whose spelled value differs, for the other-major extension note. */
     private static final Pattern CHANGED_VALUE = Pattern.compile(": source \"[^\"]*\", restored \"[^\"]*\"$");
 
     private static final Pattern SHA256 = Pattern.compile("([0-9a-f]{16})[0-9a-f]{48}");
+
+    /** A spelled column's name: quote_ident's, a word or a quoted name that may hold spaces ("due date"). */
+    private static final Pattern COLUMN_NAME = Pattern.compile("^(\"(?:[^\"]|\"\")*\"|[^ ]+)");
+
+    /** The document's keys of objects kept as one spelled value each, by the kind a line names. */
+    private static final Map<String, String> INVENTORY_KEYS = orderedMap(
+            "constraint", "constraints", "index", "indexes", "trigger", "triggers", "function", "functions",
+            "type", "types", "event trigger", "event_triggers", "publication", "publications");
 
     /**
      * The comparison in the harness's terms: every line (notes too) to be
@@ -57,16 +66,23 @@ final class OracleComparison {
             sequence(name, a.path("sequences").get(name), b.path("sequences").get(name), lines);
         }
         inventory("schema", schemas(a), schemas(b), lines);
-        for (String kind : List.of("constraint", "index", "trigger", "function", "type")) {
-            String key = kind.equals("index") ? "indexes" : kind + "s";
-            inventory(kind, a.path(key), b.path(key), lines);
-        }
+        INVENTORY_KEYS.forEach((kind, key) -> inventory(kind, a.path(key), b.path(key), lines));
         extensions(a, b, lines);
-        if (!a.path("large_objects").equals(b.path("large_objects"))) {
-            lines.add("large objects: " + Judgement.text(a.path("large_objects")) + " in the source, "
-                    + Judgement.text(b.path("large_objects")) + " restored");
-        }
+        largeObjects(a, b, lines);
         return lines;
+    }
+
+    /** Large objects: their number, else (the same number) their contents' digest. */
+    private static void largeObjects(JsonNode a, JsonNode b, List<String> lines) {
+        JsonNode count = a.path("large_objects");
+        if (!count.equals(b.path("large_objects"))) {
+            lines.add("large objects: " + Judgement.text(count) + " in the source, "
+                    + Judgement.text(b.path("large_objects")) + " restored");
+        } else if (!a.path("large_object_digest").equals(b.path("large_object_digest"))) {
+            lines.add("large objects: content differs with the same " + Judgement.text(count) + " large objects (digest "
+                    + shortened(a.path("large_object_digest")) + " in the source, "
+                    + shortened(b.path("large_object_digest")) + " restored)");
+        }
     }
 
     /** Objects kept as one spelled value each: missing, extra or changed. */
@@ -135,7 +151,8 @@ final class OracleComparison {
 
     /**
      * Sequences hold at least the source's value: a restore through WAL replay
-     * legitimately brings them back up to 32 values ahead.
+     * legitimately brings them back up to 32 values ahead. An unlogged one
+     * back at its start is a note, as an unlogged table restored empty.
      */
     private static void sequence(String name, JsonNode a, JsonNode b, List<String> lines) {
         String prefix = "sequence " + name + ": ";
@@ -150,7 +167,10 @@ final class OracleComparison {
             JsonNode before = a.path("value");
             JsonNode after = b.path("value");
             if (!after.isNumber()) {
-                lines.add(prefix + "at " + before.asText() + " in the source, never used after the restore");
+                lines.add(Judgement.truthy(a.path("unlogged"))
+                        ? NOTE + prefix + "unlogged, at " + before.asText() + " in the source, back at its start after the"
+                                + " restore (a physical backup does not carry unlogged sequences)"
+                        : prefix + "at " + before.asText() + " in the source, never used after the restore");
                 return;
             }
             int order = after.decimalValue().compareTo(before.decimalValue());
@@ -163,8 +183,9 @@ final class OracleComparison {
     }
 
     /**
-     * Restored into another major, an extension comes back at that server's
-     * own default version: a note then, a difference on the same major.
+     * pg_dump records no extension's version: restored, an extension comes
+     * back at the restoring server's default version. A note then, when the
+     * version changed across majors or to that default; a difference else.
      */
     private static void extensions(JsonNode a, JsonNode b, List<String> lines) {
         String majorA = major(a.path("server_version"));
@@ -172,10 +193,29 @@ final class OracleComparison {
         List<String> found = new ArrayList<>();
         inventory("extension", a.path("extensions"), b.path("extensions"), found);
         for (String line : found) {
-            boolean otherMajor = !majorA.equals(majorB);
-            lines.add(otherMajor && CHANGED_VALUE.matcher(line).find()
-                    ? NOTE + line + " (PostgreSQL " + majorA + " to " + majorB + ")" : line);
+            if (!CHANGED_VALUE.matcher(line).find()) {
+                lines.add(line);
+            } else if (!majorA.equals(majorB)) {
+                lines.add(NOTE + line + " (PostgreSQL " + majorA + " to " + majorB + ")");
+            } else if (backAtTheDefaultVersion(b, line)) {
+                lines.add(NOTE + line + " (the restored server's default version: pg_dump does not record versions)");
+            } else {
+                lines.add(line);
+            }
         }
+    }
+
+    /** Whether LINE names an extension that the restored document holds at its server's default version. */
+    private static boolean backAtTheDefaultVersion(JsonNode restored, String line) {
+        JsonNode defaults = restored.path("extension_default_versions");
+        for (Iterator<String> names = defaults.fieldNames(); names.hasNext(); ) {
+            String name = names.next();
+            if (line.startsWith("extension " + name + ": ")
+                    && defaults.get(name).equals(restored.path("extensions").path(name))) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** "15.4 (Debian 15.4-1)" → "15". */
@@ -184,6 +224,14 @@ final class OracleComparison {
     }
 
     // ------------------------------------------------ spelling
+
+    private static Map<String, String> orderedMap(String... keysAndValues) {
+        Map<String, String> map = new LinkedHashMap<>();
+        for (int i = 0; i < keysAndValues.length; i += 2) {
+            map.put(keysAndValues[i], keysAndValues[i + 1]);
+        }
+        return map;
+    }
 
     /** The names of both objects' keys, sorted (a JSON object, or nothing). */
     private static TreeSet<String> names(JsonNode a, JsonNode b) {
@@ -213,12 +261,12 @@ final class OracleComparison {
         return copy;
     }
 
-    /** Each column's spelling under its name (the first word). */
+    /** Each column's spelling under its name. */
     private static ObjectNode byName(JsonNode columns) {
         Map<String, JsonNode> fields = new LinkedHashMap<>();
         for (Iterator<JsonNode> it = columns.elements(); it.hasNext(); ) {
             JsonNode spelled = it.next();
-            fields.put(spelled.asText().split(" ", -1)[0], spelled);
+            fields.put(columnName(spelled), spelled);
         }
         ObjectNode byName = JsonNodeFactory.instance.objectNode();
         fields.forEach(byName::set);
@@ -227,8 +275,13 @@ final class OracleComparison {
 
     private static String columnNames(JsonNode columns) {
         List<String> names = new ArrayList<>();
-        columns.forEach(column -> names.add(column.asText().split(" ", -1)[0]));
+        columns.forEach(column -> names.add(columnName(column)));
         return String.join(", ", names);
+    }
+
+    private static String columnName(JsonNode spelled) {
+        Matcher name = COLUMN_NAME.matcher(spelled.asText());
+        return name.find() ? name.group(1) : spelled.asText();
     }
 
     private static String rowsOrZero(JsonNode table) {

@@ -36,12 +36,16 @@ final class SemanticOracle {
     /**
      * Session settings pin every output format a row's text depends on, so
      * both sides spell a value the same; pg_catalog alone on the search_path
-     * makes regclass and regprocedure names schema-qualified.
+     * makes regclass and regprocedure names schema-qualified; standard
+     * conforming strings read the statement's literals ('\000') as written,
+     * whatever the database's default. Row security off: a table whose
+     * policies would filter the capturing role fails the capture instead of
+     * being read in part on both sides.
      */
     static final List<String> SESSION = List.of(
-            "SET search_path = pg_catalog", "SET TimeZone = 'UTC'", "SET DateStyle = 'ISO, YMD'",
-            "SET IntervalStyle = 'postgres'", "SET extra_float_digits = 3", "SET bytea_output = 'hex'",
-            "SET lc_monetary = 'C'");
+            "SET row_security = off", "SET standard_conforming_strings = on", "SET search_path = pg_catalog",
+            "SET TimeZone = 'UTC'", "SET DateStyle = 'ISO, YMD'", "SET IntervalStyle = 'postgres'",
+            "SET extra_float_digits = 3", "SET bytea_output = 'hex'", "SET lc_monetary = 'C'");
 
     /** What pg_export_snapshot() returns, e.g. 00000003-0000001B-1. */
     static final String SNAPSHOT_ID = "[0-9A-F]+(-[0-9A-F]+)+";
@@ -71,20 +75,22 @@ final class SemanticOracle {
      * statement restricted to SCHEMA, without contents. The statement's
      * marked places change: only that schema; no table is read (no row
      * count, no digest: the audit log grows between checkpoints, and only
-     * the catalog needs privileges); no sequence's value. What is left is
-     * the schema's objects as the document spells them: "schemas", "tables"
-     * (kind, properties, columns), "constraints", "indexes", "triggers",
-     * "functions", "types", "sequences" (definition). Nothing of the cluster
-     * (server version, extensions, large objects). OracleComparison compares
-     * two of them as it compares documents.
+     * the catalog needs privileges); no sequence's value, no large object.
+     * What is left is the schema's objects as the document spells them:
+     * "schemas", "tables" (kind, properties, columns), "constraints",
+     * "indexes", "triggers", "functions", "types", "sequences" (definition).
+     * Nothing of the database beyond the schema (server version, extensions,
+     * event triggers, publications, large objects and their digest).
+     * OracleComparison compares two of them as it compares documents.
      */
     static ObjectNode inventory(Connector connector, String schema) throws Failure {
         ObjectNode document = document(connector, null, inventorySql(schema),
                 "reading the catalog inventory of schema " + schema + " in " + connector.target().describe());
-        for (String cluster : List.of("oracle", "server_version", "extensions", "large_objects")) {
+        for (String cluster : List.of("oracle", "server_version", "extensions", "extension_default_versions",
+                "event_triggers", "publications", "large_objects", "large_object_digest")) {
             document.remove(cluster);
         }
-        document.path("tables").forEach(table -> ((ObjectNode) table).remove(List.of("rows", "digest", "order")));
+        document.path("tables").forEach(table -> ((ObjectNode) table).remove(List.of("rows", "digest")));
         document.path("sequences").forEach(sequence -> ((ObjectNode) sequence).retain("definition"));
         return document;
     }
@@ -204,18 +210,22 @@ final class SemanticOracle {
      */
     static final String CAPTURE = """
             WITH
-            -- Schemas of the user: not the system's, not an extension's.
+            -- Schemas other than the system's. An extension's own schema is not listed,
+            -- but what the user made in it is compared (each object that an extension
+            -- owns is left out on its own, below).
             nsp AS (
-              SELECT n.oid, n.nspname
+              SELECT n.oid, n.nspname,
+                     EXISTS (SELECT 1 FROM pg_depend d
+                              WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e')
+                       AS of_extension
                 FROM pg_namespace n
                WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema' /*schema*/
-                 AND NOT EXISTS (SELECT 1 FROM pg_depend d
-                                  WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e')
             ),
             -- Relations of those schemas that no extension owns (its members come
             -- back with the extension, whose version is compared instead).
             rel AS (
-              SELECT c.oid, c.relname, c.relkind, c.relpersistence, c.relrowsecurity, c.relispopulated,
+              SELECT c.oid, c.relname, c.relkind, c.relpersistence, c.relrowsecurity, c.relforcerowsecurity, c.relispopulated,
+                     c.relispartition, c.relreplident, c.reloptions,
                      n.nspname, format('%I.%I', n.nspname, c.relname) AS name
                 FROM pg_class c JOIN nsp n ON n.oid = c.relnamespace
                WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
@@ -237,39 +247,48 @@ final class SemanticOracle {
                 FROM pg_attribute a JOIN rel r ON r.oid = a.attrelid JOIN pg_type t ON t.oid = a.atttypid
                WHERE a.attnum > 0 AND NOT a.attisdropped AND r.relkind <> 'S'
             ),
-            -- How a table's rows are put in order for its digest: by the primary key
-            -- (collatable columns in the C collation, so the database's locale does
-            -- not matter), else by each row's own digest (order-independent). The key
-            -- columns travel as __k1, __k2, ... next to the row's digest __h.
-            row_order AS (
+            -- Row count and digest, computed by the server: SHA-256 over the SHA-256
+            -- of every row's text, sorted (32 bytes per row in the aggregate). Sorted
+            -- by those digests, not by the key: a key's order may be the database's
+            -- collation's (a composite or range of text), which a restore may change.
+            -- query_to_xml runs the per-table query inside this one read-only statement.
+            content AS (
               SELECT r.oid,
-                     (SELECT string_agg(format('__row.%I AS __k%s', a.attname, k.ord), ', ' ORDER BY k.ord)
-                        FROM pg_index i
-                        CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
-                        JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-                       WHERE i.indrelid = r.oid AND i.indisprimary) AS key_columns,
-                     (SELECT string_agg(format('__d.__k%s', k.ord)
-                                        || CASE WHEN a.attcollation <> 0 THEN ' COLLATE "C"' ELSE '' END,
-                                        ', ' ORDER BY k.ord)
-                        FROM pg_index i
-                        CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
-                        JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-                       WHERE i.indrelid = r.oid AND i.indisprimary) AS by_key
+                     query_to_xml(format(
+                       'SELECT count(*) AS n, encode(sha256(coalesce(string_agg(__d.__h, %L::bytea ORDER BY __d.__h), %L::bytea)), %L)'
+                       ' AS digest FROM (SELECT sha256(convert_to(ROW(__row.*)::text, %L)) AS __h FROM ONLY %I.%I AS __row) AS __d',
+                       '', '', 'hex', 'UTF8', r.nspname, r.relname), false, true, '') AS x
                 FROM rel r
                WHERE r.relkind = 'r' /*contents*/
             ),
-            -- Row count and digest, computed by the server: SHA-256 over the SHA-256
-            -- of every row's text, in the order above (32 bytes per row in the
-            -- aggregate). query_to_xml runs the per-table query inside this one
-            -- read-only statement.
-            content AS (
-              SELECT o.oid, o.by_key,
-                     query_to_xml(format(
-                       'SELECT count(*) AS n, encode(sha256(coalesce(string_agg(__d.__h, %L::bytea ORDER BY %s), %L::bytea)), %L)'
-                       ' AS digest FROM (SELECT sha256(convert_to(ROW(__row.*)::text, %L)) AS __h%s FROM ONLY %I.%I AS __row) AS __d',
-                       '', coalesce(o.by_key, '__d.__h'), '', 'hex', 'UTF8', coalesce(', ' || o.key_columns, ''),
-                       r.nspname, r.relname), false, true, '') AS x
-                FROM row_order o JOIN rel r ON r.oid = o.oid
+            -- Row-level security policies of a table by name: permissive or restrictive,
+            -- the command, the roles, and whether it has each expression (not its text).
+            policies AS (
+              SELECT pol.polrelid, jsonb_object_agg(pol.polname, concat_ws(' ',
+                       CASE WHEN pol.polpermissive THEN 'permissive' ELSE 'restrictive' END,
+                       'for', CASE pol.polcmd WHEN '*' THEN 'all' WHEN 'r' THEN 'select' WHEN 'a' THEN 'insert'
+                                              WHEN 'w' THEN 'update' WHEN 'd' THEN 'delete' END,
+                       'to', (SELECT string_agg(CASE WHEN role.oid = 0 THEN 'public' ELSE quote_ident(ro.rolname) END,
+                                                ', ' ORDER BY role.oid <> 0, ro.rolname)
+                                FROM unnest(pol.polroles) AS role(oid) LEFT JOIN pg_roles ro ON ro.oid = role.oid),
+                       CASE WHEN pol.polqual IS NOT NULL THEN 'using (...)' END,
+                       CASE WHEN pol.polwithcheck IS NOT NULL THEN 'with check (...)' END)) AS doc
+                FROM pg_policy pol JOIN rel r ON r.oid = pol.polrelid
+               GROUP BY pol.polrelid
+            ),
+            -- Rewrite rules of a table by name (not a view's own _RETURN): enabled state,
+            -- event, instead or also, whether it has a condition (not its text, nor the actions').
+            rules AS (
+              SELECT rw.ev_class, jsonb_object_agg(rw.rulename, concat_ws(' ',
+                       CASE rw.ev_enabled WHEN 'O' THEN 'enabled' WHEN 'D' THEN 'disabled'
+                                          WHEN 'R' THEN 'enabled replica' WHEN 'A' THEN 'enabled always' END,
+                       'on', CASE rw.ev_type WHEN '1' THEN 'select' WHEN '2' THEN 'update' WHEN '3' THEN 'insert'
+                                             WHEN '4' THEN 'delete' END,
+                       CASE WHEN rw.is_instead THEN 'do instead' ELSE 'do also' END,
+                       CASE WHEN rw.ev_qual <> '<>' THEN 'where (...)' END)) AS doc
+                FROM pg_rewrite rw JOIN rel r ON r.oid = rw.ev_class
+               WHERE rw.rulename <> '_RETURN'
+               GROUP BY rw.ev_class
             ),
             tables AS (
               SELECT jsonb_object_agg(r.name, jsonb_strip_nulls(jsonb_build_object(
@@ -278,15 +297,34 @@ final class SemanticOracle {
                                               WHEN 'f' THEN 'foreign table' END,
                        'unlogged', CASE WHEN r.relpersistence = 'u' THEN true END,
                        'row_security', CASE WHEN r.relrowsecurity THEN true END,
+                       'force_row_security', CASE WHEN r.relforcerowsecurity THEN true END,
+                       'policies', pol.doc,
+                       -- Storage parameters, and a view's security_invoker, security_barrier
+                       -- and check_option, which decide what it shows and lets through.
+                       'options', (SELECT jsonb_agg(o ORDER BY o) FROM unnest(r.reloptions) AS o),
+                       'rules', ru.doc,
+                       -- What logical decoding sends of an old row, when not the key (d):
+                       -- every column (f), nothing (n), an index's columns (i).
+                       'replica_identity', CASE WHEN r.relkind IN ('r', 'p') THEN
+                                             CASE r.relreplident WHEN 'f' THEN 'full' WHEN 'n' THEN 'nothing'
+                                               WHEN 'i' THEN (SELECT 'index ' || i.indexrelid::regclass::text FROM pg_index i
+                                                               WHERE i.indrelid = r.oid AND i.indisreplident) END END,
+                       -- A partition's table, or the tables it inherits from (in their order):
+                       -- a restore whose ATTACH PARTITION failed keeps the rows, not the link.
+                       'partition_of', CASE WHEN r.relispartition
+                                            THEN (SELECT i.inhparent::regclass::text FROM pg_inherits i
+                                                   WHERE i.inhrelid = r.oid) END,
+                       'inherits', CASE WHEN NOT r.relispartition
+                                        THEN (SELECT jsonb_agg(i.inhparent::regclass::text ORDER BY i.inhseqno)
+                                                FROM pg_inherits i WHERE i.inhrelid = r.oid) END,
                        'populated', CASE WHEN r.relkind = 'm' THEN r.relispopulated END,
                        'columns', (SELECT coalesce(jsonb_agg(c.spelled ORDER BY c.attnum), '[]')
                                      FROM col c WHERE c.attrelid = r.oid),
                        'rows', (xpath('/row/n/text()', ct.x))[1]::text::bigint,
-                       'digest', (xpath('/row/digest/text()', ct.x))[1]::text,
-                       'order', CASE WHEN r.relkind = 'r'
-                                     THEN CASE WHEN ct.by_key IS NULL THEN 'row digests' ELSE 'primary key' END END
+                       'digest', (xpath('/row/digest/text()', ct.x))[1]::text
                      ))) AS doc
-                FROM rel r LEFT JOIN content ct ON ct.oid = r.oid
+                FROM rel r LEFT JOIN content ct ON ct.oid = r.oid LEFT JOIN policies pol ON pol.polrelid = r.oid
+                LEFT JOIN rules ru ON ru.ev_class = r.oid
                WHERE r.relkind <> 'S'
             ),
             -- Column names of a relation by attribute number, for constraints and indexes.
@@ -320,25 +358,52 @@ final class SemanticOracle {
                   LEFT JOIN pg_type t ON t.oid = con.contypid AND con.contypid <> 0
                   LEFT JOIN pg_namespace tn ON tn.oid = t.typnamespace
                  WHERE con.contype <> 'n' -- NOT NULL (PostgreSQL 18+) is a column's property above
+                   -- A key referencing a partitioned table is also one row per referenced partition,
+                   -- on the same table, named by the order the partitions came: the key says it all.
+                   AND NOT EXISTS (SELECT 1 FROM pg_constraint parent
+                                    WHERE parent.oid = con.conparentid AND parent.conrelid = con.conrelid)
                    AND (r.oid IS NOT NULL
                         OR (t.oid IS NOT NULL AND t.typnamespace IN (SELECT oid FROM nsp)
                             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass
                                                AND d.objid = t.oid AND d.deptype = 'e')))
               ) k
             ),
+            -- An index's key column as declared: its collation when not the column's, its
+            -- operator class when not the default, its order when not ASC NULLS LAST.
+            index_key AS (
+              SELECT i.indexrelid, k.ord,
+                     concat_ws(' ', coalesce(an.name, '(expression)'),
+                               CASE WHEN k.attnum <> 0 AND k.coll <> a.attcollation THEN
+                                 (SELECT format('collate %I.%I', co.collnamespace::regnamespace, co.collname)
+                                    FROM pg_collation co WHERE co.oid = k.coll) END,
+                               CASE WHEN NOT opc.opcdefault THEN
+                                 CASE WHEN opc.opcnamespace = 'pg_catalog'::regnamespace THEN quote_ident(opc.opcname)
+                                      ELSE format('%I.%I', opc.opcnamespace::regnamespace, opc.opcname) END END,
+                               CASE WHEN k.sort_option & 1 <> 0 THEN 'desc' END,
+                               CASE WHEN k.sort_option & 3 = 2 THEN 'nulls first' WHEN k.sort_option & 3 = 1 THEN 'nulls last' END)
+                       AS spelled
+                FROM pg_index i
+                JOIN rel r ON r.oid = i.indrelid
+                CROSS JOIN LATERAL unnest(i.indkey::int2[], i.indclass::oid[], i.indoption::int2[], i.indcollation::oid[])
+                               WITH ORDINALITY AS k(attnum, opclass, sort_option, coll, ord)
+                LEFT JOIN attname_of an ON an.attrelid = i.indrelid AND an.attnum = k.attnum
+                LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                LEFT JOIN pg_opclass opc ON opc.oid = k.opclass
+               WHERE k.ord <= i.indnkeyatts
+            ),
             indexes AS (
               SELECT jsonb_object_agg(format('%I.%I', r.nspname, ic.relname), concat_ws(' ',
                        'on', r.name, 'using', am.amname,
                        CASE WHEN i.indisunique THEN 'unique' END,
-                       '(' || (SELECT string_agg(coalesce(an.name, '(expression)'), ', ' ORDER BY k.ord)
-                                 FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
-                                 LEFT JOIN attname_of an ON an.attrelid = i.indrelid AND an.attnum = k.attnum
-                                WHERE k.ord <= i.indnkeyatts) || ')',
+                       '(' || (SELECT string_agg(ik.spelled, ', ' ORDER BY ik.ord)
+                                 FROM index_key ik WHERE ik.indexrelid = i.indexrelid) || ')',
                        CASE WHEN i.indnatts > i.indnkeyatts THEN
                          'include (' || (SELECT string_agg(an.name, ', ' ORDER BY k.ord)
                                            FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
                                            JOIN attname_of an ON an.attrelid = i.indrelid AND an.attnum = k.attnum
                                           WHERE k.ord > i.indnkeyatts) || ')' END,
+                       -- (no column before PostgreSQL 15: read through to_jsonb)
+                       CASE WHEN (to_jsonb(i) ->> 'indnullsnotdistinct')::boolean THEN 'nulls not distinct' END,
                        CASE WHEN i.indpred IS NOT NULL THEN 'partial' END)) AS doc
                 FROM pg_index i
                 JOIN rel r ON r.oid = i.indrelid
@@ -361,25 +426,40 @@ final class SemanticOracle {
                                       FROM unnest(tg.tgattr::int2[]) WITH ORDINALITY AS k(attnum, ord)
                                       JOIN attname_of an ON an.attrelid = tg.tgrelid AND an.attnum = k.attnum) || ')' END,
                        CASE WHEN tg.tgtype & 1 <> 0 THEN 'for each row' ELSE 'for each statement' END,
+                       CASE WHEN tg.tgoldtable IS NOT NULL THEN format('referencing old table as %I', tg.tgoldtable) END,
+                       CASE WHEN tg.tgnewtable IS NOT NULL THEN format('referencing new table as %I', tg.tgnewtable) END,
                        CASE WHEN tg.tgqual IS NOT NULL THEN 'when (...)' END,
                        CASE WHEN tg.tgconstraint <> 0 THEN 'constraint trigger' END,
-                       'execute', tg.tgfoid::regprocedure::text)) AS doc
+                       CASE WHEN tg.tgdeferrable THEN 'deferrable' END,
+                       CASE WHEN tg.tginitdeferred THEN 'initially deferred' END,
+                       'execute', tg.tgfoid::regprocedure::text,
+                       -- The arguments, NUL-terminated strings in tgargs, as literals.
+                       CASE WHEN tg.tgnargs > 0 THEN
+                         'arguments (' || (SELECT string_agg(quote_literal(arg), ', ' ORDER BY n)
+                                             FROM unnest((string_to_array(encode(tg.tgargs, 'escape'), '\\000'))[1:tg.tgnargs])
+                                                  WITH ORDINALITY AS a(arg, n)) || ')' END)) AS doc
                 FROM pg_trigger tg JOIN rel r ON r.oid = tg.tgrelid
                WHERE NOT tg.tgisinternal
             ),
             -- Functions and procedures by signature; a digest of what defines them:
-            -- the source text as written (prosrc), not a deparse, for every language
-            -- but SQL-standard bodies (BEGIN ATOMIC, an empty prosrc), which only exist
-            -- as a parse tree. (No prosqlbody column: it is missing before PostgreSQL 14.)
+            -- the source text as written (prosrc), never a deparse. A SQL-standard body
+            -- (BEGIN ATOMIC or RETURN, an empty prosrc) exists only as a parse tree whose
+            -- deparse a dump and restore changes (a varchar's IN (...) comes back with
+            -- other casts): it is left out, its signature, result and settings are not.
             functions AS (
               SELECT jsonb_object_agg(p.oid::regprocedure::text, concat_ws(' ',
                        CASE p.prokind WHEN 'f' THEN 'function' WHEN 'p' THEN 'procedure'
                                       WHEN 'a' THEN 'aggregate' WHEN 'w' THEN 'window function' END,
                        'language', l.lanname, 'definition sha256',
                        encode(sha256(convert_to(concat_ws(E'\\n',
-                         CASE WHEN l.lanname = 'sql' AND p.prosrc = '' THEN pg_get_functiondef(p.oid) ELSE p.prosrc END,
+                         CASE WHEN l.lanname = 'sql' AND p.prosrc = '' THEN NULL ELSE p.prosrc END,
                          p.probin, pg_get_function_result(p.oid), p.provolatile, p.proisstrict, p.prosecdef,
-                         p.proleakproof, p.proparallel, p.proretset, p.pronargdefaults, array_to_string(p.proconfig, E'\\n')),
+                         p.proleakproof, p.proparallel, p.proretset, p.pronargdefaults, array_to_string(p.proconfig, E'\\n'),
+                         -- An aggregate's source is a placeholder: what it is is its functions and states.
+                         (SELECT concat_ws(' ', a.aggkind, a.aggnumdirectargs, a.aggtransfn, a.aggfinalfn, a.aggcombinefn,
+                                           a.aggtranstype::regtype, a.agginitval, a.aggmtransfn, a.aggminvtransfn,
+                                           a.aggmfinalfn, a.aggmtranstype::regtype, a.aggminitval, a.aggsortop::regoperator)
+                            FROM pg_aggregate a WHERE a.aggfnoid = p.oid)),
                          'UTF8')), 'hex'))) AS doc
                 FROM pg_proc p JOIN nsp n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
                WHERE NOT EXISTS (SELECT 1 FROM pg_depend d
@@ -407,26 +487,81 @@ final class SemanticOracle {
                                   WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid AND d.deptype = 'e')
             ),
             -- Sequences: their definition, compared exactly, and the last value handed
-            -- out (null before the first nextval), read from the sequence itself.
+            -- out, read from the sequence itself: for one set to hand out N next
+            -- (setval(s, N, false)) the value before N; null when its start comes next.
             sequences AS (
               SELECT jsonb_object_agg(r.name, jsonb_build_object(
-                       'definition', format('%s start %s increment %s min %s max %s cache %s%s',
+                       'definition', format('%s start %s increment %s min %s max %s cache %s%s%s',
                                             format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, s.seqmin, s.seqmax,
-                                            s.seqcache, CASE WHEN s.seqcycle THEN ' cycle' ELSE '' END),
+                                            s.seqcache, CASE WHEN s.seqcycle THEN ' cycle' ELSE '' END,
+                                            CASE WHEN r.relpersistence = 'u' THEN ' unlogged' ELSE '' END),
                        'increment', s.seqincrement,
                        'value', CASE WHEN (xpath('/row/is_called/text()', v.x))[1]::text = 'true'
-                                     THEN (xpath('/row/last_value/text()', v.x))[1]::text::numeric END)) AS doc
+                                     THEN (xpath('/row/last_value/text()', v.x))[1]::text::numeric
+                                     WHEN (xpath('/row/last_value/text()', v.x))[1]::text::numeric <> s.seqstart
+                                     THEN (xpath('/row/last_value/text()', v.x))[1]::text::numeric - s.seqincrement
+                                END)
+                       -- (PostgreSQL 15+) a physical backup brings it back at its start, as an
+                       -- unlogged table empty: said so the comparison can tell.
+                       || CASE WHEN r.relpersistence = 'u' THEN jsonb_build_object('unlogged', true) ELSE '{}' END) AS doc
                 FROM rel r
                 JOIN pg_sequence s ON s.seqrelid = r.oid
                 CROSS JOIN LATERAL (SELECT CASE WHEN /*values*/ true
                                         THEN query_to_xml(format('SELECT last_value, is_called FROM %I.%I', r.nspname, r.relname),
                                                           false, true, '') END AS x) v
                WHERE r.relkind = 'S'
+            ),
+            -- Event triggers (the database's, in no schema), not an extension's: enabled
+            -- state, event, command tags, function.
+            event_triggers AS (
+              SELECT jsonb_object_agg(et.evtname, concat_ws(' ',
+                       CASE et.evtenabled WHEN 'O' THEN 'enabled' WHEN 'D' THEN 'disabled'
+                                          WHEN 'R' THEN 'enabled replica' WHEN 'A' THEN 'enabled always' END,
+                       'on', et.evtevent,
+                       CASE WHEN et.evttags IS NOT NULL THEN
+                         'when tag in (' || (SELECT string_agg(quote_literal(tag), ', ' ORDER BY tag)
+                                               FROM unnest(et.evttags) AS tag) || ')' END,
+                       'execute', et.evtfoid::regprocedure::text)) AS doc
+                FROM pg_event_trigger et
+               WHERE NOT EXISTS (SELECT 1 FROM pg_depend d
+                                  WHERE d.classid = 'pg_event_trigger'::regclass AND d.objid = et.oid AND d.deptype = 'e')
+            ),
+            -- Publications (the database's): all tables, or the tables they publish (those
+            -- of a schema they name too), and which changes; not row filters.
+            publications AS (
+              SELECT jsonb_object_agg(pub.pubname, concat_ws(' ',
+                       CASE WHEN pub.puballtables THEN 'all tables'
+                            ELSE 'tables (' || coalesce((SELECT string_agg(format('%I.%I', pt.schemaname, pt.tablename), ', '
+                                                                    ORDER BY pt.schemaname, pt.tablename)
+                                                    FROM pg_publication_tables pt WHERE pt.pubname = pub.pubname), '')
+                                 || ')' END,
+                       'publish', concat_ws(', ', CASE WHEN pub.pubinsert THEN 'insert' END,
+                                                  CASE WHEN pub.pubupdate THEN 'update' END,
+                                                  CASE WHEN pub.pubdelete THEN 'delete' END,
+                                                  CASE WHEN pub.pubtruncate THEN 'truncate' END),
+                       -- (no column before PostgreSQL 13: read through to_jsonb)
+                       CASE WHEN (to_jsonb(pub) ->> 'pubviaroot')::boolean THEN 'via root' END)) AS doc
+                FROM pg_publication pub
+            ),
+            -- Large objects' contents, read in 1 MiB pieces (one may hold up to 4 TB):
+            -- SHA-256 over each one's OID and the SHA-256 of its pieces' SHA-256, by OID
+            -- (a restore keeps the OIDs). Reading them needs what pg_dump needs.
+            large_object_digest AS (
+              SELECT encode(sha256(coalesce(string_agg(int8send(m.oid::bigint) || lo.digest, ''::bytea ORDER BY m.oid),
+                                            ''::bytea)), 'hex') AS digest
+                FROM pg_largeobject_metadata m
+                CROSS JOIN LATERAL (
+                  WITH RECURSIVE piece(n, data) AS (
+                    SELECT 0::bigint, lo_get(m.oid, 0, 1048576)
+                    UNION ALL
+                    SELECT p.n + 1, lo_get(m.oid, (p.n + 1) * 1048576, 1048576) FROM piece p WHERE length(p.data) = 1048576)
+                  SELECT sha256(string_agg(sha256(data), ''::bytea ORDER BY n)) AS digest FROM piece) lo
+               WHERE /*values*/ true
             )
             SELECT jsonb_build_object(
               'oracle', 'semantic',
               'server_version', current_setting('server_version'),
-              'schemas', (SELECT coalesce(jsonb_agg(nspname ORDER BY nspname), '[]') FROM nsp),
+              'schemas', (SELECT coalesce(jsonb_agg(nspname ORDER BY nspname), '[]') FROM nsp WHERE NOT of_extension),
               'tables', coalesce((SELECT doc FROM tables), '{}'),
               'constraints', coalesce((SELECT doc FROM constraints), '{}'),
               'indexes', coalesce((SELECT doc FROM indexes), '{}'),
@@ -434,8 +569,14 @@ final class SemanticOracle {
               'functions', coalesce((SELECT doc FROM functions), '{}'),
               'types', coalesce((SELECT doc FROM types), '{}'),
               'sequences', coalesce((SELECT doc FROM sequences), '{}'),
+              'event_triggers', coalesce((SELECT doc FROM event_triggers), '{}'),
+              'publications', coalesce((SELECT doc FROM publications), '{}'),
               'extensions', (SELECT coalesce(jsonb_object_agg(e.extname, e.extversion), '{}') FROM pg_extension e),
-              'large_objects', (SELECT count(*) FROM pg_largeobject_metadata)
+              -- The version CREATE EXTENSION installs here, which a pg_dump restore gets.
+              'extension_default_versions', (SELECT coalesce(jsonb_object_agg(e.extname, av.default_version), '{}')
+                                               FROM pg_extension e JOIN pg_available_extensions av ON av.name = e.extname),
+              'large_objects', (SELECT count(*) FROM pg_largeobject_metadata),
+              'large_object_digest', (SELECT digest FROM large_object_digest)
             )::text;
             """;
 }
