@@ -56,6 +56,22 @@ class OracleComparisonTest {
         assertEquals(List.of(), verdict.say());
     }
 
+    /** The database's own settings differ: a note, the verdict a pass; a document without them lists none. */
+    @Test
+    void lostDatabaseSettingsAreANote() throws Exception {
+        ObjectNode configured = source();
+        configured.putArray("database_settings").add("search_path=billing, public");
+        String note = "note: database settings: source [\"search_path=billing, public\"], restored []"
+                + " (ALTER DATABASE ... SET: pg_restore restores them only with --create)";
+        assertEquals(List.of(note), OracleComparison.differences(configured, source()));
+        Judgement verdict = OracleComparison.judge(configured, source());
+        assertNull(verdict.reason());
+        assertEquals(List.of("second oracle: " + note), verdict.say());
+        ObjectNode none = source();
+        none.putArray("database_settings");
+        assertEquals(List.of(), OracleComparison.differences(none, source()));
+    }
+
     @Test
     void aLostRowNamesItsTable() throws Exception {
         ObjectNode restored = source();

@@ -69,7 +69,29 @@ final class OracleComparison {
         INVENTORY_KEYS.forEach((kind, key) -> inventory(kind, a.path(key), b.path(key), lines));
         extensions(a, b, lines);
         largeObjects(a, b, lines);
+        databaseSettings(a, b, lines);
         return lines;
+    }
+
+    /**
+     * The database's own settings (ALTER DATABASE ... SET), which pg_restore
+     * brings back only with --create: a logical restore into a database made
+     * beforehand has none. A note: the restore is the data, but a session
+     * there may read it otherwise (another search_path, DateStyle, ...).
+     */
+    private static void databaseSettings(JsonNode a, JsonNode b, List<String> lines) {
+        String source = settings(a);
+        String restored = settings(b);
+        if (!source.equals(restored)) {
+            lines.add(NOTE + "database settings: source " + source + ", restored " + restored
+                    + " (ALTER DATABASE ... SET: pg_restore restores them only with --create)");
+        }
+    }
+
+    /** The settings as the document lists them; none when it lists none (a document of an earlier version). */
+    private static String settings(JsonNode document) {
+        JsonNode settings = document.path("database_settings");
+        return settings.isArray() ? settings.toString() : "[]";
     }
 
     /** Large objects: their number, else (the same number) their contents' digest. */

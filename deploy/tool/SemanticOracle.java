@@ -87,7 +87,7 @@ final class SemanticOracle {
         ObjectNode document = document(connector, null, inventorySql(schema),
                 "reading the catalog inventory of schema " + schema + " in " + connector.target().describe());
         for (String cluster : List.of("oracle", "server_version", "extensions", "extension_default_versions",
-                "event_triggers", "publications", "large_objects", "large_object_digest")) {
+                "event_triggers", "publications", "large_objects", "large_object_digest", "database_settings")) {
             document.remove(cluster);
         }
         document.path("tables").forEach(table -> ((ObjectNode) table).remove(List.of("rows", "digest")));
@@ -576,7 +576,12 @@ final class SemanticOracle {
               'extension_default_versions', (SELECT coalesce(jsonb_object_agg(e.extname, av.default_version), '{}')
                                                FROM pg_extension e JOIN pg_available_extensions av ON av.name = e.extname),
               'large_objects', (SELECT count(*) FROM pg_largeobject_metadata),
-              'large_object_digest', (SELECT digest FROM large_object_digest)
+              'large_object_digest', (SELECT digest FROM large_object_digest),
+              -- The database's own settings (ALTER DATABASE ... SET), for every role, sorted.
+              'database_settings', (SELECT coalesce(jsonb_agg(setting ORDER BY setting), '[]')
+                                      FROM pg_db_role_setting drs CROSS JOIN LATERAL unnest(drs.setconfig) AS setting
+                                     WHERE drs.setrole = 0
+                                       AND drs.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database()))
             )::text;
             """;
 }
