@@ -522,14 +522,11 @@ class KnobsTest {
      */
     @Test
     void aBackupLabelsZoneAbbreviationIsReadAsTheOffsetItStandsFor() throws Exception {
-        assertEquals(java.time.Instant.parse("2026-12-05T06:30:07Z"),
-                BackupLabel.parse("START TIME: 2026-12-05 16:30:07 AEST\n", "f").startTime());
-        assertEquals(java.time.Instant.parse("2026-07-05T21:30:07Z"),
-                BackupLabel.parse("START TIME: 2026-07-05 16:30:07 EST\n", "f").startTime());
-        assertEquals(java.time.Instant.parse("2026-12-05T13:30:07Z"),
-                BackupLabel.parse("START TIME: 2026-12-05 16:30:07 MSK\n", "f").startTime());
-        assertEquals(java.time.Instant.parse("2026-07-05T14:30:07Z"),
-                BackupLabel.parse("START TIME: 2026-07-05 16:30:07 CEST\n", "f").startTime());
+        assertStartTimesAre(
+                "START TIME: 2026-12-05 16:30:07 AEST\n", "2026-12-05T06:30:07Z",
+                "START TIME: 2026-07-05 16:30:07 EST\n", "2026-07-05T21:30:07Z",
+                "START TIME: 2026-12-05 16:30:07 MSK\n", "2026-12-05T13:30:07Z",
+                "START TIME: 2026-07-05 16:30:07 CEST\n", "2026-07-05T14:30:07Z");
         assertEquals(null, BackupLabel.parse("START WAL LOCATION: 0/5 (file x)\nSTART TIME: 2026-12-05 16:30:07 CST\n",
                 "f").startTime());
         assertEquals("f: START TIME \"2026-12-05 16:30:07 CST\" names its zone CST, which stands for several offsets"
@@ -547,13 +544,19 @@ class KnobsTest {
      */
     @Test
     void aBackupLabelsTimeInTheRepeatedHourIsReadInTheOffsetItNames() throws Exception {
-        assertEquals(java.time.Instant.parse("2026-04-04T13:30:00Z"),
-                BackupLabel.parse("START TIME: 2026-04-05 02:30:00 NZDT\n", "f").startTime());
-        assertEquals(java.time.Instant.parse("2026-04-04T14:30:00Z"),
-                BackupLabel.parse("START TIME: 2026-04-05 02:30:00 NZST\n", "f").startTime());
-        assertEquals(java.time.Instant.parse("2026-10-25T01:30:00Z"), BackupLabel.parse(
-                "START WAL LOCATION: 0/5 (file x)\nSTART TIME: 2026-10-25 01:30:00 WET\n", "f").startTime());
-        assertEquals(java.time.Instant.parse("2026-11-01T05:00:00Z"),
-                BackupLabel.parse("START TIME: 2026-11-01 01:30:00 NST\n", "f").startTime());
+        assertStartTimesAre(
+                "START TIME: 2026-04-05 02:30:00 NZDT\n", "2026-04-04T13:30:00Z",
+                "START TIME: 2026-04-05 02:30:00 NZST\n", "2026-04-04T14:30:00Z",
+                "START WAL LOCATION: 0/5 (file x)\nSTART TIME: 2026-10-25 01:30:00 WET\n", "2026-10-25T01:30:00Z",
+                "START TIME: 2026-11-01 01:30:00 NST\n", "2026-11-01T05:00:00Z");
+    }
+
+    /** Each backup label's start time is the instant after it. */
+    private static void assertStartTimesAre(String... labelsAndInstants) throws Failure {
+        for (int i = 0; i < labelsAndInstants.length; i += 2) {
+            String label = labelsAndInstants[i];
+            assertEquals(java.time.Instant.parse(labelsAndInstants[i + 1]), BackupLabel.parse(label, "f").startTime(),
+                    label);
+        }
     }
 }
