@@ -13,9 +13,8 @@ drill__verify() {
   [[ ! -f "$DRILL_DIR/controldata" ]] || facts+=(--backup-controldata="$DRILL_DIR/controldata")
   [[ ! -f "$DRILL_DIR/restore.log" ]] || facts+=(--restore-log="$DRILL_DIR/restore.log") # it names the backup
   gate_tool --mode=drill-verify --ledger="${K[SMOKE_LEDGER]}" --method="${K[SMOKE_METHODS]}" \
-    ${facts[@]+"${facts[@]}"} ${K[SMOKE_REPORT_DIR]:+--report-dir="${K[SMOKE_REPORT_DIR]}"} \
+    ${facts[@]+"${facts[@]}"} ${K[SMOKE_REPORT_DIR]:+--report-dir="${K[SMOKE_REPORT_DIR]}"} ${K[drill.schema]:+--schema="${K[drill.schema]}"} \
     ${K[SMOKE_SIGNING_KEY]:+--signing-key="${K[SMOKE_SIGNING_KEY]}"} ${K[drill.backup_id]:+--backup-id="${K[drill.backup_id]}"} \
-    ${K[drill.schema]:+--schema="${K[drill.schema]}"} \
     ${K[SMOKE_VERIFY_KEY]:+--verify-key="${K[SMOKE_VERIFY_KEY]}"} "$@" 2>"$DRILL_DIR/verify.err" || status=$?
   DRILL_ACTIVE=0
   return "$status"
