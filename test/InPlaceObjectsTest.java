@@ -119,6 +119,23 @@ class InPlaceObjectsTest {
                 "nothing was changed");
     }
 
+    /** The migrations name their objects unqualified: in another schema a namesake is the user's, kept. */
+    @Test
+    void aNamesakeInAnotherSchemaIsTheUsersAndRefused() throws Exception {
+        String database = migrated(1);
+        Support.execute(database, "CREATE SCHEMA reports", "CREATE TABLE reports.audit_events (x int)",
+                "INSERT INTO reports.audit_events VALUES (42)",
+                "CREATE FUNCTION reports.audit_events_row_hash(x int) RETURNS int LANGUAGE sql AS 'SELECT x'");
+        String refused = "SMOKE_IN_PLACE=1 refused: database " + database + " holds objects the migrations in "
+                + Support.MIGRATIONS + " do not create: table reports.audit_events, "
+                + "routine reports.audit_events_row_hash(x integer)";
+        assertEquals("3 backupsmoke: " + refused + "\n", refusal(database));
+        assertEquals(refused, assertThrows(Refusal.class, () -> wipe(database)).getMessage());
+        assertEquals("42", Support.one(database, "SELECT x FROM reports.audit_events"), "nothing was changed");
+        assertEquals("1", Support.one(database, "SELECT count(*) FROM pg_proc WHERE proname = 'audit_events_row_hash'"
+                + " AND pronamespace = 'reports'::regnamespace"));
+    }
+
     @Test
     void anAuditRowTheSmokeTestDidNotWriteIsRefusedEvenWithALookAlikeId() throws Exception {
         String database = migrated(2);

@@ -68,7 +68,7 @@ final class InPlace {
         String database = connector.target().database();
         refuseForeign(connector, database, migrations);
         try (Connection connection = connector.open()) {
-            dropDeclared(connection, migrations);
+            dropDeclared(connection, migrations, auditSchema(connection, connector.deadline()));
         } catch (SQLException e) {
             throw connector.deadline().failure("wiping database " + database + " in place", e);
         }
@@ -80,7 +80,7 @@ final class InPlace {
     private static void refuseForeign(Connector connector, String database, Path migrations) throws Failure {
         String refusal;
         try (Connection connection = connector.open()) {
-            refusal = foreignObjects(connection, database, migrations);
+            refusal = foreignObjects(connection, database, migrations, auditSchema(connection, connector.deadline()));
         } catch (SQLException e) {
             throw connector.deadline().failure("inspecting database " + database, e);
         }
@@ -102,8 +102,14 @@ final class InPlace {
 
     /** An object of the database: ORD orders the drops (tables first), LABEL names it. */
     record DatabaseObject(int ord, String kind, String schema, String name, String label, String dropCommand) {
-        boolean isDeclaredIn(Set<Declared> declared) {
-            return declared.contains(new Declared(kind, name)) || declared.contains(new Declared(kind, schema + "." + name));
+        /**
+         * Declared with its schema, or unqualified and in AUDIT_SCHEMA, where
+         * the migrations create what they leave unqualified: a namesake in
+         * another schema is somebody else's.
+         */
+        boolean isDeclaredIn(Set<Declared> declared, String auditSchema) {
+            return declared.contains(new Declared(kind, schema + "." + name))
+                    || (schema.equals(auditSchema) && declared.contains(new Declared(kind, name)));
         }
 
         String described() {
@@ -222,10 +228,16 @@ final class InPlace {
         return objects;
     }
 
-    /** Null when DATABASE holds only what the migrations create; else the one-line refusal. */
-    static String foreignObjects(Connection connection, String database, Path migrations) throws Failure, SQLException {
+    /** The schema the migrations' unqualified names are in (AuditSchema.resolve: public when none holds them). */
+    static String auditSchema(Connection connection, Deadline deadline) throws Failure {
+        return AuditSchema.resolve(connection, null, deadline).name();
+    }
+
+    /** Null when DATABASE holds only what the migrations create (unqualified: in AUDIT_SCHEMA); else the refusal. */
+    static String foreignObjects(Connection connection, String database, Path migrations, String auditSchema)
+            throws Failure, SQLException {
         Set<Declared> declared = declared(migrations);
-        List<String> foreign = objects(connection).stream().filter(object -> !object.isDeclaredIn(declared))
+        List<String> foreign = objects(connection).stream().filter(object -> !object.isDeclaredIn(declared, auditSchema))
                 .map(DatabaseObject::described).toList();
         if (foreign.isEmpty()) {
             return null;
@@ -270,10 +282,10 @@ final class InPlace {
      * constraints, owned sequences), plus their functions and types, which
      * pg_restore would otherwise trip over. Returns how many it dropped.
      */
-    static int dropDeclared(Connection connection, Path migrations) throws Failure, SQLException {
+    static int dropDeclared(Connection connection, Path migrations, String auditSchema) throws Failure, SQLException {
         Set<Declared> declared = declared(migrations);
-        List<DatabaseObject> dropped = objects(connection).stream().filter(object -> object.isDeclaredIn(declared))
-                .toList();
+        List<DatabaseObject> dropped = objects(connection).stream()
+                .filter(object -> object.isDeclaredIn(declared, auditSchema)).toList();
         Sql.inTransaction(connection, () -> {
             try (Statement statement = connection.createStatement()) {
                 statement.execute("SET LOCAL client_min_messages = warning");
