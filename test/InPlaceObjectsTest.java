@@ -136,6 +136,27 @@ class InPlaceObjectsTest {
                 + " AND pronamespace = 'reports'::regnamespace"));
     }
 
+    /** What the user hangs on the migrations' tables, which the wipe's CASCADE would take, is refused and kept. */
+    @Test
+    void whatTheUserAddedToTheMigrationsTablesIsRefusedAndKept() throws Exception {
+        String database = migrated(1);
+        Support.execute(database, "CREATE INDEX my_index ON audit_events (resource_id, actor)",
+                "CREATE TRIGGER my_trigger BEFORE DELETE ON audit_chain_head FOR EACH ROW"
+                        + " EXECUTE FUNCTION audit_events_reject_change()",
+                "CREATE POLICY my_policy ON audit_events USING (true)",
+                "CREATE RULE my_rule AS ON UPDATE TO audit_chain_head DO ALSO NOTIFY chain",
+                "CREATE STATISTICS my_stats ON actor, action FROM audit_events",
+                "SET client_min_messages = error", "CREATE PUBLICATION my_pub FOR TABLE audit_events");
+        String refused = "SMOKE_IN_PLACE=1 refused: database " + database + " holds objects the migrations in "
+                + Support.MIGRATIONS + " do not create: index public.my_index, trigger my_trigger on"
+                + " public.audit_chain_head, policy my_policy on public.audit_events, rule my_rule on"
+                + " public.audit_chain_head, statistics public.my_stats, publication my_pub (table public.audit_events)";
+        assertEquals("3 backupsmoke: " + refused + "\n", refusal(database));
+        assertEquals(refused, assertThrows(Refusal.class, () -> wipe(database)).getMessage());
+        assertEquals("1", Support.one(database, "SELECT count(*) FROM pg_publication_rel"), "nothing was changed");
+        assertEquals("1", Support.one(database, "SELECT count(*) FROM pg_class WHERE relname = 'my_index'"));
+    }
+
     @Test
     void anAuditRowTheSmokeTestDidNotWriteIsRefusedEvenWithALookAlikeId() throws Exception {
         String database = migrated(2);

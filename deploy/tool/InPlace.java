@@ -30,10 +30,11 @@ final class InPlace {
     static final String CHECK = "in-place-check";
     static final String WIPE = "in-place-wipe";
 
-    /** CREATE [OR REPLACE] [UNLOGGED|TEMP|MATERIALIZED] KIND [IF NOT EXISTS] [schema.]name */
+    /** CREATE [OR REPLACE] [UNLOGGED|TEMP|MATERIALIZED|UNIQUE|CONSTRAINT] KIND [CONCURRENTLY] [IF NOT EXISTS] [schema.]name */
     private static final Pattern CREATE = Pattern.compile("create\\s+(?:or\\s+replace\\s+)?"
-            + "(?:(?:unlogged|temporary|temp|materialized)\\s+)?(table|view|sequence|function|procedure|type|domain)\\s+"
-            + "(?:if\\s+not\\s+exists\\s+)?((?:(?:\"[^\" ]+\"|[\\p{L}\\p{N}_$]+)\\.)?(?:\"[^\" ]+\"|[\\p{L}\\p{N}_$]+))",
+            + "(?:(?:unlogged|temporary|temp|materialized|unique|constraint)\\s+)?"
+            + "(table|view|sequence|function|procedure|type|domain|index|trigger|policy|rule|statistics)\\s+"
+            + "(?:concurrently\\s+)?(?:if\\s+not\\s+exists\\s+)?((?:(?:\"[^\" ]+\"|[\\p{L}\\p{N}_$]+)\\.)?(?:\"[^\" ]+\"|[\\p{L}\\p{N}_$]+))",
             Pattern.CASE_INSENSITIVE);
 
     /**
@@ -152,7 +153,8 @@ final class InPlace {
             case "table" -> "table";
             case "view", "sequence" -> "relation";
             case "function", "procedure" -> "routine";
-            default -> "type";
+            case "type", "domain" -> "type";
+            default -> keyword; // index, trigger, policy, rule, statistics: what hangs on a table
         };
     }
 
@@ -217,6 +219,64 @@ final class InPlace {
              ORDER BY ord, label COLLATE "C"
             """;
 
+    /**
+     * What hangs on the database's own tables (outside the system schemas
+     * and extensions) and goes with them when they are dropped: indexes not
+     * behind a constraint, triggers, policies, rules, extended statistics
+     * (each under its table's or its own schema) and publications' hold on
+     * them. The check names them; the wipe's CASCADE takes the declared ones.
+     */
+    static final String DEPENDENTS = """
+            WITH dependents(kind, sch, name, label, relid) AS (
+              SELECT 'index', n.nspname::text, i.relname::text, format('%I.%I', n.nspname, i.relname), x.indrelid
+                FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+                JOIN pg_namespace n ON n.oid = i.relnamespace
+               WHERE NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                                    AND d.objid = i.oid AND d.refclassid = 'pg_constraint'::regclass)
+              UNION ALL
+              SELECT 'trigger', n.nspname::text, t.tgname::text, format('%I on %I.%I', t.tgname, n.nspname, c.relname),
+                     t.tgrelid
+                FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE NOT t.tgisinternal
+              UNION ALL
+              SELECT 'policy', n.nspname::text, p.polname::text, format('%I on %I.%I', p.polname, n.nspname, c.relname),
+                     p.polrelid
+                FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+              UNION ALL
+              SELECT 'rule', n.nspname::text, r.rulename::text, format('%I on %I.%I', r.rulename, n.nspname, c.relname),
+                     r.ev_class
+                FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE r.rulename <> '_RETURN'
+              UNION ALL
+              SELECT 'statistics', n.nspname::text, s.stxname::text, format('%I.%I', n.nspname, s.stxname), s.stxrelid
+                FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace
+              UNION ALL
+              SELECT 'publication', n.nspname::text, p.pubname::text,
+                     format('%I (table %I.%I)', p.pubname, n.nspname, c.relname), r.prrelid
+                FROM pg_publication_rel r JOIN pg_publication p ON p.oid = r.prpubid
+                JOIN pg_class c ON c.oid = r.prrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            )
+            SELECT kind, sch, name, label FROM dependents x
+              JOIN pg_class c ON c.oid = x.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+               AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                                  AND d.objid = c.oid AND d.deptype = 'e')
+             ORDER BY array_position(ARRAY['index', 'trigger', 'policy', 'rule', 'statistics', 'publication'], kind),
+                      label COLLATE "C"
+            """;
+
+    /** DEPENDENTS, as objects the wipe never drops by name (its tables' CASCADE does). */
+    static List<DatabaseObject> dependents(Connection connection) throws SQLException {
+        List<DatabaseObject> dependents = new ArrayList<>();
+        try (Statement statement = connection.createStatement(); ResultSet rows = statement.executeQuery(DEPENDENTS)) {
+            while (rows.next()) {
+                dependents.add(new DatabaseObject(5, rows.getString(1), rows.getString(2), rows.getString(3),
+                        rows.getString(4), null));
+            }
+        }
+        return dependents;
+    }
+
     static List<DatabaseObject> objects(Connection connection) throws SQLException {
         List<DatabaseObject> objects = new ArrayList<>();
         try (Statement statement = connection.createStatement(); ResultSet rows = statement.executeQuery(OBJECTS)) {
@@ -237,7 +297,9 @@ final class InPlace {
     static String foreignObjects(Connection connection, String database, Path migrations, String auditSchema)
             throws Failure, SQLException {
         Set<Declared> declared = declared(migrations);
-        List<String> foreign = objects(connection).stream().filter(object -> !object.isDeclaredIn(declared, auditSchema))
+        List<DatabaseObject> held = new ArrayList<>(objects(connection));
+        held.addAll(dependents(connection));
+        List<String> foreign = held.stream().filter(object -> !object.isDeclaredIn(declared, auditSchema))
                 .map(DatabaseObject::described).toList();
         if (foreign.isEmpty()) {
             return null;
