@@ -177,6 +177,40 @@ class InPlaceObjectsTest {
         }
     }
 
+    /** Until a session of DATABASE waits for a lock (the wipe, behind an open transaction): 30 s at most. */
+    private static void awaitLockWait(String database) throws Exception {
+        for (int tries = 0; tries < 300; tries++) {
+            if (!Support.one("postgres", "SELECT count(*) FROM pg_stat_activity WHERE datname = '" + database
+                    + "' AND wait_event_type = 'Lock'").equals("0")) {
+                return;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("no session of " + database + " waits for a lock");
+    }
+
+    /** A row another session commits while the wipe waits for it is seen by the check, refused and kept. */
+    @Test
+    void aRowCommittedWhileTheWipeWaitsIsRefusedAndKept() throws Exception {
+        String database = migrated(1);
+        var wiping = java.util.concurrent.Executors.newSingleThreadExecutor();
+        try (Connection other = Support.connect(database)) {
+            other.setAutoCommit(false);
+            other.createStatement().execute("INSERT INTO audit_events (id, actor, actor_type, action, resource_type,"
+                    + " resource_id, details, \"timestamp\") VALUES ('inv-7-paid', 'alice', 'User', 'invoice.pay',"
+                    + " 'invoice', 'inv-7', '{}', now())");
+            var wiped = wiping.submit(() -> wipe(database));
+            awaitLockWait(database);
+            other.commit();
+            var failed = assertThrows(java.util.concurrent.ExecutionException.class, wiped::get);
+            assertEquals("SMOKE_IN_PLACE=1 refused: audit_events in " + database
+                    + " holds 1 row(s) not written by this smoke test", failed.getCause().getMessage());
+        } finally {
+            wiping.shutdownNow();
+        }
+        assertEquals("1", Support.one(database, "SELECT count(*) FROM audit_events WHERE actor = 'alice'"));
+    }
+
     @Test
     void theWipeDropsWhatTheMigrationsDeclareAndKeepsExtensions() throws Exception {
         String database = migrated(2);

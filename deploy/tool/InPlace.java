@@ -54,7 +54,12 @@ final class InPlace {
      */
     static int check(Connector connector, Path migrations, PrintStream out) throws Failure {
         String database = connector.target().database();
-        refuseForeign(connector, database, migrations);
+        try (Connection connection = connector.open()) {
+            refuseForeign(connection, connector.deadline(), database, migrations,
+                    auditSchema(connection, connector.deadline()));
+        } catch (SQLException e) {
+            throw connector.deadline().failure("inspecting database " + database, e);
+        }
         out.print("say=in place: database " + database + " holds only what the migrations create\0");
         out.flush();
         return 0;
@@ -67,9 +72,15 @@ final class InPlace {
      */
     static int wipe(Connector connector, Path migrations, PrintStream out) throws Failure {
         String database = connector.target().database();
-        refuseForeign(connector, database, migrations);
         try (Connection connection = connector.open()) {
-            dropDeclared(connection, migrations, auditSchema(connection, connector.deadline()));
+            connection.setAutoCommit(false);
+            try {
+                checkAndDrop(connection, connector.deadline(), database, migrations);
+                connection.commit();
+            } catch (Failure | SQLException | RuntimeException e) {
+                connection.rollback();
+                throw e;
+            }
         } catch (SQLException e) {
             throw connector.deadline().failure("wiping database " + database + " in place", e);
         }
@@ -77,16 +88,33 @@ final class InPlace {
         return 0;
     }
 
-    /** A Refusal naming the foreign objects, else the foreign audit rows, that DATABASE holds. */
-    private static void refuseForeign(Connector connector, String database, Path migrations) throws Failure {
-        String refusal;
-        try (Connection connection = connector.open()) {
-            refusal = foreignObjects(connection, database, migrations, auditSchema(connection, connector.deadline()));
-        } catch (SQLException e) {
-            throw connector.deadline().failure("inspecting database " + database, e);
+    /**
+     * The check, then the drops, in CONNECTION's one transaction and under
+     * ACCESS EXCLUSIVE locks on the migrations' tables taken first: a row or
+     * an object another session adds to them meanwhile is either committed
+     * before the check, which sees it, or waits until the tables are gone.
+     */
+    private static void checkAndDrop(Connection connection, Deadline deadline, String database, Path migrations)
+            throws Failure, SQLException {
+        String auditSchema = auditSchema(connection, deadline);
+        Set<Declared> declared = declared(migrations);
+        try (Statement statement = connection.createStatement()) {
+            for (DatabaseObject object : objects(connection)) {
+                if (object.kind().equals("table") && object.isDeclaredIn(declared, auditSchema)) {
+                    statement.execute("LOCK TABLE " + object.label() + " IN ACCESS EXCLUSIVE MODE");
+                }
+            }
         }
+        refuseForeign(connection, deadline, database, migrations, auditSchema);
+        dropDeclared(connection, migrations, auditSchema);
+    }
+
+    /** A Refusal naming the foreign objects, else the foreign audit rows, that DATABASE holds. */
+    private static void refuseForeign(Connection connection, Deadline deadline, String database, Path migrations,
+            String auditSchema) throws Failure, SQLException {
+        String refusal = foreignObjects(connection, database, migrations, auditSchema);
         if (refusal == null) {
-            refusal = foreignAuditRows(connector, database);
+            refusal = foreignAuditRows(connection, deadline, database);
         }
         if (refusal != null) {
             throw new Refusal(refusal);
@@ -313,25 +341,24 @@ final class InPlace {
      * else the one-line refusal. A row is somebody's data without the smoke
      * test's id and actor (smoke-actor), even with a look-alike id.
      */
-    static String foreignAuditRows(Connector connector, String database) throws Failure {
-        Deadline deadline = connector.deadline();
-        try (Connection connection = connector.open()) {
-            AuditSchema audit = AuditSchema.resolve(connection, null, deadline);
-            try (Connection inSchema = connector.withSearchPath(audit.queryPath()).open();
-                 Statement statement = inSchema.createStatement()) {
-                try (ResultSet present = statement.executeQuery("SELECT to_regclass('audit_events') IS NOT NULL")) {
-                    present.next();
-                    if (!present.getBoolean(1)) {
-                        return null;
-                    }
+    static String foreignAuditRows(Connection connection, Deadline deadline, String database) throws Failure {
+        // On CONNECTION itself (the wipe's locks are its transaction's): every name qualified, pg_catalog's operators.
+        String table = AuditSchema.resolve(connection, null, deadline).qualified("audit_events");
+        try (Statement statement = connection.createStatement()) {
+            try (ResultSet present = statement.executeQuery("SELECT pg_catalog.to_regclass('"
+                    + table.replace("'", "''") + "') IS NOT NULL")) {
+                present.next();
+                if (!present.getBoolean(1)) {
+                    return null;
                 }
-                try (ResultSet count = statement.executeQuery("SELECT count(*) FROM audit_events WHERE NOT (id ~ '"
-                        + SMOKE_ROW_ID + "' AND actor = 'smoke-actor')")) {
-                    count.next();
-                    long rows = count.getLong(1);
-                    return rows == 0 ? null : "SMOKE_IN_PLACE=1 refused: audit_events in " + database + " holds "
-                            + rows + " row(s) not written by this smoke test";
-                }
+            }
+            try (ResultSet count = statement.executeQuery("SELECT pg_catalog.count(*) FROM " + table
+                    + " WHERE NOT (id OPERATOR(pg_catalog.~) '" + SMOKE_ROW_ID
+                    + "' AND actor OPERATOR(pg_catalog.=) 'smoke-actor')")) {
+                count.next();
+                long rows = count.getLong(1);
+                return rows == 0 ? null : "SMOKE_IN_PLACE=1 refused: audit_events in " + database + " holds "
+                        + rows + " row(s) not written by this smoke test";
             }
         } catch (SQLException e) {
             throw deadline.failure("reading audit_events in " + database, e);
@@ -339,8 +366,8 @@ final class InPlace {
     }
 
     /**
-     * Drops, in one transaction, exactly the objects the migrations declare
-     * (tables first; CASCADE takes what they own: indexes, triggers,
+     * Drops, in CONNECTION's transaction (checkAndDrop's, after the check),
+     * exactly the objects the migrations declare (tables first; CASCADE takes what they own: indexes, triggers,
      * constraints, owned sequences), plus their functions and types, which
      * pg_restore would otherwise trip over. Returns how many it dropped.
      */
@@ -348,14 +375,12 @@ final class InPlace {
         Set<Declared> declared = declared(migrations);
         List<DatabaseObject> dropped = objects(connection).stream()
                 .filter(object -> object.isDeclaredIn(declared, auditSchema)).toList();
-        Sql.inTransaction(connection, () -> {
-            try (Statement statement = connection.createStatement()) {
-                statement.execute("SET LOCAL client_min_messages = warning");
-                for (DatabaseObject object : dropped) {
-                    statement.execute(object.dropCommand());
-                }
+        try (Statement statement = connection.createStatement()) {
+            statement.execute("SET LOCAL client_min_messages = warning");
+            for (DatabaseObject object : dropped) {
+                statement.execute(object.dropCommand());
             }
-        });
+        }
         return dropped.size();
     }
 }
