@@ -136,6 +136,33 @@ class InPlaceObjectsTest {
                 + " AND pronamespace = 'reports'::regnamespace"));
     }
 
+    @Test
+    void aRoutinesInputTypesAreReadAsTheServerSpellsThem() throws Exception {
+        String text = "f(p_a TEXT, OUT b INT, p_c double precision DEFAULT 1.5, timestamp with time zone,"
+                + " VARIADIC p_d numeric(10,2)[] ) RETURNS int";
+        String arguments = InPlace.argumentList(text, 2);
+        assertEquals("p_a TEXT, OUT b INT, p_c double precision DEFAULT 1.5, timestamp with time zone,"
+                + " VARIADIC p_d numeric(10,2)[] ", arguments);
+        try (Connection connection = Support.connect(Support.scratchDatabase())) {
+            assertEquals("text, double precision, timestamp with time zone, numeric[]",
+                    InPlace.inputTypes(connection, arguments, new java.util.HashMap<>()));
+            assertNull(InPlace.inputTypes(connection, "p_a no_such_type", new java.util.HashMap<>()));
+        }
+    }
+
+    /** A routine is the migrations' by its name and its argument types: a user's overload is refused and kept. */
+    @Test
+    void aUsersOverloadOfTheMigrationsRoutineIsRefusedAndKept() throws Exception {
+        String database = migrated(1);
+        Support.execute(database, "CREATE FUNCTION audit_events_verify_chain(p_from bigint) RETURNS bigint"
+                + " LANGUAGE sql AS 'SELECT p_from'");
+        String refused = "SMOKE_IN_PLACE=1 refused: database " + database + " holds objects the migrations in "
+                + Support.MIGRATIONS + " do not create: routine public.audit_events_verify_chain(p_from bigint)";
+        assertEquals("3 backupsmoke: " + refused + "\n", refusal(database));
+        assertEquals(refused, assertThrows(Refusal.class, () -> wipe(database)).getMessage());
+        assertEquals("2", Support.one(database, "SELECT count(*) FROM pg_proc WHERE proname = 'audit_events_verify_chain'"));
+    }
+
     /** What the user hangs on the migrations' tables, which the wipe's CASCADE would take, is refused and kept. */
     @Test
     void whatTheUserAddedToTheMigrationsTablesIsRefusedAndKept() throws Exception {

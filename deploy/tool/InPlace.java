@@ -97,7 +97,7 @@ final class InPlace {
     private static void checkAndDrop(Connection connection, Deadline deadline, String database, Path migrations)
             throws Failure, SQLException {
         String auditSchema = auditSchema(connection, deadline);
-        Set<Declared> declared = declared(migrations);
+        Set<Declared> declared = withSignatures(connection, migrations);
         try (Statement statement = connection.createStatement()) {
             for (DatabaseObject object : objects(connection)) {
                 if (object.kind().equals("table") && object.isDeclaredIn(declared, auditSchema)) {
@@ -129,16 +129,25 @@ final class InPlace {
         }
     }
 
-    /** An object of the database: ORD orders the drops (tables first), LABEL names it. */
-    record DatabaseObject(int ord, String kind, String schema, String name, String label, String dropCommand) {
+    /**
+     * An object of the database: ORD orders the drops (tables first), LABEL
+     * names it; a routine's ARGUMENTS are its input types as
+     * oidvectortypes() writes them (null for any other kind).
+     */
+    record DatabaseObject(int ord, String kind, String schema, String name, String label, String dropCommand,
+                          String arguments) {
         /**
          * Declared with its schema, or unqualified and in AUDIT_SCHEMA, where
          * the migrations create what they leave unqualified: a namesake in
-         * another schema is somebody else's.
+         * another schema is somebody else's. A routine whose signature the
+         * migrations give (withSignatures) must have it: an overload is too.
          */
         boolean isDeclaredIn(Set<Declared> declared, String auditSchema) {
+            String signed = arguments == null ? name : name + "(" + arguments + ")";
             return declared.contains(new Declared(kind, schema + "." + name))
-                    || (schema.equals(auditSchema) && declared.contains(new Declared(kind, name)));
+                    || declared.contains(new Declared(kind, schema + "." + signed))
+                    || (schema.equals(auditSchema) && (declared.contains(new Declared(kind, name))
+                            || declared.contains(new Declared(kind, signed))));
         }
 
         String described() {
@@ -155,6 +164,15 @@ final class InPlace {
     static Set<Declared> declared(Path folder) throws Failure {
         Set<Declared> declared = new TreeSet<>();
         declared.add(new Declared("table", "schema_migrations"));
+        Matcher create = CREATE.matcher(migrationText(folder));
+        while (create.find()) {
+            declared.add(new Declared(kindOf(create.group(1).toLowerCase(Locale.ROOT)), nameOf(create.group(2))));
+        }
+        return declared;
+    }
+
+    /** The up-migrations of FOLDER in order, line comments gone, lines (and tabs, CRs) joined by spaces. */
+    private static String migrationText(Path folder) throws Failure {
         StringBuilder text = new StringBuilder();
         try (DirectoryStream<Path> files = Files.newDirectoryStream(folder, "*.up.sql")) {
             List<Path> sorted = new ArrayList<>();
@@ -169,11 +187,157 @@ final class InPlace {
         } catch (IOException e) {
             throw new Failure("cannot read the migrations in " + folder + ": " + Failure.reason(e));
         }
-        Matcher create = CREATE.matcher(text.toString().replace('\t', ' ').replace('\r', ' '));
-        while (create.find()) {
-            declared.add(new Declared(kindOf(create.group(1).toLowerCase(Locale.ROOT)), nameOf(create.group(2))));
+        return text.toString().replace('\t', ' ').replace('\r', ' ');
+    }
+
+    /** CREATE [OR REPLACE] FUNCTION|PROCEDURE [schema.]name( : its argument list follows. */
+    private static final Pattern ROUTINE = Pattern.compile("create\\s+(?:or\\s+replace\\s+)?(?:function|procedure)\\s+"
+            + "((?:(?:\"[^\" ]+\"|[\\p{L}\\p{N}_$]+)\\.)?(?:\"[^\" ]+\"|[\\p{L}\\p{N}_$]+))\\s*\\(",
+            Pattern.CASE_INSENSITIVE);
+
+    /**
+     * declared(FOLDER) with each routine as name(input types), the types as
+     * CONNECTION's server spells them, when every CREATE of that name has an
+     * argument list the server reads; else by its name alone, as before.
+     */
+    static Set<Declared> withSignatures(Connection connection, Path folder) throws Failure, SQLException {
+        Set<Declared> declared = new TreeSet<>(declared(folder));
+        String text = migrationText(folder);
+        java.util.Map<String, Set<String>> signatures = new java.util.TreeMap<>();
+        Set<String> unread = new TreeSet<>();
+        java.util.Map<String, java.util.Optional<String>> typeNames = new java.util.HashMap<>(); // one query a spelling
+        Matcher routine = ROUTINE.matcher(text);
+        while (routine.find()) {
+            String name = nameOf(routine.group(1));
+            String types = inputTypes(connection, argumentList(text, routine.end()), typeNames);
+            if (types == null) {
+                unread.add(name);
+            } else {
+                signatures.computeIfAbsent(name, key -> new TreeSet<>()).add(types);
+            }
         }
+        signatures.forEach((name, typeLists) -> {
+            if (!unread.contains(name)) {
+                declared.remove(new Declared("routine", name));
+                typeLists.forEach(types -> declared.add(new Declared("routine", name + "(" + types + ")")));
+            }
+        });
         return declared;
+    }
+
+    /** TEXT from START to the parenthesis that closes the one before START (quotes skipped), or null. */
+    static String argumentList(String text, int start) {
+        int depth = 1;
+        boolean quoted = false;
+        for (int i = start; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (c == '\'') {
+                quoted = !quoted;
+            } else if (!quoted && c == '(') {
+                depth++;
+            } else if (!quoted && c == ')' && --depth == 0) {
+                return text.substring(start, i);
+            }
+        }
+        return null;
+    }
+
+    /**
+     * ARGUMENTS' input types (OUT ones left out) as oidvectortypes() writes
+     * them; null when one is unreadable. TYPE_NAMES keeps the server's answers.
+     */
+    static String inputTypes(Connection connection, String arguments,
+            java.util.Map<String, java.util.Optional<String>> typeNames) throws SQLException {
+        if (arguments == null) {
+            return null;
+        }
+        List<String> types = new ArrayList<>();
+        for (String argument : topLevelParts(arguments)) {
+            String plain = argument.replaceFirst("(?is)\\s*(?:\\bdefault\\b|=).*$", "").strip();
+            String[] mode = plain.split("\\s+", 2);
+            String modeWord = mode[0].toLowerCase(Locale.ROOT);
+            if (modeWord.equals("out")) {
+                continue;
+            }
+            if (mode.length == 2 && List.of("in", "inout", "variadic").contains(modeWord)) {
+                plain = mode[1];
+            }
+            if (plain.isEmpty()) {
+                continue;
+            }
+            String[] named = plain.split("\\s+", 2); // a parameter's name and its type, else a bare type
+            String type = named.length == 2 ? typeName(connection, named[1], typeNames) : null;
+            if (type == null) {
+                type = typeName(connection, plain, typeNames);
+            }
+            if (type == null) {
+                return null;
+            }
+            types.add(type);
+        }
+        return String.join(", ", types);
+    }
+
+    /** ARGUMENTS split at the commas outside parentheses and quotes. */
+    private static List<String> topLevelParts(String arguments) {
+        List<String> parts = new ArrayList<>();
+        int depth = 0;
+        int from = 0;
+        boolean quoted = false;
+        for (int i = 0; i < arguments.length(); i++) {
+            char c = arguments.charAt(i);
+            if (c == '\'') {
+                quoted = !quoted;
+            } else if (!quoted && c == '(') {
+                depth++;
+            } else if (!quoted && c == ')') {
+                depth--;
+            } else if (!quoted && depth == 0 && c == ',') {
+                parts.add(arguments.substring(from, i).strip());
+                from = i + 1;
+            }
+        }
+        parts.add(arguments.substring(from).strip());
+        return parts.stream().filter(part -> !part.isEmpty()).toList();
+    }
+
+    /**
+     * TEXT as the server names that type, or null: not a type name. Inside a
+     * transaction (the wipe's) a savepoint undoes the error a malformed name
+     * raises, so that the transaction goes on.
+     */
+    private static String typeName(Connection connection, String text,
+            java.util.Map<String, java.util.Optional<String>> typeNames) throws SQLException {
+        java.util.Optional<String> known = typeNames.get(text);
+        if (known == null) {
+            known = java.util.Optional.ofNullable(askTypeName(connection, text));
+            typeNames.put(text, known);
+        }
+        return known.orElse(null);
+    }
+
+    private static String askTypeName(Connection connection, String text) throws SQLException {
+        java.sql.Savepoint before = connection.getAutoCommit() ? null : connection.setSavepoint();
+        try (java.sql.PreparedStatement statement = connection.prepareStatement(
+                "SELECT pg_catalog.format_type(pg_catalog.to_regtype(?), NULL)")) {
+            statement.setString(1, text);
+            try (ResultSet row = statement.executeQuery()) {
+                row.next();
+                return row.getString(1);
+            }
+        } catch (SQLException e) {
+            if (before != null) {
+                connection.rollback(before);
+            }
+            return null;
+        } finally {
+            if (before != null) {
+                try {
+                    connection.releaseSavepoint(before);
+                } catch (SQLException released) { // gone with the rollback to it
+                }
+            }
+        }
     }
 
     private static String kindOf(String keyword) {
@@ -200,7 +364,7 @@ final class InPlace {
      * the order they are dropped, each with its DROP statement.
      */
     static final String OBJECTS = """
-            WITH objects(ord, kind, sch, name, label, drop_cmd) AS (
+            WITH objects(ord, kind, sch, name, label, drop_cmd, args) AS (
               SELECT CASE WHEN c.relkind IN ('r', 'p', 'f') THEN 1 ELSE 2 END,
                      CASE WHEN c.relkind IN ('r', 'p', 'f') THEN 'table' ELSE 'relation' END,
                      n.nspname::text, c.relname::text,
@@ -209,7 +373,8 @@ final class InPlace {
                             CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
                                            WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE'
                                            ELSE 'TABLE' END,
-                            n.nspname, c.relname)
+                            n.nspname, c.relname),
+                     NULL
                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S')
                  AND NOT EXISTS (SELECT 1 FROM pg_depend d
@@ -222,7 +387,8 @@ final class InPlace {
                      format('DROP %s IF EXISTS %I.%I(%s) CASCADE',
                             CASE p.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE'
                                            ELSE 'FUNCTION' END,
-                            n.nspname, p.proname, pg_get_function_identity_arguments(p.oid))
+                            n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)),
+                     oidvectortypes(p.proargtypes)
                 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
                WHERE NOT EXISTS (SELECT 1 FROM pg_depend d
                                   WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
@@ -232,7 +398,8 @@ final class InPlace {
                      format('%I.%I', n.nspname, t.typname),
                      format('DROP %s IF EXISTS %I.%I CASCADE',
                             CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END,
-                            n.nspname, t.typname)
+                            n.nspname, t.typname),
+                     NULL
                 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
                WHERE t.typtype IN ('b', 'c', 'd', 'e', 'r')
                  AND t.typcategory <> 'A'
@@ -242,7 +409,7 @@ final class InPlace {
                                   WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid
                                     AND d.deptype = 'e')
             )
-            SELECT ord, kind, sch, name, label, drop_cmd FROM objects
+            SELECT ord, kind, sch, name, label, drop_cmd, args FROM objects
              WHERE sch NOT IN ('pg_catalog', 'information_schema') AND sch NOT LIKE 'pg\\_%'
              ORDER BY ord, label COLLATE "C"
             """;
@@ -299,7 +466,7 @@ final class InPlace {
         try (Statement statement = connection.createStatement(); ResultSet rows = statement.executeQuery(DEPENDENTS)) {
             while (rows.next()) {
                 dependents.add(new DatabaseObject(5, rows.getString(1), rows.getString(2), rows.getString(3),
-                        rows.getString(4), null));
+                        rows.getString(4), null, null));
             }
         }
         return dependents;
@@ -310,7 +477,7 @@ final class InPlace {
         try (Statement statement = connection.createStatement(); ResultSet rows = statement.executeQuery(OBJECTS)) {
             while (rows.next()) {
                 objects.add(new DatabaseObject(rows.getInt(1), rows.getString(2), rows.getString(3), rows.getString(4),
-                        rows.getString(5), rows.getString(6)));
+                        rows.getString(5), rows.getString(6), rows.getString(7)));
             }
         }
         return objects;
@@ -324,7 +491,7 @@ final class InPlace {
     /** Null when DATABASE holds only what the migrations create (unqualified: in AUDIT_SCHEMA); else the refusal. */
     static String foreignObjects(Connection connection, String database, Path migrations, String auditSchema)
             throws Failure, SQLException {
-        Set<Declared> declared = declared(migrations);
+        Set<Declared> declared = withSignatures(connection, migrations);
         List<DatabaseObject> held = new ArrayList<>(objects(connection));
         held.addAll(dependents(connection));
         List<String> foreign = held.stream().filter(object -> !object.isDeclaredIn(declared, auditSchema))
@@ -372,7 +539,7 @@ final class InPlace {
      * pg_restore would otherwise trip over. Returns how many it dropped.
      */
     static int dropDeclared(Connection connection, Path migrations, String auditSchema) throws Failure, SQLException {
-        Set<Declared> declared = declared(migrations);
+        Set<Declared> declared = withSignatures(connection, migrations);
         List<DatabaseObject> dropped = objects(connection).stream()
                 .filter(object -> object.isDeclaredIn(declared, auditSchema)).toList();
         try (Statement statement = connection.createStatement()) {
