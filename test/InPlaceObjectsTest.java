@@ -160,7 +160,8 @@ class InPlaceObjectsTest {
                 + Support.MIGRATIONS + " do not create: routine public.audit_events_verify_chain(p_from bigint)";
         assertEquals("3 backupsmoke: " + refused + "\n", refusal(database));
         assertEquals(refused, assertThrows(Refusal.class, () -> wipe(database)).getMessage());
-        assertEquals("2", Support.one(database, "SELECT count(*) FROM pg_proc WHERE proname = 'audit_events_verify_chain'"));
+        assertEquals("2", Support.one(database,
+                "SELECT count(*) FROM pg_proc WHERE proname = 'audit_events_verify_chain'"));
     }
 
     /** What the user hangs on the migrations' tables, which the wipe's CASCADE would take, is refused and kept. */
@@ -177,7 +178,8 @@ class InPlaceObjectsTest {
         String refused = "SMOKE_IN_PLACE=1 refused: database " + database + " holds objects the migrations in "
                 + Support.MIGRATIONS + " do not create: index public.my_index, trigger my_trigger on"
                 + " public.audit_chain_head, policy my_policy on public.audit_events, rule my_rule on"
-                + " public.audit_chain_head, statistics public.my_stats, publication my_pub (table public.audit_events)";
+                + " public.audit_chain_head, statistics public.my_stats,"
+                + " publication my_pub (table public.audit_events)";
         assertEquals("3 backupsmoke: " + refused + "\n", refusal(database));
         assertEquals(refused, assertThrows(Refusal.class, () -> wipe(database)).getMessage());
         assertEquals("1", Support.one(database, "SELECT count(*) FROM pg_publication_rel"), "nothing was changed");

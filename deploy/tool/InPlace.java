@@ -4,8 +4,9 @@
 // database holding any other object (foreign tables hold data the wipe must
 // not take; any other object would survive the wipe and make pg_restore
 // fail on "already exists") or audit rows the smoke test did not write;
-// --mode=in-place-wipe checks the same, then drops, in one transaction,
-// exactly the objects the migrations declare and confirms no table is left.
+// --mode=in-place-wipe checks the same, then drops exactly the objects the
+// migrations declare, in one transaction that locks their tables first, and
+// confirms no table is left.
 // Extensions stay: the dump re-creates them with IF NOT EXISTS.
 
 import java.io.IOException;
@@ -30,7 +31,10 @@ final class InPlace {
     static final String CHECK = "in-place-check";
     static final String WIPE = "in-place-wipe";
 
-    /** CREATE [OR REPLACE] [UNLOGGED|TEMP|MATERIALIZED|UNIQUE|CONSTRAINT] KIND [CONCURRENTLY] [IF NOT EXISTS] [schema.]name */
+    /**
+     * CREATE [OR REPLACE] [UNLOGGED|TEMP|MATERIALIZED|UNIQUE|CONSTRAINT] KIND
+     * [CONCURRENTLY] [IF NOT EXISTS] [schema.]name
+     */
     private static final Pattern CREATE = Pattern.compile("create\\s+(?:or\\s+replace\\s+)?"
             + "(?:(?:unlogged|temporary|temp|materialized|unique|constraint)\\s+)?"
             + "(table|view|sequence|function|procedure|type|domain|index|trigger|policy|rule|statistics)\\s+"
@@ -534,9 +538,10 @@ final class InPlace {
 
     /**
      * Drops, in CONNECTION's transaction (checkAndDrop's, after the check),
-     * exactly the objects the migrations declare (tables first; CASCADE takes what they own: indexes, triggers,
-     * constraints, owned sequences), plus their functions and types, which
-     * pg_restore would otherwise trip over. Returns how many it dropped.
+     * exactly the objects the migrations declare (tables first; CASCADE
+     * takes what they own: indexes, triggers, constraints, owned sequences),
+     * plus their functions and types, which pg_restore would otherwise trip
+     * over. Returns how many it dropped.
      */
     static int dropDeclared(Connection connection, Path migrations, String auditSchema) throws Failure, SQLException {
         Set<Declared> declared = withSignatures(connection, migrations);

@@ -197,7 +197,7 @@ final class RestoredCluster {
         return "listen_addresses = '127.0.0.1'\nunix_socket_directories = " + PhysicalSetup.confString(cluster.toString())
                 + "\nhba_file = " + PhysicalSetup.confString(hbaFile.toString())
                 + "\narchive_mode = off\nhot_standby = on\nssl = off\nlogging_collector = off\n"
-                // No subscription's apply worker: it would consume the live publisher's slot, the live subscriber's rows.
+                // No subscription's apply worker: it would take the live subscriber's rows from the publisher's slot.
                 + "max_logical_replication_workers = 0\n";
     }
 }
