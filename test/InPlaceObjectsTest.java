@@ -164,6 +164,28 @@ class InPlaceObjectsTest {
                 "SELECT count(*) FROM pg_proc WHERE proname = 'audit_events_verify_chain'"));
     }
 
+    /** The restore gives its tables to the harness's role without grants: another owner, or a grant, is refused. */
+    @Test
+    void anotherOwnerOrAGrantOnTheMigrationsObjectsIsRefusedAndKept() throws Exception {
+        String database = migrated(1);
+        String app = "app_" + database;
+        Support.execute(database, "CREATE ROLE " + app, "ALTER TABLE audit_events OWNER TO " + app,
+                "GRANT SELECT ON audit_chain_head TO " + app, "GRANT SELECT ON audit_events TO PUBLIC",
+                "ALTER FUNCTION audit_events_chain_begin() OWNER TO " + app);
+        try {
+            String refused = "SMOKE_IN_PLACE=1 refused: in database " + database + " the restore (pg_restore"
+                    + " --no-owner --no-acl) would not give back the owner or the privileges of routine"
+                    + " public.audit_events_chain_begin() (owner " + app + "), table public.audit_chain_head"
+                    + " (privileges granted), table public.audit_events (owner " + app + ", privileges granted)";
+            assertEquals("3 backupsmoke: " + refused + "\n", refusal(database));
+            assertEquals(refused, assertThrows(Refusal.class, () -> wipe(database)).getMessage());
+            assertEquals(app, Support.one(database, "SELECT tableowner FROM pg_tables WHERE tablename = 'audit_events'"));
+        } finally {
+            Support.execute(database, "REASSIGN OWNED BY " + app + " TO CURRENT_USER", "DROP OWNED BY " + app,
+                    "DROP ROLE " + app);
+        }
+    }
+
     /** What the user hangs on the migrations' tables, which the wipe's CASCADE would take, is refused and kept. */
     @Test
     void whatTheUserAddedToTheMigrationsTablesIsRefusedAndKept() throws Exception {

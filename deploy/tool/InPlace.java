@@ -113,10 +113,17 @@ final class InPlace {
         dropDeclared(connection, migrations, auditSchema);
     }
 
-    /** A Refusal naming the foreign objects, else the foreign audit rows, that DATABASE holds. */
+    /**
+     * A Refusal naming the foreign objects, else the migrations' objects the
+     * restore would not give back as they are, else the foreign audit rows,
+     * that DATABASE holds.
+     */
     private static void refuseForeign(Connection connection, Deadline deadline, String database, Path migrations,
             String auditSchema) throws Failure, SQLException {
         String refusal = foreignObjects(connection, database, migrations, auditSchema);
+        if (refusal == null) {
+            refusal = unrestorable(connection, database, migrations, auditSchema);
+        }
         if (refusal == null) {
             refusal = foreignAuditRows(connection, deadline, database);
         }
@@ -505,6 +512,54 @@ final class InPlace {
         }
         return "SMOKE_IN_PLACE=1 refused: database " + database + " holds objects the migrations in " + migrations
                 + " do not create: " + String.join(", ", foreign);
+    }
+
+    /**
+     * Relations and routines not owned by the role the harness works as, and
+     * relations with privileges granted: their owner and grants are the
+     * user's, and pg_restore --no-owner --no-acl would not give them back.
+     */
+    static final String NOT_RESTORED = """
+            WITH me AS (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER),
+            kept(kind, sch, name, args, label, owner, granted) AS (
+            SELECT CASE WHEN c.relkind IN ('r', 'p', 'f') THEN 'table' ELSE 'relation' END, n.nspname::text,
+                   c.relname::text, NULL, format('%I.%I', n.nspname, c.relname),
+                   CASE WHEN c.relowner <> (SELECT oid FROM me) THEN pg_get_userbyid(c.relowner) END,
+                   c.relacl IS NOT NULL
+              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S')
+               AND (c.relowner <> (SELECT oid FROM me) OR c.relacl IS NOT NULL)
+            UNION ALL
+            SELECT 'routine', n.nspname::text, p.proname::text, oidvectortypes(p.proargtypes),
+                   format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)),
+                   pg_get_userbyid(p.proowner), false
+              FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+             WHERE p.proowner <> (SELECT oid FROM me)
+            )
+            SELECT kind, sch, name, args, label, owner, granted FROM kept ORDER BY kind, label COLLATE "C"
+            """;
+
+    /** Null when the restore gives the migrations' objects back as they are; else the one-line refusal. */
+    static String unrestorable(Connection connection, String database, Path migrations, String auditSchema)
+            throws Failure, SQLException {
+        Set<Declared> declared = withSignatures(connection, migrations);
+        List<String> kept = new ArrayList<>();
+        try (Statement statement = connection.createStatement(); ResultSet rows = statement.executeQuery(NOT_RESTORED)) {
+            while (rows.next()) {
+                DatabaseObject object = new DatabaseObject(0, rows.getString(1), rows.getString(2), rows.getString(3),
+                        rows.getString(5), null, rows.getString(4));
+                if (object.isDeclaredIn(declared, auditSchema)) {
+                    String owner = rows.getString(6);
+                    kept.add(object.described() + " (" + (owner == null ? "" : "owner " + owner
+                            + (rows.getBoolean(7) ? ", " : "")) + (rows.getBoolean(7) ? "privileges granted" : "") + ")");
+                }
+            }
+        }
+        if (kept.isEmpty()) {
+            return null;
+        }
+        return "SMOKE_IN_PLACE=1 refused: in database " + database + " the restore (pg_restore --no-owner --no-acl)"
+                + " would not give back the owner or the privileges of " + String.join(", ", kept);
     }
 
     /**
