@@ -179,7 +179,8 @@ class InPlaceObjectsTest {
                     + " (privileges granted), table public.audit_events (owner " + app + ", privileges granted)";
             assertEquals("3 backupsmoke: " + refused + "\n", refusal(database));
             assertEquals(refused, assertThrows(Refusal.class, () -> wipe(database)).getMessage());
-            assertEquals(app, Support.one(database, "SELECT tableowner FROM pg_tables WHERE tablename = 'audit_events'"));
+            assertEquals(app, Support.one(database,
+                    "SELECT tableowner FROM pg_tables WHERE tablename = 'audit_events'"));
         } finally {
             Support.execute(database, "REASSIGN OWNED BY " + app + " TO CURRENT_USER", "DROP OWNED BY " + app,
                     "DROP ROLE " + app);

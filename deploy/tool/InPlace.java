@@ -539,19 +539,30 @@ final class InPlace {
             SELECT kind, sch, name, args, label, owner, granted FROM kept ORDER BY kind, label COLLATE "C"
             """;
 
+    /** "owner OWNER" (unless null), "privileges granted" (when GRANTED), joined by a comma. */
+    private static String keptSettings(String owner, boolean granted) {
+        List<String> settings = new ArrayList<>();
+        if (owner != null) {
+            settings.add("owner " + owner);
+        }
+        if (granted) {
+            settings.add("privileges granted");
+        }
+        return String.join(", ", settings);
+    }
+
     /** Null when the restore gives the migrations' objects back as they are; else the one-line refusal. */
     static String unrestorable(Connection connection, String database, Path migrations, String auditSchema)
             throws Failure, SQLException {
         Set<Declared> declared = withSignatures(connection, migrations);
         List<String> kept = new ArrayList<>();
-        try (Statement statement = connection.createStatement(); ResultSet rows = statement.executeQuery(NOT_RESTORED)) {
+        try (Statement statement = connection.createStatement();
+             ResultSet rows = statement.executeQuery(NOT_RESTORED)) {
             while (rows.next()) {
                 DatabaseObject object = new DatabaseObject(0, rows.getString(1), rows.getString(2), rows.getString(3),
                         rows.getString(5), null, rows.getString(4));
                 if (object.isDeclaredIn(declared, auditSchema)) {
-                    String owner = rows.getString(6);
-                    kept.add(object.described() + " (" + (owner == null ? "" : "owner " + owner
-                            + (rows.getBoolean(7) ? ", " : "")) + (rows.getBoolean(7) ? "privileges granted" : "") + ")");
+                    kept.add(object.described() + " (" + keptSettings(rows.getString(6), rows.getBoolean(7)) + ")");
                 }
             }
         }
