@@ -182,8 +182,8 @@ class HarnessPlanTest {
         try (Deadline deadline = new Deadline(java.time.Duration.ofMinutes(1))) {
             assertEquals(1, SourceServer.tableCount(connector(name, deadline), name));
         }
-        String template = Support.scratchDatabase(); // a template database cannot be dropped
-        Support.execute("postgres", "ALTER DATABASE " + template + " IS_TEMPLATE true");
+        String template = SourceServer.scratchName(); // a template database cannot be dropped
+        Support.execute("postgres", "CREATE DATABASE " + template, "ALTER DATABASE " + template + " IS_TEMPLATE true");
         Files.writeString(registry, template + "\n", java.nio.file.StandardOpenOption.APPEND);
         try (var session = Support.connect(name)) {
             var dropped = Support.tool("--mode=drop-scratch-dbs", "--db-url=" + Support.url("postgres"),
@@ -193,7 +193,25 @@ class HarnessPlanTest {
                     + "; drop it by hand\n", dropped.err());
         }
         assertTrue(!Support.databases().contains(name), name);
-        Support.execute("postgres", "ALTER DATABASE " + template + " IS_TEMPLATE false");
+        Support.execute("postgres", "ALTER DATABASE " + template + " IS_TEMPLATE false", "DROP DATABASE " + template);
+    }
+
+    /** The registry lists what the harness made; a name it never makes (edited in, by hand) is never dropped. */
+    @ResourceLock(value = Support.SUITE_DATABASES, mode = ResourceAccessMode.READ)
+    @Test
+    void aRegistryListingAnythingButAScratchDatabaseDropsNothingOfIt(@TempDir Path work) throws Exception {
+        String users = Support.scratchDatabase(); // t_…: somebody's database, as far as the harness knows
+        Path registry = work.resolve("scratch-dbs");
+        Files.writeString(registry, users + "\n");
+        try (var session = Support.connect(users)) {
+            var dropped = Support.tool("--mode=drop-scratch-dbs", "--db-url=" + Support.url("postgres"),
+                    "--server-label=" + LABEL, "--registry=" + registry);
+            assertEquals(1, dropped.exit(), dropped.describe());
+            assertEquals("warning: " + registry + " lists \"" + users + "\", not a scratch database (backupsmoke_ and"
+                    + " 12 hex digits); not dropped\n", dropped.err());
+            assertTrue(session.isValid(5), "its sessions go on");
+        }
+        assertEquals("1", Support.one("postgres", "SELECT count(*) FROM pg_database WHERE datname = '" + users + "'"));
     }
 
     /** The source's wipe: its scratch database dropped and made again from template0, confirmed empty. */

@@ -119,6 +119,96 @@ class InPlaceObjectsTest {
                 "nothing was changed");
     }
 
+    /** The migrations name their objects unqualified: in another schema a namesake is the user's, kept. */
+    @Test
+    void aNamesakeInAnotherSchemaIsTheUsersAndRefused() throws Exception {
+        String database = migrated(1);
+        Support.execute(database, "CREATE SCHEMA reports", "CREATE TABLE reports.audit_events (x int)",
+                "INSERT INTO reports.audit_events VALUES (42)",
+                "CREATE FUNCTION reports.audit_events_row_hash(x int) RETURNS int LANGUAGE sql AS 'SELECT x'");
+        String refused = "SMOKE_IN_PLACE=1 refused: database " + database + " holds objects the migrations in "
+                + Support.MIGRATIONS + " do not create: table reports.audit_events, "
+                + "routine reports.audit_events_row_hash(x integer)";
+        assertEquals("3 backupsmoke: " + refused + "\n", refusal(database));
+        assertEquals(refused, assertThrows(Refusal.class, () -> wipe(database)).getMessage());
+        assertEquals("42", Support.one(database, "SELECT x FROM reports.audit_events"), "nothing was changed");
+        assertEquals("1", Support.one(database, "SELECT count(*) FROM pg_proc WHERE proname = 'audit_events_row_hash'"
+                + " AND pronamespace = 'reports'::regnamespace"));
+    }
+
+    @Test
+    void aRoutinesInputTypesAreReadAsTheServerSpellsThem() throws Exception {
+        String text = "f(p_a TEXT, OUT b INT, p_c double precision DEFAULT 1.5, timestamp with time zone,"
+                + " VARIADIC p_d numeric(10,2)[] ) RETURNS int";
+        String arguments = InPlace.argumentList(text, 2);
+        assertEquals("p_a TEXT, OUT b INT, p_c double precision DEFAULT 1.5, timestamp with time zone,"
+                + " VARIADIC p_d numeric(10,2)[] ", arguments);
+        try (Connection connection = Support.connect(Support.scratchDatabase())) {
+            assertEquals("text, double precision, timestamp with time zone, numeric[]",
+                    InPlace.inputTypes(connection, arguments, new java.util.HashMap<>()));
+            assertNull(InPlace.inputTypes(connection, "p_a no_such_type", new java.util.HashMap<>()));
+        }
+    }
+
+    /** A routine is the migrations' by its name and its argument types: a user's overload is refused and kept. */
+    @Test
+    void aUsersOverloadOfTheMigrationsRoutineIsRefusedAndKept() throws Exception {
+        String database = migrated(1);
+        Support.execute(database, "CREATE FUNCTION audit_events_verify_chain(p_from bigint) RETURNS bigint"
+                + " LANGUAGE sql AS 'SELECT p_from'");
+        String refused = "SMOKE_IN_PLACE=1 refused: database " + database + " holds objects the migrations in "
+                + Support.MIGRATIONS + " do not create: routine public.audit_events_verify_chain(p_from bigint)";
+        assertEquals("3 backupsmoke: " + refused + "\n", refusal(database));
+        assertEquals(refused, assertThrows(Refusal.class, () -> wipe(database)).getMessage());
+        assertEquals("2", Support.one(database,
+                "SELECT count(*) FROM pg_proc WHERE proname = 'audit_events_verify_chain'"));
+    }
+
+    /** The restore gives its tables to the harness's role without grants: another owner, or a grant, is refused. */
+    @Test
+    void anotherOwnerOrAGrantOnTheMigrationsObjectsIsRefusedAndKept() throws Exception {
+        String database = migrated(1);
+        String app = "app_" + database;
+        Support.execute(database, "CREATE ROLE " + app, "ALTER TABLE audit_events OWNER TO " + app,
+                "GRANT SELECT ON audit_chain_head TO " + app, "GRANT SELECT ON audit_events TO PUBLIC",
+                "ALTER FUNCTION audit_events_chain_begin() OWNER TO " + app);
+        try {
+            String refused = "SMOKE_IN_PLACE=1 refused: in database " + database + " the restore (pg_restore"
+                    + " --no-owner --no-acl) would not give back the owner or the privileges of routine"
+                    + " public.audit_events_chain_begin() (owner " + app + "), table public.audit_chain_head"
+                    + " (privileges granted), table public.audit_events (owner " + app + ", privileges granted)";
+            assertEquals("3 backupsmoke: " + refused + "\n", refusal(database));
+            assertEquals(refused, assertThrows(Refusal.class, () -> wipe(database)).getMessage());
+            assertEquals(app, Support.one(database,
+                    "SELECT tableowner FROM pg_tables WHERE tablename = 'audit_events'"));
+        } finally {
+            Support.execute(database, "REASSIGN OWNED BY " + app + " TO CURRENT_USER", "DROP OWNED BY " + app,
+                    "DROP ROLE " + app);
+        }
+    }
+
+    /** What the user hangs on the migrations' tables, which the wipe's CASCADE would take, is refused and kept. */
+    @Test
+    void whatTheUserAddedToTheMigrationsTablesIsRefusedAndKept() throws Exception {
+        String database = migrated(1);
+        Support.execute(database, "CREATE INDEX my_index ON audit_events (resource_id, actor)",
+                "CREATE TRIGGER my_trigger BEFORE DELETE ON audit_chain_head FOR EACH ROW"
+                        + " EXECUTE FUNCTION audit_events_reject_change()",
+                "CREATE POLICY my_policy ON audit_events USING (true)",
+                "CREATE RULE my_rule AS ON UPDATE TO audit_chain_head DO ALSO NOTIFY chain",
+                "CREATE STATISTICS my_stats ON actor, action FROM audit_events",
+                "SET client_min_messages = error", "CREATE PUBLICATION my_pub FOR TABLE audit_events");
+        String refused = "SMOKE_IN_PLACE=1 refused: database " + database + " holds objects the migrations in "
+                + Support.MIGRATIONS + " do not create: index public.my_index, trigger my_trigger on"
+                + " public.audit_chain_head, policy my_policy on public.audit_events, rule my_rule on"
+                + " public.audit_chain_head, statistics public.my_stats,"
+                + " publication my_pub (table public.audit_events)";
+        assertEquals("3 backupsmoke: " + refused + "\n", refusal(database));
+        assertEquals(refused, assertThrows(Refusal.class, () -> wipe(database)).getMessage());
+        assertEquals("1", Support.one(database, "SELECT count(*) FROM pg_publication_rel"), "nothing was changed");
+        assertEquals("1", Support.one(database, "SELECT count(*) FROM pg_class WHERE relname = 'my_index'"));
+    }
+
     @Test
     void anAuditRowTheSmokeTestDidNotWriteIsRefusedEvenWithALookAlikeId() throws Exception {
         String database = migrated(2);
@@ -137,6 +227,40 @@ class InPlaceObjectsTest {
             int status = InPlace.wipe(connector, Support.MIGRATIONS, new java.io.PrintStream(answer));
             return status + " " + answer.toString(java.nio.charset.StandardCharsets.UTF_8).replace('\0', '|');
         }
+    }
+
+    /** Until a session of DATABASE waits for a lock (the wipe, behind an open transaction): 30 s at most. */
+    private static void awaitLockWait(String database) throws Exception {
+        for (int tries = 0; tries < 300; tries++) {
+            if (!Support.one("postgres", "SELECT count(*) FROM pg_stat_activity WHERE datname = '" + database
+                    + "' AND wait_event_type = 'Lock'").equals("0")) {
+                return;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("no session of " + database + " waits for a lock");
+    }
+
+    /** A row another session commits while the wipe waits for it is seen by the check, refused and kept. */
+    @Test
+    void aRowCommittedWhileTheWipeWaitsIsRefusedAndKept() throws Exception {
+        String database = migrated(1);
+        var wiping = java.util.concurrent.Executors.newSingleThreadExecutor();
+        try (Connection other = Support.connect(database)) {
+            other.setAutoCommit(false);
+            other.createStatement().execute("INSERT INTO audit_events (id, actor, actor_type, action, resource_type,"
+                    + " resource_id, details, \"timestamp\") VALUES ('inv-7-paid', 'alice', 'User', 'invoice.pay',"
+                    + " 'invoice', 'inv-7', '{}', now())");
+            var wiped = wiping.submit(() -> wipe(database));
+            awaitLockWait(database);
+            other.commit();
+            var failed = assertThrows(java.util.concurrent.ExecutionException.class, wiped::get);
+            assertEquals("SMOKE_IN_PLACE=1 refused: audit_events in " + database
+                    + " holds 1 row(s) not written by this smoke test", failed.getCause().getMessage());
+        } finally {
+            wiping.shutdownNow();
+        }
+        assertEquals("1", Support.one(database, "SELECT count(*) FROM audit_events WHERE actor = 'alice'"));
     }
 
     @Test

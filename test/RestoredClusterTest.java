@@ -96,11 +96,26 @@ class RestoredClusterTest {
                 Files.readString(data.resolve("pg_hba.smoke.conf")));
         assertEquals("port = 5432\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '" + cluster + "'\n"
                 + "hba_file = '" + data.resolve("pg_hba.smoke.conf") + "'\narchive_mode = off\nhot_standby = on\n"
-                + "ssl = off\nlogging_collector = off\n", Files.readString(data.resolve("postgresql.conf")));
+                + "ssl = off\nlogging_collector = off\nmax_logical_replication_workers = 0\n",
+                Files.readString(data.resolve("postgresql.conf")));
         assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(data)));
         assertFalse(Files.exists(data.resolve("postmaster.pid")));
         assertFalse(Files.exists(data.resolve("postmaster.opts")));
         assertFalse(Files.exists(data.resolve("recovery.signal")));
+    }
+
+    /**
+     * A subscription the backup holds must not run in the copy: its apply
+     * worker would connect to the live publisher and consume the live
+     * subscriber's replication slot (red-team review 7: the rows the
+     * subscriber missed while down went to the sandbox instead).
+     */
+    @Test
+    void aRestoredCopyRunsNoSubscription() {
+        assertEquals("listen_addresses = '127.0.0.1'\nunix_socket_directories = '/c'\nhba_file = '/c/data/hba'\n"
+                + "archive_mode = off\nhot_standby = on\nssl = off\nlogging_collector = off\n"
+                + "max_logical_replication_workers = 0\n",
+                RestoredCluster.serving(Path.of("/c"), Path.of("/c/data/hba")));
     }
 
     @Test

@@ -4,8 +4,9 @@
 // database holding any other object (foreign tables hold data the wipe must
 // not take; any other object would survive the wipe and make pg_restore
 // fail on "already exists") or audit rows the smoke test did not write;
-// --mode=in-place-wipe checks the same, then drops, in one transaction,
-// exactly the objects the migrations declare and confirms no table is left.
+// --mode=in-place-wipe checks the same, then drops exactly the objects the
+// migrations declare, in one transaction that locks their tables first, and
+// confirms no table is left.
 // Extensions stay: the dump re-creates them with IF NOT EXISTS.
 
 import java.io.IOException;
@@ -30,10 +31,14 @@ final class InPlace {
     static final String CHECK = "in-place-check";
     static final String WIPE = "in-place-wipe";
 
-    /** CREATE [OR REPLACE] [UNLOGGED|TEMP|MATERIALIZED] KIND [IF NOT EXISTS] [schema.]name */
+    /**
+     * CREATE [OR REPLACE] [UNLOGGED|TEMP|MATERIALIZED|UNIQUE|CONSTRAINT] KIND
+     * [CONCURRENTLY] [IF NOT EXISTS] [schema.]name
+     */
     private static final Pattern CREATE = Pattern.compile("create\\s+(?:or\\s+replace\\s+)?"
-            + "(?:(?:unlogged|temporary|temp|materialized)\\s+)?(table|view|sequence|function|procedure|type|domain)\\s+"
-            + "(?:if\\s+not\\s+exists\\s+)?((?:(?:\"[^\" ]+\"|[\\p{L}\\p{N}_$]+)\\.)?(?:\"[^\" ]+\"|[\\p{L}\\p{N}_$]+))",
+            + "(?:(?:unlogged|temporary|temp|materialized|unique|constraint)\\s+)?"
+            + "(table|view|sequence|function|procedure|type|domain|index|trigger|policy|rule|statistics)\\s+"
+            + "(?:concurrently\\s+)?(?:if\\s+not\\s+exists\\s+)?((?:(?:\"[^\" ]+\"|[\\p{L}\\p{N}_$]+)\\.)?(?:\"[^\" ]+\"|[\\p{L}\\p{N}_$]+))",
             Pattern.CASE_INSENSITIVE);
 
     /**
@@ -53,7 +58,12 @@ final class InPlace {
      */
     static int check(Connector connector, Path migrations, PrintStream out) throws Failure {
         String database = connector.target().database();
-        refuseForeign(connector, database, migrations);
+        try (Connection connection = connector.open()) {
+            refuseForeign(connection, connector.deadline(), database, migrations,
+                    auditSchema(connection, connector.deadline()));
+        } catch (SQLException e) {
+            throw connector.deadline().failure("inspecting database " + database, e);
+        }
         out.print("say=in place: database " + database + " holds only what the migrations create\0");
         out.flush();
         return 0;
@@ -66,9 +76,15 @@ final class InPlace {
      */
     static int wipe(Connector connector, Path migrations, PrintStream out) throws Failure {
         String database = connector.target().database();
-        refuseForeign(connector, database, migrations);
         try (Connection connection = connector.open()) {
-            dropDeclared(connection, migrations);
+            connection.setAutoCommit(false);
+            try {
+                checkAndDrop(connection, connector.deadline(), database, migrations);
+                connection.commit();
+            } catch (Failure | SQLException | RuntimeException e) {
+                connection.rollback();
+                throw e;
+            }
         } catch (SQLException e) {
             throw connector.deadline().failure("wiping database " + database + " in place", e);
         }
@@ -76,16 +92,40 @@ final class InPlace {
         return 0;
     }
 
-    /** A Refusal naming the foreign objects, else the foreign audit rows, that DATABASE holds. */
-    private static void refuseForeign(Connector connector, String database, Path migrations) throws Failure {
-        String refusal;
-        try (Connection connection = connector.open()) {
-            refusal = foreignObjects(connection, database, migrations);
-        } catch (SQLException e) {
-            throw connector.deadline().failure("inspecting database " + database, e);
+    /**
+     * The check, then the drops, in CONNECTION's one transaction and under
+     * ACCESS EXCLUSIVE locks on the migrations' tables taken first: a row or
+     * an object another session adds to them meanwhile is either committed
+     * before the check, which sees it, or waits until the tables are gone.
+     */
+    private static void checkAndDrop(Connection connection, Deadline deadline, String database, Path migrations)
+            throws Failure, SQLException {
+        String auditSchema = auditSchema(connection, deadline);
+        Set<Declared> declared = withSignatures(connection, migrations);
+        try (Statement statement = connection.createStatement()) {
+            for (DatabaseObject object : objects(connection)) {
+                if (object.kind().equals("table") && object.isDeclaredIn(declared, auditSchema)) {
+                    statement.execute("LOCK TABLE " + object.label() + " IN ACCESS EXCLUSIVE MODE");
+                }
+            }
+        }
+        refuseForeign(connection, deadline, database, migrations, auditSchema);
+        dropDeclared(connection, migrations, auditSchema);
+    }
+
+    /**
+     * A Refusal naming the foreign objects, else the migrations' objects the
+     * restore would not give back as they are, else the foreign audit rows,
+     * that DATABASE holds.
+     */
+    private static void refuseForeign(Connection connection, Deadline deadline, String database, Path migrations,
+            String auditSchema) throws Failure, SQLException {
+        String refusal = foreignObjects(connection, database, migrations, auditSchema);
+        if (refusal == null) {
+            refusal = unrestorable(connection, database, migrations, auditSchema);
         }
         if (refusal == null) {
-            refusal = foreignAuditRows(connector, database);
+            refusal = foreignAuditRows(connection, deadline, database);
         }
         if (refusal != null) {
             throw new Refusal(refusal);
@@ -100,10 +140,25 @@ final class InPlace {
         }
     }
 
-    /** An object of the database: ORD orders the drops (tables first), LABEL names it. */
-    record DatabaseObject(int ord, String kind, String schema, String name, String label, String dropCommand) {
-        boolean isDeclaredIn(Set<Declared> declared) {
-            return declared.contains(new Declared(kind, name)) || declared.contains(new Declared(kind, schema + "." + name));
+    /**
+     * An object of the database: ORD orders the drops (tables first), LABEL
+     * names it; a routine's ARGUMENTS are its input types as
+     * oidvectortypes() writes them (null for any other kind).
+     */
+    record DatabaseObject(int ord, String kind, String schema, String name, String label, String dropCommand,
+                          String arguments) {
+        /**
+         * Declared with its schema, or unqualified and in AUDIT_SCHEMA, where
+         * the migrations create what they leave unqualified: a namesake in
+         * another schema is somebody else's. A routine whose signature the
+         * migrations give (withSignatures) must have it: an overload is too.
+         */
+        boolean isDeclaredIn(Set<Declared> declared, String auditSchema) {
+            String signed = arguments == null ? name : name + "(" + arguments + ")";
+            return declared.contains(new Declared(kind, schema + "." + name))
+                    || declared.contains(new Declared(kind, schema + "." + signed))
+                    || (schema.equals(auditSchema) && (declared.contains(new Declared(kind, name))
+                            || declared.contains(new Declared(kind, signed))));
         }
 
         String described() {
@@ -120,6 +175,15 @@ final class InPlace {
     static Set<Declared> declared(Path folder) throws Failure {
         Set<Declared> declared = new TreeSet<>();
         declared.add(new Declared("table", "schema_migrations"));
+        Matcher create = CREATE.matcher(migrationText(folder));
+        while (create.find()) {
+            declared.add(new Declared(kindOf(create.group(1).toLowerCase(Locale.ROOT)), nameOf(create.group(2))));
+        }
+        return declared;
+    }
+
+    /** The up-migrations of FOLDER in order, line comments gone, lines (and tabs, CRs) joined by spaces. */
+    private static String migrationText(Path folder) throws Failure {
         StringBuilder text = new StringBuilder();
         try (DirectoryStream<Path> files = Files.newDirectoryStream(folder, "*.up.sql")) {
             List<Path> sorted = new ArrayList<>();
@@ -134,11 +198,157 @@ final class InPlace {
         } catch (IOException e) {
             throw new Failure("cannot read the migrations in " + folder + ": " + Failure.reason(e));
         }
-        Matcher create = CREATE.matcher(text.toString().replace('\t', ' ').replace('\r', ' '));
-        while (create.find()) {
-            declared.add(new Declared(kindOf(create.group(1).toLowerCase(Locale.ROOT)), nameOf(create.group(2))));
+        return text.toString().replace('\t', ' ').replace('\r', ' ');
+    }
+
+    /** CREATE [OR REPLACE] FUNCTION|PROCEDURE [schema.]name( : its argument list follows. */
+    private static final Pattern ROUTINE = Pattern.compile("create\\s+(?:or\\s+replace\\s+)?(?:function|procedure)\\s+"
+            + "((?:(?:\"[^\" ]+\"|[\\p{L}\\p{N}_$]+)\\.)?(?:\"[^\" ]+\"|[\\p{L}\\p{N}_$]+))\\s*\\(",
+            Pattern.CASE_INSENSITIVE);
+
+    /**
+     * declared(FOLDER) with each routine as name(input types), the types as
+     * CONNECTION's server spells them, when every CREATE of that name has an
+     * argument list the server reads; else by its name alone, as before.
+     */
+    static Set<Declared> withSignatures(Connection connection, Path folder) throws Failure, SQLException {
+        Set<Declared> declared = new TreeSet<>(declared(folder));
+        String text = migrationText(folder);
+        java.util.Map<String, Set<String>> signatures = new java.util.TreeMap<>();
+        Set<String> unread = new TreeSet<>();
+        java.util.Map<String, java.util.Optional<String>> typeNames = new java.util.HashMap<>(); // one query a spelling
+        Matcher routine = ROUTINE.matcher(text);
+        while (routine.find()) {
+            String name = nameOf(routine.group(1));
+            String types = inputTypes(connection, argumentList(text, routine.end()), typeNames);
+            if (types == null) {
+                unread.add(name);
+            } else {
+                signatures.computeIfAbsent(name, key -> new TreeSet<>()).add(types);
+            }
         }
+        signatures.forEach((name, typeLists) -> {
+            if (!unread.contains(name)) {
+                declared.remove(new Declared("routine", name));
+                typeLists.forEach(types -> declared.add(new Declared("routine", name + "(" + types + ")")));
+            }
+        });
         return declared;
+    }
+
+    /** TEXT from START to the parenthesis that closes the one before START (quotes skipped), or null. */
+    static String argumentList(String text, int start) {
+        int depth = 1;
+        boolean quoted = false;
+        for (int i = start; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (c == '\'') {
+                quoted = !quoted;
+            } else if (!quoted && c == '(') {
+                depth++;
+            } else if (!quoted && c == ')' && --depth == 0) {
+                return text.substring(start, i);
+            }
+        }
+        return null;
+    }
+
+    /**
+     * ARGUMENTS' input types (OUT ones left out) as oidvectortypes() writes
+     * them; null when one is unreadable. TYPE_NAMES keeps the server's answers.
+     */
+    static String inputTypes(Connection connection, String arguments,
+            java.util.Map<String, java.util.Optional<String>> typeNames) throws SQLException {
+        if (arguments == null) {
+            return null;
+        }
+        List<String> types = new ArrayList<>();
+        for (String argument : topLevelParts(arguments)) {
+            String plain = argument.replaceFirst("(?is)\\s*(?:\\bdefault\\b|=).*$", "").strip();
+            String[] mode = plain.split("\\s+", 2);
+            String modeWord = mode[0].toLowerCase(Locale.ROOT);
+            if (modeWord.equals("out")) {
+                continue;
+            }
+            if (mode.length == 2 && List.of("in", "inout", "variadic").contains(modeWord)) {
+                plain = mode[1];
+            }
+            if (plain.isEmpty()) {
+                continue;
+            }
+            String[] named = plain.split("\\s+", 2); // a parameter's name and its type, else a bare type
+            String type = named.length == 2 ? typeName(connection, named[1], typeNames) : null;
+            if (type == null) {
+                type = typeName(connection, plain, typeNames);
+            }
+            if (type == null) {
+                return null;
+            }
+            types.add(type);
+        }
+        return String.join(", ", types);
+    }
+
+    /** ARGUMENTS split at the commas outside parentheses and quotes. */
+    private static List<String> topLevelParts(String arguments) {
+        List<String> parts = new ArrayList<>();
+        int depth = 0;
+        int from = 0;
+        boolean quoted = false;
+        for (int i = 0; i < arguments.length(); i++) {
+            char c = arguments.charAt(i);
+            if (c == '\'') {
+                quoted = !quoted;
+            } else if (!quoted && c == '(') {
+                depth++;
+            } else if (!quoted && c == ')') {
+                depth--;
+            } else if (!quoted && depth == 0 && c == ',') {
+                parts.add(arguments.substring(from, i).strip());
+                from = i + 1;
+            }
+        }
+        parts.add(arguments.substring(from).strip());
+        return parts.stream().filter(part -> !part.isEmpty()).toList();
+    }
+
+    /**
+     * TEXT as the server names that type, or null: not a type name. Inside a
+     * transaction (the wipe's) a savepoint undoes the error a malformed name
+     * raises, so that the transaction goes on.
+     */
+    private static String typeName(Connection connection, String text,
+            java.util.Map<String, java.util.Optional<String>> typeNames) throws SQLException {
+        java.util.Optional<String> known = typeNames.get(text);
+        if (known == null) {
+            known = java.util.Optional.ofNullable(askTypeName(connection, text));
+            typeNames.put(text, known);
+        }
+        return known.orElse(null);
+    }
+
+    private static String askTypeName(Connection connection, String text) throws SQLException {
+        java.sql.Savepoint before = connection.getAutoCommit() ? null : connection.setSavepoint();
+        try (java.sql.PreparedStatement statement = connection.prepareStatement(
+                "SELECT pg_catalog.format_type(pg_catalog.to_regtype(?), NULL)")) {
+            statement.setString(1, text);
+            try (ResultSet row = statement.executeQuery()) {
+                row.next();
+                return row.getString(1);
+            }
+        } catch (SQLException e) {
+            if (before != null) {
+                connection.rollback(before);
+            }
+            return null;
+        } finally {
+            if (before != null) {
+                try {
+                    connection.releaseSavepoint(before);
+                } catch (SQLException released) { // gone with the rollback to it
+                }
+            }
+        }
     }
 
     private static String kindOf(String keyword) {
@@ -146,7 +356,8 @@ final class InPlace {
             case "table" -> "table";
             case "view", "sequence" -> "relation";
             case "function", "procedure" -> "routine";
-            default -> "type";
+            case "type", "domain" -> "type";
+            default -> keyword; // index, trigger, policy, rule, statistics: what hangs on a table
         };
     }
 
@@ -164,7 +375,7 @@ final class InPlace {
      * the order they are dropped, each with its DROP statement.
      */
     static final String OBJECTS = """
-            WITH objects(ord, kind, sch, name, label, drop_cmd) AS (
+            WITH objects(ord, kind, sch, name, label, drop_cmd, args) AS (
               SELECT CASE WHEN c.relkind IN ('r', 'p', 'f') THEN 1 ELSE 2 END,
                      CASE WHEN c.relkind IN ('r', 'p', 'f') THEN 'table' ELSE 'relation' END,
                      n.nspname::text, c.relname::text,
@@ -173,7 +384,8 @@ final class InPlace {
                             CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
                                            WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE'
                                            ELSE 'TABLE' END,
-                            n.nspname, c.relname)
+                            n.nspname, c.relname),
+                     NULL
                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S')
                  AND NOT EXISTS (SELECT 1 FROM pg_depend d
@@ -186,7 +398,8 @@ final class InPlace {
                      format('DROP %s IF EXISTS %I.%I(%s) CASCADE',
                             CASE p.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE'
                                            ELSE 'FUNCTION' END,
-                            n.nspname, p.proname, pg_get_function_identity_arguments(p.oid))
+                            n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)),
+                     oidvectortypes(p.proargtypes)
                 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
                WHERE NOT EXISTS (SELECT 1 FROM pg_depend d
                                   WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
@@ -196,7 +409,8 @@ final class InPlace {
                      format('%I.%I', n.nspname, t.typname),
                      format('DROP %s IF EXISTS %I.%I CASCADE',
                             CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END,
-                            n.nspname, t.typname)
+                            n.nspname, t.typname),
+                     NULL
                 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
                WHERE t.typtype IN ('b', 'c', 'd', 'e', 'r')
                  AND t.typcategory <> 'A'
@@ -206,26 +420,92 @@ final class InPlace {
                                   WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid
                                     AND d.deptype = 'e')
             )
-            SELECT ord, kind, sch, name, label, drop_cmd FROM objects
+            SELECT ord, kind, sch, name, label, drop_cmd, args FROM objects
              WHERE sch NOT IN ('pg_catalog', 'information_schema') AND sch NOT LIKE 'pg\\_%'
              ORDER BY ord, label COLLATE "C"
             """;
+
+    /**
+     * What hangs on the database's own tables (outside the system schemas
+     * and extensions) and goes with them when they are dropped: indexes not
+     * behind a constraint, triggers, policies, rules, extended statistics
+     * (each under its table's or its own schema) and publications' hold on
+     * them. The check names them; the wipe's CASCADE takes the declared ones.
+     */
+    static final String DEPENDENTS = """
+            WITH dependents(kind, sch, name, label, relid) AS (
+              SELECT 'index', n.nspname::text, i.relname::text, format('%I.%I', n.nspname, i.relname), x.indrelid
+                FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+                JOIN pg_namespace n ON n.oid = i.relnamespace
+               WHERE NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                                    AND d.objid = i.oid AND d.refclassid = 'pg_constraint'::regclass)
+              UNION ALL
+              SELECT 'trigger', n.nspname::text, t.tgname::text, format('%I on %I.%I', t.tgname, n.nspname, c.relname),
+                     t.tgrelid
+                FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE NOT t.tgisinternal
+              UNION ALL
+              SELECT 'policy', n.nspname::text, p.polname::text, format('%I on %I.%I', p.polname, n.nspname, c.relname),
+                     p.polrelid
+                FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+              UNION ALL
+              SELECT 'rule', n.nspname::text, r.rulename::text, format('%I on %I.%I', r.rulename, n.nspname, c.relname),
+                     r.ev_class
+                FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE r.rulename <> '_RETURN'
+              UNION ALL
+              SELECT 'statistics', n.nspname::text, s.stxname::text, format('%I.%I', n.nspname, s.stxname), s.stxrelid
+                FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace
+              UNION ALL
+              SELECT 'publication', n.nspname::text, p.pubname::text,
+                     format('%I (table %I.%I)', p.pubname, n.nspname, c.relname), r.prrelid
+                FROM pg_publication_rel r JOIN pg_publication p ON p.oid = r.prpubid
+                JOIN pg_class c ON c.oid = r.prrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            )
+            SELECT kind, sch, name, label FROM dependents x
+              JOIN pg_class c ON c.oid = x.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+               AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                                  AND d.objid = c.oid AND d.deptype = 'e')
+             ORDER BY array_position(ARRAY['index', 'trigger', 'policy', 'rule', 'statistics', 'publication'], kind),
+                      label COLLATE "C"
+            """;
+
+    /** DEPENDENTS, as objects the wipe never drops by name (its tables' CASCADE does). */
+    static List<DatabaseObject> dependents(Connection connection) throws SQLException {
+        List<DatabaseObject> dependents = new ArrayList<>();
+        try (Statement statement = connection.createStatement(); ResultSet rows = statement.executeQuery(DEPENDENTS)) {
+            while (rows.next()) {
+                dependents.add(new DatabaseObject(5, rows.getString(1), rows.getString(2), rows.getString(3),
+                        rows.getString(4), null, null));
+            }
+        }
+        return dependents;
+    }
 
     static List<DatabaseObject> objects(Connection connection) throws SQLException {
         List<DatabaseObject> objects = new ArrayList<>();
         try (Statement statement = connection.createStatement(); ResultSet rows = statement.executeQuery(OBJECTS)) {
             while (rows.next()) {
                 objects.add(new DatabaseObject(rows.getInt(1), rows.getString(2), rows.getString(3), rows.getString(4),
-                        rows.getString(5), rows.getString(6)));
+                        rows.getString(5), rows.getString(6), rows.getString(7)));
             }
         }
         return objects;
     }
 
-    /** Null when DATABASE holds only what the migrations create; else the one-line refusal. */
-    static String foreignObjects(Connection connection, String database, Path migrations) throws Failure, SQLException {
-        Set<Declared> declared = declared(migrations);
-        List<String> foreign = objects(connection).stream().filter(object -> !object.isDeclaredIn(declared))
+    /** The schema the migrations' unqualified names are in (AuditSchema.resolve: public when none holds them). */
+    static String auditSchema(Connection connection, Deadline deadline) throws Failure {
+        return AuditSchema.resolve(connection, null, deadline).name();
+    }
+
+    /** Null when DATABASE holds only what the migrations create (unqualified: in AUDIT_SCHEMA); else the refusal. */
+    static String foreignObjects(Connection connection, String database, Path migrations, String auditSchema)
+            throws Failure, SQLException {
+        Set<Declared> declared = withSignatures(connection, migrations);
+        List<DatabaseObject> held = new ArrayList<>(objects(connection));
+        held.addAll(dependents(connection));
+        List<String> foreign = held.stream().filter(object -> !object.isDeclaredIn(declared, auditSchema))
                 .map(DatabaseObject::described).toList();
         if (foreign.isEmpty()) {
             return null;
@@ -235,29 +515,87 @@ final class InPlace {
     }
 
     /**
+     * Relations and routines not owned by the role the harness works as, and
+     * relations with privileges granted: their owner and grants are the
+     * user's, and pg_restore --no-owner --no-acl would not give them back.
+     */
+    static final String NOT_RESTORED = """
+            WITH me AS (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER),
+            kept(kind, sch, name, args, label, owner, granted) AS (
+            SELECT CASE WHEN c.relkind IN ('r', 'p', 'f') THEN 'table' ELSE 'relation' END, n.nspname::text,
+                   c.relname::text, NULL, format('%I.%I', n.nspname, c.relname),
+                   CASE WHEN c.relowner <> (SELECT oid FROM me) THEN pg_get_userbyid(c.relowner) END,
+                   c.relacl IS NOT NULL
+              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S')
+               AND (c.relowner <> (SELECT oid FROM me) OR c.relacl IS NOT NULL)
+            UNION ALL
+            SELECT 'routine', n.nspname::text, p.proname::text, oidvectortypes(p.proargtypes),
+                   format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)),
+                   pg_get_userbyid(p.proowner), false
+              FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+             WHERE p.proowner <> (SELECT oid FROM me)
+            )
+            SELECT kind, sch, name, args, label, owner, granted FROM kept ORDER BY kind, label COLLATE "C"
+            """;
+
+    /** "owner OWNER" (unless null), "privileges granted" (when GRANTED), joined by a comma. */
+    private static String keptSettings(String owner, boolean granted) {
+        List<String> settings = new ArrayList<>();
+        if (owner != null) {
+            settings.add("owner " + owner);
+        }
+        if (granted) {
+            settings.add("privileges granted");
+        }
+        return String.join(", ", settings);
+    }
+
+    /** Null when the restore gives the migrations' objects back as they are; else the one-line refusal. */
+    static String unrestorable(Connection connection, String database, Path migrations, String auditSchema)
+            throws Failure, SQLException {
+        Set<Declared> declared = withSignatures(connection, migrations);
+        List<String> kept = new ArrayList<>();
+        try (Statement statement = connection.createStatement();
+             ResultSet rows = statement.executeQuery(NOT_RESTORED)) {
+            while (rows.next()) {
+                DatabaseObject object = new DatabaseObject(0, rows.getString(1), rows.getString(2), rows.getString(3),
+                        rows.getString(5), null, rows.getString(4));
+                if (object.isDeclaredIn(declared, auditSchema)) {
+                    kept.add(object.described() + " (" + keptSettings(rows.getString(6), rows.getBoolean(7)) + ")");
+                }
+            }
+        }
+        if (kept.isEmpty()) {
+            return null;
+        }
+        return "SMOKE_IN_PLACE=1 refused: in database " + database + " the restore (pg_restore --no-owner --no-acl)"
+                + " would not give back the owner or the privileges of " + String.join(", ", kept);
+    }
+
+    /**
      * Null when every audit row is the smoke test's (or there is no log);
      * else the one-line refusal. A row is somebody's data without the smoke
      * test's id and actor (smoke-actor), even with a look-alike id.
      */
-    static String foreignAuditRows(Connector connector, String database) throws Failure {
-        Deadline deadline = connector.deadline();
-        try (Connection connection = connector.open()) {
-            AuditSchema audit = AuditSchema.resolve(connection, null, deadline);
-            try (Connection inSchema = connector.withSearchPath(audit.queryPath()).open();
-                 Statement statement = inSchema.createStatement()) {
-                try (ResultSet present = statement.executeQuery("SELECT to_regclass('audit_events') IS NOT NULL")) {
-                    present.next();
-                    if (!present.getBoolean(1)) {
-                        return null;
-                    }
+    static String foreignAuditRows(Connection connection, Deadline deadline, String database) throws Failure {
+        // On CONNECTION itself (the wipe's locks are its transaction's): every name qualified, pg_catalog's operators.
+        String table = AuditSchema.resolve(connection, null, deadline).qualified("audit_events");
+        try (Statement statement = connection.createStatement()) {
+            try (ResultSet present = statement.executeQuery("SELECT pg_catalog.to_regclass('"
+                    + table.replace("'", "''") + "') IS NOT NULL")) {
+                present.next();
+                if (!present.getBoolean(1)) {
+                    return null;
                 }
-                try (ResultSet count = statement.executeQuery("SELECT count(*) FROM audit_events WHERE NOT (id ~ '"
-                        + SMOKE_ROW_ID + "' AND actor = 'smoke-actor')")) {
-                    count.next();
-                    long rows = count.getLong(1);
-                    return rows == 0 ? null : "SMOKE_IN_PLACE=1 refused: audit_events in " + database + " holds "
-                            + rows + " row(s) not written by this smoke test";
-                }
+            }
+            try (ResultSet count = statement.executeQuery("SELECT pg_catalog.count(*) FROM " + table
+                    + " WHERE NOT (id OPERATOR(pg_catalog.~) '" + SMOKE_ROW_ID
+                    + "' AND actor OPERATOR(pg_catalog.=) 'smoke-actor')")) {
+                count.next();
+                long rows = count.getLong(1);
+                return rows == 0 ? null : "SMOKE_IN_PLACE=1 refused: audit_events in " + database + " holds "
+                        + rows + " row(s) not written by this smoke test";
             }
         } catch (SQLException e) {
             throw deadline.failure("reading audit_events in " + database, e);
@@ -265,23 +603,22 @@ final class InPlace {
     }
 
     /**
-     * Drops, in one transaction, exactly the objects the migrations declare
-     * (tables first; CASCADE takes what they own: indexes, triggers,
-     * constraints, owned sequences), plus their functions and types, which
-     * pg_restore would otherwise trip over. Returns how many it dropped.
+     * Drops, in CONNECTION's transaction (checkAndDrop's, after the check),
+     * exactly the objects the migrations declare (tables first; CASCADE
+     * takes what they own: indexes, triggers, constraints, owned sequences),
+     * plus their functions and types, which pg_restore would otherwise trip
+     * over. Returns how many it dropped.
      */
-    static int dropDeclared(Connection connection, Path migrations) throws Failure, SQLException {
-        Set<Declared> declared = declared(migrations);
-        List<DatabaseObject> dropped = objects(connection).stream().filter(object -> object.isDeclaredIn(declared))
-                .toList();
-        Sql.inTransaction(connection, () -> {
-            try (Statement statement = connection.createStatement()) {
-                statement.execute("SET LOCAL client_min_messages = warning");
-                for (DatabaseObject object : dropped) {
-                    statement.execute(object.dropCommand());
-                }
+    static int dropDeclared(Connection connection, Path migrations, String auditSchema) throws Failure, SQLException {
+        Set<Declared> declared = withSignatures(connection, migrations);
+        List<DatabaseObject> dropped = objects(connection).stream()
+                .filter(object -> object.isDeclaredIn(declared, auditSchema)).toList();
+        try (Statement statement = connection.createStatement()) {
+            statement.execute("SET LOCAL client_min_messages = warning");
+            for (DatabaseObject object : dropped) {
+                statement.execute(object.dropCommand());
             }
-        });
+        }
         return dropped.size();
     }
 }

@@ -17,7 +17,9 @@
 //     promote, and recovery.signal. Always: a pg_hba file of its own (trust
 //     on the socket, METHOD on the loopback: md5 when the copy keeps the
 //     source's passwords), its own socket folder, no archiving (it must not
-//     write into the source's archives), no SSL or log collector, appended
+//     write into the source's archives), no logical replication worker (a
+//     subscription must not consume the live publisher's slot), no SSL or
+//     log collector, appended
 //     last so they win; mode 0700, and no postmaster.pid or postmaster.opts
 //     of the server it was copied from.
 
@@ -194,6 +196,8 @@ final class RestoredCluster {
     static String serving(Path cluster, Path hbaFile) {
         return "listen_addresses = '127.0.0.1'\nunix_socket_directories = " + PhysicalSetup.confString(cluster.toString())
                 + "\nhba_file = " + PhysicalSetup.confString(hbaFile.toString())
-                + "\narchive_mode = off\nhot_standby = on\nssl = off\nlogging_collector = off\n";
+                + "\narchive_mode = off\nhot_standby = on\nssl = off\nlogging_collector = off\n"
+                // No subscription's apply worker: it would take the live subscriber's rows from the publisher's slot.
+                + "max_logical_replication_workers = 0\n";
     }
 }

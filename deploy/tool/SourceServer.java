@@ -10,8 +10,9 @@
 //                           run's scratch database NAME (listed in
 //                           --registry when given, as on a configured
 //                           server) dropped, created again, confirmed empty.
-//   --mode=drop-scratch-dbs every database the registry names, its sessions
-//                           ended first; a warning for one that stays.
+//   --mode=drop-scratch-dbs every scratch database the registry names, its
+//                           sessions ended first; a warning for one that
+//                           stays, and for any other name, left untouched.
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -117,12 +118,20 @@ final class SourceServer {
         }
     }
 
-    /** Drops every database the registry names (5 tries each); a warning on ERR for one that stays. */
+    /**
+     * Drops every scratch database the registry names (5 tries each); a
+     * warning on ERR for one that stays, and for a name the harness never
+     * makes (an edited registry), which is not touched at all.
+     */
     static int dropRegistered(Options options, Connector connector, PrintStream err) throws Failure {
         List<String> names = options.registry == null ? List.of() : registered(options.registry);
         int left = 0;
         for (String name : names) {
-            if (!name.isEmpty() && !dropped(connector, name)) {
+            if (!name.isEmpty() && !SCRATCH_NAME.matcher(name).matches()) {
+                err.println("warning: " + options.registry + " lists " + Failure.quoted(name) + ", not a scratch"
+                        + " database (backupsmoke_ and 12 hex digits); not dropped");
+                left++;
+            } else if (!name.isEmpty() && !dropped(connector, name)) {
                 err.println("warning: could not drop scratch database " + name + " on " + options.serverLabel
                         + "; drop it by hand");
                 left++;
