@@ -103,4 +103,18 @@ class ServerChoiceTest {
         assertEquals("app", choice.maintenanceDatabase());
         assertEquals("", url("postgres://h/app").inPlaceDatabase());
     }
+
+    @Test
+    void aNameWithAControlCharacterIsRefusedInOneLine() {
+        // Red-team review 8: the harness's lines name the server's user and database, so an in-place database named
+        // "smoke\n::set-output name=x::y" printed a line of its own that GitHub Actions ran as a workflow command.
+        String why = " holds a control character, which the harness's lines and reports cannot show";
+        assertEquals("DATABASE_URL: database \"smoke?::set-output name=x::y\"" + why,
+                refusal(env("DATABASE_URL", "postgres://h/smoke%0A::set-output%20name=x::y"), true));
+        assertEquals("PGDATABASE: database \"sm?oke\"" + why, refusal(env("PGHOST", "h", "PGDATABASE", "sm\roke"), false));
+        assertEquals("DATABASE_URL: user \"ev?il\"" + why, refusal(env("DATABASE_URL", "postgres://ev%01il@h/d"), false));
+        assertEquals("PGUSER: user \"ev?il\"" + why,
+                refusal(env("DATABASE_URL", "postgres://h/d", "PGUSER", "ev\u001bil"), false));
+        assertEquals("PGHOST: host \"h?\"" + why, refusal(env("PGHOST", "h\n"), false));
+    }
 }
