@@ -144,13 +144,21 @@ record ServerChoice(String kind, String host, String port, String user,
     }
 
     /** The query's connection parameters win over the URL's other parts; the rest is kept as given. */
-    private static void query(String query, Map<String, String> keywords) {
+    private static void query(String query, Map<String, String> keywords) throws Failure {
         List<String> kept = new ArrayList<>();
         if (!query.isEmpty()) {
-            for (String parameter : query.split("&", -1)) {
+            String[] parameters = query.split("&", -1);
+            for (int position = 1; position <= parameters.length; position++) {
+                String parameter = parameters[position - 1];
                 int equals = parameter.indexOf('=');
-                String key = decode(equals < 0 ? parameter : parameter.substring(0, equals));
-                String value = decode(equals < 0 ? parameter : parameter.substring(equals + 1));
+                if (parameter.isEmpty()) {
+                    continue;
+                }
+                if (equals < 0) { // kept, it would have carried a password's tail into every URL the harness makes
+                    throw new Failure("DATABASE_URL: " + ConnectionTarget.parameterWithoutEquals(position));
+                }
+                String key = decode(parameter.substring(0, equals));
+                String value = decode(parameter.substring(equals + 1));
                 switch (key) {
                     case "host", "port", "user", "password", "sslpassword" -> keywords.put(key, value);
                     case "dbname" -> keywords.put("dbname", value);
