@@ -179,6 +179,17 @@ class CommandLineTest {
     }
 
     @Test
+    void aFailureNamingALineBreakIsStillOneLine() {
+        // Red-team review 8: a database named "led\n::set-output name=x::y" made the connection failure two lines,
+        // the second a workflow command to GitHub Actions.
+        var result = Support.tool("--mode=verify",
+                "--db-url=postgres://smoke:pw@127.0.0.1:1/led%0A::set-output%20name=x::y%0Dger");
+        assertEquals("backupsmoke: cannot connect to postgres://smoke@127.0.0.1:1/led?::set-output name=x::y?ger: "
+                + "Connection to 127.0.0.1:1 refused. Check that the hostname and port are correct and that the "
+                + "postmaster is accepting TCP/IP connections.\n", result.err());
+    }
+
+    @Test
     void verifyOnAnUnmigratedDatabaseSaysToRunTheMigrations() throws Exception {
         String database = Support.scratchDatabase();
         Support.refused(1, "this database has no audit_events, audit_chain_head: it lacks the audit chain "

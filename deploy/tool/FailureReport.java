@@ -17,7 +17,7 @@ final class FailureReport {
             return 1; // the failure is the interruption, which the shutdown hook reports
         }
         if (failure instanceof Failure) {
-            err.println("backupsmoke: " + failure.getMessage());
+            err.println("backupsmoke: " + oneLine(failure.getMessage()));
             err.flush();
             return failure instanceof Refusal ? Refusal.EXIT : 1;
         } else if (Progress.causedByMemory(failure)) {
@@ -32,5 +32,13 @@ final class FailureReport {
         }
         err.flush();
         return 1;
+    }
+
+    /**
+     * MESSAGE with '?' for each control character of a name it quotes (a database "led\n::set-output..."):
+     * a line break would print a second line, which GitHub Actions reads as a workflow command.
+     */
+    static String oneLine(String message) {
+        return message.replaceAll("\\p{Cntrl}", "?");
     }
 }
