@@ -380,8 +380,9 @@ public class BackupSmoke implements Callable<Integer> {
         refuse(schema == null ? null : AuditSchema.unusableName(schema));
     }
 
+    /** LINE on stderr; the names it quotes are the database's (a column's, a row's id): one line whatever they hold. */
     private static void note(String line) {
-        System.err.println("backupsmoke: " + line);
+        System.err.println("backupsmoke: " + FailureReport.oneLine(line));
     }
 
     private Path migrationsFolder() throws Failure {

@@ -35,8 +35,9 @@ final class FailureReport {
     }
 
     /**
-     * MESSAGE with '?' for each control character of a name it quotes (a database "led\n::set-output..."):
-     * a line break would print a second line, which GitHub Actions reads as a workflow command.
+     * MESSAGE, for a line on stderr, with '?' for each control character of a name it quotes (a database
+     * "led\n::set-output...", a column, a row's id): a line break would print a second line, which GitHub
+     * Actions reads as a workflow command.
      */
     static String oneLine(String message) {
         return message.replaceAll("\\p{Cntrl}", "?");
