@@ -171,6 +171,7 @@ public class BackupSmoke implements Callable<Integer> {
         CommandLine cli = new CommandLine(new BackupSmoke(environment));
         cli.registerConverter(OffsetDateTime.class, new TimestampConverter());
         cli.setExecutionExceptionHandler(FailureReport::report);
+        cli.setParameterExceptionHandler(FailureReport.oneLineUsageErrors(cli.getParameterExceptionHandler()));
         return cli;
     }
 

@@ -145,6 +145,15 @@ class CommandLineTest {
     }
 
     @Test
+    void aUsageErrorQuotingALineBreakIsStillOneLineBeforeTheHelp() {
+        // Red-team review 8: picocli quoted the value back as given, so "--rows=5\n::error::z" (a workflow input
+        // pasted into the command) printed '::error::z' is not an int' as a line of its own.
+        Support.usageError("Invalid value for option '--rows': '5?::error::z' is not an int",
+                "--mode=workload", "--rows=5\n::error::z");
+        Support.usageError("Unknown option: '--bogus?::error::x'", "--mode=verify", "--bogus\r::error::x");
+    }
+
+    @Test
     void helpListsEveryFlagAndExits0() {
         var result = Support.tool("--help");
         assertEquals(0, result.exit(), result.describe());
