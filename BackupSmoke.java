@@ -171,6 +171,7 @@ public class BackupSmoke implements Callable<Integer> {
         CommandLine cli = new CommandLine(new BackupSmoke(environment));
         cli.registerConverter(OffsetDateTime.class, new TimestampConverter());
         cli.setExecutionExceptionHandler(FailureReport::report);
+        cli.setParameterExceptionHandler(FailureReport.oneLineUsageErrors(cli.getParameterExceptionHandler()));
         return cli;
     }
 
@@ -380,8 +381,9 @@ public class BackupSmoke implements Callable<Integer> {
         refuse(schema == null ? null : AuditSchema.unusableName(schema));
     }
 
+    /** LINE on stderr; the names it quotes are the database's (a column's, a row's id): one line whatever they hold. */
     private static void note(String line) {
-        System.err.println("backupsmoke: " + line);
+        System.err.println("backupsmoke: " + FailureReport.oneLine(line));
     }
 
     private Path migrationsFolder() throws Failure {

@@ -145,6 +145,15 @@ class CommandLineTest {
     }
 
     @Test
+    void aUsageErrorQuotingALineBreakIsStillOneLineBeforeTheHelp() {
+        // Red-team review 8: picocli quoted the value back as given, so "--rows=5\n::error::z" (a workflow input
+        // pasted into the command) printed '::error::z' is not an int' as a line of its own.
+        Support.usageError("Invalid value for option '--rows': '5?::error::z' is not an int",
+                "--mode=workload", "--rows=5\n::error::z");
+        Support.usageError("Unknown option: '--bogus?::error::x'", "--mode=verify", "--bogus\r::error::x");
+    }
+
+    @Test
     void helpListsEveryFlagAndExits0() {
         var result = Support.tool("--help");
         assertEquals(0, result.exit(), result.describe());
@@ -176,6 +185,17 @@ class CommandLineTest {
                 result.err());
         assertFalse(result.err().contains("S3cr3t-pw"), result.err());
         assertEquals(1, result.err().lines().count(), result.err());
+    }
+
+    @Test
+    void aFailureNamingALineBreakIsStillOneLine() {
+        // Red-team review 8: a database named "led\n::set-output name=x::y" made the connection failure two lines,
+        // the second a workflow command to GitHub Actions.
+        var result = Support.tool("--mode=verify",
+                "--db-url=postgres://smoke:pw@127.0.0.1:1/led%0A::set-output%20name=x::y%0Dger");
+        assertEquals("backupsmoke: cannot connect to postgres://smoke@127.0.0.1:1/led?::set-output name=x::y?ger: "
+                + "Connection to 127.0.0.1:1 refused. Check that the hostname and port are correct and that the "
+                + "postmaster is accepting TCP/IP connections.\n", result.err());
     }
 
     @Test

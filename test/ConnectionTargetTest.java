@@ -135,7 +135,14 @@ class ConnectionTargetTest {
                         "several hosts in --db-url (127.0.0.1:55433,127.0.0.1:55434) " + oneHost),
                 refused("host=h1,h2 port=5433,5434 dbname=d", "several hosts in --db-url (h1,h2 port 5433,5434) " + oneHost),
                 refused("mydb", "--db-url is neither a postgres:// URL nor key=value pairs: missing '=' after \"mydb\""),
-                refused("host=h password='abc", "unterminated quoted value for \"password\" in --db-url"));
+                refused("host=h password='abc", "unterminated quoted value for \"password\" in --db-url"),
+                // Red-team review 8: a password's unquoted or unencoded tail was quoted back, "SECRET" here.
+                refused("host=h password=my SECRET", "--db-url is neither a postgres:// URL nor key=value pairs: "
+                        + "missing '=' after the value of \"password\" (quote a value holding spaces: key='a b')"),
+                refused("postgres://u@h/d?password=ab&SECRET", "--db-url: parameter 2 of the query has no '=': "
+                        + "expected key=value (a '&' in a value is written %26)"),
+                refused("postgres://u:ab?SECRET@h/d", "--db-url: parameter 1 of the query has no '=': "
+                        + "expected key=value (a '&' in a value is written %26)"));
     }
 
     @ParameterizedTest(name = "refuses {0} (PG* variables: {1})")

@@ -95,6 +95,19 @@ class ReportTest {
     }
 
     @Test
+    void junitXmlStaysWellFormedWhateverTheReasonHolds() throws Exception {
+        // An in-place database named with a control character is named in the restore's failure reason
+        // (red-team review 8): XML 1.0 has no way to write U+0001 or ESC, so a JUnit parser refused the file.
+        String line = passingLine().replace("\"verdict\":\"pass\",\"reason\":null", "\"verdict\":\"fail\",\"reason\":"
+                + "\"restore into source database sm\\u0001o\\u001b]]>ke\\r\\n::error::x\\tfailed (exit 1)\"");
+        Reports reports = reportsOf(runRecord(null, line));
+        assertTrue(reports.junit().contains("<failure message=\"restore into source database sm?o?]]&gt;ke&#13;&#10;"
+                + "::error::x&#9;failed (exit 1)\"/>"), reports.junit());
+        javax.xml.parsers.DocumentBuilderFactory.newInstance().newDocumentBuilder()
+                .parse(new java.io.ByteArrayInputStream(reports.junit().getBytes(StandardCharsets.UTF_8)));
+    }
+
+    @Test
     void everyCombinationSkippedIsNotAPassButAnErrorExitingOne() throws Exception {
         // A configured server skips the built-in pgbackrest method: nothing ran, so nothing passed.
         Reports reports = reportsOf(runRecord("all-skipped.jsonl", null));

@@ -61,6 +61,16 @@ class RoundTripJudgeTest {
     }
 
     @Test
+    void theHarnesssLinesStayOneLineWhateverARowsIdHolds() throws Exception {
+        // Red-team review 8: the harness prints each say line, and the reason as its ::error:: line; an id (TEXT, the
+        // application's rows under SMOKE_SINCE) holding a line break printed a line of its own, a workflow command.
+        String reason = reason(post("\"first_break_id\": \"x\\n::error::y\"", "\"first_break_pos\": 9"));
+        assertEquals("say=at x?::error::y\0verdict=fail\0part=round_trip\0reason=verifier reports a break at "
+                + "first_break_id=x?::error::y first_break_pos=9\0",
+                Judgement.fail(reason, List.of("at x\n::error::y")).toNul("round_trip"));
+    }
+
+    @Test
     void anotherHeadFailsQuotingBothHeads() throws Exception {
         assertEquals("chain_head_hash differs: pre=\"" + HEAD + "\" post=\"" + OTHER + "\"",
                 reason(post("\"chain_head_hash\": \"" + OTHER + "\"")));

@@ -92,6 +92,9 @@ class ServerChoiceTest {
         assertEquals("invalid port '0' (1-65535)", refusal(env("DATABASE_URL", "postgres://h/d?port=0"), false));
         assertEquals("DATABASE_URL: sslpassword cannot hold a line break",
                 refusal(env("DATABASE_URL", "postgres://h/d?sslpassword=a%0Ab"), false));
+        // Red-team review 8: a password's tail after a raw '&' was kept as a parameter of every URL the harness made.
+        assertEquals("DATABASE_URL: parameter 2 of the query has no '=': expected key=value (a '&' in a value is "
+                + "written %26)", refusal(env("DATABASE_URL", "postgres://h/d?password=ab&SECRET"), false));
     }
 
     @Test
@@ -102,5 +105,21 @@ class ServerChoiceTest {
         assertEquals("app", choice.inPlaceDatabase());
         assertEquals("app", choice.maintenanceDatabase());
         assertEquals("", url("postgres://h/app").inPlaceDatabase());
+    }
+
+    @Test
+    void aNameWithAControlCharacterIsRefusedInOneLine() {
+        // Red-team review 8: the harness's lines name the server's user and database, so an in-place database named
+        // "smoke\n::set-output name=x::y" printed a line of its own that GitHub Actions ran as a workflow command.
+        String why = " holds a control character, which the harness's lines and reports cannot show";
+        assertEquals("DATABASE_URL: database \"smoke?::set-output name=x::y\"" + why,
+                refusal(env("DATABASE_URL", "postgres://h/smoke%0A::set-output%20name=x::y"), true));
+        assertEquals("PGDATABASE: database \"sm?oke\"" + why,
+                refusal(env("PGHOST", "h", "PGDATABASE", "sm\roke"), false));
+        assertEquals("DATABASE_URL: user \"ev?il\"" + why,
+                refusal(env("DATABASE_URL", "postgres://ev%01il@h/d"), false));
+        assertEquals("PGUSER: user \"ev?il\"" + why,
+                refusal(env("DATABASE_URL", "postgres://h/d", "PGUSER", "ev\u001bil"), false));
+        assertEquals("PGHOST: host \"h?\"" + why, refusal(env("PGHOST", "h\n"), false));
     }
 }

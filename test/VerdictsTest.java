@@ -275,6 +275,20 @@ class VerdictsTest {
                 Support.lastLine(result.err()));
     }
 
+    @Test
+    void aColumnNamedWithALineBreakStaysOnTheLineThatNamesIt() throws Exception {
+        // Red-team review 8: a column "re\n::error::injected" added to audit_events printed a line of its own in the
+        // warning and in the fatal line, which GitHub Actions ran as a workflow command.
+        String database = migrated(4);
+        Support.execute(database, "ALTER TABLE audit_events ADD COLUMN \"re\n::error::injected\" text");
+        var result = tool(database, "--fail-on-unhashed");
+        assertEquals(3, result.exit(), result.describe());
+        assertEquals("backupsmoke: warning: audit_events column re?::error::injected is outside the hash: rewriting it"
+                + " leaves the chain clean (unhashed_columns in the snapshot; --fail-on-unhashed makes it fatal)\n"
+                + "backupsmoke: --fail-on-unhashed: audit_events columns outside the hash: re?::error::injected\n",
+                result.err());
+    }
+
     // ------------------------------------------------------------ 10: messages, agreement apart from expectation
 
     @Test

@@ -202,16 +202,27 @@ record ConnectionTarget(String host, int port, String database, String user, Str
     }
 
     private static void parseQuery(String query, Map<String, String> keywords) throws Failure {
-        for (String pair : query.split("&")) {
+        String[] pairs = query.split("&");
+        for (int position = 1; position <= pairs.length; position++) {
+            String pair = pairs[position - 1];
             if (pair.isEmpty()) {
                 continue;
             }
             int equals = pair.indexOf('=');
             if (equals < 0) {
-                throw new Failure("malformed parameter " + Failure.quoted(pair) + " in --db-url: expected key=value");
+                throw new Failure("--db-url: " + parameterWithoutEquals(position));
             }
             putKeyword(keywords, percentDecode(pair.substring(0, equals)), percentDecode(pair.substring(equals + 1)));
         }
+    }
+
+    /**
+     * Why the query's parameter at POSITION (from 1) is refused, without its text: a word without '=' is
+     * what the tail of a password holding a raw '&' or '?' looks like.
+     */
+    static String parameterWithoutEquals(int position) {
+        return "parameter " + position + " of the query has no '=': expected key=value"
+                + " (a '&' in a value is written %26)";
     }
 
     /** libpq's key=value form: values may be single-quoted, with \' and \\ escapes. */
@@ -219,6 +230,7 @@ record ConnectionTarget(String host, int port, String database, String user, Str
         Map<String, String> keywords = new LinkedHashMap<>();
         int i = 0;
         int length = text.length();
+        String previousKey = null;
         while (true) {
             while (i < length && Character.isWhitespace(text.charAt(i))) {
                 i++;
@@ -235,8 +247,10 @@ record ConnectionTarget(String host, int port, String database, String user, Str
                 i++;
             }
             if (i >= length || text.charAt(i) != '=') {
+                // After a value, the word is quoted back never: it may be the rest of a password holding a space.
                 throw new Failure("--db-url is neither a postgres:// URL nor key=value pairs: missing '=' after "
-                        + Failure.quoted(key));
+                        + (previousKey == null ? Failure.quoted(key) : "the value of " + Failure.quoted(previousKey)
+                                + " (quote a value holding spaces: key='a b')"));
             }
             i++;
             while (i < length && Character.isWhitespace(text.charAt(i))) {
@@ -265,6 +279,7 @@ record ConnectionTarget(String host, int port, String database, String user, Str
                 i++;
             }
             putKeyword(keywords, key, value.toString());
+            previousKey = key;
         }
     }
 

@@ -17,7 +17,7 @@ final class FailureReport {
             return 1; // the failure is the interruption, which the shutdown hook reports
         }
         if (failure instanceof Failure) {
-            err.println("backupsmoke: " + failure.getMessage());
+            err.println("backupsmoke: " + oneLine(failure.getMessage()));
             err.flush();
             return failure instanceof Refusal ? Refusal.EXIT : 1;
         } else if (Progress.causedByMemory(failure)) {
@@ -32,5 +32,27 @@ final class FailureReport {
         }
         err.flush();
         return 1;
+    }
+
+    /**
+     * PICOCLI's handler of usage errors (exit 2, the line then the help), the line made one: picocli quotes a
+     * value back as given, and a value may hold a line break. Any other error goes to it unchanged, keeping its
+     * suggestions ("Did you mean").
+     */
+    static CommandLine.IParameterExceptionHandler oneLineUsageErrors(CommandLine.IParameterExceptionHandler picocli) {
+        return (failure, args) -> {
+            String line = oneLine(failure.getMessage());
+            return picocli.handleParseException(line.equals(failure.getMessage()) ? failure
+                    : new CommandLine.ParameterException(failure.getCommandLine(), line, failure), args);
+        };
+    }
+
+    /**
+     * MESSAGE, for a line on stderr, with '?' for each control character of a name it quotes (a database
+     * "led\n::set-output...", a column, a row's id): a line break would print a second line, which GitHub
+     * Actions reads as a workflow command.
+     */
+    static String oneLine(String message) {
+        return message.replaceAll("\\p{Cntrl}", "?");
     }
 }

@@ -59,14 +59,15 @@ record Judgement(String reason, List<String> say) {
     /**
      * The same answer for the harness (--nul): NUL-separated NAME=VALUE
      * entries, say=LINE for each line, then verdict, part and reason (empty
-     * when none); read with `read -d ''`, never evaluated.
+     * when none); read with `read -d ''`, never evaluated. The harness prints them as lines: each stays one
+     * whatever a name or id it quotes holds.
      */
     String toNul(String part) {
         StringBuilder out = new StringBuilder();
-        say.forEach(line -> out.append("say=").append(line).append('\0'));
+        say.forEach(line -> out.append("say=").append(FailureReport.oneLine(line)).append('\0'));
         out.append("verdict=").append(passed() ? "pass" : "fail").append('\0');
         out.append("part=").append(part == null ? "" : part).append('\0');
-        return out.append("reason=").append(passed() ? "" : reason).append('\0').toString();
+        return out.append("reason=").append(passed() ? "" : FailureReport.oneLine(reason)).append('\0').toString();
     }
 
     // ------------------------------------------------ jq's rendering, for messages kept byte for byte

@@ -43,7 +43,26 @@ final class JunitXml {
         return total;
     }
 
+    /**
+     * TEXT as an attribute value: markup and quotes escaped, tab, newline and carriage return as character
+     * references (a parser would make them spaces), and the characters XML 1.0 cannot hold at all (other
+     * control characters, such as one in a database's name, and unpaired surrogates) as '?'.
+     */
     static String escape(String text) {
-        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\"", "&quot;");
+        StringBuilder escaped = new StringBuilder();
+        text.codePoints().forEach(c -> escaped.append(switch (c) {
+            case '&' -> "&amp;";
+            case '<' -> "&lt;";
+            case '>' -> "&gt;";
+            case '"' -> "&quot;";
+            case '\t', '\n', '\r' -> "&#" + c + ";";
+            default -> xmlCanHold(c) ? Character.toString(c) : "?";
+        }));
+        return escaped.toString();
+    }
+
+    /** XML 1.0's Char production, less what escape writes as a reference. */
+    private static boolean xmlCanHold(int c) {
+        return c >= 0x20 && c <= 0xD7FF || c >= 0xE000 && c <= 0xFFFD || c >= 0x10000;
     }
 }

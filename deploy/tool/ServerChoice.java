@@ -41,6 +41,7 @@ record ServerChoice(String kind, String host, String port, String user,
     private static final Pattern BRACKETED = Pattern.compile("\\[([^\\]]*)\\](?::([0-9]*))?");
     private static final Pattern PLAIN = Pattern.compile("([^:]*)(?::([0-9]*))?");
     private static final Pattern PORT = Pattern.compile("[0-9]{1,5}");
+    private static final Pattern CONTROL = Pattern.compile("\\p{Cntrl}");
 
     static ServerChoice of(Map<String, String> env, boolean inPlace) throws Failure {
         String url = env.getOrDefault("DATABASE_URL", "");
@@ -58,6 +59,7 @@ record ServerChoice(String kind, String host, String port, String user,
         if (host.isEmpty()) {
             throw new Failure("DATABASE_URL names no host");
         }
+        requirePrintable("host", host, parts.containsKey("host") ? "DATABASE_URL" : "PGHOST");
         String port = parts.getOrDefault("port", env.getOrDefault("PGPORT", ""));
         port = port.isEmpty() ? "5432" : port;
         if (!PORT.matcher(port).matches() || Integer.parseInt(port) < 1 || Integer.parseInt(port) > 65535) {
@@ -65,7 +67,9 @@ record ServerChoice(String kind, String host, String port, String user,
         }
         String user = parts.getOrDefault("user", env.getOrDefault("PGUSER", ""));
         user = user.isEmpty() ? System.getProperty("user.name") : user;
+        requirePrintable("user", user, parts.containsKey("user") ? "DATABASE_URL" : "PGUSER");
         String database = parts.getOrDefault("dbname", env.getOrDefault("PGDATABASE", ""));
+        requirePrintable("database", database, parts.containsKey("dbname") ? "DATABASE_URL" : "PGDATABASE");
         String sslPassword = parts.get("sslpassword");
         if (sslPassword != null && sslPassword.indexOf('\n') >= 0) {
             throw new Failure("DATABASE_URL: sslpassword cannot hold a line break");
@@ -76,6 +80,18 @@ record ServerChoice(String kind, String host, String port, String user,
         }
         return new ServerChoice(kind, host, port, user, parts.get("password"), sslPassword, database,
                 parts.getOrDefault("query", ""), database.isEmpty() ? "postgres" : database, inPlace ? database : "");
+    }
+
+    /**
+     * NAME, the server's host, user or database from VARIABLE, without a control character: the harness
+     * prints it in its lines and reasons, where a line break would start a line of its own (a workflow
+     * command to GitHub Actions) and another control character makes junit.xml unreadable.
+     */
+    private static void requirePrintable(String what, String name, String variable) throws Failure {
+        if (CONTROL.matcher(name).find()) {
+            throw new Failure(variable + ": " + what + " \"" + Knobs.printable(name)
+                    + "\" holds a control character, which the harness's lines and reports cannot show");
+        }
     }
 
     /**
@@ -128,13 +144,21 @@ record ServerChoice(String kind, String host, String port, String user,
     }
 
     /** The query's connection parameters win over the URL's other parts; the rest is kept as given. */
-    private static void query(String query, Map<String, String> keywords) {
+    private static void query(String query, Map<String, String> keywords) throws Failure {
         List<String> kept = new ArrayList<>();
         if (!query.isEmpty()) {
-            for (String parameter : query.split("&", -1)) {
+            String[] parameters = query.split("&", -1);
+            for (int position = 1; position <= parameters.length; position++) {
+                String parameter = parameters[position - 1];
                 int equals = parameter.indexOf('=');
-                String key = decode(equals < 0 ? parameter : parameter.substring(0, equals));
-                String value = decode(equals < 0 ? parameter : parameter.substring(equals + 1));
+                if (parameter.isEmpty()) {
+                    continue;
+                }
+                if (equals < 0) { // kept, it would have carried a password's tail into every URL the harness makes
+                    throw new Failure("DATABASE_URL: " + ConnectionTarget.parameterWithoutEquals(position));
+                }
+                String key = decode(parameter.substring(0, equals));
+                String value = decode(parameter.substring(equals + 1));
                 switch (key) {
                     case "host", "port", "user", "password", "sslpassword" -> keywords.put(key, value);
                     case "dbname" -> keywords.put("dbname", value);
