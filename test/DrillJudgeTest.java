@@ -382,6 +382,41 @@ class DrillJudgeTest {
                 + afterTarget.time() + " after the recovery target, held only 24", pastTarget.failure);
     }
 
+    /**
+     * An XID target as pg_current_xact_id() prints it on a cluster past its
+     * first wraparound carries its epoch (2^32 and up); the server keeps its
+     * low 32 bits. The head's xmin (32 bits) was compared with the whole
+     * number: never after it, so a restore to latest passed.
+     */
+    @Test
+    void anXidTargetWithItsEpochStillFailsARestorePastIt() throws Exception {
+        String live = Support.migratedWithWorkload(24);
+        checkpoint(live);
+        Instant backupStart = instantNow();
+        long targetXid = Long.parseLong(Support.one(live, "SELECT pg_catalog.format('%s', xmin) FROM audit_events"
+                + " WHERE row_hash = (SELECT row_hash FROM audit_chain_head)"));
+        String atTarget = restoredCopyOf(live);
+        CheckpointLedgerTest.grow(live, 6, "more-", deadline);
+        checkpoint(live);
+        String latest = restoredCopyOf(live);
+        String latestXmin = Support.one(latest, "SELECT pg_catalog.format('%s', xmin) FROM audit_events"
+                + " WHERE row_hash = (SELECT row_hash FROM audit_chain_head)");
+        long withEpoch = (1L << 32) + targetXid;
+        DrillJudge.Findings good = judge(atTarget, false, xidRequest(backupStart, withEpoch), Instant.now());
+        assertNull(good.failure);
+        assertEquals(Map.of("target", Long.toString(withEpoch), "head_xmin", Long.toString(targetXid),
+                "proof", "head_xmin"), good.pitr);
+        DrillJudge.Findings pastTarget = judge(latest, false, xidRequest(backupStart, withEpoch), Instant.now());
+        assertEquals("restored past the target: the head (position 29) was written by transaction " + latestXmin
+                + ", after the recovery target XID " + withEpoch, pastTarget.failure);
+    }
+
+    private DrillJudge.Request xidRequest(Instant backupStart, long targetXid) {
+        return new DrillJudge.Request(ledger, "backupsmoke test", "test",
+                new DrillJudge.Backup(null, null, backupStart, null, null, null, null), null,
+                new DrillJudge.Target(null, null, targetXid), null, null);
+    }
+
     @Test
     void theBackupsStartLsnChoosesTheEntryReliedOn() throws Exception {
         String live = Support.migratedWithWorkload(24);

@@ -502,12 +502,20 @@ final class DrillJudge {
         /** The head's inserting transaction must not be later than the target (32-bit XIDs, no wraparound). */
         private String byTransaction(long targetXid, String head, long rowCount) throws Failure {
             String xmin = rowCount == 0 ? null : ChainPositions.aboutRow(restored, schema, head, "xmin");
-            if (xmin != null && Long.parseLong(xmin) > targetXid) {
+            if (xmin != null && Long.parseLong(xmin) > withoutEpoch(targetXid)) {
                 throw new Refusal("restored past the target: the head (position " + (rowCount - 1) + ") was written by"
                         + " transaction " + xmin + ", after the recovery target XID " + targetXid);
             }
             findings.pitr.put("head_xmin", xmin);
             return "head_xmin";
+        }
+
+        /**
+         * The 32 bits xmin holds: a target as pg_current_xact_id() prints it carries its epoch above them
+         * (the server's recovery_target_xid keeps these bits too), and no xmin was ever after the whole number.
+         */
+        private static long withoutEpoch(long xid) {
+            return xid & 0xFFFFFFFFL;
         }
 
         private void bracketByLedger(Target target, long rowCount) throws Refusal {
