@@ -401,14 +401,37 @@ class DrillJudgeTest {
         String latest = restoredCopyOf(live);
         String latestXmin = Support.one(latest, "SELECT pg_catalog.format('%s', xmin) FROM audit_events"
                 + " WHERE row_hash = (SELECT row_hash FROM audit_chain_head)");
-        long withEpoch = (1L << 32) + targetXid;
-        DrillJudge.Findings good = judge(atTarget, false, xidRequest(backupStart, withEpoch), Instant.now());
+        // The suite's cluster is in epoch 0: the restore at the target is judged by the 32-bit XID, as the
+        // server places it (an epoch-1 target there is one the restored server never began).
+        DrillJudge.Findings good = judge(atTarget, false, xidRequest(backupStart, targetXid), Instant.now());
         assertNull(good.failure);
-        assertEquals(Map.of("target", Long.toString(withEpoch), "head_xmin", Long.toString(targetXid),
+        assertEquals(Map.of("target", Long.toString(targetXid), "head_xmin", Long.toString(targetXid),
                 "proof", "head_xmin"), good.pitr);
+        long withEpoch = (1L << 32) + targetXid;
         DrillJudge.Findings pastTarget = judge(latest, false, xidRequest(backupStart, withEpoch), Instant.now());
         assertEquals("restored past the target: the head (position 29) was written by transaction " + latestXmin
                 + ", after the recovery target XID " + withEpoch, pastTarget.failure);
+    }
+
+    /**
+     * A restore that stopped before the target XID began (pgBackRest's
+     * --type=immediate for a drill that gave an XID) holds a head older
+     * than the target, as an exact one does: it passed. The restored
+     * server's next transaction ID is at or before such a target.
+     */
+    @Test
+    void anXidTargetTheRestoreNeverBeganFailsAsShortOfIt() throws Exception {
+        String live = Support.migratedWithWorkload(24);
+        checkpoint(live);
+        Instant backupStart = instantNow();
+        String restoredEarly = restoredCopyOf(live);
+        long next = Long.parseLong(Support.one(restoredEarly,
+                "SELECT pg_catalog.format('%s', pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot()))"));
+        long futureXid = next + 1_000_000;
+        DrillJudge.Findings stoppedEarly = judge(restoredEarly, false, xidRequest(backupStart, futureXid),
+                Instant.now());
+        assertEquals("short of the target: the restored server never began transaction " + futureXid
+                + " (the recovery target XID)", stoppedEarly.failure);
     }
 
     private DrillJudge.Request xidRequest(Instant backupStart, long targetXid) {

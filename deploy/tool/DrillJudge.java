@@ -506,8 +506,30 @@ final class DrillJudge {
                 throw new Refusal("restored past the target: the head (position " + (rowCount - 1) + ") was written by"
                         + " transaction " + xmin + ", after the recovery target XID " + targetXid);
             }
+            requireTargetBegan(targetXid);
             findings.pitr.put("head_xmin", xmin);
             return "head_xmin";
+        }
+
+        /**
+         * A restore short of the target before it began: its head is as old as an exact restore's would be,
+         * but the restored server's next transaction ID (with its epoch) is not past the target. A target
+         * without its epoch on a cluster past its first wraparound cannot be placed: no verdict from it.
+         */
+        private void requireTargetBegan(long targetXid) throws Failure {
+            long next;
+            try (var connection = restored.open()) {
+                next = Long.parseLong(Sql.queryOne(connection, "SELECT pg_catalog.format('%s',"
+                                + " pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot()))",
+                        restored.deadline(), "reading the restored server's next transaction ID"));
+            } catch (java.sql.SQLException e) {
+                throw restored.deadline().failure("reading the restored server's next transaction ID", e);
+            }
+            boolean placeable = targetXid != withoutEpoch(targetXid) || next == withoutEpoch(next);
+            if (placeable && Long.compareUnsigned(targetXid, next) >= 0) {
+                throw new Refusal("short of the target: the restored server never began transaction " + targetXid
+                        + " (the recovery target XID)");
+            }
         }
 
         /**
