@@ -434,6 +434,42 @@ class DrillJudgeTest {
                 + " (the recovery target XID)", stoppedEarly.failure);
     }
 
+    /**
+     * A transaction that took its XID before the target's and wrote its row
+     * after the target committed: a restore to the target lacks that row,
+     * one past it has it as its head, with an xmin older than the target.
+     * With commit timestamps, its commit time shows it past the target.
+     */
+    @Test
+    void anXidTargetFailsAHeadWithAnOlderXidCommittedAfterIt() throws Exception {
+        CommitTimestampCluster cluster = CommitTimestampCluster.get();
+        String live = cluster.migratedWithWorkload(24);
+        ledger = folder.resolve("ledger.jsonl");
+        CheckpointRecorder.run(cluster.connector(live, deadline),
+                new CheckpointRecorder.Request(ledger, null, null, null));
+        Instant backupStart = instantNow();
+        try (Connection late = cluster.connect(live)) {
+            late.setAutoCommit(false);
+            try (Statement statement = late.createStatement()) {
+                statement.execute("SELECT pg_current_xact_id()");
+            }
+            cluster.grow(live, 1, "target-", deadline);
+            Support.insert(new Workload(1, "late-", null, null), late, deadline);
+            late.commit();
+        }
+        long targetXid = Long.parseLong(cluster.one(live, "SELECT pg_catalog.format('%s', xmin) FROM audit_events"
+                + " WHERE id = 'target-0000'"));
+        long lateXmin = Long.parseLong(cluster.one(live, "SELECT pg_catalog.format('%s', xmin) FROM audit_events"
+                + " WHERE id = 'late-0000'"));
+        assertTrue(lateXmin < targetXid, lateXmin + " took its XID before " + targetXid);
+        String pastTarget = cluster.copyOf(live);
+        DrillJudge.Findings findings = judgeAsRestored(cluster, pastTarget, false, xidRequest(backupStart, targetXid),
+                null, Instant.now());
+        assertEquals("restored past the target: the head (position 25) was committed at "
+                + cluster.committedAt(live, "late-0000") + ", after the recovery target XID " + targetXid
+                + " (committed at " + cluster.committedAt(live, "target-0000") + ")", findings.failure);
+    }
+
     private DrillJudge.Request xidRequest(Instant backupStart, long targetXid) {
         return new DrillJudge.Request(ledger, "backupsmoke test", "test",
                 new DrillJudge.Backup(null, null, backupStart, null, null, null, null), null,

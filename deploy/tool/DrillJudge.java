@@ -507,8 +507,36 @@ final class DrillJudge {
                         + " transaction " + xmin + ", after the recovery target XID " + targetXid);
             }
             requireTargetBegan(targetXid);
+            if (xmin != null && commitTimestampsOn(restored)) {
+                requireHeadCommittedByTarget(targetXid, head, rowCount);
+            }
             findings.pitr.put("head_xmin", xmin);
             return "head_xmin";
+        }
+
+        /**
+         * XIDs are taken in one order and committed in another: a transaction that took its XID before the
+         * target and wrote its row after the target committed has the older xmin, so a restore past the target
+         * ended at it unnoticed. With commit timestamps, the head must not be committed after the target.
+         */
+        private void requireHeadCommittedByTarget(long targetXid, String head, long rowCount) throws Failure {
+            String headCommitted = ChainPositions.aboutRow(restored, schema, head, COMMITTED_AT);
+            String targetCommitted;
+            // The XID as a literal of its own type: no cast the restored database holds is called.
+            String sql = "SELECT " + COMMITTED_AT.replace("(xmin)",
+                    "('" + withoutEpoch(targetXid) + "'::pg_catalog.xid)");
+            try (var connection = restored.withSearchPath(Connector.CATALOG_ONLY).open()) {
+                targetCommitted = Sql.queryOne(connection, sql, restored.deadline(),
+                        "reading the target's commit time");
+            } catch (java.sql.SQLException e) {
+                throw restored.deadline().failure("reading the target's commit time", e);
+            }
+            if (headCommitted != null && targetCommitted != null
+                    && Instant.parse(headCommitted).isAfter(Instant.parse(targetCommitted))) {
+                throw new Refusal("restored past the target: the head (position " + (rowCount - 1) + ") was committed"
+                        + " at " + Instant.parse(headCommitted) + ", after the recovery target XID " + targetXid
+                        + " (committed at " + Instant.parse(targetCommitted) + ")");
+            }
         }
 
         /**
