@@ -370,16 +370,18 @@ class DrillJudgeTest {
         LedgerEntry afterTarget = checkpoint(live);
         String atTarget = restoredCopyOf(live);
         CheckpointLedgerTest.grow(live, 6, "more-", deadline);
-        checkpoint(live);
+        LedgerEntry bracketAfter = checkpoint(live);
+        CheckpointLedgerTest.grow(live, 6, "most-", deadline);
         String latest = restoredCopyOf(live);
         Instant backupStart = target.minusSeconds(3600);
         DrillJudge.Findings good = judge(atTarget, false, request(backupStart, null, target), Instant.now());
         assertNull(good.failure);
         assertEquals(Map.of("target", target.toString(), "bracket_before", "checkpoint 1 of 3",
-                "bracket_after", "checkpoint 2 of 3", "proof", "ledger_bracket"), good.pitr);
+                "bracket_after", "checkpoint 3 of 3", "proof", "ledger_bracket"), good.pitr);
         DrillJudge.Findings pastTarget = judge(latest, false, request(backupStart, null, target), Instant.now());
-        assertEquals("restored past the target: the restore holds 30 rows, checkpoint 2 of 3, recorded at "
-                + afterTarget.time() + " after the recovery target, held only 24", pastTarget.failure);
+        assertEquals("restored past the target: the restore holds 36 rows, checkpoint 3 of 3, recorded at "
+                + bracketAfter.time() + " after the recovery target, held only 30", pastTarget.failure);
+        assertTrue(afterTarget.time().isAfter(target));
     }
 
     /**
@@ -474,6 +476,36 @@ class DrillJudgeTest {
         return new DrillJudge.Request(ledger, "backupsmoke test", "test",
                 new DrillJudge.Backup(null, null, backupStart, null, null, null, null), null,
                 new DrillJudge.Target(null, null, targetXid), null, null);
+    }
+
+    /**
+     * A checkpoint counts the rows first and reads its time after (its
+     * chain walk and catalog inventory between): a row committed in
+     * between, before a target in between, is an exact restore's own but
+     * not counted. The entry after the first one recorded past the target
+     * counted them: its count was taken after that one's time.
+     */
+    @Test
+    void aRowCommittedWhileACheckpointCountedIsNotPastATargetBeforeItsTime() throws Exception {
+        String live = Support.migratedWithWorkload(24);
+        LedgerEntry counted = checkpoint(live);
+        CheckpointLedgerTest.grow(live, 3, "pre-", deadline);
+        Instant target = instantNow();
+        // Checkpoint 2 as it is written when its count (24 rows) came before the pre- rows' commits and its
+        // time after the target.
+        LedgerEntry slow = new LedgerEntry(instantNow(), counted.systemIdentifier(), counted.database(),
+                counted.schema(), counted.timeline(), counted.walLsn(), counted.rowCount(), counted.chainHeadHash(),
+                counted.headPosition(), LedgerEntry.digestOf(Files.readAllLines(ledger).get(0)), counted.integrity(),
+                counted.catalogSha256(), null, null);
+        Files.writeString(ledger, slow.line() + "\n", java.nio.file.StandardOpenOption.APPEND);
+        String atTarget = restoredCopyOf(live);
+        CheckpointLedgerTest.grow(live, 6, "more-", deadline);
+        checkpoint(live);
+        DrillJudge.Findings exact = judge(atTarget, false, request(target.minusSeconds(3600), null, target),
+                Instant.now());
+        assertNull(exact.failure);
+        assertEquals(Map.of("target", target.toString(), "bracket_before", "checkpoint 1 of 3",
+                "bracket_after", "checkpoint 3 of 3", "proof", "ledger_bracket"), exact.pitr);
     }
 
     @Test
@@ -770,7 +802,7 @@ class DrillJudgeTest {
         assertNull(findings.failure);
         assertEquals(Map.of("target", scene.target().toString(), "head_committed_at",
                 scene.cluster().committedAt(atTarget, "pre-0002").toString(), "bracket_before", "checkpoint 1 of 2",
-                "bracket_after", "checkpoint 2 of 2", "proof", "commit_timestamp"), findings.pitr);
+                "proof", "commit_timestamp"), findings.pitr);
         assertEquals("the restored head is the last row committed before the target (commit_timestamp)",
                 findings.verdicts.get("pitr"));
         // Without the live database the next row cannot be read: the head's own time still proves it.

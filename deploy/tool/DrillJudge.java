@@ -572,16 +572,7 @@ final class DrillJudge {
             if (target.time() == null && target.lsn() == null) {
                 return;
             }
-            LedgerEntry after = null;
-            for (LedgerEntry entry : entries) {
-                boolean recordedAfter = target.lsn() != null
-                        ? LedgerEntry.compareLsn(entry.walLsn(), target.lsn()) > 0
-                        : entry.time().isAfter(target.time());
-                if (recordedAfter) {
-                    after = entry;
-                    break;
-                }
-            }
+            LedgerEntry after = countedAfter(target);
             findings.pitr.put("bracket_before", LedgerCheck.name(entries, findings.reliedOn));
             if (after == null) {
                 return;
@@ -592,6 +583,25 @@ final class DrillJudge {
                         + LedgerCheck.name(entries, after) + ", recorded at " + after.time()
                         + " after the recovery target, held only " + after.rowCount());
             }
+        }
+
+        /**
+         * The first entry that counted its rows after the target. An entry counts first and reads its time
+         * and WAL position after (the chain walk and catalog inventory between): the first one recorded after
+         * the target may have counted before it, missing rows committed before the target. The ledger is
+         * locked while an entry is recorded, so the next one counted after that one's time: after the target.
+         */
+        private LedgerEntry countedAfter(Target target) {
+            for (int i = 0; i < entries.size() - 1; i++) {
+                LedgerEntry entry = entries.get(i);
+                boolean recordedAfter = target.lsn() != null
+                        ? LedgerEntry.compareLsn(entry.walLsn(), target.lsn()) > 0
+                        : entry.time().isAfter(target.time());
+                if (recordedAfter) {
+                    return entries.get(i + 1);
+                }
+            }
+            return null;
         }
 
         private boolean commitTimestampsOn(Connector connector) throws Failure {
