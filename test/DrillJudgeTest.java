@@ -370,16 +370,142 @@ class DrillJudgeTest {
         LedgerEntry afterTarget = checkpoint(live);
         String atTarget = restoredCopyOf(live);
         CheckpointLedgerTest.grow(live, 6, "more-", deadline);
-        checkpoint(live);
+        LedgerEntry bracketAfter = checkpoint(live);
+        CheckpointLedgerTest.grow(live, 6, "most-", deadline);
         String latest = restoredCopyOf(live);
         Instant backupStart = target.minusSeconds(3600);
         DrillJudge.Findings good = judge(atTarget, false, request(backupStart, null, target), Instant.now());
         assertNull(good.failure);
         assertEquals(Map.of("target", target.toString(), "bracket_before", "checkpoint 1 of 3",
-                "bracket_after", "checkpoint 2 of 3", "proof", "ledger_bracket"), good.pitr);
+                "bracket_after", "checkpoint 3 of 3", "proof", "ledger_bracket"), good.pitr);
         DrillJudge.Findings pastTarget = judge(latest, false, request(backupStart, null, target), Instant.now());
-        assertEquals("restored past the target: the restore holds 30 rows, checkpoint 2 of 3, recorded at "
-                + afterTarget.time() + " after the recovery target, held only 24", pastTarget.failure);
+        assertEquals("restored past the target: the restore holds 36 rows, checkpoint 3 of 3, recorded at "
+                + bracketAfter.time() + " after the recovery target, held only 30", pastTarget.failure);
+        assertTrue(afterTarget.time().isAfter(target));
+    }
+
+    /**
+     * An XID target as pg_current_xact_id() prints it on a cluster past its
+     * first wraparound carries its epoch (2^32 and up); the server keeps its
+     * low 32 bits. The head's xmin (32 bits) was compared with the whole
+     * number: never after it, so a restore to latest passed.
+     */
+    @Test
+    void anXidTargetWithItsEpochStillFailsARestorePastIt() throws Exception {
+        String live = Support.migratedWithWorkload(24);
+        checkpoint(live);
+        Instant backupStart = instantNow();
+        long targetXid = Long.parseLong(Support.one(live, "SELECT pg_catalog.format('%s', xmin) FROM audit_events"
+                + " WHERE row_hash = (SELECT row_hash FROM audit_chain_head)"));
+        String atTarget = restoredCopyOf(live);
+        CheckpointLedgerTest.grow(live, 6, "more-", deadline);
+        checkpoint(live);
+        String latest = restoredCopyOf(live);
+        String latestXmin = Support.one(latest, "SELECT pg_catalog.format('%s', xmin) FROM audit_events"
+                + " WHERE row_hash = (SELECT row_hash FROM audit_chain_head)");
+        // The suite's cluster is in epoch 0: the restore at the target is judged by the 32-bit XID, as the
+        // server places it (an epoch-1 target there is one the restored server never began).
+        DrillJudge.Findings good = judge(atTarget, false, xidRequest(backupStart, targetXid), Instant.now());
+        assertNull(good.failure);
+        assertEquals(Map.of("target", Long.toString(targetXid), "head_xmin", Long.toString(targetXid),
+                "proof", "head_xmin"), good.pitr);
+        long withEpoch = (1L << 32) + targetXid;
+        DrillJudge.Findings pastTarget = judge(latest, false, xidRequest(backupStart, withEpoch), Instant.now());
+        assertEquals("restored past the target: the head (position 29) was written by transaction " + latestXmin
+                + ", after the recovery target XID " + withEpoch, pastTarget.failure);
+    }
+
+    /**
+     * A restore that stopped before the target XID began (pgBackRest's
+     * --type=immediate for a drill that gave an XID) holds a head older
+     * than the target, as an exact one does: it passed. The restored
+     * server's next transaction ID is at or before such a target.
+     */
+    @Test
+    void anXidTargetTheRestoreNeverBeganFailsAsShortOfIt() throws Exception {
+        String live = Support.migratedWithWorkload(24);
+        checkpoint(live);
+        Instant backupStart = instantNow();
+        String restoredEarly = restoredCopyOf(live);
+        long next = Long.parseLong(Support.one(restoredEarly,
+                "SELECT pg_catalog.format('%s', pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot()))"));
+        long futureXid = next + 1_000_000;
+        DrillJudge.Findings stoppedEarly = judge(restoredEarly, false, xidRequest(backupStart, futureXid),
+                Instant.now());
+        assertEquals("short of the target: the restored server never began transaction " + futureXid
+                + " (the recovery target XID)", stoppedEarly.failure);
+    }
+
+    /**
+     * A transaction that took its XID before the target's and wrote its row
+     * after the target committed: a restore to the target lacks that row,
+     * one past it has it as its head, with an xmin older than the target.
+     * With commit timestamps, its commit time shows it past the target.
+     */
+    @Test
+    void anXidTargetFailsAHeadWithAnOlderXidCommittedAfterIt() throws Exception {
+        CommitTimestampCluster cluster = CommitTimestampCluster.get();
+        String live = cluster.migratedWithWorkload(24);
+        ledger = folder.resolve("ledger.jsonl");
+        CheckpointRecorder.run(cluster.connector(live, deadline),
+                new CheckpointRecorder.Request(ledger, null, null, null));
+        Instant backupStart = instantNow();
+        try (Connection late = cluster.connect(live)) {
+            late.setAutoCommit(false);
+            try (Statement statement = late.createStatement()) {
+                statement.execute("SELECT pg_current_xact_id()");
+            }
+            cluster.grow(live, 1, "target-", deadline);
+            Support.insert(new Workload(1, "late-", null, null), late, deadline);
+            late.commit();
+        }
+        long targetXid = Long.parseLong(cluster.one(live, "SELECT pg_catalog.format('%s', xmin) FROM audit_events"
+                + " WHERE id = 'target-0000'"));
+        long lateXmin = Long.parseLong(cluster.one(live, "SELECT pg_catalog.format('%s', xmin) FROM audit_events"
+                + " WHERE id = 'late-0000'"));
+        assertTrue(lateXmin < targetXid, lateXmin + " took its XID before " + targetXid);
+        String pastTarget = cluster.copyOf(live);
+        DrillJudge.Findings findings = judgeAsRestored(cluster, pastTarget, false, xidRequest(backupStart, targetXid),
+                null, Instant.now());
+        assertEquals("restored past the target: the head (position 25) was committed at "
+                + cluster.committedAt(live, "late-0000") + ", after the recovery target XID " + targetXid
+                + " (committed at " + cluster.committedAt(live, "target-0000") + ")", findings.failure);
+    }
+
+    private DrillJudge.Request xidRequest(Instant backupStart, long targetXid) {
+        return new DrillJudge.Request(ledger, "backupsmoke test", "test",
+                new DrillJudge.Backup(null, null, backupStart, null, null, null, null), null,
+                new DrillJudge.Target(null, null, targetXid), null, null);
+    }
+
+    /**
+     * A checkpoint counts the rows first and reads its time after (its
+     * chain walk and catalog inventory between): a row committed in
+     * between, before a target in between, is an exact restore's own but
+     * not counted. The entry after the first one recorded past the target
+     * counted them: its count was taken after that one's time.
+     */
+    @Test
+    void aRowCommittedWhileACheckpointCountedIsNotPastATargetBeforeItsTime() throws Exception {
+        String live = Support.migratedWithWorkload(24);
+        LedgerEntry counted = checkpoint(live);
+        CheckpointLedgerTest.grow(live, 3, "pre-", deadline);
+        Instant target = instantNow();
+        // Checkpoint 2 as it is written when its count (24 rows) came before the pre- rows' commits and its
+        // time after the target.
+        LedgerEntry slow = new LedgerEntry(instantNow(), counted.systemIdentifier(), counted.database(),
+                counted.schema(), counted.timeline(), counted.walLsn(), counted.rowCount(), counted.chainHeadHash(),
+                counted.headPosition(), LedgerEntry.digestOf(Files.readAllLines(ledger).get(0)), counted.integrity(),
+                counted.catalogSha256(), null, null);
+        Files.writeString(ledger, slow.line() + "\n", java.nio.file.StandardOpenOption.APPEND);
+        String atTarget = restoredCopyOf(live);
+        CheckpointLedgerTest.grow(live, 6, "more-", deadline);
+        checkpoint(live);
+        DrillJudge.Findings exact = judge(atTarget, false, request(target.minusSeconds(3600), null, target),
+                Instant.now());
+        assertNull(exact.failure);
+        assertEquals(Map.of("target", target.toString(), "bracket_before", "checkpoint 1 of 3",
+                "bracket_after", "checkpoint 3 of 3", "proof", "ledger_bracket"), exact.pitr);
     }
 
     @Test
@@ -676,7 +802,7 @@ class DrillJudgeTest {
         assertNull(findings.failure);
         assertEquals(Map.of("target", scene.target().toString(), "head_committed_at",
                 scene.cluster().committedAt(atTarget, "pre-0002").toString(), "bracket_before", "checkpoint 1 of 2",
-                "bracket_after", "checkpoint 2 of 2", "proof", "commit_timestamp"), findings.pitr);
+                "proof", "commit_timestamp"), findings.pitr);
         assertEquals("the restored head is the last row committed before the target (commit_timestamp)",
                 findings.verdicts.get("pitr"));
         // Without the live database the next row cannot be read: the head's own time still proves it.

@@ -502,28 +502,77 @@ final class DrillJudge {
         /** The head's inserting transaction must not be later than the target (32-bit XIDs, no wraparound). */
         private String byTransaction(long targetXid, String head, long rowCount) throws Failure {
             String xmin = rowCount == 0 ? null : ChainPositions.aboutRow(restored, schema, head, "xmin");
-            if (xmin != null && Long.parseLong(xmin) > targetXid) {
+            if (xmin != null && Long.parseLong(xmin) > withoutEpoch(targetXid)) {
                 throw new Refusal("restored past the target: the head (position " + (rowCount - 1) + ") was written by"
                         + " transaction " + xmin + ", after the recovery target XID " + targetXid);
             }
+            requireTargetBegan(targetXid);
+            if (xmin != null && commitTimestampsOn(restored)) {
+                requireHeadCommittedByTarget(targetXid, head, rowCount);
+            }
             findings.pitr.put("head_xmin", xmin);
             return "head_xmin";
+        }
+
+        /**
+         * XIDs are taken in one order and committed in another: a transaction that took its XID before the
+         * target and wrote its row after the target committed has the older xmin, so a restore past the target
+         * ended at it unnoticed. With commit timestamps, the head must not be committed after the target.
+         */
+        private void requireHeadCommittedByTarget(long targetXid, String head, long rowCount) throws Failure {
+            String headCommitted = ChainPositions.aboutRow(restored, schema, head, COMMITTED_AT);
+            String targetCommitted;
+            // The XID as a literal of its own type: no cast the restored database holds is called.
+            String sql = "SELECT " + COMMITTED_AT.replace("(xmin)",
+                    "('" + withoutEpoch(targetXid) + "'::pg_catalog.xid)");
+            try (var connection = restored.withSearchPath(Connector.CATALOG_ONLY).open()) {
+                targetCommitted = Sql.queryOne(connection, sql, restored.deadline(),
+                        "reading the target's commit time");
+            } catch (java.sql.SQLException e) {
+                throw restored.deadline().failure("reading the target's commit time", e);
+            }
+            if (headCommitted != null && targetCommitted != null
+                    && Instant.parse(headCommitted).isAfter(Instant.parse(targetCommitted))) {
+                throw new Refusal("restored past the target: the head (position " + (rowCount - 1) + ") was committed"
+                        + " at " + Instant.parse(headCommitted) + ", after the recovery target XID " + targetXid
+                        + " (committed at " + Instant.parse(targetCommitted) + ")");
+            }
+        }
+
+        /**
+         * A restore short of the target before it began: its head is as old as an exact restore's would be,
+         * but the restored server's next transaction ID (with its epoch) is not past the target. A target
+         * without its epoch on a cluster past its first wraparound cannot be placed: no verdict from it.
+         */
+        private void requireTargetBegan(long targetXid) throws Failure {
+            long next;
+            try (var connection = restored.open()) {
+                next = Long.parseLong(Sql.queryOne(connection, "SELECT pg_catalog.format('%s',"
+                                + " pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot()))",
+                        restored.deadline(), "reading the restored server's next transaction ID"));
+            } catch (java.sql.SQLException e) {
+                throw restored.deadline().failure("reading the restored server's next transaction ID", e);
+            }
+            boolean placeable = targetXid != withoutEpoch(targetXid) || next == withoutEpoch(next);
+            if (placeable && Long.compareUnsigned(targetXid, next) >= 0) {
+                throw new Refusal("short of the target: the restored server never began transaction " + targetXid
+                        + " (the recovery target XID)");
+            }
+        }
+
+        /**
+         * The 32 bits xmin holds: a target as pg_current_xact_id() prints it carries its epoch above them
+         * (the server's recovery_target_xid keeps these bits too), and no xmin was ever after the whole number.
+         */
+        private static long withoutEpoch(long xid) {
+            return xid & 0xFFFFFFFFL;
         }
 
         private void bracketByLedger(Target target, long rowCount) throws Refusal {
             if (target.time() == null && target.lsn() == null) {
                 return;
             }
-            LedgerEntry after = null;
-            for (LedgerEntry entry : entries) {
-                boolean recordedAfter = target.lsn() != null
-                        ? LedgerEntry.compareLsn(entry.walLsn(), target.lsn()) > 0
-                        : entry.time().isAfter(target.time());
-                if (recordedAfter) {
-                    after = entry;
-                    break;
-                }
-            }
+            LedgerEntry after = countedAfter(target);
             findings.pitr.put("bracket_before", LedgerCheck.name(entries, findings.reliedOn));
             if (after == null) {
                 return;
@@ -534,6 +583,25 @@ final class DrillJudge {
                         + LedgerCheck.name(entries, after) + ", recorded at " + after.time()
                         + " after the recovery target, held only " + after.rowCount());
             }
+        }
+
+        /**
+         * The first entry that counted its rows after the target. An entry counts first and reads its time
+         * and WAL position after (the chain walk and catalog inventory between): the first one recorded after
+         * the target may have counted before it, missing rows committed before the target. The ledger is
+         * locked while an entry is recorded, so the next one counted after that one's time: after the target.
+         */
+        private LedgerEntry countedAfter(Target target) {
+            for (int i = 0; i < entries.size() - 1; i++) {
+                LedgerEntry entry = entries.get(i);
+                boolean recordedAfter = target.lsn() != null
+                        ? LedgerEntry.compareLsn(entry.walLsn(), target.lsn()) > 0
+                        : entry.time().isAfter(target.time());
+                if (recordedAfter) {
+                    return entries.get(i + 1);
+                }
+            }
+            return null;
         }
 
         private boolean commitTimestampsOn(Connector connector) throws Failure {
