@@ -60,7 +60,7 @@ final class InPlace {
         String database = connector.target().database();
         try (Connection connection = connector.open()) {
             refuseForeign(connection, connector.deadline(), database, migrations,
-                    auditSchema(connection, connector.deadline()));
+                    withSignatures(connection, migrations), auditSchema(connection, connector.deadline()));
         } catch (SQLException e) {
             throw connector.deadline().failure("inspecting database " + database, e);
         }
@@ -100,32 +100,32 @@ final class InPlace {
      */
     private static void checkAndDrop(Connection connection, Deadline deadline, String database, Path migrations)
             throws Failure, SQLException {
-        String auditSchema = auditSchema(connection, deadline);
+        AuditSchema auditSchema = auditSchema(connection, deadline);
         Set<Declared> declared = withSignatures(connection, migrations);
         try (Statement statement = connection.createStatement()) {
             for (DatabaseObject object : objects(connection)) {
-                if (object.kind().equals("table") && object.isDeclaredIn(declared, auditSchema)) {
+                if (object.kind().equals("table") && object.isDeclaredIn(declared, auditSchema.name())) {
                     statement.execute("LOCK TABLE " + object.label() + " IN ACCESS EXCLUSIVE MODE");
                 }
             }
         }
-        refuseForeign(connection, deadline, database, migrations, auditSchema);
-        dropDeclared(connection, migrations, auditSchema);
+        refuseForeign(connection, deadline, database, migrations, declared, auditSchema);
+        dropDeclared(connection, declared, auditSchema.name());
     }
 
     /**
      * A Refusal naming the foreign objects, else the migrations' objects the
      * restore would not give back as they are, else the foreign audit rows,
-     * that DATABASE holds.
+     * that DATABASE holds; DECLARED is withSignatures' answer for MIGRATIONS.
      */
     private static void refuseForeign(Connection connection, Deadline deadline, String database, Path migrations,
-            String auditSchema) throws Failure, SQLException {
-        String refusal = foreignObjects(connection, database, migrations, auditSchema);
+            Set<Declared> declared, AuditSchema auditSchema) throws Failure, SQLException {
+        String refusal = foreignObjects(connection, database, migrations, declared, auditSchema.name());
         if (refusal == null) {
-            refusal = unrestorable(connection, database, migrations, auditSchema);
+            refusal = unrestorable(connection, database, declared, auditSchema.name());
         }
         if (refusal == null) {
-            refusal = foreignAuditRows(connection, deadline, database);
+            refusal = foreignAuditRows(connection, deadline, database, auditSchema);
         }
         if (refusal != null) {
             throw new Refusal(refusal);
@@ -173,9 +173,14 @@ final class InPlace {
      * a name is lower-cased unless quoted, its schema kept when given.
      */
     static Set<Declared> declared(Path folder) throws Failure {
+        return declaredIn(migrationText(folder));
+    }
+
+    /** declared() of the migrations' TEXT (migrationText). */
+    private static Set<Declared> declaredIn(String text) {
         Set<Declared> declared = new TreeSet<>();
         declared.add(new Declared("table", "schema_migrations"));
-        Matcher create = CREATE.matcher(migrationText(folder));
+        Matcher create = CREATE.matcher(text);
         while (create.find()) {
             declared.add(new Declared(kindOf(create.group(1).toLowerCase(Locale.ROOT)), nameOf(create.group(2))));
         }
@@ -212,8 +217,8 @@ final class InPlace {
      * argument list the server reads; else by its name alone, as before.
      */
     static Set<Declared> withSignatures(Connection connection, Path folder) throws Failure, SQLException {
-        Set<Declared> declared = new TreeSet<>(declared(folder));
         String text = migrationText(folder);
+        Set<Declared> declared = declaredIn(text);
         java.util.Map<String, Set<String>> signatures = new java.util.TreeMap<>();
         Set<String> unread = new TreeSet<>();
         java.util.Map<String, java.util.Optional<String>> typeNames = new java.util.HashMap<>(); // one query a spelling
@@ -495,14 +500,13 @@ final class InPlace {
     }
 
     /** The schema the migrations' unqualified names are in (AuditSchema.resolve: public when none holds them). */
-    static String auditSchema(Connection connection, Deadline deadline) throws Failure {
-        return AuditSchema.resolve(connection, null, deadline).name();
+    static AuditSchema auditSchema(Connection connection, Deadline deadline) throws Failure {
+        return AuditSchema.resolve(connection, null, deadline);
     }
 
     /** Null when DATABASE holds only what the migrations create (unqualified: in AUDIT_SCHEMA); else the refusal. */
-    static String foreignObjects(Connection connection, String database, Path migrations, String auditSchema)
-            throws Failure, SQLException {
-        Set<Declared> declared = withSignatures(connection, migrations);
+    static String foreignObjects(Connection connection, String database, Path migrations, Set<Declared> declared,
+            String auditSchema) throws SQLException {
         List<DatabaseObject> held = new ArrayList<>(objects(connection));
         held.addAll(dependents(connection));
         List<String> foreign = held.stream().filter(object -> !object.isDeclaredIn(declared, auditSchema))
@@ -552,9 +556,8 @@ final class InPlace {
     }
 
     /** Null when the restore gives the migrations' objects back as they are; else the one-line refusal. */
-    static String unrestorable(Connection connection, String database, Path migrations, String auditSchema)
-            throws Failure, SQLException {
-        Set<Declared> declared = withSignatures(connection, migrations);
+    static String unrestorable(Connection connection, String database, Set<Declared> declared, String auditSchema)
+            throws SQLException {
         List<String> kept = new ArrayList<>();
         try (Statement statement = connection.createStatement();
              ResultSet rows = statement.executeQuery(NOT_RESTORED)) {
@@ -578,9 +581,10 @@ final class InPlace {
      * else the one-line refusal. A row is somebody's data without the smoke
      * test's id and actor (smoke-actor), even with a look-alike id.
      */
-    static String foreignAuditRows(Connection connection, Deadline deadline, String database) throws Failure {
+    static String foreignAuditRows(Connection connection, Deadline deadline, String database, AuditSchema auditSchema)
+            throws Failure {
         // On CONNECTION itself (the wipe's locks are its transaction's): every name qualified, pg_catalog's operators.
-        String table = AuditSchema.resolve(connection, null, deadline).qualified("audit_events");
+        String table = auditSchema.qualified("audit_events");
         try (Statement statement = connection.createStatement()) {
             try (ResultSet present = statement.executeQuery("SELECT pg_catalog.to_regclass('"
                     + table.replace("'", "''") + "') IS NOT NULL")) {
@@ -609,8 +613,7 @@ final class InPlace {
      * plus their functions and types, which pg_restore would otherwise trip
      * over. Returns how many it dropped.
      */
-    static int dropDeclared(Connection connection, Path migrations, String auditSchema) throws Failure, SQLException {
-        Set<Declared> declared = withSignatures(connection, migrations);
+    static int dropDeclared(Connection connection, Set<Declared> declared, String auditSchema) throws SQLException {
         List<DatabaseObject> dropped = objects(connection).stream()
                 .filter(object -> object.isDeclaredIn(declared, auditSchema)).toList();
         try (Statement statement = connection.createStatement()) {
