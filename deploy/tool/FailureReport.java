@@ -4,9 +4,13 @@
 // it as picocli's execution exception handler.
 
 import java.io.PrintWriter;
+import java.util.regex.Pattern;
 import picocli.CommandLine;
 
 final class FailureReport {
+    /** A control character: a line break in it would start a line of its own (oneLine). */
+    static final Pattern CONTROL = Pattern.compile("\\p{Cntrl}");
+
     private FailureReport() {
     }
 
@@ -53,6 +57,6 @@ final class FailureReport {
      * Actions reads as a workflow command.
      */
     static String oneLine(String message) {
-        return message.replaceAll("\\p{Cntrl}", "?");
+        return CONTROL.matcher(message).replaceAll("?");
     }
 }

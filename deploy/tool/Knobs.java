@@ -712,7 +712,7 @@ final class Knobs {
 
     /** A bad value in a message: on one line, and no longer than a line should be. */
     static String printable(String value) {
-        String oneLine = value.replaceAll("\\p{Cntrl}", "?");
+        String oneLine = FailureReport.oneLine(value);
         return oneLine.length() <= 80 ? oneLine : oneLine.substring(0, 77) + "...";
     }
 

@@ -577,7 +577,7 @@ final class SemanticOracle {
                                                FROM pg_extension e JOIN pg_available_extensions av ON av.name = e.extname),
               'large_objects', (SELECT count(*) FROM pg_largeobject_metadata),
               'large_object_digest', (SELECT digest FROM large_object_digest),
-              -- The database's own settings (ALTER DATABASE ... SET), for every role, sorted.
+              -- The database's own settings (ALTER DATABASE ... SET; not a role's in it), sorted.
               'database_settings', (SELECT coalesce(jsonb_agg(setting ORDER BY setting), '[]')
                                       FROM pg_db_role_setting drs CROSS JOIN LATERAL unnest(drs.setconfig) AS setting
                                      WHERE drs.setrole = 0

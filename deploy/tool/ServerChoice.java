@@ -41,7 +41,6 @@ record ServerChoice(String kind, String host, String port, String user,
     private static final Pattern BRACKETED = Pattern.compile("\\[([^\\]]*)\\](?::([0-9]*))?");
     private static final Pattern PLAIN = Pattern.compile("([^:]*)(?::([0-9]*))?");
     private static final Pattern PORT = Pattern.compile("[0-9]{1,5}");
-    private static final Pattern CONTROL = Pattern.compile("\\p{Cntrl}");
 
     static ServerChoice of(Map<String, String> env, boolean inPlace) throws Failure {
         String url = env.getOrDefault("DATABASE_URL", "");
@@ -88,7 +87,7 @@ record ServerChoice(String kind, String host, String port, String user,
      * command to GitHub Actions) and another control character makes junit.xml unreadable.
      */
     private static void requirePrintable(String what, String name, String variable) throws Failure {
-        if (CONTROL.matcher(name).find()) {
+        if (FailureReport.CONTROL.matcher(name).find()) {
             throw new Failure(variable + ": " + what + " \"" + Knobs.printable(name)
                     + "\" holds a control character, which the harness's lines and reports cannot show");
         }
