@@ -1,6 +1,9 @@
 // RestoredCluster (--mode=restore-command, restored-setup): pgBackRest's and
 // Barman's restore command lines, and the files a restored data directory
-// gets before it is served, in process on folders made here.
+// gets before it is served, in process on folders made here (the server
+// binaries read their configuration, `postgres -C`); and a cluster of its
+// own, stopped and served again as a sandbox, for what the backup's
+// ALTER SYSTEM settings and pg_cron would do there.
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -10,6 +13,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -75,14 +82,39 @@ class RestoredClusterTest {
                 "--mode=restored-setup", "--restored-cluster=/nonexistent/x", "--backup-set=latest");
     }
 
-    /** A restored data directory as a tool leaves it: the source's settings and its postmaster.pid. */
+    /** The server binaries of the suite (pg-cluster.sh bindir), found once. */
+    private static Path bindir;
+
+    static synchronized Path bindir() {
+        if (bindir == null) {
+            var found = Support.run(List.of("bash", "deploy/lib/pg-cluster.sh", "bindir"), Map.of(), Support.REPO, 30);
+            assertEquals(0, found.exit(), found.describe());
+            bindir = Path.of(found.out().strip());
+        }
+        return bindir;
+    }
+
+    /**
+     * A restored data directory as a tool leaves it: the source's settings and its postmaster.pid, in a
+     * cluster folder whose marker names the binaries it runs with (pg-cluster.sh).
+     */
     private Path restored() throws Exception {
         Path data = Files.createDirectories(temp.resolve("pgc.1/data"));
+        Files.writeString(data.getParent().resolve(RestoredCluster.MARKER), bindir() + "\n");
         Files.writeString(data.resolve("postgresql.conf"), "port = 5432\n");
         Files.writeString(data.resolve("postmaster.pid"), "123\n");
         Files.writeString(data.resolve("postmaster.opts"), "postgres\n");
         Files.setPosixFilePermissions(data, PosixFilePermissions.fromString("rwxr-xr-x"));
         return data;
+    }
+
+    /** What restored-setup appends to postgresql.auto.conf for a cluster in /c (no recovery target). */
+    private static String sandboxSettings(String cluster) {
+        return "# the restore drill's sandbox (backupsmoke --mode=restored-setup): these win over every setting"
+                + " above and in postgresql.conf\n" + "listen_addresses = '127.0.0.1'\nunix_socket_directories = '"
+                + cluster + "'\nhba_file = '" + cluster + "/data/pg_hba.smoke.conf'\narchive_mode = 'off'\n"
+                + "hot_standby = 'on'\nssl = 'off'\nlogging_collector = 'off'\nmax_logical_replication_workers = '0'\n"
+                + "primary_conninfo = ''\nprimary_slot_name = ''\nexternal_pid_file = ''\n";
     }
 
     @Test
@@ -94,10 +126,8 @@ class RestoredClusterTest {
         assertEquals("", result.out() + result.err());
         assertEquals("local all all trust\nhost all all 127.0.0.1/32 md5\n",
                 Files.readString(data.resolve("pg_hba.smoke.conf")));
-        assertEquals("port = 5432\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '" + cluster + "'\n"
-                + "hba_file = '" + data.resolve("pg_hba.smoke.conf") + "'\narchive_mode = off\nhot_standby = on\n"
-                + "ssl = off\nlogging_collector = off\nmax_logical_replication_workers = 0\n",
-                Files.readString(data.resolve("postgresql.conf")));
+        assertEquals("port = 5432\n", Files.readString(data.resolve("postgresql.conf")));
+        assertEquals(sandboxSettings(cluster.toString()), Files.readString(data.resolve("postgresql.auto.conf")));
         assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(data)));
         assertFalse(Files.exists(data.resolve("postmaster.pid")));
         assertFalse(Files.exists(data.resolve("postmaster.opts")));
@@ -112,10 +142,178 @@ class RestoredClusterTest {
      */
     @Test
     void aRestoredCopyRunsNoSubscription() {
-        assertEquals("listen_addresses = '127.0.0.1'\nunix_socket_directories = '/c'\nhba_file = '/c/data/hba'\n"
-                + "archive_mode = off\nhot_standby = on\nssl = off\nlogging_collector = off\n"
-                + "max_logical_replication_workers = 0\n",
-                RestoredCluster.serving(Path.of("/c"), Path.of("/c/data/hba")));
+        assertEquals(sandboxSettings("/c"), RestoredCluster.settings("",
+                RestoredCluster.sandbox(Path.of("/c"), Path.of("/c/data/pg_hba.smoke.conf"))));
+    }
+
+    /**
+     * The server reads postgresql.auto.conf after postgresql.conf: settings the live server was given with
+     * ALTER SYSTEM came back in the backup and won over the sandbox's, which restored-setup appended to
+     * postgresql.conf (reproduced on PostgreSQL 15: a restored copy listened on 0.0.0.0 and [::], archived
+     * WAL with the source's archive_command and kept max_logical_replication_workers = 4). They go last into
+     * postgresql.auto.conf now, on a line of their own after a last line left open; pg_cron leaves
+     * shared_preload_libraries, the other libraries stay. The values are the ones the server binaries read
+     * (postgres -C).
+     */
+    @Test
+    void theBackupsAlterSystemSettingsDoNotOverrideTheSandbox() throws Exception {
+        Path data = restored();
+        Files.writeString(data.resolve("postgresql.auto.conf"), """
+                # Do not edit this file manually!
+                # It will be overwritten by the ALTER SYSTEM command.
+                max_logical_replication_workers = '4'
+                listen_addresses = '*'
+                archive_mode = 'on'
+                archive_command = 'pgbackrest --stanza=main archive-push %p'
+                primary_conninfo = 'host=db1 user=replicator'
+                shared_preload_libraries = 'pg_stat_statements, "$libdir/pg_cron", auto_explain'""");
+        var result = Support.tool(Map.of(), "--mode=restored-setup", "--restored-cluster=" + data.getParent());
+        assertEquals(0, result.exit(), result.describe());
+        assertEquals("", result.out() + result.err());
+        Map<String, String> expected = new java.util.LinkedHashMap<>();
+        expected.put("listen_addresses", "127.0.0.1");
+        expected.put("archive_mode", "off");
+        expected.put("max_logical_replication_workers", "0");
+        expected.put("primary_conninfo", "");
+        expected.put("shared_preload_libraries", "pg_stat_statements, auto_explain");
+        expected.put("unix_socket_directories", data.getParent().toString());
+        expected.put("data_directory", data.toString());
+        for (Map.Entry<String, String> setting : expected.entrySet()) {
+            var shown = Support.run(List.of(bindir().resolve("postgres").toString(), "-C", setting.getKey(), "-D",
+                    data.toString()), Map.of(), data, 30);
+            assertEquals(setting.getValue() + "\n", shown.out(), setting.getKey() + ": " + shown.describe());
+        }
+        assertTrue(Files.readString(data.resolve("postgresql.auto.conf")).endsWith("auto_explain'\n"
+                + sandboxSettings(data.getParent().toString())
+                + "shared_preload_libraries = 'pg_stat_statements, auto_explain'\n"));
+    }
+
+    /**
+     * A backup of a cluster preloading pg_cron, served as a sandbox where pg_cron is installed: its launcher
+     * ran there and, at each minute, the backup's jobs, on the server each job names (cron.job's nodename and
+     * nodeport: the live one, when the drill runs on its host; reproduced on PostgreSQL 15 with pg_cron 1.4.2,
+     * whose cron.max_running_jobs = 0 does not stop them). The sandbox preloads the other libraries only: no
+     * launcher runs, the job stays in cron.job, and the live server's ALTER SYSTEM settings are not in force.
+     * Needs pg_cron (Debian: postgresql-15-cron, which .ci/run installs).
+     */
+    @Test
+    void aBackupPreloadingPgCronRunsNoJobInTheSandbox() throws Exception {
+        Path library = bindir().getParent().resolve("lib/pg_cron.so");
+        assertTrue(Files.exists(library), "pg_cron is not installed (no " + library
+                + "): apt-get install postgresql-15-cron");
+        Map<String, String> assigned = Support.startCluster("shared_preload_libraries = 'pg_stat_statements, pg_cron'");
+        String dir = assigned.get("PGC_DIR");
+        String port = assigned.get("PGC_PORT");
+        String state = "SELECT (SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE backend_type = 'pg_cron launcher')"
+                + " || '|' || (SELECT count(*) FROM cron.job) || '|' || current_setting('shared_preload_libraries')"
+                + " || '|' || current_setting('listen_addresses') || '|' || current_setting('max_logical_replication_workers')";
+        try {
+            try (Connection connection = connect(port); Statement statement = connection.createStatement()) {
+                statement.execute("CREATE EXTENSION pg_cron");
+                statement.execute("CREATE TABLE ran (at timestamptz DEFAULT now())");
+                statement.execute("SELECT cron.schedule('* * * * *', 'INSERT INTO ran DEFAULT VALUES')");
+                statement.execute("ALTER SYSTEM SET listen_addresses = '*'");
+                statement.execute("ALTER SYSTEM SET max_logical_replication_workers = 4");
+                assertEquals("1|1|pg_stat_statements, pg_cron|127.0.0.1|4", one(statement, state));
+            }
+            pgCtl(dir, "stop", "-m", "fast");
+            var setup = Support.tool(Map.of(), "--mode=restored-setup", "--restored-cluster=" + dir);
+            assertEquals(0, setup.exit(), setup.describe());
+            pgCtl(dir, "start", "-l", dir + "/server.log", "-o", "-p " + port);
+            try (Connection connection = connect(port); Statement statement = connection.createStatement()) {
+                assertEquals("0|1|pg_stat_statements|127.0.0.1|0", one(statement, state));
+            }
+        } finally {
+            Support.stopCluster(dir);
+        }
+    }
+
+    private static Connection connect(String port) throws Exception {
+        return DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + port
+                + "/postgres?user=postgres&sslmode=disable");
+    }
+
+    private static String one(Statement statement, String sql) throws Exception {
+        try (ResultSet row = statement.executeQuery(sql)) {
+            assertTrue(row.next(), sql);
+            return row.getString(1);
+        }
+    }
+
+    /** pg_ctl ARGS on the cluster in DIR, as its owner (runuser when the tests run as root). */
+    private static void pgCtl(String dir, String... args) throws Exception {
+        List<String> command = new ArrayList<>();
+        if ("root".equals(System.getProperty("user.name"))) {
+            command.addAll(List.of("runuser", "-u", Files.getOwner(Path.of(dir)).getName(), "--"));
+        }
+        command.addAll(List.of(bindir().resolve("pg_ctl").toString(), "-D", dir + "/data", "-w", "-t", "30", "-s"));
+        command.addAll(List.of(args));
+        var result = Support.run(command, Map.of(), Path.of(dir), 60);
+        assertEquals(0, result.exit(), result.describe());
+    }
+
+    /** What pg_cron's entries in shared_preload_libraries look like, and the other libraries kept as written. */
+    @Test
+    void pgCronLeavesTheLibrariesPreloadedAndTheOthersStay() {
+        assertEquals("", RestoredCluster.withoutPgCron("pg_cron"));
+        assertEquals("pg_stat_statements, \"my lib\"",
+                RestoredCluster.withoutPgCron(" pg_stat_statements , \"pg_cron\",\"my lib\", $libdir/pg_cron.so"));
+        assertEquals("auto_explain", RestoredCluster.withoutPgCron("/usr/lib/postgresql/15/lib/pg_cron.so,auto_explain"));
+        assertEquals(null, RestoredCluster.withoutPgCron("pg_stat_statements, pg_cron_extra, my_pg_cron"));
+        assertEquals(null, RestoredCluster.withoutPgCron(""));
+    }
+
+    /**
+     * After the sandbox's settings are appended, what the server would read must be them: a data_directory
+     * set in the restored postgresql.conf (the server would serve that folder, and read its
+     * postgresql.auto.conf instead), a setting in force that is not the sandbox's, or pg_cron preloaded
+     * stops the setup with one line.
+     */
+    @Test
+    void aConfigurationTheSandboxCannotOverrideIsRefused() throws Exception {
+        Map<String, String> sandbox = RestoredCluster.sandbox(Path.of("/c"), Path.of("/c/data/pg_hba.smoke.conf"));
+        Map<String, String> shown = new java.util.HashMap<>(sandbox);
+        shown.put("data_directory", "/c/data");
+        shown.put("shared_preload_libraries", "pg_stat_statements");
+        Path data = Path.of("/c/data");
+        assertEquals(null, RestoredCluster.overridden(sandbox, data, shown::get));
+        shown.put("data_directory", "/var/lib/postgresql/15/main");
+        assertEquals("the restored configuration sets data_directory = '/var/lib/postgresql/15/main': the sandbox"
+                + " serves /c/data only", RestoredCluster.overridden(sandbox, data, shown::get));
+        shown.put("data_directory", "/c/data");
+        shown.put("listen_addresses", "*");
+        assertEquals("the restored configuration overrides the sandbox's listen_addresses: postgres -C shows '*',"
+                + " the sandbox needs '127.0.0.1'", RestoredCluster.overridden(sandbox, data, shown::get));
+        shown.put("listen_addresses", "127.0.0.1");
+        shown.put("shared_preload_libraries", "pg_cron");
+        assertEquals("the restored configuration preloads pg_cron (shared_preload_libraries = 'pg_cron'): its jobs"
+                + " would run in the sandbox", RestoredCluster.overridden(sandbox, data, shown::get));
+
+        Path restored = restored();
+        Files.writeString(restored.resolve("postgresql.conf"), "data_directory = '/var/lib/postgresql/15/main'\n",
+                java.nio.file.StandardOpenOption.APPEND);
+        Support.refused(1, "the restored configuration sets data_directory = '/var/lib/postgresql/15/main': the"
+                + " sandbox serves " + restored + " only", "--mode=restored-setup",
+                "--restored-cluster=" + restored.getParent());
+    }
+
+    /** postgresql.auto.conf as a link (to the live server's?) is not written through; a folder without its marker. */
+    @Test
+    void aLinkedAutoConfOrAFolderWithoutItsBinariesIsRefused() throws Exception {
+        Path data = restored();
+        Path live = Files.writeString(temp.resolve("live.auto.conf"), "listen_addresses = '*'\n");
+        Files.createSymbolicLink(data.resolve("postgresql.auto.conf"), live);
+        Support.refused(1, data.resolve("postgresql.auto.conf") + " is a symbolic link (to " + live
+                + "): the sandbox's settings are not written through it", "--mode=restored-setup",
+                "--restored-cluster=" + data.getParent());
+        assertEquals("listen_addresses = '*'\n", Files.readString(live));
+        Path marker = data.getParent().resolve(RestoredCluster.MARKER);
+        Files.writeString(marker, temp + "\n");
+        Support.refused(1, marker + " names no folder holding the server (postgres): \"" + temp + "\"",
+                "--mode=restored-setup", "--restored-cluster=" + data.getParent());
+        Files.delete(marker);
+        Support.refused(1, "cannot read " + marker + " (the server binaries the restored cluster runs with): no such"
+                + " file or directory", "--mode=restored-setup", "--restored-cluster=" + data.getParent());
     }
 
     @Test
@@ -124,7 +322,8 @@ class RestoredClusterTest {
         var result = Support.tool(Map.of(), "--mode=restored-setup", "--restored-cluster=" + data.getParent(),
                 "--wal-archive=/w/wal-archive", "--recovery-target=time=2026-12-05 03:00:00.5+00");
         assertEquals(0, result.exit(), result.describe());
-        assertTrue(Files.readString(data.resolve("postgresql.conf")).startsWith("port = 5432\n"
+        assertTrue(Files.readString(data.resolve("postgresql.auto.conf")).startsWith("# the restore drill's sandbox"
+                + " (backupsmoke --mode=restored-setup): these win over every setting above and in postgresql.conf\n"
                 + "restore_command = 'cp /w/wal-archive/%f %p'\nrecovery_target_time = '2026-12-05 03:00:00.5+00'\n"
                 + "recovery_target_action = 'promote'\nlisten_addresses = '127.0.0.1'\n"));
         assertEquals("", Files.readString(data.resolve("recovery.signal")));
@@ -169,6 +368,7 @@ class RestoredClusterTest {
                     "--restored-cluster=" + data.getParent(), "--wal-archive=/w/wal-archive", flag).out());
         }
         assertEquals(conf, Files.readString(data.resolve("postgresql.conf")));
+        assertFalse(Files.exists(data.resolve("postgresql.auto.conf")));
         assertFalse(Files.exists(data.resolve("recovery.signal")));
     }
 

@@ -12,25 +12,36 @@
 //     [--recovery-target=KIND=VALUE --wal-archive=DIR]: readies the
 //     restored data directory DIR/data to be served as a private copy on
 //     127.0.0.1 (smoke-physical.sh then hands it to the server user and
-//     starts it). With a recovery target (a base backup restored to the
-//     PITR target): the settings that replay the WAL archive up to it and
-//     promote, and recovery.signal. Always: a pg_hba file of its own (trust
-//     on the socket, METHOD on the loopback: md5 when the copy keeps the
-//     source's passwords), its own socket folder, no archiving (it must not
-//     write into the source's archives), no logical replication worker (a
-//     subscription must not consume the live publisher's slot), no SSL or
-//     log collector, appended
-//     last so they win; mode 0700, and no postmaster.pid or postmaster.opts
-//     of the server it was copied from.
+//     starts it with the binaries DIR/.pgc-cluster names). With a recovery
+//     target (a base backup restored to the PITR target): the settings that
+//     replay the WAL archive up to it and promote, and recovery.signal.
+//     Always: a pg_hba file of its own (trust on the socket, METHOD on the
+//     loopback: md5 when the copy keeps the source's passwords), its own
+//     socket folder, no archiving (it must not write into the source's
+//     archives), no logical replication worker (a subscription must not
+//     consume the live publisher's slot), no streaming from a primary, no
+//     SSL, log collector or external pid file, and no pg_cron (its jobs
+//     would run in the copy, on the servers they name: the live one).
+//     These go last into postgresql.auto.conf, which the server reads after
+//     postgresql.conf and its includes, so whatever the backup's ALTER
+//     SYSTEM settings say, the sandbox's win; then `postgres -C` (which
+//     starts no server) must show each of them in force, and the data
+//     directory the server would serve to be DIR/data, or the setup fails.
+//     Mode 0700, and no postmaster.pid or postmaster.opts of the server it
+//     was copied from.
 
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.LinkOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Pattern;
 import picocli.CommandLine.Option;
 
@@ -47,6 +58,12 @@ final class RestoredCluster {
                     "--tool-config"));
 
     static final String HBA_FILE = "pg_hba.smoke.conf";
+    /** The harness's marker in a cluster folder (pg-cluster.sh): the server binaries the cluster runs with. */
+    static final String MARKER = ".pgc-cluster";
+    static final String AUTO_CONF = "postgresql.auto.conf";
+    /** The library that would run the backup's scheduled jobs in the copy. */
+    static final String PG_CRON = "pg_cron";
+    private static final Duration SHOW_LIMIT = Duration.ofSeconds(30);
     private static final Pattern AUTH = Pattern.compile("trust|md5|scram-sha-256");
 
     private RestoredCluster() {
@@ -140,22 +157,158 @@ final class RestoredCluster {
         if (!AUTH.matcher(options.auth).matches()) {
             throw new Failure("--auth must be trust, md5 or scram-sha-256, got " + Failure.quoted(options.auth));
         }
-        Path data = options.cluster.resolve("data");
-        String settings = (options.recoveryTarget == null ? "" : recovery(options.recoveryTarget, options.walArchive))
-                + serving(options.cluster, data.resolve(HBA_FILE));
+        Path data = options.cluster.resolve("data").toAbsolutePath().normalize();
+        String recovery = options.recoveryTarget == null ? "" : recovery(options.recoveryTarget, options.walArchive);
         try {
             if (options.recoveryTarget != null) {
                 Files.writeString(data.resolve("recovery.signal"), "");
             }
             Files.writeString(data.resolve(HBA_FILE), hba(options.auth));
-            Files.writeString(data.resolve("postgresql.conf"), settings, StandardOpenOption.APPEND);
-            Files.setPosixFilePermissions(data, PosixFilePermissions.fromString("rwx------"));
             Files.deleteIfExists(data.resolve("postmaster.pid"));
             Files.deleteIfExists(data.resolve("postmaster.opts"));
         } catch (IOException e) {
             throw new Failure("cannot ready the restored data directory " + data + ": " + Failure.reasonAt(e, data));
         }
+        Path postgres = binaries(options.cluster).resolve("postgres");
+        Map<String, String> sandbox = sandbox(options.cluster.toAbsolutePath().normalize(), data.resolve(HBA_FILE));
+        String preload = withoutPgCron(shown(postgres, data, "shared_preload_libraries"));
+        if (preload != null) {
+            sandbox.put("shared_preload_libraries", preload);
+        }
+        try {
+            appendLast(data.resolve(AUTO_CONF), settings(recovery, sandbox));
+            Files.setPosixFilePermissions(data, PosixFilePermissions.fromString("rwx------"));
+        } catch (IOException e) {
+            throw new Failure("cannot ready the restored data directory " + data + ": " + Failure.reasonAt(e, data));
+        }
+        String refusal = overridden(sandbox, data, name -> shown(postgres, data, name));
+        if (refusal != null) {
+            throw new Failure(refusal);
+        }
         return 0;
+    }
+
+    /** The server binaries the harness starts the cluster in CLUSTER with: the folder its marker names. */
+    static Path binaries(Path cluster) throws Failure {
+        Path marker = cluster.resolve(MARKER);
+        String named;
+        try {
+            named = Files.readString(marker).strip();
+        } catch (IOException e) {
+            throw new Failure("cannot read " + marker + " (the server binaries the restored cluster runs with): "
+                    + Failure.reasonAt(e, marker));
+        }
+        if (named.isEmpty() || !Files.isExecutable(Path.of(named, "postgres"))) {
+            throw new Failure(marker + " names no folder holding the server (postgres): " + Failure.quoted(named));
+        }
+        return Path.of(named);
+    }
+
+    /**
+     * TEXT appended to FILE, created when missing, on a line of its own (after a last line the file leaves
+     * open); never through a symbolic link, which could name the live server's file.
+     */
+    static void appendLast(Path file, String text) throws IOException, Failure {
+        if (Files.isSymbolicLink(file)) {
+            throw new Failure(file + " is a symbolic link (to " + Files.readSymbolicLink(file)
+                    + "): the sandbox's settings are not written through it");
+        }
+        String before = "";
+        if (Files.exists(file)) {
+            String held = Files.readString(file);
+            before = held.isEmpty() || held.endsWith("\n") ? "" : "\n";
+        }
+        Files.writeString(file, before + text, StandardOpenOption.CREATE, StandardOpenOption.APPEND,
+                LinkOption.NOFOLLOW_LINKS);
+    }
+
+    /** What `postgres -C NAME -D DATA` says NAME is in DATA's configuration (no server starts). */
+    static String shown(Path postgres, Path data, String name) throws Failure {
+        // -C first: only then may root run it (the harness as root runs this before handing DATA over).
+        List<String> command = List.of(postgres.toString(), "-C", name, "-D", data.toString());
+        Program.Outcome outcome = new Program("postgres -C " + name, command).within(SHOW_LIMIT).in(data).run();
+        if (outcome.status() != 0) {
+            String said = new Program("postgres -C " + name, command).errors(Program.Errors.MERGED)
+                    .within(SHOW_LIMIT).in(data).run().text().strip();
+            String last = said.substring(said.lastIndexOf('\n') + 1);
+            last = last.contains("FATAL:") ? last.substring(last.indexOf("FATAL:")).replace(":  ", ": ") : last;
+            throw new Failure("cannot read the restored configuration: postgres -C " + name + " failed (exit "
+                    + outcome.status() + ")" + (last.isEmpty() ? "" : ": " + last));
+        }
+        return outcome.text().strip();
+    }
+
+    /** How a setting's value is asked for (postgres -C). */
+    interface Shown {
+        String of(String name) throws Failure;
+    }
+
+    /**
+     * Why the configuration of DATA, as SHOWN answers, does not serve the sandbox (one line): a setting of
+     * SANDBOX not in force, a preloaded pg_cron, or another data directory; null when it serves it.
+     */
+    static String overridden(Map<String, String> sandbox, Path data, Shown shown) throws Failure {
+        String directory = shown.of("data_directory");
+        if (!directory.equals(data.toString())) {
+            return "the restored configuration sets data_directory = " + PhysicalSetup.confString(directory)
+                    + ": the sandbox serves " + data + " only";
+        }
+        for (Map.Entry<String, String> setting : sandbox.entrySet()) {
+            String value = shown.of(setting.getKey());
+            if (!value.equals(setting.getValue())) {
+                return "the restored configuration overrides the sandbox's " + setting.getKey() + ": postgres -C shows "
+                        + PhysicalSetup.confString(value) + ", the sandbox needs "
+                        + PhysicalSetup.confString(setting.getValue());
+            }
+        }
+        if (!sandbox.containsKey("shared_preload_libraries")) {
+            String preload = shown.of("shared_preload_libraries");
+            if (withoutPgCron(preload) != null) {
+                return "the restored configuration preloads pg_cron (shared_preload_libraries = "
+                        + PhysicalSetup.confString(preload) + "): its jobs would run in the sandbox";
+            }
+        }
+        return null;
+    }
+
+    /**
+     * The list of libraries PRELOAD (shared_preload_libraries as the server reads it: comma-separated,
+     * blanks around an entry, an entry possibly in double quotes) without its entries naming pg_cron
+     * (pg_cron, $libdir/pg_cron, pg_cron.so, a path to it), the others as written; null when it names none.
+     */
+    static String withoutPgCron(String preload) {
+        List<String> kept = new ArrayList<>();
+        boolean removed = false;
+        for (String entry : entries(preload)) {
+            String file = entry.startsWith("\"") && entry.endsWith("\"") && entry.length() > 1
+                    ? entry.substring(1, entry.length() - 1).replace("\"\"", "\"") : entry;
+            file = file.substring(file.lastIndexOf('/') + 1);
+            if (file.equals(PG_CRON) || file.equals(PG_CRON + ".so")) {
+                removed = true;
+            } else {
+                kept.add(entry);
+            }
+        }
+        return removed ? String.join(", ", kept) : null;
+    }
+
+    /** PRELOAD's entries, trimmed, split at the commas outside double quotes; no empty one. */
+    private static List<String> entries(String preload) {
+        List<String> entries = new ArrayList<>();
+        StringBuilder entry = new StringBuilder();
+        boolean quoted = false;
+        for (char c : (preload + ",").toCharArray()) {
+            if (c == ',' && !quoted) {
+                if (!entry.toString().isBlank()) {
+                    entries.add(entry.toString().strip());
+                }
+                entry.setLength(0);
+                continue;
+            }
+            quoted ^= c == '"';
+            entry.append(c);
+        }
+        return entries;
     }
 
     /** Replay of WAL_ARCHIVE up to TARGET (KIND=VALUE), then promotion. */
@@ -193,11 +346,31 @@ final class RestoredCluster {
         return "local all all trust\nhost all all 127.0.0.1/32 " + auth + "\n";
     }
 
-    static String serving(Path cluster, Path hbaFile) {
-        return "listen_addresses = '127.0.0.1'\nunix_socket_directories = " + PhysicalSetup.confString(cluster.toString())
-                + "\nhba_file = " + PhysicalSetup.confString(hbaFile.toString())
-                + "\narchive_mode = off\nhot_standby = on\nssl = off\nlogging_collector = off\n"
-                // No subscription's apply worker: it would take the live subscriber's rows from the publisher's slot.
-                + "max_logical_replication_workers = 0\n";
+    /**
+     * The sandbox's own settings, as `postgres -C` shows them in force: whatever the restored configuration
+     * says, the copy serves its own folder and loopback only, archives nothing (the source's archives are
+     * not its to write), runs no subscription's apply worker (it would take the live subscriber's rows from
+     * the publisher's slot) and streams from no primary (nor takes its slot), writes no pid file of the
+     * source's (it may be the live server's, on this host), no SSL or log collector.
+     */
+    static Map<String, String> sandbox(Path cluster, Path hbaFile) {
+        String[] namesAndValues = {"listen_addresses", "127.0.0.1", "unix_socket_directories", cluster.toString(),
+            "hba_file", hbaFile.toString(), "archive_mode", "off", "hot_standby", "on", "ssl", "off",
+            "logging_collector", "off", "max_logical_replication_workers", "0", "primary_conninfo", "",
+            "primary_slot_name", "", "external_pid_file", ""};
+        Map<String, String> settings = new LinkedHashMap<>();
+        for (int at = 0; at < namesAndValues.length; at += 2) {
+            settings.put(namesAndValues[at], namesAndValues[at + 1]);
+        }
+        return settings;
+    }
+
+    /** RECOVERY (lines) and SANDBOX as lines of a configuration file, under a line saying whose they are. */
+    static String settings(String recovery, Map<String, String> sandbox) {
+        StringBuilder text = new StringBuilder("# the restore drill's sandbox (backupsmoke --mode=" + SETUP
+                + "): these win over every setting above and in postgresql.conf\n").append(recovery);
+        sandbox.forEach((name, value) -> text.append(name).append(" = ").append(PhysicalSetup.confString(value))
+                .append('\n'));
+        return text.toString();
     }
 }
