@@ -225,6 +225,16 @@ record ConnectionTarget(String host, int port, String database, String user, Str
                 + " (a '&' in a value is written %26)";
     }
 
+    /**
+     * Why the query's parameter at POSITION (from 1) is refused, its name not shown: a parameter WHOSE
+     * (such as "libpq knows") does not know may be the tail of a password holding a raw '&' (the name after it,
+     * up to its '='), and anything before it in the URL may be a password.
+     */
+    static String unknownParameter(int position, String whose) {
+        return "parameter " + position + " of the query is not a connection parameter " + whose + " (its name is"
+                + " not shown: it may be the tail of a password holding a raw '&' or '=', written %26 and %3D)";
+    }
+
     /** libpq's key=value form: values may be single-quoted, with \' and \\ escapes. */
     static Map<String, String> parseKeyValue(String text) throws Failure {
         Map<String, String> keywords = new LinkedHashMap<>();
