@@ -554,9 +554,10 @@ class FaultsTest {
         var tail = Support.harness(folder, Map.of("DATABASE_URL", Support.url("postgres") + "&password=ab&SECRET=cd"));
         assertEquals(1, tail.exit(), tail.describe());
         assertEquals("=== preflight ===\n", tail.out());
+        // (%26 and %3D escaped for GitHub, which shows them as %26 and %3D: Annotation.java)
         assertEquals("::error::backup-restore-smoke: DATABASE_URL: parameter 3 of the query is not a connection"
                 + " parameter libpq knows (its name is not shown: it may be the tail of a password holding a raw '&'"
-                + " or '=', written %26 and %3D)\n", tail.err());
+                + " or '=', written %2526 and %253D)\n", tail.err());
         // A value libpq refuses is its to judge: pg_isready's status 3 (its words), at once.
         var bogus = Support.harness(folder, Map.of("DATABASE_URL", Support.url("postgres") + "&sslmode=bogus"));
         assertEquals(1, bogus.exit(), bogus.describe());
