@@ -198,6 +198,7 @@ public class BackupSmoke implements Callable<Integer> {
                         System.out)),
                 Mode.files(PhysicalSetup.MODE, () -> PhysicalSetup.run(physicalOptions.cluster,
                         physicalOptions.bindir, physicalOptions.tools, PhysicalModes.Options.osUser())),
+                Mode.files(Annotation.MODE, () -> Annotation.annotate(System.in, System.out)),
                 Mode.database(WorkloadMode.MODE, this::workload),
                 Mode.database(VerifyOptions.MODE, this::verify),
                 Mode.database(SelfTest.MODE, connector -> new SelfTest(connector, migrationsFolder()).run(System.out)

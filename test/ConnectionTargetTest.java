@@ -114,13 +114,25 @@ class ConnectionTargetTest {
         String scheme = "in --db-url: use postgres:// or postgresql://";
         String badPort = "in --db-url or PGPORT (1-65535)";
         String oneHost = "are not supported: give one host";
+        String supported = "application_name, connect_timeout, dbname, host, hostaddr, options, passfile, password,"
+                + " port, sslcert, sslkey, sslmode, sslpassword, sslrootcert, target_session_attrs, user";
+        String unknown = " of the query is not a connection parameter the tool supports (its name is not shown: it"
+                + " may be the tail of a password holding a raw '&' or '=', written %26 and %3D)";
         return Stream.of(
                 refused("mysql://u@h/d", "unsupported URL scheme \"mysql\" " + scheme),
                 refused("jdbc:postgresql://h/d", "unsupported URL scheme \"jdbc:postgresql\" " + scheme),
-                refused("postgres://u@h/d?sslmdoe=disable", "unsupported connection parameter \"sslmdoe\" in --db-url"
-                        + " (supported: application_name, connect_timeout, dbname, host, hostaddr, options, passfile,"
-                        + " password, port, sslcert, sslkey, sslmode, sslpassword, sslrootcert, target_session_attrs,"
-                        + " user)"),
+                refused("host=h sslmdoe=disable", "unsupported connection parameter \"sslmdoe\" in --db-url"
+                        + " (supported: " + supported + ")"),
+                // A URL's unknown name may be a password's tail after a raw '&': named by its position alone.
+                refused("postgres://u@h/d?sslmdoe=disable", "--db-url: parameter 1" + unknown + "; supported: "
+                        + supported),
+                refused("postgres://u@h/d?password=ab&SECRET=cd", "--db-url: parameter 2" + unknown + "; supported: "
+                        + supported),
+                refused("postgres://u:12?SECRET=cd@h/d", "--db-url: parameter 1" + unknown + "; supported: "
+                        + supported),
+                refused("host=h password=ab sslmode=disable SECRET=cd", "--db-url: the parameter after the value of"
+                        + " \"sslmode\" is not a connection parameter the tool supports (its name is not shown: it may"
+                        + " be the rest of a password; quote a value holding spaces: key='a b'); supported: " + supported),
                 refused("postgres://u@h/d?sslmode=sometimes", "invalid sslmode \"sometimes\" in --db-url (one of allow,"
                         + " disable, prefer, require, verify-ca, verify-full)"),
                 refused("host=/var/run/postgresql dbname=d", socket),

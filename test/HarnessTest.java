@@ -91,6 +91,15 @@ class HarnessTest {
         assertEquals(List.of(), leftoverTempFiles());
     }
 
+    /** The harness's ::error:: line escapes its reason as GitHub decodes it: a literal %0A is no line break. */
+    @Test
+    void theErrorLineEscapesPercentSignsForGitHub() throws Exception {
+        var result = harness(Map.of("SMOKE_ROWS", "5%0A::warning::x%25"));
+        assertEquals(1, result.exit(), result.describe());
+        assertEquals("::error::backup-restore-smoke: SMOKE_ROWS must be a whole number, got '5%250A::warning::x%2525'\n",
+                result.err());
+    }
+
     /** A SMOKE_TOOL naming no command is one line, exit 1, at the preflight (once bash's exit 127 at the workload). */
     @Test
     void aToolUnderTestThatIsNotThereIsOneLineBeforeAnythingRuns() throws Exception {

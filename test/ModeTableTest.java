@@ -22,7 +22,7 @@ class ModeTableTest {
     void eachModeIsInTheTableOnceWithWhatItNeeds() {
         assertEquals(NAMES.stream().distinct().toList(), NAMES);
         assertEquals(List.of("report", "knobs", "backup-evidence", "judge", "await-recovery", "server-binaries",
-                "restored-setup", "restore-command", "physical-setup"), needing(Mode.Needs.FILES));
+                "restored-setup", "restore-command", "physical-setup", "annotate"), needing(Mode.Needs.FILES));
         assertEquals(List.of("workload", "verify", "selftest", "checkpoint", "drill-verify", "judge-restored",
                 "oracle-capture", "pitr-check", "in-place-check", "in-place-wipe", "new-scratch-db",
                 "drop-scratch-dbs", "pitr-target", "switch-wal", "archive-now"), needing(Mode.Needs.DATABASE));

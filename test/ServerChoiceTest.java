@@ -62,11 +62,42 @@ class ServerChoiceTest {
     @Test
     void theQuerysConnectionParametersWinAndTheSslPasswordIsKeptAside() throws Exception {
         ServerChoice choice = url("postgres://u:pw@h:1/d?host=other&port=7000&dbname=e&user=v&password=w"
-                + "&sslpassword=s%26cret&bogus=1");
+                + "&sslpassword=s%26cret&connect_timeout=5");
         Support.assertAnswers(choice.entries()::get, "server.host", "other", "server.port", "7000", "server.user", "v",
                 "server.password", "w", "server.database", "e", "server.sslpassword", "s&cret",
-                // Not the harness's to judge: the clients refuse it, naming it.
-                "server.query", "bogus=1");
+                "server.query", "connect_timeout=5");
+    }
+
+    @Test
+    void aParameterLibpqDoesNotKnowIsRefusedByItsPositionAlone() {
+        // Until this change a name libpq does not know was the clients' to refuse (this test kept "bogus=1" in
+        // server.query): a password's tail after a raw '&' then reached the command line of pg_isready, the tool
+        // and every client, and libpq's message: invalid URI query parameter: "SECRET".
+        String why = " of the query is not a connection parameter libpq knows (its name is not shown: it may be the"
+                + " tail of a password holding a raw '&' or '=', written %26 and %3D)";
+        assertEquals("DATABASE_URL: parameter 3" + why,
+                refusal(env("DATABASE_URL", "postgresql://127.0.0.1:5432/db?user=smoke&password=ab&SECRET=cd"), false));
+        assertEquals("DATABASE_URL: parameter 2" + why,
+                refusal(env("DATABASE_URL", "postgres://h/d?sslmode=disable&bogus=1"), false));
+        assertEquals("DATABASE_URL: parameter 1" + why, refusal(env("DATABASE_URL", "postgres://h/d?ssl=false"), false));
+        assertEquals("DATABASE_URL: parameter 1" + why, refusal(env("DATABASE_URL", "postgres://h/d?=x"), false));
+    }
+
+    @Test
+    void everyParameterLibpqKnowsIsLeftForTheClients() throws Exception {
+        // libpq 15's PQconndefaults(), but those the harness takes apart (host, port, user, password, dbname,
+        // sslpassword); ssl=true is libpq's URL-only synonym of sslmode=require.
+        String kept = "service=s&passfile=f&channel_binding=prefer&connect_timeout=5&hostaddr=127.0.0.1"
+                + "&client_encoding=UTF8&options=-c%20work_mem%3D8MB&application_name=gate%20check"
+                + "&fallback_application_name=f&keepalives=1&keepalives_idle=1&keepalives_interval=1"
+                + "&keepalives_count=1&tcp_user_timeout=0&sslmode=require&sslcompression=0&sslcert=c&sslkey=k"
+                + "&sslrootcert=r&sslcrl=l&sslcrldir=d&sslsni=1&requirepeer=postgres&ssl_min_protocol_version=TLSv1.2"
+                + "&ssl_max_protocol_version=TLSv1.3&gssencmode=disable&krbsrvname=postgres&gsslib=gssapi"
+                + "&replication=0&target_session_attrs=read-write&ssl=true";
+        assertEquals(LibpqUrl.PARAMETERS.size() - 6 + 1, kept.split("&").length);
+        ServerChoice choice = url("postgres://u@h:1/d?" + kept);
+        assertEquals(kept, choice.query());
+        assertEquals("postgres://u@h:1/d?" + kept, LibpqUrl.entries(choice).get("url.maintenance"));
     }
 
     @Test

@@ -21,13 +21,15 @@ declare -A K=() C=() # the run's record and the combination's (harness.md)
 
 say() { printf 'backup-restore-smoke: %s\n' "$*" >&2; }
 
+# REASON's ::error:: line on stderr, built by the tool (GitHub's escapes); as it is if the tool cannot run.
+annotate() { "$REPO/deploy/bin/backupsmoke" --mode=annotate <<<"$1" >&2 2>/dev/null || printf '::error::backup-restore-smoke: %s\n' "$1" >&2; }
+
 # To the stderr the script started with (a trap can run while stderr goes
 # to a file); inside a combination, that combination's failure.
 fail() {
   ((IN_COMBO == 0)) || combo_fail "$*"
   exec 2>&"$DIAG_FD"
-  REPORTED=1
-  printf '::error::backup-restore-smoke: %s\n' "$*" >&2
+  REPORTED=1 && annotate "$*"
   exit 1
 }
 
@@ -73,8 +75,7 @@ cleanup() {
   trap - ERR
   trap '' INT TERM HUP
   exec 2>&"$DIAG_FD"
-  ((rc == 0 || REPORTED)) ||
-    printf '::error::backup-restore-smoke: %s failed: %s\n' "$PHASE" "${LAST_ERR:-exit status $rc}" >&2
+  ((rc == 0 || REPORTED)) || annotate "$PHASE failed: ${LAST_ERR:-exit status $rc}"
   stop_child
   ((rc == 0)) || drill_abandoned "${LAST_ERR:-exit status $rc} during $PHASE"
   abort_source_snapshot
@@ -418,8 +419,7 @@ combo_conclude() {
   trap - ERR EXIT
   [[ "${C[part]:-}" != oracle ]] || C[oracle]=differs
   if ((rc != 0)) && [[ "${C[verdict]}" == pass ]]; then
-    C[verdict]=fail C[reason]="the ${step//_/ } step failed unexpectedly: ${LAST_ERR:-exit status $rc}"
-    error_line "${C[reason]}"
+    C[verdict]=fail C[reason]="the ${step//_/ } step failed unexpectedly: ${LAST_ERR:-exit status $rc}" && error_line "${C[reason]}"
   fi
   combo_record "${C[record]}"
   [[ "${K[method.${C[method]}.target]}" == database ]] || phys_release
@@ -435,7 +435,7 @@ combo_begin() {
     [seconds.backup]=${K[backup.$method.seconds]:-} [restored_snapshot]='' [oracle]='')
 }
 
-error_line() { printf '::error::backup-restore-smoke: %s%s\n' "$(tag "${C[name]}")" "$1" >&2; }
+error_line() { annotate "$(tag "${C[name]}")$1"; }
 
 # A combination's failure (the gate fails at the end) ends it; a failing timed step keeps
 # its seconds (from C[timing], when it started) unless taken already (continuity's judge comes after).

@@ -212,7 +212,12 @@ record ConnectionTarget(String host, int port, String database, String user, Str
             if (equals < 0) {
                 throw new Failure("--db-url: " + parameterWithoutEquals(position));
             }
-            putKeyword(keywords, percentDecode(pair.substring(0, equals)), percentDecode(pair.substring(equals + 1)));
+            String key = percentDecode(pair.substring(0, equals));
+            if (!isSupported(key)) {
+                throw new Failure("--db-url: " + unknownParameter(position, "the tool supports") + "; supported: "
+                        + supported());
+            }
+            keywords.put(key, percentDecode(pair.substring(equals + 1)));
         }
     }
 
@@ -223,6 +228,16 @@ record ConnectionTarget(String host, int port, String database, String user, Str
     static String parameterWithoutEquals(int position) {
         return "parameter " + position + " of the query has no '=': expected key=value"
                 + " (a '&' in a value is written %26)";
+    }
+
+    /**
+     * Why the query's parameter at POSITION (from 1) is refused, its name not shown: a parameter WHOSE
+     * (such as "libpq knows") does not know may be the tail of a password holding a raw '&' (the name after it,
+     * up to its '='), and anything before it in the URL may be a password.
+     */
+    static String unknownParameter(int position, String whose) {
+        return "parameter " + position + " of the query is not a connection parameter " + whose + " (its name is"
+                + " not shown: it may be the tail of a password holding a raw '&' or '=', written %26 and %3D)";
     }
 
     /** libpq's key=value form: values may be single-quoted, with \' and \\ escapes. */
@@ -278,19 +293,29 @@ record ConnectionTarget(String host, int port, String database, String user, Str
                 }
                 i++;
             }
-            putKeyword(keywords, key, value.toString());
+            if (!isSupported(key)) {
+                // After a password, the key may be the rest of it (a value holding a space, unquoted).
+                throw new Failure(keywords.containsKey("password") || keywords.containsKey("sslpassword")
+                        ? "--db-url: the parameter after the value of " + Failure.quoted(previousKey) + " is not a"
+                                + " connection parameter the tool supports (its name is not shown: it may be the rest"
+                                + " of a password; quote a value holding spaces: key='a b'); supported: " + supported()
+                        : "unsupported connection parameter " + Failure.quoted(key) + " in --db-url (supported: "
+                                + supported() + ")");
+            }
+            keywords.put(key, value.toString());
             previousKey = key;
         }
     }
 
-    private static void putKeyword(Map<String, String> keywords, String key, String value) throws Failure {
-        if (!ENVIRONMENT.containsKey(key) && !DRIVER_PROPERTY.containsKey(key)) {
-            var supported = new TreeSet<>(ENVIRONMENT.keySet());
-            supported.addAll(DRIVER_PROPERTY.keySet());
-            throw new Failure("unsupported connection parameter " + Failure.quoted(key) + " in --db-url (supported: "
-                    + String.join(", ", supported) + ")");
-        }
-        keywords.put(key, value);
+    private static boolean isSupported(String key) {
+        return ENVIRONMENT.containsKey(key) || DRIVER_PROPERTY.containsKey(key);
+    }
+
+    /** The keywords the tool takes, in alphabetical order. */
+    private static String supported() {
+        var supported = new TreeSet<>(ENVIRONMENT.keySet());
+        supported.addAll(DRIVER_PROPERTY.keySet());
+        return String.join(", ", supported);
     }
 
     private static void putIfNotEmpty(Map<String, String> keywords, String key, String value) {

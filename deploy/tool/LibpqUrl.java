@@ -6,9 +6,27 @@
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
 
 final class LibpqUrl {
     private LibpqUrl() {
+    }
+
+    /**
+     * Every connection parameter libpq 15 knows (PQconndefaults() of the clients the harness runs: psql,
+     * pg_dump, pg_restore, pg_isready). A URL's query may also say ssl=true, which libpq reads as
+     * sslmode=require ({@link #isKnown}).
+     */
+    static final Set<String> PARAMETERS = Set.of("service", "user", "password", "passfile", "channel_binding",
+            "connect_timeout", "dbname", "host", "hostaddr", "port", "client_encoding", "options", "application_name",
+            "fallback_application_name", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+            "tcp_user_timeout", "sslmode", "sslcompression", "sslcert", "sslkey", "sslpassword", "sslrootcert",
+            "sslcrl", "sslcrldir", "sslsni", "requirepeer", "ssl_min_protocol_version", "ssl_max_protocol_version",
+            "gssencmode", "krbsrvname", "gsslib", "replication", "target_session_attrs");
+
+    /** Whether libpq takes KEY=VALUE from a URL's query (it refuses any other name: "invalid URI query parameter"). */
+    static boolean isKnown(String key, String value) {
+        return PARAMETERS.contains(key) || key.equals("ssl") && value.equals("true");
     }
 
     /** postgres://USER@HOST:PORT/DATABASE?QUERY, every part percent-encoded but the query (kept as given). */

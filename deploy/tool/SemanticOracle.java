@@ -80,16 +80,13 @@ final class SemanticOracle {
      * "schemas", "tables" (kind, properties, columns), "constraints",
      * "indexes", "triggers", "functions", "types", "sequences" (definition).
      * Nothing of the database beyond the schema (server version, extensions,
-     * event triggers, publications, large objects and their digest).
+     * event triggers, publications, large objects and their digest, the
+     * database's settings): the statement does not compute them.
      * OracleComparison compares two of them as it compares documents.
      */
     static ObjectNode inventory(Connector connector, String schema) throws Failure {
         ObjectNode document = document(connector, null, inventorySql(schema),
                 "reading the catalog inventory of schema " + schema + " in " + connector.target().describe());
-        for (String cluster : List.of("oracle", "server_version", "extensions", "extension_default_versions",
-                "event_triggers", "publications", "large_objects", "large_object_digest", "database_settings")) {
-            document.remove(cluster);
-        }
         document.path("tables").forEach(table -> ((ObjectNode) table).remove(List.of("rows", "digest")));
         document.path("sequences").forEach(sequence -> ((ObjectNode) sequence).retain("definition"));
         return document;
@@ -97,7 +94,7 @@ final class SemanticOracle {
 
     /** CAPTURE with its marked places changed for inventory(). */
     static String inventorySql(String schema) {
-        for (String marker : List.of("/*schema*/", "/*contents*/", "/*values*/ true")) {
+        for (String marker : List.of("/*schema*/", "/*contents*/", "/*values*/ true", "/*database*/ true")) {
             if (!CAPTURE.contains(marker)) {
                 throw new IllegalStateException("the capture statement lost its marker " + marker);
             }
@@ -105,7 +102,8 @@ final class SemanticOracle {
         return CAPTURE
                 .replace("/*schema*/", "AND n.nspname = '" + schema.replace("'", "''") + "'")
                 .replace("/*contents*/", "AND false")
-                .replace("/*values*/ true", "false");
+                .replace("/*values*/ true", "false")
+                .replace("/*database*/ true", "false");
     }
 
     /** Runs SQL, a statement printing one JSON document, in one read-only REPEATABLE READ transaction. */
@@ -205,7 +203,7 @@ final class SemanticOracle {
 
     /**
      * The one statement that prints the document (PostgreSQL 11 and later).
-     * The comments schema, contents and values mark where inventory()
+     * The comments schema, contents, values and database mark where inventory()
      * changes it (inventorySql): keep them.
      */
     static final String CAPTURE = """
@@ -558,9 +556,7 @@ final class SemanticOracle {
                   SELECT sha256(string_agg(sha256(data), ''::bytea ORDER BY n)) AS digest FROM piece) lo
                WHERE /*values*/ true
             )
-            SELECT jsonb_build_object(
-              'oracle', 'semantic',
-              'server_version', current_setting('server_version'),
+            SELECT (jsonb_build_object(
               'schemas', (SELECT coalesce(jsonb_agg(nspname ORDER BY nspname), '[]') FROM nsp WHERE NOT of_extension),
               'tables', coalesce((SELECT doc FROM tables), '{}'),
               'constraints', coalesce((SELECT doc FROM constraints), '{}'),
@@ -568,7 +564,13 @@ final class SemanticOracle {
               'triggers', coalesce((SELECT doc FROM triggers), '{}'),
               'functions', coalesce((SELECT doc FROM functions), '{}'),
               'types', coalesce((SELECT doc FROM types), '{}'),
-              'sequences', coalesce((SELECT doc FROM sequences), '{}'),
+              'sequences', coalesce((SELECT doc FROM sequences), '{}'))
+            -- The database's and the server's, beyond any schema: an inventory has none of them,
+            -- and its constant false leaves them to the planner to drop, unread (pg_available_extensions
+            -- reads every extension's control file).
+            || CASE WHEN /*database*/ true THEN jsonb_build_object(
+              'oracle', 'semantic',
+              'server_version', current_setting('server_version'),
               'event_triggers', coalesce((SELECT doc FROM event_triggers), '{}'),
               'publications', coalesce((SELECT doc FROM publications), '{}'),
               'extensions', (SELECT coalesce(jsonb_object_agg(e.extname, e.extversion), '{}') FROM pg_extension e),
@@ -582,6 +584,6 @@ final class SemanticOracle {
                                       FROM pg_db_role_setting drs CROSS JOIN LATERAL unnest(drs.setconfig) AS setting
                                      WHERE drs.setrole = 0
                                        AND drs.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database()))
-            )::text;
+            ) ELSE '{}' END)::text;
             """;
 }

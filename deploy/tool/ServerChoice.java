@@ -6,7 +6,8 @@
 // and the tool are all pointed at the server by the harness's URLs alone and
 // the password travels only in the environment. Query parameters the
 // harness does not take apart (sslmode, ...) are carried into every URL
-// untouched, for the clients to accept or refuse.
+// untouched, for the clients to judge their values; a name libpq does not
+// know is refused here, before any client runs (it may be a password's tail).
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
@@ -158,6 +159,9 @@ record ServerChoice(String kind, String host, String port, String user,
                 }
                 String key = decode(parameter.substring(0, equals));
                 String value = decode(parameter.substring(equals + 1));
+                if (!LibpqUrl.isKnown(key, value)) { // kept, it would reach every client's command line and message
+                    throw new Failure("DATABASE_URL: " + ConnectionTarget.unknownParameter(position, "libpq knows"));
+                }
                 switch (key) {
                     case "host", "port", "user", "password", "sslpassword" -> keywords.put(key, value);
                     case "dbname" -> keywords.put("dbname", value);
