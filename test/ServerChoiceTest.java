@@ -85,7 +85,7 @@ class ServerChoiceTest {
 
     @Test
     void everyParameterLibpqKnowsIsLeftForTheClients() throws Exception {
-        // libpq 15's PQconndefaults(), but those the harness takes apart (host, port, user, password, dbname,
+        // libpq 15's PQconndefaults() and 16-18's additions, but those the harness takes apart (host, port, user, password, dbname,
         // sslpassword); ssl=true is libpq's URL-only synonym of sslmode=require.
         String kept = "service=s&passfile=f&channel_binding=prefer&connect_timeout=5&hostaddr=127.0.0.1"
                 + "&client_encoding=UTF8&options=-c%20work_mem%3D8MB&application_name=gate%20check"
@@ -93,7 +93,12 @@ class ServerChoiceTest {
                 + "&keepalives_count=1&tcp_user_timeout=0&sslmode=require&sslcompression=0&sslcert=c&sslkey=k"
                 + "&sslrootcert=r&sslcrl=l&sslcrldir=d&sslsni=1&requirepeer=postgres&ssl_min_protocol_version=TLSv1.2"
                 + "&ssl_max_protocol_version=TLSv1.3&gssencmode=disable&krbsrvname=postgres&gsslib=gssapi"
-                + "&replication=0&target_session_attrs=read-write&ssl=true";
+                + "&replication=0&target_session_attrs=read-write"
+                // those libpq 16 to 18 added: a machine's newer clients take them
+                + "&require_auth=scram-sha-256&sslcertmode=allow&load_balance_hosts=random&gssdelegation=0"
+                + "&sslnegotiation=postgres&min_protocol_version=3.0&max_protocol_version=latest"
+                + "&sslkeylogfile=keys&oauth_issuer=https%3A%2F%2Fid.example&oauth_client_id=gate&oauth_scope=db"
+                + "&ssl=true";
         assertEquals(LibpqUrl.PARAMETERS.size() - 6 + 1, kept.split("&").length);
         ServerChoice choice = url("postgres://u@h:1/d?" + kept);
         assertEquals(kept, choice.query());

@@ -14,15 +14,21 @@ final class LibpqUrl {
 
     /**
      * Every connection parameter libpq 15 knows (PQconndefaults() of the clients the harness runs: psql,
-     * pg_dump, pg_restore, pg_isready). A URL's query may also say ssl=true, which libpq reads as
-     * sslmode=require ({@link #isKnown}).
+     * pg_dump, pg_restore, pg_isready), and those libpq 16 to 18 added, for a machine with newer clients (an
+     * older libpq refuses them itself). Not the secrets 18 added (oauth_client_secret, scram_client_key,
+     * scram_server_key): they would reach the clients' command lines. A URL's query may also say ssl=true,
+     * which libpq reads as sslmode=require ({@link #isKnown}).
      */
     static final Set<String> PARAMETERS = Set.of("service", "user", "password", "passfile", "channel_binding",
             "connect_timeout", "dbname", "host", "hostaddr", "port", "client_encoding", "options", "application_name",
             "fallback_application_name", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
             "tcp_user_timeout", "sslmode", "sslcompression", "sslcert", "sslkey", "sslpassword", "sslrootcert",
             "sslcrl", "sslcrldir", "sslsni", "requirepeer", "ssl_min_protocol_version", "ssl_max_protocol_version",
-            "gssencmode", "krbsrvname", "gsslib", "replication", "target_session_attrs");
+            "gssencmode", "krbsrvname", "gsslib", "replication", "target_session_attrs",
+            // 16, 17 and 18
+            "require_auth", "sslcertmode", "load_balance_hosts", "gssdelegation", "sslnegotiation",
+            "min_protocol_version", "max_protocol_version", "sslkeylogfile", "oauth_issuer", "oauth_client_id",
+            "oauth_scope");
 
     /** Whether libpq takes KEY=VALUE from a URL's query (it refuses any other name: "invalid URI query parameter"). */
     static boolean isKnown(String key, String value) {
