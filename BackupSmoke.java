@@ -384,7 +384,7 @@ public class BackupSmoke implements Callable<Integer> {
 
     /** LINE on stderr; the names it quotes are the database's (a column's, a row's id): one line whatever they hold. */
     private static void note(String line) {
-        System.err.println("backupsmoke: " + FailureReport.oneLine(line));
+        System.err.println(FailureReport.PREFIX + FailureReport.oneLine(line));
     }
 
     private Path migrationsFolder() throws Failure {

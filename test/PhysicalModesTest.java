@@ -269,6 +269,10 @@ class PhysicalModesTest {
                 """));
         assertEquals("ERROR: Unknown server 'pg-nope'", PhysicalModes.lastSaid("ERROR:  Unknown server 'pg-nope'\n"));
         assertNull(PhysicalModes.lastSaid("\n  \n"));
+        // the tool's own refusal (restored-setup): the harness's line names the gate already
+        assertEquals("the restored configuration sets data_directory = '/srv/pg': the sandbox serves /x/data only",
+                PhysicalModes.lastSaid("backupsmoke: the restored configuration sets data_directory = '/srv/pg': the"
+                        + " sandbox serves /x/data only\n"));
     }
 
     @Test

@@ -127,7 +127,7 @@ final class DrillVerify {
         out.print(report);
         out.flush();
         if (!findings.passed() && !findings.failure.startsWith(CANNOT_JUDGE)) {
-            System.err.println("backupsmoke: " + FailureReport.oneLine(findings.failure));
+            System.err.println(FailureReport.PREFIX + FailureReport.oneLine(findings.failure));
         }
     }
 }

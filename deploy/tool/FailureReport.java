@@ -14,6 +14,9 @@ final class FailureReport {
     private FailureReport() {
     }
 
+    /** What each of the tool's own lines on stderr starts with. */
+    static final String PREFIX = "backupsmoke: ";
+
     /** picocli's IExecutionExceptionHandler: the line on the command's stderr, and the exit code. */
     static int report(Exception failure, CommandLine cli, CommandLine.ParseResult parsed) {
         PrintWriter err = cli.getErr();
@@ -21,11 +24,11 @@ final class FailureReport {
             return 1; // the failure is the interruption, which the shutdown hook reports
         }
         if (failure instanceof Failure) {
-            err.println("backupsmoke: " + oneLine(failure.getMessage()));
+            err.println(PREFIX + oneLine(failure.getMessage()));
             err.flush();
             return failure instanceof Refusal ? Refusal.EXIT : 1;
         } else if (Progress.causedByMemory(failure)) {
-            err.println("backupsmoke: " + Progress.outOfMemory());
+            err.println(PREFIX + Progress.outOfMemory());
         } else {
             boolean verbose = parsed.hasMatchedOption("--verbose");
             err.println("backupsmoke: unexpected error: " + failure.toString().replaceAll("\\s*\\R\\s*", " ")

@@ -186,7 +186,7 @@ final class HarnessModes {
             write(reportDir.resolve("junit.xml"), JunitXml.of(record));
         }
         if (record.exitStatus() != RunRecord.EXIT_PASSED) {
-            err.println("backupsmoke: " + record.verdictLine());
+            err.println(FailureReport.PREFIX + record.verdictLine());
         }
         return record.exitStatus();
     }

@@ -381,7 +381,8 @@ final class PhysicalModes {
     /**
      * The reason OUTPUT gives: its last FATAL: line (a server's), else its
      * last line but blank ones and pgBackRest's INFO lines (a restore tool's
-     * error), without leading blanks; null when none.
+     * error, or this tool's own, without its prefix: the harness's line
+     * names the gate already), without leading blanks; null when none.
      */
     static String lastSaid(String output) {
         String fatal = lastFatal(output);
@@ -389,7 +390,10 @@ final class PhysicalModes {
             return fatal;
         }
         return output.lines().filter(line -> !line.isBlank() && !PGBACKREST_INFO.matcher(line).find())
-                .reduce((first, second) -> second).map(line -> line.strip().replace(":  ", ": ")).orElse(null);
+                .reduce((first, second) -> second).map(line -> line.strip().replace(":  ", ": "))
+                .map(line -> line.startsWith(FailureReport.PREFIX) ? line.substring(FailureReport.PREFIX.length())
+                        : line)
+                .orElse(null);
     }
 
     /** How much of a step's output is read, from its end: what it says last, whatever its size. */

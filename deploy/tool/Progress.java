@@ -146,7 +146,7 @@ final class Progress {
      * statements cancelled, exit 1, as for any other unexpected error.
      */
     static void reportUncaught(Thread thread, Throwable failure) {
-        System.err.println("backupsmoke: " + (causedByMemory(failure) ? outOfMemory()
+        System.err.println(FailureReport.PREFIX + (causedByMemory(failure) ? outOfMemory()
                 : "unexpected error in thread " + thread.getName() + ": "
                         + failure.toString().replaceAll("\\s*\\R\\s*", " ")));
         Runnable stop = stopStatements;
