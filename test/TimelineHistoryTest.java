@@ -88,6 +88,24 @@ class TimelineHistoryTest {
     }
 
     @Test
+    void aRestoreFromAnArchiveWithoutTheNewTimelineLeftTheLiveServersHistory() {
+        // The timeline-1 backup restored to LSN 0/60060E0 from an archive without timeline 2 (its WAL and
+        // 00000002.history): recovery went on along timeline 1, past the fork, made a timeline 2 of its own
+        // at 0/6008190 and held 15 rows; every verdict passed ('checkpoints 4, 5, 6 of 6 on another branch').
+        TimelineHistory history = TimelineHistory.of(2, "1\t0/6008190\tafter LSN 0/60060E0\n", 1L);
+        assertEquals(List.of(true, true, true, false, false, false),
+                FAILOVER.stream().map(entry -> history.places(entry, FAILOVER)).toList());
+        assertEquals(FAILOVER.get(3), history.leftBehindBy(FAILOVER));
+        // Restores that followed timeline 2 are on the live server's history.
+        assertNull(TO_THE_TARGET.leftBehindBy(FAILOVER));
+        assertNull(ABANDONED_BRANCH.leftBehindBy(FAILOVER));
+        // A live server that switched after the end of the replay: its checkpoints' LSNs are past it.
+        TimelineHistory early = TimelineHistory.of(3, "1\t0/6000000\tafter LSN 0/5FFFFF0\n", 1L);
+        assertNull(early.leftBehindBy(FAILOVER));
+        assertNull(TimelineHistory.unknown(2).leftBehindBy(FAILOVER));
+    }
+
+    @Test
     void anInsertPositionJustPastThePageHeaderAtTheSwitchPointIsOnTheOldTimeline() {
         // The first reproduction: the standby promoted at 0/5000000, the primary's last checkpoint before it
         // read its insert position 0/5000028, past the segment's 40-byte page header: nothing after the fork.
@@ -100,8 +118,9 @@ class TimelineHistoryTest {
         assertEquals(List.of(true, false, true, false),
                 ledger.stream().map(entry -> history.places(entry, ledger)).toList());
         // A restore that made timeline 2 from a backup of timeline 1: timeline 1 goes on past its end there.
+        // Its own timeline 2 holds no checkpoint: a live timeline 2 is another branch.
         TimelineHistory restored = TimelineHistory.of(2, "1\t0/5000000\tafter LSN 0/4FFFFF0\n", 1L);
-        assertEquals(List.of(true, true, true, false),
+        assertEquals(List.of(true, true, false, false),
                 ledger.stream().map(entry -> restored.places(entry, ledger)).toList());
         assertTrue(TimelineHistory.atOrBefore("0/6002AA8", "0/6002AA8"));
         assertFalse(TimelineHistory.atOrBefore("0/6002AB0", "0/6002AA8"));

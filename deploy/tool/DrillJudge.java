@@ -208,6 +208,14 @@ final class DrillJudge {
                         + " timeline's WAL missing from the archive, and an older timeline's replayed in its place?)");
             }
         }
+        LedgerEntry elsewhere = history.leftBehindBy(entries);
+        if (elsewhere != null) {
+            throw new Refusal("another branch: the restore replayed WAL up to " + history.replayEnd() + " (its history"
+                    + " is " + history.describe() + "), but the live server was last seen on another branch, "
+                    + LedgerCheck.name(entries, elsewhere) + " recorded on timeline " + elsewhere.timeline() + " at "
+                    + elsewhere.walLsn() + ", after every checkpoint of that history (did the archive lack timeline "
+                    + elsewhere.timeline() + "'s history file?)");
+        }
         if (history.replayEnd() != null) {
             findings.verdicts.put("replayed_checkpoints", replayed.size() + " recorded before the end of replay at "
                     + history.replayEnd() + ", all held");

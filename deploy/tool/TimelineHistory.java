@@ -22,9 +22,10 @@ import java.util.function.Predicate;
  * one of them (or the server's own) and its wal_lsn within that timeline's
  * stretch of it. lastGoesOn: the last of them, where the replay ended when
  * the restore made the server's timeline, goes on past that end on the live
- * server (a PITR's target lies there); not when the backup was taken on the
- * server's own timeline (a snapshot that recovered from a crash, no
- * promotion): then every parent ended at its switch point. known is false when the history could not be read (the role
+ * server (a PITR's target lies there), and the server's own timeline holds
+ * no checkpoint; not when the backup was taken on the server's own timeline
+ * (a snapshot that recovered from a crash, no promotion): then every parent
+ * ended at its switch point, and the server's timeline is the live one. known is false when the history could not be read (the role
  * may not run pg_read_binary_file): then only entries of the server's own
  * timeline are placed, or every entry when the whole ledger was recorded on
  * one timeline (no switch witnessed).
@@ -131,7 +132,9 @@ record TimelineHistory(long current, List<Switch> parents, boolean known, boolea
             }
             start = parent.endLsn();
         }
-        return entry.timeline() == current && LedgerEntry.compareLsn(entry.walLsn(), start) >= 0;
+        // A timeline the restore made holds no checkpoint (a live timeline of the same number is another branch).
+        return entry.timeline() == current && (!lastGoesOn || parents.isEmpty())
+                && LedgerEntry.compareLsn(entry.walLsn(), start) >= 0;
     }
 
     /** LSN at or before END, or only the page header that starts at END past it (nothing written after END). */
@@ -157,6 +160,32 @@ record TimelineHistory(long current, List<Switch> parents, boolean known, boolea
         String end = replayEnd();
         return end == null ? List.of()
                 : entries.stream().filter(placedAnd(entries, entry -> atOrBefore(entry.walLsn(), end))).toList();
+    }
+
+    /**
+     * The first entry recorded after every entry this history places, off it, at an LSN at or before the
+     * end of the replay: the live server was last seen on another branch, which began before that LSN,
+     * so before the replay ended; the restore went on along the old one. An archive without the new
+     * timeline's history file does that (the restore makes a timeline of its own, often of the same
+     * number as the live one). Null when there is none, or the end of replay is not known.
+     */
+    LedgerEntry leftBehindBy(List<LedgerEntry> entries) {
+        String end = replayEnd();
+        if (end == null) {
+            return null;
+        }
+        int newestPlaced = -1;
+        for (int i = 0; i < entries.size(); i++) {
+            if (places(entries.get(i), entries)) {
+                newestPlaced = i;
+            }
+        }
+        for (LedgerEntry entry : entries.subList(newestPlaced + 1, entries.size())) {
+            if (LedgerEntry.compareLsn(entry.walLsn(), end) <= 0) {
+                return entry;
+            }
+        }
+        return null;
     }
 
     Predicate<LedgerEntry> placedAnd(List<LedgerEntry> entries, Predicate<LedgerEntry> test) {
