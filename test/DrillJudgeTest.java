@@ -17,6 +17,7 @@ import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import org.junit.jupiter.api.AfterAll;
@@ -146,17 +147,18 @@ class DrillJudgeTest {
         assertNull(findings.failure);
         assertEquals(first, findings.reliedOn);
         assertEquals(1, findings.reliedNumber);
-        assertEquals(Map.of(
-                "ledger", "intact, 2 entries",
-                "system_identifier", "the ledger's",
-                "server_verdict", "clean",
-                "client_verdict", "clean",
-                "checkpoint", "holds checkpoint 1 of 2",
-                "later_checkpoints", "0 reached, all match",
-                "integrity", "as in checkpoint 2 of 2",
-                "catalog", "as in checkpoint 1 of 2 (" + first.catalogSha256() + ")",
-                "live", "the restored chain is a prefix of the live chain (30 rows)",
-                "max_rpo", "met (1h)"), findings.verdicts);
+        assertEquals(List.of(
+                "ledger=intact, 2 entries",
+                "system_identifier=the ledger's",
+                "timeline=timeline 1",
+                "server_verdict=clean",
+                "client_verdict=clean",
+                "checkpoint=holds checkpoint 1 of 2",
+                "later_checkpoints=0 reached, all match",
+                "integrity=as in checkpoint 2 of 2",
+                "catalog=as in checkpoint 1 of 2 (" + first.catalogSha256() + ")",
+                "live=the restored chain is a prefix of the live chain (30 rows)",
+                "max_rpo=met (1h)"), findings.verdicts.entrySet().stream().map(Object::toString).toList());
         assertEquals(new Rpo(6, null, "live").rows(), findings.rpo.rows());
         assertEquals("live", findings.rpo.reference());
 

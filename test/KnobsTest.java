@@ -443,6 +443,13 @@ class KnobsTest {
         assertEquals("--recovery-target-time=2026-12-05T16:30:00.250Z", time.get("drill.target_flag"));
         assertEquals("--recovery-target-time=2026-12-05T16:30+05:30", Knobs.parse(env(drill(
                 "SMOKE_RECOVERY_TARGET_TIME", "2026-12-05T16:30:00+0530"))).get("drill.target_flag"));
+        // PostgreSQL 15 refuses recovery_target_time = '2026-12-07T15:04:51.5Z' when it starts, pgBackRest
+        // 2.45 the T when it picks the backup set for the time.
+        Knobs zulu = Knobs.parse(env(drill("SMOKE_RECOVERY_TARGET_TIME", "2026-12-07T15:04:51.5Z")));
+        assertEquals("2026-12-07 15:04:51.5+00", zulu.get("SMOKE_RECOVERY_TARGET_TIME"));
+        assertEquals("2026-12-05 16:30:00+0530", Knobs.parse(env(drill("SMOKE_RECOVERY_TARGET_TIME",
+                "2026-12-05T16:30:00+0530"))).get("SMOKE_RECOVERY_TARGET_TIME"));
+        assertEquals("--recovery-target-time=2026-12-07T15:04:51.500Z", zulu.get("drill.target_flag"));
         Knobs lsn = Knobs.parse(env(drill("SMOKE_RECOVERY_TARGET_LSN", "0/3000148")));
         assertEquals("lsn --recovery-target-lsn=0/3000148", lsn.get("drill.target_kind") + " "
                 + lsn.get("drill.target_flag"));

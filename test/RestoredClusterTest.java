@@ -54,8 +54,9 @@ class RestoredClusterTest {
         assertEquals(List.of("barman", "-c", "/w/barman.conf", "recover", "--target-immediate", "--target-action",
                 "promote", "smoke", "latest", "/r/data"), restoreCommand("--tool=barman", "--pgdata=/r/data",
                         "--repository=smoke", "--tool-config=/w/barman.conf"));
-        assertEquals(List.of("barman", "recover", "--target-lsn", "0/3000060", "--target-action", "promote", "pg",
-                "20261205T030000", "/r/data"), restoreCommand("--tool=barman", "--pgdata=/r/data", "--repository=pg",
+        // --target-tli latest: Barman copies the WAL of the timelines after the backup's (a failover's).
+        assertEquals(List.of("barman", "recover", "--target-lsn", "0/3000060", "--target-tli", "latest",
+                "--target-action", "promote", "pg", "20261205T030000", "/r/data"), restoreCommand("--tool=barman", "--pgdata=/r/data", "--repository=pg",
                         "--backup-set=20261205T030000", "--recovery-target=lsn=0/3000060"));
     }
 

@@ -58,6 +58,8 @@ final class DrillJudge {
     private final Findings findings = new Findings();
     private List<LedgerEntry> entries;
     private AuditSchema schema;
+    /** The restored server's timeline history: which entries' LSNs are positions of the WAL it replayed. */
+    private TimelineHistory history;
     /** The live chain's count(*), once --live-url was judged: the RPO's reference then. */
     private Long liveRowCount;
 
@@ -93,15 +95,18 @@ final class DrillJudge {
             LedgerCheck.requireSameCluster("the backup's", request.backup().systemIdentifier(), entries,
                     entries.get(entries.size() - 1));
         }
+        // The restored server is idle: its position read before the chain is the one after it.
+        // Its timeline history places the entries whose LSNs may be compared with its positions.
+        findings.restored = ServerPosition.read(restored);
+        history = TimelineHistory.read(restored, findings.restored.timeline(), request.backup().timeline());
         LedgerEntry relied = reliedOn();
         findings.reliedOn = relied;
         int reliedIndex = entries.indexOf(relied);
         findings.reliedLine = ledger.lines().get(reliedIndex);
         findings.reliedNumber = reliedIndex + 1;
-        // The restored server is idle: its position read before the chain is the one after it.
-        findings.restored = ServerPosition.read(restored);
         LedgerCheck.requireSameCluster("the restored server's", findings.restored.systemIdentifier(), entries, relied);
         findings.verdicts.put("system_identifier", "the ledger's");
+        findings.verdicts.put("timeline", timelineVerdict());
         requireLedgersDatabase(relied);
         requireLedgersSchema(relied);
         schema = LedgerCheck.schemaOf(restored, relied.schema());
@@ -113,6 +118,7 @@ final class DrillJudge {
         findings.verdicts.put("client_verdict", "clean");
         requireHolds(relied, snapshot);
         requireLaterEntriesMatch(relied, snapshot.rowCount());
+        requireReplayedEntriesHeld(snapshot.rowCount());
         requireIntegrity(relied, snapshot);
         requireCatalog(relied, snapshot.rowCount());
         if (live != null) {
@@ -138,14 +144,14 @@ final class DrillJudge {
         Predicate<LedgerEntry> before;
         String bound;
         if (target.lsn() != null) {
-            before = entry -> LedgerEntry.compareLsn(entry.walLsn(), target.lsn()) <= 0;
-            bound = "the recovery target LSN " + target.lsn();
+            before = history.placedAnd(entries, entry -> LedgerEntry.compareLsn(entry.walLsn(), target.lsn()) <= 0);
+            bound = "the recovery target LSN " + target.lsn() + onHistory();
         } else if (target.time() != null) {
             before = entry -> entry.time().isBefore(target.time());
             bound = "the recovery target time " + target.time();
         } else if (backup.startLsn() != null) {
-            before = entry -> LedgerEntry.compareLsn(entry.walLsn(), backup.startLsn()) <= 0;
-            bound = "the backup's start LSN " + backup.startLsn();
+            before = history.placedAnd(entries, entry -> LedgerEntry.compareLsn(entry.walLsn(), backup.startLsn()) <= 0);
+            bound = "the backup's start LSN " + backup.startLsn() + onHistory();
         } else {
             before = entry -> entry.time().isBefore(backup.start());
             bound = "the backup's start " + backup.start();
@@ -161,6 +167,59 @@ final class DrillJudge {
                     + bound + " (run --mode=checkpoint before each backup)");
         }
         return newest;
+    }
+
+    /** How an LSN bound names the history that placed the entries, when it has more than one timeline. */
+    private String onHistory() {
+        return history.known() && history.parents().isEmpty() ? "" : " on the restored server's " + history.describe();
+    }
+
+    /**
+     * The restored server's timeline and the entries its history leaves out: recorded on
+     * another branch (an old primary that went on after a failover, a timeline a restore
+     * abandoned), their LSNs are no positions of the restored WAL.
+     */
+    private String timelineVerdict() {
+        List<String> elsewhere = new ArrayList<>();
+        for (LedgerEntry entry : entries) {
+            if (!history.places(entry, entries)) {
+                elsewhere.add(String.valueOf(entries.indexOf(entry) + 1));
+            }
+        }
+        return history.describe() + (elsewhere.isEmpty() ? "" : "; checkpoint" + (elsewhere.size() == 1 ? " " : "s ")
+                + String.join(", ", elsewhere) + " of " + entries.size() + " on another branch (LSNs not compared)");
+    }
+
+    /**
+     * Every entry recorded on the restored server's history at or before the end of its
+     * replay (the LSN its own timeline began at) counted rows committed before that: the
+     * restore holds them. A restore whose archive lacked a timeline's WAL replays the older
+     * timeline's segments in its place, past the fork (PostgreSQL falls back to them), and
+     * its history still names the newer one: this is where such a restore shows.
+     */
+    private void requireReplayedEntriesHeld(long rowCount) throws Refusal {
+        List<LedgerEntry> replayed = history.replayedPast(entries);
+        for (LedgerEntry entry : replayed) {
+            if (entry.rowCount() > rowCount) {
+                throw new Refusal("rollback or lost rows: the restore lacks " + LedgerCheck.name(entries, entry)
+                        + " (head " + entry.chainHeadHash() + " at position " + entry.headPosition() + ", recorded on"
+                        + " timeline " + entry.timeline() + " at " + entry.walLsn() + "), though it replayed WAL past it:"
+                        + " its history is " + history.describe() + "; it holds " + rowCount + " rows (was that"
+                        + " timeline's WAL missing from the archive, and an older timeline's replayed in its place?)");
+            }
+        }
+        LedgerEntry elsewhere = history.leftBehindBy(entries);
+        if (elsewhere != null) {
+            throw new Refusal("another branch: the restore replayed WAL up to " + history.replayEnd() + " (its history"
+                    + " is " + history.describe() + "), but the live server was last seen on another branch, "
+                    + LedgerCheck.name(entries, elsewhere) + " recorded on timeline " + elsewhere.timeline() + " at "
+                    + elsewhere.walLsn() + ", after every checkpoint of that history (did the archive lack timeline "
+                    + elsewhere.timeline() + "'s history file?)");
+        }
+        if (history.replayEnd() != null) {
+            findings.verdicts.put("replayed_checkpoints", replayed.size() + " recorded before the end of replay at "
+                    + history.replayEnd() + ", all held");
+        }
     }
 
     /**
@@ -421,7 +480,7 @@ final class DrillJudge {
      * dated an idle audit log's old backup by the newest checkpoint.
      */
     private boolean holds(LedgerEntry entry, long rowCount) {
-        return entry.rowCount() <= rowCount
+        return entry.rowCount() <= rowCount && history.places(entry, entries)
                 && LedgerEntry.compareLsn(entry.walLsn(), findings.restored.walLsn()) <= 0;
     }
 
@@ -445,6 +504,28 @@ final class DrillJudge {
         findings.rpo = liveRowCount != null
                 ? Rpo.between(restoredRows, restoredTime, liveRowCount, now, "live")
                 : Rpo.between(restoredRows, restoredTime, newest.rowCount(), newest.time(), "ledger");
+    }
+
+    /**
+     * The first entry that counted its rows after the target. An entry counts first and reads its time
+     * and WAL position after (the chain walk and catalog inventory between): the first one recorded after
+     * the target may have counted before it, missing rows committed before the target. The ledger is
+     * locked while an entry is recorded, so the next one counted after that one's time: after the target.
+     * By LSN only an entry the restored server's history places is recorded after the target: the LSN of
+     * another branch (an old primary that went on after a failover) says nothing about this one. The
+     * rows of the next one, whatever its branch, are at least that one's: each entry extends the last.
+     */
+    static LedgerEntry countedAfter(List<LedgerEntry> entries, TimelineHistory history, Target target) {
+        for (int i = 0; i < entries.size() - 1; i++) {
+            LedgerEntry entry = entries.get(i);
+            boolean recordedAfter = target.lsn() != null
+                    ? history.places(entry, entries) && LedgerEntry.compareLsn(entry.walLsn(), target.lsn()) > 0
+                    : entry.time().isAfter(target.time());
+            if (recordedAfter) {
+                return entries.get(i + 1);
+            }
+        }
+        return null;
     }
 
     /**
@@ -572,7 +653,7 @@ final class DrillJudge {
             if (target.time() == null && target.lsn() == null) {
                 return;
             }
-            LedgerEntry after = countedAfter(target);
+            LedgerEntry after = countedAfter(entries, history, target);
             findings.pitr.put("bracket_before", LedgerCheck.name(entries, findings.reliedOn));
             if (after == null) {
                 return;
@@ -583,25 +664,6 @@ final class DrillJudge {
                         + LedgerCheck.name(entries, after) + ", recorded at " + after.time()
                         + " after the recovery target, held only " + after.rowCount());
             }
-        }
-
-        /**
-         * The first entry that counted its rows after the target. An entry counts first and reads its time
-         * and WAL position after (the chain walk and catalog inventory between): the first one recorded after
-         * the target may have counted before it, missing rows committed before the target. The ledger is
-         * locked while an entry is recorded, so the next one counted after that one's time: after the target.
-         */
-        private LedgerEntry countedAfter(Target target) {
-            for (int i = 0; i < entries.size() - 1; i++) {
-                LedgerEntry entry = entries.get(i);
-                boolean recordedAfter = target.lsn() != null
-                        ? LedgerEntry.compareLsn(entry.walLsn(), target.lsn()) > 0
-                        : entry.time().isAfter(target.time());
-                if (recordedAfter) {
-                    return entries.get(i + 1);
-                }
-            }
-            return null;
         }
 
         private boolean commitTimestampsOn(Connector connector) throws Failure {

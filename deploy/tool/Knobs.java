@@ -347,7 +347,7 @@ final class Knobs {
         if (refusal != null) {
             throw new Failure(refusal);
         }
-        values.put("SMOKE_RECOVERY_TARGET_TIME", time);
+        values.put("SMOKE_RECOVERY_TARGET_TIME", asServerTakesIt(time));
         values.put("SMOKE_RECOVERY_TARGET_LSN", lsn);
         values.put("SMOKE_RECOVERY_TARGET_XID", xid);
         values.put("drill.target_kind", kind);
@@ -387,6 +387,20 @@ final class Knobs {
         } catch (NumberFormatException tooLarge) {
             return false;
         }
+    }
+
+    /**
+     * TIME (the TIME pattern) as the restores take it: a space between date and time, +00 for a final Z.
+     * The server refuses Z in recovery_target_time ('invalid value for parameter "recovery_target_time"':
+     * it parses it when it starts, before it knows zone abbreviations), and pgBackRest a T when it picks
+     * the backup set for the time ('time format must be YYYY-MM-DD HH:MM:SS …').
+     */
+    static String asServerTakesIt(String time) {
+        var matcher = TIME.matcher(time);
+        if (!matcher.matches()) {
+            return time;
+        }
+        return matcher.group(1) + " " + matcher.group(2) + (matcher.group(4).equals("Z") ? "+00" : matcher.group(4));
     }
 
     /** TIME (2026-12-05 16:30:00+00, the TIME pattern) as an instant with its offset; null when it is none. */

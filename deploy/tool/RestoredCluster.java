@@ -137,7 +137,11 @@ final class RestoredCluster {
                     argv.addAll(List.of("-c", options.toolConfig.toString()));
                 }
                 argv.add("recover");
-                argv.addAll(target == null ? List.of("--target-immediate") : List.of("--target-" + target[0], target[1]));
+                // --target-tli latest: else Barman copies only the backup's timeline's WAL (and every history
+                // file), PostgreSQL heads for the latest timeline, misses its segments and replays the older
+                // timeline's in their place, past the fork: a branch a failover or a restore abandoned.
+                argv.addAll(target == null ? List.of("--target-immediate")
+                        : List.of("--target-" + target[0], target[1], "--target-tli", "latest"));
                 argv.addAll(List.of("--target-action", "promote", options.repository, options.backupSet,
                         options.pgdata.toString()));
             }
