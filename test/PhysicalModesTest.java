@@ -247,6 +247,21 @@ class PhysicalModesTest {
         var silent = Support.tool("--mode=await-recovery", "--cluster=" + cluster, "--recovery-timeout=30");
         assertEquals("LOG:  shutting down\nbackupsmoke: the restored server stopped during recovery (its log is above):"
                 + " the backup cannot be restored\n", silent.err(), "no FATAL line: the log says no more");
+        // Gone with the server as it stopped: stopped, not "names no port" (the file is read once).
+        Files.delete(cluster.resolve("data/postmaster.pid"));
+        var removed = Support.tool("--mode=await-recovery", "--cluster=" + cluster, "--recovery-timeout=30");
+        assertEquals(3, removed.exit(), removed.describe());
+        assertEquals(silent.err(), removed.err());
+    }
+
+    @Test
+    void aPidFileNamesALiveServerByItsFirstLine() {
+        long self = ProcessHandle.current().pid();
+        assertTrue(PhysicalModes.runs(self + "\n/srv/data\n1700000000\n5432\n"));
+        assertFalse(PhysicalModes.runs("99999999\n/srv/data\n1700000000\n5432\n"), "no such process");
+        assertFalse(PhysicalModes.runs(""), "no file");
+        assertFalse(PhysicalModes.runs("x\n"), "not a pid");
+        assertFalse(PhysicalModes.runs("99999999999999999999\n"), "past a long");
     }
 
     /**

@@ -12,6 +12,7 @@
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -173,10 +174,12 @@ final class PhysicalModes {
         if (options.cluster == null) {
             throw new Failure("--mode=" + AWAIT + " needs --restored-url-file=FILE or --cluster=DIR");
         }
-        if (!serverRuns(options.cluster)) { // it started, then ended recovery with a FATAL before this first look
+        // Read once: a server ending recovery with a FATAL removes the file as it stops, between two reads.
+        String postmasterPid = RunRecord.readText(options.cluster.resolve("data/postmaster.pid"));
+        if (!runs(postmasterPid)) { // it started, then ended recovery with a FATAL before this first look
             throw stoppedDuringRecovery(options.cluster);
         }
-        int port = port(RunRecord.readText(options.cluster.resolve("data/postmaster.pid")));
+        int port = port(postmasterPid);
         for (String role : options.roles) {
             String url = sandboxUrl(role, port, options.database);
             candidates.add(new Candidate(url, role, ConnectionTarget.parse(url, env)));
@@ -426,11 +429,17 @@ final class PhysicalModes {
     /** The postmaster of cluster folder DIR still runs (its pid file names a live process). */
     static boolean serverRuns(Path cluster) {
         try {
-            String first = Files.readAllLines(cluster.resolve("data/postmaster.pid")).get(0).strip();
-            return ProcessHandle.of(Long.parseLong(first)).map(ProcessHandle::isAlive).orElse(false);
-        } catch (Exception gone) {
+            return runs(Files.readString(cluster.resolve("data/postmaster.pid")));
+        } catch (IOException gone) {
             return false;
         }
+    }
+
+    /** POSTMASTER_PID (a postmaster.pid's text, empty when there was none) names a live process first. */
+    static boolean runs(String postmasterPid) {
+        String first = postmasterPid.lines().findFirst().orElse("").strip();
+        return first.matches("\\d{1,18}") && ProcessHandle.of(Long.parseLong(first)).map(ProcessHandle::isAlive)
+                .orElse(false);
     }
 
     static String tail(Path file, int lines) {
