@@ -323,6 +323,23 @@ class RestoredClusterTest {
                         .getMessage());
     }
 
+    /** The written postgresql.conf is said before a later refusal, which stays the last line. */
+    @Test
+    void theWrittenConfigurationIsSaidEvenWhenTheSetupIsRefusedAfterIt() throws Exception {
+        Path data = restored();
+        Files.delete(data.resolve("postgresql.conf"));
+        Path marker = data.getParent().resolve(RestoredCluster.MARKER);
+        Files.writeString(marker, temp + "\n");
+        var result = Support.tool(Map.of(), "--mode=restored-setup", "--restored-cluster=" + data.getParent());
+        assertEquals(1, result.exit(), result.describe());
+        assertEquals("backupsmoke: note: the restored data directory holds no postgresql.conf (a Debian or Ubuntu"
+                + " cluster keeps it in /etc/postgresql/MAJOR/NAME, outside the backup): the sandbox wrote "
+                + data.resolve("postgresql.conf") + ", which sets nothing, so the server's defaults apply\n"
+                + "backupsmoke: " + marker + " names no folder holding the server (postgres): \"" + temp + "\"\n",
+                result.err());
+        assertEquals(RestoredDefaults.CONF_TEXT, Files.readString(data.resolve("postgresql.conf")));
+    }
+
     /** A postgresql.conf that is there, even as a link the drill host cannot follow, is left as it is. */
     @Test
     void aPostgresqlConfThatIsThereIsNotWritten() throws Exception {

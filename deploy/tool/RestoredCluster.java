@@ -166,7 +166,7 @@ final class RestoredCluster {
         }
         Path data = options.cluster.resolve("data").toAbsolutePath().normalize();
         String recovery = options.recoveryTarget == null ? "" : recovery(options.recoveryTarget, options.walArchive);
-        List<String> notes = new ArrayList<>();
+        String confNote;
         try {
             if (options.recoveryTarget != null) {
                 Files.writeString(data.resolve("recovery.signal"), "");
@@ -174,10 +174,11 @@ final class RestoredCluster {
             Files.writeString(data.resolve(HBA_FILE), hba(options.auth));
             Files.deleteIfExists(data.resolve("postmaster.pid"));
             Files.deleteIfExists(data.resolve("postmaster.opts"));
-            notes.add(RestoredDefaults.writeConfWhenMissing(data));
+            confNote = RestoredDefaults.writeConfWhenMissing(data);
         } catch (IOException e) {
             throw new Failure("cannot ready the restored data directory " + data + ": " + Failure.reasonAt(e, data));
         }
+        note(confNote);
         Path bindir = binaries(options.cluster);
         Path postgres = bindir.resolve("postgres");
         Map<String, String> sandbox = sandbox(options.cluster.toAbsolutePath().normalize(), data.resolve(HBA_FILE));
@@ -185,9 +186,7 @@ final class RestoredCluster {
         if (preload != null) {
             sandbox.put("shared_preload_libraries", preload);
         }
-        notes.add(RestoredDefaults.raiseToRecorded(bindir, data, sandbox, name -> shown(postgres, data, name)));
-        notes.stream().filter(note -> note != null).forEach(note -> System.err.println(FailureReport.PREFIX
-                + "note: " + note));
+        note(RestoredDefaults.raiseToRecorded(bindir, data, sandbox, name -> shown(postgres, data, name)));
         try {
             appendLast(data.resolve(AUTO_CONF), settings(recovery, sandbox));
             Files.setPosixFilePermissions(data, PosixFilePermissions.fromString("rwx------"));
@@ -199,6 +198,13 @@ final class RestoredCluster {
             throw new Failure(refusal);
         }
         return 0;
+    }
+
+    /** NOTE, when there is one, on stderr: what the setup supplied that the restore lacked. */
+    private static void note(String note) {
+        if (note != null) {
+            System.err.println(FailureReport.PREFIX + "note: " + note);
+        }
     }
 
     /** The server binaries the harness starts the cluster in CLUSTER with: the folder its marker names. */
