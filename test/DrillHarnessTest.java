@@ -8,7 +8,9 @@
 // cause; a drill with nothing to run exits 1 with "passed": false. The
 // judge's other findings (a row rewritten before the backup, a backup or a
 // ledger of another cluster, a restore past its target), without a
-// harness: DrillJudgeTest.
+// harness: DrillJudgeTest. The source has Debian's and Ubuntu's layout: its
+// configuration (with settings above the defaults that pg_control records)
+// outside the data directory the backups hold.
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -34,6 +36,16 @@ import org.junit.jupiter.api.io.TempDir;
 @Tag("e2e")
 class DrillHarnessTest {
     static final String STANZA = "drill";
+    /** The live server's settings above the defaults that pg_control records, in its configuration outside the backup. */
+    static final String LIVE_SETTINGS = "max_connections = 150\nmax_worker_processes = 10\nmax_wal_senders = 12\n"
+            + "max_prepared_transactions = 5\nmax_locks_per_transaction = 80\n";
+    /** What the sandbox's setup says of a data directory restored from that layout (the start of its lines). */
+    static final String NO_CONF = "backupsmoke: note: the restored data directory holds no postgresql.conf (a Debian or"
+            + " Ubuntu cluster keeps it in /etc/postgresql/MAJOR/NAME, outside the backup): the sandbox wrote ";
+    static final String RAISED = "backupsmoke: note: the sandbox raises max_connections from 100 to 150,"
+            + " max_worker_processes from 8 to 10, max_wal_senders from 10 to 12, max_prepared_transactions from 0"
+            + " to 5, max_locks_per_transaction from 64 to 80: recovery with hot_standby needs at least the values"
+            + " pg_control records, which the restored configuration sets lower\n";
 
     static Path base;
     static String clusterDir;
@@ -152,11 +164,22 @@ class DrillHarnessTest {
                 base.resolve("pgbackrest-lock").toString(), base.resolve("pgbackrest-spool").toString(), config.toString(),
                 catalog.toString(), barmanConfig.toString()), Map.of(), Support.REPO, 30));
         Path incoming = catalog.resolve(STANZA + "/incoming");
-        Files.writeString(Path.of(clusterDir, "data/postgresql.conf"), "archive_mode = on\narchive_command = '"
+        // Debian's and Ubuntu's layout (pg_createcluster): the configuration in a folder of its own, as
+        // /etc/postgresql/15/main, which the server is started with; the backups hold the data directory only.
+        // pg_control records the five settings that recovery with hot_standby needs at least as high.
+        Path etc = Files.createDirectories(base.resolve("etc"));
+        for (String file : List.of("postgresql.conf", "pg_hba.conf", "pg_ident.conf")) {
+            Files.move(Path.of(clusterDir, "data", file), etc.resolve(file));
+        }
+        Files.writeString(etc.resolve("postgresql.conf"), "data_directory = '" + clusterDir + "/data'\nhba_file = '"
+                + etc + "/pg_hba.conf'\nident_file = '" + etc + "/pg_ident.conf'\n" + LIVE_SETTINGS
+                + "archive_mode = on\narchive_command = '"
                 + "pgbackrest --config=" + config + " --stanza=" + STANZA + " archive-push %p && test ! -f " + incoming
                 + "/%f && cp %p " + incoming + "/.%f.part && mv " + incoming + "/.%f.part " + incoming + "/%f'\n",
                 java.nio.file.StandardOpenOption.APPEND);
-        owner(bindir + "/pg_ctl restart -D " + clusterDir + "/data -l " + clusterDir + "/server.log -m fast -w -t 60 -s");
+        ok(Support.run(List.of("chown", "-R", "postgres:", etc.toString()), Map.of(), Support.REPO, 30));
+        owner(bindir + "/pg_ctl restart -D " + clusterDir + "/data -o '-p " + port + " -c config_file=" + etc + "/postgresql.conf' -l "
+                + clusterDir + "/server.log -m fast -w -t 60 -s");
         owner("pgbackrest --stanza=" + STANZA + " stanza-create && pgbackrest --stanza=" + STANZA + " check");
         owner(BARMAN + "archive-wal " + STANZA);
         // The signing key, and the public half an auditor checks the evidence with.
@@ -324,6 +347,7 @@ class DrillHarnessTest {
         assertTrue(Files.readString(temp.resolve("report/metrics.prom"))
                 .contains("backupsmoke_drill_success{method=\"pgbackrest\"} 1\n"));
         assertTrue(!result.err().contains("warning: SMOKE_SIGNING_KEY"), result.err()); // root's alone (0600)
+        assertSandboxSaidWhatItSupplied(result);
     }
 
     /**
@@ -354,6 +378,19 @@ class DrillHarnessTest {
         assertEquals(latestBarmanBackup, report().get("backup").get("id").asText(), report().toString());
         assertTrue(Files.readString(temp.resolve("report/metrics.prom"))
                 .contains("backupsmoke_drill_success{method=\"barman\"} 1\n"));
+        assertSandboxSaidWhatItSupplied(result);
+    }
+
+    /**
+     * The source's configuration is outside its data directory, as on Debian and Ubuntu: the sandbox wrote a
+     * postgresql.conf of its own and raised the settings pg_control records, and said so, once each, in the
+     * harness's output.
+     */
+    private static void assertSandboxSaidWhatItSupplied(Support.Result result) {
+        assertTrue(result.err().matches("(?s).*\n" + java.util.regex.Pattern.quote(NO_CONF)
+                + "[^\n]*/pgc\\.[A-Za-z0-9]+/data/postgresql\\.conf, which sets nothing, so the server's defaults"
+                + " apply\n" + java.util.regex.Pattern.quote(RAISED) + ".*"), result.err());
+        assertEquals(1, result.err().split(java.util.regex.Pattern.quote(RAISED), -1).length - 1, result.err());
     }
 
     /** command-url: the operator's restore brings up a server of its own and says when the backup began. */
@@ -371,11 +408,14 @@ class DrillHarnessTest {
                 (cd / && runuser -u postgres -- pgbackrest --stanza=%s --pg1-path="$dir/data" --type=immediate \
                   --target-action=promote --archive-mode=off restore)
                 cp "$dir/data/backup_label" "$SMOKE_BACKUP_LABEL_FILE"
-                printf "unix_socket_directories = '%%s'\n" "$dir" >>"$dir/data/postgresql.conf"
+                # The live server's configuration is not in the backup (Debian's layout): the settings recovery
+                # needs, and access rules.
+                printf "unix_socket_directories = '%%s'\n%s" "$dir" >>"$dir/data/postgresql.conf"
+                printf 'local all all trust\nhost all all 127.0.0.1/32 trust\n' >"$dir/data/pg_hba.conf"
                 pgc_bindir >"$dir/.pgc-cluster"
                 pgc_launch_on_free_port "$(pgc_bindir)" "$dir" >&2
                 printf 'postgres://postgres@127.0.0.1:%%s/app?sslmode=disable\n' "$PGC_PORT" >"$SMOKE_RESTORED_URL_FILE"
-                """.formatted(repo, ownServer, STANZA),
+                """.formatted(repo, ownServer, STANZA, LIVE_SETTINGS.replace("\n", "\\n")),
                 "SMOKE_TEARDOWN_CMD", "bash %s/deploy/lib/pg-cluster.sh stop \"$(cat %s)\"".formatted(repo, ownServer));
         assertEquals(0, result.exit(), result.describe());
         assertTrue(Support.lastLine(result.out()).startsWith("PASS  drill=command-url  rows=32  "), result.out());

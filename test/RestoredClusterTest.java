@@ -229,6 +229,131 @@ class RestoredClusterTest {
         }
     }
 
+    /**
+     * A Debian or Ubuntu cluster (pg_createcluster) keeps postgresql.conf, pg_hba.conf and pg_ident.conf in
+     * /etc/postgresql/MAJOR/NAME, and pgBackRest and Barman back up the data directory only: the drill of such
+     * a backup failed before its sandbox started (reproduced on PostgreSQL 15 with pgBackRest 2.45: `cannot read
+     * the restored configuration: postgres -C shared_preload_libraries failed (exit 2): postgres: could not
+     * access the server configuration file ".../data/postgresql.conf": No such file or directory`). Given a
+     * postgresql.conf that sets nothing, the copy ran at the default max_connections = 100 while pg_control
+     * recorded the live server's 300 from /etc, and its recovery aborted (`FATAL: recovery aborted because of
+     * insufficient parameter settings`, `max_connections = 100 is a lower setting than on the primary server,
+     * where its value was 300`). The setup writes the file and raises the five settings pg_control records to
+     * its values, saying both; the copy recovers and is promoted, without pg_ident.conf.
+     */
+    @Test
+    void aDataDirectoryWhoseConfigurationIsInEtcRecoversAsASandbox() throws Exception {
+        Map<String, String> assigned = Support.startCluster("max_connections = 150\nmax_worker_processes = 10\n"
+                + "max_wal_senders = 12\nmax_prepared_transactions = 5\nmax_locks_per_transaction = 80");
+        String dir = assigned.get("PGC_DIR");
+        String port = assigned.get("PGC_PORT");
+        Path data = Path.of(dir, "data");
+        try {
+            pgCtl(dir, "stop", "-m", "fast");
+            Path etc = Files.createDirectories(Path.of(dir, "etc"));
+            for (String file : List.of("postgresql.conf", "pg_hba.conf", "pg_ident.conf")) {
+                Files.move(data.resolve(file), etc.resolve(file));
+            }
+            // Archive recovery, as a restore's (its WAL: pg_wal's), where hot_standby's checks apply.
+            Files.writeString(data.resolve("recovery.signal"), "");
+            Files.writeString(data.resolve("postgresql.auto.conf"), "restore_command = 'false'\n",
+                    java.nio.file.StandardOpenOption.APPEND);
+            var setup = Support.tool(Map.of(), "--mode=restored-setup", "--restored-cluster=" + dir);
+            assertEquals(0, setup.exit(), setup.describe());
+            assertEquals("", setup.out());
+            assertEquals("backupsmoke: note: the restored data directory holds no postgresql.conf (a Debian or Ubuntu"
+                    + " cluster keeps it in /etc/postgresql/MAJOR/NAME, outside the backup): the sandbox wrote "
+                    + data.resolve("postgresql.conf") + ", which sets nothing, so the server's defaults apply\n"
+                    + "backupsmoke: note: the sandbox raises max_connections from 100 to 150, max_worker_processes"
+                    + " from 8 to 10, max_wal_senders from 10 to 12, max_prepared_transactions from 0 to 5,"
+                    + " max_locks_per_transaction from 64 to 80: recovery with hot_standby needs at least the values"
+                    + " pg_control records, which the restored configuration sets lower\n", setup.err());
+            assertEquals(RestoredDefaults.CONF_TEXT, Files.readString(data.resolve("postgresql.conf")));
+            assertTrue(Files.readString(data.resolve("postgresql.auto.conf")).endsWith("restore_command = 'false'\n"
+                    + sandboxSettings(dir) + "max_connections = '150'\nmax_worker_processes = '10'\n"
+                    + "max_wal_senders = '12'\nmax_prepared_transactions = '5'\nmax_locks_per_transaction = '80'\n"));
+            assertFalse(Files.exists(data.resolve("pg_ident.conf")));
+            pgCtl(dir, "start", "-l", dir + "/server.log", "-o", "-p " + port);
+            String settings = "SELECT pg_is_in_recovery() || '|' || current_setting('max_connections') || '|'"
+                    + " || current_setting('max_worker_processes') || '|' || current_setting('max_wal_senders')"
+                    + " || '|' || current_setting('max_prepared_transactions') || '|'"
+                    + " || current_setting('max_locks_per_transaction') || '|' || current_setting('listen_addresses')";
+            String state = "";
+            for (int attempt = 0; attempt < 100 && !state.startsWith("false|"); attempt++) {
+                Thread.sleep(state.isEmpty() ? 0 : 100);
+                try (Connection connection = connect(port); Statement statement = connection.createStatement()) {
+                    state = one(statement, settings);
+                }
+            }
+            assertEquals("false|150|10|12|5|80|127.0.0.1", state, Files.readString(Path.of(dir, "server.log")));
+        } finally {
+            Support.stopCluster(dir);
+        }
+    }
+
+    /** pg_controldata's record of the settings, and the ones the restored configuration has lower. */
+    @Test
+    void theSettingsPgControlRecordsAreRaisedOnlyWhereTheConfigurationIsLower() throws Exception {
+        String controldata = """
+                Database cluster state:               in production
+                wal_level setting:                    replica
+                wal_log_hints setting:                off
+                max_connections setting:              300
+                max_worker_processes setting:         16
+                max_wal_senders setting:              12
+                max_prepared_xacts setting:           0
+                max_locks_per_xact setting:           64
+                track_commit_timestamp setting:       off
+                """;
+        Map<String, Long> recorded = RestoredDefaults.recorded(controldata);
+        assertEquals(List.of("max_connections=300", "max_worker_processes=16", "max_wal_senders=12",
+                "max_prepared_transactions=0", "max_locks_per_transaction=64"),
+                recorded.entrySet().stream().map(String::valueOf).toList());
+        Map<String, String> shown = Map.of("max_connections", "100", "max_worker_processes", "16",
+                "max_wal_senders", "20", "max_prepared_transactions", "0", "max_locks_per_transaction", "32");
+        List<RestoredDefaults.Raise> raised = RestoredDefaults.raised(recorded, shown::get);
+        assertEquals(List.of(new RestoredDefaults.Raise("max_connections", "100", "300"),
+                new RestoredDefaults.Raise("max_locks_per_transaction", "32", "64")), raised);
+        assertEquals("the sandbox raises max_connections from 100 to 300, max_locks_per_transaction from 32 to 64:"
+                + " recovery with hot_standby needs at least the values pg_control records, which the restored"
+                + " configuration sets lower", RestoredDefaults.note(raised));
+        assertEquals(List.of(), RestoredDefaults.raised(recorded, name -> "300"));
+        assertEquals("cannot read the restored control file: pg_controldata names no \"max_locks_per_xact setting\"",
+                assertThrows(Failure.class, () -> RestoredDefaults.recorded(controldata.replace("max_locks", "locks")))
+                        .getMessage());
+    }
+
+    /** The written postgresql.conf is said before a later refusal, which stays the last line. */
+    @Test
+    void theWrittenConfigurationIsSaidEvenWhenTheSetupIsRefusedAfterIt() throws Exception {
+        Path data = restored();
+        Files.delete(data.resolve("postgresql.conf"));
+        Path marker = data.getParent().resolve(RestoredCluster.MARKER);
+        Files.writeString(marker, temp + "\n");
+        var result = Support.tool(Map.of(), "--mode=restored-setup", "--restored-cluster=" + data.getParent());
+        assertEquals(1, result.exit(), result.describe());
+        assertEquals("backupsmoke: note: the restored data directory holds no postgresql.conf (a Debian or Ubuntu"
+                + " cluster keeps it in /etc/postgresql/MAJOR/NAME, outside the backup): the sandbox wrote "
+                + data.resolve("postgresql.conf") + ", which sets nothing, so the server's defaults apply\n"
+                + "backupsmoke: " + marker + " names no folder holding the server (postgres): \"" + temp + "\"\n",
+                result.err());
+        assertEquals(RestoredDefaults.CONF_TEXT, Files.readString(data.resolve("postgresql.conf")));
+    }
+
+    /** A postgresql.conf that is there, even as a link the drill host cannot follow, is left as it is. */
+    @Test
+    void aPostgresqlConfThatIsThereIsNotWritten() throws Exception {
+        Path data = Files.createDirectories(temp.resolve("data"));
+        Path elsewhere = temp.resolve("etc/postgresql.conf");
+        Files.createSymbolicLink(data.resolve("postgresql.conf"), elsewhere);
+        assertEquals(null, RestoredDefaults.writeConfWhenMissing(data));
+        assertFalse(Files.exists(elsewhere.getParent()));
+        Files.delete(data.resolve("postgresql.conf"));
+        Files.writeString(data.resolve("postgresql.conf"), "port = 5432\n");
+        assertEquals(null, RestoredDefaults.writeConfWhenMissing(data));
+        assertEquals("port = 5432\n", Files.readString(data.resolve("postgresql.conf")));
+    }
+
     private static Connection connect(String port) throws Exception {
         return DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + port
                 + "/postgres?user=postgres&sslmode=disable");

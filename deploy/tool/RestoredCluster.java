@@ -28,7 +28,10 @@
 //     starts no server) must show each of them in force, and the data
 //     directory the server would serve to be DIR/data, or the setup fails.
 //     Mode 0700, and no postmaster.pid or postmaster.opts of the server it
-//     was copied from.
+//     was copied from. A data directory without postgresql.conf (Debian's
+//     and Ubuntu's are in /etc) gets one that sets nothing, and the settings
+//     recovery needs at least at pg_control's values are raised to them
+//     (RestoredDefaults), each said in a note on stderr.
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -163,6 +166,7 @@ final class RestoredCluster {
         }
         Path data = options.cluster.resolve("data").toAbsolutePath().normalize();
         String recovery = options.recoveryTarget == null ? "" : recovery(options.recoveryTarget, options.walArchive);
+        String confNote;
         try {
             if (options.recoveryTarget != null) {
                 Files.writeString(data.resolve("recovery.signal"), "");
@@ -170,15 +174,19 @@ final class RestoredCluster {
             Files.writeString(data.resolve(HBA_FILE), hba(options.auth));
             Files.deleteIfExists(data.resolve("postmaster.pid"));
             Files.deleteIfExists(data.resolve("postmaster.opts"));
+            confNote = RestoredDefaults.writeConfWhenMissing(data);
         } catch (IOException e) {
             throw new Failure("cannot ready the restored data directory " + data + ": " + Failure.reasonAt(e, data));
         }
-        Path postgres = binaries(options.cluster).resolve("postgres");
+        note(confNote);
+        Path bindir = binaries(options.cluster);
+        Path postgres = bindir.resolve("postgres");
         Map<String, String> sandbox = sandbox(options.cluster.toAbsolutePath().normalize(), data.resolve(HBA_FILE));
         String preload = withoutPgCron(shown(postgres, data, "shared_preload_libraries"));
         if (preload != null) {
             sandbox.put("shared_preload_libraries", preload);
         }
+        note(RestoredDefaults.raiseToRecorded(bindir, data, sandbox, name -> shown(postgres, data, name)));
         try {
             appendLast(data.resolve(AUTO_CONF), settings(recovery, sandbox));
             Files.setPosixFilePermissions(data, PosixFilePermissions.fromString("rwx------"));
@@ -190,6 +198,13 @@ final class RestoredCluster {
             throw new Failure(refusal);
         }
         return 0;
+    }
+
+    /** NOTE, when there is one, on stderr: what the setup supplied that the restore lacked. */
+    private static void note(String note) {
+        if (note != null) {
+            System.err.println(FailureReport.PREFIX + "note: " + note);
+        }
     }
 
     /** The server binaries the harness starts the cluster in CLUSTER with: the folder its marker names. */
