@@ -115,7 +115,7 @@ class RestoredClusterTest {
                 + " above and in postgresql.conf\n" + "listen_addresses = '127.0.0.1'\nunix_socket_directories = '"
                 + cluster + "'\nhba_file = '" + cluster + "/data/pg_hba.smoke.conf'\narchive_mode = 'off'\n"
                 + "hot_standby = 'on'\nssl = 'off'\nlogging_collector = 'off'\nmax_logical_replication_workers = '0'\n"
-                + "primary_conninfo = ''\nprimary_slot_name = ''\nexternal_pid_file = ''\n";
+                + "primary_conninfo = ''\nprimary_slot_name = ''\nexternal_pid_file = '" + cluster + "/external.pid'\n";
     }
 
     @Test
@@ -285,7 +285,11 @@ class RestoredClusterTest {
                     state = one(statement, settings);
                 }
             }
-            assertEquals("false|150|10|12|5|80|127.0.0.1", state, Files.readString(Path.of(dir, "server.log")));
+            String log = Files.readString(Path.of(dir, "server.log"));
+            assertEquals("false|150|10|12|5|80|127.0.0.1", state, log);
+            // the external pid file goes to the sandbox's folder: an empty name made the server complain
+            assertFalse(log.contains("could not write external PID file"), log);
+            assertTrue(Files.isRegularFile(Path.of(dir, "external.pid")), "the sandbox's external pid file");
         } finally {
             Support.stopCluster(dir);
         }

@@ -369,14 +369,15 @@ final class RestoredCluster {
      * The sandbox's own settings, as `postgres -C` shows them in force: whatever the restored configuration
      * says, the copy serves its own folder and loopback only, archives nothing (the source's archives are
      * not its to write), runs no subscription's apply worker (it would take the live subscriber's rows from
-     * the publisher's slot) and streams from no primary (nor takes its slot), writes no pid file of the
-     * source's (it may be the live server's, on this host), no SSL or log collector.
+     * the publisher's slot) and streams from no primary (nor takes its slot), writes its external pid file in
+     * its own folder, not the source's (it may be the live server's, on this host; an empty name makes the
+     * server complain at each start), no SSL or log collector.
      */
     static Map<String, String> sandbox(Path cluster, Path hbaFile) {
         String[] namesAndValues = {"listen_addresses", "127.0.0.1", "unix_socket_directories", cluster.toString(),
             "hba_file", hbaFile.toString(), "archive_mode", "off", "hot_standby", "on", "ssl", "off",
             "logging_collector", "off", "max_logical_replication_workers", "0", "primary_conninfo", "",
-            "primary_slot_name", "", "external_pid_file", ""};
+            "primary_slot_name", "", "external_pid_file", cluster.resolve("external.pid").toString()};
         Map<String, String> settings = new LinkedHashMap<>();
         for (int at = 0; at < namesAndValues.length; at += 2) {
             settings.put(namesAndValues[at], namesAndValues[at + 1]);
