@@ -99,6 +99,28 @@ class PhysicalModesTest {
                 "a drill only reads");
     }
 
+    /** A replay paused by a setting the live server raised after the backup says so (PostgreSQL 15's log). */
+    @Test
+    void aReplayPausedByALowerSettingNamesIt() throws Exception {
+        Path cluster = temp.resolve("paused");
+        Files.createDirectories(cluster);
+        Support.write(cluster.resolve("server.log"), """
+                2026-12-07 16:01:02.123 UTC [4242] WARNING:  hot standby is not possible because of insufficient parameter settings
+                2026-12-07 16:01:02.123 UTC [4242] DETAIL:  max_connections = 300 is a lower setting than on the primary server, where its value was 400.
+                2026-12-07 16:01:02.123 UTC [4242] LOG:  recovery has paused
+                2026-12-07 16:01:02.123 UTC [4242] DETAIL:  If recovery is unpaused, the server will shut down.
+                """);
+        PhysicalModes.Options options = new PhysicalModes.Options();
+        options.cluster = cluster;
+        Refusal paused = assertThrows(Refusal.class, () -> PhysicalModes.outOfRecovery(options,
+                new PhysicalModes.State(true, true, true, true, "0/6000108")));
+        assertEquals("the restored server is paused in recovery (pg_is_wal_replay_paused() = true) at replay LSN"
+                + " 0/6000108: the WAL raises a setting above the sandbox's, max_connections = 300 is a lower setting"
+                + " than on the primary server, where its value was 400 (the live server raised it after the backup:"
+                + " restore a later backup)", paused.getMessage());
+        assertNull(PhysicalModes.insufficientSetting("LOG:  recovery has paused\n"));
+    }
+
     @Test
     void aDrillWantsASuperuserAndTheEndOfTheWaitSaysWhy() {
         PhysicalModes.Options drill = new PhysicalModes.Options();

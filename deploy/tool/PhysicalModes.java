@@ -314,8 +314,13 @@ final class PhysicalModes {
     /** True when it left recovery; a paused replay or (for continuity) a read-only server fails. */
     static boolean outOfRecovery(Options options, State state) throws Refusal {
         if (state.paused()) {
+            String lower = options.cluster == null ? null
+                    : insufficientSetting(tail(options.cluster.resolve("server.log"), 200));
             throw new Refusal("the restored server is paused in recovery (pg_is_wal_replay_paused() = true) at "
-                    + "replay LSN " + state.replayLsn() + ": the restore must end with recovery_target_action = promote");
+                    + "replay LSN " + state.replayLsn() + (lower == null
+                            ? ": the restore must end with recovery_target_action = promote"
+                            : ": the WAL raises a setting above the sandbox's, " + lower
+                                    + " (the live server raised it after the backup: restore a later backup)"));
         }
         if (state.inRecovery()) {
             return false;
@@ -352,6 +357,23 @@ final class PhysicalModes {
      * line says why (a recovery target past the archived WAL, a missing
      * checkpoint record), else the backup cannot be restored.
      */
+    private static final Pattern LOWER_SETTING = Pattern.compile(
+            "DETAIL: +(\\S+ = \\d+ is a lower setting than on the primary server, where its value was \\d+)");
+
+    /**
+     * The last setting LOG (a server's log) says is lower than the primary's, as "NAME = N is a lower setting
+     * than on the primary server, where its value was M": why a replay paused though its target did not ask
+     * for it (hot standby needs at least the primary's value); null when it says none.
+     */
+    static String insufficientSetting(String log) {
+        Matcher detail = LOWER_SETTING.matcher(log);
+        String last = null;
+        while (detail.find()) {
+            last = detail.group(1);
+        }
+        return last;
+    }
+
     static Refusal stoppedDuringRecovery(Path cluster) {
         String end = tail(cluster.resolve("server.log"), 15);
         System.err.print(end);
