@@ -298,6 +298,25 @@ class RestoredClusterTest {
                 "--restored-cluster=" + restored.getParent());
     }
 
+    /**
+     * A LATIN1 cluster's ALTER SYSTEM writes its values in that encoding (search_path = 'caf\u00e9' as the
+     * byte E9): the server reads the file as bytes, and the setup must too. Reading it as UTF-8 to see
+     * whether its last line is open failed the setup ("cannot ready the restored data directory …: Input
+     * length = 1"), a good backup's restore failing.
+     */
+    @Test
+    void anAutoConfNotInUtf8IsAppendedTo() throws Exception {
+        Path data = restored();
+        byte[] latin1 = "search_path = 'caf\u00e9'".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+        Files.write(data.resolve("postgresql.auto.conf"), latin1);
+        var result = Support.tool(Map.of(), "--mode=restored-setup", "--restored-cluster=" + data.getParent());
+        assertEquals(0, result.exit(), result.describe());
+        byte[] written = Files.readAllBytes(data.resolve("postgresql.auto.conf"));
+        assertEquals(new String(latin1, java.nio.charset.StandardCharsets.ISO_8859_1) + "\n"
+                + sandboxSettings(data.getParent().toString()),
+                new String(written, java.nio.charset.StandardCharsets.ISO_8859_1));
+    }
+
     /** postgresql.auto.conf as a link (to the live server's?) is not written through; a folder without its marker. */
     @Test
     void aLinkedAutoConfOrAFolderWithoutItsBinariesIsRefused() throws Exception {

@@ -219,8 +219,10 @@ final class RestoredCluster {
         }
         String before = "";
         if (Files.exists(file)) {
-            String held = Files.readString(file);
-            before = held.isEmpty() || held.endsWith("\n") ? "" : "\n";
+            // Bytes, not text: the server reads the file as bytes, and ALTER SYSTEM writes a LATIN1 cluster's
+            // values in LATIN1 (not UTF-8 text, which Files.readString refuses).
+            byte[] held = Files.readAllBytes(file);
+            before = held.length == 0 || held[held.length - 1] == '\n' ? "" : "\n";
         }
         Files.writeString(file, before + text, StandardOpenOption.CREATE, StandardOpenOption.APPEND,
                 LinkOption.NOFOLLOW_LINKS);
