@@ -265,6 +265,18 @@ class RestoredClusterTest {
     }
 
     /**
+     * The server canonicalizes each entry's path before it loads it: shared_preload_libraries = 'pg_cron/'
+     * ran pg_cron's launcher (PostgreSQL 15, pg_cron 1.4.2), and the sandbox kept it as written.
+     */
+    @Test
+    void pgCronWithATrailingSlashIsPgCron() {
+        assertEquals("", RestoredCluster.withoutPgCron("pg_cron/"));
+        assertEquals("auto_explain", RestoredCluster.withoutPgCron("auto_explain, \"$libdir/pg_cron.so/.\""));
+        assertEquals("auto_explain", RestoredCluster.withoutPgCron("$libdir//pg_cron//, auto_explain"));
+        assertEquals(null, RestoredCluster.withoutPgCron("pg_cron/x, /"));
+    }
+
+    /**
      * After the sandbox's settings are appended, what the server would read must be them: a data_directory
      * set in the restored postgresql.conf (the server would serve that folder, and read its
      * postgresql.auto.conf instead), a setting in force that is not the sandbox's, or pg_cron preloaded

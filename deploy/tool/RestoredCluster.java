@@ -288,6 +288,8 @@ final class RestoredCluster {
         for (String entry : entries(preload)) {
             String file = entry.startsWith("\"") && entry.endsWith("\"") && entry.length() > 1
                     ? entry.substring(1, entry.length() - 1).replace("\"\"", "\"") : entry;
+            // The server canonicalizes the path first: 'pg_cron/' and 'pg_cron/.' load pg_cron as well.
+            file = file.replaceFirst("(/\\.?)+$", "");
             file = file.substring(file.lastIndexOf('/') + 1);
             if (file.equals(PG_CRON) || file.equals(PG_CRON + ".so")) {
                 removed = true;
