@@ -394,6 +394,18 @@ class RestoredClusterTest {
     }
 
     /**
+     * The server canonicalizes each entry's path before it loads it: shared_preload_libraries = 'pg_cron/'
+     * ran pg_cron's launcher (PostgreSQL 15, pg_cron 1.4.2), and the sandbox kept it as written.
+     */
+    @Test
+    void pgCronWithATrailingSlashIsPgCron() {
+        assertEquals("", RestoredCluster.withoutPgCron("pg_cron/"));
+        assertEquals("auto_explain", RestoredCluster.withoutPgCron("auto_explain, \"$libdir/pg_cron.so/.\""));
+        assertEquals("auto_explain", RestoredCluster.withoutPgCron("$libdir//pg_cron//, auto_explain"));
+        assertEquals(null, RestoredCluster.withoutPgCron("pg_cron/x, /"));
+    }
+
+    /**
      * After the sandbox's settings are appended, what the server would read must be them: a data_directory
      * set in the restored postgresql.conf (the server would serve that folder, and read its
      * postgresql.auto.conf instead), a setting in force that is not the sandbox's, or pg_cron preloaded
@@ -425,6 +437,25 @@ class RestoredClusterTest {
         Support.refused(1, "the restored configuration sets data_directory = '/var/lib/postgresql/15/main': the"
                 + " sandbox serves " + restored + " only", "--mode=restored-setup",
                 "--restored-cluster=" + restored.getParent());
+    }
+
+    /**
+     * A LATIN1 cluster's ALTER SYSTEM writes its values in that encoding (search_path = 'caf\u00e9' as the
+     * byte E9): the server reads the file as bytes, and the setup must too. Reading it as UTF-8 to see
+     * whether its last line is open failed the setup ("cannot ready the restored data directory …: Input
+     * length = 1"), a good backup's restore failing.
+     */
+    @Test
+    void anAutoConfNotInUtf8IsAppendedTo() throws Exception {
+        Path data = restored();
+        byte[] latin1 = "search_path = 'caf\u00e9'".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+        Files.write(data.resolve("postgresql.auto.conf"), latin1);
+        var result = Support.tool(Map.of(), "--mode=restored-setup", "--restored-cluster=" + data.getParent());
+        assertEquals(0, result.exit(), result.describe());
+        byte[] written = Files.readAllBytes(data.resolve("postgresql.auto.conf"));
+        assertEquals(new String(latin1, java.nio.charset.StandardCharsets.ISO_8859_1) + "\n"
+                + sandboxSettings(data.getParent().toString()),
+                new String(written, java.nio.charset.StandardCharsets.ISO_8859_1));
     }
 
     /** postgresql.auto.conf as a link (to the live server's?) is not written through; a folder without its marker. */

@@ -234,8 +234,10 @@ final class RestoredCluster {
         }
         String before = "";
         if (Files.exists(file)) {
-            String held = Files.readString(file);
-            before = held.isEmpty() || held.endsWith("\n") ? "" : "\n";
+            // Bytes, not text: the server reads the file as bytes, and ALTER SYSTEM writes a LATIN1 cluster's
+            // values in LATIN1 (not UTF-8 text, which Files.readString refuses).
+            byte[] held = Files.readAllBytes(file);
+            before = held.length == 0 || held[held.length - 1] == '\n' ? "" : "\n";
         }
         Files.writeString(file, before + text, StandardOpenOption.CREATE, StandardOpenOption.APPEND,
                 LinkOption.NOFOLLOW_LINKS);
@@ -301,6 +303,8 @@ final class RestoredCluster {
         for (String entry : entries(preload)) {
             String file = entry.startsWith("\"") && entry.endsWith("\"") && entry.length() > 1
                     ? entry.substring(1, entry.length() - 1).replace("\"\"", "\"") : entry;
+            // The server canonicalizes the path first: 'pg_cron/' and 'pg_cron/.' load pg_cron as well.
+            file = file.replaceFirst("(/\\.?)+$", "");
             file = file.substring(file.lastIndexOf('/') + 1);
             if (file.equals(PG_CRON) || file.equals(PG_CRON + ".so")) {
                 removed = true;

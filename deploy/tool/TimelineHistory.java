@@ -43,6 +43,12 @@ record TimelineHistory(long current, List<Switch> parents, boolean known, boolea
     static final long WAL_PAGE = 8192;
     static final long LONG_PAGE_HEADER = 40;
 
+    /**
+     * The function read() runs, as a privilege names it: EXECUTE is granted per signature, and one on
+     * pg_read_binary_file(text) does not let a role run this one.
+     */
+    static final String READ_FUNCTION = "pg_read_binary_file(text, bigint, bigint, boolean)";
+
     /** More than a history file of a thousand timelines holds. */
     static final long MAX_BYTES = 1 << 20;
 
@@ -74,7 +80,7 @@ record TimelineHistory(long current, List<Switch> parents, boolean known, boolea
 
     /**
      * Reads pg_wal/TTTTTTTT.history of timeline CURRENT on the server (a superuser's, or
-     * a role granted EXECUTE on pg_read_binary_file(text)); timeline 1 has none.
+     * a role granted EXECUTE on READ_FUNCTION); timeline 1 has none.
      * unknown() when the role may not read it or it is not there.
      */
     static TimelineHistory read(Connector connector, long current, Long backupTimeline) throws Failure {
@@ -84,7 +90,7 @@ record TimelineHistory(long current, List<Switch> parents, boolean known, boolea
         String file = String.format("pg_wal/%08X.history", current);
         // The form with missing_ok (PostgreSQL 9.5 on): a file that is not there is NULL, as an unreadable one.
         String sql = "SELECT CASE WHEN pg_catalog.has_function_privilege("
-                + "'pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean)', 'EXECUTE')"
+                + "'pg_catalog." + READ_FUNCTION + "', 'EXECUTE')"
                 + " THEN pg_catalog.convert_from(pg_catalog.pg_read_binary_file('" + file + "', 0, " + MAX_BYTES
                 + ", true), 'UTF8') END";
         String doing = "reading the restored server's " + file;
@@ -195,7 +201,7 @@ record TimelineHistory(long current, List<Switch> parents, boolean known, boolea
     /** "timeline 3 (from 1 up to 0/6002AA8, 2 up to 0/8000EE0)"; how the verdicts name it. */
     String describe() {
         if (!known) {
-            return "timeline " + current + " (its history not readable: grant EXECUTE on pg_read_binary_file(text))";
+            return "timeline " + current + " (its history not readable: grant EXECUTE on " + READ_FUNCTION + ")";
         }
         if (parents.isEmpty()) {
             return "timeline " + current;
