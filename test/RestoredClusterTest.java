@@ -458,6 +458,18 @@ class RestoredClusterTest {
                 new String(written, java.nio.charset.StandardCharsets.ISO_8859_1));
     }
 
+    /** A configuration the server cannot start with is named by postgres -C's FATAL line, not a stack trace. */
+    @Test
+    void aConfigurationTheServerRefusesIsNamedByItsFatalLine() throws Exception {
+        Path data = Files.createDirectories(temp.resolve("refused/data"));
+        Files.writeString(data.resolve("postgresql.conf"), "max_connections = lots\n");
+        Failure refused = assertThrows(Failure.class,
+                () -> RestoredCluster.shown(bindir().resolve("postgres"), data, "shared_preload_libraries"));
+        assertEquals("cannot read the restored configuration: postgres -C shared_preload_libraries failed (exit 1):"
+                + " FATAL: configuration file \"" + data.resolve("postgresql.conf") + "\" contains errors",
+                refused.getMessage());
+    }
+
     /** postgresql.auto.conf as a link (to the live server's?) is not written through; a folder without its marker. */
     @Test
     void aLinkedAutoConfOrAFolderWithoutItsBinariesIsRefused() throws Exception {

@@ -249,12 +249,11 @@ final class RestoredCluster {
         List<String> command = List.of(postgres.toString(), "-C", name, "-D", data.toString());
         Program.Outcome outcome = new Program("postgres -C " + name, command).within(SHOW_LIMIT).in(data).run();
         if (outcome.status() != 0) {
-            String said = new Program("postgres -C " + name, command).errors(Program.Errors.MERGED)
-                    .within(SHOW_LIMIT).in(data).run().text().strip();
-            String last = said.substring(said.lastIndexOf('\n') + 1);
-            last = last.contains("FATAL:") ? last.substring(last.indexOf("FATAL:")).replace(":  ", ": ") : last;
+            // Again for what it says, on stderr: its last FATAL line, else its last line (a step's reason).
+            String said = PhysicalModes.lastSaid(new Program("postgres -C " + name, command)
+                    .errors(Program.Errors.MERGED).within(SHOW_LIMIT).in(data).run().text());
             throw new Failure("cannot read the restored configuration: postgres -C " + name + " failed (exit "
-                    + outcome.status() + ")" + (last.isEmpty() ? "" : ": " + last));
+                    + outcome.status() + ")" + (said == null ? "" : ": " + said));
         }
         return outcome.text().strip();
     }
