@@ -13,6 +13,12 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -161,6 +167,29 @@ class TimelineHistoryTest {
             assertEquals(TimelineHistory.of(1, null, 1L), TimelineHistory.read(connector, 1, 1L));
             // The suite's cluster never switched: no pg_wal/00000002.history to read.
             assertEquals(TimelineHistory.unknown(2), TimelineHistory.read(connector, 2, null));
+        }
+    }
+
+    /**
+     * A switch's reason holds a restore point's name, whatever its bytes (a LATIN1 cluster's); read as UTF-8
+     * text, such a history failed the drill with "invalid byte sequence for encoding UTF8".
+     */
+    @Test
+    void aHistoryWhoseReasonIsNotUtf8IsRead() throws Exception {
+        String database = Support.scratchDatabase();
+        Path history;
+        try (Connection connection = Support.connect(database); Statement statement = connection.createStatement();
+                ResultSet row = statement.executeQuery("SELECT pg_catalog.current_setting('data_directory')")) {
+            row.next();
+            history = Path.of(row.getString(1), "pg_wal", "0000007D.history"); // a timeline the suite never has
+        }
+        byte[] latin1 = "1\t0/3000A28\tafter restore point \"caf\u00e9\"\n".getBytes(StandardCharsets.ISO_8859_1);
+        Files.write(history, latin1);
+        try (Deadline deadline = new Deadline(Duration.ofMinutes(1))) {
+            assertEquals(TimelineHistory.of(125, "1 0/3000A28", null),
+                    TimelineHistory.read(CheckpointLedgerTest.connector(database, deadline), 125, null));
+        } finally {
+            Files.delete(history);
         }
     }
 }

@@ -2,9 +2,11 @@
 // entries lie on the WAL it replayed, so that their LSNs may be compared with
 // its own, and where its replay ended.
 
+import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.function.Predicate;
 
@@ -89,10 +91,11 @@ record TimelineHistory(long current, List<Switch> parents, boolean known, boolea
         }
         String file = String.format("pg_wal/%08X.history", current);
         // The form with missing_ok (PostgreSQL 9.5 on): a file that is not there is NULL, as an unreadable one.
+        // Its bytes as hex, decoded here: a reason (a restore point's name) need not be text of any encoding.
         String sql = "SELECT CASE WHEN pg_catalog.has_function_privilege("
                 + "'pg_catalog." + READ_FUNCTION + "', 'EXECUTE')"
-                + " THEN pg_catalog.convert_from(pg_catalog.pg_read_binary_file('" + file + "', 0, " + MAX_BYTES
-                + ", true), 'UTF8') END";
+                + " THEN pg_catalog.encode(pg_catalog.pg_read_binary_file('" + file + "', 0, " + MAX_BYTES
+                + ", true), 'hex') END";
         String doing = "reading the restored server's " + file;
         String text;
         try (Connection connection = connector.withSearchPath(Connector.CATALOG_ONLY).open()) {
@@ -104,8 +107,8 @@ record TimelineHistory(long current, List<Switch> parents, boolean known, boolea
         if (text == null) {
             return unknown(current);
         }
-        try {
-            return of(current, text, backupTimeline);
+        try { // the fields read are ASCII; the reasons' bytes are kept as they are
+            return of(current, new String(HexFormat.of().parseHex(text), StandardCharsets.ISO_8859_1), backupTimeline);
         } catch (IllegalArgumentException e) {
             throw new Failure(DrillVerify.CANNOT_JUDGE + "the restored server's " + file + " is not a timeline history: "
                     + e.getMessage());
