@@ -82,6 +82,35 @@ class TimelineHistoryTest {
                 new DrillJudge.Target(Instant.parse("2026-12-07T15:06:19Z"), null, null))) + 1);
     }
 
+    /**
+     * An idle audit log (100 rows) on PostgreSQL 15, reproduced: checkpoint 1, 25 seconds, the recovery
+     * target LSN 0/3000060 (the insert position then), one row inserted into another table, checkpoint 2;
+     * the backup restored to the target and promoted. Its replay ended at 0/30000A0 (after the insert,
+     * before its commit); checkpoint 2, at 0/30000C8 on timeline 1, lies past that end on the live
+     * server's history. The promoted server stood at 0/3000118 on its own timeline 2 (the WAL of its
+     * promotion), numerically past checkpoint 2: compared with it, checkpoint 2 was held and
+     * '--max-rpo=20s' met ('max_rpo: met (20s)'), though the restore holds only checkpoint 1, 25 seconds old.
+     */
+    @Test
+    void aCheckpointPastTheEndOfReplayIsNotHeldByThePromotedServersPosition() {
+        List<LedgerEntry> idle = List.of(entry(1, "0/3000028", 100, "2026-12-07T16:18:41.054770Z"),
+                entry(1, "0/30000C8", 100, "2026-12-07T16:19:06.430312Z"));
+        TimelineHistory toTheTarget = TimelineHistory.of(2, "1\t0/30000A0\tafter LSN 0/3000060\n", 1L);
+        assertEquals(List.of(true, true), idle.stream().map(entry -> toTheTarget.places(entry, idle)).toList());
+        assertEquals(List.of(true, false), idle.stream()
+                .map(entry -> DrillJudge.holds(entry, 100, idle, toTheTarget, "0/3000118")).toList());
+        // Rows the restore lacks, or a checkpoint another branch recorded, are not held either.
+        assertFalse(DrillJudge.holds(idle.get(0), 99, idle, toTheTarget, "0/3000118"));
+        // Replayed to the end of the archive: its replay passed checkpoint 2, which is held.
+        TimelineHistory toTheEnd = TimelineHistory.of(2, "1\t0/3000150\tno recovery target specified\n", 1L);
+        assertTrue(DrillJudge.holds(idle.get(1), 100, idle, toTheEnd, "0/30001C8"));
+        // No history (timeline 1, no promotion): the server's position is one of the live history.
+        TimelineHistory sameTimeline = TimelineHistory.of(1, null, 1L);
+        assertEquals(List.of(true, false), idle.stream()
+                .map(entry -> DrillJudge.holds(entry, 100, idle, sameTimeline, "0/30000A0")).toList());
+        assertTrue(DrillJudge.holds(idle.get(1), 100, idle, sameTimeline, "0/30000C8"));
+    }
+
     @Test
     void aRestoreThatReplayedTheAbandonedBranchLacksACheckpointItsHistoryReplayedPast() {
         // Its history says timeline 2 up to 0/8000EE0: checkpoints 5 and 6 (timeline 2, 0/60060E0 and

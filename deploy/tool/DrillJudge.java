@@ -455,7 +455,7 @@ final class DrillJudge {
             if (!entry.time().isAfter(cutoff)) {
                 required = entry;
             }
-            if (holds(entry, rowCount)) {
+            if (holds(entry, rowCount, entries, history, findings.restored.walLsn())) {
                 newestHeld = entry;
             }
         }
@@ -474,14 +474,24 @@ final class DrillJudge {
     }
 
     /**
-     * Whether the restore holds ENTRY: its rows (a later entry reached
-     * matched, requireLaterEntriesMatch) and its WAL position, which the
-     * restored server's reaches only when it replayed past it. Rows alone
-     * dated an idle audit log's old backup by the newest checkpoint.
+     * Whether the restore holds ENTRY (of ENTRIES): its rows (a later entry reached
+     * matched, requireLaterEntriesMatch) and its WAL position, which the restore reaches
+     * only when it replayed past it. Rows alone dated an idle audit log's old backup by
+     * the newest checkpoint. An entry on a timeline the restore replayed is compared with
+     * the end of its replay when the history names it: the restored server's own position
+     * (RESTOREDLSN) is then on the timeline it made at that end, whose LSNs are no positions
+     * of the live server's; past that end by the WAL of its promotion, it passed an idle
+     * log's checkpoint recorded a few records after a PITR target.
      */
-    private boolean holds(LedgerEntry entry, long rowCount) {
-        return entry.rowCount() <= rowCount && history.places(entry, entries)
-                && LedgerEntry.compareLsn(entry.walLsn(), findings.restored.walLsn()) <= 0;
+    static boolean holds(LedgerEntry entry, long rowCount, List<LedgerEntry> entries, TimelineHistory history,
+                         String restoredLsn) {
+        if (entry.rowCount() > rowCount || !history.places(entry, entries)) {
+            return false;
+        }
+        String end = history.replayEnd();
+        return end != null && entry.timeline() != history.current()
+                ? TimelineHistory.atOrBefore(entry.walLsn(), end)
+                : LedgerEntry.compareLsn(entry.walLsn(), restoredLsn) <= 0;
     }
 
     /**
