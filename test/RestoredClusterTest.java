@@ -7,6 +7,7 @@
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -399,10 +400,15 @@ class RestoredClusterTest {
      */
     @Test
     void pgCronWithATrailingSlashIsPgCron() {
-        assertEquals("", RestoredCluster.withoutPgCron("pg_cron/"));
-        assertEquals("auto_explain", RestoredCluster.withoutPgCron("auto_explain, \"$libdir/pg_cron.so/.\""));
-        assertEquals("auto_explain", RestoredCluster.withoutPgCron("$libdir//pg_cron//, auto_explain"));
-        assertEquals(null, RestoredCluster.withoutPgCron("pg_cron/x, /"));
+        String[][] preloadAndKept = {
+            {"pg_cron/", ""},
+            {"auto_explain, \"$libdir/pg_cron.so/.\"", "auto_explain"},
+            {"$libdir//pg_cron//, auto_explain", "auto_explain"},
+        };
+        for (String[] each : preloadAndKept) {
+            assertEquals(each[1], RestoredCluster.withoutPgCron(each[0]), each[0]);
+        }
+        assertNull(RestoredCluster.withoutPgCron("pg_cron/x, /"), "a library in a folder named pg_cron is another");
     }
 
     /**
