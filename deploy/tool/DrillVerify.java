@@ -67,7 +67,7 @@ final class DrillVerify {
         try {
             return ledgerOptions.signingKeys();
         } catch (Failure unreadable) {
-            System.err.println("backupsmoke: warning: report.json is not signed: " + unreadable.getMessage());
+            System.err.println(FailureReport.PREFIX + "warning: report.json is not signed: " + unreadable.getMessage());
             return null;
         }
     }

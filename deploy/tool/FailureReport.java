@@ -31,7 +31,7 @@ final class FailureReport {
             err.println(PREFIX + Progress.outOfMemory());
         } else {
             boolean verbose = parsed.hasMatchedOption("--verbose");
-            err.println("backupsmoke: unexpected error: " + failure.toString().replaceAll("\\s*\\R\\s*", " ")
+            err.println(PREFIX + "unexpected error: " + failure.toString().replaceAll("\\s*\\R\\s*", " ")
                     + (verbose ? "" : " (run with --verbose for the stack trace)"));
             if (verbose) {
                 failure.printStackTrace(err);

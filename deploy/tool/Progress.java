@@ -107,7 +107,7 @@ final class Progress {
                 stop.run();
             }
             awaitBatchOutcome();
-            System.err.println("backupsmoke: interrupted while " + activity
+            System.err.println(FailureReport.PREFIX + "interrupted while " + activity
                     + (activity.equals(INSERTING) ? "; " + committedSummary() : ""));
         }, "backupsmoke-interrupted"));
     }

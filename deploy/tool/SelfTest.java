@@ -421,7 +421,8 @@ final class SelfTest {
             try (Statement statement = admin.createStatement()) {
                 statement.execute("DROP DATABASE IF EXISTS " + created.get(i));
             } catch (SQLException e) {
-                System.err.println("backupsmoke: selftest could not drop " + created.get(i) + ": " + Sql.oneLine(e));
+                System.err.println(FailureReport.PREFIX + "selftest could not drop " + created.get(i) + ": "
+                        + Sql.oneLine(e));
             }
         }
     }
@@ -441,7 +442,8 @@ final class SelfTest {
         interrupted = true;
         String doing = step;
         if (created.isEmpty() && adminPid == 0) {
-            System.err.println("backupsmoke: interrupted while " + doing + "; no selftest database had been created");
+            System.err.println(FailureReport.PREFIX + "interrupted while " + doing
+                    + "; no selftest database had been created");
             return;
         }
         List<String> names = List.copyOf(created);
@@ -449,7 +451,8 @@ final class SelfTest {
             endOwnSessions(cleaner, names);
             names = List.copyOf(created);
             if (names.isEmpty()) {
-                System.err.println("backupsmoke: interrupted while " + doing + "; no selftest database had been created");
+                System.err.println(FailureReport.PREFIX + "interrupted while " + doing
+                        + "; no selftest database had been created");
                 return;
             }
             boolean force = Integer.parseInt(queryText(cleaner, "SHOW server_version_num")) >= 130000;
@@ -459,11 +462,12 @@ final class SelfTest {
                     statement.execute("DROP DATABASE IF EXISTS " + names.get(i) + (force ? " WITH (FORCE)" : ""));
                 }
             }
-            System.err.println("backupsmoke: interrupted while " + doing + "; dropped the selftest's databases "
-                    + String.join(", ", names));
+            System.err.println(FailureReport.PREFIX + "interrupted while " + doing
+                    + "; dropped the selftest's databases " + String.join(", ", names));
         } catch (SQLException | Failure | RuntimeException e) {
-            System.err.println("backupsmoke: interrupted while " + doing + "; could not drop the selftest's databases "
-                    + String.join(", ", names) + " (" + e.getMessage() + "): drop them by hand");
+            System.err.println(FailureReport.PREFIX + "interrupted while " + doing
+                    + "; could not drop the selftest's databases " + String.join(", ", names) + " ("
+                    + e.getMessage() + "): drop them by hand");
         }
     }
 

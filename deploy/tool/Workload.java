@@ -181,7 +181,7 @@ final class Workload {
         double seconds = elapsedNanos / 1e9;
         long perSecond = Math.round(done / seconds);
         long left = perSecond == 0 ? 0 : (rows - done) / perSecond;
-        System.err.printf("backupsmoke: workload %d/%d rows (%d%%), %d rows/s, about %d s left%n",
+        System.err.printf(FailureReport.PREFIX + "workload %d/%d rows (%d%%), %d rows/s, about %d s left%n",
                 done, rows, done * 100 / rows, perSecond, left);
     }
 
