@@ -180,20 +180,20 @@ final class RestoredCluster {
         }
         note(confNote);
         Path bindir = binaries(options.cluster);
-        Path postgres = bindir.resolve("postgres");
+        Shown shown = name -> shown(bindir.resolve("postgres"), data, name);
         Map<String, String> sandbox = sandbox(options.cluster.toAbsolutePath().normalize(), data.resolve(HBA_FILE));
-        String preload = withoutPgCron(shown(postgres, data, "shared_preload_libraries"));
+        String preload = withoutPgCron(shown.of("shared_preload_libraries"));
         if (preload != null) {
             sandbox.put("shared_preload_libraries", preload);
         }
-        note(RestoredDefaults.raiseToRecorded(bindir, data, sandbox, name -> shown(postgres, data, name)));
+        note(RestoredDefaults.raiseToRecorded(bindir, data, sandbox, shown));
         try {
             appendLast(data.resolve(AUTO_CONF), settings(recovery, sandbox));
             Files.setPosixFilePermissions(data, PosixFilePermissions.fromString("rwx------"));
         } catch (IOException e) {
             throw new Failure("cannot ready the restored data directory " + data + ": " + Failure.reasonAt(e, data));
         }
-        String refusal = overridden(sandbox, data, name -> shown(postgres, data, name));
+        String refusal = overridden(sandbox, data, shown);
         if (refusal != null) {
             throw new Failure(refusal);
         }

@@ -81,9 +81,9 @@ final class RestoredDefaults {
         Program.Outcome outcome = new Program("pg_controldata", command).errors(Program.Errors.MERGED)
                 .environment(Map.of("LC_ALL", "C")).within(CONTROLDATA_LIMIT).in(data).run();
         if (outcome.status() != 0) {
-            String said = outcome.text().strip();
+            String said = PhysicalModes.lastSaid(outcome.text());
             throw new Failure("cannot read the restored control file: pg_controldata failed (exit " + outcome.status()
-                    + ")" + (said.isEmpty() ? "" : ": " + said.substring(said.lastIndexOf('\n') + 1)));
+                    + ")" + (said == null ? "" : ": " + said));
         }
         return outcome.text();
     }
