@@ -98,17 +98,18 @@ class TimelineHistoryTest {
         TimelineHistory toTheTarget = TimelineHistory.of(2, "1\t0/30000A0\tafter LSN 0/3000060\n", 1L);
         assertEquals(List.of(true, true), idle.stream().map(entry -> toTheTarget.places(entry, idle)).toList());
         assertEquals(List.of(true, false), idle.stream()
-                .map(entry -> DrillJudge.holds(entry, 100, idle, toTheTarget, "0/3000118")).toList());
+                .map(entry -> DrillJudge.holds(entry, 100, toTheTarget.placer(idle), toTheTarget, "0/3000118")).toList());
         // Rows the restore lacks, or a checkpoint another branch recorded, are not held either.
-        assertFalse(DrillJudge.holds(idle.get(0), 99, idle, toTheTarget, "0/3000118"));
+        assertFalse(DrillJudge.holds(idle.get(0), 99, toTheTarget.placer(idle), toTheTarget, "0/3000118"));
         // Replayed to the end of the archive: its replay passed checkpoint 2, which is held.
         TimelineHistory toTheEnd = TimelineHistory.of(2, "1\t0/3000150\tno recovery target specified\n", 1L);
-        assertTrue(DrillJudge.holds(idle.get(1), 100, idle, toTheEnd, "0/30001C8"));
+        assertTrue(DrillJudge.holds(idle.get(1), 100, toTheEnd.placer(idle), toTheEnd, "0/30001C8"));
         // No history (timeline 1, no promotion): the server's position is one of the live history.
         TimelineHistory sameTimeline = TimelineHistory.of(1, null, 1L);
         assertEquals(List.of(true, false), idle.stream()
-                .map(entry -> DrillJudge.holds(entry, 100, idle, sameTimeline, "0/30000A0")).toList());
-        assertTrue(DrillJudge.holds(idle.get(1), 100, idle, sameTimeline, "0/30000C8"));
+                .map(entry -> DrillJudge.holds(entry, 100, sameTimeline.placer(idle), sameTimeline, "0/30000A0"))
+                .toList());
+        assertTrue(DrillJudge.holds(idle.get(1), 100, sameTimeline.placer(idle), sameTimeline, "0/30000C8"));
     }
 
     @Test

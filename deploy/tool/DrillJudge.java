@@ -181,9 +181,10 @@ final class DrillJudge {
      */
     private String timelineVerdict() {
         List<String> elsewhere = new ArrayList<>();
-        for (LedgerEntry entry : entries) {
-            if (!history.places(entry, entries)) {
-                elsewhere.add(String.valueOf(entries.indexOf(entry) + 1));
+        Predicate<LedgerEntry> placed = history.placer(entries);
+        for (int i = 0; i < entries.size(); i++) {
+            if (!placed.test(entries.get(i))) {
+                elsewhere.add(String.valueOf(i + 1));
             }
         }
         return history.describe() + (elsewhere.isEmpty() ? "" : "; checkpoint" + (elsewhere.size() == 1 ? " " : "s ")
@@ -451,11 +452,12 @@ final class DrillJudge {
         Instant cutoff = now.minus(request.maxRpo());
         LedgerEntry required = null;
         LedgerEntry newestHeld = findings.reliedOn; // its rows are held (requireHolds)
+        Predicate<LedgerEntry> placed = history.placer(entries);
         for (LedgerEntry entry : entries) {
             if (!entry.time().isAfter(cutoff)) {
                 required = entry;
             }
-            if (holds(entry, rowCount, entries, history, findings.restored.walLsn())) {
+            if (holds(entry, rowCount, placed, history, findings.restored.walLsn())) {
                 newestHeld = entry;
             }
         }
@@ -474,7 +476,7 @@ final class DrillJudge {
     }
 
     /**
-     * Whether the restore holds ENTRY (of ENTRIES): its rows (a later entry reached
+     * Whether the restore holds ENTRY (one PLACED: history.placer): its rows (a later entry reached
      * matched, requireLaterEntriesMatch) and its WAL position, which the restore reaches
      * only when it replayed past it. Rows alone dated an idle audit log's old backup by
      * the newest checkpoint. An entry on a timeline the restore replayed is compared with
@@ -483,9 +485,9 @@ final class DrillJudge {
      * of the live server's; past that end by the WAL of its promotion, it passed an idle
      * log's checkpoint recorded a few records after a PITR target.
      */
-    static boolean holds(LedgerEntry entry, long rowCount, List<LedgerEntry> entries, TimelineHistory history,
+    static boolean holds(LedgerEntry entry, long rowCount, Predicate<LedgerEntry> placed, TimelineHistory history,
                          String restoredLsn) {
-        if (entry.rowCount() > rowCount || !history.places(entry, entries)) {
+        if (entry.rowCount() > rowCount || !placed.test(entry)) {
             return false;
         }
         String end = history.replayEnd();
@@ -526,10 +528,11 @@ final class DrillJudge {
      * rows of the next one, whatever its branch, are at least that one's: each entry extends the last.
      */
     static LedgerEntry countedAfter(List<LedgerEntry> entries, TimelineHistory history, Target target) {
+        Predicate<LedgerEntry> placed = history.placer(entries);
         for (int i = 0; i < entries.size() - 1; i++) {
             LedgerEntry entry = entries.get(i);
             boolean recordedAfter = target.lsn() != null
-                    ? history.places(entry, entries) && LedgerEntry.compareLsn(entry.walLsn(), target.lsn()) > 0
+                    ? placed.test(entry) && LedgerEntry.compareLsn(entry.walLsn(), target.lsn()) > 0
                     : entry.time().isAfter(target.time());
             if (recordedAfter) {
                 return entries.get(i + 1);

@@ -126,10 +126,22 @@ record TimelineHistory(long current, List<Switch> parents, boolean known, boolea
      * ENTRIES: the whole ledger (without a known history, one timeline in it places all).
      */
     boolean places(LedgerEntry entry, List<LedgerEntry> entries) {
+        return placer(entries).test(entry);
+    }
+
+    /**
+     * places() for the entries of ENTRIES, the ledger read once: a loop over the ledger asks it of
+     * every entry, and without a known history each answer would read the whole ledger again.
+     */
+    Predicate<LedgerEntry> placer(List<LedgerEntry> entries) {
         if (!known) {
-            return entry.timeline() == current
-                    || entries.stream().allMatch(other -> other.timeline() == entry.timeline());
+            boolean oneTimeline = entries.stream().map(LedgerEntry::timeline).distinct().count() <= 1;
+            return entry -> entry.timeline() == current || oneTimeline;
         }
+        return this::placesOnHistory;
+    }
+
+    private boolean placesOnHistory(LedgerEntry entry) {
         String start = "0/0";
         for (int i = 0; i < parents.size(); i++) {
             Switch parent = parents.get(i);
@@ -183,9 +195,10 @@ record TimelineHistory(long current, List<Switch> parents, boolean known, boolea
         if (end == null) {
             return null;
         }
+        Predicate<LedgerEntry> placed = placer(entries);
         int newestPlaced = -1;
         for (int i = 0; i < entries.size(); i++) {
-            if (places(entries.get(i), entries)) {
+            if (placed.test(entries.get(i))) {
                 newestPlaced = i;
             }
         }
@@ -198,7 +211,7 @@ record TimelineHistory(long current, List<Switch> parents, boolean known, boolea
     }
 
     Predicate<LedgerEntry> placedAnd(List<LedgerEntry> entries, Predicate<LedgerEntry> test) {
-        return entry -> places(entry, entries) && test.test(entry);
+        return placer(entries).and(test);
     }
 
     /** "timeline 3 (from 1 up to 0/6002AA8, 2 up to 0/8000EE0)"; how the verdicts name it. */
