@@ -352,11 +352,6 @@ final class PhysicalModes {
         }
     }
 
-    /**
-     * The end of the server's log on stderr, and the failure: its last FATAL
-     * line says why (a recovery target past the archived WAL, a missing
-     * checkpoint record), else the backup cannot be restored.
-     */
     private static final Pattern LOWER_SETTING = Pattern.compile(
             "DETAIL: +(\\S+ = \\d+ is a lower setting than on the primary server, where its value was \\d+)");
 
@@ -374,6 +369,11 @@ final class PhysicalModes {
         return last;
     }
 
+    /**
+     * The end of the server's log on stderr, and the failure: its last FATAL
+     * line says why (a recovery target past the archived WAL, a missing
+     * checkpoint record), else the backup cannot be restored.
+     */
     static Refusal stoppedDuringRecovery(Path cluster) {
         String end = tail(cluster.resolve("server.log"), 15);
         System.err.print(end);
