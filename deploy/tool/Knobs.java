@@ -144,7 +144,6 @@ final class Knobs {
     /** The methods a drill restores an existing backup with (SPEC 9.10): exactly one of them. */
     static final List<String> DRILL_METHODS = List.of("pgbackrest", "barman", "command-cluster", "command-url");
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}");
-    private static final Pattern LSN = Pattern.compile("[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}");
     private static final Pattern TIME = Pattern.compile(
             "([0-9]{4}-[0-9]{2}-[0-9]{2})[ T]([0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,6})?)"
                     + "(Z|[+-][0-9]{2}(:?[0-9]{2})?)");
@@ -365,7 +364,7 @@ final class Knobs {
             case "time" -> !TIME.matcher(value).matches()
                     ? "must be a time with its offset such as 2026-12-05 16:30:00+00"
                     : targetTime(value) == null ? "is not a valid time" : null;
-            case "lsn" -> LSN.matcher(value).matches() ? null : "must be an LSN such as 0/3000148";
+            case "lsn" -> LedgerEntry.LSN.matcher(value).matches() ? null : "must be an LSN such as 0/3000148";
             case "xid" -> isTransactionId(value) ? null : "must be a transaction id";
             default -> throw new IllegalArgumentException("no kind of recovery target: " + kind);
         };
