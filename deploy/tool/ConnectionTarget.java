@@ -391,7 +391,8 @@ record ConnectionTarget(String host, int port, String database, String user, Str
         return describe();
     }
 
-    private static Map<String, String> orderedMap(String... keysAndValues) {
+    /** KEYS_AND_VALUES (key, value, key, value, ...) as a map in that order, unmodifiable. */
+    static Map<String, String> orderedMap(String... keysAndValues) {
         Map<String, String> map = new LinkedHashMap<>();
         for (int i = 0; i < keysAndValues.length; i += 2) {
             map.put(keysAndValues[i], keysAndValues[i + 1]);

@@ -35,7 +35,7 @@ final class OracleComparison {
     private static final Pattern COLUMN_NAME = Pattern.compile("^(\"(?:[^\"]|\"\")*\"|[^ ]+)");
 
     /** The document's keys of objects kept as one spelled value each, by the kind a line names. */
-    private static final Map<String, String> INVENTORY_KEYS = orderedMap(
+    private static final Map<String, String> INVENTORY_KEYS = ConnectionTarget.orderedMap(
             "constraint", "constraints", "index", "indexes", "trigger", "triggers", "function", "functions",
             "type", "types", "event trigger", "event_triggers", "publication", "publications");
 
@@ -246,14 +246,6 @@ final class OracleComparison {
     }
 
     // ------------------------------------------------ spelling
-
-    private static Map<String, String> orderedMap(String... keysAndValues) {
-        Map<String, String> map = new LinkedHashMap<>();
-        for (int i = 0; i < keysAndValues.length; i += 2) {
-            map.put(keysAndValues[i], keysAndValues[i + 1]);
-        }
-        return map;
-    }
 
     /** The names of both objects' keys, sorted (a JSON object, or nothing). */
     private static TreeSet<String> names(JsonNode a, JsonNode b) {

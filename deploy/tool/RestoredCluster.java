@@ -377,15 +377,11 @@ final class RestoredCluster {
      * server complain at each start), no SSL or log collector.
      */
     static Map<String, String> sandbox(Path cluster, Path hbaFile) {
-        String[] namesAndValues = {"listen_addresses", "127.0.0.1", "unix_socket_directories", cluster.toString(),
-            "hba_file", hbaFile.toString(), "archive_mode", "off", "hot_standby", "on", "ssl", "off",
-            "logging_collector", "off", "max_logical_replication_workers", "0", "primary_conninfo", "",
-            "primary_slot_name", "", "external_pid_file", cluster.resolve("external.pid").toString()};
-        Map<String, String> settings = new LinkedHashMap<>();
-        for (int at = 0; at < namesAndValues.length; at += 2) {
-            settings.put(namesAndValues[at], namesAndValues[at + 1]);
-        }
-        return settings;
+        return new LinkedHashMap<>(ConnectionTarget.orderedMap("listen_addresses", "127.0.0.1",
+                "unix_socket_directories", cluster.toString(), "hba_file", hbaFile.toString(), "archive_mode", "off",
+                "hot_standby", "on", "ssl", "off", "logging_collector", "off", "max_logical_replication_workers", "0",
+                "primary_conninfo", "", "primary_slot_name", "", "external_pid_file",
+                cluster.resolve("external.pid").toString()));
     }
 
     /** RECOVERY (lines) and SANDBOX as lines of a configuration file, under a line saying whose they are. */
