@@ -422,8 +422,13 @@ final class DrillJudge {
     }
 
     /** A row's commit time as an ISO instant; NULL when it was not recorded. */
-    static final String COMMITTED_AT = "pg_catalog.to_char(pg_catalog.pg_xact_commit_timestamp(xmin) AT TIME ZONE 'UTC',"
-            + " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
+    static final String COMMITTED_AT = committedAt("xmin");
+
+    /** The commit time of transaction XID (an SQL expression) as an ISO instant; NULL when it was not recorded. */
+    static String committedAt(String xid) {
+        return "pg_catalog.to_char(pg_catalog.pg_xact_commit_timestamp(" + xid + ") AT TIME ZONE 'UTC',"
+                + " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
+    }
 
     /** 26h, 90m, 45s: the largest unit that states the duration exactly. */
     static String describe(Duration duration) {
@@ -617,8 +622,7 @@ final class DrillJudge {
             String headCommitted = ChainPositions.aboutRow(restored, schema, head, COMMITTED_AT);
             String targetCommitted;
             // The XID as a literal of its own type: no cast the restored database holds is called.
-            String sql = "SELECT " + COMMITTED_AT.replace("(xmin)",
-                    "('" + withoutEpoch(targetXid) + "'::pg_catalog.xid)");
+            String sql = "SELECT " + committedAt("'" + withoutEpoch(targetXid) + "'::pg_catalog.xid");
             try (var connection = restored.withSearchPath(Connector.CATALOG_ONLY).open()) {
                 targetCommitted = Sql.queryOne(connection, sql, restored.deadline(),
                         "reading the target's commit time");
