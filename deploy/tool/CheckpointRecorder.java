@@ -51,8 +51,9 @@ final class CheckpointRecorder {
                     && LedgerCheck.inventoryOf(ledger.entries(), last) != null;
             ServerPosition position = ServerPosition.read(connector);
             requireExtends(connector, schema, ledger.entries(), last, snapshot, position);
+            long timeline = position.exactTimeline();
             LedgerEntry entry = new LedgerEntry(position.time(), position.systemIdentifier(), position.database(),
-                    schema.name(), position.timeline(), position.walLsn(), snapshot.rowCount(),
+                    schema.name(), timeline, position.walLsn(), snapshot.rowCount(),
                     snapshot.chainHeadHash(), snapshot.rowCount() - 1, ledger.nextPrevDigest(),
                     snapshot.integrity() == null ? Map.of() : snapshot.integrity(), catalogSha256,
                     unchanged ? null : catalog, null);
