@@ -1,5 +1,5 @@
 // GitHub Actions workflow commands (Annotation.java), in process, no server:
-// the message and property data escaped as GitHub's toolkit escapes them, so
+// the message escaped as GitHub's toolkit escapes them, so
 // that GitHub's decoding gives the text back (a literal "%0A" stays "%0A",
 // not a line break), and --mode=annotate's line for the harness.
 
@@ -9,8 +9,6 @@ import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class AnnotationTest {
@@ -22,20 +20,9 @@ class AnnotationTest {
     }
 
     @Test
-    void aPropertyAlsoHasItsColonsAndCommasEscaped() {
-        assertEquals("a%3Ab%2Cc%25d%0A", Annotation.escapeProperty("a:b,c%d\n"));
-    }
-
-    @Test
-    void aCommandHasItsPropertiesOnlyWhenGiven() {
+    void theHarnessLineIsAnErrorCommandWithItsReasonEscaped() {
         assertEquals("::error::backup-restore-smoke: database x%250Ay is gone",
                 Annotation.harnessError("database x%0Ay is gone"));
-        Map<String, String> properties = new LinkedHashMap<>();
-        properties.put("file", "deploy/a,b.sh");
-        properties.put("title", "10:30 50%");
-        assertEquals("::warning file=deploy/a%2Cb.sh,title=10%3A30 50%25::line%0Abreak",
-                Annotation.command("warning", properties, "line\nbreak"));
-        assertEquals("::notice::ok", Annotation.command("notice", Map.of(), "ok"));
     }
 
     @Test

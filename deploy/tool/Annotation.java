@@ -1,15 +1,12 @@
 // GitHub Actions workflow commands (::error::MESSAGE), built here alone: the
 // harness's failure lines come from --mode=annotate (SPEC 7). GitHub decodes
-// %25, %0D and %0A in a command's message (and %3A, %2C in its properties),
-// so data holding a literal "%0A" would show as a line break and "%25" as
+// %25, %0D and %0A in a command's message, so data holding a literal "%0A" would show as a line break and "%25" as
 // "%": the data is escaped the way GitHub's own toolkit escapes it.
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
-import java.util.Map;
-import java.util.StringJoiner;
 
 final class Annotation {
     static final String MODE = "annotate";
@@ -34,21 +31,9 @@ final class Annotation {
         return out.toString();
     }
 
-    /** TEXT as a property's value (or name): as a message, and : as %3A, , as %2C. */
-    static String escapeProperty(String text) {
-        return escapeData(text).replace(":", "%3A").replace(",", "%2C");
-    }
-
-    /** ::NAME KEY=VALUE,...::MESSAGE (no space nor properties without any), every piece of data escaped. */
-    static String command(String name, Map<String, String> properties, String message) {
-        StringJoiner joined = new StringJoiner(",", " ", "").setEmptyValue("");
-        properties.forEach((key, value) -> joined.add(escapeProperty(key) + "=" + escapeProperty(value)));
-        return "::" + name + joined + "::" + escapeData(message);
-    }
-
-    /** The harness's failure line for REASON: ::error::backup-restore-smoke: REASON. */
+    /** The harness's failure line for REASON: ::error::backup-restore-smoke: REASON, escaped. */
     static String harnessError(String reason) {
-        return command("error", Map.of(), HARNESS + reason);
+        return "::error::" + escapeData(HARNESS + reason);
     }
 
     /**
