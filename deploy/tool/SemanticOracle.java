@@ -494,19 +494,19 @@ final class SemanticOracle {
                                             s.seqcache, CASE WHEN s.seqcycle THEN ' cycle' ELSE '' END,
                                             CASE WHEN r.relpersistence = 'u' THEN ' unlogged' ELSE '' END),
                        'increment', s.seqincrement,
-                       'value', CASE WHEN (xpath('/row/is_called/text()', v.x))[1]::text = 'true'
-                                     THEN (xpath('/row/last_value/text()', v.x))[1]::text::numeric
-                                     WHEN (xpath('/row/last_value/text()', v.x))[1]::text::numeric <> s.seqstart
-                                     THEN (xpath('/row/last_value/text()', v.x))[1]::text::numeric - s.seqincrement
-                                END)
+                       'value', CASE WHEN v.is_called THEN v.last_value
+                                     WHEN v.last_value <> s.seqstart THEN v.last_value - s.seqincrement END)
                        -- (PostgreSQL 15+) a physical backup brings it back at its start, as an
                        -- unlogged table empty: said so the comparison can tell.
                        || CASE WHEN r.relpersistence = 'u' THEN jsonb_build_object('unlogged', true) ELSE '{}' END) AS doc
                 FROM rel r
                 JOIN pg_sequence s ON s.seqrelid = r.oid
-                CROSS JOIN LATERAL (SELECT CASE WHEN /*values*/ true
-                                        THEN query_to_xml(format('SELECT last_value, is_called FROM %I.%I', r.nspname, r.relname),
-                                                          false, true, '') END AS x) v
+                CROSS JOIN LATERAL (SELECT (xpath('/row/last_value/text()', q.x))[1]::text::numeric AS last_value,
+                                           (xpath('/row/is_called/text()', q.x))[1]::text = 'true' AS is_called
+                                      FROM (SELECT CASE WHEN /*values*/ true
+                                                   THEN query_to_xml(format('SELECT last_value, is_called FROM %I.%I',
+                                                                            r.nspname, r.relname), false, true, '')
+                                                   END AS x) q) v
                WHERE r.relkind = 'S'
             ),
             -- Event triggers (the database's, in no schema), not an extension's: enabled
