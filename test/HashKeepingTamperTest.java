@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -41,6 +42,19 @@ class HashKeepingTamperTest {
     }
 
     /**
+     * TAMPER changes the sixth row (audit-smoke-0005), HIDING then makes PROBE read it back as EXPECTED
+     * (the trick works), and verify still finds the row modified by both verdicts.
+     */
+    private void assertFoundDespite(String tamper, List<String> hiding, String probe, String expected)
+            throws Exception {
+        Anchored log = anchoredLog();
+        Support.tamper(log.database(), tamper + " WHERE id = 'audit-smoke-0005'");
+        Support.execute(log.database(), hiding.toArray(String[]::new));
+        assertEquals(expected, Support.one(log.database(), probe + " FROM audit_events WHERE id = 'audit-smoke-0005'"));
+        assertModifiedAtTheSixthRow(verify(Support.url(log.database()), log));
+    }
+
+    /**
      * to_char's YYYY prints a year without its era, so a row moved to the
      * same instant BC keeps its hash: any row's timestamp could be moved
      * 4,000 years back while both verdicts stayed clean. The client's walk
@@ -49,12 +63,10 @@ class HashKeepingTamperTest {
      */
     @Test
     void aTimestampMovedToItsEraBcIsAModifiedRow() throws Exception {
-        Anchored log = anchoredLog();
-        Support.tamper(log.database(), "UPDATE audit_events SET \"timestamp\" = (to_char(\"timestamp\" AT TIME ZONE"
-                + " 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00 BC')::timestamptz WHERE id = 'audit-smoke-0005'");
-        assertEquals("2026-05-16 12:00:00.000005 BC", Support.one(log.database(), "SELECT to_char(\"timestamp\""
-                + " AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US BC') FROM audit_events WHERE id = 'audit-smoke-0005'"));
-        assertModifiedAtTheSixthRow(verify(Support.url(log.database()), log));
+        assertFoundDespite("UPDATE audit_events SET \"timestamp\" = (to_char(\"timestamp\" AT TIME ZONE 'UTC',"
+                + " 'YYYY-MM-DD HH24:MI:SS.US') || '+00 BC')::timestamptz", List.of(),
+                "SELECT to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US BC')",
+                "2026-05-16 12:00:00.000005 BC");
     }
 
     /**
@@ -65,16 +77,10 @@ class HashKeepingTamperTest {
      */
     @Test
     void aCastFromJsonbToTextDoesNotHideChangedDetails() throws Exception {
-        Anchored log = anchoredLog();
-        Support.tamper(log.database(), "UPDATE audit_events SET details = '{\"amount\": 1000000}'"
-                + " WHERE id = 'audit-smoke-0005'");
-        Support.execute(log.database(), """
+        assertFoundDespite("UPDATE audit_events SET details = '{\"amount\": 1000000}'", List.of("""
                 CREATE FUNCTION public.as_recorded(j jsonb) RETURNS text LANGUAGE sql IMMUTABLE AS $$
                     SELECT CASE WHEN j = '{"amount": 1000000}' THEN '{}' ELSE pg_catalog.jsonb_out(j)::text END $$""",
-                "CREATE CAST (jsonb AS text) WITH FUNCTION public.as_recorded(jsonb)");
-        assertEquals("{}", Support.one(log.database(),
-                "SELECT details::text FROM audit_events WHERE id = 'audit-smoke-0005'"));
-        assertModifiedAtTheSixthRow(verify(Support.url(log.database()), log));
+                "CREATE CAST (jsonb AS text) WITH FUNCTION public.as_recorded(jsonb)"), "SELECT details::text", "{}");
     }
 
     /**
@@ -87,15 +93,11 @@ class HashKeepingTamperTest {
      */
     @Test
     void anOperatorInTheAuditSchemaDoesNotHideAChangedActor() throws Exception {
-        Anchored log = anchoredLog();
-        Support.tamper(log.database(), "UPDATE audit_events SET actor = 'mallory' WHERE id = 'audit-smoke-0005'");
-        Support.execute(log.database(), """
+        assertFoundDespite("UPDATE audit_events SET actor = 'mallory'", List.of("""
                 CREATE FUNCTION public.as_recorded(a text, b varchar) RETURNS text LANGUAGE sql IMMUTABLE AS $$
                     SELECT pg_catalog.textcat(a, CASE WHEN b::text = 'mallory' THEN 'smoke-actor' ELSE b::text END) $$""",
-                "CREATE OPERATOR public.|| (LEFTARG = text, RIGHTARG = varchar, FUNCTION = public.as_recorded)");
-        assertEquals("|smoke-actor", Support.one(log.database(),
-                "SELECT '|'::text || actor FROM audit_events WHERE id = 'audit-smoke-0005'"));
-        assertModifiedAtTheSixthRow(verify(Support.url(log.database()), log));
+                "CREATE OPERATOR public.|| (LEFTARG = text, RIGHTARG = varchar, FUNCTION = public.as_recorded)"),
+                "SELECT '|'::text || actor", "|smoke-actor");
     }
 
     /**
