@@ -231,6 +231,52 @@ class RestoredClusterTest {
     }
 
     /**
+     * A backup of a cluster preloading pg_partman_bgw (pg_partman 4.7.2 on PostgreSQL 15, maintenance every
+     * hour): its worker runs run_maintenance() as soon as the server starts, and with a retention of 5 days
+     * it dropped 5 of the 14 partitions of a daily partition set, rows and all, in the copy about to be
+     * judged. The sandbox preloads the other libraries only: no worker runs, every partition stays.
+     * Needs pg_partman (Debian: postgresql-15-partman, which .ci/run installs).
+     */
+    @Test
+    void aBackupPreloadingPgPartmansWorkerDropsNoPartitionInTheSandbox() throws Exception {
+        Path library = bindir().getParent().resolve("lib/pg_partman_bgw.so");
+        assertTrue(Files.exists(library), "pg_partman is not installed (no " + library
+                + "): apt-get install postgresql-15-partman");
+        Map<String, String> assigned = Support.startCluster("shared_preload_libraries = 'pg_partman_bgw'\n"
+                + "pg_partman_bgw.interval = 3600\npg_partman_bgw.dbname = 'postgres'\npg_partman_bgw.role = 'postgres'");
+        String dir = assigned.get("PGC_DIR");
+        String port = assigned.get("PGC_PORT");
+        String state = "SELECT (SELECT count(*) FROM pg_catalog.pg_inherits WHERE inhparent = 'public.metrics'::regclass)"
+                + " || '|' || current_setting('shared_preload_libraries')";
+        Path log = Path.of(dir, "server.log");
+        try {
+            try (Connection connection = connect(port); Statement statement = connection.createStatement()) {
+                statement.execute("CREATE SCHEMA partman");
+                statement.execute("CREATE EXTENSION pg_partman SCHEMA partman");
+                statement.execute("CREATE TABLE public.metrics (id bigint NOT NULL, at timestamptz NOT NULL)"
+                        + " PARTITION BY RANGE (at)");
+                statement.execute("SELECT partman.create_parent('public.metrics', 'at', 'native', 'daily',"
+                        + " p_premake := 2, p_start_partition := (now() - interval '10 days')::text)");
+                statement.execute("UPDATE partman.part_config SET retention = '5 days', retention_keep_table = false");
+                assertEquals("14|pg_partman_bgw", one(statement, state)); // the hourly run is an hour away
+            }
+            pgCtl(dir, "stop", "-m", "fast");
+            assertTrue(Files.readString(log).contains("pg_partman master background worker"));
+            Files.delete(log);
+            var setup = Support.tool(Map.of(), "--mode=restored-setup", "--restored-cluster=" + dir);
+            assertEquals(0, setup.exit(), setup.describe());
+            pgCtl(dir, "start", "-l", dir + "/server.log", "-o", "-p " + port);
+            try (Connection connection = connect(port); Statement statement = connection.createStatement()) {
+                Thread.sleep(1000); // the worker's maintenance took 20 ms after the start when it ran
+                assertEquals("14|", one(statement, state));
+            }
+            assertFalse(Files.readString(log).contains("pg_partman"), Files.readString(log));
+        } finally {
+            Support.stopCluster(dir);
+        }
+    }
+
+    /**
      * A Debian or Ubuntu cluster (pg_createcluster) keeps postgresql.conf, pg_hba.conf and pg_ident.conf in
      * /etc/postgresql/MAJOR/NAME, and pgBackRest and Barman back up the data directory only: the drill of such
      * a backup failed before its sandbox started (reproduced on PostgreSQL 15 with pgBackRest 2.45: `cannot read
@@ -383,15 +429,18 @@ class RestoredClusterTest {
         assertEquals(0, result.exit(), result.describe());
     }
 
-    /** What pg_cron's entries in shared_preload_libraries look like, and the other libraries kept as written. */
+    /** What the schedulers' entries in shared_preload_libraries look like, and the other libraries kept as written. */
     @Test
-    void pgCronLeavesTheLibrariesPreloadedAndTheOthersStay() {
-        assertEquals("", RestoredCluster.withoutPgCron("pg_cron"));
+    void theSchedulersLeaveTheLibrariesPreloadedAndTheOthersStay() {
+        assertEquals("", RestoredCluster.withoutSchedulers("pg_cron"));
         assertEquals("pg_stat_statements, \"my lib\"",
-                RestoredCluster.withoutPgCron(" pg_stat_statements , \"pg_cron\",\"my lib\", $libdir/pg_cron.so"));
-        assertEquals("auto_explain", RestoredCluster.withoutPgCron("/usr/lib/postgresql/15/lib/pg_cron.so,auto_explain"));
-        assertEquals(null, RestoredCluster.withoutPgCron("pg_stat_statements, pg_cron_extra, my_pg_cron"));
-        assertEquals(null, RestoredCluster.withoutPgCron(""));
+                RestoredCluster.withoutSchedulers(" pg_stat_statements , \"pg_cron\",\"my lib\", $libdir/pg_cron.so"));
+        assertEquals("auto_explain", RestoredCluster.withoutSchedulers("/usr/lib/postgresql/15/lib/pg_cron.so,auto_explain"));
+        assertEquals(null, RestoredCluster.withoutSchedulers("pg_stat_statements, pg_cron_extra, my_pg_cron"));
+        assertEquals(null, RestoredCluster.withoutSchedulers(""));
+        assertEquals("pg_stat_statements", RestoredCluster.withoutSchedulers("pg_partman_bgw, pg_stat_statements,"
+                + " $libdir/pg_partman_bgw.so, pg_cron"));
+        assertEquals(null, RestoredCluster.withoutSchedulers("pg_partman, pg_partman_bgw_extra"));
     }
 
     /**
@@ -406,9 +455,9 @@ class RestoredClusterTest {
             {"$libdir//pg_cron//, auto_explain", "auto_explain"},
         };
         for (String[] each : preloadAndKept) {
-            assertEquals(each[1], RestoredCluster.withoutPgCron(each[0]), each[0]);
+            assertEquals(each[1], RestoredCluster.withoutSchedulers(each[0]), each[0]);
         }
-        assertNull(RestoredCluster.withoutPgCron("pg_cron/x, /"), "a library in a folder named pg_cron is another");
+        assertNull(RestoredCluster.withoutSchedulers("pg_cron/x, /"), "a library in a folder named pg_cron is another");
     }
 
     /**
@@ -434,8 +483,8 @@ class RestoredClusterTest {
                 + " the sandbox needs '127.0.0.1'", RestoredCluster.overridden(sandbox, data, shown::get));
         shown.put("listen_addresses", "127.0.0.1");
         shown.put("shared_preload_libraries", "pg_cron");
-        assertEquals("the restored configuration preloads pg_cron (shared_preload_libraries = 'pg_cron'): its jobs"
-                + " would run in the sandbox", RestoredCluster.overridden(sandbox, data, shown::get));
+        assertEquals("the restored configuration preloads a job scheduler (shared_preload_libraries = 'pg_cron'): its"
+                + " jobs would run in the sandbox", RestoredCluster.overridden(sandbox, data, shown::get));
 
         Path restored = restored();
         Files.writeString(restored.resolve("postgresql.conf"), "data_directory = '/var/lib/postgresql/15/main'\n",

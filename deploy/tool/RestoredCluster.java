@@ -20,8 +20,10 @@
 //     socket folder, no archiving (it must not write into the source's
 //     archives), no logical replication worker (a subscription must not
 //     consume the live publisher's slot), no streaming from a primary, no
-//     SSL, log collector or external pid file, and no pg_cron (its jobs
-//     would run in the copy, on the servers they name: the live one).
+//     SSL, log collector or external pid file, and no job scheduler
+//     preloaded: pg_cron (its jobs would run in the copy, on the servers
+//     they name: the live one) and pg_partman_bgw (its maintenance, run
+//     at start, would drop and create partitions in the copy).
 //     These go last into postgresql.auto.conf, which the server reads after
 //     postgresql.conf and its includes, so whatever the backup's ALTER
 //     SYSTEM settings say, the sandbox's win; then `postgres -C` (which
@@ -64,8 +66,8 @@ final class RestoredCluster {
     /** The harness's marker in a cluster folder (pg-cluster.sh): the server binaries the cluster runs with. */
     static final String MARKER = ".pgc-cluster";
     static final String AUTO_CONF = "postgresql.auto.conf";
-    /** The library that would run the backup's scheduled jobs in the copy. */
-    static final String PG_CRON = "pg_cron";
+    /** The libraries that would run the backup's scheduled jobs in the copy. */
+    static final List<String> SCHEDULERS = List.of("pg_cron", "pg_partman_bgw");
     private static final Duration SHOW_LIMIT = Duration.ofSeconds(30);
     private static final Pattern AUTH = Pattern.compile("trust|md5|scram-sha-256");
 
@@ -182,7 +184,7 @@ final class RestoredCluster {
         Path bindir = binaries(options.cluster);
         Shown shown = name -> shown(bindir.resolve("postgres"), data, name);
         Map<String, String> sandbox = sandbox(options.cluster.toAbsolutePath().normalize(), data.resolve(HBA_FILE));
-        String preload = withoutPgCron(shown.of("shared_preload_libraries"));
+        String preload = withoutSchedulers(shown.of("shared_preload_libraries"));
         if (preload != null) {
             sandbox.put("shared_preload_libraries", preload);
         }
@@ -265,7 +267,7 @@ final class RestoredCluster {
 
     /**
      * Why the configuration of DATA, as SHOWN answers, does not serve the sandbox (one line): a setting of
-     * SANDBOX not in force, a preloaded pg_cron, or another data directory; null when it serves it.
+     * SANDBOX not in force, a preloaded scheduler, or another data directory; null when it serves it.
      */
     static String overridden(Map<String, String> sandbox, Path data, Shown shown) throws Failure {
         String directory = shown.of("data_directory");
@@ -283,8 +285,8 @@ final class RestoredCluster {
         }
         if (!sandbox.containsKey("shared_preload_libraries")) {
             String preload = shown.of("shared_preload_libraries");
-            if (withoutPgCron(preload) != null) {
-                return "the restored configuration preloads pg_cron (shared_preload_libraries = "
+            if (withoutSchedulers(preload) != null) {
+                return "the restored configuration preloads a job scheduler (shared_preload_libraries = "
                         + PhysicalSetup.confString(preload) + "): its jobs would run in the sandbox";
             }
         }
@@ -293,10 +295,11 @@ final class RestoredCluster {
 
     /**
      * The list of libraries PRELOAD (shared_preload_libraries as the server reads it: comma-separated,
-     * blanks around an entry, an entry possibly in double quotes) without its entries naming pg_cron
-     * (pg_cron, $libdir/pg_cron, pg_cron.so, a path to it), the others as written; null when it names none.
+     * blanks around an entry, an entry possibly in double quotes) without its entries naming a scheduler
+     * (pg_cron, $libdir/pg_cron, pg_cron.so, a path to it; likewise pg_partman_bgw), the others as
+     * written; null when it names none.
      */
-    static String withoutPgCron(String preload) {
+    static String withoutSchedulers(String preload) {
         List<String> kept = new ArrayList<>();
         boolean removed = false;
         for (String entry : entries(preload)) {
@@ -305,7 +308,7 @@ final class RestoredCluster {
             // The server canonicalizes the path first: 'pg_cron/' and 'pg_cron/.' load pg_cron as well.
             file = file.replaceFirst("(/\\.?)+$", "");
             file = file.substring(file.lastIndexOf('/') + 1);
-            if (file.equals(PG_CRON) || file.equals(PG_CRON + ".so")) {
+            if (SCHEDULERS.contains(file.replaceFirst("\\.so$", ""))) {
                 removed = true;
             } else {
                 kept.add(entry);
