@@ -1,5 +1,6 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
+//JAVAC_OPTIONS -encoding UTF-8
 //DESCRIPTION Backup/restore gate for PostgreSQL databases with a hash-chained audit log:
 //DESCRIPTION --mode=workload writes audit rows, --mode=verify checks the chain; both print a JSON snapshot.
 //DEPS org.postgresql:postgresql:42.7.14

@@ -252,6 +252,18 @@ class CommandLineTest {
         assertTrue(java.nio.file.Files.size(cache.resolve("jbang/jbang-cli-0.132.1-all.jar")) > 1_000_000);
     }
 
+    /**
+     * JBang compiles the sources as UTF-8 whatever the locale: cron and a systemd unit start the
+     * first run of a user (the drill's) with none, and javac then read them as ASCII (72 errors).
+     */
+    @Test
+    @Tag("e2e")
+    void theToolBuildsWithoutALocale(@org.junit.jupiter.api.io.TempDir java.nio.file.Path cache) {
+        var result = Support.run(List.of(Support.JBANG.toString(), "build", Support.TOOL.toString()),
+                Map.of("LC_ALL", "C", "LANG", "C", "JBANG_CACHE_DIR", cache.toString()), Support.REPO, 600);
+        assertEquals(0, result.exit(), result.describe());
+    }
+
     /** The JVM keeps no performance-data file, which would leave /tmp/hsperfdata_USER behind (a drill leaves nothing). */
     @Test
     @Tag("e2e")
