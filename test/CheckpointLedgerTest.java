@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -284,6 +285,29 @@ class CheckpointLedgerTest {
         assertEquals("the ledger " + ledger + " is broken: the signature of line 1 does not verify with the given key",
                 refusal(ledger, () -> CheckpointRecorder.run(connector(database, deadline),
                         new CheckpointRecorder.Request(ledger, null, null, Ed25519Keys.readPublic(otherPublic)))));
+    }
+
+    /**
+     * A write of the new line that fails part way (a file size limit here;
+     * a full disk alike) is undone: it left a torn last line, and every
+     * later checkpoint exited 3 ("its last line has no newline"), an alarm
+     * for a full disk, until the ledger was repaired by hand.
+     */
+    @Test
+    @Tag("e2e")
+    void anAppendThatFailsPartWayLeavesTheLedgerAsItWas() throws Exception {
+        String database = Support.migratedWithWorkload(24);
+        String[] args = {"--mode=checkpoint", "--db-url=" + Support.url(database), "--ledger=" + ledger};
+        assertEquals(0, Support.launched(Map.of(), args).exit());
+        byte[] before = Files.readAllBytes(ledger);
+        // The next line (its integrity fingerprint alone is over 1 KiB) crosses the next KiB.
+        List<String> limited = new java.util.ArrayList<>(List.of("bash", "-c",
+                "ulimit -f " + (before.length / 1024 + 1) + " && exec \"$0\" \"$@\"", Support.LAUNCHER.toString()));
+        limited.addAll(List.of(args));
+        Support.assertRefused(1, "cannot append to the ledger " + ledger + ": File too large",
+                Support.run(limited, Map.of(), Support.REPO, 180));
+        assertArrayEquals(before, Files.readAllBytes(ledger), "the ledger must be as it was");
+        assertEquals(0, Support.launched(Map.of(), args).exit());
     }
 
     /** With a signing key, an unsigned ledger is refused before the database is read, the ledger unchanged. */

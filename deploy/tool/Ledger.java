@@ -236,21 +236,44 @@ final class Ledger implements AutoCloseable {
         }
     }
 
-    /** One write of the line and its newline at the end of the file, then fsync. */
+    /**
+     * One write of the line and its newline at the end of the file, then
+     * fsync. A write that fails part way (the disk full, a file size limit)
+     * or an fsync that fails is undone: the file is cut back to its length
+     * before, so the ledger is not left with a torn last line that every
+     * later checkpoint and drill would refuse as broken.
+     */
     void append(LedgerEntry entry) throws Failure {
         String line = entry.line();
         ByteBuffer bytes = ByteBuffer.wrap((line + "\n").getBytes(StandardCharsets.UTF_8));
+        long before = -1;
         try {
-            long at = channel.size();
+            before = channel.size();
+            long at = before;
             while (bytes.hasRemaining()) {
                 at += channel.write(bytes, at);
             }
             channel.force(true);
         } catch (IOException e) {
-            throw new Failure("cannot append to the ledger " + file + ": " + Failure.reason(e));
+            throw new Failure("cannot append to the ledger " + file + ": " + Failure.reason(e) + undone(before));
         }
         lines.add(line);
         entries.add(entry);
+    }
+
+    /** After a failed append: the file cut back to BEFORE bytes; "" when it is, else what is left. */
+    private String undone(long before) {
+        if (before < 0) {
+            return "";
+        }
+        try {
+            channel.truncate(before);
+            channel.force(true);
+            return "";
+        } catch (IOException e) {
+            return "; the part of the line written could not be removed (" + Failure.reason(e) + "): its last line is"
+                    + " torn, remove the bytes after the last newline";
+        }
     }
 
     @Override
