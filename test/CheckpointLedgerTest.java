@@ -310,6 +310,33 @@ class CheckpointLedgerTest {
         assertEquals(0, Support.launched(Map.of(), args).exit());
     }
 
+    /**
+     * --verify-key that is not --signing-key's public half: the line signed
+     * with the one does not verify with the other, so the checkpoint wrote a
+     * line that the next run with the same flags refused (exit 3, "the
+     * signature of line N does not verify"): it is refused before anything
+     * is read or written.
+     */
+    @Test
+    void aVerifyKeyThatIsNotTheSigningKeysIsRefused() throws Exception {
+        String database = Support.migratedWithWorkload(24);
+        Ed25519Keys keys = Ed25519Keys.readPrivate(LedgerTest.newKey(folder));
+        checkpoint(database, ledger, keys);
+        byte[] before = Files.readAllBytes(ledger);
+        Ed25519Keys other = Ed25519Keys.readPrivate(LedgerTest.newKey(folder));
+        Ed25519Keys checking = new Ed25519Keys(null, keys.publicKey());
+        Failure refused = assertThrows(Failure.class, () -> CheckpointRecorder.run(connector(database, deadline),
+                new CheckpointRecorder.Request(ledger, null, other, checking)));
+        assertEquals(Failure.class, refused.getClass());
+        assertEquals("--verify-key is not the public key of --signing-key: the line signed would not verify with it,"
+                + " and every later check with it would refuse the ledger as broken", refused.getMessage());
+        assertArrayEquals(before, Files.readAllBytes(ledger), "the ledger must be unchanged");
+        CheckpointRecorder.run(connector(database, deadline), new CheckpointRecorder.Request(ledger, null, keys,
+                checking));
+        CheckpointRecorder.run(connector(database, deadline), new CheckpointRecorder.Request(ledger, null, keys,
+                checking));
+    }
+
     /** With a signing key, an unsigned ledger is refused before the database is read, the ledger unchanged. */
     @Test
     void signingOnAnUnsignedLedgerIsRefused() throws Exception {
