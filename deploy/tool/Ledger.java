@@ -2,9 +2,11 @@
 // checkpoint, each naming the SHA-256 of the line before it, so the ledger is
 // itself a hash chain; optionally each line is signed (Ed25519).
 
+import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
@@ -87,11 +89,27 @@ final class Ledger implements AutoCloseable {
         return ledger;
     }
 
-    /** The ledger's text (UTF-8, strictly) read under a shared lock, for readers that do not append. */
-    static String textOf(Path file) throws IOException {
+    /**
+     * The ledger's last line that is not blank (null: none), its lines split
+     * as String.lines() splits them, read under a shared lock, UTF-8 strictly
+     * (else a CharacterCodingException), for readers that want only that
+     * line: one line at a time is in memory, not the whole text (a year of
+     * 15-minute checkpoints is 60 MB, which as text did not fit the
+     * launcher's heap).
+     */
+    static String lastLineOf(Path file) throws IOException {
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ);
              FileLock shared = sharedLockOrNone(channel)) {
-            return StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(contentOf(channel))).toString();
+            // Not closed itself: closing it would close the channel before the lock is released.
+            BufferedReader reader = new BufferedReader(Channels.newReader(channel,
+                    StandardCharsets.UTF_8.newDecoder(), -1));
+            String last = null;
+            for (String line = reader.readLine(); line != null; line = reader.readLine()) {
+                if (!line.isBlank()) {
+                    last = line;
+                }
+            }
+            return last;
         }
     }
 
@@ -108,15 +126,6 @@ final class Ledger implements AutoCloseable {
         }
     }
 
-    /** The whole file, read through the channel that holds its lock. */
-    private static byte[] contentOf(FileChannel channel) throws IOException {
-        ByteBuffer content = ByteBuffer.allocate(Math.toIntExact(channel.size()));
-        while (content.hasRemaining() && channel.read(content, content.position()) > 0) {
-            // read until full
-        }
-        return content.array();
-    }
-
     /** What is done with each line of the file: its text (strict UTF-8), its number from 0 and where it starts. */
     private interface LineVisitor {
         void line(String text, int index, long start) throws Failure;
@@ -127,7 +136,7 @@ final class Ledger implements AutoCloseable {
      * start: each ends with a newline, and a last line without one is a torn
      * write (refused once the lines before were seen: VISIT may have found a
      * reason of its own, which comes second). Bytes that are not UTF-8 are
-     * an IOException (CharacterCodingException), as textOf's.
+     * an IOException (CharacterCodingException), as lastLineOf's.
      */
     private void eachLine(FileChannel channel, long to, LineVisitor visit) throws IOException, Failure {
         ByteBuffer chunk = ByteBuffer.allocate((int) Math.min(CHUNK, Math.max(to, 1)));
