@@ -368,6 +368,41 @@ class CheckpointLedgerTest {
         assertEquals(lines + 1, Files.readAllLines(ledger).size());
     }
 
+    /**
+     * The ledger's lock is waited for within --timeout: a run that holds it
+     * and does not end (stopped, hung) made every later checkpoint wait for
+     * ever, past its bound, one more process per cron run. Another process
+     * (a JVM of its own: fcntl locks are per process) holds it here.
+     */
+    @Test
+    void theLedgersLockIsWaitedForWithinTheTimeout() throws Exception {
+        String database = Support.migratedWithWorkload(24);
+        checkpoint(database, ledger);
+        byte[] before = Files.readAllBytes(ledger);
+        Path holder = Files.writeString(folder.resolve("Hold.java"), "import java.nio.channels.FileChannel;\n"
+                + "import java.nio.file.*;\n"
+                + "class Hold { public static void main(String[] a) throws Exception {\n"
+                + "  try (var c = FileChannel.open(Path.of(a[0]), StandardOpenOption.WRITE); var l = c.lock()) {\n"
+                + "    System.out.println(\"locked\"); System.out.flush(); Thread.sleep(120_000); } } }\n");
+        Process holding = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"),
+                holder.toString(), ledger.toString()).redirectErrorStream(true).start();
+        try {
+            assertEquals("locked", new java.io.BufferedReader(new java.io.InputStreamReader(holding.getInputStream(),
+                    StandardCharsets.UTF_8)).readLine());
+            try (Deadline short_ = new Deadline(Duration.ofSeconds(2))) {
+                Failure waited = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(Duration.ofSeconds(30),
+                        () -> assertThrows(Failure.class, () -> CheckpointRecorder.run(connector(database, short_),
+                                new CheckpointRecorder.Request(ledger, null, null, null))));
+                assertEquals("timed out after 2s while waiting for the lock of the ledger " + ledger
+                        + " (another run holds it) (raise the bound with --timeout)", waited.getMessage());
+            }
+        } finally {
+            holding.destroyForcibly().waitFor();
+        }
+        assertArrayEquals(before, Files.readAllBytes(ledger), "the ledger must be unchanged");
+        checkpoint(database, ledger);
+    }
+
     /** With a signing key, an unsigned ledger is refused before the database is read, the ledger unchanged. */
     @Test
     void signingOnAnUnsignedLedgerIsRefused() throws Exception {

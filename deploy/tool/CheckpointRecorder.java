@@ -47,7 +47,7 @@ final class CheckpointRecorder {
     static LedgerEntry run(Connector anyConnector, Request request) throws Failure {
         Connector connector = anyConnector.readOnly();
         request.requireOneKey();
-        try (Ledger ledger = Ledger.openForAppend(request.ledger())) {
+        try (Ledger ledger = Ledger.openForAppend(request.ledger(), connector.deadline())) {
             ledger.check(request.checkingKeys());
             if (request.signingKeys() != null) {
                 ledger.requireSignedThroughout();

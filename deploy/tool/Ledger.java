@@ -31,6 +31,8 @@ import java.util.Objects;
  * one; both make sure the bytes are still those whose digest was taken.
  */
 final class Ledger implements AutoCloseable {
+    /** How often a checkpoint asks again for the lock another run holds. */
+    private static final long LOCK_POLL_MILLIS = 50;
     /** How much of the file is read at once. */
     private static final int CHUNK = 1 << 16;
 
@@ -53,13 +55,24 @@ final class Ledger implements AutoCloseable {
         this.lock = lock;
     }
 
-    /** Opens (creating an empty ledger when missing) and locks the file; parses its lines. */
+    /** Opens (creating an empty ledger when missing) and locks the file, waiting as long as it takes. */
     static Ledger openForAppend(Path file) throws Failure {
+        return openForAppend(file, null);
+    }
+
+    /**
+     * Opens (creating an empty ledger when missing) and locks the file;
+     * parses its lines. The lock is waited for within DEADLINE (null: as
+     * long as it takes): a run that holds it and does not end (stopped, or
+     * hung on a file system) made every later cron run wait for ever, past
+     * its --timeout, one more process each time.
+     */
+    static Ledger openForAppend(Path file, Deadline deadline) throws Failure {
         FileChannel channel = null;
         try {
             channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
                     StandardOpenOption.WRITE);
-            FileLock lock = channel.lock();
+            FileLock lock = deadline == null ? channel.lock() : lockWithin(file, channel, deadline);
             Ledger ledger = new Ledger(file, channel, lock);
             ledger.load(channel);
             return ledger;
@@ -69,6 +82,23 @@ final class Ledger implements AutoCloseable {
         } catch (Failure e) {
             closeQuietly(channel);
             throw e;
+        }
+    }
+
+    /** The exclusive lock, asked for again every LOCK_POLL_MILLIS until DEADLINE's time is up. */
+    private static FileLock lockWithin(Path file, FileChannel channel, Deadline deadline) throws IOException, Failure {
+        String doing = "waiting for the lock of the ledger " + file + " (another run holds it)";
+        for (FileLock lock = channel.tryLock(); ; lock = channel.tryLock()) {
+            if (lock != null) {
+                return lock;
+            }
+            deadline.check(doing);
+            try {
+                Thread.sleep(Math.max(1, Math.min(LOCK_POLL_MILLIS, deadline.remainingMillis())));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new Failure("interrupted while " + doing);
+            }
         }
     }
 
