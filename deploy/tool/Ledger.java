@@ -410,23 +410,28 @@ final class Ledger implements AutoCloseable {
         String line = entry.line();
         ByteBuffer bytes = ByteBuffer.wrap((line + "\n").getBytes(StandardCharsets.UTF_8));
         long before = -1;
+        long at = -1;
         try {
             before = channel.size();
-            long at = before;
+            at = before;
             while (bytes.hasRemaining()) {
                 at += channel.write(bytes, at);
             }
             channel.force(true);
         } catch (IOException e) {
-            throw new Failure("cannot append to the ledger " + file + ": " + Failure.reason(e) + undone(before));
+            throw new Failure("cannot append to the ledger " + file + ": " + Failure.reason(e) + undone(before, at));
         }
         add(line, entry, before);
         end = before + bytes.capacity();
     }
 
-    /** After a failed append: the file cut back to BEFORE bytes; "" when it is, else what is left. */
-    private String undone(long before) {
-        if (before < 0) {
+    /**
+     * After a failed append that wrote the file up to AT: the file cut back
+     * to BEFORE bytes; "" when it is (or nothing was written), else what is
+     * left.
+     */
+    private String undone(long before, long at) {
+        if (before < 0 || at <= before) {
             return "";
         }
         try {
