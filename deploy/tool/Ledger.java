@@ -19,8 +19,8 @@ import java.util.Objects;
 
 /**
  * A ledger opened for appending: the file is locked exclusively (so two
- * cron runs cannot interleave: the second waits and then sees the first's
- * entry), read, and checked; append() writes one line with one write and
+ * cron runs cannot interleave: the second waits, within its --timeout, and
+ * then sees the first's entry), read, and checked; append() writes one line with one write and
  * fsyncs it. The file is read line by line, and what is kept of a line is
  * its entry (sharing the fields equal to the previous entry's, as the
  * integrity fingerprint, over 1 KB, mostly is), the digest of its exact
