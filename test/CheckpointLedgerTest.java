@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -284,6 +285,122 @@ class CheckpointLedgerTest {
         assertEquals("the ledger " + ledger + " is broken: the signature of line 1 does not verify with the given key",
                 refusal(ledger, () -> CheckpointRecorder.run(connector(database, deadline),
                         new CheckpointRecorder.Request(ledger, null, null, Ed25519Keys.readPublic(otherPublic)))));
+    }
+
+    /**
+     * A write of the new line that fails part way (a file size limit here;
+     * a full disk alike) is undone: it left a torn last line, and every
+     * later checkpoint exited 3 ("its last line has no newline"), an alarm
+     * for a full disk, until the ledger was repaired by hand.
+     */
+    @Test
+    @Tag("e2e")
+    void anAppendThatFailsPartWayLeavesTheLedgerAsItWas() throws Exception {
+        String database = Support.migratedWithWorkload(24);
+        String[] args = {"--mode=checkpoint", "--db-url=" + Support.url(database), "--ledger=" + ledger};
+        assertEquals(0, Support.launched(Map.of(), args).exit());
+        byte[] before = Files.readAllBytes(ledger);
+        // The next line (its integrity fingerprint alone is over 1 KiB) crosses the next KiB.
+        List<String> limited = new java.util.ArrayList<>(List.of("bash", "-c",
+                "ulimit -f " + (before.length / 1024 + 1) + " && exec \"$0\" \"$@\"", Support.LAUNCHER.toString()));
+        limited.addAll(List.of(args));
+        Support.assertRefused(1, "cannot append to the ledger " + ledger + ": File too large",
+                Support.run(limited, Map.of(), Support.REPO, 180));
+        assertArrayEquals(before, Files.readAllBytes(ledger), "the ledger must be as it was");
+        assertEquals(0, Support.launched(Map.of(), args).exit());
+    }
+
+    /**
+     * --verify-key that is not --signing-key's public half: the line signed
+     * with the one does not verify with the other, so the checkpoint wrote a
+     * line that the next run with the same flags refused (exit 3, "the
+     * signature of line N does not verify"): it is refused before anything
+     * is read or written.
+     */
+    @Test
+    void aVerifyKeyThatIsNotTheSigningKeysIsRefused() throws Exception {
+        String database = Support.migratedWithWorkload(24);
+        Ed25519Keys keys = Ed25519Keys.readPrivate(LedgerTest.newKey(folder));
+        checkpoint(database, ledger, keys);
+        byte[] before = Files.readAllBytes(ledger);
+        Ed25519Keys other = Ed25519Keys.readPrivate(LedgerTest.newKey(folder));
+        Ed25519Keys checking = new Ed25519Keys(null, keys.publicKey());
+        Failure refused = assertThrows(Failure.class, () -> CheckpointRecorder.run(connector(database, deadline),
+                new CheckpointRecorder.Request(ledger, null, other, checking)));
+        assertEquals(Failure.class, refused.getClass());
+        assertEquals("--verify-key is not the public key of --signing-key: the line signed would not verify with it,"
+                + " and every later check with it would refuse the ledger as broken", refused.getMessage());
+        assertArrayEquals(before, Files.readAllBytes(ledger), "the ledger must be unchanged");
+        CheckpointRecorder.run(connector(database, deadline), new CheckpointRecorder.Request(ledger, null, keys,
+                checking));
+        CheckpointRecorder.run(connector(database, deadline), new CheckpointRecorder.Request(ledger, null, keys,
+                checking));
+    }
+
+    /**
+     * A long ledger (15,000 lines, 24 MB: five months of 15-minute
+     * checkpoints) takes little of the launcher's heap: it was held as the
+     * file's bytes, its text and its lines at once, about three times its
+     * size, and a year's ledger ran out of the launcher's 160 MiB heap (exit
+     * 1) on every run. Here the heap is 48 MiB, which 24 MB read that way
+     * does not fit.
+     */
+    @Test
+    @Tag("e2e")
+    void aLongLedgerFitsASmallHeap() throws Exception {
+        String database = Support.migratedWithWorkload(24);
+        LedgerEntry first = checkpoint(database, ledger);
+        int lines = 15_000;
+        StringBuilder text = new StringBuilder(Files.readString(ledger));
+        String previous = text.substring(0, text.length() - 1);
+        for (int i = 1; i < lines; i++) {
+            LedgerEntry next = new LedgerEntry(first.time().plusSeconds(900L * i), first.systemIdentifier(),
+                    first.database(), first.schema(), first.timeline(), first.walLsn(), first.rowCount(),
+                    first.chainHeadHash(), first.headPosition(), LedgerEntry.digestOf(previous), first.integrity(),
+                    first.catalogSha256(), null, null);
+            previous = next.line();
+            text.append(previous).append('\n');
+        }
+        Files.writeString(ledger, text);
+        var appended = Support.launched(Map.of("BACKUPSMOKE_JAVA_OPTS", "-XX:+UseSerialGC -Xmx48m"),
+                "--mode=checkpoint", "--db-url=" + Support.url(database), "--ledger=" + ledger);
+        assertEquals(0, appended.exit(), appended.describe());
+        assertEquals(lines + 1, Files.readAllLines(ledger).size());
+    }
+
+    /**
+     * The ledger's lock is waited for within --timeout: a run that holds it
+     * and does not end (stopped, hung) made every later checkpoint wait for
+     * ever, past its bound, one more process per cron run. Another process
+     * (a JVM of its own: fcntl locks are per process) holds it here.
+     */
+    @Test
+    void theLedgersLockIsWaitedForWithinTheTimeout() throws Exception {
+        String database = Support.migratedWithWorkload(24);
+        checkpoint(database, ledger);
+        byte[] before = Files.readAllBytes(ledger);
+        Path holder = Files.writeString(folder.resolve("Hold.java"), "import java.nio.channels.FileChannel;\n"
+                + "import java.nio.file.*;\n"
+                + "class Hold { public static void main(String[] a) throws Exception {\n"
+                + "  try (var c = FileChannel.open(Path.of(a[0]), StandardOpenOption.WRITE); var l = c.lock()) {\n"
+                + "    System.out.println(\"locked\"); System.out.flush(); Thread.sleep(120_000); } } }\n");
+        Process holding = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"),
+                holder.toString(), ledger.toString()).redirectErrorStream(true).start();
+        try {
+            assertEquals("locked", new java.io.BufferedReader(new java.io.InputStreamReader(holding.getInputStream(),
+                    StandardCharsets.UTF_8)).readLine());
+            try (Deadline short_ = new Deadline(Duration.ofSeconds(2))) {
+                Failure waited = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(Duration.ofSeconds(30),
+                        () -> assertThrows(Failure.class, () -> CheckpointRecorder.run(connector(database, short_),
+                                new CheckpointRecorder.Request(ledger, null, null, null))));
+                assertEquals("timed out after 2s while waiting for the lock of the ledger " + ledger
+                        + " (another run holds it) (raise the bound with --timeout)", waited.getMessage());
+            }
+        } finally {
+            holding.destroyForcibly().waitFor();
+        }
+        assertArrayEquals(before, Files.readAllBytes(ledger), "the ledger must be unchanged");
+        checkpoint(database, ledger);
     }
 
     /** With a signing key, an unsigned ledger is refused before the database is read, the ledger unchanged. */

@@ -16,6 +16,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -307,6 +308,31 @@ class KnobsTest {
         } finally {
             assertEquals(0, appending.waitFor());
         }
+    }
+
+    /**
+     * The drill's database comes from the ledger's last line, read one line
+     * at a time: the ledger's whole text was decoded (twice its size as
+     * chars) and split, and a year of 15-minute checkpoints (60 MB) ran the
+     * knobs out of the launcher's 160 MiB heap (exit 1) before any drill
+     * began. Here 24 MB with a 48 MiB heap.
+     */
+    @Test
+    @Tag("e2e")
+    void theDrillsDatabaseComesFromALongLedgerInASmallHeap() throws Exception {
+        Path ledger = temp.resolve("long.jsonl");
+        String line = "{\"database\":\"app\",\"integrity\":{\"x\":\"" + "y".repeat(1_600) + "\"}}\n";
+        try (var out = Files.newBufferedWriter(ledger)) {
+            for (int i = 0; i < 15_000; i++) {
+                out.write(line);
+            }
+            out.write(line.replace("\"app\"", "\"last\""));
+        }
+        var knobs = Support.launched(Map.of("BACKUPSMOKE_JAVA_OPTS", "-XX:+UseSerialGC -Xmx48m", "SMOKE_DRILL", "1",
+                "SMOKE_METHODS", "pgbackrest", "SMOKE_PGBACKREST_STANZA", "main", "SMOKE_LEDGER", ledger.toString()),
+                "--mode=knobs");
+        assertEquals(0, knobs.exit(), knobs.describe());
+        assertTrue(knobs.out().contains("drill.database=last"), knobs.out());
     }
 
     private String[] drill(String... more) throws Exception {

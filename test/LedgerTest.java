@@ -182,6 +182,25 @@ class LedgerTest {
     }
 
     /**
+     * Bytes that are not UTF-8 are refused by a checkpoint as by a drill:
+     * the checkpoint decoded them leniently (as U+FFFD), so it appended a
+     * prev_digest that is not the SHA-256 of the line's bytes, on a ledger
+     * every drill then refused as unreadable.
+     */
+    @Test
+    void aLedgerThatIsNotUtf8IsRefusedByACheckpointAsByADrill() throws Exception {
+        Path file = folder.resolve("ledger.jsonl");
+        byte[] line = entry(24, null).line().replace("\"app\"", "\"app\u0001\"").getBytes(StandardCharsets.UTF_8);
+        line[new String(line, StandardCharsets.UTF_8).indexOf('\u0001')] = (byte) 0xff;
+        Files.write(file, line);
+        Files.write(file, new byte[] {'\n'}, java.nio.file.StandardOpenOption.APPEND);
+        Failure read = assertThrows(Failure.class, () -> Ledger.read(file));
+        assertEquals("cannot read the ledger " + file + ": not UTF-8 text", read.getMessage());
+        Failure opened = assertThrows(Failure.class, () -> Ledger.openForAppend(file));
+        assertEquals("cannot open the ledger " + file + ": not UTF-8 text", opened.getMessage());
+    }
+
+    /**
      * A signature member that is not 64 bytes in base64 (which did not
      * decode: an unexpected error, exit 1, and no report written over the
      * last run's passing one) or not the line's last member makes the line

@@ -20,6 +20,19 @@ final class CheckpointRecorder {
         Ed25519Keys checkingKeys() {
             return verifyKeys != null ? verifyKeys : signingKeys;
         }
+
+        /**
+         * With both keys, --verify-key must be --signing-key's public half:
+         * else the line signed would not verify with it, and the next run
+         * with the same flags would refuse the ledger it wrote as broken.
+         */
+        void requireOneKey() throws Failure {
+            if (signingKeys != null && verifyKeys != null && !java.util.Arrays.equals(
+                    signingKeys.publicKey().getEncoded(), verifyKeys.publicKey().getEncoded())) {
+                throw new Failure("--verify-key is not the public key of --signing-key: the line signed would not"
+                        + " verify with it, and every later check with it would refuse the ledger as broken");
+            }
+        }
     }
 
     /**
@@ -33,7 +46,8 @@ final class CheckpointRecorder {
      */
     static LedgerEntry run(Connector anyConnector, Request request) throws Failure {
         Connector connector = anyConnector.readOnly();
-        try (Ledger ledger = Ledger.openForAppend(request.ledger())) {
+        request.requireOneKey();
+        try (Ledger ledger = Ledger.openForAppend(request.ledger(), connector.deadline())) {
             ledger.check(request.checkingKeys());
             if (request.signingKeys() != null) {
                 ledger.requireSignedThroughout();

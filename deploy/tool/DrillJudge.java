@@ -102,7 +102,7 @@ final class DrillJudge {
         LedgerEntry relied = reliedOn();
         findings.reliedOn = relied;
         int reliedIndex = entries.indexOf(relied);
-        findings.reliedLine = ledger.lines().get(reliedIndex);
+        findings.reliedLine = ledger.line(reliedIndex);
         findings.reliedNumber = reliedIndex + 1;
         LedgerCheck.requireSameCluster("the restored server's", findings.restored.systemIdentifier(), entries, relied);
         findings.verdicts.put("system_identifier", "the ledger's");

@@ -304,25 +304,21 @@ final class Knobs {
     }
 
     private static String lastLedgerDatabase(Path file, String given) throws Failure {
-        List<String> lines;
+        String line;
         try {
-            lines = Ledger.textOf(file).lines().toList(); // locked: a checkpoint appending is waited for
+            line = Ledger.lastLineOf(file); // locked: a checkpoint appending is waited for
         } catch (IOException e) {
             throw new Failure("SMOKE_LEDGER=" + printable(given) + " cannot be read: " + Failure.reason(e));
         }
-        for (int i = lines.size() - 1; i >= 0; i--) {
-            if (lines.get(i).isBlank()) {
-                continue;
-            }
+        if (line != null) {
             try {
-                JsonNode entry = new ObjectMapper().readTree(lines.get(i));
+                JsonNode entry = new ObjectMapper().readTree(line);
                 if (entry.path("database").isTextual() && !entry.get("database").asText().isEmpty()) {
                     return entry.get("database").asText();
                 }
             } catch (IOException unparsable) {
                 // named below
             }
-            break;
         }
         throw new Failure("SMOKE_LEDGER=" + printable(given) + " holds no checkpoint naming its database"
                 + " (run --mode=checkpoint, or set SMOKE_DRILL_DATABASE)");

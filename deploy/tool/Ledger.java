@@ -2,53 +2,103 @@
 // checkpoint, each naming the SHA-256 of the line before it, so the ledger is
 // itself a hash chain; optionally each line is signed (Ed25519).
 
+import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * A ledger opened for appending: the file is locked exclusively (so two
- * cron runs cannot interleave: the second waits and then sees the first's
- * entry), read, and checked; append() writes one line with one write and
- * fsyncs it. The lines are kept as read, so digests are of the exact bytes.
+ * cron runs cannot interleave: the second waits, within its --timeout, and
+ * then sees the first's entry), read, and checked; append() writes one line with one write and
+ * fsyncs it. The file is read line by line, and what is kept of a line is
+ * its entry (sharing the fields equal to the previous entry's, as the
+ * integrity fingerprint, over 1 KB, mostly is), the digest of its exact
+ * bytes and where it starts: a year of 15-minute checkpoints (35,000 lines,
+ * 60 MB) held as text, as the whole file's bytes, its text and its lines at
+ * once, did not fit the launcher's heap. The signatures, over a line's
+ * bytes, are checked by reading the lines again (check), and line(i) reads
+ * one; both make sure the bytes are still those whose digest was taken.
  */
 final class Ledger implements AutoCloseable {
+    /** How often a checkpoint asks again for the lock another run holds. */
+    private static final long LOCK_POLL_MILLIS = 50;
+    /** How much of the file is read at once. */
+    private static final int CHUNK = 1 << 16;
+
     private final Path file;
     private final FileChannel channel;
     private final FileLock lock;
-    private final List<String> lines;
-    private final List<LedgerEntry> entries;
+    private final List<LedgerEntry> entries = new ArrayList<>();
+    /** The digest of each line's bytes (LedgerEntry.digestOf). */
+    private final List<String> digests = new ArrayList<>();
+    /** Where each line starts in the file. */
+    private final List<Long> starts = new ArrayList<>();
+    /** Which lines are signed (LedgerEntry.signedBytes is not null). */
+    private final BitSet signed = new BitSet();
+    /** The length of the file read (and appended to). */
+    private long end;
 
-    private Ledger(Path file, FileChannel channel, FileLock lock, List<String> lines, List<LedgerEntry> entries) {
+    private Ledger(Path file, FileChannel channel, FileLock lock) {
         this.file = file;
         this.channel = channel;
         this.lock = lock;
-        this.lines = lines;
-        this.entries = entries;
     }
 
-    /** Opens (creating an empty ledger when missing) and locks the file; parses its lines. */
+    /** Opens (creating an empty ledger when missing) and locks the file, waiting as long as it takes. */
     static Ledger openForAppend(Path file) throws Failure {
+        return openForAppend(file, null);
+    }
+
+    /**
+     * Opens (creating an empty ledger when missing) and locks the file;
+     * parses its lines. The lock is waited for within DEADLINE (null: as
+     * long as it takes): a run that holds it and does not end (stopped, or
+     * hung on a file system) made every later cron run wait for ever, past
+     * its --timeout, one more process each time.
+     */
+    static Ledger openForAppend(Path file, Deadline deadline) throws Failure {
         FileChannel channel = null;
         try {
             channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
                     StandardOpenOption.WRITE);
-            FileLock lock = channel.lock();
-            String text = new String(contentOf(channel), StandardCharsets.UTF_8);
-            List<String> lines = splitLines(file, text);
-            return new Ledger(file, channel, lock, lines, parse(file, lines));
+            FileLock lock = deadline == null ? channel.lock() : lockWithin(file, channel, deadline);
+            Ledger ledger = new Ledger(file, channel, lock);
+            ledger.load(channel);
+            return ledger;
         } catch (IOException e) {
             closeQuietly(channel);
             throw new Failure("cannot open the ledger " + file + ": " + Failure.reason(e));
         } catch (Failure e) {
             closeQuietly(channel);
             throw e;
+        }
+    }
+
+    /** The exclusive lock, asked for again every LOCK_POLL_MILLIS until DEADLINE's time is up. */
+    private static FileLock lockWithin(Path file, FileChannel channel, Deadline deadline) throws IOException, Failure {
+        String doing = "waiting for the lock of the ledger " + file + " (another run holds it)";
+        for (FileLock lock = channel.tryLock(); ; lock = channel.tryLock()) {
+            if (lock != null) {
+                return lock;
+            }
+            deadline.check(doing);
+            try {
+                Thread.sleep(Math.max(1, Math.min(LOCK_POLL_MILLIS, deadline.remainingMillis())));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new Failure("interrupted while " + doing);
+            }
         }
     }
 
@@ -59,21 +109,37 @@ final class Ledger implements AutoCloseable {
      * broken ledger to an honest drill). The lock is released once read.
      */
     static Ledger read(Path file) throws Failure {
-        String text;
-        try {
-            text = textOf(file);
+        Ledger ledger = new Ledger(file, null, null);
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ);
+             FileLock shared = sharedLockOrNone(channel)) {
+            ledger.load(channel);
         } catch (IOException e) {
             throw new Failure("cannot read the ledger " + file + ": " + Failure.reason(e));
         }
-        List<String> lines = splitLines(file, text);
-        return new Ledger(file, null, null, lines, parse(file, lines));
+        return ledger;
     }
 
-    /** The ledger's text (UTF-8, strictly) read under a shared lock, for readers that do not append. */
-    static String textOf(Path file) throws IOException {
+    /**
+     * The ledger's last line that is not blank (null: none), its lines split
+     * as String.lines() splits them, read under a shared lock, UTF-8 strictly
+     * (else a CharacterCodingException), for readers that want only that
+     * line: one line at a time is in memory, not the whole text (a year of
+     * 15-minute checkpoints is 60 MB, which as text did not fit the
+     * launcher's heap).
+     */
+    static String lastLineOf(Path file) throws IOException {
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ);
              FileLock shared = sharedLockOrNone(channel)) {
-            return StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(contentOf(channel))).toString();
+            // Not closed itself: closing it would close the channel before the lock is released.
+            BufferedReader reader = new BufferedReader(Channels.newReader(channel,
+                    StandardCharsets.UTF_8.newDecoder(), -1));
+            String last = null;
+            for (String line = reader.readLine(); line != null; line = reader.readLine()) {
+                if (!line.isBlank()) {
+                    last = line;
+                }
+            }
+            return last;
         }
     }
 
@@ -90,43 +156,133 @@ final class Ledger implements AutoCloseable {
         }
     }
 
-    /** The whole file, read through the channel that holds its lock. */
-    private static byte[] contentOf(FileChannel channel) throws IOException {
-        ByteBuffer content = ByteBuffer.allocate(Math.toIntExact(channel.size()));
-        while (content.hasRemaining() && channel.read(content, content.position()) > 0) {
-            // read until full
-        }
-        return content.array();
+    /** What is done with each line of the file: its text (strict UTF-8), its number from 0 and where it starts. */
+    private interface LineVisitor {
+        void line(String text, int index, long start) throws Failure;
     }
 
-    /** Every line ends with a newline; a last line without one is a torn write. */
-    private static List<String> splitLines(Path file, String text) throws Failure {
-        if (!text.isEmpty() && !text.endsWith("\n")) {
+    /**
+     * Every line of the file's first TO bytes, read through CHANNEL from its
+     * start: each ends with a newline, and a last line without one is a torn
+     * write (refused once the lines before were seen: VISIT may have found a
+     * reason of its own, which comes second). Bytes that are not UTF-8 are
+     * an IOException (CharacterCodingException), as lastLineOf's.
+     */
+    private void eachLine(FileChannel channel, long to, LineVisitor visit) throws IOException, Failure {
+        ByteBuffer chunk = ByteBuffer.allocate((int) Math.min(CHUNK, Math.max(to, 1)));
+        ByteArrayOutputStream line = new ByteArrayOutputStream();
+        long at = 0;
+        long start = 0;
+        int index = 0;
+        while (at < to) {
+            chunk.clear().limit((int) Math.min(chunk.capacity(), to - at));
+            int read = channel.read(chunk, at);
+            if (read < 0) {
+                break; // the file was cut short meanwhile: what is there is read
+            }
+            byte[] bytes = chunk.array();
+            int from = 0;
+            for (int i = 0; i < read; i++) {
+                if (bytes[i] == '\n') {
+                    line.write(bytes, from, i - from);
+                    visit.line(decoded(line.toByteArray()), index++, start);
+                    line.reset();
+                    from = i + 1;
+                    start = at + i + 1;
+                }
+            }
+            line.write(bytes, from, read - from);
+            at += read;
+        }
+        if (line.size() > 0) {
             throw new Refusal("the ledger " + file + " is broken: its last line has no newline"
                     + " (an interrupted write or an edit)");
         }
-        return text.isEmpty() ? new ArrayList<>() : new ArrayList<>(List.of(text.split("\n", -1)))
-                .subList(0, (int) text.chars().filter(c -> c == '\n').count());
     }
 
-    private static List<LedgerEntry> parse(Path file, List<String> lines) throws Failure {
-        List<LedgerEntry> entries = new ArrayList<>();
-        for (int i = 0; i < lines.size(); i++) {
-            try {
-                entries.add(LedgerEntry.parse(lines.get(i)));
-            } catch (IllegalArgumentException e) {
-                throw new Refusal("the ledger " + file + " is broken: line " + (i + 1) + ": " + e.getMessage());
+    private static String decoded(byte[] bytes) throws IOException {
+        return StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(bytes)).toString();
+    }
+
+    /**
+     * Reads and parses every line. A line without a newline at the end, then
+     * the first unparsable line, is the ledger broken; the lines after an
+     * unparsable one are not parsed.
+     */
+    private void load(FileChannel channel) throws IOException, Failure {
+        long size = channel.size();
+        Refusal[] unparsable = {null};
+        eachLine(channel, size, (text, index, start) -> {
+            if (unparsable[0] != null) {
+                return;
             }
+            LedgerEntry entry;
+            try {
+                entry = LedgerEntry.parse(text);
+            } catch (IllegalArgumentException e) {
+                unparsable[0] = new Refusal("the ledger " + file + " is broken: line " + (index + 1) + ": "
+                        + e.getMessage());
+                return;
+            }
+            add(text, entry, start);
+        });
+        if (unparsable[0] != null) {
+            throw unparsable[0];
         }
-        return entries;
+        end = size;
+    }
+
+    /** Keeps a line's entry, digest, start and whether it is signed. */
+    private void add(String line, LedgerEntry entry, long start) {
+        LedgerEntry previous = last();
+        String previousDigest = digests.isEmpty() ? null : digests.get(digests.size() - 1);
+        entries.add(previous == null ? entry : new LedgerEntry(entry.time(),
+                same(entry.systemIdentifier(), previous.systemIdentifier()), same(entry.database(), previous.database()),
+                same(entry.schema(), previous.schema()), entry.timeline(), entry.walLsn(), entry.rowCount(),
+                same(entry.chainHeadHash(), previous.chainHeadHash()), entry.headPosition(),
+                same(entry.prevDigest(), previousDigest), same(entry.integrity(), previous.integrity()),
+                same(entry.catalogSha256(), previous.catalogSha256()), entry.catalog(), entry.signature()));
+        signed.set(digests.size(), LedgerEntry.signedBytes(line) != null);
+        digests.add(LedgerEntry.digestOf(line));
+        starts.add(start);
+    }
+
+    /** EARLIER when it is equal: one copy of what most lines repeat. */
+    private static <T> T same(T value, T earlier) {
+        return Objects.equals(value, earlier) ? earlier : value;
     }
 
     List<LedgerEntry> entries() {
         return entries;
     }
 
-    List<String> lines() {
-        return lines;
+    /**
+     * The exact text of line INDEX (from 0), read again from the file; a
+     * Failure when its bytes are no longer those read (the file was
+     * rewritten meanwhile).
+     */
+    String line(int index) throws Failure {
+        long from = starts.get(index);
+        long to = index + 1 < starts.size() ? starts.get(index + 1) : end;
+        try (FileChannel reopened = channel == null ? FileChannel.open(file, StandardOpenOption.READ) : null) {
+            FileChannel reading = channel != null ? channel : reopened;
+            ByteBuffer bytes = ByteBuffer.allocate(Math.toIntExact(to - from - 1));
+            while (bytes.hasRemaining() && reading.read(bytes, from + bytes.position()) > 0) {
+                // read until full
+            }
+            String line = decoded(bytes.array());
+            requireUnchanged(line, index);
+            return line;
+        } catch (IOException e) {
+            throw new Failure("cannot read the ledger " + file + ": " + Failure.reason(e));
+        }
+    }
+
+    private void requireUnchanged(String line, int index) throws Failure {
+        if (!LedgerEntry.digestOf(line).equals(digests.get(index))) {
+            throw new Failure("the ledger " + file + " changed while it was read: line " + (index + 1)
+                    + " is no longer the line read");
+        }
     }
 
     LedgerEntry last() {
@@ -135,7 +291,7 @@ final class Ledger implements AutoCloseable {
 
     /** The prev_digest the next entry must carry: null for the first entry. */
     String nextPrevDigest() {
-        return lines.isEmpty() ? null : LedgerEntry.digestOf(lines.get(lines.size() - 1));
+        return digests.isEmpty() ? null : digests.get(digests.size() - 1);
     }
 
     /**
@@ -144,9 +300,9 @@ final class Ledger implements AutoCloseable {
      * verify, and once a line is signed every later one must be: a line
      * whose signature was stripped or forged is refused.
      */
-    void check(Ed25519Keys keys) throws Refusal {
+    void check(Ed25519Keys keys) throws Failure {
         for (int i = 0; i < entries.size(); i++) {
-            String expected = i == 0 ? null : LedgerEntry.digestOf(lines.get(i - 1));
+            String expected = i == 0 ? null : digests.get(i - 1);
             String recorded = entries.get(i).prevDigest();
             if (expected == null ? recorded != null : !expected.equals(recorded)) {
                 throw new Refusal("the ledger " + file + " is broken: line " + (i + 1) + " has prev_digest "
@@ -169,24 +325,24 @@ final class Ledger implements AutoCloseable {
      * Either is the ledger's failing verdict, as a broken chain is: its
      * bytes do not show whether the unsigned lines were forged.
      */
-    void checkVouchedFor(Ed25519Keys keys) throws Refusal {
+    void checkVouchedFor(Ed25519Keys keys) throws Failure {
         check(keys);
         long unsigned = unsignedLines();
         if (keys == null || unsigned == 0) {
             return;
         }
-        if (unsigned == lines.size()) {
-            throw new Refusal("the ledger " + file + " is broken: none of its " + lines.size() + " lines is signed,"
+        if (unsigned == digests.size()) {
+            throw new Refusal("the ledger " + file + " is broken: none of its " + digests.size() + " lines is signed,"
                     + " though a key to check their signatures was given");
         }
         // check(keys) refused an unsigned line after a signed one: the unsigned lines come first.
-        throw new Refusal("the ledger " + file + " is broken: its first " + unsigned + " of " + lines.size()
+        throw new Refusal("the ledger " + file + " is broken: its first " + unsigned + " of " + digests.size()
                 + " lines are not signed, though a key to check their signatures was given, and the signed lines"
                 + " after them would vouch for them; start a new ledger for signed checkpoints");
     }
 
     private long unsignedLines() {
-        return lines.stream().filter(line -> LedgerEntry.signedBytes(line) == null).count();
+        return digests.size() - signed.cardinality();
     }
 
     /**
@@ -197,7 +353,7 @@ final class Ledger implements AutoCloseable {
     void requireSignedThroughout() throws Failure {
         long unsigned = unsignedLines();
         if (unsigned > 0) {
-            throw new Failure("cannot sign on the ledger " + file + ": " + unsigned + " of its " + lines.size()
+            throw new Failure("cannot sign on the ledger " + file + ": " + unsigned + " of its " + digests.size()
                     + " lines are not signed, and a signature appended would vouch for them; start a new ledger"
                     + " for signed checkpoints");
         }
@@ -209,48 +365,83 @@ final class Ledger implements AutoCloseable {
      * the key (checkSignatures), signed checkpoints and drills alike.
      */
     void requireUnsignedThroughout() throws Failure {
-        long signed = lines.size() - unsignedLines();
-        if (signed > 0) {
-            throw new Failure("cannot append an unsigned line to the ledger " + file + ": " + signed + " of its "
-                    + lines.size() + " lines are signed, and an unsigned line after them breaks it for every check"
+        long signedLines = digests.size() - unsignedLines();
+        if (signedLines > 0) {
+            throw new Failure("cannot append an unsigned line to the ledger " + file + ": " + signedLines + " of its "
+                    + digests.size() + " lines are signed, and an unsigned line after them breaks it for every check"
                     + " with the key; give --signing-key");
         }
     }
 
-    private void checkSignatures(Ed25519Keys keys) throws Refusal {
-        boolean signedBefore = false;
-        for (int i = 0; i < lines.size(); i++) {
-            byte[] signedBytes = LedgerEntry.signedBytes(lines.get(i));
+    /** Reads the lines again (through the locked channel, else the file), each still the one read, and checks them. */
+    private void checkSignatures(Ed25519Keys keys) throws Failure {
+        boolean[] signedBefore = {false};
+        LineVisitor verify = (line, i, start) -> {
+            requireUnchanged(line, i);
+            byte[] signedBytes = LedgerEntry.signedBytes(line);
             if (signedBytes == null) {
-                if (signedBefore) {
+                if (signedBefore[0]) {
                     throw new Refusal("the ledger " + file + " is broken: line " + (i + 1)
                             + " is not signed, though earlier lines are");
                 }
-                continue;
+                return;
             }
-            signedBefore = true;
-            if (!keys.verifies(signedBytes, LedgerEntry.signatureOf(lines.get(i)))) {
+            signedBefore[0] = true;
+            if (!keys.verifies(signedBytes, LedgerEntry.signatureOf(line))) {
                 throw new Refusal("the ledger " + file + " is broken: the signature of line " + (i + 1)
                         + " does not verify with the given key");
             }
+        };
+        try (FileChannel reopened = channel == null ? FileChannel.open(file, StandardOpenOption.READ) : null) {
+            eachLine(channel != null ? channel : reopened, end, verify);
+        } catch (IOException e) {
+            throw new Failure("cannot read the ledger " + file + ": " + Failure.reason(e));
         }
     }
 
-    /** One write of the line and its newline at the end of the file, then fsync. */
+    /**
+     * One write of the line and its newline at the end of the file, then
+     * fsync. A write that fails part way (the disk full, a file size limit)
+     * or an fsync that fails is undone: the file is cut back to its length
+     * before, so the ledger is not left with a torn last line that every
+     * later checkpoint and drill would refuse as broken.
+     */
     void append(LedgerEntry entry) throws Failure {
         String line = entry.line();
         ByteBuffer bytes = ByteBuffer.wrap((line + "\n").getBytes(StandardCharsets.UTF_8));
+        long before = -1;
+        long at = -1;
         try {
-            long at = channel.size();
+            before = channel.size();
+            at = before;
             while (bytes.hasRemaining()) {
                 at += channel.write(bytes, at);
             }
             channel.force(true);
         } catch (IOException e) {
-            throw new Failure("cannot append to the ledger " + file + ": " + Failure.reason(e));
+            throw new Failure("cannot append to the ledger " + file + ": " + Failure.reason(e) + undone(before, at));
         }
-        lines.add(line);
-        entries.add(entry);
+        add(line, entry, before);
+        end = before + bytes.capacity();
+    }
+
+    /**
+     * After a failed append that wrote the file up to AT: the file cut back
+     * to BEFORE bytes; "" when it is (or nothing was written), else what is
+     * left.
+     */
+    private String undone(long before, long at) {
+        if (before < 0 || at <= before) {
+            return "";
+        }
+        try {
+            channel.truncate(before);
+            channel.force(true);
+            return "";
+        } catch (IOException e) {
+            return "; the part of the line written could not be removed (" + Failure.reason(e) + "): its last line is"
+                    + " torn, remove the bytes after the last newline";
+        }
     }
 
     @Override
