@@ -201,6 +201,34 @@ class LedgerTest {
     }
 
     /**
+     * A ledger given as a pipe (--ledger=<(ssh host cat ledger.jsonl)) showed a size of 0: drill-verify
+     * took it for a ledger with no entry and went on ("entries": 0). A ledger is read more than once and
+     * appended to in place: anything but a regular file is refused first (a named FIFO without opening it,
+     * which would wait for a writer); a device, which reads as empty as the pipe did, shows it here.
+     */
+    @Test
+    void aLedgerThatIsNotARegularFileIsRefused() {
+        Path device = Path.of("/dev/null");
+        assertEquals("cannot read the ledger /dev/null: not a regular file (a pipe cannot be read twice); copy it"
+                + " to a file", assertThrows(Failure.class, () -> Ledger.read(device)).getMessage());
+        assertEquals("cannot open the ledger /dev/null: not a regular file (a pipe cannot be read twice); copy it"
+                + " to a file", assertThrows(Failure.class, () -> Ledger.openForAppend(device)).getMessage());
+    }
+
+    @Test
+    @org.junit.jupiter.api.Tag("e2e")
+    void aLedgerGivenThroughProcessSubstitutionIsRefusedByTheDrill() throws Exception {
+        Path file = folder.resolve("ledger.jsonl");
+        Files.writeString(file, entry(24, null).line() + "\n");
+        var result = Support.run(List.of("bash", "-c", "\"$1\" --mode=drill-verify --db-url=postgres://x@127.0.0.1:1/db"
+                + " --ledger=<(cat \"$2\") --backup-start=2026-12-07T00:00:00Z 2>&1 >/dev/null", "-",
+                Support.LAUNCHER.toString(), file.toString()), Map.of(), folder, 300);
+        assertEquals(1, result.exit(), result.describe());
+        assertTrue(result.out().matches("(?s).*backupsmoke: cannot read the ledger /dev/fd/[0-9]+: not a regular file"
+                + " \\(a pipe cannot be read twice\\); copy it to a file\n"), result.out());
+    }
+
+    /**
      * A signature member that is not 64 bytes in base64 (which did not
      * decode: an unexpected error, exit 1, and no report written over the
      * last run's passing one) or not the line's last member makes the line

@@ -10,6 +10,7 @@ import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
@@ -68,6 +69,7 @@ final class Ledger implements AutoCloseable {
      * its --timeout, one more process each time.
      */
     static Ledger openForAppend(Path file, Deadline deadline) throws Failure {
+        requireRegularFile(file, "cannot open the ledger ");
         FileChannel channel = null;
         try {
             channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
@@ -82,6 +84,17 @@ final class Ledger implements AutoCloseable {
         } catch (Failure e) {
             closeQuietly(channel);
             throw e;
+        }
+    }
+
+    /**
+     * A ledger is read more than once (its signatures, the line relied on) and appended to in place: a
+     * pipe (--ledger=<(ssh host cat ledger)) showed a size of 0 and was taken for a ledger with no entry.
+     * A missing file is left to the caller.
+     */
+    private static void requireRegularFile(Path file, String cannot) throws Failure {
+        if (Files.exists(file) && !Files.isRegularFile(file)) {
+            throw new Failure(cannot + file + ": not a regular file (a pipe cannot be read twice); copy it to a file");
         }
     }
 
@@ -109,6 +122,7 @@ final class Ledger implements AutoCloseable {
      * broken ledger to an honest drill). The lock is released once read.
      */
     static Ledger read(Path file) throws Failure {
+        requireRegularFile(file, "cannot read the ledger ");
         Ledger ledger = new Ledger(file, null, null);
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ);
              FileLock shared = sharedLockOrNone(channel)) {
