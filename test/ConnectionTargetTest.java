@@ -63,6 +63,9 @@ class ConnectionTargetTest {
                         "host=db.internal port=6000 dbname='my db' user=carol password='it\\'s \\\\ok'", Map.of(),
                         List.of("host", "db.internal", "port", 6000, "database", "my db", "user", "carol",
                                 "password", "it's \\ok")),
+                Arguments.of("key=value pairs holding \"://\" in a value, as libpq reads them",
+                        "host=h password=a://b application_name=http://ci", Map.of(),
+                        List.of("host", "h", "password", "a://b", "ApplicationName", "http://ci")),
                 Arguments.of("key = value with spaces around the equals sign", "host = h  dbname = d user=u", Map.of(),
                         List.of("host", "h", "database", "d")),
                 Arguments.of("host and port as query parameters", "postgres:///d?host=qhost&port=6001&user=q", Map.of(),
@@ -148,6 +151,15 @@ class ConnectionTargetTest {
                 refused("host=h1,h2 port=5433,5434 dbname=d", "several hosts in --db-url (h1,h2 port 5433,5434) " + oneHost),
                 refused("mydb", "--db-url is neither a postgres:// URL nor key=value pairs: missing '=' after \"mydb\""),
                 refused("host=h password='abc", "unterminated quoted value for \"password\" in --db-url"),
+                // Red-team review (secrets): "://" in a key=value string made all before it the URL's "scheme",
+                // printed with the password.
+                refused("host=h password=SECRET sslmode=sometimes application_name=http://ci",
+                        "invalid sslmode \"sometimes\" in --db-url (one of allow, disable, prefer, require, verify-ca,"
+                        + " verify-full)"),
+                refused("host=h password=SECRET://x sslmdoe=disable", "--db-url: the parameter after the value of"
+                        + " \"password\" is not a connection parameter the tool supports (its name is not shown: it"
+                        + " may be the rest of a password; quote a value holding spaces: key='a b'); supported: "
+                        + supported),
                 // Red-team review 8: a password's unquoted or unencoded tail was quoted back, "SECRET" here.
                 refused("host=h password=my SECRET", "--db-url is neither a postgres:// URL nor key=value pairs: "
                         + "missing '=' after the value of \"password\" (quote a value holding spaces: key='a b')"),

@@ -57,6 +57,16 @@ class PhysicalModesTest {
         assertEquals("postgres://app@db:5432/app?sslmode=require",
                 PhysicalModes.withoutPassword("postgres://app:s3cr%40t@db:5432/app?sslmode=require"));
         assertEquals("postgresql://app@db/app", PhysicalModes.withoutPassword("postgresql://app@db/app"));
+        // Red-team review (secrets): the query's password, or one holding a raw '@' or '/' (which the tool
+        // takes, as ConnectionTarget reads the URL), stayed in the URL the harness puts on command lines.
+        assertEquals("postgres://app@db:5432/app?sslmode=require&application_name=x",
+                PhysicalModes.withoutPassword("postgres://app@db:5432/app?sslmode=require&password=SECRET"
+                        + "&application_name=x&ssl%70assword=SECRET"));
+        assertEquals("postgres://app@db/app", PhysicalModes.withoutPassword("postgres://app@db/app?password=SECRET"));
+        assertEquals("postgres://app@db/app", PhysicalModes.withoutPassword("postgres://app:SEC@RET@db/app"));
+        assertEquals("postgres://app@db/app", PhysicalModes.withoutPassword("postgres://app:SEC/RET@db/app"));
+        assertEquals("postgres://app@[::1]:5432/app", PhysicalModes.withoutPassword("postgres://app:S:E@[::1]:5432/app"));
+        assertEquals("postgres://[::1]:5432/app", PhysicalModes.withoutPassword("postgres://[::1]:5432/app"));
     }
 
     @Test
@@ -208,7 +218,19 @@ class PhysicalModesTest {
             assertEquals("postgres", answer.get("database"));
             assertEquals(role, answer.get("role"));
             assertEquals("p@ss", answer.get("password"));
+            assertEquals("", answer.get("sslpassword"));
             assertTrue(answer.get("wal").matches("[0-9A-F]{24}"), answer.toString());
+            // Red-team review (secrets): in the query, the password stayed in the URL answered, which the
+            // harness puts on the tool's command lines; an sslpassword comes back separately too.
+            Support.write(urlFile, "postgres://" + role + "@" + Support.HOST + ":" + Support.PORT
+                    + "/postgres?sslmode=disable&password=p%40ss&sslpassword=k%26y\n");
+            var queried = Support.tool("--mode=await-recovery", "--recovery-timeout=5", "--restored-url-file=" + urlFile);
+            assertEquals(0, queried.exit(), queried.describe());
+            Map<String, String> said = answer(queried.out());
+            assertEquals("postgres://" + role + "@" + Support.HOST + ":" + Support.PORT + "/postgres?sslmode=disable",
+                    said.get("url"));
+            assertEquals("p@ss", said.get("password"));
+            assertEquals("k&y", said.get("sslpassword"));
         });
     }
 

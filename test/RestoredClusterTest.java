@@ -29,6 +29,21 @@ class RestoredClusterTest {
     @TempDir Path temp;
 
     /** The command line the mode prints, NUL-separated. */
+    @Test
+    void theClusterOwnerGetsNoSecretInItsEnvironment() throws Exception {
+        // Red-team review (secrets): pgc_as_owner ran the restores and the restored server as the cluster's OS
+        // user (SMOKE_PG_OS_USER, when root runs the harness) with the harness's PGPASSWORD and PGSSLPASSWORD in
+        // their environment, which that user reads in /proc/PID/environ for as long as the sandbox runs.
+        Path dir = Files.createDirectory(temp.resolve("owned"));
+        Files.setPosixFilePermissions(temp, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Support.Result result = Support.run(List.of("bash", "-c", ". deploy/lib/pg-cluster.sh && { [[ $(id -u) != 0 ]]"
+                + " || chown \"${SMOKE_PG_OS_USER:-postgres}:\" \"$1\"; } && pgc_as_owner \"$1\" env", "test", dir.toString()),
+                Map.of("PGPASSWORD", "SECRET-1", "PGSSLPASSWORD", "SECRET-2"), Support.REPO, 30);
+        assertEquals(0, result.exit(), result.describe());
+        assertTrue(result.out().contains("PATH="), result.describe());
+        assertFalse(result.out().contains("SECRET"), result.out());
+    }
+
     private static List<String> restoreCommand(String... args) {
         List<String> all = new ArrayList<>(List.of("--mode=restore-command"));
         all.addAll(List.of(args));

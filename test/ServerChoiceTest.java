@@ -131,6 +131,13 @@ class ServerChoiceTest {
         // Red-team review 8: a password's tail after a raw '&' was kept as a parameter of every URL the harness made.
         assertEquals("DATABASE_URL: parameter 2 of the query has no '=': expected key=value (a '&' in a value is "
                 + "written %26)", refusal(env("DATABASE_URL", "postgres://h/d?password=ab&SECRET"), false));
+        // Red-team review (secrets): a password holding a raw '/' (all of it, or digits, before it) ended the
+        // host there, as libpq reads it, and its tail, the real host after it, became the database's name,
+        // on every client's command line and in messages.
+        String slash = "DATABASE_URL: a raw '@' after the host (its name is not shown: a password holding a raw '/'"
+                + " ends the host there; write '/' in a password, '@' in a name, as %2F and %40)";
+        assertEquals(slash, refusal(env("DATABASE_URL", "postgres://u:/SECRET@db.example.com:5432/d"), false));
+        assertEquals(slash, refusal(env("DATABASE_URL", "postgres://u:12/SECRET@db.example.com/d"), false));
     }
 
     @Test

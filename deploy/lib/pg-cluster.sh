@@ -20,15 +20,15 @@ pgc_bindir() {
   return 1
 }
 
-# pgc_as_owner DIR COMMAND...: in DIR (a cwd it can read), as DIR's owner (PostgreSQL refuses root);
-# runuser is in /usr/sbin, which cron's PATH (/usr/bin:/bin) lacks.
+# pgc_as_owner DIR COMMAND...: in DIR (a cwd it can read), as DIR's owner (PostgreSQL refuses root), without
+# the passwords (a server keeps its environment in /proc); runuser is in /usr/sbin, not in cron's PATH.
 pgc_as_owner() {
   local dir=$1 owner
   shift
-  [[ "$(id -u)" -eq 0 ]] || { (cd "$dir" && "$@"); return; }
+  [[ "$(id -u)" -eq 0 ]] || { (cd "$dir" && unset PGPASSWORD PGSSLPASSWORD && "$@"); return; }
   owner=$(stat -c %U "$dir")
   [[ "$owner" != root ]] || { pgc__say "refusing to run the server as root ($dir is owned by root)"; return 1; }
-  (cd "$dir" && PATH=$PATH:/usr/sbin:/sbin runuser -u "$owner" -- "$@")
+  (cd "$dir" && unset PGPASSWORD PGSSLPASSWORD && PATH=$PATH:/usr/sbin:/sbin runuser -u "$owner" -- "$@")
 }
 
 # pgc_give PATH: when root runs this, PATH goes to its folder's owner (the server user).

@@ -70,7 +70,7 @@ drill_main() {
   banner 'drill: verify'
   [[ -f "$DRILL_DIR/backup_label" ]] ||
     drill__give_up cannot "the restore left no backup_label (in the data directory, or for command-url in SMOKE_BACKUP_LABEL_FILE): the backup's start is unknown"
-  PGPASSWORD=${restored[password]} drill__verify --db-url="${restored[url]}" ${K[drill.target_flag]:+"${K[drill.target_flag]}"} \
+  PGPASSWORD=${restored[password]} PGSSLPASSWORD=${restored[sslpassword]} drill__verify --db-url="${restored[url]}" ${K[drill.target_flag]:+"${K[drill.target_flag]}"} \
     ${K[SMOKE_LIVE_URL]:+--live-url="${K[SMOKE_LIVE_URL]}"} ${K[SMOKE_MAX_RPO]:+--max-rpo="${K[SMOKE_MAX_RPO]}"} \
     --restore-seconds="$seconds" >"$DRILL_DIR/report.json" || status=$?
   cat -- "$DRILL_DIR/report.json"

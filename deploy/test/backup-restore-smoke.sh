@@ -481,7 +481,7 @@ combo_restore() {
     phys_restore_for "${C[name]}" "${C[method]}" "${K[method.${C[method]}.restored_by]}" \
       "${K[SMOKE_RECOVERY_TIMEOUT]}" restored
     C[url]=${restored[url]} C[target]="database ${restored[database]} on the restored server"
-    export PGPASSWORD=${restored[password]}
+    export PGPASSWORD=${restored[password]} PGSSLPASSWORD=${restored[sslpassword]}
   else
     say "$(tag "${C[name]}")restoring into ${C[target]}"
     restore_with "${C[method]}" "${C[url]}" || combo_fail "restore into ${C[target]} failed (exit $?)"

@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.regex.Pattern;
 
 /**
  * Where to connect, from a libpq-style URL or key=value string completed by
@@ -38,6 +39,9 @@ record ConnectionTarget(String host, int port, String database, String user, Str
             "application_name", "ApplicationName", "options", "options",
             "target_session_attrs", "targetServerType");
 
+    /** What starts a URL: a scheme (RFC 3986's characters, and ':' for "jdbc:postgresql") and "://". */
+    private static final Pattern SCHEME = Pattern.compile("[A-Za-z][A-Za-z0-9+.:-]*://");
+
     static final Set<String> SSL_MODES = Set.of("disable", "allow", "prefer", "require", "verify-ca", "verify-full");
 
     /** libpq's target_session_attrs values and pgjdbc's targetServerType equivalents. */
@@ -55,7 +59,10 @@ record ConnectionTarget(String host, int port, String database, String user, Str
     }
 
     static ConnectionTarget parse(String text, Map<String, String> environment) throws Failure {
-        Map<String, String> keywords = text.contains("://") ? parseUrl(text.trim()) : parseKeyValue(text);
+        // A URL, as libpq tells one, by its start: "://" inside a key=value string (a password's, an
+        // application_name's) would otherwise make everything before it, password included, the "scheme".
+        Map<String, String> keywords = SCHEME.matcher(text.trim()).lookingAt() ? parseUrl(text.trim())
+                : parseKeyValue(text);
         ENVIRONMENT.forEach((keyword, variable) -> {
             String value = environment.get(variable);
             if (!keywords.containsKey(keyword) && value != null && !value.isEmpty()) {

@@ -52,7 +52,6 @@ final class PhysicalModes {
 
     static final Duration POLL = Duration.ofMillis(500);
 
-    private static final Pattern URL_PASSWORD = Pattern.compile("^(postgres(?:ql)?://[^:@/]*):([^@/]*)@(.*)$");
     private static final Pattern SYSTEM_IDENTIFIER = Pattern.compile("(?m)^Database system identifier: *(\\d+)$");
     private static final String STATE = """
             SELECT coalesce((SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user), false),
@@ -151,6 +150,7 @@ final class PhysicalModes {
             answer.put("database", found.target().database());
             answer.put("role", found.role());
             answer.put("password", found.target().password() == null ? "" : found.target().password());
+            answer.put("sslpassword", found.target().driverOptions().getOrDefault("sslpassword", ""));
             answer.put("wal", Objects.requireNonNullElse(valueOrNull(new Connector(found.target(), connectTimeout,
                     deadline), "SELECT pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn())"), ""));
             answer.forEach((name, value) -> out.print(name + "=" + value + "\0"));
@@ -193,10 +193,31 @@ final class PhysicalModes {
         return line.matches("^postgres(ql)?://.*") ? line : null;
     }
 
-    /** A password in the URL is used, never shown: the URL without it. */
+    /**
+     * A password in the URL is used, never shown: the URL without it, taken apart as ConnectionTarget reads
+     * it (the user information ends at the last '@' before the query, whatever a raw '@' or '/' in the
+     * password), and without the query's password and sslpassword parameters.
+     */
     static String withoutPassword(String url) {
-        Matcher password = URL_PASSWORD.matcher(url);
-        return password.matches() ? password.group(1) + "@" + password.group(3) : url;
+        int queryStart = url.indexOf('?');
+        String head = queryStart < 0 ? url : url.substring(0, queryStart);
+        int hostStart = head.indexOf("://") + 3;
+        int at = head.lastIndexOf('@');
+        int colon = head.indexOf(':', hostStart);
+        if (at >= hostStart && colon >= 0 && colon < at) {
+            head = head.substring(0, colon) + head.substring(at);
+        }
+        if (queryStart < 0) {
+            return head;
+        }
+        List<String> kept = new ArrayList<>();
+        for (String parameter : url.substring(queryStart + 1).split("&", -1)) {
+            String key = ServerChoice.decode(parameter.substring(0, Math.max(0, parameter.indexOf('='))));
+            if (!parameter.isEmpty() && !key.equals("password") && !key.equals("sslpassword")) {
+                kept.add(parameter);
+            }
+        }
+        return kept.isEmpty() ? head : head + "?" + String.join("&", kept);
     }
 
     static String sandboxUrl(String role, int port, String database) {

@@ -111,6 +111,10 @@ record ServerChoice(String kind, String host, String port, String user,
             throw new Failure("DATABASE_URL cannot be parsed");
         }
         String authority = parts.group(1);
+        if (parts.group(2) != null && parts.group(2).contains("@")) {
+            throw new Failure("DATABASE_URL: a raw '@' after the host (its name is not shown: a password holding a"
+                    + " raw '/' ends the host there; write '/' in a password, '@' in a name, as %2F and %40)");
+        }
         Map<String, String> keywords = new LinkedHashMap<>();
         int at = authority.lastIndexOf('@');
         if (at >= 0) {
