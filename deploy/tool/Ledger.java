@@ -179,8 +179,9 @@ final class Ledger implements AutoCloseable {
      * Every line of the file's first TO bytes, read through CHANNEL from its
      * start: each ends with a newline, and a last line without one is a torn
      * write (refused once the lines before were seen: VISIT may have found a
-     * reason of its own, which comes second). Bytes that are not UTF-8 are
-     * an IOException (CharacterCodingException), as lastLineOf's.
+     * reason of its own, which comes second), and a file shorter than TO
+     * one changed while it was read. Bytes that are not UTF-8 are an
+     * IOException (CharacterCodingException), as lastLineOf's.
      */
     private void eachLine(FileChannel channel, long to, LineVisitor visit) throws IOException, Failure {
         ByteBuffer chunk = ByteBuffer.allocate((int) Math.min(CHUNK, Math.max(to, 1)));
@@ -192,7 +193,8 @@ final class Ledger implements AutoCloseable {
             chunk.clear().limit((int) Math.min(chunk.capacity(), to - at));
             int read = channel.read(chunk, at);
             if (read < 0) {
-                break; // the file was cut short meanwhile: what is there is read
+                // Cut short since its size was taken: the lines no longer there would go unchecked.
+                throw changed(index);
             }
             byte[] bytes = chunk.array();
             int from = 0;
@@ -294,9 +296,13 @@ final class Ledger implements AutoCloseable {
 
     private void requireUnchanged(String line, int index) throws Failure {
         if (!LedgerEntry.digestOf(line).equals(digests.get(index))) {
-            throw new Failure("the ledger " + file + " changed while it was read: line " + (index + 1)
-                    + " is no longer the line read");
+            throw changed(index);
         }
+    }
+
+    private Failure changed(int index) {
+        return new Failure("the ledger " + file + " changed while it was read: line " + (index + 1)
+                + " is no longer the line read");
     }
 
     LedgerEntry last() {
