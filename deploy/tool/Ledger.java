@@ -74,7 +74,7 @@ final class Ledger implements AutoCloseable {
         try {
             channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
                     StandardOpenOption.WRITE);
-            FileLock lock = deadline == null ? channel.lock() : lockWithin(file, channel, deadline);
+            FileLock lock = deadline == null ? channel.lock() : lockWithin(file, channel, false, deadline);
             Ledger ledger = new Ledger(file, channel, lock);
             ledger.load(channel);
             return ledger;
@@ -98,10 +98,12 @@ final class Ledger implements AutoCloseable {
         }
     }
 
-    /** The exclusive lock, asked for again every LOCK_POLL_MILLIS until DEADLINE's time is up. */
-    private static FileLock lockWithin(Path file, FileChannel channel, Deadline deadline) throws IOException, Failure {
+    /** The lock (SHARED or exclusive), asked for again every LOCK_POLL_MILLIS until DEADLINE's time is up. */
+    private static FileLock lockWithin(Path file, FileChannel channel, boolean shared, Deadline deadline)
+            throws IOException, Failure {
         String doing = "waiting for the lock of the ledger " + file + " (another run holds it)";
-        for (FileLock lock = channel.tryLock(); ; lock = channel.tryLock()) {
+        while (true) {
+            FileLock lock = channel.tryLock(0, Long.MAX_VALUE, shared);
             if (lock != null) {
                 return lock;
             }
@@ -120,12 +122,22 @@ final class Ledger implements AutoCloseable {
      * shared lock: a checkpoint appending holds the exclusive one, and a
      * read during its write could see half of the new line (a torn line, a
      * broken ledger to an honest drill). The lock is released once read.
+     * It is waited for as long as it takes.
      */
     static Ledger read(Path file) throws Failure {
+        return read(file, null);
+    }
+
+    /**
+     * The same, the lock waited for within DEADLINE (null: as long as it
+     * takes): a checkpoint that holds it and does not end made the drill
+     * wait for ever, past its --timeout.
+     */
+    static Ledger read(Path file, Deadline deadline) throws Failure {
         requireRegularFile(file, "cannot read the ledger ");
         Ledger ledger = new Ledger(file, null, null);
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ);
-             FileLock shared = sharedLockOrNone(channel)) {
+             FileLock shared = sharedLockOrNone(file, channel, deadline)) {
             ledger.load(channel);
         } catch (IOException e) {
             throw new Failure("cannot read the ledger " + file + ": " + Failure.reason(e));
@@ -165,6 +177,18 @@ final class Ledger implements AutoCloseable {
     private static FileLock sharedLockOrNone(FileChannel channel) {
         try {
             return channel.lock(0, Long.MAX_VALUE, true);
+        } catch (IOException noLocks) {
+            return null;
+        }
+    }
+
+    /** The same, waited for within DEADLINE (null: as long as it takes). */
+    private static FileLock sharedLockOrNone(Path file, FileChannel channel, Deadline deadline) throws Failure {
+        if (deadline == null) {
+            return sharedLockOrNone(channel);
+        }
+        try {
+            return lockWithin(file, channel, true, deadline);
         } catch (IOException noLocks) {
             return null;
         }
