@@ -213,6 +213,11 @@ class LedgerTest {
                 + " to a file", assertThrows(Failure.class, () -> Ledger.read(device)).getMessage());
         assertEquals("cannot open the ledger /dev/null: not a regular file (a pipe cannot be read twice); copy it"
                 + " to a file", assertThrows(Failure.class, () -> Ledger.openForAppend(device)).getMessage());
+        // A folder is named as one, not as a pipe to copy.
+        assertEquals("cannot read the ledger " + folder + ": Is a directory",
+                assertThrows(Failure.class, () -> Ledger.read(folder)).getMessage());
+        assertEquals("cannot open the ledger " + folder + ": Is a directory",
+                assertThrows(Failure.class, () -> Ledger.openForAppend(folder)).getMessage());
     }
 
     @Test

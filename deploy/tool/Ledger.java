@@ -90,10 +90,10 @@ final class Ledger implements AutoCloseable {
     /**
      * A ledger is read more than once (its signatures, the line relied on) and appended to in place: a
      * pipe (--ledger=<(ssh host cat ledger)) showed a size of 0 and was taken for a ledger with no entry.
-     * A missing file is left to the caller.
+     * A missing file, and a folder, are left to the caller (which names them: no such file, is a directory).
      */
     private static void requireRegularFile(Path file, String cannot) throws Failure {
-        if (Files.exists(file) && !Files.isRegularFile(file)) {
+        if (Files.exists(file) && !Files.isRegularFile(file) && !Files.isDirectory(file)) {
             throw new Failure(cannot + file + ": not a regular file (a pipe cannot be read twice); copy it to a file");
         }
     }
