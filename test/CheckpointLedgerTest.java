@@ -371,14 +371,32 @@ class CheckpointLedgerTest {
     /**
      * The ledger's lock is waited for within --timeout: a run that holds it
      * and does not end (stopped, hung) made every later checkpoint wait for
-     * ever, past its bound, one more process per cron run. Another process
-     * (a JVM of its own: fcntl locks are per process) holds it here.
+     * ever, past its bound, one more process per cron run.
      */
     @Test
     void theLedgersLockIsWaitedForWithinTheTimeout() throws Exception {
         String database = Support.migratedWithWorkload(24);
         checkpoint(database, ledger);
         byte[] before = Files.readAllBytes(ledger);
+        Process holding = holdingTheLock(folder, ledger);
+        try (Deadline short_ = new Deadline(Duration.ofSeconds(2))) {
+            Failure waited = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(Duration.ofSeconds(30),
+                    () -> assertThrows(Failure.class, () -> CheckpointRecorder.run(connector(database, short_),
+                            new CheckpointRecorder.Request(ledger, null, null, null))));
+            assertEquals("timed out after 2s while waiting for the lock of the ledger " + ledger
+                    + " (another run holds it) (raise the bound with --timeout)", waited.getMessage());
+        } finally {
+            holding.destroyForcibly().waitFor();
+        }
+        assertArrayEquals(before, Files.readAllBytes(ledger), "the ledger must be unchanged");
+        checkpoint(database, ledger);
+    }
+
+    /**
+     * Another process (a JVM of its own: fcntl locks are per process) that holds LEDGER's exclusive lock, as
+     * a checkpoint that does not end would, until it is destroyed (at the latest after 2 minutes).
+     */
+    static Process holdingTheLock(Path folder, Path ledger) throws Exception {
         Path holder = Files.writeString(folder.resolve("Hold.java"), "import java.nio.channels.FileChannel;\n"
                 + "import java.nio.file.*;\n"
                 + "class Hold { public static void main(String[] a) throws Exception {\n"
@@ -389,18 +407,11 @@ class CheckpointLedgerTest {
         try {
             assertEquals("locked", new java.io.BufferedReader(new java.io.InputStreamReader(holding.getInputStream(),
                     StandardCharsets.UTF_8)).readLine());
-            try (Deadline short_ = new Deadline(Duration.ofSeconds(2))) {
-                Failure waited = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(Duration.ofSeconds(30),
-                        () -> assertThrows(Failure.class, () -> CheckpointRecorder.run(connector(database, short_),
-                                new CheckpointRecorder.Request(ledger, null, null, null))));
-                assertEquals("timed out after 2s while waiting for the lock of the ledger " + ledger
-                        + " (another run holds it) (raise the bound with --timeout)", waited.getMessage());
-            }
-        } finally {
+        } catch (Exception | AssertionError notHeld) {
             holding.destroyForcibly().waitFor();
+            throw notHeld;
         }
-        assertArrayEquals(before, Files.readAllBytes(ledger), "the ledger must be unchanged");
-        checkpoint(database, ledger);
+        return holding;
     }
 
     /** With a signing key, an unsigned ledger is refused before the database is read, the ledger unchanged. */

@@ -324,6 +324,26 @@ class DrillJudgeTest {
                 + " --db-url)", failure.getMessage());
     }
 
+    /**
+     * The drill waits for the ledger's lock within its --timeout: a checkpoint that holds it and does not
+     * end (stopped, hung) made the nightly drill wait for ever, past its bound.
+     */
+    @Test
+    void theLedgersLockIsWaitedForWithinTheTimeout() throws Exception {
+        backUpAfterACheckpoint();
+        Process holding = CheckpointLedgerTest.holdingTheLock(folder, ledger);
+        try (Deadline short_ = new Deadline(Duration.ofSeconds(2))) {
+            Failure waited = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(Duration.ofSeconds(30),
+                    () -> assertThrows(Failure.class, () -> DrillJudge.judge(
+                            CheckpointLedgerTest.connector(restored, short_), null, request(backupStart, null, null),
+                            null, Instant.now())));
+            assertEquals("timed out after 2s while waiting for the lock of the ledger " + ledger
+                    + " (another run holds it) (raise the bound with --timeout)", waited.getMessage());
+        } finally {
+            holding.destroyForcibly().waitFor();
+        }
+    }
+
     @Test
     void aRowRewrittenInTheRestoreFails() throws Exception {
         backUpAfterACheckpoint();

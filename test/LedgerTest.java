@@ -213,6 +213,11 @@ class LedgerTest {
                 + " to a file", assertThrows(Failure.class, () -> Ledger.read(device)).getMessage());
         assertEquals("cannot open the ledger /dev/null: not a regular file (a pipe cannot be read twice); copy it"
                 + " to a file", assertThrows(Failure.class, () -> Ledger.openForAppend(device)).getMessage());
+        // A folder is named as one, not as a pipe to copy.
+        assertEquals("cannot read the ledger " + folder + ": Is a directory",
+                assertThrows(Failure.class, () -> Ledger.read(folder)).getMessage());
+        assertEquals("cannot open the ledger " + folder + ": Is a directory",
+                assertThrows(Failure.class, () -> Ledger.openForAppend(folder)).getMessage());
     }
 
     @Test
@@ -346,6 +351,35 @@ class LedgerTest {
         } finally {
             assertEquals(0, appending.waitFor());
         }
+    }
+
+    /**
+     * drill-verify reads the ledger again after its lock is released (the signatures, the line relied on):
+     * a ledger rewritten meanwhile is named, the line whose bytes changed or which is gone. Cut back to its
+     * first line, the second line's bad signature went unchecked and the ledger passed.
+     */
+    @Test
+    void aLedgerRewrittenWhileItIsReadIsNamed() throws Exception {
+        Ed25519Keys keys = Ed25519Keys.readPrivate(newKey(folder));
+        Ed25519Keys other = Ed25519Keys.readPrivate(newKey(folder));
+        LedgerEntry first = entry(24, null).signedWith(keys);
+        LedgerEntry second = entry(30, LedgerEntry.digestOf(first.line())).signedWith(other);
+        Files.writeString(ledgerFile(), first.line() + "\n" + second.line() + "\n");
+        String changed = "the ledger " + ledgerFile() + " changed while it was read: line ";
+
+        Ledger cut = Ledger.read(ledgerFile());
+        Files.writeString(ledgerFile(), first.line() + "\n");
+        assertEquals(changed + "2 is no longer the line read",
+                assertThrows(Failure.class, () -> cut.checkVouchedFor(keys)).getMessage());
+
+        Files.writeString(ledgerFile(), first.line() + "\n" + second.line() + "\n");
+        Ledger edited = Ledger.read(ledgerFile());
+        Files.writeString(ledgerFile(), first.line().replace("\"app\"", "\"ap_\"") + "\n" + second.line() + "\n");
+        assertEquals(changed + "1 is no longer the line read",
+                assertThrows(Failure.class, () -> edited.checkVouchedFor(keys)).getMessage());
+        assertEquals(changed + "1 is no longer the line read",
+                assertThrows(Failure.class, () -> edited.line(0)).getMessage());
+        assertEquals(second.line(), edited.line(1));
     }
 
     /** A ledger of two entries, the second chained to the first; each signed with KEYS when asked. */

@@ -215,9 +215,7 @@ class RestoredClusterTest {
      */
     @Test
     void aBackupPreloadingPgCronRunsNoJobInTheSandbox() throws Exception {
-        Path library = bindir().getParent().resolve("lib/pg_cron.so");
-        assertTrue(Files.exists(library), "pg_cron is not installed (no " + library
-                + "): apt-get install postgresql-15-cron");
+        requireInstalled("pg_cron", "postgresql-15-cron");
         Map<String, String> assigned = Support.startCluster("shared_preload_libraries = 'pg_stat_statements, pg_cron'");
         String dir = assigned.get("PGC_DIR");
         String port = assigned.get("PGC_PORT");
@@ -234,15 +232,27 @@ class RestoredClusterTest {
                 assertEquals("1|1|pg_stat_statements, pg_cron|127.0.0.1|4", one(statement, state));
             }
             pgCtl(dir, "stop", "-m", "fast");
-            var setup = Support.tool(Map.of(), "--mode=restored-setup", "--restored-cluster=" + dir);
-            assertEquals(0, setup.exit(), setup.describe());
-            pgCtl(dir, "start", "-l", dir + "/server.log", "-o", "-p " + port);
+            startAsSandbox(dir, port);
             try (Connection connection = connect(port); Statement statement = connection.createStatement()) {
                 assertEquals("0|1|pg_stat_statements|127.0.0.1|0", one(statement, state));
             }
         } finally {
             Support.stopCluster(dir);
         }
+    }
+
+    /** LIBRARY.so in the server binaries' lib folder, which the Debian package PACKAGE installs. */
+    private static void requireInstalled(String library, String debianPackage) {
+        Path file = bindir().getParent().resolve("lib/" + library + ".so");
+        assertTrue(Files.exists(file), library + " is not installed (no " + file + "): apt-get install "
+                + debianPackage);
+    }
+
+    /** The stopped cluster DIR made a sandbox (restored-setup) and started on PORT, its log in DIR/server.log. */
+    private static void startAsSandbox(String dir, String port) throws Exception {
+        var setup = Support.tool(Map.of(), "--mode=restored-setup", "--restored-cluster=" + dir);
+        assertEquals(0, setup.exit(), setup.describe());
+        pgCtl(dir, "start", "-l", dir + "/server.log", "-o", "-p " + port);
     }
 
     /**
@@ -254,9 +264,7 @@ class RestoredClusterTest {
      */
     @Test
     void aBackupPreloadingPgPartmansWorkerDropsNoPartitionInTheSandbox() throws Exception {
-        Path library = bindir().getParent().resolve("lib/pg_partman_bgw.so");
-        assertTrue(Files.exists(library), "pg_partman is not installed (no " + library
-                + "): apt-get install postgresql-15-partman");
+        requireInstalled("pg_partman_bgw", "postgresql-15-partman");
         Map<String, String> assigned = Support.startCluster("shared_preload_libraries = 'pg_partman_bgw'\n"
                 + "pg_partman_bgw.interval = 3600\npg_partman_bgw.dbname = 'postgres'\npg_partman_bgw.role = 'postgres'");
         String dir = assigned.get("PGC_DIR");
@@ -278,9 +286,7 @@ class RestoredClusterTest {
             pgCtl(dir, "stop", "-m", "fast");
             assertTrue(Files.readString(log).contains("pg_partman master background worker"));
             Files.delete(log);
-            var setup = Support.tool(Map.of(), "--mode=restored-setup", "--restored-cluster=" + dir);
-            assertEquals(0, setup.exit(), setup.describe());
-            pgCtl(dir, "start", "-l", dir + "/server.log", "-o", "-p " + port);
+            startAsSandbox(dir, port);
             try (Connection connection = connect(port); Statement statement = connection.createStatement()) {
                 Thread.sleep(1000); // the worker's maintenance took 20 ms after the start when it ran
                 assertEquals("14|", one(statement, state));

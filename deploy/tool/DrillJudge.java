@@ -84,7 +84,7 @@ final class DrillJudge {
     }
 
     private void judgeAll(Ed25519Keys ledgerKeys) throws Failure {
-        Ledger ledger = Ledger.read(request.ledger());
+        Ledger ledger = Ledger.read(request.ledger(), restored.deadline());
         ledger.checkVouchedFor(ledgerKeys);
         entries = ledger.entries();
         findings.entryCount = entries.size();

@@ -74,7 +74,7 @@ final class Ledger implements AutoCloseable {
         try {
             channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
                     StandardOpenOption.WRITE);
-            FileLock lock = deadline == null ? channel.lock() : lockWithin(file, channel, deadline);
+            FileLock lock = deadline == null ? channel.lock() : lockWithin(file, channel, false, deadline);
             Ledger ledger = new Ledger(file, channel, lock);
             ledger.load(channel);
             return ledger;
@@ -90,18 +90,20 @@ final class Ledger implements AutoCloseable {
     /**
      * A ledger is read more than once (its signatures, the line relied on) and appended to in place: a
      * pipe (--ledger=<(ssh host cat ledger)) showed a size of 0 and was taken for a ledger with no entry.
-     * A missing file is left to the caller.
+     * A missing file, and a folder, are left to the caller (which names them: no such file, is a directory).
      */
     private static void requireRegularFile(Path file, String cannot) throws Failure {
-        if (Files.exists(file) && !Files.isRegularFile(file)) {
+        if (Files.exists(file) && !Files.isRegularFile(file) && !Files.isDirectory(file)) {
             throw new Failure(cannot + file + ": not a regular file (a pipe cannot be read twice); copy it to a file");
         }
     }
 
-    /** The exclusive lock, asked for again every LOCK_POLL_MILLIS until DEADLINE's time is up. */
-    private static FileLock lockWithin(Path file, FileChannel channel, Deadline deadline) throws IOException, Failure {
+    /** The lock (SHARED or exclusive), asked for again every LOCK_POLL_MILLIS until DEADLINE's time is up. */
+    private static FileLock lockWithin(Path file, FileChannel channel, boolean shared, Deadline deadline)
+            throws IOException, Failure {
         String doing = "waiting for the lock of the ledger " + file + " (another run holds it)";
-        for (FileLock lock = channel.tryLock(); ; lock = channel.tryLock()) {
+        while (true) {
+            FileLock lock = channel.tryLock(0, Long.MAX_VALUE, shared);
             if (lock != null) {
                 return lock;
             }
@@ -120,12 +122,22 @@ final class Ledger implements AutoCloseable {
      * shared lock: a checkpoint appending holds the exclusive one, and a
      * read during its write could see half of the new line (a torn line, a
      * broken ledger to an honest drill). The lock is released once read.
+     * It is waited for as long as it takes.
      */
     static Ledger read(Path file) throws Failure {
+        return read(file, null);
+    }
+
+    /**
+     * The same, the lock waited for within DEADLINE (null: as long as it
+     * takes): a checkpoint that holds it and does not end made the drill
+     * wait for ever, past its --timeout.
+     */
+    static Ledger read(Path file, Deadline deadline) throws Failure {
         requireRegularFile(file, "cannot read the ledger ");
         Ledger ledger = new Ledger(file, null, null);
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ);
-             FileLock shared = sharedLockOrNone(channel)) {
+             FileLock shared = sharedLockOrNone(file, channel, deadline)) {
             ledger.load(channel);
         } catch (IOException e) {
             throw new Failure("cannot read the ledger " + file + ": " + Failure.reason(e));
@@ -170,6 +182,18 @@ final class Ledger implements AutoCloseable {
         }
     }
 
+    /** The same, waited for within DEADLINE (null: as long as it takes). */
+    private static FileLock sharedLockOrNone(Path file, FileChannel channel, Deadline deadline) throws Failure {
+        if (deadline == null) {
+            return sharedLockOrNone(channel);
+        }
+        try {
+            return lockWithin(file, channel, true, deadline);
+        } catch (IOException noLocks) {
+            return null;
+        }
+    }
+
     /** What is done with each line of the file: its text (strict UTF-8), its number from 0 and where it starts. */
     private interface LineVisitor {
         void line(String text, int index, long start) throws Failure;
@@ -179,8 +203,9 @@ final class Ledger implements AutoCloseable {
      * Every line of the file's first TO bytes, read through CHANNEL from its
      * start: each ends with a newline, and a last line without one is a torn
      * write (refused once the lines before were seen: VISIT may have found a
-     * reason of its own, which comes second). Bytes that are not UTF-8 are
-     * an IOException (CharacterCodingException), as lastLineOf's.
+     * reason of its own, which comes second), and a file shorter than TO
+     * one changed while it was read. Bytes that are not UTF-8 are an
+     * IOException (CharacterCodingException), as lastLineOf's.
      */
     private void eachLine(FileChannel channel, long to, LineVisitor visit) throws IOException, Failure {
         ByteBuffer chunk = ByteBuffer.allocate((int) Math.min(CHUNK, Math.max(to, 1)));
@@ -192,7 +217,8 @@ final class Ledger implements AutoCloseable {
             chunk.clear().limit((int) Math.min(chunk.capacity(), to - at));
             int read = channel.read(chunk, at);
             if (read < 0) {
-                break; // the file was cut short meanwhile: what is there is read
+                // Cut short since its size was taken: the lines no longer there would go unchecked.
+                throw changed(index);
             }
             byte[] bytes = chunk.array();
             int from = 0;
@@ -294,9 +320,13 @@ final class Ledger implements AutoCloseable {
 
     private void requireUnchanged(String line, int index) throws Failure {
         if (!LedgerEntry.digestOf(line).equals(digests.get(index))) {
-            throw new Failure("the ledger " + file + " changed while it was read: line " + (index + 1)
-                    + " is no longer the line read");
+            throw changed(index);
         }
+    }
+
+    private Failure changed(int index) {
+        return new Failure("the ledger " + file + " changed while it was read: line " + (index + 1)
+                + " is no longer the line read");
     }
 
     LedgerEntry last() {
