@@ -103,7 +103,7 @@ class StandbyTimelineTest {
             execute(s1, "CREATE ROLE unmonitored LOGIN PASSWORD 'not-a-secret'", "GRANT pg_read_all_data TO unmonitored",
                     "GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO unmonitored");
             awaitReplay(s1, s2);
-            assertEquals("1", psql(s2, "SELECT timeline_id FROM pg_catalog.pg_control_checkpoint()"));
+            assertEquals("1", queryOne(s2, "SELECT timeline_id FROM pg_catalog.pg_control_checkpoint()"));
             Support.Result second = Support.tool("--mode=checkpoint", "--db-url=" + url(s2, "postgres"),
                     "--ledger=" + ledger);
             assertEquals(0, second.exit(), second.describe());
@@ -166,7 +166,7 @@ class StandbyTimelineTest {
     }
 
     /** The one value SQL answers on CLUSTER's postgres database. */
-    private static String psql(Map<String, String> cluster, String sql) throws Exception {
+    private static String queryOne(Map<String, String> cluster, String sql) throws Exception {
         try (java.sql.Connection connection = connect(cluster); java.sql.Statement statement = connection.createStatement();
                 java.sql.ResultSet row = statement.executeQuery(sql)) {
             row.next();
@@ -189,9 +189,9 @@ class StandbyTimelineTest {
 
     /** Until STANDBY has replayed UPSTREAM's insert position now. */
     private static void awaitReplay(Map<String, String> upstream, Map<String, String> standby) throws Exception {
-        String target = psql(upstream, "SELECT pg_catalog.pg_current_wal_insert_lsn()::text");
+        String target = queryOne(upstream, "SELECT pg_catalog.pg_current_wal_insert_lsn()::text");
         for (int i = 0; i < 300; i++) {
-            if ("t".equals(psql(standby, "SELECT pg_catalog.pg_last_wal_replay_lsn() >= '" + target + "'::pg_lsn"))) {
+            if ("t".equals(queryOne(standby, "SELECT pg_catalog.pg_last_wal_replay_lsn() >= '" + target + "'::pg_lsn"))) {
                 return;
             }
             Thread.sleep(100);

@@ -65,8 +65,10 @@ record ServerPosition(String database, String systemIdentifier, long timeline, S
                 boolean inRecovery = row.getBoolean(5);
                 String doubt = null;
                 if (inRecovery) {
+                    String startLsn = row.getString(10); // format('%s', NULL) is ''
                     Receiver receiver = new Receiver((Integer) row.getObject(7), row.getString(8),
-                            row.getObject(9) == null ? null : row.getLong(9), row.getString(10));
+                            row.getObject(9) == null ? null : row.getLong(9),
+                            startLsn == null || startLsn.isEmpty() ? null : startLsn);
                     try {
                         timeline = replayTimeline(timeline, walLsn, receiver);
                     } catch (Failure unknown) {
