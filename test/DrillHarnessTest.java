@@ -596,6 +596,33 @@ class DrillHarnessTest {
         }
     }
 
+    /**
+     * A restore bigger than TMPDIR's room: pgBackRest fails with ENOSPC, and the harness's reason file (the
+     * tool's stderr, in TMPDIR too) could not be written either: the drill ended with an empty ::error:: line
+     * and "the restore failed (no reason given)". The partial data directory is removed before the reason
+     * is read.
+     */
+    @Test
+    void aRestoreThatFillsTmpdirIsNamedByPgbackrestsErrorLine() throws Exception {
+        Path small = Files.createDirectories(temp.resolve("small"));
+        ok(Support.run(List.of("mount", "-t", "tmpfs", "-o", "size=16m,mode=1777", "tmpfs", small.toString()),
+                Map.of(), Support.REPO, 30));
+        try {
+            var result = Support.harness(temp, Map.of("SMOKE_DRILL", "1", "SMOKE_METHODS", "pgbackrest",
+                    "SMOKE_PGBACKREST_STANZA", STANZA, "SMOKE_LEDGER", ledger.toString(), "PGBACKREST_CONFIG",
+                    config.toString(), "SMOKE_REPORT_DIR", temp.resolve("report").toString(), "TMPDIR", small.toString()));
+            assertEquals(3, result.exit(), result.describe());
+            String cause = report().get("failure").asText();
+            assertTrue(cause.matches("pgbackrest restore failed \\(exit [0-9]+\\): ERROR: \\[[0-9]+\\]: .*"), cause);
+            assertTrue(result.err().endsWith("::error::backup-restore-smoke: " + cause + "\n"), result.err());
+            try (Stream<Path> left = Files.list(small)) {
+                assertEquals(List.of(), left.toList(), "nothing left in TMPDIR");
+            }
+        } finally {
+            sh("umount '" + small + "'", Map.of());
+        }
+    }
+
     /** The folders named barman* in FOLDER: Barman's recover's temporary ones (barman-*, barman_recovery-*, barman_wal-*). */
     private static List<String> barmanFolders(Path folder) throws IOException {
         try (Stream<Path> files = Files.list(folder)) {
