@@ -525,6 +525,112 @@ class DrillHarnessTest {
         assertEquals(List.of(), Support.harnessLeftovers(temp));
     }
 
+    /**
+     * A drill stopped after drill-verify wrote a passing report.json, while the PASS line is being printed,
+     * exits 1: its report.json must then say it did not pass (SPEC 9.10), as any exit but 0. It said passed
+     * (metrics.prom's success 1) beside the harness's "interrupted by SIGTERM" and exit 1.
+     */
+    @Test
+    void aDrillInterruptedWhileItsPassLineIsPrintedSaysItDidNotPass() throws Exception {
+        Map<String, String> env = new HashMap<>(Map.of("SMOKE_DRILL", "1", "SMOKE_METHODS", "pgbackrest",
+                "SMOKE_PGBACKREST_STANZA", STANZA, "SMOKE_LEDGER", ledger.toString(), "PGBACKREST_CONFIG",
+                config.toString(), "SMOKE_REPORT_DIR", temp.resolve("report").toString(), "SMOKE_RECOVERY_TIMEOUT", "60"));
+        Process harness = Support.startHarness(temp, env);
+        // The PASS line's --mode=report (run on the drill's folder in this test's TMPDIR), held once it starts.
+        String folder = temp.resolve("tmp").toString();
+        ProcessHandle report = null;
+        for (long deadline = System.nanoTime() + 180_000_000_000L; report == null && harness.isAlive()
+                && System.nanoTime() < deadline; Thread.sleep(2)) {
+            report = ProcessHandle.allProcesses().filter(process -> process.info().commandLine()
+                    .filter(line -> line.contains("--mode=report") && line.contains("--run-record=" + folder))
+                    .isPresent()).findFirst().orElse(null);
+        }
+        assertTrue(report != null, "never saw the drill's --mode=report\n" + Files.readString(temp.resolve("err")));
+        new ProcessBuilder("kill", "-STOP", Long.toString(report.pid())).start().waitFor();
+        assertEquals(true, report().get("passed").asBoolean(), "drill-verify's report.json passed by then");
+        Support.signal(harness, "TERM");
+        assertTrue(harness.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "the harness ends");
+        String err = Files.readString(temp.resolve("err"));
+        assertEquals(1, harness.exitValue(), err);
+        assertTrue(err.endsWith("::error::backup-restore-smoke: interrupted by SIGTERM during drill: verify\n"), err);
+        assertEquals("cannot judge: the drill was cut short: interrupted by SIGTERM during drill: verify",
+                report().get("failure").asText(), report().toString());
+        assertEquals(false, report().get("passed").asBoolean());
+        assertTrue(Files.readString(temp.resolve("report/metrics.prom"))
+                .contains("backupsmoke_drill_success{method=\"pgbackrest\"} 0"));
+        assertEquals(List.of(), Support.harnessLeftovers(temp));
+    }
+
+    /**
+     * Barman's recover makes temporary folders (barman-*, barman_recovery-*) in TMPDIR and removes them
+     * when it ends; killed by an interrupt (SIGTERM, then SIGKILL) it cannot: they were left in the drill's
+     * TMPDIR, or in /tmp when the harness's TMPDIR was not the Barman user's to write (this test's). Its
+     * TMPDIR is the sandbox's folder now, which the cleanup removes.
+     */
+    @Test
+    void aBarmanRecoverCutShortLeavesNoTemporaryFolderInTmpdir() throws Exception {
+        // rsync held when it copies the WAL files the backup needs: Barman's barman_recovery-* folder exists then.
+        Path held = Files.createDirectories(base.resolve("held-rsync-" + temp.getFileName()));
+        Files.setPosixFilePermissions(held, PosixFilePermissions.fromString("rwxrwxrwx"));
+        Path started = held.resolve("started");
+        Files.setPosixFilePermissions(Support.write(held.resolve("rsync"), "#!/bin/sh\ncase \"$*\" in *--files-from=*)\n"
+                + "  echo started > '" + started + "' && exec sleep 116 ;;\nesac\nexec /usr/bin/rsync \"$@\"\n"), PosixFilePermissions.fromString("rwxr-xr-x"));
+        Map<String, String> env = new HashMap<>(Map.of("SMOKE_DRILL", "1", "SMOKE_METHODS", "barman",
+                "SMOKE_BARMAN_SERVER", STANZA, "SMOKE_BARMAN_CONFIG", barmanConfig.toString(), "SMOKE_LEDGER",
+                ledger.toString(), "SMOKE_REPORT_DIR", temp.resolve("report").toString(), "PATH",
+                held + ":" + System.getenv("PATH")));
+        List<String> systemTmp = barmanFolders(Path.of("/tmp")); // Python's fallback when TMPDIR is not the user's to write
+        try {
+            Process harness = Support.startHarness(temp, env);
+            Support.awaitText(started, "started");
+            Support.signal(harness, "TERM");
+            assertTrue(harness.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "the harness ends");
+            String err = Files.readString(temp.resolve("err"));
+            assertEquals(1, harness.exitValue(), err);
+            assertTrue(err.endsWith("::error::backup-restore-smoke: interrupted by SIGTERM during drill: restore\n"), err);
+            assertEquals(List.of(), Support.harnessLeftovers(temp), err);
+            assertEquals(systemTmp, barmanFolders(Path.of("/tmp")), err);
+            assertEquals(false, report().get("passed").asBoolean());
+        } finally {
+            sh("rm -rf -- '" + held + "'", Map.of());
+        }
+    }
+
+    /**
+     * A restore bigger than TMPDIR's room: pgBackRest fails with ENOSPC, and the harness's reason file (the
+     * tool's stderr, in TMPDIR too) could not be written either: the drill ended with an empty ::error:: line
+     * and "the restore failed (no reason given)". The partial data directory is removed before the reason
+     * is read.
+     */
+    @Test
+    void aRestoreThatFillsTmpdirIsNamedByPgbackrestsErrorLine() throws Exception {
+        Path small = Files.createDirectories(temp.resolve("small"));
+        ok(Support.run(List.of("mount", "-t", "tmpfs", "-o", "size=16m,mode=1777", "tmpfs", small.toString()),
+                Map.of(), Support.REPO, 30));
+        try {
+            var result = Support.harness(temp, Map.of("SMOKE_DRILL", "1", "SMOKE_METHODS", "pgbackrest",
+                    "SMOKE_PGBACKREST_STANZA", STANZA, "SMOKE_LEDGER", ledger.toString(), "PGBACKREST_CONFIG",
+                    config.toString(), "SMOKE_REPORT_DIR", temp.resolve("report").toString(), "TMPDIR", small.toString()));
+            assertEquals(3, result.exit(), result.describe());
+            String cause = report().get("failure").asText();
+            assertTrue(cause.matches("pgbackrest restore failed \\(exit [0-9]+\\): ERROR: \\[[0-9]+\\]: .*"), cause);
+            assertTrue(result.err().endsWith("::error::backup-restore-smoke: " + cause + "\n"), result.err());
+            try (Stream<Path> left = Files.list(small)) {
+                assertEquals(List.of(), left.toList(), "nothing left in TMPDIR");
+            }
+        } finally {
+            sh("umount '" + small + "'", Map.of());
+        }
+    }
+
+    /** The folders named barman* in FOLDER: Barman's recover's temporary ones (barman-*, barman_recovery-*, barman_wal-*). */
+    private static List<String> barmanFolders(Path folder) throws IOException {
+        try (Stream<Path> files = Files.list(folder)) {
+            return files.map(path -> path.getFileName().toString()).filter(name -> name.startsWith("barman")).sorted()
+                    .toList();
+        }
+    }
+
     @Test
     void aDrillWithNothingToRunExitsOneAndSaysItDidNotPass() throws Exception {
         var result = drill("SMOKE_METHODS", "custom");

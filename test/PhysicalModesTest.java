@@ -326,6 +326,15 @@ class PhysicalModesTest {
                 2026-12-07 03:08:07.551 P00   INFO: restore command end: aborted with exception [075]
 
                 """));
+        // a restore that filled TMPDIR (pgBackRest 2.45): its retries under the ERROR line, which names the file
+        assertEquals("ERROR: [064]: raised from local-1 protocol: unable to write '/tmp/pgc.x/data/base/16385/16398'",
+                PhysicalModes.lastSaid("""
+                2026-12-07 18:07:42.743 P00   INFO: remap data directory to '/tmp/pgc.x/data'
+                ERROR: [064]: raised from local-1 protocol: unable to write '/tmp/pgc.x/data/base/16385/16398'
+                       [FileWriteError] on retry after 0ms
+                       [FileWriteError] on retry after 15000ms
+                2026-12-07 18:07:58.873 P00   INFO: restore command end: aborted with exception [064]
+                """));
         assertEquals("ERROR: Unknown server 'pg-nope'", PhysicalModes.lastSaid("ERROR:  Unknown server 'pg-nope'\n"));
         assertNull(PhysicalModes.lastSaid("\n  \n"));
         // the tool's own refusal (restored-setup): the harness's line names the gate already

@@ -2,8 +2,7 @@
 # The restore drill of an existing backup (SMOKE_DRILL=1, SPEC §9.10; deploy/docs/drill.md),
 # sourced after smoke-physical.sh; a drill ended before the judge still writes report.json.
 
-DRILL_DIR=''   # the drill's files inside WORK
-DRILL_ACTIVE=0 # 1 from drill_main's start until report.json is written
+DRILL_DIR='' DRILL_ACTIVE=0 # the drill's files inside WORK; 1 from drill_main's start to a failing report.json or the PASS line
 
 # --mode=drill-verify with the shared knobs and the backup's facts read so far;
 # report.json on stdout, the reason in verify.err.
@@ -16,7 +15,7 @@ drill__verify() {
     ${facts[@]+"${facts[@]}"} ${K[SMOKE_REPORT_DIR]:+--report-dir="${K[SMOKE_REPORT_DIR]}"} ${K[drill.schema]:+--schema="${K[drill.schema]}"} \
     ${K[SMOKE_SIGNING_KEY]:+--signing-key="${K[SMOKE_SIGNING_KEY]}"} ${K[drill.backup_id]:+--backup-id="${K[drill.backup_id]}"} \
     ${K[SMOKE_VERIFY_KEY]:+--verify-key="${K[SMOKE_VERIFY_KEY]}"} "$@" 2>"$DRILL_DIR/verify.err" || status=$?
-  DRILL_ACTIVE=0
+  ((status == 0)) || DRILL_ACTIVE=0 # a passing report.json stands only with the PASS line (drill_abandoned)
   return "$status"
 }
 
@@ -30,7 +29,7 @@ drill__give_up() {
   fail "$2"
 }
 
-# drill_abandoned REASON: from the harness's cleanup, before report.json exists.
+# drill_abandoned REASON: from the harness's cleanup, before a failing report.json exists or the PASS line.
 drill_abandoned() {
   ((DRILL_ACTIVE)) || return 0
   drill__verify --cannot-judge="the drill was cut short: $1" >/dev/null 2>&1 || true

@@ -188,11 +188,12 @@ phys_restore() {
         cp -a -- "$PHYS_WORK/backup.basebackup/." "$data/" || status=$?
         [[ -z "${PHYS_TARGET[kind]:-}" ]] || recovery=(--wal-archive="$PHYS_DIR/wal-archive"
           --recovery-target="${PHYS_TARGET[kind]}=${PHYS_TARGET[${PHYS_TARGET[kind]}]}") ;;
-      *)
+      *) # its temporary files (Barman's) in the cluster's folder: a restore killed mid-way leaves none in TMPDIR
         "${phys__request[argv]}" argv "$method" "$data"
-        phys__run phys__logged "$dir/restore$name.log" "$PHYS_RESTORED_DIR" "${argv[@]}" || status=$? ;;
+        TMPDIR=$PHYS_RESTORED_DIR phys__run phys__logged "$dir/restore$name.log" "$PHYS_RESTORED_DIR" "${argv[@]}" || status=$? ;;
     esac
-    ((status == 0)) || phys__failed "${phys__request[restored_by]} failed (exit $status)" "$dir/restore$name.log"
+    ((status == 0)) || { rm -rf -- "$data" # the room a restore filling TMPDIR took, for the reason's file
+      phys__failed "${phys__request[restored_by]} failed (exit $status)" "$dir/restore$name.log"; }
     [[ -f "$data/PG_VERSION" ]] || "$on_fail" restore "the restore left no data directory in $data (no PG_VERSION)"
     phys__pick_bindir "$PHYS_RESTORED_DIR"
     # Read before the server starts (it renames backup_label), trusting no tool's catalog.

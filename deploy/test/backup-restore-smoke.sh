@@ -95,7 +95,7 @@ cleanup() {
 on_signal() {
   trap '' INT TERM HUP
   [[ ! -s "$WORK/phase" ]] || PHASE=$(<"$WORK/phase")
-  fail "interrupted by SIG$1 during $PHASE"
+  LAST_ERR="interrupted by SIG$1" && fail "$LAST_ERR during $PHASE" # the drill's report says so too
 }
 
 # A client in a process group of its own, so a signal's trap runs at once

@@ -414,6 +414,12 @@ final class PhysicalModes {
     private static final Pattern PGBACKREST_INFO = Pattern.compile(" P[0-9]+ +INFO: ");
 
     /**
+     * A line pgBackRest adds under its ERROR line for each retry ("       [FileWriteError] on retry after
+     * 15000ms"): the error is the line above it, which names what failed (a restore that filled TMPDIR).
+     */
+    private static final Pattern PGBACKREST_RETRY = Pattern.compile("^\\s+\\[[A-Za-z]+\\] on retry after [0-9]+ms\\s*$");
+
+    /**
      * --step-failed: a restore that failed before there was a server to wait
      * for (its tool, or the start of the restored data directory), REASON
      * followed by what the step's OUTPUT says last (lastSaid), when it says
@@ -426,7 +432,7 @@ final class PhysicalModes {
 
     /**
      * The reason OUTPUT gives: its last FATAL: line (a server's), else its
-     * last line but blank ones and pgBackRest's INFO lines (a restore tool's
+     * last line but blank ones and pgBackRest's INFO and retry lines (a restore tool's
      * error, or this tool's own, without its prefix: the harness's line
      * names the gate already), without leading blanks; null when none.
      */
@@ -435,7 +441,8 @@ final class PhysicalModes {
         if (fatal != null) {
             return fatal;
         }
-        return output.lines().filter(line -> !line.isBlank() && !PGBACKREST_INFO.matcher(line).find())
+        return output.lines().filter(line -> !line.isBlank() && !PGBACKREST_INFO.matcher(line).find()
+                && !PGBACKREST_RETRY.matcher(line).find())
                 .reduce((first, second) -> second).map(line -> line.strip().replace(":  ", ": "))
                 .map(line -> line.startsWith(FailureReport.PREFIX) ? line.substring(FailureReport.PREFIX.length())
                         : line)
