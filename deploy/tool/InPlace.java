@@ -520,8 +520,11 @@ final class InPlace {
 
     /**
      * Relations and routines not owned by the role the harness works as, and
-     * relations with privileges granted: their owner and grants are the
-     * user's, and pg_restore --no-owner --no-acl would not give them back.
+     * relations with privileges granted (on the table or on a column) and
+     * routines with EXECUTE granted to a role but their owner: their owner
+     * and grants are the user's, and pg_restore --no-owner --no-acl would
+     * not give them back. A routine's PUBLIC entry is not a grant: without
+     * an ACL PUBLIC has it, and the migrations revoke it themselves.
      */
     static final String NOT_RESTORED = """
             WITH me AS (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER),
@@ -529,18 +532,19 @@ final class InPlace {
             SELECT CASE WHEN c.relkind IN ('r', 'p', 'f') THEN 'table' ELSE 'relation' END, n.nspname::text,
                    c.relname::text, NULL, format('%I.%I', n.nspname, c.relname),
                    CASE WHEN c.relowner <> (SELECT oid FROM me) THEN pg_get_userbyid(c.relowner) END,
-                   c.relacl IS NOT NULL
+                   c.relacl IS NOT NULL OR EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                                                    WHERE a.attrelid = c.oid AND a.attacl IS NOT NULL)
               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
              WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S')
-               AND (c.relowner <> (SELECT oid FROM me) OR c.relacl IS NOT NULL)
             UNION ALL
             SELECT 'routine', n.nspname::text, p.proname::text, oidvectortypes(p.proargtypes),
                    format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)),
-                   pg_get_userbyid(p.proowner), false
+                   CASE WHEN p.proowner <> (SELECT oid FROM me) THEN pg_get_userbyid(p.proowner) END,
+                   EXISTS (SELECT 1 FROM pg_catalog.aclexplode(p.proacl) x WHERE x.grantee NOT IN (0, p.proowner))
               FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-             WHERE p.proowner <> (SELECT oid FROM me)
             )
-            SELECT kind, sch, name, args, label, owner, granted FROM kept ORDER BY kind, label COLLATE "C"
+            SELECT kind, sch, name, args, label, owner, granted FROM kept
+             WHERE owner IS NOT NULL OR granted ORDER BY kind, label COLLATE "C"
             """;
 
     /** "owner OWNER" (unless null), "privileges granted" (when GRANTED), joined by a comma. */
