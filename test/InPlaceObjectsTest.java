@@ -235,6 +235,23 @@ class InPlaceObjectsTest {
         assertEquals("1", Support.one(database, "SELECT count(*) FROM pg_class WHERE relname = 'my_index'"));
     }
 
+    /**
+     * A cast (or an operator, an operator class, ...) on the migrations' row
+     * types or routines went with them in the wipe's CASCADE, unnamed, and
+     * the workload made them anew without it: it is refused and kept.
+     */
+    @Test
+    void aCastOnTheMigrationsRowTypeIsRefusedAndKept() throws Exception {
+        String database = migrated(1);
+        Support.execute(database, "CREATE CAST (audit_events AS text) WITH INOUT");
+        String refused = "SMOKE_IN_PLACE=1 refused: database " + database + " holds objects the migrations in "
+                + Support.MIGRATIONS + " do not create: cast (public.audit_events AS pg_catalog.text)";
+        assertEquals("3 backupsmoke: " + refused + "\n", refusal(database));
+        assertEquals(refused, assertThrows(Refusal.class, () -> wipe(database)).getMessage());
+        assertEquals("1", Support.one(database,
+                "SELECT count(*) FROM pg_cast WHERE castsource = 'audit_events'::regtype"), "nothing was changed");
+    }
+
     @Test
     void anAuditRowTheSmokeTestDidNotWriteIsRefusedEvenWithALookAlikeId() throws Exception {
         String database = migrated(2);
