@@ -187,6 +187,32 @@ class InPlaceObjectsTest {
         }
     }
 
+    /**
+     * A grant on a column, or EXECUTE granted on a routine, is the user's too:
+     * the wipe took it and the restore (--no-acl) did not give it back. The
+     * migrations' own REVOKE FROM PUBLIC is no grant.
+     */
+    @Test
+    void aColumnGrantOrAnExecuteGrantOnTheMigrationsObjectsIsRefusedAndKept() throws Exception {
+        String database = migrated(1);
+        String auditor = "auditor_" + database;
+        Support.execute(database, "CREATE ROLE " + auditor, "GRANT SELECT (id, actor) ON audit_events TO " + auditor,
+                "GRANT EXECUTE ON FUNCTION audit_events_verify_chain() TO " + auditor);
+        try {
+            String refused = "SMOKE_IN_PLACE=1 refused: in database " + database + " the restore (pg_restore"
+                    + " --no-owner --no-acl) would not give back the owner or the privileges of routine"
+                    + " public.audit_events_verify_chain(OUT first_break_id text, OUT first_break_pos integer,"
+                    + " OUT row_count integer) (privileges granted), table public.audit_events (privileges granted)";
+            assertEquals("3 backupsmoke: " + refused + "\n", refusal(database));
+            assertEquals(refused, assertThrows(Refusal.class, () -> wipe(database)).getMessage());
+            assertEquals("{" + auditor + "=r/" + Support.one(database, "SELECT current_user") + "}", Support.one(
+                    database, "SELECT attacl FROM pg_attribute WHERE attrelid = 'audit_events'::regclass"
+                            + " AND attname = 'id'"), "nothing was changed");
+        } finally {
+            Support.execute(database, "DROP OWNED BY " + auditor, "DROP ROLE " + auditor);
+        }
+    }
+
     /** What the user hangs on the migrations' tables, which the wipe's CASCADE would take, is refused and kept. */
     @Test
     void whatTheUserAddedToTheMigrationsTablesIsRefusedAndKept() throws Exception {
@@ -207,6 +233,23 @@ class InPlaceObjectsTest {
         assertEquals(refused, assertThrows(Refusal.class, () -> wipe(database)).getMessage());
         assertEquals("1", Support.one(database, "SELECT count(*) FROM pg_publication_rel"), "nothing was changed");
         assertEquals("1", Support.one(database, "SELECT count(*) FROM pg_class WHERE relname = 'my_index'"));
+    }
+
+    /**
+     * A cast (or an operator, an operator class, ...) on the migrations' row
+     * types or routines went with them in the wipe's CASCADE, unnamed, and
+     * the workload made them anew without it: it is refused and kept.
+     */
+    @Test
+    void aCastOnTheMigrationsRowTypeIsRefusedAndKept() throws Exception {
+        String database = migrated(1);
+        Support.execute(database, "CREATE CAST (audit_events AS text) WITH INOUT");
+        String refused = "SMOKE_IN_PLACE=1 refused: database " + database + " holds objects the migrations in "
+                + Support.MIGRATIONS + " do not create: cast (public.audit_events AS pg_catalog.text)";
+        assertEquals("3 backupsmoke: " + refused + "\n", refusal(database));
+        assertEquals(refused, assertThrows(Refusal.class, () -> wipe(database)).getMessage());
+        assertEquals("1", Support.one(database,
+                "SELECT count(*) FROM pg_cast WHERE castsource = 'audit_events'::regtype"), "nothing was changed");
     }
 
     @Test

@@ -476,6 +476,51 @@ final class InPlace {
                       label COLLATE "C"
             """;
 
+    /**
+     * The objects of other kinds (casts, operators, operator classes, event
+     * triggers, ...) that depend on a relation, routine or type outside the
+     * system schemas and extensions, themselves no extension's: the
+     * migrations make none, and the wipe's CASCADE would drop them with what
+     * they hang on, which the workload then makes anew without them.
+     */
+    static final String HANGING_ON = """
+            SELECT DISTINCT o.type, coalesce(o.schema, ''), o.identity
+              FROM pg_catalog.pg_depend d
+              CROSS JOIN LATERAL pg_catalog.pg_identify_object(d.classid, d.objid, d.objsubid) o
+              CROSS JOIN LATERAL pg_catalog.pg_identify_object(d.refclassid, d.refobjid, 0) r
+             WHERE d.deptype IN ('n', 'a')
+               AND d.refclassid IN ('pg_catalog.pg_class'::pg_catalog.regclass,
+                                    'pg_catalog.pg_proc'::pg_catalog.regclass,
+                                    'pg_catalog.pg_type'::pg_catalog.regclass)
+               AND d.classid NOT IN ('pg_catalog.pg_class'::pg_catalog.regclass,
+                                     'pg_catalog.pg_proc'::pg_catalog.regclass,
+                                     'pg_catalog.pg_type'::pg_catalog.regclass,
+                                     'pg_catalog.pg_constraint'::pg_catalog.regclass,
+                                     'pg_catalog.pg_attrdef'::pg_catalog.regclass,
+                                     'pg_catalog.pg_trigger'::pg_catalog.regclass,
+                                     'pg_catalog.pg_policy'::pg_catalog.regclass,
+                                     'pg_catalog.pg_rewrite'::pg_catalog.regclass,
+                                     'pg_catalog.pg_statistic_ext'::pg_catalog.regclass,
+                                     'pg_catalog.pg_publication_rel'::pg_catalog.regclass)
+               AND r.schema NOT IN ('pg_catalog', 'information_schema') AND r.schema NOT LIKE 'pg\\_%'
+               AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.deptype = 'e'
+                                  AND ((e.classid = d.classid AND e.objid = d.objid)
+                                       OR (e.classid = d.refclassid AND e.objid = d.refobjid)))
+             ORDER BY 1, 3
+            """;
+
+    /** HANGING_ON, as objects of kinds the migrations never declare. */
+    static List<DatabaseObject> hangingOn(Connection connection) throws SQLException {
+        List<DatabaseObject> objects = new ArrayList<>();
+        try (Statement statement = connection.createStatement(); ResultSet rows = statement.executeQuery(HANGING_ON)) {
+            while (rows.next()) {
+                objects.add(new DatabaseObject(6, rows.getString(1), rows.getString(2), rows.getString(3),
+                        rows.getString(3), null, null));
+            }
+        }
+        return objects;
+    }
+
     /** DEPENDENTS, as objects the wipe never drops by name (its tables' CASCADE does). */
     static List<DatabaseObject> dependents(Connection connection) throws SQLException {
         List<DatabaseObject> dependents = new ArrayList<>();
@@ -509,6 +554,7 @@ final class InPlace {
             String auditSchema) throws SQLException {
         List<DatabaseObject> held = new ArrayList<>(objects(connection));
         held.addAll(dependents(connection));
+        held.addAll(hangingOn(connection));
         List<String> foreign = held.stream().filter(object -> !object.isDeclaredIn(declared, auditSchema))
                 .map(DatabaseObject::described).toList();
         if (foreign.isEmpty()) {
@@ -520,8 +566,11 @@ final class InPlace {
 
     /**
      * Relations and routines not owned by the role the harness works as, and
-     * relations with privileges granted: their owner and grants are the
-     * user's, and pg_restore --no-owner --no-acl would not give them back.
+     * relations with privileges granted (on the table or on a column) and
+     * routines with EXECUTE granted to a role but their owner: their owner
+     * and grants are the user's, and pg_restore --no-owner --no-acl would
+     * not give them back. A routine's PUBLIC entry is not a grant: without
+     * an ACL PUBLIC has it, and the migrations revoke it themselves.
      */
     static final String NOT_RESTORED = """
             WITH me AS (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER),
@@ -529,18 +578,19 @@ final class InPlace {
             SELECT CASE WHEN c.relkind IN ('r', 'p', 'f') THEN 'table' ELSE 'relation' END, n.nspname::text,
                    c.relname::text, NULL, format('%I.%I', n.nspname, c.relname),
                    CASE WHEN c.relowner <> (SELECT oid FROM me) THEN pg_get_userbyid(c.relowner) END,
-                   c.relacl IS NOT NULL
+                   c.relacl IS NOT NULL OR EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                                                    WHERE a.attrelid = c.oid AND a.attacl IS NOT NULL)
               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
              WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S')
-               AND (c.relowner <> (SELECT oid FROM me) OR c.relacl IS NOT NULL)
             UNION ALL
             SELECT 'routine', n.nspname::text, p.proname::text, oidvectortypes(p.proargtypes),
                    format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)),
-                   pg_get_userbyid(p.proowner), false
+                   CASE WHEN p.proowner <> (SELECT oid FROM me) THEN pg_get_userbyid(p.proowner) END,
+                   EXISTS (SELECT 1 FROM pg_catalog.aclexplode(p.proacl) x WHERE x.grantee NOT IN (0, p.proowner))
               FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-             WHERE p.proowner <> (SELECT oid FROM me)
             )
-            SELECT kind, sch, name, args, label, owner, granted FROM kept ORDER BY kind, label COLLATE "C"
+            SELECT kind, sch, name, args, label, owner, granted FROM kept
+             WHERE owner IS NOT NULL OR granted ORDER BY kind, label COLLATE "C"
             """;
 
     /** "owner OWNER" (unless null), "privileges granted" (when GRANTED), joined by a comma. */
