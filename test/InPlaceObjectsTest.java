@@ -252,6 +252,32 @@ class InPlaceObjectsTest {
                 "SELECT count(*) FROM pg_cast WHERE castsource = 'audit_events'::regtype"), "nothing was changed");
     }
 
+    /**
+     * A column, or a comment, added to the migrations' own tables: the wipe dropped the table and the
+     * workload made it again without them, the column's data lost, and the run passed (reproduced as a
+     * non-superuser on PostgreSQL 15). Both are refused now, nothing changed.
+     */
+    @Test
+    void aColumnOrACommentAddedToTheMigrationsTablesIsRefusedAndKept() throws Exception {
+        String database = migrated(1);
+        Support.execute(database, "ALTER TABLE audit_events ADD COLUMN note text",
+                "COMMENT ON TABLE audit_events IS 'mine'", "COMMENT ON COLUMN audit_chain_head.id IS 'mine too'");
+        String refused = "SMOKE_IN_PLACE=1 refused: database " + database + " holds what the migrations do not make"
+                + " on their own objects, which the wipe would take with them: column public.audit_events.note,"
+                + " comment on column public.audit_chain_head.id, comment on table public.audit_events";
+        assertEquals("3 backupsmoke: " + refused + "\n", refusal(database));
+        assertEquals(refused, assertThrows(Refusal.class, () -> wipe(database)).getMessage());
+        assertEquals("1", Support.one(database, "SELECT count(*) FROM pg_attribute"
+                + " WHERE attrelid = 'audit_events'::regclass AND attname = 'note'"), "nothing was changed");
+    }
+
+    @Test
+    void theMigrationsOwnColumnsAreWordsOfTheirSql() {
+        // Every word, inside double quotes too (lower-cased), and the quoted names as written.
+        assertEquals(Set.of("create", "table", "t", "id", "int", "my", "col", "x", "y", "My Col", "x\"y"),
+                InPlace.identifiersOf("CREATE TABLE t (id int, \"My Col\" int, \"x\"\"y\" int)"));
+    }
+
     @Test
     void anAuditRowTheSmokeTestDidNotWriteIsRefusedEvenWithALookAlikeId() throws Exception {
         String database = migrated(2);

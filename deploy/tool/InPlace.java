@@ -122,6 +122,10 @@ final class InPlace {
             Set<Declared> declared, AuditSchema auditSchema) throws Failure, SQLException {
         String refusal = foreignObjects(connection, database, migrations, declared, auditSchema.name());
         if (refusal == null) {
+            refusal = addedToDeclared(connection, database, migrationText(migrations) + " " + MigrationRunner.LEDGER_TABLE,
+                    declared, auditSchema.name());
+        }
+        if (refusal == null) {
             refusal = unrestorable(connection, database, declared, auditSchema.name());
         }
         if (refusal == null) {
@@ -563,6 +567,84 @@ final class InPlace {
         return "SMOKE_IN_PLACE=1 refused: database " + database + " holds objects the migrations in " + migrations
                 + " do not create: " + String.join(", ", foreign);
     }
+
+    /**
+     * What a user may add to the migrations' own tables and routines without making an object of its own:
+     * a column (the wipe drops the table, the workload makes it again without it: its data lost), and a
+     * comment (the migrations make none). Each row: the kind of the table or routine it is on, its schema,
+     * name, label and input types (routines), and what was added; a column by its name (ATTNAME).
+     */
+    static final String ADDED = """
+            SELECT 'table', n.nspname::text, c.relname::text, format('%I.%I', n.nspname, c.relname), NULL,
+                   'column', a.attname::text
+              FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
+            UNION ALL
+            SELECT 'table', n.nspname::text, c.relname::text, format('%I.%I', n.nspname, c.relname), NULL,
+                   'comment', CASE WHEN d.objsubid = 0 THEN 'on table ' || format('%I.%I', n.nspname, c.relname)
+                                   ELSE 'on column ' || format('%I.%I.%I', n.nspname, c.relname, a.attname) END
+              FROM pg_description d JOIN pg_class c ON d.classoid = 'pg_class'::regclass AND c.oid = d.objoid
+              JOIN pg_namespace n ON n.oid = c.relnamespace
+              LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.objsubid
+             WHERE c.relkind IN ('r', 'p')
+            UNION ALL
+            SELECT 'table', n.nspname::text, c.relname::text, format('%I.%I', n.nspname, c.relname), NULL,
+                   'comment', format('on constraint %I on %I.%I', k.conname, n.nspname, c.relname)
+              FROM pg_description d JOIN pg_constraint k ON d.classoid = 'pg_constraint'::regclass AND k.oid = d.objoid
+              JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            UNION ALL
+            SELECT 'routine', n.nspname::text, p.proname::text,
+                   format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)),
+                   oidvectortypes(p.proargtypes), 'comment',
+                   format('on routine %I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid))
+              FROM pg_description d JOIN pg_proc p ON d.classoid = 'pg_proc'::regclass AND p.oid = d.objoid
+              JOIN pg_namespace n ON n.oid = p.pronamespace
+            """;
+
+    /**
+     * Null when the migrations' tables hold only columns the migrations' TEXT names and nothing of theirs
+     * has a comment; else the one-line refusal. A column is the migrations' when its name is a word of
+     * their SQL (an unquoted one folded to lower case): a column of another name is the user's.
+     */
+    static String addedToDeclared(Connection connection, String database, String text, Set<Declared> declared,
+            String auditSchema) throws SQLException {
+        Set<String> words = identifiersOf(text);
+        List<String> added = new ArrayList<>();
+        try (Statement statement = connection.createStatement(); ResultSet rows = statement.executeQuery(ADDED)) {
+            while (rows.next()) {
+                DatabaseObject on = new DatabaseObject(0, rows.getString(1), rows.getString(2), rows.getString(3),
+                        rows.getString(4), null, rows.getString(5));
+                boolean column = rows.getString(6).equals("column");
+                if (on.isDeclaredIn(declared, auditSchema) && !(column && words.contains(rows.getString(7)))) {
+                    added.add(column ? "column " + on.label() + "." + rows.getString(7) : "comment " + rows.getString(7));
+                }
+            }
+        }
+        if (added.isEmpty()) {
+            return null;
+        }
+        added.sort(null);
+        return "SMOKE_IN_PLACE=1 refused: database " + database + " holds what the migrations do not make on their own"
+                + " objects, which the wipe would take with them: " + String.join(", ", added);
+    }
+
+    /**
+     * The identifiers of SQL TEXT: every word lower-cased, and what stands in double quotes as written. Two
+     * scans, so that a double quote inside a string literal hides no word.
+     */
+    static Set<String> identifiersOf(String text) {
+        Set<String> words = new TreeSet<>();
+        for (Matcher word = WORD.matcher(text); word.find(); ) {
+            words.add(word.group().toLowerCase(Locale.ROOT));
+        }
+        for (Matcher quoted = QUOTED.matcher(text); quoted.find(); ) {
+            words.add(quoted.group(1).replace("\"\"", "\""));
+        }
+        return words;
+    }
+
+    private static final Pattern WORD = Pattern.compile("[\\p{L}_][\\p{L}\\p{N}_$]*");
+    private static final Pattern QUOTED = Pattern.compile("\"((?:[^\"]|\"\")+)\"");
 
     /**
      * Relations and routines not owned by the role the harness works as, and

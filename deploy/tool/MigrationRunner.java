@@ -38,14 +38,16 @@ final class MigrationRunner {
         this.folder = folder;
     }
 
+    /** The runner's own ledger of applied migrations (SPEC 5). */
+    static final String LEDGER_TABLE = "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            + "version TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT NOW())";
+
     void run(Connection connection, Deadline deadline) throws Failure {
         List<Path> files = upMigrations();
         try (connection) {
             execute(connection, "SELECT pg_advisory_lock(" + ADVISORY_LOCK_KEY + ")", deadline, "taking the migration lock");
             refuseForeignLedger(connection, deadline);
-            execute(connection, "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                    + "version TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT NOW())",
-                    deadline, "creating the schema_migrations ledger");
+            execute(connection, LEDGER_TABLE, deadline, "creating the schema_migrations ledger");
             Set<String> applied = appliedVersions(connection, deadline);
             putPgcryptoOnThePath(connection, deadline);
             UnaryOperator<String> toSend = commentsTheDatabaseCanHold(connection, deadline);
