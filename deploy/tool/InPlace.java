@@ -515,34 +515,31 @@ final class InPlace {
 
     /** HANGING_ON, as objects of kinds the migrations never declare. */
     static List<DatabaseObject> hangingOn(Connection connection) throws SQLException {
-        List<DatabaseObject> objects = new ArrayList<>();
-        try (Statement statement = connection.createStatement(); ResultSet rows = statement.executeQuery(HANGING_ON)) {
-            while (rows.next()) {
-                objects.add(new DatabaseObject(6, rows.getString(1), rows.getString(2), rows.getString(3),
-                        rows.getString(3), null, null));
-            }
-        }
-        return objects;
+        return query(connection, HANGING_ON, row -> new DatabaseObject(6, row.getString(1), row.getString(2),
+                row.getString(3), row.getString(3), null, null));
     }
 
     /** DEPENDENTS, as objects the wipe never drops by name (its tables' CASCADE does). */
     static List<DatabaseObject> dependents(Connection connection) throws SQLException {
-        List<DatabaseObject> dependents = new ArrayList<>();
-        try (Statement statement = connection.createStatement(); ResultSet rows = statement.executeQuery(DEPENDENTS)) {
-            while (rows.next()) {
-                dependents.add(new DatabaseObject(5, rows.getString(1), rows.getString(2), rows.getString(3),
-                        rows.getString(4), null, null));
-            }
-        }
-        return dependents;
+        return query(connection, DEPENDENTS, row -> new DatabaseObject(5, row.getString(1), row.getString(2),
+                row.getString(3), row.getString(4), null, null));
     }
 
     static List<DatabaseObject> objects(Connection connection) throws SQLException {
+        return query(connection, OBJECTS, row -> new DatabaseObject(row.getInt(1), row.getString(2), row.getString(3),
+                row.getString(4), row.getString(5), row.getString(6), row.getString(7)));
+    }
+
+    /** How a row of one of the queries above is an object. */
+    private interface RowObject {
+        DatabaseObject of(ResultSet row) throws SQLException;
+    }
+
+    private static List<DatabaseObject> query(Connection connection, String sql, RowObject object) throws SQLException {
         List<DatabaseObject> objects = new ArrayList<>();
-        try (Statement statement = connection.createStatement(); ResultSet rows = statement.executeQuery(OBJECTS)) {
+        try (Statement statement = connection.createStatement(); ResultSet rows = statement.executeQuery(sql)) {
             while (rows.next()) {
-                objects.add(new DatabaseObject(rows.getInt(1), rows.getString(2), rows.getString(3), rows.getString(4),
-                        rows.getString(5), rows.getString(6), rows.getString(7)));
+                objects.add(object.of(rows));
             }
         }
         return objects;
