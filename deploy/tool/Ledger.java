@@ -275,7 +275,7 @@ final class Ledger implements AutoCloseable {
     /** Keeps a line's entry, digest, start and whether it is signed. */
     private void add(String line, LedgerEntry entry, long start) {
         LedgerEntry previous = last();
-        String previousDigest = digests.isEmpty() ? null : digests.get(digests.size() - 1);
+        String previousDigest = nextPrevDigest();
         entries.add(previous == null ? entry : new LedgerEntry(entry.time(),
                 same(entry.systemIdentifier(), previous.systemIdentifier()), same(entry.database(), previous.database()),
                 same(entry.schema(), previous.schema()), entry.timeline(), entry.walLsn(), entry.rowCount(),
@@ -304,8 +304,7 @@ final class Ledger implements AutoCloseable {
     String line(int index) throws Failure {
         long from = starts.get(index);
         long to = index + 1 < starts.size() ? starts.get(index + 1) : end;
-        try (FileChannel reopened = channel == null ? FileChannel.open(file, StandardOpenOption.READ) : null) {
-            FileChannel reading = channel != null ? channel : reopened;
+        return readAgain(reading -> {
             ByteBuffer bytes = ByteBuffer.allocate(Math.toIntExact(to - from - 1));
             while (bytes.hasRemaining() && reading.read(bytes, from + bytes.position()) > 0) {
                 // read until full
@@ -313,6 +312,18 @@ final class Ledger implements AutoCloseable {
             String line = decoded(bytes.array());
             requireUnchanged(line, index);
             return line;
+        });
+    }
+
+    /** A reading of the file through CHANNEL. */
+    private interface ChannelRead<T> {
+        T from(FileChannel channel) throws IOException, Failure;
+    }
+
+    /** What READ gives, reading the file again: through the locked channel, else one opened for it. */
+    private <T> T readAgain(ChannelRead<T> read) throws Failure {
+        try (FileChannel reopened = channel == null ? FileChannel.open(file, StandardOpenOption.READ) : null) {
+            return read.from(channel != null ? channel : reopened);
         } catch (IOException e) {
             throw new Failure("cannot read the ledger " + file + ": " + Failure.reason(e));
         }
@@ -436,11 +447,10 @@ final class Ledger implements AutoCloseable {
                         + " does not verify with the given key");
             }
         };
-        try (FileChannel reopened = channel == null ? FileChannel.open(file, StandardOpenOption.READ) : null) {
-            eachLine(channel != null ? channel : reopened, end, verify);
-        } catch (IOException e) {
-            throw new Failure("cannot read the ledger " + file + ": " + Failure.reason(e));
-        }
+        readAgain(reading -> {
+            eachLine(reading, end, verify);
+            return null;
+        });
     }
 
     /**
