@@ -20,6 +20,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -282,6 +283,39 @@ class ChainTriggerTest {
         Support.execute(database, "SET ROLE " + role, String.format(INSERT, "public") + row("n1", "alice"),
                 String.format(INSERT, "public") + row("n2", "bob") + ", " + row("n3", "carol"));
         assertEquals(cleanVerdict(3) + " n1,n2,n3 t", chain(database, "public"));
+    }
+
+    /**
+     * A restore that leaves privileges out (pg_restore --no-acl, as the in-place harness restores) makes the
+     * sentinel's writer anew with PUBLIC's EXECUTE, and the steps above wrote ffff… into the restored sentinel
+     * and 999 into its sequence. Since 000019 the function refuses every table but its own schema's audit_events.
+     */
+    @Test
+    void afterARestoreWithoutPrivilegesTheSentinelsWriterStillRefusesATableOfAnotherRole() throws Exception {
+        String source = migratedPublic();
+        Support.execute(source, String.format(INSERT, "public") + row("n1", "alice"));
+        String restored = Support.scratchDatabase();
+        Support.Result restore = Support.run(List.of("bash", "-c",
+                "set -o pipefail; pg_dump -Fc \"$1\" | pg_restore --no-owner --no-acl -d \"$2\"", "restore",
+                Support.url(source), Support.url(restored)), Map.of(), Support.REPO, 120);
+        assertEquals(0, restore.exit(), restore.describe());
+        assertEquals("t", Support.one(restored,
+                "SELECT has_function_privilege('public', 'audit_events_chain_flush()', 'EXECUTE')"));
+        String role = restored + "_nobody";
+        Support.execute(restored, "CREATE ROLE " + role, "GRANT USAGE ON SCHEMA public TO " + role,
+                "CREATE SCHEMA mine AUTHORIZATION " + role);
+        SQLException refused = assertThrows(SQLException.class, () -> Support.execute(restored,
+                "SET ROLE " + role, "CREATE TABLE mine.t (x int)",
+                "CREATE TRIGGER write_sentinel AFTER INSERT ON mine.t FOR EACH STATEMENT"
+                        + " EXECUTE FUNCTION public.audit_events_chain_flush()",
+                "SELECT set_config('audit_chain.state_' || 'mine.t'::regclass::oid, repeat('f', 64) || '|'"
+                        + " || repeat('e', 64) || '|999|' || 'mine.t'::regclass::oid || '|0|0', false)",
+                "INSERT INTO mine.t VALUES (1)"));
+        assertEquals("ERROR: audit_events_chain_flush() writes the sentinel of its own schema's audit_events and"
+                + " fires on that table only, not on mine.t", refused.getMessage().lines().findFirst().orElseThrow());
+        Support.execute(restored, String.format(INSERT, "public") + row("n2", "bob"));
+        assertEquals(cleanVerdict(2) + " n1,n2 t", chain(restored, "public"));
+        assertEquals("2", Support.one(restored, "SELECT last_value FROM audit_events_chain_seq"));
     }
 
     @Test

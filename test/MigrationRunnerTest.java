@@ -24,7 +24,8 @@ class MigrationRunnerTest {
             "000011_audit_chain_definer.up.sql", "000012_audit_verify_chain_cheaper_passes.up.sql",
             "000013_audit_verify_chain_heap_order.up.sql", "000014_audit_verify_chain_heap_runs.up.sql",
             "000015_audit_verify_chain_run_starts.up.sql", "000016_audit_pin_catalog_first.up.sql",
-            "000017_audit_payload_as_stored.up.sql", "000018_audit_chain_pending_or_dropped.up.sql");
+            "000017_audit_payload_as_stored.up.sql", "000018_audit_chain_pending_or_dropped.up.sql",
+            "000019_audit_chain_flush_own_table.up.sql");
 
     @TempDir Path folder;
 

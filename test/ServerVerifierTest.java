@@ -344,7 +344,10 @@ class ServerVerifierTest {
                 Arguments.of("000018_audit_chain_pending_or_dropped.down.sql",
                         List.of("audit_events_chain_hash()", "audit_events_chain_flush()"),
                         List.of("000011_audit_chain_definer.up.sql", "000016_audit_pin_catalog_first.up.sql",
-                                "000017_audit_payload_as_stored.up.sql")));
+                                "000017_audit_payload_as_stored.up.sql")),
+                // The flush as 000018 wrote and pinned it, for any table it is attached to.
+                Arguments.of("000019_audit_chain_flush_own_table.down.sql", List.of("audit_events_chain_flush()"),
+                        List.of("000018_audit_chain_pending_or_dropped.up.sql")));
     }
 
     @Test
