@@ -104,9 +104,9 @@ record ServerChoice(String kind, String host, String port, String user,
         if (!scheme.matches()) {
             throw new Failure("DATABASE_URL must start with postgres:// or postgresql://");
         }
-        String rest = scheme.group(1);
-        int fragment = rest.indexOf('#');
-        Matcher parts = PARTS.matcher(fragment < 0 ? rest : rest.substring(0, fragment));
+        // A '#' is a character like any other, as libpq (and the tool's own ConnectionTarget) reads it: cut
+        // there as a fragment, a password holding one ended the URL and its first half became the host.
+        Matcher parts = PARTS.matcher(scheme.group(1));
         if (!parts.matches()) {
             throw new Failure("DATABASE_URL cannot be parsed");
         }
