@@ -4,13 +4,20 @@
 // anything starts.
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.SQLException;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.api.parallel.ResourceAccessMode;
@@ -194,6 +201,44 @@ class HarnessPlanTest {
         }
         assertTrue(!Support.databases().contains(name), name);
         Support.execute("postgres", "ALTER DATABASE " + template + " IS_TEMPLATE false", "DROP DATABASE " + template);
+    }
+
+    /**
+     * A harness killed during CREATE DATABASE leaves the server finishing it: the watchdog's drop found no
+     * such database yet, and it appeared for good once the CREATE went through. Here the CREATE is held up by a
+     * rename of its template in an open transaction; the drop now ends the backend still creating it.
+     */
+    @ResourceLock(value = Support.SUITE_DATABASES, mode = ResourceAccessMode.READ)
+    @Test
+    void aScratchDatabaseStillBeingCreatedIsNotLeftBehind(@TempDir Path work) throws Exception {
+        String template = Support.scratchDatabase();
+        String name = SourceServer.scratchName();
+        Path registry = Files.writeString(work.resolve("scratch-dbs"), name + "\n");
+        try (Connection renaming = Support.connectInTransaction("postgres");
+             Connection creating = Support.connect("postgres")) {
+            renaming.createStatement().execute("ALTER DATABASE " + template + " RENAME TO " + template + "_held");
+            CompletableFuture<Boolean> create = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return creating.createStatement().execute("CREATE DATABASE " + name + " TEMPLATE " + template);
+                } catch (SQLException e) {
+                    throw new CompletionException(e);
+                }
+            });
+            String waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    + " AND query LIKE 'CREATE DATABASE " + name + " %'";
+            for (int tries = 0; tries < 300 && Support.one("postgres", waiting).equals("0"); tries++) {
+                Thread.sleep(100);
+            }
+            assertEquals("1", Support.one("postgres", waiting), "the CREATE waits for the rename");
+            var dropped = Support.tool("--mode=drop-scratch-dbs", "--db-url=" + Support.url("postgres"),
+                    "--server-label=" + LABEL, "--registry=" + registry);
+            assertEquals(0, dropped.exit(), dropped.describe());
+            renaming.rollback();
+            ExecutionException ended = assertThrows(ExecutionException.class, () -> create.get(30, TimeUnit.SECONDS));
+            assertEquals("FATAL: terminating connection due to administrator command",
+                    ended.getCause().getMessage().lines().findFirst().orElseThrow());
+        }
+        assertFalse(Support.databases().contains(name), name);
     }
 
     /** The registry lists what the harness made; a name it never makes (edited in, by hand) is never dropped. */

@@ -149,14 +149,21 @@ final class SourceServer {
         }
     }
 
+    /**
+     * The sessions connected to database ?, and those still creating it (its name in a CREATE DATABASE): a
+     * harness killed during CREATE DATABASE leaves the server finishing it, and a drop that came first found
+     * nothing, then the database appeared for good.
+     */
+    private static final String SESSIONS_OF = """
+            SELECT pid FROM pg_catalog.pg_stat_activity
+            WHERE pid <> pg_catalog.pg_backend_pid()
+              AND (datname = ? OR (query ~* '^\\s*CREATE\\s+DATABASE\\M' AND pg_catalog.strpos(query, ?) > 0))""";
+
     private static boolean dropped(Connector connector, String name) {
         for (int attempt = 1; attempt <= 5; attempt++) {
-            try (Connection connection = connector.openForCleanUp();
-                 PreparedStatement end = connection.prepareStatement("SELECT count(pg_catalog.pg_terminate_backend(pid))"
-                         + " FROM pg_catalog.pg_stat_activity WHERE datname = ? AND pid <> pg_catalog.pg_backend_pid()")) {
+            try (Connection connection = connector.openForCleanUp()) {
                 connection.createStatement().execute("SET client_min_messages = warning");
-                end.setString(1, name);
-                end.execute();
+                endSessionsOf(connection, name);
                 connection.createStatement().execute("DROP DATABASE IF EXISTS " + AuditSchema.quoted(name));
                 return true;
             } catch (Failure | SQLException e) {
@@ -169,6 +176,34 @@ final class SourceServer {
             }
         }
         return false;
+    }
+
+    /** Ends SESSIONS_OF NAME and waits (5 s at most) until they are gone: a CREATE ended then is rolled back. */
+    private static void endSessionsOf(Connection connection, String name) throws SQLException {
+        try (PreparedStatement end = connection.prepareStatement(
+                     "SELECT count(pg_catalog.pg_terminate_backend(pid)) FROM (" + SESSIONS_OF + ") s");
+             PreparedStatement left = connection.prepareStatement("SELECT count(*) FROM (" + SESSIONS_OF + ") s")) {
+            for (PreparedStatement statement : List.of(end, left)) {
+                statement.setString(1, name);
+                statement.setString(2, name);
+            }
+            end.execute();
+            for (int wait = 0; wait < 50 && count(left) > 0; wait++) {
+                try {
+                    Thread.sleep(100);
+                } catch (InterruptedException stop) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
+    }
+
+    private static long count(PreparedStatement query) throws SQLException {
+        try (ResultSet rows = query.executeQuery()) {
+            rows.next();
+            return rows.getLong(1);
+        }
     }
 
     private SourceServer() {
