@@ -397,10 +397,6 @@ final class Support {
     static final Path HARNESS = REPO.resolve("deploy/test/backup-restore-smoke.sh");
 
     /**
-     * Runs the harness as users do (bash deploy/test/backup-restore-smoke.sh) with ENV, and with
-     * TMPDIR in the test's own FOLDER unless ENV sets it (see harnessLeftovers).
-     */
-    /**
      * A cluster of its own (pg-cluster.sh start, SMOKE_PG_BINDIR's binaries when set) with SETTINGS
      * appended to its postgresql.conf: the PGC_* values it printed (PGC_DIR for stopCluster, PGC_PORT).
      */
@@ -421,6 +417,10 @@ final class Support {
         run(List.of("bash", "deploy/lib/pg-cluster.sh", "stop", dir), Map.of(), REPO, 60);
     }
 
+    /**
+     * Runs the harness as users do (bash deploy/test/backup-restore-smoke.sh) with ENV, and with
+     * TMPDIR in the test's own FOLDER unless ENV sets it (see harnessLeftovers).
+     */
     static Result harness(Path folder, Map<String, String> env) {
         return run(List.of("bash", HARNESS.toString()), harnessEnvironment(folder, env), REPO, 900);
     }
