@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -278,6 +279,31 @@ class HarnessTest {
             left.addAll(processesWith("--rows=4999999"));
         }
         assertEquals(List.of(), left, "cluster folders, servers and clients left behind");
+    }
+
+    @Test
+    void aHarnessKilledOutrightWhileItReadsItsKnobsLeavesNoWorkFolder() throws Exception {
+        // The watchdog started only after the knobs (a JVM's second or more): killed then, the harness left
+        // its work folder (run.facts, ask.err; a service file when DATABASE_URL holds an sslpassword).
+        Process harness = Support.startHarness(temp, configuredServer());
+        Path tmp = temp.resolve("tmp");
+        for (int attempt = 0; attempt < 3000 && !hasRunFacts(tmp); attempt++) {
+            Thread.sleep(10);
+        }
+        Support.signal(harness, "KILL");
+        assertTrue(harness.waitFor(30, TimeUnit.SECONDS), "the harness died");
+        List<String> left = List.of("?");
+        for (int attempt = 0; attempt < 150 && !left.isEmpty(); attempt++) {
+            Thread.sleep(100);
+            left = leftoverTempFiles();
+        }
+        assertEquals(List.of(), left, "the work folder left behind");
+    }
+
+    private static boolean hasRunFacts(Path tmp) throws IOException {
+        try (var folders = Files.list(tmp)) {
+            return folders.anyMatch(folder -> Files.exists(folder.resolve("run.facts")));
+        }
     }
 
     @Test

@@ -79,8 +79,7 @@ cleanup() {
   stop_child
   ((rc == 0)) || drill_abandoned "${LAST_ERR:-exit status $rc} during $PHASE"
   abort_source_snapshot
-  [[ -z "$WORK" ]] || phys_teardown_pending "$WORK"
-  [[ -z "$WORK" ]] || drop_registered
+  [[ -z "$WORK" ]] || { phys_teardown_pending "$WORK"; drop_registered; }
   pgc_stop_all
   if [[ -n "$WORK" && -f "$WORK/keep" ]]; then
     say "database $TARGET_DB may have been wiped (the wipe started) and is not restored; its dump is kept:"
@@ -126,10 +125,10 @@ await_child() {
   return "$rc"
 }
 
-# Outlives a harness killed outright (SIGKILL) to clean up after it; in a
-# process group of its own, which a Ctrl-C spares.
+# Outlives a harness killed outright (SIGKILL) to clean up after it, in a
+# process group of its own (Ctrl-C spares it); a new one replaces the last.
 start_watchdog() {
-  local harness=$BASHPID
+  local harness=$BASHPID earlier=$WATCHDOG_PID
   PGC_REGISTRY=$WORK/clusters
   set -m
   (
@@ -145,6 +144,7 @@ start_watchdog() {
   ) </dev/null >/dev/null 2>&1 &
   WATCHDOG_PID=$!
   set +m
+  [[ -z "$earlier" ]] || kill "$earlier" 2>/dev/null
 }
 
 # Database NAME (a scratch one: no encoding needed) on the source server.
@@ -196,7 +196,7 @@ preflight() {
   [[ -f "$REPO/BackupSmoke.java" ]] || fail "tool not found: $REPO/BackupSmoke.java"
   made=$(mktemp -d "${TMPDIR:-/tmp}/backupsmoke.XXXXXXXX" 2>&1) ||
     fail "cannot create a work folder in ${TMPDIR:-/tmp} for the snapshots and the backup: ${made##*: }"
-  WORK=$made
+  WORK=$made && start_watchdog # at once: killed during the knobs, it would leave the work folder
   printf 'started_at=%s\0' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$WORK/run.facts" # the rest: the report's
   MIGRATIONS_PATH=${MIGRATIONS_PATH:-$REPO/migrations} ask K --mode=knobs --run-record="$WORK"
   check_tool_under_test
