@@ -7,7 +7,7 @@
 -- sentinel and its position into the sequence. But a restore that leaves
 -- privileges out (pg_restore --no-acl, pg_dump -x, the in-place harness)
 -- makes the function anew with the default EXECUTE for PUBLIC, and the
--- same steps wrote ffff… into a restored sentinel and 999 into its
+-- same steps wrote 64 f's into a restored sentinel and 999 into its
 -- sequence. The function now refuses to run for any table but the
 -- audit_events its pinned search_path finds (its own schema's), so the
 -- hole stays shut whatever privileges a restore gives back. Its EXECUTE
