@@ -475,8 +475,24 @@ final class Ledger implements AutoCloseable {
         } catch (IOException e) {
             throw new Failure("cannot append to the ledger " + file + ": " + Failure.reason(e) + undone(before, at));
         }
+        if (before == 0) {
+            forceFolder();
+        }
         add(line, entry, before);
         end = before + bytes.capacity();
+    }
+
+    /**
+     * The ledger's folder flushed after its first line: the file's own flush does not make a new file's name
+     * durable, so a crash could lose a ledger whose first checkpoint was reported recorded. Best effort, as
+     * PostgreSQL does for its own folders: some file systems refuse to flush a folder.
+     */
+    private void forceFolder() {
+        try (FileChannel folder = FileChannel.open(file.toAbsolutePath().getParent(), StandardOpenOption.READ)) {
+            folder.force(true);
+        } catch (IOException e) {
+            // The line itself is on disk; only its name's durability is left to the file system.
+        }
     }
 
     /**
