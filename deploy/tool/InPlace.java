@@ -763,6 +763,7 @@ final class InPlace {
         return renamed.matches() ? "CONSTRAINT " + renamed.group(1) : null;
     }
 
+    /** DEFINITION of TABLE as a Clause: a table constraint's when it starts with one's word, else a column's. */
     private static Clause clause(String table, String definition) {
         List<String> tokens = tokensOf(definition);
         if (tokens.isEmpty() || TABLE_CONSTRAINT.contains(tokens.get(0).toLowerCase(Locale.ROOT))) {
