@@ -353,7 +353,7 @@ class InPlaceObjectsTest {
         Files.writeString(migrations.resolve("000001_constraints.up.sql"), sql);
         String database = Support.scratchDatabase();
         Support.execute(database, sql);
-        InPlace.TableDefinitions made = InPlace.tableDefinitions(sql);
+        TableDefinitions made = TableDefinitions.of(sql);
         // later_check too: the SQL declares that name (its RENAME leaves no constraint of it)
         assertEquals(Support.rows(database, "SELECT name FROM (SELECT c.relname || '.' || k.conname FROM pg_constraint k"
                 + " JOIN pg_class c ON c.oid = k.conrelid WHERE c.relnamespace = 'public'::regnamespace"
