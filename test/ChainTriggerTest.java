@@ -19,6 +19,7 @@ import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -271,13 +272,9 @@ class ChainTriggerTest {
     @Test
     void aRoleWithoutRightsCannotAttachTheSentinelsWriterToATableOfItsOwn() throws Exception {
         String database = migratedPublic();
-        String role = database + "_nobody";
-        Support.execute(database, "CREATE ROLE " + role, "GRANT USAGE ON SCHEMA public TO " + role,
-                "GRANT INSERT ON audit_events TO " + role);
-        SQLException refused = assertThrows(SQLException.class, () -> Support.execute(database,
-                "SET ROLE " + role, "CREATE TEMPORARY TABLE mine (x int)",
-                "CREATE TRIGGER write_sentinel AFTER INSERT ON mine FOR EACH STATEMENT"
-                        + " EXECUTE FUNCTION public.audit_events_chain_flush()"));
+        String role = roleWithUsage(database, "GRANT INSERT ON audit_events TO %s");
+        SQLException refused = assertThrows(SQLException.class, () -> attachTheSentinelsWriter(database, role,
+                "CREATE TEMPORARY TABLE mine (x int)", "mine"));
         assertEquals("ERROR: permission denied for function public.audit_events_chain_flush",
                 refused.getMessage().lines().findFirst().orElseThrow());
         Support.execute(database, "SET ROLE " + role, String.format(INSERT, "public") + row("n1", "alice"),
@@ -301,13 +298,9 @@ class ChainTriggerTest {
         assertEquals(0, restore.exit(), restore.describe());
         assertEquals("t", Support.one(restored,
                 "SELECT has_function_privilege('public', 'audit_events_chain_flush()', 'EXECUTE')"));
-        String role = restored + "_nobody";
-        Support.execute(restored, "CREATE ROLE " + role, "GRANT USAGE ON SCHEMA public TO " + role,
-                "CREATE SCHEMA mine AUTHORIZATION " + role);
-        SQLException refused = assertThrows(SQLException.class, () -> Support.execute(restored,
-                "SET ROLE " + role, "CREATE TABLE mine.t (x int)",
-                "CREATE TRIGGER write_sentinel AFTER INSERT ON mine.t FOR EACH STATEMENT"
-                        + " EXECUTE FUNCTION public.audit_events_chain_flush()",
+        String role = roleWithUsage(restored, "CREATE SCHEMA mine AUTHORIZATION %s");
+        SQLException refused = assertThrows(SQLException.class, () -> attachTheSentinelsWriter(restored, role,
+                "CREATE TABLE mine.t (x int)", "mine.t",
                 "SELECT set_config('audit_chain.state_' || 'mine.t'::regclass::oid, repeat('f', 64) || '|'"
                         + " || repeat('e', 64) || '|999|' || 'mine.t'::regclass::oid || '|0|0', false)",
                 "INSERT INTO mine.t VALUES (1)"));
@@ -316,6 +309,28 @@ class ChainTriggerTest {
         Support.execute(restored, String.format(INSERT, "public") + row("n2", "bob"));
         assertEquals(cleanVerdict(2) + " n1,n2 t", chain(restored, "public"));
         assertEquals("2", Support.one(restored, "SELECT last_value FROM audit_events_chain_seq"));
+    }
+
+    /** A role of DATABASE's own with USAGE on schema public, then each of GRANTS (%s: the role). */
+    private static String roleWithUsage(String database, String... grants) throws SQLException {
+        String role = database + "_nobody";
+        List<String> statements = new ArrayList<>(List.of("CREATE ROLE " + role,
+                "GRANT USAGE ON SCHEMA public TO " + role));
+        for (String grant : grants) {
+            statements.add(grant.formatted(role));
+        }
+        Support.execute(database, statements.toArray(String[]::new));
+        return role;
+    }
+
+    /** As ROLE: CREATE makes TABLE, the sentinel's writer is attached to it, then the statements THEN. */
+    private static void attachTheSentinelsWriter(String database, String role, String create, String table,
+            String... then) throws SQLException {
+        List<String> statements = new ArrayList<>(List.of("SET ROLE " + role, create,
+                "CREATE TRIGGER write_sentinel AFTER INSERT ON " + table + " FOR EACH STATEMENT"
+                        + " EXECUTE FUNCTION public.audit_events_chain_flush()"));
+        statements.addAll(List.of(then));
+        Support.execute(database, statements.toArray(String[]::new));
     }
 
     @Test
