@@ -25,10 +25,13 @@
 -- (neither NULL nor '') must be given that very hash, or the statement is
 -- refused (SQLSTATE 23514). An untouched dump loaded in chain order into
 -- an empty chain still goes in, with the same hashes; a changed row, rows
--- loaded after other rows or after the dump's sentinel, are refused
--- instead of hashed anew. chain_seq is still handed out afresh. Rows
--- loaded with triggers disabled (pg_restore --disable-triggers, a
--- replica session) keep what they bring, and verify judges them.
+-- loaded after other rows or after the dump's sentinel, and a table whose
+-- heap holds the rows out of chain order (COPY dumps heap order: three
+-- rows stored in reverse, which verify calls clean, were refused at the
+-- first) are refused instead of hashed anew. chain_seq is still handed
+-- out afresh. Rows loaded with triggers disabled (pg_restore
+-- --disable-triggers, a replica session) keep what they bring, and verify
+-- judges them.
 
 CREATE OR REPLACE FUNCTION audit_events_chain_hash()
 RETURNS trigger
