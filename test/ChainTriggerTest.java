@@ -7,10 +7,12 @@
 // BEFORE trigger's nested audit insert is refused rather than forked, and
 // only the owner may attach the sentinel's writer to a table (000017); rows
 // a trigger inserts after a dropped row chain, and each schema's log keeps
-// its own chain state (000018). Migrations run in-process through MigrationRunner.
+// its own chain state (000018); a data-only load of a dump keeps its hashes
+// or is refused (000020). Migrations run in-process through MigrationRunner.
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -331,6 +333,38 @@ class ChainTriggerTest {
                         + " EXECUTE FUNCTION public.audit_events_chain_flush()"));
         statements.addAll(List.of(then));
         Support.execute(database, statements.toArray(String[]::new));
+    }
+
+    /**
+     * A data-only load into a schema that already has its triggers (the migrations first, then the dump's rows:
+     * pg_dump --data-only --column-inserts | psql) fired the chain trigger on every row, which hashed each anew:
+     * a dump with one actor changed verified clean, its trace gone. Since 000020 a row arriving with a row_hash
+     * must be given that very hash: the changed dump is refused, the untouched one goes in with its hashes.
+     */
+    @Test
+    void aDataOnlyLoadIntoAMigratedSchemaKeepsTheDumpsHashesOrIsRefused() throws Exception {
+        String source = migratedPublic();
+        Support.execute(source, String.format(INSERT, "public") + row("n1", "alice") + ", " + row("n2", "bob"),
+                String.format(INSERT, "public") + row("n3", "carol"));
+        String hashes = "SELECT string_agg(id || ':' || row_hash, ',' ORDER BY chain_seq) FROM audit_events";
+        String load = "set -o pipefail; pg_dump --data-only --column-inserts -t audit_events \"$1\""
+                + " | sed \"$3\" | psql -X -q -v ON_ERROR_STOP=1 -d \"$2\"";
+
+        String changed = migratedPublic();
+        Support.Result refused = Support.run(List.of("bash", "-c", load, "load", Support.url(source),
+                Support.url(changed), "s/'n2', 'bob'/'n2', 'mallory'/"), Map.of(), Support.REPO, 120);
+        assertEquals(3, refused.exit(), refused.describe());
+        assertTrue(refused.err().contains("ERROR:  audit_events row n2 arrives with row_hash "
+                + Support.one(source, "SELECT row_hash FROM audit_events WHERE id = 'n2'") + ", but the chain links"
+                + " it as "), refused.describe());
+        assertEquals("n1", Support.one(changed, "SELECT string_agg(id, ',') FROM audit_events"));
+
+        String untouched = migratedPublic();
+        Support.Result loaded = Support.run(List.of("bash", "-c", load, "load", Support.url(source),
+                Support.url(untouched), "s/^//"), Map.of(), Support.REPO, 120);
+        assertEquals(0, loaded.exit(), loaded.describe());
+        assertEquals(Support.one(source, hashes), Support.one(untouched, hashes));
+        assertEquals(cleanVerdict(3) + " n1,n2,n3 t", chain(untouched, "public"));
     }
 
     @Test

@@ -347,6 +347,9 @@ class ServerVerifierTest {
                                 "000017_audit_payload_as_stored.up.sql")),
                 // The flush as 000018 wrote and pinned it, for any table it is attached to.
                 Arguments.of("000019_audit_chain_flush_own_table.down.sql", List.of("audit_events_chain_flush()"),
+                        List.of("000018_audit_chain_pending_or_dropped.up.sql")),
+                // The row trigger as 000018 wrote it, hashing anew whatever row_hash a row arrives with.
+                Arguments.of("000020_audit_chain_keep_arriving_hash.down.sql", List.of("audit_events_chain_hash()"),
                         List.of("000018_audit_chain_pending_or_dropped.up.sql")));
     }
 
