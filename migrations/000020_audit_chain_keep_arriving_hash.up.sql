@@ -12,7 +12,7 @@
 --  * A dump whose row audit-smoke-0001 had its actor changed from
 --    smoke-actor to mallory (sed on pg_dump --data-only --column-inserts),
 --    loaded with psql into a freshly migrated database, came out with new
---    hashes from that row on (head 6675698b… instead of cb8be983…), and
+--    hashes from that row on (head 6675698b... instead of cb8be983...), and
 --    both the server's verifier and --mode=verify called it clean: the
 --    change left no trace but the head, which only an anchor kept outside
 --    (--expect-head, the ledger) would catch.
