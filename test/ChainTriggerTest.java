@@ -313,6 +313,52 @@ class ChainTriggerTest {
         assertEquals("2", Support.one(restored, "SELECT last_value FROM audit_events_chain_seq"));
     }
 
+    /**
+     * Any role that may connect called audit_events_chain_begin() (which every inserting role must reach) from a
+     * BEFORE INSERT trigger of a temporary table of its own and stayed in its transaction: begin() held the
+     * sentinel's lock, and every insert into the log waited until its statement_timeout. Since 000021 the lock
+     * is taken by a statement trigger of audit_events that fires on no other table; begin() only reads, and not
+     * at all without the mark that trigger sets.
+     */
+    @Test
+    void aRoleWithoutRightsCanNeitherHoldTheSentinelsLockNorTakeItsTrigger() throws Exception {
+        String database = migratedPublic();
+        Support.execute(database, String.format(INSERT, "public") + row("n1", "alice"),
+                "GRANT EXECUTE ON FUNCTION audit_events_chain_lock() TO PUBLIC"); // as a restore without privileges
+        String role = roleWithUsage(database);
+        List<String> holdingUp = List.of("SET ROLE " + role, "CREATE TEMPORARY TABLE mine (x int)",
+                "CREATE FUNCTION pg_temp.hold() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                        + " PERFORM public.audit_events_chain_begin(); RETURN NEW; END $$",
+                "CREATE TRIGGER hold BEFORE INSERT ON mine FOR EACH ROW EXECUTE FUNCTION pg_temp.hold()");
+        SQLException unmarked = assertThrows(SQLException.class, () -> Support.execute(database,
+                concat(holdingUp, "INSERT INTO mine VALUES (1)")));
+        assertEquals("ERROR: audit_events cannot chain a row without the sentinel's lock, which its statement trigger"
+                + " audit_events_chain_lock takes: it did not fire (logical replication's apply fires no statement"
+                + " trigger, or the trigger is disabled)", unmarked.getMessage().lines().findFirst().orElseThrow());
+        SQLException taken = assertThrows(SQLException.class, () -> Support.execute(database,
+                concat(holdingUp.subList(0, 2), "CREATE TRIGGER lock BEFORE INSERT ON mine FOR EACH STATEMENT"
+                        + " EXECUTE FUNCTION public.audit_events_chain_lock()", "INSERT INTO mine VALUES (1)")));
+        assertTrue(taken.getMessage().matches("(?s)ERROR: audit_events_chain_lock\\(\\) locks the sentinel of its own"
+                + " schema's audit_events and fires on that table only, not on pg_temp_\\d+\\.mine(\n.*)?"),
+                taken.getMessage());
+        try (Connection attacker = Support.connectInTransaction(database);
+             Statement statement = attacker.createStatement()) {
+            for (String sql : concat(holdingUp, "SELECT set_config('audit_chain.locked_'"
+                    + " || 'public.audit_events'::regclass::oid, 'on', true)", "INSERT INTO mine VALUES (1)")) {
+                statement.execute(sql);
+            }
+            Support.execute(database, "SET statement_timeout = '10s'", String.format(INSERT, "public") + row("n2", "bob"));
+            attacker.rollback();
+        }
+        assertEquals(cleanVerdict(2) + " n1,n2 t", chain(database, "public"));
+    }
+
+    private static String[] concat(List<String> first, String... then) {
+        List<String> all = new ArrayList<>(first);
+        all.addAll(List.of(then));
+        return all.toArray(String[]::new);
+    }
+
     /** A role of DATABASE's own with USAGE on schema public, then each of GRANTS (%s: the role). */
     private static String roleWithUsage(String database, String... grants) throws SQLException {
         String role = database + "_nobody";

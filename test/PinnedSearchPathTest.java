@@ -12,9 +12,9 @@ import org.junit.jupiter.api.Test;
 
 class PinnedSearchPathTest {
     static final List<String> OUR_FUNCTIONS = List.of("audit_events_canonical_payload", "audit_events_chain_begin",
-            "audit_events_chain_flush", "audit_events_chain_hash", "audit_events_reject_change",
-            "audit_events_reject_truncate", "audit_events_row_hash", "audit_events_verify_chain",
-            "audit_events_verify_chain_first_modified");
+            "audit_events_chain_flush", "audit_events_chain_hash", "audit_events_chain_lock",
+            "audit_events_reject_change", "audit_events_reject_truncate", "audit_events_row_hash",
+            "audit_events_verify_chain", "audit_events_verify_chain_first_modified");
 
     /**
      * The row trigger (000011) is the one exception: a pin cost as much as the

@@ -350,7 +350,10 @@ class ServerVerifierTest {
                         List.of("000018_audit_chain_pending_or_dropped.up.sql")),
                 // The row trigger as 000018 wrote it, hashing anew whatever row_hash a row arrives with.
                 Arguments.of("000020_audit_chain_keep_arriving_hash.down.sql", List.of("audit_events_chain_hash()"),
-                        List.of("000018_audit_chain_pending_or_dropped.up.sql")));
+                        List.of("000018_audit_chain_pending_or_dropped.up.sql")),
+                // begin() as 000011 wrote it, taking the sentinel's lock itself, pinned by 000016.
+                Arguments.of("000021_audit_chain_lock_by_statement.down.sql", List.of("audit_events_chain_begin()"),
+                        List.of("000011_audit_chain_definer.up.sql", "000016_audit_pin_catalog_first.up.sql")));
     }
 
     @Test
