@@ -22,6 +22,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
@@ -323,8 +324,11 @@ class FaultsTest {
             Failure failure = assertThrows(Failure.class, () -> Verification.run(connector,
                     new Verification.Request(null, ChainWalker.Expectation.NONE, true)));
             long seconds = Duration.ofNanos(System.nanoTime() - started).toSeconds();
-            assertEquals("reading audit_events for client verification failed: Database connection failed when"
-                    + " reading from copy", failure.getMessage());
+            // Which of pgjdbc's two messages depends on whether the COPY's first rows had reached the walk when
+            // its backend was ended (a busy machine ends it before): either way the walk's connection is gone.
+            assertTrue(Set.of("reading audit_events for client verification failed: Database connection failed when"
+                    + " reading from copy", "reading audit_events for client verification failed: Database connection"
+                    + " failed when starting copy").contains(failure.getMessage()), failure.getMessage());
             assertTrue(seconds < 30, seconds + " s");
         }
         assertEquals(List.of(), runningStatements(database));
