@@ -59,8 +59,9 @@ final class InPlace {
     static int check(Connector connector, Path migrations, PrintStream out) throws Failure {
         String database = connector.target().database();
         try (Connection connection = connector.open()) {
-            refuseForeign(connection, connector.deadline(), database, migrations,
-                    withSignatures(connection, migrations), auditSchema(connection, connector.deadline()));
+            String text = migrationText(migrations);
+            refuseForeign(connection, connector.deadline(), database, migrations, text,
+                    withSignatures(connection, text), auditSchema(connection, connector.deadline()));
         } catch (SQLException e) {
             throw connector.deadline().failure("inspecting database " + database, e);
         }
@@ -101,7 +102,8 @@ final class InPlace {
     private static void checkAndDrop(Connection connection, Deadline deadline, String database, Path migrations)
             throws Failure, SQLException {
         AuditSchema auditSchema = auditSchema(connection, deadline);
-        Set<Declared> declared = withSignatures(connection, migrations);
+        String text = migrationText(migrations);
+        Set<Declared> declared = withSignatures(connection, text);
         try (Statement statement = connection.createStatement()) {
             for (DatabaseObject object : objects(connection)) {
                 if (object.kind().equals("table") && object.isDeclaredIn(declared, auditSchema.name())) {
@@ -109,20 +111,20 @@ final class InPlace {
                 }
             }
         }
-        refuseForeign(connection, deadline, database, migrations, declared, auditSchema);
+        refuseForeign(connection, deadline, database, migrations, text, declared, auditSchema);
         dropDeclared(connection, declared, auditSchema.name());
     }
 
     /**
      * A Refusal naming the foreign objects, else the migrations' objects the
      * restore would not give back as they are, else the foreign audit rows,
-     * that DATABASE holds; DECLARED is withSignatures' answer for MIGRATIONS.
+     * that DATABASE holds; TEXT is migrationText(MIGRATIONS), DECLARED withSignatures' answer for it.
      */
     private static void refuseForeign(Connection connection, Deadline deadline, String database, Path migrations,
-            Set<Declared> declared, AuditSchema auditSchema) throws Failure, SQLException {
+            String text, Set<Declared> declared, AuditSchema auditSchema) throws Failure, SQLException {
         String refusal = foreignObjects(connection, database, migrations, declared, auditSchema.name());
         if (refusal == null) {
-            refusal = addedToDeclared(connection, database, migrationText(migrations) + " " + MigrationRunner.LEDGER_TABLE,
+            refusal = addedToDeclared(connection, database, text + " " + MigrationRunner.LEDGER_TABLE,
                     declared, auditSchema.name());
         }
         if (refusal == null) {
@@ -216,12 +218,11 @@ final class InPlace {
             Pattern.CASE_INSENSITIVE);
 
     /**
-     * declared(FOLDER) with each routine as name(input types), the types as
+     * declaredIn(TEXT, the migrations' text) with each routine as name(input types), the types as
      * CONNECTION's server spells them, when every CREATE of that name has an
      * argument list the server reads; else by its name alone, as before.
      */
-    static Set<Declared> withSignatures(Connection connection, Path folder) throws Failure, SQLException {
-        String text = migrationText(folder);
+    private static Set<Declared> withSignatures(Connection connection, String text) throws SQLException {
         Set<Declared> declared = declaredIn(text);
         java.util.Map<String, Set<String>> signatures = new java.util.TreeMap<>();
         Set<String> unread = new TreeSet<>();
@@ -530,19 +531,19 @@ final class InPlace {
                 row.getString(4), row.getString(5), row.getString(6), row.getString(7)));
     }
 
-    /** How a row of one of the queries above is an object. */
-    private interface RowObject {
-        DatabaseObject of(ResultSet row) throws SQLException;
+    /** What a row of one of the queries here stands for. */
+    private interface RowMapper<T> {
+        T of(ResultSet row) throws SQLException;
     }
 
-    private static List<DatabaseObject> query(Connection connection, String sql, RowObject object) throws SQLException {
-        List<DatabaseObject> objects = new ArrayList<>();
+    private static <T> List<T> query(Connection connection, String sql, RowMapper<T> mapper) throws SQLException {
+        List<T> mapped = new ArrayList<>();
         try (Statement statement = connection.createStatement(); ResultSet rows = statement.executeQuery(sql)) {
             while (rows.next()) {
-                objects.add(object.of(rows));
+                mapped.add(mapper.of(rows));
             }
         }
-        return objects;
+        return mapped;
     }
 
     /** The schema the migrations' unqualified names are in (AuditSchema.resolve: public when none holds them). */
@@ -621,19 +622,12 @@ final class InPlace {
         Set<String> words = identifiersOf(text);
         TableDefinitions made = TableDefinitions.of(text);
         List<String> added = new ArrayList<>();
-        try (Statement statement = connection.createStatement(); ResultSet rows = statement.executeQuery(ADDED)) {
-            while (rows.next()) {
-                DatabaseObject on = new DatabaseObject(0, rows.getString(1), rows.getString(2), rows.getString(3),
-                        rows.getString(4), null, rows.getString(5));
-                String what = rows.getString(6);
-                String name = rows.getString(7);
-                if (on.isDeclaredIn(declared, auditSchema) && !made.has(what, on.name(), name, words)) {
-                    added.add(switch (what) {
-                        case "comment" -> "comment " + name;
-                        case "not null" -> "not null on column " + on.label() + "." + name;
-                        default -> what + " " + on.label() + "." + name;
-                    });
-                }
+        for (Added row : query(connection, ADDED, row -> new Added(new DatabaseObject(0, row.getString(1),
+                row.getString(2), row.getString(3), row.getString(4), null, row.getString(5)), row.getString(6),
+                row.getString(7)))) {
+            if (row.on().isDeclaredIn(declared, auditSchema)
+                    && !made.has(row.what(), row.on().name(), row.name(), words)) {
+                added.add(row.described());
             }
         }
         if (added.isEmpty()) {
@@ -642,6 +636,17 @@ final class InPlace {
         added.sort(null);
         return "SMOKE_IN_PLACE=1 refused: database " + database + " holds what the migrations do not make on their own"
                 + " objects, which the wipe would take with them: " + String.join(", ", added);
+    }
+
+    /** A row of ADDED: what (WHAT, named NAME) was added on the table or routine ON. */
+    private record Added(DatabaseObject on, String what, String name) {
+        String described() {
+            return switch (what) {
+                case "comment" -> "comment " + name;
+                case "not null" -> "not null on column " + on.label() + "." + name;
+                default -> what + " " + on.label() + "." + name;
+            };
+        }
     }
 
     /**
