@@ -347,7 +347,8 @@ class ChainTriggerTest {
                     + " || 'public.audit_events'::regclass::oid, 'on', true)", "INSERT INTO mine VALUES (1)")) {
                 statement.execute(sql);
             }
-            Support.execute(database, "SET statement_timeout = '10s'", String.format(INSERT, "public") + row("n2", "bob"));
+            Support.execute(database, "SET statement_timeout = '10s'",
+                    String.format(INSERT, "public") + row("n2", "bob"));
             attacker.rollback();
         }
         assertEquals(cleanVerdict(2) + " n1,n2 t", chain(database, "public"));
@@ -362,23 +363,17 @@ class ChainTriggerTest {
     /** A role of DATABASE's own with USAGE on schema public, then each of GRANTS (%s: the role). */
     private static String roleWithUsage(String database, String... grants) throws SQLException {
         String role = database + "_nobody";
-        List<String> statements = new ArrayList<>(List.of("CREATE ROLE " + role,
-                "GRANT USAGE ON SCHEMA public TO " + role));
-        for (String grant : grants) {
-            statements.add(grant.formatted(role));
-        }
-        Support.execute(database, statements.toArray(String[]::new));
+        Support.execute(database, concat(List.of("CREATE ROLE " + role, "GRANT USAGE ON SCHEMA public TO " + role),
+                java.util.Arrays.stream(grants).map(grant -> grant.formatted(role)).toArray(String[]::new)));
         return role;
     }
 
     /** As ROLE: CREATE makes TABLE, the sentinel's writer is attached to it, then the statements THEN. */
     private static void attachTheSentinelsWriter(String database, String role, String create, String table,
             String... then) throws SQLException {
-        List<String> statements = new ArrayList<>(List.of("SET ROLE " + role, create,
+        Support.execute(database, concat(List.of("SET ROLE " + role, create,
                 "CREATE TRIGGER write_sentinel AFTER INSERT ON " + table + " FOR EACH STATEMENT"
-                        + " EXECUTE FUNCTION public.audit_events_chain_flush()"));
-        statements.addAll(List.of(then));
-        Support.execute(database, statements.toArray(String[]::new));
+                        + " EXECUTE FUNCTION public.audit_events_chain_flush()"), then));
     }
 
     /**
