@@ -58,14 +58,19 @@ final class InPlace {
      */
     static int check(Connector connector, Path migrations, PrintStream out) throws Failure {
         String database = connector.target().database();
+        String uncompared;
         try (Connection connection = connector.open()) {
             String text = migrationText(migrations);
-            refuseForeign(connection, connector.deadline(), database, migrations, text,
+            uncompared = refuseForeign(connection, connector.deadline(), database, migrations, text,
                     withSignatures(connection, text), auditSchema(connection, connector.deadline()));
         } catch (SQLException e) {
             throw connector.deadline().failure("inspecting database " + database, e);
         }
         out.print("say=in place: database " + database + " holds only what the migrations create\0");
+        if (uncompared != null) {
+            out.print("say=in place: the migrations' own objects in database " + database + " were not compared"
+                    + " with what the migrations make (" + uncompared + ")\0");
+        }
         out.flush();
         return 0;
     }
@@ -116,16 +121,22 @@ final class InPlace {
     }
 
     /**
-     * A Refusal naming the foreign objects, else the migrations' objects the
-     * restore would not give back as they are, else the foreign audit rows,
-     * that DATABASE holds; TEXT is migrationText(MIGRATIONS), DECLARED withSignatures' answer for it.
+     * A Refusal naming the foreign objects, else what was added to or changed on the migrations' objects,
+     * else those the restore would not give back as they are, else the foreign audit rows, that DATABASE
+     * holds; TEXT is migrationText(MIGRATIONS), DECLARED withSignatures' answer for it. Returns why the
+     * migrations' objects could not be compared with what the migrations make (null when they were).
      */
-    private static void refuseForeign(Connection connection, Deadline deadline, String database, Path migrations,
+    private static String refuseForeign(Connection connection, Deadline deadline, String database, Path migrations,
             String text, Set<Declared> declared, AuditSchema auditSchema) throws Failure, SQLException {
         String refusal = foreignObjects(connection, database, migrations, declared, auditSchema.name());
         if (refusal == null) {
             refusal = addedToDeclared(connection, database, text + " " + MigrationRunner.LEDGER_TABLE,
                     declared, auditSchema.name());
+        }
+        MigrationsReference.Comparison compared = null;
+        if (refusal == null) {
+            compared = MigrationsReference.compare(connection, deadline, migrations, auditSchema);
+            refusal = changedFromMigrations(database, compared.changed());
         }
         if (refusal == null) {
             refusal = unrestorable(connection, database, declared, auditSchema.name());
@@ -136,6 +147,16 @@ final class InPlace {
         if (refusal != null) {
             throw new Refusal(refusal);
         }
+        return compared.uncompared();
+    }
+
+    /** Null when nothing of the migrations' objects was CHANGED (MigrationsReference); else the one-line refusal. */
+    static String changedFromMigrations(String database, List<String> changed) {
+        if (changed.isEmpty()) {
+            return null;
+        }
+        return "SMOKE_IN_PLACE=1 refused: database " + database + " holds the migrations' own objects changed from"
+                + " what the migrations make, which the wipe and the workload would undo: " + String.join(", ", changed);
     }
 
     /** A schema object the migrations may create: KIND is table, relation, routine or type. */
