@@ -142,7 +142,7 @@ final class MigrationsReference {
                      CASE WHEN attnotnull THEN 'not null' ELSE 'null allowed' END, true FROM col
               UNION ALL
               SELECT 'definition', 'constraint', r.label || pg_catalog.format('.%I', k.conname), r.label,
-                     pg_catalog.pg_get_constraintdef(k.oid), false
+                     pg_catalog.pg_get_constraintdef(k.oid), true
                 FROM pg_catalog.pg_constraint k JOIN rel r ON r.oid = k.conrelid
               UNION ALL
               SELECT 'definition', 'index', pg_catalog.format('%s.%I', t.spelled, i.relname), r.label,
