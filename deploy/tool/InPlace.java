@@ -3,7 +3,10 @@
 // the migrations create: --mode=in-place-check refuses, changing nothing, a
 // database holding any other object (foreign tables hold data the wipe must
 // not take; any other object would survive the wipe and make pg_restore
-// fail on "already exists") or audit rows the smoke test did not write;
+// fail on "already exists"), anything added to or changed on the
+// migrations' own objects (the wipe and the workload would undo it: what
+// the migrations make is built and compared by MigrationsReference), or
+// audit rows the smoke test did not write;
 // --mode=in-place-wipe checks the same, then drops exactly the objects the
 // migrations declare, in one transaction that locks their tables first, and
 // confirms no table is left.

@@ -15,6 +15,11 @@
 // pg_get_functiondef) of both schemas are compared, the reference's name
 // spelled as the audit schema's. Each file runs through a DO block's EXECUTE,
 // where a COMMIT of its own is an error instead of committing the reference.
+// Only the recorded files run: a database an older release migrated is
+// compared with what those files made, not with what newer ones would.
+// Building needs the privilege to create a schema; without it (or with a
+// file that cannot run so) the check goes on without the comparison and
+// says so.
 
 import java.nio.file.Path;
 import java.sql.Connection;
