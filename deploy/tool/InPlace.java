@@ -70,25 +70,33 @@ final class InPlace {
             throw connector.deadline().failure("inspecting database " + database, e);
         }
         out.print("say=in place: database " + database + " holds only what the migrations create\0");
+        sayUncompared(database, uncompared, out);
+        out.flush();
+        return 0;
+    }
+
+    /** Says on OUT, unless UNCOMPARED is null, why the migrations' own objects went uncompared (MigrationsReference). */
+    private static void sayUncompared(String database, String uncompared, PrintStream out) {
         if (uncompared != null) {
             out.print("say=in place: the migrations' own objects in database " + database + " were not compared"
                     + " with what the migrations make (" + uncompared + ")\0");
+            out.flush();
         }
-        out.flush();
-        return 0;
     }
 
     /**
      * --mode=in-place-wipe: the same check, then 0 once wiped and no table is
      * left (a no-op wipe must not fake a pass), said on OUT. The check's pass
-     * goes unsaid: the harness says the wipe's outcome, once per run.
+     * goes unsaid: the harness says the wipe's outcome, once per run; only
+     * the comparison it could not make is said first.
      */
     static int wipe(Connector connector, Path migrations, PrintStream out) throws Failure {
         String database = connector.target().database();
+        String uncompared;
         try (Connection connection = connector.open()) {
             connection.setAutoCommit(false);
             try {
-                checkAndDrop(connection, connector.deadline(), database, migrations);
+                uncompared = checkAndDrop(connection, connector.deadline(), database, migrations);
                 connection.commit();
             } catch (Failure | SQLException | RuntimeException e) {
                 connection.rollback();
@@ -97,6 +105,7 @@ final class InPlace {
         } catch (SQLException e) {
             throw connector.deadline().failure("wiping database " + database + " in place", e);
         }
+        sayUncompared(database, uncompared, out);
         SourceServer.confirmNoTables(connector, database, out);
         return 0;
     }
@@ -106,8 +115,9 @@ final class InPlace {
      * ACCESS EXCLUSIVE locks on the migrations' tables taken first: a row or
      * an object another session adds to them meanwhile is either committed
      * before the check, which sees it, or waits until the tables are gone.
+     * Returns refuseForeign's answer.
      */
-    private static void checkAndDrop(Connection connection, Deadline deadline, String database, Path migrations)
+    private static String checkAndDrop(Connection connection, Deadline deadline, String database, Path migrations)
             throws Failure, SQLException {
         AuditSchema auditSchema = auditSchema(connection, deadline);
         String text = migrationText(migrations);
@@ -119,8 +129,9 @@ final class InPlace {
                 }
             }
         }
-        refuseForeign(connection, deadline, database, migrations, text, declared, auditSchema);
+        String uncompared = refuseForeign(connection, deadline, database, migrations, text, declared, auditSchema);
         dropDeclared(connection, declared, auditSchema.name());
+        return uncompared;
     }
 
     /**
