@@ -92,6 +92,22 @@ class HarnessTest {
         assertEquals(List.of(), leftoverTempFiles());
     }
 
+    /** The harness takes no arguments (its knobs are environment variables): --help says so, others are refused. */
+    @Test
+    void argumentsRunNothingAndHelpSaysWhereTheKnobsAre() throws Exception {
+        String knobs = "the knobs are SMOKE_* environment variables: deploy/docs/harness.md";
+        var help = Support.run(List.of("bash", HARNESS.toString(), "--help"), Map.of(), Support.REPO, 60);
+        assertEquals(0, help.exit(), help.describe());
+        assertEquals("usage: " + HARNESS + "  (no arguments; " + knobs + ")\n", help.out());
+        assertEquals("", help.err());
+
+        var extra = Support.run(List.of("bash", HARNESS.toString(), "SMOKE_METHODS=custom"), Map.of(), Support.REPO, 60);
+        assertEquals(1, extra.exit(), extra.describe());
+        assertEquals("", extra.out(), "no phase ran");
+        assertEquals("::error::backup-restore-smoke: no arguments are taken, got 'SMOKE_METHODS=custom' (" + knobs + ")\n",
+                extra.err());
+    }
+
     /** The harness's ::error:: line escapes its reason as GitHub decodes it: a literal %0A is no line break. */
     @Test
     void theErrorLineEscapesPercentSignsForGitHub() throws Exception {
@@ -312,6 +328,19 @@ class HarnessTest {
         String tmpdir = System.getenv("TMPDIR");
         assertTrue(tmpdir != null && Path.of(tmpdir).getFileName().toString().startsWith("backupsmoke-tests."), tmpdir);
         assertEquals(Path.of(tmpdir), Path.of(System.getProperty("java.io.tmpdir")));
+    }
+
+    @Test
+    void theTestCommandRefusesANameThatIsNoTestClassBeforeItStartsACluster() {
+        String usage = "usage: test/run [--fast] [TestClass|TestClass#method ...]";
+        var help = Support.run(List.of("test/run", "--help"), Map.of(), Support.REPO, 60);
+        assertEquals(0, help.exit(), help.describe());
+        assertEquals(usage + "\n", help.out());
+        var unknown = Support.run(List.of("test/run", "--fast", "HarnessTest", "NoSuchTest#aMethod"), Map.of(),
+                Support.REPO, 60);
+        assertEquals(2, unknown.exit(), unknown.describe());
+        assertEquals("", unknown.out(), "no cluster started, no test ran");
+        assertEquals("test/run: no test class NoSuchTest in test/ (" + usage + ")\n", unknown.err());
     }
 
     private static void awaitSession(String query) throws Exception {

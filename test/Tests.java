@@ -39,9 +39,12 @@ import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.ClassOrderer;
+import org.junit.jupiter.api.ClassOrdererContext;
 import org.junit.platform.engine.TestExecutionResult;
 import org.junit.platform.engine.DiscoverySelector;
 import org.junit.platform.launcher.LauncherDiscoveryRequest;
@@ -65,6 +68,9 @@ public class Tests {
      * a timeout it tests) and leaves its core to another (figures: deploy/docs/extending.md).
      */
     static final int IN_PROCESS_JOBS = Runtime.getRuntime().availableProcessors() + 1;
+
+    /** When the run began: each test's line says when it ended, so a log shows which run ended last. */
+    static final long STARTED = System.nanoTime();
 
     /** The real stdout, kept before the first in-process tool call routes System.out per thread. */
     static final PrintStream OUT = System.out;
@@ -131,7 +137,47 @@ public class Tests {
                 .configurationParameter("junit.jupiter.execution.parallel.config.strategy", "fixed")
                 .configurationParameter("junit.jupiter.execution.parallel.config.fixed.parallelism", jobs)
                 .configurationParameter("junit.jupiter.execution.parallel.config.fixed.max-pool-size", jobs)
-                .configurationParameter("junit.jupiter.execution.parallel.config.fixed.saturate", "true");
+                .configurationParameter("junit.jupiter.execution.parallel.config.fixed.saturate", "true")
+                .configurationParameter("junit.jupiter.testclass.order.default", LongestAtBothEnds.class.getName());
+    }
+
+    /**
+     * The order in which the classes reach Jupiter's pool. The pool works through them from both ends at
+     * once: the thread that hands them out runs the last one first and goes backwards, the other threads
+     * take from the front. So the classes holding the longest runs go to both ends, the longest outermost,
+     * and start first: when one of them started last, the run ended with one core busy and the others
+     * idle (figures: deploy/docs/extending.md).
+     */
+    public static final class LongestAtBothEnds implements ClassOrderer {
+        /** The classes that take longest on the 2-core machine, longest first; any other goes in between. */
+        static final List<String> LONGEST = List.of("DrillHarnessTest", "BackupMethodsTest", "PhysicalBackupTest",
+                "HarnessTest", "OracleHarnessTest", "SinceHarnessTest", "FaultsTest", "CommandLineTest",
+                "DrillJudgeTest", "ServerVerifierTest", "StepFailureTest", "CheckpointLedgerTest", "CopyRowsTest",
+                "RestoredClusterTest", "OracleTest");
+
+        @Override
+        public void orderClasses(ClassOrdererContext context) {
+            List<String> order = bothEnds(LONGEST);
+            int between = order.indexOf(null);
+            context.getClassDescriptors().sort(Comparator.comparingInt(descriptor -> {
+                int place = order.indexOf(descriptor.getTestClass().getSimpleName());
+                return place < 0 ? between : place;
+            }));
+        }
+
+        /** LONGEST_FIRST dealt to the front and the back in turn, outside in, with null in between. */
+        static List<String> bothEnds(List<String> longestFirst) {
+            List<String> order = new ArrayList<>();
+            order.add(null);
+            for (int index = 0; index < longestFirst.size(); index++) {
+                if (index % 2 == 0) {
+                    order.add(order.indexOf(null), longestFirst.get(index)); // the front's end, before null
+                } else {
+                    order.add(order.indexOf(null) + 1, longestFirst.get(index)); // the back's start, after null
+                }
+            }
+            return order;
+        }
     }
 
     private static TestExecutionSummary execute(LauncherDiscoveryRequest request) {
@@ -187,7 +233,8 @@ public class Tests {
                 // One println per test, so concurrent classes' lines never interleave within a test's report.
                 String failure = result.getThrowable().filter(t -> result.getStatus() == TestExecutionResult.Status.FAILED)
                         .map(t -> "\n      " + t.toString().replace("\n", "\n      ")).orElse("");
-                OUT.println(status + "  " + name(test) + "  (" + millis + " ms)" + failure);
+                long endedAt = (System.nanoTime() - STARTED) / 1_000_000_000;
+                OUT.println(status + "  " + name(test) + "  (" + millis + " ms, ended at " + endedAt + " s)" + failure);
             }
         }
 

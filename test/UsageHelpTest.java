@@ -7,11 +7,17 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.reflect.Field;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.ResourceBundle;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
 import picocli.CommandLine.Model.ArgGroupSpec;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
@@ -93,5 +99,35 @@ class UsageHelpTest {
                 " Restore drill (drill-verify): the restored backup --backup-start=TIMESTAMP drill-verify:")) {
             assertTrue(usage.contains(expected), expected + " in\n" + usage);
         }
+    }
+
+    @Test
+    void theModesHelpNamesEveryMode() {
+        String help = String.join(" ", SPEC.findOption("--mode").description());
+        List<String> unnamed = new BackupSmoke(Map.of()).modes().stream().map(Mode::name)
+                .filter(name -> !Pattern.compile("(?<![\\w-])" + Pattern.quote(name) + "(?![\\w-])").matcher(help).find())
+                .toList();
+        assertEquals(List.of(), unnamed, "modes the --mode help leaves out: " + help);
+    }
+
+    /** A key at the start of a line of usage.properties (the lines after it continue its text). */
+    private static final Pattern KEY = Pattern.compile("^([a-z][a-z0-9.-]*) = ");
+
+    @Test
+    void theBundleHoldsTheFlagsInTheOrderTheHelpShowsThem() throws Exception {
+        String usage = BackupSmoke.commandLine(Map.of()).getUsageMessage(CommandLine.Help.Ansi.OFF);
+        List<String> inFile = Files.readAllLines(Path.of("deploy/tool/usage.properties")).stream().map(KEY::matcher)
+                .filter(Matcher::find).map(key -> key.group(1)).filter(key -> !key.startsWith("group.")).toList();
+        List<String> inHelp = ourOptions().sorted(Comparator.comparingInt(option -> placeInHelp(usage, option)))
+                .map(UsageHelpTest::keyOf).toList();
+        assertEquals(inHelp, inFile, "deploy/tool/usage.properties says it keeps the order --help shows");
+    }
+
+    /** Where OPTION's own line starts in USAGE: its name in the names' column (a text's lines are indented more). */
+    private static int placeInHelp(String usage, OptionSpec option) {
+        String name = Pattern.quote(option.longestName().replaceFirst("^--", ""));
+        Matcher line = Pattern.compile("(?m)^  (?:-\\w, |    )--(?:\\[no-\\])?" + name + "(?=[=\\s\\[])").matcher(usage);
+        assertTrue(line.find(), option.longestName() + " in\n" + usage);
+        return line.start();
     }
 }

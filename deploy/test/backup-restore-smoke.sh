@@ -15,6 +15,7 @@ REPO=$(cd -- "$HERE/../.." && pwd -P)
 . "$REPO/deploy/lib/smoke-drill.sh"
 
 readonly PITR_B_PREFIX=pitr-b- # the id prefix of workload B's rows
+readonly KNOBS_ARE='the knobs are SMOKE_* environment variables: deploy/docs/harness.md'
 PHASE=setup LAST_ERR='' REPORTED=0 VERDICT_FAILED=0 CHILD_PID='' WATCHDOG_PID='' WORK='' SNAPSHOT_ID='' IN_COMBO=0 STEP=''
 MAINT_URL='' SOURCE_URL='' TARGET_DB='' URL_BASE='' URL_QUERY='' LABEL='' # the source server and database
 declare -A K=() C=() # the run's record and the combination's (harness.md)
@@ -62,9 +63,7 @@ drop_registered() {
   [[ ! -s "$WORK/scratch-dbs" ]] || "$REPO/deploy/bin/backupsmoke" --mode=drop-scratch-dbs --db-url="$MAINT_URL" \
     --server-label="$LABEL" --registry="$WORK/scratch-dbs" </dev/null 2>&1 |
     sed 's/^\(backupsmoke: \)\{0,1\}/backup-restore-smoke: /' >&2
-  while IFS= read -r dir; do
-    pgc_stop "$dir"
-  done < <(cat "$WORK/clusters" 2>/dev/null)
+  while IFS= read -r dir; do pgc_stop "$dir"; done < <(cat "$WORK/clusters" 2>/dev/null)
 }
 
 # EXIT trap: undoes all this run made, whatever its state; a wiped in-place
@@ -571,6 +570,9 @@ main() {
   trap 'on_signal INT' INT
   trap 'on_signal TERM' TERM
   trap 'on_signal HUP' HUP
+  # No arguments: the knobs are environment variables (harness.md).
+  [[ "${1-}" != -h && "${1-}" != --help ]] || { printf 'usage: %s  (no arguments; %s)\n' "$0" "$KNOBS_ARE"; exit 0; }
+  (($# == 0)) || fail "no arguments are taken, got '$*' ($KNOBS_ARE)"
 
   banner preflight
   preflight
@@ -592,9 +594,7 @@ main() {
   fi
   banner wipe
   wipe
-  for ((index = 0; index < ${K[plan.combinations]}; index++)); do
-    judge_combination "$index"
-  done
+  for ((index = 0; index < ${K[plan.combinations]}; index++)); do judge_combination "$index"; done
   banner report
   report_and_conclude
 }
