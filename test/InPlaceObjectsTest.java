@@ -371,6 +371,139 @@ class InPlaceObjectsTest {
         }
     }
 
+    /** The refusal of a database whose migrations' own objects were changed, naming CHANGES. */
+    private static String changedRefusal(String database, String changes) {
+        return "SMOKE_IN_PLACE=1 refused: database " + database + " holds the migrations' own objects changed from"
+                + " what the migrations make, which the wipe and the workload would undo: " + changes;
+    }
+
+    /**
+     * A database migrated by our migrations, then CHANGES made to their objects: the check and the wipe
+     * refuse it naming CHANGED, and KEPT_QUERY still answers KEPT (nothing was changed).
+     */
+    private static void assertChangesRefusedAndKept(List<String> changes, String changed, String keptQuery,
+            String kept) throws Exception {
+        String database = migrated(1);
+        Support.execute(database, changes.toArray(String[]::new));
+        String refused = changedRefusal(database, changed);
+        assertEquals("3 backupsmoke: " + refused + "\n", refusal(database));
+        assertEquals(refused, assertThrows(Refusal.class, () -> wipe(database)).getMessage());
+        assertEquals(kept, Support.one(database, keptQuery), "nothing was changed");
+    }
+
+    /**
+     * A column of the migrations' whose type, default, collation or identity the user changed, or whose
+     * NOT NULL they dropped: the wipe took the change and the workload made the column as the migrations
+     * do, and the run passed (reproduced on PostgreSQL 15). Refused now, kept.
+     */
+    @Test
+    void aColumnOfTheMigrationsChangedOrItsNotNullDroppedIsRefusedAndKept() throws Exception {
+        assertChangesRefusedAndKept(List.of("ALTER TABLE audit_events ALTER COLUMN actor TYPE text",
+                "ALTER TABLE audit_chain_head ALTER COLUMN row_hash SET DEFAULT 'x'",
+                "ALTER TABLE audit_events ALTER COLUMN id TYPE text COLLATE \"C\"",
+                "ALTER TABLE audit_chain_head ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY",
+                "ALTER TABLE audit_events ALTER COLUMN resource_id DROP NOT NULL"),
+                "collation of column public.audit_events.id (pg_catalog.\"C\"; the migrations make default),"
+                + " default of column public.audit_chain_head.row_hash ('x'::text; the migrations make ''::text),"
+                + " identity of column public.audit_chain_head.id (generated always; the migrations make none),"
+                + " not null of column public.audit_events.resource_id (null allowed; the migrations make not null),"
+                + " type of column public.audit_events.actor (text; the migrations make character varying(255))",
+                "SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod) || ' ' || attnotnull, ', '"
+                        + " ORDER BY attname) FROM pg_attribute WHERE attrelid = 'audit_events'::regclass"
+                        + " AND attname IN ('actor', 'resource_id')",
+                "actor text true, resource_id character varying(255) false");
+    }
+
+    /**
+     * A constraint or an index of the migrations' dropped and made again by the user under its name with
+     * another definition, or a trigger of theirs dropped: the wipe and the workload put the migrations'
+     * back, and the run passed (reproduced on PostgreSQL 15). Refused now, kept.
+     */
+    @Test
+    void aConstraintOrAnIndexRedefinedUnderTheMigrationsNameOrATriggerDroppedIsRefusedAndKept() throws Exception {
+        assertChangesRefusedAndKept(List.of("ALTER TABLE audit_chain_head DROP CONSTRAINT audit_chain_head_id_check",
+                "ALTER TABLE audit_chain_head ADD CONSTRAINT audit_chain_head_id_check CHECK (id BETWEEN 1 AND 5)",
+                "DROP INDEX idx_audit_events_actor", "CREATE INDEX idx_audit_events_actor ON audit_events (actor, action)",
+                "DROP TRIGGER audit_events_no_truncate ON audit_events"),
+                "definition of constraint public.audit_chain_head.audit_chain_head_id_check"
+                + " (CHECK (((id >= 1) AND (id <= 5))); the migrations make CHECK ((id = 1))),"
+                + " definition of index public.idx_audit_events_actor,"
+                + " trigger audit_events_no_truncate on public.audit_events dropped",
+                "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'audit_chain_head_id_check'",
+                "CHECK (((id >= 1) AND (id <= 5)))");
+    }
+
+    /**
+     * A trigger of the migrations' disabled, row security or a storage parameter set on their table, one of
+     * their routines replaced under its signature: undone by the wipe and the workload, and the run passed
+     * (reproduced on PostgreSQL 15). Refused now, kept.
+     */
+    @Test
+    void aTriggerDisabledATableSettingOrARoutineReplacedIsRefusedAndKept() throws Exception {
+        assertChangesRefusedAndKept(List.of("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only",
+                "ALTER TABLE audit_events ENABLE ROW LEVEL SECURITY", "ALTER TABLE audit_chain_head SET (fillfactor = 50)",
+                "CREATE OR REPLACE FUNCTION audit_events_reject_truncate() RETURNS trigger LANGUAGE plpgsql"
+                        + " AS $$ BEGIN RETURN NULL; END $$"),
+                "definition of routine public.audit_events_reject_truncate(),"
+                + " row level security of table public.audit_events (enabled; the migrations make disabled),"
+                + " state of trigger audit_events_append_only on public.audit_events (disabled;"
+                + " the migrations make enabled), storage parameters of table public.audit_chain_head"
+                + " (fillfactor=50; the migrations make none)",
+                "SELECT tgenabled::text || ' ' || (SELECT relrowsecurity FROM pg_class WHERE oid = 'audit_events'::regclass)"
+                        + " FROM pg_trigger WHERE tgname = 'audit_events_append_only'",
+                "D true");
+    }
+
+    /**
+     * The migrations are run again in a schema of the check's own, in a transaction it rolls back: nothing
+     * of it is left, and the audit schema's functions, which 000008 pins anew in every chain's schema, are as
+     * they were. In a schema other than public too, where a change is named in it.
+     */
+    @Test
+    void theMigrationsReferenceLeavesNothingBehind() throws Exception {
+        String database = Support.scratchDatabase();
+        var workload = Support.tool("--mode=workload", "--rows=1", "--schema=tenant", "--db-url=" + Support.url(database),
+                "--migrations-path=" + Support.MIGRATIONS);
+        assertEquals(0, workload.exit(), workload.describe());
+        String functions = "SELECT p.oid::regprocedure || ' ' || coalesce(array_to_string(proconfig, ' '), '') || ' '"
+                + " || md5(prosrc) FROM pg_proc p WHERE pronamespace = 'tenant'::regnamespace ORDER BY 1";
+        List<String> before = Support.rows(database, functions);
+        assertNull(refusal(database));
+        assertEquals(before, Support.rows(database, functions));
+        assertEquals("0", Support.one(database, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'backupsmoke%'"));
+        // A column named like a word of their SQL, which the text alone took for theirs, is seen too.
+        Support.execute(database, "ALTER TABLE tenant.audit_events ALTER COLUMN details SET DEFAULT '{}'",
+                "ALTER TABLE tenant.audit_chain_head ADD COLUMN actor text");
+        assertEquals("3 backupsmoke: " + changedRefusal(database, "column tenant.audit_chain_head.actor added,"
+                + " default of column tenant.audit_events.details ('{}'::jsonb; the migrations make none)") + "\n",
+                refusal(database));
+    }
+
+    /**
+     * Migrations the reference cannot run (one that commits on its own, which would commit the reference)
+     * are not compared: the check and the wipe pass as before and say so; nothing is left behind.
+     */
+    @Test
+    void migrationsTheReferenceCannotRunAreNotComparedAndSaidSo() throws Exception {
+        Path migrations = Files.createDirectories(temp.resolve("committing"));
+        Files.writeString(migrations.resolve("000001_t.up.sql"), "CREATE TABLE t (id int); COMMIT;");
+        String database = Support.scratchDatabase();
+        ChainTriggerTest.migrate(database, "public", migrations);
+        var answer = new java.io.ByteArrayOutputStream();
+        try (Deadline deadline = new Deadline(Duration.ofMinutes(1))) {
+            Connector connector = new Connector(ConnectionTarget.parse(Support.url(database), Map.of()), 10, deadline);
+            assertEquals(0, InPlace.check(connector, migrations, new java.io.PrintStream(answer)));
+        }
+        assertEquals("say=in place: database " + database + " holds only what the migrations create|say=in place:"
+                + " the migrations' own objects in database " + database + " were not compared with what the"
+                + " migrations make (EXECUTE of transaction commands is not implemented)|",
+                answer.toString(java.nio.charset.StandardCharsets.UTF_8).replace('\0', '|'));
+        assertEquals("0", Support.one(database, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'backupsmoke%'"));
+        assertEquals("0 say=in place: the migrations' own objects in database " + database + " were not compared with"
+                + " what the migrations make (EXECUTE of transaction commands is not implemented)|say=confirmed:"
+                + " no tables in " + database + "|", wipe(database, migrations));
+    }
+
     @Test
     void theMigrationsOwnColumnsAreWordsOfTheirSql() {
         // Every word, inside double quotes too (lower-cased), and the quoted names as written.
@@ -390,10 +523,15 @@ class InPlaceObjectsTest {
 
     /** --mode=in-place-wipe's exit status and its answer (NUL-separated say= entries, NULs shown as |). */
     private static String wipe(String database) throws Exception {
+        return wipe(database, Support.MIGRATIONS);
+    }
+
+    /** wipe(DATABASE) against the MIGRATIONS given. */
+    private static String wipe(String database, Path migrations) throws Exception {
         var answer = new java.io.ByteArrayOutputStream();
         try (Deadline deadline = new Deadline(Duration.ofMinutes(1))) {
             Connector connector = new Connector(ConnectionTarget.parse(Support.url(database), Map.of()), 10, deadline);
-            int status = InPlace.wipe(connector, Support.MIGRATIONS, new java.io.PrintStream(answer));
+            int status = InPlace.wipe(connector, migrations, new java.io.PrintStream(answer));
             return status + " " + answer.toString(java.nio.charset.StandardCharsets.UTF_8).replace('\0', '|');
         }
     }

@@ -3,7 +3,10 @@
 // the migrations create: --mode=in-place-check refuses, changing nothing, a
 // database holding any other object (foreign tables hold data the wipe must
 // not take; any other object would survive the wipe and make pg_restore
-// fail on "already exists") or audit rows the smoke test did not write;
+// fail on "already exists"), anything added to or changed on the
+// migrations' own objects (the wipe and the workload would undo it: what
+// the migrations make is built and compared by MigrationsReference), or
+// audit rows the smoke test did not write;
 // --mode=in-place-wipe checks the same, then drops exactly the objects the
 // migrations declare, in one transaction that locks their tables first, and
 // confirms no table is left.
@@ -58,29 +61,42 @@ final class InPlace {
      */
     static int check(Connector connector, Path migrations, PrintStream out) throws Failure {
         String database = connector.target().database();
+        String uncompared;
         try (Connection connection = connector.open()) {
             String text = migrationText(migrations);
-            refuseForeign(connection, connector.deadline(), database, migrations, text,
+            uncompared = refuseForeign(connection, connector.deadline(), database, migrations, text,
                     withSignatures(connection, text), auditSchema(connection, connector.deadline()));
         } catch (SQLException e) {
             throw connector.deadline().failure("inspecting database " + database, e);
         }
         out.print("say=in place: database " + database + " holds only what the migrations create\0");
+        sayUncompared(database, uncompared, out);
         out.flush();
         return 0;
+    }
+
+    /** Says on OUT, unless UNCOMPARED is null, why the migrations' own objects went uncompared (MigrationsReference). */
+    private static void sayUncompared(String database, String uncompared, PrintStream out) {
+        if (uncompared != null) {
+            out.print("say=in place: the migrations' own objects in database " + database + " were not compared"
+                    + " with what the migrations make (" + uncompared + ")\0");
+            out.flush();
+        }
     }
 
     /**
      * --mode=in-place-wipe: the same check, then 0 once wiped and no table is
      * left (a no-op wipe must not fake a pass), said on OUT. The check's pass
-     * goes unsaid: the harness says the wipe's outcome, once per run.
+     * goes unsaid: the harness says the wipe's outcome, once per run; only
+     * the comparison it could not make is said first.
      */
     static int wipe(Connector connector, Path migrations, PrintStream out) throws Failure {
         String database = connector.target().database();
+        String uncompared;
         try (Connection connection = connector.open()) {
             connection.setAutoCommit(false);
             try {
-                checkAndDrop(connection, connector.deadline(), database, migrations);
+                uncompared = checkAndDrop(connection, connector.deadline(), database, migrations);
                 connection.commit();
             } catch (Failure | SQLException | RuntimeException e) {
                 connection.rollback();
@@ -89,6 +105,7 @@ final class InPlace {
         } catch (SQLException e) {
             throw connector.deadline().failure("wiping database " + database + " in place", e);
         }
+        sayUncompared(database, uncompared, out);
         SourceServer.confirmNoTables(connector, database, out);
         return 0;
     }
@@ -98,8 +115,9 @@ final class InPlace {
      * ACCESS EXCLUSIVE locks on the migrations' tables taken first: a row or
      * an object another session adds to them meanwhile is either committed
      * before the check, which sees it, or waits until the tables are gone.
+     * Returns refuseForeign's answer.
      */
-    private static void checkAndDrop(Connection connection, Deadline deadline, String database, Path migrations)
+    private static String checkAndDrop(Connection connection, Deadline deadline, String database, Path migrations)
             throws Failure, SQLException {
         AuditSchema auditSchema = auditSchema(connection, deadline);
         String text = migrationText(migrations);
@@ -111,21 +129,28 @@ final class InPlace {
                 }
             }
         }
-        refuseForeign(connection, deadline, database, migrations, text, declared, auditSchema);
+        String uncompared = refuseForeign(connection, deadline, database, migrations, text, declared, auditSchema);
         dropDeclared(connection, declared, auditSchema.name());
+        return uncompared;
     }
 
     /**
-     * A Refusal naming the foreign objects, else the migrations' objects the
-     * restore would not give back as they are, else the foreign audit rows,
-     * that DATABASE holds; TEXT is migrationText(MIGRATIONS), DECLARED withSignatures' answer for it.
+     * A Refusal naming the foreign objects, else what was added to or changed on the migrations' objects,
+     * else those the restore would not give back as they are, else the foreign audit rows, that DATABASE
+     * holds; TEXT is migrationText(MIGRATIONS), DECLARED withSignatures' answer for it. Returns why the
+     * migrations' objects could not be compared with what the migrations make (null when they were).
      */
-    private static void refuseForeign(Connection connection, Deadline deadline, String database, Path migrations,
+    private static String refuseForeign(Connection connection, Deadline deadline, String database, Path migrations,
             String text, Set<Declared> declared, AuditSchema auditSchema) throws Failure, SQLException {
         String refusal = foreignObjects(connection, database, migrations, declared, auditSchema.name());
         if (refusal == null) {
             refusal = addedToDeclared(connection, database, text + " " + MigrationRunner.LEDGER_TABLE,
                     declared, auditSchema.name());
+        }
+        MigrationsReference.Comparison compared = null;
+        if (refusal == null) {
+            compared = MigrationsReference.compare(connection, deadline, migrations, auditSchema);
+            refusal = changedFromMigrations(database, compared.changed());
         }
         if (refusal == null) {
             refusal = unrestorable(connection, database, declared, auditSchema.name());
@@ -136,6 +161,16 @@ final class InPlace {
         if (refusal != null) {
             throw new Refusal(refusal);
         }
+        return compared.uncompared();
+    }
+
+    /** Null when nothing of the migrations' objects was CHANGED (MigrationsReference); else the one-line refusal. */
+    static String changedFromMigrations(String database, List<String> changed) {
+        if (changed.isEmpty()) {
+            return null;
+        }
+        return "SMOKE_IN_PLACE=1 refused: database " + database + " holds the migrations' own objects changed from"
+                + " what the migrations make, which the wipe and the workload would undo: " + String.join(", ", changed);
     }
 
     /** A schema object the migrations may create: KIND is table, relation, routine or type. */

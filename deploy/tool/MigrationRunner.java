@@ -149,7 +149,7 @@ final class MigrationRunner {
      * created in, and found first in, that one. (From 000008 on our functions
      * use the built-in sha256() and need pgcrypto no more.)
      */
-    private static void putPgcryptoOnThePath(Connection connection, Deadline deadline) throws Failure {
+    static void putPgcryptoOnThePath(Connection connection, Deadline deadline) throws Failure {
         execute(connection, """
                 SELECT pg_catalog.set_config('search_path',
                        pg_catalog.current_setting('search_path') || ', ' || pg_catalog.quote_ident(n.nspname), false)
@@ -166,7 +166,7 @@ final class MigrationRunner {
      * outside comments goes as it is, and fails as before when the database
      * cannot hold it.
      */
-    private static UnaryOperator<String> commentsTheDatabaseCanHold(Connection connection, Deadline deadline)
+    static UnaryOperator<String> commentsTheDatabaseCanHold(Connection connection, Deadline deadline)
             throws Failure {
         String encoding;
         boolean backslashEscapes;
@@ -188,12 +188,7 @@ final class MigrationRunner {
 
     private void apply(Connection connection, Path file, String version, UnaryOperator<String> toSend,
             List<String> appliedBefore, Deadline deadline) throws Failure {
-        String script;
-        try {
-            script = toSend.apply(Files.readString(file, StandardCharsets.UTF_8));
-        } catch (IOException e) {
-            throw new Failure("cannot read migration " + version + ": " + Failure.reason(e));
-        }
+        String script = toSend.apply(read(file));
         try (Statement statement = connection.createStatement()) {
             statement.setEscapeProcessing(false);
             statement.execute(script);
@@ -231,6 +226,15 @@ final class MigrationRunner {
         return "this run applied " + which + " before it (recorded in schema_migrations): fix it and rerun to continue"
                 + " from " + failed + ", or undo them with their .down.sql files, newest first, and delete their rows"
                 + " from schema_migrations";
+    }
+
+    /** The text of migration FILE. */
+    static String read(Path file) throws Failure {
+        try {
+            return Files.readString(file, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new Failure("cannot read migration " + file.getFileName() + ": " + Failure.reason(e));
+        }
     }
 
     /**
