@@ -605,12 +605,16 @@ class DrillHarnessTest {
     @Test
     void aRestoreThatFillsTmpdirIsNamedByPgbackrestsErrorLine() throws Exception {
         Path small = Files.createDirectories(temp.resolve("small"));
+        // The stanza's configuration without pgBackRest's retries of a failed write (the second waits 15 s);
+        // that the retry lines it adds under the ERROR line are not the reason: PhysicalModesTest.
+        Path noRetry = temp.resolve("pgbackrest-no-retry.conf");
+        Files.writeString(noRetry, Files.readString(config).replace("[global]\n", "[global]\njob-retry=0\n"));
         ok(Support.run(List.of("mount", "-t", "tmpfs", "-o", "size=16m,mode=1777", "tmpfs", small.toString()),
                 Map.of(), Support.REPO, 30));
         try {
             var result = Support.harness(temp, Map.of("SMOKE_DRILL", "1", "SMOKE_METHODS", "pgbackrest",
                     "SMOKE_PGBACKREST_STANZA", STANZA, "SMOKE_LEDGER", ledger.toString(), "PGBACKREST_CONFIG",
-                    config.toString(), "SMOKE_REPORT_DIR", temp.resolve("report").toString(), "TMPDIR", small.toString()));
+                    noRetry.toString(), "SMOKE_REPORT_DIR", temp.resolve("report").toString(), "TMPDIR", small.toString()));
             assertEquals(3, result.exit(), result.describe());
             String cause = report().get("failure").asText();
             assertTrue(cause.matches("pgbackrest restore failed \\(exit [0-9]+\\): ERROR: \\[[0-9]+\\]: .*"), cause);
