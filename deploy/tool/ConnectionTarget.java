@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
+import java.util.StringJoiner;
 import java.util.TreeSet;
 import java.util.regex.Pattern;
 
@@ -73,6 +74,32 @@ record ConnectionTarget(String host, int port, String database, String user, Str
     /** Whether TEXT is a URL, as libpq tells one: by its start, a scheme and "://". */
     private static boolean isUrl(String text) {
         return SCHEME.matcher(text.trim()).lookingAt();
+    }
+
+    /**
+     * TEXT (a URL or key=value string {@link #parse} has read) without its password and sslpassword: what a
+     * libpq client may be given on its command line, where ps shows it, and in messages (TextOracle).
+     */
+    static String withoutSecrets(String text) throws Failure {
+        if (isUrl(text)) {
+            return UrlParts.of(text.trim()).withoutSecrets();
+        }
+        Map<String, String> keywords = parseKeyValue(text);
+        if (!keywords.containsKey("password") && !keywords.containsKey("sslpassword")) {
+            return text;
+        }
+        StringJoiner kept = new StringJoiner(" ");
+        for (var keyword : keywords.entrySet()) {
+            if (!keyword.getKey().equals("password") && !keyword.getKey().equals("sslpassword")) {
+                kept.add(keyword.getKey() + "=" + singleQuoted(keyword.getValue()));
+            }
+        }
+        return kept.toString();
+    }
+
+    /** VALUE as a key=value string quotes it, its \\ and ' escaped: parseKeyValue reads it back whole. */
+    private static String singleQuoted(String value) {
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'";
     }
 
     private static ConnectionTarget fromKeywords(Map<String, String> keywords) throws Failure {
