@@ -507,7 +507,7 @@ class KnobsTest {
                 new java.io.PrintStream(plain));
         assertTrue(!plain.toString().contains("service_file"), plain.toString());
         assertEquals("cannot write the connection service file in " + temp.resolve("none"), assertThrows(
-                Failure.class, () -> HarnessModes.writeServiceFile(temp.resolve("none"), "x")).getMessage());
+                Failure.class, () -> ServiceFile.write(temp.resolve("none"), "x")).getMessage());
     }
 
     @Test

@@ -2,6 +2,8 @@
 // the harness's url_encode and server_url used to build, byte for byte.
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -15,6 +17,17 @@ class LibpqUrlTest {
         assertEquals("postgres://u@%2Fvar%2Frun%2Fpostgresql:5432/d", LibpqUrl.of("u", "/var/run/postgresql", "5432",
                 "d", ""));
         assertEquals("A-z0-9._~%25%3F%40", LibpqUrl.encode("A-z0-9._~%?@"));
+    }
+
+    /** The one decoder of every URL reader: libpq's, but that a reader asks whether a '%' starts no escape. */
+    @Test
+    void decodingIsLibpqsAndAPercentThatStartsNoEscapeIsTold() {
+        assertEquals("a+b c/\u00e9#", LibpqUrl.decode("a+b%20c%2f%C3%A9#"));
+        assertEquals("%zz 100% %4", LibpqUrl.decode("%zz 100% %4"));
+        assertTrue(LibpqUrl.isWellEncoded("a%20b%2F"));
+        assertFalse(LibpqUrl.isWellEncoded("%zz"));
+        assertFalse(LibpqUrl.isWellEncoded("abc%4"));
+        assertFalse(LibpqUrl.isWellEncoded("%20%"));
     }
 
     @Test

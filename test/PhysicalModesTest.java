@@ -18,6 +18,8 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 class PhysicalModesTest {
     @TempDir Path temp;
@@ -50,23 +52,30 @@ class PhysicalModesTest {
     }
 
     @Test
-    void theRestoredUrlIsTheFirstLineAndItsPasswordIsNeverShown() {
+    void theRestoredUrlIsTheFirstLine() {
         assertEquals("postgres://app:s3cr%40t@db:5432/app", PhysicalModes.firstUrl("\n  \n postgres://app:s3cr%40t@db:5432/app \nx\n"));
         assertNull(PhysicalModes.firstUrl("mysql://db/app\n"));
         assertNull(PhysicalModes.firstUrl(""));
-        assertEquals("postgres://app@db:5432/app?sslmode=require",
-                PhysicalModes.withoutPassword("postgres://app:s3cr%40t@db:5432/app?sslmode=require"));
-        assertEquals("postgresql://app@db/app", PhysicalModes.withoutPassword("postgresql://app@db/app"));
-        // Red-team review (secrets): the query's password, or one holding a raw '@' or '/' (which the tool
-        // takes, as ConnectionTarget reads the URL), stayed in the URL the harness puts on command lines.
-        assertEquals("postgres://app@db:5432/app?sslmode=require&application_name=x",
-                PhysicalModes.withoutPassword("postgres://app@db:5432/app?sslmode=require&password=SECRET"
-                        + "&application_name=x&ssl%70assword=SECRET"));
-        assertEquals("postgres://app@db/app", PhysicalModes.withoutPassword("postgres://app@db/app?password=SECRET"));
-        assertEquals("postgres://app@db/app", PhysicalModes.withoutPassword("postgres://app:SEC@RET@db/app"));
-        assertEquals("postgres://app@db/app", PhysicalModes.withoutPassword("postgres://app:SEC/RET@db/app"));
-        assertEquals("postgres://app@[::1]:5432/app", PhysicalModes.withoutPassword("postgres://app:S:E@[::1]:5432/app"));
-        assertEquals("postgres://[::1]:5432/app", PhysicalModes.withoutPassword("postgres://[::1]:5432/app"));
+    }
+
+    /**
+     * Red-team review (secrets): the query's password, or one holding a raw '@' or '/' (which the tool takes, as
+     * ConnectionTarget reads the URL), stayed in the URL the harness puts on command lines.
+     */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiterString = " -> ", value = {
+        "postgres://app:s3cr%40t@db:5432/app?sslmode=require -> postgres://app@db:5432/app?sslmode=require",
+        "postgresql://app@db/app -> postgresql://app@db/app",
+        "postgres://app@db:5432/app?sslmode=require&password=SECRET&application_name=x&ssl%70assword=SECRET"
+                + " -> postgres://app@db:5432/app?sslmode=require&application_name=x",
+        "postgres://app@db/app?password=SECRET -> postgres://app@db/app",
+        "postgres://app:SEC@RET@db/app -> postgres://app@db/app",
+        "postgres://app:SEC/RET@db/app -> postgres://app@db/app",
+        "postgres://app:12#34@db/app?application_name=a#b -> postgres://app@db/app?application_name=a#b",
+        "postgres://app:S:E@[::1]:5432/app -> postgres://app@[::1]:5432/app",
+        "postgres://[::1]:5432/app -> postgres://[::1]:5432/app"})
+    void theRestoredUrlsPasswordIsNeverShown(String url, String shown) {
+        assertEquals(shown, PhysicalModes.withoutPassword(url));
     }
 
     @Test

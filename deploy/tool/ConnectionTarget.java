@@ -1,7 +1,6 @@
 // Where to connect: libpq-style URLs and key=value strings, completed from
 // the PG* environment variables, translated into what pgjdbc understands.
 
-import java.io.ByteArrayOutputStream;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.Collections;
@@ -9,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
+import java.util.StringJoiner;
 import java.util.TreeSet;
 import java.util.regex.Pattern;
 
@@ -61,8 +61,7 @@ record ConnectionTarget(String host, int port, String database, String user, Str
     static ConnectionTarget parse(String text, Map<String, String> environment) throws Failure {
         // A URL, as libpq tells one, by its start: "://" inside a key=value string (a password's, an
         // application_name's) would otherwise make everything before it, password included, the "scheme".
-        Map<String, String> keywords = SCHEME.matcher(text.trim()).lookingAt() ? parseUrl(text.trim())
-                : parseKeyValue(text);
+        Map<String, String> keywords = isUrl(text) ? parseUrl(text.trim()) : parseKeyValue(text);
         ENVIRONMENT.forEach((keyword, variable) -> {
             String value = environment.get(variable);
             if (!keywords.containsKey(keyword) && value != null && !value.isEmpty()) {
@@ -70,6 +69,37 @@ record ConnectionTarget(String host, int port, String database, String user, Str
             }
         });
         return fromKeywords(keywords);
+    }
+
+    /** Whether TEXT is a URL, as libpq tells one: by its start, a scheme and "://". */
+    private static boolean isUrl(String text) {
+        return SCHEME.matcher(text.trim()).lookingAt();
+    }
+
+    /**
+     * TEXT (a URL or key=value string {@link #parse} has read) without its password and sslpassword: what a
+     * libpq client may be given on its command line, where ps shows it, and in messages (TextOracle).
+     */
+    static String withoutSecrets(String text) throws Failure {
+        if (isUrl(text)) {
+            return UrlParts.of(text.trim()).withoutSecrets();
+        }
+        Map<String, String> keywords = parseKeyValue(text);
+        if (!keywords.containsKey("password") && !keywords.containsKey("sslpassword")) {
+            return text;
+        }
+        StringJoiner kept = new StringJoiner(" ");
+        for (var keyword : keywords.entrySet()) {
+            if (!keyword.getKey().equals("password") && !keyword.getKey().equals("sslpassword")) {
+                kept.add(keyword.getKey() + "=" + singleQuoted(keyword.getValue()));
+            }
+        }
+        return kept.toString();
+    }
+
+    /** VALUE as a key=value string quotes it, its \\ and ' escaped: parseKeyValue reads it back whole. */
+    private static String singleQuoted(String value) {
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'";
     }
 
     private static ConnectionTarget fromKeywords(Map<String, String> keywords) throws Failure {
@@ -142,37 +172,25 @@ record ConnectionTarget(String host, int port, String database, String user, Str
         throw new Failure("invalid port " + Failure.quoted(text) + " in --db-url or PGPORT (1-65535)");
     }
 
-    /** postgres[ql]://[user[:password]@][host][:port][/dbname][?key=value&...] */
+    /** postgres[ql]://[user[:password]@][host][:port][/dbname][?key=value&...], split as UrlParts splits it. */
     static Map<String, String> parseUrl(String url) throws Failure {
-        int schemeEnd = url.indexOf("://");
-        String scheme = url.substring(0, schemeEnd);
-        if (!scheme.equals("postgres") && !scheme.equals("postgresql")) {
-            throw new Failure("unsupported URL scheme " + Failure.quoted(scheme)
+        UrlParts parts = UrlParts.of(url);
+        if (!parts.hasPostgresScheme()) {
+            throw new Failure("unsupported URL scheme " + Failure.quoted(parts.scheme())
                     + " in --db-url: use postgres:// or postgresql://");
         }
-        String rest = url.substring(schemeEnd + 3);
         Map<String, String> keywords = new LinkedHashMap<>();
-        int queryStart = rest.indexOf('?');
-        if (queryStart >= 0) {
-            parseQuery(rest.substring(queryStart + 1), keywords);
-            rest = rest.substring(0, queryStart);
+        parseQuery(parts, keywords);
+        if (parts.path() != null) {
+            putIfNotEmpty(keywords, "dbname", percentDecode(parts.path()));
         }
-        int pathStart = rest.indexOf('/', Math.max(0, rest.lastIndexOf('@')));
-        if (pathStart >= 0) {
-            putIfNotEmpty(keywords, "dbname", percentDecode(rest.substring(pathStart + 1)));
-            rest = rest.substring(0, pathStart);
-        }
-        int at = rest.lastIndexOf('@');
-        if (at >= 0) {
-            String userInfo = rest.substring(0, at);
-            int colon = userInfo.indexOf(':');
-            putIfNotEmpty(keywords, "user", percentDecode(colon >= 0 ? userInfo.substring(0, colon) : userInfo));
-            if (colon >= 0) {
-                keywords.put("password", percentDecode(userInfo.substring(colon + 1)));
+        if (parts.userInfo() != null) {
+            putIfNotEmpty(keywords, "user", percentDecode(parts.user()));
+            if (parts.password() != null) {
+                keywords.put("password", percentDecode(parts.password()));
             }
-            rest = rest.substring(at + 1);
         }
-        parseHostPort(rest, keywords);
+        parseHostPort(parts.hostPort(), keywords);
         return keywords;
     }
 
@@ -208,23 +226,14 @@ record ConnectionTarget(String host, int port, String database, String user, Str
         }
     }
 
-    private static void parseQuery(String query, Map<String, String> keywords) throws Failure {
-        String[] pairs = query.split("&");
-        for (int position = 1; position <= pairs.length; position++) {
-            String pair = pairs[position - 1];
-            if (pair.isEmpty()) {
-                continue;
-            }
-            int equals = pair.indexOf('=');
-            if (equals < 0) {
-                throw new Failure("--db-url: " + parameterWithoutEquals(position));
-            }
-            String key = percentDecode(pair.substring(0, equals));
+    private static void parseQuery(UrlParts parts, Map<String, String> keywords) throws Failure {
+        for (UrlParts.Parameter parameter : parts.parameters("--db-url")) {
+            String key = percentDecode(parameter.key());
             if (!isSupported(key)) {
-                throw new Failure("--db-url: " + unknownParameter(position, "the tool supports") + "; supported: "
-                        + supported());
+                throw new Failure("--db-url: " + unknownParameter(parameter.position(), "the tool supports")
+                        + "; supported: " + supported());
             }
-            keywords.put(key, percentDecode(pair.substring(equals + 1)));
+            keywords.put(key, percentDecode(parameter.value()));
         }
     }
 
@@ -331,27 +340,12 @@ record ConnectionTarget(String host, int port, String database, String user, Str
         }
     }
 
-    /** RFC 3986 percent-decoding as libpq does it: '+' stays '+'. */
+    /** TEXT percent-decoded as libpq decodes it, which refuses a '%' that starts no %XX escape. */
     static String percentDecode(String text) throws Failure {
-        var bytes = new ByteArrayOutputStream();
-        for (int i = 0; i < text.length(); i++) {
-            char c = text.charAt(i);
-            if (c != '%') {
-                bytes.writeBytes(String.valueOf(c).getBytes(StandardCharsets.UTF_8));
-                continue;
-            }
-            if (i + 2 >= text.length()) {
-                throw new Failure("malformed percent-encoding in --db-url");
-            }
-            int high = Character.digit(text.charAt(i + 1), 16);
-            int low = Character.digit(text.charAt(i + 2), 16);
-            if (high < 0 || low < 0) {
-                throw new Failure("malformed percent-encoding in --db-url");
-            }
-            bytes.write(high * 16 + low);
-            i += 2;
+        if (!LibpqUrl.isWellEncoded(text)) {
+            throw new Failure("malformed percent-encoding in --db-url");
         }
-        return bytes.toString(StandardCharsets.UTF_8);
+        return LibpqUrl.decode(text);
     }
 
     /** The connection as JDBC wants it; the database name is encoded because pgjdbc decodes it. */

@@ -36,8 +36,6 @@ final class HarnessModes {
     private HarnessModes() {
     }
 
-    static final String SERVICE_FILE = "pg_service.conf";
-
     /** TOOL_VERSION: the calling tool's version line, for a drill's report; WORK (or null) the harness's folder. */
     static int knobs(Map<String, String> env, Path work, String toolVersion, PrintStream out) throws Failure {
         Knobs knobs;
@@ -53,7 +51,7 @@ final class HarnessModes {
         }
         String sslPassword = knobs.get("server.sslpassword");
         if (work != null && sslPassword != null) {
-            out.print("server.service_file=" + writeServiceFile(work, sslPassword) + "\0");
+            out.print("server.service_file=" + ServiceFile.write(work, sslPassword) + "\0");
         }
         out.flush();
         return 0;
@@ -67,20 +65,6 @@ final class HarnessModes {
     static String verifyAgainst(Knobs knobs, Path work) {
         return "1".equals(knobs.get("since.found")) ? "--since=" + knobs.get("SMOKE_SINCE")
                 : "--expect=" + work.resolve("expected.json");
-    }
-
-    /** WORK/pg_service.conf, readable by its owner only: service backupsmoke with the sslpassword. */
-    static Path writeServiceFile(Path work, String sslPassword) throws Failure {
-        Path file = work.resolve(SERVICE_FILE);
-        try {
-            Files.deleteIfExists(file);
-            Files.createFile(file, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
-                    java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
-            Files.writeString(file, "[backupsmoke]\nsslpassword=" + sslPassword + "\n", StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new Failure("cannot write the connection service file in " + work);
-        }
-        return file;
     }
 
     /**

@@ -3,6 +3,7 @@
 // so that the harness never encodes a URL itself. None carries a secret:
 // the password travels in PGPASSWORD, an sslpassword in the service file.
 
+import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -58,6 +59,44 @@ final class LibpqUrl {
             }
         }
         return out.toString();
+    }
+
+    /**
+     * TEXT percent-decoded as libpq decodes a URL's parts: %XX is byte XX of the UTF-8, '+' stays '+', and a
+     * '%' that starts no escape stays as it is (libpq refuses it: a reader that must, asks {@link #isWellEncoded}).
+     */
+    static String decode(String text) {
+        var bytes = new ByteArrayOutputStream();
+        for (int i = 0; i < text.length(); i++) {
+            int escaped = escapeAt(text, i);
+            if (escaped >= 0) {
+                bytes.write(escaped);
+                i += 2;
+            } else {
+                bytes.writeBytes(String.valueOf(text.charAt(i)).getBytes(StandardCharsets.UTF_8));
+            }
+        }
+        return bytes.toString(StandardCharsets.UTF_8);
+    }
+
+    /** Whether every '%' of TEXT starts a %XX escape, as libpq requires ("invalid percent-encoded token"). */
+    static boolean isWellEncoded(String text) {
+        for (int i = text.indexOf('%'); i >= 0; i = text.indexOf('%', i + 1)) {
+            if (escapeAt(text, i) < 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** The byte the %XX escape at INDEX of TEXT stands for, or -1 when none starts there. */
+    private static int escapeAt(String text, int index) {
+        if (text.charAt(index) != '%' || index + 2 >= text.length()) {
+            return -1;
+        }
+        int high = Character.digit(text.charAt(index + 1), 16);
+        int low = Character.digit(text.charAt(index + 2), 16);
+        return high < 0 || low < 0 ? -1 : high * 16 + low;
     }
 
     /**

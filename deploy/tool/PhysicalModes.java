@@ -190,53 +190,19 @@ final class PhysicalModes {
     /** The first line of FILE's text that is not blank, when it is a postgres:// URL; its blanks removed. */
     static String firstUrl(String text) {
         String line = text.lines().filter(l -> !l.isBlank()).findFirst().orElse("").replaceAll("\\s", "");
-        return line.matches("^postgres(ql)?://.*") ? line : null;
+        return UrlParts.of(line).hasPostgresScheme() ? line : null;
     }
 
     /**
-     * A password in the URL is used, never shown: the URL without it, taken apart as ConnectionTarget reads
-     * it (the user information ends at the last '@' before the query, whatever a raw '@' or '/' in the
-     * password), and without the query's password and sslpassword parameters.
+     * A password in the URL is used, never shown: the URL without it (UrlParts.withoutSecrets), taken apart as
+     * ConnectionTarget reads it, whatever a raw '@' or '/' in the password.
      */
     static String withoutPassword(String url) {
-        int queryStart = url.indexOf('?');
-        String head = queryStart < 0 ? url : url.substring(0, queryStart);
-        int hostStart = head.indexOf("://") + 3;
-        int at = head.lastIndexOf('@');
-        int colon = head.indexOf(':', hostStart);
-        if (at >= hostStart && colon >= 0 && colon < at) {
-            head = head.substring(0, colon) + head.substring(at);
-        }
-        if (queryStart < 0) {
-            return head;
-        }
-        List<String> kept = new ArrayList<>();
-        for (String parameter : url.substring(queryStart + 1).split("&", -1)) {
-            String key = ServerChoice.decode(parameter.substring(0, Math.max(0, parameter.indexOf('='))));
-            if (!parameter.isEmpty() && !key.equals("password") && !key.equals("sslpassword")) {
-                kept.add(parameter);
-            }
-        }
-        return kept.isEmpty() ? head : head + "?" + String.join("&", kept);
+        return UrlParts.of(url).withoutSecrets();
     }
 
     static String sandboxUrl(String role, int port, String database) {
-        return "postgres://" + percentEncoded(role) + "@127.0.0.1:" + port + "/" + percentEncoded(database)
-                + "?sslmode=disable";
-    }
-
-    /** Every byte but the unreserved characters as %XX (RFC 3986). */
-    static String percentEncoded(String text) {
-        StringBuilder encoded = new StringBuilder();
-        for (byte b : text.getBytes(StandardCharsets.UTF_8)) {
-            char c = (char) (b & 0xff);
-            if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || "-._~".indexOf(c) >= 0) {
-                encoded.append(c);
-            } else {
-                encoded.append('%').append(String.format("%02X", b & 0xff));
-            }
-        }
-        return encoded.toString();
+        return LibpqUrl.of(role, "127.0.0.1", String.valueOf(port), database, "sslmode=disable");
     }
 
     /** The port on the fourth line of a postmaster.pid. */

@@ -83,6 +83,12 @@ final class Program {
         return this;
     }
 
+    /** The program's environment is the tool's with MORE's variables added (or replaced). */
+    Program environmentAdding(Map<String, String> more) {
+        builder.environment().putAll(more);
+        return this;
+    }
+
     /** The program runs in FOLDER (else in the tool's current folder). */
     Program in(Path folder) {
         builder.directory(folder.toFile());

@@ -116,7 +116,7 @@ final class RestoredJudge {
     static Judgement compareOracle(String oracle, Path source, Path restored, String url, Connector connector,
             boolean replayed) throws Failure {
         if (!oracle.equals(SEMANTIC)) {
-            TextOracle.dump(url, null, connector.deadline(), restored);
+            TextOracle.dump(url, connector, null, restored);
             return TextOracle.compare(source, restored, replayed);
         }
         String document = SemanticOracle.toJson(SemanticOracle.capture(connector, null));

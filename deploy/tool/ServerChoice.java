@@ -13,8 +13,6 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.ByteArrayOutputStream;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -37,8 +35,6 @@ record ServerChoice(String kind, String host, String port, String user,
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final TypeReference<LinkedHashMap<String, String>> ENTRIES = new TypeReference<>() { };
 
-    private static final Pattern URL = Pattern.compile("postgres(?:ql)?://(.*)", Pattern.DOTALL);
-    private static final Pattern PARTS = Pattern.compile("([^/?]*)(?:/([^?]*))?(?:\\?(.*))?", Pattern.DOTALL);
     private static final Pattern BRACKETED = Pattern.compile("\\[([^\\]]*)\\](?::([0-9]*))?");
     private static final Pattern PLAIN = Pattern.compile("([^:]*)(?::([0-9]*))?");
     private static final Pattern PORT = Pattern.compile("[0-9]{1,5}");
@@ -97,38 +93,29 @@ record ServerChoice(String kind, String host, String port, String user,
     /**
      * The parts DATABASE_URL gives, by libpq keyword (host, port, user,
      * password, dbname, sslpassword), plus "query": the parameters kept for
-     * every URL, still encoded.
+     * every URL, still encoded. Split as UrlParts splits it (a '#' is a
+     * character like any other, as libpq reads it); a '%' that starts no
+     * escape is taken as it is.
      */
     static Map<String, String> parseUrl(String url) throws Failure {
-        Matcher scheme = URL.matcher(url);
-        if (!scheme.matches()) {
+        UrlParts parts = UrlParts.of(url);
+        if (!parts.hasPostgresScheme()) {
             throw new Failure("DATABASE_URL must start with postgres:// or postgresql://");
         }
-        // A '#' is a character like any other, as libpq (and the tool's own ConnectionTarget) reads it: cut
-        // there as a fragment, a password holding one ended the URL and its first half became the host.
-        Matcher parts = PARTS.matcher(scheme.group(1));
-        if (!parts.matches()) {
-            throw new Failure("DATABASE_URL cannot be parsed");
-        }
-        String authority = parts.group(1);
-        if (parts.group(2) != null && parts.group(2).contains("@")) {
+        if (parts.userInfo() != null && parts.userInfo().contains("/")) { // libpq ends the host at that '/'
             throw new Failure("DATABASE_URL: a raw '@' after the host (its name is not shown: a password holding a"
                     + " raw '/' ends the host there; write '/' in a password, '@' in a name, as %2F and %40)");
         }
         Map<String, String> keywords = new LinkedHashMap<>();
-        int at = authority.lastIndexOf('@');
-        if (at >= 0) {
-            String userInfo = authority.substring(0, at);
-            int colon = userInfo.indexOf(':');
-            keywords.put("user", decode(colon < 0 ? userInfo : userInfo.substring(0, colon)));
-            if (colon >= 0) {
-                keywords.put("password", decode(userInfo.substring(colon + 1)));
+        if (parts.userInfo() != null) {
+            keywords.put("user", LibpqUrl.decode(parts.user()));
+            if (parts.password() != null) {
+                keywords.put("password", LibpqUrl.decode(parts.password()));
             }
-            authority = authority.substring(at + 1);
         }
-        hostAndPort(authority, keywords);
-        putIfNotEmpty(keywords, "dbname", decode(parts.group(2) == null ? "" : parts.group(2)));
-        query(parts.group(3) == null ? "" : parts.group(3), keywords);
+        hostAndPort(parts.hostPort(), keywords);
+        putIfNotEmpty(keywords, "dbname", LibpqUrl.decode(parts.path() == null ? "" : parts.path()));
+        query(parts, keywords);
         return keywords;
     }
 
@@ -143,34 +130,23 @@ record ServerChoice(String kind, String host, String port, String user,
                 throw new Failure("DATABASE_URL has a malformed host:port");
             }
         }
-        putIfNotEmpty(keywords, "host", decode(hostPort.group(1)));
+        putIfNotEmpty(keywords, "host", LibpqUrl.decode(hostPort.group(1)));
         putIfNotEmpty(keywords, "port", hostPort.group(2) == null ? "" : hostPort.group(2));
     }
 
     /** The query's connection parameters win over the URL's other parts; the rest is kept as given. */
-    private static void query(String query, Map<String, String> keywords) throws Failure {
+    private static void query(UrlParts parts, Map<String, String> keywords) throws Failure {
         List<String> kept = new ArrayList<>();
-        if (!query.isEmpty()) {
-            String[] parameters = query.split("&", -1);
-            for (int position = 1; position <= parameters.length; position++) {
-                String parameter = parameters[position - 1];
-                int equals = parameter.indexOf('=');
-                if (parameter.isEmpty()) {
-                    continue;
-                }
-                if (equals < 0) { // kept, it would have carried a password's tail into every URL the harness makes
-                    throw new Failure("DATABASE_URL: " + ConnectionTarget.parameterWithoutEquals(position));
-                }
-                String key = decode(parameter.substring(0, equals));
-                String value = decode(parameter.substring(equals + 1));
-                if (!LibpqUrl.isKnown(key, value)) { // kept, it would reach every client's command line and message
-                    throw new Failure("DATABASE_URL: " + ConnectionTarget.unknownParameter(position, "libpq knows"));
-                }
-                switch (key) {
-                    case "host", "port", "user", "password", "sslpassword" -> keywords.put(key, value);
-                    case "dbname" -> keywords.put("dbname", value);
-                    default -> kept.add(parameter);
-                }
+        for (UrlParts.Parameter parameter : parts.parameters("DATABASE_URL")) {
+            String key = LibpqUrl.decode(parameter.key());
+            String value = LibpqUrl.decode(parameter.value());
+            if (!LibpqUrl.isKnown(key, value)) { // kept, it would reach every client's command line and message
+                throw new Failure("DATABASE_URL: " + ConnectionTarget.unknownParameter(parameter.position(),
+                        "libpq knows"));
+            }
+            switch (key) {
+                case "host", "port", "user", "password", "sslpassword", "dbname" -> keywords.put(key, value);
+                default -> kept.add(parameter.raw());
             }
         }
         keywords.put("query", String.join("&", kept));
@@ -180,23 +156,6 @@ record ServerChoice(String kind, String host, String port, String user,
         if (!value.isEmpty()) {
             keywords.put(key, value);
         }
-    }
-
-    /** Percent-decoding as the harness always did it: %XX is a byte, anything else stays as it is. */
-    static String decode(String text) {
-        var bytes = new ByteArrayOutputStream();
-        for (int i = 0; i < text.length(); i++) {
-            boolean escape = text.charAt(i) == '%' && i + 2 < text.length();
-            int high = escape ? Character.digit(text.charAt(i + 1), 16) : -1;
-            int low = high >= 0 ? Character.digit(text.charAt(i + 2), 16) : -1;
-            if (low >= 0) {
-                bytes.write(high * 16 + low);
-                i += 2;
-            } else {
-                bytes.writeBytes(String.valueOf(text.charAt(i)).getBytes(StandardCharsets.UTF_8));
-            }
-        }
-        return bytes.toString(StandardCharsets.UTF_8);
     }
 
     /** The harness's answer: server.NAME, NAME each component's JSON name; the secrets only when DATABASE_URL gives them. */

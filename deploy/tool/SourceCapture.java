@@ -21,7 +21,7 @@ final class SourceCapture {
 
     static int run(Path work, String snapshot, String oracle, String url, Connector connector) throws Failure {
         if (work == null) { // the text oracle's dump only
-            TextOracle.dump(url, snapshot, connector.deadline(), System.out);
+            TextOracle.dump(url, connector, snapshot, Path.of(System.getProperty("java.io.tmpdir")), System.out);
             return 0;
         }
         if (snapshot != null) {
@@ -29,7 +29,7 @@ final class SourceCapture {
         }
         Path document = work.resolve(RunRecord.ORACLE_SOURCE);
         if (oracle.equals(TextOracle.NAME)) {
-            TextOracle.dump(url, snapshot, connector.deadline(), document);
+            TextOracle.dump(url, connector, snapshot, document);
         } else if (!oracle.equals(RestoredJudge.OFF)) {
             HarnessModes.write(document, SemanticOracle.toJson(SemanticOracle.capture(connector, snapshot)));
         }

@@ -12,7 +12,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Pattern;
 
 final class TextOracle {
@@ -33,26 +35,25 @@ final class TextOracle {
     private TextOracle() {}
 
     /**
-     * pg_dump of URL (no password: PGPASSWORD or the service file of the
-     * environment) into OUT, inside the exported SNAPSHOT when not null,
-     * without the lines that differ by design; killed, and the run failed
-     * with the timeout's message, when it outlasts DEADLINE (the run's --timeout).
+     * pg_dump of URL, CONNECTOR's, into OUT, inside the exported SNAPSHOT when not null, without the lines
+     * that differ by design; killed, and the run failed with the timeout's message, when it outlasts the
+     * connector's deadline (the run's --timeout). URL's secrets never reach pg_dump's command line: the
+     * password goes by PGPASSWORD, the sslpassword by a service file of its own in FOLDER (ServiceFile).
      */
-    static void dump(String url, String snapshot, Deadline deadline, OutputStream out) throws Failure {
+    static void dump(String url, Connector connector, String snapshot, Path folder, OutputStream out)
+            throws Failure {
         SemanticOracle.requireSnapshotId(snapshot);
-        List<String> command = new ArrayList<>(List.of("pg_dump", "--format=plain", "--no-owner", "--no-acl",
-                "--dbname=" + url));
-        if (snapshot != null) {
-            command.add("--snapshot=" + snapshot);
-        }
-        String doing = "running the text oracle's pg_dump of " + url;
+        String shown = ConnectionTarget.withoutSecrets(url);
+        Deadline deadline = connector.deadline();
+        String doing = "running the text oracle's pg_dump of " + shown;
         deadline.check(doing);
-        // pg_dump says why it failed on stderr, just before the line naming the failure.
-        Program pgDump = new Program("the text oracle's pg_dump of " + url, command).errors(Program.Errors.INHERITED)
-                .within(Duration.ofMillis(Math.max(1, deadline.remainingMillis())));
-        BufferedOutputStream kept = new BufferedOutputStream(out, 64 * 1024);
         Program.Outcome dumped;
-        try {
+        try (ServiceFile service = ServiceFile.of(connector.target(), folder)) {
+            // pg_dump says why it failed on stderr, just before the line naming the failure.
+            Program pgDump = new Program("the text oracle's pg_dump of " + shown, command(shown, snapshot))
+                    .errors(Program.Errors.INHERITED).environmentAdding(secrets(connector.target(), service))
+                    .within(Duration.ofMillis(Math.max(1, deadline.remainingMillis())));
+            BufferedOutputStream kept = new BufferedOutputStream(out, 64 * 1024);
             dumped = pgDump.runReading(stdout -> DumpLines.copyKeeping(stdout, kept, TextOracle::differsByDesign));
         } catch (Failure e) {
             if (deadline.hasExpired()) { // its overrun is the run's: say so as every other phase does
@@ -63,15 +64,34 @@ final class TextOracle {
         dumped.succeeded();
     }
 
+    /** pg_dump's command line for URL (one without secrets: ConnectionTarget.withoutSecrets), in SNAPSHOT if given. */
+    static List<String> command(String url, String snapshot) {
+        List<String> command = new ArrayList<>(List.of("pg_dump", "--format=plain", "--no-owner", "--no-acl",
+                "--dbname=" + url));
+        if (snapshot != null) {
+            command.add("--snapshot=" + snapshot);
+        }
+        return command;
+    }
+
+    /** What pg_dump's environment adds for TARGET: its password in PGPASSWORD, SERVICE's file for the sslpassword. */
+    static Map<String, String> secrets(ConnectionTarget target, ServiceFile service) {
+        Map<String, String> secrets = new LinkedHashMap<>(service.environment());
+        if (target.password() != null) {
+            secrets.put("PGPASSWORD", target.password());
+        }
+        return secrets;
+    }
+
     /** Whether the line that starts with HEAD is one two dumps of the same database differ in. */
     private static boolean differsByDesign(String head) {
         return BY_DESIGN.matcher(head).find();
     }
 
-    /** The same dump into FILE. */
-    static void dump(String url, String snapshot, Deadline deadline, Path file) throws Failure {
+    /** The same dump into FILE, the service file (if any) beside it. */
+    static void dump(String url, Connector connector, String snapshot, Path file) throws Failure {
         try (OutputStream out = Files.newOutputStream(file)) {
-            dump(url, snapshot, deadline, out);
+            dump(url, connector, snapshot, file.toAbsolutePath().getParent(), out);
         } catch (IOException e) {
             throw new Failure("cannot write " + file + ": " + Failure.reason(e));
         }
