@@ -528,21 +528,10 @@ class InPlaceObjectsTest {
     @Test
     void aCancelledReferenceFailsTheCheckInsteadOfPassingIt() throws Exception {
         String database = migrated(1);
-        var checking = java.util.concurrent.Executors.newSingleThreadExecutor();
-        try (Connection other = Support.connect(database)) {
-            other.setAutoCommit(false);
-            other.createStatement().execute("ALTER FUNCTION audit_events_verify_chain() SET work_mem = '64kB'");
-            var checked = checking.submit(() -> check(database));
-            awaitLockWait(database);
-            Support.execute("postgres", "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE datname = '"
-                    + database + "' AND wait_event_type = 'Lock'");
-            var failed = assertThrows(java.util.concurrent.ExecutionException.class, checked::get);
-            assertEquals("building the migrations' reference failed: canceling statement due to user request",
-                    failed.getCause().getMessage());
-            other.rollback();
-        } finally {
-            checking.shutdownNow();
-        }
+        assertEquals("building the migrations' reference failed: canceling statement due to user request",
+                failureBehind(database, "ALTER FUNCTION audit_events_verify_chain() SET work_mem = '64kB'",
+                        () -> check(database), other -> Support.execute("postgres", "SELECT pg_cancel_backend(pid)"
+                                + " FROM pg_stat_activity WHERE datname = '" + database + "' AND wait_event_type = 'Lock'")));
         assertEquals("0", Support.one(database, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE '%backupsmoke%'"));
     }
 
@@ -615,25 +604,42 @@ class InPlaceObjectsTest {
         throw new AssertionError("no session of " + database + " waits for a lock");
     }
 
+    /** What another session does, given its connection, once a run waits for it. */
+    private interface WhileWaited {
+        void run(Connection other) throws Exception;
+    }
+
+    /**
+     * The message RUN (a check or a wipe of DATABASE) fails with when another session, in a transaction,
+     * ran HOLDING first, and did THEN once RUN waited for it; that session's transaction ends rolled back
+     * unless THEN committed it.
+     */
+    private static String failureBehind(String database, String holding, java.util.concurrent.Callable<?> run,
+            WhileWaited then) throws Exception {
+        var running = java.util.concurrent.Executors.newSingleThreadExecutor();
+        try (Connection other = Support.connect(database)) {
+            other.setAutoCommit(false);
+            other.createStatement().execute(holding);
+            var ran = running.submit(run);
+            awaitLockWait(database);
+            then.run(other);
+            var failed = assertThrows(java.util.concurrent.ExecutionException.class, ran::get);
+            other.rollback();
+            return failed.getCause().getMessage();
+        } finally {
+            running.shutdownNow();
+        }
+    }
+
     /** A row another session commits while the wipe waits for it is seen by the check, refused and kept. */
     @Test
     void aRowCommittedWhileTheWipeWaitsIsRefusedAndKept() throws Exception {
         String database = migrated(1);
-        var wiping = java.util.concurrent.Executors.newSingleThreadExecutor();
-        try (Connection other = Support.connect(database)) {
-            other.setAutoCommit(false);
-            other.createStatement().execute("INSERT INTO audit_events (id, actor, actor_type, action, resource_type,"
-                    + " resource_id, details, \"timestamp\") VALUES ('inv-7-paid', 'alice', 'User', 'invoice.pay',"
-                    + " 'invoice', 'inv-7', '{}', now())");
-            var wiped = wiping.submit(() -> wipe(database));
-            awaitLockWait(database);
-            other.commit();
-            var failed = assertThrows(java.util.concurrent.ExecutionException.class, wiped::get);
-            assertEquals("SMOKE_IN_PLACE=1 refused: audit_events in " + database
-                    + " holds 1 row(s) not written by this smoke test", failed.getCause().getMessage());
-        } finally {
-            wiping.shutdownNow();
-        }
+        assertEquals("SMOKE_IN_PLACE=1 refused: audit_events in " + database
+                + " holds 1 row(s) not written by this smoke test", failureBehind(database,
+                "INSERT INTO audit_events (id, actor, actor_type, action, resource_type,"
+                + " resource_id, details, \"timestamp\") VALUES ('inv-7-paid', 'alice', 'User', 'invoice.pay',"
+                + " 'invoice', 'inv-7', '{}', now())", () -> wipe(database), Connection::commit));
         assertEquals("1", Support.one(database, "SELECT count(*) FROM audit_events WHERE actor = 'alice'"));
     }
 
