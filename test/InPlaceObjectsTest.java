@@ -480,17 +480,19 @@ class InPlaceObjectsTest {
     }
 
     /**
-     * A column's storage or statistics target, a table clustered on one of the migrations' indexes, a
+     * A column's storage, statistics target or options, a table clustered on one of the migrations' indexes, a
      * storage parameter of the table's TOAST table: undone by the wipe and the workload, and the check
      * passed (reproduced on PostgreSQL 15). Refused now, kept.
      */
     @Test
-    void aColumnsStorageOrStatisticsAClusteringOrAToastParameterChangedIsRefusedAndKept() throws Exception {
+    void aColumnsStorageStatisticsOrOptionsAClusteringOrAToastParameterChangedIsRefusedAndKept() throws Exception {
         assertChangesRefusedAndKept(List.of("ALTER TABLE audit_events SET (toast.autovacuum_enabled = false)",
                 "ALTER TABLE audit_events ALTER COLUMN details SET STORAGE MAIN",
                 "ALTER TABLE audit_events ALTER COLUMN actor SET STATISTICS 1000",
+                "ALTER TABLE audit_events ALTER COLUMN action SET (n_distinct = 40)",
                 "ALTER TABLE audit_events CLUSTER ON idx_audit_events_actor"),
                 "clustering of index public.idx_audit_events_actor (clustered; the migrations make not clustered),"
+                + " options of column public.audit_events.action (n_distinct=40; the migrations make none),"
                 + " statistics target of column public.audit_events.actor (1000; the migrations make default),"
                 + " storage of column public.audit_events.details (main; the migrations make extended),"
                 + " storage parameters of table public.audit_events (toast.autovacuum_enabled=false;"

@@ -1,11 +1,11 @@
 // In-place mode's look at what the user changed on the migrations' own objects
 // (InPlace): a column's type, default, collation, identity or generation
-// expression, storage or statistics target, a NOT NULL dropped, a constraint,
-// an index or a trigger redefined under its name (or dropped), a trigger
-// disabled, a table clustered on an index, a table's row security, storage
-// parameters (its TOAST table's too), persistence or replica identity, a
-// routine replaced under its signature. The wipe and the workload would undo
-// each of them.
+// expression, storage, statistics target or options (n_distinct), a NOT
+// NULL dropped, a constraint, an index or a trigger redefined under its name
+// (or dropped), a trigger disabled, a table clustered on an index, a table's
+// row security, storage parameters (its TOAST table's too), persistence or
+// replica identity, a routine replaced under its signature. The wipe and the
+// workload would undo each of them.
 //
 // Why a reference and not the migrations' text: what the server makes of a
 // definition (a type's spelling, a default's deparse, a constraint's
@@ -98,7 +98,7 @@ final class MigrationsReference {
             ),
             col AS (
               SELECT a.attcollation, a.attnotnull, a.attidentity, a.attgenerated, ty.typcollation, r.label AS on_label,
-                     a.attstorage, a.attstattarget,
+                     a.attstorage, a.attstattarget, a.attoptions,
                      r.label || pg_catalog.format('.%I', a.attname) AS label,
                      pg_catalog.format_type(a.atttypid, a.atttypmod) AS type_name,
                      (SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid) FROM pg_catalog.pg_attrdef d
@@ -163,6 +163,9 @@ final class MigrationsReference {
               SELECT 'statistics target', 'column', label, on_label,
                      CASE WHEN coalesce(attstattarget, -1) < 0 THEN 'default' ELSE attstattarget::pg_catalog.text END,
                      true FROM col
+              UNION ALL
+              SELECT 'options', 'column', label, on_label,
+                     coalesce(pg_catalog.array_to_string(attoptions, ' '), 'none'), true FROM col
               UNION ALL
               SELECT 'not null', 'column', label, on_label,
                      CASE WHEN attnotnull THEN 'not null' ELSE 'null allowed' END, true FROM col
