@@ -61,42 +61,29 @@ final class InPlace {
      */
     static int check(Connector connector, Path migrations, PrintStream out) throws Failure {
         String database = connector.target().database();
-        String uncompared;
         try (Connection connection = connector.open()) {
             String text = migrationText(migrations);
-            uncompared = refuseForeign(connection, connector.deadline(), database, migrations, text,
+            refuseForeign(connection, connector.deadline(), database, migrations, text,
                     withSignatures(connection, text), auditSchema(connection, connector.deadline()));
         } catch (SQLException e) {
             throw connector.deadline().failure("inspecting database " + database, e);
         }
         out.print("say=in place: database " + database + " holds only what the migrations create\0");
-        sayUncompared(database, uncompared, out);
         out.flush();
         return 0;
-    }
-
-    /** Says on OUT, unless UNCOMPARED is null, why the migrations' own objects went uncompared (MigrationsReference). */
-    private static void sayUncompared(String database, String uncompared, PrintStream out) {
-        if (uncompared != null) {
-            out.print("say=in place: the migrations' own objects in database " + database + " were not compared"
-                    + " with what the migrations make (" + uncompared + ")\0");
-            out.flush();
-        }
     }
 
     /**
      * --mode=in-place-wipe: the same check, then 0 once wiped and no table is
      * left (a no-op wipe must not fake a pass), said on OUT. The check's pass
-     * goes unsaid: the harness says the wipe's outcome, once per run; only
-     * the comparison it could not make is said first.
+     * goes unsaid: the harness says the wipe's outcome, once per run.
      */
     static int wipe(Connector connector, Path migrations, PrintStream out) throws Failure {
         String database = connector.target().database();
-        String uncompared;
         try (Connection connection = connector.open()) {
             connection.setAutoCommit(false);
             try {
-                uncompared = checkAndDrop(connection, connector.deadline(), database, migrations);
+                checkAndDrop(connection, connector.deadline(), database, migrations);
                 connection.commit();
             } catch (Failure | SQLException | RuntimeException e) {
                 connection.rollback();
@@ -105,7 +92,6 @@ final class InPlace {
         } catch (SQLException e) {
             throw connector.deadline().failure("wiping database " + database + " in place", e);
         }
-        sayUncompared(database, uncompared, out);
         SourceServer.confirmNoTables(connector, database, out);
         return 0;
     }
@@ -115,9 +101,8 @@ final class InPlace {
      * ACCESS EXCLUSIVE locks on the migrations' tables taken first: a row or
      * an object another session adds to them meanwhile is either committed
      * before the check, which sees it, or waits until the tables are gone.
-     * Returns refuseForeign's answer.
      */
-    private static String checkAndDrop(Connection connection, Deadline deadline, String database, Path migrations)
+    private static void checkAndDrop(Connection connection, Deadline deadline, String database, Path migrations)
             throws Failure, SQLException {
         AuditSchema auditSchema = auditSchema(connection, deadline);
         String text = migrationText(migrations);
@@ -129,28 +114,28 @@ final class InPlace {
                 }
             }
         }
-        String uncompared = refuseForeign(connection, deadline, database, migrations, text, declared, auditSchema);
+        refuseForeign(connection, deadline, database, migrations, text, declared, auditSchema);
         dropDeclared(connection, declared, auditSchema.name());
-        return uncompared;
     }
 
     /**
      * A Refusal naming the foreign objects, else what was added to or changed on the migrations' objects,
      * else those the restore would not give back as they are, else the foreign audit rows, that DATABASE
-     * holds; TEXT is migrationText(MIGRATIONS), DECLARED withSignatures' answer for it. Returns why the
-     * migrations' objects could not be compared with what the migrations make (null when they were).
+     * holds, or that their objects could not be compared with what the migrations make; TEXT is
+     * migrationText(MIGRATIONS), DECLARED withSignatures' answer for it.
      */
-    private static String refuseForeign(Connection connection, Deadline deadline, String database, Path migrations,
+    private static void refuseForeign(Connection connection, Deadline deadline, String database, Path migrations,
             String text, Set<Declared> declared, AuditSchema auditSchema) throws Failure, SQLException {
         String refusal = foreignObjects(connection, database, migrations, declared, auditSchema.name());
         if (refusal == null) {
             refusal = addedToDeclared(connection, database, text + " " + MigrationRunner.LEDGER_TABLE,
                     declared, auditSchema.name());
         }
-        MigrationsReference.Comparison compared = null;
         if (refusal == null) {
-            compared = MigrationsReference.compare(connection, deadline, migrations, auditSchema);
-            refusal = changedFromMigrations(database, compared.changed());
+            MigrationsReference.Comparison compared = MigrationsReference.compare(connection, deadline, migrations,
+                    auditSchema);
+            refusal = compared.uncompared() != null ? uncomparable(database, compared.uncompared())
+                    : changedFromMigrations(database, compared.changed());
         }
         if (refusal == null) {
             refusal = unrestorable(connection, database, declared, auditSchema.name());
@@ -161,7 +146,17 @@ final class InPlace {
         if (refusal != null) {
             throw new Refusal(refusal);
         }
-        return compared.uncompared();
+    }
+
+    /**
+     * The refusal when the migrations could not be run again to compare their objects with (REASON): the
+     * wipe would undo what the check did not see, so the gate stays shut, as it does on what it cannot read.
+     */
+    static String uncomparable(String database, String reason) {
+        return "SMOKE_IN_PLACE=1 refused: database " + database + " cannot be checked for changes to the"
+                + " migrations' own objects, which the wipe would undo: running the migrations again in a schema"
+                + " of their own, to compare with, failed (" + reason + "); the role needs CREATE on the database"
+                + " and the migrations must run inside a transaction";
     }
 
     /** Null when nothing of the migrations' objects was CHANGED (MigrationsReference); else the one-line refusal. */
