@@ -110,6 +110,12 @@ final class MigrationsReference {
                 JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid
                WHERE a.attnum > 0 AND NOT a.attisdropped
             ),
+            idx AS (
+              SELECT x.indexrelid, x.indisclustered, r.label AS on_label,
+                     pg_catalog.format('%s.%I', t.spelled, i.relname) AS label
+                FROM pg_catalog.pg_index x JOIN rel r ON r.oid = x.indrelid
+                JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid CROSS JOIN target t
+            ),
             trig AS (
               SELECT g.oid, g.tgenabled, r.label AS on_label, pg_catalog.format('%I on %s', g.tgname, r.label) AS label
                 FROM pg_catalog.pg_trigger g JOIN rel r ON r.oid = g.tgrelid
@@ -174,15 +180,10 @@ final class MigrationsReference {
                      pg_catalog.pg_get_constraintdef(k.oid), true
                 FROM pg_catalog.pg_constraint k JOIN rel r ON r.oid = k.conrelid
               UNION ALL
-              SELECT 'definition', 'index', pg_catalog.format('%s.%I', t.spelled, i.relname), r.label,
-                     pg_catalog.pg_get_indexdef(x.indexrelid), false
-                FROM pg_catalog.pg_index x JOIN rel r ON r.oid = x.indrelid
-                JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid CROSS JOIN target t
+              SELECT 'definition', 'index', label, on_label, pg_catalog.pg_get_indexdef(indexrelid), false FROM idx
               UNION ALL
-              SELECT 'clustering', 'index', pg_catalog.format('%s.%I', t.spelled, i.relname), r.label,
-                     CASE WHEN x.indisclustered THEN 'clustered' ELSE 'not clustered' END, true
-                FROM pg_catalog.pg_index x JOIN rel r ON r.oid = x.indrelid
-                JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid CROSS JOIN target t
+              SELECT 'clustering', 'index', label, on_label,
+                     CASE WHEN indisclustered THEN 'clustered' ELSE 'not clustered' END, true FROM idx
               UNION ALL
               SELECT 'definition', 'trigger', label, on_label, pg_catalog.pg_get_triggerdef(oid), false FROM trig
               UNION ALL
