@@ -6,7 +6,7 @@ DECLARE
 BEGIN
     FOR fn IN
         SELECT p.oid FROM pg_proc p
-        WHERE p.pronamespace = pg_catalog.to_regnamespace(pg_catalog.current_schema())
+        WHERE p.pronamespace = (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = pg_catalog.current_schema())
           AND p.proname LIKE 'audit_events%'
           AND pg_catalog.format('search_path=pg_catalog, %I, pg_temp', pg_catalog.current_schema()) = ANY (p.proconfig)
     LOOP

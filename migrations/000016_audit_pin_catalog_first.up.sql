@@ -16,6 +16,12 @@
 -- tables and our own functions have no namesakes in pg_catalog, so nothing
 -- else resolves differently. The row trigger stays unpinned: it names
 -- pg_catalog.* and reads no table (000011).
+--
+-- Edited once, with 000022: the schema is looked up by its name in
+-- pg_namespace. to_regnamespace(current_schema()) read the name as SQL
+-- would, so a schema whose name needs quotes ("Tenant") was not found and
+-- kept the old pins, and one that is no identifier ("Audit Log") failed
+-- here. In every other schema the edit changes nothing this file does.
 DO $pin$
 DECLARE
     fn RECORD;
@@ -23,7 +29,7 @@ BEGIN
     FOR fn IN
         SELECT p.oid::regprocedure AS signature
         FROM pg_proc p
-        WHERE p.pronamespace = pg_catalog.to_regnamespace(pg_catalog.current_schema())
+        WHERE p.pronamespace = (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = pg_catalog.current_schema())
           AND p.proname IN ('audit_events_reject_change', 'audit_events_reject_truncate',
                             'audit_events_canonical_payload', 'audit_events_row_hash', 'audit_events_chain_begin',
                             'audit_events_chain_flush', 'audit_events_verify_chain',

@@ -26,7 +26,7 @@ class MigrationRunnerTest {
             "000015_audit_verify_chain_run_starts.up.sql", "000016_audit_pin_catalog_first.up.sql",
             "000017_audit_payload_as_stored.up.sql", "000018_audit_chain_pending_or_dropped.up.sql",
             "000019_audit_chain_flush_own_table.up.sql", "000020_audit_chain_keep_arriving_hash.up.sql",
-            "000021_audit_chain_lock_by_statement.up.sql");
+            "000021_audit_chain_lock_by_statement.up.sql", "000022_audit_pin_quoted_schema.up.sql");
 
     @TempDir Path folder;
 

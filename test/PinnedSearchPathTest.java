@@ -6,9 +6,13 @@
 // cannot change what the trigger writes or the verifier reads.
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class PinnedSearchPathTest {
     static final List<String> OUR_FUNCTIONS = List.of("audit_events_canonical_payload", "audit_events_chain_begin",
@@ -78,6 +82,44 @@ class PinnedSearchPathTest {
         assertEquals(OUR_FUNCTIONS.stream().map(name -> name + " "
                 + (name.equals(UNPINNED) ? "unpinned" : "search_path=public, pg_catalog")).toList(),
                 pins(database, "public"));
+    }
+
+    /**
+     * 000016 looked its schema up as SQL reads a name: a schema whose name needs quotes kept the old pins
+     * ("Tenant") or failed the migration ("Audit Log"). Both are pinned like any other now.
+     */
+    @Test
+    void aSchemaWhoseNameNeedsQuotesIsPinnedLikeAnyOther() throws Exception {
+        for (String schema : List.of("Tenant", "Audit Log")) {
+            String database = Support.scratchDatabase();
+            Support.toolOk("--mode=workload", "--db-url=" + Support.url(database), "--schema=" + schema, "--rows=2");
+            String quoted = "\"" + schema + "\"";
+            assertEquals(expectedPins(quoted), pins(database, quoted), schema);
+        }
+    }
+
+    /** A database 000016 left with the old pins in "Tenant" gets 000016's from 000022, nothing else changed. */
+    @Test
+    void migration000022PinsWhat000016MissedInAQuotedSchema(@TempDir Path before000022) throws Exception {
+        String lookup = "p.pronamespace = (SELECT n.oid FROM pg_catalog.pg_namespace n"
+                + " WHERE n.nspname = pg_catalog.current_schema())";
+        try (var files = Files.list(Support.MIGRATIONS)) {
+            for (Path file : files.filter(f -> f.getFileName().toString().compareTo("000022") < 0).toList()) {
+                String text = Files.readString(file);
+                assertTrue(!file.getFileName().toString().startsWith("000016") || text.contains(lookup), file.toString());
+                // 000016 as it was before it was edited: its schema looked up as SQL reads a name.
+                Files.writeString(before000022.resolve(file.getFileName()), text.replace(lookup,
+                        "p.pronamespace = pg_catalog.to_regnamespace(pg_catalog.current_schema())"));
+            }
+        }
+        String database = Support.scratchDatabase();
+        String url = "--db-url=" + Support.url(database);
+        Support.toolOk("--mode=workload", url, "--schema=Tenant", "--rows=2", "--migrations-path=" + before000022);
+        assertEquals("audit_events_canonical_payload search_path=\"Tenant\", pg_catalog",
+                pins(database, "\"Tenant\"").get(0));
+        Support.toolOk("--mode=workload", url, "--schema=Tenant", "--rows=0");
+        assertEquals(expectedPins("\"Tenant\""), pins(database, "\"Tenant\""));
+        assertEquals("2", Support.one(database, "SELECT row_count FROM \"Tenant\".audit_events_verify_chain()"));
     }
 
     @Test

@@ -1,0 +1,2 @@
+-- Nothing to undo: the up file only sets the pins 000016 meant, where 000016
+-- had missed them. 000016's down file sets those of 000008 and 000011 again.
