@@ -53,9 +53,11 @@ class BackupMethodsTest {
     }
 
     @Test
-    void everyMethodIntoTheSameAndANewerMajorPassesAndReports() throws Exception {
+    void eachWayToRestoreIntoTheSameAndANewerMajorPassesAndReports() throws Exception {
         Path reports = temp.resolve("reports");
-        var result = harness(Map.of("SMOKE_METHODS", "custom,directory,tar,plain,basebackup",
+        // One method of each way to restore (pg_restore, psql, a server of its own) into each major: every
+        // dump method into the source's major is OracleHarnessTest's.
+        var result = harness(Map.of("SMOKE_METHODS", "custom,plain,basebackup",
                 "SMOKE_TARGET_MAJORS", "15,17", "SMOKE_REPORT_DIR", reports.toString(), "SMOKE_JOBS", "3"));
         assertEquals(0, result.exit(), result.describe());
         assertTrue(HarnessTest.PASS_LINE.matcher(lastLine(result.out())).matches(), result.out());
@@ -75,17 +77,16 @@ class BackupMethodsTest {
                 assertTrue(combination.at("/seconds/restore").isNumber(), combination.toString());
             }
         }
-        assertEquals(List.of("custom-pg15=pass", "directory-pg15=pass", "tar-pg15=pass", "plain-pg15=pass",
-                "basebackup-pg15=pass", "custom-pg17=pass", "directory-pg17=pass", "tar-pg17=pass", "plain-pg17=pass",
-                "basebackup-pg17=skipped"), verdicts);
+        assertEquals(List.of("custom-pg15=pass", "plain-pg15=pass", "basebackup-pg15=pass", "custom-pg17=pass",
+                "plain-pg17=pass", "basebackup-pg17=skipped"), verdicts);
         assertEquals("compared", report.at("/combinations/0/oracle").asText());
         // The semantic oracle reads any major; only SMOKE_ORACLE=text skips a target newer than pg_dump.
-        assertEquals("compared", report.at("/combinations/5/oracle").asText());
-        assertEquals("a physical backup only starts under its own major (15)", report.at("/combinations/9/reason").asText());
+        assertEquals("compared", report.at("/combinations/3/oracle").asText());
+        assertEquals("a physical backup only starts under its own major (15)", report.at("/combinations/5/reason").asText());
 
         String junit = Files.readString(reports.resolve("junit.xml"));
-        assertTrue(junit.contains("<testsuite name=\"backup-restore-smoke\" tests=\"10\" failures=\"0\" errors=\"0\" skipped=\"1\">"), junit);
-        assertTrue(junit.contains("<testcase classname=\"backup-restore-smoke\" name=\"directory-pg17\""), junit);
+        assertTrue(junit.contains("<testsuite name=\"backup-restore-smoke\" tests=\"6\" failures=\"0\" errors=\"0\" skipped=\"1\">"), junit);
+        assertTrue(junit.contains("<testcase classname=\"backup-restore-smoke\" name=\"plain-pg17\""), junit);
         assertTrue(junit.contains("<skipped message=\"a physical backup only starts under its own major (15)\"/>"), junit);
         assertTrue(result.out().contains("\nbasebackup   15    pass     24       "), result.out());
         // One number format everywhere: two decimals in the table and in junit.xml.

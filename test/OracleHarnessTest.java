@@ -80,17 +80,18 @@ class OracleHarnessTest {
     }
 
     /**
-     * 100,000 audit rows dump to about 30 MB of text. Held whole, as the
-     * comparison once held both dumps, they ran the tool out of the 40 MiB
-     * heap given here ("ran out of memory", exit 3); read a line at a time
+     * 50,000 audit rows dump to about 12.8 MB of text each (40,000 rows made
+     * 10,245,687 bytes), more than the whole 8 MiB heap given here: held
+     * whole, as the comparison once held both dumps, they ran the tool out
+     * of memory ("ran out of memory", exit 3); read a line at a time
      * (DumpLines), they compare in a small part of it.
      */
     @ResourceLock(value = Support.SUITE_DATABASES, mode = ResourceAccessMode.READ)
     @Test
     void theTextOracleComparesDumpsLargerThanTheToolsHeap() throws Exception {
-        var result = Support.harness(temp, Support.configuredServer("SMOKE_ORACLE", "text", "SMOKE_ROWS", "100000",
-                "SMOKE_METHODS", "custom", "BACKUPSMOKE_JAVA_OPTS", "-XX:+UseSerialGC -Xmx40m"));
+        var result = Support.harness(temp, Support.configuredServer("SMOKE_ORACLE", "text", "SMOKE_ROWS", "50000",
+                "SMOKE_METHODS", "custom", "BACKUPSMOKE_JAVA_OPTS", "-XX:+UseSerialGC -Xmx8m"));
         assertEquals(0, result.exit(), result.describe());
-        assertTrue(Support.lastLine(result.out()).startsWith("PASS  rows=100000  chain_head="), result.out());
+        assertTrue(Support.lastLine(result.out()).startsWith("PASS  rows=50000  chain_head="), result.out());
     }
 }

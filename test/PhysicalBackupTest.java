@@ -97,6 +97,10 @@ class PhysicalBackupTest {
         assertBackupEvidence(combination("pgbackrest-pg15"), "verify");
         assertBackupEvidence(combination("barman-pg15"), "check_backup");
         assertBackupEvidence(combination("basebackup-pg15"), "pg_verifybackup");
+        // A repository holds these backups, not a file of ours: no hash is claimed for them.
+        assertTrue(combination("pgbackrest-pg15").get("backup_sha256").isNull());
+        assertTrue(combination("barman-pg15").get("backup_sha256").isNull());
+        assertTrue(combination("pgbackrest-pg15").get("backup_bytes").asLong() > 0);
         assertNothingLeft();
     }
 
@@ -198,22 +202,18 @@ class PhysicalBackupTest {
     }
 
     @Test
-    void withoutPitrEveryPhysicalMethodRestoresItsBackupIncludingTheOperatorsOwn() throws Exception {
+    void withoutPitrTheOperatorsOwnPhysicalRestoresPass() throws Exception {
+        // pgBackRest's and Barman's restores of their latest backup without a target: DrillHarnessTest's
+        // theLatestBackupPassesWithSignedEvidenceAndNothingChanged and theBarmanBackupPasses (the same
+        // --mode=restore-command); with a target, the test above.
         Map<String, String> env = new HashMap<>(operatorCommands(":", ":"));
-        env.put("SMOKE_METHODS", "pgbackrest,barman,command-cluster,command-url");
+        env.put("SMOKE_METHODS", "command-cluster,command-url");
         var result = harness(env);
         assertPassed(result);
-        assertBackupEvidence(combination("pgbackrest-pg15"), "verify");
-        assertBackupEvidence(combination("barman-pg15"), "check_backup");
-        for (String name : List.of("pgbackrest-pg15", "barman-pg15", "command-cluster-pg15",
-                "command-url-pg15")) {
+        for (String name : List.of("command-cluster-pg15", "command-url-pg15")) {
             assertEquals("pass", combination(name).get("verdict").asText(), combination(name).toString());
             assertTrue(combination(name).get("evidence").get("pitr").isNull(), combination(name).toString());
         }
-        // A repository holds these backups, not a file of ours: no hash is claimed for them.
-        assertTrue(combination("pgbackrest-pg15").get("backup_sha256").isNull());
-        assertTrue(combination("barman-pg15").get("backup_sha256").isNull());
-        assertTrue(combination("pgbackrest-pg15").get("backup_bytes").asLong() > 0);
         // The operator's own commands put their backup where we cannot see it: no size either.
         for (String name : List.of("command-cluster-pg15", "command-url-pg15")) {
             assertTrue(combination(name).get("backup_sha256").isNull(), combination(name).toString());
