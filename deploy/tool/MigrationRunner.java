@@ -127,16 +127,23 @@ final class MigrationRunner {
     }
 
     private Set<String> appliedVersions(Connection connection, Deadline deadline) throws Failure {
-        Set<String> versions = new HashSet<>();
-        try (Statement statement = connection.createStatement();
-             ResultSet result = statement.executeQuery("SELECT version FROM schema_migrations")) {
-            while (result.next()) {
-                versions.add(result.getString(1));
-            }
-            return versions;
+        try {
+            return versionsIn(connection, "schema_migrations");
         } catch (SQLException e) {
             throw deadline.failure("reading schema_migrations", e);
         }
+    }
+
+    /** The versions LEDGER (schema_migrations, on the path or qualified) records. */
+    static Set<String> versionsIn(Connection connection, String ledger) throws SQLException {
+        Set<String> versions = new HashSet<>();
+        try (Statement statement = connection.createStatement();
+             ResultSet result = statement.executeQuery("SELECT version::pg_catalog.text FROM " + ledger)) {
+            while (result.next()) {
+                versions.add(result.getString(1));
+            }
+        }
+        return versions;
     }
 
     /**

@@ -241,24 +241,17 @@ final class MigrationsReference {
 
     /** The versions AUDIT's schema_migrations records; none without one. */
     private static Set<String> recordedVersions(Connection connection, AuditSchema audit) throws SQLException {
-        Set<String> versions = new HashSet<>();
         String ledger = audit.qualified("schema_migrations");
         try (PreparedStatement present = connection.prepareStatement("SELECT pg_catalog.to_regclass(?) IS NOT NULL")) {
             present.setString(1, ledger);
             try (ResultSet row = present.executeQuery()) {
                 row.next();
                 if (!row.getBoolean(1)) {
-                    return versions;
+                    return Set.of();
                 }
             }
         }
-        try (Statement statement = connection.createStatement();
-             ResultSet rows = statement.executeQuery("SELECT version::pg_catalog.text FROM " + ledger)) {
-            while (rows.next()) {
-                versions.add(rows.getString(1));
-            }
-        }
-        return versions;
+        return MigrationRunner.versionsIn(connection, ledger);
     }
 
     /**
@@ -294,8 +287,8 @@ final class MigrationsReference {
      * AUDIT_SCHEMA's name (cut to fit 63 bytes) followed by _backupsmoke_reference_PID: one a session, so
      * concurrent checks make no namesakes (they still queue behind 000008's re-pinning of every chain's
      * functions, whose locks each holds until its rollback); and spelled as the audit schema is, so that a
-     * migration reading its schema's name reads it alike: 000016's to_regnamespace(current_schema()) finds
-     * no schema "Tenant" (it folds the name) and pins nothing there, nor in "Tenant_backupsmoke_reference_N".
+     * migration reading its schema's name reads it alike (000016 before its edit looked "Tenant" up as SQL
+     * reads a name, found none and pinned nothing there, nor in "Tenant_backupsmoke_reference_N").
      */
     static String referenceName(String auditSchema, int pid) {
         String suffix = "_backupsmoke_reference_" + pid;
