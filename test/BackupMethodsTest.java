@@ -53,12 +53,12 @@ class BackupMethodsTest {
     }
 
     @Test
-    void eachWayToRestoreIntoTheSameAndANewerMajorPassesAndReports() throws Exception {
+    void eachWayToRestoreIntoANewerMajorPassesAndReports() throws Exception {
         Path reports = temp.resolve("reports");
-        // One method of each way to restore (pg_restore, psql, a server of its own) into each major: every
-        // dump method into the source's major is OracleHarnessTest's.
+        // Each way to restore (pg_restore, psql, a server of its own) into a newer major than the source's:
+        // every dump method and a base backup into the source's own major are OracleHarnessTest's.
         var result = harness(Map.of("SMOKE_METHODS", "custom,plain,basebackup",
-                "SMOKE_TARGET_MAJORS", "15,17", "SMOKE_REPORT_DIR", reports.toString(), "SMOKE_JOBS", "3"));
+                "SMOKE_TARGET_MAJORS", "17", "SMOKE_REPORT_DIR", reports.toString(), "SMOKE_JOBS", "3"));
         assertEquals(0, result.exit(), result.describe());
         assertTrue(HarnessTest.PASS_LINE.matcher(lastLine(result.out())).matches(), result.out());
         assertEquals(List.of(), leftovers());
@@ -77,21 +77,19 @@ class BackupMethodsTest {
                 assertTrue(combination.at("/seconds/restore").isNumber(), combination.toString());
             }
         }
-        assertEquals(List.of("custom-pg15=pass", "plain-pg15=pass", "basebackup-pg15=pass", "custom-pg17=pass",
-                "plain-pg17=pass", "basebackup-pg17=skipped"), verdicts);
-        assertEquals("compared", report.at("/combinations/0/oracle").asText());
+        assertEquals(List.of("custom-pg17=pass", "plain-pg17=pass", "basebackup-pg17=skipped"), verdicts);
         // The semantic oracle reads any major; only SMOKE_ORACLE=text skips a target newer than pg_dump.
-        assertEquals("compared", report.at("/combinations/3/oracle").asText());
-        assertEquals("a physical backup only starts under its own major (15)", report.at("/combinations/5/reason").asText());
+        assertEquals("compared", report.at("/combinations/0/oracle").asText());
+        assertEquals("compared", report.at("/combinations/1/oracle").asText());
+        assertEquals("a physical backup only starts under its own major (15)", report.at("/combinations/2/reason").asText());
 
         String junit = Files.readString(reports.resolve("junit.xml"));
-        assertTrue(junit.contains("<testsuite name=\"backup-restore-smoke\" tests=\"6\" failures=\"0\" errors=\"0\" skipped=\"1\">"), junit);
+        assertTrue(junit.contains("<testsuite name=\"backup-restore-smoke\" tests=\"3\" failures=\"0\" errors=\"0\" skipped=\"1\">"), junit);
         assertTrue(junit.contains("<testcase classname=\"backup-restore-smoke\" name=\"plain-pg17\""), junit);
         assertTrue(junit.contains("<skipped message=\"a physical backup only starts under its own major (15)\"/>"), junit);
-        assertTrue(result.out().contains("\nbasebackup   15    pass     24       "), result.out());
         // One number format everywhere: two decimals in the table and in junit.xml.
         assertTrue(result.out().lines().anyMatch(line -> line.matches(
-                "custom {7}15 {4}pass {5}24 {7}[0-9a-f]{16}   \\d+\\.\\d\\d/\\d+\\.\\d\\d/\\d+\\.\\d\\d/\\d+\\.\\d\\d")),
+                "custom {7}17 {4}pass {5}24 {7}[0-9a-f]{16}   \\d+\\.\\d\\d/\\d+\\.\\d\\d/\\d+\\.\\d\\d/\\d+\\.\\d\\d")),
                 result.out());
         assertTrue(junit.lines().filter(line -> line.contains("<testcase")).allMatch(line ->
                 line.matches(".* time=\"\\d+\\.\\d\\d\">.*")), junit);

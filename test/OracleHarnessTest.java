@@ -46,6 +46,7 @@ class OracleHarnessTest {
                 "SMOKE_REPORT_DIR", reports.toString()));
         assertEquals(0, result.exit(), result.describe());
         assertTrue(Support.lastLine(result.out()).startsWith("PASS  rows=24  chain_head="), result.out());
+        assertTrue(result.out().contains("\nbasebackup   15    pass     24       "), result.out());
         // report.json: the source's per-table digests, the whole database's content, not only the audit log's.
         var report = Support.run(List.of("jq", "-r", ".second_oracle.source_tables | to_entries[]"
                 + " | \"\\(.key) \\(.value.rows) \\(.value.digest | test(\"^[0-9a-f]{64}$\"))\"",
