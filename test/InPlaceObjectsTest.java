@@ -504,6 +504,55 @@ class InPlaceObjectsTest {
     }
 
     /**
+     * A column's compression, the chain position's sequence's settings, or the index a table's replica
+     * identity names: the check passed them, and the wipe and the workload undid them (reproduced on
+     * PostgreSQL 15). Refused now, kept.
+     */
+    @Test
+    void aColumnsCompressionASequencesSettingsOrTheReplicaIdentitysIndexChangedIsRefusedAndKept() throws Exception {
+        assertChangesRefusedAndKept(List.of("ALTER TABLE audit_events ALTER COLUMN details SET COMPRESSION pglz",
+                "ALTER SEQUENCE audit_events_chain_seq INCREMENT BY 2 CACHE 10 CYCLE",
+                "ALTER TABLE audit_events REPLICA IDENTITY USING INDEX audit_events_pkey"),
+                "compression of column public.audit_events.details (pglz; the migrations make default),"
+                + " replica identity of table public.audit_events (index public.audit_events_pkey;"
+                + " the migrations make default),"
+                + " settings of sequence public.audit_events_chain_seq (as bigint increment 2 minvalue 1"
+                + " maxvalue 9223372036854775807 start 1 cache 10 cycle; the migrations make as bigint increment 1"
+                + " minvalue 1 maxvalue 9223372036854775807 start 1 cache 1 no cycle)",
+                "SELECT seqincrement || ' ' || seqcycle FROM pg_sequence WHERE seqrelid = 'audit_events_chain_seq'::regclass",
+                "2 true");
+    }
+
+    /**
+     * The statistics target of an expression's column in an index the migrations make: the check passed it,
+     * and the wipe and the workload undid it (reproduced on PostgreSQL 15). Refused now, kept.
+     */
+    @Test
+    void anIndexExpressionsStatisticsTargetChangedIsRefusedAndKept() throws Exception {
+        Path migrations = Files.createDirectories(temp.resolve("with-expression-index"));
+        try (var files = Files.list(Support.MIGRATIONS)) {
+            for (Path file : files.toList()) {
+                Files.copy(file, migrations.resolve(file.getFileName()));
+            }
+        }
+        Files.writeString(migrations.resolve("000099_actor_lower.up.sql"),
+                "CREATE INDEX IF NOT EXISTS idx_audit_events_actor_lower ON audit_events (lower(actor));\n");
+        Files.writeString(migrations.resolve("000099_actor_lower.down.sql"), "DROP INDEX IF EXISTS idx_audit_events_actor_lower;\n");
+        String database = Support.scratchDatabase();
+        ChainTriggerTest.migrate(database, "public", migrations);
+        String url = "--db-url=" + Support.url(database);
+        assertEquals(0, Support.tool("--mode=in-place-check", url, "--migrations-path=" + migrations).exit());
+
+        Support.execute(database, "ALTER INDEX idx_audit_events_actor_lower ALTER COLUMN 1 SET STATISTICS 500");
+        var refused = Support.tool("--mode=in-place-check", url, "--migrations-path=" + migrations);
+        assertEquals(3, refused.exit(), refused.describe());
+        assertEquals("backupsmoke: " + changedRefusal(database, "statistics targets of index"
+                + " public.idx_audit_events_actor_lower (1=500; the migrations make default)") + "\n", refused.err());
+        assertEquals("500", Support.one(database, "SELECT attstattarget FROM pg_attribute"
+                + " WHERE attrelid = 'idx_audit_events_actor_lower'::regclass"));
+    }
+
+    /**
      * A schema whose name needs quotes ("Tenant"): pg_get_functiondef writes its routines' search_path as
      * 'Tenant', and 000016, which reads the schema's name with to_regnamespace(), pins nothing there; the
      * reference, in backupsmoke_reference_PID, was pinned and spelled '"Tenant"', and every routine was

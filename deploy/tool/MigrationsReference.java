@@ -74,8 +74,8 @@ final class MigrationsReference {
     }
 
     /**
-     * The definitions of the tables (and their columns, constraints, indexes, triggers) and routines of
-     * schema ? (the second parameter), every name of that schema in them spelled as schema ? (the first)
+     * The definitions of the tables (and their columns, constraints, indexes, triggers), sequences and
+     * routines of schema ? (the second parameter), every name of that schema in them spelled as schema ? (the first)
      * is: as an identifier (quote_ident), and as a literal (quote_literal) where pg_get_functiondef writes
      * a routine's SET search_path ('Tenant', not "Tenant"). Read with pg_catalog first on the path, so
      * that every other name is qualified. A table's storage parameters include its TOAST table's, as
@@ -89,6 +89,9 @@ final class MigrationsReference {
             ),
             rel AS (
               SELECT c.oid, c.relpersistence, c.relrowsecurity, c.relforcerowsecurity, c.relreplident,
+                     (SELECT pg_catalog.format('%s.%I', t.spelled, i.relname)
+                        FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
+                       WHERE x.indrelid = c.oid AND x.indisreplident) AS replica_index,
                      pg_catalog.array_cat(c.reloptions, (SELECT pg_catalog.array_agg('toast.' || o)
                        FROM pg_catalog.pg_class tc, pg_catalog.unnest(tc.reloptions) o
                       WHERE tc.oid = c.reltoastrelid)) AS reloptions,
@@ -99,6 +102,8 @@ final class MigrationsReference {
             col AS (
               SELECT a.attcollation, a.attnotnull, a.attidentity, a.attgenerated, ty.typcollation, r.label AS on_label,
                      a.attstorage, a.attstattarget, a.attoptions,
+                     -- read as JSON: PostgreSQL 12 and 13 have no such column (NULL there, as the default)
+                     pg_catalog.to_jsonb(a) ->> 'attcompression' AS compression,
                      r.label || pg_catalog.format('.%I', a.attname) AS label,
                      pg_catalog.format_type(a.atttypid, a.atttypmod) AS type_name,
                      (SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid) FROM pg_catalog.pg_attrdef d
@@ -112,9 +117,18 @@ final class MigrationsReference {
             ),
             idx AS (
               SELECT x.indexrelid, x.indisclustered, r.label AS on_label,
-                     pg_catalog.format('%s.%I', t.spelled, i.relname) AS label
+                     pg_catalog.format('%s.%I', t.spelled, i.relname) AS label,
+                     -- ALTER INDEX ... ALTER COLUMN N SET STATISTICS (an expression's column only)
+                     (SELECT pg_catalog.string_agg(a.attnum || '=' || a.attstattarget, ' ' ORDER BY a.attnum)
+                        FROM pg_catalog.pg_attribute a
+                       WHERE a.attrelid = x.indexrelid AND coalesce(a.attstattarget, -1) >= 0) AS statistics
                 FROM pg_catalog.pg_index x JOIN rel r ON r.oid = x.indrelid
                 JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid CROSS JOIN target t
+            ),
+            seq AS (
+              SELECT s.*, c.relpersistence, pg_catalog.format('%s.%I', t.spelled, c.relname) AS label
+                FROM pg_catalog.pg_class c JOIN target t ON t.oid = c.relnamespace
+                JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid
             ),
             trig AS (
               SELECT g.oid, g.tgenabled, r.label AS on_label, pg_catalog.format('%I on %s', g.tgname, r.label) AS label
@@ -136,7 +150,7 @@ final class MigrationsReference {
                 ('forced row level security', CASE WHEN relforcerowsecurity THEN 'forced' ELSE 'not forced' END),
                 ('storage parameters', coalesce(pg_catalog.array_to_string(reloptions, ' '), 'none')),
                 ('replica identity', CASE relreplident WHEN 'd' THEN 'default' WHEN 'f' THEN 'full'
-                                                       WHEN 'n' THEN 'nothing' ELSE 'index' END)
+                                                       WHEN 'n' THEN 'nothing' ELSE 'index ' || replica_index END)
               ) AS aspect(name, value)
               UNION ALL
               SELECT aspect.name, 'column', label, on_label, aspect.value, true FROM col CROSS JOIN LATERAL (VALUES
@@ -152,6 +166,7 @@ final class MigrationsReference {
                 ('statistics target', CASE WHEN coalesce(attstattarget, -1) < 0 THEN 'default'
                                            ELSE attstattarget::pg_catalog.text END),
                 ('options', coalesce(pg_catalog.array_to_string(attoptions, ' '), 'none')),
+                ('compression', CASE compression WHEN 'p' THEN 'pglz' WHEN 'l' THEN 'lz4' ELSE 'default' END),
                 ('not null', CASE WHEN attnotnull THEN 'not null' ELSE 'null allowed' END)
               ) AS aspect(name, value)
               UNION ALL
@@ -161,8 +176,16 @@ final class MigrationsReference {
               UNION ALL
               SELECT aspect.name, 'index', label, on_label, aspect.value, aspect.shown FROM idx CROSS JOIN LATERAL (VALUES
                 ('definition', pg_catalog.pg_get_indexdef(indexrelid), false),
-                ('clustering', CASE WHEN indisclustered THEN 'clustered' ELSE 'not clustered' END, true)
+                ('clustering', CASE WHEN indisclustered THEN 'clustered' ELSE 'not clustered' END, true),
+                ('statistics targets', coalesce(statistics, 'default'), true)
               ) AS aspect(name, value, shown)
+              UNION ALL
+              SELECT aspect.name, 'sequence', label, label, aspect.value, true FROM seq CROSS JOIN LATERAL (VALUES
+                ('settings', pg_catalog.format('as %s increment %s minvalue %s maxvalue %s start %s cache %s %s',
+                   pg_catalog.format_type(seqtypid, NULL), seqincrement, seqmin, seqmax, seqstart, seqcache,
+                   CASE WHEN seqcycle THEN 'cycle' ELSE 'no cycle' END)),
+                ('persistence', CASE relpersistence WHEN 'u' THEN 'unlogged' ELSE 'logged' END)
+              ) AS aspect(name, value)
               UNION ALL
               SELECT aspect.name, 'trigger', label, on_label, aspect.value, aspect.shown FROM trig CROSS JOIN LATERAL (VALUES
                 ('definition', pg_catalog.pg_get_triggerdef(oid), false),
