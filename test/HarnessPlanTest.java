@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -119,6 +120,31 @@ class HarnessPlanTest {
         assertEquals(null, answer.get("source.database"));
         var misplaced = Support.tool("--mode=verify", "--methods=custom");
         assertEquals(2, misplaced.exit(), misplaced.describe());
+    }
+
+    /**
+     * pg_isready's command line, which ps shows every user, held --db-url as given, its password and
+     * sslpassword too (reproduced on PostgreSQL 15 with a shim recording it). It holds the URL without them
+     * now; the sslpassword goes by a service file of its own, removed when pg_isready ends.
+     */
+    @Test
+    void pgIsReadysCommandLineHoldsNoSecretOfTheUrl(@TempDir Path work) throws Exception {
+        Path record = work.resolve("pg_isready.args");
+        String realPgIsReady = Support.run(List.of("bash", "-c", "command -v pg_isready"), Map.of(), Support.REPO, 30)
+                .out().strip();
+        String path = Support.pathWithShim(work.resolve("bin"), "pg_isready", "#!/bin/sh\n"
+                + "printf '%s\\n' \"$*\" \"${PGSERVICEFILE-}\" >>'" + record + "'\n"
+                + "[ -z \"${PGSERVICEFILE-}\" ] || cat \"$PGSERVICEFILE\" >>'" + record + "'\n"
+                + "exec '" + realPgIsReady + "' \"$@\"\n");
+        String server = Support.HOST + ":" + Support.PORT + "/postgres?sslmode=disable";
+        var result = Support.tool(Map.of("PATH", path), "--mode=plan",
+                "--db-url=postgres://" + Support.USER + ":Pw-Secret-3@" + server + "&sslpassword=Ssl-Secret-7",
+                "--methods=custom", "--server-kind=url", "--server-label=" + LABEL);
+        assertEquals(0, result.exit(), result.describe());
+        List<String> recorded = Files.readAllLines(record);
+        assertEquals(List.of("-d postgres://" + Support.USER + "@" + server + " -t 5"), recorded.subList(0, 1));
+        assertEquals(List.of("[backupsmoke]", "sslpassword=Ssl-Secret-7"), recorded.subList(2, 4));
+        assertFalse(Files.exists(Path.of(recorded.get(1)).getParent()), "the service file's folder is gone");
     }
 
     @Test

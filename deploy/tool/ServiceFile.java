@@ -26,7 +26,11 @@ final class ServiceFile implements AutoCloseable {
 
     /** TARGET's sslpassword in a service file of its own, in a new folder under PARENT; none without one. */
     static ServiceFile of(ConnectionTarget target, Path parent) throws Failure {
-        String sslPassword = target.driverOptions().get("sslpassword");
+        return holding(target.driverOptions().get("sslpassword"), parent);
+    }
+
+    /** SSL_PASSWORD in a service file of its own, in a new folder under PARENT; none when it is null. */
+    static ServiceFile holding(String sslPassword, Path parent) throws Failure {
         if (sslPassword == null) {
             return new ServiceFile(null);
         }

@@ -232,15 +232,33 @@ final class SourceServer {
     record Ready(int status, String said) {
     }
 
+    /**
+     * pg_isready's answer for URL. Its command line, which ps shows every user, never holds URL's secrets:
+     * PQping does not log in, so the password is left out, and the sslpassword (an encrypted client key
+     * needs it to be read) goes by a service file of its own (ServiceFile). A URL that is no postgres:// one
+     * goes as it is: the connection's parsing refuses it right after.
+     */
     private static Ready pgIsReady(String url, Map<String, String> env) throws Failure {
         Path program = ProgramSearch.find(env.get("PATH"), "pg_isready");
         if (program == null) {
             throw new Failure("pg_isready not on PATH");
         }
-        // The harness's environment: PGSSLMODE, PGCONNECT_TIMEOUT … as it set them; -t 5 bounds each attempt.
-        Program.Outcome answer = new Program(program.toString(), List.of(program.toString(), "-d", url, "-t", "5"))
-                .errors(Program.Errors.MERGED).environment(env).run();
-        return new Ready(answer.status(), answer.text().strip());
+        UrlParts parts = UrlParts.of(url);
+        String shown = parts.hasPostgresScheme() ? parts.withoutSecrets() : url;
+        String sslPassword = null;
+        if (parts.hasPostgresScheme()) {
+            for (UrlParts.Parameter parameter : parts.parameters("--db-url")) {
+                if (LibpqUrl.decode(parameter.key()).equals("sslpassword")) {
+                    sslPassword = LibpqUrl.decode(parameter.value()); // libpq takes the last one given
+                }
+            }
+        }
+        try (ServiceFile service = ServiceFile.holding(sslPassword, Path.of(System.getProperty("java.io.tmpdir")))) {
+            // The harness's environment: PGSSLMODE, PGCONNECT_TIMEOUT … as it set them; -t 5 bounds each attempt.
+            Program.Outcome answer = new Program(program.toString(), List.of(program.toString(), "-d", shown, "-t", "5"))
+                    .errors(Program.Errors.MERGED).environment(env).environmentAdding(service.environment()).run();
+            return new Ready(answer.status(), answer.text().strip());
+        }
     }
 
     private static void pause() throws Failure {
