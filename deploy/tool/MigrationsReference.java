@@ -150,7 +150,8 @@ final class MigrationsReference {
                 ('forced row level security', CASE WHEN relforcerowsecurity THEN 'forced' ELSE 'not forced' END),
                 ('storage parameters', coalesce(pg_catalog.array_to_string(reloptions, ' '), 'none')),
                 ('replica identity', CASE relreplident WHEN 'd' THEN 'default' WHEN 'f' THEN 'full'
-                                                       WHEN 'n' THEN 'nothing' ELSE 'index ' || replica_index END)
+                                                       WHEN 'n' THEN 'nothing'
+                                                       ELSE 'index ' || coalesce(replica_index, 'none') END)
               ) AS aspect(name, value)
               UNION ALL
               SELECT aspect.name, 'column', label, on_label, aspect.value, true FROM col CROSS JOIN LATERAL (VALUES

@@ -245,20 +245,24 @@ final class SourceServer {
         }
         UrlParts parts = UrlParts.of(url);
         String shown = parts.hasPostgresScheme() ? parts.withoutSecrets() : url;
-        String sslPassword = null;
-        if (parts.hasPostgresScheme()) {
-            for (UrlParts.Parameter parameter : parts.parameters("--db-url")) {
-                if (LibpqUrl.decode(parameter.key()).equals("sslpassword")) {
-                    sslPassword = LibpqUrl.decode(parameter.value()); // libpq takes the last one given
-                }
-            }
-        }
+        String sslPassword = parts.hasPostgresScheme() ? sslPasswordOf(parts) : null;
         try (ServiceFile service = ServiceFile.holding(sslPassword, Path.of(System.getProperty("java.io.tmpdir")))) {
             // The harness's environment: PGSSLMODE, PGCONNECT_TIMEOUT … as it set them; -t 5 bounds each attempt.
             Program.Outcome answer = new Program(program.toString(), List.of(program.toString(), "-d", shown, "-t", "5"))
                     .errors(Program.Errors.MERGED).environment(env).environmentAdding(service.environment()).run();
             return new Ready(answer.status(), answer.text().strip());
         }
+    }
+
+    /** The sslpassword parameter of PARTS' query, decoded (the last one, as libpq takes it); null without one. */
+    private static String sslPasswordOf(UrlParts parts) throws Failure {
+        String sslPassword = null;
+        for (UrlParts.Parameter parameter : parts.parameters("--db-url")) {
+            if (LibpqUrl.decode(parameter.key()).equals("sslpassword")) {
+                sslPassword = LibpqUrl.decode(parameter.value());
+            }
+        }
+        return sslPassword;
     }
 
     private static void pause() throws Failure {
