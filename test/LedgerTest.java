@@ -354,6 +354,56 @@ class LedgerTest {
     }
 
     /**
+     * A ledger renamed over (a sync job's mv, a restore of the file) while a checkpoint waits for its
+     * lock: the checkpoint locked the file it had opened, now unlinked, and appended its line there; the
+     * ledger at the path never got it, and the run said the entry was recorded. It locks the file the
+     * path names now and appends there.
+     */
+    @Test
+    void aLedgerRenamedOverWhileACheckpointWaitsGetsTheLine() throws Exception {
+        String first = entry(24, null).line();
+        String second = entry(30, LedgerEntry.digestOf(first)).line();
+        LedgerEntry third = entry(36, LedgerEntry.digestOf(second));
+        Files.writeString(ledgerFile(), first + "\n");
+        Process appending = appendingUnderLock(folder, ledgerFile(), second);
+        var waiting = java.util.concurrent.CompletableFuture.runAsync(() -> {
+            try (Ledger ledger = Ledger.openForAppend(ledgerFile())) {
+                ledger.append(third);
+            } catch (Failure e) {
+                throw new java.util.concurrent.CompletionException(e);
+            }
+        });
+        try {
+            awaitOpenedHere(ledgerFile());
+            Path renamed = Files.writeString(folder.resolve("ledger.synced"), first + "\n" + second + "\n");
+            Files.move(renamed, ledgerFile(), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            assertEquals(0, appending.waitFor());
+        }
+        waiting.get(30, java.util.concurrent.TimeUnit.SECONDS);
+        assertEquals(first + "\n" + second + "\n" + third.line() + "\n", Files.readString(ledgerFile()));
+    }
+
+    /** Until this process holds FILE open (the checkpoint's thread, waiting for the lock): 10 s at most. */
+    private static void awaitOpenedHere(Path file) throws Exception {
+        for (int tries = 0; tries < 1000; tries++) {
+            try (var descriptors = Files.list(Path.of("/proc/self/fd"))) {
+                if (descriptors.anyMatch(fd -> {
+                    try {
+                        return Files.readSymbolicLink(fd).equals(file);
+                    } catch (java.io.IOException gone) {
+                        return false;
+                    }
+                })) {
+                    return;
+                }
+            }
+            Thread.sleep(10);
+        }
+        throw new AssertionError(file + " was never opened");
+    }
+
+    /**
      * drill-verify reads the ledger again after its lock is released (the signatures, the line relied on):
      * a ledger rewritten meanwhile is named, the line whose bytes changed or which is gone. Cut back to its
      * first line, the second line's bad signature went unchecked and the ledger passed.

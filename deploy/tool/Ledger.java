@@ -13,6 +13,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
@@ -70,20 +71,39 @@ final class Ledger implements AutoCloseable {
      */
     static Ledger openForAppend(Path file, Deadline deadline) throws Failure {
         requireRegularFile(file, "cannot open the ledger ");
-        FileChannel channel = null;
+        while (true) {
+            FileChannel channel = null;
+            try {
+                Object named = fileKey(file); // null: none yet, the open makes it
+                channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
+                        StandardOpenOption.WRITE);
+                Object opened = named != null ? named : fileKey(file);
+                FileLock lock = deadline == null ? channel.lock() : lockWithin(file, channel, false, deadline);
+                if (opened != null && !opened.equals(fileKey(file))) {
+                    // Renamed over (a sync job's mv) while the lock was waited for: the line would go to a
+                    // file FILE no longer names. The one it names now is opened and locked instead.
+                    channel.close(); // and the lock with it
+                    continue;
+                }
+                Ledger ledger = new Ledger(file, channel, lock);
+                ledger.load(channel);
+                return ledger;
+            } catch (IOException e) {
+                closeQuietly(channel);
+                throw new Failure("cannot open the ledger " + file + ": " + Failure.reason(e));
+            } catch (Failure e) {
+                closeQuietly(channel);
+                throw e;
+            }
+        }
+    }
+
+    /** FILE's identity (its device and inode); null when there is no such file or the file system gives none. */
+    private static Object fileKey(Path file) {
         try {
-            channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
-                    StandardOpenOption.WRITE);
-            FileLock lock = deadline == null ? channel.lock() : lockWithin(file, channel, false, deadline);
-            Ledger ledger = new Ledger(file, channel, lock);
-            ledger.load(channel);
-            return ledger;
-        } catch (IOException e) {
-            closeQuietly(channel);
-            throw new Failure("cannot open the ledger " + file + ": " + Failure.reason(e));
-        } catch (Failure e) {
-            closeQuietly(channel);
-            throw e;
+            return Files.readAttributes(file, BasicFileAttributes.class).fileKey();
+        } catch (IOException none) {
+            return null;
         }
     }
 
