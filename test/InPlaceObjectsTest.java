@@ -153,15 +153,29 @@ class InPlaceObjectsTest {
     /** A routine is the migrations' by its name and its argument types: a user's overload is refused and kept. */
     @Test
     void aUsersOverloadOfTheMigrationsRoutineIsRefusedAndKept() throws Exception {
+        assertUsersRoutineRefusedAndKept("CREATE FUNCTION audit_events_verify_chain(p_from bigint) RETURNS bigint"
+                + " LANGUAGE sql AS 'SELECT p_from'", "do not create: routine public.audit_events_verify_chain(p_from bigint)",
+                "SELECT count(*) FROM pg_proc WHERE proname = 'audit_events_verify_chain'", "2");
+    }
+
+    /**
+     * A migrated database with a routine of the user's, made by CREATE: the check and the wipe refuse it,
+     * "... holds objects the migrations in DIR " followed by WHY, and KEPT_QUERY still answers KEPT.
+     */
+    private static void assertUsersRoutineRefusedAndKept(String create, String why, String keptQuery, String kept)
+            throws Exception {
         String database = migrated(1);
-        Support.execute(database, "CREATE FUNCTION audit_events_verify_chain(p_from bigint) RETURNS bigint"
-                + " LANGUAGE sql AS 'SELECT p_from'");
-        String refused = "SMOKE_IN_PLACE=1 refused: database " + database + " holds objects the migrations in "
-                + Support.MIGRATIONS + " do not create: routine public.audit_events_verify_chain(p_from bigint)";
+        Support.execute(database, create);
+        assertRefusedAndKept(database, "SMOKE_IN_PLACE=1 refused: database " + database + " holds objects the"
+                + " migrations in " + Support.MIGRATIONS + " " + why, keptQuery, kept);
+    }
+
+    /** The check and the wipe of DATABASE refuse it saying REFUSED, and KEPT_QUERY still answers KEPT. */
+    private static void assertRefusedAndKept(String database, String refused, String keptQuery, String kept)
+            throws Exception {
         assertEquals("3 backupsmoke: " + refused + "\n", refusal(database));
         assertEquals(refused, assertThrows(Refusal.class, () -> wipe(database)).getMessage());
-        assertEquals("2", Support.one(database,
-                "SELECT count(*) FROM pg_proc WHERE proname = 'audit_events_verify_chain'"));
+        assertEquals(kept, Support.one(database, keptQuery), "nothing was changed");
     }
 
     /** The restore gives its tables to the harness's role without grants: another owner, or a grant, is refused. */
@@ -385,10 +399,7 @@ class InPlaceObjectsTest {
             String kept) throws Exception {
         String database = migrated(1);
         Support.execute(database, changes.toArray(String[]::new));
-        String refused = changedRefusal(database, changed);
-        assertEquals("3 backupsmoke: " + refused + "\n", refusal(database));
-        assertEquals(refused, assertThrows(Refusal.class, () -> wipe(database)).getMessage());
-        assertEquals(kept, Support.one(database, keptQuery), "nothing was changed");
+        assertRefusedAndKept(database, changedRefusal(database, changed), keptQuery, kept);
     }
 
     /**
@@ -550,6 +561,18 @@ class InPlaceObjectsTest {
                 + " public.idx_audit_events_actor_lower (1=500; the migrations make default)") + "\n", refused.err());
         assertEquals("500", Support.one(database, "SELECT attstattarget FROM pg_attribute"
                 + " WHERE attrelid = 'idx_audit_events_actor_lower'::regclass"));
+    }
+
+    /**
+     * A routine of the user's named like one a migration makes and a later one drops again (000009's
+     * audit_events_verify_chain_walk(), dropped by 000010): taken for the migrations' own, the check passed
+     * and the wipe dropped it (reproduced on PostgreSQL 15). Refused now, kept.
+     */
+    @Test
+    void aUsersRoutineNamedLikeOneTheMigrationsDropAgainIsRefusedAndKept() throws Exception {
+        assertUsersRoutineRefusedAndKept("CREATE FUNCTION audit_events_verify_chain_walk() RETURNS int LANGUAGE sql"
+                + " AS 'SELECT 7'", "do not leave (a later one drops them again): routine"
+                + " public.audit_events_verify_chain_walk()", "SELECT audit_events_verify_chain_walk()", "7");
     }
 
     /**

@@ -134,8 +134,15 @@ final class InPlace {
         if (refusal == null) {
             MigrationsReference.Comparison compared = MigrationsReference.compare(connection, deadline, migrations,
                     auditSchema);
-            refusal = compared.uncompared() != null ? uncomparable(database, compared.uncompared())
-                    : changedFromMigrations(database, compared.changed());
+            if (compared.uncompared() != null) {
+                refusal = uncomparable(database, compared.uncompared());
+            } else {
+                refusal = notLeftByMigrations(connection, database, migrations, declared, auditSchema.name(),
+                        compared.made());
+            }
+            if (refusal == null) {
+                refusal = changedFromMigrations(database, compared.changed());
+            }
         }
         if (refusal == null) {
             refusal = unrestorable(connection, database, declared, auditSchema.name());
@@ -157,6 +164,27 @@ final class InPlace {
                 + " migrations' own objects, which the wipe would undo: running the migrations again in a schema"
                 + " of their own, to compare with, failed (" + reason + "); the role needs CREATE on the database"
                 + " and the migrations must run inside a transaction";
+    }
+
+    /**
+     * Null unless DATABASE holds, in AUDIT_SCHEMA, a table or routine the migrations' text creates that the
+     * migrations do not leave (MADE, MigrationsReference's; null: not known), as a later one drops it again:
+     * somebody's own under a name the migrations once used, which the wipe would drop with theirs.
+     */
+    static String notLeftByMigrations(Connection connection, String database, Path migrations, Set<Declared> declared,
+            String auditSchema, Set<String> made) throws SQLException {
+        if (made == null) {
+            return null;
+        }
+        List<String> notLeft = objects(connection).stream()
+                .filter(object -> object.schema().equals(auditSchema) && Set.of("table", "routine").contains(object.kind()))
+                .filter(object -> object.isDeclaredIn(declared, auditSchema) && !made.contains(object.label()))
+                .map(DatabaseObject::described).toList();
+        if (notLeft.isEmpty()) {
+            return null;
+        }
+        return "SMOKE_IN_PLACE=1 refused: database " + database + " holds objects the migrations in " + migrations
+                + " do not leave (a later one drops them again): " + String.join(", ", notLeft);
     }
 
     /** Null when nothing of the migrations' objects was CHANGED (MigrationsReference); else the one-line refusal. */

@@ -69,8 +69,12 @@ final class MigrationsReference {
         }
     }
 
-    /** What compare() found: the changes, sorted, or (CHANGED empty) why nothing was compared, or neither. */
-    record Comparison(List<String> changed, String uncompared) {
+    /**
+     * What compare() found: the changes, sorted, or (CHANGED empty) why nothing was compared, or neither;
+     * MADE, the labels of the tables, sequences and routines the migrations leave (null when nothing was
+     * compared).
+     */
+    record Comparison(List<String> changed, String uncompared, Set<String> made) {
     }
 
     /**
@@ -213,7 +217,7 @@ final class MigrationsReference {
             throws Failure, SQLException {
         Set<String> recorded = recordedVersions(connection, audit);
         if (recorded.isEmpty()) {
-            return new Comparison(List.of(), null);
+            return new Comparison(List.of(), null, null);
         }
         List<Path> files = new ArrayList<>();
         for (Path file : new MigrationRunner(migrations).upMigrations()) {
@@ -232,12 +236,13 @@ final class MigrationsReference {
             List<Definition> present = definitions(connection, audit.name(), audit.name());
             String reference = build(connection, deadline, files, audit.name(), toSend);
             Sql.setSearchPath(connection, Connector.CATALOG_ONLY, deadline);
-            return new Comparison(changes(present, definitions(connection, reference, audit.name())), null);
+            List<Definition> made = definitions(connection, reference, audit.name());
+            return new Comparison(changes(present, made), null, owners(made));
         } catch (SQLException e) {
             if (deadline.hasExpired() || !saysTheReferenceCannotBeBuilt(e)) {
                 throw deadline.failure("building the migrations' reference", e);
             }
-            return new Comparison(List.of(), Sql.oneLine(e));
+            return new Comparison(List.of(), Sql.oneLine(e), null);
         } finally {
             if (before == null) {
                 connection.rollback();
