@@ -168,8 +168,9 @@ final class InPlace {
 
     /**
      * Null unless DATABASE holds, in AUDIT_SCHEMA, a table or routine the migrations' text creates that the
-     * migrations do not leave (MADE, MigrationsReference's; null: not known), as a later one drops it again:
-     * somebody's own under a name the migrations once used, which the wipe would drop with theirs.
+     * migrations its schema_migrations records do not leave (MADE, MigrationsReference's; null: not known):
+     * a later one drops it again, or one not run yet makes it. Somebody's own, under a name the migrations
+     * use, which the wipe would drop with theirs.
      */
     static String notLeftByMigrations(Connection connection, String database, Path migrations, Set<Declared> declared,
             String auditSchema, Set<String> made) throws SQLException {
@@ -184,7 +185,8 @@ final class InPlace {
             return null;
         }
         return "SMOKE_IN_PLACE=1 refused: database " + database + " holds objects the migrations in " + migrations
-                + " do not leave (a later one drops them again): " + String.join(", ", notLeft);
+                + " name but the ones it records do not leave (a later one drops them, or one not run yet makes"
+                + " them): " + String.join(", ", notLeft);
     }
 
     /** Null when nothing of the migrations' objects was CHANGED (MigrationsReference); else the one-line refusal. */
