@@ -139,6 +139,9 @@ class ServerChoiceTest {
         assertEquals("invalid port '0' (1-65535)", refusal(env("DATABASE_URL", "postgres://h/d?port=0"), false));
         assertEquals("DATABASE_URL: sslpassword cannot hold a line break",
                 refusal(env("DATABASE_URL", "postgres://h/d?sslpassword=a%0Ab"), false));
+        assertEquals("DATABASE_URL: sslpassword cannot end with white space (libpq drops the white space that ends"
+                + " a line of a connection service file)", refusal(env("DATABASE_URL", "postgres://h/d?sslpassword=ab%20"),
+                false));
         // Red-team review 8: a password's tail after a raw '&' was kept as a parameter of every URL the harness made.
         assertEquals("DATABASE_URL: parameter 2 of the query has no '=': expected key=value (a '&' in a value is "
                 + "written %26)", refusal(env("DATABASE_URL", "postgres://h/d?password=ab&SECRET"), false));

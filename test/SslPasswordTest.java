@@ -72,6 +72,22 @@ class SslPasswordTest {
     }
 
     /**
+     * libpq's service file reader drops the white space that ends a line: a password "pw " given by one
+     * failed to log in a role whose password it was, which "pw " in PGPASSWORD did (reproduced on PostgreSQL
+     * 15 with psql). A passphrase ending so would never decrypt the key: refused, naming why.
+     */
+    @Test
+    void anSslpasswordEndingWithWhiteSpaceIsRefused() throws Exception {
+        for (String ending : List.of("%20", "%09")) {
+            ConnectionTarget target = ConnectionTarget.parse("postgres://u@h/d?sslpassword=secret" + ending, Map.of());
+            assertEquals("the sslpassword cannot end with white space (libpq drops the white space that ends a line"
+                    + " of a connection service file)", assertThrows(Failure.class, () -> ServiceFile.of(target, temp))
+                    .getMessage());
+        }
+        assertEquals(List.of(), Files.list(temp).toList(), "its folder removed");
+    }
+
+    /**
      * Reproduction: a server asking for a client certificate whose key is encrypted. Until the service file,
      * pg_dump never got the passphrase (PGSSLPASSWORD is the tool's, not libpq's): OpenSSL asked for it ("Enter
      * PEM pass phrase:"), and the dump failed with "could not load private key file ...: processing error".

@@ -54,12 +54,17 @@ final class ServiceFile implements AutoCloseable {
 
     /**
      * FOLDER/pg_service.conf, readable by its owner only: service backupsmoke with SSL_PASSWORD, which
-     * cannot hold a line break (the file holds one value a line: the rest would be settings of its own).
+     * cannot hold a line break (the file holds one value a line: the rest would be settings of its own)
+     * nor end with white space (libpq drops it).
      */
     static Path write(Path folder, String sslPassword) throws Failure {
         if (sslPassword.indexOf('\n') >= 0) {
             throw new Failure("the sslpassword cannot hold a line break"
                     + " (a connection service file holds a value a line)");
+        }
+        if (endsWithWhiteSpace(sslPassword)) {
+            throw new Failure("the sslpassword cannot end with white space"
+                    + " (libpq drops the white space that ends a line of a connection service file)");
         }
         Path file = folder.resolve(NAME);
         try {
@@ -70,6 +75,14 @@ final class ServiceFile implements AutoCloseable {
             throw new Failure("cannot write the connection service file in " + folder);
         }
         return file;
+    }
+
+    /**
+     * Whether VALUE ends with what libpq's service file reader drops at the end of a line (C's isspace): a
+     * passphrase "secret " reached the client as "secret" (a password so given failed to log in).
+     */
+    static boolean endsWithWhiteSpace(String value) {
+        return !value.isEmpty() && " \t\n\u000B\f\r".indexOf(value.charAt(value.length() - 1)) >= 0;
     }
 
     /** What the client's environment adds: PGSERVICEFILE and PGSERVICE naming this file; nothing without one. */
