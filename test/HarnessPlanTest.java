@@ -145,6 +145,17 @@ class HarnessPlanTest {
         assertEquals(List.of("-d postgres://" + Support.USER + "@" + server + " -t 5"), recorded.subList(0, 1));
         assertEquals(List.of("[backupsmoke]", "sslpassword=Ssl-Secret-7"), recorded.subList(2, 4));
         assertFalse(Files.exists(Path.of(recorded.get(1)).getParent()), "the service file's folder is gone");
+
+        // A key=value --db-url alike: pg_isready gets its other keywords, each value quoted.
+        Files.delete(record);
+        var keywords = Support.tool(Map.of("PATH", path), "--mode=plan", "--db-url=host=" + Support.HOST + " port="
+                + Support.PORT + " dbname=postgres user=" + Support.USER + " password=Pw-Secret-3 sslmode=disable"
+                + " sslpassword=Ssl-Secret-7", "--methods=custom", "--server-kind=url", "--server-label=" + LABEL);
+        assertEquals(0, keywords.exit(), keywords.describe());
+        recorded = Files.readAllLines(record);
+        assertEquals(List.of("-d host='" + Support.HOST + "' port='" + Support.PORT + "' dbname='postgres' user='"
+                + Support.USER + "' sslmode='disable' -t 5"), recorded.subList(0, 1));
+        assertEquals(List.of("[backupsmoke]", "sslpassword=Ssl-Secret-7"), recorded.subList(2, 4));
     }
 
     @Test

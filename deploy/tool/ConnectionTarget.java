@@ -97,6 +97,20 @@ record ConnectionTarget(String host, int port, String database, String user, Str
         return kept.toString();
     }
 
+    /** The sslpassword TEXT (a URL or key=value string) gives, decoded (the last one, as libpq takes it); null: none. */
+    static String sslPasswordIn(String text) throws Failure {
+        if (!isUrl(text)) {
+            return parseKeyValue(text).get("sslpassword");
+        }
+        String sslPassword = null;
+        for (UrlParts.Parameter parameter : UrlParts.of(text.trim()).parameters("--db-url")) {
+            if (LibpqUrl.decode(parameter.key()).equals("sslpassword")) {
+                sslPassword = LibpqUrl.decode(parameter.value());
+            }
+        }
+        return sslPassword;
+    }
+
     /** VALUE as a key=value string quotes it, its \\ and ' escaped: parseKeyValue reads it back whole. */
     private static String singleQuoted(String value) {
         return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'";

@@ -209,60 +209,49 @@ final class SourceServer {
     private SourceServer() {
     }
 
-    /** Until pg_isready (on ENV's PATH) says URL is up: status 3 (a URL libpq refuses) fails at once. */
+    /**
+     * Until pg_isready (on ENV's PATH) says URL is up: status 3 (a URL libpq refuses) fails at once. Its
+     * command line, which ps shows every user, never holds URL's secrets: PQping does not log in, so the
+     * password is left out, and the sslpassword (an encrypted client key needs it to be read) goes by a
+     * service file of its own (ServiceFile), made once for every attempt.
+     */
     static void awaitReady(String url, String label, Map<String, String> env) throws Failure {
+        Path program = ProgramSearch.find(env.get("PATH"), "pg_isready");
+        if (program == null) {
+            throw new Failure("pg_isready not on PATH");
+        }
+        String shown = ConnectionTarget.withoutSecrets(url);
         long deadline = System.nanoTime() + READY_WITHIN_SECONDS * 1_000_000_000L;
-        while (true) {
-            Ready answer = pgIsReady(url, env);
-            if (answer.status() == 0) {
-                return;
+        try (ServiceFile service = ServiceFile.holding(ConnectionTarget.sslPasswordIn(url),
+                Path.of(System.getProperty("java.io.tmpdir")))) {
+            while (true) {
+                Ready answer = pgIsReady(program, shown, env, service);
+                if (answer.status() == 0) {
+                    return;
+                }
+                if (answer.status() == 3) {
+                    throw new Failure("cannot connect to " + label + ": " + answer.said().replaceFirst(
+                            "^pg_isready: error: ", ""));
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new Failure("server " + label + " not ready within " + READY_WITHIN_SECONDS + " s: "
+                            + answer.said());
+                }
+                pause();
             }
-            if (answer.status() == 3) {
-                throw new Failure("cannot connect to " + label + ": " + answer.said().replaceFirst(
-                        "^pg_isready: error: ", ""));
-            }
-            if (System.nanoTime() > deadline) {
-                throw new Failure("server " + label + " not ready within " + READY_WITHIN_SECONDS + " s: "
-                        + answer.said());
-            }
-            pause();
         }
     }
 
     record Ready(int status, String said) {
     }
 
-    /**
-     * pg_isready's answer for URL. Its command line, which ps shows every user, never holds URL's secrets:
-     * PQping does not log in, so the password is left out, and the sslpassword (an encrypted client key
-     * needs it to be read) goes by a service file of its own (ServiceFile). A URL that is no postgres:// one
-     * goes as it is: the connection's parsing refuses it right after.
-     */
-    private static Ready pgIsReady(String url, Map<String, String> env) throws Failure {
-        Path program = ProgramSearch.find(env.get("PATH"), "pg_isready");
-        if (program == null) {
-            throw new Failure("pg_isready not on PATH");
-        }
-        UrlParts parts = UrlParts.of(url);
-        String shown = parts.hasPostgresScheme() ? parts.withoutSecrets() : url;
-        String sslPassword = parts.hasPostgresScheme() ? sslPasswordOf(parts) : null;
-        try (ServiceFile service = ServiceFile.holding(sslPassword, Path.of(System.getProperty("java.io.tmpdir")))) {
-            // The harness's environment: PGSSLMODE, PGCONNECT_TIMEOUT … as it set them; -t 5 bounds each attempt.
-            Program.Outcome answer = new Program(program.toString(), List.of(program.toString(), "-d", shown, "-t", "5"))
-                    .errors(Program.Errors.MERGED).environment(env).environmentAdding(service.environment()).run();
-            return new Ready(answer.status(), answer.text().strip());
-        }
-    }
-
-    /** The sslpassword parameter of PARTS' query, decoded (the last one, as libpq takes it); null without one. */
-    private static String sslPasswordOf(UrlParts parts) throws Failure {
-        String sslPassword = null;
-        for (UrlParts.Parameter parameter : parts.parameters("--db-url")) {
-            if (LibpqUrl.decode(parameter.key()).equals("sslpassword")) {
-                sslPassword = LibpqUrl.decode(parameter.value());
-            }
-        }
-        return sslPassword;
+    /** PROGRAM's answer for URL (one without secrets), in ENV (the harness's: PGSSLMODE, PGCONNECT_TIMEOUT …) and SERVICE's. */
+    private static Ready pgIsReady(Path program, String url, Map<String, String> env, ServiceFile service)
+            throws Failure {
+        // -t 5 bounds each attempt.
+        Program.Outcome answer = new Program(program.toString(), List.of(program.toString(), "-d", url, "-t", "5"))
+                .errors(Program.Errors.MERGED).environment(env).environmentAdding(service.environment()).run();
+        return new Ready(answer.status(), answer.text().strip());
     }
 
     private static void pause() throws Failure {
