@@ -122,11 +122,13 @@ final class InPlace {
      * A Refusal naming the foreign objects, else what was added to or changed on the migrations' objects,
      * else those the restore would not give back as they are, else the foreign audit rows, that DATABASE
      * holds, or that their objects could not be compared with what the migrations make; TEXT is
-     * migrationText(MIGRATIONS), DECLARED withSignatures' answer for it.
+     * migrationText(MIGRATIONS), DECLARED withSignatures' answer for it. The objects are read once (in the
+     * wipe, under the locks checkAndDrop took).
      */
     private static void refuseForeign(Connection connection, Deadline deadline, String database, Path migrations,
             String text, Set<Declared> declared, AuditSchema auditSchema) throws Failure, SQLException {
-        String refusal = foreignObjects(connection, database, migrations, declared, auditSchema.name());
+        List<DatabaseObject> objects = objects(connection);
+        String refusal = foreignObjects(connection, objects, database, migrations, declared, auditSchema.name());
         if (refusal == null) {
             refusal = addedToDeclared(connection, database, text + " " + MigrationRunner.LEDGER_TABLE,
                     declared, auditSchema.name());
@@ -137,7 +139,7 @@ final class InPlace {
             if (compared.uncompared() != null) {
                 refusal = uncomparable(database, compared.uncompared());
             } else {
-                refusal = notLeftByMigrations(connection, database, migrations, declared, auditSchema.name(),
+                refusal = notLeftByMigrations(objects, database, migrations, declared, auditSchema.name(),
                         compared.made());
             }
             if (refusal == null) {
@@ -167,17 +169,17 @@ final class InPlace {
     }
 
     /**
-     * Null unless DATABASE holds, in AUDIT_SCHEMA, a table or routine the migrations' text creates that the
+     * Null unless DATABASE holds (OBJECTS), in AUDIT_SCHEMA, a table or routine the migrations' text creates that the
      * migrations its schema_migrations records do not leave (MADE, MigrationsReference's; null: not known):
      * a later one drops it again, or one not run yet makes it. Somebody's own, under a name the migrations
      * use, which the wipe would drop with theirs.
      */
-    static String notLeftByMigrations(Connection connection, String database, Path migrations, Set<Declared> declared,
-            String auditSchema, Set<String> made) throws SQLException {
+    static String notLeftByMigrations(List<DatabaseObject> objects, String database, Path migrations,
+            Set<Declared> declared, String auditSchema, Set<String> made) {
         if (made == null) {
             return null;
         }
-        List<String> notLeft = objects(connection).stream()
+        List<String> notLeft = objects.stream()
                 .filter(object -> object.schema().equals(auditSchema) && Set.of("table", "routine").contains(object.kind()))
                 .filter(object -> object.isDeclaredIn(declared, auditSchema) && !made.contains(object.label()))
                 .map(DatabaseObject::described).toList();
@@ -611,10 +613,13 @@ final class InPlace {
         return AuditSchema.resolve(connection, null, deadline);
     }
 
-    /** Null when DATABASE holds only what the migrations create (unqualified: in AUDIT_SCHEMA); else the refusal. */
-    static String foreignObjects(Connection connection, String database, Path migrations, Set<Declared> declared,
-            String auditSchema) throws SQLException {
-        List<DatabaseObject> held = new ArrayList<>(objects(connection));
+    /**
+     * Null when DATABASE holds only what the migrations create (unqualified: in AUDIT_SCHEMA): its OBJECTS,
+     * and what depends on or hangs on them; else the refusal.
+     */
+    static String foreignObjects(Connection connection, List<DatabaseObject> objects, String database, Path migrations,
+            Set<Declared> declared, String auditSchema) throws SQLException {
+        List<DatabaseObject> held = new ArrayList<>(objects);
         held.addAll(dependents(connection));
         held.addAll(hangingOn(connection));
         List<String> foreign = held.stream().filter(object -> !object.isDeclaredIn(declared, auditSchema))
