@@ -419,12 +419,7 @@ class ChainTriggerTest {
 
     @Test
     void aDatabaseBuiltByMigration10UpgradesInPlaceAndGoesOnChaining(@TempDir Path upTo10) throws Exception {
-        for (Path file : Files.list(Support.MIGRATIONS).toList()) {
-            String name = file.getFileName().toString();
-            if (name.compareTo("000011") < 0) {
-                Files.copy(file, upTo10.resolve(name));
-            }
-        }
+        Support.ourMigrationsBefore(upTo10, "000011");
         String database = Support.scratchDatabase();
         migrate(database, "public", upTo10);
         SchemaTest.insertTestVectors(database);

@@ -158,11 +158,7 @@ class CheckpointLedgerTest {
         // the inventory fails the drills of every ledger recorded before the change.
         assertEquals("sha256:1e01b8e89cde6dc15cfb4ab5b8493cec26f00ac55e9eeedac2adbb5131330ac1", entry.catalogSha256());
         String upTo18 = Support.scratchDatabase();
-        Path migrations = Files.createDirectory(folder.resolve("up-to-000018"));
-        for (Path file : Files.list(Support.MIGRATIONS).filter(f -> f.getFileName().toString().compareTo("000019") < 0)
-                .toList()) {
-            Files.copy(file, migrations.resolve(file.getFileName()));
-        }
+        Path migrations = Support.ourMigrationsBefore(folder.resolve("up-to-000018"), "000019");
         ChainTriggerTest.migrate(upTo18, "public", migrations);
         assertEquals("sha256:2b329464612e20919ac0b97517952b8368847fef42385c30df6251a815ea111a",
                 LedgerEntry.catalogDigest(SemanticOracle.inventory(connector(upTo18, deadline), "public")));

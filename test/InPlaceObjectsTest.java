@@ -540,12 +540,7 @@ class InPlaceObjectsTest {
      */
     @Test
     void anIndexExpressionsStatisticsTargetChangedIsRefusedAndKept() throws Exception {
-        Path migrations = Files.createDirectories(temp.resolve("with-expression-index"));
-        try (var files = Files.list(Support.MIGRATIONS)) {
-            for (Path file : files.toList()) {
-                Files.copy(file, migrations.resolve(file.getFileName()));
-            }
-        }
+        Path migrations = Support.ourMigrations(temp.resolve("with-expression-index"));
         Files.writeString(migrations.resolve("000099_actor_lower.up.sql"),
                 "CREATE INDEX IF NOT EXISTS idx_audit_events_actor_lower ON audit_events (lower(actor));\n");
         Files.writeString(migrations.resolve("000099_actor_lower.down.sql"), "DROP INDEX IF EXISTS idx_audit_events_actor_lower;\n");
@@ -582,12 +577,7 @@ class InPlaceObjectsTest {
      */
     @Test
     void aUsersRoutineNamedLikeOneAMigrationNotRunYetMakesIsRefusedAndKept() throws Exception {
-        Path upTo000016 = Files.createDirectories(temp.resolve("up-to-000016"));
-        try (var files = Files.list(Support.MIGRATIONS)) {
-            for (Path file : files.filter(f -> f.getFileName().toString().compareTo("000017") < 0).toList()) {
-                Files.copy(file, upTo000016.resolve(file.getFileName()));
-            }
-        }
+        Path upTo000016 = Support.ourMigrationsBefore(temp.resolve("up-to-000016"), "000017");
         String database = Support.scratchDatabase();
         ChainTriggerTest.migrate(database, "public", upTo000016);
         Support.execute(database, "CREATE FUNCTION audit_events_chain_lock() RETURNS int LANGUAGE sql AS 'SELECT 9'");

@@ -87,9 +87,7 @@ class Latin1DatabaseTest {
 
     @Test
     void aUsersMigrationKeepsItsLiteralTextAndFailsOnlyOnTextOutsideComments() throws Exception {
-        for (Path file : Files.list(Support.MIGRATIONS).toList()) {
-            Files.copy(file, folder.resolve(file.getFileName()));
-        }
+        Support.ourMigrations(folder);
         Support.write(folder.resolve("000100_note.up.sql"), """
                 -- € in a comment is sent as '?' /* and € here too */
                 CREATE TABLE latin_note (t text);

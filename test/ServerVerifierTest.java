@@ -358,11 +358,7 @@ class ServerVerifierTest {
 
     @Test
     void upgradingFrom000014To000015KeepsEveryVerdictAndFallback(@TempDir Path upTo000014) throws Exception {
-        try (var files = Files.list(Support.MIGRATIONS)) {
-            for (Path file : files.filter(f -> f.getFileName().toString().compareTo("000015") < 0).toList()) {
-                Files.copy(file, upTo000014.resolve(file.getFileName()));
-            }
-        }
+        Support.ourMigrationsBefore(upTo000014, "000015");
         String database = Support.scratchDatabase();
         Support.toolOk("--mode=workload", "--db-url=" + Support.url(database), "--rows=6",
                 "--start-time=" + Support.FIXED_START, "--migrations-path=" + upTo000014);

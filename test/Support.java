@@ -93,6 +93,26 @@ final class Support {
         return connection;
     }
 
+    /** FOLDER (made when missing) holding a copy of our migrations, every one. */
+    static Path ourMigrations(Path folder) throws IOException {
+        return copyOfOurMigrations(folder, name -> true);
+    }
+
+    /** FOLDER (made when missing) holding a copy of our migrations before VERSION (000011: up to 000010). */
+    static Path ourMigrationsBefore(Path folder, String version) throws IOException {
+        return copyOfOurMigrations(folder, name -> name.compareTo(version) < 0);
+    }
+
+    private static Path copyOfOurMigrations(Path folder, java.util.function.Predicate<String> taken) throws IOException {
+        Files.createDirectories(folder);
+        try (var files = Files.list(MIGRATIONS)) {
+            for (Path file : files.filter(file -> taken.test(file.getFileName().toString())).toList()) {
+                Files.copy(file, folder.resolve(file.getFileName()));
+            }
+        }
+        return folder;
+    }
+
     /** A new empty database, unique to this run; the test server is thrown away afterwards. */
     static String scratchDatabase() throws SQLException {
         return scratchCopyOf("template1");
