@@ -71,8 +71,7 @@ record ServerChoice(String kind, String host, String port, String user,
             throw new Failure("DATABASE_URL: sslpassword cannot hold a line break");
         }
         if (sslPassword != null && ServiceFile.endsWithWhiteSpace(sslPassword)) { // the clients get it by one
-            throw new Failure("DATABASE_URL: sslpassword cannot end with white space (libpq drops the white space"
-                    + " that ends a line of a connection service file)");
+            throw new Failure("DATABASE_URL: sslpassword " + ServiceFile.ENDING_WHITE_SPACE);
         }
         if (inPlace && database.isEmpty()) {
             throw new Failure("SMOKE_IN_PLACE=1 needs PGDATABASE (or a database in DATABASE_URL): "

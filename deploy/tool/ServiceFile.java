@@ -63,8 +63,7 @@ final class ServiceFile implements AutoCloseable {
                     + " (a connection service file holds a value a line)");
         }
         if (endsWithWhiteSpace(sslPassword)) {
-            throw new Failure("the sslpassword cannot end with white space"
-                    + " (libpq drops the white space that ends a line of a connection service file)");
+            throw new Failure("the sslpassword " + ENDING_WHITE_SPACE);
         }
         Path file = folder.resolve(NAME);
         try {
@@ -76,6 +75,10 @@ final class ServiceFile implements AutoCloseable {
         }
         return file;
     }
+
+    /** Why an sslpassword may not end with white space (endsWithWhiteSpace): here, and where the harness reads it. */
+    static final String ENDING_WHITE_SPACE = "cannot end with white space"
+            + " (libpq drops the white space that ends a line of a connection service file)";
 
     /**
      * Whether VALUE ends with what libpq's service file reader drops at the end of a line (C's isspace): a
